@@ -1,0 +1,19 @@
+//! sceau's pure rules and types.
+//!
+//! Nothing here does I/O, reads the clock or draws random numbers: time comes in as
+//! `now_s` (Unix seconds) and entropy as byte arrays, so every rule is a plain function
+//! that a test can call with any input.
+
+pub mod card;
+pub mod decline;
+pub mod ledger;
+pub mod limits;
+pub mod money;
+pub mod phone;
+pub mod policy;
+
+pub use card::{CardNumber, Expiry, SecurityCode};
+pub use decline::{Decline, Rejection};
+pub use money::{Currency, Money, MoneyError};
+pub use phone::PhoneNumber;
+pub use policy::{MerchantLock, NumberState, UsagePolicy};
