@@ -1,1 +1,326 @@
+//! sceau's secrets.
+//!
+//! One 32-byte master key (a file created with mode 0600 at first start, or given by the
+//! `SCEAU_MASTER_KEY` environment variable) from which every working key is derived with
+//! HKDF-SHA256 under its own label. Payment numbers are stored only as keyed fingerprints
+//! (HMAC-SHA256), messages to phones only sealed (ChaCha20-Poly1305), passwords only as
+//! Argon2id hashes, API keys and session tokens only as SHA-256 hashes.
 
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+type HmacSha256 = Hmac<Sha256>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("master key file {path}: {source}")]
+    KeyFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("master key must be 32 bytes written as 64 hexadecimal digits")]
+    KeyFormat,
+    #[error("sealed message is damaged or was sealed under another key")]
+    Unseal,
+    #[error("password hashing failed")]
+    PasswordHash,
+}
+
+/// `N` bytes from the operating system's CSPRNG (through rand's thread-local ChaCha).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0_u8; N];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    left.len() == right.len() && bool::from(left.ct_eq(right))
+}
+
+/// SHA-256, for hashing high-entropy tokens (API keys, session ids) before storage.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A fresh random token: `prefix` then 64 hex digits (256 bits).
+pub fn new_token(prefix: &str) -> Zeroizing<String> {
+    let bytes = Zeroizing::new(random_bytes::<32>());
+    Zeroizing::new(format!("{prefix}{}", hex::encode(*bytes)))
+}
+
+/// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes) into a PHC string.
+pub fn hash_password(password: &str) -> Result<String, CryptoError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt_bytes = random_bytes::<16>();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| CryptoError::PasswordHash)?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| CryptoError::PasswordHash)
+}
+
+/// Checks a password against a PHC string made by [`hash_password`].
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    match PasswordHash::new(phc) {
+        Ok(parsed) => argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The master key and the working keys derived from it. Wiped from memory on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Keys {
+    number_lookup: [u8; 32],
+    card_details: [u8; 32],
+    message_seal: [u8; 32],
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Keys(***)")
+    }
+}
+
+impl Keys {
+    /// Derives the working keys from a 32-byte master key.
+    pub fn from_master(master: &[u8; 32]) -> Keys {
+        let hkdf = hkdf::Hkdf::<Sha256>::new(Some(b"sceau master key v1"), master);
+        let derive = |label: &[u8]| {
+            let mut key = [0_u8; 32];
+            // 32 bytes is far below HKDF-SHA256's 8160-byte limit: expand cannot fail.
+            let _ = hkdf.expand(label, &mut key);
+            key
+        };
+        Keys {
+            number_lookup: derive(b"sceau/number-lookup/v1"),
+            card_details: derive(b"sceau/card-details/v1"),
+            message_seal: derive(b"sceau/message-seal/v1"),
+        }
+    }
+
+    /// Reads the master key from `SCEAU_MASTER_KEY`-style hex text.
+    pub fn from_hex(text: &str) -> Result<Keys, CryptoError> {
+        let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| CryptoError::KeyFormat)?);
+        let master: Zeroizing<[u8; 32]> = Zeroizing::new(
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| CryptoError::KeyFormat)?,
+        );
+        Ok(Keys::from_master(&master))
+    }
+
+    /// Loads the master key file, creating it (mode 0600) with a fresh key if absent.
+    pub fn load_or_create(path: &Path) -> Result<Keys, CryptoError> {
+        let error = |source| CryptoError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => Keys::from_hex(&Zeroizing::new(text)),
+            Err(read_error) if read_error.kind() == std::io::ErrorKind::NotFound => {
+                let master = Zeroizing::new(random_bytes::<32>());
+                let text = Zeroizing::new(hex::encode(*master));
+                write_private(path, text.as_bytes()).map_err(error)?;
+                Ok(Keys::from_master(&master))
+            }
+            Err(read_error) => Err(error(read_error)),
+        }
+    }
+
+    /// Keyed fingerprint of a payment number: how a number is found without storing it.
+    pub fn number_fingerprint(&self, number_digits: &str) -> [u8; 32] {
+        self.mac(&self.number_lookup, &[number_digits.as_bytes()])
+    }
+
+    /// Keyed fingerprint of a number with its expiry and security code: checking it checks
+    /// both at once, so a failure cannot say which one was wrong.
+    pub fn card_details_fingerprint(
+        &self,
+        number_digits: &str,
+        expiry_month: u8,
+        expiry_year: u16,
+        security_code: &str,
+    ) -> [u8; 32] {
+        let expiry = format!("{expiry_month:02}/{expiry_year:04}");
+        self.mac(
+            &self.card_details,
+            &[
+                number_digits.as_bytes(),
+                b"|",
+                expiry.as_bytes(),
+                b"|",
+                security_code.as_bytes(),
+            ],
+        )
+    }
+
+    /// Encrypts a message for storage: a random 96-bit nonce, then the AEAD ciphertext.
+    /// `context` (for example the recipient's address) is bound as associated data.
+    pub fn seal(&self, plaintext: &str, context: &str) -> Vec<u8> {
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.message_seal));
+        let nonce_bytes = random_bytes::<12>();
+        let nonce = Nonce::from_slice(&nonce_bytes);
+        let payload = chacha20poly1305::aead::Payload {
+            msg: plaintext.as_bytes(),
+            aad: context.as_bytes(),
+        };
+        // Encryption with ChaCha20-Poly1305 fails only past 256 GiB per message.
+        let ciphertext = cipher.encrypt(nonce, payload).unwrap_or_default();
+        let mut sealed = Vec::with_capacity(12 + ciphertext.len());
+        sealed.extend_from_slice(&nonce_bytes);
+        sealed.extend_from_slice(&ciphertext);
+        sealed
+    }
+
+    /// Decrypts what [`Keys::seal`] made with the same `context`.
+    pub fn unseal(&self, sealed: &[u8], context: &str) -> Result<Zeroizing<String>, CryptoError> {
+        if sealed.len() < 12 + 16 {
+            return Err(CryptoError::Unseal);
+        }
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.message_seal));
+        let (nonce, ciphertext) = sealed.split_at(12);
+        let payload = chacha20poly1305::aead::Payload {
+            msg: ciphertext,
+            aad: context.as_bytes(),
+        };
+        let plaintext = Zeroizing::new(
+            cipher
+                .decrypt(Nonce::from_slice(nonce), payload)
+                .map_err(|_| CryptoError::Unseal)?,
+        );
+        String::from_utf8(plaintext.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| CryptoError::Unseal)
+    }
+
+    fn mac(&self, key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+        // HMAC accepts keys of any length: new_from_slice cannot fail here.
+        let Ok(mut mac) = <HmacSha256 as Mac>::new_from_slice(key) else {
+            return [0; 32];
+        };
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        Keys::from_master(&[7; 32])
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_and_distinct() {
+        let a = keys().number_fingerprint("4999991200000001");
+        assert_eq!(a, keys().number_fingerprint("4999991200000001"));
+        assert_ne!(a, keys().number_fingerprint("4999991200000002"));
+        assert_ne!(
+            a,
+            Keys::from_master(&[8; 32]).number_fingerprint("4999991200000001")
+        );
+        let details = keys().card_details_fingerprint("4999991200000001", 3, 2027, "123");
+        assert_ne!(
+            details,
+            keys().card_details_fingerprint("4999991200000001", 4, 2027, "123")
+        );
+        assert_ne!(
+            details,
+            keys().card_details_fingerprint("4999991200000001", 3, 2027, "124")
+        );
+    }
+
+    #[test]
+    fn sealed_messages_open_only_with_key_and_context() {
+        let sealed = keys().seal("your number 4999 9912 0000 0001", "+33612345678");
+        assert!(!sealed.windows(4).any(|w| w == b"4999"));
+        assert_eq!(
+            keys()
+                .unseal(&sealed, "+33612345678")
+                .map(|t| t.to_string())
+                .ok()
+                .as_deref(),
+            Some("your number 4999 9912 0000 0001")
+        );
+        assert!(keys().unseal(&sealed, "+33612345679").is_err());
+        assert!(
+            Keys::from_master(&[8; 32])
+                .unseal(&sealed, "+33612345678")
+                .is_err()
+        );
+        let mut damaged = sealed.clone();
+        damaged[20] ^= 1;
+        assert!(keys().unseal(&damaged, "+33612345678").is_err());
+        assert!(keys().unseal(&[0; 5], "+33612345678").is_err());
+    }
+
+    #[test]
+    fn passwords_and_tokens() {
+        let phc = hash_password("correct horse").unwrap_or_default();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &phc));
+        assert!(!verify_password("correct horse!", &phc));
+        assert!(!verify_password("x", "not a hash"));
+        let token = new_token("sk_");
+        assert_eq!(token.len(), 3 + 64);
+        assert_ne!(*token, *new_token("sk_"));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn master_key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap_or_else(|_| unreachable!());
+        let path = dir.path().join("master.key");
+        let first = Keys::load_or_create(&path).unwrap_or_else(|_| unreachable!());
+        let second = Keys::load_or_create(&path).unwrap_or_else(|_| unreachable!());
+        assert_eq!(
+            first.number_fingerprint("1"),
+            second.number_fingerprint("1")
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0);
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, "short").unwrap_or_else(|_| unreachable!());
+        assert!(matches!(
+            Keys::load_or_create(&path),
+            Err(CryptoError::KeyFormat)
+        ));
+    }
+}

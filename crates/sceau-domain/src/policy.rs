@@ -38,13 +38,16 @@ pub struct UsagePolicy {
     pub valid_until_s: i64,
 }
 
-/// Lifecycle of a number: `Live → Consumed | Blocked`. Expiry is read from the policy.
+/// Lifecycle of a number: `Live → Consumed | Blocked | Expired`. A live number past its
+/// validity is already treated as expired; the sweep only records it (and frees its
+/// fingerprint for a new draw).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NumberState {
     Live,
     Consumed,
     Blocked,
+    Expired,
 }
 
 impl NumberState {
@@ -53,6 +56,7 @@ impl NumberState {
             NumberState::Live => "live",
             NumberState::Consumed => "consumed",
             NumberState::Blocked => "blocked",
+            NumberState::Expired => "expired",
         }
     }
 
@@ -61,6 +65,7 @@ impl NumberState {
             "live" => Some(NumberState::Live),
             "consumed" => Some(NumberState::Consumed),
             "blocked" => Some(NumberState::Blocked),
+            "expired" => Some(NumberState::Expired),
             _ => None,
         }
     }
@@ -127,7 +132,7 @@ pub fn decide(usage: &NumberUsage, attempt: &Attempt, now_s: i64) -> Verdict {
             ..*usage
         });
     }
-    if now_s >= usage.policy.valid_until_s {
+    if now_s >= usage.policy.valid_until_s || usage.state == NumberState::Expired {
         return Verdict::Decline(Decline::Expired);
     }
     if usage.state == NumberState::Consumed || usage.uses_count >= usage.policy.uses_max {

@@ -1,1 +1,225 @@
+//! sceau's HTTP server: the merchant and admin APIs, the client's pages, the development
+//! phone, and the background work (outbox dispatcher, expiry sweep).
+//!
+//! Handlers know no SQL: they parse input into domain types, call [`service::Service`] or
+//! the [`sceau_store::Store`] trait, and turn outcomes into answers in exactly one place
+//! ([`error::ApiError`] and the merchant API's outcome mapping).
 
+pub mod api;
+pub mod clock;
+pub mod dispatch;
+pub mod error;
+pub mod service;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sceau_store::MerchantRecord;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+pub use service::{Service, Settings};
+
+/// How long a merchant's key stays trusted in memory before it is looked up again.
+const MERCHANT_CACHE_TTL_S: i64 = 60;
+const MERCHANT_CACHE_LEN_MAX: usize = 10_000;
+
+/// Merchants by API key hash, for a short while, so that authenticating a merchant does
+/// not cost a database read on every request.
+#[derive(Default)]
+pub struct MerchantCache(Mutex<HashMap<[u8; 32], (MerchantRecord, i64)>>);
+
+impl MerchantCache {
+    pub fn get(&self, key_hash: &[u8; 32], now_s: i64) -> Option<MerchantRecord> {
+        let entries = self.0.lock().ok()?;
+        let (merchant, expires_s) = entries.get(key_hash)?;
+        (now_s < *expires_s).then(|| merchant.clone())
+    }
+
+    pub fn put(&self, key_hash: [u8; 32], merchant: MerchantRecord, now_s: i64) {
+        if let Ok(mut entries) = self.0.lock() {
+            if entries.len() >= MERCHANT_CACHE_LEN_MAX {
+                entries.clear();
+            }
+            entries.insert(key_hash, (merchant, now_s + MERCHANT_CACHE_TTL_S));
+        }
+    }
+}
+
+/// Everything a handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    pub admin_token_hash: [u8; 32],
+    pub merchant_cache: Arc<MerchantCache>,
+    /// Serve `/phone` (development channel only: it shows the texts sent).
+    pub phone_simulator: bool,
+    /// Mark cookies `Secure` (when served behind TLS).
+    pub secure_cookies: bool,
+}
+
+pub fn router(state: AppState) -> Router {
+    let merchant = Router::new()
+        .route("/v1/numbers", post(api::merchant::issue_checkout_number))
+        .route("/v1/authorizations", post(api::merchant::authorize))
+        .route(
+            "/v1/authorizations/{id}",
+            get(api::merchant::get_authorization),
+        )
+        .route(
+            "/v1/authorizations/{id}/capture",
+            post(api::merchant::capture),
+        )
+        .route("/v1/authorizations/{id}/void", post(api::merchant::void))
+        .route(
+            "/v1/authorizations/{id}/refunds",
+            post(api::merchant::refund),
+        );
+    let admin = Router::new()
+        .route(
+            "/admin/v1/clients",
+            post(api::admin::create_client).get(api::admin::list_clients),
+        )
+        .route("/admin/v1/clients/{id}", get(api::admin::get_client))
+        .route(
+            "/admin/v1/clients/{id}/block",
+            post(api::admin::block_client),
+        )
+        .route(
+            "/admin/v1/clients/{id}/unblock",
+            post(api::admin::unblock_client),
+        )
+        .route(
+            "/admin/v1/merchants",
+            post(api::admin::create_merchant).get(api::admin::list_merchants),
+        )
+        .route("/admin/v1/ledger/check", get(api::admin::check_ledger));
+    let pages = Router::new()
+        .route("/", get(api::pages::home))
+        .route(
+            "/login",
+            get(api::pages::login_form).post(api::pages::login),
+        )
+        .route("/logout", post(api::pages::logout))
+        .route("/wallet", get(api::pages::wallet))
+        .route("/wallet/numbers", post(api::pages::request_number))
+        .route("/api/v1/me", get(api::pages::me))
+        .route("/phone", get(api::pages::phone))
+        .route("/static/sceau.css", get(api::pages::stylesheet));
+    Router::new()
+        .merge(merchant)
+        .merge(admin)
+        .merge(pages)
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(api::BODY_BYTES_MAX))
+        .layer(middleware::from_fn(security_headers))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a handler panicked");
+                error::ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+                .into_response()
+            },
+        ))
+        .with_state(state)
+}
+
+/// The cheapest endpoint: the ceiling of HTTP on this machine, and a liveness probe.
+async fn health() -> &'static str {
+    "ok"
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../openapi.json"),
+    )
+        .into_response()
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::not_found()
+}
+
+async fn method_not_allowed() -> error::ApiError {
+    error::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed here",
+    )
+}
+
+async fn security_headers(request: axum::extract::Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+/// A running server.
+pub struct Running {
+    pub address: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, finishes requests in flight, and waits for the server to end.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Binds `listen`, starts the background work and serves until stopped.
+pub async fn start(
+    state: AppState,
+    channel: Arc<dyn sceau_channel::SecondChannel>,
+    listen: SocketAddr,
+) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let address = listener.local_addr()?;
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let background = dispatch::spawn_background(state.service.clone(), channel);
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+        background.abort();
+        if let Err(error) = served {
+            tracing::error!(%error, "server stopped with an error");
+        }
+    });
+    Ok(Running {
+        address,
+        shutdown: Some(shutdown),
+        task,
+    })
+}

@@ -1,1 +1,99 @@
+//! sceau's store: everything that must survive a restart.
+//!
+//! One trait, [`Store`], that the server uses and that every backend implements; one
+//! conformance suite (`tests/conformance.rs`) that every backend passes. Today the backend
+//! is SQLite ([`SqliteStore`]); PostgreSQL implements the same trait next.
+//!
+//! Writes are *commands* executed by one writer per database in *batches*: the commands
+//! waiting at a given moment run inside one transaction, each in its own savepoint so that
+//! it succeeds or fails alone, and the batch is committed with one fsync before any of
+//! them is answered (group commit). Nothing is acknowledged before it is durable.
 
+mod error;
+mod model;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use sceau_domain::PhoneNumber;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Enrols a client: their account (with its opening balance transferred from the
+    /// issuer's funding account of that currency) and their credentials.
+    async fn enroll_client(&self, client: NewClient) -> Result<ClientRecord, StoreError>;
+
+    /// Enrols a merchant. Settlement accounts are opened per currency on first use.
+    async fn enroll_merchant(&self, merchant: NewMerchant) -> Result<MerchantRecord, StoreError>;
+
+    async fn merchant_by_key_hash(
+        &self,
+        key_hash: [u8; 32],
+    ) -> Result<Option<MerchantRecord>, StoreError>;
+    async fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRecord>, StoreError>;
+    async fn merchants(&self, limit: u32) -> Result<Vec<MerchantRecord>, StoreError>;
+
+    async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError>;
+    async fn client_by_phone(
+        &self,
+        phone: &PhoneNumber,
+    ) -> Result<Option<ClientRecord>, StoreError>;
+    async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError>;
+    async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
+
+    /// Blocks or unblocks a client: a blocked client's numbers decline with `blocked`.
+    async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError>;
+
+    /// Issues a payment number and queues its message, in one transaction. Returns
+    /// [`IssueOutcome::FingerprintTaken`] if a live number already has that fingerprint
+    /// (the caller draws again).
+    async fn issue_number(&self, number: NewNumber) -> Result<IssueOutcome, StoreError>;
+
+    /// Runs a merchant command (authorize, capture, void, refund), replaying the first
+    /// outcome if the idempotency key was seen before.
+    async fn execute(&self, request: CommandRequest) -> Result<Executed, StoreError>;
+
+    /// Releases holds whose time has passed and marks numbers past validity expired.
+    async fn expire(&self, now_s: i64) -> Result<Expired, StoreError>;
+
+    async fn account(&self, account_id: i64) -> Result<Option<AccountView>, StoreError>;
+    async fn client_numbers(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<NumberView>, StoreError>;
+    async fn authorization(
+        &self,
+        merchant_id: i64,
+        authorization_id: i64,
+    ) -> Result<Option<AuthorizationView>, StoreError>;
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError>;
+    /// The client of a live session.
+    async fn session_client(
+        &self,
+        token_hash: [u8; 32],
+        now_s: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
+
+    /// Messages waiting for the second channel, oldest first.
+    async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError>;
+    async fn mark_message(
+        &self,
+        message_id: i64,
+        delivery: MessageDelivery,
+    ) -> Result<(), StoreError>;
+    /// Messages to one address, newest first (the phone simulator).
+    async fn messages_to(
+        &self,
+        address: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Recomputes the ledger's invariants from the stored rows.
+    async fn check_ledger(&self) -> Result<LedgerReport, StoreError>;
+}

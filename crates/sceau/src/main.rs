@@ -1,1 +1,221 @@
-fn main() {}
+//! `sceau`: payments and signatures confirmed on a second channel.
+
+mod admin;
+mod bench;
+mod config;
+mod demo;
+mod loadgen;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::Config;
+use sceau_server::clock::{Clock, SystemClock};
+use sceau_server::{AppState, MerchantCache, Service, Settings};
+use sceau_store::SqliteStore;
+use std::path::PathBuf;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+#[derive(Parser)]
+#[command(name = "sceau", version, about = "Payments and signatures confirmed on a second channel.", long_about = None)]
+struct Cli {
+    /// TOML configuration file (unknown keys are refused). SCEAU_* variables override it.
+    #[arg(long, global = true, env = "SCEAU_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: merchant and admin APIs, client pages, phone simulator.
+    Serve {
+        /// Address to listen on (overrides the configuration).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// SQLite database file (overrides the configuration).
+        #[arg(long)]
+        database: Option<PathBuf>,
+    },
+    /// Run both single-use number flows (Figures 5 and 4) end to end over HTTP on a fresh
+    /// database in a temporary directory, printing every step.
+    Demo {
+        /// Keep serving after the demo, so the pages can be opened in a browser.
+        #[arg(long)]
+        keep_serving: bool,
+    },
+    /// Administer clients, merchants, the outbox and the ledger (works on the database
+    /// directly; the server may be running).
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+        /// SQLite database file (overrides the configuration).
+        #[arg(long, global = true)]
+        database: Option<PathBuf>,
+    },
+    /// Measure durable authorizations per second over real HTTP against a trivial
+    /// endpoint of the same server (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCEAU_LOG").unwrap_or_else(|_| {
+        let default = match cli.command {
+            Command::Serve { .. } => "info",
+            _ => "warn",
+        };
+        tracing_subscriber::EnvFilter::new(default)
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen, database } => {
+            let mut config = Config::load(cli.config.as_deref())?;
+            config.listen = listen.unwrap_or(config.listen);
+            config.database = database.unwrap_or(config.database);
+            serve(config).await
+        }
+        Command::Demo { keep_serving } => demo::run(keep_serving).await,
+        Command::Admin { command, database } => {
+            let mut config = Config::load(cli.config.as_deref())?;
+            config.database = database.unwrap_or(config.database);
+            admin::run(config, command).await
+        }
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+/// The master key: `SCEAU_MASTER_KEY` (hex) if set, else the key file (created if absent).
+pub fn load_keys(config: &Config) -> anyhow::Result<sceau_crypto::Keys> {
+    match std::env::var("SCEAU_MASTER_KEY")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(hex) => Ok(sceau_crypto::Keys::from_hex(&Zeroizing::new(hex))?),
+        None => Ok(sceau_crypto::Keys::load_or_create(&config.master_key_file)?),
+    }
+}
+
+/// The admin token's hash: `SCEAU_ADMIN_TOKEN` if set, else the token file (created with a
+/// fresh token if absent). Returns whether the file was just created.
+fn admin_token_hash(config: &Config) -> anyhow::Result<([u8; 32], bool)> {
+    if let Some(token) = std::env::var("SCEAU_ADMIN_TOKEN")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        return Ok((sceau_crypto::token_hash(token.trim()), false));
+    }
+    let path = &config.admin_token_file;
+    match std::fs::read_to_string(path) {
+        Ok(token) => Ok((
+            sceau_crypto::token_hash(Zeroizing::new(token).trim()),
+            false,
+        )),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let token = sceau_crypto::new_token("adm_");
+            write_private(path, token.as_bytes())?;
+            Ok((sceau_crypto::token_hash(&token), true))
+        }
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_private(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Opens the store and builds the service for `config`.
+pub fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Service> {
+    let store = SqliteStore::open(&config.database)
+        .with_context(|| format!("opening {}", config.database.display()))?;
+    let keys = load_keys(config)?;
+    let settings = Settings {
+        bin_range: config
+            .bin_range
+            .parse()
+            .map_err(|e| anyhow::anyhow!("bin_range: {e}"))?,
+        number_validity_s_default: config.number_validity_s,
+        hold_ttl_s: config.hold_ttl_s,
+        issuer_name: config.issuer_name.clone(),
+    };
+    Ok(Service {
+        store: Arc::new(store),
+        keys: Arc::new(keys),
+        clock,
+        settings: Arc::new(settings),
+        outbox_ready: Arc::new(tokio::sync::Notify::new()),
+    })
+}
+
+pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) -> AppState {
+    AppState {
+        service,
+        admin_token_hash,
+        merchant_cache: Arc::new(MerchantCache::default()),
+        phone_simulator: config.channel == "dev-phone",
+        secure_cookies: config.secure_cookies,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let service = open_service(&config, Arc::new(SystemClock))?;
+    let (token_hash, created) = admin_token_hash(&config)?;
+    if created {
+        println!(
+            "admin token written to {} (read it from there; it is not printed)",
+            config.admin_token_file.display()
+        );
+    }
+    let state = app_state(&config, service, token_hash);
+    let running =
+        sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
+    let base = format!("http://{}", running.address);
+    println!("sceau listening on {base}");
+    println!("  database        {}", config.database.display());
+    println!("  client sign-in  {base}/login");
+    println!("  phone simulator {base}/phone");
+    println!("  API description {base}/openapi.json");
+    println!("  health          {base}/health");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    println!("stopping");
+    running.stop().await;
+    Ok(())
+}

@@ -1,0 +1,431 @@
+//! The merchant API (server to server, `Authorization: Bearer sk_...`): issue a number at
+//! checkout (Figure 4), authorize, capture, void, refund, look up.
+
+use super::{Id, JsonBody, Merchant};
+use crate::AppState;
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::service::{NumberRequest, parse_amount, parse_currency};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sceau_domain::limits::REFERENCE_LEN_MAX;
+use sceau_domain::policy::{AmountRule, MerchantLock};
+use sceau_domain::{CardNumber, Currency, Expiry, Money, SecurityCode};
+use sceau_store::{
+    AuthorizationView, CommandRequest, IdempotencyKey, MerchantCommand, Origin, Outcome,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+const IDEMPOTENCY_KEY_LEN_MAX: usize = 255;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutNumberBody {
+    /// The client's login or phone number (E.164).
+    client: String,
+    amount: String,
+    currency: String,
+    validity_s: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct CheckoutNumberResponse {
+    number_id: i64,
+    last_four: String,
+    amount: String,
+    currency: String,
+    valid_until: String,
+    sent_to: String,
+}
+
+/// Figure 4: during checkout the merchant asks for a number for this client and amount;
+/// it goes to the client's phone with the amount and the merchant's name, locked to both.
+pub async fn issue_checkout_number(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    JsonBody { value: body, .. }: JsonBody<CheckoutNumberBody>,
+) -> Result<Response, ApiError> {
+    let currency = parse_currency(&body.currency)?;
+    let amount = parse_amount(&body.amount, currency)?;
+    let service = &state.service;
+    let client = service.find_client(&body.client).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_client",
+            "no client with this login or phone",
+        )
+    })?;
+    if client.currency != currency {
+        return Err(ApiError::unprocessable(
+            "currency_mismatch",
+            "the client's account is in another currency",
+        ));
+    }
+    let request = NumberRequest {
+        uses_max: 1,
+        amount: AmountRule::Exact(amount.minor),
+        merchant: MerchantLock::Named(merchant.id),
+        validity_s: body.validity_s,
+    };
+    let issued = service
+        .issue_number(&client, &request, Some(&merchant.name), Origin::Merchant)
+        .await?;
+    let response = CheckoutNumberResponse {
+        number_id: issued.view.id,
+        last_four: issued.view.last_four.clone(),
+        amount: amount.to_decimal(),
+        currency: currency.code().to_owned(),
+        valid_until: rfc3339(issued.view.policy.valid_until_s),
+        sent_to: client.phone.masked(),
+    };
+    Ok((StatusCode::CREATED, Json(response)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeBody {
+    number: Zeroizing<String>,
+    expiry_month: u8,
+    expiry_year: u16,
+    security_code: Zeroizing<String>,
+    amount: String,
+    currency: String,
+    #[serde(default)]
+    reference: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AmountBody {
+    amount: Option<String>,
+    currency: Option<String>,
+}
+
+/// An authorization as merchants see it.
+#[derive(Serialize)]
+pub struct AuthorizationResponse {
+    id: i64,
+    state: &'static str,
+    amount: String,
+    currency: String,
+    captured: String,
+    refunded: String,
+    number_last_four: String,
+    reference: String,
+    created_at: String,
+    hold_expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund: Option<RefundResponse>,
+}
+
+#[derive(Serialize)]
+pub struct RefundResponse {
+    id: i64,
+    amount: String,
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    match currency.parse::<Currency>() {
+        Ok(currency) => Money::new(minor, currency).to_decimal(),
+        Err(_) => minor.to_string(),
+    }
+}
+
+fn authorization_response(
+    view: &AuthorizationView,
+    refund: Option<(i64, i64)>,
+) -> AuthorizationResponse {
+    AuthorizationResponse {
+        id: view.id,
+        state: view.state.as_str(),
+        amount: money(view.amount, &view.currency),
+        currency: view.currency.clone(),
+        captured: money(view.captured, &view.currency),
+        refunded: money(view.refunded, &view.currency),
+        number_last_four: view.number_last_four.clone(),
+        reference: view.merchant_reference.clone(),
+        created_at: rfc3339(view.created_at_s),
+        hold_expires_at: rfc3339(view.hold_expires_at_s),
+        refund: refund.map(|(id, amount)| RefundResponse {
+            id,
+            amount: money(amount, &view.currency),
+        }),
+    }
+}
+
+/// The one mapping from a command's outcome to an HTTP answer, used for first answers
+/// and replays alike.
+fn outcome_response(outcome: &Outcome, replayed: bool) -> Response {
+    let mut response = match outcome {
+        Outcome::Authorized { authorization } => (
+            StatusCode::CREATED,
+            Json(authorization_response(authorization, None)),
+        )
+            .into_response(),
+        Outcome::Captured { authorization } | Outcome::Voided { authorization } => (
+            StatusCode::OK,
+            Json(authorization_response(authorization, None)),
+        )
+            .into_response(),
+        Outcome::Refunded {
+            authorization,
+            refund_id,
+            amount,
+        } => (
+            StatusCode::OK,
+            Json(authorization_response(
+                authorization,
+                Some((*refund_id, *amount)),
+            )),
+        )
+            .into_response(),
+        Outcome::Declined { decline } => ApiError::declined(*decline).into_response(),
+        Outcome::Rejected { rejection } => ApiError::rejected(*rejection).into_response(),
+    };
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn idempotency(
+    headers: &HeaderMap,
+    route: &str,
+    raw: &[u8],
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_LEN_MAX)
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_idempotency_key", format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} visible ASCII characters"))
+        })?;
+    let mut hasher = Sha256::new();
+    hasher.update(route.as_bytes());
+    hasher.update([0]);
+    hasher.update(raw);
+    Ok(Some(IdempotencyKey {
+        key: key.to_owned(),
+        request_hash: hasher.finalize().into(),
+    }))
+}
+
+async fn run(
+    state: &AppState,
+    merchant_id: i64,
+    idempotency: Option<IdempotencyKey>,
+    command: MerchantCommand,
+) -> Result<Response, ApiError> {
+    let request = CommandRequest {
+        merchant_id,
+        idempotency,
+        command,
+        now_s: state.service.now_s(),
+    };
+    let executed = state.service.store.execute(request).await?;
+    Ok(outcome_response(&executed.outcome, executed.replayed))
+}
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    headers: HeaderMap,
+    JsonBody { value: body, raw }: JsonBody<AuthorizeBody>,
+) -> Result<Response, ApiError> {
+    let idempotency = idempotency(&headers, "authorize", &raw)?;
+    let currency = parse_currency(&body.currency)?;
+    let amount = parse_amount(&body.amount, currency)?;
+    let number: CardNumber = body
+        .number
+        .parse()
+        .map_err(|e: sceau_domain::card::CardError| {
+            ApiError::unprocessable(e.code(), e.to_string())
+        })?;
+    let year = if body.expiry_year < 100 {
+        body.expiry_year + 2000
+    } else {
+        body.expiry_year
+    };
+    let expiry = Expiry::new(body.expiry_month, year)
+        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))?;
+    let code: SecurityCode =
+        body.security_code
+            .parse()
+            .map_err(|e: sceau_domain::card::CardError| {
+                ApiError::unprocessable(e.code(), e.to_string())
+            })?;
+    if body.reference.chars().count() > REFERENCE_LEN_MAX
+        || body.reference.chars().any(char::is_control)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_reference",
+            format!("reference must be at most {REFERENCE_LEN_MAX} printable characters"),
+        ));
+    }
+    let digits = Zeroizing::new(number.reveal());
+    let keys = &state.service.keys;
+    let command = MerchantCommand::Authorize {
+        number_fingerprint: keys.number_fingerprint(&digits),
+        details_fingerprint: keys.card_details_fingerprint(
+            &digits,
+            expiry.month,
+            expiry.year,
+            &Zeroizing::new(code.reveal()),
+        ),
+        amount: amount.minor,
+        currency,
+        merchant_reference: body.reference,
+        hold_ttl_s: state.service.settings.hold_ttl_s,
+    };
+    run(&state, merchant.id, idempotency, command).await
+}
+
+/// Reads the optional `{amount, currency}` of a capture or refund.
+fn optional_amount(body: &AmountBody) -> Result<Option<Money>, ApiError> {
+    match (&body.amount, &body.currency) {
+        (None, None) => Ok(None),
+        (Some(amount), Some(currency)) => {
+            Ok(Some(parse_amount(amount, parse_currency(currency)?)?))
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_field",
+            "amount and currency go together",
+        )),
+    }
+}
+
+/// Checks a partial amount's currency against the authorization's.
+async fn amount_minor(
+    state: &AppState,
+    merchant_id: i64,
+    id: i64,
+    amount: Option<Money>,
+) -> Result<Option<i64>, ApiError> {
+    let Some(amount) = amount else {
+        return Ok(None);
+    };
+    let authorization = state
+        .service
+        .store
+        .authorization(merchant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::rejected(sceau_domain::Rejection::NotFound))?;
+    if authorization.currency != amount.currency.code() {
+        return Err(ApiError::rejected(
+            sceau_domain::Rejection::CurrencyMismatch,
+        ));
+    }
+    Ok(Some(amount.minor))
+}
+
+/// A body is optional for capture, void and refund: none, `{}`, or `{amount, currency}`.
+fn optional_body(headers: &HeaderMap, raw: &[u8]) -> Result<AmountBody, ApiError> {
+    if raw.is_empty() {
+        return Ok(AmountBody::default());
+    }
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ));
+    }
+    super::parse_json(raw)
+}
+
+pub async fn capture(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    Id(id): Id,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body = optional_body(&headers, &raw)?;
+    let idempotency = idempotency(&headers, &format!("capture/{id}"), &raw)?;
+    let amount = amount_minor(&state, merchant.id, id, optional_amount(&body)?).await?;
+    run(
+        &state,
+        merchant.id,
+        idempotency,
+        MerchantCommand::Capture {
+            authorization_id: id,
+            amount,
+        },
+    )
+    .await
+}
+
+pub async fn void(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    Id(id): Id,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body = optional_body(&headers, &raw)?;
+    if body.amount.is_some() || body.currency.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "a void takes no amount",
+        ));
+    }
+    let idempotency = idempotency(&headers, &format!("void/{id}"), &raw)?;
+    run(
+        &state,
+        merchant.id,
+        idempotency,
+        MerchantCommand::Void {
+            authorization_id: id,
+        },
+    )
+    .await
+}
+
+pub async fn refund(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    Id(id): Id,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body = optional_body(&headers, &raw)?;
+    let idempotency = idempotency(&headers, &format!("refund/{id}"), &raw)?;
+    let amount = amount_minor(&state, merchant.id, id, optional_amount(&body)?).await?;
+    run(
+        &state,
+        merchant.id,
+        idempotency,
+        MerchantCommand::Refund {
+            authorization_id: id,
+            amount,
+        },
+    )
+    .await
+}
+
+pub async fn get_authorization(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
+    let view = state
+        .service
+        .store
+        .authorization(merchant.id, id)
+        .await?
+        .ok_or_else(|| ApiError::rejected(sceau_domain::Rejection::NotFound))?;
+    Ok(Json(authorization_response(&view, None)).into_response())
+}

@@ -1,0 +1,491 @@
+//! The HTML pages: sign-in, the client's wallet (Figure 5), and the development phone
+//! simulator. No script at all; forms carry a CSRF token bound to the session; the
+//! session cookie is HttpOnly and SameSite=Strict (and Secure behind TLS).
+
+use super::BODY_BYTES_MAX;
+use crate::AppState;
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::service::NumberRequest;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use sceau_domain::policy::{AmountRule, MerchantLock};
+use sceau_domain::{Money, PhoneNumber};
+use sceau_store::{ClientRecord, NewSession, Origin};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+pub const SESSION_COOKIE: &str = "sceau_session";
+const SESSION_TTL_S: i64 = 30 * 60;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · sceau</title><link rel=\"stylesheet\" href=\"/static/sceau.css\"></head>\
+         <body><header><a class=\"brand\" href=\"/\">sceau</a></header><main>{body}</main></body></html>",
+        escape(title)
+    ))
+}
+
+fn csrf_token(session_token: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"sceau csrf v1\0");
+    hasher.update(session_token.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// Refuses a cross-site form post: when the browser says where it comes from, it must be
+/// this server.
+fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split("://").nth(1).unwrap_or("");
+    if origin_host == host {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "cross-site form posts are refused",
+        ))
+    }
+}
+
+/// A signed-in client, from the session cookie.
+pub struct Session {
+    pub client: ClientRecord,
+    pub csrf: String,
+    token_hash: [u8; 32],
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let to_login = || Redirect::to("/login").into_response();
+        let token = cookie_value(&parts.headers, SESSION_COOKIE).ok_or_else(to_login)?;
+        if token.len() > 100 {
+            return Err(to_login());
+        }
+        let token_hash = sceau_crypto::token_hash(token);
+        let service = &state.service;
+        let client_id = service
+            .store
+            .session_client(token_hash, service.now_s())
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?
+            .ok_or_else(to_login)?;
+        let client = service
+            .store
+            .client(client_id)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?
+            .ok_or_else(to_login)?;
+        Ok(Session {
+            client,
+            csrf: csrf_token(token),
+            token_hash,
+        })
+    }
+}
+
+impl Session {
+    fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
+        if sceau_crypto::constant_time_eq(presented.as_bytes(), self.csrf.as_bytes()) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "the form has expired; reload the page",
+            ))
+        }
+    }
+}
+
+fn form_error(rejection: FormRejection) -> ApiError {
+    let _ = BODY_BYTES_MAX;
+    ApiError::bad_request(
+        "invalid_form",
+        format!("the form could not be read ({})", rejection.status()),
+    )
+}
+
+pub async fn home() -> Html<String> {
+    page(
+        "Welcome",
+        "<h1>sceau</h1><p class=\"lead\">Payments and signatures confirmed on a second channel.</p>\
+         <ul class=\"links\"><li><a href=\"/login\">Sign in to your wallet</a> — ask for a single-use card number</li>\
+         <li><a href=\"/phone\">Phone simulator</a> — the messages the development channel delivered</li>\
+         <li><a href=\"/openapi.json\">API description</a> (OpenAPI 3.1)</li></ul>",
+    )
+}
+
+fn login_page(error: Option<&str>) -> Html<String> {
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    page(
+        "Sign in",
+        &format!(
+            "<h1>Sign in</h1>{error}<form method=\"post\" action=\"/login\" class=\"card\">\
+             <label>Login <input name=\"login\" autocomplete=\"username\" required maxlength=\"100\"></label>\
+             <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label>\
+             <button type=\"submit\">Sign in</button></form>"
+        ),
+    )
+}
+
+pub async fn login_form() -> Html<String> {
+    login_page(None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    login: String,
+    password: Zeroizing<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    same_origin(&headers)?;
+    let Form(form) = form.map_err(form_error)?;
+    if form.login.len() > 100 || form.password.len() > 1024 {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            login_page(Some("Wrong login or password.")).into_response(),
+        )
+            .into_response());
+    }
+    let service = &state.service;
+    let Some(client) = service.sign_in(&form.login, form.password).await? else {
+        tracing::info!("sign-in refused");
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            login_page(Some("Wrong login or password.")),
+        )
+            .into_response());
+    };
+    let token = sceau_crypto::new_token("");
+    let now_s = service.now_s();
+    service
+        .store
+        .create_session(NewSession {
+            token_hash: sceau_crypto::token_hash(&token),
+            client_id: client.id,
+            now_s,
+            expires_at_s: now_s + SESSION_TTL_S,
+        })
+        .await?;
+    tracing::info!(client_id = client.id, "signed in");
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_S}{secure}",
+        token.as_str()
+    );
+    let mut response = Redirect::to("/wallet").into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    same_origin(&headers)?;
+    let Form(form) = form.map_err(form_error)?;
+    session.check_csrf(&form.csrf)?;
+    state
+        .service
+        .store
+        .delete_session(session.token_hash)
+        .await?;
+    let mut response = Redirect::to("/login").into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("sceau_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct WalletQuery {
+    sent: Option<String>,
+}
+
+pub async fn wallet(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<WalletQuery>,
+) -> Result<Response, ApiError> {
+    let client = &session.client;
+    let (account, numbers) = state.service.client_overview(client).await?;
+    let now_s = state.service.now_s();
+    let money = |minor| Money::new(minor, account.currency).to_string();
+    let notice = if query.sent.is_some() {
+        format!(
+            "<p class=\"notice\" role=\"status\">Your number was sent to your phone {}. It is shown nowhere else.</p>",
+            escape(&client.phone.masked())
+        )
+    } else {
+        String::new()
+    };
+    let mut rows = String::new();
+    for number in &numbers {
+        let limit = match number.policy.amount {
+            AmountRule::Any => "—".to_owned(),
+            AmountRule::Cap(cap) => format!("up to {}", money(cap)),
+            AmountRule::Exact(exact) => format!("exactly {}", money(exact)),
+        };
+        let merchant = match (number.policy.merchant, number.locked_merchant) {
+            (MerchantLock::Any, _) => "any".to_owned(),
+            (_, Some(id)) => format!("merchant #{id}"),
+            (MerchantLock::FirstMerchant, None) => "first merchant".to_owned(),
+            (MerchantLock::Named(id), None) => format!("merchant #{id}"),
+        };
+        let shown = number.state.shown(number.policy.valid_until_s, now_s);
+        rows.push_str(&format!(
+            "<tr><td class=\"mono\">•••• {}</td><td>{}</td><td><span class=\"state {shown}\">{shown}</span></td>\
+             <td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&number.last_four),
+            number.origin.as_str(),
+            number.uses_count,
+            number.policy.uses_max,
+            escape(&money(number.amount_used)),
+            escape(&limit),
+            escape(&merchant),
+            rfc3339(number.policy.valid_until_s),
+        ));
+    }
+    if rows.is_empty() {
+        rows = "<tr><td colspan=\"8\">No number yet.</td></tr>".to_owned();
+    }
+    let body = format!(
+        "<h1>{name}</h1>{notice}\
+         <section class=\"figures\"><div><span>Balance</span><strong>{balance}</strong></div>\
+         <div><span>On hold</span><strong>{held}</strong></div><div><span>Available</span><strong>{available}</strong></div></section>\
+         <section class=\"card\"><h2>Ask for a single-use card number</h2>\
+         <p>It is sent to your phone {phone}, never shown here. Pay any merchant with it as with a card.</p>\
+         <form method=\"post\" action=\"/wallet/numbers\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>Up to (optional, {currency}) <input name=\"amount_cap\" inputmode=\"decimal\" maxlength=\"20\" placeholder=\"50.00\"></label>\
+         <label>Payments <input name=\"uses\" type=\"number\" min=\"1\" max=\"100\" value=\"1\"></label>\
+         <label>Merchant <select name=\"merchant\"><option value=\"any\">any merchant</option>\
+         <option value=\"first\">the first merchant only</option></select></label>\
+         <label>Valid for <select name=\"validity_min\"><option value=\"15\">15 minutes</option><option value=\"60\">1 hour</option>\
+         <option value=\"1440\">24 hours</option></select></label>\
+         <button type=\"submit\">Send me a number</button></form></section>\
+         <section><h2>Your numbers</h2><table><thead><tr><th>Number</th><th>Asked by</th><th>State</th><th>Uses</th>\
+         <th>Used</th><th>Limit</th><th>Merchant</th><th>Valid until</th></tr></thead><tbody>{rows}</tbody></table></section>\
+         <form method=\"post\" action=\"/logout\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <button type=\"submit\" class=\"secondary\">Sign out</button></form>",
+        name = escape(&client.display_name),
+        balance = escape(&money(account.balance)),
+        held = escape(&money(account.held)),
+        available = escape(&money(
+            account.balance - account.held + account.credit_limit
+        )),
+        phone = escape(&client.phone.masked()),
+        csrf = session.csrf,
+        currency = account.currency,
+    );
+    Ok(page("Wallet", &body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NumberForm {
+    csrf: String,
+    #[serde(default)]
+    amount_cap: String,
+    uses: Option<u32>,
+    merchant: Option<String>,
+    validity_min: Option<i64>,
+}
+
+/// Figure 5: a signed-in client asks for a number; it goes to their phone.
+pub async fn request_number(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    form: Result<Form<NumberForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    same_origin(&headers)?;
+    let Form(form) = form.map_err(form_error)?;
+    session.check_csrf(&form.csrf)?;
+    let amount = match form.amount_cap.trim() {
+        "" => AmountRule::Any,
+        text => AmountRule::Cap(crate::service::parse_amount(text, session.client.currency)?.minor),
+    };
+    let merchant = match form.merchant.as_deref() {
+        None | Some("any") => MerchantLock::Any,
+        Some("first") => MerchantLock::FirstMerchant,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "merchant must be any or first",
+            ));
+        }
+    };
+    let request = NumberRequest {
+        uses_max: form.uses.unwrap_or(1),
+        amount,
+        merchant,
+        validity_s: form.validity_min.map(|minutes| minutes.saturating_mul(60)),
+    };
+    state
+        .service
+        .issue_number(&session.client, &request, None, Origin::Client)
+        .await?;
+    let mut response = Redirect::to("/wallet?sent=1").into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    Ok(response)
+}
+
+/// The client's figures and numbers as JSON (same session as the pages).
+pub async fn me(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+    let (account, numbers) = state.service.client_overview(&session.client).await?;
+    let now_s = state.service.now_s();
+    let money = |minor| Money::new(minor, account.currency).to_decimal();
+    let numbers: Vec<serde_json::Value> = numbers
+        .iter()
+        .map(|n| {
+            serde_json::json!({
+                "id": n.id, "last_four": n.last_four, "origin": n.origin, "state": n.state.shown(n.policy.valid_until_s, now_s),
+                "uses": n.uses_count, "uses_max": n.policy.uses_max, "amount_used": money(n.amount_used),
+                "amount_rule": n.policy.amount, "merchant_lock": n.policy.merchant, "locked_merchant": n.locked_merchant,
+                "valid_until": rfc3339(n.policy.valid_until_s),
+            })
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({
+        "login": session.client.login, "display_name": session.client.display_name, "currency": account.currency.code(),
+        "balance": money(account.balance), "held": money(account.held), "credit_limit": money(account.credit_limit),
+        "available": money(account.balance - account.held + account.credit_limit), "numbers": numbers,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PhoneQuery {
+    to: Option<String>,
+}
+
+/// The development phone: the texts the development channel delivered to one number.
+pub async fn phone(
+    State(state): State<AppState>,
+    Query(query): Query<PhoneQuery>,
+) -> Result<Response, ApiError> {
+    if !state.phone_simulator {
+        return Err(ApiError::not_found());
+    }
+    let picker = |value: &str| {
+        format!(
+            "<form method=\"get\" action=\"/phone\" class=\"card\"><label>Phone number (E.164) \
+             <input name=\"to\" value=\"{}\" placeholder=\"+33612345678\" maxlength=\"16\"></label>\
+             <button type=\"submit\">Show messages</button></form>",
+            escape(value)
+        )
+    };
+    let Some(to) = query.to.filter(|t| !t.is_empty()) else {
+        return Ok(
+            page("Phone", &format!("<h1>Phone simulator</h1>{}", picker(""))).into_response(),
+        );
+    };
+    let Ok(phone) = to.parse::<PhoneNumber>() else {
+        let body = format!(
+            "<h1>Phone simulator</h1><p class=\"error\">Not an E.164 number.</p>{}",
+            picker(&to)
+        );
+        return Ok((StatusCode::BAD_REQUEST, page("Phone", &body)).into_response());
+    };
+    let messages = state.service.phone_messages(&phone, 50).await?;
+    let mut bubbles = String::new();
+    for (message, text) in &messages {
+        bubbles.push_str(&format!(
+            "<li class=\"sms\" data-message-id=\"{}\"><time>{}</time><p>{}</p></li>",
+            message.id,
+            rfc3339(message.created_at_s),
+            escape(text)
+        ));
+    }
+    if bubbles.is_empty() {
+        bubbles = "<li class=\"empty\">No message.</li>".to_owned();
+    }
+    let body = format!(
+        "<h1>Phone simulator</h1>{}<div class=\"phone\"><div class=\"screen\"><div class=\"bar\">{}</div><ol>{bubbles}</ol></div></div>",
+        picker(phone.as_str()),
+        escape(phone.as_str())
+    );
+    let mut response = page("Phone", &body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+const STYLESHEET: &str = include_str!("sceau.css");

@@ -1,0 +1,116 @@
+//! Background work: the outbox dispatcher (pending messages → second channel) and the
+//! expiry sweep (holds past their time released, numbers past validity expired).
+
+use crate::Service;
+use sceau_channel::{ChannelError, OutgoingText, SecondChannel};
+use sceau_store::MessageDelivery;
+use std::sync::Arc;
+use std::time::Duration;
+
+const OUTBOX_BATCH_MAX: u32 = 100;
+const OUTBOX_IDLE_WAIT: Duration = Duration::from_secs(5);
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// Handle on the background tasks; aborting it stops them.
+pub struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Background {
+    pub fn abort(&self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+pub fn spawn_background(service: Service, channel: Arc<dyn SecondChannel>) -> Background {
+    let dispatcher = tokio::spawn(dispatch_forever(service.clone(), channel));
+    let sweeper = tokio::spawn(sweep_forever(service));
+    Background(vec![dispatcher, sweeper])
+}
+
+async fn dispatch_forever(service: Service, channel: Arc<dyn SecondChannel>) {
+    loop {
+        let sent = match dispatch_once(&service, channel.as_ref()).await {
+            Ok(sent) => sent,
+            Err(error) => {
+                tracing::warn!(%error, "outbox dispatch failed; will retry");
+                0
+            }
+        };
+        if sent == 0 {
+            let _ = tokio::time::timeout(OUTBOX_IDLE_WAIT, service.outbox_ready.notified()).await;
+        }
+    }
+}
+
+/// Sends what is pending; returns how many messages were handled. Transient failures
+/// stay pending for the next round.
+pub async fn dispatch_once(
+    service: &Service,
+    channel: &dyn SecondChannel,
+) -> Result<usize, sceau_store::StoreError> {
+    let pending = service.store.pending_messages(OUTBOX_BATCH_MAX).await?;
+    let mut handled = 0;
+    for message in pending {
+        let now_s = service.now_s();
+        let delivery = match (
+            message.address.parse(),
+            service.keys.unseal(&message.sealed_body, &message.address),
+        ) {
+            (Ok(to), Ok(text)) => {
+                let outgoing = OutgoingText {
+                    message_id: message.id,
+                    to: &to,
+                    text: &text,
+                };
+                match channel.send(&outgoing).await {
+                    Ok(accepted) => MessageDelivery::Sent {
+                        channel: channel.name().to_owned(),
+                        reference: accepted.reference,
+                        now_s,
+                    },
+                    Err(ChannelError::Permanent(reason)) => MessageDelivery::Failed {
+                        channel: channel.name().to_owned(),
+                        reason,
+                        now_s,
+                    },
+                    Err(ChannelError::Transient(reason)) => {
+                        tracing::warn!(message_id = message.id, %reason, "second channel unavailable");
+                        continue;
+                    }
+                }
+            }
+            _ => MessageDelivery::Failed {
+                channel: channel.name().to_owned(),
+                reason: "cannot be opened".into(),
+                now_s,
+            },
+        };
+        service.store.mark_message(message.id, delivery).await?;
+        tracing::info!(
+            message_id = message.id,
+            channel = channel.name(),
+            "message handed to the second channel"
+        );
+        handled += 1;
+    }
+    Ok(handled)
+}
+
+async fn sweep_forever(service: Service) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        match service.store.expire(service.now_s()).await {
+            Ok(expired) if expired.holds_released > 0 || expired.numbers_expired > 0 => {
+                tracing::info!(
+                    holds = expired.holds_released,
+                    numbers = expired.numbers_expired,
+                    "expired"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "expiry sweep failed"),
+        }
+    }
+}

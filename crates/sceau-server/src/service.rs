@@ -1,0 +1,379 @@
+//! The use cases, independent of HTTP: the admin CLI, the demo and the handlers all go
+//! through [`Service`].
+
+use crate::clock::{Clock, clock_time};
+use crate::error::ApiError;
+use axum::http::StatusCode;
+use sceau_crypto::Keys;
+use sceau_domain::card::BinRange;
+use sceau_domain::limits::{NAME_LEN_MAX, NUMBER_USES_MAX, NUMBER_VALIDITY_S_MAX};
+use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
+use sceau_domain::{CardNumber, Currency, Expiry, Money, PhoneNumber, SecurityCode};
+use sceau_store::*;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use zeroize::Zeroizing;
+
+/// Draws before giving up when every drawn number collides with a live one.
+const DRAW_TRIES_MAX: u32 = 8;
+
+/// What the operator configures about the service itself.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bin_range: BinRange,
+    pub number_validity_s_default: i64,
+    pub hold_ttl_s: i64,
+    pub issuer_name: String,
+}
+
+#[derive(Clone)]
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<Keys>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    /// Woken whenever a message is queued, so the dispatcher sends it at once.
+    pub outbox_ready: Arc<Notify>,
+}
+
+/// A request for a single-use number.
+#[derive(Debug, Clone)]
+pub struct NumberRequest {
+    pub uses_max: u32,
+    pub amount: AmountRule,
+    pub merchant: MerchantLock,
+    pub validity_s: Option<i64>,
+}
+
+/// An issued number, as its holder's phone will show it. Only the phone ever sees it.
+pub struct IssuedNumber {
+    pub view: NumberView,
+    pub text: Zeroizing<String>,
+}
+
+pub struct EnrolledMerchant {
+    pub merchant: MerchantRecord,
+    /// Shown once; only its hash is stored.
+    pub api_key: Zeroizing<String>,
+}
+
+pub struct ClientEnrolment {
+    pub login: String,
+    pub display_name: String,
+    pub password: Zeroizing<String>,
+    pub phone: String,
+    pub currency: String,
+    pub opening_balance: String,
+    pub credit_limit: String,
+}
+
+fn check_name(field: &'static str, value: &str) -> Result<(), ApiError> {
+    let length = value.chars().count();
+    if length == 0 || length > NAME_LEN_MAX || value.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("{field} must be 1 to {NAME_LEN_MAX} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn parse_currency(text: &str) -> Result<Currency, ApiError> {
+    text.parse()
+        .map_err(|e: sceau_domain::MoneyError| ApiError::unprocessable(e.code(), e.to_string()))
+}
+
+pub fn parse_amount(text: &str, currency: Currency) -> Result<Money, ApiError> {
+    Money::parse_positive(text, currency)
+        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))
+}
+
+fn parse_non_negative(text: &str, currency: Currency) -> Result<Money, ApiError> {
+    Money::parse_non_negative(text, currency)
+        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))
+}
+
+impl Service {
+    pub fn now_s(&self) -> i64 {
+        self.clock.now_s()
+    }
+
+    pub async fn enroll_client(
+        &self,
+        enrolment: ClientEnrolment,
+    ) -> Result<ClientRecord, ApiError> {
+        check_name("login", &enrolment.login)?;
+        check_name("display_name", &enrolment.display_name)?;
+        if enrolment.login.chars().any(char::is_whitespace) {
+            return Err(ApiError::unprocessable(
+                "invalid_field",
+                "login must not contain spaces",
+            ));
+        }
+        if enrolment.password.chars().count() < 8 || enrolment.password.len() > 1024 {
+            return Err(ApiError::unprocessable(
+                "weak_password",
+                "password must be 8 to 1024 characters",
+            ));
+        }
+        let phone: PhoneNumber =
+            enrolment
+                .phone
+                .parse()
+                .map_err(|e: sceau_domain::phone::PhoneError| {
+                    ApiError::unprocessable("invalid_phone", e.to_string())
+                })?;
+        let currency = parse_currency(&enrolment.currency)?;
+        let opening_balance = parse_non_negative(&enrolment.opening_balance, currency)?;
+        let credit_limit = parse_non_negative(&enrolment.credit_limit, currency)?;
+        let password = enrolment.password.clone();
+        let password_hash =
+            tokio::task::spawn_blocking(move || sceau_crypto::hash_password(&password))
+                .await
+                .map_err(|_| internal("password hashing task failed"))?
+                .map_err(|_| internal("password hashing failed"))?;
+        let client = self
+            .store
+            .enroll_client(NewClient {
+                login: enrolment.login,
+                display_name: enrolment.display_name,
+                password_hash,
+                phone,
+                currency,
+                opening_balance: opening_balance.minor,
+                credit_limit: credit_limit.minor,
+                now_s: self.now_s(),
+            })
+            .await?;
+        tracing::info!(client_id = client.id, "client enrolled");
+        Ok(client)
+    }
+
+    pub async fn enroll_merchant(&self, name: &str) -> Result<EnrolledMerchant, ApiError> {
+        check_name("name", name)?;
+        let api_key = sceau_crypto::new_token("sk_");
+        let merchant = self
+            .store
+            .enroll_merchant(NewMerchant {
+                name: name.to_owned(),
+                api_key_hash: sceau_crypto::token_hash(&api_key),
+                now_s: self.now_s(),
+            })
+            .await?;
+        tracing::info!(merchant_id = merchant.id, "merchant enrolled");
+        Ok(EnrolledMerchant { merchant, api_key })
+    }
+
+    /// Password sign-in. Always runs one Argon2 verification so that an unknown login
+    /// takes as long as a wrong password.
+    pub async fn sign_in(
+        &self,
+        login: &str,
+        password: Zeroizing<String>,
+    ) -> Result<Option<ClientRecord>, ApiError> {
+        static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let client = self.store.client_by_login(login).await?;
+        let phc = match &client {
+            Some(client) => client.password_hash.clone(),
+            None => DUMMY_HASH
+                .get_or_init(|| sceau_crypto::hash_password("not a password").unwrap_or_default())
+                .clone(),
+        };
+        let matches =
+            tokio::task::spawn_blocking(move || sceau_crypto::verify_password(&password, &phc))
+                .await
+                .map_err(|_| internal("password check task failed"))?;
+        Ok(client.filter(|_| matches))
+    }
+
+    /// Draws a number for `client`, stores its fingerprints and queues its message in one
+    /// transaction, and wakes the dispatcher. `merchant_name` is set for Figure 4.
+    pub async fn issue_number(
+        &self,
+        client: &ClientRecord,
+        request: &NumberRequest,
+        merchant_name: Option<&str>,
+        origin: Origin,
+    ) -> Result<IssuedNumber, ApiError> {
+        if client.blocked {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "blocked",
+                "this client is blocked",
+            ));
+        }
+        let validity_s = request
+            .validity_s
+            .unwrap_or(self.settings.number_validity_s_default);
+        if !(60..=NUMBER_VALIDITY_S_MAX).contains(&validity_s) {
+            return Err(ApiError::unprocessable(
+                "invalid_validity",
+                format!("validity must be 60 to {NUMBER_VALIDITY_S_MAX} seconds"),
+            ));
+        }
+        if !(1..=NUMBER_USES_MAX).contains(&request.uses_max) {
+            return Err(ApiError::unprocessable(
+                "invalid_uses",
+                format!("uses must be 1 to {NUMBER_USES_MAX}"),
+            ));
+        }
+        let now_s = self.now_s();
+        let policy = UsagePolicy {
+            uses_max: request.uses_max,
+            amount: request.amount,
+            merchant: request.merchant,
+            valid_until_s: now_s + validity_s,
+        };
+        for _ in 0..DRAW_TRIES_MAX {
+            let number = CardNumber::draw(&self.settings.bin_range, sceau_crypto::random_bytes());
+            let code = SecurityCode::draw(sceau_crypto::random_bytes());
+            let expiry = Expiry::of_instant(policy.valid_until_s);
+            let digits = Zeroizing::new(number.reveal());
+            let text = self.number_text(client, &number, &code, expiry, &policy, merchant_name);
+            let new_number = NewNumber {
+                client_id: client.id,
+                fingerprint: self.keys.number_fingerprint(&digits),
+                details_fingerprint: self.keys.card_details_fingerprint(
+                    &digits,
+                    expiry.month,
+                    expiry.year,
+                    &Zeroizing::new(code.reveal()),
+                ),
+                last_four: number.last_four(),
+                expiry,
+                origin,
+                policy,
+                message: NewMessage {
+                    address: client.phone.as_str().to_owned(),
+                    sealed_body: self.keys.seal(&text, client.phone.as_str()),
+                },
+                now_s,
+            };
+            match self.store.issue_number(new_number).await? {
+                IssueOutcome::Issued(view) => {
+                    self.outbox_ready.notify_one();
+                    tracing::info!(
+                        number_id = view.id,
+                        client_id = client.id,
+                        origin = origin.as_str(),
+                        "number issued"
+                    );
+                    return Ok(IssuedNumber { view, text });
+                }
+                IssueOutcome::FingerprintTaken => continue,
+            }
+        }
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "number_space_exhausted",
+            "no free number could be drawn",
+        ))
+    }
+
+    /// The text the phone shows: the number with its limits (Figure 5), or with the
+    /// amount and the merchant it is for (Figure 4).
+    fn number_text(
+        &self,
+        client: &ClientRecord,
+        number: &CardNumber,
+        code: &SecurityCode,
+        expiry: Expiry,
+        policy: &UsagePolicy,
+        merchant_name: Option<&str>,
+    ) -> Zeroizing<String> {
+        let money = |minor| Money::new(minor, client.currency).to_string();
+        let card = format!(
+            "{} exp {} code {}",
+            number.reveal_grouped(),
+            expiry.display_short(),
+            code.reveal()
+        );
+        let until = clock_time(policy.valid_until_s);
+        let issuer = &self.settings.issuer_name;
+        let text = match (merchant_name, policy.amount) {
+            (Some(merchant), AmountRule::Exact(amount)) => format!(
+                "{issuer}: {merchant} asks you to pay {}. Your single-use card for this payment: {card}. \
+                 Valid until {until}. Type it only on {merchant}'s page.",
+                money(amount)
+            ),
+            _ => {
+                let uses = match policy.uses_max {
+                    1 => "1 payment".to_owned(),
+                    n => format!("{n} payments"),
+                };
+                let amount = match policy.amount {
+                    AmountRule::Any => String::new(),
+                    AmountRule::Cap(cap) | AmountRule::Exact(cap) => {
+                        format!(", up to {}", money(cap))
+                    }
+                };
+                let merchant = match (policy.merchant, merchant_name) {
+                    (MerchantLock::Named(_), Some(name)) => format!(", only at {name}"),
+                    (MerchantLock::FirstMerchant, _) => ", first merchant only".to_owned(),
+                    _ => String::new(),
+                };
+                format!(
+                    "{issuer}: your single-use card {card}. {uses}{amount}{merchant}, valid until {until}. Never share it except to pay."
+                )
+            }
+        };
+        Zeroizing::new(text)
+    }
+
+    /// Finds a client by login or by phone number (E.164), for a merchant's checkout.
+    pub async fn find_client(&self, reference: &str) -> Result<Option<ClientRecord>, ApiError> {
+        if reference.starts_with('+') {
+            match reference.parse::<PhoneNumber>() {
+                Ok(phone) => Ok(self.store.client_by_phone(&phone).await?),
+                Err(_) => Ok(None),
+            }
+        } else {
+            Ok(self.store.client_by_login(reference).await?)
+        }
+    }
+
+    /// Everything a client sees about their account.
+    pub async fn client_overview(
+        &self,
+        client: &ClientRecord,
+    ) -> Result<(AccountView, Vec<NumberView>), ApiError> {
+        let account = self
+            .store
+            .account(client.account_id)
+            .await?
+            .ok_or_else(|| internal("client account missing"))?;
+        let numbers = self.store.client_numbers(client.id, 50).await?;
+        Ok((account, numbers))
+    }
+
+    /// The messages delivered to a phone, opened (the development phone simulator).
+    pub async fn phone_messages(
+        &self,
+        phone: &PhoneNumber,
+        limit: u32,
+    ) -> Result<Vec<(StoredMessage, Zeroizing<String>)>, ApiError> {
+        let messages = self.store.messages_to(phone.as_str(), limit).await?;
+        Ok(messages
+            .into_iter()
+            .filter(|message| message.state == "sent")
+            .map(|message| {
+                let text = self
+                    .keys
+                    .unseal(&message.sealed_body, &message.address)
+                    .unwrap_or_else(|_| {
+                        Zeroizing::new("(cannot be opened with this server's key)".to_owned())
+                    });
+                (message, text)
+            })
+            .collect())
+    }
+}
+
+pub fn internal(detail: &str) -> ApiError {
+    tracing::error!(detail, "internal error");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+}

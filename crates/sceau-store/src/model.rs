@@ -1,0 +1,250 @@
+//! The values that cross the store's boundary.
+
+use sceau_domain::decline::{Decline, Rejection};
+use sceau_domain::ledger::{AccountKind, AuthorizationState};
+use sceau_domain::policy::{NumberState, UsagePolicy};
+use sceau_domain::{Currency, Expiry, PhoneNumber};
+use serde::{Deserialize, Serialize};
+
+pub struct NewClient {
+    pub login: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub phone: PhoneNumber,
+    pub currency: Currency,
+    pub opening_balance: i64,
+    pub credit_limit: i64,
+    pub now_s: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    pub id: i64,
+    pub login: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub phone: PhoneNumber,
+    pub account_id: i64,
+    pub currency: Currency,
+    pub blocked: bool,
+}
+
+pub struct NewMerchant {
+    pub name: String,
+    pub api_key_hash: [u8; 32],
+    pub now_s: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantRecord {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Who asked for a number: the client (Figure 5) or a merchant at checkout (Figure 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    Client,
+    Merchant,
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::Client => "client",
+            Origin::Merchant => "merchant",
+        }
+    }
+}
+
+/// A message for the second channel, sealed by the caller (the store never sees it clear).
+pub struct NewMessage {
+    pub address: String,
+    pub sealed_body: Vec<u8>,
+}
+
+pub struct NewNumber {
+    pub client_id: i64,
+    pub fingerprint: [u8; 32],
+    pub details_fingerprint: [u8; 32],
+    pub last_four: String,
+    pub expiry: Expiry,
+    pub origin: Origin,
+    pub policy: UsagePolicy,
+    pub message: NewMessage,
+    pub now_s: i64,
+}
+
+pub enum IssueOutcome {
+    Issued(NumberView),
+    FingerprintTaken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberView {
+    pub id: i64,
+    pub client_id: i64,
+    pub last_four: String,
+    pub expiry_month: u8,
+    pub expiry_year: u16,
+    pub currency: String,
+    pub origin: Origin,
+    pub policy: UsagePolicy,
+    pub state: NumberState,
+    pub uses_count: u32,
+    pub amount_used: i64,
+    pub locked_merchant: Option<i64>,
+    pub created_at_s: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountView {
+    pub id: i64,
+    pub kind: AccountKind,
+    pub currency: Currency,
+    pub balance: i64,
+    pub held: i64,
+    pub credit_limit: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationView {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub number_id: i64,
+    pub number_last_four: String,
+    pub client_id: i64,
+    pub currency: String,
+    pub amount: i64,
+    pub captured: i64,
+    pub refunded: i64,
+    pub state: AuthorizationState,
+    pub merchant_reference: String,
+    pub created_at_s: i64,
+    pub hold_expires_at_s: i64,
+}
+
+/// A merchant's command against the ledger.
+#[derive(Debug, Clone)]
+pub enum MerchantCommand {
+    Authorize {
+        number_fingerprint: [u8; 32],
+        details_fingerprint: [u8; 32],
+        amount: i64,
+        currency: Currency,
+        merchant_reference: String,
+        hold_ttl_s: i64,
+    },
+    Capture {
+        authorization_id: i64,
+        amount: Option<i64>,
+    },
+    Void {
+        authorization_id: i64,
+    },
+    Refund {
+        authorization_id: i64,
+        amount: Option<i64>,
+    },
+}
+
+/// The merchant's idempotency key and a hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_hash: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandRequest {
+    pub merchant_id: i64,
+    pub idempotency: Option<IdempotencyKey>,
+    pub command: MerchantCommand,
+    pub now_s: i64,
+}
+
+/// What a merchant command did. Stored whole with its idempotency key, so that a replay
+/// answers exactly what the first request was answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Authorized {
+        authorization: AuthorizationView,
+    },
+    Declined {
+        decline: Decline,
+    },
+    Captured {
+        authorization: AuthorizationView,
+    },
+    Voided {
+        authorization: AuthorizationView,
+    },
+    Refunded {
+        authorization: AuthorizationView,
+        refund_id: i64,
+        amount: i64,
+    },
+    Rejected {
+        rejection: Rejection,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    pub outcome: Outcome,
+    /// True when this is the stored answer to an earlier request with the same key.
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Expired {
+    pub holds_released: u64,
+    pub numbers_expired: u64,
+}
+
+pub struct NewSession {
+    pub token_hash: [u8; 32],
+    pub client_id: i64,
+    pub now_s: i64,
+    pub expires_at_s: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub address: String,
+    pub sealed_body: Vec<u8>,
+    pub state: String,
+    pub channel: Option<String>,
+    pub created_at_s: i64,
+}
+
+pub enum MessageDelivery {
+    Sent {
+        channel: String,
+        reference: String,
+        now_s: i64,
+    },
+    Failed {
+        channel: String,
+        reason: String,
+        now_s: i64,
+    },
+}
+
+/// The ledger's invariants, recomputed from the rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerReport {
+    /// Sum of all balances per currency: must be zero for each.
+    pub currency_sums: Vec<(String, i64)>,
+    /// Every broken rule found, in words. Empty when the ledger is sound.
+    pub violations: Vec<String>,
+}
+
+impl LedgerReport {
+    pub fn is_sound(&self) -> bool {
+        self.violations.is_empty() && self.currency_sums.iter().all(|(_, sum)| *sum == 0)
+    }
+}

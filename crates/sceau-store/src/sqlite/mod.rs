@@ -1,0 +1,330 @@
+//! The SQLite backend: one file, WAL, `synchronous = FULL`; one writer thread that runs
+//! commands in batches (group commit) and a small pool of read connections.
+
+mod ops;
+mod read;
+pub mod schema;
+
+use crate::model::*;
+use crate::{Store, StoreError};
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+use sceau_domain::PhoneNumber;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// Commands waiting beyond this make their senders wait (back-pressure).
+const WRITE_QUEUE_LEN_MAX: usize = 16_384;
+/// Most commands committed together in one transaction.
+const BATCH_SIZE_MAX: usize = 1_024;
+const READERS_COUNT: usize = 4;
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+
+/// The SQLite store. Cheap to clone; all clones share the writer and the readers.
+#[derive(Clone)]
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<ReadPool>,
+    path: PathBuf,
+}
+
+struct ReadPool {
+    connections: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.set_prepared_statement_cache_capacity(64);
+    Ok(connection)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and migrates it.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
+        let mut writer = open_connection(path)?;
+        schema::migrate(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS_COUNT);
+        for _ in 0..READERS_COUNT {
+            let reader = open_connection(path)?;
+            reader.pragma_update(None, "query_only", "ON")?;
+            readers.push(reader);
+        }
+        let (jobs, queue) = mpsc::channel(WRITE_QUEUE_LEN_MAX);
+        std::thread::Builder::new()
+            .name("sceau-sqlite-writer".into())
+            .spawn(move || write_loop(writer, queue))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(SqliteStore {
+            jobs,
+            readers: Arc::new(ReadPool {
+                connections: Mutex::new(readers),
+                permits: Semaphore::new(READERS_COUNT),
+            }),
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `operation` on the writer, inside the current batch's transaction, in a
+    /// savepoint of its own. Answers only after the batch is committed.
+    async fn write<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |connection| {
+            let result = in_savepoint(connection, operation);
+            Box::new(move |committed: Result<(), StoreError>| {
+                let _ = answer.send(committed.and(result));
+            })
+        });
+        self.jobs.send(job).await.map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+
+    /// Runs `query` on a read connection, off the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let pool = Arc::clone(&self.readers);
+        let _permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| stopped())?;
+        tokio::task::spawn_blocking(move || {
+            let connection = pool
+                .connections
+                .lock()
+                .map_err(|_| stopped())?
+                .pop()
+                .ok_or_else(stopped)?;
+            let result = catch_unwind(AssertUnwindSafe(|| query(&connection)))
+                .unwrap_or_else(|_| Err(StoreError::Corrupt("read query panicked".into())));
+            if let Ok(mut connections) = pool.connections.lock() {
+                connections.push(connection);
+            }
+            result
+        })
+        .await
+        .map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the store is shutting down".into())
+}
+
+fn in_savepoint<T>(
+    connection: &Connection,
+    operation: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    connection
+        .prepare_cached("SAVEPOINT command")?
+        .execute([])?;
+    let result = catch_unwind(AssertUnwindSafe(|| operation(connection)))
+        .unwrap_or_else(|_| Err(StoreError::Corrupt("command panicked".into())));
+    if result.is_err() {
+        connection
+            .prepare_cached("ROLLBACK TO command")?
+            .execute([])?;
+    }
+    connection.prepare_cached("RELEASE command")?.execute([])?;
+    result
+}
+
+/// The writer: takes every command waiting (up to [`BATCH_SIZE_MAX`]), runs them in one
+/// transaction, commits once, then answers them all.
+fn write_loop(connection: Connection, mut queue: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(BATCH_SIZE_MAX);
+    let mut replies: Vec<Reply> = Vec::with_capacity(BATCH_SIZE_MAX);
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        while batch.len() < BATCH_SIZE_MAX {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+            let error = StoreError::from(error);
+            for job in batch.drain(..) {
+                // Run nothing; answer each command with the failure.
+                drop(job);
+                tracing::error!(%error, "cannot begin a write transaction");
+            }
+            continue;
+        }
+        for job in batch.drain(..) {
+            replies.push(job(&connection));
+        }
+        let committed = connection.execute_batch("COMMIT").map_err(StoreError::from);
+        if let Err(error) = &committed {
+            tracing::error!(%error, "commit failed; the batch is rolled back");
+            let _ = connection.execute_batch("ROLLBACK");
+        }
+        for reply in replies.drain(..) {
+            reply(committed.clone());
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn enroll_client(&self, client: NewClient) -> Result<ClientRecord, StoreError> {
+        self.write(move |c| ops::enroll_client(c, &client)).await
+    }
+
+    async fn enroll_merchant(&self, merchant: NewMerchant) -> Result<MerchantRecord, StoreError> {
+        self.write(move |c| ops::enroll_merchant(c, &merchant))
+            .await
+    }
+
+    async fn merchant_by_key_hash(
+        &self,
+        key_hash: [u8; 32],
+    ) -> Result<Option<MerchantRecord>, StoreError> {
+        self.read(move |c| read::merchant_by_key_hash(c, &key_hash))
+            .await
+    }
+
+    async fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRecord>, StoreError> {
+        self.read(move |c| read::merchant(c, merchant_id)).await
+    }
+
+    async fn merchants(&self, limit: u32) -> Result<Vec<MerchantRecord>, StoreError> {
+        self.read(move |c| read::merchants(c, limit)).await
+    }
+
+    async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let login = login.to_owned();
+        self.read(move |c| read::client_where(c, "login = ?1", &login))
+            .await
+    }
+
+    async fn client_by_phone(
+        &self,
+        phone: &PhoneNumber,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        let phone = phone.as_str().to_owned();
+        self.read(move |c| read::client_where(c, "phone = ?1", &phone))
+            .await
+    }
+
+    async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError> {
+        self.read(move |c| read::client_where(c, "id = ?1", &client_id))
+            .await
+    }
+
+    async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError> {
+        self.read(move |c| read::clients(c, limit)).await
+    }
+
+    async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError> {
+        self.write(move |c| ops::set_client_blocked(c, client_id, blocked))
+            .await
+    }
+
+    async fn issue_number(&self, number: NewNumber) -> Result<IssueOutcome, StoreError> {
+        self.write(move |c| ops::issue_number(c, &number)).await
+    }
+
+    async fn execute(&self, request: CommandRequest) -> Result<Executed, StoreError> {
+        self.write(move |c| ops::execute(c, &request)).await
+    }
+
+    async fn expire(&self, now_s: i64) -> Result<Expired, StoreError> {
+        self.write(move |c| ops::expire(c, now_s)).await
+    }
+
+    async fn account(&self, account_id: i64) -> Result<Option<AccountView>, StoreError> {
+        self.read(move |c| read::account(c, account_id)).await
+    }
+
+    async fn client_numbers(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<NumberView>, StoreError> {
+        self.read(move |c| read::client_numbers(c, client_id, limit))
+            .await
+    }
+
+    async fn authorization(
+        &self,
+        merchant_id: i64,
+        authorization_id: i64,
+    ) -> Result<Option<AuthorizationView>, StoreError> {
+        self.read(move |c| ops::authorization(c, merchant_id, authorization_id))
+            .await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        self.write(move |c| ops::create_session(c, &session)).await
+    }
+
+    async fn session_client(
+        &self,
+        token_hash: [u8; 32],
+        now_s: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.read(move |c| read::session_client(c, &token_hash, now_s))
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        self.write(move |c| ops::delete_session(c, &token_hash))
+            .await
+    }
+
+    async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(move |c| read::messages(c, "state = 'pending' ORDER BY id ASC", None, limit))
+            .await
+    }
+
+    async fn mark_message(
+        &self,
+        message_id: i64,
+        delivery: MessageDelivery,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| ops::mark_message(c, message_id, &delivery))
+            .await
+    }
+
+    async fn messages_to(
+        &self,
+        address: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let address = address.to_owned();
+        self.read(move |c| {
+            read::messages(c, "address = ?1 ORDER BY id DESC", Some(&address), limit)
+        })
+        .await
+    }
+
+    async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {
+        self.read(read::check_ledger).await
+    }
+}

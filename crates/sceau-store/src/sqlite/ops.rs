@@ -1,0 +1,763 @@
+//! Commands: everything that writes. Each runs on the writer connection inside the
+//! batch's transaction and its own savepoint; returning `Err` undoes all it wrote.
+//!
+//! The rules come from `sceau_domain`; these functions load what the rules need, ask
+//! them, and apply the answer with *conditional* updates, so that the database itself
+//! refuses a write that would break single use, a cap or a floor even if two writers
+//! ever raced.
+
+use super::read::{AUTHORIZATION_COLUMNS, authorization_row, client_where};
+use crate::StoreError;
+use crate::model::*;
+use rusqlite::{Connection, OptionalExtension, params};
+use sceau_domain::decline::{Decline, Rejection};
+use sceau_domain::ledger::{self, AuthorizationFigures, AuthorizationState};
+use sceau_domain::policy::{
+    self, AmountRule, Attempt, MerchantLock, NumberUsage, UsagePolicy, Verdict,
+};
+
+fn is_unique_violation(error: &rusqlite::Error, column: &str) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(code, Some(message))
+        if code.code == rusqlite::ErrorCode::ConstraintViolation && message.contains(column))
+}
+
+/// The issuer's funding account for `currency`, opened on first use.
+fn funding_account(connection: &Connection, currency: &str) -> Result<i64, StoreError> {
+    connection
+        .prepare_cached("INSERT OR IGNORE INTO accounts (kind, currency) VALUES ('funding', ?1)")?
+        .execute([currency])?;
+    let mut statement = connection
+        .prepare_cached("SELECT id FROM accounts WHERE kind = 'funding' AND currency = ?1")?;
+    Ok(statement.query_row([currency], |row| row.get(0))?)
+}
+
+/// The merchant's settlement account for `currency`, opened on first use.
+fn merchant_account(
+    connection: &Connection,
+    merchant_id: i64,
+    currency: &str,
+) -> Result<i64, StoreError> {
+    let mut select = connection.prepare_cached(
+        "SELECT id FROM accounts WHERE kind = 'merchant' AND owner_id = ?1 AND currency = ?2",
+    )?;
+    if let Some(id) = select
+        .query_row(params![merchant_id, currency], |row| row.get(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    connection
+        .prepare_cached(
+            "INSERT INTO accounts (kind, owner_id, currency) VALUES ('merchant', ?1, ?2)",
+        )?
+        .execute(params![merchant_id, currency])?;
+    Ok(connection.last_insert_rowid())
+}
+
+/// A movement between two accounts of one currency.
+struct Transfer<'a> {
+    debit: i64,
+    credit: i64,
+    amount: i64,
+    currency: &'a str,
+    kind: &'a str,
+    authorization_id: Option<i64>,
+    now_s: i64,
+}
+
+/// Posts a transfer: moves `amount` from `debit` to `credit` and records it. The debit
+/// side's floor is enforced by the update's condition, not by an earlier read.
+fn post_transfer(connection: &Connection, transfer: &Transfer<'_>) -> Result<i64, StoreError> {
+    let Transfer {
+        debit,
+        credit,
+        amount,
+        currency,
+        kind,
+        authorization_id,
+        now_s,
+    } = *transfer;
+    debug_assert!(amount > 0 && debit != credit);
+    let debited = connection
+        .prepare_cached(
+            "UPDATE accounts SET balance = balance - ?2 WHERE id = ?1 AND currency = ?3 \
+             AND (kind <> 'client' OR balance - held - ?2 >= -credit_limit)",
+        )?
+        .execute(params![debit, amount, currency])?;
+    let credited = connection
+        .prepare_cached(
+            "UPDATE accounts SET balance = balance + ?2 WHERE id = ?1 AND currency = ?3",
+        )?
+        .execute(params![credit, amount, currency])?;
+    if debited != 1 || credited != 1 {
+        return Err(StoreError::Corrupt(format!(
+            "transfer {debit} -> {credit} refused by the ledger"
+        )));
+    }
+    connection
+        .prepare_cached(
+            "INSERT INTO transfers (debit_account, credit_account, amount, currency, kind, authorization_id, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![debit, credit, amount, currency, kind, authorization_id, now_s])?;
+    Ok(connection.last_insert_rowid())
+}
+
+pub(super) fn enroll_client(
+    connection: &Connection,
+    client: &NewClient,
+) -> Result<ClientRecord, StoreError> {
+    let currency = client.currency.code();
+    let funding = funding_account(connection, currency)?;
+    connection
+        .prepare_cached(
+            "INSERT INTO accounts (kind, currency, credit_limit) VALUES ('client', ?1, ?2)",
+        )?
+        .execute(params![currency, client.credit_limit])?;
+    let account_id = connection.last_insert_rowid();
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO clients (login, display_name, password_hash, phone, account_id, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            client.login,
+            client.display_name,
+            client.password_hash,
+            client.phone.as_str(),
+            account_id,
+            client.now_s
+        ]);
+    match inserted {
+        Err(error) if is_unique_violation(&error, "clients.login") => {
+            return Err(StoreError::Conflict("login_taken"));
+        }
+        Err(error) if is_unique_violation(&error, "clients.phone") => {
+            return Err(StoreError::Conflict("phone_taken"));
+        }
+        other => other?,
+    };
+    let client_id = connection.last_insert_rowid();
+    connection
+        .prepare_cached("UPDATE accounts SET owner_id = ?1 WHERE id = ?2")?
+        .execute([client_id, account_id])?;
+    if client.opening_balance > 0 {
+        let opening = Transfer {
+            debit: funding,
+            credit: account_id,
+            amount: client.opening_balance,
+            currency,
+            kind: "opening",
+            authorization_id: None,
+            now_s: client.now_s,
+        };
+        post_transfer(connection, &opening)?;
+    }
+    client_where(connection, "id = ?1", &client_id)?
+        .ok_or_else(|| StoreError::Corrupt("enrolled client not found".into()))
+}
+
+pub(super) fn enroll_merchant(
+    connection: &Connection,
+    merchant: &NewMerchant,
+) -> Result<MerchantRecord, StoreError> {
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO merchants (name, api_key_hash, created_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![
+            merchant.name,
+            &merchant.api_key_hash[..],
+            merchant.now_s
+        ]);
+    match inserted {
+        Err(error) if is_unique_violation(&error, "api_key_hash") => {
+            return Err(StoreError::Conflict("api_key_taken"));
+        }
+        other => other?,
+    };
+    Ok(MerchantRecord {
+        id: connection.last_insert_rowid(),
+        name: merchant.name.clone(),
+    })
+}
+
+pub(super) fn set_client_blocked(
+    connection: &Connection,
+    client_id: i64,
+    blocked: bool,
+) -> Result<bool, StoreError> {
+    let changed = connection
+        .prepare_cached("UPDATE clients SET blocked = ?2 WHERE id = ?1")?
+        .execute(params![client_id, blocked])?;
+    Ok(changed == 1)
+}
+
+fn policy_columns(policy: &UsagePolicy) -> (&'static str, Option<i64>, &'static str, Option<i64>) {
+    let (amount_rule, amount_limit) = match policy.amount {
+        AmountRule::Any => ("any", None),
+        AmountRule::Cap(cap) => ("cap", Some(cap)),
+        AmountRule::Exact(exact) => ("exact", Some(exact)),
+    };
+    let (merchant_lock, merchant_id) = match policy.merchant {
+        MerchantLock::Any => ("any", None),
+        MerchantLock::Named(id) => ("named", Some(id)),
+        MerchantLock::FirstMerchant => ("first", None),
+    };
+    (amount_rule, amount_limit, merchant_lock, merchant_id)
+}
+
+pub(super) fn issue_number(
+    connection: &Connection,
+    number: &NewNumber,
+) -> Result<IssueOutcome, StoreError> {
+    let client = client_where(connection, "id = ?1", &number.client_id)?
+        .ok_or_else(|| StoreError::Corrupt("number for an unknown client".into()))?;
+    let (amount_rule, amount_limit, merchant_lock, merchant_id) = policy_columns(&number.policy);
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO numbers (client_id, account_id, currency, fingerprint, details_fingerprint, last_four, \
+             expiry_month, expiry_year, origin, uses_max, amount_rule, amount_limit, merchant_lock, merchant_id, \
+             valid_until, state, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'live', ?16)",
+        )?
+        .execute(params![
+            client.id,
+            client.account_id,
+            client.currency.code(),
+            &number.fingerprint[..],
+            &number.details_fingerprint[..],
+            number.last_four,
+            number.expiry.month,
+            number.expiry.year,
+            number.origin.as_str(),
+            number.policy.uses_max,
+            amount_rule,
+            amount_limit,
+            merchant_lock,
+            merchant_id,
+            number.policy.valid_until_s,
+            number.now_s
+        ]);
+    match inserted {
+        Err(error) if is_unique_violation(&error, "numbers.fingerprint") => {
+            return Ok(IssueOutcome::FingerprintTaken);
+        }
+        other => other?,
+    };
+    let number_id = connection.last_insert_rowid();
+    enqueue_message(connection, &number.message, number.now_s)?;
+    let sql = format!(
+        "SELECT {} FROM numbers n WHERE n.id = ?1",
+        super::read::NUMBER_COLUMNS
+    );
+    let view = connection
+        .prepare_cached(&sql)?
+        .query_row([number_id], super::read::number_row)?;
+    Ok(IssueOutcome::Issued(view))
+}
+
+fn enqueue_message(
+    connection: &Connection,
+    message: &NewMessage,
+    now_s: i64,
+) -> Result<i64, StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO messages (address, sealed_body, state, created_at, updated_at) VALUES (?1, ?2, 'pending', ?3, ?3)",
+        )?
+        .execute(params![message.address, message.sealed_body, now_s])?;
+    Ok(connection.last_insert_rowid())
+}
+
+pub(super) fn execute(
+    connection: &Connection,
+    request: &CommandRequest,
+) -> Result<Executed, StoreError> {
+    if let Some(idempotency) = &request.idempotency {
+        let mut select = connection.prepare_cached(
+            "SELECT request_hash, outcome FROM idempotency WHERE merchant_id = ?1 AND key = ?2",
+        )?;
+        let seen: Option<(Vec<u8>, String)> = select
+            .query_row(params![request.merchant_id, idempotency.key], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        if let Some((request_hash, outcome)) = seen {
+            if request_hash != idempotency.request_hash {
+                return Err(StoreError::IdempotencyMismatch);
+            }
+            let outcome =
+                serde_json::from_str(&outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            return Ok(Executed {
+                outcome,
+                replayed: true,
+            });
+        }
+    }
+    let outcome = match &request.command {
+        MerchantCommand::Authorize { .. } => authorize(connection, request)?,
+        MerchantCommand::Capture {
+            authorization_id,
+            amount,
+        } => capture(
+            connection,
+            request.merchant_id,
+            *authorization_id,
+            *amount,
+            request.now_s,
+        )?,
+        MerchantCommand::Void { authorization_id } => void(
+            connection,
+            request.merchant_id,
+            *authorization_id,
+            request.now_s,
+        )?,
+        MerchantCommand::Refund {
+            authorization_id,
+            amount,
+        } => refund(
+            connection,
+            request.merchant_id,
+            *authorization_id,
+            *amount,
+            request.now_s,
+        )?,
+    };
+    if let Some(idempotency) = &request.idempotency {
+        let stored =
+            serde_json::to_string(&outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        connection
+            .prepare_cached(
+                "INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![request.merchant_id, idempotency.key, &idempotency.request_hash[..], stored, request.now_s])?;
+    }
+    Ok(Executed {
+        outcome,
+        replayed: false,
+    })
+}
+
+struct NumberForAuthorization {
+    id: i64,
+    account_id: i64,
+    currency: String,
+    details_fingerprint: Vec<u8>,
+    usage: NumberUsage,
+    version: i64,
+    holder_blocked: bool,
+}
+
+fn number_for_authorization(
+    connection: &Connection,
+    fingerprint: &[u8; 32],
+) -> Result<Option<NumberForAuthorization>, StoreError> {
+    // A live number first; else the newest dead one, so that a reused number is told
+    // "already used" rather than "unknown".
+    let sql = format!(
+        "SELECT {}, n.account_id, n.details_fingerprint, n.failed_tries, n.version, c.blocked \
+         FROM numbers n JOIN clients c ON c.id = n.client_id \
+         WHERE n.fingerprint = ?1 ORDER BY (n.state = 'live') DESC, n.id DESC LIMIT 1",
+        super::read::NUMBER_COLUMNS
+    );
+    let mut statement = connection.prepare_cached(&sql)?;
+    let found = statement
+        .query_row([&fingerprint[..]], |row| {
+            let view = super::read::number_row(row)?;
+            Ok(NumberForAuthorization {
+                id: view.id,
+                account_id: row.get(17)?,
+                currency: view.currency.clone(),
+                details_fingerprint: row.get(18)?,
+                usage: NumberUsage {
+                    state: view.state,
+                    policy: view.policy,
+                    uses_count: view.uses_count,
+                    amount_used_minor: view.amount_used,
+                    locked_merchant: view.locked_merchant,
+                    failed_tries: row.get(19)?,
+                },
+                version: row.get(20)?,
+                holder_blocked: row.get(21)?,
+            })
+        })
+        .optional()?;
+    Ok(found)
+}
+
+/// Writes a number's new usage, on condition that nobody changed it since it was read.
+fn update_number_usage(
+    connection: &Connection,
+    id: i64,
+    version: i64,
+    usage: &NumberUsage,
+) -> Result<(), StoreError> {
+    let changed = connection
+        .prepare_cached(
+            "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, failed_tries = ?6, \
+             merchant_id = COALESCE(?7, merchant_id), version = version + 1 WHERE id = ?1 AND version = ?2",
+        )?
+        .execute(params![
+            id,
+            version,
+            usage.state.as_str(),
+            usage.uses_count,
+            usage.amount_used_minor,
+            usage.failed_tries,
+            usage.locked_merchant
+        ])?;
+    if changed != 1 {
+        return Err(StoreError::Conflict("number_changed_concurrently"));
+    }
+    Ok(())
+}
+
+fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcome, StoreError> {
+    let MerchantCommand::Authorize {
+        number_fingerprint,
+        details_fingerprint,
+        amount,
+        currency,
+        merchant_reference,
+        hold_ttl_s,
+    } = &request.command
+    else {
+        return Err(StoreError::Corrupt(
+            "authorize called with another command".into(),
+        ));
+    };
+    let declined = |decline| Ok(Outcome::Declined { decline });
+    let Some(number) = number_for_authorization(connection, number_fingerprint)? else {
+        return declined(Decline::UnknownNumber);
+    };
+    let attempt = Attempt {
+        merchant_id: request.merchant_id,
+        amount_minor: *amount,
+        same_currency: number.currency == currency.code(),
+        details_match: sceau_constant_time_eq(&number.details_fingerprint, details_fingerprint),
+        holder_blocked: number.holder_blocked,
+    };
+    let after = match policy::decide(&number.usage, &attempt, request.now_s) {
+        Verdict::Decline(decline) => return declined(decline),
+        Verdict::WrongDetails(after) => {
+            update_number_usage(connection, number.id, number.version, &after)?;
+            return declined(Decline::WrongCardDetails);
+        }
+        Verdict::Approve(after) => after,
+    };
+    // Place the hold: the condition is the client's floor, checked by the database.
+    let held = connection
+        .prepare_cached(
+            "UPDATE accounts SET held = held + ?2 WHERE id = ?1 \
+             AND (kind <> 'client' OR balance - held - ?2 >= -credit_limit)",
+        )?
+        .execute(params![number.account_id, amount])?;
+    if held != 1 {
+        return declined(Decline::InsufficientFunds);
+    }
+    update_number_usage(connection, number.id, number.version, &after)?;
+    let credit_account = merchant_account(connection, request.merchant_id, currency.code())?;
+    let client_id: i64 = connection
+        .prepare_cached("SELECT client_id FROM numbers WHERE id = ?1")?
+        .query_row([number.id], |row| row.get(0))?;
+    connection
+        .prepare_cached(
+            "INSERT INTO authorizations (merchant_id, number_id, client_id, debit_account, credit_account, currency, \
+             amount, state, merchant_reference, created_at, hold_expires_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'authorized', ?8, ?9, ?10, ?9)",
+        )?
+        .execute(params![
+            request.merchant_id,
+            number.id,
+            client_id,
+            number.account_id,
+            credit_account,
+            currency.code(),
+            amount,
+            merchant_reference,
+            request.now_s,
+            request.now_s.saturating_add(*hold_ttl_s)
+        ])?;
+    let authorization_id = connection.last_insert_rowid();
+    let authorization = load_authorization(connection, request.merchant_id, authorization_id)?;
+    Ok(Outcome::Authorized { authorization })
+}
+
+fn sceau_constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    // Fingerprints are fixed-length MACs; fold the XOR so timing does not depend on
+    // where they first differ.
+    left.len() == right.len()
+        && left
+            .iter()
+            .zip(right)
+            .fold(0_u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+pub(super) fn authorization(
+    connection: &Connection,
+    merchant_id: i64,
+    authorization_id: i64,
+) -> Result<Option<AuthorizationView>, StoreError> {
+    let sql = format!(
+        "SELECT {AUTHORIZATION_COLUMNS} FROM authorizations au JOIN numbers n ON n.id = au.number_id \
+         WHERE au.id = ?1 AND au.merchant_id = ?2"
+    );
+    Ok(connection
+        .prepare_cached(&sql)?
+        .query_row([authorization_id, merchant_id], authorization_row)
+        .optional()?)
+}
+
+fn load_authorization(
+    connection: &Connection,
+    merchant_id: i64,
+    authorization_id: i64,
+) -> Result<AuthorizationView, StoreError> {
+    authorization(connection, merchant_id, authorization_id)?
+        .ok_or_else(|| StoreError::Corrupt(format!("authorization {authorization_id} vanished")))
+}
+
+struct AuthorizationRow {
+    view: AuthorizationView,
+    debit_account: i64,
+    credit_account: i64,
+}
+
+fn authorization_for_update(
+    connection: &Connection,
+    merchant_id: i64,
+    authorization_id: i64,
+) -> Result<Option<AuthorizationRow>, StoreError> {
+    let Some(view) = authorization(connection, merchant_id, authorization_id)? else {
+        return Ok(None);
+    };
+    let (debit_account, credit_account) = connection
+        .prepare_cached("SELECT debit_account, credit_account FROM authorizations WHERE id = ?1")?
+        .query_row([authorization_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(Some(AuthorizationRow {
+        view,
+        debit_account,
+        credit_account,
+    }))
+}
+
+fn figures(view: &AuthorizationView) -> AuthorizationFigures {
+    AuthorizationFigures {
+        state: view.state,
+        amount: view.amount,
+        captured: view.captured,
+        refunded: view.refunded,
+        hold_expires_at_s: view.hold_expires_at_s,
+    }
+}
+
+/// Releases an authorization's hold and moves it out of `authorized`, on condition that
+/// it is still `authorized` (so a hold is released at most once).
+fn release_hold(
+    connection: &Connection,
+    row: &AuthorizationRow,
+    new_state: AuthorizationState,
+    captured: i64,
+    now_s: i64,
+) -> Result<(), StoreError> {
+    let moved = connection
+        .prepare_cached(
+            "UPDATE authorizations SET state = ?2, captured = ?3, updated_at = ?4 WHERE id = ?1 AND state = 'authorized'",
+        )?
+        .execute(params![row.view.id, new_state.as_str(), captured, now_s])?;
+    let released = connection
+        .prepare_cached("UPDATE accounts SET held = held - ?2 WHERE id = ?1 AND held >= ?2")?
+        .execute(params![row.debit_account, row.view.amount])?;
+    if moved != 1 || released != 1 {
+        return Err(StoreError::Conflict("authorization_changed_concurrently"));
+    }
+    Ok(())
+}
+
+fn capture(
+    connection: &Connection,
+    merchant_id: i64,
+    authorization_id: i64,
+    amount: Option<i64>,
+    now_s: i64,
+) -> Result<Outcome, StoreError> {
+    let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
+        return Ok(Outcome::Rejected {
+            rejection: Rejection::NotFound,
+        });
+    };
+    let amount = match ledger::capture(&figures(&row.view), amount, now_s) {
+        Ok(amount) => amount,
+        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
+    };
+    release_hold(
+        connection,
+        &row,
+        AuthorizationState::Captured,
+        amount,
+        now_s,
+    )?;
+    let capture = Transfer {
+        debit: row.debit_account,
+        credit: row.credit_account,
+        amount,
+        currency: &row.view.currency,
+        kind: "capture",
+        authorization_id: Some(row.view.id),
+        now_s,
+    };
+    post_transfer(connection, &capture)?;
+    Ok(Outcome::Captured {
+        authorization: load_authorization(connection, merchant_id, authorization_id)?,
+    })
+}
+
+fn void(
+    connection: &Connection,
+    merchant_id: i64,
+    authorization_id: i64,
+    now_s: i64,
+) -> Result<Outcome, StoreError> {
+    let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
+        return Ok(Outcome::Rejected {
+            rejection: Rejection::NotFound,
+        });
+    };
+    if let Err(rejection) = ledger::void(&figures(&row.view)) {
+        return Ok(Outcome::Rejected { rejection });
+    }
+    release_hold(connection, &row, AuthorizationState::Voided, 0, now_s)?;
+    Ok(Outcome::Voided {
+        authorization: load_authorization(connection, merchant_id, authorization_id)?,
+    })
+}
+
+fn refund(
+    connection: &Connection,
+    merchant_id: i64,
+    authorization_id: i64,
+    amount: Option<i64>,
+    now_s: i64,
+) -> Result<Outcome, StoreError> {
+    let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
+        return Ok(Outcome::Rejected {
+            rejection: Rejection::NotFound,
+        });
+    };
+    let amount = match ledger::refund(&figures(&row.view), amount) {
+        Ok(amount) => amount,
+        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
+    };
+    let recorded = connection
+        .prepare_cached(
+            "UPDATE authorizations SET refunded = refunded + ?2, updated_at = ?3 \
+             WHERE id = ?1 AND state = 'captured' AND refunded + ?2 <= captured",
+        )?
+        .execute(params![row.view.id, amount, now_s])?;
+    if recorded != 1 {
+        return Err(StoreError::Conflict("authorization_changed_concurrently"));
+    }
+    let refund = Transfer {
+        debit: row.credit_account,
+        credit: row.debit_account,
+        amount,
+        currency: &row.view.currency,
+        kind: "refund",
+        authorization_id: Some(row.view.id),
+        now_s,
+    };
+    let refund_id = post_transfer(connection, &refund)?;
+    let authorization = load_authorization(connection, merchant_id, authorization_id)?;
+    Ok(Outcome::Refunded {
+        authorization,
+        refund_id,
+        amount,
+    })
+}
+
+/// Most holds released by one sweep; the next sweep takes the rest.
+const EXPIRY_BATCH_MAX: u32 = 1_000;
+
+pub(super) fn expire(connection: &Connection, now_s: i64) -> Result<Expired, StoreError> {
+    let due: Vec<(i64, i64)> = connection
+        .prepare_cached(
+            "SELECT id, merchant_id FROM authorizations WHERE state = 'authorized' AND hold_expires_at <= ?1 \
+             ORDER BY hold_expires_at LIMIT ?2",
+        )?
+        .query_map(params![now_s, EXPIRY_BATCH_MAX], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut result = Expired::default();
+    for (authorization_id, merchant_id) in due {
+        if let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)?
+            && ledger::hold_expired(&figures(&row.view), now_s)
+        {
+            release_hold(connection, &row, AuthorizationState::Expired, 0, now_s)?;
+            result.holds_released += 1;
+        }
+    }
+    result.numbers_expired = connection
+        .prepare_cached("UPDATE numbers SET state = 'expired', version = version + 1 WHERE state = 'live' AND valid_until <= ?1")?
+        .execute([now_s])? as u64;
+    Ok(result)
+}
+
+pub(super) fn create_session(
+    connection: &Connection,
+    session: &NewSession,
+) -> Result<(), StoreError> {
+    connection
+        .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
+        .execute([session.now_s])?;
+    connection
+        .prepare_cached("INSERT INTO sessions (token_hash, client_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![&session.token_hash[..], session.client_id, session.now_s, session.expires_at_s])?;
+    Ok(())
+}
+
+pub(super) fn delete_session(
+    connection: &Connection,
+    token_hash: &[u8; 32],
+) -> Result<(), StoreError> {
+    connection
+        .prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
+        .execute([&token_hash[..]])?;
+    Ok(())
+}
+
+pub(super) fn mark_message(
+    connection: &Connection,
+    message_id: i64,
+    delivery: &MessageDelivery,
+) -> Result<(), StoreError> {
+    let (state, channel, reference, now_s) = match delivery {
+        MessageDelivery::Sent {
+            channel,
+            reference,
+            now_s,
+        } => ("sent", channel, reference, now_s),
+        MessageDelivery::Failed {
+            channel,
+            reason,
+            now_s,
+        } => ("failed", channel, reason, now_s),
+    };
+    connection
+        .prepare_cached(
+            "UPDATE messages SET state = ?2, channel = ?3, reference = ?4, attempts = attempts + 1, updated_at = ?5 \
+             WHERE id = ?1",
+        )?
+        .execute(params![message_id, state, channel, reference, now_s])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn constant_time_comparison() {
+        assert!(super::sceau_constant_time_eq(b"abcd", b"abcd"));
+        assert!(!super::sceau_constant_time_eq(b"abcd", b"abce"));
+        assert!(!super::sceau_constant_time_eq(b"abcd", b"abc"));
+    }
+}

@@ -1,0 +1,159 @@
+//! SQLite schema, versioned. Migrations run in order at open; a database written by a
+//! newer binary is refused.
+
+use crate::StoreError;
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the foundation — ledger, clients, merchants, numbers, authorizations,
+    // idempotency, sessions, outbox.
+    r#"
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('client', 'merchant', 'funding')),
+        owner_id INTEGER,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        balance INTEGER NOT NULL DEFAULT 0,
+        held INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),
+        credit_limit INTEGER NOT NULL DEFAULT 0 CHECK (credit_limit >= 0),
+        CHECK (kind <> 'client' OR balance - held >= -credit_limit)
+    );
+    CREATE UNIQUE INDEX accounts_funding ON accounts (currency) WHERE kind = 'funding';
+    CREATE UNIQUE INDEX accounts_merchant ON accounts (owner_id, currency) WHERE kind = 'merchant';
+
+    CREATE TABLE transfers (
+        id INTEGER PRIMARY KEY,
+        debit_account INTEGER NOT NULL REFERENCES accounts (id),
+        credit_account INTEGER NOT NULL REFERENCES accounts (id),
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        currency TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('opening', 'capture', 'refund')),
+        authorization_id INTEGER,
+        created_at INTEGER NOT NULL,
+        CHECK (debit_account <> credit_account)
+    );
+    CREATE INDEX transfers_authorization ON transfers (authorization_id) WHERE authorization_id IS NOT NULL;
+
+    CREATE TABLE clients (
+        id INTEGER PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        phone TEXT NOT NULL UNIQUE,
+        account_id INTEGER NOT NULL UNIQUE REFERENCES accounts (id),
+        blocked INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE merchants (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        api_key_hash BLOB NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE numbers (
+        id INTEGER PRIMARY KEY,
+        client_id INTEGER NOT NULL REFERENCES clients (id),
+        account_id INTEGER NOT NULL REFERENCES accounts (id),
+        currency TEXT NOT NULL,
+        fingerprint BLOB NOT NULL,
+        details_fingerprint BLOB NOT NULL,
+        last_four TEXT NOT NULL,
+        expiry_month INTEGER NOT NULL,
+        expiry_year INTEGER NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('client', 'merchant')),
+        uses_max INTEGER NOT NULL CHECK (uses_max >= 1),
+        amount_rule TEXT NOT NULL CHECK (amount_rule IN ('any', 'cap', 'exact')),
+        amount_limit INTEGER,
+        merchant_lock TEXT NOT NULL CHECK (merchant_lock IN ('any', 'named', 'first')),
+        merchant_id INTEGER,
+        valid_until INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('live', 'consumed', 'blocked', 'expired')),
+        uses_count INTEGER NOT NULL DEFAULT 0,
+        amount_used INTEGER NOT NULL DEFAULT 0,
+        failed_tries INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        CHECK (uses_count <= uses_max),
+        CHECK (amount_rule <> 'cap' OR amount_used <= amount_limit)
+    );
+    CREATE UNIQUE INDEX numbers_live_fingerprint ON numbers (fingerprint) WHERE state = 'live';
+    CREATE INDEX numbers_fingerprint ON numbers (fingerprint, id);
+    CREATE INDEX numbers_client ON numbers (client_id, id);
+    CREATE INDEX numbers_live_validity ON numbers (valid_until) WHERE state = 'live';
+
+    CREATE TABLE authorizations (
+        id INTEGER PRIMARY KEY,
+        merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+        number_id INTEGER NOT NULL REFERENCES numbers (id),
+        client_id INTEGER NOT NULL REFERENCES clients (id),
+        debit_account INTEGER NOT NULL REFERENCES accounts (id),
+        credit_account INTEGER NOT NULL REFERENCES accounts (id),
+        currency TEXT NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        captured INTEGER NOT NULL DEFAULT 0,
+        refunded INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL CHECK (state IN ('authorized', 'captured', 'voided', 'expired')),
+        merchant_reference TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        hold_expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK (captured >= 0 AND captured <= amount),
+        CHECK (refunded >= 0 AND refunded <= captured)
+    );
+    CREATE INDEX authorizations_pending ON authorizations (hold_expires_at) WHERE state = 'authorized';
+    CREATE INDEX authorizations_number ON authorizations (number_id);
+
+    CREATE TABLE idempotency (
+        merchant_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        request_hash BLOB NOT NULL,
+        outcome TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (merchant_id, key)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE sessions (
+        token_hash BLOB PRIMARY KEY,
+        client_id INTEGER NOT NULL REFERENCES clients (id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        address TEXT NOT NULL,
+        sealed_body BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+        channel TEXT,
+        reference TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX messages_pending ON messages (id) WHERE state = 'pending';
+    CREATE INDEX messages_address ON messages (address, id);
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`SCHEMA_VERSION`], each migration in its own transaction.
+pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(migration)?;
+        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Configuration: defaults, then a TOML file (`--config`, unknown keys refused), then
+//! `SCEAU_*` environment variables. Secrets never sit in the file: the master key and the
+//! admin token come from their own files (created at first start, mode 0600) or from
+//! `SCEAU_MASTER_KEY` / `SCEAU_ADMIN_TOKEN`.
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on. Loopback by default.
+    pub listen: SocketAddr,
+    /// The SQLite database file.
+    pub database: PathBuf,
+    /// File holding the 32-byte master key in hex; created at first start.
+    pub master_key_file: PathBuf,
+    /// File holding the admin API token; created at first start.
+    pub admin_token_file: PathBuf,
+    /// The reserved BIN range single-use numbers are drawn from (6 to 8 digits).
+    pub bin_range: String,
+    /// Default validity of a number, seconds (at most 86400).
+    pub number_validity_s: i64,
+    /// How long an uncaptured authorization holds funds, seconds.
+    pub hold_ttl_s: i64,
+    /// The issuer's name, shown in messages and pages.
+    pub issuer_name: String,
+    /// The second channel: only "dev-phone" today (messages shown on /phone).
+    pub channel: String,
+    /// Mark session cookies Secure (set when served behind TLS).
+    pub secure_cookies: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: PathBuf::from("sceau-data/sceau.db"),
+            master_key_file: PathBuf::from("sceau-data/master.key"),
+            admin_token_file: PathBuf::from("sceau-data/admin.token"),
+            bin_range: "499999".into(),
+            number_validity_s: sceau_domain::limits::NUMBER_VALIDITY_S_DEFAULT,
+            hold_ttl_s: sceau_domain::limits::HOLD_TTL_S_DEFAULT,
+            issuer_name: "sceau".into(),
+            channel: "dev-phone".into(),
+            secure_cookies: false,
+        }
+    }
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("in {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_environment()?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn apply_environment(&mut self) -> anyhow::Result<()> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if let Some(value) = var("SCEAU_LISTEN") {
+            self.listen = value.parse().context("SCEAU_LISTEN")?;
+        }
+        if let Some(value) = var("SCEAU_DATABASE") {
+            self.database = value.into();
+        }
+        if let Some(value) = var("SCEAU_MASTER_KEY_FILE") {
+            self.master_key_file = value.into();
+        }
+        if let Some(value) = var("SCEAU_ADMIN_TOKEN_FILE") {
+            self.admin_token_file = value.into();
+        }
+        if let Some(value) = var("SCEAU_BIN_RANGE") {
+            self.bin_range = value;
+        }
+        if let Some(value) = var("SCEAU_NUMBER_VALIDITY_S") {
+            self.number_validity_s = value.parse().context("SCEAU_NUMBER_VALIDITY_S")?;
+        }
+        if let Some(value) = var("SCEAU_HOLD_TTL_S") {
+            self.hold_ttl_s = value.parse().context("SCEAU_HOLD_TTL_S")?;
+        }
+        if let Some(value) = var("SCEAU_ISSUER_NAME") {
+            self.issuer_name = value;
+        }
+        if let Some(value) = var("SCEAU_SECURE_COOKIES") {
+            self.secure_cookies = value.parse().context("SCEAU_SECURE_COOKIES")?;
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        use sceau_domain::limits::NUMBER_VALIDITY_S_MAX;
+        if !(60..=NUMBER_VALIDITY_S_MAX).contains(&self.number_validity_s) {
+            bail!("number_validity_s must be 60 to {NUMBER_VALIDITY_S_MAX}");
+        }
+        if !(60..=90 * 24 * 3600).contains(&self.hold_ttl_s) {
+            bail!("hold_ttl_s must be 60 seconds to 90 days");
+        }
+        if self.channel != "dev-phone" {
+            bail!(
+                "channel must be \"dev-phone\" (SMPP, HTTP SMS and SMTP channels are not built yet)"
+            );
+        }
+        self.bin_range
+            .parse::<sceau_domain::card::BinRange>()
+            .map_err(|e| anyhow::anyhow!("bin_range: {e}"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_are_checked() {
+        let ok: Result<Config, _> =
+            toml::from_str("listen = \"127.0.0.1:9000\"\nbin_range = \"4000001\"");
+        assert!(ok.is_ok_and(|c| c.listen.port() == 9000 && c.bin_range == "4000001"));
+        let unknown: Result<Config, _> = toml::from_str("listn = \"127.0.0.1:9000\"");
+        assert!(unknown.is_err());
+        let bad = Config {
+            number_validity_s: 100_000,
+            ..Config::default()
+        };
+        assert!(bad.check().is_err());
+        let bad_bin = Config {
+            bin_range: "12".into(),
+            ..Config::default()
+        };
+        assert!(bad_bin.check().is_err());
+        assert!(Config::default().check().is_ok());
+    }
+}

@@ -1,0 +1,427 @@
+//! `sceau demo`: both single-use number flows end to end over real HTTP, on a fresh
+//! SQLite file in a temporary directory, with every step printed.
+
+use crate::config::Config;
+use anyhow::{Context, bail};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const ALICE_PHONE: &str = "+33612345678";
+const ALICE_PASSWORD: &str = "correct horse battery";
+
+struct Demo {
+    http: reqwest::Client,
+    base: String,
+    admin_token: String,
+}
+
+fn step(title: &str) {
+    println!(
+        "\n── {title} {}",
+        "─".repeat(70usize.saturating_sub(title.chars().count()))
+    );
+}
+
+impl Demo {
+    async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if !status.is_success() {
+            bail!("{path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    async fn merchant(
+        &self,
+        key: &str,
+        path: &str,
+        body: Value,
+        idempotency_key: &str,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .header("Idempotency-Key", idempotency_key)
+            .json(&body)
+            .send()
+            .await?;
+        Ok((response.status(), response.json().await?))
+    }
+
+    async fn balance(&self, client_id: i64) -> anyhow::Result<String> {
+        let body = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("/admin/v1/clients/{client_id}"),
+                None,
+            )
+            .await?;
+        Ok(format!(
+            "balance {} {cur}, on hold {} {cur}, available {} {cur}",
+            body["balance"].as_str().unwrap_or("?"),
+            body["held"].as_str().unwrap_or("?"),
+            body["available"].as_str().unwrap_or("?"),
+            cur = body["client"]["currency"].as_str().unwrap_or("")
+        ))
+    }
+
+    /// Reads the newest message on the phone simulator page, as the client would.
+    async fn read_phone(&self, phone: &str) -> anyhow::Result<String> {
+        let page = self
+            .http
+            .get(format!("{}/phone", self.base))
+            .query(&[("to", phone)])
+            .send()
+            .await?
+            .text()
+            .await?;
+        let start = page
+            .find("<li class=\"sms\"")
+            .context("no message on the phone")?;
+        let paragraph = page[start..].find("<p>").context("message without text")? + start + 3;
+        let end = page[paragraph..]
+            .find("</p>")
+            .context("message without end")?
+            + paragraph;
+        Ok(unescape(&page[paragraph..end]))
+    }
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The card as the client reads it on their phone: number, expiry month, year, code.
+pub fn card_from_message(text: &str) -> Option<(String, u8, u16, String)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let position = words.windows(4).position(|w| {
+        w.iter()
+            .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_digit()))
+    })?;
+    let number = words[position..position + 4].concat();
+    let rest = &words[position + 4..];
+    if rest.len() < 4 || rest[0] != "exp" || rest[2] != "code" {
+        return None;
+    }
+    let (month, year) = rest[1].split_once('/')?;
+    let code: String = rest[3].chars().filter(char::is_ascii_digit).collect();
+    Some((
+        number,
+        month.parse().ok()?,
+        2000 + year.parse::<u16>().ok()?,
+        code,
+    ))
+}
+
+fn show(value: &Value) -> String {
+    serde_json::to_string_pretty(value)
+        .unwrap_or_default()
+        .replace('\n', "\n    ")
+}
+
+pub async fn run(keep_serving: bool) -> anyhow::Result<()> {
+    let directory = tempfile::tempdir()?;
+    let config = Config {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        database: directory.path().join("sceau.db"),
+        master_key_file: directory.path().join("master.key"),
+        admin_token_file: directory.path().join("admin.token"),
+        issuer_name: "Banque Sceau".into(),
+        ..Config::default()
+    };
+    let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock))?;
+    let admin_token = sceau_crypto::new_token("adm_");
+    let state = crate::app_state(&config, service, sceau_crypto::token_hash(&admin_token));
+    let running =
+        sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
+    let base = format!("http://{}", running.address);
+    println!(
+        "sceau demo: server on {base}, fresh database {}",
+        config.database.display()
+    );
+    let demo = Demo {
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
+        base: base.clone(),
+        admin_token: admin_token.to_string(),
+    };
+    let result = scenario(&demo).await;
+    if keep_serving && result.is_ok() {
+        println!(
+            "\nServing until Ctrl-C: sign in at {base}/login as alice / {ALICE_PASSWORD}; phone at {base}/phone?to=%2B33612345678"
+        );
+        tokio::signal::ctrl_c().await?;
+    }
+    running.stop().await;
+    result
+}
+
+async fn scenario(demo: &Demo) -> anyhow::Result<()> {
+    use reqwest::Method;
+    step("Enrolment (admin API)");
+    let shop = demo
+        .admin(
+            Method::POST,
+            "/admin/v1/merchants",
+            Some(json!({"name": "Librairie Dupont"})),
+        )
+        .await?;
+    let shop_key = shop["api_key"].as_str().context("api key")?.to_owned();
+    println!(
+        "merchant #{} {} enrolled; its API key is shown once and stored only as a hash",
+        shop["id"], shop["name"]
+    );
+    let alice = demo
+        .admin(
+            Method::POST,
+            "/admin/v1/clients",
+            Some(json!({"login": "alice", "display_name": "Alice Martin", "password": ALICE_PASSWORD,
+                        "phone": ALICE_PHONE, "currency": "EUR", "opening_balance": "500.00", "credit_limit": "0"})),
+        )
+        .await?;
+    let alice_id = alice["id"].as_i64().context("client id")?;
+    println!(
+        "client #{alice_id} Alice Martin enrolled, phone {} — {}",
+        alice["phone"].as_str().unwrap_or(""),
+        demo.balance(alice_id).await?
+    );
+
+    step("Figure 5 — Alice asks for a number on the web");
+    let login = demo
+        .http
+        .post(format!("{}/login", demo.base))
+        .form(&[("login", "alice"), ("password", ALICE_PASSWORD)])
+        .send()
+        .await?;
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("no session cookie")?
+        .to_owned();
+    println!(
+        "POST /login → {} (session cookie: HttpOnly, SameSite=Strict)",
+        login.status()
+    );
+    let wallet = demo
+        .http
+        .get(format!("{}/wallet", demo.base))
+        .header("cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let csrf_at = wallet
+        .find("name=\"csrf\" value=\"")
+        .context("no CSRF token on the wallet")?
+        + 19;
+    let csrf = wallet[csrf_at..csrf_at + 64].to_owned();
+    let asked = demo
+        .http
+        .post(format!("{}/wallet/numbers", demo.base))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("amount_cap", "80.00"),
+            ("uses", "1"),
+            ("merchant", "any"),
+            ("validity_min", "15"),
+        ])
+        .send()
+        .await?;
+    println!(
+        "POST /wallet/numbers (one payment, up to 80.00 EUR, 15 minutes) → {}",
+        asked.status()
+    );
+    let text = wait_for_message(demo, ALICE_PHONE, None).await?;
+    println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
+    let (number, month, year, code) =
+        card_from_message(&text).context("cannot read the card in the SMS")?;
+
+    step("Figure 5 — Alice pays Librairie Dupont with it");
+    println!("before: {}", demo.balance(alice_id).await?);
+    let body = json!({"number": number, "expiry_month": month, "expiry_year": year, "security_code": code,
+                      "amount": "42.50", "currency": "EUR", "reference": "order-1001"});
+    let (status, authorization) = demo
+        .merchant(
+            &shop_key,
+            "/v1/authorizations",
+            body.clone(),
+            "order-1001-auth",
+        )
+        .await?;
+    println!(
+        "merchant POST /v1/authorizations 42.50 EUR → {status}\n    {}",
+        show(&authorization)
+    );
+    println!("after authorization: {}", demo.balance(alice_id).await?);
+    let id = authorization["id"].as_i64().context("authorization id")?;
+    let (status, captured) = demo
+        .merchant(
+            &shop_key,
+            &format!("/v1/authorizations/{id}/capture"),
+            json!({}),
+            "order-1001-capture",
+        )
+        .await?;
+    println!(
+        "merchant POST /v1/authorizations/{id}/capture → {status}, state {}",
+        captured["state"]
+    );
+    println!("after capture: {}", demo.balance(alice_id).await?);
+    let (status, replay) = demo
+        .merchant(
+            &shop_key,
+            "/v1/authorizations",
+            body.clone(),
+            "order-1001-auth",
+        )
+        .await?;
+    println!(
+        "the same request replayed with the same Idempotency-Key → {status}, same authorization #{}",
+        replay["id"]
+    );
+    let (status, again) = demo
+        .merchant(&shop_key, "/v1/authorizations", body, "order-1002-auth")
+        .await?;
+    println!(
+        "the number used again (new request) → {status} {}",
+        again["error"]["code"]
+    );
+
+    step("Figure 4 — Librairie Dupont's checkout asks for a number for Alice");
+    let (status, issued) = demo
+        .merchant(
+            &shop_key,
+            "/v1/numbers",
+            json!({"client": "alice", "amount": "19.90", "currency": "EUR"}),
+            "checkout-77-number",
+        )
+        .await?;
+    println!(
+        "merchant POST /v1/numbers (client alice, 19.90 EUR) → {status}\n    {}",
+        show(&issued)
+    );
+    let text = wait_for_message(demo, ALICE_PHONE, Some(&number)).await?;
+    println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
+    let (number, month, year, code) =
+        card_from_message(&text).context("cannot read the card in the SMS")?;
+    println!("Alice types the number into the shop's page; the shop submits it:");
+    let wrong_amount = json!({"number": number, "expiry_month": month, "expiry_year": year, "security_code": code,
+                              "amount": "25.00", "currency": "EUR", "reference": "checkout-77"});
+    let (status, declined) = demo
+        .merchant(
+            &shop_key,
+            "/v1/authorizations",
+            wrong_amount,
+            "checkout-77-auth-a",
+        )
+        .await?;
+    println!(
+        "  with another amount (25.00) → {status} {}",
+        declined["error"]["code"]
+    );
+    let body = json!({"number": number, "expiry_month": month, "expiry_year": year, "security_code": code,
+                      "amount": "19.90", "currency": "EUR", "reference": "checkout-77"});
+    let (status, authorization) = demo
+        .merchant(&shop_key, "/v1/authorizations", body, "checkout-77-auth-b")
+        .await?;
+    println!(
+        "  with 19.90 → {status}, state {}, number ••••{}",
+        authorization["state"],
+        authorization["number_last_four"].as_str().unwrap_or("")
+    );
+    let id = authorization["id"].as_i64().context("authorization id")?;
+    let (status, _) = demo
+        .merchant(
+            &shop_key,
+            &format!("/v1/authorizations/{id}/capture"),
+            json!({}),
+            "checkout-77-capture",
+        )
+        .await?;
+    println!("  capture → {status}");
+    let (status, refunded) = demo
+        .merchant(
+            &shop_key,
+            &format!("/v1/authorizations/{id}/refunds"),
+            json!({"amount": "5.00", "currency": "EUR"}),
+            "checkout-77-refund",
+        )
+        .await?;
+    println!(
+        "  partial refund 5.00 → {status}, refunded {}",
+        refunded["refunded"]
+    );
+    println!("after: {}", demo.balance(alice_id).await?);
+
+    step("Ledger");
+    let check = demo
+        .admin(Method::GET, "/admin/v1/ledger/check", None)
+        .await?;
+    println!(
+        "sound: {}, sums of balances per currency: {}",
+        check["sound"], check["currency_sums"]
+    );
+    if check["sound"] != json!(true) {
+        bail!("the ledger is not sound: {check}");
+    }
+    println!("\nDemo complete.");
+    Ok(())
+}
+
+/// Waits (bounded) until the dispatcher has delivered a new message to the phone.
+async fn wait_for_message(
+    demo: &Demo,
+    phone: &str,
+    not_containing: Option<&str>,
+) -> anyhow::Result<String> {
+    for _ in 0..100 {
+        if let Ok(text) = demo.read_phone(phone).await {
+            let is_new = not_containing.is_none_or(|old| {
+                card_from_message(&text).is_none_or(|(number, ..)| number != old)
+            });
+            if is_new {
+                return Ok(text);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    bail!("no message reached {phone}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_the_card_in_a_message() {
+        let text =
+            "Banque Sceau: your single-use card 4999 9912 3456 7890 exp 11/26 code 042. 1 payment.";
+        assert_eq!(
+            super::card_from_message(text),
+            Some(("4999991234567890".to_owned(), 11, 2026, "042".to_owned()))
+        );
+        assert_eq!(super::card_from_message("no card here"), None);
+    }
+}

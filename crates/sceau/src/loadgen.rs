@@ -1,0 +1,719 @@
+//! Minimal HTTP/1.1 load generator for `sceau bench` (wrk-like, low CPU).
+//!
+//! One tokio task per keep-alive connection; each task sends one request at a
+//! time, parses the response head by hand and skips the body (Content-Length,
+//! chunked, or read-until-close), reusing its buffers. Latencies are recorded
+//! in microseconds in per-task HDR histograms merged at the end.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use hdrhistogram::Histogram;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep_until, timeout_at};
+
+/// Extra time after the measured phase for in-flight requests; then everything stops.
+const SAFETY_MARGIN: Duration = Duration::from_secs(5);
+/// Pause after a failed connect/exchange before retrying (no spinning).
+const RETRY_PAUSE: Duration = Duration::from_millis(10);
+const BUF_INITIAL: usize = 16 * 1024;
+const BUF_MAX: usize = 1024 * 1024;
+const LATENCY_MAX_US: u64 = 60_000_000;
+
+/// One request to send repeatedly on a connection: method, path, extra headers, body.
+/// `build(worker, sequence)` is called for each request so that every request can differ
+/// (e.g. a distinct Idempotency-Key or payment number per request).
+/// `(worker, sequence)` is unique within one `run`; `sequence` starts at 0 per worker.
+pub trait RequestSource: Send + Sync + 'static {
+    /// Appends the full raw HTTP/1.1 request bytes (request line, Host, headers,
+    /// Content-Length, body) to `out` (which is empty on entry).
+    fn build(&self, worker: usize, sequence: u64, out: &mut Vec<u8>);
+
+    /// Whether a response status counts as a success; others count as errors.
+    fn accept_status(&self, status: u16) -> bool {
+        (200..400).contains(&status)
+    }
+}
+
+pub struct LoadSpec {
+    pub address: SocketAddr,
+    /// Concurrent keep-alive connections (one task each, one request in flight each).
+    pub connections: usize,
+    /// Measured phase.
+    pub duration: Duration,
+    /// Requests sent but not recorded (runs before the measured phase).
+    pub warmup: Duration,
+    /// None = closed loop; Some(r) = open loop at total rate r spread over connections,
+    /// latency measured from the scheduled send time (no coordinated omission). Each
+    /// connection has one request in flight, so it can sustain at most 1/latency per second.
+    pub rate_per_s: Option<u64>,
+    /// Optional bound on total requests sent (warmup included).
+    pub request_count_max: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// Responses completed in the measured phase (any status).
+    pub requests: u64,
+    /// Connection errors/timeouts plus responses rejected by `accept_status`.
+    pub errors: u64,
+    pub status_counts: BTreeMap<u16, u64>,
+    pub elapsed: Duration,
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+/// Helper to build a request into `out`. Adds `Host: localhost` unless a Host
+/// header is given, and always adds `Content-Length` (do not pass it yourself).
+pub fn write_request(
+    out: &mut Vec<u8>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) {
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        out.extend_from_slice(b"Host: localhost\r\n");
+    }
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "Content-Length: {}\r\n\r\n", body.len());
+    out.extend_from_slice(body);
+}
+
+struct Plan {
+    address: SocketAddr,
+    connections: usize,
+    start: Instant,
+    warmup_end: Instant,
+    end: Instant,
+    hard_deadline: Instant,
+    interval: Option<Duration>,
+    request_count_max: Option<u64>,
+    issued: AtomicU64,
+}
+
+struct Tally {
+    hist: Histogram<u64>,
+    requests: u64,
+    errors: u64,
+    status_counts: BTreeMap<u16, u64>,
+}
+
+impl Tally {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            hist: Histogram::new_with_bounds(1, LATENCY_MAX_US, 3)?,
+            requests: 0,
+            errors: 0,
+            status_counts: BTreeMap::new(),
+        })
+    }
+}
+
+pub async fn run(spec: &LoadSpec, source: Arc<dyn RequestSource>) -> anyhow::Result<LoadReport> {
+    if spec.connections == 0 {
+        bail!("load spec: connections must be > 0");
+    }
+    let interval = match spec.rate_per_s {
+        Some(0) => bail!("load spec: rate_per_s must be > 0"),
+        Some(rate) => Some(Duration::from_secs_f64(
+            spec.connections as f64 / rate as f64,
+        )),
+        None => None,
+    };
+    let start = Instant::now();
+    let later = |t: Instant, d: Duration| t.checked_add(d).context("load spec: duration too long");
+    let warmup_end = later(start, spec.warmup)?;
+    let end = later(warmup_end, spec.duration)?;
+    let hard_deadline = later(end, SAFETY_MARGIN)?;
+    let join_deadline = later(hard_deadline, Duration::from_secs(1))?;
+    let plan = Arc::new(Plan {
+        address: spec.address,
+        connections: spec.connections,
+        start,
+        warmup_end,
+        end,
+        hard_deadline,
+        interval,
+        request_count_max: spec.request_count_max,
+        issued: AtomicU64::new(0),
+    });
+    let mut handles = Vec::with_capacity(spec.connections);
+    for worker_id in 0..spec.connections {
+        handles.push(tokio::spawn(worker(
+            worker_id,
+            plan.clone(),
+            source.clone(),
+        )));
+    }
+    let mut total = Tally::new()?;
+    for mut handle in handles {
+        match timeout_at(join_deadline, &mut handle).await {
+            Ok(joined) => {
+                let tally = joined.context("load worker failed")??;
+                total.hist.add(&tally.hist)?;
+                total.requests += tally.requests;
+                total.errors += tally.errors;
+                for (status, count) in tally.status_counts {
+                    *total.status_counts.entry(status).or_insert(0) += count;
+                }
+            }
+            Err(_) => {
+                handle.abort();
+                total.errors += 1;
+            }
+        }
+    }
+    let elapsed = Instant::now().saturating_duration_since(warmup_end);
+    let secs = elapsed.as_secs_f64();
+    let quantile = |q: f64| Duration::from_micros(total.hist.value_at_quantile(q));
+    Ok(LoadReport {
+        requests: total.requests,
+        errors: total.errors,
+        per_second: if secs > 0.0 {
+            total.requests as f64 / secs
+        } else {
+            0.0
+        },
+        elapsed,
+        p50: quantile(0.5),
+        p99: quantile(0.99),
+        max: Duration::from_micros(total.hist.max()),
+        status_counts: total.status_counts,
+    })
+}
+
+async fn worker(
+    worker_id: usize,
+    plan: Arc<Plan>,
+    source: Arc<dyn RequestSource>,
+) -> anyhow::Result<Tally> {
+    let mut tally = Tally::new()?;
+    let mut request = Vec::with_capacity(1024);
+    let mut conn: Option<Conn> = None;
+    let mut sequence = 0u64;
+    // Open loop: stagger the workers' schedules evenly within one interval.
+    let mut next_at = plan
+        .interval
+        .map(|i| plan.start + i.mul_f64(worker_id as f64 / plan.connections as f64));
+    loop {
+        let now = Instant::now();
+        if now >= plan.end {
+            break;
+        }
+        // Open loop: latency starts at the scheduled time, or at the timer wake-up when we
+        // had to wait for it (tokio timers have ~1 ms granularity; that delay is ours).
+        let scheduled = match (plan.interval, next_at) {
+            (Some(interval), Some(at)) => {
+                if at >= plan.end {
+                    break;
+                }
+                next_at = Some(at + interval);
+                if at > now {
+                    sleep_until(at).await;
+                    Some(Instant::now())
+                } else {
+                    Some(at)
+                }
+            }
+            _ => None,
+        };
+        if let Some(max) = plan.request_count_max
+            && plan.issued.fetch_add(1, Ordering::Relaxed) >= max
+        {
+            break;
+        }
+        let stream = match conn.as_mut() {
+            Some(stream) => stream,
+            None => match timeout_at(plan.hard_deadline, Conn::connect(plan.address)).await {
+                Ok(Ok(stream)) => conn.insert(stream),
+                _ => {
+                    if scheduled.unwrap_or(now) >= plan.warmup_end {
+                        tally.errors += 1;
+                    }
+                    sleep_until((Instant::now() + RETRY_PAUSE).min(plan.end)).await;
+                    continue;
+                }
+            },
+        };
+        request.clear();
+        source.build(worker_id, sequence, &mut request);
+        sequence += 1;
+        // Closed loop: latency starts now, after any (re)connect.
+        let sent_at = scheduled.unwrap_or_else(Instant::now);
+        let measured = sent_at >= plan.warmup_end;
+        match timeout_at(plan.hard_deadline, stream.exchange(&request)).await {
+            Ok(Ok(response)) => {
+                if measured {
+                    let micros = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    tally.hist.saturating_record(micros);
+                    tally.requests += 1;
+                    *tally.status_counts.entry(response.status).or_insert(0) += 1;
+                    if !source.accept_status(response.status) {
+                        tally.errors += 1;
+                    }
+                }
+                if response.close {
+                    conn = None;
+                }
+            }
+            _ => {
+                if measured {
+                    tally.errors += 1;
+                }
+                conn = None;
+                sleep_until((Instant::now() + RETRY_PAUSE).min(plan.end)).await;
+            }
+        }
+    }
+    Ok(tally)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Body {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Head {
+    status: u16,
+    body: Body,
+    close: bool,
+}
+
+struct Response {
+    status: u16,
+    close: bool,
+}
+
+/// Parses a response head (status line + headers, including the final CRLFCRLF).
+fn parse_head(head: &[u8], is_head_request: bool) -> anyhow::Result<Head> {
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let status_line = lines.next().unwrap_or_default();
+    if status_line.len() < 12 || !status_line.starts_with(b"HTTP/1.") {
+        bail!("malformed status line");
+    }
+    let http10 = status_line[7] == b'0';
+    let status = parse_decimal(&status_line[9..12])
+        .and_then(|s| u16::try_from(s).ok())
+        .filter(|s| (100..1000).contains(s))
+        .context("malformed status code")?;
+    let (mut length, mut chunked, mut close, mut keep_alive) = (None, false, false, false);
+    for line in lines {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if name.eq_ignore_ascii_case(b"content-length") {
+            length = Some(parse_decimal(value).context("bad Content-Length")?);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            chunked = contains_ignore_case(value, b"chunked");
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            close |= contains_ignore_case(value, b"close");
+            keep_alive |= contains_ignore_case(value, b"keep-alive");
+        }
+    }
+    // HTTP/1.0 closes unless the server explicitly keeps the connection alive.
+    let close = close || (http10 && !keep_alive);
+    let body = if is_head_request || status < 200 || status == 204 || status == 304 {
+        Body::Empty
+    } else if chunked {
+        Body::Chunked
+    } else if let Some(n) = length {
+        Body::Length(n)
+    } else {
+        Body::UntilClose
+    };
+    let close = close || body == Body::UntilClose;
+    Ok(Head {
+        status,
+        body,
+        close,
+    })
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+fn parse_chunk_size(line: &[u8]) -> anyhow::Result<u64> {
+    let end = line.iter().position(|&b| b == b';').unwrap_or(line.len());
+    let hex = line[..end].trim_ascii();
+    if hex.is_empty() || hex.len() > 15 {
+        bail!("malformed chunk size");
+    }
+    let text = std::str::from_utf8(hex)?;
+    Ok(u64::from_str_radix(text, 16)?)
+}
+
+/// A keep-alive connection with a reusable read buffer; unread data is `buf[pos..len]`.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+}
+
+impl Conn {
+    async fn connect(address: SocketAddr) -> anyhow::Result<Self> {
+        let stream = TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            buf: vec![0; BUF_INITIAL],
+            pos: 0,
+            len: 0,
+        })
+    }
+
+    async fn exchange(&mut self, request: &[u8]) -> anyhow::Result<Response> {
+        self.stream.write_all(request).await?;
+        let is_head = request.starts_with(b"HEAD ");
+        loop {
+            let head = self.read_head(is_head).await?;
+            if (100..200).contains(&head.status) && head.status != 101 {
+                continue; // interim response, the final one follows
+            }
+            match head.body {
+                Body::Empty => {}
+                Body::Length(n) => self.skip(n).await?,
+                Body::Chunked => loop {
+                    let size = self.read_line(parse_chunk_size).await?;
+                    if size == 0 {
+                        while self.read_line(|line| Ok(!line.is_empty())).await? {}
+                        break;
+                    }
+                    self.skip(size + 2).await?;
+                },
+                Body::UntilClose => {
+                    self.pos = self.len;
+                    while self.fill_some().await? {
+                        self.pos = self.len;
+                    }
+                }
+            }
+            return Ok(Response {
+                status: head.status,
+                close: head.close,
+            });
+        }
+    }
+
+    /// Reads more data; returns false on EOF.
+    async fn fill_some(&mut self) -> anyhow::Result<bool> {
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.len, 0);
+            self.len -= self.pos;
+            self.pos = 0;
+        }
+        if self.len == self.buf.len() {
+            if self.buf.len() >= BUF_MAX {
+                bail!("response head or line too long");
+            }
+            self.buf.resize((self.buf.len() * 2).min(BUF_MAX), 0);
+        }
+        let n = self.stream.read(&mut self.buf[self.len..]).await?;
+        self.len += n;
+        Ok(n > 0)
+    }
+
+    async fn fill(&mut self) -> anyhow::Result<()> {
+        if !self.fill_some().await? {
+            bail!("connection closed by server");
+        }
+        Ok(())
+    }
+
+    async fn read_head(&mut self, is_head_request: bool) -> anyhow::Result<Head> {
+        let mut scanned = 0;
+        loop {
+            let window = &self.buf[self.pos..self.len];
+            if let Some(i) = window[scanned..].windows(4).position(|w| w == b"\r\n\r\n") {
+                let head_len = scanned + i + 4;
+                let head = parse_head(&window[..head_len], is_head_request)?;
+                self.pos += head_len;
+                return Ok(head);
+            }
+            scanned = window.len().saturating_sub(3);
+            self.fill().await?;
+        }
+    }
+
+    /// Reads one line (without CR/LF), passes it to `f` and consumes it.
+    async fn read_line<T>(&mut self, f: impl Fn(&[u8]) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let mut scanned = 0;
+        loop {
+            let window = &self.buf[self.pos..self.len];
+            if let Some(i) = window[scanned..].iter().position(|&b| b == b'\n') {
+                let line = &window[..scanned + i];
+                let value = f(line.strip_suffix(b"\r").unwrap_or(line))?;
+                self.pos += scanned + i + 1;
+                return Ok(value);
+            }
+            scanned = window.len();
+            self.fill().await?;
+        }
+    }
+
+    async fn skip(&mut self, mut remaining: u64) -> anyhow::Result<()> {
+        loop {
+            let available = (self.len - self.pos) as u64;
+            let take = available.min(remaining);
+            self.pos += take as usize;
+            remaining -= take;
+            if remaining == 0 {
+                return Ok(());
+            }
+            self.fill().await?;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    struct Get;
+    impl RequestSource for Get {
+        fn build(&self, worker: usize, sequence: u64, out: &mut Vec<u8>) {
+            let key = format!("{worker}-{sequence}");
+            write_request(
+                out,
+                "POST",
+                "/pay",
+                &[("Idempotency-Key", &key)],
+                b"{\"a\":1}",
+            );
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    enum Mode {
+        Length,
+        Chunked,
+        Alternate402,
+        CloseEach,
+    }
+
+    /// Tiny server: reads each request (head + Content-Length body) and answers.
+    async fn serve(mode: Mode) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let counter = Arc::new(AtomicU64::new(0));
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse().unwrap());
+                        while buf.len() < end + 4 + length {
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.drain(..end + 4 + length);
+                        let n = counter.fetch_add(1, Ordering::Relaxed);
+                        let response: &[u8] = match mode {
+                            Mode::Length => b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+                            Mode::Chunked => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                            Mode::Alternate402 if n % 2 == 1 => b"HTTP/1.1 402 Payment Required\r\nContent-Length: 2\r\n\r\nno",
+                            Mode::Alternate402 => b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+                            Mode::CloseEach => b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+                        };
+                        if socket.write_all(response).await.is_err() {
+                            return;
+                        }
+                        if matches!(mode, Mode::CloseEach) {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        address
+    }
+
+    fn spec(address: SocketAddr) -> LoadSpec {
+        LoadSpec {
+            address,
+            connections: 4,
+            duration: Duration::from_millis(300),
+            warmup: Duration::from_millis(50),
+            rate_per_s: None,
+            request_count_max: None,
+        }
+    }
+
+    fn check_consistent(report: &LoadReport) {
+        assert!(report.requests > 0, "{report:?}");
+        assert_eq!(report.status_counts.values().sum::<u64>(), report.requests);
+        assert!(report.p50 <= report.p99 && report.p99 <= report.max);
+        assert!(report.per_second > 0.0);
+    }
+
+    #[tokio::test]
+    async fn closed_loop_content_length() {
+        let report = run(&spec(serve(Mode::Length).await), Arc::new(Get))
+            .await
+            .unwrap();
+        check_consistent(&report);
+        assert_eq!(report.errors, 0);
+        assert_eq!(report.status_counts.get(&200), Some(&report.requests));
+    }
+
+    #[tokio::test]
+    async fn chunked_responses() {
+        let report = run(&spec(serve(Mode::Chunked).await), Arc::new(Get))
+            .await
+            .unwrap();
+        check_consistent(&report);
+        assert_eq!(report.errors, 0);
+    }
+
+    #[tokio::test]
+    async fn connection_close_reconnects() {
+        let report = run(&spec(serve(Mode::CloseEach).await), Arc::new(Get))
+            .await
+            .unwrap();
+        check_consistent(&report);
+        assert_eq!(report.errors, 0);
+    }
+
+    #[tokio::test]
+    async fn status_counting_and_accept_status() {
+        let report = run(&spec(serve(Mode::Alternate402).await), Arc::new(Get))
+            .await
+            .unwrap();
+        check_consistent(&report);
+        let paid = report.status_counts.get(&402).copied().unwrap_or(0);
+        assert!(paid > 0 && report.status_counts.get(&201).copied().unwrap_or(0) > 0);
+        assert_eq!(report.errors, paid);
+    }
+
+    #[tokio::test]
+    async fn open_loop_respects_rate() {
+        let mut spec = spec(serve(Mode::Length).await);
+        spec.rate_per_s = Some(200);
+        spec.duration = Duration::from_millis(500);
+        let report = run(&spec, Arc::new(Get)).await.unwrap();
+        check_consistent(&report);
+        assert_eq!(report.errors, 0);
+        assert!(report.requests <= 200 / 2 * 2 + 4, "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn request_count_max_stops_early() {
+        let mut spec = spec(serve(Mode::Length).await);
+        spec.warmup = Duration::ZERO;
+        spec.duration = Duration::from_secs(20);
+        spec.request_count_max = Some(50);
+        let started = Instant::now();
+        let report = run(&spec, Arc::new(Get)).await.unwrap();
+        check_consistent(&report);
+        assert!(report.requests <= 50);
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    #[tokio::test]
+    async fn refused_connections_are_errors_without_spinning() {
+        let address = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut spec = spec(address);
+        spec.connections = 2;
+        spec.warmup = Duration::ZERO;
+        spec.duration = Duration::from_millis(200);
+        let report = run(&spec, Arc::new(Get)).await.unwrap();
+        assert_eq!(report.requests, 0);
+        assert!(
+            report.errors > 0 && report.errors <= 2 * (200 / 10 + 1),
+            "{report:?}"
+        );
+    }
+
+    #[test]
+    fn request_and_head_format() {
+        let mut out = Vec::new();
+        write_request(&mut out, "GET", "/x", &[("Accept", "*/*")], b"");
+        assert_eq!(
+            out,
+            b"GET /x HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\nContent-Length: 0\r\n\r\n"
+        );
+        let head = parse_head(
+            b"HTTP/1.1 204 No Content\r\nCONNECTION: Close\r\n\r\n",
+            false,
+        );
+        assert_eq!(
+            head.unwrap(),
+            Head {
+                status: 204,
+                body: Body::Empty,
+                close: true
+            }
+        );
+        let head = parse_head(
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\n",
+            false,
+        );
+        assert_eq!(
+            head.unwrap(),
+            Head {
+                status: 200,
+                body: Body::Length(3),
+                close: false
+            }
+        );
+        assert!(parse_head(b"garbage\r\n\r\n", false).is_err());
+        assert_eq!(parse_chunk_size(b"1aF;ext").unwrap(), 0x1af);
+    }
+}
