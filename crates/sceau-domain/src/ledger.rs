@@ -120,6 +120,8 @@ pub struct AuthorizationFigures {
 }
 
 /// Capture (once, full or partial): the amount to post. The hold is released whole.
+/// An amount that is not positive is refused like one beyond the authorization (as
+/// [`refund`] does), so that nothing downstream sees a zero or negative transfer.
 pub fn capture(
     authorization: &AuthorizationFigures,
     amount: Option<i64>,
@@ -130,7 +132,7 @@ pub fn capture(
         return Err(Rejection::HoldExpired);
     }
     let amount = amount.unwrap_or(authorization.amount);
-    if amount > authorization.amount {
+    if amount > authorization.amount || amount <= 0 {
         return Err(Rejection::ExceedsAuthorized);
     }
     Ok(amount)
@@ -201,6 +203,14 @@ mod tests {
         assert_eq!(capture(&authorized(500), Some(200), 0), Ok(200));
         assert_eq!(
             capture(&authorized(500), Some(501), 0),
+            Err(Rejection::ExceedsAuthorized)
+        );
+        assert_eq!(
+            capture(&authorized(500), Some(0), 0),
+            Err(Rejection::ExceedsAuthorized)
+        );
+        assert_eq!(
+            capture(&authorized(500), Some(-1), 0),
             Err(Rejection::ExceedsAuthorized)
         );
         assert_eq!(

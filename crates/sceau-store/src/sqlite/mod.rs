@@ -22,8 +22,42 @@ const BATCH_SIZE_MAX: usize = 1_024;
 const READERS_COUNT: usize = 4;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
-type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+/// A command waiting for the writer. It may run twice: first optimistically inside the
+/// batch's transaction with no savepoint; if any command of the batch fails, the batch is
+/// rolled back and every command runs again, each in its own savepoint.
+trait Command: Send {
+    /// Runs the command on the writer connection; true if it succeeded.
+    fn run(&mut self, connection: &Connection) -> bool;
+    /// Answers the caller once the batch's commit (or failure) is known.
+    fn answer(self: Box<Self>, committed: Result<(), StoreError>);
+}
+
+type Job = Box<dyn Command>;
+
+struct Pending<F, T> {
+    operation: F,
+    result: Option<Result<T, StoreError>>,
+    answer: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<F, T> Command for Pending<F, T>
+where
+    F: Fn(&Connection) -> Result<T, StoreError> + Send,
+    T: Send,
+{
+    fn run(&mut self, connection: &Connection) -> bool {
+        let result = catch_unwind(AssertUnwindSafe(|| (self.operation)(connection)))
+            .unwrap_or_else(|_| Err(StoreError::Corrupt("command panicked".into())));
+        let succeeded = result.is_ok();
+        self.result = Some(result);
+        succeeded
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), StoreError>) {
+        let result = self.result.unwrap_or_else(|| Err(StoreError::Unavailable("command not run".into())));
+        let _ = self.answer.send(committed.and(result));
+    }
+}
 
 /// The SQLite store. Cheap to clone; all clones share the writer and the readers.
 #[derive(Clone)]
@@ -65,10 +99,20 @@ impl SqliteStore {
             reader.pragma_update(None, "query_only", "ON")?;
             readers.push(reader);
         }
+        // The writer never checkpoints; the checkpointer thread does.
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        writer.pragma_update(None, "cache_size", -65_536)?;
+        let checkpointer = Arc::new(Checkpointer { state: Mutex::new((false, false)), signal: std::sync::Condvar::new() });
+        let checkpoint_connection = open_connection(path)?;
+        let checkpoint_worker = Arc::clone(&checkpointer);
+        std::thread::Builder::new()
+            .name("sceau-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_worker.run(checkpoint_connection))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE_LEN_MAX);
         std::thread::Builder::new()
             .name("sceau-sqlite-writer".into())
-            .spawn(move || write_loop(writer, queue))
+            .spawn(move || write_loop(writer, queue, checkpointer))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(SqliteStore {
             jobs,
@@ -88,15 +132,10 @@ impl SqliteStore {
     /// savepoint of its own. Answers only after the batch is committed.
     async fn write<T: Send + 'static>(
         &self,
-        operation: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        operation: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move |connection| {
-            let result = in_savepoint(connection, operation);
-            Box::new(move |committed: Result<(), StoreError>| {
-                let _ = answer.send(committed.and(result));
-            })
-        });
+        let job: Job = Box::new(Pending { operation, result: None, answer });
         self.jobs.send(job).await.map_err(|_| stopped())?;
         answered.await.map_err(|_| stopped())?
     }
@@ -136,29 +175,40 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the store is shutting down".into())
 }
 
-fn in_savepoint<T>(
-    connection: &Connection,
-    operation: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    connection
-        .prepare_cached("SAVEPOINT command")?
-        .execute([])?;
-    let result = catch_unwind(AssertUnwindSafe(|| operation(connection)))
-        .unwrap_or_else(|_| Err(StoreError::Corrupt("command panicked".into())));
-    if result.is_err() {
-        connection
-            .prepare_cached("ROLLBACK TO command")?
-            .execute([])?;
+/// Runs a command in a savepoint of its own, undoing its writes if it fails.
+fn run_in_savepoint(connection: &Connection, command: &mut Job) -> Result<(), StoreError> {
+    connection.prepare_cached("SAVEPOINT command")?.execute([])?;
+    if !command.run(connection) {
+        connection.prepare_cached("ROLLBACK TO command")?.execute([])?;
     }
     connection.prepare_cached("RELEASE command")?.execute([])?;
-    result
+    Ok(())
+}
+
+/// Runs a batch in one transaction and commits it. The fast path runs the commands one
+/// after the other with no savepoint; a failure is rare (a conflict, a broken row), and
+/// then the whole batch is rolled back and run again with one savepoint per command, so
+/// that each command still succeeds or fails alone.
+fn run_batch(connection: &Connection, batch: &mut [Job]) -> Result<(), StoreError> {
+    connection.execute_batch("BEGIN IMMEDIATE")?;
+    let all_succeeded = batch.iter_mut().all(|command| command.run(connection));
+    let outcome = if all_succeeded {
+        Ok(())
+    } else {
+        connection.execute_batch("ROLLBACK; BEGIN IMMEDIATE")?;
+        batch.iter_mut().try_for_each(|command| run_in_savepoint(connection, command))
+    };
+    let committed = outcome.and_then(|()| connection.execute_batch("COMMIT").map_err(StoreError::from));
+    if committed.is_err() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+    committed
 }
 
 /// The writer: takes every command waiting (up to [`BATCH_SIZE_MAX`]), runs them in one
 /// transaction, commits once, then answers them all.
-fn write_loop(connection: Connection, mut queue: mpsc::Receiver<Job>) {
+fn write_loop(connection: Connection, mut queue: mpsc::Receiver<Job>, checkpointer: Arc<Checkpointer>) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH_SIZE_MAX);
-    let mut replies: Vec<Reply> = Vec::with_capacity(BATCH_SIZE_MAX);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
         while batch.len() < BATCH_SIZE_MAX {
@@ -167,27 +217,78 @@ fn write_loop(connection: Connection, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
-            let error = StoreError::from(error);
-            for job in batch.drain(..) {
-                // Run nothing; answer each command with the failure.
-                drop(job);
-                tracing::error!(%error, "cannot begin a write transaction");
-            }
-            continue;
-        }
-        for job in batch.drain(..) {
-            replies.push(job(&connection));
-        }
-        let committed = connection.execute_batch("COMMIT").map_err(StoreError::from);
+        let committed = run_batch(&connection, &mut batch);
         if let Err(error) = &committed {
-            tracing::error!(%error, "commit failed; the batch is rolled back");
-            let _ = connection.execute_batch("ROLLBACK");
+            tracing::error!(%error, "write batch failed; nothing of it was applied");
         }
-        for reply in replies.drain(..) {
-            reply(committed.clone());
+        for command in batch.drain(..) {
+            command.answer(committed.clone());
+        }
+        checkpointer.wake();
+    }
+    checkpointer.stop();
+}
+
+/// WAL pages past which the checkpointer stops being polite (RESTART: waits for the
+/// writer between two batches) so that the WAL file cannot grow without bound.
+const WAL_PAGES_FORCE: i64 = 100_000;
+
+/// Copies the WAL back into the database file on its own connection and thread, so that
+/// the writer never pays for it (PASSIVE checkpoints do not block writers).
+struct Checkpointer {
+    state: Mutex<(bool, bool)>,
+    signal: std::sync::Condvar,
+}
+
+impl Checkpointer {
+    fn wake(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.0 = true;
+            self.signal.notify_one();
         }
     }
+
+    fn stop(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.1 = true;
+            self.signal.notify_one();
+        }
+    }
+
+    fn run(&self, connection: Connection) {
+        loop {
+            let stopping = {
+                let Ok(state) = self.state.lock() else { return };
+                let Ok((mut state, _)) = self
+                    .signal
+                    .wait_timeout_while(state, std::time::Duration::from_millis(200), |s| !s.0 && !s.1)
+                else {
+                    return;
+                };
+                state.0 = false;
+                state.1
+            };
+            let mode = if stopping { "TRUNCATE" } else { "PASSIVE" };
+            match checkpoint(&connection, mode) {
+                Ok(wal_pages) if wal_pages > WAL_PAGES_FORCE => {
+                    let _ = checkpoint(&connection, "RESTART");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "checkpoint failed; will retry"),
+            }
+            if stopping {
+                return;
+            }
+            // Checkpoints need not follow every batch: at most five a second.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+/// Runs a checkpoint; returns the WAL's size in pages.
+fn checkpoint(connection: &Connection, mode: &str) -> Result<i64, StoreError> {
+    let sql = format!("PRAGMA wal_checkpoint({mode})");
+    Ok(connection.query_row(&sql, [], |row| row.get(1))?)
 }
 
 #[async_trait]

@@ -341,6 +341,8 @@ pub(super) fn execute(
 
 struct NumberForAuthorization {
     id: i64,
+    client_id: i64,
+    last_four: String,
     account_id: i64,
     currency: String,
     details_fingerprint: Vec<u8>,
@@ -367,6 +369,8 @@ fn number_for_authorization(
             let view = super::read::number_row(row)?;
             Ok(NumberForAuthorization {
                 id: view.id,
+                client_id: view.client_id,
+                last_four: view.last_four.clone(),
                 account_id: row.get(17)?,
                 currency: view.currency.clone(),
                 details_fingerprint: row.get(18)?,
@@ -458,9 +462,7 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
     }
     update_number_usage(connection, number.id, number.version, &after)?;
     let credit_account = merchant_account(connection, request.merchant_id, currency.code())?;
-    let client_id: i64 = connection
-        .prepare_cached("SELECT client_id FROM numbers WHERE id = ?1")?
-        .query_row([number.id], |row| row.get(0))?;
+    let client_id = number.client_id;
     connection
         .prepare_cached(
             "INSERT INTO authorizations (merchant_id, number_id, client_id, debit_account, credit_account, currency, \
@@ -479,8 +481,21 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
             request.now_s,
             request.now_s.saturating_add(*hold_ttl_s)
         ])?;
-    let authorization_id = connection.last_insert_rowid();
-    let authorization = load_authorization(connection, request.merchant_id, authorization_id)?;
+    let authorization = AuthorizationView {
+        id: connection.last_insert_rowid(),
+        merchant_id: request.merchant_id,
+        number_id: number.id,
+        number_last_four: number.last_four.clone(),
+        client_id,
+        currency: currency.code().to_owned(),
+        amount: *amount,
+        captured: 0,
+        refunded: 0,
+        state: AuthorizationState::Authorized,
+        merchant_reference: merchant_reference.clone(),
+        created_at_s: request.now_s,
+        hold_expires_at_s: request.now_s.saturating_add(*hold_ttl_s),
+    };
     Ok(Outcome::Authorized { authorization })
 }
 

@@ -1,0 +1,2513 @@
+//! The store's conformance suite: what every backend of [`Store`] must do.
+//!
+//! Every test goes through `Arc<dyn Store>` and runs once per backend returned by
+//! [`backends`], so a new backend (PostgreSQL next) is tested by adding it there and
+//! nothing else. Only the tests named `sqlite_*` are specific to one backend.
+//!
+//! Time is a parameter (`now_s`) everywhere: tests move it forward, they never sleep.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proptest::prelude::*;
+use proptest::sample::Index;
+use sceau_domain::decline::{Decline, Rejection};
+use sceau_domain::ledger::{AccountKind, AuthorizationState};
+use sceau_domain::policy::{AmountRule, MerchantLock, NumberState, UsagePolicy};
+use sceau_domain::{Currency, Expiry, PhoneNumber};
+use sceau_store::{
+    AccountView, AuthorizationView, ClientRecord, CommandRequest, Executed, Expired,
+    IdempotencyKey, IssueOutcome, MerchantCommand, MerchantRecord, MessageDelivery, NewClient,
+    NewMerchant, NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome, SqliteStore,
+    Store, StoreError,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The instant every test starts at.
+const NOW: i64 = 1_700_000_000;
+const VALIDITY_S: i64 = 900;
+const HOLD_TTL_S: i64 = 3_600;
+const LIST_LIMIT: u32 = 1_000;
+
+// ---------------------------------------------------------------------------------------
+// Backends
+// ---------------------------------------------------------------------------------------
+
+/// Whatever must live as long as the store (a temporary directory, a throw-away database).
+type Guard = Box<dyn std::any::Any + Send + Sync>;
+
+/// One fresh, empty store of one backend.
+struct Backend {
+    name: &'static str,
+    store: Arc<dyn Store>,
+    guard: Guard,
+}
+
+/// A fresh, empty store of every backend under test.
+///
+/// To add a backend, push it here: e.g. PostgreSQL when `SCEAU_TEST_POSTGRES_URL` is set,
+/// creating a database (or schema) per call and dropping it in its guard.
+async fn backends() -> Vec<Backend> {
+    vec![sqlite_backend()]
+}
+
+fn sqlite_backend() -> Backend {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let store =
+        SqliteStore::open(&directory.path().join("sceau.db")).expect("open the SQLite store");
+    Backend {
+        name: "sqlite",
+        store: Arc::new(store),
+        guard: Box::new(directory),
+    }
+}
+
+/// Runs `scenario` once on a fresh store of every backend.
+async fn each_backend(scenario: impl AsyncFn(&Fixture)) {
+    for backend in backends().await {
+        let fixture = Fixture::new(backend);
+        eprintln!("backend: {}", fixture.name);
+        scenario(&fixture).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixture: a store and the helpers that make scenarios short
+// ---------------------------------------------------------------------------------------
+
+struct Fixture {
+    name: &'static str,
+    store: Arc<dyn Store>,
+    /// Source of distinct logins, phones, fingerprints, keys.
+    counter: AtomicU64,
+    _guard: Guard,
+}
+
+/// A number as the holder knows it: what the merchant will send to authorize.
+#[derive(Debug, Clone)]
+struct Card {
+    number: [u8; 32],
+    details: [u8; 32],
+    currency: Currency,
+    view: NumberView,
+}
+
+fn bytes32(tag: u8, n: u64) -> [u8; 32] {
+    let mut bytes = [0_u8; 32];
+    bytes[0] = tag;
+    bytes[1..9].copy_from_slice(&n.to_le_bytes());
+    bytes
+}
+
+const NUMBER_TAG: u8 = 0x01;
+const DETAILS_TAG: u8 = 0x02;
+const KEY_TAG: u8 = 0x03;
+const TOKEN_TAG: u8 = 0x04;
+const REQUEST_TAG: u8 = 0x05;
+
+fn currency(code: &str) -> Currency {
+    code.parse().expect("ISO 4217 code")
+}
+
+fn phone(n: u64) -> PhoneNumber {
+    format!("+3361{n:07}").parse().expect("E.164")
+}
+
+fn new_client(n: u64, currency_code: &str, opening_balance: i64, credit_limit: i64) -> NewClient {
+    NewClient {
+        login: format!("client-{n}"),
+        display_name: format!("Client {n}"),
+        password_hash: format!("$argon2id$hash-{n}"),
+        phone: phone(n),
+        currency: currency(currency_code),
+        opening_balance,
+        credit_limit,
+        now_s: NOW,
+    }
+}
+
+fn policy(uses_max: u32, amount: AmountRule, merchant: MerchantLock) -> UsagePolicy {
+    UsagePolicy {
+        uses_max,
+        amount,
+        merchant,
+        valid_until_s: NOW + VALIDITY_S,
+    }
+}
+
+fn one_use() -> UsagePolicy {
+    policy(1, AmountRule::Any, MerchantLock::Any)
+}
+
+fn new_number(
+    client: &ClientRecord,
+    policy: UsagePolicy,
+    fingerprint: [u8; 32],
+    n: u64,
+    now_s: i64,
+) -> NewNumber {
+    NewNumber {
+        client_id: client.id,
+        fingerprint,
+        details_fingerprint: bytes32(DETAILS_TAG, n),
+        last_four: format!("{:04}", n % 10_000),
+        expiry: Expiry::of_instant(policy.valid_until_s),
+        origin: Origin::Client,
+        policy,
+        message: NewMessage {
+            address: client.phone.as_str().to_owned(),
+            sealed_body: format!("sealed-{n}").into_bytes(),
+        },
+        now_s,
+    }
+}
+
+fn authorize_command(card: &Card, amount: i64) -> MerchantCommand {
+    authorize_command_with(card, amount, card.details, HOLD_TTL_S)
+}
+
+fn authorize_command_with(
+    card: &Card,
+    amount: i64,
+    details_fingerprint: [u8; 32],
+    hold_ttl_s: i64,
+) -> MerchantCommand {
+    MerchantCommand::Authorize {
+        number_fingerprint: card.number,
+        details_fingerprint,
+        amount,
+        currency: card.currency,
+        merchant_reference: format!("order-{amount}"),
+        hold_ttl_s,
+    }
+}
+
+fn request(merchant_id: i64, command: MerchantCommand, now_s: i64) -> CommandRequest {
+    CommandRequest {
+        merchant_id,
+        idempotency: None,
+        command,
+        now_s,
+    }
+}
+
+fn keyed(
+    merchant_id: i64,
+    key: &str,
+    hash: u64,
+    command: MerchantCommand,
+    now_s: i64,
+) -> CommandRequest {
+    CommandRequest {
+        merchant_id,
+        idempotency: Some(IdempotencyKey {
+            key: key.to_owned(),
+            request_hash: bytes32(REQUEST_TAG, hash),
+        }),
+        command,
+        now_s,
+    }
+}
+
+fn authorized(outcome: Outcome) -> AuthorizationView {
+    match outcome {
+        Outcome::Authorized { authorization } => authorization,
+        other => panic!("expected an authorization, got {other:?}"),
+    }
+}
+
+fn declined(outcome: Outcome) -> Decline {
+    match outcome {
+        Outcome::Declined { decline } => decline,
+        other => panic!("expected a decline, got {other:?}"),
+    }
+}
+
+fn rejected(outcome: Outcome) -> Rejection {
+    match outcome {
+        Outcome::Rejected { rejection } => rejection,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+impl Fixture {
+    fn new(backend: Backend) -> Fixture {
+        Fixture {
+            name: backend.name,
+            store: backend.store,
+            counter: AtomicU64::new(1),
+            _guard: backend.guard,
+        }
+    }
+
+    fn next(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    async fn client(&self, opening_balance: i64, credit_limit: i64) -> ClientRecord {
+        self.client_in("EUR", opening_balance, credit_limit).await
+    }
+
+    async fn client_in(
+        &self,
+        currency_code: &str,
+        opening_balance: i64,
+        credit_limit: i64,
+    ) -> ClientRecord {
+        let n = self.next();
+        self.store
+            .enroll_client(new_client(n, currency_code, opening_balance, credit_limit))
+            .await
+            .expect("enrol a client")
+    }
+
+    async fn merchant(&self) -> MerchantRecord {
+        let n = self.next();
+        let merchant = NewMerchant {
+            name: format!("Merchant {n}"),
+            api_key_hash: bytes32(KEY_TAG, n),
+            now_s: NOW,
+        };
+        self.store
+            .enroll_merchant(merchant)
+            .await
+            .expect("enrol a merchant")
+    }
+
+    async fn issue(&self, client: &ClientRecord, policy: UsagePolicy) -> Card {
+        self.issue_at(client, policy, NOW).await
+    }
+
+    async fn issue_at(&self, client: &ClientRecord, policy: UsagePolicy, now_s: i64) -> Card {
+        let n = self.next();
+        let number = bytes32(NUMBER_TAG, n);
+        match self
+            .store
+            .issue_number(new_number(client, policy, number, n, now_s))
+            .await
+            .expect("issue a number")
+        {
+            IssueOutcome::Issued(view) => Card {
+                number,
+                details: bytes32(DETAILS_TAG, n),
+                currency: client.currency,
+                view,
+            },
+            IssueOutcome::FingerprintTaken => panic!("a fresh fingerprint was taken"),
+        }
+    }
+
+    /// Runs a command without an idempotency key: never a replay.
+    async fn run(&self, merchant_id: i64, command: MerchantCommand, now_s: i64) -> Outcome {
+        let executed = self
+            .store
+            .execute(request(merchant_id, command, now_s))
+            .await
+            .expect("execute");
+        assert!(
+            !executed.replayed,
+            "{}: a request without a key was replayed",
+            self.name
+        );
+        executed.outcome
+    }
+
+    async fn authorize(&self, merchant_id: i64, card: &Card, amount: i64, now_s: i64) -> Outcome {
+        self.run(merchant_id, authorize_command(card, amount), now_s)
+            .await
+    }
+
+    async fn account(&self, client: &ClientRecord) -> AccountView {
+        self.store
+            .account(client.account_id)
+            .await
+            .expect("read an account")
+            .expect("the client's account exists")
+    }
+
+    async fn number(&self, card: &Card) -> NumberView {
+        let numbers = self
+            .store
+            .client_numbers(card.view.client_id, LIST_LIMIT)
+            .await
+            .expect("list numbers");
+        numbers
+            .into_iter()
+            .find(|number| number.id == card.view.id)
+            .expect("the number is listed")
+    }
+
+    async fn reread(&self, authorization: &AuthorizationView) -> AuthorizationView {
+        self.store
+            .authorization(authorization.merchant_id, authorization.id)
+            .await
+            .expect("read an authorization")
+            .expect("the authorization exists")
+    }
+
+    async fn assert_sound(&self) {
+        let report = self.store.check_ledger().await.expect("check the ledger");
+        assert!(
+            report.is_sound(),
+            "{}: ledger unsound: {report:?}",
+            self.name
+        );
+    }
+
+    async fn pending_count(&self) -> usize {
+        self.store
+            .pending_messages(LIST_LIMIT)
+            .await
+            .expect("pending messages")
+            .len()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Enrolment
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn enrol_clients_with_an_opening_balance() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 2_500).await;
+        assert_eq!(alice.currency, currency("EUR"));
+        assert!(!alice.blocked);
+        let account = f.account(&alice).await;
+        let expected = AccountView {
+            id: alice.account_id,
+            kind: AccountKind::Client,
+            currency: currency("EUR"),
+            balance: 10_000,
+            held: 0,
+            credit_limit: 2_500,
+        };
+        assert_eq!(account, expected);
+
+        let broke = f.client_in("JPY", 0, 0).await;
+        assert_eq!(f.account(&broke).await.balance, 0);
+        assert_eq!(f.account(&broke).await.currency, currency("JPY"));
+
+        let by_login = f
+            .store
+            .client_by_login(&alice.login)
+            .await
+            .unwrap()
+            .expect("found by login");
+        assert_eq!(
+            (by_login.id, by_login.account_id),
+            (alice.id, alice.account_id)
+        );
+        let by_phone = f
+            .store
+            .client_by_phone(&alice.phone)
+            .await
+            .unwrap()
+            .expect("found by phone");
+        assert_eq!(by_phone.id, alice.id);
+        let by_id = f
+            .store
+            .client(alice.id)
+            .await
+            .unwrap()
+            .expect("found by id");
+        assert_eq!(
+            (by_id.login.as_str(), by_id.password_hash.as_str()),
+            (alice.login.as_str(), alice.password_hash.as_str())
+        );
+        assert!(f.store.client_by_login("nobody").await.unwrap().is_none());
+        assert!(
+            f.store
+                .client_by_phone(&phone(999_999))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(f.store.client(i64::MAX).await.unwrap().is_none());
+
+        let listed: Vec<i64> = f
+            .store
+            .clients(LIST_LIMIT)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(listed, vec![alice.id, broke.id]);
+        assert_eq!(f.store.clients(1).await.unwrap().len(), 1);
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn enrolment_conflicts_write_nothing() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let n = f.next();
+        let same_login = NewClient {
+            login: alice.login.clone(),
+            ..new_client(n, "EUR", 5_000, 0)
+        };
+        let same_phone = NewClient {
+            phone: alice.phone.clone(),
+            ..new_client(n, "EUR", 5_000, 0)
+        };
+        let cases = [(same_login, "login_taken"), (same_phone, "phone_taken")];
+        for (client, code) in cases {
+            match f.store.enroll_client(client).await {
+                Err(StoreError::Conflict(found)) => assert_eq!(found, code),
+                other => panic!("{}: expected Conflict({code}), got {other:?}", f.name),
+            }
+        }
+        assert_eq!(f.store.clients(LIST_LIMIT).await.unwrap().len(), 1);
+        // The opening transfers of the refused enrolments were undone with them.
+        f.assert_sound().await;
+        // The login and phone are still free for someone else.
+        let bob = f
+            .store
+            .enroll_client(new_client(n, "EUR", 5_000, 0))
+            .await
+            .expect("enrol after conflicts");
+        assert_eq!(f.account(&bob).await.balance, 5_000);
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn enrol_merchants_and_find_them_by_key_hash() {
+    each_backend(async |f: &Fixture| {
+        let shop = NewMerchant {
+            name: "Shop".into(),
+            api_key_hash: bytes32(KEY_TAG, 1_000),
+            now_s: NOW,
+        };
+        let shop = f.store.enroll_merchant(shop).await.unwrap();
+        let cafe = NewMerchant {
+            name: "Café".into(),
+            api_key_hash: bytes32(KEY_TAG, 1_001),
+            now_s: NOW,
+        };
+        let cafe = f.store.enroll_merchant(cafe).await.unwrap();
+        assert_eq!(shop.name, "Shop");
+        assert_ne!(shop.id, cafe.id);
+
+        let found = f
+            .store
+            .merchant_by_key_hash(bytes32(KEY_TAG, 1_001))
+            .await
+            .unwrap();
+        assert_eq!(found, Some(cafe.clone()));
+        assert_eq!(
+            f.store
+                .merchant_by_key_hash(bytes32(KEY_TAG, 1_002))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(f.store.merchant(shop.id).await.unwrap(), Some(shop.clone()));
+        assert_eq!(f.store.merchant(i64::MAX).await.unwrap(), None);
+        assert_eq!(
+            f.store.merchants(LIST_LIMIT).await.unwrap(),
+            vec![shop.clone(), cafe.clone()]
+        );
+        assert_eq!(f.store.merchants(1).await.unwrap(), vec![shop.clone()]);
+
+        let copy = NewMerchant {
+            name: "Copy".into(),
+            api_key_hash: bytes32(KEY_TAG, 1_000),
+            now_s: NOW,
+        };
+        match f.store.enroll_merchant(copy).await {
+            Err(StoreError::Conflict(code)) => assert_eq!(code, "api_key_taken"),
+            other => panic!(
+                "{}: expected Conflict(api_key_taken), got {other:?}",
+                f.name
+            ),
+        }
+        assert_eq!(f.store.merchants(LIST_LIMIT).await.unwrap().len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn block_and_unblock_a_client() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let shop = f.merchant().await;
+        let card = f
+            .issue(&alice, policy(3, AmountRule::Any, MerchantLock::Any))
+            .await;
+
+        assert!(f.store.set_client_blocked(alice.id, true).await.unwrap());
+        assert!(f.store.client(alice.id).await.unwrap().unwrap().blocked);
+        assert_eq!(
+            declined(f.authorize(shop.id, &card, 100, NOW).await),
+            Decline::Blocked
+        );
+
+        assert!(f.store.set_client_blocked(alice.id, false).await.unwrap());
+        assert!(!f.store.client(alice.id).await.unwrap().unwrap().blocked);
+        authorized(f.authorize(shop.id, &card, 100, NOW).await);
+
+        assert!(
+            !f.store.set_client_blocked(i64::MAX, true).await.unwrap(),
+            "no such client"
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Issuing numbers
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn issue_a_number_and_queue_its_message() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let shop = f.merchant().await;
+        let named = policy(2, AmountRule::Exact(4_999), MerchantLock::Named(shop.id));
+        let card = f.issue(&alice, named).await;
+        let expiry = Expiry::of_instant(NOW + VALIDITY_S);
+        let n = u64::from_le_bytes(card.number[1..9].try_into().unwrap());
+        let expected = NumberView {
+            id: card.view.id,
+            client_id: alice.id,
+            last_four: format!("{:04}", n % 10_000),
+            expiry_month: expiry.month,
+            expiry_year: expiry.year,
+            currency: "EUR".into(),
+            origin: Origin::Client,
+            policy: named,
+            state: NumberState::Live,
+            uses_count: 0,
+            amount_used: 0,
+            locked_merchant: Some(shop.id),
+            created_at_s: NOW,
+        };
+        assert_eq!(card.view, expected);
+        assert_eq!(f.number(&card).await, expected);
+
+        let pending = f.store.pending_messages(LIST_LIMIT).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].address, alice.phone.as_str());
+        assert_eq!(pending[0].sealed_body, format!("sealed-{n}").into_bytes());
+        assert_eq!(
+            (pending[0].state.as_str(), pending[0].channel.as_deref()),
+            ("pending", None)
+        );
+        assert_eq!(pending[0].created_at_s, NOW);
+
+        let first = f.issue(&alice, one_use()).await;
+        assert_eq!(first.view.locked_merchant, None);
+        assert_eq!(first.view.policy.merchant, MerchantLock::Any);
+        let listed: Vec<i64> = f
+            .store
+            .client_numbers(alice.id, LIST_LIMIT)
+            .await
+            .unwrap()
+            .iter()
+            .map(|n| n.id)
+            .collect();
+        assert_eq!(listed, vec![first.view.id, card.view.id], "newest first");
+        assert_eq!(f.store.client_numbers(alice.id, 1).await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_live_fingerprint_is_not_issued_twice() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let bob = f.client(10_000, 0).await;
+        let card = f.issue(&alice, one_use()).await;
+        let before = (
+            f.pending_count().await,
+            f.store
+                .client_numbers(bob.id, LIST_LIMIT)
+                .await
+                .unwrap()
+                .len(),
+        );
+
+        for holder in [&alice, &bob] {
+            let n = f.next();
+            let again = new_number(holder, one_use(), card.number, n, NOW);
+            let outcome = f.store.issue_number(again).await.unwrap();
+            assert!(
+                matches!(outcome, IssueOutcome::FingerprintTaken),
+                "{}: the fingerprint is live",
+                f.name
+            );
+        }
+        let after = (
+            f.pending_count().await,
+            f.store
+                .client_numbers(bob.id, LIST_LIMIT)
+                .await
+                .unwrap()
+                .len(),
+        );
+        assert_eq!(after, before, "nothing half-written: no message, no number");
+
+        // A number for no client is refused whole, its message with it.
+        let ghost = ClientRecord {
+            id: i64::MAX,
+            ..bob.clone()
+        };
+        let n = f.next();
+        assert!(
+            f.store
+                .issue_number(new_number(
+                    &ghost,
+                    one_use(),
+                    bytes32(NUMBER_TAG, n),
+                    n,
+                    NOW
+                ))
+                .await
+                .is_err()
+        );
+        assert_eq!(f.pending_count().await, before.0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_fingerprint_may_be_drawn_again() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let shop = f.merchant().await;
+        let card = f
+            .issue(&alice, policy(2, AmountRule::Any, MerchantLock::Any))
+            .await;
+        let later = NOW + VALIDITY_S;
+        let n = f.next();
+        let again = || {
+            new_number(
+                &alice,
+                UsagePolicy {
+                    valid_until_s: later + VALIDITY_S,
+                    ..one_use()
+                },
+                card.number,
+                n,
+                later,
+            )
+        };
+
+        // Past its validity but not yet swept: still holds its fingerprint.
+        assert!(matches!(
+            f.store.issue_number(again()).await.unwrap(),
+            IssueOutcome::FingerprintTaken
+        ));
+        assert_eq!(f.store.expire(later).await.unwrap().numbers_expired, 1);
+        let IssueOutcome::Issued(fresh) = f.store.issue_number(again()).await.unwrap() else {
+            panic!("{}: an expired fingerprint is free", f.name);
+        };
+        assert_eq!(f.number(&card).await.state, NumberState::Expired);
+        // The merchant reaches the live number, not the expired one with the same fingerprint.
+        let card = Card {
+            details: bytes32(DETAILS_TAG, n),
+            view: fresh.clone(),
+            ..card
+        };
+        let authorization = authorized(f.authorize(shop.id, &card, 100, later).await);
+        assert_eq!(authorization.number_id, fresh.id);
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Authorization: the happy path and every decline
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn authorize_places_a_hold_and_consumes_a_one_use_number() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let shop = f.merchant().await;
+        let card = f.issue(&alice, one_use()).await;
+        let authorization = authorized(f.authorize(shop.id, &card, 2_500, NOW + 5).await);
+        let expected = AuthorizationView {
+            id: authorization.id,
+            merchant_id: shop.id,
+            number_id: card.view.id,
+            number_last_four: card.view.last_four.clone(),
+            client_id: alice.id,
+            currency: "EUR".into(),
+            amount: 2_500,
+            captured: 0,
+            refunded: 0,
+            state: AuthorizationState::Authorized,
+            merchant_reference: "order-2500".into(),
+            created_at_s: NOW + 5,
+            hold_expires_at_s: NOW + 5 + HOLD_TTL_S,
+        };
+        assert_eq!(authorization, expected);
+        assert_eq!(f.reread(&authorization).await, expected);
+
+        let account = f.account(&alice).await;
+        assert_eq!((account.balance, account.held), (10_000, 2_500));
+        let number = f.number(&card).await;
+        assert_eq!(
+            (number.state, number.uses_count, number.amount_used),
+            (NumberState::Consumed, 1, 2_500)
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    A,
+    B,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Lock {
+    Any,
+    Named(Who),
+    First,
+}
+
+/// One authorization attempt, relative to the case's merchants and start time.
+#[derive(Debug, Clone, Copy)]
+struct Try {
+    by: Who,
+    amount: i64,
+    right_details: bool,
+    currency: &'static str,
+    after_s: i64,
+}
+
+const fn pay(amount: i64) -> Try {
+    Try {
+        by: Who::A,
+        amount,
+        right_details: true,
+        currency: "EUR",
+        after_s: 0,
+    }
+}
+
+impl Try {
+    const fn by(self, by: Who) -> Try {
+        Try { by, ..self }
+    }
+    const fn wrong_details(self) -> Try {
+        Try {
+            right_details: false,
+            ..self
+        }
+    }
+    const fn in_currency(self, currency: &'static str) -> Try {
+        Try { currency, ..self }
+    }
+    const fn after(self, after_s: i64) -> Try {
+        Try { after_s, ..self }
+    }
+}
+
+/// A number, its holder, attempts that set the scene, and the attempt under test.
+#[derive(Debug)]
+struct AuthorizeCase {
+    name: &'static str,
+    opening: i64,
+    credit: i64,
+    holder_blocked: bool,
+    uses_max: u32,
+    amount: AmountRule,
+    lock: Lock,
+    unknown_number: bool,
+    before: &'static [(Try, Option<Decline>)],
+    attempt: Try,
+    /// `None`: authorized.
+    expected: Option<Decline>,
+}
+
+const CASE: AuthorizeCase = AuthorizeCase {
+    name: "",
+    opening: 10_000,
+    credit: 0,
+    holder_blocked: false,
+    uses_max: 1,
+    amount: AmountRule::Any,
+    lock: Lock::Any,
+    unknown_number: false,
+    before: &[],
+    attempt: pay(1_000),
+    expected: None,
+};
+
+const WRONG: (Try, Option<Decline>) = (pay(1_000).wrong_details(), Some(Decline::WrongCardDetails));
+const PAID: (Try, Option<Decline>) = (pay(1_000), None);
+
+#[rustfmt::skip]
+const AUTHORIZE_CASES: &[AuthorizeCase] = &[
+    AuthorizeCase { name: "approved within the policy", ..CASE },
+    AuthorizeCase { name: "unknown number", unknown_number: true, expected: Some(Decline::UnknownNumber), ..CASE },
+    AuthorizeCase { name: "wrong card details", attempt: pay(1_000).wrong_details(), expected: Some(Decline::WrongCardDetails), ..CASE },
+    AuthorizeCase { name: "two wrong tries are forgiven by a right one", uses_max: 2, before: &[WRONG, WRONG], ..CASE },
+    AuthorizeCase { name: "three wrong tries block the number", before: &[WRONG, WRONG, WRONG], expected: Some(Decline::Blocked), ..CASE },
+    AuthorizeCase { name: "wrong details are told before the state", before: &[PAID], attempt: pay(1_000).wrong_details(), expected: Some(Decline::WrongCardDetails), ..CASE },
+    AuthorizeCase { name: "valid until the last second", attempt: pay(1_000).after(VALIDITY_S - 1), ..CASE },
+    AuthorizeCase { name: "expired at the end of validity", attempt: pay(1_000).after(VALIDITY_S), expected: Some(Decline::Expired), ..CASE },
+    AuthorizeCase { name: "expired long after", attempt: pay(1_000).after(VALIDITY_S * 100), expected: Some(Decline::Expired), ..CASE },
+    AuthorizeCase { name: "already used", before: &[PAID], expected: Some(Decline::AlreadyUsed), ..CASE },
+    AuthorizeCase { name: "already used, by another merchant", before: &[PAID], attempt: pay(1_000).by(Who::B), expected: Some(Decline::AlreadyUsed), ..CASE },
+    AuthorizeCase { name: "used up after n uses", uses_max: 2, before: &[PAID, PAID], expected: Some(Decline::AlreadyUsed), ..CASE },
+    AuthorizeCase { name: "over the cap at once", uses_max: 3, amount: AmountRule::Cap(1_000), attempt: pay(1_001), expected: Some(Decline::OverCap), ..CASE },
+    AuthorizeCase { name: "over the cap across uses", uses_max: 3, amount: AmountRule::Cap(1_000), before: &[(pay(600), None)], attempt: pay(401), expected: Some(Decline::OverCap), ..CASE },
+    AuthorizeCase { name: "up to the cap", uses_max: 3, amount: AmountRule::Cap(1_000), before: &[(pay(600), None)], attempt: pay(400), ..CASE },
+    AuthorizeCase { name: "reaching the cap consumes", uses_max: 3, amount: AmountRule::Cap(1_000), before: &[(pay(1_000), None)], attempt: pay(1), expected: Some(Decline::AlreadyUsed), ..CASE },
+    AuthorizeCase { name: "exact amount", amount: AmountRule::Exact(4_999), attempt: pay(4_999), ..CASE },
+    AuthorizeCase { name: "exact amount, one more", amount: AmountRule::Exact(4_999), attempt: pay(5_000), expected: Some(Decline::AmountMismatch), ..CASE },
+    AuthorizeCase { name: "exact amount, one less", amount: AmountRule::Exact(4_999), attempt: pay(4_998), expected: Some(Decline::AmountMismatch), ..CASE },
+    AuthorizeCase { name: "named merchant", lock: Lock::Named(Who::B), attempt: pay(1_000).by(Who::B), ..CASE },
+    AuthorizeCase { name: "named merchant, another pays", lock: Lock::Named(Who::A), attempt: pay(1_000).by(Who::B), expected: Some(Decline::OtherMerchant), ..CASE },
+    AuthorizeCase { name: "first merchant, same again", uses_max: 2, lock: Lock::First, before: &[PAID], ..CASE },
+    AuthorizeCase { name: "first merchant, another after", uses_max: 2, lock: Lock::First, before: &[PAID], attempt: pay(1_000).by(Who::B), expected: Some(Decline::OtherMerchant), ..CASE },
+    AuthorizeCase { name: "currency mismatch", attempt: pay(1_000).in_currency("USD"), expected: Some(Decline::CurrencyMismatch), ..CASE },
+    AuthorizeCase { name: "insufficient funds", opening: 1_000, attempt: pay(1_001), expected: Some(Decline::InsufficientFunds), ..CASE },
+    AuthorizeCase { name: "the whole balance", opening: 1_000, attempt: pay(1_000), ..CASE },
+    AuthorizeCase { name: "the credit limit extends the floor", opening: 1_000, credit: 500, attempt: pay(1_500), ..CASE },
+    AuthorizeCase { name: "beyond the credit limit", opening: 1_000, credit: 500, attempt: pay(1_501), expected: Some(Decline::InsufficientFunds), ..CASE },
+    AuthorizeCase { name: "holds count against funds", opening: 1_000, credit: 500, uses_max: 3, before: &[PAID], attempt: pay(501), expected: Some(Decline::InsufficientFunds), ..CASE },
+    AuthorizeCase { name: "what the holds leave", opening: 1_000, credit: 500, uses_max: 3, before: &[PAID], attempt: pay(500), ..CASE },
+    AuthorizeCase { name: "no funds at all", opening: 0, attempt: pay(1), expected: Some(Decline::InsufficientFunds), ..CASE },
+    AuthorizeCase { name: "blocked holder", holder_blocked: true, expected: Some(Decline::Blocked), ..CASE },
+    AuthorizeCase { name: "blocked holder, wrong details", holder_blocked: true, attempt: pay(1_000).wrong_details(), expected: Some(Decline::Blocked), ..CASE },
+];
+
+#[tokio::test]
+async fn every_decline_is_reachable_and_changes_nothing() {
+    for case in AUTHORIZE_CASES {
+        each_backend(async |f: &Fixture| check_authorize(f, case).await).await;
+    }
+}
+
+async fn check_authorize(f: &Fixture, case: &AuthorizeCase) {
+    let context = format!("{}: {}", f.name, case.name);
+    let (a, b) = (f.merchant().await, f.merchant().await);
+    let merchant = |who: Who| match who {
+        Who::A => a.id,
+        Who::B => b.id,
+    };
+    let lock = match case.lock {
+        Lock::Any => MerchantLock::Any,
+        Lock::Named(who) => MerchantLock::Named(merchant(who)),
+        Lock::First => MerchantLock::FirstMerchant,
+    };
+    let holder = f.client(case.opening, case.credit).await;
+    let card = f
+        .issue(&holder, policy(case.uses_max, case.amount, lock))
+        .await;
+    if case.holder_blocked {
+        assert!(f.store.set_client_blocked(holder.id, true).await.unwrap());
+    }
+    let command = |attempt: &Try| MerchantCommand::Authorize {
+        number_fingerprint: if case.unknown_number {
+            bytes32(NUMBER_TAG, u64::MAX)
+        } else {
+            card.number
+        },
+        details_fingerprint: if attempt.right_details {
+            card.details
+        } else {
+            bytes32(DETAILS_TAG, u64::MAX)
+        },
+        amount: attempt.amount,
+        currency: currency(attempt.currency),
+        merchant_reference: "order".into(),
+        hold_ttl_s: HOLD_TTL_S,
+    };
+    let decline_of = |outcome: Outcome| match outcome {
+        Outcome::Authorized { .. } => None,
+        Outcome::Declined { decline } => Some(decline),
+        other => panic!("{context}: {other:?}"),
+    };
+    for (index, (attempt, expected)) in case.before.iter().enumerate() {
+        let outcome = f
+            .run(
+                merchant(attempt.by),
+                command(attempt),
+                NOW + attempt.after_s,
+            )
+            .await;
+        assert_eq!(
+            decline_of(outcome),
+            *expected,
+            "{context}: attempt {index} before"
+        );
+    }
+
+    let account_before = f.account(&holder).await;
+    let number_before = f.number(&card).await;
+    let now_s = NOW + case.attempt.after_s;
+    let outcome = f
+        .run(merchant(case.attempt.by), command(&case.attempt), now_s)
+        .await;
+    let account_after = f.account(&holder).await;
+    let number_after = f.number(&card).await;
+    match (outcome, case.expected) {
+        (Outcome::Declined { decline }, Some(expected)) => {
+            assert_eq!(decline, expected, "{context}: got {}", decline.code());
+            assert_eq!(
+                account_after, account_before,
+                "{context}: a decline moved money"
+            );
+            let usage = |n: &NumberView| (n.uses_count, n.amount_used, n.locked_merchant);
+            assert_eq!(
+                usage(&number_after),
+                usage(&number_before),
+                "{context}: a decline used the number"
+            );
+        }
+        (Outcome::Authorized { authorization }, None) => {
+            assert_eq!(authorization.amount, case.attempt.amount, "{context}");
+            assert_eq!(
+                authorization.merchant_id,
+                merchant(case.attempt.by),
+                "{context}"
+            );
+            assert_eq!(
+                authorization.state,
+                AuthorizationState::Authorized,
+                "{context}"
+            );
+            assert_eq!(
+                authorization.hold_expires_at_s,
+                now_s + HOLD_TTL_S,
+                "{context}"
+            );
+            assert_eq!(
+                account_after.held,
+                account_before.held + case.attempt.amount,
+                "{context}"
+            );
+            assert_eq!(account_after.balance, account_before.balance, "{context}");
+            assert_eq!(
+                number_after.uses_count,
+                number_before.uses_count + 1,
+                "{context}"
+            );
+            assert_eq!(
+                number_after.amount_used,
+                number_before.amount_used + case.attempt.amount,
+                "{context}"
+            );
+        }
+        (outcome, expected) => panic!("{context}: expected {expected:?}, got {outcome:?}"),
+    }
+    f.assert_sound().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Capture, void, refund; 6. expiry of holds
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Capture(Option<i64>),
+    Void,
+    Refund(Option<i64>),
+    CaptureByOther,
+    VoidByOther,
+    RefundByOther,
+    /// `expire(now)`.
+    Sweep,
+    /// Reads the number's state.
+    Number,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Captured(i64),
+    Voided,
+    Refunded { amount: i64, refunded: i64 },
+    Rejected(Rejection),
+    Swept(Expired),
+    NumberIs(NumberState),
+}
+
+const fn swept(holds_released: u64, numbers_expired: u64) -> Expect {
+    Expect::Swept(Expired {
+        holds_released,
+        numbers_expired,
+    })
+}
+
+/// An authorization of [`AMOUNT`] at `NOW`, then steps at `NOW + after_s`.
+#[derive(Debug)]
+struct LifecycleCase {
+    name: &'static str,
+    uses_max: u32,
+    steps: &'static [(i64, Step, Expect)],
+}
+
+const OPENING: i64 = 5_000;
+const AMOUNT: i64 = 1_000;
+
+#[rustfmt::skip]
+const LIFECYCLE_CASES: &[LifecycleCase] = &[
+    LifecycleCase { name: "full capture, once", uses_max: 1, steps: &[
+        (10, Step::Capture(None), Expect::Captured(AMOUNT)),
+        (11, Step::Capture(None), Expect::Rejected(Rejection::AlreadyCaptured)),
+        (12, Step::Capture(Some(1)), Expect::Rejected(Rejection::AlreadyCaptured)),
+        (13, Step::Void, Expect::Rejected(Rejection::AlreadyCaptured)),
+    ] },
+    LifecycleCase { name: "partial capture releases the whole hold", uses_max: 1, steps: &[
+        (10, Step::Capture(Some(400)), Expect::Captured(400)),
+        (11, Step::Capture(Some(100)), Expect::Rejected(Rejection::AlreadyCaptured)),
+    ] },
+    LifecycleCase { name: "capture beyond the authorization, or of nothing", uses_max: 1, steps: &[
+        (10, Step::Capture(Some(AMOUNT + 1)), Expect::Rejected(Rejection::ExceedsAuthorized)),
+        (10, Step::Capture(Some(0)), Expect::Rejected(Rejection::ExceedsAuthorized)),
+        (10, Step::Capture(Some(-5)), Expect::Rejected(Rejection::ExceedsAuthorized)),
+        (11, Step::Capture(Some(AMOUNT)), Expect::Captured(AMOUNT)),
+    ] },
+    LifecycleCase { name: "void", uses_max: 1, steps: &[
+        (10, Step::Void, Expect::Voided),
+        (11, Step::Capture(None), Expect::Rejected(Rejection::Voided)),
+        (12, Step::Void, Expect::Rejected(Rejection::Voided)),
+        (13, Step::Refund(None), Expect::Rejected(Rejection::NotCaptured)),
+        (14, Step::Sweep, swept(0, 0)),
+    ] },
+    LifecycleCase { name: "another merchant sees nothing", uses_max: 1, steps: &[
+        (10, Step::CaptureByOther, Expect::Rejected(Rejection::NotFound)),
+        (10, Step::VoidByOther, Expect::Rejected(Rejection::NotFound)),
+        (11, Step::Capture(None), Expect::Captured(AMOUNT)),
+        (12, Step::RefundByOther, Expect::Rejected(Rejection::NotFound)),
+    ] },
+    LifecycleCase { name: "refund in parts, never beyond", uses_max: 1, steps: &[
+        (10, Step::Capture(None), Expect::Captured(AMOUNT)),
+        (11, Step::Refund(Some(300)), Expect::Refunded { amount: 300, refunded: 300 }),
+        (12, Step::Refund(Some(701)), Expect::Rejected(Rejection::ExceedsRefundable)),
+        (12, Step::Refund(Some(0)), Expect::Rejected(Rejection::ExceedsRefundable)),
+        (13, Step::Refund(None), Expect::Refunded { amount: 700, refunded: AMOUNT }),
+        (14, Step::Refund(None), Expect::Rejected(Rejection::ExceedsRefundable)),
+        (15, Step::Refund(Some(1)), Expect::Rejected(Rejection::ExceedsRefundable)),
+    ] },
+    LifecycleCase { name: "refund of a partial capture", uses_max: 1, steps: &[
+        (10, Step::Capture(Some(600)), Expect::Captured(600)),
+        (11, Step::Refund(Some(601)), Expect::Rejected(Rejection::ExceedsRefundable)),
+        (12, Step::Refund(None), Expect::Refunded { amount: 600, refunded: 600 }),
+    ] },
+    LifecycleCase { name: "refund before capture", uses_max: 1, steps: &[
+        (10, Step::Refund(Some(100)), Expect::Rejected(Rejection::NotCaptured)),
+        (11, Step::Refund(None), Expect::Rejected(Rejection::NotCaptured)),
+        (12, Step::Capture(None), Expect::Captured(AMOUNT)),
+    ] },
+    LifecycleCase { name: "refund after the one-use number is consumed and past validity", uses_max: 1, steps: &[
+        (10, Step::Capture(None), Expect::Captured(AMOUNT)),
+        (VALIDITY_S * 10, Step::Sweep, swept(0, 0)),
+        (VALIDITY_S * 10, Step::Number, Expect::NumberIs(NumberState::Consumed)),
+        (VALIDITY_S * 10, Step::Refund(Some(250)), Expect::Refunded { amount: 250, refunded: 250 }),
+    ] },
+    LifecycleCase { name: "refund after the number expired", uses_max: 2, steps: &[
+        (10, Step::Capture(None), Expect::Captured(AMOUNT)),
+        (VALIDITY_S, Step::Sweep, swept(0, 1)),
+        (VALIDITY_S, Step::Number, Expect::NumberIs(NumberState::Expired)),
+        (VALIDITY_S + 1, Step::Refund(None), Expect::Refunded { amount: AMOUNT, refunded: AMOUNT }),
+    ] },
+    LifecycleCase { name: "the hold expires", uses_max: 1, steps: &[
+        (HOLD_TTL_S - 1, Step::Sweep, swept(0, 0)),
+        (HOLD_TTL_S, Step::Capture(None), Expect::Rejected(Rejection::HoldExpired)),
+        (HOLD_TTL_S, Step::Sweep, swept(1, 0)),
+        (HOLD_TTL_S, Step::Sweep, swept(0, 0)),
+        (HOLD_TTL_S + 1, Step::Capture(None), Expect::Rejected(Rejection::HoldExpired)),
+        (HOLD_TTL_S + 1, Step::Void, Expect::Rejected(Rejection::HoldExpired)),
+        (HOLD_TTL_S + 1, Step::Refund(None), Expect::Rejected(Rejection::NotCaptured)),
+    ] },
+    LifecycleCase { name: "a capture just before the hold expires", uses_max: 1, steps: &[
+        (HOLD_TTL_S - 1, Step::Capture(None), Expect::Captured(AMOUNT)),
+        (HOLD_TTL_S, Step::Sweep, swept(0, 0)),
+    ] },
+];
+
+#[tokio::test]
+async fn capture_void_refund_and_hold_expiry() {
+    for case in LIFECYCLE_CASES {
+        each_backend(async |f: &Fixture| check_lifecycle(f, case).await).await;
+    }
+}
+
+async fn check_lifecycle(f: &Fixture, case: &LifecycleCase) {
+    let (shop, other) = (f.merchant().await, f.merchant().await);
+    let holder = f.client(OPENING, 0).await;
+    let card = f
+        .issue(
+            &holder,
+            policy(case.uses_max, AmountRule::Any, MerchantLock::Any),
+        )
+        .await;
+    let authorization = authorized(f.authorize(shop.id, &card, AMOUNT, NOW).await);
+    let id = authorization.id;
+    for (index, (after_s, step, expect)) in case.steps.iter().enumerate() {
+        let context = format!("{}: {}: step {index} {step:?}", f.name, case.name);
+        let now_s = NOW + after_s;
+        let command =
+            |merchant_id: i64, command: MerchantCommand| f.run(merchant_id, command, now_s);
+        let answer = match step {
+            Step::Capture(amount) => {
+                command(
+                    shop.id,
+                    MerchantCommand::Capture {
+                        authorization_id: id,
+                        amount: *amount,
+                    },
+                )
+                .await
+            }
+            Step::Void => {
+                command(
+                    shop.id,
+                    MerchantCommand::Void {
+                        authorization_id: id,
+                    },
+                )
+                .await
+            }
+            Step::Refund(amount) => {
+                command(
+                    shop.id,
+                    MerchantCommand::Refund {
+                        authorization_id: id,
+                        amount: *amount,
+                    },
+                )
+                .await
+            }
+            Step::CaptureByOther => {
+                command(
+                    other.id,
+                    MerchantCommand::Capture {
+                        authorization_id: id,
+                        amount: None,
+                    },
+                )
+                .await
+            }
+            Step::VoidByOther => {
+                command(
+                    other.id,
+                    MerchantCommand::Void {
+                        authorization_id: id,
+                    },
+                )
+                .await
+            }
+            Step::RefundByOther => {
+                command(
+                    other.id,
+                    MerchantCommand::Refund {
+                        authorization_id: id,
+                        amount: None,
+                    },
+                )
+                .await
+            }
+            Step::Sweep => {
+                let expired = f.store.expire(now_s).await.unwrap();
+                assert_eq!(Expect::Swept(expired), *expect, "{context}");
+                check_figures(f, &holder, &authorization, &context).await;
+                continue;
+            }
+            Step::Number => {
+                assert_eq!(
+                    Expect::NumberIs(f.number(&card).await.state),
+                    *expect,
+                    "{context}"
+                );
+                continue;
+            }
+        };
+        let now = check_figures(f, &holder, &authorization, &context).await;
+        match (answer, *expect) {
+            (Outcome::Captured { authorization }, Expect::Captured(captured)) => {
+                assert_eq!(
+                    authorization, now,
+                    "{context}: the answer is the stored authorization"
+                );
+                assert_eq!(
+                    (now.state, now.captured, now.refunded),
+                    (AuthorizationState::Captured, captured, 0),
+                    "{context}"
+                );
+            }
+            (Outcome::Voided { authorization }, Expect::Voided) => {
+                assert_eq!(authorization, now, "{context}");
+                assert_eq!(
+                    (now.state, now.captured),
+                    (AuthorizationState::Voided, 0),
+                    "{context}"
+                );
+            }
+            (
+                Outcome::Refunded {
+                    authorization,
+                    amount,
+                    ..
+                },
+                Expect::Refunded {
+                    amount: expected,
+                    refunded,
+                },
+            ) => {
+                assert_eq!(authorization, now, "{context}");
+                assert_eq!((amount, now.refunded), (expected, refunded), "{context}");
+            }
+            (Outcome::Rejected { rejection }, Expect::Rejected(expected)) => {
+                assert_eq!(rejection, expected, "{context}: got {}", rejection.code());
+            }
+            (answer, expected) => panic!("{context}: expected {expected:?}, got {answer:?}"),
+        }
+    }
+    assert_eq!(
+        f.store.authorization(other.id, id).await.unwrap(),
+        None,
+        "only its merchant sees an authorization"
+    );
+}
+
+/// The client's account follows from its authorization: balance = opening − captured +
+/// refunded, and held = the amount while authorized. Returns the authorization as stored.
+async fn check_figures(
+    f: &Fixture,
+    holder: &ClientRecord,
+    authorization: &AuthorizationView,
+    context: &str,
+) -> AuthorizationView {
+    let now = f.reread(authorization).await;
+    let account = f.account(holder).await;
+    let held = if now.state == AuthorizationState::Authorized {
+        now.amount
+    } else {
+        0
+    };
+    assert_eq!(
+        account.balance,
+        OPENING - now.captured + now.refunded,
+        "{context}: balance"
+    );
+    assert_eq!(account.held, held, "{context}: held");
+    f.assert_sound().await;
+    now
+}
+
+#[tokio::test]
+async fn expire_releases_holds_and_numbers() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let shop = f.merchant().await;
+        let short = f
+            .issue(
+                &alice,
+                UsagePolicy {
+                    valid_until_s: NOW + 100,
+                    ..policy(5, AmountRule::Any, MerchantLock::Any)
+                },
+            )
+            .await;
+        let long = f
+            .issue(
+                &alice,
+                UsagePolicy {
+                    valid_until_s: NOW + 10_000,
+                    ..policy(5, AmountRule::Any, MerchantLock::Any)
+                },
+            )
+            .await;
+        let early = authorize_command_with(&short, 1_000, short.details, 50);
+        let early = authorized(f.run(shop.id, early, NOW).await);
+        let late = authorized(f.authorize(shop.id, &long, 2_000, NOW).await);
+        assert_eq!(f.account(&alice).await.held, 3_000);
+
+        assert_eq!(
+            f.store.expire(NOW + 49).await.unwrap(),
+            Expired {
+                holds_released: 0,
+                numbers_expired: 0
+            }
+        );
+        assert_eq!(
+            f.store.expire(NOW + 50).await.unwrap(),
+            Expired {
+                holds_released: 1,
+                numbers_expired: 0
+            }
+        );
+        assert_eq!(f.reread(&early).await.state, AuthorizationState::Expired);
+        assert_eq!(f.reread(&late).await.state, AuthorizationState::Authorized);
+        assert_eq!(f.account(&alice).await.held, 2_000);
+        let capture = MerchantCommand::Capture {
+            authorization_id: early.id,
+            amount: None,
+        };
+        assert_eq!(
+            rejected(f.run(shop.id, capture, NOW + 51).await),
+            Rejection::HoldExpired
+        );
+        assert_eq!(f.number(&short).await.state, NumberState::Live);
+
+        assert_eq!(
+            f.store.expire(NOW + 100).await.unwrap(),
+            Expired {
+                holds_released: 0,
+                numbers_expired: 1
+            }
+        );
+        assert_eq!(f.number(&short).await.state, NumberState::Expired);
+        assert_eq!(f.number(&long).await.state, NumberState::Live);
+        assert_eq!(
+            declined(f.authorize(shop.id, &short, 10, NOW + 100).await),
+            Decline::Expired
+        );
+
+        let both = f.store.expire(NOW + HOLD_TTL_S).await.unwrap();
+        assert_eq!(
+            both,
+            Expired {
+                holds_released: 1,
+                numbers_expired: 0
+            }
+        );
+        let account = f.account(&alice).await;
+        assert_eq!(
+            (account.balance, account.held),
+            (10_000, 0),
+            "every hold released"
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Idempotency
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn idempotent_requests_are_replayed_without_a_second_effect() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let (shop, cafe) = (f.merchant().await, f.merchant().await);
+        let card = f
+            .issue(&alice, policy(5, AmountRule::Any, MerchantLock::Any))
+            .await;
+        let pay = || authorize_command(&card, 1_000);
+
+        let first = f
+            .store
+            .execute(keyed(shop.id, "k1", 1, pay(), NOW))
+            .await
+            .unwrap();
+        assert!(!first.replayed);
+        let authorization = authorized(first.outcome.clone());
+        let again = f
+            .store
+            .execute(keyed(shop.id, "k1", 1, pay(), NOW + 1))
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Executed {
+                outcome: first.outcome.clone(),
+                replayed: true
+            }
+        );
+        assert_eq!(f.account(&alice).await.held, 1_000, "one hold");
+        assert_eq!(f.number(&card).await.uses_count, 1, "one use");
+
+        match f
+            .store
+            .execute(keyed(shop.id, "k1", 2, pay(), NOW + 2))
+            .await
+        {
+            Err(StoreError::IdempotencyMismatch) => {}
+            other => panic!("{}: expected IdempotencyMismatch, got {other:?}", f.name),
+        }
+        let elsewhere = f
+            .store
+            .execute(keyed(cafe.id, "k1", 1, pay(), NOW + 3))
+            .await
+            .unwrap();
+        assert!(!elsewhere.replayed, "keys are per merchant");
+        assert_ne!(authorized(elsewhere.outcome).id, authorization.id);
+        assert_eq!(f.account(&alice).await.held, 2_000);
+
+        // A capture replayed moves money once; the replay of the authorization still
+        // answers what it answered first, though the authorization has moved on.
+        let capture = || MerchantCommand::Capture {
+            authorization_id: authorization.id,
+            amount: Some(400),
+        };
+        let captured = f
+            .store
+            .execute(keyed(shop.id, "c1", 3, capture(), NOW + 4))
+            .await
+            .unwrap();
+        assert!(matches!(captured.outcome, Outcome::Captured { .. }));
+        let replayed = f
+            .store
+            .execute(keyed(shop.id, "c1", 3, capture(), NOW + 5))
+            .await
+            .unwrap();
+        assert_eq!(
+            replayed,
+            Executed {
+                outcome: captured.outcome,
+                replayed: true
+            }
+        );
+        assert_eq!(f.account(&alice).await.balance, 9_600);
+        let late = f
+            .store
+            .execute(keyed(shop.id, "k1", 1, pay(), NOW + 6))
+            .await
+            .unwrap();
+        assert_eq!(
+            late,
+            Executed {
+                outcome: first.outcome,
+                replayed: true
+            }
+        );
+
+        // Refunds too.
+        let refund = || MerchantCommand::Refund {
+            authorization_id: authorization.id,
+            amount: Some(100),
+        };
+        let refunded = f
+            .store
+            .execute(keyed(shop.id, "r1", 4, refund(), NOW + 7))
+            .await
+            .unwrap();
+        let replayed = f
+            .store
+            .execute(keyed(shop.id, "r1", 4, refund(), NOW + 8))
+            .await
+            .unwrap();
+        assert_eq!(
+            replayed,
+            Executed {
+                outcome: refunded.outcome,
+                replayed: true
+            }
+        );
+        assert_eq!(f.account(&alice).await.balance, 9_700);
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_decline_is_replayed_too() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let shop = f.merchant().await;
+        let card = f.issue(&alice, one_use()).await;
+        let wrong = authorize_command_with(&card, 100, bytes32(DETAILS_TAG, u64::MAX), HOLD_TTL_S);
+        let first = f
+            .store
+            .execute(keyed(shop.id, "w", 1, wrong.clone(), NOW))
+            .await
+            .unwrap();
+        assert_eq!(declined(first.outcome.clone()), Decline::WrongCardDetails);
+        // Replayed more often than the try limit: still one wrong try, the number is not blocked.
+        for _ in 0..5 {
+            let again = f
+                .store
+                .execute(keyed(shop.id, "w", 1, wrong.clone(), NOW + 1))
+                .await
+                .unwrap();
+            assert_eq!(
+                again,
+                Executed {
+                    outcome: first.outcome.clone(),
+                    replayed: true
+                }
+            );
+        }
+        authorized(f.authorize(shop.id, &card, 100, NOW + 2).await);
+        // And the stored decline is what is replayed even now that the number is used.
+        let again = f
+            .store
+            .execute(keyed(shop.id, "w", 1, wrong, NOW + 3))
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Executed {
+                outcome: first.outcome,
+                replayed: true
+            }
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. Sessions and messages
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sessions_live_until_they_expire_or_are_deleted() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(0, 0).await;
+        let bob = f.client(0, 0).await;
+        let (token, other) = (bytes32(TOKEN_TAG, 1), bytes32(TOKEN_TAG, 2));
+        let session = |token_hash, client_id| NewSession {
+            token_hash,
+            client_id,
+            now_s: NOW,
+            expires_at_s: NOW + 100,
+        };
+        f.store
+            .create_session(session(token, alice.id))
+            .await
+            .unwrap();
+        f.store
+            .create_session(session(other, bob.id))
+            .await
+            .unwrap();
+
+        let checks = [
+            (token, NOW, Some(alice.id)),
+            (token, NOW + 99, Some(alice.id)),
+            (token, NOW + 100, None),
+            (other, NOW, Some(bob.id)),
+            (bytes32(TOKEN_TAG, 3), NOW, None),
+        ];
+        for (token_hash, now_s, expected) in checks {
+            assert_eq!(
+                f.store.session_client(token_hash, now_s).await.unwrap(),
+                expected,
+                "{}: at {now_s}",
+                f.name
+            );
+        }
+        f.store.delete_session(token).await.unwrap();
+        assert_eq!(f.store.session_client(token, NOW).await.unwrap(), None);
+        assert_eq!(
+            f.store.session_client(other, NOW).await.unwrap(),
+            Some(bob.id),
+            "only that session"
+        );
+        f.store.delete_session(token).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn messages_wait_until_marked() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let bob = f.client(10_000, 0).await;
+        let first = f.issue(&alice, one_use()).await;
+        let _bobs = f.issue(&bob, one_use()).await;
+        let second = f.issue_at(&alice, one_use(), NOW + 1).await;
+
+        let pending = f.store.pending_messages(LIST_LIMIT).await.unwrap();
+        let addresses: Vec<&str> = pending.iter().map(|m| m.address.as_str()).collect();
+        assert_eq!(
+            addresses,
+            vec![
+                alice.phone.as_str(),
+                bob.phone.as_str(),
+                alice.phone.as_str()
+            ],
+            "oldest first"
+        );
+        assert!(pending.windows(2).all(|pair| pair[0].id < pair[1].id));
+        assert_eq!(
+            f.store.pending_messages(2).await.unwrap(),
+            pending[..2].to_vec()
+        );
+
+        let to_alice = f
+            .store
+            .messages_to(alice.phone.as_str(), LIST_LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(
+            to_alice.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![pending[2].id, pending[0].id],
+            "newest first"
+        );
+        assert_eq!(to_alice[0].created_at_s, NOW + 1);
+        assert_ne!(first.view.id, second.view.id);
+        assert_eq!(
+            f.store
+                .messages_to(alice.phone.as_str(), 1)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            f.store
+                .messages_to("+10000000", LIST_LIMIT)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let sent = MessageDelivery::Sent {
+            channel: "sms".into(),
+            reference: "ref-1".into(),
+            now_s: NOW + 2,
+        };
+        f.store.mark_message(pending[0].id, sent).await.unwrap();
+        let failed = MessageDelivery::Failed {
+            channel: "smtp".into(),
+            reason: "refused".into(),
+            now_s: NOW + 3,
+        };
+        f.store.mark_message(pending[1].id, failed).await.unwrap();
+        let still: Vec<i64> = f
+            .store
+            .pending_messages(LIST_LIMIT)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(still, vec![pending[2].id]);
+
+        let to_alice = f
+            .store
+            .messages_to(alice.phone.as_str(), LIST_LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(
+            (to_alice[1].state.as_str(), to_alice[1].channel.as_deref()),
+            ("sent", Some("sms"))
+        );
+        assert_eq!(to_alice[1].sealed_body, pending[0].sealed_body);
+        let to_bob = f
+            .store
+            .messages_to(bob.phone.as_str(), LIST_LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(
+            (to_bob[0].state.as_str(), to_bob[0].channel.as_deref()),
+            ("failed", Some("smtp"))
+        );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. Concurrency
+// ---------------------------------------------------------------------------------------
+
+const RACERS_COUNT: usize = 64;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_use_number_is_authorized_once_under_a_race() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(100_000, 0).await;
+        let mut merchants = Vec::with_capacity(RACERS_COUNT);
+        for _ in 0..RACERS_COUNT {
+            merchants.push(f.merchant().await);
+        }
+        let card = f.issue(&alice, one_use()).await;
+        let start = Arc::new(tokio::sync::Barrier::new(RACERS_COUNT));
+        let racers: Vec<_> = merchants
+            .iter()
+            .map(|merchant| {
+                let (store, start) = (Arc::clone(&f.store), Arc::clone(&start));
+                let command = request(merchant.id, authorize_command(&card, 1_234), NOW);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.execute(command).await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::with_capacity(RACERS_COUNT);
+        for racer in racers {
+            outcomes.push(racer.await.unwrap().unwrap().outcome);
+        }
+        let approved = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Authorized { .. }))
+            .count();
+        let used = outcomes
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Outcome::Declined {
+                        decline: Decline::AlreadyUsed
+                    }
+                )
+            })
+            .count();
+        assert_eq!(
+            (approved, used),
+            (1, RACERS_COUNT - 1),
+            "{}: {outcomes:?}",
+            f.name
+        );
+        assert_eq!(f.account(&alice).await.held, 1_234);
+        let number = f.number(&card).await;
+        assert_eq!(
+            (number.state, number.uses_count),
+            (NumberState::Consumed, 1)
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_racing_idempotent_request_has_one_effect() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(100_000, 0).await;
+        let shop = f.merchant().await;
+        let card = f
+            .issue(
+                &alice,
+                policy(RACERS_COUNT as u32, AmountRule::Any, MerchantLock::Any),
+            )
+            .await;
+        let racers: Vec<_> = (0..RACERS_COUNT)
+            .map(|_| {
+                let store = Arc::clone(&f.store);
+                let command = keyed(shop.id, "once", 7, authorize_command(&card, 500), NOW);
+                tokio::spawn(async move { store.execute(command).await })
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(RACERS_COUNT);
+        for racer in racers {
+            answers.push(racer.await.unwrap().unwrap());
+        }
+        assert_eq!(
+            answers.iter().filter(|a| !a.replayed).count(),
+            1,
+            "{}: one request ran",
+            f.name
+        );
+        assert!(
+            answers.iter().all(|a| a.outcome == answers[0].outcome),
+            "all got the same answer"
+        );
+        authorized(answers[0].outcome.clone());
+        assert_eq!(f.account(&alice).await.held, 500);
+        assert_eq!(f.number(&card).await.uses_count, 1);
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_captures_voids_and_refunds_move_money_once() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(100_000, 0).await;
+        let shop = f.merchant().await;
+        let card = f.issue(&alice, one_use()).await;
+        let authorization = authorized(f.authorize(shop.id, &card, 1_000, NOW).await);
+        let id = authorization.id;
+        let race = async |command: &dyn Fn(usize) -> MerchantCommand| {
+            let racers: Vec<_> = (0..RACERS_COUNT)
+                .map(|index| {
+                    let store = Arc::clone(&f.store);
+                    let command = request(shop.id, command(index), NOW + 1);
+                    tokio::spawn(async move { store.execute(command).await.unwrap().outcome })
+                })
+                .collect();
+            let mut outcomes = Vec::with_capacity(RACERS_COUNT);
+            for racer in racers {
+                outcomes.push(racer.await.unwrap());
+            }
+            outcomes
+        };
+        let settled = race(&|index| {
+            if index % 2 == 0 {
+                MerchantCommand::Capture {
+                    authorization_id: id,
+                    amount: None,
+                }
+            } else {
+                MerchantCommand::Void {
+                    authorization_id: id,
+                }
+            }
+        })
+        .await;
+        let done = settled
+            .iter()
+            .filter(|o| matches!(o, Outcome::Captured { .. } | Outcome::Voided { .. }))
+            .count();
+        assert_eq!(
+            done, 1,
+            "{}: exactly one capture or void: {settled:?}",
+            f.name
+        );
+        f.assert_sound().await;
+        if settled
+            .iter()
+            .any(|o| matches!(o, Outcome::Captured { .. }))
+        {
+            let refunds = race(&|_| MerchantCommand::Refund {
+                authorization_id: id,
+                amount: Some(100),
+            })
+            .await;
+            let refunded = refunds
+                .iter()
+                .filter(|o| matches!(o, Outcome::Refunded { .. }))
+                .count();
+            assert_eq!(refunded, 10, "{}: ten refunds of 100 fit in 1000", f.name);
+            assert_eq!(f.account(&alice).await.balance, 100_000);
+        } else {
+            let account = f.account(&alice).await;
+            assert_eq!(
+                (account.balance, account.held),
+                (100_000, 0),
+                "voided: nothing moved"
+            );
+        }
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. SQLite only: durability and the schema version
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sqlite_everything_survives_a_reopen() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("sceau.db");
+    let f = Fixture::new(Backend {
+        name: "sqlite",
+        store: Arc::new(SqliteStore::open(&path).unwrap()),
+        guard: Box::new(()),
+    });
+    let alice = f.client(10_000, 1_000).await;
+    let shop = f.merchant().await;
+    let card = f
+        .issue(
+            &alice,
+            policy(2, AmountRule::Cap(5_000), MerchantLock::FirstMerchant),
+        )
+        .await;
+    let captured = authorized(f.authorize(shop.id, &card, 3_000, NOW).await);
+    let capture = MerchantCommand::Capture {
+        authorization_id: captured.id,
+        amount: Some(2_000),
+    };
+    assert!(matches!(
+        f.run(shop.id, capture, NOW + 1).await,
+        Outcome::Captured { .. }
+    ));
+    let refund = MerchantCommand::Refund {
+        authorization_id: captured.id,
+        amount: Some(500),
+    };
+    assert!(matches!(
+        f.run(shop.id, refund, NOW + 2).await,
+        Outcome::Refunded { .. }
+    ));
+    let pending = authorized(
+        f.store
+            .execute(keyed(
+                shop.id,
+                "k",
+                1,
+                authorize_command(&card, 1_500),
+                NOW + 3,
+            ))
+            .await
+            .unwrap()
+            .outcome,
+    );
+    let token = bytes32(TOKEN_TAG, 1);
+    f.store
+        .create_session(NewSession {
+            token_hash: token,
+            client_id: alice.id,
+            now_s: NOW,
+            expires_at_s: NOW + 100,
+        })
+        .await
+        .unwrap();
+
+    let account = f.account(&alice).await;
+    assert_eq!((account.balance, account.held), (8_500, 1_500));
+    let number = f.number(&card).await;
+    let views = (f.reread(&captured).await, f.reread(&pending).await);
+    let messages = f.store.pending_messages(LIST_LIMIT).await.unwrap();
+    drop(f); // Closes the writer's queue: the writer thread ends.
+
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let reopened = Fixture::new(Backend {
+        name: "sqlite reopened",
+        store,
+        guard: Box::new(directory),
+    });
+    assert_eq!(reopened.account(&alice).await, account);
+    assert_eq!(reopened.number(&card).await, number);
+    assert_eq!(
+        (
+            reopened.reread(&views.0).await,
+            reopened.reread(&views.1).await
+        ),
+        views
+    );
+    assert_eq!(
+        reopened.store.pending_messages(LIST_LIMIT).await.unwrap(),
+        messages
+    );
+    assert_eq!(
+        reopened
+            .store
+            .client_by_login(&alice.login)
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(alice.id)
+    );
+    assert_eq!(
+        reopened.store.merchant(shop.id).await.unwrap(),
+        Some(shop.clone())
+    );
+    assert_eq!(
+        reopened.store.session_client(token, NOW + 1).await.unwrap(),
+        Some(alice.id)
+    );
+    let replayed = reopened
+        .store
+        .execute(keyed(
+            shop.id,
+            "k",
+            1,
+            authorize_command(&card, 1_500),
+            NOW + 4,
+        ))
+        .await
+        .unwrap();
+    assert!(replayed.replayed, "idempotency keys survive too");
+    reopened.assert_sound().await;
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_database_from_a_newer_binary() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("sceau.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let newer = sceau_store::sqlite::schema::SCHEMA_VERSION + 1;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", newer)
+        .unwrap();
+    match SqliteStore::open(&path) {
+        Err(StoreError::SchemaTooNew { found, known }) => {
+            assert_eq!((found, known), (newer, newer - 1))
+        }
+        Err(other) => panic!("expected SchemaTooNew, got {other:?}"),
+        Ok(_) => panic!("expected SchemaTooNew, the store opened"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 10. The ledger under random sequences of operations
+// ---------------------------------------------------------------------------------------
+
+const CLIENTS: [(&str, i64, i64); 3] =
+    [("EUR", 10_000, 0), ("EUR", 3_000, 2_000), ("USD", 5_000, 0)];
+const MERCHANTS_COUNT: usize = 3;
+
+#[derive(Debug, Clone, Copy)]
+enum AmountChoice {
+    Any,
+    Cap(i64),
+    Exact(i64),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum LockChoice {
+    Any,
+    Named(usize),
+    First,
+}
+
+/// How much of what is there: all of it (`None`), a part (per mille), or one more.
+#[derive(Debug, Clone, Copy)]
+enum Portion {
+    All,
+    PerMille(i64),
+    TooMuch,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Issue {
+        client: usize,
+        uses_max: u32,
+        amount: AmountChoice,
+        lock: LockChoice,
+        validity_s: i64,
+    },
+    /// `amount: None` pays what the number's policy names (or 500).
+    Authorize {
+        number: Pick,
+        merchant: usize,
+        amount: Option<i64>,
+        wrong_details: bool,
+        wrong_currency: bool,
+        hold_ttl_s: i64,
+    },
+    Capture {
+        authorization: Pick,
+        portion: Portion,
+        by_other: bool,
+    },
+    Void {
+        authorization: Pick,
+    },
+    Refund {
+        authorization: Pick,
+        portion: Portion,
+    },
+    Expire {
+        advance_s: i64,
+    },
+}
+
+/// Which of the numbers or authorizations so far: mostly one of the latest, so that
+/// sequences act on what is still live; sometimes any.
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    Recent(Index),
+    Any(Index),
+}
+
+impl Pick {
+    const RECENT_COUNT: usize = 3;
+
+    /// An index below `len`, which must not be zero.
+    fn of(self, len: usize) -> usize {
+        match self {
+            Pick::Recent(index) => len - 1 - index.index(len.min(Pick::RECENT_COUNT)),
+            Pick::Any(index) => index.index(len),
+        }
+    }
+}
+
+fn pick() -> impl Strategy<Value = Pick> {
+    prop_oneof![3 => any::<Index>().prop_map(Pick::Recent), 2 => any::<Index>().prop_map(Pick::Any)]
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let amount = prop_oneof![
+        Just(AmountChoice::Any),
+        (1..5_000_i64).prop_map(AmountChoice::Cap),
+        (1..3_000_i64).prop_map(AmountChoice::Exact),
+    ];
+    let lock = prop_oneof![
+        Just(LockChoice::Any),
+        (0..MERCHANTS_COUNT).prop_map(LockChoice::Named),
+        Just(LockChoice::First)
+    ];
+    let validity_s = prop_oneof![300..=VALIDITY_S, 3_600..=86_400_i64];
+    let issue = (0..CLIENTS.len(), 1..=3_u32, amount, lock, validity_s).prop_map(
+        |(client, uses_max, amount, lock, validity_s)| Op::Issue {
+            client,
+            uses_max,
+            amount,
+            lock,
+            validity_s,
+        },
+    );
+    let authorize = (
+        pick(),
+        0..MERCHANTS_COUNT,
+        prop::option::weighted(0.5, 1..6_000_i64),
+        prop::bool::weighted(0.15),
+        prop::bool::weighted(0.1),
+        30..=3_000_i64,
+    )
+        .prop_map(
+            |(number, merchant, amount, wrong_details, wrong_currency, hold_ttl_s)| Op::Authorize {
+                number,
+                merchant,
+                amount,
+                wrong_details,
+                wrong_currency,
+                hold_ttl_s,
+            },
+        );
+    let portion = || {
+        prop_oneof![
+            Just(Portion::All),
+            (1..=1_000_i64).prop_map(Portion::PerMille),
+            Just(Portion::TooMuch)
+        ]
+    };
+    let capture = (pick(), portion(), prop::bool::weighted(0.1)).prop_map(
+        |(authorization, portion, by_other)| Op::Capture {
+            authorization,
+            portion,
+            by_other,
+        },
+    );
+    let void = pick().prop_map(|authorization| Op::Void { authorization });
+    let refund = (pick(), portion()).prop_map(|(authorization, portion)| Op::Refund {
+        authorization,
+        portion,
+    });
+    let expire = (0..=900_i64).prop_map(|advance_s| Op::Expire { advance_s });
+    prop_oneof![3 => issue, 6 => authorize, 4 => capture, 1 => void, 3 => refund, 1 => expire]
+}
+
+/// What the test knows independently of the store.
+struct World {
+    now_s: i64,
+    clients: Vec<(ClientRecord, i64)>,
+    merchants: Vec<MerchantRecord>,
+    cards: Vec<Card>,
+    /// (merchant, authorization) of every approval.
+    authorizations: Vec<(i64, i64)>,
+    /// Per number: approvals and their sum.
+    usage: HashMap<i64, (u32, i64)>,
+}
+
+impl Portion {
+    fn of(self, whole: i64) -> Option<i64> {
+        match self {
+            Portion::All => None,
+            Portion::PerMille(per_mille) => Some((whole * per_mille / 1_000).max(1)),
+            Portion::TooMuch => Some(whole + 1),
+        }
+    }
+}
+
+async fn apply(f: &Fixture, world: &mut World, op: &Op) {
+    let now_s = world.now_s;
+    match op {
+        Op::Issue {
+            client,
+            uses_max,
+            amount,
+            lock,
+            validity_s,
+        } => {
+            let amount = match amount {
+                AmountChoice::Any => AmountRule::Any,
+                AmountChoice::Cap(cap) => AmountRule::Cap(*cap),
+                AmountChoice::Exact(exact) => AmountRule::Exact(*exact),
+            };
+            let merchant = match lock {
+                LockChoice::Any => MerchantLock::Any,
+                LockChoice::Named(index) => MerchantLock::Named(world.merchants[*index].id),
+                LockChoice::First => MerchantLock::FirstMerchant,
+            };
+            let policy = UsagePolicy {
+                uses_max: *uses_max,
+                amount,
+                merchant,
+                valid_until_s: now_s + validity_s,
+            };
+            let card = f.issue_at(&world.clients[*client].0, policy, now_s).await;
+            world.cards.push(card);
+        }
+        Op::Authorize {
+            number,
+            merchant,
+            amount,
+            wrong_details,
+            wrong_currency,
+            hold_ttl_s,
+        } => {
+            if world.cards.is_empty() {
+                return;
+            }
+            let card = &world.cards[number.of(world.cards.len())];
+            let amount = amount.unwrap_or(match card.view.policy.amount {
+                AmountRule::Any => 500,
+                AmountRule::Cap(limit) | AmountRule::Exact(limit) => limit,
+            });
+            let other_currency = if card.currency == currency("EUR") {
+                currency("USD")
+            } else {
+                currency("EUR")
+            };
+            let command = MerchantCommand::Authorize {
+                number_fingerprint: card.number,
+                details_fingerprint: if *wrong_details {
+                    bytes32(DETAILS_TAG, u64::MAX)
+                } else {
+                    card.details
+                },
+                amount,
+                currency: if *wrong_currency {
+                    other_currency
+                } else {
+                    card.currency
+                },
+                merchant_reference: "order".into(),
+                hold_ttl_s: *hold_ttl_s,
+            };
+            let merchant_id = world.merchants[*merchant].id;
+            match f.run(merchant_id, command, now_s).await {
+                Outcome::Authorized { authorization } => {
+                    assert!(
+                        !wrong_details && !wrong_currency,
+                        "approved a bad attempt: {op:?}"
+                    );
+                    assert_eq!(
+                        (authorization.number_id, authorization.amount),
+                        (card.view.id, amount)
+                    );
+                    world.authorizations.push((merchant_id, authorization.id));
+                    let usage = world.usage.entry(card.view.id).or_default();
+                    *usage = (usage.0 + 1, usage.1 + amount);
+                }
+                Outcome::Declined { decline } => {
+                    if *wrong_details {
+                        assert!(
+                            matches!(decline, Decline::WrongCardDetails | Decline::Blocked),
+                            "{decline:?}"
+                        );
+                    }
+                }
+                other => panic!("authorize answered {other:?}"),
+            }
+        }
+        Op::Capture {
+            authorization,
+            portion,
+            by_other,
+        } => {
+            let Some(view) = pick_authorization(f, world, authorization).await else {
+                return;
+            };
+            let merchant_id = if *by_other {
+                other_merchant(world, view.merchant_id)
+            } else {
+                view.merchant_id
+            };
+            let command = MerchantCommand::Capture {
+                authorization_id: view.id,
+                amount: portion.of(view.amount),
+            };
+            match f.run(merchant_id, command, now_s).await {
+                Outcome::Captured { authorization } => {
+                    assert!(!by_other && !matches!(portion, Portion::TooMuch), "{op:?}");
+                    assert_eq!(view.state, AuthorizationState::Authorized);
+                    assert_eq!(
+                        authorization.captured,
+                        portion.of(view.amount).unwrap_or(view.amount)
+                    );
+                }
+                Outcome::Rejected { .. } => {}
+                other => panic!("capture answered {other:?}"),
+            }
+        }
+        Op::Void { authorization } => {
+            let Some(view) = pick_authorization(f, world, authorization).await else {
+                return;
+            };
+            match f
+                .run(
+                    view.merchant_id,
+                    MerchantCommand::Void {
+                        authorization_id: view.id,
+                    },
+                    now_s,
+                )
+                .await
+            {
+                Outcome::Voided { .. } => assert_eq!(view.state, AuthorizationState::Authorized),
+                Outcome::Rejected { .. } => {}
+                other => panic!("void answered {other:?}"),
+            }
+        }
+        Op::Refund {
+            authorization,
+            portion,
+        } => {
+            let Some(view) = pick_authorization(f, world, authorization).await else {
+                return;
+            };
+            let refundable = view.captured - view.refunded;
+            let command = MerchantCommand::Refund {
+                authorization_id: view.id,
+                amount: portion.of(refundable),
+            };
+            match f.run(view.merchant_id, command, now_s).await {
+                Outcome::Refunded { amount, .. } => {
+                    assert!(!matches!(portion, Portion::TooMuch), "{op:?}");
+                    assert!(
+                        amount > 0 && amount <= refundable,
+                        "refunded {amount} of {refundable}"
+                    );
+                }
+                Outcome::Rejected { .. } => {}
+                other => panic!("refund answered {other:?}"),
+            }
+        }
+        Op::Expire { advance_s } => {
+            world.now_s += advance_s;
+            f.store.expire(world.now_s).await.unwrap();
+        }
+    }
+}
+
+async fn pick_authorization(f: &Fixture, world: &World, index: &Pick) -> Option<AuthorizationView> {
+    if world.authorizations.is_empty() {
+        return None;
+    }
+    let (merchant_id, id) = world.authorizations[index.of(world.authorizations.len())];
+    Some(
+        f.store
+            .authorization(merchant_id, id)
+            .await
+            .unwrap()
+            .expect("an approved authorization exists"),
+    )
+}
+
+fn other_merchant(world: &World, merchant_id: i64) -> i64 {
+    world
+        .merchants
+        .iter()
+        .map(|m| m.id)
+        .find(|id| *id != merchant_id)
+        .expect("several merchants")
+}
+
+/// The invariants, after every step: the ledger's own report, and what the test can
+/// check independently through the trait.
+async fn check_invariants(f: &Fixture, world: &World, context: &str) {
+    let report = f.store.check_ledger().await.unwrap();
+    assert!(report.is_sound(), "{context}: {report:?}");
+
+    for (client, _) in &world.clients {
+        for number in f.store.client_numbers(client.id, LIST_LIMIT).await.unwrap() {
+            let label = format!("{context}: number {}", number.id);
+            assert!(
+                number.uses_count <= number.policy.uses_max,
+                "{label}: {number:?}"
+            );
+            match number.policy.amount {
+                AmountRule::Any => {}
+                AmountRule::Cap(cap) => assert!(number.amount_used <= cap, "{label}: {number:?}"),
+                AmountRule::Exact(exact) => assert_eq!(
+                    number.amount_used,
+                    exact * i64::from(number.uses_count),
+                    "{label}"
+                ),
+            }
+            let expected = world.usage.get(&number.id).copied().unwrap_or_default();
+            assert_eq!(
+                (number.uses_count, number.amount_used),
+                expected,
+                "{label}: usage differs from approvals"
+            );
+            if number.uses_count == number.policy.uses_max {
+                assert_ne!(number.state, NumberState::Live, "{label}: used up but live");
+            }
+        }
+    }
+
+    let mut held: HashMap<i64, i64> = HashMap::new();
+    let mut moved: HashMap<i64, i64> = HashMap::new();
+    for (merchant_id, id) in &world.authorizations {
+        let view = f
+            .store
+            .authorization(*merchant_id, *id)
+            .await
+            .unwrap()
+            .expect("authorization exists");
+        assert!(
+            view.captured <= view.amount && view.refunded <= view.captured,
+            "{context}: {view:?}"
+        );
+        assert_eq!(
+            view.state == AuthorizationState::Captured,
+            view.captured > 0,
+            "{context}: {view:?}"
+        );
+        if view.state == AuthorizationState::Authorized {
+            *held.entry(view.client_id).or_default() += view.amount;
+        }
+        *moved.entry(view.client_id).or_default() += view.refunded - view.captured;
+    }
+    for (client, opening) in &world.clients {
+        let account = f.account(client).await;
+        assert_eq!(
+            account.held,
+            held.get(&client.id).copied().unwrap_or(0),
+            "{context}: held of {}",
+            client.id
+        );
+        assert_eq!(
+            account.balance,
+            opening + moved.get(&client.id).copied().unwrap_or(0),
+            "{context}: balance of {}",
+            client.id
+        );
+        assert!(
+            account.balance - account.held >= -account.credit_limit,
+            "{context}: below the floor: {account:?}"
+        );
+    }
+}
+
+async fn run_sequence(ops: &[Op]) {
+    for backend in backends().await {
+        let f = Fixture::new(backend);
+        let mut world = World {
+            now_s: NOW,
+            clients: Vec::new(),
+            merchants: Vec::new(),
+            cards: Vec::new(),
+            authorizations: Vec::new(),
+            usage: HashMap::new(),
+        };
+        for (code, opening, credit) in CLIENTS {
+            world
+                .clients
+                .push((f.client_in(code, opening, credit).await, opening));
+        }
+        for _ in 0..MERCHANTS_COUNT {
+            world.merchants.push(f.merchant().await);
+        }
+        // One number per client to start with, so that the first steps have work.
+        for (client, _) in &world.clients {
+            let policy = UsagePolicy {
+                valid_until_s: NOW + 86_400,
+                ..policy(3, AmountRule::Any, MerchantLock::Any)
+            };
+            world.cards.push(f.issue(client, policy).await);
+        }
+        for (index, op) in ops.iter().enumerate() {
+            apply(&f, &mut world, op).await;
+            check_invariants(&f, &world, &format!("{}: step {index} {op:?}", f.name)).await;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_ledger_stays_sound_under_any_sequence(ops in prop::collection::vec(op_strategy(), 5..=40)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(run_sequence(&ops));
+    }
+}
