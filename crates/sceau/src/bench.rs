@@ -34,6 +34,9 @@ pub struct BenchArgs {
     /// Runs of each closed-loop phase; medians are reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Rate of the open-loop phase, per second (default: half the measured peak).
+    #[arg(long)]
+    open_loop_rate: Option<u64>,
 }
 
 struct Authorizations {
@@ -246,7 +249,7 @@ async fn measure(
     }
     let health = median(&mut health_rates);
     let peak = median(&mut authorization_rates);
-    let half = (peak / 2.0).max(1.0) as u64;
+    let half = args.open_loop_rate.unwrap_or((peak / 2.0).max(1.0) as u64);
     let source = Authorizations {
         merchants,
         run_tag: format!("half-{}", hex_key().get(..8).unwrap_or("")),

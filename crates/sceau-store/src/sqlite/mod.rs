@@ -101,7 +101,7 @@ impl SqliteStore {
         }
         // The writer never checkpoints; the checkpointer thread does.
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
-        writer.pragma_update(None, "cache_size", -65_536)?;
+        writer.pragma_update(None, "cache_size", -16_384)?;
         let checkpointer = Arc::new(Checkpointer { state: Mutex::new((false, false)), signal: std::sync::Condvar::new() });
         let checkpoint_connection = open_connection(path)?;
         let checkpoint_worker = Arc::clone(&checkpointer);
@@ -231,7 +231,7 @@ fn write_loop(connection: Connection, mut queue: mpsc::Receiver<Job>, checkpoint
 
 /// WAL pages past which the checkpointer stops being polite (RESTART: waits for the
 /// writer between two batches) so that the WAL file cannot grow without bound.
-const WAL_PAGES_FORCE: i64 = 100_000;
+const WAL_PAGES_FORCE: i64 = 8_192;
 
 /// Copies the WAL back into the database file on its own connection and thread, so that
 /// the writer never pays for it (PASSIVE checkpoints do not block writers).
@@ -279,8 +279,8 @@ impl Checkpointer {
             if stopping {
                 return;
             }
-            // Checkpoints need not follow every batch: at most five a second.
-            std::thread::sleep(std::time::Duration::from_millis(200));
+            // Checkpoints need not follow every batch: at most twenty a second.
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
 }

@@ -395,22 +395,28 @@ fn update_number_usage(
     connection: &Connection,
     id: i64,
     version: i64,
+    before: &NumberUsage,
     usage: &NumberUsage,
 ) -> Result<(), StoreError> {
-    let changed = connection
-        .prepare_cached(
-            "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, failed_tries = ?6, \
-             merchant_id = COALESCE(?7, merchant_id), version = version + 1 WHERE id = ?1 AND version = ?2",
-        )?
-        .execute(params![
-            id,
-            version,
-            usage.state.as_str(),
-            usage.uses_count,
-            usage.amount_used_minor,
-            usage.failed_tries,
-            usage.locked_merchant
-        ])?;
+    // `state` is in the partial indexes' conditions: naming it in SET makes SQLite
+    // rewrite those (randomly keyed) index entries, so it is set only when it changes.
+    let sql = if usage.state == before.state {
+        "UPDATE numbers SET uses_count = ?4, amount_used = ?5, failed_tries = ?6, \
+         merchant_id = COALESCE(?7, merchant_id), version = version + 1 \
+         WHERE id = ?1 AND version = ?2 AND state = ?3"
+    } else {
+        "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, failed_tries = ?6, \
+         merchant_id = COALESCE(?7, merchant_id), version = version + 1 WHERE id = ?1 AND version = ?2"
+    };
+    let changed = connection.prepare_cached(sql)?.execute(params![
+        id,
+        version,
+        usage.state.as_str(),
+        usage.uses_count,
+        usage.amount_used_minor,
+        usage.failed_tries,
+        usage.locked_merchant
+    ])?;
     if changed != 1 {
         return Err(StoreError::Conflict("number_changed_concurrently"));
     }
@@ -445,7 +451,7 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
     let after = match policy::decide(&number.usage, &attempt, request.now_s) {
         Verdict::Decline(decline) => return declined(decline),
         Verdict::WrongDetails(after) => {
-            update_number_usage(connection, number.id, number.version, &after)?;
+            update_number_usage(connection, number.id, number.version, &number.usage, &after)?;
             return declined(Decline::WrongCardDetails);
         }
         Verdict::Approve(after) => after,
@@ -460,7 +466,7 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
     if held != 1 {
         return declined(Decline::InsufficientFunds);
     }
-    update_number_usage(connection, number.id, number.version, &after)?;
+    update_number_usage(connection, number.id, number.version, &number.usage, &after)?;
     let credit_account = merchant_account(connection, request.merchant_id, currency.code())?;
     let client_id = number.client_id;
     connection
