@@ -24,6 +24,8 @@ pub struct Settings {
     pub number_validity_s_default: i64,
     pub hold_ttl_s: i64,
     pub issuer_name: String,
+    /// Most numbers one client may have sent per hour (sending is throttled).
+    pub numbers_per_hour_max: u32,
 }
 
 #[derive(Clone)]
@@ -247,6 +249,7 @@ impl Service {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: self.keys.seal(&text, client.phone.as_str()),
                 },
+                limit: IssueLimit { window_s: 3600, count_max: self.settings.numbers_per_hour_max },
                 now_s,
             };
             match self.store.issue_number(new_number).await? {
@@ -261,6 +264,14 @@ impl Service {
                     return Ok(IssuedNumber { view, text });
                 }
                 IssueOutcome::FingerprintTaken => continue,
+                IssueOutcome::Throttled => {
+                    tracing::info!(client_id = client.id, "number request throttled");
+                    return Err(ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too_many_numbers",
+                        "too many numbers were sent to this client in the last hour; try later",
+                    ));
+                }
             }
         }
         Err(ApiError::new(

@@ -73,12 +73,23 @@ pub struct NewNumber {
     pub origin: Origin,
     pub policy: UsagePolicy,
     pub message: NewMessage,
+    pub limit: IssueLimit,
     pub now_s: i64,
 }
 
 pub enum IssueOutcome {
     Issued(NumberView),
     FingerprintTaken,
+    /// The client already had `count_max` numbers sent within the window.
+    Throttled,
+}
+
+/// How many numbers one client may have sent within a sliding window. Sending is
+/// throttled here, apart from checking (the try limits on each number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssueLimit {
+    pub window_s: i64,
+    pub count_max: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use sceau_domain::policy::{AmountRule, MerchantLock, NumberState, UsagePolicy};
 use sceau_domain::{Currency, Expiry, PhoneNumber};
 use sceau_store::{
     AccountView, AuthorizationView, ClientRecord, CommandRequest, Executed, Expired,
-    IdempotencyKey, IssueOutcome, MerchantCommand, MerchantRecord, MessageDelivery, NewClient,
+    IdempotencyKey, IssueLimit, IssueOutcome, MerchantCommand, MerchantRecord, MessageDelivery, NewClient,
     NewMerchant, NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome, SqliteStore,
     Store, StoreError,
 };
@@ -159,9 +159,12 @@ fn new_number(
             address: client.phone.as_str().to_owned(),
             sealed_body: format!("sealed-{n}").into_bytes(),
         },
+        limit: UNLIMITED,
         now_s,
     }
 }
+
+const UNLIMITED: IssueLimit = IssueLimit { window_s: 3600, count_max: u32::MAX };
 
 fn authorize_command(card: &Card, amount: i64) -> MerchantCommand {
     authorize_command_with(card, amount, card.details, HOLD_TTL_S)
@@ -295,6 +298,7 @@ impl Fixture {
                 view,
             },
             IssueOutcome::FingerprintTaken => panic!("a fresh fingerprint was taken"),
+            IssueOutcome::Throttled => panic!("an unlimited issue was throttled"),
         }
     }
 
@@ -615,6 +619,28 @@ async fn issue_a_number_and_queue_its_message() {
             .collect();
         assert_eq!(listed, vec![first.view.id, card.view.id], "newest first");
         assert_eq!(f.store.client_numbers(alice.id, 1).await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sending_numbers_is_throttled_per_client_and_window() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let bob = f.client(10_000, 0).await;
+        let limit = IssueLimit { window_s: 3600, count_max: 2 };
+        let issue = async |holder: &ClientRecord, now_s: i64| {
+            let n = f.next();
+            let number = NewNumber { limit, ..new_number(holder, one_use(), bytes32(NUMBER_TAG, n), n, now_s) };
+            f.store.issue_number(number).await.unwrap()
+        };
+        assert!(matches!(issue(&alice, NOW).await, IssueOutcome::Issued(_)));
+        assert!(matches!(issue(&alice, NOW + 10).await, IssueOutcome::Issued(_)));
+        let pending = f.pending_count().await;
+        assert!(matches!(issue(&alice, NOW + 20).await, IssueOutcome::Throttled), "{}", f.name);
+        assert_eq!(f.pending_count().await, pending, "a throttled number sends nothing");
+        assert!(matches!(issue(&bob, NOW + 20).await, IssueOutcome::Issued(_)), "the limit is per client");
+        assert!(matches!(issue(&alice, NOW + 3600).await, IssueOutcome::Issued(_)), "the window slides");
     })
     .await;
 }

@@ -31,6 +31,8 @@ pub struct Config {
     pub channel: String,
     /// Mark session cookies Secure (set when served behind TLS).
     pub secure_cookies: bool,
+    /// Most numbers one client may have sent per hour.
+    pub numbers_per_hour_max: u32,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             issuer_name: "sceau".into(),
             channel: "dev-phone".into(),
             secure_cookies: false,
+            numbers_per_hour_max: 20,
         }
     }
 }
@@ -91,6 +94,9 @@ impl Config {
         if let Some(value) = var("SCEAU_ISSUER_NAME") {
             self.issuer_name = value;
         }
+        if let Some(value) = var("SCEAU_NUMBERS_PER_HOUR_MAX") {
+            self.numbers_per_hour_max = value.parse().context("SCEAU_NUMBERS_PER_HOUR_MAX")?;
+        }
         if let Some(value) = var("SCEAU_SECURE_COOKIES") {
             self.secure_cookies = value.parse().context("SCEAU_SECURE_COOKIES")?;
         }
@@ -104,6 +110,9 @@ impl Config {
         }
         if !(60..=90 * 24 * 3600).contains(&self.hold_ttl_s) {
             bail!("hold_ttl_s must be 60 seconds to 90 days");
+        }
+        if self.numbers_per_hour_max == 0 {
+            bail!("numbers_per_hour_max must be at least 1");
         }
         if self.channel != "dev-phone" {
             bail!(

@@ -173,6 +173,7 @@ pub fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Se
         number_validity_s_default: config.number_validity_s,
         hold_ttl_s: config.hold_ttl_s,
         issuer_name: config.issuer_name.clone(),
+        numbers_per_hour_max: config.numbers_per_hour_max,
     };
     Ok(Service {
         store: Arc::new(store),

@@ -1,7 +1,7 @@
 //! The merchant API (server to server, `Authorization: Bearer sk_...`): issue a number at
 //! checkout (Figure 4), authorize, capture, void, refund, look up.
 
-use super::{Id, JsonBody, Merchant};
+use super::{Id, JsonBody, Merchant, RawBody};
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
@@ -351,7 +351,7 @@ pub async fn capture(
     Merchant(merchant): Merchant,
     Id(id): Id,
     headers: HeaderMap,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Response, ApiError> {
     let body = optional_body(&headers, &raw)?;
     let idempotency = idempotency(&headers, &format!("capture/{id}"), &raw)?;
@@ -373,7 +373,7 @@ pub async fn void(
     Merchant(merchant): Merchant,
     Id(id): Id,
     headers: HeaderMap,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Response, ApiError> {
     let body = optional_body(&headers, &raw)?;
     if body.amount.is_some() || body.currency.is_some() {
@@ -399,7 +399,7 @@ pub async fn refund(
     Merchant(merchant): Merchant,
     Id(id): Id,
     headers: HeaderMap,
-    raw: axum::body::Bytes,
+    RawBody(raw): RawBody,
 ) -> Result<Response, ApiError> {
     let body = optional_body(&headers, &raw)?;
     let idempotency = idempotency(&headers, &format!("refund/{id}"), &raw)?;

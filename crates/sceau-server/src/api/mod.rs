@@ -178,3 +178,25 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
             .ok_or_else(ApiError::not_found)
     }
 }
+
+/// The raw body, at most [`BODY_BYTES_MAX`], with JSON errors for a body too large or
+/// unreadable.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::body::Bytes::from_request(request, state).await.map(RawBody).map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("bodies are limited to {BODY_BYTES_MAX} bytes"),
+                )
+            } else {
+                ApiError::bad_request("unreadable_body", "the request body could not be read")
+            }
+        })
+    }
+}
