@@ -249,7 +249,10 @@ impl Service {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: self.keys.seal(&text, client.phone.as_str()),
                 },
-                limit: IssueLimit { window_s: 3600, count_max: self.settings.numbers_per_hour_max },
+                limit: IssueLimit {
+                    window_s: 3600,
+                    count_max: self.settings.numbers_per_hour_max,
+                },
                 now_s,
             };
             match self.store.issue_number(new_number).await? {

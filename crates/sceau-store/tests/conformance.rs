@@ -16,9 +16,9 @@ use sceau_domain::policy::{AmountRule, MerchantLock, NumberState, UsagePolicy};
 use sceau_domain::{Currency, Expiry, PhoneNumber};
 use sceau_store::{
     AccountView, AuthorizationView, ClientRecord, CommandRequest, Executed, Expired,
-    IdempotencyKey, IssueLimit, IssueOutcome, MerchantCommand, MerchantRecord, MessageDelivery, NewClient,
-    NewMerchant, NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome, SqliteStore,
-    Store, StoreError,
+    IdempotencyKey, IssueLimit, IssueOutcome, MerchantCommand, MerchantRecord, MessageDelivery,
+    NewClient, NewMerchant, NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome,
+    SqliteStore, Store, StoreError,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -164,7 +164,10 @@ fn new_number(
     }
 }
 
-const UNLIMITED: IssueLimit = IssueLimit { window_s: 3600, count_max: u32::MAX };
+const UNLIMITED: IssueLimit = IssueLimit {
+    window_s: 3600,
+    count_max: u32::MAX,
+};
 
 fn authorize_command(card: &Card, amount: i64) -> MerchantCommand {
     authorize_command_with(card, amount, card.details, HOLD_TTL_S)
@@ -628,19 +631,42 @@ async fn sending_numbers_is_throttled_per_client_and_window() {
     each_backend(async |f: &Fixture| {
         let alice = f.client(10_000, 0).await;
         let bob = f.client(10_000, 0).await;
-        let limit = IssueLimit { window_s: 3600, count_max: 2 };
+        let limit = IssueLimit {
+            window_s: 3600,
+            count_max: 2,
+        };
         let issue = async |holder: &ClientRecord, now_s: i64| {
             let n = f.next();
-            let number = NewNumber { limit, ..new_number(holder, one_use(), bytes32(NUMBER_TAG, n), n, now_s) };
+            let number = NewNumber {
+                limit,
+                ..new_number(holder, one_use(), bytes32(NUMBER_TAG, n), n, now_s)
+            };
             f.store.issue_number(number).await.unwrap()
         };
         assert!(matches!(issue(&alice, NOW).await, IssueOutcome::Issued(_)));
-        assert!(matches!(issue(&alice, NOW + 10).await, IssueOutcome::Issued(_)));
+        assert!(matches!(
+            issue(&alice, NOW + 10).await,
+            IssueOutcome::Issued(_)
+        ));
         let pending = f.pending_count().await;
-        assert!(matches!(issue(&alice, NOW + 20).await, IssueOutcome::Throttled), "{}", f.name);
-        assert_eq!(f.pending_count().await, pending, "a throttled number sends nothing");
-        assert!(matches!(issue(&bob, NOW + 20).await, IssueOutcome::Issued(_)), "the limit is per client");
-        assert!(matches!(issue(&alice, NOW + 3600).await, IssueOutcome::Issued(_)), "the window slides");
+        assert!(
+            matches!(issue(&alice, NOW + 20).await, IssueOutcome::Throttled),
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            f.pending_count().await,
+            pending,
+            "a throttled number sends nothing"
+        );
+        assert!(
+            matches!(issue(&bob, NOW + 20).await, IssueOutcome::Issued(_)),
+            "the limit is per client"
+        );
+        assert!(
+            matches!(issue(&alice, NOW + 3600).await, IssueOutcome::Issued(_)),
+            "the window slides"
+        );
     })
     .await;
 }

@@ -332,11 +332,7 @@ fn optional_body(headers: &HeaderMap, raw: &[u8]) -> Result<AmountBody, ApiError
     if raw.is_empty() {
         return Ok(AmountBody::default());
     }
-    let is_json = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
+    if !super::is_json(headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",

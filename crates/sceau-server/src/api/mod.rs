@@ -26,38 +26,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = request
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !is_json {
+        if !is_json(request.headers()) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send the body as application/json",
             ));
         }
-        let raw = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
-                        format!("bodies are limited to {BODY_BYTES_MAX} bytes"),
-                    )
-                } else {
-                    ApiError::bad_request("unreadable_body", "the request body could not be read")
-                }
-            })?;
+        let RawBody(raw) = RawBody::from_request(request, state).await?;
         let value = parse_json(&raw)?;
         Ok(JsonBody { value, raw })
     }
+}
+
+/// Whether the request says its body is `application/json` (media types ignore case).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// A field name that can be repeated in an error: it looks like one of ours, so it
+/// cannot be a card number or a password someone sent as a key.
+fn printable_field_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 40
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Parses JSON, describing the problem without echoing the values sent (which may be
@@ -71,18 +70,19 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
                 ("invalid_json", "the body is not valid JSON".to_owned())
             }
             Category::Data => {
-                let named = ["unknown field", "missing field", "duplicate field"]
-                    .iter()
-                    .find(|prefix| text.starts_with(**prefix));
-                match named {
-                    Some(_) => (
-                        "invalid_field",
-                        text.split(" at line")
-                            .next()
-                            .unwrap_or("")
-                            .replace(", expected", "; expected"),
-                    ),
-                    None => (
+                // serde says "unknown field `x`, expected ..." or "missing field `x`":
+                // the name is repeated only when it is safe to (see printable_field_name).
+                let kind = ["unknown field", "missing field", "duplicate field"]
+                    .into_iter()
+                    .find(|prefix| text.starts_with(*prefix));
+                let name = text
+                    .split('`')
+                    .nth(1)
+                    .filter(|name| printable_field_name(name));
+                match (kind, name) {
+                    (Some(kind), Some(name)) => ("invalid_field", format!("{kind} `{name}`")),
+                    (Some(kind), None) => ("invalid_field", kind.to_owned()),
+                    (None, _) => (
                         "invalid_field",
                         "a field has the wrong type or value".to_owned(),
                     ),
@@ -171,9 +171,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(|_| ApiError::not_found())?;
+        let digits_only =
+            !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit());
         text.parse::<i64>()
             .ok()
-            .filter(|id| *id > 0)
+            .filter(|id| digits_only && *id > 0)
             .map(Id)
             .ok_or_else(ApiError::not_found)
     }
@@ -187,16 +189,19 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::body::Bytes::from_request(request, state).await.map(RawBody).map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("bodies are limited to {BODY_BYTES_MAX} bytes"),
-                )
-            } else {
-                ApiError::bad_request("unreadable_body", "the request body could not be read")
-            }
-        })
+        axum::body::Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        format!("bodies are limited to {BODY_BYTES_MAX} bytes"),
+                    )
+                } else {
+                    ApiError::bad_request("unreadable_body", "the request body could not be read")
+                }
+            })
     }
 }

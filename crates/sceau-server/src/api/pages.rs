@@ -145,11 +145,14 @@ impl Session {
 }
 
 fn form_error(rejection: FormRejection) -> ApiError {
-    let _ = BODY_BYTES_MAX;
-    ApiError::bad_request(
-        "invalid_form",
-        format!("the form could not be read ({})", rejection.status()),
-    )
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("bodies are limited to {BODY_BYTES_MAX} bytes"),
+        );
+    }
+    ApiError::bad_request("invalid_form", "the form is malformed or misses a field")
 }
 
 pub async fn home() -> Html<String> {
@@ -237,6 +240,8 @@ pub async fn login(
 
 #[derive(Deserialize)]
 pub struct CsrfForm {
+    /// Missing is the same as wrong: 403.
+    #[serde(default)]
     csrf: String,
 }
 
@@ -348,6 +353,8 @@ pub async fn wallet(
 
 #[derive(Deserialize)]
 pub struct NumberForm {
+    /// Missing is the same as wrong: 403.
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     amount_cap: String,
@@ -395,8 +402,28 @@ pub async fn request_number(
     Ok(response)
 }
 
+/// A signed-in client for the JSON API: no session is a JSON 401, not a redirect.
+pub struct ApiSession(pub Session);
+
+impl FromRequestParts<AppState> for ApiSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Session::from_request_parts(parts, state)
+            .await
+            .map(ApiSession)
+            .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first"))
+    }
+}
+
 /// The client's figures and numbers as JSON (same session as the pages).
-pub async fn me(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+) -> Result<Response, ApiError> {
     let (account, numbers) = state.service.client_overview(&session.client).await?;
     let now_s = state.service.now_s();
     let money = |minor| Money::new(minor, account.currency).to_decimal();

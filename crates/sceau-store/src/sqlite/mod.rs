@@ -54,7 +54,9 @@ where
     }
 
     fn answer(self: Box<Self>, committed: Result<(), StoreError>) {
-        let result = self.result.unwrap_or_else(|| Err(StoreError::Unavailable("command not run".into())));
+        let result = self
+            .result
+            .unwrap_or_else(|| Err(StoreError::Unavailable("command not run".into())));
         let _ = self.answer.send(committed.and(result));
     }
 }
@@ -99,10 +101,16 @@ impl SqliteStore {
             reader.pragma_update(None, "query_only", "ON")?;
             readers.push(reader);
         }
+        // SQLite's default busy handler backs off up to 100 ms per wait; the writer only
+        // ever waits for a checkpoint's short hold on the lock, so it polls finely.
+        writer.busy_handler(Some(writer_busy))?;
         // The writer never checkpoints; the checkpointer thread does.
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         writer.pragma_update(None, "cache_size", -16_384)?;
-        let checkpointer = Arc::new(Checkpointer { state: Mutex::new((false, false)), signal: std::sync::Condvar::new() });
+        let checkpointer = Arc::new(Checkpointer {
+            state: Mutex::new((false, false)),
+            signal: std::sync::Condvar::new(),
+        });
         let checkpoint_connection = open_connection(path)?;
         let checkpoint_worker = Arc::clone(&checkpointer);
         std::thread::Builder::new()
@@ -135,7 +143,11 @@ impl SqliteStore {
         operation: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(Pending { operation, result: None, answer });
+        let job: Job = Box::new(Pending {
+            operation,
+            result: None,
+            answer,
+        });
         self.jobs.send(job).await.map_err(|_| stopped())?;
         answered.await.map_err(|_| stopped())?
     }
@@ -177,9 +189,13 @@ fn stopped() -> StoreError {
 
 /// Runs a command in a savepoint of its own, undoing its writes if it fails.
 fn run_in_savepoint(connection: &Connection, command: &mut Job) -> Result<(), StoreError> {
-    connection.prepare_cached("SAVEPOINT command")?.execute([])?;
+    connection
+        .prepare_cached("SAVEPOINT command")?
+        .execute([])?;
     if !command.run(connection) {
-        connection.prepare_cached("ROLLBACK TO command")?.execute([])?;
+        connection
+            .prepare_cached("ROLLBACK TO command")?
+            .execute([])?;
     }
     connection.prepare_cached("RELEASE command")?.execute([])?;
     Ok(())
@@ -196,9 +212,12 @@ fn run_batch(connection: &Connection, batch: &mut [Job]) -> Result<(), StoreErro
         Ok(())
     } else {
         connection.execute_batch("ROLLBACK; BEGIN IMMEDIATE")?;
-        batch.iter_mut().try_for_each(|command| run_in_savepoint(connection, command))
+        batch
+            .iter_mut()
+            .try_for_each(|command| run_in_savepoint(connection, command))
     };
-    let committed = outcome.and_then(|()| connection.execute_batch("COMMIT").map_err(StoreError::from));
+    let committed =
+        outcome.and_then(|()| connection.execute_batch("COMMIT").map_err(StoreError::from));
     if committed.is_err() {
         let _ = connection.execute_batch("ROLLBACK");
     }
@@ -207,7 +226,11 @@ fn run_batch(connection: &Connection, batch: &mut [Job]) -> Result<(), StoreErro
 
 /// The writer: takes every command waiting (up to [`BATCH_SIZE_MAX`]), runs them in one
 /// transaction, commits once, then answers them all.
-fn write_loop(connection: Connection, mut queue: mpsc::Receiver<Job>, checkpointer: Arc<Checkpointer>) {
+fn write_loop(
+    connection: Connection,
+    mut queue: mpsc::Receiver<Job>,
+    checkpointer: Arc<Checkpointer>,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH_SIZE_MAX);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
@@ -259,10 +282,11 @@ impl Checkpointer {
         loop {
             let stopping = {
                 let Ok(state) = self.state.lock() else { return };
-                let Ok((mut state, _)) = self
-                    .signal
-                    .wait_timeout_while(state, std::time::Duration::from_millis(200), |s| !s.0 && !s.1)
-                else {
+                let Ok((mut state, _)) = self.signal.wait_timeout_while(
+                    state,
+                    std::time::Duration::from_millis(200),
+                    |s| !s.0 && !s.1,
+                ) else {
                     return;
                 };
                 state.0 = false;
@@ -283,6 +307,12 @@ impl Checkpointer {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
+}
+
+/// Busy handler of the writer: waits 100 µs per try, up to the usual busy timeout.
+fn writer_busy(tries: i32) -> bool {
+    std::thread::sleep(std::time::Duration::from_micros(100));
+    i64::from(tries) < (BUSY_TIMEOUT_MS * 10) as i64
 }
 
 /// Runs a checkpoint; returns the WAL's size in pages.

@@ -215,7 +215,10 @@ pub(super) fn issue_number(
         .ok_or_else(|| StoreError::Corrupt("number for an unknown client".into()))?;
     let recent: u32 = connection
         .prepare_cached("SELECT COUNT(*) FROM numbers WHERE client_id = ?1 AND created_at > ?2")?
-        .query_row(params![client.id, number.now_s - number.limit.window_s], |row| row.get(0))?;
+        .query_row(
+            params![client.id, number.now_s - number.limit.window_s],
+            |row| row.get(0),
+        )?;
     if recent >= number.limit.count_max {
         return Ok(IssueOutcome::Throttled);
     }

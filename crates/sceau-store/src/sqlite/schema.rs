@@ -105,14 +105,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX authorizations_pending ON authorizations (hold_expires_at) WHERE state = 'authorized';
     CREATE INDEX authorizations_number ON authorizations (number_id);
 
+    -- A rowid table: rows (with their stored outcome) are appended in time order; only
+    -- the small unique index is keyed by merchant and key.
     CREATE TABLE idempotency (
+        id INTEGER PRIMARY KEY,
         merchant_id INTEGER NOT NULL,
         key TEXT NOT NULL,
         request_hash BLOB NOT NULL,
         outcome TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        PRIMARY KEY (merchant_id, key)
-    ) WITHOUT ROWID;
+        created_at INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX idempotency_key ON idempotency (merchant_id, key);
 
     CREATE TABLE sessions (
         token_hash BLOB PRIMARY KEY,

@@ -1,0 +1,617 @@
+//! The fixture of the HTTP tests: a real sceau server on `127.0.0.1:0` over a SQLite file
+//! in a temporary directory, a manual clock, the development phone, and a client that
+//! speaks to it as merchants, operators and browsers do.
+
+#![allow(dead_code)]
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use sceau_channel::DevPhone;
+use sceau_crypto::Keys;
+use sceau_server::clock::ManualClock;
+use sceau_server::{AppState, MerchantCache, Running, Service, Settings};
+use sceau_store::SqliteStore;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// The instant every server starts at (2026-09-21T13:46:40Z).
+pub const START_S: i64 = 1_790_000_000;
+pub const MASTER_KEY: [u8; 32] = [7; 32];
+pub const ADMIN_TOKEN: &str = "adm_integration_tests_0123456789abcdef";
+pub const PASSWORD: &str = "correct horse battery";
+pub const ISSUER: &str = "Test Bank";
+pub const NUMBER_VALIDITY_S: i64 = 900;
+pub const HOLD_TTL_S: i64 = 7 * 86_400;
+/// The default of `sceau serve`; no test sends a client more numbers than this.
+pub const NUMBERS_PER_HOUR_MAX: u32 = 20;
+
+/// A running server and what a test needs to drive it.
+pub struct Server {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub service: Service,
+    pub clock: ManualClock,
+    running: Option<Running>,
+    _directory: Option<tempfile::TempDir>,
+}
+
+/// An enrolled merchant and its API key.
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    pub id: i64,
+    pub name: String,
+    pub key: String,
+}
+
+/// An enrolled client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: i64,
+    pub login: String,
+    pub phone: String,
+}
+
+/// A signed-in browser: its session cookie (`name=value`) and the wallet's CSRF token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// A card as the client reads it on their phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    pub number: String,
+    pub month: u8,
+    pub year: u16,
+    pub code: String,
+}
+
+impl Card {
+    /// The body of `POST /v1/authorizations` for this card.
+    pub fn body(&self, amount: &str, currency: &str) -> Value {
+        json!({
+            "number": self.number, "expiry_month": self.month, "expiry_year": self.year,
+            "security_code": self.code, "amount": amount, "currency": currency,
+            "reference": "order-1",
+        })
+    }
+
+    /// The same card with another security code.
+    pub fn with_wrong_code(&self) -> Card {
+        let code: u32 = self.code.parse().expect("security code");
+        Card {
+            code: format!("{:03}", (code + 1) % 1000),
+            ..self.clone()
+        }
+    }
+
+    /// The same card with another expiry month.
+    pub fn with_wrong_expiry(&self) -> Card {
+        Card {
+            month: self.month % 12 + 1,
+            ..self.clone()
+        }
+    }
+
+    pub fn last_four(&self) -> &str {
+        &self.number[12..]
+    }
+}
+
+/// An HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {} {}", self.status, self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `id` of a created or read authorization.
+    pub fn id(&self) -> i64 {
+        self.json()["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no id in {} {}", self.status, self.text))
+    }
+}
+
+/// Asserts that `reply` is the error `code` with `status`, in exactly the shape
+/// `{"error": {"code": ..., "message": ...}}`, with a non-empty message.
+#[track_caller]
+pub fn check_error(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(
+        reply.status.as_u16(),
+        status,
+        "expected {status} {code}, got {} {}",
+        reply.status,
+        reply.text
+    );
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/json")),
+        "error without JSON content type: {:?} {}",
+        reply.headers,
+        reply.text
+    );
+    let body = reply.json();
+    let object = body.as_object().expect("an object");
+    assert_eq!(object.len(), 1, "only `error` at the top: {body}");
+    let error = body["error"].as_object().expect("an `error` object");
+    assert_eq!(error.len(), 2, "only code and message: {body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "a message: {body}"
+    );
+}
+
+/// Asserts a declined authorization: HTTP 402 with the decline's code.
+#[track_caller]
+pub fn check_decline(reply: &Reply, code: &str) {
+    check_error(reply, 402, code);
+}
+
+/// Completes 15 digits with their Luhn check digit.
+pub fn with_luhn_digit(fifteen: &str) -> String {
+    assert_eq!(fifteen.len(), 15);
+    let sum: u32 = fifteen
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(position, byte)| {
+            let digit = u32::from(byte - b'0');
+            if position % 2 == 0 {
+                let doubled = digit * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                digit
+            }
+        })
+        .sum();
+    format!("{fifteen}{}", (10 - sum % 10) % 10)
+}
+
+/// The card in a phone message: "dddd dddd dddd dddd exp MM/YY code CCC".
+pub fn card_from_message(text: &str) -> Option<Card> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let position = words.windows(4).position(|w| {
+        w.iter()
+            .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_digit()))
+    })?;
+    let number = words[position..position + 4].concat();
+    let rest = &words[position + 4..];
+    if rest.len() < 4 || rest[0] != "exp" || rest[2] != "code" {
+        return None;
+    }
+    let (month, year) = rest[1].split_once('/')?;
+    let code: String = rest[3].chars().filter(char::is_ascii_digit).collect();
+    Some(Card {
+        number,
+        month: month.parse().ok()?,
+        year: 2000 + year.parse::<u16>().ok()?,
+        code,
+    })
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The messages of a `/phone` page, newest first: (message id, text).
+pub fn messages_in_page(page: &str) -> Vec<(i64, String)> {
+    let mut messages = Vec::new();
+    let marker = "<li class=\"sms\" data-message-id=\"";
+    let mut rest = page;
+    while let Some(start) = rest.find(marker) {
+        rest = &rest[start + marker.len()..];
+        let id_end = rest.find('"').expect("end of the message id");
+        let id = rest[..id_end].parse().expect("a numeric message id");
+        let text_start = rest.find("<p>").expect("message text") + 3;
+        let text_end = rest.find("</p>").expect("end of the message text");
+        messages.push((id, unescape(&rest[text_start..text_end])));
+        rest = &rest[text_end..];
+    }
+    messages
+}
+
+impl Server {
+    /// A fresh server on a fresh database.
+    pub async fn start() -> Server {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("sceau.db");
+        let mut server = Server::start_on(&path, ManualClock::starting_at(START_S)).await;
+        server._directory = Some(directory);
+        server
+    }
+
+    /// A server on `database` (created if absent), built as `sceau serve` builds it.
+    pub async fn start_on(database: &Path, clock: ManualClock) -> Server {
+        let store = SqliteStore::open(database).expect("open the SQLite store");
+        let service = Service {
+            store: Arc::new(store),
+            keys: Arc::new(Keys::from_master(&MASTER_KEY)),
+            clock: Arc::new(clock.clone()),
+            settings: Arc::new(Settings {
+                bin_range: "499999".parse().expect("BIN range"),
+                number_validity_s_default: NUMBER_VALIDITY_S,
+                hold_ttl_s: HOLD_TTL_S,
+                issuer_name: ISSUER.to_owned(),
+                numbers_per_hour_max: NUMBERS_PER_HOUR_MAX,
+            }),
+            outbox_ready: Arc::new(Notify::new()),
+        };
+        let state = AppState {
+            service: service.clone(),
+            admin_token_hash: sceau_crypto::token_hash(ADMIN_TOKEN),
+            merchant_cache: Arc::new(MerchantCache::default()),
+            phone_simulator: true,
+            secure_cookies: false,
+        };
+        let running = sceau_server::start(
+            state,
+            Arc::new(DevPhone),
+            "127.0.0.1:0".parse().expect("address"),
+        )
+        .await
+        .expect("start the server");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client");
+        Server {
+            base: format!("http://{}", running.address),
+            http,
+            service,
+            clock,
+            running: Some(running),
+            _directory: None,
+        }
+    }
+
+    /// Stops the server and lets go of its store.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(&self, request: RequestBuilder) -> Reply {
+        let response = request.send().await.expect("an HTTP answer");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("a readable body");
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    // -- operators ------------------------------------------------------------------------
+
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    pub async fn enroll_merchant(&self, name: &str) -> Merchant {
+        let reply = self
+            .admin(
+                Method::POST,
+                "/admin/v1/merchants",
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        let body = reply.json();
+        Merchant {
+            id: body["id"].as_i64().expect("merchant id"),
+            name: name.to_owned(),
+            key: body["api_key"].as_str().expect("API key").to_owned(),
+        }
+    }
+
+    /// Enrols a client with an account in EUR, no credit.
+    pub async fn enroll_client(&self, login: &str, phone: &str, opening_balance: &str) -> Client {
+        let reply = self
+            .admin(
+                Method::POST,
+                "/admin/v1/clients",
+                Some(json!({
+                    "login": login, "display_name": format!("Client {login}"), "password": PASSWORD,
+                    "phone": phone, "currency": "EUR", "opening_balance": opening_balance,
+                    "credit_limit": "0",
+                })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        Client {
+            id: reply.json()["id"].as_i64().expect("client id"),
+            login: login.to_owned(),
+            phone: phone.to_owned(),
+        }
+    }
+
+    /// The client's (balance, held) as the admin API shows them.
+    pub async fn figures(&self, client: &Client) -> (String, String) {
+        let reply = self
+            .admin(
+                Method::GET,
+                &format!("/admin/v1/clients/{}", client.id),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let body = reply.json();
+        (
+            body["balance"].as_str().expect("balance").to_owned(),
+            body["held"].as_str().expect("held").to_owned(),
+        )
+    }
+
+    pub async fn assert_figures(&self, client: &Client, balance: &str, held: &str) {
+        assert_eq!(
+            self.figures(client).await,
+            (balance.to_owned(), held.to_owned()),
+            "balance and held of {}",
+            client.login
+        );
+    }
+
+    /// Asserts that the admin ledger check finds the ledger sound.
+    pub async fn assert_ledger_sound(&self) {
+        let reply = self
+            .admin(Method::GET, "/admin/v1/ledger/check", None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let body = reply.json();
+        assert_eq!(body["sound"], true, "ledger: {body}");
+        assert_eq!(body["violations"], json!([]), "ledger: {body}");
+    }
+
+    // -- merchants ------------------------------------------------------------------------
+
+    pub async fn merchant_post(
+        &self,
+        merchant: &Merchant,
+        path: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&merchant.key)
+            .json(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        self.send(request).await
+    }
+
+    pub async fn merchant_get(&self, merchant: &Merchant, path: &str) -> Reply {
+        self.send(self.http.get(self.url(path)).bearer_auth(&merchant.key))
+            .await
+    }
+
+    pub async fn authorize(
+        &self,
+        merchant: &Merchant,
+        card: &Card,
+        amount: &str,
+        currency: &str,
+    ) -> Reply {
+        self.merchant_post(
+            merchant,
+            "/v1/authorizations",
+            &card.body(amount, currency),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/authorizations/{id}/{action}` with an optional JSON body.
+    pub async fn act(
+        &self,
+        merchant: &Merchant,
+        id: impl std::fmt::Display,
+        action: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .post(self.url(&format!("/v1/authorizations/{id}/{action}")))
+            .bearer_auth(&merchant.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    /// Figure 4: the merchant asks for a number for `client` (login or phone).
+    pub async fn checkout_number(
+        &self,
+        merchant: &Merchant,
+        client: &str,
+        amount: &str,
+        currency: &str,
+    ) -> Reply {
+        self.merchant_post(
+            merchant,
+            "/v1/numbers",
+            &json!({ "client": client, "amount": amount, "currency": currency }),
+            None,
+        )
+        .await
+    }
+
+    /// Figure 4 up to the phone: the number the client reads for this checkout.
+    pub async fn checkout_card(&self, merchant: &Merchant, client: &Client, amount: &str) -> Card {
+        let newest = self.newest_message_id(&client.phone).await;
+        let reply = self
+            .checkout_number(merchant, &client.login, amount, "EUR")
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        self.card_after(&client.phone, newest).await
+    }
+
+    // -- browsers and phones ----------------------------------------------------------------
+
+    /// Signs in with the password form, checks the session cookie's attributes, and reads
+    /// the CSRF token on the wallet page.
+    pub async fn sign_in(&self, login: &str) -> Session {
+        let reply = self
+            .send(
+                self.http
+                    .post(self.url("/login"))
+                    .form(&[("login", login), ("password", PASSWORD)]),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
+        assert_eq!(reply.header("location"), Some("/wallet"));
+        let set_cookie = reply.header("set-cookie").expect("a session cookie");
+        let attributes: Vec<&str> = set_cookie.split(';').map(str::trim).collect();
+        assert!(attributes.contains(&"HttpOnly"), "{set_cookie}");
+        assert!(attributes.contains(&"SameSite=Strict"), "{set_cookie}");
+        assert!(attributes.contains(&"Path=/"), "{set_cookie}");
+        let cookie = attributes[0].to_owned();
+        assert!(cookie.starts_with("sceau_session="), "{set_cookie}");
+        let wallet = self.page("/wallet", Some(&cookie)).await;
+        assert_eq!(wallet.status, StatusCode::OK, "{}", wallet.text);
+        let marker = "name=\"csrf\" value=\"";
+        let at = wallet
+            .text
+            .find(marker)
+            .expect("a CSRF token on the wallet")
+            + marker.len();
+        let end = wallet.text[at..].find('"').expect("end of the CSRF token") + at;
+        let csrf = wallet.text[at..end].to_owned();
+        assert_eq!(csrf.len(), 64, "{csrf}");
+        Session { cookie, csrf }
+    }
+
+    /// GET a page, with a session cookie or without.
+    pub async fn page(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut request = self.http.get(self.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        self.send(request).await
+    }
+
+    /// `POST /wallet/numbers` with this session's cookie and exactly `form`.
+    pub async fn ask_number(&self, session: &Session, form: &[(&str, &str)]) -> Reply {
+        self.send(
+            self.http
+                .post(self.url("/wallet/numbers"))
+                .header("cookie", &session.cookie)
+                .form(form),
+        )
+        .await
+    }
+
+    /// Figure 5 up to the phone: asks for a number on the wallet (with the session's CSRF
+    /// token and `form`) and reads it on the phone.
+    pub async fn wallet_card(
+        &self,
+        session: &Session,
+        client: &Client,
+        form: &[(&str, &str)],
+    ) -> (Card, String) {
+        let newest = self.newest_message_id(&client.phone).await;
+        let mut fields = vec![("csrf", session.csrf.as_str())];
+        fields.extend_from_slice(form);
+        let reply = self.ask_number(session, &fields).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
+        assert_eq!(reply.header("location"), Some("/wallet?sent=1"));
+        let text = self.message_after(&client.phone, newest).await;
+        let card = card_from_message(&text).unwrap_or_else(|| panic!("no card in {text:?}"));
+        (card, text)
+    }
+
+    /// A one-payment number for any merchant and any amount.
+    pub async fn any_card(&self, session: &Session, client: &Client) -> Card {
+        self.wallet_card(session, client, &[]).await.0
+    }
+
+    /// Hands what is pending in the outbox to the development phone.
+    pub async fn deliver(&self) {
+        sceau_server::dispatch::dispatch_once(&self.service, &DevPhone)
+            .await
+            .expect("dispatch the outbox");
+    }
+
+    /// The phone's messages, newest first, as the phone simulator page shows them.
+    pub async fn phone_messages(&self, phone: &str) -> Vec<(i64, String)> {
+        let reply = self
+            .send(self.http.get(self.url("/phone")).query(&[("to", phone)]))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        messages_in_page(&reply.text)
+    }
+
+    pub async fn newest_message_id(&self, phone: &str) -> i64 {
+        self.phone_messages(phone)
+            .await
+            .first()
+            .map_or(0, |(id, _)| *id)
+    }
+
+    /// Delivers the outbox and returns the one message newer than `after`.
+    pub async fn message_after(&self, phone: &str, after: i64) -> String {
+        self.deliver().await;
+        let newer: Vec<(i64, String)> = self
+            .phone_messages(phone)
+            .await
+            .into_iter()
+            .filter(|(id, _)| *id > after)
+            .collect();
+        assert_eq!(newer.len(), 1, "one new message to {phone}: {newer:?}");
+        newer
+            .into_iter()
+            .next()
+            .map(|(_, text)| text)
+            .unwrap_or_default()
+    }
+
+    pub async fn card_after(&self, phone: &str, after: i64) -> Card {
+        let text = self.message_after(phone, after).await;
+        card_from_message(&text).unwrap_or_else(|| panic!("no card in {text:?}"))
+    }
+
+    /// `GET /api/v1/me` with the session cookie.
+    pub async fn me(&self, session: &Session) -> Value {
+        let reply = self.page("/api/v1/me", Some(&session.cookie)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.json()
+    }
+}
