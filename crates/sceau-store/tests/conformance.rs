@@ -2563,3 +2563,47 @@ proptest! {
         runtime.block_on(run_sequence(&ops));
     }
 }
+
+/// Commands sent together share a batch; one that fails (here: a login already taken,
+/// after it has written its account) must leave its batch-mates applied and itself
+/// wholly undone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_command_does_not_fail_its_batch() {
+    each_backend(async |f: &Fixture| {
+        let taken = f.client(1_000, 0).await;
+        let mut tasks = Vec::new();
+        for round in 0..32_u64 {
+            let store = Arc::clone(&f.store);
+            let n = f.next();
+            let mut client = new_client(n, "EUR", 500, 0);
+            if round % 4 == 0 {
+                client.login = taken.login.clone();
+            }
+            tasks.push(tokio::spawn(
+                async move { store.enroll_client(client).await },
+            ));
+        }
+        let mut enrolled = 0;
+        let mut refused = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => enrolled += 1,
+                Err(StoreError::Conflict("login_taken")) => refused += 1,
+                Err(other) => panic!("{}: unexpected {other:?}", f.name),
+            }
+        }
+        assert_eq!((enrolled, refused), (24, 8), "{}", f.name);
+        let clients = f.store.clients(1_000).await.unwrap();
+        assert_eq!(
+            clients.len(),
+            25,
+            "{}: the refused enrolments left nothing",
+            f.name
+        );
+        let report = f.store.check_ledger().await.unwrap();
+        assert!(report.is_sound(), "{}: {report:?}", f.name);
+        let funding_total: i64 = report.currency_sums.iter().map(|(_, sum)| sum).sum();
+        assert_eq!(funding_total, 0);
+    })
+    .await;
+}
