@@ -290,6 +290,14 @@ pub async fn wallet(
     } else {
         String::new()
     };
+    // Names of the merchants the numbers are locked to (at most one look-up each).
+    let mut merchant_names = std::collections::HashMap::new();
+    for id in numbers.iter().filter_map(|n| n.locked_merchant) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = merchant_names.entry(id) {
+            let name = state.service.store.merchant(id).await?.map(|m| m.name);
+            entry.insert(name.unwrap_or_else(|| format!("merchant #{id}")));
+        }
+    }
     let mut rows = String::new();
     for number in &numbers {
         let limit = match number.policy.amount {
@@ -299,7 +307,7 @@ pub async fn wallet(
         };
         let merchant = match (number.policy.merchant, number.locked_merchant) {
             (MerchantLock::Any, _) => "any".to_owned(),
-            (_, Some(id)) => format!("merchant #{id}"),
+            (_, Some(id)) => merchant_names.get(&id).cloned().unwrap_or_default(),
             (MerchantLock::FirstMerchant, None) => "first merchant".to_owned(),
             (MerchantLock::Named(id), None) => format!("merchant #{id}"),
         };
