@@ -103,7 +103,6 @@ const MIGRATIONS: &[&str] = &[
         CHECK (refunded >= 0 AND refunded <= captured)
     );
     CREATE INDEX authorizations_pending ON authorizations (hold_expires_at) WHERE state = 'authorized';
-    CREATE INDEX authorizations_number ON authorizations (number_id);
 
     -- A rowid table: rows (with their stored outcome) are appended in time order; only
     -- the small unique index is keyed by merchant and key.
