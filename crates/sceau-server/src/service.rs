@@ -391,3 +391,39 @@ pub fn internal(detail: &str) -> ApiError {
         "internal error",
     )
 }
+
+/// Reads back the card in a text written by [`Service::issue_number`], as its holder
+/// would: "dddd dddd dddd dddd exp MM/YY code CCC" → (number, month, year, code). For
+/// the demo, the benchmark and tests, which play the client reading their phone.
+pub fn card_in_message(text: &str) -> Option<(String, u8, u16, String)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let is_group = |group: &&str| group.len() == 4 && group.bytes().all(|b| b.is_ascii_digit());
+    let position = words.windows(4).position(|w| w.iter().all(is_group))?;
+    let number = words[position..position + 4].concat();
+    let rest = &words[position + 4..];
+    if rest.len() < 4 || rest[0] != "exp" || rest[2] != "code" {
+        return None;
+    }
+    let (month, year) = rest[1].split_once('/')?;
+    let code: String = rest[3].chars().filter(char::is_ascii_digit).collect();
+    Some((
+        number,
+        month.parse().ok()?,
+        2000 + year.parse::<u16>().ok()?,
+        code,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_the_card_in_a_message() {
+        let text = "Bank: your single-use card 4999 9912 3456 7890 exp 11/26 code 042. 1 payment.";
+        assert_eq!(
+            super::card_in_message(text),
+            Some(("4999991234567890".to_owned(), 11, 2026, "042".to_owned()))
+        );
+        assert_eq!(super::card_in_message("no card here"), None);
+        assert_eq!(super::card_in_message("1234 5678 9012 3456 exp"), None);
+    }
+}

@@ -129,7 +129,7 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<(Str
             .issue_number(&client, &request, None, Origin::Client)
             .await
             .map_err(failed)?;
-        let (number, month, year, code) = crate::demo::card_from_message(&issued.text)
+        let (number, month, year, code) = sceau_server::service::card_in_message(&issued.text)
             .context("cannot read the issued number")?;
         let body = format!(
             r#"{{"number":"{number}","expiry_month":{month},"expiry_year":{year},"security_code":"{code}","amount":"1.00","currency":"EUR","reference":"bench"}}"#

@@ -111,28 +111,6 @@ fn unescape(text: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// The card as the client reads it on their phone: number, expiry month, year, code.
-pub fn card_from_message(text: &str) -> Option<(String, u8, u16, String)> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let position = words.windows(4).position(|w| {
-        w.iter()
-            .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_digit()))
-    })?;
-    let number = words[position..position + 4].concat();
-    let rest = &words[position + 4..];
-    if rest.len() < 4 || rest[0] != "exp" || rest[2] != "code" {
-        return None;
-    }
-    let (month, year) = rest[1].split_once('/')?;
-    let code: String = rest[3].chars().filter(char::is_ascii_digit).collect();
-    Some((
-        number,
-        month.parse().ok()?,
-        2000 + year.parse::<u16>().ok()?,
-        code,
-    ))
-}
-
 fn show(value: &Value) -> String {
     serde_json::to_string_pretty(value)
         .unwrap_or_default()
@@ -258,7 +236,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<()> {
     let text = wait_for_message(demo, ALICE_PHONE, None).await?;
     println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
     let (number, month, year, code) =
-        card_from_message(&text).context("cannot read the card in the SMS")?;
+        sceau_server::service::card_in_message(&text).context("cannot read the card in the SMS")?;
 
     step("Figure 5 — Alice pays Librairie Dupont with it");
     println!("before: {}", demo.balance(alice_id).await?);
@@ -327,7 +305,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<()> {
     let text = wait_for_message(demo, ALICE_PHONE, Some(&number)).await?;
     println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
     let (number, month, year, code) =
-        card_from_message(&text).context("cannot read the card in the SMS")?;
+        sceau_server::service::card_in_message(&text).context("cannot read the card in the SMS")?;
     println!("Alice types the number into the shop's page; the shop submits it:");
     let wrong_amount = json!({"number": number, "expiry_month": month, "expiry_year": year, "security_code": code,
                               "amount": "25.00", "currency": "EUR", "reference": "checkout-77"});
@@ -401,7 +379,8 @@ async fn wait_for_message(
     for _ in 0..100 {
         if let Ok(text) = demo.read_phone(phone).await {
             let is_new = not_containing.is_none_or(|old| {
-                card_from_message(&text).is_none_or(|(number, ..)| number != old)
+                sceau_server::service::card_in_message(&text)
+                    .is_none_or(|(number, ..)| number != old)
             });
             if is_new {
                 return Ok(text);
@@ -410,18 +389,4 @@ async fn wait_for_message(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     bail!("no message reached {phone}")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn reads_the_card_in_a_message() {
-        let text =
-            "Banque Sceau: your single-use card 4999 9912 3456 7890 exp 11/26 code 042. 1 payment.";
-        assert_eq!(
-            super::card_from_message(text),
-            Some(("4999991234567890".to_owned(), 11, 2026, "042".to_owned()))
-        );
-        assert_eq!(super::card_from_message("no card here"), None);
-    }
 }

@@ -342,6 +342,22 @@ fn optional_body(headers: &HeaderMap, raw: &[u8]) -> Result<AmountBody, ApiError
     super::parse_json(raw)
 }
 
+/// Capture and refund: an optional `{amount, currency}` checked against the authorization.
+async fn with_amount(
+    state: &AppState,
+    merchant_id: i64,
+    id: i64,
+    route: &str,
+    headers: &HeaderMap,
+    raw: &[u8],
+    command: fn(i64, Option<i64>) -> MerchantCommand,
+) -> Result<Response, ApiError> {
+    let body = optional_body(headers, raw)?;
+    let idempotency = idempotency(headers, &format!("{route}/{id}"), raw)?;
+    let amount = amount_minor(state, merchant_id, id, optional_amount(&body)?).await?;
+    run(state, merchant_id, idempotency, command(id, amount)).await
+}
+
 pub async fn capture(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
@@ -349,19 +365,11 @@ pub async fn capture(
     headers: HeaderMap,
     RawBody(raw): RawBody,
 ) -> Result<Response, ApiError> {
-    let body = optional_body(&headers, &raw)?;
-    let idempotency = idempotency(&headers, &format!("capture/{id}"), &raw)?;
-    let amount = amount_minor(&state, merchant.id, id, optional_amount(&body)?).await?;
-    run(
-        &state,
-        merchant.id,
-        idempotency,
-        MerchantCommand::Capture {
-            authorization_id: id,
-            amount,
-        },
-    )
-    .await
+    let command = |authorization_id, amount| MerchantCommand::Capture {
+        authorization_id,
+        amount,
+    };
+    with_amount(&state, merchant.id, id, "capture", &headers, &raw, command).await
 }
 
 pub async fn void(
@@ -397,19 +405,11 @@ pub async fn refund(
     headers: HeaderMap,
     RawBody(raw): RawBody,
 ) -> Result<Response, ApiError> {
-    let body = optional_body(&headers, &raw)?;
-    let idempotency = idempotency(&headers, &format!("refund/{id}"), &raw)?;
-    let amount = amount_minor(&state, merchant.id, id, optional_amount(&body)?).await?;
-    run(
-        &state,
-        merchant.id,
-        idempotency,
-        MerchantCommand::Refund {
-            authorization_id: id,
-            amount,
-        },
-    )
-    .await
+    let command = |authorization_id, amount| MerchantCommand::Refund {
+        authorization_id,
+        amount,
+    };
+    with_amount(&state, merchant.id, id, "refund", &headers, &raw, command).await
 }
 
 pub async fn get_authorization(

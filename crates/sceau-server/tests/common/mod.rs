@@ -186,24 +186,13 @@ pub fn with_luhn_digit(fifteen: &str) -> String {
     format!("{fifteen}{}", (10 - sum % 10) % 10)
 }
 
-/// The card in a phone message: "dddd dddd dddd dddd exp MM/YY code CCC".
+/// The card in a phone message, read as the client would.
 pub fn card_from_message(text: &str) -> Option<Card> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let position = words.windows(4).position(|w| {
-        w.iter()
-            .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_digit()))
-    })?;
-    let number = words[position..position + 4].concat();
-    let rest = &words[position + 4..];
-    if rest.len() < 4 || rest[0] != "exp" || rest[2] != "code" {
-        return None;
-    }
-    let (month, year) = rest[1].split_once('/')?;
-    let code: String = rest[3].chars().filter(char::is_ascii_digit).collect();
+    let (number, month, year, code) = sceau_server::service::card_in_message(text)?;
     Some(Card {
         number,
-        month: month.parse().ok()?,
-        year: 2000 + year.parse::<u16>().ok()?,
+        month,
+        year,
         code,
     })
 }
