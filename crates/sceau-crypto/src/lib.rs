@@ -83,6 +83,7 @@ pub struct Keys {
     number_lookup: [u8; 32],
     card_details: [u8; 32],
     message_seal: [u8; 32],
+    request: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -105,6 +106,7 @@ impl Keys {
             number_lookup: derive(b"sceau/number-lookup/v1"),
             card_details: derive(b"sceau/card-details/v1"),
             message_seal: derive(b"sceau/message-seal/v1"),
+            request: derive(b"sceau/request/v1"),
         }
     }
 
@@ -163,6 +165,13 @@ impl Keys {
                 security_code.as_bytes(),
             ],
         )
+    }
+
+    /// Keyed fingerprint of a request, stored with its idempotency key. Keyed because a
+    /// request body may carry a card number and security code: a plain hash of it could
+    /// be reversed by trying every number of the BIN range.
+    pub fn request_fingerprint(&self, route: &str, body: &[u8]) -> [u8; 32] {
+        self.mac(&self.request, &[route.as_bytes(), b"\0", body])
     }
 
     /// Encrypts a message for storage: a random 96-bit nonce, then the AEAD ciphertext.

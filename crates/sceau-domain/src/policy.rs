@@ -112,13 +112,10 @@ pub enum Verdict {
     WrongDetails(NumberUsage),
 }
 
-/// Decides an attempt. The order matters: a blocked number says only that; wrong details
-/// are counted before anything else is revealed, so that someone without the expiry and
-/// security code learns nothing about the number's state.
+/// Decides an attempt. The order matters: wrong details are counted before anything is
+/// revealed, so that someone without the expiry and security code learns nothing about
+/// the number's state — not even that it is blocked (a blocked number keeps counting).
 pub fn decide(usage: &NumberUsage, attempt: &Attempt, now_s: i64) -> Verdict {
-    if usage.state == NumberState::Blocked || attempt.holder_blocked {
-        return Verdict::Decline(Decline::Blocked);
-    }
     if !attempt.details_match {
         let failed_tries = usage.failed_tries.saturating_add(1);
         let state = if failed_tries >= NUMBER_TRIES_MAX {
@@ -131,6 +128,9 @@ pub fn decide(usage: &NumberUsage, attempt: &Attempt, now_s: i64) -> Verdict {
             state,
             ..*usage
         });
+    }
+    if usage.state == NumberState::Blocked || attempt.holder_blocked {
+        return Verdict::Decline(Decline::Blocked);
     }
     if now_s >= usage.policy.valid_until_s || usage.state == NumberState::Expired {
         return Verdict::Decline(Decline::Expired);
@@ -328,6 +328,21 @@ mod tests {
         }
         assert_eq!(current.state, NumberState::Blocked);
         check(&current, attempt(1, 1), NOW, Err(Decline::Blocked));
+    }
+
+    #[test]
+    fn a_blocked_number_is_not_revealed_without_its_details() {
+        let blocked = NumberUsage {
+            state: NumberState::Blocked,
+            failed_tries: 3,
+            ..usage(policy())
+        };
+        let wrong = Attempt {
+            details_match: false,
+            ..attempt(1, 1)
+        };
+        check(&blocked, wrong, NOW, Err(Decline::WrongCardDetails));
+        check(&blocked, attempt(1, 1), NOW, Err(Decline::Blocked));
     }
 
     #[test]

@@ -379,11 +379,12 @@ async fn every_decline_is_a_402_with_its_code() {
         &server.authorize(&shop, &card, "1.00", "EUR").await,
         "blocked",
     );
+    // Without the right details, a blocked number is not revealed as blocked.
     check(
         &server
             .authorize(&shop, &card.with_wrong_expiry(), "1.00", "EUR")
             .await,
-        "blocked",
+        "wrong_card_details",
     );
 
     // over_cap: the cap is over all uses of the number.

@@ -17,7 +17,6 @@ use sceau_store::{
     AuthorizationView, CommandRequest, IdempotencyKey, MerchantCommand, Origin, Outcome,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 const IDEMPOTENCY_KEY_LEN_MAX: usize = 255;
@@ -195,6 +194,7 @@ fn outcome_response(outcome: &Outcome, replayed: bool) -> Response {
 }
 
 fn idempotency(
+    keys: &sceau_crypto::Keys,
     headers: &HeaderMap,
     route: &str,
     raw: &[u8],
@@ -209,13 +209,9 @@ fn idempotency(
         .ok_or_else(|| {
             ApiError::bad_request("invalid_idempotency_key", format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} visible ASCII characters"))
         })?;
-    let mut hasher = Sha256::new();
-    hasher.update(route.as_bytes());
-    hasher.update([0]);
-    hasher.update(raw);
     Ok(Some(IdempotencyKey {
         key: key.to_owned(),
-        request_hash: hasher.finalize().into(),
+        request_hash: keys.request_fingerprint(route, raw),
     }))
 }
 
@@ -241,7 +237,7 @@ pub async fn authorize(
     headers: HeaderMap,
     JsonBody { value: body, raw }: JsonBody<AuthorizeBody>,
 ) -> Result<Response, ApiError> {
-    let idempotency = idempotency(&headers, "authorize", &raw)?;
+    let idempotency = idempotency(&state.service.keys, &headers, "authorize", &raw)?;
     let currency = parse_currency(&body.currency)?;
     let amount = parse_amount(&body.amount, currency)?;
     let number: CardNumber = body
@@ -353,7 +349,7 @@ async fn with_amount(
     command: fn(i64, Option<i64>) -> MerchantCommand,
 ) -> Result<Response, ApiError> {
     let body = optional_body(headers, raw)?;
-    let idempotency = idempotency(headers, &format!("{route}/{id}"), raw)?;
+    let idempotency = idempotency(&state.service.keys, headers, &format!("{route}/{id}"), raw)?;
     let amount = amount_minor(state, merchant_id, id, optional_amount(&body)?).await?;
     run(state, merchant_id, idempotency, command(id, amount)).await
 }
@@ -386,7 +382,7 @@ pub async fn void(
             "a void takes no amount",
         ));
     }
-    let idempotency = idempotency(&headers, &format!("void/{id}"), &raw)?;
+    let idempotency = idempotency(&state.service.keys, &headers, &format!("void/{id}"), &raw)?;
     run(
         &state,
         merchant.id,

@@ -71,7 +71,7 @@ pub struct SqliteStore {
 
 struct ReadPool {
     connections: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -126,7 +126,7 @@ impl SqliteStore {
             jobs,
             readers: Arc::new(ReadPool {
                 connections: Mutex::new(readers),
-                permits: Semaphore::new(READERS_COUNT),
+                permits: Arc::new(Semaphore::new(READERS_COUNT)),
             }),
             path: path.to_owned(),
         })
@@ -158,13 +158,14 @@ impl SqliteStore {
         query: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let pool = Arc::clone(&self.readers);
-        let _permit = self
-            .readers
-            .permits
-            .acquire()
+        // The permit moves into the blocking task: if the caller gives up, the connection
+        // is still counted as taken until the task has put it back.
+        let permit = Arc::clone(&self.readers.permits)
+            .acquire_owned()
             .await
             .map_err(|_| stopped())?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let connection = pool
                 .connections
                 .lock()
