@@ -935,7 +935,7 @@ const AUTHORIZE_CASES: &[AuthorizeCase] = &[
     AuthorizeCase { name: "what the holds leave", opening: 1_000, credit: 500, uses_max: 3, before: &[PAID], attempt: pay(500), ..CASE },
     AuthorizeCase { name: "no funds at all", opening: 0, attempt: pay(1), expected: Some(Decline::InsufficientFunds), ..CASE },
     AuthorizeCase { name: "blocked holder", holder_blocked: true, expected: Some(Decline::Blocked), ..CASE },
-    AuthorizeCase { name: "blocked holder, wrong details", holder_blocked: true, attempt: pay(1_000).wrong_details(), expected: Some(Decline::Blocked), ..CASE },
+    AuthorizeCase { name: "blocked holder, wrong details (not revealed)", holder_blocked: true, attempt: pay(1_000).wrong_details(), expected: Some(Decline::WrongCardDetails), ..CASE },
 ];
 
 #[tokio::test]
