@@ -24,8 +24,10 @@ pub struct Settings {
     pub number_validity_s_default: i64,
     pub hold_ttl_s: i64,
     pub issuer_name: String,
-    /// Most numbers one client may have sent per hour (sending is throttled).
+    /// Most numbers a client may ask to be sent per hour (sending is throttled).
     pub numbers_per_hour_max: u32,
+    /// Most numbers one merchant may have sent to one client per hour (Figure 4).
+    pub checkout_numbers_per_hour_max: u32,
 }
 
 #[derive(Clone)]
@@ -252,6 +254,7 @@ impl Service {
                 limit: IssueLimit {
                     window_s: 3600,
                     count_max: self.settings.numbers_per_hour_max,
+                    per_merchant_max: self.settings.checkout_numbers_per_hour_max,
                 },
                 now_s,
             };

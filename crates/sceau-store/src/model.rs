@@ -84,12 +84,16 @@ pub enum IssueOutcome {
     Throttled,
 }
 
-/// How many numbers one client may have sent within a sliding window. Sending is
-/// throttled here, apart from checking (the try limits on each number).
+/// How many numbers may be sent to one client within a sliding window. Sending is
+/// throttled here, apart from checking (the try limits on each number). Numbers the
+/// client asks for count against `count_max`; numbers a merchant asks for count, per
+/// merchant, against `per_merchant_max`, so that no merchant can use up the client's own
+/// allowance or flood their phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IssueLimit {
     pub window_s: i64,
     pub count_max: u32,
+    pub per_merchant_max: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

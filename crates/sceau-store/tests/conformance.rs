@@ -167,6 +167,7 @@ fn new_number(
 const UNLIMITED: IssueLimit = IssueLimit {
     window_s: 3600,
     count_max: u32::MAX,
+    per_merchant_max: u32::MAX,
 };
 
 fn authorize_command(card: &Card, amount: i64) -> MerchantCommand {
@@ -634,6 +635,7 @@ async fn sending_numbers_is_throttled_per_client_and_window() {
         let limit = IssueLimit {
             window_s: 3600,
             count_max: 2,
+            per_merchant_max: 1,
         };
         let issue = async |holder: &ClientRecord, now_s: i64| {
             let n = f.next();
@@ -666,6 +668,38 @@ async fn sending_numbers_is_throttled_per_client_and_window() {
         assert!(
             matches!(issue(&alice, NOW + 3600).await, IssueOutcome::Issued(_)),
             "the window slides"
+        );
+
+        // Numbers a merchant asks for are limited per merchant and do not use up the
+        // client's own allowance.
+        let shop = f.merchant().await;
+        let other_shop = f.merchant().await;
+        let at_checkout = async |merchant: &MerchantRecord| {
+            let n = f.next();
+            let policy = UsagePolicy {
+                merchant: MerchantLock::Named(merchant.id),
+                ..one_use()
+            };
+            let number = NewNumber {
+                limit,
+                origin: Origin::Merchant,
+                ..new_number(&bob, policy, bytes32(NUMBER_TAG, n), n, NOW + 30)
+            };
+            f.store.issue_number(number).await.unwrap()
+        };
+        assert!(matches!(at_checkout(&shop).await, IssueOutcome::Issued(_)));
+        assert!(
+            matches!(at_checkout(&shop).await, IssueOutcome::Throttled),
+            "{}: per merchant",
+            f.name
+        );
+        assert!(matches!(
+            at_checkout(&other_shop).await,
+            IssueOutcome::Issued(_)
+        ));
+        assert!(
+            matches!(issue(&bob, NOW + 40).await, IssueOutcome::Issued(_)),
+            "the client's own allowance is untouched"
         );
     })
     .await;

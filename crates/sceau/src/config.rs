@@ -31,8 +31,13 @@ pub struct Config {
     pub channel: String,
     /// Mark session cookies Secure (set when served behind TLS).
     pub secure_cookies: bool,
-    /// Most numbers one client may have sent per hour.
+    /// Most numbers a client may ask to be sent per hour.
     pub numbers_per_hour_max: u32,
+    /// Most numbers one merchant may have sent to one client per hour (at checkout).
+    pub checkout_numbers_per_hour_max: u32,
+    /// Serve the development phone page `/phone` (it shows every text sent: development
+    /// and demonstration only).
+    pub phone_simulator: bool,
 }
 
 impl Default for Config {
@@ -49,6 +54,8 @@ impl Default for Config {
             channel: "dev-phone".into(),
             secure_cookies: false,
             numbers_per_hour_max: 20,
+            checkout_numbers_per_hour_max: 5,
+            phone_simulator: true,
         }
     }
 }
@@ -97,6 +104,14 @@ impl Config {
         if let Some(value) = var("SCEAU_NUMBERS_PER_HOUR_MAX") {
             self.numbers_per_hour_max = value.parse().context("SCEAU_NUMBERS_PER_HOUR_MAX")?;
         }
+        if let Some(value) = var("SCEAU_CHECKOUT_NUMBERS_PER_HOUR_MAX") {
+            self.checkout_numbers_per_hour_max = value
+                .parse()
+                .context("SCEAU_CHECKOUT_NUMBERS_PER_HOUR_MAX")?;
+        }
+        if let Some(value) = var("SCEAU_PHONE_SIMULATOR") {
+            self.phone_simulator = value.parse().context("SCEAU_PHONE_SIMULATOR")?;
+        }
         if let Some(value) = var("SCEAU_SECURE_COOKIES") {
             self.secure_cookies = value.parse().context("SCEAU_SECURE_COOKIES")?;
         }
@@ -111,8 +126,8 @@ impl Config {
         if !(60..=90 * 24 * 3600).contains(&self.hold_ttl_s) {
             bail!("hold_ttl_s must be 60 seconds to 90 days");
         }
-        if self.numbers_per_hour_max == 0 {
-            bail!("numbers_per_hour_max must be at least 1");
+        if self.numbers_per_hour_max == 0 || self.checkout_numbers_per_hour_max == 0 {
+            bail!("numbers_per_hour_max and checkout_numbers_per_hour_max must be at least 1");
         }
         if self.channel != "dev-phone" {
             bail!(

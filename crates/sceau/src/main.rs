@@ -119,19 +119,33 @@ pub fn load_keys(config: &Config) -> anyhow::Result<sceau_crypto::Keys> {
     }
 }
 
+/// Shortest admin token accepted: an empty or guessable token must never open the API.
+const ADMIN_TOKEN_LEN_MIN: usize = 32;
+
 /// The admin token's hash: `SCEAU_ADMIN_TOKEN` if set, else the token file (created with a
 /// fresh token if absent). Returns whether the file was just created.
 fn admin_token_hash(config: &Config) -> anyhow::Result<([u8; 32], bool)> {
+    let checked = |token: &str, from: &str| {
+        if token.len() < ADMIN_TOKEN_LEN_MIN {
+            anyhow::bail!(
+                "the admin token from {from} is shorter than {ADMIN_TOKEN_LEN_MIN} characters"
+            );
+        }
+        Ok(sceau_crypto::token_hash(token))
+    };
     if let Some(token) = std::env::var("SCEAU_ADMIN_TOKEN")
         .ok()
         .filter(|v| !v.is_empty())
     {
-        return Ok((sceau_crypto::token_hash(token.trim()), false));
+        return Ok((
+            checked(Zeroizing::new(token).trim(), "SCEAU_ADMIN_TOKEN")?,
+            false,
+        ));
     }
     let path = &config.admin_token_file;
     match std::fs::read_to_string(path) {
         Ok(token) => Ok((
-            sceau_crypto::token_hash(Zeroizing::new(token).trim()),
+            checked(Zeroizing::new(token).trim(), &path.display().to_string())?,
             false,
         )),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -174,6 +188,7 @@ pub fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Se
         hold_ttl_s: config.hold_ttl_s,
         issuer_name: config.issuer_name.clone(),
         numbers_per_hour_max: config.numbers_per_hour_max,
+        checkout_numbers_per_hour_max: config.checkout_numbers_per_hour_max,
     };
     Ok(Service {
         store: Arc::new(store),
@@ -189,7 +204,7 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
         service,
         admin_token_hash,
         merchant_cache: Arc::new(MerchantCache::default()),
-        phone_simulator: config.channel == "dev-phone",
+        phone_simulator: config.phone_simulator && config.channel == "dev-phone",
         secure_cookies: config.secure_cookies,
     }
 }

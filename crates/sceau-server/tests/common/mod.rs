@@ -245,6 +245,7 @@ impl Server {
                 hold_ttl_s: HOLD_TTL_S,
                 issuer_name: ISSUER.to_owned(),
                 numbers_per_hour_max: NUMBERS_PER_HOUR_MAX,
+                checkout_numbers_per_hour_max: NUMBERS_PER_HOUR_MAX,
             }),
             outbox_ready: Arc::new(Notify::new()),
         };

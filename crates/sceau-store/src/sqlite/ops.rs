@@ -213,13 +213,27 @@ pub(super) fn issue_number(
 ) -> Result<IssueOutcome, StoreError> {
     let client = client_where(connection, "id = ?1", &number.client_id)?
         .ok_or_else(|| StoreError::Corrupt("number for an unknown client".into()))?;
-    let recent: u32 = connection
-        .prepare_cached("SELECT COUNT(*) FROM numbers WHERE client_id = ?1 AND created_at > ?2")?
-        .query_row(
-            params![client.id, number.now_s - number.limit.window_s],
-            |row| row.get(0),
-        )?;
-    if recent >= number.limit.count_max {
+    let since_s = number.now_s - number.limit.window_s;
+    let (recent, limit): (u32, u32) = match (number.origin, number.policy.merchant) {
+        (Origin::Merchant, MerchantLock::Named(merchant_id)) => (
+            connection
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM numbers WHERE client_id = ?1 AND origin = 'merchant' \
+                     AND merchant_id = ?2 AND created_at > ?3",
+                )?
+                .query_row(params![client.id, merchant_id, since_s], |row| row.get(0))?,
+            number.limit.per_merchant_max,
+        ),
+        _ => (
+            connection
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM numbers WHERE client_id = ?1 AND origin = 'client' AND created_at > ?2",
+                )?
+                .query_row(params![client.id, since_s], |row| row.get(0))?,
+            number.limit.count_max,
+        ),
+    };
+    if recent >= limit {
         return Ok(IssueOutcome::Throttled);
     }
     let (amount_rule, amount_limit, merchant_lock, merchant_id) = policy_columns(&number.policy);
