@@ -6,6 +6,11 @@ pub const NUMBER_VALIDITY_S_DEFAULT: i64 = 15 * 60;
 pub const NUMBER_VALIDITY_S_MAX: i64 = 24 * 60 * 60;
 /// Wrong expiry or security code submissions before a number is blocked.
 pub const NUMBER_TRIES_MAX: u32 = 3;
+/// Consecutive wrong card details across a client's numbers before the client's payments
+/// are paused (SPEC: at most 5 consecutive failures per client).
+pub const CLIENT_FAILURES_MAX: u32 = 5;
+/// How long such a pause lasts. It is temporary; only an operator blocks for good.
+pub const CLIENT_PAUSE_S: i64 = 15 * 60;
 /// Most uses a multi-use number may be given.
 pub const NUMBER_USES_MAX: u32 = 1_000_000;
 /// How long an uncaptured authorization holds funds before it is released.

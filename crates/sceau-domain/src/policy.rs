@@ -2,7 +2,7 @@
 //! attempt against them.
 
 use crate::decline::Decline;
-use crate::limits::NUMBER_TRIES_MAX;
+use crate::limits::{CLIENT_FAILURES_MAX, CLIENT_PAUSE_S, NUMBER_TRIES_MAX};
 use serde::{Deserialize, Serialize};
 
 /// To which merchant a number may pay.
@@ -110,6 +110,17 @@ pub enum Verdict {
     Decline(Decline),
     /// Wrong expiry or security code: a failed try, and the usage after it.
     WrongDetails(NumberUsage),
+}
+
+/// A client's failure count after one more wrong try: the new count, and the end of the
+/// pause it starts if it reaches [`CLIENT_FAILURES_MAX`] (the count then starts again).
+pub fn client_failure(consecutive_failures: u32, now_s: i64) -> (u32, Option<i64>) {
+    let failures = consecutive_failures.saturating_add(1);
+    if failures >= CLIENT_FAILURES_MAX {
+        (0, Some(now_s + CLIENT_PAUSE_S))
+    } else {
+        (failures, None)
+    }
 }
 
 /// Decides an attempt. The order matters: wrong details are counted before anything is
@@ -358,6 +369,17 @@ mod tests {
             NOW + 10_000,
             Err(Decline::WrongCardDetails),
         );
+    }
+
+    #[test]
+    fn five_consecutive_failures_pause_the_client() {
+        let mut count = 0;
+        for _ in 1..CLIENT_FAILURES_MAX {
+            let (next, paused) = client_failure(count, NOW);
+            assert_eq!(paused, None);
+            count = next;
+        }
+        assert_eq!(client_failure(count, NOW), (0, Some(NOW + CLIENT_PAUSE_S)));
     }
 
     #[test]

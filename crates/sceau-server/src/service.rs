@@ -199,11 +199,11 @@ impl Service {
         merchant_name: Option<&str>,
         origin: Origin,
     ) -> Result<IssuedNumber, ApiError> {
-        if client.blocked {
+        if client.stopped(self.now_s()) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "blocked",
-                "this client is blocked",
+                "this client's payments are blocked or paused",
             ));
         }
         let validity_s = request
@@ -335,6 +335,42 @@ impl Service {
             }
         };
         Zeroizing::new(text)
+    }
+
+    /// Tells a client on the second channel that too many wrong card details paused their
+    /// payments, and until when. Best effort: the pause itself is already committed.
+    pub async fn tell_paused(&self, paused: Paused) {
+        let told = async {
+            let client = self
+                .store
+                .client(paused.client_id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("paused client missing".into()))?;
+            let text = format!(
+                "{}: wrong card details were typed {} times in a row for your numbers. Payments are paused \
+                 until {}. If this was not you, ask for new numbers afterwards and tell us.",
+                self.settings.issuer_name,
+                sceau_domain::limits::CLIENT_FAILURES_MAX,
+                clock_time(paused.until_s)
+            );
+            let message = NewMessage {
+                address: client.phone.as_str().to_owned(),
+                sealed_body: self.keys.seal(&text, client.phone.as_str()),
+            };
+            self.store.enqueue_message(message, self.now_s()).await
+        };
+        match told.await {
+            Ok(_) => {
+                self.outbox_ready.notify_one();
+                tracing::info!(
+                    client_id = paused.client_id,
+                    "client paused after consecutive failures; told"
+                );
+            }
+            Err(error) => {
+                tracing::error!(client_id = paused.client_id, %error, "cannot tell a paused client")
+            }
+        }
     }
 
     /// Finds a client by login or by phone number (E.164), for a merchant's checkout.

@@ -1450,3 +1450,41 @@ async fn json_api_without_session_and_odd_ids() {
         check_error(&reply, 404, "not_found");
     }
 }
+
+/// Five wrong card details in a row across a client's numbers pause the client, who is
+/// told on their phone; the merchant sees only the usual declines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consecutive_failures_pause_the_client_and_tell_them() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let alice = server.enroll_client("alice", ALICE_PHONE, "500.00").await;
+    let session = server.sign_in("alice").await;
+    let cards = [
+        server.any_card(&session, &alice).await,
+        server.any_card(&session, &alice).await,
+        server.any_card(&session, &alice).await,
+    ];
+    for card in [&cards[0], &cards[0], &cards[1], &cards[1], &cards[2]] {
+        let reply = server
+            .authorize(&shop, &card.with_wrong_code(), "1.00", "EUR")
+            .await;
+        check_decline(&reply, "wrong_card_details");
+        assert!(!reply.text.contains("pause"), "{}", reply.text);
+    }
+    server.deliver().await;
+    let (_, newest) = server.phone_messages(ALICE_PHONE).await.remove(0);
+    assert!(
+        newest.contains("5 times in a row") && newest.contains("paused until"),
+        "{newest}"
+    );
+    check_decline(
+        &server.authorize(&shop, &cards[2], "1.00", "EUR").await,
+        "blocked",
+    );
+    check_error(
+        &server.checkout_number(&shop, "alice", "1.00", "EUR").await,
+        403,
+        "blocked",
+    );
+    server.assert_ledger_sound().await;
+}

@@ -80,6 +80,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<i64>, StoreError>;
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
 
+    /// Queues a message for the second channel on its own (for notices; a message that
+    /// reports a change is queued by the command that makes it).
+    async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError>;
+
     /// Messages waiting for the second channel, oldest first.
     async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError>;
     async fn mark_message(

@@ -27,6 +27,15 @@ pub struct ClientRecord {
     pub account_id: i64,
     pub currency: Currency,
     pub blocked: bool,
+    /// Payments are paused until then after too many consecutive failures (0: never).
+    pub paused_until_s: i64,
+}
+
+impl ClientRecord {
+    /// Whether the client may not pay or receive numbers at `now_s`.
+    pub fn stopped(&self, now_s: i64) -> bool {
+        self.blocked || now_s < self.paused_until_s
+    }
 }
 
 pub struct NewMerchant {
@@ -189,6 +198,10 @@ pub enum Outcome {
     },
     Declined {
         decline: Decline,
+        /// Set when this failure paused the client (never shown to the merchant): the
+        /// caller tells the client on the second channel.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        paused: Option<Paused>,
     },
     Captured {
         authorization: AuthorizationView,
@@ -204,6 +217,13 @@ pub enum Outcome {
     Rejected {
         rejection: Rejection,
     },
+}
+
+/// A client whose payments a failure has just paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paused {
+    pub client_id: i64,
+    pub until_s: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

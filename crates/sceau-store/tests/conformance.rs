@@ -17,7 +17,7 @@ use sceau_domain::{Currency, Expiry, PhoneNumber};
 use sceau_store::{
     AccountView, AuthorizationView, ClientRecord, CommandRequest, Executed, Expired,
     IdempotencyKey, IssueLimit, IssueOutcome, MerchantCommand, MerchantRecord, MessageDelivery,
-    NewClient, NewMerchant, NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome,
+    NewClient, NewMerchant, NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome, Paused,
     SqliteStore, Store, StoreError,
 };
 use std::collections::HashMap;
@@ -226,7 +226,7 @@ fn authorized(outcome: Outcome) -> AuthorizationView {
 
 fn declined(outcome: Outcome) -> Decline {
     match outcome {
-        Outcome::Declined { decline } => decline,
+        Outcome::Declined { decline, .. } => decline,
         other => panic!("expected a decline, got {other:?}"),
     }
 }
@@ -1016,7 +1016,7 @@ async fn check_authorize(f: &Fixture, case: &AuthorizeCase) {
     };
     let decline_of = |outcome: Outcome| match outcome {
         Outcome::Authorized { .. } => None,
-        Outcome::Declined { decline } => Some(decline),
+        Outcome::Declined { decline, .. } => Some(decline),
         other => panic!("{context}: {other:?}"),
     };
     for (index, (attempt, expected)) in case.before.iter().enumerate() {
@@ -1043,7 +1043,7 @@ async fn check_authorize(f: &Fixture, case: &AuthorizeCase) {
     let account_after = f.account(&holder).await;
     let number_after = f.number(&card).await;
     match (outcome, case.expected) {
-        (Outcome::Declined { decline }, Some(expected)) => {
+        (Outcome::Declined { decline, .. }, Some(expected)) => {
             assert_eq!(decline, expected, "{context}: got {}", decline.code());
             assert_eq!(
                 account_after, account_before,
@@ -1834,7 +1834,8 @@ async fn a_one_use_number_is_authorized_once_under_a_race() {
                 matches!(
                     o,
                     Outcome::Declined {
-                        decline: Decline::AlreadyUsed
+                        decline: Decline::AlreadyUsed,
+                        ..
                     }
                 )
             })
@@ -2362,7 +2363,7 @@ async fn apply(f: &Fixture, world: &mut World, op: &Op) {
                     let usage = world.usage.entry(card.view.id).or_default();
                     *usage = (usage.0 + 1, usage.1 + amount);
                 }
-                Outcome::Declined { decline } => {
+                Outcome::Declined { decline, .. } => {
                     if *wrong_details {
                         assert!(
                             matches!(decline, Decline::WrongCardDetails | Decline::Blocked),
@@ -2638,6 +2639,80 @@ async fn a_failing_command_does_not_fail_its_batch() {
         assert!(report.is_sound(), "{}: {report:?}", f.name);
         let funding_total: i64 = report.currency_sums.iter().map(|(_, sum)| sum).sum();
         assert_eq!(funding_total, 0);
+    })
+    .await;
+}
+
+/// SPEC: at most 5 consecutive failures per client, then a temporary pause. The count is
+/// across the client's numbers, a success resets it, and the pause ends by itself.
+#[tokio::test]
+async fn consecutive_failures_pause_the_client_for_a_while() {
+    use sceau_domain::limits::{CLIENT_FAILURES_MAX, CLIENT_PAUSE_S};
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let shop = f.merchant().await;
+        let uses_ten = UsagePolicy {
+            valid_until_s: NOW + 10 * CLIENT_PAUSE_S,
+            ..policy(10, AmountRule::Any, MerchantLock::Any)
+        };
+        let first = f.issue(&alice, uses_ten).await;
+        let second = f.issue(&alice, uses_ten).await;
+        let third = f.issue(&alice, uses_ten).await;
+        let fourth = f.issue(&alice, uses_ten).await;
+        let wrong = |card: &Card| authorize_command_with(card, 100, [0xEE; 32], HOLD_TTL_S);
+        let decline_of = |outcome: Outcome| match outcome {
+            Outcome::Declined { decline, paused } => (decline, paused),
+            other => panic!("{}: expected a decline, got {other:?}", f.name),
+        };
+
+        // Two failures, a success: the count starts again.
+        for card in [&first, &second] {
+            assert_eq!(
+                decline_of(f.run(shop.id, wrong(card), NOW).await),
+                (Decline::WrongCardDetails, None)
+            );
+        }
+        assert!(matches!(
+            f.authorize(shop.id, &first, 100, NOW).await,
+            Outcome::Authorized { .. }
+        ));
+
+        // Then five in a row, spread over three numbers (two tries each at most, so none
+        // reaches its own limit of three): the fifth pauses the client.
+        let cards = [&third, &third, &fourth, &fourth, &first];
+        for (index, card) in cards.iter().enumerate() {
+            let (decline, paused) = decline_of(f.run(shop.id, wrong(card), NOW + 1).await);
+            assert_eq!(decline, Decline::WrongCardDetails);
+            if index + 1 < CLIENT_FAILURES_MAX as usize {
+                assert_eq!(paused, None, "{}: failure {}", f.name, index + 1);
+            } else {
+                assert_eq!(
+                    paused,
+                    Some(Paused {
+                        client_id: alice.id,
+                        until_s: NOW + 1 + CLIENT_PAUSE_S
+                    })
+                );
+            }
+        }
+        let record = f.store.client(alice.id).await.unwrap().unwrap();
+        assert!(
+            record.stopped(NOW + 1) && !record.blocked,
+            "{}: paused, not blocked",
+            f.name
+        );
+        assert_eq!(
+            decline_of(f.authorize(shop.id, &second, 100, NOW + 2).await).0,
+            Decline::Blocked
+        );
+        // The pause ends by itself.
+        let after = NOW + 1 + CLIENT_PAUSE_S;
+        let outcome = f.authorize(shop.id, &second, 100, after).await;
+        assert!(
+            matches!(outcome.clone(), Outcome::Authorized { .. }),
+            "{outcome:?}"
+        );
+        assert!(f.store.check_ledger().await.unwrap().is_sound());
     })
     .await;
 }

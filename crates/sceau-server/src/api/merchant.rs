@@ -182,7 +182,7 @@ fn outcome_response(outcome: &Outcome, replayed: bool) -> Response {
             )),
         )
             .into_response(),
-        Outcome::Declined { decline } => ApiError::declined(*decline).into_response(),
+        Outcome::Declined { decline, .. } => ApiError::declined(*decline).into_response(),
         Outcome::Rejected { rejection } => ApiError::rejected(*rejection).into_response(),
     };
     if replayed {
@@ -228,6 +228,14 @@ async fn run(
         now_s: state.service.now_s(),
     };
     let executed = state.service.store.execute(request).await?;
+    if let Outcome::Declined {
+        paused: Some(paused),
+        ..
+    } = executed.outcome
+        && !executed.replayed
+    {
+        state.service.tell_paused(paused).await;
+    }
     Ok(outcome_response(&executed.outcome, executed.replayed))
 }
 

@@ -290,6 +290,19 @@ pub async fn wallet(
     } else {
         String::new()
     };
+    let notice = if client.blocked {
+        format!(
+            "{notice}<p class=\"error\" role=\"alert\">Your payments are blocked. Contact your bank.</p>"
+        )
+    } else if client.stopped(now_s) {
+        format!(
+            "{notice}<p class=\"error\" role=\"alert\">Wrong card details were typed too many times in a row: \
+             your payments are paused until {}.</p>",
+            crate::clock::clock_time(client.paused_until_s)
+        )
+    } else {
+        notice
+    };
     // Names of the merchants the numbers are locked to (at most one look-up each).
     let mut merchant_names = std::collections::HashMap::new();
     for id in numbers.iter().filter_map(|n| n.locked_merchant) {

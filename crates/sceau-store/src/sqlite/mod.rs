@@ -430,6 +430,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError> {
+        self.write(move |c| ops::enqueue_message(c, &message, now_s))
+            .await
+    }
+
     async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
         self.read(move |c| read::messages(c, "state = 'pending' ORDER BY id ASC", None, limit))
             .await

@@ -280,7 +280,7 @@ pub(super) fn issue_number(
     Ok(IssueOutcome::Issued(view))
 }
 
-fn enqueue_message(
+pub(super) fn enqueue_message(
     connection: &Connection,
     message: &NewMessage,
     now_s: i64,
@@ -372,6 +372,8 @@ struct NumberForAuthorization {
     usage: NumberUsage,
     version: i64,
     holder_blocked: bool,
+    holder_paused_until_s: i64,
+    holder_failures: u32,
 }
 
 fn number_for_authorization(
@@ -381,7 +383,8 @@ fn number_for_authorization(
     // A live number first; else the newest dead one, so that a reused number is told
     // "already used" rather than "unknown".
     let sql = format!(
-        "SELECT {}, n.account_id, n.details_fingerprint, n.failed_tries, n.version, c.blocked \
+        "SELECT {}, n.account_id, n.details_fingerprint, n.failed_tries, n.version, c.blocked, \
+         c.paused_until, c.consecutive_failures \
          FROM numbers n JOIN clients c ON c.id = n.client_id \
          WHERE n.fingerprint = ?1 ORDER BY (n.state = 'live') DESC, n.id DESC LIMIT 1",
         super::read::NUMBER_COLUMNS
@@ -407,6 +410,8 @@ fn number_for_authorization(
                 },
                 version: row.get(20)?,
                 holder_blocked: row.get(21)?,
+                holder_paused_until_s: row.get(22)?,
+                holder_failures: row.get(23)?,
             })
         })
         .optional()?;
@@ -460,7 +465,12 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
             "authorize called with another command".into(),
         ));
     };
-    let declined = |decline| Ok(Outcome::Declined { decline });
+    let declined = |decline| {
+        Ok(Outcome::Declined {
+            decline,
+            paused: None,
+        })
+    };
     let Some(number) = number_for_authorization(connection, number_fingerprint)? else {
         return declined(Decline::UnknownNumber);
     };
@@ -469,13 +479,28 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
         amount_minor: *amount,
         same_currency: number.currency == currency.code(),
         details_match: sceau_constant_time_eq(&number.details_fingerprint, details_fingerprint),
-        holder_blocked: number.holder_blocked,
+        holder_blocked: number.holder_blocked || request.now_s < number.holder_paused_until_s,
     };
     let after = match policy::decide(&number.usage, &attempt, request.now_s) {
         Verdict::Decline(decline) => return declined(decline),
         Verdict::WrongDetails(after) => {
             update_number_usage(connection, number.id, number.version, &number.usage, &after)?;
-            return declined(Decline::WrongCardDetails);
+            let (failures, paused_until_s) =
+                policy::client_failure(number.holder_failures, request.now_s);
+            connection
+                .prepare_cached(
+                    "UPDATE clients SET consecutive_failures = ?2, paused_until = COALESCE(?3, paused_until) \
+                     WHERE id = ?1",
+                )?
+                .execute(params![number.client_id, failures, paused_until_s])?;
+            let paused = paused_until_s.map(|until_s| Paused {
+                client_id: number.client_id,
+                until_s,
+            });
+            return Ok(Outcome::Declined {
+                decline: Decline::WrongCardDetails,
+                paused,
+            });
         }
         Verdict::Approve(after) => after,
     };
@@ -490,6 +515,11 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
         return declined(Decline::InsufficientFunds);
     }
     update_number_usage(connection, number.id, number.version, &number.usage, &after)?;
+    if number.holder_failures > 0 {
+        connection
+            .prepare_cached("UPDATE clients SET consecutive_failures = 0 WHERE id = ?1")?
+            .execute([number.client_id])?;
+    }
     let credit_account = merchant_account(connection, request.merchant_id, currency.code())?;
     let client_id = number.client_id;
     connection

@@ -11,7 +11,7 @@ fn corrupt(what: &str) -> rusqlite::Error {
 }
 
 pub(super) const CLIENT_COLUMNS: &str = "c.id, c.login, c.display_name, c.password_hash, c.phone, \
-     c.account_id, a.currency, c.blocked";
+     c.account_id, a.currency, c.blocked, c.paused_until";
 
 pub(super) fn client_row(row: &Row<'_>) -> rusqlite::Result<ClientRecord> {
     let phone: String = row.get(4)?;
@@ -25,6 +25,7 @@ pub(super) fn client_row(row: &Row<'_>) -> rusqlite::Result<ClientRecord> {
         account_id: row.get(5)?,
         currency: currency.parse().map_err(|_| corrupt("currency"))?,
         blocked: row.get(7)?,
+        paused_until_s: row.get(8)?,
     })
 }
 

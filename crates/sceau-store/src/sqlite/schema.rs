@@ -42,6 +42,8 @@ const MIGRATIONS: &[&str] = &[
         phone TEXT NOT NULL UNIQUE,
         account_id INTEGER NOT NULL UNIQUE REFERENCES accounts (id),
         blocked INTEGER NOT NULL DEFAULT 0,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        paused_until INTEGER NOT NULL DEFAULT 0,
         created_at INTEGER NOT NULL
     );
 
