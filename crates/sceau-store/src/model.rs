@@ -3,7 +3,7 @@
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
 use sceau_domain::policy::{NumberState, UsagePolicy};
-use sceau_domain::{Currency, Expiry, PhoneNumber};
+use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
 use serde::{Deserialize, Serialize};
 
 pub struct NewClient {
@@ -132,6 +132,13 @@ pub struct AccountView {
     pub credit_limit: i64,
 }
 
+impl AccountView {
+    /// What may still be spent: balance, less holds, plus the credit limit.
+    pub fn available(&self) -> i64 {
+        self.balance - self.held + self.credit_limit
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationView {
     pub id: i64,
@@ -160,16 +167,18 @@ pub enum MerchantCommand {
         merchant_reference: String,
         hold_ttl_s: i64,
     },
+    /// Capture, in full or for `amount` (which must be in the authorization's currency).
     Capture {
         authorization_id: i64,
-        amount: Option<i64>,
+        amount: Option<Money>,
     },
     Void {
         authorization_id: i64,
     },
+    /// Refund what remains refundable, or `amount` (in the authorization's currency).
     Refund {
         authorization_id: i64,
-        amount: Option<i64>,
+        amount: Option<Money>,
     },
 }
 

@@ -13,7 +13,7 @@ use proptest::sample::Index;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
 use sceau_domain::policy::{AmountRule, MerchantLock, NumberState, UsagePolicy};
-use sceau_domain::{Currency, Expiry, PhoneNumber};
+use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
 use sceau_store::{
     AccountView, AuthorizationView, ClientRecord, CommandRequest, Executed, Expired,
     IdempotencyKey, IssueLimit, IssueOutcome, MerchantCommand, MerchantRecord, MessageDelivery,
@@ -162,6 +162,11 @@ fn new_number(
         limit: UNLIMITED,
         now_s,
     }
+}
+
+/// A partial amount in euros (the currency of most cases here).
+fn eur(minor: i64) -> Money {
+    Money::new(minor, currency("EUR"))
 }
 
 const UNLIMITED: IssueLimit = IssueLimit {
@@ -1247,7 +1252,7 @@ async fn check_lifecycle(f: &Fixture, case: &LifecycleCase) {
                     shop.id,
                     MerchantCommand::Capture {
                         authorization_id: id,
-                        amount: *amount,
+                        amount: amount.map(eur),
                     },
                 )
                 .await
@@ -1266,7 +1271,7 @@ async fn check_lifecycle(f: &Fixture, case: &LifecycleCase) {
                     shop.id,
                     MerchantCommand::Refund {
                         authorization_id: id,
-                        amount: *amount,
+                        amount: amount.map(eur),
                     },
                 )
                 .await
@@ -1533,7 +1538,7 @@ async fn idempotent_requests_are_replayed_without_a_second_effect() {
         // answers what it answered first, though the authorization has moved on.
         let capture = || MerchantCommand::Capture {
             authorization_id: authorization.id,
-            amount: Some(400),
+            amount: Some(eur(400)),
         };
         let captured = f
             .store
@@ -1570,7 +1575,7 @@ async fn idempotent_requests_are_replayed_without_a_second_effect() {
         // Refunds too.
         let refund = || MerchantCommand::Refund {
             authorization_id: authorization.id,
-            amount: Some(100),
+            amount: Some(eur(100)),
         };
         let refunded = f
             .store
@@ -1948,7 +1953,7 @@ async fn racing_captures_voids_and_refunds_move_money_once() {
         {
             let refunds = race(&|_| MerchantCommand::Refund {
                 authorization_id: id,
-                amount: Some(100),
+                amount: Some(eur(100)),
             })
             .await;
             let refunded = refunds
@@ -1994,7 +1999,7 @@ async fn sqlite_everything_survives_a_reopen() {
     let captured = authorized(f.authorize(shop.id, &card, 3_000, NOW).await);
     let capture = MerchantCommand::Capture {
         authorization_id: captured.id,
-        amount: Some(2_000),
+        amount: Some(eur(2_000)),
     };
     assert!(matches!(
         f.run(shop.id, capture, NOW + 1).await,
@@ -2002,7 +2007,7 @@ async fn sqlite_everything_survives_a_reopen() {
     ));
     let refund = MerchantCommand::Refund {
         authorization_id: captured.id,
-        amount: Some(500),
+        amount: Some(eur(500)),
     };
     assert!(matches!(
         f.run(shop.id, refund, NOW + 2).await,
@@ -2389,7 +2394,7 @@ async fn apply(f: &Fixture, world: &mut World, op: &Op) {
             };
             let command = MerchantCommand::Capture {
                 authorization_id: view.id,
-                amount: portion.of(view.amount),
+                amount: portion.of(view.amount).map(eur),
             };
             match f.run(merchant_id, command, now_s).await {
                 Outcome::Captured { authorization } => {
@@ -2433,7 +2438,7 @@ async fn apply(f: &Fixture, world: &mut World, op: &Op) {
             let refundable = view.captured - view.refunded;
             let command = MerchantCommand::Refund {
                 authorization_id: view.id,
-                amount: portion.of(refundable),
+                amount: portion.of(refundable).map(eur),
             };
             match f.run(view.merchant_id, command, now_s).await {
                 Outcome::Refunded { amount, .. } => {
@@ -2713,6 +2718,50 @@ async fn consecutive_failures_pause_the_client_for_a_while() {
             "{outcome:?}"
         );
         assert!(f.store.check_ledger().await.unwrap().is_sound());
+    })
+    .await;
+}
+
+/// A partial capture or refund in another currency than the authorization is refused by
+/// the store itself, and moves nothing.
+#[tokio::test]
+async fn partial_amounts_must_be_in_the_authorizations_currency() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let shop = f.merchant().await;
+        let card = f.issue(&alice, one_use()).await;
+        let Outcome::Authorized { authorization } = f.authorize(shop.id, &card, 1_000, NOW).await
+        else {
+            panic!("{}: not authorized", f.name);
+        };
+        let usd = Money::new(500, currency("USD"));
+        let commands = [
+            MerchantCommand::Capture {
+                authorization_id: authorization.id,
+                amount: Some(usd),
+            },
+            MerchantCommand::Refund {
+                authorization_id: authorization.id,
+                amount: Some(usd),
+            },
+        ];
+        for command in commands {
+            assert_eq!(
+                f.run(shop.id, command, NOW).await,
+                Outcome::Rejected {
+                    rejection: Rejection::CurrencyMismatch
+                },
+                "{}",
+                f.name
+            );
+        }
+        let account = f.account(&alice).await;
+        assert_eq!(
+            (account.balance, account.held),
+            (10_000, 1_000),
+            "{}",
+            f.name
+        );
     })
     .await;
 }

@@ -107,7 +107,7 @@ pub async fn get_client(
         balance: money(account.balance),
         held: money(account.held),
         credit_limit: money(account.credit_limit),
-        available: money(account.balance - account.held + account.credit_limit),
+        available: money(account.available()),
     })
     .into_response())
 }

@@ -307,30 +307,6 @@ fn optional_amount(body: &AmountBody) -> Result<Option<Money>, ApiError> {
     }
 }
 
-/// Checks a partial amount's currency against the authorization's.
-async fn amount_minor(
-    state: &AppState,
-    merchant_id: i64,
-    id: i64,
-    amount: Option<Money>,
-) -> Result<Option<i64>, ApiError> {
-    let Some(amount) = amount else {
-        return Ok(None);
-    };
-    let authorization = state
-        .service
-        .store
-        .authorization(merchant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::rejected(sceau_domain::Rejection::NotFound))?;
-    if authorization.currency != amount.currency.code() {
-        return Err(ApiError::rejected(
-            sceau_domain::Rejection::CurrencyMismatch,
-        ));
-    }
-    Ok(Some(amount.minor))
-}
-
 /// A body is optional for capture, void and refund: none, `{}`, or `{amount, currency}`.
 fn optional_body(headers: &HeaderMap, raw: &[u8]) -> Result<AmountBody, ApiError> {
     if raw.is_empty() {
@@ -346,7 +322,7 @@ fn optional_body(headers: &HeaderMap, raw: &[u8]) -> Result<AmountBody, ApiError
     super::parse_json(raw)
 }
 
-/// Capture and refund: an optional `{amount, currency}` checked against the authorization.
+/// Capture and refund: an optional `{amount, currency}`.
 async fn with_amount(
     state: &AppState,
     merchant_id: i64,
@@ -354,11 +330,12 @@ async fn with_amount(
     route: &str,
     headers: &HeaderMap,
     raw: &[u8],
-    command: fn(i64, Option<i64>) -> MerchantCommand,
+    command: fn(i64, Option<Money>) -> MerchantCommand,
 ) -> Result<Response, ApiError> {
     let body = optional_body(headers, raw)?;
     let idempotency = idempotency(&state.service.keys, headers, &format!("{route}/{id}"), raw)?;
-    let amount = amount_minor(state, merchant_id, id, optional_amount(&body)?).await?;
+    // The store checks the amount's currency against the authorization's.
+    let amount = optional_amount(&body)?;
     run(state, merchant_id, idempotency, command(id, amount)).await
 }
 

@@ -362,9 +362,7 @@ pub async fn wallet(
         name = escape(&client.display_name),
         balance = escape(&money(account.balance)),
         held = escape(&money(account.held)),
-        available = escape(&money(
-            account.balance - account.held + account.credit_limit
-        )),
+        available = escape(&money(account.available())),
         phone = escape(&client.phone.masked()),
         csrf = session.csrf,
         currency = account.currency,
@@ -462,7 +460,7 @@ pub async fn me(
     Ok(axum::Json(serde_json::json!({
         "login": session.client.login, "display_name": session.client.display_name, "currency": account.currency.code(),
         "balance": money(account.balance), "held": money(account.held), "credit_limit": money(account.credit_limit),
-        "available": money(account.balance - account.held + account.credit_limit), "numbers": numbers,
+        "available": money(account.available()), "numbers": numbers,
     }))
     .into_response())
 }

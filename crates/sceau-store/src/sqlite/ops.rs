@@ -10,11 +10,13 @@ use super::read::{AUTHORIZATION_COLUMNS, authorization_row, client_where};
 use crate::StoreError;
 use crate::model::*;
 use rusqlite::{Connection, OptionalExtension, params};
+use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{self, AuthorizationFigures, AuthorizationState};
 use sceau_domain::policy::{
     self, AmountRule, Attempt, MerchantLock, NumberUsage, UsagePolicy, Verdict,
 };
+use subtle::ConstantTimeEq;
 
 fn is_unique_violation(error: &rusqlite::Error, column: &str) -> bool {
     matches!(error, rusqlite::Error::SqliteFailure(code, Some(message))
@@ -478,7 +480,12 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
         merchant_id: request.merchant_id,
         amount_minor: *amount,
         same_currency: number.currency == currency.code(),
-        details_match: sceau_constant_time_eq(&number.details_fingerprint, details_fingerprint),
+        details_match: bool::from(
+            number
+                .details_fingerprint
+                .as_slice()
+                .ct_eq(details_fingerprint.as_slice()),
+        ),
         holder_blocked: number.holder_blocked || request.now_s < number.holder_paused_until_s,
     };
     let after = match policy::decide(&number.usage, &attempt, request.now_s) {
@@ -558,17 +565,6 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
     Ok(Outcome::Authorized { authorization })
 }
 
-fn sceau_constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    // Fingerprints are fixed-length MACs; fold the XOR so timing does not depend on
-    // where they first differ.
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0_u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
-
 pub(super) fn authorization(
     connection: &Connection,
     merchant_id: i64,
@@ -604,17 +600,35 @@ fn authorization_for_update(
     merchant_id: i64,
     authorization_id: i64,
 ) -> Result<Option<AuthorizationRow>, StoreError> {
-    let Some(view) = authorization(connection, merchant_id, authorization_id)? else {
-        return Ok(None);
-    };
-    let (debit_account, credit_account) = connection
-        .prepare_cached("SELECT debit_account, credit_account FROM authorizations WHERE id = ?1")?
-        .query_row([authorization_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok(Some(AuthorizationRow {
-        view,
-        debit_account,
-        credit_account,
-    }))
+    // The view's columns, then the two accounts: one read of the row.
+    let sql = format!(
+        "SELECT {AUTHORIZATION_COLUMNS}, au.debit_account, au.credit_account FROM authorizations au \
+         JOIN numbers n ON n.id = au.number_id WHERE au.id = ?1 AND au.merchant_id = ?2"
+    );
+    let row = connection
+        .prepare_cached(&sql)?
+        .query_row([authorization_id, merchant_id], |row| {
+            Ok(AuthorizationRow {
+                view: authorization_row(row)?,
+                debit_account: row.get(13)?,
+                credit_account: row.get(14)?,
+            })
+        })
+        .optional()?;
+    Ok(row)
+}
+
+/// The minor units of an optional partial amount, refused if it is in another currency
+/// than the authorization.
+fn in_currency_of(
+    view: &AuthorizationView,
+    amount: Option<Money>,
+) -> Result<Option<i64>, Rejection> {
+    match amount {
+        Some(money) if money.currency.code() != view.currency => Err(Rejection::CurrencyMismatch),
+        Some(money) => Ok(Some(money.minor)),
+        None => Ok(None),
+    }
 }
 
 fn figures(view: &AuthorizationView) -> AuthorizationFigures {
@@ -654,7 +668,7 @@ fn capture(
     connection: &Connection,
     merchant_id: i64,
     authorization_id: i64,
-    amount: Option<i64>,
+    amount: Option<Money>,
     now_s: i64,
 ) -> Result<Outcome, StoreError> {
     let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
@@ -662,7 +676,9 @@ fn capture(
             rejection: Rejection::NotFound,
         });
     };
-    let amount = match ledger::capture(&figures(&row.view), amount, now_s) {
+    let amount = match in_currency_of(&row.view, amount)
+        .and_then(|amount| ledger::capture(&figures(&row.view), amount, now_s))
+    {
         Ok(amount) => amount,
         Err(rejection) => return Ok(Outcome::Rejected { rejection }),
     };
@@ -712,7 +728,7 @@ fn refund(
     connection: &Connection,
     merchant_id: i64,
     authorization_id: i64,
-    amount: Option<i64>,
+    amount: Option<Money>,
     now_s: i64,
 ) -> Result<Outcome, StoreError> {
     let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
@@ -720,7 +736,9 @@ fn refund(
             rejection: Rejection::NotFound,
         });
     };
-    let amount = match ledger::refund(&figures(&row.view), amount) {
+    let amount = match in_currency_of(&row.view, amount)
+        .and_then(|amount| ledger::refund(&figures(&row.view), amount))
+    {
         Ok(amount) => amount,
         Err(rejection) => return Ok(Outcome::Rejected { rejection }),
     };
@@ -824,14 +842,4 @@ pub(super) fn mark_message(
         )?
         .execute(params![message_id, state, channel, reference, now_s])?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn constant_time_comparison() {
-        assert!(super::sceau_constant_time_eq(b"abcd", b"abcd"));
-        assert!(!super::sceau_constant_time_eq(b"abcd", b"abce"));
-        assert!(!super::sceau_constant_time_eq(b"abcd", b"abc"));
-    }
 }
