@@ -52,7 +52,9 @@ pub struct NumberRequest {
 /// An issued number, as its holder's phone will show it. Only the phone ever sees it.
 pub struct IssuedNumber {
     pub view: NumberView,
-    pub text: Zeroizing<String>,
+    /// The text sent to the phone; `None` for a replay (nothing was sent again).
+    pub text: Option<Zeroizing<String>>,
+    pub replayed: bool,
 }
 
 pub struct EnrolledMerchant {
@@ -198,6 +200,7 @@ impl Service {
         request: &NumberRequest,
         merchant_name: Option<&str>,
         origin: Origin,
+        idempotency: Option<(i64, IdempotencyKey)>,
     ) -> Result<IssuedNumber, ApiError> {
         if client.stopped(self.now_s()) {
             return Err(ApiError::new(
@@ -256,6 +259,7 @@ impl Service {
                     count_max: self.settings.numbers_per_hour_max,
                     per_merchant_max: self.settings.checkout_numbers_per_hour_max,
                 },
+                idempotency: idempotency.clone(),
                 now_s,
             };
             match self.store.issue_number(new_number).await? {
@@ -267,7 +271,18 @@ impl Service {
                         origin = origin.as_str(),
                         "number issued"
                     );
-                    return Ok(IssuedNumber { view, text });
+                    return Ok(IssuedNumber {
+                        view,
+                        text: Some(text),
+                        replayed: false,
+                    });
+                }
+                IssueOutcome::Replayed(view) => {
+                    return Ok(IssuedNumber {
+                        view,
+                        text: None,
+                        replayed: true,
+                    });
                 }
                 IssueOutcome::FingerprintTaken => continue,
                 IssueOutcome::Throttled => {

@@ -1488,3 +1488,33 @@ async fn consecutive_failures_pause_the_client_and_tell_them() {
     );
     server.assert_ledger_sound().await;
 }
+
+/// A merchant retrying a checkout number with the same Idempotency-Key gets the same
+/// answer and the client receives one SMS; another body under that key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_number_retries_send_one_sms() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    server.enroll_client("alice", ALICE_PHONE, "500.00").await;
+    let body = json!({ "client": "alice", "amount": "19.90", "currency": "EUR" });
+    let first = server
+        .merchant_post(&shop, "/v1/numbers", &body, Some("checkout-77"))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    let again = server
+        .merchant_post(&shop, "/v1/numbers", &body, Some("checkout-77"))
+        .await;
+    assert_eq!((again.status, again.json()), (first.status, first.json()));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    server.deliver().await;
+    assert_eq!(
+        server.phone_messages(ALICE_PHONE).await.len(),
+        1,
+        "one SMS for one checkout"
+    );
+    let other = json!({ "client": "alice", "amount": "25.00", "currency": "EUR" });
+    let reused = server
+        .merchant_post(&shop, "/v1/numbers", &other, Some("checkout-77"))
+        .await;
+    check_error(&reused, 422, "idempotency_key_reused");
+}

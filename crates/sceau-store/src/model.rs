@@ -83,11 +83,16 @@ pub struct NewNumber {
     pub policy: UsagePolicy,
     pub message: NewMessage,
     pub limit: IssueLimit,
+    /// A merchant's idempotency key (Figure 4): a retry answers the first number's view
+    /// and sends nothing.
+    pub idempotency: Option<(i64, IdempotencyKey)>,
     pub now_s: i64,
 }
 
 pub enum IssueOutcome {
     Issued(NumberView),
+    /// The idempotency key was seen with the same request: the number issued then.
+    Replayed(NumberView),
     FingerprintTaken,
     /// The client already had `count_max` numbers sent within the window.
     Throttled,

@@ -160,6 +160,7 @@ fn new_number(
             sealed_body: format!("sealed-{n}").into_bytes(),
         },
         limit: UNLIMITED,
+        idempotency: None,
         now_s,
     }
 }
@@ -308,6 +309,7 @@ impl Fixture {
             },
             IssueOutcome::FingerprintTaken => panic!("a fresh fingerprint was taken"),
             IssueOutcome::Throttled => panic!("an unlimited issue was throttled"),
+            IssueOutcome::Replayed(_) => panic!("an issue without idempotency key was replayed"),
         }
     }
 
@@ -2761,6 +2763,61 @@ async fn partial_amounts_must_be_in_the_authorizations_currency() {
             (10_000, 1_000),
             "{}",
             f.name
+        );
+    })
+    .await;
+}
+
+/// A merchant's idempotency key on a checkout number: a retry gets the first number's
+/// view and sends nothing; another request under the same key is refused.
+#[tokio::test]
+async fn checkout_numbers_are_idempotent() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        let shop = f.merchant().await;
+        let key = |hash_tag: u8| IdempotencyKey {
+            key: "checkout-77".into(),
+            request_hash: [hash_tag; 32],
+        };
+        let issue = async |hash_tag: u8| {
+            let n = f.next();
+            let policy = UsagePolicy {
+                merchant: MerchantLock::Named(shop.id),
+                ..one_use()
+            };
+            let number = NewNumber {
+                origin: Origin::Merchant,
+                idempotency: Some((shop.id, key(hash_tag))),
+                ..new_number(&alice, policy, bytes32(NUMBER_TAG, n), n, NOW)
+            };
+            f.store.issue_number(number).await
+        };
+        let IssueOutcome::Issued(first) = issue(1).await.unwrap() else {
+            panic!("{}: not issued", f.name);
+        };
+        let pending = f.pending_count().await;
+        let IssueOutcome::Replayed(again) = issue(1).await.unwrap() else {
+            panic!("{}: not replayed", f.name);
+        };
+        assert_eq!(again, first, "{}", f.name);
+        assert_eq!(
+            f.pending_count().await,
+            pending,
+            "{}: a replay sends nothing",
+            f.name
+        );
+        assert!(
+            matches!(issue(2).await, Err(StoreError::IdempotencyMismatch)),
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            f.store
+                .client_numbers(alice.id, LIST_LIMIT)
+                .await
+                .unwrap()
+                .len(),
+            1
         );
     })
     .await;

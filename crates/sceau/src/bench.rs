@@ -126,10 +126,13 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<(Str
             validity_s: Some(sceau_domain::limits::NUMBER_VALIDITY_S_MAX),
         };
         let issued = service
-            .issue_number(&client, &request, None, Origin::Client)
+            .issue_number(&client, &request, None, Origin::Client, None)
             .await
             .map_err(failed)?;
-        let (number, month, year, code) = sceau_server::service::card_in_message(&issued.text)
+        let (number, month, year, code) = issued
+            .text
+            .as_deref()
+            .and_then(|text| sceau_server::service::card_in_message(text))
             .context("cannot read the issued number")?;
         let body = format!(
             r#"{{"number":"{number}","expiry_month":{month},"expiry_year":{year},"security_code":"{code}","amount":"1.00","currency":"EUR","reference":"bench"}}"#

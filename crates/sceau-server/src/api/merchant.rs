@@ -46,8 +46,10 @@ pub struct CheckoutNumberResponse {
 pub async fn issue_checkout_number(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
-    JsonBody { value: body, .. }: JsonBody<CheckoutNumberBody>,
+    headers: HeaderMap,
+    JsonBody { value: body, raw }: JsonBody<CheckoutNumberBody>,
 ) -> Result<Response, ApiError> {
+    let idempotency = idempotency(&state.service.keys, &headers, "numbers", &raw)?;
     let currency = parse_currency(&body.currency)?;
     let amount = parse_amount(&body.amount, currency)?;
     let service = &state.service;
@@ -71,7 +73,13 @@ pub async fn issue_checkout_number(
         validity_s: body.validity_s,
     };
     let issued = service
-        .issue_number(&client, &request, Some(&merchant.name), Origin::Merchant)
+        .issue_number(
+            &client,
+            &request,
+            Some(&merchant.name),
+            Origin::Merchant,
+            idempotency.map(|key| (merchant.id, key)),
+        )
         .await?;
     let response = CheckoutNumberResponse {
         number_id: issued.view.id,
@@ -81,7 +89,13 @@ pub async fn issue_checkout_number(
         valid_until: rfc3339(issued.view.policy.valid_until_s),
         sent_to: client.phone.masked(),
     };
-    Ok((StatusCode::CREATED, Json(response)).into_response())
+    let mut response = (StatusCode::CREATED, Json(response)).into_response();
+    if issued.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]

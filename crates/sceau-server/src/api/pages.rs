@@ -414,7 +414,7 @@ pub async fn request_number(
     };
     state
         .service
-        .issue_number(&session.client, &request, None, Origin::Client)
+        .issue_number(&session.client, &request, None, Origin::Client, None)
         .await?;
     let mut response = Redirect::to("/wallet?sent=1").into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;

@@ -215,6 +215,12 @@ pub(super) fn issue_number(
 ) -> Result<IssueOutcome, StoreError> {
     let client = client_where(connection, "id = ?1", &number.client_id)?
         .ok_or_else(|| StoreError::Corrupt("number for an unknown client".into()))?;
+    if let Some((merchant_id, idempotency)) = &number.idempotency
+        && let Some(stored) = idempotent_replay(connection, *merchant_id, idempotency)?
+    {
+        let view = serde_json::from_str(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        return Ok(IssueOutcome::Replayed(view));
+    }
     let since_s = number.now_s - number.limit.window_s;
     let (recent, limit): (u32, u32) = match (number.origin, number.policy.merchant) {
         (Origin::Merchant, MerchantLock::Named(merchant_id)) => (
@@ -279,6 +285,11 @@ pub(super) fn issue_number(
     let view = connection
         .prepare_cached(&sql)?
         .query_row([number_id], super::read::number_row)?;
+    if let Some((merchant_id, idempotency)) = &number.idempotency {
+        let stored =
+            serde_json::to_string(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        record_idempotency(connection, *merchant_id, idempotency, &stored, number.now_s)?;
+    }
     Ok(IssueOutcome::Issued(view))
 }
 
@@ -295,30 +306,60 @@ pub(super) fn enqueue_message(
     Ok(connection.last_insert_rowid())
 }
 
+/// The stored answer for a merchant's idempotency key, if the key was seen before with
+/// the same request; a different request under the same key is refused.
+fn idempotent_replay(
+    connection: &Connection,
+    merchant_id: i64,
+    idempotency: &IdempotencyKey,
+) -> Result<Option<String>, StoreError> {
+    let seen: Option<(Vec<u8>, String)> = connection
+        .prepare_cached(
+            "SELECT request_hash, outcome FROM idempotency WHERE merchant_id = ?1 AND key = ?2",
+        )?
+        .query_row(params![merchant_id, idempotency.key], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    match seen {
+        Some((request_hash, _)) if request_hash != idempotency.request_hash => {
+            Err(StoreError::IdempotencyMismatch)
+        }
+        Some((_, stored)) => Ok(Some(stored)),
+        None => Ok(None),
+    }
+}
+
+/// Records the answer to replay for a merchant's idempotency key, in the transaction of
+/// the effect it answers.
+fn record_idempotency(
+    connection: &Connection,
+    merchant_id: i64,
+    idempotency: &IdempotencyKey,
+    stored: &str,
+    now_s: i64,
+) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![merchant_id, idempotency.key, &idempotency.request_hash[..], stored, now_s])?;
+    Ok(())
+}
+
 pub(super) fn execute(
     connection: &Connection,
     request: &CommandRequest,
 ) -> Result<Executed, StoreError> {
-    if let Some(idempotency) = &request.idempotency {
-        let mut select = connection.prepare_cached(
-            "SELECT request_hash, outcome FROM idempotency WHERE merchant_id = ?1 AND key = ?2",
-        )?;
-        let seen: Option<(Vec<u8>, String)> = select
-            .query_row(params![request.merchant_id, idempotency.key], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()?;
-        if let Some((request_hash, outcome)) = seen {
-            if request_hash != idempotency.request_hash {
-                return Err(StoreError::IdempotencyMismatch);
-            }
-            let outcome =
-                serde_json::from_str(&outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            return Ok(Executed {
-                outcome,
-                replayed: true,
-            });
-        }
+    if let Some(idempotency) = &request.idempotency
+        && let Some(stored) = idempotent_replay(connection, request.merchant_id, idempotency)?
+    {
+        let outcome =
+            serde_json::from_str(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        return Ok(Executed {
+            outcome,
+            replayed: true,
+        });
     }
     let outcome = match &request.command {
         MerchantCommand::Authorize { .. } => authorize(connection, request)?,
@@ -352,11 +393,13 @@ pub(super) fn execute(
     if let Some(idempotency) = &request.idempotency {
         let stored =
             serde_json::to_string(&outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        connection
-            .prepare_cached(
-                "INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![request.merchant_id, idempotency.key, &idempotency.request_hash[..], stored, request.now_s])?;
+        record_idempotency(
+            connection,
+            request.merchant_id,
+            idempotency,
+            &stored,
+            request.now_s,
+        )?;
     }
     Ok(Executed {
         outcome,
