@@ -11,6 +11,11 @@ pub const NUMBER_TRIES_MAX: u32 = 3;
 pub const CLIENT_FAILURES_MAX: u32 = 5;
 /// How long such a pause lasts. It is temporary; only an operator blocks for good.
 pub const CLIENT_PAUSE_S: i64 = 15 * 60;
+/// Consecutive wrong passwords before sign-in to that account is locked (NIST SP 800-63B
+/// asks for a limit on failed attempts).
+pub const SIGN_IN_FAILURES_MAX: u32 = 10;
+/// How long such a lock lasts.
+pub const SIGN_IN_LOCK_S: i64 = 15 * 60;
 /// Most uses a multi-use number may be given.
 pub const NUMBER_USES_MAX: u32 = 1_000_000;
 /// How long an uncaptured authorization holds funds before it is released.

@@ -112,15 +112,30 @@ pub enum Verdict {
     WrongDetails(NumberUsage),
 }
 
-/// A client's failure count after one more wrong try: the new count, and the end of the
-/// pause it starts if it reaches [`CLIENT_FAILURES_MAX`] (the count then starts again).
-pub fn client_failure(consecutive_failures: u32, now_s: i64) -> (u32, Option<i64>) {
+/// A consecutive-failure count after one more failure: the new count, and the end of the
+/// pause it starts when it reaches `failures_max` (the count then starts again).
+pub fn count_failure(
+    consecutive_failures: u32,
+    failures_max: u32,
+    pause_s: i64,
+    now_s: i64,
+) -> (u32, Option<i64>) {
     let failures = consecutive_failures.saturating_add(1);
-    if failures >= CLIENT_FAILURES_MAX {
-        (0, Some(now_s + CLIENT_PAUSE_S))
+    if failures >= failures_max {
+        (0, Some(now_s + pause_s))
     } else {
         (failures, None)
     }
+}
+
+/// A client's payment failures after one more wrong card detail (SPEC: 5 in a row pause).
+pub fn client_failure(consecutive_failures: u32, now_s: i64) -> (u32, Option<i64>) {
+    count_failure(
+        consecutive_failures,
+        CLIENT_FAILURES_MAX,
+        CLIENT_PAUSE_S,
+        now_s,
+    )
 }
 
 /// Decides an attempt. The order matters: wrong details are counted before anything is

@@ -189,7 +189,24 @@ impl Service {
             tokio::task::spawn_blocking(move || sceau_crypto::verify_password(&password, &phc))
                 .await
                 .map_err(|_| internal("password check task failed"))?;
-        Ok(client.filter(|_| matches))
+        let Some(client) = client else {
+            return Ok(None);
+        };
+        // A locked account answers like a wrong password, whatever was typed, and the
+        // attempt is not counted: the lock ends on time.
+        let now_s = self.now_s();
+        if now_s < client.sign_in_locked_until_s {
+            tracing::info!(client_id = client.id, "sign-in refused: locked");
+            return Ok(None);
+        }
+        if let Some(until_s) = self.store.record_sign_in(client.id, matches, now_s).await? {
+            tracing::info!(
+                client_id = client.id,
+                until_s,
+                "sign-in locked after consecutive wrong passwords"
+            );
+        }
+        Ok(matches.then_some(client))
     }
 
     /// Draws a number for `client`, stores its fingerprints and queues its message in one

@@ -1518,3 +1518,32 @@ async fn checkout_number_retries_send_one_sms() {
         .await;
     check_error(&reused, 422, "idempotency_key_reused");
 }
+
+/// Ten wrong passwords in a row lock sign-in to that account for 15 minutes; during the
+/// lock even the right password is answered like a wrong one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_lock_sign_in() {
+    let server = Server::start().await;
+    server.enroll_client("alice", ALICE_PHONE, "500.00").await;
+    let attempt = async |password: &str| {
+        server
+            .send(
+                server
+                    .http
+                    .post(server.url("/login"))
+                    .form(&[("login", "alice"), ("password", password)]),
+            )
+            .await
+    };
+    for _ in 0..sceau_domain::limits::SIGN_IN_FAILURES_MAX {
+        assert_eq!(
+            attempt("not the password").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let locked = attempt(PASSWORD).await;
+    assert_eq!(locked.status, StatusCode::UNAUTHORIZED, "{}", locked.text);
+    assert!(locked.header("set-cookie").is_none());
+    server.clock.advance(sceau_domain::limits::SIGN_IN_LOCK_S);
+    server.sign_in("alice").await;
+}

@@ -44,6 +44,15 @@ pub trait Store: Send + Sync + 'static {
     async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError>;
     async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
 
+    /// Records a password sign-in attempt: a success resets the count of wrong passwords;
+    /// too many in a row lock sign-in for a while. Returns the end of a lock it started.
+    async fn record_sign_in(
+        &self,
+        client_id: i64,
+        succeeded: bool,
+        now_s: i64,
+    ) -> Result<Option<i64>, StoreError>;
+
     /// Blocks or unblocks a client: a blocked client's numbers decline with `blocked`.
     async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError>;
 

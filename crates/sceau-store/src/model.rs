@@ -29,6 +29,8 @@ pub struct ClientRecord {
     pub blocked: bool,
     /// Payments are paused until then after too many consecutive failures (0: never).
     pub paused_until_s: i64,
+    /// Sign-in is refused until then after too many wrong passwords (0: never).
+    pub sign_in_locked_until_s: i64,
 }
 
 impl ClientRecord {

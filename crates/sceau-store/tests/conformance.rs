@@ -2822,3 +2822,44 @@ async fn checkout_numbers_are_idempotent() {
     })
     .await;
 }
+
+/// Ten wrong passwords in a row lock sign-in for a while; a success resets the count.
+#[tokio::test]
+async fn wrong_passwords_lock_sign_in_for_a_while() {
+    use sceau_domain::limits::{SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S};
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(0, 0).await;
+        for _ in 1..SIGN_IN_FAILURES_MAX {
+            assert_eq!(
+                f.store.record_sign_in(alice.id, false, NOW).await.unwrap(),
+                None
+            );
+        }
+        assert_eq!(
+            f.store.record_sign_in(alice.id, true, NOW).await.unwrap(),
+            None
+        );
+        for attempt in 1..=SIGN_IN_FAILURES_MAX {
+            let locked = f
+                .store
+                .record_sign_in(alice.id, false, NOW + 1)
+                .await
+                .unwrap();
+            let expected = (attempt == SIGN_IN_FAILURES_MAX).then_some(NOW + 1 + SIGN_IN_LOCK_S);
+            assert_eq!(locked, expected, "{}: attempt {attempt}", f.name);
+        }
+        let record = f.store.client(alice.id).await.unwrap().unwrap();
+        assert_eq!(
+            record.sign_in_locked_until_s,
+            NOW + 1 + SIGN_IN_LOCK_S,
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            f.store.record_sign_in(i64::MAX, false, NOW).await.unwrap(),
+            None,
+            "unknown client"
+        );
+    })
+    .await;
+}

@@ -200,7 +200,7 @@ pub async fn login(
     if form.login.len() > 100 || form.password.len() > 1024 {
         return Ok((
             StatusCode::UNAUTHORIZED,
-            login_page(Some("Wrong login or password.")).into_response(),
+            login_page(Some("Wrong login or password. After 10 wrong tries in a row, wait 15 minutes.")).into_response(),
         )
             .into_response());
     }
@@ -209,7 +209,7 @@ pub async fn login(
         tracing::info!("sign-in refused");
         return Ok((
             StatusCode::UNAUTHORIZED,
-            login_page(Some("Wrong login or password.")),
+            login_page(Some("Wrong login or password. After 10 wrong tries in a row, wait 15 minutes.")),
         )
             .into_response());
     };

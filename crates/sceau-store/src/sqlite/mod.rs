@@ -430,6 +430,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_sign_in(
+        &self,
+        client_id: i64,
+        succeeded: bool,
+        now_s: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.write(move |c| ops::record_sign_in(c, client_id, succeeded, now_s))
+            .await
+    }
+
     async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError> {
         self.write(move |c| ops::enqueue_message(c, &message, now_s))
             .await

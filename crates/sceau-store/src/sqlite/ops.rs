@@ -184,6 +184,39 @@ pub(super) fn enroll_merchant(
     })
 }
 
+pub(super) fn record_sign_in(
+    connection: &Connection,
+    client_id: i64,
+    succeeded: bool,
+    now_s: i64,
+) -> Result<Option<i64>, StoreError> {
+    use sceau_domain::limits::{SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S};
+    if succeeded {
+        connection
+            .prepare_cached(
+                "UPDATE clients SET sign_in_failures = 0 WHERE id = ?1 AND sign_in_failures <> 0",
+            )?
+            .execute([client_id])?;
+        return Ok(None);
+    }
+    let failures: Option<u32> = connection
+        .prepare_cached("SELECT sign_in_failures FROM clients WHERE id = ?1")?
+        .query_row([client_id], |row| row.get(0))
+        .optional()?;
+    let Some(failures) = failures else {
+        return Ok(None);
+    };
+    let (failures, locked_until_s) =
+        policy::count_failure(failures, SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S, now_s);
+    connection
+        .prepare_cached(
+            "UPDATE clients SET sign_in_failures = ?2, sign_in_locked_until = COALESCE(?3, sign_in_locked_until) \
+             WHERE id = ?1",
+        )?
+        .execute(params![client_id, failures, locked_until_s])?;
+    Ok(locked_until_s)
+}
+
 pub(super) fn set_client_blocked(
     connection: &Connection,
     client_id: i64,

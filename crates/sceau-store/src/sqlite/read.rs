@@ -11,7 +11,8 @@ fn corrupt(what: &str) -> rusqlite::Error {
 }
 
 pub(super) const CLIENT_COLUMNS: &str = "c.id, c.login, c.display_name, c.password_hash, c.phone, \
-     c.account_id, a.currency, c.blocked, c.paused_until";
+     c.account_id, a.currency, c.blocked, c.paused_until, \
+     c.sign_in_locked_until";
 
 pub(super) fn client_row(row: &Row<'_>) -> rusqlite::Result<ClientRecord> {
     let phone: String = row.get(4)?;
@@ -26,6 +27,7 @@ pub(super) fn client_row(row: &Row<'_>) -> rusqlite::Result<ClientRecord> {
         currency: currency.parse().map_err(|_| corrupt("currency"))?,
         blocked: row.get(7)?,
         paused_until_s: row.get(8)?,
+        sign_in_locked_until_s: row.get(9)?,
     })
 }
 

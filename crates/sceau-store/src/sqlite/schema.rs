@@ -44,6 +44,8 @@ const MIGRATIONS: &[&str] = &[
         blocked INTEGER NOT NULL DEFAULT 0,
         consecutive_failures INTEGER NOT NULL DEFAULT 0,
         paused_until INTEGER NOT NULL DEFAULT 0,
+        sign_in_failures INTEGER NOT NULL DEFAULT 0,
+        sign_in_locked_until INTEGER NOT NULL DEFAULT 0,
         created_at INTEGER NOT NULL
     );
 
