@@ -21,6 +21,10 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 pub const SESSION_COOKIE: &str = "sceau_session";
+/// The one answer to a refused sign-in: it does not say whether the login exists or the
+/// account is locked.
+const SIGN_IN_REFUSED: &str =
+    "Wrong login or password. After 10 wrong tries in a row, wait 15 minutes.";
 const SESSION_TTL_S: i64 = 30 * 60;
 
 /// Escapes text for HTML element content and attribute values.
@@ -200,18 +204,14 @@ pub async fn login(
     if form.login.len() > 100 || form.password.len() > 1024 {
         return Ok((
             StatusCode::UNAUTHORIZED,
-            login_page(Some("Wrong login or password. After 10 wrong tries in a row, wait 15 minutes.")).into_response(),
+            login_page(Some(SIGN_IN_REFUSED)).into_response(),
         )
             .into_response());
     }
     let service = &state.service;
     let Some(client) = service.sign_in(&form.login, form.password).await? else {
         tracing::info!("sign-in refused");
-        return Ok((
-            StatusCode::UNAUTHORIZED,
-            login_page(Some("Wrong login or password. After 10 wrong tries in a row, wait 15 minutes.")),
-        )
-            .into_response());
+        return Ok((StatusCode::UNAUTHORIZED, login_page(Some(SIGN_IN_REFUSED))).into_response());
     };
     let token = sceau_crypto::new_token("");
     let now_s = service.now_s();
