@@ -100,7 +100,12 @@ pub async fn get_client(
         .client(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let (account, _) = state.service.client_overview(&client).await?;
+    let account = state
+        .service
+        .store
+        .account(client.account_id)
+        .await?
+        .ok_or_else(|| crate::service::internal("client account missing"))?;
     let money = |minor| Money::new(minor, account.currency).to_decimal();
     Ok(Json(BalanceResponse {
         client: client_response(&client),
