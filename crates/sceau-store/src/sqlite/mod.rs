@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 use sceau_domain::PhoneNumber;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -66,7 +66,6 @@ where
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     readers: Arc<ReadPool>,
-    path: PathBuf,
 }
 
 struct ReadPool {
@@ -128,12 +127,7 @@ impl SqliteStore {
                 connections: Mutex::new(readers),
                 permits: Arc::new(Semaphore::new(READERS_COUNT)),
             }),
-            path: path.to_owned(),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Runs `operation` on the writer, inside the current batch's transaction, in a
