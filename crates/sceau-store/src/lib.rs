@@ -11,10 +11,12 @@
 
 mod error;
 mod model;
+pub mod postgres;
 pub mod sqlite;
 
 pub use error::StoreError;
 pub use model::*;
+pub use postgres::{PostgresSettings, PostgresStore};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

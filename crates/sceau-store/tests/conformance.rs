@@ -14,11 +14,12 @@ use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
 use sceau_domain::policy::{AmountRule, MerchantLock, NumberState, UsagePolicy};
 use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
+use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
     AccountView, AuthorizationView, ClientRecord, CommandRequest, Executed, Expired,
     IdempotencyKey, IssueLimit, IssueOutcome, MerchantCommand, MerchantRecord, MessageDelivery,
     NewClient, NewMerchant, NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome, Paused,
-    SqliteStore, Store, StoreError,
+    PostgresSettings, PostgresStore, SqliteStore, Store, StoreError,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,12 +45,29 @@ struct Backend {
     guard: Guard,
 }
 
-/// A fresh, empty store of every backend under test.
-///
-/// To add a backend, push it here: e.g. PostgreSQL when `SCEAU_TEST_POSTGRES_URL` is set,
-/// creating a database (or schema) per call and dropping it in its guard.
+/// A fresh, empty store of every backend under test: SQLite always; PostgreSQL when
+/// `SCEAU_TEST_DATABASE_URL` names a database (each store in a schema of its own,
+/// dropped with its guard).
 async fn backends() -> Vec<Backend> {
-    vec![sqlite_backend()]
+    let mut all = vec![sqlite_backend()];
+    if let Some(url) = test_database_url() {
+        all.push(postgres_backend(&url).await);
+    }
+    all
+}
+
+async fn postgres_backend(url: &str) -> Backend {
+    let schema = ScratchSchema::create(url)
+        .await
+        .expect("create a scratch schema in the test database");
+    let store = PostgresStore::open(&schema.url, PostgresSettings::default())
+        .await
+        .expect("open the PostgreSQL store");
+    Backend {
+        name: "postgres",
+        store: Arc::new(store),
+        guard: Box::new(schema),
+    }
 }
 
 fn sqlite_backend() -> Backend {

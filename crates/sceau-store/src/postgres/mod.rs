@@ -1,0 +1,594 @@
+//! The PostgreSQL backend: several sceau instances may share one database.
+//!
+//! Writes are batched as on SQLite (group commit): each instance runs a few *lanes*; a lane
+//! takes every command waiting, runs them in one transaction and commits once. Lanes of
+//! this and other instances run at the same time, so correctness comes from the database:
+//!
+//! * **Account locks, in one order.** Every command names the accounts it may touch (a
+//!   number's, an authorization's two, an enrolment's funding account); a batch first locks
+//!   all of its accounts with `SELECT … ORDER BY id FOR UPDATE`, ascending, before it
+//!   changes anything. Numbers, authorizations and a client's counters are only written
+//!   under their account's lock, so batches that share an account take turns and batches
+//!   cannot wait for each other in a cycle.
+//! * **Conditional updates and constraints** as on SQLite (version-guarded number usage,
+//!   floors as `CHECK`s, unique live fingerprints and idempotency keys).
+//! * **Retry** of a whole batch on a deadlock or serialization failure (a first-use insert
+//!   racing with another instance), and a rerun with one savepoint per command when one
+//!   command fails, so that each command still succeeds or fails alone.
+//!
+//! A lost connection fails the batch with [`StoreError::Unavailable`] (HTTP 503): nothing
+//! of it is acknowledged, and the pool replaces the connection on the next use.
+
+mod ops;
+mod read;
+pub mod schema;
+pub mod scratch;
+
+use crate::model::*;
+use crate::{Store, StoreError};
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use sceau_domain::PhoneNumber;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{NoTls, Row};
+
+/// Commands waiting beyond this make their senders wait (back-pressure).
+const WRITE_QUEUE_LEN_MAX: usize = 16_384;
+/// Most commands committed together in one transaction.
+const BATCH_SIZE_MAX: usize = 512;
+/// Runs of one batch before its commands are answered "unavailable".
+const BATCH_TRIES_MAX: u32 = 4;
+
+/// How an instance uses its database.
+#[derive(Debug, Clone, Copy)]
+pub struct PostgresSettings {
+    /// Batches this instance runs at once, each on its own connection.
+    pub lanes: usize,
+    /// Connections for reads.
+    pub readers: usize,
+    /// How long to wait for a connection (or to connect) before answering "unavailable".
+    pub connect_timeout: Duration,
+}
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        PostgresSettings {
+            lanes: 2,
+            readers: 8,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A pooled connection, with its cache of prepared statements.
+type Conn = deadpool_postgres::ClientWrapper;
+
+/// Why a query or a command failed: a rule of the store, or the database itself.
+#[derive(Debug)]
+enum Fail {
+    Store(StoreError),
+    Db(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for Fail {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Fail::Db(error)
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(error: StoreError) -> Self {
+        Fail::Store(error)
+    }
+}
+
+impl Fail {
+    /// True when the failure is the batch's, not one command's: the connection is gone,
+    /// the server is stopping, or the transaction lost a race and must run again.
+    fn is_batch_failure(&self) -> bool {
+        let Fail::Db(error) = self else { return false };
+        if error.is_closed() {
+            return true;
+        }
+        match error.code() {
+            Some(code) => {
+                *code == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *code == SqlState::T_R_DEADLOCK_DETECTED
+                    || code.code().starts_with("08")
+                    || code.code().starts_with("57P")
+            }
+            // No SQLSTATE: the error came from the socket, not from the server.
+            None => true,
+        }
+    }
+
+    fn is_retryable(&self) -> bool {
+        let Fail::Db(error) = self else { return false };
+        matches!(error.code(), Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED)
+    }
+
+    fn into_store_error(self) -> StoreError {
+        match self {
+            Fail::Store(error) => error,
+            Fail::Db(error) => StoreError::Unavailable(match error.as_db_error() {
+                Some(db) => format!("{}: {}", db.code().code(), db.message()),
+                None => error.to_string(),
+            }),
+        }
+    }
+}
+
+fn corrupt(what: &str) -> Fail {
+    Fail::Store(StoreError::Corrupt(format!("bad stored value: {what}")))
+}
+
+/// Reads column `index` of `row`; a type mismatch is a corrupt row, not a lost database.
+fn col<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, Fail> {
+    row.try_get(index)
+        .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))
+}
+
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+async fn rows(c: &Conn, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, Fail> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.query(&statement, params).await?)
+}
+
+async fn opt_row(c: &Conn, sql: &str, params: &Params<'_>) -> Result<Option<Row>, Fail> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.query_opt(&statement, params).await?)
+}
+
+async fn one_row(c: &Conn, sql: &str, params: &Params<'_>) -> Result<Row, Fail> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.query_one(&statement, params).await?)
+}
+
+async fn exec(c: &Conn, sql: &str, params: &Params<'_>) -> Result<u64, Fail> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.execute(&statement, params).await?)
+}
+
+/// A write, as data: a batch may run it twice (see [`run_batch`]).
+enum Write {
+    EnrollClient(NewClient),
+    EnrollMerchant(NewMerchant),
+    RecordSignIn {
+        client_id: i64,
+        succeeded: bool,
+        now_s: i64,
+    },
+    SetClientBlocked {
+        client_id: i64,
+        blocked: bool,
+    },
+    IssueNumber(NewNumber),
+    Execute(CommandRequest),
+    Expire(i64),
+    CreateSession(NewSession),
+    DeleteSession([u8; 32]),
+    EnqueueMessage(NewMessage, i64),
+    MarkMessage(i64, MessageDelivery),
+}
+
+/// What a write returns.
+enum Done {
+    Client(ClientRecord),
+    Merchant(MerchantRecord),
+    SignIn(Option<i64>),
+    Changed(bool),
+    Issued(IssueOutcome),
+    Executed(Executed),
+    Expired(Expired),
+    Id(i64),
+    Nothing,
+}
+
+struct Job {
+    write: Write,
+    result: Option<Result<Done, StoreError>>,
+    answer: oneshot::Sender<Result<Done, StoreError>>,
+}
+
+/// The PostgreSQL store. Cheap to clone; clones share the lanes and the pool.
+#[derive(Clone)]
+pub struct PostgresStore {
+    jobs: mpsc::Sender<Job>,
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`, with libpq's
+    /// parameters such as `options=-c search_path=…`), migrates the schema and starts the
+    /// lanes. Must be called inside a Tokio runtime.
+    pub async fn open(url: &str, settings: PostgresSettings) -> Result<PostgresStore, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+        config.connect_timeout(settings.connect_timeout);
+        config.application_name("sceau");
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.lanes.max(1) + settings.readers.max(1))
+            .wait_timeout(Some(settings.connect_timeout))
+            .create_timeout(Some(settings.connect_timeout))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        {
+            let mut client = pool
+                .get()
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("cannot connect: {e}")))?;
+            schema::migrate(&mut client).await?;
+        }
+        let (jobs, queue) = mpsc::channel(WRITE_QUEUE_LEN_MAX);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..settings.lanes.max(1) {
+            tokio::spawn(lane(Arc::clone(&queue), pool.clone()));
+        }
+        Ok(PostgresStore { jobs, pool })
+    }
+
+    async fn write(&self, write: Write) -> Result<Done, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        let job = Job {
+            write,
+            result: None,
+            answer,
+        };
+        self.jobs.send(job).await.map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+
+    async fn connection(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the store is shutting down".into())
+}
+
+fn unexpected() -> StoreError {
+    StoreError::Corrupt("a write answered with another kind of result".into())
+}
+
+/// A lane: takes every command waiting (while it holds the queue, the other lanes run
+/// their batches), runs them as one transaction, answers them all.
+async fn lane(queue: Arc<Mutex<mpsc::Receiver<Job>>>, pool: Pool) {
+    let mut batch: Vec<Job> = Vec::with_capacity(BATCH_SIZE_MAX);
+    loop {
+        {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            batch.push(first);
+            while batch.len() < BATCH_SIZE_MAX {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        let committed = match pool.get().await {
+            Ok(mut client) => run_batch(&mut client, &mut batch).await,
+            Err(error) => Err(StoreError::Unavailable(format!(
+                "no database connection: {error}"
+            ))),
+        };
+        if let Err(error) = &committed {
+            tracing::error!(%error, "write batch failed; nothing of it was applied");
+        }
+        for job in batch.drain(..) {
+            let result = committed.clone().and_then(|()| {
+                job.result
+                    .unwrap_or_else(|| Err(StoreError::Unavailable("command not run".into())))
+            });
+            let _ = job.answer.send(result);
+        }
+    }
+}
+
+/// Runs a batch until it commits: optimistically first (no savepoints); if a command
+/// fails, again with a savepoint per command; if the database reports a deadlock or a
+/// serialization failure, again from the start, a bounded number of times.
+async fn run_batch(client: &mut Conn, batch: &mut [Job]) -> Result<(), StoreError> {
+    let mut savepoints = false;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        for job in batch.iter_mut() {
+            job.result = None;
+        }
+        let run = try_batch(client, batch, savepoints).await;
+        let run = match run {
+            Ok(committed) => Ok(committed),
+            Err(fail) => {
+                // The transaction is dead either way; on a lost connection this fails too.
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(fail)
+            }
+        };
+        match run {
+            Ok(true) => return Ok(()),
+            Ok(false) if !savepoints => savepoints = true,
+            Ok(false) => {
+                return Err(StoreError::Corrupt(
+                    "a batch with savepoints did not commit".into(),
+                ));
+            }
+            Err(fail) if fail.is_retryable() && tries < BATCH_TRIES_MAX => {
+                tracing::warn!(tries, "write batch lost a race; running it again");
+            }
+            Err(fail) => return Err(fail.into_store_error()),
+        }
+    }
+}
+
+/// One run of a batch in one transaction. `Ok(false)`: a command failed without
+/// savepoints, the transaction was rolled back, run again with savepoints.
+async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result<bool, Fail> {
+    client.batch_execute("BEGIN").await?;
+    let locked = lock_accounts(client, batch).await?;
+    for (job, locks) in batch.iter_mut().zip(&locked) {
+        if savepoints {
+            client.batch_execute("SAVEPOINT command").await?;
+        }
+        match ops::run(client, &job.write, locks).await {
+            Ok(done) => {
+                job.result = Some(Ok(done));
+                if savepoints {
+                    client.batch_execute("RELEASE SAVEPOINT command").await?;
+                }
+            }
+            Err(fail) if fail.is_batch_failure() => return Err(fail),
+            Err(fail) => {
+                if !savepoints {
+                    client.batch_execute("ROLLBACK").await?;
+                    return Ok(false);
+                }
+                client
+                    .batch_execute("ROLLBACK TO SAVEPOINT command; RELEASE SAVEPOINT command")
+                    .await?;
+                job.result = Some(Err(fail.into_store_error()));
+            }
+        }
+    }
+    client.batch_execute("COMMIT").await?;
+    Ok(true)
+}
+
+/// Locks every account the batch's commands may touch, in ascending id order, and returns
+/// each command's accounts. The lookups are sent together (one round trip).
+async fn lock_accounts(client: &Conn, batch: &[Job]) -> Result<Vec<Vec<i64>>, Fail> {
+    let per_command = futures_util::future::try_join_all(
+        batch
+            .iter()
+            .map(|job| ops::accounts_touched(client, &job.write)),
+    )
+    .await?;
+    let mut all: Vec<i64> = per_command.iter().flatten().copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    if !all.is_empty() {
+        rows(
+            client,
+            "SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &[&all],
+        )
+        .await?;
+    }
+    Ok(per_command)
+}
+
+impl PostgresStore {
+    async fn read<T>(
+        &self,
+        query: impl AsyncFnOnce(&Conn) -> Result<T, Fail>,
+    ) -> Result<T, StoreError> {
+        let client = self.connection().await?;
+        query(&client).await.map_err(Fail::into_store_error)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn enroll_client(&self, client: NewClient) -> Result<ClientRecord, StoreError> {
+        match self.write(Write::EnrollClient(client)).await? {
+            Done::Client(record) => Ok(record),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn enroll_merchant(&self, merchant: NewMerchant) -> Result<MerchantRecord, StoreError> {
+        match self.write(Write::EnrollMerchant(merchant)).await? {
+            Done::Merchant(record) => Ok(record),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn merchant_by_key_hash(
+        &self,
+        key_hash: [u8; 32],
+    ) -> Result<Option<MerchantRecord>, StoreError> {
+        self.read(async |c| read::merchant_by_key_hash(c, &key_hash).await)
+            .await
+    }
+
+    async fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRecord>, StoreError> {
+        self.read(async |c| read::merchant(c, merchant_id).await)
+            .await
+    }
+
+    async fn merchants(&self, limit: u32) -> Result<Vec<MerchantRecord>, StoreError> {
+        self.read(async |c| read::merchants(c, limit).await).await
+    }
+
+    async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.read(async |c| read::client_where(c, "login = $1", &login).await)
+            .await
+    }
+
+    async fn client_by_phone(
+        &self,
+        phone: &PhoneNumber,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        let phone = phone.as_str();
+        self.read(async |c| read::client_where(c, "phone = $1", &phone).await)
+            .await
+    }
+
+    async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError> {
+        self.read(async |c| read::client_where(c, "id = $1", &client_id).await)
+            .await
+    }
+
+    async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError> {
+        self.read(async |c| read::clients(c, limit).await).await
+    }
+
+    async fn record_sign_in(
+        &self,
+        client_id: i64,
+        succeeded: bool,
+        now_s: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let write = Write::RecordSignIn {
+            client_id,
+            succeeded,
+            now_s,
+        };
+        match self.write(write).await? {
+            Done::SignIn(locked_until_s) => Ok(locked_until_s),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError> {
+        match self
+            .write(Write::SetClientBlocked { client_id, blocked })
+            .await?
+        {
+            Done::Changed(changed) => Ok(changed),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn issue_number(&self, number: NewNumber) -> Result<IssueOutcome, StoreError> {
+        match self.write(Write::IssueNumber(number)).await? {
+            Done::Issued(outcome) => Ok(outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn execute(&self, request: CommandRequest) -> Result<Executed, StoreError> {
+        match self.write(Write::Execute(request)).await? {
+            Done::Executed(executed) => Ok(executed),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn expire(&self, now_s: i64) -> Result<Expired, StoreError> {
+        match self.write(Write::Expire(now_s)).await? {
+            Done::Expired(expired) => Ok(expired),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn account(&self, account_id: i64) -> Result<Option<AccountView>, StoreError> {
+        self.read(async |c| read::account(c, account_id).await)
+            .await
+    }
+
+    async fn client_numbers(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<NumberView>, StoreError> {
+        self.read(async |c| read::client_numbers(c, client_id, limit).await)
+            .await
+    }
+
+    async fn authorization(
+        &self,
+        merchant_id: i64,
+        authorization_id: i64,
+    ) -> Result<Option<AuthorizationView>, StoreError> {
+        self.read(async |c| read::authorization(c, merchant_id, authorization_id).await)
+            .await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        self.write(Write::CreateSession(session)).await.map(|_| ())
+    }
+
+    async fn session_client(
+        &self,
+        token_hash: [u8; 32],
+        now_s: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.read(async |c| read::session_client(c, &token_hash, now_s).await)
+            .await
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        self.write(Write::DeleteSession(token_hash))
+            .await
+            .map(|_| ())
+    }
+
+    async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError> {
+        match self.write(Write::EnqueueMessage(message, now_s)).await? {
+            Done::Id(id) => Ok(id),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(async |c| read::pending_messages(c, limit).await)
+            .await
+    }
+
+    async fn mark_message(
+        &self,
+        message_id: i64,
+        delivery: MessageDelivery,
+    ) -> Result<(), StoreError> {
+        self.write(Write::MarkMessage(message_id, delivery))
+            .await
+            .map(|_| ())
+    }
+
+    async fn messages_to(
+        &self,
+        address: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(async |c| read::messages_to(c, address, limit).await)
+            .await
+    }
+
+    async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {
+        let mut client = self.connection().await?;
+        read::check_ledger(&mut client)
+            .await
+            .map_err(Fail::into_store_error)
+    }
+}

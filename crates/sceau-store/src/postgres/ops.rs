@@ -1,0 +1,1161 @@
+//! Commands: everything that writes, on a lane's connection inside its batch's
+//! transaction, after the batch has locked the accounts that [`accounts_touched`] named.
+//!
+//! The rules come from `sceau_domain`, as on SQLite; the updates stay conditional (version,
+//! state, floor), so the database refuses a write that would break a rule even if the
+//! locking above were ever wrong.
+
+use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row, number_row};
+use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
+use crate::StoreError;
+use crate::model::*;
+use sceau_domain::Money;
+use sceau_domain::decline::{Decline, Rejection};
+use sceau_domain::ledger::{self, AuthorizationFigures, AuthorizationState};
+use sceau_domain::policy::{
+    self, AmountRule, Attempt, MerchantLock, NumberUsage, UsagePolicy, Verdict,
+};
+use subtle::ConstantTimeEq;
+
+/// Most holds (and numbers) released by one sweep; the next sweep takes the rest.
+const EXPIRY_BATCH_MAX: i64 = 1_000;
+
+/// The accounts a write may change (and under whose lock its other rows are written).
+/// Only immutable links are followed (a number's or an authorization's accounts, a
+/// client's account), so what is read here before the lock is still true under it.
+pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>, Fail> {
+    let ids = |rows: Vec<tokio_postgres::Row>| -> Result<Vec<i64>, Fail> {
+        rows.iter().map(|row| col(row, 0)).collect()
+    };
+    match write {
+        Write::EnrollClient(client) => Ok(vec![funding_account(c, client.currency.code()).await?]),
+        Write::RecordSignIn { client_id, .. } | Write::SetClientBlocked { client_id, .. } => {
+            ids(rows(c, "SELECT account_id FROM clients WHERE id = $1", &[client_id]).await?)
+        }
+        Write::IssueNumber(number) => ids(rows(
+            c,
+            "SELECT account_id FROM clients WHERE id = $1",
+            &[&number.client_id],
+        )
+        .await?),
+        Write::Execute(request) => match &request.command {
+            MerchantCommand::Authorize {
+                number_fingerprint, ..
+            } => ids(rows(
+                c,
+                "SELECT DISTINCT account_id FROM numbers WHERE fingerprint = $1",
+                &[&&number_fingerprint[..]],
+            )
+            .await?),
+            MerchantCommand::Capture {
+                authorization_id, ..
+            }
+            | MerchantCommand::Void { authorization_id }
+            | MerchantCommand::Refund {
+                authorization_id, ..
+            } => {
+                let found = opt_row(
+                    c,
+                    "SELECT debit_account, credit_account FROM authorizations WHERE id = $1 AND merchant_id = $2",
+                    &[authorization_id, &request.merchant_id],
+                )
+                .await?;
+                match found {
+                    Some(row) => Ok(vec![col(&row, 0)?, col(&row, 1)?]),
+                    None => Ok(Vec::new()),
+                }
+            }
+        },
+        Write::Expire(now_s) => ids(rows(
+            c,
+            "(SELECT debit_account FROM authorizations WHERE state = 'authorized' AND hold_expires_at <= $1 \
+             ORDER BY hold_expires_at LIMIT $2) \
+             UNION (SELECT account_id FROM numbers WHERE state = 'live' AND valid_until <= $1 \
+             ORDER BY valid_until LIMIT $2)",
+            &[now_s, &EXPIRY_BATCH_MAX],
+        )
+        .await?),
+        Write::EnrollMerchant(_)
+        | Write::CreateSession(_)
+        | Write::DeleteSession(_)
+        | Write::EnqueueMessage(..)
+        | Write::MarkMessage(..) => Ok(Vec::new()),
+    }
+}
+
+/// Runs one write; `locked` are the accounts the batch locked for it.
+pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done, Fail> {
+    Ok(match write {
+        Write::EnrollClient(client) => Done::Client(enroll_client(c, client).await?),
+        Write::EnrollMerchant(merchant) => Done::Merchant(enroll_merchant(c, merchant).await?),
+        Write::RecordSignIn {
+            client_id,
+            succeeded,
+            now_s,
+        } => Done::SignIn(record_sign_in(c, *client_id, *succeeded, *now_s).await?),
+        Write::SetClientBlocked { client_id, blocked } => Done::Changed(
+            exec(
+                c,
+                "UPDATE clients SET blocked = $2 WHERE id = $1",
+                &[client_id, blocked],
+            )
+            .await?
+                == 1,
+        ),
+        Write::IssueNumber(number) => Done::Issued(issue_number(c, number).await?),
+        Write::Execute(request) => Done::Executed(execute(c, request).await?),
+        Write::Expire(now_s) => Done::Expired(expire(c, *now_s, locked).await?),
+        Write::CreateSession(session) => {
+            exec(
+                c,
+                "DELETE FROM sessions WHERE expires_at <= $1",
+                &[&session.now_s],
+            )
+            .await?;
+            exec(
+                c,
+                "INSERT INTO sessions (token_hash, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                &[&&session.token_hash[..], &session.client_id, &session.now_s, &session.expires_at_s],
+            )
+            .await?;
+            Done::Nothing
+        }
+        Write::DeleteSession(token_hash) => {
+            exec(
+                c,
+                "DELETE FROM sessions WHERE token_hash = $1",
+                &[&&token_hash[..]],
+            )
+            .await?;
+            Done::Nothing
+        }
+        Write::EnqueueMessage(message, now_s) => {
+            Done::Id(enqueue_message(c, message, *now_s).await?)
+        }
+        Write::MarkMessage(message_id, delivery) => {
+            mark_message(c, *message_id, delivery).await?;
+            Done::Nothing
+        }
+    })
+}
+
+/// The issuer's funding account for `currency`, opened on first use.
+async fn funding_account(c: &Conn, currency: &str) -> Result<i64, Fail> {
+    exec(
+        c,
+        "INSERT INTO accounts (kind, currency) VALUES ('funding', $1) \
+         ON CONFLICT (currency) WHERE kind = 'funding' DO NOTHING",
+        &[&currency],
+    )
+    .await?;
+    col(
+        &one_row(
+            c,
+            "SELECT id FROM accounts WHERE kind = 'funding' AND currency = $1",
+            &[&currency],
+        )
+        .await?,
+        0,
+    )
+}
+
+/// The merchant's settlement account for `currency`, if it is open.
+async fn find_merchant_account(
+    c: &Conn,
+    merchant_id: i64,
+    currency: &str,
+) -> Result<Option<i64>, Fail> {
+    opt_row(
+        c,
+        "SELECT id FROM accounts WHERE kind = 'merchant' AND owner_id = $1 AND currency = $2",
+        &[&merchant_id, &currency],
+    )
+    .await?
+    .map(|row| col(&row, 0))
+    .transpose()
+}
+
+/// Opens the merchant's settlement account for `currency` (or finds the one another
+/// instance has just opened).
+async fn open_merchant_account(c: &Conn, merchant_id: i64, currency: &str) -> Result<i64, Fail> {
+    exec(
+        c,
+        "INSERT INTO accounts (kind, owner_id, currency) VALUES ('merchant', $1, $2) \
+         ON CONFLICT (owner_id, currency) WHERE kind = 'merchant' DO NOTHING",
+        &[&merchant_id, &currency],
+    )
+    .await?;
+    find_merchant_account(c, merchant_id, currency)
+        .await?
+        .ok_or_else(|| Fail::Store(StoreError::Corrupt("merchant account not opened".into())))
+}
+
+/// A movement between two accounts of one currency.
+struct Transfer<'a> {
+    debit: i64,
+    credit: i64,
+    amount: i64,
+    currency: &'a str,
+    kind: &'a str,
+    authorization_id: Option<i64>,
+    now_s: i64,
+}
+
+/// Posts a transfer: moves `amount` from `debit` to `credit` and records it. The debit
+/// side's floor is enforced by the update's condition, not by an earlier read.
+async fn post_transfer(c: &Conn, transfer: &Transfer<'_>) -> Result<i64, Fail> {
+    let Transfer {
+        debit,
+        credit,
+        amount,
+        currency,
+        kind,
+        authorization_id,
+        now_s,
+    } = *transfer;
+    let debited = exec(
+        c,
+        "UPDATE accounts SET balance = balance - $2 WHERE id = $1 AND currency = $3 \
+         AND (kind <> 'client' OR balance - held - $2 >= -credit_limit)",
+        &[&debit, &amount, &currency],
+    )
+    .await?;
+    let credited = exec(
+        c,
+        "UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND currency = $3",
+        &[&credit, &amount, &currency],
+    )
+    .await?;
+    if debited != 1 || credited != 1 {
+        return Err(Fail::Store(StoreError::Corrupt(format!(
+            "transfer {debit} -> {credit} refused by the ledger"
+        ))));
+    }
+    let row = one_row(
+        c,
+        "INSERT INTO transfers (debit_account, credit_account, amount, currency, kind, authorization_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        &[&debit, &credit, &amount, &currency, &kind, &authorization_id, &now_s],
+    )
+    .await?;
+    col(&row, 0)
+}
+
+async fn enroll_client(c: &Conn, client: &NewClient) -> Result<ClientRecord, Fail> {
+    let currency = client.currency.code();
+    let taken = opt_row(
+        c,
+        "SELECT login = $1 FROM clients WHERE login = $1 OR phone = $2 LIMIT 1",
+        &[&client.login, &client.phone.as_str()],
+    )
+    .await?;
+    if let Some(row) = taken {
+        let login_taken: bool = col(&row, 0)?;
+        let code = if login_taken {
+            "login_taken"
+        } else {
+            "phone_taken"
+        };
+        return Err(Fail::Store(StoreError::Conflict(code)));
+    }
+    let funding = funding_account(c, currency).await?;
+    let account_id: i64 = col(
+        &one_row(
+            c,
+            "INSERT INTO accounts (kind, currency, credit_limit) VALUES ('client', $1, $2) RETURNING id",
+            &[&currency, &client.credit_limit],
+        )
+        .await?,
+        0,
+    )?;
+    // A login or phone taken by a concurrent enrolment is caught by the unique
+    // constraints: the insert fails and the batch reruns this command alone.
+    let client_id: i64 = col(
+        &one_row(
+            c,
+            "INSERT INTO clients (login, display_name, password_hash, phone, account_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[
+                &client.login,
+                &client.display_name,
+                &client.password_hash,
+                &client.phone.as_str(),
+                &account_id,
+                &client.now_s,
+            ],
+        )
+        .await?,
+        0,
+    )?;
+    exec(
+        c,
+        "UPDATE accounts SET owner_id = $1 WHERE id = $2",
+        &[&client_id, &account_id],
+    )
+    .await?;
+    if client.opening_balance > 0 {
+        let opening = Transfer {
+            debit: funding,
+            credit: account_id,
+            amount: client.opening_balance,
+            currency,
+            kind: "opening",
+            authorization_id: None,
+            now_s: client.now_s,
+        };
+        post_transfer(c, &opening).await?;
+    }
+    read::client_where(c, "id = $1", &client_id)
+        .await?
+        .ok_or_else(|| Fail::Store(StoreError::Corrupt("enrolled client not found".into())))
+}
+
+async fn enroll_merchant(c: &Conn, merchant: &NewMerchant) -> Result<MerchantRecord, Fail> {
+    let inserted = opt_row(
+        c,
+        "INSERT INTO merchants (name, api_key_hash, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (api_key_hash) DO NOTHING RETURNING id",
+        &[&merchant.name, &&merchant.api_key_hash[..], &merchant.now_s],
+    )
+    .await?;
+    match inserted {
+        Some(row) => Ok(MerchantRecord {
+            id: col(&row, 0)?,
+            name: merchant.name.clone(),
+        }),
+        None => Err(Fail::Store(StoreError::Conflict("api_key_taken"))),
+    }
+}
+
+async fn record_sign_in(
+    c: &Conn,
+    client_id: i64,
+    succeeded: bool,
+    now_s: i64,
+) -> Result<Option<i64>, Fail> {
+    use sceau_domain::limits::{SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S};
+    if succeeded {
+        exec(
+            c,
+            "UPDATE clients SET sign_in_failures = 0 WHERE id = $1 AND sign_in_failures <> 0",
+            &[&client_id],
+        )
+        .await?;
+        return Ok(None);
+    }
+    let Some(row) = opt_row(
+        c,
+        "SELECT sign_in_failures FROM clients WHERE id = $1",
+        &[&client_id],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let failures = u32::try_from(col::<i64>(&row, 0)?).unwrap_or(u32::MAX);
+    let (failures, locked_until_s) =
+        policy::count_failure(failures, SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S, now_s);
+    exec(
+        c,
+        "UPDATE clients SET sign_in_failures = $2, sign_in_locked_until = COALESCE($3, sign_in_locked_until) \
+         WHERE id = $1",
+        &[&client_id, &i64::from(failures), &locked_until_s],
+    )
+    .await?;
+    Ok(locked_until_s)
+}
+
+fn policy_columns(policy: &UsagePolicy) -> (&'static str, Option<i64>, &'static str, Option<i64>) {
+    let (amount_rule, amount_limit) = match policy.amount {
+        AmountRule::Any => ("any", None),
+        AmountRule::Cap(cap) => ("cap", Some(cap)),
+        AmountRule::Exact(exact) => ("exact", Some(exact)),
+    };
+    let (merchant_lock, merchant_id) = match policy.merchant {
+        MerchantLock::Any => ("any", None),
+        MerchantLock::Named(id) => ("named", Some(id)),
+        MerchantLock::FirstMerchant => ("first", None),
+    };
+    (amount_rule, amount_limit, merchant_lock, merchant_id)
+}
+
+async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail> {
+    let client = read::client_where(c, "id = $1", &number.client_id)
+        .await?
+        .ok_or_else(|| Fail::Store(StoreError::Corrupt("number for an unknown client".into())))?;
+    if let Some((merchant_id, idempotency)) = &number.idempotency
+        && let Some(stored) = idempotent_replay(c, *merchant_id, idempotency).await?
+    {
+        let view = serde_json::from_str(&stored)
+            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
+        return Ok(IssueOutcome::Replayed(view));
+    }
+    // The client's account is locked by the batch: two instances cannot both count the
+    // same recent numbers and both issue one past the limit.
+    let since_s = number.now_s - number.limit.window_s;
+    let (recent, limit): (i64, u32) = match (number.origin, number.policy.merchant) {
+        (Origin::Merchant, MerchantLock::Named(merchant_id)) => (
+            col(
+                &one_row(
+                    c,
+                    "SELECT COUNT(*) FROM numbers WHERE client_id = $1 AND origin = 'merchant' \
+                     AND merchant_id = $2 AND created_at > $3",
+                    &[&client.id, &merchant_id, &since_s],
+                )
+                .await?,
+                0,
+            )?,
+            number.limit.per_merchant_max,
+        ),
+        _ => (
+            col(
+                &one_row(
+                    c,
+                    "SELECT COUNT(*) FROM numbers WHERE client_id = $1 AND origin = 'client' AND created_at > $2",
+                    &[&client.id, &since_s],
+                )
+                .await?,
+                0,
+            )?,
+            number.limit.count_max,
+        ),
+    };
+    if recent >= i64::from(limit) {
+        return Ok(IssueOutcome::Throttled);
+    }
+    let (amount_rule, amount_limit, merchant_lock, merchant_id) = policy_columns(&number.policy);
+    let inserted = opt_row(
+        c,
+        "INSERT INTO numbers (client_id, account_id, currency, fingerprint, details_fingerprint, last_four, \
+         expiry_month, expiry_year, origin, uses_max, amount_rule, amount_limit, merchant_lock, merchant_id, \
+         valid_until, state, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'live', $16) \
+         ON CONFLICT (fingerprint) WHERE state = 'live' DO NOTHING RETURNING id",
+        &[
+            &client.id,
+            &client.account_id,
+            &client.currency.code(),
+            &&number.fingerprint[..],
+            &&number.details_fingerprint[..],
+            &number.last_four,
+            &i64::from(number.expiry.month),
+            &i64::from(number.expiry.year),
+            &number.origin.as_str(),
+            &i64::from(number.policy.uses_max),
+            &amount_rule,
+            &amount_limit,
+            &merchant_lock,
+            &merchant_id,
+            &number.policy.valid_until_s,
+            &number.now_s,
+        ],
+    )
+    .await?;
+    let Some(row) = inserted else {
+        return Ok(IssueOutcome::FingerprintTaken);
+    };
+    let number_id: i64 = col(&row, 0)?;
+    enqueue_message(c, &number.message, number.now_s).await?;
+    let view = read::number(c, number_id).await?;
+    if let Some((merchant_id, idempotency)) = &number.idempotency {
+        let stored = serde_json::to_string(&view)
+            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
+        record_idempotency(c, *merchant_id, idempotency, &stored, number.now_s).await?;
+    }
+    Ok(IssueOutcome::Issued(view))
+}
+
+async fn enqueue_message(c: &Conn, message: &NewMessage, now_s: i64) -> Result<i64, Fail> {
+    col(
+        &one_row(
+            c,
+            "INSERT INTO messages (address, sealed_body, state, created_at, updated_at) \
+             VALUES ($1, $2, 'pending', $3, $3) RETURNING id",
+            &[&message.address, &message.sealed_body, &now_s],
+        )
+        .await?,
+        0,
+    )
+}
+
+const IDEMPOTENCY_SELECT: &str =
+    "SELECT request_hash, outcome FROM idempotency WHERE merchant_id = $1 AND key = $2";
+
+/// Compares a stored idempotency row with the request: its stored answer if the request
+/// is the same, a refusal if it is another.
+fn replay_of(
+    row: Option<tokio_postgres::Row>,
+    idempotency: &IdempotencyKey,
+) -> Result<Option<String>, Fail> {
+    let Some(row) = row else { return Ok(None) };
+    let request_hash: Vec<u8> = col(&row, 0)?;
+    if request_hash != idempotency.request_hash {
+        return Err(Fail::Store(StoreError::IdempotencyMismatch));
+    }
+    Ok(Some(col(&row, 1)?))
+}
+
+async fn idempotent_replay(
+    c: &Conn,
+    merchant_id: i64,
+    idempotency: &IdempotencyKey,
+) -> Result<Option<String>, Fail> {
+    let row = opt_row(c, IDEMPOTENCY_SELECT, &[&merchant_id, &idempotency.key]).await?;
+    replay_of(row, idempotency)
+}
+
+const IDEMPOTENCY_INSERT: &str = "INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, key) DO NOTHING";
+
+/// The key was recorded by another transaction after this one looked: this command fails,
+/// and its rerun (in a savepoint) finds the stored answer.
+fn key_in_flight() -> Fail {
+    Fail::Store(StoreError::Conflict("idempotency_key_in_flight"))
+}
+
+async fn record_idempotency(
+    c: &Conn,
+    merchant_id: i64,
+    idempotency: &IdempotencyKey,
+    stored: &str,
+    now_s: i64,
+) -> Result<(), Fail> {
+    let inserted = exec(
+        c,
+        IDEMPOTENCY_INSERT,
+        &[
+            &merchant_id,
+            &idempotency.key,
+            &&idempotency.request_hash[..],
+            &stored,
+            &now_s,
+        ],
+    )
+    .await?;
+    if inserted != 1 {
+        return Err(key_in_flight());
+    }
+    Ok(())
+}
+
+async fn execute(c: &Conn, request: &CommandRequest) -> Result<Executed, Fail> {
+    if let MerchantCommand::Authorize { .. } = request.command {
+        // The hot path: its reads and its writes each go in one round trip.
+        return authorize(c, request).await;
+    }
+    if let Some(idempotency) = &request.idempotency
+        && let Some(stored) = idempotent_replay(c, request.merchant_id, idempotency).await?
+    {
+        return replayed(&stored);
+    }
+    let outcome = match &request.command {
+        MerchantCommand::Authorize { .. } => {
+            return Err(Fail::Store(StoreError::Corrupt(
+                "authorize reached the general path".into(),
+            )));
+        }
+        MerchantCommand::Capture {
+            authorization_id,
+            amount,
+        } => {
+            capture(
+                c,
+                request.merchant_id,
+                *authorization_id,
+                *amount,
+                request.now_s,
+            )
+            .await?
+        }
+        MerchantCommand::Void { authorization_id } => {
+            void(c, request.merchant_id, *authorization_id, request.now_s).await?
+        }
+        MerchantCommand::Refund {
+            authorization_id,
+            amount,
+        } => {
+            refund(
+                c,
+                request.merchant_id,
+                *authorization_id,
+                *amount,
+                request.now_s,
+            )
+            .await?
+        }
+    };
+    if let Some(idempotency) = &request.idempotency {
+        let stored = serde_json::to_string(&outcome)
+            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
+        record_idempotency(c, request.merchant_id, idempotency, &stored, request.now_s).await?;
+    }
+    Ok(Executed {
+        outcome,
+        replayed: false,
+    })
+}
+
+fn replayed(stored: &str) -> Result<Executed, Fail> {
+    let outcome = serde_json::from_str(stored)
+        .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
+    Ok(Executed {
+        outcome,
+        replayed: true,
+    })
+}
+
+/// Everything an authorization needs to know about the number, its holder and the
+/// holder's account, read in one query.
+struct NumberForAuthorization {
+    view: NumberView,
+    account_id: i64,
+    details_fingerprint: Vec<u8>,
+    usage: NumberUsage,
+    version: i64,
+    holder_blocked: bool,
+    holder_paused_until_s: i64,
+    holder_failures: i64,
+    /// What the holder's account can still hold: balance − held + credit limit.
+    available: i64,
+}
+
+fn number_for_authorization(row: &tokio_postgres::Row) -> Result<NumberForAuthorization, Fail> {
+    let view = number_row(row)?;
+    let failed_tries: i64 = col(row, 19)?;
+    let balance: i64 = col(row, 24)?;
+    let held: i64 = col(row, 25)?;
+    let credit_limit: i64 = col(row, 26)?;
+    Ok(NumberForAuthorization {
+        usage: NumberUsage {
+            state: view.state,
+            policy: view.policy.clone(),
+            uses_count: view.uses_count,
+            amount_used_minor: view.amount_used,
+            locked_merchant: view.locked_merchant,
+            failed_tries: u32::try_from(failed_tries).unwrap_or(u32::MAX),
+        },
+        view,
+        account_id: col(row, 17)?,
+        details_fingerprint: col(row, 18)?,
+        version: col(row, 20)?,
+        holder_blocked: col(row, 21)?,
+        holder_paused_until_s: col(row, 22)?,
+        holder_failures: col(row, 23)?,
+        available: balance.saturating_sub(held).saturating_add(credit_limit),
+    })
+}
+
+/// Writes a number's new usage, on condition that nobody changed it since it was read.
+async fn update_number_usage(
+    c: &Conn,
+    number: &NumberForAuthorization,
+    usage: &NumberUsage,
+) -> Result<u64, Fail> {
+    exec(
+        c,
+        "UPDATE numbers SET state = $3, uses_count = $4, amount_used = $5, failed_tries = $6, \
+         merchant_id = COALESCE($7, merchant_id), version = version + 1 WHERE id = $1 AND version = $2",
+        &[
+            &number.view.id,
+            &number.version,
+            &usage.state.as_str(),
+            &i64::from(usage.uses_count),
+            &usage.amount_used_minor,
+            &i64::from(usage.failed_tries),
+            &usage.locked_merchant,
+        ],
+    )
+    .await
+}
+
+fn changed_concurrently() -> Fail {
+    Fail::Store(StoreError::Conflict("number_changed_concurrently"))
+}
+
+async fn authorize(c: &Conn, request: &CommandRequest) -> Result<Executed, Fail> {
+    let MerchantCommand::Authorize {
+        number_fingerprint,
+        currency,
+        ..
+    } = &request.command
+    else {
+        return Err(Fail::Store(StoreError::Corrupt(
+            "authorize called with another command".into(),
+        )));
+    };
+    let merchant_id = request.merchant_id;
+    let currency_code = currency.code();
+    // A live number first; else the newest dead one, so that a reused number is told
+    // "already used" rather than "unknown".
+    let number_sql = format!(
+        "SELECT {NUMBER_COLUMNS}, n.account_id, n.details_fingerprint, n.failed_tries, n.version, c.blocked, \
+         c.paused_until, c.consecutive_failures, a.balance, a.held, a.credit_limit \
+         FROM numbers n JOIN clients c ON c.id = n.client_id JOIN accounts a ON a.id = n.account_id \
+         WHERE n.fingerprint = $1 ORDER BY (n.state = 'live') DESC, n.id DESC LIMIT 1"
+    );
+    let replay = async {
+        match &request.idempotency {
+            Some(key) => opt_row(c, IDEMPOTENCY_SELECT, &[&merchant_id, &key.key]).await,
+            None => Ok(None),
+        }
+    };
+    let found = async { opt_row(c, &number_sql, &[&&number_fingerprint[..]]).await };
+    let merchant_account = find_merchant_account(c, merchant_id, currency_code);
+    let next_id = one_row(
+        c,
+        "SELECT nextval(pg_get_serial_sequence('authorizations', 'id'))",
+        &[],
+    );
+    let (replay, found, merchant_account, next_id) =
+        tokio::try_join!(replay, found, merchant_account, next_id)?;
+    if let Some(key) = &request.idempotency
+        && let Some(stored) = replay_of(replay, key)?
+    {
+        return replayed(&stored);
+    }
+    let outcome = authorize_decided(
+        c,
+        request,
+        found.as_ref().map(number_for_authorization).transpose()?,
+        merchant_account,
+        col(&next_id, 0)?,
+    )
+    .await?;
+    // A decline has no write of its own to carry the key with; record it alone.
+    if let Some(key) = &request.idempotency
+        && !matches!(outcome, Outcome::Authorized { .. })
+    {
+        let stored = serde_json::to_string(&outcome)
+            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
+        record_idempotency(c, merchant_id, key, &stored, request.now_s).await?;
+    }
+    Ok(Executed {
+        outcome,
+        replayed: false,
+    })
+}
+
+/// Decides an authorization on what was read, then writes it. An approval's writes
+/// (hold, usage, authorization, idempotency key) are sent together in one round trip.
+async fn authorize_decided(
+    c: &Conn,
+    request: &CommandRequest,
+    number: Option<NumberForAuthorization>,
+    merchant_account: Option<i64>,
+    authorization_id: i64,
+) -> Result<Outcome, Fail> {
+    let MerchantCommand::Authorize {
+        details_fingerprint,
+        amount,
+        currency,
+        merchant_reference,
+        hold_ttl_s,
+        ..
+    } = &request.command
+    else {
+        return Err(Fail::Store(StoreError::Corrupt(
+            "authorize called with another command".into(),
+        )));
+    };
+    let declined = |decline| Outcome::Declined {
+        decline,
+        paused: None,
+    };
+    let Some(number) = number else {
+        return Ok(declined(Decline::UnknownNumber));
+    };
+    let attempt = Attempt {
+        merchant_id: request.merchant_id,
+        amount_minor: *amount,
+        same_currency: number.view.currency == currency.code(),
+        details_match: bool::from(
+            number
+                .details_fingerprint
+                .as_slice()
+                .ct_eq(details_fingerprint.as_slice()),
+        ),
+        holder_blocked: number.holder_blocked || request.now_s < number.holder_paused_until_s,
+    };
+    let after = match policy::decide(&number.usage, &attempt, request.now_s) {
+        Verdict::Decline(decline) => return Ok(declined(decline)),
+        Verdict::WrongDetails(after) => {
+            if update_number_usage(c, &number, &after).await? != 1 {
+                return Err(changed_concurrently());
+            }
+            let failures = u32::try_from(number.holder_failures).unwrap_or(u32::MAX);
+            let (failures, paused_until_s) = policy::client_failure(failures, request.now_s);
+            exec(
+                c,
+                "UPDATE clients SET consecutive_failures = $2, paused_until = COALESCE($3, paused_until) \
+                 WHERE id = $1",
+                &[&number.view.client_id, &i64::from(failures), &paused_until_s],
+            )
+            .await?;
+            let paused = paused_until_s.map(|until_s| Paused {
+                client_id: number.view.client_id,
+                until_s,
+            });
+            return Ok(Outcome::Declined {
+                decline: Decline::WrongCardDetails,
+                paused,
+            });
+        }
+        Verdict::Approve(after) => after,
+    };
+    // The account is locked by the batch, so what was read is what the hold sees; the
+    // update's condition checks the floor again all the same.
+    if number.available < *amount {
+        return Ok(declined(Decline::InsufficientFunds));
+    }
+    let credit_account = match merchant_account {
+        Some(id) => id,
+        None => open_merchant_account(c, request.merchant_id, currency.code()).await?,
+    };
+    let now_s = request.now_s;
+    let hold_expires_at_s = now_s.saturating_add(*hold_ttl_s);
+    let authorization = AuthorizationView {
+        id: authorization_id,
+        merchant_id: request.merchant_id,
+        number_id: number.view.id,
+        number_last_four: number.view.last_four.clone(),
+        client_id: number.view.client_id,
+        currency: currency.code().to_owned(),
+        amount: *amount,
+        captured: 0,
+        refunded: 0,
+        state: AuthorizationState::Authorized,
+        merchant_reference: merchant_reference.clone(),
+        created_at_s: now_s,
+        hold_expires_at_s,
+    };
+    let outcome = Outcome::Authorized { authorization };
+    let hold = async {
+        exec(
+            c,
+            "UPDATE accounts SET held = held + $2 WHERE id = $1 \
+             AND (kind <> 'client' OR balance - held - $2 >= -credit_limit)",
+            &[&number.account_id, amount],
+        )
+        .await
+    };
+    let usage = update_number_usage(c, &number, &after);
+    let reset_failures = async {
+        if number.holder_failures > 0 {
+            exec(
+                c,
+                "UPDATE clients SET consecutive_failures = 0 WHERE id = $1",
+                &[&number.view.client_id],
+            )
+            .await
+        } else {
+            Ok(1)
+        }
+    };
+    let currency_code = currency.code();
+    let insert = async {
+        exec(
+        c,
+        "INSERT INTO authorizations (id, merchant_id, number_id, client_id, debit_account, credit_account, \
+         currency, amount, state, merchant_reference, created_at, hold_expires_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'authorized', $9, $10, $11, $10)",
+        &[
+            &authorization_id,
+            &request.merchant_id,
+            &number.view.id,
+            &number.view.client_id,
+            &number.account_id,
+            &credit_account,
+            &currency_code,
+            amount,
+            merchant_reference,
+            &now_s,
+            &hold_expires_at_s,
+        ],
+        )
+        .await
+    };
+    let stored = match &request.idempotency {
+        Some(_) => Some(
+            serde_json::to_string(&outcome)
+                .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?,
+        ),
+        None => None,
+    };
+    let key = async {
+        match (&request.idempotency, &stored) {
+            (Some(key), Some(stored)) => {
+                exec(
+                    c,
+                    IDEMPOTENCY_INSERT,
+                    &[
+                        &request.merchant_id,
+                        &key.key,
+                        &&key.request_hash[..],
+                        stored,
+                        &now_s,
+                    ],
+                )
+                .await
+            }
+            _ => Ok(1),
+        }
+    };
+    let (held, used, _, _, recorded) = tokio::try_join!(hold, usage, reset_failures, insert, key)?;
+    if held != 1 {
+        return Err(Fail::Store(StoreError::Corrupt(
+            "hold refused under the account's lock".into(),
+        )));
+    }
+    if used != 1 {
+        return Err(changed_concurrently());
+    }
+    if recorded != 1 {
+        return Err(key_in_flight());
+    }
+    Ok(outcome)
+}
+
+async fn authorization_view(
+    c: &Conn,
+    merchant_id: i64,
+    authorization_id: i64,
+) -> Result<AuthorizationView, Fail> {
+    read::authorization(c, merchant_id, authorization_id)
+        .await?
+        .ok_or_else(|| {
+            Fail::Store(StoreError::Corrupt(format!(
+                "authorization {authorization_id} vanished"
+            )))
+        })
+}
+
+struct AuthorizationRow {
+    view: AuthorizationView,
+    debit_account: i64,
+    credit_account: i64,
+}
+
+async fn authorization_row_of(
+    c: &Conn,
+    merchant_id: i64,
+    authorization_id: i64,
+) -> Result<Option<AuthorizationRow>, Fail> {
+    let sql = format!(
+        "SELECT {AUTHORIZATION_COLUMNS}, au.debit_account, au.credit_account FROM authorizations au \
+         JOIN numbers n ON n.id = au.number_id WHERE au.id = $1 AND au.merchant_id = $2"
+    );
+    let Some(row) = opt_row(c, &sql, &[&authorization_id, &merchant_id]).await? else {
+        return Ok(None);
+    };
+    Ok(Some(AuthorizationRow {
+        view: authorization_row(&row)?,
+        debit_account: col(&row, 13)?,
+        credit_account: col(&row, 14)?,
+    }))
+}
+
+fn in_currency_of(
+    view: &AuthorizationView,
+    amount: Option<Money>,
+) -> Result<Option<i64>, Rejection> {
+    match amount {
+        Some(money) if money.currency.code() != view.currency => Err(Rejection::CurrencyMismatch),
+        Some(money) => Ok(Some(money.minor)),
+        None => Ok(None),
+    }
+}
+
+fn figures(view: &AuthorizationView) -> AuthorizationFigures {
+    AuthorizationFigures {
+        state: view.state,
+        amount: view.amount,
+        captured: view.captured,
+        refunded: view.refunded,
+        hold_expires_at_s: view.hold_expires_at_s,
+    }
+}
+
+fn authorization_changed() -> Fail {
+    Fail::Store(StoreError::Conflict("authorization_changed_concurrently"))
+}
+
+/// Releases an authorization's hold and moves it out of `authorized`, on condition that
+/// it is still `authorized` (so a hold is released at most once).
+async fn release_hold(
+    c: &Conn,
+    row: &AuthorizationRow,
+    new_state: AuthorizationState,
+    captured: i64,
+    now_s: i64,
+) -> Result<(), Fail> {
+    let moved = exec(
+        c,
+        "UPDATE authorizations SET state = $2, captured = $3, updated_at = $4 WHERE id = $1 AND state = 'authorized'",
+        &[&row.view.id, &new_state.as_str(), &captured, &now_s],
+    )
+    .await?;
+    let released = exec(
+        c,
+        "UPDATE accounts SET held = held - $2 WHERE id = $1 AND held >= $2",
+        &[&row.debit_account, &row.view.amount],
+    )
+    .await?;
+    if moved != 1 || released != 1 {
+        return Err(authorization_changed());
+    }
+    Ok(())
+}
+
+fn not_found() -> Outcome {
+    Outcome::Rejected {
+        rejection: Rejection::NotFound,
+    }
+}
+
+async fn capture(
+    c: &Conn,
+    merchant_id: i64,
+    authorization_id: i64,
+    amount: Option<Money>,
+    now_s: i64,
+) -> Result<Outcome, Fail> {
+    let Some(row) = authorization_row_of(c, merchant_id, authorization_id).await? else {
+        return Ok(not_found());
+    };
+    let amount = match in_currency_of(&row.view, amount)
+        .and_then(|amount| ledger::capture(&figures(&row.view), amount, now_s))
+    {
+        Ok(amount) => amount,
+        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
+    };
+    release_hold(c, &row, AuthorizationState::Captured, amount, now_s).await?;
+    let capture = Transfer {
+        debit: row.debit_account,
+        credit: row.credit_account,
+        amount,
+        currency: &row.view.currency,
+        kind: "capture",
+        authorization_id: Some(row.view.id),
+        now_s,
+    };
+    post_transfer(c, &capture).await?;
+    Ok(Outcome::Captured {
+        authorization: authorization_view(c, merchant_id, authorization_id).await?,
+    })
+}
+
+async fn void(
+    c: &Conn,
+    merchant_id: i64,
+    authorization_id: i64,
+    now_s: i64,
+) -> Result<Outcome, Fail> {
+    let Some(row) = authorization_row_of(c, merchant_id, authorization_id).await? else {
+        return Ok(not_found());
+    };
+    if let Err(rejection) = ledger::void(&figures(&row.view)) {
+        return Ok(Outcome::Rejected { rejection });
+    }
+    release_hold(c, &row, AuthorizationState::Voided, 0, now_s).await?;
+    Ok(Outcome::Voided {
+        authorization: authorization_view(c, merchant_id, authorization_id).await?,
+    })
+}
+
+async fn refund(
+    c: &Conn,
+    merchant_id: i64,
+    authorization_id: i64,
+    amount: Option<Money>,
+    now_s: i64,
+) -> Result<Outcome, Fail> {
+    let Some(row) = authorization_row_of(c, merchant_id, authorization_id).await? else {
+        return Ok(not_found());
+    };
+    let amount = match in_currency_of(&row.view, amount)
+        .and_then(|amount| ledger::refund(&figures(&row.view), amount))
+    {
+        Ok(amount) => amount,
+        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
+    };
+    let recorded = exec(
+        c,
+        "UPDATE authorizations SET refunded = refunded + $2, updated_at = $3 \
+         WHERE id = $1 AND state = 'captured' AND refunded + $2 <= captured",
+        &[&row.view.id, &amount, &now_s],
+    )
+    .await?;
+    if recorded != 1 {
+        return Err(authorization_changed());
+    }
+    let refund = Transfer {
+        debit: row.credit_account,
+        credit: row.debit_account,
+        amount,
+        currency: &row.view.currency,
+        kind: "refund",
+        authorization_id: Some(row.view.id),
+        now_s,
+    };
+    let refund_id = post_transfer(c, &refund).await?;
+    let authorization = authorization_view(c, merchant_id, authorization_id).await?;
+    Ok(Outcome::Refunded {
+        authorization,
+        refund_id,
+        amount,
+    })
+}
+
+/// Releases due holds and expires numbers past validity, only on the accounts the batch
+/// locked for this sweep (the rest wait for the next one).
+async fn expire(c: &Conn, now_s: i64, locked: &[i64]) -> Result<Expired, Fail> {
+    let locked = locked.to_vec();
+    let due = rows(
+        c,
+        "SELECT id, merchant_id FROM authorizations WHERE state = 'authorized' AND hold_expires_at <= $1 \
+         AND debit_account = ANY($2) ORDER BY hold_expires_at LIMIT $3",
+        &[&now_s, &locked, &EXPIRY_BATCH_MAX],
+    )
+    .await?;
+    let mut result = Expired::default();
+    for due in due {
+        let (authorization_id, merchant_id): (i64, i64) = (col(&due, 0)?, col(&due, 1)?);
+        if let Some(row) = authorization_row_of(c, merchant_id, authorization_id).await?
+            && ledger::hold_expired(&figures(&row.view), now_s)
+        {
+            release_hold(c, &row, AuthorizationState::Expired, 0, now_s).await?;
+            result.holds_released += 1;
+        }
+    }
+    result.numbers_expired = exec(
+        c,
+        "UPDATE numbers SET state = 'expired', version = version + 1 \
+         WHERE state = 'live' AND valid_until <= $1 AND account_id = ANY($2)",
+        &[&now_s, &locked],
+    )
+    .await?;
+    Ok(result)
+}
+
+async fn mark_message(c: &Conn, message_id: i64, delivery: &MessageDelivery) -> Result<(), Fail> {
+    let (state, channel, reference, now_s) = match delivery {
+        MessageDelivery::Sent {
+            channel,
+            reference,
+            now_s,
+        } => ("sent", channel, reference, now_s),
+        MessageDelivery::Failed {
+            channel,
+            reason,
+            now_s,
+        } => ("failed", channel, reason, now_s),
+    };
+    exec(
+        c,
+        "UPDATE messages SET state = $2, channel = $3, reference = $4, attempts = attempts + 1, updated_at = $5 \
+         WHERE id = $1",
+        &[&message_id, &state, channel, reference, now_s],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! PostgreSQL schema, versioned like SQLite's: the same tables, the same constraints, in
+//! PostgreSQL's types. Migrations run at start under an advisory lock, so that several
+//! instances starting at once migrate once; a schema written by a newer binary is refused.
+
+use super::Fail;
+use crate::StoreError;
+use tokio_postgres::Client;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the foundation — ledger, clients, merchants, numbers, authorizations,
+    // idempotency, sessions, outbox.
+    r#"
+    CREATE TABLE accounts (
+        id BIGSERIAL PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('client', 'merchant', 'funding')),
+        owner_id BIGINT,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        balance BIGINT NOT NULL DEFAULT 0,
+        held BIGINT NOT NULL DEFAULT 0 CHECK (held >= 0),
+        credit_limit BIGINT NOT NULL DEFAULT 0 CHECK (credit_limit >= 0),
+        CHECK (kind <> 'client' OR balance - held >= -credit_limit)
+    );
+    CREATE UNIQUE INDEX accounts_funding ON accounts (currency) WHERE kind = 'funding';
+    CREATE UNIQUE INDEX accounts_merchant ON accounts (owner_id, currency) WHERE kind = 'merchant';
+
+    CREATE TABLE transfers (
+        id BIGSERIAL PRIMARY KEY,
+        debit_account BIGINT NOT NULL REFERENCES accounts (id),
+        credit_account BIGINT NOT NULL REFERENCES accounts (id),
+        amount BIGINT NOT NULL CHECK (amount > 0),
+        currency TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('opening', 'capture', 'refund')),
+        authorization_id BIGINT,
+        created_at BIGINT NOT NULL,
+        CHECK (debit_account <> credit_account)
+    );
+    CREATE INDEX transfers_authorization ON transfers (authorization_id) WHERE authorization_id IS NOT NULL;
+
+    CREATE TABLE clients (
+        id BIGSERIAL PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        phone TEXT NOT NULL UNIQUE,
+        account_id BIGINT NOT NULL UNIQUE REFERENCES accounts (id),
+        blocked BOOLEAN NOT NULL DEFAULT FALSE,
+        consecutive_failures BIGINT NOT NULL DEFAULT 0,
+        paused_until BIGINT NOT NULL DEFAULT 0,
+        sign_in_failures BIGINT NOT NULL DEFAULT 0,
+        sign_in_locked_until BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL
+    );
+
+    CREATE TABLE merchants (
+        id BIGSERIAL PRIMARY KEY,
+        name TEXT NOT NULL,
+        api_key_hash BYTEA NOT NULL UNIQUE,
+        created_at BIGINT NOT NULL
+    );
+
+    CREATE TABLE numbers (
+        id BIGSERIAL PRIMARY KEY,
+        client_id BIGINT NOT NULL REFERENCES clients (id),
+        account_id BIGINT NOT NULL REFERENCES accounts (id),
+        currency TEXT NOT NULL,
+        fingerprint BYTEA NOT NULL,
+        details_fingerprint BYTEA NOT NULL,
+        last_four TEXT NOT NULL,
+        expiry_month BIGINT NOT NULL,
+        expiry_year BIGINT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('client', 'merchant')),
+        uses_max BIGINT NOT NULL CHECK (uses_max >= 1),
+        amount_rule TEXT NOT NULL CHECK (amount_rule IN ('any', 'cap', 'exact')),
+        amount_limit BIGINT,
+        merchant_lock TEXT NOT NULL CHECK (merchant_lock IN ('any', 'named', 'first')),
+        merchant_id BIGINT,
+        valid_until BIGINT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('live', 'consumed', 'blocked', 'expired')),
+        uses_count BIGINT NOT NULL DEFAULT 0,
+        amount_used BIGINT NOT NULL DEFAULT 0,
+        failed_tries BIGINT NOT NULL DEFAULT 0,
+        version BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        CHECK (uses_count <= uses_max),
+        CHECK (amount_rule <> 'cap' OR amount_used <= amount_limit)
+    );
+    CREATE UNIQUE INDEX numbers_live_fingerprint ON numbers (fingerprint) WHERE state = 'live';
+    CREATE INDEX numbers_fingerprint ON numbers (fingerprint, id);
+    CREATE INDEX numbers_client ON numbers (client_id, id);
+    CREATE INDEX numbers_live_validity ON numbers (valid_until) WHERE state = 'live';
+
+    CREATE TABLE authorizations (
+        id BIGSERIAL PRIMARY KEY,
+        merchant_id BIGINT NOT NULL REFERENCES merchants (id),
+        number_id BIGINT NOT NULL REFERENCES numbers (id),
+        client_id BIGINT NOT NULL REFERENCES clients (id),
+        debit_account BIGINT NOT NULL REFERENCES accounts (id),
+        credit_account BIGINT NOT NULL REFERENCES accounts (id),
+        currency TEXT NOT NULL,
+        amount BIGINT NOT NULL CHECK (amount > 0),
+        captured BIGINT NOT NULL DEFAULT 0,
+        refunded BIGINT NOT NULL DEFAULT 0,
+        state TEXT NOT NULL CHECK (state IN ('authorized', 'captured', 'voided', 'expired')),
+        merchant_reference TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        hold_expires_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        CHECK (captured >= 0 AND captured <= amount),
+        CHECK (refunded >= 0 AND refunded <= captured)
+    );
+    CREATE INDEX authorizations_pending ON authorizations (hold_expires_at) WHERE state = 'authorized';
+
+    CREATE TABLE idempotency (
+        id BIGSERIAL PRIMARY KEY,
+        merchant_id BIGINT NOT NULL,
+        key TEXT NOT NULL,
+        request_hash BYTEA NOT NULL,
+        outcome TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE UNIQUE INDEX idempotency_key ON idempotency (merchant_id, key);
+
+    CREATE TABLE sessions (
+        token_hash BYTEA PRIMARY KEY,
+        client_id BIGINT NOT NULL REFERENCES clients (id),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX sessions_expiry ON sessions (expires_at);
+
+    CREATE TABLE messages (
+        id BIGSERIAL PRIMARY KEY,
+        address TEXT NOT NULL,
+        sealed_body BYTEA NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+        channel TEXT,
+        reference TEXT,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX messages_pending ON messages (id) WHERE state = 'pending';
+    CREATE INDEX messages_address ON messages (address, id);
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Any 64-bit number that no other program of the database uses as an advisory lock.
+const MIGRATION_LOCK: i64 = 0x5CEA_0000_0000_0001;
+
+/// Brings the schema (the first of the connection's `search_path`) up to
+/// [`SCHEMA_VERSION`], in one transaction, holding an advisory lock so that instances
+/// starting together take turns.
+pub async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let run = async {
+        let transaction = client.transaction().await?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        transaction
+            .batch_execute("CREATE TABLE IF NOT EXISTS sceau_schema (version BIGINT NOT NULL)")
+            .await?;
+        let found: Option<i64> = transaction
+            .query_opt("SELECT version FROM sceau_schema", &[])
+            .await?
+            .map(|row| row.get(0));
+        let found = found.unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(Fail::Store(StoreError::SchemaTooNew {
+                found,
+                known: SCHEMA_VERSION,
+            }));
+        }
+        for migration in MIGRATIONS.iter().skip(found as usize) {
+            transaction.batch_execute(migration).await?;
+        }
+        if found == 0 {
+            transaction
+                .execute(
+                    "INSERT INTO sceau_schema (version) VALUES ($1)",
+                    &[&SCHEMA_VERSION],
+                )
+                .await?;
+        } else if found < SCHEMA_VERSION {
+            transaction
+                .execute("UPDATE sceau_schema SET version = $1", &[&SCHEMA_VERSION])
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    };
+    run.await.map_err(Fail::into_store_error)
+}
