@@ -628,7 +628,7 @@ fn number_for_authorization(row: &tokio_postgres::Row) -> Result<NumberForAuthor
     Ok(NumberForAuthorization {
         usage: NumberUsage {
             state: view.state,
-            policy: view.policy.clone(),
+            policy: view.policy,
             uses_count: view.uses_count,
             amount_used_minor: view.amount_used,
             locked_merchant: view.locked_merchant,
