@@ -56,7 +56,7 @@ pub enum AdminCommand {
 }
 
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
-    let service = crate::open_service(&config, Arc::new(SystemClock))?;
+    let service = crate::open_service(&config, Arc::new(SystemClock)).await?;
     let store = &service.store;
     match command {
         AdminCommand::ClientAdd {

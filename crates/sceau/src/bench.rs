@@ -1,7 +1,8 @@
 //! `sceau bench`: durable authorizations per second over real HTTP.
 //!
-//! Prepares a fresh SQLite database (merchants, clients, one multi-use number per
-//! connection), starts the real server as a child process (`sceau serve`), and drives it
+//! Prepares a fresh database — a SQLite file, or a scratch schema in a PostgreSQL database
+//! with `--database-url` — (merchants, clients, one multi-use number per connection),
+//! starts the real server as one or more child processes (`sceau serve`), and drives it
 //! with the in-tree load generator: the trivial `/health` endpoint first (the ceiling of
 //! HTTP on this machine, measured in the same run), then `POST /v1/authorizations` with a
 //! distinct Idempotency-Key per request, closed loop; then authorizations in open loop at
@@ -37,6 +38,14 @@ pub struct BenchArgs {
     /// Rate of the open-loop phase, per second (default: half the measured peak).
     #[arg(long)]
     open_loop_rate: Option<u64>,
+    /// Run on PostgreSQL: a postgres:// URL. The benchmark works in a fresh schema of that
+    /// database and drops it at the end. Default: a fresh SQLite file.
+    #[arg(long, value_name = "POSTGRES_URL")]
+    database_url: Option<String>,
+    /// Server instances sharing the database (PostgreSQL only); the connections are
+    /// spread over them evenly.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
 }
 
 struct Authorizations {
@@ -98,7 +107,7 @@ fn print_report(label: &str, report: &LoadReport) {
 
 /// Enrols the merchants and clients and issues one multi-use number per connection.
 async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<(String, String)>> {
-    let service = crate::open_service(config, Arc::new(sceau_server::clock::SystemClock))?;
+    let service = crate::open_service(config, Arc::new(sceau_server::clock::SystemClock)).await?;
     let mut merchants = Vec::with_capacity(connections);
     for index in 0..connections {
         let failed =
@@ -143,13 +152,28 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<(Str
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.connections == 0 || args.runs == 0 || args.duration_s == 0 {
-        bail!("connections, runs and duration must be at least 1");
+    if args.connections == 0 || args.runs == 0 || args.duration_s == 0 || args.instances == 0 {
+        bail!("connections, runs, duration and instances must be at least 1");
+    }
+    if args.instances > 1 && args.database_url.is_none() {
+        bail!("several instances need a shared database: give --database-url postgres://...");
     }
     let directory = tempfile::tempdir()?;
+    let scratch = match &args.database_url {
+        Some(url) => Some(
+            sceau_store::postgres::scratch::ScratchSchema::create(url)
+                .await
+                .context("creating a fresh schema for the benchmark")?,
+        ),
+        None => None,
+    };
+    let database = match &scratch {
+        Some(schema) => schema.url.clone(),
+        None => directory.path().join("bench.db").display().to_string(),
+    };
     let master_key = Zeroizing::new(hex_key());
     let config = Config {
-        database: directory.path().join("bench.db"),
+        database,
         master_key_file: directory.path().join("master.key"),
         admin_token_file: directory.path().join("admin.token"),
         ..Config::default()
@@ -158,26 +182,33 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "preparing {} merchants, clients and numbers in {}",
         args.connections,
-        config.database.display()
+        config.database_for_display()
     );
     let merchants = prepare(&config, args.connections).await?;
 
     let executable = std::env::current_exe()?;
-    let mut child = std::process::Command::new(executable)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-        .arg(&config.database)
-        .env("SCEAU_MASTER_KEY_FILE", &config.master_key_file)
-        .env("SCEAU_ADMIN_TOKEN_FILE", &config.admin_token_file)
-        .env("SCEAU_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .context("starting the server")?;
-    let result = measure(&args, &mut child, merchants).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    let mut children = Vec::with_capacity(args.instances);
+    for _ in 0..args.instances {
+        // The database URL goes by environment, not argument: `ps` shows arguments.
+        let child = std::process::Command::new(&executable)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("SCEAU_DATABASE", &config.database)
+            .env("SCEAU_MASTER_KEY_FILE", &config.master_key_file)
+            .env("SCEAU_ADMIN_TOKEN_FILE", &config.admin_token_file)
+            .env("SCEAU_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .context("starting the server")?;
+        children.push(child);
+    }
+    let result = measure(&args, &mut children, merchants).await;
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 
-    let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock))?;
+    let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock)).await?;
     let report = service.store.check_ledger().await?;
     println!(
         "ledger after the run: {}",
@@ -196,11 +227,8 @@ fn hex_key() -> String {
         .collect()
 }
 
-async fn measure(
-    args: &BenchArgs,
-    child: &mut std::process::Child,
-    merchants: Vec<(String, String)>,
-) -> anyhow::Result<()> {
+/// Waits for a server child to print its address; keeps draining its output after.
+fn listening_address(child: &mut std::process::Child) -> anyhow::Result<std::net::SocketAddr> {
     let stdout = child.stdout.take().context("no server output")?;
     let mut lines = std::io::BufReader::new(stdout).lines();
     let address = loop {
@@ -213,15 +241,34 @@ async fn measure(
     };
     // Keep draining the server's stdout so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
+    Ok(address)
+}
+
+async fn measure(
+    args: &BenchArgs,
+    children: &mut [std::process::Child],
+    merchants: Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    let addresses = children
+        .iter_mut()
+        .map(listening_address)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let backend = if args.database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!(
-        "server pid {} on {address}; {} connections, {} s per phase, {} runs",
-        child.id(),
+        "{backend}: {} server instance(s) {:?} (pids {:?}); {} connections, {} s per phase, {} runs",
+        children.len(),
+        addresses,
+        children.iter().map(|c| c.id()).collect::<Vec<_>>(),
         args.connections,
         args.duration_s,
         args.runs
     );
     let spec = |rate_per_s| LoadSpec {
-        address,
+        addresses: addresses.clone(),
         connections: args.connections,
         duration: Duration::from_secs(args.duration_s),
         warmup: Duration::from_secs(args.warmup_s),
@@ -259,7 +306,10 @@ async fn measure(
     };
     let at_half = loadgen::run(&spec(Some(half)), Arc::new(source)).await?;
     print_report(&format!("open loop at {half}/s"), &at_half);
-    let rss = peak_rss_mb(child.id()).unwrap_or(f64::NAN);
+    let rss = children
+        .iter()
+        .map(|child| peak_rss_mb(child.id()).unwrap_or(f64::NAN))
+        .fold(0.0_f64, f64::max);
     println!("\nresult (medians of {} runs)", args.runs);
     println!("  trivial endpoint          {health:>9.0} req/s");
     println!(
@@ -272,6 +322,6 @@ async fn measure(
         at_half.p50.as_secs_f64() * 1e3,
         at_half.p99.as_secs_f64() * 1e3
     );
-    println!("  server peak RSS           {rss:.1} MB");
+    println!("  server peak RSS           {rss:.1} MB (largest instance)");
     Ok(())
 }

@@ -13,8 +13,13 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Address to listen on. Loopback by default.
     pub listen: SocketAddr,
-    /// The SQLite database file.
-    pub database: PathBuf,
+    /// Where the data lives: a SQLite file path (the embedded default), or a PostgreSQL
+    /// URL (`postgres://user:password@host:port/database`) shared by several instances.
+    pub database: String,
+    /// PostgreSQL only: write batches this instance runs at once (one connection each).
+    pub postgres_write_lanes: usize,
+    /// PostgreSQL only: connections for reads.
+    pub postgres_read_connections: usize,
     /// File holding the 32-byte master key in hex; created at first start.
     pub master_key_file: PathBuf,
     /// File holding the admin API token; created at first start.
@@ -44,7 +49,9 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database: PathBuf::from("sceau-data/sceau.db"),
+            database: "sceau-data/sceau.db".into(),
+            postgres_write_lanes: 2,
+            postgres_read_connections: 8,
             master_key_file: PathBuf::from("sceau-data/master.key"),
             admin_token_file: PathBuf::from("sceau-data/admin.token"),
             bin_range: "499999".into(),
@@ -60,7 +67,30 @@ impl Default for Config {
     }
 }
 
+/// Where the data lives, as read from [`Config::database`].
+pub enum Database<'a> {
+    Sqlite(&'a Path),
+    Postgres(&'a str),
+}
+
 impl Config {
+    pub fn database(&self) -> Database<'_> {
+        let value = self.database.as_str();
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            Database::Postgres(value)
+        } else {
+            Database::Sqlite(Path::new(value))
+        }
+    }
+
+    /// The database as it may be shown: a URL's password is masked.
+    pub fn database_for_display(&self) -> String {
+        match self.database() {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres(url) => mask_password(url),
+        }
+    }
+
     pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         let mut config = match file {
             Some(path) => {
@@ -81,7 +111,14 @@ impl Config {
             self.listen = value.parse().context("SCEAU_LISTEN")?;
         }
         if let Some(value) = var("SCEAU_DATABASE") {
-            self.database = value.into();
+            self.database = value;
+        }
+        if let Some(value) = var("SCEAU_POSTGRES_WRITE_LANES") {
+            self.postgres_write_lanes = value.parse().context("SCEAU_POSTGRES_WRITE_LANES")?;
+        }
+        if let Some(value) = var("SCEAU_POSTGRES_READ_CONNECTIONS") {
+            self.postgres_read_connections =
+                value.parse().context("SCEAU_POSTGRES_READ_CONNECTIONS")?;
         }
         if let Some(value) = var("SCEAU_MASTER_KEY_FILE") {
             self.master_key_file = value.into();
@@ -129,6 +166,14 @@ impl Config {
         if self.numbers_per_hour_max == 0 || self.checkout_numbers_per_hour_max == 0 {
             bail!("numbers_per_hour_max and checkout_numbers_per_hour_max must be at least 1");
         }
+        if !(1..=64).contains(&self.postgres_write_lanes)
+            || !(1..=256).contains(&self.postgres_read_connections)
+        {
+            bail!("postgres_write_lanes must be 1 to 64 and postgres_read_connections 1 to 256");
+        }
+        if self.database.trim().is_empty() {
+            bail!("database must be a SQLite file path or a postgres:// URL");
+        }
         if self.channel != "dev-phone" {
             bail!(
                 "channel must be \"dev-phone\" (SMPP, HTTP SMS and SMTP channels are not built yet)"
@@ -138,6 +183,24 @@ impl Config {
             .parse::<sceau_domain::card::BinRange>()
             .map_err(|e| anyhow::anyhow!("bin_range: {e}"))?;
         Ok(())
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(index) => rest.split_at(index),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -163,5 +226,21 @@ mod tests {
         };
         assert!(bad_bin.check().is_err());
         assert!(Config::default().check().is_ok());
+    }
+
+    #[test]
+    fn a_database_url_selects_postgres_and_its_password_is_never_shown() {
+        let config = Config {
+            database: "postgres://sceau:s3cret@db.example:5432/sceau?sslmode=disable".into(),
+            ..Config::default()
+        };
+        assert!(matches!(config.database(), Database::Postgres(_)));
+        let shown = config.database_for_display();
+        assert_eq!(
+            shown,
+            "postgres://sceau:***@db.example:5432/sceau?sslmode=disable"
+        );
+        assert!(matches!(Config::default().database(), Database::Sqlite(_)));
+        assert_eq!(mask_password("postgresql://u@h/d"), "postgresql://u@h/d");
     }
 }

@@ -117,17 +117,31 @@ fn show(value: &Value) -> String {
         .replace('\n', "\n    ")
 }
 
-pub async fn run(keep_serving: bool) -> anyhow::Result<()> {
+/// Runs the demo on a fresh SQLite file, or, given a PostgreSQL URL, in a fresh schema
+/// of that database (dropped at the end).
+pub async fn run(keep_serving: bool, database_url: Option<String>) -> anyhow::Result<()> {
     let directory = tempfile::tempdir()?;
+    let scratch = match &database_url {
+        Some(url) => Some(
+            sceau_store::postgres::scratch::ScratchSchema::create(url)
+                .await
+                .context("creating a fresh schema for the demo")?,
+        ),
+        None => None,
+    };
+    let database = match &scratch {
+        Some(schema) => schema.url.clone(),
+        None => directory.path().join("sceau.db").display().to_string(),
+    };
     let config = Config {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        database: directory.path().join("sceau.db"),
+        database,
         master_key_file: directory.path().join("master.key"),
         admin_token_file: directory.path().join("admin.token"),
         issuer_name: "Banque Sceau".into(),
         ..Config::default()
     };
-    let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock))?;
+    let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock)).await?;
     let admin_token = sceau_crypto::new_token("adm_");
     let state = crate::app_state(&config, service, sceau_crypto::token_hash(&admin_token));
     let running =
@@ -135,7 +149,7 @@ pub async fn run(keep_serving: bool) -> anyhow::Result<()> {
     let base = format!("http://{}", running.address);
     println!(
         "sceau demo: server on {base}, fresh database {}",
-        config.database.display()
+        config.database_for_display()
     );
     let demo = Demo {
         http: reqwest::Client::builder()

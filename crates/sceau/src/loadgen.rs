@@ -42,7 +42,8 @@ pub trait RequestSource: Send + Sync + 'static {
 }
 
 pub struct LoadSpec {
-    pub address: SocketAddr,
+    /// Servers to load; connection `i` goes to `addresses[i % len]`.
+    pub addresses: Vec<SocketAddr>,
     /// Concurrent keep-alive connections (one task each, one request in flight each).
     pub connections: usize,
     /// Measured phase.
@@ -99,7 +100,7 @@ pub fn write_request(
 }
 
 struct Plan {
-    address: SocketAddr,
+    addresses: Vec<SocketAddr>,
     connections: usize,
     start: Instant,
     warmup_end: Instant,
@@ -129,8 +130,8 @@ impl Tally {
 }
 
 pub async fn run(spec: &LoadSpec, source: Arc<dyn RequestSource>) -> anyhow::Result<LoadReport> {
-    if spec.connections == 0 {
-        bail!("load spec: connections must be > 0");
+    if spec.connections == 0 || spec.addresses.is_empty() {
+        bail!("load spec: connections and addresses must not be empty");
     }
     let interval = match spec.rate_per_s {
         Some(0) => bail!("load spec: rate_per_s must be > 0"),
@@ -146,7 +147,7 @@ pub async fn run(spec: &LoadSpec, source: Arc<dyn RequestSource>) -> anyhow::Res
     let hard_deadline = later(end, SAFETY_MARGIN)?;
     let join_deadline = later(hard_deadline, Duration::from_secs(1))?;
     let plan = Arc::new(Plan {
-        address: spec.address,
+        addresses: spec.addresses.clone(),
         connections: spec.connections,
         start,
         warmup_end,
@@ -243,7 +244,7 @@ async fn worker(
         }
         let stream = match conn.as_mut() {
             Some(stream) => stream,
-            None => match timeout_at(plan.hard_deadline, Conn::connect(plan.address)).await {
+            None => match timeout_at(plan.hard_deadline, Conn::connect(plan.addresses[worker_id % plan.addresses.len()])).await {
                 Ok(Ok(stream)) => conn.insert(stream),
                 _ => {
                     if scheduled.unwrap_or(now) >= plan.warmup_end {
@@ -583,7 +584,7 @@ mod tests {
 
     fn spec(address: SocketAddr) -> LoadSpec {
         LoadSpec {
-            address,
+            addresses: vec![address],
             connections: 4,
             duration: Duration::from_millis(300),
             warmup: Duration::from_millis(50),

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use config::Config;
 use sceau_server::clock::{Clock, SystemClock};
 use sceau_server::{AppState, MerchantCache, Service, Settings};
-use sceau_store::SqliteStore;
+use sceau_store::{PostgresSettings, PostgresStore, SqliteStore, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -33,9 +33,9 @@ enum Command {
         /// Address to listen on (overrides the configuration).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
-        /// SQLite database file (overrides the configuration).
+        /// SQLite database file, or postgres:// URL (overrides the configuration).
         #[arg(long)]
-        database: Option<PathBuf>,
+        database: Option<String>,
     },
     /// Run both single-use number flows (Figures 5 and 4) end to end over HTTP on a fresh
     /// database in a temporary directory, printing every step.
@@ -43,15 +43,19 @@ enum Command {
         /// Keep serving after the demo, so the pages can be opened in a browser.
         #[arg(long)]
         keep_serving: bool,
+        /// Run on PostgreSQL instead: a postgres:// URL; the demo works in a fresh schema
+        /// of that database and drops it at the end.
+        #[arg(long, value_name = "POSTGRES_URL")]
+        database: Option<String>,
     },
     /// Administer clients, merchants, the outbox and the ledger (works on the database
     /// directly; the server may be running).
     Admin {
         #[command(subcommand)]
         command: admin::AdminCommand,
-        /// SQLite database file (overrides the configuration).
+        /// SQLite database file, or postgres:// URL (overrides the configuration).
         #[arg(long, global = true)]
-        database: Option<PathBuf>,
+        database: Option<String>,
     },
     /// Measure durable authorizations per second over real HTTP against a trivial
     /// endpoint of the same server (see BENCHMARKS.md).
@@ -98,7 +102,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.database = database.unwrap_or(config.database);
             serve(config).await
         }
-        Command::Demo { keep_serving } => demo::run(keep_serving).await,
+        Command::Demo {
+            keep_serving,
+            database,
+        } => demo::run(keep_serving, database).await,
         Command::Admin { command, database } => {
             let mut config = Config::load(cli.config.as_deref())?;
             config.database = database.unwrap_or(config.database);
@@ -174,10 +181,31 @@ fn write_private(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Opens the store `config` names: SQLite (a file path) or PostgreSQL (a URL).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let shown = config.database_for_display();
+    Ok(match config.database() {
+        config::Database::Sqlite(path) => {
+            Arc::new(SqliteStore::open(path).with_context(|| format!("opening {shown}"))?)
+        }
+        config::Database::Postgres(url) => {
+            let settings = PostgresSettings {
+                lanes: config.postgres_write_lanes,
+                readers: config.postgres_read_connections,
+                ..PostgresSettings::default()
+            };
+            Arc::new(
+                PostgresStore::open(url, settings)
+                    .await
+                    .with_context(|| format!("opening {shown}"))?,
+            )
+        }
+    })
+}
+
 /// Opens the store and builds the service for `config`.
-pub fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Service> {
-    let store = SqliteStore::open(&config.database)
-        .with_context(|| format!("opening {}", config.database.display()))?;
+pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Service> {
+    let store = open_store(config).await?;
     let keys = load_keys(config)?;
     let settings = Settings {
         bin_range: config
@@ -191,7 +219,7 @@ pub fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Se
         checkout_numbers_per_hour_max: config.checkout_numbers_per_hour_max,
     };
     Ok(Service {
-        store: Arc::new(store),
+        store,
         keys: Arc::new(keys),
         clock,
         settings: Arc::new(settings),
@@ -210,7 +238,7 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let service = open_service(&config, Arc::new(SystemClock))?;
+    let service = open_service(&config, Arc::new(SystemClock)).await?;
     let (token_hash, created) = admin_token_hash(&config)?;
     if created {
         println!(
@@ -223,7 +251,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
     let base = format!("http://{}", running.address);
     println!("sceau listening on {base}");
-    println!("  database        {}", config.database.display());
+    println!("  database        {}", config.database_for_display());
     println!("  client sign-in  {base}/login");
     println!("  phone simulator {base}/phone");
     println!("  API description {base}/openapi.json");
