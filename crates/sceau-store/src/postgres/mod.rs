@@ -212,6 +212,14 @@ impl PostgresStore {
             .parse()
             .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
         config.connect_timeout(settings.connect_timeout);
+        // Every statement is prepared once per connection and run many times with other
+        // values; planning it again at each run (PostgreSQL's first "custom" plans, and
+        // always for some statements) costs more than the statement itself.
+        let options = format!(
+            "{} -c plan_cache_mode=force_generic_plan",
+            config.get_options().unwrap_or("")
+        );
+        config.options(options.trim());
         config.application_name("sceau");
         let manager = Manager::from_config(
             config,
@@ -378,13 +386,20 @@ async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result
 /// Locks every account the batch's commands may touch, in ascending id order, and returns
 /// each command's accounts. The lookups are sent together (one round trip).
 async fn lock_accounts(client: &Conn, batch: &[Job]) -> Result<Vec<Vec<i64>>, Fail> {
-    let per_command = futures_util::future::try_join_all(
-        batch
-            .iter()
-            .map(|job| ops::accounts_touched(client, &job.write)),
-    )
-    .await?;
+    let fingerprints: Vec<&[u8]> = batch
+        .iter()
+        .filter_map(|job| ops::number_fingerprint(&job.write))
+        .collect();
+    let (per_command, of_numbers) = tokio::try_join!(
+        futures_util::future::try_join_all(
+            batch
+                .iter()
+                .map(|job| ops::accounts_touched(client, &job.write)),
+        ),
+        ops::accounts_of_numbers(client, &fingerprints),
+    )?;
     let mut all: Vec<i64> = per_command.iter().flatten().copied().collect();
+    all.extend(of_numbers);
     all.sort_unstable();
     all.dedup();
     if !all.is_empty() {

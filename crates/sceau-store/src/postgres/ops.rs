@@ -39,14 +39,8 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
         )
         .await?),
         Write::Execute(request) => match &request.command {
-            MerchantCommand::Authorize {
-                number_fingerprint, ..
-            } => ids(rows(
-                c,
-                "SELECT DISTINCT account_id FROM numbers WHERE fingerprint = $1",
-                &[&&number_fingerprint[..]],
-            )
-            .await?),
+            // Looked up for the whole batch at once: see [`number_fingerprint`].
+            MerchantCommand::Authorize { .. } => Ok(Vec::new()),
             MerchantCommand::Capture {
                 authorization_id, ..
             }
@@ -81,6 +75,36 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
         | Write::EnqueueMessage(..)
         | Write::MarkMessage(..) => Ok(Vec::new()),
     }
+}
+
+/// The number an authorization names: its account is found for the whole batch in one
+/// query (by [`accounts_of_numbers`]) rather than one query per command.
+pub(super) fn number_fingerprint(write: &Write) -> Option<&[u8]> {
+    match write {
+        Write::Execute(CommandRequest {
+            command: MerchantCommand::Authorize {
+                number_fingerprint, ..
+            },
+            ..
+        }) => Some(&number_fingerprint[..]),
+        _ => None,
+    }
+}
+
+/// The accounts of the numbers with these fingerprints (live or dead).
+pub(super) async fn accounts_of_numbers(c: &Conn, fingerprints: &[&[u8]]) -> Result<Vec<i64>, Fail> {
+    if fingerprints.is_empty() {
+        return Ok(Vec::new());
+    }
+    rows(
+        c,
+        "SELECT DISTINCT account_id FROM numbers WHERE fingerprint = ANY($1)",
+        &[&fingerprints],
+    )
+    .await?
+    .iter()
+    .map(|row| col(row, 0))
+    .collect()
 }
 
 /// Runs one write; `locked` are the accounts the batch locked for it.
@@ -685,42 +709,43 @@ async fn authorize(c: &Conn, request: &CommandRequest) -> Result<Executed, Fail>
     };
     let merchant_id = request.merchant_id;
     let currency_code = currency.code();
-    // A live number first; else the newest dead one, so that a reused number is told
-    // "already used" rather than "unknown".
-    let number_sql = format!(
-        "SELECT {NUMBER_COLUMNS}, n.account_id, n.details_fingerprint, n.failed_tries, n.version, c.blocked, \
-         c.paused_until, c.consecutive_failures, a.balance, a.held, a.credit_limit \
+    // One statement reads all an authorization needs: the number (a live one first, else
+    // the newest dead one, so that a reused number is told "already used" rather than
+    // "unknown") with its holder and account, the stored answer for the idempotency key,
+    // the merchant's settlement account, and the id the authorization will have.
+    let sql = format!(
+        "SELECT x.*, (SELECT id FROM accounts WHERE kind = 'merchant' AND owner_id = $2 AND currency = $3), \
+         i.request_hash, i.outcome, nextval('authorizations_id_seq') \
+         FROM (SELECT 1) AS one \
+         LEFT JOIN LATERAL (SELECT {NUMBER_COLUMNS}, n.account_id, n.details_fingerprint, n.failed_tries, \
+         n.version, c.blocked, c.paused_until, c.consecutive_failures, a.balance, a.held, a.credit_limit \
          FROM numbers n JOIN clients c ON c.id = n.client_id JOIN accounts a ON a.id = n.account_id \
-         WHERE n.fingerprint = $1 ORDER BY (n.state = 'live') DESC, n.id DESC LIMIT 1"
+         WHERE n.fingerprint = $1 ORDER BY (n.state = 'live') DESC, n.id DESC LIMIT 1) AS x ON TRUE \
+         LEFT JOIN idempotency i ON i.merchant_id = $2 AND i.key = $4"
     );
-    let replay = async {
-        match &request.idempotency {
-            Some(key) => opt_row(c, IDEMPOTENCY_SELECT, &[&merchant_id, &key.key]).await,
-            None => Ok(None),
-        }
-    };
-    let found = async { opt_row(c, &number_sql, &[&&number_fingerprint[..]]).await };
-    let merchant_account = find_merchant_account(c, merchant_id, currency_code);
-    let next_id = one_row(
+    let key = request.idempotency.as_ref().map(|key| key.key.as_str());
+    let row = one_row(
         c,
-        "SELECT nextval(pg_get_serial_sequence('authorizations', 'id'))",
-        &[],
-    );
-    let (replay, found, merchant_account, next_id) =
-        tokio::try_join!(replay, found, merchant_account, next_id)?;
-    if let Some(key) = &request.idempotency
-        && let Some(stored) = replay_of(replay, key)?
-    {
-        return replayed(&stored);
-    }
-    let outcome = authorize_decided(
-        c,
-        request,
-        found.as_ref().map(number_for_authorization).transpose()?,
-        merchant_account,
-        col(&next_id, 0)?,
+        &sql,
+        &[&&number_fingerprint[..], &merchant_id, &currency_code, &key],
     )
     .await?;
+    if let Some(key) = &request.idempotency {
+        let request_hash: Option<Vec<u8>> = col(&row, 28)?;
+        if let Some(request_hash) = request_hash {
+            if request_hash != key.request_hash {
+                return Err(Fail::Store(StoreError::IdempotencyMismatch));
+            }
+            return replayed(&col::<String>(&row, 29)?);
+        }
+    }
+    let found = match col::<Option<i64>>(&row, 0)? {
+        Some(_) => Some(number_for_authorization(&row)?),
+        None => None,
+    };
+    let merchant_account: Option<i64> = col(&row, 27)?;
+    let next_id: i64 = col(&row, 30)?;
+    let outcome = authorize_decided(c, request, found, merchant_account, next_id).await?;
     // A decline has no write of its own to carry the key with; record it alone.
     if let Some(key) = &request.idempotency
         && !matches!(outcome, Outcome::Authorized { .. })
@@ -829,79 +854,72 @@ async fn authorize_decided(
         hold_expires_at_s,
     };
     let outcome = Outcome::Authorized { authorization };
-    let hold = async {
-        exec(
-            c,
-            "UPDATE accounts SET held = held + $2 WHERE id = $1 \
-             AND (kind <> 'client' OR balance - held - $2 >= -credit_limit)",
-            &[&number.account_id, amount],
+    // The approval's writes as one statement: the hold (its condition is the client's
+    // floor, checked again by the database), the number's usage (on condition of its
+    // version), the holder's failure count, the authorization and the idempotency key.
+    let reset = if number.holder_failures > 0 {
+        ", reset AS (UPDATE clients SET consecutive_failures = 0 WHERE id = $12 RETURNING 1)"
+    } else {
+        ""
+    };
+    let (key_cte, key_count) = if request.idempotency.is_some() {
+        (
+            ", idem AS (INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) \
+             VALUES ($11, $18, $19, $20, $16) ON CONFLICT (merchant_id, key) DO NOTHING RETURNING 1)",
+            "(SELECT count(*) FROM idem)",
         )
-        .await
+    } else {
+        ("", "1::BIGINT")
     };
-    let usage = update_number_usage(c, &number, &after);
-    let reset_failures = async {
-        if number.holder_failures > 0 {
-            exec(
-                c,
-                "UPDATE clients SET consecutive_failures = 0 WHERE id = $1",
-                &[&number.view.client_id],
-            )
-            .await
-        } else {
-            Ok(1)
-        }
-    };
+    let sql = format!(
+        "WITH hold AS (UPDATE accounts SET held = held + $2 WHERE id = $1 \
+         AND (kind <> 'client' OR balance - held - $2 >= -credit_limit) RETURNING 1), \
+         used AS (UPDATE numbers SET state = $5, uses_count = $6, amount_used = $7, failed_tries = $8, \
+         merchant_id = COALESCE($9, merchant_id), version = version + 1 WHERE id = $3 AND version = $4 RETURNING 1), \
+         inserted AS (INSERT INTO authorizations (id, merchant_id, number_id, client_id, debit_account, \
+         credit_account, currency, amount, state, merchant_reference, created_at, hold_expires_at, updated_at) \
+         VALUES ($10, $11, $3, $12, $1, $13, $14, $2, 'authorized', $15, $16, $17, $16) RETURNING 1)\
+         {reset}{key_cte} \
+         SELECT (SELECT count(*) FROM hold), (SELECT count(*) FROM used), (SELECT count(*) FROM inserted), {key_count}"
+    );
     let currency_code = currency.code();
-    let insert = async {
-        exec(
-        c,
-        "INSERT INTO authorizations (id, merchant_id, number_id, client_id, debit_account, credit_account, \
-         currency, amount, state, merchant_reference, created_at, hold_expires_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'authorized', $9, $10, $11, $10)",
-        &[
-            &authorization_id,
-            &request.merchant_id,
-            &number.view.id,
-            &number.view.client_id,
-            &number.account_id,
-            &credit_account,
-            &currency_code,
-            amount,
-            merchant_reference,
-            &now_s,
-            &hold_expires_at_s,
-        ],
-        )
-        .await
-    };
-    let stored = match &request.idempotency {
-        Some(_) => Some(
-            serde_json::to_string(&outcome)
-                .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?,
-        ),
-        None => None,
-    };
-    let key = async {
-        match (&request.idempotency, &stored) {
-            (Some(key), Some(stored)) => {
-                exec(
-                    c,
-                    IDEMPOTENCY_INSERT,
-                    &[
-                        &request.merchant_id,
-                        &key.key,
-                        &&key.request_hash[..],
-                        stored,
-                        &now_s,
-                    ],
-                )
-                .await
-            }
-            _ => Ok(1),
-        }
-    };
-    let (held, used, _, _, recorded) = tokio::try_join!(hold, usage, reset_failures, insert, key)?;
-    if held != 1 {
+    let uses_count = i64::from(after.uses_count);
+    let failed_tries = i64::from(after.failed_tries);
+    let state = after.state.as_str();
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
+        &number.account_id,
+        amount,
+        &number.view.id,
+        &number.version,
+        &state,
+        &uses_count,
+        &after.amount_used_minor,
+        &failed_tries,
+        &after.locked_merchant,
+        &authorization_id,
+        &request.merchant_id,
+        &number.view.client_id,
+        &credit_account,
+        &currency_code,
+        merchant_reference,
+        &now_s,
+        &hold_expires_at_s,
+    ];
+    let (stored, request_hash);
+    if let Some(key) = &request.idempotency {
+        stored = serde_json::to_string(&outcome)
+            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
+        request_hash = &key.request_hash[..];
+        params.extend([
+            &key.key as &(dyn tokio_postgres::types::ToSql + Sync),
+            &request_hash,
+            &stored,
+        ]);
+    }
+    let row = one_row(c, &sql, &params).await?;
+    let (held, used, inserted, recorded): (i64, i64, i64, i64) =
+        (col(&row, 0)?, col(&row, 1)?, col(&row, 2)?, col(&row, 3)?);
+    if held != 1 || inserted != 1 {
         return Err(Fail::Store(StoreError::Corrupt(
             "hold refused under the account's lock".into(),
         )));
