@@ -1922,6 +1922,88 @@ async fn a_racing_idempotent_request_has_one_effect() {
     .await;
 }
 
+/// Many authorizations on different numbers at once (a backend may run them together, as
+/// PostgreSQL's waves do): each gets exactly the answer it would get alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_authorizations_at_once_each_get_their_own_answer() {
+    const CLIENTS_COUNT: usize = 24;
+    each_backend(async |f: &Fixture| {
+        let mut parties = Vec::with_capacity(CLIENTS_COUNT);
+        for _ in 0..CLIENTS_COUNT {
+            let client = f.client(10_000, 0).await;
+            let shop = f.merchant().await;
+            let card = f
+                .issue(&client, policy(3, AmountRule::Any, MerchantLock::Any))
+                .await;
+            parties.push((client, shop, card));
+        }
+        let mut racers = Vec::new();
+        for (index, (_, shop, card)) in parties.iter().enumerate() {
+            let requests = match index % 4 {
+                0 => vec![request(shop.id, authorize_command(card, 1_000), NOW)],
+                1 => vec![request(shop.id, authorize_command(card, 50_000), NOW)],
+                2 => vec![request(
+                    shop.id,
+                    authorize_command_with(card, 1_000, bytes32(DETAILS_TAG, 999_999), HOLD_TTL_S),
+                    NOW,
+                )],
+                _ => (0..2)
+                    .map(|_| keyed(shop.id, "twice", 1, authorize_command(card, 1_000), NOW))
+                    .collect(),
+            };
+            for command in requests {
+                let store = Arc::clone(&f.store);
+                racers.push((
+                    index,
+                    tokio::spawn(async move { store.execute(command).await }),
+                ));
+            }
+        }
+        let mut answers: Vec<Vec<Executed>> = vec![Vec::new(); CLIENTS_COUNT];
+        for (index, racer) in racers {
+            answers[index].push(racer.await.unwrap().unwrap());
+        }
+        for (index, (client, _, card)) in parties.iter().enumerate() {
+            let answers = &answers[index];
+            let account = f.account(client).await;
+            let number = f.number(card).await;
+            match index % 4 {
+                0 => {
+                    authorized(answers[0].outcome.clone());
+                    assert_eq!((account.held, number.uses_count), (1_000, 1), "{}", f.name);
+                }
+                1 => {
+                    assert_eq!(
+                        declined(answers[0].outcome.clone()),
+                        Decline::InsufficientFunds
+                    );
+                    assert_eq!((account.held, number.uses_count), (0, 0), "{}", f.name);
+                }
+                2 => {
+                    assert_eq!(
+                        declined(answers[0].outcome.clone()),
+                        Decline::WrongCardDetails
+                    );
+                    assert_eq!((account.held, number.uses_count), (0, 0), "{}", f.name);
+                }
+                _ => {
+                    assert_eq!(
+                        answers.iter().filter(|a| !a.replayed).count(),
+                        1,
+                        "{}",
+                        f.name
+                    );
+                    assert_eq!(answers[0].outcome, answers[1].outcome, "{}", f.name);
+                    authorized(answers[0].outcome.clone());
+                    assert_eq!((account.held, number.uses_count), (1_000, 1), "{}", f.name);
+                }
+            }
+        }
+        f.assert_sound().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_captures_voids_and_refunds_move_money_once() {
     each_backend(async |f: &Fixture| {

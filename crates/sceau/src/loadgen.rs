@@ -244,7 +244,12 @@ async fn worker(
         }
         let stream = match conn.as_mut() {
             Some(stream) => stream,
-            None => match timeout_at(plan.hard_deadline, Conn::connect(plan.addresses[worker_id % plan.addresses.len()])).await {
+            None => match timeout_at(
+                plan.hard_deadline,
+                Conn::connect(plan.addresses[worker_id % plan.addresses.len()]),
+            )
+            .await
+            {
                 Ok(Ok(stream)) => conn.insert(stream),
                 _ => {
                     if scheduled.unwrap_or(now) >= plan.warmup_end {

@@ -29,6 +29,7 @@ use crate::{Store, StoreError};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use sceau_domain::PhoneNumber;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -354,12 +355,46 @@ async fn run_batch(client: &mut Conn, batch: &mut [Job]) -> Result<(), StoreErro
 /// savepoints, the transaction was rolled back, run again with savepoints.
 async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result<bool, Fail> {
     client.batch_execute("BEGIN").await?;
-    let locked = lock_accounts(client, batch).await?;
-    for (job, locks) in batch.iter_mut().zip(&locked) {
+    let (locked, number_accounts) = lock_accounts(client, batch).await?;
+    let mut index = 0;
+    while index < batch.len() {
+        let end = if savepoints {
+            index
+        } else {
+            wave_end(batch, index, &number_accounts)
+        };
+        if end > index + 1 {
+            let requests: Vec<&CommandRequest> = batch[index..end]
+                .iter()
+                .filter_map(|job| ops::authorization_request(&job.write))
+                .collect();
+            match ops::authorize_wave(client, &requests).await {
+                Ok(executed) => {
+                    for (job, executed) in batch[index..end].iter_mut().zip(executed) {
+                        job.result = Some(Ok(Done::Executed(executed)));
+                    }
+                }
+                Err(fail) if fail.is_batch_failure() => return Err(fail),
+                Err(_) => {
+                    client.batch_execute("ROLLBACK").await?;
+                    return Ok(false);
+                }
+            }
+            index = end;
+            continue;
+        }
+        let job = &mut batch[index];
+        index += 1;
         if savepoints {
             client.batch_execute("SAVEPOINT command").await?;
         }
-        match ops::run(client, &job.write, locks).await {
+        match ops::run(
+            client,
+            &job.write,
+            locked.get(index - 1).map_or(&[], Vec::as_slice),
+        )
+        .await
+        {
             Ok(done) => {
                 job.result = Some(Ok(done));
                 if savepoints {
@@ -383,9 +418,36 @@ async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result
     Ok(true)
 }
 
+/// Where the wave of authorizations starting at `start` ends: the longest run of
+/// authorizations whose numbers and accounts are all distinct, so that running them
+/// together reads and writes exactly what running them one by one would.
+fn wave_end(batch: &[Job], start: usize, number_accounts: &HashMap<Vec<u8>, Vec<i64>>) -> usize {
+    let mut accounts = HashSet::new();
+    let mut numbers = HashSet::new();
+    let mut end = start;
+    for job in &batch[start..] {
+        let Some(fingerprint) = ops::number_fingerprint(&job.write) else {
+            break;
+        };
+        let touched = number_accounts
+            .get(fingerprint)
+            .map_or(&[][..], Vec::as_slice);
+        if !numbers.insert(fingerprint) || touched.iter().any(|id| accounts.contains(id)) {
+            break;
+        }
+        accounts.extend(touched.iter().copied());
+        end += 1;
+    }
+    end
+}
+
+/// Each command's accounts, and the accounts of the numbers the batch's authorizations
+/// name.
+type Locked = (Vec<Vec<i64>>, HashMap<Vec<u8>, Vec<i64>>);
+
 /// Locks every account the batch's commands may touch, in ascending id order, and returns
 /// each command's accounts. The lookups are sent together (one round trip).
-async fn lock_accounts(client: &Conn, batch: &[Job]) -> Result<Vec<Vec<i64>>, Fail> {
+async fn lock_accounts(client: &Conn, batch: &[Job]) -> Result<Locked, Fail> {
     let fingerprints: Vec<&[u8]> = batch
         .iter()
         .filter_map(|job| ops::number_fingerprint(&job.write))
@@ -399,7 +461,14 @@ async fn lock_accounts(client: &Conn, batch: &[Job]) -> Result<Vec<Vec<i64>>, Fa
         ops::accounts_of_numbers(client, &fingerprints),
     )?;
     let mut all: Vec<i64> = per_command.iter().flatten().copied().collect();
-    all.extend(of_numbers);
+    let mut number_accounts: HashMap<Vec<u8>, Vec<i64>> = HashMap::new();
+    for (fingerprint, account_id) in of_numbers {
+        all.push(account_id);
+        number_accounts
+            .entry(fingerprint)
+            .or_default()
+            .push(account_id);
+    }
     all.sort_unstable();
     all.dedup();
     if !all.is_empty() {
@@ -410,7 +479,7 @@ async fn lock_accounts(client: &Conn, batch: &[Job]) -> Result<Vec<Vec<i64>>, Fa
         )
         .await?;
     }
-    Ok(per_command)
+    Ok((per_command, number_accounts))
 }
 
 impl PostgresStore {

@@ -82,29 +82,46 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
 pub(super) fn number_fingerprint(write: &Write) -> Option<&[u8]> {
     match write {
         Write::Execute(CommandRequest {
-            command: MerchantCommand::Authorize {
-                number_fingerprint, ..
-            },
+            command:
+                MerchantCommand::Authorize {
+                    number_fingerprint, ..
+                },
             ..
         }) => Some(&number_fingerprint[..]),
         _ => None,
     }
 }
 
-/// The accounts of the numbers with these fingerprints (live or dead).
-pub(super) async fn accounts_of_numbers(c: &Conn, fingerprints: &[&[u8]]) -> Result<Vec<i64>, Fail> {
+/// The accounts of the numbers with these fingerprints (live or dead), as pairs.
+pub(super) async fn accounts_of_numbers(
+    c: &Conn,
+    fingerprints: &[&[u8]],
+) -> Result<Vec<(Vec<u8>, i64)>, Fail> {
     if fingerprints.is_empty() {
         return Ok(Vec::new());
     }
     rows(
         c,
-        "SELECT DISTINCT account_id FROM numbers WHERE fingerprint = ANY($1)",
+        "SELECT DISTINCT fingerprint, account_id FROM numbers WHERE fingerprint = ANY($1)",
         &[&fingerprints],
     )
     .await?
     .iter()
-    .map(|row| col(row, 0))
+    .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
     .collect()
+}
+
+/// The request of an authorization.
+pub(super) fn authorization_request(write: &Write) -> Option<&CommandRequest> {
+    match write {
+        Write::Execute(
+            request @ CommandRequest {
+                command: MerchantCommand::Authorize { .. },
+                ..
+            },
+        ) => Some(request),
+        _ => None,
+    }
 }
 
 /// Runs one write; `locked` are the accounts the batch locked for it.
@@ -697,78 +714,148 @@ fn changed_concurrently() -> Fail {
 }
 
 async fn authorize(c: &Conn, request: &CommandRequest) -> Result<Executed, Fail> {
-    let MerchantCommand::Authorize {
-        number_fingerprint,
-        currency,
-        ..
-    } = &request.command
-    else {
+    let mut executed = authorize_wave(c, &[request]).await?;
+    executed
+        .pop()
+        .ok_or_else(|| Fail::Store(StoreError::Corrupt("an authorization went missing".into())))
+}
+
+/// Authorizations run together (one alone is a wave of one): their reads are one
+/// statement, then their decisions are taken in order, then the approvals' writes are one
+/// statement. The caller guarantees that no two of them touch the same account or number
+/// (so none would have read another's writes had they run one after the other). All
+/// succeed or the first failure is returned.
+pub(super) async fn authorize_wave(
+    c: &Conn,
+    requests: &[&CommandRequest],
+) -> Result<Vec<Executed>, Fail> {
+    let rows = read_for_authorizations(c, requests).await?;
+    if rows.len() != requests.len() {
         return Err(Fail::Store(StoreError::Corrupt(
-            "authorize called with another command".into(),
+            "authorization reads do not match the requests".into(),
         )));
-    };
-    let merchant_id = request.merchant_id;
-    let currency_code = currency.code();
-    // One statement reads all an authorization needs: the number (a live one first, else
-    // the newest dead one, so that a reused number is told "already used" rather than
-    // "unknown") with its holder and account, the stored answer for the idempotency key,
-    // the merchant's settlement account, and the id the authorization will have.
+    }
+    let mut planned = Vec::with_capacity(requests.len());
+    for (request, row) in requests.iter().zip(&rows) {
+        planned.push(plan_authorization(c, request, row).await?);
+    }
+    let approvals: Vec<&Approval> = planned
+        .iter()
+        .filter_map(|plan| match plan {
+            Planned::Approve(approval) => Some(approval.as_ref()),
+            Planned::Finished(_) => None,
+        })
+        .collect();
+    write_approvals(c, &approvals).await?;
+    Ok(planned
+        .into_iter()
+        .map(|plan| match plan {
+            Planned::Finished(executed) => executed,
+            Planned::Approve(approval) => Executed {
+                outcome: approval.outcome,
+                replayed: false,
+            },
+        })
+        .collect())
+}
+
+enum Planned {
+    Finished(Executed),
+    Approve(Box<Approval>),
+}
+
+/// One statement reads all that each authorization needs: the number (a live one first,
+/// else the newest dead one, so that a reused number is told "already used" rather than
+/// "unknown") with its holder and account, the stored answer for the idempotency key,
+/// the merchant's settlement account, and the id the authorization will have. One row per
+/// request, in order.
+async fn read_for_authorizations(
+    c: &Conn,
+    requests: &[&CommandRequest],
+) -> Result<Vec<tokio_postgres::Row>, Fail> {
+    let mut fingerprints: Vec<&[u8]> = Vec::with_capacity(requests.len());
+    let mut currencies: Vec<&str> = Vec::with_capacity(requests.len());
+    for request in requests {
+        let MerchantCommand::Authorize {
+            number_fingerprint,
+            currency,
+            ..
+        } = &request.command
+        else {
+            return Err(Fail::Store(StoreError::Corrupt(
+                "authorize called with another command".into(),
+            )));
+        };
+        fingerprints.push(&number_fingerprint[..]);
+        currencies.push(currency.code());
+    }
+    let merchants: Vec<i64> = requests.iter().map(|r| r.merchant_id).collect();
+    let keys: Vec<Option<&str>> = requests
+        .iter()
+        .map(|r| r.idempotency.as_ref().map(|key| key.key.as_str()))
+        .collect();
     let sql = format!(
-        "SELECT x.*, (SELECT id FROM accounts WHERE kind = 'merchant' AND owner_id = $2 AND currency = $3), \
-         i.request_hash, i.outcome, nextval('authorizations_id_seq') \
-         FROM (SELECT 1) AS one \
+        "SELECT x.*, (SELECT id FROM accounts WHERE kind = 'merchant' AND owner_id = r.merchant \
+         AND currency = r.currency), i.request_hash, i.outcome, nextval('authorizations_id_seq'), r.ord \
+         FROM unnest($1::BYTEA[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) WITH ORDINALITY \
+         AS r (fingerprint, merchant, currency, key, ord) \
          LEFT JOIN LATERAL (SELECT {NUMBER_COLUMNS}, n.account_id, n.details_fingerprint, n.failed_tries, \
          n.version, c.blocked, c.paused_until, c.consecutive_failures, a.balance, a.held, a.credit_limit \
          FROM numbers n JOIN clients c ON c.id = n.client_id JOIN accounts a ON a.id = n.account_id \
-         WHERE n.fingerprint = $1 ORDER BY (n.state = 'live') DESC, n.id DESC LIMIT 1) AS x ON TRUE \
-         LEFT JOIN idempotency i ON i.merchant_id = $2 AND i.key = $4"
+         WHERE n.fingerprint = r.fingerprint ORDER BY (n.state = 'live') DESC, n.id DESC LIMIT 1) AS x ON TRUE \
+         LEFT JOIN idempotency i ON i.merchant_id = r.merchant AND i.key = r.key \
+         ORDER BY r.ord"
     );
-    let key = request.idempotency.as_ref().map(|key| key.key.as_str());
-    let row = one_row(
-        c,
-        &sql,
-        &[&&number_fingerprint[..], &merchant_id, &currency_code, &key],
-    )
-    .await?;
+    rows(c, &sql, &[&fingerprints, &merchants, &currencies, &keys]).await
+}
+
+/// Replays, declines or approves on what [`read_for_authorizations`] found.
+async fn plan_authorization(
+    c: &Conn,
+    request: &CommandRequest,
+    row: &tokio_postgres::Row,
+) -> Result<Planned, Fail> {
     if let Some(key) = &request.idempotency {
-        let request_hash: Option<Vec<u8>> = col(&row, 28)?;
+        let request_hash: Option<Vec<u8>> = col(row, 28)?;
         if let Some(request_hash) = request_hash {
             if request_hash != key.request_hash {
                 return Err(Fail::Store(StoreError::IdempotencyMismatch));
             }
-            return replayed(&col::<String>(&row, 29)?);
+            return Ok(Planned::Finished(replayed(&col::<String>(row, 29)?)?));
         }
     }
-    let found = match col::<Option<i64>>(&row, 0)? {
-        Some(_) => Some(number_for_authorization(&row)?),
+    let found = match col::<Option<i64>>(row, 0)? {
+        Some(_) => Some(number_for_authorization(row)?),
         None => None,
     };
-    let merchant_account: Option<i64> = col(&row, 27)?;
-    let next_id: i64 = col(&row, 30)?;
-    let outcome = authorize_decided(c, request, found, merchant_account, next_id).await?;
+    let merchant_account: Option<i64> = col(row, 27)?;
+    let next_id: i64 = col(row, 30)?;
+    let outcome = match authorize_decided(c, request, found, merchant_account, next_id).await? {
+        Decided::Approve(approval) => return Ok(Planned::Approve(approval)),
+        Decided::Done(outcome) => outcome,
+    };
     // A decline has no write of its own to carry the key with; record it alone.
-    if let Some(key) = &request.idempotency
-        && !matches!(outcome, Outcome::Authorized { .. })
-    {
+    if let Some(key) = &request.idempotency {
         let stored = serde_json::to_string(&outcome)
             .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
-        record_idempotency(c, merchant_id, key, &stored, request.now_s).await?;
+        record_idempotency(c, request.merchant_id, key, &stored, request.now_s).await?;
     }
-    Ok(Executed {
+    Ok(Planned::Finished(Executed {
         outcome,
         replayed: false,
-    })
+    }))
 }
 
-/// Decides an authorization on what was read, then writes it. An approval's writes
-/// (hold, usage, authorization, idempotency key) are sent together in one round trip.
+/// Decides an authorization on what was read. A decline's writes (a wrong try counted)
+/// are made at once; an approval's writes (hold, usage, authorization, idempotency key)
+/// are returned as one statement for the caller to send.
 async fn authorize_decided(
     c: &Conn,
     request: &CommandRequest,
     number: Option<NumberForAuthorization>,
     merchant_account: Option<i64>,
     authorization_id: i64,
-) -> Result<Outcome, Fail> {
+) -> Result<Decided, Fail> {
     let MerchantCommand::Authorize {
         details_fingerprint,
         amount,
@@ -782,9 +869,11 @@ async fn authorize_decided(
             "authorize called with another command".into(),
         )));
     };
-    let declined = |decline| Outcome::Declined {
-        decline,
-        paused: None,
+    let declined = |decline| {
+        Decided::Done(Outcome::Declined {
+            decline,
+            paused: None,
+        })
     };
     let Some(number) = number else {
         return Ok(declined(Decline::UnknownNumber));
@@ -820,10 +909,10 @@ async fn authorize_decided(
                 client_id: number.view.client_id,
                 until_s,
             });
-            return Ok(Outcome::Declined {
+            return Ok(Decided::Done(Outcome::Declined {
                 decline: Decline::WrongCardDetails,
                 paused,
-            });
+            }));
         }
         Verdict::Approve(after) => after,
     };
@@ -854,83 +943,154 @@ async fn authorize_decided(
         hold_expires_at_s,
     };
     let outcome = Outcome::Authorized { authorization };
-    // The approval's writes as one statement: the hold (its condition is the client's
-    // floor, checked again by the database), the number's usage (on condition of its
-    // version), the holder's failure count, the authorization and the idempotency key.
-    let reset = if number.holder_failures > 0 {
-        ", reset AS (UPDATE clients SET consecutive_failures = 0 WHERE id = $12 RETURNING 1)"
-    } else {
-        ""
+    let (key, request_hash, stored) = match &request.idempotency {
+        Some(key) => (
+            Some(key.key.clone()),
+            Some(key.request_hash.to_vec()),
+            Some(
+                serde_json::to_string(&outcome)
+                    .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?,
+            ),
+        ),
+        None => (None, None, None),
     };
-    let (key_cte, key_count) = if request.idempotency.is_some() {
-        (
-            ", idem AS (INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) \
-             VALUES ($11, $18, $19, $20, $16) ON CONFLICT (merchant_id, key) DO NOTHING RETURNING 1)",
-            "(SELECT count(*) FROM idem)",
-        )
-    } else {
-        ("", "1::BIGINT")
-    };
-    let sql = format!(
-        "WITH hold AS (UPDATE accounts SET held = held + $2 WHERE id = $1 \
-         AND (kind <> 'client' OR balance - held - $2 >= -credit_limit) RETURNING 1), \
-         used AS (UPDATE numbers SET state = $5, uses_count = $6, amount_used = $7, failed_tries = $8, \
-         merchant_id = COALESCE($9, merchant_id), version = version + 1 WHERE id = $3 AND version = $4 RETURNING 1), \
+    Ok(Decided::Approve(Box::new(Approval {
+        account_id: number.account_id,
+        amount: *amount,
+        number_id: number.view.id,
+        version: number.version,
+        state: after.state.as_str().to_owned(),
+        uses_count: i64::from(after.uses_count),
+        amount_used: after.amount_used_minor,
+        failed_tries: i64::from(after.failed_tries),
+        locked_merchant: after.locked_merchant,
+        id: authorization_id,
+        merchant_id: request.merchant_id,
+        client_id: number.view.client_id,
+        credit_account,
+        currency: currency.code().to_owned(),
+        reference: merchant_reference.clone(),
+        now_s,
+        hold_expires_at_s,
+        reset_failures: number.holder_failures > 0,
+        key,
+        request_hash,
+        stored,
+        outcome,
+    })))
+}
+
+/// An approved authorization's writes, not yet sent: the hold, the number's new usage
+/// (on condition of its version), the holder's failure count, the authorization row and
+/// the idempotency key with the answer to replay.
+pub(super) struct Approval {
+    account_id: i64,
+    amount: i64,
+    number_id: i64,
+    version: i64,
+    state: String,
+    uses_count: i64,
+    amount_used: i64,
+    failed_tries: i64,
+    locked_merchant: Option<i64>,
+    id: i64,
+    merchant_id: i64,
+    client_id: i64,
+    credit_account: i64,
+    currency: String,
+    reference: String,
+    now_s: i64,
+    hold_expires_at_s: i64,
+    reset_failures: bool,
+    key: Option<String>,
+    request_hash: Option<Vec<u8>>,
+    stored: Option<String>,
+    outcome: Outcome,
+}
+
+/// Writes approvals (on distinct accounts and numbers) as one statement of
+/// data-modifying CTEs over their values as arrays. The hold's condition is the client's
+/// floor and the usage's the number's version, checked again by the database; the counts
+/// it returns must show every part applied to every approval.
+async fn write_approvals(c: &Conn, approvals: &[&Approval]) -> Result<(), Fail> {
+    if approvals.is_empty() {
+        return Ok(());
+    }
+    fn column<'a, T>(approvals: &[&'a Approval], field: impl Fn(&'a Approval) -> T) -> Vec<T> {
+        approvals.iter().map(|a| field(a)).collect()
+    }
+    let sql = "WITH input AS (SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
+         $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
+         $12::BIGINT[], $13::BIGINT[], $14::TEXT[], $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::BOOLEAN[], \
+         $19::TEXT[], $20::BYTEA[], $21::TEXT[]) AS t (account_id, amount, number_id, version, state, \
+         uses_count, amount_used, failed_tries, locked_merchant, id, merchant_id, client_id, credit_account, \
+         currency, reference, now_s, hold_expires_at, reset_failures, key, request_hash, stored)), \
+         hold AS (UPDATE accounts a SET held = a.held + t.amount FROM input t WHERE a.id = t.account_id \
+         AND (a.kind <> 'client' OR a.balance - a.held - t.amount >= -a.credit_limit) RETURNING 1), \
+         used AS (UPDATE numbers n SET state = t.state, uses_count = t.uses_count, amount_used = t.amount_used, \
+         failed_tries = t.failed_tries, merchant_id = COALESCE(t.locked_merchant, n.merchant_id), \
+         version = n.version + 1 FROM input t WHERE n.id = t.number_id AND n.version = t.version RETURNING 1), \
+         reset AS (UPDATE clients c SET consecutive_failures = 0 FROM input t \
+         WHERE c.id = t.client_id AND t.reset_failures RETURNING 1), \
          inserted AS (INSERT INTO authorizations (id, merchant_id, number_id, client_id, debit_account, \
          credit_account, currency, amount, state, merchant_reference, created_at, hold_expires_at, updated_at) \
-         VALUES ($10, $11, $3, $12, $1, $13, $14, $2, 'authorized', $15, $16, $17, $16) RETURNING 1)\
-         {reset}{key_cte} \
-         SELECT (SELECT count(*) FROM hold), (SELECT count(*) FROM used), (SELECT count(*) FROM inserted), {key_count}"
-    );
-    let currency_code = currency.code();
-    let uses_count = i64::from(after.uses_count);
-    let failed_tries = i64::from(after.failed_tries);
-    let state = after.state.as_str();
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
-        &number.account_id,
-        amount,
-        &number.view.id,
-        &number.version,
-        &state,
-        &uses_count,
-        &after.amount_used_minor,
-        &failed_tries,
-        &after.locked_merchant,
-        &authorization_id,
-        &request.merchant_id,
-        &number.view.client_id,
-        &credit_account,
-        &currency_code,
-        merchant_reference,
-        &now_s,
-        &hold_expires_at_s,
-    ];
-    let (stored, request_hash);
-    if let Some(key) = &request.idempotency {
-        stored = serde_json::to_string(&outcome)
-            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
-        request_hash = &key.request_hash[..];
-        params.extend([
-            &key.key as &(dyn tokio_postgres::types::ToSql + Sync),
-            &request_hash,
-            &stored,
-        ]);
-    }
-    let row = one_row(c, &sql, &params).await?;
-    let (held, used, inserted, recorded): (i64, i64, i64, i64) =
-        (col(&row, 0)?, col(&row, 1)?, col(&row, 2)?, col(&row, 3)?);
-    if held != 1 || inserted != 1 {
+         SELECT t.id, t.merchant_id, t.number_id, t.client_id, t.account_id, t.credit_account, t.currency, \
+         t.amount, 'authorized', t.reference, t.now_s, t.hold_expires_at, t.now_s FROM input t RETURNING 1), \
+         idem AS (INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) \
+         SELECT t.merchant_id, t.key, t.request_hash, t.stored, t.now_s FROM input t WHERE t.key IS NOT NULL \
+         ON CONFLICT (merchant_id, key) DO NOTHING RETURNING 1) \
+         SELECT (SELECT count(*) FROM hold), (SELECT count(*) FROM used), (SELECT count(*) FROM inserted), \
+         (SELECT count(*) FROM idem), (SELECT count(*) FROM input WHERE key IS NOT NULL), \
+         (SELECT count(*) FROM reset), (SELECT count(*) FROM input WHERE reset_failures)";
+    let row = one_row(
+        c,
+        sql,
+        &[
+            &column(approvals, |a| a.account_id),
+            &column(approvals, |a| a.amount),
+            &column(approvals, |a| a.number_id),
+            &column(approvals, |a| a.version),
+            &column(approvals, |a| a.state.as_str()),
+            &column(approvals, |a| a.uses_count),
+            &column(approvals, |a| a.amount_used),
+            &column(approvals, |a| a.failed_tries),
+            &column(approvals, |a| a.locked_merchant),
+            &column(approvals, |a| a.id),
+            &column(approvals, |a| a.merchant_id),
+            &column(approvals, |a| a.client_id),
+            &column(approvals, |a| a.credit_account),
+            &column(approvals, |a| a.currency.as_str()),
+            &column(approvals, |a| a.reference.as_str()),
+            &column(approvals, |a| a.now_s),
+            &column(approvals, |a| a.hold_expires_at_s),
+            &column(approvals, |a| a.reset_failures),
+            &column(approvals, |a| a.key.as_deref()),
+            &column(approvals, |a| a.request_hash.as_deref()),
+            &column(approvals, |a| a.stored.as_deref()),
+        ],
+    )
+    .await?;
+    let count = |index| col::<i64>(&row, index);
+    let expected = approvals.len() as i64;
+    if count(0)? != expected || count(2)? != expected || count(5)? != count(6)? {
         return Err(Fail::Store(StoreError::Corrupt(
             "hold refused under the account's lock".into(),
         )));
     }
-    if used != 1 {
+    if count(1)? != expected {
         return Err(changed_concurrently());
     }
-    if recorded != 1 {
+    if count(3)? != count(4)? {
         return Err(key_in_flight());
     }
-    Ok(outcome)
+    Ok(())
+}
+
+/// What was decided before anything is written: an outcome already complete (declines,
+/// whose few writes are made at once), or an approval to write.
+enum Decided {
+    Done(Outcome),
+    Approve(Box<Approval>),
 }
 
 async fn authorization_view(
