@@ -213,11 +213,14 @@ impl PostgresStore {
             .parse()
             .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
         config.connect_timeout(settings.connect_timeout);
-        // Every statement is prepared once per connection and run many times with other
-        // values; planning it again at each run (PostgreSQL's first "custom" plans, and
-        // always for some statements) costs more than the statement itself.
+        // Every statement but the ledger check finds its rows by key. The planner is told
+        // so (no sequential scans, hash or merge joins) and plans each statement once per
+        // connection (generic plans): sized on statistics taken while a table was small,
+        // or full of dead versions of a few hot rows, its plans would otherwise scan
+        // whole tables — once per row of a wave — where a few index lookups do.
         let options = format!(
-            "{} -c plan_cache_mode=force_generic_plan",
+            "{} -c plan_cache_mode=force_generic_plan -c enable_seqscan=off \
+             -c enable_hashjoin=off -c enable_mergejoin=off",
             config.get_options().unwrap_or("")
         );
         config.options(options.trim());

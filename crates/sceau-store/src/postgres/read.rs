@@ -278,6 +278,14 @@ pub(super) async fn check_ledger(c: &mut Conn) -> Result<LedgerReport, Fail> {
         .read_only(true)
         .start()
         .await?;
+    // The checks read whole tables: let the planner scan and hash (the connection's
+    // settings favour key lookups, see `PostgresStore::open`).
+    transaction
+        .batch_execute(
+            "SET LOCAL enable_seqscan = on; SET LOCAL enable_hashjoin = on; \
+             SET LOCAL enable_mergejoin = on; SET LOCAL plan_cache_mode = auto",
+        )
+        .await?;
     let mut report = LedgerReport::default();
     for row in transaction
         .query(
