@@ -31,8 +31,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use sceau_domain::PhoneNumber;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{NoTls, Row};
@@ -178,6 +179,39 @@ enum Write {
     MarkMessage(i64, MessageDelivery),
 }
 
+impl Write {
+    /// Which lane a write goes to: writes about the same number, authorization or client
+    /// go to the same lane, so that lanes mostly lock different accounts and their
+    /// batches run side by side instead of waiting for each other's locks. (Correctness
+    /// does not depend on it: another instance's lanes are elsewhere anyway.)
+    fn lane_key(&self) -> Option<u64> {
+        let fingerprint_key = |fingerprint: &[u8; 32]| {
+            let mut head = [0_u8; 8];
+            head.copy_from_slice(&fingerprint[..8]);
+            u64::from_le_bytes(head)
+        };
+        match self {
+            Write::Execute(request) => Some(match &request.command {
+                MerchantCommand::Authorize {
+                    number_fingerprint, ..
+                } => fingerprint_key(number_fingerprint),
+                MerchantCommand::Capture {
+                    authorization_id, ..
+                }
+                | MerchantCommand::Void { authorization_id }
+                | MerchantCommand::Refund {
+                    authorization_id, ..
+                } => authorization_id.unsigned_abs(),
+            }),
+            Write::IssueNumber(number) => Some(number.client_id.unsigned_abs()),
+            Write::RecordSignIn { client_id, .. } | Write::SetClientBlocked { client_id, .. } => {
+                Some(client_id.unsigned_abs())
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What a write returns.
 enum Done {
     Client(ClientRecord),
@@ -200,7 +234,9 @@ struct Job {
 /// The PostgreSQL store. Cheap to clone; clones share the lanes and the pool.
 #[derive(Clone)]
 pub struct PostgresStore {
-    jobs: mpsc::Sender<Job>,
+    /// One queue per lane; see [`Write::lane_key`].
+    lanes: Arc<Vec<mpsc::Sender<Job>>>,
+    next_lane: Arc<AtomicUsize>,
     pool: Pool,
 }
 
@@ -246,12 +282,18 @@ impl PostgresStore {
                 .map_err(|e| StoreError::Unavailable(format!("cannot connect: {e}")))?;
             schema::migrate(&mut client).await?;
         }
-        let (jobs, queue) = mpsc::channel(WRITE_QUEUE_LEN_MAX);
-        let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..settings.lanes.max(1) {
-            tokio::spawn(lane(Arc::clone(&queue), pool.clone()));
+        let lanes_count = settings.lanes.max(1);
+        let mut lanes = Vec::with_capacity(lanes_count);
+        for _ in 0..lanes_count {
+            let (jobs, queue) = mpsc::channel(WRITE_QUEUE_LEN_MAX / lanes_count);
+            tokio::spawn(lane(queue, pool.clone()));
+            lanes.push(jobs);
         }
-        Ok(PostgresStore { jobs, pool })
+        Ok(PostgresStore {
+            lanes: Arc::new(lanes),
+            next_lane: Arc::new(AtomicUsize::new(0)),
+            pool,
+        })
     }
 
     async fn write(&self, write: Write) -> Result<Done, StoreError> {
@@ -261,7 +303,13 @@ impl PostgresStore {
             result: None,
             answer,
         };
-        self.jobs.send(job).await.map_err(|_| stopped())?;
+        let lanes_count = self.lanes.len();
+        let index = match job.write.lane_key() {
+            Some(key) => (key % lanes_count as u64) as usize,
+            None => self.next_lane.fetch_add(1, Ordering::Relaxed) % lanes_count,
+        };
+        let lane = self.lanes.get(index).ok_or_else(stopped)?;
+        lane.send(job).await.map_err(|_| stopped())?;
         answered.await.map_err(|_| stopped())?
     }
 
@@ -281,22 +329,19 @@ fn unexpected() -> StoreError {
     StoreError::Corrupt("a write answered with another kind of result".into())
 }
 
-/// A lane: takes every command waiting (while it holds the queue, the other lanes run
-/// their batches), runs them as one transaction, answers them all.
-async fn lane(queue: Arc<Mutex<mpsc::Receiver<Job>>>, pool: Pool) {
+/// A lane: takes every command waiting in its queue, runs them as one transaction,
+/// answers them all.
+async fn lane(mut queue: mpsc::Receiver<Job>, pool: Pool) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH_SIZE_MAX);
     loop {
-        {
-            let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                return;
-            };
-            batch.push(first);
-            while batch.len() < BATCH_SIZE_MAX {
-                match queue.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
+        let Some(first) = queue.recv().await else {
+            return;
+        };
+        batch.push(first);
+        while batch.len() < BATCH_SIZE_MAX {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
         }
         let committed = match pool.get().await {
