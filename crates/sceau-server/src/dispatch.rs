@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const OUTBOX_BATCH_MAX: u32 = 100;
+/// How long a dispatcher holds the messages it took: another instance's dispatcher sends
+/// them only if this one has not marked them by then (it stopped, or the channel failed).
+const OUTBOX_CLAIM_S: i64 = 15;
 const OUTBOX_IDLE_WAIT: Duration = Duration::from_secs(5);
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
@@ -43,13 +46,17 @@ async fn dispatch_forever(service: Service, channel: Arc<dyn SecondChannel>) {
     }
 }
 
-/// Sends what is pending; returns how many messages were handled. Transient failures
-/// stay pending for the next round.
+/// Sends what is pending and not taken by another dispatcher; returns how many messages
+/// were handled. Transient failures stay pending and are sent again once their claim
+/// lapses.
 pub async fn dispatch_once(
     service: &Service,
     channel: &dyn SecondChannel,
 ) -> Result<usize, sceau_store::StoreError> {
-    let pending = service.store.pending_messages(OUTBOX_BATCH_MAX).await?;
+    let pending = service
+        .store
+        .claim_messages(service.now_s(), OUTBOX_CLAIM_S, OUTBOX_BATCH_MAX)
+        .await?;
     let mut handled = 0;
     for message in pending {
         let now_s = service.now_s();

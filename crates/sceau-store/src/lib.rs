@@ -97,6 +97,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Messages waiting for the second channel, oldest first.
     async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Takes up to `limit` pending messages, oldest first, for a dispatcher to send: each
+    /// is claimed until `now_s + lease_s`, and no other claim (of this or another
+    /// instance) returns it before it is marked or its claim lapses.
+    async fn claim_messages(
+        &self,
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
     async fn mark_message(
         &self,
         message_id: i64,

@@ -1719,6 +1719,80 @@ async fn sessions_live_until_they_expire_or_are_deleted() {
     .await;
 }
 
+/// Dispatchers of several instances claim messages: a claimed message is not handed to
+/// another claim until it lapses, and a marked one never again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_claimed_by_one_dispatcher_at_a_time() {
+    const LEASE_S: i64 = 15;
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(10_000, 0).await;
+        for _ in 0..6 {
+            f.issue(&alice, one_use()).await;
+        }
+        let all: Vec<i64> = f
+            .store
+            .pending_messages(LIST_LIMIT)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(all.len(), 6);
+        // Two dispatchers at once, each wanting four: together they get each message once.
+        let claims: Vec<_> = (0..2)
+            .map(|_| {
+                let store = Arc::clone(&f.store);
+                tokio::spawn(async move { store.claim_messages(NOW, LEASE_S, 4).await })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for claim in claims {
+            let taken = claim.await.unwrap().unwrap();
+            assert!(
+                taken.windows(2).all(|pair| pair[0].id < pair[1].id),
+                "oldest first"
+            );
+            claimed.extend(taken.iter().map(|m| m.id));
+        }
+        claimed.sort_unstable();
+        assert_eq!(
+            claimed, all,
+            "{}: every message claimed exactly once",
+            f.name
+        );
+        assert!(
+            f.store
+                .claim_messages(NOW + LEASE_S - 1, LEASE_S, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            f.pending_count().await,
+            6,
+            "claimed messages are still pending"
+        );
+
+        // One is sent; when the claims lapse, the others are claimable again, it is not.
+        let sent = MessageDelivery::Sent {
+            channel: "sms".into(),
+            reference: "ref".into(),
+            now_s: NOW + 1,
+        };
+        f.store.mark_message(all[0], sent).await.unwrap();
+        let again: Vec<i64> = f
+            .store
+            .claim_messages(NOW + LEASE_S, LEASE_S, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(again, all[1..].to_vec(), "{}", f.name);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn messages_wait_until_marked() {
     each_backend(async |f: &Fixture| {

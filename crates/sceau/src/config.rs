@@ -186,19 +186,16 @@ impl Config {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`. The credentials end
+/// at the last `@`, so a password with `/`, `?` or `@` in it is masked whole too.
 fn mask_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(index) => rest.split_at(index),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
+    match rest.rsplit_once('@') {
         Some((credentials, host)) if credentials.contains(':') => {
             let user = credentials.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}{tail}")
+            format!("{scheme}://{user}:***@{host}")
         }
         _ => url.to_owned(),
     }
@@ -242,5 +239,9 @@ mod tests {
         );
         assert!(matches!(Config::default().database(), Database::Sqlite(_)));
         assert_eq!(mask_password("postgresql://u@h/d"), "postgresql://u@h/d");
+        assert_eq!(
+            mask_password("postgres://u:pa/ss?w@rd@h:5432/d"),
+            "postgres://u:***@h:5432/d"
+        );
     }
 }

@@ -553,11 +553,26 @@ impl Server {
         self.wallet_card(session, client, &[]).await.0
     }
 
-    /// Hands what is pending in the outbox to the development phone.
+    /// Hands what is pending in the outbox to the development phone, and waits until
+    /// nothing is pending (the server's own dispatcher may have claimed some messages and
+    /// be sending them).
     pub async fn deliver(&self) {
-        sceau_server::dispatch::dispatch_once(&self.service, &DevPhone)
-            .await
-            .expect("dispatch the outbox");
+        for _ in 0..10_000 {
+            sceau_server::dispatch::dispatch_once(&self.service, &DevPhone)
+                .await
+                .expect("dispatch the outbox");
+            let pending = self
+                .service
+                .store
+                .pending_messages(1)
+                .await
+                .expect("read the outbox");
+            if pending.is_empty() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the outbox never emptied");
     }
 
     /// The phone's messages, newest first, as the phone simulator page shows them.

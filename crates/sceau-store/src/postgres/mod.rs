@@ -177,6 +177,11 @@ enum Write {
     DeleteSession([u8; 32]),
     EnqueueMessage(NewMessage, i64),
     MarkMessage(i64, MessageDelivery),
+    ClaimMessages {
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    },
 }
 
 impl Write {
@@ -222,6 +227,7 @@ enum Done {
     Executed(Executed),
     Expired(Expired),
     Id(i64),
+    Messages(Vec<StoredMessage>),
     Nothing,
 }
 
@@ -696,6 +702,23 @@ impl Store for PostgresStore {
     async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
         self.read(async |c| read::pending_messages(c, limit).await)
             .await
+    }
+
+    async fn claim_messages(
+        &self,
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let write = Write::ClaimMessages {
+            now_s,
+            lease_s,
+            limit,
+        };
+        match self.write(write).await? {
+            Done::Messages(messages) => Ok(messages),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn mark_message(

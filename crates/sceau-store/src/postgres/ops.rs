@@ -73,7 +73,8 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
         | Write::EnqueueMessage(..)
-        | Write::MarkMessage(..) => Ok(Vec::new()),
+        | Write::MarkMessage(..)
+        | Write::ClaimMessages { .. } => Ok(Vec::new()),
     }
 }
 
@@ -177,6 +178,11 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
             mark_message(c, *message_id, delivery).await?;
             Done::Nothing
         }
+        Write::ClaimMessages {
+            now_s,
+            lease_s,
+            limit,
+        } => Done::Messages(read::claim_messages(c, *now_s, *lease_s, *limit).await?),
     })
 }
 

@@ -254,6 +254,28 @@ pub(super) async fn pending_messages(c: &Conn, limit: u32) -> Result<Vec<StoredM
         .collect()
 }
 
+/// Claims pending messages (see [`crate::Store::claim_messages`]); rows another
+/// transaction is claiming are skipped, not waited for.
+pub(super) async fn claim_messages(
+    c: &Conn,
+    now_s: i64,
+    lease_s: i64,
+    limit: u32,
+) -> Result<Vec<StoredMessage>, Fail> {
+    let sql = format!(
+        "UPDATE messages SET claimed_until = $1 + $2 WHERE id IN (SELECT id FROM messages \
+         WHERE state = 'pending' AND claimed_until <= $1 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING {MESSAGE_COLUMNS}"
+    );
+    let mut claimed = rows(c, &sql, &[&now_s, &lease_s, &i64::from(limit)])
+        .await?
+        .iter()
+        .map(message_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    claimed.sort_by_key(|message| message.id);
+    Ok(claimed)
+}
+
 pub(super) async fn messages_to(
     c: &Conn,
     address: &str,

@@ -142,6 +142,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_pending ON messages (id) WHERE state = 'pending';
     CREATE INDEX messages_address ON messages (address, id);
     "#,
+    // 2: dispatchers of several instances claim messages before sending them.
+    r#"
+    ALTER TABLE messages ADD COLUMN claimed_until BIGINT NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this binary writes.

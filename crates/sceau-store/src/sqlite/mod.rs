@@ -444,6 +444,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn claim_messages(
+        &self,
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.write(move |c| ops::claim_messages(c, now_s, lease_s, limit))
+            .await
+    }
+
     async fn mark_message(
         &self,
         message_id: i64,

@@ -919,3 +919,30 @@ pub(super) fn mark_message(
         .execute(params![message_id, state, channel, reference, now_s])?;
     Ok(())
 }
+
+pub(super) fn claim_messages(
+    connection: &Connection,
+    now_s: i64,
+    lease_s: i64,
+    limit: u32,
+) -> Result<Vec<StoredMessage>, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "UPDATE messages SET claimed_until = ?1 + ?2 WHERE id IN (SELECT id FROM messages \
+         WHERE state = 'pending' AND claimed_until <= ?1 ORDER BY id LIMIT ?3) \
+         RETURNING id, address, sealed_body, state, channel, created_at",
+    )?;
+    let mut claimed = statement
+        .query_map(params![now_s, lease_s, limit], |row| {
+            Ok(StoredMessage {
+                id: row.get(0)?,
+                address: row.get(1)?,
+                sealed_body: row.get(2)?,
+                state: row.get(3)?,
+                channel: row.get(4)?,
+                created_at_s: row.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    claimed.sort_by_key(|message| message.id);
+    Ok(claimed)
+}
