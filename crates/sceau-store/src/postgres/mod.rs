@@ -408,8 +408,7 @@ async fn run_batch(client: &mut Conn, batch: &mut [Job]) -> Result<(), StoreErro
 /// One run of a batch in one transaction. `Ok(false)`: a command failed without
 /// savepoints, the transaction was rolled back, run again with savepoints.
 async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result<bool, Fail> {
-    client.batch_execute("BEGIN").await?;
-    let (locked, number_accounts) = lock_accounts(client, batch).await?;
+    let (locked, number_accounts) = begin_and_lock(client, batch).await?;
     let mut index = 0;
     while index < batch.len() {
         let end = if savepoints {
@@ -499,39 +498,53 @@ fn wave_end(batch: &[Job], start: usize, number_accounts: &HashMap<Vec<u8>, Vec<
 /// name.
 type Locked = (Vec<Vec<i64>>, HashMap<Vec<u8>, Vec<i64>>);
 
-/// Locks every account the batch's commands may touch, in ascending id order, and returns
-/// each command's accounts. The lookups are sent together (one round trip).
-async fn lock_accounts(client: &Conn, batch: &[Job]) -> Result<Locked, Fail> {
+/// Opens the batch's transaction and locks every account its commands may touch, in
+/// ascending id order; returns each command's accounts and the accounts of the numbers
+/// its authorizations name. Round trips are few: the per-command lookups (if any) go
+/// together with `BEGIN`, and the numbers' accounts are found and everything is locked
+/// by one statement, itself sent with `BEGIN` when nothing else needs looking up.
+async fn begin_and_lock(client: &Conn, batch: &[Job]) -> Result<Locked, Fail> {
     let fingerprints: Vec<&[u8]> = batch
         .iter()
         .filter_map(|job| ops::number_fingerprint(&job.write))
         .collect();
-    let (per_command, of_numbers) = tokio::try_join!(
-        futures_util::future::try_join_all(
-            batch
-                .iter()
-                .map(|job| ops::accounts_touched(client, &job.write)),
-        ),
-        ops::accounts_of_numbers(client, &fingerprints),
-    )?;
-    let mut all: Vec<i64> = per_command.iter().flatten().copied().collect();
+    let (per_command, (of_numbers, locked)) =
+        if batch.iter().any(|job| ops::looks_up_accounts(&job.write)) {
+            let ((), per_command) = tokio::try_join!(
+                async { Ok(client.batch_execute("BEGIN").await?) },
+                futures_util::future::try_join_all(
+                    batch
+                        .iter()
+                        .map(|job| ops::accounts_touched(client, &job.write)),
+                ),
+            )?;
+            let others: Vec<i64> = per_command.iter().flatten().copied().collect();
+            let locked = ops::lock_accounts(client, &fingerprints, &others).await?;
+            (per_command, locked)
+        } else {
+            let ((), locked) = tokio::try_join!(
+                async { Ok(client.batch_execute("BEGIN").await?) },
+                ops::lock_accounts(client, &fingerprints, &[]),
+            )?;
+            (vec![Vec::new(); batch.len()], locked)
+        };
     let mut number_accounts: HashMap<Vec<u8>, Vec<i64>> = HashMap::new();
     for (fingerprint, account_id) in of_numbers {
-        all.push(account_id);
         number_accounts
             .entry(fingerprint)
             .or_default()
             .push(account_id);
     }
-    all.sort_unstable();
-    all.dedup();
-    if !all.is_empty() {
-        rows(
-            client,
-            "SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            &[&all],
-        )
-        .await?;
+    let expected: HashSet<i64> = per_command
+        .iter()
+        .flatten()
+        .chain(number_accounts.values().flatten())
+        .copied()
+        .collect();
+    if locked != expected.len() as i64 {
+        return Err(Fail::Store(StoreError::Corrupt(
+            "an account to lock was not found".into(),
+        )));
     }
     Ok((per_command, number_accounts))
 }

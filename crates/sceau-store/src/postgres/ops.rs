@@ -93,23 +93,50 @@ pub(super) fn number_fingerprint(write: &Write) -> Option<&[u8]> {
     }
 }
 
-/// The accounts of the numbers with these fingerprints (live or dead), as pairs.
-pub(super) async fn accounts_of_numbers(
+/// True when [`accounts_touched`] needs a query for this write.
+pub(super) fn looks_up_accounts(write: &Write) -> bool {
+    match write {
+        Write::Execute(request) => !matches!(request.command, MerchantCommand::Authorize { .. }),
+        Write::EnrollClient(_)
+        | Write::RecordSignIn { .. }
+        | Write::SetClientBlocked { .. }
+        | Write::IssueNumber(_)
+        | Write::Expire(_) => true,
+        Write::EnrollMerchant(_)
+        | Write::CreateSession(_)
+        | Write::DeleteSession(_)
+        | Write::EnqueueMessage(..)
+        | Write::MarkMessage(..)
+        | Write::ClaimMessages { .. } => false,
+    }
+}
+
+/// In one statement: finds the accounts of the numbers with these fingerprints (live or
+/// dead) and locks them with `others`, in ascending id order. Returns the numbers'
+/// (fingerprint, account) pairs and how many accounts were locked.
+pub(super) async fn lock_accounts(
     c: &Conn,
     fingerprints: &[&[u8]],
-) -> Result<Vec<(Vec<u8>, i64)>, Fail> {
-    if fingerprints.is_empty() {
-        return Ok(Vec::new());
-    }
-    rows(
+    others: &[i64],
+) -> Result<(Vec<(Vec<u8>, i64)>, i64), Fail> {
+    let row = one_row(
         c,
-        "SELECT DISTINCT fingerprint, account_id FROM numbers WHERE fingerprint = ANY($1)",
-        &[&fingerprints],
+        "WITH found AS (SELECT DISTINCT fingerprint, account_id FROM numbers WHERE fingerprint = ANY($1)), \
+         locked AS (SELECT id FROM accounts WHERE id IN (SELECT account_id FROM found \
+         UNION SELECT unnest($2::BIGINT[])) ORDER BY id FOR UPDATE) \
+         SELECT (SELECT array_agg(fingerprint) FROM found), (SELECT array_agg(account_id) FROM found), \
+         (SELECT count(*) FROM locked)",
+        &[&fingerprints, &others],
     )
-    .await?
-    .iter()
-    .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
-    .collect()
+    .await?;
+    let found_fingerprints: Option<Vec<Vec<u8>>> = col(&row, 0)?;
+    let found_accounts: Option<Vec<i64>> = col(&row, 1)?;
+    let pairs = found_fingerprints
+        .unwrap_or_default()
+        .into_iter()
+        .zip(found_accounts.unwrap_or_default())
+        .collect();
+    Ok((pairs, col(&row, 2)?))
 }
 
 /// The request of an authorization.
