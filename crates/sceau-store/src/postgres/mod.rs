@@ -42,6 +42,11 @@ use tokio_postgres::{NoTls, Row};
 const WRITE_QUEUE_LEN_MAX: usize = 16_384;
 /// Most commands committed together in one transaction.
 const BATCH_SIZE_MAX: usize = 512;
+/// Longest wait for a row lock (another batch's accounts), in milliseconds.
+const LOCK_TIMEOUT_MS: u64 = 10_000;
+/// How long the server lets one of sceau's sessions sit idle inside a transaction before
+/// ending it (its instance died or lost the network), in milliseconds.
+const IDLE_IN_TRANSACTION_MS: u64 = 30_000;
 /// Runs of one batch before its commands are answered "unavailable".
 const BATCH_TRIES_MAX: u32 = 4;
 
@@ -100,6 +105,8 @@ impl Fail {
             Some(code) => {
                 *code == SqlState::T_R_SERIALIZATION_FAILURE
                     || *code == SqlState::T_R_DEADLOCK_DETECTED
+                    || *code == SqlState::LOCK_NOT_AVAILABLE
+                    || *code == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT
                     || code.code().starts_with("08")
                     || code.code().starts_with("57P")
             }
@@ -260,11 +267,19 @@ impl PostgresStore {
         // connection (generic plans): sized on statistics taken while a table was small,
         // or full of dead versions of a few hot rows, its plans would otherwise scan
         // whole tables — once per row of a wave — where a few index lookups do.
+        //
+        // No wait is endless: a batch waits at most `LOCK_TIMEOUT_MS` for another's account
+        // locks (then its commands answer 503 and may be retried), and a session left in a
+        // transaction by an instance that died or lost its network is ended by the server
+        // after `IDLE_IN_TRANSACTION_MS`, releasing its locks for the other instances.
         let options = format!(
             "{} -c plan_cache_mode=force_generic_plan -c enable_seqscan=off \
-             -c enable_hashjoin=off -c enable_mergejoin=off",
+             -c enable_hashjoin=off -c enable_mergejoin=off -c lock_timeout={LOCK_TIMEOUT_MS} \
+             -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
             config.get_options().unwrap_or("")
         );
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
         config.options(options.trim());
         config.application_name("sceau");
         let manager = Manager::from_config(
