@@ -12,6 +12,7 @@
 mod error;
 mod model;
 pub mod postgres;
+mod shared;
 pub mod sqlite;
 
 pub use error::StoreError;

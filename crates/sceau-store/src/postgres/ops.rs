@@ -9,12 +9,11 @@ use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row
 use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
 use crate::StoreError;
 use crate::model::*;
+use crate::shared::{figures, in_currency_of, policy_columns};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
-use sceau_domain::ledger::{self, AuthorizationFigures, AuthorizationState};
-use sceau_domain::policy::{
-    self, AmountRule, Attempt, MerchantLock, NumberUsage, UsagePolicy, Verdict,
-};
+use sceau_domain::ledger::{self, AuthorizationState};
+use sceau_domain::policy::{self, Attempt, MerchantLock, NumberUsage, Verdict};
 use subtle::ConstantTimeEq;
 
 /// Most holds (and numbers) released by one sweep; the next sweep takes the rest.
@@ -437,20 +436,6 @@ async fn record_sign_in(
     )
     .await?;
     Ok(locked_until_s)
-}
-
-fn policy_columns(policy: &UsagePolicy) -> (&'static str, Option<i64>, &'static str, Option<i64>) {
-    let (amount_rule, amount_limit) = match policy.amount {
-        AmountRule::Any => ("any", None),
-        AmountRule::Cap(cap) => ("cap", Some(cap)),
-        AmountRule::Exact(exact) => ("exact", Some(exact)),
-    };
-    let (merchant_lock, merchant_id) = match policy.merchant {
-        MerchantLock::Any => ("any", None),
-        MerchantLock::Named(id) => ("named", Some(id)),
-        MerchantLock::FirstMerchant => ("first", None),
-    };
-    (amount_rule, amount_limit, merchant_lock, merchant_id)
 }
 
 async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail> {
@@ -1163,27 +1148,6 @@ async fn authorization_row_of(
         debit_account: col(&row, 13)?,
         credit_account: col(&row, 14)?,
     }))
-}
-
-fn in_currency_of(
-    view: &AuthorizationView,
-    amount: Option<Money>,
-) -> Result<Option<i64>, Rejection> {
-    match amount {
-        Some(money) if money.currency.code() != view.currency => Err(Rejection::CurrencyMismatch),
-        Some(money) => Ok(Some(money.minor)),
-        None => Ok(None),
-    }
-}
-
-fn figures(view: &AuthorizationView) -> AuthorizationFigures {
-    AuthorizationFigures {
-        state: view.state,
-        amount: view.amount,
-        captured: view.captured,
-        refunded: view.refunded,
-        hold_expires_at_s: view.hold_expires_at_s,
-    }
 }
 
 fn authorization_changed() -> Fail {

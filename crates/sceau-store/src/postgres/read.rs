@@ -5,7 +5,7 @@ use super::{Conn, Fail, col, corrupt, opt_row, rows};
 use crate::StoreError;
 use crate::model::*;
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
-use sceau_domain::policy::{AmountRule, MerchantLock, NumberState, UsagePolicy};
+use sceau_domain::policy::{NumberState, UsagePolicy};
 use tokio_postgres::Row;
 
 pub(super) const CLIENT_COLUMNS: &str = "c.id, c.login, c.display_name, c.password_hash, c.phone, \
@@ -126,18 +126,9 @@ pub(super) fn number_row(row: &Row) -> Result<NumberView, Fail> {
     let merchant_lock: String = col(row, 10)?;
     let merchant_id: Option<i64> = col(row, 11)?;
     let state: String = col(row, 13)?;
-    let amount = match (amount_rule.as_str(), amount_limit) {
-        ("any", _) => AmountRule::Any,
-        ("cap", Some(limit)) => AmountRule::Cap(limit),
-        ("exact", Some(limit)) => AmountRule::Exact(limit),
-        _ => return Err(corrupt("amount_rule")),
-    };
-    let (merchant, locked_merchant) = match (merchant_lock.as_str(), merchant_id) {
-        ("any", _) => (MerchantLock::Any, None),
-        ("named", Some(id)) => (MerchantLock::Named(id), Some(id)),
-        ("first", locked) => (MerchantLock::FirstMerchant, locked),
-        _ => return Err(corrupt("merchant_lock")),
-    };
+    let (amount, merchant, locked_merchant) =
+        crate::shared::policy_from_columns(&amount_rule, amount_limit, &merchant_lock, merchant_id)
+            .map_err(corrupt)?;
     Ok(NumberView {
         id: col(row, 0)?,
         client_id: col(row, 1)?,
@@ -318,61 +309,7 @@ pub(super) async fn check_ledger(c: &mut Conn) -> Result<LedgerReport, Fail> {
     {
         report.currency_sums.push((col(&row, 0)?, col(&row, 1)?));
     }
-    let checks: &[(&str, &str)] = &[
-        (
-            "client account below its floor",
-            "SELECT id FROM accounts WHERE kind = 'client' AND balance - held < -credit_limit",
-        ),
-        (
-            "held differs from the sum of pending authorizations",
-            "SELECT a.id FROM accounts a LEFT JOIN (SELECT debit_account, SUM(amount) AS total \
-          FROM authorizations WHERE state = 'authorized' GROUP BY debit_account) h ON h.debit_account = a.id \
-          WHERE a.held <> COALESCE(h.total, 0)",
-        ),
-        (
-            "balance differs from the sum of its transfers",
-            "SELECT a.id FROM accounts a \
-          LEFT JOIN (SELECT credit_account, SUM(amount) AS total FROM transfers GROUP BY credit_account) c \
-          ON c.credit_account = a.id \
-          LEFT JOIN (SELECT debit_account, SUM(amount) AS total FROM transfers GROUP BY debit_account) d \
-          ON d.debit_account = a.id \
-          WHERE a.balance <> COALESCE(c.total, 0) - COALESCE(d.total, 0)",
-        ),
-        (
-            "transfer between accounts of different currencies",
-            "SELECT t.id FROM transfers t JOIN accounts d ON d.id = t.debit_account \
-          JOIN accounts c ON c.id = t.credit_account WHERE d.currency <> t.currency OR c.currency <> t.currency",
-        ),
-        (
-            "number used beyond its policy",
-            "SELECT id FROM numbers WHERE uses_count > uses_max \
-          OR (amount_rule = 'cap' AND amount_used > amount_limit)",
-        ),
-        (
-            "number usage differs from its authorizations",
-            "SELECT n.id FROM numbers n LEFT JOIN (SELECT number_id, COUNT(*) AS uses, SUM(amount) AS total \
-          FROM authorizations GROUP BY number_id) u ON u.number_id = n.id \
-          WHERE n.uses_count <> COALESCE(u.uses, 0) OR n.amount_used <> COALESCE(u.total, 0)",
-        ),
-        (
-            "exact-amount number used for another amount",
-            "SELECT au.id FROM authorizations au JOIN numbers n ON n.id = au.number_id \
-          WHERE n.amount_rule = 'exact' AND au.amount <> n.amount_limit",
-        ),
-        (
-            "authorization captured or refunded beyond its amount",
-            "SELECT id FROM authorizations WHERE captured > amount OR refunded > captured \
-          OR (state = 'captured') <> (captured > 0)",
-        ),
-        (
-            "captured or refunded figures differ from their transfers",
-            "SELECT au.id FROM authorizations au \
-          LEFT JOIN (SELECT authorization_id, SUM(amount) FILTER (WHERE kind = 'capture') AS captured, \
-          SUM(amount) FILTER (WHERE kind = 'refund') AS refunded FROM transfers \
-          WHERE authorization_id IS NOT NULL GROUP BY authorization_id) t ON t.authorization_id = au.id \
-          WHERE au.captured <> COALESCE(t.captured, 0) OR au.refunded <> COALESCE(t.refunded, 0)",
-        ),
-    ];
+    let checks = crate::shared::LEDGER_CHECKS;
     for (rule, sql) in checks {
         for row in transaction.query(*sql, &[]).await? {
             let id: i64 = col(&row, 0)?;

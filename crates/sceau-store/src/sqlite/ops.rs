@@ -9,13 +9,12 @@
 use super::read::{AUTHORIZATION_COLUMNS, authorization_row, client_where};
 use crate::StoreError;
 use crate::model::*;
+use crate::shared::{figures, in_currency_of, policy_columns};
 use rusqlite::{Connection, OptionalExtension, params};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
-use sceau_domain::ledger::{self, AuthorizationFigures, AuthorizationState};
-use sceau_domain::policy::{
-    self, AmountRule, Attempt, MerchantLock, NumberUsage, UsagePolicy, Verdict,
-};
+use sceau_domain::ledger::{self, AuthorizationState};
+use sceau_domain::policy::{self, Attempt, MerchantLock, NumberUsage, Verdict};
 use subtle::ConstantTimeEq;
 
 fn is_unique_violation(error: &rusqlite::Error, column: &str) -> bool {
@@ -226,20 +225,6 @@ pub(super) fn set_client_blocked(
         .prepare_cached("UPDATE clients SET blocked = ?2 WHERE id = ?1")?
         .execute(params![client_id, blocked])?;
     Ok(changed == 1)
-}
-
-fn policy_columns(policy: &UsagePolicy) -> (&'static str, Option<i64>, &'static str, Option<i64>) {
-    let (amount_rule, amount_limit) = match policy.amount {
-        AmountRule::Any => ("any", None),
-        AmountRule::Cap(cap) => ("cap", Some(cap)),
-        AmountRule::Exact(exact) => ("exact", Some(exact)),
-    };
-    let (merchant_lock, merchant_id) = match policy.merchant {
-        MerchantLock::Any => ("any", None),
-        MerchantLock::Named(id) => ("named", Some(id)),
-        MerchantLock::FirstMerchant => ("first", None),
-    };
-    (amount_rule, amount_limit, merchant_lock, merchant_id)
 }
 
 pub(super) fn issue_number(
@@ -692,29 +677,6 @@ fn authorization_for_update(
         })
         .optional()?;
     Ok(row)
-}
-
-/// The minor units of an optional partial amount, refused if it is in another currency
-/// than the authorization.
-fn in_currency_of(
-    view: &AuthorizationView,
-    amount: Option<Money>,
-) -> Result<Option<i64>, Rejection> {
-    match amount {
-        Some(money) if money.currency.code() != view.currency => Err(Rejection::CurrencyMismatch),
-        Some(money) => Ok(Some(money.minor)),
-        None => Ok(None),
-    }
-}
-
-fn figures(view: &AuthorizationView) -> AuthorizationFigures {
-    AuthorizationFigures {
-        state: view.state,
-        amount: view.amount,
-        captured: view.captured,
-        refunded: view.refunded,
-        hold_expires_at_s: view.hold_expires_at_s,
-    }
 }
 
 /// Releases an authorization's hold and moves it out of `authorized`, on condition that

@@ -1,0 +1,130 @@
+//! What both backends share: the mapping of policies to columns, the figures the ledger
+//! rules take, and the ledger's checks as SQL that SQLite and PostgreSQL both run.
+
+use crate::model::AuthorizationView;
+use sceau_domain::Money;
+use sceau_domain::decline::Rejection;
+use sceau_domain::ledger::AuthorizationFigures;
+use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
+
+/// A policy as the columns `amount_rule`, `amount_limit`, `merchant_lock`, `merchant_id`.
+pub(crate) fn policy_columns(
+    policy: &UsagePolicy,
+) -> (&'static str, Option<i64>, &'static str, Option<i64>) {
+    let (amount_rule, amount_limit) = match policy.amount {
+        AmountRule::Any => ("any", None),
+        AmountRule::Cap(cap) => ("cap", Some(cap)),
+        AmountRule::Exact(exact) => ("exact", Some(exact)),
+    };
+    let (merchant_lock, merchant_id) = match policy.merchant {
+        MerchantLock::Any => ("any", None),
+        MerchantLock::Named(id) => ("named", Some(id)),
+        MerchantLock::FirstMerchant => ("first", None),
+    };
+    (amount_rule, amount_limit, merchant_lock, merchant_id)
+}
+
+/// The inverse of [`policy_columns`]: the amount rule, the merchant lock and the merchant
+/// the number is locked to (if any). `Err` names the column that holds a bad value.
+pub(crate) fn policy_from_columns(
+    amount_rule: &str,
+    amount_limit: Option<i64>,
+    merchant_lock: &str,
+    merchant_id: Option<i64>,
+) -> Result<(AmountRule, MerchantLock, Option<i64>), &'static str> {
+    let amount = match (amount_rule, amount_limit) {
+        ("any", _) => AmountRule::Any,
+        ("cap", Some(limit)) => AmountRule::Cap(limit),
+        ("exact", Some(limit)) => AmountRule::Exact(limit),
+        _ => return Err("amount_rule"),
+    };
+    let (merchant, locked_merchant) = match (merchant_lock, merchant_id) {
+        ("any", _) => (MerchantLock::Any, None),
+        ("named", Some(id)) => (MerchantLock::Named(id), Some(id)),
+        ("first", locked) => (MerchantLock::FirstMerchant, locked),
+        _ => return Err("merchant_lock"),
+    };
+    Ok((amount, merchant, locked_merchant))
+}
+
+/// The minor units of an optional partial amount, refused if it is in another currency
+/// than the authorization.
+pub(crate) fn in_currency_of(
+    view: &AuthorizationView,
+    amount: Option<Money>,
+) -> Result<Option<i64>, Rejection> {
+    match amount {
+        Some(money) if money.currency.code() != view.currency => Err(Rejection::CurrencyMismatch),
+        Some(money) => Ok(Some(money.minor)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn figures(view: &AuthorizationView) -> AuthorizationFigures {
+    AuthorizationFigures {
+        state: view.state,
+        amount: view.amount,
+        captured: view.captured,
+        refunded: view.refunded,
+        hold_expires_at_s: view.hold_expires_at_s,
+    }
+}
+
+/// The ledger's rules, each as a query returning the ids of the rows that break it. The
+/// checks group once and join, so that they stay linear in the size of the ledger
+/// without an index per foreign key.
+pub(crate) const LEDGER_CHECKS: &[(&str, &str)] = &[
+    (
+        "client account below its floor",
+        "SELECT id FROM accounts WHERE kind = 'client' AND balance - held < -credit_limit",
+    ),
+    (
+        "held differs from the sum of pending authorizations",
+        "SELECT a.id FROM accounts a LEFT JOIN (SELECT debit_account, SUM(amount) AS total \
+         FROM authorizations WHERE state = 'authorized' GROUP BY debit_account) h ON h.debit_account = a.id \
+         WHERE a.held <> COALESCE(h.total, 0)",
+    ),
+    (
+        "balance differs from the sum of its transfers",
+        "SELECT a.id FROM accounts a \
+         LEFT JOIN (SELECT credit_account, SUM(amount) AS total FROM transfers GROUP BY credit_account) c \
+         ON c.credit_account = a.id \
+         LEFT JOIN (SELECT debit_account, SUM(amount) AS total FROM transfers GROUP BY debit_account) d \
+         ON d.debit_account = a.id \
+         WHERE a.balance <> COALESCE(c.total, 0) - COALESCE(d.total, 0)",
+    ),
+    (
+        "transfer between accounts of different currencies",
+        "SELECT t.id FROM transfers t JOIN accounts d ON d.id = t.debit_account \
+         JOIN accounts c ON c.id = t.credit_account WHERE d.currency <> t.currency OR c.currency <> t.currency",
+    ),
+    (
+        "number used beyond its policy",
+        "SELECT id FROM numbers WHERE uses_count > uses_max \
+         OR (amount_rule = 'cap' AND amount_used > amount_limit)",
+    ),
+    (
+        "number usage differs from its authorizations",
+        "SELECT n.id FROM numbers n LEFT JOIN (SELECT number_id, COUNT(*) AS uses, SUM(amount) AS total \
+         FROM authorizations GROUP BY number_id) u ON u.number_id = n.id \
+         WHERE n.uses_count <> COALESCE(u.uses, 0) OR n.amount_used <> COALESCE(u.total, 0)",
+    ),
+    (
+        "exact-amount number used for another amount",
+        "SELECT au.id FROM authorizations au JOIN numbers n ON n.id = au.number_id \
+         WHERE n.amount_rule = 'exact' AND au.amount <> n.amount_limit",
+    ),
+    (
+        "authorization captured or refunded beyond its amount",
+        "SELECT id FROM authorizations WHERE captured > amount OR refunded > captured \
+         OR (state = 'captured') <> (captured > 0)",
+    ),
+    (
+        "captured or refunded figures differ from their transfers",
+        "SELECT au.id FROM authorizations au \
+         LEFT JOIN (SELECT authorization_id, SUM(amount) FILTER (WHERE kind = 'capture') AS captured, \
+         SUM(amount) FILTER (WHERE kind = 'refund') AS refunded FROM transfers \
+         WHERE authorization_id IS NOT NULL GROUP BY authorization_id) t ON t.authorization_id = au.id \
+         WHERE au.captured <> COALESCE(t.captured, 0) OR au.refunded <> COALESCE(t.refunded, 0)",
+    ),
+];
