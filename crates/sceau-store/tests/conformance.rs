@@ -509,6 +509,45 @@ async fn enrolment_conflicts_write_nothing() {
     .await;
 }
 
+/// The same login enrolled twice at once, in two currencies (so not behind the same
+/// funding account): one enrolment wins, the other is told `login_taken`, never an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_enrolments_of_one_login_conflict_cleanly() {
+    const PAIRS_COUNT: u64 = 24;
+    each_backend(async |f: &Fixture| {
+        let mut racers = Vec::new();
+        for pair in 0..PAIRS_COUNT {
+            let n = f.next();
+            for (code, phone_n) in [("EUR", n), ("USD", n + 1_000_000)] {
+                let store = Arc::clone(&f.store);
+                let client = NewClient {
+                    phone: phone(phone_n),
+                    ..new_client(n, code, 1_000, 0)
+                };
+                racers.push((
+                    pair,
+                    tokio::spawn(async move { store.enroll_client(client).await }),
+                ));
+            }
+        }
+        let mut enrolled = vec![0; PAIRS_COUNT as usize];
+        for (pair, racer) in racers {
+            match racer.await.unwrap() {
+                Ok(_) => enrolled[pair as usize] += 1,
+                Err(StoreError::Conflict("login_taken")) => {}
+                Err(other) => panic!("{}: expected login_taken, got {other:?}", f.name),
+            }
+        }
+        assert!(
+            enrolled.iter().all(|&count| count == 1),
+            "{}: {enrolled:?}",
+            f.name
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn enrol_merchants_and_find_them_by_key_hash() {
     each_backend(async |f: &Fixture| {

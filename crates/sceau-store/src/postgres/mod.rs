@@ -6,7 +6,7 @@
 //!
 //! * **Account locks, in one order.** Every command names the accounts it may touch (a
 //!   number's, an authorization's two, an enrolment's funding account); a batch first locks
-//!   all of its accounts with `SELECT … ORDER BY id FOR UPDATE`, ascending, before it
+//!   all of its accounts with `SELECT … ORDER BY id FOR NO KEY UPDATE`, ascending, before it
 //!   changes anything. Numbers, authorizations and a client's counters are only written
 //!   under their account's lock, so batches that share an account take turns and batches
 //!   cannot wait for each other in a cycle.
@@ -28,8 +28,10 @@ use crate::model::*;
 use crate::{Store, StoreError};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures_util::FutureExt;
 use sceau_domain::PhoneNumber;
 use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -280,6 +282,9 @@ impl PostgresStore {
         );
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));
+        config.keepalives_interval(Duration::from_secs(10));
+        config.keepalives_retries(3);
+        config.tcp_user_timeout(Duration::from_secs(60));
         config.options(options.trim());
         config.application_name("sceau");
         let manager = Manager::from_config(
@@ -366,7 +371,16 @@ async fn lane(mut queue: mpsc::Receiver<Job>, pool: Pool) {
             }
         }
         let committed = match pool.get().await {
-            Ok(mut client) => run_batch(&mut client, &mut batch).await,
+            Ok(mut client) => {
+                let run = AssertUnwindSafe(run_batch(&mut client, &mut batch))
+                    .catch_unwind()
+                    .await;
+                run.unwrap_or_else(|_| {
+                    // The connection may be inside the batch's transaction: never reuse it.
+                    drop(deadpool_postgres::Object::take(client));
+                    Err(StoreError::Corrupt("a write batch panicked".into()))
+                })
+            }
             Err(error) => Err(StoreError::Unavailable(format!(
                 "no database connection: {error}"
             ))),

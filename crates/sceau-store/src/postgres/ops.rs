@@ -15,6 +15,7 @@ use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{self, AuthorizationState};
 use sceau_domain::policy::{self, Attempt, MerchantLock, NumberUsage, Verdict};
 use subtle::ConstantTimeEq;
+use tokio_postgres::error::SqlState;
 
 /// Most holds (and numbers) released by one sweep; the next sweep takes the rest.
 const EXPIRY_BATCH_MAX: i64 = 1_000;
@@ -122,7 +123,7 @@ pub(super) async fn lock_accounts(
         c,
         "WITH found AS (SELECT DISTINCT fingerprint, account_id FROM numbers WHERE fingerprint = ANY($1)), \
          locked AS (SELECT id FROM accounts WHERE id IN (SELECT account_id FROM found \
-         UNION SELECT unnest($2::BIGINT[])) ORDER BY id FOR UPDATE) \
+         UNION SELECT unnest($2::BIGINT[])) ORDER BY id FOR NO KEY UPDATE) \
          SELECT (SELECT array_agg(fingerprint) FROM found), (SELECT array_agg(account_id) FROM found), \
          (SELECT count(*) FROM locked)",
         &[&fingerprints, &others],
@@ -318,7 +319,7 @@ async fn enroll_client(c: &Conn, client: &NewClient) -> Result<ClientRecord, Fai
     let currency = client.currency.code();
     let taken = opt_row(
         c,
-        "SELECT login = $1 FROM clients WHERE login = $1 OR phone = $2 LIMIT 1",
+        "SELECT login = $1 FROM clients WHERE login = $1 OR phone = $2 ORDER BY (login = $1) DESC LIMIT 1",
         &[&client.login, &client.phone.as_str()],
     )
     .await?;
@@ -341,25 +342,36 @@ async fn enroll_client(c: &Conn, client: &NewClient) -> Result<ClientRecord, Fai
         .await?,
         0,
     )?;
-    // A login or phone taken by a concurrent enrolment is caught by the unique
-    // constraints: the insert fails and the batch reruns this command alone.
-    let client_id: i64 = col(
-        &one_row(
-            c,
-            "INSERT INTO clients (login, display_name, password_hash, phone, account_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            &[
-                &client.login,
-                &client.display_name,
-                &client.password_hash,
-                &client.phone.as_str(),
-                &account_id,
-                &client.now_s,
-            ],
-        )
-        .await?,
-        0,
-    )?;
+    // A login or phone taken by a concurrent enrolment (another instance, another
+    // currency) is caught by the unique constraints and answered as the check above would.
+    let inserted = one_row(
+        c,
+        "INSERT INTO clients (login, display_name, password_hash, phone, account_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        &[
+            &client.login,
+            &client.display_name,
+            &client.password_hash,
+            &client.phone.as_str(),
+            &account_id,
+            &client.now_s,
+        ],
+    )
+    .await;
+    let client_id: i64 = match inserted {
+        Ok(row) => col(&row, 0)?,
+        Err(Fail::Db(error)) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            let constraint = error.as_db_error().and_then(|db| db.constraint());
+            return Err(Fail::Store(StoreError::Conflict(
+                if constraint == Some("clients_login_key") {
+                    "login_taken"
+                } else {
+                    "phone_taken"
+                },
+            )));
+        }
+        Err(other) => return Err(other),
+    };
     exec(
         c,
         "UPDATE accounts SET owner_id = $1 WHERE id = $2",

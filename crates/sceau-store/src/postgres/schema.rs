@@ -160,6 +160,10 @@ const MIGRATION_LOCK: i64 = 0x5CEA_0000_0000_0001;
 pub async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     let run = async {
         let transaction = client.transaction().await?;
+        // Another instance may be migrating: wait for it longer than batches wait.
+        transaction
+            .batch_execute("SET LOCAL lock_timeout = '5min'")
+            .await?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
