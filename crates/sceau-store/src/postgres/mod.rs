@@ -117,6 +117,20 @@ impl Fail {
         }
     }
 
+    /// True when the connection itself is gone (closed, reset, or ended by the server).
+    fn is_connection_lost(&self) -> bool {
+        let Fail::Db(error) = self else { return false };
+        error.is_closed()
+            || match error.code() {
+                Some(code) => {
+                    code.code().starts_with("08")
+                        || *code == SqlState::ADMIN_SHUTDOWN
+                        || *code == SqlState::CRASH_SHUTDOWN
+                }
+                None => true,
+            }
+    }
+
     fn is_retryable(&self) -> bool {
         let Fail::Db(error) = self else { return false };
         matches!(error.code(), Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE
@@ -287,22 +301,28 @@ impl PostgresStore {
         config.tcp_user_timeout(Duration::from_secs(60));
         config.options(options.trim());
         config.application_name("sceau");
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(settings.lanes.max(1) + settings.readers.max(1))
-            .wait_timeout(Some(settings.connect_timeout))
-            .create_timeout(Some(settings.connect_timeout))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // Two pools: the lanes' own (one connection each), so that a burst of reads can
+        // never leave a lane waiting for a connection, and the readers'.
+        let pool_of = |size: usize| {
+            let manager = Manager::from_config(
+                config.clone(),
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size)
+                .wait_timeout(Some(settings.connect_timeout))
+                .create_timeout(Some(settings.connect_timeout))
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let lanes_pool = pool_of(settings.lanes.max(1))?;
+        let pool = pool_of(settings.readers.max(1))?;
         {
-            let mut client = pool
+            let mut client = lanes_pool
                 .get()
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("cannot connect: {e}")))?;
@@ -312,7 +332,7 @@ impl PostgresStore {
         let mut lanes = Vec::with_capacity(lanes_count);
         for _ in 0..lanes_count {
             let (jobs, queue) = mpsc::channel(WRITE_QUEUE_LEN_MAX / lanes_count);
-            tokio::spawn(lane(queue, pool.clone()));
+            tokio::spawn(lane(queue, lanes_pool.clone()));
             lanes.push(jobs);
         }
         Ok(PostgresStore {
@@ -370,21 +390,7 @@ async fn lane(mut queue: mpsc::Receiver<Job>, pool: Pool) {
                 Err(_) => break,
             }
         }
-        let committed = match pool.get().await {
-            Ok(mut client) => {
-                let run = AssertUnwindSafe(run_batch(&mut client, &mut batch))
-                    .catch_unwind()
-                    .await;
-                run.unwrap_or_else(|_| {
-                    // The connection may be inside the batch's transaction: never reuse it.
-                    drop(deadpool_postgres::Object::take(client));
-                    Err(StoreError::Corrupt("a write batch panicked".into()))
-                })
-            }
-            Err(error) => Err(StoreError::Unavailable(format!(
-                "no database connection: {error}"
-            ))),
-        };
+        let committed = run_on_a_connection(&pool, &mut batch).await;
         if let Err(error) = &committed {
             tracing::error!(%error, "write batch failed; nothing of it was applied");
         }
@@ -398,10 +404,52 @@ async fn lane(mut queue: mpsc::Receiver<Job>, pool: Pool) {
     }
 }
 
+/// Runs a batch on a connection of the lanes' pool. A connection found lost before the
+/// batch's `COMMIT` was sent (a restarted or failed-over server leaves every pooled
+/// connection stale) costs nothing but a second try on a fresh one: the server has
+/// rolled the transaction back. Lost during `COMMIT`, the outcome is unknown and the
+/// commands are answered "unavailable" (a retry with the same key finds out).
+async fn run_on_a_connection(pool: &Pool, batch: &mut [Job]) -> Result<(), StoreError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|error| StoreError::Unavailable(format!("no database connection: {error}")))?;
+        let run = AssertUnwindSafe(run_batch(&mut client, batch))
+            .catch_unwind()
+            .await;
+        match run {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(BatchFailed::BeforeCommit(fail))) if fail.is_connection_lost() && tries < 2 => {
+                tracing::warn!("database connection lost before commit; running the batch again");
+                drop(deadpool_postgres::Object::take(client));
+            }
+            Ok(Err(BatchFailed::BeforeCommit(fail) | BatchFailed::AtCommit(fail))) => {
+                return Err(fail.into_store_error());
+            }
+            Ok(Err(BatchFailed::Store(error))) => return Err(error),
+            Err(_) => {
+                // The connection may be inside the batch's transaction: never reuse it.
+                drop(deadpool_postgres::Object::take(client));
+                return Err(StoreError::Corrupt("a write batch panicked".into()));
+            }
+        }
+    }
+}
+
+/// How a batch failed: where, so that the caller knows whether it may have committed.
+enum BatchFailed {
+    BeforeCommit(Fail),
+    AtCommit(Fail),
+    Store(StoreError),
+}
+
 /// Runs a batch until it commits: optimistically first (no savepoints); if a command
 /// fails, again with a savepoint per command; if the database reports a deadlock or a
 /// serialization failure, again from the start, a bounded number of times.
-async fn run_batch(client: &mut Conn, batch: &mut [Job]) -> Result<(), StoreError> {
+async fn run_batch(client: &mut Conn, batch: &mut [Job]) -> Result<(), BatchFailed> {
     let mut savepoints = false;
     let mut tries = 0;
     loop {
@@ -410,33 +458,48 @@ async fn run_batch(client: &mut Conn, batch: &mut [Job]) -> Result<(), StoreErro
             job.result = None;
         }
         let run = try_batch(client, batch, savepoints).await;
-        let run = match run {
-            Ok(committed) => Ok(committed),
-            Err(fail) => {
-                // The transaction is dead either way; on a lost connection this fails too.
-                let _ = client.batch_execute("ROLLBACK").await;
-                Err(fail)
-            }
-        };
+        if let Err(Ran::Before(_)) = &run {
+            // The transaction is dead either way; on a lost connection this fails too.
+            let _ = client.batch_execute("ROLLBACK").await;
+        }
         match run {
             Ok(true) => return Ok(()),
             Ok(false) if !savepoints => savepoints = true,
             Ok(false) => {
-                return Err(StoreError::Corrupt(
+                return Err(BatchFailed::Store(StoreError::Corrupt(
                     "a batch with savepoints did not commit".into(),
-                ));
+                )));
             }
-            Err(fail) if fail.is_retryable() && tries < BATCH_TRIES_MAX => {
+            Err(Ran::Before(fail)) if fail.is_retryable() && tries < BATCH_TRIES_MAX => {
                 tracing::warn!(tries, "write batch lost a race; running it again");
             }
-            Err(fail) => return Err(fail.into_store_error()),
+            Err(Ran::Before(fail)) => return Err(BatchFailed::BeforeCommit(fail)),
+            Err(Ran::Commit(fail)) => return Err(BatchFailed::AtCommit(fail)),
         }
+    }
+}
+
+/// Where a run of a batch failed: before its `COMMIT` was sent, or at it.
+enum Ran {
+    Before(Fail),
+    Commit(Fail),
+}
+
+impl From<Fail> for Ran {
+    fn from(fail: Fail) -> Self {
+        Ran::Before(fail)
+    }
+}
+
+impl From<tokio_postgres::Error> for Ran {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Ran::Before(Fail::Db(error))
     }
 }
 
 /// One run of a batch in one transaction. `Ok(false)`: a command failed without
 /// savepoints, the transaction was rolled back, run again with savepoints.
-async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result<bool, Fail> {
+async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result<bool, Ran> {
     let (locked, number_accounts) = begin_and_lock(client, batch).await?;
     let mut index = 0;
     while index < batch.len() {
@@ -456,7 +519,7 @@ async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result
                         job.result = Some(Ok(Done::Executed(executed)));
                     }
                 }
-                Err(fail) if fail.is_batch_failure() => return Err(fail),
+                Err(fail) if fail.is_batch_failure() => return Err(Ran::Before(fail)),
                 Err(_) => {
                     client.batch_execute("ROLLBACK").await?;
                     return Ok(false);
@@ -483,7 +546,7 @@ async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result
                     client.batch_execute("RELEASE SAVEPOINT command").await?;
                 }
             }
-            Err(fail) if fail.is_batch_failure() => return Err(fail),
+            Err(fail) if fail.is_batch_failure() => return Err(Ran::Before(fail)),
             Err(fail) => {
                 if !savepoints {
                     client.batch_execute("ROLLBACK").await?;
@@ -496,7 +559,10 @@ async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result
             }
         }
     }
-    client.batch_execute("COMMIT").await?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|error| Ran::Commit(Fail::Db(error)))?;
     Ok(true)
 }
 
