@@ -10,6 +10,7 @@ use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sceau_domain::seal::{Seal, SealDigits, SealInput, seal_from_mac};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -84,6 +85,8 @@ pub struct Keys {
     card_details: [u8; 32],
     message_seal: [u8; 32],
     request: [u8; 32],
+    payment_seal: [u8; 32],
+    webhook: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -107,6 +110,8 @@ impl Keys {
             card_details: derive(b"sceau/card-details/v1"),
             message_seal: derive(b"sceau/message-seal/v1"),
             request: derive(b"sceau/request/v1"),
+            payment_seal: derive(b"sceau/payment-seal/v1"),
+            webhook: derive(b"sceau/webhook/v1"),
         }
     }
 
@@ -213,6 +218,26 @@ impl Keys {
             .map_err(|_| CryptoError::Unseal)
     }
 
+    /// The seal of a payment: HMAC-SHA256 under the seal key over the input's canonical
+    /// encoding, reduced to `digits` digits. Recomputed, never stored.
+    pub fn payment_seal(&self, input: &SealInput, digits: SealDigits) -> Seal {
+        let mac = Zeroizing::new(self.mac(&self.payment_seal, &[&input.canonical()]));
+        seal_from_mac(&mac, digits)
+    }
+
+    /// Whether `typed` is the seal of `input`, compared in constant time.
+    pub fn seal_matches(&self, input: &SealInput, digits: SealDigits, typed: &Seal) -> bool {
+        let expected = self.payment_seal(input, digits);
+        constant_time_eq(expected.digits().as_bytes(), typed.digits().as_bytes())
+    }
+
+    /// The secret with which sceau signs a merchant's webhooks (`whsec_` and 64 hex
+    /// digits). Derived, not stored: the same master key always gives the same secret.
+    pub fn webhook_secret(&self, merchant_id: i64) -> Zeroizing<String> {
+        let secret = Zeroizing::new(self.mac(&self.webhook, &[&merchant_id.to_be_bytes()]));
+        Zeroizing::new(format!("whsec_{}", hex::encode(*secret)))
+    }
+
     fn mac(&self, key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
         // HMAC accepts keys of any length: new_from_slice cannot fail here.
         let Ok(mut mac) = <HmacSha256 as Mac>::new_from_slice(key) else {
@@ -223,6 +248,19 @@ impl Keys {
         }
         mac.finalize().into_bytes().into()
     }
+}
+
+/// A webhook's signature: HMAC-SHA256 under the merchant's webhook secret (the whole
+/// `whsec_…` text, as bytes) over `"{timestamp}.{body}"`, in hex. The merchant recomputes it
+/// from the `Sceau-Signature: t=…,v1=…` header and the raw body.
+pub fn webhook_signature(secret: &str, timestamp_s: i64, body: &[u8]) -> String {
+    let Ok(mut mac) = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(timestamp_s.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
@@ -242,6 +280,7 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -331,5 +370,75 @@ mod tests {
             Keys::load_or_create(&path),
             Err(CryptoError::KeyFormat)
         ));
+    }
+
+    fn seal_input() -> SealInput {
+        SealInput {
+            checkout_id: 41,
+            amount_minor: 4_990,
+            currency: "EUR".parse().unwrap(),
+            merchant_id: 2,
+            payee_account_id: 9,
+            client_id: 3,
+            issued_at_s: 1_790_000_000,
+            nonce: [7; 16],
+        }
+    }
+
+    #[test]
+    fn a_seal_is_bound_to_amount_payee_and_nonce() {
+        let keys = keys();
+        let digits = SealDigits::default();
+        let input = seal_input();
+        let seal = keys.payment_seal(&input, digits);
+        assert_eq!(seal.digits().len(), 8);
+        assert!(keys.seal_matches(&input, digits, &seal));
+        assert_eq!(keys.payment_seal(&input, digits), seal, "deterministic");
+        let changed = [
+            SealInput {
+                amount_minor: 4_991,
+                ..input
+            },
+            SealInput {
+                payee_account_id: 10,
+                ..input
+            },
+            SealInput {
+                merchant_id: 5,
+                ..input
+            },
+            SealInput {
+                currency: "USD".parse().unwrap(),
+                ..input
+            },
+            SealInput {
+                nonce: [8; 16],
+                ..input
+            },
+        ];
+        for other in changed {
+            assert!(!keys.seal_matches(&other, digits, &seal), "{other:?}");
+        }
+        let other_keys = Keys::from_master(&[2; 32]);
+        assert!(!other_keys.seal_matches(&input, digits, &seal));
+        let ten = SealDigits::new(10).unwrap();
+        assert_eq!(keys.payment_seal(&input, ten).digits().len(), 10);
+    }
+
+    #[test]
+    fn webhook_secrets_are_per_merchant_and_signatures_cover_time_and_body() {
+        let keys = keys();
+        let secret = keys.webhook_secret(1);
+        assert!(secret.starts_with("whsec_") && secret.len() == 6 + 64);
+        assert_ne!(*secret, *keys.webhook_secret(2));
+        assert_eq!(*secret, *keys.webhook_secret(1));
+        let signature = webhook_signature(&secret, 1_700_000_000, b"{}");
+        assert_eq!(signature.len(), 64);
+        assert_ne!(signature, webhook_signature(&secret, 1_700_000_001, b"{}"));
+        assert_ne!(signature, webhook_signature(&secret, 1_700_000_000, b"{ }"));
+        // The construction is HMAC-SHA256(secret, "t.body"): recomputed independently.
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(b"1700000000.{}");
+        assert_eq!(signature, hex::encode(mac.finalize().into_bytes()));
     }
 }

@@ -4,6 +4,8 @@
 //! `now_s` (Unix seconds) and entropy as byte arrays, so every rule is a plain function
 //! that a test can call with any input.
 
+pub mod bank;
+pub mod clearing;
 pub mod card;
 pub mod decline;
 pub mod ledger;
@@ -11,6 +13,8 @@ pub mod limits;
 pub mod money;
 pub mod phone;
 pub mod policy;
+pub mod seal;
+pub mod words;
 
 pub use card::{CardNumber, Expiry, SecurityCode};
 pub use decline::{Decline, Rejection};
