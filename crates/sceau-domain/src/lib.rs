@@ -5,8 +5,8 @@
 //! that a test can call with any input.
 
 pub mod bank;
-pub mod clearing;
 pub mod card;
+pub mod clearing;
 pub mod decline;
 pub mod ledger;
 pub mod limits;

@@ -27,8 +27,9 @@ impl Background {
 
 pub fn spawn_background(service: Service, channel: Arc<dyn SecondChannel>) -> Background {
     let dispatcher = tokio::spawn(dispatch_forever(service.clone(), channel));
+    let webhooks = tokio::spawn(crate::webhooks::deliver_forever(service.clone()));
     let sweeper = tokio::spawn(sweep_forever(service));
-    Background(vec![dispatcher, sweeper])
+    Background(vec![dispatcher, webhooks, sweeper])
 }
 
 async fn dispatch_forever(service: Service, channel: Arc<dyn SecondChannel>) {
@@ -109,12 +110,20 @@ async fn sweep_forever(service: Service) {
     loop {
         every.tick().await;
         match service.store.expire(service.now_s()).await {
-            Ok(expired) if expired.holds_released > 0 || expired.numbers_expired > 0 => {
+            Ok(expired)
+                if expired.holds_released > 0
+                    || expired.numbers_expired > 0
+                    || expired.checkouts_expired > 0 =>
+            {
                 tracing::info!(
                     holds = expired.holds_released,
                     numbers = expired.numbers_expired,
+                    checkouts = expired.checkouts_expired,
                     "expired"
                 );
+                if expired.checkouts_expired > 0 {
+                    service.webhooks_ready.notify_one();
+                }
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "expiry sweep failed"),

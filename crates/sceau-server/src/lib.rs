@@ -6,10 +6,13 @@
 //! ([`error::ApiError`] and the merchant API's outcome mapping).
 
 pub mod api;
+pub mod checkout;
 pub mod clock;
 pub mod dispatch;
 pub mod error;
 pub mod service;
+pub mod shop;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -60,12 +63,26 @@ pub struct AppState {
     pub phone_simulator: bool,
     /// Mark cookies `Secure` (when served behind TLS).
     pub secure_cookies: bool,
+    /// The address clients reach this server at (`https://pay.example`), for the links
+    /// given to merchants; by default `http://` and the address it listens on.
+    pub public_url: Option<String>,
+}
+
+impl AppState {
+    pub fn public_url(&self) -> &str {
+        self.public_url
+            .as_deref()
+            .unwrap_or("")
+            .trim_end_matches('/')
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     let merchant = Router::new()
         .route("/v1/numbers", post(api::merchant::issue_checkout_number))
         .route("/v1/authorizations", post(api::merchant::authorize))
+        .route("/v1/checkouts", post(api::checkout::create))
+        .route("/v1/checkouts/{id}", get(api::checkout::get))
         .route(
             "/v1/authorizations/{id}",
             get(api::merchant::get_authorization),
@@ -109,6 +126,13 @@ pub fn router(state: AppState) -> Router {
         .route("/wallet/numbers", post(api::pages::request_number))
         .route("/api/v1/me", get(api::pages::me))
         .route("/phone", get(api::pages::phone))
+        .route("/pay/{id}", get(api::pay::show))
+        .route("/pay/{id}/sign-in", post(api::pay::sign_in))
+        .route("/pay/{id}/hold", post(api::pay::hold))
+        .route("/pay/{id}/validate", post(api::pay::validate))
+        .route("/pay/{id}/resend", post(api::pay::validate))
+        .route("/pay/{id}/seal", post(api::pay::seal))
+        .route("/pay/{id}/check.svg", get(api::pay::check_image))
         .route("/static/sceau.css", get(api::pages::stylesheet));
     Router::new()
         .merge(merchant)
@@ -172,7 +196,7 @@ async fn security_headers(request: axum::extract::Request, next: Next) -> Respon
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
@@ -203,6 +227,10 @@ pub async fn start(
 ) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let address = listener.local_addr()?;
+    let mut state = state;
+    if state.public_url.is_none() {
+        state.public_url = Some(format!("http://{address}"));
+    }
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let background = dispatch::spawn_background(state.service.clone(), channel);
     let app = router(state);

@@ -28,6 +28,12 @@ pub struct Settings {
     pub numbers_per_hour_max: u32,
     /// Most numbers one merchant may have sent to one client per hour (Figure 4).
     pub checkout_numbers_per_hour_max: u32,
+    /// Digits of a payment seal.
+    pub seal_digits: sceau_domain::seal::SealDigits,
+    /// How long a seal may be typed back (never more than 10 minutes).
+    pub seal_validity_s: i64,
+    /// Default life of a checkout.
+    pub checkout_validity_s: i64,
 }
 
 #[derive(Clone)]
@@ -38,6 +44,8 @@ pub struct Service {
     pub settings: Arc<Settings>,
     /// Woken whenever a message is queued, so the dispatcher sends it at once.
     pub outbox_ready: Arc<Notify>,
+    /// Woken whenever a webhook is queued, so the dispatcher delivers it at once.
+    pub webhooks_ready: Arc<Notify>,
 }
 
 /// A request for a single-use number.
@@ -61,6 +69,8 @@ pub struct EnrolledMerchant {
     pub merchant: MerchantRecord,
     /// Shown once; only its hash is stored.
     pub api_key: Zeroizing<String>,
+    /// The secret sceau signs this merchant's webhooks with.
+    pub webhook_secret: Zeroizing<String>,
 }
 
 pub struct ClientEnrolment {
@@ -167,7 +177,12 @@ impl Service {
             })
             .await?;
         tracing::info!(merchant_id = merchant.id, "merchant enrolled");
-        Ok(EnrolledMerchant { merchant, api_key })
+        let webhook_secret = self.keys.webhook_secret(merchant.id);
+        Ok(EnrolledMerchant {
+            merchant,
+            api_key,
+            webhook_secret,
+        })
     }
 
     /// Password sign-in. Always runs one Argon2 verification so that an unknown login
@@ -379,8 +394,8 @@ impl Service {
                 .await?
                 .ok_or_else(|| StoreError::Corrupt("paused client missing".into()))?;
             let text = format!(
-                "{}: wrong card details were typed {} times in a row for your numbers. Payments are paused \
-                 until {}. If this was not you, ask for new numbers afterwards and tell us.",
+                "{}: wrong card details or seals were typed {} times in a row. Your payments are paused \
+                 until {}. If this was not you, tell us.",
                 self.settings.issuer_name,
                 sceau_domain::limits::CLIENT_FAILURES_MAX,
                 clock_time(paused.until_s)

@@ -120,6 +120,30 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError>;
 
+    /// Records a merchant's checkout (replaying the first answer for a seen idempotency
+    /// key). Returns the checkout and whether it is a replay.
+    async fn create_checkout(
+        &self,
+        checkout: NewCheckout,
+    ) -> Result<(CheckoutView, bool), StoreError>;
+    /// A checkout by the identifier in its page's address.
+    async fn checkout(&self, public_id: &str) -> Result<Option<CheckoutView>, StoreError>;
+    /// The client signed in on a checkout: holds the amount and binds the checkout to them.
+    async fn hold_checkout(&self, hold: HoldCheckout) -> Result<HoldOutcome, StoreError>;
+    /// Sends a (new) seal for a held checkout; the previous seal dies.
+    async fn send_seal(&self, send: SendSeal) -> Result<SendOutcome, StoreError>;
+    /// Applies the verdict on a typed seal: pays, counts a wrong try, or fails the payment.
+    async fn type_seal(&self, typed: TypedSeal) -> Result<SealOutcome, StoreError>;
+    /// Takes up to `limit` webhooks due at `now_s`, each claimed until `now_s + lease_s`.
+    async fn claim_webhooks(
+        &self,
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+    /// Records a delivery attempt of a webhook.
+    async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError>;
+
     /// Recomputes the ledger's invariants from the stored rows.
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError>;
 }

@@ -253,6 +253,7 @@ pub struct Executed {
 pub struct Expired {
     pub holds_released: u64,
     pub numbers_expired: u64,
+    pub checkouts_expired: u64,
 }
 
 pub struct NewSession {
@@ -298,4 +299,252 @@ impl LedgerReport {
     pub fn is_sound(&self) -> bool {
         self.violations.is_empty() && self.currency_sums.iter().all(|(_, sum)| *sum == 0)
     }
+}
+
+/// Where a checkout stands: `Open → Held → Paid | Failed`, and `Open | Held → Expired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckoutState {
+    /// Waiting for the client to sign in.
+    Open,
+    /// The client signed in and the amount is held on their account: the electronic
+    /// check is shown, a seal may be sent and typed.
+    Held,
+    /// The seal was typed right: the hold was captured.
+    Paid,
+    /// The payment failed (three wrong seals); the hold was released.
+    Failed,
+    /// The session ran out before it was paid; any hold was released.
+    Expired,
+}
+
+impl CheckoutState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CheckoutState::Open => "open",
+            CheckoutState::Held => "held",
+            CheckoutState::Paid => "paid",
+            CheckoutState::Failed => "failed",
+            CheckoutState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CheckoutState> {
+        match text {
+            "open" => Some(CheckoutState::Open),
+            "held" => Some(CheckoutState::Held),
+            "paid" => Some(CheckoutState::Paid),
+            "failed" => Some(CheckoutState::Failed),
+            "expired" => Some(CheckoutState::Expired),
+            _ => None,
+        }
+    }
+
+    /// Whether nothing can change it any more.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            CheckoutState::Paid | CheckoutState::Failed | CheckoutState::Expired
+        )
+    }
+}
+
+/// A merchant's request for a payment by seal (operations 125–137).
+pub struct NewCheckout {
+    pub merchant_id: i64,
+    /// The identifier in the payment page's address: 128 random bits, not guessable.
+    pub public_id: String,
+    pub amount: i64,
+    pub currency: Currency,
+    pub merchant_reference: String,
+    /// What is bought, shown on the check (zone 27).
+    pub object: String,
+    pub return_url: String,
+    pub webhook_url: Option<String>,
+    pub expires_at_s: i64,
+    pub idempotency: Option<IdempotencyKey>,
+    pub now_s: i64,
+}
+
+/// The seal of a checkout as stored: what it is recomputed from, never the seal itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSeal {
+    pub nonce: [u8; 16],
+    pub digits: u8,
+    pub issued_at_s: i64,
+    pub expires_at_s: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutView {
+    pub id: i64,
+    pub public_id: String,
+    pub merchant_id: i64,
+    pub merchant_name: String,
+    pub amount: i64,
+    pub currency: String,
+    pub merchant_reference: String,
+    pub object: String,
+    pub return_url: String,
+    pub webhook_url: Option<String>,
+    pub state: CheckoutState,
+    /// Why it failed or expired, as a stable code.
+    pub failure: Option<String>,
+    pub client_id: Option<i64>,
+    pub authorization_id: Option<i64>,
+    /// The merchant's settlement account the money goes to, once held.
+    pub payee_account_id: Option<i64>,
+    /// The single-use number drawn for this payment, once held (zone 25 of the check).
+    pub number_last_four: Option<String>,
+    pub number_expiry: Option<(u8, u16)>,
+    pub seal: Option<StoredSeal>,
+    pub seal_wrong_tries: u32,
+    pub seal_sends: u32,
+    pub created_at_s: i64,
+    pub expires_at_s: i64,
+    pub updated_at_s: i64,
+}
+
+/// The client signs in on a checkout: the amount is held with a single-use number drawn
+/// for this payment (locked to this amount and merchant), consumed at once.
+pub struct HoldCheckout {
+    pub checkout_id: i64,
+    pub client_id: i64,
+    pub number_fingerprint: [u8; 32],
+    pub details_fingerprint: [u8; 32],
+    pub last_four: String,
+    pub expiry: Expiry,
+    pub now_s: i64,
+}
+
+/// Why a step of a checkout was refused (not a decline of the payment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckoutRefusal {
+    NotFound,
+    /// Another client signed in on this checkout first.
+    OtherClient,
+    /// The checkout is not in the state this step needs (already paid, failed...).
+    WrongState,
+    Expired,
+    /// No new seal before `until_s`.
+    SealCooldown {
+        until_s: i64,
+    },
+    /// All the seals this payment may have were sent.
+    NoSealsLeft,
+    /// No seal was sent, or a newer one replaced it.
+    NoLiveSeal,
+    /// The client's payments are paused (after consecutive failures) or blocked.
+    ClientStopped,
+}
+
+impl CheckoutRefusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CheckoutRefusal::NotFound => "checkout_not_found",
+            CheckoutRefusal::OtherClient => "checkout_of_another_client",
+            CheckoutRefusal::WrongState => "checkout_state",
+            CheckoutRefusal::Expired => "checkout_expired",
+            CheckoutRefusal::SealCooldown { .. } => "seal_cooldown",
+            CheckoutRefusal::NoSealsLeft => "no_seals_left",
+            CheckoutRefusal::NoLiveSeal => "no_live_seal",
+            CheckoutRefusal::ClientStopped => "client_paused",
+        }
+    }
+}
+
+pub enum HoldOutcome {
+    Held(Box<CheckoutView>),
+    /// The client's account or state does not allow the payment: nothing was held.
+    Declined(Decline),
+    Refused(CheckoutRefusal),
+}
+
+/// A seal sent for a held checkout: its inputs and its SMS, queued in the same
+/// transaction. Replaces the previous seal, which dies.
+pub struct SendSeal {
+    pub checkout_id: i64,
+    pub client_id: i64,
+    pub seal: StoredSeal,
+    pub message: NewMessage,
+    pub now_s: i64,
+}
+
+pub enum SendOutcome {
+    Sent(Box<CheckoutView>),
+    Refused(CheckoutRefusal),
+}
+
+/// A seal typed by the client, already compared (in constant time) with the one
+/// recomputed from `nonce`: the store applies the verdict if that seal is still the live
+/// one, so that a seal is accepted once and a race cannot count a try twice.
+pub struct TypedSeal {
+    pub checkout_id: i64,
+    pub client_id: i64,
+    pub nonce: [u8; 16],
+    pub matched: bool,
+    pub now_s: i64,
+}
+
+pub enum SealOutcome {
+    /// Captured: the checkout is paid and the merchant's webhook is queued.
+    Paid(CheckoutView),
+    /// Wrong: `tries_left` more.
+    Wrong {
+        tries_left: u32,
+        paused: Option<Paused>,
+    },
+    /// The third wrong seal: the payment failed and its hold was released.
+    Failed {
+        view: CheckoutView,
+        paused: Option<Paused>,
+    },
+    /// The seal's time had passed: nothing counted.
+    Expired,
+    Refused(CheckoutRefusal),
+}
+
+/// A webhook waiting to be delivered to a merchant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub url: String,
+    pub event: String,
+    pub body: String,
+    pub attempts: u32,
+}
+
+pub enum WebhookResult {
+    Delivered {
+        now_s: i64,
+    },
+    /// Not acknowledged: tried again from `next_attempt_s`.
+    Retry {
+        next_attempt_s: i64,
+        error: String,
+        now_s: i64,
+    },
+    /// Not acknowledged and out of attempts.
+    GaveUp {
+        error: String,
+        now_s: i64,
+    },
+}
+
+/// The body of a checkout webhook: what happened to which checkout, at the time it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutEvent {
+    /// `checkout.paid`, `checkout.failed` or `checkout.expired`.
+    #[serde(rename = "type")]
+    pub event: String,
+    pub checkout_id: String,
+    pub merchant_reference: String,
+    pub amount: String,
+    pub currency: String,
+    pub state: CheckoutState,
+    pub failure: Option<String>,
+    pub authorization_id: Option<i64>,
+    pub created_at: i64,
 }

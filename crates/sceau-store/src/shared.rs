@@ -1,11 +1,14 @@
 //! What both backends share: the mapping of policies to columns, the figures the ledger
 //! rules take, and the ledger's checks as SQL that SQLite and PostgreSQL both run.
 
-use crate::model::AuthorizationView;
+use crate::StoreError;
+use crate::model::{AuthorizationView, CheckoutEvent, CheckoutView};
+use sceau_domain::Currency;
 use sceau_domain::Money;
 use sceau_domain::decline::Rejection;
 use sceau_domain::ledger::AuthorizationFigures;
 use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
+use sceau_domain::seal::SealStatus;
 
 /// A policy as the columns `amount_rule`, `amount_limit`, `merchant_lock`, `merchant_id`.
 pub(crate) fn policy_columns(
@@ -128,3 +131,35 @@ pub(crate) const LEDGER_CHECKS: &[(&str, &str)] = &[
          WHERE au.captured <> COALESCE(t.captured, 0) OR au.refunded <> COALESCE(t.refunded, 0)",
     ),
 ];
+
+/// A checkout's failure after its third wrong seal.
+pub(crate) const CHECKOUT_FAILED_SEAL: &str = "seal_tries_exhausted";
+
+/// The live seal's figures as the seal rules take them.
+pub(crate) fn seal_status(view: &CheckoutView) -> Option<SealStatus> {
+    view.seal.as_ref().map(|seal| SealStatus {
+        issued_at_s: seal.issued_at_s,
+        expires_at_s: seal.expires_at_s,
+        wrong_tries: view.seal_wrong_tries,
+        sends: view.seal_sends,
+    })
+}
+
+/// The webhook body for a checkout that just reached a final state.
+pub(crate) fn checkout_event(view: &CheckoutView, now_s: i64) -> Result<CheckoutEvent, StoreError> {
+    let currency: Currency = view
+        .currency
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("checkout {} currency", view.id)))?;
+    Ok(CheckoutEvent {
+        event: format!("checkout.{}", view.state.as_str()),
+        checkout_id: view.public_id.clone(),
+        merchant_reference: view.merchant_reference.clone(),
+        amount: Money::new(view.amount, currency).to_decimal(),
+        currency: view.currency.clone(),
+        state: view.state,
+        failure: view.failure.clone(),
+        authorization_id: view.authorization_id,
+        created_at: now_s,
+    })
+}

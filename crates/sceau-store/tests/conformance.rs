@@ -21,6 +21,11 @@ use sceau_store::{
     NewClient, NewMerchant, NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome, Paused,
     PostgresSettings, PostgresStore, SqliteStore, Store, StoreError,
 };
+use sceau_store::{
+    CheckoutEvent, CheckoutRefusal, CheckoutState, CheckoutView, HoldCheckout, HoldOutcome,
+    NewCheckout, SealOutcome, SendOutcome, SendSeal, StoredSeal, TypedSeal, WebhookDelivery,
+    WebhookResult,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -1191,6 +1196,7 @@ const fn swept(holds_released: u64, numbers_expired: u64) -> Expect {
     Expect::Swept(Expired {
         holds_released,
         numbers_expired,
+        checkouts_expired: 0,
     })
 }
 
@@ -1484,14 +1490,16 @@ async fn expire_releases_holds_and_numbers() {
             f.store.expire(NOW + 49).await.unwrap(),
             Expired {
                 holds_released: 0,
-                numbers_expired: 0
+                numbers_expired: 0,
+                checkouts_expired: 0,
             }
         );
         assert_eq!(
             f.store.expire(NOW + 50).await.unwrap(),
             Expired {
                 holds_released: 1,
-                numbers_expired: 0
+                numbers_expired: 0,
+                checkouts_expired: 0,
             }
         );
         assert_eq!(f.reread(&early).await.state, AuthorizationState::Expired);
@@ -1511,7 +1519,8 @@ async fn expire_releases_holds_and_numbers() {
             f.store.expire(NOW + 100).await.unwrap(),
             Expired {
                 holds_released: 0,
-                numbers_expired: 1
+                numbers_expired: 1,
+                checkouts_expired: 0,
             }
         );
         assert_eq!(f.number(&short).await.state, NumberState::Expired);
@@ -1526,7 +1535,8 @@ async fn expire_releases_holds_and_numbers() {
             both,
             Expired {
                 holds_released: 1,
-                numbers_expired: 0
+                numbers_expired: 0,
+                checkouts_expired: 0,
             }
         );
         let account = f.account(&alice).await;
@@ -3073,6 +3083,641 @@ async fn wrong_passwords_lock_sign_in_for_a_while() {
             None,
             "unknown client"
         );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Checkouts paid with a seal (Figures 1-3) and their webhooks
+// ---------------------------------------------------------------------------------------
+
+const CHECKOUT_S: i64 = 900;
+const SEAL_S: i64 = 300;
+
+fn new_checkout(merchant: &MerchantRecord, n: u64, amount: i64, key: Option<&str>) -> NewCheckout {
+    NewCheckout {
+        merchant_id: merchant.id,
+        public_id: format!("co_{n:032x}"),
+        amount,
+        currency: currency("EUR"),
+        merchant_reference: format!("cart-{n}"),
+        object: "Two tickets".to_owned(),
+        return_url: "https://shop.example/return".to_owned(),
+        webhook_url: Some("https://shop.example/hooks".to_owned()),
+        expires_at_s: NOW + CHECKOUT_S,
+        idempotency: key.map(|key| IdempotencyKey {
+            key: key.to_owned(),
+            request_hash: bytes32(REQUEST_TAG, 77),
+        }),
+        now_s: NOW,
+    }
+}
+
+impl Fixture {
+    async fn checkout(&self, merchant: &MerchantRecord, amount: i64) -> CheckoutView {
+        let n = self.next();
+        let (view, replayed) = self
+            .store
+            .create_checkout(new_checkout(merchant, n, amount, None))
+            .await
+            .expect("create a checkout");
+        assert!(!replayed);
+        view
+    }
+
+    async fn hold(
+        &self,
+        checkout: &CheckoutView,
+        client: &ClientRecord,
+        now_s: i64,
+    ) -> HoldOutcome {
+        let n = self.next();
+        self.store
+            .hold_checkout(HoldCheckout {
+                checkout_id: checkout.id,
+                client_id: client.id,
+                number_fingerprint: bytes32(NUMBER_TAG, n),
+                details_fingerprint: bytes32(DETAILS_TAG, n),
+                last_four: format!("{:04}", n % 10_000),
+                expiry: Expiry::of_instant(checkout.expires_at_s),
+                now_s,
+            })
+            .await
+            .expect("hold a checkout")
+    }
+
+    async fn held(
+        &self,
+        merchant: &MerchantRecord,
+        client: &ClientRecord,
+        amount: i64,
+    ) -> CheckoutView {
+        let checkout = self.checkout(merchant, amount).await;
+        match self.hold(&checkout, client, NOW).await {
+            HoldOutcome::Held(view) => *view,
+            HoldOutcome::Declined(decline) => panic!("{}: hold declined: {decline:?}", self.name),
+            HoldOutcome::Refused(refusal) => panic!("{}: hold refused: {refusal:?}", self.name),
+        }
+    }
+
+    /// Sends a seal with nonce `nonce` at `now_s`.
+    async fn send_seal(
+        &self,
+        checkout: &CheckoutView,
+        client: &ClientRecord,
+        nonce: u8,
+        now_s: i64,
+    ) -> SendOutcome {
+        self.store
+            .send_seal(SendSeal {
+                checkout_id: checkout.id,
+                client_id: client.id,
+                seal: StoredSeal {
+                    nonce: [nonce; 16],
+                    digits: 8,
+                    issued_at_s: now_s,
+                    expires_at_s: now_s + SEAL_S,
+                },
+                message: NewMessage {
+                    address: client.phone.as_str().to_owned(),
+                    sealed_body: format!("seal-{nonce}").into_bytes(),
+                },
+                now_s,
+            })
+            .await
+            .expect("send a seal")
+    }
+
+    async fn sent(
+        &self,
+        checkout: &CheckoutView,
+        client: &ClientRecord,
+        nonce: u8,
+        now_s: i64,
+    ) -> CheckoutView {
+        match self.send_seal(checkout, client, nonce, now_s).await {
+            SendOutcome::Sent(view) => *view,
+            SendOutcome::Refused(refusal) => panic!("{}: seal refused: {refusal:?}", self.name),
+        }
+    }
+
+    async fn type_seal(
+        &self,
+        checkout: &CheckoutView,
+        client: &ClientRecord,
+        nonce: u8,
+        matched: bool,
+        now_s: i64,
+    ) -> SealOutcome {
+        self.store
+            .type_seal(TypedSeal {
+                checkout_id: checkout.id,
+                client_id: client.id,
+                nonce: [nonce; 16],
+                matched,
+                now_s,
+            })
+            .await
+            .expect("type a seal")
+    }
+
+    async fn reread_checkout(&self, checkout: &CheckoutView) -> CheckoutView {
+        self.store
+            .checkout(&checkout.public_id)
+            .await
+            .expect("read a checkout")
+            .expect("the checkout exists")
+    }
+
+    async fn merchant_balance(&self, merchant: &MerchantRecord, checkout: &CheckoutView) -> i64 {
+        let payee = checkout
+            .payee_account_id
+            .expect("a held checkout has a payee account");
+        let account = self
+            .store
+            .account(payee)
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(account.kind, AccountKind::Merchant);
+        let _ = merchant;
+        account.balance
+    }
+
+    async fn webhooks(&self, now_s: i64) -> Vec<WebhookDelivery> {
+        self.store
+            .claim_webhooks(now_s, 60, 100)
+            .await
+            .expect("claim webhooks")
+    }
+}
+
+fn refusal_of_seal(outcome: SealOutcome) -> CheckoutRefusal {
+    match outcome {
+        SealOutcome::Refused(refusal) => refusal,
+        SealOutcome::Paid(_) => panic!("expected a refusal, the checkout was paid"),
+        SealOutcome::Wrong { tries_left, .. } => {
+            panic!("expected a refusal, got wrong ({tries_left} left)")
+        }
+        SealOutcome::Failed { .. } => panic!("expected a refusal, the checkout failed"),
+        SealOutcome::Expired => panic!("expected a refusal, the seal expired"),
+    }
+}
+
+#[tokio::test]
+async fn checkout_creation_is_idempotent_and_readable_by_its_public_id() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let first = new_checkout(&shop, 1, 4_990, Some("cart-1"));
+        let (created, replayed) = f.store.create_checkout(first).await.unwrap();
+        assert!(!replayed);
+        assert_eq!(created.state, CheckoutState::Open);
+        assert_eq!((created.amount, created.currency.as_str()), (4_990, "EUR"));
+        assert_eq!(created.merchant_name, shop.name);
+        assert_eq!(
+            (
+                created.client_id,
+                created.authorization_id,
+                created.seal.clone()
+            ),
+            (None, None, None)
+        );
+        // The same key and request: the same checkout, not a second one.
+        let again = new_checkout(&shop, 2, 4_990, Some("cart-1"));
+        let (replay, replayed) = f.store.create_checkout(again).await.unwrap();
+        assert!(replayed);
+        assert_eq!(replay, created);
+        // The same key with another request is refused.
+        let mut other = new_checkout(&shop, 3, 5_000, Some("cart-1"));
+        other.idempotency.as_mut().unwrap().request_hash = bytes32(REQUEST_TAG, 78);
+        assert!(matches!(
+            f.store.create_checkout(other).await,
+            Err(StoreError::IdempotencyMismatch)
+        ));
+        assert_eq!(f.reread_checkout(&created).await, created);
+        assert_eq!(f.store.checkout("co_nothing").await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn checkout_hold_binds_the_client_and_holds_the_amount_once() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(10_000, 0).await;
+        let bob = f.client(10_000, 0).await;
+        let checkout = f.checkout(&shop, 4_990).await;
+        let HoldOutcome::Held(held) = f.hold(&checkout, &alice, NOW + 1).await else {
+            panic!("{}: not held", f.name);
+        };
+        assert_eq!(held.state, CheckoutState::Held);
+        assert_eq!(held.client_id, Some(alice.id));
+        assert!(held.authorization_id.is_some() && held.payee_account_id.is_some());
+        assert!(
+            held.number_last_four
+                .as_ref()
+                .is_some_and(|four| four.len() == 4)
+        );
+        assert_eq!(
+            (
+                f.account(&alice).await.balance,
+                f.account(&alice).await.held
+            ),
+            (10_000, 4_990)
+        );
+        // Signing in again changes nothing; another client cannot take it over.
+        assert!(matches!(
+            f.hold(&checkout, &alice, NOW + 2).await,
+            HoldOutcome::Held(_)
+        ));
+        assert_eq!(f.account(&alice).await.held, 4_990);
+        assert!(matches!(
+            f.hold(&checkout, &bob, NOW + 2).await,
+            HoldOutcome::Refused(CheckoutRefusal::OtherClient)
+        ));
+        assert_eq!(f.account(&bob).await.held, 0);
+        // Funds, currency, time.
+        let poor = f.client(100, 0).await;
+        let dear = f.checkout(&shop, 4_990).await;
+        assert!(matches!(
+            f.hold(&dear, &poor, NOW).await,
+            HoldOutcome::Declined(Decline::InsufficientFunds)
+        ));
+        assert_eq!(f.reread_checkout(&dear).await.state, CheckoutState::Open);
+        let dollars = f.client_in("USD", 10_000, 0).await;
+        assert!(matches!(
+            f.hold(&dear, &dollars, NOW).await,
+            HoldOutcome::Declined(Decline::CurrencyMismatch)
+        ));
+        assert!(matches!(
+            f.hold(&dear, &bob, NOW + CHECKOUT_S).await,
+            HoldOutcome::Refused(CheckoutRefusal::Expired)
+        ));
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn checkout_the_right_seal_pays_once_and_tells_the_merchant() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(10_000, 0).await;
+        let held = f.held(&shop, &alice, 4_990).await;
+        assert!(matches!(
+            f.type_seal(&held, &alice, 1, true, NOW + 5).await,
+            SealOutcome::Refused(CheckoutRefusal::NoLiveSeal)
+        ));
+        let pending_before = f.pending_count().await;
+        let sealed = f.sent(&held, &alice, 1, NOW + 10).await;
+        assert_eq!(
+            f.pending_count().await,
+            pending_before + 1,
+            "the SMS is queued with the seal"
+        );
+        assert_eq!(sealed.seal_sends, 1);
+        let stored = sealed.seal.clone().unwrap();
+        assert_eq!(
+            (
+                stored.nonce,
+                stored.digits,
+                stored.issued_at_s,
+                stored.expires_at_s
+            ),
+            ([1; 16], 8, NOW + 10, NOW + 10 + SEAL_S)
+        );
+        // Another client cannot type it.
+        let bob = f.client(10_000, 0).await;
+        assert_eq!(
+            refusal_of_seal(f.type_seal(&held, &bob, 1, true, NOW + 20).await),
+            CheckoutRefusal::OtherClient
+        );
+        let SealOutcome::Paid(paid) = f.type_seal(&held, &alice, 1, true, NOW + 20).await else {
+            panic!("{}: the right seal did not pay", f.name);
+        };
+        assert_eq!(paid.state, CheckoutState::Paid);
+        let account = f.account(&alice).await;
+        assert_eq!((account.balance, account.held), (10_000 - 4_990, 0));
+        assert_eq!(f.merchant_balance(&shop, &paid).await, 4_990);
+        let authorization = f
+            .store
+            .authorization(shop.id, paid.authorization_id.unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (authorization.state, authorization.captured),
+            (AuthorizationState::Captured, 4_990)
+        );
+        // A seal is accepted once.
+        assert_eq!(
+            refusal_of_seal(f.type_seal(&held, &alice, 1, true, NOW + 21).await),
+            CheckoutRefusal::WrongState
+        );
+        assert!(matches!(
+            f.send_seal(&held, &alice, 2, NOW + 100).await,
+            SendOutcome::Refused(CheckoutRefusal::WrongState)
+        ));
+        // The merchant's webhook, once.
+        let hooks = f.webhooks(NOW + 21).await;
+        assert_eq!(hooks.len(), 1, "{}", f.name);
+        assert_eq!(
+            (
+                hooks[0].event.as_str(),
+                hooks[0].merchant_id,
+                hooks[0].url.as_str()
+            ),
+            ("checkout.paid", shop.id, "https://shop.example/hooks")
+        );
+        let event: CheckoutEvent = serde_json::from_str(&hooks[0].body).unwrap();
+        assert_eq!(
+            (
+                event.checkout_id.as_str(),
+                event.amount.as_str(),
+                event.state
+            ),
+            (held.public_id.as_str(), "49.90", CheckoutState::Paid)
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn checkout_three_wrong_seals_fail_the_payment_and_release_the_hold() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(10_000, 0).await;
+        let held = f.held(&shop, &alice, 2_500).await;
+        f.sent(&held, &alice, 1, NOW).await;
+        assert!(matches!(
+            f.type_seal(&held, &alice, 1, false, NOW + 1).await,
+            SealOutcome::Wrong {
+                tries_left: 2,
+                paused: None
+            }
+        ));
+        // A new seal kills the old one but not the count of wrong tries of this payment.
+        f.sent(&held, &alice, 2, NOW + 60).await;
+        assert_eq!(
+            refusal_of_seal(f.type_seal(&held, &alice, 1, true, NOW + 61).await),
+            CheckoutRefusal::NoLiveSeal
+        );
+        assert!(matches!(
+            f.type_seal(&held, &alice, 2, false, NOW + 62).await,
+            SealOutcome::Wrong {
+                tries_left: 1,
+                paused: None
+            }
+        ));
+        let SealOutcome::Failed { view, paused: None } =
+            f.type_seal(&held, &alice, 2, false, NOW + 63).await
+        else {
+            panic!("{}: the third wrong seal did not fail the payment", f.name);
+        };
+        assert_eq!(
+            (view.state, view.failure.as_deref(), view.seal_wrong_tries),
+            (CheckoutState::Failed, Some("seal_tries_exhausted"), 3)
+        );
+        let account = f.account(&alice).await;
+        assert_eq!((account.balance, account.held), (10_000, 0));
+        // Dead: even the right seal does nothing now.
+        assert_eq!(
+            refusal_of_seal(f.type_seal(&held, &alice, 2, true, NOW + 64).await),
+            CheckoutRefusal::WrongState
+        );
+        let hooks = f.webhooks(NOW + 64).await;
+        assert_eq!(
+            hooks
+                .iter()
+                .map(|hook| hook.event.as_str())
+                .collect::<Vec<_>>(),
+            ["checkout.failed"]
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn seals_are_resent_after_a_cooldown_a_bounded_number_of_times_and_expire() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(10_000, 0).await;
+        let held = f.held(&shop, &alice, 1_000).await;
+        f.sent(&held, &alice, 1, NOW).await;
+        assert!(matches!(
+            f.send_seal(&held, &alice, 2, NOW + 29).await,
+            SendOutcome::Refused(CheckoutRefusal::SealCooldown { until_s }) if until_s == NOW + 30
+        ));
+        f.sent(&held, &alice, 2, NOW + 30).await;
+        let third = f.sent(&held, &alice, 3, NOW + 60).await;
+        assert_eq!(third.seal_sends, 3);
+        assert!(matches!(
+            f.send_seal(&held, &alice, 4, NOW + 200).await,
+            SendOutcome::Refused(CheckoutRefusal::NoSealsLeft)
+        ));
+        // Typed after its time: refused without counting a try.
+        assert!(matches!(
+            f.type_seal(&held, &alice, 3, true, NOW + 60 + SEAL_S).await,
+            SealOutcome::Expired
+        ));
+        assert_eq!(f.reread_checkout(&held).await.seal_wrong_tries, 0);
+        assert_eq!(f.reread_checkout(&held).await.state, CheckoutState::Held);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn five_wrong_seals_in_a_row_pause_the_client() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(100_000, 0).await;
+        let mut pauses = Vec::new();
+        for (checkout_index, wrongs) in [2, 2, 1].into_iter().enumerate() {
+            let held = f.held(&shop, &alice, 1_000).await;
+            let nonce = checkout_index as u8 + 1;
+            f.sent(&held, &alice, nonce, NOW).await;
+            for _ in 0..wrongs {
+                match f.type_seal(&held, &alice, nonce, false, NOW + 1).await {
+                    SealOutcome::Wrong { paused, .. } | SealOutcome::Failed { paused, .. } => {
+                        pauses.push(paused)
+                    }
+                    _ => panic!("{}: expected a wrong seal", f.name),
+                }
+            }
+        }
+        assert_eq!(pauses.len(), 5);
+        assert!(pauses[..4].iter().all(Option::is_none), "{pauses:?}");
+        let paused = pauses[4].expect("the fifth failure pauses the client");
+        assert_eq!(paused.client_id, alice.id);
+        assert!(paused.until_s > NOW + 1);
+        let held = f.held_or_declined(&shop, &alice).await;
+        assert!(held.is_none(), "a paused client cannot start a payment");
+    })
+    .await;
+}
+
+impl Fixture {
+    /// Holds a fresh checkout for `client`; `None` if it was declined as blocked.
+    async fn held_or_declined(
+        &self,
+        merchant: &MerchantRecord,
+        client: &ClientRecord,
+    ) -> Option<CheckoutView> {
+        let checkout = self.checkout(merchant, 1_000).await;
+        match self.hold(&checkout, client, NOW + 2).await {
+            HoldOutcome::Held(view) => Some(*view),
+            HoldOutcome::Declined(Decline::Blocked) => None,
+            HoldOutcome::Declined(other) => panic!("{}: declined {other:?}", self.name),
+            HoldOutcome::Refused(refusal) => panic!("{}: refused {refusal:?}", self.name),
+        }
+    }
+}
+
+#[tokio::test]
+async fn checkouts_past_their_time_expire_and_release_their_holds() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(10_000, 0).await;
+        let held = f.held(&shop, &alice, 3_000).await;
+        let open = f.checkout(&shop, 1_000).await;
+        let early = f.store.expire(NOW + CHECKOUT_S - 1).await.unwrap();
+        assert_eq!(early.checkouts_expired, 0);
+        let swept = f.store.expire(NOW + CHECKOUT_S).await.unwrap();
+        assert_eq!((swept.checkouts_expired, swept.holds_released), (2, 1));
+        for checkout in [&held, &open] {
+            let view = f.reread_checkout(checkout).await;
+            assert_eq!(
+                (view.state, view.failure.as_deref()),
+                (CheckoutState::Expired, Some("checkout_expired"))
+            );
+        }
+        assert_eq!(f.account(&alice).await.held, 0);
+        assert!(matches!(
+            f.send_seal(&held, &alice, 1, NOW + CHECKOUT_S + 1).await,
+            SendOutcome::Refused(CheckoutRefusal::WrongState)
+        ));
+        let hooks = f.webhooks(NOW + CHECKOUT_S).await;
+        assert_eq!(
+            hooks
+                .iter()
+                .filter(|hook| hook.event == "checkout.expired")
+                .count(),
+            2
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn webhooks_are_claimed_once_retried_later_and_delivered_once() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(10_000, 0).await;
+        let held = f.held(&shop, &alice, 1_000).await;
+        f.sent(&held, &alice, 1, NOW).await;
+        assert!(matches!(
+            f.type_seal(&held, &alice, 1, true, NOW + 1).await,
+            SealOutcome::Paid(_)
+        ));
+        let first = f.webhooks(NOW + 1).await;
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].attempts, 0);
+        assert!(
+            f.webhooks(NOW + 2).await.is_empty(),
+            "claimed: nobody else takes it"
+        );
+        f.store
+            .mark_webhook(
+                first[0].id,
+                WebhookResult::Retry {
+                    next_attempt_s: NOW + 100,
+                    error: "HTTP 500".into(),
+                    now_s: NOW + 2,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(
+            f.webhooks(NOW + 99).await.is_empty(),
+            "not before its next attempt"
+        );
+        let again = f.webhooks(NOW + 100).await;
+        assert_eq!(
+            (again.len(), again[0].attempts, &again[0].body),
+            (1, 1, &first[0].body)
+        );
+        f.store
+            .mark_webhook(again[0].id, WebhookResult::Delivered { now_s: NOW + 101 })
+            .await
+            .unwrap();
+        assert!(
+            f.webhooks(NOW + 10_000).await.is_empty(),
+            "delivered: never again"
+        );
+        // A claim lapses: a webhook claimed by a dispatcher that died goes out again.
+        let other = f.held(&shop, &alice, 1_000).await;
+        f.sent(&other, &alice, 2, NOW).await;
+        assert!(matches!(
+            f.type_seal(&other, &alice, 2, true, NOW + 1).await,
+            SealOutcome::Paid(_)
+        ));
+        let claimed = f.webhooks(NOW + 200).await;
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(f.webhooks(NOW + 200 + 60).await.len(), 1);
+        f.store
+            .mark_webhook(
+                claimed[0].id,
+                WebhookResult::GaveUp {
+                    error: "HTTP 500".into(),
+                    now_s: NOW + 300,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(
+            f.webhooks(NOW + 10_000).await.is_empty(),
+            "given up: never again"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn racing_right_seals_pay_once() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(10_000, 0).await;
+        let held = f.held(&shop, &alice, 1_000).await;
+        f.sent(&held, &alice, 1, NOW).await;
+        let tries = (0..8).map(|_| {
+            let store = Arc::clone(&f.store);
+            let typed = TypedSeal {
+                checkout_id: held.id,
+                client_id: alice.id,
+                nonce: [1; 16],
+                matched: true,
+                now_s: NOW + 1,
+            };
+            tokio::spawn(async move { store.type_seal(typed).await })
+        });
+        let mut paid = 0;
+        for task in tries {
+            match task.await.unwrap() {
+                Ok(SealOutcome::Paid(_)) => paid += 1,
+                Ok(SealOutcome::Refused(CheckoutRefusal::WrongState)) => {}
+                Err(StoreError::Conflict(_)) => {}
+                Ok(_) => panic!("{}: unexpected outcome", f.name),
+                Err(error) => panic!("{}: {error}", f.name),
+            }
+        }
+        assert_eq!(paid, 1, "{}", f.name);
+        let account = f.account(&alice).await;
+        assert_eq!((account.balance, account.held), (9_000, 0));
+        assert_eq!(f.webhooks(NOW + 2).await.len(), 1);
+        f.assert_sound().await;
     })
     .await;
 }

@@ -140,6 +140,10 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 "API key (shown once, keep it secret): {}",
                 enrolled.api_key.as_str()
             );
+            println!(
+                "Webhook secret (checks the Sceau-Signature header): {}",
+                enrolled.webhook_secret.as_str()
+            );
         }
         AdminCommand::MerchantList => {
             for merchant in store.merchants(10_000).await? {

@@ -36,10 +36,19 @@ pub struct Config {
     pub channel: String,
     /// Mark session cookies Secure (set when served behind TLS).
     pub secure_cookies: bool,
+    /// The address clients reach sceau at (for example `https://pay.example`), used in
+    /// the payment links given to merchants; by default `http://` and `listen`.
+    pub public_url: Option<String>,
     /// Most numbers a client may ask to be sent per hour.
     pub numbers_per_hour_max: u32,
     /// Most numbers one merchant may have sent to one client per hour (at checkout).
     pub checkout_numbers_per_hour_max: u32,
+    /// Digits of a payment seal (6 to 10).
+    pub seal_digits: u8,
+    /// How long a seal may be typed back, seconds (60 to 600).
+    pub seal_validity_s: i64,
+    /// Default life of a merchant's checkout, seconds (60 to 3600).
+    pub checkout_validity_s: i64,
     /// Serve the development phone page `/phone` (it shows every text sent: development
     /// and demonstration only).
     pub phone_simulator: bool,
@@ -60,9 +69,13 @@ impl Default for Config {
             issuer_name: "sceau".into(),
             channel: "dev-phone".into(),
             secure_cookies: false,
+            public_url: None,
             numbers_per_hour_max: 20,
             checkout_numbers_per_hour_max: 5,
             phone_simulator: true,
+            seal_digits: sceau_domain::seal::SEAL_DIGITS_DEFAULT,
+            seal_validity_s: sceau_domain::seal::SEAL_VALIDITY_S_DEFAULT,
+            checkout_validity_s: 15 * 60,
         }
     }
 }
@@ -146,8 +159,20 @@ impl Config {
                 .parse()
                 .context("SCEAU_CHECKOUT_NUMBERS_PER_HOUR_MAX")?;
         }
+        if let Some(value) = var("SCEAU_SEAL_DIGITS") {
+            self.seal_digits = value.parse().context("SCEAU_SEAL_DIGITS")?;
+        }
+        if let Some(value) = var("SCEAU_SEAL_VALIDITY_S") {
+            self.seal_validity_s = value.parse().context("SCEAU_SEAL_VALIDITY_S")?;
+        }
+        if let Some(value) = var("SCEAU_CHECKOUT_VALIDITY_S") {
+            self.checkout_validity_s = value.parse().context("SCEAU_CHECKOUT_VALIDITY_S")?;
+        }
         if let Some(value) = var("SCEAU_PHONE_SIMULATOR") {
             self.phone_simulator = value.parse().context("SCEAU_PHONE_SIMULATOR")?;
+        }
+        if let Some(value) = var("SCEAU_PUBLIC_URL") {
+            self.public_url = Some(value);
         }
         if let Some(value) = var("SCEAU_SECURE_COOKIES") {
             self.secure_cookies = value.parse().context("SCEAU_SECURE_COOKIES")?;
@@ -162,6 +187,15 @@ impl Config {
         }
         if !(60..=90 * 24 * 3600).contains(&self.hold_ttl_s) {
             bail!("hold_ttl_s must be 60 seconds to 90 days");
+        }
+        if sceau_domain::seal::SealDigits::new(self.seal_digits).is_err() {
+            bail!("seal_digits must be 6 to 10");
+        }
+        if !(60..=sceau_domain::seal::SEAL_VALIDITY_S_MAX).contains(&self.seal_validity_s) {
+            bail!("seal_validity_s must be 60 to 600 (a seal never lives more than 10 minutes)");
+        }
+        if !(60..=3600).contains(&self.checkout_validity_s) {
+            bail!("checkout_validity_s must be 60 to 3600");
         }
         if self.numbers_per_hour_max == 0 || self.checkout_numbers_per_hour_max == 0 {
             bail!("numbers_per_hour_max and checkout_numbers_per_hour_max must be at least 1");

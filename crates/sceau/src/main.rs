@@ -217,6 +217,10 @@ pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         issuer_name: config.issuer_name.clone(),
         numbers_per_hour_max: config.numbers_per_hour_max,
         checkout_numbers_per_hour_max: config.checkout_numbers_per_hour_max,
+        seal_digits: sceau_domain::seal::SealDigits::new(config.seal_digits)
+            .map_err(|e| anyhow::anyhow!("seal_digits: {e}"))?,
+        seal_validity_s: config.seal_validity_s,
+        checkout_validity_s: config.checkout_validity_s,
     };
     Ok(Service {
         store,
@@ -224,6 +228,7 @@ pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         clock,
         settings: Arc::new(settings),
         outbox_ready: Arc::new(tokio::sync::Notify::new()),
+        webhooks_ready: Arc::new(tokio::sync::Notify::new()),
     })
 }
 
@@ -234,6 +239,7 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
         merchant_cache: Arc::new(MerchantCache::default()),
         phone_simulator: config.phone_simulator && config.channel == "dev-phone",
         secure_cookies: config.secure_cookies,
+        public_url: config.public_url.clone(),
     }
 }
 

@@ -159,6 +159,9 @@ pub struct MerchantResponse {
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_key: Option<String>,
+    /// The secret sceau signs this merchant's webhooks with (`Sceau-Signature`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook_secret: Option<String>,
 }
 
 pub async fn create_merchant(
@@ -171,6 +174,7 @@ pub async fn create_merchant(
         id: enrolled.merchant.id,
         name: enrolled.merchant.name,
         api_key: Some(enrolled.api_key.to_string()),
+        webhook_secret: Some(enrolled.webhook_secret.to_string()),
     };
     Ok((StatusCode::CREATED, Json(response)).into_response())
 }
@@ -183,6 +187,7 @@ pub async fn list_merchants(State(state): State<AppState>, _: Admin) -> Result<R
             id: m.id,
             name: m.name,
             api_key: None,
+            webhook_secret: None,
         })
         .collect();
     Ok(Json(body).into_response())

@@ -207,7 +207,7 @@ fn outcome_response(outcome: &Outcome, replayed: bool) -> Response {
     response
 }
 
-fn idempotency(
+pub(super) fn idempotency(
     keys: &sceau_crypto::Keys,
     headers: &HeaderMap,
     route: &str,

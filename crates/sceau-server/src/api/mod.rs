@@ -1,8 +1,10 @@
 //! HTTP: extractors shared by the handlers, the JSON APIs and the pages.
 
 pub mod admin;
+pub mod checkout;
 pub mod merchant;
 pub mod pages;
+pub mod pay;
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 pub const SESSION_COOKIE: &str = "sceau_session";
 /// The one answer to a refused sign-in: it does not say whether the login exists or the
 /// account is locked.
-const SIGN_IN_REFUSED: &str =
+pub(crate) const SIGN_IN_REFUSED: &str =
     "Wrong login or password. After 10 wrong tries in a row, wait 15 minutes.";
 const SESSION_TTL_S: i64 = 30 * 60;
 
@@ -43,7 +43,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
+pub(crate) fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -73,7 +73,7 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// Refuses a cross-site form post: when the browser says where it comes from, it must be
 /// this server.
-fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
@@ -100,6 +100,32 @@ pub struct Session {
     token_hash: [u8; 32],
 }
 
+impl Session {
+    /// The session the request's cookie names, if it is live.
+    pub async fn of(headers: &HeaderMap, state: &AppState) -> Result<Option<Session>, ApiError> {
+        let Some(token) = cookie_value(headers, SESSION_COOKIE).filter(|t| t.len() <= 100) else {
+            return Ok(None);
+        };
+        let token_hash = sceau_crypto::token_hash(token);
+        let service = &state.service;
+        let Some(client_id) = service
+            .store
+            .session_client(token_hash, service.now_s())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(client) = service.store.client(client_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Session {
+            client,
+            csrf: csrf_token(token),
+            token_hash,
+        }))
+    }
+}
+
 impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
@@ -107,35 +133,42 @@ impl FromRequestParts<AppState> for Session {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let to_login = || Redirect::to("/login").into_response();
-        let token = cookie_value(&parts.headers, SESSION_COOKIE).ok_or_else(to_login)?;
-        if token.len() > 100 {
-            return Err(to_login());
+        match Session::of(&parts.headers, state).await {
+            Ok(Some(session)) => Ok(session),
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(error) => Err(error.into_response()),
         }
-        let token_hash = sceau_crypto::token_hash(token);
-        let service = &state.service;
-        let client_id = service
-            .store
-            .session_client(token_hash, service.now_s())
-            .await
-            .map_err(|e| ApiError::from(e).into_response())?
-            .ok_or_else(to_login)?;
-        let client = service
-            .store
-            .client(client_id)
-            .await
-            .map_err(|e| ApiError::from(e).into_response())?
-            .ok_or_else(to_login)?;
-        Ok(Session {
-            client,
-            csrf: csrf_token(token),
-            token_hash,
-        })
     }
 }
 
+/// Starts a session for a client who just signed in: the cookie to set.
+pub(crate) async fn start_session(
+    state: &AppState,
+    client: &ClientRecord,
+) -> Result<HeaderValue, ApiError> {
+    let service = &state.service;
+    let token = sceau_crypto::new_token("");
+    let now_s = service.now_s();
+    service
+        .store
+        .create_session(NewSession {
+            token_hash: sceau_crypto::token_hash(&token),
+            client_id: client.id,
+            now_s,
+            expires_at_s: now_s + SESSION_TTL_S,
+        })
+        .await?;
+    tracing::info!(client_id = client.id, "signed in");
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_S}{secure}",
+        token.as_str()
+    );
+    HeaderValue::from_str(&cookie).map_err(|_| crate::service::internal("session cookie"))
+}
+
 impl Session {
-    fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
+    pub(crate) fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
         if sceau_crypto::constant_time_eq(presented.as_bytes(), self.csrf.as_bytes()) {
             Ok(())
         } else {
@@ -148,7 +181,7 @@ impl Session {
     }
 }
 
-fn form_error(rejection: FormRejection) -> ApiError {
+pub(crate) fn form_error(rejection: FormRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -213,28 +246,10 @@ pub async fn login(
         tracing::info!("sign-in refused");
         return Ok((StatusCode::UNAUTHORIZED, login_page(Some(SIGN_IN_REFUSED))).into_response());
     };
-    let token = sceau_crypto::new_token("");
-    let now_s = service.now_s();
-    service
-        .store
-        .create_session(NewSession {
-            token_hash: sceau_crypto::token_hash(&token),
-            client_id: client.id,
-            now_s,
-            expires_at_s: now_s + SESSION_TTL_S,
-        })
-        .await?;
-    tracing::info!(client_id = client.id, "signed in");
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_S}{secure}",
-        token.as_str()
-    );
+    let cookie = start_session(&state, &client).await?;
     let mut response = Redirect::to("/wallet").into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use sceau_channel::DevPhone;
@@ -246,8 +248,12 @@ impl Server {
                 issuer_name: ISSUER.to_owned(),
                 numbers_per_hour_max: NUMBERS_PER_HOUR_MAX,
                 checkout_numbers_per_hour_max: NUMBERS_PER_HOUR_MAX,
+                seal_digits: Default::default(),
+                seal_validity_s: sceau_domain::seal::SEAL_VALIDITY_S_DEFAULT,
+                checkout_validity_s: 900,
             }),
             outbox_ready: Arc::new(Notify::new()),
+            webhooks_ready: Arc::new(Notify::new()),
         };
         let state = AppState {
             service: service.clone(),
@@ -255,6 +261,7 @@ impl Server {
             merchant_cache: Arc::new(MerchantCache::default()),
             phone_simulator: true,
             secure_cookies: false,
+            public_url: None,
         };
         let running = sceau_server::start(
             state,

@@ -5,9 +5,9 @@
 //! this and other instances run at the same time, so correctness comes from the database:
 //!
 //! * **Account locks, in one order.** Every command names the accounts it may touch (a
-//!   number's, an authorization's two, an enrolment's funding account); a batch first locks
-//!   all of its accounts with `SELECT … ORDER BY id FOR NO KEY UPDATE`, ascending, before it
-//!   changes anything. Numbers, authorizations and a client's counters are only written
+//!   number's, an authorization's two, a client's, a checkout's authorization's two, an
+//!   enrolment's funding account); a batch first locks all of its accounts with
+//!   `SELECT … ORDER BY id FOR NO KEY UPDATE`, ascending, before it changes anything. Numbers, authorizations and a client's counters are only written
 //!   under their account's lock, so batches that share an account take turns and batches
 //!   cannot wait for each other in a cycle.
 //! * **Conditional updates and constraints** as on SQLite (version-guarded number usage,
@@ -19,6 +19,7 @@
 //! A lost connection fails the batch with [`StoreError::Unavailable`] (HTTP 503): nothing
 //! of it is acknowledged, and the pool replaces the connection on the next use.
 
+mod checkout;
 mod ops;
 mod read;
 pub mod schema;
@@ -205,6 +206,16 @@ enum Write {
         lease_s: i64,
         limit: u32,
     },
+    CreateCheckout(NewCheckout),
+    HoldCheckout(HoldCheckout),
+    SendSeal(SendSeal),
+    TypeSeal(TypedSeal),
+    ClaimWebhooks {
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    },
+    MarkWebhook(i64, WebhookResult),
 }
 
 impl Write {
@@ -235,6 +246,9 @@ impl Write {
             Write::RecordSignIn { client_id, .. } | Write::SetClientBlocked { client_id, .. } => {
                 Some(client_id.unsigned_abs())
             }
+            Write::HoldCheckout(HoldCheckout { checkout_id, .. })
+            | Write::SendSeal(SendSeal { checkout_id, .. })
+            | Write::TypeSeal(TypedSeal { checkout_id, .. }) => Some(checkout_id.unsigned_abs()),
             _ => None,
         }
     }
@@ -251,6 +265,12 @@ enum Done {
     Expired(Expired),
     Id(i64),
     Messages(Vec<StoredMessage>),
+    /// A checkout created, and whether it is a replay.
+    Checkout(Box<CheckoutView>, bool),
+    Held(HoldOutcome),
+    SealSent(SendOutcome),
+    SealTyped(Box<SealOutcome>),
+    Webhooks(Vec<WebhookDelivery>),
     Nothing,
 }
 
@@ -846,6 +866,65 @@ impl Store for PostgresStore {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.read(async |c| read::messages_to(c, address, limit).await)
             .await
+    }
+
+    async fn create_checkout(
+        &self,
+        checkout: NewCheckout,
+    ) -> Result<(CheckoutView, bool), StoreError> {
+        match self.write(Write::CreateCheckout(checkout)).await? {
+            Done::Checkout(view, replayed) => Ok((*view, replayed)),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn checkout(&self, public_id: &str) -> Result<Option<CheckoutView>, StoreError> {
+        self.read(async |c| checkout::checkout(c, public_id).await)
+            .await
+    }
+
+    async fn hold_checkout(&self, hold: HoldCheckout) -> Result<HoldOutcome, StoreError> {
+        match self.write(Write::HoldCheckout(hold)).await? {
+            Done::Held(outcome) => Ok(outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn send_seal(&self, send: SendSeal) -> Result<SendOutcome, StoreError> {
+        match self.write(Write::SendSeal(send)).await? {
+            Done::SealSent(outcome) => Ok(outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn type_seal(&self, typed: TypedSeal) -> Result<SealOutcome, StoreError> {
+        match self.write(Write::TypeSeal(typed)).await? {
+            Done::SealTyped(outcome) => Ok(*outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn claim_webhooks(
+        &self,
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let write = Write::ClaimWebhooks {
+            now_s,
+            lease_s,
+            limit,
+        };
+        match self.write(write).await? {
+            Done::Webhooks(webhooks) => Ok(webhooks),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError> {
+        self.write(Write::MarkWebhook(webhook_id, result))
+            .await
+            .map(|_| ())
     }
 
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {

@@ -5,6 +5,7 @@
 //! state, floor), so the database refuses a write that would break a rule even if the
 //! locking above were ever wrong.
 
+use super::checkout;
 use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row, number_row};
 use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
 use crate::StoreError;
@@ -38,6 +39,29 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
             &[&number.client_id],
         )
         .await?),
+        // The client's account takes the hold; their number and authorization are
+        // written under its lock.
+        Write::HoldCheckout(hold) => ids(rows(
+            c,
+            "SELECT account_id FROM clients WHERE id = $1",
+            &[&hold.client_id],
+        )
+        .await?),
+        // A typed seal may capture or release the checkout's hold (none before it is
+        // held; the command checks the accounts it finds then were locked).
+        Write::TypeSeal(typed) => {
+            let found = opt_row(
+                c,
+                "SELECT au.debit_account, au.credit_account FROM checkouts ch \
+                 JOIN authorizations au ON au.id = ch.authorization_id WHERE ch.id = $1",
+                &[&typed.checkout_id],
+            )
+            .await?;
+            match found {
+                Some(row) => Ok(vec![col(&row, 0)?, col(&row, 1)?]),
+                None => Ok(Vec::new()),
+            }
+        }
         Write::Execute(request) => match &request.command {
             // Looked up for the whole batch at once: see [`number_fingerprint`].
             MerchantCommand::Authorize { .. } => Ok(Vec::new()),
@@ -69,12 +93,18 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
             &[now_s, &EXPIRY_BATCH_MAX],
         )
         .await?),
+        // Checkouts' own rows are guarded by their version; their expiry ends holds
+        // through the authorizations' expiry above.
         Write::EnrollMerchant(_)
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
         | Write::EnqueueMessage(..)
         | Write::MarkMessage(..)
-        | Write::ClaimMessages { .. } => Ok(Vec::new()),
+        | Write::ClaimMessages { .. }
+        | Write::CreateCheckout(_)
+        | Write::SendSeal(_)
+        | Write::ClaimWebhooks { .. }
+        | Write::MarkWebhook(..) => Ok(Vec::new()),
     }
 }
 
@@ -101,13 +131,19 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         | Write::RecordSignIn { .. }
         | Write::SetClientBlocked { .. }
         | Write::IssueNumber(_)
-        | Write::Expire(_) => true,
+        | Write::Expire(_)
+        | Write::HoldCheckout(_)
+        | Write::TypeSeal(_) => true,
         Write::EnrollMerchant(_)
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
         | Write::EnqueueMessage(..)
         | Write::MarkMessage(..)
-        | Write::ClaimMessages { .. } => false,
+        | Write::ClaimMessages { .. }
+        | Write::CreateCheckout(_)
+        | Write::SendSeal(_)
+        | Write::ClaimWebhooks { .. }
+        | Write::MarkWebhook(..) => false,
     }
 }
 
@@ -210,6 +246,24 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
             lease_s,
             limit,
         } => Done::Messages(read::claim_messages(c, *now_s, *lease_s, *limit).await?),
+        Write::CreateCheckout(new) => {
+            let (view, replayed) = checkout::create_checkout(c, new).await?;
+            Done::Checkout(Box::new(view), replayed)
+        }
+        Write::HoldCheckout(hold) => Done::Held(checkout::hold_checkout(c, hold).await?),
+        Write::SendSeal(send) => Done::SealSent(checkout::send_seal(c, send).await?),
+        Write::TypeSeal(typed) => {
+            Done::SealTyped(Box::new(checkout::type_seal(c, typed, locked).await?))
+        }
+        Write::ClaimWebhooks {
+            now_s,
+            lease_s,
+            limit,
+        } => Done::Webhooks(checkout::claim_webhooks(c, *now_s, *lease_s, *limit).await?),
+        Write::MarkWebhook(webhook_id, result) => {
+            checkout::mark_webhook(c, *webhook_id, result).await?;
+            Done::Nothing
+        }
     })
 }
 
@@ -247,6 +301,18 @@ async fn find_merchant_account(
     .await?
     .map(|row| col(&row, 0))
     .transpose()
+}
+
+/// The merchant's settlement account for `currency`, opened on first use.
+pub(super) async fn merchant_account(
+    c: &Conn,
+    merchant_id: i64,
+    currency: &str,
+) -> Result<i64, Fail> {
+    match find_merchant_account(c, merchant_id, currency).await? {
+        Some(id) => Ok(id),
+        None => open_merchant_account(c, merchant_id, currency).await,
+    }
 }
 
 /// Opens the merchant's settlement account for `currency` (or finds the one another
@@ -536,7 +602,11 @@ async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail
     Ok(IssueOutcome::Issued(view))
 }
 
-async fn enqueue_message(c: &Conn, message: &NewMessage, now_s: i64) -> Result<i64, Fail> {
+pub(super) async fn enqueue_message(
+    c: &Conn,
+    message: &NewMessage,
+    now_s: i64,
+) -> Result<i64, Fail> {
     col(
         &one_row(
             c,
@@ -566,7 +636,7 @@ fn replay_of(
     Ok(Some(col(&row, 1)?))
 }
 
-async fn idempotent_replay(
+pub(super) async fn idempotent_replay(
     c: &Conn,
     merchant_id: i64,
     idempotency: &IdempotencyKey,
@@ -584,7 +654,7 @@ fn key_in_flight() -> Fail {
     Fail::Store(StoreError::Conflict("idempotency_key_in_flight"))
 }
 
-async fn record_idempotency(
+pub(super) async fn record_idempotency(
     c: &Conn,
     merchant_id: i64,
     idempotency: &IdempotencyKey,
@@ -1137,13 +1207,13 @@ async fn authorization_view(
         })
 }
 
-struct AuthorizationRow {
-    view: AuthorizationView,
-    debit_account: i64,
-    credit_account: i64,
+pub(super) struct AuthorizationRow {
+    pub(super) view: AuthorizationView,
+    pub(super) debit_account: i64,
+    pub(super) credit_account: i64,
 }
 
-async fn authorization_row_of(
+pub(super) async fn authorization_row_of(
     c: &Conn,
     merchant_id: i64,
     authorization_id: i64,
@@ -1168,7 +1238,7 @@ fn authorization_changed() -> Fail {
 
 /// Releases an authorization's hold and moves it out of `authorized`, on condition that
 /// it is still `authorized` (so a hold is released at most once).
-async fn release_hold(
+pub(super) async fn release_hold(
     c: &Conn,
     row: &AuthorizationRow,
     new_state: AuthorizationState,
@@ -1215,7 +1285,20 @@ async fn capture(
         Ok(amount) => amount,
         Err(rejection) => return Ok(Outcome::Rejected { rejection }),
     };
-    release_hold(c, &row, AuthorizationState::Captured, amount, now_s).await?;
+    capture_row(c, &row, amount, now_s).await?;
+    Ok(Outcome::Captured {
+        authorization: authorization_view(c, merchant_id, authorization_id).await?,
+    })
+}
+
+/// Captures `amount` of a held authorization: releases the hold and posts the transfer.
+pub(super) async fn capture_row(
+    c: &Conn,
+    row: &AuthorizationRow,
+    amount: i64,
+    now_s: i64,
+) -> Result<(), Fail> {
+    release_hold(c, row, AuthorizationState::Captured, amount, now_s).await?;
     let capture = Transfer {
         debit: row.debit_account,
         credit: row.credit_account,
@@ -1226,9 +1309,7 @@ async fn capture(
         now_s,
     };
     post_transfer(c, &capture).await?;
-    Ok(Outcome::Captured {
-        authorization: authorization_view(c, merchant_id, authorization_id).await?,
-    })
+    Ok(())
 }
 
 async fn void(
@@ -1321,6 +1402,8 @@ async fn expire(c: &Conn, now_s: i64, locked: &[i64]) -> Result<Expired, Fail> {
         &[&now_s, &locked],
     )
     .await?;
+    // A checkout's hold expires when the checkout does: released above, in this sweep.
+    result.checkouts_expired = checkout::expire_checkouts(c, now_s).await?;
     Ok(result)
 }
 

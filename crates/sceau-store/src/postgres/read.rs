@@ -113,7 +113,7 @@ pub(super) const NUMBER_COLUMNS: &str = "n.id, n.client_id, n.last_four, n.expir
      n.currency, n.origin, n.uses_max, n.amount_rule, n.amount_limit, n.merchant_lock, n.merchant_id, \
      n.valid_until, n.state, n.uses_count, n.amount_used, n.created_at";
 
-fn narrow<T: TryFrom<i64>>(row: &Row, index: usize, what: &str) -> Result<T, Fail> {
+pub(super) fn narrow<T: TryFrom<i64>>(row: &Row, index: usize, what: &str) -> Result<T, Fail> {
     let wide: i64 = col(row, index)?;
     T::try_from(wide).map_err(|_| corrupt(what))
 }

@@ -1,6 +1,7 @@
 //! The SQLite backend: one file, WAL, `synchronous = FULL`; one writer thread that runs
 //! commands in batches (group commit) and a small pool of read connections.
 
+mod checkout;
 mod ops;
 mod read;
 pub mod schema;
@@ -473,6 +474,46 @@ impl Store for SqliteStore {
             read::messages(c, "address = ?1 ORDER BY id DESC", Some(&address), limit)
         })
         .await
+    }
+
+    async fn create_checkout(
+        &self,
+        checkout: NewCheckout,
+    ) -> Result<(CheckoutView, bool), StoreError> {
+        self.write(move |c| checkout::create_checkout(c, &checkout))
+            .await
+    }
+
+    async fn checkout(&self, public_id: &str) -> Result<Option<CheckoutView>, StoreError> {
+        let public_id = public_id.to_owned();
+        self.read(move |c| checkout::checkout(c, &public_id)).await
+    }
+
+    async fn hold_checkout(&self, hold: HoldCheckout) -> Result<HoldOutcome, StoreError> {
+        self.write(move |c| checkout::hold_checkout(c, &hold)).await
+    }
+
+    async fn send_seal(&self, send: SendSeal) -> Result<SendOutcome, StoreError> {
+        self.write(move |c| checkout::send_seal(c, &send)).await
+    }
+
+    async fn type_seal(&self, typed: TypedSeal) -> Result<SealOutcome, StoreError> {
+        self.write(move |c| checkout::type_seal(c, &typed)).await
+    }
+
+    async fn claim_webhooks(
+        &self,
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.write(move |c| checkout::claim_webhooks(c, now_s, lease_s, limit))
+            .await
+    }
+
+    async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError> {
+        self.write(move |c| checkout::mark_webhook(c, webhook_id, &result))
+            .await
     }
 
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {

@@ -33,7 +33,7 @@ fn funding_account(connection: &Connection, currency: &str) -> Result<i64, Store
 }
 
 /// The merchant's settlement account for `currency`, opened on first use.
-fn merchant_account(
+pub(super) fn merchant_account(
     connection: &Connection,
     merchant_id: i64,
     currency: &str,
@@ -326,7 +326,7 @@ pub(super) fn enqueue_message(
 
 /// The stored answer for a merchant's idempotency key, if the key was seen before with
 /// the same request; a different request under the same key is refused.
-fn idempotent_replay(
+pub(super) fn idempotent_replay(
     connection: &Connection,
     merchant_id: i64,
     idempotency: &IdempotencyKey,
@@ -350,7 +350,7 @@ fn idempotent_replay(
 
 /// Records the answer to replay for a merchant's idempotency key, in the transaction of
 /// the effect it answers.
-fn record_idempotency(
+pub(super) fn record_idempotency(
     connection: &Connection,
     merchant_id: i64,
     idempotency: &IdempotencyKey,
@@ -650,13 +650,13 @@ fn load_authorization(
         .ok_or_else(|| StoreError::Corrupt(format!("authorization {authorization_id} vanished")))
 }
 
-struct AuthorizationRow {
-    view: AuthorizationView,
-    debit_account: i64,
-    credit_account: i64,
+pub(super) struct AuthorizationRow {
+    pub(super) view: AuthorizationView,
+    pub(super) debit_account: i64,
+    pub(super) credit_account: i64,
 }
 
-fn authorization_for_update(
+pub(super) fn authorization_for_update(
     connection: &Connection,
     merchant_id: i64,
     authorization_id: i64,
@@ -681,7 +681,7 @@ fn authorization_for_update(
 
 /// Releases an authorization's hold and moves it out of `authorized`, on condition that
 /// it is still `authorized` (so a hold is released at most once).
-fn release_hold(
+pub(super) fn release_hold(
     connection: &Connection,
     row: &AuthorizationRow,
     new_state: AuthorizationState,
@@ -720,13 +720,20 @@ fn capture(
         Ok(amount) => amount,
         Err(rejection) => return Ok(Outcome::Rejected { rejection }),
     };
-    release_hold(
-        connection,
-        &row,
-        AuthorizationState::Captured,
-        amount,
-        now_s,
-    )?;
+    capture_row(connection, &row, amount, now_s)?;
+    Ok(Outcome::Captured {
+        authorization: load_authorization(connection, merchant_id, authorization_id)?,
+    })
+}
+
+/// Captures `amount` of a held authorization: releases the hold and posts the transfer.
+pub(super) fn capture_row(
+    connection: &Connection,
+    row: &AuthorizationRow,
+    amount: i64,
+    now_s: i64,
+) -> Result<(), StoreError> {
+    release_hold(connection, row, AuthorizationState::Captured, amount, now_s)?;
     let capture = Transfer {
         debit: row.debit_account,
         credit: row.credit_account,
@@ -737,9 +744,7 @@ fn capture(
         now_s,
     };
     post_transfer(connection, &capture)?;
-    Ok(Outcome::Captured {
-        authorization: load_authorization(connection, merchant_id, authorization_id)?,
-    })
+    Ok(())
 }
 
 fn void(
@@ -830,6 +835,7 @@ pub(super) fn expire(connection: &Connection, now_s: i64) -> Result<Expired, Sto
     result.numbers_expired = connection
         .prepare_cached("UPDATE numbers SET state = 'expired', version = version + 1 WHERE state = 'live' AND valid_until <= ?1")?
         .execute([now_s])? as u64;
+    result.checkouts_expired = super::checkout::expire_checkouts(connection, now_s)?;
     Ok(result)
 }
 

@@ -145,6 +145,56 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE messages ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 3: checkouts paid with a seal (Figures 1-3), and webhooks to merchants. A seal is
+    // never stored: only what it is recomputed from (nonce, digits, times).
+    r#"
+    CREATE TABLE checkouts (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        merchant_reference TEXT NOT NULL,
+        object TEXT NOT NULL,
+        return_url TEXT NOT NULL,
+        webhook_url TEXT,
+        state TEXT NOT NULL CHECK (state IN ('open', 'held', 'paid', 'failed', 'expired')),
+        failure TEXT,
+        client_id INTEGER REFERENCES clients (id),
+        authorization_id INTEGER UNIQUE REFERENCES authorizations (id),
+        seal_nonce BLOB CHECK (seal_nonce IS NULL OR length(seal_nonce) = 16),
+        seal_digits INTEGER CHECK (seal_digits IS NULL OR seal_digits BETWEEN 6 AND 10),
+        seal_issued_at INTEGER,
+        seal_expires_at INTEGER,
+        seal_wrong_tries INTEGER NOT NULL DEFAULT 0 CHECK (seal_wrong_tries BETWEEN 0 AND 3),
+        seal_sends INTEGER NOT NULL DEFAULT 0 CHECK (seal_sends >= 0),
+        version INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK (state IN ('open', 'expired') OR (client_id IS NOT NULL AND authorization_id IS NOT NULL)),
+        CHECK (state <> 'paid' OR seal_nonce IS NOT NULL)
+    );
+    CREATE INDEX checkouts_open ON checkouts (expires_at) WHERE state IN ('open', 'held');
+
+    CREATE TABLE webhooks (
+        id INTEGER PRIMARY KEY,
+        merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+        checkout_id INTEGER REFERENCES checkouts (id),
+        url TEXT NOT NULL,
+        event TEXT NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        claimed_until INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX webhooks_due ON webhooks (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX webhooks_checkout ON webhooks (checkout_id);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,438 @@
+//! The use cases of a payment by seal (Figures 1–3): a merchant's checkout, the client's
+//! sign-in and hold, the seal sent to the phone and typed back.
+
+use crate::clock::clock_time;
+use crate::error::ApiError;
+use crate::service::{Service, internal, parse_amount, parse_currency};
+use axum::http::StatusCode;
+use sceau_domain::limits::REFERENCE_LEN_MAX;
+use sceau_domain::seal::{SEAL_NONCE_LEN, Seal, SealInput};
+use sceau_domain::{CardNumber, Currency, Expiry, Money, SecurityCode};
+use sceau_store::*;
+use zeroize::Zeroizing;
+
+/// Longest return or webhook address accepted.
+pub const URL_LEN_MAX: usize = 2_048;
+/// Longest description of what is bought (zone 27 of the check).
+pub const OBJECT_LEN_MAX: usize = 200;
+/// Shortest and longest life a merchant may give a checkout.
+pub const CHECKOUT_VALIDITY_S_MIN: i64 = 60;
+pub const CHECKOUT_VALIDITY_S_MAX: i64 = 60 * 60;
+/// Bytes of randomness in a checkout's public identifier.
+const PUBLIC_ID_BYTES: usize = 16;
+
+/// What a merchant sends to start a checkout.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    pub amount: String,
+    pub currency: String,
+    pub reference: String,
+    pub object: String,
+    pub return_url: String,
+    pub webhook_url: Option<String>,
+    pub validity_s: Option<i64>,
+}
+
+/// What typing a seal did, for the page to say.
+pub enum SealResult {
+    Paid(CheckoutView),
+    Wrong { tries_left: u32 },
+    Failed(CheckoutView),
+    Expired,
+}
+
+fn check_text(field: &'static str, value: &str, length_max: usize) -> Result<(), ApiError> {
+    let length = value.chars().count();
+    if length == 0 || length > length_max || value.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("{field} must be 1 to {length_max} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// An address sceau sends the client or its webhooks to: `https://`, or `http://` only
+/// to this machine (a shop under development); no spaces, quotes or angle brackets.
+pub fn check_url(field: &'static str, url: &str) -> Result<(), ApiError> {
+    let refuse = || {
+        ApiError::unprocessable(
+            "invalid_url",
+            format!(
+                "{field} must be an https:// address (http:// only for localhost), at most {URL_LEN_MAX} characters"
+            ),
+        )
+    };
+    if url.len() > URL_LEN_MAX
+        || url.chars().any(|c| {
+            c.is_control() || c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '\\')
+        })
+    {
+        return Err(refuse());
+    }
+    let (secure, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(refuse());
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return Err(refuse());
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    let local = matches!(host, "localhost" | "127.0.0.1" | "::1");
+    if host.is_empty() || (!secure && !local) {
+        return Err(refuse());
+    }
+    Ok(())
+}
+
+fn refused(refusal: CheckoutRefusal) -> ApiError {
+    let (status, message) = match refusal {
+        CheckoutRefusal::NotFound => (StatusCode::NOT_FOUND, "no such payment".to_owned()),
+        CheckoutRefusal::OtherClient => (
+            StatusCode::FORBIDDEN,
+            "this payment is being made by another client".to_owned(),
+        ),
+        CheckoutRefusal::WrongState => (
+            StatusCode::CONFLICT,
+            "this payment can no longer be changed".to_owned(),
+        ),
+        CheckoutRefusal::Expired => (StatusCode::GONE, "this payment has expired".to_owned()),
+        CheckoutRefusal::SealCooldown { until_s } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("a new seal can be sent from {}", clock_time(until_s)),
+        ),
+        CheckoutRefusal::NoSealsLeft => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "no more seals can be sent for this payment".to_owned(),
+        ),
+        CheckoutRefusal::NoLiveSeal => (
+            StatusCode::CONFLICT,
+            "this seal is no longer valid; use the latest one sent to your phone".to_owned(),
+        ),
+        CheckoutRefusal::ClientStopped => (
+            StatusCode::FORBIDDEN,
+            "your payments are paused for a while after too many failed attempts".to_owned(),
+        ),
+    };
+    ApiError::new(status, refusal.code(), message)
+}
+
+impl Service {
+    pub async fn create_checkout(
+        &self,
+        merchant: &MerchantRecord,
+        request: CheckoutRequest,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<(CheckoutView, bool), ApiError> {
+        let currency = parse_currency(&request.currency)?;
+        let amount = parse_amount(&request.amount, currency)?;
+        check_text("reference", &request.reference, REFERENCE_LEN_MAX)?;
+        check_text("object", &request.object, OBJECT_LEN_MAX)?;
+        check_url("return_url", &request.return_url)?;
+        if let Some(webhook_url) = &request.webhook_url {
+            check_url("webhook_url", webhook_url)?;
+        }
+        let validity_s = request
+            .validity_s
+            .unwrap_or(self.settings.checkout_validity_s);
+        if !(CHECKOUT_VALIDITY_S_MIN..=CHECKOUT_VALIDITY_S_MAX).contains(&validity_s) {
+            return Err(ApiError::unprocessable(
+                "invalid_validity",
+                format!(
+                    "validity must be {CHECKOUT_VALIDITY_S_MIN} to {CHECKOUT_VALIDITY_S_MAX} seconds"
+                ),
+            ));
+        }
+        let now_s = self.now_s();
+        let public_id = format!(
+            "co_{}",
+            hex::encode(sceau_crypto::random_bytes::<PUBLIC_ID_BYTES>())
+        );
+        let (view, replayed) = self
+            .store
+            .create_checkout(NewCheckout {
+                merchant_id: merchant.id,
+                public_id,
+                amount: amount.minor,
+                currency,
+                merchant_reference: request.reference,
+                object: request.object,
+                return_url: request.return_url,
+                webhook_url: request.webhook_url,
+                expires_at_s: now_s + validity_s,
+                idempotency,
+                now_s,
+            })
+            .await?;
+        if !replayed {
+            tracing::info!(
+                checkout_id = view.id,
+                merchant_id = merchant.id,
+                "checkout created"
+            );
+        }
+        Ok((view, replayed))
+    }
+
+    /// A checkout as its merchant may see it: another merchant's is "not found".
+    pub async fn merchant_checkout(
+        &self,
+        merchant: &MerchantRecord,
+        public_id: &str,
+    ) -> Result<CheckoutView, ApiError> {
+        match self.store.checkout(public_id).await? {
+            Some(view) if view.merchant_id == merchant.id => Ok(view),
+            _ => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "checkout_not_found",
+                "no such checkout",
+            )),
+        }
+    }
+
+    pub async fn checkout(&self, public_id: &str) -> Result<CheckoutView, ApiError> {
+        self.store
+            .checkout(public_id)
+            .await?
+            .ok_or_else(|| refused(CheckoutRefusal::NotFound))
+    }
+
+    /// The client signed in on the payment page: hold the amount on their account with a
+    /// single-use number drawn for this payment (zone 25 of the check).
+    pub async fn hold_checkout(
+        &self,
+        public_id: &str,
+        client: &ClientRecord,
+    ) -> Result<CheckoutView, ApiError> {
+        let checkout = self.checkout(public_id).await?;
+        let now_s = self.now_s();
+        let number = CardNumber::draw(&self.settings.bin_range, sceau_crypto::random_bytes());
+        let code = SecurityCode::draw(sceau_crypto::random_bytes());
+        let expiry = Expiry::of_instant(checkout.expires_at_s);
+        let digits = Zeroizing::new(number.reveal());
+        let hold = HoldCheckout {
+            checkout_id: checkout.id,
+            client_id: client.id,
+            number_fingerprint: self.keys.number_fingerprint(&digits),
+            details_fingerprint: self.keys.card_details_fingerprint(
+                &digits,
+                expiry.month,
+                expiry.year,
+                &Zeroizing::new(code.reveal()),
+            ),
+            last_four: number.last_four(),
+            expiry,
+            now_s,
+        };
+        match self.store.hold_checkout(hold).await? {
+            HoldOutcome::Held(view) => {
+                tracing::info!(
+                    checkout_id = view.id,
+                    client_id = client.id,
+                    "checkout held"
+                );
+                Ok(*view)
+            }
+            HoldOutcome::Declined(decline) => {
+                tracing::info!(
+                    checkout_id = checkout.id,
+                    code = decline.code(),
+                    "checkout declined"
+                );
+                Err(ApiError::declined(decline))
+            }
+            HoldOutcome::Refused(refusal) => Err(refused(refusal)),
+        }
+    }
+
+    /// What a checkout's seal is derived from, with a given nonce and time.
+    fn seal_input(
+        &self,
+        view: &CheckoutView,
+        nonce: [u8; SEAL_NONCE_LEN],
+        issued_at_s: i64,
+    ) -> Result<SealInput, ApiError> {
+        let (Some(client_id), Some(payee_account_id)) = (view.client_id, view.payee_account_id)
+        else {
+            return Err(refused(CheckoutRefusal::WrongState));
+        };
+        let currency: Currency = view
+            .currency
+            .parse()
+            .map_err(|_| internal("checkout currency"))?;
+        Ok(SealInput {
+            checkout_id: view.id,
+            amount_minor: view.amount,
+            currency,
+            merchant_id: view.merchant_id,
+            payee_account_id,
+            client_id,
+            issued_at_s,
+            nonce,
+        })
+    }
+
+    /// "Validate payment and sign": derives a seal from the transaction and sends it with
+    /// the amount and the merchant to the client's phone. Also used to send a new one.
+    pub async fn send_seal(
+        &self,
+        public_id: &str,
+        client: &ClientRecord,
+    ) -> Result<CheckoutView, ApiError> {
+        let view = self.checkout(public_id).await?;
+        if view.client_id != Some(client.id) {
+            return Err(refused(CheckoutRefusal::OtherClient));
+        }
+        let now_s = self.now_s();
+        let nonce = sceau_crypto::random_bytes::<SEAL_NONCE_LEN>();
+        let input = self.seal_input(&view, nonce, now_s)?;
+        let digits = self.settings.seal_digits;
+        let seal = self.keys.payment_seal(&input, digits);
+        let expires_at_s = (now_s + self.settings.seal_validity_s).min(view.expires_at_s);
+        let text = self.seal_text(&view, &seal, expires_at_s)?;
+        let send = SendSeal {
+            checkout_id: view.id,
+            client_id: client.id,
+            seal: StoredSeal {
+                nonce,
+                digits: digits.get(),
+                issued_at_s: now_s,
+                expires_at_s,
+            },
+            message: NewMessage {
+                address: client.phone.as_str().to_owned(),
+                sealed_body: self.keys.seal(&text, client.phone.as_str()),
+            },
+            now_s,
+        };
+        match self.store.send_seal(send).await? {
+            SendOutcome::Sent(view) => {
+                self.outbox_ready.notify_one();
+                tracing::info!(checkout_id = view.id, sends = view.seal_sends, "seal sent");
+                Ok(*view)
+            }
+            SendOutcome::Refused(refusal) => Err(refused(refusal)),
+        }
+    }
+
+    /// The SMS: what the seal is for (amount and payee, dynamic linking), the seal, and
+    /// until when it may be typed.
+    fn seal_text(
+        &self,
+        view: &CheckoutView,
+        seal: &Seal,
+        expires_at_s: i64,
+    ) -> Result<Zeroizing<String>, ApiError> {
+        let currency: Currency = view
+            .currency
+            .parse()
+            .map_err(|_| internal("checkout currency"))?;
+        let amount = Money::new(view.amount, currency);
+        Ok(Zeroizing::new(format!(
+            "{issuer}: to pay {amount} to {merchant} ({object}), your seal is {digits}. Valid until {until}. \
+             Type it only on the {issuer} payment page; nobody will ever ask you for it.",
+            issuer = self.settings.issuer_name,
+            merchant = view.merchant_name,
+            object = view.object,
+            digits = seal.digits(),
+            until = clock_time(expires_at_s),
+        )))
+    }
+
+    /// The client typed a seal: recompute the live seal from what is stored, compare in
+    /// constant time, and let the store apply the verdict (once).
+    pub async fn type_seal(
+        &self,
+        public_id: &str,
+        client: &ClientRecord,
+        typed: &str,
+    ) -> Result<SealResult, ApiError> {
+        let view = self.checkout(public_id).await?;
+        if view.client_id != Some(client.id) {
+            return Err(refused(CheckoutRefusal::OtherClient));
+        }
+        let Some(stored) = view.seal.clone() else {
+            return Err(refused(CheckoutRefusal::NoLiveSeal));
+        };
+        // Anything that is not 6 to 10 digits is a wrong seal like any other: counted.
+        let matched = match typed.parse::<Seal>() {
+            Ok(typed) => {
+                let input = self.seal_input(&view, stored.nonce, stored.issued_at_s)?;
+                let digits = sceau_domain::seal::SealDigits::new(stored.digits)
+                    .map_err(|_| internal("stored seal digits"))?;
+                self.keys.seal_matches(&input, digits, &typed)
+            }
+            Err(_) => false,
+        };
+        let outcome = self
+            .store
+            .type_seal(TypedSeal {
+                checkout_id: view.id,
+                client_id: client.id,
+                nonce: stored.nonce,
+                matched,
+                now_s: self.now_s(),
+            })
+            .await?;
+        match outcome {
+            SealOutcome::Paid(view) => {
+                self.webhooks_ready.notify_one();
+                tracing::info!(checkout_id = view.id, "checkout paid");
+                Ok(SealResult::Paid(view))
+            }
+            SealOutcome::Wrong { tries_left, paused } => {
+                tracing::info!(checkout_id = view.id, tries_left, "wrong seal");
+                if let Some(paused) = paused {
+                    self.tell_paused(paused).await;
+                }
+                Ok(SealResult::Wrong { tries_left })
+            }
+            SealOutcome::Failed { view, paused } => {
+                self.webhooks_ready.notify_one();
+                tracing::info!(checkout_id = view.id, "checkout failed: wrong seals");
+                if let Some(paused) = paused {
+                    self.tell_paused(paused).await;
+                }
+                Ok(SealResult::Failed(view))
+            }
+            SealOutcome::Expired => Ok(SealResult::Expired),
+            SealOutcome::Refused(refusal) => Err(refused(refusal)),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_and_webhook_addresses_are_https_or_local() {
+        let check = |url: &str, accepted: bool| {
+            assert_eq!(check_url("url", url).is_ok(), accepted, "{url}");
+        };
+        check("https://shop.example/return?cart=1", true);
+        check("https://shop.example:8443/hooks", true);
+        check("http://127.0.0.1:8080/return", true);
+        check("http://localhost/return", true);
+        check("http://[::1]:9000/hooks", true);
+        check("http://shop.example/return", false);
+        check("ftp://shop.example/", false);
+        check("javascript:alert(1)", false);
+        check("https://", false);
+        check("https://user:pw@shop.example/", false);
+        check("https://shop.example/a b", false);
+        check("https://shop.example/\"><script>", false);
+        check(
+            &format!("https://shop.example/{}", "a".repeat(URL_LEN_MAX)),
+            false,
+        );
+    }
+}

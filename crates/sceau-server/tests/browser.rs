@@ -1,0 +1,245 @@
+//! sceau's pages in a real browser: headless Chromium over WebDriver (see
+//! `common/browser.rs`), against a server on `127.0.0.1:0` as in the HTTP tests. Without
+//! Chromium these tests note it and pass, except under `CI=true`, where they fail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::browser::Browser;
+use common::*;
+use std::path::PathBuf;
+
+const ALICE_PHONE: &str = "+33612345678";
+
+/// Where the tests leave screenshots for a person to look at: `target/test-artefacts`.
+fn artefact(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/test-artefacts")
+        .join(name)
+}
+
+/// Figure 5 as a person does it: signs in, asks for a number on the wallet, and reads it
+/// on the phone simulator; the wallet shows its last four digits and never the number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figure_5_in_a_browser_client_asks_for_a_number_and_reads_it_on_the_phone() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start().await;
+    server.enroll_client("alice", ALICE_PHONE, "500.00").await;
+
+    // Signed out, the wallet sends the browser to the sign-in form.
+    browser.goto(&server.url("/wallet")).await;
+    browser.wait_for_path("/login").await;
+    browser.fill("input[name=login]", "alice").await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+
+    // The wallet: the figures, no number yet.
+    browser.wait_for_path("/wallet").await;
+    browser.wait_for_text("h1", "Client alice").await;
+    let figures = browser.text_of("section.figures").await;
+    assert!(figures.contains("500.00"), "{figures}");
+    browser.wait_for_text("tbody", "No number yet.").await;
+
+    // Asks for a number for one payment of up to 80.00 EUR.
+    browser.fill("input[name=amount_cap]", "80.00").await;
+    browser.fill("input[name=uses]", "1").await;
+    browser.select("select[name=merchant]", "any").await;
+    browser.select("select[name=validity_min]", "15").await;
+    browser
+        .click("form[action='/wallet/numbers'] button[type=submit]")
+        .await;
+    browser.wait_for_path("/wallet?sent=1").await;
+    browser
+        .wait_for_text("p.notice", "sent to your phone")
+        .await;
+    let row = browser.wait_for_text("tbody tr", "••••").await;
+    let last_four: String = row
+        .split("•••• ")
+        .nth(1)
+        .expect("the last four digits")
+        .chars()
+        .take(4)
+        .collect();
+    assert!(last_four.chars().all(|c| c.is_ascii_digit()), "{row}");
+    assert!(row.contains("live"), "{row}");
+    assert!(row.contains("up to 80.00 EUR"), "{row}");
+    let wallet_text = browser.text_of("main").await;
+    browser.screenshot(&artefact("wallet.png")).await;
+
+    // The text reaches the phone, with the whole number.
+    server.deliver().await;
+    browser.goto(&server.url("/phone")).await;
+    browser.fill("input[name=to]", ALICE_PHONE).await;
+    browser
+        .click("form[action='/phone'] button[type=submit]")
+        .await;
+    browser.wait_for_path("/phone?to=%2B33612345678").await;
+    let text = browser.wait_for_text("li.sms p", ISSUER).await;
+    for expected in ["single-use card", "1 payment", "up to 80.00 EUR"] {
+        assert!(text.contains(expected), "{expected:?} in {text:?}");
+    }
+    let card = card_from_message(&text).unwrap_or_else(|| panic!("no card in {text:?}"));
+    assert!(card.number.starts_with("499999"), "{card:?}");
+    assert_eq!(
+        card.last_four(),
+        last_four,
+        "the wallet's row is this number"
+    );
+    let grouped: Vec<&str> = [0, 4, 8, 12].map(|at| &card.number[at..at + 4]).into();
+    for shown in [card.number.clone(), grouped.join(" ")] {
+        assert!(
+            !wallet_text.contains(&shown),
+            "the whole number on the wallet: {wallet_text}"
+        );
+    }
+
+    browser.close().await;
+    server.stop().await;
+}
+
+/// A merchant shop and sceau side by side, as `sceau demo` runs them.
+async fn shop_for(server: &Server) -> (sceau_server::shop::RunningShop, Merchant) {
+    let merchant = server.enroll_merchant("Le Petit Théâtre").await;
+    let config = sceau_server::shop::ShopConfig {
+        name: "Le Petit Théâtre".to_owned(),
+        sceau_url: server.base.clone(),
+        api_key: merchant.key.clone(),
+        webhook_secret: server.service.keys.webhook_secret(merchant.id).to_string(),
+        clock: server.service.clock.clone(),
+    };
+    let shop = sceau_server::shop::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    (shop, merchant)
+}
+
+/// Reads the newest seal on the phone simulator page, in the browser.
+async fn seal_from_phone(browser: &Browser, server: &Server) -> String {
+    server.deliver().await;
+    browser.goto(&server.url("/phone?to=%2B33612345678")).await;
+    let text = browser.wait_for_text("li.sms p", "your seal is").await;
+    let at = text.find("your seal is ").unwrap() + "your seal is ".len();
+    let seal: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(seal.len(), 8, "{text}");
+    assert!(
+        text.contains("49.90 EUR") && text.contains("Le Petit Théâtre"),
+        "{text}"
+    );
+    seal
+}
+
+/// Figures 1-3 as a person does it: the shop's cart, sign-in on sceau's payment page,
+/// the electronic check, "validate payment and sign", the seal read on the phone and
+/// typed back, and the shop saying the order is paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figures_1_to_3_in_a_browser_a_client_pays_a_shop_with_a_seal() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start().await;
+    let (shop, _) = shop_for(&server).await;
+    let alice = server.enroll_client("alice", ALICE_PHONE, "500.00").await;
+
+    browser.goto(&shop.url()).await;
+    browser.wait_for_text("#total", "49.90 EUR").await;
+    browser.click("#pay").await;
+    browser.wait_for_text("h1", "Sign in to pay").await;
+    assert!(
+        browser
+            .current_url()
+            .await
+            .starts_with(&server.url("/pay/co_"))
+    );
+    browser.fill("input[name=login]", "alice").await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+
+    // The electronic check, every zone, and its picture kept as a test artefact.
+    browser.wait_for("article.check").await;
+    let check = browser.text_of("article.check").await;
+    for shown in [
+        ISSUER,
+        "Le Petit Théâtre",
+        "49.90 EUR",
+        "forty-nine euros and ninety cents",
+        "quarante-neuf euros et quatre-vingt-dix centimes",
+        "Two concert tickets, row F",
+        "Client alice",
+        "••••",
+    ] {
+        assert!(check.contains(shown), "{shown:?} not on the check: {check}");
+    }
+    browser.screenshot(&artefact("check.png")).await;
+    let pay_url = browser.current_url().await;
+    server.assert_figures(&alice, "500.00", "49.90").await;
+
+    browser.click("#validate").await;
+    browser.wait_for("#seal").await;
+    let seal = seal_from_phone(&browser, &server).await;
+    browser.goto(&pay_url).await;
+    browser.fill("#seal", &seal).await;
+    browser.click("#sign").await;
+    browser.wait_for_text("#paid", "is done").await;
+    server.assert_figures(&alice, "450.10", "0.00").await;
+
+    // The shop hears it from sceau (signed webhook) and asks sceau itself on return.
+    sceau_server::webhooks::deliver_once(&server.service, &sceau_server::webhooks::http_client())
+        .await
+        .unwrap();
+    browser.click("#back").await;
+    browser.wait_for_text("#order-paid", "is paid").await;
+    browser.wait_for_text("#webhook", "verified").await;
+    browser.screenshot(&artefact("shop-paid.png")).await;
+
+    browser.close().await;
+    shop.stop();
+    server.stop().await;
+}
+
+/// Three wrong seals: the payment fails, nothing is taken, and the shop says not paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_three_wrong_seals_fail_the_payment() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start().await;
+    let (shop, _) = shop_for(&server).await;
+    let alice = server.enroll_client("alice", ALICE_PHONE, "500.00").await;
+
+    browser.goto(&shop.url()).await;
+    browser.click("#pay").await;
+    browser.wait_for_text("h1", "Sign in to pay").await;
+    browser.fill("input[name=login]", "alice").await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for("#validate").await;
+    let pay_url = browser.current_url().await;
+    browser.click("#validate").await;
+    browser.wait_for("#seal").await;
+    let seal = seal_from_phone(&browser, &server).await;
+    let wrong = format!("{:08}", (seal.parse::<u32>().unwrap() + 1) % 100_000_000);
+    browser.goto(&pay_url).await;
+    for expected in ["2 tries left", "1 try left"] {
+        browser.fill("#seal", &wrong).await;
+        browser.click("#sign").await;
+        browser.wait_for_text("p.error", expected).await;
+    }
+    browser.fill("#seal", &wrong).await;
+    browser.click("#sign").await;
+    browser.wait_for_text("#failed", "failed").await;
+    server.assert_figures(&alice, "500.00", "0.00").await;
+    browser.click("#back").await;
+    browser.wait_for_text("#order-not-paid", "not paid").await;
+
+    browser.close().await;
+    shop.stop();
+    server.stop().await;
+}

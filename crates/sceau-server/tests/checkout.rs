@@ -1,0 +1,645 @@
+//! Payment by seal over real HTTP (Figures 1–3): a merchant's checkout, the client's
+//! sign-in on the payment page, the electronic check, the seal on the phone typed back,
+//! the signed webhook, and the ways it must fail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::body::Bytes;
+use axum::http::HeaderMap as AxumHeaders;
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+/// A merchant's webhook endpoint: a real HTTP server on loopback that keeps what it got.
+struct Hooks {
+    url: String,
+    received: Arc<Mutex<Vec<(AxumHeaders, Bytes)>>>,
+}
+
+impl Hooks {
+    async fn start() -> Hooks {
+        let received: Arc<Mutex<Vec<(AxumHeaders, Bytes)>>> = Arc::default();
+        let kept = Arc::clone(&received);
+        let app = axum::Router::new().route(
+            "/hooks",
+            axum::routing::post(move |headers: AxumHeaders, body: Bytes| {
+                let kept = Arc::clone(&kept);
+                async move {
+                    kept.lock().unwrap().push((headers, body));
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Hooks { url, received }
+    }
+
+    fn taken(&self) -> Vec<(AxumHeaders, Bytes)> {
+        std::mem::take(&mut *self.received.lock().unwrap())
+    }
+}
+
+impl Server {
+    /// Delivers the due webhooks (as the server's own task would) until none is due.
+    async fn deliver_webhooks(&self) {
+        let client = sceau_server::webhooks::http_client();
+        for _ in 0..1_000 {
+            let attempted = sceau_server::webhooks::deliver_once(&self.service, &client)
+                .await
+                .unwrap();
+            if attempted == 0 {
+                return;
+            }
+        }
+        panic!("webhooks kept coming");
+    }
+}
+
+async fn create_checkout(server: &Server, merchant: &Merchant, body: Value) -> Value {
+    let reply = server
+        .merchant_post(merchant, "/v1/checkouts", &body, None)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.json()
+}
+
+fn checkout_body(amount: &str, webhook_url: &str) -> Value {
+    json!({
+        "amount": amount, "currency": "EUR", "reference": "cart-42",
+        "object": "Two concert tickets", "return_url": "http://127.0.0.1:9/shop/return",
+        "webhook_url": webhook_url,
+    })
+}
+
+/// A browser on the payment page: its cookie and the page's CSRF token once signed in.
+struct Payer {
+    cookie: String,
+    path: String,
+}
+
+fn csrf_in(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let at = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("no CSRF token in {page}"))
+        + marker.len();
+    let end = page[at..].find('"').unwrap() + at;
+    page[at..end].to_owned()
+}
+
+/// Signs in on the payment page; the hold is placed on the way.
+async fn sign_in_to_pay(server: &Server, checkout: &Value, login: &str) -> (Payer, common::Reply) {
+    let url = checkout["url"].as_str().unwrap();
+    let path = url
+        .strip_prefix(&server.base)
+        .expect("the payment link is on this server")
+        .to_owned();
+    let page = server.page(&path, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("Sign in to pay"), "{}", page.text);
+    let reply = server
+        .send(
+            server
+                .http
+                .post(server.url(&format!("{path}/sign-in")))
+                .form(&[("login", login), ("password", PASSWORD)]),
+        )
+        .await;
+    let cookie = reply
+        .header("set-cookie")
+        .map(|value| value.split(';').next().unwrap().to_owned())
+        .unwrap_or_default();
+    (Payer { cookie, path }, reply)
+}
+
+impl Payer {
+    async fn page(&self, server: &Server) -> common::Reply {
+        server.page(&self.path, Some(&self.cookie)).await
+    }
+
+    /// The session's CSRF token (the same on every page of the session).
+    async fn csrf(&self, server: &Server) -> String {
+        csrf_in(&server.page("/wallet", Some(&self.cookie)).await.text)
+    }
+
+    async fn post(&self, server: &Server, action: &str, fields: &[(&str, &str)]) -> common::Reply {
+        let csrf = self.csrf(server).await;
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        server
+            .send(
+                server
+                    .http
+                    .post(server.url(&format!("{}/{action}", self.path)))
+                    .header("cookie", &self.cookie)
+                    .form(&form),
+            )
+            .await
+    }
+}
+
+/// The seal in the newest message to `phone`, and that message.
+async fn seal_on_phone(server: &Server, phone: &str, after: i64) -> (String, String) {
+    let text = server.message_after(phone, after).await;
+    let marker = "your seal is ";
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("no seal in {text:?}"))
+        + marker.len();
+    let seal: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(seal.len(), 8, "{text}");
+    (seal, text)
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn another_seal(seal: &str) -> String {
+    let value: u32 = seal.parse().unwrap();
+    format!("{:08}", (value + 1) % 100_000_000)
+}
+
+#[tokio::test]
+async fn a_client_pays_a_checkout_with_the_seal_sent_to_their_phone() {
+    let server = Server::start().await;
+    let hooks = Hooks::start().await;
+    let shop = server.enroll_merchant("Le Petit Théâtre").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "500.00")
+        .await;
+    let checkout = create_checkout(&server, &shop, checkout_body("1234.56", &hooks.url)).await;
+    assert_eq!(checkout["state"], "open");
+    assert_eq!(checkout["paid"], false);
+    let id = checkout["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("co_") && id.len() == 35, "{id}");
+
+    // Not enough money: refused on sign-in, nothing held.
+    let (_, refused) = sign_in_to_pay(&server, &checkout, "alice").await;
+    assert_eq!(
+        refused.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("cannot cover"), "{}", refused.text);
+    server.assert_figures(&alice, "500.00", "0.00").await;
+
+    let checkout = create_checkout(&server, &shop, checkout_body("49.90", &hooks.url)).await;
+    let id = checkout["id"].as_str().unwrap().to_owned();
+    let (payer, signed_in) = sign_in_to_pay(&server, &checkout, "alice").await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.text
+    );
+    assert_eq!(signed_in.header("location"), Some(payer.path.as_str()));
+    server.assert_figures(&alice, "500.00", "49.90").await;
+
+    // The electronic check: every zone of Figure 3.
+    let check = payer.page(&server).await;
+    assert_eq!(check.status, StatusCode::OK, "{}", check.text);
+    for zone in 21..=29 {
+        assert!(
+            check.text.contains(&format!("data-zone=\"{zone}\"")),
+            "zone {zone} missing"
+        );
+    }
+    for shown in [
+        ISSUER,
+        "Client alice",
+        "49.90 EUR",
+        "forty-nine euros and ninety cents",
+        "quarante-neuf euros et quatre-vingt-dix centimes",
+        "Le Petit Théâtre",
+        "Two concert tickets",
+        "cart-42",
+        "Validate payment and sign",
+    ] {
+        assert!(
+            check.text.contains(&escape_html(shown)),
+            "{shown:?} not on the check"
+        );
+    }
+    assert_eq!(check.header("cache-control"), Some("no-store"));
+    let csp = check.header("content-security-policy").unwrap();
+    assert!(
+        !csp.contains("unsafe-inline") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert!(!check.text.contains("<script"), "no script on the check");
+
+    // Validate: a seal for exactly this payment goes to the phone, with amount and payee.
+    let before = server.newest_message_id(&alice.phone).await;
+    let validated = payer.post(&server, "validate", &[]).await;
+    assert_eq!(
+        validated.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        validated.text
+    );
+    let (seal, sms) = seal_on_phone(&server, &alice.phone, before).await;
+    assert!(
+        sms.contains("49.90 EUR") && sms.contains("Le Petit Théâtre"),
+        "{sms}"
+    );
+    assert!(sms.contains("Two concert tickets"), "{sms}");
+    // The seal is shown only on the phone: not on the page.
+    let seal_page = payer.page(&server).await;
+    assert!(!seal_page.text.contains(&seal));
+    assert!(
+        seal_page.text.contains("Sign and pay"),
+        "{}",
+        seal_page.text
+    );
+
+    let paid = payer.post(&server, "seal", &[("seal", &seal)]).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+    let done = payer.page(&server).await;
+    assert!(done.text.contains("id=\"paid\""), "{}", done.text);
+    assert!(
+        done.text
+            .contains(&format!("shop/return?checkout={id}&amp;state=paid")),
+        "{}",
+        done.text
+    );
+    server.assert_figures(&alice, "450.10", "0.00").await;
+
+    // A seal is accepted once.
+    let again = payer.post(&server, "seal", &[("seal", &seal)]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+
+    // The merchant polls, and gets the signed webhook.
+    let polled = server
+        .merchant_get(&shop, &format!("/v1/checkouts/{id}"))
+        .await;
+    assert_eq!(polled.status, StatusCode::OK, "{}", polled.text);
+    let polled = polled.json();
+    assert_eq!(
+        (polled["state"].as_str(), polled["paid"].as_bool()),
+        (Some("paid"), Some(true))
+    );
+    let authorization_id = polled["authorization_id"].as_i64().unwrap();
+    let authorization = server
+        .merchant_get(&shop, &format!("/v1/authorizations/{authorization_id}"))
+        .await;
+    assert_eq!(authorization.json()["state"], "captured");
+    server.deliver_webhooks().await;
+    let received = hooks.taken();
+    assert_eq!(received.len(), 1);
+    let (headers, body) = &received[0];
+    let event: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["checkout_id"].as_str()),
+        (Some("checkout.paid"), Some(id.as_str()))
+    );
+    assert_eq!(event["amount"], "49.90");
+    let signature = headers["sceau-signature"].to_str().unwrap();
+    let (t, v1) = signature.split_once(",v1=").unwrap();
+    let t: i64 = t.strip_prefix("t=").unwrap().parse().unwrap();
+    let secret = server.service.keys.webhook_secret(shop.id);
+    assert_eq!(v1, sceau_crypto::webhook_signature(&secret, t, body));
+    assert_ne!(v1, sceau_crypto::webhook_signature(&secret, t, b"{}"));
+    server.deliver_webhooks().await;
+    assert!(hooks.taken().is_empty(), "acknowledged: not sent again");
+
+    // The image of the check, for the client who paid, and nobody else.
+    let image = server
+        .page(&format!("{}/check.svg", payer.path), Some(&payer.cookie))
+        .await;
+    assert_eq!(image.status, StatusCode::OK);
+    assert_eq!(
+        image.header("content-type"),
+        Some("image/svg+xml; charset=utf-8")
+    );
+    assert!(
+        image.text.starts_with("<?xml") && image.text.contains("PAID"),
+        "{}",
+        image.text
+    );
+    assert!(!image.text.contains("<script"));
+    let anonymous = server
+        .page(&format!("{}/check.svg", payer.path), None)
+        .await;
+    assert_eq!(anonymous.status, StatusCode::NOT_FOUND);
+    server.assert_ledger_sound().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn three_wrong_seals_fail_the_payment_and_the_merchant_is_told() {
+    let server = Server::start().await;
+    let hooks = Hooks::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    let checkout = create_checkout(&server, &shop, checkout_body("10.00", &hooks.url)).await;
+    let (payer, _) = sign_in_to_pay(&server, &checkout, "alice").await;
+    let before = server.newest_message_id(&alice.phone).await;
+    payer.post(&server, "validate", &[]).await;
+    let (seal, _) = seal_on_phone(&server, &alice.phone, before).await;
+    let wrong = another_seal(&seal);
+    for (typed, expected) in [
+        (wrong.as_str(), "2 tries left"),
+        ("not a seal", "1 try left"),
+    ] {
+        let reply = payer.post(&server, "seal", &[("seal", typed)]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.text
+        );
+        assert!(
+            reply.text.contains("That seal is not right."),
+            "{}",
+            reply.text
+        );
+        assert!(reply.text.contains(expected), "{}", reply.text);
+        assert!(!reply.text.contains(&seal));
+    }
+    server.assert_figures(&alice, "100.00", "10.00").await;
+    let last = payer.post(&server, "seal", &[("seal", &wrong)]).await;
+    assert_eq!(last.status, StatusCode::SEE_OTHER, "{}", last.text);
+    let page = payer.page(&server).await;
+    assert!(page.text.contains("id=\"failed\""), "{}", page.text);
+    server.assert_figures(&alice, "100.00", "0.00").await;
+    // Dead: the right seal does nothing now.
+    let late = server
+        .send(
+            server
+                .http
+                .post(server.url(&format!("{}/seal", payer.path)))
+                .header("cookie", &payer.cookie)
+                .form(&[
+                    ("csrf", payer.csrf(&server).await.as_str()),
+                    ("seal", &seal),
+                ]),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.text);
+    let polled = server
+        .merchant_get(
+            &shop,
+            &format!("/v1/checkouts/{}", checkout["id"].as_str().unwrap()),
+        )
+        .await
+        .json();
+    assert_eq!(
+        (polled["state"].as_str(), polled["failure"].as_str()),
+        (Some("failed"), Some("seal_tries_exhausted"))
+    );
+    server.deliver_webhooks().await;
+    let received = hooks.taken();
+    assert_eq!(received.len(), 1);
+    let event: Value = serde_json::from_slice(&received[0].1).unwrap();
+    assert_eq!(event["type"], "checkout.failed");
+    server.assert_ledger_sound().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_checkout_is_bound_to_the_client_who_signed_in_first() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    let bob = server.enroll_client("bob", "+33612345679", "100.00").await;
+    let checkout = create_checkout(
+        &server,
+        &shop,
+        checkout_body("10.00", "http://127.0.0.1:9/hooks"),
+    )
+    .await;
+    let (alice_payer, _) = sign_in_to_pay(&server, &checkout, "alice").await;
+    let (bob_payer, reply) = sign_in_to_pay(&server, &checkout, "bob").await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    server.assert_figures(&bob, "100.00", "0.00").await;
+    let page = bob_payer.page(&server).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(!page.text.contains("Validate payment"), "{}", page.text);
+    // Bob's own valid CSRF token does not let him validate Alice's payment.
+    let bob_csrf = bob_payer.csrf(&server).await;
+    let forged = server
+        .send(
+            server
+                .http
+                .post(server.url(&format!("{}/validate", bob_payer.path)))
+                .header("cookie", &bob_payer.cookie)
+                .form(&[("csrf", bob_csrf.as_str())]),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+    // No CSRF token, or a cross-site origin: refused, nothing sent.
+    let before = server.newest_message_id(&alice.phone).await;
+    let no_token = server
+        .send(
+            server
+                .http
+                .post(server.url(&format!("{}/validate", alice_payer.path)))
+                .header("cookie", &alice_payer.cookie)
+                .form(&[("csrf", "")]),
+        )
+        .await;
+    check_error(&no_token, 403, "csrf");
+    let alice_csrf = alice_payer.csrf(&server).await;
+    let cross_site = server
+        .send(
+            server
+                .http
+                .post(server.url(&format!("{}/validate", alice_payer.path)))
+                .header("cookie", &alice_payer.cookie)
+                .header("origin", "https://evil.example")
+                .form(&[("csrf", alice_csrf.as_str())]),
+        )
+        .await;
+    check_error(&cross_site, 403, "cross_origin");
+    server.deliver().await;
+    assert_eq!(
+        server.newest_message_id(&alice.phone).await,
+        before,
+        "no seal was sent"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_seal_replaces_the_old_one_after_a_cooldown() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    let checkout = create_checkout(
+        &server,
+        &shop,
+        checkout_body("10.00", "http://127.0.0.1:9/hooks"),
+    )
+    .await;
+    let (payer, _) = sign_in_to_pay(&server, &checkout, "alice").await;
+    let before = server.newest_message_id(&alice.phone).await;
+    payer.post(&server, "validate", &[]).await;
+    let (first, _) = seal_on_phone(&server, &alice.phone, before).await;
+    let too_soon = payer.post(&server, "resend", &[]).await;
+    assert_eq!(
+        too_soon.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        too_soon.text
+    );
+    server.clock.advance(30);
+    let before = server.newest_message_id(&alice.phone).await;
+    let resent = payer.post(&server, "resend", &[]).await;
+    assert_eq!(resent.status, StatusCode::SEE_OTHER, "{}", resent.text);
+    let (second, _) = seal_on_phone(&server, &alice.phone, before).await;
+    // The first seal died with the resend (a wrong try now), the second one pays.
+    if first != second {
+        let stale = payer.post(&server, "seal", &[("seal", &first)]).await;
+        assert_eq!(
+            stale.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            stale.text
+        );
+    }
+    // A seal typed after its time is refused without counting a try.
+    server.clock.advance(300);
+    let expired = payer.post(&server, "seal", &[("seal", &second)]).await;
+    assert_eq!(
+        expired.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        expired.text
+    );
+    assert!(expired.text.contains("expired"), "{}", expired.text);
+    let before = server.newest_message_id(&alice.phone).await;
+    payer.post(&server, "resend", &[]).await;
+    let (third, _) = seal_on_phone(&server, &alice.phone, before).await;
+    let paid = payer.post(&server, "seal", &[("seal", &third)]).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+    server.assert_figures(&alice, "90.00", "0.00").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn merchants_get_clear_errors_and_only_their_own_checkouts() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let other = server.enroll_merchant("Other").await;
+    let post = async |body: Value| {
+        server
+            .merchant_post(&shop, "/v1/checkouts", &body, None)
+            .await
+    };
+    let good = checkout_body("10.00", "https://shop.example/hooks");
+    let with = |field: &str, value: Value| {
+        let mut body = good.clone();
+        body[field] = value;
+        body
+    };
+    check_error(
+        &post(with("return_url", json!("http://shop.example/return"))).await,
+        422,
+        "invalid_url",
+    );
+    check_error(
+        &post(with("webhook_url", json!("javascript:alert(1)"))).await,
+        422,
+        "invalid_url",
+    );
+    check_error(
+        &post(with("amount", json!("-1"))).await,
+        422,
+        "amount_not_positive",
+    );
+    check_error(
+        &post(with("currency", json!("XXX1"))).await,
+        422,
+        "unknown_currency",
+    );
+    check_error(&post(with("object", json!(""))).await, 422, "invalid_field");
+    check_error(
+        &post(with("validity_s", json!(99_999))).await,
+        422,
+        "invalid_validity",
+    );
+    let unknown = post(with("surprise", json!(1))).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.text);
+    let unauthenticated = server
+        .send(server.http.post(server.url("/v1/checkouts")).json(&good))
+        .await;
+    check_error(&unauthenticated, 401, "unauthorized");
+    // Idempotent creation.
+    let keyed = |key: &'static str| {
+        server.send(
+            server
+                .http
+                .post(server.url("/v1/checkouts"))
+                .bearer_auth(&shop.key)
+                .header("idempotency-key", key)
+                .json(&good),
+        )
+    };
+    let first = keyed("cart-42").await;
+    let second = keyed("cart-42").await;
+    assert_eq!(
+        (first.status, second.status),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    assert_eq!(first.json()["id"], second.json()["id"]);
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    let id = first.json()["id"].as_str().unwrap().to_owned();
+    // Another merchant's checkout does not exist for this one.
+    check_error(
+        &server
+            .merchant_get(&other, &format!("/v1/checkouts/{id}"))
+            .await,
+        404,
+        "checkout_not_found",
+    );
+    check_error(
+        &server
+            .merchant_get(&shop, "/v1/checkouts/co_00000000000000000000000000000000")
+            .await,
+        404,
+        "checkout_not_found",
+    );
+    check_error(
+        &server.merchant_get(&shop, "/v1/checkouts/not-an-id").await,
+        404,
+        "checkout_not_found",
+    );
+    let page = server.page("/pay/co_zzz", None).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    // The enrolment answer gives the webhook secret.
+    let enrolled = server
+        .admin(
+            Method::POST,
+            "/admin/v1/merchants",
+            Some(json!({"name": "Third"})),
+        )
+        .await
+        .json();
+    assert!(
+        enrolled["webhook_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("whsec_")
+    );
+    server.stop().await;
+}

@@ -1,0 +1,659 @@
+//! Checkouts paid with a seal (Figures 1–3), and the webhooks that tell merchants: the
+//! steps of `sqlite/checkout.rs`, run on a lane's connection inside its batch.
+//!
+//! Every step reads the checkout, asks `sceau_domain` (`seal::may_send`, `seal::judge`),
+//! and applies the answer with updates conditional on the checkout's `version`. When
+//! another batch (of this or another instance) changed the checkout meanwhile, the update
+//! finds nothing and the command fails with `checkout_changed_concurrently`, undoing all
+//! it wrote; the batch then runs again with one savepoint per command, and the command
+//! reruns on what is stored now. A hold is taken, captured or released only under the
+//! accounts the batch locked for it (see `ops::accounts_touched`).
+
+use super::ops::{self, AuthorizationRow};
+use super::read::{client_where, narrow};
+use super::{Conn, Fail, col, corrupt, exec, one_row, opt_row, rows};
+use crate::StoreError;
+use crate::model::*;
+use crate::shared::{CHECKOUT_FAILED_SEAL, checkout_event, figures, seal_status};
+use sceau_domain::decline::Decline;
+use sceau_domain::ledger::{self, AuthorizationState};
+use sceau_domain::policy;
+use sceau_domain::seal::{self, SealVerdict};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+const CHECKOUT_COLUMNS: &str = "ch.id, ch.public_id, ch.merchant_id, m.name, ch.amount, ch.currency, \
+     ch.merchant_reference, ch.object, ch.return_url, ch.webhook_url, ch.state, ch.failure, ch.client_id, \
+     ch.authorization_id, au.credit_account, n.last_four, n.expiry_month, n.expiry_year, ch.seal_nonce, \
+     ch.seal_digits, ch.seal_issued_at, ch.seal_expires_at, ch.seal_wrong_tries, ch.seal_sends, \
+     ch.created_at, ch.expires_at, ch.updated_at, ch.version";
+
+const CHECKOUT_FROM: &str = "checkouts ch JOIN merchants m ON m.id = ch.merchant_id \
+     LEFT JOIN authorizations au ON au.id = ch.authorization_id \
+     LEFT JOIN numbers n ON n.id = au.number_id";
+
+/// Most checkouts ended by one sweep; the next sweep takes the rest.
+const CHECKOUT_EXPIRY_BATCH_MAX: i64 = 1_000;
+
+fn json_error(error: serde_json::Error) -> Fail {
+    Fail::Store(StoreError::Corrupt(error.to_string()))
+}
+
+fn changed_concurrently() -> Fail {
+    Fail::Store(StoreError::Conflict("checkout_changed_concurrently"))
+}
+
+/// A checkout and its version (for conditional updates), from [`CHECKOUT_COLUMNS`].
+fn checkout_row(row: &Row) -> Result<(CheckoutView, i64), Fail> {
+    let state: String = col(row, 10)?;
+    let expiry_month: Option<i64> = col(row, 16)?;
+    let expiry_year: Option<i64> = col(row, 17)?;
+    let number_expiry = match (expiry_month, expiry_year) {
+        (Some(month), Some(year)) => Some((
+            u8::try_from(month).map_err(|_| corrupt("numbers.expiry_month"))?,
+            u16::try_from(year).map_err(|_| corrupt("numbers.expiry_year"))?,
+        )),
+        _ => None,
+    };
+    let nonce: Option<Vec<u8>> = col(row, 18)?;
+    let seal = match nonce {
+        Some(nonce) => Some(StoredSeal {
+            nonce: nonce
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt("checkouts.seal_nonce"))?,
+            digits: narrow(row, 19, "checkouts.seal_digits")?,
+            issued_at_s: col(row, 20)?,
+            expires_at_s: col(row, 21)?,
+        }),
+        None => None,
+    };
+    let view = CheckoutView {
+        id: col(row, 0)?,
+        public_id: col(row, 1)?,
+        merchant_id: col(row, 2)?,
+        merchant_name: col(row, 3)?,
+        amount: col(row, 4)?,
+        currency: col(row, 5)?,
+        merchant_reference: col(row, 6)?,
+        object: col(row, 7)?,
+        return_url: col(row, 8)?,
+        webhook_url: col(row, 9)?,
+        state: CheckoutState::parse(&state).ok_or_else(|| corrupt("checkouts.state"))?,
+        failure: col(row, 11)?,
+        client_id: col(row, 12)?,
+        authorization_id: col(row, 13)?,
+        payee_account_id: col(row, 14)?,
+        number_last_four: col(row, 15)?,
+        number_expiry,
+        seal,
+        seal_wrong_tries: narrow(row, 22, "checkouts.seal_wrong_tries")?,
+        seal_sends: narrow(row, 23, "checkouts.seal_sends")?,
+        created_at_s: col(row, 24)?,
+        expires_at_s: col(row, 25)?,
+        updated_at_s: col(row, 26)?,
+    };
+    Ok((view, col(row, 27)?))
+}
+
+/// The checkout matching `condition` on `checkouts ch` (with `$1`).
+async fn checkout_where(
+    c: &Conn,
+    condition: &str,
+    value: &(dyn ToSql + Sync),
+) -> Result<Option<(CheckoutView, i64)>, Fail> {
+    let sql = format!("SELECT {CHECKOUT_COLUMNS} FROM {CHECKOUT_FROM} WHERE {condition}");
+    opt_row(c, &sql, &[value])
+        .await?
+        .as_ref()
+        .map(checkout_row)
+        .transpose()
+}
+
+/// A checkout by the identifier in its page's address.
+pub(super) async fn checkout(c: &Conn, public_id: &str) -> Result<Option<CheckoutView>, Fail> {
+    Ok(checkout_where(c, "ch.public_id = $1", &public_id)
+        .await?
+        .map(|(view, _)| view))
+}
+
+async fn checkout_by_id(c: &Conn, id: i64) -> Result<(CheckoutView, i64), Fail> {
+    checkout_where(c, "ch.id = $1", &id)
+        .await?
+        .ok_or_else(|| Fail::Store(StoreError::Corrupt(format!("checkout {id} vanished"))))
+}
+
+pub(super) async fn create_checkout(
+    c: &Conn,
+    checkout: &NewCheckout,
+) -> Result<(CheckoutView, bool), Fail> {
+    if let Some(idempotency) = &checkout.idempotency
+        && let Some(stored) = ops::idempotent_replay(c, checkout.merchant_id, idempotency).await?
+    {
+        let view = serde_json::from_str(&stored).map_err(json_error)?;
+        return Ok((view, true));
+    }
+    // A public id taken already is an error (the unique constraint's), not a replay.
+    let row = one_row(
+        c,
+        "INSERT INTO checkouts (public_id, merchant_id, currency, amount, merchant_reference, object, \
+         return_url, webhook_url, state, created_at, expires_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $9) RETURNING id",
+        &[
+            &checkout.public_id,
+            &checkout.merchant_id,
+            &checkout.currency.code(),
+            &checkout.amount,
+            &checkout.merchant_reference,
+            &checkout.object,
+            &checkout.return_url,
+            &checkout.webhook_url,
+            &checkout.now_s,
+            &checkout.expires_at_s,
+        ],
+    )
+    .await?;
+    let (view, _) = checkout_by_id(c, col(&row, 0)?).await?;
+    if let Some(idempotency) = &checkout.idempotency {
+        // Recorded meanwhile by another batch: this command fails and its rerun replays.
+        let stored = serde_json::to_string(&view).map_err(json_error)?;
+        ops::record_idempotency(
+            c,
+            checkout.merchant_id,
+            idempotency,
+            &stored,
+            checkout.now_s,
+        )
+        .await?;
+    }
+    Ok((view, false))
+}
+
+/// Moves a checkout on, on condition that nobody else did since it was read.
+/// `assignments` use `$4` onwards for `values`.
+async fn update_checkout(
+    c: &Conn,
+    id: i64,
+    version: i64,
+    assignments: &str,
+    values: &[&(dyn ToSql + Sync)],
+    now_s: i64,
+) -> Result<(), Fail> {
+    let sql = format!(
+        "UPDATE checkouts SET {assignments}, version = version + 1, updated_at = $2 \
+         WHERE id = $1 AND version = $3"
+    );
+    let mut all: Vec<&(dyn ToSql + Sync)> = vec![&id, &now_s, &version];
+    all.extend_from_slice(values);
+    if exec(c, &sql, &all).await? != 1 {
+        return Err(changed_concurrently());
+    }
+    Ok(())
+}
+
+/// Queues the merchant's webhook for what just happened to a checkout, if it asked for one.
+async fn queue_event(c: &Conn, view: &CheckoutView, now_s: i64) -> Result<(), Fail> {
+    let Some(url) = &view.webhook_url else {
+        return Ok(());
+    };
+    let event = checkout_event(view, now_s)?;
+    let body = serde_json::to_string(&event).map_err(json_error)?;
+    exec(
+        c,
+        "INSERT INTO webhooks (merchant_id, checkout_id, url, event, body, state, next_attempt_at, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6)",
+        &[
+            &view.merchant_id,
+            &view.id,
+            url,
+            &event.event,
+            &body,
+            &now_s,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The checks every step by the client makes first, on the checkout as read: it exists,
+/// is this client's (or nobody's yet), is in `expected` state and has not run out.
+fn check_for_client(
+    found: Option<(CheckoutView, i64)>,
+    client_id: i64,
+    expected: CheckoutState,
+    now_s: i64,
+) -> Result<(CheckoutView, i64), CheckoutRefusal> {
+    let Some((view, version)) = found else {
+        return Err(CheckoutRefusal::NotFound);
+    };
+    if view.client_id.is_some_and(|owner| owner != client_id) {
+        return Err(CheckoutRefusal::OtherClient);
+    }
+    if view.state != expected {
+        return Err(CheckoutRefusal::WrongState);
+    }
+    if now_s >= view.expires_at_s {
+        return Err(CheckoutRefusal::Expired);
+    }
+    Ok((view, version))
+}
+
+/// Reads the checkout and makes [`check_for_client`]'s checks.
+async fn for_client(
+    c: &Conn,
+    checkout_id: i64,
+    client_id: i64,
+    expected: CheckoutState,
+    now_s: i64,
+) -> Result<Result<(CheckoutView, i64), CheckoutRefusal>, Fail> {
+    let found = checkout_where(c, "ch.id = $1", &checkout_id).await?;
+    Ok(check_for_client(found, client_id, expected, now_s))
+}
+
+pub(super) async fn hold_checkout(c: &Conn, hold: &HoldCheckout) -> Result<HoldOutcome, Fail> {
+    let found = checkout_where(c, "ch.id = $1", &hold.checkout_id).await?;
+    if let Some((view, _)) = &found
+        && view.state == CheckoutState::Held
+        && view.client_id == Some(hold.client_id)
+    {
+        // Signing in again on a checkout already held for this client changes nothing.
+        return Ok(HoldOutcome::Held(Box::new(view.clone())));
+    }
+    let (view, version) =
+        match check_for_client(found, hold.client_id, CheckoutState::Open, hold.now_s) {
+            Ok(found) => found,
+            Err(refusal) => return Ok(HoldOutcome::Refused(refusal)),
+        };
+    let Some(client) = client_where(c, "id = $1", &hold.client_id).await? else {
+        return Ok(HoldOutcome::Refused(CheckoutRefusal::NotFound));
+    };
+    if client.stopped(hold.now_s) {
+        return Ok(HoldOutcome::Declined(Decline::Blocked));
+    }
+    if client.currency.code() != view.currency {
+        return Ok(HoldOutcome::Declined(Decline::CurrencyMismatch));
+    }
+    // The client's account is locked by the batch; the floor is the update's condition.
+    let held = exec(
+        c,
+        "UPDATE accounts SET held = held + $2 WHERE id = $1 AND balance - held - $2 >= -credit_limit",
+        &[&client.account_id, &view.amount],
+    )
+    .await?;
+    if held != 1 {
+        return Ok(HoldOutcome::Declined(Decline::InsufficientFunds));
+    }
+    // The payment means of the check (zone 25): a single-use number for exactly this
+    // amount and merchant, used by this payment at once.
+    let number = one_row(
+        c,
+        "INSERT INTO numbers (client_id, account_id, currency, fingerprint, details_fingerprint, last_four, \
+         expiry_month, expiry_year, origin, uses_max, amount_rule, amount_limit, merchant_lock, merchant_id, \
+         valid_until, state, uses_count, amount_used, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'merchant', 1, 'exact', $9, 'named', $10, $11, 'consumed', 1, $9, $12) \
+         RETURNING id",
+        &[
+            &client.id,
+            &client.account_id,
+            &view.currency,
+            &&hold.number_fingerprint[..],
+            &&hold.details_fingerprint[..],
+            &hold.last_four,
+            &i64::from(hold.expiry.month),
+            &i64::from(hold.expiry.year),
+            &view.amount,
+            &view.merchant_id,
+            &view.expires_at_s,
+            &hold.now_s,
+        ],
+    )
+    .await?;
+    let number_id: i64 = col(&number, 0)?;
+    let credit_account = ops::merchant_account(c, view.merchant_id, &view.currency).await?;
+    let authorization = one_row(
+        c,
+        "INSERT INTO authorizations (merchant_id, number_id, client_id, debit_account, credit_account, currency, \
+         amount, state, merchant_reference, created_at, hold_expires_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'authorized', $8, $9, $10, $9) RETURNING id",
+        &[
+            &view.merchant_id,
+            &number_id,
+            &client.id,
+            &client.account_id,
+            &credit_account,
+            &view.currency,
+            &view.amount,
+            &view.merchant_reference,
+            &hold.now_s,
+            &view.expires_at_s,
+        ],
+    )
+    .await?;
+    let authorization_id: i64 = col(&authorization, 0)?;
+    update_checkout(
+        c,
+        view.id,
+        version,
+        "state = 'held', client_id = $4, authorization_id = $5",
+        &[&client.id, &authorization_id],
+        hold.now_s,
+    )
+    .await?;
+    Ok(HoldOutcome::Held(Box::new(
+        checkout_by_id(c, view.id).await?.0,
+    )))
+}
+
+pub(super) async fn send_seal(c: &Conn, send: &SendSeal) -> Result<SendOutcome, Fail> {
+    let (view, version) = match for_client(
+        c,
+        send.checkout_id,
+        send.client_id,
+        CheckoutState::Held,
+        send.now_s,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(refusal) => return Ok(SendOutcome::Refused(refusal)),
+    };
+    match client_where(c, "id = $1", &send.client_id).await? {
+        Some(client) if !client.stopped(send.now_s) => {}
+        _ => return Ok(SendOutcome::Refused(CheckoutRefusal::ClientStopped)),
+    }
+    let status = seal_status(&view);
+    match seal::may_send(status.as_ref(), send.now_s) {
+        Ok(()) => {}
+        Err(seal::ResendRefusal::Cooldown { until_s }) => {
+            return Ok(SendOutcome::Refused(CheckoutRefusal::SealCooldown {
+                until_s,
+            }));
+        }
+        Err(seal::ResendRefusal::NoneLeft) => {
+            return Ok(SendOutcome::Refused(CheckoutRefusal::NoSealsLeft));
+        }
+    }
+    update_checkout(
+        c,
+        view.id,
+        version,
+        "seal_nonce = $4, seal_digits = $5, seal_issued_at = $6, seal_expires_at = $7, \
+         seal_sends = seal_sends + 1",
+        &[
+            &&send.seal.nonce[..],
+            &i64::from(send.seal.digits),
+            &send.seal.issued_at_s,
+            &send.seal.expires_at_s,
+        ],
+        send.now_s,
+    )
+    .await?;
+    ops::enqueue_message(c, &send.message, send.now_s).await?;
+    Ok(SendOutcome::Sent(Box::new(
+        checkout_by_id(c, view.id).await?.0,
+    )))
+}
+
+/// The authorization behind a held checkout, for capture or release.
+async fn authorization_of(c: &Conn, view: &CheckoutView) -> Result<AuthorizationRow, Fail> {
+    let Some(authorization_id) = view.authorization_id else {
+        return Err(Fail::Store(StoreError::Corrupt(format!(
+            "checkout {} held without authorization",
+            view.id
+        ))));
+    };
+    ops::authorization_row_of(c, view.merchant_id, authorization_id)
+        .await?
+        .ok_or_else(|| {
+            Fail::Store(StoreError::Corrupt(format!(
+                "authorization {authorization_id} vanished"
+            )))
+        })
+}
+
+/// Counts a wrong seal against the client: returns the pause it starts, if any. The
+/// client's account is locked by the batch (it is the hold's debit account).
+async fn count_client_failure(
+    c: &Conn,
+    client_id: i64,
+    now_s: i64,
+) -> Result<Option<Paused>, Fail> {
+    let row = one_row(
+        c,
+        "SELECT consecutive_failures FROM clients WHERE id = $1",
+        &[&client_id],
+    )
+    .await?;
+    let failures = u32::try_from(col::<i64>(&row, 0)?).unwrap_or(u32::MAX);
+    let (failures, paused_until_s) = policy::client_failure(failures, now_s);
+    exec(
+        c,
+        "UPDATE clients SET consecutive_failures = $2, paused_until = COALESCE($3, paused_until) \
+         WHERE id = $1",
+        &[&client_id, &i64::from(failures), &paused_until_s],
+    )
+    .await?;
+    Ok(paused_until_s.map(|until_s| Paused { client_id, until_s }))
+}
+
+/// A typed seal's writes change the client's counters and the hold, which the batch may
+/// do only under their accounts' locks. The accounts were looked up before the lock: if
+/// the checkout was held only after that, they are not locked, and the command fails so
+/// that its rerun looks them up again.
+fn ensure_locked(view: &CheckoutView, client: &ClientRecord, locked: &[i64]) -> Result<(), Fail> {
+    let payee_locked = view
+        .payee_account_id
+        .is_none_or(|account_id| locked.contains(&account_id));
+    if !payee_locked || !locked.contains(&client.account_id) {
+        return Err(changed_concurrently());
+    }
+    Ok(())
+}
+
+/// `locked`: the accounts the batch locked for this command.
+pub(super) async fn type_seal(
+    c: &Conn,
+    typed: &TypedSeal,
+    locked: &[i64],
+) -> Result<SealOutcome, Fail> {
+    let (view, version) = match for_client(
+        c,
+        typed.checkout_id,
+        typed.client_id,
+        CheckoutState::Held,
+        typed.now_s,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(refusal) => return Ok(SealOutcome::Refused(refusal)),
+    };
+    let client = match client_where(c, "id = $1", &typed.client_id).await? {
+        Some(client) if !client.stopped(typed.now_s) => client,
+        _ => return Ok(SealOutcome::Refused(CheckoutRefusal::ClientStopped)),
+    };
+    let (Some(stored), Some(status)) = (&view.seal, seal_status(&view)) else {
+        return Ok(SealOutcome::Refused(CheckoutRefusal::NoLiveSeal));
+    };
+    if stored.nonce != typed.nonce {
+        return Ok(SealOutcome::Refused(CheckoutRefusal::NoLiveSeal));
+    }
+    let verdict = seal::judge(&status, typed.matched, typed.now_s);
+    if verdict != SealVerdict::Expired {
+        ensure_locked(&view, &client, locked)?;
+    }
+    match verdict {
+        SealVerdict::Expired => Ok(SealOutcome::Expired),
+        SealVerdict::Accept => accept(c, &view, version, typed).await,
+        SealVerdict::Wrong { tries_left } => {
+            update_checkout(
+                c,
+                view.id,
+                version,
+                "seal_wrong_tries = seal_wrong_tries + 1",
+                &[],
+                typed.now_s,
+            )
+            .await?;
+            let paused = count_client_failure(c, typed.client_id, typed.now_s).await?;
+            Ok(SealOutcome::Wrong { tries_left, paused })
+        }
+        SealVerdict::Exhausted => {
+            let authorization = authorization_of(c, &view).await?;
+            if ledger::void(&figures(&authorization.view)).is_ok() {
+                ops::release_hold(
+                    c,
+                    &authorization,
+                    AuthorizationState::Voided,
+                    0,
+                    typed.now_s,
+                )
+                .await?;
+            }
+            update_checkout(
+                c,
+                view.id,
+                version,
+                "seal_wrong_tries = seal_wrong_tries + 1, state = 'failed', failure = $4",
+                &[&CHECKOUT_FAILED_SEAL],
+                typed.now_s,
+            )
+            .await?;
+            let paused = count_client_failure(c, typed.client_id, typed.now_s).await?;
+            let (view, _) = checkout_by_id(c, view.id).await?;
+            queue_event(c, &view, typed.now_s).await?;
+            Ok(SealOutcome::Failed { view, paused })
+        }
+    }
+}
+
+/// The right seal: captures the hold in full, marks the checkout paid, clears the
+/// client's failure count and queues the merchant's webhook, all in the batch's
+/// transaction.
+async fn accept(
+    c: &Conn,
+    view: &CheckoutView,
+    version: i64,
+    typed: &TypedSeal,
+) -> Result<SealOutcome, Fail> {
+    let authorization = authorization_of(c, view).await?;
+    match ledger::capture(&figures(&authorization.view), None, typed.now_s) {
+        Ok(amount) => ops::capture_row(c, &authorization, amount, typed.now_s).await?,
+        Err(rejection) => {
+            // The hold is gone (released by the sweep at the checkout's end): not paid.
+            update_checkout(
+                c,
+                view.id,
+                version,
+                "state = 'failed', failure = $4",
+                &[&rejection.code()],
+                typed.now_s,
+            )
+            .await?;
+            let (view, _) = checkout_by_id(c, view.id).await?;
+            queue_event(c, &view, typed.now_s).await?;
+            return Ok(SealOutcome::Failed { view, paused: None });
+        }
+    }
+    update_checkout(c, view.id, version, "state = 'paid'", &[], typed.now_s).await?;
+    exec(
+        c,
+        "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
+        &[&typed.client_id],
+    )
+    .await?;
+    let (view, _) = checkout_by_id(c, view.id).await?;
+    queue_event(c, &view, typed.now_s).await?;
+    Ok(SealOutcome::Paid(view))
+}
+
+/// Ends checkouts whose time has passed. Their holds end with them: a checkout's hold
+/// expires at the checkout's end, so the same sweep releases it. A checkout that another
+/// batch is changing right now is skipped (its row is locked), not waited for: the next
+/// sweep ends it if it is still due. The rows taken are locked, so their versions hold.
+pub(super) async fn expire_checkouts(c: &Conn, now_s: i64) -> Result<u64, Fail> {
+    let due = rows(
+        c,
+        "SELECT id, version FROM checkouts WHERE state IN ('open', 'held') AND expires_at <= $1 \
+         ORDER BY expires_at, id LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED",
+        &[&now_s, &CHECKOUT_EXPIRY_BATCH_MAX],
+    )
+    .await?;
+    let mut ended = 0;
+    for row in &due {
+        let (id, version): (i64, i64) = (col(row, 0)?, col(row, 1)?);
+        update_checkout(
+            c,
+            id,
+            version,
+            "state = 'expired', failure = 'checkout_expired'",
+            &[],
+            now_s,
+        )
+        .await?;
+        let (view, _) = checkout_by_id(c, id).await?;
+        queue_event(c, &view, now_s).await?;
+        ended += 1;
+    }
+    Ok(ended)
+}
+
+fn webhook_row(row: &Row) -> Result<WebhookDelivery, Fail> {
+    Ok(WebhookDelivery {
+        id: col(row, 0)?,
+        merchant_id: col(row, 1)?,
+        url: col(row, 2)?,
+        event: col(row, 3)?,
+        body: col(row, 4)?,
+        attempts: narrow(row, 5, "webhooks.attempts")?,
+    })
+}
+
+/// Claims due webhooks (see [`crate::Store::claim_webhooks`]); rows another transaction
+/// is claiming are skipped, not waited for, so instances never claim the same webhook.
+pub(super) async fn claim_webhooks(
+    c: &Conn,
+    now_s: i64,
+    lease_s: i64,
+    limit: u32,
+) -> Result<Vec<WebhookDelivery>, Fail> {
+    let claimed = rows(
+        c,
+        "UPDATE webhooks SET claimed_until = $2 WHERE id IN (SELECT id FROM webhooks \
+         WHERE state = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 \
+         ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, merchant_id, url, event, body, attempts, next_attempt_at",
+        &[&now_s, &now_s.saturating_add(lease_s), &i64::from(limit)],
+    )
+    .await?;
+    let mut due = claimed
+        .iter()
+        .map(|row| Ok((col::<i64>(row, 6)?, webhook_row(row)?)))
+        .collect::<Result<Vec<_>, Fail>>()?;
+    due.sort_by_key(|(next_attempt_s, webhook)| (*next_attempt_s, webhook.id));
+    Ok(due.into_iter().map(|(_, webhook)| webhook).collect())
+}
+
+pub(super) async fn mark_webhook(
+    c: &Conn,
+    webhook_id: i64,
+    result: &WebhookResult,
+) -> Result<(), Fail> {
+    let (state, next_attempt_s, error, now_s) = match result {
+        WebhookResult::Delivered { now_s } => ("delivered", *now_s, None, *now_s),
+        WebhookResult::Retry {
+            next_attempt_s,
+            error,
+            now_s,
+        } => ("pending", *next_attempt_s, Some(error.as_str()), *now_s),
+        WebhookResult::GaveUp { error, now_s } => ("failed", *now_s, Some(error.as_str()), *now_s),
+    };
+    exec(
+        c,
+        "UPDATE webhooks SET state = $2, attempts = attempts + 1, next_attempt_at = $3, last_error = $4, \
+         claimed_until = 0, updated_at = $5 WHERE id = $1 AND state = 'pending'",
+        &[&webhook_id, &state, &next_attempt_s, &error, &now_s],
+    )
+    .await?;
+    Ok(())
+}
