@@ -159,17 +159,37 @@ pub async fn run(keep_serving: bool, database_url: Option<String>) -> anyhow::Re
         admin_token: admin_token.to_string(),
     };
     let result = scenario(&demo).await;
-    if keep_serving && result.is_ok() {
+    if keep_serving && let Ok(shop) = &result {
+        let shop_config = sceau_server::shop::ShopConfig {
+            name: "Librairie Dupont".into(),
+            sceau_url: base.clone(),
+            api_key: shop.api_key.clone(),
+            webhook_secret: shop.webhook_secret.clone(),
+            clock: Arc::new(sceau_server::clock::SystemClock),
+        };
+        let running_shop =
+            sceau_server::shop::start(shop_config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await?;
         println!(
-            "\nServing until Ctrl-C: sign in at {base}/login as alice / {ALICE_PASSWORD}; phone at {base}/phone?to=%2B33612345678"
+            "\nServing until Ctrl-C:\n  the shop (a cart and \"Pay with sceau\"): {}\n  \
+             sign in as alice / {ALICE_PASSWORD}; her phone: {base}/phone?to=%2B33612345678\n  \
+             her wallet: {base}/login",
+            running_shop.url()
         );
         tokio::signal::ctrl_c().await?;
+        running_shop.stop();
     }
     running.stop().await;
-    result
+    result.map(|_| ())
 }
 
-async fn scenario(demo: &Demo) -> anyhow::Result<()> {
+/// The demo merchant's credentials, for the shop that `--serve` starts.
+struct ShopCredentials {
+    api_key: String,
+    webhook_secret: String,
+}
+
+async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     use reqwest::Method;
     step("Enrolment (admin API)");
     let shop = demo
@@ -180,6 +200,10 @@ async fn scenario(demo: &Demo) -> anyhow::Result<()> {
         )
         .await?;
     let shop_key = shop["api_key"].as_str().context("api key")?.to_owned();
+    let webhook_secret = shop["webhook_secret"]
+        .as_str()
+        .context("webhook secret")?
+        .to_owned();
     println!(
         "merchant #{} {} enrolled; its API key is shown once and stored only as a hash",
         shop["id"], shop["name"]
@@ -369,6 +393,8 @@ async fn scenario(demo: &Demo) -> anyhow::Result<()> {
     );
     println!("after: {}", demo.balance(alice_id).await?);
 
+    seal_flow(demo, &shop_key, &cookie, &csrf, alice_id).await?;
+
     step("Ledger");
     let check = demo
         .admin(Method::GET, "/admin/v1/ledger/check", None)
@@ -381,7 +407,140 @@ async fn scenario(demo: &Demo) -> anyhow::Result<()> {
         bail!("the ledger is not sound: {check}");
     }
     println!("\nDemo complete.");
+    Ok(ShopCredentials {
+        api_key: shop_key,
+        webhook_secret,
+    })
+}
+
+/// Figures 1-3: the merchant hands a payment to sceau; Alice sees the electronic check,
+/// validates, and types back the seal sent to her phone.
+async fn seal_flow(
+    demo: &Demo,
+    shop_key: &str,
+    cookie: &str,
+    csrf: &str,
+    alice_id: i64,
+) -> anyhow::Result<()> {
+    step("Figures 1-3 — Librairie Dupont hands a payment to sceau; Alice signs it with a seal");
+    let (status, checkout) = demo
+        .merchant(
+            shop_key,
+            "/v1/checkouts",
+            json!({"amount": "34.80", "currency": "EUR", "reference": "order-2002",
+                   "object": "Two books: Les Misérables I and II", "return_url": "https://librairie.example/return"}),
+            "order-2002-checkout",
+        )
+        .await?;
+    println!(
+        "merchant POST /v1/checkouts 34.80 EUR → {status}\n    {}",
+        show(&checkout)
+    );
+    let url = checkout["url"].as_str().context("checkout url")?;
+    let id = checkout["id"].as_str().context("checkout id")?.to_owned();
+    let post = |action: &str, extra: Vec<(&'static str, String)>| {
+        let mut form = vec![("csrf", csrf.to_owned())];
+        form.extend(extra);
+        demo.http
+            .post(format!("{url}/{action}"))
+            .header("cookie", cookie)
+            .form(&form)
+            .send()
+    };
+    let held = post("hold", Vec::new()).await?;
+    println!(
+        "Alice, signed in, opens {url} and continues → {} (34.80 EUR held)",
+        held.status()
+    );
+    println!("  {}", demo.balance(alice_id).await?);
+    let page = demo
+        .http
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let words = [
+        "thirty-four euros and eighty cents",
+        "trente-quatre euros et quatre-vingts centimes",
+    ];
+    println!(
+        "the electronic check shows zones 21-29: {} of 9 zones, amount in words {}",
+        (21..=29)
+            .filter(|zone| page.contains(&format!("data-zone=\"{zone}\"")))
+            .count(),
+        if words.iter().all(|w| page.contains(w)) {
+            "in English and French"
+        } else {
+            "MISSING"
+        }
+    );
+    let validated = post("validate", Vec::new()).await?;
+    println!(
+        "POST {url}/validate (\"Validate payment and sign\") → {}",
+        validated.status()
+    );
+    let text = wait_for_seal(demo, ALICE_PHONE).await?;
+    println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
+    let seal: String = text
+        .split("your seal is ")
+        .nth(1)
+        .context("no seal in the SMS")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let wrong = format!(
+        "{:08}",
+        (seal.parse::<u64>().unwrap_or(0) + 1) % 100_000_000
+    );
+    let mistyped = post("seal", vec![("seal", wrong)]).await?;
+    let status = mistyped.status();
+    let said = if mistyped
+        .text()
+        .await?
+        .contains("That seal is not right. 2 tries left.")
+    {
+        "\"That seal is not right. 2 tries left.\""
+    } else {
+        "unexpected page"
+    };
+    println!("Alice mistypes the seal → {status} ({said})");
+    let signed = post("seal", vec![("seal", seal)]).await?;
+    println!(
+        "Alice types the seal → {} (paid; the seal is dead)",
+        signed.status()
+    );
+    let polled: Value = demo
+        .http
+        .get(format!("{}/v1/checkouts/{id}", demo.base))
+        .bearer_auth(shop_key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!(
+        "merchant GET /v1/checkouts/{id} → state {}, paid {}",
+        polled["state"], polled["paid"]
+    );
+    if polled["paid"] != json!(true) {
+        bail!("the checkout was not paid: {polled}");
+    }
+    println!("after: {}", demo.balance(alice_id).await?);
     Ok(())
+}
+
+/// Waits (bounded) until the newest message on the phone is a seal.
+async fn wait_for_seal(demo: &Demo, phone: &str) -> anyhow::Result<String> {
+    for _ in 0..100 {
+        if let Ok(text) = demo.read_phone(phone).await
+            && text.contains("your seal is ")
+        {
+            return Ok(text);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    bail!("no seal reached {phone}")
 }
 
 /// Waits (bounded) until the dispatcher has delivered a new message to the phone.
