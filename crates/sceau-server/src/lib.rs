@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod checkout;
+pub mod clearing;
 pub mod clock;
 pub mod dispatch;
 pub mod error;
@@ -19,7 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use sceau_store::MerchantRecord;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -113,6 +114,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/admin/v1/merchants",
             post(api::admin::create_merchant).get(api::admin::list_merchants),
+        )
+        .route(
+            "/admin/v1/merchants/{id}/bank",
+            put(api::admin::set_merchant_bank),
+        )
+        .route(
+            "/admin/v1/clearing/batches",
+            post(api::admin::close_clearing_batch).get(api::admin::list_clearing_batches),
+        )
+        .route(
+            "/admin/v1/clearing/batches/{id}",
+            get(api::admin::get_clearing_batch),
+        )
+        .route(
+            "/admin/v1/clearing/batches/{id}/pain.001.xml",
+            get(api::admin::settlement_file),
         )
         .route("/admin/v1/ledger/check", get(api::admin::check_ledger));
     let pages = Router::new()

@@ -34,6 +34,9 @@ pub struct Settings {
     pub seal_validity_s: i64,
     /// Default life of a checkout.
     pub checkout_validity_s: i64,
+    /// The issuer's own account, which pays the merchants in settlement files; clearing
+    /// batches cannot be closed without it.
+    pub issuer_bank: Option<BankDetails>,
 }
 
 #[derive(Clone)]
@@ -166,6 +169,16 @@ impl Service {
     }
 
     pub async fn enroll_merchant(&self, name: &str) -> Result<EnrolledMerchant, ApiError> {
+        self.enroll_merchant_paid_to(name, None).await
+    }
+
+    /// Enrols a merchant whose settlement balances are paid out to `bank` (later, if
+    /// none: see [`Service::set_merchant_bank`]).
+    pub async fn enroll_merchant_paid_to(
+        &self,
+        name: &str,
+        bank: Option<BankDetails>,
+    ) -> Result<EnrolledMerchant, ApiError> {
         check_name("name", name)?;
         let api_key = sceau_crypto::new_token("sk_");
         let merchant = self
@@ -173,6 +186,7 @@ impl Service {
             .enroll_merchant(NewMerchant {
                 name: name.to_owned(),
                 api_key_hash: sceau_crypto::token_hash(&api_key),
+                bank,
                 now_s: self.now_s(),
             })
             .await?;

@@ -1,8 +1,8 @@
 //! sceau's store: everything that must survive a restart.
 //!
 //! One trait, [`Store`], that the server uses and that every backend implements; one
-//! conformance suite (`tests/conformance.rs`) that every backend passes. Today the backend
-//! is SQLite ([`SqliteStore`]); PostgreSQL implements the same trait next.
+//! conformance suite (`tests/conformance.rs`) that every backend passes: SQLite
+//! ([`SqliteStore`], the embedded default) and PostgreSQL ([`PostgresStore`]).
 //!
 //! Writes are *commands* executed by one writer per database in *batches*: the commands
 //! waiting at a given moment run inside one transaction, each in its own savepoint so that
@@ -143,6 +143,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<WebhookDelivery>, StoreError>;
     /// Records a delivery attempt of a webhook.
     async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError>;
+
+    /// Sets where a merchant is paid out to. False if there is no such merchant.
+    async fn set_merchant_bank(
+        &self,
+        merchant_id: i64,
+        bank: BankDetails,
+    ) -> Result<bool, StoreError>;
+
+    /// Closes a clearing batch, in one transaction: pays out the balances (transfers of
+    /// kind `payout`, recorded with the batch), and stores the batch with its settlement
+    /// file. Balances paid are zero afterwards, so a second close pays nothing.
+    async fn close_clearing_batch(
+        &self,
+        close: CloseClearing,
+    ) -> Result<ClearingOutcome, StoreError>;
+    /// A closed batch and its payouts.
+    async fn clearing_batch(
+        &self,
+        batch_id: i64,
+    ) -> Result<Option<(ClearingBatch, Vec<Payout>)>, StoreError>;
+    /// Closed batches, newest first.
+    async fn clearing_batches(&self, limit: u32) -> Result<Vec<ClearingBatch>, StoreError>;
+    /// A closed batch's settlement file, exactly as it was written.
+    async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError>;
 
     /// Recomputes the ledger's invariants from the stored rows.
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError>;

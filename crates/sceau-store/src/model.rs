@@ -1,10 +1,13 @@
 //! The values that cross the store's boundary.
 
+use sceau_domain::bank::{Bic, Iban};
+use sceau_domain::clearing::ClearingError;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
 use sceau_domain::policy::{NumberState, UsagePolicy};
 use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 pub struct NewClient {
     pub login: String,
@@ -40,9 +43,18 @@ impl ClientRecord {
     }
 }
 
+/// Where a merchant's settlement account is paid out to: an account and its bank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankDetails {
+    pub iban: Iban,
+    pub bic: Bic,
+}
+
 pub struct NewMerchant {
     pub name: String,
     pub api_key_hash: [u8; 32],
+    /// Without bank details, the merchant's balances wait in sceau until they are given.
+    pub bank: Option<BankDetails>,
     pub now_s: i64,
 }
 
@@ -50,6 +62,7 @@ pub struct NewMerchant {
 pub struct MerchantRecord {
     pub id: i64,
     pub name: String,
+    pub bank: Option<BankDetails>,
 }
 
 /// Who asked for a number: the client (Figure 5) or a merchant at checkout (Figure 4).
@@ -547,4 +560,89 @@ pub struct CheckoutEvent {
     pub failure: Option<String>,
     pub authorization_id: Option<i64>,
     pub created_at: i64,
+}
+
+/// Most payouts in one clearing batch (and most merchants it reports as skipped); the
+/// next batch pays the rest.
+pub const CLEARING_PAYOUTS_MAX: usize = 5_000;
+
+const _: () = assert!(CLEARING_PAYOUTS_MAX <= sceau_domain::clearing::TRANSFERS_MAX);
+
+/// A payout about to be made: a merchant's settlement account, its whole balance, and
+/// where it goes. What the settlement file is written from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutLine {
+    pub merchant_id: i64,
+    pub merchant_name: String,
+    pub account_id: i64,
+    pub amount: i64,
+    pub bank: BankDetails,
+}
+
+/// A clearing batch about to be closed, before anything of it is written.
+#[derive(Debug, Clone, Copy)]
+pub struct ClearingDraft<'a> {
+    pub message_id: &'a str,
+    pub currency: Currency,
+    pub created_at_s: i64,
+    /// In ascending order of account.
+    pub lines: &'a [PayoutLine],
+}
+
+/// Writes the settlement file of a draft. The store calls it inside the closing
+/// transaction, before it writes anything: a file that cannot be written pays nothing.
+pub type SettlementWriter =
+    Arc<dyn Fn(&ClearingDraft<'_>) -> Result<String, ClearingError> + Send + Sync>;
+
+/// Closes a clearing batch in `currency`: pays out every merchant settlement account with
+/// a positive balance whose merchant has bank details (up to [`CLEARING_PAYOUTS_MAX`]).
+pub struct CloseClearing {
+    pub currency: Currency,
+    /// The file's message id: unique across batches (banks refuse one they have seen).
+    pub message_id: String,
+    pub write_file: SettlementWriter,
+    pub now_s: i64,
+}
+
+/// A closed clearing batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearingBatch {
+    pub id: i64,
+    pub message_id: String,
+    pub currency: Currency,
+    pub created_at_s: i64,
+    pub payouts_count: u32,
+    /// The sum of its payouts, in minor units of `currency`.
+    pub total: i64,
+}
+
+/// One payout of a closed batch: a transfer of kind `payout` from the merchant's
+/// settlement account to the issuer's funding account (the money left for the bank).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payout {
+    pub transfer_id: i64,
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub amount: i64,
+}
+
+/// A merchant with money to receive but no bank details: left out of the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedMerchant {
+    pub merchant_id: i64,
+    pub account_id: i64,
+    pub balance: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClearingOutcome {
+    Closed {
+        batch: ClearingBatch,
+        payouts: Vec<Payout>,
+        skipped: Vec<SkippedMerchant>,
+    },
+    /// No merchant with bank details has a positive balance: no batch was made.
+    NothingToPay { skipped: Vec<SkippedMerchant> },
+    /// The settlement file refused the draft: nothing was paid.
+    Unwritable(ClearingError),
 }

@@ -2,7 +2,9 @@
 //! rules take, and the ledger's checks as SQL that SQLite and PostgreSQL both run.
 
 use crate::StoreError;
-use crate::model::{AuthorizationView, CheckoutEvent, CheckoutView};
+use crate::model::{
+    AuthorizationView, BankDetails, CheckoutEvent, CheckoutView, ClearingBatch, Payout, PayoutLine,
+};
 use sceau_domain::Currency;
 use sceau_domain::Money;
 use sceau_domain::decline::Rejection;
@@ -48,6 +50,54 @@ pub(crate) fn policy_from_columns(
         _ => return Err("merchant_lock"),
     };
     Ok((amount, merchant, locked_merchant))
+}
+
+/// Bank details as the columns `iban`, `bic` (both set or both null).
+pub(crate) fn bank_columns(bank: Option<&BankDetails>) -> (Option<&str>, Option<&str>) {
+    match bank {
+        Some(bank) => (Some(bank.iban.as_str()), Some(bank.bic.as_str())),
+        None => (None, None),
+    }
+}
+
+/// The inverse of [`bank_columns`]. `Err` names the column that holds a bad value.
+pub(crate) fn bank_from_columns(
+    iban: Option<String>,
+    bic: Option<String>,
+) -> Result<Option<BankDetails>, &'static str> {
+    match (iban, bic) {
+        (None, None) => Ok(None),
+        (Some(iban), Some(bic)) => Ok(Some(BankDetails {
+            iban: iban.parse().map_err(|_| "iban")?,
+            bic: bic.parse().map_err(|_| "bic")?,
+        })),
+        (None, Some(_)) => Err("iban"),
+        (Some(_), None) => Err("bic"),
+    }
+}
+
+/// The batch read back pays exactly its lines, and adds up.
+pub(crate) fn check_payouts(
+    lines: &[PayoutLine],
+    batch: &ClearingBatch,
+    payouts: &[Payout],
+) -> Result<(), StoreError> {
+    let paid_as_drafted = lines.len() == payouts.len()
+        && lines.iter().zip(payouts).all(|(line, payout)| {
+            (line.account_id, line.merchant_id, line.amount)
+                == (payout.account_id, payout.merchant_id, payout.amount)
+        });
+    let total: i128 = payouts.iter().map(|payout| i128::from(payout.amount)).sum();
+    if !paid_as_drafted
+        || i128::from(batch.total) != total
+        || batch.payouts_count as usize != payouts.len()
+    {
+        return Err(StoreError::Corrupt(format!(
+            "clearing batch {} differs from its lines",
+            batch.id
+        )));
+    }
+    Ok(())
 }
 
 /// The minor units of an optional partial amount, refused if it is in another currency
@@ -129,6 +179,20 @@ pub(crate) const LEDGER_CHECKS: &[(&str, &str)] = &[
          SUM(amount) FILTER (WHERE kind = 'refund') AS refunded FROM transfers \
          WHERE authorization_id IS NOT NULL GROUP BY authorization_id) t ON t.authorization_id = au.id \
          WHERE au.captured <> COALESCE(t.captured, 0) OR au.refunded <> COALESCE(t.refunded, 0)",
+    ),
+    (
+        "payout not from a merchant account to the funding account, in its batch's currency",
+        "SELECT t.id FROM transfers t JOIN accounts d ON d.id = t.debit_account \
+         JOIN accounts c ON c.id = t.credit_account LEFT JOIN clearing_batches b ON b.id = t.clearing_batch_id \
+         WHERE (t.kind = 'payout') <> (t.clearing_batch_id IS NOT NULL) OR (t.kind = 'payout' \
+         AND (d.kind <> 'merchant' OR c.kind <> 'funding' OR b.id IS NULL OR b.currency <> t.currency))",
+    ),
+    (
+        "clearing batch count or total differs from its payouts",
+        "SELECT b.id FROM clearing_batches b LEFT JOIN (SELECT clearing_batch_id, COUNT(*) AS payouts, \
+         SUM(amount) AS total FROM transfers WHERE clearing_batch_id IS NOT NULL GROUP BY clearing_batch_id) p \
+         ON p.clearing_batch_id = b.id \
+         WHERE b.payouts_count <> COALESCE(p.payouts, 0) OR b.total <> COALESCE(p.total, 0)",
     ),
 ];
 

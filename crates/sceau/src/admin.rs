@@ -4,9 +4,12 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use sceau_domain::{Money, PhoneNumber};
+use sceau_server::clearing::{parse_bank, parse_optional_bank};
 use sceau_server::clock::{SystemClock, rfc3339};
+use sceau_server::error::ApiError;
 use sceau_server::service::ClientEnrolment;
-use std::io::BufRead;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -41,9 +44,40 @@ pub enum AdminCommand {
     MerchantAdd {
         #[arg(long)]
         name: String,
+        /// The account the merchant's settlement balances are paid out to (with --bic).
+        #[arg(long, requires = "bic")]
+        iban: Option<String>,
+        /// The BIC of the merchant's bank (with --iban).
+        #[arg(long, requires = "iban")]
+        bic: Option<String>,
     },
     /// List merchants.
     MerchantList,
+    /// Set the account a merchant's settlement balances are paid out to.
+    MerchantBank {
+        id: i64,
+        #[arg(long)]
+        iban: String,
+        #[arg(long)]
+        bic: String,
+    },
+    /// Close a clearing batch: pay every merchant's settlement balance in the currency out
+    /// to its bank, and write the settlement file (ISO 20022 pain.001.001.03).
+    ClearingClose {
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+        /// Where to write the settlement file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List clearing batches, newest first.
+    ClearingList,
+    /// Write a closed batch's settlement file again, exactly as it was first written.
+    ClearingFile {
+        id: i64,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Show the messages the development channel delivered to a phone (newest first).
     Outbox {
         #[arg(long)]
@@ -127,11 +161,12 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 if blocked { "blocked" } else { "unblocked" }
             );
         }
-        AdminCommand::MerchantAdd { name } => {
+        AdminCommand::MerchantAdd { name, iban, bic } => {
+            let bank = parse_optional_bank(iban.as_deref(), bic.as_deref()).map_err(failed)?;
             let enrolled = service
-                .enroll_merchant(&name)
+                .enroll_merchant_paid_to(&name, bank)
                 .await
-                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+                .map_err(failed)?;
             println!(
                 "merchant {} enrolled: {}",
                 enrolled.merchant.id, enrolled.merchant.name
@@ -147,8 +182,45 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::MerchantList => {
             for merchant in store.merchants(10_000).await? {
-                println!("{:>5}  {}", merchant.id, merchant.name);
+                let bank = merchant.bank.map_or_else(
+                    || "(no bank details)".to_owned(),
+                    |bank| format!("{} {}", bank.iban.printable(), bank.bic),
+                );
+                println!("{:>5}  {:<32} {bank}", merchant.id, merchant.name);
             }
+        }
+        AdminCommand::MerchantBank { id, iban, bic } => {
+            let bank = parse_bank(&iban, &bic).map_err(failed)?;
+            let shown = format!("{} {}", bank.iban.printable(), bank.bic);
+            service.set_merchant_bank(id, bank).await.map_err(failed)?;
+            println!("merchant {id} is paid out to {shown}");
+        }
+        AdminCommand::ClearingClose { currency, out } => {
+            clearing_close(&service, &currency, &out).await?;
+        }
+        AdminCommand::ClearingList => {
+            println!(
+                "{:>5}  {:<22} {:<20} {:>8} {:>18}",
+                "id", "message id", "created", "payouts", "total"
+            );
+            for batch in store.clearing_batches(10_000).await? {
+                println!(
+                    "{:>5}  {:<22} {:<20} {:>8} {:>18}",
+                    batch.id,
+                    batch.message_id,
+                    rfc3339(batch.created_at_s),
+                    batch.payouts_count,
+                    Money::new(batch.total, batch.currency).to_string()
+                );
+            }
+        }
+        AdminCommand::ClearingFile { id, out } => {
+            let file = store
+                .settlement_file(id)
+                .await?
+                .with_context(|| format!("no clearing batch {id}"))?;
+            write_file(&out, &file)?;
+            println!("settlement file of batch {id} written to {}", out.display());
         }
         AdminCommand::Outbox { phone, limit } => {
             let phone: PhoneNumber = phone.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -186,5 +258,75 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             println!("ledger sound");
         }
     }
+    Ok(())
+}
+
+fn failed(error: ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {}", error.code, error.message)
+}
+
+/// Writes `contents` to `path` (replacing it) and waits until it is on disk.
+fn write_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Closes a batch and writes its settlement file to `out`. The file is created first, so
+/// that a path that cannot be written stops the command before any money moves.
+async fn clearing_close(
+    service: &sceau_server::Service,
+    currency: &str,
+    out: &Path,
+) -> anyhow::Result<()> {
+    std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let closed = match service.close_clearing_batch(currency).await {
+        Ok(closed) => closed,
+        Err(error) => {
+            let _ = std::fs::remove_file(out);
+            return Err(failed(error));
+        }
+    };
+    let batch = &closed.batch;
+    let money = |minor| Money::new(minor, batch.currency).to_string();
+    println!(
+        "clearing batch {} closed: {} payout(s), {} in total, message id {}",
+        batch.id,
+        batch.payouts_count,
+        money(batch.total),
+        batch.message_id
+    );
+    for payout in &closed.payouts {
+        println!(
+            "  merchant {:>5}  {:>18}",
+            payout.merchant_id,
+            money(payout.amount)
+        );
+    }
+    for skipped in &closed.skipped {
+        println!(
+            "  merchant {:>5}  {:>18}  not paid: no bank details",
+            skipped.merchant_id,
+            money(skipped.balance)
+        );
+    }
+    let written = async {
+        let file = service
+            .store
+            .settlement_file(batch.id)
+            .await?
+            .context("the closed batch has no settlement file")?;
+        write_file(out, &file)
+    };
+    written.await.with_context(|| {
+        format!(
+            "batch {} is closed and paid, but its file was not written; write it again with \
+             `sceau admin clearing-file {} --out FILE`",
+            batch.id, batch.id
+        )
+    })?;
+    println!("settlement file written to {}", out.display());
     Ok(())
 }

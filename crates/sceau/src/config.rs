@@ -30,8 +30,13 @@ pub struct Config {
     pub number_validity_s: i64,
     /// How long an uncaptured authorization holds funds, seconds.
     pub hold_ttl_s: i64,
-    /// The issuer's name, shown in messages and pages.
+    /// The issuer's name, shown in messages and pages, and in settlement files.
     pub issuer_name: String,
+    /// The issuer's account (IBAN) that pays merchants in settlement files; with
+    /// `issuer_bic`, needed to close clearing batches. None by default.
+    pub issuer_iban: Option<String>,
+    /// The BIC of the issuer's bank (8 or 11 characters).
+    pub issuer_bic: Option<String>,
     /// The second channel: only "dev-phone" today (messages shown on /phone).
     pub channel: String,
     /// Mark session cookies Secure (set when served behind TLS).
@@ -67,6 +72,8 @@ impl Default for Config {
             number_validity_s: sceau_domain::limits::NUMBER_VALIDITY_S_DEFAULT,
             hold_ttl_s: sceau_domain::limits::HOLD_TTL_S_DEFAULT,
             issuer_name: "sceau".into(),
+            issuer_iban: None,
+            issuer_bic: None,
             channel: "dev-phone".into(),
             secure_cookies: false,
             public_url: None,
@@ -151,6 +158,12 @@ impl Config {
         if let Some(value) = var("SCEAU_ISSUER_NAME") {
             self.issuer_name = value;
         }
+        if let Some(value) = var("SCEAU_ISSUER_IBAN") {
+            self.issuer_iban = Some(value);
+        }
+        if let Some(value) = var("SCEAU_ISSUER_BIC") {
+            self.issuer_bic = Some(value);
+        }
         if let Some(value) = var("SCEAU_NUMBERS_PER_HOUR_MAX") {
             self.numbers_per_hour_max = value.parse().context("SCEAU_NUMBERS_PER_HOUR_MAX")?;
         }
@@ -216,7 +229,24 @@ impl Config {
         self.bin_range
             .parse::<sceau_domain::card::BinRange>()
             .map_err(|e| anyhow::anyhow!("bin_range: {e}"))?;
+        self.issuer_bank()?;
         Ok(())
+    }
+
+    /// The issuer's account from `issuer_iban` and `issuer_bic`: both or neither.
+    pub fn issuer_bank(&self) -> anyhow::Result<Option<sceau_store::BankDetails>> {
+        match (&self.issuer_iban, &self.issuer_bic) {
+            (Some(iban), Some(bic)) => Ok(Some(sceau_store::BankDetails {
+                iban: iban
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("issuer_iban: {e}"))?,
+                bic: bic
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("issuer_bic: {e}"))?,
+            })),
+            (None, None) => Ok(None),
+            _ => bail!("issuer_iban and issuer_bic are set together"),
+        }
     }
 }
 
@@ -257,6 +287,44 @@ mod tests {
         };
         assert!(bad_bin.check().is_err());
         assert!(Config::default().check().is_ok());
+    }
+
+    #[test]
+    fn the_issuer_account_is_both_keys_or_none_and_checked() {
+        let with = |iban: Option<&str>, bic: Option<&str>| Config {
+            issuer_iban: iban.map(str::to_owned),
+            issuer_bic: bic.map(str::to_owned),
+            ..Config::default()
+        };
+        assert!(matches!(Config::default().issuer_bank(), Ok(None)));
+        let bank = with(Some("FR76 3000 6000 0112 3456 7890 189"), Some("agrifrpp"))
+            .issuer_bank()
+            .ok()
+            .flatten()
+            .map(|bank| (bank.iban.to_string(), bank.bic.to_string()));
+        assert_eq!(
+            bank,
+            Some(("FR7630006000011234567890189".into(), "AGRIFRPP".into()))
+        );
+        assert!(
+            with(Some("FR7630006000011234567890189"), None)
+                .check()
+                .is_err()
+        );
+        assert!(
+            with(Some("FR7630006000011234567890188"), Some("AGRIFRPP"))
+                .check()
+                .is_err()
+        );
+        assert!(
+            with(Some("FR7630006000011234567890189"), Some("AGRI"))
+                .check()
+                .is_err()
+        );
+        let from_file: Result<Config, _> = toml::from_str(
+            "issuer_iban = \"FR7630006000011234567890189\"\nissuer_bic = \"AGRIFRPP\"",
+        );
+        assert!(from_file.is_ok_and(|c| c.issuer_bank().is_ok_and(|bank| bank.is_some())));
     }
 
     #[test]

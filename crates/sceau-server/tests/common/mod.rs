@@ -251,6 +251,7 @@ impl Server {
                 seal_digits: Default::default(),
                 seal_validity_s: sceau_domain::seal::SEAL_VALIDITY_S_DEFAULT,
                 checkout_validity_s: 900,
+                issuer_bank: Some(issuer_bank()),
             }),
             outbox_ready: Arc::new(Notify::new()),
             webhooks_ready: Arc::new(Notify::new()),
@@ -625,5 +626,18 @@ impl Server {
         let reply = self.page("/api/v1/me", Some(&session.cookie)).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         reply.json()
+    }
+}
+
+// -- clearing ------------------------------------------------------------------------------
+
+/// The issuer's own account, which pays the merchants in settlement files.
+pub const ISSUER_IBAN: &str = "FR7630006000011234567890189";
+pub const ISSUER_BIC: &str = "AGRIFRPP";
+
+pub fn issuer_bank() -> sceau_store::BankDetails {
+    sceau_store::BankDetails {
+        iban: ISSUER_IBAN.parse().expect("the issuer's IBAN"),
+        bic: ISSUER_BIC.parse().expect("the issuer's BIC"),
     }
 }

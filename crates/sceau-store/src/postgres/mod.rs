@@ -20,6 +20,7 @@
 //! of it is acknowledged, and the pool replaces the connection on the next use.
 
 mod checkout;
+mod clearing;
 mod ops;
 mod read;
 pub mod schema;
@@ -216,6 +217,11 @@ enum Write {
         limit: u32,
     },
     MarkWebhook(i64, WebhookResult),
+    SetMerchantBank {
+        merchant_id: i64,
+        bank: BankDetails,
+    },
+    CloseClearing(CloseClearing),
 }
 
 impl Write {
@@ -271,6 +277,7 @@ enum Done {
     SealSent(SendOutcome),
     SealTyped(Box<SealOutcome>),
     Webhooks(Vec<WebhookDelivery>),
+    Clearing(Box<ClearingOutcome>),
     Nothing,
 }
 
@@ -925,6 +932,48 @@ impl Store for PostgresStore {
         self.write(Write::MarkWebhook(webhook_id, result))
             .await
             .map(|_| ())
+    }
+
+    async fn set_merchant_bank(
+        &self,
+        merchant_id: i64,
+        bank: BankDetails,
+    ) -> Result<bool, StoreError> {
+        match self
+            .write(Write::SetMerchantBank { merchant_id, bank })
+            .await?
+        {
+            Done::Changed(changed) => Ok(changed),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn close_clearing_batch(
+        &self,
+        close: CloseClearing,
+    ) -> Result<ClearingOutcome, StoreError> {
+        match self.write(Write::CloseClearing(close)).await? {
+            Done::Clearing(outcome) => Ok(*outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn clearing_batch(
+        &self,
+        batch_id: i64,
+    ) -> Result<Option<(ClearingBatch, Vec<Payout>)>, StoreError> {
+        self.read(async |c| clearing::clearing_batch(c, batch_id).await)
+            .await
+    }
+
+    async fn clearing_batches(&self, limit: u32) -> Result<Vec<ClearingBatch>, StoreError> {
+        self.read(async |c| clearing::clearing_batches(c, limit).await)
+            .await
+    }
+
+    async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError> {
+        self.read(async |c| clearing::settlement_file(c, batch_id).await)
+            .await
     }
 
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {

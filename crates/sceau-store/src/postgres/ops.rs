@@ -5,12 +5,12 @@
 //! state, floor), so the database refuses a write that would break a rule even if the
 //! locking above were ever wrong.
 
-use super::checkout;
 use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row, number_row};
 use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
+use super::{checkout, clearing};
 use crate::StoreError;
 use crate::model::*;
-use crate::shared::{figures, in_currency_of, policy_columns};
+use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{self, AuthorizationState};
@@ -93,9 +93,13 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
             &[now_s, &EXPIRY_BATCH_MAX],
         )
         .await?),
+        // The settlement accounts to pay out and the funding account that receives the
+        // payouts; the command pays only the accounts found here (see `clearing`).
+        Write::CloseClearing(close) => clearing::accounts_to_clear(c, close.currency.code()).await,
         // Checkouts' own rows are guarded by their version; their expiry ends holds
         // through the authorizations' expiry above.
         Write::EnrollMerchant(_)
+        | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
         | Write::EnqueueMessage(..)
@@ -133,8 +137,10 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         | Write::IssueNumber(_)
         | Write::Expire(_)
         | Write::HoldCheckout(_)
-        | Write::TypeSeal(_) => true,
+        | Write::TypeSeal(_)
+        | Write::CloseClearing(_) => true,
         Write::EnrollMerchant(_)
+        | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
         | Write::EnqueueMessage(..)
@@ -264,11 +270,17 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
             checkout::mark_webhook(c, *webhook_id, result).await?;
             Done::Nothing
         }
+        Write::SetMerchantBank { merchant_id, bank } => {
+            Done::Changed(clearing::set_merchant_bank(c, *merchant_id, bank).await?)
+        }
+        Write::CloseClearing(close) => Done::Clearing(Box::new(
+            clearing::close_clearing_batch(c, close, locked).await?,
+        )),
     })
 }
 
 /// The issuer's funding account for `currency`, opened on first use.
-async fn funding_account(c: &Conn, currency: &str) -> Result<i64, Fail> {
+pub(super) async fn funding_account(c: &Conn, currency: &str) -> Result<i64, Fail> {
     exec(
         c,
         "INSERT INTO accounts (kind, currency) VALUES ('funding', $1) \
@@ -462,17 +474,19 @@ async fn enroll_client(c: &Conn, client: &NewClient) -> Result<ClientRecord, Fai
 }
 
 async fn enroll_merchant(c: &Conn, merchant: &NewMerchant) -> Result<MerchantRecord, Fail> {
+    let (iban, bic) = bank_columns(merchant.bank.as_ref());
     let inserted = opt_row(
         c,
-        "INSERT INTO merchants (name, api_key_hash, created_at) VALUES ($1, $2, $3) \
+        "INSERT INTO merchants (name, api_key_hash, iban, bic, created_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (api_key_hash) DO NOTHING RETURNING id",
-        &[&merchant.name, &&merchant.api_key_hash[..], &merchant.now_s],
+        &[&merchant.name, &&merchant.api_key_hash[..], &iban, &bic, &merchant.now_s],
     )
     .await?;
     match inserted {
         Some(row) => Ok(MerchantRecord {
             id: col(&row, 0)?,
             name: merchant.name.clone(),
+            bank: merchant.bank.clone(),
         }),
         None => Err(Fail::Store(StoreError::Conflict("api_key_taken"))),
     }

@@ -59,6 +59,7 @@ fn merchant_row(row: &Row) -> Result<MerchantRecord, Fail> {
     Ok(MerchantRecord {
         id: col(row, 0)?,
         name: col(row, 1)?,
+        bank: crate::shared::bank_from_columns(col(row, 2)?, col(row, 3)?).map_err(corrupt)?,
     })
 }
 
@@ -66,7 +67,7 @@ pub(super) async fn merchant_by_key_hash(
     c: &Conn,
     key_hash: &[u8; 32],
 ) -> Result<Option<MerchantRecord>, Fail> {
-    let sql = "SELECT id, name FROM merchants WHERE api_key_hash = $1";
+    let sql = "SELECT id, name, iban, bic FROM merchants WHERE api_key_hash = $1";
     opt_row(c, sql, &[&&key_hash[..]])
         .await?
         .as_ref()
@@ -75,7 +76,7 @@ pub(super) async fn merchant_by_key_hash(
 }
 
 pub(super) async fn merchant(c: &Conn, merchant_id: i64) -> Result<Option<MerchantRecord>, Fail> {
-    let sql = "SELECT id, name FROM merchants WHERE id = $1";
+    let sql = "SELECT id, name, iban, bic FROM merchants WHERE id = $1";
     opt_row(c, sql, &[&merchant_id])
         .await?
         .as_ref()
@@ -84,7 +85,7 @@ pub(super) async fn merchant(c: &Conn, merchant_id: i64) -> Result<Option<Mercha
 }
 
 pub(super) async fn merchants(c: &Conn, limit: u32) -> Result<Vec<MerchantRecord>, Fail> {
-    let sql = "SELECT id, name FROM merchants ORDER BY id LIMIT $1";
+    let sql = "SELECT id, name, iban, bic FROM merchants ORDER BY id LIMIT $1";
     rows(c, sql, &[&i64::from(limit)])
         .await?
         .iter()

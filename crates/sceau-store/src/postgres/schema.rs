@@ -196,6 +196,36 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhooks_due ON webhooks (next_attempt_at) WHERE state = 'pending';
     CREATE INDEX webhooks_checkout ON webhooks (checkout_id);
     "#,
+    // 4: clearing. Merchants get the bank details they are paid out to; closing a batch
+    // pays each settlement account's balance out with a transfer of kind 'payout'
+    // (merchant account to funding account) recorded with the batch, which keeps its
+    // settlement file.
+    r#"
+    ALTER TABLE merchants ADD COLUMN iban TEXT;
+    ALTER TABLE merchants ADD COLUMN bic TEXT;
+    ALTER TABLE merchants ADD CONSTRAINT merchants_bank_check CHECK ((iban IS NULL) = (bic IS NULL));
+
+    CREATE TABLE clearing_batches (
+        id BIGSERIAL PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        payouts_count BIGINT NOT NULL CHECK (payouts_count > 0),
+        total BIGINT NOT NULL CHECK (total > 0),
+        settlement_file TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+
+    ALTER TABLE transfers DROP CONSTRAINT transfers_kind_check;
+    ALTER TABLE transfers ADD CONSTRAINT transfers_kind_check
+        CHECK (kind IN ('opening', 'capture', 'refund', 'payout'));
+    ALTER TABLE transfers ADD COLUMN clearing_batch_id BIGINT REFERENCES clearing_batches (id);
+    ALTER TABLE transfers ADD CONSTRAINT transfers_payout_batch_check
+        CHECK ((kind = 'payout') = (clearing_batch_id IS NOT NULL));
+    CREATE UNIQUE INDEX transfers_clearing ON transfers (clearing_batch_id, debit_account)
+        WHERE clearing_batch_id IS NOT NULL;
+
+    CREATE INDEX accounts_merchant_currency ON accounts (currency, id) WHERE kind = 'merchant';
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -2,6 +2,7 @@
 //! commands in batches (group commit) and a small pool of read connections.
 
 mod checkout;
+mod clearing;
 mod ops;
 mod read;
 pub mod schema;
@@ -513,6 +514,41 @@ impl Store for SqliteStore {
 
     async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError> {
         self.write(move |c| checkout::mark_webhook(c, webhook_id, &result))
+            .await
+    }
+
+    async fn set_merchant_bank(
+        &self,
+        merchant_id: i64,
+        bank: BankDetails,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| clearing::set_merchant_bank(c, merchant_id, &bank))
+            .await
+    }
+
+    async fn close_clearing_batch(
+        &self,
+        close: CloseClearing,
+    ) -> Result<ClearingOutcome, StoreError> {
+        self.write(move |c| clearing::close_clearing_batch(c, &close))
+            .await
+    }
+
+    async fn clearing_batch(
+        &self,
+        batch_id: i64,
+    ) -> Result<Option<(ClearingBatch, Vec<Payout>)>, StoreError> {
+        self.read(move |c| clearing::clearing_batch(c, batch_id))
+            .await
+    }
+
+    async fn clearing_batches(&self, limit: u32) -> Result<Vec<ClearingBatch>, StoreError> {
+        self.read(move |c| clearing::clearing_batches(c, limit))
+            .await
+    }
+
+    async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError> {
+        self.read(move |c| clearing::settlement_file(c, batch_id))
             .await
     }
 

@@ -9,7 +9,7 @@
 use super::read::{AUTHORIZATION_COLUMNS, authorization_row, client_where};
 use crate::StoreError;
 use crate::model::*;
-use crate::shared::{figures, in_currency_of, policy_columns};
+use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
 use rusqlite::{Connection, OptionalExtension, params};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
@@ -17,13 +17,13 @@ use sceau_domain::ledger::{self, AuthorizationState};
 use sceau_domain::policy::{self, Attempt, MerchantLock, NumberUsage, Verdict};
 use subtle::ConstantTimeEq;
 
-fn is_unique_violation(error: &rusqlite::Error, column: &str) -> bool {
+pub(super) fn is_unique_violation(error: &rusqlite::Error, column: &str) -> bool {
     matches!(error, rusqlite::Error::SqliteFailure(code, Some(message))
         if code.code == rusqlite::ErrorCode::ConstraintViolation && message.contains(column))
 }
 
 /// The issuer's funding account for `currency`, opened on first use.
-fn funding_account(connection: &Connection, currency: &str) -> Result<i64, StoreError> {
+pub(super) fn funding_account(connection: &Connection, currency: &str) -> Result<i64, StoreError> {
     connection
         .prepare_cached("INSERT OR IGNORE INTO accounts (kind, currency) VALUES ('funding', ?1)")?
         .execute([currency])?;
@@ -56,19 +56,24 @@ pub(super) fn merchant_account(
 }
 
 /// A movement between two accounts of one currency.
-struct Transfer<'a> {
-    debit: i64,
-    credit: i64,
-    amount: i64,
-    currency: &'a str,
-    kind: &'a str,
-    authorization_id: Option<i64>,
-    now_s: i64,
+pub(super) struct Transfer<'a> {
+    pub(super) debit: i64,
+    pub(super) credit: i64,
+    pub(super) amount: i64,
+    pub(super) currency: &'a str,
+    pub(super) kind: &'a str,
+    pub(super) authorization_id: Option<i64>,
+    /// Set on payouts, and only on them.
+    pub(super) clearing_batch_id: Option<i64>,
+    pub(super) now_s: i64,
 }
 
 /// Posts a transfer: moves `amount` from `debit` to `credit` and records it. The debit
 /// side's floor is enforced by the update's condition, not by an earlier read.
-fn post_transfer(connection: &Connection, transfer: &Transfer<'_>) -> Result<i64, StoreError> {
+pub(super) fn post_transfer(
+    connection: &Connection,
+    transfer: &Transfer<'_>,
+) -> Result<i64, StoreError> {
     let Transfer {
         debit,
         credit,
@@ -76,6 +81,7 @@ fn post_transfer(connection: &Connection, transfer: &Transfer<'_>) -> Result<i64
         currency,
         kind,
         authorization_id,
+        clearing_batch_id,
         now_s,
     } = *transfer;
     debug_assert!(amount > 0 && debit != credit);
@@ -97,10 +103,10 @@ fn post_transfer(connection: &Connection, transfer: &Transfer<'_>) -> Result<i64
     }
     connection
         .prepare_cached(
-            "INSERT INTO transfers (debit_account, credit_account, amount, currency, kind, authorization_id, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO transfers (debit_account, credit_account, amount, currency, kind, authorization_id, \
+             clearing_batch_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
-        .execute(params![debit, credit, amount, currency, kind, authorization_id, now_s])?;
+        .execute(params![debit, credit, amount, currency, kind, authorization_id, clearing_batch_id, now_s])?;
     Ok(connection.last_insert_rowid())
 }
 
@@ -150,6 +156,7 @@ pub(super) fn enroll_client(
             currency,
             kind: "opening",
             authorization_id: None,
+            clearing_batch_id: None,
             now_s: client.now_s,
         };
         post_transfer(connection, &opening)?;
@@ -162,13 +169,16 @@ pub(super) fn enroll_merchant(
     connection: &Connection,
     merchant: &NewMerchant,
 ) -> Result<MerchantRecord, StoreError> {
+    let (iban, bic) = bank_columns(merchant.bank.as_ref());
     let inserted = connection
         .prepare_cached(
-            "INSERT INTO merchants (name, api_key_hash, created_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO merchants (name, api_key_hash, iban, bic, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![
             merchant.name,
             &merchant.api_key_hash[..],
+            iban,
+            bic,
             merchant.now_s
         ]);
     match inserted {
@@ -180,6 +190,7 @@ pub(super) fn enroll_merchant(
     Ok(MerchantRecord {
         id: connection.last_insert_rowid(),
         name: merchant.name.clone(),
+        bank: merchant.bank.clone(),
     })
 }
 
@@ -741,6 +752,7 @@ pub(super) fn capture_row(
         currency: &row.view.currency,
         kind: "capture",
         authorization_id: Some(row.view.id),
+        clearing_batch_id: None,
         now_s,
     };
     post_transfer(connection, &capture)?;
@@ -801,6 +813,7 @@ fn refund(
         currency: &row.view.currency,
         kind: "refund",
         authorization_id: Some(row.view.id),
+        clearing_batch_id: None,
         now_s,
     };
     let refund_id = post_transfer(connection, &refund)?;

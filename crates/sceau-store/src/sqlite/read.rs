@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
 use sceau_domain::policy::{NumberState, UsagePolicy};
 
-fn corrupt(what: &str) -> rusqlite::Error {
+pub(super) fn corrupt(what: &str) -> rusqlite::Error {
     rusqlite::Error::InvalidColumnType(0, what.to_owned(), rusqlite::types::Type::Text)
 }
 
@@ -57,10 +57,14 @@ pub(super) fn clients(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The columns [`merchant_row`] reads, of `merchants`.
+const MERCHANT_COLUMNS: &str = "id, name, iban, bic";
+
 fn merchant_row(row: &Row<'_>) -> rusqlite::Result<MerchantRecord> {
     Ok(MerchantRecord {
         id: row.get(0)?,
         name: row.get(1)?,
+        bank: crate::shared::bank_from_columns(row.get(2)?, row.get(3)?).map_err(corrupt)?,
     })
 }
 
@@ -68,8 +72,8 @@ pub(super) fn merchant_by_key_hash(
     connection: &Connection,
     key_hash: &[u8; 32],
 ) -> Result<Option<MerchantRecord>, StoreError> {
-    let mut statement =
-        connection.prepare_cached("SELECT id, name FROM merchants WHERE api_key_hash = ?1")?;
+    let sql = format!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE api_key_hash = ?1");
+    let mut statement = connection.prepare_cached(&sql)?;
     Ok(statement
         .query_row([&key_hash[..]], merchant_row)
         .optional()?)
@@ -79,8 +83,8 @@ pub(super) fn merchant(
     connection: &Connection,
     merchant_id: i64,
 ) -> Result<Option<MerchantRecord>, StoreError> {
-    let mut statement =
-        connection.prepare_cached("SELECT id, name FROM merchants WHERE id = ?1")?;
+    let sql = format!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE id = ?1");
+    let mut statement = connection.prepare_cached(&sql)?;
     Ok(statement
         .query_row([merchant_id], merchant_row)
         .optional()?)
@@ -90,8 +94,8 @@ pub(super) fn merchants(
     connection: &Connection,
     limit: u32,
 ) -> Result<Vec<MerchantRecord>, StoreError> {
-    let mut statement =
-        connection.prepare_cached("SELECT id, name FROM merchants ORDER BY id LIMIT ?1")?;
+    let sql = format!("SELECT {MERCHANT_COLUMNS} FROM merchants ORDER BY id LIMIT ?1");
+    let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map([limit], merchant_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

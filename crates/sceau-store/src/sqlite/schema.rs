@@ -195,6 +195,48 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhooks_due ON webhooks (next_attempt_at) WHERE state = 'pending';
     CREATE INDEX webhooks_checkout ON webhooks (checkout_id);
     "#,
+    // 4: clearing. Merchants get the bank details they are paid out to; closing a batch
+    // pays each settlement account's balance out with a transfer of kind 'payout'
+    // (merchant account to funding account) recorded with the batch, which keeps its
+    // settlement file. SQLite cannot change a CHECK constraint, so `transfers` is rebuilt
+    // (nothing references it; rows keep their ids).
+    r#"
+    ALTER TABLE merchants ADD COLUMN iban TEXT;
+    ALTER TABLE merchants ADD COLUMN bic TEXT CHECK ((iban IS NULL) = (bic IS NULL));
+
+    CREATE TABLE clearing_batches (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        payouts_count INTEGER NOT NULL CHECK (payouts_count > 0),
+        total INTEGER NOT NULL CHECK (total > 0),
+        settlement_file TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE transfers_v4 (
+        id INTEGER PRIMARY KEY,
+        debit_account INTEGER NOT NULL REFERENCES accounts (id),
+        credit_account INTEGER NOT NULL REFERENCES accounts (id),
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        currency TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('opening', 'capture', 'refund', 'payout')),
+        authorization_id INTEGER,
+        created_at INTEGER NOT NULL,
+        clearing_batch_id INTEGER REFERENCES clearing_batches (id),
+        CHECK (debit_account <> credit_account),
+        CHECK ((kind = 'payout') = (clearing_batch_id IS NOT NULL))
+    );
+    INSERT INTO transfers_v4 (id, debit_account, credit_account, amount, currency, kind, authorization_id, created_at)
+        SELECT id, debit_account, credit_account, amount, currency, kind, authorization_id, created_at FROM transfers;
+    DROP TABLE transfers;
+    ALTER TABLE transfers_v4 RENAME TO transfers;
+    CREATE INDEX transfers_authorization ON transfers (authorization_id) WHERE authorization_id IS NOT NULL;
+    CREATE UNIQUE INDEX transfers_clearing ON transfers (clearing_batch_id, debit_account)
+        WHERE clearing_batch_id IS NOT NULL;
+
+    CREATE INDEX accounts_merchant_currency ON accounts (currency, id) WHERE kind = 'merchant';
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -216,4 +258,113 @@ pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         transaction.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn count(connection: &Connection, sql: &str) -> i64 {
+        connection.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    /// A database of version 3 with money in it comes through migration 4 whole: the
+    /// rebuilt `transfers` keeps its rows, ids and constraints, and takes payouts only
+    /// with their batch.
+    #[test]
+    fn migration_4_rebuilds_transfers_with_their_rows() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
+            .unwrap();
+        for migration in &MIGRATIONS[..3] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 3).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO accounts (id, kind, owner_id, currency, balance) VALUES \
+                 (1, 'funding', NULL, 'EUR', -500), (2, 'client', 1, 'EUR', 300), (3, 'merchant', 1, 'EUR', 200); \
+                 INSERT INTO merchants (id, name, api_key_hash, created_at) VALUES (1, 'Shop', x'01', 10); \
+                 INSERT INTO transfers (id, debit_account, credit_account, amount, currency, kind, authorization_id, created_at) \
+                 VALUES (7, 1, 2, 500, 'EUR', 'opening', NULL, 10), (9, 2, 3, 200, 'EUR', 'capture', 4, 11);",
+            )
+            .unwrap();
+
+        migrate(&mut connection).unwrap();
+
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let rows: Vec<(i64, String, Option<i64>, Option<i64>)> = connection
+            .prepare(
+                "SELECT id, kind, authorization_id, clearing_batch_id FROM transfers ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (7, "opening".to_owned(), None, None),
+                (9, "capture".to_owned(), Some(4), None)
+            ]
+        );
+        assert_eq!(
+            count(&connection, "SELECT count(*) FROM pragma_foreign_key_check"),
+            0
+        );
+        assert_eq!(
+            count(
+                &connection,
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'transfers' \
+                 AND name IN ('transfers_authorization', 'transfers_clearing')"
+            ),
+            2
+        );
+
+        let insert = "INSERT INTO transfers (debit_account, credit_account, amount, currency, kind, created_at, clearing_batch_id) \
+                      VALUES (3, 1, 200, 'EUR', ?1, 12, ?2)";
+        let refused = |kind: &str, batch: Option<i64>| {
+            connection
+                .execute(insert, rusqlite::params![kind, batch])
+                .is_err()
+        };
+        assert!(refused("payout", None), "a payout needs its batch");
+        assert!(refused("payout", Some(1)), "the batch must exist");
+        assert!(
+            refused("capture", Some(1)),
+            "only payouts belong to a batch"
+        );
+        assert!(refused("bonus", None), "kinds are still checked");
+        connection
+            .execute_batch(
+                "INSERT INTO clearing_batches (id, message_id, currency, payouts_count, total, settlement_file, created_at) \
+                 VALUES (1, 'M1', 'EUR', 1, 200, '<Document/>', 12)",
+            )
+            .unwrap();
+        assert!(!refused("payout", Some(1)));
+        assert!(
+            refused("payout", Some(1)),
+            "one payout per account and batch"
+        );
+
+        let bank = |iban: Option<&str>, bic: Option<&str>| {
+            connection
+                .execute(
+                    "UPDATE merchants SET iban = ?1, bic = ?2 WHERE id = 1",
+                    rusqlite::params![iban, bic],
+                )
+                .is_ok()
+        };
+        assert!(!bank(Some("FR7630006000011234567890189"), None));
+        assert!(bank(Some("FR7630006000011234567890189"), Some("AGRIFRPP")));
+        assert!(bank(None, None));
+    }
 }

@@ -1,0 +1,267 @@
+//! Clearing: where merchants are paid out to, and the batches that pay their settlement
+//! balances out (the steps of `sqlite/clearing.rs`, on a lane's connection).
+//!
+//! Closing a batch changes the settlement accounts it pays and the funding account that
+//! receives the payouts: [`accounts_to_clear`] names them before the batch locks its
+//! accounts, and the command pays only accounts it finds among those locked, reading
+//! their balances under the lock. An account that received money after the lookup waits
+//! for the next batch; two closes at once take turns, and the second finds nothing left
+//! to pay in the accounts the first paid.
+
+use super::ops::funding_account;
+use super::{Conn, Fail, col, corrupt, exec, one_row, opt_row, rows};
+use crate::StoreError;
+use crate::model::*;
+use crate::shared::{bank_from_columns, check_payouts};
+use tokio_postgres::Row;
+
+pub(super) async fn set_merchant_bank(
+    c: &Conn,
+    merchant_id: i64,
+    bank: &BankDetails,
+) -> Result<bool, Fail> {
+    let changed = exec(
+        c,
+        "UPDATE merchants SET iban = $2, bic = $3 WHERE id = $1",
+        &[&merchant_id, &bank.iban.as_str(), &bank.bic.as_str()],
+    )
+    .await?;
+    Ok(changed == 1)
+}
+
+/// The settlement accounts in `currency` with money to pay out whose merchant has bank
+/// details (up to [`CLEARING_PAYOUTS_MAX`]), and, if there is any, the funding account.
+pub(super) async fn accounts_to_clear(c: &Conn, currency: &str) -> Result<Vec<i64>, Fail> {
+    let found = rows(
+        c,
+        "SELECT a.id FROM accounts a JOIN merchants m ON m.id = a.owner_id \
+         WHERE a.kind = 'merchant' AND a.currency = $1 AND a.balance > 0 AND m.iban IS NOT NULL \
+         ORDER BY a.id LIMIT $2",
+        &[&currency, &(CLEARING_PAYOUTS_MAX as i64)],
+    )
+    .await?;
+    let mut accounts = found
+        .iter()
+        .map(|row| col(row, 0))
+        .collect::<Result<Vec<i64>, Fail>>()?;
+    if !accounts.is_empty() {
+        accounts.push(funding_account(c, currency).await?);
+    }
+    Ok(accounts)
+}
+
+/// The lines of the batch, among the `locked` accounts, with their balances read under
+/// the lock; and the merchants skipped for want of bank details.
+async fn candidates(
+    c: &Conn,
+    currency: &str,
+    locked: &[i64],
+) -> Result<(Vec<PayoutLine>, Vec<SkippedMerchant>), Fail> {
+    let locked = locked.to_vec();
+    let lines = rows(
+        c,
+        "SELECT a.id, a.owner_id, a.balance, m.name, m.iban, m.bic FROM accounts a \
+         JOIN merchants m ON m.id = a.owner_id WHERE a.id = ANY($1) AND a.kind = 'merchant' \
+         AND a.currency = $2 AND a.balance > 0 AND m.iban IS NOT NULL ORDER BY a.id",
+        &[&locked, &currency],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(PayoutLine {
+            account_id: col(row, 0)?,
+            merchant_id: col(row, 1)?,
+            amount: col(row, 2)?,
+            merchant_name: col(row, 3)?,
+            bank: bank_from_columns(col(row, 4)?, col(row, 5)?)
+                .map_err(corrupt)?
+                .ok_or_else(|| corrupt("iban"))?,
+        })
+    })
+    .collect::<Result<Vec<_>, Fail>>()?;
+    let skipped = rows(
+        c,
+        "SELECT a.id, a.owner_id, a.balance FROM accounts a JOIN merchants m ON m.id = a.owner_id \
+         WHERE a.kind = 'merchant' AND a.currency = $1 AND a.balance > 0 AND m.iban IS NULL \
+         ORDER BY a.id LIMIT $2",
+        &[&currency, &(CLEARING_PAYOUTS_MAX as i64)],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(SkippedMerchant {
+            account_id: col(row, 0)?,
+            merchant_id: col(row, 1)?,
+            balance: col(row, 2)?,
+        })
+    })
+    .collect::<Result<Vec<_>, Fail>>()?;
+    Ok((lines, skipped))
+}
+
+/// Closes a batch: reads what to pay, has the file written (nothing is written if it
+/// cannot be), records the batch, posts the payouts (one statement per side), and reads
+/// the batch back to check that its payouts are exactly its lines.
+pub(super) async fn close_clearing_batch(
+    c: &Conn,
+    close: &CloseClearing,
+    locked: &[i64],
+) -> Result<ClearingOutcome, Fail> {
+    let currency = close.currency.code();
+    let (lines, skipped) = candidates(c, currency, locked).await?;
+    if lines.is_empty() {
+        return Ok(ClearingOutcome::NothingToPay { skipped });
+    }
+    let draft = ClearingDraft {
+        message_id: &close.message_id,
+        currency: close.currency,
+        created_at_s: close.now_s,
+        lines: &lines,
+    };
+    let file = match (close.write_file)(&draft) {
+        Ok(file) => file,
+        Err(error) => return Ok(ClearingOutcome::Unwritable(error)),
+    };
+    let funding: i64 = col(
+        &one_row(
+            c,
+            "SELECT id FROM accounts WHERE kind = 'funding' AND currency = $1",
+            &[&currency],
+        )
+        .await?,
+        0,
+    )?;
+    if !locked.contains(&funding) {
+        return Err(Fail::Store(StoreError::Corrupt(
+            "the funding account to pay out to was not locked".into(),
+        )));
+    }
+    let accounts: Vec<i64> = lines.iter().map(|line| line.account_id).collect();
+    let amounts: Vec<i64> = lines.iter().map(|line| line.amount).collect();
+    let total = amounts
+        .iter()
+        .try_fold(0_i64, |sum, amount| sum.checked_add(*amount))
+        .ok_or_else(|| Fail::Store(StoreError::Corrupt("clearing total overflows".into())))?;
+    let inserted = opt_row(
+        c,
+        "INSERT INTO clearing_batches (message_id, currency, payouts_count, total, settlement_file, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        &[
+            &close.message_id,
+            &currency,
+            &(lines.len() as i64),
+            &total,
+            &file,
+            &close.now_s,
+        ],
+    )
+    .await?;
+    let Some(inserted) = inserted else {
+        return Err(Fail::Store(StoreError::Conflict("message_id_taken")));
+    };
+    let batch_id: i64 = col(&inserted, 0)?;
+    // Each settlement account gives exactly the balance read under the lock.
+    let debited = exec(
+        c,
+        "UPDATE accounts a SET balance = a.balance - p.amount \
+         FROM unnest($1::BIGINT[], $2::BIGINT[]) AS p(id, amount) \
+         WHERE a.id = p.id AND a.kind = 'merchant' AND a.currency = $3 AND a.balance = p.amount",
+        &[&accounts, &amounts, &currency],
+    )
+    .await?;
+    let credited = exec(
+        c,
+        "UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND kind = 'funding' AND currency = $3",
+        &[&funding, &total, &currency],
+    )
+    .await?;
+    if debited != lines.len() as u64 || credited != 1 {
+        return Err(Fail::Store(StoreError::Corrupt(format!(
+            "payouts of clearing batch {batch_id} refused by the ledger"
+        ))));
+    }
+    exec(
+        c,
+        "INSERT INTO transfers (debit_account, credit_account, amount, currency, kind, created_at, clearing_batch_id) \
+         SELECT p.id, $3, p.amount, $4, 'payout', $5, $6 \
+         FROM unnest($1::BIGINT[], $2::BIGINT[]) WITH ORDINALITY AS p(id, amount, line) ORDER BY p.line",
+        &[&accounts, &amounts, &funding, &currency, &close.now_s, &batch_id],
+    )
+    .await?;
+    let (batch, payouts) = clearing_batch(c, batch_id).await?.ok_or_else(|| {
+        Fail::Store(StoreError::Corrupt(format!(
+            "clearing batch {batch_id} vanished"
+        )))
+    })?;
+    check_payouts(&lines, &batch, &payouts)?;
+    Ok(ClearingOutcome::Closed {
+        batch,
+        payouts,
+        skipped,
+    })
+}
+
+const BATCH_COLUMNS: &str = "id, message_id, currency, created_at, payouts_count, total";
+
+fn batch_row(row: &Row) -> Result<ClearingBatch, Fail> {
+    let currency: String = col(row, 2)?;
+    let payouts_count: i64 = col(row, 4)?;
+    Ok(ClearingBatch {
+        id: col(row, 0)?,
+        message_id: col(row, 1)?,
+        currency: currency.parse().map_err(|_| corrupt("currency"))?,
+        created_at_s: col(row, 3)?,
+        payouts_count: u32::try_from(payouts_count).map_err(|_| corrupt("payouts_count"))?,
+        total: col(row, 5)?,
+    })
+}
+
+pub(super) async fn clearing_batch(
+    c: &Conn,
+    batch_id: i64,
+) -> Result<Option<(ClearingBatch, Vec<Payout>)>, Fail> {
+    let sql = format!("SELECT {BATCH_COLUMNS} FROM clearing_batches WHERE id = $1");
+    let Some(row) = opt_row(c, &sql, &[&batch_id]).await? else {
+        return Ok(None);
+    };
+    let batch = batch_row(&row)?;
+    let payouts = rows(
+        c,
+        "SELECT t.id, a.owner_id, t.debit_account, t.amount FROM transfers t \
+         JOIN accounts a ON a.id = t.debit_account WHERE t.clearing_batch_id = $1 \
+         ORDER BY t.debit_account",
+        &[&batch_id],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(Payout {
+            transfer_id: col(row, 0)?,
+            merchant_id: col(row, 1)?,
+            account_id: col(row, 2)?,
+            amount: col(row, 3)?,
+        })
+    })
+    .collect::<Result<Vec<_>, Fail>>()?;
+    Ok(Some((batch, payouts)))
+}
+
+pub(super) async fn clearing_batches(c: &Conn, limit: u32) -> Result<Vec<ClearingBatch>, Fail> {
+    let sql = format!("SELECT {BATCH_COLUMNS} FROM clearing_batches ORDER BY id DESC LIMIT $1");
+    rows(c, &sql, &[&i64::from(limit)])
+        .await?
+        .iter()
+        .map(batch_row)
+        .collect()
+}
+
+pub(super) async fn settlement_file(c: &Conn, batch_id: i64) -> Result<Option<String>, Fail> {
+    opt_row(
+        c,
+        "SELECT settlement_file FROM clearing_batches WHERE id = $1",
+        &[&batch_id],
+    )
+    .await?
+    .map(|row| col(&row, 0))
+    .transpose()
+}

@@ -1,0 +1,199 @@
+//! Clearing: where merchants are paid out to, and the batches that pay their settlement
+//! balances out and keep the settlement file written for the banks.
+
+use super::ops::{Transfer, funding_account, is_unique_violation, post_transfer};
+use super::read::corrupt;
+use crate::StoreError;
+use crate::model::*;
+use crate::shared::{bank_from_columns, check_payouts};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+pub(super) fn set_merchant_bank(
+    connection: &Connection,
+    merchant_id: i64,
+    bank: &BankDetails,
+) -> Result<bool, StoreError> {
+    let changed = connection
+        .prepare_cached("UPDATE merchants SET iban = ?2, bic = ?3 WHERE id = ?1")?
+        .execute(params![merchant_id, bank.iban.as_str(), bank.bic.as_str()])?;
+    Ok(changed == 1)
+}
+
+/// The settlement accounts in `currency` with money to pay out, in ascending order, up to
+/// [`CLEARING_PAYOUTS_MAX`] each: those whose merchant has bank details (the lines of
+/// the batch), and those whose merchant has none (skipped).
+fn candidates(
+    connection: &Connection,
+    currency: &str,
+) -> Result<(Vec<PayoutLine>, Vec<SkippedMerchant>), StoreError> {
+    let limit = CLEARING_PAYOUTS_MAX as i64;
+    let lines = connection
+        .prepare_cached(
+            "SELECT a.id, a.owner_id, a.balance, m.name, m.iban, m.bic FROM accounts a \
+             JOIN merchants m ON m.id = a.owner_id WHERE a.kind = 'merchant' AND a.currency = ?1 \
+             AND a.balance > 0 AND m.iban IS NOT NULL ORDER BY a.id LIMIT ?2",
+        )?
+        .query_map(params![currency, limit], |row| {
+            Ok(PayoutLine {
+                account_id: row.get(0)?,
+                merchant_id: row.get(1)?,
+                amount: row.get(2)?,
+                merchant_name: row.get(3)?,
+                bank: bank_from_columns(row.get(4)?, row.get(5)?)
+                    .map_err(corrupt)?
+                    .ok_or_else(|| corrupt("iban"))?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let skipped = connection
+        .prepare_cached(
+            "SELECT a.id, a.owner_id, a.balance FROM accounts a JOIN merchants m ON m.id = a.owner_id \
+             WHERE a.kind = 'merchant' AND a.currency = ?1 AND a.balance > 0 AND m.iban IS NULL \
+             ORDER BY a.id LIMIT ?2",
+        )?
+        .query_map(params![currency, limit], |row| {
+            Ok(SkippedMerchant {
+                account_id: row.get(0)?,
+                merchant_id: row.get(1)?,
+                balance: row.get(2)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((lines, skipped))
+}
+
+/// Closes a batch: reads what to pay, has the file written (nothing is written if it
+/// cannot be), records the batch, posts one payout per line, and reads the batch back to
+/// check that its payouts are exactly its lines.
+pub(super) fn close_clearing_batch(
+    connection: &Connection,
+    close: &CloseClearing,
+) -> Result<ClearingOutcome, StoreError> {
+    let currency = close.currency.code();
+    let (lines, skipped) = candidates(connection, currency)?;
+    if lines.is_empty() {
+        return Ok(ClearingOutcome::NothingToPay { skipped });
+    }
+    let draft = ClearingDraft {
+        message_id: &close.message_id,
+        currency: close.currency,
+        created_at_s: close.now_s,
+        lines: &lines,
+    };
+    let file = match (close.write_file)(&draft) {
+        Ok(file) => file,
+        Err(error) => return Ok(ClearingOutcome::Unwritable(error)),
+    };
+    let total = lines
+        .iter()
+        .try_fold(0_i64, |sum, line| sum.checked_add(line.amount))
+        .ok_or_else(|| StoreError::Corrupt("clearing total overflows".into()))?;
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO clearing_batches (message_id, currency, payouts_count, total, settlement_file, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            close.message_id,
+            currency,
+            lines.len() as i64,
+            total,
+            file,
+            close.now_s
+        ]);
+    match inserted {
+        Err(error) if is_unique_violation(&error, "clearing_batches.message_id") => {
+            return Err(StoreError::Conflict("message_id_taken"));
+        }
+        other => other?,
+    };
+    let batch_id = connection.last_insert_rowid();
+    let funding = funding_account(connection, currency)?;
+    for line in &lines {
+        let payout = Transfer {
+            debit: line.account_id,
+            credit: funding,
+            amount: line.amount,
+            currency,
+            kind: "payout",
+            authorization_id: None,
+            clearing_batch_id: Some(batch_id),
+            now_s: close.now_s,
+        };
+        post_transfer(connection, &payout)?;
+    }
+    let (batch, payouts) = clearing_batch(connection, batch_id)?
+        .ok_or_else(|| StoreError::Corrupt(format!("clearing batch {batch_id} vanished")))?;
+    check_payouts(&lines, &batch, &payouts)?;
+    Ok(ClearingOutcome::Closed {
+        batch,
+        payouts,
+        skipped,
+    })
+}
+
+const BATCH_COLUMNS: &str = "id, message_id, currency, created_at, payouts_count, total";
+
+fn batch_row(row: &Row<'_>) -> rusqlite::Result<ClearingBatch> {
+    let currency: String = row.get(2)?;
+    Ok(ClearingBatch {
+        id: row.get(0)?,
+        message_id: row.get(1)?,
+        currency: currency.parse().map_err(|_| corrupt("currency"))?,
+        created_at_s: row.get(3)?,
+        payouts_count: row.get(4)?,
+        total: row.get(5)?,
+    })
+}
+
+pub(super) fn clearing_batch(
+    connection: &Connection,
+    batch_id: i64,
+) -> Result<Option<(ClearingBatch, Vec<Payout>)>, StoreError> {
+    let sql = format!("SELECT {BATCH_COLUMNS} FROM clearing_batches WHERE id = ?1");
+    let Some(batch) = connection
+        .prepare_cached(&sql)?
+        .query_row([batch_id], batch_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let payouts = connection
+        .prepare_cached(
+            "SELECT t.id, a.owner_id, t.debit_account, t.amount FROM transfers t \
+             JOIN accounts a ON a.id = t.debit_account WHERE t.clearing_batch_id = ?1 \
+             ORDER BY t.debit_account",
+        )?
+        .query_map([batch_id], |row| {
+            Ok(Payout {
+                transfer_id: row.get(0)?,
+                merchant_id: row.get(1)?,
+                account_id: row.get(2)?,
+                amount: row.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((batch, payouts)))
+}
+
+pub(super) fn clearing_batches(
+    connection: &Connection,
+    limit: u32,
+) -> Result<Vec<ClearingBatch>, StoreError> {
+    let sql = format!("SELECT {BATCH_COLUMNS} FROM clearing_batches ORDER BY id DESC LIMIT ?1");
+    let batches = connection
+        .prepare_cached(&sql)?
+        .query_map([limit], batch_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(batches)
+}
+
+pub(super) fn settlement_file(
+    connection: &Connection,
+    batch_id: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(connection
+        .prepare_cached("SELECT settlement_file FROM clearing_batches WHERE id = ?1")?
+        .query_row([batch_id], |row| row.get(0))
+        .optional()?)
+}
