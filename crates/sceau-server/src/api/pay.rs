@@ -89,16 +89,81 @@ pub fn return_address(view: &CheckoutView) -> String {
     )
 }
 
-fn pay_page(view: &CheckoutView, title: &str, body: &str) -> Response {
+/// Where a payment page stands on the client's way through a checkout: the steps shown
+/// on top, and how wide the page is (the check needs room, a form does not).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    SignIn,
+    Review,
+    Seal,
+    Paid,
+    /// An ending that is not a payment, or a refusal: no steps.
+    Off,
+}
+
+const STEP_NAMES: [&str; 4] = ["Sign in", "Review", "Seal", "Done"];
+
+fn steps(step: Step) -> String {
+    let current = match step {
+        Step::SignIn => 0,
+        Step::Review => 1,
+        Step::Seal => 2,
+        Step::Paid => 3,
+        Step::Off => return String::new(),
+    };
+    let items: String = STEP_NAMES
+        .iter()
+        .enumerate()
+        .map(|(at, name)| {
+            let done = at < current || step == Step::Paid;
+            let (class, aria) = match (done, at == current) {
+                (true, true) => (" class=\"done current\"", " aria-current=\"step\""),
+                (false, true) => (" class=\"current\"", " aria-current=\"step\""),
+                (true, false) => (" class=\"done\"", ""),
+                (false, false) => ("", ""),
+            };
+            format!(
+                "<li{class}{aria}><span class=\"dot\" aria-hidden=\"true\">{}</span>{name}</li>",
+                at + 1
+            )
+        })
+        .collect();
+    format!("<ol class=\"steps\" aria-label=\"Payment steps\">{items}</ol>")
+}
+
+fn pay_page(view: &CheckoutView, title: &str, step: Step, body: &str) -> Response {
     let summary = match currency_of(view) {
         Ok(currency) => format!(
-            "<p class=\"paying\">{} · <strong>{}</strong></p>",
-            escape(&view.merchant_name),
-            escape(&Money::new(view.amount, currency).to_string())
+            "<p class=\"paying\"><span class=\"monogram\" aria-hidden=\"true\">{initial}</span>\
+             <span class=\"payee-name\"><span class=\"label\">Payment to</span> {merchant}</span> \
+             <strong class=\"sum\">{amount}</strong></p>",
+            initial = escape(
+                &view
+                    .merchant_name
+                    .chars()
+                    .find(|c| c.is_alphanumeric())
+                    .map(|c| c.to_uppercase().to_string())
+                    .unwrap_or_default()
+            ),
+            merchant = escape(&view.merchant_name),
+            amount = escape(&Money::new(view.amount, currency).to_string())
         ),
         Err(_) => String::new(),
     };
-    no_store(page(title, &format!("{summary}{body}")).into_response())
+    let width = match step {
+        Step::Review | Step::Seal => "wide",
+        _ => "narrow",
+    };
+    no_store(
+        page(
+            title,
+            &format!(
+                "<div class=\"pay {width}\">{steps}{summary}{body}</div>",
+                steps = steps(step)
+            ),
+        )
+        .into_response(),
+    )
 }
 
 fn alert(text: &str) -> String {
@@ -107,17 +172,20 @@ fn alert(text: &str) -> String {
 
 fn sign_in_form(view: &CheckoutView, error: Option<&str>) -> String {
     format!(
-        "<h1>Sign in to pay</h1>{error}<form method=\"post\" action=\"/pay/{id}/sign-in\" class=\"card\">\
+        "<section class=\"panel\"><h1>Sign in to pay</h1>\
+         <p class=\"muted\">You will see the check before anything is paid.</p>{error}\
+         <form method=\"post\" action=\"/pay/{id}/sign-in\" class=\"stack\">\
          <label>Login <input name=\"login\" autocomplete=\"username\" required maxlength=\"100\"></label>\
          <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label>\
-         <button type=\"submit\">Sign in</button></form>\
-         <p class=\"muted\">You will see the check before anything is paid.</p>",
+         <button type=\"submit\" class=\"primary\">Sign in</button></form></section>",
         error = error.map(alert).unwrap_or_default(),
         id = view.public_id,
     )
 }
 
-/// The electronic check of Figure 3, zones 21 to 29.
+/// The electronic check of Figure 3, zones 21 to 29, laid out as a paper check by the
+/// stylesheet (a grid: issuer and date on top, payee and amount, the amount in words on
+/// ruled lines, object and drawer, and the card number in a band at the bottom).
 fn check(state: &AppState, view: &CheckoutView, client: &ClientRecord) -> Result<String, ApiError> {
     let currency = currency_of(view)?;
     let amount = Money::new(view.amount, currency);
@@ -125,39 +193,58 @@ fn check(state: &AppState, view: &CheckoutView, client: &ClientRecord) -> Result
     let number = match (&view.number_last_four, view.number_expiry) {
         (Some(four), Some((month, year))) => {
             format!(
-                "•••• •••• •••• {} · exp {month:02}/{:02}",
+                "<span class=\"digits\">•••• •••• •••• {}</span> \
+                 <span class=\"expiry\">exp {month:02}/{:02}</span>",
                 escape(four),
                 year % 100
             )
         }
         _ => "—".to_owned(),
     };
+    let figures = amount.to_string();
+    let figures = match figures.split_once(' ') {
+        Some((decimal, code)) => format!(
+            "{} <span class=\"currency\">{}</span>",
+            escape(decimal),
+            escape(code)
+        ),
+        None => escape(&figures),
+    };
+    let when = rfc3339(view.updated_at_s);
+    let when_shown = match when.split_once('T') {
+        Some((date, time)) => format!(
+            "<span class=\"date\">{}</span> <span class=\"time\">{} UTC</span>",
+            escape(date),
+            escape(time.trim_end_matches('Z'))
+        ),
+        None => escape(&when),
+    };
     Ok(format!(
         "<article class=\"check\" aria-label=\"Electronic check\">\
-         <div class=\"check-top\">\
-         <div class=\"zone issuer\" data-zone=\"21\"><span class=\"label\">Issuer</span><strong>{issuer}</strong>\
-         <span>Payment confirmed on your phone</span></div>\
-         <div class=\"zone when\" data-zone=\"29\"><span class=\"label\">Date and time</span><time>{when}</time></div></div>\
-         <div class=\"zone payee\" data-zone=\"26\"><span class=\"label\">Pay to the order of</span><strong>{merchant}</strong>\
-         <span class=\"muted\">merchant no. {merchant_id}</span></div>\
-         <div class=\"amounts\">\
+         <div class=\"zone issuer\" data-zone=\"21\"><span class=\"emblem\" aria-hidden=\"true\"></span>\
+         <span class=\"label\">Issuer</span><strong>{issuer}</strong>\
+         <span class=\"muted\">Payment confirmed on your phone</span></div>\
+         <div class=\"zone when\" data-zone=\"29\"><span class=\"label\">Date and time</span>\
+         <time datetime=\"{when_attribute}\">{when_shown}</time></div>\
+         <div class=\"zone payee\" data-zone=\"26\"><span class=\"label\">Pay to the order of</span>\
+         <span class=\"line\"><strong>{merchant}</strong></span> <span class=\"muted\">merchant no. {merchant_id}</span></div>\
+         <div class=\"zone figures-box\" data-zone=\"23\"><span class=\"label\">Amount</span>\
+         <strong class=\"amount\">{figures}</strong></div>\
          <div class=\"zone words\" data-zone=\"24\"><span class=\"label\">Amount in words</span>\
-         <p lang=\"en\">{words_en}</p><p lang=\"fr\">{words_fr}</p></div>\
-         <div class=\"zone figures-box\" data-zone=\"23\"><span class=\"label\">Amount</span><strong class=\"amount\">{amount}</strong></div></div>\
-         <div class=\"check-bottom\">\
-         <div class=\"zone object\" data-zone=\"27\"><span class=\"label\">For</span><strong>{object}</strong>\
-         <span class=\"muted\">reference {reference}</span></div>\
-         <div class=\"zone drawer\" data-zone=\"22\"><span class=\"label\">From</span><strong>{client}</strong>\
-         <span class=\"muted\">{phone}</span></div></div>\
-         <div class=\"zone means mono\" data-zone=\"25\"><span class=\"label\">Single-use card for this payment</span>{number}</div>\
+         <div class=\"lines\"><p class=\"line\" lang=\"en\">{words_en}</p><p class=\"line\" lang=\"fr\">{words_fr}</p></div></div>\
+         <div class=\"zone object\" data-zone=\"27\"><span class=\"label\">For</span>\
+         <span class=\"line\"><strong>{object}</strong></span> <span class=\"muted\">reference {reference}</span></div>\
+         <div class=\"zone drawer\" data-zone=\"22\"><span class=\"label\">From</span>\
+         <span class=\"line\"><strong>{client}</strong></span> <span class=\"muted\">{phone}</span></div>\
+         <div class=\"zone means\" data-zone=\"25\"><span class=\"label\">Single-use card for this payment</span>\
+         <span class=\"micr mono\">{number}</span></div>\
          </article>",
         issuer = escape(&state.service.settings.issuer_name),
-        when = rfc3339(view.updated_at_s),
+        when_attribute = escape(&when),
         merchant = escape(&view.merchant_name),
         merchant_id = view.merchant_id,
         words_en = escape(&words(Language::English)),
         words_fr = escape(&words(Language::French)),
-        amount = escape(&amount.to_string()),
         object = escape(&view.object),
         reference = escape(&view.merchant_reference),
         client = escape(&client.display_name),
@@ -172,39 +259,65 @@ fn held_page(
     view: &CheckoutView,
     session: &Session,
     message: Option<String>,
-) -> Result<String, ApiError> {
+) -> Result<(Step, String), ApiError> {
     let check = check(state, view, &session.client)?;
     let id = &view.public_id;
     let csrf = &session.csrf;
     let message = message.unwrap_or_default();
     let now_s = state.service.now_s();
     let live_seal = view.seal.as_ref().filter(|seal| now_s < seal.expires_at_s);
-    let action = match (&view.seal, live_seal) {
-        (None, _) => format!(
-            "<form method=\"post\" action=\"/pay/{id}/validate\" class=\"validate\" data-zone=\"28\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <button type=\"submit\" id=\"validate\">Validate payment and sign</button>\
-             <p class=\"muted\">A seal for exactly this payment will be sent to your phone {phone}.</p></form>",
-            phone = escape(&session.client.phone.masked()),
+    let phone = escape(&session.client.phone.masked());
+    let amount = escape(&Money::new(view.amount, currency_of(view)?).to_string());
+    let (step, title, lead, action) = match (&view.seal, live_seal) {
+        (None, _) => (
+            Step::Review,
+            "Check your payment",
+            "Read the check: it is exactly what you will sign.",
+            format!(
+                "<form method=\"post\" action=\"/pay/{id}/validate\" class=\"validate\" data-zone=\"28\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <p class=\"muted\">A seal for exactly this payment will be sent to your phone {phone}.</p>\
+                 <button type=\"submit\" id=\"validate\" class=\"primary\">Validate payment and sign</button></form>",
+            ),
         ),
-        (Some(_), Some(seal)) => format!(
-            "<form method=\"post\" action=\"/pay/{id}/seal\" class=\"card seal-form\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>Seal sent to your phone {phone} <input name=\"seal\" id=\"seal\" inputmode=\"numeric\" \
-             autocomplete=\"one-time-code\" required maxlength=\"16\" pattern=\"[0-9 -]{{6,16}}\"></label>\
-             <button type=\"submit\" id=\"sign\">Sign and pay</button>\
-             <p class=\"muted\">Valid until {until}. {tries}</p></form>{resend}",
-            phone = escape(&session.client.phone.masked()),
-            until = crate::clock::clock_time(seal.expires_at_s),
-            tries = tries_text(view),
-            resend = resend_form(view, csrf),
+        (Some(_), Some(seal)) => (
+            Step::Seal,
+            "Sign with your seal",
+            "Type the seal from your phone to sign the check below.",
+            format!(
+                "<section class=\"signing\" aria-label=\"Sign with the seal\">\
+                 <form method=\"post\" action=\"/pay/{id}/seal\" class=\"seal-form\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <label for=\"seal\">Seal sent to your phone {phone}</label>\
+                 <div class=\"seal-row\"><input name=\"seal\" id=\"seal\" inputmode=\"numeric\" \
+                 autocomplete=\"one-time-code\" required maxlength=\"16\" pattern=\"[0-9 -]{{6,16}}\" \
+                 spellcheck=\"false\" aria-describedby=\"seal-help\">\
+                 <button type=\"submit\" id=\"sign\" class=\"primary\">Sign and pay <span class=\"nowrap\">{amount}</span></button></div>\
+                 <p class=\"muted\" id=\"seal-help\">Valid until {until}. {tries}</p></form>{resend}</section>",
+                until = crate::clock::clock_time(seal.expires_at_s),
+                tries = tries_text(view),
+                resend = resend_form(view, csrf),
+            ),
         ),
-        (Some(_), None) => format!(
-            "<p class=\"notice\" role=\"status\">The seal sent to your phone has expired.</p>{}",
-            resend_form(view, csrf)
+        (Some(_), None) => (
+            Step::Seal,
+            "Sign with your seal",
+            "Ask for a new seal to sign the check below.",
+            format!(
+                "<section class=\"signing\" aria-label=\"Sign with the seal\">\
+                 <p class=\"notice\" role=\"status\">The seal sent to your phone has expired.</p>{}</section>",
+                resend_form(view, csrf)
+            ),
         ),
     };
-    Ok(format!("<h1>Your payment</h1>{message}{check}{action}"))
+    let (top, bottom) = match step {
+        Step::Seal => (action, check),
+        _ => (check, action),
+    };
+    Ok((
+        step,
+        format!("<h1>{title}</h1><p class=\"lead\">{lead}</p>{message}{top}{bottom}"),
+    ))
 }
 
 fn tries_text(view: &CheckoutView) -> String {
@@ -220,43 +333,65 @@ fn resend_form(view: &CheckoutView, csrf: &str) -> String {
         return String::new();
     }
     format!(
-        "<form method=\"post\" action=\"/pay/{}/resend\" class=\"inline\">\
+        "<form method=\"post\" action=\"/pay/{}/resend\" class=\"resend\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <button type=\"submit\" class=\"secondary\" id=\"resend\">Send me a new seal</button></form>",
         view.public_id
     )
 }
 
-fn ended_page(view: &CheckoutView, session: Option<&Session>) -> String {
+fn ended_page(view: &CheckoutView, session: Option<&Session>) -> (Step, String) {
     let back = format!(
-        "<p><a class=\"button\" id=\"back\" href=\"{}\">Back to {}</a></p>",
+        "<p class=\"actions\"><a class=\"button\" id=\"back\" href=\"{}\">Back to {}</a></p>",
         escape(&return_address(view)),
         escape(&view.merchant_name)
     );
+    let outcome = |class: &str, body: String| {
+        format!(
+            "<section class=\"panel outcome {class}\"><span class=\"outcome-icon\" aria-hidden=\"true\"></span>{body}{back}</section>"
+        )
+    };
     match view.state {
         CheckoutState::Paid => {
             let download = match session {
                 Some(session) if view.client_id == Some(session.client.id) => format!(
-                    "<p><a href=\"/pay/{}/check.svg\" download=\"check-{}.svg\" id=\"download\">Download the check</a> \
+                    "<p class=\"download\"><a href=\"/pay/{}/check.svg\" download=\"check-{}.svg\" id=\"download\">Download the check</a> \
                      (keep it: it shows what you signed).</p>",
                     view.public_id, view.public_id
                 ),
                 _ => String::new(),
             };
-            format!(
-                "<h1>Paid</h1><p class=\"notice\" role=\"status\" id=\"paid\">Your payment to {} is done. \
-                 The seal has been used and is no longer valid.</p>{download}{back}",
-                escape(&view.merchant_name)
+            (
+                Step::Paid,
+                outcome(
+                    "paid",
+                    format!(
+                        "<h1>Paid</h1><p class=\"notice\" role=\"status\" id=\"paid\">Your payment to {} is done. \
+                         The seal has been used and is no longer valid.</p>{download}",
+                        escape(&view.merchant_name)
+                    ),
+                ),
             )
         }
-        CheckoutState::Failed => format!(
-            "<h1>Not paid</h1><p class=\"error\" role=\"alert\" id=\"failed\">This payment failed: the seal was typed \
-             wrong too many times. Nothing was taken from your account, and {} has been told.</p>{back}",
-            escape(&view.merchant_name)
+        CheckoutState::Failed => (
+            Step::Off,
+            outcome(
+                "failed",
+                format!(
+                    "<h1>Not paid</h1><p class=\"error\" role=\"alert\" id=\"failed\">This payment failed: the seal was typed \
+                     wrong too many times. Nothing was taken from your account, and {} has been told.</p>",
+                    escape(&view.merchant_name)
+                ),
+            ),
         ),
-        _ => format!(
-            "<h1>Expired</h1><p class=\"error\" role=\"alert\" id=\"expired\">This payment has expired. \
-             Nothing was taken from your account.</p>{back}"
+        _ => (
+            Step::Off,
+            outcome(
+                "expired",
+                "<h1>Expired</h1><p class=\"error\" role=\"alert\" id=\"expired\">This payment has expired. \
+                 Nothing was taken from your account.</p>"
+                    .to_owned(),
+            ),
         ),
     }
 }
@@ -280,12 +415,14 @@ fn render(
 ) -> Result<Response, ApiError> {
     let now_s = state.service.now_s();
     if view.state.is_final() {
-        return Ok(pay_page(view, "Payment", &ended_page(view, session)));
+        let (step, body) = ended_page(view, session);
+        return Ok(pay_page(view, "Payment", step, &body));
     }
     if now_s >= view.expires_at_s {
         let mut ended = view.clone();
         ended.state = CheckoutState::Expired;
-        return Ok(pay_page(view, "Payment", &ended_page(&ended, session)));
+        let (step, body) = ended_page(&ended, session);
+        return Ok(pay_page(view, "Payment", step, &body));
     }
     let mine = |session: &Session| {
         view.client_id
@@ -297,6 +434,7 @@ fn render(
             pay_page(
                 view,
                 "Payment",
+                Step::Off,
                 &alert(
                     "This payment is being made by another client. Sign out to pay as yourself.",
                 ),
@@ -304,24 +442,31 @@ fn render(
         )
             .into_response()),
         (CheckoutState::Held, Some(session)) => {
-            let body = held_page(state, view, session, message)?;
-            Ok(pay_page(view, "Your payment", &body))
+            let (step, body) = held_page(state, view, session, message)?;
+            Ok(pay_page(view, "Your payment", step, &body))
         }
         (CheckoutState::Open, Some(session)) => Ok(pay_page(
             view,
             "Payment",
+            Step::SignIn,
             &format!(
-                "<h1>Pay as {name}?</h1>{message}<form method=\"post\" action=\"/pay/{id}/hold\" class=\"card\">\
+                "<section class=\"panel\"><h1>Pay as {name}?</h1>{message}\
+                 <form method=\"post\" action=\"/pay/{id}/hold\" class=\"stack\">\
                  <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-                 <p>The amount will be held on your account while you check and sign.</p>\
-                 <button type=\"submit\" id=\"continue\">Continue</button></form>",
+                 <p class=\"muted\">The amount will be held on your account while you check and sign.</p>\
+                 <button type=\"submit\" id=\"continue\" class=\"primary\">Continue</button></form></section>",
                 name = escape(&session.client.display_name),
                 message = message.unwrap_or_default(),
                 id = view.public_id,
                 csrf = session.csrf,
             ),
         )),
-        _ => Ok(pay_page(view, "Sign in to pay", &sign_in_form(view, None))),
+        _ => Ok(pay_page(
+            view,
+            "Sign in to pay",
+            Step::SignIn,
+            &sign_in_form(view, None),
+        )),
     }
 }
 
@@ -347,6 +492,7 @@ pub async fn sign_in(
             pay_page(
                 &view,
                 "Sign in to pay",
+                Step::SignIn,
                 &sign_in_form(&view, Some(SIGN_IN_REFUSED)),
             ),
         )
@@ -376,7 +522,11 @@ fn hold_error(view: &CheckoutView, error: &ApiError) -> Response {
         "currency_mismatch" => "Your account is in another currency than this payment.",
         _ => error.message.as_str(),
     };
-    (error.status, pay_page(view, "Payment", &alert(text))).into_response()
+    (
+        error.status,
+        pay_page(view, "Payment", Step::Off, &alert(text)),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
