@@ -94,6 +94,9 @@ pub enum Rejection {
     ExceedsRefundable,
     /// The amount is in another currency than the authorization.
     CurrencyMismatch,
+    /// The authorization holds a checkout's amount: only the client's seal captures it,
+    /// and only the checkout's end releases it.
+    OfCheckout,
 }
 
 impl Rejection {
@@ -107,6 +110,7 @@ impl Rejection {
             Rejection::ExceedsAuthorized => "amount_exceeds_authorized",
             Rejection::ExceedsRefundable => "amount_exceeds_refundable",
             Rejection::CurrencyMismatch => "currency_mismatch",
+            Rejection::OfCheckout => "authorization_of_checkout",
         }
     }
 
@@ -120,6 +124,9 @@ impl Rejection {
             Rejection::ExceedsAuthorized => "the amount exceeds what was authorized",
             Rejection::ExceedsRefundable => "the amount exceeds what remains refundable",
             Rejection::CurrencyMismatch => "the amount is in another currency",
+            Rejection::OfCheckout => {
+                "this authorization is a checkout's: only the client's seal captures it"
+            }
         }
     }
 }

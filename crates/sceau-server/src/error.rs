@@ -56,7 +56,8 @@ impl ApiError {
             Rejection::AlreadyCaptured
             | Rejection::Voided
             | Rejection::HoldExpired
-            | Rejection::NotCaptured => StatusCode::CONFLICT,
+            | Rejection::NotCaptured
+            | Rejection::OfCheckout => StatusCode::CONFLICT,
             Rejection::ExceedsAuthorized
             | Rejection::ExceedsRefundable
             | Rejection::CurrencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,

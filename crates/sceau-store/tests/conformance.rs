@@ -4169,3 +4169,53 @@ async fn racing_clearing_closes_pay_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_merchant_cannot_capture_or_void_a_checkout_only_refund_it_once_paid() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(10_000, 0).await;
+        let held = f.held(&shop, &alice, 4_000).await;
+        let authorization_id = held.authorization_id.unwrap();
+        let capture = MerchantCommand::Capture {
+            authorization_id,
+            amount: None,
+        };
+        let void = MerchantCommand::Void { authorization_id };
+        assert_eq!(
+            rejected(f.run(shop.id, capture.clone(), NOW + 1).await),
+            Rejection::OfCheckout
+        );
+        assert_eq!(
+            rejected(f.run(shop.id, void.clone(), NOW + 1).await),
+            Rejection::OfCheckout
+        );
+        let account = f.account(&alice).await;
+        assert_eq!(
+            (account.balance, account.held),
+            (10_000, 4_000),
+            "{}",
+            f.name
+        );
+        f.sent(&held, &alice, 1, NOW + 2).await;
+        assert!(matches!(
+            f.type_seal(&held, &alice, 1, true, NOW + 3).await,
+            SealOutcome::Paid(_)
+        ));
+        assert_eq!(
+            rejected(f.run(shop.id, void, NOW + 4).await),
+            Rejection::OfCheckout
+        );
+        let refund = MerchantCommand::Refund {
+            authorization_id,
+            amount: Some(eur(1_000)),
+        };
+        assert!(matches!(
+            f.run(shop.id, refund, NOW + 5).await,
+            Outcome::Refunded { amount: 1_000, .. }
+        ));
+        assert_eq!(f.account(&alice).await.balance, 7_000);
+        f.assert_sound().await;
+    })
+    .await;
+}

@@ -1293,6 +1293,11 @@ async fn capture(
     let Some(row) = authorization_row_of(c, merchant_id, authorization_id).await? else {
         return Ok(not_found());
     };
+    if of_checkout(c, authorization_id).await? {
+        return Ok(Outcome::Rejected {
+            rejection: Rejection::OfCheckout,
+        });
+    }
     let amount = match in_currency_of(&row.view, amount)
         .and_then(|amount| ledger::capture(&figures(&row.view), amount, now_s))
     {
@@ -1303,6 +1308,18 @@ async fn capture(
     Ok(Outcome::Captured {
         authorization: authorization_view(c, merchant_id, authorization_id).await?,
     })
+}
+
+/// Whether the authorization holds a checkout's amount (the merchant may not capture or
+/// void it: only the client's seal captures it; refunds after payment are the merchant's).
+async fn of_checkout(c: &Conn, authorization_id: i64) -> Result<bool, Fail> {
+    Ok(opt_row(
+        c,
+        "SELECT 1 FROM checkouts WHERE authorization_id = $1",
+        &[&authorization_id],
+    )
+    .await?
+    .is_some())
 }
 
 /// Captures `amount` of a held authorization: releases the hold and posts the transfer.
@@ -1335,6 +1352,11 @@ async fn void(
     let Some(row) = authorization_row_of(c, merchant_id, authorization_id).await? else {
         return Ok(not_found());
     };
+    if of_checkout(c, authorization_id).await? {
+        return Ok(Outcome::Rejected {
+            rejection: Rejection::OfCheckout,
+        });
+    }
     if let Err(rejection) = ledger::void(&figures(&row.view)) {
         return Ok(Outcome::Rejected { rejection });
     }

@@ -725,6 +725,11 @@ fn capture(
             rejection: Rejection::NotFound,
         });
     };
+    if of_checkout(connection, authorization_id)? {
+        return Ok(Outcome::Rejected {
+            rejection: Rejection::OfCheckout,
+        });
+    }
     let amount = match in_currency_of(&row.view, amount)
         .and_then(|amount| ledger::capture(&figures(&row.view), amount, now_s))
     {
@@ -735,6 +740,16 @@ fn capture(
     Ok(Outcome::Captured {
         authorization: load_authorization(connection, merchant_id, authorization_id)?,
     })
+}
+
+/// Whether the authorization holds a checkout's amount (the merchant may not capture or
+/// void it: only the client's seal captures it; refunds after payment are the merchant's).
+fn of_checkout(connection: &Connection, authorization_id: i64) -> Result<bool, StoreError> {
+    Ok(connection
+        .prepare_cached("SELECT 1 FROM checkouts WHERE authorization_id = ?1")?
+        .query_row([authorization_id], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// Captures `amount` of a held authorization: releases the hold and posts the transfer.
@@ -770,6 +785,11 @@ fn void(
             rejection: Rejection::NotFound,
         });
     };
+    if of_checkout(connection, authorization_id)? {
+        return Ok(Outcome::Rejected {
+            rejection: Rejection::OfCheckout,
+        });
+    }
     if let Err(rejection) = ledger::void(&figures(&row.view)) {
         return Ok(Outcome::Rejected { rejection });
     }
