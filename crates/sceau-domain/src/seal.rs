@@ -31,6 +31,11 @@ pub const SEAL_TRIES_MAX: u32 = 3;
 pub const SEAL_SENDS_MAX: u32 = 3;
 /// Wait between two seals sent for one payment.
 pub const SEAL_RESEND_COOLDOWN_S: i64 = 30;
+/// Checkouts a client may have held (amount on hold, waiting for the seal) at once.
+pub const CLIENT_HELD_CHECKOUTS_MAX: i64 = 3;
+/// Seals that may be sent to one client within an hour, across their checkouts (sending
+/// is throttled apart from checking).
+pub const CLIENT_SEALS_PER_HOUR_MAX: i64 = 10;
 /// Bytes of the fresh random nonce in every seal's input.
 pub const SEAL_NONCE_LEN: usize = 16;
 /// Domain separation of the MAC input, with its version.

@@ -43,7 +43,7 @@ pub enum SealResult {
 
 fn check_text(field: &'static str, value: &str, length_max: usize) -> Result<(), ApiError> {
     let length = value.chars().count();
-    if length == 0 || length > length_max || value.chars().any(char::is_control) {
+    if length == 0 || length > length_max || value.chars().any(crate::service::unprintable) {
         return Err(ApiError::unprocessable(
             "invalid_field",
             format!("{field} must be 1 to {length_max} printable characters"),
@@ -65,7 +65,9 @@ pub fn check_url(field: &'static str, url: &str) -> Result<(), ApiError> {
     };
     if url.len() > URL_LEN_MAX
         || url.chars().any(|c| {
-            c.is_control() || c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '\\')
+            crate::service::unprintable(c)
+                || c.is_whitespace()
+                || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '#')
         })
     {
         return Err(refuse());
@@ -119,6 +121,15 @@ fn refused(refusal: CheckoutRefusal) -> ApiError {
         CheckoutRefusal::ClientStopped => (
             StatusCode::FORBIDDEN,
             "your payments are paused for a while after too many failed attempts".to_owned(),
+        ),
+        CheckoutRefusal::TooManyHeld => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "you already have payments waiting for your seal; finish or let them expire first"
+                .to_owned(),
+        ),
+        CheckoutRefusal::TooManySeals => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many seals were sent to your phone this hour; try later".to_owned(),
         ),
     };
     ApiError::new(status, refusal.code(), message)
@@ -430,6 +441,8 @@ mod tests {
         check("https://user:pw@shop.example/", false);
         check("https://shop.example/a b", false);
         check("https://shop.example/\"><script>", false);
+        check("https://shop.example/return#top", false);
+        check("https://shop.example/\u{202e}gpj.exe", false);
         check(
             &format!("https://shop.example/{}", "a".repeat(URL_LEN_MAX)),
             false,

@@ -14,6 +14,9 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use zeroize::Zeroizing;
 
+/// Password checks (Argon2id) running at once; more wait their turn.
+const PASSWORD_CHECKS_MAX: usize = 8;
+
 /// Draws before giving up when every drawn number collides with a live one.
 const DRAW_TRIES_MAX: u32 = 8;
 
@@ -86,9 +89,19 @@ pub struct ClientEnrolment {
     pub credit_limit: String,
 }
 
+/// Characters that must not appear in text shown to people (pages, SMS, the check):
+/// control characters, and the invisible and bidirectional formatting characters that
+/// can make a text display other than it reads (a seal or an amount shown reversed).
+pub fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 fn check_name(field: &'static str, value: &str) -> Result<(), ApiError> {
     let length = value.chars().count();
-    if length == 0 || length > NAME_LEN_MAX || value.chars().any(char::is_control) {
+    if length == 0 || length > NAME_LEN_MAX || value.chars().any(unprintable) {
         return Err(ApiError::unprocessable(
             "invalid_field",
             format!("{field} must be 1 to {NAME_LEN_MAX} printable characters"),
@@ -214,6 +227,14 @@ impl Service {
                 .get_or_init(|| sceau_crypto::hash_password("not a password").unwrap_or_default())
                 .clone(),
         };
+        // Each check takes ~19 MiB and a core for a while: at most a few at once, so that
+        // a flood of sign-ins queues instead of exhausting memory.
+        static PASSWORD_CHECKS: tokio::sync::Semaphore =
+            tokio::sync::Semaphore::const_new(PASSWORD_CHECKS_MAX);
+        let _permit = PASSWORD_CHECKS
+            .acquire()
+            .await
+            .map_err(|_| internal("password checks closed"))?;
         let matches =
             tokio::task::spawn_blocking(move || sceau_crypto::verify_password(&password, &phc))
                 .await

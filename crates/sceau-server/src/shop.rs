@@ -232,7 +232,7 @@ pub fn verify_signature(secret: &str, header: &str, body: &[u8], now_s: i64) -> 
     let Some(timestamp) = timestamp else {
         return false;
     };
-    if (now_s - timestamp).abs() > WEBHOOK_TOLERANCE_S {
+    if now_s.abs_diff(timestamp) > WEBHOOK_TOLERANCE_S.unsigned_abs() {
         return false;
     }
     let expected = sceau_crypto::webhook_signature(secret, timestamp, body);
@@ -304,5 +304,10 @@ mod tests {
         );
         assert!(!verify_signature(secret, "v1=00", body, 1_000));
         assert!(!verify_signature(secret, "", body, 1_000));
+        let extreme = format!("t={},v1={signature}", i64::MIN);
+        assert!(
+            !verify_signature(secret, &extreme, body, i64::MAX),
+            "no overflow"
+        );
     }
 }

@@ -11,8 +11,11 @@ use crate::Service;
 use sceau_store::{StoreError, WebhookDelivery, WebhookResult};
 use std::time::Duration;
 
-const WEBHOOK_BATCH_MAX: u32 = 50;
-/// How long a dispatcher holds the deliveries it took (longer than a request may last).
+/// Deliveries taken at once: few enough that all of them are tried, one after the other,
+/// within their claim even if every merchant's server hangs until the timeout (so that
+/// another instance never takes one over while it is still being tried).
+const WEBHOOK_BATCH_MAX: u32 = 5;
+/// How long a dispatcher holds the deliveries it took.
 const WEBHOOK_CLAIM_S: i64 = 60;
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 const WEBHOOK_IDLE_WAIT: Duration = Duration::from_secs(5);
@@ -24,7 +27,8 @@ const WEBHOOK_RETRY_CAP_S: i64 = 6 * 60 * 60;
 /// Longest error text kept from a failed attempt.
 const ERROR_LEN_MAX: usize = 200;
 
-const _: () = assert!(WEBHOOK_CLAIM_S > WEBHOOK_TIMEOUT.as_secs() as i64);
+const _: () =
+    assert!(WEBHOOK_CLAIM_S > WEBHOOK_BATCH_MAX as i64 * WEBHOOK_TIMEOUT.as_secs() as i64);
 
 /// When the attempt after `attempts` failed ones is due, counted from now.
 pub fn retry_after_s(attempts: u32) -> i64 {

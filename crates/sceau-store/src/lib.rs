@@ -18,6 +18,7 @@ pub mod sqlite;
 pub use error::StoreError;
 pub use model::*;
 pub use postgres::{PostgresSettings, PostgresStore};
+pub use shared::CHECKOUT_FAILED_SEAL;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

@@ -450,6 +450,10 @@ pub enum CheckoutRefusal {
     NoLiveSeal,
     /// The client's payments are paused (after consecutive failures) or blocked.
     ClientStopped,
+    /// The client already has as many checkouts held as allowed.
+    TooManyHeld,
+    /// The client was sent as many seals this hour as allowed.
+    TooManySeals,
 }
 
 impl CheckoutRefusal {
@@ -463,6 +467,8 @@ impl CheckoutRefusal {
             CheckoutRefusal::NoSealsLeft => "no_seals_left",
             CheckoutRefusal::NoLiveSeal => "no_live_seal",
             CheckoutRefusal::ClientStopped => "client_paused",
+            CheckoutRefusal::TooManyHeld => "too_many_checkouts",
+            CheckoutRefusal::TooManySeals => "too_many_seals",
         }
     }
 }

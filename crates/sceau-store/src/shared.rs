@@ -197,7 +197,7 @@ pub(crate) const LEDGER_CHECKS: &[(&str, &str)] = &[
 ];
 
 /// A checkout's failure after its third wrong seal.
-pub(crate) const CHECKOUT_FAILED_SEAL: &str = "seal_tries_exhausted";
+pub const CHECKOUT_FAILED_SEAL: &str = "seal_tries_exhausted";
 
 /// The live seal's figures as the seal rules take them.
 pub(crate) fn seal_status(view: &CheckoutView) -> Option<SealStatus> {

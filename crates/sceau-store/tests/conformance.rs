@@ -4219,3 +4219,51 @@ async fn a_merchant_cannot_capture_or_void_a_checkout_only_refund_it_once_paid()
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_client_has_at_most_three_checkouts_held_and_ten_seals_an_hour() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(100_000, 0).await;
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(f.held(&shop, &alice, 1_000).await);
+        }
+        let fourth = f.checkout(&shop, 1_000).await;
+        assert!(matches!(
+            f.hold(&fourth, &alice, NOW).await,
+            HoldOutcome::Refused(CheckoutRefusal::TooManyHeld)
+        ));
+        assert_eq!(
+            f.account(&alice).await.held,
+            3_000,
+            "nothing held for the fourth"
+        );
+        // Ten seals an hour across the client's checkouts: 3 + 3 + 3 + 1.
+        let mut sent = 0;
+        for (index, checkout) in held.iter().enumerate() {
+            for send in 0..3 {
+                let nonce = (index * 3 + send) as u8 + 1;
+                f.sent(checkout, &alice, nonce, NOW + 30 * send as i64)
+                    .await;
+                sent += 1;
+            }
+        }
+        assert_eq!(sent, 9);
+        let SealOutcome::Paid(_) = f.type_seal(&held[0], &alice, 3, true, NOW + 61).await else {
+            panic!("{}: the right seal did not pay", f.name);
+        };
+        let next = f.held(&shop, &alice, 1_000).await;
+        f.sent(&next, &alice, 20, NOW + 62).await;
+        let SealOutcome::Paid(_) = f.type_seal(&held[1], &alice, 6, true, NOW + 63).await else {
+            panic!("{}: the right seal did not pay", f.name);
+        };
+        let last = f.held(&shop, &alice, 1_000).await;
+        assert!(matches!(
+            f.send_seal(&last, &alice, 21, NOW + 64).await,
+            SendOutcome::Refused(CheckoutRefusal::TooManySeals)
+        ));
+        f.assert_sound().await;
+    })
+    .await;
+}

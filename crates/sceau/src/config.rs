@@ -207,6 +207,12 @@ impl Config {
         if !(60..=sceau_domain::seal::SEAL_VALIDITY_S_MAX).contains(&self.seal_validity_s) {
             bail!("seal_validity_s must be 60 to 600 (a seal never lives more than 10 minutes)");
         }
+        if self.phone_simulator && !self.listen.ip().is_loopback() {
+            bail!(
+                "phone_simulator shows every SMS (seals included) to whoever reaches /phone: \
+                 it is allowed only with a loopback listen address; set phone_simulator = false"
+            );
+        }
         if !(60..=3600).contains(&self.checkout_validity_s) {
             bail!("checkout_validity_s must be 60 to 3600");
         }
@@ -287,6 +293,29 @@ mod tests {
         };
         assert!(bad_bin.check().is_err());
         assert!(Config::default().check().is_ok());
+    }
+
+    #[test]
+    fn the_phone_simulator_is_refused_on_an_address_others_can_reach() {
+        let exposed = |phone_simulator| Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            phone_simulator,
+            ..Config::default()
+        };
+        assert!(exposed(true).check().is_err());
+        assert!(exposed(false).check().is_ok());
+        let seals = |digits, validity_s| Config {
+            seal_digits: digits,
+            seal_validity_s: validity_s,
+            ..Config::default()
+        };
+        assert!(seals(6, 600).check().is_ok());
+        assert!(seals(5, 300).check().is_err());
+        assert!(seals(11, 300).check().is_err());
+        assert!(
+            seals(8, 601).check().is_err(),
+            "a seal never lives over 10 minutes"
+        );
     }
 
     #[test]

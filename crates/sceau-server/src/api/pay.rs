@@ -378,8 +378,12 @@ fn ended_page(view: &CheckoutView, session: Option<&Session>) -> (Step, String) 
             outcome(
                 "failed",
                 format!(
-                    "<h1>Not paid</h1><p class=\"error\" role=\"alert\" id=\"failed\">This payment failed: the seal was typed \
-                     wrong too many times. Nothing was taken from your account, and {} has been told.</p>",
+                    "<h1>Not paid</h1><p class=\"error\" role=\"alert\" id=\"failed\">This payment failed: {}. \
+                     Nothing was taken from your account, and {} has been told.</p>",
+                    match view.failure.as_deref() {
+                        Some(sceau_store::CHECKOUT_FAILED_SEAL) => "the seal was typed wrong too many times",
+                        _ => "it could not be completed in time",
+                    },
                     escape(&view.merchant_name)
                 ),
             ),

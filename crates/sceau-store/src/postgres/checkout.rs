@@ -273,6 +273,20 @@ pub(super) async fn hold_checkout(c: &Conn, hold: &HoldCheckout) -> Result<HoldO
     if client.currency.code() != view.currency {
         return Ok(HoldOutcome::Declined(Decline::CurrencyMismatch));
     }
+    // Under the client's account lock: two holds of one client take turns here.
+    let held_now: i64 = match opt_row(
+        c,
+        "SELECT count(*) FROM checkouts WHERE client_id = $1 AND state = 'held' AND expires_at > $2",
+        &[&client.id, &hold.now_s],
+    )
+    .await?
+    {
+        Some(row) => col(&row, 0)?,
+        None => 0,
+    };
+    if held_now >= seal::CLIENT_HELD_CHECKOUTS_MAX {
+        return Ok(HoldOutcome::Refused(CheckoutRefusal::TooManyHeld));
+    }
     // The client's account is locked by the batch; the floor is the update's condition.
     let held = exec(
         c,
@@ -360,6 +374,20 @@ pub(super) async fn send_seal(c: &Conn, send: &SendSeal) -> Result<SendOutcome, 
     match client_where(c, "id = $1", &send.client_id).await? {
         Some(client) if !client.stopped(send.now_s) => {}
         _ => return Ok(SendOutcome::Refused(CheckoutRefusal::ClientStopped)),
+    }
+    let since_s = send.now_s - 3_600;
+    let sent_this_hour: i64 = match opt_row(
+        c,
+        "SELECT coalesce(sum(seal_sends), 0)::BIGINT FROM checkouts WHERE client_id = $1 AND seal_issued_at > $2",
+        &[&send.client_id, &since_s],
+    )
+    .await?
+    {
+        Some(row) => col(&row, 0)?,
+        None => 0,
+    };
+    if sent_this_hour >= seal::CLIENT_SEALS_PER_HOUR_MAX {
+        return Ok(SendOutcome::Refused(CheckoutRefusal::TooManySeals));
     }
     let status = seal_status(&view);
     match seal::may_send(status.as_ref(), send.now_s) {

@@ -239,6 +239,14 @@ pub(super) fn hold_checkout(
     if client.currency.code() != view.currency {
         return Ok(HoldOutcome::Declined(Decline::CurrencyMismatch));
     }
+    let held_now: i64 = connection
+        .prepare_cached(
+            "SELECT count(*) FROM checkouts WHERE client_id = ?1 AND state = 'held' AND expires_at > ?2",
+        )?
+        .query_row(params![client.id, hold.now_s], |row| row.get(0))?;
+    if held_now >= seal::CLIENT_HELD_CHECKOUTS_MAX {
+        return Ok(HoldOutcome::Refused(CheckoutRefusal::TooManyHeld));
+    }
     let held = connection
         .prepare_cached(
             "UPDATE accounts SET held = held + ?2 WHERE id = ?1 AND balance - held - ?2 >= -credit_limit",
@@ -321,6 +329,14 @@ pub(super) fn send_seal(
     match client_where(connection, "id = ?1", &send.client_id)? {
         Some(client) if !client.stopped(send.now_s) => {}
         _ => return Ok(SendOutcome::Refused(CheckoutRefusal::ClientStopped)),
+    }
+    let sent_this_hour: i64 = connection
+        .prepare_cached(
+            "SELECT coalesce(sum(seal_sends), 0) FROM checkouts WHERE client_id = ?1 AND seal_issued_at > ?2",
+        )?
+        .query_row(params![send.client_id, send.now_s - 3_600], |row| row.get(0))?;
+    if sent_this_hour >= seal::CLIENT_SEALS_PER_HOUR_MAX {
+        return Ok(SendOutcome::Refused(CheckoutRefusal::TooManySeals));
     }
     let status = seal_status(&view);
     match seal::may_send(status.as_ref(), send.now_s) {

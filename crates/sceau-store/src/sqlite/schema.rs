@@ -237,6 +237,11 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE INDEX accounts_merchant_currency ON accounts (currency, id) WHERE kind = 'merchant';
     "#,
+    // 5: what a client has going on at checkouts, for the limits on held checkouts and
+    // on seals sent per hour.
+    r#"
+    CREATE INDEX checkouts_client ON checkouts (client_id, seal_issued_at) WHERE client_id IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this binary writes.
