@@ -53,8 +53,11 @@ fn check_text(field: &'static str, value: &str, length_max: usize) -> Result<(),
 }
 
 /// An address sceau sends the client or its webhooks to: `https://`, or `http://` only
-/// to this machine (a shop under development); no spaces, quotes or angle brackets.
-pub fn check_url(field: &'static str, url: &str) -> Result<(), ApiError> {
+/// to this machine (a shop under development); no spaces, quotes, angle brackets or
+/// fragment. Unless `local` is allowed, an address naming this machine or a private
+/// network (`localhost`, 10.0.0.1, [::1]…) is refused: sceau would otherwise send its
+/// webhooks into the operator's own network.
+pub fn check_url(field: &'static str, url: &str, local: bool) -> Result<(), ApiError> {
     let refuse = || {
         ApiError::unprocessable(
             "invalid_url",
@@ -87,8 +90,13 @@ pub fn check_url(field: &'static str, url: &str) -> Result<(), ApiError> {
         Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
         None => authority.split(':').next().unwrap_or_default(),
     };
-    let local = matches!(host, "localhost" | "127.0.0.1" | "::1");
-    if host.is_empty() || (!secure && !local) {
+    let this_machine = matches!(host, "localhost" | "127.0.0.1" | "::1");
+    let private = this_machine
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| !crate::webhooks::is_public(ip));
+    if host.is_empty() || (!secure && !this_machine) || (private && !local) {
         return Err(refuse());
     }
     Ok(())
@@ -146,9 +154,10 @@ impl Service {
         let amount = parse_amount(&request.amount, currency)?;
         check_text("reference", &request.reference, REFERENCE_LEN_MAX)?;
         check_text("object", &request.object, OBJECT_LEN_MAX)?;
-        check_url("return_url", &request.return_url)?;
+        let local = self.settings.webhooks_to_private_networks;
+        check_url("return_url", &request.return_url, local)?;
         if let Some(webhook_url) = &request.webhook_url {
-            check_url("webhook_url", webhook_url)?;
+            check_url("webhook_url", webhook_url, local)?;
         }
         let validity_s = request
             .validity_s
@@ -427,7 +436,7 @@ mod tests {
     #[test]
     fn return_and_webhook_addresses_are_https_or_local() {
         let check = |url: &str, accepted: bool| {
-            assert_eq!(check_url("url", url).is_ok(), accepted, "{url}");
+            assert_eq!(check_url("url", url, true).is_ok(), accepted, "{url}");
         };
         check("https://shop.example/return?cart=1", true);
         check("https://shop.example:8443/hooks", true);
@@ -447,5 +456,24 @@ mod tests {
             &format!("https://shop.example/{}", "a".repeat(URL_LEN_MAX)),
             false,
         );
+    }
+
+    #[test]
+    fn addresses_in_private_networks_are_refused_unless_allowed() {
+        for url in [
+            "http://127.0.0.1:8080/hooks",
+            "http://localhost/hooks",
+            "https://10.0.0.1/hooks",
+            "https://169.254.169.254/latest",
+            "https://[::1]:6379/",
+            "https://[fd00::1]/",
+            "https://192.168.1.10/",
+            "https://shop.localhost/",
+        ] {
+            assert!(check_url("url", url, false).is_err(), "{url}");
+        }
+        assert!(check_url("url", "https://shop.example/hooks", false).is_ok());
+        assert!(check_url("url", "https://93.184.215.14/hooks", false).is_ok());
+        assert!(check_url("url", "http://127.0.0.1:8080/hooks", true).is_ok());
     }
 }

@@ -37,6 +37,10 @@ pub struct Settings {
     pub seal_validity_s: i64,
     /// Default life of a checkout.
     pub checkout_validity_s: i64,
+    /// Let merchants' return and webhook addresses name this machine or a private network
+    /// (development, tests, the demo). Off in production: webhooks would reach the
+    /// operator's own network.
+    pub webhooks_to_private_networks: bool,
     /// The issuer's own account, which pays the merchants in settlement files; clearing
     /// batches cannot be closed without it.
     pub issuer_bank: Option<BankDetails>,

@@ -9,6 +9,8 @@
 
 use crate::Service;
 use sceau_store::{StoreError, WebhookDelivery, WebhookResult};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Deliveries taken at once: few enough that all of them are tried, one after the other,
@@ -38,19 +40,99 @@ pub fn retry_after_s(attempts: u32) -> i64 {
         .min(WEBHOOK_RETRY_CAP_S)
 }
 
-/// The HTTP client for webhooks: no redirects, a timeout, no proxy from the environment.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// Whether an address is on the public Internet (not this machine, a private, shared,
+/// link-local, unique-local, documentation, multicast or unspecified network).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => {
+            let [a, b, ..] = ip.octets();
+            !(ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.is_multicast()
+                || ip.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let [first, second, ..] = ip.segments();
+                !(ip.is_loopback()
+                    || ip.is_unspecified()
+                    || ip.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80
+                    || (first == 0x2001 && second == 0x0db8))
+            }
+        },
+    }
+}
+
+/// Resolves names to their public addresses only: a merchant's name that resolves into
+/// the operator's network (at creation or later: DNS rebinding) is not reached.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = found.filter(|address| is_public(address.ip())).collect();
+            if public.is_empty() {
+                return Err("the name has no public address".into());
+            }
+            let addresses: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+/// The HTTP client for webhooks: no redirects, a timeout, no proxy from the environment;
+/// public addresses only unless `private_networks` (development, tests, the demo).
+pub fn http_client(private_networks: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(WEBHOOK_TIMEOUT)
         .no_proxy()
-        .user_agent("sceau-webhooks")
-        .build()
-        .unwrap_or_default()
+        .user_agent("sceau-webhooks");
+    let builder = if private_networks {
+        builder
+    } else {
+        builder.dns_resolver(Arc::new(PublicOnly))
+    };
+    builder.build().unwrap_or_default()
+}
+
+/// Whether a webhook address may be reached: names are checked when resolved; an address
+/// written as an IP is checked here.
+fn reachable(url: &str, private_networks: bool) -> bool {
+    if private_networks {
+        return true;
+    }
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    match url.host_str() {
+        Some(host) => match host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            Ok(ip) => is_public(ip),
+            Err(_) => true,
+        },
+        None => false,
+    }
 }
 
 pub async fn deliver_forever(service: Service) {
-    let client = http_client();
+    let client = http_client(service.settings.webhooks_to_private_networks);
     loop {
         let handled = match deliver_once(&service, &client).await {
             Ok(handled) => handled,
@@ -88,6 +170,16 @@ async fn attempt(
     client: &reqwest::Client,
     webhook: &WebhookDelivery,
 ) -> WebhookResult {
+    if !reachable(&webhook.url, service.settings.webhooks_to_private_networks) {
+        tracing::warn!(
+            webhook_id = webhook.id,
+            "webhook address not public: not sent"
+        );
+        return WebhookResult::GaveUp {
+            error: "the address is not on the public Internet".to_owned(),
+            now_s: service.now_s(),
+        };
+    }
     let secret = service.keys.webhook_secret(webhook.merchant_id);
     let timestamp_s = service.now_s();
     let signature = sceau_crypto::webhook_signature(&secret, timestamp_s, webhook.body.as_bytes());
@@ -126,8 +218,50 @@ async fn attempt(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        let check = |ip: &str, public: bool| {
+            assert_eq!(is_public(ip.parse().unwrap()), public, "{ip}");
+        };
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.0.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "192.0.2.1",
+            "198.18.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "2001:db8::1",
+            "ff02::1",
+        ] {
+            check(private, false);
+        }
+        for public in [
+            "93.184.215.14",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            check(public, true);
+        }
+        assert!(!reachable("https://10.0.0.1/hooks", false));
+        assert!(!reachable("https://[::1]/hooks", false));
+        assert!(reachable("https://shop.example/hooks", false));
+        assert!(reachable("http://127.0.0.1/hooks", true));
+    }
 
     #[test]
     fn retries_back_off_doubling_up_to_a_cap() {

@@ -191,9 +191,12 @@ async fn figures_1_to_3_in_a_browser_a_client_pays_a_shop_with_a_seal() {
     server.assert_figures(&alice, "450.10", "0.00").await;
 
     // The shop hears it from sceau (signed webhook) and asks sceau itself on return.
-    sceau_server::webhooks::deliver_once(&server.service, &sceau_server::webhooks::http_client())
-        .await
-        .unwrap();
+    sceau_server::webhooks::deliver_once(
+        &server.service,
+        &sceau_server::webhooks::http_client(true),
+    )
+    .await
+    .unwrap();
     browser.click("#back").await;
     browser.wait_for_text("#order-paid", "is paid").await;
     browser.wait_for_text("#webhook", "verified").await;

@@ -47,7 +47,7 @@ impl Hooks {
 impl Server {
     /// Delivers the due webhooks (as the server's own task would) until none is due.
     async fn deliver_webhooks(&self) {
-        let client = sceau_server::webhooks::http_client();
+        let client = sceau_server::webhooks::http_client(true);
         for _ in 0..1_000 {
             let attempted = sceau_server::webhooks::deliver_once(&self.service, &client)
                 .await

@@ -54,6 +54,9 @@ pub struct Config {
     pub seal_validity_s: i64,
     /// Default life of a merchant's checkout, seconds (60 to 3600).
     pub checkout_validity_s: i64,
+    /// Let merchants' return and webhook addresses name this machine or a private
+    /// network (development only: webhooks would reach the operator's own network).
+    pub webhooks_to_private_networks: bool,
     /// Serve the development phone page `/phone` (it shows every text sent: development
     /// and demonstration only).
     pub phone_simulator: bool,
@@ -83,6 +86,7 @@ impl Default for Config {
             seal_digits: sceau_domain::seal::SEAL_DIGITS_DEFAULT,
             seal_validity_s: sceau_domain::seal::SEAL_VALIDITY_S_DEFAULT,
             checkout_validity_s: 15 * 60,
+            webhooks_to_private_networks: false,
         }
     }
 }
@@ -180,6 +184,11 @@ impl Config {
         }
         if let Some(value) = var("SCEAU_CHECKOUT_VALIDITY_S") {
             self.checkout_validity_s = value.parse().context("SCEAU_CHECKOUT_VALIDITY_S")?;
+        }
+        if let Some(value) = var("SCEAU_WEBHOOKS_TO_PRIVATE_NETWORKS") {
+            self.webhooks_to_private_networks = value
+                .parse()
+                .context("SCEAU_WEBHOOKS_TO_PRIVATE_NETWORKS")?;
         }
         if let Some(value) = var("SCEAU_PHONE_SIMULATOR") {
             self.phone_simulator = value.parse().context("SCEAU_PHONE_SIMULATOR")?;

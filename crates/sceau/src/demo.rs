@@ -139,6 +139,8 @@ pub async fn run(keep_serving: bool, database_url: Option<String>) -> anyhow::Re
         master_key_file: directory.path().join("master.key"),
         admin_token_file: directory.path().join("admin.token"),
         issuer_name: "Banque Sceau".into(),
+        // The demo shop runs on this machine.
+        webhooks_to_private_networks: true,
         ..Config::default()
     };
     let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock)).await?;

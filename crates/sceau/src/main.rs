@@ -221,6 +221,7 @@ pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
             .map_err(|e| anyhow::anyhow!("seal_digits: {e}"))?,
         seal_validity_s: config.seal_validity_s,
         checkout_validity_s: config.checkout_validity_s,
+        webhooks_to_private_networks: config.webhooks_to_private_networks,
         issuer_bank: config.issuer_bank()?,
     };
     Ok(Service {

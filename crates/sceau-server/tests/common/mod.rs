@@ -251,6 +251,7 @@ impl Server {
                 seal_digits: Default::default(),
                 seal_validity_s: sceau_domain::seal::SEAL_VALIDITY_S_DEFAULT,
                 checkout_validity_s: 900,
+                webhooks_to_private_networks: true,
                 issuer_bank: Some(issuer_bank()),
             }),
             outbox_ready: Arc::new(Notify::new()),
