@@ -56,25 +56,113 @@ pub fn new_token(prefix: &str) -> Zeroizing<String> {
     Zeroizing::new(format!("{prefix}{}", hex::encode(*bytes)))
 }
 
-/// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes) into a PHC string.
+/// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes) into a PHC
+/// string, in a reused work area.
 pub fn hash_password(password: &str) -> Result<String, CryptoError> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
+    use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
     let salt_bytes = random_bytes::<16>();
     let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| CryptoError::PasswordHash)?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|_| CryptoError::PasswordHash)
+    let params = argon2::Params::default();
+    let blocks = params.block_count();
+    let phc_params = ParamsString::try_from(&params).map_err(|_| CryptoError::PasswordHash)?;
+    let hasher = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut digest = Zeroizing::new([0u8; argon2::Params::DEFAULT_OUTPUT_LEN]);
+    let mut area = take_work_area(blocks);
+    let hashed = hasher.hash_password_into_with_memory(
+        password.as_bytes(),
+        &salt_bytes,
+        digest.as_mut_slice(),
+        &mut area[..blocks],
+    );
+    return_work_area(area);
+    hashed.map_err(|_| CryptoError::PasswordHash)?;
+    let phc = PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params: phc_params,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(digest.as_slice()).map_err(|_| CryptoError::PasswordHash)?),
+    };
+    Ok(phc.to_string())
 }
 
-/// Checks a password against a PHC string made by [`hash_password`].
+/// Argon2 work areas kept for reuse. Without it each check allocates ~19 MiB afresh, and
+/// the allocator keeps freed areas per thread: a burst of sign-ins left the server near
+/// 1 GB resident. Callers bound how many checks run at once; beyond this many idle areas,
+/// returned ones are freed.
+const PASSWORD_WORK_AREAS_KEPT: usize = 4;
+
+static PASSWORD_WORK_AREAS: std::sync::Mutex<Vec<Vec<argon2::Block>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Largest Argon2 memory cost a stored hash may ask for (KiB): a corrupt or hostile PHC
+/// string cannot make a check allocate more.
+const PASSWORD_M_COST_MAX: u32 = 256 * 1024;
+
+/// Checks a password against a PHC string made by [`hash_password`]: recomputes the
+/// Argon2id hash with the stored parameters and salt, in a reused work area, and compares
+/// in constant time.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    match PasswordHash::new(phc) {
-        Ok(parsed) => argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    use argon2::password_hash::PasswordHash;
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    if params.m_cost() > PASSWORD_M_COST_MAX {
+        return false;
+    }
+    let mut salt_buffer = [0u8; argon2::password_hash::Salt::MAX_LENGTH];
+    let Ok(salt) = salt.decode_b64(&mut salt_buffer) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let hasher = argon2::Argon2::new(algorithm, version, params);
+    let mut area = take_work_area(blocks);
+    let mut computed = Zeroizing::new(vec![0u8; expected.len()]);
+    let hashed = hasher.hash_password_into_with_memory(
+        password.as_bytes(),
+        salt,
+        computed.as_mut_slice(),
+        &mut area[..blocks],
+    );
+    return_work_area(area);
+    use subtle::ConstantTimeEq;
+    hashed.is_ok() && bool::from(computed.as_slice().ct_eq(expected.as_bytes()))
+}
+
+fn take_work_area(blocks: usize) -> Vec<argon2::Block> {
+    let reused = PASSWORD_WORK_AREAS
+        .lock()
+        .ok()
+        .and_then(|mut areas| areas.pop());
+    match reused {
+        Some(area) if area.len() >= blocks => area,
+        _ => vec![argon2::Block::default(); blocks],
+    }
+}
+
+fn return_work_area(area: Vec<argon2::Block>) {
+    // The area held the password's derived state: wipe it before it waits for reuse.
+    let mut area = area;
+    area.iter_mut()
+        .for_each(|block| *block = argon2::Block::default());
+    if let Ok(mut areas) = PASSWORD_WORK_AREAS.lock()
+        && areas.len() < PASSWORD_WORK_AREAS_KEPT
+    {
+        areas.push(area);
     }
 }
 
@@ -345,6 +433,36 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    /// The reused work areas change nothing: hashes made by the argon2 crate's own
+    /// hasher (as stored before) verify, ours verify with its verifier, salts differ,
+    /// and a stored hash cannot ask for unbounded memory.
+    #[test]
+    fn password_hashes_interoperate_with_the_argon2_crate() {
+        use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+        let salt = SaltString::encode_b64(&[7u8; 16]).unwrap_or_else(|e| panic!("{e}"));
+        let theirs = argon2::Argon2::default()
+            .hash_password(b"tr0ub4dor", &salt)
+            .map(|hash| hash.to_string())
+            .unwrap_or_default();
+        assert!(verify_password("tr0ub4dor", &theirs));
+        assert!(!verify_password("tr0ub4dor&3", &theirs));
+        for _ in 0..3 {
+            let ours = hash_password("tr0ub4dor").unwrap_or_default();
+            let parsed = PasswordHash::new(&ours).unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                argon2::Argon2::default()
+                    .verify_password(b"tr0ub4dor", &parsed)
+                    .is_ok()
+            );
+            assert_ne!(ours, hash_password("tr0ub4dor").unwrap_or_default());
+        }
+        let greedy = theirs.replace("m=19456", "m=4194304");
+        assert_ne!(greedy, theirs);
+        assert!(!verify_password("tr0ub4dor", &greedy));
+        let truncated = &theirs[..theirs.len() - 4];
+        assert!(!verify_password("tr0ub4dor", truncated));
     }
 
     #[test]

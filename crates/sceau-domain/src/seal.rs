@@ -31,10 +31,11 @@ pub const SEAL_TRIES_MAX: u32 = 3;
 pub const SEAL_SENDS_MAX: u32 = 3;
 /// Wait between two seals sent for one payment.
 pub const SEAL_RESEND_COOLDOWN_S: i64 = 30;
-/// Checkouts a client may have held (amount on hold, waiting for the seal) at once.
+/// Checkouts a client may have held (amount on hold, waiting for the seal) at once, by
+/// default (`client_held_checkouts_max`).
 pub const CLIENT_HELD_CHECKOUTS_MAX: i64 = 3;
 /// Seals that may be sent to one client within an hour, across their checkouts (sending
-/// is throttled apart from checking).
+/// is throttled apart from checking), by default (`client_seals_per_hour_max`).
 pub const CLIENT_SEALS_PER_HOUR_MAX: i64 = 10;
 /// Bytes of the fresh random nonce in every seal's input.
 pub const SEAL_NONCE_LEN: usize = 16;

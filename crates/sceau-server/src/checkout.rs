@@ -249,6 +249,7 @@ impl Service {
             ),
             last_four: number.last_four(),
             expiry,
+            held_max: i64::from(self.settings.client_held_checkouts_max),
             now_s,
         };
         match self.store.hold_checkout(hold).await? {
@@ -330,6 +331,7 @@ impl Service {
                 address: client.phone.as_str().to_owned(),
                 sealed_body: self.keys.seal(&text, client.phone.as_str()),
             },
+            seals_per_hour_max: i64::from(self.settings.client_seals_per_hour_max),
             now_s,
         };
         match self.store.send_seal(send).await? {

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use zeroize::Zeroizing;
 
 /// Password checks (Argon2id) running at once; more wait their turn.
-const PASSWORD_CHECKS_MAX: usize = 8;
+const PASSWORD_CHECKS_MAX: usize = 4;
 
 /// Draws before giving up when every drawn number collides with a live one.
 const DRAW_TRIES_MAX: u32 = 8;
@@ -37,6 +37,10 @@ pub struct Settings {
     pub seal_validity_s: i64,
     /// Default life of a checkout.
     pub checkout_validity_s: i64,
+    /// Checkouts a client may have held at once, waiting for their seal.
+    pub client_held_checkouts_max: u32,
+    /// Seals one client may be sent within an hour, across their checkouts.
+    pub client_seals_per_hour_max: u32,
     /// Let merchants' return and webhook addresses name this machine or a private network
     /// (development, tests, the demo). Off in production: webhooks would reach the
     /// operator's own network.

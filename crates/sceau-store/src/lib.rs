@@ -85,12 +85,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<AuthorizationView>, StoreError>;
 
     async fn create_session(&self, session: NewSession) -> Result<(), StoreError>;
-    /// The client of a live session.
+    /// The client of a live session, read with it (every signed-in page asks).
     async fn session_client(
         &self,
         token_hash: [u8; 32],
         now_s: i64,
-    ) -> Result<Option<i64>, StoreError>;
+    ) -> Result<Option<ClientRecord>, StoreError>;
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
 
     /// Queues a message for the second channel on its own (for notices; a message that

@@ -427,6 +427,8 @@ pub struct HoldCheckout {
     pub details_fingerprint: [u8; 32],
     pub last_four: String,
     pub expiry: Expiry,
+    /// Checkouts the client may have held at once (this one included).
+    pub held_max: i64,
     pub now_s: i64,
 }
 
@@ -487,6 +489,8 @@ pub struct SendSeal {
     pub client_id: i64,
     pub seal: StoredSeal,
     pub message: NewMessage,
+    /// Seals the client may be sent within an hour, across their checkouts.
+    pub seals_per_hour_max: i64,
     pub now_s: i64,
 }
 

@@ -1754,16 +1754,24 @@ async fn sessions_live_until_they_expire_or_are_deleted() {
         ];
         for (token_hash, now_s, expected) in checks {
             assert_eq!(
-                f.store.session_client(token_hash, now_s).await.unwrap(),
+                f.store
+                    .session_client(token_hash, now_s)
+                    .await
+                    .unwrap()
+                    .map(|client| client.id),
                 expected,
                 "{}: at {now_s}",
                 f.name
             );
         }
         f.store.delete_session(token).await.unwrap();
-        assert_eq!(f.store.session_client(token, NOW).await.unwrap(), None);
+        assert!(f.store.session_client(token, NOW).await.unwrap().is_none());
         assert_eq!(
-            f.store.session_client(other, NOW).await.unwrap(),
+            f.store
+                .session_client(other, NOW)
+                .await
+                .unwrap()
+                .map(|client| client.id),
             Some(bob.id),
             "only that session"
         );
@@ -2306,7 +2314,12 @@ async fn sqlite_everything_survives_a_reopen() {
         Some(shop.clone())
     );
     assert_eq!(
-        reopened.store.session_client(token, NOW + 1).await.unwrap(),
+        reopened
+            .store
+            .session_client(token, NOW + 1)
+            .await
+            .unwrap()
+            .map(|c| c.id),
         Some(alice.id)
     );
     let replayed = reopened
@@ -3144,6 +3157,7 @@ impl Fixture {
                 details_fingerprint: bytes32(DETAILS_TAG, n),
                 last_four: format!("{:04}", n % 10_000),
                 expiry: Expiry::of_instant(checkout.expires_at_s),
+                held_max: sceau_domain::seal::CLIENT_HELD_CHECKOUTS_MAX,
                 now_s,
             })
             .await
@@ -3186,6 +3200,7 @@ impl Fixture {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: format!("seal-{nonce}").into_bytes(),
                 },
+                seals_per_hour_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX,
                 now_s,
             })
             .await

@@ -1,43 +1,109 @@
-//! `sceau bench`: durable authorizations per second over real HTTP.
+//! `sceau bench`: durable payments per second over real HTTP.
 //!
 //! Prepares a fresh database — a SQLite file, or a scratch schema in a PostgreSQL database
 //! with `--database-url` — (merchants, clients, one multi-use number per connection),
 //! starts the real server as one or more child processes (`sceau serve`), and drives it
-//! with the in-tree load generator: the trivial `/health` endpoint first (the ceiling of
-//! HTTP on this machine, measured in the same run), then `POST /v1/authorizations` with a
-//! distinct Idempotency-Key per request, closed loop; then authorizations in open loop at
-//! half the measured peak for the latency target. Reports medians over `--runs`, and the
-//! server's peak RSS. Every authorization is durable (WAL, synchronous=FULL) before it is
-//! answered; the ledger is checked after the server stops.
+//! with the in-tree load generator. Each run measures the trivial `/health` endpoint first
+//! (the ceiling of HTTP on this machine, measured in the same run), then the scenarios:
+//!
+//! - `authorizations`: `POST /v1/authorizations` with a distinct Idempotency-Key per
+//!   request, closed loop;
+//! - `seal`: payments by seal. Every client signs in once (Argon2id is slow by design);
+//!   then, per run, checkouts are prepared over HTTP as a merchant and a browser would
+//!   (create, hold, validate, the seal read on the development phone) and timed; then
+//!   every prepared seal is typed back once (`POST /pay/{id}/seal`), closed loop. Every
+//!   answer must be `303`, a sample of the checkouts must read back paid through the
+//!   merchant API, and the admin API must find the ledger sound.
+//!
+//! Then each scenario in open loop at half its measured peak, for the latency target.
+//! Reports medians over `--runs`, and the server's peak RSS. Every payment is durable
+//! (WAL, synchronous=FULL) before it is answered; the ledger is checked after the server
+//! stops.
 
 use crate::config::Config;
 use crate::loadgen::{self, LoadReport, LoadSpec, RequestSource};
 use anyhow::{Context, bail};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use sceau_domain::policy::{AmountRule, MerchantLock};
+use sceau_server::api::pages::SESSION_COOKIE;
 use sceau_server::service::{ClientEnrolment, NumberRequest};
 use sceau_store::Origin;
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
+
+/// The password of every bench client.
+const BENCH_PASSWORD: &str = "bench password";
+/// The per-client limits on held checkouts and seals sent per hour, lifted.
+const BENCH_LIMIT_MAX: &str = "100000";
+/// Texts the development phone page shows (the newest first).
+const PHONE_PAGE_LEN: usize = 50;
+/// Checkouts a payer validates before it reads its phone: all their seals must still be
+/// on the page when it does.
+const SEAL_ROUND_LEN_MAX: usize = 40;
+const _: () = assert!(SEAL_ROUND_LEN_MAX < PHONE_PAGE_LEN);
+/// How long a payer waits for the seals of one round to reach its phone.
+const PHONE_WAIT_MAX: Duration = Duration::from_secs(60);
+const PHONE_POLL_PAUSE: Duration = Duration::from_millis(20);
+/// Longest run of seal verifications; a run ends when its prepared checkouts are used up.
+const SEAL_RUN_MAX: Duration = Duration::from_secs(300);
+/// Checkouts per run read back through the merchant API after their seal was accepted.
+const PAID_SAMPLE_LEN: usize = 64;
+
+/// What `sceau bench` measures (besides the trivial endpoint, always).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Scenario {
+    /// Durable card authorizations: `POST /v1/authorizations`.
+    Authorizations,
+    /// Payments by seal: checkouts prepared up to the seal on the phone (create, hold,
+    /// validate, read), then each seal typed back once: `POST /pay/{id}/seal`.
+    Seal,
+    /// Both, one after the other in each run.
+    All,
+}
+
+impl Scenario {
+    fn authorizations(self) -> bool {
+        matches!(self, Scenario::Authorizations | Scenario::All)
+    }
+
+    fn seal(self) -> bool {
+        matches!(self, Scenario::Seal | Scenario::All)
+    }
+}
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Concurrent merchant connections (each with its own merchant, client and number).
+    /// What to measure after the trivial endpoint in each run.
+    #[arg(long, value_enum, default_value_t = Scenario::Authorizations)]
+    scenario: Scenario,
+    /// Concurrent connections (each with its own merchant, client and number; the seal
+    /// scenario signs in one client per connection).
     #[arg(long, default_value_t = 64)]
     connections: usize,
-    /// Measured seconds per phase.
+    /// Measured seconds per phase (seal verifications: until the prepared checkouts are
+    /// used up).
     #[arg(long, default_value_t = 5)]
     duration_s: u64,
-    /// Warm-up seconds before each phase (not measured).
+    /// Warm-up seconds before each phase (not measured; none for seal verifications, which
+    /// follow their preparation at once).
     #[arg(long, default_value_t = 1)]
     warmup_s: u64,
     /// Runs of each closed-loop phase; medians are reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Rate of the open-loop phase, per second (default: half the measured peak).
+    /// Rate of the open-loop phases, per second (default: half of each scenario's median
+    /// peak).
     #[arg(long)]
     open_loop_rate: Option<u64>,
+    /// Checkouts prepared (steps 1 to 4, timed) for each seal run and for the seal
+    /// open-loop run; each seal is typed back once.
+    #[arg(long, default_value_t = 20_000)]
+    seal_checkouts: usize,
     /// Run on PostgreSQL: a postgres:// URL. The benchmark works in a fresh schema of that
     /// database and drops it at the end. Default: a fresh SQLite file.
     #[arg(long, value_name = "POSTGRES_URL")]
@@ -54,7 +120,7 @@ struct Authorizations {
 }
 
 impl RequestSource for Authorizations {
-    fn build(&self, worker: usize, sequence: u64, out: &mut Vec<u8>) {
+    fn build(&self, worker: usize, sequence: u64, out: &mut Vec<u8>) -> bool {
         let (authorization, body) = &self.merchants[worker % self.merchants.len()];
         let key = format!("{}-{worker}-{sequence}", self.run_tag);
         loadgen::write_request(
@@ -68,14 +134,16 @@ impl RequestSource for Authorizations {
             ],
             body.as_bytes(),
         );
+        true
     }
 }
 
 struct Health;
 
 impl RequestSource for Health {
-    fn build(&self, _worker: usize, _sequence: u64, out: &mut Vec<u8>) {
+    fn build(&self, _worker: usize, _sequence: u64, out: &mut Vec<u8>) -> bool {
         loadgen::write_request(out, "GET", "/health", &[], b"");
+        true
     }
 }
 
@@ -105,10 +173,20 @@ fn print_report(label: &str, report: &LoadReport) {
     );
 }
 
+/// One connection's merchant and client, as enrolled before the server starts.
+struct Party {
+    /// `Bearer sk_...`: the merchant's API key.
+    merchant: String,
+    /// An authorization with the client's multi-use number, for this merchant.
+    authorization_body: String,
+    login: String,
+    phone: String,
+}
+
 /// Enrols the merchants and clients and issues one multi-use number per connection.
-async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<(String, String)>> {
+async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<Party>> {
     let service = crate::open_service(config, Arc::new(sceau_server::clock::SystemClock)).await?;
-    let mut merchants = Vec::with_capacity(connections);
+    let mut parties = Vec::with_capacity(connections);
     for index in 0..connections {
         let failed =
             |e: sceau_server::error::ApiError| anyhow::anyhow!("{}: {}", e.code, e.message);
@@ -116,12 +194,14 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<(Str
             .enroll_merchant(&format!("Bench shop {index}"))
             .await
             .map_err(failed)?;
+        let login = format!("bench{index}");
+        let phone = format!("+3361{index:07}");
         let client = service
             .enroll_client(ClientEnrolment {
-                login: format!("bench{index}"),
+                login: login.clone(),
                 display_name: format!("Bench client {index}"),
-                password: Zeroizing::new("bench password".into()),
-                phone: format!("+3361{index:07}"),
+                password: Zeroizing::new(BENCH_PASSWORD.into()),
+                phone: phone.clone(),
                 currency: "EUR".into(),
                 opening_balance: "1000000000.00".into(),
                 credit_limit: "0".into(),
@@ -143,17 +223,25 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<(Str
             .as_deref()
             .and_then(|text| sceau_server::service::card_in_message(text))
             .context("cannot read the issued number")?;
-        let body = format!(
+        let authorization_body = format!(
             r#"{{"number":"{number}","expiry_month":{month},"expiry_year":{year},"security_code":"{code}","amount":"1.00","currency":"EUR","reference":"bench"}}"#
         );
-        merchants.push((format!("Bearer {}", merchant.api_key.as_str()), body));
+        parties.push(Party {
+            merchant: format!("Bearer {}", merchant.api_key.as_str()),
+            authorization_body,
+            login,
+            phone,
+        });
     }
-    Ok(merchants)
+    Ok(parties)
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.connections == 0 || args.runs == 0 || args.duration_s == 0 || args.instances == 0 {
         bail!("connections, runs, duration and instances must be at least 1");
+    }
+    if args.scenario.seal() && args.seal_checkouts < args.connections {
+        bail!("--seal-checkouts must be at least --connections");
     }
     if args.instances > 1 && args.database_url.is_none() {
         bail!("several instances need a shared database: give --database-url postgres://...");
@@ -179,12 +267,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ..Config::default()
     };
     std::fs::write(&config.master_key_file, master_key.as_bytes())?;
+    // Written before the servers start, so that they all read it (none races to create
+    // it) and the seal scenario can ask the admin API to check the ledger.
+    let admin_token = sceau_crypto::new_token("adm_");
+    crate::write_private(&config.admin_token_file, admin_token.as_bytes())?;
     println!(
         "preparing {} merchants, clients and numbers in {}",
         args.connections,
         config.database_for_display()
     );
-    let merchants = prepare(&config, args.connections).await?;
+    let parties = prepare(&config, args.connections).await?;
 
     let executable = std::env::current_exe()?;
     let mut children = Vec::with_capacity(args.instances);
@@ -196,13 +288,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .env("SCEAU_MASTER_KEY_FILE", &config.master_key_file)
             .env("SCEAU_ADMIN_TOKEN_FILE", &config.admin_token_file)
             .env("SCEAU_LOG", "warn")
+            // The seal scenario plays each client paying hundreds of checkouts within
+            // minutes, a round of them held at once: it lifts the per-client anti-abuse
+            // limits on holding and sending (checked, with their queries, at hold and at
+            // send; neither is on the path of a seal typed back, which is measured).
+            .env("SCEAU_CLIENT_HELD_CHECKOUTS_MAX", BENCH_LIMIT_MAX)
+            .env("SCEAU_CLIENT_SEALS_PER_HOUR_MAX", BENCH_LIMIT_MAX)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
             .context("starting the server")?;
         children.push(child);
     }
-    let result = measure(&args, &mut children, merchants).await;
+    let result = measure(&args, &mut children, parties, &admin_token).await;
     for child in &mut children {
         let _ = child.kill();
         let _ = child.wait();
@@ -244,10 +342,27 @@ fn listening_address(child: &mut std::process::Child) -> anyhow::Result<std::net
     Ok(address)
 }
 
+/// One scenario's closed-loop figures, run after run.
+#[derive(Default)]
+struct Runs {
+    rates: Vec<f64>,
+    p50s_ms: Vec<f64>,
+    p99s_ms: Vec<f64>,
+}
+
+impl Runs {
+    fn push(&mut self, report: &LoadReport) {
+        self.rates.push(report.per_second);
+        self.p50s_ms.push(report.p50.as_secs_f64() * 1e3);
+        self.p99s_ms.push(report.p99.as_secs_f64() * 1e3);
+    }
+}
+
 async fn measure(
     args: &BenchArgs,
     children: &mut [std::process::Child],
-    merchants: Vec<(String, String)>,
+    parties: Vec<Party>,
+    admin_token: &str,
 ) -> anyhow::Result<()> {
     let addresses = children
         .iter_mut()
@@ -275,53 +390,510 @@ async fn measure(
         rate_per_s,
         request_count_max: None,
     };
+    let seal = if args.scenario.seal() {
+        Some(SealBench::sign_in(&addresses, &parties, args).await?)
+    } else {
+        None
+    };
+    let merchants: Vec<(String, String)> = parties
+        .into_iter()
+        .map(|party| (party.merchant, party.authorization_body))
+        .collect();
     let mut health_rates = Vec::new();
-    let mut authorization_rates = Vec::new();
-    let mut p99s = Vec::new();
+    let mut authorizations = Runs::default();
+    let mut seals = Runs::default();
+    let mut preparation_rates = Vec::new();
     for run in 0..args.runs {
         let health = loadgen::run(&spec(None), Arc::new(Health)).await?;
         print_report(&format!("run {} GET /health", run + 1), &health);
-        let source = Authorizations {
-            merchants: merchants.clone(),
-            run_tag: format!("r{run}-{}", hex_key().get(..8).unwrap_or("")),
-        };
-        let authorizations = loadgen::run(&spec(None), Arc::new(source)).await?;
-        print_report(
-            &format!("run {} POST /v1/authorizations", run + 1),
-            &authorizations,
-        );
-        if authorizations.errors > 0 {
-            bail!("{} authorizations failed", authorizations.errors);
-        }
         health_rates.push(health.per_second);
-        authorization_rates.push(authorizations.per_second);
-        p99s.push(authorizations.p99.as_secs_f64() * 1e3);
+        if args.scenario.authorizations() {
+            let source = Authorizations {
+                merchants: merchants.clone(),
+                run_tag: format!("r{run}-{}", hex_key().get(..8).unwrap_or("")),
+            };
+            let report = loadgen::run(&spec(None), Arc::new(source)).await?;
+            print_report(&format!("run {} POST /v1/authorizations", run + 1), &report);
+            if report.errors > 0 {
+                bail!("{} authorizations failed", report.errors);
+            }
+            authorizations.push(&report);
+        }
+        if let Some(seal) = &seal {
+            let (report, prepared_per_s) = seal.run(&format!("run {}", run + 1), None).await?;
+            seals.push(&report);
+            preparation_rates.push(prepared_per_s);
+        }
     }
     let health = median(&mut health_rates);
-    let peak = median(&mut authorization_rates);
-    let half = args.open_loop_rate.unwrap_or((peak / 2.0).max(1.0) as u64);
-    let source = Authorizations {
-        merchants,
-        run_tag: format!("half-{}", hex_key().get(..8).unwrap_or("")),
+    let half = |peak: f64| args.open_loop_rate.unwrap_or((peak / 2.0).max(1.0) as u64);
+    let authorizations_at_half = if args.scenario.authorizations() {
+        let rate = half(median(&mut authorizations.rates));
+        let source = Authorizations {
+            merchants,
+            run_tag: format!("half-{}", hex_key().get(..8).unwrap_or("")),
+        };
+        let report = loadgen::run(&spec(Some(rate)), Arc::new(source)).await?;
+        print_report(&format!("open loop at {rate}/s"), &report);
+        Some((rate, report))
+    } else {
+        None
     };
-    let at_half = loadgen::run(&spec(Some(half)), Arc::new(source)).await?;
-    print_report(&format!("open loop at {half}/s"), &at_half);
+    let seals_at_half = match &seal {
+        Some(seal) => {
+            let rate = half(median(&mut seals.rates));
+            let (report, _) = seal.run("open loop", Some(rate)).await?;
+            seal.check_ledger(admin_token).await?;
+            Some((rate, report))
+        }
+        None => None,
+    };
     let rss = children
         .iter()
         .map(|child| peak_rss_mb(child.id()).unwrap_or(f64::NAN))
         .fold(0.0_f64, f64::max);
     println!("\nresult (medians of {} runs)", args.runs);
     println!("  trivial endpoint          {health:>9.0} req/s");
-    println!(
-        "  durable authorizations    {peak:>9.0} /s  ({:.0}% of the trivial endpoint), closed-loop p99 {:.2} ms",
-        100.0 * peak / health.max(1.0),
-        median(&mut p99s)
-    );
-    println!(
-        "  at half the peak ({half}/s)  p50 {:.2} ms  p99 {:.2} ms",
-        at_half.p50.as_secs_f64() * 1e3,
-        at_half.p99.as_secs_f64() * 1e3
-    );
+    if let Some((rate, at_half)) = &authorizations_at_half {
+        let peak = median(&mut authorizations.rates);
+        println!(
+            "  durable authorizations    {peak:>9.0} /s  ({:.0}% of the trivial endpoint), closed-loop p99 {:.2} ms",
+            100.0 * peak / health.max(1.0),
+            median(&mut authorizations.p99s_ms)
+        );
+        print_at_half(*rate, at_half);
+    }
+    if let Some((rate, at_half)) = &seals_at_half {
+        let peak = median(&mut seals.rates);
+        println!(
+            "  seal verifications        {peak:>9.0} /s  ({:.0}% of the trivial endpoint), closed-loop p50 {:.2} ms  p99 {:.2} ms",
+            100.0 * peak / health.max(1.0),
+            median(&mut seals.p50s_ms),
+            median(&mut seals.p99s_ms)
+        );
+        println!(
+            "  checkouts prepared        {:>9.0} /s  (create, hold, validate, seal read on the phone)",
+            median(&mut preparation_rates)
+        );
+        print_at_half(*rate, at_half);
+    }
     println!("  server peak RSS           {rss:.1} MB (largest instance)");
     Ok(())
+}
+
+fn print_at_half(rate: u64, report: &LoadReport) {
+    println!(
+        "    open loop at {rate}/s      p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        report.p50.as_secs_f64() * 1e3,
+        report.p99.as_secs_f64() * 1e3,
+        report.max.as_secs_f64() * 1e3
+    );
+}
+
+/// A client of the seal scenario in its browser, signed in once for the whole benchmark,
+/// and the merchant whose checkouts it pays.
+struct Payer {
+    /// `http://address` of the server instance this payer uses.
+    base: String,
+    phone: String,
+    merchant: String,
+    /// `sceau_session=...`
+    cookie: String,
+    /// The session's CSRF token, as read on its pages.
+    csrf: String,
+}
+
+/// A checkout prepared up to step 4: held, validated, its seal read on the phone.
+struct SealedCheckout {
+    payer: usize,
+    id: String,
+    seal: String,
+}
+
+/// Every prepared seal typed back once, in the order prepared, by whichever connection is
+/// free; the run ends when they are used up.
+struct SealVerifications {
+    requests: Vec<Vec<u8>>,
+    next: AtomicUsize,
+}
+
+impl RequestSource for SealVerifications {
+    fn build(&self, _worker: usize, _sequence: u64, out: &mut Vec<u8>) -> bool {
+        match self.requests.get(self.next.fetch_add(1, Ordering::Relaxed)) {
+            Some(request) => {
+                out.extend_from_slice(request);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The right seal pays the checkout and redirects to its page; anything else (a
+    /// wrong seal's 422 among them) is an error.
+    fn accept_status(&self, status: u16) -> bool {
+        status == 303
+    }
+}
+
+/// The seal scenario: payers signed in, and an HTTP client (reqwest) for the preparation
+/// and the checks; the verifications themselves go through the load generator.
+struct SealBench {
+    http: reqwest::Client,
+    payers: Arc<Vec<Payer>>,
+    addresses: Vec<std::net::SocketAddr>,
+    connections: usize,
+    checkouts: usize,
+}
+
+/// Fails unless the answer has the expected status; returns it.
+async fn expect(
+    request: reqwest::RequestBuilder,
+    status: StatusCode,
+    what: &str,
+) -> anyhow::Result<reqwest::Response> {
+    let reply = request.send().await.with_context(|| what.to_owned())?;
+    if reply.status() != status {
+        let got = reply.status();
+        let text = reply.text().await.unwrap_or_default();
+        bail!(
+            "{what}: {got} instead of {status}: {}",
+            text.chars().take(400).collect::<String>()
+        );
+    }
+    Ok(reply)
+}
+
+/// The value of the first attribute that follows `marker` (which ends with `value="`).
+fn attribute_after<'a>(page: &'a str, marker: &str) -> Option<&'a str> {
+    let rest = &page[page.find(marker)? + marker.len()..];
+    rest.split('"').next()
+}
+
+/// The seals on a development phone page, with the object of the payment each is for:
+/// "... to pay 1.00 EUR to Bench shop 3 (OBJECT), your seal is 12345678. Valid until ...".
+fn seals_on_phone(page: &str) -> Vec<(&str, &str)> {
+    page.split("<li class=\"sms\"")
+        .skip(1)
+        .filter_map(|item| {
+            let text = item.split_once("<p>")?.1.split_once("</p>")?.0;
+            let (before, after) = text.split_once("), your seal is ")?;
+            let object = before.rsplit_once(" (")?.1;
+            let seal = after.split('.').next()?;
+            let well_formed =
+                (6..=10).contains(&seal.len()) && seal.bytes().all(|b| b.is_ascii_digit());
+            well_formed.then_some((object, seal))
+        })
+        .collect()
+}
+
+impl SealBench {
+    /// Signs every client in once (`POST /login`, Argon2id) and reads its CSRF token.
+    async fn sign_in(
+        addresses: &[std::net::SocketAddr],
+        parties: &[Party],
+        args: &BenchArgs,
+    ) -> anyhow::Result<SealBench> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        let started = Instant::now();
+        let mut signing_in = tokio::task::JoinSet::new();
+        for (index, party) in parties.iter().enumerate() {
+            let http = http.clone();
+            let base = format!("http://{}", addresses[index % addresses.len()]);
+            let (login, phone, merchant) = (
+                party.login.clone(),
+                party.phone.clone(),
+                party.merchant.clone(),
+            );
+            signing_in.spawn(async move {
+                let reply = expect(
+                    http.post(format!("{base}/login"))
+                        .form(&[("login", login.as_str()), ("password", BENCH_PASSWORD)]),
+                    StatusCode::SEE_OTHER,
+                    "signing in",
+                )
+                .await?;
+                let cookie = reply
+                    .headers()
+                    .get_all(SET_COOKIE)
+                    .iter()
+                    .filter_map(|value| value.to_str().ok())
+                    .filter_map(|value| value.split(';').next())
+                    .find(|pair| pair.starts_with(&format!("{SESSION_COOKIE}=")))
+                    .context("no session cookie after signing in")?
+                    .to_owned();
+                let page = expect(
+                    http.get(format!("{base}/wallet")).header(COOKIE, &cookie),
+                    StatusCode::OK,
+                    "opening the wallet",
+                )
+                .await?
+                .text()
+                .await?;
+                let csrf = attribute_after(&page, "name=\"csrf\" value=\"")
+                    .context("no CSRF token on the wallet page")?
+                    .to_owned();
+                anyhow::Ok((
+                    index,
+                    Payer {
+                        base,
+                        phone,
+                        merchant,
+                        cookie,
+                        csrf,
+                    },
+                ))
+            });
+        }
+        let mut payers: Vec<(usize, Payer)> = Vec::with_capacity(parties.len());
+        while let Some(joined) = signing_in.join_next().await {
+            payers.push(joined.context("a sign-in task failed")??);
+        }
+        payers.sort_by_key(|(index, _)| *index);
+        println!(
+            "signed in {} clients in {:.1} s (once for the whole benchmark)",
+            payers.len(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(SealBench {
+            http,
+            payers: Arc::new(payers.into_iter().map(|(_, payer)| payer).collect()),
+            addresses: addresses.to_vec(),
+            connections: args.connections,
+            checkouts: args.seal_checkouts,
+        })
+    }
+
+    /// Prepares this run's checkouts (timed), then types every seal back once: closed
+    /// loop, or open loop at `rate_per_s`. Checks that every seal was accepted and that a
+    /// sample of the checkouts is paid. Returns the verifications and the preparation rate.
+    async fn run(&self, label: &str, rate_per_s: Option<u64>) -> anyhow::Result<(LoadReport, f64)> {
+        let tag = format!(
+            "{}-{}",
+            label.replace(' ', "-"),
+            hex_key().get(..8).unwrap_or("")
+        );
+        let started = Instant::now();
+        let sealed = self.prepare(&tag).await?;
+        let preparation = started.elapsed();
+        let prepared_per_s = sealed.len() as f64 / preparation.as_secs_f64().max(1e-9);
+        println!(
+            "  {:<28} {prepared_per_s:>9.0} checkouts/s ({} in {:.1} s: create, hold, validate, seal read on the phone)",
+            format!("{label} prepare"),
+            sealed.len(),
+            preparation.as_secs_f64()
+        );
+        let requests = sealed
+            .iter()
+            .map(|checkout| {
+                let payer = &self.payers[checkout.payer];
+                let body = format!("csrf={}&seal={}", payer.csrf, checkout.seal);
+                let mut request = Vec::with_capacity(512);
+                loadgen::write_request(
+                    &mut request,
+                    "POST",
+                    &format!("/pay/{}/seal", checkout.id),
+                    &[
+                        ("Origin", "http://localhost"),
+                        ("Cookie", &payer.cookie),
+                        ("Content-Type", "application/x-www-form-urlencoded"),
+                    ],
+                    body.as_bytes(),
+                );
+                request
+            })
+            .collect();
+        let duration = match rate_per_s {
+            None => SEAL_RUN_MAX,
+            // Long enough for every prepared seal at that rate; the run ends when they are
+            // used up.
+            Some(rate) => Duration::from_secs_f64(sealed.len() as f64 / rate.max(1) as f64 + 1.0),
+        };
+        let spec = LoadSpec {
+            addresses: self.addresses.clone(),
+            connections: self.connections,
+            duration,
+            warmup: Duration::ZERO,
+            rate_per_s,
+            request_count_max: None,
+        };
+        let source = SealVerifications {
+            requests,
+            next: AtomicUsize::new(0),
+        };
+        let report = loadgen::run(&spec, Arc::new(source)).await?;
+        print_report(&format!("{label} POST /pay/{{id}}/seal"), &report);
+        let accepted = report.status_counts.get(&303).copied().unwrap_or(0);
+        if report.errors > 0 || accepted != sealed.len() as u64 {
+            bail!(
+                "{label}: {accepted} of {} seals accepted ({} errors, statuses {:?})",
+                sealed.len(),
+                report.errors,
+                report.status_counts
+            );
+        }
+        self.check_paid(&sealed).await?;
+        Ok((report, prepared_per_s))
+    }
+
+    /// Steps 1 to 4 for `self.checkouts` checkouts spread over the payers, each payer on
+    /// its own task; returned interleaved (one payer after the other).
+    async fn prepare(&self, tag: &str) -> anyhow::Result<Vec<SealedCheckout>> {
+        let payers = self.payers.len();
+        let mut preparing = tokio::task::JoinSet::new();
+        for payer in 0..payers {
+            let count = self.checkouts / payers + usize::from(payer < self.checkouts % payers);
+            let (http, all, tag) = (self.http.clone(), Arc::clone(&self.payers), tag.to_owned());
+            preparing.spawn(async move {
+                let sealed = prepare_for(&http, &all[payer], payer, count, &tag).await?;
+                anyhow::Ok((payer, sealed))
+            });
+        }
+        let mut by_payer: Vec<Vec<(String, String)>> = vec![Vec::new(); payers];
+        while let Some(joined) = preparing.join_next().await {
+            let (payer, sealed) = joined.context("a preparation task failed")??;
+            by_payer[payer] = sealed;
+        }
+        let longest = by_payer.iter().map(Vec::len).max().unwrap_or(0);
+        let mut lists: Vec<_> = by_payer.into_iter().map(Vec::into_iter).collect();
+        let mut sealed = Vec::with_capacity(self.checkouts);
+        for _ in 0..longest {
+            for (payer, list) in lists.iter_mut().enumerate() {
+                if let Some((id, seal)) = list.next() {
+                    sealed.push(SealedCheckout { payer, id, seal });
+                }
+            }
+        }
+        Ok(sealed)
+    }
+
+    /// Reads a sample of the checkouts back as their merchants: each must be paid.
+    async fn check_paid(&self, sealed: &[SealedCheckout]) -> anyhow::Result<()> {
+        let step = (sealed.len() / PAID_SAMPLE_LEN).max(1);
+        for checkout in sealed.iter().step_by(step) {
+            let payer = &self.payers[checkout.payer];
+            let view: serde_json::Value = expect(
+                self.http
+                    .get(format!("{}/v1/checkouts/{}", payer.base, checkout.id))
+                    .header(AUTHORIZATION, &payer.merchant),
+                StatusCode::OK,
+                "reading a checkout back",
+            )
+            .await?
+            .json()
+            .await?;
+            if view["paid"] != serde_json::Value::Bool(true) {
+                bail!(
+                    "checkout {} is not paid after its seal was accepted: {view}",
+                    checkout.id
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// `GET /admin/v1/ledger/check` while the server runs.
+    async fn check_ledger(&self, admin_token: &str) -> anyhow::Result<()> {
+        let base = format!("http://{}", self.addresses.first().context("no server")?);
+        let report: serde_json::Value = expect(
+            self.http
+                .get(format!("{base}/admin/v1/ledger/check"))
+                .header(AUTHORIZATION, format!("Bearer {admin_token}")),
+            StatusCode::OK,
+            "checking the ledger",
+        )
+        .await?
+        .json()
+        .await?;
+        if report["sound"] != serde_json::Value::Bool(true) {
+            bail!("the admin API finds the ledger broken: {report}");
+        }
+        println!("ledger after the seal runs (admin API): sound");
+        Ok(())
+    }
+}
+
+/// Steps 1 to 4 of a payment by seal, `count` times for one payer, in rounds: its
+/// merchant creates checkouts (`POST /v1/checkouts`), the payer holds and validates each
+/// in its session (`POST /pay/{id}/hold`, `/validate`), then reads the round's seals on
+/// its phone (`GET /phone`) once the dispatcher has delivered them. Returns (id, seal).
+async fn prepare_for(
+    http: &reqwest::Client,
+    payer: &Payer,
+    index: usize,
+    count: usize,
+    tag: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut sealed = Vec::with_capacity(count);
+    while sealed.len() < count {
+        let round = (count - sealed.len()).min(SEAL_ROUND_LEN_MAX);
+        let mut waiting: HashMap<String, String> = HashMap::with_capacity(round);
+        for _ in 0..round {
+            let object = format!(
+                "bench {tag} payer {index} no {}",
+                sealed.len() + waiting.len()
+            );
+            let body = serde_json::json!({
+                "amount": "1.00", "currency": "EUR", "reference": "bench seal",
+                "object": object, "return_url": "https://shop.example/return",
+            });
+            let created: serde_json::Value = expect(
+                http.post(format!("{}/v1/checkouts", payer.base))
+                    .header(AUTHORIZATION, &payer.merchant)
+                    .json(&body),
+                StatusCode::CREATED,
+                "creating a checkout",
+            )
+            .await?
+            .json()
+            .await?;
+            let id = created["id"]
+                .as_str()
+                .context("a created checkout without id")?
+                .to_owned();
+            for step in ["hold", "validate"] {
+                expect(
+                    http.post(format!("{}/pay/{id}/{step}", payer.base))
+                        .header(COOKIE, &payer.cookie)
+                        .form(&[("csrf", payer.csrf.as_str())]),
+                    StatusCode::SEE_OTHER,
+                    step,
+                )
+                .await?;
+            }
+            waiting.insert(object, id);
+        }
+        let started = Instant::now();
+        loop {
+            let page = expect(
+                http.get(format!("{}/phone", payer.base))
+                    .query(&[("to", payer.phone.as_str())]),
+                StatusCode::OK,
+                "reading the phone",
+            )
+            .await?
+            .text()
+            .await?;
+            for (object, seal) in seals_on_phone(&page) {
+                if let Some(id) = waiting.remove(object) {
+                    sealed.push((id, seal.to_owned()));
+                }
+            }
+            if waiting.is_empty() {
+                break;
+            }
+            if started.elapsed() > PHONE_WAIT_MAX {
+                bail!(
+                    "{} seals did not reach the phone {} within {} s",
+                    waiting.len(),
+                    payer.phone,
+                    PHONE_WAIT_MAX.as_secs()
+                );
+            }
+            tokio::time::sleep(PHONE_POLL_PAUSE).await;
+        }
+    }
+    Ok(sealed)
 }

@@ -54,6 +54,11 @@ pub struct Config {
     pub seal_validity_s: i64,
     /// Default life of a merchant's checkout, seconds (60 to 3600).
     pub checkout_validity_s: i64,
+    /// Checkouts a client may have held at once, waiting for their seal (1 to 100,000).
+    pub client_held_checkouts_max: u32,
+    /// Seals one client may be sent within an hour, across their checkouts (1 to
+    /// 100,000): a stolen password cannot make the phone a seal oracle.
+    pub client_seals_per_hour_max: u32,
     /// Let merchants' return and webhook addresses name this machine or a private
     /// network (development only: webhooks would reach the operator's own network).
     pub webhooks_to_private_networks: bool,
@@ -86,6 +91,8 @@ impl Default for Config {
             seal_digits: sceau_domain::seal::SEAL_DIGITS_DEFAULT,
             seal_validity_s: sceau_domain::seal::SEAL_VALIDITY_S_DEFAULT,
             checkout_validity_s: 15 * 60,
+            client_held_checkouts_max: sceau_domain::seal::CLIENT_HELD_CHECKOUTS_MAX as u32,
+            client_seals_per_hour_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32,
             webhooks_to_private_networks: false,
         }
     }
@@ -185,6 +192,14 @@ impl Config {
         if let Some(value) = var("SCEAU_CHECKOUT_VALIDITY_S") {
             self.checkout_validity_s = value.parse().context("SCEAU_CHECKOUT_VALIDITY_S")?;
         }
+        if let Some(value) = var("SCEAU_CLIENT_HELD_CHECKOUTS_MAX") {
+            self.client_held_checkouts_max =
+                value.parse().context("SCEAU_CLIENT_HELD_CHECKOUTS_MAX")?;
+        }
+        if let Some(value) = var("SCEAU_CLIENT_SEALS_PER_HOUR_MAX") {
+            self.client_seals_per_hour_max =
+                value.parse().context("SCEAU_CLIENT_SEALS_PER_HOUR_MAX")?;
+        }
         if let Some(value) = var("SCEAU_WEBHOOKS_TO_PRIVATE_NETWORKS") {
             self.webhooks_to_private_networks = value
                 .parse()
@@ -224,6 +239,11 @@ impl Config {
         }
         if !(60..=3600).contains(&self.checkout_validity_s) {
             bail!("checkout_validity_s must be 60 to 3600");
+        }
+        if !(1..=100_000).contains(&self.client_held_checkouts_max)
+            || !(1..=100_000).contains(&self.client_seals_per_hour_max)
+        {
+            bail!("client_held_checkouts_max and client_seals_per_hour_max must be 1 to 100000");
         }
         if self.numbers_per_hour_max == 0 || self.checkout_numbers_per_hour_max == 0 {
             bail!("numbers_per_hour_max and checkout_numbers_per_hour_max must be at least 1");

@@ -32,8 +32,9 @@ const LATENCY_MAX_US: u64 = 60_000_000;
 /// `(worker, sequence)` is unique within one `run`; `sequence` starts at 0 per worker.
 pub trait RequestSource: Send + Sync + 'static {
     /// Appends the full raw HTTP/1.1 request bytes (request line, Host, headers,
-    /// Content-Length, body) to `out` (which is empty on entry).
-    fn build(&self, worker: usize, sequence: u64, out: &mut Vec<u8>);
+    /// Content-Length, body) to `out` (which is empty on entry). Returns false when the
+    /// source has no request left (prepared requests used up): the connection stops.
+    fn build(&self, worker: usize, sequence: u64, out: &mut Vec<u8>) -> bool;
 
     /// Whether a response status counts as a success; others count as errors.
     fn accept_status(&self, status: u16) -> bool {
@@ -261,7 +262,9 @@ async fn worker(
             },
         };
         request.clear();
-        source.build(worker_id, sequence, &mut request);
+        if !source.build(worker_id, sequence, &mut request) {
+            break;
+        }
         sequence += 1;
         // Closed loop: latency starts now, after any (re)connect.
         let sent_at = scheduled.unwrap_or_else(Instant::now);
@@ -515,7 +518,7 @@ mod tests {
 
     struct Get;
     impl RequestSource for Get {
-        fn build(&self, worker: usize, sequence: u64, out: &mut Vec<u8>) {
+        fn build(&self, worker: usize, sequence: u64, out: &mut Vec<u8>) -> bool {
             let key = format!("{worker}-{sequence}");
             write_request(
                 out,
@@ -524,6 +527,7 @@ mod tests {
                 &[("Idempotency-Key", &key)],
                 b"{\"a\":1}",
             );
+            true
         }
     }
 
@@ -665,6 +669,38 @@ mod tests {
         let report = run(&spec, Arc::new(Get)).await.unwrap();
         check_consistent(&report);
         assert!(report.requests <= 50);
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    /// A source of exactly `len` requests, shared by every connection.
+    struct Prepared {
+        len: u64,
+        taken: AtomicU64,
+    }
+
+    impl RequestSource for Prepared {
+        fn build(&self, worker: usize, sequence: u64, out: &mut Vec<u8>) -> bool {
+            if self.taken.fetch_add(1, Ordering::Relaxed) >= self.len {
+                return false;
+            }
+            Get.build(worker, sequence, out)
+        }
+    }
+
+    #[tokio::test]
+    async fn an_exhausted_source_ends_the_run_with_every_request_answered() {
+        let mut spec = spec(serve(Mode::Length).await);
+        spec.warmup = Duration::ZERO;
+        spec.duration = Duration::from_secs(20);
+        let started = Instant::now();
+        let source = Prepared {
+            len: 101,
+            taken: AtomicU64::new(0),
+        };
+        let report = run(&spec, Arc::new(source)).await.unwrap();
+        check_consistent(&report);
+        assert_eq!(report.requests, 101);
+        assert_eq!(report.errors, 0);
         assert!(started.elapsed() < Duration::from_secs(20));
     }
 

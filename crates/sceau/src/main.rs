@@ -221,6 +221,8 @@ pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
             .map_err(|e| anyhow::anyhow!("seal_digits: {e}"))?,
         seal_validity_s: config.seal_validity_s,
         checkout_validity_s: config.checkout_validity_s,
+        client_held_checkouts_max: config.client_held_checkouts_max,
+        client_seals_per_hour_max: config.client_seals_per_hour_max,
         webhooks_to_private_networks: config.webhooks_to_private_networks,
         issuer_bank: config.issuer_bank()?,
     };

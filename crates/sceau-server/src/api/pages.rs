@@ -108,14 +108,11 @@ impl Session {
         };
         let token_hash = sceau_crypto::token_hash(token);
         let service = &state.service;
-        let Some(client_id) = service
+        let Some(client) = service
             .store
             .session_client(token_hash, service.now_s())
             .await?
         else {
-            return Ok(None);
-        };
-        let Some(client) = service.store.client(client_id).await? else {
             return Ok(None);
         };
         Ok(Some(Session {

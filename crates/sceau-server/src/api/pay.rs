@@ -619,24 +619,22 @@ pub async fn seal(
             return Ok((error.status, response).into_response());
         }
     };
-    let view = state.service.checkout(&id).await?;
-    match result {
-        SealResult::Paid(_) | SealResult::Failed(_) => Ok(see_other(&format!("/pay/{id}"))),
+    let text = match result {
+        // Paid or failed: the checkout's page says which (read there, not here).
+        SealResult::Paid(_) | SealResult::Failed(_) => {
+            return Ok(see_other(&format!("/pay/{id}")));
+        }
+        // The one answer to a wrong seal: it does not say what was wrong.
+        SealResult::Wrong { tries_left: 1 } => "That seal is not right. 1 try left.".to_owned(),
         SealResult::Wrong { tries_left } => {
-            // The one answer to a wrong seal: it does not say what was wrong.
-            let text = match tries_left {
-                1 => "That seal is not right. 1 try left.".to_owned(),
-                n => format!("That seal is not right. {n} tries left."),
-            };
-            let response = render(&state, &view, Some(&session), Some(alert(&text)))?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, response).into_response())
+            format!("That seal is not right. {tries_left} tries left.")
         }
-        SealResult::Expired => {
-            let text = "This seal has expired. Ask for a new one.";
-            let response = render(&state, &view, Some(&session), Some(alert(text)))?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, response).into_response())
-        }
-    }
+        SealResult::Expired => "This seal has expired. Ask for a new one.".to_owned(),
+    };
+    // The page again, as it is now (tries left, the seal's validity), with the message.
+    let view = state.service.checkout(&id).await?;
+    let response = render(&state, &view, Some(&session), Some(alert(&text)))?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, response).into_response())
 }
 
 /// `GET /pay/{id}/check.svg`: the image of the check, for the client who paid (the seed:

@@ -251,6 +251,8 @@ impl Server {
                 seal_digits: Default::default(),
                 seal_validity_s: sceau_domain::seal::SEAL_VALIDITY_S_DEFAULT,
                 checkout_validity_s: 900,
+                client_held_checkouts_max: sceau_domain::seal::CLIENT_HELD_CHECKOUTS_MAX as u32,
+                client_seals_per_hour_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32,
                 webhooks_to_private_networks: true,
                 issuer_bank: Some(issuer_bank()),
             }),

@@ -284,7 +284,7 @@ pub(super) async fn hold_checkout(c: &Conn, hold: &HoldCheckout) -> Result<HoldO
         Some(row) => col(&row, 0)?,
         None => 0,
     };
-    if held_now >= seal::CLIENT_HELD_CHECKOUTS_MAX {
+    if held_now >= hold.held_max {
         return Ok(HoldOutcome::Refused(CheckoutRefusal::TooManyHeld));
     }
     // The client's account is locked by the batch; the floor is the update's condition.
@@ -386,7 +386,7 @@ pub(super) async fn send_seal(c: &Conn, send: &SendSeal) -> Result<SendOutcome, 
         Some(row) => col(&row, 0)?,
         None => 0,
     };
-    if sent_this_hour >= seal::CLIENT_SEALS_PER_HOUR_MAX {
+    if sent_this_hour >= send.seals_per_hour_max {
         return Ok(SendOutcome::Refused(CheckoutRefusal::TooManySeals));
     }
     let status = seal_status(&view);

@@ -816,9 +816,14 @@ impl Store for PostgresStore {
         &self,
         token_hash: [u8; 32],
         now_s: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        self.read(async |c| read::session_client(c, &token_hash, now_s).await)
-            .await
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        self.read(
+            async |c| match read::session_client(c, &token_hash, now_s).await? {
+                Some(client_id) => read::client_where(c, "id = $1", &client_id).await,
+                None => Ok(None),
+            },
+        )
+        .await
     }
 
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {

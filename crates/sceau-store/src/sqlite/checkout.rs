@@ -244,7 +244,7 @@ pub(super) fn hold_checkout(
             "SELECT count(*) FROM checkouts WHERE client_id = ?1 AND state = 'held' AND expires_at > ?2",
         )?
         .query_row(params![client.id, hold.now_s], |row| row.get(0))?;
-    if held_now >= seal::CLIENT_HELD_CHECKOUTS_MAX {
+    if held_now >= hold.held_max {
         return Ok(HoldOutcome::Refused(CheckoutRefusal::TooManyHeld));
     }
     let held = connection
@@ -335,7 +335,7 @@ pub(super) fn send_seal(
             "SELECT coalesce(sum(seal_sends), 0) FROM checkouts WHERE client_id = ?1 AND seal_issued_at > ?2",
         )?
         .query_row(params![send.client_id, send.now_s - 3_600], |row| row.get(0))?;
-    if sent_this_hour >= seal::CLIENT_SEALS_PER_HOUR_MAX {
+    if sent_this_hour >= send.seals_per_hour_max {
         return Ok(SendOutcome::Refused(CheckoutRefusal::TooManySeals));
     }
     let status = seal_status(&view);

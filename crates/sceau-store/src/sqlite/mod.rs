@@ -23,6 +23,8 @@ const WRITE_QUEUE_LEN_MAX: usize = 16_384;
 const BATCH_SIZE_MAX: usize = 1_024;
 const READERS_COUNT: usize = 4;
 const BUSY_TIMEOUT_MS: u64 = 5_000;
+/// Prepared statements kept per connection: more than the writer's distinct statements.
+const STATEMENT_CACHE_LEN: usize = 256;
 
 /// A command waiting for the writer. It may run twice: first optimistically inside the
 /// batch's transaction with no savepoint; if any command of the batch fails, the batch is
@@ -84,7 +86,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
-    connection.set_prepared_statement_cache_capacity(64);
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_LEN);
     Ok(connection)
 }
 
@@ -416,9 +418,14 @@ impl Store for SqliteStore {
         &self,
         token_hash: [u8; 32],
         now_s: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        self.read(move |c| read::session_client(c, &token_hash, now_s))
-            .await
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        self.read(
+            move |c| match read::session_client(c, &token_hash, now_s)? {
+                Some(client_id) => read::client_where(c, "id = ?1", &client_id),
+                None => Ok(None),
+            },
+        )
+        .await
     }
 
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
