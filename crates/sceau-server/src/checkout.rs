@@ -9,6 +9,7 @@ use sceau_domain::limits::REFERENCE_LEN_MAX;
 use sceau_domain::seal::{SEAL_NONCE_LEN, Seal, SealInput};
 use sceau_domain::{CardNumber, Currency, Expiry, Money, SecurityCode};
 use sceau_store::*;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// Longest return or webhook address accepted.
@@ -139,6 +140,7 @@ fn refused(refusal: CheckoutRefusal) -> ApiError {
             StatusCode::TOO_MANY_REQUESTS,
             "too many seals were sent to your phone this hour; try later".to_owned(),
         ),
+        CheckoutRefusal::SignedOut => (StatusCode::UNAUTHORIZED, "sign in first".to_owned()),
     };
     ApiError::new(status, refusal.code(), message)
 }
@@ -273,33 +275,6 @@ impl Service {
         }
     }
 
-    /// What a checkout's seal is derived from, with a given nonce and time.
-    fn seal_input(
-        &self,
-        view: &CheckoutView,
-        nonce: [u8; SEAL_NONCE_LEN],
-        issued_at_s: i64,
-    ) -> Result<SealInput, ApiError> {
-        let (Some(client_id), Some(payee_account_id)) = (view.client_id, view.payee_account_id)
-        else {
-            return Err(refused(CheckoutRefusal::WrongState));
-        };
-        let currency: Currency = view
-            .currency
-            .parse()
-            .map_err(|_| internal("checkout currency"))?;
-        Ok(SealInput {
-            checkout_id: view.id,
-            amount_minor: view.amount,
-            currency,
-            merchant_id: view.merchant_id,
-            payee_account_id,
-            client_id,
-            issued_at_s,
-            nonce,
-        })
-    }
-
     /// "Validate payment and sign": derives a seal from the transaction and sends it with
     /// the amount and the merchant to the client's phone. Also used to send a new one.
     pub async fn send_seal(
@@ -313,7 +288,7 @@ impl Service {
         }
         let now_s = self.now_s();
         let nonce = sceau_crypto::random_bytes::<SEAL_NONCE_LEN>();
-        let input = self.seal_input(&view, nonce, now_s)?;
+        let input = seal_input(&view, nonce, now_s)?;
         let digits = self.settings.seal_digits;
         let seal = self.keys.payment_seal(&input, digits);
         let expires_at_s = (now_s + self.settings.seal_validity_s).min(view.expires_at_s);
@@ -368,38 +343,36 @@ impl Service {
         )))
     }
 
-    /// The client typed a seal: recompute the live seal from what is stored, compare in
-    /// constant time, and let the store apply the verdict (once).
+    /// The client typed a seal on the checkout's page, in the session `session_token_hash`.
+    /// One write: the store finds the session's client and the checkout, and checks the
+    /// seal against the live one in the same transaction (see [`TypedSeal`]).
     pub async fn type_seal(
         &self,
         public_id: &str,
-        client: &ClientRecord,
+        session_token_hash: [u8; 32],
         typed: &str,
     ) -> Result<SealResult, ApiError> {
-        let view = self.checkout(public_id).await?;
-        if view.client_id != Some(client.id) {
-            return Err(refused(CheckoutRefusal::OtherClient));
-        }
-        let Some(stored) = view.seal.clone() else {
-            return Err(refused(CheckoutRefusal::NoLiveSeal));
-        };
         // Anything that is not 6 to 10 digits is a wrong seal like any other: counted.
-        let matched = match typed.parse::<Seal>() {
-            Ok(typed) => {
-                let input = self.seal_input(&view, stored.nonce, stored.issued_at_s)?;
-                let digits = sceau_domain::seal::SealDigits::new(stored.digits)
-                    .map_err(|_| internal("stored seal digits"))?;
-                self.keys.seal_matches(&input, digits, &typed)
-            }
-            Err(_) => false,
-        };
+        let typed: Option<Seal> = typed.parse().ok();
+        let keys = Arc::clone(&self.keys);
+        let check: SealCheck = Box::new(move |view, stored| {
+            let Some(typed) = &typed else {
+                return false;
+            };
+            let (Ok(input), Ok(digits)) = (
+                seal_input(view, stored.nonce, stored.issued_at_s),
+                sceau_domain::seal::SealDigits::new(stored.digits),
+            ) else {
+                return false;
+            };
+            keys.seal_matches(&input, digits, typed)
+        });
         let outcome = self
             .store
             .type_seal(TypedSeal {
-                checkout_id: view.id,
-                client_id: client.id,
-                nonce: stored.nonce,
-                matched,
+                public_id: public_id.to_owned(),
+                session_token_hash,
+                check,
                 now_s: self.now_s(),
             })
             .await?;
@@ -410,7 +383,7 @@ impl Service {
                 Ok(SealResult::Paid(view))
             }
             SealOutcome::Wrong { tries_left, paused } => {
-                tracing::info!(checkout_id = view.id, tries_left, "wrong seal");
+                tracing::info!(checkout = public_id, tries_left, "wrong seal");
                 if let Some(paused) = paused {
                     self.tell_paused(paused).await;
                 }
@@ -428,6 +401,31 @@ impl Service {
             SealOutcome::Refused(refusal) => Err(refused(refusal)),
         }
     }
+}
+
+/// What a checkout's seal is derived from, with a given nonce and time.
+fn seal_input(
+    view: &CheckoutView,
+    nonce: [u8; SEAL_NONCE_LEN],
+    issued_at_s: i64,
+) -> Result<SealInput, ApiError> {
+    let (Some(client_id), Some(payee_account_id)) = (view.client_id, view.payee_account_id) else {
+        return Err(refused(CheckoutRefusal::WrongState));
+    };
+    let currency: Currency = view
+        .currency
+        .parse()
+        .map_err(|_| internal("checkout currency"))?;
+    Ok(SealInput {
+        checkout_id: view.id,
+        amount_minor: view.amount,
+        currency,
+        merchant_id: view.merchant_id,
+        payee_account_id,
+        client_id,
+        issued_at_s,
+        nonce,
+    })
 }
 
 #[cfg(test)]

@@ -475,6 +475,40 @@ async fn a_checkout_is_bound_to_the_client_who_signed_in_first() {
         before,
         "no seal was sent"
     );
+    // The seal form checks the session in the store: Bob's session cannot type a seal
+    // on Alice's payment, nor can a form without its token, from another site, or
+    // without a session.
+    let seal_post = |cookie: Option<&str>, csrf: &str, origin: Option<&str>| {
+        let mut request = server
+            .http
+            .post(server.url(&format!("{}/seal", alice_payer.path)))
+            .form(&[("csrf", csrf), ("seal", "12345678")]);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        server.send(request)
+    };
+    // (A page's refusals are pages, with their status.)
+    let by_bob = seal_post(Some(&bob_payer.cookie), &bob_csrf, None).await;
+    assert_eq!(by_bob.status, StatusCode::FORBIDDEN, "{}", by_bob.text);
+    assert!(by_bob.text.contains("another client"), "{}", by_bob.text);
+    let untokened = seal_post(Some(&alice_payer.cookie), "", None).await;
+    check_error(&untokened, 403, "csrf");
+    let elsewhere = seal_post(
+        Some(&alice_payer.cookie),
+        &alice_csrf,
+        Some("https://evil.example"),
+    )
+    .await;
+    check_error(&elsewhere, 403, "cross_origin");
+    let anonymous = seal_post(None, &alice_csrf, None).await;
+    check_error(&anonymous, 401, "unauthorized");
+    let unsent = seal_post(Some(&alice_payer.cookie), &alice_csrf, None).await;
+    assert_eq!(unsent.status, StatusCode::CONFLICT, "{}", unsent.text);
+    assert!(unsent.text.contains("no longer valid"), "{}", unsent.text);
     server.stop().await;
 }
 

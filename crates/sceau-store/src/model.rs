@@ -456,6 +456,8 @@ pub enum CheckoutRefusal {
     TooManyHeld,
     /// The client was sent as many seals this hour as allowed.
     TooManySeals,
+    /// The session the seal was typed in has ended (signed out, or expired).
+    SignedOut,
 }
 
 impl CheckoutRefusal {
@@ -471,6 +473,7 @@ impl CheckoutRefusal {
             CheckoutRefusal::ClientStopped => "client_paused",
             CheckoutRefusal::TooManyHeld => "too_many_checkouts",
             CheckoutRefusal::TooManySeals => "too_many_seals",
+            CheckoutRefusal::SignedOut => "unauthorized",
         }
     }
 }
@@ -499,14 +502,21 @@ pub enum SendOutcome {
     Refused(CheckoutRefusal),
 }
 
-/// A seal typed by the client, already compared (in constant time) with the one
-/// recomputed from `nonce`: the store applies the verdict if that seal is still the live
-/// one, so that a seal is accepted once and a race cannot count a try twice.
+/// Whether the typed seal is the one of this checkout's live seal: recomputes it from the
+/// checkout and the seal's stored inputs and compares in constant time. The store calls
+/// it inside the transaction, on the checkout as it is then.
+pub type SealCheck = Box<dyn Fn(&CheckoutView, &StoredSeal) -> bool + Send + Sync>;
+
+/// A seal typed by a client in a browser session. In one transaction the store finds the
+/// session's client, the checkout (which must be held by that client), checks the typed
+/// seal against the live seal and applies the verdict: a seal is accepted once, a race
+/// cannot count a try twice, and a seal typed as the session ends counts for nobody.
 pub struct TypedSeal {
-    pub checkout_id: i64,
-    pub client_id: i64,
-    pub nonce: [u8; 16],
-    pub matched: bool,
+    /// The checkout, as its page names it.
+    pub public_id: String,
+    /// The session the seal was typed in (SHA-256 of its token).
+    pub session_token_hash: [u8; 32],
+    pub check: SealCheck,
     pub now_s: i64,
 }
 

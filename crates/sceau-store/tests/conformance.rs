@@ -3220,6 +3220,39 @@ impl Fixture {
         }
     }
 
+    /// A new browser session of `client`, live for a long while: its token's hash.
+    async fn session(&self, client: &ClientRecord) -> [u8; 32] {
+        let token_hash = bytes32(TOKEN_TAG, 1_000 + self.next());
+        self.store
+            .create_session(NewSession {
+                token_hash,
+                client_id: client.id,
+                now_s: NOW,
+                expires_at_s: NOW + 1_000_000,
+            })
+            .await
+            .expect("create a session");
+        token_hash
+    }
+
+    /// A seal typed in `session`: right (`matched`) if the live seal is the one sent
+    /// with `nonce`.
+    fn typed(
+        checkout: &CheckoutView,
+        session: [u8; 32],
+        nonce: u8,
+        matched: bool,
+        now_s: i64,
+    ) -> TypedSeal {
+        TypedSeal {
+            public_id: checkout.public_id.clone(),
+            session_token_hash: session,
+            check: Box::new(move |_, live| matched && live.nonce == [nonce; 16]),
+            now_s,
+        }
+    }
+
+    /// Types a seal in a new session of `client`.
     async fn type_seal(
         &self,
         checkout: &CheckoutView,
@@ -3228,14 +3261,9 @@ impl Fixture {
         matched: bool,
         now_s: i64,
     ) -> SealOutcome {
+        let session = self.session(client).await;
         self.store
-            .type_seal(TypedSeal {
-                checkout_id: checkout.id,
-                client_id: client.id,
-                nonce: [nonce; 16],
-                matched,
-                now_s,
-            })
+            .type_seal(Fixture::typed(checkout, session, nonce, matched, now_s))
             .await
             .expect("type a seal")
     }
@@ -3476,14 +3504,11 @@ async fn checkout_three_wrong_seals_fail_the_payment_and_release_the_hold() {
                 paused: None
             }
         ));
-        // A new seal kills the old one but not the count of wrong tries of this payment.
+        // A new seal kills the old one but not the count of wrong tries of this payment:
+        // the old seal, typed now, is a wrong one.
         f.sent(&held, &alice, 2, NOW + 60).await;
-        assert_eq!(
-            refusal_of_seal(f.type_seal(&held, &alice, 1, true, NOW + 61).await),
-            CheckoutRefusal::NoLiveSeal
-        );
         assert!(matches!(
-            f.type_seal(&held, &alice, 2, false, NOW + 62).await,
+            f.type_seal(&held, &alice, 1, true, NOW + 61).await,
             SealOutcome::Wrong {
                 tries_left: 1,
                 paused: None
@@ -3705,21 +3730,79 @@ async fn webhooks_are_claimed_once_retried_later_and_delivered_once() {
 }
 
 #[tokio::test]
+async fn a_seal_counts_only_in_a_live_session_of_the_checkouts_client() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let (alice, bob) = (f.client(10_000, 0).await, f.client(10_000, 0).await);
+        let held = f.held(&shop, &alice, 1_000).await;
+        f.sent(&held, &alice, 1, NOW).await;
+        let type_in = async |session: [u8; 32], now_s: i64| {
+            f.store
+                .type_seal(Fixture::typed(&held, session, 1, true, now_s))
+                .await
+                .expect("type a seal")
+        };
+        // Signed out, or never signed in: refused, and nothing counted.
+        let signed_out = f.session(&alice).await;
+        f.store.delete_session(signed_out).await.unwrap();
+        assert_eq!(
+            refusal_of_seal(type_in(signed_out, NOW + 1).await),
+            CheckoutRefusal::SignedOut
+        );
+        assert_eq!(
+            refusal_of_seal(type_in(bytes32(TOKEN_TAG, 999_999), NOW + 1).await),
+            CheckoutRefusal::SignedOut
+        );
+        // Expired.
+        let short = bytes32(TOKEN_TAG, 1_000 + f.next());
+        f.store
+            .create_session(NewSession {
+                token_hash: short,
+                client_id: alice.id,
+                now_s: NOW,
+                expires_at_s: NOW + 2,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            refusal_of_seal(type_in(short, NOW + 2).await),
+            CheckoutRefusal::SignedOut
+        );
+        // Another client's live session: refused too.
+        let bobs = f.session(&bob).await;
+        assert_eq!(
+            refusal_of_seal(type_in(bobs, NOW + 3).await),
+            CheckoutRefusal::OtherClient
+        );
+        let unchanged = f.reread_checkout(&held).await;
+        assert_eq!(
+            (unchanged.state, unchanged.seal_wrong_tries),
+            (CheckoutState::Held, 0),
+            "{}",
+            f.name
+        );
+        // The client's own session: paid.
+        let alices = f.session(&alice).await;
+        assert!(matches!(
+            type_in(alices, NOW + 4).await,
+            SealOutcome::Paid(_)
+        ));
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn racing_right_seals_pay_once() {
     each_backend(async |f: &Fixture| {
         let shop = f.merchant().await;
         let alice = f.client(10_000, 0).await;
         let held = f.held(&shop, &alice, 1_000).await;
         f.sent(&held, &alice, 1, NOW).await;
+        let session = f.session(&alice).await;
         let tries = (0..8).map(|_| {
             let store = Arc::clone(&f.store);
-            let typed = TypedSeal {
-                checkout_id: held.id,
-                client_id: alice.id,
-                nonce: [1; 16],
-                matched: true,
-                now_s: NOW + 1,
-            };
+            let typed = Fixture::typed(&held, session, 1, true, NOW + 1);
             tokio::spawn(async move { store.type_seal(typed).await })
         });
         let mut paid = 0;

@@ -93,6 +93,24 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// For a form whose session the store checks itself (in the transaction of the form's
+/// write): the origin, the session cookie and the form's CSRF token, without reading
+/// anything. Returns the hash of the session's token.
+pub(crate) fn session_form_token(headers: &HeaderMap, csrf: &str) -> Result<[u8; 32], ApiError> {
+    same_origin(headers)?;
+    let Some(token) = cookie_value(headers, SESSION_COOKIE).filter(|t| t.len() <= 100) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "sign in first",
+        ));
+    };
+    if !sceau_crypto::constant_time_eq(csrf.as_bytes(), csrf_token(token).as_bytes()) {
+        return Err(csrf_refused());
+    }
+    Ok(sceau_crypto::token_hash(token))
+}
+
 /// A signed-in client, from the session cookie.
 pub struct Session {
     pub client: ClientRecord,
@@ -169,13 +187,17 @@ impl Session {
         if sceau_crypto::constant_time_eq(presented.as_bytes(), self.csrf.as_bytes()) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "the form has expired; reload the page",
-            ))
+            Err(csrf_refused())
         }
     }
+}
+
+fn csrf_refused() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "the form has expired; reload the page",
+    )
 }
 
 pub(crate) fn form_error(rejection: FormRejection) -> ApiError {

@@ -4,7 +4,8 @@
 //! to the client who signed in first.
 
 use super::pages::{
-    SIGN_IN_REFUSED, Session, escape, form_error, page, same_origin, start_session,
+    SIGN_IN_REFUSED, Session, escape, form_error, page, same_origin, session_form_token,
+    start_session,
 };
 use crate::AppState;
 use crate::checkout::SealResult;
@@ -548,9 +549,13 @@ async fn signed_form(
     same_origin(headers)?;
     let session = Session::of(headers, state)
         .await?
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first"))?;
+        .ok_or_else(sign_in_first)?;
     session.check_csrf(csrf)?;
     Ok(session)
+}
+
+fn sign_in_first() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first")
 }
 
 /// `POST /pay/{id}/hold`: a client already signed in pays this checkout.
@@ -605,32 +610,43 @@ pub async fn seal(
     form: Result<Form<SealForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
     let Form(form) = form.map_err(form_error)?;
-    let session = signed_form(&state, &headers, &form.csrf).await?;
+    // The session is checked where the seal is, in the store's transaction: here only
+    // what needs no reading (origin, CSRF token), so that the common answer (paid, or
+    // failed) costs one write and no read.
+    let session_token_hash = session_form_token(&headers, &form.csrf)?;
     let typed = if form.seal.len() > 32 {
         ""
     } else {
         form.seal.as_str()
     };
-    let result = match state.service.type_seal(&id, &session.client, typed).await {
-        Ok(result) => result,
+    let outcome = state
+        .service
+        .type_seal(&id, session_token_hash, typed)
+        .await;
+    let text = match outcome {
+        // Paid or failed: the checkout's page says which (read there, not here).
+        Ok(SealResult::Paid(_) | SealResult::Failed(_)) => {
+            return Ok(see_other(&format!("/pay/{id}")));
+        }
+        // The one answer to a wrong seal: it does not say what was wrong.
+        Ok(SealResult::Wrong { tries_left: 1 }) => "That seal is not right. 1 try left.".to_owned(),
+        Ok(SealResult::Wrong { tries_left }) => {
+            format!("That seal is not right. {tries_left} tries left.")
+        }
+        Ok(SealResult::Expired) => "This seal has expired. Ask for a new one.".to_owned(),
+        Err(error) if error.status == StatusCode::UNAUTHORIZED => return Err(error),
         Err(error) => {
+            let session = Session::of(&headers, &state)
+                .await?
+                .ok_or_else(sign_in_first)?;
             let view = state.service.checkout(&id).await?;
             let response = render(&state, &view, Some(&session), Some(alert(&error.message)))?;
             return Ok((error.status, response).into_response());
         }
     };
-    let text = match result {
-        // Paid or failed: the checkout's page says which (read there, not here).
-        SealResult::Paid(_) | SealResult::Failed(_) => {
-            return Ok(see_other(&format!("/pay/{id}")));
-        }
-        // The one answer to a wrong seal: it does not say what was wrong.
-        SealResult::Wrong { tries_left: 1 } => "That seal is not right. 1 try left.".to_owned(),
-        SealResult::Wrong { tries_left } => {
-            format!("That seal is not right. {tries_left} tries left.")
-        }
-        SealResult::Expired => "This seal has expired. Ask for a new one.".to_owned(),
-    };
+    let session = Session::of(&headers, &state)
+        .await?
+        .ok_or_else(sign_in_first)?;
     // The page again, as it is now (tries left, the seal's validity), with the message.
     let view = state.service.checkout(&id).await?;
     let response = render(&state, &view, Some(&session), Some(alert(&text)))?;

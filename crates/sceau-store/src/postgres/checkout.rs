@@ -484,35 +484,32 @@ pub(super) async fn type_seal(
     typed: &TypedSeal,
     locked: &[i64],
 ) -> Result<SealOutcome, Fail> {
-    let (view, version) = match for_client(
-        c,
-        typed.checkout_id,
-        typed.client_id,
-        CheckoutState::Held,
-        typed.now_s,
-    )
-    .await?
+    let Some(client_id) =
+        super::read::session_client(c, &typed.session_token_hash, typed.now_s).await?
+    else {
+        return Ok(SealOutcome::Refused(CheckoutRefusal::SignedOut));
+    };
+    let found = checkout_where(c, "ch.public_id = $1", &typed.public_id).await?;
+    let (view, version) = match check_for_client(found, client_id, CheckoutState::Held, typed.now_s)
     {
         Ok(found) => found,
         Err(refusal) => return Ok(SealOutcome::Refused(refusal)),
     };
-    let client = match client_where(c, "id = $1", &typed.client_id).await? {
+    let client = match client_where(c, "id = $1", &client_id).await? {
         Some(client) if !client.stopped(typed.now_s) => client,
         _ => return Ok(SealOutcome::Refused(CheckoutRefusal::ClientStopped)),
     };
     let (Some(stored), Some(status)) = (&view.seal, seal_status(&view)) else {
         return Ok(SealOutcome::Refused(CheckoutRefusal::NoLiveSeal));
     };
-    if stored.nonce != typed.nonce {
-        return Ok(SealOutcome::Refused(CheckoutRefusal::NoLiveSeal));
-    }
-    let verdict = seal::judge(&status, typed.matched, typed.now_s);
+    let matched = (typed.check)(&view, stored);
+    let verdict = seal::judge(&status, matched, typed.now_s);
     if verdict != SealVerdict::Expired {
         ensure_locked(&view, &client, locked)?;
     }
     match verdict {
         SealVerdict::Expired => Ok(SealOutcome::Expired),
-        SealVerdict::Accept => accept(c, &view, version, typed).await,
+        SealVerdict::Accept => accept(c, &view, version, client_id, typed.now_s).await,
         SealVerdict::Wrong { tries_left } => {
             update_checkout(
                 c,
@@ -523,7 +520,7 @@ pub(super) async fn type_seal(
                 typed.now_s,
             )
             .await?;
-            let paused = count_client_failure(c, typed.client_id, typed.now_s).await?;
+            let paused = count_client_failure(c, client_id, typed.now_s).await?;
             Ok(SealOutcome::Wrong { tries_left, paused })
         }
         SealVerdict::Exhausted => {
@@ -547,7 +544,7 @@ pub(super) async fn type_seal(
                 typed.now_s,
             )
             .await?;
-            let paused = count_client_failure(c, typed.client_id, typed.now_s).await?;
+            let paused = count_client_failure(c, client_id, typed.now_s).await?;
             let (view, _) = checkout_by_id(c, view.id).await?;
             queue_event(c, &view, typed.now_s).await?;
             Ok(SealOutcome::Failed { view, paused })
@@ -562,11 +559,12 @@ async fn accept(
     c: &Conn,
     view: &CheckoutView,
     version: i64,
-    typed: &TypedSeal,
+    client_id: i64,
+    now_s: i64,
 ) -> Result<SealOutcome, Fail> {
     let authorization = authorization_of(c, view).await?;
-    match ledger::capture(&figures(&authorization.view), None, typed.now_s) {
-        Ok(amount) => ops::capture_row(c, &authorization, amount, typed.now_s).await?,
+    match ledger::capture(&figures(&authorization.view), None, now_s) {
+        Ok(amount) => ops::capture_row(c, &authorization, amount, now_s).await?,
         Err(rejection) => {
             // The hold is gone (released by the sweep at the checkout's end): not paid.
             update_checkout(
@@ -575,23 +573,23 @@ async fn accept(
                 version,
                 "state = 'failed', failure = $4",
                 &[&rejection.code()],
-                typed.now_s,
+                now_s,
             )
             .await?;
             let (view, _) = checkout_by_id(c, view.id).await?;
-            queue_event(c, &view, typed.now_s).await?;
+            queue_event(c, &view, now_s).await?;
             return Ok(SealOutcome::Failed { view, paused: None });
         }
     }
-    update_checkout(c, view.id, version, "state = 'paid'", &[], typed.now_s).await?;
+    update_checkout(c, view.id, version, "state = 'paid'", &[], now_s).await?;
     exec(
         c,
         "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
-        &[&typed.client_id],
+        &[&client_id],
     )
     .await?;
     let (view, _) = checkout_by_id(c, view.id).await?;
-    queue_event(c, &view, typed.now_s).await?;
+    queue_event(c, &view, now_s).await?;
     Ok(SealOutcome::Paid(view))
 }
 

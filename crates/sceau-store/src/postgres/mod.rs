@@ -253,8 +253,13 @@ impl Write {
                 Some(client_id.unsigned_abs())
             }
             Write::HoldCheckout(HoldCheckout { checkout_id, .. })
-            | Write::SendSeal(SendSeal { checkout_id, .. })
-            | Write::TypeSeal(TypedSeal { checkout_id, .. }) => Some(checkout_id.unsigned_abs()),
+            | Write::SendSeal(SendSeal { checkout_id, .. }) => Some(checkout_id.unsigned_abs()),
+            // Named by its public id (random): spread like the fingerprints.
+            Write::TypeSeal(TypedSeal { public_id, .. }) => Some(
+                public_id
+                    .bytes()
+                    .fold(0_u64, |key, byte| key.rotate_left(5) ^ u64::from(byte)),
+            ),
             _ => None,
         }
     }

@@ -53,8 +53,8 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
             let found = opt_row(
                 c,
                 "SELECT au.debit_account, au.credit_account FROM checkouts ch \
-                 JOIN authorizations au ON au.id = ch.authorization_id WHERE ch.id = $1",
-                &[&typed.checkout_id],
+                 JOIN authorizations au ON au.id = ch.authorization_id WHERE ch.public_id = $1",
+                &[&typed.public_id],
             )
             .await?;
             match found {

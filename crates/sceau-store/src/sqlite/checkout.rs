@@ -194,7 +194,19 @@ fn for_client(
     expected: CheckoutState,
     now_s: i64,
 ) -> Result<Result<(CheckoutView, i64), CheckoutRefusal>, StoreError> {
-    let Some((view, version)) = checkout_where(connection, "ch.id = ?1", &checkout_id)? else {
+    let found = checkout_where(connection, "ch.id = ?1", &checkout_id)?;
+    check_for_client(found, client_id, expected, now_s)
+}
+
+/// The checkout `found`, if it is `client_id`'s (or no one's yet), in state `expected`
+/// and not past its time.
+fn check_for_client(
+    found: Option<(CheckoutView, i64)>,
+    client_id: i64,
+    expected: CheckoutState,
+    now_s: i64,
+) -> Result<Result<(CheckoutView, i64), CheckoutRefusal>, StoreError> {
+    let Some((view, version)) = found else {
         return Ok(Err(CheckoutRefusal::NotFound));
     };
     if view.client_id.is_some_and(|owner| owner != client_id) {
@@ -406,29 +418,28 @@ pub(super) fn type_seal(
     connection: &Connection,
     typed: &TypedSeal,
 ) -> Result<SealOutcome, StoreError> {
-    let (view, version) = match for_client(
-        connection,
-        typed.checkout_id,
-        typed.client_id,
-        CheckoutState::Held,
-        typed.now_s,
-    )? {
-        Ok(found) => found,
-        Err(refusal) => return Ok(SealOutcome::Refused(refusal)),
+    let Some(client_id) =
+        super::read::session_client(connection, &typed.session_token_hash, typed.now_s)?
+    else {
+        return Ok(SealOutcome::Refused(CheckoutRefusal::SignedOut));
     };
-    match client_where(connection, "id = ?1", &typed.client_id)? {
+    let found = checkout_where(connection, "ch.public_id = ?1", &typed.public_id)?;
+    let (view, version) =
+        match check_for_client(found, client_id, CheckoutState::Held, typed.now_s)? {
+            Ok(found) => found,
+            Err(refusal) => return Ok(SealOutcome::Refused(refusal)),
+        };
+    match client_where(connection, "id = ?1", &client_id)? {
         Some(client) if !client.stopped(typed.now_s) => {}
         _ => return Ok(SealOutcome::Refused(CheckoutRefusal::ClientStopped)),
     }
     let (Some(stored), Some(status)) = (&view.seal, seal_status(&view)) else {
         return Ok(SealOutcome::Refused(CheckoutRefusal::NoLiveSeal));
     };
-    if stored.nonce != typed.nonce {
-        return Ok(SealOutcome::Refused(CheckoutRefusal::NoLiveSeal));
-    }
-    match seal::judge(&status, typed.matched, typed.now_s) {
+    let matched = (typed.check)(&view, stored);
+    match seal::judge(&status, matched, typed.now_s) {
         SealVerdict::Expired => Ok(SealOutcome::Expired),
-        SealVerdict::Accept => accept(connection, &view, version, typed),
+        SealVerdict::Accept => accept(connection, &view, version, client_id, typed.now_s),
         SealVerdict::Wrong { tries_left } => {
             update_checkout(
                 connection,
@@ -438,7 +449,7 @@ pub(super) fn type_seal(
                 &[],
                 typed.now_s,
             )?;
-            let paused = count_client_failure(connection, typed.client_id, typed.now_s)?;
+            let paused = count_client_failure(connection, client_id, typed.now_s)?;
             Ok(SealOutcome::Wrong { tries_left, paused })
         }
         SealVerdict::Exhausted => {
@@ -460,7 +471,7 @@ pub(super) fn type_seal(
                 &[&CHECKOUT_FAILED_SEAL],
                 typed.now_s,
             )?;
-            let paused = count_client_failure(connection, typed.client_id, typed.now_s)?;
+            let paused = count_client_failure(connection, client_id, typed.now_s)?;
             let (view, _) = checkout_by_id(connection, view.id)?;
             queue_event(connection, &view, typed.now_s)?;
             Ok(SealOutcome::Failed { view, paused })
@@ -474,15 +485,12 @@ fn accept(
     connection: &Connection,
     view: &CheckoutView,
     version: i64,
-    typed: &TypedSeal,
+    client_id: i64,
+    now_s: i64,
 ) -> Result<SealOutcome, StoreError> {
     let authorization = authorization_of(connection, view)?;
-    match ledger::capture(
-        &crate::shared::figures(&authorization.view),
-        None,
-        typed.now_s,
-    ) {
-        Ok(amount) => ops::capture_row(connection, &authorization, amount, typed.now_s)?,
+    match ledger::capture(&crate::shared::figures(&authorization.view), None, now_s) {
+        Ok(amount) => ops::capture_row(connection, &authorization, amount, now_s)?,
         Err(rejection) => {
             // The hold is gone (released by the sweep at the checkout's end): not paid.
             update_checkout(
@@ -491,26 +499,19 @@ fn accept(
                 version,
                 "state = 'failed', failure = ?4",
                 &[&rejection.code()],
-                typed.now_s,
+                now_s,
             )?;
             let (view, _) = checkout_by_id(connection, view.id)?;
-            queue_event(connection, &view, typed.now_s)?;
+            queue_event(connection, &view, now_s)?;
             return Ok(SealOutcome::Failed { view, paused: None });
         }
     }
-    update_checkout(
-        connection,
-        view.id,
-        version,
-        "state = 'paid'",
-        &[],
-        typed.now_s,
-    )?;
+    update_checkout(connection, view.id, version, "state = 'paid'", &[], now_s)?;
     connection
         .prepare_cached("UPDATE clients SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures <> 0")?
-        .execute([typed.client_id])?;
+        .execute([client_id])?;
     let (view, _) = checkout_by_id(connection, view.id)?;
-    queue_event(connection, &view, typed.now_s)?;
+    queue_event(connection, &view, now_s)?;
     Ok(SealOutcome::Paid(view))
 }
 
