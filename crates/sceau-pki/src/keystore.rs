@@ -1,0 +1,477 @@
+//! The [`Keystore`] trait and the embedded default, [`FileKeystore`].
+//!
+//! A key file is 133 bytes: a magic and version (8), the public key as an uncompressed
+//! SEC1 point (65), a nonce (12), and the private scalar encrypted with ChaCha20-Poly1305
+//! (32 + 16 of tag). The associated data binds the magic, the key's label and its public
+//! key, so that a file renamed to another label, or given another public key, does not
+//! open. The encryption key is derived from the master key with HKDF-SHA256 and a label
+//! of its own: it is used for nothing else.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use p256::ecdsa::signature::hazmat::PrehashSigner;
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use rand::RngCore;
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use zeroize::Zeroizing;
+
+/// The longest key label.
+pub const KEY_LABEL_LEN_MAX: usize = 64;
+
+/// A key's name in a keystore: 1 to 64 of `a-z`, `0-9`, `-` and `_` (it names a file, and a
+/// PKCS#11 object).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyLabel(String);
+
+impl KeyLabel {
+    pub fn new(text: &str) -> Result<KeyLabel, KeystoreError> {
+        let allowed =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        if text.is_empty() || text.len() > KEY_LABEL_LEN_MAX || !text.chars().all(allowed) {
+            return Err(KeystoreError::InvalidLabel);
+        }
+        Ok(KeyLabel(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for KeyLabel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeystoreError {
+    #[error("a key label is 1 to 64 of a-z, 0-9, '-' and '_'")]
+    InvalidLabel,
+    #[error("a key named {0} already exists")]
+    Exists(KeyLabel),
+    #[error("no key named {0}")]
+    NotFound(KeyLabel),
+    /// The key is there but does not open: another master key, or an altered file.
+    #[error("the key {0} does not open with this master key, or was altered")]
+    Unreadable(KeyLabel),
+    #[error("the keystore is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Where the server's signing keys live. Keys are ECDSA P-256; a private key is used
+/// inside the keystore and never returned by it.
+pub trait Keystore: Send + Sync {
+    /// Creates a new key named `label` and returns its public half. A label in use is
+    /// refused ([`KeystoreError::Exists`]): a key is never replaced.
+    fn generate(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError>;
+
+    /// The public half of the key named `label`.
+    fn public_key(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError>;
+
+    /// Signs a SHA-256 digest (the caller hashes) with the key named `label`: ECDSA P-256,
+    /// deterministic nonces (RFC 6979) for the file keystore.
+    fn sign_digest(&self, label: &KeyLabel, digest: &[u8; 32]) -> Result<Signature, KeystoreError>;
+
+    /// Destroys the key named `label` (a disposable certificate's key, after its one use).
+    fn destroy(&self, label: &KeyLabel) -> Result<(), KeystoreError>;
+
+    /// What kind of keystore this is, for logs and reports: "file" or "pkcs11".
+    fn kind(&self) -> &'static str;
+}
+
+const MAGIC: &[u8; 8] = b"sceauK1\0";
+const PUBLIC_LEN: usize = 65;
+const NONCE_LEN: usize = 12;
+const SEALED_LEN: usize = 32 + 16;
+const FILE_LEN: usize = MAGIC.len() + PUBLIC_LEN + NONCE_LEN + SEALED_LEN;
+const FILE_SUFFIX: &str = ".key";
+
+/// A key as its file holds it: nothing secret in clear.
+struct StoredKey {
+    public: VerifyingKey,
+    nonce: [u8; NONCE_LEN],
+    sealed: [u8; SEALED_LEN],
+}
+
+/// The embedded keystore: one file per key in a directory (mode 0700, files 0600), each
+/// private key encrypted at rest. Files are written once (a new file, synced, then linked
+/// under its name without replacing anything) and read into a cache that holds only what
+/// the files hold; a private key is decrypted for one signature and wiped after it.
+pub struct FileKeystore {
+    directory: PathBuf,
+    cipher: ChaCha20Poly1305,
+    cache: Mutex<HashMap<KeyLabel, Arc<StoredKey>>>,
+}
+
+impl std::fmt::Debug for FileKeystore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("FileKeystore")
+            .field("directory", &self.directory)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(error: impl std::fmt::Display) -> KeystoreError {
+    KeystoreError::Unavailable(error.to_string())
+}
+
+impl FileKeystore {
+    /// Opens the keystore in `directory` (created, private, if missing), with the
+    /// encryption key derived from `master`.
+    pub fn open(directory: &Path, master: &[u8; 32]) -> Result<FileKeystore, KeystoreError> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(directory)
+            .map_err(unavailable)?;
+        let mode = std::fs::metadata(directory)
+            .map_err(unavailable)?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(KeystoreError::Unavailable(format!(
+                "{} is readable by others (mode {:o}); make it 0700",
+                directory.display(),
+                mode & 0o777
+            )));
+        }
+        let hkdf = hkdf::Hkdf::<Sha256>::new(Some(b"sceau keystore v1"), master);
+        let mut key = Zeroizing::new([0_u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's limit: expand cannot fail.
+        let _ = hkdf.expand(b"sceau/keystore/file-encryption/v1", key.as_mut_slice());
+        Ok(FileKeystore {
+            directory: directory.to_path_buf(),
+            cipher: ChaCha20Poly1305::new(Key::from_slice(key.as_slice())),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn path(&self, label: &KeyLabel) -> PathBuf {
+        self.directory.join(format!("{label}{FILE_SUFFIX}"))
+    }
+
+    fn aad(label: &KeyLabel, public: &[u8]) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(MAGIC.len() + 1 + label.0.len() + public.len());
+        aad.extend_from_slice(MAGIC);
+        aad.push(label.0.len() as u8);
+        aad.extend_from_slice(label.0.as_bytes());
+        aad.extend_from_slice(public);
+        aad
+    }
+
+    /// The key as stored, from the cache or its file.
+    fn stored(&self, label: &KeyLabel) -> Result<Arc<StoredKey>, KeystoreError> {
+        if let Some(found) = self.cache.lock().map_err(unavailable)?.get(label) {
+            return Ok(Arc::clone(found));
+        }
+        let bytes = match std::fs::read(self.path(label)) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KeystoreError::NotFound(label.clone()));
+            }
+            Err(error) => return Err(unavailable(error)),
+        };
+        let unreadable = || KeystoreError::Unreadable(label.clone());
+        if bytes.len() != FILE_LEN || !bytes.starts_with(MAGIC) {
+            return Err(unreadable());
+        }
+        let (public, rest) = bytes[MAGIC.len()..].split_at(PUBLIC_LEN);
+        let (nonce, sealed) = rest.split_at(NONCE_LEN);
+        let stored = Arc::new(StoredKey {
+            public: VerifyingKey::from_sec1_bytes(public).map_err(|_| unreadable())?,
+            nonce: nonce.try_into().map_err(|_| unreadable())?,
+            sealed: sealed.try_into().map_err(|_| unreadable())?,
+        });
+        self.cache
+            .lock()
+            .map_err(unavailable)?
+            .insert(label.clone(), Arc::clone(&stored));
+        Ok(stored)
+    }
+
+    /// Writes a new key file under `label`, never replacing one.
+    fn write_new(&self, label: &KeyLabel, contents: &[u8]) -> Result<(), KeystoreError> {
+        let mut file = tempfile::NamedTempFile::new_in(&self.directory).map_err(unavailable)?;
+        file.write_all(contents).map_err(unavailable)?;
+        file.as_file().sync_all().map_err(unavailable)?;
+        match file.persist_noclobber(self.path(label)) {
+            Ok(_) => {}
+            Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(KeystoreError::Exists(label.clone()));
+            }
+            Err(error) => return Err(unavailable(error.error)),
+        }
+        self.sync_directory()
+    }
+
+    fn sync_directory(&self) -> Result<(), KeystoreError> {
+        std::fs::File::open(&self.directory)
+            .and_then(|directory| directory.sync_all())
+            .map_err(unavailable)
+    }
+}
+
+/// A fresh private key from the operating system's random numbers.
+fn new_signing_key() -> SigningKey {
+    loop {
+        let mut bytes = Zeroizing::new([0_u8; 32]);
+        rand::rng().fill_bytes(bytes.as_mut_slice());
+        // Fails only for zero or a value above the group order: about 2^-32 of draws.
+        if let Ok(key) = SigningKey::from_slice(bytes.as_slice()) {
+            return key;
+        }
+    }
+}
+
+impl Keystore for FileKeystore {
+    fn generate(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError> {
+        let signing = new_signing_key();
+        let public = *signing.verifying_key();
+        let point = public.to_encoded_point(false);
+        let mut nonce = [0_u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let secret = Zeroizing::new(signing.to_bytes());
+        let sealed = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: secret.as_slice(),
+                    aad: &FileKeystore::aad(label, point.as_bytes()),
+                },
+            )
+            .map_err(|_| unavailable("encrypting a key failed"))?;
+        let mut contents = Vec::with_capacity(FILE_LEN);
+        contents.extend_from_slice(MAGIC);
+        contents.extend_from_slice(point.as_bytes());
+        contents.extend_from_slice(&nonce);
+        contents.extend_from_slice(&sealed);
+        if contents.len() != FILE_LEN {
+            return Err(unavailable("a key file of the wrong length"));
+        }
+        self.write_new(label, &contents)?;
+        Ok(public)
+    }
+
+    fn public_key(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError> {
+        Ok(self.stored(label)?.public)
+    }
+
+    fn sign_digest(&self, label: &KeyLabel, digest: &[u8; 32]) -> Result<Signature, KeystoreError> {
+        let stored = self.stored(label)?;
+        let unreadable = || KeystoreError::Unreadable(label.clone());
+        let point = stored.public.to_encoded_point(false);
+        let secret = Zeroizing::new(
+            self.cipher
+                .decrypt(
+                    Nonce::from_slice(&stored.nonce),
+                    Payload {
+                        msg: &stored.sealed,
+                        aad: &FileKeystore::aad(label, point.as_bytes()),
+                    },
+                )
+                .map_err(|_| unreadable())?,
+        );
+        // `SigningKey` wipes its scalar when dropped, at the end of this call.
+        let signing = SigningKey::from_slice(&secret).map_err(|_| unreadable())?;
+        if signing.verifying_key() != &stored.public {
+            return Err(unreadable());
+        }
+        signing
+            .sign_prehash(digest)
+            .map_err(|_| unavailable("signing failed"))
+    }
+
+    fn destroy(&self, label: &KeyLabel) -> Result<(), KeystoreError> {
+        self.cache.lock().map_err(unavailable)?.remove(label);
+        match std::fs::remove_file(self.path(label)) {
+            Ok(()) => self.sync_directory(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                Err(KeystoreError::NotFound(label.clone()))
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use sha2::Digest;
+
+    const MASTER: [u8; 32] = [7; 32];
+
+    fn label(text: &str) -> KeyLabel {
+        KeyLabel::new(text).unwrap()
+    }
+
+    fn digest(data: &[u8]) -> [u8; 32] {
+        Sha256::digest(data).into()
+    }
+
+    #[test]
+    fn a_key_signs_what_its_public_key_verifies_and_nothing_else() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
+        let public = store.generate(&label("client-1")).unwrap();
+        assert_eq!(store.public_key(&label("client-1")).unwrap(), public);
+        let signature = store
+            .sign_digest(&label("client-1"), &digest(b"the data"))
+            .unwrap();
+        assert!(
+            public
+                .verify_prehash(&digest(b"the data"), &signature)
+                .is_ok()
+        );
+        assert!(
+            public
+                .verify_prehash(&digest(b"the datb"), &signature)
+                .is_err()
+        );
+        let other = store.generate(&label("client-2")).unwrap();
+        assert_ne!(other, public);
+        assert!(
+            other
+                .verify_prehash(&digest(b"the data"), &signature)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn labels_are_checked_and_never_reused() {
+        for bad in ["", "Client", "a/b", "../x", "a.key", &"x".repeat(65)] {
+            assert_eq!(
+                KeyLabel::new(bad),
+                Err(KeystoreError::InvalidLabel),
+                "{bad}"
+            );
+        }
+        let directory = tempfile::tempdir().unwrap();
+        let store = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
+        let first = store.generate(&label("tsa")).unwrap();
+        assert_eq!(
+            store.generate(&label("tsa")),
+            Err(KeystoreError::Exists(label("tsa")))
+        );
+        assert_eq!(
+            store.public_key(&label("tsa")).unwrap(),
+            first,
+            "not replaced"
+        );
+        assert_eq!(
+            store.public_key(&label("nobody")),
+            Err(KeystoreError::NotFound(label("nobody")))
+        );
+    }
+
+    #[test]
+    fn keys_persist_private_and_open_only_with_their_master_key() {
+        use std::os::unix::fs::PermissionsExt;
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("keys");
+        let public = FileKeystore::open(&path, &MASTER)
+            .unwrap()
+            .generate(&label("root-ca"))
+            .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o700);
+        assert_eq!(mode(&path.join("root-ca.key")), 0o600);
+        let reopened = FileKeystore::open(&path, &MASTER).unwrap();
+        let signature = reopened
+            .sign_digest(&label("root-ca"), &digest(b"x"))
+            .unwrap();
+        assert!(public.verify_prehash(&digest(b"x"), &signature).is_ok());
+        let stranger = FileKeystore::open(&path, &[8; 32]).unwrap();
+        assert_eq!(stranger.public_key(&label("root-ca")).unwrap(), public);
+        assert_eq!(
+            stranger.sign_digest(&label("root-ca"), &digest(b"x")),
+            Err(KeystoreError::Unreadable(label("root-ca")))
+        );
+        // A directory others can read is refused.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(matches!(
+            FileKeystore::open(&path, &MASTER),
+            Err(KeystoreError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn any_altered_byte_of_a_key_file_is_detected() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
+        store.generate(&label("k")).unwrap();
+        let original = std::fs::read(directory.path().join("keys/k.key")).unwrap();
+        assert_eq!(original.len(), FILE_LEN);
+        for index in 0..FILE_LEN {
+            let mut altered = original.clone();
+            altered[index] ^= 0x01;
+            std::fs::write(directory.path().join("keys/k.key"), &altered).unwrap();
+            let fresh = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
+            let signed = fresh.sign_digest(&label("k"), &digest(b"x"));
+            assert!(
+                matches!(signed, Err(KeystoreError::Unreadable(_))),
+                "byte {index} altered: {signed:?}"
+            );
+        }
+        // A file copied under another label does not open either.
+        std::fs::write(directory.path().join("keys/k2.key"), &original).unwrap();
+        let fresh = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
+        assert_eq!(
+            fresh.sign_digest(&label("k2"), &digest(b"x")),
+            Err(KeystoreError::Unreadable(label("k2")))
+        );
+    }
+
+    #[test]
+    fn a_destroyed_key_is_gone() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
+        store.generate(&label("once")).unwrap();
+        store.sign_digest(&label("once"), &digest(b"x")).unwrap();
+        store.destroy(&label("once")).unwrap();
+        assert_eq!(
+            store.sign_digest(&label("once"), &digest(b"x")),
+            Err(KeystoreError::NotFound(label("once")))
+        );
+        assert_eq!(
+            store.destroy(&label("once")),
+            Err(KeystoreError::NotFound(label("once")))
+        );
+        assert!(!directory.path().join("keys/once.key").exists());
+    }
+
+    #[test]
+    fn racing_generations_of_one_label_make_one_key() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Arc::new(FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap());
+        let results: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || store.generate(&label("contested")))
+            })
+            .map(|handle| handle.join().unwrap())
+            .collect();
+        let made: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(made.len(), 1, "{results:?}");
+        assert!(
+            results
+                .iter()
+                .filter(|r| r.is_err())
+                .all(|r| *r == Err(KeystoreError::Exists(label("contested"))))
+        );
+        assert_eq!(store.public_key(&label("contested")).unwrap(), *made[0]);
+    }
+}

@@ -1,0 +1,13 @@
+//! sceau's white room (SPEC capability 4): users' private keys live on the server and never
+//! leave it. Every key sits behind the [`Keystore`] trait, which generates a key, gives its
+//! public half and signs a digest with it; there is no way to read a private key back.
+//!
+//! [`FileKeystore`] is the embedded default: a directory of key files, each private key
+//! encrypted at rest (ChaCha20-Poly1305) under a key derived from the master key, which
+//! comes from its own file or the environment, never from the configuration file.
+//! Keys are ECDSA P-256.
+
+pub mod keystore;
+
+pub use keystore::{FileKeystore, KeyLabel, Keystore, KeystoreError};
+pub use p256::ecdsa::{Signature, VerifyingKey};
