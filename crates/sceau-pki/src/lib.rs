@@ -8,6 +8,8 @@
 //! Keys are ECDSA P-256.
 
 pub mod keystore;
+pub mod pkcs11;
 
 pub use keystore::{FileKeystore, KeyLabel, Keystore, KeystoreError};
 pub use p256::ecdsa::{Signature, VerifyingKey};
+pub use pkcs11::Pkcs11Keystore;
