@@ -7,9 +7,11 @@
 //! comes from its own file or the environment, never from the configuration file.
 //! Keys are ECDSA P-256.
 
+pub mod ca;
 pub mod keystore;
 pub mod pkcs11;
 
+pub use ca::{Authority, Issued, KeySigner, PkiError};
 pub use keystore::{FileKeystore, KeyLabel, Keystore, KeystoreError};
 pub use p256::ecdsa::{Signature, VerifyingKey};
 pub use pkcs11::Pkcs11Keystore;

@@ -222,8 +222,58 @@ fn inner_pkcs11_contract() {
     // The private key cannot leave the token: sensitive, never extractable, and its
     // value cannot be read.
     store.generate(&label("hsm-sealed")).unwrap();
+    // The authority's keys on the token: openssl verifies what it signs.
+    authority_verified_by_openssl(Arc::clone(&store));
+    // Last: the raw session's context finalizes the module for the whole process when
+    // it is dropped.
     let (sensitive, extractable, value_readable) = raw_private_key_attributes("hsm-sealed");
     assert!(sensitive && !extractable && !value_readable);
+}
+
+/// The authority in `store`, a client certificate, and `openssl verify` on the chain.
+fn authority_verified_by_openssl(store: Arc<dyn Keystore>) {
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let authority = sceau_pki::Authority::create(Arc::clone(&store), "sceau", now_s - 60).unwrap();
+    let key = label("hsm-client");
+    store.generate(&key).unwrap();
+    let client = authority
+        .issue_client(&key, "Client on a token", now_s - 60, 3_600)
+        .unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    for (name, issued) in [
+        ("root.pem", authority.root()),
+        ("issuing.pem", authority.issuing()),
+        ("client.pem", &client),
+    ] {
+        std::fs::write(directory.path().join(name), issued.to_pem().unwrap()).unwrap();
+    }
+    let output = Command::new("openssl")
+        .args([
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "issuing.pem",
+            "client.pem",
+        ])
+        .current_dir(directory.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && text.contains("client.pem: OK"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_authority_signs_with_file_keys_too() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = FileKeystore::open(&directory.path().join("keys"), &[4; 32]).unwrap();
+    authority_verified_by_openssl(Arc::new(store));
 }
 
 /// Reads the private key's attributes through a session of its own, as any program with
