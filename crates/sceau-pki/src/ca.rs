@@ -97,7 +97,7 @@ impl signature::Signer<DerSignature> for KeySigner {
 }
 
 /// A time as X.509 wants it: UTCTime up to 2049, GeneralizedTime after (RFC 5280).
-fn x509_time(unix_s: i64) -> Result<Time, PkiError> {
+pub(crate) fn x509_time(unix_s: i64) -> Result<Time, PkiError> {
     let since_epoch = Duration::from_secs(u64::try_from(unix_s).map_err(certificate_error)?);
     if unix_s < 2_524_608_000 {
         Ok(Time::UtcTime(

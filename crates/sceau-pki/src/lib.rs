@@ -10,8 +10,10 @@
 pub mod ca;
 pub mod keystore;
 pub mod pkcs11;
+pub mod signing;
 
 pub use ca::{Authority, Issued, KeySigner, PkiError};
 pub use keystore::{FileKeystore, KeyLabel, Keystore, KeystoreError};
 pub use p256::ecdsa::{Signature, VerifyingKey};
 pub use pkcs11::Pkcs11Keystore;
+pub use signing::{DetachedSignature, sign_detached};

@@ -1,0 +1,129 @@
+//! CMS SignedData (RFC 5652): detached signatures in a user's name, DER, SHA-256, with
+//! the signer's certificate and chain and the signing time, verifiable by
+//! `openssl cms -verify`.
+//!
+//! Only the signing is here. Whether a user's key may sign this data (the user proved
+//! sole control on the second channel for it) is decided before, by the service.
+
+use crate::ca::{Issued, KeySigner, PkiError, x509_time};
+use crate::keystore::{KeyLabel, Keystore};
+use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+use der::asn1::{ObjectIdentifier, SetOfVec};
+use der::{Any, Decode, Encode};
+use p256::ecdsa::DerSignature;
+use std::sync::Arc;
+use x509_cert::attr::Attribute;
+use x509_cert::spki::{AlgorithmIdentifierOwned, EncodePublicKey, SubjectPublicKeyInfoOwned};
+
+/// id-sha256 (NIST).
+pub const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+/// id-data (RFC 5652).
+pub const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+/// id-signingTime (RFC 5652).
+pub const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+
+fn cms_error(error: impl std::fmt::Display) -> PkiError {
+    PkiError::Certificate(format!("CMS: {error}"))
+}
+
+pub(crate) fn sha256_identifier() -> AlgorithmIdentifierOwned {
+    AlgorithmIdentifierOwned {
+        oid: SHA256,
+        parameters: None,
+    }
+}
+
+/// The signing-time attribute for `unix_s`.
+pub(crate) fn signing_time(unix_s: i64) -> Result<Attribute, PkiError> {
+    let value =
+        Any::from_der(&x509_time(unix_s)?.to_der().map_err(cms_error)?).map_err(cms_error)?;
+    let mut values = SetOfVec::new();
+    values.insert(value).map_err(cms_error)?;
+    Ok(Attribute {
+        oid: ID_SIGNING_TIME,
+        values,
+    })
+}
+
+/// Fails unless the keystore's key `key` is the key `certificate` certifies.
+pub(crate) fn check_key_matches(
+    keystore: &dyn Keystore,
+    key: &KeyLabel,
+    certificate: &Issued,
+) -> Result<(), PkiError> {
+    let public = keystore.public_key(key)?;
+    let der = public.to_public_key_der().map_err(cms_error)?;
+    let spki = SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(cms_error)?;
+    if spki
+        != certificate
+            .certificate
+            .tbs_certificate
+            .subject_public_key_info
+    {
+        return Err(PkiError::Certificate(format!(
+            "the key {key} is not the key of this certificate"
+        )));
+    }
+    Ok(())
+}
+
+/// What a detached signature is made of.
+pub struct DetachedSignature<'a> {
+    /// The signer's key in the keystore, and its certificate.
+    pub key: &'a KeyLabel,
+    pub certificate: &'a Issued,
+    /// Certificates up to (not including) the root, to help verifiers build the path.
+    pub chain: &'a [&'a Issued],
+    /// SHA-256 of the signed data (which is not in the signature).
+    pub content_digest: [u8; 32],
+    pub signing_time_s: i64,
+}
+
+/// A detached CMS SignedData (a `ContentInfo`, DER): id-data with no content, one
+/// SignerInfo (issuer and serial number, SHA-256, ECDSA) whose signed attributes are the
+/// content type, the message digest and the signing time.
+pub fn sign_detached(
+    keystore: Arc<dyn Keystore>,
+    request: &DetachedSignature<'_>,
+) -> Result<Vec<u8>, PkiError> {
+    check_key_matches(keystore.as_ref(), request.key, request.certificate)?;
+    let tbs = &request.certificate.certificate.tbs_certificate;
+    let content = EncapsulatedContentInfo {
+        econtent_type: ID_DATA,
+        econtent: None,
+    };
+    let signer = KeySigner::new(keystore, request.key.clone())?;
+    let mut signer_info = SignerInfoBuilder::new(
+        &signer,
+        SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: tbs.issuer.clone(),
+            serial_number: tbs.serial_number.clone(),
+        }),
+        sha256_identifier(),
+        &content,
+        Some(&request.content_digest),
+    )
+    .map_err(cms_error)?;
+    signer_info
+        .add_signed_attribute(signing_time(request.signing_time_s)?)
+        .map_err(cms_error)?;
+    let mut builder = SignedDataBuilder::new(&content);
+    builder
+        .add_digest_algorithm(sha256_identifier())
+        .map_err(cms_error)?;
+    for issued in std::iter::once(request.certificate).chain(request.chain.iter().copied()) {
+        builder
+            .add_certificate(CertificateChoices::Certificate(issued.certificate.clone()))
+            .map_err(cms_error)?;
+    }
+    builder
+        .add_signer_info::<KeySigner, DerSignature>(signer_info)
+        .map_err(cms_error)?;
+    builder
+        .build()
+        .map_err(cms_error)?
+        .to_der()
+        .map_err(cms_error)
+}

@@ -1,0 +1,178 @@
+//! Detached CMS signatures in a user's name, checked by `openssl cms -verify`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use sceau_pki::{
+    Authority, DetachedSignature, FileKeystore, KeyLabel, Keystore, PkiError, sign_detached,
+};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `openssl cms -verify` of `sig.p7s` over `data` in `directory`: (success, output).
+fn cms_verify(directory: &Path, signature: &str, data: &str) -> (bool, String) {
+    let output = Command::new("openssl")
+        .args([
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            signature,
+            "-content",
+            data,
+            "-CAfile",
+            "root.pem",
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ])
+        .current_dir(directory)
+        .output()
+        .expect("run openssl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn openssl_verifies_a_detached_signature_and_detects_any_change() {
+    let directory = tempfile::tempdir().unwrap();
+    let keystore: Arc<dyn Keystore> =
+        Arc::new(FileKeystore::open(&directory.path().join("keys"), &[6; 32]).unwrap());
+    let authority = Authority::create(Arc::clone(&keystore), "sceau", now_s() - 60).unwrap();
+    let key = KeyLabel::new("client-9").unwrap();
+    keystore.generate(&key).unwrap();
+    let certificate = authority
+        .issue_client(&key, "Alice Martin", now_s() - 60, 3_600)
+        .unwrap();
+    let data = b"I, Alice Martin, agree to pay 34.80 EUR to Librairie du Port.".to_vec();
+    let signing_time_s = now_s();
+    let signature = sign_detached(
+        Arc::clone(&keystore),
+        &DetachedSignature {
+            key: &key,
+            certificate: &certificate,
+            chain: &[authority.issuing()],
+            content_digest: Sha256::digest(&data).into(),
+            signing_time_s,
+        },
+    )
+    .unwrap();
+    let path = |name: &str| directory.path().join(name);
+    std::fs::write(path("root.pem"), authority.root().to_pem().unwrap()).unwrap();
+    std::fs::write(path("data"), &data).unwrap();
+    std::fs::write(path("sig.p7s"), &signature).unwrap();
+
+    let (verified, text) = cms_verify(directory.path(), "sig.p7s", "data");
+    assert!(
+        verified && text.contains("Verification successful"),
+        "{text}"
+    );
+
+    // What openssl reads in it: the signer and the signing time.
+    let output = Command::new("openssl")
+        .args([
+            "cms", "-cmsout", "-print", "-inform", "DER", "-in", "sig.p7s",
+        ])
+        .current_dir(directory.path())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "signingTime",
+        "messageDigest",
+        "ecdsa-with-SHA256",
+        "Alice Martin",
+    ] {
+        assert!(
+            printed.contains(expected),
+            "{expected:?} missing:\n{printed}"
+        );
+    }
+
+    // Another byte of data: refused.
+    let mut changed = data.clone();
+    changed[7] ^= 0x20;
+    std::fs::write(path("changed"), &changed).unwrap();
+    let (verified, text) = cms_verify(directory.path(), "sig.p7s", "changed");
+    assert!(!verified, "{text}");
+
+    // Any byte of the signature value (the last bytes of the structure), or of the signed
+    // attributes (the signing time): refused. (Some bytes of a SignedData are not
+    // signed, by design: the list of digest algorithms, the certificates' order.)
+    for back in 1..=64 {
+        let mut altered = signature.clone();
+        let index = altered.len() - back;
+        altered[index] ^= 0x01;
+        std::fs::write(path("altered.p7s"), &altered).unwrap();
+        let (verified, text) = cms_verify(directory.path(), "altered.p7s", "data");
+        assert!(
+            !verified,
+            "byte -{back} of the signature changed, still verified: {text}"
+        );
+    }
+    let time = chrono_utc(signing_time_s);
+    let at = signature
+        .windows(time.len())
+        .position(|window| window == time.as_bytes())
+        .expect("the signing time in the signature");
+    let mut backdated = signature.clone();
+    backdated[at + 1] = if backdated[at + 1] == b'0' {
+        b'1'
+    } else {
+        b'0'
+    };
+    std::fs::write(path("backdated.p7s"), &backdated).unwrap();
+    let (verified, text) = cms_verify(directory.path(), "backdated.p7s", "data");
+    assert!(!verified, "a changed signing time still verified: {text}");
+}
+
+/// `YYMMDDhhmmssZ`, as UTCTime writes `unix_s`.
+fn chrono_utc(unix_s: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_s, 0)
+        .unwrap()
+        .format("%y%m%d%H%M%SZ")
+        .to_string()
+}
+
+#[test]
+fn only_the_certificates_own_key_signs_under_it() {
+    let directory = tempfile::tempdir().unwrap();
+    let keystore: Arc<dyn Keystore> =
+        Arc::new(FileKeystore::open(&directory.path().join("keys"), &[6; 32]).unwrap());
+    let authority = Authority::create(Arc::clone(&keystore), "sceau", now_s()).unwrap();
+    let (alice, mallory) = (
+        KeyLabel::new("alice").unwrap(),
+        KeyLabel::new("mallory").unwrap(),
+    );
+    keystore.generate(&alice).unwrap();
+    keystore.generate(&mallory).unwrap();
+    let alices = authority
+        .issue_client(&alice, "Alice", now_s(), 3_600)
+        .unwrap();
+    let refused = sign_detached(
+        keystore,
+        &DetachedSignature {
+            key: &mallory,
+            certificate: &alices,
+            chain: &[],
+            content_digest: [0; 32],
+            signing_time_s: now_s(),
+        },
+    );
+    assert!(matches!(refused, Err(PkiError::Certificate(_))));
+}
