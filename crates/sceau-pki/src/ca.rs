@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use x509_cert::Certificate;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+use x509_cert::ext::pkix::ExtendedKeyUsage;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::{
@@ -260,6 +261,29 @@ impl Authority {
         now_s: i64,
         validity_s: i64,
     ) -> Result<Issued, PkiError> {
+        self.issue_leaf(key, common_name, now_s, validity_s, false)
+    }
+
+    /// The time-stamping authority's certificate for `key`: a leaf whose extended key
+    /// usage is timeStamping only, critical (RFC 3161 §2.3).
+    pub fn issue_time_stamping(
+        &self,
+        key: &KeyLabel,
+        common_name: &str,
+        now_s: i64,
+        validity_s: i64,
+    ) -> Result<Issued, PkiError> {
+        self.issue_leaf(key, common_name, now_s, validity_s, true)
+    }
+
+    fn issue_leaf(
+        &self,
+        key: &KeyLabel,
+        common_name: &str,
+        now_s: i64,
+        validity_s: i64,
+        time_stamping: bool,
+    ) -> Result<Issued, PkiError> {
         if common_name.is_empty()
             || common_name.chars().any(|c| {
                 c.is_control() || matches!(c, ',' | '+' | '=' | '"' | '\\' | '<' | '>' | ';')
@@ -269,7 +293,7 @@ impl Authority {
         }
         let public = self.keystore.public_key(key)?;
         let signer = KeySigner::new(Arc::clone(&self.keystore), KeyLabel::new(ISSUING_KEY)?)?;
-        let certificate = CertificateBuilder::new(
+        let mut builder = CertificateBuilder::new(
             Profile::Leaf {
                 issuer: self.issuing.certificate.tbs_certificate.subject.clone(),
                 enable_key_agreement: false,
@@ -281,9 +305,42 @@ impl Authority {
             spki(&public)?,
             &signer,
         )
-        .map_err(certificate_error)?
-        .build::<DerSignature>()
         .map_err(certificate_error)?;
+        if time_stamping {
+            builder
+                .add_extension(&CriticalExtendedKeyUsage(ExtendedKeyUsage(vec![
+                    ID_KP_TIME_STAMPING,
+                ])))
+                .map_err(certificate_error)?;
+        }
+        let certificate = builder.build::<DerSignature>().map_err(certificate_error)?;
         Issued::from_certificate(certificate)
+    }
+}
+
+/// id-kp-timeStamping (RFC 5280).
+const ID_KP_TIME_STAMPING: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+
+/// An extended key usage extension marked critical.
+struct CriticalExtendedKeyUsage(ExtendedKeyUsage);
+
+impl der::oid::AssociatedOid for CriticalExtendedKeyUsage {
+    const OID: der::asn1::ObjectIdentifier = ExtendedKeyUsage::OID;
+}
+
+impl der::Encode for CriticalExtendedKeyUsage {
+    fn encoded_len(&self) -> der::Result<der::Length> {
+        self.0.encoded_len()
+    }
+
+    fn encode(&self, writer: &mut impl der::Writer) -> der::Result<()> {
+        self.0.encode(writer)
+    }
+}
+
+impl x509_cert::ext::AsExtension for CriticalExtendedKeyUsage {
+    fn critical(&self, _subject: &Name, _extensions: &[x509_cert::ext::Extension]) -> bool {
+        true
     }
 }

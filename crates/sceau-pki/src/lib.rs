@@ -11,9 +11,11 @@ pub mod ca;
 pub mod keystore;
 pub mod pkcs11;
 pub mod signing;
+pub mod tsa;
 
 pub use ca::{Authority, Issued, KeySigner, PkiError};
 pub use keystore::{FileKeystore, KeyLabel, Keystore, KeystoreError};
 pub use p256::ecdsa::{Signature, VerifyingKey};
 pub use pkcs11::Pkcs11Keystore;
 pub use signing::{DetachedSignature, sign_detached};
+pub use tsa::{Answer, Failure, TimeStampAuthority};
