@@ -175,6 +175,7 @@ pub struct Keys {
     request: [u8; 32],
     payment_seal: [u8; 32],
     webhook: [u8; 32],
+    keystore: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -200,7 +201,14 @@ impl Keys {
             request: derive(b"sceau/request/v1"),
             payment_seal: derive(b"sceau/payment-seal/v1"),
             webhook: derive(b"sceau/webhook/v1"),
+            keystore: derive(b"sceau/keystore/v1"),
         }
+    }
+
+    /// The secret the encrypted key directory derives its encryption key from (see
+    /// `sceau_pki::FileKeystore`): a key of its own, used for nothing else.
+    pub fn keystore_secret(&self) -> &[u8; 32] {
+        &self.keystore
     }
 
     /// Reads the master key from `SCEAU_MASTER_KEY`-style hex text.

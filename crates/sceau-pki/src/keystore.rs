@@ -462,6 +462,8 @@ mod tests {
                 let store = Arc::clone(&store);
                 std::thread::spawn(move || store.generate(&label("contested")))
             })
+            .collect::<Vec<_>>()
+            .into_iter()
             .map(|handle| handle.join().unwrap())
             .collect();
         let made: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();

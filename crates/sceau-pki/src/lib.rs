@@ -10,12 +10,15 @@
 pub mod ca;
 pub mod keystore;
 pub mod pkcs11;
+pub mod setup;
 pub mod signing;
 pub mod tsa;
 
 pub use ca::{Authority, Issued, KeySigner, PkiError};
+pub use der::asn1::ObjectIdentifier;
 pub use keystore::{FileKeystore, KeyLabel, Keystore, KeystoreError};
 pub use p256::ecdsa::{Signature, VerifyingKey};
 pub use pkcs11::Pkcs11Keystore;
+pub use setup::Pki;
 pub use signing::{DetachedSignature, sign_detached};
 pub use tsa::{Answer, Failure, TimeStampAuthority};

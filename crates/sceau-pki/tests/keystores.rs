@@ -99,6 +99,8 @@ fn contract(store: Arc<dyn Keystore>, prefix: &str) {
             let contested = name("contested");
             std::thread::spawn(move || store.generate(&contested))
         })
+        .collect::<Vec<_>>()
+        .into_iter()
         .map(|handle| handle.join().unwrap())
         .collect();
     let made: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();

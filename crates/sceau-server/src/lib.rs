@@ -67,6 +67,9 @@ pub struct AppState {
     /// The address clients reach this server at (`https://pay.example`), for the links
     /// given to merchants; by default `http://` and the address it listens on.
     pub public_url: Option<String>,
+    /// The certificate authority and the time-stamp authority (`POST /tsa`), if this
+    /// server has them.
+    pub pki: Option<Arc<sceau_pki::Pki>>,
 }
 
 impl AppState {
@@ -155,6 +158,10 @@ pub fn router(state: AppState) -> Router {
         .merge(merchant)
         .merge(admin)
         .merge(pages)
+        .route("/tsa", post(api::pki::time_stamp))
+        .route("/pki/root.pem", get(api::pki::root))
+        .route("/pki/issuing.pem", get(api::pki::issuing))
+        .route("/pki/tsa.pem", get(api::pki::tsa_certificate))
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)

@@ -62,10 +62,27 @@ pub struct Config {
     /// Let merchants' return and webhook addresses name this machine or a private
     /// network (development only: webhooks would reach the operator's own network).
     pub webhooks_to_private_networks: bool,
+    /// Where server-held keys live: "file" (an encrypted key directory, the default) or
+    /// "pkcs11" (a token; its PIN comes from `SCEAU_PKCS11_PIN`, never from a file).
+    pub keystore: String,
+    /// The encrypted key directory (keystore = "file"); its keys open only with the
+    /// master key.
+    pub keys_directory: PathBuf,
+    /// keystore = "pkcs11": the module (shared library) and the token's label.
+    pub pkcs11_module: Option<PathBuf>,
+    pub pkcs11_token: Option<String>,
+    /// The authority's and the TSA's certificates (created at first start).
+    pub pki_directory: PathBuf,
+    /// The time-stamp authority's policy OID. The default, 1.2.3.4.1, is OpenSSL's
+    /// example: set your organisation's own.
+    pub tsa_policy: String,
     /// Serve the development phone page `/phone` (it shows every text sent: development
     /// and demonstration only).
     pub phone_simulator: bool,
 }
+
+/// OpenSSL's example TSA policy (`tsa_policy1` in its configuration).
+pub const TSA_POLICY_EXAMPLE: &str = "1.2.3.4.1";
 
 impl Default for Config {
     fn default() -> Config {
@@ -94,6 +111,12 @@ impl Default for Config {
             client_held_checkouts_max: sceau_domain::seal::CLIENT_HELD_CHECKOUTS_MAX as u32,
             client_seals_per_hour_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32,
             webhooks_to_private_networks: false,
+            keystore: "file".into(),
+            keys_directory: PathBuf::from("sceau-data/keys"),
+            pkcs11_module: None,
+            pkcs11_token: None,
+            pki_directory: PathBuf::from("sceau-data/pki"),
+            tsa_policy: TSA_POLICY_EXAMPLE.into(),
         }
     }
 }
@@ -205,6 +228,24 @@ impl Config {
                 .parse()
                 .context("SCEAU_WEBHOOKS_TO_PRIVATE_NETWORKS")?;
         }
+        if let Some(value) = var("SCEAU_KEYSTORE") {
+            self.keystore = value;
+        }
+        if let Some(value) = var("SCEAU_KEYS_DIRECTORY") {
+            self.keys_directory = PathBuf::from(value);
+        }
+        if let Some(value) = var("SCEAU_PKCS11_MODULE") {
+            self.pkcs11_module = Some(PathBuf::from(value));
+        }
+        if let Some(value) = var("SCEAU_PKCS11_TOKEN") {
+            self.pkcs11_token = Some(value);
+        }
+        if let Some(value) = var("SCEAU_PKI_DIRECTORY") {
+            self.pki_directory = PathBuf::from(value);
+        }
+        if let Some(value) = var("SCEAU_TSA_POLICY") {
+            self.tsa_policy = value;
+        }
         if let Some(value) = var("SCEAU_PHONE_SIMULATOR") {
             self.phone_simulator = value.parse().context("SCEAU_PHONE_SIMULATOR")?;
         }
@@ -252,6 +293,19 @@ impl Config {
             || !(1..=256).contains(&self.postgres_read_connections)
         {
             bail!("postgres_write_lanes must be 1 to 64 and postgres_read_connections 1 to 256");
+        }
+        if self
+            .tsa_policy
+            .parse::<sceau_pki::ObjectIdentifier>()
+            .is_err()
+        {
+            bail!("tsa_policy must be an OID in dotted form, such as 1.3.6.1.4.1.99999.1");
+        }
+        match self.keystore.as_str() {
+            "file" => {}
+            "pkcs11" if self.pkcs11_module.is_some() && self.pkcs11_token.is_some() => {}
+            "pkcs11" => bail!("keystore = \"pkcs11\" needs pkcs11_module and pkcs11_token"),
+            _ => bail!("keystore must be \"file\" or \"pkcs11\""),
         }
         if self.database.trim().is_empty() {
             bail!("database must be a SQLite file path or a postgres:// URL");

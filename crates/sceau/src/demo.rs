@@ -145,7 +145,12 @@ pub async fn run(keep_serving: bool, database_url: Option<String>) -> anyhow::Re
     };
     let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock)).await?;
     let admin_token = sceau_crypto::new_token("adm_");
-    let state = crate::app_state(&config, service, sceau_crypto::token_hash(&admin_token));
+    let state = crate::app_state(
+        &config,
+        service,
+        sceau_crypto::token_hash(&admin_token),
+        None,
+    );
     let running =
         sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
     let base = format!("http://{}", running.address);

@@ -236,8 +236,63 @@ pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
     })
 }
 
-pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) -> AppState {
+/// The keystore the configuration names.
+pub fn open_keystore(
+    config: &Config,
+    keys: &sceau_crypto::Keys,
+) -> anyhow::Result<Arc<dyn sceau_pki::Keystore>> {
+    match config.keystore.as_str() {
+        "pkcs11" => {
+            let (Some(module), Some(token)) = (&config.pkcs11_module, &config.pkcs11_token) else {
+                anyhow::bail!("keystore = \"pkcs11\" needs pkcs11_module and pkcs11_token");
+            };
+            let pin = Zeroizing::new(
+                std::env::var("SCEAU_PKCS11_PIN")
+                    .context("keystore = \"pkcs11\": set SCEAU_PKCS11_PIN")?,
+            );
+            Ok(Arc::new(sceau_pki::Pkcs11Keystore::open(
+                module, token, pin,
+            )?))
+        }
+        _ => Ok(Arc::new(sceau_pki::FileKeystore::open(
+            &config.keys_directory,
+            keys.keystore_secret(),
+        )?)),
+    }
+}
+
+/// The authority and the TSA: opened, or created at first start.
+pub fn open_pki(config: &Config, now_s: i64) -> anyhow::Result<Arc<sceau_pki::Pki>> {
+    let keys = load_keys(config)?;
+    let keystore = open_keystore(config, &keys)?;
+    if config.tsa_policy == crate::config::TSA_POLICY_EXAMPLE {
+        tracing::warn!(
+            "tsa_policy is OpenSSL's example OID 1.2.3.4.1: set your organisation's own"
+        );
+    }
+    let policy = config
+        .tsa_policy
+        .parse()
+        .map_err(|_| anyhow::anyhow!("tsa_policy is not an OID"))?;
+    let pki = sceau_pki::Pki::open_or_create(
+        keystore,
+        &config.pki_directory,
+        &config.issuer_name,
+        policy,
+        now_s,
+    )
+    .with_context(|| format!("the PKI in {}", config.pki_directory.display()))?;
+    Ok(Arc::new(pki))
+}
+
+pub fn app_state(
+    config: &Config,
+    service: Service,
+    admin_token_hash: [u8; 32],
+    pki: Option<Arc<sceau_pki::Pki>>,
+) -> AppState {
     AppState {
+        pki,
         service,
         admin_token_hash,
         merchant_cache: Arc::new(MerchantCache::default()),
@@ -256,7 +311,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             config.admin_token_file.display()
         );
     }
-    let state = app_state(&config, service, token_hash);
+    let pki = open_pki(&config, service.now_s())?;
+    let state = app_state(&config, service, token_hash, Some(pki));
     let running =
         sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
     let base = format!("http://{}", running.address);
@@ -265,6 +321,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  client sign-in  {base}/login");
     println!("  phone simulator {base}/phone");
     println!("  API description {base}/openapi.json");
+    println!("  time-stamps     {base}/tsa (root certificate: {base}/pki/root.pem)");
     println!("  health          {base}/health");
     tokio::signal::ctrl_c()
         .await

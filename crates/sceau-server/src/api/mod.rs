@@ -5,6 +5,7 @@ pub mod checkout;
 pub mod merchant;
 pub mod pages;
 pub mod pay;
+pub mod pki;
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -266,6 +266,7 @@ impl Server {
             phone_simulator: true,
             secure_cookies: false,
             public_url: None,
+            pki: None,
         };
         let running = sceau_server::start(
             state,

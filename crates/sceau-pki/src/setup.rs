@@ -1,0 +1,170 @@
+//! The server's PKI as it starts: the authority and the time-stamp authority, created at
+//! first start (keys in the keystore, certificates as DER files in a directory of their
+//! own) and opened afterwards.
+
+use crate::ca::{Authority, Issued, PkiError};
+use crate::keystore::{KeyLabel, Keystore};
+use crate::tsa::TimeStampAuthority;
+use der::asn1::ObjectIdentifier;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The TSA's key in the keystore.
+pub const TSA_KEY: &str = "tsa";
+/// How long the TSA's certificate lives.
+pub const TSA_VALIDITY_S: i64 = 5 * 365 * 86_400;
+
+const FILES: [&str; 3] = ["root.der", "issuing.der", "tsa.der"];
+
+/// The authority and the time-stamp authority of a running server.
+pub struct Pki {
+    pub authority: Authority,
+    pub tsa: TimeStampAuthority,
+    pub tsa_certificate: Issued,
+}
+
+fn io_error(path: &Path, error: std::io::Error) -> PkiError {
+    PkiError::Certificate(format!("{}: {error}", path.display()))
+}
+
+/// Writes `bytes` to a new file `path` (never replacing one), synced.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), PkiError> {
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(directory).map_err(|e| io_error(path, e))?;
+    file.write_all(bytes).map_err(|e| io_error(path, e))?;
+    file.as_file().sync_all().map_err(|e| io_error(path, e))?;
+    file.persist_noclobber(path)
+        .map_err(|e| io_error(path, e.error))?;
+    Ok(())
+}
+
+impl Pki {
+    /// Opens the PKI whose certificates are in `directory`, or creates it all when the
+    /// directory holds none of them: the root and issuing CA keys and certificates, the
+    /// TSA's key and certificate. A directory with some of the files only is refused,
+    /// as is a keystore whose keys are not the certificates' keys.
+    pub fn open_or_create(
+        keystore: Arc<dyn Keystore>,
+        directory: &Path,
+        organisation: &str,
+        policy: ObjectIdentifier,
+        now_s: i64,
+    ) -> Result<Pki, PkiError> {
+        std::fs::create_dir_all(directory).map_err(|e| io_error(directory, e))?;
+        // Servers starting together on one directory take turns: the first creates, the
+        // others open (the lock ends when the file is closed, at the end of this call).
+        let lock_path = directory.join(".lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_error(&lock_path, e))?;
+        lock.lock().map_err(|e| io_error(&lock_path, e))?;
+        let paths: Vec<PathBuf> = FILES.iter().map(|name| directory.join(name)).collect();
+        let present = paths.iter().filter(|path| path.exists()).count();
+        let tsa_key = KeyLabel::new(TSA_KEY)?;
+        let (authority, tsa_certificate) = if present == 0 {
+            let authority = Authority::create(Arc::clone(&keystore), organisation, now_s)?;
+            keystore.generate(&tsa_key)?;
+            let tsa_certificate = authority.issue_time_stamping(
+                &tsa_key,
+                &format!("{organisation} Time-Stamp Authority"),
+                now_s,
+                TSA_VALIDITY_S,
+            )?;
+            for (path, issued) in
+                paths
+                    .iter()
+                    .zip([authority.root(), authority.issuing(), &tsa_certificate])
+            {
+                write_new(path, &issued.der)?;
+            }
+            (authority, tsa_certificate)
+        } else if present == FILES.len() {
+            let read = |path: &PathBuf| -> Result<Issued, PkiError> {
+                Issued::from_der(&std::fs::read(path).map_err(|e| io_error(path, e))?)
+            };
+            let authority =
+                Authority::open(Arc::clone(&keystore), read(&paths[0])?, read(&paths[1])?)?;
+            (authority, read(&paths[2])?)
+        } else {
+            return Err(PkiError::Certificate(format!(
+                "{} holds some of {} but not all: restore them from the backup",
+                directory.display(),
+                FILES.join(", ")
+            )));
+        };
+        let tsa = TimeStampAuthority::new(
+            keystore,
+            tsa_key,
+            tsa_certificate.clone(),
+            vec![authority.issuing().clone()],
+            policy,
+        )?;
+        Ok(Pki {
+            authority,
+            tsa,
+            tsa_certificate,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::FileKeystore;
+
+    #[test]
+    fn created_once_then_opened_and_incomplete_directories_refused() {
+        let directory = tempfile::tempdir().unwrap();
+        let keystore: Arc<dyn Keystore> =
+            Arc::new(FileKeystore::open(&directory.path().join("keys"), &[1; 32]).unwrap());
+        let pki_directory = directory.path().join("pki");
+        let policy: ObjectIdentifier = "1.2.3.4.1".parse().unwrap();
+        let created = Pki::open_or_create(
+            Arc::clone(&keystore),
+            &pki_directory,
+            "sceau",
+            policy,
+            1_800_000_000,
+        )
+        .unwrap();
+        let opened = Pki::open_or_create(
+            Arc::clone(&keystore),
+            &pki_directory,
+            "sceau",
+            policy,
+            1_800_000_100,
+        )
+        .unwrap();
+        assert_eq!(created.authority.root().der, opened.authority.root().der);
+        assert_eq!(created.tsa_certificate.der, opened.tsa_certificate.der);
+        // Servers starting together on a fresh directory: one creates, the others open.
+        let fresh = directory.path().join("fresh");
+        let fresh_keys: Arc<dyn Keystore> =
+            Arc::new(FileKeystore::open(&directory.path().join("keys2"), &[2; 32]).unwrap());
+        let start = Arc::new(std::sync::Barrier::new(8));
+        let roots: Vec<Vec<u8>> = (0..8)
+            .map(|_| {
+                let (keystore, fresh) = (Arc::clone(&fresh_keys), fresh.clone());
+                let start = Arc::clone(&start);
+                std::thread::spawn(move || {
+                    start.wait();
+                    Pki::open_or_create(keystore, &fresh, "sceau", policy, 1_800_000_000)
+                        .map(|pki| pki.authority.root().der.clone())
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|handle| handle.join().unwrap().unwrap())
+            .collect();
+        assert!(roots.windows(2).all(|pair| pair[0] == pair[1]));
+        std::fs::remove_file(pki_directory.join("tsa.der")).unwrap();
+        assert!(
+            Pki::open_or_create(keystore, &pki_directory, "sceau", policy, 1_800_000_200).is_err()
+        );
+    }
+}
