@@ -322,36 +322,9 @@ mod tests {
         Sha256::digest(data).into()
     }
 
+    /// (What every keystore must do is in `tests/keystores.rs`, run against both.)
     #[test]
-    fn a_key_signs_what_its_public_key_verifies_and_nothing_else() {
-        let directory = tempfile::tempdir().unwrap();
-        let store = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
-        let public = store.generate(&label("client-1")).unwrap();
-        assert_eq!(store.public_key(&label("client-1")).unwrap(), public);
-        let signature = store
-            .sign_digest(&label("client-1"), &digest(b"the data"))
-            .unwrap();
-        assert!(
-            public
-                .verify_prehash(&digest(b"the data"), &signature)
-                .is_ok()
-        );
-        assert!(
-            public
-                .verify_prehash(&digest(b"the datb"), &signature)
-                .is_err()
-        );
-        let other = store.generate(&label("client-2")).unwrap();
-        assert_ne!(other, public);
-        assert!(
-            other
-                .verify_prehash(&digest(b"the data"), &signature)
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn labels_are_checked_and_never_reused() {
+    fn labels_name_files_safely() {
         for bad in ["", "Client", "a/b", "../x", "a.key", &"x".repeat(65)] {
             assert_eq!(
                 KeyLabel::new(bad),
@@ -359,22 +332,7 @@ mod tests {
                 "{bad}"
             );
         }
-        let directory = tempfile::tempdir().unwrap();
-        let store = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
-        let first = store.generate(&label("tsa")).unwrap();
-        assert_eq!(
-            store.generate(&label("tsa")),
-            Err(KeystoreError::Exists(label("tsa")))
-        );
-        assert_eq!(
-            store.public_key(&label("tsa")).unwrap(),
-            first,
-            "not replaced"
-        );
-        assert_eq!(
-            store.public_key(&label("nobody")),
-            Err(KeystoreError::NotFound(label("nobody")))
-        );
+        assert!(KeyLabel::new(&"x".repeat(64)).is_ok());
     }
 
     #[test]
@@ -433,47 +391,5 @@ mod tests {
             fresh.sign_digest(&label("k2"), &digest(b"x")),
             Err(KeystoreError::Unreadable(label("k2")))
         );
-    }
-
-    #[test]
-    fn a_destroyed_key_is_gone() {
-        let directory = tempfile::tempdir().unwrap();
-        let store = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
-        store.generate(&label("once")).unwrap();
-        store.sign_digest(&label("once"), &digest(b"x")).unwrap();
-        store.destroy(&label("once")).unwrap();
-        assert_eq!(
-            store.sign_digest(&label("once"), &digest(b"x")),
-            Err(KeystoreError::NotFound(label("once")))
-        );
-        assert_eq!(
-            store.destroy(&label("once")),
-            Err(KeystoreError::NotFound(label("once")))
-        );
-        assert!(!directory.path().join("keys/once.key").exists());
-    }
-
-    #[test]
-    fn racing_generations_of_one_label_make_one_key() {
-        let directory = tempfile::tempdir().unwrap();
-        let store = Arc::new(FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap());
-        let results: Vec<_> = (0..8)
-            .map(|_| {
-                let store = Arc::clone(&store);
-                std::thread::spawn(move || store.generate(&label("contested")))
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|handle| handle.join().unwrap())
-            .collect();
-        let made: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-        assert_eq!(made.len(), 1, "{results:?}");
-        assert!(
-            results
-                .iter()
-                .filter(|r| r.is_err())
-                .all(|r| *r == Err(KeystoreError::Exists(label("contested"))))
-        );
-        assert_eq!(store.public_key(&label("contested")).unwrap(), *made[0]);
     }
 }

@@ -9,6 +9,7 @@ use crate::ca::{Issued, KeySigner, PkiError, x509_time};
 use crate::keystore::{KeyLabel, Keystore};
 use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::content_info::ContentInfo;
 use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
 use der::asn1::{ObjectIdentifier, SetOfVec};
 use der::{Any, Decode, Encode};
@@ -89,12 +90,46 @@ pub fn sign_detached(
     request: &DetachedSignature<'_>,
 ) -> Result<Vec<u8>, PkiError> {
     check_key_matches(keystore.as_ref(), request.key, request.certificate)?;
-    let tbs = &request.certificate.certificate.tbs_certificate;
     let content = EncapsulatedContentInfo {
         econtent_type: ID_DATA,
         econtent: None,
     };
-    let signer = KeySigner::new(keystore, request.key.clone())?;
+    let certificates: Vec<&Issued> = std::iter::once(request.certificate)
+        .chain(request.chain.iter().copied())
+        .collect();
+    signed_data(&SignedDataParts {
+        keystore,
+        key: request.key,
+        certificate: request.certificate,
+        content: &content,
+        external_digest: Some(&request.content_digest),
+        attributes: vec![signing_time(request.signing_time_s)?],
+        certificates: &certificates,
+    })?
+    .to_der()
+    .map_err(cms_error)
+}
+
+/// What a SignedData with one signer is made of.
+pub(crate) struct SignedDataParts<'a> {
+    pub keystore: Arc<dyn Keystore>,
+    pub key: &'a KeyLabel,
+    /// The signer's certificate (it names the signer: issuer and serial number).
+    pub certificate: &'a Issued,
+    pub content: &'a EncapsulatedContentInfo,
+    /// The SHA-256 of detached content; `None` when the content is encapsulated.
+    pub external_digest: Option<&'a [u8]>,
+    /// Signed attributes besides the content type and message digest (which the builder
+    /// adds).
+    pub attributes: Vec<Attribute>,
+    /// The certificates to include.
+    pub certificates: &'a [&'a Issued],
+}
+
+/// A SignedData with one SignerInfo: SHA-256, ECDSA through the keystore.
+pub(crate) fn signed_data(parts: &SignedDataParts<'_>) -> Result<ContentInfo, PkiError> {
+    let tbs = &parts.certificate.certificate.tbs_certificate;
+    let signer = KeySigner::new(Arc::clone(&parts.keystore), parts.key.clone())?;
     let mut signer_info = SignerInfoBuilder::new(
         &signer,
         SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
@@ -102,18 +137,20 @@ pub fn sign_detached(
             serial_number: tbs.serial_number.clone(),
         }),
         sha256_identifier(),
-        &content,
-        Some(&request.content_digest),
+        parts.content,
+        parts.external_digest,
     )
     .map_err(cms_error)?;
-    signer_info
-        .add_signed_attribute(signing_time(request.signing_time_s)?)
-        .map_err(cms_error)?;
-    let mut builder = SignedDataBuilder::new(&content);
+    for attribute in &parts.attributes {
+        signer_info
+            .add_signed_attribute(attribute.clone())
+            .map_err(cms_error)?;
+    }
+    let mut builder = SignedDataBuilder::new(parts.content);
     builder
         .add_digest_algorithm(sha256_identifier())
         .map_err(cms_error)?;
-    for issued in std::iter::once(request.certificate).chain(request.chain.iter().copied()) {
+    for issued in parts.certificates {
         builder
             .add_certificate(CertificateChoices::Certificate(issued.certificate.clone()))
             .map_err(cms_error)?;
@@ -121,9 +158,5 @@ pub fn sign_detached(
     builder
         .add_signer_info::<KeySigner, DerSignature>(signer_info)
         .map_err(cms_error)?;
-    builder
-        .build()
-        .map_err(cms_error)?
-        .to_der()
-        .map_err(cms_error)
+    builder.build().map_err(cms_error)
 }

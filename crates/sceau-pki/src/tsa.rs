@@ -8,16 +8,13 @@
 //! that cannot be granted gets a `rejection` status with the RFC's failure information,
 //! never an error of the transport.
 
-use crate::ca::{Issued, KeySigner, PkiError};
+use crate::ca::{Issued, PkiError};
 use crate::keystore::{KeyLabel, Keystore};
-use crate::signing::{check_key_matches, sha256_identifier, signing_time};
-use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
-use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use crate::signing::{SignedDataParts, check_key_matches, signed_data, signing_time};
 use cms::content_info::ContentInfo;
-use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+use cms::signed_data::EncapsulatedContentInfo;
 use der::asn1::{BitString, GeneralizedTime, Int, ObjectIdentifier, OctetString, SetOfVec};
 use der::{Any, Decode, Encode, Sequence, Tag, Tagged};
-use p256::ecdsa::DerSignature;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use x509_cert::attr::Attribute;
@@ -262,42 +259,24 @@ impl TimeStampAuthority {
                 Any::new(Tag::OctetString, info.to_der().map_err(tsa_error)?).map_err(tsa_error)?,
             ),
         };
-        let tbs = &self.certificate.certificate.tbs_certificate;
-        let signer = KeySigner::new(Arc::clone(&self.keystore), self.key.clone())?;
-        let mut signer_info = SignerInfoBuilder::new(
-            &signer,
-            SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-                issuer: tbs.issuer.clone(),
-                serial_number: tbs.serial_number.clone(),
-            }),
-            sha256_identifier(),
-            &content,
-            None,
-        )
-        .map_err(tsa_error)?;
-        signer_info
-            .add_signed_attribute(signing_time(now_s)?)
-            .map_err(tsa_error)?;
-        signer_info
-            .add_signed_attribute(self.signing_certificate.clone())
-            .map_err(tsa_error)?;
-        let mut builder = SignedDataBuilder::new(&content);
-        builder
-            .add_digest_algorithm(sha256_identifier())
-            .map_err(tsa_error)?;
         // RFC 3161 §2.4.1: the TSA's certificate is in the token when the request asks
         // for it (and then its chain, so that a verifier needs only the root).
-        if request.cert_req {
-            for issued in std::iter::once(&self.certificate).chain(self.chain.iter()) {
-                builder
-                    .add_certificate(CertificateChoices::Certificate(issued.certificate.clone()))
-                    .map_err(tsa_error)?;
-            }
-        }
-        builder
-            .add_signer_info::<KeySigner, DerSignature>(signer_info)
-            .map_err(tsa_error)?;
-        let token = builder.build().map_err(tsa_error)?;
+        let certificates: Vec<&Issued> = if request.cert_req {
+            std::iter::once(&self.certificate)
+                .chain(self.chain.iter())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let token = signed_data(&SignedDataParts {
+            keystore: Arc::clone(&self.keystore),
+            key: &self.key,
+            certificate: &self.certificate,
+            content: &content,
+            external_digest: None,
+            attributes: vec![signing_time(now_s)?, self.signing_certificate.clone()],
+            certificates: &certificates,
+        })?;
         let response = Response {
             status: StatusInfo {
                 status: 0,

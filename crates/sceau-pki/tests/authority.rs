@@ -2,38 +2,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{now_s, openssl};
 use sceau_pki::ca::CLIENT_VALIDITY_S;
 use sceau_pki::{Authority, FileKeystore, KeyLabel, Keystore, PkiError};
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 /// 2026-11-24T00:00:00Z.
 const NOW_S: i64 = 1_795_478_400;
-
-fn openssl(args: &[&str], directory: &Path) -> (bool, String) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(directory)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
 
 #[test]
 fn openssl_verifies_the_chain_and_reads_the_certificates() {
     let directory = tempfile::tempdir().unwrap();
     let keystore: Arc<dyn Keystore> =
         Arc::new(FileKeystore::open(&directory.path().join("keys"), &[5; 32]).unwrap());
-    let now_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now_s = now_s();
     let authority = Authority::create(Arc::clone(&keystore), "sceau test", now_s - 60).unwrap();
     let client_key = KeyLabel::new("client-7").unwrap();
     keystore.generate(&client_key).unwrap();
@@ -46,6 +30,7 @@ fn openssl_verifies_the_chain_and_reads_the_certificates() {
     write("client.pem", client.to_pem().unwrap());
 
     let (verified, text) = openssl(
+        directory.path(),
         &[
             "verify",
             "-CAfile",
@@ -54,13 +39,12 @@ fn openssl_verifies_the_chain_and_reads_the_certificates() {
             "issuing.pem",
             "client.pem",
         ],
-        directory.path(),
     );
     assert!(verified && text.contains("client.pem: OK"), "{text}");
 
     let (read, text) = openssl(
-        &["x509", "-in", "client.pem", "-noout", "-text"],
         directory.path(),
+        &["x509", "-in", "client.pem", "-noout", "-text"],
     );
     assert!(read, "{text}");
     for expected in [
@@ -76,13 +60,13 @@ fn openssl_verifies_the_chain_and_reads_the_certificates() {
         assert!(text.contains(expected), "{expected:?} missing:\n{text}");
     }
     let (_, root_text) = openssl(
-        &["x509", "-in", "root.pem", "-noout", "-text"],
         directory.path(),
+        &["x509", "-in", "root.pem", "-noout", "-text"],
     );
     assert!(root_text.contains("CA:TRUE") && root_text.contains("Certificate Sign, CRL Sign"));
     let (_, issuing_text) = openssl(
-        &["x509", "-in", "issuing.pem", "-noout", "-text"],
         directory.path(),
+        &["x509", "-in", "issuing.pem", "-noout", "-text"],
     );
     assert!(
         issuing_text.contains("CA:TRUE, pathlen:0"),
@@ -95,6 +79,7 @@ fn openssl_verifies_the_chain_and_reads_the_certificates() {
     altered[index] ^= 0x01;
     std::fs::write(directory.path().join("altered.der"), &altered).unwrap();
     let (verified, text) = openssl(
+        directory.path(),
         &[
             "verify",
             "-CAfile",
@@ -103,7 +88,6 @@ fn openssl_verifies_the_chain_and_reads_the_certificates() {
             "issuing.pem",
             "altered.der",
         ],
-        directory.path(),
     );
     assert!(!verified || !text.contains(": OK"), "{text}");
     let mut resigned = client.der.clone();
@@ -112,6 +96,7 @@ fn openssl_verifies_the_chain_and_reads_the_certificates() {
     let forged = sceau_pki::Issued::from_der(&resigned).unwrap();
     write("forged.pem", forged.to_pem().unwrap());
     let (verified, _) = openssl(
+        directory.path(),
         &[
             "verify",
             "-CAfile",
@@ -120,7 +105,6 @@ fn openssl_verifies_the_chain_and_reads_the_certificates() {
             "issuing.pem",
             "forged.pem",
         ],
-        directory.path(),
     );
     assert!(!verified);
 }

@@ -2,6 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{now_s, openssl};
 use sceau_pki::{
     Authority, DetachedSignature, FileKeystore, KeyLabel, Keystore, PkiError, sign_detached,
 };
@@ -10,17 +13,11 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// `openssl cms -verify` of `sig.p7s` over `data` in `directory`: (success, output).
+/// `openssl cms -verify` of `signature` over `data` in `directory`: (success, output).
 fn cms_verify(directory: &Path, signature: &str, data: &str) -> (bool, String) {
-    let output = Command::new("openssl")
-        .args([
+    openssl(
+        directory,
+        &[
             "cms",
             "-verify",
             "-binary",
@@ -36,16 +33,8 @@ fn cms_verify(directory: &Path, signature: &str, data: &str) -> (bool, String) {
             "any",
             "-out",
             "/dev/null",
-        ])
-        .current_dir(directory)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+        ],
+    )
 }
 
 #[test]

@@ -3,39 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{now_s, openssl};
 use der::Encode;
 use der::asn1::{ObjectIdentifier, OctetString};
 use sceau_pki::{Answer, Authority, Failure, FileKeystore, KeyLabel, Keystore, TimeStampAuthority};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use x509_cert::spki::AlgorithmIdentifier;
 
 /// A policy for the tests only.
 const POLICY: &str = "1.2.3.4.1";
-
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn openssl(directory: &Path, args: &[&str]) -> (bool, String) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(directory)
-        .output()
-        .expect("run openssl");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
-}
 
 /// An authority and a TSA in a fresh keystore; root.pem written in `directory`.
 fn tsa(directory: &Path) -> TimeStampAuthority {
