@@ -9,7 +9,7 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use p256::ecdsa::signature::hazmat::PrehashSigner;
+use ecdsa::hazmat::SignPrimitive;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use rand::RngCore;
 use sha2::Sha256;
@@ -279,14 +279,17 @@ impl Keystore for FileKeystore {
                 )
                 .map_err(|_| unreadable())?,
         );
-        // `SigningKey` wipes its scalar when dropped, at the end of this call.
-        let signing = SigningKey::from_slice(&secret).map_err(|_| unreadable())?;
-        if signing.verifying_key() != &stored.public {
-            return Err(unreadable());
-        }
-        signing
-            .sign_prehash(digest)
-            .map_err(|_| unavailable("signing failed"))
+        // The scalar alone (no public key is derived: the associated data already ties
+        // the file's public key to its scalar), wiped at the end of this call.
+        let scalar = Zeroizing::new(
+            *p256::SecretKey::from_slice(&secret)
+                .map_err(|_| unreadable())?
+                .to_nonzero_scalar(),
+        );
+        let (signature, _) = scalar
+            .try_sign_prehashed_rfc6979::<Sha256>(p256::FieldBytes::from_slice(digest), b"")
+            .map_err(|_| unavailable("signing failed"))?;
+        Ok(signature)
     }
 
     fn destroy(&self, label: &KeyLabel) -> Result<(), KeystoreError> {

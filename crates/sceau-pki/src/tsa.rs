@@ -312,3 +312,42 @@ fn rejection(failure: Failure) -> Vec<u8> {
     // (SEQUENCE { SEQUENCE { INTEGER 2 } }) still answers.
     encoded.unwrap_or_else(|_| vec![0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x02])
 }
+
+/// A time-stamp request (DER) for the SHA-256 digest `digest`, as `openssl ts -query
+/// -sha256` makes one: with `nonce` (big-endian, positive) and, if `cert_req`, asking for
+/// the TSA's certificate. For clients and benchmarks.
+pub fn query(digest: &[u8; 32], nonce: u64, cert_req: bool) -> Result<Vec<u8>, PkiError> {
+    let sha256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+    TimeStampReq {
+        version: TspVersion::V1,
+        message_imprint: MessageImprint {
+            hash_algorithm: x509_cert::spki::AlgorithmIdentifier {
+                oid: sha256,
+                parameters: None,
+            },
+            hashed_message: OctetString::new(digest.to_vec()).map_err(tsa_error)?,
+        },
+        req_policy: None,
+        nonce: Some(positive_integer(nonce)?),
+        cert_req,
+        extensions: None,
+    }
+    .to_der()
+    .map_err(tsa_error)
+}
+
+/// `value` as a positive DER INTEGER (minimal, with a leading zero when the top bit is
+/// set).
+fn positive_integer(value: u64) -> Result<Int, PkiError> {
+    let bytes = value.to_be_bytes();
+    let first = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len() - 1);
+    let mut encoded = Vec::with_capacity(9);
+    if bytes[first] & 0x80 != 0 {
+        encoded.push(0);
+    }
+    encoded.extend_from_slice(&bytes[first..]);
+    Int::new(&encoded).map_err(tsa_error)
+}

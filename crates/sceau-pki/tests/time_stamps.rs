@@ -285,3 +285,24 @@ fn words_of(bit: &str) -> &'static str {
         _ => "?",
     }
 }
+
+#[test]
+fn the_query_helper_makes_requests_openssl_reads() {
+    let directory = tempfile::tempdir().unwrap();
+    let dir = directory.path();
+    let tsa = tsa(dir);
+    for nonce in [0_u64, 1, 0x7f, 0x80, 0xdead_beef, u64::MAX] {
+        let request = sceau_pki::tsa::query(&[0x5a; 32], nonce, true).unwrap();
+        std::fs::write(dir.join("h.tsq"), &request).unwrap();
+        let (read, text) = openssl(dir, &["ts", "-query", "-in", "h.tsq", "-text"]);
+        assert!(
+            read && text.contains("Certificate required: yes"),
+            "{nonce}: {text}"
+        );
+        let answer = tsa.answer(&request, now_s());
+        assert!(
+            matches!(answer, Answer::Granted { .. }),
+            "{nonce}: {answer:?}"
+        );
+    }
+}

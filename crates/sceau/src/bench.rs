@@ -38,6 +38,12 @@ use zeroize::Zeroizing;
 
 /// The password of every bench client.
 const BENCH_PASSWORD: &str = "bench password";
+/// The SoftHSM2 token of `--keystore pkcs11` (made for the run, thrown away with it).
+const BENCH_TOKEN: &str = "sceau-bench";
+const BENCH_TOKEN_PIN: &str = "bench-pin-1234";
+const SOFTHSM2_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// Seconds `openssl speed` and the in-process signing loops run.
+const SIGNING_SECONDS: u64 = 3;
 /// The per-client limits on held checkouts and seals sent per hour, lifted.
 const BENCH_LIMIT_MAX: &str = "100000";
 /// Texts the development phone page shows (the newest first).
@@ -62,7 +68,10 @@ enum Scenario {
     /// Payments by seal: checkouts prepared up to the seal on the phone (create, hold,
     /// validate, read), then each seal typed back once: `POST /pay/{id}/seal`.
     Seal,
-    /// Both, one after the other in each run.
+    /// Time-stamps: `POST /tsa` with distinct requests (RFC 3161, certificate
+    /// included), next to `openssl speed ecdsap256` and sceau's CMS signatures in-process.
+    Tsa,
+    /// All of them, one after the other in each run.
     All,
 }
 
@@ -73,6 +82,10 @@ impl Scenario {
 
     fn seal(self) -> bool {
         matches!(self, Scenario::Seal | Scenario::All)
+    }
+
+    fn tsa(self) -> bool {
+        matches!(self, Scenario::Tsa | Scenario::All)
     }
 }
 
@@ -104,6 +117,10 @@ pub struct BenchArgs {
     /// open-loop run; each seal is typed back once.
     #[arg(long, default_value_t = 20_000)]
     seal_checkouts: usize,
+    /// Where the servers keep their keys: "file" (the encrypted key directory) or
+    /// "pkcs11" (a SoftHSM2 token the benchmark creates; needs Debian's softhsm2).
+    #[arg(long, default_value = "file", value_parser = ["file", "pkcs11"])]
+    keystore: String,
     /// Run on PostgreSQL: a postgres:// URL. The benchmark works in a fresh schema of that
     /// database and drops it at the end. Default: a fresh SQLite file.
     #[arg(long, value_name = "POSTGRES_URL")]
@@ -278,6 +295,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     let parties = prepare(&config, args.connections).await?;
 
+    // The servers' keystore: the encrypted key directory in the benchmark's directory,
+    // or a SoftHSM2 token made there.
+    let keystore_env: Vec<(&str, std::ffi::OsString)> = if args.keystore == "pkcs11" {
+        let conf = crate::bench_pki::softhsm_token(directory.path(), BENCH_TOKEN, BENCH_TOKEN_PIN)?;
+        vec![
+            ("SOFTHSM2_CONF", conf.into_os_string()),
+            ("SCEAU_KEYSTORE", "pkcs11".into()),
+            ("SCEAU_PKCS11_MODULE", SOFTHSM2_MODULE.into()),
+            ("SCEAU_PKCS11_TOKEN", BENCH_TOKEN.into()),
+            ("SCEAU_PKCS11_PIN", BENCH_TOKEN_PIN.into()),
+        ]
+    } else {
+        Vec::new()
+    };
     let executable = std::env::current_exe()?;
     let mut children = Vec::with_capacity(args.instances);
     for _ in 0..args.instances {
@@ -294,6 +325,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             // send; neither is on the path of a seal typed back, which is measured).
             .env("SCEAU_CLIENT_HELD_CHECKOUTS_MAX", BENCH_LIMIT_MAX)
             .env("SCEAU_CLIENT_SEALS_PER_HOUR_MAX", BENCH_LIMIT_MAX)
+            .env("SCEAU_KEYS_DIRECTORY", directory.path().join("keys"))
+            .env("SCEAU_PKI_DIRECTORY", directory.path().join("pki"))
+            .envs(keystore_env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
@@ -403,6 +437,12 @@ async fn measure(
     let mut authorizations = Runs::default();
     let mut seals = Runs::default();
     let mut preparation_rates = Vec::new();
+    let mut time_stamps = Runs::default();
+    let time_stamp_requests = if args.scenario.tsa() {
+        Some(Arc::new(crate::bench_pki::TimeStampRequests::new(4_096)?))
+    } else {
+        None
+    };
     for run in 0..args.runs {
         let health = loadgen::run(&spec(None), Arc::new(Health)).await?;
         print_report(&format!("run {} GET /health", run + 1), &health);
@@ -423,6 +463,18 @@ async fn measure(
             let (report, prepared_per_s) = seal.run(&format!("run {}", run + 1), None).await?;
             seals.push(&report);
             preparation_rates.push(prepared_per_s);
+        }
+        if let Some(requests) = &time_stamp_requests {
+            let report = loadgen::run(
+                &spec(None),
+                Arc::clone(requests) as Arc<dyn loadgen::RequestSource>,
+            )
+            .await?;
+            print_report(&format!("run {} POST /tsa", run + 1), &report);
+            if report.errors > 0 {
+                bail!("{} time-stamp requests failed", report.errors);
+            }
+            time_stamps.push(&report);
         }
     }
     let health = median(&mut health_rates);
@@ -447,6 +499,28 @@ async fn measure(
             Some((rate, report))
         }
         None => None,
+    };
+    let time_stamps_at_half = match &time_stamp_requests {
+        Some(requests) => {
+            let rate = half(median(&mut time_stamps.rates));
+            let report = loadgen::run(
+                &spec(Some(rate)),
+                Arc::clone(requests) as Arc<dyn loadgen::RequestSource>,
+            )
+            .await?;
+            print_report(&format!("open loop at {rate}/s POST /tsa"), &report);
+            Some((rate, report))
+        }
+        None => None,
+    };
+    // The limits to compare with, measured now on this machine (the servers idle).
+    let signing = if args.scenario.tsa() {
+        let openssl = crate::bench_pki::openssl_ecdsa_p256_signs_per_s(SIGNING_SECONDS)?;
+        let scratch = tempfile::tempdir()?;
+        let (cms, bare) = crate::bench_pki::sceau_signs_per_s(scratch.path(), SIGNING_SECONDS)?;
+        Some((openssl, cms, bare))
+    } else {
+        None
     };
     let rss = children
         .iter()
@@ -476,6 +550,30 @@ async fn measure(
             median(&mut preparation_rates)
         );
         print_at_half(*rate, at_half);
+    }
+    if let (Some((rate, at_half)), Some((openssl, cms, bare))) = (&time_stamps_at_half, signing) {
+        let peak = median(&mut time_stamps.rates);
+        // The servers, the load generator and openssl share the machine's cores; the
+        // time-stamps use all of them (2 here), openssl speed one.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        println!(
+            "  time-stamps ({} keystore) {peak:>9.0} /s over HTTP, closed-loop p50 {:.2} ms  p99 {:.2} ms",
+            args.keystore,
+            median(&mut time_stamps.p50s_ms),
+            median(&mut time_stamps.p99s_ms)
+        );
+        println!(
+            "    per core ({cores} cores)      {:>9.0} /s  = {:.0}% of openssl's ECDSA P-256 signing on one core",
+            peak / cores,
+            100.0 * peak / cores / openssl.max(1.0)
+        );
+        print_at_half(*rate, at_half);
+        println!(
+            "  openssl speed ecdsap256   {openssl:>9.0} signatures/s (one core: the physical limit)"
+        );
+        println!(
+            "  CMS signatures in-process {cms:>9.0} /s on one core (encrypted key directory; bare ECDSA {bare:.0} /s)"
+        );
     }
     println!("  server peak RSS           {rss:.1} MB (largest instance)");
     Ok(())
