@@ -3800,11 +3800,14 @@ async fn racing_right_seals_pay_once() {
         let held = f.held(&shop, &alice, 1_000).await;
         f.sent(&held, &alice, 1, NOW).await;
         let session = f.session(&alice).await;
-        let tries = (0..8).map(|_| {
-            let store = Arc::clone(&f.store);
-            let typed = Fixture::typed(&held, session, 1, true, NOW + 1);
-            tokio::spawn(async move { store.type_seal(typed).await })
-        });
+        // Spawned all before the first is awaited, so that they race.
+        let tries: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&f.store);
+                let typed = Fixture::typed(&held, session, 1, true, NOW + 1);
+                tokio::spawn(async move { store.type_seal(typed).await })
+            })
+            .collect();
         let mut paid = 0;
         for task in tries {
             match task.await.unwrap() {
