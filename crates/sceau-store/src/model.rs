@@ -478,6 +478,17 @@ impl CheckoutRefusal {
     }
 }
 
+impl From<sceau_domain::seal::ResendRefusal> for CheckoutRefusal {
+    fn from(refusal: sceau_domain::seal::ResendRefusal) -> CheckoutRefusal {
+        match refusal {
+            sceau_domain::seal::ResendRefusal::Cooldown { until_s } => {
+                CheckoutRefusal::SealCooldown { until_s }
+            }
+            sceau_domain::seal::ResendRefusal::NoneLeft => CheckoutRefusal::NoSealsLeft,
+        }
+    }
+}
+
 pub enum HoldOutcome {
     Held(Box<CheckoutView>),
     /// The client's account or state does not allow the payment: nothing was held.

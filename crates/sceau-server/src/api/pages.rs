@@ -99,11 +99,7 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
 pub(crate) fn session_form_token(headers: &HeaderMap, csrf: &str) -> Result<[u8; 32], ApiError> {
     same_origin(headers)?;
     let Some(token) = cookie_value(headers, SESSION_COOKIE).filter(|t| t.len() <= 100) else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "sign in first",
-        ));
+        return Err(sign_in_first());
     };
     if !sceau_crypto::constant_time_eq(csrf.as_bytes(), csrf_token(token).as_bytes()) {
         return Err(csrf_refused());
@@ -190,6 +186,11 @@ impl Session {
             Err(csrf_refused())
         }
     }
+}
+
+/// The answer to a form posted without a live session.
+pub(crate) fn sign_in_first() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first")
 }
 
 fn csrf_refused() -> ApiError {
@@ -468,7 +469,7 @@ impl FromRequestParts<AppState> for ApiSession {
         Session::from_request_parts(parts, state)
             .await
             .map(ApiSession)
-            .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first"))
+            .map_err(|_| sign_in_first())
     }
 }
 

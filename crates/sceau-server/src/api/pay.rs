@@ -5,7 +5,7 @@
 
 use super::pages::{
     SIGN_IN_REFUSED, Session, escape, form_error, page, same_origin, session_form_token,
-    start_session,
+    sign_in_first, start_session,
 };
 use crate::AppState;
 use crate::checkout::SealResult;
@@ -552,10 +552,6 @@ async fn signed_form(
         .ok_or_else(sign_in_first)?;
     session.check_csrf(csrf)?;
     Ok(session)
-}
-
-fn sign_in_first() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first")
 }
 
 /// `POST /pay/{id}/hold`: a client already signed in pays this checkout.

@@ -351,16 +351,8 @@ pub(super) fn send_seal(
         return Ok(SendOutcome::Refused(CheckoutRefusal::TooManySeals));
     }
     let status = seal_status(&view);
-    match seal::may_send(status.as_ref(), send.now_s) {
-        Ok(()) => {}
-        Err(seal::ResendRefusal::Cooldown { until_s }) => {
-            return Ok(SendOutcome::Refused(CheckoutRefusal::SealCooldown {
-                until_s,
-            }));
-        }
-        Err(seal::ResendRefusal::NoneLeft) => {
-            return Ok(SendOutcome::Refused(CheckoutRefusal::NoSealsLeft));
-        }
+    if let Err(refusal) = seal::may_send(status.as_ref(), send.now_s) {
+        return Ok(SendOutcome::Refused(refusal.into()));
     }
     update_checkout(
         connection,
