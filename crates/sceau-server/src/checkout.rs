@@ -7,7 +7,7 @@ use crate::service::{Service, internal, parse_amount, parse_currency};
 use axum::http::StatusCode;
 use sceau_domain::limits::REFERENCE_LEN_MAX;
 use sceau_domain::seal::{SEAL_NONCE_LEN, Seal, SealInput};
-use sceau_domain::{CardNumber, Currency, Expiry, Money, SecurityCode};
+use sceau_domain::{Currency, Money};
 use sceau_store::*;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -235,22 +235,14 @@ impl Service {
     ) -> Result<CheckoutView, ApiError> {
         let checkout = self.checkout(public_id).await?;
         let now_s = self.now_s();
-        let number = CardNumber::draw(&self.settings.bin_range, sceau_crypto::random_bytes());
-        let code = SecurityCode::draw(sceau_crypto::random_bytes());
-        let expiry = Expiry::of_instant(checkout.expires_at_s);
-        let digits = Zeroizing::new(number.reveal());
+        let drawn = self.draw_number(checkout.expires_at_s);
         let hold = HoldCheckout {
             checkout_id: checkout.id,
             client_id: client.id,
-            number_fingerprint: self.keys.number_fingerprint(&digits),
-            details_fingerprint: self.keys.card_details_fingerprint(
-                &digits,
-                expiry.month,
-                expiry.year,
-                &Zeroizing::new(code.reveal()),
-            ),
-            last_four: number.last_four(),
-            expiry,
+            number_fingerprint: drawn.fingerprint,
+            details_fingerprint: drawn.details_fingerprint,
+            last_four: drawn.number.last_four(),
+            expiry: drawn.expiry,
             held_max: i64::from(self.settings.client_held_checkouts_max),
             now_s,
         };

@@ -133,7 +133,38 @@ fn parse_non_negative(text: &str, currency: Currency) -> Result<Money, ApiError>
         .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))
 }
 
+/// A fresh number and security code, with the fingerprints the store keeps instead of
+/// them (the same recipe for every number, so that any can be found by what a merchant
+/// sends).
+pub(crate) struct DrawnNumber {
+    pub number: CardNumber,
+    pub code: SecurityCode,
+    pub expiry: Expiry,
+    pub fingerprint: [u8; 32],
+    pub details_fingerprint: [u8; 32],
+}
+
 impl Service {
+    /// Draws a number from the BIN range and a security code, expiring with `until_s`.
+    pub(crate) fn draw_number(&self, until_s: i64) -> DrawnNumber {
+        let number = CardNumber::draw(&self.settings.bin_range, sceau_crypto::random_bytes());
+        let code = SecurityCode::draw(sceau_crypto::random_bytes());
+        let expiry = Expiry::of_instant(until_s);
+        let digits = Zeroizing::new(number.reveal());
+        DrawnNumber {
+            fingerprint: self.keys.number_fingerprint(&digits),
+            details_fingerprint: self.keys.card_details_fingerprint(
+                &digits,
+                expiry.month,
+                expiry.year,
+                &Zeroizing::new(code.reveal()),
+            ),
+            number,
+            code,
+            expiry,
+        }
+    }
+
     pub fn now_s(&self) -> i64 {
         self.clock.now_s()
     }
@@ -307,20 +338,13 @@ impl Service {
             valid_until_s: now_s + validity_s,
         };
         for _ in 0..DRAW_TRIES_MAX {
-            let number = CardNumber::draw(&self.settings.bin_range, sceau_crypto::random_bytes());
-            let code = SecurityCode::draw(sceau_crypto::random_bytes());
-            let expiry = Expiry::of_instant(policy.valid_until_s);
-            let digits = Zeroizing::new(number.reveal());
-            let text = self.number_text(client, &number, &code, expiry, &policy, merchant_name);
+            let drawn = self.draw_number(policy.valid_until_s);
+            let (number, code, expiry) = (&drawn.number, &drawn.code, drawn.expiry);
+            let text = self.number_text(client, number, code, expiry, &policy, merchant_name);
             let new_number = NewNumber {
                 client_id: client.id,
-                fingerprint: self.keys.number_fingerprint(&digits),
-                details_fingerprint: self.keys.card_details_fingerprint(
-                    &digits,
-                    expiry.month,
-                    expiry.year,
-                    &Zeroizing::new(code.reveal()),
-                ),
+                fingerprint: drawn.fingerprint,
+                details_fingerprint: drawn.details_fingerprint,
                 last_four: number.last_four(),
                 expiry,
                 origin,
