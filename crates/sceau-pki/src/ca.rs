@@ -253,7 +253,8 @@ impl Authority {
     }
 
     /// A client's certificate for its server-held key `key` (a leaf for signatures:
-    /// digitalSignature and nonRepudiation), issued by the issuing CA.
+    /// digitalSignature and nonRepudiation) with no private extension, issued by the
+    /// issuing CA.
     pub fn issue_client(
         &self,
         key: &KeyLabel,
@@ -261,7 +262,39 @@ impl Authority {
         now_s: i64,
         validity_s: i64,
     ) -> Result<Issued, PkiError> {
-        self.issue_leaf(key, common_name, now_s, validity_s, false)
+        self.issue_for_client(
+            key,
+            common_name,
+            ClientProfile::Disposable,
+            now_s,
+            validity_s,
+        )
+    }
+
+    /// A certificate for a client's server-held key `key`, of the kind `profile` says,
+    /// issued by the issuing CA; its subject is the common name alone.
+    pub fn issue_for_client(
+        &self,
+        key: &KeyLabel,
+        common_name: &str,
+        profile: ClientProfile<'_>,
+        now_s: i64,
+        validity_s: i64,
+    ) -> Result<Issued, PkiError> {
+        let extension = match profile {
+            ClientProfile::Holder { escrowed_phone } => {
+                Some(PrivateExtension::escrowed_phone(escrowed_phone))
+            }
+            ClientProfile::Pseudonym { first } => Some(PrivateExtension::names(first)?),
+            ClientProfile::Disposable => None,
+        };
+        self.issue_leaf(
+            key,
+            common_name,
+            now_s,
+            validity_s,
+            LeafUse::Signing(extension),
+        )
     }
 
     /// The time-stamping authority's certificate for `key`: a leaf whose extended key
@@ -273,7 +306,7 @@ impl Authority {
         now_s: i64,
         validity_s: i64,
     ) -> Result<Issued, PkiError> {
-        self.issue_leaf(key, common_name, now_s, validity_s, true)
+        self.issue_leaf(key, common_name, now_s, validity_s, LeafUse::TimeStamping)
     }
 
     fn issue_leaf(
@@ -282,15 +315,8 @@ impl Authority {
         common_name: &str,
         now_s: i64,
         validity_s: i64,
-        time_stamping: bool,
+        leaf_use: LeafUse,
     ) -> Result<Issued, PkiError> {
-        if common_name.is_empty()
-            || common_name.chars().any(|c| {
-                c.is_control() || matches!(c, ',' | '+' | '=' | '"' | '\\' | '<' | '>' | ';')
-            })
-        {
-            return Err(PkiError::InvalidName(common_name.to_owned()));
-        }
         let public = self.keystore.public_key(key)?;
         let signer = KeySigner::new(Arc::clone(&self.keystore), KeyLabel::new(ISSUING_KEY)?)?;
         let mut builder = CertificateBuilder::new(
@@ -301,21 +327,335 @@ impl Authority {
             },
             new_serial()?,
             validity(now_s, now_s + validity_s)?,
-            name(&format!("CN={common_name}"))?,
+            common_name_only(common_name)?,
             spki(&public)?,
             &signer,
         )
         .map_err(certificate_error)?;
-        if time_stamping {
-            builder
+        match leaf_use {
+            LeafUse::TimeStamping => builder
                 .add_extension(&CriticalExtendedKeyUsage(ExtendedKeyUsage(vec![
                     ID_KP_TIME_STAMPING,
                 ])))
-                .map_err(certificate_error)?;
+                .map_err(certificate_error)?,
+            LeafUse::Signing(Some(PrivateExtension::EscrowedPhone(envelope))) => builder
+                .add_extension(&EscrowedPhone(envelope))
+                .map_err(certificate_error)?,
+            LeafUse::Signing(Some(PrivateExtension::Names(reference))) => builder
+                .add_extension(&reference)
+                .map_err(certificate_error)?,
+            LeafUse::Signing(None) => {}
         }
         let certificate = builder.build::<DerSignature>().map_err(certificate_error)?;
         Issued::from_certificate(certificate)
     }
+
+    /// The issuing CA's certificate revocation list (RFC 5280 §5, v2): `revoked`, with
+    /// their reasons, valid from `now_s` to `next_update_s`, numbered `number` (which must
+    /// grow from one list to the next: the time it was made does).
+    pub fn crl(
+        &self,
+        revoked: &[Revocation],
+        now_s: i64,
+        next_update_s: i64,
+        number: u64,
+    ) -> Result<Vec<u8>, PkiError> {
+        use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+        use x509_cert::ext::Extension;
+        use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlNumber, SubjectKeyIdentifier};
+        let extension = |oid, value: Vec<u8>| -> Result<Extension, PkiError> {
+            Ok(Extension {
+                extn_id: oid,
+                critical: false,
+                extn_value: der::asn1::OctetString::new(value).map_err(certificate_error)?,
+            })
+        };
+        let entries = revoked
+            .iter()
+            .map(|entry| {
+                Ok(RevokedCert {
+                    serial_number: SerialNumber::new(&entry.serial).map_err(certificate_error)?,
+                    revocation_date: x509_time(entry.at_s)?,
+                    crl_entry_extensions: Some(vec![extension(
+                        <x509_cert::ext::pkix::crl::CrlReason as der::oid::AssociatedOid>::OID,
+                        entry
+                            .reason
+                            .as_crl_reason()
+                            .to_der()
+                            .map_err(certificate_error)?,
+                    )?]),
+                })
+            })
+            .collect::<Result<Vec<_>, PkiError>>()?;
+        let key_identifier = self
+            .issuing
+            .certificate
+            .tbs_certificate
+            .extensions
+            .iter()
+            .flatten()
+            .find(|found| found.extn_id == <SubjectKeyIdentifier as der::oid::AssociatedOid>::OID)
+            .map(|found| SubjectKeyIdentifier::from_der(found.extn_value.as_bytes()))
+            .transpose()
+            .map_err(certificate_error)?
+            .ok_or_else(|| PkiError::Certificate("the issuing CA has no key identifier".into()))?;
+        let authority_key = AuthorityKeyIdentifier {
+            key_identifier: Some(key_identifier.0),
+            authority_cert_issuer: None,
+            authority_cert_serial_number: None,
+        };
+        let number = der::asn1::Uint::new(&number.to_be_bytes()).map_err(certificate_error)?;
+        let tbs = TbsCertList {
+            version: x509_cert::Version::V2,
+            signature: AlgorithmIdentifierOwned {
+                oid: ECDSA_WITH_SHA256,
+                parameters: None,
+            },
+            issuer: self.issuing.certificate.tbs_certificate.subject.clone(),
+            this_update: x509_time(now_s)?,
+            next_update: Some(x509_time(next_update_s)?),
+            revoked_certificates: (!entries.is_empty()).then_some(entries),
+            crl_extensions: Some(vec![
+                extension(
+                    <AuthorityKeyIdentifier as der::oid::AssociatedOid>::OID,
+                    authority_key.to_der().map_err(certificate_error)?,
+                )?,
+                extension(
+                    <CrlNumber as der::oid::AssociatedOid>::OID,
+                    CrlNumber(number).to_der().map_err(certificate_error)?,
+                )?,
+            ]),
+        };
+        let signer = KeySigner::new(Arc::clone(&self.keystore), KeyLabel::new(ISSUING_KEY)?)?;
+        let signature: DerSignature =
+            signature::Signer::try_sign(&signer, &tbs.to_der().map_err(certificate_error)?)
+                .map_err(certificate_error)?;
+        CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm: AlgorithmIdentifierOwned {
+                oid: ECDSA_WITH_SHA256,
+                parameters: None,
+            },
+            signature: der::asn1::BitString::from_bytes(signature.as_bytes())
+                .map_err(certificate_error)?,
+        }
+        .to_der()
+        .map_err(certificate_error)
+    }
+}
+
+/// What a client's certificate is for.
+pub enum ClientProfile<'a> {
+    /// The client's own certificate: it carries their phone number, sealed (a CMS
+    /// envelope, DER) so that only the authority's escrow key opens it.
+    Holder { escrowed_phone: &'a [u8] },
+    /// A second certificate with no phone number, which names the client's first.
+    Pseudonym { first: &'a Issued },
+    /// A certificate for one use (a short life, no phone number).
+    Disposable,
+}
+
+/// Why a certificate was revoked (RFC 5280 §5.3.1 reason codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationReason {
+    Unspecified,
+    KeyCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+}
+
+impl RevocationReason {
+    /// The reason's code in RFC 5280.
+    pub fn code(self) -> u8 {
+        self.as_crl_reason() as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<RevocationReason> {
+        [
+            RevocationReason::Unspecified,
+            RevocationReason::KeyCompromise,
+            RevocationReason::AffiliationChanged,
+            RevocationReason::Superseded,
+            RevocationReason::CessationOfOperation,
+        ]
+        .into_iter()
+        .find(|reason| reason.code() == code)
+    }
+
+    /// The reason as the operator names it (`key-compromise`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            RevocationReason::Unspecified => "unspecified",
+            RevocationReason::KeyCompromise => "key-compromise",
+            RevocationReason::AffiliationChanged => "affiliation-changed",
+            RevocationReason::Superseded => "superseded",
+            RevocationReason::CessationOfOperation => "cessation-of-operation",
+        }
+    }
+
+    fn as_crl_reason(self) -> x509_cert::ext::pkix::crl::CrlReason {
+        use x509_cert::ext::pkix::crl::CrlReason;
+        match self {
+            RevocationReason::Unspecified => CrlReason::Unspecified,
+            RevocationReason::KeyCompromise => CrlReason::KeyCompromise,
+            RevocationReason::AffiliationChanged => CrlReason::AffiliationChanged,
+            RevocationReason::Superseded => CrlReason::Superseded,
+            RevocationReason::CessationOfOperation => CrlReason::CessationOfOperation,
+        }
+    }
+}
+
+impl std::str::FromStr for RevocationReason {
+    type Err = PkiError;
+
+    fn from_str(text: &str) -> Result<RevocationReason, PkiError> {
+        (0..=10)
+            .filter_map(RevocationReason::from_code)
+            .find(|reason| reason.name() == text)
+            .ok_or_else(|| PkiError::Certificate(format!("unknown revocation reason {text:?}")))
+    }
+}
+
+/// A revoked certificate, as the CRL lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// The certificate's serial number (its bytes, big-endian).
+    pub serial: Vec<u8>,
+    pub at_s: i64,
+    pub reason: RevocationReason,
+}
+
+/// A certificate's serial number as lowercase hexadecimal (how the store keys it).
+pub fn serial_hex(issued: &Issued) -> String {
+    hex_bytes(issued.certificate.tbs_certificate.serial_number.as_bytes())
+}
+
+fn hex_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The serial number's bytes from its hexadecimal form.
+pub fn serial_from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.is_empty() || text.len() % 2 != 0 || text.len() > 40 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
+/// Longest common name (RFC 5280's upper bound, ub-common-name).
+pub const COMMON_NAME_LEN_MAX: usize = 64;
+
+/// A subject made of one common name, as a UTF8String, taken literally: characters that
+/// would mean structure in RFC 4514 text are just characters here.
+fn common_name_only(text: &str) -> Result<Name, PkiError> {
+    use x509_cert::attr::AttributeTypeAndValue;
+    use x509_cert::name::{RdnSequence, RelativeDistinguishedName};
+    if text.is_empty()
+        || text.chars().count() > COMMON_NAME_LEN_MAX
+        || text.chars().any(char::is_control)
+    {
+        return Err(PkiError::InvalidName(text.to_owned()));
+    }
+    let value = AttributeTypeAndValue {
+        oid: der::oid::db::rfc4519::CN,
+        value: der::Any::new(der::Tag::Utf8String, text.as_bytes()).map_err(certificate_error)?,
+    };
+    let mut set = der::asn1::SetOfVec::new();
+    set.insert(value).map_err(certificate_error)?;
+    Ok(RdnSequence(vec![RelativeDistinguishedName(set)]))
+}
+
+/// Private extensions, under an example arc (like the default time-stamp policy): an
+/// operator with a registered arc replaces them before issuing to the public.
+pub const ID_ESCROWED_PHONE: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.3.4.2.1");
+pub const ID_NAMES_CERTIFICATE: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.3.4.2.2");
+
+enum LeafUse {
+    TimeStamping,
+    Signing(Option<PrivateExtension>),
+}
+
+enum PrivateExtension {
+    EscrowedPhone(Vec<u8>),
+    Names(NamesCertificate),
+}
+
+impl PrivateExtension {
+    fn escrowed_phone(envelope: &[u8]) -> PrivateExtension {
+        PrivateExtension::EscrowedPhone(envelope.to_vec())
+    }
+
+    fn names(first: &Issued) -> Result<PrivateExtension, PkiError> {
+        Ok(PrivateExtension::Names(NamesCertificate {
+            cert_hash: der::asn1::OctetString::new(Sha256::digest(&first.der).to_vec())
+                .map_err(certificate_error)?,
+            issuer: first.certificate.tbs_certificate.issuer.clone(),
+            serial_number: first.certificate.tbs_certificate.serial_number.clone(),
+        }))
+    }
+}
+
+/// The escrowed phone number: the extension's value is the envelope's DER as it is.
+struct EscrowedPhone(Vec<u8>);
+
+impl der::oid::AssociatedOid for EscrowedPhone {
+    const OID: der::asn1::ObjectIdentifier = ID_ESCROWED_PHONE;
+}
+
+impl der::Encode for EscrowedPhone {
+    fn encoded_len(&self) -> der::Result<der::Length> {
+        der::Length::try_from(self.0.len())
+    }
+
+    fn encode(&self, writer: &mut impl der::Writer) -> der::Result<()> {
+        writer.write(&self.0)
+    }
+}
+
+impl x509_cert::ext::AsExtension for EscrowedPhone {
+    fn critical(&self, _subject: &Name, _extensions: &[x509_cert::ext::Extension]) -> bool {
+        false
+    }
+}
+
+/// The certificate a pseudonymous certificate names: `SEQUENCE { certHash OCTET STRING
+/// (SHA-256 of its DER), issuer Name, serialNumber INTEGER }`, like ESSCertIDv2.
+#[derive(Clone, Debug, Eq, PartialEq, der::Sequence)]
+pub struct NamesCertificate {
+    pub cert_hash: der::asn1::OctetString,
+    pub issuer: Name,
+    pub serial_number: SerialNumber,
+}
+
+impl der::oid::AssociatedOid for NamesCertificate {
+    const OID: der::asn1::ObjectIdentifier = ID_NAMES_CERTIFICATE;
+}
+
+impl x509_cert::ext::AsExtension for NamesCertificate {
+    fn critical(&self, _subject: &Name, _extensions: &[x509_cert::ext::Extension]) -> bool {
+        false
+    }
+}
+
+/// The value of the extension `oid` of `issued`, if it has one.
+pub fn extension_value<'a>(
+    issued: &'a Issued,
+    oid: der::asn1::ObjectIdentifier,
+) -> Option<&'a [u8]> {
+    issued
+        .certificate
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|extension| extension.extn_id == oid)
+        .map(|extension| extension.extn_value.as_bytes())
 }
 
 /// id-kp-timeStamping (RFC 5280).

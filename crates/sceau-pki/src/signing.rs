@@ -7,13 +7,17 @@
 
 use crate::ca::{Issued, KeySigner, PkiError, x509_time};
 use crate::keystore::{KeyLabel, Keystore};
+use crate::tsa::TimeStampAuthority;
 use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::ContentInfo;
-use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+use cms::signed_data::{
+    EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+};
 use der::asn1::{ObjectIdentifier, SetOfVec};
 use der::{Any, Decode, Encode};
 use p256::ecdsa::DerSignature;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use x509_cert::attr::Attribute;
 use x509_cert::spki::{AlgorithmIdentifierOwned, EncodePublicKey, SubjectPublicKeyInfoOwned};
@@ -80,11 +84,15 @@ pub struct DetachedSignature<'a> {
     /// SHA-256 of the signed data (which is not in the signature).
     pub content_digest: [u8; 32],
     pub signing_time_s: i64,
+    /// The time-stamp authority whose token on the signature value goes into the
+    /// SignerInfo's unsigned attributes (id-aa-signatureTimeStampToken, CAdES-B-T).
+    pub time_stamp: Option<&'a TimeStampAuthority>,
 }
 
 /// A detached CMS SignedData (a `ContentInfo`, DER): id-data with no content, one
 /// SignerInfo (issuer and serial number, SHA-256, ECDSA) whose signed attributes are the
-/// content type, the message digest and the signing time.
+/// content type, the message digest and the signing time, and whose unsigned attributes
+/// hold a time-stamp token on the signature when a time-stamp authority is given.
 pub fn sign_detached(
     keystore: Arc<dyn Keystore>,
     request: &DetachedSignature<'_>,
@@ -97,7 +105,7 @@ pub fn sign_detached(
     let certificates: Vec<&Issued> = std::iter::once(request.certificate)
         .chain(request.chain.iter().copied())
         .collect();
-    signed_data(&SignedDataParts {
+    let signed = signed_data(&SignedDataParts {
         keystore,
         key: request.key,
         certificate: request.certificate,
@@ -105,7 +113,51 @@ pub fn sign_detached(
         external_digest: Some(&request.content_digest),
         attributes: vec![signing_time(request.signing_time_s)?],
         certificates: &certificates,
-    })?
+    })?;
+    match request.time_stamp {
+        None => signed.to_der().map_err(cms_error),
+        Some(tsa) => with_signature_time_stamp(signed, tsa, request.signing_time_s),
+    }
+}
+
+/// id-aa-signatureTimeStampToken (RFC 3161 appendix A, CAdES).
+pub const ID_AA_SIGNATURE_TIME_STAMP_TOKEN: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
+
+/// `signed` with, in its one SignerInfo's unsigned attributes, a time-stamp token on the
+/// SHA-256 of the signature value (RFC 3161 appendix A).
+fn with_signature_time_stamp(
+    signed: ContentInfo,
+    tsa: &TimeStampAuthority,
+    now_s: i64,
+) -> Result<Vec<u8>, PkiError> {
+    let mut data = signed
+        .content
+        .decode_as::<SignedData>()
+        .map_err(cms_error)?;
+    let mut signer_infos: Vec<SignerInfo> = data.signer_infos.0.into_vec();
+    let [signer_info] = signer_infos.as_mut_slice() else {
+        return Err(cms_error("one signer expected"));
+    };
+    let digest: [u8; 32] = Sha256::digest(signer_info.signature.as_bytes()).into();
+    let token = tsa.stamp(&digest, now_s)?;
+    let mut values = SetOfVec::new();
+    values
+        .insert(Any::from_der(&token.to_der().map_err(cms_error)?).map_err(cms_error)?)
+        .map_err(cms_error)?;
+    let mut attributes = SetOfVec::new();
+    attributes
+        .insert(Attribute {
+            oid: ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
+            values,
+        })
+        .map_err(cms_error)?;
+    signer_info.unsigned_attrs = Some(attributes);
+    data.signer_infos = SignerInfos(SetOfVec::try_from(signer_infos).map_err(cms_error)?);
+    ContentInfo {
+        content_type: signed.content_type,
+        content: Any::from_der(&data.to_der().map_err(cms_error)?).map_err(cms_error)?,
+    }
     .to_der()
     .map_err(cms_error)
 }

@@ -10,7 +10,9 @@
 
 use crate::ca::{Issued, PkiError};
 use crate::keystore::{KeyLabel, Keystore};
-use crate::signing::{SignedDataParts, check_key_matches, signed_data, signing_time};
+use crate::signing::{
+    SignedDataParts, check_key_matches, sha256_identifier, signed_data, signing_time,
+};
 use cms::content_info::ContentInfo;
 use cms::signed_data::EncapsulatedContentInfo;
 use der::asn1::{BitString, GeneralizedTime, Int, ObjectIdentifier, OctetString, SetOfVec};
@@ -229,6 +231,50 @@ impl TimeStampAuthority {
     }
 
     fn grant(&self, request: &TimeStampReq, now_s: i64) -> Result<Answer, PkiError> {
+        let (token, serial) = self.token(
+            MessageImprint {
+                hash_algorithm: request.message_imprint.hash_algorithm.clone(),
+                hashed_message: request.message_imprint.hashed_message.clone(),
+            },
+            request.nonce.clone(),
+            request.cert_req,
+            now_s,
+        )?;
+        let response = Response {
+            status: StatusInfo {
+                status: 0,
+                status_string: None,
+                fail_info: None,
+            },
+            token: Some(token),
+        }
+        .to_der()
+        .map_err(tsa_error)?;
+        Ok(Answer::Granted {
+            response,
+            serial: serial.to_vec(),
+        })
+    }
+
+    /// A time-stamp token (a `ContentInfo` SignedData over TSTInfo, with the TSA's
+    /// certificate and chain) for the SHA-256 digest `digest` at `now_s`: what sceau puts
+    /// in its own signatures (CAdES signature time-stamp).
+    pub fn stamp(&self, digest: &[u8; 32], now_s: i64) -> Result<ContentInfo, PkiError> {
+        let imprint = MessageImprint {
+            hash_algorithm: sha256_identifier(),
+            hashed_message: OctetString::new(digest.to_vec()).map_err(tsa_error)?,
+        };
+        Ok(self.token(imprint, None, true, now_s)?.0)
+    }
+
+    /// The token for `imprint`, and its serial number.
+    fn token(
+        &self,
+        imprint: MessageImprint,
+        nonce: Option<Int>,
+        with_certificates: bool,
+        now_s: i64,
+    ) -> Result<(ContentInfo, Vec<u8>), PkiError> {
         use rand::RngCore;
         let mut serial = [0_u8; 16];
         rand::rng().fill_bytes(&mut serial);
@@ -237,10 +283,7 @@ impl TimeStampAuthority {
         let info = TstInfo {
             version: TspVersion::V1,
             policy: self.policy,
-            message_imprint: MessageImprint {
-                hash_algorithm: request.message_imprint.hash_algorithm.clone(),
-                hashed_message: request.message_imprint.hashed_message.clone(),
-            },
+            message_imprint: imprint,
             serial_number: Int::new(&serial).map_err(tsa_error)?,
             gen_time: GeneralizedTime::from_unix_duration(since_epoch).map_err(tsa_error)?,
             accuracy: Some(Accuracy {
@@ -249,7 +292,7 @@ impl TimeStampAuthority {
                 micros: None,
             }),
             ordering: false,
-            nonce: request.nonce.clone(),
+            nonce,
             tsa: None,
             extensions: None,
         };
@@ -261,7 +304,7 @@ impl TimeStampAuthority {
         };
         // RFC 3161 §2.4.1: the TSA's certificate is in the token when the request asks
         // for it (and then its chain, so that a verifier needs only the root).
-        let certificates: Vec<&Issued> = if request.cert_req {
+        let certificates: Vec<&Issued> = if with_certificates {
             std::iter::once(&self.certificate)
                 .chain(self.chain.iter())
                 .collect()
@@ -277,20 +320,7 @@ impl TimeStampAuthority {
             attributes: vec![signing_time(now_s)?, self.signing_certificate.clone()],
             certificates: &certificates,
         })?;
-        let response = Response {
-            status: StatusInfo {
-                status: 0,
-                status_string: None,
-                fail_info: None,
-            },
-            token: Some(token),
-        }
-        .to_der()
-        .map_err(tsa_error)?;
-        Ok(Answer::Granted {
-            response,
-            serial: serial.to_vec(),
-        })
+        Ok((token, serial.to_vec()))
     }
 }
 

@@ -58,6 +58,7 @@ fn openssl_verifies_a_detached_signature_and_detects_any_change() {
             chain: &[authority.issuing()],
             content_digest: Sha256::digest(&data).into(),
             signing_time_s,
+            time_stamp: None,
         },
     )
     .unwrap();
@@ -161,7 +162,96 @@ fn only_the_certificates_own_key_signs_under_it() {
             chain: &[],
             content_digest: [0; 32],
             signing_time_s: now_s(),
+            time_stamp: None,
         },
     );
     assert!(matches!(refused, Err(PkiError::Certificate(_))));
+}
+
+#[test]
+fn a_signature_carries_a_time_stamp_on_its_value_that_openssl_verifies() {
+    use cms::content_info::ContentInfo;
+    use cms::signed_data::SignedData;
+    use der::{Decode, Encode};
+    let directory = tempfile::tempdir().unwrap();
+    let keystore: Arc<dyn Keystore> =
+        Arc::new(FileKeystore::open(&directory.path().join("keys"), &[7; 32]).unwrap());
+    let pki = sceau_pki::Pki::open_or_create(
+        Arc::clone(&keystore),
+        &directory.path().join("pki"),
+        "sceau",
+        "1.2.3.4.1".parse().unwrap(),
+        now_s() - 60,
+    )
+    .unwrap();
+    let key = KeyLabel::new("client-7").unwrap();
+    keystore.generate(&key).unwrap();
+    let certificate = pki
+        .authority
+        .issue_client(&key, "Bruno Petit", now_s() - 60, 3_600)
+        .unwrap();
+    let data = b"Contract 2026-114, signed.".to_vec();
+    let signature = sign_detached(
+        Arc::clone(&keystore),
+        &DetachedSignature {
+            key: &key,
+            certificate: &certificate,
+            chain: &[pki.authority.issuing()],
+            content_digest: Sha256::digest(&data).into(),
+            signing_time_s: now_s(),
+            time_stamp: Some(&pki.tsa),
+        },
+    )
+    .unwrap();
+    let path = |name: &str| directory.path().join(name);
+    std::fs::write(path("root.pem"), pki.authority.root().to_pem().unwrap()).unwrap();
+    std::fs::write(path("data"), &data).unwrap();
+    std::fs::write(path("sig.p7s"), &signature).unwrap();
+    // The signature itself still verifies (the token is an unsigned attribute).
+    let (verified, text) = cms_verify(directory.path(), "sig.p7s", "data");
+    assert!(verified, "{text}");
+
+    // The token, taken out of the SignerInfo, is a time-stamp on SHA-256 of the
+    // signature value that `openssl ts -verify` accepts against the root.
+    let info = ContentInfo::from_der(&signature).unwrap();
+    let signed: SignedData = info.content.decode_as().unwrap();
+    let signer = signed.signer_infos.0.get(0).unwrap();
+    let attribute = signer
+        .unsigned_attrs
+        .as_ref()
+        .expect("unsigned attributes")
+        .iter()
+        .find(|attribute| attribute.oid == sceau_pki::signing::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)
+        .expect("a signature time-stamp");
+    let token = attribute.values.get(0).unwrap().to_der().unwrap();
+    std::fs::write(path("token.der"), &token).unwrap();
+    let digest: String = Sha256::digest(signer.signature.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let verify = |digest: &str| {
+        openssl(
+            directory.path(),
+            &[
+                "ts",
+                "-verify",
+                "-token_in",
+                "-in",
+                "token.der",
+                "-digest",
+                digest,
+                "-CAfile",
+                "root.pem",
+            ],
+        )
+    };
+    let (verified, text) = verify(&digest);
+    assert!(verified && text.contains("Verification: OK"), "{text}");
+    // The token is bound to this signature value and no other.
+    let other: String = Sha256::digest(b"another signature")
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let (verified, text) = verify(&other);
+    assert!(!verified, "{text}");
 }

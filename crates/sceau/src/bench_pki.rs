@@ -92,6 +92,7 @@ pub fn sceau_signs_per_s(directory: &Path, seconds: u64) -> anyhow::Result<(f64,
                 chain: &chain,
                 content_digest: digest,
                 signing_time_s: now_s,
+                time_stamp: None,
             },
         )?;
         cms += 1;
