@@ -537,7 +537,7 @@ fn hex_bytes(bytes: &[u8]) -> String {
 
 /// The serial number's bytes from its hexadecimal form.
 pub fn serial_from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.is_empty() || text.len() % 2 != 0 || text.len() > 40 {
+    if text.is_empty() || !text.len().is_multiple_of(2) || text.len() > 40 {
         return None;
     }
     (0..text.len())
@@ -644,10 +644,7 @@ impl x509_cert::ext::AsExtension for NamesCertificate {
 }
 
 /// The value of the extension `oid` of `issued`, if it has one.
-pub fn extension_value<'a>(
-    issued: &'a Issued,
-    oid: der::asn1::ObjectIdentifier,
-) -> Option<&'a [u8]> {
+pub fn extension_value(issued: &Issued, oid: der::asn1::ObjectIdentifier) -> Option<&[u8]> {
     issued
         .certificate
         .tbs_certificate
