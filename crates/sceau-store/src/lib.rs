@@ -169,6 +169,30 @@ pub trait Store: Send + Sync + 'static {
     /// A closed batch's settlement file, exactly as it was written.
     async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError>;
 
+    /// Records a certificate issued outside enrolment (a disposable one, or a client's
+    /// later certificate). A serial or key label seen before is a conflict.
+    async fn record_certificate(&self, certificate: NewCertificate) -> Result<(), StoreError>;
+    /// A certificate by its serial number (lowercase hexadecimal).
+    async fn certificate(&self, serial: &str) -> Result<Option<CertificateRecord>, StoreError>;
+    /// A client's certificates, oldest first.
+    async fn client_certificates(
+        &self,
+        client_id: i64,
+    ) -> Result<Vec<CertificateRecord>, StoreError>;
+    /// Revokes a certificate for the RFC 5280 reason `reason`, at `now_s`; the first
+    /// revocation stands.
+    async fn revoke_certificate(
+        &self,
+        serial: &str,
+        reason: u8,
+        now_s: i64,
+    ) -> Result<RevokeOutcome, StoreError>;
+    /// Revoked certificates not yet expired at `now_s` (what the CRL lists), by serial.
+    async fn revocations(&self, now_s: i64) -> Result<Vec<CertificateRecord>, StoreError>;
+    /// The one use of a disposable certificate: in one transaction, checks it is valid
+    /// at `now_s`, unused and unrevoked, and records the use with its revocation.
+    async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError>;
+
     /// Recomputes the ledger's invariants from the stored rows.
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError>;
 }

@@ -17,6 +17,9 @@ pub struct NewClient {
     pub currency: Currency,
     pub opening_balance: i64,
     pub credit_limit: i64,
+    /// Certificates issued for the client, recorded with them (their `client_id` is
+    /// set by the store).
+    pub certificates: Vec<NewCertificate>,
     pub now_s: i64,
 }
 
@@ -677,3 +680,98 @@ pub enum ClearingOutcome {
     /// The settlement file refused the draft: nothing was paid.
     Unwritable(ClearingError),
 }
+
+/// What a certificate is for (the white room's certificates; the authority's own live in
+/// files beside the keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateKind {
+    /// A client's own certificate, carrying their sealed phone number.
+    Holder,
+    /// A client's second certificate, with no phone number, naming their first.
+    Pseudonym,
+    /// A certificate for one use: a short life, revoked as it is used.
+    Disposable,
+}
+
+impl CertificateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateKind::Holder => "holder",
+            CertificateKind::Pseudonym => "pseudonym",
+            CertificateKind::Disposable => "disposable",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CertificateKind> {
+        [
+            CertificateKind::Holder,
+            CertificateKind::Pseudonym,
+            CertificateKind::Disposable,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+    }
+}
+
+/// A certificate to record.
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    /// The serial number, lowercase hexadecimal (the key of the row).
+    pub serial: String,
+    pub kind: CertificateKind,
+    /// The client it certifies (none for a disposable certificate; set by the store for
+    /// certificates recorded at enrolment).
+    pub client_id: Option<i64>,
+    /// Its key's label in the keystore.
+    pub key_label: String,
+    pub der: Vec<u8>,
+    pub not_before_s: i64,
+    pub not_after_s: i64,
+    /// The certificate a pseudonymous certificate names.
+    pub names_serial: Option<String>,
+    pub now_s: i64,
+}
+
+/// A recorded certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    pub serial: String,
+    pub kind: CertificateKind,
+    pub client_id: Option<i64>,
+    pub key_label: String,
+    pub der: Vec<u8>,
+    pub not_before_s: i64,
+    pub not_after_s: i64,
+    pub names_serial: Option<String>,
+    /// When a disposable certificate was used.
+    pub used_at_s: Option<i64>,
+    pub revoked_at_s: Option<i64>,
+    /// The RFC 5280 reason code of the revocation.
+    pub revocation_reason: Option<u8>,
+    pub created_at_s: i64,
+}
+
+pub enum RevokeOutcome {
+    Revoked(CertificateRecord),
+    /// Revoked before (the first revocation stands).
+    AlreadyRevoked(CertificateRecord),
+    Unknown,
+}
+
+/// The one use of a disposable certificate.
+pub enum UseOutcome {
+    /// Granted, and recorded: the certificate is revoked from the next second on
+    /// (reason cessationOfOperation), so a second use is refused.
+    Granted(CertificateRecord),
+    AlreadyUsed,
+    Expired,
+    /// Not yet valid.
+    NotYetValid,
+    Revoked,
+    /// Not a disposable certificate.
+    NotDisposable,
+    Unknown,
+}
+
+/// RFC 5280's reason code cessationOfOperation: a disposable certificate after its use.
+pub const REVOKED_AFTER_USE: u8 = 5;

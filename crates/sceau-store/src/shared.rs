@@ -3,7 +3,8 @@
 
 use crate::StoreError;
 use crate::model::{
-    AuthorizationView, BankDetails, CheckoutEvent, CheckoutView, ClearingBatch, Payout, PayoutLine,
+    AuthorizationView, BankDetails, CertificateKind, CertificateRecord, CheckoutEvent,
+    CheckoutView, ClearingBatch, Payout, PayoutLine, UseOutcome,
 };
 use sceau_domain::Currency;
 use sceau_domain::Money;
@@ -226,4 +227,22 @@ pub(crate) fn checkout_event(view: &CheckoutView, now_s: i64) -> Result<Checkout
         authorization_id: view.authorization_id,
         created_at: now_s,
     })
+}
+
+/// Whether a disposable certificate may be used at `now_s`, as it is stored: the
+/// verdict, or `Granted` with the record as it was read (the caller records the use).
+pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> UseOutcome {
+    if record.kind != CertificateKind::Disposable {
+        UseOutcome::NotDisposable
+    } else if record.used_at_s.is_some() {
+        UseOutcome::AlreadyUsed
+    } else if record.revoked_at_s.is_some() {
+        UseOutcome::Revoked
+    } else if now_s < record.not_before_s {
+        UseOutcome::NotYetValid
+    } else if now_s > record.not_after_s {
+        UseOutcome::Expired
+    } else {
+        UseOutcome::Granted(record.clone())
+    }
 }

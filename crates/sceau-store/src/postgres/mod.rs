@@ -19,6 +19,7 @@
 //! A lost connection fails the batch with [`StoreError::Unavailable`] (HTTP 503): nothing
 //! of it is acknowledged, and the pool replaces the connection on the next use.
 
+mod certificates;
 mod checkout;
 mod clearing;
 mod ops;
@@ -222,6 +223,16 @@ enum Write {
         bank: BankDetails,
     },
     CloseClearing(CloseClearing),
+    RecordCertificate(NewCertificate),
+    RevokeCertificate {
+        serial: String,
+        reason: u8,
+        now_s: i64,
+    },
+    UseCertificate {
+        serial: String,
+        now_s: i64,
+    },
 }
 
 impl Write {
@@ -283,6 +294,8 @@ enum Done {
     SealTyped(Box<SealOutcome>),
     Webhooks(Vec<WebhookDelivery>),
     Clearing(Box<ClearingOutcome>),
+    Revoked(RevokeOutcome),
+    Used(Box<UseOutcome>),
     Nothing,
 }
 
@@ -984,6 +997,59 @@ impl Store for PostgresStore {
     async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError> {
         self.read(async |c| clearing::settlement_file(c, batch_id).await)
             .await
+    }
+
+    async fn record_certificate(&self, certificate: NewCertificate) -> Result<(), StoreError> {
+        self.write(Write::RecordCertificate(certificate))
+            .await
+            .map(|_| ())
+    }
+
+    async fn certificate(&self, serial: &str) -> Result<Option<CertificateRecord>, StoreError> {
+        let serial = serial.to_owned();
+        self.read(async move |c| certificates::certificate(c, &serial).await)
+            .await
+    }
+
+    async fn client_certificates(
+        &self,
+        client_id: i64,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        self.read(async |c| certificates::client_certificates(c, client_id).await)
+            .await
+    }
+
+    async fn revoke_certificate(
+        &self,
+        serial: &str,
+        reason: u8,
+        now_s: i64,
+    ) -> Result<RevokeOutcome, StoreError> {
+        let serial = serial.to_owned();
+        match self
+            .write(Write::RevokeCertificate {
+                serial,
+                reason,
+                now_s,
+            })
+            .await?
+        {
+            Done::Revoked(outcome) => Ok(outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn revocations(&self, now_s: i64) -> Result<Vec<CertificateRecord>, StoreError> {
+        self.read(async |c| certificates::revocations(c, now_s).await)
+            .await
+    }
+
+    async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError> {
+        let serial = serial.to_owned();
+        match self.write(Write::UseCertificate { serial, now_s }).await? {
+            Done::Used(outcome) => Ok(*outcome),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {

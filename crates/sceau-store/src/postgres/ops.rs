@@ -7,7 +7,7 @@
 
 use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row, number_row};
 use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
-use super::{checkout, clearing};
+use super::{certificates, checkout, clearing};
 use crate::StoreError;
 use crate::model::*;
 use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
@@ -99,6 +99,9 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
         // Checkouts' own rows are guarded by their version; their expiry ends holds
         // through the authorizations' expiry above.
         Write::EnrollMerchant(_)
+        | Write::RecordCertificate(_)
+        | Write::RevokeCertificate { .. }
+        | Write::UseCertificate { .. }
         | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
@@ -140,6 +143,9 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         | Write::TypeSeal(_)
         | Write::CloseClearing(_) => true,
         Write::EnrollMerchant(_)
+        | Write::RecordCertificate(_)
+        | Write::RevokeCertificate { .. }
+        | Write::UseCertificate { .. }
         | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
@@ -269,6 +275,18 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
         Write::MarkWebhook(webhook_id, result) => {
             checkout::mark_webhook(c, *webhook_id, result).await?;
             Done::Nothing
+        }
+        Write::RecordCertificate(certificate) => {
+            certificates::insert(c, certificate, None).await?;
+            Done::Nothing
+        }
+        Write::RevokeCertificate {
+            serial,
+            reason,
+            now_s,
+        } => Done::Revoked(certificates::revoke(c, serial, *reason, *now_s).await?),
+        Write::UseCertificate { serial, now_s } => {
+            Done::Used(Box::new(certificates::use_once(c, serial, *now_s).await?))
         }
         Write::SetMerchantBank { merchant_id, bank } => {
             Done::Changed(clearing::set_merchant_bank(c, *merchant_id, bank).await?)
@@ -456,6 +474,9 @@ async fn enroll_client(c: &Conn, client: &NewClient) -> Result<ClientRecord, Fai
         &[&client_id, &account_id],
     )
     .await?;
+    for certificate in &client.certificates {
+        certificates::insert(c, certificate, Some(client_id)).await?;
+    }
     if client.opening_balance > 0 {
         let opening = Transfer {
             debit: funding,

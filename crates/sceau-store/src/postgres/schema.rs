@@ -235,6 +235,31 @@ const MIGRATIONS: &[&str] = &[
     // client's whole history.
     r#"
     CREATE INDEX checkouts_client_held ON checkouts (client_id, expires_at) WHERE state = 'held';
+    "#, // 7: the white room's certificates: clients' (with the phone number sealed inside),
+    // pseudonymous ones naming the first, and disposable ones used once; revocations
+    // are what the CRL lists.
+    r#"
+    CREATE TABLE certificates (
+        serial TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('holder', 'pseudonym', 'disposable')),
+        client_id BIGINT REFERENCES clients (id),
+        key_label TEXT NOT NULL UNIQUE,
+        der BYTEA NOT NULL,
+        not_before BIGINT NOT NULL,
+        not_after BIGINT NOT NULL,
+        names_serial TEXT REFERENCES certificates (serial),
+        used_at BIGINT,
+        revoked_at BIGINT,
+        revocation_reason SMALLINT CHECK (revocation_reason BETWEEN 0 AND 10),
+        created_at BIGINT NOT NULL,
+        CHECK ((revoked_at IS NULL) = (revocation_reason IS NULL)),
+        CHECK ((kind = 'pseudonym') = (names_serial IS NOT NULL)),
+        CHECK ((kind = 'disposable') = (client_id IS NULL)),
+        CHECK (used_at IS NULL OR kind = 'disposable'),
+        CHECK (not_before <= not_after)
+    );
+    CREATE INDEX certificates_client ON certificates (client_id, created_at) WHERE client_id IS NOT NULL;
+    CREATE INDEX certificates_revoked ON certificates (not_after) WHERE revoked_at IS NOT NULL;
     "#,
 ];
 

@@ -1,6 +1,7 @@
 //! The SQLite backend: one file, WAL, `synchronous = FULL`; one writer thread that runs
 //! commands in batches (group commit) and a small pool of read connections.
 
+mod certificates;
 mod checkout;
 mod clearing;
 mod ops;
@@ -556,6 +557,47 @@ impl Store for SqliteStore {
 
     async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError> {
         self.read(move |c| clearing::settlement_file(c, batch_id))
+            .await
+    }
+
+    async fn record_certificate(&self, certificate: NewCertificate) -> Result<(), StoreError> {
+        self.write(move |c| certificates::insert(c, &certificate, None))
+            .await
+    }
+
+    async fn certificate(&self, serial: &str) -> Result<Option<CertificateRecord>, StoreError> {
+        let serial = serial.to_owned();
+        self.read(move |c| certificates::certificate(c, &serial))
+            .await
+    }
+
+    async fn client_certificates(
+        &self,
+        client_id: i64,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        self.read(move |c| certificates::client_certificates(c, client_id))
+            .await
+    }
+
+    async fn revoke_certificate(
+        &self,
+        serial: &str,
+        reason: u8,
+        now_s: i64,
+    ) -> Result<RevokeOutcome, StoreError> {
+        let serial = serial.to_owned();
+        self.write(move |c| certificates::revoke(c, &serial, reason, now_s))
+            .await
+    }
+
+    async fn revocations(&self, now_s: i64) -> Result<Vec<CertificateRecord>, StoreError> {
+        self.read(move |c| certificates::revocations(c, now_s))
+            .await
+    }
+
+    async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError> {
+        let serial = serial.to_owned();
+        self.write(move |c| certificates::use_once(c, &serial, now_s))
             .await
     }
 

@@ -1,0 +1,150 @@
+//! The white room's certificates: recorded at enrolment or on their own, revoked, and
+//! (disposable ones) used once.
+
+use super::ops::is_unique_violation;
+use super::read::corrupt;
+use crate::StoreError;
+use crate::model::*;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+const COLUMNS: &str = "serial, kind, client_id, key_label, der, not_before, not_after, \
+     names_serial, used_at, revoked_at, revocation_reason, created_at";
+
+fn certificate_row(row: &Row<'_>) -> rusqlite::Result<CertificateRecord> {
+    let kind: String = row.get(1)?;
+    let reason: Option<i64> = row.get(10)?;
+    Ok(CertificateRecord {
+        serial: row.get(0)?,
+        kind: CertificateKind::parse(&kind).ok_or_else(|| corrupt("certificate kind"))?,
+        client_id: row.get(2)?,
+        key_label: row.get(3)?,
+        der: row.get(4)?,
+        not_before_s: row.get(5)?,
+        not_after_s: row.get(6)?,
+        names_serial: row.get(7)?,
+        used_at_s: row.get(8)?,
+        revoked_at_s: row.get(9)?,
+        revocation_reason: reason
+            .map(|code| u8::try_from(code).map_err(|_| corrupt("revocation reason")))
+            .transpose()?,
+        created_at_s: row.get(11)?,
+    })
+}
+
+/// Inserts `certificate` (for `client_id` when given, else its own).
+pub(super) fn insert(
+    connection: &Connection,
+    certificate: &NewCertificate,
+    client_id: Option<i64>,
+) -> Result<(), StoreError> {
+    let inserted = connection
+        .prepare_cached(&format!(
+            "INSERT INTO certificates ({COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, ?9)"
+        ))?
+        .execute(params![
+            certificate.serial,
+            certificate.kind.as_str(),
+            client_id.or(certificate.client_id),
+            certificate.key_label,
+            certificate.der,
+            certificate.not_before_s,
+            certificate.not_after_s,
+            certificate.names_serial,
+            certificate.now_s
+        ]);
+    match inserted {
+        Err(error) if is_unique_violation(&error, "certificates.serial") => {
+            Err(StoreError::Conflict("certificate_serial_taken"))
+        }
+        Err(error) if is_unique_violation(&error, "certificates.key_label") => {
+            Err(StoreError::Conflict("certificate_key_taken"))
+        }
+        Err(error) => Err(error.into()),
+        Ok(_) => Ok(()),
+    }
+}
+
+pub(super) fn certificate(
+    connection: &Connection,
+    serial: &str,
+) -> Result<Option<CertificateRecord>, StoreError> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM certificates WHERE serial = ?1"
+        ))?
+        .query_row([serial], certificate_row)
+        .optional()?)
+}
+
+pub(super) fn client_certificates(
+    connection: &Connection,
+    client_id: i64,
+) -> Result<Vec<CertificateRecord>, StoreError> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM certificates WHERE client_id = ?1 \
+             ORDER BY created_at, serial"
+        ))?
+        .query_map([client_id], certificate_row)?
+        .collect::<Result<_, _>>()?)
+}
+
+pub(super) fn revoke(
+    connection: &Connection,
+    serial: &str,
+    reason: u8,
+    now_s: i64,
+) -> Result<RevokeOutcome, StoreError> {
+    let changed = connection
+        .prepare_cached(
+            "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3 \
+             WHERE serial = ?1 AND revoked_at IS NULL",
+        )?
+        .execute(params![serial, now_s, reason])?;
+    Ok(match certificate(connection, serial)? {
+        None => RevokeOutcome::Unknown,
+        Some(record) if changed == 1 => RevokeOutcome::Revoked(record),
+        Some(record) => RevokeOutcome::AlreadyRevoked(record),
+    })
+}
+
+pub(super) fn revocations(
+    connection: &Connection,
+    now_s: i64,
+) -> Result<Vec<CertificateRecord>, StoreError> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM certificates WHERE revoked_at IS NOT NULL \
+             AND not_after >= ?1 ORDER BY serial"
+        ))?
+        .query_map([now_s], certificate_row)?
+        .collect::<Result<_, _>>()?)
+}
+
+pub(super) fn use_once(
+    connection: &Connection,
+    serial: &str,
+    now_s: i64,
+) -> Result<UseOutcome, StoreError> {
+    let Some(record) = certificate(connection, serial)? else {
+        return Ok(UseOutcome::Unknown);
+    };
+    let outcome = crate::shared::use_verdict(&record, now_s);
+    if !matches!(outcome, UseOutcome::Granted(_)) {
+        return Ok(outcome);
+    }
+    let changed = connection
+        .prepare_cached(
+            "UPDATE certificates SET used_at = ?2, revoked_at = ?2 + 1, revocation_reason = ?3 \
+             WHERE serial = ?1 AND used_at IS NULL AND revoked_at IS NULL",
+        )?
+        .execute(params![serial, now_s, REVOKED_AFTER_USE])?;
+    if changed != 1 {
+        return Ok(UseOutcome::AlreadyUsed);
+    }
+    Ok(match certificate(connection, serial)? {
+        Some(record) => UseOutcome::Granted(record),
+        None => UseOutcome::Unknown,
+    })
+}
