@@ -1,16 +1,24 @@
 //! The [`Keystore`] trait and the embedded default, [`FileKeystore`].
 //!
-//! A key file is 133 bytes: a magic and version (8), the public key as an uncompressed
-//! SEC1 point (65), a nonce (12), and the private scalar encrypted with ChaCha20-Poly1305
-//! (32 + 16 of tag). The associated data binds the magic, the key's label and its public
-//! key, so that a file renamed to another label, or given another public key, does not
-//! open. The encryption key is derived from the master key with HKDF-SHA256 and a label
-//! of its own: it is used for nothing else.
+//! Every key is P-256 and has one use, fixed when it is made: signing (ECDSA) or key
+//! agreement (ECDH). A signing key does not agree and an agreement key does not sign
+//! ([`KeystoreError::WrongUse`]).
+//!
+//! A key file (version 2) is 134 bytes: a magic and version (8), the key's use (1: 1 for
+//! signing, 2 for agreement), the public key as an uncompressed SEC1 point (65), a nonce
+//! (12), and the private scalar encrypted with ChaCha20-Poly1305 (32 + 16 of tag). The
+//! associated data binds the magic, the use, the key's label and its public key, so that a
+//! file renamed to another label, given another public key or another use, does not open.
+//! Version 1 files (133 bytes: the same without the use byte, nor the use in the
+//! associated data) were written before keys had uses: they still open, as signing keys.
+//! The encryption key is derived from the master key with HKDF-SHA256 and a label of its
+//! own: it is used for nothing else.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use ecdsa::hazmat::SignPrimitive;
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand::RngCore;
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -59,23 +67,41 @@ pub enum KeystoreError {
     /// The key is there but does not open: another master key, or an altered file.
     #[error("the key {0} does not open with this master key, or was altered")]
     Unreadable(KeyLabel),
+    /// A signing key asked to agree, or an agreement key asked to sign.
+    #[error("the key {0} is not for this use: signing keys only sign, agreement keys only agree")]
+    WrongUse(KeyLabel),
     #[error("the keystore is unavailable: {0}")]
     Unavailable(String),
 }
 
-/// Where the server's signing keys live. Keys are ECDSA P-256; a private key is used
-/// inside the keystore and never returned by it.
+/// Where the server's private keys live. Keys are P-256, each for one use: signing
+/// (ECDSA) or key agreement (ECDH). A private key is used inside the keystore and never
+/// returned by it.
 pub trait Keystore: Send + Sync {
-    /// Creates a new key named `label` and returns its public half. A label in use is
-    /// refused ([`KeystoreError::Exists`]): a key is never replaced.
+    /// Creates a new signing key named `label` and returns its public half. A label in use
+    /// is refused ([`KeystoreError::Exists`]): a key is never replaced.
     fn generate(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError>;
 
-    /// The public half of the key named `label`.
+    /// Creates a new key named `label` for key agreement only (ECDH; it cannot sign) and
+    /// returns its public half. A label in use is refused, as for [`Keystore::generate`].
+    fn generate_agreement(&self, label: &KeyLabel) -> Result<p256::PublicKey, KeystoreError>;
+
+    /// The public half of the key named `label`, whatever its use (the same point, typed
+    /// for ECDSA: `p256::PublicKey::from(&key)` gives it for agreement).
     fn public_key(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError>;
 
-    /// Signs a SHA-256 digest (the caller hashes) with the key named `label`: ECDSA P-256,
-    /// deterministic nonces (RFC 6979) for the file keystore.
+    /// Signs a SHA-256 digest (the caller hashes) with the signing key named `label`: ECDSA
+    /// P-256, deterministic nonces (RFC 6979) for the file keystore.
     fn sign_digest(&self, label: &KeyLabel, digest: &[u8; 32]) -> Result<Signature, KeystoreError>;
+
+    /// The ECDH shared secret of the agreement key named `label` and `peer`: the
+    /// x-coordinate of the shared point (SEC 1 §3.3.1, as CMS uses it, RFC 5753), for the
+    /// caller to derive keys from and wipe.
+    fn agree(
+        &self,
+        label: &KeyLabel,
+        peer: &p256::PublicKey,
+    ) -> Result<Zeroizing<[u8; 32]>, KeystoreError>;
 
     /// Destroys the key named `label` (a disposable certificate's key, after its one use).
     fn destroy(&self, label: &KeyLabel) -> Result<(), KeystoreError>;
@@ -84,15 +110,54 @@ pub trait Keystore: Send + Sync {
     fn kind(&self) -> &'static str;
 }
 
-const MAGIC: &[u8; 8] = b"sceauK1\0";
+/// The magic of the files written now (version 2: with the key's use).
+const MAGIC: &[u8; 8] = b"sceauK2\0";
+/// The magic of version 1 files (signing keys, before keys had uses): read, never written.
+const MAGIC_V1: &[u8; 8] = b"sceauK1\0";
+const USE_LEN: usize = 1;
 const PUBLIC_LEN: usize = 65;
 const NONCE_LEN: usize = 12;
 const SEALED_LEN: usize = 32 + 16;
-const FILE_LEN: usize = MAGIC.len() + PUBLIC_LEN + NONCE_LEN + SEALED_LEN;
+const FILE_LEN: usize = MAGIC.len() + USE_LEN + PUBLIC_LEN + NONCE_LEN + SEALED_LEN;
+const FILE_V1_LEN: usize = MAGIC_V1.len() + PUBLIC_LEN + NONCE_LEN + SEALED_LEN;
 const FILE_SUFFIX: &str = ".key";
+
+/// What a key is for: one use, fixed when the key is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyUse {
+    Signing,
+    Agreement,
+}
+
+impl KeyUse {
+    fn byte(self) -> u8 {
+        match self {
+            KeyUse::Signing => 1,
+            KeyUse::Agreement => 2,
+        }
+    }
+
+    fn from_byte(byte: u8) -> Option<KeyUse> {
+        match byte {
+            1 => Some(KeyUse::Signing),
+            2 => Some(KeyUse::Agreement),
+            _ => None,
+        }
+    }
+}
+
+/// The layout a key file was written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FileVersion {
+    /// No use byte: a signing key.
+    V1,
+    V2,
+}
 
 /// A key as its file holds it: nothing secret in clear.
 struct StoredKey {
+    version: FileVersion,
+    usage: KeyUse,
     public: VerifyingKey,
     nonce: [u8; NONCE_LEN],
     sealed: [u8; SEALED_LEN],
@@ -157,9 +222,16 @@ impl FileKeystore {
         self.directory.join(format!("{label}{FILE_SUFFIX}"))
     }
 
-    fn aad(label: &KeyLabel, public: &[u8]) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(MAGIC.len() + 1 + label.0.len() + public.len());
-        aad.extend_from_slice(MAGIC);
+    /// What the encryption binds: the magic, the use (version 2), the label, the public key.
+    fn aad(version: FileVersion, usage: KeyUse, label: &KeyLabel, public: &[u8]) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(MAGIC.len() + 2 + label.0.len() + public.len());
+        match version {
+            FileVersion::V1 => aad.extend_from_slice(MAGIC_V1),
+            FileVersion::V2 => {
+                aad.extend_from_slice(MAGIC);
+                aad.push(usage.byte());
+            }
+        }
         aad.push(label.0.len() as u8);
         aad.extend_from_slice(label.0.as_bytes());
         aad.extend_from_slice(public);
@@ -179,12 +251,19 @@ impl FileKeystore {
             Err(error) => return Err(unavailable(error)),
         };
         let unreadable = || KeystoreError::Unreadable(label.clone());
-        if bytes.len() != FILE_LEN || !bytes.starts_with(MAGIC) {
+        let (version, usage, rest) = if bytes.len() == FILE_LEN && bytes.starts_with(MAGIC) {
+            let usage = KeyUse::from_byte(bytes[MAGIC.len()]).ok_or_else(unreadable)?;
+            (FileVersion::V2, usage, &bytes[MAGIC.len() + USE_LEN..])
+        } else if bytes.len() == FILE_V1_LEN && bytes.starts_with(MAGIC_V1) {
+            (FileVersion::V1, KeyUse::Signing, &bytes[MAGIC_V1.len()..])
+        } else {
             return Err(unreadable());
-        }
-        let (public, rest) = bytes[MAGIC.len()..].split_at(PUBLIC_LEN);
+        };
+        let (public, rest) = rest.split_at(PUBLIC_LEN);
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
         let stored = Arc::new(StoredKey {
+            version,
+            usage,
             public: VerifyingKey::from_sec1_bytes(public).map_err(|_| unreadable())?,
             nonce: nonce.try_into().map_err(|_| unreadable())?,
             sealed: sealed.try_into().map_err(|_| unreadable())?,
@@ -219,37 +298,43 @@ impl FileKeystore {
 }
 
 /// A fresh private key from the operating system's random numbers.
-fn new_signing_key() -> SigningKey {
+pub(crate) fn new_secret_key() -> p256::SecretKey {
     loop {
         let mut bytes = Zeroizing::new([0_u8; 32]);
         rand::rng().fill_bytes(bytes.as_mut_slice());
         // Fails only for zero or a value above the group order: about 2^-32 of draws.
-        if let Ok(key) = SigningKey::from_slice(bytes.as_slice()) {
+        if let Ok(key) = p256::SecretKey::from_slice(bytes.as_slice()) {
             return key;
         }
     }
 }
 
-impl Keystore for FileKeystore {
-    fn generate(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError> {
-        let signing = new_signing_key();
-        let public = *signing.verifying_key();
+impl FileKeystore {
+    /// Makes a key for `usage` and writes its file (version 2).
+    fn generate_for(
+        &self,
+        label: &KeyLabel,
+        usage: KeyUse,
+    ) -> Result<p256::PublicKey, KeystoreError> {
+        let secret = new_secret_key();
+        let public = secret.public_key();
         let point = public.to_encoded_point(false);
         let mut nonce = [0_u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
-        let secret = Zeroizing::new(signing.to_bytes());
+        let scalar = Zeroizing::new(secret.to_bytes());
         let sealed = self
             .cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
-                    msg: secret.as_slice(),
-                    aad: &FileKeystore::aad(label, point.as_bytes()),
+                    msg: scalar.as_slice(),
+                    aad: &FileKeystore::aad(FileVersion::V2, usage, label, point.as_bytes()),
                 },
             )
             .map_err(|_| unavailable("encrypting a key failed"))?;
         let mut contents = Vec::with_capacity(FILE_LEN);
         contents.extend_from_slice(MAGIC);
+        contents.push(usage.byte());
         contents.extend_from_slice(point.as_bytes());
         contents.extend_from_slice(&nonce);
         contents.extend_from_slice(&sealed);
@@ -260,11 +345,13 @@ impl Keystore for FileKeystore {
         Ok(public)
     }
 
-    fn public_key(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError> {
-        Ok(self.stored(label)?.public)
-    }
-
-    fn sign_digest(&self, label: &KeyLabel, digest: &[u8; 32]) -> Result<Signature, KeystoreError> {
+    /// The private scalar of the key named `label`, if it is a key for `usage`: decrypted
+    /// (which also authenticates the file's use) for one operation, wiped when dropped.
+    fn scalar(
+        &self,
+        label: &KeyLabel,
+        usage: KeyUse,
+    ) -> Result<Zeroizing<p256::NonZeroScalar>, KeystoreError> {
         let stored = self.stored(label)?;
         let unreadable = || KeystoreError::Unreadable(label.clone());
         let point = stored.public.to_encoded_point(false);
@@ -274,22 +361,63 @@ impl Keystore for FileKeystore {
                     Nonce::from_slice(&stored.nonce),
                     Payload {
                         msg: &stored.sealed,
-                        aad: &FileKeystore::aad(label, point.as_bytes()),
+                        aad: &FileKeystore::aad(
+                            stored.version,
+                            stored.usage,
+                            label,
+                            point.as_bytes(),
+                        ),
                     },
                 )
                 .map_err(|_| unreadable())?,
         );
+        if stored.usage != usage {
+            return Err(KeystoreError::WrongUse(label.clone()));
+        }
         // The scalar alone (no public key is derived: the associated data already ties
-        // the file's public key to its scalar), wiped at the end of this call.
-        let scalar = Zeroizing::new(
-            *p256::SecretKey::from_slice(&secret)
+        // the file's public key to its scalar).
+        Ok(Zeroizing::new(
+            p256::SecretKey::from_slice(&secret)
                 .map_err(|_| unreadable())?
                 .to_nonzero_scalar(),
-        );
+        ))
+    }
+}
+
+impl Keystore for FileKeystore {
+    fn generate(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError> {
+        Ok(VerifyingKey::from(
+            self.generate_for(label, KeyUse::Signing)?,
+        ))
+    }
+
+    fn generate_agreement(&self, label: &KeyLabel) -> Result<p256::PublicKey, KeystoreError> {
+        self.generate_for(label, KeyUse::Agreement)
+    }
+
+    fn public_key(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError> {
+        Ok(self.stored(label)?.public)
+    }
+
+    fn sign_digest(&self, label: &KeyLabel, digest: &[u8; 32]) -> Result<Signature, KeystoreError> {
+        let scalar = self.scalar(label, KeyUse::Signing)?;
         let (signature, _) = scalar
             .try_sign_prehashed_rfc6979::<Sha256>(p256::FieldBytes::from_slice(digest), b"")
             .map_err(|_| unavailable("signing failed"))?;
         Ok(signature)
+    }
+
+    fn agree(
+        &self,
+        label: &KeyLabel,
+        peer: &p256::PublicKey,
+    ) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
+        let scalar = self.scalar(label, KeyUse::Agreement)?;
+        // The shared point's x-coordinate; `SharedSecret` wipes its copy when dropped.
+        let shared = p256::ecdh::diffie_hellman(*scalar, peer.as_affine());
+        let mut secret = Zeroizing::new([0_u8; 32]);
+        secret.copy_from_slice(shared.raw_secret_bytes().as_slice());
+        Ok(secret)
     }
 
     fn destroy(&self, label: &KeyLabel) -> Result<(), KeystoreError> {
@@ -369,22 +497,99 @@ mod tests {
         ));
     }
 
+    /// A key file as version 1 wrote it (a signing key, no use byte).
+    fn version_1_file(store: &FileKeystore, label: &KeyLabel, secret: &p256::SecretKey) -> Vec<u8> {
+        let point = secret.public_key().to_encoded_point(false);
+        let nonce = [9_u8; NONCE_LEN];
+        let aad = FileKeystore::aad(FileVersion::V1, KeyUse::Signing, label, point.as_bytes());
+        let sealed = store
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: secret.to_bytes().as_slice(),
+                    aad: &aad,
+                },
+            )
+            .unwrap();
+        [MAGIC_V1.as_slice(), point.as_bytes(), &nonce, &sealed].concat()
+    }
+
+    #[test]
+    fn version_1_files_still_open_as_signing_keys() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("keys");
+        let store = FileKeystore::open(&path, &MASTER).unwrap();
+        let secret = new_secret_key();
+        let file = version_1_file(&store, &label("old"), &secret);
+        assert_eq!(file.len(), FILE_V1_LEN);
+        std::fs::write(path.join("old.key"), &file).unwrap();
+        let public = VerifyingKey::from(secret.public_key());
+        assert_eq!(store.public_key(&label("old")).unwrap(), public);
+        let signature = store.sign_digest(&label("old"), &digest(b"x")).unwrap();
+        assert!(public.verify_prehash(&digest(b"x"), &signature).is_ok());
+        assert_eq!(
+            store.agree(&label("old"), &new_secret_key().public_key()),
+            Err(KeystoreError::WrongUse(label("old")))
+        );
+        // Made into a version 2 agreement key file, it does not open: the use is bound.
+        let forged = [
+            MAGIC.as_slice(),
+            &[KeyUse::Agreement.byte()],
+            &file[MAGIC_V1.len()..],
+        ]
+        .concat();
+        std::fs::write(path.join("forged.key"), &forged).unwrap();
+        assert_eq!(
+            store.agree(&label("forged"), &new_secret_key().public_key()),
+            Err(KeystoreError::Unreadable(label("forged")))
+        );
+    }
+
+    #[test]
+    fn a_key_file_cannot_change_its_use() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("keys");
+        let store = FileKeystore::open(&path, &MASTER).unwrap();
+        store.generate_agreement(&label("escrow")).unwrap();
+        let mut file = std::fs::read(path.join("escrow.key")).unwrap();
+        assert_eq!(file[MAGIC.len()], KeyUse::Agreement.byte());
+        file[MAGIC.len()] = KeyUse::Signing.byte();
+        std::fs::write(path.join("turned.key"), &file).unwrap();
+        assert_eq!(
+            store.sign_digest(&label("turned"), &digest(b"x")),
+            Err(KeystoreError::Unreadable(label("turned")))
+        );
+    }
+
     #[test]
     fn any_altered_byte_of_a_key_file_is_detected() {
         let directory = tempfile::tempdir().unwrap();
         let store = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
         store.generate(&label("k")).unwrap();
+        store.generate_agreement(&label("a")).unwrap();
         let original = std::fs::read(directory.path().join("keys/k.key")).unwrap();
+        let agreement = std::fs::read(directory.path().join("keys/a.key")).unwrap();
         assert_eq!(original.len(), FILE_LEN);
+        assert_eq!(agreement.len(), FILE_LEN);
+        let peer = new_secret_key().public_key();
         for index in 0..FILE_LEN {
             let mut altered = original.clone();
             altered[index] ^= 0x01;
             std::fs::write(directory.path().join("keys/k.key"), &altered).unwrap();
+            let mut altered = agreement.clone();
+            altered[index] ^= 0x01;
+            std::fs::write(directory.path().join("keys/a.key"), &altered).unwrap();
             let fresh = FileKeystore::open(&directory.path().join("keys"), &MASTER).unwrap();
             let signed = fresh.sign_digest(&label("k"), &digest(b"x"));
             assert!(
                 matches!(signed, Err(KeystoreError::Unreadable(_))),
                 "byte {index} altered: {signed:?}"
+            );
+            let agreed = fresh.agree(&label("a"), &peer);
+            assert!(
+                matches!(agreed, Err(KeystoreError::Unreadable(_))),
+                "byte {index} altered: {agreed:?}"
             );
         }
         // A file copied under another label does not open either.

@@ -5,9 +5,11 @@
 //! [`FileKeystore`] is the embedded default: a directory of key files, each private key
 //! encrypted at rest (ChaCha20-Poly1305) under a key derived from the master key, which
 //! comes from its own file or the environment, never from the configuration file.
-//! Keys are ECDSA P-256.
+//! Keys are P-256, each for one use: signing (ECDSA) or key agreement (ECDH, for the
+//! [`escrow`] envelope, whose private key stays in the keystore like the others).
 
 pub mod ca;
+pub mod escrow;
 pub mod keystore;
 pub mod pkcs11;
 pub mod setup;

@@ -2,17 +2,23 @@
 //!
 //! Each key is a pair of token objects with the same `CKA_LABEL`: a private key created
 //! sensitive and not extractable (the token refuses to export it), and its public key.
-//! Signing hands the SHA-256 digest to the token (`CKM_ECDSA`), which answers `r || s`.
+//! A signing key's private half has `CKA_SIGN` and not `CKA_DERIVE`; an agreement key's the
+//! reverse, so the token itself refuses the other use. Signing hands the SHA-256 digest
+//! to the token (`CKM_ECDSA`), which answers `r || s`. Agreement derives the shared
+//! secret with `CKM_ECDH1_DERIVE` (no KDF) into a short-lived session object, reads it and
+//! destroys it.
 
 use crate::keystore::{KeyLabel, Keystore, KeystoreError};
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use p256::ecdsa::{Signature, VerifyingKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 use std::path::Path;
 use std::sync::Mutex;
 use zeroize::Zeroizing;
@@ -25,6 +31,24 @@ const IDLE_SESSIONS_MAX: usize = 8;
 
 fn failed(error: CkError) -> KeystoreError {
     KeystoreError::Unavailable(format!("PKCS#11: {error}"))
+}
+
+/// A failure of an operation on the key `label`, where the token's refusal to use the key
+/// this way (its `CKA_SIGN` or `CKA_DERIVE` is false) is a [`KeystoreError::WrongUse`].
+fn failed_use(label: &KeyLabel) -> impl Fn(CkError) -> KeystoreError + '_ {
+    move |error| match error {
+        CkError::Pkcs11(RvError::KeyFunctionNotPermitted, _) => {
+            KeystoreError::WrongUse(label.clone())
+        }
+        error => failed(error),
+    }
+}
+
+/// What a key pair is made for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyUse {
+    Signing,
+    Agreement,
 }
 
 /// A PKCS#11 token used as sceau's keystore: the module (a shared library), the token
@@ -171,8 +195,9 @@ fn public_of(
     VerifyingKey::from_sec1_bytes(point).map_err(|_| unreadable())
 }
 
-impl Keystore for Pkcs11Keystore {
-    fn generate(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError> {
+impl Pkcs11Keystore {
+    /// Makes a key pair for `usage` under a free label.
+    fn generate_for(&self, label: &KeyLabel, usage: KeyUse) -> Result<VerifyingKey, KeystoreError> {
         let _one_at_a_time = self
             .generating
             .lock()
@@ -183,13 +208,14 @@ impl Keystore for Pkcs11Keystore {
             {
                 return Err(KeystoreError::Exists(label.clone()));
             }
+            let signing = usage == KeyUse::Signing;
             let name = label.as_str().as_bytes().to_vec();
             let public_template = [
                 Attribute::Token(true),
                 Attribute::Private(false),
                 Attribute::KeyType(KeyType::EC),
                 Attribute::EcParams(P256_PARAMS.to_vec()),
-                Attribute::Verify(true),
+                Attribute::Verify(signing),
                 Attribute::Label(name.clone()),
                 Attribute::Id(name.clone()),
             ];
@@ -198,7 +224,8 @@ impl Keystore for Pkcs11Keystore {
                 Attribute::Private(true),
                 Attribute::Sensitive(true),
                 Attribute::Extractable(false),
-                Attribute::Sign(true),
+                Attribute::Sign(signing),
+                Attribute::Derive(!signing),
                 Attribute::Label(name.clone()),
                 Attribute::Id(name),
             ];
@@ -210,6 +237,61 @@ impl Keystore for Pkcs11Keystore {
                 )
                 .map_err(failed)?;
             public_of(session, public, label)
+        })
+    }
+}
+
+/// The template of the secret that ECDH derives: the raw 32 bytes, readable, in the
+/// session only (destroyed as soon as it is read).
+fn shared_secret_template() -> [Attribute; 6] {
+    [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::ValueLen(32.into()),
+        Attribute::Token(false),
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+    ]
+}
+
+impl Keystore for Pkcs11Keystore {
+    fn generate(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError> {
+        self.generate_for(label, KeyUse::Signing)
+    }
+
+    fn generate_agreement(&self, label: &KeyLabel) -> Result<p256::PublicKey, KeystoreError> {
+        Ok(p256::PublicKey::from(
+            &self.generate_for(label, KeyUse::Agreement)?,
+        ))
+    }
+
+    fn agree(
+        &self,
+        label: &KeyLabel,
+        peer: &p256::PublicKey,
+    ) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
+        let point = peer.to_encoded_point(false);
+        self.with_session(|session| {
+            let private = one_object(session, ObjectClass::PRIVATE_KEY, label)?;
+            let mechanism =
+                Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::null(), point.as_bytes()));
+            let derived = session
+                .derive_key(&mechanism, private, &shared_secret_template())
+                .map_err(failed_use(label))?;
+            let read = session.get_attributes(derived, &[AttributeType::Value]);
+            // Destroyed whether or not it could be read.
+            let destroyed = session.destroy_object(derived);
+            let value = match read.map_err(failed)?.into_iter().next() {
+                Some(Attribute::Value(value)) => Zeroizing::new(value),
+                _ => return Err(KeystoreError::Unreadable(label.clone())),
+            };
+            destroyed.map_err(failed)?;
+            let mut secret = Zeroizing::new([0_u8; 32]);
+            if value.len() != secret.len() {
+                return Err(KeystoreError::Unreadable(label.clone()));
+            }
+            secret.copy_from_slice(&value);
+            Ok(secret)
         })
     }
 
@@ -225,7 +307,7 @@ impl Keystore for Pkcs11Keystore {
             let private = one_object(session, ObjectClass::PRIVATE_KEY, label)?;
             let raw = session
                 .sign(&Mechanism::Ecdsa, private, digest)
-                .map_err(failed)?;
+                .map_err(failed_use(label))?;
             Signature::from_slice(&raw).map_err(|_| KeystoreError::Unreadable(label.clone()))
         })
     }

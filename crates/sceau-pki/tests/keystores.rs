@@ -1,26 +1,19 @@
 //! The keystore contract, run against both keystores: the encrypted key directory, and a
-//! PKCS#11 token (SoftHSM2, created for the test in a temporary directory).
-//!
-//! SoftHSM2 reads its configuration file from `SOFTHSM2_CONF` when the module is
-//! initialized, once per process; this test binary does not change its own environment, so
-//! the SoftHSM2 part runs in a child process of this same binary (`inner_` tests, ignored
-//! unless asked for) with the variable set, and the outer test checks that it ran and
-//! passed.
+//! PKCS#11 token (SoftHSM2, created for the test in a temporary directory; the SoftHSM2
+//! part runs in a child process, see `softhsm/mod.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod softhsm;
 
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sceau_pki::{FileKeystore, KeyLabel, Keystore, KeystoreError, Pkcs11Keystore};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use softhsm::{MODULE as SOFTHSM2_MODULE, TOKEN, USER_PIN};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use zeroize::Zeroizing;
-
-const SOFTHSM2_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const TOKEN: &str = "sceau-test";
-const USER_PIN: &str = "4321-user";
-const SO_PIN: &str = "8765-so";
 
 fn label(text: &str) -> KeyLabel {
     KeyLabel::new(text).unwrap()
@@ -121,6 +114,73 @@ fn contract(store: Arc<dyn Keystore>, prefix: &str) {
         let (data, signature) = signer.join().unwrap();
         assert!(alice.verify_prehash(&data, &signature).is_ok());
     }
+    agreement_contract(&store, prefix);
+}
+
+/// A fresh ephemeral key, as a sender's.
+fn ephemeral() -> p256::SecretKey {
+    use rand::RngCore;
+    loop {
+        let mut bytes = [0_u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        if let Ok(key) = p256::SecretKey::from_slice(&bytes) {
+            return key;
+        }
+    }
+}
+
+/// Agreement keys: ECDH as the sender computes it, and one use per key.
+fn agreement_contract(store: &Arc<dyn Keystore>, prefix: &str) {
+    let name = |suffix: &str| label(&format!("{prefix}-{suffix}"));
+    let escrow = store.generate_agreement(&name("escrow")).unwrap();
+    assert_eq!(
+        p256::PublicKey::from(&store.public_key(&name("escrow")).unwrap()),
+        escrow
+    );
+    // The keystore's secret is the sender's: ECDH of its ephemeral key and the public key.
+    for _ in 0..4 {
+        let sender = ephemeral();
+        let expected = p256::ecdh::diffie_hellman(sender.to_nonzero_scalar(), escrow.as_affine());
+        let agreed = store.agree(&name("escrow"), &sender.public_key()).unwrap();
+        assert_eq!(agreed.as_slice(), expected.raw_secret_bytes().as_slice());
+    }
+    // Another agreement key agrees on another secret.
+    let other = store.generate_agreement(&name("escrow-other")).unwrap();
+    assert_ne!(other, escrow);
+    let sender = ephemeral();
+    assert_ne!(
+        store.agree(&name("escrow"), &sender.public_key()).unwrap(),
+        store
+            .agree(&name("escrow-other"), &sender.public_key())
+            .unwrap()
+    );
+    // One use per key: an agreement key does not sign, a signing key does not agree.
+    assert_eq!(
+        store.sign_digest(&name("escrow"), &digest(b"x")),
+        Err(KeystoreError::WrongUse(name("escrow")))
+    );
+    assert_eq!(
+        store.agree(&name("alice"), &sender.public_key()),
+        Err(KeystoreError::WrongUse(name("alice")))
+    );
+    // Labels are shared by both uses: never reused, and unknown ones are not found.
+    assert_eq!(
+        store.generate_agreement(&name("alice")),
+        Err(KeystoreError::Exists(name("alice")))
+    );
+    assert_eq!(
+        store.generate(&name("escrow")),
+        Err(KeystoreError::Exists(name("escrow")))
+    );
+    assert_eq!(
+        store.agree(&name("nobody"), &sender.public_key()),
+        Err(KeystoreError::NotFound(name("nobody")))
+    );
+    store.destroy(&name("escrow-other")).unwrap();
+    assert_eq!(
+        store.agree(&name("escrow-other"), &sender.public_key()),
+        Err(KeystoreError::NotFound(name("escrow-other")))
+    );
 }
 
 #[test]
@@ -131,82 +191,16 @@ fn the_file_keystore_keeps_the_contract() {
     contract(Arc::new(store), "file");
 }
 
-/// A SoftHSM2 configuration and an initialized token in `directory`.
-fn softhsm_token(directory: &Path) -> PathBuf {
-    let tokens = directory.join("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = directory.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    let output = Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            TOKEN,
-            "--pin",
-            USER_PIN,
-            "--so-pin",
-            SO_PIN,
-        ])
-        .env("SOFTHSM2_CONF", &conf)
-        .output()
-        .expect("run softhsm2-util");
-    assert!(
-        output.status.success(),
-        "softhsm2-util --init-token: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    conf
-}
-
 #[test]
 fn the_pkcs11_keystore_keeps_the_contract_on_softhsm2() {
-    if !Path::new(SOFTHSM2_MODULE).exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "SoftHSM2 is not installed ({SOFTHSM2_MODULE}): CI must install softhsm2"
-        );
-        eprintln!("note: SoftHSM2 is not installed: the PKCS#11 keystore was not tested");
-        return;
-    }
-    let directory = tempfile::tempdir().unwrap();
-    let conf = softhsm_token(directory.path());
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "inner_pkcs11_contract",
-            "--ignored",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env("SOFTHSM2_CONF", &conf)
-        .env("SCEAU_TEST_SOFTHSM2", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "the SoftHSM2 run failed:\n{stdout}\n{stderr}"
-    );
+    softhsm::run_inner("inner_pkcs11_contract");
 }
 
 /// Run by [`the_pkcs11_keystore_keeps_the_contract_on_softhsm2`] in a child process.
 #[test]
 #[ignore = "run by the_pkcs11_keystore_keeps_the_contract_on_softhsm2, in a child process"]
 fn inner_pkcs11_contract() {
-    assert!(
-        std::env::var("SCEAU_TEST_SOFTHSM2").is_ok() && std::env::var("SOFTHSM2_CONF").is_ok(),
-        "run through the_pkcs11_keystore_keeps_the_contract_on_softhsm2"
-    );
+    softhsm::assert_inner();
     let module = Path::new(SOFTHSM2_MODULE);
     // A wrong PIN or token is refused at opening.
     assert!(matches!(
@@ -224,12 +218,17 @@ fn inner_pkcs11_contract() {
     // The private key cannot leave the token: sensitive, never extractable, and its
     // value cannot be read.
     store.generate(&label("hsm-sealed")).unwrap();
+    store.generate_agreement(&label("hsm-agreement")).unwrap();
     // The authority's keys on the token: openssl verifies what it signs.
     authority_verified_by_openssl(Arc::clone(&store));
     // Last: the raw session's context finalizes the module for the whole process when
     // it is dropped.
-    let (sensitive, extractable, value_readable) = raw_private_key_attributes("hsm-sealed");
-    assert!(sensitive && !extractable && !value_readable);
+    let [signing, agreement] = raw_private_key_attributes(["hsm-sealed", "hsm-agreement"]);
+    assert!(signing.sensitive && !signing.extractable && !signing.value_readable);
+    assert!(signing.sign && !signing.derive, "{signing:?}");
+    // An agreement key is as sealed, and the token itself keeps it to ECDH.
+    assert!(agreement.sensitive && !agreement.extractable && !agreement.value_readable);
+    assert!(!agreement.sign && agreement.derive, "{agreement:?}");
 }
 
 /// The authority in `store`, a client certificate, and `openssl verify` on the chain.
@@ -278,9 +277,19 @@ fn the_authority_signs_with_file_keys_too() {
     authority_verified_by_openssl(Arc::new(store));
 }
 
-/// Reads the private key's attributes through a session of its own, as any program with
-/// the PIN could.
-fn raw_private_key_attributes(name: &str) -> (bool, bool, bool) {
+/// What any program with the PIN can learn of a private key.
+#[derive(Debug)]
+struct RawAttributes {
+    sensitive: bool,
+    extractable: bool,
+    value_readable: bool,
+    sign: bool,
+    derive: bool,
+}
+
+/// Reads the private keys' attributes through a session of its own, as any program with
+/// the PIN could (one session for all: dropping its context finalizes the module).
+fn raw_private_key_attributes<const N: usize>(names: [&str; N]) -> [RawAttributes; N] {
     use cryptoki::context::{CInitializeArgs, Pkcs11};
     use cryptoki::object::{Attribute, AttributeType, ObjectClass};
     use cryptoki::session::UserType;
@@ -295,30 +304,31 @@ fn raw_private_key_attributes(name: &str) -> (bool, bool, bool) {
         .unwrap();
     let session = context.open_ro_session(slot).unwrap();
     let _ = session.login(UserType::User, Some(&AuthPin::from(USER_PIN.to_owned())));
-    let handle = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Label(name.as_bytes().to_vec()),
-        ])
-        .unwrap()[0];
-    let flags = session
-        .get_attributes(
-            handle,
-            &[AttributeType::Sensitive, AttributeType::Extractable],
-        )
-        .unwrap();
-    let flag = |wanted: AttributeType| {
-        flags.iter().any(|attribute| match attribute {
-            Attribute::Sensitive(true) => wanted == AttributeType::Sensitive,
-            Attribute::Extractable(true) => wanted == AttributeType::Extractable,
-            _ => false,
-        })
-    };
-    let value = session.get_attributes(handle, &[AttributeType::Value]);
-    let value_readable = matches!(&value, Ok(attributes) if attributes.iter().any(|a| matches!(a, Attribute::Value(_))));
-    (
-        flag(AttributeType::Sensitive),
-        flag(AttributeType::Extractable),
-        value_readable,
-    )
+    names.map(|name| {
+        let handle = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Label(name.as_bytes().to_vec()),
+            ])
+            .unwrap()[0];
+        let flags = session
+            .get_attributes(
+                handle,
+                &[
+                    AttributeType::Sensitive,
+                    AttributeType::Extractable,
+                    AttributeType::Sign,
+                    AttributeType::Derive,
+                ],
+            )
+            .unwrap();
+        let value = session.get_attributes(handle, &[AttributeType::Value]);
+        RawAttributes {
+            sensitive: flags.contains(&Attribute::Sensitive(true)),
+            extractable: flags.contains(&Attribute::Extractable(true)),
+            value_readable: matches!(&value, Ok(attributes) if attributes.iter().any(|a| matches!(a, Attribute::Value(_)))),
+            sign: flags.contains(&Attribute::Sign(true)),
+            derive: flags.contains(&Attribute::Derive(true)),
+        }
+    })
 }
