@@ -15,6 +15,7 @@ pub mod pkcs11;
 pub mod setup;
 pub mod signing;
 pub mod tsa;
+pub mod verify;
 
 pub use ca::{Authority, Issued, KeySigner, PkiError};
 pub use der::asn1::ObjectIdentifier;
@@ -24,3 +25,4 @@ pub use pkcs11::Pkcs11Keystore;
 pub use setup::Pki;
 pub use signing::{DetachedSignature, sign_detached};
 pub use tsa::{Answer, Failure, TimeStampAuthority};
+pub use verify::{Refusal, Stamp, Verified, verify_signature, verify_time_stamp};
