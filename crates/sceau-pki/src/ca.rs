@@ -159,6 +159,26 @@ impl Issued {
         })
     }
 
+    /// A certificate from PEM text (`-----BEGIN CERTIFICATE-----`) or DER.
+    pub fn from_pem_or_der(bytes: &[u8]) -> Result<Issued, PkiError> {
+        use der::DecodePem;
+        if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+            Issued::from_certificate(
+                Certificate::from_pem(bytes.trim_ascii()).map_err(certificate_error)?,
+            )
+        } else {
+            Issued::from_der(bytes)
+        }
+    }
+
+    /// Its validity: not before, not after (Unix seconds).
+    pub fn validity_s(&self) -> (i64, i64) {
+        let validity = &self.certificate.tbs_certificate.validity;
+        let seconds =
+            |time: &Time| i64::try_from(time.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
+        (seconds(&validity.not_before), seconds(&validity.not_after))
+    }
+
     /// PEM, for tools.
     pub fn to_pem(&self) -> Result<String, PkiError> {
         use der::EncodePem;

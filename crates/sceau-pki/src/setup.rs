@@ -3,15 +3,18 @@
 //! own) and opened afterwards.
 
 use crate::ca::{Authority, Issued, PkiError};
-use crate::keystore::{KeyLabel, Keystore};
+use crate::keystore::{KeyLabel, Keystore, KeystoreError};
 use crate::tsa::TimeStampAuthority;
 use der::asn1::ObjectIdentifier;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 /// The TSA's key in the keystore.
 pub const TSA_KEY: &str = "tsa";
+/// The authority's escrow key (agreement only): clients' phone numbers are sealed to it.
+pub const ESCROW_KEY: &str = "escrow";
 /// How long the TSA's certificate lives.
 pub const TSA_VALIDITY_S: i64 = 5 * 365 * 86_400;
 
@@ -19,9 +22,19 @@ const FILES: [&str; 3] = ["root.der", "issuing.der", "tsa.der"];
 
 /// The authority and the time-stamp authority of a running server.
 pub struct Pki {
+    keystore: Arc<dyn Keystore>,
+    escrow: EscrowKey,
     pub authority: Authority,
     pub tsa: TimeStampAuthority,
     pub tsa_certificate: Issued,
+}
+
+/// The escrow key: its label, its public half, and the identifier envelopes name it by
+/// (the first 20 bytes of SHA-256 of the public point, uncompressed).
+struct EscrowKey {
+    label: KeyLabel,
+    public: p256::PublicKey,
+    key_id: Vec<u8>,
 }
 
 fn io_error(path: &Path, error: std::io::Error) -> PkiError {
@@ -40,6 +53,22 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), PkiError> {
 }
 
 impl Pki {
+    /// `plaintext` sealed to the escrow key (a CMS envelope, DER): only the keystore
+    /// that holds the escrow key opens it.
+    pub fn seal_for_escrow(&self, plaintext: &[u8]) -> Result<Vec<u8>, PkiError> {
+        crate::escrow::seal(&self.escrow.public, &self.escrow.key_id, plaintext)
+    }
+
+    /// Opens an envelope sealed to the escrow key, inside the keystore.
+    pub fn open_escrowed(&self, envelope: &[u8]) -> Result<Zeroizing<Vec<u8>>, PkiError> {
+        crate::escrow::open(self.keystore.as_ref(), &self.escrow.label, envelope)
+    }
+
+    /// The keystore that holds the authority's keys and the clients'.
+    pub fn keystore(&self) -> &Arc<dyn Keystore> {
+        &self.keystore
+    }
+
     /// Opens the PKI whose certificates are in `directory`, or creates it all when the
     /// directory holds none of them: the root and issuing CA keys and certificates, the
     /// TSA's key and certificate. A directory with some of the files only is refused,
@@ -96,14 +125,34 @@ impl Pki {
                 FILES.join(", ")
             )));
         };
+        // The escrow key came after the first installations: made when it is missing.
+        let escrow_label = KeyLabel::new(ESCROW_KEY)?;
+        let escrow_public = match keystore.public_key(&escrow_label) {
+            Ok(public) => p256::PublicKey::from(&public),
+            Err(KeystoreError::NotFound(_)) => keystore.generate_agreement(&escrow_label)?,
+            Err(error) => return Err(error.into()),
+        };
+        let key_id = {
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            use sha2::Digest;
+            let point = escrow_public.to_encoded_point(false);
+            sha2::Sha256::digest(point.as_bytes())[..20].to_vec()
+        };
+        let escrow = EscrowKey {
+            label: escrow_label,
+            public: escrow_public,
+            key_id,
+        };
         let tsa = TimeStampAuthority::new(
-            keystore,
+            Arc::clone(&keystore),
             tsa_key,
             tsa_certificate.clone(),
             vec![authority.issuing().clone()],
             policy,
         )?;
         Ok(Pki {
+            keystore,
+            escrow,
             authority,
             tsa,
             tsa_certificate,

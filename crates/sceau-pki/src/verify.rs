@@ -47,10 +47,7 @@ pub const INPUT_LEN_MAX: usize = 1 << 20;
 /// Most certificates in a chain, signer and root included.
 pub const CHAIN_LEN_MAX: usize = 8;
 
-/// id-aa-signatureTimeStampToken (RFC 3161 appendix A, CAdES-B-T): an unsigned attribute
-/// of a SignerInfo, a TimeStampToken over the SignerInfo's signature value.
-pub const ID_AA_SIGNATURE_TIME_STAMP_TOKEN: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
+pub use crate::signing::ID_AA_SIGNATURE_TIME_STAMP_TOKEN;
 
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");

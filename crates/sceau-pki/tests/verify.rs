@@ -78,6 +78,7 @@ impl Sceau {
                 chain: &[self.pki.authority.issuing()],
                 content_digest: Sha256::digest(data).into(),
                 signing_time_s: at_s,
+                time_stamp: None,
             },
         )
         .unwrap()
@@ -184,6 +185,34 @@ fn a_signature_by_sceau_verifies_and_names_its_signer() {
     assert!(matches!(
         verify_signature(&late, DATA, sceau.root(), None),
         Err(Refusal::NotValidAt { .. })
+    ));
+}
+
+/// A signature sceau stamps itself (CAdES-B-T, as `sign_detached` makes it with a TSA):
+/// the report names the stamp, checked at its own time; a changed content is refused.
+#[test]
+fn a_signature_stamped_by_sceau_reports_its_time_stamp() {
+    let sceau = sceau("sceau");
+    let signature = sign_detached(
+        Arc::clone(&sceau.keystore),
+        &DetachedSignature {
+            key: &sceau.key,
+            certificate: &sceau.certificate,
+            chain: &[sceau.pki.authority.issuing()],
+            content_digest: Sha256::digest(DATA).into(),
+            signing_time_s: SIGNED_AT,
+            time_stamp: Some(&sceau.pki.tsa),
+        },
+    )
+    .unwrap();
+    let verified = verify_signature(&signature, DATA, sceau.root(), None).unwrap();
+    let stamp = verified.time_stamp.expect("a signature time-stamp");
+    assert_eq!(stamp.time_s, SIGNED_AT);
+    assert_eq!(stamp.policy, POLICY);
+    assert!(stamp.tsa.contains("Time-Stamp Authority"), "{}", stamp.tsa);
+    assert!(matches!(
+        verify_signature(&signature, b"another text", sceau.root(), None),
+        Err(Refusal::ContentMismatch)
     ));
 }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod service;
 pub mod shop;
 pub mod webhooks;
+pub mod white_room;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -67,9 +68,6 @@ pub struct AppState {
     /// The address clients reach this server at (`https://pay.example`), for the links
     /// given to merchants; by default `http://` and the address it listens on.
     pub public_url: Option<String>,
-    /// The certificate authority and the time-stamp authority (`POST /tsa`), if this
-    /// server has them.
-    pub pki: Option<Arc<sceau_pki::Pki>>,
 }
 
 impl AppState {
@@ -162,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/pki/root.pem", get(api::pki::root))
         .route("/pki/issuing.pem", get(api::pki::issuing))
         .route("/pki/tsa.pem", get(api::pki::tsa_certificate))
+        .route("/pki/issuing.crl", get(api::pki::crl))
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)

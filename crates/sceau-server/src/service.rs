@@ -60,6 +60,9 @@ pub struct Service {
     pub outbox_ready: Arc<Notify>,
     /// Woken whenever a webhook is queued, so the dispatcher delivers it at once.
     pub webhooks_ready: Arc<Notify>,
+    /// The white room: the certificate authority and the time-stamp authority, with
+    /// their keystore. Without it, clients get no certificates and nothing is signed.
+    pub pki: Option<Arc<sceau_pki::Pki>>,
 }
 
 /// A request for a single-use number.
@@ -203,7 +206,15 @@ impl Service {
                 .await
                 .map_err(|_| internal("password hashing task failed"))?
                 .map_err(|_| internal("password hashing failed"))?;
-        let client = self
+        // The client's certificate, for a key of their own, is recorded with them.
+        let holder = self
+            .holder_certificate(&enrolment.display_name, &phone)
+            .await?;
+        let (certificates, key) = match holder {
+            Some((certificate, key)) => (vec![certificate], Some(key)),
+            None => (Vec::new(), None),
+        };
+        let enrolled = self
             .store
             .enroll_client(NewClient {
                 login: enrolment.login,
@@ -213,9 +224,19 @@ impl Service {
                 currency,
                 opening_balance: opening_balance.minor,
                 credit_limit: credit_limit.minor,
+                certificates,
                 now_s: self.now_s(),
             })
-            .await?;
+            .await;
+        let client = match enrolled {
+            Ok(client) => client,
+            Err(error) => {
+                if let Some(key) = key {
+                    self.destroy_key(key).await;
+                }
+                return Err(error.into());
+            }
+        };
         tracing::info!(client_id = client.id, "client enrolled");
         Ok(client)
     }

@@ -193,6 +193,37 @@ pub trait Store: Send + Sync + 'static {
     /// at `now_s`, unused and unrevoked, and records the use with its revocation.
     async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError>;
 
+    /// Records a request for a signature in a client's name and queues its seal's
+    /// message, in one transaction (unless the client made too many within the hour).
+    async fn create_signature_request(
+        &self,
+        request: NewSignatureRequest,
+    ) -> Result<SignatureRequestOutcome, StoreError>;
+    /// A signature request by its public identifier.
+    async fn signature_request(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<SignatureRequestView>, StoreError>;
+    /// A client's signature requests, newest first.
+    async fn client_signature_requests(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SignatureRequestView>, StoreError>;
+    /// Judges a seal typed for a signature request and records the verdict.
+    async fn type_signature_seal(
+        &self,
+        typed: TypedSignatureSeal,
+    ) -> Result<SignatureSealOutcome, StoreError>;
+    /// Stores the signature of a sealed request (which becomes signed). False if the
+    /// request is not sealed (signed already, or never sealed).
+    async fn record_signature(
+        &self,
+        public_id: &str,
+        signature: Vec<u8>,
+        now_s: i64,
+    ) -> Result<bool, StoreError>;
+
     /// Recomputes the ledger's invariants from the stored rows.
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError>;
 }

@@ -775,3 +775,115 @@ pub enum UseOutcome {
 
 /// RFC 5280's reason code cessationOfOperation: a disposable certificate after its use.
 pub const REVOKED_AFTER_USE: u8 = 5;
+
+/// Where a request for a signature in a client's name stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureState {
+    /// Waiting for the seal sent to the client's phone.
+    AwaitingSeal,
+    /// The right seal was typed: the client consented to sign this very data. The
+    /// signature is being made (or is made again after a failure).
+    Sealed,
+    /// Signed: the signature is stored.
+    Signed,
+    /// Three wrong seals: nothing will be signed for this request.
+    Failed,
+}
+
+impl SignatureState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureState::AwaitingSeal => "awaiting_seal",
+            SignatureState::Sealed => "sealed",
+            SignatureState::Signed => "signed",
+            SignatureState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SignatureState> {
+        [
+            SignatureState::AwaitingSeal,
+            SignatureState::Sealed,
+            SignatureState::Signed,
+            SignatureState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
+}
+
+/// A request for a signature in a client's name, and its seal (sent in the same
+/// transaction).
+pub struct NewSignatureRequest {
+    /// The request's identifier in addresses: 32 hexadecimal digits (16 random bytes,
+    /// which the seal covers).
+    pub public_id: String,
+    pub client_id: i64,
+    pub document_name: String,
+    pub content_digest: [u8; 32],
+    pub seal: StoredSeal,
+    pub message: NewMessage,
+    /// Signature requests a client may make within an hour.
+    pub requests_per_hour_max: i64,
+    pub now_s: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureRequestView {
+    pub id: i64,
+    pub public_id: String,
+    pub client_id: i64,
+    pub document_name: String,
+    pub content_digest: [u8; 32],
+    pub state: SignatureState,
+    pub seal: StoredSeal,
+    pub wrong_tries: u32,
+    /// The CMS signature (DER), once signed.
+    pub signature: Option<Vec<u8>>,
+    pub signed_at_s: Option<i64>,
+    pub created_at_s: i64,
+}
+
+pub enum SignatureRequestOutcome {
+    Created(SignatureRequestView),
+    /// The client asked for too many signatures within the hour.
+    TooManyRequests,
+}
+
+/// Whether a typed seal is the seal of this request (recomputed and compared in constant
+/// time by the caller's closure, inside the store's transaction).
+pub type SignatureSealCheck = Box<dyn Fn(&SignatureRequestView) -> bool + Send + Sync>;
+
+/// A seal typed for a signature request by a client in a browser session: in one
+/// transaction the store finds the session's client and the request (which must be
+/// theirs), judges the seal and records the verdict.
+pub struct TypedSignatureSeal {
+    pub public_id: String,
+    pub session_token_hash: [u8; 32],
+    pub check: SignatureSealCheck,
+    pub now_s: i64,
+}
+
+pub enum SignatureSealOutcome {
+    /// The right seal: the request is sealed and may be signed.
+    Sealed(SignatureRequestView),
+    Wrong {
+        tries_left: u32,
+        paused: Option<Paused>,
+    },
+    /// The third wrong seal: the request failed.
+    Failed {
+        view: SignatureRequestView,
+        paused: Option<Paused>,
+    },
+    /// The seal's time had passed: nothing counted (a new request is needed).
+    Expired,
+    /// The request is no longer waiting for a seal (sealed, signed or failed).
+    NotAwaiting(SignatureRequestView),
+    /// No live session, no such request, or not this client's: nothing is said of
+    /// which.
+    NotFound,
+    /// The client is blocked or paused.
+    ClientStopped,
+}

@@ -87,6 +87,38 @@ pub enum AdminCommand {
     },
     /// Recompute the ledger's invariants and report any broken rule.
     LedgerCheck,
+    /// List a client's certificates (serial, kind, validity, revocation).
+    CertificateList {
+        #[arg(long)]
+        client: i64,
+    },
+    /// Write a certificate (PEM) to a file.
+    CertificateShow {
+        serial: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Issue a client's second certificate: no phone number, naming their first.
+    CertificatePseudonym {
+        #[arg(long)]
+        client: i64,
+    },
+    /// Revoke a certificate; it appears on the CRL from now on.
+    CertificateRevoke {
+        serial: String,
+        /// unspecified, key-compromise, affiliation-changed, superseded or
+        /// cessation-of-operation.
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
+    /// Reveal the phone number sealed in a client's certificate, with the authority's
+    /// escrow key (the act is logged; the number is printed here only).
+    CertificateRevealPhone { serial: String },
+    /// Write the issuing CA's current CRL (DER) to a file.
+    Crl {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
@@ -241,6 +273,64 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        AdminCommand::CertificateList { client } => {
+            println!(
+                "{:<34} {:<11} {:<20} {:<20} revoked",
+                "serial", "kind", "not before", "not after"
+            );
+            for record in service.client_certificates(client).await.map_err(failed)? {
+                let revoked = match (record.revoked_at_s, record.revocation_reason) {
+                    (Some(at_s), Some(code)) => format!(
+                        "{} ({})",
+                        rfc3339(at_s),
+                        sceau_pki::ca::RevocationReason::from_code(code)
+                            .map_or("unknown", |reason| reason.name())
+                    ),
+                    _ => "no".to_owned(),
+                };
+                println!(
+                    "{:<34} {:<11} {:<20} {:<20} {revoked}",
+                    record.serial,
+                    record.kind.as_str(),
+                    rfc3339(record.not_before_s),
+                    rfc3339(record.not_after_s),
+                );
+            }
+        }
+        AdminCommand::CertificateShow { serial, out } => {
+            let record = service.certificate(&serial).await.map_err(failed)?;
+            let pem = sceau_pki::Issued::from_der(&record.der)?.to_pem()?;
+            write_file(&out, &pem)?;
+            println!("certificate {} written to {}", record.serial, out.display());
+        }
+        AdminCommand::CertificatePseudonym { client } => {
+            let record = service.issue_pseudonym(client).await.map_err(failed)?;
+            println!(
+                "certificate {} issued to client {client}, naming {}",
+                record.serial,
+                record.names_serial.as_deref().unwrap_or("-")
+            );
+        }
+        AdminCommand::CertificateRevoke { serial, reason } => {
+            let reason: sceau_pki::ca::RevocationReason = reason.parse()?;
+            let record = service
+                .revoke_certificate(&serial, reason)
+                .await
+                .map_err(failed)?;
+            println!(
+                "certificate {} revoked at {}",
+                record.serial,
+                record.revoked_at_s.map(rfc3339).unwrap_or_default()
+            );
+        }
+        AdminCommand::CertificateRevealPhone { serial } => {
+            println!("{}", service.reveal_phone(&serial).await.map_err(failed)?);
+        }
+        AdminCommand::Crl { out } => {
+            let der = service.crl().await.map_err(failed)?;
+            write_bytes(&out, &der)?;
+            println!("CRL written to {}", out.display());
+        }
         AdminCommand::LedgerCheck => {
             let report = store.check_ledger().await?;
             for (currency, sum) in &report.currency_sums {
@@ -267,9 +357,13 @@ fn failed(error: ApiError) -> anyhow::Error {
 
 /// Writes `contents` to `path` (replacing it) and waits until it is on disk.
 fn write_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    write_bytes(path, contents.as_bytes())
+}
+
+fn write_bytes(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let mut file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(contents.as_bytes())
+    file.write_all(contents)
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -138,6 +138,8 @@ pub async fn run(keep_serving: bool, database_url: Option<String>) -> anyhow::Re
         database,
         master_key_file: directory.path().join("master.key"),
         admin_token_file: directory.path().join("admin.token"),
+        keys_directory: directory.path().join("keys"),
+        pki_directory: directory.path().join("pki"),
         issuer_name: "Banque Sceau".into(),
         // The demo shop runs on this machine.
         webhooks_to_private_networks: true,
@@ -145,12 +147,7 @@ pub async fn run(keep_serving: bool, database_url: Option<String>) -> anyhow::Re
     };
     let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock)).await?;
     let admin_token = sceau_crypto::new_token("adm_");
-    let state = crate::app_state(
-        &config,
-        service,
-        sceau_crypto::token_hash(&admin_token),
-        None,
-    );
+    let state = crate::app_state(&config, service, sceau_crypto::token_hash(&admin_token));
     let running =
         sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
     let base = format!("http://{}", running.address);

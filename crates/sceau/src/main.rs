@@ -6,6 +6,7 @@ mod bench_pki;
 mod config;
 mod demo;
 mod loadgen;
+mod verify;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -61,6 +62,9 @@ enum Command {
     /// Measure durable authorizations per second over real HTTP against a trivial
     /// endpoint of the same server (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// Check a signature or a time-stamp offline against a root certificate: prints the
+    /// signer and the time, or why it is refused (exit status 1).
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -113,6 +117,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             admin::run(config, command).await
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Verify(args) => {
+            if verify::run(args)? {
+                Ok(())
+            } else {
+                anyhow::bail!("verification failed")
+            }
+        }
     }
 }
 
@@ -227,6 +238,7 @@ pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         webhooks_to_private_networks: config.webhooks_to_private_networks,
         issuer_bank: config.issuer_bank()?,
     };
+    let pki = open_pki(config, &keys, clock.now_s())?;
     Ok(Service {
         store,
         keys: Arc::new(keys),
@@ -234,6 +246,7 @@ pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         settings: Arc::new(settings),
         outbox_ready: Arc::new(tokio::sync::Notify::new()),
         webhooks_ready: Arc::new(tokio::sync::Notify::new()),
+        pki: Some(pki),
     })
 }
 
@@ -263,9 +276,12 @@ pub fn open_keystore(
 }
 
 /// The authority and the TSA: opened, or created at first start.
-pub fn open_pki(config: &Config, now_s: i64) -> anyhow::Result<Arc<sceau_pki::Pki>> {
-    let keys = load_keys(config)?;
-    let keystore = open_keystore(config, &keys)?;
+pub fn open_pki(
+    config: &Config,
+    keys: &sceau_crypto::Keys,
+    now_s: i64,
+) -> anyhow::Result<Arc<sceau_pki::Pki>> {
+    let keystore = open_keystore(config, keys)?;
     if config.tsa_policy == crate::config::TSA_POLICY_EXAMPLE {
         tracing::warn!(
             "tsa_policy is OpenSSL's example OID 1.2.3.4.1: set your organisation's own"
@@ -286,14 +302,8 @@ pub fn open_pki(config: &Config, now_s: i64) -> anyhow::Result<Arc<sceau_pki::Pk
     Ok(Arc::new(pki))
 }
 
-pub fn app_state(
-    config: &Config,
-    service: Service,
-    admin_token_hash: [u8; 32],
-    pki: Option<Arc<sceau_pki::Pki>>,
-) -> AppState {
+pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) -> AppState {
     AppState {
-        pki,
         service,
         admin_token_hash,
         merchant_cache: Arc::new(MerchantCache::default()),
@@ -312,8 +322,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             config.admin_token_file.display()
         );
     }
-    let pki = open_pki(&config, service.now_s())?;
-    let state = app_state(&config, service, token_hash, Some(pki));
+    let state = app_state(&config, service, token_hash);
     let running =
         sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
     let base = format!("http://{}", running.address);

@@ -47,7 +47,7 @@ pub async fn time_stamp(
             format!("send Content-Type: {TIMESTAMP_QUERY}"),
         ));
     }
-    let pki = state.pki.clone().ok_or_else(unavailable)?;
+    let pki = state.service.pki.clone().ok_or_else(unavailable)?;
     let now_s = state.service.now_s();
     // Signing takes a core for a while (or a round trip to the token): off the async
     // threads.
@@ -74,12 +74,19 @@ fn pem(issued: &sceau_pki::Issued) -> Result<Response, ApiError> {
 /// `GET /pki/root.pem`: the root CA certificate, the trust anchor of every signature
 /// and time-stamp this server makes.
 pub async fn root(State(state): State<AppState>) -> Result<Response, ApiError> {
-    pem(state.pki.as_ref().ok_or_else(unavailable)?.authority.root())
+    pem(state
+        .service
+        .pki
+        .as_ref()
+        .ok_or_else(unavailable)?
+        .authority
+        .root())
 }
 
 /// `GET /pki/issuing.pem`: the issuing CA certificate.
 pub async fn issuing(State(state): State<AppState>) -> Result<Response, ApiError> {
     pem(state
+        .service
         .pki
         .as_ref()
         .ok_or_else(unavailable)?
@@ -87,7 +94,26 @@ pub async fn issuing(State(state): State<AppState>) -> Result<Response, ApiError
         .issuing())
 }
 
+/// `GET /pki/issuing.crl`: the issuing CA's certificate revocation list (DER), as of
+/// now: every certificate it revoked that has not expired yet.
+pub async fn crl(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let der = state.service.crl().await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pkix-crl"),
+            (header::CACHE_CONTROL, "max-age=60"),
+        ],
+        der,
+    )
+        .into_response())
+}
+
 /// `GET /pki/tsa.pem`: the time-stamp authority's certificate.
 pub async fn tsa_certificate(State(state): State<AppState>) -> Result<Response, ApiError> {
-    pem(&state.pki.as_ref().ok_or_else(unavailable)?.tsa_certificate)
+    pem(&state
+        .service
+        .pki
+        .as_ref()
+        .ok_or_else(unavailable)?
+        .tsa_certificate)
 }

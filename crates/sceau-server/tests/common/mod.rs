@@ -224,6 +224,29 @@ pub fn messages_in_page(page: &str) -> Vec<(i64, String)> {
     messages
 }
 
+/// The white room of a server on `database`: keys and certificates beside it, created
+/// at first start and opened on a restart.
+pub fn white_room(database: &Path, now_s: i64) -> Arc<sceau_pki::Pki> {
+    let directory = database.parent().expect("the database's directory");
+    let keystore: Arc<dyn sceau_pki::Keystore> = Arc::new(
+        sceau_pki::FileKeystore::open(
+            &directory.join("keys"),
+            Keys::from_master(&MASTER_KEY).keystore_secret(),
+        )
+        .expect("the keystore"),
+    );
+    Arc::new(
+        sceau_pki::Pki::open_or_create(
+            keystore,
+            &directory.join("pki"),
+            ISSUER,
+            "1.2.3.4.1".parse().expect("an OID"),
+            now_s,
+        )
+        .expect("the PKI"),
+    )
+}
+
 impl Server {
     /// A fresh server on a fresh database.
     pub async fn start() -> Server {
@@ -258,6 +281,10 @@ impl Server {
             }),
             outbox_ready: Arc::new(Notify::new()),
             webhooks_ready: Arc::new(Notify::new()),
+            pki: Some(white_room(
+                database,
+                sceau_server::clock::Clock::now_s(&clock),
+            )),
         };
         let state = AppState {
             service: service.clone(),
@@ -266,7 +293,6 @@ impl Server {
             phone_simulator: true,
             secure_cookies: false,
             public_url: None,
-            pki: None,
         };
         let running = sceau_server::start(
             state,

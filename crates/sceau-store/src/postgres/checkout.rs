@@ -433,7 +433,7 @@ async fn authorization_of(c: &Conn, view: &CheckoutView) -> Result<Authorization
 
 /// Counts a wrong seal against the client: returns the pause it starts, if any. The
 /// client's account is locked by the batch (it is the hold's debit account).
-async fn count_client_failure(
+pub(super) async fn count_client_failure(
     c: &Conn,
     client_id: i64,
     now_s: i64,

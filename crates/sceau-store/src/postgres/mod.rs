@@ -26,6 +26,7 @@ mod ops;
 mod read;
 pub mod schema;
 pub mod scratch;
+mod signatures;
 
 use crate::model::*;
 use crate::{Store, StoreError};
@@ -233,6 +234,13 @@ enum Write {
         serial: String,
         now_s: i64,
     },
+    CreateSignatureRequest(NewSignatureRequest),
+    TypeSignatureSeal(TypedSignatureSeal),
+    RecordSignature {
+        public_id: String,
+        signature: Vec<u8>,
+        now_s: i64,
+    },
 }
 
 impl Write {
@@ -296,6 +304,8 @@ enum Done {
     Clearing(Box<ClearingOutcome>),
     Revoked(RevokeOutcome),
     Used(Box<UseOutcome>),
+    SignatureRequest(Box<SignatureRequestOutcome>),
+    SignatureSeal(Box<SignatureSealOutcome>),
     Nothing,
 }
 
@@ -1048,6 +1058,63 @@ impl Store for PostgresStore {
         let serial = serial.to_owned();
         match self.write(Write::UseCertificate { serial, now_s }).await? {
             Done::Used(outcome) => Ok(*outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn create_signature_request(
+        &self,
+        request: NewSignatureRequest,
+    ) -> Result<SignatureRequestOutcome, StoreError> {
+        match self.write(Write::CreateSignatureRequest(request)).await? {
+            Done::SignatureRequest(outcome) => Ok(*outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn signature_request(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<SignatureRequestView>, StoreError> {
+        let public_id = public_id.to_owned();
+        self.read(async move |c| signatures::request(c, &public_id).await)
+            .await
+    }
+
+    async fn client_signature_requests(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SignatureRequestView>, StoreError> {
+        self.read(async |c| signatures::client_requests(c, client_id, limit).await)
+            .await
+    }
+
+    async fn type_signature_seal(
+        &self,
+        typed: TypedSignatureSeal,
+    ) -> Result<SignatureSealOutcome, StoreError> {
+        match self.write(Write::TypeSignatureSeal(typed)).await? {
+            Done::SignatureSeal(outcome) => Ok(*outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn record_signature(
+        &self,
+        public_id: &str,
+        signature: Vec<u8>,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        match self
+            .write(Write::RecordSignature {
+                public_id: public_id.to_owned(),
+                signature,
+                now_s,
+            })
+            .await?
+        {
+            Done::Changed(changed) => Ok(changed),
             _ => Err(unexpected()),
         }
     }

@@ -7,7 +7,7 @@
 
 use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row, number_row};
 use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
-use super::{certificates, checkout, clearing};
+use super::{certificates, checkout, clearing, signatures};
 use crate::StoreError;
 use crate::model::*;
 use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
@@ -45,6 +45,20 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
             c,
             "SELECT account_id FROM clients WHERE id = $1",
             &[&hold.client_id],
+        )
+        .await?),
+        // A signature request's writes run under its client's account lock.
+        Write::CreateSignatureRequest(request) => ids(rows(
+            c,
+            "SELECT account_id FROM clients WHERE id = $1",
+            &[&request.client_id],
+        )
+        .await?),
+        Write::TypeSignatureSeal(typed) => ids(rows(
+            c,
+            "SELECT cl.account_id FROM signature_requests s JOIN clients cl ON cl.id = s.client_id \
+             WHERE s.public_id = $1",
+            &[&typed.public_id],
         )
         .await?),
         // A typed seal may capture or release the checkout's hold (none before it is
@@ -102,6 +116,7 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
         | Write::RecordCertificate(_)
         | Write::RevokeCertificate { .. }
         | Write::UseCertificate { .. }
+        | Write::RecordSignature { .. }
         | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
@@ -141,11 +156,14 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         | Write::Expire(_)
         | Write::HoldCheckout(_)
         | Write::TypeSeal(_)
+        | Write::CreateSignatureRequest(_)
+        | Write::TypeSignatureSeal(_)
         | Write::CloseClearing(_) => true,
         Write::EnrollMerchant(_)
         | Write::RecordCertificate(_)
         | Write::RevokeCertificate { .. }
         | Write::UseCertificate { .. }
+        | Write::RecordSignature { .. }
         | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
@@ -276,6 +294,17 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
             checkout::mark_webhook(c, *webhook_id, result).await?;
             Done::Nothing
         }
+        Write::CreateSignatureRequest(request) => {
+            Done::SignatureRequest(Box::new(signatures::create(c, request).await?))
+        }
+        Write::TypeSignatureSeal(typed) => {
+            Done::SignatureSeal(Box::new(signatures::type_seal(c, typed).await?))
+        }
+        Write::RecordSignature {
+            public_id,
+            signature,
+            now_s,
+        } => Done::Changed(signatures::record_signature(c, public_id, signature, *now_s).await?),
         Write::RecordCertificate(certificate) => {
             certificates::insert(c, certificate, None).await?;
             Done::Nothing

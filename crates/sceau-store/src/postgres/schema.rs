@@ -260,6 +260,26 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX certificates_client ON certificates (client_id, created_at) WHERE client_id IS NOT NULL;
     CREATE INDEX certificates_revoked ON certificates (not_after) WHERE revoked_at IS NOT NULL;
+
+    CREATE TABLE signature_requests (
+        id BIGSERIAL PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        client_id BIGINT NOT NULL REFERENCES clients (id),
+        document_name TEXT NOT NULL,
+        content_digest BYTEA NOT NULL CHECK (octet_length(content_digest) = 32),
+        state TEXT NOT NULL CHECK (state IN ('awaiting_seal', 'sealed', 'signed', 'failed')),
+        seal_nonce BYTEA NOT NULL CHECK (octet_length(seal_nonce) = 16),
+        seal_digits SMALLINT NOT NULL,
+        seal_issued_at BIGINT NOT NULL,
+        seal_expires_at BIGINT NOT NULL,
+        wrong_tries BIGINT NOT NULL DEFAULT 0,
+        signature BYTEA,
+        signed_at BIGINT,
+        created_at BIGINT NOT NULL,
+        CHECK ((state = 'signed') = (signature IS NOT NULL)),
+        CHECK ((signature IS NULL) = (signed_at IS NULL))
+    );
+    CREATE INDEX signature_requests_client ON signature_requests (client_id, created_at);
     "#,
 ];
 

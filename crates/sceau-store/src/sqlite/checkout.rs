@@ -389,7 +389,7 @@ fn authorization_of(
 }
 
 /// Counts a wrong seal against the client: returns the pause it starts, if any.
-fn count_client_failure(
+pub(super) fn count_client_failure(
     connection: &Connection,
     client_id: i64,
     now_s: i64,

@@ -7,6 +7,7 @@ mod clearing;
 mod ops;
 mod read;
 pub mod schema;
+mod signatures;
 
 use crate::model::*;
 use crate::{Store, StoreError};
@@ -598,6 +599,48 @@ impl Store for SqliteStore {
     async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError> {
         let serial = serial.to_owned();
         self.write(move |c| certificates::use_once(c, &serial, now_s))
+            .await
+    }
+
+    async fn create_signature_request(
+        &self,
+        request: NewSignatureRequest,
+    ) -> Result<SignatureRequestOutcome, StoreError> {
+        self.write(move |c| signatures::create(c, &request)).await
+    }
+
+    async fn signature_request(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<SignatureRequestView>, StoreError> {
+        let public_id = public_id.to_owned();
+        self.read(move |c| signatures::request(c, &public_id)).await
+    }
+
+    async fn client_signature_requests(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SignatureRequestView>, StoreError> {
+        self.read(move |c| signatures::client_requests(c, client_id, limit))
+            .await
+    }
+
+    async fn type_signature_seal(
+        &self,
+        typed: TypedSignatureSeal,
+    ) -> Result<SignatureSealOutcome, StoreError> {
+        self.write(move |c| signatures::type_seal(c, &typed)).await
+    }
+
+    async fn record_signature(
+        &self,
+        public_id: &str,
+        signature: Vec<u8>,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        let public_id = public_id.to_owned();
+        self.write(move |c| signatures::record_signature(c, &public_id, &signature, now_s))
             .await
     }
 

@@ -1,0 +1,483 @@
+//! The white room's use cases (SPEC capability 4): clients' certificates, their
+//! revocation and the CRL, disposable certificates used once, and signatures in a
+//! client's name. Keys stay in the keystore; every keystore call runs off the async
+//! threads (a token may take a while to answer).
+
+use crate::error::ApiError;
+use crate::service::{Service, internal};
+use axum::http::StatusCode;
+use sceau_pki::ca::{ClientProfile, Revocation, RevocationReason, serial_from_hex, serial_hex};
+use sceau_pki::{DetachedSignature, Issued, KeyLabel, Pki};
+use sceau_store::*;
+use std::sync::Arc;
+
+/// How long a disposable certificate lives unless asked otherwise.
+pub const DISPOSABLE_LIFETIME_S_DEFAULT: i64 = 10 * 60;
+/// The longest a disposable certificate may live (the seed: less than one hour).
+pub const DISPOSABLE_LIFETIME_S_MAX: i64 = 60 * 60;
+/// The shortest, so that it can be used at all.
+pub const DISPOSABLE_LIFETIME_S_MIN: i64 = 60;
+/// Bytes a phone number is padded to before it is sealed: "+" and 15 digits (E.164).
+const PHONE_SEALED_LEN: usize = 16;
+/// How long a published CRL is good for (its nextUpdate).
+pub const CRL_VALIDITY_S: i64 = 60 * 60;
+
+/// A disposable certificate, just issued: its key stays in the keystore.
+pub struct Disposable {
+    pub serial: String,
+    pub certificate: Issued,
+    pub not_after_s: i64,
+}
+
+fn unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "pki_unavailable",
+        "this server has no certificate authority configured",
+    )
+}
+
+fn pki_failure(error: sceau_pki::PkiError) -> ApiError {
+    tracing::error!(%error, "white room");
+    internal("white room")
+}
+
+/// A fresh key label: `prefix` and 16 random bytes in hexadecimal.
+fn new_label(prefix: &str) -> Result<KeyLabel, ApiError> {
+    let bytes: [u8; 16] = sceau_crypto::random_bytes();
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    KeyLabel::new(&format!("{prefix}-{hex}")).map_err(|_| internal("key label"))
+}
+
+/// Runs `work` on the blocking threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, sceau_pki::PkiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| internal("white room task failed"))?
+        .map_err(pki_failure)
+}
+
+impl Service {
+    pub(crate) fn white_room(&self) -> Result<&Arc<Pki>, ApiError> {
+        self.pki.as_ref().ok_or_else(unavailable)
+    }
+
+    /// A client's certificates, oldest first.
+    pub async fn client_certificates(
+        &self,
+        client_id: i64,
+    ) -> Result<Vec<CertificateRecord>, ApiError> {
+        Ok(self.store.client_certificates(client_id).await?)
+    }
+
+    pub async fn certificate(&self, serial: &str) -> Result<CertificateRecord, ApiError> {
+        self.store
+            .certificate(&serial.to_ascii_lowercase())
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_certificate",
+                    "no certificate has this serial number",
+                )
+            })
+    }
+
+    /// A new client's holder certificate, for a new key, with their phone number sealed
+    /// to the authority's escrow key (a fresh envelope every time: two certificates of
+    /// one phone cannot be linked). `None` when this server has no white room.
+    pub(crate) async fn holder_certificate(
+        &self,
+        display_name: &str,
+        phone: &sceau_domain::PhoneNumber,
+    ) -> Result<Option<(NewCertificate, KeyLabel)>, ApiError> {
+        let Some(pki) = self.pki.clone() else {
+            return Ok(None);
+        };
+        let label = new_label("client")?;
+        let now_s = self.now_s();
+        // A common name has at most 64 characters (RFC 5280): longer names are cut.
+        let name: String = display_name
+            .chars()
+            .take(sceau_pki::ca::COMMON_NAME_LEN_MAX)
+            .collect();
+        // Padded to the longest E.164 number, so that the envelope's length says nothing
+        // of the number's.
+        let mut phone = phone.as_str().as_bytes().to_vec();
+        phone.resize(PHONE_SEALED_LEN.max(phone.len()), 0);
+        let issued = {
+            let label = label.clone();
+            blocking(move || {
+                let envelope = pki.seal_for_escrow(&phone)?;
+                pki.keystore().generate(&label)?;
+                pki.authority.issue_for_client(
+                    &label,
+                    &name,
+                    ClientProfile::Holder {
+                        escrowed_phone: &envelope,
+                    },
+                    now_s,
+                    sceau_pki::ca::CLIENT_VALIDITY_S,
+                )
+            })
+            .await?
+        };
+        let (not_before_s, not_after_s) = issued.validity_s();
+        Ok(Some((
+            NewCertificate {
+                serial: serial_hex(&issued),
+                kind: CertificateKind::Holder,
+                client_id: None,
+                key_label: label.as_str().to_owned(),
+                der: issued.der,
+                not_before_s,
+                not_after_s,
+                names_serial: None,
+                now_s,
+            },
+            label,
+        )))
+    }
+
+    /// The phone number sealed in a holder certificate, opened with the authority's
+    /// escrow key (an administrator's act: it is logged, the number is not).
+    pub async fn reveal_phone(&self, serial: &str) -> Result<String, ApiError> {
+        let pki = Arc::clone(self.white_room()?);
+        let record = self.certificate(serial).await?;
+        if record.kind != CertificateKind::Holder {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "no_phone_number",
+                "only a client's holder certificate carries a phone number",
+            ));
+        }
+        let phone = blocking(move || {
+            let issued = Issued::from_der(&record.der)?;
+            let envelope =
+                sceau_pki::ca::extension_value(&issued, sceau_pki::ca::ID_ESCROWED_PHONE)
+                    .ok_or_else(|| sceau_pki::PkiError::Certificate("no escrowed phone".into()))?;
+            pki.open_escrowed(envelope)
+        })
+        .await?;
+        let unpadded: Vec<u8> = phone
+            .iter()
+            .copied()
+            .take_while(|byte| *byte != 0)
+            .collect();
+        let phone = String::from_utf8(unpadded).map_err(|_| internal("escrowed phone"))?;
+        tracing::warn!(serial, "phone number revealed from a certificate");
+        Ok(phone)
+    }
+
+    /// A client's second certificate: no phone number, naming their first (holder)
+    /// certificate, for a key of its own.
+    pub async fn issue_pseudonym(&self, client_id: i64) -> Result<CertificateRecord, ApiError> {
+        let pki = Arc::clone(self.white_room()?);
+        if self.store.client(client_id).await?.is_none() {
+            return Err(ApiError::not_found());
+        }
+        let first = self
+            .store
+            .client_certificates(client_id)
+            .await?
+            .into_iter()
+            .find(|record| record.kind == CertificateKind::Holder && record.revoked_at_s.is_none())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "no_holder_certificate",
+                    "the client has no valid certificate to name",
+                )
+            })?;
+        let label = new_label("pseudonym")?;
+        let now_s = self.now_s();
+        let issued = {
+            let (pki, label, der) = (Arc::clone(&pki), label.clone(), first.der.clone());
+            blocking(move || {
+                let first = Issued::from_der(&der)?;
+                pki.keystore().generate(&label)?;
+                pki.authority.issue_for_client(
+                    &label,
+                    PSEUDONYM_NAME,
+                    ClientProfile::Pseudonym { first: &first },
+                    now_s,
+                    sceau_pki::ca::CLIENT_VALIDITY_S,
+                )
+            })
+            .await?
+        };
+        let (not_before_s, not_after_s) = issued.validity_s();
+        let serial = serial_hex(&issued);
+        let recorded = self
+            .store
+            .record_certificate(NewCertificate {
+                serial: serial.clone(),
+                kind: CertificateKind::Pseudonym,
+                client_id: Some(client_id),
+                key_label: label.as_str().to_owned(),
+                der: issued.der.clone(),
+                not_before_s,
+                not_after_s,
+                names_serial: Some(first.serial.clone()),
+                now_s,
+            })
+            .await;
+        if let Err(error) = recorded {
+            self.destroy_key(label).await;
+            return Err(error.into());
+        }
+        tracing::info!(client_id, serial, "pseudonymous certificate issued");
+        self.certificate(&serial).await
+    }
+
+    /// Revokes a certificate (the first revocation stands: revoking again answers the
+    /// revocation on record).
+    pub async fn revoke_certificate(
+        &self,
+        serial: &str,
+        reason: RevocationReason,
+    ) -> Result<CertificateRecord, ApiError> {
+        let serial = serial.to_ascii_lowercase();
+        match self
+            .store
+            .revoke_certificate(&serial, reason.code(), self.now_s())
+            .await?
+        {
+            RevokeOutcome::Revoked(record) => {
+                tracing::info!(serial, reason = reason.name(), "certificate revoked");
+                Ok(record)
+            }
+            RevokeOutcome::AlreadyRevoked(record) => Ok(record),
+            RevokeOutcome::Unknown => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_certificate",
+                "no certificate has this serial number",
+            )),
+        }
+    }
+
+    /// The issuing CA's CRL as of now (DER): every revoked certificate not yet expired.
+    pub async fn crl(&self) -> Result<Vec<u8>, ApiError> {
+        let pki = Arc::clone(self.white_room()?);
+        let now_s = self.now_s();
+        let revoked = self.store.revocations(now_s).await?;
+        let entries = revoked
+            .iter()
+            .map(|record| {
+                Ok(Revocation {
+                    serial: serial_from_hex(&record.serial)
+                        .ok_or_else(|| internal("stored serial"))?,
+                    at_s: record.revoked_at_s.ok_or_else(|| internal("revocation"))?,
+                    reason: record
+                        .revocation_reason
+                        .and_then(RevocationReason::from_code)
+                        .unwrap_or(RevocationReason::Unspecified),
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        // The CRL number grows with time, and within a second with the list's length.
+        let number =
+            (u64::try_from(now_s).unwrap_or(0) << 20) | (entries.len() as u64).min(0xF_FFFF);
+        blocking(move || {
+            pki.authority
+                .crl(&entries, now_s, now_s + CRL_VALIDITY_S, number)
+        })
+        .await
+    }
+
+    /// Issues a certificate and key for one use, living `lifetime_s` (10 minutes unless
+    /// given, never more than an hour). Its one use is [`Service::sign_once`].
+    pub async fn issue_disposable(&self, lifetime_s: Option<i64>) -> Result<Disposable, ApiError> {
+        let lifetime_s = lifetime_s.unwrap_or(DISPOSABLE_LIFETIME_S_DEFAULT);
+        if !(DISPOSABLE_LIFETIME_S_MIN..=DISPOSABLE_LIFETIME_S_MAX).contains(&lifetime_s) {
+            return Err(ApiError::unprocessable(
+                "invalid_lifetime",
+                format!(
+                    "a disposable certificate lives {DISPOSABLE_LIFETIME_S_MIN} to \
+                     {DISPOSABLE_LIFETIME_S_MAX} seconds"
+                ),
+            ));
+        }
+        let pki = Arc::clone(self.white_room()?);
+        let label = new_label("disposable")?;
+        let now_s = self.now_s();
+        let issued = {
+            let (pki, label) = (Arc::clone(&pki), label.clone());
+            blocking(move || {
+                pki.keystore().generate(&label)?;
+                pki.authority.issue_for_client(
+                    &label,
+                    "sceau disposable certificate",
+                    ClientProfile::Disposable,
+                    now_s,
+                    lifetime_s,
+                )
+            })
+            .await?
+        };
+        let serial = serial_hex(&issued);
+        let (not_before_s, not_after_s) = issued.validity_s();
+        let recorded = self
+            .store
+            .record_certificate(NewCertificate {
+                serial: serial.clone(),
+                kind: CertificateKind::Disposable,
+                client_id: None,
+                key_label: label.as_str().to_owned(),
+                der: issued.der.clone(),
+                not_before_s,
+                not_after_s,
+                names_serial: None,
+                now_s,
+            })
+            .await;
+        if let Err(error) = recorded {
+            self.destroy_key(label).await;
+            return Err(error.into());
+        }
+        Ok(Disposable {
+            serial,
+            certificate: issued,
+            not_after_s,
+        })
+    }
+
+    /// The one use of a disposable certificate: a detached signature (with a signature
+    /// time-stamp) over data whose SHA-256 is `content_digest`. The use is recorded, and
+    /// the certificate revoked, before anything is signed; the key is destroyed after.
+    pub async fn sign_once(
+        &self,
+        serial: &str,
+        content_digest: [u8; 32],
+    ) -> Result<Vec<u8>, ApiError> {
+        let pki = Arc::clone(self.white_room()?);
+        let now_s = self.now_s();
+        let refused = |code: &'static str, message: &str| {
+            ApiError::new(StatusCode::CONFLICT, code, message.to_owned())
+        };
+        let record = match self
+            .store
+            .use_certificate(&serial.to_ascii_lowercase(), now_s)
+            .await?
+        {
+            UseOutcome::Granted(record) => record,
+            UseOutcome::AlreadyUsed => {
+                return Err(refused(
+                    "certificate_used",
+                    "this disposable certificate was used already",
+                ));
+            }
+            UseOutcome::Expired => {
+                return Err(refused(
+                    "certificate_expired",
+                    "this disposable certificate has expired",
+                ));
+            }
+            UseOutcome::NotYetValid => {
+                return Err(refused(
+                    "certificate_not_yet_valid",
+                    "this disposable certificate is not valid yet",
+                ));
+            }
+            UseOutcome::Revoked => {
+                return Err(refused(
+                    "certificate_revoked",
+                    "this disposable certificate is revoked",
+                ));
+            }
+            UseOutcome::NotDisposable => {
+                return Err(refused(
+                    "not_disposable",
+                    "only a disposable certificate is used this way",
+                ));
+            }
+            UseOutcome::Unknown => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_certificate",
+                    "no certificate has this serial number",
+                ));
+            }
+        };
+        let label = KeyLabel::new(&record.key_label).map_err(|_| internal("stored key label"))?;
+        let signed = sign(
+            Arc::clone(&pki),
+            label.clone(),
+            record.der,
+            content_digest,
+            now_s,
+        )
+        .await;
+        self.destroy_key(label).await;
+        signed
+    }
+
+    /// A detached signature in a client's name, with their holder certificate. Only the
+    /// sealed flows call it, once the client has typed the seal sent for this very data.
+    pub(crate) async fn sign_for_client(
+        &self,
+        client_id: i64,
+        content_digest: [u8; 32],
+    ) -> Result<Vec<u8>, ApiError> {
+        let pki = Arc::clone(self.white_room()?);
+        let record = self
+            .store
+            .client_certificates(client_id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|record| record.kind == CertificateKind::Holder && record.revoked_at_s.is_none())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "no_certificate",
+                    "the client has no valid certificate to sign with",
+                )
+            })?;
+        let label = KeyLabel::new(&record.key_label).map_err(|_| internal("stored key label"))?;
+        sign(pki, label, record.der, content_digest, self.now_s()).await
+    }
+
+    /// Destroys a key no row needs (best effort: a key left behind certifies nothing
+    /// once its certificate is revoked or never recorded).
+    pub(crate) async fn destroy_key(&self, label: KeyLabel) {
+        let Ok(pki) = self.white_room().map(Arc::clone) else {
+            return;
+        };
+        let destroyed = tokio::task::spawn_blocking(move || pki.keystore().destroy(&label)).await;
+        if !matches!(destroyed, Ok(Ok(()))) {
+            tracing::warn!("a key could not be destroyed");
+        }
+    }
+}
+
+/// The subject of a pseudonymous certificate: no name, only what it is.
+const PSEUDONYM_NAME: &str = "sceau pseudonymous certificate";
+
+/// Signs `content_digest` with the key `label` under the certificate `der`, with the
+/// issuing CA in the chain and a signature time-stamp.
+async fn sign(
+    pki: Arc<Pki>,
+    label: KeyLabel,
+    der: Vec<u8>,
+    content_digest: [u8; 32],
+    now_s: i64,
+) -> Result<Vec<u8>, ApiError> {
+    blocking(move || {
+        let certificate = Issued::from_der(&der)?;
+        sceau_pki::sign_detached(
+            Arc::clone(pki.keystore()),
+            &DetachedSignature {
+                key: &label,
+                certificate: &certificate,
+                chain: &[pki.authority.issuing()],
+                content_digest,
+                signing_time_s: now_s,
+                time_stamp: Some(&pki.tsa),
+            },
+        )
+    })
+    .await
+}

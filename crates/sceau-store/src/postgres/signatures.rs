@@ -1,0 +1,206 @@
+//! Requests for signatures in a client's name (the steps of `sqlite/signatures.rs`). A
+//! request's writes run under its client's account lock (see `accounts_touched`), so
+//! that the hourly count, the wrong tries and the client's failure count are never
+//! read and written by two batches at once.
+
+use super::checkout::count_client_failure;
+use super::ops::enqueue_message;
+use super::read::{client_where, session_client};
+use super::{Conn, Fail, col, corrupt, exec, one_row, opt_row, rows};
+use crate::StoreError;
+use crate::model::*;
+use sceau_domain::seal::{self, SealStatus, SealVerdict};
+use tokio_postgres::Row;
+
+const COLUMNS: &str = "id, public_id, client_id, document_name, content_digest, state, \
+     seal_nonce, seal_digits, seal_issued_at, seal_expires_at, wrong_tries, signature, \
+     signed_at, created_at";
+
+fn request_row(row: &Row) -> Result<SignatureRequestView, Fail> {
+    let digest: Vec<u8> = col(row, 4)?;
+    let state: String = col(row, 5)?;
+    let nonce: Vec<u8> = col(row, 6)?;
+    let digits: i16 = col(row, 7)?;
+    let wrong_tries: i64 = col(row, 10)?;
+    Ok(SignatureRequestView {
+        id: col(row, 0)?,
+        public_id: col(row, 1)?,
+        client_id: col(row, 2)?,
+        document_name: col(row, 3)?,
+        content_digest: digest
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupt("content_digest"))?,
+        state: SignatureState::parse(&state).ok_or_else(|| corrupt("signature state"))?,
+        seal: StoredSeal {
+            nonce: nonce
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt("seal_nonce"))?,
+            digits: u8::try_from(digits).map_err(|_| corrupt("seal_digits"))?,
+            issued_at_s: col(row, 8)?,
+            expires_at_s: col(row, 9)?,
+        },
+        wrong_tries: u32::try_from(wrong_tries).map_err(|_| corrupt("wrong_tries"))?,
+        signature: col(row, 11)?,
+        signed_at_s: col(row, 12)?,
+        created_at_s: col(row, 13)?,
+    })
+}
+
+pub(super) async fn request(
+    c: &Conn,
+    public_id: &str,
+) -> Result<Option<SignatureRequestView>, Fail> {
+    let sql = format!("SELECT {COLUMNS} FROM signature_requests WHERE public_id = $1");
+    opt_row(c, &sql, &[&public_id])
+        .await?
+        .as_ref()
+        .map(request_row)
+        .transpose()
+}
+
+pub(super) async fn client_requests(
+    c: &Conn,
+    client_id: i64,
+    limit: u32,
+) -> Result<Vec<SignatureRequestView>, Fail> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM signature_requests WHERE client_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT $2"
+    );
+    rows(c, &sql, &[&client_id, &i64::from(limit)])
+        .await?
+        .iter()
+        .map(request_row)
+        .collect()
+}
+
+pub(super) async fn create(
+    c: &Conn,
+    new: &NewSignatureRequest,
+) -> Result<SignatureRequestOutcome, Fail> {
+    let made_this_hour: i64 = col(
+        &one_row(
+            c,
+            "SELECT COUNT(*) FROM signature_requests WHERE client_id = $1 AND created_at > $2",
+            &[&new.client_id, &(new.now_s - 3_600)],
+        )
+        .await?,
+        0,
+    )?;
+    if made_this_hour >= new.requests_per_hour_max {
+        return Ok(SignatureRequestOutcome::TooManyRequests);
+    }
+    exec(
+        c,
+        "INSERT INTO signature_requests (public_id, client_id, document_name, content_digest, \
+         state, seal_nonce, seal_digits, seal_issued_at, seal_expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, 'awaiting_seal', $5, $6, $7, $8, $9)",
+        &[
+            &new.public_id,
+            &new.client_id,
+            &new.document_name,
+            &&new.content_digest[..],
+            &&new.seal.nonce[..],
+            &i16::from(new.seal.digits),
+            &new.seal.issued_at_s,
+            &new.seal.expires_at_s,
+            &new.now_s,
+        ],
+    )
+    .await?;
+    enqueue_message(c, &new.message, new.now_s).await?;
+    request(c, &new.public_id)
+        .await?
+        .map(SignatureRequestOutcome::Created)
+        .ok_or_else(|| Fail::Store(StoreError::Corrupt("signature request not found".into())))
+}
+
+pub(super) async fn type_seal(
+    c: &Conn,
+    typed: &TypedSignatureSeal,
+) -> Result<SignatureSealOutcome, Fail> {
+    let Some(client_id) = session_client(c, &typed.session_token_hash, typed.now_s).await? else {
+        return Ok(SignatureSealOutcome::NotFound);
+    };
+    let view = match request(c, &typed.public_id).await? {
+        Some(view) if view.client_id == client_id => view,
+        _ => return Ok(SignatureSealOutcome::NotFound),
+    };
+    if view.state != SignatureState::AwaitingSeal {
+        return Ok(SignatureSealOutcome::NotAwaiting(view));
+    }
+    match client_where(c, "id = $1", &client_id).await? {
+        Some(client) if !client.stopped(typed.now_s) => {}
+        _ => return Ok(SignatureSealOutcome::ClientStopped),
+    }
+    let status = SealStatus {
+        issued_at_s: view.seal.issued_at_s,
+        expires_at_s: view.seal.expires_at_s,
+        wrong_tries: view.wrong_tries,
+        sends: 1,
+    };
+    let matched = (typed.check)(&view);
+    let verdict = seal::judge(&status, matched, typed.now_s);
+    let set = match verdict {
+        SealVerdict::Expired => return Ok(SignatureSealOutcome::Expired),
+        SealVerdict::Accept => "state = 'sealed'",
+        SealVerdict::Wrong { .. } => "wrong_tries = wrong_tries + 1",
+        SealVerdict::Exhausted => "wrong_tries = wrong_tries + 1, state = 'failed'",
+    };
+    let changed = exec(
+        c,
+        &format!("UPDATE signature_requests SET {set} WHERE id = $1 AND state = 'awaiting_seal'"),
+        &[&view.id],
+    )
+    .await?;
+    if changed != 1 {
+        return Err(Fail::Store(StoreError::Corrupt(
+            "signature request changed under its lock".into(),
+        )));
+    }
+    let reread = async || {
+        request(c, &view.public_id)
+            .await?
+            .ok_or_else(|| Fail::Store(StoreError::Corrupt("signature request vanished".into())))
+    };
+    Ok(match verdict {
+        SealVerdict::Accept => {
+            exec(
+                c,
+                "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
+                &[&client_id],
+            )
+            .await?;
+            SignatureSealOutcome::Sealed(reread().await?)
+        }
+        SealVerdict::Wrong { tries_left } => SignatureSealOutcome::Wrong {
+            tries_left,
+            paused: count_client_failure(c, client_id, typed.now_s).await?,
+        },
+        SealVerdict::Exhausted | SealVerdict::Expired => {
+            let paused = count_client_failure(c, client_id, typed.now_s).await?;
+            SignatureSealOutcome::Failed {
+                view: reread().await?,
+                paused,
+            }
+        }
+    })
+}
+
+pub(super) async fn record_signature(
+    c: &Conn,
+    public_id: &str,
+    signature: &[u8],
+    now_s: i64,
+) -> Result<bool, Fail> {
+    let changed = exec(
+        c,
+        "UPDATE signature_requests SET state = 'signed', signature = $2, signed_at = $3 \
+         WHERE public_id = $1 AND state = 'sealed'",
+        &[&public_id, &signature, &now_s],
+    )
+    .await?;
+    Ok(changed == 1)
+}

@@ -1,0 +1,195 @@
+//! Requests for signatures in a client's name: created with their seal's message, sealed
+//! by the right seal typed in the client's session, then signed.
+
+use super::checkout::count_client_failure;
+use super::ops::enqueue_message;
+use super::read::{client_where, corrupt, session_client};
+use crate::StoreError;
+use crate::model::*;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use sceau_domain::seal::{self, SealStatus, SealVerdict};
+
+const COLUMNS: &str = "id, public_id, client_id, document_name, content_digest, state, \
+     seal_nonce, seal_digits, seal_issued_at, seal_expires_at, wrong_tries, signature, \
+     signed_at, created_at";
+
+fn request_row(row: &Row<'_>) -> rusqlite::Result<SignatureRequestView> {
+    let digest: Vec<u8> = row.get(4)?;
+    let state: String = row.get(5)?;
+    let nonce: Vec<u8> = row.get(6)?;
+    Ok(SignatureRequestView {
+        id: row.get(0)?,
+        public_id: row.get(1)?,
+        client_id: row.get(2)?,
+        document_name: row.get(3)?,
+        content_digest: digest
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupt("content_digest"))?,
+        state: SignatureState::parse(&state).ok_or_else(|| corrupt("signature state"))?,
+        seal: StoredSeal {
+            nonce: nonce
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt("seal_nonce"))?,
+            digits: row.get(7)?,
+            issued_at_s: row.get(8)?,
+            expires_at_s: row.get(9)?,
+        },
+        wrong_tries: row.get(10)?,
+        signature: row.get(11)?,
+        signed_at_s: row.get(12)?,
+        created_at_s: row.get(13)?,
+    })
+}
+
+pub(super) fn request(
+    connection: &Connection,
+    public_id: &str,
+) -> Result<Option<SignatureRequestView>, StoreError> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM signature_requests WHERE public_id = ?1"
+        ))?
+        .query_row([public_id], request_row)
+        .optional()?)
+}
+
+pub(super) fn client_requests(
+    connection: &Connection,
+    client_id: i64,
+    limit: u32,
+) -> Result<Vec<SignatureRequestView>, StoreError> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM signature_requests WHERE client_id = ?1 \
+             ORDER BY created_at DESC, id DESC LIMIT ?2"
+        ))?
+        .query_map(params![client_id, limit], request_row)?
+        .collect::<Result<_, _>>()?)
+}
+
+pub(super) fn create(
+    connection: &Connection,
+    new: &NewSignatureRequest,
+) -> Result<SignatureRequestOutcome, StoreError> {
+    let made_this_hour: i64 = connection
+        .prepare_cached(
+            "SELECT COUNT(*) FROM signature_requests WHERE client_id = ?1 AND created_at > ?2",
+        )?
+        .query_row(params![new.client_id, new.now_s - 3_600], |row| row.get(0))?;
+    if made_this_hour >= new.requests_per_hour_max {
+        return Ok(SignatureRequestOutcome::TooManyRequests);
+    }
+    connection
+        .prepare_cached(
+            "INSERT INTO signature_requests (public_id, client_id, document_name, content_digest, \
+             state, seal_nonce, seal_digits, seal_issued_at, seal_expires_at, created_at) \
+             VALUES (?1, ?2, ?3, ?4, 'awaiting_seal', ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            new.public_id,
+            new.client_id,
+            new.document_name,
+            &new.content_digest[..],
+            &new.seal.nonce[..],
+            new.seal.digits,
+            new.seal.issued_at_s,
+            new.seal.expires_at_s,
+            new.now_s
+        ])?;
+    enqueue_message(connection, &new.message, new.now_s)?;
+    request(connection, &new.public_id)?
+        .map(SignatureRequestOutcome::Created)
+        .ok_or_else(|| StoreError::Corrupt("signature request not found".into()))
+}
+
+pub(super) fn type_seal(
+    connection: &Connection,
+    typed: &TypedSignatureSeal,
+) -> Result<SignatureSealOutcome, StoreError> {
+    let Some(client_id) = session_client(connection, &typed.session_token_hash, typed.now_s)?
+    else {
+        return Ok(SignatureSealOutcome::NotFound);
+    };
+    let view = match request(connection, &typed.public_id)? {
+        Some(view) if view.client_id == client_id => view,
+        _ => return Ok(SignatureSealOutcome::NotFound),
+    };
+    if view.state != SignatureState::AwaitingSeal {
+        return Ok(SignatureSealOutcome::NotAwaiting(view));
+    }
+    match client_where(connection, "id = ?1", &client_id)? {
+        Some(client) if !client.stopped(typed.now_s) => {}
+        _ => return Ok(SignatureSealOutcome::ClientStopped),
+    }
+    let status = SealStatus {
+        issued_at_s: view.seal.issued_at_s,
+        expires_at_s: view.seal.expires_at_s,
+        wrong_tries: view.wrong_tries,
+        sends: 1,
+    };
+    let matched = (typed.check)(&view);
+    let update = |set: &str| -> Result<(), StoreError> {
+        let changed = connection
+            .prepare_cached(&format!(
+                "UPDATE signature_requests SET {set} WHERE id = ?1 AND state = 'awaiting_seal'"
+            ))?
+            .execute([view.id])?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(
+                "signature request changed under its writer".into(),
+            ))
+        }
+    };
+    match seal::judge(&status, matched, typed.now_s) {
+        SealVerdict::Expired => Ok(SignatureSealOutcome::Expired),
+        SealVerdict::Accept => {
+            update("state = 'sealed'")?;
+            connection
+                .prepare_cached(
+                    "UPDATE clients SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures <> 0",
+                )?
+                .execute([client_id])?;
+            Ok(SignatureSealOutcome::Sealed(reread(connection, &view)?))
+        }
+        SealVerdict::Wrong { tries_left } => {
+            update("wrong_tries = wrong_tries + 1")?;
+            let paused = count_client_failure(connection, client_id, typed.now_s)?;
+            Ok(SignatureSealOutcome::Wrong { tries_left, paused })
+        }
+        SealVerdict::Exhausted => {
+            update("wrong_tries = wrong_tries + 1, state = 'failed'")?;
+            let paused = count_client_failure(connection, client_id, typed.now_s)?;
+            Ok(SignatureSealOutcome::Failed {
+                view: reread(connection, &view)?,
+                paused,
+            })
+        }
+    }
+}
+
+fn reread(
+    connection: &Connection,
+    view: &SignatureRequestView,
+) -> Result<SignatureRequestView, StoreError> {
+    request(connection, &view.public_id)?
+        .ok_or_else(|| StoreError::Corrupt("signature request vanished".into()))
+}
+
+pub(super) fn record_signature(
+    connection: &Connection,
+    public_id: &str,
+    signature: &[u8],
+    now_s: i64,
+) -> Result<bool, StoreError> {
+    let changed = connection
+        .prepare_cached(
+            "UPDATE signature_requests SET state = 'signed', signature = ?2, signed_at = ?3 \
+             WHERE public_id = ?1 AND state = 'sealed'",
+        )?
+        .execute(params![public_id, signature, now_s])?;
+    Ok(changed == 1)
+}

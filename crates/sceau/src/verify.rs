@@ -1,0 +1,121 @@
+//! `sceau verify`: checks a signature or a time-stamp offline, with nothing but the root
+//! certificate it should lead to (no server, no network, no database).
+
+use anyhow::Context;
+use clap::Args;
+use sceau_server::clock::rfc3339;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["signature", "time_stamp"])))]
+pub struct VerifyArgs {
+    /// The root certificate (PEM or DER) the signer's or the TSA's chain must lead to,
+    /// e.g. the server's /pki/root.pem.
+    #[arg(long)]
+    root: PathBuf,
+    /// A detached CMS signature (DER, .p7s) to check against --content.
+    #[arg(long, requires = "content")]
+    signature: Option<PathBuf>,
+    /// The signed data.
+    #[arg(long)]
+    content: Option<PathBuf>,
+    /// An RFC 3161 time-stamp (a response .tsr, or a bare token) to check against --data.
+    #[arg(long = "time-stamp", requires = "data")]
+    time_stamp: Option<PathBuf>,
+    /// The time-stamped data.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The nonce the time-stamp request carried (as `openssl ts -query` prints it).
+    #[arg(long, requires = "time_stamp")]
+    nonce: Option<String>,
+    /// Check the certificates at this time (RFC 3339) instead of the signature's own
+    /// time-stamp or signing time.
+    #[arg(long, requires = "signature")]
+    at: Option<String>,
+    /// Refuse a signature that carries no signature time-stamp (anyone can strip one).
+    #[arg(long, requires = "signature")]
+    require_time_stamp: bool,
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// A nonce as openssl prints it: `0x` and hexadecimal, or decimal.
+fn parse_nonce(text: &str) -> anyhow::Result<u64> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.with_context(|| format!("--nonce {text:?} is not a 64-bit number"))
+}
+
+/// Runs the check and prints its report. `Ok(false)` when the signature or time-stamp is
+/// refused (the reason is printed).
+pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
+    let root = sceau_pki::Issued::from_pem_or_der(&read(&args.root)?)
+        .with_context(|| format!("{} is not a certificate (PEM or DER)", args.root.display()))?
+        .der;
+    if let (Some(signature), Some(content)) = (&args.signature, &args.content) {
+        let at_s = args
+            .at
+            .as_deref()
+            .map(|text| {
+                chrono::DateTime::parse_from_rfc3339(text)
+                    .map(|time| time.timestamp())
+                    .with_context(|| format!("--at {text:?} is not an RFC 3339 time"))
+            })
+            .transpose()?;
+        let verdict = sceau_pki::verify_signature(&read(signature)?, &read(content)?, &root, at_s);
+        return Ok(match verdict {
+            Ok(verified) if args.require_time_stamp && verified.time_stamp.is_none() => {
+                println!("signature: REFUSED: it carries no signature time-stamp (no-time-stamp)");
+                false
+            }
+            Ok(verified) => {
+                println!("signature: valid");
+                println!("signer: {}", verified.signer);
+                println!("certificate serial: {}", verified.serial);
+                match verified.signing_time_s {
+                    Some(at_s) => {
+                        println!("signing time (claimed by the signer): {}", rfc3339(at_s))
+                    }
+                    None => println!("signing time: none"),
+                }
+                match verified.time_stamp {
+                    Some(stamp) => print_stamp("signature time-stamp", &stamp),
+                    None => println!("signature time-stamp: none"),
+                }
+                true
+            }
+            Err(refusal) => {
+                println!("signature: REFUSED: {refusal} ({})", refusal.code());
+                false
+            }
+        });
+    }
+    if let (Some(time_stamp), Some(data)) = (&args.time_stamp, &args.data) {
+        let nonce = args.nonce.as_deref().map(parse_nonce).transpose()?;
+        return Ok(
+            match sceau_pki::verify_time_stamp(&read(time_stamp)?, &read(data)?, &root, nonce) {
+                Ok(stamp) => {
+                    println!("time-stamp: valid");
+                    print_stamp("time-stamp", &stamp);
+                    true
+                }
+                Err(refusal) => {
+                    println!("time-stamp: REFUSED: {refusal} ({})", refusal.code());
+                    false
+                }
+            },
+        );
+    }
+    anyhow::bail!("give --signature with --content, or --time-stamp with --data")
+}
+
+fn print_stamp(what: &str, stamp: &sceau_pki::Stamp) {
+    println!("{what} time: {}", rfc3339(stamp.time_s));
+    println!("{what} authority: {}", stamp.tsa);
+    println!("{what} serial: {}", stamp.serial);
+    println!("{what} policy: {}", stamp.policy);
+}
