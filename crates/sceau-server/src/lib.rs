@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod error;
 pub mod service;
 pub mod shop;
+pub mod signing;
 pub mod webhooks;
 pub mod white_room;
 
@@ -143,6 +144,18 @@ pub fn router(state: AppState) -> Router {
         .route("/wallet", get(api::pages::wallet))
         .route("/wallet/numbers", post(api::pages::request_number))
         .route("/api/v1/me", get(api::pages::me))
+        .route(
+            "/api/v1/signatures",
+            post(api::signatures::create)
+                .layer(DefaultBodyLimit::max(signing::DOCUMENT_BYTES_MAX))
+                .get(api::signatures::list),
+        )
+        .route("/api/v1/signatures/{id}", get(api::signatures::show))
+        .route("/api/v1/signatures/{id}/seal", post(api::signatures::seal))
+        .route(
+            "/api/v1/signatures/{id}/signature.p7s",
+            get(api::signatures::signature_file),
+        )
         .route("/phone", get(api::pages::phone))
         .route("/pay/{id}", get(api::pay::show))
         .route("/pay/{id}/sign-in", post(api::pay::sign_in))

@@ -6,6 +6,7 @@ pub mod merchant;
 pub mod pages;
 pub mod pay;
 pub mod pki;
+pub mod signatures;
 
 use crate::AppState;
 use crate::error::ApiError;

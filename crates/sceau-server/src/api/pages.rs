@@ -179,6 +179,11 @@ pub(crate) async fn start_session(
 }
 
 impl Session {
+    /// SHA-256 of the session's token (what the store knows the session by).
+    pub(crate) fn token_hash(&self) -> [u8; 32] {
+        self.token_hash
+    }
+
     pub(crate) fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
         if sceau_crypto::constant_time_eq(presented.as_bytes(), self.csrf.as_bytes()) {
             Ok(())
@@ -496,6 +501,7 @@ pub async fn me(
         "login": session.client.login, "display_name": session.client.display_name, "currency": account.currency.code(),
         "balance": money(account.balance), "held": money(account.held), "credit_limit": money(account.credit_limit),
         "available": money(account.available()), "numbers": numbers,
+        "csrf_token": session.csrf,
     }))
     .into_response())
 }

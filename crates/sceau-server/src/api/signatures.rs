@@ -1,0 +1,210 @@
+//! Signatures in the client's name over JSON, in the client's browser session (the same
+//! cookie as the pages). Writes also need the session's CSRF token in `X-CSRF-Token`
+//! (from `GET /api/v1/me`), which a cross-site page cannot read or send.
+
+use super::JsonBody;
+use super::pages::{ApiSession, Session, same_origin};
+use crate::AppState;
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::signing::{DOCUMENT_BYTES_MAX, SignatureResult};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sceau_domain::seal::SEAL_TRIES_MAX;
+use sceau_store::{SignatureRequestView, SignatureState};
+use serde::Deserialize;
+use serde_json::json;
+
+/// The header that carries the session's CSRF token on writes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+fn check_write(headers: &HeaderMap, session: &Session) -> Result<(), ApiError> {
+    same_origin(headers)?;
+    let presented = headers
+        .get(CSRF_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    session.check_csrf(presented)
+}
+
+fn view_json(view: &SignatureRequestView) -> serde_json::Value {
+    let awaiting = view.state == SignatureState::AwaitingSeal;
+    json!({
+        "id": view.public_id,
+        "document_name": view.document_name,
+        "sha256": hex::encode(view.content_digest),
+        "state": view.state,
+        "seal_expires_at": awaiting.then(|| rfc3339(view.seal.expires_at_s)),
+        "tries_left": awaiting.then(|| SEAL_TRIES_MAX.saturating_sub(view.wrong_tries)),
+        "created_at": rfc3339(view.created_at_s),
+        "signed_at": view.signed_at_s.map(rfc3339),
+        "signature_url": (view.state == SignatureState::Signed)
+            .then(|| format!("/api/v1/signatures/{}/signature.p7s", view.public_id)),
+    })
+}
+
+/// A request identifier as sceau makes them (32 lowercase hex digits); anything else
+/// is not found, without reaching the store.
+fn request_id(text: &str) -> Result<&str, ApiError> {
+    if text.len() == 32
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(text)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_signature",
+            "no such signature request",
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewSignatureQuery {
+    document_name: String,
+}
+
+/// `POST /api/v1/signatures?document_name=…`: the body is the document itself (any
+/// media type, up to 8 MiB). Sends the seal to the client's phone; signs nothing yet.
+pub async fn create(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    headers: HeaderMap,
+    query: Result<Query<NewSignatureQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    check_write(&headers, &session)?;
+    let Query(query) = query.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            "give the document's name as ?document_name=",
+        )
+    })?;
+    let content = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("documents are limited to {DOCUMENT_BYTES_MAX} bytes"),
+            )
+        } else {
+            ApiError::bad_request("unreadable_body", "the request body could not be read")
+        }
+    })?;
+    let view = state
+        .service
+        .request_signature(&session.client, &query.document_name, &content)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(view_json(&view))).into_response())
+}
+
+/// `GET /api/v1/signatures`: the client's signature requests, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+) -> Result<Response, ApiError> {
+    let views = state.service.client_signatures(&session.client, 50).await?;
+    let views: Vec<_> = views.iter().map(view_json).collect();
+    Ok(axum::Json(json!({ "signatures": views })).into_response())
+}
+
+/// `GET /api/v1/signatures/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let view = state
+        .service
+        .client_signature(&session.client, request_id(&id)?)
+        .await?;
+    Ok(axum::Json(view_json(&view)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealBody {
+    seal: String,
+}
+
+/// `POST /api/v1/signatures/{id}/seal` `{"seal": "…"}`: the right seal signs; a wrong
+/// one is counted (the third fails the request).
+pub async fn seal(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody { value: body, .. }: JsonBody<SealBody>,
+) -> Result<Response, ApiError> {
+    check_write(&headers, &session)?;
+    let result = state
+        .service
+        .confirm_signature(request_id(&id)?, session.token_hash(), &body.seal)
+        .await?;
+    match result {
+        SignatureResult::Signed(view) => Ok(axum::Json(view_json(&view)).into_response()),
+        SignatureResult::Wrong { tries_left } => Err(ApiError::unprocessable(
+            "wrong_seal",
+            format!("this is not the seal sent to your phone; {tries_left} tries left"),
+        )),
+        SignatureResult::Failed(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "signature_failed",
+            "three wrong seals: nothing was signed; ask again to sign",
+        )),
+        SignatureResult::Expired => Err(ApiError::new(
+            StatusCode::GONE,
+            "seal_expired",
+            "this seal has expired: nothing was signed; ask again to sign",
+        )),
+    }
+}
+
+/// `GET /api/v1/signatures/{id}/signature.p7s`: the detached CMS signature (DER), once
+/// signed.
+pub async fn signature_file(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let view = state
+        .service
+        .client_signature(&session.client, request_id(&id)?)
+        .await?;
+    let Some(signature) = view.signature else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_signed",
+            format!("this signature request is {}", view.state.as_str()),
+        ));
+    };
+    // The file's name: the document's, kept to characters safe in a header.
+    let stem: String = view
+        .document_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/pkcs7-signature".to_owned(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{stem}.p7s\""),
+            ),
+        ],
+        signature,
+    )
+        .into_response())
+}

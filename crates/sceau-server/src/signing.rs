@@ -1,0 +1,281 @@
+//! Signatures in a client's name (SPEC capability 4, the seed's Figures 6 to 8): the
+//! client hands a document over; a seal bound to that very document (its SHA-256 and
+//! its name) goes to their phone; only when they type it back, in their own session,
+//! does the white room sign with their key. No other path signs in a client's name.
+
+use crate::clock::clock_time;
+use crate::error::ApiError;
+use crate::service::{Service, internal, unprintable};
+use axum::http::StatusCode;
+use sceau_domain::seal::{Seal, SealDigits, SignatureSealInput};
+use sceau_store::*;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// The largest document sceau signs (it reads the whole document to show and bind its
+/// digest).
+pub const DOCUMENT_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// The longest document name (it is shown in the SMS).
+pub const DOCUMENT_NAME_LEN_MAX: usize = 100;
+
+/// What became of a seal typed for a signature.
+pub enum SignatureResult {
+    Signed(SignatureRequestView),
+    Wrong { tries_left: u32 },
+    Failed(SignatureRequestView),
+    Expired,
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_signature",
+        "no such signature request",
+    )
+}
+
+/// The seal's input for a request, from its stored form.
+fn seal_input(view: &SignatureRequestView) -> Option<SignatureSealInput> {
+    let mut request = [0_u8; 16];
+    hex::decode_to_slice(&view.public_id, &mut request).ok()?;
+    Some(SignatureSealInput {
+        request,
+        client_id: view.client_id,
+        content_digest: view.content_digest,
+        name_digest: Sha256::digest(view.document_name.as_bytes()).into(),
+        issued_at_s: view.seal.issued_at_s,
+        nonce: view.seal.nonce,
+    })
+}
+
+impl Service {
+    /// A client asks to sign `content` under the name `document_name`: the request is
+    /// recorded and the seal sent to their phone with the name and the digest, in one
+    /// transaction. Nothing is signed yet.
+    pub async fn request_signature(
+        &self,
+        client: &ClientRecord,
+        document_name: &str,
+        content: &[u8],
+    ) -> Result<SignatureRequestView, ApiError> {
+        let length = document_name.chars().count();
+        if length == 0 || length > DOCUMENT_NAME_LEN_MAX || document_name.chars().any(unprintable) {
+            return Err(ApiError::unprocessable(
+                "invalid_document_name",
+                format!("a document name is 1 to {DOCUMENT_NAME_LEN_MAX} printable characters"),
+            ));
+        }
+        if content.is_empty() || content.len() > DOCUMENT_BYTES_MAX {
+            return Err(ApiError::unprocessable(
+                "invalid_document",
+                format!("a document is 1 to {DOCUMENT_BYTES_MAX} bytes"),
+            ));
+        }
+        if client.stopped(self.now_s()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "client_stopped",
+                "your account is blocked or paused",
+            ));
+        }
+        // Refused now rather than after the seal: a client with no certificate (enrolled
+        // before the white room) cannot sign.
+        self.white_room()?;
+        let has_certificate = self
+            .store
+            .client_certificates(client.id)
+            .await?
+            .iter()
+            .any(|record| record.kind == CertificateKind::Holder && record.revoked_at_s.is_none());
+        if !has_certificate {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "no_certificate",
+                "you have no valid certificate to sign with",
+            ));
+        }
+        let request: [u8; 16] = sceau_crypto::random_bytes();
+        let public_id = hex::encode(request);
+        let now_s = self.now_s();
+        let content_digest: [u8; 32] = Sha256::digest(content).into();
+        let input = SignatureSealInput {
+            request,
+            client_id: client.id,
+            content_digest,
+            name_digest: Sha256::digest(document_name.as_bytes()).into(),
+            issued_at_s: now_s,
+            nonce: sceau_crypto::random_bytes(),
+        };
+        let digits = self.settings.seal_digits;
+        let seal = self.keys.signature_seal(&input, digits);
+        let expires_at_s = now_s + self.settings.seal_validity_s;
+        let text = self.signature_seal_text(document_name, &content_digest, &seal, expires_at_s);
+        let outcome = self
+            .store
+            .create_signature_request(NewSignatureRequest {
+                public_id,
+                client_id: client.id,
+                document_name: document_name.to_owned(),
+                content_digest,
+                seal: StoredSeal {
+                    nonce: input.nonce,
+                    digits: digits.get(),
+                    issued_at_s: now_s,
+                    expires_at_s,
+                },
+                message: NewMessage {
+                    address: client.phone.as_str().to_owned(),
+                    sealed_body: self.keys.seal(&text, client.phone.as_str()),
+                },
+                requests_per_hour_max: i64::from(self.settings.client_seals_per_hour_max),
+                now_s,
+            })
+            .await?;
+        match outcome {
+            SignatureRequestOutcome::Created(view) => {
+                self.outbox_ready.notify_one();
+                tracing::info!(
+                    client_id = client.id,
+                    request = view.id,
+                    "signature requested"
+                );
+                Ok(view)
+            }
+            SignatureRequestOutcome::TooManyRequests => Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_signatures",
+                "too many signatures were asked for this hour; try later",
+            )),
+        }
+    }
+
+    /// The SMS: what the seal is for (the document's name and the start of its SHA-256,
+    /// which the client can compare with their own copy), the seal and until when.
+    fn signature_seal_text(
+        &self,
+        document_name: &str,
+        content_digest: &[u8; 32],
+        seal: &Seal,
+        expires_at_s: i64,
+    ) -> Zeroizing<String> {
+        let fingerprint = hex::encode(&content_digest[..8]);
+        Zeroizing::new(format!(
+            "{issuer}: to sign \"{document_name}\" (SHA-256 {fingerprint}...), your seal is \
+             {digits}. Valid until {until}. Type it only on the {issuer} signature page; \
+             nobody will ever ask you for it.",
+            issuer = self.settings.issuer_name,
+            digits = seal.digits(),
+            until = clock_time(expires_at_s),
+        ))
+    }
+
+    /// The client typed a seal for a signature request in the session
+    /// `session_token_hash`. The right seal seals the request (one write, in which the
+    /// store finds the session's client and checks the seal), and then, only then, the
+    /// document's digest is signed with the client's key and the signature stored.
+    pub async fn confirm_signature(
+        &self,
+        public_id: &str,
+        session_token_hash: [u8; 32],
+        typed: &str,
+    ) -> Result<SignatureResult, ApiError> {
+        // Anything that is not 6 to 10 digits is a wrong seal like any other: counted.
+        let typed: Option<Seal> = typed.parse().ok();
+        let keys = Arc::clone(&self.keys);
+        let check: SignatureSealCheck = Box::new(move |view| {
+            let (Some(typed), Some(input), Ok(digits)) =
+                (&typed, seal_input(view), SealDigits::new(view.seal.digits))
+            else {
+                return false;
+            };
+            keys.signature_seal_matches(&input, digits, typed)
+        });
+        let outcome = self
+            .store
+            .type_signature_seal(TypedSignatureSeal {
+                public_id: public_id.to_owned(),
+                session_token_hash,
+                check,
+                now_s: self.now_s(),
+            })
+            .await?;
+        match outcome {
+            SignatureSealOutcome::Sealed(view) => {
+                Ok(SignatureResult::Signed(self.sign(view).await?))
+            }
+            SignatureSealOutcome::Wrong { tries_left, paused } => {
+                tracing::info!(request = public_id, tries_left, "wrong signature seal");
+                if let Some(paused) = paused {
+                    self.tell_paused(paused).await;
+                }
+                Ok(SignatureResult::Wrong { tries_left })
+            }
+            SignatureSealOutcome::Failed { view, paused } => {
+                tracing::info!(request = view.id, "signature failed: wrong seals");
+                if let Some(paused) = paused {
+                    self.tell_paused(paused).await;
+                }
+                Ok(SignatureResult::Failed(view))
+            }
+            SignatureSealOutcome::Expired => Ok(SignatureResult::Expired),
+            SignatureSealOutcome::NotAwaiting(view) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_awaiting_seal",
+                format!("this signature request is {}", view.state.as_str()),
+            )),
+            SignatureSealOutcome::NotFound => Err(not_found()),
+            SignatureSealOutcome::ClientStopped => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "client_stopped",
+                "your account is blocked or paused",
+            )),
+        }
+    }
+
+    /// Signs a sealed request and stores the signature. A request whose signing failed
+    /// after its seal (the keystore was unreachable) is signed when next asked for.
+    async fn sign(&self, view: SignatureRequestView) -> Result<SignatureRequestView, ApiError> {
+        let signature = self
+            .sign_for_client(view.client_id, view.content_digest)
+            .await?;
+        self.store
+            .record_signature(&view.public_id, signature, self.now_s())
+            .await?;
+        tracing::info!(request = view.id, "signed in the client's name");
+        self.store
+            .signature_request(&view.public_id)
+            .await?
+            .ok_or_else(|| internal("signature request vanished"))
+    }
+
+    /// A client's own signature request (another client's is not found).
+    pub async fn client_signature(
+        &self,
+        client: &ClientRecord,
+        public_id: &str,
+    ) -> Result<SignatureRequestView, ApiError> {
+        let view = self
+            .store
+            .signature_request(public_id)
+            .await?
+            .filter(|view| view.client_id == client.id)
+            .ok_or_else(not_found)?;
+        match view.state {
+            SignatureState::Sealed => self.sign(view).await,
+            _ => Ok(view),
+        }
+    }
+
+    /// A client's signature requests, newest first.
+    pub async fn client_signatures(
+        &self,
+        client: &ClientRecord,
+        limit: u32,
+    ) -> Result<Vec<SignatureRequestView>, ApiError> {
+        Ok(self
+            .store
+            .client_signature_requests(client.id, limit)
+            .await?)
+    }
+}
