@@ -169,6 +169,11 @@ pub trait Store: Send + Sync + 'static {
     /// A closed batch's settlement file, exactly as it was written.
     async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError>;
 
+    /// Pins the PKI whose root certificate has this SHA-256 to the database, the first
+    /// time; returns the pinned root's hash (the one given, or another instance's).
+    async fn pin_pki_root(&self, root_sha256: [u8; 32], now_s: i64)
+    -> Result<[u8; 32], StoreError>;
+
     /// Records a certificate issued outside enrolment (a disposable one, or a client's
     /// later certificate). A serial or key label seen before is a conflict.
     async fn record_certificate(&self, certificate: NewCertificate) -> Result<(), StoreError>;

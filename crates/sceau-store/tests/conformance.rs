@@ -680,6 +680,13 @@ async fn certificates_are_recorded_revoked_and_used_once() {
             .collect();
         assert_eq!(listed, ["0a01", "0c01"], "{}", f.name);
         assert!(f.store.revocations(NOW + 601).await.unwrap().is_empty());
+
+        // The first PKI pinned to the database stays pinned.
+        assert_eq!(f.store.pin_pki_root([1; 32], NOW).await.unwrap(), [1; 32]);
+        assert_eq!(
+            f.store.pin_pki_root([2; 32], NOW + 1).await.unwrap(),
+            [1; 32]
+        );
     })
     .await;
 }

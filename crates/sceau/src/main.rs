@@ -239,6 +239,19 @@ pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         issuer_bank: config.issuer_bank()?,
     };
     let pki = open_pki(config, &keys, clock.now_s())?;
+    // Every instance on one database must be one authority: the first pins its root.
+    let root_sha256: [u8; 32] =
+        <sha2::Sha256 as sha2::Digest>::digest(&pki.authority.root().der).into();
+    let pinned = store.pin_pki_root(root_sha256, clock.now_s()).await?;
+    if pinned != root_sha256 {
+        anyhow::bail!(
+            "this database belongs to another certificate authority (root SHA-256 {}, this \
+             server's is {}): every instance on one database must share keys_directory and \
+             pki_directory (or the same PKCS#11 token and pki_directory)",
+            hex::encode(pinned),
+            hex::encode(root_sha256)
+        );
+    }
     Ok(Service {
         store,
         keys: Arc::new(keys),
@@ -282,11 +295,6 @@ pub fn open_pki(
     now_s: i64,
 ) -> anyhow::Result<Arc<sceau_pki::Pki>> {
     let keystore = open_keystore(config, keys)?;
-    if config.tsa_policy == crate::config::TSA_POLICY_EXAMPLE {
-        tracing::warn!(
-            "tsa_policy is OpenSSL's example OID 1.2.3.4.1: set your organisation's own"
-        );
-    }
     let policy = config
         .tsa_policy
         .parse()
@@ -320,6 +328,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!(
             "admin token written to {} (read it from there; it is not printed)",
             config.admin_token_file.display()
+        );
+    }
+    if config.tsa_policy == crate::config::TSA_POLICY_EXAMPLE {
+        tracing::warn!(
+            "tsa_policy is OpenSSL's example OID 1.2.3.4.1: set your organisation's own"
         );
     }
     let state = app_state(&config, service, token_hash);

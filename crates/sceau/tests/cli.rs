@@ -48,6 +48,7 @@ fn admin_commands_enrol_list_and_check() {
             .args(args)
             .arg("--database")
             .arg(&database)
+            .current_dir(directory.path())
             .env("SCEAU_MASTER_KEY_FILE", directory.path().join("master.key"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -117,4 +118,233 @@ fn admin_commands_enrol_list_and_check() {
     );
     let (ok, out) = admin(&["ledger-check"], "");
     assert!(ok && out.contains("ledger sound"), "{out}");
+
+    // The white room: Alice got a certificate at enrolment, her phone sealed in it.
+    let (ok, out) = admin(&["certificate-list", "--client", "1"], "");
+    assert!(ok && out.contains("holder"), "{out}");
+    let serial = out
+        .lines()
+        .find(|line| line.contains("holder"))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (ok, out) = admin(&["certificate-reveal-phone", &serial], "");
+    assert!(ok && out.lines().any(|line| line == "+33612345678"), "{out}");
+    let pem = directory.path().join("alice.pem");
+    let (ok, out) = admin(
+        &["certificate-show", &serial, "--out", pem.to_str().unwrap()],
+        "",
+    );
+    assert!(ok, "{out}");
+    let text = std::fs::read_to_string(&pem).unwrap();
+    assert!(text.starts_with("-----BEGIN CERTIFICATE-----"), "{text}");
+    assert!(!text.contains("+33612345678"));
+    let (ok, out) = admin(&["certificate-pseudonym", "--client", "1"], "");
+    assert!(ok && out.contains(&format!("naming {serial}")), "{out}");
+    let (ok, out) = admin(&["certificate-revoke", &serial, "--reason", "nonsense"], "");
+    assert!(!ok && out.contains("unknown revocation reason"), "{out}");
+    let (ok, out) = admin(
+        &["certificate-revoke", &serial, "--reason", "key-compromise"],
+        "",
+    );
+    assert!(ok && out.contains("revoked at"), "{out}");
+    let crl = directory.path().join("issuing.crl");
+    let (ok, out) = admin(&["crl", "--out", crl.to_str().unwrap()], "");
+    assert!(ok, "{out}");
+    let printed = Command::new("openssl")
+        .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+        .arg(&crl)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&printed.stdout);
+    assert!(printed.contains(&serial.to_uppercase()), "{printed}");
+    // The keys and the PKI live in the working directory's sceau-data.
+    assert!(directory.path().join("sceau-data/pki/root.der").exists());
+    // Another authority (other directories) on the same database: refused.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = sceau()
+        .args(["admin", "client-list", "--database"])
+        .arg(&database)
+        .current_dir(elsewhere.path())
+        .env("SCEAU_MASTER_KEY_FILE", directory.path().join("master.key"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("another certificate authority"),
+        "{stderr}"
+    );
+}
+
+/// Runs `openssl args` in `directory`, which must succeed.
+fn openssl(directory: &std::path::Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(directory)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `sceau verify` on a signature made by openssl with its own authority: the report
+/// names the signer; a changed byte of the content is refused with its reason and exit
+/// status 1.
+#[test]
+fn verify_checks_a_signature_offline() {
+    let directory = tempfile::tempdir().unwrap();
+    let dir = directory.path();
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "root.key",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "root.key",
+            "-subj",
+            "/CN=Test Root",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "root.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "signer.key",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "signer.key",
+            "-subj",
+            "/CN=Carol Signer",
+            "-out",
+            "signer.csr",
+        ],
+    );
+    std::fs::write(dir.join("ext.cnf"), "keyUsage=critical,digitalSignature\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "signer.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "signer.pem",
+        ],
+    );
+    std::fs::write(dir.join("data"), b"signed text").unwrap();
+    openssl(
+        dir,
+        &[
+            "cms",
+            "-sign",
+            "-binary",
+            "-in",
+            "data",
+            "-signer",
+            "signer.pem",
+            "-inkey",
+            "signer.key",
+            "-md",
+            "sha256",
+            "-outform",
+            "DER",
+            "-out",
+            "sig.p7s",
+        ],
+    );
+    let verify = |content: &str| {
+        sceau()
+            .args([
+                "verify",
+                "--root",
+                "root.pem",
+                "--signature",
+                "sig.p7s",
+                "--content",
+                content,
+            ])
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let output = verify("data");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("signature: valid") && stdout.contains("signer: CN=Carol Signer"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("signature time-stamp: none"), "{stdout}");
+    std::fs::write(dir.join("changed"), b"signed texT").unwrap();
+    let output = verify("changed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("REFUSED") && stdout.contains("content-mismatch"),
+        "{stdout}"
+    );
+    // Asking for a time-stamp the signature does not carry: refused.
+    let output = sceau()
+        .args([
+            "verify",
+            "--root",
+            "root.pem",
+            "--signature",
+            "sig.p7s",
+            "--content",
+            "data",
+            "--require-time-stamp",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
 }

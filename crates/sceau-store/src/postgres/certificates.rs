@@ -72,6 +72,28 @@ pub(super) async fn insert(
     }
 }
 
+pub(super) async fn pin_root(
+    c: &Conn,
+    root_sha256: &[u8; 32],
+    now_s: i64,
+) -> Result<[u8; 32], Fail> {
+    exec(
+        c,
+        "INSERT INTO pki_root (id, root_sha256, created_at) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO NOTHING",
+        &[&&root_sha256[..], &now_s],
+    )
+    .await?;
+    let pinned: Vec<u8> = col(
+        &super::one_row(c, "SELECT root_sha256 FROM pki_root WHERE id = 1", &[]).await?,
+        0,
+    )?;
+    pinned
+        .as_slice()
+        .try_into()
+        .map_err(|_| Fail::Store(StoreError::Corrupt("pki_root.root_sha256".into())))
+}
+
 pub(super) async fn certificate(c: &Conn, serial: &str) -> Result<Option<CertificateRecord>, Fail> {
     let sql = format!("SELECT {COLUMNS} FROM certificates WHERE serial = $1");
     opt_row(c, &sql, &[&serial])

@@ -235,6 +235,10 @@ enum Write {
         now_s: i64,
     },
     CreateSignatureRequest(NewSignatureRequest),
+    PinPkiRoot {
+        root_sha256: [u8; 32],
+        now_s: i64,
+    },
     TypeSignatureSeal(TypedSignatureSeal),
     RecordSignature {
         public_id: String,
@@ -304,6 +308,7 @@ enum Done {
     Clearing(Box<ClearingOutcome>),
     Revoked(RevokeOutcome),
     Used(Box<UseOutcome>),
+    Pinned([u8; 32]),
     SignatureRequest(Box<SignatureRequestOutcome>),
     SignatureSeal(Box<SignatureSealOutcome>),
     Nothing,
@@ -1007,6 +1012,17 @@ impl Store for PostgresStore {
     async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError> {
         self.read(async |c| clearing::settlement_file(c, batch_id).await)
             .await
+    }
+
+    async fn pin_pki_root(
+        &self,
+        root_sha256: [u8; 32],
+        now_s: i64,
+    ) -> Result<[u8; 32], StoreError> {
+        match self.write(Write::PinPkiRoot { root_sha256, now_s }).await? {
+            Done::Pinned(pinned) => Ok(pinned),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn record_certificate(&self, certificate: NewCertificate) -> Result<(), StoreError> {

@@ -117,6 +117,7 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
         | Write::RevokeCertificate { .. }
         | Write::UseCertificate { .. }
         | Write::RecordSignature { .. }
+        | Write::PinPkiRoot { .. }
         | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
@@ -164,6 +165,7 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         | Write::RevokeCertificate { .. }
         | Write::UseCertificate { .. }
         | Write::RecordSignature { .. }
+        | Write::PinPkiRoot { .. }
         | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
@@ -293,6 +295,9 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
         Write::MarkWebhook(webhook_id, result) => {
             checkout::mark_webhook(c, *webhook_id, result).await?;
             Done::Nothing
+        }
+        Write::PinPkiRoot { root_sha256, now_s } => {
+            Done::Pinned(certificates::pin_root(c, root_sha256, *now_s).await?)
         }
         Write::CreateSignatureRequest(request) => {
             Done::SignatureRequest(Box::new(signatures::create(c, request).await?))

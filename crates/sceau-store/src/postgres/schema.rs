@@ -280,6 +280,12 @@ const MIGRATIONS: &[&str] = &[
         CHECK ((signature IS NULL) = (signed_at IS NULL))
     );
     CREATE INDEX signature_requests_client ON signature_requests (client_id, created_at);
+
+    CREATE TABLE pki_root (
+        id BIGINT PRIMARY KEY CHECK (id = 1),
+        root_sha256 BYTEA NOT NULL,
+        created_at BIGINT NOT NULL
+    );
     "#,
 ];
 

@@ -65,6 +65,26 @@ pub(super) fn insert(
     }
 }
 
+pub(super) fn pin_root(
+    connection: &Connection,
+    root_sha256: &[u8; 32],
+    now_s: i64,
+) -> Result<[u8; 32], StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO pki_root (id, root_sha256, created_at) VALUES (1, ?1, ?2) \
+             ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![&root_sha256[..], now_s])?;
+    let pinned: Vec<u8> = connection
+        .prepare_cached("SELECT root_sha256 FROM pki_root WHERE id = 1")?
+        .query_row([], |row| row.get(0))?;
+    pinned
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("pki_root.root_sha256".into()))
+}
+
 pub(super) fn certificate(
     connection: &Connection,
     serial: &str,

@@ -561,6 +561,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn pin_pki_root(
+        &self,
+        root_sha256: [u8; 32],
+        now_s: i64,
+    ) -> Result<[u8; 32], StoreError> {
+        self.write(move |c| certificates::pin_root(c, &root_sha256, now_s))
+            .await
+    }
+
     async fn record_certificate(&self, certificate: NewCertificate) -> Result<(), StoreError> {
         self.write(move |c| certificates::insert(c, &certificate, None))
             .await

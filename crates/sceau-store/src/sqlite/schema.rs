@@ -291,6 +291,12 @@ const MIGRATIONS: &[&str] = &[
         CHECK ((signature IS NULL) = (signed_at IS NULL))
     );
     CREATE INDEX signature_requests_client ON signature_requests (client_id, created_at);
+
+    CREATE TABLE pki_root (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        root_sha256 BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
     "#,
 ];
 
