@@ -219,8 +219,8 @@ fn inner_pkcs11_contract() {
     // value cannot be read.
     store.generate(&label("hsm-sealed")).unwrap();
     store.generate_agreement(&label("hsm-agreement")).unwrap();
-    // The authority's keys on the token: openssl verifies what it signs.
-    authority_verified_by_openssl(Arc::clone(&store));
+    // The white room on the token: openssl verifies what it signs.
+    white_room_verified_by_openssl(Arc::clone(&store));
     // Last: the raw session's context finalizes the module for the whole process when
     // it is dropped.
     let [signing, agreement] = raw_private_key_attributes(["hsm-sealed", "hsm-agreement"]);
@@ -231,50 +231,198 @@ fn inner_pkcs11_contract() {
     assert!(!agreement.sign && agreement.derive, "{agreement:?}");
 }
 
-/// The authority in `store`, a client certificate, and `openssl verify` on the chain.
-fn authority_verified_by_openssl(store: Arc<dyn Keystore>) {
+/// Runs `openssl args` in `directory`: whether it succeeded, and what it printed.
+fn openssl(directory: &Path, args: &[&str]) -> (bool, String) {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(directory)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// The whole white room on `store`, checked by openssl: the authority's chain, a
+/// client's certificate with the phone sealed to the escrow key (opened through the
+/// keystore), a CMS signature with its signature time-stamp, a time-stamp answered to
+/// `openssl ts -query`, and the CRL; a changed byte of data is refused each time.
+fn white_room_verified_by_openssl(store: Arc<dyn Keystore>) {
+    use sceau_pki::ca::{ClientProfile, ID_ESCROWED_PHONE, Revocation, RevocationReason};
     let now_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let authority = sceau_pki::Authority::create(Arc::clone(&store), "sceau", now_s - 60).unwrap();
-    let key = label("hsm-client");
-    store.generate(&key).unwrap();
-    let client = authority
-        .issue_client(&key, "Client on a token", now_s - 60, 3_600)
-        .unwrap();
     let directory = tempfile::tempdir().unwrap();
+    let dir = directory.path();
+    let pki = sceau_pki::Pki::open_or_create(
+        Arc::clone(&store),
+        &dir.join("pki"),
+        "sceau",
+        "1.2.3.4.1".parse().unwrap(),
+        now_s - 60,
+    )
+    .unwrap();
+    let key = label("white-room-client");
+    store.generate(&key).unwrap();
+    let envelope = pki.seal_for_escrow(b"+33612345678").unwrap();
+    let client = pki
+        .authority
+        .issue_for_client(
+            &key,
+            "Client on a token",
+            ClientProfile::Holder {
+                escrowed_phone: &envelope,
+            },
+            now_s - 60,
+            3_600,
+        )
+        .unwrap();
+    let sealed = sceau_pki::ca::extension_value(&client, ID_ESCROWED_PHONE).unwrap();
+    assert_eq!(&pki.open_escrowed(sealed).unwrap()[..], b"+33612345678");
     for (name, issued) in [
-        ("root.pem", authority.root()),
-        ("issuing.pem", authority.issuing()),
+        ("root.pem", pki.authority.root()),
+        ("issuing.pem", pki.authority.issuing()),
         ("client.pem", &client),
     ] {
-        std::fs::write(directory.path().join(name), issued.to_pem().unwrap()).unwrap();
+        std::fs::write(dir.join(name), issued.to_pem().unwrap()).unwrap();
     }
-    let output = Command::new("openssl")
-        .args([
+    let (verified, text) = openssl(
+        dir,
+        &[
             "verify",
             "-CAfile",
             "root.pem",
             "-untrusted",
             "issuing.pem",
             "client.pem",
-        ])
-        .current_dir(directory.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
+        ],
+    );
+    assert!(verified && text.contains("client.pem: OK"), "{text}");
+
+    // A signature in the client's name, stamped.
+    let data = b"Signed on whatever keystore holds the key.";
+    let signature = sceau_pki::sign_detached(
+        Arc::clone(&store),
+        &sceau_pki::DetachedSignature {
+            key: &key,
+            certificate: &client,
+            chain: &[pki.authority.issuing()],
+            content_digest: digest(data),
+            signing_time_s: now_s,
+            time_stamp: Some(&pki.tsa),
+        },
+    )
+    .unwrap();
+    std::fs::write(dir.join("data"), data).unwrap();
+    std::fs::write(
+        dir.join("changed"),
+        b"Signed on whatever keystore holds the keY.",
+    )
+    .unwrap();
+    std::fs::write(dir.join("sig.p7s"), &signature).unwrap();
+    let cms_verify = |content: &str| {
+        openssl(
+            dir,
+            &[
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                "sig.p7s",
+                "-content",
+                content,
+                "-CAfile",
+                "root.pem",
+                "-purpose",
+                "any",
+                "-out",
+                "/dev/null",
+            ],
+        )
+    };
+    let (verified, text) = cms_verify("data");
     assert!(
-        output.status.success() && text.contains("client.pem: OK"),
+        verified && text.contains("Verification successful"),
         "{text}"
     );
+    assert!(!cms_verify("changed").0);
+    let report =
+        sceau_pki::verify_signature(&signature, data, &pki.authority.root().der, None).unwrap();
+    assert_eq!(report.time_stamp.map(|stamp| stamp.time_s), Some(now_s));
+
+    // A time-stamp for openssl's own request.
+    let (made, text) = openssl(
+        dir,
+        &[
+            "ts", "-query", "-data", "data", "-sha256", "-cert", "-out", "q.tsq",
+        ],
+    );
+    assert!(made, "{text}");
+    let request = std::fs::read(dir.join("q.tsq")).unwrap();
+    let answer = pki.tsa.answer(&request, now_s);
+    assert!(matches!(answer, sceau_pki::Answer::Granted { .. }));
+    std::fs::write(dir.join("r.tsr"), answer.response()).unwrap();
+    let ts_verify = |data: &str| {
+        openssl(
+            dir,
+            &[
+                "ts", "-verify", "-data", data, "-in", "r.tsr", "-CAfile", "root.pem",
+            ],
+        )
+    };
+    let (verified, text) = ts_verify("data");
+    assert!(verified && text.contains("Verification: OK"), "{text}");
+    assert!(!ts_verify("changed").0);
+
+    // The CRL, with the client's certificate on it.
+    let crl = pki
+        .authority
+        .crl(
+            &[Revocation {
+                serial: client
+                    .certificate
+                    .tbs_certificate
+                    .serial_number
+                    .as_bytes()
+                    .to_vec(),
+                at_s: now_s - 1,
+                reason: RevocationReason::KeyCompromise,
+            }],
+            now_s,
+            now_s + 3_600,
+            1,
+        )
+        .unwrap();
+    std::fs::write(dir.join("issuing.crl"), &crl).unwrap();
+    let (verified, text) = openssl(
+        dir,
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "issuing.crl",
+            "-CAfile",
+            "issuing.pem",
+            "-noout",
+        ],
+    );
+    assert!(verified && text.contains("verify OK"), "{text}");
 }
 
 #[test]
-fn the_authority_signs_with_file_keys_too() {
+fn the_white_room_works_on_file_keys_too() {
     let directory = tempfile::tempdir().unwrap();
     let store = FileKeystore::open(&directory.path().join("keys"), &[4; 32]).unwrap();
-    authority_verified_by_openssl(Arc::new(store));
+    white_room_verified_by_openssl(Arc::new(store));
 }
 
 /// What any program with the PIN can learn of a private key.

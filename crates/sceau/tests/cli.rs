@@ -129,7 +129,10 @@ fn admin_commands_enrol_list_and_check() {
         .unwrap()
         .to_owned();
     let (ok, out) = admin(&["certificate-reveal-phone", &serial], "");
-    assert!(ok && out.lines().any(|line| line == "+33612345678"), "{out}");
+    assert!(
+        ok && out.lines().any(|line| line == "+33612345678"),
+        "{out}"
+    );
     let pem = directory.path().join("alice.pem");
     let (ok, out) = admin(
         &["certificate-show", &serial, "--out", pem.to_str().unwrap()],
