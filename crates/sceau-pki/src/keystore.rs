@@ -16,7 +16,6 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use ecdsa::hazmat::SignPrimitive;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand::RngCore;
@@ -91,8 +90,22 @@ pub trait Keystore: Send + Sync {
     fn public_key(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError>;
 
     /// Signs a SHA-256 digest (the caller hashes) with the signing key named `label`: ECDSA
-    /// P-256, deterministic nonces (RFC 6979) for the file keystore.
+    /// P-256 (the file keystore signs with AWS-LC, whose nonces mix fresh randomness with
+    /// the key and the digest).
     fn sign_digest(&self, label: &KeyLabel, digest: &[u8; 32]) -> Result<Signature, KeystoreError>;
+
+    /// Signs several digests with the key named `label`, in order: one use of the key for
+    /// them all (the file keystore decrypts it once and wipes it after the last).
+    fn sign_digests(
+        &self,
+        label: &KeyLabel,
+        digests: &[[u8; 32]],
+    ) -> Result<Vec<Signature>, KeystoreError> {
+        digests
+            .iter()
+            .map(|digest| self.sign_digest(label, digest))
+            .collect()
+    }
 
     /// The ECDH shared secret of the agreement key named `label` and `peer`: the
     /// x-coordinate of the shared point (SEC 1 §3.3.1, as CMS uses it, RFC 5753), for the
@@ -347,11 +360,13 @@ impl FileKeystore {
 
     /// The private scalar of the key named `label`, if it is a key for `usage`: decrypted
     /// (which also authenticates the file's use) for one operation, wiped when dropped.
-    fn scalar(
+    /// The private key of `label`, decrypted (wiped when dropped), if it is for `usage`,
+    /// with what its file holds.
+    fn secret(
         &self,
         label: &KeyLabel,
         usage: KeyUse,
-    ) -> Result<Zeroizing<p256::NonZeroScalar>, KeystoreError> {
+    ) -> Result<(Zeroizing<Vec<u8>>, Arc<StoredKey>), KeystoreError> {
         let stored = self.stored(label)?;
         let unreadable = || KeystoreError::Unreadable(label.clone());
         let point = stored.public.to_encoded_point(false);
@@ -374,14 +389,41 @@ impl FileKeystore {
         if stored.usage != usage {
             return Err(KeystoreError::WrongUse(label.clone()));
         }
+        if secret.len() != 32 {
+            return Err(unreadable());
+        }
+        Ok((secret, stored))
+    }
+
+    fn scalar(
+        &self,
+        label: &KeyLabel,
+        usage: KeyUse,
+    ) -> Result<Zeroizing<p256::NonZeroScalar>, KeystoreError> {
+        let (secret, _) = self.secret(label, usage)?;
         // The scalar alone (no public key is derived: the associated data already ties
         // the file's public key to its scalar).
         Ok(Zeroizing::new(
             p256::SecretKey::from_slice(&secret)
-                .map_err(|_| unreadable())?
+                .map_err(|_| KeystoreError::Unreadable(label.clone()))?
                 .to_nonzero_scalar(),
         ))
     }
+}
+
+/// The RFC 5915 ECPrivateKey of a P-256 key (with its curve and public point), for
+/// AWS-LC to load: `SEQUENCE { 1, OCTET STRING d, [0] prime256v1, [1] BIT STRING Q }`.
+fn ec_private_key_der(secret: &[u8], public: &[u8]) -> Zeroizing<Vec<u8>> {
+    const CURVE: [u8; 12] = [
+        0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+    ];
+    let mut der = Zeroizing::new(Vec::with_capacity(121));
+    der.extend_from_slice(&[0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20]);
+    der.extend_from_slice(secret);
+    der.extend_from_slice(&CURVE);
+    der.extend_from_slice(&[0xa1, 0x44, 0x03, 0x42, 0x00]);
+    der.extend_from_slice(public);
+    der
 }
 
 impl Keystore for FileKeystore {
@@ -400,11 +442,40 @@ impl Keystore for FileKeystore {
     }
 
     fn sign_digest(&self, label: &KeyLabel, digest: &[u8; 32]) -> Result<Signature, KeystoreError> {
-        let scalar = self.scalar(label, KeyUse::Signing)?;
-        let (signature, _) = scalar
-            .try_sign_prehashed_rfc6979::<Sha256>(p256::FieldBytes::from_slice(digest), b"")
-            .map_err(|_| unavailable("signing failed"))?;
-        Ok(signature)
+        self.sign_digests(label, std::slice::from_ref(digest))?
+            .pop()
+            .ok_or_else(|| unavailable("no signature"))
+    }
+
+    fn sign_digests(
+        &self,
+        label: &KeyLabel,
+        digests: &[[u8; 32]],
+    ) -> Result<Vec<Signature>, KeystoreError> {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+        let (secret, stored) = self.secret(label, KeyUse::Signing)?;
+        let point = stored.public.to_encoded_point(false);
+        // AWS-LC signs (assembly, several times the pure-Rust speed); it checks that the
+        // public point is the scalar's, and wipes its copy of the key when it frees it,
+        // after the last digest.
+        let der = ec_private_key_der(&secret, point.as_bytes());
+        drop(secret);
+        let key = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, &der)
+            .map_err(|_| KeystoreError::Unreadable(label.clone()))?;
+        drop(der);
+        digests
+            .iter()
+            .map(|digest| {
+                let digest =
+                    aws_lc_rs::digest::Digest::import_less_safe(digest, &aws_lc_rs::digest::SHA256)
+                        .map_err(|_| unavailable("digest"))?;
+                let signature = key
+                    .sign_digest(&digest)
+                    .map_err(|_| unavailable("signing failed"))?;
+                Signature::from_der(signature.as_ref())
+                    .map_err(|_| unavailable("signature encoding"))
+            })
+            .collect()
     }
 
     fn agree(

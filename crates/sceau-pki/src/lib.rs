@@ -24,5 +24,5 @@ pub use p256::ecdsa::{Signature, VerifyingKey};
 pub use pkcs11::Pkcs11Keystore;
 pub use setup::Pki;
 pub use signing::{DetachedSignature, sign_detached};
-pub use tsa::{Answer, Failure, TimeStampAuthority};
+pub use tsa::{Answer, Failure, Pending, TimeStampAuthority};
 pub use verify::{Refusal, Stamp, Verified, verify_signature, verify_time_stamp};

@@ -143,7 +143,7 @@ fn with_signature_time_stamp(
     let token = tsa.stamp(&digest, now_s)?;
     let mut values = SetOfVec::new();
     values
-        .insert(Any::from_der(&token.to_der().map_err(cms_error)?).map_err(cms_error)?)
+        .insert(Any::from_der(&token).map_err(cms_error)?)
         .map_err(cms_error)?;
     let mut attributes = SetOfVec::new();
     attributes

@@ -10,11 +10,8 @@
 
 use crate::ca::{Issued, PkiError};
 use crate::keystore::{KeyLabel, Keystore};
-use crate::signing::{
-    SignedDataParts, check_key_matches, sha256_identifier, signed_data, signing_time,
-};
+use crate::signing::{check_key_matches, sha256_identifier, signing_time};
 use cms::content_info::ContentInfo;
-use cms::signed_data::EncapsulatedContentInfo;
 use der::asn1::{BitString, GeneralizedTime, Int, ObjectIdentifier, OctetString, SetOfVec};
 use der::{Any, Decode, Encode, Sequence, Tag, Tagged};
 use sha2::{Digest, Sha256};
@@ -136,10 +133,22 @@ impl Answer {
 pub struct TimeStampAuthority {
     keystore: Arc<dyn Keystore>,
     key: KeyLabel,
-    certificate: Issued,
-    chain: Vec<Issued>,
     policy: ObjectIdentifier,
-    signing_certificate: Attribute,
+    /// The parts of every token that do not change, DER: see [`Fixed`].
+    fixed: Fixed,
+}
+
+/// The DER of what every token repeats, encoded once: tokens are assembled around them
+/// (the CMS builder would re-encode the certificates and attributes every time).
+struct Fixed {
+    /// The signed attributes that never change: content type (id-ct-TSTInfo) and
+    /// signing-certificate-v2.
+    content_type_attribute: Vec<u8>,
+    signing_certificate_attribute: Vec<u8>,
+    /// `[0] IMPLICIT SET OF Certificate`: the TSA's certificate and its chain.
+    certificates: Vec<u8>,
+    /// The SignerInfo's `sid`: the TSA certificate's issuer and serial number.
+    signer_identifier: Vec<u8>,
 }
 
 impl TimeStampAuthority {
@@ -157,19 +166,41 @@ impl TimeStampAuthority {
                 cert_hash: OctetString::new(hash.to_vec()).map_err(tsa_error)?,
             }],
         };
-        let mut values = SetOfVec::new();
-        values
-            .insert(Any::from_der(&value.to_der().map_err(tsa_error)?).map_err(tsa_error)?)
-            .map_err(tsa_error)?;
+        let attribute = |oid: ObjectIdentifier, value_der: &[u8]| -> Result<Vec<u8>, PkiError> {
+            let mut values = SetOfVec::new();
+            values
+                .insert(Any::from_der(value_der).map_err(tsa_error)?)
+                .map_err(tsa_error)?;
+            Attribute { oid, values }.to_der().map_err(tsa_error)
+        };
+        let mut certificates: Vec<&[u8]> = std::iter::once(&certificate)
+            .chain(chain.iter())
+            .map(|issued| issued.der.as_slice())
+            .collect();
+        // DER: the elements of a SET OF in the order of their encodings.
+        certificates.sort();
+        let tbs = &certificate.certificate.tbs_certificate;
+        let signer_identifier = cms::cert::IssuerAndSerialNumber {
+            issuer: tbs.issuer.clone(),
+            serial_number: tbs.serial_number.clone(),
+        }
+        .to_der()
+        .map_err(tsa_error)?;
         Ok(TimeStampAuthority {
             keystore,
             key,
-            certificate,
-            chain,
             policy,
-            signing_certificate: Attribute {
-                oid: ID_AA_SIGNING_CERTIFICATE_V2,
-                values,
+            fixed: Fixed {
+                content_type_attribute: attribute(
+                    ID_CONTENT_TYPE,
+                    &ID_CT_TST_INFO.to_der().map_err(tsa_error)?,
+                )?,
+                signing_certificate_attribute: attribute(
+                    ID_AA_SIGNING_CERTIFICATE_V2,
+                    &value.to_der().map_err(tsa_error)?,
+                )?,
+                certificates: tlv(0xa0, &[&certificates.concat()]),
+                signer_identifier,
             },
         })
     }
@@ -180,18 +211,108 @@ impl TimeStampAuthority {
 
     /// Answers the DER request `request` at `now_s` (Unix seconds).
     pub fn answer(&self, request: &[u8], now_s: i64) -> Answer {
-        let rejected = |failure: Failure| Answer::Rejected {
-            response: rejection(failure),
-            failure,
-        };
-        let parsed = match self.check(request) {
-            Ok(parsed) => parsed,
-            Err(failure) => return rejected(failure),
-        };
-        match self.grant(&parsed, now_s) {
-            Ok(answer) => answer,
-            Err(_) => rejected(Failure::SystemFailure),
+        self.answer_many(&[request], now_s)
+            .pop()
+            .unwrap_or_else(|| rejected(Failure::SystemFailure))
+    }
+
+    /// The first half of answering `request`: checked, and its token prepared but for
+    /// its signature; a request that cannot be granted is answered at once. Several
+    /// prepared tokens are signed together by [`TimeStampAuthority::sign`], each then
+    /// finished by [`TimeStampAuthority::finish`].
+    pub fn begin(&self, request: &[u8], now_s: i64) -> Result<Pending, Answer> {
+        let parsed = self.check(request).map_err(rejected)?;
+        self.prepare(
+            MessageImprint {
+                hash_algorithm: parsed.message_imprint.hash_algorithm.clone(),
+                hashed_message: parsed.message_imprint.hashed_message.clone(),
+            },
+            parsed.nonce.clone(),
+            parsed.cert_req,
+            now_s,
+        )
+        .map(Pending)
+        .map_err(|_| rejected(Failure::SystemFailure))
+    }
+
+    /// Signs prepared tokens with one use of the TSA's key.
+    pub fn sign(&self, pending: &[&Pending]) -> Result<Vec<crate::Signature>, PkiError> {
+        let digests: Vec<[u8; 32]> = pending.iter().map(|pending| pending.0.digest).collect();
+        let signatures = self.keystore.sign_digests(&self.key, &digests)?;
+        if signatures.len() != digests.len() {
+            return Err(tsa_error("the keystore signed another number of digests"));
         }
+        Ok(signatures)
+    }
+
+    /// The answer for a prepared token and its signature.
+    pub fn finish(&self, pending: Pending, signature: &crate::Signature) -> Answer {
+        let token = self.assemble(&pending.0, signature);
+        // TimeStampResp { PKIStatusInfo { granted }, token }.
+        Answer::Granted {
+            response: tlv(0x30, &[&[0x30, 0x03, 0x02, 0x01, 0x00], &token]),
+            serial: pending.0.serial,
+        }
+    }
+
+    /// The answer when signing failed.
+    pub fn failed() -> Answer {
+        rejected(Failure::SystemFailure)
+    }
+
+    /// Answers several requests at once, in order: their tokens are signed with one use
+    /// of the key (the keystore opens it once for them all, see
+    /// [`Keystore::sign_digests`]).
+    pub fn answer_many(&self, requests: &[&[u8]], now_s: i64) -> Vec<Answer> {
+        let prepared: Vec<Result<Prepared, Failure>> = requests
+            .iter()
+            .map(|request| {
+                let parsed = self.check(request)?;
+                self.prepare(
+                    MessageImprint {
+                        hash_algorithm: parsed.message_imprint.hash_algorithm.clone(),
+                        hashed_message: parsed.message_imprint.hashed_message.clone(),
+                    },
+                    parsed.nonce.clone(),
+                    parsed.cert_req,
+                    now_s,
+                )
+                .map_err(|_| Failure::SystemFailure)
+            })
+            .collect();
+        let digests: Vec<[u8; 32]> = prepared
+            .iter()
+            .filter_map(|prepared| prepared.as_ref().ok().map(|prepared| prepared.digest))
+            .collect();
+        let mut signatures = match self.keystore.sign_digests(&self.key, &digests) {
+            Ok(signatures) if signatures.len() == digests.len() => signatures.into_iter(),
+            _ => {
+                return prepared
+                    .iter()
+                    .map(|prepared| match prepared {
+                        Err(failure) => rejected(*failure),
+                        Ok(_) => rejected(Failure::SystemFailure),
+                    })
+                    .collect();
+            }
+        };
+        prepared
+            .into_iter()
+            .map(|prepared| match prepared {
+                Err(failure) => rejected(failure),
+                Ok(prepared) => match signatures.next() {
+                    Some(signature) => {
+                        let token = self.assemble(&prepared, &signature);
+                        // TimeStampResp { PKIStatusInfo { granted }, token }.
+                        Answer::Granted {
+                            response: tlv(0x30, &[&[0x30, 0x03, 0x02, 0x01, 0x00], &token]),
+                            serial: prepared.serial,
+                        }
+                    }
+                    None => rejected(Failure::SystemFailure),
+                },
+            })
+            .collect()
     }
 
     /// The request, if this TSA can grant it.
@@ -230,36 +351,10 @@ impl TimeStampAuthority {
         Ok(parsed)
     }
 
-    fn grant(&self, request: &TimeStampReq, now_s: i64) -> Result<Answer, PkiError> {
-        let (token, serial) = self.token(
-            MessageImprint {
-                hash_algorithm: request.message_imprint.hash_algorithm.clone(),
-                hashed_message: request.message_imprint.hashed_message.clone(),
-            },
-            request.nonce.clone(),
-            request.cert_req,
-            now_s,
-        )?;
-        let response = Response {
-            status: StatusInfo {
-                status: 0,
-                status_string: None,
-                fail_info: None,
-            },
-            token: Some(token),
-        }
-        .to_der()
-        .map_err(tsa_error)?;
-        Ok(Answer::Granted {
-            response,
-            serial: serial.to_vec(),
-        })
-    }
-
-    /// A time-stamp token (a `ContentInfo` SignedData over TSTInfo, with the TSA's
+    /// A time-stamp token (a `ContentInfo` SignedData over TSTInfo, DER, with the TSA's
     /// certificate and chain) for the SHA-256 digest `digest` at `now_s`: what sceau puts
     /// in its own signatures (CAdES signature time-stamp).
-    pub fn stamp(&self, digest: &[u8; 32], now_s: i64) -> Result<ContentInfo, PkiError> {
+    pub fn stamp(&self, digest: &[u8; 32], now_s: i64) -> Result<Vec<u8>, PkiError> {
         let imprint = MessageImprint {
             hash_algorithm: sha256_identifier(),
             hashed_message: OctetString::new(digest.to_vec()).map_err(tsa_error)?,
@@ -267,14 +362,29 @@ impl TimeStampAuthority {
         Ok(self.token(imprint, None, true, now_s)?.0)
     }
 
-    /// The token for `imprint`, and its serial number.
+    /// The token for `imprint` (DER), and its serial number.
     fn token(
         &self,
         imprint: MessageImprint,
         nonce: Option<Int>,
         with_certificates: bool,
         now_s: i64,
-    ) -> Result<(ContentInfo, Vec<u8>), PkiError> {
+    ) -> Result<(Vec<u8>, Vec<u8>), PkiError> {
+        let prepared = self.prepare(imprint, nonce, with_certificates, now_s)?;
+        let signature = self.keystore.sign_digest(&self.key, &prepared.digest)?;
+        let token = self.assemble(&prepared, &signature);
+        Ok((token, prepared.serial))
+    }
+
+    /// Everything of a token but its signature: the TSTInfo, the signed attributes and
+    /// the digest to sign.
+    fn prepare(
+        &self,
+        imprint: MessageImprint,
+        nonce: Option<Int>,
+        with_certificates: bool,
+        now_s: i64,
+    ) -> Result<Prepared, PkiError> {
         use rand::RngCore;
         let mut serial = [0_u8; 16];
         rand::rng().fill_bytes(&mut serial);
@@ -295,33 +405,150 @@ impl TimeStampAuthority {
             nonce,
             tsa: None,
             extensions: None,
-        };
-        let content = EncapsulatedContentInfo {
-            econtent_type: ID_CT_TST_INFO,
-            econtent: Some(
-                Any::new(Tag::OctetString, info.to_der().map_err(tsa_error)?).map_err(tsa_error)?,
-            ),
-        };
-        // RFC 3161 §2.4.1: the TSA's certificate is in the token when the request asks
-        // for it (and then its chain, so that a verifier needs only the root).
-        let certificates: Vec<&Issued> = if with_certificates {
-            std::iter::once(&self.certificate)
-                .chain(self.chain.iter())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let token = signed_data(&SignedDataParts {
-            keystore: Arc::clone(&self.keystore),
-            key: &self.key,
-            certificate: &self.certificate,
-            content: &content,
-            external_digest: None,
-            attributes: vec![signing_time(now_s)?, self.signing_certificate.clone()],
-            certificates: &certificates,
-        })?;
-        Ok((token, serial.to_vec()))
+        }
+        .to_der()
+        .map_err(tsa_error)?;
+        // The signed attributes, as a DER SET OF (sorted by their encodings): content
+        // type, signing time, message digest, signing certificate.
+        let signing_time = signing_time(now_s)?.to_der().map_err(tsa_error)?;
+        let message_digest = tlv(
+            0x30,
+            &[
+                &ID_MESSAGE_DIGEST.to_der().map_err(tsa_error)?,
+                &tlv(0x31, &[&tlv(0x04, &[Sha256::digest(&info).as_slice()])]),
+            ],
+        );
+        let mut attributes: Vec<&[u8]> = vec![
+            &self.fixed.content_type_attribute,
+            &signing_time,
+            &message_digest,
+            &self.fixed.signing_certificate_attribute,
+        ];
+        attributes.sort();
+        let attributes = attributes.concat();
+        let digest: [u8; 32] = Sha256::digest(tlv(0x31, &[&attributes])).into();
+        Ok(Prepared {
+            info,
+            attributes,
+            digest,
+            serial: serial.to_vec(),
+            with_certificates,
+        })
     }
+
+    /// The token (DER) of `prepared` signed with `signature`:
+    ///
+    /// ```text
+    /// ContentInfo { signedData, [0] SignedData { 3, {sha256}, { id-ct-TSTInfo,
+    ///   [0] OCTET STRING TSTInfo }, [0] certificates?, { SignerInfo { 1, sid, sha256,
+    ///   [0] signedAttrs, ecdsa-with-SHA256, OCTET STRING signature } } } }
+    /// ```
+    fn assemble(&self, prepared: &Prepared, signature: &crate::Signature) -> Vec<u8> {
+        let signature = signature.to_der();
+        let signer_info = tlv(
+            0x30,
+            &[
+                &[0x02, 0x01, 0x01],
+                &self.fixed.signer_identifier,
+                SHA256_IDENTIFIER,
+                &tlv(0xa0, &[&prepared.attributes]),
+                ECDSA_WITH_SHA256_IDENTIFIER,
+                &tlv(0x04, &[signature.as_bytes()]),
+            ],
+        );
+        let content = tlv(
+            0x30,
+            &[
+                TST_INFO_CONTENT_TYPE,
+                &tlv(0xa0, &[&tlv(0x04, &[&prepared.info])]),
+            ],
+        );
+        let certificates: &[u8] = if prepared.with_certificates {
+            &self.fixed.certificates
+        } else {
+            &[]
+        };
+        let signed_data = tlv(
+            0x30,
+            &[
+                &[0x02, 0x01, 0x03],
+                &tlv(0x31, &[SHA256_IDENTIFIER]),
+                &content,
+                certificates,
+                &tlv(0x31, &[&signer_info]),
+            ],
+        );
+        tlv(
+            0x30,
+            &[SIGNED_DATA_CONTENT_TYPE, &tlv(0xa0, &[&signed_data])],
+        )
+    }
+}
+
+/// A granted request's token, waiting for its signature.
+pub struct Pending(Prepared);
+
+/// A token waiting for its signature.
+struct Prepared {
+    /// The TSTInfo, DER.
+    info: Vec<u8>,
+    /// The signed attributes' encodings, in DER order (the content of the SET OF).
+    attributes: Vec<u8>,
+    /// SHA-256 of the signed attributes as a SET OF: what the key signs.
+    digest: [u8; 32],
+    serial: Vec<u8>,
+    with_certificates: bool,
+}
+
+/// A `rejection` answer for `failure`.
+fn rejected(failure: Failure) -> Answer {
+    Answer::Rejected {
+        response: rejection(failure),
+        failure,
+    }
+}
+
+/// id-signedData, as an encoded OBJECT IDENTIFIER.
+const SIGNED_DATA_CONTENT_TYPE: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+];
+/// id-ct-TSTInfo, encoded.
+const TST_INFO_CONTENT_TYPE: &[u8] = &[
+    0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04,
+];
+/// AlgorithmIdentifier { id-sha256 } (no parameters), encoded.
+const SHA256_IDENTIFIER: &[u8] = &[
+    0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+];
+/// AlgorithmIdentifier { ecdsa-with-SHA256 }, encoded.
+const ECDSA_WITH_SHA256_IDENTIFIER: &[u8] = &[
+    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+];
+/// id-contentType (RFC 5652).
+const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
+/// id-messageDigest (RFC 5652).
+const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+
+/// A DER TLV: `tag`, the definite length of the parts, the parts.
+fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let length: usize = parts.iter().map(|part| part.len()).sum();
+    let mut out = Vec::with_capacity(length + 6);
+    out.push(tag);
+    match length {
+        0..=0x7f => out.push(length as u8),
+        0x80..=0xff => out.extend_from_slice(&[0x81, length as u8]),
+        0x100..=0xffff => out.extend_from_slice(&[0x82, (length >> 8) as u8, length as u8]),
+        _ => out.extend_from_slice(&[
+            0x83,
+            (length >> 16) as u8,
+            (length >> 8) as u8,
+            length as u8,
+        ]),
+    }
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out
 }
 
 /// A `rejection` response with `failure`'s bit and text.

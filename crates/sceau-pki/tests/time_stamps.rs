@@ -306,3 +306,77 @@ fn the_query_helper_makes_requests_openssl_reads() {
         );
     }
 }
+
+/// Requests answered together (one use of the key for the group): each granted one
+/// gets the token of its own imprint and nonce, which `openssl ts -verify` accepts with
+/// its own query; a bad request among them is rejected alone.
+#[test]
+fn requests_answered_together_get_their_own_tokens() {
+    let directory = tempfile::tempdir().unwrap();
+    let dir = directory.path();
+    let tsa = tsa(dir);
+    let mut queries = Vec::new();
+    for n in 0..3 {
+        std::fs::write(dir.join(format!("data{n}")), format!("data {n}")).unwrap();
+        let (made, text) = openssl(
+            dir,
+            &[
+                "ts",
+                "-query",
+                "-data",
+                &format!("data{n}"),
+                "-sha256",
+                "-cert",
+                "-out",
+                &format!("q{n}.tsq"),
+            ],
+        );
+        assert!(made, "{text}");
+        queries.push(std::fs::read(dir.join(format!("q{n}.tsq"))).unwrap());
+    }
+    let garbage = b"not a request".to_vec();
+    let requests: Vec<&[u8]> = vec![&queries[0], &garbage, &queries[1], &queries[2]];
+    let answers = tsa.answer_many(&requests, now_s());
+    assert_eq!(answers.len(), 4);
+    assert!(matches!(
+        answers[1],
+        Answer::Rejected {
+            failure: Failure::BadDataFormat,
+            ..
+        }
+    ));
+    for (n, answer) in [(0, &answers[0]), (1, &answers[2]), (2, &answers[3])] {
+        assert!(matches!(answer, Answer::Granted { .. }), "{n}");
+        std::fs::write(dir.join(format!("r{n}.tsr")), answer.response()).unwrap();
+        for against in [
+            vec!["-data".to_owned(), format!("data{n}")],
+            vec!["-queryfile".to_owned(), format!("q{n}.tsq")],
+        ] {
+            let mut args = vec!["ts", "-verify", "-in"];
+            let response = format!("r{n}.tsr");
+            args.push(&response);
+            args.extend(against.iter().map(String::as_str));
+            args.extend(["-CAfile", "root.pem", "-untrusted", "tsa.pem"]);
+            let (verified, text) = openssl(dir, &args);
+            assert!(verified && text.contains("Verification: OK"), "{n}: {text}");
+        }
+        // Not another request's.
+        let other = format!("q{}.tsq", (n + 1) % 3);
+        let (verified, _) = openssl(
+            dir,
+            &[
+                "ts",
+                "-verify",
+                "-in",
+                &format!("r{n}.tsr"),
+                "-queryfile",
+                &other,
+                "-CAfile",
+                "root.pem",
+                "-untrusted",
+                "tsa.pem",
+            ],
+        );
+        assert!(!verified, "{n} verified against {other}");
+    }
+}

@@ -14,6 +14,7 @@ pub mod error;
 pub mod service;
 pub mod shop;
 pub mod signing;
+pub mod time_stamps;
 pub mod webhooks;
 pub mod white_room;
 
@@ -69,6 +70,8 @@ pub struct AppState {
     /// The address clients reach this server at (`https://pay.example`), for the links
     /// given to merchants; by default `http://` and the address it listens on.
     pub public_url: Option<String>,
+    /// `POST /tsa`'s group signer, started by [`start`] when the service has a white room.
+    pub time_stamper: Option<time_stamps::TimeStamper>,
 }
 
 impl AppState {
@@ -266,6 +269,13 @@ pub async fn start(
     let mut state = state;
     if state.public_url.is_none() {
         state.public_url = Some(format!("http://{address}"));
+    }
+    if state.time_stamper.is_none() {
+        state.time_stamper = state
+            .service
+            .pki
+            .clone()
+            .map(time_stamps::TimeStamper::spawn);
     }
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let background = dispatch::spawn_background(state.service.clone(), channel);

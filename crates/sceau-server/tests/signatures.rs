@@ -483,3 +483,54 @@ async fn a_disposable_certificate_signs_once_and_never_after_its_life() {
     assert!(!text.contains(&expiring.serial.to_uppercase()), "{text}");
     server.stop().await;
 }
+
+/// Time-stamp requests arriving together are signed together (one use of the key for
+/// the group): each still gets its own token, for its own imprint and nonce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_stamps_signed_in_groups_each_answer_their_own_request() {
+    let server = Server::start().await;
+    let root = service_root(&server);
+    let requests: Vec<(Vec<u8>, u64, Vec<u8>)> = (0..48_u64)
+        .map(|n| {
+            let data = format!("document {n}").into_bytes();
+            let digest: [u8; 32] = Sha256::digest(&data).into();
+            let nonce = 1_000 + n;
+            (
+                data,
+                nonce,
+                sceau_pki::tsa::query(&digest, nonce, true).unwrap(),
+            )
+        })
+        .collect();
+    let answers = futures_util::future::join_all(requests.iter().map(|(_, _, query)| {
+        server
+            .http
+            .post(server.url("/tsa"))
+            .header("content-type", "application/timestamp-query")
+            .body(query.clone())
+            .send()
+    }))
+    .await;
+    let mut serials = std::collections::HashSet::new();
+    for ((data, nonce, _), answer) in requests.iter().zip(answers) {
+        let response = answer.unwrap().bytes().await.unwrap();
+        let stamp = sceau_pki::verify_time_stamp(&response, data, &root, Some(*nonce))
+            .unwrap_or_else(|refusal| panic!("nonce {nonce}: {refusal}"));
+        assert!(serials.insert(stamp.serial), "two tokens share a serial");
+        // Another request's data is not what this token stamps.
+        assert!(sceau_pki::verify_time_stamp(&response, b"document x", &root, None).is_err());
+    }
+    server.stop().await;
+}
+
+fn service_root(server: &Server) -> Vec<u8> {
+    server
+        .service
+        .pki
+        .as_ref()
+        .unwrap()
+        .authority
+        .root()
+        .der
+        .clone()
+}

@@ -176,6 +176,28 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
     Some(kilobytes / 1024.0)
 }
 
+/// CPU seconds (user and system, all threads) the processes `pids` have used so far.
+fn cpu_seconds(pids: &[u32]) -> Option<f64> {
+    // Clock ticks per second: what `getconf CLK_TCK` says (100 on Linux everywhere).
+    let ticks_per_s: f64 = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0);
+    let mut ticks = 0_u64;
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The fields after the command (which may hold spaces) in parentheses: utime and
+        // stime are the 12th and 13th.
+        let after = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        ticks += fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    }
+    Some(ticks as f64 / ticks_per_s)
+}
+
 fn print_report(label: &str, report: &LoadReport) {
     println!(
         "  {label:<28} {:>9.0} req/s ({} in {:.1} s)  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  errors {}  statuses {:?}",
@@ -202,7 +224,10 @@ struct Party {
 
 /// Enrols the merchants and clients and issues one multi-use number per connection.
 async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<Party>> {
-    let service = crate::open_service(config, Arc::new(sceau_server::clock::SystemClock)).await?;
+    // Prepared without the white room: the servers, started next with their own keystore
+    // (perhaps a token), are the authority; the benchmark's clients need no certificate.
+    let service =
+        crate::open_service_without_pki(config, Arc::new(sceau_server::clock::SystemClock)).await?;
     let mut parties = Vec::with_capacity(connections);
     for index in 0..connections {
         let failed =
@@ -281,6 +306,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         database,
         master_key_file: directory.path().join("master.key"),
         admin_token_file: directory.path().join("admin.token"),
+        keys_directory: directory.path().join("keys"),
+        pki_directory: directory.path().join("pki"),
         ..Config::default()
     };
     std::fs::write(&config.master_key_file, master_key.as_bytes())?;
@@ -340,7 +367,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let _ = child.wait();
     }
 
-    let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock)).await?;
+    let service =
+        crate::open_service_without_pki(&config, Arc::new(sceau_server::clock::SystemClock))
+            .await?;
     let report = service.store.check_ledger().await?;
     println!(
         "ledger after the run: {}",
@@ -382,6 +411,10 @@ struct Runs {
     rates: Vec<f64>,
     p50s_ms: Vec<f64>,
     p99s_ms: Vec<f64>,
+    /// Cores the servers kept busy during each run (CPU seconds over wall seconds), and
+    /// the run's rate per such core.
+    server_cores: Vec<f64>,
+    per_server_core: Vec<f64>,
 }
 
 impl Runs {
@@ -465,16 +498,27 @@ async fn measure(
             preparation_rates.push(prepared_per_s);
         }
         if let Some(requests) = &time_stamp_requests {
+            let pids: Vec<u32> = children.iter().map(|child| child.id()).collect();
+            let (cpu_before, started) = (cpu_seconds(&pids), std::time::Instant::now());
             let report = loadgen::run(
                 &spec(None),
                 Arc::clone(requests) as Arc<dyn loadgen::RequestSource>,
             )
             .await?;
+            let wall_s = started.elapsed().as_secs_f64();
             print_report(&format!("run {} POST /tsa", run + 1), &report);
             if report.errors > 0 {
                 bail!("{} time-stamp requests failed", report.errors);
             }
             time_stamps.push(&report);
+            if let (Some(before), Some(after)) = (cpu_before, cpu_seconds(&pids)) {
+                let cores = (after - before) / wall_s.max(1e-9);
+                println!("    the servers kept {cores:.2} cores busy");
+                time_stamps.server_cores.push(cores);
+                time_stamps
+                    .per_server_core
+                    .push(report.per_second / cores.max(1e-9));
+            }
         }
     }
     let health = median(&mut health_rates);
@@ -567,6 +611,16 @@ async fn measure(
             peak / cores,
             100.0 * peak / cores / openssl.max(1.0)
         );
+        if !time_stamps.server_cores.is_empty() {
+            // Per core the servers used (the load generator and the machine's other work
+            // are not counted): the run's rate over the cores it kept busy, median.
+            let per_used = median(&mut time_stamps.per_server_core);
+            println!(
+                "    per core the servers used ({:.2}) {per_used:>7.0} /s  = {:.0}% of openssl's ECDSA P-256 signing on one core",
+                median(&mut time_stamps.server_cores),
+                100.0 * per_used / openssl.max(1.0)
+            );
+        }
         print_at_half(*rate, at_half);
         println!(
             "  openssl speed ecdsap256   {openssl:>9.0} signatures/s (one core: the physical limit)"

@@ -215,8 +215,38 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     })
 }
 
-/// Opens the store and builds the service for `config`.
+/// Opens the store and builds the service for `config`, with its white room (opened, or
+/// created at first start, and pinned to the database).
 pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Service> {
+    let mut service = open_service_without_pki(config, clock).await?;
+    let keys = load_keys(config)?;
+    let pki = open_pki(config, &keys, service.now_s())?;
+    // Every instance on one database must be one authority: the first pins its root.
+    let root_sha256: [u8; 32] =
+        <sha2::Sha256 as sha2::Digest>::digest(&pki.authority.root().der).into();
+    let pinned = service
+        .store
+        .pin_pki_root(root_sha256, service.now_s())
+        .await?;
+    if pinned != root_sha256 {
+        anyhow::bail!(
+            "this database belongs to another certificate authority (root SHA-256 {}, this \
+             server's is {}): every instance on one database must share keys_directory and \
+             pki_directory (or the same PKCS#11 token and pki_directory)",
+            hex::encode(pinned),
+            hex::encode(root_sha256)
+        );
+    }
+    service.pki = Some(pki);
+    Ok(service)
+}
+
+/// The service without a white room: no certificates are issued, nothing is signed
+/// (the benchmark's preparation, whose servers are the authority).
+pub async fn open_service_without_pki(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Service> {
     let store = open_store(config).await?;
     let keys = load_keys(config)?;
     let settings = Settings {
@@ -238,20 +268,6 @@ pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         webhooks_to_private_networks: config.webhooks_to_private_networks,
         issuer_bank: config.issuer_bank()?,
     };
-    let pki = open_pki(config, &keys, clock.now_s())?;
-    // Every instance on one database must be one authority: the first pins its root.
-    let root_sha256: [u8; 32] =
-        <sha2::Sha256 as sha2::Digest>::digest(&pki.authority.root().der).into();
-    let pinned = store.pin_pki_root(root_sha256, clock.now_s()).await?;
-    if pinned != root_sha256 {
-        anyhow::bail!(
-            "this database belongs to another certificate authority (root SHA-256 {}, this \
-             server's is {}): every instance on one database must share keys_directory and \
-             pki_directory (or the same PKCS#11 token and pki_directory)",
-            hex::encode(pinned),
-            hex::encode(root_sha256)
-        );
-    }
     Ok(Service {
         store,
         keys: Arc::new(keys),
@@ -259,7 +275,7 @@ pub async fn open_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         settings: Arc::new(settings),
         outbox_ready: Arc::new(tokio::sync::Notify::new()),
         webhooks_ready: Arc::new(tokio::sync::Notify::new()),
-        pki: Some(pki),
+        pki: None,
     })
 }
 
@@ -318,6 +334,7 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
         phone_simulator: config.phone_simulator && config.channel == "dev-phone",
         secure_cookies: config.secure_cookies,
         public_url: config.public_url.clone(),
+        time_stamper: None,
     }
 }
 

@@ -49,11 +49,13 @@ pub async fn time_stamp(
     }
     let pki = state.service.pki.clone().ok_or_else(unavailable)?;
     let now_s = state.service.now_s();
-    // Signing takes a core for a while (or a round trip to the token): off the async
-    // threads.
-    let answer = tokio::task::spawn_blocking(move || pki.tsa.answer(&body, now_s))
-        .await
-        .map_err(|_| crate::service::internal("time-stamp task failed"))?;
+    let answer = match &state.time_stamper {
+        // Tokens prepared here, signed in groups (see `time_stamps.rs`).
+        Some(stamper) => stamper.answer(&body, now_s).await,
+        None => tokio::task::spawn_blocking(move || pki.tsa.answer(&body, now_s))
+            .await
+            .map_err(|_| crate::service::internal("time-stamp task failed"))?,
+    };
     if let sceau_pki::Answer::Rejected { failure, .. } = &answer {
         tracing::info!(?failure, "time-stamp request rejected");
     }

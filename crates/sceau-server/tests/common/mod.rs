@@ -293,6 +293,7 @@ impl Server {
             phone_simulator: true,
             secure_cookies: false,
             public_url: None,
+            time_stamper: None,
         };
         let running = sceau_server::start(
             state,
