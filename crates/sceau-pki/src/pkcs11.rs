@@ -312,6 +312,27 @@ impl Keystore for Pkcs11Keystore {
         })
     }
 
+    fn sign_digests(
+        &self,
+        label: &KeyLabel,
+        digests: &[[u8; 32]],
+    ) -> Result<Vec<Signature>, KeystoreError> {
+        // One session and one search for the group.
+        self.with_session(|session| {
+            let private = one_object(session, ObjectClass::PRIVATE_KEY, label)?;
+            digests
+                .iter()
+                .map(|digest| {
+                    let raw = session
+                        .sign(&Mechanism::Ecdsa, private, digest)
+                        .map_err(failed_use(label))?;
+                    Signature::from_slice(&raw)
+                        .map_err(|_| KeystoreError::Unreadable(label.clone()))
+                })
+                .collect()
+        })
+    }
+
     fn destroy(&self, label: &KeyLabel) -> Result<(), KeystoreError> {
         self.with_session(|session| {
             let mut found = objects(session, ObjectClass::PRIVATE_KEY, label)?;

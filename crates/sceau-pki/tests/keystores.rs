@@ -57,6 +57,17 @@ fn contract(store: Arc<dyn Keystore>, prefix: &str) {
             "signature {n}"
         );
     }
+    // A group signed with one use of the key: each signature for its own digest, in order.
+    let digests: Vec<[u8; 32]> = (0..8_u32).map(|n| digest(&n.to_le_bytes())).collect();
+    let signatures = store.sign_digests(&name("bob"), &digests).unwrap();
+    assert_eq!(signatures.len(), digests.len());
+    for (n, (data, signature)) in digests.iter().zip(&signatures).enumerate() {
+        assert!(bob.verify_prehash(data, signature).is_ok(), "group signature {n}");
+        let other = &digests[(n + 1) % digests.len()];
+        assert!(bob.verify_prehash(other, signature).is_err(), "group signature {n}");
+    }
+    assert!(store.sign_digests(&name("bob"), &[]).unwrap().is_empty());
+    assert!(store.sign_digests(&name("nobody"), &digests).is_err());
     // A label is never reused, and an unknown one is not found.
     assert_eq!(
         store.generate(&name("alice")),
