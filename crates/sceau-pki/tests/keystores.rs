@@ -62,9 +62,15 @@ fn contract(store: Arc<dyn Keystore>, prefix: &str) {
     let signatures = store.sign_digests(&name("bob"), &digests).unwrap();
     assert_eq!(signatures.len(), digests.len());
     for (n, (data, signature)) in digests.iter().zip(&signatures).enumerate() {
-        assert!(bob.verify_prehash(data, signature).is_ok(), "group signature {n}");
+        assert!(
+            bob.verify_prehash(data, signature).is_ok(),
+            "group signature {n}"
+        );
         let other = &digests[(n + 1) % digests.len()];
-        assert!(bob.verify_prehash(other, signature).is_err(), "group signature {n}");
+        assert!(
+            bob.verify_prehash(other, signature).is_err(),
+            "group signature {n}"
+        );
     }
     assert!(store.sign_digests(&name("bob"), &[]).unwrap().is_empty());
     assert!(store.sign_digests(&name("nobody"), &digests).is_err());
