@@ -146,6 +146,17 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(api::pages::logout))
         .route("/wallet", get(api::pages::wallet))
         .route("/wallet/numbers", post(api::pages::request_number))
+        .route(
+            "/wallet/signatures",
+            get(api::sign_pages::list)
+                .post(api::sign_pages::create)
+                .layer(
+                    // The document and the form's few other bytes.
+                    DefaultBodyLimit::max(signing::DOCUMENT_BYTES_MAX + 16 * 1024),
+                ),
+        )
+        .route("/wallet/signatures/{id}", get(api::sign_pages::show))
+        .route("/wallet/signatures/{id}/seal", post(api::sign_pages::seal))
         .route("/api/v1/me", get(api::pages::me))
         .route(
             "/api/v1/signatures",

@@ -246,3 +246,94 @@ async fn in_a_browser_three_wrong_seals_fail_the_payment() {
     shop.stop();
     server.stop().await;
 }
+
+/// A signature in the client's name as a person makes it: hands a file over on the
+/// signatures page, compares the page's SHA-256 with the SMS, types a wrong seal (told
+/// how many tries are left), then the right one, and downloads a signature that verifies
+/// against the server's root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_signs_a_document_in_a_browser_with_the_seal_sent_for_it() {
+    use sha2::Digest;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start().await;
+    server.enroll_client("alice", ALICE_PHONE, "0").await;
+    browser.goto(&server.url("/login")).await;
+    browser.fill("input[name=login]", "alice").await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    browser.wait_for_path("/wallet").await;
+    browser.click("a[href='/wallet/signatures']").await;
+    browser.wait_for_path("/wallet/signatures").await;
+    browser.wait_for_text("tbody", "No signature yet.").await;
+
+    let files = tempfile::tempdir().unwrap();
+    let document = files.path().join("lease.txt");
+    let content = b"Lease of the flat at 3 rue du Port, 950 EUR a month.".to_vec();
+    std::fs::write(&document, &content).unwrap();
+    browser.choose_file("input[name=document]", &document).await;
+    browser
+        .click("form[action='/wallet/signatures'] button[type=submit]")
+        .await;
+    browser.wait_for_text("h1", "lease.txt").await;
+    let digest = hex::encode(sha2::Sha256::digest(&content));
+    let shown = browser.text_of("dd.mono").await;
+    assert_eq!(shown.replace(' ', ""), digest);
+
+    // The SMS names the document and the start of its SHA-256, as the page does.
+    server.deliver().await;
+    let (_, text) = server.phone_messages(ALICE_PHONE).await.remove(0);
+    assert!(
+        text.contains("\"lease.txt\"") && text.contains(&digest[..16]),
+        "{text}"
+    );
+    let at = text.find("your seal is ").unwrap() + "your seal is ".len();
+    let seal: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+
+    browser.fill("input[name=seal]", "00000000").await;
+    browser
+        .click("form[action$='/seal'] button[type=submit]")
+        .await;
+    browser.wait_for_text("p.error", "2 tries left").await;
+    browser.fill("input[name=seal]", &seal).await;
+    browser
+        .click("form[action$='/seal'] button[type=submit]")
+        .await;
+    browser.wait_for_text("p.notice", "Signed on").await;
+    browser.screenshot(&artefact("signature.png")).await;
+
+    // The link downloads the signature (with the browser's session), which verifies.
+    let link = browser.wait_for("a[href$='signature.p7s']").await;
+    let href = link.attr("href").await.unwrap().unwrap();
+    let cookie = browser.cookie("sceau_session").await;
+    let signature = server
+        .http
+        .get(server.url(&href))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let root = server
+        .service
+        .pki
+        .as_ref()
+        .unwrap()
+        .authority
+        .root()
+        .der
+        .clone();
+    let report = sceau_pki::verify_signature(&signature, &content, &root, None).unwrap();
+    assert_eq!(report.signer, "CN=Client alice");
+    assert!(report.time_stamp.is_some());
+    browser.close().await;
+    server.stop().await;
+}

@@ -6,6 +6,7 @@ pub mod merchant;
 pub mod pages;
 pub mod pay;
 pub mod pki;
+pub mod sign_pages;
 pub mod signatures;
 
 use crate::AppState;

@@ -397,6 +397,7 @@ pub async fn wallet(
          <button type=\"submit\">Send me a number</button></form></section>\
          <section><h2>Your numbers</h2><table><thead><tr><th>Number</th><th>Asked by</th><th>State</th><th>Uses</th>\
          <th>Used</th><th>Limit</th><th>Merchant</th><th>Valid until</th></tr></thead><tbody>{rows}</tbody></table></section>\
+         <p><a href=\"/wallet/signatures\">Sign a document</a></p>\
          <form method=\"post\" action=\"/logout\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <button type=\"submit\" class=\"secondary\">Sign out</button></form>",
         name = escape(&client.display_name),

@@ -405,6 +405,33 @@ impl Browser {
         .await;
     }
 
+    /// Chooses the file at `path` in the file field at `css` (as a person picking it).
+    pub async fn choose_file(&self, css: &str, path: &Path) {
+        let path_text = path.display().to_string();
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let what = format!("{path_text:?} chosen in {css:?}");
+        self.wait_until(&what, async |client: &Client| {
+            let field = client.find(Locator::Css(css)).await?;
+            field.send_keys(&path_text).await?;
+            let value = field.prop("value").await?;
+            Ok(value
+                .is_some_and(|value| value.ends_with(&name))
+                .then_some(()))
+        })
+        .await;
+    }
+
+    /// The value of the browser's cookie `name` for the page shown (`name=value`).
+    pub async fn cookie(&self, name: &str) -> String {
+        match self.client.get_named_cookie(name).await {
+            Ok(cookie) => format!("{}={}", cookie.name(), cookie.value()),
+            Err(error) => panic!("read the cookie {name}: {error}"),
+        }
+    }
+
     /// Chooses the option of value `value` in the list at `css`.
     pub async fn select(&self, css: &str, value: &str) {
         let what = format!("option {value:?} chosen in {css:?}");

@@ -1,0 +1,297 @@
+//! The client's signature pages (no script, like the others): hand a document over, type
+//! back the seal sent to the phone for it, download the signature. The same use cases
+//! as the JSON API (`signing.rs`); forms carry the session's CSRF token.
+
+use super::pages::{Session, escape, form_error, page, same_origin};
+use crate::AppState;
+use crate::clock::{clock_time, rfc3339};
+use crate::error::ApiError;
+use crate::signing::{DOCUMENT_BYTES_MAX, SignatureResult};
+use axum::Form;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use sceau_domain::seal::SEAL_TRIES_MAX;
+use sceau_store::{SignatureRequestView, SignatureState};
+use serde::Deserialize;
+
+fn see_other(path: &str) -> Response {
+    let mut response = Redirect::to(path).into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    response
+}
+
+fn alert(text: &str) -> String {
+    format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text))
+}
+
+/// A request identifier as sceau makes them (32 lowercase hex digits).
+fn valid_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The SHA-256 in groups of four digits, easier to compare by eye.
+fn grouped(hex: &str) -> String {
+    hex.as_bytes()
+        .chunks(4)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn state_text(view: &SignatureRequestView) -> &'static str {
+    match view.state {
+        SignatureState::AwaitingSeal => "waiting for the seal",
+        SignatureState::Sealed => "sealed, being signed",
+        SignatureState::Signed => "signed",
+        SignatureState::Failed => "failed: nothing was signed",
+    }
+}
+
+fn upload_form(csrf: &str) -> String {
+    format!(
+        "<section class=\"card\"><h2>Sign a document</h2>\
+         <p>A seal for this very document is sent to your phone; typing it back signs it \
+         with your key, which never leaves the bank. Up to {mib} MiB.</p>\
+         <form method=\"post\" action=\"/wallet/signatures\" enctype=\"multipart/form-data\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>Document <input type=\"file\" name=\"document\" required></label>\
+         <button type=\"submit\">Send me a seal to sign it</button></form></section>",
+        mib = DOCUMENT_BYTES_MAX / (1024 * 1024),
+    )
+}
+
+/// `GET /wallet/signatures`: the form to hand a document over, and the client's
+/// signature requests.
+pub async fn list(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+    render_list(&state, &session, None).await
+}
+
+async fn render_list(
+    state: &AppState,
+    session: &Session,
+    error: Option<&str>,
+) -> Result<Response, ApiError> {
+    let views = state.service.client_signatures(&session.client, 50).await?;
+    let mut rows = String::new();
+    for view in &views {
+        rows.push_str(&format!(
+            "<tr><td><a href=\"/wallet/signatures/{id}\">{name}</a></td><td>{state}</td><td>{created}</td></tr>",
+            id = view.public_id,
+            name = escape(&view.document_name),
+            state = state_text(view),
+            created = rfc3339(view.created_at_s),
+        ));
+    }
+    if rows.is_empty() {
+        rows = "<tr><td colspan=\"3\">No signature yet.</td></tr>".to_owned();
+    }
+    let body = format!(
+        "<h1>Signatures</h1>{error}{form}\
+         <section><h2>Your documents</h2><table><thead><tr><th>Document</th><th>State</th>\
+         <th>Asked</th></tr></thead><tbody>{rows}</tbody></table></section>\
+         <p><a href=\"/wallet\">Back to the wallet</a></p>",
+        error = error.map(alert).unwrap_or_default(),
+        form = upload_form(&session.csrf),
+    );
+    Ok(page("Signatures", &body).into_response())
+}
+
+/// `POST /wallet/signatures` (multipart): the document; sends the seal and shows the
+/// request's page.
+pub async fn create(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    same_origin(&headers)?;
+    let unreadable = || ApiError::bad_request("invalid_form", "the form could not be read");
+    let mut multipart = multipart.map_err(|_| unreadable())?;
+    let (mut csrf, mut document) = (None, None);
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                let message = format!("Documents are limited to {} MiB.", DOCUMENT_BYTES_MAX >> 20);
+                let response = render_list(&state, &session, Some(&message)).await?;
+                return Ok((StatusCode::PAYLOAD_TOO_LARGE, response).into_response());
+            }
+            Err(_) => return Err(unreadable()),
+        };
+        match field.name() {
+            Some("csrf") => csrf = Some(field.text().await.map_err(|_| unreadable())?),
+            Some("document") => {
+                let name = field.file_name().unwrap_or("document").to_owned();
+                let bytes = field.bytes().await.map_err(|_| unreadable())?;
+                document = Some((name, bytes));
+            }
+            _ => {}
+        }
+    }
+    // The token must come with the form (the file input comes after it).
+    session.check_csrf(csrf.as_deref().unwrap_or(""))?;
+    let Some((name, content)) = document else {
+        let response = render_list(&state, &session, Some("Choose a document to sign.")).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, response).into_response());
+    };
+    // Browsers send the file's name alone; keep its last part, whatever the system.
+    let name = name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("document")
+        .to_owned();
+    match state
+        .service
+        .request_signature(&session.client, &name, &content)
+        .await
+    {
+        Ok(view) => Ok(see_other(&format!("/wallet/signatures/{}", view.public_id))),
+        Err(error) if error.status.is_client_error() => {
+            let response = render_list(&state, &session, Some(&error.message)).await?;
+            Ok((error.status, response).into_response())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_signature",
+        "no such signature request",
+    )
+}
+
+/// `GET /wallet/signatures/{id}`: the request: what is signed, the seal form while it
+/// waits, the signature once signed.
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !valid_id(&id) {
+        return Err(not_found());
+    }
+    let view = state.service.client_signature(&session.client, &id).await?;
+    Ok(render(&state, &session, &view, None).into_response())
+}
+
+fn render(
+    state: &AppState,
+    session: &Session,
+    view: &SignatureRequestView,
+    error: Option<&str>,
+) -> axum::response::Html<String> {
+    let now_s = state.service.now_s();
+    let action = match view.state {
+        SignatureState::AwaitingSeal if now_s < view.seal.expires_at_s => format!(
+            "<form method=\"post\" action=\"/wallet/signatures/{id}/seal\" class=\"stack\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>Seal sent to your phone {phone} <input name=\"seal\" inputmode=\"numeric\" \
+             autocomplete=\"one-time-code\" maxlength=\"20\" required></label>\
+             <p class=\"muted\">Compare the document's name and the start of its SHA-256 in \
+             the message with the ones above before you type it. Valid until {until}; \
+             {tries} tries left.</p>\
+             <button type=\"submit\">Sign</button></form>",
+            id = view.public_id,
+            csrf = session.csrf,
+            phone = escape(&session.client.phone.masked()),
+            until = clock_time(view.seal.expires_at_s),
+            tries = SEAL_TRIES_MAX.saturating_sub(view.wrong_tries),
+        ),
+        SignatureState::AwaitingSeal => {
+            "<p class=\"error\" role=\"alert\">This seal has expired: nothing was signed. \
+             Hand the document over again for a new seal.</p>"
+                .to_owned()
+        }
+        SignatureState::Signed => format!(
+            "<p class=\"notice\" role=\"status\">Signed on {at}.</p>\
+             <p><a class=\"button\" href=\"/api/v1/signatures/{id}/signature.p7s\" download>Download \
+             the signature (.p7s)</a></p>\
+             <p class=\"muted\">Anyone can check it with the bank's root certificate \
+             (<a href=\"/pki/root.pem\">root.pem</a>): <code>sceau verify --root root.pem \
+             --signature {name}.p7s --content {name}</code>.</p>",
+            at = view.signed_at_s.map(rfc3339).unwrap_or_default(),
+            id = view.public_id,
+            name = escape(&view.document_name),
+        ),
+        SignatureState::Sealed => {
+            "<p class=\"notice\" role=\"status\">Sealed: the signature is being made; reload \
+             this page.</p>"
+                .to_owned()
+        }
+        SignatureState::Failed => {
+            "<p class=\"error\" role=\"alert\">Three wrong seals: nothing was signed.</p>"
+                .to_owned()
+        }
+    };
+    let body = format!(
+        "<h1>{name}</h1>{error}\
+         <dl><dt>State</dt><dd>{state}</dd>\
+         <dt>SHA-256</dt><dd class=\"mono\">{digest}</dd>\
+         <dt>Asked</dt><dd>{created}</dd></dl>{action}\
+         <p><a href=\"/wallet/signatures\">All signatures</a></p>",
+        name = escape(&view.document_name),
+        error = error.map(alert).unwrap_or_default(),
+        state = state_text(view),
+        digest = grouped(&hex::encode(view.content_digest)),
+        created = rfc3339(view.created_at_s),
+    );
+    page(&view.document_name, &body)
+}
+
+#[derive(Deserialize)]
+pub struct SealForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    seal: String,
+}
+
+/// `POST /wallet/signatures/{id}/seal`: the seal typed back. Signed: the request's page;
+/// wrong: the page again, with how many tries are left.
+pub async fn seal(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<SealForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    same_origin(&headers)?;
+    session.check_csrf(&form.csrf)?;
+    if !valid_id(&id) {
+        return Err(not_found());
+    }
+    let typed = if form.seal.len() > 32 { "" } else { &form.seal };
+    let message = match state
+        .service
+        .confirm_signature(&id, session.token_hash(), typed)
+        .await
+    {
+        Ok(SignatureResult::Signed(_) | SignatureResult::Failed(_)) => {
+            return Ok(see_other(&format!("/wallet/signatures/{id}")));
+        }
+        Ok(SignatureResult::Wrong { tries_left: 1 }) => {
+            "That seal is not right. 1 try left.".to_owned()
+        }
+        Ok(SignatureResult::Wrong { tries_left }) => {
+            format!("That seal is not right. {tries_left} tries left.")
+        }
+        Ok(SignatureResult::Expired) => {
+            "This seal has expired: nothing was signed. Hand the document over again.".to_owned()
+        }
+        Err(error) if error.status == StatusCode::NOT_FOUND => return Err(error),
+        Err(error) => error.message,
+    };
+    let view = state.service.client_signature(&session.client, &id).await?;
+    let response = render(&state, &session, &view, Some(&message));
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, response).into_response())
+}
