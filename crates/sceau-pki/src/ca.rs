@@ -396,14 +396,19 @@ impl Authority {
                 Ok(RevokedCert {
                     serial_number: SerialNumber::new(&entry.serial).map_err(certificate_error)?,
                     revocation_date: x509_time(entry.at_s)?,
-                    crl_entry_extensions: Some(vec![extension(
-                        <x509_cert::ext::pkix::crl::CrlReason as der::oid::AssociatedOid>::OID,
-                        entry
-                            .reason
-                            .as_crl_reason()
-                            .to_der()
-                            .map_err(certificate_error)?,
-                    )?]),
+                    // RFC 5280 §5.3.1: no reason code rather than "unspecified".
+                    crl_entry_extensions: if entry.reason == RevocationReason::Unspecified {
+                        None
+                    } else {
+                        Some(vec![extension(
+                            <x509_cert::ext::pkix::crl::CrlReason as der::oid::AssociatedOid>::OID,
+                            entry
+                                .reason
+                                .as_crl_reason()
+                                .to_der()
+                                .map_err(certificate_error)?,
+                        )?])
+                    },
                 })
             })
             .collect::<Result<Vec<_>, PkiError>>()?;

@@ -485,7 +485,7 @@ impl Keystore for FileKeystore {
     ) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
         let scalar = self.scalar(label, KeyUse::Agreement)?;
         // The shared point's x-coordinate; `SharedSecret` wipes its copy when dropped.
-        let shared = p256::ecdh::diffie_hellman(*scalar, peer.as_affine());
+        let shared = p256::ecdh::diffie_hellman(&*scalar, peer.as_affine());
         let mut secret = Zeroizing::new([0_u8; 32]);
         secret.copy_from_slice(shared.raw_secret_bytes().as_slice());
         Ok(secret)

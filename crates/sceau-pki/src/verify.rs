@@ -244,6 +244,14 @@ pub fn verify_signature(
             "encapsulated content (only detached signatures are verified)".to_owned(),
         ));
     }
+    // A signature of data is over id-data; a time-stamp token (id-ct-TSTInfo) rewrapped as
+    // a detached SignedData is not a signature of the data.
+    if signed.content_type != crate::signing::ID_DATA {
+        return Err(Refusal::Unsupported(format!(
+            "content type {} (a signature of data has id-data)",
+            signed.content_type
+        )));
+    }
     let signer = signed.signer_certificate()?;
     let content_digest: [u8; 32] = sha2::Sha256::digest(content).into();
     let signing_time_s = check_signer_info(&signed, signer, &content_digest)?;

@@ -943,3 +943,33 @@ fn every_flipped_bit_is_refused_or_harmless() {
         Err(Refusal::TooLong)
     );
 }
+
+/// A time-stamp token's SignerInfo, its TSTInfo taken out to make a "detached signature"
+/// of the TSTInfo by the TSA, is not a signature of data: refused for its content type.
+#[test]
+fn a_time_stamp_token_is_not_taken_for_a_signature() {
+    let sceau = sceau("sceau");
+    let response = sceau.stamp(Sha256::digest(DATA).into(), STAMPED_AT);
+    let token = token_of(&response);
+    let info = ContentInfo::from_der(&token).unwrap();
+    let mut signed: SignedData = info.content.decode_as().unwrap();
+    let tst_info = signed
+        .encap_content_info
+        .econtent
+        .take()
+        .expect("the TSTInfo")
+        .decode_as::<der::asn1::OctetString>()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let detached = ContentInfo {
+        content_type: info.content_type,
+        content: Any::from_der(&signed.to_der().unwrap()).unwrap(),
+    }
+    .to_der()
+    .unwrap();
+    assert!(matches!(
+        verify_signature(&detached, &tst_info, sceau.root(), None),
+        Err(Refusal::Unsupported(_))
+    ));
+}

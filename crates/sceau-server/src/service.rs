@@ -232,7 +232,7 @@ impl Service {
             Ok(client) => client,
             Err(error) => {
                 if let Some(key) = key {
-                    self.destroy_key(key).await;
+                    self.forget_key(key, &error).await;
                 }
                 return Err(error.into());
             }

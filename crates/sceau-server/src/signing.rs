@@ -18,6 +18,10 @@ use zeroize::Zeroizing;
 pub const DOCUMENT_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// The longest document name (it is shown in the SMS).
 pub const DOCUMENT_NAME_LEN_MAX: usize = 100;
+/// Characters a document name may not hold: anything that reads as a quotation mark.
+const QUOTES: [char; 8] = [
+    '"', '\u{201C}', '\u{201D}', '\u{201E}', '\u{00AB}', '\u{00BB}', '\u{2039}', '\u{203A}',
+];
 
 /// What became of a seal typed for a signature.
 pub enum SignatureResult {
@@ -60,10 +64,20 @@ impl Service {
         content: &[u8],
     ) -> Result<SignatureRequestView, ApiError> {
         let length = document_name.chars().count();
-        if length == 0 || length > DOCUMENT_NAME_LEN_MAX || document_name.chars().any(unprintable) {
+        // The name is shown in the SMS between quotes, after the digest: no quote may
+        // close it early and make what follows look like the message's own text.
+        if length == 0
+            || length > DOCUMENT_NAME_LEN_MAX
+            || document_name
+                .chars()
+                .any(|c| unprintable(c) || QUOTES.contains(&c))
+        {
             return Err(ApiError::unprocessable(
                 "invalid_document_name",
-                format!("a document name is 1 to {DOCUMENT_NAME_LEN_MAX} printable characters"),
+                format!(
+                    "a document name is 1 to {DOCUMENT_NAME_LEN_MAX} printable characters, \
+                     without quotation marks"
+                ),
             ));
         }
         if content.is_empty() || content.len() > DOCUMENT_BYTES_MAX {
@@ -79,22 +93,11 @@ impl Service {
                 "your account is blocked or paused",
             ));
         }
-        // Refused now rather than after the seal: a client with no certificate (enrolled
-        // before the white room) cannot sign.
+        // Refused now rather than after the seal: a client with no valid certificate
+        // (enrolled before the white room, revoked, expired) cannot sign. The request
+        // names the certificate: the seal is consent to a signature under this one.
         self.white_room()?;
-        let has_certificate = self
-            .store
-            .client_certificates(client.id)
-            .await?
-            .iter()
-            .any(|record| record.kind == CertificateKind::Holder && record.revoked_at_s.is_none());
-        if !has_certificate {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "no_certificate",
-                "you have no valid certificate to sign with",
-            ));
-        }
+        let certificate = self.signing_certificate(client.id).await?;
         let request: [u8; 16] = sceau_crypto::random_bytes();
         let public_id = hex::encode(request);
         let now_s = self.now_s();
@@ -118,6 +121,7 @@ impl Service {
                 client_id: client.id,
                 document_name: document_name.to_owned(),
                 content_digest,
+                certificate_serial: certificate.serial,
                 seal: StoredSeal {
                     nonce: input.nonce,
                     digits: digits.get(),
@@ -160,10 +164,11 @@ impl Service {
         expires_at_s: i64,
     ) -> Zeroizing<String> {
         let fingerprint = hex::encode(&content_digest[..8]);
+        // The digest first, at a fixed place, then the name (which may not hold quotes).
         Zeroizing::new(format!(
-            "{issuer}: to sign \"{document_name}\" (SHA-256 {fingerprint}...), your seal is \
-             {digits}. Valid until {until}. Type it only on the {issuer} signature page; \
-             nobody will ever ask you for it.",
+            "{issuer}: to sign the document of SHA-256 {fingerprint}... named \"{document_name}\", \
+             your seal is {digits}. Valid until {until}. Type it only on the {issuer} signature \
+             page; nobody will ever ask you for it.",
             issuer = self.settings.issuer_name,
             digits = seal.digits(),
             until = clock_time(expires_at_s),
@@ -237,12 +242,20 @@ impl Service {
     /// after its seal (the keystore was unreachable) is signed when next asked for.
     async fn sign(&self, view: SignatureRequestView) -> Result<SignatureRequestView, ApiError> {
         let signature = self
-            .sign_for_client(view.client_id, view.content_digest)
+            .sign_for_client(
+                view.client_id,
+                &view.certificate_serial,
+                view.content_digest,
+            )
             .await?;
-        self.store
+        // False when a concurrent reader signed it first: theirs stands.
+        if self
+            .store
             .record_signature(&view.public_id, signature, self.now_s())
-            .await?;
-        tracing::info!(request = view.id, "signed in the client's name");
+            .await?
+        {
+            tracing::info!(request = view.id, "signed in the client's name");
+        }
         self.store
             .signature_request(&view.public_id)
             .await?

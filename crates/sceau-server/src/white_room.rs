@@ -111,8 +111,8 @@ impl Service {
             let label = label.clone();
             blocking(move || {
                 let envelope = pki.seal_for_escrow(&phone)?;
-                pki.keystore().generate(&label)?;
-                pki.authority.issue_for_client(
+                certify_new_key(
+                    &pki,
                     &label,
                     &name,
                     ClientProfile::Holder {
@@ -197,8 +197,8 @@ impl Service {
             let (pki, label, der) = (Arc::clone(&pki), label.clone(), first.der.clone());
             blocking(move || {
                 let first = Issued::from_der(&der)?;
-                pki.keystore().generate(&label)?;
-                pki.authority.issue_for_client(
+                certify_new_key(
+                    &pki,
                     &label,
                     PSEUDONYM_NAME,
                     ClientProfile::Pseudonym { first: &first },
@@ -225,7 +225,7 @@ impl Service {
             })
             .await;
         if let Err(error) = recorded {
-            self.destroy_key(label).await;
+            self.forget_key(label, &error).await;
             return Err(error.into());
         }
         tracing::info!(client_id, serial, "pseudonymous certificate issued");
@@ -265,6 +265,9 @@ impl Service {
         let revoked = self.store.revocations(now_s).await?;
         let entries = revoked
             .iter()
+            // A disposable certificate used this second is revoked from the next: it is
+            // listed from then on (its one use is already recorded).
+            .filter(|record| record.revoked_at_s.is_some_and(|at_s| at_s <= now_s))
             .map(|record| {
                 Ok(Revocation {
                     serial: serial_from_hex(&record.serial)
@@ -306,8 +309,8 @@ impl Service {
         let issued = {
             let (pki, label) = (Arc::clone(&pki), label.clone());
             blocking(move || {
-                pki.keystore().generate(&label)?;
-                pki.authority.issue_for_client(
+                certify_new_key(
+                    &pki,
                     &label,
                     "sceau disposable certificate",
                     ClientProfile::Disposable,
@@ -334,7 +337,7 @@ impl Service {
             })
             .await;
         if let Err(error) = recorded {
-            self.destroy_key(label).await;
+            self.forget_key(label, &error).await;
             return Err(error.into());
         }
         Ok(Disposable {
@@ -414,30 +417,67 @@ impl Service {
         signed
     }
 
-    /// A detached signature in a client's name, with their holder certificate. Only the
-    /// sealed flows call it, once the client has typed the seal sent for this very data.
-    pub(crate) async fn sign_for_client(
+    /// The certificate a client signs under now: their newest holder certificate that is
+    /// not revoked and is valid at this time.
+    pub(crate) async fn signing_certificate(
         &self,
         client_id: i64,
-        content_digest: [u8; 32],
-    ) -> Result<Vec<u8>, ApiError> {
-        let pki = Arc::clone(self.white_room()?);
-        let record = self
-            .store
+    ) -> Result<CertificateRecord, ApiError> {
+        let now_s = self.now_s();
+        self.store
             .client_certificates(client_id)
             .await?
             .into_iter()
             .rev()
-            .find(|record| record.kind == CertificateKind::Holder && record.revoked_at_s.is_none())
+            .find(|record| usable(record, client_id, now_s))
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::CONFLICT,
                     "no_certificate",
-                    "the client has no valid certificate to sign with",
+                    "you have no valid certificate to sign with",
+                )
+            })
+    }
+
+    /// A detached signature in a client's name, under the certificate `serial` (the one
+    /// named when the seal was sent). Only the sealed flows call it, once the client has
+    /// typed the seal sent for this very data; the certificate must still be theirs,
+    /// unrevoked and valid.
+    pub(crate) async fn sign_for_client(
+        &self,
+        client_id: i64,
+        serial: &str,
+        content_digest: [u8; 32],
+    ) -> Result<Vec<u8>, ApiError> {
+        let pki = Arc::clone(self.white_room()?);
+        let now_s = self.now_s();
+        let record = self
+            .store
+            .certificate(serial)
+            .await?
+            .filter(|record| usable(record, client_id, now_s))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "certificate_not_valid",
+                    "the certificate this signature was sealed for is revoked or expired: \
+                     nothing was signed; ask again to sign",
                 )
             })?;
         let label = KeyLabel::new(&record.key_label).map_err(|_| internal("stored key label"))?;
-        sign(pki, label, record.der, content_digest, self.now_s()).await
+        sign(pki, label, record.der, content_digest, now_s).await
+    }
+
+    /// Destroys the key of a certificate whose recording failed, unless the store cannot
+    /// tell whether it was recorded (a connection lost during the commit): a key left
+    /// behind certifies nothing, a certificate without its key is a client who cannot
+    /// sign.
+    pub(crate) async fn forget_key(&self, label: KeyLabel, error: &StoreError) {
+        if matches!(error, StoreError::Unavailable(_)) {
+            tracing::warn!("a certificate's recording may have failed: its key is kept");
+        } else {
+            self.destroy_key(label).await;
+        }
     }
 
     /// Destroys a key no row needs (best effort: a key left behind certifies nothing
@@ -451,6 +491,35 @@ impl Service {
             tracing::warn!("a key could not be destroyed");
         }
     }
+}
+
+/// A new signing key `label` and its certificate; the key is destroyed if it cannot be
+/// certified.
+fn certify_new_key(
+    pki: &Pki,
+    label: &KeyLabel,
+    common_name: &str,
+    profile: ClientProfile<'_>,
+    now_s: i64,
+    validity_s: i64,
+) -> Result<Issued, sceau_pki::PkiError> {
+    pki.keystore().generate(label)?;
+    let issued = pki
+        .authority
+        .issue_for_client(label, common_name, profile, now_s, validity_s);
+    if issued.is_err() {
+        let _ = pki.keystore().destroy(label);
+    }
+    issued
+}
+
+/// Whether `record` is a holder certificate of `client_id`, unrevoked and valid at `now_s`.
+fn usable(record: &CertificateRecord, client_id: i64, now_s: i64) -> bool {
+    record.kind == CertificateKind::Holder
+        && record.client_id == Some(client_id)
+        && record.revoked_at_s.is_none()
+        && record.not_before_s <= now_s
+        && now_s < record.not_after_s
 }
 
 /// The subject of a pseudonymous certificate: no name, only what it is.

@@ -140,6 +140,14 @@ async fn a_signature_is_made_only_with_the_seal_sent_for_that_document() {
         422,
         "invalid_document",
     );
+    // A quote in the name could end the quoted name in the SMS and forge what follows.
+    for forged in ["a.pdf\" (SHA-256 0000...)", "a.pdf\u{201D} x"] {
+        check_error(
+            &server.ask_signature(&session, forged, DOCUMENT, true).await,
+            422,
+            "invalid_document_name",
+        );
+    }
     server.deliver().await;
     assert_eq!(server.newest_message_id(ALICE_PHONE).await, newest);
 
@@ -150,8 +158,10 @@ async fn a_signature_is_made_only_with_the_seal_sent_for_that_document() {
     assert_eq!(view["state"], "awaiting_seal");
     assert_eq!(view["sha256"], digest.as_str());
     assert_eq!(view["tries_left"], 3);
-    assert!(text.contains("\"lease.txt\""), "{text}");
-    assert!(text.contains(&digest[..16]), "{text}");
+    // The digest comes first, at a fixed place, then the name.
+    let digest_at = text.find(&digest[..16]).expect("the digest in the SMS");
+    let name_at = text.find("\"lease.txt\"").expect("the name in the SMS");
+    assert!(digest_at < name_at, "{text}");
     let seal = seal_in(&text);
     assert_eq!(seal.len(), 8, "{text}");
     let (status, _) = server
@@ -533,4 +543,59 @@ fn service_root(server: &Server) -> Vec<u8> {
         .root()
         .der
         .clone()
+}
+
+/// The seal is consent to a signature under the certificate named when it was sent: a
+/// certificate revoked in between signs nothing; an expired one is not offered.
+#[tokio::test]
+async fn a_revoked_or_expired_certificate_signs_nothing() {
+    let server = Server::start().await;
+    let alice = server.enroll_client("alice", ALICE_PHONE, "0").await;
+    let session = server.sign_in("alice").await;
+    let (view, text) = requested(&server, &session, &alice, "lease.txt", DOCUMENT).await;
+    let id = view["id"].as_str().unwrap().to_owned();
+    let holder = server
+        .service
+        .client_certificates(alice.id)
+        .await
+        .unwrap()
+        .remove(0);
+    server
+        .service
+        .revoke_certificate(&holder.serial, RevocationReason::KeyCompromise)
+        .await
+        .unwrap();
+    check_error(
+        &server
+            .type_signature_seal(&session, &id, &seal_in(&text))
+            .await,
+        409,
+        "certificate_not_valid",
+    );
+    let (status, _) = server
+        .download(&session, &format!("/api/v1/signatures/{id}/signature.p7s"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing was signed");
+
+    // A client whose only certificate has expired is not sent a seal at all.
+    let bob = server.enroll_client("bob", BOB_PHONE, "0").await;
+    let bobs = server
+        .service
+        .client_certificates(bob.id)
+        .await
+        .unwrap()
+        .remove(0);
+    server.clock.advance(bobs.not_after_s - START_S + 1);
+    let session = server.sign_in("bob").await;
+    let newest = server.newest_message_id(BOB_PHONE).await;
+    check_error(
+        &server
+            .ask_signature(&session, "late.txt", DOCUMENT, true)
+            .await,
+        409,
+        "no_certificate",
+    );
+    server.deliver().await;
+    assert_eq!(server.newest_message_id(BOB_PHONE).await, newest);
+    server.stop().await;
 }

@@ -822,6 +822,9 @@ pub struct NewSignatureRequest {
     pub client_id: i64,
     pub document_name: String,
     pub content_digest: [u8; 32],
+    /// The holder certificate the signature will be made under (chosen when the seal is
+    /// sent, so that the client consents to a signature by this certificate's key).
+    pub certificate_serial: String,
     pub seal: StoredSeal,
     pub message: NewMessage,
     /// Signature requests a client may make within an hour.
@@ -836,6 +839,7 @@ pub struct SignatureRequestView {
     pub client_id: i64,
     pub document_name: String,
     pub content_digest: [u8; 32],
+    pub certificate_serial: String,
     pub state: SignatureState,
     pub seal: StoredSeal,
     pub wrong_tries: u32,

@@ -697,6 +697,7 @@ fn signature_request(client_id: i64, public_id: &str, now_s: i64) -> NewSignatur
         client_id,
         document_name: "contract.pdf".into(),
         content_digest: [9; 32],
+        certificate_serial: "5a01".into(),
         seal: StoredSeal {
             nonce: [3; 16],
             digits: 8,
@@ -732,7 +733,14 @@ fn typed_signature(
 #[tokio::test]
 async fn signature_requests_are_sealed_then_signed_once() {
     each_backend(async |f: &Fixture| {
-        let alice = f.client(0, 0).await;
+        let alice = f
+            .store
+            .enroll_client(NewClient {
+                certificates: vec![new_certificate("5a01", CertificateKind::Holder, None)],
+                ..new_client(f.next(), "EUR", 0, 0)
+            })
+            .await
+            .unwrap();
         let bob = f.client(0, 0).await;
         let (alice_token, bob_token) = (bytes32(TOKEN_TAG, f.next()), bytes32(TOKEN_TAG, f.next()));
         for (token, client) in [(alice_token, &alice), (bob_token, &bob)] {
@@ -756,6 +764,7 @@ async fn signature_requests_are_sealed_then_signed_once() {
         };
         assert_eq!(first.state, SignatureState::AwaitingSeal);
         assert_eq!(first.content_digest, [9; 32]);
+        assert_eq!(first.certificate_serial, "5a01");
         assert!(
             f.store
                 .pending_messages(100)

@@ -114,26 +114,33 @@ pub async fn create(
     let unreadable = || ApiError::bad_request("invalid_form", "the form could not be read");
     let mut multipart = multipart.map_err(|_| unreadable())?;
     let (mut csrf, mut document) = (None, None);
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                let message = format!("Documents are limited to {} MiB.", DOCUMENT_BYTES_MAX >> 20);
-                let response = render_list(&state, &session, Some(&message)).await?;
-                return Ok((StatusCode::PAYLOAD_TOO_LARGE, response).into_response());
+    // A body over the route's limit shows as an error of whichever read reaches it.
+    let too_large = |error: &axum::extract::multipart::MultipartError| {
+        error.status() == StatusCode::PAYLOAD_TOO_LARGE
+    };
+    let read = async {
+        loop {
+            let Some(field) = multipart.next_field().await? else {
+                return Ok(());
+            };
+            match field.name() {
+                Some("csrf") => csrf = Some(field.text().await?),
+                Some("document") => {
+                    let name = field.file_name().unwrap_or("document").to_owned();
+                    document = Some((name, field.bytes().await?));
+                }
+                _ => {}
             }
-            Err(_) => return Err(unreadable()),
-        };
-        match field.name() {
-            Some("csrf") => csrf = Some(field.text().await.map_err(|_| unreadable())?),
-            Some("document") => {
-                let name = field.file_name().unwrap_or("document").to_owned();
-                let bytes = field.bytes().await.map_err(|_| unreadable())?;
-                document = Some((name, bytes));
-            }
-            _ => {}
         }
+    };
+    match read.await {
+        Ok(()) => {}
+        Err(error) if too_large(&error) => {
+            let message = format!("Documents are limited to {} MiB.", DOCUMENT_BYTES_MAX >> 20);
+            let response = render_list(&state, &session, Some(&message)).await?;
+            return Ok((StatusCode::PAYLOAD_TOO_LARGE, response).into_response());
+        }
+        Err(_) => return Err(unreadable()),
     }
     // The token must come with the form (the file input comes after it).
     session.check_csrf(csrf.as_deref().unwrap_or(""))?;
@@ -288,7 +295,10 @@ pub async fn seal(
         Ok(SignatureResult::Expired) => {
             "This seal has expired: nothing was signed. Hand the document over again.".to_owned()
         }
-        Err(error) if error.status == StatusCode::NOT_FOUND => return Err(error),
+        // Not this client's, or the server's own failure: not a page about a seal.
+        Err(error) if error.status == StatusCode::NOT_FOUND || error.status.is_server_error() => {
+            return Err(error);
+        }
         Err(error) => error.message,
     };
     let view = state.service.client_signature(&session.client, &id).await?;

@@ -266,6 +266,7 @@ const MIGRATIONS: &[&str] = &[
         public_id TEXT NOT NULL UNIQUE,
         client_id BIGINT NOT NULL REFERENCES clients (id),
         document_name TEXT NOT NULL,
+        certificate_serial TEXT NOT NULL REFERENCES certificates (serial),
         content_digest BYTEA NOT NULL CHECK (octet_length(content_digest) = 32),
         state TEXT NOT NULL CHECK (state IN ('awaiting_seal', 'sealed', 'signed', 'failed')),
         seal_nonce BYTEA NOT NULL CHECK (octet_length(seal_nonce) = 16),

@@ -14,7 +14,7 @@ use tokio_postgres::Row;
 
 const COLUMNS: &str = "id, public_id, client_id, document_name, content_digest, state, \
      seal_nonce, seal_digits, seal_issued_at, seal_expires_at, wrong_tries, signature, \
-     signed_at, created_at";
+     signed_at, created_at, certificate_serial";
 
 fn request_row(row: &Row) -> Result<SignatureRequestView, Fail> {
     let digest: Vec<u8> = col(row, 4)?;
@@ -45,6 +45,7 @@ fn request_row(row: &Row) -> Result<SignatureRequestView, Fail> {
         signature: col(row, 11)?,
         signed_at_s: col(row, 12)?,
         created_at_s: col(row, 13)?,
+        certificate_serial: col(row, 14)?,
     })
 }
 
@@ -95,8 +96,9 @@ pub(super) async fn create(
     exec(
         c,
         "INSERT INTO signature_requests (public_id, client_id, document_name, content_digest, \
-         state, seal_nonce, seal_digits, seal_issued_at, seal_expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, 'awaiting_seal', $5, $6, $7, $8, $9)",
+         state, seal_nonce, seal_digits, seal_issued_at, seal_expires_at, created_at, \
+         certificate_serial) \
+         VALUES ($1, $2, $3, $4, 'awaiting_seal', $5, $6, $7, $8, $9, $10)",
         &[
             &new.public_id,
             &new.client_id,
@@ -107,6 +109,7 @@ pub(super) async fn create(
             &new.seal.issued_at_s,
             &new.seal.expires_at_s,
             &new.now_s,
+            &new.certificate_serial,
         ],
     )
     .await?;

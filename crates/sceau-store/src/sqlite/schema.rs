@@ -277,6 +277,7 @@ const MIGRATIONS: &[&str] = &[
         public_id TEXT NOT NULL UNIQUE,
         client_id INTEGER NOT NULL REFERENCES clients (id),
         document_name TEXT NOT NULL,
+        certificate_serial TEXT NOT NULL REFERENCES certificates (serial),
         content_digest BLOB NOT NULL CHECK (length(content_digest) = 32),
         state TEXT NOT NULL CHECK (state IN ('awaiting_seal', 'sealed', 'signed', 'failed')),
         seal_nonce BLOB NOT NULL CHECK (length(seal_nonce) = 16),

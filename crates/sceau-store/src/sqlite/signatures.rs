@@ -11,7 +11,7 @@ use sceau_domain::seal::{self, SealStatus, SealVerdict};
 
 const COLUMNS: &str = "id, public_id, client_id, document_name, content_digest, state, \
      seal_nonce, seal_digits, seal_issued_at, seal_expires_at, wrong_tries, signature, \
-     signed_at, created_at";
+     signed_at, created_at, certificate_serial";
 
 fn request_row(row: &Row<'_>) -> rusqlite::Result<SignatureRequestView> {
     let digest: Vec<u8> = row.get(4)?;
@@ -40,6 +40,7 @@ fn request_row(row: &Row<'_>) -> rusqlite::Result<SignatureRequestView> {
         signature: row.get(11)?,
         signed_at_s: row.get(12)?,
         created_at_s: row.get(13)?,
+        certificate_serial: row.get(14)?,
     })
 }
 
@@ -84,8 +85,9 @@ pub(super) fn create(
     connection
         .prepare_cached(
             "INSERT INTO signature_requests (public_id, client_id, document_name, content_digest, \
-             state, seal_nonce, seal_digits, seal_issued_at, seal_expires_at, created_at) \
-             VALUES (?1, ?2, ?3, ?4, 'awaiting_seal', ?5, ?6, ?7, ?8, ?9)",
+             state, seal_nonce, seal_digits, seal_issued_at, seal_expires_at, created_at, \
+             certificate_serial) \
+             VALUES (?1, ?2, ?3, ?4, 'awaiting_seal', ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             new.public_id,
@@ -96,7 +98,8 @@ pub(super) fn create(
             new.seal.digits,
             new.seal.issued_at_s,
             new.seal.expires_at_s,
-            new.now_s
+            new.now_s,
+            new.certificate_serial
         ])?;
     enqueue_message(connection, &new.message, new.now_s)?;
     request(connection, &new.public_id)?
