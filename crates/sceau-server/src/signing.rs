@@ -144,7 +144,7 @@ impl Service {
                     request = view.id,
                     "signature requested"
                 );
-                Ok(view)
+                Ok(*view)
             }
             SignatureRequestOutcome::TooManyRequests => Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,

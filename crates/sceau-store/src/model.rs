@@ -850,7 +850,7 @@ pub struct SignatureRequestView {
 }
 
 pub enum SignatureRequestOutcome {
-    Created(SignatureRequestView),
+    Created(Box<SignatureRequestView>),
     /// The client asked for too many signatures within the hour.
     TooManyRequests,
 }

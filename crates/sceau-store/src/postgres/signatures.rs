@@ -116,7 +116,7 @@ pub(super) async fn create(
     enqueue_message(c, &new.message, new.now_s).await?;
     request(c, &new.public_id)
         .await?
-        .map(SignatureRequestOutcome::Created)
+        .map(|view| SignatureRequestOutcome::Created(Box::new(view)))
         .ok_or_else(|| Fail::Store(StoreError::Corrupt("signature request not found".into())))
 }
 

@@ -103,7 +103,7 @@ pub(super) fn create(
         ])?;
     enqueue_message(connection, &new.message, new.now_s)?;
     request(connection, &new.public_id)?
-        .map(SignatureRequestOutcome::Created)
+        .map(|view| SignatureRequestOutcome::Created(Box::new(view)))
         .ok_or_else(|| StoreError::Corrupt("signature request not found".into()))
 }
 
