@@ -141,6 +141,35 @@ impl Service {
         )))
     }
 
+    /// A new holder certificate for an enrolled client (one enrolled before the white
+    /// room, or whose certificate expired or was revoked): a new key, the phone sealed
+    /// anew. Their earlier certificates stay as they are.
+    pub async fn issue_holder(&self, client_id: i64) -> Result<CertificateRecord, ApiError> {
+        let client = self
+            .store
+            .client(client_id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let (certificate, label) = self
+            .holder_certificate(&client.display_name, &client.phone)
+            .await?
+            .ok_or_else(unavailable)?;
+        let serial = certificate.serial.clone();
+        let recorded = self
+            .store
+            .record_certificate(NewCertificate {
+                client_id: Some(client_id),
+                ..certificate
+            })
+            .await;
+        if let Err(error) = recorded {
+            self.forget_key(label, &error).await;
+            return Err(error.into());
+        }
+        tracing::info!(client_id, serial, "holder certificate issued");
+        self.certificate(&serial).await
+    }
+
     /// The phone number sealed in a holder certificate, opened with the authority's
     /// escrow key (an administrator's act: it is logged, the number is not).
     pub async fn reveal_phone(&self, serial: &str) -> Result<String, ApiError> {

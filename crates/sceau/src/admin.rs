@@ -98,6 +98,13 @@ pub enum AdminCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Issue a client a new certificate with their phone sealed in it, for a new key (a
+    /// client enrolled before the white room, or whose certificate expired or was
+    /// revoked).
+    CertificateIssue {
+        #[arg(long)]
+        client: i64,
+    },
     /// Issue a client's second certificate: no phone number, naming their first.
     CertificatePseudonym {
         #[arg(long)]
@@ -302,6 +309,14 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             let pem = sceau_pki::Issued::from_der(&record.der)?.to_pem()?;
             write_file(&out, &pem)?;
             println!("certificate {} written to {}", record.serial, out.display());
+        }
+        AdminCommand::CertificateIssue { client } => {
+            let record = service.issue_holder(client).await.map_err(failed)?;
+            println!(
+                "certificate {} issued to client {client}, valid until {}",
+                record.serial,
+                rfc3339(record.not_after_s)
+            );
         }
         AdminCommand::CertificatePseudonym { client } => {
             let record = service.issue_pseudonym(client).await.map_err(failed)?;

@@ -151,6 +151,21 @@ fn admin_commands_enrol_list_and_check() {
         "",
     );
     assert!(ok && out.contains("revoked at"), "{out}");
+    // A new certificate for the client, the phone sealed anew.
+    let (ok, out) = admin(&["certificate-issue", "--client", "1"], "");
+    assert!(ok && out.contains("issued to client 1"), "{out}");
+    let renewed = out
+        .lines()
+        .find(|line| line.starts_with("certificate "))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .unwrap()
+        .to_owned();
+    assert_ne!(renewed, serial);
+    let (ok, out) = admin(&["certificate-reveal-phone", &renewed], "");
+    assert!(
+        ok && out.lines().any(|line| line == "+33612345678"),
+        "{out}"
+    );
     let crl = directory.path().join("issuing.crl");
     let (ok, out) = admin(&["crl", "--out", crl.to_str().unwrap()], "");
     assert!(ok, "{out}");
