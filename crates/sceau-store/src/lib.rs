@@ -10,6 +10,7 @@
 //! them is answered (group commit). Nothing is acknowledged before it is durable.
 
 mod error;
+mod log;
 mod model;
 pub mod postgres;
 mod shared;
@@ -228,6 +229,33 @@ pub trait Store: Send + Sync + 'static {
         signature: Vec<u8>,
         now_s: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Queues entries for the transparency log, in order (an integration appends them).
+    async fn append_log(&self, entries: Vec<Vec<u8>>, now_s: i64) -> Result<(), StoreError>;
+    /// Appends the waiting entries (up to the batch's size) to the log and signs the new
+    /// checkpoint, in one transaction. `None` when nothing was waiting.
+    async fn integrate_log(
+        &self,
+        integrate: IntegrateLog,
+    ) -> Result<Option<LogCheckpoint>, StoreError>;
+    /// The newest checkpoint.
+    async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError>;
+    /// The entry at `index` of the log (integrated).
+    async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The inclusion proof of the entry `index` in the tree of `size` entries; `None`
+    /// unless `index < size <=` the integrated size.
+    async fn log_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError>;
+    /// The consistency proof between the trees of `old` and `new` entries; `None` unless
+    /// `old <= new <=` the integrated size.
+    async fn log_consistency_proof(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError>;
 
     /// Recomputes the ledger's invariants from the stored rows.
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError>;

@@ -891,3 +891,26 @@ pub enum SignatureSealOutcome {
     /// The client is blocked or paused.
     ClientStopped,
 }
+
+/// Signs the checkpoint of the log at `size` with `root` (a C2SP signed note); the store
+/// calls it inside the integration's transaction.
+pub type CheckpointSigner = Box<dyn Fn(u64, &[u8; 32]) -> String + Send + Sync>;
+
+/// One integration of the log: the entries waiting (up to `batch_max`, oldest first)
+/// are appended, the tree's new nodes stored and the new checkpoint signed, in one
+/// transaction; one signature for the whole batch.
+pub struct IntegrateLog {
+    pub batch_max: u32,
+    pub sign: CheckpointSigner,
+    pub now_s: i64,
+}
+
+/// A signed tree head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogCheckpoint {
+    pub size: u64,
+    pub root: [u8; 32],
+    /// The C2SP signed note, as served.
+    pub note: String,
+    pub created_at_s: i64,
+}

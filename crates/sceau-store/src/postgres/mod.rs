@@ -22,6 +22,7 @@
 mod certificates;
 mod checkout;
 mod clearing;
+mod log;
 mod ops;
 mod read;
 pub mod schema;
@@ -239,6 +240,8 @@ enum Write {
         root_sha256: [u8; 32],
         now_s: i64,
     },
+    AppendLog(Vec<Vec<u8>>, i64),
+    IntegrateLog(IntegrateLog),
     TypeSignatureSeal(TypedSignatureSeal),
     RecordSignature {
         public_id: String,
@@ -309,6 +312,7 @@ enum Done {
     Revoked(RevokeOutcome),
     Used(Box<UseOutcome>),
     Pinned([u8; 32]),
+    Integrated(Option<LogCheckpoint>),
     SignatureRequest(Box<SignatureRequestOutcome>),
     SignatureSeal(Box<SignatureSealOutcome>),
     Nothing,
@@ -1133,6 +1137,50 @@ impl Store for PostgresStore {
             Done::Changed(changed) => Ok(changed),
             _ => Err(unexpected()),
         }
+    }
+
+    async fn append_log(&self, entries: Vec<Vec<u8>>, now_s: i64) -> Result<(), StoreError> {
+        self.write(Write::AppendLog(entries, now_s))
+            .await
+            .map(|_| ())
+    }
+
+    async fn integrate_log(
+        &self,
+        integrate: IntegrateLog,
+    ) -> Result<Option<LogCheckpoint>, StoreError> {
+        match self.write(Write::IntegrateLog(integrate)).await? {
+            Done::Integrated(checkpoint) => Ok(checkpoint),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError> {
+        self.read(async |c| log::checkpoint(c).await).await
+    }
+
+    async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(async |c| log::entry(c, index).await).await
+    }
+
+    async fn log_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+        let request = crate::log::ProofRequest::Inclusion { index, size };
+        self.read(async move |c| log::proof(c, &request, size).await)
+            .await
+    }
+
+    async fn log_consistency_proof(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+        let request = crate::log::ProofRequest::Consistency { old, new };
+        self.read(async move |c| log::proof(c, &request, new).await)
+            .await
     }
 
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {

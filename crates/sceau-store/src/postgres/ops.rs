@@ -7,7 +7,7 @@
 
 use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row, number_row};
 use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
-use super::{certificates, checkout, clearing, signatures};
+use super::{certificates, checkout, clearing, log, signatures};
 use crate::StoreError;
 use crate::model::*;
 use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
@@ -118,6 +118,8 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
         | Write::UseCertificate { .. }
         | Write::RecordSignature { .. }
         | Write::PinPkiRoot { .. }
+        | Write::AppendLog(..)
+        | Write::IntegrateLog(_)
         | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
@@ -166,6 +168,8 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         | Write::UseCertificate { .. }
         | Write::RecordSignature { .. }
         | Write::PinPkiRoot { .. }
+        | Write::AppendLog(..)
+        | Write::IntegrateLog(_)
         | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
@@ -296,6 +300,11 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
             checkout::mark_webhook(c, *webhook_id, result).await?;
             Done::Nothing
         }
+        Write::AppendLog(entries, now_s) => {
+            log::append(c, entries, *now_s).await?;
+            Done::Nothing
+        }
+        Write::IntegrateLog(integrate) => Done::Integrated(log::integrate(c, integrate).await?),
         Write::PinPkiRoot { root_sha256, now_s } => {
             Done::Pinned(certificates::pin_root(c, root_sha256, *now_s).await?)
         }

@@ -287,6 +287,39 @@ const MIGRATIONS: &[&str] = &[
         root_sha256 BYTEA NOT NULL,
         created_at BIGINT NOT NULL
     );
+    "#, // 8: the transparency log: entries wait in log_pending until an integration appends
+    // them (log_entries, their index in the tree) with the tree's new complete nodes
+    // (log_nodes, written once) and signs a checkpoint; log_state keeps the size and the
+    // right edge.
+    r#"
+    CREATE TABLE log_pending (
+        id BIGSERIAL PRIMARY KEY,
+        entry BYTEA NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE log_entries (
+        idx BIGINT PRIMARY KEY CHECK (idx >= 0),
+        entry BYTEA NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE log_nodes (
+        level SMALLINT NOT NULL CHECK (level BETWEEN 0 AND 63),
+        idx BIGINT NOT NULL CHECK (idx >= 0),
+        hash BYTEA NOT NULL CHECK (octet_length(hash) = 32),
+        PRIMARY KEY (level, idx)
+    );
+    CREATE TABLE log_state (
+        id BIGINT PRIMARY KEY CHECK (id = 1),
+        size BIGINT NOT NULL CHECK (size >= 0),
+        frontier BYTEA NOT NULL
+    );
+    INSERT INTO log_state (id, size, frontier) VALUES (1, 0, ''::bytea);
+    CREATE TABLE log_checkpoints (
+        size BIGINT PRIMARY KEY CHECK (size > 0),
+        root BYTEA NOT NULL CHECK (octet_length(root) = 32),
+        note TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
     "#,
 ];
 

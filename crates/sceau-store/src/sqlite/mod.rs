@@ -4,6 +4,7 @@
 mod certificates;
 mod checkout;
 mod clearing;
+mod log;
 mod ops;
 mod read;
 pub mod schema;
@@ -651,6 +652,43 @@ impl Store for SqliteStore {
         let public_id = public_id.to_owned();
         self.write(move |c| signatures::record_signature(c, &public_id, &signature, now_s))
             .await
+    }
+
+    async fn append_log(&self, entries: Vec<Vec<u8>>, now_s: i64) -> Result<(), StoreError> {
+        self.write(move |c| log::append(c, &entries, now_s)).await
+    }
+
+    async fn integrate_log(
+        &self,
+        integrate: IntegrateLog,
+    ) -> Result<Option<LogCheckpoint>, StoreError> {
+        self.write(move |c| log::integrate(c, &integrate)).await
+    }
+
+    async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError> {
+        self.read(log::checkpoint).await
+    }
+
+    async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(move |c| log::entry(c, index)).await
+    }
+
+    async fn log_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+        let request = crate::log::ProofRequest::Inclusion { index, size };
+        self.read(move |c| log::proof(c, &request, size)).await
+    }
+
+    async fn log_consistency_proof(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+        let request = crate::log::ProofRequest::Consistency { old, new };
+        self.read(move |c| log::proof(c, &request, new)).await
     }
 
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {

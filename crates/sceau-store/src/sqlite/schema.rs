@@ -298,6 +298,39 @@ const MIGRATIONS: &[&str] = &[
         root_sha256 BLOB NOT NULL,
         created_at INTEGER NOT NULL
     );
+    "#, // 8: the transparency log: entries wait in log_pending until an integration appends
+    // them (log_entries, their index in the tree) with the tree's new complete nodes
+    // (log_nodes, written once) and signs a checkpoint; log_state keeps the size and the
+    // right edge.
+    r#"
+    CREATE TABLE log_pending (
+        id INTEGER PRIMARY KEY,
+        entry BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE log_entries (
+        idx INTEGER PRIMARY KEY CHECK (idx >= 0),
+        entry BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE log_nodes (
+        level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 63),
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        hash BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE log_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        size INTEGER NOT NULL CHECK (size >= 0),
+        frontier BLOB NOT NULL
+    );
+    INSERT INTO log_state (id, size, frontier) VALUES (1, 0, x'');
+    CREATE TABLE log_checkpoints (
+        size INTEGER PRIMARY KEY CHECK (size > 0),
+        root BLOB NOT NULL CHECK (length(root) = 32),
+        note TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
     "#,
 ];
 

@@ -1,0 +1,198 @@
+//! The transparency log on PostgreSQL (the steps of `sqlite/log.rs`). An integration
+//! holds `log_state`'s row lock from its first read to its commit: integrations of
+//! several instances take turns, and none takes another's entries.
+
+use super::{Conn, Fail, col, exec, one_row, opt_row, rows};
+use crate::StoreError;
+use crate::log::{ProofRequest, frontier_from_stored, frontier_to_stored};
+use crate::model::*;
+use std::collections::HashMap;
+
+pub(super) async fn append(c: &Conn, entries: &[Vec<u8>], now_s: i64) -> Result<(), Fail> {
+    for entry in entries {
+        exec(
+            c,
+            "INSERT INTO log_pending (entry, created_at) VALUES ($1, $2)",
+            &[entry, &now_s],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn corrupt(what: &str) -> Fail {
+    Fail::Store(StoreError::Corrupt(format!(
+        "{what} holds a value sceau never writes"
+    )))
+}
+
+fn size_of(value: i64) -> Result<u64, Fail> {
+    u64::try_from(value).map_err(|_| corrupt("log size"))
+}
+
+fn signed(value: u64) -> Result<i64, Fail> {
+    i64::try_from(value).map_err(|_| corrupt("log size"))
+}
+
+pub(super) async fn integrate(
+    c: &Conn,
+    integrate: &IntegrateLog,
+) -> Result<Option<LogCheckpoint>, Fail> {
+    let state = one_row(
+        c,
+        "SELECT size, frontier FROM log_state WHERE id = 1 FOR UPDATE",
+        &[],
+    )
+    .await?;
+    let size = size_of(col(&state, 0)?)?;
+    let stored: Vec<u8> = col(&state, 1)?;
+    let pending: Vec<(i64, Vec<u8>)> = rows(
+        c,
+        "SELECT id, entry FROM log_pending ORDER BY id LIMIT $1",
+        &[&i64::from(integrate.batch_max)],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
+    .collect::<Result<_, Fail>>()?;
+    let Some(&(last_id, _)) = pending.last() else {
+        return Ok(None);
+    };
+    let mut frontier = frontier_from_stored(size, &stored).map_err(Fail::Store)?;
+    let leaves: Vec<[u8; 32]> = pending
+        .iter()
+        .map(|(_, entry)| sceau_log::leaf_hash(entry))
+        .collect();
+    let completed = frontier
+        .append(&leaves)
+        .map_err(|error| Fail::Store(StoreError::Corrupt(format!("log append: {error}"))))?;
+    // One statement per table for the whole batch.
+    let indexes: Vec<i64> = (0..pending.len() as u64)
+        .map(|offset| signed(size + offset))
+        .collect::<Result<_, Fail>>()?;
+    let entries: Vec<&[u8]> = pending.iter().map(|(_, entry)| entry.as_slice()).collect();
+    exec(
+        c,
+        "INSERT INTO log_entries (idx, entry, created_at) \
+         SELECT idx, entry, $3 FROM unnest($1::BIGINT[], $2::BYTEA[]) AS t (idx, entry)",
+        &[&indexes, &entries, &integrate.now_s],
+    )
+    .await?;
+    let levels: Vec<i16> = completed.iter().map(|node| i16::from(node.level)).collect();
+    let node_indexes: Vec<i64> = completed
+        .iter()
+        .map(|node| signed(node.index))
+        .collect::<Result<_, Fail>>()?;
+    let hashes: Vec<&[u8]> = completed.iter().map(|node| node.hash.as_slice()).collect();
+    exec(
+        c,
+        "INSERT INTO log_nodes (level, idx, hash) \
+         SELECT * FROM unnest($1::SMALLINT[], $2::BIGINT[], $3::BYTEA[])",
+        &[&levels, &node_indexes, &hashes],
+    )
+    .await?;
+    let new_size = frontier.size();
+    exec(
+        c,
+        "UPDATE log_state SET size = $1, frontier = $2 WHERE id = 1",
+        &[&signed(new_size)?, &frontier_to_stored(&frontier)],
+    )
+    .await?;
+    exec(c, "DELETE FROM log_pending WHERE id <= $1", &[&last_id]).await?;
+    let root = frontier.root();
+    let checkpoint = LogCheckpoint {
+        size: new_size,
+        root,
+        note: (integrate.sign)(new_size, &root),
+        created_at_s: integrate.now_s,
+    };
+    exec(
+        c,
+        "INSERT INTO log_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)",
+        &[
+            &signed(new_size)?,
+            &&root[..],
+            &checkpoint.note,
+            &integrate.now_s,
+        ],
+    )
+    .await?;
+    Ok(Some(checkpoint))
+}
+
+pub(super) async fn checkpoint(c: &Conn) -> Result<Option<LogCheckpoint>, Fail> {
+    let row = opt_row(
+        c,
+        "SELECT size, root, note, created_at FROM log_checkpoints ORDER BY size DESC LIMIT 1",
+        &[],
+    )
+    .await?;
+    row.map(|row| {
+        let root: Vec<u8> = col(&row, 1)?;
+        Ok(LogCheckpoint {
+            size: size_of(col(&row, 0)?)?,
+            root: root
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt("log_checkpoints.root"))?,
+            note: col(&row, 2)?,
+            created_at_s: col(&row, 3)?,
+        })
+    })
+    .transpose()
+}
+
+pub(super) async fn entry(c: &Conn, index: u64) -> Result<Option<Vec<u8>>, Fail> {
+    let Ok(index) = i64::try_from(index) else {
+        return Ok(None);
+    };
+    opt_row(c, "SELECT entry FROM log_entries WHERE idx = $1", &[&index])
+        .await?
+        .map(|row| col(&row, 0))
+        .transpose()
+}
+
+pub(super) async fn proof(
+    c: &Conn,
+    request: &ProofRequest,
+    largest: u64,
+) -> Result<Option<Vec<[u8; 32]>>, Fail> {
+    let size = size_of(col(
+        &one_row(c, "SELECT size FROM log_state WHERE id = 1", &[]).await?,
+        0,
+    )?)?;
+    if largest > size {
+        return Ok(None);
+    }
+    let Some(nodes) = request.nodes() else {
+        return Ok(None);
+    };
+    let levels: Vec<i16> = nodes.iter().map(|(level, _)| i16::from(*level)).collect();
+    let indexes: Vec<i64> = nodes
+        .iter()
+        .map(|(_, index)| signed(*index))
+        .collect::<Result<_, Fail>>()?;
+    let mut fetched = HashMap::with_capacity(nodes.len());
+    for row in rows(
+        c,
+        "SELECT n.level, n.idx, n.hash FROM log_nodes n \
+         JOIN unnest($1::SMALLINT[], $2::BIGINT[]) AS w (level, idx) \
+         ON n.level = w.level AND n.idx = w.idx",
+        &[&levels, &indexes],
+    )
+    .await?
+    {
+        let level: i16 = col(&row, 0)?;
+        let index: i64 = col(&row, 1)?;
+        let hash: Vec<u8> = col(&row, 2)?;
+        let (Ok(level), Ok(index), Ok(hash)) = (
+            u8::try_from(level),
+            u64::try_from(index),
+            <[u8; 32]>::try_from(hash.as_slice()),
+        ) else {
+            return Err(corrupt("log_nodes"));
+        };
+        fetched.insert((level, index), hash);
+    }
+    request.with_nodes(fetched).map(Some).map_err(Fail::Store)
+}

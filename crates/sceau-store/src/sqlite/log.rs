@@ -1,0 +1,155 @@
+//! The transparency log on SQLite (see `crate::log` for what both backends share).
+
+use crate::StoreError;
+use crate::log::{ProofRequest, frontier_from_stored, frontier_to_stored};
+use crate::model::*;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+
+pub(super) fn append(
+    connection: &Connection,
+    entries: &[Vec<u8>],
+    now_s: i64,
+) -> Result<(), StoreError> {
+    let mut insert =
+        connection.prepare_cached("INSERT INTO log_pending (entry, created_at) VALUES (?1, ?2)")?;
+    for entry in entries {
+        insert.execute(params![entry, now_s])?;
+    }
+    Ok(())
+}
+
+fn size_of(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative")))
+}
+
+fn signed(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt("log size past i64".into()))
+}
+
+fn state(connection: &Connection) -> Result<(u64, Vec<u8>), StoreError> {
+    let (size, frontier): (i64, Vec<u8>) = connection
+        .prepare_cached("SELECT size, frontier FROM log_state WHERE id = 1")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok((size_of(size, "log_state.size")?, frontier))
+}
+
+pub(super) fn integrate(
+    connection: &Connection,
+    integrate: &IntegrateLog,
+) -> Result<Option<LogCheckpoint>, StoreError> {
+    let pending: Vec<(i64, Vec<u8>)> = connection
+        .prepare_cached("SELECT id, entry FROM log_pending ORDER BY id LIMIT ?1")?
+        .query_map([integrate.batch_max], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let Some(&(last_id, _)) = pending.last() else {
+        return Ok(None);
+    };
+    let (size, stored) = state(connection)?;
+    let mut frontier = frontier_from_stored(size, &stored)?;
+    let leaves: Vec<[u8; 32]> = pending
+        .iter()
+        .map(|(_, entry)| sceau_log::leaf_hash(entry))
+        .collect();
+    let completed = frontier
+        .append(&leaves)
+        .map_err(|error| StoreError::Corrupt(format!("log append: {error}")))?;
+    let mut insert_entry = connection
+        .prepare_cached("INSERT INTO log_entries (idx, entry, created_at) VALUES (?1, ?2, ?3)")?;
+    for (offset, (_, entry)) in pending.iter().enumerate() {
+        insert_entry.execute(params![
+            signed(size + offset as u64)?,
+            entry,
+            integrate.now_s
+        ])?;
+    }
+    let mut insert_node = connection
+        .prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+    for node in &completed {
+        insert_node.execute(params![node.level, signed(node.index)?, &node.hash[..]])?;
+    }
+    let new_size = frontier.size();
+    connection
+        .prepare_cached("UPDATE log_state SET size = ?1, frontier = ?2 WHERE id = 1")?
+        .execute(params![signed(new_size)?, frontier_to_stored(&frontier)])?;
+    connection
+        .prepare_cached("DELETE FROM log_pending WHERE id <= ?1")?
+        .execute([last_id])?;
+    let root = frontier.root();
+    let checkpoint = LogCheckpoint {
+        size: new_size,
+        root,
+        note: (integrate.sign)(new_size, &root),
+        created_at_s: integrate.now_s,
+    };
+    connection
+        .prepare_cached(
+            "INSERT INTO log_checkpoints (size, root, note, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            signed(new_size)?,
+            &root[..],
+            checkpoint.note,
+            integrate.now_s
+        ])?;
+    Ok(Some(checkpoint))
+}
+
+pub(super) fn checkpoint(connection: &Connection) -> Result<Option<LogCheckpoint>, StoreError> {
+    let row: Option<(i64, Vec<u8>, String, i64)> = connection
+        .prepare_cached(
+            "SELECT size, root, note, created_at FROM log_checkpoints ORDER BY size DESC LIMIT 1",
+        )?
+        .query_row([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .optional()?;
+    row.map(|(size, root, note, created_at_s)| {
+        Ok(LogCheckpoint {
+            size: size_of(size, "log_checkpoints.size")?,
+            root: root
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("log_checkpoints.root".into()))?,
+            note,
+            created_at_s,
+        })
+    })
+    .transpose()
+}
+
+pub(super) fn entry(connection: &Connection, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    let Ok(index) = i64::try_from(index) else {
+        return Ok(None);
+    };
+    Ok(connection
+        .prepare_cached("SELECT entry FROM log_entries WHERE idx = ?1")?
+        .query_row([index], |row| row.get(0))
+        .optional()?)
+}
+
+pub(super) fn proof(
+    connection: &Connection,
+    request: &ProofRequest,
+    largest: u64,
+) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+    let (size, _) = state(connection)?;
+    if largest > size {
+        return Ok(None);
+    }
+    let Some(nodes) = request.nodes() else {
+        return Ok(None);
+    };
+    let mut select =
+        connection.prepare_cached("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2")?;
+    let mut fetched = HashMap::with_capacity(nodes.len());
+    for (level, index) in nodes {
+        let hash: Option<Vec<u8>> = select
+            .query_row(params![level, signed(index)?], |row| row.get(0))
+            .optional()?;
+        if let Some(hash) = hash.and_then(|hash| <[u8; 32]>::try_from(hash.as_slice()).ok()) {
+            fetched.insert((level, index), hash);
+        }
+    }
+    request.with_nodes(fetched).map(Some)
+}
