@@ -177,6 +177,7 @@ pub struct Keys {
     signature_seal: [u8; 32],
     webhook: [u8; 32],
     keystore: [u8; 32],
+    log: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -204,6 +205,7 @@ impl Keys {
             signature_seal: derive(b"sceau/signature-seal/v1"),
             webhook: derive(b"sceau/webhook/v1"),
             keystore: derive(b"sceau/keystore/v1"),
+            log: derive(b"sceau/log-key/v1"),
         }
     }
 
@@ -211,6 +213,12 @@ impl Keys {
     /// `sceau_pki::FileKeystore`): a key of its own, used for nothing else.
     pub fn keystore_secret(&self) -> &[u8; 32] {
         &self.keystore
+    }
+
+    /// The seed of the transparency log's Ed25519 key, which signs its checkpoints: the
+    /// same on every instance that shares the master key.
+    pub fn log_key_seed(&self) -> &[u8; 32] {
+        &self.log
     }
 
     /// Reads the master key from `SCEAU_MASTER_KEY`-style hex text.

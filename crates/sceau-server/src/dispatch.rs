@@ -28,8 +28,9 @@ impl Background {
 pub fn spawn_background(service: Service, channel: Arc<dyn SecondChannel>) -> Background {
     let dispatcher = tokio::spawn(dispatch_forever(service.clone(), channel));
     let webhooks = tokio::spawn(crate::webhooks::deliver_forever(service.clone()));
+    let log = tokio::spawn(crate::transparency::integrate_forever(service.clone()));
     let sweeper = tokio::spawn(sweep_forever(service));
-    Background(vec![dispatcher, webhooks, sweeper])
+    Background(vec![dispatcher, webhooks, sweeper, log])
 }
 
 async fn dispatch_forever(service: Service, channel: Arc<dyn SecondChannel>) {

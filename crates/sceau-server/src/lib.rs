@@ -15,6 +15,7 @@ pub mod service;
 pub mod shop;
 pub mod signing;
 pub mod time_stamps;
+pub mod transparency;
 pub mod webhooks;
 pub mod white_room;
 
@@ -188,6 +189,11 @@ pub fn router(state: AppState) -> Router {
         .route("/pki/issuing.pem", get(api::pki::issuing))
         .route("/pki/tsa.pem", get(api::pki::tsa_certificate))
         .route("/pki/issuing.crl", get(api::pki::crl))
+        .route("/log/checkpoint", get(api::log::checkpoint))
+        .route("/log/key", get(api::log::key))
+        .route("/log/entries/{index}", get(api::log::entry))
+        .route("/log/proof/inclusion", get(api::log::inclusion))
+        .route("/log/proof/consistency", get(api::log::consistency))
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)

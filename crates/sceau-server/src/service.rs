@@ -48,6 +48,9 @@ pub struct Settings {
     /// The issuer's own account, which pays the merchants in settlement files; clearing
     /// batches cannot be closed without it.
     pub issuer_bank: Option<BankDetails>,
+    /// The transparency log's origin: the first line of its checkpoints and the name of
+    /// its key (C2SP tlog-checkpoint), e.g. `pay.example/log`.
+    pub log_origin: String,
 }
 
 #[derive(Clone)]

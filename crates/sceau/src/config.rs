@@ -76,6 +76,9 @@ pub struct Config {
     /// The time-stamp authority's policy OID. The default, 1.2.3.4.1, is OpenSSL's
     /// example: set your organisation's own.
     pub tsa_policy: String,
+    /// The transparency log's origin (its checkpoints' first line and its key's name):
+    /// a name of the log without scheme, e.g. `pay.example/log`.
+    pub log_origin: String,
     /// Serve the development phone page `/phone` (it shows every text sent: development
     /// and demonstration only).
     pub phone_simulator: bool,
@@ -117,6 +120,7 @@ impl Default for Config {
             pkcs11_token: None,
             pki_directory: PathBuf::from("sceau-data/pki"),
             tsa_policy: TSA_POLICY_EXAMPLE.into(),
+            log_origin: "localhost/sceau-log".into(),
         }
     }
 }
@@ -246,6 +250,9 @@ impl Config {
         if let Some(value) = var("SCEAU_TSA_POLICY") {
             self.tsa_policy = value;
         }
+        if let Some(value) = var("SCEAU_LOG_ORIGIN") {
+            self.log_origin = value;
+        }
         if let Some(value) = var("SCEAU_PHONE_SIMULATOR") {
             self.phone_simulator = value.parse().context("SCEAU_PHONE_SIMULATOR")?;
         }
@@ -300,6 +307,18 @@ impl Config {
             .is_err()
         {
             bail!("tsa_policy must be an OID in dotted form, such as 1.3.6.1.4.1.99999.1");
+        }
+        // C2SP: a key name is printable ASCII without spaces or '+'.
+        if self.log_origin.is_empty()
+            || self.log_origin.len() > 200
+            || !self
+                .log_origin
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'+')
+        {
+            bail!(
+                "log_origin must be printable ASCII without spaces or '+', such as pay.example/log"
+            );
         }
         match self.keystore.as_str() {
             "file" => {}

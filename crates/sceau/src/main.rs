@@ -267,6 +267,7 @@ pub async fn open_service_without_pki(
         client_seals_per_hour_max: config.client_seals_per_hour_max,
         webhooks_to_private_networks: config.webhooks_to_private_networks,
         issuer_bank: config.issuer_bank()?,
+        log_origin: config.log_origin.clone(),
     };
     Ok(Service {
         store,

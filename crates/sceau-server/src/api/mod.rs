@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod checkout;
+pub mod log;
 pub mod merchant;
 pub mod pages;
 pub mod pay;

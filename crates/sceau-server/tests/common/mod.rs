@@ -24,6 +24,7 @@ pub const MASTER_KEY: [u8; 32] = [7; 32];
 pub const ADMIN_TOKEN: &str = "adm_integration_tests_0123456789abcdef";
 pub const PASSWORD: &str = "correct horse battery";
 pub const ISSUER: &str = "Test Bank";
+pub const LOG_ORIGIN: &str = "test.example/log";
 pub const NUMBER_VALIDITY_S: i64 = 900;
 pub const HOLD_TTL_S: i64 = 7 * 86_400;
 /// The default of `sceau serve`; no test sends a client more numbers than this.
@@ -278,6 +279,7 @@ impl Server {
                 client_seals_per_hour_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32,
                 webhooks_to_private_networks: true,
                 issuer_bank: Some(issuer_bank()),
+                log_origin: LOG_ORIGIN.to_owned(),
             }),
             outbox_ready: Arc::new(Notify::new()),
             webhooks_ready: Arc::new(Notify::new()),
