@@ -1052,6 +1052,58 @@ async fn the_log_appends_in_batches_and_proves_inclusion_and_consistency() {
             f.store.log_entry(499).await.unwrap().as_deref(),
             Some(more[199].as_slice())
         );
+
+        // Appends racing integrations: an entry whose transaction drew its place early
+        // but committed late is integrated later, never lost or taken twice.
+        let appenders: Vec<_> = (0..8_u32)
+            .map(|writer| {
+                let store = Arc::clone(&f.store);
+                tokio::spawn(async move {
+                    for write in 0..10_u32 {
+                        let batch = (0..5_u32)
+                            .map(|n| format!("raced {writer} {write} {n}").into_bytes())
+                            .collect();
+                        store.append_log(batch, NOW).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let integrators: Vec<_> = (0..3)
+            .map(|_| {
+                let store = Arc::clone(&f.store);
+                tokio::spawn(async move {
+                    for _ in 0..40 {
+                        store
+                            .integrate_log(IntegrateLog {
+                                batch_max: 7,
+                                sign: test_signer(),
+                                now_s: NOW,
+                            })
+                            .await
+                            .unwrap();
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for task in appenders.into_iter().chain(integrators) {
+            task.await.unwrap();
+        }
+        while f
+            .store
+            .integrate_log(integrate(1_000))
+            .await
+            .unwrap()
+            .is_some()
+        {}
+        let last = f.store.log_checkpoint().await.unwrap().unwrap();
+        assert_eq!(last.size, 900, "{}: entries lost or doubled", f.name);
+        let mut raced = std::collections::HashSet::new();
+        for index in 500..900 {
+            let entry = f.store.log_entry(index).await.unwrap().unwrap();
+            assert!(entry.starts_with(b"raced "), "{}", f.name);
+            assert!(raced.insert(entry), "{}: an entry twice", f.name);
+        }
     })
     .await;
 }

@@ -73,6 +73,9 @@ enum Scenario {
     Tsa,
     /// All of them, one after the other in each run.
     All,
+    /// Transparency log appends: entries queued by concurrent writers and integrated in
+    /// batches, durably, in-process against the store (no server; see --log-entries).
+    Log,
 }
 
 impl Scenario {
@@ -91,6 +94,9 @@ impl Scenario {
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
+    /// Entries per run of the log scenario.
+    #[arg(long, default_value_t = 200_000)]
+    log_entries: usize,
     /// What to measure after the trivial endpoint in each run.
     #[arg(long, value_enum, default_value_t = Scenario::Authorizations)]
     scenario: Scenario,
@@ -315,6 +321,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // it) and the seal scenario can ask the admin API to check the ledger.
     let admin_token = sceau_crypto::new_token("adm_");
     crate::write_private(&config.admin_token_file, admin_token.as_bytes())?;
+    if args.scenario == Scenario::Log {
+        return crate::bench_log::run(&config, args.log_entries, args.runs).await;
+    }
     println!(
         "preparing {} merchants, clients and numbers in {}",
         args.connections,

@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod bench_log;
 mod bench_pki;
 mod config;
 mod demo;

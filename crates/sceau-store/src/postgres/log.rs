@@ -9,14 +9,15 @@ use crate::model::*;
 use std::collections::HashMap;
 
 pub(super) async fn append(c: &Conn, entries: &[Vec<u8>], now_s: i64) -> Result<(), Fail> {
-    for entry in entries {
-        exec(
-            c,
-            "INSERT INTO log_pending (entry, created_at) VALUES ($1, $2)",
-            &[entry, &now_s],
-        )
-        .await?;
-    }
+    // One statement for the lot, in their order.
+    let entries: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+    exec(
+        c,
+        "INSERT INTO log_pending (entry, created_at) \
+         SELECT entry, $2 FROM unnest($1::BYTEA[]) WITH ORDINALITY AS t (entry, n) ORDER BY n",
+        &[&entries, &now_s],
+    )
+    .await?;
     Ok(())
 }
 
@@ -55,9 +56,15 @@ pub(super) async fn integrate(
     .iter()
     .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
     .collect::<Result<_, Fail>>()?;
-    let Some(&(last_id, _)) = pending.last() else {
+    if pending.is_empty() {
         return Ok(None);
-    };
+    }
+    // Delete the ids taken, and only them. Ids are drawn before commit, so an append
+    // that drew a smaller id can commit after the SELECT above, and each statement of a
+    // READ COMMITTED transaction sees what committed before it: a DELETE of "every id up
+    // to the last taken" would delete that entry unintegrated (the benchmark lost 6%
+    // of its entries so). It waits for the next integration instead.
+    let taken: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
     let mut frontier = frontier_from_stored(size, &stored).map_err(Fail::Store)?;
     let leaves: Vec<[u8; 32]> = pending
         .iter()
@@ -98,7 +105,7 @@ pub(super) async fn integrate(
         &[&signed(new_size)?, &frontier_to_stored(&frontier)],
     )
     .await?;
-    exec(c, "DELETE FROM log_pending WHERE id <= $1", &[&last_id]).await?;
+    exec(c, "DELETE FROM log_pending WHERE id = ANY($1)", &[&taken]).await?;
     let root = frontier.root();
     let checkpoint = LogCheckpoint {
         size: new_size,
