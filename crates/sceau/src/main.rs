@@ -7,6 +7,7 @@ mod bench_pki;
 mod config;
 mod demo;
 mod loadgen;
+mod monitor;
 mod verify;
 
 use anyhow::Context;
@@ -63,6 +64,9 @@ enum Command {
     /// Measure durable authorizations per second over real HTTP against a trivial
     /// endpoint of the same server (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// Monitor a sceau transparency log: check each checkpoint's signature and that it
+    /// extends the last one kept; alarm (exit status 1) if the log forks or shrinks.
+    LogWatch(monitor::WatchArgs),
     /// Check a signature or a time-stamp offline against a root certificate: prints the
     /// signer and the time, or why it is refused (exit status 1).
     Verify(verify::VerifyArgs),
@@ -118,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             admin::run(config, command).await
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::LogWatch(args) => monitor::run(args).await,
         Command::Verify(args) => {
             if verify::run(args)? {
                 Ok(())
