@@ -194,6 +194,7 @@ pub fn router(state: AppState) -> Router {
         .route("/log/entries/{index}", get(api::log::entry))
         .route("/log/proof/inclusion", get(api::log::inclusion))
         .route("/log/proof/consistency", get(api::log::consistency))
+        .route("/log/tile/{*path}", get(api::log::tile))
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)

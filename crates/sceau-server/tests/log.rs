@@ -145,5 +145,51 @@ async fn a_monitor_follows_the_log_and_checks_every_proof() {
         "no_entry",
     );
     check_error(&server.page("/log/entries/-1", None).await, 404, "no_entry");
+
+    // Tiles (C2SP tlog-tiles): a partial tile of leaf hashes and its entry bundle now, a
+    // full one and the level-1 tile (the root of the first 256) at 256 entries.
+    let bytes = |path: &'static str| {
+        let http = server.http.clone();
+        let url = server.url(path);
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            (response.status(), response.bytes().await.unwrap().to_vec())
+        }
+    };
+    let all: Vec<Vec<u8>> = (0..256_u32)
+        .map(|n| format!("event {n}").into_bytes())
+        .collect();
+    let (status, tile) = bytes("/log/tile/0/000.p/250").await;
+    assert_eq!(status, StatusCode::OK);
+    let expected: Vec<u8> = all[..250]
+        .iter()
+        .flat_map(|e| sceau_log::leaf_hash(e))
+        .collect();
+    assert_eq!(tile, expected);
+    let (status, bundle) = bytes("/log/tile/entries/000.p/250").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut at = 0;
+    for entry in &all[..250] {
+        let length = u16::from_be_bytes([bundle[at], bundle[at + 1]]) as usize;
+        assert_eq!(&bundle[at + 2..at + 2 + length], entry.as_slice());
+        at += 2 + length;
+    }
+    assert_eq!(at, bundle.len());
+    assert_eq!(bytes("/log/tile/0/000").await.0, StatusCode::NOT_FOUND);
+    server
+        .service
+        .store
+        .append_log(all[250..].to_vec(), START_S)
+        .await
+        .unwrap();
+    let note = server.integrated(256).await;
+    let full = sceau_log::parse_and_verify(&note, &key).unwrap();
+    let (status, tile) = bytes("/log/tile/0/000").await;
+    assert_eq!((status, tile.len()), (StatusCode::OK, 256 * 32));
+    let (status, upper) = bytes("/log/tile/1/000.p/1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(upper.as_slice(), full.root_hash().as_slice());
+    assert_eq!(bytes("/log/tile/1/000").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(bytes("/log/tile/9/000").await.0, StatusCode::NOT_FOUND);
     server.stop().await;
 }

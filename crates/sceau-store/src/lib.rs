@@ -257,6 +257,17 @@ pub trait Store: Send + Sync + 'static {
         new: u64,
     ) -> Result<Option<Vec<[u8; 32]>>, StoreError>;
 
+    /// The stored complete nodes of `level` from `start`, in order, up to `count`
+    /// (stopping at the first missing): the content of tlog-tiles' hash tiles.
+    async fn log_nodes(
+        &self,
+        level: u8,
+        start: u64,
+        count: u32,
+    ) -> Result<Vec<[u8; 32]>, StoreError>;
+    /// The entries from `start`, in order, up to `count` (tlog-tiles' entry bundles).
+    async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError>;
+
     /// Recomputes the ledger's invariants from the stored rows.
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError>;
 }

@@ -32,6 +32,15 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} holds a value sceau never writes"))
 }
 
+/// The hashes of `rows` (index, hash) that follow `start` without a gap, in order.
+pub(crate) fn contiguous(start: i64, rows: Vec<(i64, Vec<u8>)>) -> Vec<Hash> {
+    rows.into_iter()
+        .enumerate()
+        .take_while(|(offset, (index, _))| *index == start + *offset as i64)
+        .map_while(|(_, (_, hash))| <Hash>::try_from(hash.as_slice()).ok())
+        .collect()
+}
+
 /// Answers zeros and notes what was asked.
 struct Recorder(RefCell<Vec<(u8, u64)>>);
 

@@ -126,3 +126,165 @@ pub async fn consistency(
     }))
     .into_response())
 }
+
+/// Hashes (or entries) in a full tile (C2SP tlog-tiles).
+const TILE_WIDTH: u64 = 256;
+
+/// A tile's address: `entries` or a level, its index, and its width if partial.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TileAddress {
+    /// `None` for an entry bundle.
+    level: Option<u8>,
+    index: u64,
+    width: u64,
+}
+
+/// Reads `<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`, N written as zero-padded groups of
+/// three digits, `x` before every group but the last (`x001/x234/067`).
+pub(crate) fn parse_tile(path: &str) -> Option<TileAddress> {
+    let mut segments: Vec<&str> = path.split('/').collect();
+    let first = segments.first().copied()?;
+    let level = match first {
+        "entries" => None,
+        text => Some(
+            text.parse::<u8>()
+                .ok()
+                .filter(|level| *level <= 7 && level.to_string() == text)?,
+        ),
+    };
+    segments.remove(0);
+    // A partial tile ends in ".p/<W>", W from 1 to 255 without leading zeros.
+    let mut width = TILE_WIDTH;
+    if let [.., last_group, width_text] = segments.as_slice()
+        && let Some(group) = last_group.strip_suffix(".p")
+    {
+        let parsed: u64 = width_text
+            .parse()
+            .ok()
+            .filter(|w| (1..TILE_WIDTH).contains(w) && w.to_string() == *width_text)?;
+        width = parsed;
+        let at = segments.len() - 2;
+        segments[at] = group;
+        segments.pop();
+    }
+    let (last, groups) = segments.split_last()?;
+    let mut index: u64 = 0;
+    for group in groups {
+        let digits = group.strip_prefix('x')?;
+        index = index
+            .checked_mul(1000)?
+            .checked_add(three_digits(digits)?)?;
+    }
+    index = index.checked_mul(1000)?.checked_add(three_digits(last)?)?;
+    Some(TileAddress {
+        level,
+        index,
+        width,
+    })
+}
+
+fn three_digits(text: &str) -> Option<u64> {
+    (text.len() == 3 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// `GET /log/tile/{path}`: a hash tile (`<L>/<N>[.p/<W>]`: the hashes of the tree's
+/// complete nodes at height 8·L, indices N·256 on) or an entry bundle (`entries/<N>…`:
+/// each entry after its length, two bytes big-endian), as C2SP tlog-tiles lays them
+/// out. A tile exists once all its hashes or entries do; a full tile never changes.
+pub async fn tile(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no_tile", "no such tile");
+    let address = parse_tile(&path).ok_or_else(not_found)?;
+    let start = address
+        .index
+        .checked_mul(TILE_WIDTH)
+        .ok_or_else(not_found)?;
+    let count = u32::try_from(address.width).map_err(|_| not_found())?;
+    let body = match address.level {
+        Some(level) => {
+            let nodes = state
+                .service
+                .store
+                .log_nodes(level * 8, start, count)
+                .await?;
+            if nodes.len() as u64 != address.width {
+                return Err(not_found());
+            }
+            nodes.concat()
+        }
+        None => {
+            let entries = state.service.store.log_entries(start, count).await?;
+            if entries.len() as u64 != address.width {
+                return Err(not_found());
+            }
+            let mut bundle = Vec::new();
+            for entry in entries {
+                let length = u16::try_from(entry.len())
+                    .map_err(|_| crate::service::internal("log entry too long for a bundle"))?;
+                bundle.extend_from_slice(&length.to_be_bytes());
+                bundle.extend_from_slice(&entry);
+            }
+            bundle
+        }
+    };
+    let cache = if address.width == TILE_WIDTH {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_paths_are_read_as_tlog_tiles_writes_them() {
+        let tile = |level, index, width| TileAddress {
+            level,
+            index,
+            width,
+        };
+        assert_eq!(parse_tile("0/000"), Some(tile(Some(0), 0, 256)));
+        assert_eq!(
+            parse_tile("1/x001/x234/067"),
+            Some(tile(Some(1), 1_234_067, 256))
+        );
+        assert_eq!(parse_tile("0/002.p/88"), Some(tile(Some(0), 2, 88)));
+        assert_eq!(
+            parse_tile("entries/x001/000.p/5"),
+            Some(tile(None, 1_000, 5))
+        );
+        for bad in [
+            "",
+            "0",
+            "8/000",
+            "00/000",
+            "0/00",
+            "0/0000",
+            "0/x000",
+            "0/000.p",
+            "0/000.p/0",
+            "0/000.p/256",
+            "0/000.p/08",
+            "x/000",
+            "0/001/002",
+            "entries/abc",
+        ] {
+            assert_eq!(parse_tile(bad), None, "{bad:?}");
+        }
+    }
+}

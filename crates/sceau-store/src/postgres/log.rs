@@ -203,3 +203,39 @@ pub(super) async fn proof(
     }
     request.with_nodes(fetched).map(Some).map_err(Fail::Store)
 }
+
+pub(super) async fn nodes(
+    c: &Conn,
+    level: u8,
+    start: u64,
+    count: u32,
+) -> Result<Vec<[u8; 32]>, Fail> {
+    let Ok(start) = i64::try_from(start) else {
+        return Ok(Vec::new());
+    };
+    let found = rows(
+        c,
+        "SELECT idx, hash FROM log_nodes WHERE level = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+        &[&i16::from(level), &start, &i64::from(count)],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
+    .collect::<Result<Vec<(i64, Vec<u8>)>, Fail>>()?;
+    Ok(crate::log::contiguous(start, found))
+}
+
+pub(super) async fn entries(c: &Conn, start: u64, count: u32) -> Result<Vec<Vec<u8>>, Fail> {
+    let Ok(start) = i64::try_from(start) else {
+        return Ok(Vec::new());
+    };
+    rows(
+        c,
+        "SELECT entry FROM log_entries WHERE idx >= $1 AND idx < $1 + $2 ORDER BY idx",
+        &[&start, &i64::from(count)],
+    )
+    .await?
+    .iter()
+    .map(|row| col(row, 0))
+    .collect()
+}

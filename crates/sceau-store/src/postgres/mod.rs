@@ -1183,6 +1183,21 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn log_nodes(
+        &self,
+        level: u8,
+        start: u64,
+        count: u32,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.read(async |c| log::nodes(c, level, start, count).await)
+            .await
+    }
+
+    async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.read(async |c| log::entries(c, start, count).await)
+            .await
+    }
+
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {
         let mut client = self.connection().await?;
         read::check_ledger(&mut client)

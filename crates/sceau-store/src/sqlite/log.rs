@@ -153,3 +153,39 @@ pub(super) fn proof(
     }
     request.with_nodes(fetched).map(Some)
 }
+
+pub(super) fn nodes(
+    connection: &Connection,
+    level: u8,
+    start: u64,
+    count: u32,
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    let Ok(start) = i64::try_from(start) else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(i64, Vec<u8>)> = connection
+        .prepare_cached(
+            "SELECT idx, hash FROM log_nodes WHERE level = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
+        )?
+        .query_map(params![level, start, count], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(crate::log::contiguous(start, rows))
+}
+
+pub(super) fn entries(
+    connection: &Connection,
+    start: u64,
+    count: u32,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let Ok(start) = i64::try_from(start) else {
+        return Ok(Vec::new());
+    };
+    Ok(connection
+        .prepare_cached(
+            "SELECT entry FROM log_entries WHERE idx >= ?1 AND idx < ?1 + ?2 ORDER BY idx",
+        )?
+        .query_map(params![start, count], |row| row.get(0))?
+        .collect::<Result<_, _>>()?)
+}

@@ -691,6 +691,19 @@ impl Store for SqliteStore {
         self.read(move |c| log::proof(c, &request, new)).await
     }
 
+    async fn log_nodes(
+        &self,
+        level: u8,
+        start: u64,
+        count: u32,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.read(move |c| log::nodes(c, level, start, count)).await
+    }
+
+    async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.read(move |c| log::entries(c, start, count)).await
+    }
+
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {
         self.read(read::check_ledger).await
     }
