@@ -11,6 +11,7 @@
 //! `[i·2^L, (i+1)·2^L)`). Such a node never changes once it exists, so it can be written once
 //! and cached forever; every root and every proof of any tree size is computed from them.
 
+pub mod canonical;
 pub mod checkpoint;
 pub mod frontier;
 pub mod hash;
@@ -19,6 +20,7 @@ pub mod note;
 pub mod tree;
 pub mod verify;
 
+pub use canonical::{CanonicalError, canonical};
 pub use checkpoint::{Checkpoint, CheckpointError, parse_and_verify};
 pub use frontier::{CompletedNode, Frontier, FrontierError};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
