@@ -241,13 +241,23 @@ impl Service {
     /// Signs a sealed request and stores the signature. A request whose signing failed
     /// after its seal (the keystore was unreachable) is signed when next asked for.
     async fn sign(&self, view: SignatureRequestView) -> Result<SignatureRequestView, ApiError> {
-        let signature = self
+        let signed = self
             .sign_for_client(
                 view.client_id,
                 &view.certificate_serial,
                 view.content_digest,
             )
-            .await?;
+            .await;
+        let signature = match signed {
+            Ok(signature) => signature,
+            // The certificate the seal consented to is gone: nothing will ever be signed
+            // for this request, which fails rather than waiting forever.
+            Err(error) if error.code == "certificate_not_valid" => {
+                self.store.fail_sealed_signature(&view.public_id).await?;
+                return Err(error);
+            }
+            Err(error) => return Err(error),
+        };
         // False when a concurrent reader signed it first: theirs stands.
         if self
             .store

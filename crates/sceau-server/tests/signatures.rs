@@ -576,6 +576,13 @@ async fn a_revoked_or_expired_certificate_signs_nothing() {
         .download(&session, &format!("/api/v1/signatures/{id}/signature.p7s"))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "nothing was signed");
+    // The request failed: it does not wait for a certificate that will not come back.
+    let (status, view) = server
+        .download(&session, &format!("/api/v1/signatures/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let view: Value = serde_json::from_slice(&view).unwrap();
+    assert_eq!(view["state"], "failed");
 
     // A client whose only certificate has expired is not sent a seal at all.
     let bob = server.enroll_client("bob", BOB_PHONE, "0").await;

@@ -268,6 +268,10 @@ pub trait Store: Send + Sync + 'static {
     /// The entries from `start`, in order, up to `count` (tlog-tiles' entry bundles).
     async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError>;
 
+    /// Fails a sealed request that can no longer be signed (its certificate was revoked
+    /// or expired after the seal). False if it is not sealed.
+    async fn fail_sealed_signature(&self, public_id: &str) -> Result<bool, StoreError>;
+
     /// Recomputes the ledger's invariants from the stored rows.
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError>;
 }

@@ -898,6 +898,40 @@ async fn signature_requests_are_sealed_then_signed_once() {
                 .unwrap()
                 .is_empty()
         );
+        // A sealed request that can no longer be signed fails; only a sealed one.
+        assert!(!f.store.fail_sealed_signature("aa03").await.unwrap());
+        assert!(!f.store.fail_sealed_signature("aa02").await.unwrap());
+        let later = NOW + 3_700;
+        let later_token = bytes32(TOKEN_TAG, f.next());
+        f.store
+            .create_session(NewSession {
+                token_hash: later_token,
+                client_id: alice.id,
+                now_s: later,
+                expires_at_s: later + 600,
+            })
+            .await
+            .unwrap();
+        assert!(matches!(
+            created("aa05", later).await,
+            SignatureRequestOutcome::Created(_)
+        ));
+        assert!(matches!(
+            f.store
+                .type_signature_seal(typed_signature("aa05", later_token, true, later + 1))
+                .await
+                .unwrap(),
+            SignatureSealOutcome::Sealed(_)
+        ));
+        assert!(f.store.fail_sealed_signature("aa05").await.unwrap());
+        let failed = f.store.signature_request("aa05").await.unwrap().unwrap();
+        assert_eq!(failed.state, SignatureState::Failed);
+        assert!(
+            !f.store
+                .record_signature("aa05", vec![1], later + 2)
+                .await
+                .unwrap()
+        );
     })
     .await;
 }

@@ -241,6 +241,7 @@ enum Write {
         now_s: i64,
     },
     AppendLog(Vec<Vec<u8>>, i64),
+    FailSealedSignature(String),
     IntegrateLog(IntegrateLog),
     TypeSignatureSeal(TypedSignatureSeal),
     RecordSignature {
@@ -1196,6 +1197,16 @@ impl Store for PostgresStore {
     async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
         self.read(async |c| log::entries(c, start, count).await)
             .await
+    }
+
+    async fn fail_sealed_signature(&self, public_id: &str) -> Result<bool, StoreError> {
+        match self
+            .write(Write::FailSealedSignature(public_id.to_owned()))
+            .await?
+        {
+            Done::Changed(changed) => Ok(changed),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {

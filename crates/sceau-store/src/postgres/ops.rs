@@ -120,6 +120,7 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
         | Write::PinPkiRoot { .. }
         | Write::AppendLog(..)
         | Write::IntegrateLog(_)
+        | Write::FailSealedSignature(_)
         | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
@@ -170,6 +171,7 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         | Write::PinPkiRoot { .. }
         | Write::AppendLog(..)
         | Write::IntegrateLog(_)
+        | Write::FailSealedSignature(_)
         | Write::SetMerchantBank { .. }
         | Write::CreateSession(_)
         | Write::DeleteSession(_)
@@ -299,6 +301,9 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
         Write::MarkWebhook(webhook_id, result) => {
             checkout::mark_webhook(c, *webhook_id, result).await?;
             Done::Nothing
+        }
+        Write::FailSealedSignature(public_id) => {
+            Done::Changed(signatures::fail_sealed(c, public_id).await?)
         }
         Write::AppendLog(entries, now_s) => {
             log::append(c, entries, *now_s).await?;

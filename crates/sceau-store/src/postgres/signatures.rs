@@ -207,3 +207,13 @@ pub(super) async fn record_signature(
     .await?;
     Ok(changed == 1)
 }
+
+pub(super) async fn fail_sealed(c: &Conn, public_id: &str) -> Result<bool, Fail> {
+    let changed = exec(
+        c,
+        "UPDATE signature_requests SET state = 'failed' WHERE public_id = $1 AND state = 'sealed'",
+        &[&public_id],
+    )
+    .await?;
+    Ok(changed == 1)
+}

@@ -704,6 +704,12 @@ impl Store for SqliteStore {
         self.read(move |c| log::entries(c, start, count)).await
     }
 
+    async fn fail_sealed_signature(&self, public_id: &str) -> Result<bool, StoreError> {
+        let public_id = public_id.to_owned();
+        self.write(move |c| signatures::fail_sealed(c, &public_id))
+            .await
+    }
+
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {
         self.read(read::check_ledger).await
     }

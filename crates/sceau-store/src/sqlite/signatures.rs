@@ -196,3 +196,12 @@ pub(super) fn record_signature(
         .execute(params![public_id, signature, now_s])?;
     Ok(changed == 1)
 }
+
+pub(super) fn fail_sealed(connection: &Connection, public_id: &str) -> Result<bool, StoreError> {
+    let changed = connection
+        .prepare_cached(
+            "UPDATE signature_requests SET state = 'failed' WHERE public_id = ?1 AND state = 'sealed'",
+        )?
+        .execute([public_id])?;
+    Ok(changed == 1)
+}
