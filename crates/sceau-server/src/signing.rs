@@ -31,12 +31,27 @@ pub enum SignatureResult {
     Expired,
 }
 
-fn not_found() -> ApiError {
+/// The answer for a signature request that is not the client's, or not at all.
+pub(crate) fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "unknown_signature",
         "no such signature request",
     )
+}
+
+/// A request identifier as sceau makes them (32 lowercase hex digits); anything else is
+/// not found, without reaching the store.
+pub(crate) fn request_id(text: &str) -> Result<&str, ApiError> {
+    if text.len() == 32
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(text)
+    } else {
+        Err(not_found())
+    }
 }
 
 /// The seal's input for a request, from its stored form.

@@ -124,19 +124,8 @@ impl Service {
             })
             .await?
         };
-        let (not_before_s, not_after_s) = issued.validity_s();
         Ok(Some((
-            NewCertificate {
-                serial: serial_hex(&issued),
-                kind: CertificateKind::Holder,
-                client_id: None,
-                key_label: label.as_str().to_owned(),
-                der: issued.der,
-                not_before_s,
-                not_after_s,
-                names_serial: None,
-                now_s,
-            },
+            certificate_row(&issued, CertificateKind::Holder, None, &label, None, now_s),
             label,
         )))
     }
@@ -155,17 +144,14 @@ impl Service {
             .await?
             .ok_or_else(unavailable)?;
         let serial = certificate.serial.clone();
-        let recorded = self
-            .store
-            .record_certificate(NewCertificate {
+        self.record_or_forget(
+            NewCertificate {
                 client_id: Some(client_id),
                 ..certificate
-            })
-            .await;
-        if let Err(error) = recorded {
-            self.forget_key(label, &error).await;
-            return Err(error.into());
-        }
+            },
+            label,
+        )
+        .await?;
         tracing::info!(client_id, serial, "holder certificate issued");
         self.certificate(&serial).await
     }
@@ -237,26 +223,16 @@ impl Service {
             })
             .await?
         };
-        let (not_before_s, not_after_s) = issued.validity_s();
         let serial = serial_hex(&issued);
-        let recorded = self
-            .store
-            .record_certificate(NewCertificate {
-                serial: serial.clone(),
-                kind: CertificateKind::Pseudonym,
-                client_id: Some(client_id),
-                key_label: label.as_str().to_owned(),
-                der: issued.der.clone(),
-                not_before_s,
-                not_after_s,
-                names_serial: Some(first.serial.clone()),
-                now_s,
-            })
-            .await;
-        if let Err(error) = recorded {
-            self.forget_key(label, &error).await;
-            return Err(error.into());
-        }
+        let row = certificate_row(
+            &issued,
+            CertificateKind::Pseudonym,
+            Some(client_id),
+            &label,
+            Some(first.serial.clone()),
+            now_s,
+        );
+        self.record_or_forget(row, label).await?;
         tracing::info!(client_id, serial, "pseudonymous certificate issued");
         self.certificate(&serial).await
     }
@@ -349,26 +325,16 @@ impl Service {
             })
             .await?
         };
-        let serial = serial_hex(&issued);
-        let (not_before_s, not_after_s) = issued.validity_s();
-        let recorded = self
-            .store
-            .record_certificate(NewCertificate {
-                serial: serial.clone(),
-                kind: CertificateKind::Disposable,
-                client_id: None,
-                key_label: label.as_str().to_owned(),
-                der: issued.der.clone(),
-                not_before_s,
-                not_after_s,
-                names_serial: None,
-                now_s,
-            })
-            .await;
-        if let Err(error) = recorded {
-            self.forget_key(label, &error).await;
-            return Err(error.into());
-        }
+        let row = certificate_row(
+            &issued,
+            CertificateKind::Disposable,
+            None,
+            &label,
+            None,
+            now_s,
+        );
+        let (serial, not_after_s) = (row.serial.clone(), row.not_after_s);
+        self.record_or_forget(row, label).await?;
         Ok(Disposable {
             serial,
             certificate: issued,
@@ -497,6 +463,20 @@ impl Service {
         sign(pki, label, record.der, content_digest, now_s).await
     }
 
+    /// Records a certificate issued for the new key `label`; if the recording fails, the
+    /// key goes as [`Service::forget_key`] says.
+    async fn record_or_forget(
+        &self,
+        certificate: NewCertificate,
+        label: KeyLabel,
+    ) -> Result<(), ApiError> {
+        if let Err(error) = self.store.record_certificate(certificate).await {
+            self.forget_key(label, &error).await;
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
     /// Destroys the key of a certificate whose recording failed, unless the store cannot
     /// tell whether it was recorded (a connection lost during the commit): a key left
     /// behind certifies nothing, a certificate without its key is a client who cannot
@@ -519,6 +499,29 @@ impl Service {
         if !matches!(destroyed, Ok(Ok(()))) {
             tracing::warn!("a key could not be destroyed");
         }
+    }
+}
+
+/// The row of a certificate just issued for the key `label`.
+fn certificate_row(
+    issued: &Issued,
+    kind: CertificateKind,
+    client_id: Option<i64>,
+    label: &KeyLabel,
+    names_serial: Option<String>,
+    now_s: i64,
+) -> NewCertificate {
+    let (not_before_s, not_after_s) = issued.validity_s();
+    NewCertificate {
+        serial: serial_hex(issued),
+        kind,
+        client_id,
+        key_label: label.as_str().to_owned(),
+        der: issued.der.clone(),
+        not_before_s,
+        not_after_s,
+        names_serial,
+        now_s,
     }
 }
 

@@ -55,7 +55,7 @@ fn not_found() -> ApiError {
     )
 }
 
-fn see_other(path: &str) -> Response {
+pub(crate) fn see_other(path: &str) -> Response {
     let mut response = Redirect::to(path).into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
     response
@@ -167,7 +167,7 @@ fn pay_page(view: &CheckoutView, title: &str, step: Step, body: &str) -> Respons
     )
 }
 
-fn alert(text: &str) -> String {
+pub(crate) fn alert(text: &str) -> String {
     format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text))
 }
 

@@ -3,37 +3,20 @@
 //! as the JSON API (`signing.rs`); forms carry the session's CSRF token.
 
 use super::pages::{Session, escape, form_error, page, same_origin};
+use super::pay::{alert, see_other};
 use crate::AppState;
 use crate::clock::{clock_time, rfc3339};
 use crate::error::ApiError;
-use crate::signing::{DOCUMENT_BYTES_MAX, SignatureResult};
+use crate::signing::{DOCUMENT_BYTES_MAX, SignatureResult, request_id};
 use axum::Form;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use sceau_domain::seal::SEAL_TRIES_MAX;
 use sceau_store::{SignatureRequestView, SignatureState};
 use serde::Deserialize;
-
-fn see_other(path: &str) -> Response {
-    let mut response = Redirect::to(path).into_response();
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    response
-}
-
-fn alert(text: &str) -> String {
-    format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text))
-}
-
-/// A request identifier as sceau makes them (32 lowercase hex digits).
-fn valid_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
 
 /// The SHA-256 in groups of four digits, easier to compare by eye.
 fn grouped(hex: &str) -> String {
@@ -168,14 +151,6 @@ pub async fn create(
     }
 }
 
-fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_signature",
-        "no such signature request",
-    )
-}
-
 /// `GET /wallet/signatures/{id}`: the request: what is signed, the seal form while it
 /// waits, the signature once signed.
 pub async fn show(
@@ -183,10 +158,10 @@ pub async fn show(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !valid_id(&id) {
-        return Err(not_found());
-    }
-    let view = state.service.client_signature(&session.client, &id).await?;
+    let view = state
+        .service
+        .client_signature(&session.client, request_id(&id)?)
+        .await?;
     Ok(render(&state, &session, &view, None).into_response())
 }
 
@@ -274,9 +249,7 @@ pub async fn seal(
     let Form(form) = form.map_err(form_error)?;
     same_origin(&headers)?;
     session.check_csrf(&form.csrf)?;
-    if !valid_id(&id) {
-        return Err(not_found());
-    }
+    request_id(&id)?;
     let typed = if form.seal.len() > 32 { "" } else { &form.seal };
     let message = match state
         .service

@@ -7,7 +7,7 @@ use super::pages::{ApiSession, Session, same_origin};
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::signing::{DOCUMENT_BYTES_MAX, SignatureResult};
+use crate::signing::{DOCUMENT_BYTES_MAX, SignatureResult, request_id};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -42,24 +42,6 @@ fn view_json(view: &SignatureRequestView) -> serde_json::Value {
         "signature_url": (view.state == SignatureState::Signed)
             .then(|| format!("/api/v1/signatures/{}/signature.p7s", view.public_id)),
     })
-}
-
-/// A request identifier as sceau makes them (32 lowercase hex digits); anything else
-/// is not found, without reaching the store.
-fn request_id(text: &str) -> Result<&str, ApiError> {
-    if text.len() == 32
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        Ok(text)
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_signature",
-            "no such signature request",
-        ))
-    }
 }
 
 #[derive(Deserialize)]
