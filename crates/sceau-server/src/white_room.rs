@@ -37,6 +37,14 @@ fn unavailable() -> ApiError {
     )
 }
 
+fn unknown_certificate() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_certificate",
+        "no certificate has this serial number",
+    )
+}
+
 fn pki_failure(error: sceau_pki::PkiError) -> ApiError {
     tracing::error!(%error, "white room");
     internal("white room")
@@ -76,13 +84,7 @@ impl Service {
         self.store
             .certificate(&serial.to_ascii_lowercase())
             .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown_certificate",
-                    "no certificate has this serial number",
-                )
-            })
+            .ok_or_else(unknown_certificate)
     }
 
     /// A new client's holder certificate, for a new key, with their phone number sealed
@@ -255,11 +257,7 @@ impl Service {
                 Ok(record)
             }
             RevokeOutcome::AlreadyRevoked(record) => Ok(record),
-            RevokeOutcome::Unknown => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_certificate",
-                "no certificate has this serial number",
-            )),
+            RevokeOutcome::Unknown => Err(unknown_certificate()),
         }
     }
 
@@ -392,11 +390,7 @@ impl Service {
                 ));
             }
             UseOutcome::Unknown => {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown_certificate",
-                    "no certificate has this serial number",
-                ));
+                return Err(unknown_certificate());
             }
         };
         let label = KeyLabel::new(&record.key_label).map_err(|_| internal("stored key label"))?;

@@ -5,44 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
 
-/// A `sceau serve` in `directory` (SQLite in its sceau-data), killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
+use common::Server;
+use std::path::Path;
+use std::process::Command;
 
 impl Server {
-    fn start(directory: &Path) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sceau"));
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("SCEAU_")) {
-            command.env_remove(name);
-        }
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .current_dir(directory)
-            .env("SCEAU_LOG", "warn")
-            .env("SCEAU_LOG_ORIGIN", "test.example/log")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sceau serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let line = lines.next().expect("sceau serve stopped").unwrap();
-            if let Some(base) = line.strip_prefix("sceau listening on ") {
-                break base.trim().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, base }
-    }
-
     /// GET `path`: the body (plain HTTP/1.1 on a socket, the answer read to its end).
     fn get(&self, path: &str) -> String {
         use std::io::{Read, Write};
@@ -71,13 +40,6 @@ impl Server {
             }
             std::thread::yield_now();
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -125,7 +87,7 @@ fn watch(directory: &Path, server: &Server, key: &str) -> (bool, String) {
 fn the_monitor_accepts_growth_and_alarms_on_a_rewritten_history() {
     let directory = tempfile::tempdir().unwrap();
     let dir = directory.path();
-    let server = Server::start(dir);
+    let server = Server::start(dir, &[("SCEAU_LOG_ORIGIN", "test.example/log")]);
     let key = server.get("/log/key").trim().to_owned();
     assert!(key.starts_with("test.example/log+"), "{key}");
 

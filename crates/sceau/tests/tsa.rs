@@ -4,54 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::Server;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-/// A `sceau serve` in `directory`, killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(directory: &Path) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sceau"));
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("SCEAU_")) {
-            command.env_remove(name);
-        }
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .current_dir(directory)
-            .env("SCEAU_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sceau serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("sceau serve stopped before listening")
-                .unwrap();
-            if let Some(base) = line.strip_prefix("sceau listening on ") {
-                break base.trim().to_owned();
-            }
-        };
-        // Keep reading, so that the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, base }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::Command;
 
 fn openssl(directory: &Path, args: &[&str]) -> (bool, String) {
     let output = Command::new("openssl")
@@ -74,7 +31,7 @@ async fn time_stamps_over_http_verify_with_openssl_and_the_pki_survives_a_restar
     let directory = tempfile::tempdir().unwrap();
     let dir = directory.path();
     let http = reqwest::Client::new();
-    let server = Server::start(dir);
+    let server = Server::start(dir, &[]);
     let root = http
         .get(format!("{}/pki/root.pem", server.base))
         .send()
@@ -151,7 +108,7 @@ async fn time_stamps_over_http_verify_with_openssl_and_the_pki_survives_a_restar
     // Restarted, the server keeps its authority: the same root, and new time-stamps
     // verify against it.
     drop(server);
-    let server = Server::start(dir);
+    let server = Server::start(dir, &[]);
     let again = http
         .get(format!("{}/pki/root.pem", server.base))
         .send()

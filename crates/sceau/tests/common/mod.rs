@@ -1,0 +1,56 @@
+//! What the tests of the binary share: a real `sceau serve` in a directory of its own.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A `sceau serve` in `directory` (the embedded default: SQLite and the encrypted key
+/// directory in its sceau-data), killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts it with only `env` among the SCEAU_* variables (and a quiet log), and
+    /// waits for its `sceau listening on …` line.
+    pub fn start(directory: &Path, env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sceau"));
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("SCEAU_")) {
+            command.env_remove(name);
+        }
+        let mut child = command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(directory)
+            .env("SCEAU_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sceau serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("sceau serve stopped before listening")
+                .unwrap();
+            if let Some(base) = line.strip_prefix("sceau listening on ") {
+                break base.trim().to_owned();
+            }
+        };
+        // Keep reading, so that the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, base }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
