@@ -264,52 +264,27 @@ impl TimeStampAuthority {
     /// of the key (the keystore opens it once for them all, see
     /// [`Keystore::sign_digests`]).
     pub fn answer_many(&self, requests: &[&[u8]], now_s: i64) -> Vec<Answer> {
-        let prepared: Vec<Result<Prepared, Failure>> = requests
+        let begun: Vec<Result<Pending, Answer>> = requests
             .iter()
-            .map(|request| {
-                let parsed = self.check(request)?;
-                self.prepare(
-                    MessageImprint {
-                        hash_algorithm: parsed.message_imprint.hash_algorithm.clone(),
-                        hashed_message: parsed.message_imprint.hashed_message.clone(),
-                    },
-                    parsed.nonce.clone(),
-                    parsed.cert_req,
-                    now_s,
-                )
-                .map_err(|_| Failure::SystemFailure)
-            })
+            .map(|request| self.begin(request, now_s))
             .collect();
-        let digests: Vec<[u8; 32]> = prepared
-            .iter()
-            .filter_map(|prepared| prepared.as_ref().ok().map(|prepared| prepared.digest))
-            .collect();
-        let mut signatures = match self.keystore.sign_digests(&self.key, &digests) {
-            Ok(signatures) if signatures.len() == digests.len() => signatures.into_iter(),
-            _ => {
-                return prepared
-                    .iter()
-                    .map(|prepared| match prepared {
-                        Err(failure) => rejected(*failure),
-                        Ok(_) => rejected(Failure::SystemFailure),
-                    })
+        let pending: Vec<&Pending> = begun.iter().filter_map(|b| b.as_ref().ok()).collect();
+        let mut signatures = match self.sign(&pending) {
+            Ok(signatures) => signatures.into_iter(),
+            Err(_) => {
+                return begun
+                    .into_iter()
+                    .map(|begun| begun.err().unwrap_or_else(TimeStampAuthority::failed))
                     .collect();
             }
         };
-        prepared
+        begun
             .into_iter()
-            .map(|prepared| match prepared {
-                Err(failure) => rejected(failure),
-                Ok(prepared) => match signatures.next() {
-                    Some(signature) => {
-                        let token = self.assemble(&prepared, &signature);
-                        // TimeStampResp { PKIStatusInfo { granted }, token }.
-                        Answer::Granted {
-                            response: tlv(0x30, &[&[0x30, 0x03, 0x02, 0x01, 0x00], &token]),
-                            serial: prepared.serial,
-                        }
-                    }
-                    None => rejected(Failure::SystemFailure),
+            .map(|begun| match begun {
+                Err(rejection) => rejection,
+                Ok(pending) => match signatures.next() {
+                    Some(signature) => self.finish(pending, &signature),
+                    None => TimeStampAuthority::failed(),
                 },
             })
             .collect()
