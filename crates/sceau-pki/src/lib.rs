@@ -25,4 +25,6 @@ pub use pkcs11::Pkcs11Keystore;
 pub use setup::Pki;
 pub use signing::{DetachedSignature, sign_detached};
 pub use tsa::{Answer, Failure, Pending, TimeStampAuthority};
-pub use verify::{Refusal, Stamp, Verified, verify_signature, verify_time_stamp};
+pub use verify::{
+    Refusal, SignatureParts, Stamp, Verified, signature_parts, verify_signature, verify_time_stamp,
+};

@@ -363,6 +363,44 @@ fn verify_token(
     })
 }
 
+/// What a detached signature carries, read without judging it: the certificates in the
+/// order the SignedData lists them, the signature value, and the signature time-stamp
+/// token (DER) if any. For showing and extracting; [`verify_signature`] is the check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureParts {
+    pub certificates: Vec<Vec<u8>>,
+    pub signature_value: Vec<u8>,
+    pub time_stamp_token: Option<Vec<u8>>,
+}
+
+/// The parts of the detached CMS signature `signature_der` (see [`SignatureParts`]).
+pub fn signature_parts(signature_der: &[u8]) -> Result<SignatureParts, Refusal> {
+    let signed = SignedParts::from_content_info(bounded(signature_der)?)?;
+    let time_stamp_token = match &signed.signer_info.unsigned_attrs {
+        Some(attributes) => attribute_value(
+            attributes,
+            ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
+            "signature-time-stamp",
+        )?
+        .map(|value| {
+            value
+                .to_der()
+                .map_err(|_| Refusal::NotDer("TimeStampToken"))
+        })
+        .transpose()?,
+        None => None,
+    };
+    Ok(SignatureParts {
+        certificates: signed
+            .certificates
+            .iter()
+            .map(|cert| cert.der.clone())
+            .collect(),
+        signature_value: signed.signer_info.signature.as_bytes().to_vec(),
+        time_stamp_token,
+    })
+}
+
 /// The signature time-stamp among `signer_info`'s unsigned attributes, verified against
 /// its signature value; `None` if it has none.
 fn signature_time_stamp(signer_info: &SignerInfo, root: &Cert) -> Result<Option<Stamp>, Refusal> {

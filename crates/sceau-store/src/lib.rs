@@ -10,6 +10,7 @@
 //! them is answered (group commit). Nothing is acknowledged before it is durable.
 
 mod error;
+pub mod evidence;
 mod log;
 mod model;
 pub mod postgres;
@@ -267,6 +268,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<[u8; 32]>, StoreError>;
     /// The entries from `start`, in order, up to `count` (tlog-tiles' entry bundles).
     async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError>;
+
+    /// The evidence records of a subject (`checkout:co_…`, `number:12`...), in order,
+    /// each with its index in the log once integrated.
+    async fn evidence(&self, subject: &str) -> Result<Vec<EvidenceRecord>, StoreError>;
+    /// Stores the receipt of an evidence record: the CMS signature of the record by the
+    /// client's key. The first receipt stands: false if the record had one.
+    async fn record_receipt(
+        &self,
+        record_hash: [u8; 32],
+        signature: Vec<u8>,
+        now_s: i64,
+    ) -> Result<bool, StoreError>;
+    /// The receipt of an evidence record.
+    async fn receipt(&self, record_hash: [u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Fails a sealed request that can no longer be signed (its certificate was revoked
     /// or expired after the seal). False if it is not sealed.

@@ -914,3 +914,21 @@ pub struct LogCheckpoint {
     pub note: String,
     pub created_at_s: i64,
 }
+
+/// An evidence record as stored (see ARCHITECTURE.md, "Evidence records").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRecord {
+    /// What the record is about: `number:12`, `checkout:co_…`, `certificate:…`.
+    pub subject: String,
+    /// Its place in its subject's chain, from 1.
+    pub seq: i64,
+    /// `checkout.paid`, `number.captured`...
+    pub kind: String,
+    /// SHA-256 of `record`: the log entry.
+    pub hash: [u8; 32],
+    /// The canonical JSON (RFC 8785), exactly as hashed.
+    pub record: Vec<u8>,
+    pub created_at_s: i64,
+    /// Its index in the log, once integrated.
+    pub log_index: Option<u64>,
+}

@@ -2,6 +2,7 @@
 
 use super::{Conn, Fail, col, corrupt, exec, opt_row, rows};
 use crate::StoreError;
+use crate::evidence as records;
 use crate::model::*;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
@@ -68,7 +69,10 @@ pub(super) async fn insert(
             )))
         }
         Err(other) => Err(other),
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            let client_id = client_id.or(certificate.client_id);
+            super::evidence::write(c, records::certificate_issued(certificate, client_id)).await
+        }
     }
 }
 
@@ -132,7 +136,10 @@ pub(super) async fn revoke(
     .await?;
     Ok(match certificate(c, serial).await? {
         None => RevokeOutcome::Unknown,
-        Some(record) if changed == 1 => RevokeOutcome::Revoked(record),
+        Some(record) if changed == 1 => {
+            super::evidence::write(c, records::certificate_revoked(&record, false, now_s)).await?;
+            RevokeOutcome::Revoked(record)
+        }
         Some(record) => RevokeOutcome::AlreadyRevoked(record),
     })
 }
@@ -168,7 +175,10 @@ pub(super) async fn use_once(c: &Conn, serial: &str, now_s: i64) -> Result<UseOu
     )
     .await?;
     Ok(match certificate(c, serial).await? {
-        Some(record) => UseOutcome::Granted(record),
+        Some(record) => {
+            super::evidence::write(c, records::certificate_revoked(&record, true, now_s)).await?;
+            UseOutcome::Granted(record)
+        }
         None => UseOutcome::Unknown,
     })
 }

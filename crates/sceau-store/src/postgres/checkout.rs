@@ -11,8 +11,9 @@
 
 use super::ops::{self, AuthorizationRow};
 use super::read::{client_where, narrow};
-use super::{Conn, Fail, col, corrupt, exec, one_row, opt_row, rows};
+use super::{Conn, Fail, col, corrupt, evidence, exec, one_row, opt_row, rows};
 use crate::StoreError;
+use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
 use crate::shared::{CHECKOUT_FAILED_SEAL, checkout_event, figures, seal_status};
 use sceau_domain::decline::Decline;
@@ -193,6 +194,7 @@ async fn update_checkout(
 
 /// Queues the merchant's webhook for what just happened to a checkout, if it asked for one.
 async fn queue_event(c: &Conn, view: &CheckoutView, now_s: i64) -> Result<(), Fail> {
+    evidence::write(c, records::checkout_ended(view, now_s)?).await?;
     let Some(url) = &view.webhook_url else {
         return Ok(());
     };
@@ -353,6 +355,19 @@ pub(super) async fn hold_checkout(c: &Conn, hold: &HoldCheckout) -> Result<HoldO
         hold.now_s,
     )
     .await?;
+    let number = super::read::number(c, number_id).await?;
+    let authorization = super::read::authorization(c, view.merchant_id, authorization_id)
+        .await?
+        .ok_or_else(|| corrupt("authorization of a held checkout"))?;
+    let authorized = AuthorizationEvent::Authorized;
+    evidence::write_all(
+        c,
+        vec![
+            records::number_issued(&number, hold.now_s)?,
+            records::authorization(&authorization, authorized, hold.now_s)?,
+        ],
+    )
+    .await?;
     Ok(HoldOutcome::Held(Box::new(
         checkout_by_id(c, view.id).await?.0,
     )))
@@ -409,9 +424,9 @@ pub(super) async fn send_seal(c: &Conn, send: &SendSeal) -> Result<SendOutcome, 
     )
     .await?;
     ops::enqueue_message(c, &send.message, send.now_s).await?;
-    Ok(SendOutcome::Sent(Box::new(
-        checkout_by_id(c, view.id).await?.0,
-    )))
+    let (view, _) = checkout_by_id(c, view.id).await?;
+    evidence::write(c, records::checkout_seal_sent(&view, send.now_s)?).await?;
+    Ok(SendOutcome::Sent(Box::new(view)))
 }
 
 /// The authorization behind a held checkout, for capture or release.
@@ -512,6 +527,8 @@ pub(super) async fn type_seal(
                 typed.now_s,
             )
             .await?;
+            let judged = records::checkout_seal_judged(&view, Some(tries_left), typed.now_s)?;
+            evidence::write(c, judged).await?;
             let paused = count_client_failure(c, client_id, typed.now_s).await?;
             Ok(SealOutcome::Wrong { tries_left, paused })
         }
@@ -536,6 +553,8 @@ pub(super) async fn type_seal(
                 typed.now_s,
             )
             .await?;
+            let judged = records::checkout_seal_judged(&view, Some(0), typed.now_s)?;
+            evidence::write(c, judged).await?;
             let paused = count_client_failure(c, client_id, typed.now_s).await?;
             let (view, _) = checkout_by_id(c, view.id).await?;
             queue_event(c, &view, typed.now_s).await?;
@@ -568,12 +587,14 @@ async fn accept(
                 now_s,
             )
             .await?;
+            evidence::write(c, records::checkout_seal_judged(view, None, now_s)?).await?;
             let (view, _) = checkout_by_id(c, view.id).await?;
             queue_event(c, &view, now_s).await?;
             return Ok(SealOutcome::Failed { view, paused: None });
         }
     }
     update_checkout(c, view.id, version, "state = 'paid'", &[], now_s).await?;
+    evidence::write(c, records::checkout_seal_judged(view, None, now_s)?).await?;
     exec(
         c,
         "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",

@@ -194,6 +194,8 @@ pub(super) async fn close_clearing_batch(
         )))
     })?;
     check_payouts(&lines, &batch, &payouts)?;
+    let closed = crate::evidence::clearing_closed(&batch, &payouts, &file)?;
+    super::evidence::write(c, closed).await?;
     Ok(ClearingOutcome::Closed {
         batch,
         payouts,

@@ -22,6 +22,7 @@
 mod certificates;
 mod checkout;
 mod clearing;
+mod evidence;
 mod log;
 mod ops;
 mod read;
@@ -246,6 +247,11 @@ enum Write {
     TypeSignatureSeal(TypedSignatureSeal),
     RecordSignature {
         public_id: String,
+        signature: Vec<u8>,
+        now_s: i64,
+    },
+    RecordReceipt {
+        record_hash: [u8; 32],
         signature: Vec<u8>,
         now_s: i64,
     },
@@ -1196,6 +1202,35 @@ impl Store for PostgresStore {
 
     async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
         self.read(async |c| log::entries(c, start, count).await)
+            .await
+    }
+
+    async fn evidence(&self, subject: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.read(async |c| evidence::of_subject(c, subject).await)
+            .await
+    }
+
+    async fn record_receipt(
+        &self,
+        record_hash: [u8; 32],
+        signature: Vec<u8>,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        match self
+            .write(Write::RecordReceipt {
+                record_hash,
+                signature,
+                now_s,
+            })
+            .await?
+        {
+            Done::Changed(changed) => Ok(changed),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn receipt(&self, record_hash: [u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(async |c| evidence::receipt(c, &record_hash).await)
             .await
     }
 

@@ -7,8 +7,9 @@
 
 use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row, number_row};
 use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
-use super::{certificates, checkout, clearing, log, signatures};
+use super::{certificates, checkout, clearing, evidence, log, signatures};
 use crate::StoreError;
+use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
 use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
 use sceau_domain::Money;
@@ -117,6 +118,7 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
         | Write::RevokeCertificate { .. }
         | Write::UseCertificate { .. }
         | Write::RecordSignature { .. }
+        | Write::RecordReceipt { .. }
         | Write::PinPkiRoot { .. }
         | Write::AppendLog(..)
         | Write::IntegrateLog(_)
@@ -168,6 +170,7 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         | Write::RevokeCertificate { .. }
         | Write::UseCertificate { .. }
         | Write::RecordSignature { .. }
+        | Write::RecordReceipt { .. }
         | Write::PinPkiRoot { .. }
         | Write::AppendLog(..)
         | Write::IntegrateLog(_)
@@ -324,6 +327,11 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
             signature,
             now_s,
         } => Done::Changed(signatures::record_signature(c, public_id, signature, *now_s).await?),
+        Write::RecordReceipt {
+            record_hash,
+            signature,
+            now_s,
+        } => Done::Changed(evidence::record_receipt(c, record_hash, signature, *now_s).await?),
         Write::RecordCertificate(certificate) => {
             certificates::insert(c, certificate, None).await?;
             Done::Nothing
@@ -677,6 +685,7 @@ async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail
     let number_id: i64 = col(&row, 0)?;
     enqueue_message(c, &number.message, number.now_s).await?;
     let view = read::number(c, number_id).await?;
+    evidence::write(c, records::number_issued(&view, number.now_s)?).await?;
     if let Some((merchant_id, idempotency)) = &number.idempotency {
         let stored = serde_json::to_string(&view)
             .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
@@ -930,6 +939,21 @@ pub(super) async fn authorize_wave(
         })
         .collect();
     write_approvals(c, &approvals).await?;
+    let authorized = planned
+        .iter()
+        .filter_map(|plan| match plan {
+            Planned::Approve(approval) => match &approval.outcome {
+                Outcome::Authorized { authorization } => Some(records::authorization(
+                    authorization,
+                    AuthorizationEvent::Authorized,
+                    approval.now_s,
+                )),
+                _ => None,
+            },
+            Planned::Finished(_) => None,
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    evidence::write_all(c, authorized).await?;
     Ok(planned
         .into_iter()
         .map(|plan| match plan {
@@ -1343,7 +1367,8 @@ pub(super) async fn release_hold(
     if moved != 1 || released != 1 {
         return Err(authorization_changed());
     }
-    Ok(())
+    let released_by = records::released_by(new_state, captured);
+    evidence::write(c, records::authorization(&row.view, released_by, now_s)?).await
 }
 
 fn not_found() -> Outcome {
@@ -1471,6 +1496,11 @@ async fn refund(
         now_s,
     };
     let refund_id = post_transfer(c, &refund).await?;
+    let refunded = AuthorizationEvent::Refunded {
+        amount,
+        transfer_id: refund_id,
+    };
+    evidence::write(c, records::authorization(&row.view, refunded, now_s)?).await?;
     let authorization = authorization_view(c, merchant_id, authorization_id).await?;
     Ok(Outcome::Refunded {
         authorization,

@@ -320,6 +320,25 @@ const MIGRATIONS: &[&str] = &[
         note TEXT NOT NULL,
         created_at BIGINT NOT NULL
     );
+    "#, // 9: evidence records (their hash is the log entry), chained per subject by seq,
+    // and the receipts that sign them; log entries found by value (a record's place).
+    r#"
+    CREATE TABLE evidence (
+        id BIGSERIAL PRIMARY KEY,
+        subject TEXT NOT NULL,
+        seq BIGINT NOT NULL CHECK (seq >= 1),
+        type TEXT NOT NULL,
+        hash BYTEA NOT NULL UNIQUE CHECK (octet_length(hash) = 32),
+        record BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        UNIQUE (subject, seq)
+    );
+    CREATE INDEX log_entries_by_entry ON log_entries (entry);
+    CREATE TABLE receipts (
+        record_hash BYTEA PRIMARY KEY REFERENCES evidence (hash),
+        signature BYTEA NOT NULL,
+        created_at BIGINT NOT NULL
+    );
     "#,
 ];
 

@@ -8,6 +8,7 @@ use super::ops::enqueue_message;
 use super::read::{client_where, session_client};
 use super::{Conn, Fail, col, corrupt, exec, one_row, opt_row, rows};
 use crate::StoreError;
+use crate::evidence as records;
 use crate::model::*;
 use sceau_domain::seal::{self, SealStatus, SealVerdict};
 use tokio_postgres::Row;
@@ -114,10 +115,11 @@ pub(super) async fn create(
     )
     .await?;
     enqueue_message(c, &new.message, new.now_s).await?;
-    request(c, &new.public_id)
+    let view = request(c, &new.public_id)
         .await?
-        .map(|view| SignatureRequestOutcome::Created(Box::new(view)))
-        .ok_or_else(|| Fail::Store(StoreError::Corrupt("signature request not found".into())))
+        .ok_or_else(|| Fail::Store(StoreError::Corrupt("signature request not found".into())))?;
+    super::evidence::write(c, records::signature_seal_sent(&view)).await?;
+    Ok(SignatureRequestOutcome::Created(Box::new(view)))
 }
 
 pub(super) async fn type_seal(
@@ -163,6 +165,13 @@ pub(super) async fn type_seal(
             "signature request changed under its lock".into(),
         )));
     }
+    let tries_left = match verdict {
+        SealVerdict::Wrong { tries_left } => Some(tries_left),
+        SealVerdict::Exhausted | SealVerdict::Expired => Some(0),
+        SealVerdict::Accept => None,
+    };
+    let judged = records::signature_seal_judged(&view, tries_left, typed.now_s);
+    super::evidence::write(c, judged).await?;
     let reread = async || {
         request(c, &view.public_id)
             .await?

@@ -4,6 +4,7 @@
 use super::ops::is_unique_violation;
 use super::read::corrupt;
 use crate::StoreError;
+use crate::evidence;
 use crate::model::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -61,7 +62,10 @@ pub(super) fn insert(
             Err(StoreError::Conflict("certificate_key_taken"))
         }
         Err(error) => Err(error.into()),
-        Ok(_) => Ok(()),
+        Ok(_) => super::evidence::write(
+            connection,
+            evidence::certificate_issued(certificate, client_id.or(certificate.client_id)),
+        ),
     }
 }
 
@@ -124,7 +128,13 @@ pub(super) fn revoke(
         .execute(params![serial, now_s, reason])?;
     Ok(match certificate(connection, serial)? {
         None => RevokeOutcome::Unknown,
-        Some(record) if changed == 1 => RevokeOutcome::Revoked(record),
+        Some(record) if changed == 1 => {
+            super::evidence::write(
+                connection,
+                evidence::certificate_revoked(&record, false, now_s),
+            )?;
+            RevokeOutcome::Revoked(record)
+        }
         Some(record) => RevokeOutcome::AlreadyRevoked(record),
     })
 }
@@ -164,7 +174,13 @@ pub(super) fn use_once(
         return Ok(UseOutcome::AlreadyUsed);
     }
     Ok(match certificate(connection, serial)? {
-        Some(record) => UseOutcome::Granted(record),
+        Some(record) => {
+            super::evidence::write(
+                connection,
+                evidence::certificate_revoked(&record, true, now_s),
+            )?;
+            UseOutcome::Granted(record)
+        }
         None => UseOutcome::Unknown,
     })
 }

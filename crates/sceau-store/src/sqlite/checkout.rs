@@ -7,6 +7,7 @@
 use super::ops::{self, AuthorizationRow};
 use super::read::client_where;
 use crate::StoreError;
+use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
 use crate::shared::{CHECKOUT_FAILED_SEAL, checkout_event, seal_status};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -169,8 +170,10 @@ fn update_checkout(
     Ok(())
 }
 
-/// Queues the merchant's webhook for what just happened to a checkout, if it asked for one.
+/// Records the end a checkout just reached (its evidence record) and queues the
+/// merchant's webhook, if it asked for one.
 fn queue_event(connection: &Connection, view: &CheckoutView, now_s: i64) -> Result<(), StoreError> {
+    super::evidence::write(connection, evidence::checkout_ended(view, now_s)?)?;
     let Some(url) = &view.webhook_url else {
         return Ok(());
     };
@@ -319,6 +322,16 @@ pub(super) fn hold_checkout(
         &[&client.id, &authorization_id],
         hold.now_s,
     )?;
+    let number = super::read::number(connection, number_id)?;
+    let authorization = ops::authorization(connection, view.merchant_id, authorization_id)?
+        .ok_or_else(|| StoreError::Corrupt(format!("authorization {authorization_id} vanished")))?;
+    super::evidence::write_all(
+        connection,
+        [
+            evidence::number_issued(&number, hold.now_s)?,
+            evidence::authorization(&authorization, AuthorizationEvent::Authorized, hold.now_s)?,
+        ],
+    )?;
     Ok(HoldOutcome::Held(Box::new(
         checkout_by_id(connection, view.id)?.0,
     )))
@@ -368,9 +381,9 @@ pub(super) fn send_seal(
         send.now_s,
     )?;
     ops::enqueue_message(connection, &send.message, send.now_s)?;
-    Ok(SendOutcome::Sent(Box::new(
-        checkout_by_id(connection, view.id)?.0,
-    )))
+    let (view, _) = checkout_by_id(connection, view.id)?;
+    super::evidence::write(connection, evidence::checkout_seal_sent(&view, send.now_s)?)?;
+    Ok(SendOutcome::Sent(Box::new(view)))
 }
 
 /// The authorization behind a held checkout, for capture or release.
@@ -442,6 +455,10 @@ pub(super) fn type_seal(
                 typed.now_s,
             )?;
             let paused = count_client_failure(connection, client_id, typed.now_s)?;
+            super::evidence::write(
+                connection,
+                evidence::checkout_seal_judged(&view, Some(tries_left), typed.now_s)?,
+            )?;
             Ok(SealOutcome::Wrong { tries_left, paused })
         }
         SealVerdict::Exhausted => {
@@ -462,6 +479,10 @@ pub(super) fn type_seal(
                 "seal_wrong_tries = seal_wrong_tries + 1, state = 'failed', failure = ?4",
                 &[&CHECKOUT_FAILED_SEAL],
                 typed.now_s,
+            )?;
+            super::evidence::write(
+                connection,
+                evidence::checkout_seal_judged(&view, Some(0), typed.now_s)?,
             )?;
             let paused = count_client_failure(connection, client_id, typed.now_s)?;
             let (view, _) = checkout_by_id(connection, view.id)?;
@@ -493,12 +514,20 @@ fn accept(
                 &[&rejection.code()],
                 now_s,
             )?;
+            super::evidence::write(
+                connection,
+                evidence::checkout_seal_judged(view, None, now_s)?,
+            )?;
             let (view, _) = checkout_by_id(connection, view.id)?;
             queue_event(connection, &view, now_s)?;
             return Ok(SealOutcome::Failed { view, paused: None });
         }
     }
     update_checkout(connection, view.id, version, "state = 'paid'", &[], now_s)?;
+    super::evidence::write(
+        connection,
+        evidence::checkout_seal_judged(view, None, now_s)?,
+    )?;
     connection
         .prepare_cached("UPDATE clients SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures <> 0")?
         .execute([client_id])?;

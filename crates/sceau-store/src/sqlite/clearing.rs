@@ -125,6 +125,10 @@ pub(super) fn close_clearing_batch(
     let (batch, payouts) = clearing_batch(connection, batch_id)?
         .ok_or_else(|| StoreError::Corrupt(format!("clearing batch {batch_id} vanished")))?;
     check_payouts(&lines, &batch, &payouts)?;
+    super::evidence::write(
+        connection,
+        crate::evidence::clearing_closed(&batch, &payouts, &file)?,
+    )?;
     Ok(ClearingOutcome::Closed {
         batch,
         payouts,

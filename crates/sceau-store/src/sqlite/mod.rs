@@ -4,6 +4,7 @@
 mod certificates;
 mod checkout;
 mod clearing;
+mod evidence;
 mod log;
 mod ops;
 mod read;
@@ -702,6 +703,25 @@ impl Store for SqliteStore {
 
     async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
         self.read(move |c| log::entries(c, start, count)).await
+    }
+
+    async fn evidence(&self, subject: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let subject = subject.to_owned();
+        self.read(move |c| evidence::of_subject(c, &subject)).await
+    }
+
+    async fn record_receipt(
+        &self,
+        record_hash: [u8; 32],
+        signature: Vec<u8>,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| evidence::record_receipt(c, &record_hash, &signature, now_s))
+            .await
+    }
+
+    async fn receipt(&self, record_hash: [u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(move |c| evidence::receipt(c, &record_hash)).await
     }
 
     async fn fail_sealed_signature(&self, public_id: &str) -> Result<bool, StoreError> {

@@ -8,6 +8,7 @@
 
 use super::read::{AUTHORIZATION_COLUMNS, authorization_row, client_where};
 use crate::StoreError;
+use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
 use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -310,13 +311,8 @@ pub(super) fn issue_number(
     };
     let number_id = connection.last_insert_rowid();
     enqueue_message(connection, &number.message, number.now_s)?;
-    let sql = format!(
-        "SELECT {} FROM numbers n WHERE n.id = ?1",
-        super::read::NUMBER_COLUMNS
-    );
-    let view = connection
-        .prepare_cached(&sql)?
-        .query_row([number_id], super::read::number_row)?;
+    let view = super::read::number(connection, number_id)?;
+    super::evidence::write(connection, evidence::number_issued(&view, number.now_s)?)?;
     if let Some((merchant_id, idempotency)) = &number.idempotency {
         let stored =
             serde_json::to_string(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -637,6 +633,14 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
         created_at_s: request.now_s,
         hold_expires_at_s: request.now_s.saturating_add(*hold_ttl_s),
     };
+    super::evidence::write(
+        connection,
+        evidence::authorization(
+            &authorization,
+            AuthorizationEvent::Authorized,
+            request.now_s,
+        )?,
+    )?;
     Ok(Outcome::Authorized { authorization })
 }
 
@@ -713,7 +717,10 @@ pub(super) fn release_hold(
     if moved != 1 || released != 1 {
         return Err(StoreError::Conflict("authorization_changed_concurrently"));
     }
-    Ok(())
+    super::evidence::write(
+        connection,
+        evidence::authorization(&row.view, evidence::released_by(new_state, captured), now_s)?,
+    )
 }
 
 fn capture(
@@ -840,6 +847,17 @@ fn refund(
         now_s,
     };
     let refund_id = post_transfer(connection, &refund)?;
+    super::evidence::write(
+        connection,
+        evidence::authorization(
+            &row.view,
+            AuthorizationEvent::Refunded {
+                amount,
+                transfer_id: refund_id,
+            },
+            now_s,
+        )?,
+    )?;
     let authorization = load_authorization(connection, merchant_id, authorization_id)?;
     Ok(Outcome::Refunded {
         authorization,

@@ -128,6 +128,14 @@ pub(super) const NUMBER_COLUMNS: &str = "n.id, n.client_id, n.last_four, n.expir
      n.currency, n.origin, n.uses_max, n.amount_rule, n.amount_limit, n.merchant_lock, n.merchant_id, \
      n.valid_until, n.state, n.uses_count, n.amount_used, n.created_at";
 
+/// A number by its identifier.
+pub(super) fn number(connection: &Connection, number_id: i64) -> Result<NumberView, StoreError> {
+    let sql = format!("SELECT {NUMBER_COLUMNS} FROM numbers n WHERE n.id = ?1");
+    Ok(connection
+        .prepare_cached(&sql)?
+        .query_row([number_id], number_row)?)
+}
+
 /// Maps the columns of [`NUMBER_COLUMNS`] starting at `base`.
 pub(super) fn number_row(row: &Row<'_>) -> rusqlite::Result<NumberView> {
     let origin: String = row.get(6)?;

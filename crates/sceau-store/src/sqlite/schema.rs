@@ -331,6 +331,25 @@ const MIGRATIONS: &[&str] = &[
         note TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );
+    "#, // 9: evidence records (their hash is the log entry), chained per subject by seq,
+    // and the receipts that sign them; log entries found by value (a record's place).
+    r#"
+    CREATE TABLE evidence (
+        id INTEGER PRIMARY KEY,
+        subject TEXT NOT NULL,
+        seq INTEGER NOT NULL CHECK (seq >= 1),
+        type TEXT NOT NULL,
+        hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+        record BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (subject, seq)
+    );
+    CREATE INDEX log_entries_by_entry ON log_entries (entry);
+    CREATE TABLE receipts (
+        record_hash BLOB PRIMARY KEY REFERENCES evidence (hash),
+        signature BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
     "#,
 ];
 

@@ -5,6 +5,7 @@ use super::checkout::count_client_failure;
 use super::ops::enqueue_message;
 use super::read::{client_where, corrupt, session_client};
 use crate::StoreError;
+use crate::evidence;
 use crate::model::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sceau_domain::seal::{self, SealStatus, SealVerdict};
@@ -102,9 +103,10 @@ pub(super) fn create(
             new.certificate_serial
         ])?;
     enqueue_message(connection, &new.message, new.now_s)?;
-    request(connection, &new.public_id)?
-        .map(|view| SignatureRequestOutcome::Created(Box::new(view)))
-        .ok_or_else(|| StoreError::Corrupt("signature request not found".into()))
+    let view = request(connection, &new.public_id)?
+        .ok_or_else(|| StoreError::Corrupt("signature request not found".into()))?;
+    super::evidence::write(connection, evidence::signature_seal_sent(&view))?;
+    Ok(SignatureRequestOutcome::Created(Box::new(view)))
 }
 
 pub(super) fn type_seal(
@@ -147,7 +149,20 @@ pub(super) fn type_seal(
             ))
         }
     };
-    match seal::judge(&status, matched, typed.now_s) {
+    let verdict = seal::judge(&status, matched, typed.now_s);
+    let judged = match verdict {
+        SealVerdict::Expired => None,
+        SealVerdict::Accept => Some(None),
+        SealVerdict::Wrong { tries_left } => Some(Some(tries_left)),
+        SealVerdict::Exhausted => Some(Some(0)),
+    };
+    if let Some(tries_left) = judged {
+        super::evidence::write(
+            connection,
+            evidence::signature_seal_judged(&view, tries_left, typed.now_s),
+        )?;
+    }
+    match verdict {
         SealVerdict::Expired => Ok(SignatureSealOutcome::Expired),
         SealVerdict::Accept => {
             update("state = 'sealed'")?;

@@ -1,0 +1,520 @@
+//! Evidence records: one canonical document per event that matters, written by the store
+//! operation that makes the event, in its transaction, on both backends. What a record
+//! says is built here from the operation's views; a backend only reads the subject's
+//! previous record and writes the new one with its log entry.
+//!
+//! A record is JSON in the canonical form of RFC 8785 (JCS): readable with any tool and
+//! re-canonicalizable by any language, so that anyone can find its hash again. Numbers
+//! are integers (identifiers and counts); amounts are decimal strings with their
+//! currency, times RFC 3339 UTC. The envelope is
+//! `{"v":1,"type":…,"at":…,"subject":…,"seq":…,"prev":…}` plus the event's fields:
+//! `seq` counts the subject's records from 1 and `prev` is the SHA-256 (hex) of the
+//! subject's previous record (null for the first), so a subject's records form a chain.
+//!
+//! The log holds the record's SHA-256, not the record: the log is public, the records
+//! are the parties'. They reach a client and a merchant in evidence bundles. A record
+//! holds no secret: a number by its last four digits, a seal by its times (never its
+//! digits or inputs), a client by their identifier (never a phone number).
+
+use crate::StoreError;
+use crate::model::{
+    AuthorizationView, CertificateRecord, CheckoutState, CheckoutView, ClearingBatch,
+    EvidenceRecord, NewCertificate, NumberView, Payout, SignatureRequestView,
+};
+use sceau_domain::ledger::AuthorizationState;
+use sceau_domain::policy::{AmountRule, MerchantLock};
+use sceau_domain::{Currency, Money};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+/// The version of the records' shape.
+pub const RECORD_VERSION: u64 = 1;
+
+/// An event about to be recorded: its subject, type, time and fields.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    pub(crate) subject: String,
+    pub(crate) kind: &'static str,
+    pub(crate) at_s: i64,
+    fields: Map<String, Value>,
+}
+
+/// A record as written: its place in its subject's chain, its bytes and their hash (the
+/// log entry).
+#[derive(Debug, Clone)]
+pub(crate) struct Written {
+    pub(crate) seq: i64,
+    pub(crate) hash: [u8; 32],
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl Event {
+    fn new(subject: String, kind: &'static str, at_s: i64, fields: Value) -> Event {
+        let fields = match fields {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Event {
+            subject,
+            kind,
+            at_s,
+            fields,
+        }
+    }
+
+    /// The record that follows `previous` (the subject's last record: its `seq` and
+    /// hash), canonicalized and hashed.
+    pub(crate) fn write_after(
+        self,
+        previous: Option<(i64, [u8; 32])>,
+    ) -> Result<Written, StoreError> {
+        let seq = previous.map_or(1, |(seq, _)| seq + 1);
+        let mut record = self.fields;
+        record.insert("v".into(), json!(RECORD_VERSION));
+        record.insert("type".into(), json!(self.kind));
+        record.insert("at".into(), json!(rfc3339(self.at_s)));
+        record.insert("subject".into(), json!(self.subject));
+        record.insert("seq".into(), json!(seq));
+        record.insert(
+            "prev".into(),
+            previous.map_or(Value::Null, |(_, hash)| json!(hex(&hash))),
+        );
+        let bytes = sceau_log::canonical(&Value::Object(record))
+            .map_err(|error| StoreError::Corrupt(format!("evidence record: {error}")))?;
+        let hash: [u8; 32] = Sha256::digest(&bytes).into();
+        Ok(Written { seq, hash, bytes })
+    }
+}
+
+/// The previous record of a subject as stored: `seq` and hash.
+pub(crate) fn previous_from_stored(
+    row: Option<(i64, Vec<u8>)>,
+) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+    row.map(|(seq, hash)| {
+        let hash = <[u8; 32]>::try_from(hash.as_slice())
+            .map_err(|_| StoreError::Corrupt("evidence.hash is not 32 bytes".into()))?;
+        Ok((seq, hash))
+    })
+    .transpose()
+}
+
+/// `2026-11-25T03:07:30Z`.
+pub fn rfc3339(unix_s: i64) -> String {
+    format!("{}Z", sceau_domain::clearing::utc_date_time(unix_s))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// `amount` minor units of the currency named `code`, as a decimal string.
+fn decimal(amount: i64, code: &str) -> Result<String, StoreError> {
+    let currency: Currency = code
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("evidence: unknown currency {code}")))?;
+    Ok(Money::new(amount, currency).to_decimal())
+}
+
+fn id(value: i64) -> String {
+    value.to_string()
+}
+
+/// The subject of a number's records (issued, authorized, captured, voided, expired,
+/// refunded: the authorizations made with a number are events of that number).
+pub fn number_subject(number_id: i64) -> String {
+    format!("number:{number_id}")
+}
+
+/// The subject of a checkout's records (its seals and its end).
+pub fn checkout_subject(public_id: &str) -> String {
+    format!("checkout:{public_id}")
+}
+
+pub fn signature_subject(public_id: &str) -> String {
+    format!("signature:{public_id}")
+}
+
+pub fn certificate_subject(serial: &str) -> String {
+    format!("certificate:{serial}")
+}
+
+pub fn clearing_subject(batch_id: i64) -> String {
+    format!("clearing:{batch_id}")
+}
+
+/// A number was issued (by the client, for a merchant, or drawn for a checkout).
+pub(crate) fn number_issued(view: &NumberView, at_s: i64) -> Result<Event, StoreError> {
+    let (amount_rule, amount_limit) = match view.policy.amount {
+        AmountRule::Any => ("any", None),
+        AmountRule::Cap(limit) => ("cap", Some(limit)),
+        AmountRule::Exact(limit) => ("exact", Some(limit)),
+    };
+    let amount_limit = amount_limit
+        .map(|limit| decimal(limit, &view.currency))
+        .transpose()?;
+    let merchant = match view.policy.merchant {
+        MerchantLock::Any => json!({"lock": "any"}),
+        MerchantLock::Named(merchant_id) => json!({"lock": "named", "merchant": id(merchant_id)}),
+        MerchantLock::FirstMerchant => json!({"lock": "first"}),
+    };
+    Ok(Event::new(
+        number_subject(view.id),
+        "number.issued",
+        at_s,
+        json!({
+            "number": {
+                "id": id(view.id),
+                "last_four": view.last_four,
+                "expiry": format!("{:04}-{:02}", view.expiry_year, view.expiry_month),
+            },
+            "client": id(view.client_id),
+            "origin": view.origin.as_str(),
+            "currency": view.currency,
+            "policy": {
+                "uses_max": view.policy.uses_max,
+                "amount_rule": amount_rule,
+                "amount_limit": amount_limit,
+                "merchant": merchant,
+                "valid_until": rfc3339(view.policy.valid_until_s),
+            },
+        }),
+    ))
+}
+
+/// What happened to an authorization made with a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthorizationEvent {
+    Authorized,
+    /// `amount` captured (the rest of the hold released).
+    Captured {
+        amount: i64,
+    },
+    Voided,
+    /// The hold's time passed.
+    Expired,
+    Refunded {
+        amount: i64,
+        transfer_id: i64,
+    },
+}
+
+/// The event of an authorization leaving `authorized` for `new_state`.
+pub(crate) fn released_by(new_state: AuthorizationState, captured: i64) -> AuthorizationEvent {
+    match new_state {
+        AuthorizationState::Captured => AuthorizationEvent::Captured { amount: captured },
+        AuthorizationState::Expired => AuthorizationEvent::Expired,
+        AuthorizationState::Authorized | AuthorizationState::Voided => AuthorizationEvent::Voided,
+    }
+}
+/// An authorization event, from the authorization as it was before the event (its
+/// figures after it are in the event).
+pub(crate) fn authorization(
+    view: &AuthorizationView,
+    event: AuthorizationEvent,
+    at_s: i64,
+) -> Result<Event, StoreError> {
+    let money = |amount: i64| decimal(amount, &view.currency);
+    let (kind, captured, refunded, detail) = match event {
+        AuthorizationEvent::Authorized => ("number.authorized", 0, 0, Value::Null),
+        AuthorizationEvent::Captured { amount } => (
+            "number.captured",
+            amount,
+            0,
+            json!({"captured": money(amount)?}),
+        ),
+        AuthorizationEvent::Voided => ("number.voided", 0, 0, Value::Null),
+        AuthorizationEvent::Expired => ("number.expired", 0, 0, Value::Null),
+        AuthorizationEvent::Refunded {
+            amount,
+            transfer_id,
+        } => (
+            "number.refunded",
+            view.captured,
+            view.refunded + amount,
+            json!({"refund": {"amount": money(amount)?, "transfer": id(transfer_id)}}),
+        ),
+    };
+    let mut fields = json!({
+        "number": {"id": id(view.number_id), "last_four": view.number_last_four},
+        "authorization": {
+            "id": id(view.id),
+            "merchant": id(view.merchant_id),
+            "reference": view.merchant_reference,
+            "currency": view.currency,
+            "amount": money(view.amount)?,
+            "captured": money(captured)?,
+            "refunded": money(refunded)?,
+            "hold_expires_at": rfc3339(view.hold_expires_at_s),
+        },
+        "client": id(view.client_id),
+    });
+    if let (Value::Object(fields), Value::Object(detail)) = (&mut fields, detail) {
+        fields.extend(detail);
+    }
+    Ok(Event::new(
+        number_subject(view.number_id),
+        kind,
+        at_s,
+        fields,
+    ))
+}
+
+fn checkout_fields(view: &CheckoutView) -> Result<Value, StoreError> {
+    Ok(json!({
+        "checkout": {
+            "id": view.public_id,
+            "merchant": id(view.merchant_id),
+            "merchant_name": view.merchant_name,
+            "reference": view.merchant_reference,
+            "object": view.object,
+            "amount": decimal(view.amount, &view.currency)?,
+            "currency": view.currency,
+        },
+        "client": view.client_id.map(id),
+        "authorization": view.authorization_id.map(id),
+        "number_last_four": view.number_last_four,
+    }))
+}
+
+/// A seal was sent for a checkout (`seal_sends` counts it).
+pub(crate) fn checkout_seal_sent(view: &CheckoutView, at_s: i64) -> Result<Event, StoreError> {
+    let mut fields = checkout_fields(view)?;
+    if let (Value::Object(fields), Some(seal)) = (&mut fields, &view.seal) {
+        fields.insert(
+            "seal".into(),
+            json!({
+                "send": view.seal_sends,
+                "digits": seal.digits,
+                "issued_at": rfc3339(seal.issued_at_s),
+                "expires_at": rfc3339(seal.expires_at_s),
+            }),
+        );
+    }
+    Ok(Event::new(
+        checkout_subject(&view.public_id),
+        "seal.sent",
+        at_s,
+        fields,
+    ))
+}
+
+/// The verdict on a seal typed for a checkout: right (`seal.verified`) or wrong
+/// (`seal.failed`, with the tries left: none when the payment failed with it).
+pub(crate) fn checkout_seal_judged(
+    view: &CheckoutView,
+    wrong_tries_left: Option<u32>,
+    at_s: i64,
+) -> Result<Event, StoreError> {
+    let mut fields = checkout_fields(view)?;
+    let kind = match (wrong_tries_left, &mut fields) {
+        (None, _) => "seal.verified",
+        (Some(tries_left), Value::Object(fields)) => {
+            fields.insert("tries_left".into(), json!(tries_left));
+            "seal.failed"
+        }
+        (Some(_), _) => "seal.failed",
+    };
+    Ok(Event::new(
+        checkout_subject(&view.public_id),
+        kind,
+        at_s,
+        fields,
+    ))
+}
+
+/// A checkout reached its end: `checkout.paid` (the record a receipt signs),
+/// `checkout.failed` or `checkout.expired`, from the checkout as it is then.
+pub(crate) fn checkout_ended(view: &CheckoutView, at_s: i64) -> Result<Event, StoreError> {
+    let mut fields = checkout_fields(view)?;
+    let kind = match view.state {
+        CheckoutState::Paid => "checkout.paid",
+        CheckoutState::Expired => "checkout.expired",
+        _ => "checkout.failed",
+    };
+    if let (false, Value::Object(fields)) = (view.state == CheckoutState::Paid, &mut fields) {
+        fields.insert("failure".into(), json!(view.failure));
+    }
+    Ok(Event::new(
+        checkout_subject(&view.public_id),
+        kind,
+        at_s,
+        fields,
+    ))
+}
+
+/// A seal was sent for a signature request.
+pub(crate) fn signature_seal_sent(view: &SignatureRequestView) -> Event {
+    Event::new(
+        signature_subject(&view.public_id),
+        "seal.sent",
+        view.created_at_s,
+        json!({
+            "signature_request": signature_fields(view),
+            "client": id(view.client_id),
+            "seal": {
+                "send": 1,
+                "digits": view.seal.digits,
+                "issued_at": rfc3339(view.seal.issued_at_s),
+                "expires_at": rfc3339(view.seal.expires_at_s),
+            },
+        }),
+    )
+}
+
+fn signature_fields(view: &SignatureRequestView) -> Value {
+    json!({
+        "id": view.public_id,
+        "document_sha256": hex(&view.content_digest),
+        "certificate": view.certificate_serial,
+    })
+}
+
+/// The verdict on a seal typed for a signature request (as for checkouts).
+pub(crate) fn signature_seal_judged(
+    view: &SignatureRequestView,
+    wrong_tries_left: Option<u32>,
+    at_s: i64,
+) -> Event {
+    let mut fields = json!({
+        "signature_request": signature_fields(view),
+        "client": id(view.client_id),
+    });
+    let kind = match (wrong_tries_left, &mut fields) {
+        (Some(tries_left), Value::Object(fields)) => {
+            fields.insert("tries_left".into(), json!(tries_left));
+            "seal.failed"
+        }
+        (Some(_), _) => "seal.failed",
+        (None, _) => "seal.verified",
+    };
+    Event::new(signature_subject(&view.public_id), kind, at_s, fields)
+}
+
+/// A clearing batch was closed: what it paid, to whom, and the settlement file's hash.
+pub(crate) fn clearing_closed(
+    batch: &ClearingBatch,
+    payouts: &[Payout],
+    settlement_file: &str,
+) -> Result<Event, StoreError> {
+    let code = batch.currency.code();
+    let payouts = payouts
+        .iter()
+        .map(|payout| {
+            Ok(json!({
+                "merchant": id(payout.merchant_id),
+                "amount": decimal(payout.amount, code)?,
+                "transfer": id(payout.transfer_id),
+            }))
+        })
+        .collect::<Result<Vec<Value>, StoreError>>()?;
+    Ok(Event::new(
+        clearing_subject(batch.id),
+        "clearing.closed",
+        batch.created_at_s,
+        json!({
+            "batch": {
+                "id": id(batch.id),
+                "message_id": batch.message_id,
+                "currency": code,
+                "total": decimal(batch.total, code)?,
+                "payouts_count": batch.payouts_count,
+            },
+            "payouts": payouts,
+            "settlement_file_sha256": hex(&Sha256::digest(settlement_file.as_bytes())),
+        }),
+    ))
+}
+
+/// A certificate was issued (recorded).
+pub(crate) fn certificate_issued(certificate: &NewCertificate, client_id: Option<i64>) -> Event {
+    Event::new(
+        certificate_subject(&certificate.serial),
+        "certificate.issued",
+        certificate.now_s,
+        json!({
+            "certificate": {
+                "serial": certificate.serial,
+                "kind": certificate.kind.as_str(),
+                "sha256": hex(&Sha256::digest(&certificate.der)),
+                "not_before": rfc3339(certificate.not_before_s),
+                "not_after": rfc3339(certificate.not_after_s),
+                "names": certificate.names_serial,
+            },
+            "client": client_id.map(id),
+        }),
+    )
+}
+
+/// A certificate was revoked (`used` when a disposable certificate's one use revoked it).
+pub(crate) fn certificate_revoked(record: &CertificateRecord, used: bool, at_s: i64) -> Event {
+    Event::new(
+        certificate_subject(&record.serial),
+        "certificate.revoked",
+        at_s,
+        json!({
+            "certificate": {
+                "serial": record.serial,
+                "kind": record.kind.as_str(),
+                "sha256": hex(&Sha256::digest(&record.der)),
+            },
+            "client": record.client_id.map(id),
+            "reason": record.revocation_reason,
+            "revoked_at": record.revoked_at_s.map(rfc3339),
+            "used": used,
+        }),
+    )
+}
+
+/// A stored record's row as the model's [`EvidenceRecord`].
+pub(crate) fn stored_record(
+    subject: String,
+    seq: i64,
+    kind: String,
+    hash: Vec<u8>,
+    record: Vec<u8>,
+    created_at_s: i64,
+    log_index: Option<i64>,
+) -> Result<EvidenceRecord, StoreError> {
+    Ok(EvidenceRecord {
+        subject,
+        seq,
+        kind,
+        hash: <[u8; 32]>::try_from(hash.as_slice())
+            .map_err(|_| StoreError::Corrupt("evidence.hash is not 32 bytes".into()))?,
+        record,
+        created_at_s,
+        log_index: log_index
+            .map(u64::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("log_entries.idx is negative".into()))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_chain_and_are_canonical() {
+        let event = || {
+            Event::new(
+                "checkout:co_x".into(),
+                "seal.sent",
+                1_764_039_600,
+                json!({"b": "2", "a": 1}),
+            )
+        };
+        let first = event().write_after(None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            String::from_utf8_lossy(&first.bytes),
+            r#"{"a":1,"at":"2025-11-25T03:00:00Z","b":"2","prev":null,"seq":1,"subject":"checkout:co_x","type":"seal.sent","v":1}"#
+        );
+        let second = event()
+            .write_after(Some((first.seq, first.hash)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(second.seq, 2);
+        let text = String::from_utf8_lossy(&second.bytes).into_owned();
+        assert!(text.contains(&format!(r#""prev":"{}""#, hex(&first.hash))));
+        assert_eq!(second.hash, <[u8; 32]>::from(Sha256::digest(&second.bytes)));
+    }
+}
