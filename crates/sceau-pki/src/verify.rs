@@ -489,6 +489,25 @@ impl<'a> SignedParts<'a> {
             .content
             .decode_as::<SignedDataRef<'a>>()
             .map_err(|_| Refusal::NotSignedData)?;
+        // Fields the signature does not cover are still checked, so that no byte of a
+        // SignedData can change unnoticed: CMSVersion 1, 3, 4 or 5; and SHA-256 alone
+        // as the digest algorithm (the only one verified).
+        match signed.version.decode_as::<u8>() {
+            Ok(1 | 3..=5) => {}
+            _ => return Err(Refusal::NotSignedData),
+        }
+        let digests = signed
+            .digest_algorithms
+            .decode_as::<der::asn1::SetOfVec<AlgorithmIdentifierOwned>>()
+            .map_err(|_| Refusal::NotSignedData)?;
+        match digests.as_slice() {
+            [digest] => check_hash_is_sha256(digest)?,
+            _ => {
+                return Err(Refusal::Unsupported(
+                    "digest algorithms other than SHA-256 alone".to_owned(),
+                ));
+            }
+        }
         let mut signer_infos = signed.signer_infos.0.into_vec();
         if signer_infos.len() != 1 {
             return Err(Refusal::Unsupported(format!(

@@ -372,6 +372,7 @@ impl Service {
             SealOutcome::Paid(view) => {
                 self.webhooks_ready.notify_one();
                 tracing::info!(checkout_id = view.id, "checkout paid");
+                self.sign_receipt_soon(view.clone());
                 Ok(SealResult::Paid(view))
             }
             SealOutcome::Wrong { tries_left, paused } => {

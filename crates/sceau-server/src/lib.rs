@@ -6,11 +6,13 @@
 //! ([`error::ApiError`] and the merchant API's outcome mapping).
 
 pub mod api;
+pub mod bundle;
 pub mod checkout;
 pub mod clearing;
 pub mod clock;
 pub mod dispatch;
 pub mod error;
+pub mod receipts;
 pub mod service;
 pub mod shop;
 pub mod signing;
@@ -91,6 +93,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/checkouts", post(api::checkout::create))
         .route("/v1/checkouts/{id}", get(api::checkout::get))
         .route(
+            "/v1/checkouts/{id}/evidence",
+            get(api::checkout::merchant_evidence),
+        )
+        .route(
             "/v1/authorizations/{id}",
             get(api::merchant::get_authorization),
         )
@@ -164,6 +170,10 @@ pub fn router(state: AppState) -> Router {
             post(api::signatures::create)
                 .layer(DefaultBodyLimit::max(signing::DOCUMENT_BYTES_MAX))
                 .get(api::signatures::list),
+        )
+        .route(
+            "/api/v1/payments/{id}/evidence",
+            get(api::checkout::client_evidence),
         )
         .route("/api/v1/signatures/{id}", get(api::signatures::show))
         .route("/api/v1/signatures/{id}/seal", post(api::signatures::seal))

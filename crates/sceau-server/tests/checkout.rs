@@ -11,6 +11,7 @@ use axum::http::HeaderMap as AxumHeaders;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 
 /// A merchant's webhook endpoint: a real HTTP server on loopback that keeps what it got.
@@ -676,4 +677,289 @@ async fn merchants_get_clear_errors_and_only_their_own_checkouts() {
             .starts_with("whsec_")
     );
     server.stop().await;
+}
+
+/// Pays `amount` of a new checkout of `shop` as `login` (whose phone is `phone`), with
+/// the seal sent to the phone: the checkout's id and the payer's browser.
+async fn pay_with_seal(
+    server: &Server,
+    shop: &Merchant,
+    login: &str,
+    phone: &str,
+    amount: &str,
+) -> (String, Payer) {
+    let checkout =
+        create_checkout(server, shop, checkout_body(amount, "http://127.0.0.1:9/")).await;
+    let id = checkout["id"].as_str().unwrap().to_owned();
+    let (payer, signed_in) = sign_in_to_pay(server, &checkout, login).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.text
+    );
+    let before = server.newest_message_id(phone).await;
+    let validated = payer.post(server, "validate", &[]).await;
+    assert_eq!(
+        validated.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        validated.text
+    );
+    let (seal, _) = seal_on_phone(server, phone, before).await;
+    let paid = payer.post(server, "seal", &[("seal", &seal)]).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+    (id, payer)
+}
+
+fn run_openssl(directory: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(directory)
+        .output()
+        .expect("openssl runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// Issue 6's end-to-end test: pay with a seal, download the bundle (client and merchant),
+/// verify it offline with the root and the log's key alone (sceau's checker, and openssl
+/// for the signature and the time-stamp as the README shows), then change each byte in
+/// turn: every change is refused, and the report says which part failed.
+#[tokio::test]
+async fn a_paid_checkout_has_an_evidence_bundle_that_anyone_can_verify_offline() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Le Petit Théâtre").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "500.00")
+        .await;
+    server.enroll_client("bob", "+33698765432", "10.00").await;
+
+    // Not paid: no receipt.
+    let open = create_checkout(&server, &shop, checkout_body("5.00", "http://127.0.0.1:9/")).await;
+    let early = server
+        .merchant_get(
+            &shop,
+            &format!("/v1/checkouts/{}/evidence", open["id"].as_str().unwrap()),
+        )
+        .await;
+    check_error(&early, 409, "checkout_not_paid");
+
+    let (id, payer) = pay_with_seal(&server, &shop, "alice", &alice.phone, "49.90").await;
+    let done = payer.page(&server).await;
+    assert!(
+        done.text
+            .contains(&format!("/api/v1/payments/{id}/evidence")),
+        "{}",
+        done.text
+    );
+    let from_client = server
+        .page(
+            &format!("/api/v1/payments/{id}/evidence"),
+            Some(&payer.cookie),
+        )
+        .await;
+    assert_eq!(from_client.status, StatusCode::OK, "{}", from_client.text);
+    assert_eq!(from_client.header("content-type"), Some("application/json"));
+    let from_merchant = server
+        .merchant_get(&shop, &format!("/v1/checkouts/{id}/evidence"))
+        .await;
+    assert_eq!(
+        from_merchant.status,
+        StatusCode::OK,
+        "{}",
+        from_merchant.text
+    );
+    // Nobody else's: another client's session, no session, another merchant.
+    let (bob, _) = sign_in_to_pay(
+        &server,
+        &create_checkout(&server, &shop, checkout_body("1.00", "http://127.0.0.1:9/")).await,
+        "bob",
+    )
+    .await;
+    let stranger = server
+        .page(
+            &format!("/api/v1/payments/{id}/evidence"),
+            Some(&bob.cookie),
+        )
+        .await;
+    check_error(&stranger, 404, "checkout_not_found");
+    let anonymous = server
+        .page(&format!("/api/v1/payments/{id}/evidence"), None)
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let other_shop = server.enroll_merchant("Another shop").await;
+    let other = server
+        .merchant_get(&other_shop, &format!("/v1/checkouts/{id}/evidence"))
+        .await;
+    check_error(&other, 404, "checkout_not_found");
+
+    // Offline: the root certificate and the log's key, fetched once, and nothing else.
+    let root_pem = server.page("/pki/root.pem", None).await.text;
+    let root = sceau_pki::Issued::from_pem_or_der(root_pem.as_bytes())
+        .unwrap()
+        .der;
+    let key_text = server.page("/log/key", None).await.text;
+    let key = sceau_log::VerifierKey::parse(key_text.trim()).unwrap();
+    server.stop().await;
+    let bundle = from_client.text.into_bytes();
+    let report = sceau_server::bundle::check(&bundle, &root, &key);
+    assert!(report.valid(), "{report:#?}");
+    let parts: Vec<&str> = report.checks.iter().map(|check| check.part).collect();
+    assert_eq!(
+        parts,
+        [
+            "bundle",
+            "record",
+            "signature",
+            "time-stamp",
+            "certificates",
+            "log entry",
+            "checkpoint",
+            "inclusion proof"
+        ]
+    );
+    let said = |part: &str| {
+        report
+            .checks
+            .iter()
+            .find(|check| check.part == part)
+            .and_then(|check| check.outcome.clone().ok())
+            .unwrap()
+    };
+    assert!(said("record").contains("49.90 EUR"), "{}", said("record"));
+    assert!(said("signature").contains("alice"), "{}", said("signature"));
+    assert!(sceau_server::bundle::check(from_merchant.text.as_bytes(), &root, &key).valid());
+
+    // openssl agrees on the signature and on its time-stamp (the README's commands).
+    let bundle_value: sceau_server::bundle::Bundle = serde_json::from_slice(&bundle).unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let decode = |text: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap()
+    };
+    let signature = decode(&bundle_value.signature);
+    std::fs::write(
+        directory.path().join("record.json"),
+        decode(&bundle_value.record),
+    )
+    .unwrap();
+    std::fs::write(directory.path().join("signature.p7s"), &signature).unwrap();
+    std::fs::write(
+        directory.path().join("time-stamp.tst"),
+        decode(&bundle_value.time_stamp),
+    )
+    .unwrap();
+    std::fs::write(directory.path().join("root.pem"), &root_pem).unwrap();
+    let (verified, text) = run_openssl(
+        directory.path(),
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "signature.p7s",
+            "-content",
+            "record.json",
+            "-CAfile",
+            "root.pem",
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(
+        verified && text.contains("Verification successful"),
+        "{text}"
+    );
+    let value = sceau_pki::signature_parts(&signature)
+        .unwrap()
+        .signature_value;
+    let digest = hex::encode(Sha256::digest(&value));
+    let (verified, text) = run_openssl(
+        directory.path(),
+        &[
+            "ts",
+            "-verify",
+            "-token_in",
+            "-in",
+            "time-stamp.tst",
+            "-digest",
+            &digest,
+            "-CAfile",
+            "root.pem",
+        ],
+    );
+    assert!(verified && text.contains("Verification: OK"), "{text}");
+
+    // The wrong key or root: refused, and said where.
+    let failed = |report: &sceau_server::bundle::Report| -> Vec<&'static str> {
+        report
+            .checks
+            .iter()
+            .filter(|check| check.outcome.is_err())
+            .map(|check| check.part)
+            .collect()
+    };
+    let other_key =
+        sceau_log::NoteSigner::new(key.name(), ed25519_dalek::SigningKey::from_bytes(&[7; 32]))
+            .unwrap()
+            .verifier_key();
+    assert_eq!(
+        failed(&sceau_server::bundle::check(&bundle, &root, &other_key)),
+        ["checkpoint"]
+    );
+    let stranger_root = common::white_room(&directory.path().join("other").join("x.db"), START_S);
+    let stranger_root = stranger_root.authority.root().der.clone();
+    assert_eq!(
+        failed(&sceau_server::bundle::check(&bundle, &stranger_root, &key)),
+        ["signature"]
+    );
+
+    // Every byte changed, one at a time: refused every time, and some part is named.
+    let record_at = std::str::from_utf8(&bundle)
+        .unwrap()
+        .find(&bundle_value.record)
+        .unwrap();
+    let checkpoint_at = std::str::from_utf8(&bundle)
+        .unwrap()
+        .find("\"checkpoint\":")
+        .unwrap();
+    for at in 0..bundle.len() {
+        let mut tampered = bundle.clone();
+        tampered[at] ^= 0x01;
+        let report = sceau_server::bundle::check(&tampered, &root, &key);
+        assert!(
+            !report.valid(),
+            "a change at byte {at} went unnoticed: {:?}",
+            String::from_utf8_lossy(&bundle[at.saturating_sub(40)..(at + 40).min(bundle.len())])
+        );
+        let failed = failed(&report);
+        assert!(!failed.is_empty(), "byte {at}: no part named");
+        // Inside the record's base64: the record no longer matches its signature or
+        // its log entry (or is no longer base64 at all).
+        if (record_at + 4..record_at + bundle_value.record.len() - 4).contains(&at) {
+            assert!(
+                failed.contains(&"signature")
+                    || failed.contains(&"bundle")
+                    || failed.contains(&"record"),
+                "byte {at}: {report:#?}"
+            );
+        }
+        if (checkpoint_at + 20..checkpoint_at + 60).contains(&at) {
+            assert!(
+                failed.contains(&"checkpoint") || failed.contains(&"bundle"),
+                "byte {at}: {report:#?}"
+            );
+        }
+    }
 }

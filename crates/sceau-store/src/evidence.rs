@@ -491,6 +491,7 @@ pub(crate) fn stored_record(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -504,14 +505,12 @@ mod tests {
                 json!({"b": "2", "a": 1}),
             )
         };
-        let first = event().write_after(None).unwrap_or_else(|e| panic!("{e}"));
+        let first = event().write_after(None).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&first.bytes),
             r#"{"a":1,"at":"2025-11-25T03:00:00Z","b":"2","prev":null,"seq":1,"subject":"checkout:co_x","type":"seal.sent","v":1}"#
         );
-        let second = event()
-            .write_after(Some((first.seq, first.hash)))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let second = event().write_after(Some((first.seq, first.hash))).unwrap();
         assert_eq!(second.seq, 2);
         let text = String::from_utf8_lossy(&second.bytes).into_owned();
         assert!(text.contains(&format!(r#""prev":"{}""#, hex(&first.hash))));

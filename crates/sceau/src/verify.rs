@@ -7,8 +7,20 @@ use sceau_server::clock::rfc3339;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["signature", "time_stamp"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["bundle", "signature", "time_stamp"])))]
 pub struct VerifyArgs {
+    /// An evidence bundle (a payment's `…evidence.json`): checks the record, its
+    /// signature, time-stamp and certificates, and its inclusion in the log; needs
+    /// --log-key.
+    #[arg(requires = "log_key")]
+    bundle: Option<PathBuf>,
+    /// The log's public key (the file served at /log/key: `origin+id+key`).
+    #[arg(long = "log-key")]
+    log_key: Option<PathBuf>,
+    /// With a bundle: also write its parts into this directory (record.json,
+    /// signature.p7s, time-stamp.tst, certificate-N.pem), for openssl (see the README).
+    #[arg(long, requires = "bundle")]
+    extract: Option<PathBuf>,
     /// The root certificate (PEM or DER) the signer's or the TSA's chain must lead to,
     /// e.g. the server's /pki/root.pem.
     #[arg(long)]
@@ -56,6 +68,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
     let root = sceau_pki::Issued::from_pem_or_der(&read(&args.root)?)
         .with_context(|| format!("{} is not a certificate (PEM or DER)", args.root.display()))?
         .der;
+    if let (Some(bundle), Some(log_key)) = (&args.bundle, &args.log_key) {
+        return check_bundle(&read(bundle)?, &root, log_key, args.extract.as_deref());
+    }
     if let (Some(signature), Some(content)) = (&args.signature, &args.content) {
         let at_s = args
             .at
@@ -110,7 +125,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
             },
         );
     }
-    anyhow::bail!("give --signature with --content, or --time-stamp with --data")
+    anyhow::bail!(
+        "give a bundle with --log-key, --signature with --content, or --time-stamp with --data"
+    )
 }
 
 fn print_stamp(what: &str, stamp: &sceau_pki::Stamp) {
@@ -118,4 +135,68 @@ fn print_stamp(what: &str, stamp: &sceau_pki::Stamp) {
     println!("{what} authority: {}", stamp.tsa);
     println!("{what} serial: {}", stamp.serial);
     println!("{what} policy: {}", stamp.policy);
+}
+
+/// Checks an evidence bundle and prints every check; `Ok(false)` if any failed.
+fn check_bundle(
+    bytes: &[u8],
+    root: &[u8],
+    log_key: &Path,
+    extract: Option<&Path>,
+) -> anyhow::Result<bool> {
+    let key_text = String::from_utf8(read(log_key)?)
+        .with_context(|| format!("{} is not text", log_key.display()))?;
+    let key = sceau_log::VerifierKey::parse(key_text.trim())
+        .with_context(|| format!("{} is not a log verifier key", log_key.display()))?;
+    let report = sceau_server::bundle::check(bytes, root, &key);
+    for check in &report.checks {
+        match &check.outcome {
+            Ok(found) => println!("{}: ok: {found}", check.part),
+            Err(why) => println!("{}: FAILED: {why}", check.part),
+        }
+    }
+    let valid = report.valid();
+    println!(
+        "bundle: {}",
+        if valid {
+            "VALID: every check passed"
+        } else {
+            "REFUSED: a check failed (see above)"
+        }
+    );
+    if let Some(directory) = extract {
+        extract_parts(bytes, directory)?;
+    }
+    Ok(valid)
+}
+
+/// Writes a bundle's parts as files, for openssl.
+fn extract_parts(bytes: &[u8], directory: &Path) -> anyhow::Result<()> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let bundle: sceau_server::bundle::Bundle =
+        serde_json::from_slice(bytes).context("the bundle cannot be read: nothing extracted")?;
+    std::fs::create_dir_all(directory)
+        .with_context(|| format!("creating {}", directory.display()))?;
+    let write = |name: &str, contents: &[u8]| {
+        let path = directory.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))
+    };
+    let decode = |field: &str, text: &str| {
+        STANDARD
+            .decode(text)
+            .with_context(|| format!("the bundle's {field} is not base64"))
+    };
+    write("record.json", &decode("record", &bundle.record)?)?;
+    write("signature.p7s", &decode("signature", &bundle.signature)?)?;
+    write("time-stamp.tst", &decode("time_stamp", &bundle.time_stamp)?)?;
+    for (index, certificate) in bundle.certificates.iter().enumerate() {
+        let der = decode("certificates", certificate)?;
+        let pem = sceau_pki::Issued::from_der(&der)
+            .and_then(|issued| issued.to_pem())
+            .with_context(|| format!("certificates[{index}] is not a certificate"))?;
+        write(&format!("certificate-{index}.pem"), pem.as_bytes())?;
+    }
+    println!("parts written to {}", directory.display());
+    Ok(())
 }

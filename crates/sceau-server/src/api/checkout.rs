@@ -1,6 +1,7 @@
 //! The merchant's side of a payment by seal: create a checkout, send the client to its
 //! page, then poll it (or wait for the signed webhook).
 
+use super::pages::ApiSession;
 use super::pay::CheckoutId;
 use super::{JsonBody, Merchant};
 use crate::AppState;
@@ -113,4 +114,55 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let view = state.service.merchant_checkout(&merchant, &id).await?;
     Ok(Json(response(&state, &view)).into_response())
+}
+
+/// An evidence bundle as a download.
+fn bundle_response(public_id: &str, bundle: Vec<u8>) -> Response {
+    let mut response = bundle.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // The public id is `co_` and hexadecimal: nothing to escape.
+    if let Ok(disposition) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{public_id}.evidence.json\""
+    )) {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, disposition);
+    }
+    response
+}
+
+/// `GET /api/v1/checkouts/{id}/evidence`: the evidence bundle of a paid checkout, for
+/// its merchant.
+pub async fn merchant_evidence(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    CheckoutId(id): CheckoutId,
+) -> Result<Response, ApiError> {
+    let view = state.service.merchant_checkout(&merchant, &id).await?;
+    let bundle = state.service.evidence_bundle(&view).await?;
+    Ok(bundle_response(&view.public_id, bundle))
+}
+
+/// `GET /api/v1/payments/{id}/evidence`: the evidence bundle of a checkout the
+/// signed-in client paid (another's is not found).
+pub async fn client_evidence(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    CheckoutId(id): CheckoutId,
+) -> Result<Response, ApiError> {
+    let view = match state.service.checkout(&id).await {
+        Ok(view) if view.client_id == Some(session.client.id) => view,
+        Err(error) if error.status != StatusCode::NOT_FOUND => return Err(error),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "checkout_not_found",
+                "no such payment of yours",
+            ));
+        }
+    };
+    let bundle = state.service.evidence_bundle(&view).await?;
+    Ok(bundle_response(&view.public_id, bundle))
 }

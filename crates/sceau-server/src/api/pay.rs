@@ -356,9 +356,12 @@ fn ended_page(view: &CheckoutView, session: Option<&Session>) -> (Step, String) 
         CheckoutState::Paid => {
             let download = match session {
                 Some(session) if view.client_id == Some(session.client.id) => format!(
-                    "<p class=\"download\"><a href=\"/pay/{}/check.svg\" download=\"check-{}.svg\" id=\"download\">Download the check</a> \
-                     (keep it: it shows what you signed).</p>",
-                    view.public_id, view.public_id
+                    "<p class=\"download\"><a href=\"/pay/{id}/check.svg\" download=\"check-{id}.svg\" id=\"download\">Download the check</a> \
+                     (keep it: it shows what you signed), and \
+                     <a href=\"/api/v1/payments/{id}/evidence\" download=\"{id}.evidence.json\" id=\"evidence\">the evidence</a>: \
+                     your signed receipt with its time-stamp and its place in the public log, which \
+                     <code>sceau verify</code> checks offline.</p>",
+                    id = view.public_id
                 ),
                 _ => String::new(),
             };

@@ -102,12 +102,12 @@ pub(super) async fn record_receipt(
 }
 
 pub(super) async fn receipt(c: &Conn, record_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, Fail> {
-    Ok(super::opt_row(
+    super::opt_row(
         c,
         "SELECT signature FROM receipts WHERE record_hash = $1",
         &[&record_hash.as_slice()],
     )
     .await?
     .map(|row| col(&row, 0))
-    .transpose()?)
+    .transpose()
 }

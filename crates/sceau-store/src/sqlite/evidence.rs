@@ -45,11 +45,14 @@ pub(super) fn write_all(
         .try_for_each(|event| write(connection, event))
 }
 
+/// An `evidence` row with its log index: subject, seq, type, hash, record, created_at.
+type StoredRow = (String, i64, String, Vec<u8>, Vec<u8>, i64, Option<i64>);
+
 pub(super) fn of_subject(
     connection: &Connection,
     subject: &str,
 ) -> Result<Vec<EvidenceRecord>, StoreError> {
-    let rows: Vec<(String, i64, String, Vec<u8>, Vec<u8>, i64, Option<i64>)> = connection
+    let rows: Vec<StoredRow> = connection
         .prepare_cached(
             "SELECT e.subject, e.seq, e.type, e.hash, e.record, e.created_at, \
              (SELECT min(l.idx) FROM log_entries l WHERE l.entry = e.hash) \
