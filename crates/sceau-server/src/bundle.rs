@@ -269,7 +269,7 @@ fn check_record(record: &[u8], report: &mut Report) {
     report.ok(
         "record",
         format!(
-            "checkout.paid {} at {}: {} {} to merchant {} ({}), reference {}, client {}, number …{}",
+            "a canonical checkout.paid record: {} at {}, {} {} to merchant {} ({}), reference {}, client {}, number …{}",
             text(&checkout["id"]),
             text(&value["at"]),
             text(&checkout["amount"]),

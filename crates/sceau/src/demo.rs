@@ -3,6 +3,8 @@
 
 use crate::config::Config;
 use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -14,6 +16,8 @@ struct Demo {
     http: reqwest::Client,
     base: String,
     admin_token: String,
+    /// Where to write the seal payment's evidence bundle, root and log key.
+    evidence_out: Option<std::path::PathBuf>,
 }
 
 fn step(title: &str) {
@@ -119,7 +123,11 @@ fn show(value: &Value) -> String {
 
 /// Runs the demo on a fresh SQLite file, or, given a PostgreSQL URL, in a fresh schema
 /// of that database (dropped at the end).
-pub async fn run(keep_serving: bool, database_url: Option<String>) -> anyhow::Result<()> {
+pub async fn run(
+    keep_serving: bool,
+    database_url: Option<String>,
+    evidence_out: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let directory = tempfile::tempdir()?;
     let scratch = match &database_url {
         Some(url) => Some(
@@ -161,6 +169,7 @@ pub async fn run(keep_serving: bool, database_url: Option<String>) -> anyhow::Re
             .build()?,
         base: base.clone(),
         admin_token: admin_token.to_string(),
+        evidence_out,
     };
     let result = scenario(&demo).await;
     if keep_serving && let Ok(shop) = &result {
@@ -531,6 +540,65 @@ async fn seal_flow(
         bail!("the checkout was not paid: {polled}");
     }
     println!("after: {}", demo.balance(alice_id).await?);
+    evidence(demo, shop_key, cookie, &id).await
+}
+
+/// GET `path` on the demo server: the status and the body.
+async fn fetch(
+    demo: &Demo,
+    path: &str,
+    auth: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> anyhow::Result<(StatusCode, Vec<u8>)> {
+    let response = auth(demo.http.get(format!("{}{path}", demo.base)))
+        .send()
+        .await?;
+    Ok((response.status(), response.bytes().await?.to_vec()))
+}
+
+/// The payment's evidence: Alice and the shop download its bundle, which is then checked
+/// offline as `sceau verify` checks it, and again with one byte changed.
+async fn evidence(demo: &Demo, shop_key: &str, cookie: &str, id: &str) -> anyhow::Result<()> {
+    step("Evidence — the signed receipt, its time-stamp and its place in the log");
+    let path = format!("/api/v1/payments/{id}/evidence");
+    let (status, bundle) = fetch(demo, &path, |request| request.header("cookie", cookie)).await?;
+    println!("Alice GET {path} → {status}, {} bytes", bundle.len());
+    if status != StatusCode::OK {
+        bail!("no bundle: {}", String::from_utf8_lossy(&bundle));
+    }
+    let path = format!("/v1/checkouts/{id}/evidence");
+    let (status, _) = fetch(demo, &path, |request| request.bearer_auth(shop_key)).await?;
+    println!("merchant GET {path} → {status}");
+    let (_, root_pem) = fetch(demo, "/pki/root.pem", |request| request).await?;
+    let (_, key_text) = fetch(demo, "/log/key", |request| request).await?;
+    let root = sceau_pki::Issued::from_pem_or_der(&root_pem)
+        .context("the server's root certificate")?
+        .der;
+    let key = sceau_log::VerifierKey::parse(String::from_utf8_lossy(&key_text).trim())
+        .context("the server's log key")?;
+    println!("Checked offline with the root certificate and the log's key alone:");
+    if !crate::verify::check_bundle(&bundle, &root, &key) {
+        bail!("the bundle did not verify");
+    }
+    // A forgery: the same bundle with the amount of its record raised.
+    let mut forged: sceau_server::bundle::Bundle = serde_json::from_slice(&bundle)?;
+    let record = STANDARD.decode(&forged.record)?;
+    let record = String::from_utf8(record)?.replace("\"34.80\"", "\"43.80\"");
+    forged.record = STANDARD.encode(record);
+    let forged = sceau_log::canonical(&serde_json::to_value(&forged)?)?;
+    println!("The same bundle with the record's amount changed to 43.80:");
+    if crate::verify::check_bundle(&forged, &root, &key) {
+        bail!("a forged bundle verified");
+    }
+    if let Some(directory) = &demo.evidence_out {
+        std::fs::create_dir_all(directory)?;
+        std::fs::write(directory.join("bundle.json"), &bundle)?;
+        std::fs::write(directory.join("root.pem"), &root_pem)?;
+        std::fs::write(directory.join("log.key"), &key_text)?;
+        println!(
+            "bundle.json, root.pem and log.key written to {}",
+            directory.display()
+        );
+    }
     Ok(())
 }
 

@@ -51,6 +51,10 @@ enum Command {
         /// of that database and drops it at the end.
         #[arg(long, value_name = "POSTGRES_URL")]
         database: Option<String>,
+        /// Write the seal payment's evidence bundle here (with the root certificate and
+        /// the log's key), for `sceau verify`.
+        #[arg(long, value_name = "DIRECTORY")]
+        evidence_out: Option<std::path::PathBuf>,
     },
     /// Administer clients, merchants, the outbox and the ledger (works on the database
     /// directly; the server may be running).
@@ -115,7 +119,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo {
             keep_serving,
             database,
-        } => demo::run(keep_serving, database).await,
+            evidence_out,
+        } => demo::run(keep_serving, database, evidence_out).await,
         Command::Admin { command, database } => {
             let mut config = Config::load(cli.config.as_deref())?;
             config.database = database.unwrap_or(config.database);

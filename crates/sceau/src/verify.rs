@@ -18,7 +18,8 @@ pub struct VerifyArgs {
     #[arg(long = "log-key")]
     log_key: Option<PathBuf>,
     /// With a bundle: also write its parts into this directory (record.json,
-    /// signature.p7s, time-stamp.tst, certificate-N.pem), for openssl (see the README).
+    /// signature.p7s, signature-value.bin, time-stamp.tst, certificate-N.pem), for
+    /// openssl (see the README).
     #[arg(long, requires = "bundle")]
     extract: Option<PathBuf>,
     /// The root certificate (PEM or DER) the signer's or the TSA's chain must lead to,
@@ -69,7 +70,15 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
         .with_context(|| format!("{} is not a certificate (PEM or DER)", args.root.display()))?
         .der;
     if let (Some(bundle), Some(log_key)) = (&args.bundle, &args.log_key) {
-        return check_bundle(&read(bundle)?, &root, log_key, args.extract.as_deref());
+        let key_text = String::from_utf8(read(log_key)?)
+            .with_context(|| format!("{} is not text", log_key.display()))?;
+        let key = sceau_log::VerifierKey::parse(key_text.trim())
+            .with_context(|| format!("{} is not a log verifier key", log_key.display()))?;
+        let valid = check_bundle(&read(bundle)?, &root, &key);
+        if let Some(directory) = &args.extract {
+            extract_parts(&read(bundle)?, directory)?;
+        }
+        return Ok(valid);
     }
     if let (Some(signature), Some(content)) = (&args.signature, &args.content) {
         let at_s = args
@@ -137,18 +146,10 @@ fn print_stamp(what: &str, stamp: &sceau_pki::Stamp) {
     println!("{what} policy: {}", stamp.policy);
 }
 
-/// Checks an evidence bundle and prints every check; `Ok(false)` if any failed.
-fn check_bundle(
-    bytes: &[u8],
-    root: &[u8],
-    log_key: &Path,
-    extract: Option<&Path>,
-) -> anyhow::Result<bool> {
-    let key_text = String::from_utf8(read(log_key)?)
-        .with_context(|| format!("{} is not text", log_key.display()))?;
-    let key = sceau_log::VerifierKey::parse(key_text.trim())
-        .with_context(|| format!("{} is not a log verifier key", log_key.display()))?;
-    let report = sceau_server::bundle::check(bytes, root, &key);
+/// Checks an evidence bundle against the root (DER) and the log's key, and prints every
+/// check; false if any failed.
+pub fn check_bundle(bytes: &[u8], root: &[u8], key: &sceau_log::VerifierKey) -> bool {
+    let report = sceau_server::bundle::check(bytes, root, key);
     for check in &report.checks {
         match &check.outcome {
             Ok(found) => println!("{}: ok: {found}", check.part),
@@ -164,10 +165,7 @@ fn check_bundle(
             "REFUSED: a check failed (see above)"
         }
     );
-    if let Some(directory) = extract {
-        extract_parts(bytes, directory)?;
-    }
-    Ok(valid)
+    valid
 }
 
 /// Writes a bundle's parts as files, for openssl.
@@ -188,7 +186,12 @@ fn extract_parts(bytes: &[u8], directory: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("the bundle's {field} is not base64"))
     };
     write("record.json", &decode("record", &bundle.record)?)?;
-    write("signature.p7s", &decode("signature", &bundle.signature)?)?;
+    let signature = decode("signature", &bundle.signature)?;
+    write("signature.p7s", &signature)?;
+    // What the signature time-stamp stamps: the signature value, for `openssl ts -data`.
+    let parts = sceau_pki::signature_parts(&signature)
+        .map_err(|refusal| anyhow::anyhow!("the bundle's signature: {refusal}"))?;
+    write("signature-value.bin", &parts.signature_value)?;
     write("time-stamp.tst", &decode("time_stamp", &bundle.time_stamp)?)?;
     for (index, certificate) in bundle.certificates.iter().enumerate() {
         let der = decode("certificates", certificate)?;

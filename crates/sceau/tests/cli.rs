@@ -13,9 +13,18 @@ fn sceau() -> Command {
     command
 }
 
+/// Issue 6 end to end with the binary: the demo pays with a seal and downloads the
+/// payment's bundle; `sceau verify` checks it offline, openssl agrees on the signature
+/// and the time-stamp (the README's commands), and a changed byte is refused.
 #[test]
 fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
-    let output = sceau().arg("demo").output().expect("run sceau demo");
+    let evidence = tempfile::tempdir().unwrap();
+    let output = sceau()
+        .arg("demo")
+        .arg("--evidence-out")
+        .arg(evidence.path())
+        .output()
+        .expect("run sceau demo");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -29,6 +38,8 @@ fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
         "\"already_used\"",
         "\"amount_mismatch\"",
         "sound: true",
+        "bundle: VALID",
+        "signature: FAILED",
         "Demo complete.",
     ] {
         assert!(
@@ -36,6 +47,97 @@ fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
             "missing {expected:?} in:\n{stdout}"
         );
     }
+
+    let directory = evidence.path();
+    let verify = |bundle: &str| {
+        let output = sceau()
+            .args([
+                "verify",
+                bundle,
+                "--root",
+                "root.pem",
+                "--log-key",
+                "log.key",
+            ])
+            .args(["--extract", "parts"])
+            .current_dir(directory)
+            .output()
+            .expect("run sceau verify");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, said) = verify("bundle.json");
+    assert_eq!(code, Some(0), "{said}");
+    for part in [
+        "bundle: ok",
+        "record: ok",
+        "signature: ok",
+        "time-stamp: ok",
+        "certificates: ok",
+        "log entry: ok",
+        "checkpoint: ok",
+        "inclusion proof: ok",
+        "bundle: VALID",
+    ] {
+        assert!(said.contains(part), "{part:?} not in {said}");
+    }
+    // The README's openssl commands, on the extracted parts.
+    let parts = directory.join("parts");
+    let (verified, text) = openssl_says(
+        &parts,
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "signature.p7s",
+            "-content",
+            "record.json",
+            "-CAfile",
+            "../root.pem",
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(
+        verified && text.contains("Verification successful"),
+        "{text}"
+    );
+    let (verified, text) = openssl_says(
+        &parts,
+        &[
+            "ts",
+            "-verify",
+            "-token_in",
+            "-in",
+            "time-stamp.tst",
+            "-data",
+            "signature-value.bin",
+            "-CAfile",
+            "../root.pem",
+        ],
+    );
+    assert!(verified && text.contains("Verification: OK"), "{text}");
+    // One changed byte in the checkpoint's signature line: exit 1, and where.
+    let bundle = std::fs::read_to_string(directory.join("bundle.json")).unwrap();
+    // The last "sceau-log " opens the signature line's base64 (key id and signature).
+    let at = bundle
+        .rfind("sceau-log ")
+        .expect("the checkpoint's signature line")
+        + 20;
+    let mut tampered = bundle.into_bytes();
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(directory.join("tampered.json"), &tampered).unwrap();
+    let (code, said) = verify("tampered.json");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("checkpoint: FAILED"), "{said}");
+    assert!(said.contains("bundle: REFUSED"), "{said}");
 }
 
 #[test]
@@ -194,18 +296,22 @@ fn admin_commands_enrol_list_and_check() {
     );
 }
 
-/// Runs `openssl args` in `directory`, which must succeed.
-fn openssl(directory: &std::path::Path, args: &[&str]) {
+/// Runs `openssl args` in `directory`: whether it succeeded, and what it printed.
+fn openssl_says(directory: &std::path::Path, args: &[&str]) -> (bool, String) {
     let output = Command::new("openssl")
         .args(args)
         .current_dir(directory)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+/// Runs `openssl args` in `directory`, which must succeed.
+fn openssl(directory: &std::path::Path, args: &[&str]) {
+    let (succeeded, text) = openssl_says(directory, args);
+    assert!(succeeded, "openssl {args:?}: {text}");
 }
 
 /// `sceau verify` on a signature made by openssl with its own authority: the report
