@@ -57,9 +57,14 @@ fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
             out.push(b']');
         }
         Value::Object(members) => {
-            // Members sorted by their names' UTF-16 code units (RFC 8785 §3.2.3).
+            // Members sorted by their names' UTF-16 code units (RFC 8785 §3.2.3). For
+            // ASCII names that is their byte order, the order the map already has.
             let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
-            sorted.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            if !sorted.iter().all(|(name, _)| name.is_ascii())
+                || !sorted.is_sorted_by(|(a, _), (b, _)| a <= b)
+            {
+                sorted.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            }
             out.push(b'{');
             for (at, (name, item)) in sorted.into_iter().enumerate() {
                 if at > 0 {
@@ -79,6 +84,15 @@ fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
 /// escaped, the control characters as `\b \t \n \f \r` or `\u00xx`, the rest as is.
 fn write_string(text: &str, out: &mut Vec<u8>) {
     out.push(b'"');
+    if !text
+        .bytes()
+        .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\')
+    {
+        // Nothing to escape: the UTF-8 as it is.
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        return;
+    }
     for c in text.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),

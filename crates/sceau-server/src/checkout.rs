@@ -369,10 +369,10 @@ impl Service {
             })
             .await?;
         match outcome {
-            SealOutcome::Paid(view) => {
+            SealOutcome::Paid(view, record) => {
                 self.webhooks_ready.notify_one();
                 tracing::info!(checkout_id = view.id, "checkout paid");
-                self.sign_receipt_soon(view.clone());
+                self.sign_receipt_now(&view, &record).await;
                 Ok(SealResult::Paid(view))
             }
             SealOutcome::Wrong { tries_left, paused } => {

@@ -35,61 +35,81 @@ impl Service {
             return Err(not_paid());
         }
         self.store
-            .evidence(&checkout_subject(&view.public_id))
+            .evidence(&checkout_subject(view.id))
             .await?
             .into_iter()
             .find(|record| record.kind == "checkout.paid")
             .ok_or_else(|| internal("a paid checkout without its record"))
     }
 
-    /// The receipt of a paid checkout: the CMS signature of its `checkout.paid` record by
-    /// the client's key, made once (the first stored stands). The client consented to it
-    /// with the seal that paid: the record is what that seal made happen.
-    pub async fn receipt(
+    /// Signs the receipt of `record`, the `checkout.paid` record of a checkout the
+    /// client `client_id` paid with a seal, under their current certificate; the first
+    /// receipt stored stands. The client consented with the seal that paid: the record
+    /// is what that seal made happen.
+    async fn sign_receipt(
         &self,
-        view: &CheckoutView,
-    ) -> Result<(EvidenceRecord, Vec<u8>), ApiError> {
-        let record = self.paid_record(view).await?;
-        if let Some(signature) = self.store.receipt(record.hash).await? {
-            return Ok((record, signature));
-        }
-        let client_id = view
-            .client_id
-            .ok_or_else(|| internal("a paid checkout without its client"))?;
+        client_id: i64,
+        record: &EvidenceRecord,
+    ) -> Result<Vec<u8>, ApiError> {
         let certificate = self.signing_certificate(client_id).await?;
         let digest: [u8; 32] = Sha256::digest(&record.record).into();
         let signature = self
             .sign_for_client(client_id, &certificate.serial, digest)
             .await?;
-        self.store
-            .record_receipt(record.hash, signature, self.now_s())
-            .await?;
-        let stored = self
+        if self
             .store
-            .receipt(record.hash)
+            .record_receipt(record.id, signature.clone(), self.now_s())
             .await?
-            .ok_or_else(|| internal("a receipt vanished"))?;
-        tracing::info!(checkout_id = view.id, "payment receipt signed");
-        Ok((record, stored))
+        {
+            return Ok(signature);
+        }
+        // Another instance or request signed it first: theirs stands.
+        self.store
+            .receipt(record.id)
+            .await?
+            .ok_or_else(|| internal("a receipt vanished"))
     }
 
-    /// Signs a payment's receipt now, so that its bundle is ready when asked for; a
-    /// failure (no certificate, the keystore away) is logged, and the receipt is made
-    /// when the bundle is first asked for.
-    pub(crate) fn sign_receipt_soon(&self, view: CheckoutView) {
-        if self.pki.is_none() {
-            return;
+    /// The receipt of a paid checkout, signed now if it was not yet.
+    pub async fn receipt(
+        &self,
+        view: &CheckoutView,
+    ) -> Result<(EvidenceRecord, Vec<u8>), ApiError> {
+        let record = self.paid_record(view).await?;
+        if let Some(signature) = self.store.receipt(record.id).await? {
+            return Ok((record, signature));
         }
-        let service = self.clone();
-        tokio::spawn(async move {
-            if let Err(error) = service.receipt(&view).await {
+        let client_id = view
+            .client_id
+            .ok_or_else(|| internal("a paid checkout without its client"))?;
+        let signature = self.sign_receipt(client_id, &record).await?;
+        Ok((record, signature))
+    }
+
+    /// Signs a payment's receipt as the seal pays, before the client is answered (so
+    /// that receipts keep pace with payments, and cost what they cost where it is
+    /// measured); a failure (no certificate, the keystore away) does not undo the payment,
+    /// whose receipt is then signed when its bundle is first asked for.
+    pub(crate) async fn sign_receipt_now(&self, view: &CheckoutView, record: &EvidenceRecord) {
+        let (Some(client_id), Some(_)) = (view.client_id, &self.pki) else {
+            return;
+        };
+        match self.sign_receipt(client_id, record).await {
+            Ok(_) => {}
+            Err(error) if error.code == "no_certificate" => {
+                tracing::debug!(
+                    checkout_id = view.id,
+                    "no receipt: the client has no certificate"
+                );
+            }
+            Err(error) => {
                 tracing::warn!(
                     checkout_id = view.id,
                     code = error.code,
                     "payment receipt not signed yet"
                 );
             }
-        });
+        }
     }
 
     /// The evidence bundle of a paid checkout (canonical JSON, see `bundle.rs`).

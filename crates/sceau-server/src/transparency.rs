@@ -62,11 +62,19 @@ impl Service {
 /// Integrates the log forever: batch after batch while entries wait, then a look every
 /// 100 ms.
 pub async fn integrate_forever(service: Service) {
+    let mut size = None;
     loop {
         match service.integrate_log_once().await {
             Ok(Some(checkpoint)) => {
                 tracing::debug!(size = checkpoint.size, "log integrated");
-                continue;
+                let appended = size.map(|before| checkpoint.size.saturating_sub(before));
+                size = Some(checkpoint.size);
+                // A full batch: more may wait, so at once. Otherwise the next look is in
+                // 100 ms: a batch (and its checkpoint's signature and rows) per look, not
+                // per handful of entries, while payments keep the writer busy.
+                if appended.is_none_or(|appended| appended >= u64::from(LOG_BATCH_MAX)) {
+                    continue;
+                }
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(code = error.code, "log integration failed; will retry"),

@@ -86,6 +86,17 @@ impl Event {
     }
 }
 
+/// A subject's records, oldest first, each with its log index once integrated: walked
+/// back from the subject's head along `prev_id` (the same SQL on both backends: SQLite
+/// reads `$1` as a parameter too).
+pub(crate) const CHAIN_SQL: &str = "WITH RECURSIVE chain (id) AS ( \
+     SELECT last_id FROM evidence_heads WHERE subject = $1 \
+     UNION ALL SELECT e.prev_id FROM evidence e JOIN chain c ON e.id = c.id \
+     WHERE e.prev_id IS NOT NULL) \
+     SELECT e.id, e.subject, e.seq, e.type, e.hash, e.record, e.created_at, \
+     (SELECT l.idx FROM log_entries l WHERE l.evidence_id = e.id) \
+     FROM evidence e JOIN chain c ON e.id = c.id ORDER BY e.seq";
+
 /// The previous record of a subject as stored: `seq` and hash.
 pub(crate) fn previous_from_stored(
     row: Option<(i64, Vec<u8>)>,
@@ -125,13 +136,15 @@ pub fn number_subject(number_id: i64) -> String {
     format!("number:{number_id}")
 }
 
-/// The subject of a checkout's records (its seals and its end).
-pub fn checkout_subject(public_id: &str) -> String {
-    format!("checkout:{public_id}")
+/// The subject of a checkout's records (its seals and its end), by the checkout's row
+/// (its public id is in the records; a row id keeps the subjects' index appended to).
+pub fn checkout_subject(checkout_id: i64) -> String {
+    format!("checkout:{checkout_id}")
 }
 
-pub fn signature_subject(public_id: &str) -> String {
-    format!("signature:{public_id}")
+/// The subject of a signature request's records (its seal), by the request's row.
+pub fn signature_subject(request_id: i64) -> String {
+    format!("signature:{request_id}")
 }
 
 pub fn certificate_subject(serial: &str) -> String {
@@ -291,7 +304,7 @@ pub(crate) fn checkout_seal_sent(view: &CheckoutView, at_s: i64) -> Result<Event
         );
     }
     Ok(Event::new(
-        checkout_subject(&view.public_id),
+        checkout_subject(view.id),
         "seal.sent",
         at_s,
         fields,
@@ -314,12 +327,7 @@ pub(crate) fn checkout_seal_judged(
         }
         (Some(_), _) => "seal.failed",
     };
-    Ok(Event::new(
-        checkout_subject(&view.public_id),
-        kind,
-        at_s,
-        fields,
-    ))
+    Ok(Event::new(checkout_subject(view.id), kind, at_s, fields))
 }
 
 /// A checkout reached its end: `checkout.paid` (the record a receipt signs),
@@ -334,18 +342,13 @@ pub(crate) fn checkout_ended(view: &CheckoutView, at_s: i64) -> Result<Event, St
     if let (false, Value::Object(fields)) = (view.state == CheckoutState::Paid, &mut fields) {
         fields.insert("failure".into(), json!(view.failure));
     }
-    Ok(Event::new(
-        checkout_subject(&view.public_id),
-        kind,
-        at_s,
-        fields,
-    ))
+    Ok(Event::new(checkout_subject(view.id), kind, at_s, fields))
 }
 
 /// A seal was sent for a signature request.
 pub(crate) fn signature_seal_sent(view: &SignatureRequestView) -> Event {
     Event::new(
-        signature_subject(&view.public_id),
+        signature_subject(view.id),
         "seal.sent",
         view.created_at_s,
         json!({
@@ -387,7 +390,7 @@ pub(crate) fn signature_seal_judged(
         (Some(_), _) => "seal.failed",
         (None, _) => "seal.verified",
     };
-    Event::new(signature_subject(&view.public_id), kind, at_s, fields)
+    Event::new(signature_subject(view.id), kind, at_s, fields)
 }
 
 /// A clearing batch was closed: what it paid, to whom, and the settlement file's hash.
@@ -466,7 +469,9 @@ pub(crate) fn certificate_revoked(record: &CertificateRecord, used: bool, at_s: 
 }
 
 /// A stored record's row as the model's [`EvidenceRecord`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn stored_record(
+    id: i64,
     subject: String,
     seq: i64,
     kind: String,
@@ -476,6 +481,7 @@ pub(crate) fn stored_record(
     log_index: Option<i64>,
 ) -> Result<EvidenceRecord, StoreError> {
     Ok(EvidenceRecord {
+        id,
         subject,
         seq,
         kind,
@@ -499,7 +505,7 @@ mod tests {
     fn records_chain_and_are_canonical() {
         let event = || {
             Event::new(
-                "checkout:co_x".into(),
+                "checkout:7".into(),
                 "seal.sent",
                 1_764_039_600,
                 json!({"b": "2", "a": 1}),
@@ -508,7 +514,7 @@ mod tests {
         let first = event().write_after(None).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&first.bytes),
-            r#"{"a":1,"at":"2025-11-25T03:00:00Z","b":"2","prev":null,"seq":1,"subject":"checkout:co_x","type":"seal.sent","v":1}"#
+            r#"{"a":1,"at":"2025-11-25T03:00:00Z","b":"2","prev":null,"seq":1,"subject":"checkout:7","type":"seal.sent","v":1}"#
         );
         let second = event().write_after(Some((first.seq, first.hash))).unwrap();
         assert_eq!(second.seq, 2);

@@ -276,12 +276,12 @@ pub trait Store: Send + Sync + 'static {
     /// client's key. The first receipt stands: false if the record had one.
     async fn record_receipt(
         &self,
-        record_hash: [u8; 32],
+        evidence_id: i64,
         signature: Vec<u8>,
         now_s: i64,
     ) -> Result<bool, StoreError>;
     /// The receipt of an evidence record.
-    async fn receipt(&self, record_hash: [u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Fails a sealed request that can no longer be signed (its certificate was revoked
     /// or expired after the seal). False if it is not sealed.

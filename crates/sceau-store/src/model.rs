@@ -535,8 +535,9 @@ pub struct TypedSeal {
 }
 
 pub enum SealOutcome {
-    /// Captured: the checkout is paid and the merchant's webhook is queued.
-    Paid(CheckoutView),
+    /// Captured: the checkout is paid and the merchant's webhook is queued; with the
+    /// payment's `checkout.paid` evidence record (what its receipt signs).
+    Paid(CheckoutView, Box<EvidenceRecord>),
     /// Wrong: `tries_left` more.
     Wrong {
         tries_left: u32,
@@ -918,7 +919,9 @@ pub struct LogCheckpoint {
 /// An evidence record as stored (see ARCHITECTURE.md, "Evidence records").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceRecord {
-    /// What the record is about: `number:12`, `checkout:co_…`, `certificate:…`.
+    /// The record's row (a receipt names it).
+    pub id: i64,
+    /// What the record is about: `number:12`, `checkout:7`, `certificate:…`.
     pub subject: String,
     /// Its place in its subject's chain, from 1.
     pub seq: i64,

@@ -3930,7 +3930,7 @@ impl Fixture {
 fn refusal_of_seal(outcome: SealOutcome) -> CheckoutRefusal {
     match outcome {
         SealOutcome::Refused(refusal) => refusal,
-        SealOutcome::Paid(_) => panic!("expected a refusal, the checkout was paid"),
+        SealOutcome::Paid(..) => panic!("expected a refusal, the checkout was paid"),
         SealOutcome::Wrong { tries_left, .. } => {
             panic!("expected a refusal, got wrong ({tries_left} left)")
         }
@@ -4067,7 +4067,7 @@ async fn checkout_the_right_seal_pays_once_and_tells_the_merchant() {
             refusal_of_seal(f.type_seal(&held, &bob, 1, true, NOW + 20).await),
             CheckoutRefusal::OtherClient
         );
-        let SealOutcome::Paid(paid) = f.type_seal(&held, &alice, 1, true, NOW + 20).await else {
+        let SealOutcome::Paid(paid, _) = f.type_seal(&held, &alice, 1, true, NOW + 20).await else {
             panic!("{}: the right seal did not pay", f.name);
         };
         assert_eq!(paid.state, CheckoutState::Paid);
@@ -4292,7 +4292,7 @@ async fn webhooks_are_claimed_once_retried_later_and_delivered_once() {
         f.sent(&held, &alice, 1, NOW).await;
         assert!(matches!(
             f.type_seal(&held, &alice, 1, true, NOW + 1).await,
-            SealOutcome::Paid(_)
+            SealOutcome::Paid(..)
         ));
         let first = f.webhooks(NOW + 1).await;
         assert_eq!(first.len(), 1);
@@ -4334,7 +4334,7 @@ async fn webhooks_are_claimed_once_retried_later_and_delivered_once() {
         f.sent(&other, &alice, 2, NOW).await;
         assert!(matches!(
             f.type_seal(&other, &alice, 2, true, NOW + 1).await,
-            SealOutcome::Paid(_)
+            SealOutcome::Paid(..)
         ));
         let claimed = f.webhooks(NOW + 200).await;
         assert_eq!(claimed.len(), 1);
@@ -4413,7 +4413,7 @@ async fn a_seal_counts_only_in_a_live_session_of_the_checkouts_client() {
         let alices = f.session(&alice).await;
         assert!(matches!(
             type_in(alices, NOW + 4).await,
-            SealOutcome::Paid(_)
+            SealOutcome::Paid(..)
         ));
         f.assert_sound().await;
     })
@@ -4439,7 +4439,7 @@ async fn racing_right_seals_pay_once() {
         let mut paid = 0;
         for task in tries {
             match task.await.unwrap() {
-                Ok(SealOutcome::Paid(_)) => paid += 1,
+                Ok(SealOutcome::Paid(..)) => paid += 1,
                 Ok(SealOutcome::Refused(CheckoutRefusal::WrongState)) => {}
                 Err(StoreError::Conflict(_)) => {}
                 Ok(_) => panic!("{}: unexpected outcome", f.name),
@@ -4929,7 +4929,7 @@ async fn a_merchant_cannot_capture_or_void_a_checkout_only_refund_it_once_paid()
         f.sent(&held, &alice, 1, NOW + 2).await;
         assert!(matches!(
             f.type_seal(&held, &alice, 1, true, NOW + 3).await,
-            SealOutcome::Paid(_)
+            SealOutcome::Paid(..)
         ));
         assert_eq!(
             rejected(f.run(shop.id, void, NOW + 4).await),
@@ -4979,12 +4979,12 @@ async fn a_client_has_at_most_three_checkouts_held_and_ten_seals_an_hour() {
             }
         }
         assert_eq!(sent, 9);
-        let SealOutcome::Paid(_) = f.type_seal(&held[0], &alice, 3, true, NOW + 61).await else {
+        let SealOutcome::Paid(..) = f.type_seal(&held[0], &alice, 3, true, NOW + 61).await else {
             panic!("{}: the right seal did not pay", f.name);
         };
         let next = f.held(&shop, &alice, 1_000).await;
         f.sent(&next, &alice, 20, NOW + 62).await;
-        let SealOutcome::Paid(_) = f.type_seal(&held[1], &alice, 6, true, NOW + 63).await else {
+        let SealOutcome::Paid(..) = f.type_seal(&held[1], &alice, 6, true, NOW + 63).await else {
             panic!("{}: the right seal did not pay", f.name);
         };
         let last = f.held(&shop, &alice, 1_000).await;
@@ -5051,10 +5051,32 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
             f.type_seal(&held, &alice, 1, false, NOW + 11).await,
             SealOutcome::Wrong { .. }
         ));
-        let SealOutcome::Paid(paid) = f.type_seal(&held, &alice, 1, true, NOW + 12).await else {
+        let SealOutcome::Paid(paid, paid_record) =
+            f.type_seal(&held, &alice, 1, true, NOW + 12).await
+        else {
             panic!("{}: the right seal did not pay", f.name);
         };
-        let checkout = f.evidence(&format!("checkout:{}", held.public_id)).await;
+        let checkout = f.evidence(&format!("checkout:{}", held.id)).await;
+        // The outcome carries the record it wrote (what the receipt signs).
+        assert_eq!(*paid_record, checkout[3], "{}", f.name);
+        // A receipt per record: the first stands.
+        assert!(
+            f.store
+                .record_receipt(paid_record.id, b"first".to_vec(), NOW + 13)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !f.store
+                .record_receipt(paid_record.id, b"second".to_vec(), NOW + 14)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            f.store.receipt(paid_record.id).await.unwrap(),
+            Some(b"first".to_vec())
+        );
+        assert_eq!(f.store.receipt(checkout[0].id).await.unwrap(), None);
         assert_eq!(
             checked_chain(f.name, &checkout, &phone),
             ["seal.sent", "seal.failed", "seal.verified", "checkout.paid"],
@@ -5090,7 +5112,7 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
         assert_eq!(
             checked_chain(
                 f.name,
-                &f.evidence(&format!("checkout:{}", failing.public_id)).await,
+                &f.evidence(&format!("checkout:{}", failing.id)).await,
                 &phone
             ),
             [
@@ -5184,12 +5206,7 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
             f.send_seal(&held, &alice, 3, NOW + 100).await,
             SendOutcome::Refused(CheckoutRefusal::WrongState)
         ));
-        assert_eq!(
-            f.evidence(&format!("checkout:{}", held.public_id))
-                .await
-                .len(),
-            4
-        );
+        assert_eq!(f.evidence(&format!("checkout:{}", held.id)).await.len(), 4);
         // Every record's hash is a log entry once integrated, in the records' order.
         let checkpoint = f
             .store
@@ -5201,7 +5218,7 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
             .await
             .unwrap()
             .unwrap();
-        let checkout = f.evidence(&format!("checkout:{}", held.public_id)).await;
+        let checkout = f.evidence(&format!("checkout:{}", held.id)).await;
         let mut indices = Vec::new();
         for record in &checkout {
             let index = record.log_index.expect("integrated");

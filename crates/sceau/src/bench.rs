@@ -226,12 +226,13 @@ struct Party {
     authorization_body: String,
     login: String,
     phone: String,
+    client_id: i64,
 }
 
 /// Enrols the merchants and clients and issues one multi-use number per connection.
 async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<Party>> {
-    // Prepared without the white room: the servers, started next with their own keystore
-    // (perhaps a token), are the authority; the benchmark's clients need no certificate.
+    // Prepared without the white room: the servers' keystore (perhaps a token) is made
+    // next, and the clients' certificates are issued with it (`issue_certificates`).
     let service =
         crate::open_service_without_pki(config, Arc::new(sceau_server::clock::SystemClock)).await?;
     let mut parties = Vec::with_capacity(connections);
@@ -279,6 +280,7 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<Part
             authorization_body,
             login,
             phone,
+            client_id: client.id,
         });
     }
     Ok(parties)
@@ -346,14 +348,35 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Vec::new()
     };
     let executable = std::env::current_exe()?;
+    let server_env: Vec<(&str, std::ffi::OsString)> = [
+        ("SCEAU_DATABASE", config.database.clone().into()),
+        (
+            "SCEAU_MASTER_KEY_FILE",
+            config.master_key_file.clone().into_os_string(),
+        ),
+        (
+            "SCEAU_ADMIN_TOKEN_FILE",
+            config.admin_token_file.clone().into_os_string(),
+        ),
+        (
+            "SCEAU_KEYS_DIRECTORY",
+            directory.path().join("keys").into_os_string(),
+        ),
+        (
+            "SCEAU_PKI_DIRECTORY",
+            directory.path().join("pki").into_os_string(),
+        ),
+    ]
+    .into_iter()
+    .chain(keystore_env.iter().cloned())
+    .collect();
+    issue_certificates(&executable, &server_env, &parties)?;
     let mut children = Vec::with_capacity(args.instances);
     for _ in 0..args.instances {
         // The database URL goes by environment, not argument: `ps` shows arguments.
         let child = std::process::Command::new(&executable)
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("SCEAU_DATABASE", &config.database)
-            .env("SCEAU_MASTER_KEY_FILE", &config.master_key_file)
-            .env("SCEAU_ADMIN_TOKEN_FILE", &config.admin_token_file)
+            .envs(server_env.iter().map(|(k, v)| (k, v)))
             .env("SCEAU_LOG", "warn")
             // The seal scenario plays each client paying hundreds of checkouts within
             // minutes, a round of them held at once: it lifts the per-client anti-abuse
@@ -361,9 +384,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             // send; neither is on the path of a seal typed back, which is measured).
             .env("SCEAU_CLIENT_HELD_CHECKOUTS_MAX", BENCH_LIMIT_MAX)
             .env("SCEAU_CLIENT_SEALS_PER_HOUR_MAX", BENCH_LIMIT_MAX)
-            .env("SCEAU_KEYS_DIRECTORY", directory.path().join("keys"))
-            .env("SCEAU_PKI_DIRECTORY", directory.path().join("pki"))
-            .envs(keystore_env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
@@ -388,6 +408,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bail!("ledger broken after the benchmark: {:?}", report.violations);
     }
     result
+}
+
+/// Gives every client a certificate, as enrolment on a server with its white room
+/// does, so that the payments' receipts are signed as in production: `sceau admin
+/// certificate-issue` with the servers' keystore, before they start.
+fn issue_certificates(
+    executable: &std::path::Path,
+    env: &[(&str, std::ffi::OsString)],
+    parties: &[Party],
+) -> anyhow::Result<()> {
+    for party in parties {
+        let output = std::process::Command::new(executable)
+            .args(["admin", "certificate-issue", "--client"])
+            .arg(party.client_id.to_string())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("SCEAU_LOG", "warn")
+            .output()
+            .context("issuing a client's certificate")?;
+        if !output.status.success() {
+            bail!(
+                "sceau admin certificate-issue failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    Ok(())
 }
 
 fn hex_key() -> String {

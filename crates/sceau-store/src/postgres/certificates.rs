@@ -71,7 +71,8 @@ pub(super) async fn insert(
         Err(other) => Err(other),
         Ok(_) => {
             let client_id = client_id.or(certificate.client_id);
-            super::evidence::write(c, records::certificate_issued(certificate, client_id)).await
+            super::evidence::write(c, records::certificate_issued(certificate, client_id)).await?;
+            Ok(())
         }
     }
 }

@@ -193,10 +193,10 @@ async fn update_checkout(
 }
 
 /// Queues the merchant's webhook for what just happened to a checkout, if it asked for one.
-async fn queue_event(c: &Conn, view: &CheckoutView, now_s: i64) -> Result<(), Fail> {
-    evidence::write(c, records::checkout_ended(view, now_s)?).await?;
+async fn queue_event(c: &Conn, view: &CheckoutView, now_s: i64) -> Result<EvidenceRecord, Fail> {
+    let record = evidence::write(c, records::checkout_ended(view, now_s)?).await?;
     let Some(url) = &view.webhook_url else {
-        return Ok(());
+        return Ok(record);
     };
     let event = checkout_event(view, now_s)?;
     let body = serde_json::to_string(&event).map_err(json_error)?;
@@ -214,7 +214,7 @@ async fn queue_event(c: &Conn, view: &CheckoutView, now_s: i64) -> Result<(), Fa
         ],
     )
     .await?;
-    Ok(())
+    Ok(record)
 }
 
 /// The checks every step by the client makes first, on the checkout as read: it exists,
@@ -602,8 +602,8 @@ async fn accept(
     )
     .await?;
     let (view, _) = checkout_by_id(c, view.id).await?;
-    queue_event(c, &view, now_s).await?;
-    Ok(SealOutcome::Paid(view))
+    let record = queue_event(c, &view, now_s).await?;
+    Ok(SealOutcome::Paid(view, Box::new(record)))
 }
 
 /// Ends checkouts whose time has passed. Their holds end with them: a checkout's hold

@@ -47,14 +47,14 @@ pub(super) async fn integrate(
     .await?;
     let size = size_of(col(&state, 0)?)?;
     let stored: Vec<u8> = col(&state, 1)?;
-    let pending: Vec<(i64, Vec<u8>)> = rows(
+    let pending: Vec<(i64, Vec<u8>, Option<i64>)> = rows(
         c,
-        "SELECT id, entry FROM log_pending ORDER BY id LIMIT $1",
+        "SELECT id, entry, evidence_id FROM log_pending ORDER BY id LIMIT $1",
         &[&i64::from(integrate.batch_max)],
     )
     .await?
     .iter()
-    .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
+    .map(|row| Ok((col(row, 0)?, col(row, 1)?, col(row, 2)?)))
     .collect::<Result<_, Fail>>()?;
     if pending.is_empty() {
         return Ok(None);
@@ -64,11 +64,11 @@ pub(super) async fn integrate(
     // READ COMMITTED transaction sees what committed before it: a DELETE of "every id up
     // to the last taken" would delete that entry unintegrated (the benchmark lost 6%
     // of its entries so). It waits for the next integration instead.
-    let taken: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
+    let taken: Vec<i64> = pending.iter().map(|(id, _, _)| *id).collect();
     let mut frontier = frontier_from_stored(size, &stored).map_err(Fail::Store)?;
     let leaves: Vec<[u8; 32]> = pending
         .iter()
-        .map(|(_, entry)| sceau_log::leaf_hash(entry))
+        .map(|(_, entry, _)| sceau_log::leaf_hash(entry))
         .collect();
     let completed = frontier
         .append(&leaves)
@@ -77,12 +77,17 @@ pub(super) async fn integrate(
     let indexes: Vec<i64> = (0..pending.len() as u64)
         .map(|offset| signed(size + offset))
         .collect::<Result<_, Fail>>()?;
-    let entries: Vec<&[u8]> = pending.iter().map(|(_, entry)| entry.as_slice()).collect();
+    let entries: Vec<&[u8]> = pending
+        .iter()
+        .map(|(_, entry, _)| entry.as_slice())
+        .collect();
+    let evidence: Vec<Option<i64>> = pending.iter().map(|(_, _, id)| *id).collect();
     exec(
         c,
-        "INSERT INTO log_entries (idx, entry, created_at) \
-         SELECT idx, entry, $3 FROM unnest($1::BIGINT[], $2::BYTEA[]) AS t (idx, entry)",
-        &[&indexes, &entries, &integrate.now_s],
+        "INSERT INTO log_entries (idx, entry, created_at, evidence_id) \
+         SELECT idx, entry, $3, evidence_id \
+         FROM unnest($1::BIGINT[], $2::BYTEA[], $4::BIGINT[]) AS t (idx, entry, evidence_id)",
+        &[&indexes, &entries, &integrate.now_s, &evidence],
     )
     .await?;
     let levels: Vec<i16> = completed.iter().map(|node| i16::from(node.level)).collect();

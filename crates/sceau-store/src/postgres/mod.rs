@@ -251,7 +251,7 @@ enum Write {
         now_s: i64,
     },
     RecordReceipt {
-        record_hash: [u8; 32],
+        evidence_id: i64,
         signature: Vec<u8>,
         now_s: i64,
     },
@@ -1212,13 +1212,13 @@ impl Store for PostgresStore {
 
     async fn record_receipt(
         &self,
-        record_hash: [u8; 32],
+        evidence_id: i64,
         signature: Vec<u8>,
         now_s: i64,
     ) -> Result<bool, StoreError> {
         match self
             .write(Write::RecordReceipt {
-                record_hash,
+                evidence_id,
                 signature,
                 now_s,
             })
@@ -1229,8 +1229,8 @@ impl Store for PostgresStore {
         }
     }
 
-    async fn receipt(&self, record_hash: [u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(async |c| evidence::receipt(c, &record_hash).await)
+    async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(async |c| evidence::receipt(c, evidence_id).await)
             .await
     }
 

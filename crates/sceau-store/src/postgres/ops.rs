@@ -328,10 +328,10 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
             now_s,
         } => Done::Changed(signatures::record_signature(c, public_id, signature, *now_s).await?),
         Write::RecordReceipt {
-            record_hash,
+            evidence_id,
             signature,
             now_s,
-        } => Done::Changed(evidence::record_receipt(c, record_hash, signature, *now_s).await?),
+        } => Done::Changed(evidence::record_receipt(c, *evidence_id, signature, *now_s).await?),
         Write::RecordCertificate(certificate) => {
             certificates::insert(c, certificate, None).await?;
             Done::Nothing
@@ -1368,7 +1368,8 @@ pub(super) async fn release_hold(
         return Err(authorization_changed());
     }
     let released_by = records::released_by(new_state, captured);
-    evidence::write(c, records::authorization(&row.view, released_by, now_s)?).await
+    evidence::write(c, records::authorization(&row.view, released_by, now_s)?).await?;
+    Ok(())
 }
 
 fn not_found() -> Outcome {

@@ -320,22 +320,37 @@ const MIGRATIONS: &[&str] = &[
         note TEXT NOT NULL,
         created_at BIGINT NOT NULL
     );
-    "#, // 9: evidence records (their hash is the log entry), chained per subject by seq,
-    // and the receipts that sign them; log entries found by value (a record's place).
+    "#, // 9: evidence records, their hash being the log entry, and the receipts that sign
+    // them. A subject's records are a chain: each names the one before (prev_id), and
+    // evidence_heads holds each subject's last, which a new record moves on condition
+    // that it is still the one its writer read (so a chain cannot fork). Both tables
+    // are written where they end (ids grow; the heads are few pages), not at one place
+    // per subject as an index of (subject, seq) would be. A log entry names its record,
+    // so that a record finds its index (appended to as well).
     r#"
     CREATE TABLE evidence (
         id BIGSERIAL PRIMARY KEY,
         subject TEXT NOT NULL,
         seq BIGINT NOT NULL CHECK (seq >= 1),
+        prev_id BIGINT REFERENCES evidence (id),
         type TEXT NOT NULL,
-        hash BYTEA NOT NULL UNIQUE CHECK (octet_length(hash) = 32),
+        hash BYTEA NOT NULL CHECK (octet_length(hash) = 32),
         record BYTEA NOT NULL,
         created_at BIGINT NOT NULL,
-        UNIQUE (subject, seq)
+        CHECK ((seq = 1) = (prev_id IS NULL))
     );
-    CREATE INDEX log_entries_by_entry ON log_entries (entry);
+    CREATE TABLE evidence_heads (
+        subject TEXT PRIMARY KEY,
+        last_id BIGINT NOT NULL REFERENCES evidence (id),
+        seq BIGINT NOT NULL CHECK (seq >= 1),
+        hash BYTEA NOT NULL CHECK (octet_length(hash) = 32)
+    );
+    ALTER TABLE log_pending ADD COLUMN evidence_id BIGINT;
+    ALTER TABLE log_entries ADD COLUMN evidence_id BIGINT;
+    CREATE INDEX log_entries_by_evidence ON log_entries (evidence_id)
+        WHERE evidence_id IS NOT NULL;
     CREATE TABLE receipts (
-        record_hash BYTEA PRIMARY KEY REFERENCES evidence (hash),
+        evidence_id BIGINT PRIMARY KEY REFERENCES evidence (id),
         signature BYTEA NOT NULL,
         created_at BIGINT NOT NULL
     );

@@ -62,10 +62,14 @@ pub(super) fn insert(
             Err(StoreError::Conflict("certificate_key_taken"))
         }
         Err(error) => Err(error.into()),
-        Ok(_) => super::evidence::write(
-            connection,
-            evidence::certificate_issued(certificate, client_id.or(certificate.client_id)),
-        ),
+        Ok(_) => {
+            let client_id = client_id.or(certificate.client_id);
+            super::evidence::write(
+                connection,
+                evidence::certificate_issued(certificate, client_id),
+            )?;
+            Ok(())
+        }
     }
 }
 

@@ -172,10 +172,14 @@ fn update_checkout(
 
 /// Records the end a checkout just reached (its evidence record) and queues the
 /// merchant's webhook, if it asked for one.
-fn queue_event(connection: &Connection, view: &CheckoutView, now_s: i64) -> Result<(), StoreError> {
-    super::evidence::write(connection, evidence::checkout_ended(view, now_s)?)?;
+fn queue_event(
+    connection: &Connection,
+    view: &CheckoutView,
+    now_s: i64,
+) -> Result<EvidenceRecord, StoreError> {
+    let record = super::evidence::write(connection, evidence::checkout_ended(view, now_s)?)?;
     let Some(url) = &view.webhook_url else {
-        return Ok(());
+        return Ok(record);
     };
     let event = checkout_event(view, now_s)?;
     let body = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -185,7 +189,7 @@ fn queue_event(connection: &Connection, view: &CheckoutView, now_s: i64) -> Resu
              created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)",
         )?
         .execute(params![view.merchant_id, view.id, url, event.event, body, now_s])?;
-    Ok(())
+    Ok(record)
 }
 
 /// The checks every step by the client makes first: the checkout exists, is this
@@ -532,8 +536,8 @@ fn accept(
         .prepare_cached("UPDATE clients SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures <> 0")?
         .execute([client_id])?;
     let (view, _) = checkout_by_id(connection, view.id)?;
-    queue_event(connection, &view, now_s)?;
-    Ok(SealOutcome::Paid(view))
+    let record = queue_event(connection, &view, now_s)?;
+    Ok(SealOutcome::Paid(view, Box::new(record)))
 }
 
 /// Most checkouts ended by one sweep; the next sweep takes the rest.

@@ -5,34 +5,60 @@ use crate::evidence::{Event, previous_from_stored};
 use crate::model::EvidenceRecord;
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// Writes the record of `event` after its subject's last one, and queues its hash for
-/// the log, in the caller's transaction.
-pub(super) fn write(connection: &Connection, event: Event) -> Result<(), StoreError> {
-    let previous: Option<(i64, Vec<u8>)> = connection
-        .prepare_cached(
-            "SELECT seq, hash FROM evidence WHERE subject = ?1 ORDER BY seq DESC LIMIT 1",
-        )?
-        .query_row([&event.subject], |row| Ok((row.get(0)?, row.get(1)?)))
+/// Writes the record of `event` after its subject's last one (moving the subject's
+/// head), and queues its hash for the log, in the caller's transaction.
+pub(super) fn write(connection: &Connection, event: Event) -> Result<EvidenceRecord, StoreError> {
+    let head: Option<(i64, i64, Vec<u8>)> = connection
+        .prepare_cached("SELECT last_id, seq, hash FROM evidence_heads WHERE subject = ?1")?
+        .query_row([&event.subject], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?;
+    let prev_id = head.as_ref().map(|(id, _, _)| *id);
+    let previous = previous_from_stored(head.map(|(_, seq, hash)| (seq, hash)))?;
     let (subject, kind, at_s) = (event.subject.clone(), event.kind, event.at_s);
-    let written = event.write_after(previous_from_stored(previous)?)?;
+    let written = event.write_after(previous)?;
     connection
         .prepare_cached(
-            "INSERT INTO evidence (subject, seq, type, hash, record, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO evidence (subject, seq, prev_id, type, hash, record, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
             subject,
             written.seq,
+            prev_id,
             kind,
             &written.hash[..],
-            written.bytes,
+            &written.bytes,
             at_s
         ])?;
+    let id = connection.last_insert_rowid();
+    // The head moves from the record read, or is made: anything else is a fork.
+    let moved = connection
+        .prepare_cached(
+            "INSERT INTO evidence_heads (subject, last_id, seq, hash) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (subject) DO UPDATE SET last_id = excluded.last_id, seq = excluded.seq, \
+             hash = excluded.hash WHERE evidence_heads.seq = excluded.seq - 1",
+        )?
+        .execute(params![subject, id, written.seq, &written.hash[..]])?;
+    if moved != 1 {
+        return Err(StoreError::Conflict("evidence_changed_concurrently"));
+    }
     connection
-        .prepare_cached("INSERT INTO log_pending (entry, created_at) VALUES (?1, ?2)")?
-        .execute(params![&written.hash[..], at_s])?;
-    Ok(())
+        .prepare_cached(
+            "INSERT INTO log_pending (entry, created_at, evidence_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![&written.hash[..], at_s, id])?;
+    Ok(EvidenceRecord {
+        id,
+        subject,
+        seq: written.seq,
+        kind: kind.to_owned(),
+        hash: written.hash,
+        record: written.bytes,
+        created_at_s: at_s,
+        log_index: None,
+    })
 }
 
 /// Writes each of `events` in order.
@@ -42,22 +68,19 @@ pub(super) fn write_all(
 ) -> Result<(), StoreError> {
     events
         .into_iter()
-        .try_for_each(|event| write(connection, event))
+        .try_for_each(|event| write(connection, event).map(|_| ()))
 }
 
-/// An `evidence` row with its log index: subject, seq, type, hash, record, created_at.
-type StoredRow = (String, i64, String, Vec<u8>, Vec<u8>, i64, Option<i64>);
+/// An `evidence` row with its log index: id, subject, seq, type, hash, record, created_at.
+type StoredRow = (i64, String, i64, String, Vec<u8>, Vec<u8>, i64, Option<i64>);
 
+/// A subject's records, oldest first: walked back from its head.
 pub(super) fn of_subject(
     connection: &Connection,
     subject: &str,
 ) -> Result<Vec<EvidenceRecord>, StoreError> {
     let rows: Vec<StoredRow> = connection
-        .prepare_cached(
-            "SELECT e.subject, e.seq, e.type, e.hash, e.record, e.created_at, \
-             (SELECT min(l.idx) FROM log_entries l WHERE l.entry = e.hash) \
-             FROM evidence e WHERE e.subject = ?1 ORDER BY e.seq",
-        )?
+        .prepare_cached(crate::evidence::CHAIN_SQL)?
         .query_map([subject], |row| {
             Ok((
                 row.get(0)?,
@@ -67,37 +90,49 @@ pub(super) fn of_subject(
                 row.get(4)?,
                 row.get(5)?,
                 row.get(6)?,
+                row.get(7)?,
             ))
         })?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
-        .map(|(subject, seq, kind, hash, record, created_at_s, index)| {
-            crate::evidence::stored_record(subject, seq, kind, hash, record, created_at_s, index)
-        })
+        .map(
+            |(id, subject, seq, kind, hash, record, created_at_s, index)| {
+                crate::evidence::stored_record(
+                    id,
+                    subject,
+                    seq,
+                    kind,
+                    hash,
+                    record,
+                    created_at_s,
+                    index,
+                )
+            },
+        )
         .collect()
 }
 
 pub(super) fn record_receipt(
     connection: &Connection,
-    record_hash: &[u8; 32],
+    evidence_id: i64,
     signature: &[u8],
     now_s: i64,
 ) -> Result<bool, StoreError> {
     let inserted = connection
         .prepare_cached(
-            "INSERT INTO receipts (record_hash, signature, created_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (record_hash) DO NOTHING",
+            "INSERT INTO receipts (evidence_id, signature, created_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (evidence_id) DO NOTHING",
         )?
-        .execute(params![&record_hash[..], signature, now_s])?;
+        .execute(params![evidence_id, signature, now_s])?;
     Ok(inserted == 1)
 }
 
 pub(super) fn receipt(
     connection: &Connection,
-    record_hash: &[u8; 32],
+    evidence_id: i64,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(connection
-        .prepare_cached("SELECT signature FROM receipts WHERE record_hash = ?1")?
-        .query_row([&record_hash[..]], |row| row.get(0))
+        .prepare_cached("SELECT signature FROM receipts WHERE evidence_id = ?1")?
+        .query_row([evidence_id], |row| row.get(0))
         .optional()?)
 }

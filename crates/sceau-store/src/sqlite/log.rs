@@ -38,29 +38,33 @@ pub(super) fn integrate(
     connection: &Connection,
     integrate: &IntegrateLog,
 ) -> Result<Option<LogCheckpoint>, StoreError> {
-    let pending: Vec<(i64, Vec<u8>)> = connection
-        .prepare_cached("SELECT id, entry FROM log_pending ORDER BY id LIMIT ?1")?
-        .query_map([integrate.batch_max], |row| Ok((row.get(0)?, row.get(1)?)))?
+    let pending: Vec<(i64, Vec<u8>, Option<i64>)> = connection
+        .prepare_cached("SELECT id, entry, evidence_id FROM log_pending ORDER BY id LIMIT ?1")?
+        .query_map([integrate.batch_max], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
         .collect::<Result<_, _>>()?;
-    let Some(&(last_id, _)) = pending.last() else {
+    let Some(&(last_id, _, _)) = pending.last() else {
         return Ok(None);
     };
     let (size, stored) = state(connection)?;
     let mut frontier = frontier_from_stored(size, &stored)?;
     let leaves: Vec<[u8; 32]> = pending
         .iter()
-        .map(|(_, entry)| sceau_log::leaf_hash(entry))
+        .map(|(_, entry, _)| sceau_log::leaf_hash(entry))
         .collect();
     let completed = frontier
         .append(&leaves)
         .map_err(|error| StoreError::Corrupt(format!("log append: {error}")))?;
-    let mut insert_entry = connection
-        .prepare_cached("INSERT INTO log_entries (idx, entry, created_at) VALUES (?1, ?2, ?3)")?;
-    for (offset, (_, entry)) in pending.iter().enumerate() {
+    let mut insert_entry = connection.prepare_cached(
+        "INSERT INTO log_entries (idx, entry, created_at, evidence_id) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (offset, (_, entry, evidence_id)) in pending.iter().enumerate() {
         insert_entry.execute(params![
             signed(size + offset as u64)?,
             entry,
-            integrate.now_s
+            integrate.now_s,
+            evidence_id
         ])?;
     }
     let mut insert_node = connection

@@ -712,16 +712,16 @@ impl Store for SqliteStore {
 
     async fn record_receipt(
         &self,
-        record_hash: [u8; 32],
+        evidence_id: i64,
         signature: Vec<u8>,
         now_s: i64,
     ) -> Result<bool, StoreError> {
-        self.write(move |c| evidence::record_receipt(c, &record_hash, &signature, now_s))
+        self.write(move |c| evidence::record_receipt(c, evidence_id, &signature, now_s))
             .await
     }
 
-    async fn receipt(&self, record_hash: [u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(move |c| evidence::receipt(c, &record_hash)).await
+    async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(move |c| evidence::receipt(c, evidence_id)).await
     }
 
     async fn fail_sealed_signature(&self, public_id: &str) -> Result<bool, StoreError> {

@@ -720,7 +720,8 @@ pub(super) fn release_hold(
     super::evidence::write(
         connection,
         evidence::authorization(&row.view, evidence::released_by(new_state, captured), now_s)?,
-    )
+    )?;
+    Ok(())
 }
 
 fn capture(

@@ -331,25 +331,40 @@ const MIGRATIONS: &[&str] = &[
         note TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );
-    "#, // 9: evidence records (their hash is the log entry), chained per subject by seq,
-    // and the receipts that sign them; log entries found by value (a record's place).
+    "#, // 9: evidence records, their hash being the log entry, and the receipts that sign
+    // them. A subject's records are a chain: each names the one before (prev_id), and
+    // evidence_heads holds each subject's last, which a new record moves on condition
+    // that it is still the one its writer read (so a chain cannot fork). Both tables
+    // are written where they end (ids grow; the heads are few pages), not at one place
+    // per subject as an index of (subject, seq) would be. A log entry names its record,
+    // so that a record finds its index (appended to as well).
     r#"
     CREATE TABLE evidence (
         id INTEGER PRIMARY KEY,
         subject TEXT NOT NULL,
         seq INTEGER NOT NULL CHECK (seq >= 1),
+        prev_id INTEGER REFERENCES evidence (id),
         type TEXT NOT NULL,
-        hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+        hash BLOB NOT NULL CHECK (length(hash) = 32),
         record BLOB NOT NULL,
         created_at INTEGER NOT NULL,
-        UNIQUE (subject, seq)
+        CHECK ((seq = 1) = (prev_id IS NULL))
     );
-    CREATE INDEX log_entries_by_entry ON log_entries (entry);
+    CREATE TABLE evidence_heads (
+        subject TEXT PRIMARY KEY,
+        last_id INTEGER NOT NULL REFERENCES evidence (id),
+        seq INTEGER NOT NULL CHECK (seq >= 1),
+        hash BLOB NOT NULL CHECK (length(hash) = 32)
+    ) WITHOUT ROWID;
+    ALTER TABLE log_pending ADD COLUMN evidence_id INTEGER;
+    ALTER TABLE log_entries ADD COLUMN evidence_id INTEGER;
+    CREATE INDEX log_entries_by_evidence ON log_entries (evidence_id)
+        WHERE evidence_id IS NOT NULL;
     CREATE TABLE receipts (
-        record_hash BLOB PRIMARY KEY REFERENCES evidence (hash),
+        evidence_id INTEGER PRIMARY KEY REFERENCES evidence (id),
         signature BLOB NOT NULL,
         created_at INTEGER NOT NULL
-    ) WITHOUT ROWID;
+    );
     "#,
 ];
 
