@@ -372,7 +372,7 @@ impl Service {
             SealOutcome::Paid(view, record) => {
                 self.webhooks_ready.notify_one();
                 tracing::info!(checkout_id = view.id, "checkout paid");
-                self.sign_receipt_now(&view, &record).await;
+                self.receipt_for_payment(&view, *record).await;
                 Ok(SealResult::Paid(view))
             }
             SealOutcome::Wrong { tries_left, paused } => {

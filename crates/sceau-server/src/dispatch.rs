@@ -29,8 +29,10 @@ pub fn spawn_background(service: Service, channel: Arc<dyn SecondChannel>) -> Ba
     let dispatcher = tokio::spawn(dispatch_forever(service.clone(), channel));
     let webhooks = tokio::spawn(crate::webhooks::deliver_forever(service.clone()));
     let log = tokio::spawn(crate::transparency::integrate_forever(service.clone()));
+    let mut tasks = crate::receipts::ReceiptQueue::start(&service);
     let sweeper = tokio::spawn(sweep_forever(service));
-    Background(vec![dispatcher, webhooks, sweeper, log])
+    tasks.extend([dispatcher, webhooks, sweeper, log]);
+    Background(tasks)
 }
 
 async fn dispatch_forever(service: Service, channel: Arc<dyn SecondChannel>) {

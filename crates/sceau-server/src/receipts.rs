@@ -11,6 +11,51 @@ use axum::http::StatusCode;
 use sceau_store::evidence::checkout_subject;
 use sceau_store::{CheckoutState, CheckoutView, EvidenceRecord};
 use sha2::{Digest, Sha256};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::mpsc;
+
+/// Receipts waiting for a worker, at most (then a payer waits for room).
+const RECEIPT_QUEUE_LEN: usize = 256;
+
+/// Receipts in hand at once, at most: each waits mostly for its write's commit, which
+/// the store groups (so many workers make few commits); the signatures themselves run
+/// on the blocking threads, as many at once as there are cores to run them.
+const RECEIPT_WORKERS: usize = 64;
+
+/// A payment whose receipt is to be signed.
+pub(crate) struct Paid {
+    client_id: i64,
+    checkout_id: i64,
+    record: EvidenceRecord,
+}
+
+/// The receipt workers' queue, shared by a service's clones; empty until the server
+/// starts them ([`ReceiptQueue::start`]).
+#[derive(Clone, Default)]
+pub struct ReceiptQueue(Arc<OnceLock<mpsc::Sender<Paid>>>);
+
+impl ReceiptQueue {
+    /// Starts the workers of `service` (once; later calls start nothing).
+    pub fn start(service: &Service) -> Vec<tokio::task::JoinHandle<()>> {
+        let (queue, waiting) = mpsc::channel::<Paid>(RECEIPT_QUEUE_LEN);
+        if service.receipts.0.set(queue).is_err() {
+            return Vec::new();
+        }
+        let waiting = Arc::new(tokio::sync::Mutex::new(waiting));
+        (0..RECEIPT_WORKERS)
+            .map(|_| {
+                let (service, waiting) = (service.clone(), Arc::clone(&waiting));
+                tokio::spawn(async move {
+                    loop {
+                        let next = waiting.lock().await.recv().await;
+                        let Some(paid) = next else { return };
+                        service.sign_paid(&paid).await;
+                    }
+                })
+            })
+            .collect()
+    }
+}
 
 fn not_paid() -> ApiError {
     ApiError::new(
@@ -86,29 +131,45 @@ impl Service {
         Ok((record, signature))
     }
 
-    /// Signs a payment's receipt as the seal pays, before the client is answered (so
-    /// that receipts keep pace with payments, and cost what they cost where it is
-    /// measured); a failure (no certificate, the keystore away) does not undo the payment,
-    /// whose receipt is then signed when its bundle is first asked for.
-    pub(crate) async fn sign_receipt_now(&self, view: &CheckoutView, record: &EvidenceRecord) {
+    /// Has a payment's receipt signed as the seal pays: handed to the receipt workers
+    /// (the client's answer does not wait for two signatures), who keep pace with the
+    /// payments (a full queue makes the payer wait for room). Without workers (the
+    /// server not started), signed at once. A failure (no certificate, the keystore
+    /// away) does not undo the payment; its receipt is signed when its bundle is first
+    /// asked for.
+    pub(crate) async fn receipt_for_payment(&self, view: &CheckoutView, record: EvidenceRecord) {
         let (Some(client_id), Some(_)) = (view.client_id, &self.pki) else {
             return;
         };
-        match self.sign_receipt(client_id, record).await {
+        let paid = Paid {
+            client_id,
+            checkout_id: view.id,
+            record,
+        };
+        match self.receipts.0.get() {
+            Some(queue) => {
+                if let Err(refused) = queue.send(paid).await {
+                    self.sign_paid(&refused.0).await;
+                }
+            }
+            None => self.sign_paid(&paid).await,
+        }
+    }
+
+    async fn sign_paid(&self, paid: &Paid) {
+        match self.sign_receipt(paid.client_id, &paid.record).await {
             Ok(_) => {}
             Err(error) if error.code == "no_certificate" => {
                 tracing::debug!(
-                    checkout_id = view.id,
+                    checkout_id = paid.checkout_id,
                     "no receipt: the client has no certificate"
                 );
             }
-            Err(error) => {
-                tracing::warn!(
-                    checkout_id = view.id,
-                    code = error.code,
-                    "payment receipt not signed yet"
-                );
-            }
+            Err(error) => tracing::warn!(
+                checkout_id = paid.checkout_id,
+                code = error.code,
+                "payment receipt not signed yet"
+            ),
         }
     }
 

@@ -66,6 +66,8 @@ pub struct Service {
     /// The white room: the certificate authority and the time-stamp authority, with
     /// their keystore. Without it, clients get no certificates and nothing is signed.
     pub pki: Option<Arc<sceau_pki::Pki>>,
+    /// The payment receipts waiting to be signed (started with the server).
+    pub receipts: crate::receipts::ReceiptQueue,
 }
 
 /// A request for a single-use number.

@@ -288,6 +288,7 @@ pub async fn open_service_without_pki(
         outbox_ready: Arc::new(tokio::sync::Notify::new()),
         webhooks_ready: Arc::new(tokio::sync::Notify::new()),
         pki: None,
+        receipts: Default::default(),
     })
 }
 

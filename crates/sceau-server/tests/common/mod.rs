@@ -287,6 +287,7 @@ impl Server {
                 database,
                 sceau_server::clock::Clock::now_s(&clock),
             )),
+            receipts: Default::default(),
         };
         let state = AppState {
             service: service.clone(),
