@@ -712,20 +712,6 @@ async fn pay_with_seal(
     (id, payer)
 }
 
-fn run_openssl(directory: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let output = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(directory)
-        .output()
-        .expect("openssl runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
-
 /// Issue 6's end-to-end test: pay with a seal, download the bundle (client and merchant),
 /// verify it offline with the root and the log's key alone (sceau's checker, and openssl
 /// for the signature and the time-stamp as the README shows), then change each byte in
@@ -857,7 +843,7 @@ async fn a_paid_checkout_has_an_evidence_bundle_that_anyone_can_verify_offline()
     )
     .unwrap();
     std::fs::write(directory.path().join("root.pem"), &root_pem).unwrap();
-    let (verified, text) = run_openssl(
+    let (verified, text) = openssl(
         directory.path(),
         &[
             "cms",
@@ -885,7 +871,7 @@ async fn a_paid_checkout_has_an_evidence_bundle_that_anyone_can_verify_offline()
         .unwrap()
         .signature_value;
     let digest = hex::encode(Sha256::digest(&value));
-    let (verified, text) = run_openssl(
+    let (verified, text) = openssl(
         directory.path(),
         &[
             "ts",

@@ -13,8 +13,6 @@ use sceau_pki::ca::{ID_ESCROWED_PHONE, RevocationReason, extension_value};
 use sceau_store::CertificateKind;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::path::Path;
-use std::process::Command;
 
 const ALICE_PHONE: &str = "+33612345678";
 const BOB_PHONE: &str = "+33698765432";
@@ -74,22 +72,6 @@ fn seal_in(text: &str) -> String {
         .chars()
         .take_while(char::is_ascii_digit)
         .collect()
-}
-
-fn openssl(directory: &Path, args: &[&str]) -> (bool, String) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(directory)
-        .output()
-        .expect("run openssl");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
 }
 
 /// Asks for a signature of `content` and reads the seal sent for it.

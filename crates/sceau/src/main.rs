@@ -71,8 +71,9 @@ enum Command {
     /// Monitor a sceau transparency log: check each checkpoint's signature and that it
     /// extends the last one kept; alarm (exit status 1) if the log forks or shrinks.
     LogWatch(monitor::WatchArgs),
-    /// Check a signature or a time-stamp offline against a root certificate: prints the
-    /// signer and the time, or why it is refused (exit status 1).
+    /// Check offline, against a root certificate, a payment's evidence bundle (with the
+    /// log's key: every check printed), a signature or a time-stamp: prints what was
+    /// found, or why it is refused (exit status 1).
     Verify(verify::VerifyArgs),
 }
 

@@ -1,5 +1,6 @@
-//! `sceau verify`: checks a signature or a time-stamp offline, with nothing but the root
-//! certificate it should lead to (no server, no network, no database).
+//! `sceau verify`: checks an evidence bundle, a signature or a time-stamp offline, with
+//! nothing but the root certificate it should lead to (and, for a bundle, the log's
+//! public key): no server, no network, no database.
 
 use anyhow::Context;
 use clap::Args;

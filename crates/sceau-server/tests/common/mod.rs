@@ -225,6 +225,23 @@ pub fn messages_in_page(page: &str) -> Vec<(i64, String)> {
     messages
 }
 
+/// Runs `openssl args` in `directory`: whether it succeeded, and what it printed.
+pub fn openssl(directory: &Path, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(directory)
+        .output()
+        .expect("run openssl");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
 /// The white room of a server on `database`: keys and certificates beside it, created
 /// at first start and opened on a restart.
 pub fn white_room(database: &Path, now_s: i64) -> Arc<sceau_pki::Pki> {
