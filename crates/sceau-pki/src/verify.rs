@@ -28,6 +28,7 @@
 
 use crate::signing::{ID_SIGNING_TIME, SHA256};
 use crate::tsa::{ID_AA_SIGNING_CERTIFICATE_V2, ID_CT_TST_INFO};
+use cms::content_info::CmsVersion;
 use cms::signed_data::{SignerIdentifier, SignerInfo, SignerInfos};
 use der::asn1::{AnyRef, BitString, ObjectIdentifier, OctetString};
 use der::{Any, Decode, Encode, Sequence, Tag, Tagged};
@@ -516,6 +517,16 @@ impl<'a> SignedParts<'a> {
             )));
         }
         let signer_info = signer_infos.pop().ok_or(Refusal::NotSignedData)?;
+        // The SignerInfo's version is not signed either: it must be the one its kind of
+        // signer identifier has (RFC 5652 §5.3: 1 for issuer and serial, 3 for a key
+        // identifier).
+        let version_expected = match &signer_info.sid {
+            SignerIdentifier::IssuerAndSerialNumber(_) => CmsVersion::V1,
+            SignerIdentifier::SubjectKeyIdentifier(_) => CmsVersion::V3,
+        };
+        if signer_info.version != version_expected {
+            return Err(Refusal::NotSignedData);
+        }
         let certificates = signed
             .certificates
             .unwrap_or_default()
