@@ -75,9 +75,10 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
             .with_context(|| format!("{} is not text", log_key.display()))?;
         let key = sceau_log::VerifierKey::parse(key_text.trim())
             .with_context(|| format!("{} is not a log verifier key", log_key.display()))?;
-        let valid = check_bundle(&read(bundle)?, &root, &key);
+        let bytes = read(bundle)?;
+        let valid = check_bundle(&bytes, &root, &key);
         if let Some(directory) = &args.extract {
-            extract_parts(&read(bundle)?, directory)?;
+            extract_parts(&bytes, directory)?;
         }
         return Ok(valid);
     }
