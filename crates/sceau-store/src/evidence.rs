@@ -319,15 +319,21 @@ pub(crate) fn checkout_seal_judged(
     at_s: i64,
 ) -> Result<Event, StoreError> {
     let mut fields = checkout_fields(view)?;
-    let kind = match (wrong_tries_left, &mut fields) {
-        (None, _) => "seal.verified",
+    let kind = judged(wrong_tries_left, &mut fields);
+    Ok(Event::new(checkout_subject(view.id), kind, at_s, fields))
+}
+
+/// The type of a seal's verdict (`seal.verified`, or `seal.failed` with the tries left
+/// added to `fields`), for checkouts and signature requests alike.
+fn judged(wrong_tries_left: Option<u32>, fields: &mut Value) -> &'static str {
+    match (wrong_tries_left, fields) {
         (Some(tries_left), Value::Object(fields)) => {
             fields.insert("tries_left".into(), json!(tries_left));
             "seal.failed"
         }
         (Some(_), _) => "seal.failed",
-    };
-    Ok(Event::new(checkout_subject(view.id), kind, at_s, fields))
+        (None, _) => "seal.verified",
+    }
 }
 
 /// A checkout reached its end: `checkout.paid` (the record a receipt signs),
@@ -382,14 +388,7 @@ pub(crate) fn signature_seal_judged(
         "signature_request": signature_fields(view),
         "client": id(view.client_id),
     });
-    let kind = match (wrong_tries_left, &mut fields) {
-        (Some(tries_left), Value::Object(fields)) => {
-            fields.insert("tries_left".into(), json!(tries_left));
-            "seal.failed"
-        }
-        (Some(_), _) => "seal.failed",
-        (None, _) => "seal.verified",
-    };
+    let kind = judged(wrong_tries_left, &mut fields);
     Event::new(signature_subject(view.id), kind, at_s, fields)
 }
 
