@@ -20,7 +20,7 @@ pub mod note;
 pub mod tree;
 pub mod verify;
 
-pub use canonical::{CanonicalError, canonical};
+pub use canonical::{Canon, CanonicalError, Object, canonical};
 pub use checkpoint::{Checkpoint, CheckpointError, parse_and_verify};
 pub use frontier::{CompletedNode, Frontier, FrontierError};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};

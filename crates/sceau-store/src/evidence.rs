@@ -24,11 +24,20 @@ use crate::model::{
 use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_domain::{Currency, Money};
-use serde_json::{Map, Value, json};
+use sceau_log::{Canon, Object};
 use sha2::{Digest, Sha256};
 
+/// An [`Object`] of `"name": value` members, each value anything that is
+/// `Into<Canon>` (written canonically at once, with no `serde_json` map in between:
+/// these are built on the store's writer for every payment).
+macro_rules! object {
+    ($($name:literal : $value:expr),* $(,)?) => {
+        Object::from_members(vec![$(($name, Canon::from($value))),*])
+    };
+}
+
 /// The version of the records' shape.
-pub const RECORD_VERSION: u64 = 1;
+pub const RECORD_VERSION: u32 = 1;
 
 /// An event about to be recorded: its subject, type, time and fields.
 #[derive(Debug, Clone)]
@@ -36,7 +45,7 @@ pub(crate) struct Event {
     pub(crate) subject: String,
     pub(crate) kind: &'static str,
     pub(crate) at_s: i64,
-    fields: Map<String, Value>,
+    fields: Object,
 }
 
 /// A record as written: its place in its subject's chain, its bytes and their hash (the
@@ -49,11 +58,7 @@ pub(crate) struct Written {
 }
 
 impl Event {
-    fn new(subject: String, kind: &'static str, at_s: i64, fields: Value) -> Event {
-        let fields = match fields {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
+    fn new(subject: String, kind: &'static str, at_s: i64, fields: Object) -> Event {
         Event {
             subject,
             kind,
@@ -70,16 +75,16 @@ impl Event {
     ) -> Result<Written, StoreError> {
         let seq = previous.map_or(1, |(seq, _)| seq + 1);
         let mut record = self.fields;
-        record.insert("v".into(), json!(RECORD_VERSION));
-        record.insert("type".into(), json!(self.kind));
-        record.insert("at".into(), json!(rfc3339(self.at_s)));
-        record.insert("subject".into(), json!(self.subject));
-        record.insert("seq".into(), json!(seq));
-        record.insert(
-            "prev".into(),
-            previous.map_or(Value::Null, |(_, hash)| json!(hex(&hash))),
-        );
-        let bytes = sceau_log::canonical(&Value::Object(record))
+        record.extend(object! {
+            "v": RECORD_VERSION,
+            "type": self.kind,
+            "at": rfc3339(self.at_s),
+            "subject": self.subject,
+            "seq": seq,
+            "prev": previous.map(|(_, hash)| hex(&hash)),
+        });
+        let bytes = record
+            .canonical()
             .map_err(|error| StoreError::Corrupt(format!("evidence record: {error}")))?;
         let hash: [u8; 32] = Sha256::digest(&bytes).into();
         Ok(Written { seq, hash, bytes })
@@ -115,7 +120,13 @@ pub fn rfc3339(unix_s: i64) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// `amount` minor units of the currency named `code`, as a decimal string.
@@ -166,31 +177,33 @@ pub(crate) fn number_issued(view: &NumberView, at_s: i64) -> Result<Event, Store
         .map(|limit| decimal(limit, &view.currency))
         .transpose()?;
     let merchant = match view.policy.merchant {
-        MerchantLock::Any => json!({"lock": "any"}),
-        MerchantLock::Named(merchant_id) => json!({"lock": "named", "merchant": id(merchant_id)}),
-        MerchantLock::FirstMerchant => json!({"lock": "first"}),
+        MerchantLock::Any => object! {"lock": "any"},
+        MerchantLock::Named(merchant_id) => {
+            object! {"lock": "named", "merchant": id(merchant_id)}
+        }
+        MerchantLock::FirstMerchant => object! {"lock": "first"},
     };
     Ok(Event::new(
         number_subject(view.id),
         "number.issued",
         at_s,
-        json!({
-            "number": {
+        object! {
+            "number": object! {
                 "id": id(view.id),
-                "last_four": view.last_four,
+                "last_four": &view.last_four,
                 "expiry": format!("{:04}-{:02}", view.expiry_year, view.expiry_month),
             },
             "client": id(view.client_id),
             "origin": view.origin.as_str(),
-            "currency": view.currency,
-            "policy": {
+            "currency": &view.currency,
+            "policy": object! {
                 "uses_max": view.policy.uses_max,
                 "amount_rule": amount_rule,
                 "amount_limit": amount_limit,
                 "merchant": merchant,
                 "valid_until": rfc3339(view.policy.valid_until_s),
             },
-        }),
+        },
     ))
 }
 
@@ -228,15 +241,15 @@ pub(crate) fn authorization(
 ) -> Result<Event, StoreError> {
     let money = |amount: i64| decimal(amount, &view.currency);
     let (kind, captured, refunded, detail) = match event {
-        AuthorizationEvent::Authorized => ("number.authorized", 0, 0, Value::Null),
+        AuthorizationEvent::Authorized => ("number.authorized", 0, 0, None),
         AuthorizationEvent::Captured { amount } => (
             "number.captured",
             amount,
             0,
-            json!({"captured": money(amount)?}),
+            Some(object! {"captured": money(amount)?}),
         ),
-        AuthorizationEvent::Voided => ("number.voided", 0, 0, Value::Null),
-        AuthorizationEvent::Expired => ("number.expired", 0, 0, Value::Null),
+        AuthorizationEvent::Voided => ("number.voided", 0, 0, None),
+        AuthorizationEvent::Expired => ("number.expired", 0, 0, None),
         AuthorizationEvent::Refunded {
             amount,
             transfer_id,
@@ -244,24 +257,26 @@ pub(crate) fn authorization(
             "number.refunded",
             view.captured,
             view.refunded + amount,
-            json!({"refund": {"amount": money(amount)?, "transfer": id(transfer_id)}}),
+            Some(object! {
+                "refund": object! {"amount": money(amount)?, "transfer": id(transfer_id)},
+            }),
         ),
     };
-    let mut fields = json!({
-        "number": {"id": id(view.number_id), "last_four": view.number_last_four},
-        "authorization": {
+    let mut fields = object! {
+        "number": object! {"id": id(view.number_id), "last_four": &view.number_last_four},
+        "authorization": object! {
             "id": id(view.id),
             "merchant": id(view.merchant_id),
-            "reference": view.merchant_reference,
-            "currency": view.currency,
+            "reference": &view.merchant_reference,
+            "currency": &view.currency,
             "amount": money(view.amount)?,
             "captured": money(captured)?,
             "refunded": money(refunded)?,
             "hold_expires_at": rfc3339(view.hold_expires_at_s),
         },
         "client": id(view.client_id),
-    });
-    if let (Value::Object(fields), Value::Object(detail)) = (&mut fields, detail) {
+    };
+    if let Some(detail) = detail {
         fields.extend(detail);
     }
     Ok(Event::new(
@@ -272,35 +287,35 @@ pub(crate) fn authorization(
     ))
 }
 
-fn checkout_fields(view: &CheckoutView) -> Result<Value, StoreError> {
-    Ok(json!({
-        "checkout": {
-            "id": view.public_id,
+fn checkout_fields(view: &CheckoutView) -> Result<Object, StoreError> {
+    Ok(object! {
+        "checkout": object! {
+            "id": &view.public_id,
             "merchant": id(view.merchant_id),
-            "merchant_name": view.merchant_name,
-            "reference": view.merchant_reference,
-            "object": view.object,
+            "merchant_name": &view.merchant_name,
+            "reference": &view.merchant_reference,
+            "object": &view.object,
             "amount": decimal(view.amount, &view.currency)?,
-            "currency": view.currency,
+            "currency": &view.currency,
         },
         "client": view.client_id.map(id),
         "authorization": view.authorization_id.map(id),
-        "number_last_four": view.number_last_four,
-    }))
+        "number_last_four": view.number_last_four.as_deref(),
+    })
 }
 
 /// A seal was sent for a checkout (`seal_sends` counts it).
 pub(crate) fn checkout_seal_sent(view: &CheckoutView, at_s: i64) -> Result<Event, StoreError> {
     let mut fields = checkout_fields(view)?;
-    if let (Value::Object(fields), Some(seal)) = (&mut fields, &view.seal) {
+    if let Some(seal) = &view.seal {
         fields.insert(
-            "seal".into(),
-            json!({
+            "seal",
+            object! {
                 "send": view.seal_sends,
-                "digits": seal.digits,
+                "digits": u32::from(seal.digits),
                 "issued_at": rfc3339(seal.issued_at_s),
                 "expires_at": rfc3339(seal.expires_at_s),
-            }),
+            },
         );
     }
     Ok(Event::new(
@@ -325,14 +340,13 @@ pub(crate) fn checkout_seal_judged(
 
 /// The type of a seal's verdict (`seal.verified`, or `seal.failed` with the tries left
 /// added to `fields`), for checkouts and signature requests alike.
-fn judged(wrong_tries_left: Option<u32>, fields: &mut Value) -> &'static str {
-    match (wrong_tries_left, fields) {
-        (Some(tries_left), Value::Object(fields)) => {
-            fields.insert("tries_left".into(), json!(tries_left));
+fn judged(wrong_tries_left: Option<u32>, fields: &mut Object) -> &'static str {
+    match wrong_tries_left {
+        Some(tries_left) => {
+            fields.insert("tries_left", tries_left);
             "seal.failed"
         }
-        (Some(_), _) => "seal.failed",
-        (None, _) => "seal.verified",
+        None => "seal.verified",
     }
 }
 
@@ -345,8 +359,8 @@ pub(crate) fn checkout_ended(view: &CheckoutView, at_s: i64) -> Result<Event, St
         CheckoutState::Expired => "checkout.expired",
         _ => "checkout.failed",
     };
-    if let (false, Value::Object(fields)) = (view.state == CheckoutState::Paid, &mut fields) {
-        fields.insert("failure".into(), json!(view.failure));
+    if view.state != CheckoutState::Paid {
+        fields.insert("failure", view.failure.as_deref());
     }
     Ok(Event::new(checkout_subject(view.id), kind, at_s, fields))
 }
@@ -357,25 +371,25 @@ pub(crate) fn signature_seal_sent(view: &SignatureRequestView) -> Event {
         signature_subject(view.id),
         "seal.sent",
         view.created_at_s,
-        json!({
+        object! {
             "signature_request": signature_fields(view),
             "client": id(view.client_id),
-            "seal": {
-                "send": 1,
-                "digits": view.seal.digits,
+            "seal": object! {
+                "send": 1_u32,
+                "digits": u32::from(view.seal.digits),
                 "issued_at": rfc3339(view.seal.issued_at_s),
                 "expires_at": rfc3339(view.seal.expires_at_s),
             },
-        }),
+        },
     )
 }
 
-fn signature_fields(view: &SignatureRequestView) -> Value {
-    json!({
-        "id": view.public_id,
+fn signature_fields(view: &SignatureRequestView) -> Object {
+    object! {
+        "id": &view.public_id,
         "document_sha256": hex(&view.content_digest),
-        "certificate": view.certificate_serial,
-    })
+        "certificate": &view.certificate_serial,
+    }
 }
 
 /// The verdict on a seal typed for a signature request (as for checkouts).
@@ -384,10 +398,10 @@ pub(crate) fn signature_seal_judged(
     wrong_tries_left: Option<u32>,
     at_s: i64,
 ) -> Event {
-    let mut fields = json!({
+    let mut fields = object! {
         "signature_request": signature_fields(view),
         "client": id(view.client_id),
-    });
+    };
     let kind = judged(wrong_tries_left, &mut fields);
     Event::new(signature_subject(view.id), kind, at_s, fields)
 }
@@ -402,28 +416,28 @@ pub(crate) fn clearing_closed(
     let payouts = payouts
         .iter()
         .map(|payout| {
-            Ok(json!({
+            Ok(Canon::from(object! {
                 "merchant": id(payout.merchant_id),
                 "amount": decimal(payout.amount, code)?,
                 "transfer": id(payout.transfer_id),
             }))
         })
-        .collect::<Result<Vec<Value>, StoreError>>()?;
+        .collect::<Result<Vec<Canon>, StoreError>>()?;
     Ok(Event::new(
         clearing_subject(batch.id),
         "clearing.closed",
         batch.created_at_s,
-        json!({
-            "batch": {
+        object! {
+            "batch": object! {
                 "id": id(batch.id),
-                "message_id": batch.message_id,
+                "message_id": &batch.message_id,
                 "currency": code,
                 "total": decimal(batch.total, code)?,
                 "payouts_count": batch.payouts_count,
             },
             "payouts": payouts,
             "settlement_file_sha256": hex(&Sha256::digest(settlement_file.as_bytes())),
-        }),
+        },
     ))
 }
 
@@ -433,17 +447,17 @@ pub(crate) fn certificate_issued(certificate: &NewCertificate, client_id: Option
         certificate_subject(&certificate.serial),
         "certificate.issued",
         certificate.now_s,
-        json!({
-            "certificate": {
-                "serial": certificate.serial,
+        object! {
+            "certificate": object! {
+                "serial": &certificate.serial,
                 "kind": certificate.kind.as_str(),
                 "sha256": hex(&Sha256::digest(&certificate.der)),
                 "not_before": rfc3339(certificate.not_before_s),
                 "not_after": rfc3339(certificate.not_after_s),
-                "names": certificate.names_serial,
+                "names": certificate.names_serial.as_deref(),
             },
             "client": client_id.map(id),
-        }),
+        },
     )
 }
 
@@ -453,17 +467,17 @@ pub(crate) fn certificate_revoked(record: &CertificateRecord, used: bool, at_s: 
         certificate_subject(&record.serial),
         "certificate.revoked",
         at_s,
-        json!({
-            "certificate": {
-                "serial": record.serial,
+        object! {
+            "certificate": object! {
+                "serial": &record.serial,
                 "kind": record.kind.as_str(),
                 "sha256": hex(&Sha256::digest(&record.der)),
             },
             "client": record.client_id.map(id),
-            "reason": record.revocation_reason,
+            "reason": record.revocation_reason.map(u32::from),
             "revoked_at": record.revoked_at_s.map(rfc3339),
             "used": used,
-        }),
+        },
     )
 }
 
@@ -507,7 +521,7 @@ mod tests {
                 "checkout:7".into(),
                 "seal.sent",
                 1_764_039_600,
-                json!({"b": "2", "a": 1}),
+                object! {"b": "2", "a": 1_u32},
             )
         };
         let first = event().write_after(None).unwrap();
