@@ -145,7 +145,7 @@ fn write_object(object: Object, out: &mut Vec<u8>) -> Result<(), CanonicalError>
     let mut members = object.members;
     // As in `write`: by UTF-16 code units, which for ASCII names is their byte order.
     if members.iter().all(|(name, _)| name.is_ascii()) {
-        members.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        members.sort_unstable_by_key(|(name, _)| *name);
     } else {
         members.sort_unstable_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
     }
