@@ -6,7 +6,8 @@ use crate::model::EvidenceRecord;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Writes the record of `event` after its subject's last one (moving the subject's
-/// head), and queues its hash for the log, in the caller's transaction.
+/// head), in the caller's transaction. Its hash needs no queueing for the log: the
+/// integrator takes records from `evidence` itself, by id (see `log::integrate`).
 pub(super) fn write(connection: &Connection, event: Event) -> Result<EvidenceRecord, StoreError> {
     let head: Option<(i64, i64, Vec<u8>)> = connection
         .prepare_cached("SELECT last_id, seq, hash FROM evidence_heads WHERE subject = ?1")?
@@ -44,11 +45,6 @@ pub(super) fn write(connection: &Connection, event: Event) -> Result<EvidenceRec
     if moved != 1 {
         return Err(StoreError::Conflict("evidence_changed_concurrently"));
     }
-    connection
-        .prepare_cached(
-            "INSERT INTO log_pending (entry, created_at, evidence_id) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![&written.hash[..], at_s, id])?;
     Ok(EvidenceRecord {
         id,
         subject,

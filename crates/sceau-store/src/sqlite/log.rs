@@ -34,24 +34,40 @@ fn state(connection: &Connection) -> Result<(u64, Vec<u8>), StoreError> {
     Ok((size_of(size, "log_state.size")?, frontier))
 }
 
+/// Appends what waits to the tree: entries queued by [`append`] first, then the evidence
+/// records written since the last integration, by id. Records need no queue of their
+/// own here: SQLite has one writer, so a record's id is larger than every id committed
+/// before it, and `log_state.evidence_through` (the last record appended) is all the
+/// integrator needs to take them in order, once each.
 pub(super) fn integrate(
     connection: &Connection,
     integrate: &IntegrateLog,
 ) -> Result<Option<LogCheckpoint>, StoreError> {
-    let pending: Vec<(i64, Vec<u8>, Option<i64>)> = connection
-        .prepare_cached("SELECT id, entry, evidence_id FROM log_pending ORDER BY id LIMIT ?1")?
-        .query_map([integrate.batch_max], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?
+    let pending: Vec<(i64, Vec<u8>)> = connection
+        .prepare_cached("SELECT id, entry FROM log_pending ORDER BY id LIMIT ?1")?
+        .query_map([integrate.batch_max], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let Some(&(last_id, _, _)) = pending.last() else {
+    let room = i64::from(integrate.batch_max).saturating_sub(pending.len() as i64);
+    let evidence_through: i64 = connection
+        .prepare_cached("SELECT evidence_through FROM log_state WHERE id = 1")?
+        .query_row([], |row| row.get(0))?;
+    let records: Vec<(i64, Vec<u8>)> = connection
+        .prepare_cached("SELECT id, hash FROM evidence WHERE id > ?1 ORDER BY id LIMIT ?2")?
+        .query_map([evidence_through, room], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    if pending.is_empty() && records.is_empty() {
         return Ok(None);
-    };
+    }
+    let entries: Vec<(&[u8], Option<i64>)> = pending
+        .iter()
+        .map(|(_, entry)| (entry.as_slice(), None))
+        .chain(records.iter().map(|(id, hash)| (hash.as_slice(), Some(*id))))
+        .collect();
     let (size, stored) = state(connection)?;
     let mut frontier = frontier_from_stored(size, &stored)?;
-    let leaves: Vec<[u8; 32]> = pending
+    let leaves: Vec<[u8; 32]> = entries
         .iter()
-        .map(|(_, entry, _)| sceau_log::leaf_hash(entry))
+        .map(|(entry, _)| sceau_log::leaf_hash(entry))
         .collect();
     let completed = frontier
         .append(&leaves)
@@ -59,7 +75,7 @@ pub(super) fn integrate(
     let mut insert_entry = connection.prepare_cached(
         "INSERT INTO log_entries (idx, entry, created_at, evidence_id) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for (offset, (_, entry, evidence_id)) in pending.iter().enumerate() {
+    for (offset, (entry, evidence_id)) in entries.iter().enumerate() {
         insert_entry.execute(params![
             signed(size + offset as u64)?,
             entry,
@@ -73,12 +89,21 @@ pub(super) fn integrate(
         insert_node.execute(params![node.level, signed(node.index)?, &node.hash[..]])?;
     }
     let new_size = frontier.size();
+    let evidence_through = records.last().map_or(evidence_through, |(id, _)| *id);
     connection
-        .prepare_cached("UPDATE log_state SET size = ?1, frontier = ?2 WHERE id = 1")?
-        .execute(params![signed(new_size)?, frontier_to_stored(&frontier)])?;
-    connection
-        .prepare_cached("DELETE FROM log_pending WHERE id <= ?1")?
-        .execute([last_id])?;
+        .prepare_cached(
+            "UPDATE log_state SET size = ?1, frontier = ?2, evidence_through = ?3 WHERE id = 1",
+        )?
+        .execute(params![
+            signed(new_size)?,
+            frontier_to_stored(&frontier),
+            evidence_through
+        ])?;
+    if let Some((last_id, _)) = pending.last() {
+        connection
+            .prepare_cached("DELETE FROM log_pending WHERE id <= ?1")?
+            .execute([last_id])?;
+    }
     let root = frontier.root();
     let checkpoint = LogCheckpoint {
         size: new_size,

@@ -365,6 +365,14 @@ const MIGRATIONS: &[&str] = &[
         signature BLOB NOT NULL,
         created_at INTEGER NOT NULL
     );
+    "#, // 10: the integrator takes evidence records from `evidence` itself, by id, after
+    // the last one appended (one writer: ids are committed in order), so that a record
+    // costs no queue row to insert and delete. Records still queued are taken from there.
+    r#"
+    ALTER TABLE log_state ADD COLUMN evidence_through INTEGER NOT NULL DEFAULT 0;
+    UPDATE log_state SET evidence_through =
+        COALESCE((SELECT MAX(evidence_id) FROM log_entries), 0);
+    DELETE FROM log_pending WHERE evidence_id IS NOT NULL;
     "#,
 ];
 
@@ -495,5 +503,99 @@ mod tests {
         assert!(!bank(Some("FR7630006000011234567890189"), None));
         assert!(bank(Some("FR7630006000011234567890189"), Some("AGRIFRPP")));
         assert!(bank(None, None));
+    }
+
+    /// A database of version 9 whose log queue holds evidence records comes through
+    /// migration 10 with each record appended once, after those already in the log, and
+    /// the queue's other entries kept.
+    #[test]
+    fn migration_10_integrates_queued_records_once_from_evidence() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        for migration in &MIGRATIONS[..9] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 9).unwrap();
+        let hash = |n: u8| vec![n; 32];
+        let mut record = connection
+            .prepare(
+                "INSERT INTO evidence (id, subject, seq, prev_id, type, hash, record, created_at) \
+                 VALUES (?1, 's', ?1, ?2, 't', ?3, x'7b7d', 1)",
+            )
+            .unwrap();
+        for id in 1..=3_i64 {
+            record
+                .execute(rusqlite::params![id, (id > 1).then(|| id - 1), hash(id as u8)])
+                .unwrap();
+        }
+        drop(record);
+        connection
+            .execute_batch(
+                "INSERT INTO log_entries (idx, entry, created_at, evidence_id) VALUES \
+                 (0, x'0101010101010101010101010101010101010101010101010101010101010101', 1, 1); \
+                 INSERT INTO log_pending (id, entry, created_at, evidence_id) VALUES \
+                 (5, x'0202020202020202020202020202020202020202020202020202020202020202', 1, 2), \
+                 (6, x'aa', 1, NULL), \
+                 (7, x'0303030303030303030303030303030303030303030303030303030303030303', 1, 3);",
+            )
+            .unwrap();
+        let mut frontier = sceau_log::Frontier::default();
+        frontier.append(&[sceau_log::leaf_hash(&hash(1))]).unwrap();
+        connection
+            .execute(
+                "UPDATE log_state SET size = 1, frontier = ?1",
+                [crate::log::frontier_to_stored(&frontier)],
+            )
+            .unwrap();
+
+        migrate(&mut connection).unwrap();
+        let integrated = crate::sqlite::log::integrate(
+            &connection,
+            &crate::model::IntegrateLog {
+                batch_max: 100,
+                sign: Box::new(|size, _| format!("size {size}")),
+                now_s: 2,
+            },
+        )
+        .unwrap()
+        .unwrap();
+
+        assert_eq!(integrated.size, 4);
+        let entries: Vec<(i64, Vec<u8>, Option<i64>)> = connection
+            .prepare("SELECT idx, entry, evidence_id FROM log_entries ORDER BY idx")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            entries,
+            vec![
+                (0, hash(1), Some(1)),
+                (1, vec![0xaa], None),
+                (2, hash(2), Some(2)),
+                (3, hash(3), Some(3)),
+            ]
+        );
+        assert_eq!(count(&connection, "SELECT count(*) FROM log_pending"), 0);
+        let leaves: Vec<[u8; 32]> = entries
+            .iter()
+            .map(|(_, entry, _)| sceau_log::leaf_hash(entry))
+            .collect();
+        let mut expected = sceau_log::Frontier::default();
+        expected.append(&leaves).unwrap();
+        assert_eq!(integrated.root, expected.root());
+        assert!(
+            crate::sqlite::log::integrate(
+                &connection,
+                &crate::model::IntegrateLog {
+                    batch_max: 100,
+                    sign: Box::new(|size, _| format!("size {size}")),
+                    now_s: 3,
+                },
+            )
+            .unwrap()
+            .is_none(),
+            "nothing is appended twice"
+        );
     }
 }
