@@ -144,8 +144,11 @@ fn id(value: i64) -> String {
 /// The subject of a number's records (issued, authorized, captured, voided, expired,
 /// refunded: the authorizations made with a number are events of that number).
 pub fn number_subject(number_id: i64) -> String {
-    format!("number:{number_id}")
+    format!("{NUMBER_SUBJECT_PREFIX}{number_id}")
 }
+
+/// What a number's subject is before its id (for SQL that finds a number's head).
+pub(crate) const NUMBER_SUBJECT_PREFIX: &str = "number:";
 
 /// The subject of a checkout's records (its seals and its end), by the checkout's row
 /// (its public id is in the records; a row id keeps the subjects' index appended to).

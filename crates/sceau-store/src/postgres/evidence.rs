@@ -1,7 +1,9 @@
 //! Evidence records on PostgreSQL (what they say is `crate::evidence`'s). A group of
 //! records is two statements whatever its size: one reads the subjects' heads and draws
 //! the new rows' ids, one writes the records, moves the heads and queues the log
-//! entries. A head moves only from the record its writer read (so a chain cannot fork:
+//! entries. An operation that already has such statements carries the records in them
+//! instead (authorizations read the numbers' heads with the numbers and write the
+//! records with the holds: [`chain`], [`ctes`]). A head moves only from the record its writer read (so a chain cannot fork:
 //! a writer that raced another on the same subject fails, and its batch runs again);
 //! a subject's events already hold the subject's row locks (the accounts, the checkout,
 //! the certificate, the request), so that race does not happen in practice.
@@ -11,45 +13,32 @@ use crate::StoreError;
 use crate::evidence::{Event, previous_from_stored};
 use crate::model::EvidenceRecord;
 use std::collections::HashMap;
+use std::sync::LazyLock;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 /// A subject's last record as its head says: id, seq, hash.
-type Head = (i64, i64, [u8; 32]);
+pub(super) type Head = (i64, i64, [u8; 32]);
 
-/// Writes the records of `events`, in order, each after its subject's last one, and
-/// queues their hashes for the log, in the caller's transaction. Returns the records.
-pub(super) async fn write_all(c: &Conn, events: Vec<Event>) -> Result<Vec<EvidenceRecord>, Fail> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let subjects: Vec<&str> = events.iter().map(|event| event.subject.as_str()).collect();
-    let count = events.len() as i64;
-    let mut heads: HashMap<String, Head> = HashMap::new();
-    let mut ids: Vec<i64> = Vec::new();
-    for row in rows(
-        c,
-        "SELECT subject, last_id, seq, hash, NULL::BIGINT[] FROM evidence_heads \
-         WHERE subject = ANY($1) \
-         UNION ALL SELECT NULL, NULL, NULL, NULL, \
-         ARRAY(SELECT nextval('evidence_id_seq') FROM generate_series(1::BIGINT, $2::BIGINT))",
-        &[&subjects, &count],
-    )
-    .await?
-    {
-        match col::<Option<String>>(&row, 0)? {
-            Some(subject) => {
-                let last_id: i64 = col(&row, 1)?;
-                let previous = previous_from_stored(Some((col(&row, 2)?, col(&row, 3)?)))?;
-                if let Some((seq, hash)) = previous {
-                    heads.insert(subject, (last_id, seq, hash));
-                }
-            }
-            None => ids = col(&row, 4)?,
-        }
-    }
+/// Records made, not yet written: each after its subject's last one, with the ids drawn
+/// for them, and the heads to move (each subject's last record, on condition of the
+/// `seq` its head had when read: 0 for a head to create).
+pub(super) struct Chained {
+    records: Vec<EvidenceRecord>,
+    prev_ids: Vec<Option<i64>>,
+    moved: Vec<(String, i64, i64, [u8; 32], i64)>,
+}
+
+/// Makes the records of `events`, in order, with `ids`, after the subjects' `heads` as
+/// read.
+pub(super) fn chain(
+    events: Vec<Event>,
+    ids: Vec<i64>,
+    mut heads: HashMap<String, Head>,
+) -> Result<Chained, Fail> {
     if ids.len() != events.len() {
         return Err(super::corrupt("evidence ids drawn"));
     }
-    // The heads as read, to move on condition; then each record after the one before.
     let read: HashMap<String, i64> = heads
         .iter()
         .map(|(subject, (_, seq, _))| (subject.clone(), *seq))
@@ -73,71 +62,188 @@ pub(super) async fn write_all(c: &Conn, events: Vec<Event>) -> Result<Vec<Eviden
             log_index: None,
         });
     }
-    // The heads to write: each subject's last record, and the seq its head had.
-    let mut moved: Vec<(&str, i64, i64, &[u8], i64)> = Vec::new();
-    for (subject, (last_id, seq, hash)) in &heads {
-        if records.iter().any(|record| &record.subject == subject) {
-            let was = read.get(subject).copied().unwrap_or(0);
-            moved.push((subject.as_str(), *last_id, *seq, hash.as_slice(), was));
+    let moved = heads
+        .into_iter()
+        .filter(|(subject, _)| records.iter().any(|record| &record.subject == subject))
+        .map(|(subject, (last_id, seq, hash))| {
+            let was = read.get(&subject).copied().unwrap_or(0);
+            (subject, last_id, seq, hash, was)
+        })
+        .collect();
+    Ok(Chained {
+        records,
+        prev_ids,
+        moved,
+    })
+}
+
+/// The data-modifying CTEs that write [`Chained`] records (the records, their log
+/// entries queued, the heads moved), its parameters numbered from `first`: to be put in
+/// a statement's `WITH` (alone, or with an operation's own writes, so that the records
+/// cost no statement of their own), with [`COUNTS`] in its `SELECT`.
+pub(super) fn ctes(first: usize) -> String {
+    let p = |offset: usize| format!("${}", first + offset);
+    format!(
+        "evidence_input AS (SELECT * FROM unnest({}::BIGINT[], {}::TEXT[], {}::BIGINT[], {}::BIGINT[], \
+         {}::TEXT[], {}::BYTEA[], {}::BYTEA[], {}::BIGINT[]) WITH ORDINALITY \
+         AS t (id, subject, seq, prev_id, type, hash, record, created_at, n)), \
+         evidence_recorded AS (INSERT INTO evidence (id, subject, seq, prev_id, type, hash, record, created_at) \
+         SELECT id, subject, seq, prev_id, type, hash, record, created_at FROM evidence_input ORDER BY n \
+         RETURNING 1), \
+         evidence_queued AS (INSERT INTO log_pending (entry, created_at, evidence_id) \
+         SELECT hash, created_at, id FROM evidence_input ORDER BY n RETURNING 1), \
+         evidence_heads_input AS (SELECT * FROM unnest({}::TEXT[], {}::BIGINT[], {}::BIGINT[], {}::BYTEA[], \
+         {}::BIGINT[]) AS h (subject, last_id, seq, hash, was)), \
+         evidence_moved AS (INSERT INTO evidence_heads (subject, last_id, seq, hash) \
+         SELECT subject, last_id, seq, hash FROM evidence_heads_input \
+         ON CONFLICT (subject) DO UPDATE SET last_id = excluded.last_id, seq = excluded.seq, \
+         hash = excluded.hash WHERE evidence_heads.seq = \
+         (SELECT was FROM evidence_heads_input h WHERE h.subject = excluded.subject) RETURNING 1)",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(7),
+        p(8),
+        p(9),
+        p(10),
+        p(11),
+        p(12)
+    )
+}
+
+/// The counts [`Chained::check`] reads, three columns for a statement's `SELECT`.
+pub(super) const COUNTS: &str = "(SELECT count(*) FROM evidence_recorded), \
+     (SELECT count(*) FROM evidence_queued), (SELECT count(*) FROM evidence_moved)";
+
+/// [`Chained`]'s columns, owned, for [`ctes`]' parameters.
+pub(super) struct Columns<'a> {
+    ids: Vec<i64>,
+    subjects: Vec<&'a str>,
+    seqs: Vec<i64>,
+    prev_ids: &'a [Option<i64>],
+    kinds: Vec<&'a str>,
+    hashes: Vec<&'a [u8]>,
+    bytes: Vec<&'a [u8]>,
+    times: Vec<i64>,
+    head_subjects: Vec<&'a str>,
+    head_ids: Vec<i64>,
+    head_seqs: Vec<i64>,
+    head_hashes: Vec<&'a [u8]>,
+    head_was: Vec<i64>,
+}
+
+impl Columns<'_> {
+    /// The thirteen parameters of [`ctes`], in order.
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+        [
+            &self.ids,
+            &self.subjects,
+            &self.seqs,
+            &self.prev_ids,
+            &self.kinds,
+            &self.hashes,
+            &self.bytes,
+            &self.times,
+            &self.head_subjects,
+            &self.head_ids,
+            &self.head_seqs,
+            &self.head_hashes,
+            &self.head_was,
+        ]
+    }
+}
+
+impl Chained {
+    pub(super) fn columns(&self) -> Columns<'_> {
+        let records = &self.records;
+        Columns {
+            ids: records.iter().map(|r| r.id).collect(),
+            subjects: records.iter().map(|r| r.subject.as_str()).collect(),
+            seqs: records.iter().map(|r| r.seq).collect(),
+            prev_ids: &self.prev_ids,
+            kinds: records.iter().map(|r| r.kind.as_str()).collect(),
+            hashes: records.iter().map(|r| r.hash.as_slice()).collect(),
+            bytes: records.iter().map(|r| r.record.as_slice()).collect(),
+            times: records.iter().map(|r| r.created_at_s).collect(),
+            head_subjects: self.moved.iter().map(|m| m.0.as_str()).collect(),
+            head_ids: self.moved.iter().map(|m| m.1).collect(),
+            head_seqs: self.moved.iter().map(|m| m.2).collect(),
+            head_hashes: self.moved.iter().map(|m| m.3.as_slice()).collect(),
+            head_was: self.moved.iter().map(|m| m.4).collect(),
         }
     }
-    let column = |field: fn(&EvidenceRecord) -> i64| records.iter().map(field).collect::<Vec<_>>();
-    let ids = column(|record| record.id);
-    let seqs = column(|record| record.seq);
-    let times = column(|record| record.created_at_s);
-    let record_subjects: Vec<&str> = records.iter().map(|r| r.subject.as_str()).collect();
-    let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
-    let hashes: Vec<&[u8]> = records.iter().map(|r| r.hash.as_slice()).collect();
-    let bytes: Vec<&[u8]> = records.iter().map(|r| r.record.as_slice()).collect();
-    let head_subjects: Vec<&str> = moved.iter().map(|m| m.0).collect();
-    let head_ids: Vec<i64> = moved.iter().map(|m| m.1).collect();
-    let head_seqs: Vec<i64> = moved.iter().map(|m| m.2).collect();
-    let head_hashes: Vec<&[u8]> = moved.iter().map(|m| m.3).collect();
-    let head_was: Vec<i64> = moved.iter().map(|m| m.4).collect();
-    let row = super::one_row(
+
+    /// Checks [`COUNTS`], read from `row` at column `first`: every record written and
+    /// queued, every head moved (a head that moved since it was read means a writer
+    /// raced this one on the subject: the transaction fails rather than fork a chain).
+    pub(super) fn check(self, row: &Row, first: usize) -> Result<Vec<EvidenceRecord>, Fail> {
+        let written = self.records.len() as i64;
+        if col::<i64>(row, first)? != written || col::<i64>(row, first + 1)? != written {
+            return Err(super::corrupt("evidence rows written"));
+        }
+        if col::<i64>(row, first + 2)? != self.moved.len() as i64 {
+            return Err(Fail::Store(StoreError::Conflict(
+                "evidence_changed_concurrently",
+            )));
+        }
+        Ok(self.records)
+    }
+}
+
+/// Writes the records of `events`, in order, each after its subject's last one, and
+/// queues their hashes for the log, in the caller's transaction. Returns the records.
+pub(super) async fn write_all(c: &Conn, events: Vec<Event>) -> Result<Vec<EvidenceRecord>, Fail> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let subjects: Vec<&str> = events.iter().map(|event| event.subject.as_str()).collect();
+    let count = events.len() as i64;
+    let mut heads: HashMap<String, Head> = HashMap::new();
+    let mut ids: Vec<i64> = Vec::new();
+    for row in rows(
         c,
-        "WITH input AS (SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], \
-         $5::TEXT[], $6::BYTEA[], $7::BYTEA[], $8::BIGINT[]) WITH ORDINALITY \
-         AS t (id, subject, seq, prev_id, type, hash, record, created_at, n)), \
-         recorded AS (INSERT INTO evidence (id, subject, seq, prev_id, type, hash, record, created_at) \
-         SELECT id, subject, seq, prev_id, type, hash, record, created_at FROM input ORDER BY n RETURNING 1), \
-         queued AS (INSERT INTO log_pending (entry, created_at, evidence_id) \
-         SELECT hash, created_at, id FROM input ORDER BY n RETURNING 1), \
-         heads AS (SELECT * FROM unnest($9::TEXT[], $10::BIGINT[], $11::BIGINT[], $12::BYTEA[], $13::BIGINT[]) \
-         AS h (subject, last_id, seq, hash, was)), \
-         moved AS (INSERT INTO evidence_heads (subject, last_id, seq, hash) \
-         SELECT subject, last_id, seq, hash FROM heads \
-         ON CONFLICT (subject) DO UPDATE SET last_id = excluded.last_id, seq = excluded.seq, hash = excluded.hash \
-         WHERE evidence_heads.seq = (SELECT was FROM heads WHERE heads.subject = excluded.subject) \
-         RETURNING 1) \
-         SELECT (SELECT count(*) FROM recorded), (SELECT count(*) FROM queued), (SELECT count(*) FROM moved)",
-        &[
-            &ids,
-            &record_subjects,
-            &seqs,
-            &prev_ids,
-            &kinds,
-            &hashes,
-            &bytes,
-            &times,
-            &head_subjects,
-            &head_ids,
-            &head_seqs,
-            &head_hashes,
-            &head_was,
-        ],
+        "SELECT subject, last_id, seq, hash, NULL::BIGINT[] FROM evidence_heads \
+         WHERE subject = ANY($1) \
+         UNION ALL SELECT NULL, NULL, NULL, NULL, \
+         ARRAY(SELECT nextval('evidence_id_seq') FROM generate_series(1::BIGINT, $2::BIGINT))",
+        &[&subjects, &count],
     )
-    .await?;
-    let written = records.len() as i64;
-    if col::<i64>(&row, 0)? != written || col::<i64>(&row, 1)? != written {
-        return Err(super::corrupt("evidence rows written"));
+    .await?
+    {
+        match col::<Option<String>>(&row, 0)? {
+            Some(subject) => {
+                if let Some(head) = head_from_stored(col(&row, 1)?, col(&row, 2)?, col(&row, 3)?)? {
+                    heads.insert(subject, head);
+                }
+            }
+            None => ids = col(&row, 4)?,
+        }
     }
-    if col::<i64>(&row, 2)? != moved.len() as i64 {
-        return Err(Fail::Store(StoreError::Conflict(
-            "evidence_changed_concurrently",
-        )));
-    }
-    Ok(records)
+    let chained = chain(events, ids, heads)?;
+    let row = {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| format!("WITH {} SELECT {COUNTS}", ctes(1)));
+        let columns = chained.columns();
+        super::one_row(c, &SQL, &columns.params()).await?
+    };
+    chained.check(&row, 0)
+}
+
+/// A head as read (its columns null when the subject has no record yet).
+pub(super) fn head_from_stored(
+    last_id: Option<i64>,
+    seq: Option<i64>,
+    hash: Option<Vec<u8>>,
+) -> Result<Option<Head>, Fail> {
+    let (Some(last_id), Some(seq), Some(hash)) = (last_id, seq, hash) else {
+        return Ok(None);
+    };
+    let previous = previous_from_stored(Some((seq, hash)))?;
+    Ok(previous.map(|(seq, hash)| (last_id, seq, hash)))
 }
 
 pub(super) async fn write(c: &Conn, event: Event) -> Result<EvidenceRecord, Fail> {

@@ -9,13 +9,15 @@ use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row
 use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
 use super::{certificates, checkout, clearing, evidence, log, signatures};
 use crate::StoreError;
-use crate::evidence::{self as records, AuthorizationEvent};
+use crate::evidence::{self as records, AuthorizationEvent, NUMBER_SUBJECT_PREFIX};
 use crate::model::*;
 use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{self, AuthorizationState};
 use sceau_domain::policy::{self, Attempt, MerchantLock, NumberUsage, Verdict};
+use std::collections::HashMap;
+use std::sync::LazyLock;
 use subtle::ConstantTimeEq;
 use tokio_postgres::error::SqlState;
 
@@ -938,22 +940,26 @@ pub(super) async fn authorize_wave(
             Planned::Finished(_) => None,
         })
         .collect();
-    write_approvals(c, &approvals).await?;
-    let authorized = planned
-        .iter()
-        .filter_map(|plan| match plan {
-            Planned::Approve(approval) => match &approval.outcome {
-                Outcome::Authorized { authorization } => Some(records::authorization(
-                    authorization,
-                    AuthorizationEvent::Authorized,
-                    approval.now_s,
-                )),
-                _ => None,
-            },
-            Planned::Finished(_) => None,
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    evidence::write_all(c, authorized).await?;
+    // The numbers' records, after the heads read with the numbers, written with the
+    // approvals' own statement (a wave touches each number once).
+    let mut events = Vec::with_capacity(approvals.len());
+    let mut ids = Vec::with_capacity(approvals.len());
+    let mut heads = HashMap::new();
+    for approval in &approvals {
+        if let Outcome::Authorized { authorization } = &approval.outcome {
+            let event = records::authorization(
+                authorization,
+                AuthorizationEvent::Authorized,
+                approval.now_s,
+            )?;
+            if let Some(head) = approval.record.head {
+                heads.insert(event.subject.clone(), head);
+            }
+            ids.push(approval.record.id);
+            events.push(event);
+        }
+    }
+    write_approvals(c, &approvals, evidence::chain(events, ids, heads)?).await?;
     Ok(planned
         .into_iter()
         .map(|plan| match plan {
@@ -1001,9 +1007,11 @@ async fn read_for_authorizations(
         .iter()
         .map(|r| r.idempotency.as_ref().map(|key| key.key.as_str()))
         .collect();
+    // With each number, its evidence head and an id for the record an approval writes.
     let sql = format!(
         "SELECT x.*, (SELECT id FROM accounts WHERE kind = 'merchant' AND owner_id = r.merchant \
-         AND currency = r.currency), i.request_hash, i.outcome, nextval('authorizations_id_seq'), r.ord \
+         AND currency = r.currency), i.request_hash, i.outcome, nextval('authorizations_id_seq'), r.ord, \
+         h.last_id, h.seq, h.hash, nextval('evidence_id_seq') \
          FROM unnest($1::BYTEA[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) WITH ORDINALITY \
          AS r (fingerprint, merchant, currency, key, ord) \
          LEFT JOIN LATERAL (SELECT {NUMBER_COLUMNS}, n.account_id, n.details_fingerprint, n.failed_tries, \
@@ -1011,6 +1019,7 @@ async fn read_for_authorizations(
          FROM numbers n JOIN clients c ON c.id = n.client_id JOIN accounts a ON a.id = n.account_id \
          WHERE n.fingerprint = r.fingerprint ORDER BY (n.state = 'live') DESC, n.id DESC LIMIT 1) AS x ON TRUE \
          LEFT JOIN idempotency i ON i.merchant_id = r.merchant AND i.key = r.key \
+         LEFT JOIN evidence_heads h ON h.subject = '{NUMBER_SUBJECT_PREFIX}' || x.id \
          ORDER BY r.ord"
     );
     rows(c, &sql, &[&fingerprints, &merchants, &currencies, &keys]).await
@@ -1037,7 +1046,12 @@ async fn plan_authorization(
     };
     let merchant_account: Option<i64> = col(row, 27)?;
     let next_id: i64 = col(row, 30)?;
-    let outcome = match authorize_decided(c, request, found, merchant_account, next_id).await? {
+    let record = RecordSlot {
+        id: col(row, 35)?,
+        head: evidence::head_from_stored(col(row, 32)?, col(row, 33)?, col(row, 34)?)?,
+    };
+    let decided = authorize_decided(c, request, found, merchant_account, next_id, record).await?;
+    let outcome = match decided {
         Decided::Approve(approval) => return Ok(Planned::Approve(approval)),
         Decided::Done(outcome) => outcome,
     };
@@ -1062,6 +1076,7 @@ async fn authorize_decided(
     number: Option<NumberForAuthorization>,
     merchant_account: Option<i64>,
     authorization_id: i64,
+    record: RecordSlot,
 ) -> Result<Decided, Fail> {
     let MerchantCommand::Authorize {
         details_fingerprint,
@@ -1184,7 +1199,15 @@ async fn authorize_decided(
         request_hash,
         stored,
         outcome,
+        record,
     })))
+}
+
+/// Where an approval's evidence record goes: the id drawn for it, after the number's
+/// head as read with the number.
+struct RecordSlot {
+    id: i64,
+    head: Option<evidence::Head>,
 }
 
 /// An approved authorization's writes, not yet sent: the hold, the number's new usage
@@ -1213,20 +1236,28 @@ pub(super) struct Approval {
     request_hash: Option<Vec<u8>>,
     stored: Option<String>,
     outcome: Outcome,
+    record: RecordSlot,
 }
 
 /// Writes approvals (on distinct accounts and numbers) as one statement of
-/// data-modifying CTEs over their values as arrays. The hold's condition is the client's
-/// floor and the usage's the number's version, checked again by the database; the counts
+/// data-modifying CTEs over their values as arrays, their numbers' evidence `records`
+/// included. The hold's condition is the client's floor, the usage's the number's
+/// version and each head's the `seq` read, checked again by the database; the counts
 /// it returns must show every part applied to every approval.
-async fn write_approvals(c: &Conn, approvals: &[&Approval]) -> Result<(), Fail> {
+async fn write_approvals(
+    c: &Conn,
+    approvals: &[&Approval],
+    records: evidence::Chained,
+) -> Result<(), Fail> {
     if approvals.is_empty() {
         return Ok(());
     }
     fn column<'a, T>(approvals: &[&'a Approval], field: impl Fn(&'a Approval) -> T) -> Vec<T> {
         approvals.iter().map(|a| field(a)).collect()
     }
-    let sql = "WITH input AS (SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH input AS (SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
          $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
          $12::BIGINT[], $13::BIGINT[], $14::TEXT[], $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::BOOLEAN[], \
          $19::TEXT[], $20::BYTEA[], $21::TEXT[]) AS t (account_id, amount, number_id, version, state, \
@@ -1245,13 +1276,19 @@ async fn write_approvals(c: &Conn, approvals: &[&Approval]) -> Result<(), Fail> 
          t.amount, 'authorized', t.reference, t.now_s, t.hold_expires_at, t.now_s FROM input t RETURNING 1), \
          idem AS (INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) \
          SELECT t.merchant_id, t.key, t.request_hash, t.stored, t.now_s FROM input t WHERE t.key IS NOT NULL \
-         ON CONFLICT (merchant_id, key) DO NOTHING RETURNING 1) \
+         ON CONFLICT (merchant_id, key) DO NOTHING RETURNING 1), {} \
          SELECT (SELECT count(*) FROM hold), (SELECT count(*) FROM used), (SELECT count(*) FROM inserted), \
          (SELECT count(*) FROM idem), (SELECT count(*) FROM input WHERE key IS NOT NULL), \
-         (SELECT count(*) FROM reset), (SELECT count(*) FROM input WHERE reset_failures)";
+         (SELECT count(*) FROM reset), (SELECT count(*) FROM input WHERE reset_failures), {}",
+            evidence::ctes(22),
+            evidence::COUNTS
+        )
+    });
+    let columns = records.columns();
+    let evidence = columns.params();
     let row = one_row(
         c,
-        sql,
+        &SQL,
         &[
             &column(approvals, |a| a.account_id),
             &column(approvals, |a| a.amount),
@@ -1274,6 +1311,19 @@ async fn write_approvals(c: &Conn, approvals: &[&Approval]) -> Result<(), Fail> 
             &column(approvals, |a| a.key.as_deref()),
             &column(approvals, |a| a.request_hash.as_deref()),
             &column(approvals, |a| a.stored.as_deref()),
+            evidence[0],
+            evidence[1],
+            evidence[2],
+            evidence[3],
+            evidence[4],
+            evidence[5],
+            evidence[6],
+            evidence[7],
+            evidence[8],
+            evidence[9],
+            evidence[10],
+            evidence[11],
+            evidence[12],
         ],
     )
     .await?;
@@ -1290,7 +1340,8 @@ async fn write_approvals(c: &Conn, approvals: &[&Approval]) -> Result<(), Fail> 
     if count(3)? != count(4)? {
         return Err(key_in_flight());
     }
-    Ok(())
+    drop(columns);
+    records.check(&row, 7).map(|_| ())
 }
 
 /// What was decided before anything is written: an outcome already complete (declines,

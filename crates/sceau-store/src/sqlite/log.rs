@@ -53,7 +53,9 @@ pub(super) fn integrate(
         .query_row([], |row| row.get(0))?;
     let records: Vec<(i64, Vec<u8>)> = connection
         .prepare_cached("SELECT id, hash FROM evidence WHERE id > ?1 ORDER BY id LIMIT ?2")?
-        .query_map([evidence_through, room], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .query_map([evidence_through, room], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
         .collect::<Result<_, _>>()?;
     if pending.is_empty() && records.is_empty() {
         return Ok(None);
@@ -61,7 +63,11 @@ pub(super) fn integrate(
     let entries: Vec<(&[u8], Option<i64>)> = pending
         .iter()
         .map(|(_, entry)| (entry.as_slice(), None))
-        .chain(records.iter().map(|(id, hash)| (hash.as_slice(), Some(*id))))
+        .chain(
+            records
+                .iter()
+                .map(|(id, hash)| (hash.as_slice(), Some(*id))),
+        )
         .collect();
     let (size, stored) = state(connection)?;
     let mut frontier = frontier_from_stored(size, &stored)?;

@@ -524,7 +524,11 @@ mod tests {
             .unwrap();
         for id in 1..=3_i64 {
             record
-                .execute(rusqlite::params![id, (id > 1).then(|| id - 1), hash(id as u8)])
+                .execute(rusqlite::params![
+                    id,
+                    (id > 1).then(|| id - 1),
+                    hash(id as u8)
+                ])
                 .unwrap();
         }
         drop(record);
