@@ -28,6 +28,9 @@ pub enum Canon {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer written as a JSON string in decimal (identifiers: exact in any
+    /// language, whatever its numbers are), without a `String` made for it.
+    IntString(i64),
     Str(String),
     Array(Vec<Canon>),
     Object(Object),
@@ -121,10 +124,13 @@ fn write_canon(value: Canon, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
         Canon::Null => out.extend_from_slice(b"null"),
         Canon::Bool(true) => out.extend_from_slice(b"true"),
         Canon::Bool(false) => out.extend_from_slice(b"false"),
-        Canon::Int(n) if n.unsigned_abs() <= INTEGER_MAX => {
-            out.extend_from_slice(n.to_string().as_bytes());
-        }
+        Canon::Int(n) if n.unsigned_abs() <= INTEGER_MAX => write_integer(n, out),
         Canon::Int(n) => return Err(CanonicalError::Number(n.to_string())),
+        Canon::IntString(n) => {
+            out.push(b'"');
+            write_integer(n, out);
+            out.push(b'"');
+        }
         Canon::Str(text) => write_string(&text, out),
         Canon::Array(items) => {
             out.push(b'[');
@@ -141,11 +147,42 @@ fn write_canon(value: Canon, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     Ok(())
 }
 
+/// `n` in decimal, as JCS writes an integer (and as Rust's `Display` does).
+fn write_integer(n: i64, out: &mut Vec<u8>) {
+    let mut digits = [0_u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// The byte order of two names, compared inline (they are short and mostly differ at
+/// their first byte: a call to `memcmp` per comparison cost more than the sort).
+fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 fn write_object(object: Object, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     let mut members = object.members;
     // As in `write`: by UTF-16 code units, which for ASCII names is their byte order.
     if members.iter().all(|(name, _)| name.is_ascii()) {
-        members.sort_unstable_by_key(|(name, _)| *name);
+        members.sort_unstable_by(|(a, _), (b, _)| name_order(a, b));
     } else {
         members.sort_unstable_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
     }
@@ -334,6 +371,9 @@ mod tests {
             object.insert("\u{20ac}", Some(String::from(*text)));
             object.insert("\r", 7_u32);
             object.insert("1", false);
+            object.insert("id", Canon::IntString(-(round as i64) * 1_000_003));
+            object.insert("ab", i64::from(round as u8) - 2);
+            object.insert("a", Canon::IntString(i64::MAX));
             let direct = object.clone().canonical().unwrap();
             let parsed: Value = serde_json::from_slice(&direct).unwrap();
             assert_eq!(canonical(&parsed).unwrap(), direct, "{text:?}");

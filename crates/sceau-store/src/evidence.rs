@@ -137,8 +137,9 @@ fn decimal(amount: i64, code: &str) -> Result<String, StoreError> {
     Ok(Money::new(amount, currency).to_decimal())
 }
 
-fn id(value: i64) -> String {
-    value.to_string()
+/// An identifier, as a string in records.
+fn id(value: i64) -> Canon {
+    Canon::IntString(value)
 }
 
 /// The subject of a number's records (issued, authorized, captured, voided, expired,
@@ -242,7 +243,12 @@ pub(crate) fn authorization(
     event: AuthorizationEvent,
     at_s: i64,
 ) -> Result<Event, StoreError> {
-    let money = |amount: i64| decimal(amount, &view.currency);
+    let currency: Currency = view.currency.parse().map_err(|_| {
+        StoreError::Corrupt(format!("evidence: unknown currency {}", view.currency))
+    })?;
+    let money = |amount: i64| -> Result<String, StoreError> {
+        Ok(Money::new(amount, currency).to_decimal())
+    };
     let (kind, captured, refunded, detail) = match event {
         AuthorizationEvent::Authorized => ("number.authorized", 0, 0, None),
         AuthorizationEvent::Captured { amount } => (
