@@ -32,6 +32,98 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} holds a value sceau never writes"))
 }
 
+/// Whether the complete nodes of `level` are stored (in `log_nodes`): only the levels
+/// of tlog-tiles' hash tiles above the entries (8, 16, ...). A node of level 0 is its
+/// entry's leaf hash, and a node between two stored levels is computed, when a proof or
+/// a tile asks for it, from the level below it that is stored or from the entries: at
+/// most 128 of them, within one tile. So an integration writes about one node row per
+/// 256 entries instead of two per entry.
+pub(crate) fn stored_level(level: u8) -> bool {
+    level != 0 && level.is_multiple_of(8)
+}
+
+/// How the complete nodes `[start, start + count)` of a level are found: from the
+/// nodes `[start, start + count) << width_log` of `base` (a stored level, or 0: the
+/// entries' leaf hashes), folded by groups of `2^width_log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Derivation {
+    pub(crate) base: u8,
+    pub(crate) start: u64,
+    pub(crate) count: u64,
+    width_log: u8,
+}
+
+/// The derivation of the nodes `[start, start + count)` of `level`, or `None` if their
+/// coordinates overflow (no such nodes).
+pub(crate) fn derivation(level: u8, start: u64, count: u64) -> Option<Derivation> {
+    if level >= 64 {
+        return None;
+    }
+    let base = level - level % 8;
+    let width_log = level - base;
+    let start = start.checked_mul(1 << width_log)?;
+    let count = count.checked_mul(1 << width_log)?;
+    start.checked_add(count)?;
+    Some(Derivation {
+        base,
+        start,
+        count,
+        width_log,
+    })
+}
+
+impl Derivation {
+    /// The nodes asked, from the base nodes found (contiguous from `start`): a group
+    /// cut short (the tree's right edge) makes no node.
+    pub(crate) fn fold(&self, base: Vec<Hash>) -> Vec<Hash> {
+        if self.width_log == 0 {
+            return base;
+        }
+        base.chunks_exact(1 << self.width_log)
+            .map(subtree_root)
+            .collect()
+    }
+}
+
+/// The base ranges that the nodes `wanted` (level, index) are computed from.
+pub(crate) fn base_ranges(wanted: &[(u8, u64)]) -> Vec<Derivation> {
+    wanted
+        .iter()
+        .filter_map(|&(level, index)| derivation(level, index, 1))
+        .collect()
+}
+
+/// The nodes `wanted`, computed from the base nodes fetched (by level and index; level
+/// 0 holds the entries' leaf hashes). A node whose base is incomplete is left out (the
+/// proof then reports it missing).
+pub(crate) fn derive(
+    wanted: &[(u8, u64)],
+    base: &HashMap<(u8, u64), Hash>,
+) -> HashMap<(u8, u64), Hash> {
+    wanted
+        .iter()
+        .filter_map(|&(level, index)| {
+            let derivation = derivation(level, index, 1)?;
+            let nodes = (derivation.start..derivation.start + derivation.count)
+                .map(|at| base.get(&(derivation.base, at)).copied())
+                .collect::<Option<Vec<Hash>>>()?;
+            let node = derivation.fold(nodes).first().copied()?;
+            Some(((level, index), node))
+        })
+        .collect()
+}
+
+/// The root of a complete subtree from its `2^k` nodes of one level.
+fn subtree_root(nodes: &[Hash]) -> Hash {
+    match nodes {
+        [node] => *node,
+        _ => {
+            let (left, right) = nodes.split_at(nodes.len() / 2);
+            sceau_log::node_hash(&subtree_root(left), &subtree_root(right))
+        }
+    }
+}
+
 /// The hashes of `rows` (index, hash) that follow `start` without a gap, in order.
 pub(crate) fn contiguous(start: i64, rows: Vec<(i64, Vec<u8>)>) -> Vec<Hash> {
     rows.into_iter()
@@ -108,5 +200,51 @@ impl ProofRequest {
                 sceau_log::TreeError::Source(error) => error,
                 other => StoreError::Corrupt(format!("log proof: {other}")),
             })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every complete node of trees of many sizes is found again from what the store
+    /// keeps (the entries' leaf hashes and the tile levels), and no node past the
+    /// tree's right edge is made up.
+    #[test]
+    fn nodes_derive_from_the_entries_and_the_stored_levels() {
+        let leaves: Vec<Hash> = (0..700_u32)
+            .map(|n| sceau_log::leaf_hash(&n.to_be_bytes()))
+            .collect();
+        for size in [1_usize, 2, 3, 255, 256, 257, 511, 512, 700] {
+            let mut frontier = Frontier::default();
+            let complete: HashMap<(u8, u64), Hash> = frontier
+                .append(&leaves[..size])
+                .unwrap()
+                .into_iter()
+                .map(|node| ((node.level, node.index), node.hash))
+                .collect();
+            let mut base: HashMap<(u8, u64), Hash> = complete
+                .iter()
+                .filter(|((level, _), _)| stored_level(*level))
+                .map(|(key, hash)| (*key, *hash))
+                .collect();
+            for (index, leaf) in leaves[..size].iter().enumerate() {
+                base.insert((0, index as u64), *leaf);
+            }
+            let wanted: Vec<(u8, u64)> = complete.keys().copied().collect();
+            assert_eq!(derive(&wanted, &base), complete, "size {size}");
+            // The first node past the right edge of each level is not complete.
+            let past: Vec<(u8, u64)> = (0..10_u8)
+                .map(|level| (level, (size as u64) >> level))
+                .collect();
+            assert!(derive(&past, &base).is_empty(), "size {size}");
+        }
+        assert_eq!(derivation(64, 0, 1), None);
+        assert_eq!(derivation(7, u64::MAX, 1), None);
+        let tile_row = derivation(8, 3, 256).unwrap();
+        assert_eq!((tile_row.base, tile_row.start, tile_row.count), (8, 3, 256));
+        let inside = derivation(13, 5, 1).unwrap();
+        assert_eq!((inside.base, inside.start, inside.count), (8, 5 * 32, 32));
     }
 }

@@ -4,7 +4,9 @@
 
 use super::{Conn, Fail, col, exec, one_row, opt_row, rows};
 use crate::StoreError;
-use crate::log::{ProofRequest, frontier_from_stored, frontier_to_stored};
+use crate::log::{
+    ProofRequest, derivation, frontier_from_stored, frontier_to_stored, stored_level,
+};
 use crate::model::*;
 use std::collections::HashMap;
 
@@ -90,6 +92,10 @@ pub(super) async fn integrate(
         &[&indexes, &entries, &integrate.now_s, &evidence],
     )
     .await?;
+    let completed: Vec<_> = completed
+        .into_iter()
+        .filter(|node| stored_level(node.level))
+        .collect();
     let levels: Vec<i16> = completed.iter().map(|node| i16::from(node.level)).collect();
     let node_indexes: Vec<i64> = completed
         .iter()
@@ -179,18 +185,46 @@ pub(super) async fn proof(
     let Some(nodes) = request.nodes() else {
         return Ok(None);
     };
-    let levels: Vec<i16> = nodes.iter().map(|(level, _)| i16::from(*level)).collect();
-    let indexes: Vec<i64> = nodes
+    // The nodes' bases in two queries whatever their number: the entries (level 0) and
+    // the stored levels.
+    let ranges = crate::log::base_ranges(&nodes);
+    let column = |base: bool, field: fn(&crate::log::Derivation) -> u64| {
+        ranges
+            .iter()
+            .filter(|range| (range.base == 0) == base)
+            .map(|range| signed(field(range)))
+            .collect::<Result<Vec<i64>, Fail>>()
+    };
+    let mut base = HashMap::new();
+    for row in rows(
+        c,
+        "SELECT e.idx, e.entry FROM log_entries e \
+         JOIN unnest($1::BIGINT[], $2::BIGINT[]) AS r (first, count) \
+         ON e.idx >= r.first AND e.idx < r.first + r.count",
+        &[&column(true, |r| r.start)?, &column(true, |r| r.count)?],
+    )
+    .await?
+    {
+        let index: i64 = col(&row, 0)?;
+        let entry: Vec<u8> = col(&row, 1)?;
+        let index = u64::try_from(index).map_err(|_| corrupt("log_entries.idx"))?;
+        base.insert((0, index), sceau_log::leaf_hash(&entry));
+    }
+    let levels: Vec<i16> = ranges
         .iter()
-        .map(|(_, index)| signed(*index))
-        .collect::<Result<_, Fail>>()?;
-    let mut fetched = HashMap::with_capacity(nodes.len());
+        .filter(|range| range.base != 0)
+        .map(|range| i16::from(range.base))
+        .collect();
     for row in rows(
         c,
         "SELECT n.level, n.idx, n.hash FROM log_nodes n \
-         JOIN unnest($1::SMALLINT[], $2::BIGINT[]) AS w (level, idx) \
-         ON n.level = w.level AND n.idx = w.idx",
-        &[&levels, &indexes],
+         JOIN unnest($1::SMALLINT[], $2::BIGINT[], $3::BIGINT[]) AS r (level, first, count) \
+         ON n.level = r.level AND n.idx >= r.first AND n.idx < r.first + r.count",
+        &[
+            &levels,
+            &column(false, |r| r.start)?,
+            &column(false, |r| r.count)?,
+        ],
     )
     .await?
     {
@@ -204,30 +238,59 @@ pub(super) async fn proof(
         ) else {
             return Err(corrupt("log_nodes"));
         };
-        fetched.insert((level, index), hash);
+        base.insert((level, index), hash);
     }
+    let fetched = crate::log::derive(&nodes, &base);
     request.with_nodes(fetched).map(Some).map_err(Fail::Store)
 }
 
+/// The complete nodes of `level` from `start`, in order, up to `count` (stopping at the
+/// first missing): stored, or computed from the stored level below or from the entries
+/// (see `crate::log::stored_level`).
 pub(super) async fn nodes(
     c: &Conn,
     level: u8,
     start: u64,
     count: u32,
 ) -> Result<Vec<[u8; 32]>, Fail> {
-    let Ok(start) = i64::try_from(start) else {
+    level_nodes(c, level, start, u64::from(count)).await
+}
+
+async fn level_nodes(c: &Conn, level: u8, start: u64, count: u64) -> Result<Vec<[u8; 32]>, Fail> {
+    let Some(derivation) = derivation(level, start, count) else {
         return Ok(Vec::new());
     };
-    let found = rows(
-        c,
-        "SELECT idx, hash FROM log_nodes WHERE level = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
-        &[&i16::from(level), &start, &i64::from(count)],
-    )
-    .await?
-    .iter()
-    .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
-    .collect::<Result<Vec<(i64, Vec<u8>)>, Fail>>()?;
-    Ok(crate::log::contiguous(start, found))
+    let (Ok(base_start), Ok(base_count)) = (
+        i64::try_from(derivation.start),
+        i64::try_from(derivation.count),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let found = if derivation.base == 0 {
+        rows(
+            c,
+            "SELECT idx, entry FROM log_entries WHERE idx >= $1 AND idx < $1 + $2 ORDER BY idx",
+            &[&base_start, &base_count],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let entry: Vec<u8> = col(row, 1)?;
+            Ok((col(row, 0)?, sceau_log::leaf_hash(&entry).to_vec()))
+        })
+        .collect::<Result<Vec<(i64, Vec<u8>)>, Fail>>()?
+    } else {
+        rows(
+            c,
+            "SELECT idx, hash FROM log_nodes WHERE level = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+            &[&i16::from(derivation.base), &base_start, &base_count],
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
+        .collect::<Result<Vec<(i64, Vec<u8>)>, Fail>>()?
+    };
+    Ok(derivation.fold(crate::log::contiguous(base_start, found)))
 }
 
 pub(super) async fn entries(c: &Conn, start: u64, count: u32) -> Result<Vec<Vec<u8>>, Fail> {

@@ -354,6 +354,11 @@ const MIGRATIONS: &[&str] = &[
         signature BYTEA NOT NULL,
         created_at BIGINT NOT NULL
     );
+    "#, // 10: log_nodes keeps only the levels of the hash tiles above the entries (8, 16,
+    // ...); level 0 is the entries' leaf hashes and the levels between are computed
+    // from the stored level below when asked (`crate::log::stored_level`).
+    r#"
+    DELETE FROM log_nodes WHERE level = 0 OR level % 8 <> 0;
     "#,
 ];
 

@@ -1,7 +1,9 @@
 //! The transparency log on SQLite (see `crate::log` for what both backends share).
 
 use crate::StoreError;
-use crate::log::{ProofRequest, frontier_from_stored, frontier_to_stored};
+use crate::log::{
+    ProofRequest, derivation, frontier_from_stored, frontier_to_stored, stored_level,
+};
 use crate::model::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -91,7 +93,7 @@ pub(super) fn integrate(
     }
     let mut insert_node = connection
         .prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
-    for node in &completed {
+    for node in completed.iter().filter(|node| stored_level(node.level)) {
         insert_node.execute(params![node.level, signed(node.index)?, &node.hash[..]])?;
     }
     let new_size = frontier.size();
@@ -175,38 +177,71 @@ pub(super) fn proof(
     let Some(nodes) = request.nodes() else {
         return Ok(None);
     };
-    let mut select =
-        connection.prepare_cached("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2")?;
-    let mut fetched = HashMap::with_capacity(nodes.len());
-    for (level, index) in nodes {
-        let hash: Option<Vec<u8>> = select
-            .query_row(params![level, signed(index)?], |row| row.get(0))
-            .optional()?;
-        if let Some(hash) = hash.and_then(|hash| <[u8; 32]>::try_from(hash.as_slice()).ok()) {
-            fetched.insert((level, index), hash);
+    let mut base = HashMap::new();
+    for range in crate::log::base_ranges(&nodes) {
+        let found = level_nodes(connection, range.base, range.start, range.count)?;
+        for (offset, hash) in found.into_iter().enumerate() {
+            base.insert((range.base, range.start + offset as u64), hash);
         }
     }
-    request.with_nodes(fetched).map(Some)
+    request
+        .with_nodes(crate::log::derive(&nodes, &base))
+        .map(Some)
 }
 
+/// The complete nodes of `level` from `start`, in order, up to `count` (stopping at the
+/// first missing): stored, or computed from the stored level below or from the entries
+/// (see `crate::log::stored_level`).
 pub(super) fn nodes(
     connection: &Connection,
     level: u8,
     start: u64,
     count: u32,
 ) -> Result<Vec<[u8; 32]>, StoreError> {
-    let Ok(start) = i64::try_from(start) else {
+    level_nodes(connection, level, start, u64::from(count))
+}
+
+fn level_nodes(
+    connection: &Connection,
+    level: u8,
+    start: u64,
+    count: u64,
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    let Some(derivation) = derivation(level, start, count) else {
         return Ok(Vec::new());
     };
-    let rows: Vec<(i64, Vec<u8>)> = connection
-        .prepare_cached(
-            "SELECT idx, hash FROM log_nodes WHERE level = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
-        )?
-        .query_map(params![level, start, count], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(crate::log::contiguous(start, rows))
+    let (Ok(base_start), Ok(base_count)) = (
+        i64::try_from(derivation.start),
+        i64::try_from(derivation.count),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let base = if derivation.base == 0 {
+        let entries: Vec<(i64, Vec<u8>)> = connection
+            .prepare_cached(
+                "SELECT idx, entry FROM log_entries WHERE idx >= ?1 AND idx < ?1 + ?2 ORDER BY idx",
+            )?
+            .query_map(params![base_start, base_count], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let leaves = entries
+            .into_iter()
+            .map(|(index, entry)| (index, sceau_log::leaf_hash(&entry).to_vec()))
+            .collect();
+        crate::log::contiguous(base_start, leaves)
+    } else {
+        let rows: Vec<(i64, Vec<u8>)> = connection
+            .prepare_cached(
+                "SELECT idx, hash FROM log_nodes WHERE level = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
+            )?
+            .query_map(params![derivation.base, base_start, base_count], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        crate::log::contiguous(base_start, rows)
+    };
+    Ok(derivation.fold(base))
 }
 
 pub(super) fn entries(
