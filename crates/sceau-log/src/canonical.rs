@@ -132,16 +132,7 @@ fn write_canon(value: Canon, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
             out.push(b'"');
         }
         Canon::Str(text) => write_string(&text, out),
-        Canon::Array(items) => {
-            out.push(b'[');
-            for (at, item) in items.into_iter().enumerate() {
-                if at > 0 {
-                    out.push(b',');
-                }
-                write_canon(item, out)?;
-            }
-            out.push(b']');
-        }
+        Canon::Array(items) => write_sequence(b'[', items, b']', out, write_canon)?,
         Canon::Object(object) => write_object(object, out)?,
     }
     Ok(())
@@ -189,17 +180,40 @@ fn write_object(object: Object, out: &mut Vec<u8>) -> Result<(), CanonicalError>
     if let Some(pair) = members.windows(2).find(|pair| pair[0].0 == pair[1].0) {
         return Err(CanonicalError::Duplicate(pair[0].0));
     }
-    out.push(b'{');
-    for (at, (name, item)) in members.into_iter().enumerate() {
+    write_sequence(b'{', members, b'}', out, |(name, item), out| {
+        write_member(name, item, out, write_canon)
+    })
+}
+
+/// `open`, the items separated by commas, `close`: an array's or an object's body.
+fn write_sequence<T>(
+    open: u8,
+    items: impl IntoIterator<Item = T>,
+    close: u8,
+    out: &mut Vec<u8>,
+    mut write_item: impl FnMut(T, &mut Vec<u8>) -> Result<(), CanonicalError>,
+) -> Result<(), CanonicalError> {
+    out.push(open);
+    for (at, item) in items.into_iter().enumerate() {
         if at > 0 {
             out.push(b',');
         }
-        write_string(name, out);
-        out.push(b':');
-        write_canon(item, out)?;
+        write_item(item, out)?;
     }
-    out.push(b'}');
+    out.push(close);
     Ok(())
+}
+
+/// An object's member: its name, a colon, its value.
+fn write_member<T>(
+    name: &str,
+    value: T,
+    out: &mut Vec<u8>,
+    write_value: impl FnOnce(T, &mut Vec<u8>) -> Result<(), CanonicalError>,
+) -> Result<(), CanonicalError> {
+    write_string(name, out);
+    out.push(b':');
+    write_value(value, out)
 }
 
 /// The JCS bytes of `value`.
@@ -231,16 +245,7 @@ fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
             }
         }
         Value::String(text) => write_string(text, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (at, item) in items.iter().enumerate() {
-                if at > 0 {
-                    out.push(b',');
-                }
-                write(item, out)?;
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => write_sequence(b'[', items, b']', out, write)?,
         Value::Object(members) => {
             // Members sorted by their names' UTF-16 code units (RFC 8785 §3.2.3). For
             // ASCII names that is their byte order, the order the map already has.
@@ -250,16 +255,9 @@ fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
             {
                 sorted.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
             }
-            out.push(b'{');
-            for (at, (name, item)) in sorted.into_iter().enumerate() {
-                if at > 0 {
-                    out.push(b',');
-                }
-                write_string(name, out);
-                out.push(b':');
-                write(item, out)?;
-            }
-            out.push(b'}');
+            write_sequence(b'{', sorted, b'}', out, |(name, item), out| {
+                write_member(name, item, out, write)
+            })?;
         }
     }
     Ok(())

@@ -558,16 +558,18 @@ mod tests {
             .unwrap();
 
         migrate(&mut connection).unwrap();
-        let integrated = crate::sqlite::log::integrate(
-            &connection,
-            &crate::model::IntegrateLog {
-                batch_max: 100,
-                sign: Box::new(|size, _| format!("size {size}")),
-                now_s: 2,
-            },
-        )
-        .unwrap()
-        .unwrap();
+        let integrate = |connection: &Connection| {
+            crate::sqlite::log::integrate(
+                connection,
+                &crate::model::IntegrateLog {
+                    batch_max: 100,
+                    sign: Box::new(|size, _| format!("size {size}")),
+                    now_s: 2,
+                },
+            )
+            .unwrap()
+        };
+        let integrated = integrate(&connection).unwrap();
 
         assert_eq!(integrated.size, 4);
         let entries: Vec<(i64, Vec<u8>, Option<i64>)> = connection
@@ -595,16 +597,7 @@ mod tests {
         expected.append(&leaves).unwrap();
         assert_eq!(integrated.root, expected.root());
         assert!(
-            crate::sqlite::log::integrate(
-                &connection,
-                &crate::model::IntegrateLog {
-                    batch_max: 100,
-                    sign: Box::new(|size, _| format!("size {size}")),
-                    now_s: 3,
-                },
-            )
-            .unwrap()
-            .is_none(),
+            integrate(&connection).is_none(),
             "nothing is appended twice"
         );
     }
