@@ -1,6 +1,8 @@
 //! The binary as a user runs it: the demo (the README's main command) and the admin CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -85,7 +87,7 @@ fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
     }
     // The README's openssl commands, on the extracted parts.
     let parts = directory.join("parts");
-    let (verified, text) = openssl_says(
+    let (verified, text) = common::openssl(
         &parts,
         &[
             "cms",
@@ -109,7 +111,7 @@ fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
         verified && text.contains("Verification successful"),
         "{text}"
     );
-    let (verified, text) = openssl_says(
+    let (verified, text) = common::openssl(
         &parts,
         &[
             "ts",
@@ -296,21 +298,9 @@ fn admin_commands_enrol_list_and_check() {
     );
 }
 
-/// Runs `openssl args` in `directory`: whether it succeeded, and what it printed.
-fn openssl_says(directory: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(directory)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
-}
-
 /// Runs `openssl args` in `directory`, which must succeed.
 fn openssl(directory: &std::path::Path, args: &[&str]) {
-    let (succeeded, text) = openssl_says(directory, args);
+    let (succeeded, text) = common::openssl(directory, args);
     assert!(succeeded, "openssl {args:?}: {text}");
 }
 

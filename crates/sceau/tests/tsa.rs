@@ -6,25 +6,7 @@
 
 mod common;
 
-use common::Server;
-use std::path::Path;
-use std::process::Command;
-
-fn openssl(directory: &Path, args: &[&str]) -> (bool, String) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(directory)
-        .output()
-        .expect("run openssl");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
-}
+use common::{Server, openssl};
 
 #[tokio::test]
 async fn time_stamps_over_http_verify_with_openssl_and_the_pki_survives_a_restart() {

@@ -54,3 +54,20 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `openssl args` in `directory`: whether it succeeded, and what it printed.
+pub fn openssl(directory: &Path, args: &[&str]) -> (bool, String) {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(directory)
+        .output()
+        .expect("run openssl");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
