@@ -48,13 +48,32 @@ pub(crate) struct Event {
     fields: Object,
 }
 
-/// A record as written: its place in its subject's chain, its bytes and their hash (the
-/// log entry).
+/// A record as written: its subject, type and time, its place in its subject's chain,
+/// its bytes and their hash (the log entry).
 #[derive(Debug, Clone)]
 pub(crate) struct Written {
+    pub(crate) subject: String,
+    pub(crate) kind: &'static str,
+    pub(crate) at_s: i64,
     pub(crate) seq: i64,
     pub(crate) hash: [u8; 32],
     pub(crate) bytes: Vec<u8>,
+}
+
+impl Written {
+    /// The record as stored under `id` (not yet in the log).
+    pub(crate) fn into_record(self, id: i64) -> EvidenceRecord {
+        EvidenceRecord {
+            id,
+            subject: self.subject,
+            seq: self.seq,
+            kind: self.kind.to_owned(),
+            hash: self.hash,
+            record: self.bytes,
+            created_at_s: self.at_s,
+            log_index: None,
+        }
+    }
 }
 
 impl Event {
@@ -79,7 +98,7 @@ impl Event {
             "v": RECORD_VERSION,
             "type": self.kind,
             "at": rfc3339(self.at_s),
-            "subject": self.subject,
+            "subject": &self.subject,
             "seq": seq,
             "prev": previous.map(|(_, hash)| hex(&hash)),
         });
@@ -87,7 +106,14 @@ impl Event {
             .canonical()
             .map_err(|error| StoreError::Corrupt(format!("evidence record: {error}")))?;
         let hash: [u8; 32] = Sha256::digest(&bytes).into();
-        Ok(Written { seq, hash, bytes })
+        Ok(Written {
+            subject: self.subject,
+            kind: self.kind,
+            at_s: self.at_s,
+            seq,
+            hash,
+            bytes,
+        })
     }
 }
 

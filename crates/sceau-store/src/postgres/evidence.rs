@@ -47,20 +47,10 @@ pub(super) fn chain(
     let mut prev_ids: Vec<Option<i64>> = Vec::with_capacity(events.len());
     for (event, id) in events.into_iter().zip(ids) {
         let head = heads.get(&event.subject).copied();
-        let (subject, kind, at_s) = (event.subject.clone(), event.kind, event.at_s);
         let written = event.write_after(head.map(|(_, seq, hash)| (seq, hash)))?;
-        heads.insert(subject.clone(), (id, written.seq, written.hash));
+        heads.insert(written.subject.clone(), (id, written.seq, written.hash));
         prev_ids.push(head.map(|(last_id, _, _)| last_id));
-        records.push(EvidenceRecord {
-            id,
-            subject,
-            seq: written.seq,
-            kind: kind.to_owned(),
-            hash: written.hash,
-            record: written.bytes,
-            created_at_s: at_s,
-            log_index: None,
-        });
+        records.push(written.into_record(id));
     }
     let moved = heads
         .into_iter()

@@ -17,7 +17,6 @@ pub(super) fn write(connection: &Connection, event: Event) -> Result<EvidenceRec
         .optional()?;
     let prev_id = head.as_ref().map(|(id, _, _)| *id);
     let previous = previous_from_stored(head.map(|(_, seq, hash)| (seq, hash)))?;
-    let (subject, kind, at_s) = (event.subject.clone(), event.kind, event.at_s);
     let written = event.write_after(previous)?;
     connection
         .prepare_cached(
@@ -25,13 +24,13 @@ pub(super) fn write(connection: &Connection, event: Event) -> Result<EvidenceRec
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
-            subject,
+            written.subject,
             written.seq,
             prev_id,
-            kind,
+            written.kind,
             &written.hash[..],
             &written.bytes,
-            at_s
+            written.at_s
         ])?;
     let id = connection.last_insert_rowid();
     // The head moves from the record read, or is made: anything else is a fork.
@@ -41,20 +40,11 @@ pub(super) fn write(connection: &Connection, event: Event) -> Result<EvidenceRec
              ON CONFLICT (subject) DO UPDATE SET last_id = excluded.last_id, seq = excluded.seq, \
              hash = excluded.hash WHERE evidence_heads.seq = excluded.seq - 1",
         )?
-        .execute(params![subject, id, written.seq, &written.hash[..]])?;
+        .execute(params![written.subject, id, written.seq, &written.hash[..]])?;
     if moved != 1 {
         return Err(StoreError::Conflict("evidence_changed_concurrently"));
     }
-    Ok(EvidenceRecord {
-        id,
-        subject,
-        seq: written.seq,
-        kind: kind.to_owned(),
-        hash: written.hash,
-        record: written.bytes,
-        created_at_s: at_s,
-        log_index: None,
-    })
+    Ok(written.into_record(id))
 }
 
 /// Writes each of `events` in order.
