@@ -360,11 +360,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ),
         (
             "SCEAU_KEYS_DIRECTORY",
-            directory.path().join("keys").into_os_string(),
+            config.keys_directory.clone().into_os_string(),
         ),
         (
             "SCEAU_PKI_DIRECTORY",
-            directory.path().join("pki").into_os_string(),
+            config.pki_directory.clone().into_os_string(),
         ),
     ]
     .into_iter()
