@@ -45,7 +45,42 @@ pub(crate) struct Event {
     pub(crate) subject: String,
     pub(crate) kind: &'static str,
     pub(crate) at_s: i64,
+    /// Where the subject's head is kept (see [`Head`]).
+    pub(crate) head: HeadRow,
     fields: Object,
+}
+
+/// A subject's head, its last record: id, `seq` and hash.
+pub(crate) type Head = (i64, i64, [u8; 32]);
+
+/// Where a subject's head is kept. A number's is on its own `numbers` row
+/// (`evidence_last_id`, `evidence_seq`, `evidence_hash`): every event of a number
+/// updates that row anyway, so moving the head there costs no row, page or statement of
+/// its own on a payment's path. Every other subject's is in `evidence_heads`, by
+/// subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeadRow {
+    Number(i64),
+    Keyed,
+}
+
+impl HeadRow {
+    /// Where the head of `subject` is kept.
+    pub(crate) fn of(subject: &str) -> HeadRow {
+        subject
+            .strip_prefix(NUMBER_SUBJECT_PREFIX)
+            .and_then(|id| id.parse::<i64>().ok())
+            .filter(|id| number_subject(*id) == subject)
+            .map_or(HeadRow::Keyed, HeadRow::Number)
+    }
+
+    /// The number whose row keeps the head, if it is a number's.
+    pub(crate) fn number_id(self) -> Option<i64> {
+        match self {
+            HeadRow::Number(id) => Some(id),
+            HeadRow::Keyed => None,
+        }
+    }
 }
 
 /// A record as written: its subject, type and time, its place in its subject's chain,
@@ -79,6 +114,7 @@ impl Written {
 impl Event {
     fn new(subject: String, kind: &'static str, at_s: i64, fields: Object) -> Event {
         Event {
+            head: HeadRow::of(&subject),
             subject,
             kind,
             at_s,
@@ -119,25 +155,35 @@ impl Event {
 
 /// A subject's records, oldest first, each with its log index once integrated: walked
 /// back from the subject's head along `prev_id` (the same SQL on both backends: SQLite
-/// reads `$1` as a parameter too).
+/// reads `$1` and `$2` as parameters too). `$1` is the subject, `$2` the number whose
+/// row keeps its head (null for another subject: [`HeadRow`]).
 pub(crate) const CHAIN_SQL: &str = "WITH RECURSIVE chain (id) AS ( \
-     SELECT last_id FROM evidence_heads WHERE subject = $1 \
+     SELECT last_id FROM (SELECT last_id FROM evidence_heads WHERE subject = $1 \
+     UNION ALL SELECT evidence_last_id FROM numbers WHERE id = $2 \
+     AND evidence_last_id IS NOT NULL) AS head \
      UNION ALL SELECT e.prev_id FROM evidence e JOIN chain c ON e.id = c.id \
      WHERE e.prev_id IS NOT NULL) \
      SELECT e.id, e.subject, e.seq, e.type, e.hash, e.record, e.created_at, \
      (SELECT l.idx FROM log_entries l WHERE l.evidence_id = e.id) \
      FROM evidence e JOIN chain c ON e.id = c.id ORDER BY e.seq";
 
-/// The previous record of a subject as stored: `seq` and hash.
-pub(crate) fn previous_from_stored(
-    row: Option<(i64, Vec<u8>)>,
-) -> Result<Option<(i64, [u8; 32])>, StoreError> {
-    row.map(|(seq, hash)| {
-        let hash = <[u8; 32]>::try_from(hash.as_slice())
-            .map_err(|_| StoreError::Corrupt("evidence.hash is not 32 bytes".into()))?;
-        Ok((seq, hash))
-    })
-    .transpose()
+/// A subject's head as stored: its columns all null (or, on a `numbers` row, a `seq` of
+/// 0) before the subject's first record, all set after.
+pub(crate) fn head_from_stored(
+    last_id: Option<i64>,
+    seq: Option<i64>,
+    hash: Option<Vec<u8>>,
+) -> Result<Option<Head>, StoreError> {
+    match (last_id, seq, hash) {
+        (None, None | Some(0), None) => Ok(None),
+        (Some(last_id), Some(seq), Some(hash)) if seq >= 1 => {
+            let hash = <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| {
+                StoreError::Corrupt("an evidence head's hash is not 32 bytes".into())
+            })?;
+            Ok(Some((last_id, seq, hash)))
+        }
+        _ => Err(StoreError::Corrupt("an evidence head half set".into())),
+    }
 }
 
 /// `2026-11-25T03:07:30Z`.

@@ -10,23 +10,33 @@
 
 use super::{Conn, Fail, col, exec, rows};
 use crate::StoreError;
-use crate::evidence::{Event, previous_from_stored};
+use crate::evidence::{Event, Head, HeadRow, head_from_stored};
 use crate::model::EvidenceRecord;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-/// A subject's last record as its head says: id, seq, hash.
-pub(super) type Head = (i64, i64, [u8; 32]);
-
 /// Records made, not yet written: each after its subject's last one, with the ids drawn
 /// for them, and the heads to move (each subject's last record, on condition of the
-/// `seq` its head had when read: 0 for a head to create).
+/// `seq` its head had when read: 0 for a head to create or a number's first record),
+/// those in `evidence_heads` apart from those on `numbers` rows.
 pub(super) struct Chained {
     records: Vec<EvidenceRecord>,
     prev_ids: Vec<Option<i64>>,
     moved: Vec<(String, i64, i64, [u8; 32], i64)>,
+    numbers_moved: Vec<NumberHeadMove>,
+}
+
+/// A number's head to move: the number, the new head (id, seq, hash), and the `seq` it
+/// must still have.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NumberHeadMove {
+    pub(super) number_id: i64,
+    pub(super) last_id: i64,
+    pub(super) seq: i64,
+    pub(super) hash: [u8; 32],
+    pub(super) was: i64,
 }
 
 /// Makes the records of `events`, in order, with `ids`, after the subjects' `heads` as
@@ -45,25 +55,38 @@ pub(super) fn chain(
         .collect();
     let mut records = Vec::with_capacity(events.len());
     let mut prev_ids: Vec<Option<i64>> = Vec::with_capacity(events.len());
+    let mut recorded: HashMap<String, HeadRow> = HashMap::new();
     for (event, id) in events.into_iter().zip(ids) {
+        recorded.insert(event.subject.clone(), event.head);
         let head = heads.get(&event.subject).copied();
         let written = event.write_after(head.map(|(_, seq, hash)| (seq, hash)))?;
         heads.insert(written.subject.clone(), (id, written.seq, written.hash));
         prev_ids.push(head.map(|(last_id, _, _)| last_id));
         records.push(written.into_record(id));
     }
-    let moved = heads
-        .into_iter()
-        .filter(|(subject, _)| records.iter().any(|record| &record.subject == subject))
-        .map(|(subject, (last_id, seq, hash))| {
-            let was = read.get(&subject).copied().unwrap_or(0);
-            (subject, last_id, seq, hash, was)
-        })
-        .collect();
+    let mut moved = Vec::new();
+    let mut numbers_moved = Vec::new();
+    for (subject, (last_id, seq, hash)) in heads {
+        let Some(&row) = recorded.get(&subject) else {
+            continue;
+        };
+        let was = read.get(&subject).copied().unwrap_or(0);
+        match row {
+            HeadRow::Number(number_id) => numbers_moved.push(NumberHeadMove {
+                number_id,
+                last_id,
+                seq,
+                hash,
+                was,
+            }),
+            HeadRow::Keyed => moved.push((subject, last_id, seq, hash, was)),
+        }
+    }
     Ok(Chained {
         records,
         prev_ids,
         moved,
+        numbers_moved,
     })
 }
 
@@ -88,7 +111,12 @@ pub(super) fn ctes(first: usize) -> String {
          SELECT subject, last_id, seq, hash FROM evidence_heads_input \
          ON CONFLICT (subject) DO UPDATE SET last_id = excluded.last_id, seq = excluded.seq, \
          hash = excluded.hash WHERE evidence_heads.seq = \
-         (SELECT was FROM evidence_heads_input h WHERE h.subject = excluded.subject) RETURNING 1)",
+         (SELECT was FROM evidence_heads_input h WHERE h.subject = excluded.subject) RETURNING 1), \
+         evidence_numbers_moved AS (UPDATE numbers n SET evidence_last_id = m.last_id, \
+         evidence_seq = m.seq, evidence_hash = m.hash \
+         FROM unnest({}::BIGINT[], {}::BIGINT[], {}::BIGINT[], {}::BYTEA[], {}::BIGINT[]) \
+         AS m (number_id, last_id, seq, hash, was) \
+         WHERE n.id = m.number_id AND n.evidence_seq = m.was RETURNING 1)",
         p(0),
         p(1),
         p(2),
@@ -101,13 +129,19 @@ pub(super) fn ctes(first: usize) -> String {
         p(9),
         p(10),
         p(11),
-        p(12)
+        p(12),
+        p(13),
+        p(14),
+        p(15),
+        p(16),
+        p(17)
     )
 }
 
 /// The counts [`Chained::check`] reads, three columns for a statement's `SELECT`.
 pub(super) const COUNTS: &str = "(SELECT count(*) FROM evidence_recorded), \
-     (SELECT count(*) FROM evidence_queued), (SELECT count(*) FROM evidence_moved)";
+     (SELECT count(*) FROM evidence_queued), \
+     (SELECT count(*) FROM evidence_moved) + (SELECT count(*) FROM evidence_numbers_moved)";
 
 /// [`Chained`]'s columns, owned, for [`ctes`]' parameters.
 pub(super) struct Columns<'a> {
@@ -124,11 +158,16 @@ pub(super) struct Columns<'a> {
     head_seqs: Vec<i64>,
     head_hashes: Vec<&'a [u8]>,
     head_was: Vec<i64>,
+    number_ids: Vec<i64>,
+    number_head_ids: Vec<i64>,
+    number_head_seqs: Vec<i64>,
+    number_head_hashes: Vec<&'a [u8]>,
+    number_head_was: Vec<i64>,
 }
 
 impl Columns<'_> {
-    /// The thirteen parameters of [`ctes`], in order.
-    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+    /// The eighteen parameters of [`ctes`], in order.
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 18] {
         [
             &self.ids,
             &self.subjects,
@@ -143,6 +182,11 @@ impl Columns<'_> {
             &self.head_seqs,
             &self.head_hashes,
             &self.head_was,
+            &self.number_ids,
+            &self.number_head_ids,
+            &self.number_head_seqs,
+            &self.number_head_hashes,
+            &self.number_head_was,
         ]
     }
 }
@@ -164,7 +208,23 @@ impl Chained {
             head_seqs: self.moved.iter().map(|m| m.2).collect(),
             head_hashes: self.moved.iter().map(|m| m.3.as_slice()).collect(),
             head_was: self.moved.iter().map(|m| m.4).collect(),
+            number_ids: self.numbers_moved.iter().map(|m| m.number_id).collect(),
+            number_head_ids: self.numbers_moved.iter().map(|m| m.last_id).collect(),
+            number_head_seqs: self.numbers_moved.iter().map(|m| m.seq).collect(),
+            number_head_hashes: self
+                .numbers_moved
+                .iter()
+                .map(|m| m.hash.as_slice())
+                .collect(),
+            number_head_was: self.numbers_moved.iter().map(|m| m.was).collect(),
         }
+    }
+
+    /// Takes the numbers' heads to move out of the records' statement, for an
+    /// operation that updates those numbers' rows anyway to move them in its own update
+    /// (a statement may not update one row twice), and check them there.
+    pub(super) fn take_number_moves(&mut self) -> Vec<NumberHeadMove> {
+        std::mem::take(&mut self.numbers_moved)
     }
 
     /// Checks [`COUNTS`], read from `row` at column `first`: every record written and
@@ -175,7 +235,7 @@ impl Chained {
         if col::<i64>(row, first)? != written || col::<i64>(row, first + 1)? != written {
             return Err(super::corrupt("evidence rows written"));
         }
-        if col::<i64>(row, first + 2)? != self.moved.len() as i64 {
+        if col::<i64>(row, first + 2)? != (self.moved.len() + self.numbers_moved.len()) as i64 {
             return Err(Fail::Store(StoreError::Conflict(
                 "evidence_changed_concurrently",
             )));
@@ -190,7 +250,15 @@ pub(super) async fn write_all(c: &Conn, events: Vec<Event>) -> Result<Vec<Eviden
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let subjects: Vec<&str> = events.iter().map(|event| event.subject.as_str()).collect();
+    let subjects: Vec<&str> = events
+        .iter()
+        .filter(|event| event.head == HeadRow::Keyed)
+        .map(|event| event.subject.as_str())
+        .collect();
+    let numbers: Vec<i64> = events
+        .iter()
+        .filter_map(|event| event.head.number_id())
+        .collect();
     let count = events.len() as i64;
     let mut heads: HashMap<String, Head> = HashMap::new();
     let mut ids: Vec<i64> = Vec::new();
@@ -198,9 +266,11 @@ pub(super) async fn write_all(c: &Conn, events: Vec<Event>) -> Result<Vec<Eviden
         c,
         "SELECT subject, last_id, seq, hash, NULL::BIGINT[] FROM evidence_heads \
          WHERE subject = ANY($1) \
+         UNION ALL SELECT 'number:' || id, evidence_last_id, evidence_seq, evidence_hash, NULL \
+         FROM numbers WHERE id = ANY($3) AND evidence_last_id IS NOT NULL \
          UNION ALL SELECT NULL, NULL, NULL, NULL, \
          ARRAY(SELECT nextval('evidence_id_seq') FROM generate_series(1::BIGINT, $2::BIGINT))",
-        &[&subjects, &count],
+        &[&subjects, &count, &numbers],
     )
     .await?
     {
@@ -223,19 +293,6 @@ pub(super) async fn write_all(c: &Conn, events: Vec<Event>) -> Result<Vec<Eviden
     chained.check(&row, 0)
 }
 
-/// A head as read (its columns null when the subject has no record yet).
-pub(super) fn head_from_stored(
-    last_id: Option<i64>,
-    seq: Option<i64>,
-    hash: Option<Vec<u8>>,
-) -> Result<Option<Head>, Fail> {
-    let (Some(last_id), Some(seq), Some(hash)) = (last_id, seq, hash) else {
-        return Ok(None);
-    };
-    let previous = previous_from_stored(Some((seq, hash)))?;
-    Ok(previous.map(|(seq, hash)| (last_id, seq, hash)))
-}
-
 pub(super) async fn write(c: &Conn, event: Event) -> Result<EvidenceRecord, Fail> {
     write_all(c, vec![event])
         .await?
@@ -245,7 +302,8 @@ pub(super) async fn write(c: &Conn, event: Event) -> Result<EvidenceRecord, Fail
 
 /// A subject's records, oldest first (walked back from its head).
 pub(super) async fn of_subject(c: &Conn, subject: &str) -> Result<Vec<EvidenceRecord>, Fail> {
-    rows(c, crate::evidence::CHAIN_SQL, &[&subject])
+    let number_id = HeadRow::of(subject).number_id();
+    rows(c, crate::evidence::CHAIN_SQL, &[&subject, &number_id])
         .await?
         .iter()
         .map(|row| {

@@ -9,7 +9,7 @@ use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row
 use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
 use super::{certificates, checkout, clearing, evidence, log, signatures};
 use crate::StoreError;
-use crate::evidence::{self as records, AuthorizationEvent, NUMBER_SUBJECT_PREFIX};
+use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
 use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
 use sceau_domain::Money;
@@ -1007,19 +1007,20 @@ async fn read_for_authorizations(
         .iter()
         .map(|r| r.idempotency.as_ref().map(|key| key.key.as_str()))
         .collect();
-    // With each number, its evidence head and an id for the record an approval writes.
+    // With each number, its evidence head (on its row) and an id for the record an
+    // approval writes.
     let sql = format!(
         "SELECT x.*, (SELECT id FROM accounts WHERE kind = 'merchant' AND owner_id = r.merchant \
          AND currency = r.currency), i.request_hash, i.outcome, nextval('authorizations_id_seq'), r.ord, \
-         h.last_id, h.seq, h.hash, nextval('evidence_id_seq') \
+         nextval('evidence_id_seq') \
          FROM unnest($1::BYTEA[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) WITH ORDINALITY \
          AS r (fingerprint, merchant, currency, key, ord) \
          LEFT JOIN LATERAL (SELECT {NUMBER_COLUMNS}, n.account_id, n.details_fingerprint, n.failed_tries, \
-         n.version, c.blocked, c.paused_until, c.consecutive_failures, a.balance, a.held, a.credit_limit \
+         n.version, c.blocked, c.paused_until, c.consecutive_failures, a.balance, a.held, a.credit_limit, \
+         n.evidence_last_id, n.evidence_seq, n.evidence_hash \
          FROM numbers n JOIN clients c ON c.id = n.client_id JOIN accounts a ON a.id = n.account_id \
          WHERE n.fingerprint = r.fingerprint ORDER BY (n.state = 'live') DESC, n.id DESC LIMIT 1) AS x ON TRUE \
          LEFT JOIN idempotency i ON i.merchant_id = r.merchant AND i.key = r.key \
-         LEFT JOIN evidence_heads h ON h.subject = '{NUMBER_SUBJECT_PREFIX}' || x.id \
          ORDER BY r.ord"
     );
     rows(c, &sql, &[&fingerprints, &merchants, &currencies, &keys]).await
@@ -1032,23 +1033,23 @@ async fn plan_authorization(
     row: &tokio_postgres::Row,
 ) -> Result<Planned, Fail> {
     if let Some(key) = &request.idempotency {
-        let request_hash: Option<Vec<u8>> = col(row, 28)?;
+        let request_hash: Option<Vec<u8>> = col(row, 31)?;
         if let Some(request_hash) = request_hash {
             if request_hash != key.request_hash {
                 return Err(Fail::Store(StoreError::IdempotencyMismatch));
             }
-            return Ok(Planned::Finished(replayed(&col::<String>(row, 29)?)?));
+            return Ok(Planned::Finished(replayed(&col::<String>(row, 32)?)?));
         }
     }
     let found = match col::<Option<i64>>(row, 0)? {
         Some(_) => Some(number_for_authorization(row)?),
         None => None,
     };
-    let merchant_account: Option<i64> = col(row, 27)?;
-    let next_id: i64 = col(row, 30)?;
+    let merchant_account: Option<i64> = col(row, 30)?;
+    let next_id: i64 = col(row, 33)?;
     let record = RecordSlot {
         id: col(row, 35)?,
-        head: evidence::head_from_stored(col(row, 32)?, col(row, 33)?, col(row, 34)?)?,
+        head: records::head_from_stored(col(row, 27)?, col(row, 28)?, col(row, 29)?)?,
     };
     let decided = authorize_decided(c, request, found, merchant_account, next_id, record).await?;
     let outcome = match decided {
@@ -1207,7 +1208,7 @@ async fn authorize_decided(
 /// head as read with the number.
 struct RecordSlot {
     id: i64,
-    head: Option<evidence::Head>,
+    head: Option<records::Head>,
 }
 
 /// An approved authorization's writes, not yet sent: the hold, the number's new usage
@@ -1247,10 +1248,28 @@ pub(super) struct Approval {
 async fn write_approvals(
     c: &Conn,
     approvals: &[&Approval],
-    records: evidence::Chained,
+    mut records: evidence::Chained,
 ) -> Result<(), Fail> {
     if approvals.is_empty() {
         return Ok(());
+    }
+    // Each approval's number moves its head to its record in the usage's update.
+    let moves: HashMap<i64, evidence::NumberHeadMove> = records
+        .take_number_moves()
+        .into_iter()
+        .map(|head| (head.number_id, head))
+        .collect();
+    let heads = approvals
+        .iter()
+        .map(|approval| {
+            moves
+                .get(&approval.number_id)
+                .copied()
+                .ok_or_else(|| super::corrupt("an approval without its record"))
+        })
+        .collect::<Result<Vec<_>, Fail>>()?;
+    if moves.len() != approvals.len() {
+        return Err(super::corrupt("a record without its approval"));
     }
     fn column<'a, T>(approvals: &[&'a Approval], field: impl Fn(&'a Approval) -> T) -> Vec<T> {
         approvals.iter().map(|a| field(a)).collect()
@@ -1260,14 +1279,18 @@ async fn write_approvals(
             "WITH input AS (SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
          $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
          $12::BIGINT[], $13::BIGINT[], $14::TEXT[], $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::BOOLEAN[], \
-         $19::TEXT[], $20::BYTEA[], $21::TEXT[]) AS t (account_id, amount, number_id, version, state, \
+         $19::TEXT[], $20::BYTEA[], $21::TEXT[], $22::BIGINT[], $23::BIGINT[], $24::BYTEA[], $25::BIGINT[]) \
+         AS t (account_id, amount, number_id, version, state, \
          uses_count, amount_used, failed_tries, locked_merchant, id, merchant_id, client_id, credit_account, \
-         currency, reference, now_s, hold_expires_at, reset_failures, key, request_hash, stored)), \
+         currency, reference, now_s, hold_expires_at, reset_failures, key, request_hash, stored, \
+         head_id, head_seq, head_hash, head_was)), \
          hold AS (UPDATE accounts a SET held = a.held + t.amount FROM input t WHERE a.id = t.account_id \
          AND (a.kind <> 'client' OR a.balance - a.held - t.amount >= -a.credit_limit) RETURNING 1), \
          used AS (UPDATE numbers n SET state = t.state, uses_count = t.uses_count, amount_used = t.amount_used, \
          failed_tries = t.failed_tries, merchant_id = COALESCE(t.locked_merchant, n.merchant_id), \
-         version = n.version + 1 FROM input t WHERE n.id = t.number_id AND n.version = t.version RETURNING 1), \
+         version = n.version + 1, evidence_last_id = t.head_id, evidence_seq = t.head_seq, \
+         evidence_hash = t.head_hash FROM input t \
+         WHERE n.id = t.number_id AND n.version = t.version AND n.evidence_seq = t.head_was RETURNING 1), \
          reset AS (UPDATE clients c SET consecutive_failures = 0 FROM input t \
          WHERE c.id = t.client_id AND t.reset_failures RETURNING 1), \
          inserted AS (INSERT INTO authorizations (id, merchant_id, number_id, client_id, debit_account, \
@@ -1280,7 +1303,7 @@ async fn write_approvals(
          SELECT (SELECT count(*) FROM hold), (SELECT count(*) FROM used), (SELECT count(*) FROM inserted), \
          (SELECT count(*) FROM idem), (SELECT count(*) FROM input WHERE key IS NOT NULL), \
          (SELECT count(*) FROM reset), (SELECT count(*) FROM input WHERE reset_failures), {}",
-            evidence::ctes(22),
+            evidence::ctes(26),
             evidence::COUNTS
         )
     });
@@ -1311,6 +1334,13 @@ async fn write_approvals(
             &column(approvals, |a| a.key.as_deref()),
             &column(approvals, |a| a.request_hash.as_deref()),
             &column(approvals, |a| a.stored.as_deref()),
+            &heads.iter().map(|h| h.last_id).collect::<Vec<i64>>(),
+            &heads.iter().map(|h| h.seq).collect::<Vec<i64>>(),
+            &heads
+                .iter()
+                .map(|h| h.hash.as_slice())
+                .collect::<Vec<&[u8]>>(),
+            &heads.iter().map(|h| h.was).collect::<Vec<i64>>(),
             evidence[0],
             evidence[1],
             evidence[2],
@@ -1324,6 +1354,11 @@ async fn write_approvals(
             evidence[10],
             evidence[11],
             evidence[12],
+            evidence[13],
+            evidence[14],
+            evidence[15],
+            evidence[16],
+            evidence[17],
         ],
     )
     .await?;

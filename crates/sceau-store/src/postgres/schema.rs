@@ -359,6 +359,16 @@ const MIGRATIONS: &[&str] = &[
     // from the stored level below when asked (`crate::log::stored_level`).
     r#"
     DELETE FROM log_nodes WHERE level = 0 OR level % 8 <> 0;
+    "#, // 11: a number's evidence head is kept on its own row, which each of its events
+    // updates anyway (an authorization wave moves it in its numbers' UPDATE): no head
+    // tuple of its own per payment. evidence_seq is 0 before a number's first record.
+    r#"
+    ALTER TABLE numbers ADD COLUMN evidence_last_id BIGINT REFERENCES evidence (id),
+        ADD COLUMN evidence_seq BIGINT NOT NULL DEFAULT 0 CHECK (evidence_seq >= 0),
+        ADD COLUMN evidence_hash BYTEA CHECK (length(evidence_hash) = 32);
+    UPDATE numbers n SET evidence_last_id = h.last_id, evidence_seq = h.seq, evidence_hash = h.hash
+        FROM evidence_heads h WHERE h.subject = 'number:' || n.id;
+    DELETE FROM evidence_heads h USING numbers n WHERE h.subject = 'number:' || n.id;
     "#,
 ];
 

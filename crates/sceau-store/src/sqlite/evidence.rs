@@ -1,7 +1,7 @@
 //! Evidence records on SQLite (what they say is `crate::evidence`'s).
 
 use crate::StoreError;
-use crate::evidence::{Event, previous_from_stored};
+use crate::evidence::{Event, Head, HeadRow, Written, head_from_stored};
 use crate::model::EvidenceRecord;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -9,15 +9,64 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// head), in the caller's transaction. Its hash needs no queueing for the log: the
 /// integrator takes records from `evidence` itself, by id (see `log::integrate`).
 pub(super) fn write(connection: &Connection, event: Event) -> Result<EvidenceRecord, StoreError> {
-    let head: Option<(i64, i64, Vec<u8>)> = connection
-        .prepare_cached("SELECT last_id, seq, hash FROM evidence_heads WHERE subject = ?1")?
-        .query_row([&event.subject], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
-        .optional()?;
-    let prev_id = head.as_ref().map(|(id, _, _)| *id);
-    let previous = previous_from_stored(head.map(|(_, seq, hash)| (seq, hash)))?;
-    let written = event.write_after(previous)?;
+    let head_row = event.head;
+    let head = head(connection, head_row, &event.subject)?;
+    let (id, written) = insert_after(connection, event, head)?;
+    let (seq, hash) = (written.seq, written.hash);
+    // The head moves from the record read, or is made: anything else is a fork.
+    let moved = match head_row {
+        HeadRow::Number(number_id) => connection
+            .prepare_cached(
+                "UPDATE numbers SET evidence_last_id = ?2, evidence_seq = ?3, evidence_hash = ?4 \
+                 WHERE id = ?1 AND evidence_seq = ?3 - 1",
+            )?
+            .execute(params![number_id, id, seq, &hash[..]])?,
+        HeadRow::Keyed => connection
+            .prepare_cached(
+                "INSERT INTO evidence_heads (subject, last_id, seq, hash) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (subject) DO UPDATE SET last_id = excluded.last_id, seq = excluded.seq, \
+                 hash = excluded.hash WHERE evidence_heads.seq = excluded.seq - 1",
+            )?
+            .execute(params![written.subject, id, seq, &hash[..]])?,
+    };
+    if moved != 1 {
+        return Err(StoreError::Conflict("evidence_changed_concurrently"));
+    }
+    Ok(written.into_record(id))
+}
+
+/// The head of `subject`, kept where `row` says.
+fn head(connection: &Connection, row: HeadRow, subject: &str) -> Result<Option<Head>, StoreError> {
+    let stored: Option<(Option<i64>, i64, Option<Vec<u8>>)> = match row {
+        HeadRow::Number(number_id) => connection
+            .prepare_cached(
+                "SELECT evidence_last_id, evidence_seq, evidence_hash FROM numbers WHERE id = ?1",
+            )?
+            .query_row([number_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?,
+        HeadRow::Keyed => connection
+            .prepare_cached("SELECT last_id, seq, hash FROM evidence_heads WHERE subject = ?1")?
+            .query_row([subject], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()?,
+    };
+    match stored {
+        Some((last_id, seq, hash)) => head_from_stored(last_id, Some(seq), hash),
+        None => Ok(None),
+    }
+}
+
+/// Writes the record of `event` after `head` (its subject's last record as read),
+/// leaving the head for the caller to move: the new record's id and what was written.
+/// An operation that updates the head's row anyway (a number's authorization) moves
+/// the head in that update.
+pub(super) fn insert_after(
+    connection: &Connection,
+    event: Event,
+    head: Option<Head>,
+) -> Result<(i64, Written), StoreError> {
+    let written = event.write_after(head.map(|(_, seq, hash)| (seq, hash)))?;
     connection
         .prepare_cached(
             "INSERT INTO evidence (subject, seq, prev_id, type, hash, record, created_at) \
@@ -26,25 +75,13 @@ pub(super) fn write(connection: &Connection, event: Event) -> Result<EvidenceRec
         .execute(params![
             written.subject,
             written.seq,
-            prev_id,
+            head.map(|(last_id, _, _)| last_id),
             written.kind,
             &written.hash[..],
             &written.bytes,
             written.at_s
         ])?;
-    let id = connection.last_insert_rowid();
-    // The head moves from the record read, or is made: anything else is a fork.
-    let moved = connection
-        .prepare_cached(
-            "INSERT INTO evidence_heads (subject, last_id, seq, hash) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (subject) DO UPDATE SET last_id = excluded.last_id, seq = excluded.seq, \
-             hash = excluded.hash WHERE evidence_heads.seq = excluded.seq - 1",
-        )?
-        .execute(params![written.subject, id, written.seq, &written.hash[..]])?;
-    if moved != 1 {
-        return Err(StoreError::Conflict("evidence_changed_concurrently"));
-    }
-    Ok(written.into_record(id))
+    Ok((connection.last_insert_rowid(), written))
 }
 
 /// Writes each of `events` in order.
@@ -67,7 +104,7 @@ pub(super) fn of_subject(
 ) -> Result<Vec<EvidenceRecord>, StoreError> {
     let rows: Vec<StoredRow> = connection
         .prepare_cached(crate::evidence::CHAIN_SQL)?
-        .query_map([subject], |row| {
+        .query_map(params![subject, HeadRow::of(subject).number_id()], |row| {
             Ok((
                 row.get(0)?,
                 row.get(1)?,

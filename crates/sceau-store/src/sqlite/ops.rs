@@ -447,7 +447,12 @@ struct NumberForAuthorization {
     holder_blocked: bool,
     holder_paused_until_s: i64,
     holder_failures: u32,
+    /// The number's evidence head (kept on its row).
+    head: Option<evidence::Head>,
 }
+
+/// An evidence head's columns as read.
+type StoredHead = (Option<i64>, Option<i64>, Option<Vec<u8>>);
 
 fn number_for_authorization(
     connection: &Connection,
@@ -457,7 +462,7 @@ fn number_for_authorization(
     // "already used" rather than "unknown".
     let sql = format!(
         "SELECT {}, n.account_id, n.details_fingerprint, n.failed_tries, n.version, c.blocked, \
-         c.paused_until, c.consecutive_failures \
+         c.paused_until, c.consecutive_failures, n.evidence_last_id, n.evidence_seq, n.evidence_hash \
          FROM numbers n JOIN clients c ON c.id = n.client_id \
          WHERE n.fingerprint = ?1 ORDER BY (n.state = 'live') DESC, n.id DESC LIMIT 1",
         super::read::NUMBER_COLUMNS
@@ -466,50 +471,71 @@ fn number_for_authorization(
     let found = statement
         .query_row([&fingerprint[..]], |row| {
             let view = super::read::number_row(row)?;
-            Ok(NumberForAuthorization {
-                id: view.id,
-                client_id: view.client_id,
-                last_four: view.last_four.clone(),
-                account_id: row.get(17)?,
-                currency: view.currency.clone(),
-                details_fingerprint: row.get(18)?,
-                usage: NumberUsage {
-                    state: view.state,
-                    policy: view.policy,
-                    uses_count: view.uses_count,
-                    amount_used_minor: view.amount_used,
-                    locked_merchant: view.locked_merchant,
-                    failed_tries: row.get(19)?,
+            let head: StoredHead = (row.get(24)?, row.get(25)?, row.get(26)?);
+            Ok((
+                head,
+                NumberForAuthorization {
+                    id: view.id,
+                    client_id: view.client_id,
+                    last_four: view.last_four.clone(),
+                    account_id: row.get(17)?,
+                    currency: view.currency.clone(),
+                    details_fingerprint: row.get(18)?,
+                    usage: NumberUsage {
+                        state: view.state,
+                        policy: view.policy,
+                        uses_count: view.uses_count,
+                        amount_used_minor: view.amount_used,
+                        locked_merchant: view.locked_merchant,
+                        failed_tries: row.get(19)?,
+                    },
+                    version: row.get(20)?,
+                    holder_blocked: row.get(21)?,
+                    holder_paused_until_s: row.get(22)?,
+                    holder_failures: row.get(23)?,
+                    head: None,
                 },
-                version: row.get(20)?,
-                holder_blocked: row.get(21)?,
-                holder_paused_until_s: row.get(22)?,
-                holder_failures: row.get(23)?,
-            })
+            ))
         })
         .optional()?;
-    Ok(found)
+    found
+        .map(|((last_id, seq, hash), mut number)| {
+            number.head = evidence::head_from_stored(last_id, seq, hash)?;
+            Ok(number)
+        })
+        .transpose()
 }
 
-/// Writes a number's new usage, on condition that nobody changed it since it was read.
+/// Writes a number's new usage, on condition that nobody changed it since it was read;
+/// with `record` (the id and the record of the number's event, just written), moves the
+/// number's evidence head to it in the same update, on condition that it is still the
+/// record's previous one.
 fn update_number_usage(
     connection: &Connection,
     id: i64,
     version: i64,
     before: &NumberUsage,
     usage: &NumberUsage,
+    record: Option<(i64, &evidence::Written)>,
 ) -> Result<(), StoreError> {
     // `state` is in the partial indexes' conditions: naming it in SET makes SQLite
     // rewrite those (randomly keyed) index entries, so it is set only when it changes.
-    let sql = if usage.state == before.state {
-        "UPDATE numbers SET uses_count = ?4, amount_used = ?5, failed_tries = ?6, \
+    const SAME_STATE: &str = "UPDATE numbers SET uses_count = ?4, amount_used = ?5, failed_tries = ?6, \
          merchant_id = COALESCE(?7, merchant_id), version = version + 1 \
-         WHERE id = ?1 AND version = ?2 AND state = ?3"
-    } else {
-        "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, failed_tries = ?6, \
-         merchant_id = COALESCE(?7, merchant_id), version = version + 1 WHERE id = ?1 AND version = ?2"
-    };
-    let changed = connection.prepare_cached(sql)?.execute(params![
+         WHERE id = ?1 AND version = ?2 AND state = ?3";
+    const NEW_STATE: &str = "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, \
+         failed_tries = ?6, merchant_id = COALESCE(?7, merchant_id), version = version + 1 \
+         WHERE id = ?1 AND version = ?2";
+    const SAME_STATE_RECORDED: &str = "UPDATE numbers SET uses_count = ?4, amount_used = ?5, \
+         failed_tries = ?6, merchant_id = COALESCE(?7, merchant_id), version = version + 1, \
+         evidence_last_id = ?8, evidence_seq = ?9, evidence_hash = ?10 \
+         WHERE id = ?1 AND version = ?2 AND state = ?3 AND evidence_seq = ?9 - 1";
+    const NEW_STATE_RECORDED: &str = "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, \
+         failed_tries = ?6, merchant_id = COALESCE(?7, merchant_id), version = version + 1, \
+         evidence_last_id = ?8, evidence_seq = ?9, evidence_hash = ?10 \
+         WHERE id = ?1 AND version = ?2 AND evidence_seq = ?9 - 1";
+    let same_state = usage.state == before.state;
+    let usage_params = params![
         id,
         version,
         usage.state.as_str(),
@@ -517,7 +543,24 @@ fn update_number_usage(
         usage.amount_used_minor,
         usage.failed_tries,
         usage.locked_merchant
-    ])?;
+    ];
+    let changed = match record {
+        None => connection
+            .prepare_cached(if same_state { SAME_STATE } else { NEW_STATE })?
+            .execute(usage_params)?,
+        Some((record_id, written)) => {
+            let hash = &written.hash[..];
+            let mut all: Vec<&dyn rusqlite::ToSql> = usage_params.to_vec();
+            all.extend_from_slice(params![record_id, written.seq, hash]);
+            connection
+                .prepare_cached(if same_state {
+                    SAME_STATE_RECORDED
+                } else {
+                    NEW_STATE_RECORDED
+                })?
+                .execute(all.as_slice())?
+        }
+    };
     if changed != 1 {
         return Err(StoreError::Conflict("number_changed_concurrently"));
     }
@@ -562,7 +605,14 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
     let after = match policy::decide(&number.usage, &attempt, request.now_s) {
         Verdict::Decline(decline) => return declined(decline),
         Verdict::WrongDetails(after) => {
-            update_number_usage(connection, number.id, number.version, &number.usage, &after)?;
+            update_number_usage(
+                connection,
+                number.id,
+                number.version,
+                &number.usage,
+                &after,
+                None,
+            )?;
             let (failures, paused_until_s) =
                 policy::client_failure(number.holder_failures, request.now_s);
             connection
@@ -592,7 +642,6 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
     if held != 1 {
         return declined(Decline::InsufficientFunds);
     }
-    update_number_usage(connection, number.id, number.version, &number.usage, &after)?;
     if number.holder_failures > 0 {
         connection
             .prepare_cached("UPDATE clients SET consecutive_failures = 0 WHERE id = ?1")?
@@ -633,13 +682,23 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
         created_at_s: request.now_s,
         hold_expires_at_s: request.now_s.saturating_add(*hold_ttl_s),
     };
-    super::evidence::write(
+    // The record, then the number's new usage with its head moved to the record.
+    let (record_id, record) = super::evidence::insert_after(
         connection,
         evidence::authorization(
             &authorization,
             AuthorizationEvent::Authorized,
             request.now_s,
         )?,
+        number.head,
+    )?;
+    update_number_usage(
+        connection,
+        number.id,
+        number.version,
+        &number.usage,
+        &after,
+        Some((record_id, &record)),
     )?;
     Ok(Outcome::Authorized { authorization })
 }

@@ -379,6 +379,21 @@ const MIGRATIONS: &[&str] = &[
     // row per 256 entries instead of two per entry.
     r#"
     DELETE FROM log_nodes WHERE level = 0 OR level % 8 <> 0;
+    "#, // 12: a number's evidence head is kept on its own row, which each of its events
+    // (issue, authorization, capture, void, refund) updates anyway: a payment's record
+    // then costs no head row, page or statement of its own. evidence_seq is 0 before a
+    // number's first record. Other subjects keep theirs in evidence_heads.
+    r#"
+    ALTER TABLE numbers ADD COLUMN evidence_last_id INTEGER REFERENCES evidence (id);
+    ALTER TABLE numbers ADD COLUMN evidence_seq INTEGER NOT NULL DEFAULT 0
+        CHECK (evidence_seq >= 0);
+    ALTER TABLE numbers ADD COLUMN evidence_hash BLOB
+        CHECK (evidence_hash IS NULL OR length(evidence_hash) = 32);
+    UPDATE numbers SET (evidence_last_id, evidence_seq, evidence_hash) =
+        (SELECT h.last_id, h.seq, h.hash FROM evidence_heads h
+         WHERE h.subject = 'number:' || numbers.id)
+    WHERE EXISTS (SELECT 1 FROM evidence_heads h WHERE h.subject = 'number:' || numbers.id);
+    DELETE FROM evidence_heads WHERE subject IN (SELECT 'number:' || id FROM numbers);
     "#,
 ];
 
@@ -600,5 +615,96 @@ mod tests {
             integrate(&connection).is_none(),
             "nothing is appended twice"
         );
+    }
+
+    /// A database of version 11 keeps a number's head in evidence_heads: migration 12
+    /// moves it onto the number's row, leaves other subjects' heads where they are, and
+    /// the number's chain goes on from it.
+    #[test]
+    fn migration_12_moves_numbers_heads_onto_their_rows() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        for migration in &MIGRATIONS[..11] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 11).unwrap();
+        // Numbers without their clients and accounts: this is about the heads.
+        connection
+            .pragma_update(None, "foreign_keys", false)
+            .unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO numbers (id, client_id, account_id, currency, fingerprint, \
+                 details_fingerprint, last_four, expiry_month, expiry_year, origin, uses_max, \
+                 amount_rule, merchant_lock, valid_until, state, created_at) VALUES \
+                 (5, 1, 1, 'EUR', x'01', x'02', '4242', 1, 2030, 'client', 3, 'any', 'any', 9, 'live', 1), \
+                 (6, 1, 1, 'EUR', x'03', x'04', '1234', 1, 2030, 'client', 3, 'any', 'any', 9, 'live', 1); \
+                 INSERT INTO evidence (id, subject, seq, prev_id, type, hash, record, created_at) VALUES \
+                 (1, 'number:5', 1, NULL, 'number.issued', zeroblob(32), x'7b7d', 1), \
+                 (2, 'checkout:9', 1, NULL, 'seal.sent', zeroblob(32), x'7b7d', 1); \
+                 UPDATE evidence SET hash = x'0101010101010101010101010101010101010101010101010101010101010101' \
+                 WHERE id = 1; \
+                 INSERT INTO evidence_heads (subject, last_id, seq, hash) \
+                 SELECT subject, id, seq, hash FROM evidence;",
+            )
+            .unwrap();
+
+        migrate(&mut connection).unwrap();
+
+        let head = |id: i64| -> (Option<i64>, i64, Option<Vec<u8>>) {
+            connection
+                .query_row(
+                    "SELECT evidence_last_id, evidence_seq, evidence_hash FROM numbers WHERE id = ?1",
+                    [id],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .unwrap()
+        };
+        assert_eq!(head(5), (Some(1), 1, Some(vec![1; 32])));
+        assert_eq!(
+            head(6),
+            (None, 0, None),
+            "a number without records has no head"
+        );
+        let keyed: Vec<String> = connection
+            .prepare("SELECT subject FROM evidence_heads")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keyed, vec!["checkout:9".to_owned()]);
+
+        let voided = crate::evidence::authorization(
+            &crate::model::AuthorizationView {
+                id: 3,
+                merchant_id: 2,
+                number_id: 5,
+                number_last_four: "4242".into(),
+                client_id: 1,
+                currency: "EUR".into(),
+                amount: 100,
+                captured: 0,
+                refunded: 0,
+                state: sceau_domain::ledger::AuthorizationState::Authorized,
+                merchant_reference: "ref".into(),
+                created_at_s: 1,
+                hold_expires_at_s: 9,
+            },
+            crate::evidence::AuthorizationEvent::Voided,
+            2,
+        )
+        .unwrap();
+        let written = crate::sqlite::evidence::write(&connection, voided).unwrap();
+        assert_eq!(written.seq, 2);
+        let record: serde_json::Value = serde_json::from_slice(&written.record).unwrap();
+        assert_eq!(record["prev"], "01".repeat(32));
+        assert_eq!(head(5), (Some(written.id), 2, Some(written.hash.to_vec())));
+        let chain = crate::sqlite::evidence::of_subject(&connection, "number:5").unwrap();
+        assert_eq!(
+            chain.iter().map(|r| (r.id, r.seq)).collect::<Vec<_>>(),
+            vec![(1, 1), (written.id, 2)]
+        );
+        let other = crate::sqlite::evidence::of_subject(&connection, "checkout:9").unwrap();
+        assert_eq!(other.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2]);
     }
 }
