@@ -156,16 +156,25 @@ impl Event {
 /// A subject's records, oldest first, each with its log index once integrated: walked
 /// back from the subject's head along `prev_id` (the same SQL on both backends: SQLite
 /// reads `$1` and `$2` as parameters too). `$1` is the subject, `$2` the number whose
-/// row keeps its head (null for another subject: [`HeadRow`]).
-pub(crate) const CHAIN_SQL: &str = "WITH RECURSIVE chain (id) AS ( \
-     SELECT last_id FROM (SELECT last_id FROM evidence_heads WHERE subject = $1 \
-     UNION ALL SELECT evidence_last_id FROM numbers WHERE id = $2 \
-     AND evidence_last_id IS NOT NULL) AS head \
-     UNION ALL SELECT e.prev_id FROM evidence e JOIN chain c ON e.id = c.id \
-     WHERE e.prev_id IS NOT NULL) \
-     SELECT e.id, e.subject, e.seq, e.type, e.hash, e.record, e.created_at, \
-     (SELECT l.idx FROM log_entries l WHERE l.evidence_id = e.id) \
-     FROM evidence e JOIN chain c ON e.id = c.id ORDER BY e.seq";
+/// row keeps its head (null for another subject: [`HeadRow`]); `log_index` is the
+/// backend's expression of the log index of the record `e`, null before it is
+/// integrated.
+pub(crate) fn chain_sql(log_index: &str) -> String {
+    format!(
+        "WITH RECURSIVE chain (id) AS ( \
+         SELECT last_id FROM (SELECT last_id FROM evidence_heads WHERE subject = $1 \
+         UNION ALL SELECT evidence_last_id FROM numbers WHERE id = $2 \
+         AND evidence_last_id IS NOT NULL) AS head \
+         UNION ALL SELECT e.prev_id FROM evidence e JOIN chain c ON e.id = c.id \
+         WHERE e.prev_id IS NOT NULL) \
+         SELECT e.id, e.subject, e.seq, e.type, e.hash, e.record, e.created_at, ({log_index}) \
+         FROM evidence e JOIN chain c ON e.id = c.id ORDER BY e.seq"
+    )
+}
+
+/// A record's log index when its log entry names it (`log_entries.evidence_id`).
+pub(crate) const LOG_INDEX_BY_ENTRY: &str =
+    "SELECT l.idx FROM log_entries l WHERE l.evidence_id = e.id";
 
 /// A subject's head as stored: its columns all null (or, on a `numbers` row, a `seq` of
 /// 0) before the subject's first record, all set after.

@@ -303,7 +303,9 @@ pub(super) async fn write(c: &Conn, event: Event) -> Result<EvidenceRecord, Fail
 /// A subject's records, oldest first (walked back from its head).
 pub(super) async fn of_subject(c: &Conn, subject: &str) -> Result<Vec<EvidenceRecord>, Fail> {
     let number_id = HeadRow::of(subject).number_id();
-    rows(c, crate::evidence::CHAIN_SQL, &[&subject, &number_id])
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| crate::evidence::chain_sql(crate::evidence::LOG_INDEX_BY_ENTRY));
+    rows(c, &SQL, &[&subject, &number_id])
         .await?
         .iter()
         .map(|row| {

@@ -4,6 +4,7 @@ use crate::StoreError;
 use crate::evidence::{Event, Head, HeadRow, Written, head_from_stored};
 use crate::model::EvidenceRecord;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::LazyLock;
 
 /// Writes the record of `event` after its subject's last one (moving the subject's
 /// head), in the caller's transaction. Its hash needs no queueing for the log: the
@@ -94,6 +95,17 @@ pub(super) fn write_all(
         .try_for_each(|event| write(connection, event).map(|_| ()))
 }
 
+/// A subject's chain, each record with its log index: from its log entry's row (records
+/// integrated before migration 13) or from the run of records it was appended in
+/// (`log_runs`, see `log::integrate`).
+static CHAIN_SQL: LazyLock<String> = LazyLock::new(|| {
+    crate::evidence::chain_sql(&format!(
+        "SELECT COALESCE(({}), ({}))",
+        crate::evidence::LOG_INDEX_BY_ENTRY,
+        super::log::LOG_INDEX_BY_RUN
+    ))
+});
+
 /// An `evidence` row with its log index: id, subject, seq, type, hash, record, created_at.
 type StoredRow = (i64, String, i64, String, Vec<u8>, Vec<u8>, i64, Option<i64>);
 
@@ -103,7 +115,7 @@ pub(super) fn of_subject(
     subject: &str,
 ) -> Result<Vec<EvidenceRecord>, StoreError> {
     let rows: Vec<StoredRow> = connection
-        .prepare_cached(crate::evidence::CHAIN_SQL)?
+        .prepare_cached(&CHAIN_SQL)?
         .query_map(params![subject, HeadRow::of(subject).number_id()], |row| {
             Ok((
                 row.get(0)?,

@@ -62,33 +62,38 @@ pub(super) fn integrate(
     if pending.is_empty() && records.is_empty() {
         return Ok(None);
     }
-    let entries: Vec<(&[u8], Option<i64>)> = pending
-        .iter()
-        .map(|(_, entry)| (entry.as_slice(), None))
-        .chain(
-            records
-                .iter()
-                .map(|(id, hash)| (hash.as_slice(), Some(*id))),
-        )
-        .collect();
     let (size, stored) = state(connection)?;
     let mut frontier = frontier_from_stored(size, &stored)?;
-    let leaves: Vec<[u8; 32]> = entries
+    let leaves: Vec<[u8; 32]> = pending
         .iter()
-        .map(|(entry, _)| sceau_log::leaf_hash(entry))
+        .map(|(_, entry)| entry)
+        .chain(records.iter().map(|(_, hash)| hash))
+        .map(|entry| sceau_log::leaf_hash(entry))
         .collect();
     let completed = frontier
         .append(&leaves)
         .map_err(|error| StoreError::Corrupt(format!("log append: {error}")))?;
-    let mut insert_entry = connection.prepare_cached(
-        "INSERT INTO log_entries (idx, entry, created_at, evidence_id) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for (offset, (entry, evidence_id)) in entries.iter().enumerate() {
+    // Entries queued by `append` are rows of their own; evidence records are appended
+    // as runs of consecutive ids, one `log_runs` row each (normally one per
+    // integration): a record's entry is its hash, already in `evidence`.
+    let mut insert_entry = connection
+        .prepare_cached("INSERT INTO log_entries (idx, entry, created_at) VALUES (?1, ?2, ?3)")?;
+    for (offset, (_, entry)) in pending.iter().enumerate() {
         insert_entry.execute(params![
             signed(size + offset as u64)?,
             entry,
-            integrate.now_s,
-            evidence_id
+            integrate.now_s
+        ])?;
+    }
+    let mut insert_run = connection.prepare_cached(
+        "INSERT INTO log_runs (first_idx, first_evidence_id, count) VALUES (?1, ?2, ?3)",
+    )?;
+    let first_record = size + pending.len() as u64;
+    for (offset, first_id, count) in runs(&records) {
+        insert_run.execute(params![
+            signed(first_record + offset as u64)?,
+            first_id,
+            count
         ])?;
     }
     let mut insert_node = connection
@@ -132,6 +137,64 @@ pub(super) fn integrate(
     Ok(Some(checkpoint))
 }
 
+/// The runs of consecutive ids in `records` (ordered by id): each run's offset in
+/// `records`, its first id and its length.
+fn runs(records: &[(i64, Vec<u8>)]) -> Vec<(usize, i64, i64)> {
+    let mut runs: Vec<(usize, i64, i64)> = Vec::new();
+    for (offset, (id, _)) in records.iter().enumerate() {
+        match runs.last_mut() {
+            Some((_, first_id, count)) if *first_id + *count == *id => *count += 1,
+            _ => runs.push((offset, *id, 1)),
+        }
+    }
+    runs
+}
+
+/// The log index of the record `e` from the run it was appended in (null before).
+pub(super) const LOG_INDEX_BY_RUN: &str = "SELECT CASE WHEN e.id < r.first_evidence_id + r.count \
+     THEN r.first_idx + (e.id - r.first_evidence_id) END FROM log_runs r \
+     WHERE r.first_evidence_id <= e.id ORDER BY r.first_evidence_id DESC LIMIT 1";
+
+/// The log's entries from `start`, at most `count`, in order, with their indexes: the
+/// rows of `log_entries` and the hashes of the records of the runs in `log_runs`.
+pub(super) fn entry_range(
+    connection: &Connection,
+    start: i64,
+    count: i64,
+) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    let end = start.saturating_add(count.max(0));
+    let mut found: Vec<(i64, Vec<u8>)> = connection
+        .prepare_cached("SELECT idx, entry FROM log_entries WHERE idx >= ?1 AND idx < ?2")?
+        .query_map([start, end], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    // The run that holds `start`, if one does, and those that begin before `end`.
+    let runs: Vec<(i64, i64, i64)> = connection
+        .prepare_cached(
+            "SELECT first_idx, first_evidence_id, count FROM log_runs \
+             WHERE first_idx >= COALESCE((SELECT max(first_idx) FROM log_runs WHERE first_idx <= ?1), ?1) \
+             AND first_idx < ?2 ORDER BY first_idx",
+        )?
+        .query_map([start, end], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut hashes =
+        connection.prepare_cached("SELECT id, hash FROM evidence WHERE id >= ?1 AND id < ?2")?;
+    for (first_idx, first_id, run_count) in runs {
+        let (from, to) = (start.max(first_idx), end.min(first_idx + run_count));
+        if from >= to {
+            continue;
+        }
+        let ids = (first_id + (from - first_idx), first_id + (to - first_idx));
+        for row in hashes.query_map([ids.0, ids.1], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })? {
+            let (id, hash) = row?;
+            found.push((first_idx + (id - first_id), hash));
+        }
+    }
+    found.sort_unstable_by_key(|(index, _)| *index);
+    Ok(found)
+}
+
 pub(super) fn checkpoint(connection: &Connection) -> Result<Option<LogCheckpoint>, StoreError> {
     let row: Option<(i64, Vec<u8>, String, i64)> = connection
         .prepare_cached(
@@ -159,10 +222,9 @@ pub(super) fn entry(connection: &Connection, index: u64) -> Result<Option<Vec<u8
     let Ok(index) = i64::try_from(index) else {
         return Ok(None);
     };
-    Ok(connection
-        .prepare_cached("SELECT entry FROM log_entries WHERE idx = ?1")?
-        .query_row([index], |row| row.get(0))
-        .optional()?)
+    Ok(entry_range(connection, index, 1)?
+        .pop()
+        .map(|(_, entry)| entry))
 }
 
 pub(super) fn proof(
@@ -217,15 +279,7 @@ fn level_nodes(
         return Ok(Vec::new());
     };
     let base = if derivation.base == 0 {
-        let entries: Vec<(i64, Vec<u8>)> = connection
-            .prepare_cached(
-                "SELECT idx, entry FROM log_entries WHERE idx >= ?1 AND idx < ?1 + ?2 ORDER BY idx",
-            )?
-            .query_map(params![base_start, base_count], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        let leaves = entries
+        let leaves = entry_range(connection, base_start, base_count)?
             .into_iter()
             .map(|(index, entry)| (index, sceau_log::leaf_hash(&entry).to_vec()))
             .collect();
@@ -252,10 +306,137 @@ pub(super) fn entries(
     let Ok(start) = i64::try_from(start) else {
         return Ok(Vec::new());
     };
-    Ok(connection
-        .prepare_cached(
-            "SELECT entry FROM log_entries WHERE idx >= ?1 AND idx < ?1 + ?2 ORDER BY idx",
-        )?
-        .query_map(params![start, count], |row| row.get(0))?
-        .collect::<Result<_, _>>()?)
+    Ok(entry_range(connection, start, i64::from(count))?
+        .into_iter()
+        .map(|(_, entry)| entry)
+        .collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn record(connection: &Connection, id: i64) {
+        connection
+            .execute(
+                "INSERT INTO evidence (id, subject, seq, prev_id, type, hash, record, created_at) \
+                 VALUES (?1, 's' || ?1, 1, NULL, 't', ?2, x'7b7d', 1)",
+                params![id, vec![id as u8; 32]],
+            )
+            .unwrap();
+    }
+
+    fn integrate(connection: &Connection, batch_max: u32) -> LogCheckpoint {
+        super::integrate(
+            connection,
+            &IntegrateLog {
+                batch_max,
+                sign: Box::new(|size, _| format!("size {size}")),
+                now_s: 2,
+            },
+        )
+        .unwrap()
+        .unwrap()
+    }
+
+    /// Records are appended as runs of consecutive ids (a gap in the ids starts a new
+    /// run), after the entries queued by `append`; every window of the log reads back
+    /// the entries in order, each record finds its index, and the tree is the one of
+    /// those entries.
+    #[test]
+    fn records_are_appended_as_runs_and_read_back_in_order() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        crate::sqlite::schema::migrate(&mut connection).unwrap();
+        for id in [1, 2, 3, 5, 6] {
+            record(&connection, id);
+        }
+        append(&connection, &[vec![0xaa]], 1).unwrap();
+        assert_eq!(integrate(&connection, 100).size, 6);
+        record(&connection, 7);
+        append(&connection, &[vec![0xbb], vec![0xcc]], 1).unwrap();
+        assert_eq!(integrate(&connection, 100).size, 9);
+        record(&connection, 8);
+        record(&connection, 9);
+        assert_eq!(
+            integrate(&connection, 1).size,
+            10,
+            "a batch stops at its size"
+        );
+        assert_eq!(integrate(&connection, 1).size, 11);
+
+        let expected: Vec<(i64, Vec<u8>)> = vec![
+            (0, vec![0xaa]),
+            (1, vec![1; 32]),
+            (2, vec![2; 32]),
+            (3, vec![3; 32]),
+            (4, vec![5; 32]),
+            (5, vec![6; 32]),
+            (6, vec![0xbb]),
+            (7, vec![0xcc]),
+            (8, vec![7; 32]),
+            (9, vec![8; 32]),
+            (10, vec![9; 32]),
+        ];
+        let runs: Vec<(i64, i64, i64)> = connection
+            .prepare("SELECT first_idx, first_evidence_id, count FROM log_runs ORDER BY first_idx")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            runs,
+            vec![(1, 1, 3), (4, 5, 2), (8, 7, 1), (9, 8, 1), (10, 9, 1)]
+        );
+        for start in 0..12_i64 {
+            for count in 0..13_i64 {
+                let window: Vec<(i64, Vec<u8>)> = expected
+                    .iter()
+                    .filter(|(index, _)| *index >= start && *index < start + count)
+                    .cloned()
+                    .collect();
+                assert_eq!(entry_range(&connection, start, count).unwrap(), window);
+            }
+        }
+        assert_eq!(entry(&connection, 5).unwrap(), Some(vec![6; 32]));
+        assert_eq!(entry(&connection, 11).unwrap(), None);
+
+        let index_of = |id: i64| -> Option<i64> {
+            connection
+                .query_row(
+                    &format!("SELECT ({LOG_INDEX_BY_RUN}) FROM evidence e WHERE e.id = ?1"),
+                    [id],
+                    |row| row.get(0),
+                )
+                .unwrap()
+        };
+        let indexes: Vec<Option<i64>> =
+            [1, 2, 3, 5, 6, 7, 8, 9].into_iter().map(index_of).collect();
+        assert_eq!(
+            indexes,
+            vec![
+                Some(1),
+                Some(2),
+                Some(3),
+                Some(4),
+                Some(5),
+                Some(8),
+                Some(9),
+                Some(10)
+            ]
+        );
+        record(&connection, 10);
+        assert_eq!(index_of(10), None, "a record not yet appended has no index");
+
+        let leaves: Vec<[u8; 32]> = expected
+            .iter()
+            .map(|(_, entry)| sceau_log::leaf_hash(entry))
+            .collect();
+        let mut tree = sceau_log::Frontier::default();
+        tree.append(&leaves).unwrap();
+        assert_eq!(checkpoint(&connection).unwrap().unwrap().root, tree.root());
+        let level_zero = nodes(&connection, 0, 0, 16).unwrap();
+        assert_eq!(level_zero, leaves);
+    }
 }

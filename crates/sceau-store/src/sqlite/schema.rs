@@ -394,6 +394,16 @@ const MIGRATIONS: &[&str] = &[
          WHERE h.subject = 'number:' || numbers.id)
     WHERE EXISTS (SELECT 1 FROM evidence_heads h WHERE h.subject = 'number:' || numbers.id);
     DELETE FROM evidence_heads WHERE subject IN (SELECT 'number:' || id FROM numbers);
+    "#, // 13: evidence records are appended to the log as runs of consecutive ids, one
+    // row per run (normally one per integration) instead of a log_entries row and an
+    // index entry per record: a record's entry is its hash, already in `evidence`.
+    // Records appended before keep their log_entries rows.
+    r#"
+    CREATE TABLE log_runs (
+        first_idx INTEGER PRIMARY KEY CHECK (first_idx >= 0),
+        first_evidence_id INTEGER NOT NULL UNIQUE REFERENCES evidence (id),
+        count INTEGER NOT NULL CHECK (count >= 1)
+    );
     "#,
 ];
 
@@ -587,26 +597,24 @@ mod tests {
         let integrated = integrate(&connection).unwrap();
 
         assert_eq!(integrated.size, 4);
-        let entries: Vec<(i64, Vec<u8>, Option<i64>)> = connection
-            .prepare("SELECT idx, entry, evidence_id FROM log_entries ORDER BY idx")
+        let entries = crate::sqlite::log::entry_range(&connection, 0, 10).unwrap();
+        assert_eq!(
+            entries,
+            vec![(0, hash(1)), (1, vec![0xaa]), (2, hash(2)), (3, hash(3)),]
+        );
+        // The records queued before are appended as a run of the log (migration 13).
+        let runs: Vec<(i64, i64, i64)> = connection
+            .prepare("SELECT first_idx, first_evidence_id, count FROM log_runs")
             .unwrap()
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(
-            entries,
-            vec![
-                (0, hash(1), Some(1)),
-                (1, vec![0xaa], None),
-                (2, hash(2), Some(2)),
-                (3, hash(3), Some(3)),
-            ]
-        );
+        assert_eq!(runs, vec![(2, 2, 2)]);
         assert_eq!(count(&connection, "SELECT count(*) FROM log_pending"), 0);
         let leaves: Vec<[u8; 32]> = entries
             .iter()
-            .map(|(_, entry, _)| sceau_log::leaf_hash(entry))
+            .map(|(_, entry)| sceau_log::leaf_hash(entry))
             .collect();
         let mut expected = sceau_log::Frontier::default();
         expected.append(&leaves).unwrap();
