@@ -54,10 +54,11 @@ pub(crate) struct Event {
 pub(crate) type Head = (i64, i64, [u8; 32]);
 
 /// Where a subject's head is kept. A number's is on its own `numbers` row
-/// (`evidence_last_id`, `evidence_seq`, `evidence_hash`): every event of a number
-/// updates that row anyway, so moving the head there costs no row, page or statement of
-/// its own on a payment's path. Every other subject's is in `evidence_heads`, by
-/// subject.
+/// (`evidence_last_id`, `evidence_seq`, `evidence_hash`): an authorization updates that
+/// row anyway and moves the head in the same update, so a payment's record costs no
+/// head row, page or statement of its own; a number's other events (capture, void,
+/// expiry, refund) update the row for the head alone, as they did `evidence_heads`.
+/// Every other subject's head is in `evidence_heads`, by subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum HeadRow {
     Number(i64),

@@ -262,12 +262,13 @@ pub(super) async fn write_all(c: &Conn, events: Vec<Event>) -> Result<Vec<Eviden
     let count = events.len() as i64;
     let mut heads: HashMap<String, Head> = HashMap::new();
     let mut ids: Vec<i64> = Vec::new();
+    let mut found: Vec<String> = Vec::new();
     for row in rows(
         c,
         "SELECT subject, last_id, seq, hash, NULL::BIGINT[] FROM evidence_heads \
          WHERE subject = ANY($1) \
          UNION ALL SELECT 'number:' || id, evidence_last_id, evidence_seq, evidence_hash, NULL \
-         FROM numbers WHERE id = ANY($3) AND evidence_last_id IS NOT NULL \
+         FROM numbers WHERE id = ANY($3) \
          UNION ALL SELECT NULL, NULL, NULL, NULL, \
          ARRAY(SELECT nextval('evidence_id_seq') FROM generate_series(1::BIGINT, $2::BIGINT))",
         &[&subjects, &count, &numbers],
@@ -276,12 +277,22 @@ pub(super) async fn write_all(c: &Conn, events: Vec<Event>) -> Result<Vec<Eviden
     {
         match col::<Option<String>>(&row, 0)? {
             Some(subject) => {
+                found.push(subject.clone());
                 if let Some(head) = head_from_stored(col(&row, 1)?, col(&row, 2)?, col(&row, 3)?)? {
                     heads.insert(subject, head);
                 }
             }
             None => ids = col(&row, 4)?,
         }
+    }
+    // Every number's row was read (a number's head is on it, even before its first record).
+    if events
+        .iter()
+        .any(|event| event.head != HeadRow::Keyed && !found.contains(&event.subject))
+    {
+        return Err(super::corrupt(
+            "a number's evidence record without its number",
+        ));
     }
     let chained = chain(events, ids, heads)?;
     let row = {

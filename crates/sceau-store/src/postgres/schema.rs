@@ -359,9 +359,10 @@ const MIGRATIONS: &[&str] = &[
     // from the stored level below when asked (`crate::log::stored_level`).
     r#"
     DELETE FROM log_nodes WHERE level = 0 OR level % 8 <> 0;
-    "#, // 11: a number's evidence head is kept on its own row, which each of its events
-    // updates anyway (an authorization wave moves it in its numbers' UPDATE): no head
-    // tuple of its own per payment. evidence_seq is 0 before a number's first record.
+    "#, // 11: a number's evidence head is kept on its own row, which an authorization
+    // wave updates anyway (it moves the head in its numbers' UPDATE): no head tuple of
+    // its own per payment (the number's other events update the row for the head
+    // alone). evidence_seq is 0 before a number's first record.
     r#"
     ALTER TABLE numbers ADD COLUMN evidence_last_id BIGINT REFERENCES evidence (id),
         ADD COLUMN evidence_seq BIGINT NOT NULL DEFAULT 0 CHECK (evidence_seq >= 0),

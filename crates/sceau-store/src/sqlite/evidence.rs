@@ -52,9 +52,12 @@ fn head(connection: &Connection, row: HeadRow, subject: &str) -> Result<Option<H
             .query_row([subject], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()?,
     };
-    match stored {
-        Some((last_id, seq, hash)) => head_from_stored(last_id, Some(seq), hash),
-        None => Ok(None),
+    match (stored, row) {
+        (Some((last_id, seq, hash)), _) => head_from_stored(last_id, Some(seq), hash),
+        (None, HeadRow::Keyed) => Ok(None),
+        (None, HeadRow::Number(_)) => Err(StoreError::Corrupt(
+            "a number's evidence record without its number".into(),
+        )),
     }
 }
 

@@ -163,6 +163,13 @@ pub(super) fn entry_range(
     count: i64,
 ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
     let end = start.saturating_add(count.max(0));
+    // Three reads, one snapshot: an integration commits its queued entries and its run
+    // together, and a window must not show one without the other.
+    let snapshot = if connection.is_autocommit() {
+        Some(connection.unchecked_transaction()?)
+    } else {
+        None
+    };
     let mut found: Vec<(i64, Vec<u8>)> = connection
         .prepare_cached("SELECT idx, entry FROM log_entries WHERE idx >= ?1 AND idx < ?2")?
         .query_map([start, end], |row| Ok((row.get(0)?, row.get(1)?)))?
@@ -191,6 +198,8 @@ pub(super) fn entry_range(
             found.push((first_idx + (id - first_id), hash));
         }
     }
+    drop(hashes);
+    drop(snapshot);
     found.sort_unstable_by_key(|(index, _)| *index);
     Ok(found)
 }

@@ -379,10 +379,11 @@ const MIGRATIONS: &[&str] = &[
     // row per 256 entries instead of two per entry.
     r#"
     DELETE FROM log_nodes WHERE level = 0 OR level % 8 <> 0;
-    "#, // 12: a number's evidence head is kept on its own row, which each of its events
-    // (issue, authorization, capture, void, refund) updates anyway: a payment's record
-    // then costs no head row, page or statement of its own. evidence_seq is 0 before a
-    // number's first record. Other subjects keep theirs in evidence_heads.
+    "#, // 12: a number's evidence head is kept on its own row, which an authorization
+    // updates anyway: a payment's record then costs no head row, page or statement of
+    // its own (the number's other events update the row for the head alone).
+    // evidence_seq is 0 before a number's first record. Other subjects keep theirs in
+    // evidence_heads.
     r#"
     ALTER TABLE numbers ADD COLUMN evidence_last_id INTEGER REFERENCES evidence (id);
     ALTER TABLE numbers ADD COLUMN evidence_seq INTEGER NOT NULL DEFAULT 0
@@ -682,26 +683,24 @@ mod tests {
             .unwrap();
         assert_eq!(keyed, vec!["checkout:9".to_owned()]);
 
-        let voided = crate::evidence::authorization(
-            &crate::model::AuthorizationView {
-                id: 3,
-                merchant_id: 2,
-                number_id: 5,
-                number_last_four: "4242".into(),
-                client_id: 1,
-                currency: "EUR".into(),
-                amount: 100,
-                captured: 0,
-                refunded: 0,
-                state: sceau_domain::ledger::AuthorizationState::Authorized,
-                merchant_reference: "ref".into(),
-                created_at_s: 1,
-                hold_expires_at_s: 9,
-            },
-            crate::evidence::AuthorizationEvent::Voided,
-            2,
-        )
-        .unwrap();
+        let view = crate::model::AuthorizationView {
+            id: 3,
+            merchant_id: 2,
+            number_id: 5,
+            number_last_four: "4242".into(),
+            client_id: 1,
+            currency: "EUR".into(),
+            amount: 100,
+            captured: 0,
+            refunded: 0,
+            state: sceau_domain::ledger::AuthorizationState::Authorized,
+            merchant_reference: "ref".into(),
+            created_at_s: 1,
+            hold_expires_at_s: 9,
+        };
+        let voided =
+            crate::evidence::authorization(&view, crate::evidence::AuthorizationEvent::Voided, 2)
+                .unwrap();
         let written = crate::sqlite::evidence::write(&connection, voided).unwrap();
         assert_eq!(written.seq, 2);
         let record: serde_json::Value = serde_json::from_slice(&written.record).unwrap();
@@ -714,5 +713,19 @@ mod tests {
         );
         let other = crate::sqlite::evidence::of_subject(&connection, "checkout:9").unwrap();
         assert_eq!(other.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2]);
+        // A number's record without its number is refused, not chained from nowhere.
+        let orphan = crate::evidence::authorization(
+            &crate::model::AuthorizationView {
+                number_id: 99,
+                ..view
+            },
+            crate::evidence::AuthorizationEvent::Voided,
+            2,
+        )
+        .unwrap();
+        assert!(matches!(
+            crate::sqlite::evidence::write(&connection, orphan),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }
