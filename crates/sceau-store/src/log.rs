@@ -73,6 +73,15 @@ pub(crate) fn derivation(level: u8, start: u64, count: u64) -> Option<Derivation
 }
 
 impl Derivation {
+    /// The base nodes' first index and count as the databases hold indexes (`i64`), or
+    /// `None` past them (no such nodes).
+    pub(crate) fn rows(&self) -> Option<(i64, i64)> {
+        Some((
+            i64::try_from(self.start).ok()?,
+            i64::try_from(self.count).ok()?,
+        ))
+    }
+
     /// The nodes asked, from the base nodes found (contiguous from `start`): a group
     /// cut short (the tree's right edge) makes no node.
     pub(crate) fn fold(&self, base: Vec<Hash>) -> Vec<Hash> {

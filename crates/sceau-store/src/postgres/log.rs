@@ -260,10 +260,7 @@ async fn level_nodes(c: &Conn, level: u8, start: u64, count: u64) -> Result<Vec<
     let Some(derivation) = derivation(level, start, count) else {
         return Ok(Vec::new());
     };
-    let (Ok(base_start), Ok(base_count)) = (
-        i64::try_from(derivation.start),
-        i64::try_from(derivation.count),
-    ) else {
+    let Some((base_start, base_count)) = derivation.rows() else {
         return Ok(Vec::new());
     };
     let found = if derivation.base == 0 {

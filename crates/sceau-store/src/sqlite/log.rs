@@ -281,10 +281,7 @@ fn level_nodes(
     let Some(derivation) = derivation(level, start, count) else {
         return Ok(Vec::new());
     };
-    let (Ok(base_start), Ok(base_count)) = (
-        i64::try_from(derivation.start),
-        i64::try_from(derivation.count),
-    ) else {
+    let Some((base_start, base_count)) = derivation.rows() else {
         return Ok(Vec::new());
     };
     let base = if derivation.base == 0 {
@@ -323,8 +320,19 @@ pub(super) fn entries(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// The runs of `log_runs`, in order: first index, first record id, count.
+    pub(in crate::sqlite) fn stored_runs(connection: &Connection) -> Vec<(i64, i64, i64)> {
+        connection
+            .prepare("SELECT first_idx, first_evidence_id, count FROM log_runs ORDER BY first_idx")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
 
     fn record(connection: &Connection, id: i64) {
         connection
@@ -387,15 +395,8 @@ mod tests {
             (9, vec![8; 32]),
             (10, vec![9; 32]),
         ];
-        let runs: Vec<(i64, i64, i64)> = connection
-            .prepare("SELECT first_idx, first_evidence_id, count FROM log_runs ORDER BY first_idx")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
         assert_eq!(
-            runs,
+            stored_runs(&connection),
             vec![(1, 1, 3), (4, 5, 2), (8, 7, 1), (9, 8, 1), (10, 9, 1)]
         );
         for start in 0..12_i64 {

@@ -604,14 +604,10 @@ mod tests {
             vec![(0, hash(1)), (1, vec![0xaa]), (2, hash(2)), (3, hash(3)),]
         );
         // The records queued before are appended as a run of the log (migration 13).
-        let runs: Vec<(i64, i64, i64)> = connection
-            .prepare("SELECT first_idx, first_evidence_id, count FROM log_runs")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(runs, vec![(2, 2, 2)]);
+        assert_eq!(
+            crate::sqlite::log::tests::stored_runs(&connection),
+            vec![(2, 2, 2)]
+        );
         assert_eq!(count(&connection, "SELECT count(*) FROM log_pending"), 0);
         let leaves: Vec<[u8; 32]> = entries
             .iter()
