@@ -175,6 +175,7 @@ pub struct Keys {
     request: [u8; 32],
     payment_seal: [u8; 32],
     signature_seal: [u8; 32],
+    unlock_code: [u8; 32],
     webhook: [u8; 32],
     keystore: [u8; 32],
     log: [u8; 32],
@@ -203,6 +204,7 @@ impl Keys {
             request: derive(b"sceau/request/v1"),
             payment_seal: derive(b"sceau/payment-seal/v1"),
             signature_seal: derive(b"sceau/signature-seal/v1"),
+            unlock_code: derive(b"sceau/unlock-code/v1"),
             webhook: derive(b"sceau/webhook/v1"),
             keystore: derive(b"sceau/keystore/v1"),
             log: derive(b"sceau/log-key/v1"),
@@ -355,6 +357,25 @@ impl Keys {
         constant_time_eq(expected.digits().as_bytes(), typed.digits().as_bytes())
     }
 
+    /// The code that lifts a paused sign-in: HMAC-SHA256 under a key of its own over
+    /// the input's canonical encoding, reduced to
+    /// [`sceau_domain::sign_in::UNLOCK_CODE_DIGITS`] digits. Recomputed, never stored.
+    pub fn unlock_code(&self, input: &sceau_domain::sign_in::UnlockInput) -> Seal {
+        let mac = Zeroizing::new(self.mac(&self.unlock_code, &[&input.canonical()]));
+        let digits = SealDigits::new(sceau_domain::sign_in::UNLOCK_CODE_DIGITS).unwrap_or_default();
+        seal_from_mac(&mac, digits)
+    }
+
+    /// Whether `typed` is the unlock code of `input`, compared in constant time.
+    pub fn unlock_code_matches(
+        &self,
+        input: &sceau_domain::sign_in::UnlockInput,
+        typed: &Seal,
+    ) -> bool {
+        let expected = self.unlock_code(input);
+        constant_time_eq(expected.digits().as_bytes(), typed.digits().as_bytes())
+    }
+
     /// The secret with which sceau signs a merchant's webhooks (`whsec_` and 64 hex
     /// digits). Derived, not stored: the same master key always gives the same secret.
     pub fn webhook_secret(&self, merchant_id: i64) -> Zeroizing<String> {
@@ -390,9 +411,13 @@ pub fn webhook_signature(secret: &str, timestamp_s: i64, body: &[u8]) -> String 
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let mut directories = std::fs::DirBuilder::new();
+        directories.recursive(true);
+        #[cfg(unix)]
+        directories.mode(0o700);
+        directories.create(parent)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

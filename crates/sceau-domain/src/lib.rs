@@ -14,6 +14,7 @@ pub mod money;
 pub mod phone;
 pub mod policy;
 pub mod seal;
+pub mod sign_in;
 pub mod words;
 
 pub use card::{CardNumber, Expiry, SecurityCode};

@@ -14,9 +14,6 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use zeroize::Zeroizing;
 
-/// Password checks (Argon2id) running at once; more wait their turn.
-const PASSWORD_CHECKS_MAX: usize = 4;
-
 /// Draws before giving up when every drawn number collides with a live one.
 const DRAW_TRIES_MAX: u32 = 8;
 
@@ -275,53 +272,6 @@ impl Service {
             api_key,
             webhook_secret,
         })
-    }
-
-    /// Password sign-in. Always runs one Argon2 verification so that an unknown login
-    /// takes as long as a wrong password.
-    pub async fn sign_in(
-        &self,
-        login: &str,
-        password: Zeroizing<String>,
-    ) -> Result<Option<ClientRecord>, ApiError> {
-        static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let client = self.store.client_by_login(login).await?;
-        let phc = match &client {
-            Some(client) => client.password_hash.clone(),
-            None => DUMMY_HASH
-                .get_or_init(|| sceau_crypto::hash_password("not a password").unwrap_or_default())
-                .clone(),
-        };
-        // Each check takes ~19 MiB and a core for a while: at most a few at once, so that
-        // a flood of sign-ins queues instead of exhausting memory.
-        static PASSWORD_CHECKS: tokio::sync::Semaphore =
-            tokio::sync::Semaphore::const_new(PASSWORD_CHECKS_MAX);
-        let _permit = PASSWORD_CHECKS
-            .acquire()
-            .await
-            .map_err(|_| internal("password checks closed"))?;
-        let matches =
-            tokio::task::spawn_blocking(move || sceau_crypto::verify_password(&password, &phc))
-                .await
-                .map_err(|_| internal("password check task failed"))?;
-        let Some(client) = client else {
-            return Ok(None);
-        };
-        // A locked account answers like a wrong password, whatever was typed, and the
-        // attempt is not counted: the lock ends on time.
-        let now_s = self.now_s();
-        if now_s < client.sign_in_locked_until_s {
-            tracing::info!(client_id = client.id, "sign-in refused: locked");
-            return Ok(None);
-        }
-        if let Some(until_s) = self.store.record_sign_in(client.id, matches, now_s).await? {
-            tracing::info!(
-                client_id = client.id,
-                until_s,
-                "sign-in locked after consecutive wrong passwords"
-            );
-        }
-        Ok(matches.then_some(client))
     }
 
     /// Draws a number for `client`, stores its fingerprints and queues its message in one

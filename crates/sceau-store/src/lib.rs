@@ -50,14 +50,22 @@ pub trait Store: Send + Sync + 'static {
     async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError>;
     async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
 
-    /// Records a password sign-in attempt: a success resets the count of wrong passwords;
-    /// too many in a row lock sign-in for a while. Returns the end of a lock it started.
+    /// Records a password sign-in attempt: a success ends the wrong passwords' count,
+    /// the pauses in a row and the unlock code; too many wrong in a row pause sign-in
+    /// for a while, longer each time (`sceau_domain::sign_in::wrong_password`). Returns
+    /// the end of a pause it started.
     async fn record_sign_in(
         &self,
         client_id: i64,
         succeeded: bool,
         now_s: i64,
     ) -> Result<Option<i64>, StoreError>;
+
+    /// Sends an unlock code to a paused account's phone: stores the code's input and the
+    /// sends of the hour (`send.after`) and queues the message, in one transaction, on
+    /// condition that the account is still paused and its unlock state is still
+    /// `send.read` (else [`UnlockOutcome::Changed`]: read again and decide again).
+    async fn send_unlock_code(&self, send: UnlockCodeSend) -> Result<UnlockOutcome, StoreError>;
 
     /// Blocks or unblocks a client: a blocked client's numbers decline with `blocked`.
     async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError>;

@@ -5,6 +5,7 @@ use sceau_domain::clearing::ClearingError;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
 use sceau_domain::policy::{NumberState, UsagePolicy};
+pub use sceau_domain::sign_in::{UnlockInput, UnlockState};
 use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -35,15 +36,45 @@ pub struct ClientRecord {
     pub blocked: bool,
     /// Payments are paused until then after too many consecutive failures (0: never).
     pub paused_until_s: i64,
-    /// Sign-in is refused until then after too many wrong passwords (0: never).
+    /// Sign-in is paused until then after too many wrong passwords (0: never); the
+    /// holder may lift the pause with an unlock code sent to their phone.
     pub sign_in_locked_until_s: i64,
+    /// The unlock codes sent for the pause (`sceau_domain::sign_in`).
+    pub unlock: UnlockState,
 }
 
 impl ClientRecord {
+    /// Whether the client's sign-in is paused at `now_s`.
+    pub fn sign_in_paused(&self, now_s: i64) -> bool {
+        now_s < self.sign_in_locked_until_s
+    }
+
     /// Whether the client may not pay or receive numbers at `now_s`.
     pub fn stopped(&self, now_s: i64) -> bool {
         self.blocked || now_s < self.paused_until_s
     }
+}
+
+/// An unlock code to send, decided on the account's unlock state as read.
+pub struct UnlockCodeSend {
+    pub client_id: i64,
+    /// The state the decision was made on.
+    pub read: UnlockState,
+    /// The state after this send.
+    pub after: UnlockState,
+    /// The SMS with the code.
+    pub message: NewMessage,
+    pub now_s: i64,
+}
+
+/// What became of an unlock code's send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlockOutcome {
+    Sent,
+    /// The account is not paused (any more), or is not there.
+    NotPaused,
+    /// Its unlock state changed since it was read.
+    Changed,
 }
 
 /// Where a merchant's settlement account is paid out to: an account and its bank.

@@ -246,3 +246,34 @@ pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> UseOutcome 
         UseOutcome::Granted(record.clone())
     }
 }
+
+/// An account's unlock codes from their columns (`None` if the nonce is not 16 bytes).
+pub(crate) fn unlock_state(
+    client_id: i64,
+    nonce: Option<Vec<u8>>,
+    issued_at_s: Option<i64>,
+    sends: u32,
+    sends_since_s: i64,
+) -> Option<sceau_domain::sign_in::UnlockState> {
+    let code = match (nonce, issued_at_s) {
+        (Some(nonce), Some(issued_at_s)) => Some(sceau_domain::sign_in::UnlockInput {
+            client_id,
+            issued_at_s,
+            nonce: nonce.as_slice().try_into().ok()?,
+        }),
+        _ => None,
+    };
+    Some(sceau_domain::sign_in::UnlockState {
+        code,
+        sends,
+        sends_since_s,
+    })
+}
+
+/// An unlock state's code as its columns (nonce, issue time).
+pub(crate) fn unlock_columns(state: &crate::model::UnlockState) -> (Option<Vec<u8>>, Option<i64>) {
+    match state.code {
+        Some(code) => (Some(code.nonce.to_vec()), Some(code.issued_at_s)),
+        None => (None, None),
+    }
+}

@@ -31,6 +31,7 @@ use sceau_store::{
     NewSignatureRequest, SignatureRequestOutcome, SignatureSealOutcome, SignatureState,
     TypedSignatureSeal,
 };
+use sceau_store::{UnlockCodeSend, UnlockOutcome, UnlockState};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -3726,6 +3727,114 @@ async fn wrong_passwords_lock_sign_in_for_a_while() {
         assert_eq!(
             f.store.record_sign_in(i64::MAX, false, NOW).await.unwrap(),
             None,
+            "unknown client"
+        );
+    })
+    .await;
+}
+
+/// Pauses in a row grow; an unlock code is sent only to a paused account, on condition
+/// that its unlock state is still the one read, with its message in the same
+/// transaction; a success ends the pauses, the count and the code.
+#[tokio::test]
+async fn sign_in_pauses_grow_and_unlock_codes_are_sent_on_condition() {
+    use sceau_domain::limits::{SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S};
+    use sceau_domain::sign_in::{UnlockSend, unlock_send};
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(0, 0).await;
+        let pause = async |at_s: i64| {
+            let mut until_s = None;
+            for _ in 0..SIGN_IN_FAILURES_MAX {
+                until_s = f.store.record_sign_in(alice.id, false, at_s).await.unwrap();
+            }
+            until_s.expect("a pause")
+        };
+        assert_eq!(pause(NOW).await, NOW + SIGN_IN_LOCK_S, "{}", f.name);
+        let later = NOW + SIGN_IN_LOCK_S;
+        assert_eq!(pause(later).await, later + 2 * SIGN_IN_LOCK_S, "{}", f.name);
+        let record = f.store.client(alice.id).await.unwrap().unwrap();
+        assert!(record.sign_in_paused(later));
+        assert_eq!(record.unlock, UnlockState::default());
+        let message = |text: &str| NewMessage {
+            address: record.phone.as_str().to_owned(),
+            sealed_body: text.as_bytes().to_vec(),
+        };
+        let UnlockSend::Send { after, .. } = unlock_send(record.unlock, alice.id, [9; 16], later)
+        else {
+            panic!("a first code is sent");
+        };
+        let send = |read: UnlockState, after: UnlockState, now_s: i64| UnlockCodeSend {
+            client_id: alice.id,
+            read,
+            after,
+            message: message("code"),
+            now_s,
+        };
+        let messages = async || {
+            f.store
+                .messages_to(record.phone.as_str(), 100)
+                .await
+                .unwrap()
+                .len()
+        };
+        let before = messages().await;
+        assert_eq!(
+            f.store
+                .send_unlock_code(send(record.unlock, after, later))
+                .await
+                .unwrap(),
+            UnlockOutcome::Sent,
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            messages().await,
+            before + 1,
+            "{}: the code's message",
+            f.name
+        );
+        let record = f.store.client(alice.id).await.unwrap().unwrap();
+        assert_eq!(record.unlock, after, "{}: stored as decided", f.name);
+        // A decision on the state before that send is refused, and sends nothing.
+        assert_eq!(
+            f.store
+                .send_unlock_code(send(UnlockState::default(), after, later))
+                .await
+                .unwrap(),
+            UnlockOutcome::Changed,
+            "{}",
+            f.name
+        );
+        assert_eq!(messages().await, before + 1, "{}", f.name);
+        // Once the pause is over, nothing is sent.
+        let over = later + 2 * SIGN_IN_LOCK_S;
+        assert_eq!(
+            f.store
+                .send_unlock_code(send(after, after, over))
+                .await
+                .unwrap(),
+            UnlockOutcome::NotPaused,
+            "{}",
+            f.name
+        );
+        // A success ends it all: the next pause is the first again.
+        assert_eq!(
+            f.store.record_sign_in(alice.id, true, over).await.unwrap(),
+            None
+        );
+        let record = f.store.client(alice.id).await.unwrap().unwrap();
+        assert_eq!(record.unlock.code, None, "{}", f.name);
+        assert_eq!(record.sign_in_locked_until_s, 0, "{}", f.name);
+        assert_eq!(pause(over).await, over + SIGN_IN_LOCK_S, "{}", f.name);
+        assert_eq!(
+            f.store
+                .send_unlock_code(UnlockCodeSend {
+                    client_id: i64::MAX,
+                    ..send(UnlockState::default(), after, over)
+                })
+                .await
+                .unwrap(),
+            UnlockOutcome::NotPaused,
             "unknown client"
         );
     })

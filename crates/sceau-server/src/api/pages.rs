@@ -23,8 +23,12 @@ use zeroize::Zeroizing;
 pub const SESSION_COOKIE: &str = "sceau_session";
 /// The one answer to a refused sign-in: it does not say whether the login exists or the
 /// account is locked.
-pub(crate) const SIGN_IN_REFUSED: &str =
-    "Wrong login or password. After 10 wrong tries in a row, wait 15 minutes.";
+pub(crate) const SIGN_IN_REFUSED: &str = "Wrong login or password. After 10 wrong tries in a \
+     row, sign-in is paused for a while: the account's phone can then get a code that lifts \
+     the pause.";
+/// The one answer to a request for an unlock code, whatever became of it.
+const UNLOCK_ASKED: &str = "If this login's sign-in is paused, a code that lifts the pause \
+     was sent to its phone (at most 3 an hour). Type it below with your password.";
 const SESSION_TTL_S: i64 = 30 * 60;
 
 /// Escapes text for HTML element content and attribute values.
@@ -227,29 +231,51 @@ pub async fn home() -> Html<String> {
     )
 }
 
-fn login_page(error: Option<&str>) -> Html<String> {
+/// The fields of a sign-in form: login, password, and the unlock code that only a paused
+/// sign-in needs (folded away, no script).
+pub(crate) fn sign_in_fields(login: &str) -> String {
+    format!(
+        "<label>Login <input name=\"login\" autocomplete=\"username\" required maxlength=\"100\" value=\"{login}\"></label>\
+         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label>\
+         <details><summary>Sign-in paused? Type the code sent to your phone</summary>\
+         <label>Unlock code <input name=\"unlock_code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"20\"></label>\
+         <p class=\"muted\"><a href=\"/login/unlock\">Get a code by SMS</a></p></details>",
+        login = escape(login),
+    )
+}
+
+fn login_page(error: Option<&str>, notice: Option<&str>, login: &str) -> Html<String> {
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let notice = notice
+        .map(|n| format!("<p class=\"notice\" role=\"status\">{}</p>", escape(n)))
         .unwrap_or_default();
     page(
         "Sign in",
         &format!(
-            "<h1>Sign in</h1>{error}<form method=\"post\" action=\"/login\" class=\"card\">\
-             <label>Login <input name=\"login\" autocomplete=\"username\" required maxlength=\"100\"></label>\
-             <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label>\
-             <button type=\"submit\">Sign in</button></form>"
+            "<h1>Sign in</h1>{error}{notice}<form method=\"post\" action=\"/login\" class=\"card\">\
+             {fields}<button type=\"submit\">Sign in</button></form>",
+            fields = sign_in_fields(login),
         ),
     )
 }
 
 pub async fn login_form() -> Html<String> {
-    login_page(None)
+    login_page(None, None, "")
 }
 
 #[derive(Deserialize)]
 pub struct LoginForm {
     login: String,
     password: Zeroizing<String>,
+    #[serde(default)]
+    unlock_code: Zeroizing<String>,
+}
+
+/// The unlock code a sign-in form carries, if one was typed.
+pub(crate) fn typed_code(code: &str) -> Option<&str> {
+    Some(code.trim()).filter(|code| !code.is_empty() && code.len() <= 20)
 }
 
 pub async fn login(
@@ -259,23 +285,75 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     same_origin(&headers)?;
     let Form(form) = form.map_err(form_error)?;
-    if form.login.len() > 100 || form.password.len() > 1024 {
-        return Ok((
+    let refused = || {
+        (
             StatusCode::UNAUTHORIZED,
-            login_page(Some(SIGN_IN_REFUSED)).into_response(),
+            login_page(Some(SIGN_IN_REFUSED), None, ""),
         )
-            .into_response());
+            .into_response()
+    };
+    if form.login.len() > 100 || form.password.len() > 1024 {
+        return Ok(refused());
     }
     let service = &state.service;
-    let Some(client) = service.sign_in(&form.login, form.password).await? else {
+    let code = typed_code(&form.unlock_code);
+    let Some(client) = service.sign_in(&form.login, form.password, code).await? else {
         tracing::info!("sign-in refused");
-        return Ok((StatusCode::UNAUTHORIZED, login_page(Some(SIGN_IN_REFUSED))).into_response());
+        return Ok(refused());
     };
     let cookie = start_session(&state, &client).await?;
     let mut response = Redirect::to("/wallet").into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
+}
+
+/// `GET /login/unlock`: ask for a code that lifts a paused sign-in.
+pub async fn unlock_form() -> Html<String> {
+    page(
+        "Lift a paused sign-in",
+        "<h1>Lift a paused sign-in</h1>\
+         <p>After 10 wrong passwords in a row, sign-in to an account is paused for a while. \
+         If it is yours, a code sent to your phone lets you sign in now, with your password.</p>\
+         <form method=\"post\" action=\"/login/unlock\" class=\"card\">\
+         <label>Login <input name=\"login\" autocomplete=\"username\" required maxlength=\"100\"></label>\
+         <button type=\"submit\">Send the code to my phone</button></form>",
+    )
+}
+
+#[derive(Deserialize)]
+pub struct UnlockForm {
+    login: String,
+}
+
+/// Unlock codes being sent at once; more wait their turn.
+const UNLOCK_SENDS_MAX: usize = 16;
+
+/// `POST /login/unlock`: sends the code if the login's sign-in is paused. The answer is
+/// the same, and comes as soon, whatever the login: the code is sent apart from it.
+pub async fn unlock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<UnlockForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    same_origin(&headers)?;
+    let Form(form) = form.map_err(form_error)?;
+    let login = form.login.trim().to_owned();
+    if !login.is_empty() && login.len() <= 100 {
+        static SENDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(UNLOCK_SENDS_MAX);
+        let service = state.service.clone();
+        let shown = login.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = SENDS.acquire().await else {
+                return;
+            };
+            if let Err(error) = service.send_unlock_code(&login).await {
+                tracing::warn!(code = error.code, "unlock code not sent");
+            }
+        });
+        return Ok(login_page(None, Some(UNLOCK_ASKED), &shown).into_response());
+    }
+    Ok(login_page(None, Some(UNLOCK_ASKED), "").into_response())
 }
 
 #[derive(Deserialize)]

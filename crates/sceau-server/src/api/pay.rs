@@ -175,12 +175,11 @@ fn sign_in_form(view: &CheckoutView, error: Option<&str>) -> String {
     format!(
         "<section class=\"panel\"><h1>Sign in to pay</h1>\
          <p class=\"muted\">You will see the check before anything is paid.</p>{error}\
-         <form method=\"post\" action=\"/pay/{id}/sign-in\" class=\"stack\">\
-         <label>Login <input name=\"login\" autocomplete=\"username\" required maxlength=\"100\"></label>\
-         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label>\
+         <form method=\"post\" action=\"/pay/{id}/sign-in\" class=\"stack\">{fields}\
          <button type=\"submit\" class=\"primary\">Sign in</button></form></section>",
         error = error.map(alert).unwrap_or_default(),
         id = view.public_id,
+        fields = super::pages::sign_in_fields(""),
     )
 }
 
@@ -482,6 +481,8 @@ fn render(
 pub struct SignInForm {
     login: String,
     password: Zeroizing<String>,
+    #[serde(default)]
+    unlock_code: Zeroizing<String>,
 }
 
 /// Sign-in on the payment page (the knowledge factor), then the hold.
@@ -509,7 +510,12 @@ pub async fn sign_in(
     if form.login.len() > 100 || form.password.len() > 1024 {
         return Ok(refused());
     }
-    let Some(client) = state.service.sign_in(&form.login, form.password).await? else {
+    let code = super::pages::typed_code(&form.unlock_code);
+    let Some(client) = state
+        .service
+        .sign_in(&form.login, form.password, code)
+        .await?
+    else {
         tracing::info!("sign-in refused");
         return Ok(refused());
     };

@@ -195,6 +195,7 @@ enum Write {
         succeeded: bool,
         now_s: i64,
     },
+    SendUnlockCode(UnlockCodeSend),
     SetClientBlocked {
         client_id: i64,
         blocked: bool,
@@ -282,7 +283,9 @@ impl Write {
                 } => authorization_id.unsigned_abs(),
             }),
             Write::IssueNumber(number) => Some(number.client_id.unsigned_abs()),
-            Write::RecordSignIn { client_id, .. } | Write::SetClientBlocked { client_id, .. } => {
+            Write::RecordSignIn { client_id, .. }
+            | Write::SetClientBlocked { client_id, .. }
+            | Write::SendUnlockCode(UnlockCodeSend { client_id, .. }) => {
                 Some(client_id.unsigned_abs())
             }
             Write::HoldCheckout(HoldCheckout { checkout_id, .. })
@@ -303,6 +306,7 @@ enum Done {
     Client(ClientRecord),
     Merchant(MerchantRecord),
     SignIn(Option<i64>),
+    Unlock(UnlockOutcome),
     Changed(bool),
     Issued(IssueOutcome),
     Executed(Executed),
@@ -794,6 +798,13 @@ impl Store for PostgresStore {
         };
         match self.write(write).await? {
             Done::SignIn(locked_until_s) => Ok(locked_until_s),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn send_unlock_code(&self, send: UnlockCodeSend) -> Result<UnlockOutcome, StoreError> {
+        match self.write(Write::SendUnlockCode(send)).await? {
+            Done::Unlock(outcome) => Ok(outcome),
             _ => Err(unexpected()),
         }
     }

@@ -11,7 +11,7 @@ use super::{certificates, checkout, clearing, evidence, log, signatures};
 use crate::StoreError;
 use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
-use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
+use crate::shared::{bank_columns, figures, in_currency_of, policy_columns, unlock_columns};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{self, AuthorizationState};
@@ -33,7 +33,9 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
     };
     match write {
         Write::EnrollClient(client) => Ok(vec![funding_account(c, client.currency.code()).await?]),
-        Write::RecordSignIn { client_id, .. } | Write::SetClientBlocked { client_id, .. } => {
+        Write::RecordSignIn { client_id, .. }
+        | Write::SetClientBlocked { client_id, .. }
+        | Write::SendUnlockCode(UnlockCodeSend { client_id, .. }) => {
             ids(rows(c, "SELECT account_id FROM clients WHERE id = $1", &[client_id]).await?)
         }
         Write::IssueNumber(number) => ids(rows(
@@ -159,6 +161,7 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         Write::Execute(request) => !matches!(request.command, MerchantCommand::Authorize { .. }),
         Write::EnrollClient(_)
         | Write::RecordSignIn { .. }
+        | Write::SendUnlockCode(_)
         | Write::SetClientBlocked { .. }
         | Write::IssueNumber(_)
         | Write::Expire(_)
@@ -241,6 +244,7 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
             succeeded,
             now_s,
         } => Done::SignIn(record_sign_in(c, *client_id, *succeeded, *now_s).await?),
+        Write::SendUnlockCode(send) => Done::Unlock(send_unlock_code(c, send).await?),
         Write::SetClientBlocked { client_id, blocked } => Done::Changed(
             exec(
                 c,
@@ -577,11 +581,13 @@ async fn record_sign_in(
     succeeded: bool,
     now_s: i64,
 ) -> Result<Option<i64>, Fail> {
-    use sceau_domain::limits::{SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S};
     if succeeded {
         exec(
             c,
-            "UPDATE clients SET sign_in_failures = 0 WHERE id = $1 AND sign_in_failures <> 0",
+            "UPDATE clients SET sign_in_failures = 0, sign_in_locks = 0, unlock_nonce = NULL, \
+             unlock_issued_at = NULL, sign_in_locked_until = 0 \
+             WHERE id = $1 AND (sign_in_failures <> 0 OR sign_in_locks <> 0 \
+             OR unlock_nonce IS NOT NULL OR sign_in_locked_until <> 0)",
             &[&client_id],
         )
         .await?;
@@ -589,7 +595,7 @@ async fn record_sign_in(
     }
     let Some(row) = opt_row(
         c,
-        "SELECT sign_in_failures FROM clients WHERE id = $1",
+        "SELECT sign_in_failures, sign_in_locks FROM clients WHERE id = $1",
         &[&client_id],
     )
     .await?
@@ -597,16 +603,65 @@ async fn record_sign_in(
         return Ok(None);
     };
     let failures = u32::try_from(col::<i64>(&row, 0)?).unwrap_or(u32::MAX);
-    let (failures, locked_until_s) =
-        policy::count_failure(failures, SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S, now_s);
+    let locks = u32::try_from(col::<i64>(&row, 1)?).unwrap_or(u32::MAX);
+    let failure = sceau_domain::sign_in::wrong_password(failures, locks, now_s);
     exec(
         c,
-        "UPDATE clients SET sign_in_failures = $2, sign_in_locked_until = COALESCE($3, sign_in_locked_until) \
-         WHERE id = $1",
-        &[&client_id, &i64::from(failures), &locked_until_s],
+        "UPDATE clients SET sign_in_failures = $2, sign_in_locks = $3, \
+         sign_in_locked_until = COALESCE($4, sign_in_locked_until) WHERE id = $1",
+        &[
+            &client_id,
+            &i64::from(failure.failures),
+            &i64::from(failure.locks),
+            &failure.locked_until_s,
+        ],
     )
     .await?;
-    Ok(locked_until_s)
+    Ok(failure.locked_until_s)
+}
+
+async fn send_unlock_code(c: &Conn, send: &UnlockCodeSend) -> Result<UnlockOutcome, Fail> {
+    // Under the client's account lock (the batch took it): the row is read and changed
+    // by one writer at a time.
+    let Some(row) = opt_row(
+        c,
+        "SELECT sign_in_locked_until > $2 FROM clients WHERE id = $1",
+        &[&send.client_id, &send.now_s],
+    )
+    .await?
+    else {
+        return Ok(UnlockOutcome::NotPaused);
+    };
+    if !col::<bool>(&row, 0)? {
+        return Ok(UnlockOutcome::NotPaused);
+    }
+    let (read_nonce, read_issued_at) = unlock_columns(&send.read);
+    let (nonce, issued_at) = unlock_columns(&send.after);
+    let changed = exec(
+        c,
+        "UPDATE clients SET unlock_nonce = $2, unlock_issued_at = $3, unlock_sends = $4, \
+         unlock_sends_since = $5 \
+         WHERE id = $1 AND unlock_nonce IS NOT DISTINCT FROM $6 \
+         AND unlock_issued_at IS NOT DISTINCT FROM $7 \
+         AND unlock_sends = $8 AND unlock_sends_since = $9",
+        &[
+            &send.client_id,
+            &nonce,
+            &issued_at,
+            &i64::from(send.after.sends),
+            &send.after.sends_since_s,
+            &read_nonce,
+            &read_issued_at,
+            &i64::from(send.read.sends),
+            &send.read.sends_since_s,
+        ],
+    )
+    .await?;
+    if changed != 1 {
+        return Ok(UnlockOutcome::Changed);
+    }
+    enqueue_message(c, &send.message, send.now_s).await?;
+    Ok(UnlockOutcome::Sent)
 }
 
 async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail> {

@@ -9,7 +9,8 @@ use sceau_domain::policy::{NumberState, UsagePolicy};
 use tokio_postgres::Row;
 
 pub(super) const CLIENT_COLUMNS: &str = "c.id, c.login, c.display_name, c.password_hash, c.phone, \
-     c.account_id, a.currency, c.blocked, c.paused_until, c.sign_in_locked_until";
+     c.account_id, a.currency, c.blocked, c.paused_until, c.sign_in_locked_until, \
+     c.unlock_nonce, c.unlock_issued_at, c.unlock_sends, c.unlock_sends_since";
 
 pub(super) fn client_row(row: &Row) -> Result<ClientRecord, Fail> {
     let phone: String = col(row, 4)?;
@@ -25,6 +26,14 @@ pub(super) fn client_row(row: &Row) -> Result<ClientRecord, Fail> {
         blocked: col(row, 7)?,
         paused_until_s: col(row, 8)?,
         sign_in_locked_until_s: col(row, 9)?,
+        unlock: crate::shared::unlock_state(
+            col(row, 0)?,
+            col(row, 10)?,
+            col(row, 11)?,
+            u32::try_from(col::<i64>(row, 12)?).map_err(|_| corrupt("unlock_sends"))?,
+            col(row, 13)?,
+        )
+        .ok_or_else(|| corrupt("unlock_nonce"))?,
     })
 }
 

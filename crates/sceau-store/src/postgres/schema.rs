@@ -370,6 +370,16 @@ const MIGRATIONS: &[&str] = &[
     UPDATE numbers n SET evidence_last_id = h.last_id, evidence_seq = h.seq, evidence_hash = h.hash
         FROM evidence_heads h WHERE h.subject = 'number:' || n.id;
     DELETE FROM evidence_heads h USING numbers n WHERE h.subject = 'number:' || n.id;
+    "#, // 12: sign-in pauses grow when they follow each other (sign_in_locks), and the
+    // holder lifts one with an unlock code sent to their phone: the code's nonce and
+    // issue time (the code itself is never stored) and the sends of the hour.
+    r#"
+    ALTER TABLE clients ADD COLUMN sign_in_locks BIGINT NOT NULL DEFAULT 0
+            CHECK (sign_in_locks >= 0),
+        ADD COLUMN unlock_nonce BYTEA CHECK (octet_length(unlock_nonce) = 16),
+        ADD COLUMN unlock_issued_at BIGINT,
+        ADD COLUMN unlock_sends BIGINT NOT NULL DEFAULT 0 CHECK (unlock_sends >= 0),
+        ADD COLUMN unlock_sends_since BIGINT NOT NULL DEFAULT 0;
     "#,
 ];
 

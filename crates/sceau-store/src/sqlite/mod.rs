@@ -94,12 +94,47 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
+/// The database holds password hashes and sealed messages: its directories are created
+/// 0700 and the file 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm`
+/// files the database's own mode); a file or companion left more open by an earlier
+/// version is closed to others.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    let name = path.as_os_str();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = name.to_owned();
+        file.push(suffix);
+        match std::fs::metadata(&file) {
+            Ok(metadata) if metadata.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        }
+        make_private(path).map_err(|e| {
+            StoreError::Unavailable(format!("making {} private: {e}", path.display()))
+        })?;
         let mut writer = open_connection(path)?;
         schema::migrate(&mut writer)?;
         let mut readers = Vec::with_capacity(READERS_COUNT);
@@ -445,6 +480,10 @@ impl Store for SqliteStore {
     ) -> Result<Option<i64>, StoreError> {
         self.write(move |c| ops::record_sign_in(c, client_id, succeeded, now_s))
             .await
+    }
+
+    async fn send_unlock_code(&self, send: UnlockCodeSend) -> Result<UnlockOutcome, StoreError> {
+        self.write(move |c| ops::send_unlock_code(c, &send)).await
     }
 
     async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError> {

@@ -10,7 +10,7 @@ use super::read::{AUTHORIZATION_COLUMNS, authorization_row, client_where};
 use crate::StoreError;
 use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
-use crate::shared::{bank_columns, figures, in_currency_of, policy_columns};
+use crate::shared::{bank_columns, figures, in_currency_of, policy_columns, unlock_columns};
 use rusqlite::{Connection, OptionalExtension, params};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
@@ -204,31 +204,75 @@ pub(super) fn record_sign_in(
     succeeded: bool,
     now_s: i64,
 ) -> Result<Option<i64>, StoreError> {
-    use sceau_domain::limits::{SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S};
     if succeeded {
         connection
             .prepare_cached(
-                "UPDATE clients SET sign_in_failures = 0 WHERE id = ?1 AND sign_in_failures <> 0",
+                "UPDATE clients SET sign_in_failures = 0, sign_in_locks = 0, unlock_nonce = NULL, \
+                 unlock_issued_at = NULL, sign_in_locked_until = 0 \
+                 WHERE id = ?1 AND (sign_in_failures <> 0 OR sign_in_locks <> 0 \
+                 OR unlock_nonce IS NOT NULL OR sign_in_locked_until <> 0)",
             )?
             .execute([client_id])?;
         return Ok(None);
     }
-    let failures: Option<u32> = connection
-        .prepare_cached("SELECT sign_in_failures FROM clients WHERE id = ?1")?
-        .query_row([client_id], |row| row.get(0))
+    let counts: Option<(u32, u32)> = connection
+        .prepare_cached("SELECT sign_in_failures, sign_in_locks FROM clients WHERE id = ?1")?
+        .query_row([client_id], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
-    let Some(failures) = failures else {
+    let Some((failures, locks)) = counts else {
         return Ok(None);
     };
-    let (failures, locked_until_s) =
-        policy::count_failure(failures, SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S, now_s);
+    let failure = sceau_domain::sign_in::wrong_password(failures, locks, now_s);
     connection
         .prepare_cached(
-            "UPDATE clients SET sign_in_failures = ?2, sign_in_locked_until = COALESCE(?3, sign_in_locked_until) \
-             WHERE id = ?1",
+            "UPDATE clients SET sign_in_failures = ?2, sign_in_locks = ?3, \
+             sign_in_locked_until = COALESCE(?4, sign_in_locked_until) WHERE id = ?1",
         )?
-        .execute(params![client_id, failures, locked_until_s])?;
-    Ok(locked_until_s)
+        .execute(params![
+            client_id,
+            failure.failures,
+            failure.locks,
+            failure.locked_until_s
+        ])?;
+    Ok(failure.locked_until_s)
+}
+
+pub(super) fn send_unlock_code(
+    connection: &Connection,
+    send: &UnlockCodeSend,
+) -> Result<UnlockOutcome, StoreError> {
+    let paused: Option<bool> = connection
+        .prepare_cached("SELECT sign_in_locked_until > ?2 FROM clients WHERE id = ?1")?
+        .query_row(params![send.client_id, send.now_s], |row| row.get(0))
+        .optional()?;
+    if paused != Some(true) {
+        return Ok(UnlockOutcome::NotPaused);
+    }
+    let (read_nonce, read_issued_at) = unlock_columns(&send.read);
+    let (nonce, issued_at) = unlock_columns(&send.after);
+    let changed = connection
+        .prepare_cached(
+            "UPDATE clients SET unlock_nonce = ?2, unlock_issued_at = ?3, unlock_sends = ?4, \
+             unlock_sends_since = ?5 \
+             WHERE id = ?1 AND unlock_nonce IS ?6 AND unlock_issued_at IS ?7 \
+             AND unlock_sends = ?8 AND unlock_sends_since = ?9",
+        )?
+        .execute(params![
+            send.client_id,
+            nonce,
+            issued_at,
+            send.after.sends,
+            send.after.sends_since_s,
+            read_nonce,
+            read_issued_at,
+            send.read.sends,
+            send.read.sends_since_s,
+        ])?;
+    if changed != 1 {
+        return Ok(UnlockOutcome::Changed);
+    }
+    enqueue_message(connection, &send.message, send.now_s)?;
+    Ok(UnlockOutcome::Sent)
 }
 
 pub(super) fn set_client_blocked(

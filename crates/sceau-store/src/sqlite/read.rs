@@ -12,7 +12,8 @@ pub(super) fn corrupt(what: &str) -> rusqlite::Error {
 
 pub(super) const CLIENT_COLUMNS: &str = "c.id, c.login, c.display_name, c.password_hash, c.phone, \
      c.account_id, a.currency, c.blocked, c.paused_until, \
-     c.sign_in_locked_until";
+     c.sign_in_locked_until, c.unlock_nonce, c.unlock_issued_at, c.unlock_sends, \
+     c.unlock_sends_since";
 
 pub(super) fn client_row(row: &Row<'_>) -> rusqlite::Result<ClientRecord> {
     let phone: String = row.get(4)?;
@@ -28,7 +29,19 @@ pub(super) fn client_row(row: &Row<'_>) -> rusqlite::Result<ClientRecord> {
         blocked: row.get(7)?,
         paused_until_s: row.get(8)?,
         sign_in_locked_until_s: row.get(9)?,
+        unlock: crate::shared::unlock_state(
+            client_id_of(row)?,
+            row.get::<_, Option<Vec<u8>>>(10)?,
+            row.get(11)?,
+            row.get(12)?,
+            row.get(13)?,
+        )
+        .ok_or_else(|| corrupt("unlock_nonce"))?,
     })
+}
+
+fn client_id_of(row: &Row<'_>) -> rusqlite::Result<i64> {
+    row.get(0)
 }
 
 pub(super) fn client_where(

@@ -405,6 +405,18 @@ const MIGRATIONS: &[&str] = &[
         first_evidence_id INTEGER NOT NULL UNIQUE REFERENCES evidence (id),
         count INTEGER NOT NULL CHECK (count >= 1)
     );
+    "#, // 14: sign-in pauses grow when they follow each other (sign_in_locks), and the
+    // holder lifts one with an unlock code sent to their phone: the code's nonce and
+    // issue time (the code itself is never stored) and the sends of the hour.
+    r#"
+    ALTER TABLE clients ADD COLUMN sign_in_locks INTEGER NOT NULL DEFAULT 0
+        CHECK (sign_in_locks >= 0);
+    ALTER TABLE clients ADD COLUMN unlock_nonce BLOB
+        CHECK (unlock_nonce IS NULL OR length(unlock_nonce) = 16);
+    ALTER TABLE clients ADD COLUMN unlock_issued_at INTEGER;
+    ALTER TABLE clients ADD COLUMN unlock_sends INTEGER NOT NULL DEFAULT 0
+        CHECK (unlock_sends >= 0);
+    ALTER TABLE clients ADD COLUMN unlock_sends_since INTEGER NOT NULL DEFAULT 0;
     "#,
 ];
 

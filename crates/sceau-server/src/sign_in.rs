@@ -1,0 +1,139 @@
+//! Password sign-in, its pauses after wrong passwords, and the unlock code by which the
+//! holder lifts a pause from their own phone (the rules: `sceau_domain::sign_in`).
+
+use crate::clock::clock_time;
+use crate::error::ApiError;
+use crate::service::{Service, internal};
+use sceau_domain::seal::Seal;
+use sceau_domain::sign_in::{UNLOCK_NONCE_LEN, UnlockSend, unlock_send};
+use sceau_store::*;
+use zeroize::Zeroizing;
+
+/// Password checks (Argon2id) running at once; more wait their turn.
+const PASSWORD_CHECKS_MAX: usize = 4;
+/// Reads of an account's unlock state before a send gives up (another send raced it).
+const UNLOCK_SEND_TRIES_MAX: usize = 3;
+
+impl Service {
+    /// Password sign-in. Always runs one Argon2 verification so that an unknown login
+    /// takes as long as a wrong password. While the account's sign-in is paused, only
+    /// the right password with the live unlock code sent to its phone signs in; every
+    /// other attempt answers as a wrong password and is not counted.
+    pub async fn sign_in(
+        &self,
+        login: &str,
+        password: Zeroizing<String>,
+        unlock_code: Option<&str>,
+    ) -> Result<Option<ClientRecord>, ApiError> {
+        static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let client = self.store.client_by_login(login).await?;
+        let phc = match &client {
+            Some(client) => client.password_hash.clone(),
+            None => DUMMY_HASH
+                .get_or_init(|| sceau_crypto::hash_password("not a password").unwrap_or_default())
+                .clone(),
+        };
+        // Each check takes ~19 MiB and a core for a while: at most a few at once, so that
+        // a flood of sign-ins queues instead of exhausting memory.
+        static PASSWORD_CHECKS: tokio::sync::Semaphore =
+            tokio::sync::Semaphore::const_new(PASSWORD_CHECKS_MAX);
+        let _permit = PASSWORD_CHECKS
+            .acquire()
+            .await
+            .map_err(|_| internal("password checks closed"))?;
+        let matches =
+            tokio::task::spawn_blocking(move || sceau_crypto::verify_password(&password, &phc))
+                .await
+                .map_err(|_| internal("password check task failed"))?;
+        let Some(client) = client else {
+            return Ok(None);
+        };
+        let now_s = self.now_s();
+        if client.sign_in_paused(now_s) {
+            let unlocked = matches && self.unlock_code_right(&client, unlock_code, now_s);
+            if !unlocked {
+                tracing::info!(client_id = client.id, "sign-in refused: paused");
+                return Ok(None);
+            }
+            tracing::info!(
+                client_id = client.id,
+                "sign-in pause lifted by its unlock code"
+            );
+        }
+        if let Some(until_s) = self.store.record_sign_in(client.id, matches, now_s).await? {
+            tracing::info!(
+                client_id = client.id,
+                until_s,
+                "sign-in paused after consecutive wrong passwords"
+            );
+        }
+        Ok(matches.then_some(client))
+    }
+
+    /// Whether `typed` is the live unlock code of the client's pause.
+    fn unlock_code_right(&self, client: &ClientRecord, typed: Option<&str>, now_s: i64) -> bool {
+        let Some(typed) = typed.and_then(|text| text.parse::<Seal>().ok()) else {
+            return false;
+        };
+        client.unlock.code.is_some_and(|code| {
+            code.client_id == client.id
+                && code.live(now_s)
+                && self.keys.unlock_code_matches(&code, &typed)
+        })
+    }
+
+    /// Sends the unlock code of `login`'s paused sign-in to its phone. Says nothing of
+    /// the outcome: the login may not exist, or not be paused, or have had its codes of
+    /// the hour (the last one sent may still be typed); the caller answers alike.
+    pub async fn send_unlock_code(&self, login: &str) -> Result<(), ApiError> {
+        for _ in 0..UNLOCK_SEND_TRIES_MAX {
+            let Some(client) = self.store.client_by_login(login).await? else {
+                return Ok(());
+            };
+            let now_s = self.now_s();
+            if !client.sign_in_paused(now_s) {
+                return Ok(());
+            }
+            let nonce: [u8; UNLOCK_NONCE_LEN] = sceau_crypto::random_bytes();
+            let UnlockSend::Send { code, after } =
+                unlock_send(client.unlock, client.id, nonce, now_s)
+            else {
+                tracing::info!(
+                    client_id = client.id,
+                    "unlock code not sent: enough this hour"
+                );
+                return Ok(());
+            };
+            let text = Zeroizing::new(format!(
+                "{issuer}: your sign-in is paused after wrong passwords. To sign in now, type \
+                 this code with your password: {code}, until {until}. If you did not ask, \
+                 someone is trying your login: keep your password to yourself.",
+                issuer = self.settings.issuer_name,
+                code = self.keys.unlock_code(&code).digits(),
+                until =
+                    clock_time(code.issued_at_s + sceau_domain::sign_in::UNLOCK_CODE_VALIDITY_S),
+            ));
+            let send = UnlockCodeSend {
+                client_id: client.id,
+                read: client.unlock,
+                after,
+                message: NewMessage {
+                    address: client.phone.as_str().to_owned(),
+                    sealed_body: self.keys.seal(&text, client.phone.as_str()),
+                },
+                now_s,
+            };
+            match self.store.send_unlock_code(send).await? {
+                UnlockOutcome::Sent => {
+                    self.outbox_ready.notify_one();
+                    tracing::info!(client_id = client.id, "unlock code sent");
+                    return Ok(());
+                }
+                UnlockOutcome::NotPaused => return Ok(()),
+                UnlockOutcome::Changed => continue,
+            }
+        }
+        tracing::info!("unlock code not sent: its account changed under every try");
+        Ok(())
+    }
+}
