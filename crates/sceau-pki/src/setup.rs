@@ -80,7 +80,14 @@ impl Pki {
         policy: ObjectIdentifier,
         now_s: i64,
     ) -> Result<Pki, PkiError> {
-        std::fs::create_dir_all(directory).map_err(|e| io_error(directory, e))?;
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(directory)
+                .map_err(|e| io_error(directory, e))?;
+        }
         // Servers starting together on one directory take turns: the first creates, the
         // others open (the lock ends when the file is closed, at the end of this call).
         let lock_path = directory.join(".lock");

@@ -11,10 +11,12 @@ pub mod checkout;
 pub mod clearing;
 pub mod clock;
 pub mod dispatch;
+pub mod edge;
 pub mod error;
 pub mod receipts;
 pub mod service;
 pub mod shop;
+pub mod sign_in;
 pub mod signing;
 pub mod time_stamps;
 pub mod transparency;
@@ -75,6 +77,10 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// `POST /tsa`'s group signer, started by [`start`] when the service has a white room.
     pub time_stamper: Option<time_stamps::TimeStamper>,
+    /// What connections and requests are held to.
+    pub limits: edge::Limits,
+    /// The places for documents being received (`limits.uploads_max`), made by [`start`].
+    pub uploads: signing::Uploads,
 }
 
 impl AppState {
@@ -87,6 +93,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    let secure = state.secure_cookies;
     let merchant = Router::new()
         .route("/v1/numbers", post(api::merchant::issue_checkout_number))
         .route("/v1/authorizations", post(api::merchant::authorize))
@@ -150,6 +157,10 @@ pub fn router(state: AppState) -> Router {
             "/login",
             get(api::pages::login_form).post(api::pages::login),
         )
+        .route(
+            "/login/unlock",
+            get(api::pages::unlock_form).post(api::pages::unlock),
+        )
         .route("/logout", post(api::pages::logout))
         .route("/wallet", get(api::pages::wallet))
         .route("/wallet/numbers", post(api::pages::request_number))
@@ -210,7 +221,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(api::BODY_BYTES_MAX))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(move |request, next| {
+            security_headers(secure, request, next)
+        }))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 tracing::error!("a handler panicked");
@@ -250,9 +263,23 @@ async fn method_not_allowed() -> error::ApiError {
     )
 }
 
-async fn security_headers(request: axum::extract::Request, next: Next) -> Response {
+/// Headers on every answer. Answers are not to be stored by any cache unless their
+/// handler says otherwise (the public, immutable ones: certificates, log tiles, the
+/// stylesheet): a wallet, a signature or an evidence bundle must not outlive the session
+/// in a shared or browser cache. Behind TLS (`secure_cookies`), browsers are told to
+/// come back over HTTPS only.
+async fn security_headers(secure: bool, request: axum::extract::Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if secure {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
@@ -286,6 +313,66 @@ impl Running {
     }
 }
 
+/// Accepts connections until `stopped`, at most `limits.connections_max` open at once,
+/// each with `limits.header_read_timeout`; then lets the requests in flight finish.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: edge::Limits,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.connections_max));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    loop {
+        // Over the cap, wait for a connection to close before accepting the next.
+        let permit = tokio::select! {
+            _ = &mut stopped => break,
+            permit = open.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let (stream, _peer) = tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors, or a connection reset before it was taken:
+                    // wait a moment rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(local) = stream.local_addr() else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(edge::ConnectionAddress(local));
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
 /// Binds `listen`, starts the background work and serves until stopped.
 pub async fn start(
     state: AppState,
@@ -305,19 +392,24 @@ pub async fn start(
             .clone()
             .map(time_stamps::TimeStamper::spawn);
     }
+    let served = Arc::new(edge::Served::new(state.public_url()).map_err(std::io::Error::other)?);
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let background = dispatch::spawn_background(state.service.clone(), channel);
-    let app = router(state);
+    let limits = state.limits;
+    state.uploads = signing::Uploads::new(limits.uploads_max);
+    let app = router(state)
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            limits.body_idle_timeout,
+        ))
+        .layer(middleware::from_fn(move |request, next| {
+            edge::time_limit(limits.request_timeout, request, next)
+        }))
+        .layer(middleware::from_fn(move |request, next| {
+            edge::check_names(served.clone(), request, next)
+        }));
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
+        accept(listener, app, limits, stopped).await;
         background.abort();
-        if let Err(error) = served {
-            tracing::error!(%error, "server stopped with an error");
-        }
     });
     Ok(Running {
         address,

@@ -16,6 +16,89 @@ use zeroize::Zeroizing;
 /// The largest document sceau signs (it reads the whole document to show and bind its
 /// digest).
 pub const DOCUMENT_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// The places for documents being received at once by a server; when all are taken, a
+/// further upload is refused at once (503), before anything of it is read.
+#[derive(Clone)]
+pub struct Uploads(Arc<tokio::sync::Semaphore>);
+
+impl Uploads {
+    pub fn new(uploads_max: usize) -> Uploads {
+        Uploads(Arc::new(tokio::sync::Semaphore::new(uploads_max)))
+    }
+}
+
+impl Default for Uploads {
+    fn default() -> Uploads {
+        Uploads::new(crate::edge::Limits::default().uploads_max)
+    }
+}
+
+/// A place among the documents received at once, held while one is read.
+pub struct UploadPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl UploadPermit {
+    pub fn take(uploads: &Uploads) -> Result<UploadPermit, ApiError> {
+        uploads
+            .0
+            .clone()
+            .try_acquire_owned()
+            .map(UploadPermit)
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "uploads_busy",
+                    "too many documents are being received right now; try again in a moment",
+                )
+            })
+    }
+}
+
+/// A document as sceau keeps it: its SHA-256 and length (the bytes are hashed as they
+/// arrive and never held whole).
+#[derive(Debug, Clone, Copy)]
+pub struct Document {
+    pub sha256: [u8; 32],
+    pub length: usize,
+}
+
+/// Hashes a document as it arrives, refusing it once it is over [`DOCUMENT_BYTES_MAX`].
+#[derive(Default)]
+pub struct DocumentDigester {
+    hasher: Sha256,
+    length: usize,
+}
+
+impl DocumentDigester {
+    /// Adds the next part; `Err` once the document is over the limit.
+    pub fn update(&mut self, part: &[u8]) -> Result<(), DocumentTooLarge> {
+        self.length = self.length.saturating_add(part.len());
+        if self.length > DOCUMENT_BYTES_MAX {
+            return Err(DocumentTooLarge);
+        }
+        self.hasher.update(part);
+        Ok(())
+    }
+
+    pub fn finish(self) -> Document {
+        Document {
+            sha256: self.hasher.finalize().into(),
+            length: self.length,
+        }
+    }
+}
+
+/// A document over [`DOCUMENT_BYTES_MAX`].
+#[derive(Debug)]
+pub struct DocumentTooLarge;
+
+impl Document {
+    /// A document already in memory.
+    pub fn of(content: &[u8]) -> Result<Document, DocumentTooLarge> {
+        let mut digester = DocumentDigester::default();
+        digester.update(content)?;
+        Ok(digester.finish())
+    }
+}
 /// The longest document name (it is shown in the SMS).
 pub const DOCUMENT_NAME_LEN_MAX: usize = 100;
 /// Characters a document name may not hold: anything that reads as a quotation mark.
@@ -69,14 +152,14 @@ fn seal_input(view: &SignatureRequestView) -> Option<SignatureSealInput> {
 }
 
 impl Service {
-    /// A client asks to sign `content` under the name `document_name`: the request is
+    /// A client asks to sign `document` under the name `document_name`: the request is
     /// recorded and the seal sent to their phone with the name and the digest, in one
     /// transaction. Nothing is signed yet.
     pub async fn request_signature(
         &self,
         client: &ClientRecord,
         document_name: &str,
-        content: &[u8],
+        document: Document,
     ) -> Result<SignatureRequestView, ApiError> {
         let length = document_name.chars().count();
         // The name is shown in the SMS between quotes, after the digest: no quote may
@@ -95,7 +178,7 @@ impl Service {
                 ),
             ));
         }
-        if content.is_empty() || content.len() > DOCUMENT_BYTES_MAX {
+        if document.length == 0 || document.length > DOCUMENT_BYTES_MAX {
             return Err(ApiError::unprocessable(
                 "invalid_document",
                 format!("a document is 1 to {DOCUMENT_BYTES_MAX} bytes"),
@@ -116,7 +199,7 @@ impl Service {
         let request: [u8; 16] = sceau_crypto::random_bytes();
         let public_id = hex::encode(request);
         let now_s = self.now_s();
-        let content_digest: [u8; 32] = Sha256::digest(content).into();
+        let content_digest = document.sha256;
         let input = SignatureSealInput {
             request,
             client_id: client.id,

@@ -125,6 +125,25 @@ impl Default for Config {
     }
 }
 
+/// What the command line sets (`--listen`, `--database`): applied over the file and the
+/// environment, before the configuration is checked.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub database: Option<String>,
+}
+
+impl Overrides {
+    fn apply(self, config: &mut Config) {
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(database) = self.database {
+            config.database = database;
+        }
+    }
+}
+
 /// Where the data lives, as read from [`Config::database`].
 pub enum Database<'a> {
     Sqlite(&'a Path),
@@ -149,7 +168,10 @@ impl Config {
         }
     }
 
-    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+    /// The configuration from every source, merged in order (defaults, the file, the
+    /// environment, then the command line's `overrides`), and only then checked: a rule
+    /// such as "the phone simulator only on loopback" holds whichever source set what.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
         let mut config = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -159,6 +181,7 @@ impl Config {
             None => Config::default(),
         };
         config.apply_environment()?;
+        overrides.apply(&mut config);
         config.check()?;
         Ok(config)
     }

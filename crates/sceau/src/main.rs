@@ -112,10 +112,8 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, database } => {
-            let mut config = Config::load(cli.config.as_deref())?;
-            config.listen = listen.unwrap_or(config.listen);
-            config.database = database.unwrap_or(config.database);
-            serve(config).await
+            let overrides = config::Overrides { listen, database };
+            serve(Config::load(cli.config.as_deref(), overrides)?).await
         }
         Command::Demo {
             keep_serving,
@@ -123,9 +121,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             evidence_out,
         } => demo::run(keep_serving, database, evidence_out).await,
         Command::Admin { command, database } => {
-            let mut config = Config::load(cli.config.as_deref())?;
-            config.database = database.unwrap_or(config.database);
-            admin::run(config, command).await
+            let overrides = config::Overrides {
+                listen: None,
+                database,
+            };
+            admin::run(Config::load(cli.config.as_deref(), overrides)?, command).await
         }
         Command::Bench(args) => bench::run(args).await,
         Command::LogWatch(args) => monitor::run(args).await,
@@ -190,9 +190,12 @@ fn admin_token_hash(config: &Config) -> anyhow::Result<([u8; 32], bool)> {
 
 fn write_private(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
     }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -349,6 +352,8 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
         secure_cookies: config.secure_cookies,
         public_url: config.public_url.clone(),
         time_stamper: None,
+        limits: sceau_server::edge::Limits::default(),
+        uploads: Default::default(),
     }
 }
 

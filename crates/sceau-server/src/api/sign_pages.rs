@@ -7,7 +7,9 @@ use super::pay::{alert, see_other};
 use crate::AppState;
 use crate::clock::{clock_time, rfc3339};
 use crate::error::ApiError;
-use crate::signing::{DOCUMENT_BYTES_MAX, SignatureResult, request_id};
+use crate::signing::{
+    DOCUMENT_BYTES_MAX, DocumentDigester, SignatureResult, UploadPermit, request_id,
+};
 use axum::Form;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::rejection::FormRejection;
@@ -96,38 +98,62 @@ pub async fn create(
     same_origin(&headers)?;
     let unreadable = || ApiError::bad_request("invalid_form", "the form could not be read");
     let mut multipart = multipart.map_err(|_| unreadable())?;
-    let (mut csrf, mut document) = (None, None);
-    // A body over the route's limit shows as an error of whichever read reaches it.
+    let _permit = UploadPermit::take(&state.uploads)?;
+    // The form's token comes first (the page puts the file input after it): it is
+    // checked before any of the document is read, and the document is hashed as it
+    // arrives, never held whole.
+    let mut checked = false;
+    let mut document = None;
     let too_large = |error: &axum::extract::multipart::MultipartError| {
         error.status() == StatusCode::PAYLOAD_TOO_LARGE
     };
-    let read = async {
-        loop {
-            let Some(field) = multipart.next_field().await? else {
-                return Ok(());
-            };
-            match field.name() {
-                Some("csrf") => csrf = Some(field.text().await?),
-                Some("document") => {
-                    let name = field.file_name().unwrap_or("document").to_owned();
-                    document = Some((name, field.bytes().await?));
-                }
-                _ => {}
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(error) if too_large(&error) => return document_refused(&state, &session).await,
+            Err(_) => return Err(unreadable()),
+        };
+        match field.name() {
+            Some("csrf") if !checked => {
+                let csrf = field.text().await.map_err(|_| unreadable())?;
+                session.check_csrf(&csrf)?;
+                checked = true;
             }
+            Some("document") if checked && document.is_none() => {
+                let name = field.file_name().unwrap_or("document").to_owned();
+                let mut field = field;
+                let mut digester = DocumentDigester::default();
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(part)) => {
+                            if digester.update(&part).is_err() {
+                                return document_refused(&state, &session).await;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(error) if too_large(&error) => {
+                            return document_refused(&state, &session).await;
+                        }
+                        Err(_) => return Err(unreadable()),
+                    }
+                }
+                document = Some((name, digester.finish()));
+            }
+            // A document before the token, or a second token or document.
+            Some("document") | Some("csrf") => {
+                if !checked {
+                    session.check_csrf("")?;
+                }
+                return Err(unreadable());
+            }
+            _ => {}
         }
-    };
-    match read.await {
-        Ok(()) => {}
-        Err(error) if too_large(&error) => {
-            let message = format!("Documents are limited to {} MiB.", DOCUMENT_BYTES_MAX >> 20);
-            let response = render_list(&state, &session, Some(&message)).await?;
-            return Ok((StatusCode::PAYLOAD_TOO_LARGE, response).into_response());
-        }
-        Err(_) => return Err(unreadable()),
     }
-    // The token must come with the form (the file input comes after it).
-    session.check_csrf(csrf.as_deref().unwrap_or(""))?;
-    let Some((name, content)) = document else {
+    if !checked {
+        session.check_csrf("")?;
+    }
+    let Some((name, document)) = document else {
         let response = render_list(&state, &session, Some("Choose a document to sign.")).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, response).into_response());
     };
@@ -139,7 +165,7 @@ pub async fn create(
         .to_owned();
     match state
         .service
-        .request_signature(&session.client, &name, &content)
+        .request_signature(&session.client, &name, document)
         .await
     {
         Ok(view) => Ok(see_other(&format!("/wallet/signatures/{}", view.public_id))),
@@ -149,6 +175,13 @@ pub async fn create(
         }
         Err(error) => Err(error),
     }
+}
+
+/// The list page with the size limit said, answered 413.
+async fn document_refused(state: &AppState, session: &Session) -> Result<Response, ApiError> {
+    let message = format!("Documents are limited to {} MiB.", DOCUMENT_BYTES_MAX >> 20);
+    let response = render_list(state, session, Some(&message)).await?;
+    Ok((StatusCode::PAYLOAD_TOO_LARGE, response).into_response())
 }
 
 /// `GET /wallet/signatures/{id}`: the request: what is signed, the seal form while it

@@ -7,7 +7,9 @@ use super::pages::{ApiSession, Session, same_origin};
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::signing::{DOCUMENT_BYTES_MAX, SignatureResult, request_id};
+use crate::signing::{
+    DOCUMENT_BYTES_MAX, Document, DocumentDigester, SignatureResult, UploadPermit, request_id,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -51,12 +53,14 @@ pub struct NewSignatureQuery {
 
 /// `POST /api/v1/signatures?document_name=…`: the body is the document itself (any
 /// media type, up to 8 MiB). Sends the seal to the client's phone; signs nothing yet.
+/// The session, the CSRF token and the name are checked before a byte of the body is
+/// read; the body is hashed as it arrives, never held whole.
 pub async fn create(
     State(state): State<AppState>,
     ApiSession(session): ApiSession,
     headers: HeaderMap,
     query: Result<Query<NewSignatureQuery>, axum::extract::rejection::QueryRejection>,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     check_write(&headers, &session)?;
     let Query(query) = query.map_err(|_| {
@@ -65,22 +69,37 @@ pub async fn create(
             "give the document's name as ?document_name=",
         )
     })?;
-    let content = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("documents are limited to {DOCUMENT_BYTES_MAX} bytes"),
-            )
-        } else {
-            ApiError::bad_request("unreadable_body", "the request body could not be read")
-        }
-    })?;
+    let _permit = UploadPermit::take(&state.uploads)?;
+    let document = read_document(body).await?;
     let view = state
         .service
-        .request_signature(&session.client, &query.document_name, &content)
+        .request_signature(&session.client, &query.document_name, document)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(view_json(&view))).into_response())
+}
+
+/// Reads a body into its digest, refusing it as soon as it is over the limit.
+async fn read_document(body: axum::body::Body) -> Result<Document, ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut digester = DocumentDigester::default();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| {
+            ApiError::bad_request("unreadable_body", "the request body could not be read")
+        })?;
+        if let Some(data) = frame.data_ref() {
+            digester.update(data).map_err(|_| document_too_large())?;
+        }
+    }
+    Ok(digester.finish())
+}
+
+pub(crate) fn document_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("documents are limited to {DOCUMENT_BYTES_MAX} bytes"),
+    )
 }
 
 /// `GET /api/v1/signatures`: the client's signature requests, newest first.

@@ -275,8 +275,27 @@ impl Server {
         server
     }
 
+    /// A fresh server on a fresh database, its state changed by `configure` first.
+    pub async fn start_with(configure: impl FnOnce(&mut AppState)) -> Server {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("sceau.db");
+        let mut server =
+            Server::start_on_with(&path, ManualClock::starting_at(START_S), configure).await;
+        server._directory = Some(directory);
+        server
+    }
+
     /// A server on `database` (created if absent), built as `sceau serve` builds it.
     pub async fn start_on(database: &Path, clock: ManualClock) -> Server {
+        Server::start_on_with(database, clock, |_| {}).await
+    }
+
+    /// [`Server::start_on`], with the state changed by `configure` first.
+    pub async fn start_on_with(
+        database: &Path,
+        clock: ManualClock,
+        configure: impl FnOnce(&mut AppState),
+    ) -> Server {
         let store = SqliteStore::open(database).expect("open the SQLite store");
         let service = Service {
             store: Arc::new(store),
@@ -306,7 +325,7 @@ impl Server {
             )),
             receipts: Default::default(),
         };
-        let state = AppState {
+        let mut state = AppState {
             service: service.clone(),
             admin_token_hash: sceau_crypto::token_hash(ADMIN_TOKEN),
             merchant_cache: Arc::new(MerchantCache::default()),
@@ -314,7 +333,10 @@ impl Server {
             secure_cookies: false,
             public_url: None,
             time_stamper: None,
+            limits: sceau_server::edge::Limits::default(),
+            uploads: Default::default(),
         };
+        configure(&mut state);
         let running = sceau_server::start(
             state,
             Arc::new(DevPhone),

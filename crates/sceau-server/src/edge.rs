@@ -1,0 +1,251 @@
+//! What every connection and request passes before a handler sees it: a cap on open
+//! connections, time limits on headers, bodies and whole requests, and the names this
+//! server answers to (`Host`) and accepts form posts from (`Origin`).
+//!
+//! A server on loopback is still reachable from a web page through DNS rebinding (a
+//! name of the attacker's that resolves to 127.0.0.1): the browser then sends the
+//! attacker's name as `Host`. So a request is served only when its `Host` is the public
+//! address (`public_url`) or the address the connection came in on (`localhost` too,
+//! when that is loopback: the name cannot be rebound); and a request that says where it
+//! comes from (`Origin`) must come from one of those origins, scheme and port included.
+
+use crate::error::ApiError;
+use axum::extract::Request;
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The limits every connection and request is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Open connections at once; more wait in the kernel's queue until one closes.
+    pub connections_max: usize,
+    /// Time a client has to send a request's headers (and an idle kept-alive
+    /// connection to start its next request) before the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Longest pause between two parts of a request's body.
+    pub body_idle_timeout: Duration,
+    /// Longest a request may take, body included, before it is answered 408.
+    pub request_timeout: Duration,
+    /// Documents being received at once (`signing::Uploads`).
+    pub uploads_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            connections_max: 4_096,
+            header_read_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            uploads_max: 8,
+        }
+    }
+}
+
+/// The address a connection was accepted on, put on each of its requests.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionAddress(pub SocketAddr);
+
+/// The names and origins this server answers to.
+#[derive(Debug)]
+pub struct Served {
+    /// `host[:port]`, lower case, as `Host` may name the public address.
+    public_hosts: Vec<String>,
+    /// The public origin, as a browser writes it (`https://pay.example`).
+    public_origin: String,
+}
+
+impl Served {
+    /// From the public address (`http://127.0.0.1:8080`, `https://pay.example/`).
+    pub fn new(public_url: &str) -> Result<Served, String> {
+        let parsed = url::Url::parse(public_url)
+            .map_err(|error| format!("public_url {public_url:?} is not an address: {error}"))?;
+        let (Some(host), true) = (
+            parsed.host_str(),
+            matches!(parsed.scheme(), "http" | "https"),
+        ) else {
+            return Err(format!(
+                "public_url {public_url:?} must be an http:// or https:// address with a host"
+            ));
+        };
+        let host = host.to_ascii_lowercase();
+        let mut public_hosts = Vec::with_capacity(2);
+        match (parsed.port(), parsed.port_or_known_default()) {
+            // The default port may be written or not.
+            (None, Some(default)) => {
+                public_hosts.push(host.clone());
+                public_hosts.push(format!("{host}:{default}"));
+            }
+            (Some(port), _) => public_hosts.push(format!("{host}:{port}")),
+            (None, None) => return Err(format!("public_url {public_url:?} has no port")),
+        }
+        Ok(Served {
+            public_hosts,
+            public_origin: parsed.origin().ascii_serialization(),
+        })
+    }
+
+    /// Whether `host` (a `Host` header, any case) names this server, for a connection
+    /// accepted on `local`.
+    pub fn serves_host(&self, host: &str, local: Option<SocketAddr>) -> bool {
+        let host = host.to_ascii_lowercase();
+        if self.public_hosts.contains(&host) {
+            return true;
+        }
+        local.is_some_and(|local| Self::local_hosts(local).contains(&host))
+    }
+
+    /// Whether a request from `origin` (an `Origin` header) comes from this server.
+    pub fn serves_origin(&self, origin: &str, local: Option<SocketAddr>) -> bool {
+        if origin == self.public_origin {
+            return true;
+        }
+        // The connection's own address over plain HTTP (a server reached directly,
+        // as in development); browsers write origins in lower case.
+        origin.strip_prefix("http://").is_some_and(|host| {
+            local.is_some_and(|local| Self::local_hosts(local).iter().any(|h| h == host))
+        })
+    }
+
+    /// How `Host` may name the address a connection came in on.
+    fn local_hosts(local: SocketAddr) -> Vec<String> {
+        let port = local.port();
+        let mut hosts = vec![local.to_string()];
+        if local.ip().is_loopback() {
+            hosts.push(format!("localhost:{port}"));
+        }
+        if port == 80 {
+            hosts.extend(
+                hosts
+                    .clone()
+                    .iter()
+                    .filter_map(|h| h.rsplit_once(':').map(|(name, _)| name.to_owned())),
+            );
+        }
+        hosts
+    }
+}
+
+fn refused(code: &'static str, message: &'static str) -> Response {
+    let status = if code == "unknown_host" {
+        StatusCode::MISDIRECTED_REQUEST
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    ApiError::new(status, code, message).into_response()
+}
+
+/// Serves only requests that name this server, and refuses unsafe methods from any other
+/// origin (a browser says where a form post or a script's request comes from).
+pub async fn check_names(served: Arc<Served>, request: Request, next: Next) -> Response {
+    let local = request
+        .extensions()
+        .get::<ConnectionAddress>()
+        .map(|address| address.0);
+    let host = request
+        .uri()
+        .authority()
+        .map(|authority| authority.as_str())
+        .or_else(|| {
+            request
+                .headers()
+                .get(header::HOST)
+                .and_then(|value| value.to_str().ok())
+        });
+    if !host.is_some_and(|host| served.serves_host(host, local)) {
+        return refused(
+            "unknown_host",
+            "this server answers only to its own address (Host)",
+        );
+    }
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if !safe {
+        let origins = request.headers().get_all(header::ORIGIN);
+        let mut origins = origins.iter();
+        let foreign = origins.next().is_some_and(|origin| {
+            !origin
+                .to_str()
+                .is_ok_and(|origin| served.serves_origin(origin, local))
+        }) || origins.next().is_some();
+        if foreign {
+            return refused("cross_origin", "cross-site form posts are refused");
+        }
+    }
+    next.run(request).await
+}
+
+/// Answers 408 to a request (body included) that takes longer than `timeout`.
+pub async fn time_limit(timeout: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request took too long",
+        )
+        .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> Option<SocketAddr> {
+        Some(SocketAddr::from(([127, 0, 0, 1], 18080)))
+    }
+
+    #[test]
+    fn hosts_are_the_public_address_and_the_connections_own() {
+        let served = Served::new("https://Pay.Example/").unwrap();
+        let check = |host: &str, expected: bool| {
+            assert_eq!(served.serves_host(host, local()), expected, "{host}");
+        };
+        check("pay.example", true);
+        check("PAY.example:443", true);
+        check("pay.example:8443", false);
+        check("127.0.0.1:18080", true);
+        check("localhost:18080", true);
+        check("LOCALHOST:18080", true);
+        check("attacker.example:18080", false);
+        check("attacker.example", false);
+        check("127.0.0.1:18081", false);
+        check("127.0.0.1", false);
+        check("", false);
+        let remote = Some(SocketAddr::from(([10, 0, 0, 11], 8080)));
+        assert!(served.serves_host("10.0.0.11:8080", remote));
+        assert!(
+            !served.serves_host("localhost:8080", remote),
+            "localhost names loopback only"
+        );
+        let port = Served::new("http://127.0.0.1:18080").unwrap();
+        assert!(port.serves_host("127.0.0.1:18080", None));
+        assert!(!port.serves_host("127.0.0.1", None));
+        assert!(Served::new("ftp://pay.example").is_err());
+        assert!(Served::new("not an address").is_err());
+    }
+
+    #[test]
+    fn origins_are_compared_whole() {
+        let served = Served::new("https://pay.example").unwrap();
+        let check = |origin: &str, expected: bool| {
+            assert_eq!(served.serves_origin(origin, local()), expected, "{origin}");
+        };
+        check("https://pay.example", true);
+        check("http://pay.example", false);
+        check("https://pay.example:8443", false);
+        check("https://pay.example.attacker.example", false);
+        check("http://127.0.0.1:18080", true);
+        check("http://localhost:18080", true);
+        check("https://127.0.0.1:18080", false);
+        check("http://attacker.example:18080", false);
+        check("null", false);
+    }
+}
