@@ -94,7 +94,9 @@ pub struct Check {
 }
 
 /// The report on a bundle: every check made, in order. Checks that need a part that
-/// failed to decode are not made (the decoding's failure says where).
+/// failed to decode are not made (the decoding's failure says where), nor is the record's
+/// unless its signature verified: what a forged record says is never reported as found.
+/// The text comes partly from the bundle: escape it before printing it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     pub checks: Vec<Check>,
@@ -201,8 +203,9 @@ pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
         }
     };
     report.ok("bundle", format!("{FORMAT}, canonical JSON"));
-    check_record(&parts.record, &mut report);
-    check_signature(&parts, root, &mut report);
+    if check_signature(&parts, root, &mut report) {
+        check_record(&parts.record, &mut report);
+    }
     check_log(&bundle.log, &parts, log_key, &mut report);
     report
 }
@@ -291,8 +294,9 @@ fn text(value: &Value) -> String {
 }
 
 /// The receipt signs the record, under a chain to the root, with a time-stamp; the
-/// bundle's time-stamp and certificates are the signature's own.
-fn check_signature(parts: &Decoded, root: &[u8], report: &mut Report) {
+/// bundle's time-stamp and certificates are the signature's own. True when the signature
+/// verified: the record is then the signer's.
+fn check_signature(parts: &Decoded, root: &[u8], report: &mut Report) -> bool {
     match sceau_pki::verify_signature(&parts.signature, &parts.record, root, None) {
         Ok(verified) => {
             report.ok(
@@ -320,12 +324,15 @@ fn check_signature(parts: &Decoded, root: &[u8], report: &mut Report) {
                 "signature",
                 format!("refused ({}): {refusal}", refusal.code()),
             );
-            return;
+            return false;
         }
     }
     let carried = match sceau_pki::signature_parts(&parts.signature) {
         Ok(carried) => carried,
-        Err(refusal) => return report.fail("signature", refusal.to_string()),
+        Err(refusal) => {
+            report.fail("signature", refusal.to_string());
+            return false;
+        }
     };
     if carried.time_stamp_token.as_deref() != Some(parts.time_stamp.as_slice()) {
         report.fail(
@@ -363,6 +370,7 @@ fn check_signature(parts: &Decoded, root: &[u8], report: &mut Report) {
             }
         },
     );
+    true
 }
 
 /// The record's hash is the log entry at `index`, included in the signed checkpoint.

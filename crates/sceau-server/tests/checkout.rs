@@ -830,10 +830,10 @@ async fn a_paid_checkout_has_an_evidence_bundle_that_anyone_can_verify_offline()
         parts,
         [
             "bundle",
-            "record",
             "signature",
             "time-stamp",
             "certificates",
+            "record",
             "log entry",
             "checkpoint",
             "inclusion proof"

@@ -78,7 +78,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
         let bytes = read(bundle)?;
         let valid = check_bundle(&bytes, &root, &key);
         if let Some(directory) = &args.extract {
-            extract_parts(&bytes, directory)?;
+            // Why a bundle cannot be taken apart can quote it (a field's name).
+            extract_parts(&bytes, directory)
+                .map_err(|error| anyhow::anyhow!("{}", escaped(&format!("{error:#}"))))?;
         }
         return Ok(valid);
     }
@@ -95,27 +97,31 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
         let verdict = sceau_pki::verify_signature(&read(signature)?, &read(content)?, &root, at_s);
         return Ok(match verdict {
             Ok(verified) if args.require_time_stamp && verified.time_stamp.is_none() => {
-                println!("signature: REFUSED: it carries no signature time-stamp (no-time-stamp)");
+                say(
+                    "signature",
+                    "REFUSED: it carries no signature time-stamp (no-time-stamp)",
+                );
                 false
             }
             Ok(verified) => {
-                println!("signature: valid");
-                println!("signer: {}", verified.signer);
-                println!("certificate serial: {}", verified.serial);
+                say("signature", "valid");
+                say("signer", &verified.signer);
+                say("certificate serial", &verified.serial);
                 match verified.signing_time_s {
-                    Some(at_s) => {
-                        println!("signing time (claimed by the signer): {}", rfc3339(at_s))
-                    }
-                    None => println!("signing time: none"),
+                    Some(at_s) => say("signing time (claimed by the signer)", rfc3339(at_s)),
+                    None => say("signing time", "none"),
                 }
                 match verified.time_stamp {
                     Some(stamp) => print_stamp("signature time-stamp", &stamp),
-                    None => println!("signature time-stamp: none"),
+                    None => say("signature time-stamp", "none"),
                 }
                 true
             }
             Err(refusal) => {
-                println!("signature: REFUSED: {refusal} ({})", refusal.code());
+                say(
+                    "signature",
+                    format_args!("REFUSED: {refusal} ({})", refusal.code()),
+                );
                 false
             }
         });
@@ -125,12 +131,15 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
         return Ok(
             match sceau_pki::verify_time_stamp(&read(time_stamp)?, &read(data)?, &root, nonce) {
                 Ok(stamp) => {
-                    println!("time-stamp: valid");
+                    say("time-stamp", "valid");
                     print_stamp("time-stamp", &stamp);
                     true
                 }
                 Err(refusal) => {
-                    println!("time-stamp: REFUSED: {refusal} ({})", refusal.code());
+                    say(
+                        "time-stamp",
+                        format_args!("REFUSED: {refusal} ({})", refusal.code()),
+                    );
                     false
                 }
             },
@@ -142,10 +151,33 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
 }
 
 fn print_stamp(what: &str, stamp: &sceau_pki::Stamp) {
-    println!("{what} time: {}", rfc3339(stamp.time_s));
-    println!("{what} authority: {}", stamp.tsa);
-    println!("{what} serial: {}", stamp.serial);
-    println!("{what} policy: {}", stamp.policy);
+    say(&format!("{what} time"), rfc3339(stamp.time_s));
+    say(&format!("{what} authority"), &stamp.tsa);
+    say(&format!("{what} serial"), &stamp.serial);
+    say(&format!("{what} policy"), &stamp.policy);
+}
+
+/// Prints `label: text` as one line. Names, serials, record fields and error messages
+/// come from files anyone can craft: every character of `text` a terminal would act on
+/// or hide (see `escaped`) is printed as a visible escape, so that no file can add a
+/// line to the report, or hide one.
+fn say(label: &str, text: impl std::fmt::Display) {
+    println!("{label}: {}", escaped(&text.to_string()));
+}
+
+/// `text` with every unprintable character (controls, ESC, C1 controls, line breaks,
+/// invisible and bidirectional formatting: `sceau_server::service::unprintable`) written
+/// as an escape, `\u{1b}`.
+fn escaped(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if sceau_server::service::unprintable(c) {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 /// Checks an evidence bundle against the root (DER) and the log's key, and prints every
@@ -154,18 +186,18 @@ pub fn check_bundle(bytes: &[u8], root: &[u8], key: &sceau_log::VerifierKey) -> 
     let report = sceau_server::bundle::check(bytes, root, key);
     for check in &report.checks {
         match &check.outcome {
-            Ok(found) => println!("{}: ok: {found}", check.part),
-            Err(why) => println!("{}: FAILED: {why}", check.part),
+            Ok(found) => say(check.part, format_args!("ok: {found}")),
+            Err(why) => say(check.part, format_args!("FAILED: {why}")),
         }
     }
     let valid = report.valid();
-    println!(
-        "bundle: {}",
+    say(
+        "bundle",
         if valid {
             "VALID: every check passed"
         } else {
             "REFUSED: a check failed (see above)"
-        }
+        },
     );
     valid
 }
@@ -204,4 +236,27 @@ fn extract_parts(bytes: &[u8], directory: &Path) -> anyhow::Result<()> {
     }
     println!("parts written to {}", directory.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escaped;
+
+    #[test]
+    fn text_from_a_file_cannot_act_on_the_terminal() {
+        let check = |text: &str, expected: &str| assert_eq!(escaped(text), expected, "{text:?}");
+        check("Librairie Dupont – é…", "Librairie Dupont – é…");
+        check(r"a \u{1b} written out", r"a \u{1b} written out");
+        check(
+            "shop\u{1b}[8m\r\nbundle: VALID",
+            r"shop\u{1b}[8m\u{d}\u{a}bundle: VALID",
+        );
+        // C1 controls (CSI, NEL), DEL, a tab.
+        check("\u{9b}8m\u{85}\u{7f}\t", r"\u{9b}8m\u{85}\u{7f}\u{9}");
+        // Bidirectional overrides and isolates, zero-width characters, soft hyphen.
+        check(
+            "\u{202e}cba\u{2066}\u{200b}\u{feff}\u{ad}",
+            r"\u{202e}cba\u{2066}\u{200b}\u{feff}\u{ad}",
+        );
+    }
 }

@@ -140,6 +140,91 @@ fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("checkpoint: FAILED"), "{said}");
     assert!(said.contains("bundle: REFUSED"), "{said}");
+    forgeries_cannot_rewrite_the_report(directory);
+}
+
+/// A forged record whose merchant name would rewrite the report on a terminal: a line
+/// "bundle: VALID" of its own, then ESC[8m (conceal) to hide the FAILED lines after it;
+/// then a bundle with a field so named. Both refused, and nothing of them acts on the
+/// terminal.
+fn forgeries_cannot_rewrite_the_report(directory: &std::path::Path) {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    const LIE: &str = "Librairie Dupont)\nbundle: VALID: every check passed\n\u{1b}[8m\u{9b}8m";
+    // Runs `sceau verify` on `bundle` and checks that its report is truthful: exit status
+    // 1, no raw control, one line per check and the true verdict last. Its stdout.
+    let verify = |name: &str, bundle: &serde_json::Value| -> String {
+        std::fs::write(directory.join(name), sceau_log::canonical(bundle).unwrap()).unwrap();
+        let output = sceau()
+            .args(["verify", name, "--root", "root.pem", "--log-key", "log.key"])
+            .args(["--extract", "forged-parts"])
+            .current_dir(directory)
+            .output()
+            .expect("run sceau verify");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{name}: {stdout}{stderr}");
+        for text in [&stdout, &stderr] {
+            assert!(
+                !text.contains(['\u{1b}', '\u{9b}', '\r']),
+                "{name}: a raw control reached the terminal: {text:?}"
+            );
+        }
+        assert!(stderr.lines().count() <= 1, "{name}: {stderr}");
+        let lines: Vec<&str> = stdout
+            .lines()
+            .filter(|line| *line != "parts written to forged-parts")
+            .collect();
+        let (verdict, checks) = lines.split_last().unwrap();
+        assert_eq!(
+            *verdict, "bundle: REFUSED: a check failed (see above)",
+            "{name}"
+        );
+        let parts = [
+            "bundle",
+            "record",
+            "signature",
+            "time-stamp",
+            "certificates",
+            "log entry",
+            "checkpoint",
+            "inclusion proof",
+        ];
+        for line in checks {
+            assert!(
+                parts.iter().any(|part| {
+                    line.starts_with(&format!("{part}: ok: "))
+                        || line.starts_with(&format!("{part}: FAILED: "))
+                }),
+                "{name}: a line of no check: {line:?} in\n{stdout}"
+            );
+        }
+        stdout
+    };
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(directory.join("bundle.json")).unwrap()).unwrap();
+    let record = STANDARD.decode(bundle["record"].as_str().unwrap()).unwrap();
+    let mut record: serde_json::Value = serde_json::from_slice(&record).unwrap();
+    record["checkout"]["merchant_name"] = LIE.into();
+    let mut forged = bundle.clone();
+    forged["record"] = STANDARD
+        .encode(sceau_log::canonical(&record).unwrap())
+        .into();
+    let said = verify("forged-record.json", &forged);
+    // The signature fails, and nothing of the record is reported as found.
+    assert!(said.contains("signature: FAILED: "), "{said}");
+    assert!(
+        !said.contains("record: ") && !said.contains("Dupont"),
+        "{said}"
+    );
+    let mut forged = bundle;
+    forged[LIE] = "".into();
+    let said = verify("extra-field.json", &forged);
+    // The field is named, its controls shown as escapes.
+    assert!(
+        said.contains(r"\u{a}bundle: VALID: every check passed\u{a}\u{1b}[8m\u{9b}8m"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -461,4 +546,72 @@ fn verify_checks_a_signature_offline() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
+    // The signer's name is its certificate's, which anyone can craft: a right-to-left
+    // override and a C1 control (CSI) in it are printed as escapes.
+    openssl(
+        dir,
+        &[
+            "req",
+            "-utf8",
+            "-new",
+            "-key",
+            "signer.key",
+            "-subj",
+            "/CN=Carol\u{202e}\u{9b}8m Signer",
+            "-out",
+            "crafted.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "crafted.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "crafted.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "cms",
+            "-sign",
+            "-binary",
+            "-in",
+            "data",
+            "-signer",
+            "crafted.pem",
+            "-inkey",
+            "signer.key",
+            "-md",
+            "sha256",
+            "-outform",
+            "DER",
+            "-out",
+            "crafted.p7s",
+        ],
+    );
+    let output = sceau()
+        .args(["verify", "--root", "root.pem", "--signature", "crafted.p7s"])
+        .args(["--content", "data"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(r"signer: CN=Carol\u{202e}\u{9b}8m Signer"),
+        "{stdout:?}"
+    );
 }
