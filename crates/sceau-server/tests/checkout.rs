@@ -994,4 +994,132 @@ async fn a_paid_checkout_has_an_evidence_bundle_that_anyone_can_verify_offline()
             );
         }
     }
+
+    // Whole parts moved, repeated, swapped, written another way or grown: refused, the
+    // one part that fails named, and nothing after a bundle that cannot be read.
+    let value: Value = serde_json::from_slice(&bundle).unwrap();
+    let changed = |change: &dyn Fn(&mut Value)| {
+        let mut changed = value.clone();
+        change(&mut changed);
+        sceau_log::canonical(&changed).unwrap()
+    };
+    let swap = |at: &'static str, left: usize, right: usize| {
+        move |bundle: &mut Value| {
+            let list = bundle.pointer_mut(at).unwrap().as_array_mut().unwrap();
+            list.swap(left, right);
+        }
+    };
+    let repeat = |at: &'static str| {
+        move |bundle: &mut Value| {
+            let list = bundle.pointer_mut(at).unwrap().as_array_mut().unwrap();
+            list.push(list[0].clone());
+        }
+    };
+    let reordered = value
+        .as_object()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|(name, member)| {
+            let member = String::from_utf8(sceau_log::canonical(member).unwrap()).unwrap();
+            format!("{}:{member}", serde_json::to_string(name).unwrap())
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let index = format!("\"index\":{},", bundle_value.log.index);
+    let tampered: [(&str, Vec<u8>, &str); 17] = [
+        (
+            "members reordered",
+            format!("{{{reordered}}}").into(),
+            "bundle",
+        ),
+        (
+            "a member repeated",
+            text.replacen('{', "{\"record\":\"e30=\",", 1).into(),
+            "bundle",
+        ),
+        (
+            "a name escaped",
+            text.replacen("\"format\"", "\"\\u0066ormat\"", 1).into(),
+            "bundle",
+        ),
+        ("white space", text.replacen(',', ", ", 1).into(), "bundle"),
+        (
+            "a number written as a decimal",
+            text.replacen(&index, &index.replace(',', ".0,"), 1).into(),
+            "bundle",
+        ),
+        (
+            "larger than the limit",
+            (text.clone() + &" ".repeat(sceau_server::bundle::BUNDLE_LEN_MAX)).into(),
+            "bundle",
+        ),
+        ("cut short", bundle[..bundle.len() / 2].to_vec(), "bundle"),
+        (
+            "another format",
+            changed(&|bundle| bundle["format"] = "sceau-evidence-bundle/2".into()),
+            "bundle",
+        ),
+        (
+            "base64 in lines",
+            changed(&|bundle| {
+                let record = bundle["record"].as_str().unwrap();
+                bundle["record"] = format!("{}\n{}", &record[..76], &record[76..]).into();
+            }),
+            "bundle",
+        ),
+        (
+            "hexadecimal in capitals",
+            changed(&|bundle| {
+                let hash = &mut bundle["log"]["inclusion_proof"][0];
+                *hash = hash.as_str().unwrap().to_uppercase().into();
+            }),
+            "bundle",
+        ),
+        (
+            "signature and time-stamp swapped",
+            changed(&|bundle| {
+                let signature = bundle["signature"].take();
+                bundle["signature"] = std::mem::replace(&mut bundle["time_stamp"], signature);
+            }),
+            "signature",
+        ),
+        (
+            "certificates swapped",
+            changed(&swap("/certificates", 0, 1)),
+            "certificates",
+        ),
+        (
+            "a certificate repeated",
+            changed(&repeat("/certificates")),
+            "certificates",
+        ),
+        (
+            "the root left out",
+            changed(&|bundle| {
+                bundle["certificates"].as_array_mut().unwrap().pop();
+            }),
+            "certificates",
+        ),
+        (
+            "proof hashes swapped",
+            changed(&swap("/log/inclusion_proof", 0, 1)),
+            "inclusion proof",
+        ),
+        (
+            "a proof hash repeated",
+            changed(&repeat("/log/inclusion_proof")),
+            "inclusion proof",
+        ),
+        (
+            "another index",
+            changed(&|bundle| bundle["log"]["index"] = (bundle_value.log.index + 1).into()),
+            "inclusion proof",
+        ),
+    ];
+    for (what, tampered, part) in tampered {
+        assert_ne!(tampered, bundle, "{what}: unchanged");
+        let report = sceau_server::bundle::check(&tampered, &root, &key);
+        assert_eq!(failed(&report), [part], "{what}: {report:#?}");
+    }
 }
