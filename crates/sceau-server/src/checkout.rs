@@ -4,12 +4,15 @@
 use crate::clock::clock_time;
 use crate::error::ApiError;
 use crate::service::{Service, internal, parse_amount, parse_currency};
+use crate::webhooks::is_public;
 use axum::http::StatusCode;
 use sceau_domain::limits::REFERENCE_LEN_MAX;
 use sceau_domain::seal::{SEAL_NONCE_LEN, Seal, SealInput};
 use sceau_domain::{Currency, Money};
 use sceau_store::*;
+use std::net::IpAddr;
 use std::sync::Arc;
+use url::{Host, Url};
 use zeroize::Zeroizing;
 
 /// Longest return or webhook address accepted.
@@ -54,10 +57,13 @@ fn check_text(field: &'static str, value: &str, length_max: usize) -> Result<(),
 }
 
 /// An address sceau sends the client or its webhooks to: `https://`, or `http://` only
-/// to this machine (a shop under development); no spaces, quotes, angle brackets or
-/// fragment. Unless `local` is allowed, an address naming this machine or a private
-/// network (`localhost`, 10.0.0.1, [::1]…) is refused: sceau would otherwise send its
-/// webhooks into the operator's own network.
+/// to this machine (a shop under development); no user name, password or fragment, no
+/// spaces, quotes or angle brackets. Unless `local` is allowed, an address naming this
+/// machine or a private network (`localhost`, 10.0.0.1, [::1]…) is refused: sceau would
+/// otherwise send its webhooks into the operator's own network. The host is judged as
+/// browsers and the webhook sender read it (the WHATWG URL parser): `127.1`,
+/// `0x7f.0.0.1`, `2130706433` and `127.0.0.1.` are all 127.0.0.1, `LOCALHOST.` is
+/// `localhost`.
 pub fn check_url(field: &'static str, url: &str, local: bool) -> Result<(), ApiError> {
     let refuse = || {
         ApiError::unprocessable(
@@ -76,28 +82,29 @@ pub fn check_url(field: &'static str, url: &str, local: bool) -> Result<(), ApiE
     {
         return Err(refuse());
     }
-    let (secure, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        return Err(refuse());
+    let parsed = Url::parse(url).map_err(|_| refuse())?;
+    let secure = match parsed.scheme() {
+        "https" => true,
+        "http" => false,
+        _ => return Err(refuse()),
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() || authority.contains('@') {
+    if !parsed.username().is_empty() || parsed.password().is_some() || parsed.fragment().is_some() {
         return Err(refuse());
     }
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
+    let (this_machine, private) = match parsed.host().ok_or_else(refuse)? {
+        Host::Domain(name) => {
+            let name = name.to_ascii_lowercase();
+            let name = name.strip_suffix('.').unwrap_or(&name);
+            let this_machine = name == "localhost" || name.ends_with(".localhost");
+            (this_machine, this_machine)
+        }
+        Host::Ipv4(ip) => (ip.is_loopback(), !is_public(IpAddr::V4(ip))),
+        Host::Ipv6(ip) => (
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|ip| ip.is_loopback()),
+            !is_public(IpAddr::V6(ip)),
+        ),
     };
-    let this_machine = matches!(host, "localhost" | "127.0.0.1" | "::1");
-    let private = this_machine
-        || host.ends_with(".localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| !crate::webhooks::is_public(ip));
-    if host.is_empty() || (!secure && !this_machine) || (private && !local) {
+    if (!secure && !this_machine) || (private && !local) {
         return Err(refuse());
     }
     Ok(())
@@ -445,6 +452,17 @@ mod tests {
         check("https://shop.example/\"><script>", false);
         check("https://shop.example/return#top", false);
         check("https://shop.example/\u{202e}gpj.exe", false);
+        check("HTTPS://Shop.Example/return", true);
+        check("http://LOCALHOST:8080/return", true);
+        check("http://127.1:8080/return", true);
+        check("http://0x7f.0.0.1/return", true);
+        check("http://localhost./return", true);
+        check("http://shop.example./return", false);
+        check("http://2130706433.example/return", false);
+        check("https://shop.example@127.0.0.1/", false);
+        check("https://:pw@shop.example/", false);
+        check("https://256.0.0.1/", false);
+        check("https://[::1/", false);
         check(
             &format!("https://shop.example/{}", "a".repeat(URL_LEN_MAX)),
             false,
@@ -462,11 +480,33 @@ mod tests {
             "https://[fd00::1]/",
             "https://192.168.1.10/",
             "https://shop.localhost/",
+            // This machine and private networks by other names: the host is parsed as
+            // browsers and the webhook sender parse it, then judged.
+            "https://127.1/",
+            "https://0x7f.0.0.1/",
+            "https://2130706433/",
+            "https://0177.0.0.1/",
+            "https://127.0.0.1./",
+            "https://LOCALHOST/",
+            "https://localhost./",
+            "https://Shop.LocalHost./",
+            "https://\u{ff4c}\u{ff4f}\u{ff43}\u{ff41}\u{ff4c}\u{ff48}\u{ff4f}\u{ff53}\u{ff54}/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[0:0:0:0:0:ffff:7f00:1]/",
+            "https://[::ffff:10.0.0.1]/",
+            "https://0x0a.0.0.1/",
+            "https://10.1/",
+            "https://0/",
+            "https://[::]/",
+            "https://0xa9.0xfe.0xa9.0xfe/latest",
         ] {
             assert!(check_url("url", url, false).is_err(), "{url}");
         }
         assert!(check_url("url", "https://shop.example/hooks", false).is_ok());
         assert!(check_url("url", "https://93.184.215.14/hooks", false).is_ok());
+        assert!(check_url("url", "https://Shop.Example./hooks", false).is_ok());
+        assert!(check_url("url", "https://0x5d.0xb8.0xd7.0x0e/hooks", false).is_ok());
+        assert!(check_url("url", "https://localhost.example/hooks", false).is_ok());
         assert!(check_url("url", "http://127.0.0.1:8080/hooks", true).is_ok());
     }
 }

@@ -679,6 +679,51 @@ async fn merchants_get_clear_errors_and_only_their_own_checkouts() {
     server.stop().await;
 }
 
+/// With `webhooks_to_private_networks = false`, this machine and private networks are
+/// refused under every name a URL parser gives them, not only as written.
+#[tokio::test]
+async fn addresses_of_this_machine_by_other_names_are_refused() {
+    let server =
+        Server::start_adjusted(|settings| settings.webhooks_to_private_networks = false).await;
+    let shop = server.enroll_merchant("Shop").await;
+    let body = |field: &str, url: &str| {
+        let mut body = checkout_body("10.00", "https://shop.example/hooks");
+        body["return_url"] = json!("https://shop.example/return");
+        body[field] = json!(url);
+        body
+    };
+    for url in [
+        "https://127.1/",
+        "https://0x7f.0.0.1/",
+        "https://2130706433/",
+        "https://0177.0.0.1/",
+        "https://LOCALHOST/",
+        "https://127.0.0.1./",
+        "https://[::ffff:127.0.0.1]/",
+        "https://Shop.LocalHost./",
+        "https://0x0a.1/",
+        "https://0xa9.0xfe.0xa9.0xfe/latest/meta-data",
+    ] {
+        for field in ["return_url", "webhook_url"] {
+            let reply = server
+                .merchant_post(&shop, "/v1/checkouts", &body(field, url), None)
+                .await;
+            assert_eq!(reply.status.as_u16(), 422, "{field} {url}: {}", reply.text);
+            check_error(&reply, 422, "invalid_url");
+        }
+    }
+    let public = server
+        .merchant_post(
+            &shop,
+            "/v1/checkouts",
+            &body("webhook_url", "https://Shop.Example./hooks"),
+            None,
+        )
+        .await;
+    assert_eq!(public.status, StatusCode::CREATED, "{}", public.text);
+    server.stop().await;
+}
+
 /// Pays `amount` of a new checkout of `shop` as `login` (whose phone is `phone`), with
 /// the seal sent to the phone: the checkout's id and the payer's browser.
 async fn pay_with_seal(

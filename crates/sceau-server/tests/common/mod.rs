@@ -268,55 +268,67 @@ pub fn white_room(database: &Path, now_s: i64) -> Arc<sceau_pki::Pki> {
 impl Server {
     /// A fresh server on a fresh database.
     pub async fn start() -> Server {
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let path = directory.path().join("sceau.db");
-        let mut server = Server::start_on(&path, ManualClock::starting_at(START_S)).await;
-        server._directory = Some(directory);
-        server
+        Server::start_fresh(|_| {}, |_| {}).await
     }
 
     /// A fresh server on a fresh database, its state changed by `configure` first.
     pub async fn start_with(configure: impl FnOnce(&mut AppState)) -> Server {
+        Server::start_fresh(|_| {}, configure).await
+    }
+
+    /// A fresh server on a fresh database, with the settings `adjust` makes.
+    pub async fn start_adjusted(adjust: impl FnOnce(&mut Settings)) -> Server {
+        Server::start_fresh(adjust, |_| {}).await
+    }
+
+    async fn start_fresh(
+        adjust: impl FnOnce(&mut Settings),
+        configure: impl FnOnce(&mut AppState),
+    ) -> Server {
         let directory = tempfile::tempdir().expect("temporary directory");
         let path = directory.path().join("sceau.db");
-        let mut server =
-            Server::start_on_with(&path, ManualClock::starting_at(START_S), configure).await;
+        let clock = ManualClock::starting_at(START_S);
+        let mut server = Server::start_on_configured(&path, clock, adjust, configure).await;
         server._directory = Some(directory);
         server
     }
 
     /// A server on `database` (created if absent), built as `sceau serve` builds it.
     pub async fn start_on(database: &Path, clock: ManualClock) -> Server {
-        Server::start_on_with(database, clock, |_| {}).await
+        Server::start_on_configured(database, clock, |_| {}, |_| {}).await
     }
 
-    /// [`Server::start_on`], with the state changed by `configure` first.
-    pub async fn start_on_with(
+    /// [`Server::start_on`], with the settings `adjust` makes and the state changed by
+    /// `configure`.
+    async fn start_on_configured(
         database: &Path,
         clock: ManualClock,
+        adjust: impl FnOnce(&mut Settings),
         configure: impl FnOnce(&mut AppState),
     ) -> Server {
         let store = SqliteStore::open(database).expect("open the SQLite store");
+        let mut settings = Settings {
+            bin_range: "499999".parse().expect("BIN range"),
+            number_validity_s_default: NUMBER_VALIDITY_S,
+            hold_ttl_s: HOLD_TTL_S,
+            issuer_name: ISSUER.to_owned(),
+            numbers_per_hour_max: NUMBERS_PER_HOUR_MAX,
+            checkout_numbers_per_hour_max: NUMBERS_PER_HOUR_MAX,
+            seal_digits: Default::default(),
+            seal_validity_s: sceau_domain::seal::SEAL_VALIDITY_S_DEFAULT,
+            checkout_validity_s: 900,
+            client_held_checkouts_max: sceau_domain::seal::CLIENT_HELD_CHECKOUTS_MAX as u32,
+            client_seals_per_hour_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32,
+            webhooks_to_private_networks: true,
+            issuer_bank: Some(issuer_bank()),
+            log_origin: LOG_ORIGIN.to_owned(),
+        };
+        adjust(&mut settings);
         let service = Service {
             store: Arc::new(store),
             keys: Arc::new(Keys::from_master(&MASTER_KEY)),
             clock: Arc::new(clock.clone()),
-            settings: Arc::new(Settings {
-                bin_range: "499999".parse().expect("BIN range"),
-                number_validity_s_default: NUMBER_VALIDITY_S,
-                hold_ttl_s: HOLD_TTL_S,
-                issuer_name: ISSUER.to_owned(),
-                numbers_per_hour_max: NUMBERS_PER_HOUR_MAX,
-                checkout_numbers_per_hour_max: NUMBERS_PER_HOUR_MAX,
-                seal_digits: Default::default(),
-                seal_validity_s: sceau_domain::seal::SEAL_VALIDITY_S_DEFAULT,
-                checkout_validity_s: 900,
-                client_held_checkouts_max: sceau_domain::seal::CLIENT_HELD_CHECKOUTS_MAX as u32,
-                client_seals_per_hour_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32,
-                webhooks_to_private_networks: true,
-                issuer_bank: Some(issuer_bank()),
-                log_origin: LOG_ORIGIN.to_owned(),
-            }),
+            settings: Arc::new(settings),
             outbox_ready: Arc::new(Notify::new()),
             webhooks_ready: Arc::new(Notify::new()),
             pki: Some(white_room(
