@@ -15,6 +15,7 @@ pub mod phone;
 pub mod policy;
 pub mod seal;
 pub mod sign_in;
+pub mod text;
 pub mod words;
 
 pub use card::{CardNumber, Expiry, SecurityCode};

@@ -3,11 +3,11 @@
 
 use crate::clock::clock_time;
 use crate::error::ApiError;
-use crate::service::{Service, internal, parse_amount, parse_currency};
+use crate::service::{Service, check_text, internal, parse_amount, parse_currency};
 use crate::webhooks::is_public;
 use axum::http::StatusCode;
-use sceau_domain::limits::REFERENCE_LEN_MAX;
 use sceau_domain::seal::{SEAL_NONCE_LEN, Seal, SealInput};
+use sceau_domain::text::{self, TextRule, unprintable};
 use sceau_domain::{Currency, Money};
 use sceau_store::*;
 use std::net::IpAddr;
@@ -45,17 +45,6 @@ pub enum SealResult {
     Expired,
 }
 
-fn check_text(field: &'static str, value: &str, length_max: usize) -> Result<(), ApiError> {
-    let length = value.chars().count();
-    if length == 0 || length > length_max || value.chars().any(crate::service::unprintable) {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} must be 1 to {length_max} printable characters"),
-        ));
-    }
-    Ok(())
-}
-
 /// An address sceau sends the client or its webhooks to: `https://`, or `http://` only
 /// to this machine (a shop under development); no user name, password or fragment, no
 /// spaces, quotes or angle brackets. Unless `local` is allowed, an address naming this
@@ -75,9 +64,7 @@ pub fn check_url(field: &'static str, url: &str, local: bool) -> Result<(), ApiE
     };
     if url.len() > URL_LEN_MAX
         || url.chars().any(|c| {
-            crate::service::unprintable(c)
-                || c.is_whitespace()
-                || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '#')
+            unprintable(c) || c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '#')
         })
     {
         return Err(refuse());
@@ -161,8 +148,18 @@ impl Service {
     ) -> Result<(CheckoutView, bool), ApiError> {
         let currency = parse_currency(&request.currency)?;
         let amount = parse_amount(&request.amount, currency)?;
-        check_text("reference", &request.reference, REFERENCE_LEN_MAX)?;
-        check_text("object", &request.object, OBJECT_LEN_MAX)?;
+        check_text(
+            "reference",
+            "invalid_field",
+            &request.reference,
+            text::REFERENCE,
+        )?;
+        check_text(
+            "object",
+            "invalid_field",
+            &request.object,
+            TextRule::shown(OBJECT_LEN_MAX),
+        )?;
         let local = self.settings.webhooks_to_private_networks;
         check_url("return_url", &request.return_url, local)?;
         if let Some(webhook_url) = &request.webhook_url {

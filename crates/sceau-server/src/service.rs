@@ -6,8 +6,9 @@ use crate::error::ApiError;
 use axum::http::StatusCode;
 use sceau_crypto::Keys;
 use sceau_domain::card::BinRange;
-use sceau_domain::limits::{NAME_LEN_MAX, NUMBER_USES_MAX, NUMBER_VALIDITY_S_MAX};
+use sceau_domain::limits::{NUMBER_USES_MAX, NUMBER_VALIDITY_S_MAX};
 use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
+use sceau_domain::text::{self, TextRule};
 use sceau_domain::{CardNumber, Currency, Expiry, Money, PhoneNumber, SecurityCode};
 use sceau_store::*;
 use std::sync::Arc;
@@ -102,25 +103,16 @@ pub struct ClientEnrolment {
     pub credit_limit: String,
 }
 
-/// Characters that must not appear in text shown to people (pages, SMS, the check):
-/// control characters, and the invisible and bidirectional formatting characters that
-/// can make a text display other than it reads (a seal or an amount shown reversed).
-pub fn unprintable(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
-}
-
-fn check_name(field: &'static str, value: &str) -> Result<(), ApiError> {
-    let length = value.chars().count();
-    if length == 0 || length > NAME_LEN_MAX || value.chars().any(unprintable) {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            format!("{field} must be 1 to {NAME_LEN_MAX} printable characters"),
-        ));
-    }
-    Ok(())
+/// Checks a text that people read against its rule (see [`sceau_domain::text`]): a
+/// `422` with `code`, naming the field and saying the rule.
+pub fn check_text(
+    field: &str,
+    code: &'static str,
+    text: &str,
+    rule: TextRule,
+) -> Result<(), ApiError> {
+    rule.check(text)
+        .map_err(|_| ApiError::unprocessable(code, format!("{field} must be {rule}")))
 }
 
 pub fn parse_currency(text: &str) -> Result<Currency, ApiError> {
@@ -178,8 +170,13 @@ impl Service {
         &self,
         enrolment: ClientEnrolment,
     ) -> Result<ClientRecord, ApiError> {
-        check_name("login", &enrolment.login)?;
-        check_name("display_name", &enrolment.display_name)?;
+        check_text("login", "invalid_field", &enrolment.login, text::NAME)?;
+        check_text(
+            "display_name",
+            "invalid_field",
+            &enrolment.display_name,
+            text::NAME,
+        )?;
         if enrolment.login.chars().any(char::is_whitespace) {
             return Err(ApiError::unprocessable(
                 "invalid_field",
@@ -254,7 +251,7 @@ impl Service {
         name: &str,
         bank: Option<BankDetails>,
     ) -> Result<EnrolledMerchant, ApiError> {
-        check_name("name", name)?;
+        check_text("name", "invalid_field", name, text::NAME)?;
         let api_key = sceau_crypto::new_token("sk_");
         let merchant = self
             .store

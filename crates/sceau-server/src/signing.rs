@@ -5,9 +5,10 @@
 
 use crate::clock::clock_time;
 use crate::error::ApiError;
-use crate::service::{Service, internal, unprintable};
+use crate::service::{Service, check_text, internal};
 use axum::http::StatusCode;
 use sceau_domain::seal::{Seal, SealDigits, SignatureSealInput};
+use sceau_domain::text::TextRule;
 use sceau_store::*;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -101,10 +102,8 @@ impl Document {
 }
 /// The longest document name (it is shown in the SMS).
 pub const DOCUMENT_NAME_LEN_MAX: usize = 100;
-/// Characters a document name may not hold: anything that reads as a quotation mark.
-const QUOTES: [char; 8] = [
-    '"', '\u{201C}', '\u{201D}', '\u{201E}', '\u{00AB}', '\u{00BB}', '\u{2039}', '\u{203A}',
-];
+/// A document name: shown between quotation marks in the SMS, so it may hold none.
+const DOCUMENT_NAME: TextRule = TextRule::quoted(DOCUMENT_NAME_LEN_MAX);
 
 /// What became of a seal typed for a signature.
 pub enum SignatureResult {
@@ -161,23 +160,14 @@ impl Service {
         document_name: &str,
         document: Document,
     ) -> Result<SignatureRequestView, ApiError> {
-        let length = document_name.chars().count();
         // The name is shown in the SMS between quotes, after the digest: no quote may
         // close it early and make what follows look like the message's own text.
-        if length == 0
-            || length > DOCUMENT_NAME_LEN_MAX
-            || document_name
-                .chars()
-                .any(|c| unprintable(c) || QUOTES.contains(&c))
-        {
-            return Err(ApiError::unprocessable(
-                "invalid_document_name",
-                format!(
-                    "a document name is 1 to {DOCUMENT_NAME_LEN_MAX} printable characters, \
-                     without quotation marks"
-                ),
-            ));
-        }
+        check_text(
+            "a document name",
+            "invalid_document_name",
+            document_name,
+            DOCUMENT_NAME,
+        )?;
         if document.length == 0 || document.length > DOCUMENT_BYTES_MAX {
             return Err(ApiError::unprocessable(
                 "invalid_document",

@@ -1147,6 +1147,115 @@ async fn bad_input_is_refused_with_a_stable_code_and_changes_nothing() {
     assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.text);
 }
 
+/// A reference is text people read (the merchant's pages, the client's statement): the
+/// invisible and bidirectional characters that checkouts refuse are refused here too,
+/// before anything is written: no authorization, no hold, no evidence record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_characters_in_a_reference_are_refused_and_nothing_is_recorded() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let heidi = server
+        .enroll_client("heidi", "+33655555555", "100.00")
+        .await;
+    let session = server.sign_in("heidi").await;
+    let card = server.any_card(&session, &heidi).await;
+    let numbers = server
+        .service
+        .store
+        .client_numbers(heidi.id, 10)
+        .await
+        .unwrap();
+    let subject = sceau_store::evidence::number_subject(numbers[0].id);
+    let records = async || server.service.store.evidence(&subject).await.unwrap();
+    let issued = records().await;
+    assert_eq!(issued.len(), 1, "{issued:?}");
+    for invisible in ['\u{202E}', '\u{2066}', '\u{200B}', '\u{FEFF}', '\u{061C}'] {
+        let mut body = card.body("10.00", "EUR");
+        body["reference"] = json!(format!("order{invisible}-77"));
+        let reply = server
+            .merchant_post(&shop, "/v1/authorizations", &body, None)
+            .await;
+        assert_eq!(
+            reply.status.as_u16(),
+            422,
+            "U+{:04X}: {}",
+            u32::from(invisible),
+            reply.text
+        );
+        check_error(&reply, 422, "invalid_reference");
+    }
+    assert_eq!(records().await.len(), issued.len());
+    server.assert_figures(&heidi, "100.00", "0.00").await;
+    let me = server.me(&session).await;
+    assert_eq!(me["numbers"][0]["uses"], 0, "{me}");
+    // The same card and amount with a plain reference: authorized, and recorded.
+    let authorized = server
+        .merchant_post(
+            &shop,
+            "/v1/authorizations",
+            &card.body("10.00", "EUR"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        authorized.status,
+        StatusCode::CREATED,
+        "{}",
+        authorized.text
+    );
+    assert_eq!(authorized.json()["reference"], "order-1");
+    assert_eq!(records().await.len(), issued.len() + 1);
+    server.stop().await;
+}
+
+/// `Idempotency-Key` is 1 to 255 visible ASCII characters, as documented: a space, a tab
+/// or a byte beyond ASCII is a 400 with a stable code, and nothing is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_are_visible_ascii() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let heidi = server
+        .enroll_client("heidi", "+33655555555", "100.00")
+        .await;
+    let session = server.sign_in("heidi").await;
+    let card = server.any_card(&session, &heidi).await;
+    let body = card.body("10.00", "EUR");
+    let keyed = async |key: reqwest::header::HeaderValue| {
+        server
+            .send(
+                server
+                    .http
+                    .post(server.url("/v1/authorizations"))
+                    .bearer_auth(&shop.key)
+                    .header("idempotency-key", key)
+                    .json(&body),
+            )
+            .await
+    };
+    for key in [
+        "order 77".as_bytes(),
+        "order\t77".as_bytes(),
+        " ".as_bytes(),
+        "commande-été".as_bytes(),
+        b"order-\xff",
+    ] {
+        let reply = keyed(reqwest::header::HeaderValue::from_bytes(key).unwrap()).await;
+        assert_eq!(reply.status.as_u16(), 400, "{key:?}: {}", reply.text);
+        check_error(&reply, 400, "invalid_idempotency_key");
+    }
+    server.assert_figures(&heidi, "100.00", "0.00").await;
+    let first = keyed(reqwest::header::HeaderValue::from_static("order-77!~")).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    let again = keyed(reqwest::header::HeaderValue::from_static("order-77!~")).await;
+    assert_eq!(
+        again.header("idempotent-replayed"),
+        Some("true"),
+        "{}",
+        again.text
+    );
+    server.stop().await;
+}
+
 /// An oversized body on capture, void or refund is refused like any other: JSON 413.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_body_on_capture_is_a_json_413() {

@@ -5,12 +5,11 @@ use super::{Id, JsonBody, Merchant, RawBody};
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::service::{NumberRequest, parse_amount, parse_currency};
+use crate::service::{NumberRequest, check_text, parse_amount, parse_currency};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sceau_domain::limits::REFERENCE_LEN_MAX;
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_domain::{CardNumber, Currency, Expiry, Money, SecurityCode};
 use sceau_store::{
@@ -216,10 +215,15 @@ pub(super) fn idempotency(
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
+    // Visible ASCII only: `to_str` would also let spaces and tabs through.
     let key = value
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_LEN_MAX)
+        .filter(|k| {
+            !k.is_empty()
+                && k.len() <= IDEMPOTENCY_KEY_LEN_MAX
+                && k.bytes().all(|b| b.is_ascii_graphic())
+        })
         .ok_or_else(|| {
             ApiError::bad_request("invalid_idempotency_key", format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} visible ASCII characters"))
         })?;
@@ -281,14 +285,12 @@ pub async fn authorize(
             .map_err(|e: sceau_domain::card::CardError| {
                 ApiError::unprocessable(e.code(), e.to_string())
             })?;
-    if body.reference.chars().count() > REFERENCE_LEN_MAX
-        || body.reference.chars().any(char::is_control)
-    {
-        return Err(ApiError::unprocessable(
-            "invalid_reference",
-            format!("reference must be at most {REFERENCE_LEN_MAX} printable characters"),
-        ));
-    }
+    check_text(
+        "reference",
+        "invalid_reference",
+        &body.reference,
+        sceau_domain::text::REFERENCE.or_empty(),
+    )?;
     let digits = Zeroizing::new(number.reveal());
     let keys = &state.service.keys;
     let command = MerchantCommand::Authorize {
