@@ -28,6 +28,9 @@ pub const AMOUNT_MINOR_MAX: i64 = 1_000_000_000_000_000;
 pub const REFERENCE_LEN_MAX: usize = 128;
 /// Longest login, display name or merchant name accepted.
 pub const NAME_LEN_MAX: usize = 100;
+/// Longest description of what a checkout is for: it is on the check (zone 27) and in
+/// the seal's SMS, which it should not make much longer.
+pub const OBJECT_LEN_MAX: usize = 60;
 
 const _: () = assert!(NUMBER_VALIDITY_S_DEFAULT <= NUMBER_VALIDITY_S_MAX);
 const _: () = assert!(AMOUNT_MINOR_MAX < i64::MAX / 1000);

@@ -9,7 +9,7 @@
 //!   quotation mark: the quote cannot be closed early to make what follows look like
 //!   sceau's own words.
 
-use crate::limits::{NAME_LEN_MAX, REFERENCE_LEN_MAX};
+use crate::limits::{NAME_LEN_MAX, OBJECT_LEN_MAX, REFERENCE_LEN_MAX};
 use std::fmt;
 
 /// What a field of text may hold.
@@ -40,6 +40,8 @@ pub enum TextError {
 pub const NAME: TextRule = TextRule::shown(NAME_LEN_MAX);
 /// A merchant's reference of a checkout (on the check).
 pub const REFERENCE: TextRule = TextRule::shown(REFERENCE_LEN_MAX);
+/// What a checkout is for: on the check, and quoted at the end of the seal's SMS.
+pub const OBJECT: TextRule = TextRule::quoted(OBJECT_LEN_MAX);
 
 impl TextRule {
     /// 1 to `length_max` printable characters.
@@ -203,7 +205,7 @@ mod tests {
             '\u{200B}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{2028}', '\u{202A}', '\u{202E}',
             '\u{2060}', '\u{2066}', '\u{2069}', '\u{FEFF}', '\u{FFF9}',
         ] {
-            for rule in [NAME, REFERENCE.or_empty(), TextRule::quoted(NAME_LEN_MAX)] {
+            for rule in [NAME, REFERENCE.or_empty(), OBJECT] {
                 check(rule, &format!("order{c}42"), Err(TextError::Unprintable));
             }
         }
@@ -211,7 +213,6 @@ mod tests {
 
     #[test]
     fn quoted_text_holds_nothing_that_closes_the_quote() {
-        const OBJECT: TextRule = TextRule::quoted(NAME_LEN_MAX);
         for quote in [
             "\"", "«", "»", "‹", "›", "“", "”", "„", "‟", "″", "〃", "＂", "''", "‘’", "’’", "``",
         ] {
@@ -235,7 +236,7 @@ mod tests {
             "at most 128 printable characters"
         );
         assert_eq!(
-            TextRule::quoted(60).to_string(),
+            OBJECT.to_string(),
             "1 to 60 printable characters, without quotation marks"
         );
     }

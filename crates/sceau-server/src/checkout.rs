@@ -7,7 +7,7 @@ use crate::service::{Service, check_text, internal, parse_amount, parse_currency
 use crate::webhooks::is_public;
 use axum::http::StatusCode;
 use sceau_domain::seal::{SEAL_NONCE_LEN, Seal, SealInput};
-use sceau_domain::text::{self, TextRule, unprintable};
+use sceau_domain::text::{self, unprintable};
 use sceau_domain::{Currency, Money};
 use sceau_store::*;
 use std::net::IpAddr;
@@ -17,8 +17,6 @@ use zeroize::Zeroizing;
 
 /// Longest return or webhook address accepted.
 pub const URL_LEN_MAX: usize = 2_048;
-/// Longest description of what is bought (zone 27 of the check).
-pub const OBJECT_LEN_MAX: usize = 200;
 /// Shortest and longest life a merchant may give a checkout.
 pub const CHECKOUT_VALIDITY_S_MIN: i64 = 60;
 pub const CHECKOUT_VALIDITY_S_MAX: i64 = 60 * 60;
@@ -154,12 +152,7 @@ impl Service {
             &request.reference,
             text::REFERENCE,
         )?;
-        check_text(
-            "object",
-            "invalid_field",
-            &request.object,
-            TextRule::shown(OBJECT_LEN_MAX),
-        )?;
+        check_text("object", "invalid_field", &request.object, text::OBJECT)?;
         let local = self.settings.webhooks_to_private_networks;
         check_url("return_url", &request.return_url, local)?;
         if let Some(webhook_url) = &request.webhook_url {
@@ -316,7 +309,9 @@ impl Service {
     }
 
     /// The SMS: what the seal is for (amount and payee, dynamic linking), the seal, and
-    /// until when it may be typed.
+    /// until when it may be typed; then, last and between quotation marks (it may hold
+    /// none), the merchant's own words for what is bought. Nothing the merchant wrote
+    /// comes before the seal, so it cannot pass for sceau's words.
     fn seal_text(
         &self,
         view: &CheckoutView,
@@ -329,8 +324,9 @@ impl Service {
             .map_err(|_| internal("checkout currency"))?;
         let amount = Money::new(view.amount, currency);
         Ok(Zeroizing::new(format!(
-            "{issuer}: to pay {amount} to {merchant} ({object}), your seal is {digits}. Valid until {until}. \
-             Type it only on the {issuer} payment page; nobody will ever ask you for it.",
+            "{issuer}: to pay {amount} to {merchant}, your seal is {digits}. Valid until {until}. \
+             Type it only on the {issuer} payment page; nobody will ever ask you for it. \
+             {merchant} describes the purchase as \"{object}\".",
             issuer = self.settings.issuer_name,
             merchant = view.merchant_name,
             object = view.object,

@@ -679,6 +679,100 @@ async fn merchants_get_clear_errors_and_only_their_own_checkouts() {
     server.stop().await;
 }
 
+/// A checkout's object is the merchant's own text, and the seal's SMS carries it: it may
+/// not close the quotation marks it is shown in (nor hold invisible characters, nor run
+/// long), and it comes last in the SMS, quoted, after everything sceau says, so that an
+/// object written to read like sceau ("Correction by Test Bank: to pay 9.00 EUR…")
+/// cannot pass for sceau's words.
+#[tokio::test]
+async fn a_checkouts_object_cannot_pass_for_sceaus_words_in_the_sms() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shady Shop").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "1000.00")
+        .await;
+    // Written to read like sceau, within the length allowed.
+    let forged = "1 book). Correction: to pay 9.00 EUR to Dupont (1 book";
+    let body = |object: &str| {
+        let mut body = checkout_body("900.00", "http://127.0.0.1:9/");
+        body["object"] = json!(object);
+        body
+    };
+    let post = async |object: &str| {
+        server
+            .merchant_post(&shop, "/v1/checkouts", &body(object), Some("order-9"))
+            .await
+    };
+    for refused in [
+        "1 book\"), your seal is 00000000. \"(".to_owned(),
+        "1 book\". Correction".to_owned(),
+        "1 book». Correction «".to_owned(),
+        "1 book”. Correction “".to_owned(),
+        "1 book„. Correction".to_owned(),
+        "1 book''. Correction".to_owned(),
+        "1 book‘’. Correction".to_owned(),
+        "1 book\u{202e}21.009".to_owned(),
+        "1 book\nCorrection".to_owned(),
+        "b".repeat(61),
+        String::new(),
+    ] {
+        check_error(&post(&refused).await, 422, "invalid_field");
+    }
+    // Nothing was kept of the refused ones, not even their idempotency key.
+    let created = post(forged).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.header("idempotent-replayed"), None);
+    let checkout = created.json();
+    assert_eq!(checkout["object"], forged);
+
+    // The check shows the object as it was written.
+    let (payer, signed_in) = sign_in_to_pay(&server, &checkout, "alice").await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.text
+    );
+    let check = payer.page(&server).await;
+    assert!(check.text.contains(&escape_html(forged)), "{}", check.text);
+
+    // In the SMS, sceau's words first, whole; the merchant's last, quoted.
+    let before = server.newest_message_id(&alice.phone).await;
+    let validated = payer.post(&server, "validate", &[]).await;
+    assert_eq!(
+        validated.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        validated.text
+    );
+    let (seal, sms) = seal_on_phone(&server, &alice.phone, before).await;
+    let (sceaus, merchants) = sms
+        .split_once(" describes the purchase as \"")
+        .unwrap_or_else(|| panic!("no quoted object in {sms:?}"));
+    assert!(
+        sceaus.starts_with(&format!(
+            "{ISSUER}: to pay 900.00 EUR to Shady Shop, your seal is {seal}. Valid until "
+        )),
+        "{sms}"
+    );
+    assert!(
+        sceaus.ends_with(&format!(
+            "Type it only on the {ISSUER} payment page; nobody will ever ask you for it. Shady Shop"
+        )),
+        "{sms}"
+    );
+    assert!(
+        !sceaus.contains("Correction") && !sceaus.contains("9.00 EUR to"),
+        "{sms}"
+    );
+    assert_eq!(merchants, format!("{forged}\"."), "{sms}");
+    // The seal read where sceau put it pays what sceau said.
+    let paid = payer.post(&server, "seal", &[("seal", &seal)]).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+    server.assert_figures(&alice, "100.00", "0.00").await;
+    server.stop().await;
+}
+
 /// With `webhooks_to_private_networks = false`, this machine and private networks are
 /// refused under every name a URL parser gives them, not only as written.
 #[tokio::test]

@@ -777,14 +777,18 @@ fn attribute_after<'a>(page: &'a str, marker: &str) -> Option<&'a str> {
 }
 
 /// The seals on a development phone page, with the object of the payment each is for:
-/// "... to pay 1.00 EUR to Bench shop 3 (OBJECT), your seal is 12345678. Valid until ...".
+/// "... to pay 1.00 EUR to Bench shop 3, your seal is 12345678. Valid until ... Bench
+/// shop 3 describes the purchase as "OBJECT".", its quotation marks escaped in HTML.
 fn seals_on_phone(page: &str) -> Vec<(&str, &str)> {
     page.split("<li class=\"sms\"")
         .skip(1)
         .filter_map(|item| {
             let text = item.split_once("<p>")?.1.split_once("</p>")?.0;
-            let (before, after) = text.split_once("), your seal is ")?;
-            let object = before.rsplit_once(" (")?.1;
+            let after = text.split_once(", your seal is ")?.1;
+            let object = text
+                .rsplit_once(" describes the purchase as &quot;")?
+                .1
+                .strip_suffix("&quot;.")?;
             let seal = after.split('.').next()?;
             let well_formed =
                 (6..=10).contains(&seal.len()) && seal.bytes().all(|b| b.is_ascii_digit());
