@@ -166,12 +166,12 @@ fn say(label: &str, text: impl std::fmt::Display) {
 }
 
 /// `text` with every unprintable character (controls, ESC, C1 controls, line breaks,
-/// invisible and bidirectional formatting: `sceau_server::service::unprintable`) written
+/// invisible and bidirectional formatting: `sceau_domain::text::unprintable`) written
 /// as an escape, `\u{1b}`.
 fn escaped(text: &str) -> String {
     let mut shown = String::with_capacity(text.len());
     for c in text.chars() {
-        if sceau_server::service::unprintable(c) {
+        if sceau_domain::text::unprintable(c) {
             shown.extend(c.escape_unicode());
         } else {
             shown.push(c);
