@@ -13,6 +13,7 @@ pub mod limits;
 pub mod money;
 pub mod phone;
 pub mod policy;
+pub mod reach;
 pub mod seal;
 pub mod sign_in;
 pub mod text;
