@@ -132,6 +132,10 @@ fn refused(refusal: CheckoutRefusal) -> ApiError {
             StatusCode::TOO_MANY_REQUESTS,
             "too many seals were sent to your phone this hour; try later".to_owned(),
         ),
+        CheckoutRefusal::TooManyMessages => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "your phone was sent as many messages as an hour allows; try later".to_owned(),
+        ),
         CheckoutRefusal::SignedOut => (StatusCode::UNAUTHORIZED, "sign in first".to_owned()),
     };
     ApiError::new(status, refusal.code(), message)
@@ -295,7 +299,7 @@ impl Service {
                 address: client.phone.as_str().to_owned(),
                 sealed_body: self.keys.seal(&text, client.phone.as_str()),
             },
-            seals_per_hour_max: i64::from(self.settings.client_seals_per_hour_max),
+            budget: self.settings.message_budget(),
             now_s,
         };
         match self.store.send_seal(send).await? {

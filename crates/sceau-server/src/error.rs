@@ -65,6 +65,33 @@ impl ApiError {
         ApiError::new(status, rejection.code(), rejection.message())
     }
 
+    /// The one answer a merchant gets for a client it may not have a number sent to:
+    /// nobody has this login or phone, or it is not the merchant's client (never paid it
+    /// nor signed in on its checkouts), or its payments are blocked or paused. Which one
+    /// is never said (`sceau_domain::reach::may_reach`).
+    pub fn unknown_client() -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_client",
+            "no client of yours has this login or phone",
+        )
+    }
+
+    /// One more message would exceed what a client may be sent within the hour.
+    pub fn too_many(too_many: sceau_domain::reach::TooMany) -> ApiError {
+        use sceau_domain::reach::TooMany;
+        let message = match too_many {
+            TooMany::Seals => "too many seals were sent to this client in the last hour; try later",
+            TooMany::Numbers => {
+                "too many numbers were sent to this client in the last hour; try later"
+            }
+            TooMany::Messages => {
+                "this client was sent as many messages as an hour allows; try later"
+            }
+        };
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, too_many.code(), message)
+    }
+
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({ "error": { "code": self.code, "message": self.message } })
     }

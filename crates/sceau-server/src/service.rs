@@ -8,6 +8,7 @@ use sceau_crypto::Keys;
 use sceau_domain::card::BinRange;
 use sceau_domain::limits::{NUMBER_USES_MAX, NUMBER_VALIDITY_S_MAX};
 use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
+use sceau_domain::reach::MessageBudget;
 use sceau_domain::text::{self, TextRule};
 use sceau_domain::{CardNumber, Currency, Expiry, Money, PhoneNumber, SecurityCode};
 use sceau_store::*;
@@ -37,8 +38,13 @@ pub struct Settings {
     pub checkout_validity_s: i64,
     /// Checkouts a client may have held at once, waiting for their seal.
     pub client_held_checkouts_max: u32,
-    /// Seals one client may be sent within an hour, across their checkouts.
+    /// Seals one client may be sent within an hour, payment and signature seals together.
     pub client_seals_per_hour_max: u32,
+    /// Messages one client may be sent within an hour, all kinds together (pause notices
+    /// are never refused, but count).
+    pub client_sms_per_hour_max: u32,
+    /// Distinct clients one merchant may have numbers sent to within an hour (Figure 4).
+    pub merchant_clients_per_hour_max: u32,
     /// Let merchants' return and webhook addresses name this machine or a private network
     /// (development, tests, the demo). Off in production: webhooks would reach the
     /// operator's own network.
@@ -49,6 +55,18 @@ pub struct Settings {
     /// The transparency log's origin: the first line of its checkpoints and the name of
     /// its key (C2SP tlog-checkpoint), e.g. `pay.example/log`.
     pub log_origin: String,
+}
+
+impl Settings {
+    /// What one client may be sent within an hour (`sceau_domain::reach`).
+    pub fn message_budget(&self) -> MessageBudget {
+        MessageBudget::new(
+            self.client_sms_per_hour_max,
+            self.client_seals_per_hour_max,
+            self.numbers_per_hour_max,
+            self.checkout_numbers_per_hour_max,
+        )
+    }
 }
 
 #[derive(Clone)]
@@ -272,37 +290,29 @@ impl Service {
     }
 
     /// Draws a number for `client`, stores its fingerprints and queues its message in one
-    /// transaction, and wakes the dispatcher. `merchant_name` is set for Figure 4.
+    /// transaction, and wakes the dispatcher. `merchant_name` is set for Figure 4, where
+    /// the amounts are in `currency` (for Figure 5, the client's): a merchant may reach
+    /// only its own clients, and is told nothing else of the others.
     pub async fn issue_number(
         &self,
         client: &ClientRecord,
         request: &NumberRequest,
         merchant_name: Option<&str>,
         origin: Origin,
+        currency: Currency,
         idempotency: Option<(i64, IdempotencyKey)>,
     ) -> Result<IssuedNumber, ApiError> {
         if client.stopped(self.now_s()) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "blocked",
-                "this client's payments are blocked or paused",
-            ));
+            return Err(match origin {
+                Origin::Merchant => ApiError::unknown_client(),
+                Origin::Client => ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "blocked",
+                    "this client's payments are blocked or paused",
+                ),
+            });
         }
-        let validity_s = request
-            .validity_s
-            .unwrap_or(self.settings.number_validity_s_default);
-        if !(60..=NUMBER_VALIDITY_S_MAX).contains(&validity_s) {
-            return Err(ApiError::unprocessable(
-                "invalid_validity",
-                format!("validity must be 60 to {NUMBER_VALIDITY_S_MAX} seconds"),
-            ));
-        }
-        if !(1..=NUMBER_USES_MAX).contains(&request.uses_max) {
-            return Err(ApiError::unprocessable(
-                "invalid_uses",
-                format!("uses must be 1 to {NUMBER_USES_MAX}"),
-            ));
-        }
+        let validity_s = self.number_validity_s(request)?;
         let now_s = self.now_s();
         let policy = UsagePolicy {
             uses_max: request.uses_max,
@@ -322,15 +332,13 @@ impl Service {
                 expiry,
                 origin,
                 policy,
+                currency,
                 message: NewMessage {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: self.keys.seal(&text, client.phone.as_str()),
                 },
-                limit: IssueLimit {
-                    window_s: 3600,
-                    count_max: self.settings.numbers_per_hour_max,
-                    per_merchant_max: self.settings.checkout_numbers_per_hour_max,
-                },
+                budget: self.settings.message_budget(),
+                merchant_clients_max: self.settings.merchant_clients_per_hour_max,
                 idempotency: idempotency.clone(),
                 now_s,
             };
@@ -357,12 +365,32 @@ impl Service {
                     });
                 }
                 IssueOutcome::FingerprintTaken => continue,
-                IssueOutcome::Throttled => {
-                    tracing::info!(client_id = client.id, "number request throttled");
+                IssueOutcome::Throttled(too_many) => {
+                    tracing::info!(
+                        client_id = client.id,
+                        code = too_many.code(),
+                        "number request throttled"
+                    );
+                    return Err(ApiError::too_many(too_many));
+                }
+                IssueOutcome::Unreachable => {
+                    tracing::info!(
+                        client_id = client.id,
+                        "number refused: client not reachable"
+                    );
+                    return Err(ApiError::unknown_client());
+                }
+                IssueOutcome::TooManyClients => {
                     return Err(ApiError::new(
                         StatusCode::TOO_MANY_REQUESTS,
-                        "too_many_numbers",
-                        "too many numbers were sent to this client in the last hour; try later",
+                        "too_many_clients",
+                        "you had numbers sent to as many clients as an hour allows; try later",
+                    ));
+                }
+                IssueOutcome::CurrencyMismatch => {
+                    return Err(ApiError::unprocessable(
+                        "currency_mismatch",
+                        "the client's account is in another currency",
                     ));
                 }
             }
@@ -372,6 +400,52 @@ impl Service {
             "number_space_exhausted",
             "no free number could be drawn",
         ))
+    }
+
+    /// How long a requested number will be valid; refuses what no number may be given
+    /// (checked before anything about the client is looked at).
+    pub fn number_validity_s(&self, request: &NumberRequest) -> Result<i64, ApiError> {
+        let validity_s = request
+            .validity_s
+            .unwrap_or(self.settings.number_validity_s_default);
+        if !(60..=NUMBER_VALIDITY_S_MAX).contains(&validity_s) {
+            return Err(ApiError::unprocessable(
+                "invalid_validity",
+                format!("validity must be 60 to {NUMBER_VALIDITY_S_MAX} seconds"),
+            ));
+        }
+        if !(1..=NUMBER_USES_MAX).contains(&request.uses_max) {
+            return Err(ApiError::unprocessable(
+                "invalid_uses",
+                format!("uses must be 1 to {NUMBER_USES_MAX}"),
+            ));
+        }
+        Ok(validity_s)
+    }
+
+    /// The client a merchant names at checkout (Figure 4), if the merchant may have a
+    /// number sent to them: they paid it or signed in on one of its checkouts, and their
+    /// payments are neither blocked nor paused. Every other case (nobody has this login
+    /// or phone, not the merchant's client, blocked, paused) is the same 404 after the
+    /// same reads, and nothing is written or sent: a merchant learns nothing of people
+    /// who are not its clients. The store checks again when it issues.
+    pub async fn merchant_client(
+        &self,
+        merchant_id: i64,
+        reference: &str,
+    ) -> Result<ClientRecord, ApiError> {
+        let client = self.find_client(reference).await?;
+        // Asked for nobody too (no client has id 0), so that an unknown login costs the
+        // same reads as a known one.
+        let client_id = client.as_ref().map_or(0, |client| client.id);
+        let known = self
+            .store
+            .merchant_knows_client(merchant_id, client_id)
+            .await?;
+        match client {
+            Some(client) if known && !client.stopped(self.now_s()) => Ok(client),
+            _ => Err(ApiError::unknown_client()),
+        }
     }
 
     /// The text the phone shows: the number with its limits (Figure 5), or with the

@@ -7,6 +7,7 @@ use crate::clock::clock_time;
 use crate::error::ApiError;
 use crate::service::{Service, check_text, internal};
 use axum::http::StatusCode;
+use sceau_domain::reach::TooMany;
 use sceau_domain::seal::{Seal, SealDigits, SignatureSealInput};
 use sceau_domain::text::TextRule;
 use sceau_store::*;
@@ -220,7 +221,7 @@ impl Service {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: self.keys.seal(&text, client.phone.as_str()),
                 },
-                requests_per_hour_max: i64::from(self.settings.client_seals_per_hour_max),
+                budget: self.settings.message_budget(),
                 now_s,
             })
             .await?;
@@ -234,11 +235,12 @@ impl Service {
                 );
                 Ok(*view)
             }
-            SignatureRequestOutcome::TooManyRequests => Err(ApiError::new(
+            SignatureRequestOutcome::Throttled(TooMany::Seals) => Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_signatures",
-                "too many signatures were asked for this hour; try later",
+                "too many seals were sent to your phone this hour; try later",
             )),
+            SignatureRequestOutcome::Throttled(too_many) => Err(ApiError::too_many(too_many)),
         }
     }
 

@@ -58,9 +58,11 @@ impl Server {
         (merchant, body)
     }
 
-    /// `client` pays `merchant` `amount` euros: a checkout number, authorized, captured.
+    /// `client` pays `merchant` `amount` euros: a number of their own (a merchant may ask
+    /// for one only for a client who paid it before), authorized, captured.
     async fn pay(&self, merchant: &Merchant, client: &Client, amount: &str) -> i64 {
-        let card = self.checkout_card(merchant, client, amount).await;
+        let session = self.sign_in(&client.login).await;
+        let card = self.any_card(&session, client).await;
         let authorized = self.authorize(merchant, &card, amount, "EUR").await;
         assert_eq!(
             authorized.status,

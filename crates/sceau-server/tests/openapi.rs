@@ -61,7 +61,10 @@ fn the_description_covers_every_route_and_only_them() {
             let id = operation["operationId"]
                 .as_str()
                 .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
-            assert!(operation_ids.insert(id.to_owned()), "operationId {id} twice");
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "operationId {id} twice"
+            );
             let responses = operation["responses"]
                 .as_object()
                 .unwrap_or_else(|| panic!("{method} {path} has no responses"));

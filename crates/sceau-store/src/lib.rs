@@ -70,6 +70,14 @@ pub trait Store: Send + Sync + 'static {
     /// Blocks or unblocks a client: a blocked client's numbers decline with `blocked`.
     async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError>;
 
+    /// Whether the client dealt with the merchant (paid it, or signed in on one of its
+    /// checkouts): only then may the merchant have a number sent to them (Figure 4).
+    async fn merchant_knows_client(
+        &self,
+        merchant_id: i64,
+        client_id: i64,
+    ) -> Result<bool, StoreError>;
+
     /// Issues a payment number and queues its message, in one transaction. Returns
     /// [`IssueOutcome::FingerprintTaken`] if a live number already has that fingerprint
     /// (the caller draws again).

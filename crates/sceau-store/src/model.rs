@@ -5,6 +5,7 @@ use sceau_domain::clearing::ClearingError;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
 use sceau_domain::policy::{NumberState, UsagePolicy};
+use sceau_domain::reach::{MessageBudget, TooMany};
 pub use sceau_domain::sign_in::{UnlockInput, UnlockState};
 use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
 use serde::{Deserialize, Serialize};
@@ -117,6 +118,8 @@ impl Origin {
 }
 
 /// A message for the second channel, sealed by the caller (the store never sees it clear).
+/// What it is for is the command's to say (a number, a seal...): every message counts
+/// against its address's budget (`sceau_domain::reach`).
 pub struct NewMessage {
     pub address: String,
     pub sealed_body: Vec<u8>,
@@ -130,8 +133,14 @@ pub struct NewNumber {
     pub expiry: Expiry,
     pub origin: Origin,
     pub policy: UsagePolicy,
+    /// The currency of the policy's amounts: the client's (Figure 5), or the one a
+    /// merchant asked in (Figure 4), which must be the client's.
+    pub currency: Currency,
     pub message: NewMessage,
-    pub limit: IssueLimit,
+    /// What the client may be sent within the hour (the message counts against it).
+    pub budget: MessageBudget,
+    /// Figure 4: distinct clients one merchant may have numbers sent to within the hour.
+    pub merchant_clients_max: u32,
     /// A merchant's idempotency key (Figure 4): a retry answers the first number's view
     /// and sends nothing.
     pub idempotency: Option<(i64, IdempotencyKey)>,
@@ -143,20 +152,29 @@ pub enum IssueOutcome {
     /// The idempotency key was seen with the same request: the number issued then.
     Replayed(NumberView),
     FingerprintTaken,
-    /// The client already had `count_max` numbers sent within the window.
-    Throttled,
+    /// The client was sent as many numbers, or messages, as the hour allows: nothing was
+    /// issued or sent.
+    Throttled(TooMany),
+    /// Figure 4: the merchant may not reach this client (not its client, or blocked or
+    /// paused: `sceau_domain::reach::may_reach`). Nothing says which.
+    Unreachable,
+    /// Figure 4: the merchant had numbers sent to as many distinct clients as the hour
+    /// allows.
+    TooManyClients,
+    /// The number's currency is not the client's account's.
+    CurrencyMismatch,
 }
 
-/// How many numbers may be sent to one client within a sliding window. Sending is
-/// throttled here, apart from checking (the try limits on each number). Numbers the
-/// client asks for count against `count_max`; numbers a merchant asks for count, per
-/// merchant, against `per_merchant_max`, so that no merchant can use up the client's own
-/// allowance or flood their phone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IssueLimit {
-    pub window_s: i64,
-    pub count_max: u32,
-    pub per_merchant_max: u32,
+impl NewNumber {
+    /// The merchant who asks for this number (Figure 4), if a merchant does.
+    pub fn asking_merchant(&self) -> Option<i64> {
+        match (self.origin, self.policy.merchant) {
+            (Origin::Merchant, sceau_domain::policy::MerchantLock::Named(merchant_id)) => {
+                Some(merchant_id)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -490,6 +508,8 @@ pub enum CheckoutRefusal {
     TooManyHeld,
     /// The client was sent as many seals this hour as allowed.
     TooManySeals,
+    /// The client was sent as many messages this hour as allowed, all kinds together.
+    TooManyMessages,
     /// The session the seal was typed in has ended (signed out, or expired).
     SignedOut,
 }
@@ -507,7 +527,17 @@ impl CheckoutRefusal {
             CheckoutRefusal::ClientStopped => "client_paused",
             CheckoutRefusal::TooManyHeld => "too_many_checkouts",
             CheckoutRefusal::TooManySeals => "too_many_seals",
+            CheckoutRefusal::TooManyMessages => "too_many_messages",
             CheckoutRefusal::SignedOut => "unauthorized",
+        }
+    }
+}
+
+impl From<TooMany> for CheckoutRefusal {
+    fn from(too_many: TooMany) -> CheckoutRefusal {
+        match too_many {
+            TooMany::Seals | TooMany::Numbers => CheckoutRefusal::TooManySeals,
+            TooMany::Messages => CheckoutRefusal::TooManyMessages,
         }
     }
 }
@@ -537,8 +567,8 @@ pub struct SendSeal {
     pub client_id: i64,
     pub seal: StoredSeal,
     pub message: NewMessage,
-    /// Seals the client may be sent within an hour, across their checkouts.
-    pub seals_per_hour_max: i64,
+    /// What the client may be sent within the hour (the seal counts against it).
+    pub budget: MessageBudget,
     pub now_s: i64,
 }
 
@@ -859,8 +889,8 @@ pub struct NewSignatureRequest {
     pub certificate_serial: String,
     pub seal: StoredSeal,
     pub message: NewMessage,
-    /// Signature requests a client may make within an hour.
-    pub requests_per_hour_max: i64,
+    /// What the client may be sent within the hour (the seal counts against it).
+    pub budget: MessageBudget,
     pub now_s: i64,
 }
 
@@ -883,8 +913,9 @@ pub struct SignatureRequestView {
 
 pub enum SignatureRequestOutcome {
     Created(Box<SignatureRequestView>),
-    /// The client asked for too many signatures within the hour.
-    TooManyRequests,
+    /// The client was sent as many seals, or messages, as the hour allows: nothing was
+    /// recorded or sent.
+    Throttled(TooMany),
 }
 
 /// Whether a typed seal is the seal of this request (recomputed and compared in constant

@@ -13,12 +13,13 @@ use proptest::sample::Index;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
 use sceau_domain::policy::{AmountRule, MerchantLock, NumberState, UsagePolicy};
+use sceau_domain::reach::{MessageBudget, TooMany};
 use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
 use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
     AccountView, AuthorizationView, ClientRecord, CommandRequest, Executed, Expired,
-    IdempotencyKey, IssueLimit, IssueOutcome, MerchantCommand, MerchantRecord, MessageDelivery,
-    NewClient, NewMerchant, NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome, Paused,
+    IdempotencyKey, IssueOutcome, MerchantCommand, MerchantRecord, MessageDelivery, NewClient,
+    NewMerchant, NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome, Paused,
     PostgresSettings, PostgresStore, SqliteStore, Store, StoreError,
 };
 use sceau_store::{
@@ -200,11 +201,13 @@ fn new_number(
         expiry: Expiry::of_instant(policy.valid_until_s),
         origin: Origin::Client,
         policy,
+        currency: client.currency,
         message: NewMessage {
             address: client.phone.as_str().to_owned(),
             sealed_body: format!("sealed-{n}").into_bytes(),
         },
-        limit: UNLIMITED,
+        budget: MessageBudget::UNLIMITED,
+        merchant_clients_max: u32::MAX,
         idempotency: None,
         now_s,
     }
@@ -214,12 +217,6 @@ fn new_number(
 fn eur(minor: i64) -> Money {
     Money::new(minor, currency("EUR"))
 }
-
-const UNLIMITED: IssueLimit = IssueLimit {
-    window_s: 3600,
-    count_max: u32::MAX,
-    per_merchant_max: u32::MAX,
-};
 
 fn authorize_command(card: &Card, amount: i64) -> MerchantCommand {
     authorize_command_with(card, amount, card.details, HOLD_TTL_S)
@@ -353,10 +350,32 @@ impl Fixture {
                 currency: client.currency,
                 view,
             },
-            IssueOutcome::FingerprintTaken => panic!("a fresh fingerprint was taken"),
-            IssueOutcome::Throttled => panic!("an unlimited issue was throttled"),
             IssueOutcome::Replayed(_) => panic!("an issue without idempotency key was replayed"),
+            IssueOutcome::FingerprintTaken
+            | IssueOutcome::Throttled(_)
+            | IssueOutcome::Unreachable
+            | IssueOutcome::TooManyClients
+            | IssueOutcome::CurrencyMismatch => panic!("{}: a number was refused", self.name),
         }
+    }
+
+    /// `client` pays `merchant` one cent at `now_s` (a number of their own, authorized and
+    /// captured): from then on the merchant may have numbers sent to them.
+    async fn pays(&self, merchant: &MerchantRecord, client: &ClientRecord, now_s: i64) {
+        let card = self.issue_at(client, one_use(), now_s).await;
+        let authorization = authorized(self.authorize(merchant.id, &card, 1, now_s).await);
+        let capture = MerchantCommand::Capture {
+            authorization_id: authorization.id,
+            amount: None,
+        };
+        assert!(
+            matches!(
+                self.run(merchant.id, capture, now_s).await,
+                Outcome::Captured { .. }
+            ),
+            "{}",
+            self.name
+        );
     }
 
     /// Runs a command without an idempotency key: never a replay.
@@ -711,7 +730,10 @@ fn signature_request(client_id: i64, public_id: &str, now_s: i64) -> NewSignatur
             address: "+33600000001".into(),
             sealed_body: vec![1, 2, 3],
         },
-        requests_per_hour_max: 3,
+        budget: MessageBudget {
+            seals_max: 3,
+            ..MessageBudget::UNLIMITED
+        },
         now_s,
     }
 }
@@ -788,7 +810,7 @@ async fn signature_requests_are_sealed_then_signed_once() {
         ));
         assert!(matches!(
             created("aa04", NOW + 3).await,
-            SignatureRequestOutcome::TooManyRequests
+            SignatureRequestOutcome::Throttled(TooMany::Seals)
         ));
         assert!(f.store.signature_request("aa04").await.unwrap().is_none());
 
@@ -1334,15 +1356,20 @@ async fn sending_numbers_is_throttled_per_client_and_window() {
     each_backend(async |f: &Fixture| {
         let alice = f.client(10_000, 0).await;
         let bob = f.client(10_000, 0).await;
-        let limit = IssueLimit {
-            window_s: 3600,
-            count_max: 2,
+        // Numbers a merchant asks for go only to its clients (paid long before).
+        let shop = f.merchant().await;
+        let other_shop = f.merchant().await;
+        f.pays(&shop, &bob, NOW - 2 * 3600).await;
+        f.pays(&other_shop, &bob, NOW - 2 * 3600).await;
+        let budget = MessageBudget {
+            client_numbers_max: 2,
             per_merchant_max: 1,
+            ..MessageBudget::UNLIMITED
         };
         let issue = async |holder: &ClientRecord, now_s: i64| {
             let n = f.next();
             let number = NewNumber {
-                limit,
+                budget,
                 ..new_number(holder, one_use(), bytes32(NUMBER_TAG, n), n, now_s)
             };
             f.store.issue_number(number).await.unwrap()
@@ -1354,7 +1381,10 @@ async fn sending_numbers_is_throttled_per_client_and_window() {
         ));
         let pending = f.pending_count().await;
         assert!(
-            matches!(issue(&alice, NOW + 20).await, IssueOutcome::Throttled),
+            matches!(
+                issue(&alice, NOW + 20).await,
+                IssueOutcome::Throttled(TooMany::Numbers)
+            ),
             "{}",
             f.name
         );
@@ -1374,8 +1404,6 @@ async fn sending_numbers_is_throttled_per_client_and_window() {
 
         // Numbers a merchant asks for are limited per merchant and do not use up the
         // client's own allowance.
-        let shop = f.merchant().await;
-        let other_shop = f.merchant().await;
         let at_checkout = async |merchant: &MerchantRecord| {
             let n = f.next();
             let policy = UsagePolicy {
@@ -1383,7 +1411,7 @@ async fn sending_numbers_is_throttled_per_client_and_window() {
                 ..one_use()
             };
             let number = NewNumber {
-                limit,
+                budget,
                 origin: Origin::Merchant,
                 ..new_number(&bob, policy, bytes32(NUMBER_TAG, n), n, NOW + 30)
             };
@@ -1391,7 +1419,10 @@ async fn sending_numbers_is_throttled_per_client_and_window() {
         };
         assert!(matches!(at_checkout(&shop).await, IssueOutcome::Issued(_)));
         assert!(
-            matches!(at_checkout(&shop).await, IssueOutcome::Throttled),
+            matches!(
+                at_checkout(&shop).await,
+                IssueOutcome::Throttled(TooMany::Numbers)
+            ),
             "{}: per merchant",
             f.name
         );
@@ -1403,6 +1434,401 @@ async fn sending_numbers_is_throttled_per_client_and_window() {
             matches!(issue(&bob, NOW + 40).await, IssueOutcome::Issued(_)),
             "the client's own allowance is untouched"
         );
+    })
+    .await;
+}
+
+impl Fixture {
+    /// Asks, as `merchant` at `now_s`, for a number for `client` (Figure 4) in `currency`,
+    /// within `budget` and `clients_max` distinct clients an hour.
+    async fn merchant_number(
+        &self,
+        merchant: &MerchantRecord,
+        client: &ClientRecord,
+        currency: Currency,
+        budget: MessageBudget,
+        clients_max: u32,
+        now_s: i64,
+    ) -> IssueOutcome {
+        let n = self.next();
+        let policy = UsagePolicy {
+            merchant: MerchantLock::Named(merchant.id),
+            ..one_use()
+        };
+        let number = NewNumber {
+            origin: Origin::Merchant,
+            currency,
+            budget,
+            merchant_clients_max: clients_max,
+            ..new_number(client, policy, bytes32(NUMBER_TAG, n), n, now_s)
+        };
+        self.store.issue_number(number).await.unwrap()
+    }
+
+    /// What the phone of `client` was sent from `since_s` on.
+    async fn messages_since(&self, client: &ClientRecord, since_s: i64) -> usize {
+        self.store
+            .messages_to(client.phone.as_str(), LIST_LIMIT)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|message| message.created_at_s >= since_s)
+            .count()
+    }
+}
+
+/// A merchant may have a number sent only to a client who paid it (a captured payment)
+/// or signed in on one of its checkouts, and not while their payments are stopped; every
+/// other case is one refusal, with nothing issued or queued.
+#[tokio::test]
+async fn a_merchant_reaches_only_clients_who_dealt_with_it() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let other_shop = f.merchant().await;
+        let eur = currency("EUR");
+        let ask = async |client: &ClientRecord, currency: Currency| {
+            f.merchant_number(
+                &shop,
+                client,
+                currency,
+                MessageBudget::UNLIMITED,
+                u32::MAX,
+                NOW,
+            )
+            .await
+        };
+        let unreachable = async |client: &ClientRecord, currency: Currency| {
+            let before = (f.messages_since(client, 0).await, f.pending_count().await);
+            let outcome = ask(client, currency).await;
+            assert!(
+                matches!(outcome, IssueOutcome::Unreachable),
+                "{}: client {} reached",
+                f.name,
+                client.id
+            );
+            let after = (f.messages_since(client, 0).await, f.pending_count().await);
+            assert_eq!(after, before, "{}: nothing queued", f.name);
+        };
+
+        // A client who never dealt with the shop: whatever the currency asked.
+        let alice = f.client(10_000, 0).await;
+        unreachable(&alice, eur).await;
+        unreachable(&alice, currency("USD")).await;
+        assert!(
+            f.store
+                .client_numbers(alice.id, LIST_LIMIT)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Nor does paying another merchant, or an authorization voided, introduce her.
+        f.pays(&other_shop, &alice, NOW - 100).await;
+        let card = f.issue_at(&alice, one_use(), NOW - 50).await;
+        let voided = authorized(f.authorize(shop.id, &card, 100, NOW - 50).await);
+        let void = MerchantCommand::Void {
+            authorization_id: voided.id,
+        };
+        assert!(matches!(
+            f.run(shop.id, void, NOW - 50).await,
+            Outcome::Voided { .. }
+        ));
+        unreachable(&alice, eur).await;
+        // Signing in on one of the shop's checkouts does.
+        f.held(&shop, &alice, 1_000).await;
+        assert!(
+            matches!(ask(&alice, eur).await, IssueOutcome::Issued(_)),
+            "{}",
+            f.name
+        );
+        assert!(
+            matches!(
+                ask(&alice, currency("USD")).await,
+                IssueOutcome::CurrencyMismatch
+            ),
+            "{}: a client of the shop hears of the currency",
+            f.name
+        );
+
+        // Paying the shop does; a blocked client is unreachable again until unblocked.
+        let bob = f.client(10_000, 0).await;
+        unreachable(&bob, eur).await;
+        f.pays(&shop, &bob, NOW - 100).await;
+        assert!(
+            matches!(ask(&bob, eur).await, IssueOutcome::Issued(_)),
+            "{}",
+            f.name
+        );
+        assert!(f.store.set_client_blocked(bob.id, true).await.unwrap());
+        let blocked = f.store.client(bob.id).await.unwrap().unwrap();
+        unreachable(&blocked, eur).await;
+        assert!(f.store.set_client_blocked(bob.id, false).await.unwrap());
+        assert!(
+            matches!(ask(&bob, eur).await, IssueOutcome::Issued(_)),
+            "{}",
+            f.name
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+/// A merchant reaches at most so many distinct clients an hour; a client already reached
+/// within the hour does not count again, and the window slides.
+#[tokio::test]
+async fn a_merchant_reaches_so_many_clients_an_hour() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let eur = currency("EUR");
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            let client = f.client(10_000, 0).await;
+            f.pays(&shop, &client, NOW - 2 * 3600).await;
+            clients.push(client);
+        }
+        let ask = async |client: &ClientRecord, now_s: i64| {
+            f.merchant_number(&shop, client, eur, MessageBudget::UNLIMITED, 2, now_s)
+                .await
+        };
+        assert!(matches!(
+            ask(&clients[0], NOW).await,
+            IssueOutcome::Issued(_)
+        ));
+        assert!(matches!(
+            ask(&clients[1], NOW + 1).await,
+            IssueOutcome::Issued(_)
+        ));
+        assert!(matches!(
+            ask(&clients[0], NOW + 2).await,
+            IssueOutcome::Issued(_)
+        ));
+        let pending = f.pending_count().await;
+        assert!(
+            matches!(
+                ask(&clients[2], NOW + 3).await,
+                IssueOutcome::TooManyClients
+            ),
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            f.pending_count().await,
+            pending,
+            "{}: nothing queued",
+            f.name
+        );
+        assert!(
+            matches!(ask(&clients[2], NOW + 3601).await, IssueOutcome::Issued(_)),
+            "{}: the window slides",
+            f.name
+        );
+
+        // Several asked at once (on PostgreSQL, in lanes that run side by side): the
+        // merchant's row is locked while its clients are counted, so exactly the
+        // allowance goes out.
+        let crowd_shop = f.merchant().await;
+        let mut crowd = Vec::new();
+        for _ in 0..8 {
+            let client = f.client(10_000, 0).await;
+            f.pays(&crowd_shop, &client, NOW - 2 * 3600).await;
+            crowd.push(client);
+        }
+        let asked = crowd.iter().map(|client| {
+            f.merchant_number(&crowd_shop, client, eur, MessageBudget::UNLIMITED, 3, NOW)
+        });
+        let outcomes = futures_util::future::join_all(asked).await;
+        let issued = outcomes
+            .iter()
+            .filter(|outcome| matches!(outcome, IssueOutcome::Issued(_)))
+            .count();
+        let refused = outcomes
+            .iter()
+            .filter(|outcome| matches!(outcome, IssueOutcome::TooManyClients))
+            .count();
+        assert_eq!((issued, refused), (3, 5), "{}", f.name);
+    })
+    .await;
+}
+
+/// One budget covers every message to a client, whoever asks: signature seals, payment
+/// seals, numbers the client asks for and numbers merchants ask for. The burst that once
+/// sent 40 messages sends exactly the budget; each refusal names its limit and leaves
+/// nothing behind; a pause notice still goes out, and counts.
+#[tokio::test]
+async fn one_budget_counts_every_message_to_a_client() {
+    each_backend(async |f: &Fixture| {
+        let alice = f
+            .store
+            .enroll_client(NewClient {
+                certificates: vec![new_certificate("5b01", CertificateKind::Holder, None)],
+                ..new_client(f.next(), "EUR", 100_000, 0)
+            })
+            .await
+            .unwrap();
+        let shop = f.merchant().await;
+        let cafe = f.merchant().await;
+        f.pays(&shop, &alice, NOW - 2 * 3600).await;
+        f.pays(&cafe, &alice, NOW - 2 * 3600).await;
+        let budget = MessageBudget::new(12, 5, 6, 2);
+        let eur = currency("EUR");
+        let signature = async |public_id: &str| {
+            let request = NewSignatureRequest {
+                certificate_serial: "5b01".into(),
+                message: NewMessage {
+                    address: alice.phone.as_str().to_owned(),
+                    sealed_body: b"signature seal".to_vec(),
+                },
+                budget,
+                ..signature_request(alice.id, public_id, NOW + 1)
+            };
+            f.store.create_signature_request(request).await.unwrap()
+        };
+        let client_number = async || {
+            let n = f.next();
+            let number = NewNumber {
+                budget,
+                ..new_number(&alice, one_use(), bytes32(NUMBER_TAG, n), n, NOW + 3)
+            };
+            f.store.issue_number(number).await.unwrap()
+        };
+        let payment_seal = async |checkout: &CheckoutView, nonce: u8| {
+            f.store
+                .send_seal(SendSeal {
+                    checkout_id: checkout.id,
+                    client_id: alice.id,
+                    seal: StoredSeal {
+                        nonce: [nonce; 16],
+                        digits: 8,
+                        issued_at_s: NOW + 2,
+                        expires_at_s: NOW + 2 + SEAL_S,
+                    },
+                    message: NewMessage {
+                        address: alice.phone.as_str().to_owned(),
+                        sealed_body: vec![nonce],
+                    },
+                    budget,
+                    now_s: NOW + 2,
+                })
+                .await
+                .unwrap()
+        };
+        let checkouts = [
+            f.held(&shop, &alice, 100).await,
+            f.held(&shop, &alice, 200).await,
+            f.held(&cafe, &alice, 300).await,
+        ];
+
+        // Signature seals: 4 of the 5 seals of the hour.
+        for index in 0..4 {
+            let outcome = signature(&format!("b{index:03}")).await;
+            assert!(
+                matches!(outcome, SignatureRequestOutcome::Created(_)),
+                "{}",
+                f.name
+            );
+        }
+        // Payment seals: the fifth seal, then none.
+        assert!(matches!(
+            payment_seal(&checkouts[0], 1).await,
+            SendOutcome::Sent(_)
+        ));
+        for (checkout, nonce) in [(&checkouts[1], 2), (&checkouts[2], 3)] {
+            assert!(
+                matches!(
+                    payment_seal(checkout, nonce).await,
+                    SendOutcome::Refused(CheckoutRefusal::TooManySeals)
+                ),
+                "{}",
+                f.name
+            );
+        }
+        assert!(matches!(
+            signature("b900").await,
+            SignatureRequestOutcome::Throttled(TooMany::Seals)
+        ));
+        // Numbers the client asks for: 6 of them, then none.
+        for _ in 0..6 {
+            assert!(
+                matches!(client_number().await, IssueOutcome::Issued(_)),
+                "{}",
+                f.name
+            );
+        }
+        assert!(matches!(
+            client_number().await,
+            IssueOutcome::Throttled(TooMany::Numbers)
+        ));
+        // Numbers merchants ask for: one fits in the total, then the total refuses them.
+        let merchant_number = async |merchant: &MerchantRecord| {
+            f.merchant_number(merchant, &alice, eur, budget, u32::MAX, NOW + 4)
+                .await
+        };
+        assert!(matches!(
+            merchant_number(&shop).await,
+            IssueOutcome::Issued(_)
+        ));
+        for merchant in [&shop, &cafe, &cafe] {
+            assert!(
+                matches!(
+                    merchant_number(merchant).await,
+                    IssueOutcome::Throttled(TooMany::Messages)
+                ),
+                "{}",
+                f.name
+            );
+        }
+        assert_eq!(
+            f.messages_since(&alice, NOW).await,
+            budget.total_max as usize,
+            "{}: the burst sent exactly the budget",
+            f.name
+        );
+
+        // Nothing half-written by the refusals: no request, seal or number.
+        assert!(f.store.signature_request("b900").await.unwrap().is_none());
+        assert_eq!(
+            f.store
+                .client_signature_requests(alice.id, LIST_LIMIT)
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
+        for (checkout, sends) in checkouts.iter().zip([1, 0, 0]) {
+            let view = f
+                .store
+                .checkout(&checkout.public_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(view.seal_sends, sends, "{}", f.name);
+            assert_eq!(view.seal.is_some(), sends > 0, "{}", f.name);
+        }
+        let numbers = f.store.client_numbers(alice.id, LIST_LIMIT).await.unwrap();
+        // 2 paid with long before, 3 drawn for the checkouts, 6 asked for, 1 a merchant's.
+        assert_eq!(numbers.len(), 2 + 3 + 6 + 1, "{}", f.name);
+
+        // A notice (the client's payments were paused) always goes out, and counts.
+        let notice = NewMessage {
+            address: alice.phone.as_str().to_owned(),
+            sealed_body: b"paused".to_vec(),
+        };
+        f.store.enqueue_message(notice, NOW + 5).await.unwrap();
+        assert_eq!(
+            f.messages_since(&alice, NOW).await,
+            budget.total_max as usize + 1
+        );
+
+        // An hour after the burst, its messages no longer count.
+        let n = f.next();
+        let number = NewNumber {
+            budget,
+            ..new_number(&alice, one_use(), bytes32(NUMBER_TAG, n), n, NOW + 3 + 3600)
+        };
+        assert!(matches!(
+            f.store.issue_number(number).await.unwrap(),
+            IssueOutcome::Issued(_)
+        ));
+        f.assert_sound().await;
     })
     .await;
 }
@@ -3644,6 +4070,7 @@ async fn checkout_numbers_are_idempotent() {
     each_backend(async |f: &Fixture| {
         let alice = f.client(10_000, 0).await;
         let shop = f.merchant().await;
+        f.pays(&shop, &alice, NOW - 2 * 3600).await;
         let key = |hash_tag: u8| IdempotencyKey {
             key: "checkout-77".into(),
             request_hash: [hash_tag; 32],
@@ -3686,7 +4113,8 @@ async fn checkout_numbers_are_idempotent() {
                 .await
                 .unwrap()
                 .len(),
-            1
+            2,
+            "the number she paid with, and the checkout number"
         );
     })
     .await;
@@ -3937,7 +4365,10 @@ impl Fixture {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: format!("seal-{nonce}").into_bytes(),
                 },
-                seals_per_hour_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX,
+                budget: MessageBudget {
+                    seals_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32,
+                    ..MessageBudget::UNLIMITED
+                },
                 now_s,
             })
             .await

@@ -46,6 +46,8 @@ const SOFTHSM2_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const SIGNING_SECONDS: u64 = 3;
 /// The per-client limits on held checkouts and seals sent per hour, lifted.
 const BENCH_LIMIT_MAX: &str = "100000";
+/// The per-client budget of messages per hour, lifted above the seals'.
+const BENCH_MESSAGES_MAX: &str = "1000000";
 /// Texts the development phone page shows (the newest first).
 const PHONE_PAGE_LEN: usize = 50;
 /// Checkouts a payer validates before it reads its phone: all their seals must still be
@@ -264,7 +266,14 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<Part
             validity_s: Some(sceau_domain::limits::NUMBER_VALIDITY_S_MAX),
         };
         let issued = service
-            .issue_number(&client, &request, None, Origin::Client, None)
+            .issue_number(
+                &client,
+                &request,
+                None,
+                Origin::Client,
+                client.currency,
+                None,
+            )
             .await
             .map_err(failed)?;
         let (number, month, year, code) = issued
@@ -384,6 +393,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             // send; neither is on the path of a seal typed back, which is measured).
             .env("SCEAU_CLIENT_HELD_CHECKOUTS_MAX", BENCH_LIMIT_MAX)
             .env("SCEAU_CLIENT_SEALS_PER_HOUR_MAX", BENCH_LIMIT_MAX)
+            .env("SCEAU_CLIENT_SMS_PER_HOUR_MAX", BENCH_MESSAGES_MAX)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

@@ -56,9 +56,17 @@ pub struct Config {
     pub checkout_validity_s: i64,
     /// Checkouts a client may have held at once, waiting for their seal (1 to 100,000).
     pub client_held_checkouts_max: u32,
-    /// Seals one client may be sent within an hour, across their checkouts (1 to
-    /// 100,000): a stolen password cannot make the phone a seal oracle.
+    /// Seals one client may be sent within an hour, payment and signature seals together
+    /// (1 to 100,000): a stolen password cannot make the phone a seal oracle.
     pub client_seals_per_hour_max: u32,
+    /// Messages one client may be sent within an hour, every kind together: seals,
+    /// numbers they ask for, numbers merchants ask for (pause notices always go out, and
+    /// count). More than `client_seals_per_hour_max`: what is left beside the seals is
+    /// what all merchants together may use.
+    pub client_sms_per_hour_max: u32,
+    /// Distinct clients one merchant may have numbers sent to within an hour (at
+    /// checkout; only clients who paid it or signed in on its checkouts).
+    pub merchant_clients_per_hour_max: u32,
     /// Let merchants' return and webhook addresses name this machine or a private
     /// network (development only: webhooks would reach the operator's own network).
     pub webhooks_to_private_networks: bool,
@@ -113,6 +121,8 @@ impl Default for Config {
             checkout_validity_s: 15 * 60,
             client_held_checkouts_max: sceau_domain::seal::CLIENT_HELD_CHECKOUTS_MAX as u32,
             client_seals_per_hour_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32,
+            client_sms_per_hour_max: sceau_domain::reach::CLIENT_MESSAGES_PER_HOUR_MAX,
+            merchant_clients_per_hour_max: sceau_domain::reach::MERCHANT_CLIENTS_PER_HOUR_MAX,
             webhooks_to_private_networks: false,
             keystore: "file".into(),
             keys_directory: PathBuf::from("sceau-data/keys"),
@@ -250,6 +260,15 @@ impl Config {
             self.client_seals_per_hour_max =
                 value.parse().context("SCEAU_CLIENT_SEALS_PER_HOUR_MAX")?;
         }
+        if let Some(value) = var("SCEAU_CLIENT_SMS_PER_HOUR_MAX") {
+            self.client_sms_per_hour_max =
+                value.parse().context("SCEAU_CLIENT_SMS_PER_HOUR_MAX")?;
+        }
+        if let Some(value) = var("SCEAU_MERCHANT_CLIENTS_PER_HOUR_MAX") {
+            self.merchant_clients_per_hour_max = value
+                .parse()
+                .context("SCEAU_MERCHANT_CLIENTS_PER_HOUR_MAX")?;
+        }
         if let Some(value) = var("SCEAU_WEBHOOKS_TO_PRIVATE_NETWORKS") {
             self.webhooks_to_private_networks = value
                 .parse()
@@ -318,6 +337,17 @@ impl Config {
         }
         if self.numbers_per_hour_max == 0 || self.checkout_numbers_per_hour_max == 0 {
             bail!("numbers_per_hour_max and checkout_numbers_per_hour_max must be at least 1");
+        }
+        if self.client_sms_per_hour_max <= self.client_seals_per_hour_max
+            || self.client_sms_per_hour_max > 1_000_000
+        {
+            bail!(
+                "client_sms_per_hour_max must be more than client_seals_per_hour_max (what is \
+                 left is what merchants' numbers may use) and at most 1000000"
+            );
+        }
+        if !(1..=1_000_000).contains(&self.merchant_clients_per_hour_max) {
+            bail!("merchant_clients_per_hour_max must be 1 to 1000000");
         }
         if !(1..=64).contains(&self.postgres_write_lanes)
             || !(1..=256).contains(&self.postgres_read_connections)
@@ -418,6 +448,34 @@ mod tests {
         };
         assert!(bad_bin.check().is_err());
         assert!(Config::default().check().is_ok());
+    }
+
+    /// The budget of messages is read from the file, and must leave room beside the
+    /// seals (what is left is what merchants' numbers may use).
+    #[test]
+    fn the_budget_of_messages_exceeds_the_seals() {
+        let read: Result<Config, _> =
+            toml::from_str("client_sms_per_hour_max = 40\nmerchant_clients_per_hour_max = 7");
+        assert!(read.is_ok_and(|config| {
+            (
+                config.client_sms_per_hour_max,
+                config.merchant_clients_per_hour_max,
+            ) == (40, 7)
+                && config.check().is_ok()
+        }));
+        let budget = |total, seals| Config {
+            client_sms_per_hour_max: total,
+            client_seals_per_hour_max: seals,
+            ..Config::default()
+        };
+        assert!(budget(10, 10).check().is_err());
+        assert!(budget(11, 10).check().is_ok());
+        assert!(budget(2_000_000, 10).check().is_err());
+        let reach = Config {
+            merchant_clients_per_hour_max: 0,
+            ..Config::default()
+        };
+        assert!(reach.check().is_err());
     }
 
     #[test]

@@ -341,6 +341,9 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     );
 
     step("Figure 4 — Librairie Dupont's checkout asks for a number for Alice");
+    // A merchant may have numbers sent only to its own clients (who paid it, or signed in
+    // on one of its checkouts): Alice has just paid Librairie Dupont.
+    println!("Alice paid Librairie Dupont above: the shop may have a number sent to her");
     let (status, issued) = demo
         .merchant(
             &shop_key,

@@ -280,6 +280,8 @@ pub async fn open_service_without_pki(
         checkout_validity_s: config.checkout_validity_s,
         client_held_checkouts_max: config.client_held_checkouts_max,
         client_seals_per_hour_max: config.client_seals_per_hour_max,
+        client_sms_per_hour_max: config.client_sms_per_hour_max,
+        merchant_clients_per_hour_max: config.merchant_clients_per_hour_max,
         webhooks_to_private_networks: config.webhooks_to_private_networks,
         issuer_bank: config.issuer_bank()?,
         log_origin: config.log_origin.clone(),

@@ -52,31 +52,24 @@ pub async fn issue_checkout_number(
     let currency = parse_currency(&body.currency)?;
     let amount = parse_amount(&body.amount, currency)?;
     let service = &state.service;
-    let client = service.find_client(&body.client).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_client",
-            "no client with this login or phone",
-        )
-    })?;
-    if client.currency != currency {
-        return Err(ApiError::unprocessable(
-            "currency_mismatch",
-            "the client's account is in another currency",
-        ));
-    }
     let request = NumberRequest {
         uses_max: 1,
         amount: AmountRule::Exact(amount.minor),
         merchant: MerchantLock::Named(merchant.id),
         validity_s: body.validity_s,
     };
+    // Everything about the request is checked before the client is looked at; then a
+    // client nobody has, one who is not this merchant's, and a blocked or paused one get
+    // the same answer, and no message.
+    service.number_validity_s(&request)?;
+    let client = service.merchant_client(merchant.id, &body.client).await?;
     let issued = service
         .issue_number(
             &client,
             &request,
             Some(&merchant.name),
             Origin::Merchant,
+            currency,
             idempotency.map(|key| (merchant.id, key)),
         )
         .await?;

@@ -533,7 +533,14 @@ pub async fn request_number(
     };
     state
         .service
-        .issue_number(&session.client, &request, None, Origin::Client, None)
+        .issue_number(
+            &session.client,
+            &request,
+            None,
+            Origin::Client,
+            session.client.currency,
+            None,
+        )
         .await?;
     let mut response = Redirect::to("/wallet?sent=1").into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;

@@ -29,6 +29,12 @@ pub const NUMBER_VALIDITY_S: i64 = 900;
 pub const HOLD_TTL_S: i64 = 7 * 86_400;
 /// The default of `sceau serve`; no test sends a client more numbers than this.
 pub const NUMBERS_PER_HOUR_MAX: u32 = 20;
+/// Messages one client may be sent an hour: the default seals and the numbers above.
+pub const CLIENT_SMS_PER_HOUR_MAX: u32 =
+    sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32 + NUMBERS_PER_HOUR_MAX;
+/// Distinct clients a merchant may have numbers sent to an hour: few, so that a test
+/// reaches the limit.
+pub const MERCHANT_CLIENTS_PER_HOUR_MAX: u32 = 3;
 
 /// A running server and what a test needs to drive it.
 pub struct Server {
@@ -319,6 +325,8 @@ impl Server {
             checkout_validity_s: 900,
             client_held_checkouts_max: sceau_domain::seal::CLIENT_HELD_CHECKOUTS_MAX as u32,
             client_seals_per_hour_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32,
+            client_sms_per_hour_max: CLIENT_SMS_PER_HOUR_MAX,
+            merchant_clients_per_hour_max: MERCHANT_CLIENTS_PER_HOUR_MAX,
             webhooks_to_private_networks: true,
             issuer_bank: Some(issuer_bank()),
             log_origin: LOG_ORIGIN.to_owned(),
@@ -555,6 +563,22 @@ impl Server {
             None,
         )
         .await
+    }
+
+    /// `client` pays `merchant` one cent with a number of their own (Figure 5), which the
+    /// merchant captures and refunds: balances end as they were, one SMS was sent (the
+    /// number), and from then on the merchant may have numbers sent to the client
+    /// (Figure 4: only to clients who paid it or signed in on its checkouts).
+    pub async fn introduce(&self, merchant: &Merchant, client: &Client) {
+        let session = self.sign_in(&client.login).await;
+        let card = self.any_card(&session, client).await;
+        let paid = self.authorize(merchant, &card, "0.01", "EUR").await;
+        assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.text);
+        let captured = self.act(merchant, paid.id(), "capture", None).await;
+        assert_eq!(captured.status, StatusCode::OK, "{}", captured.text);
+        let refund = json!({ "amount": "0.01", "currency": "EUR" });
+        let refunded = self.act(merchant, paid.id(), "refunds", Some(refund)).await;
+        assert_eq!(refunded.status, StatusCode::OK, "{}", refunded.text);
     }
 
     /// Figure 4 up to the phone: the number the client reads for this checkout.

@@ -19,6 +19,7 @@ use crate::shared::{CHECKOUT_FAILED_SEAL, checkout_event, figures, seal_status};
 use sceau_domain::decline::Decline;
 use sceau_domain::ledger::{self, AuthorizationState};
 use sceau_domain::policy;
+use sceau_domain::reach::MessageKind;
 use sceau_domain::seal::{self, SealVerdict};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -346,6 +347,8 @@ pub(super) async fn hold_checkout(c: &Conn, hold: &HoldCheckout) -> Result<HoldO
     )
     .await?;
     let authorization_id: i64 = col(&authorization, 0)?;
+    // Signing in on the merchant's checkout names the merchant: it may reach the client.
+    ops::record_merchant_client(c, view.merchant_id, client.id, hold.now_s).await?;
     update_checkout(
         c,
         view.id,
@@ -390,19 +393,18 @@ pub(super) async fn send_seal(c: &Conn, send: &SendSeal) -> Result<SendOutcome, 
         Some(client) if !client.stopped(send.now_s) => {}
         _ => return Ok(SendOutcome::Refused(CheckoutRefusal::ClientStopped)),
     }
-    let since_s = send.now_s - 3_600;
-    let sent_this_hour: i64 = match opt_row(
+    // Under the client's account lock (see `accounts_touched`).
+    let allowed = ops::budget_allows(
         c,
-        "SELECT coalesce(sum(seal_sends), 0)::BIGINT FROM checkouts WHERE client_id = $1 AND seal_issued_at > $2",
-        &[&send.client_id, &since_s],
+        &send.message.address,
+        MessageKind::PaymentSeal,
+        None,
+        &send.budget,
+        send.now_s,
     )
-    .await?
-    {
-        Some(row) => col(&row, 0)?,
-        None => 0,
-    };
-    if sent_this_hour >= send.seals_per_hour_max {
-        return Ok(SendOutcome::Refused(CheckoutRefusal::TooManySeals));
+    .await?;
+    if let Err(too_many) = allowed {
+        return Ok(SendOutcome::Refused(too_many.into()));
     }
     let status = seal_status(&view);
     if let Err(refusal) = seal::may_send(status.as_ref(), send.now_s) {
@@ -423,7 +425,7 @@ pub(super) async fn send_seal(c: &Conn, send: &SendSeal) -> Result<SendOutcome, 
         send.now_s,
     )
     .await?;
-    ops::enqueue_message(c, &send.message, send.now_s).await?;
+    ops::enqueue(c, &send.message, MessageKind::PaymentSeal, None, send.now_s).await?;
     let (view, _) = checkout_by_id(c, view.id).await?;
     evidence::write(c, records::checkout_seal_sent(&view, send.now_s)?).await?;
     Ok(SendOutcome::Sent(Box::new(view)))

@@ -9,7 +9,9 @@
 //!   enrolment's funding account); a batch first locks all of its accounts with
 //!   `SELECT … ORDER BY id FOR NO KEY UPDATE`, ascending, before it changes anything. Numbers, authorizations and a client's counters are only written
 //!   under their account's lock, so batches that share an account take turns and batches
-//!   cannot wait for each other in a cycle.
+//!   cannot wait for each other in a cycle. A batch with numbers asked for by merchants
+//!   then locks those merchants' rows the same way (their distinct clients of the hour
+//!   are counted under it).
 //! * **Conditional updates and constraints** as on SQLite (version-guarded number usage,
 //!   floors as `CHECK`s, unique live fingerprints and idempotency keys).
 //! * **Retry** of a whole batch on a deadlock or serialization failure (a first-use insert
@@ -716,6 +718,16 @@ async fn begin_and_lock(client: &Conn, batch: &[Job]) -> Result<Locked, Fail> {
             "an account to lock was not found".into(),
         )));
     }
+    let mut merchants: Vec<i64> = batch
+        .iter()
+        .filter_map(|job| ops::merchant_locked(&job.write))
+        .collect();
+    if !merchants.is_empty() {
+        // A merchant not found is locked by nobody: its command finds it unknown.
+        merchants.sort_unstable();
+        merchants.dedup();
+        ops::lock_merchants(client, &merchants).await?;
+    }
     Ok((per_command, number_accounts))
 }
 
@@ -817,6 +829,15 @@ impl Store for PostgresStore {
             Done::Changed(changed) => Ok(changed),
             _ => Err(unexpected()),
         }
+    }
+
+    async fn merchant_knows_client(
+        &self,
+        merchant_id: i64,
+        client_id: i64,
+    ) -> Result<bool, StoreError> {
+        self.read(async |c| ops::merchant_knows_client(c, merchant_id, client_id).await)
+            .await
     }
 
     async fn issue_number(&self, number: NewNumber) -> Result<IssueOutcome, StoreError> {

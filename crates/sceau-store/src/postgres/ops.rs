@@ -11,11 +11,16 @@ use super::{certificates, checkout, clearing, evidence, log, signatures};
 use crate::StoreError;
 use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
-use crate::shared::{bank_columns, figures, in_currency_of, policy_columns, unlock_columns};
+use crate::shared::unlock_columns;
+use crate::shared::{
+    CLIENTS_THIS_HOUR_POSTGRES, SENT_THIS_HOUR_POSTGRES, bank_columns, figures, in_currency_of,
+    policy_columns, sent_this_hour,
+};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{self, AuthorizationState};
-use sceau_domain::policy::{self, Attempt, MerchantLock, NumberUsage, Verdict};
+use sceau_domain::policy::{self, Attempt, NumberUsage, Verdict};
+use sceau_domain::reach::{self, MerchantReach, MessageBudget, MessageKind, ReachRefusal, TooMany};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use subtle::ConstantTimeEq;
@@ -50,6 +55,14 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
             c,
             "SELECT account_id FROM clients WHERE id = $1",
             &[&hold.client_id],
+        )
+        .await?),
+        // A seal counts against its client's budget of messages, under their account's
+        // lock (so do numbers and signature requests, above and below).
+        Write::SendSeal(send) => ids(rows(
+            c,
+            "SELECT account_id FROM clients WHERE id = $1",
+            &[&send.client_id],
         )
         .await?),
         // A signature request's writes run under its client's account lock.
@@ -134,7 +147,6 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
         | Write::MarkMessage(..)
         | Write::ClaimMessages { .. }
         | Write::CreateCheckout(_)
-        | Write::SendSeal(_)
         | Write::ClaimWebhooks { .. }
         | Write::MarkWebhook(..) => Ok(Vec::new()),
     }
@@ -167,6 +179,7 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         | Write::Expire(_)
         | Write::HoldCheckout(_)
         | Write::TypeSeal(_)
+        | Write::SendSeal(_)
         | Write::CreateSignatureRequest(_)
         | Write::TypeSignatureSeal(_)
         | Write::CloseClearing(_) => true,
@@ -187,10 +200,21 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
         | Write::MarkMessage(..)
         | Write::ClaimMessages { .. }
         | Write::CreateCheckout(_)
-        | Write::SendSeal(_)
         | Write::ClaimWebhooks { .. }
         | Write::MarkWebhook(..) => false,
     }
+}
+
+/// Locks the rows of these merchants, in ascending id order (after the accounts: every
+/// batch takes its locks in that order).
+pub(super) async fn lock_merchants(c: &Conn, merchant_ids: &[i64]) -> Result<(), Fail> {
+    rows(
+        c,
+        "SELECT id FROM merchants WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+        &[&merchant_ids],
+    )
+    .await?;
+    Ok(())
 }
 
 /// In one statement: finds the accounts of the numbers with these fingerprints (live or
@@ -675,38 +699,36 @@ async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail
             .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
         return Ok(IssueOutcome::Replayed(view));
     }
+    let asking = number.asking_merchant();
+    if number.origin == Origin::Merchant && asking.is_none() {
+        return Err(Fail::Store(StoreError::Corrupt(
+            "a merchant's number names its merchant".into(),
+        )));
+    }
+    // The merchant's row is locked by the batch (see [`merchant_locked`]): two instances
+    // cannot both count its clients of the hour and both reach one past the limit.
+    if let Some(merchant_id) = asking {
+        let found = merchant_reach(c, merchant_id, &client, number.now_s).await?;
+        match reach::may_reach(&found, number.merchant_clients_max) {
+            Ok(()) => {}
+            Err(ReachRefusal::Unreachable) => return Ok(IssueOutcome::Unreachable),
+            Err(ReachRefusal::TooManyClients) => return Ok(IssueOutcome::TooManyClients),
+        }
+    }
+    if number.currency != client.currency {
+        return Ok(IssueOutcome::CurrencyMismatch);
+    }
     // The client's account is locked by the batch: two instances cannot both count the
-    // same recent numbers and both issue one past the limit.
-    let since_s = number.now_s - number.limit.window_s;
-    let (recent, limit): (i64, u32) = match (number.origin, number.policy.merchant) {
-        (Origin::Merchant, MerchantLock::Named(merchant_id)) => (
-            col(
-                &one_row(
-                    c,
-                    "SELECT COUNT(*) FROM numbers WHERE client_id = $1 AND origin = 'merchant' \
-                     AND merchant_id = $2 AND created_at > $3",
-                    &[&client.id, &merchant_id, &since_s],
-                )
-                .await?,
-                0,
-            )?,
-            number.limit.per_merchant_max,
-        ),
-        _ => (
-            col(
-                &one_row(
-                    c,
-                    "SELECT COUNT(*) FROM numbers WHERE client_id = $1 AND origin = 'client' AND created_at > $2",
-                    &[&client.id, &since_s],
-                )
-                .await?,
-                0,
-            )?,
-            number.limit.count_max,
-        ),
+    // client's messages of the hour and both send one past the limit.
+    let kind = match asking {
+        Some(_) => MessageKind::MerchantNumber,
+        None => MessageKind::ClientNumber,
     };
-    if recent >= i64::from(limit) {
-        return Ok(IssueOutcome::Throttled);
+    let address = &number.message.address;
+    if let Err(too_many) =
+        budget_allows(c, address, kind, asking, &number.budget, number.now_s).await?
+    {
+        return Ok(IssueOutcome::Throttled(too_many));
     }
     let (amount_rule, amount_limit, merchant_lock, merchant_id) = policy_columns(&number.policy);
     let inserted = opt_row(
@@ -740,7 +762,7 @@ async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail
         return Ok(IssueOutcome::FingerprintTaken);
     };
     let number_id: i64 = col(&row, 0)?;
-    enqueue_message(c, &number.message, number.now_s).await?;
+    enqueue(c, &number.message, kind, asking, number.now_s).await?;
     let view = read::number(c, number_id).await?;
     evidence::write(c, records::number_issued(&view, number.now_s)?).await?;
     if let Some((merchant_id, idempotency)) = &number.idempotency {
@@ -751,21 +773,133 @@ async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail
     Ok(IssueOutcome::Issued(view))
 }
 
+/// Queues a notice to a client (it counts against their budget but is never refused,
+/// so it needs no lock).
 pub(super) async fn enqueue_message(
     c: &Conn,
     message: &NewMessage,
     now_s: i64,
 ) -> Result<i64, Fail> {
+    enqueue(c, message, MessageKind::Notice, None, now_s).await
+}
+
+/// Queues a message of `kind`; a number a merchant asked for names `merchant_id`.
+pub(super) async fn enqueue(
+    c: &Conn,
+    message: &NewMessage,
+    kind: MessageKind,
+    merchant_id: Option<i64>,
+    now_s: i64,
+) -> Result<i64, Fail> {
     col(
         &one_row(
             c,
-            "INSERT INTO messages (address, sealed_body, state, created_at, updated_at) \
-             VALUES ($1, $2, 'pending', $3, $3) RETURNING id",
-            &[&message.address, &message.sealed_body, &now_s],
+            "INSERT INTO messages (address, sealed_body, state, kind, merchant_id, created_at, updated_at) \
+             VALUES ($1, $2, 'pending', $3, $4, $5, $5) RETURNING id",
+            &[
+                &message.address,
+                &message.sealed_body,
+                &kind.as_str(),
+                &merchant_id,
+                &now_s,
+            ],
         )
         .await?,
         0,
     )
+}
+
+/// Whether `budget` lets one more message of `kind` go to `address` now, counting what
+/// the address was sent within the window. Called under the client's account lock, which
+/// every command that may queue a refusable message to them takes.
+pub(super) async fn budget_allows(
+    c: &Conn,
+    address: &str,
+    kind: MessageKind,
+    merchant_id: Option<i64>,
+    budget: &MessageBudget,
+    now_s: i64,
+) -> Result<Result<(), TooMany>, Fail> {
+    let since_s = now_s - reach::WINDOW_S;
+    let found = rows(
+        c,
+        SENT_THIS_HOUR_POSTGRES,
+        &[&address, &since_s, &merchant_id],
+    )
+    .await?;
+    let counts = found
+        .iter()
+        .map(|row| Ok((col(row, 0)?, col(row, 1)?, col(row, 2)?)))
+        .collect::<Result<Vec<(String, i64, i64)>, Fail>>()?;
+    Ok(reach::may_send(budget, &sent_this_hour(counts)?, kind))
+}
+
+/// What decides whether a merchant may have a number sent to `client` now.
+async fn merchant_reach(
+    c: &Conn,
+    merchant_id: i64,
+    client: &ClientRecord,
+    now_s: i64,
+) -> Result<MerchantReach, Fail> {
+    let known = merchant_knows_client(c, merchant_id, client.id).await?;
+    let since_s = now_s - reach::WINDOW_S;
+    let row = one_row(
+        c,
+        CLIENTS_THIS_HOUR_POSTGRES,
+        &[&merchant_id, &since_s, &client.phone.as_str()],
+    )
+    .await?;
+    let clients: i64 = col(&row, 0)?;
+    Ok(MerchantReach {
+        known,
+        client_stopped: client.stopped(now_s),
+        clients_this_hour: u32::try_from(clients).unwrap_or(u32::MAX),
+        client_among_them: col(&row, 1)?,
+    })
+}
+
+/// Whether the client dealt with the merchant (see [`record_merchant_client`]).
+pub(super) async fn merchant_knows_client(
+    c: &Conn,
+    merchant_id: i64,
+    client_id: i64,
+) -> Result<bool, Fail> {
+    Ok(opt_row(
+        c,
+        "SELECT 1 FROM merchant_clients WHERE merchant_id = $1 AND client_id = $2",
+        &[&merchant_id, &client_id],
+    )
+    .await?
+    .is_some())
+}
+
+/// Records that the client dealt with the merchant (paid it, or signed in on one of its
+/// checkouts): from now on the merchant may have numbers sent to them. Written under
+/// the client's account lock.
+pub(super) async fn record_merchant_client(
+    c: &Conn,
+    merchant_id: i64,
+    client_id: i64,
+    now_s: i64,
+) -> Result<(), Fail> {
+    exec(
+        c,
+        "INSERT INTO merchant_clients (merchant_id, client_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (merchant_id, client_id) DO NOTHING",
+        &[&merchant_id, &client_id, &now_s],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The merchants whose rows a batch locks (after its accounts, in ascending order):
+/// those asking for a number for a client, whose distinct clients of the hour are
+/// counted under that lock.
+pub(super) fn merchant_locked(write: &Write) -> Option<i64> {
+    match write {
+        Write::IssueNumber(number) => number.asking_merchant(),
+        _ => None,
+    }
 }
 
 const IDEMPOTENCY_SELECT: &str =
@@ -1566,6 +1700,7 @@ pub(super) async fn capture_row(
     now_s: i64,
 ) -> Result<(), Fail> {
     release_hold(c, row, AuthorizationState::Captured, amount, now_s).await?;
+    record_merchant_client(c, row.view.merchant_id, row.view.client_id, now_s).await?;
     let capture = Transfer {
         debit: row.debit_account,
         credit: row.credit_account,

@@ -380,6 +380,33 @@ const MIGRATIONS: &[&str] = &[
         ADD COLUMN unlock_issued_at BIGINT,
         ADD COLUMN unlock_sends BIGINT NOT NULL DEFAULT 0 CHECK (unlock_sends >= 0),
         ADD COLUMN unlock_sends_since BIGINT NOT NULL DEFAULT 0;
+    "#, // 13: one budget of messages per client, counted from the outbox: each message
+    // says what it is for (and, for a number a merchant asked for, which merchant), so
+    // that the transaction queuing one more counts the client's last hour by kind, under
+    // the client's account lock. Messages queued before are counted as notices (in the
+    // total only). And who a merchant may have a number sent to: the clients who paid it
+    // or signed in on one of its checkouts, recorded when they do (and here from the
+    // past).
+    r#"
+    ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'notice'
+            CHECK (kind IN ('payment_seal', 'signature_seal', 'client_number', 'merchant_number', 'notice')),
+        ADD COLUMN merchant_id BIGINT REFERENCES merchants (id),
+        ADD CHECK ((merchant_id IS NOT NULL) = (kind = 'merchant_number'));
+    CREATE INDEX messages_address_time ON messages (address, created_at);
+    CREATE INDEX messages_merchant_time ON messages (merchant_id, created_at)
+        WHERE merchant_id IS NOT NULL;
+
+    CREATE TABLE merchant_clients (
+        merchant_id BIGINT NOT NULL REFERENCES merchants (id),
+        client_id BIGINT NOT NULL REFERENCES clients (id),
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (merchant_id, client_id)
+    );
+    INSERT INTO merchant_clients (merchant_id, client_id, created_at)
+        SELECT merchant_id, client_id, min(created_at) FROM authorizations
+        WHERE captured > 0
+           OR id IN (SELECT authorization_id FROM checkouts WHERE authorization_id IS NOT NULL)
+        GROUP BY merchant_id, client_id;
     "#,
 ];
 

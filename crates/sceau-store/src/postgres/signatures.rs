@@ -4,12 +4,13 @@
 //! read and written by two batches at once.
 
 use super::checkout::count_client_failure;
-use super::ops::enqueue_message;
+use super::ops::{budget_allows, enqueue};
 use super::read::{client_where, session_client};
-use super::{Conn, Fail, col, corrupt, exec, one_row, opt_row, rows};
+use super::{Conn, Fail, col, corrupt, exec, opt_row, rows};
 use crate::StoreError;
 use crate::evidence as records;
 use crate::model::*;
+use sceau_domain::reach::MessageKind;
 use sceau_domain::seal::{self, SealStatus, SealVerdict};
 use tokio_postgres::Row;
 
@@ -82,17 +83,17 @@ pub(super) async fn create(
     c: &Conn,
     new: &NewSignatureRequest,
 ) -> Result<SignatureRequestOutcome, Fail> {
-    let made_this_hour: i64 = col(
-        &one_row(
-            c,
-            "SELECT COUNT(*) FROM signature_requests WHERE client_id = $1 AND created_at > $2",
-            &[&new.client_id, &(new.now_s - 3_600)],
-        )
-        .await?,
-        0,
-    )?;
-    if made_this_hour >= new.requests_per_hour_max {
-        return Ok(SignatureRequestOutcome::TooManyRequests);
+    let allowed = budget_allows(
+        c,
+        &new.message.address,
+        MessageKind::SignatureSeal,
+        None,
+        &new.budget,
+        new.now_s,
+    )
+    .await?;
+    if let Err(too_many) = allowed {
+        return Ok(SignatureRequestOutcome::Throttled(too_many));
     }
     exec(
         c,
@@ -114,7 +115,7 @@ pub(super) async fn create(
         ],
     )
     .await?;
-    enqueue_message(c, &new.message, new.now_s).await?;
+    enqueue(c, &new.message, MessageKind::SignatureSeal, None, new.now_s).await?;
     let view = request(c, &new.public_id)
         .await?
         .ok_or_else(|| Fail::Store(StoreError::Corrupt("signature request not found".into())))?;

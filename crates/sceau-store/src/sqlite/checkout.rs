@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sceau_domain::decline::Decline;
 use sceau_domain::ledger::{self, AuthorizationState};
 use sceau_domain::policy;
+use sceau_domain::reach::MessageKind;
 use sceau_domain::seal::{self, SealVerdict};
 
 const CHECKOUT_COLUMNS: &str = "ch.id, ch.public_id, ch.merchant_id, m.name, ch.amount, ch.currency, \
@@ -318,6 +319,8 @@ pub(super) fn hold_checkout(
             view.expires_at_s
         ])?;
     let authorization_id = connection.last_insert_rowid();
+    // Signing in on the merchant's checkout names the merchant: it may reach the client.
+    ops::record_merchant_client(connection, view.merchant_id, client.id, hold.now_s)?;
     update_checkout(
         connection,
         view.id,
@@ -359,13 +362,16 @@ pub(super) fn send_seal(
         Some(client) if !client.stopped(send.now_s) => {}
         _ => return Ok(SendOutcome::Refused(CheckoutRefusal::ClientStopped)),
     }
-    let sent_this_hour: i64 = connection
-        .prepare_cached(
-            "SELECT coalesce(sum(seal_sends), 0) FROM checkouts WHERE client_id = ?1 AND seal_issued_at > ?2",
-        )?
-        .query_row(params![send.client_id, send.now_s - 3_600], |row| row.get(0))?;
-    if sent_this_hour >= send.seals_per_hour_max {
-        return Ok(SendOutcome::Refused(CheckoutRefusal::TooManySeals));
+    let allowed = ops::budget_allows(
+        connection,
+        &send.message.address,
+        MessageKind::PaymentSeal,
+        None,
+        &send.budget,
+        send.now_s,
+    )?;
+    if let Err(too_many) = allowed {
+        return Ok(SendOutcome::Refused(too_many.into()));
     }
     let status = seal_status(&view);
     if let Err(refusal) = seal::may_send(status.as_ref(), send.now_s) {
@@ -384,7 +390,13 @@ pub(super) fn send_seal(
         ],
         send.now_s,
     )?;
-    ops::enqueue_message(connection, &send.message, send.now_s)?;
+    ops::enqueue(
+        connection,
+        &send.message,
+        MessageKind::PaymentSeal,
+        None,
+        send.now_s,
+    )?;
     let (view, _) = checkout_by_id(connection, view.id)?;
     super::evidence::write(connection, evidence::checkout_seal_sent(&view, send.now_s)?)?;
     Ok(SendOutcome::Sent(Box::new(view)))

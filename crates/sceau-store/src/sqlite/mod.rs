@@ -415,6 +415,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn merchant_knows_client(
+        &self,
+        merchant_id: i64,
+        client_id: i64,
+    ) -> Result<bool, StoreError> {
+        self.read(move |c| ops::merchant_knows_client(c, merchant_id, client_id))
+            .await
+    }
+
     async fn issue_number(&self, number: NewNumber) -> Result<IssueOutcome, StoreError> {
         self.write(move |c| ops::issue_number(c, &number)).await
     }

@@ -10,12 +10,17 @@ use super::read::{AUTHORIZATION_COLUMNS, authorization_row, client_where};
 use crate::StoreError;
 use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
-use crate::shared::{bank_columns, figures, in_currency_of, policy_columns, unlock_columns};
+use crate::shared::unlock_columns;
+use crate::shared::{
+    CLIENTS_THIS_HOUR_SQLITE, SENT_THIS_HOUR_SQLITE, bank_columns, figures, in_currency_of,
+    policy_columns, sent_this_hour,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{self, AuthorizationState};
-use sceau_domain::policy::{self, Attempt, MerchantLock, NumberUsage, Verdict};
+use sceau_domain::policy::{self, Attempt, NumberUsage, Verdict};
+use sceau_domain::reach::{self, MerchantReach, MessageBudget, MessageKind, ReachRefusal, TooMany};
 use subtle::ConstantTimeEq;
 
 pub(super) fn is_unique_violation(error: &rusqlite::Error, column: &str) -> bool {
@@ -298,28 +303,37 @@ pub(super) fn issue_number(
         let view = serde_json::from_str(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         return Ok(IssueOutcome::Replayed(view));
     }
-    let since_s = number.now_s - number.limit.window_s;
-    let (recent, limit): (u32, u32) = match (number.origin, number.policy.merchant) {
-        (Origin::Merchant, MerchantLock::Named(merchant_id)) => (
-            connection
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM numbers WHERE client_id = ?1 AND origin = 'merchant' \
-                     AND merchant_id = ?2 AND created_at > ?3",
-                )?
-                .query_row(params![client.id, merchant_id, since_s], |row| row.get(0))?,
-            number.limit.per_merchant_max,
-        ),
-        _ => (
-            connection
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM numbers WHERE client_id = ?1 AND origin = 'client' AND created_at > ?2",
-                )?
-                .query_row(params![client.id, since_s], |row| row.get(0))?,
-            number.limit.count_max,
-        ),
+    let asking = number.asking_merchant();
+    if number.origin == Origin::Merchant && asking.is_none() {
+        return Err(StoreError::Corrupt(
+            "a merchant's number names its merchant".into(),
+        ));
+    }
+    if let Some(merchant_id) = asking {
+        let found = merchant_reach(connection, merchant_id, &client, number.now_s)?;
+        match reach::may_reach(&found, number.merchant_clients_max) {
+            Ok(()) => {}
+            Err(ReachRefusal::Unreachable) => return Ok(IssueOutcome::Unreachable),
+            Err(ReachRefusal::TooManyClients) => return Ok(IssueOutcome::TooManyClients),
+        }
+    }
+    if number.currency != client.currency {
+        return Ok(IssueOutcome::CurrencyMismatch);
+    }
+    let kind = match asking {
+        Some(_) => MessageKind::MerchantNumber,
+        None => MessageKind::ClientNumber,
     };
-    if recent >= limit {
-        return Ok(IssueOutcome::Throttled);
+    let address = &number.message.address;
+    if let Err(too_many) = budget_allows(
+        connection,
+        address,
+        kind,
+        asking,
+        &number.budget,
+        number.now_s,
+    )? {
+        return Ok(IssueOutcome::Throttled(too_many));
     }
     let (amount_rule, amount_limit, merchant_lock, merchant_id) = policy_columns(&number.policy);
     let inserted = connection
@@ -354,7 +368,7 @@ pub(super) fn issue_number(
         other => other?,
     };
     let number_id = connection.last_insert_rowid();
-    enqueue_message(connection, &number.message, number.now_s)?;
+    enqueue(connection, &number.message, kind, asking, number.now_s)?;
     let view = super::read::number(connection, number_id)?;
     super::evidence::write(connection, evidence::number_issued(&view, number.now_s)?)?;
     if let Some((merchant_id, idempotency)) = &number.idempotency {
@@ -365,17 +379,102 @@ pub(super) fn issue_number(
     Ok(IssueOutcome::Issued(view))
 }
 
+/// Queues a notice to a client (it counts against their budget but is never refused).
 pub(super) fn enqueue_message(
     connection: &Connection,
     message: &NewMessage,
     now_s: i64,
 ) -> Result<i64, StoreError> {
+    enqueue(connection, message, MessageKind::Notice, None, now_s)
+}
+
+/// Queues a message of `kind`; a number a merchant asked for names `merchant_id`.
+pub(super) fn enqueue(
+    connection: &Connection,
+    message: &NewMessage,
+    kind: MessageKind,
+    merchant_id: Option<i64>,
+    now_s: i64,
+) -> Result<i64, StoreError> {
     connection
         .prepare_cached(
-            "INSERT INTO messages (address, sealed_body, state, created_at, updated_at) VALUES (?1, ?2, 'pending', ?3, ?3)",
+            "INSERT INTO messages (address, sealed_body, state, kind, merchant_id, created_at, updated_at) \
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?5)",
         )?
-        .execute(params![message.address, message.sealed_body, now_s])?;
+        .execute(params![message.address, message.sealed_body, kind.as_str(), merchant_id, now_s])?;
     Ok(connection.last_insert_rowid())
+}
+
+/// Whether `budget` lets one more message of `kind` go to `address` now, counting what
+/// the address was sent within the window (the single writer: nobody queues meanwhile).
+/// `merchant_id` is the merchant asking for a number, if one is.
+pub(super) fn budget_allows(
+    connection: &Connection,
+    address: &str,
+    kind: MessageKind,
+    merchant_id: Option<i64>,
+    budget: &MessageBudget,
+    now_s: i64,
+) -> Result<Result<(), TooMany>, StoreError> {
+    let rows: Vec<(String, i64, i64)> = connection
+        .prepare_cached(SENT_THIS_HOUR_SQLITE)?
+        .query_map(
+            params![address, now_s - reach::WINDOW_S, merchant_id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(reach::may_send(budget, &sent_this_hour(rows)?, kind))
+}
+
+/// What decides whether a merchant may have a number sent to `client` now.
+fn merchant_reach(
+    connection: &Connection,
+    merchant_id: i64,
+    client: &ClientRecord,
+    now_s: i64,
+) -> Result<MerchantReach, StoreError> {
+    let known = merchant_knows_client(connection, merchant_id, client.id)?;
+    let (clients, among): (u32, bool) = connection
+        .prepare_cached(CLIENTS_THIS_HOUR_SQLITE)?
+        .query_row(
+            params![merchant_id, now_s - reach::WINDOW_S, client.phone.as_str()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+    Ok(MerchantReach {
+        known,
+        client_stopped: client.stopped(now_s),
+        clients_this_hour: clients,
+        client_among_them: among,
+    })
+}
+
+/// Whether the client dealt with the merchant (see [`record_merchant_client`]).
+pub(super) fn merchant_knows_client(
+    connection: &Connection,
+    merchant_id: i64,
+    client_id: i64,
+) -> Result<bool, StoreError> {
+    Ok(connection
+        .prepare_cached("SELECT 1 FROM merchant_clients WHERE merchant_id = ?1 AND client_id = ?2")?
+        .query_row(params![merchant_id, client_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Records that the client dealt with the merchant (paid it, or signed in on one of its
+/// checkouts): from now on the merchant may have numbers sent to them.
+pub(super) fn record_merchant_client(
+    connection: &Connection,
+    merchant_id: i64,
+    client_id: i64,
+    now_s: i64,
+) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT OR IGNORE INTO merchant_clients (merchant_id, client_id, created_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![merchant_id, client_id, now_s])?;
+    Ok(())
 }
 
 /// The stored answer for a merchant's idempotency key, if the key was seen before with
@@ -874,6 +973,7 @@ pub(super) fn capture_row(
     now_s: i64,
 ) -> Result<(), StoreError> {
     release_hold(connection, row, AuthorizationState::Captured, amount, now_s)?;
+    record_merchant_client(connection, row.view.merchant_id, row.view.client_id, now_s)?;
     let capture = Transfer {
         debit: row.debit_account,
         credit: row.credit_account,

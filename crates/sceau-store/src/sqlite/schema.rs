@@ -417,6 +417,32 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE clients ADD COLUMN unlock_sends INTEGER NOT NULL DEFAULT 0
         CHECK (unlock_sends >= 0);
     ALTER TABLE clients ADD COLUMN unlock_sends_since INTEGER NOT NULL DEFAULT 0;
+    "#, // 15: one budget of messages per client, counted from the outbox: each message
+    // says what it is for (and, for a number a merchant asked for, which merchant), so
+    // that the transaction queuing one more counts the client's last hour by kind.
+    // Messages queued before are counted as notices (in the total only). And who a
+    // merchant may have a number sent to: the clients who paid it or signed in on one of
+    // its checkouts, recorded when they do (and here from the past).
+    r#"
+    ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'notice'
+        CHECK (kind IN ('payment_seal', 'signature_seal', 'client_number', 'merchant_number', 'notice'));
+    ALTER TABLE messages ADD COLUMN merchant_id INTEGER REFERENCES merchants (id)
+        CHECK ((merchant_id IS NOT NULL) = (kind = 'merchant_number'));
+    CREATE INDEX messages_address_time ON messages (address, created_at);
+    CREATE INDEX messages_merchant_time ON messages (merchant_id, created_at)
+        WHERE merchant_id IS NOT NULL;
+
+    CREATE TABLE merchant_clients (
+        merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+        client_id INTEGER NOT NULL REFERENCES clients (id),
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (merchant_id, client_id)
+    ) WITHOUT ROWID;
+    INSERT INTO merchant_clients (merchant_id, client_id, created_at)
+        SELECT merchant_id, client_id, min(created_at) FROM authorizations
+        WHERE captured > 0
+           OR id IN (SELECT authorization_id FROM checkouts WHERE authorization_id IS NOT NULL)
+        GROUP BY merchant_id, client_id;
     "#,
 ];
 

@@ -2,12 +2,13 @@
 //! by the right seal typed in the client's session, then signed.
 
 use super::checkout::count_client_failure;
-use super::ops::enqueue_message;
+use super::ops::{budget_allows, enqueue};
 use super::read::{client_where, corrupt, session_client};
 use crate::StoreError;
 use crate::evidence;
 use crate::model::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use sceau_domain::reach::MessageKind;
 use sceau_domain::seal::{self, SealStatus, SealVerdict};
 
 const COLUMNS: &str = "id, public_id, client_id, document_name, content_digest, state, \
@@ -75,13 +76,16 @@ pub(super) fn create(
     connection: &Connection,
     new: &NewSignatureRequest,
 ) -> Result<SignatureRequestOutcome, StoreError> {
-    let made_this_hour: i64 = connection
-        .prepare_cached(
-            "SELECT COUNT(*) FROM signature_requests WHERE client_id = ?1 AND created_at > ?2",
-        )?
-        .query_row(params![new.client_id, new.now_s - 3_600], |row| row.get(0))?;
-    if made_this_hour >= new.requests_per_hour_max {
-        return Ok(SignatureRequestOutcome::TooManyRequests);
+    let allowed = budget_allows(
+        connection,
+        &new.message.address,
+        MessageKind::SignatureSeal,
+        None,
+        &new.budget,
+        new.now_s,
+    )?;
+    if let Err(too_many) = allowed {
+        return Ok(SignatureRequestOutcome::Throttled(too_many));
     }
     connection
         .prepare_cached(
@@ -102,7 +106,13 @@ pub(super) fn create(
             new.now_s,
             new.certificate_serial
         ])?;
-    enqueue_message(connection, &new.message, new.now_s)?;
+    enqueue(
+        connection,
+        &new.message,
+        MessageKind::SignatureSeal,
+        None,
+        new.now_s,
+    )?;
     let view = request(connection, &new.public_id)?
         .ok_or_else(|| StoreError::Corrupt("signature request not found".into()))?;
     super::evidence::write(connection, evidence::signature_seal_sent(&view))?;
