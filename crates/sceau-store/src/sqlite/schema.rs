@@ -660,6 +660,77 @@ mod tests {
         );
     }
 
+    /// Migration 15 makes the clients who paid a merchant, or signed in on one of its
+    /// checkouts, that merchant's clients, and nobody else; the messages queued before
+    /// count as notices.
+    #[test]
+    fn migration_15_finds_each_merchants_clients_in_the_past() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        for migration in &MIGRATIONS[..14] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 14).unwrap();
+        // Authorizations without their numbers and accounts: this is about who paid whom.
+        connection
+            .pragma_update(None, "foreign_keys", false)
+            .unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO authorizations (id, merchant_id, number_id, client_id, debit_account, \
+                 credit_account, currency, amount, captured, state, merchant_reference, created_at, \
+                 hold_expires_at, updated_at) VALUES \
+                 (1, 10, 1, 100, 1, 2, 'EUR', 500, 500, 'captured', 'paid', 7, 9, 8), \
+                 (2, 10, 2, 100, 1, 2, 'EUR', 500, 300, 'captured', 'paid again', 5, 9, 8), \
+                 (3, 11, 3, 101, 1, 2, 'EUR', 500, 0, 'voided', 'voided', 5, 9, 8), \
+                 (4, 12, 4, 101, 1, 2, 'EUR', 500, 0, 'authorized', 'held', 6, 9, 6), \
+                 (5, 11, 5, 102, 1, 2, 'EUR', 500, 0, 'authorized', 'held only', 6, 9, 6); \
+                 INSERT INTO checkouts (id, public_id, merchant_id, currency, amount, merchant_reference, \
+                 object, return_url, state, client_id, authorization_id, created_at, expires_at, \
+                 updated_at) VALUES \
+                 (1, 'co_1', 12, 'EUR', 500, 'cart', 'books', 'https://shop.example/', 'held', 101, 4, 6, 9, 6); \
+                 INSERT INTO messages (address, sealed_body, state, created_at, updated_at) \
+                 VALUES ('+33612345678', x'00', 'sent', 4, 4);",
+            )
+            .unwrap();
+
+        migrate(&mut connection).unwrap();
+
+        let pairs: Vec<(i64, i64, i64)> = connection
+            .prepare(
+                "SELECT merchant_id, client_id, created_at FROM merchant_clients ORDER BY 1, 2",
+            )
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // 100 paid 10 (first at 5); 101 signed in on 12's checkout; a voided payment and
+        // an uncaptured one make nobody a client.
+        assert_eq!(pairs, vec![(10, 100, 5), (12, 101, 6)]);
+        let kinds: Vec<(String, Option<i64>)> = connection
+            .prepare("SELECT kind, merchant_id FROM messages")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kinds, vec![("notice".to_owned(), None)]);
+        // A merchant's number names its merchant, and only it does.
+        let queue = |kind: &str, merchant: Option<i64>| {
+            connection
+                .execute(
+                    "INSERT INTO messages (address, sealed_body, state, kind, merchant_id, created_at, updated_at) \
+                     VALUES ('+33612345678', x'00', 'pending', ?1, ?2, 9, 9)",
+                    rusqlite::params![kind, merchant],
+                )
+                .is_ok()
+        };
+        assert!(queue("merchant_number", Some(10)));
+        assert!(!queue("merchant_number", None));
+        assert!(!queue("payment_seal", Some(10)));
+        assert!(!queue("seal", None));
+    }
+
     /// A database of version 11 keeps a number's head in evidence_heads: migration 12
     /// moves it onto the number's row, leaves other subjects' heads where they are, and
     /// the number's chain goes on from it.
