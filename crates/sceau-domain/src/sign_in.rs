@@ -7,21 +7,27 @@
 //! fewer a day. But a pause must not be a way to keep the holder out: anyone who knows a
 //! login can cause it. So while paused, the holder signs in with their password **and**
 //! an unlock code sent to the account's phone. The code is a MAC of the client, its issue
-//! time and a nonce (never stored); it lives 10 minutes, asking again within that time
-//! sends the same code (so that someone else asking cannot replace the holder's), and at
-//! most three are sent an hour. A wrong code costs nothing and kills nothing (someone
-//! else typing wrong codes cannot spoil the holder's): with the password unknown and a
-//! code of 10^8 values living 10 minutes, typed through the server's few password checks
-//! at a time, guessing both is hopeless. Every answer during a pause is the same as for a
-//! wrong password, whatever was typed, so a pause is no oracle for the password.
+//! time and a nonce (never stored). Sends come in windows of an hour: the first send of a
+//! window makes a new code, which lives as long as the window; the window's other sends
+//! (three in all) send that same code again, so that someone else asking can neither
+//! replace the holder's code nor leave them without a live one: whenever a send is
+//! refused, the code last sent is live. A wrong code costs nothing and kills nothing
+//! (someone else typing wrong codes cannot spoil the holder's): with the password unknown
+//! and a code of 10^8 values, typed through the server's few password checks at a time,
+//! guessing both is hopeless. Every answer during a pause is the same as for a wrong
+//! password, whatever was typed, so a pause is no oracle for the password; and the store
+//! decides each attempt under the account's lock, so guesses sent at once are judged one
+//! after the other, the pause included.
 
 use crate::limits::{SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S};
 
 /// The longest pause.
 pub const SIGN_IN_LOCK_S_MAX: i64 = 24 * 3600;
-/// How long an unlock code may be typed.
-pub const UNLOCK_CODE_VALIDITY_S: i64 = 10 * 60;
-/// Unlock codes sent to one account within an hour.
+/// A window of unlock sends, and the life of the code it sends.
+pub const UNLOCK_WINDOW_S: i64 = 3600;
+/// How long an unlock code may be typed: its window's length.
+pub const UNLOCK_CODE_VALIDITY_S: i64 = UNLOCK_WINDOW_S;
+/// Sends of an unlock code in one window (an hour).
 pub const UNLOCK_CODES_PER_HOUR_MAX: u32 = 3;
 /// Digits of an unlock code.
 pub const UNLOCK_CODE_DIGITS: u8 = 8;
@@ -101,7 +107,7 @@ impl UnlockInput {
 pub struct UnlockState {
     /// The last code's input, if one was made since the last success.
     pub code: Option<UnlockInput>,
-    /// Codes sent since `sends_since_s`.
+    /// Codes sent in the window that began at `sends_since_s` (its first send).
     pub sends: u32,
     pub sends_since_s: i64,
 }
@@ -118,25 +124,28 @@ pub enum UnlockSend {
     Throttled,
 }
 
-/// Decides a request for an unlock code at `now_s`: the live code is sent again (so that
-/// another's request cannot replace the holder's), else a new one from `fresh_nonce`;
-/// at most [`UNLOCK_CODES_PER_HOUR_MAX`] sends in an hour.
+/// Decides a request for an unlock code at `now_s`. The first send of a window (an hour
+/// from it) makes a new code from `fresh_nonce`, living as long as the window; the
+/// window's other sends send that code again, up to [`UNLOCK_CODES_PER_HOUR_MAX`]. So a
+/// refused send always leaves the code last sent live.
 pub fn unlock_send(
     state: UnlockState,
     client_id: i64,
     fresh_nonce: [u8; UNLOCK_NONCE_LEN],
     now_s: i64,
 ) -> UnlockSend {
-    let (sends, sends_since_s) = if now_s.saturating_sub(state.sends_since_s) >= 3600 {
-        (0, now_s)
-    } else {
+    let window_open =
+        state.sends > 0 && now_s.saturating_sub(state.sends_since_s) < UNLOCK_WINDOW_S;
+    let (sends, sends_since_s) = if window_open {
         (state.sends, state.sends_since_s)
+    } else {
+        (0, now_s)
     };
     if sends >= UNLOCK_CODES_PER_HOUR_MAX {
         return UnlockSend::Throttled;
     }
     let code = match state.code {
-        Some(code) if code.client_id == client_id && code.live(now_s) => code,
+        Some(code) if window_open && code.client_id == client_id && code.live(now_s) => code,
         _ => UnlockInput {
             client_id,
             issued_at_s: now_s,
@@ -150,6 +159,46 @@ pub fn unlock_send(
             sends: sends + 1,
             sends_since_s,
         },
+    }
+}
+
+/// What the store decides of a password attempt, under the account's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInVerdict {
+    /// Signed in: failures, pauses, code and sends start again.
+    Accepted,
+    /// A wrong password, counted; `paused_until_s` if it starts a pause.
+    Wrong(Failure),
+    /// Paused, and not lifted: refused like a wrong password, not counted.
+    Paused,
+}
+
+/// Decides an attempt on the account's state as the store holds it: `password_right`,
+/// and `unlock` the code the attempt typed rightly (checked by the caller against the
+/// code it read); during a pause only the right password with that very code, still the
+/// stored one and live, signs in.
+pub fn judge_attempt(
+    password_right: bool,
+    unlock: Option<UnlockInput>,
+    paused_until_s: i64,
+    stored_code: Option<UnlockInput>,
+    failures: u32,
+    locks: u32,
+    now_s: i64,
+) -> SignInVerdict {
+    if now_s < paused_until_s {
+        let lifted = password_right
+            && unlock.is_some_and(|typed| Some(typed) == stored_code && typed.live(now_s));
+        return if lifted {
+            SignInVerdict::Accepted
+        } else {
+            SignInVerdict::Paused
+        };
+    }
+    if password_right {
+        SignInVerdict::Accepted
+    } else {
+        SignInVerdict::Wrong(wrong_password(failures, locks, now_s))
     }
 }
 
@@ -181,47 +230,77 @@ mod tests {
     }
 
     #[test]
-    fn a_live_code_is_sent_again_and_sends_are_capped_by_the_hour() {
+    fn a_window_sends_one_code_which_lives_as_long_as_the_window() {
         let now_s = 10_000;
-        let first = match unlock_send(UnlockState::default(), 7, [1; 16], now_s) {
-            UnlockSend::Send { code, after } => {
-                assert_eq!(code.issued_at_s, now_s);
-                assert_eq!(after.sends, 1);
-                after
-            }
-            UnlockSend::Throttled => panic!("the first code is sent"),
+        let send = |state, nonce, at_s| match unlock_send(state, 7, [nonce; 16], at_s) {
+            UnlockSend::Send { code, after } => (code, after),
+            UnlockSend::Throttled => panic!("a send at {at_s}"),
         };
-        // Another asks a minute later: the same code goes out again.
-        let second = match unlock_send(first, 7, [2; 16], now_s + 60) {
-            UnlockSend::Send { code, after } => {
-                assert_eq!(Some(code), first.code, "the live code is kept");
-                after
-            }
-            UnlockSend::Throttled => panic!("the second send is allowed"),
+        let (first, state) = send(UnlockState::default(), 1, now_s);
+        assert_eq!(first.issued_at_s, now_s);
+        assert_eq!(state.sends, 1);
+        // Others ask later in the hour: the same code goes out again.
+        let (second, state) = send(state, 2, now_s + 600);
+        assert_eq!(second, first, "the window's code is kept");
+        let (third, state) = send(state, 3, now_s + 3000);
+        assert_eq!(third, first);
+        // Refused for the rest of the hour, and the code last sent is live all along.
+        for at_s in [now_s + 3001, now_s + UNLOCK_WINDOW_S - 1] {
+            assert_eq!(unlock_send(state, 7, [4; 16], at_s), UnlockSend::Throttled);
+            assert!(first.live(at_s), "live at {at_s} while sends are refused");
+        }
+        // A new window: a new code.
+        let (fourth, state) = send(state, 5, now_s + UNLOCK_WINDOW_S);
+        assert_eq!(fourth.nonce, [5; 16]);
+        assert_eq!(state.sends, 1);
+        assert!(!first.live(now_s + UNLOCK_WINDOW_S));
+        // After a success the state is cleared: a new window and code at once.
+        let (fifth, _) = send(UnlockState::default(), 6, now_s + UNLOCK_WINDOW_S + 1);
+        assert_eq!(fifth.nonce, [6; 16]);
+        assert!(!first.live(first.issued_at_s - 1));
+    }
+
+    #[test]
+    fn a_pause_is_lifted_only_by_the_password_with_the_stored_live_code() {
+        let code = UnlockInput {
+            client_id: 7,
+            issued_at_s: 1_000,
+            nonce: [1; 16],
         };
-        // After its life, a new one.
-        let third = match unlock_send(second, 7, [3; 16], now_s + UNLOCK_CODE_VALIDITY_S) {
-            UnlockSend::Send { code, after } => {
-                assert_eq!(code.nonce, [3; 16]);
-                assert_eq!(after.sends, 3);
-                after
-            }
-            UnlockSend::Throttled => panic!("the third send is allowed"),
+        let other = UnlockInput {
+            nonce: [2; 16],
+            ..code
         };
+        let paused_until_s = 2_000;
+        let check = |right, typed, stored, now_s, expected| {
+            assert_eq!(
+                judge_attempt(right, typed, paused_until_s, stored, 3, 1, now_s),
+                expected,
+                "{right} {typed:?} {stored:?} {now_s}"
+            );
+        };
+        use SignInVerdict::*;
+        check(true, Some(code), Some(code), 1_500, Accepted);
+        check(false, Some(code), Some(code), 1_500, Paused);
+        check(true, None, Some(code), 1_500, Paused);
+        check(true, Some(other), Some(code), 1_500, Paused);
+        check(true, Some(code), None, 1_500, Paused);
+        // Not paused: the password decides, and a wrong one counts.
+        check(true, None, None, 2_000, Accepted);
+        check(false, None, None, 2_000, Wrong(wrong_password(3, 1, 2_000)));
+        // A code past its life lifts nothing.
+        let paused_long = 1_000 + UNLOCK_CODE_VALIDITY_S + 10;
         assert_eq!(
-            unlock_send(third, 7, [4; 16], now_s + 3599),
-            UnlockSend::Throttled
+            judge_attempt(
+                true,
+                Some(code),
+                paused_long,
+                Some(code),
+                0,
+                1,
+                1_000 + UNLOCK_CODE_VALIDITY_S
+            ),
+            Paused
         );
-        assert!(matches!(
-            unlock_send(third, 7, [4; 16], now_s + 3600),
-            UnlockSend::Send {
-                after: UnlockState { sends: 1, .. },
-                ..
-            }
-        ));
-        let code = third.code.unwrap();
-        assert!(code.live(code.issued_at_s));
-        assert!(!code.live(code.issued_at_s + UNLOCK_CODE_VALIDITY_S));
-        assert!(!code.live(code.issued_at_s - 1));
     }
 }

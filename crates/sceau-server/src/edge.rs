@@ -30,6 +30,11 @@ pub struct Limits {
     pub body_idle_timeout: Duration,
     /// Longest a request may take, body included, before it is answered 408.
     pub request_timeout: Duration,
+    /// Longest a client may leave an answer unread (a write that makes no progress)
+    /// before its connection is closed.
+    pub write_timeout: Duration,
+    /// Longest a stop waits for the requests in flight before it drops them.
+    pub shutdown_timeout: Duration,
     /// Documents being received at once (`signing::Uploads`).
     pub uploads_max: usize,
 }
@@ -41,6 +46,8 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(30),
             uploads_max: 8,
         }
     }
@@ -111,8 +118,10 @@ impl Served {
         })
     }
 
-    /// How `Host` may name the address a connection came in on.
+    /// How `Host` may name the address a connection came in on (an IPv4 client of a
+    /// dual-stack listener arrives on an IPv4-mapped address: named as IPv4).
     fn local_hosts(local: SocketAddr) -> Vec<String> {
+        let local = SocketAddr::new(local.ip().to_canonical(), local.port());
         let port = local.port();
         let mut hosts = vec![local.to_string()];
         if local.ip().is_loopback() {
@@ -156,7 +165,9 @@ pub async fn check_names(served: Arc<Served>, request: Request, next: Next) -> R
                 .get(header::HOST)
                 .and_then(|value| value.to_str().ok())
         });
-    if !host.is_some_and(|host| served.serves_host(host, local)) {
+    // A request without a name (HTTP/1.0, a health probe) asks for the connection's
+    // own address: browsers always send one, so a rebound name never goes unsaid.
+    if !host.is_none_or(|host| served.serves_host(host, local)) {
         return refused(
             "unknown_host",
             "this server answers only to its own address (Host)",

@@ -325,6 +325,7 @@ async fn accept(
     use tower::ServiceExt;
     let open = Arc::new(tokio::sync::Semaphore::new(limits.connections_max));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
@@ -354,6 +355,10 @@ async fn accept(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // A client that leaves its answers unread does not keep its place for ever.
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.write_timeout));
+        let stream = Box::pin(stream);
         let app = app.clone();
         let service = hyper::service::service_fn(
             move |mut request: axum::http::Request<hyper::body::Incoming>| {
@@ -364,13 +369,20 @@ async fn accept(
             },
         );
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
             let _ = connection.await;
             drop(permit);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopped with requests still in flight: dropped");
+        connections.abort_all();
+    }
 }
 
 /// Binds `listen`, starts the background work and serves until stopped.

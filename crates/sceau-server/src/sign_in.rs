@@ -15,10 +15,10 @@ const PASSWORD_CHECKS_MAX: usize = 4;
 const UNLOCK_SEND_TRIES_MAX: usize = 3;
 
 impl Service {
-    /// Password sign-in. Always runs one Argon2 verification so that an unknown login
-    /// takes as long as a wrong password. While the account's sign-in is paused, only
-    /// the right password with the live unlock code sent to its phone signs in; every
-    /// other attempt answers as a wrong password and is not counted.
+    /// Password sign-in. Always runs one Argon2 verification and one store write, so that
+    /// an unknown login takes as long as a known one. While the account's sign-in is
+    /// paused, only the right password with the live unlock code sent to its phone signs
+    /// in; every other attempt answers as a wrong password and is not counted.
     pub async fn sign_in(
         &self,
         login: &str,
@@ -37,7 +37,7 @@ impl Service {
         // a flood of sign-ins queues instead of exhausting memory.
         static PASSWORD_CHECKS: tokio::sync::Semaphore =
             tokio::sync::Semaphore::const_new(PASSWORD_CHECKS_MAX);
-        let _permit = PASSWORD_CHECKS
+        let permit = PASSWORD_CHECKS
             .acquire()
             .await
             .map_err(|_| internal("password checks closed"))?;
@@ -45,41 +45,63 @@ impl Service {
             tokio::task::spawn_blocking(move || sceau_crypto::verify_password(&password, &phc))
                 .await
                 .map_err(|_| internal("password check task failed"))?;
+        drop(permit);
+        let now_s = self.now_s();
+        // The store judges the attempt under the account's lock, on the account as it is
+        // then: attempts sent at once are judged one after the other, the pause that one
+        // of them starts included. An unknown login goes through the same write.
+        let unlock = client
+            .as_ref()
+            .and_then(|client| self.typed_unlock_code(client, unlock_code));
+        let attempt = SignInAttempt {
+            client_id: client.as_ref().map_or(0, |client| client.id),
+            password_right: matches,
+            unlock,
+            now_s,
+        };
+        let verdict = self.store.record_sign_in(attempt).await?;
         let Some(client) = client else {
             return Ok(None);
         };
-        let now_s = self.now_s();
-        if client.sign_in_paused(now_s) {
-            let unlocked = matches && self.unlock_code_right(&client, unlock_code, now_s);
-            if !unlocked {
-                tracing::info!(client_id = client.id, "sign-in refused: paused");
-                return Ok(None);
+        match verdict {
+            Some(SignInVerdict::Accepted) => {
+                if unlock.is_some() && client.sign_in_paused(now_s) {
+                    tracing::info!(
+                        client_id = client.id,
+                        "sign-in pause lifted by its unlock code"
+                    );
+                }
+                Ok(Some(client))
             }
-            tracing::info!(
-                client_id = client.id,
-                "sign-in pause lifted by its unlock code"
-            );
+            Some(SignInVerdict::Wrong(failure)) => {
+                if let Some(until_s) = failure.locked_until_s {
+                    tracing::info!(
+                        client_id = client.id,
+                        until_s,
+                        "sign-in paused after consecutive wrong passwords"
+                    );
+                }
+                Ok(None)
+            }
+            Some(SignInVerdict::Paused) => {
+                tracing::info!(client_id = client.id, "sign-in refused: paused");
+                Ok(None)
+            }
+            None => Ok(None),
         }
-        if let Some(until_s) = self.store.record_sign_in(client.id, matches, now_s).await? {
-            tracing::info!(
-                client_id = client.id,
-                until_s,
-                "sign-in paused after consecutive wrong passwords"
-            );
-        }
-        Ok(matches.then_some(client))
     }
 
-    /// Whether `typed` is the live unlock code of the client's pause.
-    fn unlock_code_right(&self, client: &ClientRecord, typed: Option<&str>, now_s: i64) -> bool {
-        let Some(typed) = typed.and_then(|text| text.parse::<Seal>().ok()) else {
-            return false;
-        };
-        client.unlock.code.is_some_and(|code| {
-            code.client_id == client.id
-                && code.live(now_s)
-                && self.keys.unlock_code_matches(&code, &typed)
-        })
+    /// The unlock code `typed`, if it is the client's code as read (the store checks that
+    /// it is still the stored one, and live).
+    fn typed_unlock_code(
+        &self,
+        client: &ClientRecord,
+        typed: Option<&str>,
+    ) -> Option<sceau_domain::sign_in::UnlockInput> {
+        let typed = typed?.parse::<Seal>().ok()?;
+        let code = client.unlock.code?;
+        (code.client_id == client.id && self.keys.unlock_code_matches(&code, &typed))
+            .then_some(code)
     }
 
     /// Sends the unlock code of `login`'s paused sign-in to its phone. Says nothing of
@@ -107,7 +129,7 @@ impl Service {
             let text = Zeroizing::new(format!(
                 "{issuer}: your sign-in is paused after wrong passwords. To sign in now, type \
                  this code with your password: {code}, until {until}. If you did not ask, \
-                 someone is trying your login: keep your password to yourself.",
+                 someone is trying your login: keep your password and this code to yourself.",
                 issuer = self.settings.issuer_name,
                 code = self.keys.unlock_code(&code).digits(),
                 until =

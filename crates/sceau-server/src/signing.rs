@@ -106,6 +106,17 @@ pub const DOCUMENT_NAME_LEN_MAX: usize = 100;
 /// A document name: shown between quotation marks in the SMS, so it may hold none.
 const DOCUMENT_NAME: TextRule = TextRule::quoted(DOCUMENT_NAME_LEN_MAX);
 
+/// Checks a document's name (shown between quotation marks in the SMS): before the
+/// document is read, and again when the request is made.
+pub fn check_document_name(document_name: &str) -> Result<(), ApiError> {
+    check_text(
+        "a document name",
+        "invalid_document_name",
+        document_name,
+        DOCUMENT_NAME,
+    )
+}
+
 /// What became of a seal typed for a signature.
 pub enum SignatureResult {
     Signed(SignatureRequestView),
@@ -163,12 +174,7 @@ impl Service {
     ) -> Result<SignatureRequestView, ApiError> {
         // The name is shown in the SMS between quotes, after the digest: no quote may
         // close it early and make what follows look like the message's own text.
-        check_text(
-            "a document name",
-            "invalid_document_name",
-            document_name,
-            DOCUMENT_NAME,
-        )?;
+        check_document_name(document_name)?;
         if document.length == 0 || document.length > DOCUMENT_BYTES_MAX {
             return Err(ApiError::unprocessable(
                 "invalid_document",

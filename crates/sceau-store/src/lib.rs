@@ -50,16 +50,17 @@ pub trait Store: Send + Sync + 'static {
     async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError>;
     async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
 
-    /// Records a password sign-in attempt: a success ends the wrong passwords' count,
-    /// the pauses in a row and the unlock code; too many wrong in a row pause sign-in
-    /// for a while, longer each time (`sceau_domain::sign_in::wrong_password`). Returns
-    /// the end of a pause it started.
+    /// Decides a password sign-in attempt under the account's lock, on the account as it
+    /// is then (`sceau_domain::sign_in::judge_attempt`: attempts sent at once are judged
+    /// one after the other), and records it: a success ends the wrong passwords' count,
+    /// the pauses in a row, the unlock code and its sends; a wrong password is counted,
+    /// and too many in a row pause sign-in for a while, longer each time; an attempt
+    /// during a pause without the right code is refused and not counted. `None` for an
+    /// unknown client (an unknown login goes through the same write as a known one).
     async fn record_sign_in(
         &self,
-        client_id: i64,
-        succeeded: bool,
-        now_s: i64,
-    ) -> Result<Option<i64>, StoreError>;
+        attempt: SignInAttempt,
+    ) -> Result<Option<SignInVerdict>, StoreError>;
 
     /// Sends an unlock code to a paused account's phone: stores the code's input and the
     /// sends of the hour (`send.after`) and queues the message, in one transaction, on

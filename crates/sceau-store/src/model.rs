@@ -6,7 +6,7 @@ use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
 use sceau_domain::policy::{NumberState, UsagePolicy};
 use sceau_domain::reach::{MessageBudget, TooMany};
-pub use sceau_domain::sign_in::{UnlockInput, UnlockState};
+pub use sceau_domain::sign_in::{SignInVerdict, UnlockInput, UnlockState};
 use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -54,6 +54,16 @@ impl ClientRecord {
     pub fn stopped(&self, now_s: i64) -> bool {
         self.blocked || now_s < self.paused_until_s
     }
+}
+
+/// A password attempt for the store to judge and record.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInAttempt {
+    pub client_id: i64,
+    pub password_right: bool,
+    /// The unlock code typed, if it was the right one for the code the caller read.
+    pub unlock: Option<UnlockInput>,
+    pub now_s: i64,
 }
 
 /// An unlock code to send, decided on the account's unlock state as read.

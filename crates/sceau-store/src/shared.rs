@@ -247,6 +247,15 @@ pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> UseOutcome 
     }
 }
 
+/// A sign-in's success: the wrong passwords' count, the pauses in a row, the pause, the
+/// unlock code and its sends all start again.
+pub(crate) const SIGN_IN_ACCEPTED_SQLITE: &str = "UPDATE clients SET sign_in_failures = 0, \
+     sign_in_locks = 0, sign_in_locked_until = 0, unlock_nonce = NULL, unlock_issued_at = NULL, \
+     unlock_sends = 0, unlock_sends_since = 0 WHERE id = ?1";
+pub(crate) const SIGN_IN_ACCEPTED_POSTGRES: &str = "UPDATE clients SET sign_in_failures = 0, \
+     sign_in_locks = 0, sign_in_locked_until = 0, unlock_nonce = NULL, unlock_issued_at = NULL, \
+     unlock_sends = 0, unlock_sends_since = 0 WHERE id = $1";
+
 /// An account's unlock codes from their columns (`None` if the nonce is not 16 bytes).
 pub(crate) fn unlock_state(
     client_id: i64,

@@ -32,7 +32,9 @@ use sceau_store::{
     NewSignatureRequest, SignatureRequestOutcome, SignatureSealOutcome, SignatureState,
     TypedSignatureSeal,
 };
-use sceau_store::{UnlockCodeSend, UnlockOutcome, UnlockState};
+use sceau_store::{
+    SignInAttempt, SignInVerdict, UnlockCodeSend, UnlockInput, UnlockOutcome, UnlockState,
+};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -4120,42 +4122,122 @@ async fn checkout_numbers_are_idempotent() {
     .await;
 }
 
-/// Ten wrong passwords in a row lock sign-in for a while; a success resets the count.
+/// Ten wrong passwords in a row pause sign-in for a while; a success resets the count;
+/// during the pause even the right password is refused, and not counted.
 #[tokio::test]
 async fn wrong_passwords_lock_sign_in_for_a_while() {
     use sceau_domain::limits::{SIGN_IN_FAILURES_MAX, SIGN_IN_LOCK_S};
     each_backend(async |f: &Fixture| {
         let alice = f.client(0, 0).await;
+        let attempt = async |right: bool, now_s: i64| {
+            f.store
+                .record_sign_in(SignInAttempt {
+                    client_id: alice.id,
+                    password_right: right,
+                    unlock: None,
+                    now_s,
+                })
+                .await
+                .unwrap()
+                .expect("a known client")
+        };
         for _ in 1..SIGN_IN_FAILURES_MAX {
+            assert!(matches!(attempt(false, NOW).await, SignInVerdict::Wrong(f) if f.locked_until_s.is_none()));
+        }
+        assert_eq!(attempt(true, NOW).await, SignInVerdict::Accepted);
+        for number in 1..=SIGN_IN_FAILURES_MAX {
+            let SignInVerdict::Wrong(failure) = attempt(false, NOW + 1).await else {
+                panic!("{}: attempt {number} is a wrong password", f.name);
+            };
+            let expected = (number == SIGN_IN_FAILURES_MAX).then_some(NOW + 1 + SIGN_IN_LOCK_S);
+            assert_eq!(failure.locked_until_s, expected, "{}: attempt {number}", f.name);
+        }
+        let record = f.store.client(alice.id).await.unwrap().unwrap();
+        assert_eq!(record.sign_in_locked_until_s, NOW + 1 + SIGN_IN_LOCK_S, "{}", f.name);
+        assert_eq!(attempt(true, NOW + 2).await, SignInVerdict::Paused, "{}", f.name);
+        assert_eq!(attempt(false, NOW + 2).await, SignInVerdict::Paused, "{}", f.name);
+        let record = f.store.client(alice.id).await.unwrap().unwrap();
+        assert_eq!(record.sign_in_locked_until_s, NOW + 1 + SIGN_IN_LOCK_S, "not counted");
+        assert_eq!(attempt(true, NOW + 1 + SIGN_IN_LOCK_S).await, SignInVerdict::Accepted);
+        assert_eq!(
+            f.store
+                .record_sign_in(SignInAttempt {
+                    client_id: i64::MAX,
+                    password_right: false,
+                    unlock: None,
+                    now_s: NOW,
+                })
+                .await
+                .unwrap(),
+            None,
+            "unknown client"
+        );
+    })
+    .await;
+}
+
+/// Attempts sent at once are judged one after the other: once ten wrong ones paused the
+/// account, the right password sent with them is refused.
+#[tokio::test]
+async fn sign_in_attempts_at_once_meet_the_pause_they_start() {
+    use sceau_domain::limits::SIGN_IN_FAILURES_MAX;
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(0, 0).await;
+        let store = f.store.clone();
+        let mut attempts = Vec::new();
+        for index in 0..3 * SIGN_IN_FAILURES_MAX {
+            let store = store.clone();
+            let right = index == 2 * SIGN_IN_FAILURES_MAX;
+            attempts.push(tokio::spawn(async move {
+                store
+                    .record_sign_in(SignInAttempt {
+                        client_id: alice.id,
+                        password_right: right,
+                        unlock: None,
+                        now_s: NOW,
+                    })
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }));
+        }
+        let mut verdicts = Vec::new();
+        for attempt in attempts {
+            verdicts.push(attempt.await.unwrap());
+        }
+        let wrong = verdicts
+            .iter()
+            .filter(|v| matches!(v, SignInVerdict::Wrong(_)))
+            .count();
+        let accepted = verdicts
+            .iter()
+            .filter(|v| **v == SignInVerdict::Accepted)
+            .count();
+        // However they were ordered: at most ten wrong ones were counted before a pause
+        // or a success, and the right one signs in only if it came before the pause.
+        let record = f.store.client(alice.id).await.unwrap().unwrap();
+        if accepted == 1 {
+            assert!(
+                wrong < 2 * SIGN_IN_FAILURES_MAX as usize,
+                "{}: {verdicts:?}",
+                f.name
+            );
+        } else {
+            assert!(record.sign_in_paused(NOW), "{}: {verdicts:?}", f.name);
             assert_eq!(
-                f.store.record_sign_in(alice.id, false, NOW).await.unwrap(),
-                None
+                wrong, SIGN_IN_FAILURES_MAX as usize,
+                "{}: {verdicts:?}",
+                f.name
             );
         }
         assert_eq!(
-            f.store.record_sign_in(alice.id, true, NOW).await.unwrap(),
-            None
-        );
-        for attempt in 1..=SIGN_IN_FAILURES_MAX {
-            let locked = f
-                .store
-                .record_sign_in(alice.id, false, NOW + 1)
-                .await
-                .unwrap();
-            let expected = (attempt == SIGN_IN_FAILURES_MAX).then_some(NOW + 1 + SIGN_IN_LOCK_S);
-            assert_eq!(locked, expected, "{}: attempt {attempt}", f.name);
-        }
-        let record = f.store.client(alice.id).await.unwrap().unwrap();
-        assert_eq!(
-            record.sign_in_locked_until_s,
-            NOW + 1 + SIGN_IN_LOCK_S,
-            "{}",
-            f.name
-        );
-        assert_eq!(
-            f.store.record_sign_in(i64::MAX, false, NOW).await.unwrap(),
-            None,
-            "unknown client"
+            wrong
+                + accepted
+                + verdicts
+                    .iter()
+                    .filter(|v| **v == SignInVerdict::Paused)
+                    .count(),
+            verdicts.len()
         );
     })
     .await;
@@ -4173,7 +4255,19 @@ async fn sign_in_pauses_grow_and_unlock_codes_are_sent_on_condition() {
         let pause = async |at_s: i64| {
             let mut until_s = None;
             for _ in 0..SIGN_IN_FAILURES_MAX {
-                until_s = f.store.record_sign_in(alice.id, false, at_s).await.unwrap();
+                let verdict = f
+                    .store
+                    .record_sign_in(SignInAttempt {
+                        client_id: alice.id,
+                        password_right: false,
+                        unlock: None,
+                        now_s: at_s,
+                    })
+                    .await
+                    .unwrap();
+                if let Some(SignInVerdict::Wrong(failure)) = verdict {
+                    until_s = until_s.or(failure.locked_until_s);
+                }
             }
             until_s.expect("a pause")
         };
@@ -4234,6 +4328,38 @@ async fn sign_in_pauses_grow_and_unlock_codes_are_sent_on_condition() {
             f.name
         );
         assert_eq!(messages().await, before + 1, "{}", f.name);
+        // During the pause: only the right password with the stored code signs in.
+        let typed = |password_right, unlock| SignInAttempt {
+            client_id: alice.id,
+            password_right,
+            unlock,
+            now_s: later + 1,
+        };
+        let stranger = after.code.map(|code| UnlockInput {
+            nonce: [8; 16],
+            ..code
+        });
+        for (attempt, expected) in [
+            (typed(true, None), SignInVerdict::Paused),
+            (typed(true, stranger), SignInVerdict::Paused),
+            (typed(false, after.code), SignInVerdict::Paused),
+            (typed(true, after.code), SignInVerdict::Accepted),
+        ] {
+            assert_eq!(
+                f.store.record_sign_in(attempt).await.unwrap(),
+                Some(expected),
+                "{}: {attempt:?}",
+                f.name
+            );
+        }
+        let record = f.store.client(alice.id).await.unwrap().unwrap();
+        assert!(!record.sign_in_paused(later + 1), "{}: lifted", f.name);
+        assert_eq!(
+            record.unlock,
+            UnlockState::default(),
+            "{}: code and sends end",
+            f.name
+        );
         // Once the pause is over, nothing is sent.
         let over = later + 2 * SIGN_IN_LOCK_S;
         assert_eq!(
@@ -4246,9 +4372,15 @@ async fn sign_in_pauses_grow_and_unlock_codes_are_sent_on_condition() {
             f.name
         );
         // A success ends it all: the next pause is the first again.
+        let success = SignInAttempt {
+            client_id: alice.id,
+            password_right: true,
+            unlock: None,
+            now_s: over,
+        };
         assert_eq!(
-            f.store.record_sign_in(alice.id, true, over).await.unwrap(),
-            None
+            f.store.record_sign_in(success).await.unwrap(),
+            Some(SignInVerdict::Accepted)
         );
         let record = f.store.client(alice.id).await.unwrap().unwrap();
         assert_eq!(record.unlock.code, None, "{}", f.name);

@@ -327,6 +327,30 @@ impl Config {
                  it is allowed only with a loopback listen address; set phone_simulator = false"
             );
         }
+        if let Some(public_url) = &self.public_url {
+            let parsed = url::Url::parse(public_url)
+                .ok()
+                .filter(|parsed| matches!(parsed.scheme(), "http" | "https"));
+            let Some(parsed) = parsed.filter(|parsed| parsed.host().is_some()) else {
+                bail!(
+                    "public_url must be an http:// or https:// address, such as https://pay.example"
+                );
+            };
+            let loopback = match parsed.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            // The server answers to its public address: a proxy in front would carry
+            // /phone to whoever reaches that address.
+            if self.phone_simulator && !loopback {
+                bail!(
+                    "phone_simulator shows every SMS (seals included) to whoever reaches /phone: \
+                     it is allowed only with a loopback public_url; set phone_simulator = false"
+                );
+            }
+        }
         if !(60..=3600).contains(&self.checkout_validity_s) {
             bail!("checkout_validity_s must be 60 to 3600");
         }
@@ -487,6 +511,16 @@ mod tests {
         };
         assert!(exposed(true).check().is_err());
         assert!(exposed(false).check().is_ok());
+        let proxied = |phone_simulator, public_url: &str| Config {
+            public_url: Some(public_url.to_owned()),
+            phone_simulator,
+            ..Config::default()
+        };
+        assert!(proxied(true, "https://pay.example").check().is_err());
+        assert!(proxied(false, "https://pay.example").check().is_ok());
+        assert!(proxied(true, "http://localhost:8080").check().is_ok());
+        assert!(proxied(true, "http://127.0.0.1:8080").check().is_ok());
+        assert!(proxied(false, "pay.example").check().is_err());
         let seals = |digits, validity_s| Config {
             seal_digits: digits,
             seal_validity_s: validity_s,

@@ -75,33 +75,10 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
-/// Refuses a cross-site form post: when the browser says where it comes from, it must be
-/// this server.
-pub(crate) fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let origin_host = origin.split("://").nth(1).unwrap_or("");
-    if origin_host == host {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "cross_origin",
-            "cross-site form posts are refused",
-        ))
-    }
-}
-
 /// For a form whose session the store checks itself (in the transaction of the form's
-/// write): the origin, the session cookie and the form's CSRF token, without reading
-/// anything. Returns the hash of the session's token.
+/// write): the session cookie and the form's CSRF token, without reading anything (the
+/// edge has refused any other origin: `edge::check_names`). Returns the hash of the session's token.
 pub(crate) fn session_form_token(headers: &HeaderMap, csrf: &str) -> Result<[u8; 32], ApiError> {
-    same_origin(headers)?;
     let Some(token) = cookie_value(headers, SESSION_COOKIE).filter(|t| t.len() <= 100) else {
         return Err(sign_in_first());
     };
@@ -280,10 +257,8 @@ pub(crate) fn typed_code(code: &str) -> Option<&str> {
 
 pub async fn login(
     State(state): State<AppState>,
-    headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    same_origin(&headers)?;
     let Form(form) = form.map_err(form_error)?;
     let refused = || {
         (
@@ -333,25 +308,24 @@ const UNLOCK_SENDS_MAX: usize = 16;
 /// the same, and comes as soon, whatever the login: the code is sent apart from it.
 pub async fn unlock(
     State(state): State<AppState>,
-    headers: HeaderMap,
     form: Result<Form<UnlockForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    same_origin(&headers)?;
     let Form(form) = form.map_err(form_error)?;
     let login = form.login.trim().to_owned();
     if !login.is_empty() && login.len() <= 100 {
+        // A place among the sends under way, or none: the answer is the same either way.
         static SENDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(UNLOCK_SENDS_MAX);
-        let service = state.service.clone();
-        let shown = login.clone();
-        tokio::spawn(async move {
-            let Ok(_permit) = SENDS.acquire().await else {
-                return;
-            };
-            if let Err(error) = service.send_unlock_code(&login).await {
-                tracing::warn!(code = error.code, "unlock code not sent");
-            }
-        });
-        return Ok(login_page(None, Some(UNLOCK_ASKED), &shown).into_response());
+        if let Ok(permit) = SENDS.try_acquire() {
+            let service = state.service.clone();
+            let asked = login.clone();
+            tokio::spawn(async move {
+                if let Err(error) = service.send_unlock_code(&asked).await {
+                    tracing::warn!(code = error.code, "unlock code not sent");
+                }
+                drop(permit);
+            });
+        }
+        return Ok(login_page(None, Some(UNLOCK_ASKED), &login).into_response());
     }
     Ok(login_page(None, Some(UNLOCK_ASKED), "").into_response())
 }
@@ -366,10 +340,8 @@ pub struct CsrfForm {
 pub async fn logout(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    same_origin(&headers)?;
     let Form(form) = form.map_err(form_error)?;
     session.check_csrf(&form.csrf)?;
     state
@@ -505,10 +477,8 @@ pub struct NumberForm {
 pub async fn request_number(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
     form: Result<Form<NumberForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    same_origin(&headers)?;
     let Form(form) = form.map_err(form_error)?;
     session.check_csrf(&form.csrf)?;
     let amount = match form.amount_cap.trim() {

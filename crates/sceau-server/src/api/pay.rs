@@ -4,8 +4,8 @@
 //! to the client who signed in first.
 
 use super::pages::{
-    SIGN_IN_REFUSED, Session, escape, form_error, page, same_origin, session_form_token,
-    sign_in_first, start_session,
+    SIGN_IN_REFUSED, Session, escape, form_error, page, session_form_token, sign_in_first,
+    start_session,
 };
 use crate::AppState;
 use crate::checkout::SealResult;
@@ -489,10 +489,8 @@ pub struct SignInForm {
 pub async fn sign_in(
     State(state): State<AppState>,
     CheckoutId(id): CheckoutId,
-    headers: HeaderMap,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    same_origin(&headers)?;
     let Form(form) = form.map_err(form_error)?;
     let view = state.service.checkout(&id).await?;
     let refused = || {
@@ -555,7 +553,6 @@ async fn signed_form(
     headers: &HeaderMap,
     csrf: &str,
 ) -> Result<Session, ApiError> {
-    same_origin(headers)?;
     let session = Session::of(headers, state)
         .await?
         .ok_or_else(sign_in_first)?;

@@ -2,7 +2,7 @@
 //! back the seal sent to the phone for it, download the signature. The same use cases
 //! as the JSON API (`signing.rs`); forms carry the session's CSRF token.
 
-use super::pages::{Session, escape, form_error, page, same_origin};
+use super::pages::{Session, escape, form_error, page};
 use super::pay::{alert, see_other};
 use crate::AppState;
 use crate::clock::{clock_time, rfc3339};
@@ -14,7 +14,7 @@ use axum::Form;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sceau_domain::seal::SEAL_TRIES_MAX;
 use sceau_store::{SignatureRequestView, SignatureState};
@@ -92,10 +92,8 @@ async fn render_list(
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    same_origin(&headers)?;
     let unreadable = || ApiError::bad_request("invalid_form", "the form could not be read");
     let mut multipart = multipart.map_err(|_| unreadable())?;
     let _permit = UploadPermit::take(&state.uploads)?;
@@ -116,10 +114,20 @@ pub async fn create(
         };
         match field.name() {
             Some("csrf") if !checked => {
-                let csrf = field.text().await.map_err(|_| unreadable())?;
-                session.check_csrf(&csrf)?;
+                // A token is 64 hex digits: no more is read before it is checked.
+                let mut field = field;
+                let mut csrf = Vec::with_capacity(CSRF_FIELD_BYTES_MAX);
+                while let Some(part) = field.chunk().await.map_err(|_| unreadable())? {
+                    if csrf.len() + part.len() > CSRF_FIELD_BYTES_MAX {
+                        session.check_csrf("")?;
+                    }
+                    csrf.extend_from_slice(&part);
+                }
+                session.check_csrf(std::str::from_utf8(&csrf).unwrap_or(""))?;
                 checked = true;
             }
+            // Nothing but the token is read before the token.
+            _ if !checked => session.check_csrf("")?,
             Some("document") if checked && document.is_none() => {
                 let name = field.file_name().unwrap_or("document").to_owned();
                 let mut field = field;
@@ -140,13 +148,8 @@ pub async fn create(
                 }
                 document = Some((name, digester.finish()));
             }
-            // A document before the token, or a second token or document.
-            Some("document") | Some("csrf") => {
-                if !checked {
-                    session.check_csrf("")?;
-                }
-                return Err(unreadable());
-            }
+            // A second token or document.
+            Some("document") | Some("csrf") => return Err(unreadable()),
             _ => {}
         }
     }
@@ -176,6 +179,9 @@ pub async fn create(
         Err(error) => Err(error),
     }
 }
+
+/// The most read of a form's `csrf` field.
+const CSRF_FIELD_BYTES_MAX: usize = 128;
 
 /// The list page with the size limit said, answered 413.
 async fn document_refused(state: &AppState, session: &Session) -> Result<Response, ApiError> {
@@ -275,12 +281,10 @@ pub struct SealForm {
 pub async fn seal(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
     form: Result<Form<SealForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
     let Form(form) = form.map_err(form_error)?;
-    same_origin(&headers)?;
     session.check_csrf(&form.csrf)?;
     request_id(&id)?;
     let typed = if form.seal.len() > 32 { "" } else { &form.seal };

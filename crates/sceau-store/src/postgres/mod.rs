@@ -192,11 +192,7 @@ async fn exec(c: &Conn, sql: &str, params: &Params<'_>) -> Result<u64, Fail> {
 enum Write {
     EnrollClient(NewClient),
     EnrollMerchant(NewMerchant),
-    RecordSignIn {
-        client_id: i64,
-        succeeded: bool,
-        now_s: i64,
-    },
+    RecordSignIn(SignInAttempt),
     SendUnlockCode(UnlockCodeSend),
     SetClientBlocked {
         client_id: i64,
@@ -285,7 +281,7 @@ impl Write {
                 } => authorization_id.unsigned_abs(),
             }),
             Write::IssueNumber(number) => Some(number.client_id.unsigned_abs()),
-            Write::RecordSignIn { client_id, .. }
+            Write::RecordSignIn(SignInAttempt { client_id, .. })
             | Write::SetClientBlocked { client_id, .. }
             | Write::SendUnlockCode(UnlockCodeSend { client_id, .. }) => {
                 Some(client_id.unsigned_abs())
@@ -307,7 +303,7 @@ impl Write {
 enum Done {
     Client(ClientRecord),
     Merchant(MerchantRecord),
-    SignIn(Option<i64>),
+    SignIn(Option<SignInVerdict>),
     Unlock(UnlockOutcome),
     Changed(bool),
     Issued(IssueOutcome),
@@ -799,17 +795,10 @@ impl Store for PostgresStore {
 
     async fn record_sign_in(
         &self,
-        client_id: i64,
-        succeeded: bool,
-        now_s: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        let write = Write::RecordSignIn {
-            client_id,
-            succeeded,
-            now_s,
-        };
-        match self.write(write).await? {
-            Done::SignIn(locked_until_s) => Ok(locked_until_s),
+        attempt: SignInAttempt,
+    ) -> Result<Option<SignInVerdict>, StoreError> {
+        match self.write(Write::RecordSignIn(attempt)).await? {
+            Done::SignIn(verdict) => Ok(verdict),
             _ => Err(unexpected()),
         }
     }

@@ -38,7 +38,7 @@ pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>
     };
     match write {
         Write::EnrollClient(client) => Ok(vec![funding_account(c, client.currency.code()).await?]),
-        Write::RecordSignIn { client_id, .. }
+        Write::RecordSignIn(SignInAttempt { client_id, .. })
         | Write::SetClientBlocked { client_id, .. }
         | Write::SendUnlockCode(UnlockCodeSend { client_id, .. }) => {
             ids(rows(c, "SELECT account_id FROM clients WHERE id = $1", &[client_id]).await?)
@@ -172,7 +172,7 @@ pub(super) fn looks_up_accounts(write: &Write) -> bool {
     match write {
         Write::Execute(request) => !matches!(request.command, MerchantCommand::Authorize { .. }),
         Write::EnrollClient(_)
-        | Write::RecordSignIn { .. }
+        | Write::RecordSignIn(_)
         | Write::SendUnlockCode(_)
         | Write::SetClientBlocked { .. }
         | Write::IssueNumber(_)
@@ -263,11 +263,7 @@ pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done,
     Ok(match write {
         Write::EnrollClient(client) => Done::Client(enroll_client(c, client).await?),
         Write::EnrollMerchant(merchant) => Done::Merchant(enroll_merchant(c, merchant).await?),
-        Write::RecordSignIn {
-            client_id,
-            succeeded,
-            now_s,
-        } => Done::SignIn(record_sign_in(c, *client_id, *succeeded, *now_s).await?),
+        Write::RecordSignIn(attempt) => Done::SignIn(record_sign_in(c, attempt).await?),
         Write::SendUnlockCode(send) => Done::Unlock(send_unlock_code(c, send).await?),
         Write::SetClientBlocked { client_id, blocked } => Done::Changed(
             exec(
@@ -599,28 +595,14 @@ async fn enroll_merchant(c: &Conn, merchant: &NewMerchant) -> Result<MerchantRec
     }
 }
 
-async fn record_sign_in(
-    c: &Conn,
-    client_id: i64,
-    succeeded: bool,
-    now_s: i64,
-) -> Result<Option<i64>, Fail> {
-    if succeeded {
-        exec(
-            c,
-            "UPDATE clients SET sign_in_failures = 0, sign_in_locks = 0, unlock_nonce = NULL, \
-             unlock_issued_at = NULL, sign_in_locked_until = 0 \
-             WHERE id = $1 AND (sign_in_failures <> 0 OR sign_in_locks <> 0 \
-             OR unlock_nonce IS NOT NULL OR sign_in_locked_until <> 0)",
-            &[&client_id],
-        )
-        .await?;
-        return Ok(None);
-    }
+async fn record_sign_in(c: &Conn, attempt: &SignInAttempt) -> Result<Option<SignInVerdict>, Fail> {
+    // Under the client's account lock (the batch took it): attempts are judged one
+    // after the other, on the account as the one before left it.
     let Some(row) = opt_row(
         c,
-        "SELECT sign_in_failures, sign_in_locks FROM clients WHERE id = $1",
-        &[&client_id],
+        "SELECT sign_in_failures, sign_in_locks, sign_in_locked_until, unlock_nonce, \
+         unlock_issued_at FROM clients WHERE id = $1",
+        &[&attempt.client_id],
     )
     .await?
     else {
@@ -628,20 +610,44 @@ async fn record_sign_in(
     };
     let failures = u32::try_from(col::<i64>(&row, 0)?).unwrap_or(u32::MAX);
     let locks = u32::try_from(col::<i64>(&row, 1)?).unwrap_or(u32::MAX);
-    let failure = sceau_domain::sign_in::wrong_password(failures, locks, now_s);
-    exec(
-        c,
-        "UPDATE clients SET sign_in_failures = $2, sign_in_locks = $3, \
-         sign_in_locked_until = COALESCE($4, sign_in_locked_until) WHERE id = $1",
-        &[
-            &client_id,
-            &i64::from(failure.failures),
-            &i64::from(failure.locks),
-            &failure.locked_until_s,
-        ],
-    )
-    .await?;
-    Ok(failure.locked_until_s)
+    let stored = crate::shared::unlock_state(attempt.client_id, col(&row, 3)?, col(&row, 4)?, 0, 0)
+        .ok_or_else(|| Fail::Store(StoreError::Corrupt("unlock_nonce".into())))?
+        .code;
+    let verdict = sceau_domain::sign_in::judge_attempt(
+        attempt.password_right,
+        attempt.unlock,
+        col(&row, 2)?,
+        stored,
+        failures,
+        locks,
+        attempt.now_s,
+    );
+    match verdict {
+        SignInVerdict::Accepted => {
+            exec(
+                c,
+                crate::shared::SIGN_IN_ACCEPTED_POSTGRES,
+                &[&attempt.client_id],
+            )
+            .await?;
+        }
+        SignInVerdict::Wrong(failure) => {
+            exec(
+                c,
+                "UPDATE clients SET sign_in_failures = $2, sign_in_locks = $3, \
+                 sign_in_locked_until = COALESCE($4, sign_in_locked_until) WHERE id = $1",
+                &[
+                    &attempt.client_id,
+                    &i64::from(failure.failures),
+                    &i64::from(failure.locks),
+                    &failure.locked_until_s,
+                ],
+            )
+            .await?;
+        }
+        SignInVerdict::Paused => {}
+    }
+    Ok(Some(verdict))
 }
 
 async fn send_unlock_code(c: &Conn, send: &UnlockCodeSend) -> Result<UnlockOutcome, Fail> {

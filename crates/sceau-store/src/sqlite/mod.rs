@@ -105,6 +105,15 @@ fn make_private(path: &Path) -> std::io::Result<()> {
             .recursive(true)
             .mode(0o700)
             .create(parent)?;
+        // A directory the operator made is theirs to set; say so if others can list it.
+        let mode = std::fs::metadata(parent)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                directory = %parent.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the database's directory is open to other local users; make it 0700"
+            );
+        }
     }
     std::fs::OpenOptions::new()
         .read(true)
@@ -483,12 +492,9 @@ impl Store for SqliteStore {
 
     async fn record_sign_in(
         &self,
-        client_id: i64,
-        succeeded: bool,
-        now_s: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        self.write(move |c| ops::record_sign_in(c, client_id, succeeded, now_s))
-            .await
+        attempt: SignInAttempt,
+    ) -> Result<Option<SignInVerdict>, StoreError> {
+        self.write(move |c| ops::record_sign_in(c, &attempt)).await
     }
 
     async fn send_unlock_code(&self, send: UnlockCodeSend) -> Result<UnlockOutcome, StoreError> {

@@ -205,41 +205,61 @@ pub(super) fn enroll_merchant(
 
 pub(super) fn record_sign_in(
     connection: &Connection,
-    client_id: i64,
-    succeeded: bool,
-    now_s: i64,
-) -> Result<Option<i64>, StoreError> {
-    if succeeded {
-        connection
-            .prepare_cached(
-                "UPDATE clients SET sign_in_failures = 0, sign_in_locks = 0, unlock_nonce = NULL, \
-                 unlock_issued_at = NULL, sign_in_locked_until = 0 \
-                 WHERE id = ?1 AND (sign_in_failures <> 0 OR sign_in_locks <> 0 \
-                 OR unlock_nonce IS NOT NULL OR sign_in_locked_until <> 0)",
-            )?
-            .execute([client_id])?;
-        return Ok(None);
-    }
-    let counts: Option<(u32, u32)> = connection
-        .prepare_cached("SELECT sign_in_failures, sign_in_locks FROM clients WHERE id = ?1")?
-        .query_row([client_id], |row| Ok((row.get(0)?, row.get(1)?)))
+    attempt: &SignInAttempt,
+) -> Result<Option<SignInVerdict>, StoreError> {
+    type Row = (u32, u32, i64, Option<Vec<u8>>, Option<i64>);
+    let row: Option<Row> = connection
+        .prepare_cached(
+            "SELECT sign_in_failures, sign_in_locks, sign_in_locked_until, unlock_nonce, \
+             unlock_issued_at FROM clients WHERE id = ?1",
+        )?
+        .query_row([attempt.client_id], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })
         .optional()?;
-    let Some((failures, locks)) = counts else {
+    let Some((failures, locks, paused_until_s, nonce, issued_at_s)) = row else {
         return Ok(None);
     };
-    let failure = sceau_domain::sign_in::wrong_password(failures, locks, now_s);
-    connection
-        .prepare_cached(
-            "UPDATE clients SET sign_in_failures = ?2, sign_in_locks = ?3, \
-             sign_in_locked_until = COALESCE(?4, sign_in_locked_until) WHERE id = ?1",
-        )?
-        .execute(params![
-            client_id,
-            failure.failures,
-            failure.locks,
-            failure.locked_until_s
-        ])?;
-    Ok(failure.locked_until_s)
+    let stored = crate::shared::unlock_state(attempt.client_id, nonce, issued_at_s, 0, 0)
+        .ok_or_else(|| StoreError::Corrupt("unlock_nonce".into()))?
+        .code;
+    let verdict = sceau_domain::sign_in::judge_attempt(
+        attempt.password_right,
+        attempt.unlock,
+        paused_until_s,
+        stored,
+        failures,
+        locks,
+        attempt.now_s,
+    );
+    match verdict {
+        SignInVerdict::Accepted => {
+            connection
+                .prepare_cached(crate::shared::SIGN_IN_ACCEPTED_SQLITE)?
+                .execute([attempt.client_id])?;
+        }
+        SignInVerdict::Wrong(failure) => {
+            connection
+                .prepare_cached(
+                    "UPDATE clients SET sign_in_failures = ?2, sign_in_locks = ?3, \
+                     sign_in_locked_until = COALESCE(?4, sign_in_locked_until) WHERE id = ?1",
+                )?
+                .execute(params![
+                    attempt.client_id,
+                    failure.failures,
+                    failure.locks,
+                    failure.locked_until_s
+                ])?;
+        }
+        SignInVerdict::Paused => {}
+    }
+    Ok(Some(verdict))
 }
 
 pub(super) fn send_unlock_code(
