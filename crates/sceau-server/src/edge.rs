@@ -206,6 +206,7 @@ pub async fn time_limit(timeout: Duration, request: Request, next: Next) -> Resp
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -60,7 +60,8 @@ fn the_phone_simulator_stays_on_loopback_whatever_sets_the_address() {
     let config = directory.path().join("sceau.toml");
     std::fs::write(&config, "listen = \"0.0.0.0:0\"\n").unwrap();
     let config = config.to_str().unwrap();
-    let sources: [(&str, Vec<&str>, Vec<(&str, &str)>); 4] = [
+    type Source<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+    let sources: [Source; 4] = [
         ("the file", vec!["--config", config], vec![]),
         ("SCEAU_CONFIG", vec![], vec![("SCEAU_CONFIG", config)]),
         (
