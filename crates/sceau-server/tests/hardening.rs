@@ -249,27 +249,31 @@ async fn only_this_servers_names_and_origins_are_served() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
-    let reply = proxied
-        .send(
-            proxied
-                .http
-                .post(proxied.url("/login"))
-                .header("host", "pay.example")
-                .header("origin", "https://pay.example")
-                .form(&[("login", "alice"), ("password", "wrong")]),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
-    let reply = proxied
-        .send(
-            proxied
-                .http
-                .post(proxied.url("/login"))
-                .header("host", "pay.example")
-                .header("origin", "http://pay.example")
-                .form(&[("login", "alice"), ("password", "wrong")]),
-        )
-        .await;
+    // Behind a proxy that passes on its upstream address as Host, the public origin
+    // still reaches the form; plain HTTP is another origin.
+    let post = async |host: &str, origin: &str| {
+        proxied
+            .send(
+                proxied
+                    .http
+                    .post(proxied.url("/login"))
+                    .header("host", host)
+                    .header("origin", origin)
+                    .form(&[("login", "alice"), ("password", "wrong")]),
+            )
+            .await
+    };
+    let upstream = proxied.base.strip_prefix("http://").unwrap().to_owned();
+    for host in ["pay.example", upstream.as_str()] {
+        let reply = post(host, "https://pay.example").await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{host}: {}",
+            reply.text
+        );
+    }
+    let reply = post("pay.example", "http://pay.example").await;
     check_error(&reply, 403, "cross_origin");
 }
 
@@ -559,4 +563,71 @@ async fn uploads_are_checked_before_they_are_read_and_are_few_at_once() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(accepted, "the places came back");
+}
+
+/// What held when sceau was attacked, kept: sign-in issues a fresh session whatever
+/// cookie was planted before it, and every write a browser can make is refused from
+/// another origin or from an opaque one (`null`), whatever the path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_sessions_and_foreign_origins_get_nothing() {
+    let server = Server::start().await;
+    server.enroll_client("alice", ALICE_PHONE, "500.00").await;
+    let planted = "sceau_session=0123456789abcdef0123456789abcdef0123456789abcdef";
+    let reply = server
+        .send(
+            server
+                .http
+                .post(server.url("/login"))
+                .header("cookie", planted)
+                .form(&[("login", "alice"), ("password", PASSWORD)]),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
+    let issued = reply
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    assert_ne!(issued, planted, "a fresh session");
+    let wallet = server.page("/wallet", Some(planted)).await;
+    assert_eq!(
+        wallet.header("location"),
+        Some("/login"),
+        "the planted one is nothing"
+    );
+    let session = server.sign_in("alice").await;
+    let id = "0123456789abcdef0123456789abcdef";
+    for path in [
+        "/login".to_owned(),
+        "/login/unlock".to_owned(),
+        "/logout".to_owned(),
+        "/wallet/numbers".to_owned(),
+        "/wallet/signatures".to_owned(),
+        format!("/wallet/signatures/{id}/seal"),
+        "/api/v1/signatures?document_name=a.txt".to_owned(),
+        format!("/api/v1/signatures/{id}/seal"),
+        "/pay/co_x/sign-in".to_owned(),
+        "/pay/co_x/hold".to_owned(),
+        "/pay/co_x/validate".to_owned(),
+        "/pay/co_x/resend".to_owned(),
+        "/pay/co_x/seal".to_owned(),
+    ] {
+        for origin in ["https://attacker.example", "null"] {
+            let reply = server
+                .send(
+                    server
+                        .http
+                        .post(server.url(&path))
+                        .header("cookie", &session.cookie)
+                        .header("origin", origin)
+                        .header("x-csrf-token", &session.csrf)
+                        .form(&[("csrf", session.csrf.as_str()), ("login", "alice")]),
+                )
+                .await;
+            check_error(&reply, 403, "cross_origin");
+        }
+    }
+    server.deliver().await;
+    assert_eq!(server.phone_messages(ALICE_PHONE).await, vec![]);
 }
