@@ -186,8 +186,11 @@ pub fn may_send(
         MessageKind::ClientNumber => {
             (sent.client_numbers >= budget.client_numbers_max).then_some(TooMany::Numbers)
         }
+        // Notices (pause warnings, unlock codes, which anyone who knows a login can
+        // cause) count against the merchants' share too: whatever merchants and notices
+        // did, the client's own seals keep their room.
         MessageKind::MerchantNumber => (sent.this_merchant_numbers >= budget.per_merchant_max
-            || sent.merchant_numbers >= budget.merchant_numbers_max)
+            || sent.merchant_numbers.saturating_add(sent.notices) >= budget.merchant_numbers_max)
             .then_some(TooMany::Numbers),
         MessageKind::Notice => return Ok(()),
     };
@@ -411,6 +414,24 @@ mod tests {
             assert!(sent.merchant_numbers <= BUDGET.merchant_numbers_max);
             assert!(per_merchant.iter().all(|n| *n <= BUDGET.per_merchant_max));
         }
+    }
+
+    #[test]
+    fn notices_and_merchants_leave_the_seals_their_room() {
+        let mut sent = SentThisHour {
+            notices: 3,
+            ..SentThisHour::default()
+        };
+        while may_send(&BUDGET, &sent, MerchantNumber).is_ok() {
+            sent.add(MerchantNumber, 1, 0);
+            sent.this_merchant_numbers = 0;
+        }
+        let mut seals = 0;
+        while may_send(&BUDGET, &sent, PaymentSeal).is_ok() {
+            sent.add(PaymentSeal, 1, 0);
+            seals += 1;
+        }
+        assert_eq!(seals, BUDGET.seals_max, "{sent:?}");
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl TextRule {
         if text.chars().any(unprintable) {
             return Err(TextError::Unprintable);
         }
-        if self.quoted && holds_quote(text) {
+        if self.quoted && (holds_quote(text) || !text.chars().all(quotable)) {
             return Err(TextError::Quote);
         }
         Ok(())
@@ -110,10 +110,87 @@ impl fmt::Display for TextRule {
 /// overrides and isolates, line and paragraph separators, invisible operators, the byte
 /// order mark, interlinear annotations).
 pub fn unprintable(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
     c.is_control()
         || matches!(c,
             '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
             | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+        // Every other format character (tags, Arabic number signs...), private use,
+        // unassigned code points, surrogates, line and paragraph separators.
+        || matches!(
+            c.general_category(),
+            G::Format | G::PrivateUse | G::Unassigned | G::Surrogate | G::LineSeparator
+                | G::ParagraphSeparator
+        )
+        // Spaces other than the plain and the no-break ones: wide gaps can push words
+        // apart so that what follows reads as another message.
+        || (c.general_category() == G::SpaceSeparator
+            && !matches!(c, ' ' | '\u{00A0}' | '\u{202F}'))
+        // Letters and marks that show as nothing (fillers, blanks, variation selectors,
+        // the combining grapheme joiner).
+        || matches!(c,
+            '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}'
+            | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FFA0}'
+            | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// What text quoted in an SMS may hold: letters, digits, the marks of scripts that need
+/// them, the plain and no-break spaces, and a few punctuation marks and symbols; nothing
+/// else, so that no look-alike of a quotation mark (and there are many: primes, CJK
+/// brackets, ornaments, combining marks drawn above a space) can close the quote.
+fn quotable(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+    match c.general_category() {
+        G::UppercaseLetter
+        | G::LowercaseLetter
+        | G::TitlecaseLetter
+        | G::OtherLetter
+        | G::DecimalNumber
+        | G::LetterNumber
+        | G::OtherNumber
+        | G::CurrencySymbol => true,
+        // Combining marks, except the generic diacritics and the enclosing marks, which
+        // composed (NFC) text in the Latin, Greek and Cyrillic scripts never needs and
+        // which can draw a quotation mark over a space.
+        G::NonspacingMark | G::SpacingMark => {
+            !matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
+        }
+        _ => matches!(
+            c,
+            ' ' | '\u{00A0}'
+                | '\u{202F}'
+                | '.'
+                | ','
+                | ';'
+                | ':'
+                | '!'
+                | '?'
+                | '-'
+                | '\u{2013}'
+                | '\u{2014}'
+                | '('
+                | ')'
+                | '['
+                | ']'
+                | '/'
+                | '&'
+                | '+'
+                | '%'
+                | '#'
+                | '*'
+                | '@'
+                | '_'
+                | '='
+                | '\''
+                | '\u{2019}'
+                | '\u{00B7}'
+                | '\u{2022}'
+                | '\u{00D7}'
+                | '\u{00B0}'
+                | '\u{00A7}'
+                | '~'
+        ),
+    }
 }
 
 /// Whether `c` reads as a double quotation mark (straight, typographic, guillemets, primes,
@@ -149,6 +226,7 @@ fn single_quote(c: char) -> bool {
             | '\u{2018}'..='\u{201B}'
             | '\u{2032}'
             | '\u{2035}'
+            | '\u{A78B}'..='\u{A78C}'
             | '\u{FF07}'
     )
 }
@@ -226,6 +304,40 @@ mod tests {
         check(OBJECT, "L'Étranger, Camus", Ok(()));
         check(OBJECT, "Children’s book", Ok(()));
         check(OBJECT, "Rock 'n' roll", Ok(()));
+        // Look-alikes of quotation marks (Hebrew gershayim, ornaments, CJK brackets,
+        // primes, modifier letters, a combining mark drawn above a space or a letter).
+        for quote in [
+            "\u{05F4}", "❝", "❞", "⹂", "「", "」", "｢", "｣", "🙶", "ˈˈ", "ꞌꞌ", "׳׳", "'\u{301}",
+            " \u{30E}", "a\u{30B}",
+        ] {
+            check(
+                OBJECT,
+                &format!("1 book{quote} sceau: pay"),
+                Err(TextError::Quote),
+            );
+        }
+        check(OBJECT, "Café crème × 2, 4.50 €", Ok(()));
+        check(OBJECT, "हिन्दी पुस्तक", Ok(()));
+    }
+
+    #[test]
+    fn blanks_and_invisible_characters_are_refused_everywhere() {
+        for blank in [
+            "\u{E0041}",
+            "\u{FE0F}",
+            "\u{034F}",
+            "\u{0600}",
+            "\u{115F}",
+            "\u{3164}",
+            "\u{2800}",
+            "\u{2003}",
+            "\u{3000}",
+            "\u{E000}",
+            "\u{0378}",
+        ] {
+            check(NAME, &format!("Shop{blank}"), Err(TextError::Unprintable));
+        }
+        check(NAME, "Le\u{00A0}Petit\u{202F}Théâtre", Ok(()));
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub fn check_url(field: &'static str, url: &str, local: bool) -> Result<(), ApiE
     let (this_machine, private) = match parsed.host().ok_or_else(refuse)? {
         Host::Domain(name) => {
             let name = name.to_ascii_lowercase();
-            let name = name.strip_suffix('.').unwrap_or(&name);
+            let name = name.trim_end_matches('.');
             let this_machine = name == "localhost" || name.ends_with(".localhost");
             (this_machine, this_machine)
         }

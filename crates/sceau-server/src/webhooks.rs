@@ -62,13 +62,23 @@ pub fn is_public(ip: IpAddr) -> bool {
         IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
             Some(v4) => is_public(IpAddr::V4(v4)),
             None => {
-                let [first, second, ..] = ip.segments();
+                let [first, second, third, fourth, fifth, ..] = ip.segments();
                 !(ip.is_loopback()
                     || ip.is_unspecified()
                     || ip.is_multicast()
                     || (first & 0xfe00) == 0xfc00
                     || (first & 0xffc0) == 0xfe80
-                    || (first == 0x2001 && second == 0x0db8))
+                    // Site-local (deprecated, still routed inside some networks).
+                    || (first & 0xffc0) == 0xfec0
+                    || (first == 0x2001 && second == 0x0db8)
+                    // Forms that carry an IPv4 address, which may be a private one:
+                    // IPv4-compatible (::/96), NAT64 (64:ff9b::/96, 64:ff9b:1::/48),
+                    // 6to4 (2002::/16) and Teredo (2001::/32); and discard-only (100::/64).
+                    || (first, second, third, fourth, fifth) == (0, 0, 0, 0, 0)
+                    || (first == 0x64 && second == 0xff9b)
+                    || first == 0x2002
+                    || (first == 0x2001 && second == 0)
+                    || (first == 0x100 && second == 0 && third == 0 && fourth == 0))
             }
         },
     }
@@ -259,6 +269,19 @@ mod tests {
         }
         assert!(!reachable("https://10.0.0.1/hooks", false));
         assert!(!reachable("https://[::1]/hooks", false));
+        for embedded in [
+            "::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::",
+            "2001:0:4136:e378::1",
+            "fec0::1",
+            "100::1",
+        ] {
+            let ip: IpAddr = embedded.parse().unwrap();
+            assert!(!is_public(ip), "{embedded}");
+        }
+        assert!(is_public("2a00:1450:4007::64".parse().unwrap()));
         assert!(reachable("https://shop.example/hooks", false));
         assert!(reachable("http://127.0.0.1/hooks", true));
     }

@@ -1651,6 +1651,78 @@ async fn a_merchant_reaches_so_many_clients_an_hour() {
     .await;
 }
 
+/// Requests that arrive together, on several instances (two PostgreSQL stores on one
+/// database; SQLite's one writer), are counted one after the other: exactly the budget
+/// goes out, whatever the interleaving. A multi-threaded runtime, so that the requests
+/// really overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_budget_holds_against_requests_at_once_on_several_instances() {
+    /// A backend's name, its instances on one database, and what keeps it.
+    type Instances = (&'static str, Vec<Arc<dyn Store>>, Guard);
+    let mut setups: Vec<Instances> = Vec::new();
+    let sqlite = sqlite_backend();
+    setups.push(("sqlite", vec![sqlite.store.clone()], sqlite.guard));
+    if let Some(url) = test_database_url() {
+        let schema = ScratchSchema::create(&url).await.expect("a scratch schema");
+        let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+        for _ in 0..2 {
+            let settings = PostgresSettings {
+                lanes: 4,
+                ..PostgresSettings::default()
+            };
+            stores.push(Arc::new(
+                PostgresStore::open(&schema.url, settings)
+                    .await
+                    .expect("an instance"),
+            ));
+        }
+        setups.push(("postgres, two instances", stores, Box::new(schema)));
+    }
+    for (name, stores, _guard) in setups {
+        let alice = stores[0]
+            .enroll_client(NewClient {
+                certificates: vec![new_certificate("5c01", CertificateKind::Holder, None)],
+                ..new_client(1, "EUR", 100_000, 0)
+            })
+            .await
+            .unwrap();
+        let budget = MessageBudget::new(40, 5, 20, 5);
+        let mut requests = Vec::new();
+        for index in 0..24_usize {
+            let store = stores[index % stores.len()].clone();
+            let address = alice.phone.as_str().to_owned();
+            requests.push(tokio::spawn(async move {
+                let request = NewSignatureRequest {
+                    certificate_serial: "5c01".into(),
+                    message: NewMessage {
+                        address,
+                        sealed_body: b"signature seal".to_vec(),
+                    },
+                    budget,
+                    ..signature_request(alice.id, &format!("{index:032x}"), NOW)
+                };
+                store.create_signature_request(request).await.unwrap()
+            }));
+        }
+        let mut created = 0;
+        for request in requests {
+            match request.await.unwrap() {
+                SignatureRequestOutcome::Created(_) => created += 1,
+                SignatureRequestOutcome::Throttled(too_many) => {
+                    assert_eq!(too_many, TooMany::Seals, "{name}")
+                }
+            }
+        }
+        assert_eq!(created, 5, "{name}: exactly the budget's seals");
+        let sent = stores[0]
+            .messages_to(alice.phone.as_str(), 100)
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(sent, 5, "{name}: as many messages queued");
+    }
+}
+
 /// One budget covers every message to a client, whoever asks: signature seals, payment
 /// seals, numbers the client asks for and numbers merchants ask for. The burst that once
 /// sent 40 messages sends exactly the budget; each refusal names its limit and leaves

@@ -392,6 +392,10 @@ const MIGRATIONS: &[&str] = &[
             CHECK (kind IN ('payment_seal', 'signature_seal', 'client_number', 'merchant_number', 'notice')),
         ADD COLUMN merchant_id BIGINT REFERENCES merchants (id),
         ADD CHECK ((merchant_id IS NOT NULL) = (kind = 'merchant_number'));
+    -- Past rows are notices; a message queued from now on must say what it is, so that
+    -- an instance of the previous version still running fails to queue rather than slip
+    -- its seals and numbers past the budget as notices. Stop older instances first.
+    ALTER TABLE messages ALTER COLUMN kind DROP DEFAULT;
     CREATE INDEX messages_address_time ON messages (address, created_at);
     CREATE INDEX messages_merchant_time ON messages (merchant_id, created_at)
         WHERE merchant_id IS NOT NULL;
