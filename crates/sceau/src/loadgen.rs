@@ -73,8 +73,28 @@ pub struct LoadReport {
     pub max: Duration,
 }
 
-/// Helper to build a request into `out`. Adds `Host: localhost` unless a Host
-/// header is given, and always adds `Content-Length` (do not pass it yourself).
+/// Names the server in a request built without a `Host` header: `host_line` (`Host:
+/// address\r\n`) goes right after the request line. sceau serves only requests that
+/// name it.
+pub fn with_host(request: &mut Vec<u8>, host_line: &[u8]) {
+    let Some(end) = request.windows(2).position(|pair| pair == b"\r\n") else {
+        return;
+    };
+    let head_end = request
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or(request.len());
+    let named = request[..head_end]
+        .split(|byte| *byte == b'\n')
+        .any(|line| line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"host:"));
+    if !named {
+        request.splice(end + 2..end + 2, host_line.iter().copied());
+    }
+}
+
+/// Helper to build a request into `out`. Adds no `Host` (the connection adds the
+/// server's address, which the server requires: `with_host`) unless one is given, and
+/// always adds `Content-Length` (do not pass it yourself).
 pub fn write_request(
     out: &mut Vec<u8>,
     method: &str,
@@ -86,9 +106,6 @@ pub fn write_request(
     out.push(b' ');
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        out.extend_from_slice(b"Host: localhost\r\n");
-    }
     for (name, value) in headers {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
@@ -210,6 +227,10 @@ async fn worker(
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new()?;
     let mut request = Vec::with_capacity(1024);
+    let host_line = format!(
+        "Host: {}\r\n",
+        plan.addresses[worker_id % plan.addresses.len()]
+    );
     let mut conn: Option<Conn> = None;
     let mut sequence = 0u64;
     // Open loop: stagger the workers' schedules evenly within one interval.
@@ -265,6 +286,7 @@ async fn worker(
         if !source.build(worker_id, sequence, &mut request) {
             break;
         }
+        with_host(&mut request, host_line.as_bytes());
         sequence += 1;
         // Closed loop: latency starts now, after any (re)connect.
         let sent_at = scheduled.unwrap_or_else(Instant::now);
@@ -729,8 +751,16 @@ mod tests {
         write_request(&mut out, "GET", "/x", &[("Accept", "*/*")], b"");
         assert_eq!(
             out,
-            b"GET /x HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\nContent-Length: 0\r\n\r\n"
+            b"GET /x HTTP/1.1\r\nAccept: */*\r\nContent-Length: 0\r\n\r\n"
         );
+        with_host(&mut out, b"Host: 127.0.0.1:8080\r\n");
+        assert_eq!(
+            out,
+            b"GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept: */*\r\nContent-Length: 0\r\n\r\n"
+        );
+        let named = out.clone();
+        with_host(&mut out, b"Host: other\r\n");
+        assert_eq!(out, named, "a named request is left as it is");
         let head = parse_head(
             b"HTTP/1.1 204 No Content\r\nCONNECTION: Close\r\n\r\n",
             false,
