@@ -155,16 +155,14 @@ pub async fn check_names(served: Arc<Served>, request: Request, next: Next) -> R
         .extensions()
         .get::<ConnectionAddress>()
         .map(|address| address.0);
-    let host = request
-        .uri()
-        .authority()
-        .map(|authority| authority.as_str())
-        .or_else(|| {
-            request
-                .headers()
-                .get(header::HOST)
-                .and_then(|value| value.to_str().ok())
-        });
+    // A name that is not text names nothing of ours.
+    let host = match request.uri().authority() {
+        Some(authority) => Some(authority.as_str()),
+        None => match request.headers().get(header::HOST) {
+            Some(value) => Some(value.to_str().unwrap_or("")),
+            None => None,
+        },
+    };
     // A request without a name (HTTP/1.0, a health probe) asks for the connection's
     // own address: browsers always send one, so a rebound name never goes unsaid.
     if !host.is_none_or(|host| served.serves_host(host, local)) {

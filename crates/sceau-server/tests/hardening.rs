@@ -204,6 +204,20 @@ async fn only_this_servers_names_and_origins_are_served() {
         check_error(&reply, 421, "unknown_host");
     }
     assert_eq!(get("/health", &address).await.status, StatusCode::OK);
+    // A name that is not text is no name of ours; no name at all is the connection's.
+    let mut unreadable = connect(
+        &server,
+        b"GET /health HTTP/1.1\r\nHost: \xff\xfe\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let answer = until_closed(&mut unreadable).await;
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
+    let mut unnamed = connect(&server, b"GET /health HTTP/1.0\r\n\r\n").await;
+    let answer = until_closed(&mut unnamed).await;
+    assert!(
+        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
     assert_eq!(
         get("/health", &format!("LOCALHOST:{port}")).await.status,
         StatusCode::OK
