@@ -93,14 +93,6 @@ impl DocumentDigester {
 #[derive(Debug)]
 pub struct DocumentTooLarge;
 
-impl Document {
-    /// A document already in memory.
-    pub fn of(content: &[u8]) -> Result<Document, DocumentTooLarge> {
-        let mut digester = DocumentDigester::default();
-        digester.update(content)?;
-        Ok(digester.finish())
-    }
-}
 /// The longest document name (it is shown in the SMS).
 pub const DOCUMENT_NAME_LEN_MAX: usize = 100;
 /// A document name: shown between quotation marks in the SMS, so it may hold none.

@@ -256,6 +256,23 @@ pub(crate) const SIGN_IN_ACCEPTED_POSTGRES: &str = "UPDATE clients SET sign_in_f
      sign_in_locks = 0, sign_in_locked_until = 0, unlock_nonce = NULL, unlock_issued_at = NULL, \
      unlock_sends = 0, unlock_sends_since = 0 WHERE id = $1";
 
+/// An account's unlock code from its columns: `Some(None)` when there is none, `None`
+/// if the nonce is not 16 bytes.
+pub(crate) fn unlock_code(
+    client_id: i64,
+    nonce: Option<Vec<u8>>,
+    issued_at_s: Option<i64>,
+) -> Option<Option<sceau_domain::sign_in::UnlockInput>> {
+    match (nonce, issued_at_s) {
+        (Some(nonce), Some(issued_at_s)) => Some(Some(sceau_domain::sign_in::UnlockInput {
+            client_id,
+            issued_at_s,
+            nonce: nonce.as_slice().try_into().ok()?,
+        })),
+        _ => Some(None),
+    }
+}
+
 /// An account's unlock codes from their columns (`None` if the nonce is not 16 bytes).
 pub(crate) fn unlock_state(
     client_id: i64,
@@ -264,16 +281,8 @@ pub(crate) fn unlock_state(
     sends: u32,
     sends_since_s: i64,
 ) -> Option<sceau_domain::sign_in::UnlockState> {
-    let code = match (nonce, issued_at_s) {
-        (Some(nonce), Some(issued_at_s)) => Some(sceau_domain::sign_in::UnlockInput {
-            client_id,
-            issued_at_s,
-            nonce: nonce.as_slice().try_into().ok()?,
-        }),
-        _ => None,
-    };
     Some(sceau_domain::sign_in::UnlockState {
-        code,
+        code: unlock_code(client_id, nonce, issued_at_s)?,
         sends,
         sends_since_s,
     })

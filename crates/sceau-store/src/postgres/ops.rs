@@ -610,9 +610,8 @@ async fn record_sign_in(c: &Conn, attempt: &SignInAttempt) -> Result<Option<Sign
     };
     let failures = u32::try_from(col::<i64>(&row, 0)?).unwrap_or(u32::MAX);
     let locks = u32::try_from(col::<i64>(&row, 1)?).unwrap_or(u32::MAX);
-    let stored = crate::shared::unlock_state(attempt.client_id, col(&row, 3)?, col(&row, 4)?, 0, 0)
-        .ok_or_else(|| Fail::Store(StoreError::Corrupt("unlock_nonce".into())))?
-        .code;
+    let stored = crate::shared::unlock_code(attempt.client_id, col(&row, 3)?, col(&row, 4)?)
+        .ok_or_else(|| Fail::Store(StoreError::Corrupt("unlock_nonce".into())))?;
     let verdict = sceau_domain::sign_in::judge_attempt(
         attempt.password_right,
         attempt.unlock,

@@ -226,9 +226,8 @@ pub(super) fn record_sign_in(
     let Some((failures, locks, paused_until_s, nonce, issued_at_s)) = row else {
         return Ok(None);
     };
-    let stored = crate::shared::unlock_state(attempt.client_id, nonce, issued_at_s, 0, 0)
-        .ok_or_else(|| StoreError::Corrupt("unlock_nonce".into()))?
-        .code;
+    let stored = crate::shared::unlock_code(attempt.client_id, nonce, issued_at_s)
+        .ok_or_else(|| StoreError::Corrupt("unlock_nonce".into()))?;
     let verdict = sceau_domain::sign_in::judge_attempt(
         attempt.password_right,
         attempt.unlock,
