@@ -3,19 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 
-fn key() -> &'static sceau_log::VerifierKey {
-    static KEY: OnceLock<sceau_log::VerifierKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let signing = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        sceau_log::NoteSigner::new("fuzz.example/log", signing)
-            .expect("a signer")
-            .verifier_key()
-    })
-}
+#[path = "common/mod.rs"]
+mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let report = sceau_server::bundle::check(data, b"not a certificate", key());
+    let report = sceau_server::bundle::check(data, b"not a certificate", common::log_key());
     assert!(!report.valid(), "a valid bundle against no root");
 });
