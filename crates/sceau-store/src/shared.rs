@@ -314,8 +314,9 @@ pub(crate) fn sent_this_hour(
     for (kind, count, of_this_merchant) in rows {
         let kind = sceau_domain::reach::MessageKind::parse(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("message kind {kind:?}")))?;
-        let count = u32::try_from(count).unwrap_or(u32::MAX);
-        let of_this_merchant = u32::try_from(of_this_merchant).unwrap_or(u32::MAX);
+        let count = crate::error::stored_count(count, "messages of the hour")?;
+        let of_this_merchant =
+            crate::error::stored_count(of_this_merchant, "messages of the hour")?;
         sent.add(kind, count, of_this_merchant);
     }
     Ok(sent)

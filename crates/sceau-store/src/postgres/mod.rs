@@ -145,13 +145,27 @@ impl Fail {
             || *code == SqlState::T_R_DEADLOCK_DETECTED)
     }
 
+    /// What a failure means to the caller: only a database that cannot be reached, is
+    /// stopping, out of resources or lost a race too often is "unavailable" (try again);
+    /// a statement it refused (a constraint broken, a value of the wrong type) is a bug,
+    /// and damaged data is corrupt.
     fn into_store_error(self) -> StoreError {
-        match self {
-            Fail::Store(error) => error,
-            Fail::Db(error) => StoreError::Unavailable(match error.as_db_error() {
-                Some(db) => format!("{}: {}", db.code().code(), db.message()),
-                None => error.to_string(),
-            }),
+        let error = match self {
+            Fail::Store(error) => return error,
+            Fail::Db(error) => error,
+        };
+        let Some(db) = error.as_db_error() else {
+            return StoreError::Unavailable(error.to_string());
+        };
+        let detail = format!("{}: {}", db.code().code(), db.message());
+        let code = db.code().code();
+        match code.get(..2).unwrap_or_default() {
+            // Connection, resources, operator intervention, a lost race, system errors.
+            "08" | "53" | "57" | "40" | "58" => StoreError::Unavailable(detail),
+            // Waited too long for a lock, or left idle in a transaction by the server.
+            _ if code == "55P03" || code == "25P03" => StoreError::Unavailable(detail),
+            "XX" => StoreError::Corrupt(detail),
+            _ => StoreError::Refused(detail),
         }
     }
 }

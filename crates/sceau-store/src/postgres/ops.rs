@@ -9,6 +9,7 @@ use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row
 use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
 use super::{certificates, checkout, clearing, evidence, log, signatures};
 use crate::StoreError;
+use crate::error::stored_count;
 use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
 use crate::shared::unlock_columns;
@@ -608,8 +609,8 @@ async fn record_sign_in(c: &Conn, attempt: &SignInAttempt) -> Result<Option<Sign
     else {
         return Ok(None);
     };
-    let failures = u32::try_from(col::<i64>(&row, 0)?).unwrap_or(u32::MAX);
-    let locks = u32::try_from(col::<i64>(&row, 1)?).unwrap_or(u32::MAX);
+    let failures = stored_count(col(&row, 0)?, "clients.sign_in_failures")?;
+    let locks = stored_count(col(&row, 1)?, "clients.sign_in_locks")?;
     let stored = crate::shared::unlock_code(attempt.client_id, col(&row, 3)?, col(&row, 4)?)
         .ok_or_else(|| Fail::Store(StoreError::Corrupt("unlock_nonce".into())))?;
     let verdict = sceau_domain::sign_in::judge_attempt(
@@ -858,7 +859,7 @@ async fn merchant_reach(
     Ok(MerchantReach {
         known,
         client_stopped: client.stopped(now_s),
-        clients_this_hour: u32::try_from(clients).unwrap_or(u32::MAX),
+        clients_this_hour: stored_count(clients, "distinct clients of the hour")?,
         client_among_them: col(&row, 1)?,
     })
 }
