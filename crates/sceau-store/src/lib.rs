@@ -1,14 +1,18 @@
 //! sceau's store: everything that must survive a restart.
 //!
-//! One trait, [`Store`], that the server uses and that every backend implements; one
-//! conformance suite (`tests/conformance.rs`) that every backend passes: SQLite
-//! ([`SqliteStore`], the embedded default) and PostgreSQL ([`PostgresStore`]).
+//! One small trait per capability ([`capabilities`]: parties, sign-ins, card payments,
+//! the outbox, checkouts, webhooks, clearing, certificates, signatures, the transparency
+//! log, evidence, the ledger's check), each implemented by every backend in one file per
+//! capability; [`Store`] is their sum. One conformance suite (`tests/conformance`) that
+//! every backend passes: SQLite ([`SqliteStore`], the embedded default) and PostgreSQL
+//! ([`PostgresStore`]).
 //!
 //! Writes are *commands* executed by one writer per database in *batches*: the commands
 //! waiting at a given moment run inside one transaction, each in its own savepoint so that
 //! it succeeds or fails alone, and the batch is committed with one fsync before any of
 //! them is answered (group commit). Nothing is acknowledged before it is durable.
 
+pub mod capabilities;
 mod error;
 pub mod evidence;
 mod log;
@@ -17,293 +21,42 @@ pub mod postgres;
 mod shared;
 pub mod sqlite;
 
+pub use capabilities::*;
 pub use error::StoreError;
 pub use model::*;
 pub use postgres::{PostgresSettings, PostgresStore};
 pub use shared::CHECKOUT_FAILED_SEAL;
 pub use sqlite::SqliteStore;
 
-use async_trait::async_trait;
-use sceau_domain::PhoneNumber;
+/// Everything the server keeps: the sum of the capabilities (see [`capabilities`]).
+pub trait Store:
+    Parties
+    + SignIns
+    + CardPayments
+    + Outbox
+    + Checkouts
+    + Webhooks
+    + Clearing
+    + Certificates
+    + Signatures
+    + TransparencyLog
+    + Evidence
+    + Ledger
+{
+}
 
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Enrols a client: their account (with its opening balance transferred from the
-    /// issuer's funding account of that currency) and their credentials.
-    async fn enroll_client(&self, client: NewClient) -> Result<ClientRecord, StoreError>;
-
-    /// Enrols a merchant. Settlement accounts are opened per currency on first use.
-    async fn enroll_merchant(&self, merchant: NewMerchant) -> Result<MerchantRecord, StoreError>;
-
-    async fn merchant_by_key_hash(
-        &self,
-        key_hash: [u8; 32],
-    ) -> Result<Option<MerchantRecord>, StoreError>;
-    async fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRecord>, StoreError>;
-    async fn merchants(&self, limit: u32) -> Result<Vec<MerchantRecord>, StoreError>;
-
-    async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError>;
-    async fn client_by_phone(
-        &self,
-        phone: &PhoneNumber,
-    ) -> Result<Option<ClientRecord>, StoreError>;
-    async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError>;
-    async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
-
-    /// Decides a password sign-in attempt under the account's lock, on the account as it
-    /// is then (`sceau_domain::sign_in::judge_attempt`: attempts sent at once are judged
-    /// one after the other), and records it: a success ends the wrong passwords' count,
-    /// the pauses in a row, the unlock code and its sends; a wrong password is counted,
-    /// and too many in a row pause sign-in for a while, longer each time; an attempt
-    /// during a pause without the right code is refused and not counted. `None` for an
-    /// unknown client (an unknown login goes through the same write as a known one).
-    async fn record_sign_in(
-        &self,
-        attempt: SignInAttempt,
-    ) -> Result<Option<SignInVerdict>, StoreError>;
-
-    /// Sends an unlock code to a paused account's phone: stores the code's input and the
-    /// sends of the hour (`send.after`) and queues the message, in one transaction, on
-    /// condition that the account is still paused and its unlock state is still
-    /// `send.read` (else [`UnlockOutcome::Changed`]: read again and decide again).
-    async fn send_unlock_code(&self, send: UnlockCodeSend) -> Result<UnlockOutcome, StoreError>;
-
-    /// Blocks or unblocks a client: a blocked client's numbers decline with `blocked`.
-    async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError>;
-
-    /// Whether the client dealt with the merchant (paid it, or signed in on one of its
-    /// checkouts): only then may the merchant have a number sent to them (Figure 4).
-    async fn merchant_knows_client(
-        &self,
-        merchant_id: i64,
-        client_id: i64,
-    ) -> Result<bool, StoreError>;
-
-    /// Issues a payment number and queues its message, in one transaction. Returns
-    /// [`IssueOutcome::FingerprintTaken`] if a live number already has that fingerprint
-    /// (the caller draws again).
-    async fn issue_number(&self, number: NewNumber) -> Result<IssueOutcome, StoreError>;
-
-    /// Runs a merchant command (authorize, capture, void, refund), replaying the first
-    /// outcome if the idempotency key was seen before.
-    async fn execute(&self, request: CommandRequest) -> Result<Executed, StoreError>;
-
-    /// Releases holds whose time has passed and marks numbers past validity expired.
-    async fn expire(&self, now_s: i64) -> Result<Expired, StoreError>;
-
-    async fn account(&self, account_id: i64) -> Result<Option<AccountView>, StoreError>;
-    async fn client_numbers(
-        &self,
-        client_id: i64,
-        limit: u32,
-    ) -> Result<Vec<NumberView>, StoreError>;
-    async fn authorization(
-        &self,
-        merchant_id: i64,
-        authorization_id: i64,
-    ) -> Result<Option<AuthorizationView>, StoreError>;
-
-    async fn create_session(&self, session: NewSession) -> Result<(), StoreError>;
-    /// The client of a live session, read with it (every signed-in page asks).
-    async fn session_client(
-        &self,
-        token_hash: [u8; 32],
-        now_s: i64,
-    ) -> Result<Option<ClientRecord>, StoreError>;
-    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
-
-    /// Queues a message for the second channel on its own (for notices; a message that
-    /// reports a change is queued by the command that makes it).
-    async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError>;
-
-    /// Messages waiting for the second channel, oldest first.
-    async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError>;
-
-    /// Takes up to `limit` pending messages, oldest first, for a dispatcher to send: each
-    /// is claimed until `now_s + lease_s`, and no other claim (of this or another
-    /// instance) returns it before it is marked or its claim lapses.
-    async fn claim_messages(
-        &self,
-        now_s: i64,
-        lease_s: i64,
-        limit: u32,
-    ) -> Result<Vec<StoredMessage>, StoreError>;
-    async fn mark_message(
-        &self,
-        message_id: i64,
-        delivery: MessageDelivery,
-    ) -> Result<(), StoreError>;
-    /// Messages to one address, newest first (the phone simulator).
-    async fn messages_to(
-        &self,
-        address: &str,
-        limit: u32,
-    ) -> Result<Vec<StoredMessage>, StoreError>;
-
-    /// Records a merchant's checkout (replaying the first answer for a seen idempotency
-    /// key). Returns the checkout and whether it is a replay.
-    async fn create_checkout(
-        &self,
-        checkout: NewCheckout,
-    ) -> Result<(CheckoutView, bool), StoreError>;
-    /// A checkout by the identifier in its page's address.
-    async fn checkout(&self, public_id: &str) -> Result<Option<CheckoutView>, StoreError>;
-    /// The client signed in on a checkout: holds the amount and binds the checkout to them.
-    async fn hold_checkout(&self, hold: HoldCheckout) -> Result<HoldOutcome, StoreError>;
-    /// Sends a (new) seal for a held checkout; the previous seal dies.
-    async fn send_seal(&self, send: SendSeal) -> Result<SendOutcome, StoreError>;
-    /// Applies the verdict on a typed seal: pays, counts a wrong try, or fails the payment.
-    async fn type_seal(&self, typed: TypedSeal) -> Result<SealOutcome, StoreError>;
-    /// Takes up to `limit` webhooks due at `now_s`, each claimed until `now_s + lease_s`.
-    async fn claim_webhooks(
-        &self,
-        now_s: i64,
-        lease_s: i64,
-        limit: u32,
-    ) -> Result<Vec<WebhookDelivery>, StoreError>;
-    /// Records a delivery attempt of a webhook.
-    async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError>;
-
-    /// Sets where a merchant is paid out to. False if there is no such merchant.
-    async fn set_merchant_bank(
-        &self,
-        merchant_id: i64,
-        bank: BankDetails,
-    ) -> Result<bool, StoreError>;
-
-    /// Closes a clearing batch, in one transaction: pays out the balances (transfers of
-    /// kind `payout`, recorded with the batch), and stores the batch with its settlement
-    /// file. Balances paid are zero afterwards, so a second close pays nothing.
-    async fn close_clearing_batch(
-        &self,
-        close: CloseClearing,
-    ) -> Result<ClearingOutcome, StoreError>;
-    /// A closed batch and its payouts.
-    async fn clearing_batch(
-        &self,
-        batch_id: i64,
-    ) -> Result<Option<(ClearingBatch, Vec<Payout>)>, StoreError>;
-    /// Closed batches, newest first.
-    async fn clearing_batches(&self, limit: u32) -> Result<Vec<ClearingBatch>, StoreError>;
-    /// A closed batch's settlement file, exactly as it was written.
-    async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError>;
-
-    /// Pins the PKI whose root certificate has this SHA-256 to the database, the first
-    /// time; returns the pinned root's hash (the one given, or another instance's).
-    async fn pin_pki_root(&self, root_sha256: [u8; 32], now_s: i64)
-    -> Result<[u8; 32], StoreError>;
-
-    /// Records a certificate issued outside enrolment (a disposable one, or a client's
-    /// later certificate). A serial or key label seen before is a conflict.
-    async fn record_certificate(&self, certificate: NewCertificate) -> Result<(), StoreError>;
-    /// A certificate by its serial number (lowercase hexadecimal).
-    async fn certificate(&self, serial: &str) -> Result<Option<CertificateRecord>, StoreError>;
-    /// A client's certificates, oldest first.
-    async fn client_certificates(
-        &self,
-        client_id: i64,
-    ) -> Result<Vec<CertificateRecord>, StoreError>;
-    /// Revokes a certificate for the RFC 5280 reason `reason`, at `now_s`; the first
-    /// revocation stands.
-    async fn revoke_certificate(
-        &self,
-        serial: &str,
-        reason: u8,
-        now_s: i64,
-    ) -> Result<RevokeOutcome, StoreError>;
-    /// Revoked certificates not yet expired at `now_s` (what the CRL lists), by serial.
-    async fn revocations(&self, now_s: i64) -> Result<Vec<CertificateRecord>, StoreError>;
-    /// The one use of a disposable certificate: in one transaction, checks it is valid
-    /// at `now_s`, unused and unrevoked, and records the use with its revocation.
-    async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError>;
-
-    /// Records a request for a signature in a client's name and queues its seal's
-    /// message, in one transaction (unless the client made too many within the hour).
-    async fn create_signature_request(
-        &self,
-        request: NewSignatureRequest,
-    ) -> Result<SignatureRequestOutcome, StoreError>;
-    /// A signature request by its public identifier.
-    async fn signature_request(
-        &self,
-        public_id: &str,
-    ) -> Result<Option<SignatureRequestView>, StoreError>;
-    /// A client's signature requests, newest first.
-    async fn client_signature_requests(
-        &self,
-        client_id: i64,
-        limit: u32,
-    ) -> Result<Vec<SignatureRequestView>, StoreError>;
-    /// Judges a seal typed for a signature request and records the verdict.
-    async fn type_signature_seal(
-        &self,
-        typed: TypedSignatureSeal,
-    ) -> Result<SignatureSealOutcome, StoreError>;
-    /// Stores the signature of a sealed request (which becomes signed). False if the
-    /// request is not sealed (signed already, or never sealed).
-    async fn record_signature(
-        &self,
-        public_id: &str,
-        signature: Vec<u8>,
-        now_s: i64,
-    ) -> Result<bool, StoreError>;
-
-    /// Queues entries for the transparency log, in order (an integration appends them).
-    async fn append_log(&self, entries: Vec<Vec<u8>>, now_s: i64) -> Result<(), StoreError>;
-    /// Appends the waiting entries (up to the batch's size) to the log and signs the new
-    /// checkpoint, in one transaction. `None` when nothing was waiting.
-    async fn integrate_log(
-        &self,
-        integrate: IntegrateLog,
-    ) -> Result<Option<LogCheckpoint>, StoreError>;
-    /// The newest checkpoint.
-    async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError>;
-    /// The entry at `index` of the log (integrated).
-    async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
-    /// The inclusion proof of the entry `index` in the tree of `size` entries; `None`
-    /// unless `index < size <=` the integrated size.
-    async fn log_inclusion_proof(
-        &self,
-        index: u64,
-        size: u64,
-    ) -> Result<Option<Vec<[u8; 32]>>, StoreError>;
-    /// The consistency proof between the trees of `old` and `new` entries; `None` unless
-    /// `old <= new <=` the integrated size.
-    async fn log_consistency_proof(
-        &self,
-        old: u64,
-        new: u64,
-    ) -> Result<Option<Vec<[u8; 32]>>, StoreError>;
-
-    /// The stored complete nodes of `level` from `start`, in order, up to `count`
-    /// (stopping at the first missing): the content of tlog-tiles' hash tiles.
-    async fn log_nodes(
-        &self,
-        level: u8,
-        start: u64,
-        count: u32,
-    ) -> Result<Vec<[u8; 32]>, StoreError>;
-    /// The entries from `start`, in order, up to `count` (tlog-tiles' entry bundles).
-    async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError>;
-
-    /// The evidence records of a subject (`checkout:co_…`, `number:12`...), in order,
-    /// each with its index in the log once integrated.
-    async fn evidence(&self, subject: &str) -> Result<Vec<EvidenceRecord>, StoreError>;
-    /// Stores the receipt of an evidence record: the CMS signature of the record by the
-    /// client's key. The first receipt stands: false if the record had one.
-    async fn record_receipt(
-        &self,
-        evidence_id: i64,
-        signature: Vec<u8>,
-        now_s: i64,
-    ) -> Result<bool, StoreError>;
-    /// The receipt of an evidence record.
-    async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError>;
-
-    /// Fails a sealed request that can no longer be signed (its certificate was revoked
-    /// or expired after the seal). False if it is not sealed.
-    async fn fail_sealed_signature(&self, public_id: &str) -> Result<bool, StoreError>;
-
-    /// Recomputes the ledger's invariants from the stored rows.
-    async fn check_ledger(&self) -> Result<LedgerReport, StoreError>;
+impl<T> Store for T where
+    T: Parties
+        + SignIns
+        + CardPayments
+        + Outbox
+        + Checkouts
+        + Webhooks
+        + Clearing
+        + Certificates
+        + Signatures
+        + TransparencyLog
+        + Evidence
+        + Ledger
+{
 }

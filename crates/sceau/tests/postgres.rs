@@ -8,8 +8,9 @@
 
 use reqwest::{RequestBuilder, StatusCode};
 use sceau_crypto::Keys;
+use sceau_store::capabilities::*;
 use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
-use sceau_store::{PostgresSettings, PostgresStore, Store};
+use sceau_store::{PostgresSettings, PostgresStore};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};

@@ -183,3 +183,69 @@ pub(super) async fn use_once(c: &Conn, serial: &str, now_s: i64) -> Result<UseOu
         None => UseOutcome::Unknown,
     })
 }
+
+use super::PostgresStore;
+use super::command::Guard;
+use crate::capabilities::Certificates;
+use async_trait::async_trait;
+use futures_util::FutureExt;
+
+#[async_trait]
+impl Certificates for PostgresStore {
+    async fn pin_pki_root(
+        &self,
+        root_sha256: [u8; 32],
+        now_s: i64,
+    ) -> Result<[u8; 32], StoreError> {
+        self.write(Guard::Nothing, (root_sha256, now_s), |c, d, _| {
+            self::pin_root(c, &d.0, d.1).boxed()
+        })
+        .await
+    }
+
+    async fn record_certificate(&self, certificate: NewCertificate) -> Result<(), StoreError> {
+        self.write(Guard::Nothing, certificate, |c, certificate, _| {
+            self::insert(c, certificate, None).boxed()
+        })
+        .await
+    }
+
+    async fn certificate(&self, serial: &str) -> Result<Option<CertificateRecord>, StoreError> {
+        let serial = serial.to_owned();
+        self.read(async move |c| self::certificate(c, &serial).await)
+            .await
+    }
+
+    async fn client_certificates(
+        &self,
+        client_id: i64,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        self.read(async |c| self::client_certificates(c, client_id).await)
+            .await
+    }
+
+    async fn revoke_certificate(
+        &self,
+        serial: &str,
+        reason: u8,
+        now_s: i64,
+    ) -> Result<RevokeOutcome, StoreError> {
+        self.write(
+            Guard::Nothing,
+            (serial.to_owned(), reason, now_s),
+            |c, d, _| self::revoke(c, &d.0, d.1, d.2).boxed(),
+        )
+        .await
+    }
+
+    async fn revocations(&self, now_s: i64) -> Result<Vec<CertificateRecord>, StoreError> {
+        self.read(async |c| self::revocations(c, now_s).await).await
+    }
+
+    async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError> {
+        self.write(Guard::Nothing, (serial.to_owned(), now_s), |c, d, _| {
+            self::use_once(c, &d.0, d.1).boxed()
+        })
+        .await
+    }
+}

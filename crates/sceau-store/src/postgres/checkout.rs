@@ -7,7 +7,7 @@
 //! finds nothing and the command fails with `checkout_changed_concurrently`, undoing all
 //! it wrote; the batch then runs again with one savepoint per command, and the command
 //! reruns on what is stored now. A hold is taken, captured or released only under the
-//! accounts the batch locked for it (see `ops::accounts_touched`).
+//! accounts the batch locked for it (see `command::Guard`).
 
 use super::ops::{self, AuthorizationRow};
 use super::read::{client_where, narrow};
@@ -393,7 +393,7 @@ pub(super) async fn send_seal(c: &Conn, send: &SendSeal) -> Result<SendOutcome, 
         Some(client) if !client.stopped(send.now_s) => {}
         _ => return Ok(SendOutcome::Refused(CheckoutRefusal::ClientStopped)),
     }
-    // Under the client's account lock (see `accounts_touched`).
+    // Under the client's account lock (`Guard::Client`).
     let allowed = ops::budget_allows(
         c,
         &send.message.address,
@@ -697,4 +697,51 @@ pub(super) async fn mark_webhook(
     )
     .await?;
     Ok(())
+}
+
+use super::PostgresStore;
+use super::command::Guard;
+use crate::capabilities::Checkouts;
+use async_trait::async_trait;
+use futures_util::FutureExt;
+
+#[async_trait]
+impl Checkouts for PostgresStore {
+    async fn create_checkout(
+        &self,
+        checkout: NewCheckout,
+    ) -> Result<(CheckoutView, bool), StoreError> {
+        self.write(Guard::Nothing, checkout, |c, checkout, _| {
+            self::create_checkout(c, checkout).boxed()
+        })
+        .await
+    }
+
+    async fn checkout(&self, public_id: &str) -> Result<Option<CheckoutView>, StoreError> {
+        self.read(async |c| self::checkout(c, public_id).await)
+            .await
+    }
+
+    async fn hold_checkout(&self, hold: HoldCheckout) -> Result<HoldOutcome, StoreError> {
+        self.write(Guard::Client(hold.client_id), hold, |c, hold, _| {
+            self::hold_checkout(c, hold).boxed()
+        })
+        .await
+    }
+
+    async fn send_seal(&self, send: SendSeal) -> Result<SendOutcome, StoreError> {
+        self.write(Guard::Client(send.client_id), send, |c, send, _| {
+            self::send_seal(c, send).boxed()
+        })
+        .await
+    }
+
+    async fn type_seal(&self, typed: TypedSeal) -> Result<SealOutcome, StoreError> {
+        self.write(
+            Guard::CheckoutHold(typed.public_id.clone()),
+            typed,
+            |c, typed, locked| self::type_seal(c, typed, locked).boxed(),
+        )
+        .await
+    }
 }

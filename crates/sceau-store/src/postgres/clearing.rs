@@ -267,3 +267,53 @@ pub(super) async fn settlement_file(c: &Conn, batch_id: i64) -> Result<Option<St
     .map(|row| col(&row, 0))
     .transpose()
 }
+
+use super::PostgresStore;
+use super::command::Guard;
+use crate::capabilities::Clearing;
+use async_trait::async_trait;
+use futures_util::FutureExt;
+
+#[async_trait]
+impl Clearing for PostgresStore {
+    async fn set_merchant_bank(
+        &self,
+        merchant_id: i64,
+        bank: BankDetails,
+    ) -> Result<bool, StoreError> {
+        self.write(Guard::Nothing, (merchant_id, bank), |c, d, _| {
+            self::set_merchant_bank(c, d.0, &d.1).boxed()
+        })
+        .await
+    }
+
+    async fn close_clearing_batch(
+        &self,
+        close: CloseClearing,
+    ) -> Result<ClearingOutcome, StoreError> {
+        self.write(
+            Guard::Clearing(close.currency.code().to_owned()),
+            close,
+            |c, close, locked| self::close_clearing_batch(c, close, locked).boxed(),
+        )
+        .await
+    }
+
+    async fn clearing_batch(
+        &self,
+        batch_id: i64,
+    ) -> Result<Option<(ClearingBatch, Vec<Payout>)>, StoreError> {
+        self.read(async |c| self::clearing_batch(c, batch_id).await)
+            .await
+    }
+
+    async fn clearing_batches(&self, limit: u32) -> Result<Vec<ClearingBatch>, StoreError> {
+        self.read(async |c| self::clearing_batches(c, limit).await)
+            .await
+    }
+
+    async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError> {
+        self.read(async |c| self::settlement_file(c, batch_id).await)
+            .await
+    }
+}

@@ -360,3 +360,36 @@ pub(super) async fn receipt(c: &Conn, evidence_id: i64) -> Result<Option<Vec<u8>
     .map(|row| col(&row, 0))
     .transpose()
 }
+
+use super::PostgresStore;
+use super::command::Guard;
+use crate::capabilities::Evidence;
+use async_trait::async_trait;
+use futures_util::FutureExt;
+
+#[async_trait]
+impl Evidence for PostgresStore {
+    async fn evidence(&self, subject: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.read(async |c| self::of_subject(c, subject).await)
+            .await
+    }
+
+    async fn record_receipt(
+        &self,
+        evidence_id: i64,
+        signature: Vec<u8>,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            Guard::Nothing,
+            (evidence_id, signature, now_s),
+            |c, d, _| self::record_receipt(c, d.0, &d.1, d.2).boxed(),
+        )
+        .await
+    }
+
+    async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(async |c| self::receipt(c, evidence_id).await)
+            .await
+    }
+}

@@ -304,3 +304,72 @@ pub(super) async fn entries(c: &Conn, start: u64, count: u32) -> Result<Vec<Vec<
     .map(|row| col(row, 0))
     .collect()
 }
+
+use super::PostgresStore;
+use super::command::Guard;
+use crate::capabilities::TransparencyLog;
+use async_trait::async_trait;
+use futures_util::FutureExt;
+
+#[async_trait]
+impl TransparencyLog for PostgresStore {
+    async fn append_log(&self, entries: Vec<Vec<u8>>, now_s: i64) -> Result<(), StoreError> {
+        self.write(Guard::Nothing, (entries, now_s), |c, d, _| {
+            self::append(c, &d.0, d.1).boxed()
+        })
+        .await
+    }
+
+    async fn integrate_log(
+        &self,
+        integrate: IntegrateLog,
+    ) -> Result<Option<LogCheckpoint>, StoreError> {
+        self.write(Guard::Nothing, integrate, |c, integrate, _| {
+            self::integrate(c, integrate).boxed()
+        })
+        .await
+    }
+
+    async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError> {
+        self.read(async |c| self::checkpoint(c).await).await
+    }
+
+    async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(async |c| self::entry(c, index).await).await
+    }
+
+    async fn log_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+        let request = crate::log::ProofRequest::Inclusion { index, size };
+        self.read(async move |c| self::proof(c, &request, size).await)
+            .await
+    }
+
+    async fn log_consistency_proof(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+        let request = crate::log::ProofRequest::Consistency { old, new };
+        self.read(async move |c| self::proof(c, &request, new).await)
+            .await
+    }
+
+    async fn log_nodes(
+        &self,
+        level: u8,
+        start: u64,
+        count: u32,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.read(async |c| self::nodes(c, level, start, count).await)
+            .await
+    }
+
+    async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.read(async |c| self::entries(c, start, count).await)
+            .await
+    }
+}

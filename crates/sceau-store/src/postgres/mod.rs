@@ -24,19 +24,29 @@
 mod certificates;
 mod checkout;
 mod clearing;
+mod command;
 mod evidence;
+mod ledger;
 mod log;
 mod ops;
+mod outbox;
+mod parties;
+mod payments;
 mod read;
 pub mod schema;
 pub mod scratch;
+mod sign_in;
 mod signatures;
+mod webhooks;
 
+use crate::StoreError;
+use crate::capabilities::*;
 use crate::model::*;
-use crate::{Store, StoreError};
 use async_trait::async_trait;
+use command::{Guard, Op, Operation, Output};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use sceau_domain::PhoneNumber;
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
@@ -202,155 +212,17 @@ async fn exec(c: &Conn, sql: &str, params: &Params<'_>) -> Result<u64, Fail> {
     Ok(c.execute(&statement, params).await?)
 }
 
-/// A write, as data: a batch may run it twice (see [`run_batch`]).
-enum Write {
-    EnrollClient(NewClient),
-    EnrollMerchant(NewMerchant),
-    RecordSignIn(SignInAttempt),
-    SendUnlockCode(UnlockCodeSend),
-    SetClientBlocked {
-        client_id: i64,
-        blocked: bool,
-    },
-    IssueNumber(NewNumber),
-    Execute(CommandRequest),
-    Expire(i64),
-    CreateSession(NewSession),
-    DeleteSession([u8; 32]),
-    EnqueueMessage(NewMessage, i64),
-    MarkMessage(i64, MessageDelivery),
-    ClaimMessages {
-        now_s: i64,
-        lease_s: i64,
-        limit: u32,
-    },
-    CreateCheckout(NewCheckout),
-    HoldCheckout(HoldCheckout),
-    SendSeal(SendSeal),
-    TypeSeal(TypedSeal),
-    ClaimWebhooks {
-        now_s: i64,
-        lease_s: i64,
-        limit: u32,
-    },
-    MarkWebhook(i64, WebhookResult),
-    SetMerchantBank {
-        merchant_id: i64,
-        bank: BankDetails,
-    },
-    CloseClearing(CloseClearing),
-    RecordCertificate(NewCertificate),
-    RevokeCertificate {
-        serial: String,
-        reason: u8,
-        now_s: i64,
-    },
-    UseCertificate {
-        serial: String,
-        now_s: i64,
-    },
-    CreateSignatureRequest(NewSignatureRequest),
-    PinPkiRoot {
-        root_sha256: [u8; 32],
-        now_s: i64,
-    },
-    AppendLog(Vec<Vec<u8>>, i64),
-    FailSealedSignature(String),
-    IntegrateLog(IntegrateLog),
-    TypeSignatureSeal(TypedSignatureSeal),
-    RecordSignature {
-        public_id: String,
-        signature: Vec<u8>,
-        now_s: i64,
-    },
-    RecordReceipt {
-        evidence_id: i64,
-        signature: Vec<u8>,
-        now_s: i64,
-    },
-}
-
-impl Write {
-    /// Which lane a write goes to: writes about the same number, authorization or client
-    /// go to the same lane, so that lanes mostly lock different accounts and their
-    /// batches run side by side instead of waiting for each other's locks. (Correctness
-    /// does not depend on it: another instance's lanes are elsewhere anyway.)
-    fn lane_key(&self) -> Option<u64> {
-        let fingerprint_key = |fingerprint: &[u8; 32]| {
-            let mut head = [0_u8; 8];
-            head.copy_from_slice(&fingerprint[..8]);
-            u64::from_le_bytes(head)
-        };
-        match self {
-            Write::Execute(request) => Some(match &request.command {
-                MerchantCommand::Authorize {
-                    number_fingerprint, ..
-                } => fingerprint_key(number_fingerprint),
-                MerchantCommand::Capture {
-                    authorization_id, ..
-                }
-                | MerchantCommand::Void { authorization_id }
-                | MerchantCommand::Refund {
-                    authorization_id, ..
-                } => authorization_id.unsigned_abs(),
-            }),
-            Write::IssueNumber(number) => Some(number.client_id.unsigned_abs()),
-            Write::RecordSignIn(SignInAttempt { client_id, .. })
-            | Write::SetClientBlocked { client_id, .. }
-            | Write::SendUnlockCode(UnlockCodeSend { client_id, .. }) => {
-                Some(client_id.unsigned_abs())
-            }
-            Write::HoldCheckout(HoldCheckout { checkout_id, .. })
-            | Write::SendSeal(SendSeal { checkout_id, .. }) => Some(checkout_id.unsigned_abs()),
-            // Named by its public id (random): spread like the fingerprints.
-            Write::TypeSeal(TypedSeal { public_id, .. }) => Some(
-                public_id
-                    .bytes()
-                    .fold(0_u64, |key, byte| key.rotate_left(5) ^ u64::from(byte)),
-            ),
-            _ => None,
-        }
-    }
-}
-
-/// What a write returns.
-enum Done {
-    Client(ClientRecord),
-    Merchant(MerchantRecord),
-    SignIn(Option<SignInVerdict>),
-    Unlock(UnlockOutcome),
-    Changed(bool),
-    Issued(IssueOutcome),
-    Executed(Executed),
-    Expired(Expired),
-    Id(i64),
-    Messages(Vec<StoredMessage>),
-    /// A checkout created, and whether it is a replay.
-    Checkout(Box<CheckoutView>, bool),
-    Held(HoldOutcome),
-    SealSent(SendOutcome),
-    SealTyped(Box<SealOutcome>),
-    Webhooks(Vec<WebhookDelivery>),
-    Clearing(Box<ClearingOutcome>),
-    Revoked(RevokeOutcome),
-    Used(Box<UseOutcome>),
-    Pinned([u8; 32]),
-    Integrated(Option<LogCheckpoint>),
-    SignatureRequest(Box<SignatureRequestOutcome>),
-    SignatureSeal(Box<SignatureSealOutcome>),
-    Nothing,
-}
-
 struct Job {
-    write: Write,
-    result: Option<Result<Done, StoreError>>,
-    answer: oneshot::Sender<Result<Done, StoreError>>,
+    guard: Guard,
+    operation: Box<dyn Operation>,
+    result: Option<Result<Output, StoreError>>,
+    answer: oneshot::Sender<Result<Output, StoreError>>,
 }
 
 /// The PostgreSQL store. Cheap to clone; clones share the lanes and the pool.
 #[derive(Clone)]
 pub struct PostgresStore {
-    /// One queue per lane; see [`Write::lane_key`].
+    /// One queue per lane; see [`Guard::lane_key`].
     lanes: Arc<Vec<mpsc::Sender<Job>>>,
     next_lane: Arc<AtomicUsize>,
     pool: Pool,
@@ -429,21 +301,36 @@ impl PostgresStore {
         })
     }
 
-    async fn write(&self, write: Write) -> Result<Done, StoreError> {
+    /// Runs a write in a lane's batch and answers once the batch is committed: `run` on
+    /// `data`, after the batch has locked what `guard` names (see [`command`]).
+    async fn write<D, T, F>(&self, guard: Guard, data: D, run: F) -> Result<T, StoreError>
+    where
+        D: Send + Sync + 'static,
+        T: Send + Sync + 'static,
+        F: for<'a> Fn(&'a Conn, &'a D, &'a [i64]) -> BoxFuture<'a, Result<T, Fail>>
+            + Send
+            + Sync
+            + 'static,
+    {
         let (answer, answered) = oneshot::channel();
-        let job = Job {
-            write,
-            result: None,
-            answer,
-        };
         let lanes_count = self.lanes.len();
-        let index = match job.write.lane_key() {
+        let index = match guard.lane_key() {
             Some(key) => (key % lanes_count as u64) as usize,
             None => self.next_lane.fetch_add(1, Ordering::Relaxed) % lanes_count,
         };
+        let job = Job {
+            guard,
+            operation: Box::new(Op { data, run }),
+            result: None,
+            answer,
+        };
         let lane = self.lanes.get(index).ok_or_else(stopped)?;
         lane.send(job).await.map_err(|_| stopped())?;
-        answered.await.map_err(|_| stopped())?
+        let output = answered.await.map_err(|_| stopped())??;
+        output
+            .downcast::<T>()
+            .map(|output| *output)
+            .map_err(|_| StoreError::Corrupt("a write answered with another kind of result".into()))
     }
 
     async fn connection(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -456,10 +343,6 @@ impl PostgresStore {
 
 fn stopped() -> StoreError {
     StoreError::Unavailable("the store is shutting down".into())
-}
-
-fn unexpected() -> StoreError {
-    StoreError::Corrupt("a write answered with another kind of result".into())
 }
 
 /// A lane: takes every command waiting in its queue, runs them as one transaction,
@@ -598,12 +481,12 @@ async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result
         if end > index + 1 {
             let requests: Vec<&CommandRequest> = batch[index..end]
                 .iter()
-                .filter_map(|job| ops::authorization_request(&job.write))
+                .filter_map(|job| command::authorization_request(job.operation.as_ref()))
                 .collect();
             match ops::authorize_wave(client, &requests).await {
                 Ok(executed) => {
                     for (job, executed) in batch[index..end].iter_mut().zip(executed) {
-                        job.result = Some(Ok(Done::Executed(executed)));
+                        job.result = Some(Ok(Box::new(executed) as Output));
                     }
                 }
                 Err(fail) if fail.is_batch_failure() => return Err(Ran::Before(fail)),
@@ -620,12 +503,10 @@ async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result
         if savepoints {
             client.batch_execute("SAVEPOINT command").await?;
         }
-        match ops::run(
-            client,
-            &job.write,
-            locked.get(index - 1).map_or(&[], Vec::as_slice),
-        )
-        .await
+        match job
+            .operation
+            .run(client, locked.get(index - 1).map_or(&[], Vec::as_slice))
+            .await
         {
             Ok(done) => {
                 job.result = Some(Ok(done));
@@ -661,7 +542,7 @@ fn wave_end(batch: &[Job], start: usize, number_accounts: &HashMap<Vec<u8>, Vec<
     let mut numbers = HashSet::new();
     let mut end = start;
     for job in &batch[start..] {
-        let Some(fingerprint) = ops::number_fingerprint(&job.write) else {
+        let Some(fingerprint) = job.guard.number() else {
             break;
         };
         let touched = number_accounts
@@ -686,30 +567,22 @@ type Locked = (Vec<Vec<i64>>, HashMap<Vec<u8>, Vec<i64>>);
 /// together with `BEGIN`, and the numbers' accounts are found and everything is locked
 /// by one statement, itself sent with `BEGIN` when nothing else needs looking up.
 async fn begin_and_lock(client: &Conn, batch: &[Job]) -> Result<Locked, Fail> {
-    let fingerprints: Vec<&[u8]> = batch
-        .iter()
-        .filter_map(|job| ops::number_fingerprint(&job.write))
-        .collect();
-    let (per_command, (of_numbers, locked)) =
-        if batch.iter().any(|job| ops::looks_up_accounts(&job.write)) {
-            let ((), per_command) = tokio::try_join!(
-                async { Ok(client.batch_execute("BEGIN").await?) },
-                futures_util::future::try_join_all(
-                    batch
-                        .iter()
-                        .map(|job| ops::accounts_touched(client, &job.write)),
-                ),
-            )?;
-            let others: Vec<i64> = per_command.iter().flatten().copied().collect();
-            let locked = ops::lock_accounts(client, &fingerprints, &others).await?;
-            (per_command, locked)
-        } else {
-            let ((), locked) = tokio::try_join!(
-                async { Ok(client.batch_execute("BEGIN").await?) },
-                ops::lock_accounts(client, &fingerprints, &[]),
-            )?;
-            (vec![Vec::new(); batch.len()], locked)
-        };
+    let fingerprints: Vec<&[u8]> = batch.iter().filter_map(|job| job.guard.number()).collect();
+    let (per_command, (of_numbers, locked)) = if batch.iter().any(|job| job.guard.looks_up()) {
+        let ((), per_command) = tokio::try_join!(
+            async { Ok(client.batch_execute("BEGIN").await?) },
+            futures_util::future::try_join_all(batch.iter().map(|job| job.guard.accounts(client)),),
+        )?;
+        let others: Vec<i64> = per_command.iter().flatten().copied().collect();
+        let locked = ops::lock_accounts(client, &fingerprints, &others).await?;
+        (per_command, locked)
+    } else {
+        let ((), locked) = tokio::try_join!(
+            async { Ok(client.batch_execute("BEGIN").await?) },
+            ops::lock_accounts(client, &fingerprints, &[]),
+        )?;
+        (vec![Vec::new(); batch.len()], locked)
+    };
     let mut number_accounts: HashMap<Vec<u8>, Vec<i64>> = HashMap::new();
     for (fingerprint, account_id) in of_numbers {
         number_accounts
@@ -730,7 +603,7 @@ async fn begin_and_lock(client: &Conn, batch: &[Job]) -> Result<Locked, Fail> {
     }
     let mut merchants: Vec<i64> = batch
         .iter()
-        .filter_map(|job| ops::merchant_locked(&job.write))
+        .filter_map(|job| job.guard.merchant())
         .collect();
     if !merchants.is_empty() {
         // A merchant not found is locked by nobody: its command finds it unknown.
@@ -748,541 +621,5 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         let client = self.connection().await?;
         query(&client).await.map_err(Fail::into_store_error)
-    }
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    async fn enroll_client(&self, client: NewClient) -> Result<ClientRecord, StoreError> {
-        match self.write(Write::EnrollClient(client)).await? {
-            Done::Client(record) => Ok(record),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn enroll_merchant(&self, merchant: NewMerchant) -> Result<MerchantRecord, StoreError> {
-        match self.write(Write::EnrollMerchant(merchant)).await? {
-            Done::Merchant(record) => Ok(record),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn merchant_by_key_hash(
-        &self,
-        key_hash: [u8; 32],
-    ) -> Result<Option<MerchantRecord>, StoreError> {
-        self.read(async |c| read::merchant_by_key_hash(c, &key_hash).await)
-            .await
-    }
-
-    async fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRecord>, StoreError> {
-        self.read(async |c| read::merchant(c, merchant_id).await)
-            .await
-    }
-
-    async fn merchants(&self, limit: u32) -> Result<Vec<MerchantRecord>, StoreError> {
-        self.read(async |c| read::merchants(c, limit).await).await
-    }
-
-    async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(async |c| read::client_where(c, "login = $1", &login).await)
-            .await
-    }
-
-    async fn client_by_phone(
-        &self,
-        phone: &PhoneNumber,
-    ) -> Result<Option<ClientRecord>, StoreError> {
-        let phone = phone.as_str();
-        self.read(async |c| read::client_where(c, "phone = $1", &phone).await)
-            .await
-    }
-
-    async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(async |c| read::client_where(c, "id = $1", &client_id).await)
-            .await
-    }
-
-    async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError> {
-        self.read(async |c| read::clients(c, limit).await).await
-    }
-
-    async fn record_sign_in(
-        &self,
-        attempt: SignInAttempt,
-    ) -> Result<Option<SignInVerdict>, StoreError> {
-        match self.write(Write::RecordSignIn(attempt)).await? {
-            Done::SignIn(verdict) => Ok(verdict),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn send_unlock_code(&self, send: UnlockCodeSend) -> Result<UnlockOutcome, StoreError> {
-        match self.write(Write::SendUnlockCode(send)).await? {
-            Done::Unlock(outcome) => Ok(outcome),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError> {
-        match self
-            .write(Write::SetClientBlocked { client_id, blocked })
-            .await?
-        {
-            Done::Changed(changed) => Ok(changed),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn merchant_knows_client(
-        &self,
-        merchant_id: i64,
-        client_id: i64,
-    ) -> Result<bool, StoreError> {
-        self.read(async |c| ops::merchant_knows_client(c, merchant_id, client_id).await)
-            .await
-    }
-
-    async fn issue_number(&self, number: NewNumber) -> Result<IssueOutcome, StoreError> {
-        match self.write(Write::IssueNumber(number)).await? {
-            Done::Issued(outcome) => Ok(outcome),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn execute(&self, request: CommandRequest) -> Result<Executed, StoreError> {
-        match self.write(Write::Execute(request)).await? {
-            Done::Executed(executed) => Ok(executed),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn expire(&self, now_s: i64) -> Result<Expired, StoreError> {
-        match self.write(Write::Expire(now_s)).await? {
-            Done::Expired(expired) => Ok(expired),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn account(&self, account_id: i64) -> Result<Option<AccountView>, StoreError> {
-        self.read(async |c| read::account(c, account_id).await)
-            .await
-    }
-
-    async fn client_numbers(
-        &self,
-        client_id: i64,
-        limit: u32,
-    ) -> Result<Vec<NumberView>, StoreError> {
-        self.read(async |c| read::client_numbers(c, client_id, limit).await)
-            .await
-    }
-
-    async fn authorization(
-        &self,
-        merchant_id: i64,
-        authorization_id: i64,
-    ) -> Result<Option<AuthorizationView>, StoreError> {
-        self.read(async |c| read::authorization(c, merchant_id, authorization_id).await)
-            .await
-    }
-
-    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
-        self.write(Write::CreateSession(session)).await.map(|_| ())
-    }
-
-    async fn session_client(
-        &self,
-        token_hash: [u8; 32],
-        now_s: i64,
-    ) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(
-            async |c| match read::session_client(c, &token_hash, now_s).await? {
-                Some(client_id) => read::client_where(c, "id = $1", &client_id).await,
-                None => Ok(None),
-            },
-        )
-        .await
-    }
-
-    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
-        self.write(Write::DeleteSession(token_hash))
-            .await
-            .map(|_| ())
-    }
-
-    async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError> {
-        match self.write(Write::EnqueueMessage(message, now_s)).await? {
-            Done::Id(id) => Ok(id),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
-        self.read(async |c| read::pending_messages(c, limit).await)
-            .await
-    }
-
-    async fn claim_messages(
-        &self,
-        now_s: i64,
-        lease_s: i64,
-        limit: u32,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        let write = Write::ClaimMessages {
-            now_s,
-            lease_s,
-            limit,
-        };
-        match self.write(write).await? {
-            Done::Messages(messages) => Ok(messages),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn mark_message(
-        &self,
-        message_id: i64,
-        delivery: MessageDelivery,
-    ) -> Result<(), StoreError> {
-        self.write(Write::MarkMessage(message_id, delivery))
-            .await
-            .map(|_| ())
-    }
-
-    async fn messages_to(
-        &self,
-        address: &str,
-        limit: u32,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.read(async |c| read::messages_to(c, address, limit).await)
-            .await
-    }
-
-    async fn create_checkout(
-        &self,
-        checkout: NewCheckout,
-    ) -> Result<(CheckoutView, bool), StoreError> {
-        match self.write(Write::CreateCheckout(checkout)).await? {
-            Done::Checkout(view, replayed) => Ok((*view, replayed)),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn checkout(&self, public_id: &str) -> Result<Option<CheckoutView>, StoreError> {
-        self.read(async |c| checkout::checkout(c, public_id).await)
-            .await
-    }
-
-    async fn hold_checkout(&self, hold: HoldCheckout) -> Result<HoldOutcome, StoreError> {
-        match self.write(Write::HoldCheckout(hold)).await? {
-            Done::Held(outcome) => Ok(outcome),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn send_seal(&self, send: SendSeal) -> Result<SendOutcome, StoreError> {
-        match self.write(Write::SendSeal(send)).await? {
-            Done::SealSent(outcome) => Ok(outcome),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn type_seal(&self, typed: TypedSeal) -> Result<SealOutcome, StoreError> {
-        match self.write(Write::TypeSeal(typed)).await? {
-            Done::SealTyped(outcome) => Ok(*outcome),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn claim_webhooks(
-        &self,
-        now_s: i64,
-        lease_s: i64,
-        limit: u32,
-    ) -> Result<Vec<WebhookDelivery>, StoreError> {
-        let write = Write::ClaimWebhooks {
-            now_s,
-            lease_s,
-            limit,
-        };
-        match self.write(write).await? {
-            Done::Webhooks(webhooks) => Ok(webhooks),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError> {
-        self.write(Write::MarkWebhook(webhook_id, result))
-            .await
-            .map(|_| ())
-    }
-
-    async fn set_merchant_bank(
-        &self,
-        merchant_id: i64,
-        bank: BankDetails,
-    ) -> Result<bool, StoreError> {
-        match self
-            .write(Write::SetMerchantBank { merchant_id, bank })
-            .await?
-        {
-            Done::Changed(changed) => Ok(changed),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn close_clearing_batch(
-        &self,
-        close: CloseClearing,
-    ) -> Result<ClearingOutcome, StoreError> {
-        match self.write(Write::CloseClearing(close)).await? {
-            Done::Clearing(outcome) => Ok(*outcome),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn clearing_batch(
-        &self,
-        batch_id: i64,
-    ) -> Result<Option<(ClearingBatch, Vec<Payout>)>, StoreError> {
-        self.read(async |c| clearing::clearing_batch(c, batch_id).await)
-            .await
-    }
-
-    async fn clearing_batches(&self, limit: u32) -> Result<Vec<ClearingBatch>, StoreError> {
-        self.read(async |c| clearing::clearing_batches(c, limit).await)
-            .await
-    }
-
-    async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError> {
-        self.read(async |c| clearing::settlement_file(c, batch_id).await)
-            .await
-    }
-
-    async fn pin_pki_root(
-        &self,
-        root_sha256: [u8; 32],
-        now_s: i64,
-    ) -> Result<[u8; 32], StoreError> {
-        match self.write(Write::PinPkiRoot { root_sha256, now_s }).await? {
-            Done::Pinned(pinned) => Ok(pinned),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn record_certificate(&self, certificate: NewCertificate) -> Result<(), StoreError> {
-        self.write(Write::RecordCertificate(certificate))
-            .await
-            .map(|_| ())
-    }
-
-    async fn certificate(&self, serial: &str) -> Result<Option<CertificateRecord>, StoreError> {
-        let serial = serial.to_owned();
-        self.read(async move |c| certificates::certificate(c, &serial).await)
-            .await
-    }
-
-    async fn client_certificates(
-        &self,
-        client_id: i64,
-    ) -> Result<Vec<CertificateRecord>, StoreError> {
-        self.read(async |c| certificates::client_certificates(c, client_id).await)
-            .await
-    }
-
-    async fn revoke_certificate(
-        &self,
-        serial: &str,
-        reason: u8,
-        now_s: i64,
-    ) -> Result<RevokeOutcome, StoreError> {
-        let serial = serial.to_owned();
-        match self
-            .write(Write::RevokeCertificate {
-                serial,
-                reason,
-                now_s,
-            })
-            .await?
-        {
-            Done::Revoked(outcome) => Ok(outcome),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn revocations(&self, now_s: i64) -> Result<Vec<CertificateRecord>, StoreError> {
-        self.read(async |c| certificates::revocations(c, now_s).await)
-            .await
-    }
-
-    async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError> {
-        let serial = serial.to_owned();
-        match self.write(Write::UseCertificate { serial, now_s }).await? {
-            Done::Used(outcome) => Ok(*outcome),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn create_signature_request(
-        &self,
-        request: NewSignatureRequest,
-    ) -> Result<SignatureRequestOutcome, StoreError> {
-        match self.write(Write::CreateSignatureRequest(request)).await? {
-            Done::SignatureRequest(outcome) => Ok(*outcome),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn signature_request(
-        &self,
-        public_id: &str,
-    ) -> Result<Option<SignatureRequestView>, StoreError> {
-        let public_id = public_id.to_owned();
-        self.read(async move |c| signatures::request(c, &public_id).await)
-            .await
-    }
-
-    async fn client_signature_requests(
-        &self,
-        client_id: i64,
-        limit: u32,
-    ) -> Result<Vec<SignatureRequestView>, StoreError> {
-        self.read(async |c| signatures::client_requests(c, client_id, limit).await)
-            .await
-    }
-
-    async fn type_signature_seal(
-        &self,
-        typed: TypedSignatureSeal,
-    ) -> Result<SignatureSealOutcome, StoreError> {
-        match self.write(Write::TypeSignatureSeal(typed)).await? {
-            Done::SignatureSeal(outcome) => Ok(*outcome),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn record_signature(
-        &self,
-        public_id: &str,
-        signature: Vec<u8>,
-        now_s: i64,
-    ) -> Result<bool, StoreError> {
-        match self
-            .write(Write::RecordSignature {
-                public_id: public_id.to_owned(),
-                signature,
-                now_s,
-            })
-            .await?
-        {
-            Done::Changed(changed) => Ok(changed),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn append_log(&self, entries: Vec<Vec<u8>>, now_s: i64) -> Result<(), StoreError> {
-        self.write(Write::AppendLog(entries, now_s))
-            .await
-            .map(|_| ())
-    }
-
-    async fn integrate_log(
-        &self,
-        integrate: IntegrateLog,
-    ) -> Result<Option<LogCheckpoint>, StoreError> {
-        match self.write(Write::IntegrateLog(integrate)).await? {
-            Done::Integrated(checkpoint) => Ok(checkpoint),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError> {
-        self.read(async |c| log::checkpoint(c).await).await
-    }
-
-    async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(async |c| log::entry(c, index).await).await
-    }
-
-    async fn log_inclusion_proof(
-        &self,
-        index: u64,
-        size: u64,
-    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
-        let request = crate::log::ProofRequest::Inclusion { index, size };
-        self.read(async move |c| log::proof(c, &request, size).await)
-            .await
-    }
-
-    async fn log_consistency_proof(
-        &self,
-        old: u64,
-        new: u64,
-    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
-        let request = crate::log::ProofRequest::Consistency { old, new };
-        self.read(async move |c| log::proof(c, &request, new).await)
-            .await
-    }
-
-    async fn log_nodes(
-        &self,
-        level: u8,
-        start: u64,
-        count: u32,
-    ) -> Result<Vec<[u8; 32]>, StoreError> {
-        self.read(async |c| log::nodes(c, level, start, count).await)
-            .await
-    }
-
-    async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.read(async |c| log::entries(c, start, count).await)
-            .await
-    }
-
-    async fn evidence(&self, subject: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
-        self.read(async |c| evidence::of_subject(c, subject).await)
-            .await
-    }
-
-    async fn record_receipt(
-        &self,
-        evidence_id: i64,
-        signature: Vec<u8>,
-        now_s: i64,
-    ) -> Result<bool, StoreError> {
-        match self
-            .write(Write::RecordReceipt {
-                evidence_id,
-                signature,
-                now_s,
-            })
-            .await?
-        {
-            Done::Changed(changed) => Ok(changed),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(async |c| evidence::receipt(c, evidence_id).await)
-            .await
-    }
-
-    async fn fail_sealed_signature(&self, public_id: &str) -> Result<bool, StoreError> {
-        match self
-            .write(Write::FailSealedSignature(public_id.to_owned()))
-            .await?
-        {
-            Done::Changed(changed) => Ok(changed),
-            _ => Err(unexpected()),
-        }
-    }
-
-    async fn check_ledger(&self) -> Result<LedgerReport, StoreError> {
-        let mut client = self.connection().await?;
-        read::check_ledger(&mut client)
-            .await
-            .map_err(Fail::into_store_error)
     }
 }

@@ -1,13 +1,13 @@
 //! Commands: everything that writes, on a lane's connection inside its batch's
-//! transaction, after the batch has locked the accounts that [`accounts_touched`] named.
+//! transaction, after the batch has locked the accounts its `command::Guard` named.
 //!
 //! The rules come from `sceau_domain`, as on SQLite; the updates stay conditional (version,
 //! state, floor), so the database refuses a write that would break a rule even if the
 //! locking above were ever wrong.
 
 use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row, number_row};
-use super::{Conn, Done, Fail, Write, col, exec, one_row, opt_row, rows};
-use super::{certificates, checkout, clearing, evidence, log, signatures};
+use super::{Conn, Fail, col, exec, one_row, opt_row, rows};
+use super::{certificates, checkout, evidence};
 use crate::StoreError;
 use crate::error::stored_count;
 use crate::evidence::{self as records, AuthorizationEvent};
@@ -27,184 +27,7 @@ use std::sync::LazyLock;
 use subtle::ConstantTimeEq;
 use tokio_postgres::error::SqlState;
 
-/// Most holds (and numbers) released by one sweep; the next sweep takes the rest.
-const EXPIRY_BATCH_MAX: i64 = 1_000;
-
-/// The accounts a write may change (and under whose lock its other rows are written).
-/// Only immutable links are followed (a number's or an authorization's accounts, a
-/// client's account), so what is read here before the lock is still true under it.
-pub(super) async fn accounts_touched(c: &Conn, write: &Write) -> Result<Vec<i64>, Fail> {
-    let ids = |rows: Vec<tokio_postgres::Row>| -> Result<Vec<i64>, Fail> {
-        rows.iter().map(|row| col(row, 0)).collect()
-    };
-    match write {
-        Write::EnrollClient(client) => Ok(vec![funding_account(c, client.currency.code()).await?]),
-        Write::RecordSignIn(SignInAttempt { client_id, .. })
-        | Write::SetClientBlocked { client_id, .. }
-        | Write::SendUnlockCode(UnlockCodeSend { client_id, .. }) => {
-            ids(rows(c, "SELECT account_id FROM clients WHERE id = $1", &[client_id]).await?)
-        }
-        Write::IssueNumber(number) => ids(rows(
-            c,
-            "SELECT account_id FROM clients WHERE id = $1",
-            &[&number.client_id],
-        )
-        .await?),
-        // The client's account takes the hold; their number and authorization are
-        // written under its lock.
-        Write::HoldCheckout(hold) => ids(rows(
-            c,
-            "SELECT account_id FROM clients WHERE id = $1",
-            &[&hold.client_id],
-        )
-        .await?),
-        // A seal counts against its client's budget of messages, under their account's
-        // lock (so do numbers and signature requests, above and below).
-        Write::SendSeal(send) => ids(rows(
-            c,
-            "SELECT account_id FROM clients WHERE id = $1",
-            &[&send.client_id],
-        )
-        .await?),
-        // A signature request's writes run under its client's account lock.
-        Write::CreateSignatureRequest(request) => ids(rows(
-            c,
-            "SELECT account_id FROM clients WHERE id = $1",
-            &[&request.client_id],
-        )
-        .await?),
-        Write::TypeSignatureSeal(typed) => ids(rows(
-            c,
-            "SELECT cl.account_id FROM signature_requests s JOIN clients cl ON cl.id = s.client_id \
-             WHERE s.public_id = $1",
-            &[&typed.public_id],
-        )
-        .await?),
-        // A typed seal may capture or release the checkout's hold (none before it is
-        // held; the command checks the accounts it finds then were locked).
-        Write::TypeSeal(typed) => {
-            let found = opt_row(
-                c,
-                "SELECT au.debit_account, au.credit_account FROM checkouts ch \
-                 JOIN authorizations au ON au.id = ch.authorization_id WHERE ch.public_id = $1",
-                &[&typed.public_id],
-            )
-            .await?;
-            match found {
-                Some(row) => Ok(vec![col(&row, 0)?, col(&row, 1)?]),
-                None => Ok(Vec::new()),
-            }
-        }
-        Write::Execute(request) => match &request.command {
-            // Looked up for the whole batch at once: see [`number_fingerprint`].
-            MerchantCommand::Authorize { .. } => Ok(Vec::new()),
-            MerchantCommand::Capture {
-                authorization_id, ..
-            }
-            | MerchantCommand::Void { authorization_id }
-            | MerchantCommand::Refund {
-                authorization_id, ..
-            } => {
-                let found = opt_row(
-                    c,
-                    "SELECT debit_account, credit_account FROM authorizations WHERE id = $1 AND merchant_id = $2",
-                    &[authorization_id, &request.merchant_id],
-                )
-                .await?;
-                match found {
-                    Some(row) => Ok(vec![col(&row, 0)?, col(&row, 1)?]),
-                    None => Ok(Vec::new()),
-                }
-            }
-        },
-        Write::Expire(now_s) => ids(rows(
-            c,
-            "(SELECT debit_account FROM authorizations WHERE state = 'authorized' AND hold_expires_at <= $1 \
-             ORDER BY hold_expires_at LIMIT $2) \
-             UNION (SELECT account_id FROM numbers WHERE state = 'live' AND valid_until <= $1 \
-             ORDER BY valid_until LIMIT $2)",
-            &[now_s, &EXPIRY_BATCH_MAX],
-        )
-        .await?),
-        // The settlement accounts to pay out and the funding account that receives the
-        // payouts; the command pays only the accounts found here (see `clearing`).
-        Write::CloseClearing(close) => clearing::accounts_to_clear(c, close.currency.code()).await,
-        // Checkouts' own rows are guarded by their version; their expiry ends holds
-        // through the authorizations' expiry above.
-        Write::EnrollMerchant(_)
-        | Write::RecordCertificate(_)
-        | Write::RevokeCertificate { .. }
-        | Write::UseCertificate { .. }
-        | Write::RecordSignature { .. }
-        | Write::RecordReceipt { .. }
-        | Write::PinPkiRoot { .. }
-        | Write::AppendLog(..)
-        | Write::IntegrateLog(_)
-        | Write::FailSealedSignature(_)
-        | Write::SetMerchantBank { .. }
-        | Write::CreateSession(_)
-        | Write::DeleteSession(_)
-        | Write::EnqueueMessage(..)
-        | Write::MarkMessage(..)
-        | Write::ClaimMessages { .. }
-        | Write::CreateCheckout(_)
-        | Write::ClaimWebhooks { .. }
-        | Write::MarkWebhook(..) => Ok(Vec::new()),
-    }
-}
-
-/// The number an authorization names: its account is found for the whole batch in one
-/// query (by [`accounts_of_numbers`]) rather than one query per command.
-pub(super) fn number_fingerprint(write: &Write) -> Option<&[u8]> {
-    match write {
-        Write::Execute(CommandRequest {
-            command:
-                MerchantCommand::Authorize {
-                    number_fingerprint, ..
-                },
-            ..
-        }) => Some(&number_fingerprint[..]),
-        _ => None,
-    }
-}
-
-/// True when [`accounts_touched`] needs a query for this write.
-pub(super) fn looks_up_accounts(write: &Write) -> bool {
-    match write {
-        Write::Execute(request) => !matches!(request.command, MerchantCommand::Authorize { .. }),
-        Write::EnrollClient(_)
-        | Write::RecordSignIn(_)
-        | Write::SendUnlockCode(_)
-        | Write::SetClientBlocked { .. }
-        | Write::IssueNumber(_)
-        | Write::Expire(_)
-        | Write::HoldCheckout(_)
-        | Write::TypeSeal(_)
-        | Write::SendSeal(_)
-        | Write::CreateSignatureRequest(_)
-        | Write::TypeSignatureSeal(_)
-        | Write::CloseClearing(_) => true,
-        Write::EnrollMerchant(_)
-        | Write::RecordCertificate(_)
-        | Write::RevokeCertificate { .. }
-        | Write::UseCertificate { .. }
-        | Write::RecordSignature { .. }
-        | Write::RecordReceipt { .. }
-        | Write::PinPkiRoot { .. }
-        | Write::AppendLog(..)
-        | Write::IntegrateLog(_)
-        | Write::FailSealedSignature(_)
-        | Write::SetMerchantBank { .. }
-        | Write::CreateSession(_)
-        | Write::DeleteSession(_)
-        | Write::EnqueueMessage(..)
-        | Write::MarkMessage(..)
-        | Write::ClaimMessages { .. }
-        | Write::CreateCheckout(_)
-        | Write::ClaimWebhooks { .. }
-        | Write::MarkWebhook(..) => false,
-    }
-}
+use super::command::EXPIRY_BATCH_MAX;
 
 /// Locks the rows of these merchants, in ascending id order (after the accounts: every
 /// batch takes its locks in that order).
@@ -246,138 +69,46 @@ pub(super) async fn lock_accounts(
     Ok((pairs, col(&row, 2)?))
 }
 
-/// The request of an authorization.
-pub(super) fn authorization_request(write: &Write) -> Option<&CommandRequest> {
-    match write {
-        Write::Execute(
-            request @ CommandRequest {
-                command: MerchantCommand::Authorize { .. },
-                ..
-            },
-        ) => Some(request),
-        _ => None,
-    }
+/// Blocks or unblocks a client; false if there is no such client.
+pub(super) async fn set_client_blocked(
+    c: &Conn,
+    client_id: i64,
+    blocked: bool,
+) -> Result<bool, Fail> {
+    Ok(exec(
+        c,
+        "UPDATE clients SET blocked = $2 WHERE id = $1",
+        &[&client_id, &blocked],
+    )
+    .await?
+        == 1)
 }
 
-/// Runs one write; `locked` are the accounts the batch locked for it.
-pub(super) async fn run(c: &Conn, write: &Write, locked: &[i64]) -> Result<Done, Fail> {
-    Ok(match write {
-        Write::EnrollClient(client) => Done::Client(enroll_client(c, client).await?),
-        Write::EnrollMerchant(merchant) => Done::Merchant(enroll_merchant(c, merchant).await?),
-        Write::RecordSignIn(attempt) => Done::SignIn(record_sign_in(c, attempt).await?),
-        Write::SendUnlockCode(send) => Done::Unlock(send_unlock_code(c, send).await?),
-        Write::SetClientBlocked { client_id, blocked } => Done::Changed(
-            exec(
-                c,
-                "UPDATE clients SET blocked = $2 WHERE id = $1",
-                &[client_id, blocked],
-            )
-            .await?
-                == 1,
-        ),
-        Write::IssueNumber(number) => Done::Issued(issue_number(c, number).await?),
-        Write::Execute(request) => Done::Executed(execute(c, request).await?),
-        Write::Expire(now_s) => Done::Expired(expire(c, *now_s, locked).await?),
-        Write::CreateSession(session) => {
-            exec(
-                c,
-                "DELETE FROM sessions WHERE expires_at <= $1",
-                &[&session.now_s],
-            )
-            .await?;
-            exec(
-                c,
-                "INSERT INTO sessions (token_hash, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                &[&&session.token_hash[..], &session.client_id, &session.now_s, &session.expires_at_s],
-            )
-            .await?;
-            Done::Nothing
-        }
-        Write::DeleteSession(token_hash) => {
-            exec(
-                c,
-                "DELETE FROM sessions WHERE token_hash = $1",
-                &[&&token_hash[..]],
-            )
-            .await?;
-            Done::Nothing
-        }
-        Write::EnqueueMessage(message, now_s) => {
-            Done::Id(enqueue_message(c, message, *now_s).await?)
-        }
-        Write::MarkMessage(message_id, delivery) => {
-            mark_message(c, *message_id, delivery).await?;
-            Done::Nothing
-        }
-        Write::ClaimMessages {
-            now_s,
-            lease_s,
-            limit,
-        } => Done::Messages(read::claim_messages(c, *now_s, *lease_s, *limit).await?),
-        Write::CreateCheckout(new) => {
-            let (view, replayed) = checkout::create_checkout(c, new).await?;
-            Done::Checkout(Box::new(view), replayed)
-        }
-        Write::HoldCheckout(hold) => Done::Held(checkout::hold_checkout(c, hold).await?),
-        Write::SendSeal(send) => Done::SealSent(checkout::send_seal(c, send).await?),
-        Write::TypeSeal(typed) => {
-            Done::SealTyped(Box::new(checkout::type_seal(c, typed, locked).await?))
-        }
-        Write::ClaimWebhooks {
-            now_s,
-            lease_s,
-            limit,
-        } => Done::Webhooks(checkout::claim_webhooks(c, *now_s, *lease_s, *limit).await?),
-        Write::MarkWebhook(webhook_id, result) => {
-            checkout::mark_webhook(c, *webhook_id, result).await?;
-            Done::Nothing
-        }
-        Write::FailSealedSignature(public_id) => {
-            Done::Changed(signatures::fail_sealed(c, public_id).await?)
-        }
-        Write::AppendLog(entries, now_s) => {
-            log::append(c, entries, *now_s).await?;
-            Done::Nothing
-        }
-        Write::IntegrateLog(integrate) => Done::Integrated(log::integrate(c, integrate).await?),
-        Write::PinPkiRoot { root_sha256, now_s } => {
-            Done::Pinned(certificates::pin_root(c, root_sha256, *now_s).await?)
-        }
-        Write::CreateSignatureRequest(request) => {
-            Done::SignatureRequest(Box::new(signatures::create(c, request).await?))
-        }
-        Write::TypeSignatureSeal(typed) => {
-            Done::SignatureSeal(Box::new(signatures::type_seal(c, typed).await?))
-        }
-        Write::RecordSignature {
-            public_id,
-            signature,
-            now_s,
-        } => Done::Changed(signatures::record_signature(c, public_id, signature, *now_s).await?),
-        Write::RecordReceipt {
-            evidence_id,
-            signature,
-            now_s,
-        } => Done::Changed(evidence::record_receipt(c, *evidence_id, signature, *now_s).await?),
-        Write::RecordCertificate(certificate) => {
-            certificates::insert(c, certificate, None).await?;
-            Done::Nothing
-        }
-        Write::RevokeCertificate {
-            serial,
-            reason,
-            now_s,
-        } => Done::Revoked(certificates::revoke(c, serial, *reason, *now_s).await?),
-        Write::UseCertificate { serial, now_s } => {
-            Done::Used(Box::new(certificates::use_once(c, serial, *now_s).await?))
-        }
-        Write::SetMerchantBank { merchant_id, bank } => {
-            Done::Changed(clearing::set_merchant_bank(c, *merchant_id, bank).await?)
-        }
-        Write::CloseClearing(close) => Done::Clearing(Box::new(
-            clearing::close_clearing_batch(c, close, locked).await?,
-        )),
-    })
+/// Opens a session (and forgets the expired ones).
+pub(super) async fn create_session(c: &Conn, session: &NewSession) -> Result<(), Fail> {
+    exec(
+        c,
+        "DELETE FROM sessions WHERE expires_at <= $1",
+        &[&session.now_s],
+    )
+    .await?;
+    exec(
+        c,
+        "INSERT INTO sessions (token_hash, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        &[&&session.token_hash[..], &session.client_id, &session.now_s, &session.expires_at_s],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn delete_session(c: &Conn, token_hash: &[u8; 32]) -> Result<(), Fail> {
+    exec(
+        c,
+        "DELETE FROM sessions WHERE token_hash = $1",
+        &[&&token_hash[..]],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The issuer's funding account for `currency`, opened on first use.
@@ -494,7 +225,7 @@ async fn post_transfer(c: &Conn, transfer: &Transfer<'_>) -> Result<i64, Fail> {
     col(&row, 0)
 }
 
-async fn enroll_client(c: &Conn, client: &NewClient) -> Result<ClientRecord, Fail> {
+pub(super) async fn enroll_client(c: &Conn, client: &NewClient) -> Result<ClientRecord, Fail> {
     let currency = client.currency.code();
     let taken = opt_row(
         c,
@@ -577,7 +308,10 @@ async fn enroll_client(c: &Conn, client: &NewClient) -> Result<ClientRecord, Fai
         .ok_or_else(|| Fail::Store(StoreError::Corrupt("enrolled client not found".into())))
 }
 
-async fn enroll_merchant(c: &Conn, merchant: &NewMerchant) -> Result<MerchantRecord, Fail> {
+pub(super) async fn enroll_merchant(
+    c: &Conn,
+    merchant: &NewMerchant,
+) -> Result<MerchantRecord, Fail> {
     let (iban, bic) = bank_columns(merchant.bank.as_ref());
     let inserted = opt_row(
         c,
@@ -596,7 +330,10 @@ async fn enroll_merchant(c: &Conn, merchant: &NewMerchant) -> Result<MerchantRec
     }
 }
 
-async fn record_sign_in(c: &Conn, attempt: &SignInAttempt) -> Result<Option<SignInVerdict>, Fail> {
+pub(super) async fn record_sign_in(
+    c: &Conn,
+    attempt: &SignInAttempt,
+) -> Result<Option<SignInVerdict>, Fail> {
     // Under the client's account lock (the batch took it): attempts are judged one
     // after the other, on the account as the one before left it.
     let Some(row) = opt_row(
@@ -650,7 +387,10 @@ async fn record_sign_in(c: &Conn, attempt: &SignInAttempt) -> Result<Option<Sign
     Ok(Some(verdict))
 }
 
-async fn send_unlock_code(c: &Conn, send: &UnlockCodeSend) -> Result<UnlockOutcome, Fail> {
+pub(super) async fn send_unlock_code(
+    c: &Conn,
+    send: &UnlockCodeSend,
+) -> Result<UnlockOutcome, Fail> {
     // Under the client's account lock (the batch took it): the row is read and changed
     // by one writer at a time.
     let Some(row) = opt_row(
@@ -694,7 +434,7 @@ async fn send_unlock_code(c: &Conn, send: &UnlockCodeSend) -> Result<UnlockOutco
     Ok(UnlockOutcome::Sent)
 }
 
-async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail> {
+pub(super) async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail> {
     let client = read::client_where(c, "id = $1", &number.client_id)
         .await?
         .ok_or_else(|| Fail::Store(StoreError::Corrupt("number for an unknown client".into())))?;
@@ -898,16 +638,6 @@ pub(super) async fn record_merchant_client(
     Ok(())
 }
 
-/// The merchants whose rows a batch locks (after its accounts, in ascending order):
-/// those asking for a number for a client, whose distinct clients of the hour are
-/// counted under that lock.
-pub(super) fn merchant_locked(write: &Write) -> Option<i64> {
-    match write {
-        Write::IssueNumber(number) => number.asking_merchant(),
-        _ => None,
-    }
-}
-
 const IDEMPOTENCY_SELECT: &str =
     "SELECT request_hash, outcome FROM idempotency WHERE merchant_id = $1 AND key = $2";
 
@@ -968,7 +698,7 @@ pub(super) async fn record_idempotency(
     Ok(())
 }
 
-async fn execute(c: &Conn, request: &CommandRequest) -> Result<Executed, Fail> {
+pub(super) async fn execute(c: &Conn, request: &CommandRequest) -> Result<Executed, Fail> {
     if let MerchantCommand::Authorize { .. } = request.command {
         // The hot path: its reads and its writes each go in one round trip.
         return authorize(c, request).await;
@@ -1794,7 +1524,7 @@ async fn refund(
 
 /// Releases due holds and expires numbers past validity, only on the accounts the batch
 /// locked for this sweep (the rest wait for the next one).
-async fn expire(c: &Conn, now_s: i64, locked: &[i64]) -> Result<Expired, Fail> {
+pub(super) async fn expire(c: &Conn, now_s: i64, locked: &[i64]) -> Result<Expired, Fail> {
     let locked = locked.to_vec();
     let due = rows(
         c,
@@ -1825,7 +1555,11 @@ async fn expire(c: &Conn, now_s: i64, locked: &[i64]) -> Result<Expired, Fail> {
     Ok(result)
 }
 
-async fn mark_message(c: &Conn, message_id: i64, delivery: &MessageDelivery) -> Result<(), Fail> {
+pub(super) async fn mark_message(
+    c: &Conn,
+    message_id: i64,
+    delivery: &MessageDelivery,
+) -> Result<(), Fail> {
     let (state, channel, reference, now_s) = match delivery {
         MessageDelivery::Sent {
             channel,

@@ -1,5 +1,5 @@
 //! Requests for signatures in a client's name (the steps of `sqlite/signatures.rs`). A
-//! request's writes run under its client's account lock (see `accounts_touched`), so
+//! request's writes run under its client's account lock (`command::Guard::Client`), so
 //! that the hourly count, the wrong tries and the client's failure count are never
 //! read and written by two batches at once.
 
@@ -226,4 +226,76 @@ pub(super) async fn fail_sealed(c: &Conn, public_id: &str) -> Result<bool, Fail>
     )
     .await?;
     Ok(changed == 1)
+}
+
+use super::PostgresStore;
+use super::command::Guard;
+use crate::capabilities::Signatures;
+use async_trait::async_trait;
+use futures_util::FutureExt;
+
+#[async_trait]
+impl Signatures for PostgresStore {
+    async fn create_signature_request(
+        &self,
+        request: NewSignatureRequest,
+    ) -> Result<SignatureRequestOutcome, StoreError> {
+        self.write(
+            Guard::Client(request.client_id),
+            request,
+            |c, request, _| self::create(c, request).boxed(),
+        )
+        .await
+    }
+
+    async fn signature_request(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<SignatureRequestView>, StoreError> {
+        let public_id = public_id.to_owned();
+        self.read(async move |c| self::request(c, &public_id).await)
+            .await
+    }
+
+    async fn client_signature_requests(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SignatureRequestView>, StoreError> {
+        self.read(async |c| self::client_requests(c, client_id, limit).await)
+            .await
+    }
+
+    async fn type_signature_seal(
+        &self,
+        typed: TypedSignatureSeal,
+    ) -> Result<SignatureSealOutcome, StoreError> {
+        self.write(
+            Guard::SignatureRequest(typed.public_id.clone()),
+            typed,
+            |c, typed, _| self::type_seal(c, typed).boxed(),
+        )
+        .await
+    }
+
+    async fn record_signature(
+        &self,
+        public_id: &str,
+        signature: Vec<u8>,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            Guard::Nothing,
+            (public_id.to_owned(), signature, now_s),
+            |c, d, _| self::record_signature(c, &d.0, &d.1, d.2).boxed(),
+        )
+        .await
+    }
+
+    async fn fail_sealed_signature(&self, public_id: &str) -> Result<bool, StoreError> {
+        self.write(Guard::Nothing, public_id.to_owned(), |c, d, _| {
+            self::fail_sealed(c, d).boxed()
+        })
+        .await
+    }
 }

@@ -188,3 +188,57 @@ pub(super) fn use_once(
         None => UseOutcome::Unknown,
     })
 }
+
+use super::SqliteStore;
+use crate::capabilities::Certificates;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Certificates for SqliteStore {
+    async fn pin_pki_root(
+        &self,
+        root_sha256: [u8; 32],
+        now_s: i64,
+    ) -> Result<[u8; 32], StoreError> {
+        self.write(move |c| self::pin_root(c, &root_sha256, now_s))
+            .await
+    }
+
+    async fn record_certificate(&self, certificate: NewCertificate) -> Result<(), StoreError> {
+        self.write(move |c| self::insert(c, &certificate, None))
+            .await
+    }
+
+    async fn certificate(&self, serial: &str) -> Result<Option<CertificateRecord>, StoreError> {
+        let serial = serial.to_owned();
+        self.read(move |c| self::certificate(c, &serial)).await
+    }
+
+    async fn client_certificates(
+        &self,
+        client_id: i64,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        self.read(move |c| self::client_certificates(c, client_id))
+            .await
+    }
+
+    async fn revoke_certificate(
+        &self,
+        serial: &str,
+        reason: u8,
+        now_s: i64,
+    ) -> Result<RevokeOutcome, StoreError> {
+        let serial = serial.to_owned();
+        self.write(move |c| self::revoke(c, &serial, reason, now_s))
+            .await
+    }
+
+    async fn revocations(&self, now_s: i64) -> Result<Vec<CertificateRecord>, StoreError> {
+        self.read(move |c| self::revocations(c, now_s)).await
+    }
+
+    async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError> {
+        let serial = serial.to_owned();
+        self.write(move |c| self::use_once(c, &serial, now_s)).await
+    }
+}

@@ -642,3 +642,35 @@ pub(super) fn mark_webhook(
     };
     Ok(())
 }
+
+use super::SqliteStore;
+use crate::capabilities::Checkouts;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Checkouts for SqliteStore {
+    async fn create_checkout(
+        &self,
+        checkout: NewCheckout,
+    ) -> Result<(CheckoutView, bool), StoreError> {
+        self.write(move |c| self::create_checkout(c, &checkout))
+            .await
+    }
+
+    async fn checkout(&self, public_id: &str) -> Result<Option<CheckoutView>, StoreError> {
+        let public_id = public_id.to_owned();
+        self.read(move |c| self::checkout(c, &public_id)).await
+    }
+
+    async fn hold_checkout(&self, hold: HoldCheckout) -> Result<HoldOutcome, StoreError> {
+        self.write(move |c| self::hold_checkout(c, &hold)).await
+    }
+
+    async fn send_seal(&self, send: SendSeal) -> Result<SendOutcome, StoreError> {
+        self.write(move |c| self::send_seal(c, &send)).await
+    }
+
+    async fn type_seal(&self, typed: TypedSeal) -> Result<SealOutcome, StoreError> {
+        self.write(move |c| self::type_seal(c, &typed)).await
+    }
+}

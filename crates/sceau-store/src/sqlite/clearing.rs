@@ -201,3 +201,42 @@ pub(super) fn settlement_file(
         .query_row([batch_id], |row| row.get(0))
         .optional()?)
 }
+
+use super::SqliteStore;
+use crate::capabilities::Clearing;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Clearing for SqliteStore {
+    async fn set_merchant_bank(
+        &self,
+        merchant_id: i64,
+        bank: BankDetails,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| self::set_merchant_bank(c, merchant_id, &bank))
+            .await
+    }
+
+    async fn close_clearing_batch(
+        &self,
+        close: CloseClearing,
+    ) -> Result<ClearingOutcome, StoreError> {
+        self.write(move |c| self::close_clearing_batch(c, &close))
+            .await
+    }
+
+    async fn clearing_batch(
+        &self,
+        batch_id: i64,
+    ) -> Result<Option<(ClearingBatch, Vec<Payout>)>, StoreError> {
+        self.read(move |c| self::clearing_batch(c, batch_id)).await
+    }
+
+    async fn clearing_batches(&self, limit: u32) -> Result<Vec<ClearingBatch>, StoreError> {
+        self.read(move |c| self::clearing_batches(c, limit)).await
+    }
+
+    async fn settlement_file(&self, batch_id: i64) -> Result<Option<String>, StoreError> {
+        self.read(move |c| self::settlement_file(c, batch_id)).await
+    }
+}

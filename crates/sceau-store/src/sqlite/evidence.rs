@@ -174,3 +174,29 @@ pub(super) fn receipt(
         .query_row([evidence_id], |row| row.get(0))
         .optional()?)
 }
+
+use super::SqliteStore;
+use crate::capabilities::Evidence;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Evidence for SqliteStore {
+    async fn evidence(&self, subject: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let subject = subject.to_owned();
+        self.read(move |c| self::of_subject(c, &subject)).await
+    }
+
+    async fn record_receipt(
+        &self,
+        evidence_id: i64,
+        signature: Vec<u8>,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| self::record_receipt(c, evidence_id, &signature, now_s))
+            .await
+    }
+
+    async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(move |c| self::receipt(c, evidence_id)).await
+    }
+}

@@ -318,6 +318,64 @@ pub(super) fn entries(
         .collect())
 }
 
+use super::SqliteStore;
+use crate::capabilities::TransparencyLog;
+use async_trait::async_trait;
+
+#[async_trait]
+impl TransparencyLog for SqliteStore {
+    async fn append_log(&self, entries: Vec<Vec<u8>>, now_s: i64) -> Result<(), StoreError> {
+        self.write(move |c| self::append(c, &entries, now_s)).await
+    }
+
+    async fn integrate_log(
+        &self,
+        integrate: IntegrateLog,
+    ) -> Result<Option<LogCheckpoint>, StoreError> {
+        self.write(move |c| self::integrate(c, &integrate)).await
+    }
+
+    async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError> {
+        self.read(self::checkpoint).await
+    }
+
+    async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(move |c| self::entry(c, index)).await
+    }
+
+    async fn log_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+        let request = crate::log::ProofRequest::Inclusion { index, size };
+        self.read(move |c| self::proof(c, &request, size)).await
+    }
+
+    async fn log_consistency_proof(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+        let request = crate::log::ProofRequest::Consistency { old, new };
+        self.read(move |c| self::proof(c, &request, new)).await
+    }
+
+    async fn log_nodes(
+        &self,
+        level: u8,
+        start: u64,
+        count: u32,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.read(move |c| self::nodes(c, level, start, count))
+            .await
+    }
+
+    async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.read(move |c| self::entries(c, start, count)).await
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(super) mod tests {

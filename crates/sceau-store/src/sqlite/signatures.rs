@@ -230,3 +230,57 @@ pub(super) fn fail_sealed(connection: &Connection, public_id: &str) -> Result<bo
         .execute([public_id])?;
     Ok(changed == 1)
 }
+
+use super::SqliteStore;
+use crate::capabilities::Signatures;
+use async_trait::async_trait;
+
+#[async_trait]
+impl Signatures for SqliteStore {
+    async fn create_signature_request(
+        &self,
+        request: NewSignatureRequest,
+    ) -> Result<SignatureRequestOutcome, StoreError> {
+        self.write(move |c| self::create(c, &request)).await
+    }
+
+    async fn signature_request(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<SignatureRequestView>, StoreError> {
+        let public_id = public_id.to_owned();
+        self.read(move |c| self::request(c, &public_id)).await
+    }
+
+    async fn client_signature_requests(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SignatureRequestView>, StoreError> {
+        self.read(move |c| self::client_requests(c, client_id, limit))
+            .await
+    }
+
+    async fn type_signature_seal(
+        &self,
+        typed: TypedSignatureSeal,
+    ) -> Result<SignatureSealOutcome, StoreError> {
+        self.write(move |c| self::type_seal(c, &typed)).await
+    }
+
+    async fn record_signature(
+        &self,
+        public_id: &str,
+        signature: Vec<u8>,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        let public_id = public_id.to_owned();
+        self.write(move |c| self::record_signature(c, &public_id, &signature, now_s))
+            .await
+    }
+
+    async fn fail_sealed_signature(&self, public_id: &str) -> Result<bool, StoreError> {
+        let public_id = public_id.to_owned();
+        self.write(move |c| self::fail_sealed(c, &public_id)).await
+    }
+}

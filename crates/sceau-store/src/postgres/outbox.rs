@@ -1,0 +1,50 @@
+//! Messages for the second channel, queued in the transaction of what they report, claimed and marked by the dispatcher.
+
+use super::*;
+
+#[async_trait]
+impl Outbox for PostgresStore {
+    async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError> {
+        self.write(Guard::Nothing, (message, now_s), |c, d, _| {
+            ops::enqueue_message(c, &d.0, d.1).boxed()
+        })
+        .await
+    }
+
+    async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(async |c| read::pending_messages(c, limit).await)
+            .await
+    }
+
+    async fn claim_messages(
+        &self,
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.write(Guard::Nothing, (now_s, lease_s, limit), |c, d, _| {
+            read::claim_messages(c, d.0, d.1, d.2).boxed()
+        })
+        .await
+    }
+
+    async fn mark_message(
+        &self,
+        message_id: i64,
+        delivery: MessageDelivery,
+    ) -> Result<(), StoreError> {
+        self.write(Guard::Nothing, (message_id, delivery), |c, d, _| {
+            ops::mark_message(c, d.0, &d.1).boxed()
+        })
+        .await
+    }
+
+    async fn messages_to(
+        &self,
+        address: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(async |c| read::messages_to(c, address, limit).await)
+            .await
+    }
+}

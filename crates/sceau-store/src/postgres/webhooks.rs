@@ -1,0 +1,25 @@
+//! Signed notices to merchants' servers, queued with their event, claimed and marked by the deliverer.
+
+use super::*;
+
+#[async_trait]
+impl Webhooks for PostgresStore {
+    async fn claim_webhooks(
+        &self,
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.write(Guard::Nothing, (now_s, lease_s, limit), |c, d, _| {
+            super::checkout::claim_webhooks(c, d.0, d.1, d.2).boxed()
+        })
+        .await
+    }
+
+    async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError> {
+        self.write(Guard::Nothing, (webhook_id, result), |c, d, _| {
+            super::checkout::mark_webhook(c, d.0, &d.1).boxed()
+        })
+        .await
+    }
+}

@@ -1,0 +1,47 @@
+//! Messages for the second channel, queued in the transaction of what they report, claimed and marked by the dispatcher.
+
+use super::*;
+
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError> {
+        self.write(move |c| ops::enqueue_message(c, &message, now_s))
+            .await
+    }
+
+    async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
+        self.read(move |c| read::messages(c, "state = 'pending' ORDER BY id ASC", None, limit))
+            .await
+    }
+
+    async fn claim_messages(
+        &self,
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.write(move |c| ops::claim_messages(c, now_s, lease_s, limit))
+            .await
+    }
+
+    async fn mark_message(
+        &self,
+        message_id: i64,
+        delivery: MessageDelivery,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| ops::mark_message(c, message_id, &delivery))
+            .await
+    }
+
+    async fn messages_to(
+        &self,
+        address: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let address = address.to_owned();
+        self.read(move |c| {
+            read::messages(c, "address = ?1 ORDER BY id DESC", Some(&address), limit)
+        })
+        .await
+    }
+}

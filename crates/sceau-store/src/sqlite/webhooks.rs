@@ -1,0 +1,21 @@
+//! Signed notices to merchants' servers, queued with their event, claimed and marked by the deliverer.
+
+use super::*;
+
+#[async_trait]
+impl Webhooks for SqliteStore {
+    async fn claim_webhooks(
+        &self,
+        now_s: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.write(move |c| checkout::claim_webhooks(c, now_s, lease_s, limit))
+            .await
+    }
+
+    async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError> {
+        self.write(move |c| checkout::mark_webhook(c, webhook_id, &result))
+            .await
+    }
+}
