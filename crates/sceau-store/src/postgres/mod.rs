@@ -623,3 +623,54 @@ impl PostgresStore {
         query(&client).await.map_err(Fail::into_store_error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the server answers a statement, as the store reports it: only an unreachable
+    /// or busy database is "unavailable"; a statement it refuses is a bug.
+    async fn verdict_on(url: &str, sql: &str) -> StoreError {
+        let (client, connection) = match tokio_postgres::connect(url, NoTls).await {
+            Ok(connected) => connected,
+            Err(error) => return Fail::Db(error).into_store_error(),
+        };
+        tokio::spawn(connection);
+        match client.batch_execute(sql).await {
+            Ok(()) => StoreError::Conflict("the statement was accepted"),
+            Err(error) => Fail::Db(error).into_store_error(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_statement_is_a_bug_and_a_lost_database_an_outage() {
+        let Ok(url) = std::env::var(scratch::TEST_DATABASE_URL) else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "{} is required in CI",
+                scratch::TEST_DATABASE_URL
+            );
+            return;
+        };
+        let refused = verdict_on(
+            &url,
+            "CREATE TEMPORARY TABLE t (n BIGINT CHECK (n >= 0)); INSERT INTO t VALUES (-1)",
+        )
+        .await;
+        assert!(matches!(refused, StoreError::Refused(_)), "{refused:?}");
+        assert_eq!(refused.code(), "store_refused_statement");
+        let wrong = verdict_on(&url, "SELECT 1 / 0").await;
+        assert!(matches!(wrong, StoreError::Refused(_)), "{wrong:?}");
+        let raced = verdict_on(
+            &url,
+            "DO $$ BEGIN RAISE EXCEPTION 'lost' USING ERRCODE = 'serialization_failure'; END $$",
+        )
+        .await;
+        assert!(matches!(raced, StoreError::Unavailable(_)), "{raced:?}");
+        let unreachable = verdict_on("postgres://sceau:sceau@127.0.0.1:1/none", "SELECT 1").await;
+        assert!(
+            matches!(unreachable, StoreError::Unavailable(_)),
+            "{unreachable:?}"
+        );
+    }
+}
