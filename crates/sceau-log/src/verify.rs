@@ -77,16 +77,7 @@ pub fn verify_consistency(
         return Err(ProofError::SizesReversed { old_size, new_size });
     }
     if old_size == 0 || old_size == new_size {
-        if !proof.is_empty() {
-            return Err(ProofError::WrongLength);
-        }
-        if old_size == 0 && *old_root != empty_root() {
-            return Err(ProofError::OldRootMismatch);
-        }
-        if old_size == new_size && old_root != new_root {
-            return Err(ProofError::RootMismatch);
-        }
-        return Ok(());
+        return verify_proof_is_empty(old_size, new_size, old_root, new_root, proof);
     }
     // 1. An empty path fails.
     let Some((first, rest)) = proof.split_first() else {
@@ -133,6 +124,27 @@ pub fn verify_consistency(
         return Err(ProofError::OldRootMismatch);
     }
     if s_r != *new_root {
+        return Err(ProofError::RootMismatch);
+    }
+    Ok(())
+}
+
+/// The cases the RFC leaves implicit: from size 0, or between equal sizes, the proof must be
+/// empty; the old root must then be the empty tree's, or the new root itself.
+fn verify_proof_is_empty(
+    old_size: u64,
+    new_size: u64,
+    old_root: &Hash,
+    new_root: &Hash,
+    proof: &[Hash],
+) -> Result<(), ProofError> {
+    if !proof.is_empty() {
+        return Err(ProofError::WrongLength);
+    }
+    if old_size == 0 && *old_root != empty_root() {
+        return Err(ProofError::OldRootMismatch);
+    }
+    if old_size == new_size && old_root != new_root {
         return Err(ProofError::RootMismatch);
     }
     Ok(())

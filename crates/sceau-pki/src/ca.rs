@@ -14,7 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use x509_cert::Certificate;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
-use x509_cert::ext::pkix::ExtendedKeyUsage;
+use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, CrlNumber, ExtendedKeyUsage, SubjectKeyIdentifier,
+};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::{
@@ -380,52 +384,12 @@ impl Authority {
         next_update_s: i64,
         number: u64,
     ) -> Result<Vec<u8>, PkiError> {
-        use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
-        use x509_cert::ext::Extension;
-        use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlNumber, SubjectKeyIdentifier};
-        let extension = |oid, value: Vec<u8>| -> Result<Extension, PkiError> {
-            Ok(Extension {
-                extn_id: oid,
-                critical: false,
-                extn_value: der::asn1::OctetString::new(value).map_err(certificate_error)?,
-            })
-        };
         let entries = revoked
             .iter()
-            .map(|entry| {
-                Ok(RevokedCert {
-                    serial_number: SerialNumber::new(&entry.serial).map_err(certificate_error)?,
-                    revocation_date: x509_time(entry.at_s)?,
-                    // RFC 5280 §5.3.1: no reason code rather than "unspecified".
-                    crl_entry_extensions: if entry.reason == RevocationReason::Unspecified {
-                        None
-                    } else {
-                        Some(vec![extension(
-                            <x509_cert::ext::pkix::crl::CrlReason as der::oid::AssociatedOid>::OID,
-                            entry
-                                .reason
-                                .as_crl_reason()
-                                .to_der()
-                                .map_err(certificate_error)?,
-                        )?])
-                    },
-                })
-            })
+            .map(revoked_entry)
             .collect::<Result<Vec<_>, PkiError>>()?;
-        let key_identifier = self
-            .issuing
-            .certificate
-            .tbs_certificate
-            .extensions
-            .iter()
-            .flatten()
-            .find(|found| found.extn_id == <SubjectKeyIdentifier as der::oid::AssociatedOid>::OID)
-            .map(|found| SubjectKeyIdentifier::from_der(found.extn_value.as_bytes()))
-            .transpose()
-            .map_err(certificate_error)?
-            .ok_or_else(|| PkiError::Certificate("the issuing CA has no key identifier".into()))?;
         let authority_key = AuthorityKeyIdentifier {
-            key_identifier: Some(key_identifier.0),
+            key_identifier: Some(self.issuing_key_identifier()?.0),
             authority_cert_issuer: None,
             authority_cert_serial_number: None,
         };
@@ -441,16 +405,36 @@ impl Authority {
             next_update: Some(x509_time(next_update_s)?),
             revoked_certificates: (!entries.is_empty()).then_some(entries),
             crl_extensions: Some(vec![
-                extension(
+                crl_extension(
                     <AuthorityKeyIdentifier as der::oid::AssociatedOid>::OID,
                     authority_key.to_der().map_err(certificate_error)?,
                 )?,
-                extension(
+                crl_extension(
                     <CrlNumber as der::oid::AssociatedOid>::OID,
                     CrlNumber(number).to_der().map_err(certificate_error)?,
                 )?,
             ]),
         };
+        self.sign_crl(tbs)
+    }
+
+    /// The issuing CA's subject key identifier, which names it in its lists.
+    fn issuing_key_identifier(&self) -> Result<SubjectKeyIdentifier, PkiError> {
+        self.issuing
+            .certificate
+            .tbs_certificate
+            .extensions
+            .iter()
+            .flatten()
+            .find(|found| found.extn_id == <SubjectKeyIdentifier as der::oid::AssociatedOid>::OID)
+            .map(|found| SubjectKeyIdentifier::from_der(found.extn_value.as_bytes()))
+            .transpose()
+            .map_err(certificate_error)?
+            .ok_or_else(|| PkiError::Certificate("the issuing CA has no key identifier".into()))
+    }
+
+    /// Signs the list's contents with the issuing key and encodes the whole list (DER).
+    fn sign_crl(&self, tbs: TbsCertList) -> Result<Vec<u8>, PkiError> {
         let signer = KeySigner::new(Arc::clone(&self.keystore), KeyLabel::new(ISSUING_KEY)?)?;
         let signature: DerSignature =
             signature::Signer::try_sign(&signer, &tbs.to_der().map_err(certificate_error)?)
@@ -467,6 +451,36 @@ impl Authority {
         .to_der()
         .map_err(certificate_error)
     }
+}
+
+/// A non-critical extension of a list or of one of its entries.
+fn crl_extension(oid: der::asn1::ObjectIdentifier, value: Vec<u8>) -> Result<Extension, PkiError> {
+    Ok(Extension {
+        extn_id: oid,
+        critical: false,
+        extn_value: der::asn1::OctetString::new(value).map_err(certificate_error)?,
+    })
+}
+
+/// One revoked certificate as an entry of the list.
+fn revoked_entry(entry: &Revocation) -> Result<RevokedCert, PkiError> {
+    Ok(RevokedCert {
+        serial_number: SerialNumber::new(&entry.serial).map_err(certificate_error)?,
+        revocation_date: x509_time(entry.at_s)?,
+        // RFC 5280 §5.3.1: no reason code rather than "unspecified".
+        crl_entry_extensions: if entry.reason == RevocationReason::Unspecified {
+            None
+        } else {
+            Some(vec![crl_extension(
+                <x509_cert::ext::pkix::crl::CrlReason as der::oid::AssociatedOid>::OID,
+                entry
+                    .reason
+                    .as_crl_reason()
+                    .to_der()
+                    .map_err(certificate_error)?,
+            )?])
+        },
+    })
 }
 
 /// What a client's certificate is for.

@@ -80,51 +80,15 @@ impl Pki {
         policy: ObjectIdentifier,
         now_s: i64,
     ) -> Result<Pki, PkiError> {
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(directory)
-                .map_err(|e| io_error(directory, e))?;
-        }
-        // Servers starting together on one directory take turns: the first creates, the
-        // others open (the lock ends when the file is closed, at the end of this call).
-        let lock_path = directory.join(".lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| io_error(&lock_path, e))?;
-        lock.lock().map_err(|e| io_error(&lock_path, e))?;
+        // Held to the end of this call.
+        let _lock = lock_directory(directory)?;
         let paths: Vec<PathBuf> = FILES.iter().map(|name| directory.join(name)).collect();
         let present = paths.iter().filter(|path| path.exists()).count();
         let tsa_key = KeyLabel::new(TSA_KEY)?;
         let (authority, tsa_certificate) = if present == 0 {
-            let authority = Authority::create(Arc::clone(&keystore), organisation, now_s)?;
-            keystore.generate(&tsa_key)?;
-            let tsa_certificate = authority.issue_time_stamping(
-                &tsa_key,
-                &format!("{organisation} Time-Stamp Authority"),
-                now_s,
-                TSA_VALIDITY_S,
-            )?;
-            for (path, issued) in
-                paths
-                    .iter()
-                    .zip([authority.root(), authority.issuing(), &tsa_certificate])
-            {
-                write_new(path, &issued.der)?;
-            }
-            (authority, tsa_certificate)
+            create_authorities(&keystore, &paths, &tsa_key, organisation, now_s)?
         } else if present == FILES.len() {
-            let read = |path: &PathBuf| -> Result<Issued, PkiError> {
-                Issued::from_der(&std::fs::read(path).map_err(|e| io_error(path, e))?)
-            };
-            let authority =
-                Authority::open(Arc::clone(&keystore), read(&paths[0])?, read(&paths[1])?)?;
-            (authority, read(&paths[2])?)
+            open_authorities(&keystore, &paths)?
         } else {
             return Err(PkiError::Certificate(format!(
                 "{} holds some of {} but not all: restore them from the backup",
@@ -132,24 +96,7 @@ impl Pki {
                 FILES.join(", ")
             )));
         };
-        // The escrow key came after the first installations: made when it is missing.
-        let escrow_label = KeyLabel::new(ESCROW_KEY)?;
-        let escrow_public = match keystore.public_key(&escrow_label) {
-            Ok(public) => p256::PublicKey::from(&public),
-            Err(KeystoreError::NotFound(_)) => keystore.generate_agreement(&escrow_label)?,
-            Err(error) => return Err(error.into()),
-        };
-        let key_id = {
-            use p256::elliptic_curve::sec1::ToEncodedPoint;
-            use sha2::Digest;
-            let point = escrow_public.to_encoded_point(false);
-            sha2::Sha256::digest(point.as_bytes())[..20].to_vec()
-        };
-        let escrow = EscrowKey {
-            label: escrow_label,
-            public: escrow_public,
-            key_id,
-        };
+        let escrow = EscrowKey::open_or_generate(keystore.as_ref())?;
         let tsa = TimeStampAuthority::new(
             Arc::clone(&keystore),
             tsa_key,
@@ -163,6 +110,92 @@ impl Pki {
             authority,
             tsa,
             tsa_certificate,
+        })
+    }
+}
+
+/// Creates `directory` (private) if need be and locks it. Servers starting together on one
+/// directory take turns: the first creates, the others open (the lock ends when the returned
+/// file is closed).
+fn lock_directory(directory: &Path) -> Result<std::fs::File, PkiError> {
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(directory)
+            .map_err(|e| io_error(directory, e))?;
+    }
+    let lock_path = directory.join(".lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| io_error(&lock_path, e))?;
+    lock.lock().map_err(|e| io_error(&lock_path, e))?;
+    Ok(lock)
+}
+
+/// The first start: the authority's keys and certificates, the TSA's key and certificate,
+/// the certificates written to `paths` (root, issuing, TSA).
+fn create_authorities(
+    keystore: &Arc<dyn Keystore>,
+    paths: &[PathBuf],
+    tsa_key: &KeyLabel,
+    organisation: &str,
+    now_s: i64,
+) -> Result<(Authority, Issued), PkiError> {
+    let authority = Authority::create(Arc::clone(keystore), organisation, now_s)?;
+    keystore.generate(tsa_key)?;
+    let tsa_certificate = authority.issue_time_stamping(
+        tsa_key,
+        &format!("{organisation} Time-Stamp Authority"),
+        now_s,
+        TSA_VALIDITY_S,
+    )?;
+    for (path, issued) in
+        paths
+            .iter()
+            .zip([authority.root(), authority.issuing(), &tsa_certificate])
+    {
+        write_new(path, &issued.der)?;
+    }
+    Ok((authority, tsa_certificate))
+}
+
+/// The later starts: the authority and the TSA's certificate from `paths` (root, issuing,
+/// TSA), checked against the keystore's keys.
+fn open_authorities(
+    keystore: &Arc<dyn Keystore>,
+    paths: &[PathBuf],
+) -> Result<(Authority, Issued), PkiError> {
+    let read = |path: &PathBuf| -> Result<Issued, PkiError> {
+        Issued::from_der(&std::fs::read(path).map_err(|e| io_error(path, e))?)
+    };
+    let authority = Authority::open(Arc::clone(keystore), read(&paths[0])?, read(&paths[1])?)?;
+    Ok((authority, read(&paths[2])?))
+}
+
+impl EscrowKey {
+    /// The escrow key came after the first installations: made when it is missing.
+    fn open_or_generate(keystore: &dyn Keystore) -> Result<EscrowKey, PkiError> {
+        let label = KeyLabel::new(ESCROW_KEY)?;
+        let public = match keystore.public_key(&label) {
+            Ok(public) => p256::PublicKey::from(&public),
+            Err(KeystoreError::NotFound(_)) => keystore.generate_agreement(&label)?,
+            Err(error) => return Err(error.into()),
+        };
+        let key_id = {
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            use sha2::Digest;
+            let point = public.to_encoded_point(false);
+            sha2::Sha256::digest(point.as_bytes())[..20].to_vec()
+        };
+        Ok(EscrowKey {
+            label,
+            public,
+            key_id,
         })
     }
 }

@@ -296,15 +296,7 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<Part
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.connections == 0 || args.runs == 0 || args.duration_s == 0 || args.instances == 0 {
-        bail!("connections, runs, duration and instances must be at least 1");
-    }
-    if args.scenario.seal() && args.seal_checkouts < args.connections {
-        bail!("--seal-checkouts must be at least --connections");
-    }
-    if args.instances > 1 && args.database_url.is_none() {
-        bail!("several instances need a shared database: give --database-url postgres://...");
-    }
+    check_args(&args)?;
     let directory = tempfile::tempdir()?;
     let scratch = match &args.database_url {
         Some(url) => Some(
@@ -319,14 +311,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         None => directory.path().join("bench.db").display().to_string(),
     };
     let master_key = Zeroizing::new(hex_key());
-    let config = Config {
-        database,
-        master_key_file: directory.path().join("master.key"),
-        admin_token_file: directory.path().join("admin.token"),
-        keys_directory: directory.path().join("keys"),
-        pki_directory: directory.path().join("pki"),
-        ..Config::default()
-    };
+    let config = bench_config(directory.path(), database);
     std::fs::write(&config.master_key_file, master_key.as_bytes())?;
     // Written before the servers start, so that they all read it (none races to create
     // it) and the seal scenario can ask the admin API to check the ledger.
@@ -342,22 +327,73 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     let parties = prepare(&config, args.connections).await?;
 
-    // The servers' keystore: the encrypted key directory in the benchmark's directory,
-    // or a SoftHSM2 token made there.
-    let keystore_env: Vec<(&str, std::ffi::OsString)> = if args.keystore == "pkcs11" {
-        let conf = crate::bench_pki::softhsm_token(directory.path(), BENCH_TOKEN, BENCH_TOKEN_PIN)?;
-        vec![
-            ("SOFTHSM2_CONF", conf.into_os_string()),
-            ("SCEAU_KEYSTORE", "pkcs11".into()),
-            ("SCEAU_PKCS11_MODULE", SOFTHSM2_MODULE.into()),
-            ("SCEAU_PKCS11_TOKEN", BENCH_TOKEN.into()),
-            ("SCEAU_PKCS11_PIN", BENCH_TOKEN_PIN.into()),
-        ]
-    } else {
-        Vec::new()
-    };
+    let keystore_env = keystore_env(&args.keystore, directory.path())?;
     let executable = std::env::current_exe()?;
-    let server_env: Vec<(&str, std::ffi::OsString)> = [
+    let server_env = server_env(&config, &keystore_env);
+    issue_certificates(&executable, &server_env, &parties)?;
+    let mut children = start_servers(&executable, &server_env, args.instances)?;
+    let result = measure(&args, &mut children, parties, &admin_token).await;
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    check_ledger_after(&config).await?;
+    result
+}
+
+/// The checks on the arguments that clap cannot make.
+fn check_args(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.connections == 0 || args.runs == 0 || args.duration_s == 0 || args.instances == 0 {
+        bail!("connections, runs, duration and instances must be at least 1");
+    }
+    if args.scenario.seal() && args.seal_checkouts < args.connections {
+        bail!("--seal-checkouts must be at least --connections");
+    }
+    if args.instances > 1 && args.database_url.is_none() {
+        bail!("several instances need a shared database: give --database-url postgres://...");
+    }
+    Ok(())
+}
+
+/// The benchmark's database, and its files (keys, token, certificates) in `directory`.
+fn bench_config(directory: &std::path::Path, database: String) -> Config {
+    Config {
+        database,
+        master_key_file: directory.join("master.key"),
+        admin_token_file: directory.join("admin.token"),
+        keys_directory: directory.join("keys"),
+        pki_directory: directory.join("pki"),
+        ..Config::default()
+    }
+}
+
+/// The servers' keystore: the encrypted key directory in the benchmark's directory
+/// (nothing to set), or a SoftHSM2 token made there.
+fn keystore_env(
+    keystore: &str,
+    directory: &std::path::Path,
+) -> anyhow::Result<Vec<(&'static str, std::ffi::OsString)>> {
+    if keystore != "pkcs11" {
+        return Ok(Vec::new());
+    }
+    let conf = crate::bench_pki::softhsm_token(directory, BENCH_TOKEN, BENCH_TOKEN_PIN)?;
+    Ok(vec![
+        ("SOFTHSM2_CONF", conf.into_os_string()),
+        ("SCEAU_KEYSTORE", "pkcs11".into()),
+        ("SCEAU_PKCS11_MODULE", SOFTHSM2_MODULE.into()),
+        ("SCEAU_PKCS11_TOKEN", BENCH_TOKEN.into()),
+        ("SCEAU_PKCS11_PIN", BENCH_TOKEN_PIN.into()),
+    ])
+}
+
+/// The environment the servers (and `sceau admin`) run with: the prepared database and
+/// files, and the keystore's settings.
+fn server_env(
+    config: &Config,
+    keystore_env: &[(&'static str, std::ffi::OsString)],
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    [
         ("SCEAU_DATABASE", config.database.clone().into()),
         (
             "SCEAU_MASTER_KEY_FILE",
@@ -378,12 +414,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     ]
     .into_iter()
     .chain(keystore_env.iter().cloned())
-    .collect();
-    issue_certificates(&executable, &server_env, &parties)?;
-    let mut children = Vec::with_capacity(args.instances);
-    for _ in 0..args.instances {
+    .collect()
+}
+
+/// Starts `instances` servers (`sceau serve`) on free loopback ports; their output is
+/// piped, for their addresses.
+fn start_servers(
+    executable: &std::path::Path,
+    server_env: &[(&str, std::ffi::OsString)],
+    instances: usize,
+) -> anyhow::Result<Vec<std::process::Child>> {
+    let mut children = Vec::with_capacity(instances);
+    for _ in 0..instances {
         // The database URL goes by environment, not argument: `ps` shows arguments.
-        let child = std::process::Command::new(&executable)
+        let child = std::process::Command::new(executable)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .envs(server_env.iter().map(|(k, v)| (k, v)))
             .env("SCEAU_LOG", "warn")
@@ -400,15 +444,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .context("starting the server")?;
         children.push(child);
     }
-    let result = measure(&args, &mut children, parties, &admin_token).await;
-    for child in &mut children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    Ok(children)
+}
 
+/// The ledger, checked in the database once the servers have stopped.
+async fn check_ledger_after(config: &Config) -> anyhow::Result<()> {
     let service =
-        crate::open_service_without_pki(&config, Arc::new(sceau_server::clock::SystemClock))
-            .await?;
+        crate::open_service_without_pki(config, Arc::new(sceau_server::clock::SystemClock)).await?;
     let report = service.store.check_ledger().await?;
     println!(
         "ledger after the run: {}",
@@ -417,7 +459,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if !report.is_sound() {
         bail!("ledger broken after the benchmark: {:?}", report.violations);
     }
-    result
+    Ok(())
 }
 
 /// Gives every client a certificate, as enrolment on a server with its white room
@@ -490,6 +532,35 @@ impl Runs {
     }
 }
 
+/// The closed-loop figures of every run, per scenario.
+#[derive(Default)]
+struct ClosedLoop {
+    health_rates: Vec<f64>,
+    authorizations: Runs,
+    seals: Runs,
+    /// Checkouts prepared per second, for each seal run.
+    preparation_rates: Vec<f64>,
+    time_stamps: Runs,
+}
+
+/// The open-loop run of each scenario measured: its rate and its report.
+struct OpenLoop {
+    authorizations: Option<(u64, LoadReport)>,
+    seals: Option<(u64, LoadReport)>,
+    time_stamps: Option<(u64, LoadReport)>,
+}
+
+/// What the phases of a measure share: the arguments, the servers' addresses, and what
+/// each scenario sends (`seal` and `time_stamp_requests` only when they are measured).
+struct Phases<'a> {
+    args: &'a BenchArgs,
+    addresses: Vec<std::net::SocketAddr>,
+    /// Each connection's merchant (`Bearer sk_...`) and authorization body.
+    merchants: Vec<(String, String)>,
+    seal: Option<SealBench>,
+    time_stamp_requests: Option<Arc<crate::bench_pki::TimeStampRequests>>,
+}
+
 async fn measure(
     args: &BenchArgs,
     children: &mut [std::process::Child],
@@ -514,14 +585,6 @@ async fn measure(
         args.duration_s,
         args.runs
     );
-    let spec = |rate_per_s| LoadSpec {
-        addresses: addresses.clone(),
-        connections: args.connections,
-        duration: Duration::from_secs(args.duration_s),
-        warmup: Duration::from_secs(args.warmup_s),
-        rate_per_s,
-        request_count_max: None,
-    };
     let seal = if args.scenario.seal() {
         Some(SealBench::sign_in(&addresses, &parties, args).await?)
     } else {
@@ -531,103 +594,27 @@ async fn measure(
         .into_iter()
         .map(|party| (party.merchant, party.authorization_body))
         .collect();
-    let mut health_rates = Vec::new();
-    let mut authorizations = Runs::default();
-    let mut seals = Runs::default();
-    let mut preparation_rates = Vec::new();
-    let mut time_stamps = Runs::default();
     let time_stamp_requests = if args.scenario.tsa() {
         Some(Arc::new(crate::bench_pki::TimeStampRequests::new(4_096)?))
     } else {
         None
     };
+    let phases = Phases {
+        args,
+        addresses,
+        merchants,
+        seal,
+        time_stamp_requests,
+    };
+    let pids: Vec<u32> = children.iter().map(|child| child.id()).collect();
+    let mut closed = ClosedLoop::default();
     for run in 0..args.runs {
-        let health = loadgen::run(&spec(None), Arc::new(Health)).await?;
-        print_report(&format!("run {} GET /health", run + 1), &health);
-        health_rates.push(health.per_second);
-        if args.scenario.authorizations() {
-            let source = Authorizations {
-                merchants: merchants.clone(),
-                run_tag: format!("r{run}-{}", hex_key().get(..8).unwrap_or("")),
-            };
-            let report = loadgen::run(&spec(None), Arc::new(source)).await?;
-            print_report(&format!("run {} POST /v1/authorizations", run + 1), &report);
-            if report.errors > 0 {
-                bail!("{} authorizations failed", report.errors);
-            }
-            authorizations.push(&report);
-        }
-        if let Some(seal) = &seal {
-            let (report, prepared_per_s) = seal.run(&format!("run {}", run + 1), None).await?;
-            seals.push(&report);
-            preparation_rates.push(prepared_per_s);
-        }
-        if let Some(requests) = &time_stamp_requests {
-            let pids: Vec<u32> = children.iter().map(|child| child.id()).collect();
-            let (cpu_before, started) = (cpu_seconds(&pids), std::time::Instant::now());
-            let report = loadgen::run(
-                &spec(None),
-                Arc::clone(requests) as Arc<dyn loadgen::RequestSource>,
-            )
-            .await?;
-            let wall_s = started.elapsed().as_secs_f64();
-            print_report(&format!("run {} POST /tsa", run + 1), &report);
-            if report.errors > 0 {
-                bail!("{} time-stamp requests failed", report.errors);
-            }
-            time_stamps.push(&report);
-            if let (Some(before), Some(after)) = (cpu_before, cpu_seconds(&pids)) {
-                let cores = (after - before) / wall_s.max(1e-9);
-                println!("    the servers kept {cores:.2} cores busy");
-                time_stamps.server_cores.push(cores);
-                time_stamps
-                    .per_server_core
-                    .push(report.per_second / cores.max(1e-9));
-            }
-        }
+        phases.closed_loop_run(run, &pids, &mut closed).await?;
     }
-    let health = median(&mut health_rates);
-    let half = |peak: f64| args.open_loop_rate.unwrap_or((peak / 2.0).max(1.0) as u64);
-    let authorizations_at_half = if args.scenario.authorizations() {
-        let rate = half(median(&mut authorizations.rates));
-        let source = Authorizations {
-            merchants,
-            run_tag: format!("half-{}", hex_key().get(..8).unwrap_or("")),
-        };
-        let report = loadgen::run(&spec(Some(rate)), Arc::new(source)).await?;
-        print_report(&format!("open loop at {rate}/s"), &report);
-        Some((rate, report))
-    } else {
-        None
-    };
-    let seals_at_half = match &seal {
-        Some(seal) => {
-            let rate = half(median(&mut seals.rates));
-            let (report, _) = seal.run("open loop", Some(rate)).await?;
-            seal.check_ledger(admin_token).await?;
-            Some((rate, report))
-        }
-        None => None,
-    };
-    let time_stamps_at_half = match &time_stamp_requests {
-        Some(requests) => {
-            let rate = half(median(&mut time_stamps.rates));
-            let report = loadgen::run(
-                &spec(Some(rate)),
-                Arc::clone(requests) as Arc<dyn loadgen::RequestSource>,
-            )
-            .await?;
-            print_report(&format!("open loop at {rate}/s POST /tsa"), &report);
-            Some((rate, report))
-        }
-        None => None,
-    };
-    // The limits to compare with, measured now on this machine (the servers idle).
+    let health = median(&mut closed.health_rates);
+    let open = phases.open_loop_runs(&mut closed, admin_token).await?;
     let signing = if args.scenario.tsa() {
-        let openssl = crate::bench_pki::openssl_ecdsa_p256_signs_per_s(SIGNING_SECONDS)?;
-        let scratch = tempfile::tempdir()?;
-        let (cms, bare) = crate::bench_pki::sceau_signs_per_s(scratch.path(), SIGNING_SECONDS)?;
-        Some((openssl, cms, bare))
+        Some(signing_limits()?)
     } else {
         None
     };
@@ -635,9 +622,166 @@ async fn measure(
         .iter()
         .map(|child| peak_rss_mb(child.id()).unwrap_or(f64::NAN))
         .fold(0.0_f64, f64::max);
+    print_results(args, health, &mut closed, &open, signing, rss);
+    Ok(())
+}
+
+impl Phases<'_> {
+    fn spec(&self, rate_per_s: Option<u64>) -> LoadSpec {
+        LoadSpec {
+            addresses: self.addresses.clone(),
+            connections: self.args.connections,
+            duration: Duration::from_secs(self.args.duration_s),
+            warmup: Duration::from_secs(self.args.warmup_s),
+            rate_per_s,
+            request_count_max: None,
+        }
+    }
+
+    /// The open-loop rate for a scenario whose closed-loop median is `peak`.
+    fn half(&self, peak: f64) -> u64 {
+        self.args
+            .open_loop_rate
+            .unwrap_or((peak / 2.0).max(1.0) as u64)
+    }
+
+    /// Run `run` of every scenario measured, closed loop, the trivial endpoint first.
+    async fn closed_loop_run(
+        &self,
+        run: usize,
+        pids: &[u32],
+        closed: &mut ClosedLoop,
+    ) -> anyhow::Result<()> {
+        let health = loadgen::run(&self.spec(None), Arc::new(Health)).await?;
+        print_report(&format!("run {} GET /health", run + 1), &health);
+        closed.health_rates.push(health.per_second);
+        if self.args.scenario.authorizations() {
+            let source = Authorizations {
+                merchants: self.merchants.clone(),
+                run_tag: format!("r{run}-{}", hex_key().get(..8).unwrap_or("")),
+            };
+            let report = loadgen::run(&self.spec(None), Arc::new(source)).await?;
+            print_report(&format!("run {} POST /v1/authorizations", run + 1), &report);
+            if report.errors > 0 {
+                bail!("{} authorizations failed", report.errors);
+            }
+            closed.authorizations.push(&report);
+        }
+        if let Some(seal) = &self.seal {
+            let (report, prepared_per_s) = seal.run(&format!("run {}", run + 1), None).await?;
+            closed.seals.push(&report);
+            closed.preparation_rates.push(prepared_per_s);
+        }
+        if let Some(requests) = &self.time_stamp_requests {
+            self.time_stamps_run(requests, run, pids, &mut closed.time_stamps)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Run `run` of the time-stamps, closed loop, with the cores the servers (`pids`)
+    /// kept busy meanwhile.
+    async fn time_stamps_run(
+        &self,
+        requests: &Arc<crate::bench_pki::TimeStampRequests>,
+        run: usize,
+        pids: &[u32],
+        time_stamps: &mut Runs,
+    ) -> anyhow::Result<()> {
+        let (cpu_before, started) = (cpu_seconds(pids), std::time::Instant::now());
+        let report = loadgen::run(
+            &self.spec(None),
+            Arc::clone(requests) as Arc<dyn loadgen::RequestSource>,
+        )
+        .await?;
+        let wall_s = started.elapsed().as_secs_f64();
+        print_report(&format!("run {} POST /tsa", run + 1), &report);
+        if report.errors > 0 {
+            bail!("{} time-stamp requests failed", report.errors);
+        }
+        time_stamps.push(&report);
+        if let (Some(before), Some(after)) = (cpu_before, cpu_seconds(pids)) {
+            let cores = (after - before) / wall_s.max(1e-9);
+            println!("    the servers kept {cores:.2} cores busy");
+            time_stamps.server_cores.push(cores);
+            time_stamps
+                .per_server_core
+                .push(report.per_second / cores.max(1e-9));
+        }
+        Ok(())
+    }
+
+    /// Every scenario measured once more, open loop at half its closed-loop peak; the
+    /// seal scenario then has the admin API check the ledger.
+    async fn open_loop_runs(
+        &self,
+        closed: &mut ClosedLoop,
+        admin_token: &str,
+    ) -> anyhow::Result<OpenLoop> {
+        let authorizations = if self.args.scenario.authorizations() {
+            let rate = self.half(median(&mut closed.authorizations.rates));
+            let source = Authorizations {
+                merchants: self.merchants.clone(),
+                run_tag: format!("half-{}", hex_key().get(..8).unwrap_or("")),
+            };
+            let report = loadgen::run(&self.spec(Some(rate)), Arc::new(source)).await?;
+            print_report(&format!("open loop at {rate}/s"), &report);
+            Some((rate, report))
+        } else {
+            None
+        };
+        let seals = match &self.seal {
+            Some(seal) => {
+                let rate = self.half(median(&mut closed.seals.rates));
+                let (report, _) = seal.run("open loop", Some(rate)).await?;
+                seal.check_ledger(admin_token).await?;
+                Some((rate, report))
+            }
+            None => None,
+        };
+        let time_stamps = match &self.time_stamp_requests {
+            Some(requests) => {
+                let rate = self.half(median(&mut closed.time_stamps.rates));
+                let report = loadgen::run(
+                    &self.spec(Some(rate)),
+                    Arc::clone(requests) as Arc<dyn loadgen::RequestSource>,
+                )
+                .await?;
+                print_report(&format!("open loop at {rate}/s POST /tsa"), &report);
+                Some((rate, report))
+            }
+            None => None,
+        };
+        Ok(OpenLoop {
+            authorizations,
+            seals,
+            time_stamps,
+        })
+    }
+}
+
+/// The limits to compare the time-stamps with, measured now on this machine (the servers
+/// idle): openssl's ECDSA P-256 signatures per second, sceau's CMS and bare signatures.
+fn signing_limits() -> anyhow::Result<(f64, f64, f64)> {
+    let openssl = crate::bench_pki::openssl_ecdsa_p256_signs_per_s(SIGNING_SECONDS)?;
+    let scratch = tempfile::tempdir()?;
+    let (cms, bare) = crate::bench_pki::sceau_signs_per_s(scratch.path(), SIGNING_SECONDS)?;
+    Ok((openssl, cms, bare))
+}
+
+/// The medians of the closed-loop runs and the open-loop figures, per scenario.
+fn print_results(
+    args: &BenchArgs,
+    health: f64,
+    closed: &mut ClosedLoop,
+    open: &OpenLoop,
+    signing: Option<(f64, f64, f64)>,
+    rss: f64,
+) {
     println!("\nresult (medians of {} runs)", args.runs);
     println!("  trivial endpoint          {health:>9.0} req/s");
-    if let Some((rate, at_half)) = &authorizations_at_half {
+    if let Some((rate, at_half)) = &open.authorizations {
+        let authorizations = &mut closed.authorizations;
         let peak = median(&mut authorizations.rates);
         println!(
             "  durable authorizations    {peak:>9.0} /s  ({:.0}% of the trivial endpoint), closed-loop p99 {:.2} ms",
@@ -646,7 +790,8 @@ async fn measure(
         );
         print_at_half(*rate, at_half);
     }
-    if let Some((rate, at_half)) = &seals_at_half {
+    if let Some((rate, at_half)) = &open.seals {
+        let seals = &mut closed.seals;
         let peak = median(&mut seals.rates);
         println!(
             "  seal verifications        {peak:>9.0} /s  ({:.0}% of the trivial endpoint), closed-loop p50 {:.2} ms  p99 {:.2} ms",
@@ -656,37 +801,14 @@ async fn measure(
         );
         println!(
             "  checkouts prepared        {:>9.0} /s  (create, hold, validate, seal read on the phone)",
-            median(&mut preparation_rates)
+            median(&mut closed.preparation_rates)
         );
         print_at_half(*rate, at_half);
     }
-    if let (Some((rate, at_half)), Some((openssl, cms, bare))) = (&time_stamps_at_half, signing) {
-        let peak = median(&mut time_stamps.rates);
-        // The servers, the load generator and openssl share the machine's cores; the
-        // time-stamps use all of them (2 here), openssl speed one.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        println!(
-            "  time-stamps ({} keystore) {peak:>9.0} /s over HTTP, closed-loop p50 {:.2} ms  p99 {:.2} ms",
-            args.keystore,
-            median(&mut time_stamps.p50s_ms),
-            median(&mut time_stamps.p99s_ms)
-        );
-        println!(
-            "    per core ({cores} cores)      {:>9.0} /s  = {:.0}% of openssl's ECDSA P-256 signing on one core",
-            peak / cores,
-            100.0 * peak / cores / openssl.max(1.0)
-        );
-        if !time_stamps.server_cores.is_empty() {
-            // Per core the servers used (the load generator and the machine's other work
-            // are not counted): the run's rate over the cores it kept busy, median.
-            let per_used = median(&mut time_stamps.per_server_core);
-            println!(
-                "    per core the servers used ({:.2}) {per_used:>7.0} /s  = {:.0}% of openssl's ECDSA P-256 signing on one core",
-                median(&mut time_stamps.server_cores),
-                100.0 * per_used / openssl.max(1.0)
-            );
-        }
+    if let (Some((rate, at_half)), Some(signing)) = (&open.time_stamps, signing) {
+        print_time_stamps(&args.keystore, &mut closed.time_stamps, signing);
         print_at_half(*rate, at_half);
+        let (openssl, cms, bare) = signing;
         println!(
             "  openssl speed ecdsap256   {openssl:>9.0} signatures/s (one core: the physical limit)"
         );
@@ -695,7 +817,34 @@ async fn measure(
         );
     }
     println!("  server peak RSS           {rss:.1} MB (largest instance)");
-    Ok(())
+}
+
+/// The time-stamps' closed-loop figures, against openssl's signatures on one core.
+fn print_time_stamps(keystore: &str, time_stamps: &mut Runs, (openssl, ..): (f64, f64, f64)) {
+    let peak = median(&mut time_stamps.rates);
+    // The servers, the load generator and openssl share the machine's cores; the
+    // time-stamps use all of them (2 here), openssl speed one.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    println!(
+        "  time-stamps ({keystore} keystore) {peak:>9.0} /s over HTTP, closed-loop p50 {:.2} ms  p99 {:.2} ms",
+        median(&mut time_stamps.p50s_ms),
+        median(&mut time_stamps.p99s_ms)
+    );
+    println!(
+        "    per core ({cores} cores)      {:>9.0} /s  = {:.0}% of openssl's ECDSA P-256 signing on one core",
+        peak / cores,
+        100.0 * peak / cores / openssl.max(1.0)
+    );
+    if !time_stamps.server_cores.is_empty() {
+        // Per core the servers used (the load generator and the machine's other work
+        // are not counted): the run's rate over the cores it kept busy, median.
+        let per_used = median(&mut time_stamps.per_server_core);
+        println!(
+            "    per core the servers used ({:.2}) {per_used:>7.0} /s  = {:.0}% of openssl's ECDSA P-256 signing on one core",
+            median(&mut time_stamps.server_cores),
+            100.0 * per_used / openssl.max(1.0)
+        );
+    }
 }
 
 fn print_at_half(rate: u64, report: &LoadReport) {
@@ -829,33 +978,7 @@ impl SealBench {
                 party.merchant.clone(),
             );
             signing_in.spawn(async move {
-                let reply = expect(
-                    http.post(format!("{base}/login"))
-                        .form(&[("login", login.as_str()), ("password", BENCH_PASSWORD)]),
-                    StatusCode::SEE_OTHER,
-                    "signing in",
-                )
-                .await?;
-                let cookie = reply
-                    .headers()
-                    .get_all(SET_COOKIE)
-                    .iter()
-                    .filter_map(|value| value.to_str().ok())
-                    .filter_map(|value| value.split(';').next())
-                    .find(|pair| pair.starts_with(&format!("{SESSION_COOKIE}=")))
-                    .context("no session cookie after signing in")?
-                    .to_owned();
-                let page = expect(
-                    http.get(format!("{base}/wallet")).header(COOKIE, &cookie),
-                    StatusCode::OK,
-                    "opening the wallet",
-                )
-                .await?
-                .text()
-                .await?;
-                let csrf = attribute_after(&page, "name=\"csrf\" value=\"")
-                    .context("no CSRF token on the wallet page")?
-                    .to_owned();
+                let (cookie, csrf) = sign_in_payer(&http, &base, &login).await?;
                 anyhow::Ok((
                     index,
                     Payer {
@@ -1036,6 +1159,43 @@ impl SealBench {
     }
 }
 
+/// Signs `login` in on the server at `base` (`POST /login`) and opens its wallet: returns
+/// the session cookie and the session's CSRF token.
+async fn sign_in_payer(
+    http: &reqwest::Client,
+    base: &str,
+    login: &str,
+) -> anyhow::Result<(String, String)> {
+    let reply = expect(
+        http.post(format!("{base}/login"))
+            .form(&[("login", login), ("password", BENCH_PASSWORD)]),
+        StatusCode::SEE_OTHER,
+        "signing in",
+    )
+    .await?;
+    let cookie = reply
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| pair.starts_with(&format!("{SESSION_COOKIE}=")))
+        .context("no session cookie after signing in")?
+        .to_owned();
+    let page = expect(
+        http.get(format!("{base}/wallet")).header(COOKIE, &cookie),
+        StatusCode::OK,
+        "opening the wallet",
+    )
+    .await?
+    .text()
+    .await?;
+    let csrf = attribute_after(&page, "name=\"csrf\" value=\"")
+        .context("no CSRF token on the wallet page")?
+        .to_owned();
+    Ok((cookie, csrf))
+}
+
 /// Steps 1 to 4 of a payment by seal, `count` times for one payer, in rounds: its
 /// merchant creates checkouts (`POST /v1/checkouts`), the payer holds and validates each
 /// in its session (`POST /pay/{id}/hold`, `/validate`), then reads the round's seals on
@@ -1056,65 +1216,87 @@ async fn prepare_for(
                 "bench {tag} payer {index} no {}",
                 sealed.len() + waiting.len()
             );
-            let body = serde_json::json!({
-                "amount": "1.00", "currency": "EUR", "reference": "bench seal",
-                "object": object, "return_url": "https://shop.example/return",
-            });
-            let created: serde_json::Value = expect(
-                http.post(format!("{}/v1/checkouts", payer.base))
-                    .header(AUTHORIZATION, &payer.merchant)
-                    .json(&body),
-                StatusCode::CREATED,
-                "creating a checkout",
-            )
-            .await?
-            .json()
-            .await?;
-            let id = created["id"]
-                .as_str()
-                .context("a created checkout without id")?
-                .to_owned();
-            for step in ["hold", "validate"] {
-                expect(
-                    http.post(format!("{}/pay/{id}/{step}", payer.base))
-                        .header(COOKIE, &payer.cookie)
-                        .form(&[("csrf", payer.csrf.as_str())]),
-                    StatusCode::SEE_OTHER,
-                    step,
-                )
-                .await?;
-            }
+            let id = create_and_validate(http, payer, &object).await?;
             waiting.insert(object, id);
         }
-        let started = Instant::now();
-        loop {
-            let page = expect(
-                http.get(format!("{}/phone", payer.base))
-                    .query(&[("to", payer.phone.as_str())]),
-                StatusCode::OK,
-                "reading the phone",
-            )
-            .await?
-            .text()
-            .await?;
-            for (object, seal) in seals_on_phone(&page) {
-                if let Some(id) = waiting.remove(object) {
-                    sealed.push((id, seal.to_owned()));
-                }
-            }
-            if waiting.is_empty() {
-                break;
-            }
-            if started.elapsed() > PHONE_WAIT_MAX {
-                bail!(
-                    "{} seals did not reach the phone {} within {} s",
-                    waiting.len(),
-                    payer.phone,
-                    PHONE_WAIT_MAX.as_secs()
-                );
-            }
-            tokio::time::sleep(PHONE_POLL_PAUSE).await;
-        }
+        read_seals(http, payer, &mut waiting, &mut sealed).await?;
     }
     Ok(sealed)
+}
+
+/// Steps 1 to 3 of one checkout: the payer's merchant creates it for `object`, the payer
+/// holds and validates it. Returns its id.
+async fn create_and_validate(
+    http: &reqwest::Client,
+    payer: &Payer,
+    object: &str,
+) -> anyhow::Result<String> {
+    let body = serde_json::json!({
+        "amount": "1.00", "currency": "EUR", "reference": "bench seal",
+        "object": object, "return_url": "https://shop.example/return",
+    });
+    let created: serde_json::Value = expect(
+        http.post(format!("{}/v1/checkouts", payer.base))
+            .header(AUTHORIZATION, &payer.merchant)
+            .json(&body),
+        StatusCode::CREATED,
+        "creating a checkout",
+    )
+    .await?
+    .json()
+    .await?;
+    let id = created["id"]
+        .as_str()
+        .context("a created checkout without id")?
+        .to_owned();
+    for step in ["hold", "validate"] {
+        expect(
+            http.post(format!("{}/pay/{id}/{step}", payer.base))
+                .header(COOKIE, &payer.cookie)
+                .form(&[("csrf", payer.csrf.as_str())]),
+            StatusCode::SEE_OTHER,
+            step,
+        )
+        .await?;
+    }
+    Ok(id)
+}
+
+/// Step 4 of a round: reads the payer's phone until the seals of every checkout `waiting`
+/// (object → id) are there (bounded), moving each to `sealed` as (id, seal).
+async fn read_seals(
+    http: &reqwest::Client,
+    payer: &Payer,
+    waiting: &mut HashMap<String, String>,
+    sealed: &mut Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let page = expect(
+            http.get(format!("{}/phone", payer.base))
+                .query(&[("to", payer.phone.as_str())]),
+            StatusCode::OK,
+            "reading the phone",
+        )
+        .await?
+        .text()
+        .await?;
+        for (object, seal) in seals_on_phone(&page) {
+            if let Some(id) = waiting.remove(object) {
+                sealed.push((id, seal.to_owned()));
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() > PHONE_WAIT_MAX {
+            bail!(
+                "{} seals did not reach the phone {} within {} s",
+                waiting.len(),
+                payer.phone,
+                PHONE_WAIT_MAX.as_secs()
+            );
+        }
+        tokio::time::sleep(PHONE_POLL_PAUSE).await;
+    }
 }

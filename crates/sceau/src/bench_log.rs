@@ -5,6 +5,7 @@
 //! configuration names (no HTTP: the log is written by the server's own transactions).
 
 use crate::config::Config;
+use sceau_server::Service;
 use sceau_server::clock::SystemClock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,64 +27,7 @@ pub async fn run(config: &Config, entries: usize, runs: usize) -> anyhow::Result
     );
     let mut rates = Vec::with_capacity(runs);
     for run in 0..runs {
-        let started = Instant::now();
-        let writes = entries.div_ceil(ENTRIES_PER_WRITE);
-        let done = Arc::new(AtomicBool::new(false));
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|writer| {
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let mut write = writer;
-                    while write < writes {
-                        let batch: Vec<Vec<u8>> = (0..ENTRIES_PER_WRITE)
-                            .map(|n| {
-                                let mut entry =
-                                    format!("run {run} write {write} entry {n} ").into_bytes();
-                                entry.resize(ENTRY_LEN, b'.');
-                                entry
-                            })
-                            .collect();
-                        service.store.append_log(batch, service.now_s()).await?;
-                        write += WRITERS;
-                    }
-                    anyhow::Ok(())
-                })
-            })
-            .collect();
-        let integrator = {
-            let (service, done) = (service.clone(), Arc::clone(&done));
-            tokio::spawn(async move {
-                let mut checkpoints = 0_u64;
-                loop {
-                    let writers_done = done.load(Ordering::Acquire);
-                    match service.integrate_log_once().await {
-                        Ok(Some(_)) => checkpoints += 1,
-                        Ok(None) if writers_done => return anyhow::Ok(checkpoints),
-                        Ok(None) => tokio::task::yield_now().await,
-                        Err(error) => anyhow::bail!("integration failed: {}", error.message),
-                    }
-                }
-            })
-        };
-        for writer in writers {
-            writer.await??;
-        }
-        done.store(true, Ordering::Release);
-        let checkpoints = integrator.await??;
-        let elapsed = started.elapsed().as_secs_f64();
-        let size = service
-            .store
-            .log_checkpoint()
-            .await?
-            .map_or(0, |checkpoint| checkpoint.size);
-        let appended = (writes * ENTRIES_PER_WRITE) as f64;
-        let rate = appended / elapsed;
-        println!(
-            "  run {}: {appended:.0} entries in {elapsed:.2} s = {rate:.0} entries/s durable, \
-             {checkpoints} checkpoints signed, log size {size}",
-            run + 1
-        );
-        rates.push(rate);
+        rates.push(measure_run(&service, run, entries).await?);
     }
     rates.sort_by(|a, b| a.total_cmp(b));
     let median = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
@@ -91,4 +35,73 @@ pub async fn run(config: &Config, entries: usize, runs: usize) -> anyhow::Result
         "\nresult (median of {runs} runs)\n  log appends            {median:>9.0} entries/s durable"
     );
     Ok(())
+}
+
+/// One run: the writers queue `entries` (rounded up to whole writes) while the integrator
+/// appends them; prints the run's figures and returns its rate (entries per second).
+async fn measure_run(service: &Service, run: usize, entries: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let writes = entries.div_ceil(ENTRIES_PER_WRITE);
+    let done = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| tokio::spawn(queue_entries(service.clone(), run, writer, writes)))
+        .collect();
+    let integrator = tokio::spawn(integrate_until_done(service.clone(), Arc::clone(&done)));
+    for writer in writers {
+        writer.await??;
+    }
+    done.store(true, Ordering::Release);
+    let checkpoints = integrator.await??;
+    let elapsed = started.elapsed().as_secs_f64();
+    let size = service
+        .store
+        .log_checkpoint()
+        .await?
+        .map_or(0, |checkpoint| checkpoint.size);
+    let appended = (writes * ENTRIES_PER_WRITE) as f64;
+    let rate = appended / elapsed;
+    println!(
+        "  run {}: {appended:.0} entries in {elapsed:.2} s = {rate:.0} entries/s durable, \
+         {checkpoints} checkpoints signed, log size {size}",
+        run + 1
+    );
+    Ok(rate)
+}
+
+/// Writer `writer`'s share of the `writes` of run `run`: every `WRITERS`th write, each a
+/// transaction of `ENTRIES_PER_WRITE` entries.
+async fn queue_entries(
+    service: Service,
+    run: usize,
+    writer: usize,
+    writes: usize,
+) -> anyhow::Result<()> {
+    let mut write = writer;
+    while write < writes {
+        let batch: Vec<Vec<u8>> = (0..ENTRIES_PER_WRITE)
+            .map(|n| {
+                let mut entry = format!("run {run} write {write} entry {n} ").into_bytes();
+                entry.resize(ENTRY_LEN, b'.');
+                entry
+            })
+            .collect();
+        service.store.append_log(batch, service.now_s()).await?;
+        write += WRITERS;
+    }
+    Ok(())
+}
+
+/// Integrates the queued entries batch by batch until the writers are `done` and nothing
+/// is left; returns the checkpoints signed.
+async fn integrate_until_done(service: Service, done: Arc<AtomicBool>) -> anyhow::Result<u64> {
+    let mut checkpoints = 0_u64;
+    loop {
+        let writers_done = done.load(Ordering::Acquire);
+        match service.integrate_log_once().await {
+            Ok(Some(_)) => checkpoints += 1,
+            Ok(None) if writers_done => return Ok(checkpoints),
+            Ok(None) => tokio::task::yield_now().await,
+            Err(error) => anyhow::bail!("integration failed: {}", error.message),
+        }
+    }
 }

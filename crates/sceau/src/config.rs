@@ -308,6 +308,27 @@ impl Config {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        self.check_numbers_and_seals()?;
+        self.check_phone_simulator()?;
+        self.check_limits()?;
+        self.check_pki_and_log()?;
+        if self.database.trim().is_empty() {
+            bail!("database must be a SQLite file path or a postgres:// URL");
+        }
+        if self.channel != "dev-phone" {
+            bail!(
+                "channel must be \"dev-phone\" (SMPP, HTTP SMS and SMTP channels are not built yet)"
+            );
+        }
+        self.bin_range
+            .parse::<sceau_domain::card::BinRange>()
+            .map_err(|e| anyhow::anyhow!("bin_range: {e}"))?;
+        self.issuer_bank()?;
+        Ok(())
+    }
+
+    /// The lives of numbers, holds and seals, and the seals' length.
+    fn check_numbers_and_seals(&self) -> anyhow::Result<()> {
         use sceau_domain::limits::NUMBER_VALIDITY_S_MAX;
         if !(60..=NUMBER_VALIDITY_S_MAX).contains(&self.number_validity_s) {
             bail!("number_validity_s must be 60 to {NUMBER_VALIDITY_S_MAX}");
@@ -321,6 +342,11 @@ impl Config {
         if !(60..=sceau_domain::seal::SEAL_VALIDITY_S_MAX).contains(&self.seal_validity_s) {
             bail!("seal_validity_s must be 60 to 600 (a seal never lives more than 10 minutes)");
         }
+        Ok(())
+    }
+
+    /// The phone simulator shows every text: only where loopback alone reaches it.
+    fn check_phone_simulator(&self) -> anyhow::Result<()> {
         if self.phone_simulator && !self.listen.ip().is_loopback() {
             bail!(
                 "phone_simulator shows every SMS (seals included) to whoever reaches /phone: \
@@ -351,6 +377,11 @@ impl Config {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// The checkouts' life, the per-hour budgets and the PostgreSQL pools.
+    fn check_limits(&self) -> anyhow::Result<()> {
         if !(60..=3600).contains(&self.checkout_validity_s) {
             bail!("checkout_validity_s must be 60 to 3600");
         }
@@ -378,6 +409,11 @@ impl Config {
         {
             bail!("postgres_write_lanes must be 1 to 64 and postgres_read_connections 1 to 256");
         }
+        Ok(())
+    }
+
+    /// The TSA's policy, the log's origin and where the keys live.
+    fn check_pki_and_log(&self) -> anyhow::Result<()> {
         if self
             .tsa_policy
             .parse::<sceau_pki::ObjectIdentifier>()
@@ -403,18 +439,6 @@ impl Config {
             "pkcs11" => bail!("keystore = \"pkcs11\" needs pkcs11_module and pkcs11_token"),
             _ => bail!("keystore must be \"file\" or \"pkcs11\""),
         }
-        if self.database.trim().is_empty() {
-            bail!("database must be a SQLite file path or a postgres:// URL");
-        }
-        if self.channel != "dev-phone" {
-            bail!(
-                "channel must be \"dev-phone\" (SMPP, HTTP SMS and SMTP channels are not built yet)"
-            );
-        }
-        self.bin_range
-            .parse::<sceau_domain::card::BinRange>()
-            .map_err(|e| anyhow::anyhow!("bin_range: {e}"))?;
-        self.issuer_bank()?;
         Ok(())
     }
 

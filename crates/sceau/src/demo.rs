@@ -5,7 +5,7 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -141,18 +141,7 @@ pub async fn run(
         Some(schema) => schema.url.clone(),
         None => directory.path().join("sceau.db").display().to_string(),
     };
-    let config = Config {
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        database,
-        master_key_file: directory.path().join("master.key"),
-        admin_token_file: directory.path().join("admin.token"),
-        keys_directory: directory.path().join("keys"),
-        pki_directory: directory.path().join("pki"),
-        issuer_name: "Banque Sceau".into(),
-        // The demo shop runs on this machine.
-        webhooks_to_private_networks: true,
-        ..Config::default()
-    };
+    let config = demo_config(directory.path(), database);
     let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock)).await?;
     let admin_token = sceau_crypto::new_token("adm_");
     let state = crate::app_state(&config, service, sceau_crypto::token_hash(&admin_token));
@@ -196,15 +185,62 @@ pub async fn run(
     result.map(|_| ())
 }
 
+/// The demo's server: on a free loopback port, its files in `directory`.
+fn demo_config(directory: &std::path::Path, database: String) -> Config {
+    Config {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        database,
+        master_key_file: directory.join("master.key"),
+        admin_token_file: directory.join("admin.token"),
+        keys_directory: directory.join("keys"),
+        pki_directory: directory.join("pki"),
+        issuer_name: "Banque Sceau".into(),
+        // The demo shop runs on this machine.
+        webhooks_to_private_networks: true,
+        ..Config::default()
+    }
+}
+
 /// The demo merchant's credentials, for the shop that `--serve` starts.
 struct ShopCredentials {
     api_key: String,
     webhook_secret: String,
 }
 
+/// A card read from a text: number, expiry month and year, security code.
+type Card = (String, u8, u16, String);
+
 async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
-    use reqwest::Method;
     step("Enrolment (admin API)");
+    let shop = enrol_shop(demo).await?;
+    let alice_id = enrol_alice(demo).await?;
+
+    step("Figure 5 — Alice asks for a number on the web");
+    let cookie = sign_in(demo).await?;
+    let csrf = wallet_csrf(demo, &cookie).await?;
+    let text = ask_for_number(demo, &cookie, &csrf).await?;
+    let card =
+        sceau_server::service::card_in_message(&text).context("cannot read the card in the SMS")?;
+
+    step("Figure 5 — Alice pays Librairie Dupont with it");
+    pay_with_number(demo, &shop.api_key, alice_id, &card).await?;
+
+    step("Figure 4 — Librairie Dupont's checkout asks for a number for Alice");
+    let text = checkout_asks_for_number(demo, &shop.api_key, &card.0).await?;
+    let card =
+        sceau_server::service::card_in_message(&text).context("cannot read the card in the SMS")?;
+    pay_checkout_with_number(demo, &shop.api_key, alice_id, &card).await?;
+
+    seal_flow(demo, &shop.api_key, &cookie, &csrf, alice_id).await?;
+
+    step("Ledger");
+    check_ledger(demo).await?;
+    println!("\nDemo complete.");
+    Ok(shop)
+}
+
+/// The admin enrols the shop; its API key and webhook secret are shown this once.
+async fn enrol_shop(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     let shop = demo
         .admin(
             Method::POST,
@@ -221,6 +257,14 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
         "merchant #{} {} enrolled; its API key is shown once and stored only as a hash",
         shop["id"], shop["name"]
     );
+    Ok(ShopCredentials {
+        api_key: shop_key,
+        webhook_secret,
+    })
+}
+
+/// The admin enrols Alice with 500.00 EUR; returns her client id.
+async fn enrol_alice(demo: &Demo) -> anyhow::Result<i64> {
     let alice = demo
         .admin(
             Method::POST,
@@ -235,8 +279,11 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
         alice["phone"].as_str().unwrap_or(""),
         demo.balance(alice_id).await?
     );
+    Ok(alice_id)
+}
 
-    step("Figure 5 — Alice asks for a number on the web");
+/// Alice signs in on the web; returns her session cookie.
+async fn sign_in(demo: &Demo) -> anyhow::Result<String> {
     let login = demo
         .http
         .post(format!("{}/login", demo.base))
@@ -254,10 +301,15 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
         "POST /login → {} (session cookie: HttpOnly, SameSite=Strict)",
         login.status()
     );
+    Ok(cookie)
+}
+
+/// The CSRF token of Alice's wallet page, which her forms carry.
+async fn wallet_csrf(demo: &Demo, cookie: &str) -> anyhow::Result<String> {
     let wallet = demo
         .http
         .get(format!("{}/wallet", demo.base))
-        .header("cookie", &cookie)
+        .header("cookie", cookie)
         .send()
         .await?
         .text()
@@ -266,13 +318,18 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
         .find("name=\"csrf\" value=\"")
         .context("no CSRF token on the wallet")?
         + 19;
-    let csrf = wallet[csrf_at..csrf_at + 64].to_owned();
+    Ok(wallet[csrf_at..csrf_at + 64].to_owned())
+}
+
+/// Alice asks her wallet for a number (one payment, up to 80.00 EUR); returns the text
+/// that brings it to her phone.
+async fn ask_for_number(demo: &Demo, cookie: &str, csrf: &str) -> anyhow::Result<String> {
     let asked = demo
         .http
         .post(format!("{}/wallet/numbers", demo.base))
-        .header("cookie", &cookie)
+        .header("cookie", cookie)
         .form(&[
-            ("csrf", csrf.as_str()),
+            ("csrf", csrf),
             ("amount_cap", "80.00"),
             ("uses", "1"),
             ("merchant", "any"),
@@ -286,16 +343,23 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     );
     let text = wait_for_message(demo, ALICE_PHONE, None).await?;
     println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
-    let (number, month, year, code) =
-        sceau_server::service::card_in_message(&text).context("cannot read the card in the SMS")?;
+    Ok(text)
+}
 
-    step("Figure 5 — Alice pays Librairie Dupont with it");
+/// The shop authorizes 42.50 EUR on Alice's number and captures it; the same request
+/// replayed is the same authorization, the number used again is refused.
+async fn pay_with_number(
+    demo: &Demo,
+    shop_key: &str,
+    alice_id: i64,
+    (number, month, year, code): &Card,
+) -> anyhow::Result<()> {
     println!("before: {}", demo.balance(alice_id).await?);
     let body = json!({"number": number, "expiry_month": month, "expiry_year": year, "security_code": code,
                       "amount": "42.50", "currency": "EUR", "reference": "order-1001"});
     let (status, authorization) = demo
         .merchant(
-            &shop_key,
+            shop_key,
             "/v1/authorizations",
             body.clone(),
             "order-1001-auth",
@@ -309,7 +373,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     let id = authorization["id"].as_i64().context("authorization id")?;
     let (status, captured) = demo
         .merchant(
-            &shop_key,
+            shop_key,
             &format!("/v1/authorizations/{id}/capture"),
             json!({}),
             "order-1001-capture",
@@ -322,7 +386,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     println!("after capture: {}", demo.balance(alice_id).await?);
     let (status, replay) = demo
         .merchant(
-            &shop_key,
+            shop_key,
             "/v1/authorizations",
             body.clone(),
             "order-1001-auth",
@@ -333,20 +397,28 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
         replay["id"]
     );
     let (status, again) = demo
-        .merchant(&shop_key, "/v1/authorizations", body, "order-1002-auth")
+        .merchant(shop_key, "/v1/authorizations", body, "order-1002-auth")
         .await?;
     println!(
         "the number used again (new request) → {status} {}",
         again["error"]["code"]
     );
+    Ok(())
+}
 
-    step("Figure 4 — Librairie Dupont's checkout asks for a number for Alice");
+/// The shop has a number for 19.90 EUR sent to Alice; returns the text that brings it
+/// (the one after the text of `previous_number`).
+async fn checkout_asks_for_number(
+    demo: &Demo,
+    shop_key: &str,
+    previous_number: &str,
+) -> anyhow::Result<String> {
     // A merchant may have numbers sent only to its own clients (who paid it, or signed in
     // on one of its checkouts): Alice has just paid Librairie Dupont.
     println!("Alice paid Librairie Dupont above: the shop may have a number sent to her");
     let (status, issued) = demo
         .merchant(
-            &shop_key,
+            shop_key,
             "/v1/numbers",
             json!({"client": "alice", "amount": "19.90", "currency": "EUR"}),
             "checkout-77-number",
@@ -356,16 +428,25 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
         "merchant POST /v1/numbers (client alice, 19.90 EUR) → {status}\n    {}",
         show(&issued)
     );
-    let text = wait_for_message(demo, ALICE_PHONE, Some(&number)).await?;
+    let text = wait_for_message(demo, ALICE_PHONE, Some(previous_number)).await?;
     println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
-    let (number, month, year, code) =
-        sceau_server::service::card_in_message(&text).context("cannot read the card in the SMS")?;
+    Ok(text)
+}
+
+/// The shop submits the number Alice typed: refused with another amount, authorized with
+/// its own, captured, then partly refunded.
+async fn pay_checkout_with_number(
+    demo: &Demo,
+    shop_key: &str,
+    alice_id: i64,
+    (number, month, year, code): &Card,
+) -> anyhow::Result<()> {
     println!("Alice types the number into the shop's page; the shop submits it:");
     let wrong_amount = json!({"number": number, "expiry_month": month, "expiry_year": year, "security_code": code,
                               "amount": "25.00", "currency": "EUR", "reference": "checkout-77"});
     let (status, declined) = demo
         .merchant(
-            &shop_key,
+            shop_key,
             "/v1/authorizations",
             wrong_amount,
             "checkout-77-auth-a",
@@ -378,7 +459,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     let body = json!({"number": number, "expiry_month": month, "expiry_year": year, "security_code": code,
                       "amount": "19.90", "currency": "EUR", "reference": "checkout-77"});
     let (status, authorization) = demo
-        .merchant(&shop_key, "/v1/authorizations", body, "checkout-77-auth-b")
+        .merchant(shop_key, "/v1/authorizations", body, "checkout-77-auth-b")
         .await?;
     println!(
         "  with 19.90 → {status}, state {}, number ••••{}",
@@ -388,7 +469,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     let id = authorization["id"].as_i64().context("authorization id")?;
     let (status, _) = demo
         .merchant(
-            &shop_key,
+            shop_key,
             &format!("/v1/authorizations/{id}/capture"),
             json!({}),
             "checkout-77-capture",
@@ -397,7 +478,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     println!("  capture → {status}");
     let (status, refunded) = demo
         .merchant(
-            &shop_key,
+            shop_key,
             &format!("/v1/authorizations/{id}/refunds"),
             json!({"amount": "5.00", "currency": "EUR"}),
             "checkout-77-refund",
@@ -408,10 +489,11 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
         refunded["refunded"]
     );
     println!("after: {}", demo.balance(alice_id).await?);
+    Ok(())
+}
 
-    seal_flow(demo, &shop_key, &cookie, &csrf, alice_id).await?;
-
-    step("Ledger");
+/// The admin checks the ledger: balances sum to nothing per currency.
+async fn check_ledger(demo: &Demo) -> anyhow::Result<()> {
     let check = demo
         .admin(Method::GET, "/admin/v1/ledger/check", None)
         .await?;
@@ -422,11 +504,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     if check["sound"] != json!(true) {
         bail!("the ledger is not sound: {check}");
     }
-    println!("\nDemo complete.");
-    Ok(ShopCredentials {
-        api_key: shop_key,
-        webhook_secret,
-    })
+    Ok(())
 }
 
 /// Figures 1-3: the merchant hands a payment to sceau; Alice sees the electronic check,
@@ -439,21 +517,7 @@ async fn seal_flow(
     alice_id: i64,
 ) -> anyhow::Result<()> {
     step("Figures 1-3 — Librairie Dupont hands a payment to sceau; Alice signs it with a seal");
-    let (status, checkout) = demo
-        .merchant(
-            shop_key,
-            "/v1/checkouts",
-            json!({"amount": "34.80", "currency": "EUR", "reference": "order-2002",
-                   "object": "Two books: Les Misérables I and II", "return_url": "https://librairie.example/return"}),
-            "order-2002-checkout",
-        )
-        .await?;
-    println!(
-        "merchant POST /v1/checkouts 34.80 EUR → {status}\n    {}",
-        show(&checkout)
-    );
-    let url = checkout["url"].as_str().context("checkout url")?;
-    let id = checkout["id"].as_str().context("checkout id")?.to_owned();
+    let (url, id) = create_checkout(demo, shop_key).await?;
     let post = |action: &str, extra: Vec<(&'static str, String)>| {
         let mut form = vec![("csrf", csrf.to_owned())];
         form.extend(extra);
@@ -469,29 +533,7 @@ async fn seal_flow(
         held.status()
     );
     println!("  {}", demo.balance(alice_id).await?);
-    let page = demo
-        .http
-        .get(url)
-        .header("cookie", cookie)
-        .send()
-        .await?
-        .text()
-        .await?;
-    let words = [
-        "thirty-four euros and eighty cents",
-        "trente-quatre euros et quatre-vingts centimes",
-    ];
-    println!(
-        "the electronic check shows zones 21-29: {} of 9 zones, amount in words {}",
-        (21..=29)
-            .filter(|zone| page.contains(&format!("data-zone=\"{zone}\"")))
-            .count(),
-        if words.iter().all(|w| page.contains(w)) {
-            "in English and French"
-        } else {
-            "MISSING"
-        }
-    );
+    show_check(demo, &url, cookie).await?;
     let validated = post("validate", Vec::new()).await?;
     println!(
         "POST {url}/validate (\"Validate payment and sign\") → {}",
@@ -527,6 +569,63 @@ async fn seal_flow(
         "Alice types the seal → {} (paid; the seal is dead)",
         signed.status()
     );
+    check_paid(demo, shop_key, &id).await?;
+    println!("after: {}", demo.balance(alice_id).await?);
+    evidence(demo, shop_key, cookie, &id).await
+}
+
+/// The shop hands a payment of 34.80 EUR to sceau; returns the checkout's page and id.
+async fn create_checkout(demo: &Demo, shop_key: &str) -> anyhow::Result<(String, String)> {
+    let (status, checkout) = demo
+        .merchant(
+            shop_key,
+            "/v1/checkouts",
+            json!({"amount": "34.80", "currency": "EUR", "reference": "order-2002",
+                   "object": "Two books: Les Misérables I and II",
+                   "return_url": "https://librairie.example/return"
+            }),
+            "order-2002-checkout",
+        )
+        .await?;
+    println!(
+        "merchant POST /v1/checkouts 34.80 EUR → {status}\n    {}",
+        show(&checkout)
+    );
+    let url = checkout["url"].as_str().context("checkout url")?.to_owned();
+    let id = checkout["id"].as_str().context("checkout id")?.to_owned();
+    Ok((url, id))
+}
+
+/// Alice's view of the checkout at `url`: the electronic check, zones and amount in words.
+async fn show_check(demo: &Demo, url: &str, cookie: &str) -> anyhow::Result<()> {
+    let page = demo
+        .http
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let words = [
+        "thirty-four euros and eighty cents",
+        "trente-quatre euros et quatre-vingts centimes",
+    ];
+    println!(
+        "the electronic check shows zones 21-29: {} of 9 zones, amount in words {}",
+        (21..=29)
+            .filter(|zone| page.contains(&format!("data-zone=\"{zone}\"")))
+            .count(),
+        if words.iter().all(|w| page.contains(w)) {
+            "in English and French"
+        } else {
+            "MISSING"
+        }
+    );
+    Ok(())
+}
+
+/// The shop polls its checkout `id`, which must now be paid.
+async fn check_paid(demo: &Demo, shop_key: &str, id: &str) -> anyhow::Result<()> {
     let polled: Value = demo
         .http
         .get(format!("{}/v1/checkouts/{id}", demo.base))
@@ -542,8 +641,7 @@ async fn seal_flow(
     if polled["paid"] != json!(true) {
         bail!("the checkout was not paid: {polled}");
     }
-    println!("after: {}", demo.balance(alice_id).await?);
-    evidence(demo, shop_key, cookie, &id).await
+    Ok(())
 }
 
 /// GET `path` on the demo server: the status and the body.

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -148,33 +149,11 @@ impl Tally {
 }
 
 pub async fn run(spec: &LoadSpec, source: Arc<dyn RequestSource>) -> anyhow::Result<LoadReport> {
-    if spec.connections == 0 || spec.addresses.is_empty() {
-        bail!("load spec: connections and addresses must not be empty");
-    }
-    let interval = match spec.rate_per_s {
-        Some(0) => bail!("load spec: rate_per_s must be > 0"),
-        Some(rate) => Some(Duration::from_secs_f64(
-            spec.connections as f64 / rate as f64,
-        )),
-        None => None,
-    };
-    let start = Instant::now();
-    let later = |t: Instant, d: Duration| t.checked_add(d).context("load spec: duration too long");
-    let warmup_end = later(start, spec.warmup)?;
-    let end = later(warmup_end, spec.duration)?;
-    let hard_deadline = later(end, SAFETY_MARGIN)?;
-    let join_deadline = later(hard_deadline, Duration::from_secs(1))?;
-    let plan = Arc::new(Plan {
-        addresses: spec.addresses.clone(),
-        connections: spec.connections,
-        start,
-        warmup_end,
-        end,
-        hard_deadline,
-        interval,
-        request_count_max: spec.request_count_max,
-        issued: AtomicU64::new(0),
-    });
+    let plan = Arc::new(Plan::new(spec)?);
+    let join_deadline = plan
+        .hard_deadline
+        .checked_add(Duration::from_secs(1))
+        .context("load spec: duration too long")?;
     let mut handles = Vec::with_capacity(spec.connections);
     for worker_id in 0..spec.connections {
         handles.push(tokio::spawn(worker(
@@ -186,38 +165,89 @@ pub async fn run(spec: &LoadSpec, source: Arc<dyn RequestSource>) -> anyhow::Res
     let mut total = Tally::new()?;
     for mut handle in handles {
         match timeout_at(join_deadline, &mut handle).await {
-            Ok(joined) => {
-                let tally = joined.context("load worker failed")??;
-                total.hist.add(&tally.hist)?;
-                total.requests += tally.requests;
-                total.errors += tally.errors;
-                for (status, count) in tally.status_counts {
-                    *total.status_counts.entry(status).or_insert(0) += count;
-                }
-            }
+            Ok(joined) => total.add(joined.context("load worker failed")??)?,
             Err(_) => {
                 handle.abort();
                 total.errors += 1;
             }
         }
     }
-    let elapsed = Instant::now().saturating_duration_since(warmup_end);
-    let secs = elapsed.as_secs_f64();
-    let quantile = |q: f64| Duration::from_micros(total.hist.value_at_quantile(q));
-    Ok(LoadReport {
-        requests: total.requests,
-        errors: total.errors,
-        per_second: if secs > 0.0 {
-            total.requests as f64 / secs
-        } else {
-            0.0
-        },
-        elapsed,
-        p50: quantile(0.5),
-        p99: quantile(0.99),
-        max: Duration::from_micros(total.hist.max()),
-        status_counts: total.status_counts,
-    })
+    Ok(total.report(plan.warmup_end))
+}
+
+impl Plan {
+    /// The schedule of `spec`, starting now.
+    fn new(spec: &LoadSpec) -> anyhow::Result<Plan> {
+        if spec.connections == 0 || spec.addresses.is_empty() {
+            bail!("load spec: connections and addresses must not be empty");
+        }
+        let interval = match spec.rate_per_s {
+            Some(0) => bail!("load spec: rate_per_s must be > 0"),
+            Some(rate) => Some(Duration::from_secs_f64(
+                spec.connections as f64 / rate as f64,
+            )),
+            None => None,
+        };
+        let start = Instant::now();
+        let later =
+            |t: Instant, d: Duration| t.checked_add(d).context("load spec: duration too long");
+        let warmup_end = later(start, spec.warmup)?;
+        let end = later(warmup_end, spec.duration)?;
+        let hard_deadline = later(end, SAFETY_MARGIN)?;
+        Ok(Plan {
+            addresses: spec.addresses.clone(),
+            connections: spec.connections,
+            start,
+            warmup_end,
+            end,
+            hard_deadline,
+            interval,
+            request_count_max: spec.request_count_max,
+            issued: AtomicU64::new(0),
+        })
+    }
+}
+
+impl Tally {
+    /// Adds a worker's tally to this one.
+    fn add(&mut self, tally: Tally) -> anyhow::Result<()> {
+        self.hist.add(&tally.hist)?;
+        self.requests += tally.requests;
+        self.errors += tally.errors;
+        for (status, count) in tally.status_counts {
+            *self.status_counts.entry(status).or_insert(0) += count;
+        }
+        Ok(())
+    }
+
+    /// Records a measured response, sent at `sent_at`: its latency and its status.
+    fn record(&mut self, status: u16, sent_at: Instant) {
+        let micros = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.hist.saturating_record(micros);
+        self.requests += 1;
+        *self.status_counts.entry(status).or_insert(0) += 1;
+    }
+
+    /// The figures of the measured phase, which began at `warmup_end` and ends now.
+    fn report(self, warmup_end: Instant) -> LoadReport {
+        let elapsed = Instant::now().saturating_duration_since(warmup_end);
+        let secs = elapsed.as_secs_f64();
+        let quantile = |q: f64| Duration::from_micros(self.hist.value_at_quantile(q));
+        LoadReport {
+            requests: self.requests,
+            errors: self.errors,
+            per_second: if secs > 0.0 {
+                self.requests as f64 / secs
+            } else {
+                0.0
+            },
+            elapsed,
+            p50: quantile(0.5),
+            p99: quantile(0.99),
+            max: Duration::from_micros(self.hist.max()),
+            status_counts: self.status_counts,
+        }
+    }
 }
 
 async fn worker(
@@ -227,10 +257,8 @@ async fn worker(
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new()?;
     let mut request = Vec::with_capacity(1024);
-    let host_line = format!(
-        "Host: {}\r\n",
-        plan.addresses[worker_id % plan.addresses.len()]
-    );
+    let address = plan.addresses[worker_id % plan.addresses.len()];
+    let host_line = format!("Host: {address}\r\n");
     let mut conn: Option<Conn> = None;
     let mut sequence = 0u64;
     // Open loop: stagger the workers' schedules evenly within one interval.
@@ -242,45 +270,21 @@ async fn worker(
         if now >= plan.end {
             break;
         }
-        // Open loop: latency starts at the scheduled time, or at the timer wake-up when we
-        // had to wait for it (tokio timers have ~1 ms granularity; that delay is ours).
-        let scheduled = match (plan.interval, next_at) {
-            (Some(interval), Some(at)) => {
-                if at >= plan.end {
-                    break;
-                }
-                next_at = Some(at + interval);
-                if at > now {
-                    sleep_until(at).await;
-                    Some(Instant::now())
-                } else {
-                    Some(at)
-                }
-            }
-            _ => None,
+        let scheduled = match wait_for_schedule(&plan, &mut next_at, now).await {
+            ControlFlow::Break(()) => break,
+            ControlFlow::Continue(scheduled) => scheduled,
         };
         if let Some(max) = plan.request_count_max
             && plan.issued.fetch_add(1, Ordering::Relaxed) >= max
         {
             break;
         }
-        let stream = match conn.as_mut() {
-            Some(stream) => stream,
-            None => match timeout_at(
-                plan.hard_deadline,
-                Conn::connect(plan.addresses[worker_id % plan.addresses.len()]),
-            )
-            .await
-            {
-                Ok(Ok(stream)) => conn.insert(stream),
-                _ => {
-                    if scheduled.unwrap_or(now) >= plan.warmup_end {
-                        tally.errors += 1;
-                    }
-                    sleep_until((Instant::now() + RETRY_PAUSE).min(plan.end)).await;
-                    continue;
-                }
-            },
+        let Some(stream) = connection(&mut conn, &plan, address).await else {
+            if scheduled.unwrap_or(now) >= plan.warmup_end {
+                tally.errors += 1;
+            }
+            sleep_until((Instant::now() + RETRY_PAUSE).min(plan.end)).await;
+            continue;
         };
         request.clear();
         if !source.build(worker_id, sequence, &mut request) {
@@ -294,10 +298,7 @@ async fn worker(
         match timeout_at(plan.hard_deadline, stream.exchange(&request)).await {
             Ok(Ok(response)) => {
                 if measured {
-                    let micros = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    tally.hist.saturating_record(micros);
-                    tally.requests += 1;
-                    *tally.status_counts.entry(response.status).or_insert(0) += 1;
+                    tally.record(response.status, sent_at);
                     if !source.accept_status(response.status) {
                         tally.errors += 1;
                     }
@@ -316,6 +317,46 @@ async fn worker(
         }
     }
     Ok(tally)
+}
+
+/// Open loop: waits for the worker's next scheduled time, `next_at`, and moves it one
+/// interval on; `Break` when the schedule has reached the end. Latency starts at the
+/// scheduled time, or at the timer wake-up when we had to wait for it (tokio timers have
+/// ~1 ms granularity; that delay is ours). Closed loop: `Continue(None)` at once.
+async fn wait_for_schedule(
+    plan: &Plan,
+    next_at: &mut Option<Instant>,
+    now: Instant,
+) -> ControlFlow<(), Option<Instant>> {
+    let (Some(interval), Some(at)) = (plan.interval, *next_at) else {
+        return ControlFlow::Continue(None);
+    };
+    if at >= plan.end {
+        return ControlFlow::Break(());
+    }
+    *next_at = Some(at + interval);
+    if at > now {
+        sleep_until(at).await;
+        ControlFlow::Continue(Some(Instant::now()))
+    } else {
+        ControlFlow::Continue(Some(at))
+    }
+}
+
+/// The worker's open connection, or a new one to `address`; `None` when it cannot be made
+/// before the deadline.
+async fn connection<'c>(
+    conn: &'c mut Option<Conn>,
+    plan: &Plan,
+    address: SocketAddr,
+) -> Option<&'c mut Conn> {
+    if conn.is_none() {
+        match timeout_at(plan.hard_deadline, Conn::connect(address)).await {
+            Ok(Ok(stream)) => *conn = Some(stream),
+            _ => return None,
+        }
+    }
+    conn.as_mut()
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -71,82 +71,113 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
         .with_context(|| format!("{} is not a certificate (PEM or DER)", args.root.display()))?
         .der;
     if let (Some(bundle), Some(log_key)) = (&args.bundle, &args.log_key) {
-        let key_text = String::from_utf8(read(log_key)?)
-            .with_context(|| format!("{} is not text", log_key.display()))?;
-        let key = sceau_log::VerifierKey::parse(key_text.trim())
-            .with_context(|| format!("{} is not a log verifier key", log_key.display()))?;
-        let bytes = read(bundle)?;
-        let valid = check_bundle(&bytes, &root, &key);
-        if let Some(directory) = &args.extract {
-            // Why a bundle cannot be taken apart can quote it (a field's name).
-            extract_parts(&bytes, directory)
-                .map_err(|error| anyhow::anyhow!("{}", escaped(&format!("{error:#}"))))?;
-        }
-        return Ok(valid);
+        return run_bundle(bundle, log_key, args.extract.as_deref(), &root);
     }
     if let (Some(signature), Some(content)) = (&args.signature, &args.content) {
-        let at_s = args
-            .at
-            .as_deref()
-            .map(|text| {
-                chrono::DateTime::parse_from_rfc3339(text)
-                    .map(|time| time.timestamp())
-                    .with_context(|| format!("--at {text:?} is not an RFC 3339 time"))
-            })
-            .transpose()?;
-        let verdict = sceau_pki::verify_signature(&read(signature)?, &read(content)?, &root, at_s);
-        return Ok(match verdict {
-            Ok(verified) if args.require_time_stamp && verified.time_stamp.is_none() => {
-                say(
-                    "signature",
-                    "REFUSED: it carries no signature time-stamp (no-time-stamp)",
-                );
-                false
+        return run_signature(&args, signature, content, &root);
+    }
+    if let (Some(time_stamp), Some(data)) = (&args.time_stamp, &args.data) {
+        return run_time_stamp(time_stamp, data, args.nonce.as_deref(), &root);
+    }
+    anyhow::bail!(
+        "give a bundle with --log-key, --signature with --content, or --time-stamp with --data"
+    )
+}
+
+/// An evidence bundle, checked against the root and the log's key (and taken apart into
+/// `extract` if given).
+fn run_bundle(
+    bundle: &Path,
+    log_key: &Path,
+    extract: Option<&Path>,
+    root: &[u8],
+) -> anyhow::Result<bool> {
+    let key_text = String::from_utf8(read(log_key)?)
+        .with_context(|| format!("{} is not text", log_key.display()))?;
+    let key = sceau_log::VerifierKey::parse(key_text.trim())
+        .with_context(|| format!("{} is not a log verifier key", log_key.display()))?;
+    let bytes = read(bundle)?;
+    let valid = check_bundle(&bytes, root, &key);
+    if let Some(directory) = extract {
+        // Why a bundle cannot be taken apart can quote it (a field's name).
+        extract_parts(&bytes, directory)
+            .map_err(|error| anyhow::anyhow!("{}", escaped(&format!("{error:#}"))))?;
+    }
+    Ok(valid)
+}
+
+/// A detached signature over `content`, checked against the root (at --at, if given).
+fn run_signature(
+    args: &VerifyArgs,
+    signature: &Path,
+    content: &Path,
+    root: &[u8],
+) -> anyhow::Result<bool> {
+    let at_s = args
+        .at
+        .as_deref()
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|time| time.timestamp())
+                .with_context(|| format!("--at {text:?} is not an RFC 3339 time"))
+        })
+        .transpose()?;
+    let verdict = sceau_pki::verify_signature(&read(signature)?, &read(content)?, root, at_s);
+    Ok(match verdict {
+        Ok(verified) if args.require_time_stamp && verified.time_stamp.is_none() => {
+            say(
+                "signature",
+                "REFUSED: it carries no signature time-stamp (no-time-stamp)",
+            );
+            false
+        }
+        Ok(verified) => {
+            say("signature", "valid");
+            say("signer", &verified.signer);
+            say("certificate serial", &verified.serial);
+            match verified.signing_time_s {
+                Some(at_s) => say("signing time (claimed by the signer)", rfc3339(at_s)),
+                None => say("signing time", "none"),
             }
-            Ok(verified) => {
-                say("signature", "valid");
-                say("signer", &verified.signer);
-                say("certificate serial", &verified.serial);
-                match verified.signing_time_s {
-                    Some(at_s) => say("signing time (claimed by the signer)", rfc3339(at_s)),
-                    None => say("signing time", "none"),
-                }
-                match verified.time_stamp {
-                    Some(stamp) => print_stamp("signature time-stamp", &stamp),
-                    None => say("signature time-stamp", "none"),
-                }
+            match verified.time_stamp {
+                Some(stamp) => print_stamp("signature time-stamp", &stamp),
+                None => say("signature time-stamp", "none"),
+            }
+            true
+        }
+        Err(refusal) => {
+            say(
+                "signature",
+                format_args!("REFUSED: {refusal} ({})", refusal.code()),
+            );
+            false
+        }
+    })
+}
+
+/// A time-stamp over `data`, checked against the root (and the nonce, if given).
+fn run_time_stamp(
+    time_stamp: &Path,
+    data: &Path,
+    nonce: Option<&str>,
+    root: &[u8],
+) -> anyhow::Result<bool> {
+    let nonce = nonce.map(parse_nonce).transpose()?;
+    Ok(
+        match sceau_pki::verify_time_stamp(&read(time_stamp)?, &read(data)?, root, nonce) {
+            Ok(stamp) => {
+                say("time-stamp", "valid");
+                print_stamp("time-stamp", &stamp);
                 true
             }
             Err(refusal) => {
                 say(
-                    "signature",
+                    "time-stamp",
                     format_args!("REFUSED: {refusal} ({})", refusal.code()),
                 );
                 false
             }
-        });
-    }
-    if let (Some(time_stamp), Some(data)) = (&args.time_stamp, &args.data) {
-        let nonce = args.nonce.as_deref().map(parse_nonce).transpose()?;
-        return Ok(
-            match sceau_pki::verify_time_stamp(&read(time_stamp)?, &read(data)?, &root, nonce) {
-                Ok(stamp) => {
-                    say("time-stamp", "valid");
-                    print_stamp("time-stamp", &stamp);
-                    true
-                }
-                Err(refusal) => {
-                    say(
-                        "time-stamp",
-                        format_args!("REFUSED: {refusal} ({})", refusal.code()),
-                    );
-                    false
-                }
-            },
-        );
-    }
-    anyhow::bail!(
-        "give a bundle with --log-key, --signature with --content, or --time-stamp with --data"
+        },
     )
 }
 
