@@ -881,13 +881,20 @@ struct SealedCheckout {
 struct SealVerifications {
     requests: Vec<Vec<u8>>,
     next: AtomicUsize,
+    /// The servers the workers' connections go to: a typed seal is a browser's write,
+    /// which names its origin, the server the page came from.
+    addresses: Vec<std::net::SocketAddr>,
 }
 
 impl RequestSource for SealVerifications {
-    fn build(&self, _worker: usize, _sequence: u64, out: &mut Vec<u8>) -> bool {
+    fn build(&self, worker: usize, _sequence: u64, out: &mut Vec<u8>) -> bool {
+        let Some(address) = loadgen::worker_address(&self.addresses, worker) else {
+            return false;
+        };
         match self.requests.get(self.next.fetch_add(1, Ordering::Relaxed)) {
             Some(request) => {
                 out.extend_from_slice(request);
+                loadgen::with_header(out, format!("Origin: http://{address}\r\n").as_bytes());
                 true
             }
             None => false,
@@ -1040,7 +1047,6 @@ impl SealBench {
                     "POST",
                     &format!("/pay/{}/seal", checkout.id),
                     &[
-                        ("Origin", "http://localhost"),
                         ("Cookie", &payer.cookie),
                         ("Content-Type", "application/x-www-form-urlencoded"),
                     ],
@@ -1066,6 +1072,7 @@ impl SealBench {
         let source = SealVerifications {
             requests,
             next: AtomicUsize::new(0),
+            addresses: self.addresses.clone(),
         };
         let report = loadgen::run(&spec, Arc::new(source)).await?;
         print_report(&format!("{label} POST /pay/{{id}}/seal"), &report);

@@ -93,6 +93,19 @@ pub fn with_host(request: &mut Vec<u8>, host_line: &[u8]) {
     }
 }
 
+/// Adds a header line (`Name: value\r\n`) right after the request line: what depends on
+/// the server a connection goes to (the `Origin` of a browser's write to it).
+pub fn with_header(request: &mut Vec<u8>, line: &[u8]) {
+    if let Some(end) = request.windows(2).position(|pair| pair == b"\r\n") {
+        request.splice(end + 2..end + 2, line.iter().copied());
+    }
+}
+
+/// The address a worker's connections go to (workers take the addresses in turn).
+pub fn worker_address(addresses: &[SocketAddr], worker: usize) -> Option<SocketAddr> {
+    addresses.get(worker % addresses.len().max(1)).copied()
+}
+
 /// Helper to build a request into `out`. Adds no `Host` (the connection adds the
 /// server's address, which the server requires: `with_host`) unless one is given, and
 /// always adds `Content-Length` (do not pass it yourself).
@@ -257,7 +270,8 @@ async fn worker(
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new()?;
     let mut request = Vec::with_capacity(1024);
-    let address = plan.addresses[worker_id % plan.addresses.len()];
+    let address = worker_address(&plan.addresses, worker_id)
+        .ok_or_else(|| anyhow::anyhow!("no address to load"))?;
     let host_line = format!("Host: {address}\r\n");
     let mut conn: Option<Conn> = None;
     let mut sequence = 0u64;
