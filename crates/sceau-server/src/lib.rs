@@ -15,7 +15,6 @@ pub mod edge;
 pub mod error;
 pub mod receipts;
 pub mod service;
-pub mod shop;
 pub mod sign_in;
 pub mod signing;
 pub mod time_stamps;
