@@ -19,6 +19,7 @@ pub mod sign_in;
 pub mod signing;
 pub mod time_stamps;
 pub mod transparency;
+pub mod views;
 pub mod webhooks;
 pub mod white_room;
 
