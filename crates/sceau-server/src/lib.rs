@@ -15,11 +15,11 @@ pub mod edge;
 pub mod error;
 pub mod receipts;
 pub mod service;
-pub mod shop;
 pub mod sign_in;
 pub mod signing;
 pub mod time_stamps;
 pub mod transparency;
+pub mod views;
 pub mod webhooks;
 pub mod white_room;
 

@@ -103,16 +103,17 @@ async fn figure_5_in_a_browser_client_asks_for_a_number_and_reads_it_on_the_phon
 }
 
 /// A merchant shop and sceau side by side, as `sceau demo` runs them.
-async fn shop_for(server: &Server) -> (sceau_server::shop::RunningShop, Merchant) {
+async fn shop_for(server: &Server) -> (sceau_shop::RunningShop, Merchant) {
     let merchant = server.enroll_merchant("Le Petit Théâtre").await;
-    let config = sceau_server::shop::ShopConfig {
+    let clock = server.service.clock.clone();
+    let config = sceau_shop::ShopConfig {
         name: "Le Petit Théâtre".to_owned(),
         sceau_url: server.base.clone(),
         api_key: merchant.key.clone(),
         webhook_secret: server.service.keys.webhook_secret(merchant.id).to_string(),
-        clock: server.service.clock.clone(),
+        clock: std::sync::Arc::new(move || clock.now_s()),
     };
-    let shop = sceau_server::shop::start(config, "127.0.0.1:0".parse().unwrap())
+    let shop = sceau_shop::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     (shop, merchant)

@@ -952,9 +952,9 @@ fn seals_on_phone(page: &str) -> Vec<(&str, &str)> {
             let text = item.split_once("<p>")?.1.split_once("</p>")?.0;
             let after = text.split_once(", your seal is ")?.1;
             let object = text
-                .rsplit_once(" describes the purchase as &quot;")?
+                .rsplit_once(" describes the purchase as &#34;")?
                 .1
-                .strip_suffix("&quot;.")?;
+                .strip_suffix("&#34;.")?;
             let seal = after.split('.').next()?;
             let well_formed =
                 (6..=10).contains(&seal.len()) && seal.bytes().all(|b| b.is_ascii_digit());

@@ -108,11 +108,11 @@ impl Demo {
 }
 
 fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
+    text.replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"")
         .replace("&#39;", "'")
-        .replace("&amp;", "&")
+        .replace("&#38;", "&")
 }
 
 fn show(value: &Value) -> String {
@@ -162,16 +162,15 @@ pub async fn run(
     };
     let result = scenario(&demo).await;
     if keep_serving && let Ok(shop) = &result {
-        let shop_config = sceau_server::shop::ShopConfig {
+        let shop_config = sceau_shop::ShopConfig {
             name: "Librairie Dupont".into(),
             sceau_url: base.clone(),
             api_key: shop.api_key.clone(),
             webhook_secret: shop.webhook_secret.clone(),
-            clock: Arc::new(sceau_server::clock::SystemClock),
+            clock: sceau_shop::system_clock(),
         };
         let running_shop =
-            sceau_server::shop::start(shop_config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-                .await?;
+            sceau_shop::start(shop_config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         println!(
             "\nServing until Ctrl-C:\n  the shop (a cart and \"Pay with sceau\"): {}\n  \
              sign in as alice / {ALICE_PASSWORD}; her phone: {base}/phone?to=%2B33612345678\n  \

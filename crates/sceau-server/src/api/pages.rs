@@ -7,6 +7,8 @@ use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::service::NumberRequest;
+use crate::views::render;
+use crate::views::wallet as views;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequestParts, Query, State};
@@ -30,32 +32,6 @@ pub(crate) const SIGN_IN_REFUSED: &str = "Wrong login or password. After 10 wron
 const UNLOCK_ASKED: &str = "If this login's sign-in is paused, a code that lifts the pause \
      was sent to its phone (at most 3 an hour). Type it below with your password.";
 const SESSION_TTL_S: i64 = 30 * 60;
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-pub(crate) fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · sceau</title><link rel=\"stylesheet\" href=\"/static/sceau.css\"></head>\
-         <body><header><a class=\"brand\" href=\"/\">sceau</a></header><main>{body}</main></body></html>",
-        escape(title)
-    ))
-}
 
 fn csrf_token(session_token: &str) -> String {
     let mut hasher = Sha256::new();
@@ -198,47 +174,23 @@ pub(crate) fn form_error(rejection: FormRejection) -> ApiError {
     ApiError::bad_request("invalid_form", "the form is malformed or misses a field")
 }
 
-pub async fn home() -> Html<String> {
-    page(
-        "Welcome",
-        "<h1>sceau</h1><p class=\"lead\">Payments and signatures confirmed on a second channel.</p>\
-         <ul class=\"links\"><li><a href=\"/login\">Sign in to your wallet</a> — ask for a single-use card number</li>\
-         <li><a href=\"/phone\">Phone simulator</a> — the messages the development channel delivered</li>\
-         <li><a href=\"/openapi.json\">API description</a> (OpenAPI 3.1)</li></ul>",
-    )
+pub async fn home() -> Result<Html<String>, ApiError> {
+    render(&views::Home)
 }
 
-/// The fields of a sign-in form: login, password, and the unlock code that only a paused
-/// sign-in needs (folded away, no script).
-pub(crate) fn sign_in_fields(login: &str) -> String {
-    format!(
-        "<label>Login <input name=\"login\" autocomplete=\"username\" required maxlength=\"100\" value=\"{login}\"></label>\
-         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"1024\"></label>\
-         <details><summary>Sign-in paused? Type the code sent to your phone</summary>\
-         <label>Unlock code <input name=\"unlock_code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"20\"></label>\
-         <p class=\"muted\"><a href=\"/login/unlock\">Get a code by SMS</a></p></details>",
-        login = escape(login),
-    )
+fn login_page(
+    alert: Option<&str>,
+    notice: Option<&str>,
+    login: &str,
+) -> Result<Html<String>, ApiError> {
+    render(&views::Login {
+        alert,
+        notice,
+        login,
+    })
 }
 
-fn login_page(error: Option<&str>, notice: Option<&str>, login: &str) -> Html<String> {
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
-        .unwrap_or_default();
-    let notice = notice
-        .map(|n| format!("<p class=\"notice\" role=\"status\">{}</p>", escape(n)))
-        .unwrap_or_default();
-    page(
-        "Sign in",
-        &format!(
-            "<h1>Sign in</h1>{error}{notice}<form method=\"post\" action=\"/login\" class=\"card\">\
-             {fields}<button type=\"submit\">Sign in</button></form>",
-            fields = sign_in_fields(login),
-        ),
-    )
-}
-
-pub async fn login_form() -> Html<String> {
+pub async fn login_form() -> Result<Html<String>, ApiError> {
     login_page(None, None, "")
 }
 
@@ -260,21 +212,21 @@ pub async fn login(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
     let Form(form) = form.map_err(form_error)?;
-    let refused = || {
-        (
+    let refused = || -> Result<Response, ApiError> {
+        Ok((
             StatusCode::UNAUTHORIZED,
-            login_page(Some(SIGN_IN_REFUSED), None, ""),
+            login_page(Some(SIGN_IN_REFUSED), None, "")?,
         )
-            .into_response()
+            .into_response())
     };
     if form.login.len() > 100 || form.password.len() > 1024 {
-        return Ok(refused());
+        return refused();
     }
     let service = &state.service;
     let code = typed_code(&form.unlock_code);
     let Some(client) = service.sign_in(&form.login, form.password, code).await? else {
         tracing::info!("sign-in refused");
-        return Ok(refused());
+        return refused();
     };
     let cookie = start_session(&state, &client).await?;
     let mut response = Redirect::to("/wallet").into_response();
@@ -284,16 +236,8 @@ pub async fn login(
 }
 
 /// `GET /login/unlock`: ask for a code that lifts a paused sign-in.
-pub async fn unlock_form() -> Html<String> {
-    page(
-        "Lift a paused sign-in",
-        "<h1>Lift a paused sign-in</h1>\
-         <p>After 10 wrong passwords in a row, sign-in to an account is paused for a while. \
-         If it is yours, a code sent to your phone lets you sign in now, with your password.</p>\
-         <form method=\"post\" action=\"/login/unlock\" class=\"card\">\
-         <label>Login <input name=\"login\" autocomplete=\"username\" required maxlength=\"100\"></label>\
-         <button type=\"submit\">Send the code to my phone</button></form>",
-    )
+pub async fn unlock_form() -> Result<Html<String>, ApiError> {
+    render(&views::Unlock)
 }
 
 #[derive(Deserialize)]
@@ -325,9 +269,9 @@ pub async fn unlock(
                 drop(permit);
             });
         }
-        return Ok(login_page(None, Some(UNLOCK_ASKED), &login).into_response());
+        return Ok(login_page(None, Some(UNLOCK_ASKED), &login)?.into_response());
     }
-    Ok(login_page(None, Some(UNLOCK_ASKED), "").into_response())
+    Ok(login_page(None, Some(UNLOCK_ASKED), "")?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -372,26 +316,12 @@ pub async fn wallet(
     let (account, numbers) = state.service.client_overview(client).await?;
     let now_s = state.service.now_s();
     let money = |minor| Money::new(minor, account.currency).to_string();
-    let notice = if query.sent.is_some() {
-        format!(
-            "<p class=\"notice\" role=\"status\">Your number was sent to your phone {}. It is shown nowhere else.</p>",
-            escape(&client.phone.masked())
-        )
-    } else {
-        String::new()
-    };
-    let notice = if client.blocked {
-        format!(
-            "{notice}<p class=\"error\" role=\"alert\">Your payments are blocked. Contact your bank.</p>"
-        )
+    let standing = if client.blocked {
+        views::Standing::Blocked
     } else if client.stopped(now_s) {
-        format!(
-            "{notice}<p class=\"error\" role=\"alert\">Wrong card details were typed too many times in a row: \
-             your payments are paused until {}.</p>",
-            crate::clock::clock_time(client.paused_until_s)
-        )
+        views::Standing::PausedUntil(crate::clock::clock_time(client.paused_until_s))
     } else {
-        notice
+        views::Standing::Clear
     };
     // Names of the merchants the numbers are locked to (at most one look-up each).
     let mut merchant_names = std::collections::HashMap::new();
@@ -401,64 +331,42 @@ pub async fn wallet(
             entry.insert(name.unwrap_or_else(|| format!("merchant #{id}")));
         }
     }
-    let mut rows = String::new();
-    for number in &numbers {
-        let limit = match number.policy.amount {
-            AmountRule::Any => "—".to_owned(),
-            AmountRule::Cap(cap) => format!("up to {}", money(cap)),
-            AmountRule::Exact(exact) => format!("exactly {}", money(exact)),
-        };
-        let merchant = match (number.policy.merchant, number.locked_merchant) {
-            (MerchantLock::Any, _) => "any".to_owned(),
-            (_, Some(id)) => merchant_names.get(&id).cloned().unwrap_or_default(),
-            (MerchantLock::FirstMerchant, None) => "first merchant".to_owned(),
-            (MerchantLock::Named(id), None) => format!("merchant #{id}"),
-        };
-        let shown = number.state.shown(number.policy.valid_until_s, now_s);
-        rows.push_str(&format!(
-            "<tr><td class=\"mono\">•••• {}</td><td>{}</td><td><span class=\"state {shown}\">{shown}</span></td>\
-             <td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&number.last_four),
-            number.origin.as_str(),
-            number.uses_count,
-            number.policy.uses_max,
-            escape(&money(number.amount_used)),
-            escape(&limit),
-            escape(&merchant),
-            rfc3339(number.policy.valid_until_s),
-        ));
-    }
-    if rows.is_empty() {
-        rows = "<tr><td colspan=\"8\">No number yet.</td></tr>".to_owned();
-    }
-    let body = format!(
-        "<h1>{name}</h1>{notice}\
-         <section class=\"figures\"><div><span>Balance</span><strong>{balance}</strong></div>\
-         <div><span>On hold</span><strong>{held}</strong></div><div><span>Available</span><strong>{available}</strong></div></section>\
-         <section class=\"card\"><h2>Ask for a single-use card number</h2>\
-         <p>It is sent to your phone {phone}, never shown here. Pay any merchant with it as with a card.</p>\
-         <form method=\"post\" action=\"/wallet/numbers\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <label>Up to (optional, {currency}) <input name=\"amount_cap\" inputmode=\"decimal\" maxlength=\"20\" placeholder=\"50.00\"></label>\
-         <label>Payments <input name=\"uses\" type=\"number\" min=\"1\" max=\"100\" value=\"1\"></label>\
-         <label>Merchant <select name=\"merchant\"><option value=\"any\">any merchant</option>\
-         <option value=\"first\">the first merchant only</option></select></label>\
-         <label>Valid for <select name=\"validity_min\"><option value=\"15\">15 minutes</option><option value=\"60\">1 hour</option>\
-         <option value=\"1440\">24 hours</option></select></label>\
-         <button type=\"submit\">Send me a number</button></form></section>\
-         <section><h2>Your numbers</h2><table><thead><tr><th>Number</th><th>Asked by</th><th>State</th><th>Uses</th>\
-         <th>Used</th><th>Limit</th><th>Merchant</th><th>Valid until</th></tr></thead><tbody>{rows}</tbody></table></section>\
-         <p><a href=\"/wallet/signatures\">Sign a document</a></p>\
-         <form method=\"post\" action=\"/logout\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <button type=\"submit\" class=\"secondary\">Sign out</button></form>",
-        name = escape(&client.display_name),
-        balance = escape(&money(account.balance)),
-        held = escape(&money(account.held)),
-        available = escape(&money(account.available())),
-        phone = escape(&client.phone.masked()),
-        csrf = session.csrf,
-        currency = account.currency,
-    );
-    Ok(page("Wallet", &body).into_response())
+    let numbers = numbers
+        .iter()
+        .map(|number| views::NumberRow {
+            last_four: number.last_four.clone(),
+            origin: number.origin.as_str(),
+            state: number.state.shown(number.policy.valid_until_s, now_s),
+            uses: number.uses_count,
+            uses_max: number.policy.uses_max,
+            used: money(number.amount_used),
+            limit: match number.policy.amount {
+                AmountRule::Any => "—".to_owned(),
+                AmountRule::Cap(cap) => format!("up to {}", money(cap)),
+                AmountRule::Exact(exact) => format!("exactly {}", money(exact)),
+            },
+            merchant: match (number.policy.merchant, number.locked_merchant) {
+                (MerchantLock::Any, _) => "any".to_owned(),
+                (_, Some(id)) => merchant_names.get(&id).cloned().unwrap_or_default(),
+                (MerchantLock::FirstMerchant, None) => "first merchant".to_owned(),
+                (MerchantLock::Named(id), None) => format!("merchant #{id}"),
+            },
+            valid_until: rfc3339(number.policy.valid_until_s),
+        })
+        .collect();
+    let page = views::Wallet {
+        name: &client.display_name,
+        sent_to: query.sent.is_some().then(|| client.phone.masked()),
+        standing,
+        balance: money(account.balance),
+        held: money(account.held),
+        available: money(account.available()),
+        phone: client.phone.masked(),
+        currency: account.currency.to_string(),
+        csrf: &session.csrf,
+        numbers,
+    };
+    Ok(render(&page)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -575,45 +483,37 @@ pub async fn phone(
     if !state.phone_simulator {
         return Err(ApiError::not_found());
     }
-    let picker = |value: &str| {
-        format!(
-            "<form method=\"get\" action=\"/phone\" class=\"card\"><label>Phone number (E.164) \
-             <input name=\"to\" value=\"{}\" placeholder=\"+33612345678\" maxlength=\"16\"></label>\
-             <button type=\"submit\">Show messages</button></form>",
-            escape(value)
-        )
-    };
     let Some(to) = query.to.filter(|t| !t.is_empty()) else {
-        return Ok(
-            page("Phone", &format!("<h1>Phone simulator</h1>{}", picker(""))).into_response(),
-        );
+        let page = views::Phone {
+            to: "",
+            not_a_number: false,
+            messages: None,
+        };
+        return Ok(render(&page)?.into_response());
     };
     let Ok(phone) = to.parse::<PhoneNumber>() else {
-        let body = format!(
-            "<h1>Phone simulator</h1><p class=\"error\">Not an E.164 number.</p>{}",
-            picker(&to)
-        );
-        return Ok((StatusCode::BAD_REQUEST, page("Phone", &body)).into_response());
+        let page = views::Phone {
+            to: &to,
+            not_a_number: true,
+            messages: None,
+        };
+        return Ok((StatusCode::BAD_REQUEST, render(&page)?).into_response());
     };
     let messages = state.service.phone_messages(&phone, 50).await?;
-    let mut bubbles = String::new();
-    for (message, text) in &messages {
-        bubbles.push_str(&format!(
-            "<li class=\"sms\" data-message-id=\"{}\"><time>{}</time><p>{}</p></li>",
-            message.id,
-            rfc3339(message.created_at_s),
-            escape(text)
-        ));
-    }
-    if bubbles.is_empty() {
-        bubbles = "<li class=\"empty\">No message.</li>".to_owned();
-    }
-    let body = format!(
-        "<h1>Phone simulator</h1>{}<div class=\"phone\"><div class=\"screen\"><div class=\"bar\">{}</div><ol>{bubbles}</ol></div></div>",
-        picker(phone.as_str()),
-        escape(phone.as_str())
-    );
-    let mut response = page("Phone", &body).into_response();
+    let messages = messages
+        .iter()
+        .map(|(message, text)| views::PhoneMessage {
+            id: message.id,
+            at: rfc3339(message.created_at_s),
+            text: text.to_string(),
+        })
+        .collect();
+    let page = views::Phone {
+        to: phone.as_str(),
+        not_a_number: false,
+        messages: Some(messages),
+    };
+    let mut response = render(&page)?.into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -2,14 +2,15 @@
 //! back the seal sent to the phone for it, download the signature. The same use cases
 //! as the JSON API (`signing.rs`); forms carry the session's CSRF token.
 
-use super::pages::{Session, escape, form_error, page};
-use super::pay::{alert, see_other};
+use super::pages::{Session, form_error};
+use super::pay::see_other;
 use crate::AppState;
 use crate::clock::{clock_time, rfc3339};
 use crate::error::ApiError;
 use crate::signing::{
     DOCUMENT_BYTES_MAX, DocumentDigester, SignatureResult, UploadPermit, request_id,
 };
+use crate::views::signatures as views;
 use axum::Form;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::rejection::FormRejection;
@@ -38,19 +39,6 @@ fn state_text(view: &SignatureRequestView) -> &'static str {
     }
 }
 
-fn upload_form(csrf: &str) -> String {
-    format!(
-        "<section class=\"card\"><h2>Sign a document</h2>\
-         <p>A seal for this very document is sent to your phone; typing it back signs it \
-         with your key, which never leaves the bank. Up to {mib} MiB.</p>\
-         <form method=\"post\" action=\"/wallet/signatures\" enctype=\"multipart/form-data\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <label>Document <input type=\"file\" name=\"document\" required></label>\
-         <button type=\"submit\">Send me a seal to sign it</button></form></section>",
-        mib = DOCUMENT_BYTES_MAX / (1024 * 1024),
-    )
-}
-
 /// `GET /wallet/signatures`: the form to hand a document over, and the client's
 /// signature requests.
 pub async fn list(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
@@ -62,29 +50,23 @@ async fn render_list(
     session: &Session,
     error: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let views = state.service.client_signatures(&session.client, 50).await?;
-    let mut rows = String::new();
-    for view in &views {
-        rows.push_str(&format!(
-            "<tr><td><a href=\"/wallet/signatures/{id}\">{name}</a></td><td>{state}</td><td>{created}</td></tr>",
-            id = view.public_id,
-            name = escape(&view.document_name),
-            state = state_text(view),
-            created = rfc3339(view.created_at_s),
-        ));
-    }
-    if rows.is_empty() {
-        rows = "<tr><td colspan=\"3\">No signature yet.</td></tr>".to_owned();
-    }
-    let body = format!(
-        "<h1>Signatures</h1>{error}{form}\
-         <section><h2>Your documents</h2><table><thead><tr><th>Document</th><th>State</th>\
-         <th>Asked</th></tr></thead><tbody>{rows}</tbody></table></section>\
-         <p><a href=\"/wallet\">Back to the wallet</a></p>",
-        error = error.map(alert).unwrap_or_default(),
-        form = upload_form(&session.csrf),
-    );
-    Ok(page("Signatures", &body).into_response())
+    let requests = state.service.client_signatures(&session.client, 50).await?;
+    let requests = requests
+        .iter()
+        .map(|view| views::Row {
+            id: view.public_id.clone(),
+            name: view.document_name.clone(),
+            state: state_text(view),
+            created: rfc3339(view.created_at_s),
+        })
+        .collect();
+    let page = views::List {
+        alert: error,
+        csrf: &session.csrf,
+        document_mib: DOCUMENT_BYTES_MAX / (1024 * 1024),
+        requests,
+    };
+    Ok(crate::views::render(&page)?.into_response())
 }
 
 /// `POST /wallet/signatures` (multipart): the document; sends the seal and shows the
@@ -201,7 +183,7 @@ pub async fn show(
         .service
         .client_signature(&session.client, request_id(&id)?)
         .await?;
-    Ok(render(&state, &session, &view, None).into_response())
+    Ok(render(&state, &session, &view, None)?.into_response())
 }
 
 fn render(
@@ -209,63 +191,31 @@ fn render(
     session: &Session,
     view: &SignatureRequestView,
     error: Option<&str>,
-) -> axum::response::Html<String> {
+) -> Result<axum::response::Html<String>, ApiError> {
     let now_s = state.service.now_s();
     let action = match view.state {
-        SignatureState::AwaitingSeal if now_s < view.seal.expires_at_s => format!(
-            "<form method=\"post\" action=\"/wallet/signatures/{id}/seal\" class=\"stack\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>Seal sent to your phone {phone} <input name=\"seal\" inputmode=\"numeric\" \
-             autocomplete=\"one-time-code\" maxlength=\"20\" required></label>\
-             <p class=\"muted\">Compare the document's name and the start of its SHA-256 in \
-             the message with the ones above before you type it. Valid until {until}; \
-             {tries} tries left.</p>\
-             <button type=\"submit\">Sign</button></form>",
-            id = view.public_id,
-            csrf = session.csrf,
-            phone = escape(&session.client.phone.masked()),
-            until = clock_time(view.seal.expires_at_s),
-            tries = SEAL_TRIES_MAX.saturating_sub(view.wrong_tries),
-        ),
-        SignatureState::AwaitingSeal => {
-            "<p class=\"error\" role=\"alert\">This seal has expired: nothing was signed. \
-             Hand the document over again for a new seal.</p>"
-                .to_owned()
-        }
-        SignatureState::Signed => format!(
-            "<p class=\"notice\" role=\"status\">Signed on {at}.</p>\
-             <p><a class=\"button\" href=\"/api/v1/signatures/{id}/signature.p7s\" download>Download \
-             the signature (.p7s)</a></p>\
-             <p class=\"muted\">Anyone can check it with the bank's root certificate \
-             (<a href=\"/pki/root.pem\">root.pem</a>): <code>sceau verify --root root.pem \
-             --signature {name}.p7s --content {name}</code>.</p>",
-            at = view.signed_at_s.map(rfc3339).unwrap_or_default(),
-            id = view.public_id,
-            name = escape(&view.document_name),
-        ),
-        SignatureState::Sealed => {
-            "<p class=\"notice\" role=\"status\">Sealed: the signature is being made; reload \
-             this page.</p>"
-                .to_owned()
-        }
-        SignatureState::Failed => {
-            "<p class=\"error\" role=\"alert\">Three wrong seals: nothing was signed.</p>"
-                .to_owned()
-        }
+        SignatureState::AwaitingSeal if now_s < view.seal.expires_at_s => views::Action::Seal {
+            csrf: &session.csrf,
+            phone: session.client.phone.masked(),
+            until: clock_time(view.seal.expires_at_s),
+            tries_left: SEAL_TRIES_MAX.saturating_sub(view.wrong_tries),
+        },
+        SignatureState::AwaitingSeal => views::Action::SealExpired,
+        SignatureState::Signed => views::Action::Signed {
+            at: view.signed_at_s.map(rfc3339).unwrap_or_default(),
+        },
+        SignatureState::Sealed => views::Action::Sealed,
+        SignatureState::Failed => views::Action::Failed,
     };
-    let body = format!(
-        "<h1>{name}</h1>{error}\
-         <dl><dt>State</dt><dd>{state}</dd>\
-         <dt>SHA-256</dt><dd class=\"mono\">{digest}</dd>\
-         <dt>Asked</dt><dd>{created}</dd></dl>{action}\
-         <p><a href=\"/wallet/signatures\">All signatures</a></p>",
-        name = escape(&view.document_name),
-        error = error.map(alert).unwrap_or_default(),
-        state = state_text(view),
-        digest = grouped(&hex::encode(view.content_digest)),
-        created = rfc3339(view.created_at_s),
-    );
-    page(&view.document_name, &body)
+    crate::views::render(&views::Request {
+        id: &view.public_id,
+        name: &view.document_name,
+        alert: error,
+        state: state_text(view),
+        digest: grouped(&hex::encode(view.content_digest)),
+        created: rfc3339(view.created_at_s),
+        action,
+    })
 }
 
 #[derive(Deserialize)]
@@ -312,6 +262,6 @@ pub async fn seal(
         Err(error) => error.message,
     };
     let view = state.service.client_signature(&session.client, &id).await?;
-    let response = render(&state, &session, &view, Some(&message));
+    let response = render(&state, &session, &view, Some(&message))?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, response).into_response())
 }

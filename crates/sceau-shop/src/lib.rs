@@ -6,8 +6,10 @@
 //! API key and its webhook secret, creates a checkout server-to-server, sends the
 //! browser to the payment page, and on return asks sceau (never the browser) whether the
 //! order was paid. Its webhook endpoint checks the signature before believing anything.
+//! It knows nothing of sceau's server but its HTTP API; its pages are the templates in
+//! `crates/sceau-shop/templates/` (askama: checked when built, every value escaped).
 
-use crate::clock::Clock;
+use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -23,6 +25,20 @@ const WEBHOOK_TOLERANCE_S: i64 = 5 * 60;
 /// Most webhook events the shop keeps in memory.
 const EVENTS_MAX: usize = 1_000;
 
+/// The shop's clock: seconds since the Unix epoch (the tests share sceau's own clock,
+/// which they move).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The computer's clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs() as i64)
+            .unwrap_or(0)
+    })
+}
+
 /// What the shop needs to know about sceau, as any merchant would.
 #[derive(Clone)]
 pub struct ShopConfig {
@@ -31,7 +47,7 @@ pub struct ShopConfig {
     pub sceau_url: String,
     pub api_key: String,
     pub webhook_secret: String,
-    pub clock: Arc<dyn Clock>,
+    pub clock: Clock,
 }
 
 #[derive(Clone)]
@@ -88,23 +104,44 @@ pub async fn start(config: ShopConfig, listen: SocketAddr) -> std::io::Result<Ru
     Ok(RunningShop { address, task })
 }
 
-fn escape(text: &str) -> String {
-    crate::api::pages::escape(text)
+/// What a page of the shop says under its name.
+enum Content<'a> {
+    Cart,
+    NoOrder,
+    Unknown,
+    Paid {
+        reference: &'a str,
+        amount: &'a str,
+        currency: &'a str,
+    },
+    NotPaid {
+        reference: &'a str,
+        state: &'a str,
+    },
 }
 
-fn page(shop: &Shop, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · {name}</title>\
-         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}}\
-         .cart{{border:1px solid #ddd;border-radius:.75rem;padding:1rem 1.25rem;background:#fff}}\
-         .line{{display:flex;justify-content:space-between;margin:.4rem 0}}.total{{font-weight:700;border-top:1px solid #ddd;padding-top:.5rem}}\
-         button{{margin-top:1rem;padding:.7rem 1.3rem;border:0;border-radius:.5rem;background:#0b5cad;color:#fff;font:inherit;font-weight:600;cursor:pointer}}\
-         .ok{{color:#1f7a4d}}.bad{{color:#b42318}}</style></head>\
-         <body><h1>{name}</h1>{body}</body></html>",
-        title = escape(title),
-        name = escape(&shop.config.name),
-    );
+#[derive(Template)]
+#[template(path = "shop.html")]
+struct Page<'a> {
+    name: &'a str,
+    title: &'a str,
+    content: Content<'a>,
+    /// Whether sceau's signed notification about the order was received.
+    webhook: bool,
+}
+
+/// A page of the shop, with its headers: inline style only, forms to itself or sceau.
+fn page(shop: &Shop, title: &str, content: Content, webhook: bool) -> Response {
+    let page = Page {
+        name: &shop.config.name,
+        title,
+        content,
+        webhook,
+    };
+    let Ok(html) = page.render() else {
+        tracing::error!("demo shop: a page could not be rendered");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     let mut response = Html(html).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -118,14 +155,7 @@ fn page(shop: &Shop, title: &str, body: &str) -> Response {
 }
 
 async fn cart(State(shop): State<Shop>) -> Response {
-    page(
-        &shop,
-        "Cart",
-        "<div class=\"cart\"><h2>Your cart</h2>\
-         <div class=\"line\"><span>Concert ticket, row F (×2)</span><span>49.90 EUR</span></div>\
-         <div class=\"line total\"><span>Total</span><span id=\"total\">49.90 EUR</span></div>\
-         <form method=\"post\" action=\"/checkout\"><button type=\"submit\" id=\"pay\">Pay with sceau</button></form></div>",
-    )
+    page(&shop, "Cart", Content::Cart, false)
 }
 
 async fn checkout(State(shop): State<Shop>) -> Result<Response, StatusCode> {
@@ -170,7 +200,7 @@ async fn returned(State(shop): State<Shop>, Query(query): Query<ReturnQuery>) ->
         .checkout
         .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
     else {
-        return page(&shop, "Order", "<p class=\"bad\">No order here.</p>");
+        return page(&shop, "Order", Content::NoOrder, false);
     };
     let answer = shop
         .http
@@ -183,39 +213,27 @@ async fn returned(State(shop): State<Shop>, Query(query): Query<ReturnQuery>) ->
         _ => None,
     };
     let Some(checkout) = checkout else {
-        return page(
-            &shop,
-            "Order",
-            "<p class=\"bad\">This order is unknown.</p>",
-        );
+        return page(&shop, "Order", Content::Unknown, false);
     };
     let told = shop
         .events
         .lock()
         .map(|events| events.iter().any(|(checkout_id, _)| *checkout_id == id))
         .unwrap_or(false);
-    let webhook = if told {
-        "<p id=\"webhook\">sceau's signed notification was received and verified.</p>"
+    let text = |key: &str| checkout[key].as_str().unwrap_or_default();
+    let content = if checkout["paid"] == true {
+        Content::Paid {
+            reference: text("reference"),
+            amount: text("amount"),
+            currency: text("currency"),
+        }
     } else {
-        ""
+        Content::NotPaid {
+            reference: text("reference"),
+            state: text("state"),
+        }
     };
-    let body = if checkout["paid"] == true {
-        format!(
-            "<h2 class=\"ok\" id=\"order-paid\">Thank you: order {} is paid.</h2>\
-             <p>{} {} received, confirmed with a seal on your phone.</p>{webhook}",
-            escape(checkout["reference"].as_str().unwrap_or_default()),
-            escape(checkout["amount"].as_str().unwrap_or_default()),
-            escape(checkout["currency"].as_str().unwrap_or_default()),
-        )
-    } else {
-        format!(
-            "<h2 class=\"bad\" id=\"order-not-paid\">Order {} is not paid ({}).</h2>{webhook}\
-             <p><a href=\"/\">Back to the cart</a></p>",
-            escape(checkout["reference"].as_str().unwrap_or_default()),
-            escape(checkout["state"].as_str().unwrap_or_default()),
-        )
-    };
-    page(&shop, "Order", &body)
+    page(&shop, "Order", content, told)
 }
 
 /// Checks a `Sceau-Signature: t=…,v1=…` header against the raw body.
@@ -250,7 +268,7 @@ async fn webhook(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) -> S
         &shop.config.webhook_secret,
         header,
         &body,
-        shop.config.clock.now_s(),
+        (shop.config.clock)(),
     ) {
         tracing::warn!("demo shop: webhook with a bad signature refused");
         return StatusCode::BAD_REQUEST;
@@ -272,6 +290,38 @@ async fn webhook(State(shop): State<Shop>, headers: HeaderMap, body: Bytes) -> S
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_escape_what_sceau_answers() {
+        let hostile = "<script>alert(\"x\")</script> & 'y'";
+        let escaped = "&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#39;y&#39;";
+        let contents = [
+            Content::Paid {
+                reference: hostile,
+                amount: hostile,
+                currency: hostile,
+            },
+            Content::NotPaid {
+                reference: hostile,
+                state: hostile,
+            },
+        ];
+        for content in contents {
+            let html = Page {
+                name: hostile,
+                title: hostile,
+                content,
+                webhook: true,
+            }
+            .render()
+            .unwrap();
+            assert!(html.contains(&format!("<title>{escaped} · {escaped}</title>")));
+            assert!(html.contains(&format!("rder {escaped} is")), "{html}");
+            assert!(!html.contains("<script"), "{html}");
+            assert!(!html.contains("\"x\""), "{html}");
+            assert!(html.contains("id=\"webhook\""));
+        }
+    }
 
     #[test]
     fn webhook_signatures_are_checked_with_time_and_body() {
