@@ -228,7 +228,8 @@ fn refusal_code(refusal: CheckoutRefusal) -> &'static str {
 }
 
 impl World {
-    /// Two clients, two merchants (one paid to a bank) and a number each to start with.
+    /// Three clients, two merchants (one paid to a bank) and two checkouts, one held, to
+    /// start with.
     pub async fn start(backend: &Backend) -> World {
         let mut world = World {
             name: backend.name,
@@ -250,6 +251,9 @@ impl World {
         world.enrol_client(false, 5_000, 0).await;
         world.enrol_merchant(true).await;
         world.enrol_merchant(false).await;
+        world.create_checkout_of(0, 2_500, true, 900).await;
+        world.create_checkout_of(1, 1_500, true, 900).await;
+        world.hold_by(0, 0, "start").await;
         world.check("start").await;
         world
     }
@@ -263,6 +267,11 @@ impl World {
     /// and never the same twice in a row.
     fn next_nonce(&mut self) -> u8 {
         (self.next() % 250) as u8 + 1
+    }
+
+    /// Time passes (nothing is swept).
+    pub fn elapse(&mut self, seconds: i64) {
+        self.now_s += seconds;
     }
 
     fn touch(&mut self, subject: String, added: Option<usize>) {
@@ -482,7 +491,10 @@ impl World {
         else {
             unreachable!()
         };
-        let Some(card_index) = number.of(self.cards.len()) else {
+        let now_s = self.now_s;
+        let Some(card_index) = number.of_live(self.cards.len(), |index| {
+            now_s < self.cards[index].policy.valid_until_s
+        }) else {
             return;
         };
         let merchant = merchant.of(self.merchants.len()).expect("merchants");
@@ -583,7 +595,14 @@ impl World {
             } => (authorization, Some(*portion), false),
             _ => unreachable!(),
         };
-        let Some(index) = pick.of(self.authorizations.len()) else {
+        let wanted = match op {
+            Op::Refund { .. } => AuthorizationState::Captured,
+            _ => AuthorizationState::Authorized,
+        };
+        let Some(index) = pick.of_live(self.authorizations.len(), |index| {
+            let a = &self.authorizations[index];
+            a.state == wanted && (wanted == AuthorizationState::Captured || !a.of_checkout)
+        }) else {
             return;
         };
         let now_s = self.now_s;
@@ -726,14 +745,25 @@ impl World {
             unreachable!()
         };
         let merchant = merchant.of(self.merchants.len()).expect("merchants");
+        self.create_checkout_of(merchant, *amount, *euro, *lifetime_s)
+            .await;
+    }
+
+    async fn create_checkout_of(
+        &mut self,
+        merchant: usize,
+        amount: i64,
+        euro: bool,
+        lifetime_s: i64,
+    ) {
         let n = self.next();
         let (view, replayed) = self
             .store
             .create_checkout(NewCheckout {
                 merchant_id: self.merchants[merchant].record.id,
                 public_id: format!("co_{n:032x}"),
-                amount: *amount,
-                currency: currency(*euro),
+                amount: amount,
+                currency: currency(euro),
                 merchant_reference: format!("cart-{n}"),
                 object: "Two tickets".into(),
                 return_url: "https://shop.example/return".into(),
@@ -751,8 +781,8 @@ impl World {
             id: view.id,
             public_id: view.public_id,
             merchant,
-            amount: *amount,
-            currency: currency(*euro),
+            amount: amount,
+            currency: currency(euro),
             expires_at_s: view.expires_at_s,
             state: CheckoutState::Open,
             client: None,
@@ -799,10 +829,21 @@ impl World {
     }
 
     async fn hold(&mut self, checkout: Pick, client: Pick, context: &str) {
-        let Some(index) = checkout.of(self.checkouts.len()) else {
+        let Some(index) = checkout.of_live(self.checkouts.len(), |index| {
+            self.checkouts[index].state == CheckoutState::Open
+        }) else {
             return;
         };
-        let client = client.of(self.clients.len()).expect("clients");
+        let currency = self.checkouts[index].currency;
+        let client = client
+            .of_live(self.clients.len(), |index| {
+                self.clients[index].record.currency == currency
+            })
+            .expect("clients");
+        self.hold_by(index, client, context).await;
+    }
+
+    async fn hold_by(&mut self, index: usize, client: usize, context: &str) {
         let expected = self.expected_hold(index, client);
         let n = self.next();
         let c = &self.checkouts[index];
@@ -905,7 +946,9 @@ impl World {
         else {
             unreachable!()
         };
-        let Some(index) = checkout.of(self.checkouts.len()) else {
+        let Some(index) = checkout.of_live(self.checkouts.len(), |index| {
+            self.checkouts[index].state == CheckoutState::Held
+        }) else {
             return;
         };
         let client = self.actor(index, *by_other);
@@ -978,7 +1021,10 @@ impl World {
         else {
             unreachable!()
         };
-        let Some(index) = checkout.of(self.checkouts.len()) else {
+        let Some(index) = checkout.of_live(self.checkouts.len(), |index| {
+            let c = &self.checkouts[index];
+            c.state == CheckoutState::Held && c.seal.is_some()
+        }) else {
             return;
         };
         let client = self.actor(index, *by_other);
@@ -1150,7 +1196,9 @@ impl World {
         else {
             unreachable!()
         };
-        let Some(index) = request.of(self.signatures.len()) else {
+        let Some(index) = request.of_live(self.signatures.len(), |index| {
+            self.signatures[index].state == SignatureState::AwaitingSeal
+        }) else {
             return;
         };
         let client = match by_other {
@@ -1200,7 +1248,9 @@ impl World {
     }
 
     async fn finish_signature(&mut self, op: &Op, request: Pick, context: &str) {
-        let Some(index) = request.of(self.signatures.len()) else {
+        let Some(index) = request.of_live(self.signatures.len(), |index| {
+            self.signatures[index].state == SignatureState::Sealed
+        }) else {
             return;
         };
         let request = &mut self.signatures[index];
@@ -1298,7 +1348,10 @@ impl World {
     }
 
     async fn use_certificate(&mut self, certificate: Pick, context: &str) {
-        let Some(index) = certificate.of(self.certificates.len()) else {
+        let Some(index) = certificate.of_live(self.certificates.len(), |index| {
+            let c = &self.certificates[index];
+            c.disposable && c.used_at_s.is_none()
+        }) else {
             return;
         };
         let now_s = self.now_s;
@@ -1337,7 +1390,9 @@ impl World {
     }
 
     async fn revoke_certificate(&mut self, certificate: Pick, reason: u8, context: &str) {
-        let Some(index) = certificate.of(self.certificates.len()) else {
+        let Some(index) = certificate.of_live(self.certificates.len(), |index| {
+            self.certificates[index].revoked_at_s.is_none()
+        }) else {
             return;
         };
         let now_s = self.now_s;
