@@ -334,7 +334,7 @@ fn other_ops() -> impl Strategy<Value = Op> {
         1 => pick().prop_map(|request| Op::RecordSignature { request }),
         1 => pick().prop_map(|request| Op::FailSealedSignature { request }),
         2 => record,
-        2 => pick().prop_map(|certificate| Op::UseCertificate { certificate }),
+        3 => pick().prop_map(|certificate| Op::UseCertificate { certificate }),
         1 => (pick(), 0..=10_u8).prop_map(|(certificate, reason)| Op::RevokeCertificate { certificate, reason }),
         1 => pick().prop_map(|merchant| Op::SetBank { merchant }),
         1 => any::<bool>().prop_map(|euro| Op::CloseClearing { euro }),

@@ -1349,8 +1349,7 @@ impl World {
 
     async fn use_certificate(&mut self, certificate: Pick, context: &str) {
         let Some(index) = certificate.of_live(self.certificates.len(), |index| {
-            let c = &self.certificates[index];
-            c.disposable && c.used_at_s.is_none()
+            self.certificates[index].disposable
         }) else {
             return;
         };
