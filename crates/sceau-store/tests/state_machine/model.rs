@@ -762,7 +762,7 @@ impl World {
             .create_checkout(NewCheckout {
                 merchant_id: self.merchants[merchant].record.id,
                 public_id: format!("co_{n:032x}"),
-                amount: amount,
+                amount,
                 currency: currency(euro),
                 merchant_reference: format!("cart-{n}"),
                 object: "Two tickets".into(),
@@ -781,7 +781,7 @@ impl World {
             id: view.id,
             public_id: view.public_id,
             merchant,
-            amount: amount,
+            amount,
             currency: currency(euro),
             expires_at_s: view.expires_at_s,
             state: CheckoutState::Open,
