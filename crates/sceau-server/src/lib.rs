@@ -6,22 +6,15 @@
 //! ([`error::ApiError`] and the merchant API's outcome mapping).
 
 pub mod api;
-pub mod bundle;
-pub mod checkout;
-pub mod clearing;
-pub mod clock;
-pub mod dispatch;
 pub mod edge;
 pub mod error;
-pub mod receipts;
-pub mod service;
 pub mod shop;
-pub mod sign_in;
-pub mod signing;
-pub mod time_stamps;
-pub mod transparency;
-pub mod webhooks;
-pub mod white_room;
+
+// The use cases live in sceau-app; the handlers reach them by these names.
+pub use sceau_app::{
+    bundle, checkout, clearing, clock, dispatch, receipts, service, sign_in, signing, time_stamps,
+    transparency, webhooks, white_room,
+};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -153,7 +153,7 @@ pub async fn run(
         webhooks_to_private_networks: true,
         ..Config::default()
     };
-    let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock)).await?;
+    let service = crate::open_service(&config, Arc::new(sceau_app::clock::SystemClock)).await?;
     let admin_token = sceau_crypto::new_token("adm_");
     let state = crate::app_state(&config, service, sceau_crypto::token_hash(&admin_token));
     let running =
@@ -178,7 +178,7 @@ pub async fn run(
             sceau_url: base.clone(),
             api_key: shop.api_key.clone(),
             webhook_secret: shop.webhook_secret.clone(),
-            clock: Arc::new(sceau_server::clock::SystemClock),
+            clock: Arc::new(sceau_app::clock::SystemClock),
         };
         let running_shop =
             sceau_server::shop::start(shop_config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -287,7 +287,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     let text = wait_for_message(demo, ALICE_PHONE, None).await?;
     println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
     let (number, month, year, code) =
-        sceau_server::service::card_in_message(&text).context("cannot read the card in the SMS")?;
+        sceau_app::service::card_in_message(&text).context("cannot read the card in the SMS")?;
 
     step("Figure 5 — Alice pays Librairie Dupont with it");
     println!("before: {}", demo.balance(alice_id).await?);
@@ -359,7 +359,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     let text = wait_for_message(demo, ALICE_PHONE, Some(&number)).await?;
     println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
     let (number, month, year, code) =
-        sceau_server::service::card_in_message(&text).context("cannot read the card in the SMS")?;
+        sceau_app::service::card_in_message(&text).context("cannot read the card in the SMS")?;
     println!("Alice types the number into the shop's page; the shop submits it:");
     let wrong_amount = json!({"number": number, "expiry_month": month, "expiry_year": year, "security_code": code,
                               "amount": "25.00", "currency": "EUR", "reference": "checkout-77"});
@@ -583,7 +583,7 @@ async fn evidence(demo: &Demo, shop_key: &str, cookie: &str, id: &str) -> anyhow
         bail!("the bundle did not verify");
     }
     // A forgery: the same bundle with the amount of its record raised.
-    let mut forged: sceau_server::bundle::Bundle = serde_json::from_slice(&bundle)?;
+    let mut forged: sceau_app::bundle::Bundle = serde_json::from_slice(&bundle)?;
     let record = STANDARD.decode(&forged.record)?;
     let record = String::from_utf8(record)?.replace("\"34.80\"", "\"43.80\"");
     forged.record = STANDARD.encode(record);
@@ -627,8 +627,7 @@ async fn wait_for_message(
     for _ in 0..100 {
         if let Ok(text) = demo.read_phone(phone).await {
             let is_new = not_containing.is_none_or(|old| {
-                sceau_server::service::card_in_message(&text)
-                    .is_none_or(|(number, ..)| number != old)
+                sceau_app::service::card_in_message(&text).is_none_or(|(number, ..)| number != old)
             });
             if is_new {
                 return Ok(text);

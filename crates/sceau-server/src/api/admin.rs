@@ -108,7 +108,7 @@ pub async fn get_client(
         .store
         .account(client.account_id)
         .await?
-        .ok_or_else(|| crate::service::internal("client account missing"))?;
+        .ok_or_else(|| sceau_app::error::internal("client account missing"))?;
     let money = |minor| Money::new(minor, account.currency).to_decimal();
     Ok(Json(BalanceResponse {
         client: client_response(&client),

@@ -224,7 +224,7 @@ pub async fn tile(
             let mut bundle = Vec::new();
             for entry in entries {
                 let length = u16::try_from(entry.len())
-                    .map_err(|_| crate::service::internal("log entry too long for a bundle"))?;
+                    .map_err(|_| sceau_app::error::internal("log entry too long for a bundle"))?;
                 bundle.extend_from_slice(&length.to_be_bytes());
                 bundle.extend_from_slice(&entry);
             }

@@ -5,11 +5,12 @@ use super::{Id, JsonBody, Merchant, RawBody};
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::service::{NumberRequest, check_text, parse_amount, parse_currency};
+use crate::service::{NumberRequest, parse_amount, parse_currency};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sceau_app::AppError;
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_domain::{CardNumber, Currency, Expiry, Money, SecurityCode};
 use sceau_store::{
@@ -188,8 +189,12 @@ fn outcome_response(outcome: &Outcome, replayed: bool) -> Response {
             )),
         )
             .into_response(),
-        Outcome::Declined { decline, .. } => ApiError::declined(*decline).into_response(),
-        Outcome::Rejected { rejection } => ApiError::rejected(*rejection).into_response(),
+        Outcome::Declined { decline, .. } => {
+            ApiError::from(AppError::Declined(*decline)).into_response()
+        }
+        Outcome::Rejected { rejection } => {
+            ApiError::from(AppError::Rejected(*rejection)).into_response()
+        }
     };
     if replayed {
         response
@@ -278,9 +283,9 @@ pub async fn authorize(
             .map_err(|e: sceau_domain::card::CardError| {
                 ApiError::unprocessable(e.code(), e.to_string())
             })?;
-    check_text(
+    AppError::check_text(
         "reference",
-        "invalid_reference",
+        AppError::InvalidReference,
         &body.reference,
         sceau_domain::text::REFERENCE.or_empty(),
     )?;
@@ -412,6 +417,6 @@ pub async fn get_authorization(
         .store
         .authorization(merchant.id, id)
         .await?
-        .ok_or_else(|| ApiError::rejected(sceau_domain::Rejection::NotFound))?;
+        .ok_or_else(|| AppError::Rejected(sceau_domain::Rejection::NotFound))?;
     Ok(Json(authorization_response(&view, None)).into_response())
 }

@@ -156,7 +156,7 @@ pub(crate) async fn start_session(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_S}{secure}",
         token.as_str()
     );
-    HeaderValue::from_str(&cookie).map_err(|_| crate::service::internal("session cookie"))
+    HeaderValue::from_str(&cookie).map_err(|_| sceau_app::error::internal("session cookie").into())
 }
 
 impl Session {
@@ -320,7 +320,7 @@ pub async fn unlock(
             let asked = login.clone();
             tokio::spawn(async move {
                 if let Err(error) = service.send_unlock_code(&asked).await {
-                    tracing::warn!(code = error.code, "unlock code not sent");
+                    tracing::warn!(code = error.code(), "unlock code not sent");
                 }
                 drop(permit);
             });

@@ -71,7 +71,7 @@ fn no_store(mut response: Response) -> Response {
 fn currency_of(view: &CheckoutView) -> Result<Currency, ApiError> {
     view.currency
         .parse()
-        .map_err(|_| crate::service::internal("checkout currency"))
+        .map_err(|_| sceau_app::error::internal("checkout currency").into())
 }
 
 /// The address the client goes back to, telling the shop which checkout and how it
@@ -520,7 +520,7 @@ pub async fn sign_in(
     let cookie = start_session(&state, &client).await?;
     let mut response = match state.service.hold_checkout(&id, &client).await {
         Ok(_) => see_other(&format!("/pay/{id}")),
-        Err(error) => hold_error(&view, &error),
+        Err(error) => hold_error(&view, &error.into()),
     };
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
@@ -573,7 +573,7 @@ pub async fn hold(
         Ok(_) => Ok(see_other(&format!("/pay/{id}"))),
         Err(error) => {
             let view = state.service.checkout(&id).await?;
-            Ok(hold_error(&view, &error))
+            Ok(hold_error(&view, &error.into()))
         }
     }
 }
@@ -587,7 +587,12 @@ pub async fn validate(
 ) -> Result<Response, ApiError> {
     let Form(form) = form.map_err(form_error)?;
     let session = signed_form(&state, &headers, &form.csrf).await?;
-    match state.service.send_seal(&id, &session.client).await {
+    match state
+        .service
+        .send_seal(&id, &session.client)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Ok(see_other(&format!("/pay/{id}"))),
         Err(error) => {
             let view = state.service.checkout(&id).await?;
@@ -624,7 +629,8 @@ pub async fn seal(
     let outcome = state
         .service
         .type_seal(&id, session_token_hash, typed)
-        .await;
+        .await
+        .map_err(ApiError::from);
     let text = match outcome {
         // Paid or failed: the checkout's page says which (read there, not here).
         Ok(SealResult::Paid(_) | SealResult::Failed(_)) => {

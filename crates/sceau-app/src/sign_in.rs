@@ -2,8 +2,8 @@
 //! holder lifts a pause from their own phone (the rules: `sceau_domain::sign_in`).
 
 use crate::clock::clock_time;
-use crate::error::ApiError;
-use crate::service::{Service, internal};
+use crate::error::{AppError, internal};
+use crate::service::Service;
 use sceau_domain::seal::Seal;
 use sceau_domain::sign_in::{UNLOCK_NONCE_LEN, UnlockSend, unlock_send};
 use sceau_store::*;
@@ -24,7 +24,7 @@ impl Service {
         login: &str,
         password: Zeroizing<String>,
         unlock_code: Option<&str>,
-    ) -> Result<Option<ClientRecord>, ApiError> {
+    ) -> Result<Option<ClientRecord>, AppError> {
         static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let client = self.store.client_by_login(login).await?;
         let phc = match &client {
@@ -107,7 +107,7 @@ impl Service {
     /// Sends the unlock code of `login`'s paused sign-in to its phone. Says nothing of
     /// the outcome: the login may not exist, or not be paused, or have had its codes of
     /// the hour (the last one sent may still be typed); the caller answers alike.
-    pub async fn send_unlock_code(&self, login: &str) -> Result<(), ApiError> {
+    pub async fn send_unlock_code(&self, login: &str) -> Result<(), AppError> {
         for _ in 0..UNLOCK_SEND_TRIES_MAX {
             let Some(client) = self.store.client_by_login(login).await? else {
                 return Ok(());

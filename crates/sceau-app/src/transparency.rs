@@ -2,9 +2,8 @@
 //! the same on every instance), the integrations that append waiting entries and sign a
 //! checkpoint per batch, and the reads a monitor needs (checkpoint, entries, proofs).
 
-use crate::error::ApiError;
-use crate::service::{Service, internal};
-use axum::http::StatusCode;
+use crate::error::{AppError, internal};
+use crate::service::Service;
 use sceau_log::{NoteSigner, VerifierKey};
 use sceau_store::{IntegrateLog, LogCheckpoint};
 use std::time::Duration;
@@ -16,19 +15,19 @@ const LOG_IDLE_WAIT: Duration = Duration::from_millis(100);
 
 impl Service {
     /// The log's signer: its origin as the key's name.
-    pub fn log_signer(&self) -> Result<NoteSigner, ApiError> {
+    pub fn log_signer(&self) -> Result<NoteSigner, AppError> {
         let key = ed25519_dalek::SigningKey::from_bytes(self.keys.log_key_seed());
         NoteSigner::new(&self.settings.log_origin, key).map_err(|_| internal("log key"))
     }
 
     /// The key that verifies the log's checkpoints (`name+keyid+key`, C2SP).
-    pub fn log_verifier_key(&self) -> Result<VerifierKey, ApiError> {
+    pub fn log_verifier_key(&self) -> Result<VerifierKey, AppError> {
         Ok(self.log_signer()?.verifier_key())
     }
 
     /// Appends what waits (one batch) and signs its checkpoint; `None` if nothing
     /// waited.
-    pub async fn integrate_log_once(&self) -> Result<Option<LogCheckpoint>, ApiError> {
+    pub async fn integrate_log_once(&self) -> Result<Option<LogCheckpoint>, AppError> {
         let signer = self.log_signer()?;
         let origin = self.settings.log_origin.clone();
         let integrated = self
@@ -48,14 +47,8 @@ impl Service {
         Ok(integrated)
     }
 
-    pub async fn log_checkpoint(&self) -> Result<LogCheckpoint, ApiError> {
-        self.store.log_checkpoint().await?.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "log_empty",
-                "the log has no entry yet",
-            )
-        })
+    pub async fn log_checkpoint(&self) -> Result<LogCheckpoint, AppError> {
+        self.store.log_checkpoint().await?.ok_or(AppError::LogEmpty)
     }
 }
 
@@ -77,7 +70,7 @@ pub async fn integrate_forever(service: Service) {
                 }
             }
             Ok(None) => {}
-            Err(error) => tracing::warn!(code = error.code, "log integration failed; will retry"),
+            Err(error) => tracing::warn!(code = error.code(), "log integration failed; will retry"),
         }
         tokio::time::sleep(LOG_IDLE_WAIT).await;
     }
