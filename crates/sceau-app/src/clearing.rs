@@ -107,6 +107,34 @@ fn settlement_writer(issuer: Party) -> SettlementWriter {
 }
 
 impl Service {
+    /// The closed batches, newest first (at most [`crate::parties::LIST_LEN_MAX`]),
+    /// without their payouts.
+    pub async fn clearing_batches(&self) -> Result<Vec<ClearingBatch>, AppError> {
+        Ok(self
+            .store
+            .clearing_batches(crate::parties::LIST_LEN_MAX)
+            .await?)
+    }
+
+    /// A closed batch and its payouts.
+    pub async fn clearing_batch(
+        &self,
+        batch_id: i64,
+    ) -> Result<(ClearingBatch, Vec<Payout>), AppError> {
+        self.store
+            .clearing_batch(batch_id)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// A closed batch's settlement file, exactly as it was written.
+    pub async fn settlement_file(&self, batch_id: i64) -> Result<String, AppError> {
+        self.store
+            .settlement_file(batch_id)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
     /// Sets where a merchant is paid out to.
     pub async fn set_merchant_bank(
         &self,

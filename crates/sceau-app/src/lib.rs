@@ -8,6 +8,8 @@ pub mod clearing;
 pub mod clock;
 pub mod dispatch;
 pub mod error;
+pub mod parties;
+pub mod payments;
 pub mod receipts;
 pub mod service;
 pub mod sign_in;

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 /// Most entries appended by one integration (one checkpoint signature for them all).
 pub const LOG_BATCH_MAX: u32 = 4_096;
+/// Hashes (or entries) in a full tile (C2SP tlog-tiles).
+pub const TILE_WIDTH: u64 = 256;
 /// How often the integrator looks for waiting entries when the last look found none.
 const LOG_IDLE_WAIT: Duration = Duration::from_millis(100);
 
@@ -49,6 +51,74 @@ impl Service {
 
     pub async fn log_checkpoint(&self) -> Result<LogCheckpoint, AppError> {
         self.store.log_checkpoint().await?.ok_or(AppError::LogEmpty)
+    }
+
+    /// The entry at `index`, as it was appended.
+    pub async fn log_entry(&self, index: u64) -> Result<Vec<u8>, AppError> {
+        self.store.log_entry(index).await?.ok_or(AppError::NoEntry)
+    }
+
+    /// The audit path of entry `index` in the tree of `size` entries (RFC 9162 §2.1.3).
+    pub async fn log_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<[u8; 32]>, AppError> {
+        self.store
+            .log_inclusion_proof(index, size)
+            .await?
+            .ok_or(AppError::NoProof)
+    }
+
+    /// The proof that the tree of `new` entries extends the tree of `old` (RFC 9162
+    /// §2.1.4).
+    pub async fn log_consistency_proof(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<[u8; 32]>, AppError> {
+        self.store
+            .log_consistency_proof(old, new)
+            .await?
+            .ok_or(AppError::NoProof)
+    }
+
+    /// A tile (C2SP tlog-tiles) of `width` hashes of tile `level`, or of entries (`None`: an
+    /// entry bundle, each entry after its big-endian 16-bit length), the `index`-th of
+    /// its kind. It exists once all its hashes or entries do.
+    pub async fn log_tile(
+        &self,
+        level: Option<u8>,
+        index: u64,
+        width: u64,
+    ) -> Result<Vec<u8>, AppError> {
+        let start = index.checked_mul(TILE_WIDTH).ok_or(AppError::NoTile)?;
+        let count = u32::try_from(width).map_err(|_| AppError::NoTile)?;
+        match level {
+            Some(level) => {
+                // Tile level L holds the tree's nodes of level 8L.
+                let tree_level = level.checked_mul(8).ok_or(AppError::NoTile)?;
+                let nodes = self.store.log_nodes(tree_level, start, count).await?;
+                if nodes.len() as u64 != width {
+                    return Err(AppError::NoTile);
+                }
+                Ok(nodes.concat())
+            }
+            None => {
+                let entries = self.store.log_entries(start, count).await?;
+                if entries.len() as u64 != width {
+                    return Err(AppError::NoTile);
+                }
+                let mut bundle = Vec::new();
+                for entry in entries {
+                    let length = u16::try_from(entry.len())
+                        .map_err(|_| internal("log entry too long for a bundle"))?;
+                    bundle.extend_from_slice(&length.to_be_bytes());
+                    bundle.extend_from_slice(&entry);
+                }
+                Ok(bundle)
+            }
+        }
     }
 }
 

@@ -1,9 +1,9 @@
 //! sceau's HTTP server: the merchant and admin APIs, the client's pages, the development
 //! phone, and the background work (outbox dispatcher, expiry sweep).
 //!
-//! Handlers know no SQL: they parse input into domain types, call [`service::Service`] or
-//! the [`sceau_store::Store`] trait, and turn outcomes into answers in exactly one place
-//! ([`error::ApiError`] and the merchant API's outcome mapping).
+//! Handlers know no SQL and touch no store: they parse input into domain types, call a
+//! use case of [`Service`] (crate `sceau-app`), and turn outcomes into answers; a use
+//! case's refusal gets its HTTP status in one place ([`error::status`]).
 
 pub mod api;
 pub mod edge;

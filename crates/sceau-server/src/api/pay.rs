@@ -48,11 +48,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CheckoutId {
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "checkout_not_found",
-        "no such payment",
-    )
+    sceau_app::AppError::Checkout(sceau_store::CheckoutRefusal::NotFound).into()
 }
 
 pub(crate) fn see_other(path: &str) -> Response {

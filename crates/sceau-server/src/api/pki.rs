@@ -13,11 +13,7 @@ pub const TIMESTAMP_QUERY: &str = "application/timestamp-query";
 pub const TIMESTAMP_REPLY: &str = "application/timestamp-reply";
 
 fn unavailable() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "pki_unavailable",
-        "this server has no certificate authority configured",
-    )
+    sceau_app::AppError::PkiUnavailable.into()
 }
 
 /// `POST /tsa`: a DER TimeStampReq in, a DER TimeStampResp out. A request the TSA cannot
