@@ -187,7 +187,7 @@ impl Service {
         self.store
             .checkout(public_id)
             .await?
-            .ok_or_else(|| AppError::Checkout(CheckoutRefusal::NotFound))
+            .ok_or(AppError::Checkout(CheckoutRefusal::NotFound))
     }
 
     /// The client signed in on the payment page: hold the amount on their account with a

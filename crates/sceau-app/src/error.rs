@@ -339,3 +339,269 @@ pub fn internal(detail: &str) -> AppError {
     tracing::error!(detail, "internal error");
     AppError::Internal
 }
+
+/// One of every refusal a use case can make: each variant once, and each variant of the
+/// domain's refusals it wraps. What the API description is checked against
+/// (`sceau-server/tests/openapi.rs`). A new variant does not compile until it is named
+/// in the match below; name it in the list too.
+pub fn every_refusal() -> Vec<AppError> {
+    use AppError::*;
+    let text = || String::new();
+    let mut all = vec![
+        StoreConflict("login_taken"),
+        StoreConflict("phone_taken"),
+        StoreConflict("api_key_taken"),
+        StoreConflict("idempotency_key_in_flight"),
+        StoreConflict("authorization_changed_concurrently"),
+        StoreConflict("checkout_changed_concurrently"),
+        StoreConflict("number_changed_concurrently"),
+        IdempotencyKeyReused,
+        StoreUnavailable,
+        Internal,
+        InvalidField(text()),
+        InvalidReference(text()),
+        InvalidDocumentName(text()),
+        InvalidPhone(text()),
+        InvalidValidity(text()),
+        InvalidUses(text()),
+        InvalidUrl(text()),
+        InvalidLifetime(text()),
+        InvalidDocument(text()),
+        InvalidQuery(""),
+        WeakPassword,
+        IncompleteBankDetails,
+        CurrencyMismatch,
+        NotFound,
+        UnknownClient,
+        CheckoutNotFound,
+        PaymentNotFound,
+        UnknownCertificate,
+        UnknownSignature,
+        NoEntry,
+        NoTile,
+        NoProof,
+        LogEmpty,
+        Blocked,
+        ClientStopped,
+        NoPhoneNumber,
+        NoHolderCertificate,
+        NoCertificate,
+        CertificateNotValid,
+        CertificateUsed,
+        CertificateExpired,
+        CertificateNotYetValid,
+        CertificateRevoked,
+        NotDisposable,
+        NotAwaitingSeal(text()),
+        NotSigned(text()),
+        SignatureFailed,
+        SealExpired,
+        WrongSeal { tries_left: 1 },
+        IssuerBankMissing,
+        NothingToClear(text()),
+        CheckoutNotPaid,
+        EvidencePending,
+        TooManyClients,
+        TooManySignatures,
+        NumberSpaceExhausted,
+        UploadsBusy,
+        PkiUnavailable,
+    ];
+    all.extend(every_domain_refusal());
+    for error in &all {
+        match error {
+            Declined(_)
+            | Rejected(_)
+            | Money(_)
+            | Card(_)
+            | Bank(_)
+            | Settlement(_)
+            | Checkout(_)
+            | Throttled(_)
+            | StoreConflict(_)
+            | IdempotencyKeyReused
+            | StoreUnavailable
+            | Internal
+            | InvalidField(_)
+            | InvalidReference(_)
+            | InvalidDocumentName(_)
+            | InvalidPhone(_)
+            | InvalidValidity(_)
+            | InvalidUses(_)
+            | InvalidUrl(_)
+            | InvalidLifetime(_)
+            | InvalidDocument(_)
+            | InvalidQuery(_)
+            | WeakPassword
+            | IncompleteBankDetails
+            | CurrencyMismatch
+            | NotFound
+            | UnknownClient
+            | CheckoutNotFound
+            | PaymentNotFound
+            | UnknownCertificate
+            | UnknownSignature
+            | NoEntry
+            | NoTile
+            | NoProof
+            | LogEmpty
+            | Blocked
+            | ClientStopped
+            | NoPhoneNumber
+            | NoHolderCertificate
+            | NoCertificate
+            | CertificateNotValid
+            | CertificateUsed
+            | CertificateExpired
+            | CertificateNotYetValid
+            | CertificateRevoked
+            | NotDisposable
+            | NotAwaitingSeal(_)
+            | NotSigned(_)
+            | SignatureFailed
+            | SealExpired
+            | WrongSeal { .. }
+            | IssuerBankMissing
+            | NothingToClear(_)
+            | CheckoutNotPaid
+            | EvidencePending
+            | TooManyClients
+            | TooManySignatures
+            | NumberSpaceExhausted
+            | UploadsBusy
+            | PkiUnavailable => {}
+        }
+    }
+    all
+}
+
+/// Every variant of the domain's and the store's refusals that [`AppError`] wraps.
+fn every_domain_refusal() -> Vec<AppError> {
+    use sceau_domain::clearing::Field;
+    let declines = [
+        Decline::UnknownNumber,
+        Decline::WrongCardDetails,
+        Decline::Expired,
+        Decline::AlreadyUsed,
+        Decline::OverCap,
+        Decline::AmountMismatch,
+        Decline::OtherMerchant,
+        Decline::CurrencyMismatch,
+        Decline::InsufficientFunds,
+        Decline::Blocked,
+    ];
+    let rejections = [
+        Rejection::NotFound,
+        Rejection::AlreadyCaptured,
+        Rejection::Voided,
+        Rejection::HoldExpired,
+        Rejection::NotCaptured,
+        Rejection::ExceedsAuthorized,
+        Rejection::ExceedsRefundable,
+        Rejection::CurrencyMismatch,
+        Rejection::OfCheckout,
+    ];
+    let money = [
+        MoneyError::UnknownCurrency,
+        MoneyError::Malformed,
+        MoneyError::TooManyDecimals,
+        MoneyError::NotPositive,
+        MoneyError::TooLarge,
+    ];
+    let card = [
+        CardError::NotSixteenDigits,
+        CardError::Luhn,
+        CardError::Expiry,
+        CardError::SecurityCode,
+        CardError::BinRange,
+    ];
+    let bank = [
+        BankError::IbanMalformed,
+        BankError::UnknownIbanCountry,
+        BankError::IbanLength,
+        BankError::IbanChecksum,
+        BankError::BicMalformed,
+        BankError::UnknownBicCountry,
+    ];
+    let settlement = [
+        ClearingError::NoTransfers,
+        ClearingError::TooManyTransfers,
+        ClearingError::TooManyPaymentBlocks,
+        ClearingError::AmountNotPositive { transfer: 0 },
+        ClearingError::AmountTooLarge { transfer: 0 },
+        ClearingError::ControlSumTooLarge,
+        ClearingError::TextTooLong {
+            field: Field::MessageId,
+            length_max: 0,
+        },
+        ClearingError::TextEmpty {
+            field: Field::MessageId,
+        },
+        ClearingError::IdentifierInvalid {
+            field: Field::MessageId,
+        },
+        ClearingError::DuplicateEndToEndId {
+            transfer: 1,
+            first: 0,
+        },
+        ClearingError::InstantOutOfRange,
+        ClearingError::ExecutionBeforeCreation,
+    ];
+    let checkout = [
+        CheckoutRefusal::NotFound,
+        CheckoutRefusal::OtherClient,
+        CheckoutRefusal::WrongState,
+        CheckoutRefusal::Expired,
+        CheckoutRefusal::SealCooldown { until_s: 0 },
+        CheckoutRefusal::NoSealsLeft,
+        CheckoutRefusal::NoLiveSeal,
+        CheckoutRefusal::ClientStopped,
+        CheckoutRefusal::TooManyHeld,
+        CheckoutRefusal::TooManySeals,
+        CheckoutRefusal::TooManyMessages,
+        CheckoutRefusal::SignedOut,
+    ];
+    let too_many = [TooMany::Seals, TooMany::Numbers, TooMany::Messages];
+    // Each list above names every variant: a new one fails to compile here.
+    for decline in declines {
+        match decline {
+            Decline::UnknownNumber
+            | Decline::WrongCardDetails
+            | Decline::Expired
+            | Decline::AlreadyUsed
+            | Decline::OverCap
+            | Decline::AmountMismatch
+            | Decline::OtherMerchant
+            | Decline::CurrencyMismatch
+            | Decline::InsufficientFunds
+            | Decline::Blocked => {}
+        }
+    }
+    for refusal in checkout {
+        match refusal {
+            CheckoutRefusal::NotFound
+            | CheckoutRefusal::OtherClient
+            | CheckoutRefusal::WrongState
+            | CheckoutRefusal::Expired
+            | CheckoutRefusal::SealCooldown { .. }
+            | CheckoutRefusal::NoSealsLeft
+            | CheckoutRefusal::NoLiveSeal
+            | CheckoutRefusal::ClientStopped
+            | CheckoutRefusal::TooManyHeld
+            | CheckoutRefusal::TooManySeals
+            | CheckoutRefusal::TooManyMessages
+            | CheckoutRefusal::SignedOut => {}
+        }
+    }
+    declines
+        .into_iter()
+        .map(AppError::Declined)
+        .chain(rejections.into_iter().map(AppError::Rejected))
+        .chain(money.into_iter().map(AppError::Money))
+        .chain(card.into_iter().map(AppError::Card))
+        .chain(bank.into_iter().map(AppError::Bank))
+        .chain(settlement.into_iter().map(AppError::Settlement))
+        .chain(checkout.into_iter().map(AppError::Checkout))
+        .chain(too_many.into_iter().map(AppError::Throttled))
+        .collect()
+}

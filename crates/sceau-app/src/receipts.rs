@@ -150,7 +150,7 @@ impl Service {
     async fn sign_paid(&self, paid: &Paid) {
         match self.sign_receipt(paid.client_id, &paid.record).await {
             Ok(_) => {}
-            Err(error) if error == AppError::NoCertificate => {
+            Err(AppError::NoCertificate) => {
                 tracing::debug!(
                     checkout_id = paid.checkout_id,
                     "no receipt: the client has no certificate"

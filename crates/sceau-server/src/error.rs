@@ -9,6 +9,24 @@ use sceau_app::AppError;
 use sceau_domain::decline::Rejection;
 use sceau_store::{CheckoutRefusal, StoreError};
 
+/// The refusals of HTTP itself that handlers make (status, code), beside a use case's
+/// [`AppError`]s: what the API description is checked against (`tests/openapi.rs`).
+/// The edge's refusals (`unknown_host`, `cross_origin`, `request_timeout`) and
+/// `method_not_allowed` concern every route alike and are not listed per route.
+pub const HTTP_REFUSALS: &[(u16, &str)] = &[
+    (400, "invalid_json"),
+    (400, "invalid_field"),
+    (400, "unreadable_body"),
+    (400, "invalid_idempotency_key"),
+    (400, "invalid_form"),
+    (401, "unauthorized"),
+    (403, "csrf"),
+    (404, "not_found"),
+    (413, "body_too_large"),
+    (415, "unsupported_media_type"),
+    (500, "internal"),
+];
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
