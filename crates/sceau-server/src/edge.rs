@@ -48,7 +48,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
-            uploads_max: 8,
+            uploads_max: crate::signing::UPLOADS_MAX_DEFAULT,
         }
     }
 }

@@ -1,10 +1,31 @@
 //! The one place where errors become HTTP answers: `{"error": {"code", "message"}}`.
+//! A use case's [`AppError`] gets its status here ([`status`]); the few refusals of HTTP
+//! itself (a body too large, a missing key...) are made by the handlers that see them.
 //! Internal details go to the log, never to the client.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sceau_domain::decline::{Decline, Rejection};
-use sceau_store::StoreError;
+use sceau_app::AppError;
+use sceau_domain::decline::Rejection;
+use sceau_store::{CheckoutRefusal, StoreError};
+
+/// The refusals of HTTP itself that handlers make (status, code), beside a use case's
+/// [`AppError`]s: what the API description is checked against (`tests/openapi.rs`).
+/// The edge's refusals (`unknown_host`, `cross_origin`, `request_timeout`) and
+/// `method_not_allowed` concern every route alike and are not listed per route.
+pub const HTTP_REFUSALS: &[(u16, &str)] = &[
+    (400, "invalid_json"),
+    (400, "invalid_field"),
+    (400, "unreadable_body"),
+    (400, "invalid_idempotency_key"),
+    (400, "invalid_form"),
+    (401, "unauthorized"),
+    (403, "csrf"),
+    (404, "not_found"),
+    (413, "body_too_large"),
+    (415, "unsupported_media_type"),
+    (500, "internal"),
+];
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -26,10 +47,6 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
     pub fn unauthorized() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -42,56 +59,6 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }
 
-    pub fn declined(decline: Decline) -> ApiError {
-        ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            decline.code(),
-            decline.message(),
-        )
-    }
-
-    pub fn rejected(rejection: Rejection) -> ApiError {
-        let status = match rejection {
-            Rejection::NotFound => StatusCode::NOT_FOUND,
-            Rejection::AlreadyCaptured
-            | Rejection::Voided
-            | Rejection::HoldExpired
-            | Rejection::NotCaptured
-            | Rejection::OfCheckout => StatusCode::CONFLICT,
-            Rejection::ExceedsAuthorized
-            | Rejection::ExceedsRefundable
-            | Rejection::CurrencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        ApiError::new(status, rejection.code(), rejection.message())
-    }
-
-    /// The one answer a merchant gets for a client it may not have a number sent to:
-    /// nobody has this login or phone, or it is not the merchant's client (never paid it
-    /// nor signed in on its checkouts), or its payments are blocked or paused. Which one
-    /// is never said (`sceau_domain::reach::may_reach`).
-    pub fn unknown_client() -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_client",
-            "no client of yours has this login or phone",
-        )
-    }
-
-    /// One more message would exceed what a client may be sent within the hour.
-    pub fn too_many(too_many: sceau_domain::reach::TooMany) -> ApiError {
-        use sceau_domain::reach::TooMany;
-        let message = match too_many {
-            TooMany::Seals => "too many seals were sent to this client in the last hour; try later",
-            TooMany::Numbers => {
-                "too many numbers were sent to this client in the last hour; try later"
-            }
-            TooMany::Messages => {
-                "this client was sent as many messages as an hour allows; try later"
-            }
-        };
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, too_many.code(), message)
-    }
-
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({ "error": { "code": self.code, "message": self.message } })
     }
@@ -99,40 +66,97 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
-        match error {
-            StoreError::Conflict(code) => {
-                ApiError::new(StatusCode::CONFLICT, code, conflict_message(code))
-            }
-            StoreError::IdempotencyMismatch => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used with a different request",
-            ),
-            StoreError::Unavailable(detail) => {
-                tracing::error!(%detail, "store unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "try again shortly",
-                )
-            }
-            other => {
-                tracing::error!(error = %other, "store inconsistency");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error",
-                )
-            }
-        }
+        ApiError::from(AppError::from(error))
     }
 }
 
-fn conflict_message(code: &str) -> &'static str {
-    match code {
-        "login_taken" => "this login is taken",
-        "phone_taken" => "this phone number belongs to another client",
-        _ => "the request conflicts with the current state; retry",
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> ApiError {
+        ApiError::new(status(&error), error.code(), error.message())
+    }
+}
+
+/// The HTTP status of each refusal of a use case: the one place where they get one.
+pub fn status(error: &AppError) -> StatusCode {
+    use AppError::*;
+    match error {
+        Declined(_) => StatusCode::PAYMENT_REQUIRED,
+        Rejected(rejection) => rejection_status(*rejection),
+        Checkout(refusal) => checkout_status(*refusal),
+        Money(_)
+        | Card(_)
+        | Bank(_)
+        | IdempotencyKeyReused
+        | InvalidField(_)
+        | InvalidReference(_)
+        | InvalidDocumentName(_)
+        | InvalidPhone(_)
+        | InvalidValidity(_)
+        | InvalidUses(_)
+        | InvalidUrl(_)
+        | InvalidLifetime(_)
+        | InvalidDocument(_)
+        | WeakPassword
+        | IncompleteBankDetails
+        | CurrencyMismatch
+        | WrongSeal { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        InvalidQuery(_) => StatusCode::BAD_REQUEST,
+        NotFound | UnknownClient | CheckoutNotFound | PaymentNotFound | UnknownCertificate
+        | UnknownSignature | NoEntry | NoTile | NoProof | LogEmpty => StatusCode::NOT_FOUND,
+        Blocked | ClientStopped => StatusCode::FORBIDDEN,
+        Settlement(_)
+        | StoreConflict(_)
+        | NoPhoneNumber
+        | NoHolderCertificate
+        | NoCertificate
+        | CertificateNotValid
+        | CertificateUsed
+        | CertificateExpired
+        | CertificateNotYetValid
+        | CertificateRevoked
+        | NotDisposable
+        | NotAwaitingSeal(_)
+        | NotSigned(_)
+        | SignatureFailed
+        | IssuerBankMissing
+        | NothingToClear(_)
+        | CheckoutNotPaid
+        | EvidencePending => StatusCode::CONFLICT,
+        SealExpired => StatusCode::GONE,
+        Throttled(_) | TooManyClients | TooManySignatures => StatusCode::TOO_MANY_REQUESTS,
+        StoreUnavailable | NumberSpaceExhausted | UploadsBusy | PkiUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn rejection_status(rejection: Rejection) -> StatusCode {
+    match rejection {
+        Rejection::NotFound => StatusCode::NOT_FOUND,
+        Rejection::AlreadyCaptured
+        | Rejection::Voided
+        | Rejection::HoldExpired
+        | Rejection::NotCaptured
+        | Rejection::OfCheckout => StatusCode::CONFLICT,
+        Rejection::ExceedsAuthorized
+        | Rejection::ExceedsRefundable
+        | Rejection::CurrencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+fn checkout_status(refusal: CheckoutRefusal) -> StatusCode {
+    match refusal {
+        CheckoutRefusal::NotFound => StatusCode::NOT_FOUND,
+        CheckoutRefusal::OtherClient | CheckoutRefusal::ClientStopped => StatusCode::FORBIDDEN,
+        CheckoutRefusal::WrongState | CheckoutRefusal::NoLiveSeal => StatusCode::CONFLICT,
+        CheckoutRefusal::Expired => StatusCode::GONE,
+        CheckoutRefusal::SealCooldown { .. }
+        | CheckoutRefusal::NoSealsLeft
+        | CheckoutRefusal::TooManyHeld
+        | CheckoutRefusal::TooManySeals
+        | CheckoutRefusal::TooManyMessages => StatusCode::TOO_MANY_REQUESTS,
+        CheckoutRefusal::SignedOut => StatusCode::UNAUTHORIZED,
     }
 }
 

@@ -1,27 +1,20 @@
 //! sceau's HTTP server: the merchant and admin APIs, the client's pages, the development
 //! phone, and the background work (outbox dispatcher, expiry sweep).
 //!
-//! Handlers know no SQL: they parse input into domain types, call [`service::Service`] or
-//! the [`sceau_store::Store`] trait, and turn outcomes into answers in exactly one place
-//! ([`error::ApiError`] and the merchant API's outcome mapping).
+//! Handlers know no SQL and touch no store: they parse input into domain types, call a
+//! use case of [`Service`] (crate `sceau-app`), and turn outcomes into answers; a use
+//! case's refusal gets its HTTP status in one place ([`error::status`]).
 
 pub mod api;
-pub mod bundle;
-pub mod checkout;
-pub mod clearing;
-pub mod clock;
-pub mod dispatch;
 pub mod edge;
 pub mod error;
-pub mod receipts;
-pub mod service;
-pub mod sign_in;
-pub mod signing;
-pub mod time_stamps;
-pub mod transparency;
 pub mod views;
-pub mod webhooks;
-pub mod white_room;
+
+// The use cases live in sceau-app; the handlers reach them by these names.
+pub use sceau_app::{
+    bundle, checkout, clearing, clock, dispatch, receipts, service, sign_in, signing, time_stamps,
+    transparency, webhooks, white_room,
+};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -378,7 +378,9 @@ async fn closing_a_batch_is_for_operators_and_needs_the_issuers_account() {
         }),
         ..server.service.clone()
     };
-    let refused = unconfigured.close_clearing_batch("EUR").await.unwrap_err();
+    let refused = sceau_server::error::ApiError::from(
+        unconfigured.close_clearing_batch("EUR").await.unwrap_err(),
+    );
     assert_eq!(
         (refused.status.as_u16(), refused.code),
         (409, "issuer_bank_missing")

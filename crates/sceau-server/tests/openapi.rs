@@ -93,3 +93,723 @@ fn the_description_covers_every_route_and_only_them() {
         );
     }
 }
+
+/// What each route can refuse, by code (with its status first where the code has more
+/// than one: `"402 blocked"`). Every route is here, every refusal of the code
+/// (`sceau_app::error::every_refusal`, `error::HTTP_REFUSALS`) is under at least one
+/// route, and openapi.json lists each under its route and status: a new route, a new
+/// refusal or a refusal added here fails the test until openapi.json says it.
+const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
+    (
+        "post",
+        "/v1/numbers",
+        &[
+            "400 invalid_field",
+            "invalid_json",
+            "unreadable_body",
+            "unauthorized",
+            "unknown_client",
+            "body_too_large",
+            "unsupported_media_type",
+            "422 amount_not_positive",
+            "422 amount_too_large",
+            "422 currency_mismatch",
+            "idempotency_key_reused",
+            "invalid_amount",
+            "invalid_validity",
+            "too_many_decimals",
+            "unknown_currency",
+            "too_many_clients",
+            "too_many_messages",
+            "too_many_numbers",
+            "number_space_exhausted",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "post",
+        "/v1/authorizations",
+        &[
+            "idempotency_key_in_flight",
+            "400 invalid_field",
+            "invalid_idempotency_key",
+            "invalid_json",
+            "unreadable_body",
+            "unauthorized",
+            "already_used",
+            "amount_mismatch",
+            "402 blocked",
+            "402 currency_mismatch",
+            "expired",
+            "insufficient_funds",
+            "other_merchant",
+            "over_cap",
+            "unknown_number",
+            "wrong_card_details",
+            "number_changed_concurrently",
+            "body_too_large",
+            "unsupported_media_type",
+            "422 amount_not_positive",
+            "422 amount_too_large",
+            "idempotency_key_reused",
+            "invalid_amount",
+            "invalid_expiry",
+            "invalid_number",
+            "invalid_reference",
+            "invalid_security_code",
+            "too_many_decimals",
+            "unknown_currency",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "get",
+        "/v1/authorizations/{id}",
+        &[
+            "unauthorized",
+            "authorization_not_found",
+            "not_found",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "post",
+        "/v1/authorizations/{id}/capture",
+        &[
+            "authorization_of_checkout",
+            "idempotency_key_in_flight",
+            "400 invalid_field",
+            "invalid_idempotency_key",
+            "invalid_json",
+            "unauthorized",
+            "authorization_not_found",
+            "not_found",
+            "already_captured",
+            "authorization_changed_concurrently",
+            "authorization_expired",
+            "authorization_voided",
+            "body_too_large",
+            "unsupported_media_type",
+            "amount_exceeds_authorized",
+            "422 amount_not_positive",
+            "422 amount_too_large",
+            "422 currency_mismatch",
+            "idempotency_key_reused",
+            "invalid_amount",
+            "too_many_decimals",
+            "unknown_currency",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "post",
+        "/v1/authorizations/{id}/void",
+        &[
+            "authorization_of_checkout",
+            "idempotency_key_in_flight",
+            "400 invalid_field",
+            "invalid_idempotency_key",
+            "invalid_json",
+            "unauthorized",
+            "authorization_not_found",
+            "not_found",
+            "already_captured",
+            "authorization_changed_concurrently",
+            "authorization_expired",
+            "authorization_voided",
+            "body_too_large",
+            "unsupported_media_type",
+            "idempotency_key_reused",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "post",
+        "/v1/authorizations/{id}/refunds",
+        &[
+            "authorization_of_checkout",
+            "idempotency_key_in_flight",
+            "400 invalid_field",
+            "invalid_idempotency_key",
+            "invalid_json",
+            "unauthorized",
+            "authorization_not_found",
+            "not_found",
+            "authorization_changed_concurrently",
+            "not_captured",
+            "body_too_large",
+            "unsupported_media_type",
+            "amount_exceeds_refundable",
+            "422 amount_not_positive",
+            "422 amount_too_large",
+            "422 currency_mismatch",
+            "idempotency_key_reused",
+            "invalid_amount",
+            "too_many_decimals",
+            "unknown_currency",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "post",
+        "/admin/v1/clients",
+        &[
+            "400 invalid_field",
+            "invalid_json",
+            "unreadable_body",
+            "unauthorized",
+            "login_taken",
+            "phone_taken",
+            "body_too_large",
+            "unsupported_media_type",
+            "422 amount_not_positive",
+            "422 amount_too_large",
+            "invalid_amount",
+            "422 invalid_field",
+            "invalid_phone",
+            "too_many_decimals",
+            "unknown_currency",
+            "weak_password",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "get",
+        "/admin/v1/clients",
+        &["unauthorized", "store_unavailable", "internal"],
+    ),
+    (
+        "get",
+        "/admin/v1/clients/{id}",
+        &["unauthorized", "not_found", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
+        "/admin/v1/clients/{id}/block",
+        &["unauthorized", "not_found", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
+        "/admin/v1/clients/{id}/unblock",
+        &["unauthorized", "not_found", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
+        "/admin/v1/merchants",
+        &[
+            "incomplete_bank_details",
+            "400 invalid_field",
+            "invalid_json",
+            "unreadable_body",
+            "unauthorized",
+            "api_key_taken",
+            "body_too_large",
+            "unsupported_media_type",
+            "422 invalid_field",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "get",
+        "/admin/v1/merchants",
+        &["unauthorized", "store_unavailable", "internal"],
+    ),
+    (
+        "get",
+        "/admin/v1/ledger/check",
+        &["unauthorized", "store_unavailable", "internal"],
+    ),
+    ("get", "/", &[]),
+    ("get", "/login", &[]),
+    (
+        "post",
+        "/login",
+        &["invalid_form", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
+        "/logout",
+        &["invalid_form", "csrf", "store_unavailable", "internal"],
+    ),
+    ("get", "/wallet", &["store_unavailable", "internal"]),
+    (
+        "post",
+        "/wallet/numbers",
+        &[
+            "400 invalid_field",
+            "invalid_form",
+            "403 blocked",
+            "csrf",
+            "422 amount_not_positive",
+            "422 amount_too_large",
+            "invalid_amount",
+            "invalid_uses",
+            "invalid_validity",
+            "too_many_decimals",
+            "unknown_currency",
+            "too_many_messages",
+            "too_many_numbers",
+            "number_space_exhausted",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "get",
+        "/api/v1/me",
+        &["store_unavailable", "internal", "unauthorized"],
+    ),
+    (
+        "get",
+        "/phone",
+        &["not_found", "store_unavailable", "internal"],
+    ),
+    ("get", "/static/sceau.css", &[]),
+    ("get", "/health", &[]),
+    ("get", "/openapi.json", &[]),
+    (
+        "post",
+        "/v1/checkouts",
+        &[
+            "invalid_idempotency_key",
+            "invalid_json",
+            "unreadable_body",
+            "unauthorized",
+            "422 amount_not_positive",
+            "422 amount_too_large",
+            "idempotency_key_reused",
+            "invalid_amount",
+            "422 invalid_field",
+            "invalid_url",
+            "invalid_validity",
+            "too_many_decimals",
+            "unknown_currency",
+        ],
+    ),
+    (
+        "get",
+        "/v1/checkouts/{id}",
+        &["unauthorized", "checkout_not_found"],
+    ),
+    ("get", "/pay/{id}", &["checkout_not_found"]),
+    (
+        "post",
+        "/pay/{id}/sign-in",
+        &[
+            "client_paused",
+            "too_many_checkouts",
+            "checkout_expired",
+            "checkout_changed_concurrently",
+        ],
+    ),
+    (
+        "post",
+        "/pay/{id}/hold",
+        &[
+            "client_paused",
+            "too_many_checkouts",
+            "checkout_expired",
+            "checkout_changed_concurrently",
+            "checkout_of_another_client",
+            "csrf",
+            "checkout_state",
+            "no_seals_left",
+            "seal_cooldown",
+        ],
+    ),
+    (
+        "post",
+        "/pay/{id}/validate",
+        &[
+            "checkout_expired",
+            "checkout_of_another_client",
+            "csrf",
+            "checkout_state",
+            "no_seals_left",
+            "seal_cooldown",
+            "too_many_messages",
+            "too_many_seals",
+        ],
+    ),
+    (
+        "post",
+        "/pay/{id}/resend",
+        &[
+            "checkout_expired",
+            "checkout_of_another_client",
+            "csrf",
+            "checkout_state",
+            "no_seals_left",
+            "seal_cooldown",
+            "too_many_messages",
+            "too_many_seals",
+        ],
+    ),
+    (
+        "post",
+        "/pay/{id}/seal",
+        &[
+            "no_live_seal",
+            "checkout_changed_concurrently",
+            "checkout_expired",
+            "unauthorized",
+            "csrf",
+        ],
+    ),
+    ("get", "/pay/{id}/check.svg", &[]),
+    (
+        "put",
+        "/admin/v1/merchants/{id}/bank",
+        &[
+            "not_found",
+            "iban_checksum",
+            "iban_length",
+            "invalid_bic",
+            "invalid_iban",
+            "unknown_bic_country",
+            "unknown_iban_country",
+            "400 invalid_field",
+            "invalid_json",
+            "unreadable_body",
+            "body_too_large",
+            "unsupported_media_type",
+            "unauthorized",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "post",
+        "/admin/v1/clearing/batches",
+        &[
+            "no_transfers",
+            "too_many_transfers",
+            "too_many_payment_blocks",
+            "409 amount_not_positive",
+            "409 amount_too_large",
+            "control_sum_too_large",
+            "text_too_long",
+            "text_empty",
+            "invalid_identifier",
+            "duplicate_end_to_end_id",
+            "invalid_timestamp",
+            "execution_before_creation",
+            "issuer_bank_missing",
+            "nothing_to_clear",
+            "unknown_currency",
+            "400 invalid_field",
+            "invalid_json",
+            "unreadable_body",
+            "body_too_large",
+            "unsupported_media_type",
+            "unauthorized",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "get",
+        "/admin/v1/clearing/batches",
+        &["unauthorized", "store_unavailable", "internal"],
+    ),
+    (
+        "get",
+        "/admin/v1/clearing/batches/{id}",
+        &["not_found", "unauthorized", "store_unavailable", "internal"],
+    ),
+    (
+        "get",
+        "/admin/v1/clearing/batches/{id}/pain.001.xml",
+        &["not_found", "unauthorized", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
+        "/tsa",
+        &[
+            "body_too_large",
+            "unsupported_media_type",
+            "pki_unavailable",
+        ],
+    ),
+    ("get", "/pki/root.pem", &["pki_unavailable"]),
+    ("get", "/pki/issuing.pem", &["pki_unavailable"]),
+    ("get", "/pki/tsa.pem", &["pki_unavailable"]),
+    ("get", "/pki/issuing.crl", &["pki_unavailable"]),
+    (
+        "post",
+        "/api/v1/signatures",
+        &[
+            "invalid_query",
+            "403 blocked",
+            "client_stopped",
+            "csrf",
+            "no_certificate",
+            "body_too_large",
+            "invalid_document",
+            "invalid_document_name",
+            "too_many_messages",
+            "too_many_signatures",
+            "unauthorized",
+            "store_unavailable",
+            "uploads_busy",
+            "internal",
+        ],
+    ),
+    (
+        "get",
+        "/api/v1/signatures",
+        &["unauthorized", "store_unavailable", "internal"],
+    ),
+    (
+        "get",
+        "/api/v1/signatures/{id}",
+        &[
+            "unknown_signature",
+            "certificate_not_valid",
+            "unauthorized",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "post",
+        "/api/v1/signatures/{id}/seal",
+        &[
+            "403 blocked",
+            "client_stopped",
+            "csrf",
+            "unknown_signature",
+            "certificate_not_valid",
+            "not_awaiting_seal",
+            "signature_failed",
+            "seal_expired",
+            "unsupported_media_type",
+            "wrong_seal",
+            "unauthorized",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "get",
+        "/api/v1/signatures/{id}/signature.p7s",
+        &[
+            "unknown_signature",
+            "not_signed",
+            "unauthorized",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    ("get", "/wallet/signatures", &[]),
+    (
+        "post",
+        "/wallet/signatures",
+        &[
+            "invalid_form",
+            "csrf",
+            "no_certificate",
+            "too_many_messages",
+            "too_many_signatures",
+            "store_unavailable",
+            "uploads_busy",
+        ],
+    ),
+    ("get", "/wallet/signatures/{id}", &["unknown_signature"]),
+    (
+        "post",
+        "/wallet/signatures/{id}/seal",
+        &["invalid_form", "csrf", "unknown_signature"],
+    ),
+    ("get", "/log/checkpoint", &["log_empty"]),
+    ("get", "/log/key", &[]),
+    ("get", "/log/entries/{index}", &["no_entry"]),
+    (
+        "get",
+        "/log/proof/inclusion",
+        &["invalid_query", "no_proof"],
+    ),
+    (
+        "get",
+        "/log/proof/consistency",
+        &["invalid_query", "no_proof"],
+    ),
+    ("get", "/log/tile/{path}", &["no_tile"]),
+    (
+        "get",
+        "/v1/checkouts/{id}/evidence",
+        &[
+            "checkout_not_paid",
+            "unauthorized",
+            "checkout_not_found",
+            "certificate_not_valid",
+            "evidence_pending",
+            "no_certificate",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "get",
+        "/api/v1/payments/{id}/evidence",
+        &[
+            "unauthorized",
+            "checkout_not_found",
+            "certificate_not_valid",
+            "checkout_not_paid",
+            "evidence_pending",
+            "no_certificate",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    ("get", "/login/unlock", &[]),
+    ("post", "/login/unlock", &["invalid_form"]),
+];
+
+/// Refusals that only the CLI meets (`sceau admin certificate-*`, the configuration): no
+/// route answers them.
+const CLI_ONLY: &[&str] = &[
+    "unknown_certificate",
+    "certificate_used",
+    "certificate_expired",
+    "certificate_not_yet_valid",
+    "certificate_revoked",
+    "not_disposable",
+    "no_holder_certificate",
+    "no_phone_number",
+    "invalid_lifetime",
+    "invalid_bin_range",
+];
+
+/// Every (status, code) the code can answer: a use case's refusals with the status
+/// error.rs gives them, and the refusals of HTTP itself.
+fn refusals() -> BTreeSet<(u16, String)> {
+    let mut all: BTreeSet<(u16, String)> = sceau_app::error::every_refusal()
+        .iter()
+        .map(|error| {
+            let status = sceau_server::error::status(error).as_u16();
+            (status, error.code().to_owned())
+        })
+        .collect();
+    for (status, code) in sceau_server::error::HTTP_REFUSALS {
+        all.insert((*status, (*code).to_owned()));
+    }
+    all
+}
+
+/// The (status, code) an entry of [`ROUTE_ERRORS`] names.
+fn resolve(entry: &str, refusals: &BTreeSet<(u16, String)>) -> (u16, String) {
+    let (status, code) = match entry.split_once(' ') {
+        Some((status, code)) => (Some(status.parse::<u16>().expect("a status")), code),
+        None => (None, entry),
+    };
+    let statuses: Vec<u16> = refusals
+        .iter()
+        .filter(|(_, known)| known == code)
+        .map(|(status, _)| *status)
+        .collect();
+    match status {
+        Some(status) => {
+            assert!(
+                statuses.contains(&status),
+                "{entry}: the code never answers {status}"
+            );
+            (status, code.to_owned())
+        }
+        None => {
+            assert_eq!(
+                statuses.len(),
+                1,
+                "{code}: no such code, or answered with several statuses ({statuses:?}): write \"STATUS {code}\""
+            );
+            (statuses[0], code.to_owned())
+        }
+    }
+}
+
+/// The words of a response's description and examples (a `$ref` followed).
+fn response_words(
+    description: &serde_json::Value,
+    response: &serde_json::Value,
+) -> BTreeSet<String> {
+    let response = match response["$ref"].as_str() {
+        Some(reference) => description
+            .pointer(reference.trim_start_matches('#'))
+            .expect("a resolved $ref"),
+        None => response,
+    };
+    response
+        .to_string()
+        .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_refusal_of_every_route_is_described() {
+    let description: serde_json::Value =
+        serde_json::from_str(include_str!("../openapi.json")).expect("openapi.json is JSON");
+    let refusals = refusals();
+    let tabled: BTreeSet<(String, String)> = ROUTE_ERRORS
+        .iter()
+        .map(|(method, path, _)| ((*path).to_owned(), (*method).to_owned()))
+        .collect();
+    assert_eq!(
+        tabled.len(),
+        ROUTE_ERRORS.len(),
+        "a route twice in ROUTE_ERRORS"
+    );
+    let routed = routed();
+    let untabled: Vec<_> = routed.difference(&tabled).collect();
+    let unrouted: Vec<_> = tabled.difference(&routed).collect();
+    assert!(
+        untabled.is_empty(),
+        "routes missing from ROUTE_ERRORS: {untabled:?}"
+    );
+    assert!(
+        unrouted.is_empty(),
+        "ROUTE_ERRORS names what is not routed: {unrouted:?}"
+    );
+    let mut used = BTreeSet::new();
+    let mut missing = Vec::new();
+    for (method, path, entries) in ROUTE_ERRORS {
+        let distinct: BTreeSet<&&str> = entries.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            entries.len(),
+            "{method} {path}: an entry twice"
+        );
+        let operation = &description["paths"][*path][*method];
+        for entry in *entries {
+            let (status, code) = resolve(entry, &refusals);
+            used.insert((status, code.clone()));
+            let response = &operation["responses"][status.to_string()];
+            if response.is_null() || !response_words(&description, response).contains(&code) {
+                missing.push(format!("{method} {path}: {status} {code}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "openapi.json does not say:\n{}",
+        missing.join("\n")
+    );
+    let unused: Vec<_> = refusals
+        .difference(&used)
+        .filter(|(_, code)| !CLI_ONLY.contains(&code.as_str()))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "refusals no route of ROUTE_ERRORS names: {unused:?}"
+    );
+}

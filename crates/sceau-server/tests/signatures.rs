@@ -345,7 +345,7 @@ async fn certificates_carry_the_phone_sealed_and_are_revoked_on_the_crl() {
     let pseudonym_issued = sceau_pki::Issued::from_der(&pseudonym.der).unwrap();
     assert!(extension_value(&pseudonym_issued, ID_ESCROWED_PHONE).is_none());
     let refused = service.reveal_phone(&pseudonym.serial).await.unwrap_err();
-    assert_eq!(refused.code, "no_phone_number");
+    assert_eq!(refused.code(), "no_phone_number");
 
     // Revoked: on the CRL the server publishes (checked by openssl), and the client can
     // no longer ask for a signature.
@@ -420,7 +420,7 @@ async fn a_disposable_certificate_signs_once_and_never_after_its_life() {
             .await
             .err()
             .expect("refused");
-        assert_eq!(refused.code, "invalid_lifetime");
+        assert_eq!(refused.code(), "invalid_lifetime");
     }
     let disposable = service.issue_disposable(None).await.unwrap();
     assert_eq!(disposable.not_after_s, START_S + 600);
@@ -434,7 +434,7 @@ async fn a_disposable_certificate_signs_once_and_never_after_its_life() {
         .sign_once(&disposable.serial, digest)
         .await
         .unwrap_err();
-    assert_eq!(second.code, "certificate_used");
+    assert_eq!(second.code(), "certificate_used");
     let record = service.certificate(&disposable.serial).await.unwrap();
     assert_eq!(record.used_at_s, Some(START_S));
     assert_eq!(record.revoked_at_s, Some(START_S + 1));
@@ -450,9 +450,9 @@ async fn a_disposable_certificate_signs_once_and_never_after_its_life() {
         .sign_once(&expiring.serial, digest)
         .await
         .unwrap_err();
-    assert_eq!(late.code, "certificate_expired");
+    assert_eq!(late.code(), "certificate_expired");
     let unknown = service.sign_once("00ff", digest).await.unwrap_err();
-    assert_eq!(unknown.code, "unknown_certificate");
+    assert_eq!(unknown.code(), "unknown_certificate");
 
     let crl = service.crl().await.unwrap();
     let directory = tempfile::tempdir().unwrap();

@@ -3,11 +3,10 @@
 use crate::config::Config;
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use sceau_app::clearing::{parse_bank, parse_optional_bank};
+use sceau_app::clock::{SystemClock, rfc3339};
+use sceau_app::service::ClientEnrolment;
 use sceau_domain::{Money, PhoneNumber};
-use sceau_server::clearing::{parse_bank, parse_optional_bank};
-use sceau_server::clock::{SystemClock, rfc3339};
-use sceau_server::error::ApiError;
-use sceau_server::service::ClientEnrolment;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -157,8 +156,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     opening_balance,
                     credit_limit,
                 })
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+                .await?;
             println!(
                 "client {} enrolled: login {}, phone {}, account {}",
                 client.id,
@@ -201,11 +199,8 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             );
         }
         AdminCommand::MerchantAdd { name, iban, bic } => {
-            let bank = parse_optional_bank(iban.as_deref(), bic.as_deref()).map_err(failed)?;
-            let enrolled = service
-                .enroll_merchant_paid_to(&name, bank)
-                .await
-                .map_err(failed)?;
+            let bank = parse_optional_bank(iban.as_deref(), bic.as_deref())?;
+            let enrolled = service.enroll_merchant_paid_to(&name, bank).await?;
             println!(
                 "merchant {} enrolled: {}",
                 enrolled.merchant.id, enrolled.merchant.name
@@ -229,9 +224,9 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::MerchantBank { id, iban, bic } => {
-            let bank = parse_bank(&iban, &bic).map_err(failed)?;
+            let bank = parse_bank(&iban, &bic)?;
             let shown = format!("{} {}", bank.iban.printable(), bank.bic);
-            service.set_merchant_bank(id, bank).await.map_err(failed)?;
+            service.set_merchant_bank(id, bank).await?;
             println!("merchant {id} is paid out to {shown}");
         }
         AdminCommand::ClearingClose { currency, out } => {
@@ -266,7 +261,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             let messages = service
                 .phone_messages(&phone, limit.min(1000))
                 .await
-                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             if messages.is_empty() {
                 println!("no message to {phone}");
             }
@@ -285,7 +280,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 "{:<34} {:<11} {:<20} {:<20} revoked",
                 "serial", "kind", "not before", "not after"
             );
-            for record in service.client_certificates(client).await.map_err(failed)? {
+            for record in service.client_certificates(client).await? {
                 let revoked = match (record.revoked_at_s, record.revocation_reason) {
                     (Some(at_s), Some(code)) => format!(
                         "{} ({})",
@@ -305,13 +300,13 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::CertificateShow { serial, out } => {
-            let record = service.certificate(&serial).await.map_err(failed)?;
+            let record = service.certificate(&serial).await?;
             let pem = sceau_pki::Issued::from_der(&record.der)?.to_pem()?;
             write_file(&out, &pem)?;
             println!("certificate {} written to {}", record.serial, out.display());
         }
         AdminCommand::CertificateIssue { client } => {
-            let record = service.issue_holder(client).await.map_err(failed)?;
+            let record = service.issue_holder(client).await?;
             println!(
                 "certificate {} issued to client {client}, valid until {}",
                 record.serial,
@@ -319,7 +314,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             );
         }
         AdminCommand::CertificatePseudonym { client } => {
-            let record = service.issue_pseudonym(client).await.map_err(failed)?;
+            let record = service.issue_pseudonym(client).await?;
             println!(
                 "certificate {} issued to client {client}, naming {}",
                 record.serial,
@@ -328,10 +323,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::CertificateRevoke { serial, reason } => {
             let reason: sceau_pki::ca::RevocationReason = reason.parse()?;
-            let record = service
-                .revoke_certificate(&serial, reason)
-                .await
-                .map_err(failed)?;
+            let record = service.revoke_certificate(&serial, reason).await?;
             println!(
                 "certificate {} revoked at {}",
                 record.serial,
@@ -339,10 +331,10 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             );
         }
         AdminCommand::CertificateRevealPhone { serial } => {
-            println!("{}", service.reveal_phone(&serial).await.map_err(failed)?);
+            println!("{}", service.reveal_phone(&serial).await?);
         }
         AdminCommand::Crl { out } => {
-            let der = service.crl().await.map_err(failed)?;
+            let der = service.crl().await?;
             write_bytes(&out, &der)?;
             println!("CRL written to {}", out.display());
         }
@@ -366,10 +358,6 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn failed(error: ApiError) -> anyhow::Error {
-    anyhow::anyhow!("{}: {}", error.code, error.message)
-}
-
 /// Writes `contents` to `path` (replacing it) and waits until it is on disk.
 fn write_file(path: &Path, contents: &str) -> anyhow::Result<()> {
     write_bytes(path, contents.as_bytes())
@@ -386,7 +374,7 @@ fn write_bytes(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 /// Closes a batch and writes its settlement file to `out`. The file is created first, so
 /// that a path that cannot be written stops the command before any money moves.
 async fn clearing_close(
-    service: &sceau_server::Service,
+    service: &sceau_app::Service,
     currency: &str,
     out: &Path,
 ) -> anyhow::Result<()> {
@@ -395,7 +383,7 @@ async fn clearing_close(
         Ok(closed) => closed,
         Err(error) => {
             let _ = std::fs::remove_file(out);
-            return Err(failed(error));
+            return Err(error.into());
         }
     };
     let batch = &closed.batch;

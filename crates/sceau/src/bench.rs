@@ -25,9 +25,9 @@ use crate::loadgen::{self, LoadReport, LoadSpec, RequestSource};
 use anyhow::{Context, bail};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use sceau_app::service::{ClientEnrolment, NumberRequest};
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_server::api::pages::SESSION_COOKIE;
-use sceau_server::service::{ClientEnrolment, NumberRequest};
 use sceau_store::Origin;
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -236,15 +236,12 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<Part
     // Prepared without the white room: the servers' keystore (perhaps a token) is made
     // next, and the clients' certificates are issued with it (`issue_certificates`).
     let service =
-        crate::open_service_without_pki(config, Arc::new(sceau_server::clock::SystemClock)).await?;
+        crate::open_service_without_pki(config, Arc::new(sceau_app::clock::SystemClock)).await?;
     let mut parties = Vec::with_capacity(connections);
     for index in 0..connections {
-        let failed =
-            |e: sceau_server::error::ApiError| anyhow::anyhow!("{}: {}", e.code, e.message);
         let merchant = service
             .enroll_merchant(&format!("Bench shop {index}"))
-            .await
-            .map_err(failed)?;
+            .await?;
         let login = format!("bench{index}");
         let phone = format!("+3361{index:07}");
         let client = service
@@ -257,8 +254,7 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<Part
                 opening_balance: "1000000000.00".into(),
                 credit_limit: "0".into(),
             })
-            .await
-            .map_err(failed)?;
+            .await?;
         let request = NumberRequest {
             uses_max: sceau_domain::limits::NUMBER_USES_MAX,
             amount: AmountRule::Any,
@@ -274,12 +270,11 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<Part
                 client.currency,
                 None,
             )
-            .await
-            .map_err(failed)?;
+            .await?;
         let (number, month, year, code) = issued
             .text
             .as_deref()
-            .and_then(|text| sceau_server::service::card_in_message(text))
+            .and_then(|text| sceau_app::service::card_in_message(text))
             .context("cannot read the issued number")?;
         let authorization_body = format!(
             r#"{{"number":"{number}","expiry_month":{month},"expiry_year":{year},"security_code":"{code}","amount":"1.00","currency":"EUR","reference":"bench"}}"#
@@ -450,7 +445,7 @@ fn start_servers(
 /// The ledger, checked in the database once the servers have stopped.
 async fn check_ledger_after(config: &Config) -> anyhow::Result<()> {
     let service =
-        crate::open_service_without_pki(config, Arc::new(sceau_server::clock::SystemClock)).await?;
+        crate::open_service_without_pki(config, Arc::new(sceau_app::clock::SystemClock)).await?;
     let report = service.store.check_ledger().await?;
     println!(
         "ledger after the run: {}",

@@ -5,8 +5,8 @@
 //! configuration names (no HTTP: the log is written by the server's own transactions).
 
 use crate::config::Config;
-use sceau_server::Service;
-use sceau_server::clock::SystemClock;
+use sceau_app::Service;
+use sceau_app::clock::SystemClock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -23,7 +23,7 @@ pub async fn run(config: &Config, entries: usize, runs: usize) -> anyhow::Result
     println!(
         "transparency log: {entries} entries of {ENTRY_LEN} bytes per run, {WRITERS} writers \
          queueing {ENTRIES_PER_WRITE} per transaction, integrated in batches of up to {}",
-        sceau_server::transparency::LOG_BATCH_MAX
+        sceau_app::transparency::LOG_BATCH_MAX
     );
     let mut rates = Vec::with_capacity(runs);
     for run in 0..runs {
@@ -101,7 +101,7 @@ async fn integrate_until_done(service: Service, done: Arc<AtomicBool>) -> anyhow
             Ok(Some(_)) => checkpoints += 1,
             Ok(None) if writers_done => return Ok(checkpoints),
             Ok(None) => tokio::task::yield_now().await,
-            Err(error) => anyhow::bail!("integration failed: {}", error.message),
+            Err(error) => anyhow::bail!("integration failed: {}", error.message()),
         }
     }
 }

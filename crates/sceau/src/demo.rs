@@ -142,7 +142,7 @@ pub async fn run(
         None => directory.path().join("sceau.db").display().to_string(),
     };
     let config = demo_config(directory.path(), database);
-    let service = crate::open_service(&config, Arc::new(sceau_server::clock::SystemClock)).await?;
+    let service = crate::open_service(&config, Arc::new(sceau_app::clock::SystemClock)).await?;
     let admin_token = sceau_crypto::new_token("adm_");
     let state = crate::app_state(&config, service, sceau_crypto::token_hash(&admin_token));
     let running =
@@ -219,7 +219,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     let csrf = wallet_csrf(demo, &cookie).await?;
     let text = ask_for_number(demo, &cookie, &csrf).await?;
     let card =
-        sceau_server::service::card_in_message(&text).context("cannot read the card in the SMS")?;
+        sceau_app::service::card_in_message(&text).context("cannot read the card in the SMS")?;
 
     step("Figure 5 — Alice pays Librairie Dupont with it");
     pay_with_number(demo, &shop.api_key, alice_id, &card).await?;
@@ -227,7 +227,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
     step("Figure 4 — Librairie Dupont's checkout asks for a number for Alice");
     let text = checkout_asks_for_number(demo, &shop.api_key, &card.0).await?;
     let card =
-        sceau_server::service::card_in_message(&text).context("cannot read the card in the SMS")?;
+        sceau_app::service::card_in_message(&text).context("cannot read the card in the SMS")?;
     pay_checkout_with_number(demo, &shop.api_key, alice_id, &card).await?;
 
     seal_flow(demo, &shop.api_key, &cookie, &csrf, alice_id).await?;
@@ -680,7 +680,7 @@ async fn evidence(demo: &Demo, shop_key: &str, cookie: &str, id: &str) -> anyhow
         bail!("the bundle did not verify");
     }
     // A forgery: the same bundle with the amount of its record raised.
-    let mut forged: sceau_server::bundle::Bundle = serde_json::from_slice(&bundle)?;
+    let mut forged: sceau_app::bundle::Bundle = serde_json::from_slice(&bundle)?;
     let record = STANDARD.decode(&forged.record)?;
     let record = String::from_utf8(record)?.replace("\"34.80\"", "\"43.80\"");
     forged.record = STANDARD.encode(record);
@@ -724,8 +724,7 @@ async fn wait_for_message(
     for _ in 0..100 {
         if let Ok(text) = demo.read_phone(phone).await {
             let is_new = not_containing.is_none_or(|old| {
-                sceau_server::service::card_in_message(&text)
-                    .is_none_or(|(number, ..)| number != old)
+                sceau_app::service::card_in_message(&text).is_none_or(|(number, ..)| number != old)
             });
             if is_new {
                 return Ok(text);

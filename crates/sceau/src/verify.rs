@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use sceau_server::clock::rfc3339;
+use sceau_app::clock::rfc3339;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -214,7 +214,7 @@ fn escaped(text: &str) -> String {
 /// Checks an evidence bundle against the root (DER) and the log's key, and prints every
 /// check; false if any failed.
 pub fn check_bundle(bytes: &[u8], root: &[u8], key: &sceau_log::VerifierKey) -> bool {
-    let report = sceau_server::bundle::check(bytes, root, key);
+    let report = sceau_app::bundle::check(bytes, root, key);
     for check in &report.checks {
         match &check.outcome {
             Ok(found) => say(check.part, format_args!("ok: {found}")),
@@ -237,7 +237,7 @@ pub fn check_bundle(bytes: &[u8], root: &[u8], key: &sceau_log::VerifierKey) -> 
 fn extract_parts(bytes: &[u8], directory: &Path) -> anyhow::Result<()> {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
-    let bundle: sceau_server::bundle::Bundle =
+    let bundle: sceau_app::bundle::Bundle =
         serde_json::from_slice(bytes).context("the bundle cannot be read: nothing extracted")?;
     std::fs::create_dir_all(directory)
         .with_context(|| format!("creating {}", directory.display()))?;

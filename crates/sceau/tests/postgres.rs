@@ -299,7 +299,7 @@ impl Cluster {
             .keys
             .unseal(&message.sealed_body, &message.address)
             .expect("open the SMS");
-        let (number, month, year, code) = sceau_server::service::card_in_message(&text)
+        let (number, month, year, code) = sceau_app::service::card_in_message(&text)
             .unwrap_or_else(|| panic!("no card in {:?}", *text));
         Card {
             number,

@@ -79,7 +79,7 @@ pub async fn create_client(
 }
 
 pub async fn list_clients(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
-    let clients = state.service.store.clients(1000).await?;
+    let clients = state.service.clients().await?;
     Ok(Json(clients.iter().map(client_response).collect::<Vec<_>>()).into_response())
 }
 
@@ -97,18 +97,7 @@ pub async fn get_client(
     _: Admin,
     Id(id): Id,
 ) -> Result<Response, ApiError> {
-    let client = state
-        .service
-        .store
-        .client(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let account = state
-        .service
-        .store
-        .account(client.account_id)
-        .await?
-        .ok_or_else(|| crate::service::internal("client account missing"))?;
+    let (client, account) = state.service.client_account(id).await?;
     let money = |minor| Money::new(minor, account.currency).to_decimal();
     Ok(Json(BalanceResponse {
         client: client_response(&client),
@@ -121,16 +110,7 @@ pub async fn get_client(
 }
 
 async fn set_blocked(state: &AppState, id: i64, blocked: bool) -> Result<Response, ApiError> {
-    if !state.service.store.set_client_blocked(id, blocked).await? {
-        return Err(ApiError::not_found());
-    }
-    tracing::info!(client_id = id, blocked, "client block changed");
-    let client = state
-        .service
-        .store
-        .client(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let client = state.service.set_client_blocked(id, blocked).await?;
     Ok(Json(client_response(&client)).into_response())
 }
 
@@ -211,7 +191,7 @@ pub async fn create_merchant(
 }
 
 pub async fn list_merchants(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
-    let merchants = state.service.store.merchants(1000).await?;
+    let merchants = state.service.merchants().await?;
     let body: Vec<MerchantResponse> = merchants.into_iter().map(merchant_response).collect();
     Ok(Json(body).into_response())
 }
@@ -333,7 +313,7 @@ pub async fn list_clearing_batches(
     State(state): State<AppState>,
     _: Admin,
 ) -> Result<Response, ApiError> {
-    let batches = state.service.store.clearing_batches(1000).await?;
+    let batches = state.service.clearing_batches().await?;
     let body: Vec<BatchResponse> = batches
         .iter()
         .map(|batch| batch_response(batch, None))
@@ -346,12 +326,7 @@ pub async fn get_clearing_batch(
     _: Admin,
     Id(id): Id,
 ) -> Result<Response, ApiError> {
-    let (batch, payouts) = state
-        .service
-        .store
-        .clearing_batch(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let (batch, payouts) = state.service.clearing_batch(id).await?;
     Ok(Json(batch_response(&batch, Some(&payouts))).into_response())
 }
 
@@ -362,12 +337,7 @@ pub async fn settlement_file(
     _: Admin,
     Id(id): Id,
 ) -> Result<Response, ApiError> {
-    let file = state
-        .service
-        .store
-        .settlement_file(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let file = state.service.settlement_file(id).await?;
     let disposition = format!("attachment; filename=\"sceau-clearing-{id}.pain.001.xml\"");
     let mut response = file.into_response();
     let headers = response.headers_mut();
@@ -390,7 +360,7 @@ pub struct LedgerResponse {
 }
 
 pub async fn check_ledger(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
-    let report = state.service.store.check_ledger().await?;
+    let report = state.service.check_ledger().await?;
     Ok(Json(LedgerResponse {
         sound: report.is_sound(),
         currency_sums: report.currency_sums,

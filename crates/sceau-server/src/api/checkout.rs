@@ -152,17 +152,7 @@ pub async fn client_evidence(
     ApiSession(session): ApiSession,
     CheckoutId(id): CheckoutId,
 ) -> Result<Response, ApiError> {
-    let view = match state.service.checkout(&id).await {
-        Ok(view) if view.client_id == Some(session.client.id) => view,
-        Err(error) if error.status != StatusCode::NOT_FOUND => return Err(error),
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "checkout_not_found",
-                "no such payment of yours",
-            ));
-        }
-    };
+    let view = state.service.client_checkout(&session.client, &id).await?;
     let bundle = state.service.evidence_bundle(&view).await?;
     Ok(bundle_response(&view.public_id, bundle))
 }

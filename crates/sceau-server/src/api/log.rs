@@ -4,20 +4,14 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::transparency::TILE_WIDTH;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use sceau_app::AppError;
 use serde::Deserialize;
 use serde_json::json;
-
-fn no_proof() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "no_proof",
-        "no such proof: the sizes must be ordered and within the log's size",
-    )
-}
 
 fn hashes(proof: &[[u8; 32]]) -> Vec<String> {
     proof
@@ -54,14 +48,8 @@ pub async fn entry(
     State(state): State<AppState>,
     Path(index): Path<String>,
 ) -> Result<Response, ApiError> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no_entry", "no such entry");
-    let index: u64 = index.parse().map_err(|_| not_found())?;
-    let entry = state
-        .service
-        .store
-        .log_entry(index)
-        .await?
-        .ok_or_else(not_found)?;
+    let index: u64 = index.parse().map_err(|_| AppError::NoEntry)?;
+    let entry = state.service.log_entry(index).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream"),
@@ -85,15 +73,12 @@ pub async fn inclusion(
     State(state): State<AppState>,
     query: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|_| {
-        ApiError::bad_request("invalid_query", "give index and size as decimal numbers")
-    })?;
+    let Query(query) =
+        query.map_err(|_| AppError::InvalidQuery("give index and size as decimal numbers"))?;
     let proof = state
         .service
-        .store
         .log_inclusion_proof(query.index, query.size)
-        .await?
-        .ok_or_else(no_proof)?;
+        .await?;
     Ok(axum::Json(json!({
         "index": query.index, "size": query.size, "hashes": hashes(&proof),
     }))
@@ -112,23 +97,17 @@ pub async fn consistency(
     State(state): State<AppState>,
     query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|_| {
-        ApiError::bad_request("invalid_query", "give old and new as decimal numbers")
-    })?;
+    let Query(query) =
+        query.map_err(|_| AppError::InvalidQuery("give old and new as decimal numbers"))?;
     let proof = state
         .service
-        .store
         .log_consistency_proof(query.old, query.new)
-        .await?
-        .ok_or_else(no_proof)?;
+        .await?;
     Ok(axum::Json(json!({
         "old": query.old, "new": query.new, "hashes": hashes(&proof),
     }))
     .into_response())
 }
-
-/// Hashes (or entries) in a full tile (C2SP tlog-tiles).
-const TILE_WIDTH: u64 = 256;
 
 /// A tile's address: `entries` or a level, its index, and its width if partial.
 #[derive(Debug, PartialEq, Eq)]
@@ -197,40 +176,11 @@ pub async fn tile(
     State(state): State<AppState>,
     Path(path): Path<String>,
 ) -> Result<Response, ApiError> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no_tile", "no such tile");
-    let address = parse_tile(&path).ok_or_else(not_found)?;
-    let start = address
-        .index
-        .checked_mul(TILE_WIDTH)
-        .ok_or_else(not_found)?;
-    let count = u32::try_from(address.width).map_err(|_| not_found())?;
-    let body = match address.level {
-        Some(level) => {
-            let nodes = state
-                .service
-                .store
-                .log_nodes(level * 8, start, count)
-                .await?;
-            if nodes.len() as u64 != address.width {
-                return Err(not_found());
-            }
-            nodes.concat()
-        }
-        None => {
-            let entries = state.service.store.log_entries(start, count).await?;
-            if entries.len() as u64 != address.width {
-                return Err(not_found());
-            }
-            let mut bundle = Vec::new();
-            for entry in entries {
-                let length = u16::try_from(entry.len())
-                    .map_err(|_| crate::service::internal("log entry too long for a bundle"))?;
-                bundle.extend_from_slice(&length.to_be_bytes());
-                bundle.extend_from_slice(&entry);
-            }
-            bundle
-        }
-    };
+    let address = parse_tile(&path).ok_or(AppError::NoTile)?;
+    let body = state
+        .service
+        .log_tile(address.level, address.index, address.width)
+        .await?;
     let cache = if address.width == TILE_WIDTH {
         "public, max-age=31536000, immutable"
     } else {

@@ -5,16 +5,16 @@ use super::{Id, JsonBody, Merchant, RawBody};
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::service::{NumberRequest, check_text, parse_amount, parse_currency};
+use crate::service::{NumberRequest, parse_amount, parse_currency};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sceau_app::AppError;
+use sceau_app::payments::CardPayment;
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_domain::{CardNumber, Currency, Expiry, Money, SecurityCode};
-use sceau_store::{
-    AuthorizationView, CommandRequest, IdempotencyKey, MerchantCommand, Origin, Outcome,
-};
+use sceau_store::{AuthorizationView, IdempotencyKey, MerchantCommand, Origin, Outcome};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -188,8 +188,12 @@ fn outcome_response(outcome: &Outcome, replayed: bool) -> Response {
             )),
         )
             .into_response(),
-        Outcome::Declined { decline, .. } => ApiError::declined(*decline).into_response(),
-        Outcome::Rejected { rejection } => ApiError::rejected(*rejection).into_response(),
+        Outcome::Declined { decline, .. } => {
+            ApiError::from(AppError::Declined(*decline)).into_response()
+        }
+        Outcome::Rejected { rejection } => {
+            ApiError::from(AppError::Rejected(*rejection)).into_response()
+        }
     };
     if replayed {
         response
@@ -232,21 +236,10 @@ async fn run(
     idempotency: Option<IdempotencyKey>,
     command: MerchantCommand,
 ) -> Result<Response, ApiError> {
-    let request = CommandRequest {
-        merchant_id,
-        idempotency,
-        command,
-        now_s: state.service.now_s(),
-    };
-    let executed = state.service.store.execute(request).await?;
-    if let Outcome::Declined {
-        paused: Some(paused),
-        ..
-    } = executed.outcome
-        && !executed.replayed
-    {
-        state.service.tell_paused(paused).await;
-    }
+    let executed = state
+        .service
+        .run_merchant_command(merchant_id, idempotency, command)
+        .await?;
     Ok(outcome_response(&executed.outcome, executed.replayed))
 }
 
@@ -259,47 +252,26 @@ pub async fn authorize(
     let idempotency = idempotency(&state.service.keys, &headers, "authorize", &raw)?;
     let currency = parse_currency(&body.currency)?;
     let amount = parse_amount(&body.amount, currency)?;
-    let number: CardNumber = body
-        .number
-        .parse()
-        .map_err(|e: sceau_domain::card::CardError| {
-            ApiError::unprocessable(e.code(), e.to_string())
-        })?;
+    let number: CardNumber = body.number.parse().map_err(AppError::Card)?;
     let year = if body.expiry_year < 100 {
         body.expiry_year + 2000
     } else {
         body.expiry_year
     };
-    let expiry = Expiry::new(body.expiry_month, year)
-        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))?;
-    let code: SecurityCode =
-        body.security_code
-            .parse()
-            .map_err(|e: sceau_domain::card::CardError| {
-                ApiError::unprocessable(e.code(), e.to_string())
-            })?;
-    check_text(
-        "reference",
-        "invalid_reference",
-        &body.reference,
-        sceau_domain::text::REFERENCE.or_empty(),
-    )?;
-    let digits = Zeroizing::new(number.reveal());
-    let keys = &state.service.keys;
-    let command = MerchantCommand::Authorize {
-        number_fingerprint: keys.number_fingerprint(&digits),
-        details_fingerprint: keys.card_details_fingerprint(
-            &digits,
-            expiry.month,
-            expiry.year,
-            &Zeroizing::new(code.reveal()),
-        ),
-        amount: amount.minor,
-        currency,
-        merchant_reference: body.reference,
-        hold_ttl_s: state.service.settings.hold_ttl_s,
+    let expiry = Expiry::new(body.expiry_month, year).map_err(AppError::Card)?;
+    let code: SecurityCode = body.security_code.parse().map_err(AppError::Card)?;
+    let payment = CardPayment {
+        number,
+        expiry,
+        code,
+        amount,
+        reference: body.reference,
     };
-    run(&state, merchant.id, idempotency, command).await
+    let executed = state
+        .service
+        .authorize(merchant.id, idempotency, payment)
+        .await?;
+    Ok(outcome_response(&executed.outcome, executed.replayed))
 }
 
 /// Reads the optional `{amount, currency}` of a capture or refund.
@@ -409,9 +381,7 @@ pub async fn get_authorization(
 ) -> Result<Response, ApiError> {
     let view = state
         .service
-        .store
-        .authorization(merchant.id, id)
-        .await?
-        .ok_or_else(|| ApiError::rejected(sceau_domain::Rejection::NotFound))?;
+        .merchant_authorization(merchant.id, id)
+        .await?;
     Ok(Json(authorization_response(&view, None)).into_response())
 }

@@ -131,7 +131,6 @@ impl FromRequestParts<AppState> for Merchant {
         }
         let merchant = state
             .service
-            .store
             .merchant_by_key_hash(hash)
             .await?
             .ok_or_else(ApiError::unauthorized)?;

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_domain::{Money, PhoneNumber};
-use sceau_store::{ClientRecord, NewSession, Origin};
+use sceau_store::{ClientRecord, Origin};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -78,12 +78,7 @@ impl Session {
             return Ok(None);
         };
         let token_hash = sceau_crypto::token_hash(token);
-        let service = &state.service;
-        let Some(client) = service
-            .store
-            .session_client(token_hash, service.now_s())
-            .await?
-        else {
+        let Some(client) = state.service.session_client(token_hash).await? else {
             return Ok(None);
         };
         Ok(Some(Session {
@@ -114,25 +109,13 @@ pub(crate) async fn start_session(
     state: &AppState,
     client: &ClientRecord,
 ) -> Result<HeaderValue, ApiError> {
-    let service = &state.service;
-    let token = sceau_crypto::new_token("");
-    let now_s = service.now_s();
-    service
-        .store
-        .create_session(NewSession {
-            token_hash: sceau_crypto::token_hash(&token),
-            client_id: client.id,
-            now_s,
-            expires_at_s: now_s + SESSION_TTL_S,
-        })
-        .await?;
-    tracing::info!(client_id = client.id, "signed in");
+    let token = state.service.start_session(client, SESSION_TTL_S).await?;
     let secure = if state.secure_cookies { "; Secure" } else { "" };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_S}{secure}",
         token.as_str()
     );
-    HeaderValue::from_str(&cookie).map_err(|_| crate::service::internal("session cookie"))
+    HeaderValue::from_str(&cookie).map_err(|_| sceau_app::error::internal("session cookie").into())
 }
 
 impl Session {
@@ -264,7 +247,7 @@ pub async fn unlock(
             let asked = login.clone();
             tokio::spawn(async move {
                 if let Err(error) = service.send_unlock_code(&asked).await {
-                    tracing::warn!(code = error.code, "unlock code not sent");
+                    tracing::warn!(code = error.code(), "unlock code not sent");
                 }
                 drop(permit);
             });
@@ -288,11 +271,7 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     let Form(form) = form.map_err(form_error)?;
     session.check_csrf(&form.csrf)?;
-    state
-        .service
-        .store
-        .delete_session(session.token_hash)
-        .await?;
+    state.service.end_session(session.token_hash).await?;
     let mut response = Redirect::to("/login").into_response();
     *response.status_mut() = StatusCode::SEE_OTHER;
     response.headers_mut().insert(
@@ -324,12 +303,12 @@ pub async fn wallet(
         views::Standing::Clear
     };
     // Names of the merchants the numbers are locked to (at most one look-up each).
-    let mut merchant_names = std::collections::HashMap::new();
-    for id in numbers.iter().filter_map(|n| n.locked_merchant) {
-        if let std::collections::hash_map::Entry::Vacant(entry) = merchant_names.entry(id) {
-            let name = state.service.store.merchant(id).await?.map(|m| m.name);
-            entry.insert(name.unwrap_or_else(|| format!("merchant #{id}")));
-        }
+    let locked: Vec<i64> = numbers.iter().filter_map(|n| n.locked_merchant).collect();
+    let mut merchant_names = state.service.merchant_names(&locked).await?;
+    for &id in &locked {
+        merchant_names
+            .entry(id)
+            .or_insert_with(|| format!("merchant #{id}"));
     }
     let numbers = numbers
         .iter()

@@ -45,11 +45,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CheckoutId {
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "checkout_not_found",
-        "no such payment",
-    )
+    sceau_app::AppError::Checkout(sceau_store::CheckoutRefusal::NotFound).into()
 }
 
 pub(crate) fn see_other(path: &str) -> Response {
@@ -190,7 +186,7 @@ pub async fn sign_in(
     let cookie = start_session(&state, &client).await?;
     let mut response = match state.service.hold_checkout(&id, &client).await {
         Ok(_) => see_other(&format!("/pay/{id}")),
-        Err(error) => hold_error(&view, &error)?,
+        Err(error) => hold_error(&view, &error.into())?,
     };
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
@@ -240,7 +236,7 @@ pub async fn hold(
         Ok(_) => Ok(see_other(&format!("/pay/{id}"))),
         Err(error) => {
             let view = state.service.checkout(&id).await?;
-            hold_error(&view, &error)
+            hold_error(&view, &error.into())
         }
     }
 }
@@ -254,7 +250,12 @@ pub async fn validate(
 ) -> Result<Response, ApiError> {
     let Form(form) = form.map_err(form_error)?;
     let session = signed_form(&state, &headers, &form.csrf).await?;
-    match state.service.send_seal(&id, &session.client).await {
+    match state
+        .service
+        .send_seal(&id, &session.client)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Ok(see_other(&format!("/pay/{id}"))),
         Err(error) => {
             let view = state.service.checkout(&id).await?;
@@ -291,7 +292,8 @@ pub async fn seal(
     let outcome = state
         .service
         .type_seal(&id, session_token_hash, typed)
-        .await;
+        .await
+        .map_err(ApiError::from);
     let text = match outcome {
         // Paid or failed: the checkout's page says which (read there, not here).
         Ok(SealResult::Paid(_) | SealResult::Failed(_)) => {

@@ -13,11 +13,7 @@ pub const TIMESTAMP_QUERY: &str = "application/timestamp-query";
 pub const TIMESTAMP_REPLY: &str = "application/timestamp-reply";
 
 fn unavailable() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "pki_unavailable",
-        "this server has no certificate authority configured",
-    )
+    sceau_app::AppError::PkiUnavailable.into()
 }
 
 /// `POST /tsa`: a DER TimeStampReq in, a DER TimeStampResp out. A request the TSA cannot
@@ -54,7 +50,7 @@ pub async fn time_stamp(
         Some(stamper) => stamper.answer(&body, now_s).await,
         None => tokio::task::spawn_blocking(move || pki.tsa.answer(&body, now_s))
             .await
-            .map_err(|_| crate::service::internal("time-stamp task failed"))?,
+            .map_err(|_| sceau_app::error::internal("time-stamp task failed"))?,
     };
     if let sceau_pki::Answer::Rejected { failure, .. } = &answer {
         tracing::info!(?failure, "time-stamp request rejected");
@@ -69,7 +65,7 @@ pub async fn time_stamp(
 fn pem(issued: &sceau_pki::Issued) -> Result<Response, ApiError> {
     let text = issued
         .to_pem()
-        .map_err(|_| crate::service::internal("certificate encoding"))?;
+        .map_err(|_| sceau_app::error::internal("certificate encoding"))?;
     Ok(([(header::CONTENT_TYPE, "application/x-pem-file")], text).into_response())
 }
 

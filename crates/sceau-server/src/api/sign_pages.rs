@@ -152,6 +152,7 @@ pub async fn create(
         .service
         .request_signature(&session.client, &name, document)
         .await
+        .map_err(ApiError::from)
     {
         Ok(view) => Ok(see_other(&format!("/wallet/signatures/{}", view.public_id))),
         Err(error) if error.status.is_client_error() => {
@@ -242,6 +243,7 @@ pub async fn seal(
         .service
         .confirm_signature(&id, session.token_hash(), typed)
         .await
+        .map_err(ApiError::from)
     {
         Ok(SignatureResult::Signed(_) | SignatureResult::Failed(_)) => {
             return Ok(see_other(&format!("/wallet/signatures/{id}")));

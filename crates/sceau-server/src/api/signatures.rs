@@ -13,6 +13,7 @@ use crate::signing::{
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sceau_app::AppError;
 use sceau_domain::seal::SEAL_TRIES_MAX;
 use sceau_store::{SignatureRequestView, SignatureState};
 use serde::Deserialize;
@@ -62,12 +63,8 @@ pub async fn create(
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     check_write(&headers, &session)?;
-    let Query(query) = query.map_err(|_| {
-        ApiError::bad_request(
-            "invalid_query",
-            "give the document's name as ?document_name=",
-        )
-    })?;
+    let Query(query) =
+        query.map_err(|_| AppError::InvalidQuery("give the document's name as ?document_name="))?;
     crate::signing::check_document_name(&query.document_name)?;
     let _permit = UploadPermit::take(&state.uploads)?;
     let document = read_document(body).await?;
@@ -147,20 +144,9 @@ pub async fn seal(
         .await?;
     match result {
         SignatureResult::Signed(view) => Ok(axum::Json(view_json(&view)).into_response()),
-        SignatureResult::Wrong { tries_left } => Err(ApiError::unprocessable(
-            "wrong_seal",
-            format!("this is not the seal sent to your phone; {tries_left} tries left"),
-        )),
-        SignatureResult::Failed(_) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "signature_failed",
-            "three wrong seals: nothing was signed; ask again to sign",
-        )),
-        SignatureResult::Expired => Err(ApiError::new(
-            StatusCode::GONE,
-            "seal_expired",
-            "this seal has expired: nothing was signed; ask again to sign",
-        )),
+        SignatureResult::Wrong { tries_left } => Err(AppError::WrongSeal { tries_left }.into()),
+        SignatureResult::Failed(_) => Err(AppError::SignatureFailed.into()),
+        SignatureResult::Expired => Err(AppError::SealExpired.into()),
     }
 }
 
@@ -176,11 +162,11 @@ pub async fn signature_file(
         .client_signature(&session.client, request_id(&id)?)
         .await?;
     let Some(signature) = view.signature else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_signed",
-            format!("this signature request is {}", view.state.as_str()),
-        ));
+        return Err(AppError::NotSigned(format!(
+            "this signature request is {}",
+            view.state.as_str()
+        ))
+        .into());
     };
     // The file's name: the document's, kept to characters safe in a header.
     let stem: String = view

@@ -16,7 +16,7 @@ pub(crate) fn render(template: &impl Template) -> Result<Html<String>, ApiError>
     template
         .render()
         .map(Html)
-        .map_err(|_| crate::service::internal("page template"))
+        .map_err(|_| ApiError::from(sceau_app::error::internal("page template")))
 }
 
 #[cfg(test)]

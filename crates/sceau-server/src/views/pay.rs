@@ -11,7 +11,7 @@ use sceau_store::{CheckoutState, CheckoutView, ClientRecord};
 pub(crate) fn currency_of(view: &CheckoutView) -> Result<Currency, ApiError> {
     view.currency
         .parse()
-        .map_err(|_| crate::service::internal("checkout currency"))
+        .map_err(|_| ApiError::from(sceau_app::error::internal("checkout currency")))
 }
 
 /// The address the client goes back to, telling the shop which checkout and how it
@@ -401,7 +401,7 @@ pub(crate) fn check_image(
     ];
     CheckImage { lines }
         .render()
-        .map_err(|_| crate::service::internal("check image"))
+        .map_err(|_| ApiError::from(sceau_app::error::internal("check image")))
 }
 
 #[cfg(test)]

@@ -3,9 +3,8 @@
 //! client's name. Keys stay in the keystore; every keystore call runs off the async
 //! threads (a token may take a while to answer).
 
-use crate::error::ApiError;
-use crate::service::{Service, internal};
-use axum::http::StatusCode;
+use crate::error::{AppError, internal};
+use crate::service::Service;
 use sceau_pki::ca::{ClientProfile, Revocation, RevocationReason, serial_from_hex, serial_hex};
 use sceau_pki::{DetachedSignature, Issued, KeyLabel, Pki};
 use sceau_store::*;
@@ -29,29 +28,21 @@ pub struct Disposable {
     pub not_after_s: i64,
 }
 
-fn unavailable() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "pki_unavailable",
-        "this server has no certificate authority configured",
-    )
+fn unavailable() -> AppError {
+    AppError::PkiUnavailable
 }
 
-fn unknown_certificate() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_certificate",
-        "no certificate has this serial number",
-    )
+fn unknown_certificate() -> AppError {
+    AppError::UnknownCertificate
 }
 
-fn pki_failure(error: sceau_pki::PkiError) -> ApiError {
+fn pki_failure(error: sceau_pki::PkiError) -> AppError {
     tracing::error!(%error, "white room");
     internal("white room")
 }
 
 /// A fresh key label: `prefix` and 16 random bytes in hexadecimal.
-fn new_label(prefix: &str) -> Result<KeyLabel, ApiError> {
+fn new_label(prefix: &str) -> Result<KeyLabel, AppError> {
     let bytes: [u8; 16] = sceau_crypto::random_bytes();
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
     KeyLabel::new(&format!("{prefix}-{hex}")).map_err(|_| internal("key label"))
@@ -60,7 +51,7 @@ fn new_label(prefix: &str) -> Result<KeyLabel, ApiError> {
 /// Runs `work` on the blocking threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, sceau_pki::PkiError> + Send + 'static,
-) -> Result<T, ApiError> {
+) -> Result<T, AppError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| internal("white room task failed"))?
@@ -68,7 +59,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Service {
-    pub(crate) fn white_room(&self) -> Result<&Arc<Pki>, ApiError> {
+    pub(crate) fn white_room(&self) -> Result<&Arc<Pki>, AppError> {
         self.pki.as_ref().ok_or_else(unavailable)
     }
 
@@ -76,11 +67,11 @@ impl Service {
     pub async fn client_certificates(
         &self,
         client_id: i64,
-    ) -> Result<Vec<CertificateRecord>, ApiError> {
+    ) -> Result<Vec<CertificateRecord>, AppError> {
         Ok(self.store.client_certificates(client_id).await?)
     }
 
-    pub async fn certificate(&self, serial: &str) -> Result<CertificateRecord, ApiError> {
+    pub async fn certificate(&self, serial: &str) -> Result<CertificateRecord, AppError> {
         self.store
             .certificate(&serial.to_ascii_lowercase())
             .await?
@@ -94,7 +85,7 @@ impl Service {
         &self,
         display_name: &str,
         phone: &sceau_domain::PhoneNumber,
-    ) -> Result<Option<(NewCertificate, KeyLabel)>, ApiError> {
+    ) -> Result<Option<(NewCertificate, KeyLabel)>, AppError> {
         let Some(pki) = self.pki.clone() else {
             return Ok(None);
         };
@@ -135,12 +126,12 @@ impl Service {
     /// A new holder certificate for an enrolled client (one enrolled before the white
     /// room, or whose certificate expired or was revoked): a new key, the phone sealed
     /// anew. Their earlier certificates stay as they are.
-    pub async fn issue_holder(&self, client_id: i64) -> Result<CertificateRecord, ApiError> {
+    pub async fn issue_holder(&self, client_id: i64) -> Result<CertificateRecord, AppError> {
         let client = self
             .store
             .client(client_id)
             .await?
-            .ok_or_else(ApiError::not_found)?;
+            .ok_or(AppError::NotFound)?;
         let (certificate, label) = self
             .holder_certificate(&client.display_name, &client.phone)
             .await?
@@ -160,15 +151,11 @@ impl Service {
 
     /// The phone number sealed in a holder certificate, opened with the authority's
     /// escrow key (an administrator's act: it is logged, the number is not).
-    pub async fn reveal_phone(&self, serial: &str) -> Result<String, ApiError> {
+    pub async fn reveal_phone(&self, serial: &str) -> Result<String, AppError> {
         let pki = Arc::clone(self.white_room()?);
         let record = self.certificate(serial).await?;
         if record.kind != CertificateKind::Holder {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "no_phone_number",
-                "only a client's holder certificate carries a phone number",
-            ));
+            return Err(AppError::NoPhoneNumber);
         }
         let phone = blocking(move || {
             let issued = Issued::from_der(&record.der)?;
@@ -190,10 +177,10 @@ impl Service {
 
     /// A client's second certificate: no phone number, naming their first (holder)
     /// certificate, for a key of its own.
-    pub async fn issue_pseudonym(&self, client_id: i64) -> Result<CertificateRecord, ApiError> {
+    pub async fn issue_pseudonym(&self, client_id: i64) -> Result<CertificateRecord, AppError> {
         let pki = Arc::clone(self.white_room()?);
         if self.store.client(client_id).await?.is_none() {
-            return Err(ApiError::not_found());
+            return Err(AppError::NotFound);
         }
         let first = self
             .store
@@ -201,13 +188,7 @@ impl Service {
             .await?
             .into_iter()
             .find(|record| record.kind == CertificateKind::Holder && record.revoked_at_s.is_none())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "no_holder_certificate",
-                    "the client has no valid certificate to name",
-                )
-            })?;
+            .ok_or(AppError::NoHolderCertificate)?;
         let label = new_label("pseudonym")?;
         let now_s = self.now_s();
         let issued = {
@@ -245,7 +226,7 @@ impl Service {
         &self,
         serial: &str,
         reason: RevocationReason,
-    ) -> Result<CertificateRecord, ApiError> {
+    ) -> Result<CertificateRecord, AppError> {
         let serial = serial.to_ascii_lowercase();
         match self
             .store
@@ -262,7 +243,7 @@ impl Service {
     }
 
     /// The issuing CA's CRL as of now (DER): every revoked certificate not yet expired.
-    pub async fn crl(&self) -> Result<Vec<u8>, ApiError> {
+    pub async fn crl(&self) -> Result<Vec<u8>, AppError> {
         let pki = Arc::clone(self.white_room()?);
         let now_s = self.now_s();
         let revoked = self.store.revocations(now_s).await?;
@@ -282,7 +263,7 @@ impl Service {
                         .unwrap_or(RevocationReason::Unspecified),
                 })
             })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .collect::<Result<Vec<_>, AppError>>()?;
         // The CRL number grows with time, and within a second with the list's length.
         let number =
             (u64::try_from(now_s).unwrap_or(0) << 20) | (entries.len() as u64).min(0xF_FFFF);
@@ -295,16 +276,13 @@ impl Service {
 
     /// Issues a certificate and key for one use, living `lifetime_s` (10 minutes unless
     /// given, never more than an hour). Its one use is [`Service::sign_once`].
-    pub async fn issue_disposable(&self, lifetime_s: Option<i64>) -> Result<Disposable, ApiError> {
+    pub async fn issue_disposable(&self, lifetime_s: Option<i64>) -> Result<Disposable, AppError> {
         let lifetime_s = lifetime_s.unwrap_or(DISPOSABLE_LIFETIME_S_DEFAULT);
         if !(DISPOSABLE_LIFETIME_S_MIN..=DISPOSABLE_LIFETIME_S_MAX).contains(&lifetime_s) {
-            return Err(ApiError::unprocessable(
-                "invalid_lifetime",
-                format!(
-                    "a disposable certificate lives {DISPOSABLE_LIFETIME_S_MIN} to \
+            return Err(AppError::InvalidLifetime(format!(
+                "a disposable certificate lives {DISPOSABLE_LIFETIME_S_MIN} to \
                      {DISPOSABLE_LIFETIME_S_MAX} seconds"
-                ),
-            ));
+            )));
         }
         let pki = Arc::clone(self.white_room()?);
         let label = new_label("disposable")?;
@@ -347,48 +325,20 @@ impl Service {
         &self,
         serial: &str,
         content_digest: [u8; 32],
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Vec<u8>, AppError> {
         let pki = Arc::clone(self.white_room()?);
         let now_s = self.now_s();
-        let refused = |code: &'static str, message: &str| {
-            ApiError::new(StatusCode::CONFLICT, code, message.to_owned())
-        };
         let record = match self
             .store
             .use_certificate(&serial.to_ascii_lowercase(), now_s)
             .await?
         {
             UseOutcome::Granted(record) => record,
-            UseOutcome::AlreadyUsed => {
-                return Err(refused(
-                    "certificate_used",
-                    "this disposable certificate was used already",
-                ));
-            }
-            UseOutcome::Expired => {
-                return Err(refused(
-                    "certificate_expired",
-                    "this disposable certificate has expired",
-                ));
-            }
-            UseOutcome::NotYetValid => {
-                return Err(refused(
-                    "certificate_not_yet_valid",
-                    "this disposable certificate is not valid yet",
-                ));
-            }
-            UseOutcome::Revoked => {
-                return Err(refused(
-                    "certificate_revoked",
-                    "this disposable certificate is revoked",
-                ));
-            }
-            UseOutcome::NotDisposable => {
-                return Err(refused(
-                    "not_disposable",
-                    "only a disposable certificate is used this way",
-                ));
-            }
+            UseOutcome::AlreadyUsed => return Err(AppError::CertificateUsed),
+            UseOutcome::Expired => return Err(AppError::CertificateExpired),
+            UseOutcome::NotYetValid => return Err(AppError::CertificateNotYetValid),
+            UseOutcome::Revoked => return Err(AppError::CertificateRevoked),
+            UseOutcome::NotDisposable => return Err(AppError::NotDisposable),
             UseOutcome::Unknown => {
                 return Err(unknown_certificate());
             }
@@ -411,7 +361,7 @@ impl Service {
     pub(crate) async fn signing_certificate(
         &self,
         client_id: i64,
-    ) -> Result<CertificateRecord, ApiError> {
+    ) -> Result<CertificateRecord, AppError> {
         let now_s = self.now_s();
         self.store
             .client_certificates(client_id)
@@ -419,13 +369,7 @@ impl Service {
             .into_iter()
             .rev()
             .find(|record| usable(record, client_id, now_s))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "no_certificate",
-                    "you have no valid certificate to sign with",
-                )
-            })
+            .ok_or(AppError::NoCertificate)
     }
 
     /// A detached signature in a client's name, under the certificate `serial` (the one
@@ -437,7 +381,7 @@ impl Service {
         client_id: i64,
         serial: &str,
         content_digest: [u8; 32],
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Vec<u8>, AppError> {
         let pki = Arc::clone(self.white_room()?);
         let now_s = self.now_s();
         let record = self
@@ -445,14 +389,7 @@ impl Service {
             .certificate(serial)
             .await?
             .filter(|record| usable(record, client_id, now_s))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "certificate_not_valid",
-                    "the certificate this signature was sealed for is revoked or expired: \
-                     nothing was signed; ask again to sign",
-                )
-            })?;
+            .ok_or(AppError::CertificateNotValid)?;
         let label = KeyLabel::new(&record.key_label).map_err(|_| internal("stored key label"))?;
         sign(pki, label, record.der, content_digest, now_s).await
     }
@@ -463,7 +400,7 @@ impl Service {
         &self,
         certificate: NewCertificate,
         label: KeyLabel,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AppError> {
         if let Err(error) = self.store.record_certificate(certificate).await {
             self.forget_key(label, &error).await;
             return Err(error.into());
@@ -559,7 +496,7 @@ async fn sign(
     der: Vec<u8>,
     content_digest: [u8; 32],
     now_s: i64,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<u8>, AppError> {
     blocking(move || {
         let certificate = Issued::from_der(&der)?;
         sceau_pki::sign_detached(

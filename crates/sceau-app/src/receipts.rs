@@ -5,9 +5,8 @@
 //! Client and merchant download the payment's bundle (`bundle.rs`).
 
 use crate::bundle;
-use crate::error::ApiError;
-use crate::service::{Service, internal};
-use axum::http::StatusCode;
+use crate::error::{AppError, internal};
+use crate::service::Service;
 use sceau_store::evidence::checkout_subject;
 use sceau_store::{CheckoutState, CheckoutView, EvidenceRecord};
 use sha2::{Digest, Sha256};
@@ -57,25 +56,17 @@ impl ReceiptQueue {
     }
 }
 
-fn not_paid() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "checkout_not_paid",
-        "only a paid checkout has a receipt",
-    )
+fn not_paid() -> AppError {
+    AppError::CheckoutNotPaid
 }
 
-fn pending() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "evidence_pending",
-        "the log has not included this payment yet; ask again in a moment",
-    )
+fn pending() -> AppError {
+    AppError::EvidencePending
 }
 
 impl Service {
     /// The `checkout.paid` record of a paid checkout.
-    async fn paid_record(&self, view: &CheckoutView) -> Result<EvidenceRecord, ApiError> {
+    async fn paid_record(&self, view: &CheckoutView) -> Result<EvidenceRecord, AppError> {
         if view.state != CheckoutState::Paid {
             return Err(not_paid());
         }
@@ -95,7 +86,7 @@ impl Service {
         &self,
         client_id: i64,
         record: &EvidenceRecord,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Vec<u8>, AppError> {
         let certificate = self.signing_certificate(client_id).await?;
         let digest: [u8; 32] = Sha256::digest(&record.record).into();
         let signature = self
@@ -119,7 +110,7 @@ impl Service {
     pub async fn receipt(
         &self,
         view: &CheckoutView,
-    ) -> Result<(EvidenceRecord, Vec<u8>), ApiError> {
+    ) -> Result<(EvidenceRecord, Vec<u8>), AppError> {
         let record = self.paid_record(view).await?;
         if let Some(signature) = self.store.receipt(record.id).await? {
             return Ok((record, signature));
@@ -159,7 +150,7 @@ impl Service {
     async fn sign_paid(&self, paid: &Paid) {
         match self.sign_receipt(paid.client_id, &paid.record).await {
             Ok(_) => {}
-            Err(error) if error.code == "no_certificate" => {
+            Err(AppError::NoCertificate) => {
                 tracing::debug!(
                     checkout_id = paid.checkout_id,
                     "no receipt: the client has no certificate"
@@ -167,14 +158,14 @@ impl Service {
             }
             Err(error) => tracing::warn!(
                 checkout_id = paid.checkout_id,
-                code = error.code,
+                code = error.code(),
                 "payment receipt not signed yet"
             ),
         }
     }
 
     /// The evidence bundle of a paid checkout (canonical JSON, see `bundle.rs`).
-    pub async fn evidence_bundle(&self, view: &CheckoutView) -> Result<Vec<u8>, ApiError> {
+    pub async fn evidence_bundle(&self, view: &CheckoutView) -> Result<Vec<u8>, AppError> {
         let (mut record, signature) = self.receipt(view).await?;
         if record.log_index.is_none() {
             // The integrator looks every 100 ms; a bundle asked for at once need not wait.

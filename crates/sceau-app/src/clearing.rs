@@ -8,9 +8,8 @@
 //! a batch that was paid always has its file, stored with it and served again byte for
 //! byte.
 
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::service::{Service, parse_currency};
-use axum::http::StatusCode;
 use sceau_domain::bank::{BankError, Bic, Iban};
 use sceau_domain::clearing::{Party, SettlementBatch, Transfer, utc_date, write_pain_001};
 use sceau_domain::{Currency, Money};
@@ -41,12 +40,12 @@ pub struct ClosedBatch {
     pub skipped: Vec<SkippedMerchant>,
 }
 
-fn bank_error(error: BankError) -> ApiError {
-    ApiError::unprocessable(error.code(), error.to_string())
+fn bank_error(error: BankError) -> AppError {
+    AppError::Bank(error)
 }
 
 /// Parses an IBAN and a BIC as an operator typed them (spaces and any case accepted).
-pub fn parse_bank(iban: &str, bic: &str) -> Result<BankDetails, ApiError> {
+pub fn parse_bank(iban: &str, bic: &str) -> Result<BankDetails, AppError> {
     Ok(BankDetails {
         iban: iban.parse::<Iban>().map_err(bank_error)?,
         bic: bic.parse::<Bic>().map_err(bank_error)?,
@@ -57,14 +56,11 @@ pub fn parse_bank(iban: &str, bic: &str) -> Result<BankDetails, ApiError> {
 pub fn parse_optional_bank(
     iban: Option<&str>,
     bic: Option<&str>,
-) -> Result<Option<BankDetails>, ApiError> {
+) -> Result<Option<BankDetails>, AppError> {
     match (iban, bic) {
         (Some(iban), Some(bic)) => parse_bank(iban, bic).map(Some),
         (None, None) => Ok(None),
-        _ => Err(ApiError::unprocessable(
-            "incomplete_bank_details",
-            "iban and bic are given together",
-        )),
+        _ => Err(AppError::IncompleteBankDetails),
     }
 }
 
@@ -111,32 +107,56 @@ fn settlement_writer(issuer: Party) -> SettlementWriter {
 }
 
 impl Service {
+    /// The closed batches, newest first (at most [`crate::parties::LIST_LEN_MAX`]),
+    /// without their payouts.
+    pub async fn clearing_batches(&self) -> Result<Vec<ClearingBatch>, AppError> {
+        Ok(self
+            .store
+            .clearing_batches(crate::parties::LIST_LEN_MAX)
+            .await?)
+    }
+
+    /// A closed batch and its payouts.
+    pub async fn clearing_batch(
+        &self,
+        batch_id: i64,
+    ) -> Result<(ClearingBatch, Vec<Payout>), AppError> {
+        self.store
+            .clearing_batch(batch_id)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// A closed batch's settlement file, exactly as it was written.
+    pub async fn settlement_file(&self, batch_id: i64) -> Result<String, AppError> {
+        self.store
+            .settlement_file(batch_id)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
     /// Sets where a merchant is paid out to.
     pub async fn set_merchant_bank(
         &self,
         merchant_id: i64,
         bank: BankDetails,
-    ) -> Result<MerchantRecord, ApiError> {
+    ) -> Result<MerchantRecord, AppError> {
         if !self.store.set_merchant_bank(merchant_id, bank).await? {
-            return Err(ApiError::not_found());
+            return Err(AppError::NotFound);
         }
         tracing::info!(merchant_id, "merchant bank details set");
         self.store
             .merchant(merchant_id)
             .await?
-            .ok_or_else(ApiError::not_found)
+            .ok_or(AppError::NotFound)
     }
 
     /// Closes a clearing batch in `currency`: pays out every settlement balance of a
     /// merchant with bank details and stores the settlement file with the batch.
-    pub async fn close_clearing_batch(&self, currency: &str) -> Result<ClosedBatch, ApiError> {
+    pub async fn close_clearing_batch(&self, currency: &str) -> Result<ClosedBatch, AppError> {
         let currency: Currency = parse_currency(currency)?;
         let Some(issuer_bank) = self.settings.issuer_bank.clone() else {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "issuer_bank_missing",
-                "set issuer_iban and issuer_bic in the configuration to close clearing batches",
-            ));
+            return Err(AppError::IssuerBankMissing);
         };
         let issuer = Party {
             name: self.settings.issuer_name.clone(),
@@ -170,23 +190,15 @@ impl Service {
                     skipped,
                 })
             }
-            ClearingOutcome::NothingToPay { skipped } => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "nothing_to_clear",
-                format!(
-                    "no merchant with bank details has money to receive in {}; {} merchant(s) \
-                     without bank details wait",
-                    currency.code(),
-                    skipped.len()
-                ),
-            )),
+            ClearingOutcome::NothingToPay { skipped } => Err(AppError::NothingToClear(format!(
+                "no merchant with bank details has money to receive in {}; {} merchant(s) \
+                 without bank details wait",
+                currency.code(),
+                skipped.len()
+            ))),
             ClearingOutcome::Unwritable(error) => {
                 tracing::warn!(%error, "settlement file refused; nothing was paid");
-                Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    error.code(),
-                    format!("the settlement file cannot be written ({error}); nothing was paid"),
-                ))
+                Err(AppError::Settlement(error))
             }
         }
     }
@@ -212,7 +224,7 @@ mod tests {
         assert_eq!(bank.iban.as_str(), "DE89370400440532013000");
         assert_eq!(bank.bic.as_str(), "COBADEFF");
         assert!(parse_optional_bank(None, None).unwrap().is_none());
-        let code = |iban, bic| parse_optional_bank(iban, bic).unwrap_err().code;
+        let code = |iban, bic| parse_optional_bank(iban, bic).unwrap_err().code();
         assert_eq!(
             code(Some("DE89370400440532013000"), None),
             "incomplete_bank_details"

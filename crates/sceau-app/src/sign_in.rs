@@ -2,8 +2,8 @@
 //! holder lifts a pause from their own phone (the rules: `sceau_domain::sign_in`).
 
 use crate::clock::clock_time;
-use crate::error::ApiError;
-use crate::service::{Service, internal};
+use crate::error::{AppError, internal};
+use crate::service::Service;
 use sceau_domain::seal::Seal;
 use sceau_domain::sign_in::{UNLOCK_NONCE_LEN, UnlockSend, unlock_send};
 use sceau_store::*;
@@ -15,6 +15,40 @@ const PASSWORD_CHECKS_MAX: usize = 4;
 const UNLOCK_SEND_TRIES_MAX: usize = 3;
 
 impl Service {
+    /// Starts a session of `ttl_s` seconds for a client who just signed in: its token,
+    /// given once (only its hash is stored).
+    pub async fn start_session(
+        &self,
+        client: &ClientRecord,
+        ttl_s: i64,
+    ) -> Result<Zeroizing<String>, AppError> {
+        let token = sceau_crypto::new_token("");
+        let now_s = self.now_s();
+        self.store
+            .create_session(NewSession {
+                token_hash: sceau_crypto::token_hash(&token),
+                client_id: client.id,
+                now_s,
+                expires_at_s: now_s + ttl_s,
+            })
+            .await?;
+        tracing::info!(client_id = client.id, "signed in");
+        Ok(token)
+    }
+
+    /// The client of a live session, by the hash of its token.
+    pub async fn session_client(
+        &self,
+        token_hash: [u8; 32],
+    ) -> Result<Option<ClientRecord>, AppError> {
+        Ok(self.store.session_client(token_hash, self.now_s()).await?)
+    }
+
+    /// Ends a session (signing out).
+    pub async fn end_session(&self, token_hash: [u8; 32]) -> Result<(), AppError> {
+        Ok(self.store.delete_session(token_hash).await?)
+    }
+
     /// Password sign-in. Always runs one Argon2 verification and one store write, so that
     /// an unknown login takes as long as a known one. While the account's sign-in is
     /// paused, only the right password with the live unlock code sent to its phone signs
@@ -24,7 +58,7 @@ impl Service {
         login: &str,
         password: Zeroizing<String>,
         unlock_code: Option<&str>,
-    ) -> Result<Option<ClientRecord>, ApiError> {
+    ) -> Result<Option<ClientRecord>, AppError> {
         static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let client = self.store.client_by_login(login).await?;
         let phc = match &client {
@@ -107,7 +141,7 @@ impl Service {
     /// Sends the unlock code of `login`'s paused sign-in to its phone. Says nothing of
     /// the outcome: the login may not exist, or not be paused, or have had its codes of
     /// the hour (the last one sent may still be typed); the caller answers alike.
-    pub async fn send_unlock_code(&self, login: &str) -> Result<(), ApiError> {
+    pub async fn send_unlock_code(&self, login: &str) -> Result<(), AppError> {
         for _ in 0..UNLOCK_SEND_TRIES_MAX {
             let Some(client) = self.store.client_by_login(login).await? else {
                 return Ok(());

@@ -2,14 +2,13 @@
 //! through [`Service`].
 
 use crate::clock::{Clock, clock_time};
-use crate::error::ApiError;
-use axum::http::StatusCode;
+use crate::error::{AppError, internal};
 use sceau_crypto::Keys;
 use sceau_domain::card::BinRange;
 use sceau_domain::limits::{NUMBER_USES_MAX, NUMBER_VALIDITY_S_MAX};
 use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
 use sceau_domain::reach::MessageBudget;
-use sceau_domain::text::{self, TextRule};
+use sceau_domain::text;
 use sceau_domain::{CardNumber, Currency, Expiry, Money, PhoneNumber, SecurityCode};
 use sceau_store::*;
 use std::sync::Arc;
@@ -121,31 +120,16 @@ pub struct ClientEnrolment {
     pub credit_limit: String,
 }
 
-/// Checks a text that people read against its rule (see [`sceau_domain::text`]): a
-/// `422` with `code`, naming the field and saying the rule.
-pub fn check_text(
-    field: &str,
-    code: &'static str,
-    text: &str,
-    rule: TextRule,
-) -> Result<(), ApiError> {
-    rule.check(text)
-        .map_err(|_| ApiError::unprocessable(code, format!("{field} must be {rule}")))
+pub fn parse_currency(text: &str) -> Result<Currency, AppError> {
+    text.parse().map_err(AppError::Money)
 }
 
-pub fn parse_currency(text: &str) -> Result<Currency, ApiError> {
-    text.parse()
-        .map_err(|e: sceau_domain::MoneyError| ApiError::unprocessable(e.code(), e.to_string()))
+pub fn parse_amount(text: &str, currency: Currency) -> Result<Money, AppError> {
+    Money::parse_positive(text, currency).map_err(AppError::Money)
 }
 
-pub fn parse_amount(text: &str, currency: Currency) -> Result<Money, ApiError> {
-    Money::parse_positive(text, currency)
-        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))
-}
-
-fn parse_non_negative(text: &str, currency: Currency) -> Result<Money, ApiError> {
-    Money::parse_non_negative(text, currency)
-        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))
+fn parse_non_negative(text: &str, currency: Currency) -> Result<Money, AppError> {
+    Money::parse_non_negative(text, currency).map_err(AppError::Money)
 }
 
 /// A fresh number and security code, with the fingerprints the store keeps instead of
@@ -187,33 +171,31 @@ impl Service {
     pub async fn enroll_client(
         &self,
         enrolment: ClientEnrolment,
-    ) -> Result<ClientRecord, ApiError> {
-        check_text("login", "invalid_field", &enrolment.login, text::NAME)?;
-        check_text(
+    ) -> Result<ClientRecord, AppError> {
+        AppError::check_text(
+            "login",
+            AppError::InvalidField,
+            &enrolment.login,
+            text::NAME,
+        )?;
+        AppError::check_text(
             "display_name",
-            "invalid_field",
+            AppError::InvalidField,
             &enrolment.display_name,
             text::NAME,
         )?;
         if enrolment.login.chars().any(char::is_whitespace) {
-            return Err(ApiError::unprocessable(
-                "invalid_field",
-                "login must not contain spaces",
+            return Err(AppError::InvalidField(
+                "login must not contain spaces".to_owned(),
             ));
         }
         if enrolment.password.chars().count() < 8 || enrolment.password.len() > 1024 {
-            return Err(ApiError::unprocessable(
-                "weak_password",
-                "password must be 8 to 1024 characters",
-            ));
+            return Err(AppError::WeakPassword);
         }
-        let phone: PhoneNumber =
-            enrolment
-                .phone
-                .parse()
-                .map_err(|e: sceau_domain::phone::PhoneError| {
-                    ApiError::unprocessable("invalid_phone", e.to_string())
-                })?;
+        let phone: PhoneNumber = enrolment
+            .phone
+            .parse()
+            .map_err(|e: sceau_domain::phone::PhoneError| AppError::InvalidPhone(e.to_string()))?;
         let currency = parse_currency(&enrolment.currency)?;
         let opening_balance = parse_non_negative(&enrolment.opening_balance, currency)?;
         let credit_limit = parse_non_negative(&enrolment.credit_limit, currency)?;
@@ -258,7 +240,7 @@ impl Service {
         Ok(client)
     }
 
-    pub async fn enroll_merchant(&self, name: &str) -> Result<EnrolledMerchant, ApiError> {
+    pub async fn enroll_merchant(&self, name: &str) -> Result<EnrolledMerchant, AppError> {
         self.enroll_merchant_paid_to(name, None).await
     }
 
@@ -268,8 +250,8 @@ impl Service {
         &self,
         name: &str,
         bank: Option<BankDetails>,
-    ) -> Result<EnrolledMerchant, ApiError> {
-        check_text("name", "invalid_field", name, text::NAME)?;
+    ) -> Result<EnrolledMerchant, AppError> {
+        AppError::check_text("name", AppError::InvalidField, name, text::NAME)?;
         let api_key = sceau_crypto::new_token("sk_");
         let merchant = self
             .store
@@ -301,15 +283,11 @@ impl Service {
         origin: Origin,
         currency: Currency,
         idempotency: Option<(i64, IdempotencyKey)>,
-    ) -> Result<IssuedNumber, ApiError> {
+    ) -> Result<IssuedNumber, AppError> {
         if client.stopped(self.now_s()) {
             return Err(match origin {
-                Origin::Merchant => ApiError::unknown_client(),
-                Origin::Client => ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "blocked",
-                    "this client's payments are blocked or paused",
-                ),
+                Origin::Merchant => AppError::UnknownClient,
+                Origin::Client => AppError::Blocked,
             });
         }
         let validity_s = self.number_validity_s(request)?;
@@ -371,54 +349,41 @@ impl Service {
                         code = too_many.code(),
                         "number request throttled"
                     );
-                    return Err(ApiError::too_many(too_many));
+                    return Err(AppError::Throttled(too_many));
                 }
                 IssueOutcome::Unreachable => {
                     tracing::info!(
                         client_id = client.id,
                         "number refused: client not reachable"
                     );
-                    return Err(ApiError::unknown_client());
+                    return Err(AppError::UnknownClient);
                 }
                 IssueOutcome::TooManyClients => {
-                    return Err(ApiError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "too_many_clients",
-                        "you had numbers sent to as many clients as an hour allows; try later",
-                    ));
+                    return Err(AppError::TooManyClients);
                 }
                 IssueOutcome::CurrencyMismatch => {
-                    return Err(ApiError::unprocessable(
-                        "currency_mismatch",
-                        "the client's account is in another currency",
-                    ));
+                    return Err(AppError::CurrencyMismatch);
                 }
             }
         }
-        Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "number_space_exhausted",
-            "no free number could be drawn",
-        ))
+        Err(AppError::NumberSpaceExhausted)
     }
 
     /// How long a requested number will be valid; refuses what no number may be given
     /// (checked before anything about the client is looked at).
-    pub fn number_validity_s(&self, request: &NumberRequest) -> Result<i64, ApiError> {
+    pub fn number_validity_s(&self, request: &NumberRequest) -> Result<i64, AppError> {
         let validity_s = request
             .validity_s
             .unwrap_or(self.settings.number_validity_s_default);
         if !(60..=NUMBER_VALIDITY_S_MAX).contains(&validity_s) {
-            return Err(ApiError::unprocessable(
-                "invalid_validity",
-                format!("validity must be 60 to {NUMBER_VALIDITY_S_MAX} seconds"),
-            ));
+            return Err(AppError::InvalidValidity(format!(
+                "validity must be 60 to {NUMBER_VALIDITY_S_MAX} seconds"
+            )));
         }
         if !(1..=NUMBER_USES_MAX).contains(&request.uses_max) {
-            return Err(ApiError::unprocessable(
-                "invalid_uses",
-                format!("uses must be 1 to {NUMBER_USES_MAX}"),
-            ));
+            return Err(AppError::InvalidUses(format!(
+                "uses must be 1 to {NUMBER_USES_MAX}"
+            )));
         }
         Ok(validity_s)
     }
@@ -433,7 +398,7 @@ impl Service {
         &self,
         merchant_id: i64,
         reference: &str,
-    ) -> Result<ClientRecord, ApiError> {
+    ) -> Result<ClientRecord, AppError> {
         let client = self.find_client(reference).await?;
         // Asked for nobody too (no client has id 0), so that an unknown login costs the
         // same reads as a known one.
@@ -444,7 +409,7 @@ impl Service {
             .await?;
         match client {
             Some(client) if known && !client.stopped(self.now_s()) => Ok(client),
-            _ => Err(ApiError::unknown_client()),
+            _ => Err(AppError::UnknownClient),
         }
     }
 
@@ -535,7 +500,7 @@ impl Service {
     }
 
     /// Finds a client by login or by phone number (E.164), for a merchant's checkout.
-    pub async fn find_client(&self, reference: &str) -> Result<Option<ClientRecord>, ApiError> {
+    pub async fn find_client(&self, reference: &str) -> Result<Option<ClientRecord>, AppError> {
         if reference.starts_with('+') {
             match reference.parse::<PhoneNumber>() {
                 Ok(phone) => Ok(self.store.client_by_phone(&phone).await?),
@@ -550,7 +515,7 @@ impl Service {
     pub async fn client_overview(
         &self,
         client: &ClientRecord,
-    ) -> Result<(AccountView, Vec<NumberView>), ApiError> {
+    ) -> Result<(AccountView, Vec<NumberView>), AppError> {
         let account = self
             .store
             .account(client.account_id)
@@ -565,7 +530,7 @@ impl Service {
         &self,
         phone: &PhoneNumber,
         limit: u32,
-    ) -> Result<Vec<(StoredMessage, Zeroizing<String>)>, ApiError> {
+    ) -> Result<Vec<(StoredMessage, Zeroizing<String>)>, AppError> {
         let messages = self.store.messages_to(phone.as_str(), limit).await?;
         Ok(messages
             .into_iter()
@@ -581,15 +546,6 @@ impl Service {
             })
             .collect())
     }
-}
-
-pub fn internal(detail: &str) -> ApiError {
-    tracing::error!(detail, "internal error");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error",
-    )
 }
 
 /// Reads back the card in a text written by [`Service::issue_number`], as its holder

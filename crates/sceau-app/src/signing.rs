@@ -4,9 +4,8 @@
 //! does the white room sign with their key. No other path signs in a client's name.
 
 use crate::clock::clock_time;
-use crate::error::ApiError;
-use crate::service::{Service, check_text, internal};
-use axum::http::StatusCode;
+use crate::error::{AppError, internal};
+use crate::service::Service;
 use sceau_domain::reach::TooMany;
 use sceau_domain::seal::{Seal, SealDigits, SignatureSealInput};
 use sceau_domain::text::TextRule;
@@ -18,6 +17,8 @@ use zeroize::Zeroizing;
 /// The largest document sceau signs (it reads the whole document to show and bind its
 /// digest).
 pub const DOCUMENT_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Documents received at once unless configured otherwise.
+pub const UPLOADS_MAX_DEFAULT: usize = 8;
 /// The places for documents being received at once by a server; when all are taken, a
 /// further upload is refused at once (503), before anything of it is read.
 #[derive(Clone)]
@@ -31,7 +32,7 @@ impl Uploads {
 
 impl Default for Uploads {
     fn default() -> Uploads {
-        Uploads::new(crate::edge::Limits::default().uploads_max)
+        Uploads::new(UPLOADS_MAX_DEFAULT)
     }
 }
 
@@ -39,19 +40,13 @@ impl Default for Uploads {
 pub struct UploadPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 impl UploadPermit {
-    pub fn take(uploads: &Uploads) -> Result<UploadPermit, ApiError> {
+    pub fn take(uploads: &Uploads) -> Result<UploadPermit, AppError> {
         uploads
             .0
             .clone()
             .try_acquire_owned()
             .map(UploadPermit)
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "uploads_busy",
-                    "too many documents are being received right now; try again in a moment",
-                )
-            })
+            .map_err(|_| AppError::UploadsBusy)
     }
 }
 
@@ -100,10 +95,10 @@ const DOCUMENT_NAME: TextRule = TextRule::quoted(DOCUMENT_NAME_LEN_MAX);
 
 /// Checks a document's name (shown between quotation marks in the SMS): before the
 /// document is read, and again when the request is made.
-pub fn check_document_name(document_name: &str) -> Result<(), ApiError> {
-    check_text(
+pub fn check_document_name(document_name: &str) -> Result<(), AppError> {
+    AppError::check_text(
         "a document name",
-        "invalid_document_name",
+        AppError::InvalidDocumentName,
         document_name,
         DOCUMENT_NAME,
     )
@@ -118,17 +113,13 @@ pub enum SignatureResult {
 }
 
 /// The answer for a signature request that is not the client's, or not at all.
-pub(crate) fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_signature",
-        "no such signature request",
-    )
+fn not_found() -> AppError {
+    AppError::UnknownSignature
 }
 
 /// A request identifier as sceau makes them (32 lowercase hex digits); anything else is
 /// not found, without reaching the store.
-pub(crate) fn request_id(text: &str) -> Result<&str, ApiError> {
+pub fn request_id(text: &str) -> Result<&str, AppError> {
     if text.len() == 32
         && text
             .bytes()
@@ -163,22 +154,17 @@ impl Service {
         client: &ClientRecord,
         document_name: &str,
         document: Document,
-    ) -> Result<SignatureRequestView, ApiError> {
+    ) -> Result<SignatureRequestView, AppError> {
         // The name is shown in the SMS between quotes, after the digest: no quote may
         // close it early and make what follows look like the message's own text.
         check_document_name(document_name)?;
         if document.length == 0 || document.length > DOCUMENT_BYTES_MAX {
-            return Err(ApiError::unprocessable(
-                "invalid_document",
-                format!("a document is 1 to {DOCUMENT_BYTES_MAX} bytes"),
-            ));
+            return Err(AppError::InvalidDocument(format!(
+                "a document is 1 to {DOCUMENT_BYTES_MAX} bytes"
+            )));
         }
         if client.stopped(self.now_s()) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "client_stopped",
-                "your account is blocked or paused",
-            ));
+            return Err(AppError::ClientStopped);
         }
         // Refused now rather than after the seal: a client with no valid certificate
         // (enrolled before the white room, revoked, expired) cannot sign. The request
@@ -233,12 +219,8 @@ impl Service {
                 );
                 Ok(*view)
             }
-            SignatureRequestOutcome::Throttled(TooMany::Seals) => Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_signatures",
-                "too many seals were sent to your phone this hour; try later",
-            )),
-            SignatureRequestOutcome::Throttled(too_many) => Err(ApiError::too_many(too_many)),
+            SignatureRequestOutcome::Throttled(TooMany::Seals) => Err(AppError::TooManySignatures),
+            SignatureRequestOutcome::Throttled(too_many) => Err(AppError::Throttled(too_many)),
         }
     }
 
@@ -272,7 +254,7 @@ impl Service {
         public_id: &str,
         session_token_hash: [u8; 32],
         typed: &str,
-    ) -> Result<SignatureResult, ApiError> {
+    ) -> Result<SignatureResult, AppError> {
         // Anything that is not 6 to 10 digits is a wrong seal like any other: counted.
         let typed: Option<Seal> = typed.parse().ok();
         let keys = Arc::clone(&self.keys);
@@ -312,23 +294,18 @@ impl Service {
                 Ok(SignatureResult::Failed(view))
             }
             SignatureSealOutcome::Expired => Ok(SignatureResult::Expired),
-            SignatureSealOutcome::NotAwaiting(view) => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_awaiting_seal",
-                format!("this signature request is {}", view.state.as_str()),
-            )),
+            SignatureSealOutcome::NotAwaiting(view) => Err(AppError::NotAwaitingSeal(format!(
+                "this signature request is {}",
+                view.state.as_str()
+            ))),
             SignatureSealOutcome::NotFound => Err(not_found()),
-            SignatureSealOutcome::ClientStopped => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "client_stopped",
-                "your account is blocked or paused",
-            )),
+            SignatureSealOutcome::ClientStopped => Err(AppError::ClientStopped),
         }
     }
 
     /// Signs a sealed request and stores the signature. A request whose signing failed
     /// after its seal (the keystore was unreachable) is signed when next asked for.
-    async fn sign(&self, view: SignatureRequestView) -> Result<SignatureRequestView, ApiError> {
+    async fn sign(&self, view: SignatureRequestView) -> Result<SignatureRequestView, AppError> {
         let signed = self
             .sign_for_client(
                 view.client_id,
@@ -340,7 +317,7 @@ impl Service {
             Ok(signature) => signature,
             // The certificate the seal consented to is gone: nothing will ever be signed
             // for this request, which fails rather than waiting forever.
-            Err(error) if error.code == "certificate_not_valid" => {
+            Err(error) if error == AppError::CertificateNotValid => {
                 self.store.fail_sealed_signature(&view.public_id).await?;
                 return Err(error);
             }
@@ -365,7 +342,7 @@ impl Service {
         &self,
         client: &ClientRecord,
         public_id: &str,
-    ) -> Result<SignatureRequestView, ApiError> {
+    ) -> Result<SignatureRequestView, AppError> {
         let view = self
             .store
             .signature_request(public_id)
@@ -383,7 +360,7 @@ impl Service {
         &self,
         client: &ClientRecord,
         limit: u32,
-    ) -> Result<Vec<SignatureRequestView>, ApiError> {
+    ) -> Result<Vec<SignatureRequestView>, AppError> {
         Ok(self
             .store
             .client_signature_requests(client.id, limit)

@@ -2,10 +2,9 @@
 //! sign-in and hold, the seal sent to the phone and typed back.
 
 use crate::clock::clock_time;
-use crate::error::ApiError;
-use crate::service::{Service, check_text, internal, parse_amount, parse_currency};
+use crate::error::{AppError, internal};
+use crate::service::{Service, parse_amount, parse_currency};
 use crate::webhooks::is_public;
-use axum::http::StatusCode;
 use sceau_domain::seal::{SEAL_NONCE_LEN, Seal, SealInput};
 use sceau_domain::text::{self, unprintable};
 use sceau_domain::{Currency, Money};
@@ -51,14 +50,11 @@ pub enum SealResult {
 /// browsers and the webhook sender read it (the WHATWG URL parser): `127.1`,
 /// `0x7f.0.0.1`, `2130706433` and `127.0.0.1.` are all 127.0.0.1, `LOCALHOST.` is
 /// `localhost`.
-pub fn check_url(field: &'static str, url: &str, local: bool) -> Result<(), ApiError> {
+pub fn check_url(field: &'static str, url: &str, local: bool) -> Result<(), AppError> {
     let refuse = || {
-        ApiError::unprocessable(
-            "invalid_url",
-            format!(
-                "{field} must be an https:// address (http:// only for localhost), at most {URL_LEN_MAX} characters"
-            ),
-        )
+        AppError::InvalidUrl(format!(
+            "{field} must be an https:// address (http:// only for localhost), at most {URL_LEN_MAX} characters"
+        ))
     };
     if url.len() > URL_LEN_MAX
         || url.chars().any(|c| {
@@ -95,68 +91,27 @@ pub fn check_url(field: &'static str, url: &str, local: bool) -> Result<(), ApiE
     Ok(())
 }
 
-fn refused(refusal: CheckoutRefusal) -> ApiError {
-    let (status, message) = match refusal {
-        CheckoutRefusal::NotFound => (StatusCode::NOT_FOUND, "no such payment".to_owned()),
-        CheckoutRefusal::OtherClient => (
-            StatusCode::FORBIDDEN,
-            "this payment is being made by another client".to_owned(),
-        ),
-        CheckoutRefusal::WrongState => (
-            StatusCode::CONFLICT,
-            "this payment can no longer be changed".to_owned(),
-        ),
-        CheckoutRefusal::Expired => (StatusCode::GONE, "this payment has expired".to_owned()),
-        CheckoutRefusal::SealCooldown { until_s } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("a new seal can be sent from {}", clock_time(until_s)),
-        ),
-        CheckoutRefusal::NoSealsLeft => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "no more seals can be sent for this payment".to_owned(),
-        ),
-        CheckoutRefusal::NoLiveSeal => (
-            StatusCode::CONFLICT,
-            "this seal is no longer valid; use the latest one sent to your phone".to_owned(),
-        ),
-        CheckoutRefusal::ClientStopped => (
-            StatusCode::FORBIDDEN,
-            "your payments are paused for a while after too many failed attempts".to_owned(),
-        ),
-        CheckoutRefusal::TooManyHeld => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "you already have payments waiting for your seal; finish or let them expire first"
-                .to_owned(),
-        ),
-        CheckoutRefusal::TooManySeals => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many seals were sent to your phone this hour; try later".to_owned(),
-        ),
-        CheckoutRefusal::TooManyMessages => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "your phone was sent as many messages as an hour allows; try later".to_owned(),
-        ),
-        CheckoutRefusal::SignedOut => (StatusCode::UNAUTHORIZED, "sign in first".to_owned()),
-    };
-    ApiError::new(status, refusal.code(), message)
-}
-
 impl Service {
     pub async fn create_checkout(
         &self,
         merchant: &MerchantRecord,
         request: CheckoutRequest,
         idempotency: Option<IdempotencyKey>,
-    ) -> Result<(CheckoutView, bool), ApiError> {
+    ) -> Result<(CheckoutView, bool), AppError> {
         let currency = parse_currency(&request.currency)?;
         let amount = parse_amount(&request.amount, currency)?;
-        check_text(
+        AppError::check_text(
             "reference",
-            "invalid_field",
+            AppError::InvalidField,
             &request.reference,
             text::REFERENCE,
         )?;
-        check_text("object", "invalid_field", &request.object, text::OBJECT)?;
+        AppError::check_text(
+            "object",
+            AppError::InvalidField,
+            &request.object,
+            text::OBJECT,
+        )?;
         let local = self.settings.webhooks_to_private_networks;
         check_url("return_url", &request.return_url, local)?;
         if let Some(webhook_url) = &request.webhook_url {
@@ -166,12 +121,9 @@ impl Service {
             .validity_s
             .unwrap_or(self.settings.checkout_validity_s);
         if !(CHECKOUT_VALIDITY_S_MIN..=CHECKOUT_VALIDITY_S_MAX).contains(&validity_s) {
-            return Err(ApiError::unprocessable(
-                "invalid_validity",
-                format!(
-                    "validity must be {CHECKOUT_VALIDITY_S_MIN} to {CHECKOUT_VALIDITY_S_MAX} seconds"
-                ),
-            ));
+            return Err(AppError::InvalidValidity(format!(
+                "validity must be {CHECKOUT_VALIDITY_S_MIN} to {CHECKOUT_VALIDITY_S_MAX} seconds"
+            )));
         }
         let now_s = self.now_s();
         let public_id = format!(
@@ -209,22 +161,33 @@ impl Service {
         &self,
         merchant: &MerchantRecord,
         public_id: &str,
-    ) -> Result<CheckoutView, ApiError> {
+    ) -> Result<CheckoutView, AppError> {
         match self.store.checkout(public_id).await? {
             Some(view) if view.merchant_id == merchant.id => Ok(view),
-            _ => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "checkout_not_found",
-                "no such checkout",
-            )),
+            _ => Err(AppError::CheckoutNotFound),
         }
     }
 
-    pub async fn checkout(&self, public_id: &str) -> Result<CheckoutView, ApiError> {
+    /// A checkout as its client may see it: another client's, or none, is "not found".
+    pub async fn client_checkout(
+        &self,
+        client: &ClientRecord,
+        public_id: &str,
+    ) -> Result<CheckoutView, AppError> {
+        match self.checkout(public_id).await {
+            Ok(view) if view.client_id == Some(client.id) => Ok(view),
+            Ok(_) | Err(AppError::Checkout(CheckoutRefusal::NotFound)) => {
+                Err(AppError::PaymentNotFound)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    pub async fn checkout(&self, public_id: &str) -> Result<CheckoutView, AppError> {
         self.store
             .checkout(public_id)
             .await?
-            .ok_or_else(|| refused(CheckoutRefusal::NotFound))
+            .ok_or(AppError::Checkout(CheckoutRefusal::NotFound))
     }
 
     /// The client signed in on the payment page: hold the amount on their account with a
@@ -233,7 +196,7 @@ impl Service {
         &self,
         public_id: &str,
         client: &ClientRecord,
-    ) -> Result<CheckoutView, ApiError> {
+    ) -> Result<CheckoutView, AppError> {
         let checkout = self.checkout(public_id).await?;
         let now_s = self.now_s();
         let drawn = self.draw_number(checkout.expires_at_s);
@@ -262,9 +225,9 @@ impl Service {
                     code = decline.code(),
                     "checkout declined"
                 );
-                Err(ApiError::declined(decline))
+                Err(AppError::Declined(decline))
             }
-            HoldOutcome::Refused(refusal) => Err(refused(refusal)),
+            HoldOutcome::Refused(refusal) => Err(AppError::Checkout(refusal)),
         }
     }
 
@@ -274,10 +237,10 @@ impl Service {
         &self,
         public_id: &str,
         client: &ClientRecord,
-    ) -> Result<CheckoutView, ApiError> {
+    ) -> Result<CheckoutView, AppError> {
         let view = self.checkout(public_id).await?;
         if view.client_id != Some(client.id) {
-            return Err(refused(CheckoutRefusal::OtherClient));
+            return Err(AppError::Checkout(CheckoutRefusal::OtherClient));
         }
         let now_s = self.now_s();
         let nonce = sceau_crypto::random_bytes::<SEAL_NONCE_LEN>();
@@ -308,7 +271,7 @@ impl Service {
                 tracing::info!(checkout_id = view.id, sends = view.seal_sends, "seal sent");
                 Ok(*view)
             }
-            SendOutcome::Refused(refusal) => Err(refused(refusal)),
+            SendOutcome::Refused(refusal) => Err(AppError::Checkout(refusal)),
         }
     }
 
@@ -321,7 +284,7 @@ impl Service {
         view: &CheckoutView,
         seal: &Seal,
         expires_at_s: i64,
-    ) -> Result<Zeroizing<String>, ApiError> {
+    ) -> Result<Zeroizing<String>, AppError> {
         let currency: Currency = view
             .currency
             .parse()
@@ -347,7 +310,7 @@ impl Service {
         public_id: &str,
         session_token_hash: [u8; 32],
         typed: &str,
-    ) -> Result<SealResult, ApiError> {
+    ) -> Result<SealResult, AppError> {
         // Anything that is not 6 to 10 digits is a wrong seal like any other: counted.
         let typed: Option<Seal> = typed.parse().ok();
         let keys = Arc::clone(&self.keys);
@@ -395,7 +358,7 @@ impl Service {
                 Ok(SealResult::Failed(view))
             }
             SealOutcome::Expired => Ok(SealResult::Expired),
-            SealOutcome::Refused(refusal) => Err(refused(refusal)),
+            SealOutcome::Refused(refusal) => Err(AppError::Checkout(refusal)),
         }
     }
 }
@@ -405,9 +368,9 @@ fn seal_input(
     view: &CheckoutView,
     nonce: [u8; SEAL_NONCE_LEN],
     issued_at_s: i64,
-) -> Result<SealInput, ApiError> {
+) -> Result<SealInput, AppError> {
     let (Some(client_id), Some(payee_account_id)) = (view.client_id, view.payee_account_id) else {
-        return Err(refused(CheckoutRefusal::WrongState));
+        return Err(AppError::Checkout(CheckoutRefusal::WrongState));
     };
     let currency: Currency = view
         .currency
