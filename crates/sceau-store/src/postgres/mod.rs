@@ -127,11 +127,11 @@ impl Fail {
                     || *code == SqlState::T_R_DEADLOCK_DETECTED
                     || *code == SqlState::LOCK_NOT_AVAILABLE
                     || *code == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT
+                    || *code == SqlState::READ_ONLY_SQL_TRANSACTION
                     || code.code().starts_with("08")
                     || code.code().starts_with("57P")
             }
-            // No SQLSTATE: the error came from the socket, not from the server.
-            None => true,
+            None => from_the_socket(error),
         }
     }
 
@@ -144,8 +144,10 @@ impl Fail {
                     code.code().starts_with("08")
                         || *code == SqlState::ADMIN_SHUTDOWN
                         || *code == SqlState::CRASH_SHUTDOWN
+                        // A primary demoted by a failover: another connection finds the new one.
+                        || *code == SqlState::READ_ONLY_SQL_TRANSACTION
                 }
-                None => true,
+                None => from_the_socket(error),
             }
     }
 
@@ -165,19 +167,39 @@ impl Fail {
             Fail::Db(error) => error,
         };
         let Some(db) = error.as_db_error() else {
-            return StoreError::Unavailable(error.to_string());
+            // Without a SQLSTATE: the socket (an outage), or the driver refusing what sceau
+            // gave or got (a parameter of the wrong type, a row count it did not expect).
+            return if from_the_socket(&error) {
+                StoreError::Unavailable(error.to_string())
+            } else {
+                StoreError::Refused(error.to_string())
+            };
         };
         let detail = format!("{}: {}", db.code().code(), db.message());
         let code = db.code().code();
         match code.get(..2).unwrap_or_default() {
             // Connection, resources, operator intervention, a lost race, system errors.
             "08" | "53" | "57" | "40" | "58" => StoreError::Unavailable(detail),
-            // Waited too long for a lock, or left idle in a transaction by the server.
-            _ if code == "55P03" || code == "25P03" => StoreError::Unavailable(detail),
-            "XX" => StoreError::Corrupt(detail),
+            // Waited too long for a lock, left idle in a transaction by the server, or a
+            // write sent to a primary demoted by a failover.
+            _ if code == "55P03" || code == "25P03" || code == "25006" => {
+                StoreError::Unavailable(detail)
+            }
+            // Damaged data or index; other internal errors are the server's bugs.
+            _ if code == "XX001" || code == "XX002" => StoreError::Corrupt(detail),
             _ => StoreError::Refused(detail),
         }
     }
+}
+
+/// True when an error without a SQLSTATE came from the connection (closed, or an I/O
+/// error), not from the driver's own checks.
+fn from_the_socket(error: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    error.is_closed()
+        || error
+            .source()
+            .is_some_and(|source| source.is::<std::io::Error>())
 }
 
 fn corrupt(what: &str) -> Fail {
@@ -542,7 +564,11 @@ fn wave_end(batch: &[Job], start: usize, number_accounts: &HashMap<Vec<u8>, Vec<
     let mut numbers = HashSet::new();
     let mut end = start;
     for job in &batch[start..] {
-        let Some(fingerprint) = job.guard.number() else {
+        // Only authorizations: a job whose guard names a number carries its request.
+        let (Some(fingerprint), Some(_)) = (
+            job.guard.number(),
+            command::authorization_request(job.operation.as_ref()),
+        ) else {
             break;
         };
         let touched = number_accounts
@@ -625,6 +651,7 @@ impl PostgresStore {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -667,6 +694,24 @@ mod tests {
         )
         .await;
         assert!(matches!(raced, StoreError::Unavailable(_)), "{raced:?}");
+        let demoted = verdict_on(
+            &url,
+            "DO $$ BEGIN RAISE EXCEPTION 'demoted' USING ERRCODE = 'read_only_sql_transaction'; END $$",
+        )
+        .await;
+        assert!(matches!(demoted, StoreError::Unavailable(_)), "{demoted:?}");
+        // The driver's own refusal (no SQLSTATE, not the socket): a bug, not an outage.
+        let (client, connection) = tokio_postgres::connect(&url, NoTls)
+            .await
+            .expect("the test database answers");
+        tokio::spawn(connection);
+        let none = client
+            .query_one("SELECT 1 WHERE false", &[])
+            .await
+            .expect_err("no row");
+        let fail = Fail::Db(none);
+        assert!(!fail.is_batch_failure() && !fail.is_connection_lost());
+        assert!(matches!(fail.into_store_error(), StoreError::Refused(_)));
         let unreachable = verdict_on("postgres://sceau:sceau@127.0.0.1:1/none", "SELECT 1").await;
         assert!(
             matches!(unreachable, StoreError::Unavailable(_)),
