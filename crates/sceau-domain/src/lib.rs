@@ -6,6 +6,7 @@
 
 pub mod bank;
 pub mod card;
+pub mod checkout;
 pub mod clearing;
 pub mod decline;
 pub mod ledger;

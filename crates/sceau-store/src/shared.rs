@@ -4,10 +4,11 @@
 use crate::StoreError;
 use crate::model::{
     AuthorizationView, BankDetails, CertificateKind, CertificateRecord, CheckoutEvent,
-    CheckoutView, ClearingBatch, Payout, PayoutLine, UseOutcome,
+    CheckoutView, ClearingBatch, Payout, PayoutLine, SealOutcome, TypedSeal, UseOutcome,
 };
 use sceau_domain::Currency;
 use sceau_domain::Money;
+use sceau_domain::checkout::{Checkout, EXPIRING, HoldMissing, SealPlan, Stage};
 use sceau_domain::decline::Rejection;
 use sceau_domain::ledger::AuthorizationFigures;
 use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
@@ -198,7 +199,53 @@ pub(crate) const LEDGER_CHECKS: &[(&str, &str)] = &[
 ];
 
 /// A checkout's failure after its third wrong seal.
-pub const CHECKOUT_FAILED_SEAL: &str = "seal_tries_exhausted";
+pub use sceau_domain::checkout::FAILED_SEAL as CHECKOUT_FAILED_SEAL;
+
+/// A checkout as its rules take it; `Err` for one held without an authorization.
+pub(crate) fn checkout_facts(view: &CheckoutView) -> Result<Checkout, StoreError> {
+    Ok(Checkout {
+        stage: Stage::of(view.state, view.authorization_id).ok_or_else(|| {
+            StoreError::Corrupt(format!("checkout {} held without authorization", view.id))
+        })?,
+        client_id: view.client_id,
+        expires_at_s: view.expires_at_s,
+        seal: seal_status(view),
+    })
+}
+
+/// `sql` with its `{}` replaced by the states the expiry sweep ends, as literals (so
+/// that the partial index on them serves the query).
+pub(crate) fn expiring_sql(sql: &str) -> String {
+    let states: Vec<String> = EXPIRING
+        .iter()
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect();
+    sql.replace("{}", &states.join(", "))
+}
+
+/// A held checkout whose authorization is gone.
+pub(crate) fn hold_missing(missing: HoldMissing) -> StoreError {
+    StoreError::Corrupt(format!(
+        "authorization {} of a held checkout vanished",
+        missing.authorization_id
+    ))
+}
+
+/// The answer to a typed seal whose plan writes nothing.
+pub(crate) fn unwritten(plan: SealPlan) -> Option<SealOutcome> {
+    match plan {
+        SealPlan::Refused(refusal) => Some(SealOutcome::Refused(refusal)),
+        SealPlan::Expired => Some(SealOutcome::Expired),
+        _ => None,
+    }
+}
+
+/// Whether the typed seal is `view`'s live seal.
+pub(crate) fn sealed_by(typed: &TypedSeal, view: &CheckoutView) -> bool {
+    view.seal
+        .as_ref()
+        .is_some_and(|stored| (typed.check)(view, stored))
+}
 
 /// The live seal's figures as the seal rules take them.
 pub(crate) fn seal_status(view: &CheckoutView) -> Option<SealStatus> {
