@@ -6,6 +6,7 @@
 
 pub mod bank;
 pub mod card;
+pub mod certificate;
 pub mod checkout;
 pub mod clearing;
 pub mod decline;
@@ -17,6 +18,7 @@ pub mod policy;
 pub mod reach;
 pub mod seal;
 pub mod sign_in;
+pub mod signature;
 pub mod text;
 pub mod words;
 

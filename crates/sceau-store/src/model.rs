@@ -730,45 +730,9 @@ pub enum UseOutcome {
     Unknown,
 }
 
-/// RFC 5280's reason code cessationOfOperation: a disposable certificate after its use.
-pub const REVOKED_AFTER_USE: u8 = 5;
+pub use sceau_domain::certificate::REVOKED_AFTER_USE;
 
-/// Where a request for a signature in a client's name stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignatureState {
-    /// Waiting for the seal sent to the client's phone.
-    AwaitingSeal,
-    /// The right seal was typed: the client consented to sign this very data. The
-    /// signature is being made (or is made again after a failure).
-    Sealed,
-    /// Signed: the signature is stored.
-    Signed,
-    /// Three wrong seals: nothing will be signed for this request.
-    Failed,
-}
-
-impl SignatureState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignatureState::AwaitingSeal => "awaiting_seal",
-            SignatureState::Sealed => "sealed",
-            SignatureState::Signed => "signed",
-            SignatureState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<SignatureState> {
-        [
-            SignatureState::AwaitingSeal,
-            SignatureState::Sealed,
-            SignatureState::Signed,
-            SignatureState::Failed,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == text)
-    }
-}
+pub use sceau_domain::signature::SignatureState;
 
 /// A request for a signature in a client's name, and its seal (sent in the same
 /// transaction).

@@ -4,15 +4,18 @@
 use crate::StoreError;
 use crate::model::{
     AuthorizationView, BankDetails, CertificateKind, CertificateRecord, CheckoutEvent,
-    CheckoutView, ClearingBatch, Payout, PayoutLine, SealOutcome, TypedSeal, UseOutcome,
+    CheckoutView, ClearingBatch, Payout, PayoutLine, SealOutcome, SignatureRequestView,
+    SignatureSealOutcome, TypedSeal, UseOutcome,
 };
 use sceau_domain::Currency;
 use sceau_domain::Money;
+use sceau_domain::certificate::{self, OneUse, UseRefusal};
 use sceau_domain::checkout::{Checkout, EXPIRING, HoldMissing, SealPlan, Stage};
 use sceau_domain::decline::Rejection;
 use sceau_domain::ledger::AuthorizationFigures;
 use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
 use sceau_domain::seal::SealStatus;
+use sceau_domain::signature::{self, SignaturePlan};
 
 /// A policy as the columns `amount_rule`, `amount_limit`, `merchant_lock`, `merchant_id`.
 pub(crate) fn policy_columns(
@@ -247,6 +250,53 @@ pub(crate) fn sealed_by(typed: &TypedSeal, view: &CheckoutView) -> bool {
         .is_some_and(|stored| (typed.check)(view, stored))
 }
 
+/// A signature request as its rules take it.
+pub(crate) fn signature_facts(view: &SignatureRequestView) -> signature::Request {
+    signature::Request {
+        client_id: view.client_id,
+        state: view.state,
+        issued_at_s: view.seal.issued_at_s,
+        expires_at_s: view.seal.expires_at_s,
+        wrong_tries: view.wrong_tries,
+    }
+}
+
+/// The answer to a seal typed for a signature request whose plan writes nothing.
+pub(crate) fn signature_unwritten(
+    plan: SignaturePlan,
+    view: Option<SignatureRequestView>,
+) -> Result<SignatureSealOutcome, StoreError> {
+    Ok(match (plan, view) {
+        (SignaturePlan::NotAwaiting, Some(view)) => SignatureSealOutcome::NotAwaiting(view),
+        (SignaturePlan::NotFound, _) => SignatureSealOutcome::NotFound,
+        (SignaturePlan::ClientStopped, _) => SignatureSealOutcome::ClientStopped,
+        (SignaturePlan::Expired, _) => SignatureSealOutcome::Expired,
+        _ => {
+            return Err(StoreError::Corrupt(
+                "a signature seal plan unwritten".into(),
+            ));
+        }
+    })
+}
+
+/// The update a signature seal plan makes, on condition that the request still awaits
+/// its seal (`?1`/`$1`: the request; `?2`/`$2` the wrong tries added; `?3`/`$3` the new
+/// state; `?4`/`$4` the state it must be in).
+pub(crate) const SIGNATURE_SEAL_UPDATE_SQLITE: &str = "UPDATE signature_requests \
+     SET wrong_tries = wrong_tries + ?2, state = ?3 WHERE id = ?1 AND state = ?4";
+pub(crate) const SIGNATURE_SEAL_UPDATE_POSTGRES: &str = "UPDATE signature_requests \
+     SET wrong_tries = wrong_tries + $2, state = $3 WHERE id = $1 AND state = $4";
+
+/// The update that moves a request on after its signing (`?1`/`$1`: the public id,
+/// `?2`/`$2` the new state, `?3`/`$3` the state it must be in, `?4`/`$4` the signature
+/// if any, `?5`/`$5` the time).
+pub(crate) const SIGNED_UPDATE_SQLITE: &str = "UPDATE signature_requests SET state = ?2, \
+     signature = COALESCE(?4, signature), signed_at = COALESCE(?5, signed_at) \
+     WHERE public_id = ?1 AND state = ?3";
+pub(crate) const SIGNED_UPDATE_POSTGRES: &str = "UPDATE signature_requests SET state = $2, \
+     signature = COALESCE($4, signature), signed_at = COALESCE($5, signed_at) \
+     WHERE public_id = $1 AND state = $3";
+
 /// The live seal's figures as the seal rules take them.
 pub(crate) fn seal_status(view: &CheckoutView) -> Option<SealStatus> {
     view.seal.as_ref().map(|seal| SealStatus {
@@ -276,22 +326,23 @@ pub(crate) fn checkout_event(view: &CheckoutView, now_s: i64) -> Result<Checkout
     })
 }
 
-/// Whether a disposable certificate may be used at `now_s`, as it is stored: the
-/// verdict, or `Granted` with the record as it was read (the caller records the use).
-pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> UseOutcome {
-    if record.kind != CertificateKind::Disposable {
-        UseOutcome::NotDisposable
-    } else if record.used_at_s.is_some() {
-        UseOutcome::AlreadyUsed
-    } else if record.revoked_at_s.is_some() {
-        UseOutcome::Revoked
-    } else if now_s < record.not_before_s {
-        UseOutcome::NotYetValid
-    } else if now_s > record.not_after_s {
-        UseOutcome::Expired
-    } else {
-        UseOutcome::Granted(record.clone())
-    }
+/// The one use of a certificate as stored ([`certificate::use_once`]): what it writes,
+/// or the answer refusing it.
+pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> Result<OneUse, UseOutcome> {
+    let facts = certificate::Certificate {
+        disposable: record.kind == CertificateKind::Disposable,
+        used_at_s: record.used_at_s,
+        revoked_at_s: record.revoked_at_s,
+        not_before_s: record.not_before_s,
+        not_after_s: record.not_after_s,
+    };
+    certificate::use_once(&facts, now_s).map_err(|refusal| match refusal {
+        UseRefusal::NotDisposable => UseOutcome::NotDisposable,
+        UseRefusal::AlreadyUsed => UseOutcome::AlreadyUsed,
+        UseRefusal::Revoked => UseOutcome::Revoked,
+        UseRefusal::NotYetValid => UseOutcome::NotYetValid,
+        UseRefusal::Expired => UseOutcome::Expired,
+    })
 }
 
 /// A sign-in's success: the wrong passwords' count, the pauses in a row, the pause, the
