@@ -4,18 +4,20 @@
 use crate::StoreError;
 use crate::model::{
     AuthorizationView, BankDetails, CertificateKind, CertificateRecord, CheckoutEvent,
-    CheckoutView, ClearingBatch, Payout, PayoutLine, SealOutcome, SignatureRequestView,
-    SignatureSealOutcome, TypedSeal, UseOutcome,
+    CheckoutView, ClearingBatch, CommandRequest, MerchantCommand, NumberView, Outcome, Payout,
+    PayoutLine, SealOutcome, SignatureRequestView, SignatureSealOutcome, TypedSeal, UseOutcome,
 };
 use sceau_domain::Currency;
 use sceau_domain::Money;
 use sceau_domain::certificate::{self, OneUse, UseRefusal};
 use sceau_domain::checkout::{Checkout, EXPIRING, HoldMissing, SealPlan, Stage};
-use sceau_domain::decline::Rejection;
+use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::AuthorizationFigures;
+use sceau_domain::policy::{self, Attempt, AuthorizationPlan, Holder, NumberUsage};
 use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
 use sceau_domain::seal::SealStatus;
 use sceau_domain::signature::{self, SignaturePlan};
+use subtle::ConstantTimeEq;
 
 /// A policy as the columns `amount_rule`, `amount_limit`, `merchant_lock`, `merchant_id`.
 pub(crate) fn policy_columns(
@@ -296,6 +298,100 @@ pub(crate) const SIGNED_UPDATE_SQLITE: &str = "UPDATE signature_requests SET sta
 pub(crate) const SIGNED_UPDATE_POSTGRES: &str = "UPDATE signature_requests SET state = $2, \
      signature = COALESCE($4, signature), signed_at = COALESCE($5, signed_at) \
      WHERE public_id = $1 AND state = $3";
+
+/// Everything an authorization needs to know about the number and its holder, read in
+/// one query by either backend.
+pub(crate) struct NumberForAuthorization {
+    pub(crate) view: NumberView,
+    /// The holder's account, where the amount is held.
+    pub(crate) account_id: i64,
+    pub(crate) details_fingerprint: Vec<u8>,
+    pub(crate) usage: NumberUsage,
+    pub(crate) version: i64,
+    pub(crate) holder: Holder,
+}
+
+/// What an authorization request does with the number found for it
+/// ([`policy::plan_authorization`]); the details are compared in constant time here.
+pub(crate) fn authorization_plan(
+    number: Option<&NumberForAuthorization>,
+    request: &CommandRequest,
+) -> Result<AuthorizationPlan, StoreError> {
+    let MerchantCommand::Authorize {
+        details_fingerprint,
+        amount,
+        currency,
+        ..
+    } = &request.command
+    else {
+        return Err(StoreError::Corrupt(
+            "authorize called with another command".into(),
+        ));
+    };
+    let attempt = |number: &NumberForAuthorization| Attempt {
+        merchant_id: request.merchant_id,
+        amount_minor: *amount,
+        same_currency: number.view.currency == currency.code(),
+        details_match: bool::from(
+            number
+                .details_fingerprint
+                .as_slice()
+                .ct_eq(details_fingerprint.as_slice()),
+        ),
+        holder_blocked: false,
+    };
+    Ok(match number {
+        Some(number) => policy::plan_authorization(
+            Some((&number.usage, &number.holder)),
+            &attempt(number),
+            request.now_s,
+        ),
+        None => AuthorizationPlan::Decline(Decline::UnknownNumber),
+    })
+}
+
+/// An authorization declined with nothing written.
+pub(crate) fn declined(decline: Decline) -> Outcome {
+    Outcome::Declined {
+        decline,
+        paused: None,
+    }
+}
+
+/// The authorization an approved request records, under the id it gets.
+pub(crate) fn approved_authorization(
+    request: &CommandRequest,
+    number: &NumberView,
+    id: i64,
+) -> Result<AuthorizationView, StoreError> {
+    let MerchantCommand::Authorize {
+        amount,
+        currency,
+        merchant_reference,
+        hold_ttl_s,
+        ..
+    } = &request.command
+    else {
+        return Err(StoreError::Corrupt(
+            "authorize called with another command".into(),
+        ));
+    };
+    Ok(AuthorizationView {
+        id,
+        merchant_id: request.merchant_id,
+        number_id: number.id,
+        number_last_four: number.last_four.clone(),
+        client_id: number.client_id,
+        currency: currency.code().to_owned(),
+        amount: *amount,
+        captured: 0,
+        refunded: 0,
+        state: sceau_domain::ledger::AuthorizationState::Authorized,
+        merchant_reference: merchant_reference.clone(),
+        created_at_s: request.now_s,
+        hold_expires_at_s: request.now_s.saturating_add(*hold_ttl_s),
+    })
+}
 
 /// The live seal's figures as the seal rules take them.
 pub(crate) fn seal_status(view: &CheckoutView) -> Option<SealStatus> {

@@ -289,8 +289,44 @@ async fn take_hold(
     if held != 1 {
         return Ok(HoldOutcome::Declined(Decline::InsufficientFunds));
     }
-    // The payment means of the check (zone 25): a single-use number for exactly this
-    // amount and merchant, used by this payment at once.
+    let (number_id, authorization_id) = draw_and_authorize(c, hold, view, client).await?;
+    // Signing in on the merchant's checkout names the merchant: it may reach the client.
+    ops::record_merchant_client(c, view.merchant_id, client.id, hold.now_s).await?;
+    update_checkout(
+        c,
+        view.id,
+        version,
+        "state = $4, client_id = $5, authorization_id = $6",
+        &[&CheckoutState::Held.as_str(), &client.id, &authorization_id],
+        hold.now_s,
+    )
+    .await?;
+    let number = super::read::number(c, number_id).await?;
+    let authorization = super::read::authorization(c, view.merchant_id, authorization_id)
+        .await?
+        .ok_or_else(|| corrupt("authorization of a held checkout"))?;
+    let authorized = AuthorizationEvent::Authorized;
+    evidence::write_all(
+        c,
+        vec![
+            records::number_issued(&number, hold.now_s)?,
+            records::authorization(&authorization, authorized, hold.now_s)?,
+        ],
+    )
+    .await?;
+    Ok(HoldOutcome::Held(Box::new(
+        checkout_by_id(c, view.id).await?.0,
+    )))
+}
+
+/// The payment means of the check (zone 25): a single-use number for exactly this
+/// amount and merchant, used at once by the authorization of the hold. Their ids.
+async fn draw_and_authorize(
+    c: &Conn,
+    hold: &HoldCheckout,
+    view: &CheckoutView,
+    client: &ClientRecord,
+) -> Result<(i64, i64), Fail> {
     let number = one_row(
         c,
         "INSERT INTO numbers (client_id, account_id, currency, fingerprint, details_fingerprint, last_four, \
@@ -336,33 +372,7 @@ async fn take_hold(
     )
     .await?;
     let authorization_id: i64 = col(&authorization, 0)?;
-    // Signing in on the merchant's checkout names the merchant: it may reach the client.
-    ops::record_merchant_client(c, view.merchant_id, client.id, hold.now_s).await?;
-    update_checkout(
-        c,
-        view.id,
-        version,
-        "state = $4, client_id = $5, authorization_id = $6",
-        &[&CheckoutState::Held.as_str(), &client.id, &authorization_id],
-        hold.now_s,
-    )
-    .await?;
-    let number = super::read::number(c, number_id).await?;
-    let authorization = super::read::authorization(c, view.merchant_id, authorization_id)
-        .await?
-        .ok_or_else(|| corrupt("authorization of a held checkout"))?;
-    let authorized = AuthorizationEvent::Authorized;
-    evidence::write_all(
-        c,
-        vec![
-            records::number_issued(&number, hold.now_s)?,
-            records::authorization(&authorization, authorized, hold.now_s)?,
-        ],
-    )
-    .await?;
-    Ok(HoldOutcome::Held(Box::new(
-        checkout_by_id(c, view.id).await?.0,
-    )))
+    Ok((number_id, authorization_id))
 }
 
 /// Sending a seal: [`checkout::on_send_seal`] decides, this records it and queues it.

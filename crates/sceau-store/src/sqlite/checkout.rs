@@ -257,8 +257,40 @@ fn take_hold(
     if held != 1 {
         return Ok(HoldOutcome::Declined(Decline::InsufficientFunds));
     }
-    // The payment means of the check (zone 25): a single-use number for exactly this
-    // amount and merchant, used by this payment at once.
+    let (number_id, authorization_id) = draw_and_authorize(connection, hold, view, client)?;
+    // Signing in on the merchant's checkout names the merchant: it may reach the client.
+    ops::record_merchant_client(connection, view.merchant_id, client.id, hold.now_s)?;
+    update_checkout(
+        connection,
+        view.id,
+        version,
+        "state = ?4, client_id = ?5, authorization_id = ?6",
+        &[&CheckoutState::Held.as_str(), &client.id, &authorization_id],
+        hold.now_s,
+    )?;
+    let number = super::read::number(connection, number_id)?;
+    let authorization = ops::authorization(connection, view.merchant_id, authorization_id)?
+        .ok_or_else(|| StoreError::Corrupt(format!("authorization {authorization_id} vanished")))?;
+    super::evidence::write_all(
+        connection,
+        [
+            evidence::number_issued(&number, hold.now_s)?,
+            evidence::authorization(&authorization, AuthorizationEvent::Authorized, hold.now_s)?,
+        ],
+    )?;
+    Ok(HoldOutcome::Held(Box::new(
+        checkout_by_id(connection, view.id)?.0,
+    )))
+}
+
+/// The payment means of the check (zone 25): a single-use number for exactly this
+/// amount and merchant, used at once by the authorization of the hold. Their ids.
+fn draw_and_authorize(
+    connection: &Connection,
+    hold: &HoldCheckout,
+    view: &CheckoutView,
+    client: &ClientRecord,
+) -> Result<(i64, i64), StoreError> {
     connection
         .prepare_cached(
             "INSERT INTO numbers (client_id, account_id, currency, fingerprint, details_fingerprint, last_four, \
@@ -301,29 +333,7 @@ fn take_hold(
             view.expires_at_s
         ])?;
     let authorization_id = connection.last_insert_rowid();
-    // Signing in on the merchant's checkout names the merchant: it may reach the client.
-    ops::record_merchant_client(connection, view.merchant_id, client.id, hold.now_s)?;
-    update_checkout(
-        connection,
-        view.id,
-        version,
-        "state = ?4, client_id = ?5, authorization_id = ?6",
-        &[&CheckoutState::Held.as_str(), &client.id, &authorization_id],
-        hold.now_s,
-    )?;
-    let number = super::read::number(connection, number_id)?;
-    let authorization = ops::authorization(connection, view.merchant_id, authorization_id)?
-        .ok_or_else(|| StoreError::Corrupt(format!("authorization {authorization_id} vanished")))?;
-    super::evidence::write_all(
-        connection,
-        [
-            evidence::number_issued(&number, hold.now_s)?,
-            evidence::authorization(&authorization, AuthorizationEvent::Authorized, hold.now_s)?,
-        ],
-    )?;
-    Ok(HoldOutcome::Held(Box::new(
-        checkout_by_id(connection, view.id)?.0,
-    )))
+    Ok((number_id, authorization_id))
 }
 
 /// Sending a seal: [`checkout::on_send_seal`] decides, this records it and queues it.
