@@ -423,8 +423,8 @@ pub(crate) fn checkout_event(view: &CheckoutView, now_s: i64) -> Result<Checkout
 }
 
 /// The one use of a certificate as stored ([`certificate::use_once`]): what it writes,
-/// or the answer refusing it.
-pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> Result<OneUse, UseOutcome> {
+/// or why not.
+pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> Result<OneUse, UseRefusal> {
     let facts = certificate::Certificate {
         disposable: record.kind == CertificateKind::Disposable,
         used_at_s: record.used_at_s,
@@ -432,13 +432,18 @@ pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> Result<OneU
         not_before_s: record.not_before_s,
         not_after_s: record.not_after_s,
     };
-    certificate::use_once(&facts, now_s).map_err(|refusal| match refusal {
+    certificate::use_once(&facts, now_s)
+}
+
+/// The answer to a refused use.
+pub(crate) fn use_refused(refusal: UseRefusal) -> UseOutcome {
+    match refusal {
         UseRefusal::NotDisposable => UseOutcome::NotDisposable,
         UseRefusal::AlreadyUsed => UseOutcome::AlreadyUsed,
         UseRefusal::Revoked => UseOutcome::Revoked,
         UseRefusal::NotYetValid => UseOutcome::NotYetValid,
         UseRefusal::Expired => UseOutcome::Expired,
-    })
+    }
 }
 
 /// A sign-in's success: the wrong passwords' count, the pauses in a row, the pause, the

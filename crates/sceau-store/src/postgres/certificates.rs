@@ -166,7 +166,7 @@ pub(super) async fn use_once(c: &Conn, serial: &str, now_s: i64) -> Result<UseOu
     };
     let used = match crate::shared::use_verdict(&certificate_row(&row)?, now_s) {
         Ok(used) => used,
-        Err(refused) => return Ok(refused),
+        Err(refusal) => return Ok(crate::shared::use_refused(refusal)),
     };
     exec(
         c,

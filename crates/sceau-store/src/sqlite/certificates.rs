@@ -166,7 +166,7 @@ pub(super) fn use_once(
     };
     let used = match crate::shared::use_verdict(&record, now_s) {
         Ok(used) => used,
-        Err(refused) => return Ok(refused),
+        Err(refusal) => return Ok(crate::shared::use_refused(refusal)),
     };
     let changed = connection
         .prepare_cached(
