@@ -6,6 +6,8 @@
 
 pub mod bank;
 pub mod card;
+pub mod certificate;
+pub mod checkout;
 pub mod clearing;
 pub mod decline;
 pub mod ledger;
@@ -16,6 +18,7 @@ pub mod policy;
 pub mod reach;
 pub mod seal;
 pub mod sign_in;
+pub mod signature;
 pub mod text;
 pub mod words;
 

@@ -210,6 +210,73 @@ pub fn decide(usage: &NumberUsage, attempt: &Attempt, now_s: i64) -> Verdict {
     })
 }
 
+/// The holder of a number, as an authorization sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder {
+    pub client_id: i64,
+    pub blocked: bool,
+    /// Payments are paused until then (0: never).
+    pub paused_until_s: i64,
+    pub consecutive_failures: u32,
+}
+
+/// What an authorization attempt does, everything the store writes for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizationPlan {
+    /// Declined: nothing is written.
+    Decline(Decline),
+    /// Wrong expiry or security code: write the number's `usage` (a failed try, which
+    /// may block it) and the holder's consecutive failures (which may pause them until
+    /// `paused_until_s`); declined `WrongCardDetails`.
+    WrongDetails {
+        usage: NumberUsage,
+        client_id: i64,
+        holder_failures: u32,
+        paused_until_s: Option<i64>,
+    },
+    /// Approved by the policy: hold the amount on the holder's account if its floor
+    /// allows it (else `Decline(InsufficientFunds)`, nothing written), write the number's
+    /// `usage`, start the holder's consecutive failures again (`reset_failures`: they
+    /// were not zero) and record the authorization.
+    Approve {
+        usage: NumberUsage,
+        reset_failures: bool,
+    },
+}
+
+/// What an authorization attempt with a number does (`None`: no such number); see
+/// [`AuthorizationPlan`]. The attempt's `holder_blocked` is taken from `holder`.
+pub fn plan_authorization(
+    number: Option<(&NumberUsage, &Holder)>,
+    attempt: &Attempt,
+    now_s: i64,
+) -> AuthorizationPlan {
+    let Some((usage, holder)) = number else {
+        return AuthorizationPlan::Decline(Decline::UnknownNumber);
+    };
+    let attempt = Attempt {
+        holder_blocked: holder.blocked || now_s < holder.paused_until_s,
+        ..*attempt
+    };
+    match decide(usage, &attempt, now_s) {
+        Verdict::Decline(decline) => AuthorizationPlan::Decline(decline),
+        Verdict::WrongDetails(usage) => {
+            let (holder_failures, paused_until_s) =
+                client_failure(holder.consecutive_failures, now_s);
+            AuthorizationPlan::WrongDetails {
+                usage,
+                client_id: holder.client_id,
+                holder_failures,
+                paused_until_s,
+            }
+        }
+        Verdict::Approve(usage) => AuthorizationPlan::Approve {
+            usage,
+            reset_failures: holder.consecutive_failures > 0,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,5 +509,84 @@ mod tests {
         assert_eq!(NumberState::Live.shown(10, 9), "live");
         assert_eq!(NumberState::Live.shown(10, 10), "expired");
         assert_eq!(NumberState::Consumed.shown(10, 100), "consumed");
+    }
+
+    fn holder(consecutive_failures: u32) -> Holder {
+        Holder {
+            client_id: 4,
+            blocked: false,
+            paused_until_s: 0,
+            consecutive_failures,
+        }
+    }
+
+    #[test]
+    fn the_plan_of_an_authorization() {
+        let number = usage(policy());
+        let plan = |holder: &Holder, attempt: Attempt| {
+            plan_authorization(Some((&number, holder)), &attempt, NOW)
+        };
+        assert_eq!(
+            plan_authorization(None, &attempt(1, 100), NOW),
+            AuthorizationPlan::Decline(Decline::UnknownNumber)
+        );
+        let Verdict::Approve(after) = decide(&number, &attempt(1, 100), NOW) else {
+            unreachable!("a fresh number is approved");
+        };
+        assert_eq!(
+            plan(&holder(0), attempt(1, 100)),
+            AuthorizationPlan::Approve {
+                usage: after,
+                reset_failures: false
+            }
+        );
+        assert_eq!(
+            plan(&holder(2), attempt(1, 100)),
+            AuthorizationPlan::Approve {
+                usage: after,
+                reset_failures: true
+            }
+        );
+        let paused = Holder {
+            paused_until_s: NOW + 1,
+            ..holder(0)
+        };
+        assert_eq!(
+            plan(&paused, attempt(1, 100)),
+            AuthorizationPlan::Decline(Decline::Blocked)
+        );
+        let blocked = Holder {
+            blocked: true,
+            ..holder(0)
+        };
+        assert_eq!(
+            plan(&blocked, attempt(1, 100)),
+            AuthorizationPlan::Decline(Decline::Blocked)
+        );
+        let wrong = Attempt {
+            details_match: false,
+            ..attempt(1, 100)
+        };
+        let Verdict::WrongDetails(counted) = decide(&number, &wrong, NOW) else {
+            unreachable!("wrong details are counted");
+        };
+        assert_eq!(
+            plan(&holder(1), wrong),
+            AuthorizationPlan::WrongDetails {
+                usage: counted,
+                client_id: 4,
+                holder_failures: 2,
+                paused_until_s: None
+            }
+        );
+        assert_eq!(
+            plan(&holder(CLIENT_FAILURES_MAX - 1), wrong),
+            AuthorizationPlan::WrongDetails {
+                usage: counted,
+                client_id: 4,
+                holder_failures: 0,
+                paused_until_s: Some(NOW + CLIENT_PAUSE_S)
+            }
+        );
     }
 }

@@ -376,53 +376,7 @@ impl LedgerReport {
     }
 }
 
-/// Where a checkout stands: `Open → Held → Paid | Failed`, and `Open | Held → Expired`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckoutState {
-    /// Waiting for the client to sign in.
-    Open,
-    /// The client signed in and the amount is held on their account: the electronic
-    /// check is shown, a seal may be sent and typed.
-    Held,
-    /// The seal was typed right: the hold was captured.
-    Paid,
-    /// The payment failed (three wrong seals); the hold was released.
-    Failed,
-    /// The session ran out before it was paid; any hold was released.
-    Expired,
-}
-
-impl CheckoutState {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            CheckoutState::Open => "open",
-            CheckoutState::Held => "held",
-            CheckoutState::Paid => "paid",
-            CheckoutState::Failed => "failed",
-            CheckoutState::Expired => "expired",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<CheckoutState> {
-        match text {
-            "open" => Some(CheckoutState::Open),
-            "held" => Some(CheckoutState::Held),
-            "paid" => Some(CheckoutState::Paid),
-            "failed" => Some(CheckoutState::Failed),
-            "expired" => Some(CheckoutState::Expired),
-            _ => None,
-        }
-    }
-
-    /// Whether nothing can change it any more.
-    pub fn is_final(&self) -> bool {
-        matches!(
-            self,
-            CheckoutState::Paid | CheckoutState::Failed | CheckoutState::Expired
-        )
-    }
-}
+pub use sceau_domain::checkout::{CheckoutRefusal, CheckoutState};
 
 /// A merchant's request for a payment by seal (operations 125–137).
 pub struct NewCheckout {
@@ -492,75 +446,6 @@ pub struct HoldCheckout {
     /// Checkouts the client may have held at once (this one included).
     pub held_max: i64,
     pub now_s: i64,
-}
-
-/// Why a step of a checkout was refused (not a decline of the payment).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckoutRefusal {
-    NotFound,
-    /// Another client signed in on this checkout first.
-    OtherClient,
-    /// The checkout is not in the state this step needs (already paid, failed...).
-    WrongState,
-    Expired,
-    /// No new seal before `until_s`.
-    SealCooldown {
-        until_s: i64,
-    },
-    /// All the seals this payment may have were sent.
-    NoSealsLeft,
-    /// No seal was sent, or a newer one replaced it.
-    NoLiveSeal,
-    /// The client's payments are paused (after consecutive failures) or blocked.
-    ClientStopped,
-    /// The client already has as many checkouts held as allowed.
-    TooManyHeld,
-    /// The client was sent as many seals this hour as allowed.
-    TooManySeals,
-    /// The client was sent as many messages this hour as allowed, all kinds together.
-    TooManyMessages,
-    /// The session the seal was typed in has ended (signed out, or expired).
-    SignedOut,
-}
-
-impl CheckoutRefusal {
-    pub fn code(&self) -> &'static str {
-        match self {
-            CheckoutRefusal::NotFound => "checkout_not_found",
-            CheckoutRefusal::OtherClient => "checkout_of_another_client",
-            CheckoutRefusal::WrongState => "checkout_state",
-            CheckoutRefusal::Expired => "checkout_expired",
-            CheckoutRefusal::SealCooldown { .. } => "seal_cooldown",
-            CheckoutRefusal::NoSealsLeft => "no_seals_left",
-            CheckoutRefusal::NoLiveSeal => "no_live_seal",
-            CheckoutRefusal::ClientStopped => "client_paused",
-            CheckoutRefusal::TooManyHeld => "too_many_checkouts",
-            CheckoutRefusal::TooManySeals => "too_many_seals",
-            CheckoutRefusal::TooManyMessages => "too_many_messages",
-            CheckoutRefusal::SignedOut => "unauthorized",
-        }
-    }
-}
-
-impl From<TooMany> for CheckoutRefusal {
-    fn from(too_many: TooMany) -> CheckoutRefusal {
-        match too_many {
-            TooMany::Seals | TooMany::Numbers => CheckoutRefusal::TooManySeals,
-            TooMany::Messages => CheckoutRefusal::TooManyMessages,
-        }
-    }
-}
-
-impl From<sceau_domain::seal::ResendRefusal> for CheckoutRefusal {
-    fn from(refusal: sceau_domain::seal::ResendRefusal) -> CheckoutRefusal {
-        match refusal {
-            sceau_domain::seal::ResendRefusal::Cooldown { until_s } => {
-                CheckoutRefusal::SealCooldown { until_s }
-            }
-            sceau_domain::seal::ResendRefusal::NoneLeft => CheckoutRefusal::NoSealsLeft,
-        }
-    }
 }
 
 pub enum HoldOutcome {
@@ -845,45 +730,9 @@ pub enum UseOutcome {
     Unknown,
 }
 
-/// RFC 5280's reason code cessationOfOperation: a disposable certificate after its use.
-pub const REVOKED_AFTER_USE: u8 = 5;
+pub use sceau_domain::certificate::REVOKED_AFTER_USE;
 
-/// Where a request for a signature in a client's name stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignatureState {
-    /// Waiting for the seal sent to the client's phone.
-    AwaitingSeal,
-    /// The right seal was typed: the client consented to sign this very data. The
-    /// signature is being made (or is made again after a failure).
-    Sealed,
-    /// Signed: the signature is stored.
-    Signed,
-    /// Three wrong seals: nothing will be signed for this request.
-    Failed,
-}
-
-impl SignatureState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignatureState::AwaitingSeal => "awaiting_seal",
-            SignatureState::Sealed => "sealed",
-            SignatureState::Signed => "signed",
-            SignatureState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<SignatureState> {
-        [
-            SignatureState::AwaitingSeal,
-            SignatureState::Sealed,
-            SignatureState::Signed,
-            SignatureState::Failed,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == text)
-    }
-}
+pub use sceau_domain::signature::SignatureState;
 
 /// A request for a signature in a client's name, and its seal (sent in the same
 /// transaction).

@@ -4,14 +4,20 @@
 use crate::StoreError;
 use crate::model::{
     AuthorizationView, BankDetails, CertificateKind, CertificateRecord, CheckoutEvent,
-    CheckoutView, ClearingBatch, Payout, PayoutLine, UseOutcome,
+    CheckoutView, ClearingBatch, CommandRequest, MerchantCommand, NumberView, Outcome, Payout,
+    PayoutLine, SealOutcome, SignatureRequestView, SignatureSealOutcome, TypedSeal, UseOutcome,
 };
 use sceau_domain::Currency;
 use sceau_domain::Money;
-use sceau_domain::decline::Rejection;
+use sceau_domain::certificate::{self, OneUse, UseRefusal};
+use sceau_domain::checkout::{Checkout, EXPIRING, HoldMissing, SealPlan, Stage};
+use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::AuthorizationFigures;
+use sceau_domain::policy::{self, Attempt, AuthorizationPlan, Holder, NumberUsage};
 use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
 use sceau_domain::seal::SealStatus;
+use sceau_domain::signature::{self, SignaturePlan};
+use subtle::ConstantTimeEq;
 
 /// A policy as the columns `amount_rule`, `amount_limit`, `merchant_lock`, `merchant_id`.
 pub(crate) fn policy_columns(
@@ -198,7 +204,194 @@ pub(crate) const LEDGER_CHECKS: &[(&str, &str)] = &[
 ];
 
 /// A checkout's failure after its third wrong seal.
-pub const CHECKOUT_FAILED_SEAL: &str = "seal_tries_exhausted";
+pub use sceau_domain::checkout::FAILED_SEAL as CHECKOUT_FAILED_SEAL;
+
+/// A checkout as its rules take it; `Err` for one held without an authorization.
+pub(crate) fn checkout_facts(view: &CheckoutView) -> Result<Checkout, StoreError> {
+    Ok(Checkout {
+        stage: Stage::of(view.state, view.authorization_id).ok_or_else(|| {
+            StoreError::Corrupt(format!("checkout {} held without authorization", view.id))
+        })?,
+        client_id: view.client_id,
+        expires_at_s: view.expires_at_s,
+        seal: seal_status(view),
+    })
+}
+
+/// `sql` with its `{}` replaced by the states the expiry sweep ends, as literals (so
+/// that the partial index on them serves the query).
+pub(crate) fn expiring_sql(sql: &str) -> String {
+    let states: Vec<String> = EXPIRING
+        .iter()
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect();
+    sql.replace("{}", &states.join(", "))
+}
+
+/// A held checkout whose authorization is gone.
+pub(crate) fn hold_missing(missing: HoldMissing) -> StoreError {
+    StoreError::Corrupt(format!(
+        "authorization {} of a held checkout vanished",
+        missing.authorization_id
+    ))
+}
+
+/// The answer to a typed seal whose plan writes nothing.
+pub(crate) fn unwritten(plan: SealPlan) -> Option<SealOutcome> {
+    match plan {
+        SealPlan::Refused(refusal) => Some(SealOutcome::Refused(refusal)),
+        SealPlan::Expired => Some(SealOutcome::Expired),
+        _ => None,
+    }
+}
+
+/// Whether the typed seal is `view`'s live seal.
+pub(crate) fn sealed_by(typed: &TypedSeal, view: &CheckoutView) -> bool {
+    view.seal
+        .as_ref()
+        .is_some_and(|stored| (typed.check)(view, stored))
+}
+
+/// A signature request as its rules take it.
+pub(crate) fn signature_facts(view: &SignatureRequestView) -> signature::Request {
+    signature::Request {
+        client_id: view.client_id,
+        state: view.state,
+        issued_at_s: view.seal.issued_at_s,
+        expires_at_s: view.seal.expires_at_s,
+        wrong_tries: view.wrong_tries,
+    }
+}
+
+/// The answer to a seal typed for a signature request whose plan writes nothing.
+pub(crate) fn signature_unwritten(
+    plan: SignaturePlan,
+    view: Option<SignatureRequestView>,
+) -> Result<SignatureSealOutcome, StoreError> {
+    Ok(match (plan, view) {
+        (SignaturePlan::NotAwaiting, Some(view)) => SignatureSealOutcome::NotAwaiting(view),
+        (SignaturePlan::NotFound, _) => SignatureSealOutcome::NotFound,
+        (SignaturePlan::ClientStopped, _) => SignatureSealOutcome::ClientStopped,
+        (SignaturePlan::Expired, _) => SignatureSealOutcome::Expired,
+        _ => {
+            return Err(StoreError::Corrupt(
+                "a signature seal plan unwritten".into(),
+            ));
+        }
+    })
+}
+
+/// The update a signature seal plan makes, on condition that the request still awaits
+/// its seal (`?1`/`$1`: the request; `?2`/`$2` the wrong tries added; `?3`/`$3` the new
+/// state; `?4`/`$4` the state it must be in).
+pub(crate) const SIGNATURE_SEAL_UPDATE_SQLITE: &str = "UPDATE signature_requests \
+     SET wrong_tries = wrong_tries + ?2, state = ?3 WHERE id = ?1 AND state = ?4";
+pub(crate) const SIGNATURE_SEAL_UPDATE_POSTGRES: &str = "UPDATE signature_requests \
+     SET wrong_tries = wrong_tries + $2, state = $3 WHERE id = $1 AND state = $4";
+
+/// The update that moves a request on after its signing (`?1`/`$1`: the public id,
+/// `?2`/`$2` the new state, `?3`/`$3` the state it must be in, `?4`/`$4` the signature
+/// if any, `?5`/`$5` the time).
+pub(crate) const SIGNED_UPDATE_SQLITE: &str = "UPDATE signature_requests SET state = ?2, \
+     signature = COALESCE(?4, signature), signed_at = COALESCE(?5, signed_at) \
+     WHERE public_id = ?1 AND state = ?3";
+pub(crate) const SIGNED_UPDATE_POSTGRES: &str = "UPDATE signature_requests SET state = $2, \
+     signature = COALESCE($4, signature), signed_at = COALESCE($5, signed_at) \
+     WHERE public_id = $1 AND state = $3";
+
+/// Everything an authorization needs to know about the number and its holder, read in
+/// one query by either backend.
+pub(crate) struct NumberForAuthorization {
+    pub(crate) view: NumberView,
+    /// The holder's account, where the amount is held.
+    pub(crate) account_id: i64,
+    pub(crate) details_fingerprint: Vec<u8>,
+    pub(crate) usage: NumberUsage,
+    pub(crate) version: i64,
+    pub(crate) holder: Holder,
+}
+
+/// What an authorization request does with the number found for it
+/// ([`policy::plan_authorization`]); the details are compared in constant time here.
+pub(crate) fn authorization_plan(
+    number: Option<&NumberForAuthorization>,
+    request: &CommandRequest,
+) -> Result<AuthorizationPlan, StoreError> {
+    let MerchantCommand::Authorize {
+        details_fingerprint,
+        amount,
+        currency,
+        ..
+    } = &request.command
+    else {
+        return Err(StoreError::Corrupt(
+            "authorize called with another command".into(),
+        ));
+    };
+    let attempt = |number: &NumberForAuthorization| Attempt {
+        merchant_id: request.merchant_id,
+        amount_minor: *amount,
+        same_currency: number.view.currency == currency.code(),
+        details_match: bool::from(
+            number
+                .details_fingerprint
+                .as_slice()
+                .ct_eq(details_fingerprint.as_slice()),
+        ),
+        holder_blocked: false,
+    };
+    Ok(match number {
+        Some(number) => policy::plan_authorization(
+            Some((&number.usage, &number.holder)),
+            &attempt(number),
+            request.now_s,
+        ),
+        None => AuthorizationPlan::Decline(Decline::UnknownNumber),
+    })
+}
+
+/// An authorization declined with nothing written.
+pub(crate) fn declined(decline: Decline) -> Outcome {
+    Outcome::Declined {
+        decline,
+        paused: None,
+    }
+}
+
+/// The authorization an approved request records, under the id it gets.
+pub(crate) fn approved_authorization(
+    request: &CommandRequest,
+    number: &NumberView,
+    id: i64,
+) -> Result<AuthorizationView, StoreError> {
+    let MerchantCommand::Authorize {
+        amount,
+        currency,
+        merchant_reference,
+        hold_ttl_s,
+        ..
+    } = &request.command
+    else {
+        return Err(StoreError::Corrupt(
+            "authorize called with another command".into(),
+        ));
+    };
+    Ok(AuthorizationView {
+        id,
+        merchant_id: request.merchant_id,
+        number_id: number.id,
+        number_last_four: number.last_four.clone(),
+        client_id: number.client_id,
+        currency: currency.code().to_owned(),
+        amount: *amount,
+        captured: 0,
+        refunded: 0,
+        state: sceau_domain::ledger::AuthorizationState::Authorized,
+        merchant_reference: merchant_reference.clone(),
+        created_at_s: request.now_s,
+        hold_expires_at_s: request.now_s.saturating_add(*hold_ttl_s),
+    })
+}
 
 /// The live seal's figures as the seal rules take them.
 pub(crate) fn seal_status(view: &CheckoutView) -> Option<SealStatus> {
@@ -229,21 +422,27 @@ pub(crate) fn checkout_event(view: &CheckoutView, now_s: i64) -> Result<Checkout
     })
 }
 
-/// Whether a disposable certificate may be used at `now_s`, as it is stored: the
-/// verdict, or `Granted` with the record as it was read (the caller records the use).
-pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> UseOutcome {
-    if record.kind != CertificateKind::Disposable {
-        UseOutcome::NotDisposable
-    } else if record.used_at_s.is_some() {
-        UseOutcome::AlreadyUsed
-    } else if record.revoked_at_s.is_some() {
-        UseOutcome::Revoked
-    } else if now_s < record.not_before_s {
-        UseOutcome::NotYetValid
-    } else if now_s > record.not_after_s {
-        UseOutcome::Expired
-    } else {
-        UseOutcome::Granted(record.clone())
+/// The one use of a certificate as stored ([`certificate::use_once`]): what it writes,
+/// or why not.
+pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> Result<OneUse, UseRefusal> {
+    let facts = certificate::Certificate {
+        disposable: record.kind == CertificateKind::Disposable,
+        used_at_s: record.used_at_s,
+        revoked_at_s: record.revoked_at_s,
+        not_before_s: record.not_before_s,
+        not_after_s: record.not_after_s,
+    };
+    certificate::use_once(&facts, now_s)
+}
+
+/// The answer to a refused use.
+pub(crate) fn use_refused(refusal: UseRefusal) -> UseOutcome {
+    match refusal {
+        UseRefusal::NotDisposable => UseOutcome::NotDisposable,
+        UseRefusal::AlreadyUsed => UseOutcome::AlreadyUsed,
+        UseRefusal::Revoked => UseOutcome::Revoked,
+        UseRefusal::NotYetValid => UseOutcome::NotYetValid,
+        UseRefusal::Expired => UseOutcome::Expired,
     }
 }
 

@@ -164,15 +164,20 @@ pub(super) async fn use_once(c: &Conn, serial: &str, now_s: i64) -> Result<UseOu
     let Some(row) = opt_row(c, &sql, &[&serial]).await? else {
         return Ok(UseOutcome::Unknown);
     };
-    let outcome = crate::shared::use_verdict(&certificate_row(&row)?, now_s);
-    if !matches!(outcome, UseOutcome::Granted(_)) {
-        return Ok(outcome);
-    }
+    let used = match crate::shared::use_verdict(&certificate_row(&row)?, now_s) {
+        Ok(used) => used,
+        Err(refusal) => return Ok(crate::shared::use_refused(refusal)),
+    };
     exec(
         c,
         "UPDATE certificates SET used_at = $2, revoked_at = $3, revocation_reason = $4 \
          WHERE serial = $1",
-        &[&serial, &now_s, &(now_s + 1), &i16::from(REVOKED_AFTER_USE)],
+        &[
+            &serial,
+            &used.used_at_s,
+            &used.revoked_at_s,
+            &i16::from(used.reason),
+        ],
     )
     .await?;
     Ok(match certificate(c, serial).await? {

@@ -1,8 +1,8 @@
 //! Checkouts paid with a seal (Figures 1–3), and the webhooks that tell merchants: the
 //! steps of `sqlite/checkout.rs`, run on a lane's connection inside its batch.
 //!
-//! Every step reads the checkout, asks `sceau_domain` (`seal::may_send`, `seal::judge`),
-//! and applies the answer with updates conditional on the checkout's `version`. When
+//! Every step reads the checkout, asks `sceau_domain::checkout` for the plan, and
+//! applies it with updates conditional on the checkout's `version`. When
 //! another batch (of this or another instance) changed the checkout meanwhile, the update
 //! finds nothing and the command fails with `checkout_changed_concurrently`, undoing all
 //! it wrote; the batch then runs again with one savepoint per command, and the command
@@ -15,12 +15,16 @@ use super::{Conn, Fail, col, corrupt, evidence, exec, one_row, opt_row, rows};
 use crate::StoreError;
 use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
-use crate::shared::{CHECKOUT_FAILED_SEAL, checkout_event, figures, seal_status};
+use crate::shared::{
+    checkout_event, checkout_facts, expiring_sql, figures, hold_missing, sealed_by, unwritten,
+};
+use sceau_domain::checkout::{
+    self, HoldPlan, ON_EXPIRY, Payer, SealPlan, SealTyped, SignIn, Stage,
+};
 use sceau_domain::decline::Decline;
-use sceau_domain::ledger::{self, AuthorizationState};
+use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy;
 use sceau_domain::reach::MessageKind;
-use sceau_domain::seal::{self, SealVerdict};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -140,7 +144,7 @@ pub(super) async fn create_checkout(
         c,
         "INSERT INTO checkouts (public_id, merchant_id, currency, amount, merchant_reference, object, \
          return_url, webhook_url, state, created_at, expires_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $9) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11, $9, $10, $9) RETURNING id",
         &[
             &checkout.public_id,
             &checkout.merchant_id,
@@ -152,6 +156,7 @@ pub(super) async fn create_checkout(
             &checkout.webhook_url,
             &checkout.now_s,
             &checkout.expires_at_s,
+            &CheckoutState::Open.as_str(),
         ],
     )
     .await?;
@@ -218,78 +223,62 @@ async fn queue_event(c: &Conn, view: &CheckoutView, now_s: i64) -> Result<Eviden
     Ok(record)
 }
 
-/// The checks every step by the client makes first, on the checkout as read: it exists,
-/// is this client's (or nobody's yet), is in `expected` state and has not run out.
-fn check_for_client(
-    found: Option<(CheckoutView, i64)>,
-    client_id: i64,
-    expected: CheckoutState,
-    now_s: i64,
-) -> Result<(CheckoutView, i64), CheckoutRefusal> {
-    let Some((view, version)) = found else {
-        return Err(CheckoutRefusal::NotFound);
-    };
-    if view.client_id.is_some_and(|owner| owner != client_id) {
-        return Err(CheckoutRefusal::OtherClient);
-    }
-    if view.state != expected {
-        return Err(CheckoutRefusal::WrongState);
-    }
-    if now_s >= view.expires_at_s {
-        return Err(CheckoutRefusal::Expired);
-    }
-    Ok((view, version))
-}
-
-/// Reads the checkout and makes [`check_for_client`]'s checks.
-async fn for_client(
-    c: &Conn,
-    checkout_id: i64,
-    client_id: i64,
-    expected: CheckoutState,
-    now_s: i64,
-) -> Result<Result<(CheckoutView, i64), CheckoutRefusal>, Fail> {
-    let found = checkout_where(c, "ch.id = $1", &checkout_id).await?;
-    Ok(check_for_client(found, client_id, expected, now_s))
-}
-
+/// Signing in on a checkout: [`checkout::on_sign_in`] decides, this applies its plan.
 pub(super) async fn hold_checkout(c: &Conn, hold: &HoldCheckout) -> Result<HoldOutcome, Fail> {
     let found = checkout_where(c, "ch.id = $1", &hold.checkout_id).await?;
-    if let Some((view, _)) = &found
-        && view.state == CheckoutState::Held
-        && view.client_id == Some(hold.client_id)
-    {
-        // Signing in again on a checkout already held for this client changes nothing.
-        return Ok(HoldOutcome::Held(Box::new(view.clone())));
-    }
-    let (view, version) =
-        match check_for_client(found, hold.client_id, CheckoutState::Open, hold.now_s) {
-            Ok(found) => found,
-            Err(refusal) => return Ok(HoldOutcome::Refused(refusal)),
-        };
-    let Some(client) = client_where(c, "id = $1", &hold.client_id).await? else {
-        return Ok(HoldOutcome::Refused(CheckoutRefusal::NotFound));
-    };
-    if client.stopped(hold.now_s) {
-        return Ok(HoldOutcome::Declined(Decline::Blocked));
-    }
-    if client.currency.code() != view.currency {
-        return Ok(HoldOutcome::Declined(Decline::CurrencyMismatch));
-    }
+    let facts = found
+        .as_ref()
+        .map(|(view, _)| checkout_facts(view))
+        .transpose()?;
+    let client = client_where(c, "id = $1", &hold.client_id).await?;
     // Under the client's account lock: two holds of one client take turns here.
     let held_now: i64 = match opt_row(
         c,
-        "SELECT count(*) FROM checkouts WHERE client_id = $1 AND state = 'held' AND expires_at > $2",
-        &[&client.id, &hold.now_s],
+        &format!(
+            "SELECT count(*) FROM checkouts WHERE client_id = $1 AND state = '{}' AND expires_at > $2",
+            CheckoutState::Held.as_str()
+        ),
+        &[&hold.client_id, &hold.now_s],
     )
     .await?
     {
         Some(row) => col(&row, 0)?,
         None => 0,
     };
-    if held_now >= hold.held_max {
-        return Ok(HoldOutcome::Refused(CheckoutRefusal::TooManyHeld));
+    let plan = checkout::on_sign_in(&SignIn {
+        checkout: facts.as_ref(),
+        client_id: hold.client_id,
+        payer: client
+            .as_ref()
+            .zip(found.as_ref())
+            .map(|(client, (view, _))| Payer {
+                stopped: client.stopped(hold.now_s),
+                same_currency: client.currency.code() == view.currency,
+            }),
+        held_now,
+        held_max: hold.held_max,
+        now_s: hold.now_s,
+    });
+    match (plan, found, client) {
+        (HoldPlan::Hold, Some((view, version)), Some(client)) => {
+            take_hold(c, hold, &view, version, &client).await
+        }
+        (HoldPlan::AlreadyHeld, Some((view, _)), _) => Ok(HoldOutcome::Held(Box::new(view))),
+        (HoldPlan::Refused(refusal), _, _) => Ok(HoldOutcome::Refused(refusal)),
+        (HoldPlan::Declined(decline), _, _) => Ok(HoldOutcome::Declined(decline)),
+        _ => Err(corrupt("a hold planned on nothing")),
     }
+}
+
+/// [`HoldPlan::Hold`]: the hold under the client's floor, the single-use number, the
+/// authorization, and the checkout held with them.
+async fn take_hold(
+    c: &Conn,
+    hold: &HoldCheckout,
+    view: &CheckoutView,
+    version: i64,
+    client: &ClientRecord,
+) -> Result<HoldOutcome, Fail> {
     // The client's account is locked by the batch; the floor is the update's condition.
     let held = exec(
         c,
@@ -300,8 +289,44 @@ pub(super) async fn hold_checkout(c: &Conn, hold: &HoldCheckout) -> Result<HoldO
     if held != 1 {
         return Ok(HoldOutcome::Declined(Decline::InsufficientFunds));
     }
-    // The payment means of the check (zone 25): a single-use number for exactly this
-    // amount and merchant, used by this payment at once.
+    let (number_id, authorization_id) = draw_and_authorize(c, hold, view, client).await?;
+    // Signing in on the merchant's checkout names the merchant: it may reach the client.
+    ops::record_merchant_client(c, view.merchant_id, client.id, hold.now_s).await?;
+    update_checkout(
+        c,
+        view.id,
+        version,
+        "state = $4, client_id = $5, authorization_id = $6",
+        &[&CheckoutState::Held.as_str(), &client.id, &authorization_id],
+        hold.now_s,
+    )
+    .await?;
+    let number = super::read::number(c, number_id).await?;
+    let authorization = super::read::authorization(c, view.merchant_id, authorization_id)
+        .await?
+        .ok_or_else(|| corrupt("authorization of a held checkout"))?;
+    let authorized = AuthorizationEvent::Authorized;
+    evidence::write_all(
+        c,
+        vec![
+            records::number_issued(&number, hold.now_s)?,
+            records::authorization(&authorization, authorized, hold.now_s)?,
+        ],
+    )
+    .await?;
+    Ok(HoldOutcome::Held(Box::new(
+        checkout_by_id(c, view.id).await?.0,
+    )))
+}
+
+/// The payment means of the check (zone 25): a single-use number for exactly this
+/// amount and merchant, used at once by the authorization of the hold. Their ids.
+async fn draw_and_authorize(
+    c: &Conn,
+    hold: &HoldCheckout,
+    view: &CheckoutView,
+    client: &ClientRecord,
+) -> Result<(i64, i64), Fail> {
     let number = one_row(
         c,
         "INSERT INTO numbers (client_id, account_id, currency, fingerprint, details_fingerprint, last_four, \
@@ -347,54 +372,19 @@ pub(super) async fn hold_checkout(c: &Conn, hold: &HoldCheckout) -> Result<HoldO
     )
     .await?;
     let authorization_id: i64 = col(&authorization, 0)?;
-    // Signing in on the merchant's checkout names the merchant: it may reach the client.
-    ops::record_merchant_client(c, view.merchant_id, client.id, hold.now_s).await?;
-    update_checkout(
-        c,
-        view.id,
-        version,
-        "state = 'held', client_id = $4, authorization_id = $5",
-        &[&client.id, &authorization_id],
-        hold.now_s,
-    )
-    .await?;
-    let number = super::read::number(c, number_id).await?;
-    let authorization = super::read::authorization(c, view.merchant_id, authorization_id)
-        .await?
-        .ok_or_else(|| corrupt("authorization of a held checkout"))?;
-    let authorized = AuthorizationEvent::Authorized;
-    evidence::write_all(
-        c,
-        vec![
-            records::number_issued(&number, hold.now_s)?,
-            records::authorization(&authorization, authorized, hold.now_s)?,
-        ],
-    )
-    .await?;
-    Ok(HoldOutcome::Held(Box::new(
-        checkout_by_id(c, view.id).await?.0,
-    )))
+    Ok((number_id, authorization_id))
 }
 
+/// Sending a seal: [`checkout::on_send_seal`] decides, this records it and queues it.
 pub(super) async fn send_seal(c: &Conn, send: &SendSeal) -> Result<SendOutcome, Fail> {
-    let (view, version) = match for_client(
-        c,
-        send.checkout_id,
-        send.client_id,
-        CheckoutState::Held,
-        send.now_s,
-    )
-    .await?
-    {
-        Ok(found) => found,
-        Err(refusal) => return Ok(SendOutcome::Refused(refusal)),
-    };
-    match client_where(c, "id = $1", &send.client_id).await? {
-        Some(client) if !client.stopped(send.now_s) => {}
-        _ => return Ok(SendOutcome::Refused(CheckoutRefusal::ClientStopped)),
-    }
+    let found = checkout_where(c, "ch.id = $1", &send.checkout_id).await?;
+    let facts = found
+        .as_ref()
+        .map(|(view, _)| checkout_facts(view))
+        .transpose()?;
+    let client = client_where(c, "id = $1", &send.client_id).await?;
     // Under the client's account lock (`Guard::Client`).
-    let allowed = ops::budget_allows(
+    let budget = ops::budget_allows(
         c,
         &send.message.address,
         MessageKind::PaymentSeal,
@@ -403,13 +393,14 @@ pub(super) async fn send_seal(c: &Conn, send: &SendSeal) -> Result<SendOutcome, 
         send.now_s,
     )
     .await?;
-    if let Err(too_many) = allowed {
-        return Ok(SendOutcome::Refused(too_many.into()));
-    }
-    let status = seal_status(&view);
-    if let Err(refusal) = seal::may_send(status.as_ref(), send.now_s) {
-        return Ok(SendOutcome::Refused(refusal.into()));
-    }
+    let may_pay = client.is_some_and(|client| !client.stopped(send.now_s));
+    let decided =
+        checkout::on_send_seal(facts.as_ref(), send.client_id, may_pay, budget, send.now_s);
+    let (view, version) = match (decided, found) {
+        (Ok(()), Some(found)) => found,
+        (Err(refusal), _) => return Ok(SendOutcome::Refused(refusal)),
+        (Ok(()), None) => return Err(corrupt("a seal sent for nothing")),
+    };
     update_checkout(
         c,
         view.id,
@@ -431,23 +422,6 @@ pub(super) async fn send_seal(c: &Conn, send: &SendSeal) -> Result<SendOutcome, 
     Ok(SendOutcome::Sent(Box::new(view)))
 }
 
-/// The authorization behind a held checkout, for capture or release.
-async fn authorization_of(c: &Conn, view: &CheckoutView) -> Result<AuthorizationRow, Fail> {
-    let Some(authorization_id) = view.authorization_id else {
-        return Err(Fail::Store(StoreError::Corrupt(format!(
-            "checkout {} held without authorization",
-            view.id
-        ))));
-    };
-    ops::authorization_row_of(c, view.merchant_id, authorization_id)
-        .await?
-        .ok_or_else(|| {
-            Fail::Store(StoreError::Corrupt(format!(
-                "authorization {authorization_id} vanished"
-            )))
-        })
-}
-
 /// Counts a wrong seal against the client: returns the pause it starts, if any. The
 /// client's account is locked by the batch (it is the hold's debit account).
 pub(super) async fn count_client_failure(
@@ -461,7 +435,7 @@ pub(super) async fn count_client_failure(
         &[&client_id],
     )
     .await?;
-    let failures = u32::try_from(col::<i64>(&row, 0)?).unwrap_or(u32::MAX);
+    let failures = crate::error::stored_count(col(&row, 0)?, "clients.consecutive_failures")?;
     let (failures, paused_until_s) = policy::client_failure(failures, now_s);
     exec(
         c,
@@ -487,125 +461,115 @@ fn ensure_locked(view: &CheckoutView, client: &ClientRecord, locked: &[i64]) -> 
     Ok(())
 }
 
+/// A typed seal: [`checkout::on_typed_seal`] decides, [`apply_seal`] writes its plan.
 /// `locked`: the accounts the batch locked for this command.
 pub(super) async fn type_seal(
     c: &Conn,
     typed: &TypedSeal,
     locked: &[i64],
 ) -> Result<SealOutcome, Fail> {
-    let Some(client_id) =
-        super::read::session_client(c, &typed.session_token_hash, typed.now_s).await?
-    else {
-        return Ok(SealOutcome::Refused(CheckoutRefusal::SignedOut));
-    };
+    let session_client =
+        super::read::session_client(c, &typed.session_token_hash, typed.now_s).await?;
     let found = checkout_where(c, "ch.public_id = $1", &typed.public_id).await?;
-    let (view, version) = match check_for_client(found, client_id, CheckoutState::Held, typed.now_s)
-    {
-        Ok(found) => found,
-        Err(refusal) => return Ok(SealOutcome::Refused(refusal)),
+    let facts = found
+        .as_ref()
+        .map(|(view, _)| checkout_facts(view))
+        .transpose()?;
+    let client = match session_client {
+        Some(client_id) => client_where(c, "id = $1", &client_id).await?,
+        None => None,
     };
-    let client = match client_where(c, "id = $1", &client_id).await? {
-        Some(client) if !client.stopped(typed.now_s) => client,
-        _ => return Ok(SealOutcome::Refused(CheckoutRefusal::ClientStopped)),
-    };
-    let (Some(stored), Some(status)) = (&view.seal, seal_status(&view)) else {
-        return Ok(SealOutcome::Refused(CheckoutRefusal::NoLiveSeal));
-    };
-    let matched = (typed.check)(&view, stored);
-    let verdict = seal::judge(&status, matched, typed.now_s);
-    if verdict != SealVerdict::Expired {
-        ensure_locked(&view, &client, locked)?;
-    }
-    match verdict {
-        SealVerdict::Expired => Ok(SealOutcome::Expired),
-        SealVerdict::Accept => accept(c, &view, version, client_id, typed.now_s).await,
-        SealVerdict::Wrong { tries_left } => {
-            update_checkout(
-                c,
-                view.id,
-                version,
-                "seal_wrong_tries = seal_wrong_tries + 1",
-                &[],
-                typed.now_s,
-            )
-            .await?;
-            let judged = records::checkout_seal_judged(&view, Some(tries_left), typed.now_s)?;
-            evidence::write(c, judged).await?;
-            let paused = count_client_failure(c, client_id, typed.now_s).await?;
-            Ok(SealOutcome::Wrong { tries_left, paused })
+    let hold = match (facts.map(|facts| facts.stage), &found) {
+        (Some(Stage::Held { authorization_id }), Some((view, _))) => {
+            ops::authorization_row_of(c, view.merchant_id, authorization_id).await?
         }
-        SealVerdict::Exhausted => {
-            let authorization = authorization_of(c, &view).await?;
-            if ledger::void(&figures(&authorization.view)).is_ok() {
-                ops::release_hold(
-                    c,
-                    &authorization,
-                    AuthorizationState::Voided,
-                    0,
-                    typed.now_s,
-                )
-                .await?;
-            }
-            update_checkout(
-                c,
-                view.id,
-                version,
-                "seal_wrong_tries = seal_wrong_tries + 1, state = 'failed', failure = $4",
-                &[&CHECKOUT_FAILED_SEAL],
-                typed.now_s,
-            )
-            .await?;
-            let judged = records::checkout_seal_judged(&view, Some(0), typed.now_s)?;
-            evidence::write(c, judged).await?;
-            let paused = count_client_failure(c, client_id, typed.now_s).await?;
-            let (view, _) = checkout_by_id(c, view.id).await?;
-            queue_event(c, &view, typed.now_s).await?;
-            Ok(SealOutcome::Failed { view, paused })
-        }
+        _ => None,
+    };
+    let plan = checkout::on_typed_seal(&SealTyped {
+        checkout: facts.as_ref(),
+        session_client,
+        client_may_pay: client
+            .as_ref()
+            .is_some_and(|client| !client.stopped(typed.now_s)),
+        matched: found
+            .as_ref()
+            .is_some_and(|(view, _)| sealed_by(typed, view)),
+        hold: hold.as_ref().map(|row| figures(&row.view)),
+        now_s: typed.now_s,
+    })
+    .map_err(|missing| Fail::Store(hold_missing(missing)))?;
+    if let Some(outcome) = unwritten(plan) {
+        return Ok(outcome);
     }
+    let (Some((view, version)), Some(client)) = (found, client) else {
+        return Err(corrupt("a seal judged on nothing"));
+    };
+    ensure_locked(&view, &client, locked)?;
+    apply_seal(c, &view, version, client.id, plan, hold, typed.now_s).await
 }
 
-/// The right seal: captures the hold in full, marks the checkout paid, clears the
-/// client's failure count and queues the merchant's webhook, all in the batch's
-/// transaction.
-async fn accept(
+/// Writes what [`checkout::on_typed_seal`] planned, in the batch's transaction.
+async fn apply_seal(
     c: &Conn,
     view: &CheckoutView,
     version: i64,
     client_id: i64,
+    plan: SealPlan,
+    hold: Option<AuthorizationRow>,
     now_s: i64,
 ) -> Result<SealOutcome, Fail> {
-    let authorization = authorization_of(c, view).await?;
-    match ledger::capture(&figures(&authorization.view), None, now_s) {
-        Ok(amount) => ops::capture_row(c, &authorization, amount, now_s).await?,
-        Err(rejection) => {
-            // The hold is gone (released by the sweep at the checkout's end): not paid.
-            update_checkout(
-                c,
-                view.id,
-                version,
-                "state = 'failed', failure = $4",
-                &[&rejection.code()],
-                now_s,
-            )
-            .await?;
-            evidence::write(c, records::checkout_seal_judged(view, None, now_s)?).await?;
-            let (view, _) = checkout_by_id(c, view.id).await?;
-            queue_event(c, &view, now_s).await?;
-            return Ok(SealOutcome::Failed { view, paused: None });
+    let Some(change) = plan.change() else {
+        return Err(corrupt("a seal plan with nothing to write"));
+    };
+    match (plan, &hold) {
+        (SealPlan::Pay { amount, .. }, Some(hold)) => {
+            ops::capture_row(c, hold, amount, now_s).await?
         }
+        (SealPlan::Fail { release: true, .. }, Some(hold)) => {
+            ops::release_hold(c, hold, AuthorizationState::Voided, 0, now_s).await?
+        }
+        (SealPlan::Pay { .. } | SealPlan::Fail { release: true, .. }, None) => {
+            return Err(corrupt("a hold planned on without its row"));
+        }
+        _ => {}
     }
-    update_checkout(c, view.id, version, "state = 'paid'", &[], now_s).await?;
-    evidence::write(c, records::checkout_seal_judged(view, None, now_s)?).await?;
-    exec(
+    update_checkout(
         c,
-        "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
-        &[&client_id],
+        view.id,
+        version,
+        "seal_wrong_tries = seal_wrong_tries + $4, state = $5, failure = COALESCE($6, failure)",
+        &[
+            &i64::from(change.wrong_tries_added),
+            &change.state.as_str(),
+            &change.failure,
+        ],
+        now_s,
     )
     .await?;
+    let judged = records::checkout_seal_judged(view, plan.tries_left(), now_s)?;
+    evidence::write(c, judged).await?;
+    let paused = match plan.client_failure() {
+        Some(true) => count_client_failure(c, client_id, now_s).await?,
+        Some(false) => {
+            exec(
+                c,
+                "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
+                &[&client_id],
+            )
+            .await?;
+            None
+        }
+        None => None,
+    };
+    if let SealPlan::Wrong { tries_left } = plan {
+        return Ok(SealOutcome::Wrong { tries_left, paused });
+    }
     let (view, _) = checkout_by_id(c, view.id).await?;
     let record = queue_event(c, &view, now_s).await?;
-    Ok(SealOutcome::Paid(view, Box::new(record)))
+    Ok(match plan {
+        SealPlan::Pay { .. } => SealOutcome::Paid(view, Box::new(record)),
+        _ => SealOutcome::Failed { view, paused },
+    })
 }
 
 /// Ends checkouts whose time has passed. Their holds end with them: a checkout's hold
@@ -615,8 +579,10 @@ async fn accept(
 pub(super) async fn expire_checkouts(c: &Conn, now_s: i64) -> Result<u64, Fail> {
     let due = rows(
         c,
-        "SELECT id, version FROM checkouts WHERE state IN ('open', 'held') AND expires_at <= $1 \
-         ORDER BY expires_at, id LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED",
+        &expiring_sql(
+            "SELECT id, version FROM checkouts WHERE state IN ({}) AND expires_at <= $1 \
+             ORDER BY expires_at, id LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED",
+        ),
         &[&now_s, &CHECKOUT_EXPIRY_BATCH_MAX],
     )
     .await?;
@@ -627,8 +593,8 @@ pub(super) async fn expire_checkouts(c: &Conn, now_s: i64) -> Result<u64, Fail> 
             c,
             id,
             version,
-            "state = 'expired', failure = 'checkout_expired'",
-            &[],
+            "state = $4, failure = $5",
+            &[&ON_EXPIRY.0.as_str(), &ON_EXPIRY.1],
             now_s,
         )
         .await?;

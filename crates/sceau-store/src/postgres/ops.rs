@@ -14,17 +14,17 @@ use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
 use crate::shared::unlock_columns;
 use crate::shared::{
-    CLIENTS_THIS_HOUR_POSTGRES, SENT_THIS_HOUR_POSTGRES, bank_columns, figures, in_currency_of,
+    CLIENTS_THIS_HOUR_POSTGRES, NumberForAuthorization, SENT_THIS_HOUR_POSTGRES,
+    approved_authorization, authorization_plan, bank_columns, declined, figures, in_currency_of,
     policy_columns, sent_this_hour,
 };
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{self, AuthorizationState};
-use sceau_domain::policy::{self, Attempt, NumberUsage, Verdict};
+use sceau_domain::policy::{AuthorizationPlan, Holder, NumberUsage};
 use sceau_domain::reach::{self, MerchantReach, MessageBudget, MessageKind, ReachRefusal, TooMany};
 use std::collections::HashMap;
 use std::sync::LazyLock;
-use subtle::ConstantTimeEq;
 use tokio_postgres::error::SqlState;
 
 use super::command::EXPIRY_BATCH_MAX;
@@ -764,45 +764,40 @@ fn replayed(stored: &str) -> Result<Executed, Fail> {
     })
 }
 
-/// Everything an authorization needs to know about the number, its holder and the
-/// holder's account, read in one query.
-struct NumberForAuthorization {
-    view: NumberView,
-    account_id: i64,
-    details_fingerprint: Vec<u8>,
-    usage: NumberUsage,
-    version: i64,
-    holder_blocked: bool,
-    holder_paused_until_s: i64,
-    holder_failures: i64,
-    /// What the holder's account can still hold: balance − held + credit limit.
-    available: i64,
-}
-
-fn number_for_authorization(row: &tokio_postgres::Row) -> Result<NumberForAuthorization, Fail> {
+/// The number an authorization names, with its holder, and what the holder's account
+/// can still hold (balance − held + credit limit), from one row of
+/// [`read_for_authorizations`].
+fn number_for_authorization(
+    row: &tokio_postgres::Row,
+) -> Result<(NumberForAuthorization, i64), Fail> {
     let view = number_row(row)?;
     let failed_tries: i64 = col(row, 19)?;
+    let holder_failures: i64 = col(row, 23)?;
     let balance: i64 = col(row, 24)?;
     let held: i64 = col(row, 25)?;
     let credit_limit: i64 = col(row, 26)?;
-    Ok(NumberForAuthorization {
+    let number = NumberForAuthorization {
         usage: NumberUsage {
             state: view.state,
             policy: view.policy,
             uses_count: view.uses_count,
             amount_used_minor: view.amount_used,
             locked_merchant: view.locked_merchant,
-            failed_tries: u32::try_from(failed_tries).unwrap_or(u32::MAX),
+            failed_tries: stored_count(failed_tries, "numbers.failed_tries")?,
+        },
+        holder: Holder {
+            client_id: view.client_id,
+            blocked: col(row, 21)?,
+            paused_until_s: col(row, 22)?,
+            consecutive_failures: stored_count(holder_failures, "clients.consecutive_failures")?,
         },
         view,
         account_id: col(row, 17)?,
         details_fingerprint: col(row, 18)?,
         version: col(row, 20)?,
-        holder_blocked: col(row, 21)?,
-        holder_paused_until_s: col(row, 22)?,
-        holder_failures: col(row, 23)?,
-        available: balance.saturating_sub(held).saturating_add(credit_limit),
-    })
+    };
+    let available = balance.saturating_sub(held).saturating_add(credit_limit);
+    Ok((number, available))
 }
 
 /// Writes a number's new usage, on condition that nobody changed it since it was read.
@@ -993,103 +988,63 @@ async fn plan_authorization(
     }))
 }
 
-/// Decides an authorization on what was read. A decline's writes (a wrong try counted)
-/// are made at once; an approval's writes (hold, usage, authorization, idempotency key)
-/// are returned as one statement for the caller to send.
+/// An authorization on what was read: [`authorization_plan`] decides. A decline's
+/// writes (a wrong try counted) are made at once; an approval's writes (hold, usage,
+/// authorization, idempotency key) are returned as one statement for the caller to send.
 async fn authorize_decided(
     c: &Conn,
     request: &CommandRequest,
-    number: Option<NumberForAuthorization>,
+    number: Option<(NumberForAuthorization, i64)>,
     merchant_account: Option<i64>,
     authorization_id: i64,
     record: RecordSlot,
 ) -> Result<Decided, Fail> {
-    let MerchantCommand::Authorize {
-        details_fingerprint,
-        amount,
-        currency,
-        merchant_reference,
-        hold_ttl_s,
-        ..
-    } = &request.command
-    else {
-        return Err(Fail::Store(StoreError::Corrupt(
-            "authorize called with another command".into(),
-        )));
-    };
-    let declined = |decline| {
-        Decided::Done(Outcome::Declined {
-            decline,
-            paused: None,
-        })
-    };
-    let Some(number) = number else {
-        return Ok(declined(Decline::UnknownNumber));
-    };
-    let attempt = Attempt {
-        merchant_id: request.merchant_id,
-        amount_minor: *amount,
-        same_currency: number.view.currency == currency.code(),
-        details_match: bool::from(
-            number
-                .details_fingerprint
-                .as_slice()
-                .ct_eq(details_fingerprint.as_slice()),
-        ),
-        holder_blocked: number.holder_blocked || request.now_s < number.holder_paused_until_s,
-    };
-    let after = match policy::decide(&number.usage, &attempt, request.now_s) {
-        Verdict::Decline(decline) => return Ok(declined(decline)),
-        Verdict::WrongDetails(after) => {
-            if update_number_usage(c, &number, &after).await? != 1 {
-                return Err(changed_concurrently());
-            }
-            let failures = u32::try_from(number.holder_failures).unwrap_or(u32::MAX);
-            let (failures, paused_until_s) = policy::client_failure(failures, request.now_s);
-            exec(
-                c,
-                "UPDATE clients SET consecutive_failures = $2, paused_until = COALESCE($3, paused_until) \
-                 WHERE id = $1",
-                &[&number.view.client_id, &i64::from(failures), &paused_until_s],
-            )
-            .await?;
-            let paused = paused_until_s.map(|until_s| Paused {
-                client_id: number.view.client_id,
-                until_s,
-            });
-            return Ok(Decided::Done(Outcome::Declined {
-                decline: Decline::WrongCardDetails,
-                paused,
-            }));
+    let plan = authorization_plan(number.as_ref().map(|(number, _)| number), request)?;
+    let (after, reset_failures, (number, available)) = match (plan, number) {
+        (AuthorizationPlan::Decline(decline), _) => return Ok(Decided::Done(declined(decline))),
+        (wrong @ AuthorizationPlan::WrongDetails { .. }, Some((number, _))) => {
+            return count_wrong_details(c, &number, wrong).await;
         }
-        Verdict::Approve(after) => after,
+        (
+            AuthorizationPlan::Approve {
+                usage,
+                reset_failures,
+            },
+            Some(found),
+        ) => (usage, reset_failures, found),
+        (_, None) => return Err(super::corrupt("an authorization planned on no number")),
     };
+    let authorization = approved_authorization(request, &number.view, authorization_id)?;
     // The account is locked by the batch, so what was read is what the hold sees; the
     // update's condition checks the floor again all the same.
-    if number.available < *amount {
-        return Ok(declined(Decline::InsufficientFunds));
+    if available < authorization.amount {
+        return Ok(Decided::Done(declined(Decline::InsufficientFunds)));
     }
     let credit_account = match merchant_account {
         Some(id) => id,
-        None => open_merchant_account(c, request.merchant_id, currency.code()).await?,
+        None => open_merchant_account(c, request.merchant_id, &authorization.currency).await?,
     };
-    let now_s = request.now_s;
-    let hold_expires_at_s = now_s.saturating_add(*hold_ttl_s);
-    let authorization = AuthorizationView {
-        id: authorization_id,
-        merchant_id: request.merchant_id,
-        number_id: number.view.id,
-        number_last_four: number.view.last_four.clone(),
-        client_id: number.view.client_id,
-        currency: currency.code().to_owned(),
-        amount: *amount,
-        captured: 0,
-        refunded: 0,
-        state: AuthorizationState::Authorized,
-        merchant_reference: merchant_reference.clone(),
-        created_at_s: now_s,
-        hold_expires_at_s,
-    };
+    approval(
+        request,
+        &number,
+        &after,
+        reset_failures,
+        credit_account,
+        authorization,
+        record,
+    )
+}
+
+/// The writes of an approved authorization, for [`write_approvals`].
+fn approval(
+    request: &CommandRequest,
+    number: &NumberForAuthorization,
+    after: &NumberUsage,
+    reset_failures: bool,
+    credit_account: i64,
+    authorization: AuthorizationView,
+    record: RecordSlot,
+) -> Result<Decided, Fail> {
     let outcome = Outcome::Authorized { authorization };
     let (key, request_hash, stored) = match &request.idempotency {
         Some(key) => (
@@ -1102,9 +1057,15 @@ async fn authorize_decided(
         ),
         None => (None, None, None),
     };
+    let Outcome::Authorized {
+        authorization: view,
+    } = &outcome
+    else {
+        return Err(super::corrupt("an approval without its authorization"));
+    };
     Ok(Decided::Approve(Box::new(Approval {
         account_id: number.account_id,
-        amount: *amount,
+        amount: view.amount,
         number_id: number.view.id,
         version: number.version,
         state: after.state.as_str().to_owned(),
@@ -1112,21 +1073,54 @@ async fn authorize_decided(
         amount_used: after.amount_used_minor,
         failed_tries: i64::from(after.failed_tries),
         locked_merchant: after.locked_merchant,
-        id: authorization_id,
+        id: view.id,
         merchant_id: request.merchant_id,
-        client_id: number.view.client_id,
+        client_id: view.client_id,
         credit_account,
-        currency: currency.code().to_owned(),
-        reference: merchant_reference.clone(),
-        now_s,
-        hold_expires_at_s,
-        reset_failures: number.holder_failures > 0,
+        currency: view.currency.clone(),
+        reference: view.merchant_reference.clone(),
+        now_s: request.now_s,
+        hold_expires_at_s: view.hold_expires_at_s,
+        reset_failures,
         key,
         request_hash,
         stored,
         outcome,
         record,
     })))
+}
+
+/// [`AuthorizationPlan::WrongDetails`]: the number's failed try and the holder's
+/// failures, written at once.
+async fn count_wrong_details(
+    c: &Conn,
+    number: &NumberForAuthorization,
+    plan: AuthorizationPlan,
+) -> Result<Decided, Fail> {
+    let AuthorizationPlan::WrongDetails {
+        usage,
+        client_id,
+        holder_failures,
+        paused_until_s,
+    } = plan
+    else {
+        return Err(super::corrupt("wrong details without their plan"));
+    };
+    if update_number_usage(c, number, &usage).await? != 1 {
+        return Err(changed_concurrently());
+    }
+    exec(
+        c,
+        "UPDATE clients SET consecutive_failures = $2, paused_until = COALESCE($3, paused_until) \
+         WHERE id = $1",
+        &[&client_id, &i64::from(holder_failures), &paused_until_s],
+    )
+    .await?;
+    let paused = paused_until_s.map(|until_s| Paused { client_id, until_s });
+    Ok(Decided::Done(Outcome::Declined {
+        decline: Decline::WrongCardDetails,
+        paused,
+    }))
 }
 
 /// Where an approval's evidence record goes: the id drawn for it, after the number's

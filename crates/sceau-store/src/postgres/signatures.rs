@@ -10,8 +10,11 @@ use super::{Conn, Fail, col, corrupt, exec, opt_row, rows};
 use crate::StoreError;
 use crate::evidence as records;
 use crate::model::*;
+use crate::shared::{
+    SIGNATURE_SEAL_UPDATE_POSTGRES, SIGNED_UPDATE_POSTGRES, signature_facts, signature_unwritten,
+};
 use sceau_domain::reach::MessageKind;
-use sceau_domain::seal::{self, SealStatus, SealVerdict};
+use sceau_domain::signature::{self, SealTyped, SignaturePlan};
 use tokio_postgres::Row;
 
 const COLUMNS: &str = "id, public_id, client_id, document_name, content_digest, state, \
@@ -100,7 +103,7 @@ pub(super) async fn create(
         "INSERT INTO signature_requests (public_id, client_id, document_name, content_digest, \
          state, seal_nonce, seal_digits, seal_issued_at, seal_expires_at, created_at, \
          certificate_serial) \
-         VALUES ($1, $2, $3, $4, 'awaiting_seal', $5, $6, $7, $8, $9, $10)",
+         VALUES ($1, $2, $3, $4, $11, $5, $6, $7, $8, $9, $10)",
         &[
             &new.public_id,
             &new.client_id,
@@ -112,6 +115,7 @@ pub(super) async fn create(
             &new.seal.expires_at_s,
             &new.now_s,
             &new.certificate_serial,
+            &SignatureState::AwaitingSeal.as_str(),
         ],
     )
     .await?;
@@ -123,42 +127,37 @@ pub(super) async fn create(
     Ok(SignatureRequestOutcome::Created(Box::new(view)))
 }
 
+/// A typed seal: [`signature::on_typed_seal`] decides, this applies its plan.
 pub(super) async fn type_seal(
     c: &Conn,
     typed: &TypedSignatureSeal,
 ) -> Result<SignatureSealOutcome, Fail> {
-    let Some(client_id) = session_client(c, &typed.session_token_hash, typed.now_s).await? else {
-        return Ok(SignatureSealOutcome::NotFound);
+    let session_client = session_client(c, &typed.session_token_hash, typed.now_s).await?;
+    let view = request(c, &typed.public_id).await?;
+    let client = match session_client {
+        Some(client_id) => client_where(c, "id = $1", &client_id).await?,
+        None => None,
     };
-    let view = match request(c, &typed.public_id).await? {
-        Some(view) if view.client_id == client_id => view,
-        _ => return Ok(SignatureSealOutcome::NotFound),
-    };
-    if view.state != SignatureState::AwaitingSeal {
-        return Ok(SignatureSealOutcome::NotAwaiting(view));
-    }
-    match client_where(c, "id = $1", &client_id).await? {
-        Some(client) if !client.stopped(typed.now_s) => {}
-        _ => return Ok(SignatureSealOutcome::ClientStopped),
-    }
-    let status = SealStatus {
-        issued_at_s: view.seal.issued_at_s,
-        expires_at_s: view.seal.expires_at_s,
-        wrong_tries: view.wrong_tries,
-        sends: 1,
-    };
-    let matched = (typed.check)(&view);
-    let verdict = seal::judge(&status, matched, typed.now_s);
-    let set = match verdict {
-        SealVerdict::Expired => return Ok(SignatureSealOutcome::Expired),
-        SealVerdict::Accept => "state = 'sealed'",
-        SealVerdict::Wrong { .. } => "wrong_tries = wrong_tries + 1",
-        SealVerdict::Exhausted => "wrong_tries = wrong_tries + 1, state = 'failed'",
+    let facts = view.as_ref().map(signature_facts);
+    let plan = signature::on_typed_seal(&SealTyped {
+        request: facts.as_ref(),
+        session_client,
+        client_may_pay: client.is_some_and(|client| !client.stopped(typed.now_s)),
+        matched: view.as_ref().is_some_and(|view| (typed.check)(view)),
+        now_s: typed.now_s,
+    });
+    let (Some((tries_added, state)), Some(view)) = (plan.change(), &view) else {
+        return Ok(signature_unwritten(plan, view)?);
     };
     let changed = exec(
         c,
-        &format!("UPDATE signature_requests SET {set} WHERE id = $1 AND state = 'awaiting_seal'"),
-        &[&view.id],
+        SIGNATURE_SEAL_UPDATE_POSTGRES,
+        &[
+            &view.id,
+            &i64::from(tries_added),
+            &state.as_str(),
+            &SignatureState::AwaitingSeal.as_str(),
+        ],
     )
     .await?;
     if changed != 1 {
@@ -166,20 +165,16 @@ pub(super) async fn type_seal(
             "signature request changed under its lock".into(),
         )));
     }
-    let tries_left = match verdict {
-        SealVerdict::Wrong { tries_left } => Some(tries_left),
-        SealVerdict::Exhausted | SealVerdict::Expired => Some(0),
-        SealVerdict::Accept => None,
-    };
-    let judged = records::signature_seal_judged(&view, tries_left, typed.now_s);
+    let judged = records::signature_seal_judged(view, plan.tries_left(), typed.now_s);
     super::evidence::write(c, judged).await?;
     let reread = async || {
         request(c, &view.public_id)
             .await?
             .ok_or_else(|| Fail::Store(StoreError::Corrupt("signature request vanished".into())))
     };
-    Ok(match verdict {
-        SealVerdict::Accept => {
+    let client_id = view.client_id;
+    Ok(match plan {
+        SignaturePlan::Seal => {
             exec(
                 c,
                 "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
@@ -188,11 +183,11 @@ pub(super) async fn type_seal(
             .await?;
             SignatureSealOutcome::Sealed(reread().await?)
         }
-        SealVerdict::Wrong { tries_left } => SignatureSealOutcome::Wrong {
+        SignaturePlan::Wrong { tries_left } => SignatureSealOutcome::Wrong {
             tries_left,
             paused: count_client_failure(c, client_id, typed.now_s).await?,
         },
-        SealVerdict::Exhausted | SealVerdict::Expired => {
+        _ => {
             let paused = count_client_failure(c, client_id, typed.now_s).await?;
             SignatureSealOutcome::Failed {
                 view: reread().await?,
@@ -202,30 +197,34 @@ pub(super) async fn type_seal(
     })
 }
 
+/// Moves a sealed request on after its signing (see [`signature::after_signing`]).
+async fn after_signing(
+    c: &Conn,
+    public_id: &str,
+    signature: Option<&[u8]>,
+    now_s: Option<i64>,
+) -> Result<bool, Fail> {
+    let (from, to) = signature::after_signing(signature.is_some());
+    let changed = exec(
+        c,
+        SIGNED_UPDATE_POSTGRES,
+        &[&public_id, &to.as_str(), &from.as_str(), &signature, &now_s],
+    )
+    .await?;
+    Ok(changed == 1)
+}
+
 pub(super) async fn record_signature(
     c: &Conn,
     public_id: &str,
     signature: &[u8],
     now_s: i64,
 ) -> Result<bool, Fail> {
-    let changed = exec(
-        c,
-        "UPDATE signature_requests SET state = 'signed', signature = $2, signed_at = $3 \
-         WHERE public_id = $1 AND state = 'sealed'",
-        &[&public_id, &signature, &now_s],
-    )
-    .await?;
-    Ok(changed == 1)
+    after_signing(c, public_id, Some(signature), Some(now_s)).await
 }
 
 pub(super) async fn fail_sealed(c: &Conn, public_id: &str) -> Result<bool, Fail> {
-    let changed = exec(
-        c,
-        "UPDATE signature_requests SET state = 'failed' WHERE public_id = $1 AND state = 'sealed'",
-        &[&public_id],
-    )
-    .await?;
-    Ok(changed == 1)
+    after_signing(c, public_id, None, None).await
 }
 
 use super::PostgresStore;

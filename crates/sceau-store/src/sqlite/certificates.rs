@@ -164,16 +164,21 @@ pub(super) fn use_once(
     let Some(record) = certificate(connection, serial)? else {
         return Ok(UseOutcome::Unknown);
     };
-    let outcome = crate::shared::use_verdict(&record, now_s);
-    if !matches!(outcome, UseOutcome::Granted(_)) {
-        return Ok(outcome);
-    }
+    let used = match crate::shared::use_verdict(&record, now_s) {
+        Ok(used) => used,
+        Err(refusal) => return Ok(crate::shared::use_refused(refusal)),
+    };
     let changed = connection
         .prepare_cached(
-            "UPDATE certificates SET used_at = ?2, revoked_at = ?2 + 1, revocation_reason = ?3 \
+            "UPDATE certificates SET used_at = ?2, revoked_at = ?3, revocation_reason = ?4 \
              WHERE serial = ?1 AND used_at IS NULL AND revoked_at IS NULL",
         )?
-        .execute(params![serial, now_s, REVOKED_AFTER_USE])?;
+        .execute(params![
+            serial,
+            used.used_at_s,
+            used.revoked_at_s,
+            used.reason
+        ])?;
     if changed != 1 {
         return Ok(UseOutcome::AlreadyUsed);
     }

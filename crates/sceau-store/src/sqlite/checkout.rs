@@ -1,7 +1,7 @@
 //! Checkouts paid with a seal (Figures 1–3), and the webhooks that tell merchants.
 //!
-//! Every step is one command on the writer: it reads the checkout, asks `sceau_domain`
-//! (`seal::may_send`, `seal::judge`), and applies the answer with updates conditional on
+//! Every step is one command on the writer: it reads the checkout, asks
+//! `sceau_domain::checkout` for the plan, and applies it with updates conditional on
 //! the checkout's `version`, so that a seal is accepted once and a try is counted once.
 
 use super::ops::{self, AuthorizationRow};
@@ -9,13 +9,17 @@ use super::read::client_where;
 use crate::StoreError;
 use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
-use crate::shared::{CHECKOUT_FAILED_SEAL, checkout_event, seal_status};
+use crate::shared::{
+    checkout_event, checkout_facts, expiring_sql, figures, hold_missing, sealed_by, unwritten,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use sceau_domain::checkout::{
+    self, HoldPlan, ON_EXPIRY, Payer, SealPlan, SealTyped, SignIn, Stage,
+};
 use sceau_domain::decline::Decline;
-use sceau_domain::ledger::{self, AuthorizationState};
+use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy;
 use sceau_domain::reach::MessageKind;
-use sceau_domain::seal::{self, SealVerdict};
 
 const CHECKOUT_COLUMNS: &str = "ch.id, ch.public_id, ch.merchant_id, m.name, ch.amount, ch.currency, \
      ch.merchant_reference, ch.object, ch.return_url, ch.webhook_url, ch.state, ch.failure, ch.client_id, \
@@ -118,7 +122,7 @@ pub(super) fn create_checkout(
         .prepare_cached(
             "INSERT INTO checkouts (public_id, merchant_id, currency, amount, merchant_reference, object, \
              return_url, webhook_url, state, created_at, expires_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9, ?10, ?9)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?11, ?9, ?10, ?9)",
         )?
         .execute(params![
             checkout.public_id,
@@ -130,7 +134,8 @@ pub(super) fn create_checkout(
             checkout.return_url,
             checkout.webhook_url,
             checkout.now_s,
-            checkout.expires_at_s
+            checkout.expires_at_s,
+            CheckoutState::Open.as_str()
         ])?;
     let (view, _) = checkout_by_id(connection, connection.last_insert_rowid())?;
     if let Some(idempotency) = &checkout.idempotency {
@@ -193,80 +198,57 @@ fn queue_event(
     Ok(record)
 }
 
-/// The checks every step by the client makes first: the checkout exists, is this
-/// client's (or nobody's yet), is in `expected` state and has not run out.
-fn for_client(
-    connection: &Connection,
-    checkout_id: i64,
-    client_id: i64,
-    expected: CheckoutState,
-    now_s: i64,
-) -> Result<Result<(CheckoutView, i64), CheckoutRefusal>, StoreError> {
-    let found = checkout_where(connection, "ch.id = ?1", &checkout_id)?;
-    check_for_client(found, client_id, expected, now_s)
-}
-
-/// The checkout `found`, if it is `client_id`'s (or no one's yet), in state `expected`
-/// and not past its time.
-fn check_for_client(
-    found: Option<(CheckoutView, i64)>,
-    client_id: i64,
-    expected: CheckoutState,
-    now_s: i64,
-) -> Result<Result<(CheckoutView, i64), CheckoutRefusal>, StoreError> {
-    let Some((view, version)) = found else {
-        return Ok(Err(CheckoutRefusal::NotFound));
-    };
-    if view.client_id.is_some_and(|owner| owner != client_id) {
-        return Ok(Err(CheckoutRefusal::OtherClient));
-    }
-    if view.state != expected {
-        return Ok(Err(CheckoutRefusal::WrongState));
-    }
-    if now_s >= view.expires_at_s {
-        return Ok(Err(CheckoutRefusal::Expired));
-    }
-    Ok(Ok((view, version)))
-}
-
+/// Signing in on a checkout: [`checkout::on_sign_in`] decides, this applies its plan.
 pub(super) fn hold_checkout(
     connection: &Connection,
     hold: &HoldCheckout,
 ) -> Result<HoldOutcome, StoreError> {
-    if let Some((view, _)) = checkout_where(connection, "ch.id = ?1", &hold.checkout_id)?
-        && view.state == CheckoutState::Held
-        && view.client_id == Some(hold.client_id)
-    {
-        // Signing in again on a checkout already held for this client changes nothing.
-        return Ok(HoldOutcome::Held(Box::new(view)));
-    }
-    let (view, version) = match for_client(
-        connection,
-        hold.checkout_id,
-        hold.client_id,
-        CheckoutState::Open,
-        hold.now_s,
-    )? {
-        Ok(found) => found,
-        Err(refusal) => return Ok(HoldOutcome::Refused(refusal)),
-    };
-    let Some(client) = client_where(connection, "id = ?1", &hold.client_id)? else {
-        return Ok(HoldOutcome::Refused(CheckoutRefusal::NotFound));
-    };
-    if client.stopped(hold.now_s) {
-        return Ok(HoldOutcome::Declined(Decline::Blocked));
-    }
-    if client.currency.code() != view.currency {
-        return Ok(HoldOutcome::Declined(Decline::CurrencyMismatch));
-    }
+    let found = checkout_where(connection, "ch.id = ?1", &hold.checkout_id)?;
+    let facts = found
+        .as_ref()
+        .map(|(view, _)| checkout_facts(view))
+        .transpose()?;
+    let client = client_where(connection, "id = ?1", &hold.client_id)?;
     let held_now: i64 = connection
-        .prepare_cached(
-            "SELECT count(*) FROM checkouts WHERE client_id = ?1 AND state = 'held' AND expires_at > ?2",
-        )?
-        .query_row(params![client.id, hold.now_s], |row| row.get(0))?;
-    if held_now >= hold.held_max {
-        return Ok(HoldOutcome::Refused(CheckoutRefusal::TooManyHeld));
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM checkouts WHERE client_id = ?1 AND state = '{}' AND expires_at > ?2",
+            CheckoutState::Held.as_str()
+        ))?
+        .query_row(params![hold.client_id, hold.now_s], |row| row.get(0))?;
+    let plan = checkout::on_sign_in(&SignIn {
+        checkout: facts.as_ref(),
+        client_id: hold.client_id,
+        payer: client
+            .as_ref()
+            .zip(found.as_ref())
+            .map(|(client, (view, _))| Payer {
+                stopped: client.stopped(hold.now_s),
+                same_currency: client.currency.code() == view.currency,
+            }),
+        held_now,
+        held_max: hold.held_max,
+        now_s: hold.now_s,
+    });
+    match (plan, found, client) {
+        (HoldPlan::Hold, Some((view, version)), Some(client)) => {
+            take_hold(connection, hold, &view, version, &client)
+        }
+        (HoldPlan::AlreadyHeld, Some((view, _)), _) => Ok(HoldOutcome::Held(Box::new(view))),
+        (HoldPlan::Refused(refusal), _, _) => Ok(HoldOutcome::Refused(refusal)),
+        (HoldPlan::Declined(decline), _, _) => Ok(HoldOutcome::Declined(decline)),
+        _ => Err(StoreError::Corrupt("a hold planned on nothing".into())),
     }
+}
+
+/// [`HoldPlan::Hold`]: the hold under the client's floor, the single-use number, the
+/// authorization, and the checkout held with them.
+fn take_hold(
+    connection: &Connection,
+    hold: &HoldCheckout,
+    view: &CheckoutView,
+    version: i64,
+    client: &ClientRecord,
+) -> Result<HoldOutcome, StoreError> {
     let held = connection
         .prepare_cached(
             "UPDATE accounts SET held = held + ?2 WHERE id = ?1 AND balance - held - ?2 >= -credit_limit",
@@ -275,8 +257,40 @@ pub(super) fn hold_checkout(
     if held != 1 {
         return Ok(HoldOutcome::Declined(Decline::InsufficientFunds));
     }
-    // The payment means of the check (zone 25): a single-use number for exactly this
-    // amount and merchant, used by this payment at once.
+    let (number_id, authorization_id) = draw_and_authorize(connection, hold, view, client)?;
+    // Signing in on the merchant's checkout names the merchant: it may reach the client.
+    ops::record_merchant_client(connection, view.merchant_id, client.id, hold.now_s)?;
+    update_checkout(
+        connection,
+        view.id,
+        version,
+        "state = ?4, client_id = ?5, authorization_id = ?6",
+        &[&CheckoutState::Held.as_str(), &client.id, &authorization_id],
+        hold.now_s,
+    )?;
+    let number = super::read::number(connection, number_id)?;
+    let authorization = ops::authorization(connection, view.merchant_id, authorization_id)?
+        .ok_or_else(|| StoreError::Corrupt(format!("authorization {authorization_id} vanished")))?;
+    super::evidence::write_all(
+        connection,
+        [
+            evidence::number_issued(&number, hold.now_s)?,
+            evidence::authorization(&authorization, AuthorizationEvent::Authorized, hold.now_s)?,
+        ],
+    )?;
+    Ok(HoldOutcome::Held(Box::new(
+        checkout_by_id(connection, view.id)?.0,
+    )))
+}
+
+/// The payment means of the check (zone 25): a single-use number for exactly this
+/// amount and merchant, used at once by the authorization of the hold. Their ids.
+fn draw_and_authorize(
+    connection: &Connection,
+    hold: &HoldCheckout,
+    view: &CheckoutView,
+    client: &ClientRecord,
+) -> Result<(i64, i64), StoreError> {
     connection
         .prepare_cached(
             "INSERT INTO numbers (client_id, account_id, currency, fingerprint, details_fingerprint, last_four, \
@@ -319,50 +333,21 @@ pub(super) fn hold_checkout(
             view.expires_at_s
         ])?;
     let authorization_id = connection.last_insert_rowid();
-    // Signing in on the merchant's checkout names the merchant: it may reach the client.
-    ops::record_merchant_client(connection, view.merchant_id, client.id, hold.now_s)?;
-    update_checkout(
-        connection,
-        view.id,
-        version,
-        "state = 'held', client_id = ?4, authorization_id = ?5",
-        &[&client.id, &authorization_id],
-        hold.now_s,
-    )?;
-    let number = super::read::number(connection, number_id)?;
-    let authorization = ops::authorization(connection, view.merchant_id, authorization_id)?
-        .ok_or_else(|| StoreError::Corrupt(format!("authorization {authorization_id} vanished")))?;
-    super::evidence::write_all(
-        connection,
-        [
-            evidence::number_issued(&number, hold.now_s)?,
-            evidence::authorization(&authorization, AuthorizationEvent::Authorized, hold.now_s)?,
-        ],
-    )?;
-    Ok(HoldOutcome::Held(Box::new(
-        checkout_by_id(connection, view.id)?.0,
-    )))
+    Ok((number_id, authorization_id))
 }
 
+/// Sending a seal: [`checkout::on_send_seal`] decides, this records it and queues it.
 pub(super) fn send_seal(
     connection: &Connection,
     send: &SendSeal,
 ) -> Result<SendOutcome, StoreError> {
-    let (view, version) = match for_client(
-        connection,
-        send.checkout_id,
-        send.client_id,
-        CheckoutState::Held,
-        send.now_s,
-    )? {
-        Ok(found) => found,
-        Err(refusal) => return Ok(SendOutcome::Refused(refusal)),
-    };
-    match client_where(connection, "id = ?1", &send.client_id)? {
-        Some(client) if !client.stopped(send.now_s) => {}
-        _ => return Ok(SendOutcome::Refused(CheckoutRefusal::ClientStopped)),
-    }
-    let allowed = ops::budget_allows(
+    let found = checkout_where(connection, "ch.id = ?1", &send.checkout_id)?;
+    let facts = found
+        .as_ref()
+        .map(|(view, _)| checkout_facts(view))
+        .transpose()?;
+    let client = client_where(connection, "id = ?1", &send.client_id)?;
+    let budget = ops::budget_allows(
         connection,
         &send.message.address,
         MessageKind::PaymentSeal,
@@ -370,13 +355,14 @@ pub(super) fn send_seal(
         &send.budget,
         send.now_s,
     )?;
-    if let Err(too_many) = allowed {
-        return Ok(SendOutcome::Refused(too_many.into()));
-    }
-    let status = seal_status(&view);
-    if let Err(refusal) = seal::may_send(status.as_ref(), send.now_s) {
-        return Ok(SendOutcome::Refused(refusal.into()));
-    }
+    let may_pay = client.is_some_and(|client| !client.stopped(send.now_s));
+    let decided =
+        checkout::on_send_seal(facts.as_ref(), send.client_id, may_pay, budget, send.now_s);
+    let (view, version) = match (decided, found) {
+        (Ok(()), Some(found)) => found,
+        (Err(refusal), _) => return Ok(SendOutcome::Refused(refusal)),
+        (Ok(()), None) => return Err(StoreError::Corrupt("a seal sent for nothing".into())),
+    };
     update_checkout(
         connection,
         view.id,
@@ -402,21 +388,6 @@ pub(super) fn send_seal(
     Ok(SendOutcome::Sent(Box::new(view)))
 }
 
-/// The authorization behind a held checkout, for capture or release.
-fn authorization_of(
-    connection: &Connection,
-    view: &CheckoutView,
-) -> Result<AuthorizationRow, StoreError> {
-    let Some(authorization_id) = view.authorization_id else {
-        return Err(StoreError::Corrupt(format!(
-            "checkout {} held without authorization",
-            view.id
-        )));
-    };
-    ops::authorization_for_update(connection, view.merchant_id, authorization_id)?
-        .ok_or_else(|| StoreError::Corrupt(format!("authorization {authorization_id} vanished")))
-}
-
 /// Counts a wrong seal against the client: returns the pause it starts, if any.
 pub(super) fn count_client_failure(
     connection: &Connection,
@@ -435,121 +406,118 @@ pub(super) fn count_client_failure(
     Ok(paused_until_s.map(|until_s| Paused { client_id, until_s }))
 }
 
+/// A typed seal: [`checkout::on_typed_seal`] decides, [`apply_seal`] writes its plan.
 pub(super) fn type_seal(
     connection: &Connection,
     typed: &TypedSeal,
 ) -> Result<SealOutcome, StoreError> {
-    let Some(client_id) =
-        super::read::session_client(connection, &typed.session_token_hash, typed.now_s)?
-    else {
-        return Ok(SealOutcome::Refused(CheckoutRefusal::SignedOut));
-    };
+    let session_client =
+        super::read::session_client(connection, &typed.session_token_hash, typed.now_s)?;
     let found = checkout_where(connection, "ch.public_id = ?1", &typed.public_id)?;
-    let (view, version) =
-        match check_for_client(found, client_id, CheckoutState::Held, typed.now_s)? {
-            Ok(found) => found,
-            Err(refusal) => return Ok(SealOutcome::Refused(refusal)),
-        };
-    match client_where(connection, "id = ?1", &client_id)? {
-        Some(client) if !client.stopped(typed.now_s) => {}
-        _ => return Ok(SealOutcome::Refused(CheckoutRefusal::ClientStopped)),
-    }
-    let (Some(stored), Some(status)) = (&view.seal, seal_status(&view)) else {
-        return Ok(SealOutcome::Refused(CheckoutRefusal::NoLiveSeal));
+    let facts = found
+        .as_ref()
+        .map(|(view, _)| checkout_facts(view))
+        .transpose()?;
+    let client = match session_client {
+        Some(client_id) => client_where(connection, "id = ?1", &client_id)?,
+        None => None,
     };
-    let matched = (typed.check)(&view, stored);
-    match seal::judge(&status, matched, typed.now_s) {
-        SealVerdict::Expired => Ok(SealOutcome::Expired),
-        SealVerdict::Accept => accept(connection, &view, version, client_id, typed.now_s),
-        SealVerdict::Wrong { tries_left } => {
-            update_checkout(
-                connection,
-                view.id,
-                version,
-                "seal_wrong_tries = seal_wrong_tries + 1",
-                &[],
-                typed.now_s,
-            )?;
-            let paused = count_client_failure(connection, client_id, typed.now_s)?;
-            super::evidence::write(
-                connection,
-                evidence::checkout_seal_judged(&view, Some(tries_left), typed.now_s)?,
-            )?;
-            Ok(SealOutcome::Wrong { tries_left, paused })
+    let hold = match (facts.map(|facts| facts.stage), &found) {
+        (Some(Stage::Held { authorization_id }), Some((view, _))) => {
+            ops::authorization_for_update(connection, view.merchant_id, authorization_id)?
         }
-        SealVerdict::Exhausted => {
-            let authorization = authorization_of(connection, &view)?;
-            if ledger::void(&crate::shared::figures(&authorization.view)).is_ok() {
-                ops::release_hold(
-                    connection,
-                    &authorization,
-                    AuthorizationState::Voided,
-                    0,
-                    typed.now_s,
-                )?;
-            }
-            update_checkout(
-                connection,
-                view.id,
-                version,
-                "seal_wrong_tries = seal_wrong_tries + 1, state = 'failed', failure = ?4",
-                &[&CHECKOUT_FAILED_SEAL],
-                typed.now_s,
-            )?;
-            super::evidence::write(
-                connection,
-                evidence::checkout_seal_judged(&view, Some(0), typed.now_s)?,
-            )?;
-            let paused = count_client_failure(connection, client_id, typed.now_s)?;
-            let (view, _) = checkout_by_id(connection, view.id)?;
-            queue_event(connection, &view, typed.now_s)?;
-            Ok(SealOutcome::Failed { view, paused })
-        }
+        _ => None,
+    };
+    let plan = checkout::on_typed_seal(&SealTyped {
+        checkout: facts.as_ref(),
+        session_client,
+        client_may_pay: client.is_some_and(|client| !client.stopped(typed.now_s)),
+        matched: found
+            .as_ref()
+            .is_some_and(|(view, _)| sealed_by(typed, view)),
+        hold: hold.as_ref().map(|row| figures(&row.view)),
+        now_s: typed.now_s,
+    })
+    .map_err(hold_missing)?;
+    if let Some(outcome) = unwritten(plan) {
+        return Ok(outcome);
     }
+    let (Some((view, version)), Some(client_id)) = (found, session_client) else {
+        return Err(StoreError::Corrupt("a seal judged on nothing".into()));
+    };
+    apply_seal(
+        connection,
+        &view,
+        version,
+        client_id,
+        plan,
+        hold,
+        typed.now_s,
+    )
 }
 
-/// The right seal: captures the hold in full, marks the checkout paid, clears the
-/// client's failure count and queues the merchant's webhook, all in one transaction.
-fn accept(
+/// Writes what [`checkout::on_typed_seal`] planned, in the writer's transaction.
+fn apply_seal(
     connection: &Connection,
     view: &CheckoutView,
     version: i64,
     client_id: i64,
+    plan: SealPlan,
+    hold: Option<AuthorizationRow>,
     now_s: i64,
 ) -> Result<SealOutcome, StoreError> {
-    let authorization = authorization_of(connection, view)?;
-    match ledger::capture(&crate::shared::figures(&authorization.view), None, now_s) {
-        Ok(amount) => ops::capture_row(connection, &authorization, amount, now_s)?,
-        Err(rejection) => {
-            // The hold is gone (released by the sweep at the checkout's end): not paid.
-            update_checkout(
-                connection,
-                view.id,
-                version,
-                "state = 'failed', failure = ?4",
-                &[&rejection.code()],
-                now_s,
-            )?;
-            super::evidence::write(
-                connection,
-                evidence::checkout_seal_judged(view, None, now_s)?,
-            )?;
-            let (view, _) = checkout_by_id(connection, view.id)?;
-            queue_event(connection, &view, now_s)?;
-            return Ok(SealOutcome::Failed { view, paused: None });
+    let Some(change) = plan.change() else {
+        return Err(StoreError::Corrupt(
+            "a seal plan with nothing to write".into(),
+        ));
+    };
+    match (plan, &hold) {
+        (SealPlan::Pay { amount, .. }, Some(hold)) => {
+            ops::capture_row(connection, hold, amount, now_s)?
         }
+        (SealPlan::Fail { release: true, .. }, Some(hold)) => {
+            ops::release_hold(connection, hold, AuthorizationState::Voided, 0, now_s)?
+        }
+        (SealPlan::Pay { .. } | SealPlan::Fail { release: true, .. }, None) => {
+            return Err(StoreError::Corrupt(
+                "a hold planned on without its row".into(),
+            ));
+        }
+        _ => {}
     }
-    update_checkout(connection, view.id, version, "state = 'paid'", &[], now_s)?;
-    super::evidence::write(
+    update_checkout(
         connection,
-        evidence::checkout_seal_judged(view, None, now_s)?,
+        view.id,
+        version,
+        "seal_wrong_tries = seal_wrong_tries + ?4, state = ?5, failure = COALESCE(?6, failure)",
+        &[
+            &change.wrong_tries_added,
+            &change.state.as_str(),
+            &change.failure,
+        ],
+        now_s,
     )?;
-    connection
-        .prepare_cached("UPDATE clients SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures <> 0")?
-        .execute([client_id])?;
+    let judged = evidence::checkout_seal_judged(view, plan.tries_left(), now_s)?;
+    super::evidence::write(connection, judged)?;
+    let paused = match plan.client_failure() {
+        Some(true) => count_client_failure(connection, client_id, now_s)?,
+        Some(false) => {
+            connection
+                .prepare_cached("UPDATE clients SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures <> 0")?
+                .execute([client_id])?;
+            None
+        }
+        None => None,
+    };
+    if let SealPlan::Wrong { tries_left } = plan {
+        return Ok(SealOutcome::Wrong { tries_left, paused });
+    }
     let (view, _) = checkout_by_id(connection, view.id)?;
     let record = queue_event(connection, &view, now_s)?;
-    Ok(SealOutcome::Paid(view, Box::new(record)))
+    Ok(match plan {
+        SealPlan::Pay { .. } => SealOutcome::Paid(view, Box::new(record)),
+        _ => SealOutcome::Failed { view, paused },
+    })
 }
 
 /// Most checkouts ended by one sweep; the next sweep takes the rest.
@@ -559,10 +527,10 @@ const CHECKOUT_EXPIRY_BATCH_MAX: i64 = 1_000;
 /// expires at the checkout's end, so the same sweep releases it.
 pub(super) fn expire_checkouts(connection: &Connection, now_s: i64) -> Result<u64, StoreError> {
     let due: Vec<i64> = connection
-        .prepare_cached(
-            "SELECT id FROM checkouts WHERE state IN ('open', 'held') AND expires_at <= ?1 \
+        .prepare_cached(&expiring_sql(
+            "SELECT id FROM checkouts WHERE state IN ({}) AND expires_at <= ?1 \
              ORDER BY expires_at LIMIT ?2",
-        )?
+        ))?
         .query_map(params![now_s, CHECKOUT_EXPIRY_BATCH_MAX], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     let mut ended = 0;
@@ -572,8 +540,8 @@ pub(super) fn expire_checkouts(connection: &Connection, now_s: i64) -> Result<u6
             connection,
             id,
             version,
-            "state = 'expired', failure = 'checkout_expired'",
-            &[],
+            "state = ?4, failure = ?5",
+            &[&ON_EXPIRY.0.as_str(), &ON_EXPIRY.1],
             now_s,
         )?;
         let (view, _) = checkout_by_id(connection, id)?;

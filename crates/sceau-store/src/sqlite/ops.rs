@@ -10,18 +10,18 @@ use super::read::{AUTHORIZATION_COLUMNS, authorization_row, client_where};
 use crate::StoreError;
 use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
-use crate::shared::unlock_columns;
 use crate::shared::{
-    CLIENTS_THIS_HOUR_SQLITE, SENT_THIS_HOUR_SQLITE, bank_columns, figures, in_currency_of,
+    CLIENTS_THIS_HOUR_SQLITE, NumberForAuthorization, SENT_THIS_HOUR_SQLITE,
+    approved_authorization, authorization_plan, bank_columns, figures, in_currency_of,
     policy_columns, sent_this_hour,
 };
+use crate::shared::{declined, unlock_columns};
 use rusqlite::{Connection, OptionalExtension, params};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{self, AuthorizationState};
-use sceau_domain::policy::{self, Attempt, NumberUsage, Verdict};
+use sceau_domain::policy::{AuthorizationPlan, Holder, NumberUsage};
 use sceau_domain::reach::{self, MerchantReach, MessageBudget, MessageKind, ReachRefusal, TooMany};
-use subtle::ConstantTimeEq;
 
 pub(super) fn is_unique_violation(error: &rusqlite::Error, column: &str) -> bool {
     matches!(error, rusqlite::Error::SqliteFailure(code, Some(message))
@@ -597,29 +597,14 @@ pub(super) fn execute(
     })
 }
 
-struct NumberForAuthorization {
-    id: i64,
-    client_id: i64,
-    last_four: String,
-    account_id: i64,
-    currency: String,
-    details_fingerprint: Vec<u8>,
-    usage: NumberUsage,
-    version: i64,
-    holder_blocked: bool,
-    holder_paused_until_s: i64,
-    holder_failures: u32,
-    /// The number's evidence head (kept on its row).
-    head: Option<evidence::Head>,
-}
-
 /// An evidence head's columns as read.
 type StoredHead = (Option<i64>, Option<i64>, Option<Vec<u8>>);
 
+/// The number (with its holder) an authorization names, and its evidence head.
 fn number_for_authorization(
     connection: &Connection,
     fingerprint: &[u8; 32],
-) -> Result<Option<NumberForAuthorization>, StoreError> {
+) -> Result<Option<(NumberForAuthorization, Option<evidence::Head>)>, StoreError> {
     // A live number first; else the newest dead one, so that a reused number is told
     // "already used" rather than "unknown".
     let sql = format!(
@@ -634,36 +619,36 @@ fn number_for_authorization(
         .query_row([&fingerprint[..]], |row| {
             let view = super::read::number_row(row)?;
             let head: StoredHead = (row.get(24)?, row.get(25)?, row.get(26)?);
+            let usage = NumberUsage {
+                state: view.state,
+                policy: view.policy,
+                uses_count: view.uses_count,
+                amount_used_minor: view.amount_used,
+                locked_merchant: view.locked_merchant,
+                failed_tries: row.get(19)?,
+            };
+            let holder = Holder {
+                client_id: view.client_id,
+                blocked: row.get(21)?,
+                paused_until_s: row.get(22)?,
+                consecutive_failures: row.get(23)?,
+            };
             Ok((
                 head,
                 NumberForAuthorization {
-                    id: view.id,
-                    client_id: view.client_id,
-                    last_four: view.last_four.clone(),
+                    view,
                     account_id: row.get(17)?,
-                    currency: view.currency.clone(),
                     details_fingerprint: row.get(18)?,
-                    usage: NumberUsage {
-                        state: view.state,
-                        policy: view.policy,
-                        uses_count: view.uses_count,
-                        amount_used_minor: view.amount_used,
-                        locked_merchant: view.locked_merchant,
-                        failed_tries: row.get(19)?,
-                    },
+                    usage,
                     version: row.get(20)?,
-                    holder_blocked: row.get(21)?,
-                    holder_paused_until_s: row.get(22)?,
-                    holder_failures: row.get(23)?,
-                    head: None,
+                    holder,
                 },
             ))
         })
         .optional()?;
     found
-        .map(|((last_id, seq, hash), mut number)| {
-            number.head = evidence::head_from_stored(last_id, seq, hash)?;
-            Ok(number)
+        .map(|((last_id, seq, hash), number)| {
+            Ok((number, evidence::head_from_stored(last_id, seq, hash)?))
         })
         .transpose()
 }
@@ -729,88 +714,90 @@ fn update_number_usage(
     Ok(())
 }
 
+/// An authorization: [`authorization_plan`] decides, this applies its plan.
 fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcome, StoreError> {
     let MerchantCommand::Authorize {
-        number_fingerprint,
-        details_fingerprint,
-        amount,
-        currency,
-        merchant_reference,
-        hold_ttl_s,
+        number_fingerprint, ..
     } = &request.command
     else {
         return Err(StoreError::Corrupt(
             "authorize called with another command".into(),
         ));
     };
-    let declined = |decline| {
-        Ok(Outcome::Declined {
-            decline,
-            paused: None,
-        })
-    };
-    let Some(number) = number_for_authorization(connection, number_fingerprint)? else {
-        return declined(Decline::UnknownNumber);
-    };
-    let attempt = Attempt {
-        merchant_id: request.merchant_id,
-        amount_minor: *amount,
-        same_currency: number.currency == currency.code(),
-        details_match: bool::from(
-            number
-                .details_fingerprint
-                .as_slice()
-                .ct_eq(details_fingerprint.as_slice()),
-        ),
-        holder_blocked: number.holder_blocked || request.now_s < number.holder_paused_until_s,
-    };
-    let after = match policy::decide(&number.usage, &attempt, request.now_s) {
-        Verdict::Decline(decline) => return declined(decline),
-        Verdict::WrongDetails(after) => {
+    let found = number_for_authorization(connection, number_fingerprint)?;
+    let plan = authorization_plan(found.as_ref().map(|(number, _)| number), request)?;
+    match (plan, found) {
+        (AuthorizationPlan::Decline(decline), _) => Ok(declined(decline)),
+        (
+            AuthorizationPlan::WrongDetails {
+                usage,
+                client_id,
+                holder_failures,
+                paused_until_s,
+            },
+            Some((number, _)),
+        ) => {
             update_number_usage(
                 connection,
-                number.id,
+                number.view.id,
                 number.version,
                 &number.usage,
-                &after,
+                &usage,
                 None,
             )?;
-            let (failures, paused_until_s) =
-                policy::client_failure(number.holder_failures, request.now_s);
             connection
                 .prepare_cached(
                     "UPDATE clients SET consecutive_failures = ?2, paused_until = COALESCE(?3, paused_until) \
                      WHERE id = ?1",
                 )?
-                .execute(params![number.client_id, failures, paused_until_s])?;
-            let paused = paused_until_s.map(|until_s| Paused {
-                client_id: number.client_id,
-                until_s,
-            });
-            return Ok(Outcome::Declined {
+                .execute(params![client_id, holder_failures, paused_until_s])?;
+            let paused = paused_until_s.map(|until_s| Paused { client_id, until_s });
+            Ok(Outcome::Declined {
                 decline: Decline::WrongCardDetails,
                 paused,
-            });
+            })
         }
-        Verdict::Approve(after) => after,
-    };
+        (
+            AuthorizationPlan::Approve {
+                usage,
+                reset_failures,
+            },
+            Some((number, head)),
+        ) => approve(connection, request, &number, head, &usage, reset_failures),
+        (_, None) => Err(StoreError::Corrupt(
+            "an authorization planned on no number".into(),
+        )),
+    }
+}
+
+/// [`AuthorizationPlan::Approve`]: the hold under the floor, the holder's failures
+/// cleared, the authorization, its record, and the number's new usage.
+fn approve(
+    connection: &Connection,
+    request: &CommandRequest,
+    number: &NumberForAuthorization,
+    head: Option<evidence::Head>,
+    after: &NumberUsage,
+    reset_failures: bool,
+) -> Result<Outcome, StoreError> {
+    let authorization = approved_authorization(request, &number.view, 0)?;
     // Place the hold: the condition is the client's floor, checked by the database.
     let held = connection
         .prepare_cached(
             "UPDATE accounts SET held = held + ?2 WHERE id = ?1 \
              AND (kind <> 'client' OR balance - held - ?2 >= -credit_limit)",
         )?
-        .execute(params![number.account_id, amount])?;
+        .execute(params![number.account_id, authorization.amount])?;
     if held != 1 {
-        return declined(Decline::InsufficientFunds);
+        return Ok(declined(Decline::InsufficientFunds));
     }
-    if number.holder_failures > 0 {
+    if reset_failures {
         connection
             .prepare_cached("UPDATE clients SET consecutive_failures = 0 WHERE id = ?1")?
-            .execute([number.client_id])?;
+            .execute([authorization.client_id])?;
     }
-    let credit_account = merchant_account(connection, request.merchant_id, currency.code())?;
-    let client_id = number.client_id;
+    let credit_account =
+        merchant_account(connection, request.merchant_id, &authorization.currency)?;
     connection
         .prepare_cached(
             "INSERT INTO authorizations (merchant_id, number_id, client_id, debit_account, credit_account, currency, \
@@ -819,30 +806,19 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
         )?
         .execute(params![
             request.merchant_id,
-            number.id,
-            client_id,
+            number.view.id,
+            authorization.client_id,
             number.account_id,
             credit_account,
-            currency.code(),
-            amount,
-            merchant_reference,
+            authorization.currency,
+            authorization.amount,
+            authorization.merchant_reference,
             request.now_s,
-            request.now_s.saturating_add(*hold_ttl_s)
+            authorization.hold_expires_at_s
         ])?;
     let authorization = AuthorizationView {
         id: connection.last_insert_rowid(),
-        merchant_id: request.merchant_id,
-        number_id: number.id,
-        number_last_four: number.last_four.clone(),
-        client_id,
-        currency: currency.code().to_owned(),
-        amount: *amount,
-        captured: 0,
-        refunded: 0,
-        state: AuthorizationState::Authorized,
-        merchant_reference: merchant_reference.clone(),
-        created_at_s: request.now_s,
-        hold_expires_at_s: request.now_s.saturating_add(*hold_ttl_s),
+        ..authorization
     };
     // The record, then the number's new usage with its head moved to the record.
     let (record_id, record) = super::evidence::insert_after(
@@ -852,14 +828,14 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
             AuthorizationEvent::Authorized,
             request.now_s,
         )?,
-        number.head,
+        head,
     )?;
     update_number_usage(
         connection,
-        number.id,
+        number.view.id,
         number.version,
         &number.usage,
-        &after,
+        after,
         Some((record_id, &record)),
     )?;
     Ok(Outcome::Authorized { authorization })

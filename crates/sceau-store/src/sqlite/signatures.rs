@@ -7,9 +7,12 @@ use super::read::{client_where, corrupt, session_client};
 use crate::StoreError;
 use crate::evidence;
 use crate::model::*;
+use crate::shared::{
+    SIGNATURE_SEAL_UPDATE_SQLITE, SIGNED_UPDATE_SQLITE, signature_facts, signature_unwritten,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sceau_domain::reach::MessageKind;
-use sceau_domain::seal::{self, SealStatus, SealVerdict};
+use sceau_domain::signature::{self, SealTyped, SignaturePlan};
 
 const COLUMNS: &str = "id, public_id, client_id, document_name, content_digest, state, \
      seal_nonce, seal_digits, seal_issued_at, seal_expires_at, wrong_tries, signature, \
@@ -92,7 +95,7 @@ pub(super) fn create(
             "INSERT INTO signature_requests (public_id, client_id, document_name, content_digest, \
              state, seal_nonce, seal_digits, seal_issued_at, seal_expires_at, created_at, \
              certificate_serial) \
-             VALUES (?1, ?2, ?3, ?4, 'awaiting_seal', ?5, ?6, ?7, ?8, ?9, ?10)",
+             VALUES (?1, ?2, ?3, ?4, ?11, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             new.public_id,
@@ -104,7 +107,8 @@ pub(super) fn create(
             new.seal.issued_at_s,
             new.seal.expires_at_s,
             new.now_s,
-            new.certificate_serial
+            new.certificate_serial,
+            SignatureState::AwaitingSeal.as_str()
         ])?;
     enqueue(
         connection,
@@ -119,84 +123,65 @@ pub(super) fn create(
     Ok(SignatureRequestOutcome::Created(Box::new(view)))
 }
 
+/// A typed seal: [`signature::on_typed_seal`] decides, this applies its plan.
 pub(super) fn type_seal(
     connection: &Connection,
     typed: &TypedSignatureSeal,
 ) -> Result<SignatureSealOutcome, StoreError> {
-    let Some(client_id) = session_client(connection, &typed.session_token_hash, typed.now_s)?
-    else {
-        return Ok(SignatureSealOutcome::NotFound);
+    let session_client = session_client(connection, &typed.session_token_hash, typed.now_s)?;
+    let view = request(connection, &typed.public_id)?;
+    let client = match session_client {
+        Some(client_id) => client_where(connection, "id = ?1", &client_id)?,
+        None => None,
     };
-    let view = match request(connection, &typed.public_id)? {
-        Some(view) if view.client_id == client_id => view,
-        _ => return Ok(SignatureSealOutcome::NotFound),
+    let facts = view.as_ref().map(signature_facts);
+    let plan = signature::on_typed_seal(&SealTyped {
+        request: facts.as_ref(),
+        session_client,
+        client_may_pay: client.is_some_and(|client| !client.stopped(typed.now_s)),
+        matched: view.as_ref().is_some_and(|view| (typed.check)(view)),
+        now_s: typed.now_s,
+    });
+    let (Some((tries_added, state)), Some(view)) = (plan.change(), &view) else {
+        return signature_unwritten(plan, view);
     };
-    if view.state != SignatureState::AwaitingSeal {
-        return Ok(SignatureSealOutcome::NotAwaiting(view));
+    let changed = connection
+        .prepare_cached(SIGNATURE_SEAL_UPDATE_SQLITE)?
+        .execute(params![
+            view.id,
+            tries_added,
+            state.as_str(),
+            SignatureState::AwaitingSeal.as_str()
+        ])?;
+    if changed != 1 {
+        return Err(StoreError::Corrupt(
+            "signature request changed under its writer".into(),
+        ));
     }
-    match client_where(connection, "id = ?1", &client_id)? {
-        Some(client) if !client.stopped(typed.now_s) => {}
-        _ => return Ok(SignatureSealOutcome::ClientStopped),
-    }
-    let status = SealStatus {
-        issued_at_s: view.seal.issued_at_s,
-        expires_at_s: view.seal.expires_at_s,
-        wrong_tries: view.wrong_tries,
-        sends: 1,
-    };
-    let matched = (typed.check)(&view);
-    let update = |set: &str| -> Result<(), StoreError> {
-        let changed = connection
-            .prepare_cached(&format!(
-                "UPDATE signature_requests SET {set} WHERE id = ?1 AND state = 'awaiting_seal'"
-            ))?
-            .execute([view.id])?;
-        if changed == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Corrupt(
-                "signature request changed under its writer".into(),
-            ))
-        }
-    };
-    let verdict = seal::judge(&status, matched, typed.now_s);
-    let judged = match verdict {
-        SealVerdict::Expired => None,
-        SealVerdict::Accept => Some(None),
-        SealVerdict::Wrong { tries_left } => Some(Some(tries_left)),
-        SealVerdict::Exhausted => Some(Some(0)),
-    };
-    if let Some(tries_left) = judged {
-        super::evidence::write(
-            connection,
-            evidence::signature_seal_judged(&view, tries_left, typed.now_s),
-        )?;
-    }
-    match verdict {
-        SealVerdict::Expired => Ok(SignatureSealOutcome::Expired),
-        SealVerdict::Accept => {
-            update("state = 'sealed'")?;
+    let judged = evidence::signature_seal_judged(view, plan.tries_left(), typed.now_s);
+    super::evidence::write(connection, judged)?;
+    let client_id = view.client_id;
+    Ok(match plan {
+        SignaturePlan::Wrong { tries_left } => SignatureSealOutcome::Wrong {
+            tries_left,
+            paused: count_client_failure(connection, client_id, typed.now_s)?,
+        },
+        SignaturePlan::Seal => {
             connection
                 .prepare_cached(
                     "UPDATE clients SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures <> 0",
                 )?
                 .execute([client_id])?;
-            Ok(SignatureSealOutcome::Sealed(reread(connection, &view)?))
+            SignatureSealOutcome::Sealed(reread(connection, view)?)
         }
-        SealVerdict::Wrong { tries_left } => {
-            update("wrong_tries = wrong_tries + 1")?;
+        _ => {
             let paused = count_client_failure(connection, client_id, typed.now_s)?;
-            Ok(SignatureSealOutcome::Wrong { tries_left, paused })
-        }
-        SealVerdict::Exhausted => {
-            update("wrong_tries = wrong_tries + 1, state = 'failed'")?;
-            let paused = count_client_failure(connection, client_id, typed.now_s)?;
-            Ok(SignatureSealOutcome::Failed {
-                view: reread(connection, &view)?,
+            SignatureSealOutcome::Failed {
+                view: reread(connection, view)?,
                 paused,
-            })
+            }
         }
-    }
+    })
 }
 
 fn reread(
@@ -207,28 +192,37 @@ fn reread(
         .ok_or_else(|| StoreError::Corrupt("signature request vanished".into()))
 }
 
+/// Moves a sealed request on after its signing (see [`signature::after_signing`]).
+fn after_signing(
+    connection: &Connection,
+    public_id: &str,
+    signature: Option<&[u8]>,
+    now_s: Option<i64>,
+) -> Result<bool, StoreError> {
+    let (from, to) = signature::after_signing(signature.is_some());
+    let changed = connection
+        .prepare_cached(SIGNED_UPDATE_SQLITE)?
+        .execute(params![
+            public_id,
+            to.as_str(),
+            from.as_str(),
+            signature,
+            now_s
+        ])?;
+    Ok(changed == 1)
+}
+
 pub(super) fn record_signature(
     connection: &Connection,
     public_id: &str,
     signature: &[u8],
     now_s: i64,
 ) -> Result<bool, StoreError> {
-    let changed = connection
-        .prepare_cached(
-            "UPDATE signature_requests SET state = 'signed', signature = ?2, signed_at = ?3 \
-             WHERE public_id = ?1 AND state = 'sealed'",
-        )?
-        .execute(params![public_id, signature, now_s])?;
-    Ok(changed == 1)
+    after_signing(connection, public_id, Some(signature), Some(now_s))
 }
 
 pub(super) fn fail_sealed(connection: &Connection, public_id: &str) -> Result<bool, StoreError> {
-    let changed = connection
-        .prepare_cached(
-            "UPDATE signature_requests SET state = 'failed' WHERE public_id = ?1 AND state = 'sealed'",
-        )?
-        .execute([public_id])?;
-    Ok(changed == 1)
+    after_signing(connection, public_id, None, None)
 }
 
 use super::SqliteStore;
