@@ -847,6 +847,11 @@ mod tests {
             send(&checkout, false, Ok(())),
             Err(CheckoutRefusal::ClientStopped)
         );
+        // A stopped client learns nothing of their budget of messages.
+        assert_eq!(
+            send(&checkout, false, Err(TooMany::Messages)),
+            Err(CheckoutRefusal::ClientStopped)
+        );
         assert_eq!(
             send(&checkout, true, Err(TooMany::Seals)),
             Err(CheckoutRefusal::TooManySeals)
