@@ -19,6 +19,7 @@ mod log;
 mod model;
 pub mod postgres;
 mod shared;
+mod sql;
 pub mod sqlite;
 
 pub use capabilities::*;
