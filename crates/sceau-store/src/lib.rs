@@ -18,6 +18,7 @@ pub mod evidence;
 mod log;
 mod model;
 pub mod postgres;
+mod rows;
 mod shared;
 mod sql;
 pub mod sqlite;

@@ -1,8 +1,8 @@
 //! What both backends share of their SQL: statements written once, and rows read by
 //! column name whatever the driver.
 //!
-//! A [`Sql`] is written in PostgreSQL's form (`$1`, `$2`, ...); SQLite's form (`?1`,
-//! `?2`, ...) is derived from it once, on first use. (SQLite would take `$1` as a *named*
+//! A [`Sql`] is written in PostgreSQL's form (`$1`, `$2`, ...; no `$` in its string
+//! literals); SQLite's form (`?1`, `?2`, ...) is derived from it once, on first use. (SQLite would take `$1` as a *named*
 //! parameter and number such names by first appearance, not by their digits.) A statement
 //! that needs syntax of one database only (`::BIGINT` casts, `FOR UPDATE`, `RETURNING`
 //! of one of them) stays in that backend's files: [`Sql::new`] refuses casts at build time.
@@ -25,10 +25,14 @@ pub(crate) struct Sql {
 }
 
 impl Sql {
-    /// A shared statement. Fails the build (in a `static`) unless every `$` outside string
-    /// literals numbers a parameter, no `?` stands outside them, and no `::` cast is used.
+    /// A shared statement. Fails the build (in a `static`) unless every `$` numbers a
+    /// parameter (none in a string literal), no `?` stands outside literals, and no `::`
+    /// cast is used.
     pub(crate) const fn new(postgres: &'static str) -> Sql {
-        assert!(shareable(postgres.as_bytes()), "not a statement both backends take");
+        assert!(
+            shareable(postgres.as_bytes()),
+            "not a statement both backends take"
+        );
         Sql {
             postgres,
             sqlite: OnceLock::new(),
@@ -40,9 +44,10 @@ impl Sql {
         self.postgres
     }
 
-    /// The statement as SQLite takes it: each `$N` outside string literals becomes `?N`.
+    /// The statement as SQLite takes it: each `$N` becomes `?N` (every `$` is a
+    /// parameter's, see [`Sql::new`]).
     pub(crate) fn sqlite(&self) -> &str {
-        self.sqlite.get_or_init(|| sqlite_form(self.postgres))
+        self.sqlite.get_or_init(|| self.postgres.replace('$', "?"))
     }
 }
 
@@ -54,14 +59,17 @@ const fn shareable(sql: &[u8]) -> bool {
         let byte = sql[at];
         let next = if at + 1 < sql.len() { sql[at + 1] } else { 0 };
         if quote != 0 {
-            if byte == quote {
+            if byte == b'$' {
+                return false;
+            } else if byte == quote {
                 quote = 0;
             }
         } else if byte == b'\'' || byte == b'"' {
             quote = byte;
-        } else if byte == b'?' || (byte == b':' && next == b':') {
-            return false;
-        } else if byte == b'$' && !(next.is_ascii_digit() && next != b'0') {
+        } else if byte == b'?'
+            || (byte == b':' && next == b':')
+            || (byte == b'$' && !(next.is_ascii_digit() && next != b'0'))
+        {
             return false;
         }
         at += 1;
@@ -69,29 +77,14 @@ const fn shareable(sql: &[u8]) -> bool {
     quote == 0
 }
 
-/// `sql` with each parameter `$N` outside string literals written `?N`.
-fn sqlite_form(sql: &str) -> String {
-    let mut quote = None;
-    sql.chars()
-        .map(|character| match (quote, character) {
-            (Some(open), _) if character == open => {
-                quote = None;
-                character
-            }
-            (Some(_), _) => character,
-            (None, '\'' | '"') => {
-                quote = Some(character);
-                character
-            }
-            (None, '$') => '?',
-            (None, _) => character,
-        })
-        .collect()
-}
-
 /// A stored value that breaks a rule, named by what it is.
 pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("bad stored value: {what}"))
+}
+
+/// A value made from one row of either driver, by column name.
+pub(crate) trait Decode: Sized {
+    fn decode(row: &impl ReadRow) -> Result<Self, StoreError>;
 }
 
 /// A row of either driver, read by column name.
@@ -243,10 +236,7 @@ impl<T: Column> Column for Option<T> {
 struct Present;
 
 impl<'a> FromSql<'a> for Present {
-    fn from_sql(
-        _: &Type,
-        _: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql(_: &Type, _: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(Present)
     }
 
@@ -255,12 +245,14 @@ impl<'a> FromSql<'a> for Present {
     }
 }
 
-/// Runs `statement` and decodes every row (SQLite).
+/// Runs `sql` (SQLite's form) and decodes every row.
 pub(crate) fn sqlite_all<T>(
-    statement: &mut rusqlite::Statement<'_>,
+    connection: &rusqlite::Connection,
+    sql: &str,
     params: impl rusqlite::Params,
     decode: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql)?;
     let mut rows = statement.query(params)?;
     let mut all = Vec::new();
     while let Some(row) = rows.next()? {
@@ -269,12 +261,14 @@ pub(crate) fn sqlite_all<T>(
     Ok(all)
 }
 
-/// Runs `statement` and decodes its first row, if any (SQLite).
+/// Runs `sql` (SQLite's form) and decodes its first row, if any.
 pub(crate) fn sqlite_first<T>(
-    statement: &mut rusqlite::Statement<'_>,
+    connection: &rusqlite::Connection,
+    sql: &str,
     params: impl rusqlite::Params,
     decode: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Option<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql)?;
     let mut rows = statement.query(params)?;
     rows.next()?.map(decode).transpose()
 }

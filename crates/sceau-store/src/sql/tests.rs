@@ -1,17 +1,31 @@
 use super::*;
 use rusqlite::Connection;
 
-fn check(postgres: &str, sqlite: &str) {
+fn check(postgres: &'static str, sqlite: &str) {
     assert!(shareable(postgres.as_bytes()), "{postgres}");
-    assert_eq!(sqlite_form(postgres), sqlite);
+    let statement = Sql {
+        postgres,
+        sqlite: OnceLock::new(),
+    };
+    assert_eq!(statement.sqlite(), sqlite);
+    assert_eq!(statement.postgres(), postgres);
 }
 
 #[test]
 fn sqlite_numbers_what_postgres_numbers() {
-    check("SELECT a FROM t WHERE x = $1", "SELECT a FROM t WHERE x = ?1");
-    check("UPDATE t SET a = $10 WHERE b = $1", "UPDATE t SET a = ?10 WHERE b = ?1");
-    check("SELECT '$1', $2, 'it''s $3'", "SELECT '$1', ?2, 'it''s $3'");
-    check("SELECT \"$1\" FROM t WHERE a = $1", "SELECT \"$1\" FROM t WHERE a = ?1");
+    check(
+        "SELECT a FROM t WHERE x = $1",
+        "SELECT a FROM t WHERE x = ?1",
+    );
+    check(
+        "UPDATE t SET a = $10 WHERE b = $1",
+        "UPDATE t SET a = ?10 WHERE b = ?1",
+    );
+    check("SELECT 'it''s ?', $2 FROM t", "SELECT 'it''s ?', ?2 FROM t");
+    check(
+        "SELECT '::' FROM t WHERE a = $1",
+        "SELECT '::' FROM t WHERE a = ?1",
+    );
     check("SELECT 1", "SELECT 1");
 }
 
@@ -25,6 +39,8 @@ fn what_only_one_database_reads_is_refused() {
         "SELECT a FROM t WHERE b = $0",
         "SELECT a FROM t WHERE b = $",
         "SELECT 'unclosed",
+        "SELECT '$1', $2",
+        "SELECT \"$1\" FROM t",
     ] {
         assert!(!shareable(sql.as_bytes()), "{sql}");
     }
@@ -35,12 +51,10 @@ fn what_only_one_database_reads_is_refused() {
 fn sqlite_binds_the_derived_form_by_number() -> Result<(), StoreError> {
     static DIFFERENCE: Sql = Sql::new("SELECT $2 - $1 AS difference");
     let connection = Connection::open_in_memory()?;
-    let derived: i64 =
-        connection.query_row(DIFFERENCE.sqlite(), [3, 10], |row| row.get(0))?;
+    let derived: i64 = connection.query_row(DIFFERENCE.sqlite(), [3, 10], |row| row.get(0))?;
     assert_eq!(derived, 7);
     // Fed as written, SQLite numbers `$2` first: the reason for the derivation.
-    let misread: i64 =
-        connection.query_row(DIFFERENCE.postgres(), [3, 10], |row| row.get(0))?;
+    let misread: i64 = connection.query_row(DIFFERENCE.postgres(), [3, 10], |row| row.get(0))?;
     assert_eq!(misread, -7);
     Ok(())
 }
