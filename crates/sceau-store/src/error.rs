@@ -56,6 +56,12 @@ impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         use rusqlite::Error as E;
         use rusqlite::ErrorCode;
+        // A decoder's own failure, carried through rusqlite's closures.
+        if let E::FromSqlConversionFailure(_, _, inner) = &error
+            && let Some(store_error) = inner.downcast_ref::<StoreError>()
+        {
+            return store_error.clone();
+        }
         match &error {
             E::SqliteFailure(failure, _) => match failure.code {
                 ErrorCode::DatabaseBusy

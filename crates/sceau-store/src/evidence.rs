@@ -168,7 +168,8 @@ pub(crate) fn chain_sql(log_index: &str) -> String {
          AND evidence_last_id IS NOT NULL) AS head \
          UNION ALL SELECT e.prev_id FROM evidence e JOIN chain c ON e.id = c.id \
          WHERE e.prev_id IS NOT NULL) \
-         SELECT e.id, e.subject, e.seq, e.type, e.hash, e.record, e.created_at, ({log_index}) \
+         SELECT e.id, e.subject, e.seq, e.type, e.hash, e.record, e.created_at, \
+         ({log_index}) AS log_index \
          FROM evidence e JOIN chain c ON e.id = c.id ORDER BY e.seq"
     )
 }
@@ -572,33 +573,30 @@ pub(crate) fn certificate_revoked(record: &CertificateRecord, used: bool, at_s: 
     )
 }
 
-/// A stored record's row as the model's [`EvidenceRecord`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn stored_record(
-    id: i64,
-    subject: String,
-    seq: i64,
-    kind: String,
-    hash: Vec<u8>,
-    record: Vec<u8>,
-    created_at_s: i64,
-    log_index: Option<i64>,
-) -> Result<EvidenceRecord, StoreError> {
-    Ok(EvidenceRecord {
-        id,
-        subject,
-        seq,
-        kind,
-        hash: <[u8; 32]>::try_from(hash.as_slice())
-            .map_err(|_| StoreError::Corrupt("evidence.hash is not 32 bytes".into()))?,
-        record,
-        created_at_s,
-        log_index: log_index
-            .map(u64::try_from)
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("log_entries.idx is negative".into()))?,
-    })
+/// A stored record's row (with its log index, see [`chain_sql`]) as the model's
+/// [`EvidenceRecord`].
+impl crate::sql::Decode for EvidenceRecord {
+    fn decode(row: &impl crate::sql::ReadRow) -> Result<Self, StoreError> {
+        Ok(EvidenceRecord {
+            id: row.column("id")?,
+            subject: row.column("subject")?,
+            seq: row.column("seq")?,
+            kind: row.column("type")?,
+            hash: row.column("hash")?,
+            record: row.column("record")?,
+            created_at_s: row.column("created_at")?,
+            log_index: row.column("log_index")?,
+        })
+    }
 }
+
+/// Records a receipt for a record, once (a second receipt for it changes nothing).
+pub(crate) static RECEIPT_INSERT: crate::sql::Sql = crate::sql::Sql::new(
+    "INSERT INTO receipts (evidence_id, signature, created_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (evidence_id) DO NOTHING",
+);
+pub(crate) static RECEIPT: crate::sql::Sql =
+    crate::sql::Sql::new("SELECT signature FROM receipts WHERE evidence_id = $1");
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -18,7 +18,9 @@ pub mod evidence;
 mod log;
 mod model;
 pub mod postgres;
+mod rows;
 mod shared;
+mod sql;
 pub mod sqlite;
 
 pub use capabilities::*;

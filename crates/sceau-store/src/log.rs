@@ -8,6 +8,8 @@
 //! nodes are fetched, and the proof is computed again from them.
 
 use crate::StoreError;
+use crate::model::LogCheckpoint;
+use crate::sql::Sql;
 use sceau_log::{Frontier, Hash, NodeSource};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -28,8 +30,33 @@ pub(crate) fn frontier_to_stored(frontier: &Frontier) -> Vec<u8> {
     frontier.hashes().concat()
 }
 
+/// A log index or size as the databases hold it (`BIGINT`).
+pub(crate) fn signed(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt("log size past i64".into()))
+}
+
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} holds a value sceau never writes"))
+}
+
+pub(crate) static CHECKPOINT: Sql =
+    Sql::new("SELECT size, root, note, created_at FROM log_checkpoints ORDER BY size DESC LIMIT 1");
+pub(crate) static CHECKPOINT_INSERT: Sql =
+    Sql::new("INSERT INTO log_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)");
+/// The stored nodes of level `$1` from index `$2`, at most `$3`.
+pub(crate) static NODES: Sql = Sql::new(
+    "SELECT idx, hash FROM log_nodes WHERE level = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+);
+
+impl crate::sql::Decode for LogCheckpoint {
+    fn decode(row: &impl crate::sql::ReadRow) -> Result<Self, StoreError> {
+        Ok(LogCheckpoint {
+            size: row.column("size")?,
+            root: row.column("root")?,
+            note: row.column("note")?,
+            created_at_s: row.column("created_at")?,
+        })
+    }
 }
 
 /// Whether the complete nodes of `level` are stored (in `log_nodes`): only the levels

@@ -9,30 +9,32 @@
 //! to pay in the accounts the first paid.
 
 use super::ops::funding_account;
-use super::{Conn, Fail, col, corrupt, exec, one_row, opt_row, rows};
+use super::read::{all, first};
+use super::{Conn, Fail, col, exec, one_row, opt_row, rows as query};
 use crate::StoreError;
 use crate::model::*;
-use crate::shared::{bank_from_columns, check_payouts};
-use tokio_postgres::Row;
+use crate::rows::{self, PAYOUT_LINE_COLUMNS};
+use crate::shared::check_payouts;
+use crate::sql::ReadRow;
 
 pub(super) async fn set_merchant_bank(
     c: &Conn,
     merchant_id: i64,
     bank: &BankDetails,
 ) -> Result<bool, Fail> {
-    let changed = exec(
-        c,
-        "UPDATE merchants SET iban = $2, bic = $3 WHERE id = $1",
-        &[&merchant_id, &bank.iban.as_str(), &bank.bic.as_str()],
-    )
-    .await?;
+    let bank = [
+        &merchant_id as _,
+        &bank.iban.as_str() as _,
+        &bank.bic.as_str() as _,
+    ];
+    let changed = exec(c, rows::SET_MERCHANT_BANK.postgres(), &bank).await?;
     Ok(changed == 1)
 }
 
 /// The settlement accounts in `currency` with money to pay out whose merchant has bank
 /// details (up to [`CLEARING_PAYOUTS_MAX`]), and, if there is any, the funding account.
 pub(super) async fn accounts_to_clear(c: &Conn, currency: &str) -> Result<Vec<i64>, Fail> {
-    let found = rows(
+    let found = query(
         c,
         "SELECT a.id FROM accounts a JOIN merchants m ON m.id = a.owner_id \
          WHERE a.kind = 'merchant' AND a.currency = $1 AND a.balance > 0 AND m.iban IS NOT NULL \
@@ -58,44 +60,14 @@ async fn candidates(
     locked: &[i64],
 ) -> Result<(Vec<PayoutLine>, Vec<SkippedMerchant>), Fail> {
     let locked = locked.to_vec();
-    let lines = rows(
-        c,
-        "SELECT a.id, a.owner_id, a.balance, m.name, m.iban, m.bic FROM accounts a \
-         JOIN merchants m ON m.id = a.owner_id WHERE a.id = ANY($1) AND a.kind = 'merchant' \
-         AND a.currency = $2 AND a.balance > 0 AND m.iban IS NOT NULL ORDER BY a.id",
-        &[&locked, &currency],
-    )
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(PayoutLine {
-            account_id: col(row, 0)?,
-            merchant_id: col(row, 1)?,
-            amount: col(row, 2)?,
-            merchant_name: col(row, 3)?,
-            bank: bank_from_columns(col(row, 4)?, col(row, 5)?)
-                .map_err(corrupt)?
-                .ok_or_else(|| corrupt("iban"))?,
-        })
-    })
-    .collect::<Result<Vec<_>, Fail>>()?;
-    let skipped = rows(
-        c,
-        "SELECT a.id, a.owner_id, a.balance FROM accounts a JOIN merchants m ON m.id = a.owner_id \
-         WHERE a.kind = 'merchant' AND a.currency = $1 AND a.balance > 0 AND m.iban IS NULL \
-         ORDER BY a.id LIMIT $2",
-        &[&currency, &(CLEARING_PAYOUTS_MAX as i64)],
-    )
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(SkippedMerchant {
-            account_id: col(row, 0)?,
-            merchant_id: col(row, 1)?,
-            balance: col(row, 2)?,
-        })
-    })
-    .collect::<Result<Vec<_>, Fail>>()?;
+    let sql = format!(
+        "SELECT {PAYOUT_LINE_COLUMNS} FROM accounts a JOIN merchants m ON m.id = a.owner_id \
+         WHERE a.id = ANY($1) AND a.kind = 'merchant' AND a.currency = $2 AND a.balance > 0 \
+         AND m.iban IS NOT NULL ORDER BY a.id"
+    );
+    let lines = all(c, &sql, &[&locked, &currency]).await?;
+    let limit = CLEARING_PAYOUTS_MAX as i64;
+    let skipped = all(c, rows::SKIPPED_MERCHANTS.postgres(), &[&currency, &limit]).await?;
     Ok((lines, skipped))
 }
 
@@ -203,69 +175,24 @@ pub(super) async fn close_clearing_batch(
     })
 }
 
-const BATCH_COLUMNS: &str = "id, message_id, currency, created_at, payouts_count, total";
-
-fn batch_row(row: &Row) -> Result<ClearingBatch, Fail> {
-    let currency: String = col(row, 2)?;
-    let payouts_count: i64 = col(row, 4)?;
-    Ok(ClearingBatch {
-        id: col(row, 0)?,
-        message_id: col(row, 1)?,
-        currency: currency.parse().map_err(|_| corrupt("currency"))?,
-        created_at_s: col(row, 3)?,
-        payouts_count: u32::try_from(payouts_count).map_err(|_| corrupt("payouts_count"))?,
-        total: col(row, 5)?,
-    })
-}
-
 pub(super) async fn clearing_batch(
     c: &Conn,
     batch_id: i64,
 ) -> Result<Option<(ClearingBatch, Vec<Payout>)>, Fail> {
-    let sql = format!("SELECT {BATCH_COLUMNS} FROM clearing_batches WHERE id = $1");
-    let Some(row) = opt_row(c, &sql, &[&batch_id]).await? else {
+    let Some(batch) = first(c, rows::CLEARING_BATCH.postgres(), &[&batch_id]).await? else {
         return Ok(None);
     };
-    let batch = batch_row(&row)?;
-    let payouts = rows(
-        c,
-        "SELECT t.id, a.owner_id, t.debit_account, t.amount FROM transfers t \
-         JOIN accounts a ON a.id = t.debit_account WHERE t.clearing_batch_id = $1 \
-         ORDER BY t.debit_account",
-        &[&batch_id],
-    )
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(Payout {
-            transfer_id: col(row, 0)?,
-            merchant_id: col(row, 1)?,
-            account_id: col(row, 2)?,
-            amount: col(row, 3)?,
-        })
-    })
-    .collect::<Result<Vec<_>, Fail>>()?;
+    let payouts = all(c, rows::PAYOUTS.postgres(), &[&batch_id]).await?;
     Ok(Some((batch, payouts)))
 }
 
 pub(super) async fn clearing_batches(c: &Conn, limit: u32) -> Result<Vec<ClearingBatch>, Fail> {
-    let sql = format!("SELECT {BATCH_COLUMNS} FROM clearing_batches ORDER BY id DESC LIMIT $1");
-    rows(c, &sql, &[&i64::from(limit)])
-        .await?
-        .iter()
-        .map(batch_row)
-        .collect()
+    all(c, rows::CLEARING_BATCHES.postgres(), &[&i64::from(limit)]).await
 }
 
 pub(super) async fn settlement_file(c: &Conn, batch_id: i64) -> Result<Option<String>, Fail> {
-    opt_row(
-        c,
-        "SELECT settlement_file FROM clearing_batches WHERE id = $1",
-        &[&batch_id],
-    )
-    .await?
-    .map(|row| col(&row, 0))
-    .transpose()
+    let row = opt_row(c, rows::SETTLEMENT_FILE.postgres(), &[&batch_id]).await?;
+    Ok(row.map(|row| row.column("settlement_file")).transpose()?)
 }
 
 use super::PostgresStore;

@@ -12,6 +12,7 @@ use super::{Conn, Fail, col, exec, rows};
 use crate::StoreError;
 use crate::evidence::{Event, Head, HeadRow, head_from_stored};
 use crate::model::EvidenceRecord;
+use crate::sql::ReadRow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use tokio_postgres::Row;
@@ -316,22 +317,7 @@ pub(super) async fn of_subject(c: &Conn, subject: &str) -> Result<Vec<EvidenceRe
     let number_id = HeadRow::of(subject).number_id();
     static SQL: LazyLock<String> =
         LazyLock::new(|| crate::evidence::chain_sql(crate::evidence::LOG_INDEX_BY_ENTRY));
-    rows(c, &SQL, &[&subject, &number_id])
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(crate::evidence::stored_record(
-                col(row, 0)?,
-                col(row, 1)?,
-                col(row, 2)?,
-                col(row, 3)?,
-                col(row, 4)?,
-                col(row, 5)?,
-                col(row, 6)?,
-                col(row, 7)?,
-            )?)
-        })
-        .collect()
+    super::read::all(c, &SQL, &[&subject, &number_id]).await
 }
 
 pub(super) async fn record_receipt(
@@ -340,25 +326,14 @@ pub(super) async fn record_receipt(
     signature: &[u8],
     now_s: i64,
 ) -> Result<bool, Fail> {
-    let inserted = exec(
-        c,
-        "INSERT INTO receipts (evidence_id, signature, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (evidence_id) DO NOTHING",
-        &[&evidence_id, &signature, &now_s],
-    )
-    .await?;
-    Ok(inserted == 1)
+    let receipt = [&evidence_id as _, &signature as _, &now_s as _];
+    Ok(exec(c, crate::evidence::RECEIPT_INSERT.postgres(), &receipt).await? == 1)
 }
 
 pub(super) async fn receipt(c: &Conn, evidence_id: i64) -> Result<Option<Vec<u8>>, Fail> {
-    super::opt_row(
-        c,
-        "SELECT signature FROM receipts WHERE evidence_id = $1",
-        &[&evidence_id],
-    )
-    .await?
-    .map(|row| col(&row, 0))
-    .transpose()
+    let sql = crate::evidence::RECEIPT.postgres();
+    let row = super::opt_row(c, sql, &[&evidence_id]).await?;
+    Ok(row.map(|row| row.column("signature")).transpose()?)
 }
 
 use super::PostgresStore;

@@ -4,10 +4,13 @@
 
 use super::{Conn, Fail, col, exec, one_row, opt_row, rows};
 use crate::StoreError;
+use crate::log::signed;
 use crate::log::{
-    ProofRequest, derivation, frontier_from_stored, frontier_to_stored, stored_level,
+    CHECKPOINT, CHECKPOINT_INSERT, NODES, ProofRequest, derivation, frontier_from_stored,
+    frontier_to_stored, stored_level,
 };
 use crate::model::*;
+use crate::sql::ReadRow;
 use std::collections::HashMap;
 
 pub(super) async fn append(c: &Conn, entries: &[Vec<u8>], now_s: i64) -> Result<(), Fail> {
@@ -23,20 +26,6 @@ pub(super) async fn append(c: &Conn, entries: &[Vec<u8>], now_s: i64) -> Result<
     Ok(())
 }
 
-fn corrupt(what: &str) -> Fail {
-    Fail::Store(StoreError::Corrupt(format!(
-        "{what} holds a value sceau never writes"
-    )))
-}
-
-fn size_of(value: i64) -> Result<u64, Fail> {
-    u64::try_from(value).map_err(|_| corrupt("log size"))
-}
-
-fn signed(value: u64) -> Result<i64, Fail> {
-    i64::try_from(value).map_err(|_| corrupt("log size"))
-}
-
 pub(super) async fn integrate(
     c: &Conn,
     integrate: &IntegrateLog,
@@ -47,8 +36,8 @@ pub(super) async fn integrate(
         &[],
     )
     .await?;
-    let size = size_of(col(&state, 0)?)?;
-    let stored: Vec<u8> = col(&state, 1)?;
+    let size: u64 = state.column("size")?;
+    let stored: Vec<u8> = state.column("frontier")?;
     let pending: Vec<(i64, Vec<u8>, Option<i64>)> = rows(
         c,
         "SELECT id, entry, evidence_id FROM log_pending ORDER BY id LIMIT $1",
@@ -78,7 +67,7 @@ pub(super) async fn integrate(
     // One statement per table for the whole batch.
     let indexes: Vec<i64> = (0..pending.len() as u64)
         .map(|offset| signed(size + offset))
-        .collect::<Result<_, Fail>>()?;
+        .collect::<Result<_, StoreError>>()?;
     let entries: Vec<&[u8]> = pending
         .iter()
         .map(|(_, entry, _)| entry.as_slice())
@@ -100,7 +89,7 @@ pub(super) async fn integrate(
     let node_indexes: Vec<i64> = completed
         .iter()
         .map(|node| signed(node.index))
-        .collect::<Result<_, Fail>>()?;
+        .collect::<Result<_, StoreError>>()?;
     let hashes: Vec<&[u8]> = completed.iter().map(|node| node.hash.as_slice()).collect();
     exec(
         c,
@@ -126,7 +115,7 @@ pub(super) async fn integrate(
     };
     exec(
         c,
-        "INSERT INTO log_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)",
+        CHECKPOINT_INSERT.postgres(),
         &[
             &signed(new_size)?,
             &&root[..],
@@ -139,25 +128,7 @@ pub(super) async fn integrate(
 }
 
 pub(super) async fn checkpoint(c: &Conn) -> Result<Option<LogCheckpoint>, Fail> {
-    let row = opt_row(
-        c,
-        "SELECT size, root, note, created_at FROM log_checkpoints ORDER BY size DESC LIMIT 1",
-        &[],
-    )
-    .await?;
-    row.map(|row| {
-        let root: Vec<u8> = col(&row, 1)?;
-        Ok(LogCheckpoint {
-            size: size_of(col(&row, 0)?)?,
-            root: root
-                .as_slice()
-                .try_into()
-                .map_err(|_| corrupt("log_checkpoints.root"))?,
-            note: col(&row, 2)?,
-            created_at_s: col(&row, 3)?,
-        })
-    })
-    .transpose()
+    super::read::first(c, CHECKPOINT.postgres(), &[]).await
 }
 
 pub(super) async fn entry(c: &Conn, index: u64) -> Result<Option<Vec<u8>>, Fail> {
@@ -175,10 +146,8 @@ pub(super) async fn proof(
     request: &ProofRequest,
     largest: u64,
 ) -> Result<Option<Vec<[u8; 32]>>, Fail> {
-    let size = size_of(col(
-        &one_row(c, "SELECT size FROM log_state WHERE id = 1", &[]).await?,
-        0,
-    )?)?;
+    let state = one_row(c, "SELECT size FROM log_state WHERE id = 1", &[]).await?;
+    let size: u64 = state.column("size")?;
     if largest > size {
         return Ok(None);
     }
@@ -193,7 +162,7 @@ pub(super) async fn proof(
             .iter()
             .filter(|range| (range.base == 0) == base)
             .map(|range| signed(field(range)))
-            .collect::<Result<Vec<i64>, Fail>>()
+            .collect::<Result<Vec<i64>, StoreError>>()
     };
     let mut base = HashMap::new();
     for row in rows(
@@ -205,10 +174,8 @@ pub(super) async fn proof(
     )
     .await?
     {
-        let index: i64 = col(&row, 0)?;
-        let entry: Vec<u8> = col(&row, 1)?;
-        let index = u64::try_from(index).map_err(|_| corrupt("log_entries.idx"))?;
-        base.insert((0, index), sceau_log::leaf_hash(&entry));
+        let entry: Vec<u8> = row.column("entry")?;
+        base.insert((0, row.column("idx")?), sceau_log::leaf_hash(&entry));
     }
     let levels: Vec<i16> = ranges
         .iter()
@@ -228,17 +195,8 @@ pub(super) async fn proof(
     )
     .await?
     {
-        let level: i16 = col(&row, 0)?;
-        let index: i64 = col(&row, 1)?;
-        let hash: Vec<u8> = col(&row, 2)?;
-        let (Ok(level), Ok(index), Ok(hash)) = (
-            u8::try_from(level),
-            u64::try_from(index),
-            <[u8; 32]>::try_from(hash.as_slice()),
-        ) else {
-            return Err(corrupt("log_nodes"));
-        };
-        base.insert((level, index), hash);
+        let node = (row.column("level")?, row.column("idx")?);
+        base.insert(node, row.column("hash")?);
     }
     let fetched = crate::log::derive(&nodes, &base);
     request.with_nodes(fetched).map(Some).map_err(Fail::Store)
@@ -279,7 +237,7 @@ async fn level_nodes(c: &Conn, level: u8, start: u64, count: u64) -> Result<Vec<
     } else {
         rows(
             c,
-            "SELECT idx, hash FROM log_nodes WHERE level = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+            NODES.postgres(),
             &[&i16::from(derivation.base), &base_start, &base_count],
         )
         .await?

@@ -69,48 +69,6 @@ pub(super) async fn lock_accounts(
     Ok((pairs, col(&row, 2)?))
 }
 
-/// Blocks or unblocks a client; false if there is no such client.
-pub(super) async fn set_client_blocked(
-    c: &Conn,
-    client_id: i64,
-    blocked: bool,
-) -> Result<bool, Fail> {
-    Ok(exec(
-        c,
-        "UPDATE clients SET blocked = $2 WHERE id = $1",
-        &[&client_id, &blocked],
-    )
-    .await?
-        == 1)
-}
-
-/// Opens a session (and forgets the expired ones).
-pub(super) async fn create_session(c: &Conn, session: &NewSession) -> Result<(), Fail> {
-    exec(
-        c,
-        "DELETE FROM sessions WHERE expires_at <= $1",
-        &[&session.now_s],
-    )
-    .await?;
-    exec(
-        c,
-        "INSERT INTO sessions (token_hash, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        &[&&session.token_hash[..], &session.client_id, &session.now_s, &session.expires_at_s],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn delete_session(c: &Conn, token_hash: &[u8; 32]) -> Result<(), Fail> {
-    exec(
-        c,
-        "DELETE FROM sessions WHERE token_hash = $1",
-        &[&&token_hash[..]],
-    )
-    .await?;
-    Ok(())
-}
-
 /// The issuer's funding account for `currency`, opened on first use.
 pub(super) async fn funding_account(c: &Conn, currency: &str) -> Result<i64, Fail> {
     exec(
@@ -328,63 +286,6 @@ pub(super) async fn enroll_merchant(
         }),
         None => Err(Fail::Store(StoreError::Conflict("api_key_taken"))),
     }
-}
-
-pub(super) async fn record_sign_in(
-    c: &Conn,
-    attempt: &SignInAttempt,
-) -> Result<Option<SignInVerdict>, Fail> {
-    // Under the client's account lock (the batch took it): attempts are judged one
-    // after the other, on the account as the one before left it.
-    let Some(row) = opt_row(
-        c,
-        "SELECT sign_in_failures, sign_in_locks, sign_in_locked_until, unlock_nonce, \
-         unlock_issued_at FROM clients WHERE id = $1",
-        &[&attempt.client_id],
-    )
-    .await?
-    else {
-        return Ok(None);
-    };
-    let failures = stored_count(col(&row, 0)?, "clients.sign_in_failures")?;
-    let locks = stored_count(col(&row, 1)?, "clients.sign_in_locks")?;
-    let stored = crate::shared::unlock_code(attempt.client_id, col(&row, 3)?, col(&row, 4)?)
-        .ok_or_else(|| Fail::Store(StoreError::Corrupt("unlock_nonce".into())))?;
-    let verdict = sceau_domain::sign_in::judge_attempt(
-        attempt.password_right,
-        attempt.unlock,
-        col(&row, 2)?,
-        stored,
-        failures,
-        locks,
-        attempt.now_s,
-    );
-    match verdict {
-        SignInVerdict::Accepted => {
-            exec(
-                c,
-                crate::shared::SIGN_IN_ACCEPTED_POSTGRES,
-                &[&attempt.client_id],
-            )
-            .await?;
-        }
-        SignInVerdict::Wrong(failure) => {
-            exec(
-                c,
-                "UPDATE clients SET sign_in_failures = $2, sign_in_locks = $3, \
-                 sign_in_locked_until = COALESCE($4, sign_in_locked_until) WHERE id = $1",
-                &[
-                    &attempt.client_id,
-                    &i64::from(failure.failures),
-                    &i64::from(failure.locks),
-                    &failure.locked_until_s,
-                ],
-            )
-            .await?;
-        }
-        SignInVerdict::Paused => {}
-    }
-    Ok(Some(verdict))
 }
 
 pub(super) async fn send_unlock_code(
@@ -1547,31 +1448,4 @@ pub(super) async fn expire(c: &Conn, now_s: i64, locked: &[i64]) -> Result<Expir
     // A checkout's hold expires when the checkout does: released above, in this sweep.
     result.checkouts_expired = checkout::expire_checkouts(c, now_s).await?;
     Ok(result)
-}
-
-pub(super) async fn mark_message(
-    c: &Conn,
-    message_id: i64,
-    delivery: &MessageDelivery,
-) -> Result<(), Fail> {
-    let (state, channel, reference, now_s) = match delivery {
-        MessageDelivery::Sent {
-            channel,
-            reference,
-            now_s,
-        } => ("sent", channel, reference, now_s),
-        MessageDelivery::Failed {
-            channel,
-            reason,
-            now_s,
-        } => ("failed", channel, reason, now_s),
-    };
-    exec(
-        c,
-        "UPDATE messages SET state = $2, channel = $3, reference = $4, attempts = attempts + 1, updated_at = $5 \
-         WHERE id = $1",
-        &[&message_id, &state, channel, reference, now_s],
-    )
-    .await?;
-    Ok(())
 }

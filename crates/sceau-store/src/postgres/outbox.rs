@@ -12,7 +12,8 @@ impl Outbox for PostgresStore {
     }
 
     async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
-        self.read(async |c| read::pending_messages(c, limit).await)
+        let sql = crate::rows::PENDING_MESSAGES.postgres();
+        self.read(async |c| read::all(c, sql, &[&i64::from(limit)]).await)
             .await
     }
 
@@ -34,7 +35,19 @@ impl Outbox for PostgresStore {
         delivery: MessageDelivery,
     ) -> Result<(), StoreError> {
         self.write(Guard::Nothing, (message_id, delivery), |c, d, _| {
-            ops::mark_message(c, d.0, &d.1).boxed()
+            async move {
+                let (state, channel, reference, now_s) = crate::rows::delivery_columns(&d.1);
+                let marked = [
+                    &d.0 as _,
+                    &state as _,
+                    channel as _,
+                    reference as _,
+                    &now_s as _,
+                ];
+                exec(c, crate::rows::MESSAGE_MARK.postgres(), &marked).await?;
+                Ok(())
+            }
+            .boxed()
         })
         .await
     }
@@ -44,7 +57,9 @@ impl Outbox for PostgresStore {
         address: &str,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.read(async |c| read::messages_to(c, address, limit).await)
+        let sql = crate::rows::MESSAGES_TO.postgres();
+        let limit = i64::from(limit);
+        self.read(async |c| read::all(c, sql, &[&address, &limit]).await)
             .await
     }
 }

@@ -24,17 +24,21 @@ impl Parties for PostgresStore {
         &self,
         key_hash: [u8; 32],
     ) -> Result<Option<MerchantRecord>, StoreError> {
-        self.read(async |c| read::merchant_by_key_hash(c, &key_hash).await)
+        let sql = crate::rows::MERCHANT_BY_KEY_HASH.postgres();
+        self.read(async |c| read::first(c, sql, &[&&key_hash[..]]).await)
             .await
     }
 
     async fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRecord>, StoreError> {
-        self.read(async |c| read::merchant(c, merchant_id).await)
+        let sql = crate::rows::MERCHANT.postgres();
+        self.read(async |c| read::first(c, sql, &[&merchant_id]).await)
             .await
     }
 
     async fn merchants(&self, limit: u32) -> Result<Vec<MerchantRecord>, StoreError> {
-        self.read(async |c| read::merchants(c, limit).await).await
+        let sql = crate::rows::MERCHANTS.postgres();
+        self.read(async |c| read::all(c, sql, &[&i64::from(limit)]).await)
+            .await
     }
 
     async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError> {
@@ -57,12 +61,15 @@ impl Parties for PostgresStore {
     }
 
     async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError> {
-        self.read(async |c| read::clients(c, limit).await).await
+        let sql = crate::rows::CLIENTS.postgres();
+        self.read(async |c| read::all(c, sql, &[&i64::from(limit)]).await)
+            .await
     }
 
     async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError> {
         self.write(Guard::Client(client_id), (client_id, blocked), |c, d, _| {
-            ops::set_client_blocked(c, d.0, d.1).boxed()
+            let sql = crate::rows::CLIENT_BLOCKED.postgres();
+            async move { Ok(exec(c, sql, &[&d.0, &d.1]).await? == 1) }.boxed()
         })
         .await
     }

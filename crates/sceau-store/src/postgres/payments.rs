@@ -34,7 +34,8 @@ impl CardPayments for PostgresStore {
     }
 
     async fn account(&self, account_id: i64) -> Result<Option<AccountView>, StoreError> {
-        self.read(async |c| read::account(c, account_id).await)
+        let sql = crate::rows::ACCOUNT.postgres();
+        self.read(async |c| read::first(c, sql, &[&account_id]).await)
             .await
     }
 
@@ -43,7 +44,9 @@ impl CardPayments for PostgresStore {
         client_id: i64,
         limit: u32,
     ) -> Result<Vec<NumberView>, StoreError> {
-        self.read(async |c| read::client_numbers(c, client_id, limit).await)
+        let sql = crate::rows::CLIENT_NUMBERS.postgres();
+        let limit = i64::from(limit);
+        self.read(async |c| read::all(c, sql, &[&client_id, &limit]).await)
             .await
     }
 

@@ -2,11 +2,13 @@
 //! balances out and keep the settlement file written for the banks.
 
 use super::ops::{Transfer, funding_account, is_unique_violation, post_transfer};
-use super::read::corrupt;
+use super::read::{all, first};
 use crate::StoreError;
 use crate::model::*;
-use crate::shared::{bank_from_columns, check_payouts};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::rows::{self, PAYOUT_LINE_COLUMNS};
+use crate::shared::check_payouts;
+use crate::sql::{ReadRow, sqlite_first};
+use rusqlite::{Connection, params};
 
 pub(super) fn set_merchant_bank(
     connection: &Connection,
@@ -14,7 +16,7 @@ pub(super) fn set_merchant_bank(
     bank: &BankDetails,
 ) -> Result<bool, StoreError> {
     let changed = connection
-        .prepare_cached("UPDATE merchants SET iban = ?2, bic = ?3 WHERE id = ?1")?
+        .prepare_cached(rows::SET_MERCHANT_BANK.sqlite())?
         .execute(params![merchant_id, bank.iban.as_str(), bank.bic.as_str()])?;
     Ok(changed == 1)
 }
@@ -27,38 +29,17 @@ fn candidates(
     currency: &str,
 ) -> Result<(Vec<PayoutLine>, Vec<SkippedMerchant>), StoreError> {
     let limit = CLEARING_PAYOUTS_MAX as i64;
-    let lines = connection
-        .prepare_cached(
-            "SELECT a.id, a.owner_id, a.balance, m.name, m.iban, m.bic FROM accounts a \
-             JOIN merchants m ON m.id = a.owner_id WHERE a.kind = 'merchant' AND a.currency = ?1 \
-             AND a.balance > 0 AND m.iban IS NOT NULL ORDER BY a.id LIMIT ?2",
-        )?
-        .query_map(params![currency, limit], |row| {
-            Ok(PayoutLine {
-                account_id: row.get(0)?,
-                merchant_id: row.get(1)?,
-                amount: row.get(2)?,
-                merchant_name: row.get(3)?,
-                bank: bank_from_columns(row.get(4)?, row.get(5)?)
-                    .map_err(corrupt)?
-                    .ok_or_else(|| corrupt("iban"))?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let skipped = connection
-        .prepare_cached(
-            "SELECT a.id, a.owner_id, a.balance FROM accounts a JOIN merchants m ON m.id = a.owner_id \
-             WHERE a.kind = 'merchant' AND a.currency = ?1 AND a.balance > 0 AND m.iban IS NULL \
-             ORDER BY a.id LIMIT ?2",
-        )?
-        .query_map(params![currency, limit], |row| {
-            Ok(SkippedMerchant {
-                account_id: row.get(0)?,
-                merchant_id: row.get(1)?,
-                balance: row.get(2)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let sql = format!(
+        "SELECT {PAYOUT_LINE_COLUMNS} FROM accounts a JOIN merchants m ON m.id = a.owner_id \
+         WHERE a.kind = 'merchant' AND a.currency = ?1 AND a.balance > 0 AND m.iban IS NOT NULL \
+         ORDER BY a.id LIMIT ?2"
+    );
+    let lines = all(connection, &sql, params![currency, limit])?;
+    let skipped = all(
+        connection,
+        rows::SKIPPED_MERCHANTS.sqlite(),
+        params![currency, limit],
+    )?;
     Ok((lines, skipped))
 }
 
@@ -136,47 +117,14 @@ pub(super) fn close_clearing_batch(
     })
 }
 
-const BATCH_COLUMNS: &str = "id, message_id, currency, created_at, payouts_count, total";
-
-fn batch_row(row: &Row<'_>) -> rusqlite::Result<ClearingBatch> {
-    let currency: String = row.get(2)?;
-    Ok(ClearingBatch {
-        id: row.get(0)?,
-        message_id: row.get(1)?,
-        currency: currency.parse().map_err(|_| corrupt("currency"))?,
-        created_at_s: row.get(3)?,
-        payouts_count: row.get(4)?,
-        total: row.get(5)?,
-    })
-}
-
 pub(super) fn clearing_batch(
     connection: &Connection,
     batch_id: i64,
 ) -> Result<Option<(ClearingBatch, Vec<Payout>)>, StoreError> {
-    let sql = format!("SELECT {BATCH_COLUMNS} FROM clearing_batches WHERE id = ?1");
-    let Some(batch) = connection
-        .prepare_cached(&sql)?
-        .query_row([batch_id], batch_row)
-        .optional()?
-    else {
+    let Some(batch) = first(connection, rows::CLEARING_BATCH.sqlite(), [batch_id])? else {
         return Ok(None);
     };
-    let payouts = connection
-        .prepare_cached(
-            "SELECT t.id, a.owner_id, t.debit_account, t.amount FROM transfers t \
-             JOIN accounts a ON a.id = t.debit_account WHERE t.clearing_batch_id = ?1 \
-             ORDER BY t.debit_account",
-        )?
-        .query_map([batch_id], |row| {
-            Ok(Payout {
-                transfer_id: row.get(0)?,
-                merchant_id: row.get(1)?,
-                account_id: row.get(2)?,
-                amount: row.get(3)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let payouts = all(connection, rows::PAYOUTS.sqlite(), [batch_id])?;
     Ok(Some((batch, payouts)))
 }
 
@@ -184,22 +132,17 @@ pub(super) fn clearing_batches(
     connection: &Connection,
     limit: u32,
 ) -> Result<Vec<ClearingBatch>, StoreError> {
-    let sql = format!("SELECT {BATCH_COLUMNS} FROM clearing_batches ORDER BY id DESC LIMIT ?1");
-    let batches = connection
-        .prepare_cached(&sql)?
-        .query_map([limit], batch_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(batches)
+    all(connection, rows::CLEARING_BATCHES.sqlite(), [limit])
 }
 
 pub(super) fn settlement_file(
     connection: &Connection,
     batch_id: i64,
 ) -> Result<Option<String>, StoreError> {
-    Ok(connection
-        .prepare_cached("SELECT settlement_file FROM clearing_batches WHERE id = ?1")?
-        .query_row([batch_id], |row| row.get(0))
-        .optional()?)
+    let sql = rows::SETTLEMENT_FILE.sqlite();
+    sqlite_first(connection, sql, [batch_id], |row| {
+        row.column("settlement_file")
+    })
 }
 
 use super::SqliteStore;

@@ -1,8 +1,9 @@
 //! Evidence records on SQLite (what they say is `crate::evidence`'s).
 
 use crate::StoreError;
-use crate::evidence::{Event, Head, HeadRow, Written, head_from_stored};
+use crate::evidence::{Event, Head, HeadRow, RECEIPT, RECEIPT_INSERT, Written, head_from_stored};
 use crate::model::EvidenceRecord;
+use crate::sql::{ReadRow, sqlite_first};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::LazyLock;
 
@@ -109,45 +110,13 @@ static CHAIN_SQL: LazyLock<String> = LazyLock::new(|| {
     ))
 });
 
-/// An `evidence` row with its log index: id, subject, seq, type, hash, record, created_at.
-type StoredRow = (i64, String, i64, String, Vec<u8>, Vec<u8>, i64, Option<i64>);
-
 /// A subject's records, oldest first: walked back from its head.
 pub(super) fn of_subject(
     connection: &Connection,
     subject: &str,
 ) -> Result<Vec<EvidenceRecord>, StoreError> {
-    let rows: Vec<StoredRow> = connection
-        .prepare_cached(&CHAIN_SQL)?
-        .query_map(params![subject, HeadRow::of(subject).number_id()], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-                row.get(7)?,
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    rows.into_iter()
-        .map(
-            |(id, subject, seq, kind, hash, record, created_at_s, index)| {
-                crate::evidence::stored_record(
-                    id,
-                    subject,
-                    seq,
-                    kind,
-                    hash,
-                    record,
-                    created_at_s,
-                    index,
-                )
-            },
-        )
-        .collect()
+    let head = params![subject, HeadRow::of(subject).number_id()];
+    super::read::all(connection, &CHAIN_SQL, head)
 }
 
 pub(super) fn record_receipt(
@@ -157,10 +126,7 @@ pub(super) fn record_receipt(
     now_s: i64,
 ) -> Result<bool, StoreError> {
     let inserted = connection
-        .prepare_cached(
-            "INSERT INTO receipts (evidence_id, signature, created_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (evidence_id) DO NOTHING",
-        )?
+        .prepare_cached(RECEIPT_INSERT.sqlite())?
         .execute(params![evidence_id, signature, now_s])?;
     Ok(inserted == 1)
 }
@@ -169,10 +135,9 @@ pub(super) fn receipt(
     connection: &Connection,
     evidence_id: i64,
 ) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(connection
-        .prepare_cached("SELECT signature FROM receipts WHERE evidence_id = ?1")?
-        .query_row([evidence_id], |row| row.get(0))
-        .optional()?)
+    sqlite_first(connection, RECEIPT.sqlite(), [evidence_id], |row| {
+        row.column("signature")
+    })
 }
 
 use super::SqliteStore;

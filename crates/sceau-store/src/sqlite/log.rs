@@ -1,11 +1,14 @@
 //! The transparency log on SQLite (see `crate::log` for what both backends share).
 
 use crate::StoreError;
+use crate::log::signed;
 use crate::log::{
-    ProofRequest, derivation, frontier_from_stored, frontier_to_stored, stored_level,
+    CHECKPOINT, CHECKPOINT_INSERT, NODES, ProofRequest, derivation, frontier_from_stored,
+    frontier_to_stored, stored_level,
 };
 use crate::model::*;
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::sql::{ReadRow, sqlite_first};
+use rusqlite::{Connection, params};
 use std::collections::HashMap;
 
 pub(super) fn append(
@@ -21,19 +24,12 @@ pub(super) fn append(
     Ok(())
 }
 
-fn size_of(value: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative")))
-}
-
-fn signed(value: u64) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Corrupt("log size past i64".into()))
-}
-
 fn state(connection: &Connection) -> Result<(u64, Vec<u8>), StoreError> {
-    let (size, frontier): (i64, Vec<u8>) = connection
-        .prepare_cached("SELECT size, frontier FROM log_state WHERE id = 1")?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok((size_of(size, "log_state.size")?, frontier))
+    let sql = "SELECT size, frontier FROM log_state WHERE id = 1";
+    let state = sqlite_first(connection, sql, [], |row| {
+        Ok((row.column("size")?, row.column("frontier")?))
+    })?;
+    state.ok_or_else(|| StoreError::Corrupt("log_state has no row".into()))
 }
 
 /// Appends what waits to the tree: entries queued by [`append`] first, then the evidence
@@ -125,9 +121,7 @@ pub(super) fn integrate(
         created_at_s: integrate.now_s,
     };
     connection
-        .prepare_cached(
-            "INSERT INTO log_checkpoints (size, root, note, created_at) VALUES (?1, ?2, ?3, ?4)",
-        )?
+        .prepare_cached(CHECKPOINT_INSERT.sqlite())?
         .execute(params![
             signed(new_size)?,
             &root[..],
@@ -205,26 +199,7 @@ pub(super) fn entry_range(
 }
 
 pub(super) fn checkpoint(connection: &Connection) -> Result<Option<LogCheckpoint>, StoreError> {
-    let row: Option<(i64, Vec<u8>, String, i64)> = connection
-        .prepare_cached(
-            "SELECT size, root, note, created_at FROM log_checkpoints ORDER BY size DESC LIMIT 1",
-        )?
-        .query_row([], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-        })
-        .optional()?;
-    row.map(|(size, root, note, created_at_s)| {
-        Ok(LogCheckpoint {
-            size: size_of(size, "log_checkpoints.size")?,
-            root: root
-                .as_slice()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("log_checkpoints.root".into()))?,
-            note,
-            created_at_s,
-        })
-    })
-    .transpose()
+    super::read::first(connection, CHECKPOINT.sqlite(), [])
 }
 
 pub(super) fn entry(connection: &Connection, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -292,9 +267,7 @@ fn level_nodes(
         crate::log::contiguous(base_start, leaves)
     } else {
         let rows: Vec<(i64, Vec<u8>)> = connection
-            .prepare_cached(
-                "SELECT idx, hash FROM log_nodes WHERE level = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
-            )?
+            .prepare_cached(NODES.sqlite())?
             .query_map(params![derivation.base, base_start, base_count], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })?

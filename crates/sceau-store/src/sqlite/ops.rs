@@ -203,64 +203,6 @@ pub(super) fn enroll_merchant(
     })
 }
 
-pub(super) fn record_sign_in(
-    connection: &Connection,
-    attempt: &SignInAttempt,
-) -> Result<Option<SignInVerdict>, StoreError> {
-    type Row = (u32, u32, i64, Option<Vec<u8>>, Option<i64>);
-    let row: Option<Row> = connection
-        .prepare_cached(
-            "SELECT sign_in_failures, sign_in_locks, sign_in_locked_until, unlock_nonce, \
-             unlock_issued_at FROM clients WHERE id = ?1",
-        )?
-        .query_row([attempt.client_id], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
-        })
-        .optional()?;
-    let Some((failures, locks, paused_until_s, nonce, issued_at_s)) = row else {
-        return Ok(None);
-    };
-    let stored = crate::shared::unlock_code(attempt.client_id, nonce, issued_at_s)
-        .ok_or_else(|| StoreError::Corrupt("unlock_nonce".into()))?;
-    let verdict = sceau_domain::sign_in::judge_attempt(
-        attempt.password_right,
-        attempt.unlock,
-        paused_until_s,
-        stored,
-        failures,
-        locks,
-        attempt.now_s,
-    );
-    match verdict {
-        SignInVerdict::Accepted => {
-            connection
-                .prepare_cached(crate::shared::SIGN_IN_ACCEPTED_SQLITE)?
-                .execute([attempt.client_id])?;
-        }
-        SignInVerdict::Wrong(failure) => {
-            connection
-                .prepare_cached(
-                    "UPDATE clients SET sign_in_failures = ?2, sign_in_locks = ?3, \
-                     sign_in_locked_until = COALESCE(?4, sign_in_locked_until) WHERE id = ?1",
-                )?
-                .execute(params![
-                    attempt.client_id,
-                    failure.failures,
-                    failure.locks,
-                    failure.locked_until_s
-                ])?;
-        }
-        SignInVerdict::Paused => {}
-    }
-    Ok(Some(verdict))
-}
-
 pub(super) fn send_unlock_code(
     connection: &Connection,
     send: &UnlockCodeSend,
@@ -297,17 +239,6 @@ pub(super) fn send_unlock_code(
     }
     enqueue_message(connection, &send.message, send.now_s)?;
     Ok(UnlockOutcome::Sent)
-}
-
-pub(super) fn set_client_blocked(
-    connection: &Connection,
-    client_id: i64,
-    blocked: bool,
-) -> Result<bool, StoreError> {
-    let changed = connection
-        .prepare_cached("UPDATE clients SET blocked = ?2 WHERE id = ?1")?
-        .execute(params![client_id, blocked])?;
-    Ok(changed == 1)
 }
 
 pub(super) fn issue_number(
@@ -1090,80 +1021,4 @@ pub(super) fn expire(connection: &Connection, now_s: i64) -> Result<Expired, Sto
         .execute([now_s])? as u64;
     result.checkouts_expired = super::checkout::expire_checkouts(connection, now_s)?;
     Ok(result)
-}
-
-pub(super) fn create_session(
-    connection: &Connection,
-    session: &NewSession,
-) -> Result<(), StoreError> {
-    connection
-        .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
-        .execute([session.now_s])?;
-    connection
-        .prepare_cached("INSERT INTO sessions (token_hash, client_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![&session.token_hash[..], session.client_id, session.now_s, session.expires_at_s])?;
-    Ok(())
-}
-
-pub(super) fn delete_session(
-    connection: &Connection,
-    token_hash: &[u8; 32],
-) -> Result<(), StoreError> {
-    connection
-        .prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
-        .execute([&token_hash[..]])?;
-    Ok(())
-}
-
-pub(super) fn mark_message(
-    connection: &Connection,
-    message_id: i64,
-    delivery: &MessageDelivery,
-) -> Result<(), StoreError> {
-    let (state, channel, reference, now_s) = match delivery {
-        MessageDelivery::Sent {
-            channel,
-            reference,
-            now_s,
-        } => ("sent", channel, reference, now_s),
-        MessageDelivery::Failed {
-            channel,
-            reason,
-            now_s,
-        } => ("failed", channel, reason, now_s),
-    };
-    connection
-        .prepare_cached(
-            "UPDATE messages SET state = ?2, channel = ?3, reference = ?4, attempts = attempts + 1, updated_at = ?5 \
-             WHERE id = ?1",
-        )?
-        .execute(params![message_id, state, channel, reference, now_s])?;
-    Ok(())
-}
-
-pub(super) fn claim_messages(
-    connection: &Connection,
-    now_s: i64,
-    lease_s: i64,
-    limit: u32,
-) -> Result<Vec<StoredMessage>, StoreError> {
-    let mut statement = connection.prepare_cached(
-        "UPDATE messages SET claimed_until = ?1 + ?2 WHERE id IN (SELECT id FROM messages \
-         WHERE state = 'pending' AND claimed_until <= ?1 ORDER BY id LIMIT ?3) \
-         RETURNING id, address, sealed_body, state, channel, created_at",
-    )?;
-    let mut claimed = statement
-        .query_map(params![now_s, lease_s, limit], |row| {
-            Ok(StoredMessage {
-                id: row.get(0)?,
-                address: row.get(1)?,
-                sealed_body: row.get(2)?,
-                state: row.get(3)?,
-                channel: row.get(4)?,
-                created_at_s: row.get(5)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    claimed.sort_by_key(|message| message.id);
-    Ok(claimed)
 }

@@ -10,8 +10,8 @@ impl Outbox for SqliteStore {
     }
 
     async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
-        self.read(move |c| read::messages(c, "state = 'pending' ORDER BY id ASC", None, limit))
-            .await
+        let sql = crate::rows::PENDING_MESSAGES.sqlite();
+        self.read(move |c| read::all(c, sql, [limit])).await
     }
 
     async fn claim_messages(
@@ -20,7 +20,7 @@ impl Outbox for SqliteStore {
         lease_s: i64,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.write(move |c| ops::claim_messages(c, now_s, lease_s, limit))
+        self.write(move |c| read::claim_messages(c, now_s, lease_s, limit))
             .await
     }
 
@@ -29,8 +29,14 @@ impl Outbox for SqliteStore {
         message_id: i64,
         delivery: MessageDelivery,
     ) -> Result<(), StoreError> {
-        self.write(move |c| ops::mark_message(c, message_id, &delivery))
-            .await
+        self.write(move |c| {
+            let (state, channel, reference, now_s) = crate::rows::delivery_columns(&delivery);
+            let marked = rusqlite::params![message_id, state, channel, reference, now_s];
+            c.prepare_cached(crate::rows::MESSAGE_MARK.sqlite())?
+                .execute(marked)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn messages_to(
@@ -39,9 +45,8 @@ impl Outbox for SqliteStore {
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let address = address.to_owned();
-        self.read(move |c| {
-            read::messages(c, "address = ?1 ORDER BY id DESC", Some(&address), limit)
-        })
-        .await
+        let sql = crate::rows::MESSAGES_TO.sqlite();
+        self.read(move |c| read::all(c, sql, rusqlite::params![address, limit]))
+            .await
     }
 }

@@ -17,16 +17,19 @@ impl Parties for SqliteStore {
         &self,
         key_hash: [u8; 32],
     ) -> Result<Option<MerchantRecord>, StoreError> {
-        self.read(move |c| read::merchant_by_key_hash(c, &key_hash))
+        let sql = crate::rows::MERCHANT_BY_KEY_HASH.sqlite();
+        self.read(move |c| read::first(c, sql, [&key_hash[..]]))
             .await
     }
 
     async fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRecord>, StoreError> {
-        self.read(move |c| read::merchant(c, merchant_id)).await
+        let sql = crate::rows::MERCHANT.sqlite();
+        self.read(move |c| read::first(c, sql, [merchant_id])).await
     }
 
     async fn merchants(&self, limit: u32) -> Result<Vec<MerchantRecord>, StoreError> {
-        self.read(move |c| read::merchants(c, limit)).await
+        let sql = crate::rows::MERCHANTS.sqlite();
+        self.read(move |c| read::all(c, sql, [limit])).await
     }
 
     async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError> {
@@ -50,11 +53,13 @@ impl Parties for SqliteStore {
     }
 
     async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError> {
-        self.read(move |c| read::clients(c, limit)).await
+        let sql = crate::rows::CLIENTS.sqlite();
+        self.read(move |c| read::all(c, sql, [limit])).await
     }
 
     async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError> {
-        self.write(move |c| ops::set_client_blocked(c, client_id, blocked))
+        let sql = crate::rows::CLIENT_BLOCKED.sqlite();
+        self.write(move |c| Ok(c.execute(sql, rusqlite::params![client_id, blocked])? == 1))
             .await
     }
 

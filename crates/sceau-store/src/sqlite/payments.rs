@@ -17,7 +17,8 @@ impl CardPayments for SqliteStore {
     }
 
     async fn account(&self, account_id: i64) -> Result<Option<AccountView>, StoreError> {
-        self.read(move |c| read::account(c, account_id)).await
+        let sql = crate::rows::ACCOUNT.sqlite();
+        self.read(move |c| read::first(c, sql, [account_id])).await
     }
 
     async fn client_numbers(
@@ -25,7 +26,8 @@ impl CardPayments for SqliteStore {
         client_id: i64,
         limit: u32,
     ) -> Result<Vec<NumberView>, StoreError> {
-        self.read(move |c| read::client_numbers(c, client_id, limit))
+        let sql = crate::rows::CLIENT_NUMBERS.sqlite();
+        self.read(move |c| read::all(c, sql, rusqlite::params![client_id, limit]))
             .await
     }
 

@@ -1,0 +1,283 @@
+//! What both backends share of their SQL: statements written once, and rows read by
+//! column name whatever the driver.
+//!
+//! A [`Sql`] is written in PostgreSQL's form (`$1`, `$2`, ...; no `$` in its string
+//! literals); SQLite's form (`?1`, `?2`, ...) is derived from it once, on first use. (SQLite would take `$1` as a *named*
+//! parameter and number such names by first appearance, not by their digits.) A statement
+//! that needs syntax of one database only (`::BIGINT` casts, `FOR UPDATE`, `RETURNING`
+//! of one of them) stays in that backend's files: [`Sql::new`] refuses casts at build time.
+//!
+//! [`ReadRow`] reads a column by name from a row of either driver, converting what the two
+//! databases store differently (SQLite's booleans are the integers 0 and 1; a few
+//! PostgreSQL columns are `SMALLINT`; unsigned values are stored as signed integers). A
+//! missing column or a value of the wrong type or range is [`StoreError::Corrupt`]: a bug
+//! or damaged data, never an outage.
+
+use crate::StoreError;
+use rusqlite::types::ValueRef;
+use std::sync::OnceLock;
+use tokio_postgres::types::{FromSql, Type};
+
+/// One statement for both backends, written with PostgreSQL's numbered parameters.
+pub(crate) struct Sql {
+    postgres: &'static str,
+    sqlite: OnceLock<String>,
+}
+
+impl Sql {
+    /// A shared statement. Fails the build (in a `static`) unless every `$` numbers a
+    /// parameter (none in a string literal), no `?` stands outside literals, and no `::`
+    /// cast is used.
+    pub(crate) const fn new(postgres: &'static str) -> Sql {
+        assert!(
+            shareable(postgres.as_bytes()),
+            "not a statement both backends take"
+        );
+        Sql {
+            postgres,
+            sqlite: OnceLock::new(),
+        }
+    }
+
+    /// The statement as PostgreSQL takes it.
+    pub(crate) fn postgres(&self) -> &'static str {
+        self.postgres
+    }
+
+    /// The statement as SQLite takes it: each `$N` becomes `?N` (every `$` is a
+    /// parameter's, see [`Sql::new`]).
+    pub(crate) fn sqlite(&self) -> &str {
+        self.sqlite.get_or_init(|| self.postgres.replace('$', "?"))
+    }
+}
+
+/// True if `sql` holds only what both databases read the same way (see [`Sql::new`]).
+const fn shareable(sql: &[u8]) -> bool {
+    let mut quote = 0u8;
+    let mut at = 0;
+    while at < sql.len() {
+        let byte = sql[at];
+        let next = if at + 1 < sql.len() { sql[at + 1] } else { 0 };
+        if quote != 0 {
+            if byte == b'$' {
+                return false;
+            } else if byte == quote {
+                quote = 0;
+            }
+        } else if byte == b'\'' || byte == b'"' {
+            quote = byte;
+        } else if byte == b'?'
+            || (byte == b':' && next == b':')
+            || (byte == b'$' && !(next.is_ascii_digit() && next != b'0'))
+        {
+            return false;
+        }
+        at += 1;
+    }
+    quote == 0
+}
+
+/// A stored value that breaks a rule, named by what it is.
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("bad stored value: {what}"))
+}
+
+/// A value made from one row of either driver, by column name.
+pub(crate) trait Decode: Sized {
+    fn decode(row: &impl ReadRow) -> Result<Self, StoreError>;
+}
+
+/// A row of either driver, read by column name.
+pub(crate) trait ReadRow {
+    /// The value of column `name`; a missing column or a value of the wrong type or out of
+    /// range is corrupt.
+    fn column<T: Column>(&self, name: &str) -> Result<T, StoreError>;
+}
+
+impl ReadRow for rusqlite::Row<'_> {
+    fn column<T: Column>(&self, name: &str) -> Result<T, StoreError> {
+        let index = self
+            .as_ref()
+            .column_index(name)
+            .map_err(|_| missing(name))?;
+        T::from_sqlite(self, index).map_err(|detail| wrong(name, &detail))
+    }
+}
+
+impl ReadRow for tokio_postgres::Row {
+    fn column<T: Column>(&self, name: &str) -> Result<T, StoreError> {
+        let index = self
+            .columns()
+            .iter()
+            .position(|column| column.name() == name)
+            .ok_or_else(|| missing(name))?;
+        T::from_postgres(self, index).map_err(|detail| wrong(name, &detail))
+    }
+}
+
+fn missing(name: &str) -> StoreError {
+    StoreError::Corrupt(format!("no column {name} in the row"))
+}
+
+fn wrong(name: &str, detail: &str) -> StoreError {
+    StoreError::Corrupt(format!("column {name}: {detail}"))
+}
+
+/// A value one column holds, as each driver gives it.
+pub(crate) trait Column: Sized {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self, String>;
+    fn from_postgres(row: &tokio_postgres::Row, index: usize) -> Result<Self, String>;
+}
+
+impl Column for i64 {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self, String> {
+        row.get(index).map_err(|e| e.to_string())
+    }
+
+    fn from_postgres(row: &tokio_postgres::Row, index: usize) -> Result<Self, String> {
+        let type_ = row.columns().get(index).map(|column| column.type_());
+        match type_ {
+            Some(&Type::INT2) => row.try_get::<_, i16>(index).map(i64::from),
+            Some(&Type::INT4) => row.try_get::<_, i32>(index).map(i64::from),
+            _ => row.try_get::<_, i64>(index),
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Integers stored as signed 64-bit values (or narrower on PostgreSQL); out of range is
+/// corrupt, never clamped.
+macro_rules! narrowed {
+    ($($type:ty),*) => {$(
+        impl Column for $type {
+            fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self, String> {
+                narrow(i64::from_sqlite(row, index)?)
+            }
+
+            fn from_postgres(row: &tokio_postgres::Row, index: usize) -> Result<Self, String> {
+                narrow(i64::from_postgres(row, index)?)
+            }
+        }
+    )*};
+}
+
+narrowed!(u8, u16, u32, u64, i32);
+
+fn narrow<T: TryFrom<i64>>(wide: i64) -> Result<T, String> {
+    T::try_from(wide).map_err(|_| format!("{wide} is out of range"))
+}
+
+impl Column for bool {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self, String> {
+        match i64::from_sqlite(row, index)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(format!("{other} is not a boolean")),
+        }
+    }
+
+    fn from_postgres(row: &tokio_postgres::Row, index: usize) -> Result<Self, String> {
+        row.try_get(index).map_err(|e| e.to_string())
+    }
+}
+
+/// Types both drivers convert alike.
+macro_rules! direct {
+    ($($type:ty),*) => {$(
+        impl Column for $type {
+            fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self, String> {
+                row.get(index).map_err(|e| e.to_string())
+            }
+
+            fn from_postgres(row: &tokio_postgres::Row, index: usize) -> Result<Self, String> {
+                row.try_get(index).map_err(|e| e.to_string())
+            }
+        }
+    )*};
+}
+
+direct!(String, Vec<u8>);
+
+impl<const N: usize> Column for [u8; N] {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self, String> {
+        let bytes = row.get_ref(index).map_err(|e| e.to_string())?;
+        let bytes = bytes.as_blob().map_err(|e| e.to_string())?;
+        exact(bytes)
+    }
+
+    fn from_postgres(row: &tokio_postgres::Row, index: usize) -> Result<Self, String> {
+        exact(row.try_get::<_, &[u8]>(index).map_err(|e| e.to_string())?)
+    }
+}
+
+fn exact<const N: usize>(bytes: &[u8]) -> Result<[u8; N], String> {
+    bytes
+        .try_into()
+        .map_err(|_| format!("{} bytes where {N} belong", bytes.len()))
+}
+
+impl<T: Column> Column for Option<T> {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> Result<Self, String> {
+        match row.get_ref(index).map_err(|e| e.to_string())? {
+            ValueRef::Null => Ok(None),
+            _ => T::from_sqlite(row, index).map(Some),
+        }
+    }
+
+    fn from_postgres(row: &tokio_postgres::Row, index: usize) -> Result<Self, String> {
+        match row.try_get::<_, Option<Present>>(index) {
+            Ok(None) => Ok(None),
+            _ => T::from_postgres(row, index).map(Some),
+        }
+    }
+}
+
+/// A PostgreSQL value of any type, known only to be there (not NULL).
+struct Present;
+
+impl<'a> FromSql<'a> for Present {
+    fn from_sql(_: &Type, _: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Present)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// Runs `sql` (SQLite's form) and decodes every row.
+pub(crate) fn sqlite_all<T>(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut all = Vec::new();
+    while let Some(row) = rows.next()? {
+        all.push(decode(row)?);
+    }
+    Ok(all)
+}
+
+/// Runs `sql` (SQLite's form) and decodes its first row, if any.
+pub(crate) fn sqlite_first<T>(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    rows.next()?.map(decode).transpose()
+}
+
+/// A decoding failure where rusqlite wants its own error (inside its closures); it comes
+/// back out as the same [`StoreError`] (see `From<rusqlite::Error>`).
+pub(crate) fn into_sqlite(error: StoreError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, Box::new(error))
+}
+
+#[cfg(test)]
+mod tests;
