@@ -341,8 +341,17 @@ impl World {
         self.now_s += seconds;
     }
 
+    /// A subject the step touched; touched again, the records it added are summed (or
+    /// unknown if either is).
     fn touch(&mut self, subject: String, added: Option<usize>) {
-        self.touched.push((subject, added));
+        match self
+            .touched
+            .iter_mut()
+            .find(|(touched, _)| *touched == subject)
+        {
+            Some((_, before)) => *before = before.zip(added).map(|(a, b)| a + b),
+            None => self.touched.push((subject, added)),
+        }
     }
 
     /// One more failure of `client` in a row: the pause it starts, if it reaches the
@@ -382,7 +391,11 @@ impl World {
             Op::EnrolMerchant { with_bank } => self.enrol_merchant(*with_bank).await,
             Op::Block { client, blocked } => self.block(*client, *blocked).await,
             Op::Issue { .. } => self.issue(op).await,
-            Op::Authorize { .. } => self.authorize(op, context).await,
+            Op::Authorize { tries, .. } => {
+                for _ in 0..*tries {
+                    self.authorize(op, context).await;
+                }
+            }
             Op::Capture { .. } | Op::Void { .. } | Op::Refund { .. } => {
                 self.merchant_command(op, context).await;
             }
@@ -580,6 +593,7 @@ impl World {
             amount,
             wrong_details,
             hold_ttl_s,
+            ..
         } = op
         else {
             unreachable!()
@@ -612,7 +626,6 @@ impl World {
         let merchant_id = self.merchants[merchant].record.id;
         let expected = self.expected_authorization(card_index, merchant_id, amount, *wrong_details);
         let outcome = self.run(merchant, command).await;
-        self.touch(number_subject(number_id), None);
         match (outcome, expected) {
             (Outcome::Authorized { authorization }, Ok(())) => {
                 assert_eq!(authorization.amount, amount, "{context}");
@@ -632,10 +645,10 @@ impl World {
                     hold_expires_at_s: authorization.hold_expires_at_s,
                     of_checkout: false,
                 });
-                self.touched.pop();
                 self.touch(number_subject(number_id), Some(1));
             }
             (Outcome::Declined { decline, paused }, Err(expected)) if decline == expected => {
+                self.touch(number_subject(number_id), None);
                 let pause = if decline == Decline::WrongCardDetails {
                     self.cards[card_index].wrong_try();
                     self.count_failure(client)
