@@ -267,7 +267,7 @@ fn ledger_ops() -> impl Strategy<Value = Op> {
         .prop_map(|(client, blocked)| Op::Block { client, blocked });
     prop_oneof![
         3 => issue,
-        5 => authorize,
+        10 => authorize,
         3 => capture,
         1 => void,
         2 => refund,
