@@ -121,6 +121,9 @@ pub enum Op {
         amount: Option<i64>,
         wrong_details: bool,
         hold_ttl_s: i64,
+        /// The same attempt made again and again, as someone guessing would: enough,
+        /// now and then, to block a number and pause its holder.
+        tries: u8,
     },
     Capture {
         authorization: Pick,
@@ -202,7 +205,7 @@ fn ledger_ops() -> impl Strategy<Value = Op> {
         0..3_u8,
         1..5_000_i64,
         lock,
-        300..=86_400_i64,
+        prop_oneof![60..=600_i64, 600..=86_400_i64],
     )
         .prop_map(
             |(client, uses_max, rule, limit, lock, validity_s)| Op::Issue {
@@ -218,16 +221,18 @@ fn ledger_ops() -> impl Strategy<Value = Op> {
         pick(),
         pick(),
         prop::option::weighted(0.5, 1..6_000_i64),
-        prop::bool::weighted(0.15),
+        prop::bool::weighted(0.3),
         30..=3_000_i64,
+        prop_oneof![Just(1_u8), 3..=6_u8],
     )
         .prop_map(
-            |(number, merchant, amount, wrong_details, hold_ttl_s)| Op::Authorize {
+            |(number, merchant, amount, wrong_details, hold_ttl_s, tries)| Op::Authorize {
                 number,
                 merchant,
                 amount,
                 wrong_details,
                 hold_ttl_s,
+                tries,
             },
         );
     let portion = || {
@@ -262,7 +267,7 @@ fn ledger_ops() -> impl Strategy<Value = Op> {
         .prop_map(|(client, blocked)| Op::Block { client, blocked });
     prop_oneof![
         3 => issue,
-        5 => authorize,
+        10 => authorize,
         3 => capture,
         1 => void,
         2 => refund,
