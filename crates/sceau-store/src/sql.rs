@@ -96,23 +96,50 @@ pub(crate) trait ReadRow {
 
 impl ReadRow for rusqlite::Row<'_> {
     fn column<T: Column>(&self, name: &str) -> Result<T, StoreError> {
-        let index = self
-            .as_ref()
-            .column_index(name)
-            .map_err(|_| missing(name))?;
+        let statement = self.as_ref();
+        let index = position(statement.column_count(), name, |index| {
+            statement.column_name(index).ok()
+        })
+        .ok_or_else(|| missing(name))?;
         T::from_sqlite(self, index).map_err(|detail| wrong(name, &detail))
     }
 }
 
 impl ReadRow for tokio_postgres::Row {
     fn column<T: Column>(&self, name: &str) -> Result<T, StoreError> {
-        let index = self
-            .columns()
-            .iter()
-            .position(|column| column.name() == name)
-            .ok_or_else(|| missing(name))?;
+        let columns = self.columns();
+        let index = position(columns.len(), name, |index| {
+            columns.get(index).map(|column| column.name())
+        })
+        .ok_or_else(|| missing(name))?;
         T::from_postgres(self, index).map_err(|detail| wrong(name, &detail))
     }
+}
+
+thread_local! {
+    /// Just after the column last read by name: decoders read their columns in the order
+    /// their SELECT lists them, so the next one is nearly always there. Only a guess,
+    /// checked by name; a miss costs the scan it would have saved.
+    static NEXT_COLUMN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The index of column `name` (ASCII case ignored, as SQLite's names are) among `count`,
+/// trying first the one after the column last read (one comparison instead of a scan
+/// on the hot paths: a number row is read for every authorization).
+fn position<'a>(
+    count: usize,
+    name: &str,
+    name_at: impl Fn(usize) -> Option<&'a str>,
+) -> Option<usize> {
+    let is = |index: usize| name_at(index).is_some_and(|found| found.eq_ignore_ascii_case(name));
+    let guess = NEXT_COLUMN.with(std::cell::Cell::get);
+    let index = if guess < count && is(guess) {
+        guess
+    } else {
+        (0..count).find(|index| is(*index))?
+    };
+    NEXT_COLUMN.with(|next| next.set(index + 1));
+    Some(index)
 }
 
 fn missing(name: &str) -> StoreError {
