@@ -344,33 +344,38 @@ fn check_signature(parts: &Decoded, root: &[u8], report: &mut Report) -> bool {
     expected.push(root.to_vec());
     report.push(
         "certificates",
-        if parts.certificates == expected {
-            Ok(format!(
-                "{} certificates: the signature's chain, then the given root",
-                expected.len()
-            ))
-        } else {
-            match parts
-                .certificates
-                .iter()
-                .zip(&expected)
-                .position(|(given, carried)| given != carried)
-            {
-                Some(index) if index + 1 == expected.len() => {
-                    Err("the bundle's root is not the given root".to_owned())
-                }
-                Some(index) => Err(format!(
-                    "certificates[{index}] is not the signature's certificate {index}"
-                )),
-                None => Err(format!(
-                    "{} certificates where the signature's chain and the root are {}",
-                    parts.certificates.len(),
-                    expected.len()
-                )),
-            }
-        },
+        certificates_match(&parts.certificates, &expected),
     );
     true
+}
+
+/// Whether the bundle's certificates are the `expected` ones (the signature's chain,
+/// then the root), and if not where they part.
+fn certificates_match(given: &[Vec<u8>], expected: &[Vec<u8>]) -> Result<String, String> {
+    if given == expected {
+        Ok(format!(
+            "{} certificates: the signature's chain, then the given root",
+            expected.len()
+        ))
+    } else {
+        match given
+            .iter()
+            .zip(expected)
+            .position(|(given, carried)| given != carried)
+        {
+            Some(index) if index + 1 == expected.len() => {
+                Err("the bundle's root is not the given root".to_owned())
+            }
+            Some(index) => Err(format!(
+                "certificates[{index}] is not the signature's certificate {index}"
+            )),
+            None => Err(format!(
+                "{} certificates where the signature's chain and the root are {}",
+                given.len(),
+                expected.len()
+            )),
+        }
+    }
 }
 
 /// The record's hash is the log entry at `index`, included in the signed checkpoint.

@@ -172,26 +172,7 @@ impl Service {
         &self,
         enrolment: ClientEnrolment,
     ) -> Result<ClientRecord, AppError> {
-        AppError::check_text(
-            "login",
-            AppError::InvalidField,
-            &enrolment.login,
-            text::NAME,
-        )?;
-        AppError::check_text(
-            "display_name",
-            AppError::InvalidField,
-            &enrolment.display_name,
-            text::NAME,
-        )?;
-        if enrolment.login.chars().any(char::is_whitespace) {
-            return Err(AppError::InvalidField(
-                "login must not contain spaces".to_owned(),
-            ));
-        }
-        if enrolment.password.chars().count() < 8 || enrolment.password.len() > 1024 {
-            return Err(AppError::WeakPassword);
-        }
+        check_names_and_password(&enrolment)?;
         let phone: PhoneNumber = enrolment
             .phone
             .parse()
@@ -199,12 +180,7 @@ impl Service {
         let currency = parse_currency(&enrolment.currency)?;
         let opening_balance = parse_non_negative(&enrolment.opening_balance, currency)?;
         let credit_limit = parse_non_negative(&enrolment.credit_limit, currency)?;
-        let password = enrolment.password.clone();
-        let password_hash =
-            tokio::task::spawn_blocking(move || sceau_crypto::hash_password(&password))
-                .await
-                .map_err(|_| internal("password hashing task failed"))?
-                .map_err(|_| internal("password hashing failed"))?;
+        let password_hash = hash_password(enrolment.password.clone()).await?;
         // The client's certificate, for a key of their own, is recorded with them.
         let holder = self
             .holder_certificate(&enrolment.display_name, &phone)
@@ -320,53 +296,62 @@ impl Service {
                 idempotency: idempotency.clone(),
                 now_s,
             };
-            match self.store.issue_number(new_number).await? {
-                IssueOutcome::Issued(view) => {
-                    self.outbox_ready.notify_one();
-                    tracing::info!(
-                        number_id = view.id,
-                        client_id = client.id,
-                        origin = origin.as_str(),
-                        "number issued"
-                    );
-                    return Ok(IssuedNumber {
-                        view,
-                        text: Some(text),
-                        replayed: false,
-                    });
-                }
-                IssueOutcome::Replayed(view) => {
-                    return Ok(IssuedNumber {
-                        view,
-                        text: None,
-                        replayed: true,
-                    });
-                }
-                IssueOutcome::FingerprintTaken => continue,
-                IssueOutcome::Throttled(too_many) => {
-                    tracing::info!(
-                        client_id = client.id,
-                        code = too_many.code(),
-                        "number request throttled"
-                    );
-                    return Err(AppError::Throttled(too_many));
-                }
-                IssueOutcome::Unreachable => {
-                    tracing::info!(
-                        client_id = client.id,
-                        "number refused: client not reachable"
-                    );
-                    return Err(AppError::UnknownClient);
-                }
-                IssueOutcome::TooManyClients => {
-                    return Err(AppError::TooManyClients);
-                }
-                IssueOutcome::CurrencyMismatch => {
-                    return Err(AppError::CurrencyMismatch);
-                }
+            let outcome = self.store.issue_number(new_number).await?;
+            if let Some(issued) = self.issue_outcome(outcome, client, origin, text)? {
+                return Ok(issued);
             }
         }
         Err(AppError::NumberSpaceExhausted)
+    }
+
+    /// What an attempt to issue a number came to: the number issued (or replayed), `None`
+    /// when its fingerprint was taken (draw again), or the refusal.
+    fn issue_outcome(
+        &self,
+        outcome: IssueOutcome,
+        client: &ClientRecord,
+        origin: Origin,
+        text: Zeroizing<String>,
+    ) -> Result<Option<IssuedNumber>, AppError> {
+        match outcome {
+            IssueOutcome::Issued(view) => {
+                self.outbox_ready.notify_one();
+                tracing::info!(
+                    number_id = view.id,
+                    client_id = client.id,
+                    origin = origin.as_str(),
+                    "number issued"
+                );
+                Ok(Some(IssuedNumber {
+                    view,
+                    text: Some(text),
+                    replayed: false,
+                }))
+            }
+            IssueOutcome::Replayed(view) => Ok(Some(IssuedNumber {
+                view,
+                text: None,
+                replayed: true,
+            })),
+            IssueOutcome::FingerprintTaken => Ok(None),
+            IssueOutcome::Throttled(too_many) => {
+                tracing::info!(
+                    client_id = client.id,
+                    code = too_many.code(),
+                    "number request throttled"
+                );
+                Err(AppError::Throttled(too_many))
+            }
+            IssueOutcome::Unreachable => {
+                tracing::info!(
+                    client_id = client.id,
+                    "number refused: client not reachable"
+                );
+                Err(AppError::UnknownClient)
+            }
+            IssueOutcome::TooManyClients => Err(AppError::TooManyClients),
+            IssueOutcome::CurrencyMismatch => Err(AppError::CurrencyMismatch),
+        }
     }
 
     /// How long a requested number will be valid; refuses what no number may be given
@@ -568,6 +553,40 @@ pub fn card_in_message(text: &str) -> Option<(String, u8, u16, String)> {
         2000 + year.parse::<u16>().ok()?,
         code,
     ))
+}
+
+/// Refuses an enrolment whose login or display name is not a name, whose login has
+/// spaces, or whose password is too short or too long.
+fn check_names_and_password(enrolment: &ClientEnrolment) -> Result<(), AppError> {
+    AppError::check_text(
+        "login",
+        AppError::InvalidField,
+        &enrolment.login,
+        text::NAME,
+    )?;
+    AppError::check_text(
+        "display_name",
+        AppError::InvalidField,
+        &enrolment.display_name,
+        text::NAME,
+    )?;
+    if enrolment.login.chars().any(char::is_whitespace) {
+        return Err(AppError::InvalidField(
+            "login must not contain spaces".to_owned(),
+        ));
+    }
+    if enrolment.password.chars().count() < 8 || enrolment.password.len() > 1024 {
+        return Err(AppError::WeakPassword);
+    }
+    Ok(())
+}
+
+/// Hashes a password on a blocking thread (it takes long by design).
+async fn hash_password(password: Zeroizing<String>) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || sceau_crypto::hash_password(&password))
+        .await
+        .map_err(|_| internal("password hashing task failed"))?
+        .map_err(|_| internal("password hashing failed"))
 }
 
 #[cfg(test)]

@@ -67,19 +67,7 @@ impl Service {
                 .get_or_init(|| sceau_crypto::hash_password("not a password").unwrap_or_default())
                 .clone(),
         };
-        // Each check takes ~19 MiB and a core for a while: at most a few at once, so that
-        // a flood of sign-ins queues instead of exhausting memory.
-        static PASSWORD_CHECKS: tokio::sync::Semaphore =
-            tokio::sync::Semaphore::const_new(PASSWORD_CHECKS_MAX);
-        let permit = PASSWORD_CHECKS
-            .acquire()
-            .await
-            .map_err(|_| internal("password checks closed"))?;
-        let matches =
-            tokio::task::spawn_blocking(move || sceau_crypto::verify_password(&password, &phc))
-                .await
-                .map_err(|_| internal("password check task failed"))?;
-        drop(permit);
+        let matches = check_password(password, phc).await?;
         let now_s = self.now_s();
         // The store judges the attempt under the account's lock, on the account as it is
         // then: attempts sent at once are judged one after the other, the pause that one
@@ -192,4 +180,22 @@ impl Service {
         tracing::info!("unlock code not sent: its account changed under every try");
         Ok(())
     }
+}
+
+/// Whether `password` is the one hashed in `phc`, checked on a blocking thread.
+async fn check_password(password: Zeroizing<String>, phc: String) -> Result<bool, AppError> {
+    // Each check takes ~19 MiB and a core for a while: at most a few at once, so that
+    // a flood of sign-ins queues instead of exhausting memory.
+    static PASSWORD_CHECKS: tokio::sync::Semaphore =
+        tokio::sync::Semaphore::const_new(PASSWORD_CHECKS_MAX);
+    let permit = PASSWORD_CHECKS
+        .acquire()
+        .await
+        .map_err(|_| internal("password checks closed"))?;
+    let matches =
+        tokio::task::spawn_blocking(move || sceau_crypto::verify_password(&password, &phc))
+            .await
+            .map_err(|_| internal("password check task failed"))?;
+    drop(permit);
+    Ok(matches)
 }

@@ -145,6 +145,20 @@ fn seal_input(view: &SignatureRequestView) -> Option<SignatureSealInput> {
     })
 }
 
+/// Refuses a document that cannot be signed: a name that cannot be shown, or a length
+/// out of bounds.
+fn check_document(document_name: &str, document: &Document) -> Result<(), AppError> {
+    // The name is shown in the SMS between quotes, after the digest: no quote may
+    // close it early and make what follows look like the message's own text.
+    check_document_name(document_name)?;
+    if document.length == 0 || document.length > DOCUMENT_BYTES_MAX {
+        return Err(AppError::InvalidDocument(format!(
+            "a document is 1 to {DOCUMENT_BYTES_MAX} bytes"
+        )));
+    }
+    Ok(())
+}
+
 impl Service {
     /// A client asks to sign `document` under the name `document_name`: the request is
     /// recorded and the seal sent to their phone with the name and the digest, in one
@@ -155,14 +169,7 @@ impl Service {
         document_name: &str,
         document: Document,
     ) -> Result<SignatureRequestView, AppError> {
-        // The name is shown in the SMS between quotes, after the digest: no quote may
-        // close it early and make what follows look like the message's own text.
-        check_document_name(document_name)?;
-        if document.length == 0 || document.length > DOCUMENT_BYTES_MAX {
-            return Err(AppError::InvalidDocument(format!(
-                "a document is 1 to {DOCUMENT_BYTES_MAX} bytes"
-            )));
-        }
+        check_document(document_name, &document)?;
         if client.stopped(self.now_s()) {
             return Err(AppError::ClientStopped);
         }
@@ -209,6 +216,15 @@ impl Service {
                 now_s,
             })
             .await?;
+        self.signature_requested(client, outcome)
+    }
+
+    /// The request recorded (the dispatcher is woken for its seal), or refused.
+    fn signature_requested(
+        &self,
+        client: &ClientRecord,
+        outcome: SignatureRequestOutcome,
+    ) -> Result<SignatureRequestView, AppError> {
         match outcome {
             SignatureRequestOutcome::Created(view) => {
                 self.outbox_ready.notify_one();

@@ -8,11 +8,11 @@ use crate::AppState;
 use crate::clock::{clock_time, rfc3339};
 use crate::error::ApiError;
 use crate::signing::{
-    DOCUMENT_BYTES_MAX, DocumentDigester, SignatureResult, UploadPermit, request_id,
+    DOCUMENT_BYTES_MAX, Document, DocumentDigester, SignatureResult, UploadPermit, request_id,
 };
 use crate::views::signatures as views;
 use axum::Form;
-use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::multipart::{Field, Multipart, MultipartError, MultipartRejection};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -76,7 +76,6 @@ pub async fn create(
     session: Session,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let unreadable = || ApiError::bad_request("invalid_form", "the form could not be read");
     let mut multipart = multipart.map_err(|_| unreadable())?;
     let _permit = UploadPermit::take(&state.uploads)?;
     // The form's token comes first (the page puts the file input after it): it is
@@ -84,9 +83,6 @@ pub async fn create(
     // arrives, never held whole.
     let mut checked = false;
     let mut document = None;
-    let too_large = |error: &axum::extract::multipart::MultipartError| {
-        error.status() == StatusCode::PAYLOAD_TOO_LARGE
-    };
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
@@ -96,39 +92,17 @@ pub async fn create(
         };
         match field.name() {
             Some("csrf") if !checked => {
-                // A token is 64 hex digits: no more is read before it is checked.
-                let mut field = field;
-                let mut csrf = Vec::with_capacity(CSRF_FIELD_BYTES_MAX);
-                while let Some(part) = field.chunk().await.map_err(|_| unreadable())? {
-                    if csrf.len() + part.len() > CSRF_FIELD_BYTES_MAX {
-                        session.check_csrf("")?;
-                    }
-                    csrf.extend_from_slice(&part);
-                }
-                session.check_csrf(std::str::from_utf8(&csrf).unwrap_or(""))?;
+                check_csrf_field(field, &session).await?;
                 checked = true;
             }
             // Nothing but the token is read before the token.
             _ if !checked => session.check_csrf("")?,
             Some("document") if checked && document.is_none() => {
                 let name = field.file_name().unwrap_or("document").to_owned();
-                let mut field = field;
-                let mut digester = DocumentDigester::default();
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(part)) => {
-                            if digester.update(&part).is_err() {
-                                return document_refused(&state, &session).await;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(error) if too_large(&error) => {
-                            return document_refused(&state, &session).await;
-                        }
-                        Err(_) => return Err(unreadable()),
-                    }
-                }
-                document = Some((name, digester.finish()));
+                let Some(digest) = digest_document(field).await? else {
+                    return document_refused(&state, &session).await;
+                };
+                document = Some((name, digest));
             }
             // A second token or document.
             Some("document") | Some("csrf") => return Err(unreadable()),
@@ -165,6 +139,47 @@ pub async fn create(
 
 /// The most read of a form's `csrf` field.
 const CSRF_FIELD_BYTES_MAX: usize = 128;
+
+/// The form could not be read.
+fn unreadable() -> ApiError {
+    ApiError::bad_request("invalid_form", "the form could not be read")
+}
+
+/// The body was larger than the limit.
+fn too_large(error: &MultipartError) -> bool {
+    error.status() == StatusCode::PAYLOAD_TOO_LARGE
+}
+
+/// Checks the form's `csrf` field. A token is 64 hex digits: no more is read before it
+/// is checked.
+async fn check_csrf_field(mut field: Field<'_>, session: &Session) -> Result<(), ApiError> {
+    let mut csrf = Vec::with_capacity(CSRF_FIELD_BYTES_MAX);
+    while let Some(part) = field.chunk().await.map_err(|_| unreadable())? {
+        if csrf.len() + part.len() > CSRF_FIELD_BYTES_MAX {
+            session.check_csrf("")?;
+        }
+        csrf.extend_from_slice(&part);
+    }
+    session.check_csrf(std::str::from_utf8(&csrf).unwrap_or(""))
+}
+
+/// Hashes the document as it arrives, never held whole; `None` when it is too large.
+async fn digest_document(mut field: Field<'_>) -> Result<Option<Document>, ApiError> {
+    let mut digester = DocumentDigester::default();
+    loop {
+        match field.chunk().await {
+            Ok(Some(part)) => {
+                if digester.update(&part).is_err() {
+                    return Ok(None);
+                }
+            }
+            Ok(None) => break,
+            Err(error) if too_large(&error) => return Ok(None),
+            Err(_) => return Err(unreadable()),
+        }
+    }
+    Ok(Some(digester.finish()))
+}
 
 /// The list page with the size limit said, answered 413.
 async fn document_refused(state: &AppState, session: &Session) -> Result<Response, ApiError> {

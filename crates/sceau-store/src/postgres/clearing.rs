@@ -94,21 +94,7 @@ pub(super) async fn close_clearing_batch(
         Ok(file) => file,
         Err(error) => return Ok(ClearingOutcome::Unwritable(error)),
     };
-    let funding: i64 = col(
-        &one_row(
-            c,
-            "SELECT id FROM accounts WHERE kind = 'funding' AND currency = $1",
-            &[&currency],
-        )
-        .await?,
-        0,
-    )?;
-    if !locked.contains(&funding) {
-        return Err(Fail::Store(StoreError::Corrupt(
-            "the funding account to pay out to was not locked".into(),
-        )));
-    }
-    let accounts: Vec<i64> = lines.iter().map(|line| line.account_id).collect();
+    let funding = locked_funding_account(c, currency, locked).await?;
     let amounts: Vec<i64> = lines.iter().map(|line| line.amount).collect();
     let total = amounts
         .iter()
@@ -132,6 +118,56 @@ pub(super) async fn close_clearing_batch(
         return Err(Fail::Store(StoreError::Conflict("message_id_taken")));
     };
     let batch_id: i64 = col(&inserted, 0)?;
+    post_payouts(c, close, batch_id, funding, &lines, total).await?;
+    let (batch, payouts) = clearing_batch(c, batch_id).await?.ok_or_else(|| {
+        Fail::Store(StoreError::Corrupt(format!(
+            "clearing batch {batch_id} vanished"
+        )))
+    })?;
+    check_payouts(&lines, &batch, &payouts)?;
+    let closed = crate::evidence::clearing_closed(&batch, &payouts, &file)?;
+    super::evidence::write(c, closed).await?;
+    Ok(ClearingOutcome::Closed {
+        batch,
+        payouts,
+        skipped,
+    })
+}
+
+/// The funding account of the currency, which pays out: it must be among the accounts
+/// locked for the batch.
+async fn locked_funding_account(c: &Conn, currency: &str, locked: &[i64]) -> Result<i64, Fail> {
+    let funding: i64 = col(
+        &one_row(
+            c,
+            "SELECT id FROM accounts WHERE kind = 'funding' AND currency = $1",
+            &[&currency],
+        )
+        .await?,
+        0,
+    )?;
+    if !locked.contains(&funding) {
+        return Err(Fail::Store(StoreError::Corrupt(
+            "the funding account to pay out to was not locked".into(),
+        )));
+    }
+    Ok(funding)
+}
+
+/// Posts the batch's payouts, one statement per side: each line's settlement account
+/// gives exactly its balance, the funding account receives the total, and a transfer
+/// per line records it, in the lines' order.
+async fn post_payouts(
+    c: &Conn,
+    close: &CloseClearing,
+    batch_id: i64,
+    funding: i64,
+    lines: &[PayoutLine],
+    total: i64,
+) -> Result<(), Fail> {
+    let currency = close.currency.code();
+    let accounts: Vec<i64> = lines.iter().map(|line| line.account_id).collect();
+    let amounts: Vec<i64> = lines.iter().map(|line| line.amount).collect();
     // Each settlement account gives exactly the balance read under the lock.
     let debited = exec(
         c,
@@ -160,19 +196,7 @@ pub(super) async fn close_clearing_batch(
         &[&accounts, &amounts, &funding, &currency, &close.now_s, &batch_id],
     )
     .await?;
-    let (batch, payouts) = clearing_batch(c, batch_id).await?.ok_or_else(|| {
-        Fail::Store(StoreError::Corrupt(format!(
-            "clearing batch {batch_id} vanished"
-        )))
-    })?;
-    check_payouts(&lines, &batch, &payouts)?;
-    let closed = crate::evidence::clearing_closed(&batch, &payouts, &file)?;
-    super::evidence::write(c, closed).await?;
-    Ok(ClearingOutcome::Closed {
-        batch,
-        payouts,
-        skipped,
-    })
+    Ok(())
 }
 
 pub(super) async fn clearing_batch(

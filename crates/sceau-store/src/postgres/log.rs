@@ -11,6 +11,8 @@ use crate::log::{
 };
 use crate::model::*;
 use crate::sql::ReadRow;
+use sceau_log::Frontier;
+use sceau_log::frontier::CompletedNode;
 use std::collections::HashMap;
 
 pub(super) async fn append(c: &Conn, entries: &[Vec<u8>], now_s: i64) -> Result<(), Fail> {
@@ -65,6 +67,26 @@ pub(super) async fn integrate(
         .append(&leaves)
         .map_err(|error| Fail::Store(StoreError::Corrupt(format!("log append: {error}"))))?;
     // One statement per table for the whole batch.
+    insert_entries(c, size, &pending, integrate.now_s).await?;
+    insert_nodes(c, completed).await?;
+    let new_size = frontier.size();
+    exec(
+        c,
+        "UPDATE log_state SET size = $1, frontier = $2 WHERE id = 1",
+        &[&signed(new_size)?, &frontier_to_stored(&frontier)],
+    )
+    .await?;
+    exec(c, "DELETE FROM log_pending WHERE id = ANY($1)", &[&taken]).await?;
+    write_checkpoint(c, integrate, &frontier).await.map(Some)
+}
+
+/// Inserts the entries taken, from index `size` on, in their order.
+async fn insert_entries(
+    c: &Conn,
+    size: u64,
+    pending: &[(i64, Vec<u8>, Option<i64>)],
+    now_s: i64,
+) -> Result<(), Fail> {
     let indexes: Vec<i64> = (0..pending.len() as u64)
         .map(|offset| signed(size + offset))
         .collect::<Result<_, StoreError>>()?;
@@ -78,9 +100,14 @@ pub(super) async fn integrate(
         "INSERT INTO log_entries (idx, entry, created_at, evidence_id) \
          SELECT idx, entry, $3, evidence_id \
          FROM unnest($1::BIGINT[], $2::BYTEA[], $4::BIGINT[]) AS t (idx, entry, evidence_id)",
-        &[&indexes, &entries, &integrate.now_s, &evidence],
+        &[&indexes, &entries, &now_s, &evidence],
     )
     .await?;
+    Ok(())
+}
+
+/// Inserts the nodes an append completed, those of the levels stored.
+async fn insert_nodes(c: &Conn, completed: Vec<CompletedNode>) -> Result<(), Fail> {
     let completed: Vec<_> = completed
         .into_iter()
         .filter(|node| stored_level(node.level))
@@ -98,14 +125,16 @@ pub(super) async fn integrate(
         &[&levels, &node_indexes, &hashes],
     )
     .await?;
+    Ok(())
+}
+
+/// Signs the tree's new size and root and records them as a checkpoint.
+async fn write_checkpoint(
+    c: &Conn,
+    integrate: &IntegrateLog,
+    frontier: &Frontier,
+) -> Result<LogCheckpoint, Fail> {
     let new_size = frontier.size();
-    exec(
-        c,
-        "UPDATE log_state SET size = $1, frontier = $2 WHERE id = 1",
-        &[&signed(new_size)?, &frontier_to_stored(&frontier)],
-    )
-    .await?;
-    exec(c, "DELETE FROM log_pending WHERE id = ANY($1)", &[&taken]).await?;
     let root = frontier.root();
     let checkpoint = LogCheckpoint {
         size: new_size,
@@ -124,7 +153,7 @@ pub(super) async fn integrate(
         ],
     )
     .await?;
-    Ok(Some(checkpoint))
+    Ok(checkpoint)
 }
 
 pub(super) async fn checkpoint(c: &Conn) -> Result<Option<LogCheckpoint>, Fail> {

@@ -185,21 +185,7 @@ async fn post_transfer(c: &Conn, transfer: &Transfer<'_>) -> Result<i64, Fail> {
 
 pub(super) async fn enroll_client(c: &Conn, client: &NewClient) -> Result<ClientRecord, Fail> {
     let currency = client.currency.code();
-    let taken = opt_row(
-        c,
-        "SELECT login = $1 FROM clients WHERE login = $1 OR phone = $2 ORDER BY (login = $1) DESC LIMIT 1",
-        &[&client.login, &client.phone.as_str()],
-    )
-    .await?;
-    if let Some(row) = taken {
-        let login_taken: bool = col(&row, 0)?;
-        let code = if login_taken {
-            "login_taken"
-        } else {
-            "phone_taken"
-        };
-        return Err(Fail::Store(StoreError::Conflict(code)));
-    }
+    refuse_taken_identity(c, client).await?;
     let funding = funding_account(c, currency).await?;
     let account_id: i64 = col(
         &one_row(
@@ -210,36 +196,7 @@ pub(super) async fn enroll_client(c: &Conn, client: &NewClient) -> Result<Client
         .await?,
         0,
     )?;
-    // A login or phone taken by a concurrent enrolment (another instance, another
-    // currency) is caught by the unique constraints and answered as the check above would.
-    let inserted = one_row(
-        c,
-        "INSERT INTO clients (login, display_name, password_hash, phone, account_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        &[
-            &client.login,
-            &client.display_name,
-            &client.password_hash,
-            &client.phone.as_str(),
-            &account_id,
-            &client.now_s,
-        ],
-    )
-    .await;
-    let client_id: i64 = match inserted {
-        Ok(row) => col(&row, 0)?,
-        Err(Fail::Db(error)) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            let constraint = error.as_db_error().and_then(|db| db.constraint());
-            return Err(Fail::Store(StoreError::Conflict(
-                if constraint == Some("clients_login_key") {
-                    "login_taken"
-                } else {
-                    "phone_taken"
-                },
-            )));
-        }
-        Err(other) => return Err(other),
-    };
+    let client_id = insert_client(c, client, account_id).await?;
     exec(
         c,
         "UPDATE accounts SET owner_id = $1 WHERE id = $2",
@@ -264,6 +221,60 @@ pub(super) async fn enroll_client(c: &Conn, client: &NewClient) -> Result<Client
     read::client_where(c, "id = $1", &client_id)
         .await?
         .ok_or_else(|| Fail::Store(StoreError::Corrupt("enrolled client not found".into())))
+}
+
+/// Refuses an enrolment whose login (first) or phone is already a client's.
+async fn refuse_taken_identity(c: &Conn, client: &NewClient) -> Result<(), Fail> {
+    let taken = opt_row(
+        c,
+        "SELECT login = $1 FROM clients WHERE login = $1 OR phone = $2 ORDER BY (login = $1) DESC LIMIT 1",
+        &[&client.login, &client.phone.as_str()],
+    )
+    .await?;
+    if let Some(row) = taken {
+        let login_taken: bool = col(&row, 0)?;
+        let code = if login_taken {
+            "login_taken"
+        } else {
+            "phone_taken"
+        };
+        return Err(Fail::Store(StoreError::Conflict(code)));
+    }
+    Ok(())
+}
+
+/// Inserts the client on its account and returns its id.
+async fn insert_client(c: &Conn, client: &NewClient, account_id: i64) -> Result<i64, Fail> {
+    // A login or phone taken by a concurrent enrolment (another instance, another
+    // currency) is caught by the unique constraints and answered as the check above would.
+    let inserted = one_row(
+        c,
+        "INSERT INTO clients (login, display_name, password_hash, phone, account_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        &[
+            &client.login,
+            &client.display_name,
+            &client.password_hash,
+            &client.phone.as_str(),
+            &account_id,
+            &client.now_s,
+        ],
+    )
+    .await;
+    match inserted {
+        Ok(row) => col(&row, 0),
+        Err(Fail::Db(error)) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            let constraint = error.as_db_error().and_then(|db| db.constraint());
+            Err(Fail::Store(StoreError::Conflict(
+                if constraint == Some("clients_login_key") {
+                    "login_taken"
+                } else {
+                    "phone_taken"
+                },
+            )))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 pub(super) async fn enroll_merchant(
@@ -377,6 +388,27 @@ pub(super) async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOu
     {
         return Ok(IssueOutcome::Throttled(too_many));
     }
+    let Some(number_id) = insert_number(c, number, &client).await? else {
+        return Ok(IssueOutcome::FingerprintTaken);
+    };
+    enqueue(c, &number.message, kind, asking, number.now_s).await?;
+    let view = read::number(c, number_id).await?;
+    evidence::write(c, records::number_issued(&view, number.now_s)?).await?;
+    if let Some((merchant_id, idempotency)) = &number.idempotency {
+        let stored = serde_json::to_string(&view)
+            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
+        record_idempotency(c, *merchant_id, idempotency, &stored, number.now_s).await?;
+    }
+    Ok(IssueOutcome::Issued(view))
+}
+
+/// Inserts the number, live, for the client; `None` when a live number already has its
+/// fingerprint.
+async fn insert_number(
+    c: &Conn,
+    number: &NewNumber,
+    client: &ClientRecord,
+) -> Result<Option<i64>, Fail> {
     let (amount_rule, amount_limit, merchant_lock, merchant_id) = policy_columns(&number.policy);
     let inserted = opt_row(
         c,
@@ -405,19 +437,7 @@ pub(super) async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOu
         ],
     )
     .await?;
-    let Some(row) = inserted else {
-        return Ok(IssueOutcome::FingerprintTaken);
-    };
-    let number_id: i64 = col(&row, 0)?;
-    enqueue(c, &number.message, kind, asking, number.now_s).await?;
-    let view = read::number(c, number_id).await?;
-    evidence::write(c, records::number_issued(&view, number.now_s)?).await?;
-    if let Some((merchant_id, idempotency)) = &number.idempotency {
-        let stored = serde_json::to_string(&view)
-            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
-        record_idempotency(c, *merchant_id, idempotency, &stored, number.now_s).await?;
-    }
-    Ok(IssueOutcome::Issued(view))
+    inserted.map(|row| col(&row, 0)).transpose()
 }
 
 /// Queues a notice to a client (it counts against their budget but is never refused,
@@ -1060,6 +1080,41 @@ pub(super) struct Approval {
     record: RecordSlot,
 }
 
+/// The statement of [`write_approvals`].
+static WRITE_APPROVALS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH input AS (SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
+     $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
+     $12::BIGINT[], $13::BIGINT[], $14::TEXT[], $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::BOOLEAN[], \
+     $19::TEXT[], $20::BYTEA[], $21::TEXT[], $22::BIGINT[], $23::BIGINT[], $24::BYTEA[], $25::BIGINT[]) \
+     AS t (account_id, amount, number_id, version, state, \
+     uses_count, amount_used, failed_tries, locked_merchant, id, merchant_id, client_id, credit_account, \
+     currency, reference, now_s, hold_expires_at, reset_failures, key, request_hash, stored, \
+     head_id, head_seq, head_hash, head_was)), \
+     hold AS (UPDATE accounts a SET held = a.held + t.amount FROM input t WHERE a.id = t.account_id \
+     AND (a.kind <> 'client' OR a.balance - a.held - t.amount >= -a.credit_limit) RETURNING 1), \
+     used AS (UPDATE numbers n SET state = t.state, uses_count = t.uses_count, amount_used = t.amount_used, \
+     failed_tries = t.failed_tries, merchant_id = COALESCE(t.locked_merchant, n.merchant_id), \
+     version = n.version + 1, evidence_last_id = t.head_id, evidence_seq = t.head_seq, \
+     evidence_hash = t.head_hash FROM input t \
+     WHERE n.id = t.number_id AND n.version = t.version AND n.evidence_seq = t.head_was RETURNING 1), \
+     reset AS (UPDATE clients c SET consecutive_failures = 0 FROM input t \
+     WHERE c.id = t.client_id AND t.reset_failures RETURNING 1), \
+     inserted AS (INSERT INTO authorizations (id, merchant_id, number_id, client_id, debit_account, \
+     credit_account, currency, amount, state, merchant_reference, created_at, hold_expires_at, updated_at) \
+     SELECT t.id, t.merchant_id, t.number_id, t.client_id, t.account_id, t.credit_account, t.currency, \
+     t.amount, 'authorized', t.reference, t.now_s, t.hold_expires_at, t.now_s FROM input t RETURNING 1), \
+     idem AS (INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) \
+     SELECT t.merchant_id, t.key, t.request_hash, t.stored, t.now_s FROM input t WHERE t.key IS NOT NULL \
+     ON CONFLICT (merchant_id, key) DO NOTHING RETURNING 1), {} \
+     SELECT (SELECT count(*) FROM hold), (SELECT count(*) FROM used), (SELECT count(*) FROM inserted), \
+     (SELECT count(*) FROM idem), (SELECT count(*) FROM input WHERE key IS NOT NULL), \
+     (SELECT count(*) FROM reset), (SELECT count(*) FROM input WHERE reset_failures), {}",
+        evidence::ctes(26),
+        evidence::COUNTS
+    )
+});
+
 /// Writes approvals (on distinct accounts and numbers) as one statement of
 /// data-modifying CTEs over their values as arrays, their numbers' evidence `records`
 /// included. The hold's condition is the client's floor, the usage's the number's
@@ -1073,65 +1128,12 @@ async fn write_approvals(
     if approvals.is_empty() {
         return Ok(());
     }
-    // Each approval's number moves its head to its record in the usage's update.
-    let moves: HashMap<i64, evidence::NumberHeadMove> = records
-        .take_number_moves()
-        .into_iter()
-        .map(|head| (head.number_id, head))
-        .collect();
-    let heads = approvals
-        .iter()
-        .map(|approval| {
-            moves
-                .get(&approval.number_id)
-                .copied()
-                .ok_or_else(|| super::corrupt("an approval without its record"))
-        })
-        .collect::<Result<Vec<_>, Fail>>()?;
-    if moves.len() != approvals.len() {
-        return Err(super::corrupt("a record without its approval"));
-    }
-    fn column<'a, T>(approvals: &[&'a Approval], field: impl Fn(&'a Approval) -> T) -> Vec<T> {
-        approvals.iter().map(|a| field(a)).collect()
-    }
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "WITH input AS (SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
-         $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
-         $12::BIGINT[], $13::BIGINT[], $14::TEXT[], $15::TEXT[], $16::BIGINT[], $17::BIGINT[], $18::BOOLEAN[], \
-         $19::TEXT[], $20::BYTEA[], $21::TEXT[], $22::BIGINT[], $23::BIGINT[], $24::BYTEA[], $25::BIGINT[]) \
-         AS t (account_id, amount, number_id, version, state, \
-         uses_count, amount_used, failed_tries, locked_merchant, id, merchant_id, client_id, credit_account, \
-         currency, reference, now_s, hold_expires_at, reset_failures, key, request_hash, stored, \
-         head_id, head_seq, head_hash, head_was)), \
-         hold AS (UPDATE accounts a SET held = a.held + t.amount FROM input t WHERE a.id = t.account_id \
-         AND (a.kind <> 'client' OR a.balance - a.held - t.amount >= -a.credit_limit) RETURNING 1), \
-         used AS (UPDATE numbers n SET state = t.state, uses_count = t.uses_count, amount_used = t.amount_used, \
-         failed_tries = t.failed_tries, merchant_id = COALESCE(t.locked_merchant, n.merchant_id), \
-         version = n.version + 1, evidence_last_id = t.head_id, evidence_seq = t.head_seq, \
-         evidence_hash = t.head_hash FROM input t \
-         WHERE n.id = t.number_id AND n.version = t.version AND n.evidence_seq = t.head_was RETURNING 1), \
-         reset AS (UPDATE clients c SET consecutive_failures = 0 FROM input t \
-         WHERE c.id = t.client_id AND t.reset_failures RETURNING 1), \
-         inserted AS (INSERT INTO authorizations (id, merchant_id, number_id, client_id, debit_account, \
-         credit_account, currency, amount, state, merchant_reference, created_at, hold_expires_at, updated_at) \
-         SELECT t.id, t.merchant_id, t.number_id, t.client_id, t.account_id, t.credit_account, t.currency, \
-         t.amount, 'authorized', t.reference, t.now_s, t.hold_expires_at, t.now_s FROM input t RETURNING 1), \
-         idem AS (INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) \
-         SELECT t.merchant_id, t.key, t.request_hash, t.stored, t.now_s FROM input t WHERE t.key IS NOT NULL \
-         ON CONFLICT (merchant_id, key) DO NOTHING RETURNING 1), {} \
-         SELECT (SELECT count(*) FROM hold), (SELECT count(*) FROM used), (SELECT count(*) FROM inserted), \
-         (SELECT count(*) FROM idem), (SELECT count(*) FROM input WHERE key IS NOT NULL), \
-         (SELECT count(*) FROM reset), (SELECT count(*) FROM input WHERE reset_failures), {}",
-            evidence::ctes(26),
-            evidence::COUNTS
-        )
-    });
+    let heads = approval_head_moves(approvals, &mut records)?;
     let columns = records.columns();
     let evidence = columns.params();
     let row = one_row(
         c,
-        &SQL,
+        &WRITE_APPROVALS,
         &[
             &column(approvals, |a| a.account_id),
             &column(approvals, |a| a.amount),
@@ -1182,8 +1184,48 @@ async fn write_approvals(
         ],
     )
     .await?;
-    let count = |index| col::<i64>(&row, index);
-    let expected = approvals.len() as i64;
+    check_approval_counts(&row, approvals.len())?;
+    drop(columns);
+    records.check(&row, 7).map(|_| ())
+}
+
+/// Each approval's number moves its head to its record in the usage's update: the
+/// moves taken from `records`, in the order of the approvals, one for each.
+fn approval_head_moves(
+    approvals: &[&Approval],
+    records: &mut evidence::Chained,
+) -> Result<Vec<evidence::NumberHeadMove>, Fail> {
+    let moves: HashMap<i64, evidence::NumberHeadMove> = records
+        .take_number_moves()
+        .into_iter()
+        .map(|head| (head.number_id, head))
+        .collect();
+    let heads = approvals
+        .iter()
+        .map(|approval| {
+            moves
+                .get(&approval.number_id)
+                .copied()
+                .ok_or_else(|| super::corrupt("an approval without its record"))
+        })
+        .collect::<Result<Vec<_>, Fail>>()?;
+    if moves.len() != approvals.len() {
+        return Err(super::corrupt("a record without its approval"));
+    }
+    Ok(heads)
+}
+
+/// One field of every approval, as the array bound to its column.
+fn column<'a, T>(approvals: &[&'a Approval], field: impl Fn(&'a Approval) -> T) -> Vec<T> {
+    approvals.iter().map(|a| field(a)).collect()
+}
+
+/// The counts [`write_approvals`] returns must show every part applied to each of the
+/// `expected` approvals: a hold refused under the account's lock is a bug, a usage not
+/// applied a concurrent change, a key not stored a request still in flight.
+fn check_approval_counts(row: &tokio_postgres::Row, expected: usize) -> Result<(), Fail> {
+    let count = |index| col::<i64>(row, index);
+    let expected = expected as i64;
     if count(0)? != expected || count(2)? != expected || count(5)? != count(6)? {
         return Err(Fail::Store(StoreError::Corrupt(
             "hold refused under the account's lock".into(),
@@ -1195,8 +1237,7 @@ async fn write_approvals(
     if count(3)? != count(4)? {
         return Err(key_in_flight());
     }
-    drop(columns);
-    records.check(&row, 7).map(|_| ())
+    Ok(())
 }
 
 /// What was decided before anything is written: an outcome already complete (declines,

@@ -9,6 +9,8 @@ use crate::log::{
 use crate::model::*;
 use crate::sql::{ReadRow, sqlite_first};
 use rusqlite::{Connection, params};
+use sceau_log::Frontier;
+use sceau_log::frontier::CompletedNode;
 use std::collections::HashMap;
 
 pub(super) fn append(
@@ -72,15 +74,7 @@ pub(super) fn integrate(
     // Entries queued by `append` are rows of their own; evidence records are appended
     // as runs of consecutive ids, one `log_runs` row each (normally one per
     // integration): a record's entry is its hash, already in `evidence`.
-    let mut insert_entry = connection
-        .prepare_cached("INSERT INTO log_entries (idx, entry, created_at) VALUES (?1, ?2, ?3)")?;
-    for (offset, (_, entry)) in pending.iter().enumerate() {
-        insert_entry.execute(params![
-            signed(size + offset as u64)?,
-            entry,
-            integrate.now_s
-        ])?;
-    }
+    insert_entries(connection, size, &pending, integrate.now_s)?;
     let mut insert_run = connection.prepare_cached(
         "INSERT INTO log_runs (first_idx, first_evidence_id, count) VALUES (?1, ?2, ?3)",
     )?;
@@ -92,11 +86,7 @@ pub(super) fn integrate(
             count
         ])?;
     }
-    let mut insert_node = connection
-        .prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
-    for node in completed.iter().filter(|node| stored_level(node.level)) {
-        insert_node.execute(params![node.level, signed(node.index)?, &node.hash[..]])?;
-    }
+    insert_nodes(connection, completed)?;
     let new_size = frontier.size();
     let evidence_through = records.last().map_or(evidence_through, |(id, _)| *id);
     connection
@@ -113,6 +103,41 @@ pub(super) fn integrate(
             .prepare_cached("DELETE FROM log_pending WHERE id <= ?1")?
             .execute([last_id])?;
     }
+    write_checkpoint(connection, integrate, &frontier).map(Some)
+}
+
+/// Inserts the entries taken, from index `size` on, in their order.
+fn insert_entries(
+    connection: &Connection,
+    size: u64,
+    pending: &[(i64, Vec<u8>)],
+    now_s: i64,
+) -> Result<(), StoreError> {
+    let mut insert_entry = connection
+        .prepare_cached("INSERT INTO log_entries (idx, entry, created_at) VALUES (?1, ?2, ?3)")?;
+    for (offset, (_, entry)) in pending.iter().enumerate() {
+        insert_entry.execute(params![signed(size + offset as u64)?, entry, now_s])?;
+    }
+    Ok(())
+}
+
+/// Inserts the nodes an append completed, those of the levels stored.
+fn insert_nodes(connection: &Connection, completed: Vec<CompletedNode>) -> Result<(), StoreError> {
+    let mut insert_node = connection
+        .prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+    for node in completed.iter().filter(|node| stored_level(node.level)) {
+        insert_node.execute(params![node.level, signed(node.index)?, &node.hash[..]])?;
+    }
+    Ok(())
+}
+
+/// Signs the tree's new size and root and records them as a checkpoint.
+fn write_checkpoint(
+    connection: &Connection,
+    integrate: &IntegrateLog,
+    frontier: &Frontier,
+) -> Result<LogCheckpoint, StoreError> {
+    let new_size = frontier.size();
     let root = frontier.root();
     let checkpoint = LogCheckpoint {
         size: new_size,
@@ -128,7 +153,7 @@ pub(super) fn integrate(
             checkpoint.note,
             integrate.now_s
         ])?;
-    Ok(Some(checkpoint))
+    Ok(checkpoint)
 }
 
 /// The runs of consecutive ids in `records` (ordered by id): each run's offset in

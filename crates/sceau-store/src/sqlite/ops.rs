@@ -285,6 +285,27 @@ pub(super) fn issue_number(
     )? {
         return Ok(IssueOutcome::Throttled(too_many));
     }
+    let Some(number_id) = insert_number(connection, number, &client)? else {
+        return Ok(IssueOutcome::FingerprintTaken);
+    };
+    enqueue(connection, &number.message, kind, asking, number.now_s)?;
+    let view = super::read::number(connection, number_id)?;
+    super::evidence::write(connection, evidence::number_issued(&view, number.now_s)?)?;
+    if let Some((merchant_id, idempotency)) = &number.idempotency {
+        let stored =
+            serde_json::to_string(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        record_idempotency(connection, *merchant_id, idempotency, &stored, number.now_s)?;
+    }
+    Ok(IssueOutcome::Issued(view))
+}
+
+/// Inserts the number, live, for the client; `None` when a live number already has its
+/// fingerprint.
+fn insert_number(
+    connection: &Connection,
+    number: &NewNumber,
+    client: &ClientRecord,
+) -> Result<Option<i64>, StoreError> {
     let (amount_rule, amount_limit, merchant_lock, merchant_id) = policy_columns(&number.policy);
     let inserted = connection
         .prepare_cached(
@@ -312,21 +333,12 @@ pub(super) fn issue_number(
             number.now_s
         ]);
     match inserted {
-        Err(error) if is_unique_violation(&error, "numbers.fingerprint") => {
-            return Ok(IssueOutcome::FingerprintTaken);
+        Err(error) if is_unique_violation(&error, "numbers.fingerprint") => Ok(None),
+        other => {
+            other?;
+            Ok(Some(connection.last_insert_rowid()))
         }
-        other => other?,
-    };
-    let number_id = connection.last_insert_rowid();
-    enqueue(connection, &number.message, kind, asking, number.now_s)?;
-    let view = super::read::number(connection, number_id)?;
-    super::evidence::write(connection, evidence::number_issued(&view, number.now_s)?)?;
-    if let Some((merchant_id, idempotency)) = &number.idempotency {
-        let stored =
-            serde_json::to_string(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        record_idempotency(connection, *merchant_id, idempotency, &stored, number.now_s)?;
     }
-    Ok(IssueOutcome::Issued(view))
 }
 
 /// Queues a notice to a client (it counts against their budget but is never refused).
