@@ -4,13 +4,16 @@
 use crate::StoreError;
 use crate::model::{
     AuthorizationView, BankDetails, CertificateKind, CertificateRecord, CheckoutEvent,
-    CheckoutView, ClearingBatch, CommandRequest, MerchantCommand, NumberView, Outcome, Payout,
-    PayoutLine, SealOutcome, SignatureRequestView, SignatureSealOutcome, TypedSeal, UseOutcome,
+    CheckoutView, ClearingBatch, ClientRecord, CommandRequest, HoldCheckout, MerchantCommand,
+    NumberView, Outcome, Payout, PayoutLine, SealOutcome, SignatureRequestView,
+    SignatureSealOutcome, TypedSeal, UseOutcome,
 };
 use sceau_domain::Currency;
 use sceau_domain::Money;
 use sceau_domain::certificate::{self, OneUse, UseRefusal};
-use sceau_domain::checkout::{Checkout, EXPIRING, HoldMissing, SealPlan, Stage};
+use sceau_domain::checkout::{
+    self, Checkout, EXPIRING, HoldMissing, HoldPlan, Payer, SealPlan, SignIn, Stage,
+};
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::AuthorizationFigures;
 use sceau_domain::policy::{self, Attempt, AuthorizationPlan, Holder, NumberUsage};
@@ -527,3 +530,25 @@ pub(crate) const CLIENTS_THIS_HOUR_SQLITE: &str = "SELECT count(DISTINCT address
      coalesce(max(address = ?3), 0) FROM messages WHERE merchant_id = ?1 AND created_at > ?2";
 pub(crate) const CLIENTS_THIS_HOUR_POSTGRES: &str = "SELECT count(DISTINCT address), \
      coalesce(bool_or(address = $3), false) FROM messages WHERE merchant_id = $1 AND created_at > $2";
+
+/// What signing in on a checkout does, from what the store read in its transaction: the
+/// checkout (`view` and its `facts`), the client, and how many checkouts they hold now.
+pub(crate) fn hold_plan(
+    hold: &HoldCheckout,
+    facts: Option<&Checkout>,
+    view: Option<&CheckoutView>,
+    client: Option<&ClientRecord>,
+    held_now: i64,
+) -> HoldPlan {
+    checkout::on_sign_in(&SignIn {
+        checkout: facts,
+        client_id: hold.client_id,
+        payer: client.zip(view).map(|(client, view)| Payer {
+            stopped: client.stopped(hold.now_s),
+            same_currency: client.currency.code() == view.currency,
+        }),
+        held_now,
+        held_max: hold.held_max,
+        now_s: hold.now_s,
+    })
+}

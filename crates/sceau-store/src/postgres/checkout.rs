@@ -15,12 +15,11 @@ use super::{Conn, Fail, col, corrupt, evidence, exec, one_row, opt_row, rows};
 use crate::StoreError;
 use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
+use crate::shared;
 use crate::shared::{
     checkout_event, checkout_facts, expiring_sql, figures, hold_missing, sealed_by, unwritten,
 };
-use sceau_domain::checkout::{
-    self, HoldPlan, ON_EXPIRY, Payer, SealPlan, SealTyped, SignIn, Stage,
-};
+use sceau_domain::checkout::{self, HoldPlan, ON_EXPIRY, SealPlan, SealTyped, Stage};
 use sceau_domain::decline::Decline;
 use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy;
@@ -245,20 +244,13 @@ pub(super) async fn hold_checkout(c: &Conn, hold: &HoldCheckout) -> Result<HoldO
         Some(row) => col(&row, 0)?,
         None => 0,
     };
-    let plan = checkout::on_sign_in(&SignIn {
-        checkout: facts.as_ref(),
-        client_id: hold.client_id,
-        payer: client
-            .as_ref()
-            .zip(found.as_ref())
-            .map(|(client, (view, _))| Payer {
-                stopped: client.stopped(hold.now_s),
-                same_currency: client.currency.code() == view.currency,
-            }),
+    let plan = shared::hold_plan(
+        hold,
+        facts.as_ref(),
+        found.as_ref().map(|(view, _)| view),
+        client.as_ref(),
         held_now,
-        held_max: hold.held_max,
-        now_s: hold.now_s,
-    });
+    );
     match (plan, found, client) {
         (HoldPlan::Hold, Some((view, version)), Some(client)) => {
             take_hold(c, hold, &view, version, &client).await

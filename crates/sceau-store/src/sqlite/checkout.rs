@@ -9,13 +9,12 @@ use super::read::client_where;
 use crate::StoreError;
 use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
+use crate::shared;
 use crate::shared::{
     checkout_event, checkout_facts, expiring_sql, figures, hold_missing, sealed_by, unwritten,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use sceau_domain::checkout::{
-    self, HoldPlan, ON_EXPIRY, Payer, SealPlan, SealTyped, SignIn, Stage,
-};
+use sceau_domain::checkout::{self, HoldPlan, ON_EXPIRY, SealPlan, SealTyped, Stage};
 use sceau_domain::decline::Decline;
 use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy;
@@ -215,20 +214,13 @@ pub(super) fn hold_checkout(
             CheckoutState::Held.as_str()
         ))?
         .query_row(params![hold.client_id, hold.now_s], |row| row.get(0))?;
-    let plan = checkout::on_sign_in(&SignIn {
-        checkout: facts.as_ref(),
-        client_id: hold.client_id,
-        payer: client
-            .as_ref()
-            .zip(found.as_ref())
-            .map(|(client, (view, _))| Payer {
-                stopped: client.stopped(hold.now_s),
-                same_currency: client.currency.code() == view.currency,
-            }),
+    let plan = shared::hold_plan(
+        hold,
+        facts.as_ref(),
+        found.as_ref().map(|(view, _)| view),
+        client.as_ref(),
         held_now,
-        held_max: hold.held_max,
-        now_s: hold.now_s,
-    });
+    );
     match (plan, found, client) {
         (HoldPlan::Hold, Some((view, version)), Some(client)) => {
             take_hold(connection, hold, &view, version, &client)
