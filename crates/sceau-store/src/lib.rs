@@ -17,10 +17,12 @@ mod error;
 pub mod evidence;
 mod log;
 mod model;
+mod ops;
 pub mod postgres;
 mod rows;
 mod shared;
 mod sql;
+mod tx;
 pub mod sqlite;
 
 pub use capabilities::*;

@@ -21,6 +21,7 @@ macro_rules! client_tables {
         " FROM clients c JOIN accounts a ON a.id = c.account_id "
     };
 }
+pub(crate) use {client_columns, client_tables};
 
 /// `SELECT` of the columns [`ClientRecord`] reads from their tables; a condition on `c` follows.
 pub(crate) const CLIENT_SELECT: &str = concat!("SELECT ", client_columns!(), client_tables!());

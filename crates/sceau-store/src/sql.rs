@@ -15,13 +15,20 @@
 
 use crate::StoreError;
 use rusqlite::types::ValueRef;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 use tokio_postgres::types::{FromSql, Type};
 
-/// One statement for both backends, written with PostgreSQL's numbered parameters.
+/// One statement for both backends, written with PostgreSQL's numbered parameters; or,
+/// where the two databases need different syntax, one form for each ([`Sql::each`]).
 pub(crate) struct Sql {
-    postgres: &'static str,
-    sqlite: OnceLock<String>,
+    postgres: Cow<'static, str>,
+    sqlite: SqliteForm,
+}
+
+enum SqliteForm {
+    Derived(OnceLock<String>),
+    Given(&'static str),
 }
 
 impl Sql {
@@ -34,20 +41,45 @@ impl Sql {
             "not a statement both backends take"
         );
         Sql {
-            postgres,
-            sqlite: OnceLock::new(),
+            postgres: Cow::Borrowed(postgres),
+            sqlite: SqliteForm::Derived(OnceLock::new()),
+        }
+    }
+
+    /// A statement whose two forms differ (a lock only PostgreSQL takes, a cast only it
+    /// needs): the same parameters, `$N` in one and `?N` in the other.
+    pub(crate) const fn each(postgres: &'static str, sqlite: &'static str) -> Sql {
+        Sql {
+            postgres: Cow::Borrowed(postgres),
+            sqlite: SqliteForm::Given(sqlite),
+        }
+    }
+
+    /// A statement made at run time (a condition or a list chosen by the caller), in
+    /// PostgreSQL's form; it must be [shareable](Sql::new).
+    pub(crate) fn built(postgres: String) -> Sql {
+        debug_assert!(
+            shareable(postgres.as_bytes()),
+            "not a statement both backends take"
+        );
+        Sql {
+            postgres: Cow::Owned(postgres),
+            sqlite: SqliteForm::Derived(OnceLock::new()),
         }
     }
 
     /// The statement as PostgreSQL takes it.
-    pub(crate) fn postgres(&self) -> &'static str {
-        self.postgres
+    pub(crate) fn postgres(&self) -> &str {
+        &self.postgres
     }
 
     /// The statement as SQLite takes it: each `$N` becomes `?N` (every `$` is a
     /// parameter's, see [`Sql::new`]).
     pub(crate) fn sqlite(&self) -> &str {
-        self.sqlite.get_or_init(|| self.postgres.replace('$', "?"))
+        match &self.sqlite {
+            SqliteForm::Derived(derived) => derived.get_or_init(|| self.postgres.replace('$', "?")),
+            SqliteForm::Given(given) => given,
+        }
     }
 }
 

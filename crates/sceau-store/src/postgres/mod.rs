@@ -43,6 +43,8 @@ use crate::StoreError;
 use crate::capabilities::*;
 use crate::model::*;
 use async_trait::async_trait;
+use crate::sql::Sql;
+use crate::tx::{Fail, Tx, Value};
 use command::{Guard, Op, Operation, Output};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::FutureExt;
@@ -94,30 +96,11 @@ impl Default for PostgresSettings {
 /// A pooled connection, with its cache of prepared statements.
 type Conn = deadpool_postgres::ClientWrapper;
 
-/// Why a query or a command failed: a rule of the store, or the database itself.
-#[derive(Debug)]
-enum Fail {
-    Store(StoreError),
-    Db(tokio_postgres::Error),
-}
-
-impl From<tokio_postgres::Error> for Fail {
-    fn from(error: tokio_postgres::Error) -> Self {
-        Fail::Db(error)
-    }
-}
-
-impl From<StoreError> for Fail {
-    fn from(error: StoreError) -> Self {
-        Fail::Store(error)
-    }
-}
-
 impl Fail {
     /// True when the failure is the batch's, not one command's: the connection is gone,
     /// the server is stopping, or the transaction lost a race and must run again.
     fn is_batch_failure(&self) -> bool {
-        let Fail::Db(error) = self else { return false };
+        let Fail::Postgres(error) = self else { return false };
         if error.is_closed() {
             return true;
         }
@@ -137,7 +120,7 @@ impl Fail {
 
     /// True when the connection itself is gone (closed, reset, or ended by the server).
     fn is_connection_lost(&self) -> bool {
-        let Fail::Db(error) = self else { return false };
+        let Fail::Postgres(error) = self else { return false };
         error.is_closed()
             || match error.code() {
                 Some(code) => {
@@ -152,21 +135,18 @@ impl Fail {
     }
 
     fn is_retryable(&self) -> bool {
-        let Fail::Db(error) = self else { return false };
+        let Fail::Postgres(error) = self else { return false };
         matches!(error.code(), Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE
             || *code == SqlState::T_R_DEADLOCK_DETECTED)
     }
+}
 
-    /// What a failure means to the caller: only a database that cannot be reached, is
-    /// stopping, out of resources or lost a race too often is "unavailable" (try again);
-    /// a statement it refused (a constraint broken, a value of the wrong type) is a bug,
-    /// and damaged data is corrupt.
-    fn into_store_error(self) -> StoreError {
-        let error = match self {
-            Fail::Store(error) => return error,
-            Fail::Db(error) => error,
-        };
-        let Some(db) = error.as_db_error() else {
+/// What a PostgreSQL error means to the caller: only a database that cannot be reached,
+/// is stopping, out of resources or lost a race too often is "unavailable" (try again); a
+/// statement it refused (a constraint broken, a value of the wrong type) is a bug, and
+/// damaged data is corrupt.
+pub(crate) fn classify(error: tokio_postgres::Error) -> StoreError {
+    let Some(db) = error.as_db_error() else {
             // Without a SQLSTATE: the socket (an outage), or the driver refusing what sceau
             // gave or got (a parameter of the wrong type, a row count it did not expect).
             return if from_the_socket(&error) {
@@ -189,7 +169,6 @@ impl Fail {
             _ if code == "XX001" || code == "XX002" => StoreError::Corrupt(detail),
             _ => StoreError::Refused(detail),
         }
-    }
 }
 
 /// True when an error without a SQLSTATE came from the connection (closed, or an I/O
@@ -485,7 +464,7 @@ impl From<Fail> for Ran {
 
 impl From<tokio_postgres::Error> for Ran {
     fn from(error: tokio_postgres::Error) -> Self {
-        Ran::Before(Fail::Db(error))
+        Ran::Before(Fail::Postgres(error))
     }
 }
 
@@ -552,7 +531,7 @@ async fn try_batch(client: &Conn, batch: &mut [Job], savepoints: bool) -> Result
     client
         .batch_execute("COMMIT")
         .await
-        .map_err(|error| Ran::Commit(Fail::Db(error)))?;
+        .map_err(|error| Ran::Commit(Fail::Postgres(error)))?;
     Ok(true)
 }
 
@@ -660,12 +639,12 @@ mod tests {
     async fn verdict_on(url: &str, sql: &str) -> StoreError {
         let (client, connection) = match tokio_postgres::connect(url, NoTls).await {
             Ok(connected) => connected,
-            Err(error) => return Fail::Db(error).into_store_error(),
+            Err(error) => return Fail::Postgres(error).into_store_error(),
         };
         tokio::spawn(connection);
         match client.batch_execute(sql).await {
             Ok(()) => StoreError::Conflict("the statement was accepted"),
-            Err(error) => Fail::Db(error).into_store_error(),
+            Err(error) => Fail::Postgres(error).into_store_error(),
         }
     }
 
@@ -709,7 +688,7 @@ mod tests {
             .query_one("SELECT 1 WHERE false", &[])
             .await
             .expect_err("no row");
-        let fail = Fail::Db(none);
+        let fail = Fail::Postgres(none);
         assert!(!fail.is_batch_failure() && !fail.is_connection_lost());
         assert!(matches!(fail.into_store_error(), StoreError::Refused(_)));
         let unreachable = verdict_on("postgres://sceau:sceau@127.0.0.1:1/none", "SELECT 1").await;
@@ -718,4 +697,69 @@ mod tests {
             "{unreachable:?}"
         );
     }
+}
+
+/// A PostgreSQL connection as a [`Tx`]: a lane's, inside its batch's transaction, with
+/// the accounts the batch locked for this command; or a reader's.
+pub(crate) struct PgTx<'c> {
+    client: &'c Conn,
+    locked: &'c [i64],
+}
+
+impl<'c> PgTx<'c> {
+    /// A lane's connection, for one command of its batch.
+    fn new(client: &'c Conn, locked: &'c [i64]) -> PgTx<'c> {
+        PgTx { client, locked }
+    }
+
+    /// A reader's connection (no transaction, nothing locked).
+    fn reader(client: &'c Conn) -> PgTx<'c> {
+        PgTx { client, locked: &[] }
+    }
+}
+
+impl Tx for PgTx<'_> {
+    type Row<'r> = Row;
+
+    fn locks_rows(&self) -> bool {
+        true
+    }
+
+    fn locked(&self) -> &[i64] {
+        self.locked
+    }
+
+    async fn rows<T, F>(&self, sql: &Sql, args: &[Value<'_>], each: F) -> Result<Vec<T>, Fail>
+    where
+        T: Send,
+        F: FnMut(&Self::Row<'_>) -> Result<T, StoreError> + Send,
+    {
+        let statement = self.client.prepare_cached(sql.postgres()).await?;
+        let rows = self.client.query(&statement, &params(args)).await?;
+        Ok(rows.iter().map(each).collect::<Result<_, _>>()?)
+    }
+
+    async fn row<T, F>(&self, sql: &Sql, args: &[Value<'_>], decode: F) -> Result<Option<T>, Fail>
+    where
+        T: Send,
+        F: FnOnce(&Self::Row<'_>) -> Result<T, StoreError> + Send,
+    {
+        let statement = self.client.prepare_cached(sql.postgres()).await?;
+        let row = self.client.query_opt(&statement, &params(args)).await?;
+        Ok(row.as_ref().map(decode).transpose()?)
+    }
+
+    async fn execute(&self, sql: &Sql, args: &[Value<'_>]) -> Result<u64, Fail> {
+        let statement = self.client.prepare_cached(sql.postgres()).await?;
+        Ok(self.client.execute(&statement, &params(args)).await?)
+    }
+
+    async fn record(&self, events: Vec<crate::evidence::Event>) -> Result<Vec<EvidenceRecord>, Fail> {
+        evidence::write_all(self.client, events).await
+    }
+}
+
+/// The driver's view of a statement's parameters.
+fn params<'a>(args: &'a [Value<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter().map(|arg| arg as &(dyn ToSql + Sync)).collect()
 }

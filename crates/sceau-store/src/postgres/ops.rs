@@ -204,7 +204,7 @@ pub(super) async fn enroll_client(c: &Conn, client: &NewClient) -> Result<Client
     )
     .await?;
     for certificate in &client.certificates {
-        certificates::insert(c, certificate, Some(client_id)).await?;
+        crate::ops::certificates::insert(&super::PgTx::new(c, &[]), certificate, Some(client_id)).await?;
     }
     if client.opening_balance > 0 {
         let opening = Transfer {
@@ -263,7 +263,7 @@ async fn insert_client(c: &Conn, client: &NewClient, account_id: i64) -> Result<
     .await;
     match inserted {
         Ok(row) => col(&row, 0),
-        Err(Fail::Db(error)) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+        Err(Fail::Postgres(error)) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             let constraint = error.as_db_error().and_then(|db| db.constraint());
             Err(Fail::Store(StoreError::Conflict(
                 if constraint == Some("clients_login_key") {

@@ -3,10 +3,7 @@ use rusqlite::Connection;
 
 fn check(postgres: &'static str, sqlite: &str) {
     assert!(shareable(postgres.as_bytes()), "{postgres}");
-    let statement = Sql {
-        postgres,
-        sqlite: OnceLock::new(),
-    };
+    let statement = Sql::built(postgres.to_owned());
     assert_eq!(statement.sqlite(), sqlite);
     assert_eq!(statement.postgres(), postgres);
 }

@@ -18,6 +18,9 @@ mod signatures;
 mod webhooks;
 
 use crate::StoreError;
+use crate::sql::Sql;
+use crate::tx::{Fail, Tx, Value};
+use std::future::Future;
 use crate::capabilities::*;
 use crate::model::*;
 use async_trait::async_trait;
@@ -373,4 +376,84 @@ fn writer_busy(tries: i32) -> bool {
 fn checkpoint(connection: &Connection, mode: &str) -> Result<i64, StoreError> {
     let sql = format!("PRAGMA wal_checkpoint({mode})");
     Ok(connection.query_row(&sql, [], |row| row.get(1))?)
+}
+
+/// A SQLite connection as a [`Tx`]: the writer's (inside its batch's transaction) or a
+/// reader's. Each statement runs when its method is called; the future it returns is
+/// ready.
+pub(crate) struct SqliteTx<'c>(pub(crate) &'c Connection);
+
+impl Tx for SqliteTx<'_> {
+    type Row<'r> = rusqlite::Row<'r>;
+
+    fn locks_rows(&self) -> bool {
+        false
+    }
+
+    fn locked(&self) -> &[i64] {
+        &[]
+    }
+
+    fn rows<T, F>(
+        &self,
+        sql: &Sql,
+        args: &[Value<'_>],
+        mut each: F,
+    ) -> impl Future<Output = Result<Vec<T>, Fail>> + Send
+    where
+        T: Send,
+        F: FnMut(&Self::Row<'_>) -> Result<T, StoreError> + Send,
+    {
+        let all = (|| {
+            let mut statement = self.0.prepare_cached(sql.sqlite())?;
+            let mut rows = statement.query(rusqlite::params_from_iter(args))?;
+            let mut all = Vec::new();
+            while let Some(row) = rows.next()? {
+                all.push(each(row)?);
+            }
+            Ok(all)
+        })();
+        std::future::ready(all)
+    }
+
+    fn row<T, F>(
+        &self,
+        sql: &Sql,
+        args: &[Value<'_>],
+        decode: F,
+    ) -> impl Future<Output = Result<Option<T>, Fail>> + Send
+    where
+        T: Send,
+        F: FnOnce(&Self::Row<'_>) -> Result<T, StoreError> + Send,
+    {
+        let first = (|| {
+            let mut statement = self.0.prepare_cached(sql.sqlite())?;
+            let mut rows = statement.query(rusqlite::params_from_iter(args))?;
+            Ok(rows.next()?.map(decode).transpose()?)
+        })();
+        std::future::ready(first)
+    }
+
+    fn execute(
+        &self,
+        sql: &Sql,
+        args: &[Value<'_>],
+    ) -> impl Future<Output = Result<u64, Fail>> + Send {
+        let changed = (|| {
+            let mut statement = self.0.prepare_cached(sql.sqlite())?;
+            Ok(statement.execute(rusqlite::params_from_iter(args))? as u64)
+        })();
+        std::future::ready(changed)
+    }
+
+    fn record(
+        &self,
+        events: Vec<crate::evidence::Event>,
+    ) -> impl Future<Output = Result<Vec<EvidenceRecord>, Fail>> + Send {
+        let written = events
+            .into_iter()
+            .map(|event| evidence::write(self.0, event).map_err(Fail::Store))
+            .collect();
+        std::future::ready(written)
+    }
 }

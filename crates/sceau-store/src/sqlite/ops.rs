@@ -155,7 +155,7 @@ pub(super) fn enroll_client(
         .prepare_cached("UPDATE accounts SET owner_id = ?1 WHERE id = ?2")?
         .execute([client_id, account_id])?;
     for certificate in &client.certificates {
-        super::certificates::insert(connection, certificate, Some(client_id))?;
+        crate::tx::run_now(crate::ops::certificates::insert(&super::SqliteTx(connection), certificate, Some(client_id)))?;
     }
     if client.opening_balance > 0 {
         let opening = Transfer {
