@@ -7,6 +7,7 @@
 //! authorizations and its grouped evidence writes, SQLite's row-by-row equivalents
 //! reached through [`Tx::record`](crate::tx::Tx::record).
 
+pub(crate) mod accounts;
 pub(crate) mod certificates;
 pub(crate) mod outbox;
 pub(crate) mod reads;
