@@ -167,6 +167,8 @@ macro_rules! authorization_columns {
     };
 }
 
+pub(crate) use authorization_columns;
+
 /// The columns [`AuthorizationView`] reads, of `authorizations au` and `numbers n`; others
 /// may follow them.
 pub(crate) const AUTHORIZATION_COLUMNS: &str = authorization_columns!();
