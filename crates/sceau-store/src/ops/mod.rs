@@ -10,6 +10,8 @@
 pub(crate) mod accounts;
 pub(crate) mod certificates;
 pub(crate) mod clients;
+pub(crate) mod evidence;
 pub(crate) mod holds;
+pub(crate) mod log;
 pub(crate) mod outbox;
 pub(crate) mod reads;

@@ -6,13 +6,13 @@
 //! records with the holds: [`chain`], [`ctes`]). A head moves only from the record its writer read (so a chain cannot fork:
 //! a writer that raced another on the same subject fails, and its batch runs again);
 //! a subject's events already hold the subject's row locks (the accounts, the checkout,
-//! the certificate, the request), so that race does not happen in practice.
+//! the certificate, the request), so that race does not happen in practice. The reads
+//! and receipts are `ops::evidence`.
 
-use super::{Conn, Fail, col, exec, rows};
+use super::{Conn, Fail, col, rows};
 use crate::StoreError;
 use crate::evidence::{Event, Head, HeadRow, head_from_stored};
 use crate::model::EvidenceRecord;
-use crate::sql::ReadRow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use tokio_postgres::Row;
@@ -312,40 +312,17 @@ pub(super) async fn write(c: &Conn, event: Event) -> Result<EvidenceRecord, Fail
         .ok_or_else(|| super::corrupt("evidence row written"))
 }
 
-/// A subject's records, oldest first (walked back from its head).
-pub(super) async fn of_subject(c: &Conn, subject: &str) -> Result<Vec<EvidenceRecord>, Fail> {
-    let number_id = HeadRow::of(subject).number_id();
-    static SQL: LazyLock<String> =
-        LazyLock::new(|| crate::evidence::chain_sql(crate::evidence::LOG_INDEX_BY_ENTRY));
-    super::read::all(c, &SQL, &[&subject, &number_id]).await
-}
-
-pub(super) async fn record_receipt(
-    c: &Conn,
-    evidence_id: i64,
-    signature: &[u8],
-    now_s: i64,
-) -> Result<bool, Fail> {
-    let receipt = [&evidence_id as _, &signature as _, &now_s as _];
-    Ok(exec(c, crate::evidence::RECEIPT_INSERT.postgres(), &receipt).await? == 1)
-}
-
-pub(super) async fn receipt(c: &Conn, evidence_id: i64) -> Result<Option<Vec<u8>>, Fail> {
-    let sql = crate::evidence::RECEIPT.postgres();
-    let row = super::opt_row(c, sql, &[&evidence_id]).await?;
-    Ok(row.map(|row| row.column("signature")).transpose()?)
-}
-
-use super::PostgresStore;
 use super::command::Guard;
+use super::{PgTx, PostgresStore};
 use crate::capabilities::Evidence;
+use crate::ops::evidence as ops;
 use async_trait::async_trait;
 use futures_util::FutureExt;
 
 #[async_trait]
 impl Evidence for PostgresStore {
     async fn evidence(&self, subject: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
-        self.read(async |c| self::of_subject(c, subject).await)
+        self.read(async |c| ops::of_subject(&PgTx::reader(c), subject).await)
             .await
     }
 
@@ -358,13 +335,16 @@ impl Evidence for PostgresStore {
         self.write(
             Guard::Nothing,
             (evidence_id, signature, now_s),
-            |c, d, _| self::record_receipt(c, d.0, &d.1, d.2).boxed(),
+            |c, d, locked| {
+                async move { ops::record_receipt(&PgTx::new(c, locked), d.0, &d.1, d.2).await }
+                    .boxed()
+            },
         )
         .await
     }
 
     async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(async |c| self::receipt(c, evidence_id).await)
+        self.read(async |c| ops::receipt(&PgTx::reader(c), evidence_id).await)
             .await
     }
 }

@@ -1,21 +1,26 @@
-//! The transparency log on PostgreSQL (the steps of `sqlite/log.rs`). An integration
-//! holds `log_state`'s row lock from its first read to its commit: integrations of
-//! several instances take turns, and none takes another's entries.
+//! The transparency log on PostgreSQL (the shared steps and the reads are `ops::log`).
+//! Its own ways, kept for speed: an append, and an integration's entries and nodes, are
+//! one statement each whatever their number (arrays); a proof's nodes are fetched in two
+//! queries. An integration holds `log_state`'s row lock from its first read
+//! ([`ops::tree`]) to its commit: integrations of several instances take turns, and
+//! none takes another's entries. Evidence records wait in `log_pending` with the
+//! entries (queued by their writes, `evidence::ctes`).
 
-use super::{Conn, Fail, col, exec, one_row, opt_row, rows};
+use super::command::Guard;
+use super::{Conn, Fail, PgTx, PostgresStore, exec, rows};
 use crate::StoreError;
-use crate::log::signed;
-use crate::log::{
-    CHECKPOINT, CHECKPOINT_INSERT, NODES, ProofRequest, derivation, frontier_from_stored,
-    frontier_to_stored, stored_level,
-};
+use crate::capabilities::TransparencyLog;
+use crate::log::{ProofRequest, frontier_to_stored, signed, stored_level};
 use crate::model::*;
-use crate::sql::ReadRow;
-use sceau_log::Frontier;
+use crate::ops::log as ops;
+use crate::sql::{ReadRow, Sql};
+use crate::tx::{Tx, args};
+use async_trait::async_trait;
+use futures_util::FutureExt;
 use sceau_log::frontier::CompletedNode;
 use std::collections::HashMap;
 
-pub(super) async fn append(c: &Conn, entries: &[Vec<u8>], now_s: i64) -> Result<(), Fail> {
+async fn append(c: &Conn, entries: &[Vec<u8>], now_s: i64) -> Result<(), Fail> {
     // One statement for the lot, in their order.
     let entries: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
     exec(
@@ -28,27 +33,25 @@ pub(super) async fn append(c: &Conn, entries: &[Vec<u8>], now_s: i64) -> Result<
     Ok(())
 }
 
-pub(super) async fn integrate(
-    c: &Conn,
-    integrate: &IntegrateLog,
-) -> Result<Option<LogCheckpoint>, Fail> {
-    let state = one_row(
-        c,
-        "SELECT size, frontier FROM log_state WHERE id = 1 FOR UPDATE",
-        &[],
-    )
-    .await?;
-    let size: u64 = state.column("size")?;
-    let stored: Vec<u8> = state.column("frontier")?;
-    let pending: Vec<(i64, Vec<u8>, Option<i64>)> = rows(
-        c,
-        "SELECT id, entry, evidence_id FROM log_pending ORDER BY id LIMIT $1",
-        &[&i64::from(integrate.batch_max)],
-    )
-    .await?
-    .iter()
-    .map(|row| Ok((col(row, 0)?, col(row, 1)?, col(row, 2)?)))
-    .collect::<Result<_, Fail>>()?;
+/// An entry waiting: its queue id, the entry, and the record it is the hash of, if any.
+type Pending = (i64, Vec<u8>, Option<i64>);
+
+static PENDING: Sql =
+    Sql::new("SELECT id, entry, evidence_id FROM log_pending ORDER BY id LIMIT $1");
+static STATE_UPDATE: Sql = Sql::new("UPDATE log_state SET size = $1, frontier = $2 WHERE id = 1");
+
+/// Appends what waits in `log_pending` to the tree, oldest first, up to a batch.
+async fn integrate(tx: &PgTx<'_>, integrate: &IntegrateLog) -> Result<Option<LogCheckpoint>, Fail> {
+    let mut tree = ops::tree(tx).await?;
+    let pending: Vec<Pending> = tx
+        .rows(&PENDING, args![integrate.batch_max], |row| {
+            Ok((
+                row.column("id")?,
+                row.column("entry")?,
+                row.column("evidence_id")?,
+            ))
+        })
+        .await?;
     if pending.is_empty() {
         return Ok(None);
     }
@@ -58,35 +61,25 @@ pub(super) async fn integrate(
     // to the last taken" would delete that entry unintegrated (the benchmark lost 6%
     // of its entries so). It waits for the next integration instead.
     let taken: Vec<i64> = pending.iter().map(|(id, _, _)| *id).collect();
-    let mut frontier = frontier_from_stored(size, &stored).map_err(Fail::Store)?;
-    let leaves: Vec<[u8; 32]> = pending
-        .iter()
-        .map(|(_, entry, _)| sceau_log::leaf_hash(entry))
-        .collect();
-    let completed = frontier
-        .append(&leaves)
-        .map_err(|error| Fail::Store(StoreError::Corrupt(format!("log append: {error}"))))?;
+    let size = tree.size();
+    let completed = ops::grow(&mut tree, pending.iter().map(|(_, entry, _)| entry))?;
     // One statement per table for the whole batch.
-    insert_entries(c, size, &pending, integrate.now_s).await?;
-    insert_nodes(c, completed).await?;
-    let new_size = frontier.size();
+    insert_entries(tx.client, size, &pending, integrate.now_s).await?;
+    insert_nodes(tx.client, completed).await?;
+    let stored = frontier_to_stored(&tree);
+    tx.execute(&STATE_UPDATE, args![signed(tree.size())?, &stored])
+        .await?;
     exec(
-        c,
-        "UPDATE log_state SET size = $1, frontier = $2 WHERE id = 1",
-        &[&signed(new_size)?, &frontier_to_stored(&frontier)],
+        tx.client,
+        "DELETE FROM log_pending WHERE id = ANY($1)",
+        &[&taken],
     )
     .await?;
-    exec(c, "DELETE FROM log_pending WHERE id = ANY($1)", &[&taken]).await?;
-    write_checkpoint(c, integrate, &frontier).await.map(Some)
+    ops::write_checkpoint(tx, integrate, &tree).await.map(Some)
 }
 
 /// Inserts the entries taken, from index `size` on, in their order.
-async fn insert_entries(
-    c: &Conn,
-    size: u64,
-    pending: &[(i64, Vec<u8>, Option<i64>)],
-    now_s: i64,
-) -> Result<(), Fail> {
+async fn insert_entries(c: &Conn, size: u64, pending: &[Pending], now_s: i64) -> Result<(), Fail> {
     let indexes: Vec<i64> = (0..pending.len() as u64)
         .map(|offset| signed(size + offset))
         .collect::<Result<_, StoreError>>()?;
@@ -128,63 +121,16 @@ async fn insert_nodes(c: &Conn, completed: Vec<CompletedNode>) -> Result<(), Fai
     Ok(())
 }
 
-/// Signs the tree's new size and root and records them as a checkpoint.
-async fn write_checkpoint(
-    c: &Conn,
-    integrate: &IntegrateLog,
-    frontier: &Frontier,
-) -> Result<LogCheckpoint, Fail> {
-    let new_size = frontier.size();
-    let root = frontier.root();
-    let checkpoint = LogCheckpoint {
-        size: new_size,
-        root,
-        note: (integrate.sign)(new_size, &root),
-        created_at_s: integrate.now_s,
-    };
-    exec(
-        c,
-        CHECKPOINT_INSERT.postgres(),
-        &[
-            &signed(new_size)?,
-            &&root[..],
-            &checkpoint.note,
-            &integrate.now_s,
-        ],
-    )
-    .await?;
-    Ok(checkpoint)
-}
-
-pub(super) async fn checkpoint(c: &Conn) -> Result<Option<LogCheckpoint>, Fail> {
-    super::read::first(c, CHECKPOINT.postgres(), &[]).await
-}
-
-pub(super) async fn entry(c: &Conn, index: u64) -> Result<Option<Vec<u8>>, Fail> {
-    let Ok(index) = i64::try_from(index) else {
-        return Ok(None);
-    };
-    opt_row(c, "SELECT entry FROM log_entries WHERE idx = $1", &[&index])
-        .await?
-        .map(|row| col(&row, 0))
-        .transpose()
-}
-
-pub(super) async fn proof(
+/// [`ops::proof`], with the nodes' bases fetched in two queries whatever their number:
+/// the entries (level 0) and the stored levels.
+async fn proof(
     c: &Conn,
     request: &ProofRequest,
     largest: u64,
 ) -> Result<Option<Vec<[u8; 32]>>, Fail> {
-    let state = one_row(c, "SELECT size FROM log_state WHERE id = 1", &[]).await?;
-    let size: u64 = state.column("size")?;
-    if largest > size {
-        return Ok(None);
-    }
-    let Some(nodes) = request.nodes() else {
+    let Some(nodes) = ops::proof_nodes(&PgTx::reader(c), request, largest).await? else {
         return Ok(None);
     };
-    // The nodes' bases in two queries whatever their number: the entries (level 0) and
-    // the stored levels.
     let ranges = crate::log::base_ranges(&nodes);
     let column = |base: bool, field: fn(&crate::log::Derivation) -> u64| {
         ranges
@@ -231,73 +177,6 @@ pub(super) async fn proof(
     request.with_nodes(fetched).map(Some).map_err(Fail::Store)
 }
 
-/// The complete nodes of `level` from `start`, in order, up to `count` (stopping at the
-/// first missing): stored, or computed from the stored level below or from the entries
-/// (see `crate::log::stored_level`).
-pub(super) async fn nodes(
-    c: &Conn,
-    level: u8,
-    start: u64,
-    count: u32,
-) -> Result<Vec<[u8; 32]>, Fail> {
-    level_nodes(c, level, start, u64::from(count)).await
-}
-
-async fn level_nodes(c: &Conn, level: u8, start: u64, count: u64) -> Result<Vec<[u8; 32]>, Fail> {
-    let Some(derivation) = derivation(level, start, count) else {
-        return Ok(Vec::new());
-    };
-    let Some((base_start, base_count)) = derivation.rows() else {
-        return Ok(Vec::new());
-    };
-    let found = if derivation.base == 0 {
-        rows(
-            c,
-            "SELECT idx, entry FROM log_entries WHERE idx >= $1 AND idx < $1 + $2 ORDER BY idx",
-            &[&base_start, &base_count],
-        )
-        .await?
-        .iter()
-        .map(|row| {
-            let entry: Vec<u8> = col(row, 1)?;
-            Ok((col(row, 0)?, sceau_log::leaf_hash(&entry).to_vec()))
-        })
-        .collect::<Result<Vec<(i64, Vec<u8>)>, Fail>>()?
-    } else {
-        rows(
-            c,
-            NODES.postgres(),
-            &[&i16::from(derivation.base), &base_start, &base_count],
-        )
-        .await?
-        .iter()
-        .map(|row| Ok((col(row, 0)?, col(row, 1)?)))
-        .collect::<Result<Vec<(i64, Vec<u8>)>, Fail>>()?
-    };
-    Ok(derivation.fold(crate::log::contiguous(base_start, found)))
-}
-
-pub(super) async fn entries(c: &Conn, start: u64, count: u32) -> Result<Vec<Vec<u8>>, Fail> {
-    let Ok(start) = i64::try_from(start) else {
-        return Ok(Vec::new());
-    };
-    rows(
-        c,
-        "SELECT entry FROM log_entries WHERE idx >= $1 AND idx < $1 + $2 ORDER BY idx",
-        &[&start, &i64::from(count)],
-    )
-    .await?
-    .iter()
-    .map(|row| col(row, 0))
-    .collect()
-}
-
-use super::PostgresStore;
-use super::command::Guard;
-use crate::capabilities::TransparencyLog;
-use async_trait::async_trait;
-use futures_util::FutureExt;
-
 #[async_trait]
 impl TransparencyLog for PostgresStore {
     async fn append_log(&self, entries: Vec<Vec<u8>>, now_s: i64) -> Result<(), StoreError> {
@@ -311,18 +190,20 @@ impl TransparencyLog for PostgresStore {
         &self,
         integrate: IntegrateLog,
     ) -> Result<Option<LogCheckpoint>, StoreError> {
-        self.write(Guard::Nothing, integrate, |c, integrate, _| {
-            self::integrate(c, integrate).boxed()
+        self.write(Guard::Nothing, integrate, |c, integrate, locked| {
+            async move { self::integrate(&PgTx::new(c, locked), integrate).await }.boxed()
         })
         .await
     }
 
     async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError> {
-        self.read(async |c| self::checkpoint(c).await).await
+        self.read(async |c| ops::checkpoint(&PgTx::reader(c)).await)
+            .await
     }
 
     async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(async |c| self::entry(c, index).await).await
+        self.read(async |c| ops::entry(&PgTx::reader(c), index).await)
+            .await
     }
 
     async fn log_inclusion_proof(
@@ -330,7 +211,7 @@ impl TransparencyLog for PostgresStore {
         index: u64,
         size: u64,
     ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
-        let request = crate::log::ProofRequest::Inclusion { index, size };
+        let request = ProofRequest::Inclusion { index, size };
         self.read(async move |c| self::proof(c, &request, size).await)
             .await
     }
@@ -340,7 +221,7 @@ impl TransparencyLog for PostgresStore {
         old: u64,
         new: u64,
     ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
-        let request = crate::log::ProofRequest::Consistency { old, new };
+        let request = ProofRequest::Consistency { old, new };
         self.read(async move |c| self::proof(c, &request, new).await)
             .await
     }
@@ -351,12 +232,13 @@ impl TransparencyLog for PostgresStore {
         start: u64,
         count: u32,
     ) -> Result<Vec<[u8; 32]>, StoreError> {
-        self.read(async |c| self::nodes(c, level, start, count).await)
+        let count = u64::from(count);
+        self.read(async |c| ops::nodes(&PgTx::reader(c), level, start, count).await)
             .await
     }
 
     async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.read(async |c| self::entries(c, start, count).await)
+        self.read(async |c| ops::entries(&PgTx::reader(c), start, count).await)
             .await
     }
 }

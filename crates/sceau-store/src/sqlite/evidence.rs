@@ -1,11 +1,10 @@
-//! Evidence records on SQLite (what they say is `crate::evidence`'s).
+//! Evidence records on SQLite (what they say is `crate::evidence`'s): written row by row,
+//! reached through `Tx::record`; the reads and receipts are `ops::evidence`.
 
 use crate::StoreError;
-use crate::evidence::{Event, Head, HeadRow, RECEIPT, RECEIPT_INSERT, Written, head_from_stored};
+use crate::evidence::{Event, Head, HeadRow, Written, head_from_stored};
 use crate::model::EvidenceRecord;
-use crate::sql::{ReadRow, sqlite_first};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::sync::LazyLock;
 
 /// Writes the record of `event` after its subject's last one (moving the subject's
 /// head), in the caller's transaction. Its hash needs no queueing for the log: the
@@ -99,56 +98,18 @@ pub(super) fn write_all(
         .try_for_each(|event| write(connection, event).map(|_| ()))
 }
 
-/// A subject's chain, each record with its log index: from its log entry's row (records
-/// integrated before migration 13) or from the run of records it was appended in
-/// (`log_runs`, see `log::integrate`).
-static CHAIN_SQL: LazyLock<String> = LazyLock::new(|| {
-    crate::evidence::chain_sql(&format!(
-        "SELECT COALESCE(({}), ({}))",
-        crate::evidence::LOG_INDEX_BY_ENTRY,
-        super::log::LOG_INDEX_BY_RUN
-    ))
-});
-
-/// A subject's records, oldest first: walked back from its head.
-pub(super) fn of_subject(
-    connection: &Connection,
-    subject: &str,
-) -> Result<Vec<EvidenceRecord>, StoreError> {
-    let head = params![subject, HeadRow::of(subject).number_id()];
-    super::read::all(connection, &CHAIN_SQL, head)
-}
-
-pub(super) fn record_receipt(
-    connection: &Connection,
-    evidence_id: i64,
-    signature: &[u8],
-    now_s: i64,
-) -> Result<bool, StoreError> {
-    let inserted = connection
-        .prepare_cached(RECEIPT_INSERT.sqlite())?
-        .execute(params![evidence_id, signature, now_s])?;
-    Ok(inserted == 1)
-}
-
-pub(super) fn receipt(
-    connection: &Connection,
-    evidence_id: i64,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    sqlite_first(connection, RECEIPT.sqlite(), [evidence_id], |row| {
-        row.column("signature")
-    })
-}
-
-use super::SqliteStore;
+use super::{SqliteStore, SqliteTx};
 use crate::capabilities::Evidence;
+use crate::ops::evidence as ops;
+use crate::tx::run_now;
 use async_trait::async_trait;
 
 #[async_trait]
 impl Evidence for SqliteStore {
     async fn evidence(&self, subject: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
         let subject = subject.to_owned();
-        self.read(move |c| self::of_subject(c, &subject)).await
+        self.read(move |c| run_now(ops::of_subject(&SqliteTx(c), &subject)))
+            .await
     }
 
     async fn record_receipt(
@@ -157,11 +118,28 @@ impl Evidence for SqliteStore {
         signature: Vec<u8>,
         now_s: i64,
     ) -> Result<bool, StoreError> {
-        self.write(move |c| self::record_receipt(c, evidence_id, &signature, now_s))
-            .await
+        self.write(move |c| {
+            run_now(ops::record_receipt(
+                &SqliteTx(c),
+                evidence_id,
+                &signature,
+                now_s,
+            ))
+        })
+        .await
     }
 
     async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(move |c| self::receipt(c, evidence_id)).await
+        self.read(move |c| run_now(ops::receipt(&SqliteTx(c), evidence_id)))
+            .await
     }
+}
+
+/// A subject's records as the migrations' tests read them.
+#[cfg(test)]
+pub(super) fn of_subject(
+    connection: &Connection,
+    subject: &str,
+) -> Result<Vec<EvidenceRecord>, StoreError> {
+    run_now(ops::of_subject(&SqliteTx(connection), subject))
 }

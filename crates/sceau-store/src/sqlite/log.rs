@@ -1,17 +1,15 @@
-//! The transparency log on SQLite (see `crate::log` for what both backends share).
+//! The transparency log on SQLite (the shared steps and the reads are `ops::log`).
 
+use super::{SqliteStore, SqliteTx};
 use crate::StoreError;
-use crate::log::signed;
-use crate::log::{
-    CHECKPOINT, CHECKPOINT_INSERT, NODES, ProofRequest, derivation, frontier_from_stored,
-    frontier_to_stored, stored_level,
-};
+use crate::capabilities::TransparencyLog;
+use crate::log::{ProofRequest, frontier_to_stored, signed, stored_level};
 use crate::model::*;
-use crate::sql::{ReadRow, sqlite_first};
+use crate::ops::log as ops;
+use crate::sql::{ReadRow, Sql};
+use crate::tx::{Fail, Tx, args, broken, run_now, scalar};
+use async_trait::async_trait;
 use rusqlite::{Connection, params};
-use sceau_log::Frontier;
-use sceau_log::frontier::CompletedNode;
-use std::collections::HashMap;
 
 pub(super) fn append(
     connection: &Connection,
@@ -26,13 +24,18 @@ pub(super) fn append(
     Ok(())
 }
 
-fn state(connection: &Connection) -> Result<(u64, Vec<u8>), StoreError> {
-    let sql = "SELECT size, frontier FROM log_state WHERE id = 1";
-    let state = sqlite_first(connection, sql, [], |row| {
-        Ok((row.column("size")?, row.column("frontier")?))
-    })?;
-    state.ok_or_else(|| StoreError::Corrupt("log_state has no row".into()))
-}
+static PENDING: Sql = Sql::new("SELECT id, entry FROM log_pending ORDER BY id LIMIT $1");
+static THROUGH: Sql = Sql::new("SELECT evidence_through FROM log_state WHERE id = 1");
+static RECORDS: Sql =
+    Sql::new("SELECT id, hash AS entry FROM evidence WHERE id > $1 ORDER BY id LIMIT $2");
+static ENTRY_INSERT: Sql =
+    Sql::new("INSERT INTO log_entries (idx, entry, created_at) VALUES ($1, $2, $3)");
+static RUN_INSERT: Sql =
+    Sql::new("INSERT INTO log_runs (first_idx, first_evidence_id, count) VALUES ($1, $2, $3)");
+static NODE_INSERT: Sql = Sql::new("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)");
+static STATE_UPDATE: Sql =
+    Sql::new("UPDATE log_state SET size = $1, frontier = $2, evidence_through = $3 WHERE id = 1");
+static PENDING_DELETE: Sql = Sql::new("DELETE FROM log_pending WHERE id <= $1");
 
 /// Appends what waits to the tree: entries queued by [`append`] first, then the evidence
 /// records written since the last integration, by id. Records need no queue of their
@@ -43,117 +46,57 @@ pub(super) fn integrate(
     connection: &Connection,
     integrate: &IntegrateLog,
 ) -> Result<Option<LogCheckpoint>, StoreError> {
-    let pending: Vec<(i64, Vec<u8>)> = connection
-        .prepare_cached("SELECT id, entry FROM log_pending ORDER BY id LIMIT ?1")?
-        .query_map([integrate.batch_max], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+    run_now(integrate_on(&SqliteTx(connection), integrate))
+}
+
+async fn integrate_on(
+    tx: &SqliteTx<'_>,
+    integrate: &IntegrateLog,
+) -> Result<Option<LogCheckpoint>, Fail> {
+    let numbered = |row: &rusqlite::Row<'_>| Ok((row.column::<i64>("id")?, row.column("entry")?));
+    let pending: Vec<(i64, Vec<u8>)> = tx
+        .rows(&PENDING, args![integrate.batch_max], numbered)
+        .await?;
     let room = i64::from(integrate.batch_max).saturating_sub(pending.len() as i64);
-    let evidence_through: i64 = connection
-        .prepare_cached("SELECT evidence_through FROM log_state WHERE id = 1")?
-        .query_row([], |row| row.get(0))?;
-    let records: Vec<(i64, Vec<u8>)> = connection
-        .prepare_cached("SELECT id, hash FROM evidence WHERE id > ?1 ORDER BY id LIMIT ?2")?
-        .query_map([evidence_through, room], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?
-        .collect::<Result<_, _>>()?;
+    let through: i64 = scalar(tx, &THROUGH, args![], "evidence_through")
+        .await?
+        .ok_or_else(|| broken("log_state has no row"))?;
+    let records: Vec<(i64, Vec<u8>)> = tx.rows(&RECORDS, args![through, room], numbered).await?;
     if pending.is_empty() && records.is_empty() {
         return Ok(None);
     }
-    let (size, stored) = state(connection)?;
-    let mut frontier = frontier_from_stored(size, &stored)?;
-    let leaves: Vec<[u8; 32]> = pending
-        .iter()
-        .map(|(_, entry)| entry)
-        .chain(records.iter().map(|(_, hash)| hash))
-        .map(|entry| sceau_log::leaf_hash(entry))
-        .collect();
-    let completed = frontier
-        .append(&leaves)
-        .map_err(|error| StoreError::Corrupt(format!("log append: {error}")))?;
+    let mut tree = ops::tree(tx).await?;
+    let size = tree.size();
+    let completed = ops::grow(
+        &mut tree,
+        pending.iter().chain(&records).map(|(_, entry)| entry),
+    )?;
     // Entries queued by `append` are rows of their own; evidence records are appended
     // as runs of consecutive ids, one `log_runs` row each (normally one per
     // integration): a record's entry is its hash, already in `evidence`.
-    insert_entries(connection, size, &pending, integrate.now_s)?;
-    let mut insert_run = connection.prepare_cached(
-        "INSERT INTO log_runs (first_idx, first_evidence_id, count) VALUES (?1, ?2, ?3)",
-    )?;
+    for (offset, (_, entry)) in pending.iter().enumerate() {
+        let index = signed(size + offset as u64)?;
+        tx.execute(&ENTRY_INSERT, args![index, entry, integrate.now_s])
+            .await?;
+    }
     let first_record = size + pending.len() as u64;
     for (offset, first_id, count) in runs(&records) {
-        insert_run.execute(params![
-            signed(first_record + offset as u64)?,
-            first_id,
-            count
-        ])?;
+        let index = signed(first_record + offset as u64)?;
+        tx.execute(&RUN_INSERT, args![index, first_id, count])
+            .await?;
     }
-    insert_nodes(connection, completed)?;
-    let new_size = frontier.size();
-    let evidence_through = records.last().map_or(evidence_through, |(id, _)| *id);
-    connection
-        .prepare_cached(
-            "UPDATE log_state SET size = ?1, frontier = ?2, evidence_through = ?3 WHERE id = 1",
-        )?
-        .execute(params![
-            signed(new_size)?,
-            frontier_to_stored(&frontier),
-            evidence_through
-        ])?;
-    if let Some((last_id, _)) = pending.last() {
-        connection
-            .prepare_cached("DELETE FROM log_pending WHERE id <= ?1")?
-            .execute([last_id])?;
-    }
-    write_checkpoint(connection, integrate, &frontier).map(Some)
-}
-
-/// Inserts the entries taken, from index `size` on, in their order.
-fn insert_entries(
-    connection: &Connection,
-    size: u64,
-    pending: &[(i64, Vec<u8>)],
-    now_s: i64,
-) -> Result<(), StoreError> {
-    let mut insert_entry = connection
-        .prepare_cached("INSERT INTO log_entries (idx, entry, created_at) VALUES (?1, ?2, ?3)")?;
-    for (offset, (_, entry)) in pending.iter().enumerate() {
-        insert_entry.execute(params![signed(size + offset as u64)?, entry, now_s])?;
-    }
-    Ok(())
-}
-
-/// Inserts the nodes an append completed, those of the levels stored.
-fn insert_nodes(connection: &Connection, completed: Vec<CompletedNode>) -> Result<(), StoreError> {
-    let mut insert_node = connection
-        .prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
     for node in completed.iter().filter(|node| stored_level(node.level)) {
-        insert_node.execute(params![node.level, signed(node.index)?, &node.hash[..]])?;
+        let values = args![node.level, signed(node.index)?, &node.hash];
+        tx.execute(&NODE_INSERT, values).await?;
     }
-    Ok(())
-}
-
-/// Signs the tree's new size and root and records them as a checkpoint.
-fn write_checkpoint(
-    connection: &Connection,
-    integrate: &IntegrateLog,
-    frontier: &Frontier,
-) -> Result<LogCheckpoint, StoreError> {
-    let new_size = frontier.size();
-    let root = frontier.root();
-    let checkpoint = LogCheckpoint {
-        size: new_size,
-        root,
-        note: (integrate.sign)(new_size, &root),
-        created_at_s: integrate.now_s,
-    };
-    connection
-        .prepare_cached(CHECKPOINT_INSERT.sqlite())?
-        .execute(params![
-            signed(new_size)?,
-            &root[..],
-            checkpoint.note,
-            integrate.now_s
-        ])?;
-    Ok(checkpoint)
+    let through = records.last().map_or(through, |(id, _)| *id);
+    let stored = frontier_to_stored(&tree);
+    let values = args![signed(tree.size())?, &stored, through];
+    tx.execute(&STATE_UPDATE, values).await?;
+    if let Some((last_id, _)) = pending.last() {
+        tx.execute(&PENDING_DELETE, args![*last_id]).await?;
+    }
+    ops::write_checkpoint(tx, integrate, &tree).await.map(Some)
 }
 
 /// The runs of consecutive ids in `records` (ordered by id): each run's offset in
@@ -169,157 +112,6 @@ fn runs(records: &[(i64, Vec<u8>)]) -> Vec<(usize, i64, i64)> {
     runs
 }
 
-/// The log index of the record `e` from the run it was appended in (null before).
-pub(super) const LOG_INDEX_BY_RUN: &str = "SELECT CASE WHEN e.id < r.first_evidence_id + r.count \
-     THEN r.first_idx + (e.id - r.first_evidence_id) END FROM log_runs r \
-     WHERE r.first_evidence_id <= e.id ORDER BY r.first_evidence_id DESC LIMIT 1";
-
-/// The log's entries from `start`, at most `count`, in order, with their indexes: the
-/// rows of `log_entries` and the hashes of the records of the runs in `log_runs`.
-pub(super) fn entry_range(
-    connection: &Connection,
-    start: i64,
-    count: i64,
-) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    let end = start.saturating_add(count.max(0));
-    // Three reads, one snapshot: an integration commits its queued entries and its run
-    // together, and a window must not show one without the other.
-    let snapshot = if connection.is_autocommit() {
-        Some(connection.unchecked_transaction()?)
-    } else {
-        None
-    };
-    let mut found: Vec<(i64, Vec<u8>)> = connection
-        .prepare_cached("SELECT idx, entry FROM log_entries WHERE idx >= ?1 AND idx < ?2")?
-        .query_map([start, end], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    // The run that holds `start`, if one does, and those that begin before `end`.
-    let runs: Vec<(i64, i64, i64)> = connection
-        .prepare_cached(
-            "SELECT first_idx, first_evidence_id, count FROM log_runs \
-             WHERE first_idx >= COALESCE((SELECT max(first_idx) FROM log_runs WHERE first_idx <= ?1), ?1) \
-             AND first_idx < ?2 ORDER BY first_idx",
-        )?
-        .query_map([start, end], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut hashes =
-        connection.prepare_cached("SELECT id, hash FROM evidence WHERE id >= ?1 AND id < ?2")?;
-    for (first_idx, first_id, run_count) in runs {
-        let (from, to) = (start.max(first_idx), end.min(first_idx + run_count));
-        if from >= to {
-            continue;
-        }
-        let ids = (first_id + (from - first_idx), first_id + (to - first_idx));
-        for row in hashes.query_map([ids.0, ids.1], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
-        })? {
-            let (id, hash) = row?;
-            found.push((first_idx + (id - first_id), hash));
-        }
-    }
-    drop(hashes);
-    drop(snapshot);
-    found.sort_unstable_by_key(|(index, _)| *index);
-    Ok(found)
-}
-
-pub(super) fn checkpoint(connection: &Connection) -> Result<Option<LogCheckpoint>, StoreError> {
-    super::read::first(connection, CHECKPOINT.sqlite(), [])
-}
-
-pub(super) fn entry(connection: &Connection, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-    let Ok(index) = i64::try_from(index) else {
-        return Ok(None);
-    };
-    Ok(entry_range(connection, index, 1)?
-        .pop()
-        .map(|(_, entry)| entry))
-}
-
-pub(super) fn proof(
-    connection: &Connection,
-    request: &ProofRequest,
-    largest: u64,
-) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
-    let (size, _) = state(connection)?;
-    if largest > size {
-        return Ok(None);
-    }
-    let Some(nodes) = request.nodes() else {
-        return Ok(None);
-    };
-    let mut base = HashMap::new();
-    for range in crate::log::base_ranges(&nodes) {
-        let found = level_nodes(connection, range.base, range.start, range.count)?;
-        for (offset, hash) in found.into_iter().enumerate() {
-            base.insert((range.base, range.start + offset as u64), hash);
-        }
-    }
-    request
-        .with_nodes(crate::log::derive(&nodes, &base))
-        .map(Some)
-}
-
-/// The complete nodes of `level` from `start`, in order, up to `count` (stopping at the
-/// first missing): stored, or computed from the stored level below or from the entries
-/// (see `crate::log::stored_level`).
-pub(super) fn nodes(
-    connection: &Connection,
-    level: u8,
-    start: u64,
-    count: u32,
-) -> Result<Vec<[u8; 32]>, StoreError> {
-    level_nodes(connection, level, start, u64::from(count))
-}
-
-fn level_nodes(
-    connection: &Connection,
-    level: u8,
-    start: u64,
-    count: u64,
-) -> Result<Vec<[u8; 32]>, StoreError> {
-    let Some(derivation) = derivation(level, start, count) else {
-        return Ok(Vec::new());
-    };
-    let Some((base_start, base_count)) = derivation.rows() else {
-        return Ok(Vec::new());
-    };
-    let base = if derivation.base == 0 {
-        let leaves = entry_range(connection, base_start, base_count)?
-            .into_iter()
-            .map(|(index, entry)| (index, sceau_log::leaf_hash(&entry).to_vec()))
-            .collect();
-        crate::log::contiguous(base_start, leaves)
-    } else {
-        let rows: Vec<(i64, Vec<u8>)> = connection
-            .prepare_cached(NODES.sqlite())?
-            .query_map(params![derivation.base, base_start, base_count], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        crate::log::contiguous(base_start, rows)
-    };
-    Ok(derivation.fold(base))
-}
-
-pub(super) fn entries(
-    connection: &Connection,
-    start: u64,
-    count: u32,
-) -> Result<Vec<Vec<u8>>, StoreError> {
-    let Ok(start) = i64::try_from(start) else {
-        return Ok(Vec::new());
-    };
-    Ok(entry_range(connection, start, i64::from(count))?
-        .into_iter()
-        .map(|(_, entry)| entry)
-        .collect())
-}
-
-use super::SqliteStore;
-use crate::capabilities::TransparencyLog;
-use async_trait::async_trait;
-
 #[async_trait]
 impl TransparencyLog for SqliteStore {
     async fn append_log(&self, entries: Vec<Vec<u8>>, now_s: i64) -> Result<(), StoreError> {
@@ -334,11 +126,12 @@ impl TransparencyLog for SqliteStore {
     }
 
     async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError> {
-        self.read(self::checkpoint).await
+        self.read(|c| run_now(ops::checkpoint(&SqliteTx(c)))).await
     }
 
     async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(move |c| self::entry(c, index)).await
+        self.read(move |c| run_now(ops::entry(&SqliteTx(c), index)))
+            .await
     }
 
     async fn log_inclusion_proof(
@@ -346,8 +139,9 @@ impl TransparencyLog for SqliteStore {
         index: u64,
         size: u64,
     ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
-        let request = crate::log::ProofRequest::Inclusion { index, size };
-        self.read(move |c| self::proof(c, &request, size)).await
+        let request = ProofRequest::Inclusion { index, size };
+        self.read(move |c| run_now(ops::proof(&SqliteTx(c), &request, size)))
+            .await
     }
 
     async fn log_consistency_proof(
@@ -355,8 +149,9 @@ impl TransparencyLog for SqliteStore {
         old: u64,
         new: u64,
     ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
-        let request = crate::log::ProofRequest::Consistency { old, new };
-        self.read(move |c| self::proof(c, &request, new)).await
+        let request = ProofRequest::Consistency { old, new };
+        self.read(move |c| run_now(ops::proof(&SqliteTx(c), &request, new)))
+            .await
     }
 
     async fn log_nodes(
@@ -365,13 +160,53 @@ impl TransparencyLog for SqliteStore {
         start: u64,
         count: u32,
     ) -> Result<Vec<[u8; 32]>, StoreError> {
-        self.read(move |c| self::nodes(c, level, start, count))
+        let count = u64::from(count);
+        self.read(move |c| run_now(ops::nodes(&SqliteTx(c), level, start, count)))
             .await
     }
 
     async fn log_entries(&self, start: u64, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.read(move |c| self::entries(c, start, count)).await
+        self.read(move |c| run_now(ops::entries(&SqliteTx(c), start, count)))
+            .await
     }
+}
+
+// The shared reads as the tests of this module and of the migrations call them.
+#[cfg(test)]
+pub(crate) use crate::ops::log::LOG_INDEX_BY_RUN;
+
+#[cfg(test)]
+pub(super) fn entry_range(
+    connection: &Connection,
+    start: i64,
+    count: i64,
+) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    run_now(ops::entry_range(&SqliteTx(connection), start, count))
+}
+
+#[cfg(test)]
+fn entry(connection: &Connection, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    run_now(ops::entry(&SqliteTx(connection), index))
+}
+
+#[cfg(test)]
+fn checkpoint(connection: &Connection) -> Result<Option<LogCheckpoint>, StoreError> {
+    run_now(ops::checkpoint(&SqliteTx(connection)))
+}
+
+#[cfg(test)]
+fn nodes(
+    connection: &Connection,
+    level: u8,
+    start: u64,
+    count: u32,
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    run_now(ops::nodes(
+        &SqliteTx(connection),
+        level,
+        start,
+        u64::from(count),
+    ))
 }
 
 #[cfg(test)]
