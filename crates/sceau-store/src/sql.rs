@@ -28,7 +28,7 @@ pub(crate) struct Sql {
 
 enum SqliteForm {
     Derived(OnceLock<String>),
-    Given(&'static str),
+    Given(Cow<'static, str>),
 }
 
 impl Sql {
@@ -51,7 +51,15 @@ impl Sql {
     pub(crate) const fn each(postgres: &'static str, sqlite: &'static str) -> Sql {
         Sql {
             postgres: Cow::Borrowed(postgres),
-            sqlite: SqliteForm::Given(sqlite),
+            sqlite: SqliteForm::Given(Cow::Borrowed(sqlite)),
+        }
+    }
+
+    /// [`Sql::each`] for two forms made at run time.
+    pub(crate) fn each_built(postgres: String, sqlite: String) -> Sql {
+        Sql {
+            postgres: Cow::Owned(postgres),
+            sqlite: SqliteForm::Given(Cow::Owned(sqlite)),
         }
     }
 

@@ -10,12 +10,11 @@ use std::sync::LazyLock;
 
 /// A subject's chain, each record with its log index: from its log entry's row, or, on
 /// SQLite, from the run of records it was appended in (records integrated before
-/// migration 13 have an entry's row there too). Made once: its two forms live as long
-/// as the process, as a `static` statement's do.
+/// migration 13 have an entry's row there too). Made once.
 static CHAIN: LazyLock<Sql> = LazyLock::new(|| {
     let by_run = format!("SELECT COALESCE(({LOG_INDEX_BY_ENTRY}), ({LOG_INDEX_BY_RUN}))");
     let sqlite = chain_sql(&by_run).replace('$', "?");
-    Sql::each(chain_sql(LOG_INDEX_BY_ENTRY).leak(), sqlite.leak())
+    Sql::each_built(chain_sql(LOG_INDEX_BY_ENTRY), sqlite)
 });
 
 /// A subject's records, oldest first: walked back from its head.
