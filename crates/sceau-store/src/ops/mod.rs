@@ -9,7 +9,9 @@
 
 pub(crate) mod accounts;
 pub(crate) mod certificates;
+pub(crate) mod checkouts;
 pub(crate) mod clients;
 pub(crate) mod holds;
 pub(crate) mod outbox;
 pub(crate) mod reads;
+pub(crate) mod webhooks;
