@@ -9,9 +9,11 @@
 
 pub(crate) mod accounts;
 pub(crate) mod certificates;
+pub(crate) mod checkouts;
 pub(crate) mod clients;
 pub(crate) mod evidence;
 pub(crate) mod holds;
 pub(crate) mod log;
 pub(crate) mod outbox;
 pub(crate) mod reads;
+pub(crate) mod webhooks;
