@@ -13,3 +13,4 @@ pub(crate) mod clients;
 pub(crate) mod holds;
 pub(crate) mod outbox;
 pub(crate) mod reads;
+pub(crate) mod signatures;
