@@ -9,6 +9,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod certificates;
+pub(crate) mod clearing;
 pub(crate) mod clients;
 pub(crate) mod holds;
 pub(crate) mod outbox;
