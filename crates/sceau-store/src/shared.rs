@@ -284,24 +284,6 @@ pub(crate) fn signature_unwritten(
     })
 }
 
-/// The update a signature seal plan makes, on condition that the request still awaits
-/// its seal (`?1`/`$1`: the request; `?2`/`$2` the wrong tries added; `?3`/`$3` the new
-/// state; `?4`/`$4` the state it must be in).
-pub(crate) const SIGNATURE_SEAL_UPDATE_SQLITE: &str = "UPDATE signature_requests \
-     SET wrong_tries = wrong_tries + ?2, state = ?3 WHERE id = ?1 AND state = ?4";
-pub(crate) const SIGNATURE_SEAL_UPDATE_POSTGRES: &str = "UPDATE signature_requests \
-     SET wrong_tries = wrong_tries + $2, state = $3 WHERE id = $1 AND state = $4";
-
-/// The update that moves a request on after its signing (`?1`/`$1`: the public id,
-/// `?2`/`$2` the new state, `?3`/`$3` the state it must be in, `?4`/`$4` the signature
-/// if any, `?5`/`$5` the time).
-pub(crate) const SIGNED_UPDATE_SQLITE: &str = "UPDATE signature_requests SET state = ?2, \
-     signature = COALESCE(?4, signature), signed_at = COALESCE(?5, signed_at) \
-     WHERE public_id = ?1 AND state = ?3";
-pub(crate) const SIGNED_UPDATE_POSTGRES: &str = "UPDATE signature_requests SET state = $2, \
-     signature = COALESCE($4, signature), signed_at = COALESCE($5, signed_at) \
-     WHERE public_id = $1 AND state = $3";
-
 /// Everything an authorization needs to know about the number and its holder, read in
 /// one query by either backend.
 pub(crate) struct NumberForAuthorization {

@@ -93,6 +93,9 @@ pub(crate) enum Value<'a> {
     Bool(bool),
     Text(&'a str),
     Bytes(&'a [u8]),
+    /// Integers for one statement to take many rows: a `BIGINT[]` on PostgreSQL
+    /// (`unnest`, `ANY`), a JSON array on SQLite (`json_each`).
+    Ids(&'a [i64]),
 }
 
 macro_rules! signed {
@@ -200,6 +203,10 @@ impl rusqlite::ToSql for Value<'_> {
             Value::Bool(value) => ToSqlOutput::from(i64::from(value)),
             Value::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
             Value::Bytes(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+            Value::Ids(ids) => {
+                let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                ToSqlOutput::from(format!("[{}]", ids.join(",")))
+            }
         })
     }
 }
@@ -223,6 +230,7 @@ impl tokio_postgres::types::ToSql for Value<'_> {
             Value::Bool(value) => value.to_sql(type_, out),
             Value::Text(text) => text.to_sql(type_, out),
             Value::Bytes(bytes) => bytes.to_sql(type_, out),
+            Value::Ids(ids) => ids.to_sql(type_, out),
         }
     }
 

@@ -10,10 +10,12 @@
 pub(crate) mod accounts;
 pub(crate) mod certificates;
 pub(crate) mod checkouts;
+pub(crate) mod clearing;
 pub(crate) mod clients;
 pub(crate) mod evidence;
 pub(crate) mod holds;
 pub(crate) mod log;
 pub(crate) mod outbox;
 pub(crate) mod reads;
+pub(crate) mod signatures;
 pub(crate) mod webhooks;
