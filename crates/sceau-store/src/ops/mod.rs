@@ -12,4 +12,6 @@ pub(crate) mod certificates;
 pub(crate) mod clients;
 pub(crate) mod holds;
 pub(crate) mod outbox;
+pub(crate) mod parties;
 pub(crate) mod reads;
+pub(crate) mod sign_in;
