@@ -11,6 +11,7 @@ pub(crate) mod accounts;
 pub(crate) mod certificates;
 pub(crate) mod clients;
 pub(crate) mod holds;
+pub(crate) mod ledger;
 pub(crate) mod outbox;
 pub(crate) mod parties;
 pub(crate) mod reads;
