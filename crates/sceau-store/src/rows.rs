@@ -209,6 +209,7 @@ macro_rules! message_columns {
         "id, address, sealed_body, state, channel, created_at"
     };
 }
+pub(crate) use message_columns;
 
 /// The columns [`StoredMessage`] reads, of `messages`.
 pub(crate) const MESSAGE_COLUMNS: &str = message_columns!();

@@ -145,3 +145,59 @@ pub(crate) async fn record_merchant_client(
         .await?;
     Ok(())
 }
+
+/// The first `limit` messages waiting to be sent, oldest first.
+pub(crate) async fn pending_messages(tx: &impl Tx, limit: u32) -> Result<Vec<StoredMessage>, Fail> {
+    crate::tx::all(tx, &crate::rows::PENDING_MESSAGES, args![limit]).await
+}
+
+/// The last `limit` messages to `address`, newest first.
+pub(crate) async fn messages_to(
+    tx: &impl Tx,
+    address: &str,
+    limit: u32,
+) -> Result<Vec<StoredMessage>, Fail> {
+    crate::tx::all(tx, &crate::rows::MESSAGES_TO, args![address, limit]).await
+}
+
+/// Leases up to `$3` pending messages whose lease ended at `$1` until `$1 + $2`; on
+/// PostgreSQL, rows another transaction is claiming are skipped, not waited for.
+static CLAIM: Sql = Sql::each(
+    concat!(
+        "UPDATE messages SET claimed_until = $1 + $2 WHERE id IN (SELECT id FROM messages \
+         WHERE state = 'pending' AND claimed_until <= $1 ORDER BY id LIMIT $3 \
+         FOR UPDATE SKIP LOCKED) RETURNING ",
+        crate::rows::message_columns!()
+    ),
+    concat!(
+        "UPDATE messages SET claimed_until = ?1 + ?2 WHERE id IN (SELECT id FROM messages \
+         WHERE state = 'pending' AND claimed_until <= ?1 ORDER BY id LIMIT ?3) RETURNING ",
+        crate::rows::message_columns!()
+    ),
+);
+
+/// Claims pending messages for the dispatcher (see [`crate::Outbox::claim_messages`]),
+/// oldest first.
+pub(crate) async fn claim_messages(
+    tx: &impl Tx,
+    now_s: i64,
+    lease_s: i64,
+    limit: u32,
+) -> Result<Vec<StoredMessage>, Fail> {
+    let mut claimed: Vec<StoredMessage> =
+        crate::tx::all(tx, &CLAIM, args![now_s, lease_s, limit]).await?;
+    claimed.sort_by_key(|message| message.id);
+    Ok(claimed)
+}
+
+/// Marks a message sent or failed, as the dispatcher found.
+pub(crate) async fn mark_message(
+    tx: &impl Tx,
+    message_id: i64,
+    delivery: &MessageDelivery,
+) -> Result<(), Fail> {
+    let (state, channel, reference, now_s) = crate::rows::delivery_columns(delivery);
+    let marked = args![message_id, state, channel, reference, now_s];
+    tx.execute(&crate::rows::MESSAGE_MARK, marked).await?;
+    Ok(())
+}

@@ -12,11 +12,10 @@ use crate::StoreError;
 use crate::error::stored_count;
 use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
-use crate::shared::unlock_columns;
 use crate::shared::{
     CLIENTS_THIS_HOUR_POSTGRES, NumberForAuthorization, SENT_THIS_HOUR_POSTGRES,
-    approved_authorization, authorization_plan, bank_columns, declined, figures, in_currency_of,
-    policy_columns, sent_this_hour,
+    approved_authorization, authorization_plan, declined, figures, in_currency_of, policy_columns,
+    sent_this_hour,
 };
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
@@ -25,7 +24,6 @@ use sceau_domain::policy::{AuthorizationPlan, Holder, NumberUsage};
 use sceau_domain::reach::{self, MerchantReach, MessageBudget, MessageKind, ReachRefusal, TooMany};
 use std::collections::HashMap;
 use std::sync::LazyLock;
-use tokio_postgres::error::SqlState;
 
 use super::command::EXPIRY_BATCH_MAX;
 
@@ -181,169 +179,6 @@ async fn post_transfer(c: &Conn, transfer: &Transfer<'_>) -> Result<i64, Fail> {
     )
     .await?;
     col(&row, 0)
-}
-
-pub(super) async fn enroll_client(c: &Conn, client: &NewClient) -> Result<ClientRecord, Fail> {
-    let currency = client.currency.code();
-    refuse_taken_identity(c, client).await?;
-    let funding = funding_account(c, currency).await?;
-    let account_id: i64 = col(
-        &one_row(
-            c,
-            "INSERT INTO accounts (kind, currency, credit_limit) VALUES ('client', $1, $2) RETURNING id",
-            &[&currency, &client.credit_limit],
-        )
-        .await?,
-        0,
-    )?;
-    let client_id = insert_client(c, client, account_id).await?;
-    exec(
-        c,
-        "UPDATE accounts SET owner_id = $1 WHERE id = $2",
-        &[&client_id, &account_id],
-    )
-    .await?;
-    for certificate in &client.certificates {
-        crate::ops::certificates::insert(&super::PgTx::new(c, &[]), certificate, Some(client_id)).await?;
-    }
-    if client.opening_balance > 0 {
-        let opening = Transfer {
-            debit: funding,
-            credit: account_id,
-            amount: client.opening_balance,
-            currency,
-            kind: "opening",
-            authorization_id: None,
-            now_s: client.now_s,
-        };
-        post_transfer(c, &opening).await?;
-    }
-    read::client_where(c, "id = $1", &client_id)
-        .await?
-        .ok_or_else(|| Fail::Store(StoreError::Corrupt("enrolled client not found".into())))
-}
-
-/// Refuses an enrolment whose login (first) or phone is already a client's.
-async fn refuse_taken_identity(c: &Conn, client: &NewClient) -> Result<(), Fail> {
-    let taken = opt_row(
-        c,
-        "SELECT login = $1 FROM clients WHERE login = $1 OR phone = $2 ORDER BY (login = $1) DESC LIMIT 1",
-        &[&client.login, &client.phone.as_str()],
-    )
-    .await?;
-    if let Some(row) = taken {
-        let login_taken: bool = col(&row, 0)?;
-        let code = if login_taken {
-            "login_taken"
-        } else {
-            "phone_taken"
-        };
-        return Err(Fail::Store(StoreError::Conflict(code)));
-    }
-    Ok(())
-}
-
-/// Inserts the client on its account and returns its id.
-async fn insert_client(c: &Conn, client: &NewClient, account_id: i64) -> Result<i64, Fail> {
-    // A login or phone taken by a concurrent enrolment (another instance, another
-    // currency) is caught by the unique constraints and answered as the check above would.
-    let inserted = one_row(
-        c,
-        "INSERT INTO clients (login, display_name, password_hash, phone, account_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        &[
-            &client.login,
-            &client.display_name,
-            &client.password_hash,
-            &client.phone.as_str(),
-            &account_id,
-            &client.now_s,
-        ],
-    )
-    .await;
-    match inserted {
-        Ok(row) => col(&row, 0),
-        Err(Fail::Postgres(error)) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            let constraint = error.as_db_error().and_then(|db| db.constraint());
-            Err(Fail::Store(StoreError::Conflict(
-                if constraint == Some("clients_login_key") {
-                    "login_taken"
-                } else {
-                    "phone_taken"
-                },
-            )))
-        }
-        Err(other) => Err(other),
-    }
-}
-
-pub(super) async fn enroll_merchant(
-    c: &Conn,
-    merchant: &NewMerchant,
-) -> Result<MerchantRecord, Fail> {
-    let (iban, bic) = bank_columns(merchant.bank.as_ref());
-    let inserted = opt_row(
-        c,
-        "INSERT INTO merchants (name, api_key_hash, iban, bic, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (api_key_hash) DO NOTHING RETURNING id",
-        &[&merchant.name, &&merchant.api_key_hash[..], &iban, &bic, &merchant.now_s],
-    )
-    .await?;
-    match inserted {
-        Some(row) => Ok(MerchantRecord {
-            id: col(&row, 0)?,
-            name: merchant.name.clone(),
-            bank: merchant.bank.clone(),
-        }),
-        None => Err(Fail::Store(StoreError::Conflict("api_key_taken"))),
-    }
-}
-
-pub(super) async fn send_unlock_code(
-    c: &Conn,
-    send: &UnlockCodeSend,
-) -> Result<UnlockOutcome, Fail> {
-    // Under the client's account lock (the batch took it): the row is read and changed
-    // by one writer at a time.
-    let Some(row) = opt_row(
-        c,
-        "SELECT sign_in_locked_until > $2 FROM clients WHERE id = $1",
-        &[&send.client_id, &send.now_s],
-    )
-    .await?
-    else {
-        return Ok(UnlockOutcome::NotPaused);
-    };
-    if !col::<bool>(&row, 0)? {
-        return Ok(UnlockOutcome::NotPaused);
-    }
-    let (read_nonce, read_issued_at) = unlock_columns(&send.read);
-    let (nonce, issued_at) = unlock_columns(&send.after);
-    let changed = exec(
-        c,
-        "UPDATE clients SET unlock_nonce = $2, unlock_issued_at = $3, unlock_sends = $4, \
-         unlock_sends_since = $5 \
-         WHERE id = $1 AND unlock_nonce IS NOT DISTINCT FROM $6 \
-         AND unlock_issued_at IS NOT DISTINCT FROM $7 \
-         AND unlock_sends = $8 AND unlock_sends_since = $9",
-        &[
-            &send.client_id,
-            &nonce,
-            &issued_at,
-            &i64::from(send.after.sends),
-            &send.after.sends_since_s,
-            &read_nonce,
-            &read_issued_at,
-            &i64::from(send.read.sends),
-            &send.read.sends_since_s,
-        ],
-    )
-    .await?;
-    if changed != 1 {
-        return Ok(UnlockOutcome::Changed);
-    }
-    enqueue_message(c, &send.message, send.now_s).await?;
-    Ok(UnlockOutcome::Sent)
 }
 
 pub(super) async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail> {

@@ -1,19 +1,26 @@
-//! Messages for the second channel, queued in the transaction of what they report, claimed and marked by the dispatcher.
+//! The outbox on PostgreSQL (the operations are `ops::outbox`; a claim skips the rows
+//! another instance is claiming).
 
-use super::*;
+use super::command::Guard;
+use super::{PgTx, PostgresStore};
+use crate::StoreError;
+use crate::capabilities::Outbox;
+use crate::model::*;
+use crate::ops::outbox as ops;
+use async_trait::async_trait;
+use futures_util::FutureExt;
 
 #[async_trait]
 impl Outbox for PostgresStore {
     async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError> {
-        self.write(Guard::Nothing, (message, now_s), |c, d, _| {
-            ops::enqueue_message(c, &d.0, d.1).boxed()
+        self.write(Guard::Nothing, (message, now_s), |c, d, locked| {
+            async move { ops::enqueue_message(&PgTx::new(c, locked), &d.0, d.1).await }.boxed()
         })
         .await
     }
 
     async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
-        let sql = crate::rows::PENDING_MESSAGES.postgres();
-        self.read(async |c| read::all(c, sql, &[&i64::from(limit)]).await)
+        self.read(async |c| ops::pending_messages(&PgTx::reader(c), limit).await)
             .await
     }
 
@@ -23,8 +30,8 @@ impl Outbox for PostgresStore {
         lease_s: i64,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.write(Guard::Nothing, (now_s, lease_s, limit), |c, d, _| {
-            read::claim_messages(c, d.0, d.1, d.2).boxed()
+        self.write(Guard::Nothing, (now_s, lease_s, limit), |c, d, locked| {
+            async move { ops::claim_messages(&PgTx::new(c, locked), d.0, d.1, d.2).await }.boxed()
         })
         .await
     }
@@ -34,20 +41,8 @@ impl Outbox for PostgresStore {
         message_id: i64,
         delivery: MessageDelivery,
     ) -> Result<(), StoreError> {
-        self.write(Guard::Nothing, (message_id, delivery), |c, d, _| {
-            async move {
-                let (state, channel, reference, now_s) = crate::rows::delivery_columns(&d.1);
-                let marked = [
-                    &d.0 as _,
-                    &state as _,
-                    channel as _,
-                    reference as _,
-                    &now_s as _,
-                ];
-                exec(c, crate::rows::MESSAGE_MARK.postgres(), &marked).await?;
-                Ok(())
-            }
-            .boxed()
+        self.write(Guard::Nothing, (message_id, delivery), |c, d, locked| {
+            async move { ops::mark_message(&PgTx::new(c, locked), d.0, &d.1).await }.boxed()
         })
         .await
     }
@@ -57,9 +52,7 @@ impl Outbox for PostgresStore {
         address: &str,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let sql = crate::rows::MESSAGES_TO.postgres();
-        let limit = i64::from(limit);
-        self.read(async |c| read::all(c, sql, &[&address, &limit]).await)
+        self.read(async |c| ops::messages_to(&PgTx::reader(c), address, limit).await)
             .await
     }
 }

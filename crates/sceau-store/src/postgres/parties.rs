@@ -1,21 +1,29 @@
-//! Clients and merchants: enrolment, lookup, blocking, and whether a merchant may reach a client.
+//! Clients and merchants on PostgreSQL (the operations are `ops::parties`; an enrolment
+//! locks the funding account of its currency, a block the client's account).
 
-use super::*;
+use super::command::Guard;
+use super::{PgTx, PostgresStore};
+use crate::StoreError;
+use crate::capabilities::Parties;
+use crate::model::*;
+use crate::ops::{outbox, parties as ops, reads};
+use async_trait::async_trait;
+use futures_util::FutureExt;
+use sceau_domain::PhoneNumber;
 
 #[async_trait]
 impl Parties for PostgresStore {
     async fn enroll_client(&self, client: NewClient) -> Result<ClientRecord, StoreError> {
-        self.write(
-            Guard::Funding(client.currency.code().to_owned()),
-            client,
-            |c, client, _| ops::enroll_client(c, client).boxed(),
-        )
+        let funding = Guard::Funding(client.currency.code().to_owned());
+        self.write(funding, client, |c, client, locked| {
+            async move { ops::enroll_client(&PgTx::new(c, locked), client).await }.boxed()
+        })
         .await
     }
 
     async fn enroll_merchant(&self, merchant: NewMerchant) -> Result<MerchantRecord, StoreError> {
-        self.write(Guard::Nothing, merchant, |c, merchant, _| {
-            ops::enroll_merchant(c, merchant).boxed()
+        self.write(Guard::Nothing, merchant, |c, merchant, locked| {
+            async move { ops::enroll_merchant(&PgTx::new(c, locked), merchant).await }.boxed()
         })
         .await
     }
@@ -24,25 +32,22 @@ impl Parties for PostgresStore {
         &self,
         key_hash: [u8; 32],
     ) -> Result<Option<MerchantRecord>, StoreError> {
-        let sql = crate::rows::MERCHANT_BY_KEY_HASH.postgres();
-        self.read(async |c| read::first(c, sql, &[&&key_hash[..]]).await)
+        self.read(async |c| ops::merchant_by_key_hash(&PgTx::reader(c), &key_hash).await)
             .await
     }
 
     async fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRecord>, StoreError> {
-        let sql = crate::rows::MERCHANT.postgres();
-        self.read(async |c| read::first(c, sql, &[&merchant_id]).await)
+        self.read(async |c| ops::merchant(&PgTx::reader(c), merchant_id).await)
             .await
     }
 
     async fn merchants(&self, limit: u32) -> Result<Vec<MerchantRecord>, StoreError> {
-        let sql = crate::rows::MERCHANTS.postgres();
-        self.read(async |c| read::all(c, sql, &[&i64::from(limit)]).await)
+        self.read(async |c| ops::merchants(&PgTx::reader(c), limit).await)
             .await
     }
 
     async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(async |c| read::client_where(c, "login = $1", &login).await)
+        self.read(async |c| ops::client_by_login(&PgTx::reader(c), login).await)
             .await
     }
 
@@ -50,26 +55,24 @@ impl Parties for PostgresStore {
         &self,
         phone: &PhoneNumber,
     ) -> Result<Option<ClientRecord>, StoreError> {
-        let phone = phone.as_str();
-        self.read(async |c| read::client_where(c, "phone = $1", &phone).await)
+        self.read(async |c| ops::client_by_phone(&PgTx::reader(c), phone.as_str()).await)
             .await
     }
 
     async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(async |c| read::client_where(c, "id = $1", &client_id).await)
+        self.read(async |c| reads::client(&PgTx::reader(c), client_id).await)
             .await
     }
 
     async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError> {
-        let sql = crate::rows::CLIENTS.postgres();
-        self.read(async |c| read::all(c, sql, &[&i64::from(limit)]).await)
+        self.read(async |c| ops::clients(&PgTx::reader(c), limit).await)
             .await
     }
 
     async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError> {
-        self.write(Guard::Client(client_id), (client_id, blocked), |c, d, _| {
-            let sql = crate::rows::CLIENT_BLOCKED.postgres();
-            async move { Ok(exec(c, sql, &[&d.0, &d.1]).await? == 1) }.boxed()
+        let guard = Guard::Client(client_id);
+        self.write(guard, (client_id, blocked), |c, d, locked| {
+            async move { ops::set_client_blocked(&PgTx::new(c, locked), d.0, d.1).await }.boxed()
         })
         .await
     }
@@ -79,7 +82,9 @@ impl Parties for PostgresStore {
         merchant_id: i64,
         client_id: i64,
     ) -> Result<bool, StoreError> {
-        self.read(async |c| ops::merchant_knows_client(c, merchant_id, client_id).await)
-            .await
+        self.read(async |c| {
+            outbox::merchant_knows_client(&PgTx::reader(c), merchant_id, client_id).await
+        })
+        .await
     }
 }

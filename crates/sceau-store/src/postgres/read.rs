@@ -4,7 +4,7 @@
 use super::{Conn, Fail, Params, col, corrupt, opt_row, rows};
 use crate::StoreError;
 use crate::model::*;
-use crate::rows::{CLIENT_SELECT, MESSAGE_COLUMNS};
+use crate::rows::CLIENT_SELECT;
 use crate::sql::{Decode, ReadRow};
 use tokio_postgres::Row;
 
@@ -78,61 +78,4 @@ pub(super) async fn session_client(
     let sql = crate::rows::SESSION_CLIENT.postgres();
     let row = opt_row(c, sql, &[&&token_hash[..], &now_s]).await?;
     Ok(row.map(|row| row.column("client_id")).transpose()?)
-}
-
-/// Claims pending messages (see [`crate::Outbox::claim_messages`]); rows another
-/// transaction is claiming are skipped, not waited for.
-pub(super) async fn claim_messages(
-    c: &Conn,
-    now_s: i64,
-    lease_s: i64,
-    limit: u32,
-) -> Result<Vec<StoredMessage>, Fail> {
-    let sql = format!(
-        "UPDATE messages SET claimed_until = $1 + $2 WHERE id IN (SELECT id FROM messages \
-         WHERE state = 'pending' AND claimed_until <= $1 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         RETURNING {MESSAGE_COLUMNS}"
-    );
-    let mut claimed: Vec<StoredMessage> =
-        all(c, &sql, &[&now_s, &lease_s, &i64::from(limit)]).await?;
-    claimed.sort_by_key(|message| message.id);
-    Ok(claimed)
-}
-
-/// Recomputes every ledger invariant from the rows; see [`LedgerReport`]. The same rules
-/// as SQLite's, read in one repeatable-read snapshot so that a busy ledger is seen whole.
-pub(super) async fn check_ledger(c: &mut Conn) -> Result<LedgerReport, Fail> {
-    let transaction = c
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
-    // The checks read whole tables: let the planner scan and hash (the connection's
-    // settings favour key lookups, see `PostgresStore::open`).
-    transaction
-        .batch_execute(
-            "SET LOCAL enable_seqscan = on; SET LOCAL enable_hashjoin = on; \
-             SET LOCAL enable_mergejoin = on; SET LOCAL plan_cache_mode = auto",
-        )
-        .await?;
-    let mut report = LedgerReport::default();
-    for row in transaction
-        .query(
-            "SELECT currency, SUM(balance)::BIGINT FROM accounts GROUP BY currency ORDER BY currency",
-            &[],
-        )
-        .await?
-    {
-        report.currency_sums.push((col(&row, 0)?, col(&row, 1)?));
-    }
-    let checks = crate::shared::LEDGER_CHECKS;
-    for (rule, sql) in checks {
-        for row in transaction.query(*sql, &[]).await? {
-            let id: i64 = col(&row, 0)?;
-            report.violations.push(format!("{rule}: id {id}"));
-        }
-    }
-    transaction.commit().await?;
-    Ok(report)
 }

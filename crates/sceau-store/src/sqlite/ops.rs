@@ -10,12 +10,12 @@ use super::read::{AUTHORIZATION_COLUMNS, authorization_row, client_where};
 use crate::StoreError;
 use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
+use crate::shared::declined;
 use crate::shared::{
     CLIENTS_THIS_HOUR_SQLITE, NumberForAuthorization, SENT_THIS_HOUR_SQLITE,
-    approved_authorization, authorization_plan, bank_columns, figures, in_currency_of,
-    policy_columns, sent_this_hour,
+    approved_authorization, authorization_plan, figures, in_currency_of, policy_columns,
+    sent_this_hour,
 };
-use crate::shared::{declined, unlock_columns};
 use rusqlite::{Connection, OptionalExtension, params};
 use sceau_domain::Money;
 use sceau_domain::decline::{Decline, Rejection};
@@ -114,131 +114,6 @@ pub(super) fn post_transfer(
         )?
         .execute(params![debit, credit, amount, currency, kind, authorization_id, clearing_batch_id, now_s])?;
     Ok(connection.last_insert_rowid())
-}
-
-pub(super) fn enroll_client(
-    connection: &Connection,
-    client: &NewClient,
-) -> Result<ClientRecord, StoreError> {
-    let currency = client.currency.code();
-    let funding = funding_account(connection, currency)?;
-    connection
-        .prepare_cached(
-            "INSERT INTO accounts (kind, currency, credit_limit) VALUES ('client', ?1, ?2)",
-        )?
-        .execute(params![currency, client.credit_limit])?;
-    let account_id = connection.last_insert_rowid();
-    let inserted = connection
-        .prepare_cached(
-            "INSERT INTO clients (login, display_name, password_hash, phone, account_id, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            client.login,
-            client.display_name,
-            client.password_hash,
-            client.phone.as_str(),
-            account_id,
-            client.now_s
-        ]);
-    match inserted {
-        Err(error) if is_unique_violation(&error, "clients.login") => {
-            return Err(StoreError::Conflict("login_taken"));
-        }
-        Err(error) if is_unique_violation(&error, "clients.phone") => {
-            return Err(StoreError::Conflict("phone_taken"));
-        }
-        other => other?,
-    };
-    let client_id = connection.last_insert_rowid();
-    connection
-        .prepare_cached("UPDATE accounts SET owner_id = ?1 WHERE id = ?2")?
-        .execute([client_id, account_id])?;
-    for certificate in &client.certificates {
-        crate::tx::run_now(crate::ops::certificates::insert(&super::SqliteTx(connection), certificate, Some(client_id)))?;
-    }
-    if client.opening_balance > 0 {
-        let opening = Transfer {
-            debit: funding,
-            credit: account_id,
-            amount: client.opening_balance,
-            currency,
-            kind: "opening",
-            authorization_id: None,
-            clearing_batch_id: None,
-            now_s: client.now_s,
-        };
-        post_transfer(connection, &opening)?;
-    }
-    client_where(connection, "id = ?1", &client_id)?
-        .ok_or_else(|| StoreError::Corrupt("enrolled client not found".into()))
-}
-
-pub(super) fn enroll_merchant(
-    connection: &Connection,
-    merchant: &NewMerchant,
-) -> Result<MerchantRecord, StoreError> {
-    let (iban, bic) = bank_columns(merchant.bank.as_ref());
-    let inserted = connection
-        .prepare_cached(
-            "INSERT INTO merchants (name, api_key_hash, iban, bic, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            merchant.name,
-            &merchant.api_key_hash[..],
-            iban,
-            bic,
-            merchant.now_s
-        ]);
-    match inserted {
-        Err(error) if is_unique_violation(&error, "api_key_hash") => {
-            return Err(StoreError::Conflict("api_key_taken"));
-        }
-        other => other?,
-    };
-    Ok(MerchantRecord {
-        id: connection.last_insert_rowid(),
-        name: merchant.name.clone(),
-        bank: merchant.bank.clone(),
-    })
-}
-
-pub(super) fn send_unlock_code(
-    connection: &Connection,
-    send: &UnlockCodeSend,
-) -> Result<UnlockOutcome, StoreError> {
-    let paused: Option<bool> = connection
-        .prepare_cached("SELECT sign_in_locked_until > ?2 FROM clients WHERE id = ?1")?
-        .query_row(params![send.client_id, send.now_s], |row| row.get(0))
-        .optional()?;
-    if paused != Some(true) {
-        return Ok(UnlockOutcome::NotPaused);
-    }
-    let (read_nonce, read_issued_at) = unlock_columns(&send.read);
-    let (nonce, issued_at) = unlock_columns(&send.after);
-    let changed = connection
-        .prepare_cached(
-            "UPDATE clients SET unlock_nonce = ?2, unlock_issued_at = ?3, unlock_sends = ?4, \
-             unlock_sends_since = ?5 \
-             WHERE id = ?1 AND unlock_nonce IS ?6 AND unlock_issued_at IS ?7 \
-             AND unlock_sends = ?8 AND unlock_sends_since = ?9",
-        )?
-        .execute(params![
-            send.client_id,
-            nonce,
-            issued_at,
-            send.after.sends,
-            send.after.sends_since_s,
-            read_nonce,
-            read_issued_at,
-            send.read.sends,
-            send.read.sends_since_s,
-        ])?;
-    if changed != 1 {
-        return Ok(UnlockOutcome::Changed);
-    }
-    enqueue_message(connection, &send.message, send.now_s)?;
-    Ok(UnlockOutcome::Sent)
 }
 
 pub(super) fn issue_number(

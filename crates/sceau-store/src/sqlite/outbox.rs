@@ -1,17 +1,23 @@
-//! Messages for the second channel, queued in the transaction of what they report, claimed and marked by the dispatcher.
+//! The outbox on SQLite (the operations are `ops::outbox`).
 
-use super::*;
+use super::{SqliteStore, SqliteTx};
+use crate::StoreError;
+use crate::capabilities::Outbox;
+use crate::model::*;
+use crate::ops::outbox as ops;
+use crate::tx::run_now;
+use async_trait::async_trait;
 
 #[async_trait]
 impl Outbox for SqliteStore {
     async fn enqueue_message(&self, message: NewMessage, now_s: i64) -> Result<i64, StoreError> {
-        self.write(move |c| ops::enqueue_message(c, &message, now_s))
+        self.write(move |c| run_now(ops::enqueue_message(&SqliteTx(c), &message, now_s)))
             .await
     }
 
     async fn pending_messages(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
-        let sql = crate::rows::PENDING_MESSAGES.sqlite();
-        self.read(move |c| read::all(c, sql, [limit])).await
+        self.read(move |c| run_now(ops::pending_messages(&SqliteTx(c), limit)))
+            .await
     }
 
     async fn claim_messages(
@@ -20,7 +26,7 @@ impl Outbox for SqliteStore {
         lease_s: i64,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.write(move |c| read::claim_messages(c, now_s, lease_s, limit))
+        self.write(move |c| run_now(ops::claim_messages(&SqliteTx(c), now_s, lease_s, limit)))
             .await
     }
 
@@ -29,14 +35,8 @@ impl Outbox for SqliteStore {
         message_id: i64,
         delivery: MessageDelivery,
     ) -> Result<(), StoreError> {
-        self.write(move |c| {
-            let (state, channel, reference, now_s) = crate::rows::delivery_columns(&delivery);
-            let marked = rusqlite::params![message_id, state, channel, reference, now_s];
-            c.prepare_cached(crate::rows::MESSAGE_MARK.sqlite())?
-                .execute(marked)?;
-            Ok(())
-        })
-        .await
+        self.write(move |c| run_now(ops::mark_message(&SqliteTx(c), message_id, &delivery)))
+            .await
     }
 
     async fn messages_to(
@@ -45,8 +45,7 @@ impl Outbox for SqliteStore {
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let address = address.to_owned();
-        let sql = crate::rows::MESSAGES_TO.sqlite();
-        self.read(move |c| read::all(c, sql, rusqlite::params![address, limit]))
+        self.read(move |c| run_now(ops::messages_to(&SqliteTx(c), &address, limit)))
             .await
     }
 }

@@ -1,15 +1,23 @@
-//! Clients and merchants: enrolment, lookup, blocking, and whether a merchant may reach a client.
+//! Clients and merchants on SQLite (the operations are `ops::parties`).
 
-use super::*;
+use super::{SqliteStore, SqliteTx};
+use crate::StoreError;
+use crate::capabilities::Parties;
+use crate::model::*;
+use crate::ops::{outbox, parties as ops, reads};
+use crate::tx::run_now;
+use async_trait::async_trait;
+use sceau_domain::PhoneNumber;
 
 #[async_trait]
 impl Parties for SqliteStore {
     async fn enroll_client(&self, client: NewClient) -> Result<ClientRecord, StoreError> {
-        self.write(move |c| ops::enroll_client(c, &client)).await
+        self.write(move |c| run_now(ops::enroll_client(&SqliteTx(c), &client)))
+            .await
     }
 
     async fn enroll_merchant(&self, merchant: NewMerchant) -> Result<MerchantRecord, StoreError> {
-        self.write(move |c| ops::enroll_merchant(c, &merchant))
+        self.write(move |c| run_now(ops::enroll_merchant(&SqliteTx(c), &merchant)))
             .await
     }
 
@@ -17,24 +25,23 @@ impl Parties for SqliteStore {
         &self,
         key_hash: [u8; 32],
     ) -> Result<Option<MerchantRecord>, StoreError> {
-        let sql = crate::rows::MERCHANT_BY_KEY_HASH.sqlite();
-        self.read(move |c| read::first(c, sql, [&key_hash[..]]))
+        self.read(move |c| run_now(ops::merchant_by_key_hash(&SqliteTx(c), &key_hash)))
             .await
     }
 
     async fn merchant(&self, merchant_id: i64) -> Result<Option<MerchantRecord>, StoreError> {
-        let sql = crate::rows::MERCHANT.sqlite();
-        self.read(move |c| read::first(c, sql, [merchant_id])).await
+        self.read(move |c| run_now(ops::merchant(&SqliteTx(c), merchant_id)))
+            .await
     }
 
     async fn merchants(&self, limit: u32) -> Result<Vec<MerchantRecord>, StoreError> {
-        let sql = crate::rows::MERCHANTS.sqlite();
-        self.read(move |c| read::all(c, sql, [limit])).await
+        self.read(move |c| run_now(ops::merchants(&SqliteTx(c), limit)))
+            .await
     }
 
     async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError> {
         let login = login.to_owned();
-        self.read(move |c| read::client_where(c, "login = ?1", &login))
+        self.read(move |c| run_now(ops::client_by_login(&SqliteTx(c), &login)))
             .await
     }
 
@@ -43,23 +50,22 @@ impl Parties for SqliteStore {
         phone: &PhoneNumber,
     ) -> Result<Option<ClientRecord>, StoreError> {
         let phone = phone.as_str().to_owned();
-        self.read(move |c| read::client_where(c, "phone = ?1", &phone))
+        self.read(move |c| run_now(ops::client_by_phone(&SqliteTx(c), &phone)))
             .await
     }
 
     async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(move |c| read::client_where(c, "id = ?1", &client_id))
+        self.read(move |c| run_now(reads::client(&SqliteTx(c), client_id)))
             .await
     }
 
     async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError> {
-        let sql = crate::rows::CLIENTS.sqlite();
-        self.read(move |c| read::all(c, sql, [limit])).await
+        self.read(move |c| run_now(ops::clients(&SqliteTx(c), limit)))
+            .await
     }
 
     async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError> {
-        let sql = crate::rows::CLIENT_BLOCKED.sqlite();
-        self.write(move |c| Ok(c.execute(sql, rusqlite::params![client_id, blocked])? == 1))
+        self.write(move |c| run_now(ops::set_client_blocked(&SqliteTx(c), client_id, blocked)))
             .await
     }
 
@@ -68,7 +74,13 @@ impl Parties for SqliteStore {
         merchant_id: i64,
         client_id: i64,
     ) -> Result<bool, StoreError> {
-        self.read(move |c| ops::merchant_knows_client(c, merchant_id, client_id))
-            .await
+        self.read(move |c| {
+            run_now(outbox::merchant_knows_client(
+                &SqliteTx(c),
+                merchant_id,
+                client_id,
+            ))
+        })
+        .await
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::StoreError;
 use crate::model::*;
-use crate::rows::{CLIENT_SELECT, MESSAGE_COLUMNS};
+use crate::rows::CLIENT_SELECT;
 use crate::sql::{Decode, ReadRow, into_sqlite, sqlite_all, sqlite_first};
 use rusqlite::{Connection, Params, Row, ToSql, params};
 
@@ -68,43 +68,4 @@ pub(super) fn session_client(
     sqlite_first(connection, sql, params![&token_hash[..], now_s], |row| {
         row.column("client_id")
     })
-}
-
-/// Claims pending messages (see [`crate::Outbox::claim_messages`]).
-pub(super) fn claim_messages(
-    connection: &Connection,
-    now_s: i64,
-    lease_s: i64,
-    limit: u32,
-) -> Result<Vec<StoredMessage>, StoreError> {
-    let sql = format!(
-        "UPDATE messages SET claimed_until = ?1 + ?2 WHERE id IN (SELECT id FROM messages \
-         WHERE state = 'pending' AND claimed_until <= ?1 ORDER BY id LIMIT ?3) \
-         RETURNING {MESSAGE_COLUMNS}"
-    );
-    let mut claimed: Vec<StoredMessage> = all(connection, &sql, params![now_s, lease_s, limit])?;
-    claimed.sort_by_key(|message| message.id);
-    Ok(claimed)
-}
-
-/// Recomputes every ledger invariant from the rows; see [`LedgerReport`].
-pub(super) fn check_ledger(connection: &Connection) -> Result<LedgerReport, StoreError> {
-    let mut report = LedgerReport::default();
-    let mut sums = connection.prepare(
-        "SELECT currency, SUM(balance) FROM accounts GROUP BY currency ORDER BY currency",
-    )?;
-    report.currency_sums = sums
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let checks = crate::shared::LEDGER_CHECKS;
-    for (rule, sql) in checks {
-        let mut statement = connection.prepare(sql)?;
-        let ids: Vec<i64> = statement
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        for id in ids {
-            report.violations.push(format!("{rule}: id {id}"));
-        }
-    }
-    Ok(report)
 }

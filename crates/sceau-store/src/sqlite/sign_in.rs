@@ -1,56 +1,18 @@
-//! Password sign-in with its pauses and unlock codes, and sessions.
+//! Sign-ins and sessions on SQLite (the operations are `ops::sign_in`).
 
-use super::*;
-use crate::rows::{SIGN_IN_STATE, SIGN_IN_WRONG, judge_sign_in};
-
-/// Judges a sign-in attempt and records what it does to the client's counters.
-fn record_sign_in(
-    connection: &Connection,
-    attempt: &SignInAttempt,
-) -> Result<Option<SignInVerdict>, StoreError> {
-    let judged = crate::sql::sqlite_first(
-        connection,
-        SIGN_IN_STATE.sqlite(),
-        [attempt.client_id],
-        |row| judge_sign_in(row, attempt),
-    )?;
-    match judged {
-        Some(SignInVerdict::Accepted) => {
-            let sql = crate::shared::SIGN_IN_ACCEPTED_SQLITE;
-            connection
-                .prepare_cached(sql)?
-                .execute([attempt.client_id])?;
-        }
-        Some(SignInVerdict::Wrong(failure)) => {
-            let counted = rusqlite::params![
-                attempt.client_id,
-                failure.failures,
-                failure.locks,
-                failure.locked_until_s
-            ];
-            connection
-                .prepare_cached(SIGN_IN_WRONG.sqlite())?
-                .execute(counted)?;
-        }
-        Some(SignInVerdict::Paused) | None => {}
-    }
-    Ok(judged)
-}
+use super::{SqliteStore, SqliteTx};
+use crate::StoreError;
+use crate::capabilities::SignIns;
+use crate::model::*;
+use crate::ops::sign_in as ops;
+use crate::tx::run_now;
+use async_trait::async_trait;
 
 #[async_trait]
 impl SignIns for SqliteStore {
     async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
-        self.write(move |c| {
-            let expired = crate::rows::SESSIONS_EXPIRED.sqlite();
-            c.prepare_cached(expired)?.execute([session.now_s])?;
-            let (token_hash, client_id) = (&session.token_hash[..], session.client_id);
-            let opened =
-                rusqlite::params![token_hash, client_id, session.now_s, session.expires_at_s];
-            c.prepare_cached(crate::rows::SESSION_INSERT.sqlite())?
-                .execute(opened)?;
-            Ok(())
-        })
-        .await
+        self.write(move |c| run_now(ops::create_session(&SqliteTx(c), &session)))
+            .await
     }
 
     async fn session_client(
@@ -58,33 +20,25 @@ impl SignIns for SqliteStore {
         token_hash: [u8; 32],
         now_s: i64,
     ) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(
-            move |c| match read::session_client(c, &token_hash, now_s)? {
-                Some(client_id) => read::client_where(c, "id = ?1", &client_id),
-                None => Ok(None),
-            },
-        )
-        .await
+        self.read(move |c| run_now(ops::session_client(&SqliteTx(c), &token_hash, now_s)))
+            .await
     }
 
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
-        let sql = crate::rows::SESSION_DELETE.sqlite();
-        self.write(move |c| {
-            Ok(c.prepare_cached(sql)?
-                .execute([&token_hash[..]])
-                .map(drop)?)
-        })
-        .await
+        self.write(move |c| run_now(ops::delete_session(&SqliteTx(c), &token_hash)))
+            .await
     }
 
     async fn record_sign_in(
         &self,
         attempt: SignInAttempt,
     ) -> Result<Option<SignInVerdict>, StoreError> {
-        self.write(move |c| record_sign_in(c, &attempt)).await
+        self.write(move |c| run_now(ops::record_sign_in(&SqliteTx(c), &attempt)))
+            .await
     }
 
     async fn send_unlock_code(&self, send: UnlockCodeSend) -> Result<UnlockOutcome, StoreError> {
-        self.write(move |c| ops::send_unlock_code(c, &send)).await
+        self.write(move |c| run_now(ops::send_unlock_code(&SqliteTx(c), &send)))
+            .await
     }
 }
