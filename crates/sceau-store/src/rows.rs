@@ -211,9 +211,6 @@ macro_rules! message_columns {
 }
 pub(crate) use message_columns;
 
-/// The columns [`StoredMessage`] reads, of `messages`.
-pub(crate) const MESSAGE_COLUMNS: &str = message_columns!();
-
 pub(crate) static PENDING_MESSAGES: Sql = Sql::new(concat!(
     "SELECT ",
     message_columns!(),
@@ -240,9 +237,6 @@ impl Decode for StoredMessage {
 
 pub(crate) static SET_MERCHANT_BANK: Sql =
     Sql::new("UPDATE merchants SET iban = $2, bic = $3 WHERE id = $1");
-
-/// The columns [`PayoutLine`] reads, of `accounts a` and `merchants m`.
-pub(crate) const PAYOUT_LINE_COLUMNS: &str = "a.id, a.owner_id, a.balance, m.name, m.iban, m.bic";
 
 impl Decode for PayoutLine {
     fn decode(row: &impl ReadRow) -> Result<Self, StoreError> {

@@ -12,7 +12,7 @@ use sceau_domain::Currency;
 use sceau_domain::Money;
 use sceau_domain::certificate::{self, OneUse, UseRefusal};
 use sceau_domain::checkout::{
-    self, Checkout, EXPIRING, HoldMissing, HoldPlan, Payer, SealPlan, SignIn, Stage,
+    self, Checkout, HoldMissing, HoldPlan, Payer, SealPlan, SignIn, Stage,
 };
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::AuthorizationFigures;
@@ -221,16 +221,6 @@ pub(crate) fn checkout_facts(view: &CheckoutView) -> Result<Checkout, StoreError
     })
 }
 
-/// `sql` with its `{}` replaced by the states the expiry sweep ends, as literals (so
-/// that the partial index on them serves the query).
-pub(crate) fn expiring_sql(sql: &str) -> String {
-    let states: Vec<String> = EXPIRING
-        .iter()
-        .map(|state| format!("'{}'", state.as_str()))
-        .collect();
-    sql.replace("{}", &states.join(", "))
-}
-
 /// A held checkout whose authorization is gone.
 pub(crate) fn hold_missing(missing: HoldMissing) -> StoreError {
     StoreError::Corrupt(format!(
@@ -430,15 +420,6 @@ pub(crate) fn use_refused(refusal: UseRefusal) -> UseOutcome {
         UseRefusal::Expired => UseOutcome::Expired,
     }
 }
-
-/// A sign-in's success: the wrong passwords' count, the pauses in a row, the pause, the
-/// unlock code and its sends all start again.
-pub(crate) const SIGN_IN_ACCEPTED_SQLITE: &str = "UPDATE clients SET sign_in_failures = 0, \
-     sign_in_locks = 0, sign_in_locked_until = 0, unlock_nonce = NULL, unlock_issued_at = NULL, \
-     unlock_sends = 0, unlock_sends_since = 0 WHERE id = ?1";
-pub(crate) const SIGN_IN_ACCEPTED_POSTGRES: &str = "UPDATE clients SET sign_in_failures = 0, \
-     sign_in_locks = 0, sign_in_locked_until = 0, unlock_nonce = NULL, unlock_issued_at = NULL, \
-     unlock_sends = 0, unlock_sends_since = 0 WHERE id = $1";
 
 /// An account's unlock code from its columns: `Some(None)` when there is none, `None`
 /// if the nonce is not 16 bytes.

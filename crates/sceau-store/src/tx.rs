@@ -72,11 +72,6 @@ impl Fail {
     }
 }
 
-/// Shorthand for a corrupt stored value, as a [`Fail`].
-pub(crate) fn corrupt(what: &str) -> Fail {
-    Fail::Store(crate::sql::corrupt(what))
-}
-
 /// A broken rule of the store, as a [`Fail`].
 pub(crate) fn broken(what: &str) -> Fail {
     Fail::Store(StoreError::Corrupt(what.into()))

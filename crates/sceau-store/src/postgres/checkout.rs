@@ -8,20 +8,10 @@ use super::{Conn, PgTx, PostgresStore};
 use crate::StoreError;
 use crate::capabilities::Checkouts;
 use crate::model::*;
-use crate::ops::{checkouts as ops, clients, webhooks};
+use crate::ops::{checkouts as ops, webhooks};
 use crate::tx::Fail;
 use async_trait::async_trait;
 use futures_util::FutureExt;
-
-/// Counts a wrong seal against the client (`ops::clients`), for a signature's seal; the
-/// client's account is locked by the batch.
-pub(super) async fn count_client_failure(
-    c: &Conn,
-    client_id: i64,
-    now_s: i64,
-) -> Result<Option<Paused>, Fail> {
-    clients::count_client_failure(&PgTx::new(c, &[]), client_id, now_s).await
-}
 
 /// Ends the checkouts whose time has passed, in the sweep's command.
 pub(super) async fn expire_checkouts(c: &Conn, now_s: i64) -> Result<u64, Fail> {

@@ -49,7 +49,6 @@ use command::{Guard, Op, Operation, Output};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use sceau_domain::PhoneNumber;
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

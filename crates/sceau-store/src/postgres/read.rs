@@ -1,11 +1,11 @@
 //! Queries that only read, and the mapping of rows to the store's values. They take any
 //! connection of the pool; none of them needs a transaction.
 
-use super::{Conn, Fail, Params, col, corrupt, opt_row, rows};
+use super::{Conn, Fail, Params, opt_row, rows};
 use crate::StoreError;
 use crate::model::*;
 use crate::rows::CLIENT_SELECT;
-use crate::sql::{Decode, ReadRow};
+use crate::sql::Decode;
 use tokio_postgres::Row;
 
 pub(super) use crate::rows::{AUTHORIZATION_COLUMNS, NUMBER_COLUMNS};
@@ -39,11 +39,6 @@ pub(super) async fn client_where(
     first(c, &format!("{CLIENT_SELECT}WHERE c.{condition}"), &[value]).await
 }
 
-pub(super) fn narrow<T: TryFrom<i64>>(row: &Row, index: usize, what: &str) -> Result<T, Fail> {
-    let wide: i64 = col(row, index)?;
-    T::try_from(wide).map_err(|_| corrupt(what))
-}
-
 /// Maps the columns of [`NUMBER_COLUMNS`] (others may follow them).
 pub(super) fn number_row(row: &Row) -> Result<NumberView, Fail> {
     Ok(NumberView::decode(row)?)
@@ -68,14 +63,4 @@ pub(super) async fn authorization(
 ) -> Result<Option<AuthorizationView>, Fail> {
     let sql = crate::rows::AUTHORIZATION.postgres();
     first(c, sql, &[&authorization_id, &merchant_id]).await
-}
-
-pub(super) async fn session_client(
-    c: &Conn,
-    token_hash: &[u8; 32],
-    now_s: i64,
-) -> Result<Option<i64>, Fail> {
-    let sql = crate::rows::SESSION_CLIENT.postgres();
-    let row = opt_row(c, sql, &[&&token_hash[..], &now_s]).await?;
-    Ok(row.map(|row| row.column("client_id")).transpose()?)
 }

@@ -6,23 +6,10 @@ use super::{SqliteStore, SqliteTx};
 use crate::StoreError;
 use crate::capabilities::Checkouts;
 use crate::model::*;
-use crate::ops::{checkouts as ops, clients, webhooks};
+use crate::ops::{checkouts as ops, webhooks};
 use crate::tx::run_now;
 use async_trait::async_trait;
 use rusqlite::Connection;
-
-/// Counts a wrong seal against the client (`ops::clients`), for a signature's seal.
-pub(super) fn count_client_failure(
-    connection: &Connection,
-    client_id: i64,
-    now_s: i64,
-) -> Result<Option<Paused>, StoreError> {
-    run_now(clients::count_client_failure(
-        &SqliteTx(connection),
-        client_id,
-        now_s,
-    ))
-}
 
 /// Ends the checkouts whose time has passed, in the sweep's command.
 pub(super) fn expire_checkouts(connection: &Connection, now_s: i64) -> Result<u64, StoreError> {

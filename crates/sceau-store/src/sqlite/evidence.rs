@@ -88,16 +88,6 @@ pub(super) fn insert_after(
     Ok((connection.last_insert_rowid(), written))
 }
 
-/// Writes each of `events` in order.
-pub(super) fn write_all(
-    connection: &Connection,
-    events: impl IntoIterator<Item = Event>,
-) -> Result<(), StoreError> {
-    events
-        .into_iter()
-        .try_for_each(|event| write(connection, event).map(|_| ()))
-}
-
 use super::{SqliteStore, SqliteTx};
 use crate::capabilities::Evidence;
 use crate::ops::evidence as ops;

@@ -25,7 +25,6 @@ use crate::capabilities::*;
 use crate::model::*;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
-use sceau_domain::PhoneNumber;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::{Arc, Mutex};

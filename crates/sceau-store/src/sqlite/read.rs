@@ -3,14 +3,10 @@
 use crate::StoreError;
 use crate::model::*;
 use crate::rows::CLIENT_SELECT;
-use crate::sql::{Decode, ReadRow, into_sqlite, sqlite_all, sqlite_first};
-use rusqlite::{Connection, Params, Row, ToSql, params};
+use crate::sql::{Decode, into_sqlite, sqlite_all, sqlite_first};
+use rusqlite::{Connection, Params, Row, ToSql};
 
 pub(super) use crate::rows::{AUTHORIZATION_COLUMNS, NUMBER_COLUMNS};
-
-pub(super) fn corrupt(what: &str) -> rusqlite::Error {
-    into_sqlite(crate::sql::corrupt(what))
-}
 
 /// The first row `sql` finds, decoded.
 pub(super) fn first<T: Decode>(
@@ -57,15 +53,4 @@ pub(super) fn number_row(row: &Row<'_>) -> rusqlite::Result<NumberView> {
 /// Maps the columns of [`AUTHORIZATION_COLUMNS`] (others may follow them).
 pub(super) fn authorization_row(row: &Row<'_>) -> rusqlite::Result<AuthorizationView> {
     AuthorizationView::decode(row).map_err(into_sqlite)
-}
-
-pub(super) fn session_client(
-    connection: &Connection,
-    token_hash: &[u8; 32],
-    now_s: i64,
-) -> Result<Option<i64>, StoreError> {
-    let sql = crate::rows::SESSION_CLIENT.sqlite();
-    sqlite_first(connection, sql, params![&token_hash[..], now_s], |row| {
-        row.column("client_id")
-    })
 }
