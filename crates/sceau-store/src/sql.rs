@@ -178,6 +178,13 @@ fn position<'a>(
     } else {
         (0..count).find(|index| is(*index))?
     };
+    // A name two columns share (a join's `id`, `state`...) would be read from whichever
+    // the guess lands on: such a statement must alias one of them. Every test reads
+    // through here, so a statement that breaks this fails its tests.
+    debug_assert!(
+        (0..count).filter(|index| is(*index)).count() == 1,
+        "column {name} appears twice in the row: alias one"
+    );
     NEXT_COLUMN.with(|next| next.set(index + 1));
     Some(index)
 }

@@ -4,7 +4,7 @@ use crate::StoreError;
 use crate::model::*;
 use crate::ops::accounts::{Transfer, funding_account, post_transfer};
 use crate::sql::Sql;
-use crate::tx::{Fail, Tx, Value, all, args, broken, first, scalar};
+use crate::tx::{Fail, Tx, all, args, broken, first, scalar};
 
 static TAKEN: Sql = Sql::new(
     "SELECT login = $1 AS login_taken FROM clients WHERE login = $1 OR phone = $2 \
@@ -134,21 +134,6 @@ pub(crate) async fn merchants(tx: &impl Tx, limit: u32) -> Result<Vec<MerchantRe
     all(tx, &crate::rows::MERCHANTS, args![limit]).await
 }
 
-/// The client who signs in as `login`.
-pub(crate) async fn client_by_login(
-    tx: &impl Tx,
-    login: &str,
-) -> Result<Option<ClientRecord>, Fail> {
-    crate::ops::reads::client_where(tx, "login = $1", Value::Text(login)).await
-}
-
-/// The client whose phone is `phone`.
-pub(crate) async fn client_by_phone(
-    tx: &impl Tx,
-    phone: &str,
-) -> Result<Option<ClientRecord>, Fail> {
-    crate::ops::reads::client_where(tx, "phone = $1", Value::Text(phone)).await
-}
 
 /// The first `limit` clients, by id.
 pub(crate) async fn clients(tx: &impl Tx, limit: u32) -> Result<Vec<ClientRecord>, Fail> {

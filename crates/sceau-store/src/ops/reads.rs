@@ -2,30 +2,44 @@
 //! client of a session.
 
 use crate::model::*;
-use crate::rows::CLIENT_SELECT;
 use crate::sql::Sql;
-use crate::tx::{Fail, Tx, Value, args, broken, first, scalar};
+use crate::tx::{Fail, Tx, args, broken, first, scalar};
 
-/// The client matching `condition` on `clients c` (with `$1`), e.g. `"id = $1"`.
-pub(crate) async fn client_where(
-    tx: &impl Tx,
-    condition: &str,
-    value: Value<'_>,
-) -> Result<Option<ClientRecord>, Fail> {
-    let sql = Sql::built(format!("{CLIENT_SELECT}WHERE c.{condition}"));
-    first(tx, &sql, &[value]).await
+macro_rules! client_where {
+    ($condition:literal) => {
+        Sql::new(concat!(
+            "SELECT ",
+            crate::rows::client_columns!(),
+            crate::rows::client_tables!(),
+            "WHERE c.",
+            $condition
+        ))
+    };
 }
 
-static CLIENT_BY_ID: Sql = Sql::new(concat!(
-    "SELECT ",
-    crate::rows::client_columns!(),
-    crate::rows::client_tables!(),
-    "WHERE c.id = $1"
-));
+static CLIENT_BY_ID: Sql = client_where!("id = $1");
+static CLIENT_BY_LOGIN: Sql = client_where!("login = $1");
+static CLIENT_BY_PHONE: Sql = client_where!("phone = $1");
 
 /// A client by id.
 pub(crate) async fn client(tx: &impl Tx, client_id: i64) -> Result<Option<ClientRecord>, Fail> {
     first(tx, &CLIENT_BY_ID, args![client_id]).await
+}
+
+/// The client who signs in as `login`.
+pub(crate) async fn client_by_login(
+    tx: &impl Tx,
+    login: &str,
+) -> Result<Option<ClientRecord>, Fail> {
+    first(tx, &CLIENT_BY_LOGIN, args![login]).await
+}
+
+/// The client whose phone is `phone`.
+pub(crate) async fn client_by_phone(
+    tx: &impl Tx,
+    phone: &str,
+) -> Result<Option<ClientRecord>, Fail> {
+    first(tx, &CLIENT_BY_PHONE, args![phone]).await
 }
 
 /// A number by id (one just written: its absence is a broken rule).

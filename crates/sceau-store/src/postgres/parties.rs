@@ -47,7 +47,7 @@ impl Parties for PostgresStore {
     }
 
     async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(async |c| ops::client_by_login(&PgTx::reader(c), login).await)
+        self.read(async |c| reads::client_by_login(&PgTx::reader(c), login).await)
             .await
     }
 
@@ -55,7 +55,7 @@ impl Parties for PostgresStore {
         &self,
         phone: &PhoneNumber,
     ) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(async |c| ops::client_by_phone(&PgTx::reader(c), phone.as_str()).await)
+        self.read(async |c| reads::client_by_phone(&PgTx::reader(c), phone.as_str()).await)
             .await
     }
 

@@ -41,7 +41,7 @@ impl Parties for SqliteStore {
 
     async fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>, StoreError> {
         let login = login.to_owned();
-        self.read(move |c| run_now(ops::client_by_login(&SqliteTx(c), &login)))
+        self.read(move |c| run_now(reads::client_by_login(&SqliteTx(c), &login)))
             .await
     }
 
@@ -50,7 +50,7 @@ impl Parties for SqliteStore {
         phone: &PhoneNumber,
     ) -> Result<Option<ClientRecord>, StoreError> {
         let phone = phone.as_str().to_owned();
-        self.read(move |c| run_now(ops::client_by_phone(&SqliteTx(c), &phone)))
+        self.read(move |c| run_now(reads::client_by_phone(&SqliteTx(c), &phone)))
             .await
     }
 
