@@ -93,6 +93,8 @@ pub(crate) enum Value<'a> {
     Bool(bool),
     Text(&'a str),
     Bytes(&'a [u8]),
+    /// Ids as PostgreSQL's `BIGINT[]` (for `= ANY($n)`); SQLite binds no lists.
+    Ids(&'a [i64]),
 }
 
 macro_rules! signed {
@@ -149,6 +151,12 @@ impl<'a> From<&'a Vec<u8>> for Value<'a> {
     }
 }
 
+impl<'a> From<&'a [i64]> for Value<'a> {
+    fn from(value: &'a [i64]) -> Self {
+        Value::Ids(value)
+    }
+}
+
 impl<'a, const N: usize> From<&'a [u8; N]> for Value<'a> {
     fn from(value: &'a [u8; N]) -> Self {
         Value::Bytes(value)
@@ -200,6 +208,11 @@ impl rusqlite::ToSql for Value<'_> {
             Value::Bool(value) => ToSqlOutput::from(i64::from(value)),
             Value::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
             Value::Bytes(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+            Value::Ids(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite binds no lists".into(),
+                ));
+            }
         })
     }
 }
@@ -223,6 +236,7 @@ impl tokio_postgres::types::ToSql for Value<'_> {
             Value::Bool(value) => value.to_sql(type_, out),
             Value::Text(text) => text.to_sql(type_, out),
             Value::Bytes(bytes) => bytes.to_sql(type_, out),
+            Value::Ids(ids) => ids.to_sql(type_, out),
         }
     }
 

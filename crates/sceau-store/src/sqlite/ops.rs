@@ -11,17 +11,15 @@ use crate::StoreError;
 use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
 use crate::shared::{
-    CLIENTS_THIS_HOUR_SQLITE, NumberForAuthorization, SENT_THIS_HOUR_SQLITE,
-    approved_authorization, authorization_plan, bank_columns, figures, in_currency_of,
-    policy_columns, sent_this_hour,
+    NumberForAuthorization, SENT_THIS_HOUR_SQLITE, approved_authorization, authorization_plan,
+    bank_columns, sent_this_hour,
 };
 use crate::shared::{declined, unlock_columns};
 use rusqlite::{Connection, OptionalExtension, params};
-use sceau_domain::Money;
-use sceau_domain::decline::{Decline, Rejection};
-use sceau_domain::ledger::{self, AuthorizationState};
+use sceau_domain::decline::Decline;
+use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy::{AuthorizationPlan, Holder, NumberUsage};
-use sceau_domain::reach::{self, MerchantReach, MessageBudget, MessageKind, ReachRefusal, TooMany};
+use sceau_domain::reach::{self, MessageBudget, MessageKind, TooMany};
 
 pub(super) fn is_unique_violation(error: &rusqlite::Error, column: &str) -> bool {
     matches!(error, rusqlite::Error::SqliteFailure(code, Some(message))
@@ -241,106 +239,6 @@ pub(super) fn send_unlock_code(
     Ok(UnlockOutcome::Sent)
 }
 
-pub(super) fn issue_number(
-    connection: &Connection,
-    number: &NewNumber,
-) -> Result<IssueOutcome, StoreError> {
-    let client = client_where(connection, "id = ?1", &number.client_id)?
-        .ok_or_else(|| StoreError::Corrupt("number for an unknown client".into()))?;
-    if let Some((merchant_id, idempotency)) = &number.idempotency
-        && let Some(stored) = idempotent_replay(connection, *merchant_id, idempotency)?
-    {
-        let view = serde_json::from_str(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        return Ok(IssueOutcome::Replayed(view));
-    }
-    let asking = number.asking_merchant();
-    if number.origin == Origin::Merchant && asking.is_none() {
-        return Err(StoreError::Corrupt(
-            "a merchant's number names its merchant".into(),
-        ));
-    }
-    if let Some(merchant_id) = asking {
-        let found = merchant_reach(connection, merchant_id, &client, number.now_s)?;
-        match reach::may_reach(&found, number.merchant_clients_max) {
-            Ok(()) => {}
-            Err(ReachRefusal::Unreachable) => return Ok(IssueOutcome::Unreachable),
-            Err(ReachRefusal::TooManyClients) => return Ok(IssueOutcome::TooManyClients),
-        }
-    }
-    if number.currency != client.currency {
-        return Ok(IssueOutcome::CurrencyMismatch);
-    }
-    let kind = match asking {
-        Some(_) => MessageKind::MerchantNumber,
-        None => MessageKind::ClientNumber,
-    };
-    let address = &number.message.address;
-    if let Err(too_many) = budget_allows(
-        connection,
-        address,
-        kind,
-        asking,
-        &number.budget,
-        number.now_s,
-    )? {
-        return Ok(IssueOutcome::Throttled(too_many));
-    }
-    let Some(number_id) = insert_number(connection, number, &client)? else {
-        return Ok(IssueOutcome::FingerprintTaken);
-    };
-    enqueue(connection, &number.message, kind, asking, number.now_s)?;
-    let view = super::read::number(connection, number_id)?;
-    super::evidence::write(connection, evidence::number_issued(&view, number.now_s)?)?;
-    if let Some((merchant_id, idempotency)) = &number.idempotency {
-        let stored =
-            serde_json::to_string(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        record_idempotency(connection, *merchant_id, idempotency, &stored, number.now_s)?;
-    }
-    Ok(IssueOutcome::Issued(view))
-}
-
-/// Inserts the number, live, for the client; `None` when a live number already has its
-/// fingerprint.
-fn insert_number(
-    connection: &Connection,
-    number: &NewNumber,
-    client: &ClientRecord,
-) -> Result<Option<i64>, StoreError> {
-    let (amount_rule, amount_limit, merchant_lock, merchant_id) = policy_columns(&number.policy);
-    let inserted = connection
-        .prepare_cached(
-            "INSERT INTO numbers (client_id, account_id, currency, fingerprint, details_fingerprint, last_four, \
-             expiry_month, expiry_year, origin, uses_max, amount_rule, amount_limit, merchant_lock, merchant_id, \
-             valid_until, state, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'live', ?16)",
-        )?
-        .execute(params![
-            client.id,
-            client.account_id,
-            client.currency.code(),
-            &number.fingerprint[..],
-            &number.details_fingerprint[..],
-            number.last_four,
-            number.expiry.month,
-            number.expiry.year,
-            number.origin.as_str(),
-            number.policy.uses_max,
-            amount_rule,
-            amount_limit,
-            merchant_lock,
-            merchant_id,
-            number.policy.valid_until_s,
-            number.now_s
-        ]);
-    match inserted {
-        Err(error) if is_unique_violation(&error, "numbers.fingerprint") => Ok(None),
-        other => {
-            other?;
-            Ok(Some(connection.last_insert_rowid()))
-        }
-    }
-}
-
 /// Queues a notice to a client (it counts against their budget but is never refused).
 pub(super) fn enqueue_message(
     connection: &Connection,
@@ -386,28 +284,6 @@ pub(super) fn budget_allows(
         )?
         .collect::<Result<_, _>>()?;
     Ok(reach::may_send(budget, &sent_this_hour(rows)?, kind))
-}
-
-/// What decides whether a merchant may have a number sent to `client` now.
-fn merchant_reach(
-    connection: &Connection,
-    merchant_id: i64,
-    client: &ClientRecord,
-    now_s: i64,
-) -> Result<MerchantReach, StoreError> {
-    let known = merchant_knows_client(connection, merchant_id, client.id)?;
-    let (clients, among): (u32, bool) = connection
-        .prepare_cached(CLIENTS_THIS_HOUR_SQLITE)?
-        .query_row(
-            params![merchant_id, now_s - reach::WINDOW_S, client.phone.as_str()],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-    Ok(MerchantReach {
-        known,
-        client_stopped: client.stopped(now_s),
-        clients_this_hour: clients,
-        client_among_them: among,
-    })
 }
 
 /// Whether the client dealt with the merchant (see [`record_merchant_client`]).
@@ -478,66 +354,6 @@ pub(super) fn record_idempotency(
         )?
         .execute(params![merchant_id, idempotency.key, &idempotency.request_hash[..], stored, now_s])?;
     Ok(())
-}
-
-pub(super) fn execute(
-    connection: &Connection,
-    request: &CommandRequest,
-) -> Result<Executed, StoreError> {
-    if let Some(idempotency) = &request.idempotency
-        && let Some(stored) = idempotent_replay(connection, request.merchant_id, idempotency)?
-    {
-        let outcome =
-            serde_json::from_str(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        return Ok(Executed {
-            outcome,
-            replayed: true,
-        });
-    }
-    let outcome = match &request.command {
-        MerchantCommand::Authorize { .. } => authorize(connection, request)?,
-        MerchantCommand::Capture {
-            authorization_id,
-            amount,
-        } => capture(
-            connection,
-            request.merchant_id,
-            *authorization_id,
-            *amount,
-            request.now_s,
-        )?,
-        MerchantCommand::Void { authorization_id } => void(
-            connection,
-            request.merchant_id,
-            *authorization_id,
-            request.now_s,
-        )?,
-        MerchantCommand::Refund {
-            authorization_id,
-            amount,
-        } => refund(
-            connection,
-            request.merchant_id,
-            *authorization_id,
-            *amount,
-            request.now_s,
-        )?,
-    };
-    if let Some(idempotency) = &request.idempotency {
-        let stored =
-            serde_json::to_string(&outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        record_idempotency(
-            connection,
-            request.merchant_id,
-            idempotency,
-            &stored,
-            request.now_s,
-        )?;
-    }
-    Ok(Executed {
-        outcome,
-        replayed: false,
-    })
 }
 
 /// An evidence head's columns as read.
@@ -658,7 +474,10 @@ fn update_number_usage(
 }
 
 /// An authorization: [`authorization_plan`] decides, this applies its plan.
-fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcome, StoreError> {
+pub(super) fn authorize(
+    connection: &Connection,
+    request: &CommandRequest,
+) -> Result<Outcome, StoreError> {
     let MerchantCommand::Authorize {
         number_fingerprint, ..
     } = &request.command
@@ -799,15 +618,6 @@ pub(super) fn authorization(
         .optional()?)
 }
 
-fn load_authorization(
-    connection: &Connection,
-    merchant_id: i64,
-    authorization_id: i64,
-) -> Result<AuthorizationView, StoreError> {
-    authorization(connection, merchant_id, authorization_id)?
-        .ok_or_else(|| StoreError::Corrupt(format!("authorization {authorization_id} vanished")))
-}
-
 pub(super) struct AuthorizationRow {
     pub(super) view: AuthorizationView,
     pub(super) debit_account: i64,
@@ -864,45 +674,6 @@ pub(super) fn release_hold(
     Ok(())
 }
 
-fn capture(
-    connection: &Connection,
-    merchant_id: i64,
-    authorization_id: i64,
-    amount: Option<Money>,
-    now_s: i64,
-) -> Result<Outcome, StoreError> {
-    let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::NotFound,
-        });
-    };
-    if of_checkout(connection, authorization_id)? {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::OfCheckout,
-        });
-    }
-    let amount = match in_currency_of(&row.view, amount)
-        .and_then(|amount| ledger::capture(&figures(&row.view), amount, now_s))
-    {
-        Ok(amount) => amount,
-        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
-    };
-    capture_row(connection, &row, amount, now_s)?;
-    Ok(Outcome::Captured {
-        authorization: load_authorization(connection, merchant_id, authorization_id)?,
-    })
-}
-
-/// Whether the authorization holds a checkout's amount (the merchant may not capture or
-/// void it: only the client's seal captures it; refunds after payment are the merchant's).
-fn of_checkout(connection: &Connection, authorization_id: i64) -> Result<bool, StoreError> {
-    Ok(connection
-        .prepare_cached("SELECT 1 FROM checkouts WHERE authorization_id = ?1")?
-        .query_row([authorization_id], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
 /// Captures `amount` of a held authorization: releases the hold and posts the transfer.
 pub(super) fn capture_row(
     connection: &Connection,
@@ -924,113 +695,4 @@ pub(super) fn capture_row(
     };
     post_transfer(connection, &capture)?;
     Ok(())
-}
-
-fn void(
-    connection: &Connection,
-    merchant_id: i64,
-    authorization_id: i64,
-    now_s: i64,
-) -> Result<Outcome, StoreError> {
-    let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::NotFound,
-        });
-    };
-    if of_checkout(connection, authorization_id)? {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::OfCheckout,
-        });
-    }
-    if let Err(rejection) = ledger::void(&figures(&row.view)) {
-        return Ok(Outcome::Rejected { rejection });
-    }
-    release_hold(connection, &row, AuthorizationState::Voided, 0, now_s)?;
-    Ok(Outcome::Voided {
-        authorization: load_authorization(connection, merchant_id, authorization_id)?,
-    })
-}
-
-fn refund(
-    connection: &Connection,
-    merchant_id: i64,
-    authorization_id: i64,
-    amount: Option<Money>,
-    now_s: i64,
-) -> Result<Outcome, StoreError> {
-    let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::NotFound,
-        });
-    };
-    let amount = match in_currency_of(&row.view, amount)
-        .and_then(|amount| ledger::refund(&figures(&row.view), amount))
-    {
-        Ok(amount) => amount,
-        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
-    };
-    let recorded = connection
-        .prepare_cached(
-            "UPDATE authorizations SET refunded = refunded + ?2, updated_at = ?3 \
-             WHERE id = ?1 AND state = 'captured' AND refunded + ?2 <= captured",
-        )?
-        .execute(params![row.view.id, amount, now_s])?;
-    if recorded != 1 {
-        return Err(StoreError::Conflict("authorization_changed_concurrently"));
-    }
-    let refund = Transfer {
-        debit: row.credit_account,
-        credit: row.debit_account,
-        amount,
-        currency: &row.view.currency,
-        kind: "refund",
-        authorization_id: Some(row.view.id),
-        clearing_batch_id: None,
-        now_s,
-    };
-    let refund_id = post_transfer(connection, &refund)?;
-    super::evidence::write(
-        connection,
-        evidence::authorization(
-            &row.view,
-            AuthorizationEvent::Refunded {
-                amount,
-                transfer_id: refund_id,
-            },
-            now_s,
-        )?,
-    )?;
-    let authorization = load_authorization(connection, merchant_id, authorization_id)?;
-    Ok(Outcome::Refunded {
-        authorization,
-        refund_id,
-        amount,
-    })
-}
-
-/// Most holds released by one sweep; the next sweep takes the rest.
-const EXPIRY_BATCH_MAX: u32 = 1_000;
-
-pub(super) fn expire(connection: &Connection, now_s: i64) -> Result<Expired, StoreError> {
-    let due: Vec<(i64, i64)> = connection
-        .prepare_cached(
-            "SELECT id, merchant_id FROM authorizations WHERE state = 'authorized' AND hold_expires_at <= ?1 \
-             ORDER BY hold_expires_at LIMIT ?2",
-        )?
-        .query_map(params![now_s, EXPIRY_BATCH_MAX], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut result = Expired::default();
-    for (authorization_id, merchant_id) in due {
-        if let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)?
-            && ledger::hold_expired(&figures(&row.view), now_s)
-        {
-            release_hold(connection, &row, AuthorizationState::Expired, 0, now_s)?;
-            result.holds_released += 1;
-        }
-    }
-    result.numbers_expired = connection
-        .prepare_cached("UPDATE numbers SET state = 'expired', version = version + 1 WHERE state = 'live' AND valid_until <= ?1")?
-        .execute([now_s])? as u64;
-    result.checkouts_expired = super::checkout::expire_checkouts(connection, now_s)?;
-    Ok(result)
 }
