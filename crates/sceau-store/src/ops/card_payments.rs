@@ -2,7 +2,8 @@
 //! (Figures 4 and 5): a number issued; capture, void and refund, with the merchant's
 //! idempotency keys; expiry. An authorization itself is each backend's own, for speed:
 //! SQLite writes it statement by statement (`sqlite::ops::authorize`), PostgreSQL in
-//! waves of grouped statements (`postgres::ops::authorize_wave`).
+//! waves of grouped statements (`postgres::ops::authorize_wave`); both count a wrong
+//! try here ([`count_wrong_details`]).
 
 use crate::StoreError;
 use crate::evidence::{self, AuthorizationEvent};
@@ -10,12 +11,13 @@ use crate::model::*;
 use crate::ops::accounts::{Transfer, post_transfer};
 use crate::ops::holds::{self, AuthorizationRow, idempotent_replay, record_idempotency};
 use crate::ops::{outbox, reads};
-use crate::shared::{figures, in_currency_of, policy_columns};
+use crate::shared::{NumberForAuthorization, figures, in_currency_of, policy_columns};
 use crate::sql::{ReadRow, Sql};
 use crate::tx::{Fail, Tx, args, broken, scalar};
 use sceau_domain::Money;
-use sceau_domain::decline::Rejection;
+use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::{self, AuthorizationState};
+use sceau_domain::policy::AuthorizationPlan;
 use sceau_domain::reach::{self, MessageKind, ReachRefusal};
 
 /// Issues a number to its client once it passes its checks ([`refused`]): its message
@@ -351,4 +353,64 @@ pub(crate) async fn expire(tx: &impl Tx, now_s: i64) -> Result<Expired, Fail> {
         None => tx.execute(&NUMBERS_EXPIRED, args![now_s]).await?,
     };
     Ok(expired)
+}
+
+// `state` is in the partial indexes' conditions: naming it in SET makes SQLite rewrite
+// those (randomly keyed) index entries, so it is set only when it changes.
+static USAGE_SAME_STATE: Sql = Sql::new(
+    "UPDATE numbers SET uses_count = $4, amount_used = $5, failed_tries = $6, \
+     merchant_id = COALESCE($7, merchant_id), version = version + 1 \
+     WHERE id = $1 AND version = $2 AND state = $3",
+);
+static USAGE_NEW_STATE: Sql = Sql::new(
+    "UPDATE numbers SET state = $3, uses_count = $4, amount_used = $5, failed_tries = $6, \
+     merchant_id = COALESCE($7, merchant_id), version = version + 1 WHERE id = $1 AND version = $2",
+);
+static HOLDER_FAILURES: Sql = Sql::new(
+    "UPDATE clients SET consecutive_failures = $2, paused_until = COALESCE($3, paused_until) \
+     WHERE id = $1",
+);
+
+/// An authorization with wrong card details ([`AuthorizationPlan::WrongDetails`]): the
+/// number's failed try, on condition that nobody changed the number since it was read,
+/// and the holder's failures (which may pause them); declined.
+pub(crate) async fn count_wrong_details(
+    tx: &impl Tx,
+    number: &NumberForAuthorization,
+    plan: AuthorizationPlan,
+) -> Result<Outcome, Fail> {
+    let AuthorizationPlan::WrongDetails {
+        usage,
+        client_id,
+        holder_failures,
+        paused_until_s,
+    } = plan
+    else {
+        return Err(broken("wrong details without their plan"));
+    };
+    let same_state = usage.state == number.usage.state;
+    let values = args![
+        number.view.id,
+        number.version,
+        usage.state.as_str(),
+        usage.uses_count,
+        usage.amount_used_minor,
+        usage.failed_tries,
+        usage.locked_merchant
+    ];
+    let sql = if same_state {
+        &USAGE_SAME_STATE
+    } else {
+        &USAGE_NEW_STATE
+    };
+    if tx.execute(sql, values).await? != 1 {
+        let changed = StoreError::Conflict("number_changed_concurrently");
+        return Err(Fail::Store(changed));
+    }
+    let failures = args![client_id, holder_failures, paused_until_s];
+    tx.execute(&HOLDER_FAILURES, failures).await?;
+    Ok(Outcome::Declined {
+        decline: Decline::WrongCardDetails,
+        paused: paused_until_s.map(|until_s| Paused { client_id, until_s }),
+    })
 }

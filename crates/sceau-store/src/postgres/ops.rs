@@ -12,6 +12,7 @@ use crate::StoreError;
 use crate::error::stored_count;
 use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
+use crate::ops::card_payments::{replayed, to_stored};
 use crate::shared::unlock_columns;
 use crate::shared::{
     NumberForAuthorization, SENT_THIS_HOUR_POSTGRES, approved_authorization, authorization_plan,
@@ -497,15 +498,6 @@ pub(super) async fn record_idempotency(
     Ok(())
 }
 
-fn replayed(stored: &str) -> Result<Executed, Fail> {
-    let outcome = serde_json::from_str(stored)
-        .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
-    Ok(Executed {
-        outcome,
-        replayed: true,
-    })
-}
-
 /// The number an authorization names, with its holder, and what the holder's account
 /// can still hold (balance − held + credit limit), from one row of
 /// [`read_for_authorizations`].
@@ -540,29 +532,6 @@ fn number_for_authorization(
     };
     let available = balance.saturating_sub(held).saturating_add(credit_limit);
     Ok((number, available))
-}
-
-/// Writes a number's new usage, on condition that nobody changed it since it was read.
-async fn update_number_usage(
-    c: &Conn,
-    number: &NumberForAuthorization,
-    usage: &NumberUsage,
-) -> Result<u64, Fail> {
-    exec(
-        c,
-        "UPDATE numbers SET state = $3, uses_count = $4, amount_used = $5, failed_tries = $6, \
-         merchant_id = COALESCE($7, merchant_id), version = version + 1 WHERE id = $1 AND version = $2",
-        &[
-            &number.view.id,
-            &number.version,
-            &usage.state.as_str(),
-            &i64::from(usage.uses_count),
-            &usage.amount_used_minor,
-            &i64::from(usage.failed_tries),
-            &usage.locked_merchant,
-        ],
-    )
-    .await
 }
 
 fn changed_concurrently() -> Fail {
@@ -720,8 +689,7 @@ async fn plan_authorization(
     };
     // A decline has no write of its own to carry the key with; record it alone.
     if let Some(key) = &request.idempotency {
-        let stored = serde_json::to_string(&outcome)
-            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
+        let stored = to_stored(&outcome)?;
         record_idempotency(c, request.merchant_id, key, &stored, request.now_s).await?;
     }
     Ok(Planned::Finished(Executed {
@@ -745,7 +713,9 @@ async fn authorize_decided(
     let (after, reset_failures, (number, available)) = match (plan, number) {
         (AuthorizationPlan::Decline(decline), _) => return Ok(Decided::Done(declined(decline))),
         (wrong @ AuthorizationPlan::WrongDetails { .. }, Some((number, _))) => {
-            return count_wrong_details(c, &number, wrong).await;
+            let tx = super::PgTx::new(c, &[]);
+            let outcome = crate::ops::card_payments::count_wrong_details(&tx, &number, wrong);
+            return Ok(Decided::Done(outcome.await?));
         }
         (
             AuthorizationPlan::Approve {
@@ -792,10 +762,7 @@ fn approval(
         Some(key) => (
             Some(key.key.clone()),
             Some(key.request_hash.to_vec()),
-            Some(
-                serde_json::to_string(&outcome)
-                    .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?,
-            ),
+            Some(to_stored(&outcome)?),
         ),
         None => (None, None, None),
     };
@@ -830,39 +797,6 @@ fn approval(
         outcome,
         record,
     })))
-}
-
-/// [`AuthorizationPlan::WrongDetails`]: the number's failed try and the holder's
-/// failures, written at once.
-async fn count_wrong_details(
-    c: &Conn,
-    number: &NumberForAuthorization,
-    plan: AuthorizationPlan,
-) -> Result<Decided, Fail> {
-    let AuthorizationPlan::WrongDetails {
-        usage,
-        client_id,
-        holder_failures,
-        paused_until_s,
-    } = plan
-    else {
-        return Err(super::corrupt("wrong details without their plan"));
-    };
-    if update_number_usage(c, number, &usage).await? != 1 {
-        return Err(changed_concurrently());
-    }
-    exec(
-        c,
-        "UPDATE clients SET consecutive_failures = $2, paused_until = COALESCE($3, paused_until) \
-         WHERE id = $1",
-        &[&client_id, &i64::from(holder_failures), &paused_until_s],
-    )
-    .await?;
-    let paused = paused_until_s.map(|until_s| Paused { client_id, until_s });
-    Ok(Decided::Done(Outcome::Declined {
-        decline: Decline::WrongCardDetails,
-        paused,
-    }))
 }
 
 /// Where an approval's evidence record goes: the id drawn for it, after the number's

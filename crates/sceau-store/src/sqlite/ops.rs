@@ -412,61 +412,42 @@ fn number_for_authorization(
         .transpose()
 }
 
-/// Writes a number's new usage, on condition that nobody changed it since it was read;
-/// with `record` (the id and the record of the number's event, just written), moves the
-/// number's evidence head to it in the same update, on condition that it is still the
-/// record's previous one.
+/// Writes a number's new usage, on condition that nobody changed it since it was read,
+/// and moves its evidence head to its authorization's record (`record_id`, `written`,
+/// just written) in the same update, on condition that it is still the record's
+/// previous one.
 fn update_number_usage(
     connection: &Connection,
-    id: i64,
-    version: i64,
-    before: &NumberUsage,
+    number: &NumberForAuthorization,
     usage: &NumberUsage,
-    record: Option<(i64, &evidence::Written)>,
+    record_id: i64,
+    written: &evidence::Written,
 ) -> Result<(), StoreError> {
-    // `state` is in the partial indexes' conditions: naming it in SET makes SQLite
-    // rewrite those (randomly keyed) index entries, so it is set only when it changes.
-    const SAME_STATE: &str = "UPDATE numbers SET uses_count = ?4, amount_used = ?5, failed_tries = ?6, \
-         merchant_id = COALESCE(?7, merchant_id), version = version + 1 \
-         WHERE id = ?1 AND version = ?2 AND state = ?3";
-    const NEW_STATE: &str = "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, \
-         failed_tries = ?6, merchant_id = COALESCE(?7, merchant_id), version = version + 1 \
-         WHERE id = ?1 AND version = ?2";
-    const SAME_STATE_RECORDED: &str = "UPDATE numbers SET uses_count = ?4, amount_used = ?5, \
+    // `state` is set only when it changes (see `ops::card_payments`: SQLite would rewrite
+    // the partial indexes' entries).
+    const SAME_STATE: &str = "UPDATE numbers SET uses_count = ?4, amount_used = ?5, \
          failed_tries = ?6, merchant_id = COALESCE(?7, merchant_id), version = version + 1, \
          evidence_last_id = ?8, evidence_seq = ?9, evidence_hash = ?10 \
          WHERE id = ?1 AND version = ?2 AND state = ?3 AND evidence_seq = ?9 - 1";
-    const NEW_STATE_RECORDED: &str = "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, \
+    const NEW_STATE: &str = "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, \
          failed_tries = ?6, merchant_id = COALESCE(?7, merchant_id), version = version + 1, \
          evidence_last_id = ?8, evidence_seq = ?9, evidence_hash = ?10 \
          WHERE id = ?1 AND version = ?2 AND evidence_seq = ?9 - 1";
-    let same_state = usage.state == before.state;
-    let usage_params = params![
-        id,
-        version,
-        usage.state.as_str(),
-        usage.uses_count,
-        usage.amount_used_minor,
-        usage.failed_tries,
-        usage.locked_merchant
-    ];
-    let changed = match record {
-        None => connection
-            .prepare_cached(if same_state { SAME_STATE } else { NEW_STATE })?
-            .execute(usage_params)?,
-        Some((record_id, written)) => {
-            let hash = &written.hash[..];
-            let mut all: Vec<&dyn rusqlite::ToSql> = usage_params.to_vec();
-            all.extend_from_slice(params![record_id, written.seq, hash]);
-            connection
-                .prepare_cached(if same_state {
-                    SAME_STATE_RECORDED
-                } else {
-                    NEW_STATE_RECORDED
-                })?
-                .execute(all.as_slice())?
-        }
-    };
+    let same_state = usage.state == number.usage.state;
+    let changed = connection
+        .prepare_cached(if same_state { SAME_STATE } else { NEW_STATE })?
+        .execute(params![
+            number.view.id,
+            number.version,
+            usage.state.as_str(),
+            usage.uses_count,
+            usage.amount_used_minor,
+            usage.failed_tries,
+            usage.locked_merchant,
+            record_id,
+            written.seq,
+            &written.hash[..]
+        ])?;
     if changed != 1 {
         return Err(StoreError::Conflict("number_changed_concurrently"));
     }
@@ -490,34 +471,10 @@ pub(super) fn authorize(
     let plan = authorization_plan(found.as_ref().map(|(number, _)| number), request)?;
     match (plan, found) {
         (AuthorizationPlan::Decline(decline), _) => Ok(declined(decline)),
-        (
-            AuthorizationPlan::WrongDetails {
-                usage,
-                client_id,
-                holder_failures,
-                paused_until_s,
-            },
-            Some((number, _)),
-        ) => {
-            update_number_usage(
-                connection,
-                number.view.id,
-                number.version,
-                &number.usage,
-                &usage,
-                None,
-            )?;
-            connection
-                .prepare_cached(
-                    "UPDATE clients SET consecutive_failures = ?2, paused_until = COALESCE(?3, paused_until) \
-                     WHERE id = ?1",
-                )?
-                .execute(params![client_id, holder_failures, paused_until_s])?;
-            let paused = paused_until_s.map(|until_s| Paused { client_id, until_s });
-            Ok(Outcome::Declined {
-                decline: Decline::WrongCardDetails,
-                paused,
-            })
+        (wrong @ AuthorizationPlan::WrongDetails { .. }, Some((number, _))) => {
+            let tx = super::SqliteTx(connection);
+            let outcome = crate::ops::card_payments::count_wrong_details(&tx, &number, wrong);
+            crate::tx::run_now(outcome)
         }
         (
             AuthorizationPlan::Approve {
@@ -592,14 +549,7 @@ fn approve(
         )?,
         head,
     )?;
-    update_number_usage(
-        connection,
-        number.view.id,
-        number.version,
-        &number.usage,
-        after,
-        Some((record_id, &record)),
-    )?;
+    update_number_usage(connection, number, after, record_id, &record)?;
     Ok(Outcome::Authorized { authorization })
 }
 
