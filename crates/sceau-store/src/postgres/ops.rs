@@ -538,6 +538,8 @@ fn changed_concurrently() -> Fail {
     Fail::Store(StoreError::Conflict("number_changed_concurrently"))
 }
 
+/// One authorization, as a wave of one ([`authorize_wave`]): its idempotency key
+/// included.
 pub(super) async fn authorize(c: &Conn, request: &CommandRequest) -> Result<Executed, Fail> {
     let mut executed = authorize_wave(c, &[request]).await?;
     executed
