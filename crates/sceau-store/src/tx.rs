@@ -147,6 +147,12 @@ impl<'a> From<&'a Vec<u8>> for Value<'a> {
     }
 }
 
+impl<'a> From<&'a [i64]> for Value<'a> {
+    fn from(value: &'a [i64]) -> Self {
+        Value::Ids(value)
+    }
+}
+
 impl<'a, const N: usize> From<&'a [u8; N]> for Value<'a> {
     fn from(value: &'a [u8; N]) -> Self {
         Value::Bytes(value)

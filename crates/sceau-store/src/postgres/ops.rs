@@ -7,25 +7,23 @@
 
 use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row, number_row};
 use super::{Conn, Fail, col, exec, one_row, opt_row, rows};
-use super::{certificates, checkout, evidence};
+use super::{certificates, evidence};
 use crate::StoreError;
 use crate::error::stored_count;
 use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
+use crate::ops::card_payments::{replayed, to_stored};
+use crate::shared::unlock_columns;
 use crate::shared::{
-    CLIENTS_THIS_HOUR_POSTGRES, NumberForAuthorization, SENT_THIS_HOUR_POSTGRES,
-    approved_authorization, authorization_plan, declined, figures, in_currency_of, policy_columns,
-    sent_this_hour,
+    NumberForAuthorization, SENT_THIS_HOUR_POSTGRES, approved_authorization, authorization_plan,
+    bank_columns, declined, sent_this_hour,
 };
-use sceau_domain::Money;
-use sceau_domain::decline::{Decline, Rejection};
-use sceau_domain::ledger::{self, AuthorizationState};
+use sceau_domain::decline::Decline;
+use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy::{AuthorizationPlan, Holder, NumberUsage};
-use sceau_domain::reach::{self, MerchantReach, MessageBudget, MessageKind, ReachRefusal, TooMany};
+use sceau_domain::reach::{self, MessageBudget, MessageKind, TooMany};
 use std::collections::HashMap;
 use std::sync::LazyLock;
-
-use super::command::EXPIRY_BATCH_MAX;
 
 /// Locks the rows of these merchants, in ascending id order (after the accounts: every
 /// batch takes its locks in that order).
@@ -181,100 +179,6 @@ async fn post_transfer(c: &Conn, transfer: &Transfer<'_>) -> Result<i64, Fail> {
     col(&row, 0)
 }
 
-pub(super) async fn issue_number(c: &Conn, number: &NewNumber) -> Result<IssueOutcome, Fail> {
-    let client = read::client_where(c, "id = $1", &number.client_id)
-        .await?
-        .ok_or_else(|| Fail::Store(StoreError::Corrupt("number for an unknown client".into())))?;
-    if let Some((merchant_id, idempotency)) = &number.idempotency
-        && let Some(stored) = idempotent_replay(c, *merchant_id, idempotency).await?
-    {
-        let view = serde_json::from_str(&stored)
-            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
-        return Ok(IssueOutcome::Replayed(view));
-    }
-    let asking = number.asking_merchant();
-    if number.origin == Origin::Merchant && asking.is_none() {
-        return Err(Fail::Store(StoreError::Corrupt(
-            "a merchant's number names its merchant".into(),
-        )));
-    }
-    // The merchant's row is locked by the batch (see [`merchant_locked`]): two instances
-    // cannot both count its clients of the hour and both reach one past the limit.
-    if let Some(merchant_id) = asking {
-        let found = merchant_reach(c, merchant_id, &client, number.now_s).await?;
-        match reach::may_reach(&found, number.merchant_clients_max) {
-            Ok(()) => {}
-            Err(ReachRefusal::Unreachable) => return Ok(IssueOutcome::Unreachable),
-            Err(ReachRefusal::TooManyClients) => return Ok(IssueOutcome::TooManyClients),
-        }
-    }
-    if number.currency != client.currency {
-        return Ok(IssueOutcome::CurrencyMismatch);
-    }
-    // The client's account is locked by the batch: two instances cannot both count the
-    // client's messages of the hour and both send one past the limit.
-    let kind = match asking {
-        Some(_) => MessageKind::MerchantNumber,
-        None => MessageKind::ClientNumber,
-    };
-    let address = &number.message.address;
-    if let Err(too_many) =
-        budget_allows(c, address, kind, asking, &number.budget, number.now_s).await?
-    {
-        return Ok(IssueOutcome::Throttled(too_many));
-    }
-    let Some(number_id) = insert_number(c, number, &client).await? else {
-        return Ok(IssueOutcome::FingerprintTaken);
-    };
-    enqueue(c, &number.message, kind, asking, number.now_s).await?;
-    let view = read::number(c, number_id).await?;
-    evidence::write(c, records::number_issued(&view, number.now_s)?).await?;
-    if let Some((merchant_id, idempotency)) = &number.idempotency {
-        let stored = serde_json::to_string(&view)
-            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
-        record_idempotency(c, *merchant_id, idempotency, &stored, number.now_s).await?;
-    }
-    Ok(IssueOutcome::Issued(view))
-}
-
-/// Inserts the number, live, for the client; `None` when a live number already has its
-/// fingerprint.
-async fn insert_number(
-    c: &Conn,
-    number: &NewNumber,
-    client: &ClientRecord,
-) -> Result<Option<i64>, Fail> {
-    let (amount_rule, amount_limit, merchant_lock, merchant_id) = policy_columns(&number.policy);
-    let inserted = opt_row(
-        c,
-        "INSERT INTO numbers (client_id, account_id, currency, fingerprint, details_fingerprint, last_four, \
-         expiry_month, expiry_year, origin, uses_max, amount_rule, amount_limit, merchant_lock, merchant_id, \
-         valid_until, state, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'live', $16) \
-         ON CONFLICT (fingerprint) WHERE state = 'live' DO NOTHING RETURNING id",
-        &[
-            &client.id,
-            &client.account_id,
-            &client.currency.code(),
-            &&number.fingerprint[..],
-            &&number.details_fingerprint[..],
-            &number.last_four,
-            &i64::from(number.expiry.month),
-            &i64::from(number.expiry.year),
-            &number.origin.as_str(),
-            &i64::from(number.policy.uses_max),
-            &amount_rule,
-            &amount_limit,
-            &merchant_lock,
-            &merchant_id,
-            &number.policy.valid_until_s,
-            &number.now_s,
-        ],
-    )
-    .await?;
-    inserted.map(|row| col(&row, 0)).transpose()
-}
-
 /// Queues a notice to a client (it counts against their budget but is never refused,
 /// so it needs no lock).
 pub(super) async fn enqueue_message(
@@ -334,30 +238,6 @@ pub(super) async fn budget_allows(
         .map(|row| Ok((col(row, 0)?, col(row, 1)?, col(row, 2)?)))
         .collect::<Result<Vec<(String, i64, i64)>, Fail>>()?;
     Ok(reach::may_send(budget, &sent_this_hour(counts)?, kind))
-}
-
-/// What decides whether a merchant may have a number sent to `client` now.
-async fn merchant_reach(
-    c: &Conn,
-    merchant_id: i64,
-    client: &ClientRecord,
-    now_s: i64,
-) -> Result<MerchantReach, Fail> {
-    let known = merchant_knows_client(c, merchant_id, client.id).await?;
-    let since_s = now_s - reach::WINDOW_S;
-    let row = one_row(
-        c,
-        CLIENTS_THIS_HOUR_POSTGRES,
-        &[&merchant_id, &since_s, &client.phone.as_str()],
-    )
-    .await?;
-    let clients: i64 = col(&row, 0)?;
-    Ok(MerchantReach {
-        known,
-        client_stopped: client.stopped(now_s),
-        clients_this_hour: stored_count(clients, "distinct clients of the hour")?,
-        client_among_them: col(&row, 1)?,
-    })
 }
 
 /// Whether the client dealt with the merchant (see [`record_merchant_client`]).
@@ -454,72 +334,6 @@ pub(super) async fn record_idempotency(
     Ok(())
 }
 
-pub(super) async fn execute(c: &Conn, request: &CommandRequest) -> Result<Executed, Fail> {
-    if let MerchantCommand::Authorize { .. } = request.command {
-        // The hot path: its reads and its writes each go in one round trip.
-        return authorize(c, request).await;
-    }
-    if let Some(idempotency) = &request.idempotency
-        && let Some(stored) = idempotent_replay(c, request.merchant_id, idempotency).await?
-    {
-        return replayed(&stored);
-    }
-    let outcome = match &request.command {
-        MerchantCommand::Authorize { .. } => {
-            return Err(Fail::Store(StoreError::Corrupt(
-                "authorize reached the general path".into(),
-            )));
-        }
-        MerchantCommand::Capture {
-            authorization_id,
-            amount,
-        } => {
-            capture(
-                c,
-                request.merchant_id,
-                *authorization_id,
-                *amount,
-                request.now_s,
-            )
-            .await?
-        }
-        MerchantCommand::Void { authorization_id } => {
-            void(c, request.merchant_id, *authorization_id, request.now_s).await?
-        }
-        MerchantCommand::Refund {
-            authorization_id,
-            amount,
-        } => {
-            refund(
-                c,
-                request.merchant_id,
-                *authorization_id,
-                *amount,
-                request.now_s,
-            )
-            .await?
-        }
-    };
-    if let Some(idempotency) = &request.idempotency {
-        let stored = serde_json::to_string(&outcome)
-            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
-        record_idempotency(c, request.merchant_id, idempotency, &stored, request.now_s).await?;
-    }
-    Ok(Executed {
-        outcome,
-        replayed: false,
-    })
-}
-
-fn replayed(stored: &str) -> Result<Executed, Fail> {
-    let outcome = serde_json::from_str(stored)
-        .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
-    Ok(Executed {
-        outcome,
-        replayed: true,
-    })
-}
-
 /// The number an authorization names, with its holder, and what the holder's account
 /// can still hold (balance − held + credit limit), from one row of
 /// [`read_for_authorizations`].
@@ -556,34 +370,13 @@ fn number_for_authorization(
     Ok((number, available))
 }
 
-/// Writes a number's new usage, on condition that nobody changed it since it was read.
-async fn update_number_usage(
-    c: &Conn,
-    number: &NumberForAuthorization,
-    usage: &NumberUsage,
-) -> Result<u64, Fail> {
-    exec(
-        c,
-        "UPDATE numbers SET state = $3, uses_count = $4, amount_used = $5, failed_tries = $6, \
-         merchant_id = COALESCE($7, merchant_id), version = version + 1 WHERE id = $1 AND version = $2",
-        &[
-            &number.view.id,
-            &number.version,
-            &usage.state.as_str(),
-            &i64::from(usage.uses_count),
-            &usage.amount_used_minor,
-            &i64::from(usage.failed_tries),
-            &usage.locked_merchant,
-        ],
-    )
-    .await
-}
-
 fn changed_concurrently() -> Fail {
     Fail::Store(StoreError::Conflict("number_changed_concurrently"))
 }
 
-async fn authorize(c: &Conn, request: &CommandRequest) -> Result<Executed, Fail> {
+/// One authorization, as a wave of one ([`authorize_wave`]): its idempotency key
+/// included.
+pub(super) async fn authorize(c: &Conn, request: &CommandRequest) -> Result<Executed, Fail> {
     let mut executed = authorize_wave(c, &[request]).await?;
     executed
         .pop()
@@ -734,8 +527,7 @@ async fn plan_authorization(
     };
     // A decline has no write of its own to carry the key with; record it alone.
     if let Some(key) = &request.idempotency {
-        let stored = serde_json::to_string(&outcome)
-            .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?;
+        let stored = to_stored(&outcome)?;
         record_idempotency(c, request.merchant_id, key, &stored, request.now_s).await?;
     }
     Ok(Planned::Finished(Executed {
@@ -759,7 +551,9 @@ async fn authorize_decided(
     let (after, reset_failures, (number, available)) = match (plan, number) {
         (AuthorizationPlan::Decline(decline), _) => return Ok(Decided::Done(declined(decline))),
         (wrong @ AuthorizationPlan::WrongDetails { .. }, Some((number, _))) => {
-            return count_wrong_details(c, &number, wrong).await;
+            let tx = super::PgTx::new(c, &[]);
+            let outcome = crate::ops::card_payments::count_wrong_details(&tx, &number, wrong);
+            return Ok(Decided::Done(outcome.await?));
         }
         (
             AuthorizationPlan::Approve {
@@ -806,10 +600,7 @@ fn approval(
         Some(key) => (
             Some(key.key.clone()),
             Some(key.request_hash.to_vec()),
-            Some(
-                serde_json::to_string(&outcome)
-                    .map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))?,
-            ),
+            Some(to_stored(&outcome)?),
         ),
         None => (None, None, None),
     };
@@ -844,39 +635,6 @@ fn approval(
         outcome,
         record,
     })))
-}
-
-/// [`AuthorizationPlan::WrongDetails`]: the number's failed try and the holder's
-/// failures, written at once.
-async fn count_wrong_details(
-    c: &Conn,
-    number: &NumberForAuthorization,
-    plan: AuthorizationPlan,
-) -> Result<Decided, Fail> {
-    let AuthorizationPlan::WrongDetails {
-        usage,
-        client_id,
-        holder_failures,
-        paused_until_s,
-    } = plan
-    else {
-        return Err(super::corrupt("wrong details without their plan"));
-    };
-    if update_number_usage(c, number, &usage).await? != 1 {
-        return Err(changed_concurrently());
-    }
-    exec(
-        c,
-        "UPDATE clients SET consecutive_failures = $2, paused_until = COALESCE($3, paused_until) \
-         WHERE id = $1",
-        &[&client_id, &i64::from(holder_failures), &paused_until_s],
-    )
-    .await?;
-    let paused = paused_until_s.map(|until_s| Paused { client_id, until_s });
-    Ok(Decided::Done(Outcome::Declined {
-        decline: Decline::WrongCardDetails,
-        paused,
-    }))
 }
 
 /// Where an approval's evidence record goes: the id drawn for it, after the number's
@@ -1082,20 +840,6 @@ enum Decided {
     Approve(Box<Approval>),
 }
 
-async fn authorization_view(
-    c: &Conn,
-    merchant_id: i64,
-    authorization_id: i64,
-) -> Result<AuthorizationView, Fail> {
-    read::authorization(c, merchant_id, authorization_id)
-        .await?
-        .ok_or_else(|| {
-            Fail::Store(StoreError::Corrupt(format!(
-                "authorization {authorization_id} vanished"
-            )))
-        })
-}
-
 pub(super) struct AuthorizationRow {
     pub(super) view: AuthorizationView,
     pub(super) debit_account: i64,
@@ -1154,51 +898,6 @@ pub(super) async fn release_hold(
     Ok(())
 }
 
-fn not_found() -> Outcome {
-    Outcome::Rejected {
-        rejection: Rejection::NotFound,
-    }
-}
-
-async fn capture(
-    c: &Conn,
-    merchant_id: i64,
-    authorization_id: i64,
-    amount: Option<Money>,
-    now_s: i64,
-) -> Result<Outcome, Fail> {
-    let Some(row) = authorization_row_of(c, merchant_id, authorization_id).await? else {
-        return Ok(not_found());
-    };
-    if of_checkout(c, authorization_id).await? {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::OfCheckout,
-        });
-    }
-    let amount = match in_currency_of(&row.view, amount)
-        .and_then(|amount| ledger::capture(&figures(&row.view), amount, now_s))
-    {
-        Ok(amount) => amount,
-        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
-    };
-    capture_row(c, &row, amount, now_s).await?;
-    Ok(Outcome::Captured {
-        authorization: authorization_view(c, merchant_id, authorization_id).await?,
-    })
-}
-
-/// Whether the authorization holds a checkout's amount (the merchant may not capture or
-/// void it: only the client's seal captures it; refunds after payment are the merchant's).
-async fn of_checkout(c: &Conn, authorization_id: i64) -> Result<bool, Fail> {
-    Ok(opt_row(
-        c,
-        "SELECT 1 FROM checkouts WHERE authorization_id = $1",
-        &[&authorization_id],
-    )
-    .await?
-    .is_some())
-}
-
 /// Captures `amount` of a held authorization: releases the hold and posts the transfer.
 pub(super) async fn capture_row(
     c: &Conn,
@@ -1219,109 +918,4 @@ pub(super) async fn capture_row(
     };
     post_transfer(c, &capture).await?;
     Ok(())
-}
-
-async fn void(
-    c: &Conn,
-    merchant_id: i64,
-    authorization_id: i64,
-    now_s: i64,
-) -> Result<Outcome, Fail> {
-    let Some(row) = authorization_row_of(c, merchant_id, authorization_id).await? else {
-        return Ok(not_found());
-    };
-    if of_checkout(c, authorization_id).await? {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::OfCheckout,
-        });
-    }
-    if let Err(rejection) = ledger::void(&figures(&row.view)) {
-        return Ok(Outcome::Rejected { rejection });
-    }
-    release_hold(c, &row, AuthorizationState::Voided, 0, now_s).await?;
-    Ok(Outcome::Voided {
-        authorization: authorization_view(c, merchant_id, authorization_id).await?,
-    })
-}
-
-async fn refund(
-    c: &Conn,
-    merchant_id: i64,
-    authorization_id: i64,
-    amount: Option<Money>,
-    now_s: i64,
-) -> Result<Outcome, Fail> {
-    let Some(row) = authorization_row_of(c, merchant_id, authorization_id).await? else {
-        return Ok(not_found());
-    };
-    let amount = match in_currency_of(&row.view, amount)
-        .and_then(|amount| ledger::refund(&figures(&row.view), amount))
-    {
-        Ok(amount) => amount,
-        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
-    };
-    let recorded = exec(
-        c,
-        "UPDATE authorizations SET refunded = refunded + $2, updated_at = $3 \
-         WHERE id = $1 AND state = 'captured' AND refunded + $2 <= captured",
-        &[&row.view.id, &amount, &now_s],
-    )
-    .await?;
-    if recorded != 1 {
-        return Err(authorization_changed());
-    }
-    let refund = Transfer {
-        debit: row.credit_account,
-        credit: row.debit_account,
-        amount,
-        currency: &row.view.currency,
-        kind: "refund",
-        authorization_id: Some(row.view.id),
-        now_s,
-    };
-    let refund_id = post_transfer(c, &refund).await?;
-    let refunded = AuthorizationEvent::Refunded {
-        amount,
-        transfer_id: refund_id,
-    };
-    evidence::write(c, records::authorization(&row.view, refunded, now_s)?).await?;
-    let authorization = authorization_view(c, merchant_id, authorization_id).await?;
-    Ok(Outcome::Refunded {
-        authorization,
-        refund_id,
-        amount,
-    })
-}
-
-/// Releases due holds and expires numbers past validity, only on the accounts the batch
-/// locked for this sweep (the rest wait for the next one).
-pub(super) async fn expire(c: &Conn, now_s: i64, locked: &[i64]) -> Result<Expired, Fail> {
-    let locked = locked.to_vec();
-    let due = rows(
-        c,
-        "SELECT id, merchant_id FROM authorizations WHERE state = 'authorized' AND hold_expires_at <= $1 \
-         AND debit_account = ANY($2) ORDER BY hold_expires_at LIMIT $3",
-        &[&now_s, &locked, &EXPIRY_BATCH_MAX],
-    )
-    .await?;
-    let mut result = Expired::default();
-    for due in due {
-        let (authorization_id, merchant_id): (i64, i64) = (col(&due, 0)?, col(&due, 1)?);
-        if let Some(row) = authorization_row_of(c, merchant_id, authorization_id).await?
-            && ledger::hold_expired(&figures(&row.view), now_s)
-        {
-            release_hold(c, &row, AuthorizationState::Expired, 0, now_s).await?;
-            result.holds_released += 1;
-        }
-    }
-    result.numbers_expired = exec(
-        c,
-        "UPDATE numbers SET state = 'expired', version = version + 1 \
-         WHERE state = 'live' AND valid_until <= $1 AND account_id = ANY($2)",
-        &[&now_s, &locked],
-    )
-    .await?;
-    // A checkout's hold expires when the checkout does: released above, in this sweep.
-    result.checkouts_expired = checkout::expire_checkouts(c, now_s).await?;
-    Ok(result)
 }

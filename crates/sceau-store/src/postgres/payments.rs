@@ -1,41 +1,66 @@
-//! Single-use payment numbers and the merchant commands on them (Figures 4 and 5): authorize, capture, void, refund, expiry; accounts and authorizations read back.
+//! Card payments on PostgreSQL (the operations are `ops::card_payments`; authorizations
+//! are written in waves here, `ops::authorize_wave`). Each write locks what its `Guard`
+//! names; the expiry sweep acts only on the accounts it locked.
 
 use super::*;
+use crate::ops::card_payments as card;
+use crate::ops::reads;
+use crate::tx::{all, args, broken, first};
 
 #[async_trait]
 impl CardPayments for PostgresStore {
     async fn issue_number(&self, number: NewNumber) -> Result<IssueOutcome, StoreError> {
-        self.write(
-            match number.asking_merchant() {
-                Some(merchant_id) => Guard::ClientFor {
-                    client_id: number.client_id,
-                    merchant_id,
-                },
-                None => Guard::Client(number.client_id),
+        let guard = match number.asking_merchant() {
+            Some(merchant_id) => Guard::ClientFor {
+                client_id: number.client_id,
+                merchant_id,
             },
-            number,
-            |c, number, _| ops::issue_number(c, number).boxed(),
-        )
+            None => Guard::Client(number.client_id),
+        };
+        self.write(guard, number, |c, number, locked| {
+            async move { card::issue_number(&PgTx::new(c, locked), number).await }.boxed()
+        })
         .await
     }
 
     async fn execute(&self, request: CommandRequest) -> Result<Executed, StoreError> {
-        self.write(Guard::of_command(&request), request, |c, request, _| {
-            ops::execute(c, request).boxed()
-        })
+        self.write(
+            Guard::of_command(&request),
+            request,
+            |c, request, locked| {
+                async move {
+                    if let MerchantCommand::Authorize { .. } = request.command {
+                        // The hot path: its reads and its writes each go in one round trip.
+                        return ops::authorize(c, request).await;
+                    }
+                    let authorize = || Err(broken("authorize reached the general path"));
+                    card::execute(&PgTx::new(c, locked), request, authorize).await
+                }
+                .boxed()
+            },
+        )
         .await
     }
 
     async fn expire(&self, now_s: i64) -> Result<Expired, StoreError> {
         self.write(Guard::Expiry(now_s), now_s, |c, now_s, locked| {
-            ops::expire(c, *now_s, locked).boxed()
+            async move {
+                let expired = card::expire(&PgTx::new(c, locked), *now_s).await?;
+                // A checkout's hold expires when the checkout does: released above.
+                let checkouts_expired = checkout::expire_checkouts(c, *now_s).await?;
+                Ok(Expired {
+                    checkouts_expired,
+                    ..expired
+                })
+            }
+            .boxed()
         })
         .await
     }
 
     async fn account(&self, account_id: i64) -> Result<Option<AccountView>, StoreError> {
-        let sql = crate::rows::ACCOUNT.postgres();
-        self.read(async |c| read::first(c, sql, &[&account_id]).await)
+        let sql = &crate::rows::ACCOUNT;
+        self.read(async |c| first(&PgTx::reader(c), sql, args![account_id]).await)
             .await
     }
 
@@ -44,9 +69,8 @@ impl CardPayments for PostgresStore {
         client_id: i64,
         limit: u32,
     ) -> Result<Vec<NumberView>, StoreError> {
-        let sql = crate::rows::CLIENT_NUMBERS.postgres();
-        let limit = i64::from(limit);
-        self.read(async |c| read::all(c, sql, &[&client_id, &limit]).await)
+        let sql = &crate::rows::CLIENT_NUMBERS;
+        self.read(async |c| all(&PgTx::reader(c), sql, args![client_id, limit]).await)
             .await
     }
 
@@ -55,7 +79,9 @@ impl CardPayments for PostgresStore {
         merchant_id: i64,
         authorization_id: i64,
     ) -> Result<Option<AuthorizationView>, StoreError> {
-        self.read(async |c| read::authorization(c, merchant_id, authorization_id).await)
-            .await
+        self.read(async |c| {
+            reads::authorization(&PgTx::reader(c), merchant_id, authorization_id).await
+        })
+        .await
     }
 }

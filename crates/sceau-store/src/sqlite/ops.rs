@@ -12,16 +12,14 @@ use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
 use crate::shared::declined;
 use crate::shared::{
-    CLIENTS_THIS_HOUR_SQLITE, NumberForAuthorization, SENT_THIS_HOUR_SQLITE,
-    approved_authorization, authorization_plan, figures, in_currency_of, policy_columns,
-    sent_this_hour,
+    NumberForAuthorization, SENT_THIS_HOUR_SQLITE, approved_authorization, authorization_plan,
+    bank_columns, sent_this_hour,
 };
 use rusqlite::{Connection, OptionalExtension, params};
-use sceau_domain::Money;
-use sceau_domain::decline::{Decline, Rejection};
-use sceau_domain::ledger::{self, AuthorizationState};
+use sceau_domain::decline::Decline;
+use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy::{AuthorizationPlan, Holder, NumberUsage};
-use sceau_domain::reach::{self, MerchantReach, MessageBudget, MessageKind, ReachRefusal, TooMany};
+use sceau_domain::reach::{self, MessageBudget, MessageKind, TooMany};
 
 pub(super) fn is_unique_violation(error: &rusqlite::Error, column: &str) -> bool {
     matches!(error, rusqlite::Error::SqliteFailure(code, Some(message))
@@ -116,106 +114,6 @@ pub(super) fn post_transfer(
     Ok(connection.last_insert_rowid())
 }
 
-pub(super) fn issue_number(
-    connection: &Connection,
-    number: &NewNumber,
-) -> Result<IssueOutcome, StoreError> {
-    let client = client_where(connection, "id = ?1", &number.client_id)?
-        .ok_or_else(|| StoreError::Corrupt("number for an unknown client".into()))?;
-    if let Some((merchant_id, idempotency)) = &number.idempotency
-        && let Some(stored) = idempotent_replay(connection, *merchant_id, idempotency)?
-    {
-        let view = serde_json::from_str(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        return Ok(IssueOutcome::Replayed(view));
-    }
-    let asking = number.asking_merchant();
-    if number.origin == Origin::Merchant && asking.is_none() {
-        return Err(StoreError::Corrupt(
-            "a merchant's number names its merchant".into(),
-        ));
-    }
-    if let Some(merchant_id) = asking {
-        let found = merchant_reach(connection, merchant_id, &client, number.now_s)?;
-        match reach::may_reach(&found, number.merchant_clients_max) {
-            Ok(()) => {}
-            Err(ReachRefusal::Unreachable) => return Ok(IssueOutcome::Unreachable),
-            Err(ReachRefusal::TooManyClients) => return Ok(IssueOutcome::TooManyClients),
-        }
-    }
-    if number.currency != client.currency {
-        return Ok(IssueOutcome::CurrencyMismatch);
-    }
-    let kind = match asking {
-        Some(_) => MessageKind::MerchantNumber,
-        None => MessageKind::ClientNumber,
-    };
-    let address = &number.message.address;
-    if let Err(too_many) = budget_allows(
-        connection,
-        address,
-        kind,
-        asking,
-        &number.budget,
-        number.now_s,
-    )? {
-        return Ok(IssueOutcome::Throttled(too_many));
-    }
-    let Some(number_id) = insert_number(connection, number, &client)? else {
-        return Ok(IssueOutcome::FingerprintTaken);
-    };
-    enqueue(connection, &number.message, kind, asking, number.now_s)?;
-    let view = super::read::number(connection, number_id)?;
-    super::evidence::write(connection, evidence::number_issued(&view, number.now_s)?)?;
-    if let Some((merchant_id, idempotency)) = &number.idempotency {
-        let stored =
-            serde_json::to_string(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        record_idempotency(connection, *merchant_id, idempotency, &stored, number.now_s)?;
-    }
-    Ok(IssueOutcome::Issued(view))
-}
-
-/// Inserts the number, live, for the client; `None` when a live number already has its
-/// fingerprint.
-fn insert_number(
-    connection: &Connection,
-    number: &NewNumber,
-    client: &ClientRecord,
-) -> Result<Option<i64>, StoreError> {
-    let (amount_rule, amount_limit, merchant_lock, merchant_id) = policy_columns(&number.policy);
-    let inserted = connection
-        .prepare_cached(
-            "INSERT INTO numbers (client_id, account_id, currency, fingerprint, details_fingerprint, last_four, \
-             expiry_month, expiry_year, origin, uses_max, amount_rule, amount_limit, merchant_lock, merchant_id, \
-             valid_until, state, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'live', ?16)",
-        )?
-        .execute(params![
-            client.id,
-            client.account_id,
-            client.currency.code(),
-            &number.fingerprint[..],
-            &number.details_fingerprint[..],
-            number.last_four,
-            number.expiry.month,
-            number.expiry.year,
-            number.origin.as_str(),
-            number.policy.uses_max,
-            amount_rule,
-            amount_limit,
-            merchant_lock,
-            merchant_id,
-            number.policy.valid_until_s,
-            number.now_s
-        ]);
-    match inserted {
-        Err(error) if is_unique_violation(&error, "numbers.fingerprint") => Ok(None),
-        other => {
-            other?;
-            Ok(Some(connection.last_insert_rowid()))
-        }
-    }
-}
-
 /// Queues a notice to a client (it counts against their budget but is never refused).
 pub(super) fn enqueue_message(
     connection: &Connection,
@@ -261,28 +159,6 @@ pub(super) fn budget_allows(
         )?
         .collect::<Result<_, _>>()?;
     Ok(reach::may_send(budget, &sent_this_hour(rows)?, kind))
-}
-
-/// What decides whether a merchant may have a number sent to `client` now.
-fn merchant_reach(
-    connection: &Connection,
-    merchant_id: i64,
-    client: &ClientRecord,
-    now_s: i64,
-) -> Result<MerchantReach, StoreError> {
-    let known = merchant_knows_client(connection, merchant_id, client.id)?;
-    let (clients, among): (u32, bool) = connection
-        .prepare_cached(CLIENTS_THIS_HOUR_SQLITE)?
-        .query_row(
-            params![merchant_id, now_s - reach::WINDOW_S, client.phone.as_str()],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-    Ok(MerchantReach {
-        known,
-        client_stopped: client.stopped(now_s),
-        clients_this_hour: clients,
-        client_among_them: among,
-    })
 }
 
 /// Whether the client dealt with the merchant (see [`record_merchant_client`]).
@@ -355,66 +231,6 @@ pub(super) fn record_idempotency(
     Ok(())
 }
 
-pub(super) fn execute(
-    connection: &Connection,
-    request: &CommandRequest,
-) -> Result<Executed, StoreError> {
-    if let Some(idempotency) = &request.idempotency
-        && let Some(stored) = idempotent_replay(connection, request.merchant_id, idempotency)?
-    {
-        let outcome =
-            serde_json::from_str(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        return Ok(Executed {
-            outcome,
-            replayed: true,
-        });
-    }
-    let outcome = match &request.command {
-        MerchantCommand::Authorize { .. } => authorize(connection, request)?,
-        MerchantCommand::Capture {
-            authorization_id,
-            amount,
-        } => capture(
-            connection,
-            request.merchant_id,
-            *authorization_id,
-            *amount,
-            request.now_s,
-        )?,
-        MerchantCommand::Void { authorization_id } => void(
-            connection,
-            request.merchant_id,
-            *authorization_id,
-            request.now_s,
-        )?,
-        MerchantCommand::Refund {
-            authorization_id,
-            amount,
-        } => refund(
-            connection,
-            request.merchant_id,
-            *authorization_id,
-            *amount,
-            request.now_s,
-        )?,
-    };
-    if let Some(idempotency) = &request.idempotency {
-        let stored =
-            serde_json::to_string(&outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        record_idempotency(
-            connection,
-            request.merchant_id,
-            idempotency,
-            &stored,
-            request.now_s,
-        )?;
-    }
-    Ok(Executed {
-        outcome,
-        replayed: false,
-    })
-}
-
 /// An evidence head's columns as read.
 type StoredHead = (Option<i64>, Option<i64>, Option<Vec<u8>>);
 
@@ -471,61 +287,42 @@ fn number_for_authorization(
         .transpose()
 }
 
-/// Writes a number's new usage, on condition that nobody changed it since it was read;
-/// with `record` (the id and the record of the number's event, just written), moves the
-/// number's evidence head to it in the same update, on condition that it is still the
-/// record's previous one.
+/// Writes a number's new usage, on condition that nobody changed it since it was read,
+/// and moves its evidence head to its authorization's record (`record_id`, `written`,
+/// just written) in the same update, on condition that it is still the record's
+/// previous one.
 fn update_number_usage(
     connection: &Connection,
-    id: i64,
-    version: i64,
-    before: &NumberUsage,
+    number: &NumberForAuthorization,
     usage: &NumberUsage,
-    record: Option<(i64, &evidence::Written)>,
+    record_id: i64,
+    written: &evidence::Written,
 ) -> Result<(), StoreError> {
-    // `state` is in the partial indexes' conditions: naming it in SET makes SQLite
-    // rewrite those (randomly keyed) index entries, so it is set only when it changes.
-    const SAME_STATE: &str = "UPDATE numbers SET uses_count = ?4, amount_used = ?5, failed_tries = ?6, \
-         merchant_id = COALESCE(?7, merchant_id), version = version + 1 \
-         WHERE id = ?1 AND version = ?2 AND state = ?3";
-    const NEW_STATE: &str = "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, \
-         failed_tries = ?6, merchant_id = COALESCE(?7, merchant_id), version = version + 1 \
-         WHERE id = ?1 AND version = ?2";
-    const SAME_STATE_RECORDED: &str = "UPDATE numbers SET uses_count = ?4, amount_used = ?5, \
+    // `state` is set only when it changes (see `ops::card_payments`: SQLite would rewrite
+    // the partial indexes' entries).
+    const SAME_STATE: &str = "UPDATE numbers SET uses_count = ?4, amount_used = ?5, \
          failed_tries = ?6, merchant_id = COALESCE(?7, merchant_id), version = version + 1, \
          evidence_last_id = ?8, evidence_seq = ?9, evidence_hash = ?10 \
          WHERE id = ?1 AND version = ?2 AND state = ?3 AND evidence_seq = ?9 - 1";
-    const NEW_STATE_RECORDED: &str = "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, \
+    const NEW_STATE: &str = "UPDATE numbers SET state = ?3, uses_count = ?4, amount_used = ?5, \
          failed_tries = ?6, merchant_id = COALESCE(?7, merchant_id), version = version + 1, \
          evidence_last_id = ?8, evidence_seq = ?9, evidence_hash = ?10 \
          WHERE id = ?1 AND version = ?2 AND evidence_seq = ?9 - 1";
-    let same_state = usage.state == before.state;
-    let usage_params = params![
-        id,
-        version,
-        usage.state.as_str(),
-        usage.uses_count,
-        usage.amount_used_minor,
-        usage.failed_tries,
-        usage.locked_merchant
-    ];
-    let changed = match record {
-        None => connection
-            .prepare_cached(if same_state { SAME_STATE } else { NEW_STATE })?
-            .execute(usage_params)?,
-        Some((record_id, written)) => {
-            let hash = &written.hash[..];
-            let mut all: Vec<&dyn rusqlite::ToSql> = usage_params.to_vec();
-            all.extend_from_slice(params![record_id, written.seq, hash]);
-            connection
-                .prepare_cached(if same_state {
-                    SAME_STATE_RECORDED
-                } else {
-                    NEW_STATE_RECORDED
-                })?
-                .execute(all.as_slice())?
-        }
-    };
+    let same_state = usage.state == number.usage.state;
+    let changed = connection
+        .prepare_cached(if same_state { SAME_STATE } else { NEW_STATE })?
+        .execute(params![
+            number.view.id,
+            number.version,
+            usage.state.as_str(),
+            usage.uses_count,
+            usage.amount_used_minor,
+            usage.failed_tries,
+            usage.locked_merchant,
+            record_id,
+            written.seq,
+            &written.hash[..]
+        ])?;
     if changed != 1 {
         return Err(StoreError::Conflict("number_changed_concurrently"));
     }
@@ -533,7 +330,10 @@ fn update_number_usage(
 }
 
 /// An authorization: [`authorization_plan`] decides, this applies its plan.
-fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcome, StoreError> {
+pub(super) fn authorize(
+    connection: &Connection,
+    request: &CommandRequest,
+) -> Result<Outcome, StoreError> {
     let MerchantCommand::Authorize {
         number_fingerprint, ..
     } = &request.command
@@ -546,34 +346,10 @@ fn authorize(connection: &Connection, request: &CommandRequest) -> Result<Outcom
     let plan = authorization_plan(found.as_ref().map(|(number, _)| number), request)?;
     match (plan, found) {
         (AuthorizationPlan::Decline(decline), _) => Ok(declined(decline)),
-        (
-            AuthorizationPlan::WrongDetails {
-                usage,
-                client_id,
-                holder_failures,
-                paused_until_s,
-            },
-            Some((number, _)),
-        ) => {
-            update_number_usage(
-                connection,
-                number.view.id,
-                number.version,
-                &number.usage,
-                &usage,
-                None,
-            )?;
-            connection
-                .prepare_cached(
-                    "UPDATE clients SET consecutive_failures = ?2, paused_until = COALESCE(?3, paused_until) \
-                     WHERE id = ?1",
-                )?
-                .execute(params![client_id, holder_failures, paused_until_s])?;
-            let paused = paused_until_s.map(|until_s| Paused { client_id, until_s });
-            Ok(Outcome::Declined {
-                decline: Decline::WrongCardDetails,
-                paused,
-            })
+        (wrong @ AuthorizationPlan::WrongDetails { .. }, Some((number, _))) => {
+            let tx = super::SqliteTx(connection);
+            let outcome = crate::ops::card_payments::count_wrong_details(&tx, &number, wrong);
+            crate::tx::run_now(outcome)
         }
         (
             AuthorizationPlan::Approve {
@@ -648,14 +424,7 @@ fn approve(
         )?,
         head,
     )?;
-    update_number_usage(
-        connection,
-        number.view.id,
-        number.version,
-        &number.usage,
-        after,
-        Some((record_id, &record)),
-    )?;
+    update_number_usage(connection, number, after, record_id, &record)?;
     Ok(Outcome::Authorized { authorization })
 }
 
@@ -672,15 +441,6 @@ pub(super) fn authorization(
         .prepare_cached(&sql)?
         .query_row([authorization_id, merchant_id], authorization_row)
         .optional()?)
-}
-
-fn load_authorization(
-    connection: &Connection,
-    merchant_id: i64,
-    authorization_id: i64,
-) -> Result<AuthorizationView, StoreError> {
-    authorization(connection, merchant_id, authorization_id)?
-        .ok_or_else(|| StoreError::Corrupt(format!("authorization {authorization_id} vanished")))
 }
 
 pub(super) struct AuthorizationRow {
@@ -739,45 +499,6 @@ pub(super) fn release_hold(
     Ok(())
 }
 
-fn capture(
-    connection: &Connection,
-    merchant_id: i64,
-    authorization_id: i64,
-    amount: Option<Money>,
-    now_s: i64,
-) -> Result<Outcome, StoreError> {
-    let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::NotFound,
-        });
-    };
-    if of_checkout(connection, authorization_id)? {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::OfCheckout,
-        });
-    }
-    let amount = match in_currency_of(&row.view, amount)
-        .and_then(|amount| ledger::capture(&figures(&row.view), amount, now_s))
-    {
-        Ok(amount) => amount,
-        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
-    };
-    capture_row(connection, &row, amount, now_s)?;
-    Ok(Outcome::Captured {
-        authorization: load_authorization(connection, merchant_id, authorization_id)?,
-    })
-}
-
-/// Whether the authorization holds a checkout's amount (the merchant may not capture or
-/// void it: only the client's seal captures it; refunds after payment are the merchant's).
-fn of_checkout(connection: &Connection, authorization_id: i64) -> Result<bool, StoreError> {
-    Ok(connection
-        .prepare_cached("SELECT 1 FROM checkouts WHERE authorization_id = ?1")?
-        .query_row([authorization_id], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
 /// Captures `amount` of a held authorization: releases the hold and posts the transfer.
 pub(super) fn capture_row(
     connection: &Connection,
@@ -799,113 +520,4 @@ pub(super) fn capture_row(
     };
     post_transfer(connection, &capture)?;
     Ok(())
-}
-
-fn void(
-    connection: &Connection,
-    merchant_id: i64,
-    authorization_id: i64,
-    now_s: i64,
-) -> Result<Outcome, StoreError> {
-    let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::NotFound,
-        });
-    };
-    if of_checkout(connection, authorization_id)? {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::OfCheckout,
-        });
-    }
-    if let Err(rejection) = ledger::void(&figures(&row.view)) {
-        return Ok(Outcome::Rejected { rejection });
-    }
-    release_hold(connection, &row, AuthorizationState::Voided, 0, now_s)?;
-    Ok(Outcome::Voided {
-        authorization: load_authorization(connection, merchant_id, authorization_id)?,
-    })
-}
-
-fn refund(
-    connection: &Connection,
-    merchant_id: i64,
-    authorization_id: i64,
-    amount: Option<Money>,
-    now_s: i64,
-) -> Result<Outcome, StoreError> {
-    let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)? else {
-        return Ok(Outcome::Rejected {
-            rejection: Rejection::NotFound,
-        });
-    };
-    let amount = match in_currency_of(&row.view, amount)
-        .and_then(|amount| ledger::refund(&figures(&row.view), amount))
-    {
-        Ok(amount) => amount,
-        Err(rejection) => return Ok(Outcome::Rejected { rejection }),
-    };
-    let recorded = connection
-        .prepare_cached(
-            "UPDATE authorizations SET refunded = refunded + ?2, updated_at = ?3 \
-             WHERE id = ?1 AND state = 'captured' AND refunded + ?2 <= captured",
-        )?
-        .execute(params![row.view.id, amount, now_s])?;
-    if recorded != 1 {
-        return Err(StoreError::Conflict("authorization_changed_concurrently"));
-    }
-    let refund = Transfer {
-        debit: row.credit_account,
-        credit: row.debit_account,
-        amount,
-        currency: &row.view.currency,
-        kind: "refund",
-        authorization_id: Some(row.view.id),
-        clearing_batch_id: None,
-        now_s,
-    };
-    let refund_id = post_transfer(connection, &refund)?;
-    super::evidence::write(
-        connection,
-        evidence::authorization(
-            &row.view,
-            AuthorizationEvent::Refunded {
-                amount,
-                transfer_id: refund_id,
-            },
-            now_s,
-        )?,
-    )?;
-    let authorization = load_authorization(connection, merchant_id, authorization_id)?;
-    Ok(Outcome::Refunded {
-        authorization,
-        refund_id,
-        amount,
-    })
-}
-
-/// Most holds released by one sweep; the next sweep takes the rest.
-const EXPIRY_BATCH_MAX: u32 = 1_000;
-
-pub(super) fn expire(connection: &Connection, now_s: i64) -> Result<Expired, StoreError> {
-    let due: Vec<(i64, i64)> = connection
-        .prepare_cached(
-            "SELECT id, merchant_id FROM authorizations WHERE state = 'authorized' AND hold_expires_at <= ?1 \
-             ORDER BY hold_expires_at LIMIT ?2",
-        )?
-        .query_map(params![now_s, EXPIRY_BATCH_MAX], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut result = Expired::default();
-    for (authorization_id, merchant_id) in due {
-        if let Some(row) = authorization_for_update(connection, merchant_id, authorization_id)?
-            && ledger::hold_expired(&figures(&row.view), now_s)
-        {
-            release_hold(connection, &row, AuthorizationState::Expired, 0, now_s)?;
-            result.holds_released += 1;
-        }
-    }
-    result.numbers_expired = connection
-        .prepare_cached("UPDATE numbers SET state = 'expired', version = version + 1 WHERE state = 'live' AND valid_until <= ?1")?
-        .execute([now_s])? as u64;
-    result.checkouts_expired = super::checkout::expire_checkouts(connection, now_s)?;
-    Ok(result)
 }

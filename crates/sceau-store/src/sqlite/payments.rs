@@ -1,24 +1,42 @@
-//! Single-use payment numbers and the merchant commands on them (Figures 4 and 5): authorize, capture, void, refund, expiry; accounts and authorizations read back.
+//! Card payments on SQLite (the operations are `ops::card_payments`; an authorization
+//! is written statement by statement here, `ops::authorize`).
 
 use super::*;
+use crate::ops::card_payments as card;
+use crate::ops::reads;
+use crate::tx::{all, args, first, run_now};
 
 #[async_trait]
 impl CardPayments for SqliteStore {
     async fn issue_number(&self, number: NewNumber) -> Result<IssueOutcome, StoreError> {
-        self.write(move |c| ops::issue_number(c, &number)).await
+        self.write(move |c| run_now(card::issue_number(&SqliteTx(c), &number)))
+            .await
     }
 
     async fn execute(&self, request: CommandRequest) -> Result<Executed, StoreError> {
-        self.write(move |c| ops::execute(c, &request)).await
+        self.write(move |c| {
+            let authorize = || ops::authorize(c, &request).map_err(Fail::Store);
+            run_now(card::execute(&SqliteTx(c), &request, authorize))
+        })
+        .await
     }
 
     async fn expire(&self, now_s: i64) -> Result<Expired, StoreError> {
-        self.write(move |c| ops::expire(c, now_s)).await
+        self.write(move |c| {
+            let expired = run_now(card::expire(&SqliteTx(c), now_s))?;
+            let checkouts_expired = checkout::expire_checkouts(c, now_s)?;
+            Ok(Expired {
+                checkouts_expired,
+                ..expired
+            })
+        })
+        .await
     }
 
     async fn account(&self, account_id: i64) -> Result<Option<AccountView>, StoreError> {
-        let sql = crate::rows::ACCOUNT.sqlite();
-        self.read(move |c| read::first(c, sql, [account_id])).await
+        let sql = &crate::rows::ACCOUNT;
+        self.read(move |c| run_now(first(&SqliteTx(c), sql, args![account_id])))
+            .await
     }
 
     async fn client_numbers(
@@ -26,8 +44,8 @@ impl CardPayments for SqliteStore {
         client_id: i64,
         limit: u32,
     ) -> Result<Vec<NumberView>, StoreError> {
-        let sql = crate::rows::CLIENT_NUMBERS.sqlite();
-        self.read(move |c| read::all(c, sql, rusqlite::params![client_id, limit]))
+        let sql = &crate::rows::CLIENT_NUMBERS;
+        self.read(move |c| run_now(all(&SqliteTx(c), sql, args![client_id, limit])))
             .await
     }
 
@@ -36,7 +54,13 @@ impl CardPayments for SqliteStore {
         merchant_id: i64,
         authorization_id: i64,
     ) -> Result<Option<AuthorizationView>, StoreError> {
-        self.read(move |c| ops::authorization(c, merchant_id, authorization_id))
-            .await
+        self.read(move |c| {
+            run_now(reads::authorization(
+                &SqliteTx(c),
+                merchant_id,
+                authorization_id,
+            ))
+        })
+        .await
     }
 }
