@@ -23,9 +23,6 @@ macro_rules! client_tables {
 }
 pub(crate) use {client_columns, client_tables};
 
-/// `SELECT` of the columns [`ClientRecord`] reads from their tables; a condition on `c` follows.
-pub(crate) const CLIENT_SELECT: &str = concat!("SELECT ", client_columns!(), client_tables!());
-
 pub(crate) static CLIENTS: Sql = Sql::new(concat!(
     "SELECT ",
     client_columns!(),
@@ -168,10 +165,6 @@ macro_rules! authorization_columns {
 }
 
 pub(crate) use authorization_columns;
-
-/// The columns [`AuthorizationView`] reads, of `authorizations au` and `numbers n`; others
-/// may follow them.
-pub(crate) const AUTHORIZATION_COLUMNS: &str = authorization_columns!();
 
 pub(crate) static AUTHORIZATION: Sql = Sql::new(concat!(
     "SELECT ",

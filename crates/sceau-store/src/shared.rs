@@ -460,16 +460,6 @@ pub(crate) fn unlock_columns(state: &crate::model::UnlockState) -> (Option<Vec<u
         None => (None, None),
     }
 }
-/// What one address was sent within the window, by kind, and how many of the merchant
-/// numbers `?3`/`$3` asked for (`merchant_id = NULL` matches none): rows of `kind`, count,
-/// count of that merchant's, for [`sent_this_hour`]. Both backends run it in the
-/// transaction that would queue one more message (parameters: address, since, merchant).
-pub(crate) const SENT_THIS_HOUR_SQLITE: &str = "SELECT kind, count(*), \
-     coalesce(sum(CASE WHEN merchant_id = ?3 THEN 1 ELSE 0 END), 0) \
-     FROM messages WHERE address = ?1 AND created_at > ?2 GROUP BY kind";
-pub(crate) const SENT_THIS_HOUR_POSTGRES: &str = "SELECT kind, count(*), \
-     coalesce(sum(CASE WHEN merchant_id = $3 THEN 1 ELSE 0 END), 0)::BIGINT \
-     FROM messages WHERE address = $1 AND created_at > $2 GROUP BY kind";
 
 /// The tally of [`SENT_THIS_HOUR_SQLITE`]'s rows.
 pub(crate) fn sent_this_hour(
@@ -486,13 +476,6 @@ pub(crate) fn sent_this_hour(
     }
     Ok(sent)
 }
-
-/// Distinct clients (addresses) merchant `?1`/`$1` had numbers sent to within the window
-/// (since `?2`), and whether address `?3` is one of them.
-pub(crate) const CLIENTS_THIS_HOUR_SQLITE: &str = "SELECT count(DISTINCT address), \
-     coalesce(max(address = ?3), 0) FROM messages WHERE merchant_id = ?1 AND created_at > ?2";
-pub(crate) const CLIENTS_THIS_HOUR_POSTGRES: &str = "SELECT count(DISTINCT address), \
-     coalesce(bool_or(address = $3), false) FROM messages WHERE merchant_id = $1 AND created_at > $2";
 
 /// What signing in on a checkout does, from what the store read in its transaction: the
 /// checkout (`view` and its `facts`), the client, and how many checkouts they hold now.

@@ -319,34 +319,6 @@ impl<'a> FromSql<'a> for Present {
     }
 }
 
-/// Runs `sql` (SQLite's form) and decodes every row.
-pub(crate) fn sqlite_all<T>(
-    connection: &rusqlite::Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    decode: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    let mut statement = connection.prepare_cached(sql)?;
-    let mut rows = statement.query(params)?;
-    let mut all = Vec::new();
-    while let Some(row) = rows.next()? {
-        all.push(decode(row)?);
-    }
-    Ok(all)
-}
-
-/// Runs `sql` (SQLite's form) and decodes its first row, if any.
-pub(crate) fn sqlite_first<T>(
-    connection: &rusqlite::Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    decode: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
-) -> Result<Option<T>, StoreError> {
-    let mut statement = connection.prepare_cached(sql)?;
-    let mut rows = statement.query(params)?;
-    rows.next()?.map(decode).transpose()
-}
-
 /// A decoding failure where rusqlite wants its own error (inside its closures); it comes
 /// back out as the same [`StoreError`] (see `From<rusqlite::Error>`).
 pub(crate) fn into_sqlite(error: StoreError) -> rusqlite::Error {

@@ -305,13 +305,6 @@ pub(super) async fn write_all(c: &Conn, events: Vec<Event>) -> Result<Vec<Eviden
     chained.check(&row, 0)
 }
 
-pub(super) async fn write(c: &Conn, event: Event) -> Result<EvidenceRecord, Fail> {
-    write_all(c, vec![event])
-        .await?
-        .pop()
-        .ok_or_else(|| super::corrupt("evidence row written"))
-}
-
 use super::command::Guard;
 use super::{PgTx, PostgresStore};
 use crate::capabilities::Evidence;

@@ -32,7 +32,6 @@ mod ops;
 mod outbox;
 mod parties;
 mod payments;
-mod read;
 pub mod schema;
 pub mod scratch;
 mod sign_in;

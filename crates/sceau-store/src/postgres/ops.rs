@@ -5,23 +5,18 @@
 //! state, floor), so the database refuses a write that would break a rule even if the
 //! locking above were ever wrong.
 
-use super::read::{self, AUTHORIZATION_COLUMNS, NUMBER_COLUMNS, authorization_row, number_row};
+use crate::rows::NUMBER_COLUMNS;
+use crate::sql::Decode;
 use super::{Conn, Fail, col, exec, one_row, opt_row, rows};
-use super::{certificates, evidence};
+use super::evidence;
 use crate::StoreError;
 use crate::error::stored_count;
 use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
 use crate::ops::card_payments::{replayed, to_stored};
-use crate::shared::unlock_columns;
-use crate::shared::{
-    NumberForAuthorization, SENT_THIS_HOUR_POSTGRES, approved_authorization, authorization_plan,
-    bank_columns, declined, sent_this_hour,
-};
+use crate::shared::{NumberForAuthorization, approved_authorization, authorization_plan, declined};
 use sceau_domain::decline::Decline;
-use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy::{AuthorizationPlan, Holder, NumberUsage};
-use sceau_domain::reach::{self, MessageBudget, MessageKind, TooMany};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -101,18 +96,6 @@ async fn find_merchant_account(
     .transpose()
 }
 
-/// The merchant's settlement account for `currency`, opened on first use.
-pub(super) async fn merchant_account(
-    c: &Conn,
-    merchant_id: i64,
-    currency: &str,
-) -> Result<i64, Fail> {
-    match find_merchant_account(c, merchant_id, currency).await? {
-        Some(id) => Ok(id),
-        None => open_merchant_account(c, merchant_id, currency).await,
-    }
-}
-
 /// Opens the merchant's settlement account for `currency` (or finds the one another
 /// instance has just opened).
 async fn open_merchant_account(c: &Conn, merchant_id: i64, currency: &str) -> Result<i64, Fail> {
@@ -126,178 +109,6 @@ async fn open_merchant_account(c: &Conn, merchant_id: i64, currency: &str) -> Re
     find_merchant_account(c, merchant_id, currency)
         .await?
         .ok_or_else(|| Fail::Store(StoreError::Corrupt("merchant account not opened".into())))
-}
-
-/// A movement between two accounts of one currency.
-struct Transfer<'a> {
-    debit: i64,
-    credit: i64,
-    amount: i64,
-    currency: &'a str,
-    kind: &'a str,
-    authorization_id: Option<i64>,
-    now_s: i64,
-}
-
-/// Posts a transfer: moves `amount` from `debit` to `credit` and records it. The debit
-/// side's floor is enforced by the update's condition, not by an earlier read.
-async fn post_transfer(c: &Conn, transfer: &Transfer<'_>) -> Result<i64, Fail> {
-    let Transfer {
-        debit,
-        credit,
-        amount,
-        currency,
-        kind,
-        authorization_id,
-        now_s,
-    } = *transfer;
-    let debited = exec(
-        c,
-        "UPDATE accounts SET balance = balance - $2 WHERE id = $1 AND currency = $3 \
-         AND (kind <> 'client' OR balance - held - $2 >= -credit_limit)",
-        &[&debit, &amount, &currency],
-    )
-    .await?;
-    let credited = exec(
-        c,
-        "UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND currency = $3",
-        &[&credit, &amount, &currency],
-    )
-    .await?;
-    if debited != 1 || credited != 1 {
-        return Err(Fail::Store(StoreError::Corrupt(format!(
-            "transfer {debit} -> {credit} refused by the ledger"
-        ))));
-    }
-    let row = one_row(
-        c,
-        "INSERT INTO transfers (debit_account, credit_account, amount, currency, kind, authorization_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        &[&debit, &credit, &amount, &currency, &kind, &authorization_id, &now_s],
-    )
-    .await?;
-    col(&row, 0)
-}
-
-/// Queues a notice to a client (it counts against their budget but is never refused,
-/// so it needs no lock).
-pub(super) async fn enqueue_message(
-    c: &Conn,
-    message: &NewMessage,
-    now_s: i64,
-) -> Result<i64, Fail> {
-    enqueue(c, message, MessageKind::Notice, None, now_s).await
-}
-
-/// Queues a message of `kind`; a number a merchant asked for names `merchant_id`.
-pub(super) async fn enqueue(
-    c: &Conn,
-    message: &NewMessage,
-    kind: MessageKind,
-    merchant_id: Option<i64>,
-    now_s: i64,
-) -> Result<i64, Fail> {
-    col(
-        &one_row(
-            c,
-            "INSERT INTO messages (address, sealed_body, state, kind, merchant_id, created_at, updated_at) \
-             VALUES ($1, $2, 'pending', $3, $4, $5, $5) RETURNING id",
-            &[
-                &message.address,
-                &message.sealed_body,
-                &kind.as_str(),
-                &merchant_id,
-                &now_s,
-            ],
-        )
-        .await?,
-        0,
-    )
-}
-
-/// Whether `budget` lets one more message of `kind` go to `address` now, counting what
-/// the address was sent within the window. Called under the client's account lock, which
-/// every command that may queue a refusable message to them takes.
-pub(super) async fn budget_allows(
-    c: &Conn,
-    address: &str,
-    kind: MessageKind,
-    merchant_id: Option<i64>,
-    budget: &MessageBudget,
-    now_s: i64,
-) -> Result<Result<(), TooMany>, Fail> {
-    let since_s = now_s - reach::WINDOW_S;
-    let found = rows(
-        c,
-        SENT_THIS_HOUR_POSTGRES,
-        &[&address, &since_s, &merchant_id],
-    )
-    .await?;
-    let counts = found
-        .iter()
-        .map(|row| Ok((col(row, 0)?, col(row, 1)?, col(row, 2)?)))
-        .collect::<Result<Vec<(String, i64, i64)>, Fail>>()?;
-    Ok(reach::may_send(budget, &sent_this_hour(counts)?, kind))
-}
-
-/// Whether the client dealt with the merchant (see [`record_merchant_client`]).
-pub(super) async fn merchant_knows_client(
-    c: &Conn,
-    merchant_id: i64,
-    client_id: i64,
-) -> Result<bool, Fail> {
-    Ok(opt_row(
-        c,
-        "SELECT 1 FROM merchant_clients WHERE merchant_id = $1 AND client_id = $2",
-        &[&merchant_id, &client_id],
-    )
-    .await?
-    .is_some())
-}
-
-/// Records that the client dealt with the merchant (paid it, or signed in on one of its
-/// checkouts): from now on the merchant may have numbers sent to them. Written under
-/// the client's account lock.
-pub(super) async fn record_merchant_client(
-    c: &Conn,
-    merchant_id: i64,
-    client_id: i64,
-    now_s: i64,
-) -> Result<(), Fail> {
-    exec(
-        c,
-        "INSERT INTO merchant_clients (merchant_id, client_id, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (merchant_id, client_id) DO NOTHING",
-        &[&merchant_id, &client_id, &now_s],
-    )
-    .await?;
-    Ok(())
-}
-
-const IDEMPOTENCY_SELECT: &str =
-    "SELECT request_hash, outcome FROM idempotency WHERE merchant_id = $1 AND key = $2";
-
-/// Compares a stored idempotency row with the request: its stored answer if the request
-/// is the same, a refusal if it is another.
-fn replay_of(
-    row: Option<tokio_postgres::Row>,
-    idempotency: &IdempotencyKey,
-) -> Result<Option<String>, Fail> {
-    let Some(row) = row else { return Ok(None) };
-    let request_hash: Vec<u8> = col(&row, 0)?;
-    if request_hash != idempotency.request_hash {
-        return Err(Fail::Store(StoreError::IdempotencyMismatch));
-    }
-    Ok(Some(col(&row, 1)?))
-}
-
-pub(super) async fn idempotent_replay(
-    c: &Conn,
-    merchant_id: i64,
-    idempotency: &IdempotencyKey,
-) -> Result<Option<String>, Fail> {
-    let row = opt_row(c, IDEMPOTENCY_SELECT, &[&merchant_id, &idempotency.key]).await?;
-    replay_of(row, idempotency)
 }
 
 const IDEMPOTENCY_INSERT: &str = "INSERT INTO idempotency (merchant_id, key, request_hash, outcome, created_at) \
@@ -340,7 +151,7 @@ pub(super) async fn record_idempotency(
 fn number_for_authorization(
     row: &tokio_postgres::Row,
 ) -> Result<(NumberForAuthorization, i64), Fail> {
-    let view = number_row(row)?;
+    let view = NumberView::decode(row)?;
     let failed_tries: i64 = col(row, 19)?;
     let holder_failures: i64 = col(row, 23)?;
     let balance: i64 = col(row, 24)?;
@@ -480,7 +291,7 @@ async fn read_for_authorizations(
     // approval writes.
     let sql = format!(
         "SELECT x.*, (SELECT id FROM accounts WHERE kind = 'merchant' AND owner_id = r.merchant \
-         AND currency = r.currency), i.request_hash, i.outcome, nextval('authorizations_id_seq'), r.ord, \
+         AND currency = r.currency) AS payee_account, i.request_hash, i.outcome, nextval('authorizations_id_seq'), r.ord, \
          nextval('evidence_id_seq') \
          FROM unnest($1::BYTEA[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) WITH ORDINALITY \
          AS r (fingerprint, merchant, currency, key, ord) \
@@ -838,84 +649,4 @@ fn check_approval_counts(row: &tokio_postgres::Row, expected: usize) -> Result<(
 enum Decided {
     Done(Outcome),
     Approve(Box<Approval>),
-}
-
-pub(super) struct AuthorizationRow {
-    pub(super) view: AuthorizationView,
-    pub(super) debit_account: i64,
-    pub(super) credit_account: i64,
-}
-
-pub(super) async fn authorization_row_of(
-    c: &Conn,
-    merchant_id: i64,
-    authorization_id: i64,
-) -> Result<Option<AuthorizationRow>, Fail> {
-    let sql = format!(
-        "SELECT {AUTHORIZATION_COLUMNS}, au.debit_account, au.credit_account FROM authorizations au \
-         JOIN numbers n ON n.id = au.number_id WHERE au.id = $1 AND au.merchant_id = $2"
-    );
-    let Some(row) = opt_row(c, &sql, &[&authorization_id, &merchant_id]).await? else {
-        return Ok(None);
-    };
-    Ok(Some(AuthorizationRow {
-        view: authorization_row(&row)?,
-        debit_account: col(&row, 13)?,
-        credit_account: col(&row, 14)?,
-    }))
-}
-
-fn authorization_changed() -> Fail {
-    Fail::Store(StoreError::Conflict("authorization_changed_concurrently"))
-}
-
-/// Releases an authorization's hold and moves it out of `authorized`, on condition that
-/// it is still `authorized` (so a hold is released at most once).
-pub(super) async fn release_hold(
-    c: &Conn,
-    row: &AuthorizationRow,
-    new_state: AuthorizationState,
-    captured: i64,
-    now_s: i64,
-) -> Result<(), Fail> {
-    let moved = exec(
-        c,
-        "UPDATE authorizations SET state = $2, captured = $3, updated_at = $4 WHERE id = $1 AND state = 'authorized'",
-        &[&row.view.id, &new_state.as_str(), &captured, &now_s],
-    )
-    .await?;
-    let released = exec(
-        c,
-        "UPDATE accounts SET held = held - $2 WHERE id = $1 AND held >= $2",
-        &[&row.debit_account, &row.view.amount],
-    )
-    .await?;
-    if moved != 1 || released != 1 {
-        return Err(authorization_changed());
-    }
-    let released_by = records::released_by(new_state, captured);
-    evidence::write(c, records::authorization(&row.view, released_by, now_s)?).await?;
-    Ok(())
-}
-
-/// Captures `amount` of a held authorization: releases the hold and posts the transfer.
-pub(super) async fn capture_row(
-    c: &Conn,
-    row: &AuthorizationRow,
-    amount: i64,
-    now_s: i64,
-) -> Result<(), Fail> {
-    release_hold(c, row, AuthorizationState::Captured, amount, now_s).await?;
-    record_merchant_client(c, row.view.merchant_id, row.view.client_id, now_s).await?;
-    let capture = Transfer {
-        debit: row.debit_account,
-        credit: row.credit_account,
-        amount,
-        currency: &row.view.currency,
-        kind: "capture",
-        authorization_id: Some(row.view.id),
-        now_s,
-    };
-    post_transfer(c, &capture).await?;
-    Ok(())
 }

@@ -11,7 +11,6 @@ mod ops;
 mod outbox;
 mod parties;
 mod payments;
-mod read;
 pub mod schema;
 mod sign_in;
 mod signatures;
