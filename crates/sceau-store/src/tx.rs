@@ -80,7 +80,7 @@ pub(crate) fn broken(what: &str) -> Fail {
 /// A parameter of a statement, for either driver. Integers adapt to the column's width
 /// on PostgreSQL (`SMALLINT`, `INTEGER`, `BIGINT`); an unsigned value too large for a
 /// signed 64-bit column is refused, never wrapped.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub(crate) enum Value<'a> {
     Null,
     Int(i64),
@@ -91,6 +91,21 @@ pub(crate) enum Value<'a> {
     /// Integers for one statement to take many rows: a `BIGINT[]` on PostgreSQL
     /// (`unnest`, `ANY`), a JSON array on SQLite (`json_each`).
     Ids(&'a [i64]),
+}
+
+/// Says what a parameter is, never what it holds: parameters carry seals' nonces, token
+/// hashes and sealed messages, which must not reach a log.
+impl std::fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Int(_) | Value::Unsigned(_) => f.write_str("integer"),
+            Value::Bool(_) => f.write_str("boolean"),
+            Value::Text(text) => write!(f, "text of {} bytes", text.len()),
+            Value::Bytes(bytes) => write!(f, "{} bytes", bytes.len()),
+            Value::Ids(ids) => write!(f, "{} ids", ids.len()),
+        }
+    }
 }
 
 macro_rules! signed {

@@ -324,7 +324,8 @@ static NUMBERS_EXPIRED_LOCKED: Sql = Sql::new(
 
 /// Releases the holds due by `now_s` (a checkout's too) and expires the numbers past
 /// their validity; where the backend locks rows, only on the accounts locked for this
-/// sweep (the rest wait for the next one). The checkouts are the caller's to expire.
+/// sweep (the rest wait for the next one). Then ends the checkouts past their time (a
+/// checkout's hold expires when the checkout does: released above).
 pub(crate) async fn expire(tx: &impl Tx, now_s: i64) -> Result<Expired, Fail> {
     let locked = tx.locks_rows().then(|| tx.locked());
     let (due, values) = match locked {
@@ -352,6 +353,7 @@ pub(crate) async fn expire(tx: &impl Tx, now_s: i64) -> Result<Expired, Fail> {
         }
         None => tx.execute(&NUMBERS_EXPIRED, args![now_s]).await?,
     };
+    expired.checkouts_expired = crate::ops::checkouts::expire_checkouts(tx, now_s).await?;
     Ok(expired)
 }
 

@@ -4,36 +4,13 @@
 //! its checkout changed by another batch fails and reruns on what is stored now.
 
 use super::command::Guard;
-use super::{Conn, PgTx, PostgresStore};
+use super::{PgTx, PostgresStore};
 use crate::StoreError;
 use crate::capabilities::Checkouts;
 use crate::model::*;
-use crate::ops::{checkouts as ops, webhooks};
-use crate::tx::Fail;
+use crate::ops::checkouts as ops;
 use async_trait::async_trait;
 use futures_util::FutureExt;
-
-/// Ends the checkouts whose time has passed, in the sweep's command.
-pub(super) async fn expire_checkouts(c: &Conn, now_s: i64) -> Result<u64, Fail> {
-    ops::expire_checkouts(&PgTx::new(c, &[]), now_s).await
-}
-
-pub(super) async fn claim_webhooks(
-    c: &Conn,
-    now_s: i64,
-    lease_s: i64,
-    limit: u32,
-) -> Result<Vec<WebhookDelivery>, Fail> {
-    webhooks::claim(&PgTx::new(c, &[]), now_s, lease_s, limit).await
-}
-
-pub(super) async fn mark_webhook(
-    c: &Conn,
-    webhook_id: i64,
-    result: &WebhookResult,
-) -> Result<(), Fail> {
-    webhooks::mark(&PgTx::new(c, &[]), webhook_id, result).await
-}
 
 #[async_trait]
 impl Checkouts for PostgresStore {

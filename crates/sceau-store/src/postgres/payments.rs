@@ -44,16 +44,7 @@ impl CardPayments for PostgresStore {
 
     async fn expire(&self, now_s: i64) -> Result<Expired, StoreError> {
         self.write(Guard::Expiry(now_s), now_s, |c, now_s, locked| {
-            async move {
-                let expired = card::expire(&PgTx::new(c, locked), *now_s).await?;
-                // A checkout's hold expires when the checkout does: released above.
-                let checkouts_expired = checkout::expire_checkouts(c, *now_s).await?;
-                Ok(Expired {
-                    checkouts_expired,
-                    ..expired
-                })
-            }
-            .boxed()
+            async move { card::expire(&PgTx::new(c, locked), *now_s).await }.boxed()
         })
         .await
     }

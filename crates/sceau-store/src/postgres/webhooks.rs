@@ -1,6 +1,7 @@
 //! Signed notices to merchants' servers, queued with their event, claimed and marked by the deliverer.
 
 use super::*;
+use crate::ops::webhooks;
 
 #[async_trait]
 impl Webhooks for PostgresStore {
@@ -10,15 +11,15 @@ impl Webhooks for PostgresStore {
         lease_s: i64,
         limit: u32,
     ) -> Result<Vec<WebhookDelivery>, StoreError> {
-        self.write(Guard::Nothing, (now_s, lease_s, limit), |c, d, _| {
-            super::checkout::claim_webhooks(c, d.0, d.1, d.2).boxed()
+        self.write(Guard::Nothing, (now_s, lease_s, limit), |c, d, locked| {
+            async move { webhooks::claim(&PgTx::new(c, locked), d.0, d.1, d.2).await }.boxed()
         })
         .await
     }
 
     async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError> {
-        self.write(Guard::Nothing, (webhook_id, result), |c, d, _| {
-            super::checkout::mark_webhook(c, d.0, &d.1).boxed()
+        self.write(Guard::Nothing, (webhook_id, result), |c, d, locked| {
+            async move { webhooks::mark(&PgTx::new(c, locked), d.0, &d.1).await }.boxed()
         })
         .await
     }

@@ -6,37 +6,10 @@ use super::{SqliteStore, SqliteTx};
 use crate::StoreError;
 use crate::capabilities::Checkouts;
 use crate::model::*;
-use crate::ops::{checkouts as ops, webhooks};
+use crate::ops::checkouts as ops;
 use crate::tx::run_now;
 use async_trait::async_trait;
-use rusqlite::Connection;
 
-/// Ends the checkouts whose time has passed, in the sweep's command.
-pub(super) fn expire_checkouts(connection: &Connection, now_s: i64) -> Result<u64, StoreError> {
-    run_now(ops::expire_checkouts(&SqliteTx(connection), now_s))
-}
-
-pub(super) fn claim_webhooks(
-    connection: &Connection,
-    now_s: i64,
-    lease_s: i64,
-    limit: u32,
-) -> Result<Vec<WebhookDelivery>, StoreError> {
-    run_now(webhooks::claim(
-        &SqliteTx(connection),
-        now_s,
-        lease_s,
-        limit,
-    ))
-}
-
-pub(super) fn mark_webhook(
-    connection: &Connection,
-    webhook_id: i64,
-    result: &WebhookResult,
-) -> Result<(), StoreError> {
-    run_now(webhooks::mark(&SqliteTx(connection), webhook_id, result))
-}
 
 #[async_trait]
 impl Checkouts for SqliteStore {

@@ -22,15 +22,8 @@ impl CardPayments for SqliteStore {
     }
 
     async fn expire(&self, now_s: i64) -> Result<Expired, StoreError> {
-        self.write(move |c| {
-            let expired = run_now(card::expire(&SqliteTx(c), now_s))?;
-            let checkouts_expired = checkout::expire_checkouts(c, now_s)?;
-            Ok(Expired {
-                checkouts_expired,
-                ..expired
-            })
-        })
-        .await
+        self.write(move |c| run_now(card::expire(&SqliteTx(c), now_s)))
+            .await
     }
 
     async fn account(&self, account_id: i64) -> Result<Option<AccountView>, StoreError> {

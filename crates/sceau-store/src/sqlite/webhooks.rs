@@ -1,6 +1,8 @@
 //! Signed notices to merchants' servers, queued with their event, claimed and marked by the deliverer.
 
 use super::*;
+use crate::ops::webhooks;
+use crate::tx::run_now;
 
 #[async_trait]
 impl Webhooks for SqliteStore {
@@ -10,12 +12,12 @@ impl Webhooks for SqliteStore {
         lease_s: i64,
         limit: u32,
     ) -> Result<Vec<WebhookDelivery>, StoreError> {
-        self.write(move |c| checkout::claim_webhooks(c, now_s, lease_s, limit))
+        self.write(move |c| run_now(webhooks::claim(&SqliteTx(c), now_s, lease_s, limit)))
             .await
     }
 
     async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError> {
-        self.write(move |c| checkout::mark_webhook(c, webhook_id, &result))
+        self.write(move |c| run_now(webhooks::mark(&SqliteTx(c), webhook_id, &result)))
             .await
     }
 }
