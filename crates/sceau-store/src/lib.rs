@@ -22,8 +22,8 @@ pub mod postgres;
 mod rows;
 mod shared;
 mod sql;
-mod tx;
 pub mod sqlite;
+mod tx;
 
 pub use capabilities::*;
 pub use error::StoreError;

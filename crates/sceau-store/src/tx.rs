@@ -233,7 +233,22 @@ impl tokio_postgres::types::ToSql for Value<'_> {
         type_: &tokio_postgres::types::Type,
         out: &mut bytes::BytesMut,
     ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        use tokio_postgres::types::{IsNull, Type};
+        use tokio_postgres::types::{IsNull, ToSql, Type};
+        // What the driver would check from the Rust type, checked from the value: a
+        // parameter of another type is refused, never written as something else.
+        let fits = match self {
+            Value::Null => true,
+            Value::Int(_) | Value::Unsigned(_) => {
+                matches!(*type_, Type::INT2 | Type::INT4 | Type::INT8)
+            }
+            Value::Bool(_) => *type_ == Type::BOOL,
+            Value::Text(_) => <&str as ToSql>::accepts(type_),
+            Value::Bytes(_) => <&[u8] as ToSql>::accepts(type_),
+            Value::Ids(_) => *type_ == Type::INT8_ARRAY,
+        };
+        if !fits {
+            return Err(format!("a parameter ({self:?}) where {type_} belongs").into());
+        }
         let integer = |value: i64, out: &mut bytes::BytesMut| match *type_ {
             Type::INT2 => i16::try_from(value)?.to_sql(type_, out),
             Type::INT4 => i32::try_from(value)?.to_sql(type_, out),
@@ -281,7 +296,8 @@ pub(crate) trait Tx {
         T: Send,
         F: FnMut(&Self::Row<'_>) -> Result<T, StoreError> + Send;
 
-    /// Runs `sql` and decodes its first row, if any, with `decode`.
+    /// Runs `sql`, which finds at most one row (a key, `LIMIT 1` or an aggregate:
+    /// PostgreSQL refuses a second), and decodes it with `decode`.
     fn row<T, F>(
         &self,
         sql: &Sql,
@@ -355,7 +371,9 @@ pub(crate) async fn scalar<T: crate::sql::Column + Send>(
 
 /// Drives an operation on SQLite's writer or a reader to its end: every future of the
 /// SQLite [`Tx`] is ready when made, so one poll completes it.
-pub(crate) fn run_now<T>(operation: impl Future<Output = Result<T, Fail>>) -> Result<T, StoreError> {
+pub(crate) fn run_now<T>(
+    operation: impl Future<Output = Result<T, Fail>>,
+) -> Result<T, StoreError> {
     let mut operation = std::pin::pin!(operation);
     let mut context = std::task::Context::from_waker(std::task::Waker::noop());
     match operation.as_mut().poll(&mut context) {

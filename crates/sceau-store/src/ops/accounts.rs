@@ -19,9 +19,8 @@ pub(crate) async fn funding_account(tx: &impl Tx, currency: &str) -> Result<i64,
         .ok_or_else(|| broken("funding account not opened"))
 }
 
-static MERCHANT: Sql = Sql::new(
-    "SELECT id FROM accounts WHERE kind = 'merchant' AND owner_id = $1 AND currency = $2",
-);
+static MERCHANT: Sql =
+    Sql::new("SELECT id FROM accounts WHERE kind = 'merchant' AND owner_id = $1 AND currency = $2");
 static OPEN_MERCHANT: Sql = Sql::new(
     "INSERT INTO accounts (kind, owner_id, currency) VALUES ('merchant', $1, $2) \
      ON CONFLICT (owner_id, currency) WHERE kind = 'merchant' DO NOTHING",

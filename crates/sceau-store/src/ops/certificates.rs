@@ -1,12 +1,12 @@
 //! The white room's certificates: recorded at enrolment or on their own, revoked, and
 //! (disposable ones) used once.
 
+use crate::StoreError;
 use crate::evidence;
 use crate::model::*;
 use crate::shared::{use_refused, use_verdict};
 use crate::sql::{Decode, ReadRow, Sql, corrupt};
 use crate::tx::{Fail, Tx, all, args, broken, first, record, scalar};
-use crate::StoreError;
 
 macro_rules! columns {
     () => {
@@ -60,7 +60,9 @@ pub(crate) async fn insert(
         certificate.now_s
     ];
     match tx.execute(&INSERT, values).await {
-        Err(fail) if fail.is_unique_violation("certificates.key_label", "certificates_key_label_key") => {
+        Err(fail)
+            if fail.is_unique_violation("certificates.key_label", "certificates_key_label_key") =>
+        {
             Err(StoreError::Conflict("certificate_key_taken").into())
         }
         Err(fail) if fail.is_unique_violation("certificates.serial", "certificates_pkey") => {
@@ -151,10 +153,7 @@ static REVOKED: Sql = Sql::new(concat!(
 ));
 
 /// The revoked certificates not yet expired at `now_s` (a CRL's entries).
-pub(crate) async fn revocations(
-    tx: &impl Tx,
-    now_s: i64,
-) -> Result<Vec<CertificateRecord>, Fail> {
+pub(crate) async fn revocations(tx: &impl Tx, now_s: i64) -> Result<Vec<CertificateRecord>, Fail> {
     all(tx, &REVOKED, args![now_s]).await
 }
 
@@ -166,7 +165,11 @@ static FOR_USE: Sql = Sql::each(
         columns!(),
         " FROM certificates WHERE serial = $1 FOR UPDATE"
     ),
-    concat!("SELECT ", columns!(), " FROM certificates WHERE serial = ?1"),
+    concat!(
+        "SELECT ",
+        columns!(),
+        " FROM certificates WHERE serial = ?1"
+    ),
 );
 static USE: Sql = Sql::new(
     "UPDATE certificates SET used_at = $2, revoked_at = $3, revocation_reason = $4 \

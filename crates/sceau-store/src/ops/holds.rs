@@ -60,7 +60,10 @@ pub(crate) async fn release_hold(
     now_s: i64,
 ) -> Result<(), Fail> {
     let moved = tx
-        .execute(&MOVE, args![row.view.id, new_state.as_str(), captured, now_s])
+        .execute(
+            &MOVE,
+            args![row.view.id, new_state.as_str(), captured, now_s],
+        )
         .await?;
     let released = tx
         .execute(&RELEASE, args![row.debit_account, row.view.amount])
@@ -106,9 +109,8 @@ pub(crate) async fn of_checkout(tx: &impl Tx, authorization_id: i64) -> Result<b
     Ok(found.is_some())
 }
 
-static IDEMPOTENCY: Sql = Sql::new(
-    "SELECT request_hash, outcome FROM idempotency WHERE merchant_id = $1 AND key = $2",
-);
+static IDEMPOTENCY: Sql =
+    Sql::new("SELECT request_hash, outcome FROM idempotency WHERE merchant_id = $1 AND key = $2");
 
 /// The stored answer for a merchant's idempotency key, if the key was seen before with
 /// the same request; a different request under the same key is refused.

@@ -134,7 +134,6 @@ pub(crate) async fn merchants(tx: &impl Tx, limit: u32) -> Result<Vec<MerchantRe
     all(tx, &crate::rows::MERCHANTS, args![limit]).await
 }
 
-
 /// The first `limit` clients, by id.
 pub(crate) async fn clients(tx: &impl Tx, limit: u32) -> Result<Vec<ClientRecord>, Fail> {
     all(tx, &crate::rows::CLIENTS, args![limit]).await

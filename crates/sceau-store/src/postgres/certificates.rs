@@ -62,9 +62,13 @@ impl Certificates for PostgresStore {
     }
 
     async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError> {
-        self.write(Guard::Nothing, (serial.to_owned(), now_s), |c, d, locked| {
-            async move { ops::use_once(&PgTx::new(c, locked), &d.0, d.1).await }.boxed()
-        })
+        self.write(
+            Guard::Nothing,
+            (serial.to_owned(), now_s),
+            |c, d, locked| {
+                async move { ops::use_once(&PgTx::new(c, locked), &d.0, d.1).await }.boxed()
+            },
+        )
         .await
     }
 }

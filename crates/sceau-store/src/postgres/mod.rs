@@ -41,9 +41,9 @@ mod webhooks;
 use crate::StoreError;
 use crate::capabilities::*;
 use crate::model::*;
-use async_trait::async_trait;
 use crate::sql::Sql;
 use crate::tx::{Fail, Tx, Value};
+use async_trait::async_trait;
 use command::{Guard, Op, Operation, Output};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::FutureExt;
@@ -98,7 +98,9 @@ impl Fail {
     /// True when the failure is the batch's, not one command's: the connection is gone,
     /// the server is stopping, or the transaction lost a race and must run again.
     fn is_batch_failure(&self) -> bool {
-        let Fail::Postgres(error) = self else { return false };
+        let Fail::Postgres(error) = self else {
+            return false;
+        };
         if error.is_closed() {
             return true;
         }
@@ -118,7 +120,9 @@ impl Fail {
 
     /// True when the connection itself is gone (closed, reset, or ended by the server).
     fn is_connection_lost(&self) -> bool {
-        let Fail::Postgres(error) = self else { return false };
+        let Fail::Postgres(error) = self else {
+            return false;
+        };
         error.is_closed()
             || match error.code() {
                 Some(code) => {
@@ -133,7 +137,9 @@ impl Fail {
     }
 
     fn is_retryable(&self) -> bool {
-        let Fail::Postgres(error) = self else { return false };
+        let Fail::Postgres(error) = self else {
+            return false;
+        };
         matches!(error.code(), Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE
             || *code == SqlState::T_R_DEADLOCK_DETECTED)
     }
@@ -145,28 +151,28 @@ impl Fail {
 /// damaged data is corrupt.
 pub(crate) fn classify(error: tokio_postgres::Error) -> StoreError {
     let Some(db) = error.as_db_error() else {
-            // Without a SQLSTATE: the socket (an outage), or the driver refusing what sceau
-            // gave or got (a parameter of the wrong type, a row count it did not expect).
-            return if from_the_socket(&error) {
-                StoreError::Unavailable(error.to_string())
-            } else {
-                StoreError::Refused(error.to_string())
-            };
+        // Without a SQLSTATE: the socket (an outage), or the driver refusing what sceau
+        // gave or got (a parameter of the wrong type, a row count it did not expect).
+        return if from_the_socket(&error) {
+            StoreError::Unavailable(error.to_string())
+        } else {
+            StoreError::Refused(error.to_string())
         };
-        let detail = format!("{}: {}", db.code().code(), db.message());
-        let code = db.code().code();
-        match code.get(..2).unwrap_or_default() {
-            // Connection, resources, operator intervention, a lost race, system errors.
-            "08" | "53" | "57" | "40" | "58" => StoreError::Unavailable(detail),
-            // Waited too long for a lock, left idle in a transaction by the server, or a
-            // write sent to a primary demoted by a failover.
-            _ if code == "55P03" || code == "25P03" || code == "25006" => {
-                StoreError::Unavailable(detail)
-            }
-            // Damaged data or index; other internal errors are the server's bugs.
-            _ if code == "XX001" || code == "XX002" => StoreError::Corrupt(detail),
-            _ => StoreError::Refused(detail),
+    };
+    let detail = format!("{}: {}", db.code().code(), db.message());
+    let code = db.code().code();
+    match code.get(..2).unwrap_or_default() {
+        // Connection, resources, operator intervention, a lost race, system errors.
+        "08" | "53" | "57" | "40" | "58" => StoreError::Unavailable(detail),
+        // Waited too long for a lock, left idle in a transaction by the server, or a
+        // write sent to a primary demoted by a failover.
+        _ if code == "55P03" || code == "25P03" || code == "25006" => {
+            StoreError::Unavailable(detail)
         }
+        // Damaged data or index; other internal errors are the server's bugs.
+        _ if code == "XX001" || code == "XX002" => StoreError::Corrupt(detail),
+        _ => StoreError::Refused(detail),
+    }
 }
 
 /// True when an error without a SQLSTATE came from the connection (closed, or an I/O
@@ -627,6 +633,77 @@ impl PostgresStore {
     }
 }
 
+/// A PostgreSQL connection as a [`Tx`]: a lane's, inside its batch's transaction, with
+/// the accounts the batch locked for this command; or a reader's.
+pub(crate) struct PgTx<'c> {
+    client: &'c Conn,
+    locked: &'c [i64],
+}
+
+impl<'c> PgTx<'c> {
+    /// A lane's connection, for one command of its batch.
+    fn new(client: &'c Conn, locked: &'c [i64]) -> PgTx<'c> {
+        PgTx { client, locked }
+    }
+
+    /// A reader's connection (no transaction, nothing locked).
+    fn reader(client: &'c Conn) -> PgTx<'c> {
+        PgTx {
+            client,
+            locked: &[],
+        }
+    }
+}
+
+impl Tx for PgTx<'_> {
+    type Row<'r> = Row;
+
+    fn locks_rows(&self) -> bool {
+        true
+    }
+
+    fn locked(&self) -> &[i64] {
+        self.locked
+    }
+
+    async fn rows<T, F>(&self, sql: &Sql, args: &[Value<'_>], each: F) -> Result<Vec<T>, Fail>
+    where
+        T: Send,
+        F: FnMut(&Self::Row<'_>) -> Result<T, StoreError> + Send,
+    {
+        let statement = self.client.prepare_cached(sql.postgres()).await?;
+        let rows = self.client.query(&statement, &params(args)).await?;
+        Ok(rows.iter().map(each).collect::<Result<_, _>>()?)
+    }
+
+    async fn row<T, F>(&self, sql: &Sql, args: &[Value<'_>], decode: F) -> Result<Option<T>, Fail>
+    where
+        T: Send,
+        F: FnOnce(&Self::Row<'_>) -> Result<T, StoreError> + Send,
+    {
+        let statement = self.client.prepare_cached(sql.postgres()).await?;
+        let row = self.client.query_opt(&statement, &params(args)).await?;
+        Ok(row.as_ref().map(decode).transpose()?)
+    }
+
+    async fn execute(&self, sql: &Sql, args: &[Value<'_>]) -> Result<u64, Fail> {
+        let statement = self.client.prepare_cached(sql.postgres()).await?;
+        Ok(self.client.execute(&statement, &params(args)).await?)
+    }
+
+    async fn record(
+        &self,
+        events: Vec<crate::evidence::Event>,
+    ) -> Result<Vec<EvidenceRecord>, Fail> {
+        evidence::write_all(self.client, events).await
+    }
+}
+
+/// The driver's view of a statement's parameters.
+fn params<'a>(args: &'a [Value<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter().map(|arg| arg as &(dyn ToSql + Sync)).collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used)]
 mod tests {
@@ -695,69 +772,4 @@ mod tests {
             "{unreachable:?}"
         );
     }
-}
-
-/// A PostgreSQL connection as a [`Tx`]: a lane's, inside its batch's transaction, with
-/// the accounts the batch locked for this command; or a reader's.
-pub(crate) struct PgTx<'c> {
-    client: &'c Conn,
-    locked: &'c [i64],
-}
-
-impl<'c> PgTx<'c> {
-    /// A lane's connection, for one command of its batch.
-    fn new(client: &'c Conn, locked: &'c [i64]) -> PgTx<'c> {
-        PgTx { client, locked }
-    }
-
-    /// A reader's connection (no transaction, nothing locked).
-    fn reader(client: &'c Conn) -> PgTx<'c> {
-        PgTx { client, locked: &[] }
-    }
-}
-
-impl Tx for PgTx<'_> {
-    type Row<'r> = Row;
-
-    fn locks_rows(&self) -> bool {
-        true
-    }
-
-    fn locked(&self) -> &[i64] {
-        self.locked
-    }
-
-    async fn rows<T, F>(&self, sql: &Sql, args: &[Value<'_>], each: F) -> Result<Vec<T>, Fail>
-    where
-        T: Send,
-        F: FnMut(&Self::Row<'_>) -> Result<T, StoreError> + Send,
-    {
-        let statement = self.client.prepare_cached(sql.postgres()).await?;
-        let rows = self.client.query(&statement, &params(args)).await?;
-        Ok(rows.iter().map(each).collect::<Result<_, _>>()?)
-    }
-
-    async fn row<T, F>(&self, sql: &Sql, args: &[Value<'_>], decode: F) -> Result<Option<T>, Fail>
-    where
-        T: Send,
-        F: FnOnce(&Self::Row<'_>) -> Result<T, StoreError> + Send,
-    {
-        let statement = self.client.prepare_cached(sql.postgres()).await?;
-        let row = self.client.query_opt(&statement, &params(args)).await?;
-        Ok(row.as_ref().map(decode).transpose()?)
-    }
-
-    async fn execute(&self, sql: &Sql, args: &[Value<'_>]) -> Result<u64, Fail> {
-        let statement = self.client.prepare_cached(sql.postgres()).await?;
-        Ok(self.client.execute(&statement, &params(args)).await?)
-    }
-
-    async fn record(&self, events: Vec<crate::evidence::Event>) -> Result<Vec<EvidenceRecord>, Fail> {
-        evidence::write_all(self.client, events).await
-    }
-}
-
-/// The driver's view of a statement's parameters.
-fn params<'a>(args: &'a [Value<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
-    args.iter().map(|arg| arg as &(dyn ToSql + Sync)).collect()
 }

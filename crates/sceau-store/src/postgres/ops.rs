@@ -5,16 +5,16 @@
 //! state, floor), so the database refuses a write that would break a rule even if the
 //! locking above were ever wrong.
 
-use crate::rows::NUMBER_COLUMNS;
-use crate::sql::Decode;
-use super::{Conn, Fail, col, exec, one_row, opt_row, rows};
 use super::evidence;
+use super::{Conn, Fail, col, exec, one_row, opt_row, rows};
 use crate::StoreError;
 use crate::error::stored_count;
 use crate::evidence::{self as records, AuthorizationEvent};
 use crate::model::*;
 use crate::ops::card_payments::{replayed, to_stored};
+use crate::rows::NUMBER_COLUMNS;
 use crate::shared::{NumberForAuthorization, approved_authorization, authorization_plan, declined};
+use crate::sql::Decode;
 use sceau_domain::decline::Decline;
 use sceau_domain::policy::{AuthorizationPlan, Holder, NumberUsage};
 use std::collections::HashMap;

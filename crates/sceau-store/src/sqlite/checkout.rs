@@ -10,7 +10,6 @@ use crate::ops::checkouts as ops;
 use crate::tx::run_now;
 use async_trait::async_trait;
 
-
 #[async_trait]
 impl Checkouts for SqliteStore {
     async fn create_checkout(

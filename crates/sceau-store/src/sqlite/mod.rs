@@ -17,13 +17,13 @@ mod signatures;
 mod webhooks;
 
 use crate::StoreError;
-use crate::sql::Sql;
-use crate::tx::{Fail, Tx, Value};
-use std::future::Future;
 use crate::capabilities::*;
 use crate::model::*;
+use crate::sql::Sql;
+use crate::tx::{Fail, Tx, Value};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -6,13 +6,13 @@
 //! refuses a write that would break single use, a cap or a floor even if two writers
 //! ever raced.
 
-use crate::rows::NUMBER_COLUMNS;
-use crate::sql::{Decode, into_sqlite};
 use crate::StoreError;
 use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
+use crate::rows::NUMBER_COLUMNS;
 use crate::shared::declined;
 use crate::shared::{NumberForAuthorization, approved_authorization, authorization_plan};
+use crate::sql::{Decode, into_sqlite};
 use rusqlite::{Connection, OptionalExtension, params};
 use sceau_domain::decline::Decline;
 use sceau_domain::policy::{AuthorizationPlan, Holder, NumberUsage};
