@@ -302,8 +302,9 @@ async fn refund(
     })
 }
 
-/// Most holds released by one sweep; the next sweep takes the rest.
-const EXPIRY_BATCH_MAX: i64 = 1_000;
+/// Most holds released by one sweep; the next sweep takes the rest (PostgreSQL's sweep
+/// locks the accounts of as many, `command::Guard::Expiry`).
+pub(crate) const EXPIRY_BATCH_MAX: i64 = 1_000;
 
 static DUE: Sql = Sql::new(
     "SELECT id, merchant_id FROM authorizations WHERE state = 'authorized' \
@@ -368,10 +369,6 @@ static USAGE_NEW_STATE: Sql = Sql::new(
     "UPDATE numbers SET state = $3, uses_count = $4, amount_used = $5, failed_tries = $6, \
      merchant_id = COALESCE($7, merchant_id), version = version + 1 WHERE id = $1 AND version = $2",
 );
-static HOLDER_FAILURES: Sql = Sql::new(
-    "UPDATE clients SET consecutive_failures = $2, paused_until = COALESCE($3, paused_until) \
-     WHERE id = $1",
-);
 
 /// An authorization with wrong card details ([`AuthorizationPlan::WrongDetails`]): the
 /// number's failed try, on condition that nobody changed the number since it was read,
@@ -410,7 +407,8 @@ pub(crate) async fn count_wrong_details(
         return Err(Fail::Store(changed));
     }
     let failures = args![client_id, holder_failures, paused_until_s];
-    tx.execute(&HOLDER_FAILURES, failures).await?;
+    tx.execute(&crate::ops::clients::COUNT_FAILURE, failures)
+        .await?;
     Ok(Outcome::Declined {
         decline: Decline::WrongCardDetails,
         paused: paused_until_s.map(|until_s| Paused { client_id, until_s }),

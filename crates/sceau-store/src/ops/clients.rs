@@ -1,4 +1,5 @@
-//! What a wrong seal does to its client, whatever it sealed (a checkout, a signature).
+//! What a wrong seal does to its client, whatever it sealed (a checkout, a signature),
+//! and the statement that records a client's failures.
 
 use crate::error::stored_count;
 use crate::model::*;
@@ -7,7 +8,9 @@ use crate::tx::{Fail, Tx, args, broken, scalar};
 use sceau_domain::policy;
 
 static FAILURES: Sql = Sql::new("SELECT consecutive_failures FROM clients WHERE id = $1");
-static COUNT_FAILURE: Sql = Sql::new(
+/// A client's consecutive failures and the pause they start, if any (`$1` the client;
+/// also what a wrong card detail writes, `ops::card_payments`).
+pub(crate) static COUNT_FAILURE: Sql = Sql::new(
     "UPDATE clients SET consecutive_failures = $2, paused_until = COALESCE($3, paused_until) \
      WHERE id = $1",
 );

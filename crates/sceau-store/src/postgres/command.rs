@@ -40,9 +40,6 @@ pub(super) enum Guard {
     Clearing(String),
 }
 
-/// Most holds (and numbers) released by one sweep; the next sweep takes the rest.
-pub(super) const EXPIRY_BATCH_MAX: i64 = 1_000;
-
 impl Guard {
     /// Which lane the write goes to: writes about the same client, number, authorization
     /// or checkout go to the same lane, so that lanes mostly lock different accounts and
@@ -137,7 +134,7 @@ impl Guard {
                  ORDER BY hold_expires_at LIMIT $2) \
                  UNION (SELECT account_id FROM numbers WHERE state = 'live' AND valid_until <= $1 \
                  ORDER BY valid_until LIMIT $2)",
-                &[now_s, &EXPIRY_BATCH_MAX],
+                &[now_s, &crate::ops::card_payments::EXPIRY_BATCH_MAX],
             )
             .await?),
             Guard::Clearing(currency) => super::clearing::accounts_to_clear(c, currency).await,
