@@ -8,6 +8,7 @@ use crate::model::{
     NumberView, Outcome, Payout, PayoutLine, SealOutcome, SignatureRequestView,
     SignatureSealOutcome, TypedSeal, UseOutcome,
 };
+use crate::sql::Sql;
 use sceau_domain::Currency;
 use sceau_domain::Money;
 use sceau_domain::certificate::{self, OneUse, UseRefusal};
@@ -136,73 +137,95 @@ pub(crate) fn figures(view: &AuthorizationView) -> AuthorizationFigures {
 /// The ledger's rules, each as a query returning the ids of the rows that break it. The
 /// checks group once and join, so that they stay linear in the size of the ledger
 /// without an index per foreign key.
-pub(crate) const LEDGER_CHECKS: &[(&str, &str)] = &[
+pub(crate) static LEDGER_CHECKS: [(&str, Sql); 11] = [
     (
         "client account below its floor",
-        "SELECT id FROM accounts WHERE kind = 'client' AND balance - held < -credit_limit",
+        Sql::new(
+            "SELECT id FROM accounts WHERE kind = 'client' AND balance - held < -credit_limit",
+        ),
     ),
     (
         "held differs from the sum of pending authorizations",
-        "SELECT a.id FROM accounts a LEFT JOIN (SELECT debit_account, SUM(amount) AS total \
-         FROM authorizations WHERE state = 'authorized' GROUP BY debit_account) h ON h.debit_account = a.id \
-         WHERE a.held <> COALESCE(h.total, 0)",
+        Sql::new(
+            "SELECT a.id FROM accounts a LEFT JOIN (SELECT debit_account, SUM(amount) AS total \
+             FROM authorizations WHERE state = 'authorized' GROUP BY debit_account) h ON h.debit_account = a.id \
+             WHERE a.held <> COALESCE(h.total, 0)",
+        ),
     ),
     (
         "balance differs from the sum of its transfers",
-        "SELECT a.id FROM accounts a \
-         LEFT JOIN (SELECT credit_account, SUM(amount) AS total FROM transfers GROUP BY credit_account) c \
-         ON c.credit_account = a.id \
-         LEFT JOIN (SELECT debit_account, SUM(amount) AS total FROM transfers GROUP BY debit_account) d \
-         ON d.debit_account = a.id \
-         WHERE a.balance <> COALESCE(c.total, 0) - COALESCE(d.total, 0)",
+        Sql::new(
+            "SELECT a.id FROM accounts a \
+             LEFT JOIN (SELECT credit_account, SUM(amount) AS total FROM transfers GROUP BY credit_account) c \
+             ON c.credit_account = a.id \
+             LEFT JOIN (SELECT debit_account, SUM(amount) AS total FROM transfers GROUP BY debit_account) d \
+             ON d.debit_account = a.id \
+             WHERE a.balance <> COALESCE(c.total, 0) - COALESCE(d.total, 0)",
+        ),
     ),
     (
         "transfer between accounts of different currencies",
-        "SELECT t.id FROM transfers t JOIN accounts d ON d.id = t.debit_account \
-         JOIN accounts c ON c.id = t.credit_account WHERE d.currency <> t.currency OR c.currency <> t.currency",
+        Sql::new(
+            "SELECT t.id FROM transfers t JOIN accounts d ON d.id = t.debit_account \
+             JOIN accounts c ON c.id = t.credit_account WHERE d.currency <> t.currency OR c.currency <> t.currency",
+        ),
     ),
     (
         "number used beyond its policy",
-        "SELECT id FROM numbers WHERE uses_count > uses_max \
-         OR (amount_rule = 'cap' AND amount_used > amount_limit)",
+        Sql::new(
+            "SELECT id FROM numbers WHERE uses_count > uses_max \
+             OR (amount_rule = 'cap' AND amount_used > amount_limit)",
+        ),
     ),
     (
         "number usage differs from its authorizations",
-        "SELECT n.id FROM numbers n LEFT JOIN (SELECT number_id, COUNT(*) AS uses, SUM(amount) AS total \
-         FROM authorizations GROUP BY number_id) u ON u.number_id = n.id \
-         WHERE n.uses_count <> COALESCE(u.uses, 0) OR n.amount_used <> COALESCE(u.total, 0)",
+        Sql::new(
+            "SELECT n.id FROM numbers n LEFT JOIN (SELECT number_id, COUNT(*) AS uses, SUM(amount) AS total \
+             FROM authorizations GROUP BY number_id) u ON u.number_id = n.id \
+             WHERE n.uses_count <> COALESCE(u.uses, 0) OR n.amount_used <> COALESCE(u.total, 0)",
+        ),
     ),
     (
         "exact-amount number used for another amount",
-        "SELECT au.id FROM authorizations au JOIN numbers n ON n.id = au.number_id \
-         WHERE n.amount_rule = 'exact' AND au.amount <> n.amount_limit",
+        Sql::new(
+            "SELECT au.id FROM authorizations au JOIN numbers n ON n.id = au.number_id \
+             WHERE n.amount_rule = 'exact' AND au.amount <> n.amount_limit",
+        ),
     ),
     (
         "authorization captured or refunded beyond its amount",
-        "SELECT id FROM authorizations WHERE captured > amount OR refunded > captured \
-         OR (state = 'captured') <> (captured > 0)",
+        Sql::new(
+            "SELECT id FROM authorizations WHERE captured > amount OR refunded > captured \
+             OR (state = 'captured') <> (captured > 0)",
+        ),
     ),
     (
         "captured or refunded figures differ from their transfers",
-        "SELECT au.id FROM authorizations au \
-         LEFT JOIN (SELECT authorization_id, SUM(amount) FILTER (WHERE kind = 'capture') AS captured, \
-         SUM(amount) FILTER (WHERE kind = 'refund') AS refunded FROM transfers \
-         WHERE authorization_id IS NOT NULL GROUP BY authorization_id) t ON t.authorization_id = au.id \
-         WHERE au.captured <> COALESCE(t.captured, 0) OR au.refunded <> COALESCE(t.refunded, 0)",
+        Sql::new(
+            "SELECT au.id FROM authorizations au \
+             LEFT JOIN (SELECT authorization_id, SUM(amount) FILTER (WHERE kind = 'capture') AS captured, \
+             SUM(amount) FILTER (WHERE kind = 'refund') AS refunded FROM transfers \
+             WHERE authorization_id IS NOT NULL GROUP BY authorization_id) t ON t.authorization_id = au.id \
+             WHERE au.captured <> COALESCE(t.captured, 0) OR au.refunded <> COALESCE(t.refunded, 0)",
+        ),
     ),
     (
         "payout not from a merchant account to the funding account, in its batch's currency",
-        "SELECT t.id FROM transfers t JOIN accounts d ON d.id = t.debit_account \
-         JOIN accounts c ON c.id = t.credit_account LEFT JOIN clearing_batches b ON b.id = t.clearing_batch_id \
-         WHERE (t.kind = 'payout') <> (t.clearing_batch_id IS NOT NULL) OR (t.kind = 'payout' \
-         AND (d.kind <> 'merchant' OR c.kind <> 'funding' OR b.id IS NULL OR b.currency <> t.currency))",
+        Sql::new(
+            "SELECT t.id FROM transfers t JOIN accounts d ON d.id = t.debit_account \
+             JOIN accounts c ON c.id = t.credit_account LEFT JOIN clearing_batches b ON b.id = t.clearing_batch_id \
+             WHERE (t.kind = 'payout') <> (t.clearing_batch_id IS NOT NULL) OR (t.kind = 'payout' \
+             AND (d.kind <> 'merchant' OR c.kind <> 'funding' OR b.id IS NULL OR b.currency <> t.currency))",
+        ),
     ),
     (
         "clearing batch count or total differs from its payouts",
-        "SELECT b.id FROM clearing_batches b LEFT JOIN (SELECT clearing_batch_id, COUNT(*) AS payouts, \
-         SUM(amount) AS total FROM transfers WHERE clearing_batch_id IS NOT NULL GROUP BY clearing_batch_id) p \
-         ON p.clearing_batch_id = b.id \
-         WHERE b.payouts_count <> COALESCE(p.payouts, 0) OR b.total <> COALESCE(p.total, 0)",
+        Sql::new(
+            "SELECT b.id FROM clearing_batches b LEFT JOIN (SELECT clearing_batch_id, COUNT(*) AS payouts, \
+             SUM(amount) AS total FROM transfers WHERE clearing_batch_id IS NOT NULL GROUP BY clearing_batch_id) p \
+             ON p.clearing_batch_id = b.id \
+             WHERE b.payouts_count <> COALESCE(p.payouts, 0) OR b.total <> COALESCE(p.total, 0)",
+        ),
     ),
 ];
 

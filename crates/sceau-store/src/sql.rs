@@ -63,8 +63,8 @@ impl Sql {
         }
     }
 
-    /// A statement made at run time (a condition or a list chosen by the caller), in
-    /// PostgreSQL's form; it must be [shareable](Sql::new).
+    /// A statement made at run time, in PostgreSQL's form (the tests' own).
+    #[cfg(test)]
     pub(crate) fn built(postgres: String) -> Sql {
         debug_assert!(
             shareable(postgres.as_bytes()),

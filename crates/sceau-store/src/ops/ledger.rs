@@ -19,9 +19,8 @@ pub(crate) async fn check_ledger(tx: &impl Tx) -> Result<LedgerReport, Fail> {
         })
         .await?;
     let mut violations = Vec::new();
-    for (rule, sql) in crate::shared::LEDGER_CHECKS {
-        let check = Sql::built((*sql).to_owned());
-        let ids: Vec<i64> = tx.rows(&check, args![], |row| row.column("id")).await?;
+    for (rule, check) in &crate::shared::LEDGER_CHECKS {
+        let ids: Vec<i64> = tx.rows(check, args![], |row| row.column("id")).await?;
         violations.extend(ids.into_iter().map(|id| format!("{rule}: id {id}")));
     }
     Ok(LedgerReport {
