@@ -6,6 +6,8 @@
 //! case's refusal gets its HTTP status in one place ([`error::status`]).
 
 pub mod api;
+#[cfg(debug_assertions)]
+pub mod described;
 pub mod edge;
 pub mod error;
 pub mod views;
@@ -194,7 +196,7 @@ pub fn router(state: AppState) -> Router {
         .route("/pay/{id}/seal", post(api::pay::seal))
         .route("/pay/{id}/check.svg", get(api::pay::check_image))
         .route("/static/sceau.css", get(api::pages::stylesheet));
-    Router::new()
+    let router = Router::new()
         .merge(merchant)
         .merge(admin)
         .merge(pages)
@@ -212,7 +214,11 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    // Debug builds check every refusal against openapi.json (`described`).
+    #[cfg(debug_assertions)]
+    let router = router.layer(middleware::from_fn(described::check));
+    router
         .layer(DefaultBodyLimit::max(api::BODY_BYTES_MAX))
         .layer(middleware::from_fn(move |request, next| {
             security_headers(secure, request, next)

@@ -125,6 +125,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "number_space_exhausted",
             "store_unavailable",
             "internal",
+            "evidence_changed_concurrently",
         ],
     ),
     (
@@ -162,6 +163,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "unknown_currency",
             "store_unavailable",
             "internal",
+            "evidence_changed_concurrently",
         ],
     ),
     (
@@ -203,6 +205,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "unknown_currency",
             "store_unavailable",
             "internal",
+            "evidence_changed_concurrently",
         ],
     ),
     (
@@ -226,6 +229,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "idempotency_key_reused",
             "store_unavailable",
             "internal",
+            "evidence_changed_concurrently",
         ],
     ),
     (
@@ -254,6 +258,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "unknown_currency",
             "store_unavailable",
             "internal",
+            "evidence_changed_concurrently",
         ],
     ),
     (
@@ -315,6 +320,12 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "422 invalid_field",
             "store_unavailable",
             "internal",
+            "iban_checksum",
+            "iban_length",
+            "invalid_bic",
+            "invalid_iban",
+            "unknown_bic_country",
+            "unknown_iban_country",
         ],
     ),
     (
@@ -332,12 +343,23 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     (
         "post",
         "/login",
-        &["invalid_form", "store_unavailable", "internal"],
+        &[
+            "invalid_form",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
     ),
     (
         "post",
         "/logout",
-        &["invalid_form", "csrf", "store_unavailable", "internal"],
+        &[
+            "invalid_form",
+            "csrf",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
     ),
     ("get", "/wallet", &["store_unavailable", "internal"]),
     (
@@ -360,6 +382,8 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "number_space_exhausted",
             "store_unavailable",
             "internal",
+            "evidence_changed_concurrently",
+            "body_too_large",
         ],
     ),
     (
@@ -392,14 +416,29 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "invalid_validity",
             "too_many_decimals",
             "unknown_currency",
+            "store_unavailable",
+            "internal",
+            "400 invalid_field",
+            "body_too_large",
+            "unsupported_media_type",
+            "evidence_changed_concurrently",
         ],
     ),
     (
         "get",
         "/v1/checkouts/{id}",
-        &["unauthorized", "checkout_not_found"],
+        &[
+            "unauthorized",
+            "checkout_not_found",
+            "store_unavailable",
+            "internal",
+        ],
     ),
-    ("get", "/pay/{id}", &["checkout_not_found"]),
+    (
+        "get",
+        "/pay/{id}",
+        &["checkout_not_found", "store_unavailable", "internal"],
+    ),
     (
         "post",
         "/pay/{id}/sign-in",
@@ -408,6 +447,9 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "too_many_checkouts",
             "checkout_expired",
             "checkout_changed_concurrently",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
         ],
     ),
     (
@@ -423,6 +465,10 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "checkout_state",
             "no_seals_left",
             "seal_cooldown",
+            "store_unavailable",
+            "internal",
+            "evidence_changed_concurrently",
+            "body_too_large",
         ],
     ),
     (
@@ -437,6 +483,10 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "seal_cooldown",
             "too_many_messages",
             "too_many_seals",
+            "store_unavailable",
+            "internal",
+            "evidence_changed_concurrently",
+            "body_too_large",
         ],
     ),
     (
@@ -451,6 +501,10 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "seal_cooldown",
             "too_many_messages",
             "too_many_seals",
+            "store_unavailable",
+            "internal",
+            "evidence_changed_concurrently",
+            "body_too_large",
         ],
     ),
     (
@@ -462,9 +516,22 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "checkout_expired",
             "unauthorized",
             "csrf",
+            "store_unavailable",
+            "internal",
+            "evidence_changed_concurrently",
+            "body_too_large",
         ],
     ),
-    ("get", "/pay/{id}/check.svg", &[]),
+    (
+        "get",
+        "/pay/{id}/check.svg",
+        &[
+            "store_unavailable",
+            "internal",
+            "checkout_not_found",
+            "not_found",
+        ],
+    ),
     (
         "put",
         "/admin/v1/merchants/{id}/bank",
@@ -513,6 +580,8 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "unauthorized",
             "store_unavailable",
             "internal",
+            "message_id_taken",
+            "evidence_changed_concurrently",
         ],
     ),
     (
@@ -542,7 +611,11 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     ("get", "/pki/root.pem", &["pki_unavailable"]),
     ("get", "/pki/issuing.pem", &["pki_unavailable"]),
     ("get", "/pki/tsa.pem", &["pki_unavailable"]),
-    ("get", "/pki/issuing.crl", &["pki_unavailable"]),
+    (
+        "get",
+        "/pki/issuing.crl",
+        &["pki_unavailable", "store_unavailable", "internal"],
+    ),
     (
         "post",
         "/api/v1/signatures",
@@ -561,6 +634,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "store_unavailable",
             "uploads_busy",
             "internal",
+            "evidence_changed_concurrently",
         ],
     ),
     (
@@ -596,6 +670,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "unauthorized",
             "store_unavailable",
             "internal",
+            "evidence_changed_concurrently",
         ],
     ),
     (
@@ -609,7 +684,11 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "internal",
         ],
     ),
-    ("get", "/wallet/signatures", &[]),
+    (
+        "get",
+        "/wallet/signatures",
+        &["store_unavailable", "internal"],
+    ),
     (
         "post",
         "/wallet/signatures",
@@ -621,28 +700,53 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "too_many_signatures",
             "store_unavailable",
             "uploads_busy",
+            "evidence_changed_concurrently",
         ],
     ),
-    ("get", "/wallet/signatures/{id}", &["unknown_signature"]),
+    (
+        "get",
+        "/wallet/signatures/{id}",
+        &["unknown_signature", "store_unavailable", "internal"],
+    ),
     (
         "post",
         "/wallet/signatures/{id}/seal",
-        &["invalid_form", "csrf", "unknown_signature"],
+        &[
+            "invalid_form",
+            "csrf",
+            "unknown_signature",
+            "store_unavailable",
+            "internal",
+            "evidence_changed_concurrently",
+            "body_too_large",
+        ],
     ),
-    ("get", "/log/checkpoint", &["log_empty"]),
+    (
+        "get",
+        "/log/checkpoint",
+        &["log_empty", "store_unavailable", "internal"],
+    ),
     ("get", "/log/key", &[]),
-    ("get", "/log/entries/{index}", &["no_entry"]),
+    (
+        "get",
+        "/log/entries/{index}",
+        &["no_entry", "store_unavailable", "internal"],
+    ),
     (
         "get",
         "/log/proof/inclusion",
-        &["invalid_query", "no_proof"],
+        &["invalid_query", "no_proof", "store_unavailable", "internal"],
     ),
     (
         "get",
         "/log/proof/consistency",
-        &["invalid_query", "no_proof"],
+        &["invalid_query", "no_proof", "store_unavailable", "internal"],
     ),
-    ("get", "/log/tile/{path}", &["no_tile"]),
+    (
+        "get",
+        "/log/tile/{path}",
+        &["no_tile", "store_unavailable", "internal"],
+    ),
     (
         "get",
         "/v1/checkouts/{id}/evidence",
@@ -672,12 +776,23 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("get", "/login/unlock", &[]),
-    ("post", "/login/unlock", &["invalid_form"]),
+    (
+        "post",
+        "/login/unlock",
+        &[
+            "invalid_form",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
 ];
 
 /// Refusals that only the CLI meets (`sceau admin certificate-*`, the configuration): no
 /// route answers them.
 const CLI_ONLY: &[&str] = &[
+    "certificate_key_taken",
+    "certificate_serial_taken",
     "unknown_certificate",
     "certificate_used",
     "certificate_expired",
