@@ -690,12 +690,14 @@ async fn evidence(demo: &Demo, shop_key: &str, cookie: &str, id: &str) -> anyhow
         bail!("a forged bundle verified");
     }
     if let Some(directory) = &demo.evidence_out {
+        // Named after the checkout, as the README downloads it.
+        let bundle_name = format!("{id}.evidence.json");
         std::fs::create_dir_all(directory)?;
-        std::fs::write(directory.join("bundle.json"), &bundle)?;
+        std::fs::write(directory.join(&bundle_name), &bundle)?;
         std::fs::write(directory.join("root.pem"), &root_pem)?;
         std::fs::write(directory.join("log.key"), &key_text)?;
         println!(
-            "bundle.json, root.pem and log.key written to {}",
+            "{bundle_name}, root.pem and log.key written to {}",
             directory.display()
         );
     }

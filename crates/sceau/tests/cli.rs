@@ -51,6 +51,12 @@ fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
     }
 
     let directory = evidence.path();
+    // The bundle is named after its checkout, as the README downloads it.
+    let bundle_name = the_bundle_in(directory);
+    assert!(
+        stdout.contains(&format!("{bundle_name}, root.pem and log.key written to")),
+        "{stdout}"
+    );
     let verify = |bundle: &str| {
         let output = sceau()
             .args([
@@ -70,7 +76,7 @@ fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
             String::from_utf8_lossy(&output.stdout).into_owned(),
         )
     };
-    let (code, said) = verify("bundle.json");
+    let (code, said) = verify(&bundle_name);
     assert_eq!(code, Some(0), "{said}");
     for part in [
         "bundle: ok",
@@ -127,7 +133,7 @@ fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
     );
     assert!(verified && text.contains("Verification: OK"), "{text}");
     // One changed byte in the checkpoint's signature line: exit 1, and where.
-    let bundle = std::fs::read_to_string(directory.join("bundle.json")).unwrap();
+    let bundle = std::fs::read_to_string(directory.join(&bundle_name)).unwrap();
     // The last "sceau-log " opens the signature line's base64 (key id and signature).
     let at = bundle
         .rfind("sceau-log ")
@@ -147,6 +153,17 @@ fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
 /// "bundle: VALID" of its own, then ESC[8m (conceal) to hide the FAILED lines after it;
 /// then a bundle with a field so named. Both refused, and nothing of them acts on the
 /// terminal.
+/// The name of the one `co_….evidence.json` the demo wrote in `directory`.
+fn the_bundle_in(directory: &std::path::Path) -> String {
+    let names: Vec<String> = std::fs::read_dir(directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("co_") && name.ends_with(".evidence.json"))
+        .collect();
+    assert_eq!(names.len(), 1, "one bundle expected: {names:?}");
+    names[0].clone()
+}
+
 fn forgeries_cannot_rewrite_the_report(directory: &std::path::Path) {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
@@ -202,7 +219,8 @@ fn forgeries_cannot_rewrite_the_report(directory: &std::path::Path) {
         stdout
     };
     let bundle: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(directory.join("bundle.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(directory.join(the_bundle_in(directory))).unwrap())
+            .unwrap();
     let record = STANDARD.decode(bundle["record"].as_str().unwrap()).unwrap();
     let mut record: serde_json::Value = serde_json::from_slice(&record).unwrap();
     record["checkout"]["merchant_name"] = LIE.into();
