@@ -302,6 +302,33 @@ impl Service {
         )))
     }
 
+    /// "Cancel this payment": the client refuses to pay a checkout open or held for them.
+    /// The hold is released at once, the checkout ends canceled (evidence and webhook
+    /// with it) and any seal sent for it is dead.
+    pub async fn cancel_checkout(
+        &self,
+        public_id: &str,
+        client: &ClientRecord,
+    ) -> Result<CheckoutView, AppError> {
+        let cancel = CancelCheckout {
+            public_id: public_id.to_owned(),
+            client_id: client.id,
+            now_s: self.now_s(),
+        };
+        match self.store.cancel_checkout(cancel).await? {
+            CancelOutcome::Canceled(view) => {
+                self.webhooks_ready.notify_one();
+                tracing::info!(
+                    checkout_id = view.id,
+                    client_id = client.id,
+                    "checkout canceled by its client"
+                );
+                Ok(*view)
+            }
+            CancelOutcome::Refused(refusal) => Err(AppError::Checkout(refusal)),
+        }
+    }
+
     /// The client typed a seal on the checkout's page, in the session `session_token_hash`.
     /// One write: the store finds the session's client and the checkout, and checks the
     /// seal against the live one in the same transaction (see [`TypedSeal`]).

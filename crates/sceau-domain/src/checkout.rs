@@ -1,6 +1,7 @@
 //! The life of a checkout paid with a seal (Figures 1–3): every rule of it, in one place.
 //!
-//! `Open → Held → Paid | Failed`, and `Open | Held → Expired`.
+//! `Open → Held → Paid | Failed`, `Open | Held → Expired`, and `Open | Held → Canceled`
+//! (the client refused to pay).
 //!
 //! Where is the rule for a wrong seal, and what does it do to the checkout? Here, in
 //! [`on_typed_seal`]: a wrong seal counts one try on the checkout and one consecutive
@@ -12,7 +13,7 @@
 //!
 //! Each step has one function that takes what the store read, inside its transaction,
 //! and returns the plan of what must happen: [`on_sign_in`] (the hold),
-//! [`on_send_seal`], [`on_typed_seal`] and [`ON_EXPIRY`]. The store applies the plan
+//! [`on_send_seal`], [`on_typed_seal`], [`on_cancel`] and [`ON_EXPIRY`]. The store applies the plan
 //! with its own SQL and decides nothing itself.
 
 use crate::decline::Decline;
@@ -25,6 +26,8 @@ use serde::{Deserialize, Serialize};
 pub const FAILED_SEAL: &str = "seal_tries_exhausted";
 /// A checkout's failure when its time ran out before it was paid.
 pub const FAILED_EXPIRED: &str = "checkout_expired";
+/// A checkout's end when its client refused to pay it.
+pub const CANCELED_BY_CLIENT: &str = "canceled_by_client";
 
 /// Where a checkout stands, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +44,8 @@ pub enum CheckoutState {
     Failed,
     /// The session ran out before it was paid; any hold was released.
     Expired,
+    /// The client refused to pay (on the payment page); any hold was released.
+    Canceled,
 }
 
 impl CheckoutState {
@@ -51,6 +56,7 @@ impl CheckoutState {
             CheckoutState::Paid => "paid",
             CheckoutState::Failed => "failed",
             CheckoutState::Expired => "expired",
+            CheckoutState::Canceled => "canceled",
         }
     }
 
@@ -61,6 +67,7 @@ impl CheckoutState {
             CheckoutState::Paid,
             CheckoutState::Failed,
             CheckoutState::Expired,
+            CheckoutState::Canceled,
         ]
         .into_iter()
         .find(|state| state.as_str() == text)
@@ -70,7 +77,10 @@ impl CheckoutState {
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            CheckoutState::Paid | CheckoutState::Failed | CheckoutState::Expired
+            CheckoutState::Paid
+                | CheckoutState::Failed
+                | CheckoutState::Expired
+                | CheckoutState::Canceled
         )
     }
 }
@@ -84,6 +94,7 @@ pub enum Stage {
     Paid,
     Failed,
     Expired,
+    Canceled,
 }
 
 impl Stage {
@@ -98,6 +109,7 @@ impl Stage {
             CheckoutState::Paid => Stage::Paid,
             CheckoutState::Failed => Stage::Failed,
             CheckoutState::Expired => Stage::Expired,
+            CheckoutState::Canceled => Stage::Canceled,
         })
     }
 
@@ -108,6 +120,7 @@ impl Stage {
             Stage::Paid => CheckoutState::Paid,
             Stage::Failed => CheckoutState::Failed,
             Stage::Expired => CheckoutState::Expired,
+            Stage::Canceled => CheckoutState::Canceled,
         }
     }
 }
@@ -447,6 +460,59 @@ pub fn on_typed_seal(typed: &SealTyped<'_>) -> Result<SealPlan, HoldMissing> {
 /// released by the same sweep (the hold's end is the checkout's).
 pub const ON_EXPIRY: (CheckoutState, &str) = (CheckoutState::Expired, FAILED_EXPIRED);
 
+/// What the store read for a client canceling a checkout on its page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancel<'a> {
+    pub checkout: Option<&'a Checkout>,
+    /// The client signed in on the page.
+    pub client_id: i64,
+    /// The figures of the authorization a held checkout names, as read.
+    pub hold: Option<AuthorizationFigures>,
+    pub now_s: i64,
+}
+
+/// What canceling a checkout does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelPlan {
+    /// Nothing is written.
+    Refused(CheckoutRefusal),
+    /// Release the hold of `authorization_id` if there is one still held (`release`),
+    /// mark the checkout canceled with [`CANCELED_BY_CLIENT`] by this client (the seal,
+    /// if one was sent, dies with it), record it and queue the merchant's webhook.
+    Cancel {
+        authorization_id: Option<i64>,
+        release: bool,
+    },
+}
+
+/// The client refuses to pay: a checkout open (nobody's yet) or held for this client,
+/// not run out, is canceled at once and its hold released; a checkout that already
+/// ended (paid, failed, expired, canceled) is refused with [`CheckoutRefusal::WrongState`].
+pub fn on_cancel(cancel: &Cancel<'_>) -> Result<CancelPlan, HoldMissing> {
+    // Open or held, as it is: any other state has ended, and is refused as not open.
+    let state = match cancel.checkout {
+        Some(checkout) if !checkout.stage.state().is_final() => checkout.stage.state(),
+        _ => CheckoutState::Open,
+    };
+    let checkout = match step(cancel.checkout, cancel.client_id, state, cancel.now_s) {
+        Ok(checkout) => checkout,
+        Err(refusal) => return Ok(CancelPlan::Refused(refusal)),
+    };
+    Ok(match checkout.stage {
+        Stage::Held { authorization_id } => {
+            let hold = cancel.hold.ok_or(HoldMissing { authorization_id })?;
+            CancelPlan::Cancel {
+                authorization_id: Some(authorization_id),
+                release: ledger::void(&hold).is_ok(),
+            }
+        }
+        _ => CancelPlan::Cancel {
+            authorization_id: None,
+            release: false,
+        },
+    })
+}
+
 /// The states whose checkouts the expiry sweep ends when their time has passed.
 pub const EXPIRING: [CheckoutState; 2] = [CheckoutState::Open, CheckoutState::Held];
 
@@ -522,6 +588,7 @@ mod tests {
             CheckoutState::Paid,
             CheckoutState::Failed,
             CheckoutState::Expired,
+            CheckoutState::Canceled,
         ] {
             assert_eq!(CheckoutState::parse(state.as_str()), Some(state));
             let final_state = !matches!(state, CheckoutState::Open | CheckoutState::Held);
@@ -885,6 +952,95 @@ mod tests {
         assert_eq!(ON_EXPIRY, (CheckoutState::Expired, "checkout_expired"));
         assert!(EXPIRING.iter().all(|state| !state.is_final()));
         assert!(ON_EXPIRY.0.is_final());
+    }
+
+    fn cancel(checkout: &Checkout) -> Cancel<'_> {
+        Cancel {
+            checkout: Some(checkout),
+            client_id: CLIENT,
+            hold: Some(hold(AuthorizationState::Authorized)),
+            now_s: NOW,
+        }
+    }
+
+    fn check_cancel(cancel: Cancel<'_>, expected: CancelPlan) {
+        assert_eq!(on_cancel(&cancel), Ok(expected));
+    }
+
+    #[test]
+    fn canceling_a_held_checkout_releases_its_hold() {
+        let release = |release| CancelPlan::Cancel {
+            authorization_id: Some(AUTHORIZATION),
+            release,
+        };
+        check_cancel(cancel(&held(0)), release(true));
+        // With a seal out and two wrong tries: the seal dies with the checkout.
+        check_cancel(cancel(&held(2)), release(true));
+        // A hold already released (by the sweep) is not released twice.
+        let checkout = held(0);
+        let mut released = cancel(&checkout);
+        released.hold = Some(hold(AuthorizationState::Expired));
+        check_cancel(released, release(false));
+        let mut unread = cancel(&checkout);
+        unread.hold = None;
+        assert_eq!(
+            on_cancel(&unread),
+            Err(HoldMissing {
+                authorization_id: AUTHORIZATION
+            })
+        );
+    }
+
+    #[test]
+    fn canceling_an_open_checkout_holds_nothing() {
+        let nothing = CancelPlan::Cancel {
+            authorization_id: None,
+            release: false,
+        };
+        check_cancel(cancel(&open()), nothing);
+        let checkout = open();
+        let mut anyone = cancel(&checkout);
+        anyone.client_id = CLIENT + 1;
+        check_cancel(anyone, nothing);
+    }
+
+    #[test]
+    fn canceling_is_refused_once_the_checkout_ended_or_is_anothers() {
+        let refused = |refusal| CancelPlan::Refused(refusal);
+        for stage in [Stage::Paid, Stage::Failed, Stage::Expired, Stage::Canceled] {
+            let mut ended = held(0);
+            ended.stage = stage;
+            check_cancel(cancel(&ended), refused(CheckoutRefusal::WrongState));
+        }
+        let checkout = held(0);
+        let mut other = cancel(&checkout);
+        other.client_id = CLIENT + 1;
+        check_cancel(other, refused(CheckoutRefusal::OtherClient));
+        let mut missing = cancel(&checkout);
+        missing.checkout = None;
+        check_cancel(missing, refused(CheckoutRefusal::NotFound));
+        let mut run_out = held(0);
+        run_out.expires_at_s = NOW;
+        check_cancel(cancel(&run_out), refused(CheckoutRefusal::Expired));
+    }
+
+    #[test]
+    fn a_canceled_checkout_is_neither_held_sealed_nor_paid() {
+        let mut canceled = held(0);
+        canceled.stage = Stage::Canceled;
+        check_seal(
+            typed(&canceled, true),
+            SealPlan::Refused(CheckoutRefusal::WrongState),
+        );
+        assert_eq!(
+            on_send_seal(Some(&canceled), CLIENT, true, Ok(()), NOW),
+            Err(CheckoutRefusal::WrongState)
+        );
+        assert_eq!(
+            on_sign_in(&sign_in(&canceled)),
+            HoldPlan::Refused(CheckoutRefusal::WrongState)
+        );
+        assert!(!EXPIRING.contains(&CheckoutState::Canceled));
     }
 
     #[test]

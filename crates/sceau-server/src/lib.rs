@@ -194,6 +194,7 @@ pub fn router(state: AppState) -> Router {
         .route("/pay/{id}/validate", post(api::pay::validate))
         .route("/pay/{id}/resend", post(api::pay::validate))
         .route("/pay/{id}/seal", post(api::pay::seal))
+        .route("/pay/{id}/cancel", post(api::pay::cancel))
         .route("/pay/{id}/check.svg", get(api::pay::check_image))
         .route("/static/sceau.css", get(api::pages::stylesheet));
     let router = Router::new()

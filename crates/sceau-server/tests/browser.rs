@@ -338,3 +338,56 @@ async fn a_client_signs_a_document_in_a_browser_with_the_seal_sent_for_it() {
     browser.close().await;
     server.stop().await;
 }
+
+/// Decline: the client opens the check, refuses with "Cancel this payment" and is told
+/// it was canceled; the hold is gone at once and the merchant's poll says canceled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_a_client_cancels_the_payment_on_the_check() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start().await;
+    let (shop, merchant) = shop_for(&server).await;
+    let alice = server.enroll_client("alice", ALICE_PHONE, "500.00").await;
+
+    browser.goto(&shop.url()).await;
+    browser.click("#pay").await;
+    browser.wait_for_text("h1", "Sign in to pay").await;
+    browser.fill("input[name=login]", "alice").await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for("article.check").await;
+    let pay_url = browser.current_url().await;
+    let id = pay_url
+        .rsplit('/')
+        .next()
+        .expect("the checkout's id")
+        .to_owned();
+    server.assert_figures(&alice, "500.00", "49.90").await;
+
+    browser
+        .wait_for_text("#cancel", "Cancel this payment")
+        .await;
+    browser.click("#cancel").await;
+    browser
+        .wait_for_text("#canceled", "You canceled this payment")
+        .await;
+    browser.wait_for_text("h1", "Canceled").await;
+    server.assert_figures(&alice, "500.00", "0.00").await;
+    let polled = server
+        .merchant_get(&merchant, &format!("/v1/checkouts/{id}"))
+        .await
+        .json();
+    assert_eq!(
+        (polled["state"].as_str(), polled["failure"].as_str()),
+        (Some("canceled"), Some("canceled_by_client"))
+    );
+    // The way back to the shop, which finds the order not paid.
+    browser.click("#back").await;
+    browser.wait_for_text("#order-not-paid", "canceled").await;
+    server.assert_ledger_sound().await;
+
+    browser.close().await;
+    shop.stop();
+    server.stop().await;
+}

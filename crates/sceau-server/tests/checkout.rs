@@ -1262,3 +1262,152 @@ async fn a_paid_checkout_has_an_evidence_bundle_that_anyone_can_verify_offline()
         assert_eq!(failed(&report), [part], "{what}: {report:#?}");
     }
 }
+
+#[tokio::test]
+async fn a_client_cancels_the_payment_and_the_merchant_is_told() {
+    let server = Server::start().await;
+    let hooks = Hooks::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    server.enroll_client("bob", "+33612345679", "100.00").await;
+    let checkout = create_checkout(&server, &shop, checkout_body("10.00", &hooks.url)).await;
+    let id = checkout["id"].as_str().unwrap();
+    let (payer, _) = sign_in_to_pay(&server, &checkout, "alice").await;
+    let before = server.newest_message_id(&alice.phone).await;
+    payer.post(&server, "validate", &[]).await;
+    let (seal, _) = seal_on_phone(&server, &alice.phone, before).await;
+    server.assert_figures(&alice, "100.00", "10.00").await;
+    let page = payer.page(&server).await;
+    assert!(
+        page.text
+            .contains(&format!("action=\"{}/cancel\"", payer.path))
+            && page.text.contains("Cancel this payment"),
+        "{}",
+        page.text
+    );
+    // Without the session's CSRF token, or from another site: refused, nothing changes.
+    let cancel_url = server.url(&format!("{}/cancel", payer.path));
+    let no_token = server
+        .send(
+            server
+                .http
+                .post(&cancel_url)
+                .header("cookie", &payer.cookie)
+                .form(&[("csrf", "")]),
+        )
+        .await;
+    check_error(&no_token, 403, "csrf");
+    let csrf = payer.csrf(&server).await;
+    let cross_site = server
+        .send(
+            server
+                .http
+                .post(&cancel_url)
+                .header("cookie", &payer.cookie)
+                .header("origin", "https://evil.example")
+                .form(&[("csrf", csrf.as_str())]),
+        )
+        .await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    let signed_out = server
+        .send(
+            server
+                .http
+                .post(&cancel_url)
+                .form(&[("csrf", csrf.as_str())]),
+        )
+        .await;
+    check_error(&signed_out, 401, "unauthorized");
+    // Another client, signed in with a valid token of their own: refused.
+    let (bob_payer, _) = sign_in_to_pay(&server, &checkout, "bob").await;
+    let other = bob_payer.post(&server, "cancel", &[]).await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN, "{}", other.text);
+    server.assert_figures(&alice, "100.00", "10.00").await;
+    let polled = server
+        .merchant_get(&shop, &format!("/v1/checkouts/{id}"))
+        .await;
+    assert_eq!(polled.json()["state"], "held");
+
+    let canceled = payer.post(&server, "cancel", &[]).await;
+    assert_eq!(canceled.status, StatusCode::SEE_OTHER, "{}", canceled.text);
+    let page = payer.page(&server).await;
+    assert!(page.text.contains("id=\"canceled\""), "{}", page.text);
+    assert!(
+        page.text.contains("href=\"http://127.0.0.1:9/shop/return"),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("Cancel this payment"), "{}", page.text);
+    server.assert_figures(&alice, "100.00", "0.00").await;
+    let polled = server
+        .merchant_get(&shop, &format!("/v1/checkouts/{id}"))
+        .await
+        .json();
+    assert_eq!(
+        (polled["state"].as_str(), polled["failure"].as_str()),
+        (Some("canceled"), Some("canceled_by_client"))
+    );
+    // The seal sent before is dead; canceling again is a clear refusal.
+    let late = payer.post(&server, "seal", &[("seal", &seal)]).await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.text);
+    let again = payer.post(&server, "cancel", &[]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    assert!(again.text.contains("id=\"canceled\""), "{}", again.text);
+    server.assert_figures(&alice, "100.00", "0.00").await;
+    server.deliver_webhooks().await;
+    let received = hooks.taken();
+    assert_eq!(received.len(), 1);
+    let event: Value = serde_json::from_slice(&received[0].1).unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["checkout_id"].as_str()),
+        (Some("checkout.canceled"), Some(id))
+    );
+    assert_eq!(event["state"], "canceled");
+    server.assert_ledger_sound().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_paid_checkout_cannot_be_canceled() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    let checkout = create_checkout(
+        &server,
+        &shop,
+        checkout_body("10.00", "http://127.0.0.1:9/hooks"),
+    )
+    .await;
+    let (payer, _) = sign_in_to_pay(&server, &checkout, "alice").await;
+    let before = server.newest_message_id(&alice.phone).await;
+    payer.post(&server, "validate", &[]).await;
+    let (seal, _) = seal_on_phone(&server, &alice.phone, before).await;
+    let paid = payer.post(&server, "seal", &[("seal", &seal)]).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+    let refused = payer.post(&server, "cancel", &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert!(refused.text.contains("id=\"paid\""), "{}", refused.text);
+    server.assert_figures(&alice, "90.00", "0.00").await;
+    let id = checkout["id"].as_str().unwrap();
+    let polled = server
+        .merchant_get(&shop, &format!("/v1/checkouts/{id}"))
+        .await
+        .json();
+    assert_eq!(polled["state"], "paid");
+    let unknown = server
+        .send(
+            server
+                .http
+                .post(server.url("/pay/co_00000000000000000000000000000000/cancel"))
+                .header("cookie", &payer.cookie)
+                .form(&[("csrf", payer.csrf(&server).await.as_str())]),
+        )
+        .await;
+    check_error(&unknown, 404, "checkout_not_found");
+    server.assert_ledger_sound().await;
+    server.stop().await;
+}

@@ -523,6 +523,24 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "post",
+        "/pay/{id}/cancel",
+        &[
+            "unauthorized",
+            "csrf",
+            "checkout_not_found",
+            "checkout_of_another_client",
+            "checkout_state",
+            "checkout_expired",
+            "checkout_changed_concurrently",
+            "authorization_changed_concurrently",
+            "evidence_changed_concurrently",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
         "get",
         "/pay/{id}/check.svg",
         &[

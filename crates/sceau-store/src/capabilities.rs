@@ -167,6 +167,9 @@ pub trait Checkouts: Send + Sync + 'static {
 
     /// Applies the verdict on a typed seal: pays, counts a wrong try, or fails the payment.
     async fn type_seal(&self, typed: TypedSeal) -> Result<SealOutcome, StoreError>;
+
+    /// The client refuses to pay: cancels the checkout and releases its hold at once.
+    async fn cancel_checkout(&self, cancel: CancelCheckout) -> Result<CancelOutcome, StoreError>;
 }
 
 /// Signed notices to merchants' servers, queued with their event, claimed and marked by the deliverer.

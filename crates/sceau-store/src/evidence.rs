@@ -443,12 +443,14 @@ fn judged(wrong_tries_left: Option<u32>, fields: &mut Object) -> &'static str {
 }
 
 /// A checkout reached its end: `checkout.paid` (the record a receipt signs),
-/// `checkout.failed` or `checkout.expired`, from the checkout as it is then.
+/// `checkout.failed`, `checkout.expired` or `checkout.canceled` (by its client), from
+/// the checkout as it is then.
 pub(crate) fn checkout_ended(view: &CheckoutView, at_s: i64) -> Result<Event, StoreError> {
     let mut fields = checkout_fields(view)?;
     let kind = match view.state {
         CheckoutState::Paid => "checkout.paid",
         CheckoutState::Expired => "checkout.expired",
+        CheckoutState::Canceled => "checkout.canceled",
         _ => "checkout.failed",
     };
     if view.state != CheckoutState::Paid {

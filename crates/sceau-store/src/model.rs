@@ -509,6 +509,21 @@ pub enum SealOutcome {
     Refused(CheckoutRefusal),
 }
 
+/// A client refusing to pay a checkout, on its page.
+pub struct CancelCheckout {
+    /// The checkout, as its page names it.
+    pub public_id: String,
+    /// The client signed in on the page.
+    pub client_id: i64,
+    pub now_s: i64,
+}
+
+pub enum CancelOutcome {
+    /// Canceled: its hold (if any) released, the merchant's webhook queued.
+    Canceled(Box<CheckoutView>),
+    Refused(CheckoutRefusal),
+}
+
 /// A webhook waiting to be delivered to a merchant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookDelivery {
@@ -540,7 +555,7 @@ pub enum WebhookResult {
 /// The body of a checkout webhook: what happened to which checkout, at the time it did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckoutEvent {
-    /// `checkout.paid`, `checkout.failed` or `checkout.expired`.
+    /// `checkout.paid`, `checkout.failed`, `checkout.expired` or `checkout.canceled`.
     #[serde(rename = "type")]
     pub event: String,
     pub checkout_id: String,

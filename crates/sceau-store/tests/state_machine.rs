@@ -161,6 +161,11 @@ pub enum Op {
         typed: Typed,
         by_other: Option<Pick>,
     },
+    /// The client (or another) refuses to pay a checkout.
+    Cancel {
+        checkout: Pick,
+        by_other: Option<Pick>,
+    },
     CreateSignature {
         client: Pick,
         validity_s: i64,
@@ -308,7 +313,9 @@ fn checkout_ops() -> impl Strategy<Value = Op> {
         typed,
         by_other,
     });
-    prop_oneof![2 => create, 3 => hold, 2 => send, 3 => type_seal]
+    let cancel =
+        (pick(), other()).prop_map(|(checkout, by_other)| Op::Cancel { checkout, by_other });
+    prop_oneof![2 => create, 3 => hold, 2 => send, 3 => type_seal, 2 => cancel]
 }
 
 fn other_ops() -> impl Strategy<Value = Op> {

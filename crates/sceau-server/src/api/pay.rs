@@ -1,5 +1,5 @@
 //! The payment pages of a checkout (Figures 1–3): sign in, the electronic check, the
-//! seal typed back, the confirmation. No script; every form carries the session's CSRF
+//! seal typed back, the confirmation, and the client's refusal ("Cancel this payment"). No script; every form carries the session's CSRF
 //! token (sign-in, which has no session yet, is same-origin only); the checkout is bound
 //! to the client who signed in first.
 
@@ -256,6 +256,31 @@ pub async fn validate(
         .await
         .map_err(ApiError::from)
     {
+        Ok(_) => Ok(see_other(&format!("/pay/{id}"))),
+        Err(error) => {
+            let view = state.service.checkout(&id).await?;
+            let response = render(&state, &view, Some(&session), Some(error.message.clone()))?;
+            Ok((error.status, response).into_response())
+        }
+    }
+}
+
+/// `POST /pay/{id}/cancel`: "Cancel this payment", the client refuses to pay.
+pub async fn cancel(
+    State(state): State<AppState>,
+    CheckoutId(id): CheckoutId,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    let session = signed_form(&state, &headers, &form.csrf).await?;
+    match state
+        .service
+        .cancel_checkout(&id, &session.client)
+        .await
+        .map_err(ApiError::from)
+    {
+        // The checkout's page says it was canceled, with the way back to the shop.
         Ok(_) => Ok(see_other(&format!("/pay/{id}"))),
         Err(error) => {
             let view = state.service.checkout(&id).await?;

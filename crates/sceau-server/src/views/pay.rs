@@ -293,6 +293,7 @@ pub(crate) enum Outcome {
     Paid,
     Failed(&'static str),
     Expired,
+    Canceled,
 }
 
 impl Outcome {
@@ -301,6 +302,7 @@ impl Outcome {
             Outcome::Paid => "paid",
             Outcome::Failed(_) => "failed",
             Outcome::Expired => "expired",
+            Outcome::Canceled => "canceled",
         }
     }
 }
@@ -328,6 +330,7 @@ pub(crate) fn ended(view: &CheckoutView, viewer: Option<i64>) -> (Step, Ended) {
                 _ => "it could not be completed in time",
             }),
         ),
+        CheckoutState::Canceled => (Step::Off, Outcome::Canceled),
         _ => (Step::Off, Outcome::Expired),
     };
     let ended = Ended {

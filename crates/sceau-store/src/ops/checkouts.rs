@@ -1,5 +1,6 @@
 //! Checkouts paid with a seal (Figures 1–3): created, held when the client signs in,
-//! sealed by SMS, paid or failed by the typed seal, ended when their time passes.
+//! sealed by SMS, paid or failed by the typed seal, canceled by the client, ended when
+//! their time passes.
 //!
 //! Every step reads the checkout, asks `sceau_domain::checkout` for the plan, and
 //! applies it with updates conditional on the checkout's `version`, so that a seal is
@@ -23,7 +24,10 @@ use crate::ops::{reads, webhooks};
 use crate::shared::{self, checkout_facts, figures, hold_missing, sealed_by, unwritten};
 use crate::sql::{Decode, ReadRow, Sql, corrupt};
 use crate::tx::{Fail, Tx, Value, args, broken, first, holds, record, scalar};
-use sceau_domain::checkout::{self, Checkout, HoldPlan, ON_EXPIRY, SealPlan, SealTyped, Stage};
+use sceau_domain::checkout::{
+    self, CANCELED_BY_CLIENT, Cancel, CancelPlan, Checkout, HoldPlan, ON_EXPIRY, SealPlan,
+    SealTyped, Stage,
+};
 use sceau_domain::decline::Decline;
 use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::reach::MessageKind;
@@ -482,6 +486,61 @@ async fn apply_seal(
         SealPlan::Pay { .. } => SealOutcome::Paid(view, Box::new(record)),
         _ => SealOutcome::Failed { view, paused },
     })
+}
+
+static CANCELED: Sql =
+    update_checkout!("state = $4, failure = $5, client_id = COALESCE(client_id, $6)");
+
+/// A client refusing to pay: [`checkout::on_cancel`] decides; this releases the hold
+/// (the release every end of a hold goes through), marks the checkout canceled by the
+/// client, and records and tells its end as the other ends are.
+pub(crate) async fn cancel(tx: &impl Tx, cancel: &CancelCheckout) -> Result<CancelOutcome, Fail> {
+    let found = versioned(tx, &BY_PUBLIC_ID, args![&cancel.public_id]).await?;
+    let facts = facts_of(found.as_ref())?;
+    let hold = match (facts.map(|facts| facts.stage), &found) {
+        (Some(Stage::Held { authorization_id }), Some((view, _))) => {
+            authorization_row(tx, view.merchant_id, authorization_id).await?
+        }
+        _ => None,
+    };
+    let plan = checkout::on_cancel(&Cancel {
+        checkout: facts.as_ref(),
+        client_id: cancel.client_id,
+        hold: hold.as_ref().map(|row| figures(&row.view)),
+        now_s: cancel.now_s,
+    })
+    .map_err(hold_missing)?;
+    let release = match plan {
+        CancelPlan::Refused(refusal) => return Ok(CancelOutcome::Refused(refusal)),
+        CancelPlan::Cancel { release, .. } => release,
+    };
+    let Some((view, version)) = found else {
+        return Err(broken("a cancel planned on nothing"));
+    };
+    if release {
+        let Some(hold) = &hold else {
+            return Err(broken("a hold planned on without its row"));
+        };
+        // On PostgreSQL the hold's accounts were looked up before the lock: a checkout
+        // held only after that reruns, as a typed seal does.
+        if !holds(tx, hold.debit_account) || !holds(tx, hold.credit_account) {
+            return Err(changed_concurrently());
+        }
+        release_hold(tx, hold, AuthorizationState::Voided, 0, cancel.now_s).await?;
+    }
+    let canceled = CheckoutState::Canceled.as_str();
+    let values = args![
+        view.id,
+        cancel.now_s,
+        version,
+        canceled,
+        CANCELED_BY_CLIENT,
+        cancel.client_id
+    ];
+    moved(tx, &CANCELED, values).await?;
+    let (view, _) = by_id(tx, view.id).await?;
+    ended(tx, &view, cancel.now_s).await?;
+    Ok(CancelOutcome::Canceled(Box::new(view)))
 }
 
 /// Records the end a checkout just reached (its evidence record) and queues the

@@ -50,4 +50,13 @@ impl Checkouts for PostgresStore {
         })
         .await
     }
+
+    async fn cancel_checkout(&self, cancel: CancelCheckout) -> Result<CancelOutcome, StoreError> {
+        // The hold's two accounts, as a typed seal's: canceling releases the hold.
+        let guard = Guard::CheckoutHold(cancel.public_id.clone());
+        self.write(guard, cancel, |c, cancel, locked| {
+            async move { ops::cancel(&PgTx::new(c, locked), cancel).await }.boxed()
+        })
+        .await
+    }
 }

@@ -25,7 +25,7 @@ pub(super) enum Guard {
     /// The issuer's funding account of this currency (an enrolment's opening transfer).
     Funding(String),
     /// The two accounts of the authorization of the checkout with this public id (a typed
-    /// seal may capture or release its hold; none before it is held).
+    /// seal may capture or release its hold, a cancel release it; none before it is held).
     CheckoutHold(String),
     /// The account of the client of the signature request with this public id.
     SignatureRequest(String),

@@ -412,6 +412,17 @@ const MIGRATIONS: &[&str] = &[
            OR id IN (SELECT authorization_id FROM checkouts WHERE authorization_id IS NOT NULL)
         GROUP BY merchant_id, client_id;
     "#,
+    // 14: a client may cancel a checkout (open, or held for them): it ends `canceled`,
+    // naming that client, with its hold released if it had one.
+    r#"
+    ALTER TABLE checkouts DROP CONSTRAINT checkouts_state_check,
+        ADD CONSTRAINT checkouts_state_check
+            CHECK (state IN ('open', 'held', 'paid', 'failed', 'expired', 'canceled')),
+        DROP CONSTRAINT checkouts_check,
+        ADD CONSTRAINT checkouts_check
+            CHECK ((state IN ('open', 'expired') OR client_id IS NOT NULL)
+                AND (state IN ('open', 'expired', 'canceled') OR authorization_id IS NOT NULL));
+    "#,
 ];
 
 /// The schema version this binary writes.

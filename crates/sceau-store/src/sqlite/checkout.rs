@@ -40,4 +40,9 @@ impl Checkouts for SqliteStore {
         self.write(move |c| run_now(ops::type_seal(&SqliteTx(c), &typed)))
             .await
     }
+
+    async fn cancel_checkout(&self, cancel: CancelCheckout) -> Result<CancelOutcome, StoreError> {
+        self.write(move |c| run_now(ops::cancel(&SqliteTx(c), &cancel)))
+            .await
+    }
 }

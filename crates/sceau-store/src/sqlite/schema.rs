@@ -2,7 +2,7 @@
 //! newer binary is refused.
 
 use crate::StoreError;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 const MIGRATIONS: &[&str] = &[
     // 1: the foundation — ledger, clients, merchants, numbers, authorizations,
@@ -444,12 +444,62 @@ const MIGRATIONS: &[&str] = &[
            OR id IN (SELECT authorization_id FROM checkouts WHERE authorization_id IS NOT NULL)
         GROUP BY merchant_id, client_id;
     "#,
+    // 16: a client may cancel a checkout (open, or held for them): it ends `canceled`,
+    // naming that client, with its hold released if it had one. SQLite cannot change a
+    // CHECK constraint, so `checkouts` is rebuilt (rows keep their ids, which `webhooks`
+    // references; `migrate` runs with foreign keys off and checks them before commit).
+    r#"
+    CREATE TABLE checkouts_v16 (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        merchant_reference TEXT NOT NULL,
+        object TEXT NOT NULL,
+        return_url TEXT NOT NULL,
+        webhook_url TEXT,
+        state TEXT NOT NULL
+            CHECK (state IN ('open', 'held', 'paid', 'failed', 'expired', 'canceled')),
+        failure TEXT,
+        client_id INTEGER REFERENCES clients (id),
+        authorization_id INTEGER UNIQUE REFERENCES authorizations (id),
+        seal_nonce BLOB CHECK (seal_nonce IS NULL OR length(seal_nonce) = 16),
+        seal_digits INTEGER CHECK (seal_digits IS NULL OR seal_digits BETWEEN 6 AND 10),
+        seal_issued_at INTEGER,
+        seal_expires_at INTEGER,
+        seal_wrong_tries INTEGER NOT NULL DEFAULT 0 CHECK (seal_wrong_tries BETWEEN 0 AND 3),
+        seal_sends INTEGER NOT NULL DEFAULT 0 CHECK (seal_sends >= 0),
+        version INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((state IN ('open', 'expired') OR client_id IS NOT NULL)
+            AND (state IN ('open', 'expired', 'canceled') OR authorization_id IS NOT NULL)),
+        CHECK (state <> 'paid' OR seal_nonce IS NOT NULL)
+    );
+    INSERT INTO checkouts_v16 SELECT id, public_id, merchant_id, currency, amount,
+        merchant_reference, object, return_url, webhook_url, state, failure, client_id,
+        authorization_id, seal_nonce, seal_digits, seal_issued_at, seal_expires_at,
+        seal_wrong_tries, seal_sends, version, created_at, expires_at, updated_at
+        FROM checkouts;
+    DROP TABLE checkouts;
+    ALTER TABLE checkouts_v16 RENAME TO checkouts;
+    CREATE INDEX checkouts_open ON checkouts (expires_at) WHERE state IN ('open', 'held');
+    CREATE INDEX checkouts_client ON checkouts (client_id, seal_issued_at) WHERE client_id IS NOT NULL;
+    CREATE INDEX checkouts_client_held ON checkouts (client_id, expires_at) WHERE state = 'held';
+    "#,
 ];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database up to [`SCHEMA_VERSION`], each migration in its own transaction.
+///
+/// A migration that rebuilds a table (SQLite cannot change a constraint) drops it while
+/// other tables reference it, so foreign keys are off while migrating (the pragma cannot
+/// change inside a transaction) and, on a connection that enforces them, checked before
+/// each migration commits (SQLite's own procedure for changing a table).
 pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let found: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if found > SCHEMA_VERSION {
@@ -458,9 +508,28 @@ pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
             known: SCHEMA_VERSION,
         });
     }
+    let enforced: bool = connection.query_row("PRAGMA foreign_keys", [], |row| row.get(0))?;
+    connection.pragma_update(None, "foreign_keys", false)?;
+    let migrated = migrate_from(connection, found, enforced);
+    connection.pragma_update(None, "foreign_keys", enforced)?;
+    migrated
+}
+
+fn migrate_from(connection: &mut Connection, found: i64, enforced: bool) -> Result<(), StoreError> {
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(migration)?;
+        if enforced {
+            let orphan: Option<String> = transaction
+                .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+                .optional()?;
+            if let Some(table) = orphan {
+                return Err(StoreError::Corrupt(format!(
+                    "migration {} leaves a row of {table} without the row it references",
+                    index + 1
+                )));
+            }
+        }
         transaction.pragma_update(None, "user_version", index as i64 + 1)?;
         transaction.commit()?;
     }
@@ -658,6 +727,64 @@ mod tests {
             integrate(&connection).is_none(),
             "nothing is appended twice"
         );
+    }
+
+    /// Migration 16 rebuilds `checkouts` under foreign keys: its rows keep their ids (the
+    /// webhooks still name them), a canceled checkout must name its client, and the
+    /// connection enforces foreign keys again afterwards.
+    #[test]
+    fn migration_16_rebuilds_checkouts_with_their_rows() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
+            .unwrap();
+        for migration in &MIGRATIONS[..15] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 15).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO merchants (id, name, api_key_hash, created_at) VALUES (1, 'Shop', x'01', 10); \
+                 INSERT INTO checkouts (id, public_id, merchant_id, currency, amount, merchant_reference, \
+                 object, return_url, state, failure, created_at, expires_at, updated_at) VALUES \
+                 (7, 'co_7', 1, 'EUR', 500, 'cart', 'books', 'https://shop.example/', 'expired', \
+                 'checkout_expired', 6, 9, 9); \
+                 INSERT INTO webhooks (merchant_id, checkout_id, url, event, body, state, \
+                 next_attempt_at, created_at, updated_at) VALUES \
+                 (1, 7, 'https://shop.example/hook', 'checkout.expired', '{}', 'pending', 9, 9, 9);",
+            )
+            .unwrap();
+
+        migrate(&mut connection).unwrap();
+
+        assert_eq!(
+            count(
+                &connection,
+                "SELECT count(*) FROM checkouts WHERE id = 7 AND state = 'expired'"
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                &connection,
+                "SELECT count(*) FROM webhooks w JOIN checkouts ch ON ch.id = w.checkout_id"
+            ),
+            1
+        );
+        let enforced: bool = connection
+            .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+            .unwrap();
+        assert!(enforced);
+        let canceled_by_nobody =
+            connection.execute("UPDATE checkouts SET state = 'canceled' WHERE id = 7", []);
+        assert!(canceled_by_nobody.is_err());
+        let orphan = connection.execute(
+            "INSERT INTO webhooks (merchant_id, checkout_id, url, event, body, state, \
+             next_attempt_at, created_at, updated_at) \
+             VALUES (1, 8, 'https://shop.example/hook', 'x', '{}', 'pending', 9, 9, 9)",
+            [],
+        );
+        assert!(orphan.is_err());
     }
 
     /// Migration 15 makes the clients who paid a merchant, or signed in on one of its

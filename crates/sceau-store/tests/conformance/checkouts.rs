@@ -5,8 +5,9 @@ use crate::fixtures::*;
 use sceau_domain::decline::{Decline, Rejection};
 use sceau_domain::ledger::AuthorizationState;
 use sceau_store::{
-    CheckoutEvent, CheckoutRefusal, CheckoutState, CheckoutView, ClientRecord, HoldOutcome,
-    MerchantCommand, MerchantRecord, NewSession, Outcome, SealOutcome, SendOutcome, StoreError,
+    CancelCheckout, CancelOutcome, CheckoutEvent, CheckoutRefusal, CheckoutState, CheckoutView,
+    ClientRecord, HoldOutcome, MerchantCommand, MerchantRecord, NewSession, Outcome, SealOutcome,
+    SendOutcome, StoreError,
 };
 use std::sync::Arc;
 
@@ -557,6 +558,186 @@ async fn a_client_has_at_most_three_checkouts_held_and_ten_seals_an_hour() {
             f.send_seal(&last, &alice, 21, NOW + 64).await,
             SendOutcome::Refused(CheckoutRefusal::TooManySeals)
         ));
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+impl Fixture {
+    async fn cancel(
+        &self,
+        checkout: &CheckoutView,
+        client: &ClientRecord,
+        now_s: i64,
+    ) -> CancelOutcome {
+        self.store
+            .cancel_checkout(CancelCheckout {
+                public_id: checkout.public_id.clone(),
+                client_id: client.id,
+                now_s,
+            })
+            .await
+            .expect("cancel a checkout")
+    }
+
+    async fn canceled(
+        &self,
+        checkout: &CheckoutView,
+        client: &ClientRecord,
+        now_s: i64,
+    ) -> CheckoutView {
+        match self.cancel(checkout, client, now_s).await {
+            CancelOutcome::Canceled(view) => *view,
+            CancelOutcome::Refused(refusal) => panic!("{}: cancel refused: {refusal:?}", self.name),
+        }
+    }
+
+    async fn cancel_refused(
+        &self,
+        checkout: &CheckoutView,
+        client: &ClientRecord,
+        now_s: i64,
+    ) -> CheckoutRefusal {
+        match self.cancel(checkout, client, now_s).await {
+            CancelOutcome::Refused(refusal) => refusal,
+            CancelOutcome::Canceled(_) => panic!("{}: expected a refusal, canceled", self.name),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_cancels_a_held_checkout_its_hold_released_and_the_merchant_told() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let (alice, bob) = (f.client(10_000, 0).await, f.client(10_000, 0).await);
+        let held = f.held(&shop, &alice, 2_500).await;
+        f.sent(&held, &alice, 1, NOW).await;
+        assert_eq!(f.account(&alice).await.held, 2_500);
+        let other = f.cancel_refused(&held, &bob, NOW + 1).await;
+        assert_eq!(other, CheckoutRefusal::OtherClient);
+        let view = f.canceled(&held, &alice, NOW + 2).await;
+        assert_eq!(
+            (view.state, view.failure.as_deref(), view.client_id),
+            (
+                CheckoutState::Canceled,
+                Some("canceled_by_client"),
+                Some(alice.id)
+            )
+        );
+        assert_eq!(f.reread_checkout(&held).await, view);
+        let account = f.account(&alice).await;
+        assert_eq!((account.balance, account.held), (10_000, 0));
+        let authorization_id = held.authorization_id.unwrap();
+        let authorization = f.store.authorization(shop.id, authorization_id).await;
+        assert_eq!(
+            authorization.unwrap().unwrap().state,
+            AuthorizationState::Voided
+        );
+        // The live seal died with it, and nothing more can happen to it.
+        assert_eq!(
+            refusal_of_seal(f.type_seal(&held, &alice, 1, true, NOW + 3).await),
+            CheckoutRefusal::WrongState
+        );
+        assert!(matches!(
+            f.send_seal(&held, &alice, 2, NOW + 60).await,
+            SendOutcome::Refused(CheckoutRefusal::WrongState)
+        ));
+        assert!(matches!(
+            f.hold(&held, &alice, NOW + 61).await,
+            HoldOutcome::Refused(CheckoutRefusal::WrongState)
+        ));
+        let twice = f.cancel_refused(&held, &alice, NOW + 62).await;
+        assert_eq!(twice, CheckoutRefusal::WrongState);
+        assert_eq!(f.account(&alice).await.held, 0);
+        // The sweep leaves it as it is.
+        f.store.expire(NOW + CHECKOUT_S).await.unwrap();
+        assert_eq!(
+            f.reread_checkout(&held).await.state,
+            CheckoutState::Canceled
+        );
+        let hooks = f.webhooks(NOW + CHECKOUT_S).await;
+        let events: Vec<CheckoutEvent> = hooks
+            .iter()
+            .map(|hook| serde_json::from_str(&hook.body).unwrap())
+            .collect();
+        assert_eq!(events.len(), 1, "{}: {events:?}", f.name);
+        assert_eq!(
+            (events[0].event.as_str(), events[0].state),
+            ("checkout.canceled", CheckoutState::Canceled)
+        );
+        assert_eq!(events[0].checkout_id, held.public_id);
+        assert_eq!(hooks[0].event, "checkout.canceled");
+        let phone = alice.phone.as_str();
+        let chain = f.evidence(&format!("checkout:{}", held.id)).await;
+        assert_eq!(
+            crate::evidence::checked_chain(f.name, &chain, phone),
+            ["seal.sent", "checkout.canceled"]
+        );
+        let record: serde_json::Value = serde_json::from_slice(&chain[1].record).unwrap();
+        assert_eq!(record["failure"], "canceled_by_client");
+        assert_eq!(record["client"], alice.id.to_string());
+        let number_id = f
+            .store
+            .authorization(shop.id, authorization_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .number_id;
+        let number = f.evidence(&format!("number:{number_id}")).await;
+        assert_eq!(
+            crate::evidence::checked_chain(f.name, &number, phone),
+            ["number.issued", "number.authorized", "number.voided"]
+        );
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_checkout_is_canceled_only_before_it_ends() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let (alice, bob) = (f.client(10_000, 0).await, f.client(10_000, 0).await);
+        // Open: nobody's yet; canceled by the client who refused it, nothing held.
+        let open = f.checkout(&shop, 1_000).await;
+        let view = f.canceled(&open, &bob, NOW + 1).await;
+        assert_eq!(
+            (view.state, view.client_id, view.authorization_id),
+            (CheckoutState::Canceled, Some(bob.id), None)
+        );
+        assert!(matches!(
+            f.hold(&open, &bob, NOW + 2).await,
+            HoldOutcome::Refused(CheckoutRefusal::WrongState)
+        ));
+        assert!(matches!(
+            f.hold(&open, &alice, NOW + 2).await,
+            HoldOutcome::Refused(CheckoutRefusal::OtherClient)
+        ));
+        // Paid: refused, and the payment stands.
+        let paid = f.held(&shop, &alice, 1_000).await;
+        f.sent(&paid, &alice, 1, NOW).await;
+        assert!(matches!(
+            f.type_seal(&paid, &alice, 1, true, NOW + 3).await,
+            SealOutcome::Paid(..)
+        ));
+        let after_paid = f.cancel_refused(&paid, &alice, NOW + 4).await;
+        assert_eq!(after_paid, CheckoutRefusal::WrongState);
+        assert_eq!(f.reread_checkout(&paid).await.state, CheckoutState::Paid);
+        assert_eq!(f.account(&alice).await.balance, 9_000);
+        // Run out (before the sweep): refused as expired; the sweep ends it.
+        let late = f.held(&shop, &alice, 500).await;
+        let run_out = f.cancel_refused(&late, &alice, NOW + CHECKOUT_S).await;
+        assert_eq!(run_out, CheckoutRefusal::Expired);
+        f.store.expire(NOW + CHECKOUT_S).await.unwrap();
+        let expired = f.cancel_refused(&late, &alice, NOW + CHECKOUT_S).await;
+        assert_eq!(expired, CheckoutRefusal::WrongState);
+        let unknown = CheckoutView {
+            public_id: "co_nothing".to_owned(),
+            ..open
+        };
+        let missing = f.cancel_refused(&unknown, &alice, NOW).await;
+        assert_eq!(missing, CheckoutRefusal::NotFound);
+        assert_eq!(f.account(&alice).await.held, 0);
         f.assert_sound().await;
     })
     .await;

@@ -10,7 +10,7 @@ use sceau_store::{
 use sha2::{Digest, Sha256};
 
 impl Fixture {
-    async fn evidence(&self, subject: &str) -> Vec<EvidenceRecord> {
+    pub(crate) async fn evidence(&self, subject: &str) -> Vec<EvidenceRecord> {
         self.store.evidence(subject).await.expect("read evidence")
     }
 }
@@ -18,7 +18,7 @@ impl Fixture {
 /// The types of a subject's records, after checking the chain: `seq` from 1, each
 /// record canonical JSON whose hash is stored, naming its subject and the hash of the
 /// one before; and no record holds the phone number or a seal's nonce.
-fn checked_chain(name: &str, records: &[EvidenceRecord], phone: &str) -> Vec<String> {
+pub(crate) fn checked_chain(name: &str, records: &[EvidenceRecord], phone: &str) -> Vec<String> {
     let mut previous: Option<[u8; 32]> = None;
     for (index, record) in records.iter().enumerate() {
         let value: serde_json::Value = serde_json::from_slice(&record.record).unwrap();

@@ -15,13 +15,14 @@ use sceau_store::evidence::{
 };
 use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
-    BankDetails, CertificateKind, CheckoutRefusal, CheckoutState, ClearingDraft, ClearingOutcome,
-    ClientRecord, CloseClearing, CommandRequest, EvidenceRecord, HoldCheckout, HoldOutcome,
-    IssueOutcome, MerchantCommand, MerchantRecord, NewCertificate, NewCheckout, NewClient,
-    NewMerchant, NewMessage, NewNumber, NewSession, NewSignatureRequest, Origin, Outcome, Paused,
-    PostgresSettings, PostgresStore, REVOKED_AFTER_USE, RevokeOutcome, SealOutcome, SendOutcome,
-    SendSeal, SettlementWriter, SignatureRequestOutcome, SignatureSealOutcome, SignatureState,
-    SqliteStore, Store, StoredSeal, TypedSeal, TypedSignatureSeal, UseOutcome,
+    BankDetails, CancelCheckout, CancelOutcome, CertificateKind, CheckoutRefusal, CheckoutState,
+    ClearingDraft, ClearingOutcome, ClientRecord, CloseClearing, CommandRequest, EvidenceRecord,
+    HoldCheckout, HoldOutcome, IssueOutcome, MerchantCommand, MerchantRecord, NewCertificate,
+    NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber, NewSession, NewSignatureRequest,
+    Origin, Outcome, Paused, PostgresSettings, PostgresStore, REVOKED_AFTER_USE, RevokeOutcome,
+    SealOutcome, SendOutcome, SendSeal, SettlementWriter, SignatureRequestOutcome,
+    SignatureSealOutcome, SignatureState, SqliteStore, Store, StoredSeal, TypedSeal,
+    TypedSignatureSeal, UseOutcome,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -404,6 +405,7 @@ impl World {
             Op::Hold { checkout, client } => self.hold(*checkout, *client, context).await,
             Op::SendSeal { .. } => self.send_seal(op, context).await,
             Op::TypeSeal { .. } => self.type_seal(op, context).await,
+            Op::Cancel { checkout, by_other } => self.cancel(*checkout, *by_other, context).await,
             Op::CreateSignature { client, validity_s } => {
                 self.create_signature(*client, *validity_s).await;
             }
@@ -1232,6 +1234,61 @@ impl World {
         }
     }
 
+    /// A client refuses to pay: an open or held checkout not run out is canceled by
+    /// them (a held one by its own client only), its hold released.
+    async fn cancel(&mut self, checkout: Pick, by_other: Option<Pick>, context: &str) {
+        let Some(index) = checkout.of_live(self.checkouts.len(), |index| {
+            !self.checkouts[index].state.is_final()
+        }) else {
+            return;
+        };
+        let client = self.actor(index, by_other);
+        let c = &self.checkouts[index];
+        let expected = if c.client.is_some_and(|owner| owner != client) {
+            Some(CheckoutRefusal::OtherClient)
+        } else if c.state.is_final() {
+            Some(CheckoutRefusal::WrongState)
+        } else if self.now_s >= c.expires_at_s {
+            Some(CheckoutRefusal::Expired)
+        } else {
+            None
+        };
+        let outcome = self
+            .store
+            .cancel_checkout(CancelCheckout {
+                public_id: c.public_id.clone(),
+                client_id: self.clients[client].record.id,
+                now_s: self.now_s,
+            })
+            .await
+            .expect("cancel a checkout");
+        let subject = checkout_subject(c.id);
+        match (outcome, expected) {
+            (CancelOutcome::Refused(found), Some(expected)) if found == expected => {
+                self.touch(subject, Some(0));
+            }
+            (CancelOutcome::Canceled(view), None) => {
+                assert_eq!(view.state, CheckoutState::Canceled, "{context}");
+                let c = &mut self.checkouts[index];
+                c.state = CheckoutState::Canceled;
+                c.client = Some(client);
+                c.seal = None;
+                self.touch(subject, Some(1));
+                if let Some(authorization) = self.checkouts[index].authorization {
+                    self.settle(authorization, AuthorizationState::Voided, 0);
+                    let number = number_subject(self.authorizations[authorization].number_id);
+                    self.touch(number, Some(1));
+                }
+            }
+            (CancelOutcome::Canceled(_), expected) => {
+                panic!("{context}: canceled, the model expected {expected:?}")
+            }
+            (CancelOutcome::Refused(found), expected) => {
+                panic!("{context}: cancel refused {found:?}, the model expected {expected:?}")
+            }
+        }
+    }
+
     /// A held checkout is paid (its hold captured) or failed (its hold released).
     fn end_checkout(&mut self, index: usize, state: CheckoutState) {
         let c = &mut self.checkouts[index];
@@ -1756,6 +1813,21 @@ impl World {
             if c.state == CheckoutState::Held {
                 let live = view.seal.map(|seal| seal.nonce[0]);
                 assert_eq!(live, c.seal.map(|seal| seal.nonce), "{context}: live seal");
+            }
+            // A canceled checkout holds nothing: its authorization (if any) is voided.
+            if c.state == CheckoutState::Canceled
+                && let Some(authorization_id) = view.authorization_id
+            {
+                let merchant_id = self.merchants[c.merchant].record.id;
+                let stored = self
+                    .store
+                    .authorization(merchant_id, authorization_id)
+                    .await;
+                let state = stored
+                    .unwrap()
+                    .expect("a canceled hold's authorization")
+                    .state;
+                assert_eq!(state, AuthorizationState::Voided, "{context}: {}", c.id);
             }
         }
         for s in &self.signatures {
