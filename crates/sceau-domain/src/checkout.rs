@@ -486,8 +486,14 @@ pub enum CancelPlan {
 }
 
 /// The client refuses to pay: a checkout open (nobody's yet) or held for this client,
-/// not run out, is canceled at once and its hold released; a checkout that already
-/// ended (paid, failed, expired, canceled) is refused with [`CheckoutRefusal::WrongState`].
+/// not run out, is canceled at once and its hold released; another client's held
+/// checkout is refused with [`CheckoutRefusal::OtherClient`], one that already ended
+/// (paid, failed, expired, canceled) with [`CheckoutRefusal::WrongState`].
+///
+/// An open checkout may be canceled by any signed-in client, on purpose: whoever has its
+/// address (128 random bits, given by the merchant to its client, never logged nor sent
+/// as a referrer) may already sign in and hold it; canceling costs the merchant that one
+/// checkout, which it is told of, and the canceling client is recorded as its client.
 pub fn on_cancel(cancel: &Cancel<'_>) -> Result<CancelPlan, HoldMissing> {
     // Open or held, as it is: any other state has ended, and is refused as not open.
     let state = match cancel.checkout {

@@ -1310,7 +1310,7 @@ async fn a_client_cancels_the_payment_and_the_merchant_is_told() {
                 .form(&[("csrf", csrf.as_str())]),
         )
         .await;
-    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    check_error(&cross_site, 403, "cross_origin");
     let signed_out = server
         .send(
             server

@@ -508,9 +508,18 @@ pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
             known: SCHEMA_VERSION,
         });
     }
+    debug_assert!(
+        connection.is_autocommit(),
+        "these pragmas are ignored in a transaction"
+    );
     let enforced: bool = connection.query_row("PRAGMA foreign_keys", [], |row| row.get(0))?;
+    let legacy: bool = connection.query_row("PRAGMA legacy_alter_table", [], |row| row.get(0))?;
     connection.pragma_update(None, "foreign_keys", false)?;
+    // A rebuilt table is renamed into place: without the legacy rule, the rename rewrites
+    // (and fails on) any view or trigger of the operator's that names the old table.
+    connection.pragma_update(None, "legacy_alter_table", true)?;
     let migrated = migrate_from(connection, found, enforced);
+    connection.pragma_update(None, "legacy_alter_table", legacy)?;
     connection.pragma_update(None, "foreign_keys", enforced)?;
     migrated
 }

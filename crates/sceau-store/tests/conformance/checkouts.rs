@@ -606,6 +606,86 @@ impl Fixture {
 }
 
 #[tokio::test]
+async fn a_cancel_racing_the_right_seal_ends_the_checkout_one_way() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(100_000, 0).await;
+        let session = f.session(&alice).await;
+        let rounds = 6;
+        let mut paid = 0;
+        for round in 0..rounds {
+            let held = f.held(&shop, &alice, 1_000).await;
+            f.sent(&held, &alice, 1, NOW).await;
+            // Both spawned before either is awaited, so that they race.
+            let seal = {
+                let store = Arc::clone(&f.store);
+                let typed = Fixture::typed(&held, session, 1, true, NOW + 1);
+                tokio::spawn(async move { store.type_seal(typed).await })
+            };
+            let cancel = {
+                let store = Arc::clone(&f.store);
+                let cancel = CancelCheckout {
+                    public_id: held.public_id.clone(),
+                    client_id: alice.id,
+                    now_s: NOW + 1,
+                };
+                tokio::spawn(async move { store.cancel_checkout(cancel).await })
+            };
+            let sealed = match seal.await.unwrap() {
+                Ok(SealOutcome::Paid(..)) => true,
+                Ok(SealOutcome::Refused(CheckoutRefusal::WrongState))
+                | Err(StoreError::Conflict(_)) => false,
+                Ok(_) => panic!("{}: unexpected seal outcome", f.name),
+                Err(error) => panic!("{}: {error}", f.name),
+            };
+            let canceled = match cancel.await.unwrap() {
+                Ok(CancelOutcome::Canceled(_)) => true,
+                Ok(CancelOutcome::Refused(CheckoutRefusal::WrongState))
+                | Err(StoreError::Conflict(_)) => false,
+                Ok(CancelOutcome::Refused(refusal)) => panic!("{}: {refusal:?}", f.name),
+                Err(error) => panic!("{}: {error}", f.name),
+            };
+            let state = f.reread_checkout(&held).await.state;
+            let authorization = f
+                .store
+                .authorization(shop.id, held.authorization_id.unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .state;
+            match (sealed, canceled) {
+                (true, false) => {
+                    assert_eq!(state, CheckoutState::Paid, "{} round {round}", f.name);
+                    assert_eq!(authorization, AuthorizationState::Captured);
+                    paid += 1;
+                }
+                (false, true) => {
+                    assert_eq!(state, CheckoutState::Canceled, "{} round {round}", f.name);
+                    assert_eq!(authorization, AuthorizationState::Voided);
+                }
+                // A conflict on both sides leaves it held, its seal still good.
+                (false, false) => {
+                    assert_eq!(state, CheckoutState::Held, "{} round {round}", f.name);
+                    let view = f.canceled(&held, &alice, NOW + 2).await;
+                    assert_eq!(view.state, CheckoutState::Canceled);
+                }
+                (true, true) => panic!("{} round {round}: paid and canceled", f.name),
+            }
+        }
+        let account = f.account(&alice).await;
+        assert_eq!(
+            (account.balance, account.held),
+            (100_000 - 1_000 * paid, 0),
+            "{}",
+            f.name
+        );
+        assert_eq!(f.webhooks(NOW + 3).await.len(), rounds, "{}", f.name);
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_client_cancels_a_held_checkout_its_hold_released_and_the_merchant_told() {
     each_backend(async |f: &Fixture| {
         let shop = f.merchant().await;
