@@ -571,6 +571,88 @@ async fn a_new_seal_replaces_the_old_one_after_a_cooldown() {
     server.stop().await;
 }
 
+/// The date and time in zone 29 of the check, as the page shows it and as its
+/// `datetime` attribute says it.
+fn check_time_in(page: &str) -> (String, String) {
+    let zone = &page[page.find("data-zone=\"29\"").expect("zone 29")..];
+    let zone = &zone[zone.find("<time").unwrap()..];
+    let attribute = zone.split("datetime=\"").nth(1).unwrap();
+    let datetime = attribute[..attribute.find('"').unwrap()].to_owned();
+    let shown = zone[zone.find('>').unwrap()..zone.find("</time>").unwrap()].to_owned();
+    let shown = shown
+        .split('>')
+        .map(|part| part.split('<').next().unwrap_or_default())
+        .collect::<String>();
+    (datetime, shown.trim().to_owned())
+}
+
+#[tokio::test]
+async fn the_check_shows_the_checkouts_own_time_on_every_reload() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    let checkout = create_checkout(
+        &server,
+        &shop,
+        checkout_body("10.00", "http://127.0.0.1:9/hooks"),
+    )
+    .await;
+    let created_at = checkout["created_at"].as_str().unwrap().to_owned();
+    // Hold, first seal and reloads each at another time than the checkout's creation.
+    server.clock.advance(61);
+    let (payer, _) = sign_in_to_pay(&server, &checkout, "alice").await;
+    let first = check_time_in(&payer.page(&server).await.text);
+    server.clock.advance(7);
+    let reloaded = check_time_in(&payer.page(&server).await.text);
+    assert_eq!(first, reloaded, "a reload shows the same time");
+    let readable = created_at.replace('T', " ").replace('Z', " UTC");
+    assert_eq!(first, (created_at.clone(), readable.clone()));
+
+    server.clock.advance(45);
+    let before = server.newest_message_id(&alice.phone).await;
+    payer.post(&server, "validate", &[]).await;
+    let (seal, _) = seal_on_phone(&server, &alice.phone, before).await;
+    server.clock.advance(30);
+    let sealing = payer.page(&server).await;
+    assert!(sealing.text.contains("Sign and pay"), "{}", sealing.text);
+    assert_eq!(
+        check_time_in(&sealing.text),
+        first,
+        "a seal sent moves nothing"
+    );
+    let image = server
+        .page(&format!("{}/check.svg", payer.path), Some(&payer.cookie))
+        .await;
+    assert!(
+        image.text.contains(&format!(">{readable}</text>")),
+        "{}",
+        image.text
+    );
+
+    // The merchant's checkout says the same time after the payment the seal made.
+    let paid = payer.post(&server, "seal", &[("seal", &seal)]).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+    let id = checkout["id"].as_str().unwrap();
+    let polled = server
+        .merchant_get(&shop, &format!("/v1/checkouts/{id}"))
+        .await
+        .json();
+    assert_eq!(polled["state"], "paid");
+    assert_eq!(polled["created_at"].as_str(), Some(created_at.as_str()));
+    assert_ne!(polled["updated_at"], polled["created_at"]);
+    let image = server
+        .page(&format!("{}/check.svg", payer.path), Some(&payer.cookie))
+        .await;
+    assert!(
+        image.text.contains(&format!(">{readable}</text>")),
+        "{}",
+        image.text
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn merchants_get_clear_errors_and_only_their_own_checkouts() {
     let server = Server::start().await;
