@@ -412,6 +412,13 @@ const MIGRATIONS: &[&str] = &[
            OR id IN (SELECT authorization_id FROM checkouts WHERE authorization_id IS NOT NULL)
         GROUP BY merchant_id, client_id;
     "#,
+    // 16: the client's wallet: their payments, newest first, a page at a time (the
+    // history), and what became of each number's payments (a hold voided or expired is
+    // not money used). Created on existing databases as on new ones.
+    r#"
+    CREATE INDEX authorizations_client ON authorizations (client_id, id);
+    CREATE INDEX authorizations_number ON authorizations (number_id);
+    "#,
 ];
 
 /// The schema version this binary writes.
