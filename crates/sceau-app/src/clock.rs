@@ -47,9 +47,32 @@ pub fn rfc3339(unix_s: i64) -> String {
         .unwrap_or_default()
 }
 
+/// "2026-11-25 14:05:09 UTC" of a Unix time: a date and time people read, with its
+/// time zone said (pages show times in UTC, whatever the reader's zone).
+pub fn date_time(unix_s: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_s, 0)
+        .map(|time| time.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// "14:05 UTC" of a Unix time, for short messages.
 pub fn clock_time(unix_s: i64) -> String {
     chrono::DateTime::from_timestamp(unix_s, 0)
         .map(|time| time.format("%H:%M UTC").to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_in_utc_and_say_so() {
+        // 2025-11-25T03:00:00Z
+        let at = 1_764_039_600;
+        assert_eq!(rfc3339(at), "2025-11-25T03:00:00Z");
+        assert_eq!(date_time(at + 9), "2025-11-25 03:00:09 UTC");
+        assert_eq!(clock_time(at + 60), "03:01 UTC");
+    }
 }

@@ -500,14 +500,32 @@ impl Service {
     pub async fn client_overview(
         &self,
         client: &ClientRecord,
-    ) -> Result<(AccountView, Vec<NumberView>), AppError> {
+    ) -> Result<(AccountView, Vec<NumberUse>), AppError> {
         let account = self
             .store
             .account(client.account_id)
             .await?
             .ok_or_else(|| internal("client account missing"))?;
-        let numbers = self.store.client_numbers(client.id, 50).await?;
+        let numbers = self.store.numbers_used(client.id, 50).await?;
         Ok((account, numbers))
+    }
+
+    /// A page of the client's payments, newest first: those made before the payment
+    /// `before` (from the newest, when `None`), and where the next, older page starts.
+    pub async fn client_history(
+        &self,
+        client: &ClientRecord,
+        before: Option<i64>,
+    ) -> Result<HistoryPage, AppError> {
+        let asked = HISTORY_PAGE_LEN + 1;
+        let mut payments = self.store.client_payments(client.id, before, asked).await?;
+        let older = if payments.len() > HISTORY_PAGE_LEN as usize {
+            payments.truncate(HISTORY_PAGE_LEN as usize);
+            payments.last().map(|payment| payment.authorization_id)
+        } else {
+            None
+        };
+        Ok(HistoryPage { payments, older })
     }
 
     /// The messages delivered to a phone, opened (the development phone simulator).
@@ -587,6 +605,18 @@ async fn hash_password(password: Zeroizing<String>) -> Result<String, AppError> 
         .await
         .map_err(|_| internal("password hashing task failed"))?
         .map_err(|_| internal("password hashing failed"))
+}
+
+/// Payments on one page of a client's history.
+pub const HISTORY_PAGE_LEN: u32 = 20;
+
+/// A page of a client's history.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    /// Newest first, at most [`HISTORY_PAGE_LEN`].
+    pub payments: Vec<PaymentEntry>,
+    /// What to ask for as `before` to get the next, older page; `None` on the last page.
+    pub older: Option<i64>,
 }
 
 #[cfg(test)]

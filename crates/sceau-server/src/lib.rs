@@ -171,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .route("/wallet/signatures/{id}", get(api::sign_pages::show))
         .route("/wallet/signatures/{id}/seal", post(api::sign_pages::seal))
         .route("/api/v1/me", get(api::pages::me))
+        .route("/api/v1/me/payments", get(api::pages::my_payments))
         .route(
             "/api/v1/signatures",
             post(api::signatures::create)

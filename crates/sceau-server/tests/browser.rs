@@ -391,3 +391,124 @@ async fn in_a_browser_a_client_cancels_the_payment_on_the_check() {
     shop.stop();
     server.stop().await;
 }
+
+/// The client's side after paying: the sign-in page, then the wallet's history with a
+/// payment by seal and a voided card payment; the history's links lead back to the paid
+/// check, its image and its evidence, each answering with what it should. Screenshots of
+/// the sign-in pages, the wallet and its history are kept as artefacts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_the_wallet_lists_the_payments_and_leads_back_to_the_check() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start().await;
+    let (shop, merchant) = shop_for(&server).await;
+    let alice = server.enroll_client("alice", ALICE_PHONE, "500.00").await;
+    browser.goto(&server.url("/login")).await;
+    browser.wait_for("form[action='/login'] details").await;
+    browser.screenshot(&artefact("sign-in.png")).await;
+
+    // A payment by seal at the shop, signing in on the payment page.
+    browser.goto(&shop.url()).await;
+    browser.click("#pay").await;
+    browser.wait_for_text("h1", "Sign in to pay").await;
+    browser.screenshot(&artefact("pay-sign-in.png")).await;
+    browser.fill("input[name=login]", "alice").await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for("#validate").await;
+    let pay_url = browser.current_url().await;
+    let check_time = browser.text_of("article.check time").await;
+    browser.click("#validate").await;
+    browser.wait_for("#seal").await;
+    let seal = seal_from_phone(&browser, &server).await;
+    browser.goto(&pay_url).await;
+    browser.fill("#seal", &seal).await;
+    browser.click("#sign").await;
+    browser.wait_for_text("#paid", "is done").await;
+    let id = pay_url.rsplit('/').next().unwrap().to_owned();
+
+    // A card payment the merchant then voids.
+    let card = server.checkout_card(&merchant, &alice, "7.50").await;
+    let authorized = server.authorize(&merchant, &card, "7.50", "EUR").await;
+    let voided = server.act(&merchant, authorized.id(), "void", None).await;
+    assert_eq!(voided.status, reqwest::StatusCode::OK, "{}", voided.text);
+
+    browser.goto(&server.url("/wallet")).await;
+    let history = browser.wait_for_text("#history", "Paid by seal").await;
+    assert!(history.contains("Voided: nothing paid"), "{history}");
+    assert!(
+        history.find("Voided").unwrap() < history.find("Paid by seal").unwrap(),
+        "newest first: {history}"
+    );
+    assert!(history.contains("Two concert tickets, row F"), "{history}");
+    assert!(
+        history.contains("49.90 EUR") && history.contains("UTC"),
+        "{history}"
+    );
+    let numbers = browser.text_of("table").await;
+    assert!(numbers.contains("a payment by seal"), "{numbers}");
+    assert!(numbers.contains("a hold released unpaid"), "{numbers}");
+    browser.screenshot(&artefact("wallet-history.png")).await;
+
+    // The image and the evidence, downloaded as the links name them, with the session.
+    let cookie = browser.cookie("sceau_session").await;
+    let href = |css: &'static str| {
+        let browser = &browser;
+        async move {
+            let link = browser.wait_for(css).await;
+            link.attr("href").await.unwrap().unwrap()
+        }
+    };
+    let download = |path: String| {
+        let request = server.http.get(server.url(&path)).header("cookie", &cookie);
+        let server = &server;
+        async move { server.send(request).await }
+    };
+    let image = download(href("#history a.image-link").await).await;
+    assert_eq!(image.status, reqwest::StatusCode::OK, "{}", image.text);
+    assert_eq!(
+        image.header("content-type"),
+        Some("image/svg+xml; charset=utf-8")
+    );
+    assert!(image.text.contains("PAID"), "{}", image.text);
+    assert!(
+        image
+            .text
+            .contains(&format!(">{}</text>", check_time.trim())),
+        "the check's own time {check_time:?}: {}",
+        image.text
+    );
+    let evidence = download(href("#history a.evidence-link").await).await;
+    assert_eq!(
+        evidence.status,
+        reqwest::StatusCode::OK,
+        "{}",
+        evidence.text
+    );
+    let bundle = evidence.json();
+    assert_eq!(bundle["format"], "sceau-evidence-bundle/1");
+    let record = bundle["record"].as_str().unwrap();
+    let record: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, record).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (record["type"].as_str(), record["checkout"]["id"].as_str()),
+        (Some("checkout.paid"), Some(id.as_str()))
+    );
+    assert_eq!(
+        href("#history a.evidence-link").await,
+        format!("/api/v1/payments/{id}/evidence")
+    );
+
+    // The check's link leads back to the paid check.
+    browser.click("#history a.check-link").await;
+    browser.wait_for_path(&format!("/pay/{id}")).await;
+    browser.wait_for_text("#paid", "is done").await;
+    browser.wait_for("#evidence").await;
+
+    browser.close().await;
+    shop.stop();
+    server.stop().await;
+}

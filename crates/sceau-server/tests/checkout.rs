@@ -571,6 +571,187 @@ async fn a_new_seal_replaces_the_old_one_after_a_cooldown() {
     server.stop().await;
 }
 
+/// The date and time in zone 29 of the check, as the page shows it and as its
+/// `datetime` attribute says it.
+fn check_time_in(page: &str) -> (String, String) {
+    let zone = &page[page.find("data-zone=\"29\"").expect("zone 29")..];
+    let zone = &zone[zone.find("<time").unwrap()..];
+    let attribute = zone.split("datetime=\"").nth(1).unwrap();
+    let datetime = attribute[..attribute.find('"').unwrap()].to_owned();
+    let shown = zone[zone.find('>').unwrap()..zone.find("</time>").unwrap()].to_owned();
+    let shown = shown
+        .split('>')
+        .map(|part| part.split('<').next().unwrap_or_default())
+        .collect::<String>();
+    (datetime, shown.trim().to_owned())
+}
+
+#[tokio::test]
+async fn the_check_shows_the_checkouts_own_time_on_every_reload() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    let checkout = create_checkout(
+        &server,
+        &shop,
+        checkout_body("10.00", "http://127.0.0.1:9/hooks"),
+    )
+    .await;
+    let created_at = checkout["created_at"].as_str().unwrap().to_owned();
+    // Hold, first seal and reloads each at another time than the checkout's creation.
+    server.clock.advance(61);
+    let (payer, _) = sign_in_to_pay(&server, &checkout, "alice").await;
+    let first = check_time_in(&payer.page(&server).await.text);
+    server.clock.advance(7);
+    let reloaded = check_time_in(&payer.page(&server).await.text);
+    assert_eq!(first, reloaded, "a reload shows the same time");
+    let readable = created_at.replace('T', " ").replace('Z', " UTC");
+    assert_eq!(first, (created_at.clone(), readable.clone()));
+
+    server.clock.advance(45);
+    let before = server.newest_message_id(&alice.phone).await;
+    payer.post(&server, "validate", &[]).await;
+    let (seal, _) = seal_on_phone(&server, &alice.phone, before).await;
+    server.clock.advance(30);
+    let sealing = payer.page(&server).await;
+    assert!(sealing.text.contains("Sign and pay"), "{}", sealing.text);
+    assert_eq!(
+        check_time_in(&sealing.text),
+        first,
+        "a seal sent moves nothing"
+    );
+    let image = server
+        .page(&format!("{}/check.svg", payer.path), Some(&payer.cookie))
+        .await;
+    assert!(
+        image.text.contains(&format!(">{readable}</text>")),
+        "{}",
+        image.text
+    );
+
+    // The merchant's checkout says the same time after the payment the seal made.
+    let paid = payer.post(&server, "seal", &[("seal", &seal)]).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+    let id = checkout["id"].as_str().unwrap();
+    let polled = server
+        .merchant_get(&shop, &format!("/v1/checkouts/{id}"))
+        .await
+        .json();
+    assert_eq!(polled["state"], "paid");
+    assert_eq!(polled["created_at"].as_str(), Some(created_at.as_str()));
+    assert_ne!(polled["updated_at"], polled["created_at"]);
+    let image = server
+        .page(&format!("{}/check.svg", payer.path), Some(&payer.cookie))
+        .await;
+    assert!(
+        image.text.contains(&format!(">{readable}</text>")),
+        "{}",
+        image.text
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_wallet_shows_the_clients_payments_with_what_became_of_them() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    let bob = server.enroll_client("bob", "+33612345679", "100.00").await;
+    let (paid, _) = pay_with_seal(&server, &shop, "alice", &alice.phone, "12.00").await;
+    pay_with_seal(&server, &shop, "bob", &bob.phone, "3.00").await;
+    // A card payment the merchant voids: a hold released, nothing paid.
+    let card = server.checkout_card(&shop, &alice, "7.50").await;
+    let authorized = server.authorize(&shop, &card, "7.50", "EUR").await;
+    assert_eq!(
+        authorized.status,
+        StatusCode::CREATED,
+        "{}",
+        authorized.text
+    );
+    let voided = server.act(&shop, authorized.id(), "void", None).await;
+    assert_eq!(voided.status, StatusCode::OK, "{}", voided.text);
+
+    let session = server.sign_in("alice").await;
+    let wallet = server.page("/wallet", Some(&session.cookie)).await;
+    assert_eq!(wallet.status, StatusCode::OK, "{}", wallet.text);
+    let history = &wallet.text[wallet.text.find("id=\"history\"").unwrap()..];
+    let voided_at = history.find("Voided: nothing paid").expect("the void");
+    let paid_at = history.find("Paid by seal").expect("the payment by seal");
+    assert!(voided_at < paid_at, "newest first: {history}");
+    for link in [
+        format!("href=\"/pay/{paid}\""),
+        format!("href=\"/pay/{paid}/check.svg\""),
+        format!("href=\"/api/v1/payments/{paid}/evidence\""),
+    ] {
+        assert!(history.contains(&link), "{link} missing: {history}");
+    }
+    assert!(history.contains("Two concert tickets") && history.contains(" UTC</time>"));
+    assert_eq!(
+        history.matches("class=\"payment\"").count(),
+        2,
+        "bob's is not alice's"
+    );
+    // The numbers: the one drawn for the check says so, the voided one paid nothing.
+    let numbers = &wallet.text[..wallet.text.find("id=\"history\"").unwrap()];
+    assert!(numbers.contains("<td>a payment by seal</td>"), "{numbers}");
+    assert!(numbers.contains("<td>12.00 EUR paid</td>"), "{numbers}");
+    assert!(
+        numbers.contains("<td>a hold released unpaid</td>"),
+        "{numbers}"
+    );
+    assert!(!numbers.contains("7.50 EUR paid"), "{numbers}");
+
+    // The same as JSON, a page at a time.
+    let page = |query: &str| {
+        let path = format!("/api/v1/me/payments{query}");
+        let cookie = session.cookie.clone();
+        let server = &server;
+        async move { server.page(&path, Some(&cookie)).await }
+    };
+    let json = page("").await.json();
+    let payments = json["payments"].as_array().unwrap();
+    assert_eq!(payments.len(), 2);
+    assert_eq!(
+        (
+            payments[0]["state"].as_str(),
+            payments[0]["amount"].as_str()
+        ),
+        (Some("voided"), Some("7.50"))
+    );
+    assert_eq!(payments[1]["checkout"]["id"].as_str(), Some(paid.as_str()));
+    assert_eq!(payments[1]["checkout"]["state"], "paid");
+    assert_eq!(payments[1]["captured"], "12.00");
+    assert_eq!(json["older"], Value::Null);
+    let newest = payments[0]["authorization_id"].as_i64().unwrap();
+    let older = page(&format!("?before={newest}")).await.json();
+    assert_eq!(older["payments"].as_array().unwrap().len(), 1);
+    assert_eq!(older["payments"][0], payments[1]);
+    let me = server.me(&session).await;
+    let drawn: Vec<bool> = me["numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["for_checkout"].as_bool().unwrap())
+        .collect();
+    assert_eq!(drawn, vec![false, true]);
+
+    // A page that is not one is a clear 400, on the page and in the JSON API.
+    for bad in ["abc", "0", "-3", "99999999999999999999"] {
+        let reply = server
+            .page(&format!("/wallet?before={bad}"), Some(&session.cookie))
+            .await;
+        check_error(&reply, 400, "invalid_field");
+        check_error(&page(&format!("?before={bad}")).await, 400, "invalid_field");
+    }
+    let anonymous = server.page("/api/v1/me/payments", None).await;
+    check_error(&anonymous, 401, "unauthorized");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn merchants_get_clear_errors_and_only_their_own_checkouts() {
     let server = Server::start().await;

@@ -361,7 +361,11 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "body_too_large",
         ],
     ),
-    ("get", "/wallet", &["store_unavailable", "internal"]),
+    (
+        "get",
+        "/wallet",
+        &["400 invalid_field", "store_unavailable", "internal"],
+    ),
     (
         "post",
         "/wallet/numbers",
@@ -390,6 +394,16 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         "get",
         "/api/v1/me",
         &["store_unavailable", "internal", "unauthorized"],
+    ),
+    (
+        "get",
+        "/api/v1/me/payments",
+        &[
+            "400 invalid_field",
+            "store_unavailable",
+            "internal",
+            "unauthorized",
+        ],
     ),
     (
         "get",

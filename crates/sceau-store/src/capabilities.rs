@@ -110,6 +110,18 @@ pub trait CardPayments: Send + Sync + 'static {
         merchant_id: i64,
         authorization_id: i64,
     ) -> Result<Option<AuthorizationView>, StoreError>;
+
+    /// The client's newest numbers with what became of their payments (`limit` at most).
+    async fn numbers_used(&self, client_id: i64, limit: u32) -> Result<Vec<NumberUse>, StoreError>;
+
+    /// The client's payments, newest first: up to `limit` of those made before the
+    /// authorization `before` (all, when `None`).
+    async fn client_payments(
+        &self,
+        client_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<PaymentEntry>, StoreError>;
 }
 
 /// Messages for the second channel, queued in the transaction of what they report, claimed and marked by the dispatcher.

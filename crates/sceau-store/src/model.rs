@@ -238,6 +238,56 @@ pub struct AuthorizationView {
     pub hold_expires_at_s: i64,
 }
 
+/// One payment in a client's history: an authorization with one of their numbers (a
+/// card payment, or the hold of a payment by seal), what became of it, and the checkout
+/// it was for if a seal paid it. States are the stored names, so that a state this
+/// binary does not know (a newer one's) is shown by its name rather than refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentEntry {
+    pub authorization_id: i64,
+    pub merchant_name: String,
+    pub number_last_four: String,
+    pub currency: String,
+    pub amount: i64,
+    pub captured: i64,
+    pub refunded: i64,
+    /// `authorized`, `captured`, `voided`, `expired`, or a state of a newer binary.
+    pub state: String,
+    pub merchant_reference: String,
+    pub created_at_s: i64,
+    /// When it last changed: a void's or an expiry's time.
+    pub updated_at_s: i64,
+    pub hold_expires_at_s: i64,
+    pub captured_at_s: Option<i64>,
+    /// When it was last refunded.
+    pub refunded_at_s: Option<i64>,
+    pub checkout: Option<PaymentCheckout>,
+}
+
+/// The checkout a payment by seal was for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentCheckout {
+    pub public_id: String,
+    /// The checkout's stored state (`held`, `paid`, `failed`, `expired`, or newer).
+    pub state: String,
+    pub object: String,
+}
+
+/// A client's number with what became of its payments, for the wallet: a hold voided or
+/// expired is not money used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberUse {
+    pub number: NumberView,
+    /// Captured and not refunded.
+    pub paid: i64,
+    /// Authorized and still held.
+    pub held: i64,
+    /// Authorizations released without payment (voided or expired).
+    pub released: u32,
+    /// Drawn for a payment by seal (the check's card), not asked for by a merchant.
+    pub for_checkout: bool,
+}
+
 /// A merchant's command against the ledger.
 #[derive(Debug, Clone)]
 pub enum MerchantCommand {

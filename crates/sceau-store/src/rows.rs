@@ -102,6 +102,8 @@ macro_rules! number_columns {
     };
 }
 
+pub(crate) use number_columns;
+
 /// The columns [`NumberView`] reads, of `numbers n`; others may follow them.
 pub(crate) const NUMBER_COLUMNS: &str = number_columns!();
 

@@ -4,7 +4,7 @@
 
 use super::BODY_BYTES_MAX;
 use crate::AppState;
-use crate::clock::rfc3339;
+use crate::clock::{date_time, rfc3339};
 use crate::error::ApiError;
 use crate::service::NumberRequest;
 use crate::views::render;
@@ -17,9 +17,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_domain::{Money, PhoneNumber};
-use sceau_store::{ClientRecord, Origin};
+use sceau_store::{ClientRecord, NumberUse, Origin, PaymentEntry};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use zeroize::Zeroizing;
 
 pub const SESSION_COOKIE: &str = "sceau_session";
@@ -284,6 +285,41 @@ pub async fn logout(
 #[derive(Deserialize)]
 pub struct WalletQuery {
     sent: Option<String>,
+    /// The history's page: the payments made before this one.
+    before: Option<String>,
+}
+
+/// The history's `before`: the number of a payment, as the link to the older page
+/// writes it; anything else is a 400.
+pub(crate) fn history_cursor(before: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match before {
+        None => Ok(None),
+        Some(text) => match text.parse::<i64>() {
+            Ok(id) if id > 0 && text.len() <= 19 => Ok(Some(id)),
+            _ => Err(ApiError::bad_request(
+                "invalid_field",
+                "before must be a payment's number, as the link to older payments gives it",
+            )),
+        },
+    }
+}
+
+/// The names of the merchants `numbers` are locked to (at most one look-up each).
+async fn lock_names(
+    state: &AppState,
+    numbers: &[NumberUse],
+) -> Result<HashMap<i64, String>, ApiError> {
+    let locked: Vec<i64> = numbers
+        .iter()
+        .filter_map(|n| n.number.locked_merchant)
+        .collect();
+    let mut merchant_names = state.service.merchant_names(&locked).await?;
+    for &id in &locked {
+        merchant_names
+            .entry(id)
+            .or_insert_with(|| format!("merchant #{id}"));
+    }
+    Ok(merchant_names)
 }
 
 pub async fn wallet(
@@ -291,8 +327,10 @@ pub async fn wallet(
     session: Session,
     Query(query): Query<WalletQuery>,
 ) -> Result<Response, ApiError> {
+    let before = history_cursor(query.before.as_deref())?;
     let client = &session.client;
     let (account, numbers) = state.service.client_overview(client).await?;
+    let history = state.service.client_history(client, before).await?;
     let now_s = state.service.now_s();
     let money = |minor| Money::new(minor, account.currency).to_string();
     let standing = if client.blocked {
@@ -302,35 +340,31 @@ pub async fn wallet(
     } else {
         views::Standing::Clear
     };
-    // Names of the merchants the numbers are locked to (at most one look-up each).
-    let locked: Vec<i64> = numbers.iter().filter_map(|n| n.locked_merchant).collect();
-    let mut merchant_names = state.service.merchant_names(&locked).await?;
-    for &id in &locked {
-        merchant_names
-            .entry(id)
-            .or_insert_with(|| format!("merchant #{id}"));
-    }
+    let merchant_names = lock_names(&state, &numbers).await?;
     let numbers = numbers
         .iter()
-        .map(|number| views::NumberRow {
-            last_four: number.last_four.clone(),
-            origin: number.origin.as_str(),
-            state: number.state.shown(number.policy.valid_until_s, now_s),
-            uses: number.uses_count,
-            uses_max: number.policy.uses_max,
-            used: money(number.amount_used),
-            limit: match number.policy.amount {
-                AmountRule::Any => "—".to_owned(),
-                AmountRule::Cap(cap) => format!("up to {}", money(cap)),
-                AmountRule::Exact(exact) => format!("exactly {}", money(exact)),
-            },
-            merchant: match (number.policy.merchant, number.locked_merchant) {
-                (MerchantLock::Any, _) => "any".to_owned(),
-                (_, Some(id)) => merchant_names.get(&id).cloned().unwrap_or_default(),
-                (MerchantLock::FirstMerchant, None) => "first merchant".to_owned(),
-                (MerchantLock::Named(id), None) => format!("merchant #{id}"),
-            },
-            valid_until: rfc3339(number.policy.valid_until_s),
+        .map(|used| {
+            let number = &used.number;
+            views::NumberRow {
+                last_four: number.last_four.clone(),
+                origin: views::origin_text(used),
+                state: number.state.shown(number.policy.valid_until_s, now_s),
+                uses: number.uses_count,
+                uses_max: number.policy.uses_max,
+                used: views::use_text(used, money),
+                limit: match number.policy.amount {
+                    AmountRule::Any => "—".to_owned(),
+                    AmountRule::Cap(cap) => format!("up to {}", money(cap)),
+                    AmountRule::Exact(exact) => format!("exactly {}", money(exact)),
+                },
+                merchant: match (number.policy.merchant, number.locked_merchant) {
+                    (MerchantLock::Any, _) => "any".to_owned(),
+                    (_, Some(id)) => merchant_names.get(&id).cloned().unwrap_or_default(),
+                    (MerchantLock::FirstMerchant, None) => "first merchant".to_owned(),
+                    (MerchantLock::Named(id), None) => format!("merchant #{id}"),
+                },
+                valid_until: date_time(number.policy.valid_until_s),
+            }
         })
         .collect();
     let page = views::Wallet {
@@ -344,6 +378,11 @@ pub async fn wallet(
         currency: account.currency.to_string(),
         csrf: &session.csrf,
         numbers,
+        payments: history.payments.iter().map(views::payment_row).collect(),
+        older: history
+            .older
+            .map(|id| format!("/wallet?before={id}#history")),
+        paged: before.is_some(),
     };
     Ok(render(&page)?.into_response())
 }
@@ -431,10 +470,13 @@ pub async fn me(
     let money = |minor| Money::new(minor, account.currency).to_decimal();
     let numbers: Vec<serde_json::Value> = numbers
         .iter()
-        .map(|n| {
+        .map(|used| {
+            let n = &used.number;
             serde_json::json!({
                 "id": n.id, "last_four": n.last_four, "origin": n.origin, "state": n.state.shown(n.policy.valid_until_s, now_s),
                 "uses": n.uses_count, "uses_max": n.policy.uses_max, "amount_used": money(n.amount_used),
+                "amount_paid": money(used.paid), "amount_held": money(used.held), "holds_released": used.released,
+                "for_checkout": used.for_checkout,
                 "amount_rule": n.policy.amount, "merchant_lock": n.policy.merchant, "locked_merchant": n.locked_merchant,
                 "valid_until": rfc3339(n.policy.valid_until_s),
             })
@@ -445,6 +487,59 @@ pub async fn me(
         "balance": money(account.balance), "held": money(account.held), "credit_limit": money(account.credit_limit),
         "available": money(account.available()), "numbers": numbers,
         "csrf_token": session.csrf,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PaymentsQuery {
+    before: Option<String>,
+}
+
+/// One payment of the client's history as JSON: amounts as decimal strings, times in
+/// RFC 3339, states by their stored names.
+fn payment_json(entry: &PaymentEntry) -> serde_json::Value {
+    let money = |minor| match entry.currency.parse::<sceau_domain::Currency>() {
+        Ok(currency) => Money::new(minor, currency).to_decimal(),
+        Err(_) => minor.to_string(),
+    };
+    let checkout = entry.checkout.as_ref().map(|checkout| {
+        serde_json::json!({
+            "id": checkout.public_id, "state": checkout.state, "object": checkout.object,
+            "url": format!("/pay/{}", checkout.public_id),
+            "check_image": format!("/pay/{}/check.svg", checkout.public_id),
+            "evidence": format!("/api/v1/payments/{}/evidence", checkout.public_id),
+        })
+    });
+    serde_json::json!({
+        "authorization_id": entry.authorization_id, "merchant": entry.merchant_name,
+        "reference": entry.merchant_reference, "last_four": entry.number_last_four,
+        "currency": entry.currency, "amount": money(entry.amount),
+        "captured": money(entry.captured), "refunded": money(entry.refunded),
+        "state": entry.state, "created_at": rfc3339(entry.created_at_s),
+        "updated_at": rfc3339(entry.updated_at_s),
+        "hold_expires_at": rfc3339(entry.hold_expires_at_s),
+        "captured_at": entry.captured_at_s.map(rfc3339),
+        "refunded_at": entry.refunded_at_s.map(rfc3339),
+        "checkout": checkout,
+    })
+}
+
+/// `GET /api/v1/me/payments`: the client's payments, newest first, a page at a time.
+pub async fn my_payments(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Query(query): Query<PaymentsQuery>,
+) -> Result<Response, ApiError> {
+    let before = history_cursor(query.before.as_deref())?;
+    let history = state
+        .service
+        .client_history(&session.client, before)
+        .await?;
+    let payments: Vec<serde_json::Value> = history.payments.iter().map(payment_json).collect();
+    Ok(axum::Json(serde_json::json!({
+        "payments": payments,
+        "older": history.older.map(|id| format!("/api/v1/me/payments?before={id}")),
     }))
     .into_response())
 }

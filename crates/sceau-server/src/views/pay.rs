@@ -1,7 +1,7 @@
 //! The payment pages of a checkout (Figures 1–3) and the image of the check: what each
 //! shows, computed from the checkout; the markup is in `templates/pay/`.
 
-use crate::clock::{clock_time, rfc3339};
+use crate::clock::{clock_time, date_time, rfc3339};
 use crate::error::ApiError;
 use askama::Template;
 use sceau_domain::words::{Language, amount_in_words};
@@ -175,6 +175,14 @@ pub(crate) struct CardShown {
     expiry: String,
 }
 
+/// The date and time of a check (zone 29): the checkout's own, when the merchant made
+/// it. It never changes (not on a reload, a hold, a seal sent again), and the seal
+/// covers it: a seal is derived from the checkout's identifier, whose row keeps its
+/// creation time unchanged, and the merchant reads the same time as `created_at`.
+pub(crate) fn check_time_s(view: &CheckoutView) -> i64 {
+    view.created_at_s
+}
+
 fn check(issuer: &str, view: &CheckoutView, client: &ClientRecord) -> Result<Check, ApiError> {
     let amount = Money::new(view.amount, currency_of(view)?);
     let words = |language| amount_in_words(amount, language).unwrap_or_default();
@@ -183,7 +191,7 @@ fn check(issuer: &str, view: &CheckoutView, client: &ClientRecord) -> Result<Che
         Some((decimal, code)) => (decimal.to_owned(), Some(code.to_owned())),
         None => (figures, None),
     };
-    let when = rfc3339(view.updated_at_s);
+    let when = rfc3339(check_time_s(view));
     let (when_date, when_time) = match when.split_once('T') {
         Some((date, time)) => (date.to_owned(), Some(time.trim_end_matches('Z').to_owned())),
         None => (when.clone(), None),
@@ -386,7 +394,7 @@ pub(crate) fn check_image(
         text(32, 48, "label", "ISSUER"),
         text(32, 72, "strong", issuer),
         text(620, 48, "label", "DATE AND TIME"),
-        text(620, 72, "value", &rfc3339(view.updated_at_s)),
+        text(620, 72, "value", &date_time(check_time_s(view))),
         text(32, 116, "label", "PAY TO THE ORDER OF"),
         text(32, 142, "strong", &view.merchant_name),
         text(620, 116, "label", "AMOUNT"),

@@ -75,4 +75,21 @@ impl CardPayments for PostgresStore {
         })
         .await
     }
+
+    async fn numbers_used(&self, client_id: i64, limit: u32) -> Result<Vec<NumberUse>, StoreError> {
+        self.read(async |c| reads::numbers_used(&PgTx::reader(c), client_id, limit).await)
+            .await
+    }
+
+    async fn client_payments(
+        &self,
+        client_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<PaymentEntry>, StoreError> {
+        self.read(async |c| {
+            reads::client_payments(&PgTx::reader(c), client_id, before, limit).await
+        })
+        .await
+    }
 }

@@ -423,6 +423,13 @@ const MIGRATIONS: &[&str] = &[
             CHECK ((state IN ('open', 'expired') OR client_id IS NOT NULL)
                 AND (state IN ('open', 'expired', 'canceled') OR authorization_id IS NOT NULL));
     "#,
+    // 15: the client's wallet: their payments, newest first, a page at a time (the
+    // history), and what became of each number's payments (a hold voided or expired is
+    // not money used). Created on existing databases as on new ones.
+    r#"
+    CREATE INDEX authorizations_client ON authorizations (client_id, id);
+    CREATE INDEX authorizations_number ON authorizations (number_id);
+    "#,
 ];
 
 /// The schema version this binary writes.

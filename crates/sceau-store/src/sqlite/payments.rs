@@ -56,4 +56,26 @@ impl CardPayments for SqliteStore {
         })
         .await
     }
+
+    async fn numbers_used(&self, client_id: i64, limit: u32) -> Result<Vec<NumberUse>, StoreError> {
+        self.read(move |c| run_now(reads::numbers_used(&SqliteTx(c), client_id, limit)))
+            .await
+    }
+
+    async fn client_payments(
+        &self,
+        client_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<PaymentEntry>, StoreError> {
+        self.read(move |c| {
+            run_now(reads::client_payments(
+                &SqliteTx(c),
+                client_id,
+                before,
+                limit,
+            ))
+        })
+        .await
+    }
 }

@@ -489,6 +489,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX checkouts_client ON checkouts (client_id, seal_issued_at) WHERE client_id IS NOT NULL;
     CREATE INDEX checkouts_client_held ON checkouts (client_id, expires_at) WHERE state = 'held';
     "#,
+    // 17: the client's wallet: their payments, newest first, a page at a time (the
+    // history), and what became of each number's payments (a hold voided or expired is
+    // not money used). Created on existing databases as on new ones.
+    r#"
+    CREATE INDEX authorizations_client ON authorizations (client_id, id);
+    CREATE INDEX authorizations_number ON authorizations (number_id);
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -552,6 +559,32 @@ mod tests {
 
     fn count(connection: &Connection, sql: &str) -> i64 {
         connection.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    /// The wallet's reads find a client's payments and a number's by migration 16's
+    /// indexes, not by reading every authorization.
+    #[test]
+    fn the_wallets_reads_use_their_indexes() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        migrate(&mut connection).unwrap();
+        let plan = |sql: &crate::sql::Sql, arguments: &[i64]| -> String {
+            let mut statement = connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.sqlite()))
+                .unwrap();
+            let details = statement
+                .query_map(rusqlite::params_from_iter(arguments), |row| {
+                    row.get::<_, String>(3)
+                })
+                .unwrap();
+            details.collect::<Result<Vec<_>, _>>().unwrap().join("\n")
+        };
+        let payments = plan(&crate::ops::reads::CLIENT_PAYMENTS, &[1, 2, 3]);
+        assert!(payments.contains("authorizations_client"), "{payments}");
+        assert!(!payments.contains("SCAN au"), "{payments}");
+        assert!(!payments.contains("USE TEMP B-TREE"), "{payments}");
+        let numbers = plan(&crate::ops::reads::NUMBERS_USED, &[1, 2]);
+        assert!(numbers.contains("authorizations_number"), "{numbers}");
+        assert!(!numbers.contains("SCAN au"), "{numbers}");
     }
 
     /// A database of version 3 with money in it comes through migration 4 whole: the

@@ -9,7 +9,8 @@ use sceau_domain::reach::{MessageBudget, TooMany};
 use sceau_domain::{Expiry, Money};
 use sceau_store::{
     AuthorizationView, ClientRecord, Executed, Expired, IdempotencyKey, IssueOutcome,
-    MerchantCommand, MerchantRecord, NewNumber, NumberView, Origin, Outcome, Paused, StoreError,
+    MerchantCommand, MerchantRecord, NewNumber, NumberView, Origin, Outcome, Paused, PaymentEntry,
+    SealOutcome, StoreError,
 };
 use std::sync::Arc;
 
@@ -1529,6 +1530,208 @@ async fn racing_captures_voids_and_refunds_move_money_once() {
                 "voided: nothing moved"
             );
         }
+        f.assert_sound().await;
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// The client's history
+// ---------------------------------------------------------------------------------------
+
+/// What a history entry says, in short: authorization, state, amounts, when captured
+/// and refunded, and the checkout's state if a seal paid it.
+type Shown = (
+    i64,
+    String,
+    (i64, i64, i64),
+    (Option<i64>, Option<i64>),
+    Option<String>,
+);
+
+fn shown(entry: &PaymentEntry) -> Shown {
+    (
+        entry.authorization_id,
+        entry.state.clone(),
+        (entry.amount, entry.captured, entry.refunded),
+        (entry.captured_at_s, entry.refunded_at_s),
+        entry
+            .checkout
+            .as_ref()
+            .map(|checkout| checkout.state.clone()),
+    )
+}
+
+#[tokio::test]
+async fn a_clients_history_lists_their_own_payments_newest_first_a_page_at_a_time() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let alice = f.client(100_000, 0).await;
+        let bob = f.client(100_000, 0).await;
+        // Two payments by seal: one paid, one left to expire.
+        let paid = f.held(&shop, &alice, 4_990).await;
+        f.sent(&paid, &alice, 1, NOW + 1).await;
+        assert!(matches!(
+            f.type_seal(&paid, &alice, 1, true, NOW + 2).await,
+            SealOutcome::Paid(..)
+        ));
+        let left = f.held(&shop, &alice, 500).await;
+        // Card payments: captured then partly refunded, voided, left to expire, held.
+        let captured = f.issue(&alice, one_use()).await;
+        let captured = authorized(f.authorize(shop.id, &captured, 1_000, NOW + 3).await);
+        let capture = MerchantCommand::Capture {
+            authorization_id: captured.id,
+            amount: None,
+        };
+        f.run(shop.id, capture, NOW + 4).await;
+        let refund = MerchantCommand::Refund {
+            authorization_id: captured.id,
+            amount: Some(eur(400)),
+        };
+        f.run(shop.id, refund, NOW + 5).await;
+        let voided = f.issue(&alice, one_use()).await;
+        let voided = authorized(f.authorize(shop.id, &voided, 2_000, NOW + 6).await);
+        let void = MerchantCommand::Void {
+            authorization_id: voided.id,
+        };
+        f.run(shop.id, void, NOW + 7).await;
+        let lapsing = f.issue(&alice, one_use()).await;
+        let lapsing = f
+            .run(
+                shop.id,
+                authorize_command_with(&lapsing, 3_000, lapsing.details, 60),
+                NOW + 8,
+            )
+            .await;
+        let lapsing = authorized(lapsing);
+        let bobs = f.issue(&bob, one_use()).await;
+        let bobs = authorized(f.authorize(shop.id, &bobs, 777, NOW + 9).await);
+        let held = f.issue(&alice, one_use()).await;
+        let held = authorized(f.authorize(shop.id, &held, 600, NOW + 10).await);
+        let swept = f.store.expire(NOW + CHECKOUT_S).await.unwrap();
+        assert_eq!(swept.checkouts_expired, 1, "{}", f.name);
+
+        let all = f.store.client_payments(alice.id, None, 100).await.unwrap();
+        let text = |state: &str| state.to_owned();
+        let paid_id = paid.id;
+        let checkout_of = |entry: &PaymentEntry| entry.checkout.clone();
+        assert_eq!(
+            all.iter().map(shown).collect::<Vec<_>>(),
+            vec![
+                (held.id, text("authorized"), (600, 0, 0), (None, None), None),
+                (
+                    lapsing.id,
+                    text("expired"),
+                    (3_000, 0, 0),
+                    (None, None),
+                    None
+                ),
+                (voided.id, text("voided"), (2_000, 0, 0), (None, None), None),
+                (
+                    captured.id,
+                    text("captured"),
+                    (1_000, 1_000, 400),
+                    (Some(NOW + 4), Some(NOW + 5)),
+                    None
+                ),
+                (
+                    all[4].authorization_id,
+                    text("expired"),
+                    (500, 0, 0),
+                    (None, None),
+                    Some(text("expired"))
+                ),
+                (
+                    all[5].authorization_id,
+                    text("captured"),
+                    (4_990, 4_990, 0),
+                    (Some(NOW + 2), None),
+                    Some(text("paid"))
+                ),
+            ],
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            Some(all[4].authorization_id),
+            f.reread_checkout(&left).await.authorization_id
+        );
+        let checkout = checkout_of(&all[5]).unwrap();
+        let paid = f.reread_checkout(&paid).await;
+        assert_eq!(paid.id, paid_id);
+        assert_eq!(Some(all[5].authorization_id), paid.authorization_id);
+        assert_eq!(
+            (checkout.public_id.as_str(), checkout.object.as_str()),
+            (paid.public_id.as_str(), "Two tickets")
+        );
+        let entry = &all[2];
+        assert_eq!(
+            (
+                entry.updated_at_s,
+                entry.created_at_s,
+                entry.number_last_four.as_str()
+            ),
+            (NOW + 7, NOW + 6, voided.number_last_four.as_str())
+        );
+        assert_eq!(
+            (all[0].merchant_name.as_str(), all[0].currency.as_str()),
+            (shop.name.as_str(), "EUR")
+        );
+        assert_eq!(all[0].merchant_reference, "order-600");
+        assert_eq!(all[1].hold_expires_at_s, NOW + 8 + 60);
+
+        // Pages of two, each before the last one shown, add up to the whole.
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let page = f.store.client_payments(alice.id, before, 2).await.unwrap();
+            assert!(page.len() <= 2);
+            let Some(last) = page.last() else { break };
+            before = Some(last.authorization_id);
+            paged.extend(page);
+        }
+        assert_eq!(paged, all, "{}", f.name);
+
+        // Bob sees his own payment only; a client with none sees nothing.
+        let bobs_history = f.store.client_payments(bob.id, None, 100).await.unwrap();
+        assert_eq!(
+            bobs_history
+                .iter()
+                .map(|e| e.authorization_id)
+                .collect::<Vec<_>>(),
+            vec![bobs.id]
+        );
+        let carol = f.client(100, 0).await;
+        assert!(
+            f.store
+                .client_payments(carol.id, None, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // The wallet's numbers: what became of each one's payments.
+        let numbers = f.store.numbers_used(alice.id, 100).await.unwrap();
+        let used: Vec<(i64, i64, u32, bool)> = numbers
+            .iter()
+            .map(|n| (n.paid, n.held, n.released, n.for_checkout))
+            .collect();
+        assert_eq!(
+            used,
+            vec![
+                (0, 600, 0, false),
+                (0, 0, 1, false),
+                (0, 0, 1, false),
+                (600, 0, 0, false),
+                (0, 0, 1, true),
+                (4_990, 0, 0, true),
+            ],
+            "{}",
+            f.name
+        );
+        assert_eq!(numbers[0].number.id, held.number_id, "newest first");
+        assert_eq!(numbers[3].number.id, captured.number_id);
+        assert_eq!(f.store.numbers_used(alice.id, 2).await.unwrap().len(), 2);
         f.assert_sound().await;
     })
     .await;
