@@ -78,7 +78,11 @@ impl RunningShop {
 
 /// Starts the shop on `listen` (loopback).
 pub async fn start(config: ShopConfig, listen: SocketAddr) -> std::io::Result<RunningShop> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| {
+            std::io::Error::new(error.kind(), format!("cannot listen on {listen}: {error}"))
+        })?;
     let address = listener.local_addr()?;
     let shop = Shop {
         config,

@@ -375,8 +375,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let state = app_state(&config, service, token_hash);
-    let running =
-        sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
+    let running = sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen)
+        .await
+        .map_err(|error| {
+            if error.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::anyhow!(
+                    "{error}: another program (perhaps another sceau) listens there; choose \
+                     another address with --listen, e.g. --listen 127.0.0.1:8081 (or `listen` \
+                     in the configuration file, or SCEAU_LISTEN)"
+                )
+            } else {
+                error.into()
+            }
+        })?;
     let base = format!("http://{}", running.address);
     println!("sceau listening on {base}");
     println!("  database        {}", config.database_for_display());
