@@ -298,6 +298,28 @@ fn admin_commands_enrol_list_and_check() {
         "another password\n",
     );
     assert!(!ok && out.contains("invalid_phone"), "{out}");
+    // Nothing on standard input (none at all, or an empty line) is said as such, with its
+    // own code; a short password is still a weak one.
+    let bob = [
+        "client-add",
+        "--login",
+        "bob",
+        "--name",
+        "Bob",
+        "--phone",
+        "+33612345670",
+    ];
+    for input in ["", "\n", "\r\n"] {
+        let (ok, out) = admin(&bob, input);
+        assert!(!ok, "{input:?}: {out}");
+        assert!(
+            out.contains("error: no_password: no password on standard input"),
+            "{input:?}: {out}"
+        );
+        assert!(!out.contains("weak_password"), "{input:?}: {out}");
+    }
+    let (ok, out) = admin(&bob, "short\n");
+    assert!(!ok && out.contains("weak_password"), "{out}");
     let (ok, out) = admin(&["merchant-add", "--name", "Shop"], "");
     assert!(ok && out.contains("API key (shown once"), "{out}");
     let (ok, out) = admin(&["client-list"], "");
