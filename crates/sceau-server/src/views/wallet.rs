@@ -150,6 +150,7 @@ mod tests {
                 at: HOSTILE.into(),
                 text: HOSTILE.into(),
             }]),
+            link: Some(HOSTILE),
         }
         .render()
         .unwrap();
