@@ -227,6 +227,7 @@ async fn in_a_browser_three_wrong_seals_fail_the_payment() {
     browser
         .goto(&format!("{}/?cart=les-miserables,monte-cristo", shop.url()))
         .await;
+    browser.wait_for_text("#total", "49.90 EUR").await;
     browser.click("#pay").await;
     browser.wait_for_text("h1", "Sign in to pay").await;
     browser.fill("input[name=login]", "alice").await;
