@@ -87,8 +87,8 @@ pub fn write(parts: &Parts<'_>) -> Result<Vec<u8>, String> {
 /// One check of a bundle: its part, and what was found or why it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    /// `bundle`, `record`, `signature`, `time-stamp`, `certificates`, `log entry`,
-    /// `inclusion proof`, `checkpoint`.
+    /// `bundle`, `record`, `signature`, `time-stamp`, `certificates`, `checkpoint`,
+    /// `log entry`.
     pub part: &'static str,
     pub outcome: Result<String, String>,
 }
@@ -378,19 +378,11 @@ fn certificates_match(given: &[Vec<u8>], expected: &[Vec<u8>]) -> Result<String,
     }
 }
 
-/// The record's hash is the log entry at `index`, included in the signed checkpoint.
+/// The checkpoint is signed by the log's key, and the record's hash is the log entry at
+/// `index` in its tree: the inclusion proof leads from that entry to the checkpoint's
+/// root. Without a signed checkpoint there is nothing to check the entry against, and no
+/// line about it.
 fn check_log(log: &LogProof, parts: &Decoded, key: &VerifierKey, report: &mut Report) {
-    let entry: [u8; 32] = Sha256::digest(&parts.record).into();
-    let leaf = leaf_hash(&entry);
-    report.ok(
-        "log entry",
-        format!(
-            "the record's SHA-256 {} is entry {} (leaf hash {})",
-            hex::encode(entry),
-            log.index,
-            hex::encode(leaf)
-        ),
-    );
     let checkpoint = match parse_and_verify(&log.checkpoint, key) {
         Ok(checkpoint) => checkpoint,
         Err(error) => {
@@ -421,23 +413,32 @@ fn check_log(log: &LogProof, parts: &Decoded, key: &VerifierKey, report: &mut Re
             hex::encode(checkpoint.root_hash())
         ),
     );
+    let entry: [u8; 32] = Sha256::digest(&parts.record).into();
+    let included = verify_inclusion(
+        &leaf_hash(&entry),
+        log.index,
+        log.size,
+        &parts.proof,
+        checkpoint.root_hash(),
+    );
     report.push(
-        "inclusion proof",
-        verify_inclusion(
-            &leaf,
-            log.index,
-            log.size,
-            &parts.proof,
-            checkpoint.root_hash(),
-        )
-        .map(|()| {
-            format!(
-                "entry {} is in the tree of {} entries ({} hashes)",
+        "log entry",
+        match included {
+            Ok(()) => Ok(format!(
+                "the record's SHA-256 {} is entry {} of the checkpoint's {} entries \
+                 (inclusion proof of {} hashes)",
+                hex::encode(entry),
                 log.index,
                 log.size,
                 parts.proof.len()
-            )
-        })
-        .map_err(|error| format!("{error} (the record, its index or the proof changed)")),
+            )),
+            Err(error) => Err(format!(
+                "the record's SHA-256 {} is not shown to be entry {} of the checkpoint's {} \
+                 entries: {error} (the record, its index or the inclusion proof changed)",
+                hex::encode(entry),
+                log.index,
+                log.size
+            )),
+        },
     );
 }

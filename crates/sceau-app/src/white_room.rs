@@ -37,8 +37,8 @@ fn unknown_certificate() -> AppError {
 }
 
 fn pki_failure(error: sceau_pki::PkiError) -> AppError {
-    tracing::error!(%error, "white room");
-    internal("white room")
+    tracing::error!(%error, "certificate authority or signing keys");
+    internal("certificate authority or signing keys")
 }
 
 /// A fresh key label: `prefix` and 16 random bytes in hexadecimal.
@@ -54,7 +54,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, AppError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|_| internal("white room task failed"))?
+        .map_err(|_| internal("certificate authority task failed"))?
         .map_err(pki_failure)
 }
 

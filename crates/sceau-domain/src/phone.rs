@@ -8,7 +8,9 @@ use std::str::FromStr;
 pub struct PhoneNumber(String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("phone number must be E.164: + then 7 to 15 digits, e.g. +33612345678")]
+#[error(
+    "phone number must be in international form (E.164): + then 7 to 15 digits, e.g. +33612345678"
+)]
 pub struct PhoneError;
 
 impl PhoneNumber {

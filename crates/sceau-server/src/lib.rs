@@ -392,7 +392,11 @@ pub async fn start(
     channel: Arc<dyn sceau_channel::SecondChannel>,
     listen: SocketAddr,
 ) -> std::io::Result<Running> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| {
+            std::io::Error::new(error.kind(), format!("cannot listen on {listen}: {error}"))
+        })?;
     let address = listener.local_addr()?;
     let mut state = state;
     if state.public_url.is_none() {

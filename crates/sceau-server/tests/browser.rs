@@ -149,8 +149,14 @@ async fn figures_1_to_3_in_a_browser_a_client_pays_a_shop_with_a_seal() {
     let (shop, _) = shop_for(&server).await;
     let alice = server.enroll_client("alice", ALICE_PHONE, "500.00").await;
 
+    // The bookshop's catalogue: two books to the cart, one at a time.
     browser.goto(&shop.url()).await;
+    browser.wait_for_text("#empty", "Your cart is empty").await;
+    browser.click("#add-les-miserables").await;
+    browser.wait_for_text("#total", "24.90 EUR").await;
+    browser.click("#add-monte-cristo").await;
     browser.wait_for_text("#total", "49.90 EUR").await;
+    browser.screenshot(&artefact("shop-cart.png")).await;
     browser.click("#pay").await;
     browser.wait_for_text("h1", "Sign in to pay").await;
     assert!(
@@ -172,7 +178,7 @@ async fn figures_1_to_3_in_a_browser_a_client_pays_a_shop_with_a_seal() {
         "49.90 EUR",
         "forty-nine euros and ninety cents",
         "quarante-neuf euros et quatre-vingt-dix centimes",
-        "Two concert tickets, row F",
+        "Les Misérables, Le Comte de Monte-Cristo",
         "Client alice",
         "••••",
     ] {
@@ -218,7 +224,10 @@ async fn in_a_browser_three_wrong_seals_fail_the_payment() {
     let (shop, _) = shop_for(&server).await;
     let alice = server.enroll_client("alice", ALICE_PHONE, "500.00").await;
 
-    browser.goto(&shop.url()).await;
+    browser
+        .goto(&format!("{}/?cart=les-miserables,monte-cristo", shop.url()))
+        .await;
+    browser.wait_for_text("#total", "49.90 EUR").await;
     browser.click("#pay").await;
     browser.wait_for_text("h1", "Sign in to pay").await;
     browser.fill("input[name=login]", "alice").await;

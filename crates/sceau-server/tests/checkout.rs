@@ -1154,9 +1154,8 @@ async fn a_paid_checkout_has_an_evidence_bundle_that_anyone_can_verify_offline()
             "time-stamp",
             "certificates",
             "record",
-            "log entry",
             "checkpoint",
-            "inclusion proof"
+            "log entry"
         ]
     );
     let said = |part: &str| {
@@ -1170,6 +1169,37 @@ async fn a_paid_checkout_has_an_evidence_bundle_that_anyone_can_verify_offline()
     assert!(said("record").contains("49.90 EUR"), "{}", said("record"));
     assert!(said("signature").contains("alice"), "{}", said("signature"));
     assert!(sceau_server::bundle::check(from_merchant.text.as_bytes(), &root, &key).valid());
+    assert!(
+        said("log entry").contains("is entry"),
+        "{}",
+        said("log entry")
+    );
+
+    // The record altered (its amount raised): its hash is not the logged entry, and the
+    // log entry's line says so rather than "ok".
+    let mut forged: sceau_server::bundle::Bundle = serde_json::from_slice(&bundle).unwrap();
+    let record = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(&forged.record)
+            .unwrap()
+    };
+    let record = String::from_utf8(record).unwrap();
+    assert!(record.contains("\"49.90\""), "{record}");
+    forged.record = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(record.replace("\"49.90\"", "\"94.90\""))
+    };
+    let forged = sceau_log::canonical(&serde_json::to_value(&forged).unwrap()).unwrap();
+    let report = sceau_server::bundle::check(&forged, &root, &key);
+    let entry = report
+        .checks
+        .iter()
+        .find(|check| check.part == "log entry")
+        .unwrap_or_else(|| panic!("no log entry line: {report:#?}"));
+    let why = entry.outcome.clone().unwrap_err();
+    assert!(why.contains("is not shown to be entry"), "{why}");
+    assert!(!report.valid(), "{report:#?}");
 
     // openssl agrees on the signature and on its time-stamp (the README's commands).
     let bundle_value: sceau_server::bundle::Bundle = serde_json::from_slice(&bundle).unwrap();
@@ -1424,17 +1454,17 @@ async fn a_paid_checkout_has_an_evidence_bundle_that_anyone_can_verify_offline()
         (
             "proof hashes swapped",
             changed(&swap("/log/inclusion_proof", 0, 1)),
-            "inclusion proof",
+            "log entry",
         ),
         (
             "a proof hash repeated",
             changed(&repeat("/log/inclusion_proof")),
-            "inclusion proof",
+            "log entry",
         ),
         (
             "another index",
             changed(&|bundle| bundle["log"]["index"] = (bundle_value.log.index + 1).into()),
-            "inclusion proof",
+            "log entry",
         ),
     ];
     for (what, tampered, part) in tampered {

@@ -1552,6 +1552,57 @@ async fn pages_carry_security_headers() {
     assert_eq!(phone.header("cache-control"), Some("no-store"));
 }
 
+/// `/phone?to=+33612345678` as people type it: in a query `+` reads as a space, so a
+/// leading space before digits only is the `+` it was; anything else is still refused.
+/// The page shows its own address with the `+` written `%2B`, which works when copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_page_takes_the_number_as_typed_and_shows_the_address_that_works() {
+    let server = Server::start().await;
+    let alice = server.enroll_client("alice", ALICE_PHONE, "10.00").await;
+    let session = server.sign_in("alice").await;
+    server
+        .wallet_card(&session, &alice, &[("amount_cap", "5.00")])
+        .await;
+    let expected = server.phone_messages(ALICE_PHONE).await;
+    assert_eq!(expected.len(), 1, "{expected:?}");
+    let link = "href=\"/phone?to=%2B33612345678\"";
+    for path in [
+        "/phone?to=+33612345678",
+        "/phone?to=%2B33612345678",
+        "/phone?to=%2033612345678",
+    ] {
+        let reply = server.page(path, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
+        assert_eq!(messages_in_page(&reply.text), expected, "{path}");
+        assert!(reply.text.contains(link), "{path}: {}", reply.text);
+        assert!(
+            reply.text.contains(">+33612345678<"),
+            "{path}: {}",
+            reply.text
+        );
+    }
+    for path in [
+        "/phone?to=33612345678",
+        "/phone?to=++33612345678",
+        "/phone?to=+33612345678+",
+        "/phone?to=%20%2B33612345678",
+        "/phone?to=+3361234567x",
+        "/phone?to=+",
+    ] {
+        let reply = server.page(path, None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            reply.text
+        );
+        assert!(reply.text.contains("Not a phone number"), "{path}");
+        assert_eq!(messages_in_page(&reply.text), vec![], "{path}");
+        assert!(!reply.text.contains("href=\"/phone?to="), "{path}");
+    }
+    server.stop().await;
+}
+
 /// The JSON API answers JSON without a session, and ids are plain digits only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_api_without_session_and_odd_ids() {

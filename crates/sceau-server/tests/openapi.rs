@@ -41,6 +41,45 @@ fn routed() -> BTreeSet<(String, String)> {
     routes
 }
 
+/// The description's introduction names every part of the API that the paths hold (by
+/// the first segment of each path), and speaks no word a newcomer does not have.
+#[test]
+fn the_introduction_names_every_part_of_the_api() {
+    let description: serde_json::Value =
+        serde_json::from_str(include_str!("../openapi.json")).expect("openapi.json is JSON");
+    let introduction = description["info"]["description"].as_str().unwrap();
+    let mut parts = BTreeSet::new();
+    for path in description["paths"].as_object().unwrap().keys() {
+        let first = path.trim_start_matches('/').split('/').next().unwrap();
+        // The service's own (health, this description, the stylesheet, the home page).
+        if !matches!(first, "" | "health" | "openapi.json" | "static" | "logout") {
+            parts.insert(format!("/{first}"));
+        }
+    }
+    let missing: Vec<&String> = parts
+        .iter()
+        .filter(|part| !introduction.contains(part.as_str()))
+        .collect();
+    assert!(parts.len() >= 8, "{parts:?}");
+    assert_eq!(missing, Vec::<&String>::new(), "{introduction}");
+    for word in [
+        "numbers",
+        "authorizations",
+        "checkouts",
+        "evidence",
+        "signatures",
+        "time-stamps",
+        "log",
+        "clearing",
+    ] {
+        assert!(introduction.contains(word), "{word:?} in {introduction}");
+    }
+    let whole = include_str!("../openapi.json");
+    for word in ["Figure", "white room", "capability "] {
+        assert!(!whole.contains(word), "{word:?} in openapi.json");
+    }
+}
+
 #[test]
 fn the_description_covers_every_route_and_only_them() {
     let description: serde_json::Value =

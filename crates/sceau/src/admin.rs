@@ -16,11 +16,15 @@ use zeroize::Zeroizing;
 pub enum AdminCommand {
     /// Enrol a client. The password is read from standard input (one line).
     ClientAdd {
+        /// The name the client signs in with (unique), e.g. alice.
         #[arg(long)]
         login: String,
+        /// The client's full name, as pages and checks show it, e.g. "Alice Martin".
         #[arg(long)]
         name: String,
-        /// Phone number in E.164, e.g. +33612345678: the client's unique address.
+        /// Phone number in international form (E.164: + then the country code and the
+        /// number, digits only), e.g. +33612345678: the client's unique address, where
+        /// numbers and seals are sent.
         #[arg(long)]
         phone: String,
         /// ISO 4217 currency of the client's account.
@@ -36,11 +40,18 @@ pub enum AdminCommand {
     /// List clients with their balances.
     ClientList,
     /// Block a client: their numbers decline with "blocked".
-    ClientBlock { id: i64 },
+    ClientBlock {
+        /// The client's id (see client-list).
+        id: i64,
+    },
     /// Lift a client's block.
-    ClientUnblock { id: i64 },
+    ClientUnblock {
+        /// The client's id (see client-list).
+        id: i64,
+    },
     /// Enrol a merchant and print its API key (shown this once; only its hash is kept).
     MerchantAdd {
+        /// The merchant's name, as clients see it on checks and texts.
         #[arg(long)]
         name: String,
         /// The account the merchant's settlement balances are paid out to (with --bic).
@@ -54,15 +65,19 @@ pub enum AdminCommand {
     MerchantList,
     /// Set the account a merchant's settlement balances are paid out to.
     MerchantBank {
+        /// The merchant's id (see merchant-list).
         id: i64,
+        /// The account's IBAN.
         #[arg(long)]
         iban: String,
+        /// The BIC of the account's bank.
         #[arg(long)]
         bic: String,
     },
     /// Close a clearing batch: pay every merchant's settlement balance in the currency out
     /// to its bank, and write the settlement file (ISO 20022 pain.001.001.03).
     ClearingClose {
+        /// The currency of the balances paid out (ISO 4217).
         #[arg(long, default_value = "EUR")]
         currency: String,
         /// Where to write the settlement file.
@@ -73,14 +88,18 @@ pub enum AdminCommand {
     ClearingList,
     /// Write a closed batch's settlement file again, exactly as it was first written.
     ClearingFile {
+        /// The batch's id (see clearing-list).
         id: i64,
+        /// Where to write the settlement file.
         #[arg(long)]
         out: PathBuf,
     },
     /// Show the messages the development channel delivered to a phone (newest first).
     Outbox {
+        /// The phone number, in international form, e.g. +33612345678.
         #[arg(long)]
         phone: String,
+        /// Most messages shown.
         #[arg(long, default_value_t = 10)]
         limit: u32,
     },
@@ -88,29 +107,36 @@ pub enum AdminCommand {
     LedgerCheck,
     /// List a client's certificates (serial, kind, validity, revocation).
     CertificateList {
+        /// The client's id (see client-list).
         #[arg(long)]
         client: i64,
     },
     /// Write a certificate (PEM) to a file.
     CertificateShow {
+        /// The certificate's serial number, as certificate-list prints it.
         serial: String,
+        /// Where to write it.
         #[arg(long)]
         out: PathBuf,
     },
     /// Issue a client a new certificate with their phone sealed in it, for a new key (a
-    /// client enrolled before the white room, or whose certificate expired or was
-    /// revoked).
+    /// client enrolled before the server had its certificate authority, or whose
+    /// certificate expired or was revoked).
     CertificateIssue {
+        /// The client's id (see client-list).
         #[arg(long)]
         client: i64,
     },
     /// Issue a client's second certificate: no phone number, naming their first.
     CertificatePseudonym {
+        /// The client's id (see client-list).
         #[arg(long)]
         client: i64,
     },
-    /// Revoke a certificate; it appears on the CRL from now on.
+    /// Revoke a certificate; it appears on the list of revoked certificates (CRL) from now
+    /// on.
     CertificateRevoke {
+        /// The certificate's serial number, as certificate-list prints it.
         serial: String,
         /// unspecified, key-compromise, affiliation-changed, superseded or
         /// cessation-of-operation.
@@ -119,12 +145,34 @@ pub enum AdminCommand {
     },
     /// Reveal the phone number sealed in a client's certificate, with the authority's
     /// escrow key (the act is logged; the number is printed here only).
-    CertificateRevealPhone { serial: String },
-    /// Write the issuing CA's current CRL (DER) to a file.
+    CertificateRevealPhone {
+        /// The certificate's serial number, as certificate-list prints it.
+        serial: String,
+    },
+    /// Write the issuing authority's current list of revoked certificates (CRL, DER) to a
+    /// file.
     Crl {
+        /// Where to write it.
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// The password on the first line of `input`. Nothing there (no input at all, or an
+/// empty line) is its own refusal, `no_password`, rather than a password too short.
+fn read_password(mut input: impl BufRead) -> anyhow::Result<Zeroizing<String>> {
+    let mut line = Zeroizing::new(String::new());
+    input
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_owned());
+    if password.is_empty() {
+        bail!(
+            "no_password: no password on standard input: give the client's password as \
+             one line, e.g. printf '%s\\n' 'a long password' | sceau admin client-add …"
+        );
+    }
+    Ok(password)
 }
 
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
@@ -139,13 +187,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             opening_balance,
             credit_limit,
         } => {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("reading the password from standard input")?;
-            let password = Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_owned());
-            line.clear();
+            let password = read_password(std::io::stdin().lock())?;
             let client = service
                 .enroll_client(ClientEnrolment {
                     login,

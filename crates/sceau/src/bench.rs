@@ -73,7 +73,7 @@ enum Scenario {
     /// Time-stamps: `POST /tsa` with distinct requests (RFC 3161, certificate
     /// included), next to `openssl speed ecdsap256` and sceau's CMS signatures in-process.
     Tsa,
-    /// All of them, one after the other in each run.
+    /// Authorizations, seal and tsa, one after the other in each run.
     All,
     /// Transparency log appends: entries queued by concurrent writers and integrated in
     /// batches, durably, in-process against the store (no server; see --log-entries).
@@ -121,8 +121,9 @@ pub struct BenchArgs {
     /// peak).
     #[arg(long)]
     open_loop_rate: Option<u64>,
-    /// Checkouts prepared (steps 1 to 4, timed) for each seal run and for the seal
-    /// open-loop run; each seal is typed back once.
+    /// Checkouts prepared (created, held, validated and their seal read on the phone:
+    /// timed) for each seal run and for the seal open-loop run; each seal is typed back
+    /// once.
     #[arg(long, default_value_t = 20_000)]
     seal_checkouts: usize,
     /// Where the servers keep their keys: "file" (the encrypted key directory) or

@@ -1,5 +1,9 @@
-//! `sceau demo`: both single-use number flows end to end over real HTTP, on a fresh
-//! SQLite file in a temporary directory, with every step printed.
+//! `sceau demo`: the whole story end to end over real HTTP, on a fresh SQLite file in a
+//! temporary directory, with every step printed: single-use card numbers (asked for by the
+//! client, then by a merchant), a payment confirmed with a seal and its evidence checked
+//! offline; with `--keep-serving`, a demo bookshop (a merchant of its own) to buy from in
+//! a browser until Ctrl-C or SIGTERM, after which the directory (master key included) is
+//! removed.
 
 use crate::config::Config;
 use anyhow::{Context, bail};
@@ -10,6 +14,10 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 const ALICE_PHONE: &str = "+33612345678";
+/// The merchant the scripted steps pay (through its API, as a program would).
+const SCRIPTED_MERCHANT: &str = "Librairie Dupont";
+/// The demo bookshop's own merchant name (`--keep-serving`).
+const SHOP_NAME: &str = "Librairie des Quais";
 const ALICE_PASSWORD: &str = "correct horse battery";
 
 struct Demo {
@@ -128,6 +136,9 @@ pub async fn run(
     database_url: Option<String>,
     evidence_out: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
+    // From here on Ctrl-C and SIGTERM end the demo through the code below, so that the
+    // temporary directory (it holds a master key) and the scratch schema are removed.
+    let mut stop = Stop::new()?;
     let directory = tempfile::tempdir()?;
     let scratch = match &database_url {
         Some(url) => Some(
@@ -160,28 +171,72 @@ pub async fn run(
         admin_token: admin_token.to_string(),
         evidence_out,
     };
-    let result = scenario(&demo).await;
-    if keep_serving && let Ok(shop) = &result {
-        let shop_config = sceau_shop::ShopConfig {
-            name: "Librairie Dupont".into(),
-            sceau_url: base.clone(),
-            api_key: shop.api_key.clone(),
-            webhook_secret: shop.webhook_secret.clone(),
-            clock: sceau_shop::system_clock(),
-        };
-        let running_shop =
-            sceau_shop::start(shop_config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        println!(
-            "\nServing until Ctrl-C:\n  the shop (a cart and \"Pay with sceau\"): {}\n  \
-             sign in as alice / {ALICE_PASSWORD}; her phone: {base}/phone?to=%2B33612345678\n  \
-             her wallet: {base}/login",
-            running_shop.url()
-        );
-        tokio::signal::ctrl_c().await?;
-        running_shop.stop();
-    }
+    let result = tokio::select! {
+        result = scenario(&demo) => result,
+        signal = stop.signalled() => Err(anyhow::anyhow!("stopped by {signal}")),
+    };
+    let result = match result {
+        Ok(()) if keep_serving => serve_the_shop(&demo, &mut stop).await,
+        other => other,
+    };
     running.stop().await;
-    result.map(|_| ())
+    drop(scratch);
+    let removed = directory
+        .close()
+        .context("removing the demo's temporary directory");
+    result.and(removed)
+}
+
+/// Ctrl-C or SIGTERM, whichever comes first. Both are listened for from the start, so
+/// that one that comes between two waits is not lost.
+struct Stop {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn new() -> anyhow::Result<Stop> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Stop {
+            interrupt: signal(SignalKind::interrupt()).context("listening for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        })
+    }
+
+    /// Waits for Ctrl-C or SIGTERM: which one came.
+    async fn signalled(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "Ctrl-C",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+}
+
+/// Enrols the demo bookshop as a merchant of its own and serves it next to sceau until
+/// Ctrl-C or SIGTERM.
+async fn serve_the_shop(demo: &Demo, stop: &mut Stop) -> anyhow::Result<()> {
+    step("The demo bookshop");
+    let credentials = enrol_merchant(demo, SHOP_NAME).await?;
+    let shop_config = sceau_shop::ShopConfig {
+        name: SHOP_NAME.into(),
+        sceau_url: demo.base.clone(),
+        api_key: credentials.api_key,
+        webhook_secret: credentials.webhook_secret,
+        clock: sceau_shop::system_clock(),
+    };
+    let shop =
+        sceau_shop::start(shop_config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let base = &demo.base;
+    println!(
+        "\nServing until Ctrl-C (or SIGTERM):\n  the bookshop (pick books, then \"Pay with \
+         sceau\"): {}\n  sign in as alice / {ALICE_PASSWORD}; her phone: \
+         {base}/phone?to=%2B33612345678\n  her wallet: {base}/login",
+        shop.url()
+    );
+    let signal = stop.signalled().await;
+    println!("{signal}: stopping, and removing the demo's temporary directory");
+    shop.stop();
+    Ok(())
 }
 
 /// The demo's server: on a free loopback port, its files in `directory`.
@@ -200,8 +255,8 @@ fn demo_config(directory: &std::path::Path, database: String) -> Config {
     }
 }
 
-/// The demo merchant's credentials, for the shop that `--serve` starts.
-struct ShopCredentials {
+/// A merchant's API key and webhook secret, as its enrolment shows them once.
+struct Credentials {
     api_key: String,
     webhook_secret: String,
 }
@@ -209,55 +264,56 @@ struct ShopCredentials {
 /// A card read from a text: number, expiry month and year, security code.
 type Card = (String, u8, u16, String);
 
-async fn scenario(demo: &Demo) -> anyhow::Result<ShopCredentials> {
+async fn scenario(demo: &Demo) -> anyhow::Result<()> {
     step("Enrolment (admin API)");
-    let shop = enrol_shop(demo).await?;
+    let merchant = enrol_merchant(demo, SCRIPTED_MERCHANT).await?;
     let alice_id = enrol_alice(demo).await?;
 
-    step("Figure 5 — Alice asks for a number on the web");
+    step("A single-use number, asked for by the client: Alice asks her wallet for one");
     let cookie = sign_in(demo).await?;
     let csrf = wallet_csrf(demo, &cookie).await?;
     let text = ask_for_number(demo, &cookie, &csrf).await?;
     let card =
         sceau_app::service::card_in_message(&text).context("cannot read the card in the SMS")?;
 
-    step("Figure 5 — Alice pays Librairie Dupont with it");
-    pay_with_number(demo, &shop.api_key, alice_id, &card).await?;
+    step("Alice pays Librairie Dupont with it, as with a card");
+    pay_with_number(demo, &merchant.api_key, alice_id, &card).await?;
 
-    step("Figure 4 — Librairie Dupont's checkout asks for a number for Alice");
-    let text = checkout_asks_for_number(demo, &shop.api_key, &card.0).await?;
+    step("A single-use number, asked for by the merchant at its checkout");
+    let text = checkout_asks_for_number(demo, &merchant.api_key, &card.0).await?;
     let card =
         sceau_app::service::card_in_message(&text).context("cannot read the card in the SMS")?;
-    pay_checkout_with_number(demo, &shop.api_key, alice_id, &card).await?;
+    pay_checkout_with_number(demo, &merchant.api_key, alice_id, &card).await?;
 
-    seal_flow(demo, &shop.api_key, &cookie, &csrf, alice_id).await?;
+    seal_flow(demo, &merchant.api_key, &cookie, &csrf, alice_id).await?;
 
     step("Ledger");
     check_ledger(demo).await?;
     println!("\nDemo complete.");
-    Ok(shop)
+    Ok(())
 }
 
-/// The admin enrols the shop; its API key and webhook secret are shown this once.
-async fn enrol_shop(demo: &Demo) -> anyhow::Result<ShopCredentials> {
-    let shop = demo
+/// The admin enrols the merchant `name`; its API key and webhook secret are shown this
+/// once.
+async fn enrol_merchant(demo: &Demo, name: &str) -> anyhow::Result<Credentials> {
+    let merchant = demo
         .admin(
             Method::POST,
             "/admin/v1/merchants",
-            Some(json!({"name": "Librairie Dupont"})),
+            Some(json!({ "name": name })),
         )
         .await?;
-    let shop_key = shop["api_key"].as_str().context("api key")?.to_owned();
-    let webhook_secret = shop["webhook_secret"]
+    let api_key = merchant["api_key"].as_str().context("api key")?.to_owned();
+    let webhook_secret = merchant["webhook_secret"]
         .as_str()
         .context("webhook secret")?
         .to_owned();
     println!(
         "merchant #{} {} enrolled; its API key is shown once and stored only as a hash",
-        shop["id"], shop["name"]
+        merchant["id"], merchant["name"]
     );
-    Ok(ShopCredentials {
-        api_key: shop_key,
+    Ok(Credentials {
+        api_key,
         webhook_secret,
     })
 }
@@ -506,8 +562,8 @@ async fn check_ledger(demo: &Demo) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Figures 1-3: the merchant hands a payment to sceau; Alice sees the electronic check,
-/// validates, and types back the seal sent to her phone.
+/// A payment by seal: the merchant hands a payment to sceau; Alice sees the electronic
+/// check, validates, and types back the seal sent to her phone.
 async fn seal_flow(
     demo: &Demo,
     shop_key: &str,
@@ -515,7 +571,7 @@ async fn seal_flow(
     csrf: &str,
     alice_id: i64,
 ) -> anyhow::Result<()> {
-    step("Figures 1-3 — Librairie Dupont hands a payment to sceau; Alice signs it with a seal");
+    step("A payment by seal: Librairie Dupont hands a payment to sceau; Alice signs it");
     let (url, id) = create_checkout(demo, shop_key).await?;
     let post = |action: &str, extra: Vec<(&'static str, String)>| {
         let mut form = vec![("csrf", csrf.to_owned())];
@@ -610,7 +666,7 @@ async fn show_check(demo: &Demo, url: &str, cookie: &str) -> anyhow::Result<()> 
         "trente-quatre euros et quatre-vingts centimes",
     ];
     println!(
-        "the electronic check shows zones 21-29: {} of 9 zones, amount in words {}",
+        "the electronic check shows all its parts ({} of 9), the amount in words {}",
         (21..=29)
             .filter(|zone| page.contains(&format!("data-zone=\"{zone}\"")))
             .count(),

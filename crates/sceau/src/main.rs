@@ -33,19 +33,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server: merchant and admin APIs, client pages, phone simulator.
+    /// Run the server: the merchant and admin APIs, the clients' pages (wallet, payments,
+    /// signatures), time-stamps, the transparency log and the development phone.
     Serve {
-        /// Address to listen on (overrides the configuration).
+        /// Address and port to listen on, e.g. 127.0.0.1:8080 (the default) or
+        /// 127.0.0.1:8081 when that port is taken (overrides `listen` in the configuration
+        /// file and SCEAU_LISTEN).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
         /// SQLite database file, or postgres:// URL (overrides the configuration).
         #[arg(long)]
         database: Option<String>,
     },
-    /// Run both single-use number flows (Figures 5 and 4) end to end over HTTP on a fresh
-    /// database in a temporary directory, printing every step.
+    /// Run the whole story over HTTP on a fresh database in a temporary directory,
+    /// printing every step: single-use card numbers (asked for in the wallet, and sent at a
+    /// merchant's request), a payment signed with a seal read on the phone, its evidence
+    /// checked offline (and a forged copy refused); with --keep-serving, a bookshop to
+    /// buy from in a browser.
     Demo {
-        /// Keep serving after the demo, so the pages can be opened in a browser.
+        /// Keep serving after the demo, with a demo bookshop (a merchant of its own), so
+        /// that the pages can be opened in a browser; Ctrl-C or SIGTERM stops and removes
+        /// everything.
         #[arg(long)]
         keep_serving: bool,
         /// Run on PostgreSQL instead: a postgres:// URL; the demo works in a fresh schema
@@ -57,8 +65,9 @@ enum Command {
         #[arg(long, value_name = "DIRECTORY")]
         evidence_out: Option<std::path::PathBuf>,
     },
-    /// Administer clients, merchants, the outbox and the ledger (works on the database
-    /// directly; the server may be running).
+    /// Administer clients, merchants, clearing (settlement files for the banks),
+    /// certificates, the outbox and the ledger (works on the database directly; the server
+    /// may be running).
     Admin {
         #[command(subcommand)]
         command: admin::AdminCommand,
@@ -66,8 +75,9 @@ enum Command {
         #[arg(long, global = true)]
         database: Option<String>,
     },
-    /// Measure durable authorizations per second over real HTTP against a trivial
-    /// endpoint of the same server (see BENCHMARKS.md).
+    /// Measure throughput and latency over real HTTP, next to a trivial endpoint of the
+    /// same server: durable card authorizations, payments by seal, time-stamps, or log
+    /// appends (--scenario; see BENCHMARKS.md).
     Bench(bench::BenchArgs),
     /// Monitor a sceau transparency log: check each checkpoint's signature and that it
     /// extends the last one kept; alarm (exit status 1) if the log forks or shrinks.
@@ -375,8 +385,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let state = app_state(&config, service, token_hash);
-    let running =
-        sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
+    let running = sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen)
+        .await
+        .map_err(|error| {
+            if error.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::anyhow!(
+                    "{error}: another program (perhaps another sceau) listens there; choose \
+                     another address with --listen, e.g. --listen 127.0.0.1:8081 (or `listen` \
+                     in the configuration file, or SCEAU_LISTEN)"
+                )
+            } else {
+                error.into()
+            }
+        })?;
     let base = format!("http://{}", running.address);
     println!("sceau listening on {base}");
     println!("  database        {}", config.database_for_display());
@@ -391,4 +412,63 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("stopping");
     running.stop().await;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command, subcommand and argument of every one, with the path that names it.
+    fn walk(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+        if command.get_about().is_none() {
+            found.push(format!("{path}: no one-line help"));
+        }
+        for argument in command.get_arguments() {
+            let id = argument.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if argument.get_help().is_none() {
+                found.push(format!("{path} {id}: no description"));
+            }
+        }
+        for subcommand in command.get_subcommands() {
+            if subcommand.get_name() == "help" {
+                continue;
+            }
+            walk(
+                subcommand,
+                &format!("{path} {}", subcommand.get_name()),
+                found,
+            );
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_has_a_description() {
+        let command = Cli::command();
+        command.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&command, "sceau", &mut missing);
+        assert_eq!(missing, Vec::<String>::new());
+    }
+
+    /// The words a newcomer does not have stay out of the help.
+    #[test]
+    fn the_help_speaks_plain_words() {
+        let mut texts = Vec::new();
+        let mut stack = vec![Cli::command()];
+        while let Some(mut command) = stack.pop() {
+            texts.push(command.render_long_help().to_string());
+            stack.extend(command.get_subcommands().cloned());
+        }
+        assert!(texts.len() > 20, "{}", texts.len());
+        for text in texts {
+            for word in ["Figure", "white room", "capability "] {
+                assert!(!text.contains(word), "{word:?} in:\n{text}");
+            }
+        }
+    }
 }

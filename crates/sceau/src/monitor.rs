@@ -26,6 +26,7 @@ pub struct WatchArgs {
     /// Check once and exit, instead of every --interval-s.
     #[arg(long)]
     once: bool,
+    /// Seconds between two checks (without --once).
     #[arg(long, default_value_t = 60)]
     interval_s: u64,
 }

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 #[derive(Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["bundle", "signature", "time_stamp"])))]
 pub struct VerifyArgs {
-    /// An evidence bundle (a payment's `…evidence.json`): checks the record, its
-    /// signature, time-stamp and certificates, and its inclusion in the log; needs
-    /// --log-key.
+    /// An evidence bundle (the JSON file a paid checkout's evidence download gives, or
+    /// the bundle.json `sceau demo --evidence-out` writes): checks the record, its
+    /// signature, time-stamp and certificates, and its entry in the log; needs --log-key.
     #[arg(requires = "log_key")]
     bundle: Option<PathBuf>,
     /// The log's public key (the file served at /log/key: `origin+id+key`).

@@ -164,3 +164,23 @@ fn the_data_directory_is_private() {
     check("a start after an earlier version");
     drop(running);
 }
+
+/// On a busy port, `serve` names the address it could not listen on and the option that
+/// changes it, and exits with a failure.
+#[test]
+fn a_busy_port_is_named_with_the_option_that_changes_it() {
+    let directory = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let stderr = refused(
+        serve(directory.path(), &["--listen", &address], &[]),
+        "a busy port",
+    );
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("already in use"), "{stderr}");
+    assert!(stderr.contains("--listen"), "{stderr}");
+    drop(taken);
+}

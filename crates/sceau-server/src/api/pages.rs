@@ -549,6 +549,18 @@ pub struct PhoneQuery {
     to: Option<String>,
 }
 
+/// The number typed in an address: `?to=+33612345678` reaches the server as
+/// `" 33612345678"` (in a query, `+` stands for a space), so a leading space followed by
+/// digits only is read back as the `+` it was. Anything else is left as it came.
+fn phone_as_typed(to: &str) -> std::borrow::Cow<'_, str> {
+    match to.strip_prefix(' ') {
+        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("+{digits}").into()
+        }
+        _ => to.into(),
+    }
+}
+
 /// The development phone: the texts the development channel delivered to one number.
 pub async fn phone(
     State(state): State<AppState>,
@@ -562,14 +574,16 @@ pub async fn phone(
             to: "",
             not_a_number: false,
             messages: None,
+            link: None,
         };
         return Ok(render(&page)?.into_response());
     };
-    let Ok(phone) = to.parse::<PhoneNumber>() else {
+    let Ok(phone) = phone_as_typed(&to).parse::<PhoneNumber>() else {
         let page = views::Phone {
             to: &to,
             not_a_number: true,
             messages: None,
+            link: None,
         };
         return Ok((StatusCode::BAD_REQUEST, render(&page)?).into_response());
     };
@@ -582,10 +596,12 @@ pub async fn phone(
             text: text.to_string(),
         })
         .collect();
+    let link = format!("/phone?to={}", phone.as_str().replace('+', "%2B"));
     let page = views::Phone {
         to: phone.as_str(),
         not_a_number: false,
         messages: Some(messages),
+        link: Some(&link),
     };
     let mut response = render(&page)?.into_response();
     response

@@ -211,6 +211,9 @@ pub(crate) struct Phone<'a> {
     pub not_a_number: bool,
     /// The messages delivered to `to`, newest first; none before a number is asked for.
     pub messages: Option<Vec<PhoneMessage>>,
+    /// This page's own address for the number shown, `+` written `%2B` so that it can be
+    /// copied into a browser or a shell as it is.
+    pub link: Option<&'a str>,
 }
 
 pub(crate) struct PhoneMessage {
@@ -315,6 +318,7 @@ mod tests {
                 at: HOSTILE.into(),
                 text: HOSTILE.into(),
             }]),
+            link: Some(HOSTILE),
         }
         .render()
         .unwrap();
