@@ -359,7 +359,10 @@ async fn in_a_browser_a_client_cancels_the_payment_on_the_check() {
     let (shop, merchant) = shop_for(&server).await;
     let alice = server.enroll_client("alice", ALICE_PHONE, "500.00").await;
 
-    browser.goto(&shop.url()).await;
+    browser
+        .goto(&format!("{}/?cart=les-miserables,monte-cristo", shop.url()))
+        .await;
+    browser.wait_for_text("#total", "49.90 EUR").await;
     browser.click("#pay").await;
     browser.wait_for_text("h1", "Sign in to pay").await;
     browser.fill("input[name=login]", "alice").await;
@@ -379,7 +382,7 @@ async fn in_a_browser_a_client_cancels_the_payment_on_the_check() {
         .await;
     browser.click("#cancel").await;
     browser
-        .wait_for_text("#canceled", "You canceled this payment")
+        .wait_for_text("#canceled", "This payment was canceled")
         .await;
     browser.wait_for_text("h1", "Canceled").await;
     server.assert_figures(&alice, "500.00", "0.00").await;
@@ -418,7 +421,10 @@ async fn in_a_browser_the_wallet_lists_the_payments_and_leads_back_to_the_check(
     browser.screenshot(&artefact("sign-in.png")).await;
 
     // A payment by seal at the shop, signing in on the payment page.
-    browser.goto(&shop.url()).await;
+    browser
+        .goto(&format!("{}/?cart=les-miserables,monte-cristo", shop.url()))
+        .await;
+    browser.wait_for_text("#total", "49.90 EUR").await;
     browser.click("#pay").await;
     browser.wait_for_text("h1", "Sign in to pay").await;
     browser.screenshot(&artefact("pay-sign-in.png")).await;
@@ -450,7 +456,10 @@ async fn in_a_browser_the_wallet_lists_the_payments_and_leads_back_to_the_check(
         history.find("Voided").unwrap() < history.find("Paid by seal").unwrap(),
         "newest first: {history}"
     );
-    assert!(history.contains("Two concert tickets, row F"), "{history}");
+    assert!(
+        history.contains("Les Misérables, Le Comte de Monte-Cristo"),
+        "{history}"
+    );
     assert!(
         history.contains("49.90 EUR") && history.contains("UTC"),
         "{history}"
