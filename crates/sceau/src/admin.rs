@@ -199,7 +199,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     credit_limit,
                 })
                 .await?;
-            println!(
+            say!(
                 "client {} enrolled: login {}, phone {}, account {}",
                 client.id,
                 client.login,
@@ -208,9 +208,14 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             );
         }
         AdminCommand::ClientList => {
-            println!(
+            say!(
                 "{:>5}  {:<16} {:<24} {:<14} {:>16} {:>14}  blocked",
-                "id", "login", "name", "phone", "balance", "held"
+                "id",
+                "login",
+                "name",
+                "phone",
+                "balance",
+                "held"
             );
             for client in store.clients(10_000).await? {
                 let account = store
@@ -218,7 +223,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     .await?
                     .context("client without account")?;
                 let money = |minor| Money::new(minor, account.currency).to_string();
-                println!(
+                say!(
                     "{:>5}  {:<16} {:<24} {:<14} {:>16} {:>14}  {}",
                     client.id,
                     client.login,
@@ -235,7 +240,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             if !store.set_client_blocked(id, blocked).await? {
                 bail!("no client {id}");
             }
-            println!(
+            say!(
                 "client {id} {}",
                 if blocked { "blocked" } else { "unblocked" }
             );
@@ -243,15 +248,16 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::MerchantAdd { name, iban, bic } => {
             let bank = parse_optional_bank(iban.as_deref(), bic.as_deref())?;
             let enrolled = service.enroll_merchant_paid_to(&name, bank).await?;
-            println!(
+            say!(
                 "merchant {} enrolled: {}",
-                enrolled.merchant.id, enrolled.merchant.name
+                enrolled.merchant.id,
+                enrolled.merchant.name
             );
-            println!(
+            say!(
                 "API key (shown once, keep it secret): {}",
                 enrolled.api_key.as_str()
             );
-            println!(
+            say!(
                 "Webhook secret (checks the Sceau-Signature header): {}",
                 enrolled.webhook_secret.as_str()
             );
@@ -262,25 +268,29 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     || "(no bank details)".to_owned(),
                     |bank| format!("{} {}", bank.iban.printable(), bank.bic),
                 );
-                println!("{:>5}  {:<32} {bank}", merchant.id, merchant.name);
+                say!("{:>5}  {:<32} {bank}", merchant.id, merchant.name);
             }
         }
         AdminCommand::MerchantBank { id, iban, bic } => {
             let bank = parse_bank(&iban, &bic)?;
             let shown = format!("{} {}", bank.iban.printable(), bank.bic);
             service.set_merchant_bank(id, bank).await?;
-            println!("merchant {id} is paid out to {shown}");
+            say!("merchant {id} is paid out to {shown}");
         }
         AdminCommand::ClearingClose { currency, out } => {
             clearing_close(&service, &currency, &out).await?;
         }
         AdminCommand::ClearingList => {
-            println!(
+            say!(
                 "{:>5}  {:<22} {:<20} {:>8} {:>18}",
-                "id", "message id", "created", "payouts", "total"
+                "id",
+                "message id",
+                "created",
+                "payouts",
+                "total"
             );
             for batch in store.clearing_batches(10_000).await? {
-                println!(
+                say!(
                     "{:>5}  {:<22} {:<20} {:>8} {:>18}",
                     batch.id,
                     batch.message_id,
@@ -296,7 +306,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("no clearing batch {id}"))?;
             write_file(&out, &file)?;
-            println!("settlement file of batch {id} written to {}", out.display());
+            say!("settlement file of batch {id} written to {}", out.display());
         }
         AdminCommand::Outbox { phone, limit } => {
             let phone: PhoneNumber = phone.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -305,10 +315,10 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             if messages.is_empty() {
-                println!("no message to {phone}");
+                say!("no message to {phone}");
             }
             for (message, text) in messages {
-                println!(
+                say!(
                     "[{}] #{} {}\n  {}\n",
                     rfc3339(message.created_at_s),
                     message.id,
@@ -318,9 +328,12 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::CertificateList { client } => {
-            println!(
+            say!(
                 "{:<34} {:<11} {:<20} {:<20} revoked",
-                "serial", "kind", "not before", "not after"
+                "serial",
+                "kind",
+                "not before",
+                "not after"
             );
             for record in service.client_certificates(client).await? {
                 let revoked = match (record.revoked_at_s, record.revocation_reason) {
@@ -332,7 +345,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     ),
                     _ => "no".to_owned(),
                 };
-                println!(
+                say!(
                     "{:<34} {:<11} {:<20} {:<20} {revoked}",
                     record.serial,
                     record.kind.as_str(),
@@ -345,11 +358,11 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             let record = service.certificate(&serial).await?;
             let pem = sceau_pki::Issued::from_der(&record.der)?.to_pem()?;
             write_file(&out, &pem)?;
-            println!("certificate {} written to {}", record.serial, out.display());
+            say!("certificate {} written to {}", record.serial, out.display());
         }
         AdminCommand::CertificateIssue { client } => {
             let record = service.issue_holder(client).await?;
-            println!(
+            say!(
                 "certificate {} issued to client {client}, valid until {}",
                 record.serial,
                 rfc3339(record.not_after_s)
@@ -357,7 +370,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::CertificatePseudonym { client } => {
             let record = service.issue_pseudonym(client).await?;
-            println!(
+            say!(
                 "certificate {} issued to client {client}, naming {}",
                 record.serial,
                 record.names_serial.as_deref().unwrap_or("-")
@@ -366,27 +379,27 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::CertificateRevoke { serial, reason } => {
             let reason: sceau_pki::ca::RevocationReason = reason.parse()?;
             let record = service.revoke_certificate(&serial, reason).await?;
-            println!(
+            say!(
                 "certificate {} revoked at {}",
                 record.serial,
                 record.revoked_at_s.map(rfc3339).unwrap_or_default()
             );
         }
         AdminCommand::CertificateRevealPhone { serial } => {
-            println!("{}", service.reveal_phone(&serial).await?);
+            say!("{}", service.reveal_phone(&serial).await?);
         }
         AdminCommand::Crl { out } => {
             let der = service.crl().await?;
             write_bytes(&out, &der)?;
-            println!("CRL written to {}", out.display());
+            say!("CRL written to {}", out.display());
         }
         AdminCommand::LedgerCheck => {
             let report = store.check_ledger().await?;
             for (currency, sum) in &report.currency_sums {
-                println!("{currency}: sum of balances {sum}");
+                say!("{currency}: sum of balances {sum}");
             }
             for violation in &report.violations {
-                println!("VIOLATION {violation}");
+                say!("VIOLATION {violation}");
             }
             if !report.is_sound() {
                 bail!(
@@ -394,7 +407,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     report.violations.len().max(1)
                 );
             }
-            println!("ledger sound");
+            say!("ledger sound");
         }
     }
     Ok(())
@@ -430,7 +443,7 @@ async fn clearing_close(
     };
     let batch = &closed.batch;
     let money = |minor| Money::new(minor, batch.currency).to_string();
-    println!(
+    say!(
         "clearing batch {} closed: {} payout(s), {} in total, message id {}",
         batch.id,
         batch.payouts_count,
@@ -438,14 +451,14 @@ async fn clearing_close(
         batch.message_id
     );
     for payout in &closed.payouts {
-        println!(
+        say!(
             "  merchant {:>5}  {:>18}",
             payout.merchant_id,
             money(payout.amount)
         );
     }
     for skipped in &closed.skipped {
-        println!(
+        say!(
             "  merchant {:>5}  {:>18}  not paid: no bank details",
             skipped.merchant_id,
             money(skipped.balance)
@@ -466,6 +479,6 @@ async fn clearing_close(
             batch.id, batch.id
         )
     })?;
-    println!("settlement file written to {}", out.display());
+    say!("settlement file written to {}", out.display());
     Ok(())
 }

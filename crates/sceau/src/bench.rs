@@ -208,7 +208,7 @@ fn cpu_seconds(pids: &[u32]) -> Option<f64> {
 }
 
 fn print_report(label: &str, report: &LoadReport) {
-    println!(
+    say!(
         "  {label:<28} {:>9.0} req/s ({} in {:.1} s)  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  errors {}  statuses {:?}",
         report.per_second,
         report.requests,
@@ -316,7 +316,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.scenario == Scenario::Log {
         return crate::bench_log::run(&config, args.log_entries, args.runs).await;
     }
-    println!(
+    say!(
         "preparing {} merchants, clients and numbers in {}",
         args.connections,
         config.database_for_display()
@@ -448,7 +448,7 @@ async fn check_ledger_after(config: &Config) -> anyhow::Result<()> {
     let service =
         crate::open_service_without_pki(config, Arc::new(sceau_app::clock::SystemClock)).await?;
     let report = service.store.check_ledger().await?;
-    println!(
+    say!(
         "ledger after the run: {}",
         if report.is_sound() { "sound" } else { "BROKEN" }
     );
@@ -572,7 +572,7 @@ async fn measure(
     } else {
         "SQLite"
     };
-    println!(
+    say!(
         "{backend}: {} server instance(s) {:?} (pids {:?}); {} connections, {} s per phase, {} runs",
         children.len(),
         addresses,
@@ -698,7 +698,7 @@ impl Phases<'_> {
         time_stamps.push(&report);
         if let (Some(before), Some(after)) = (cpu_before, cpu_seconds(pids)) {
             let cores = (after - before) / wall_s.max(1e-9);
-            println!("    the servers kept {cores:.2} cores busy");
+            say!("    the servers kept {cores:.2} cores busy");
             time_stamps.server_cores.push(cores);
             time_stamps
                 .per_server_core
@@ -774,12 +774,12 @@ fn print_results(
     signing: Option<(f64, f64, f64)>,
     rss: f64,
 ) {
-    println!("\nresult (medians of {} runs)", args.runs);
-    println!("  trivial endpoint          {health:>9.0} req/s");
+    say!("\nresult (medians of {} runs)", args.runs);
+    say!("  trivial endpoint          {health:>9.0} req/s");
     if let Some((rate, at_half)) = &open.authorizations {
         let authorizations = &mut closed.authorizations;
         let peak = median(&mut authorizations.rates);
-        println!(
+        say!(
             "  durable authorizations    {peak:>9.0} /s  ({:.0}% of the trivial endpoint), closed-loop p99 {:.2} ms",
             100.0 * peak / health.max(1.0),
             median(&mut authorizations.p99s_ms)
@@ -789,13 +789,13 @@ fn print_results(
     if let Some((rate, at_half)) = &open.seals {
         let seals = &mut closed.seals;
         let peak = median(&mut seals.rates);
-        println!(
+        say!(
             "  seal verifications        {peak:>9.0} /s  ({:.0}% of the trivial endpoint), closed-loop p50 {:.2} ms  p99 {:.2} ms",
             100.0 * peak / health.max(1.0),
             median(&mut seals.p50s_ms),
             median(&mut seals.p99s_ms)
         );
-        println!(
+        say!(
             "  checkouts prepared        {:>9.0} /s  (create, hold, validate, seal read on the phone)",
             median(&mut closed.preparation_rates)
         );
@@ -805,14 +805,14 @@ fn print_results(
         print_time_stamps(&args.keystore, &mut closed.time_stamps, signing);
         print_at_half(*rate, at_half);
         let (openssl, cms, bare) = signing;
-        println!(
+        say!(
             "  openssl speed ecdsap256   {openssl:>9.0} signatures/s (one core: the physical limit)"
         );
-        println!(
+        say!(
             "  CMS signatures in-process {cms:>9.0} /s on one core (encrypted key directory; bare ECDSA {bare:.0} /s)"
         );
     }
-    println!("  server peak RSS           {rss:.1} MB (largest instance)");
+    say!("  server peak RSS           {rss:.1} MB (largest instance)");
 }
 
 /// The time-stamps' closed-loop figures, against openssl's signatures on one core.
@@ -821,12 +821,12 @@ fn print_time_stamps(keystore: &str, time_stamps: &mut Runs, (openssl, ..): (f64
     // The servers, the load generator and openssl share the machine's cores; the
     // time-stamps use all of them (2 here), openssl speed one.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    println!(
+    say!(
         "  time-stamps ({keystore} keystore) {peak:>9.0} /s over HTTP, closed-loop p50 {:.2} ms  p99 {:.2} ms",
         median(&mut time_stamps.p50s_ms),
         median(&mut time_stamps.p99s_ms)
     );
-    println!(
+    say!(
         "    per core ({cores} cores)      {:>9.0} /s  = {:.0}% of openssl's ECDSA P-256 signing on one core",
         peak / cores,
         100.0 * peak / cores / openssl.max(1.0)
@@ -835,7 +835,7 @@ fn print_time_stamps(keystore: &str, time_stamps: &mut Runs, (openssl, ..): (f64
         // Per core the servers used (the load generator and the machine's other work
         // are not counted): the run's rate over the cores it kept busy, median.
         let per_used = median(&mut time_stamps.per_server_core);
-        println!(
+        say!(
             "    per core the servers used ({:.2}) {per_used:>7.0} /s  = {:.0}% of openssl's ECDSA P-256 signing on one core",
             median(&mut time_stamps.server_cores),
             100.0 * per_used / openssl.max(1.0)
@@ -844,7 +844,7 @@ fn print_time_stamps(keystore: &str, time_stamps: &mut Runs, (openssl, ..): (f64
 }
 
 fn print_at_half(rate: u64, report: &LoadReport) {
-    println!(
+    say!(
         "    open loop at {rate}/s      p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         report.p50.as_secs_f64() * 1e3,
         report.p99.as_secs_f64() * 1e3,
@@ -999,7 +999,7 @@ impl SealBench {
             payers.push(joined.context("a sign-in task failed")??);
         }
         payers.sort_by_key(|(index, _)| *index);
-        println!(
+        say!(
             "signed in {} clients in {:.1} s (once for the whole benchmark)",
             payers.len(),
             started.elapsed().as_secs_f64()
@@ -1026,7 +1026,7 @@ impl SealBench {
         let sealed = self.prepare(&tag).await?;
         let preparation = started.elapsed();
         let prepared_per_s = sealed.len() as f64 / preparation.as_secs_f64().max(1e-9);
-        println!(
+        say!(
             "  {:<28} {prepared_per_s:>9.0} checkouts/s ({} in {:.1} s: create, hold, validate, seal read on the phone)",
             format!("{label} prepare"),
             sealed.len(),
@@ -1157,7 +1157,7 @@ impl SealBench {
         if report["sound"] != serde_json::Value::Bool(true) {
             bail!("the admin API finds the ledger broken: {report}");
         }
-        println!("ledger after the seal runs (admin API): sound");
+        say!("ledger after the seal runs (admin API): sound");
         Ok(())
     }
 }

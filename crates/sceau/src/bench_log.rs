@@ -20,7 +20,7 @@ const ENTRY_LEN: usize = 300;
 
 pub async fn run(config: &Config, entries: usize, runs: usize) -> anyhow::Result<()> {
     let service = crate::open_service_without_pki(config, Arc::new(SystemClock)).await?;
-    println!(
+    say!(
         "transparency log: {entries} entries of {ENTRY_LEN} bytes per run, {WRITERS} writers \
          queueing {ENTRIES_PER_WRITE} per transaction, integrated in batches of up to {}",
         sceau_app::transparency::LOG_BATCH_MAX
@@ -31,7 +31,7 @@ pub async fn run(config: &Config, entries: usize, runs: usize) -> anyhow::Result
     }
     rates.sort_by(|a, b| a.total_cmp(b));
     let median = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
-    println!(
+    say!(
         "\nresult (median of {runs} runs)\n  log appends            {median:>9.0} entries/s durable"
     );
     Ok(())
@@ -60,7 +60,7 @@ async fn measure_run(service: &Service, run: usize, entries: usize) -> anyhow::R
         .map_or(0, |checkpoint| checkpoint.size);
     let appended = (writes * ENTRIES_PER_WRITE) as f64;
     let rate = appended / elapsed;
-    println!(
+    say!(
         "  run {}: {appended:.0} entries in {elapsed:.2} s = {rate:.0} entries/s durable, \
          {checkpoints} checkpoints signed, log size {size}",
         run + 1

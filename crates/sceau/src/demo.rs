@@ -29,7 +29,7 @@ struct Demo {
 }
 
 fn step(title: &str) {
-    println!(
+    say!(
         "\n── {title} {}",
         "─".repeat(70usize.saturating_sub(title.chars().count()))
     );
@@ -159,7 +159,7 @@ pub async fn run(
     let running =
         sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
     let base = format!("http://{}", running.address);
-    println!(
+    say!(
         "sceau demo: server on {base}, fresh database {}",
         config.database_for_display()
     );
@@ -227,14 +227,14 @@ async fn serve_the_shop(demo: &Demo, stop: &mut Stop) -> anyhow::Result<()> {
     let shop =
         sceau_shop::start(shop_config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let base = &demo.base;
-    println!(
+    say!(
         "\nServing until Ctrl-C (or SIGTERM):\n  the bookshop (pick books, then \"Pay with \
          sceau\"): {}\n  sign in as alice / {ALICE_PASSWORD}; her phone: \
          {base}/phone?to=%2B33612345678\n  her wallet: {base}/login",
         shop.url()
     );
     let signal = stop.signalled().await;
-    println!("{signal}: stopping, and removing the demo's temporary directory");
+    say!("{signal}: stopping, and removing the demo's temporary directory");
     shop.stop();
     Ok(())
 }
@@ -289,7 +289,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<()> {
 
     step("Ledger");
     check_ledger(demo).await?;
-    println!("\nDemo complete.");
+    say!("\nDemo complete.");
     Ok(())
 }
 
@@ -308,9 +308,10 @@ async fn enrol_merchant(demo: &Demo, name: &str) -> anyhow::Result<Credentials> 
         .as_str()
         .context("webhook secret")?
         .to_owned();
-    println!(
+    say!(
         "merchant #{} {} enrolled; its API key is shown once and stored only as a hash",
-        merchant["id"], merchant["name"]
+        merchant["id"],
+        merchant["name"]
     );
     Ok(Credentials {
         api_key,
@@ -329,7 +330,7 @@ async fn enrol_alice(demo: &Demo) -> anyhow::Result<i64> {
         )
         .await?;
     let alice_id = alice["id"].as_i64().context("client id")?;
-    println!(
+    say!(
         "client #{alice_id} Alice Martin enrolled, phone {} — {}",
         alice["phone"].as_str().unwrap_or(""),
         demo.balance(alice_id).await?
@@ -352,7 +353,7 @@ async fn sign_in(demo: &Demo) -> anyhow::Result<String> {
         .and_then(|v| v.split(';').next())
         .context("no session cookie")?
         .to_owned();
-    println!(
+    say!(
         "POST /login → {} (session cookie: HttpOnly, SameSite=Strict)",
         login.status()
     );
@@ -392,12 +393,12 @@ async fn ask_for_number(demo: &Demo, cookie: &str, csrf: &str) -> anyhow::Result
         ])
         .send()
         .await?;
-    println!(
+    say!(
         "POST /wallet/numbers (one payment, up to 80.00 EUR, 15 minutes) → {}",
         asked.status()
     );
     let text = wait_for_message(demo, ALICE_PHONE, None).await?;
-    println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
+    say!("📱 SMS to {ALICE_PHONE}:\n    {text}");
     Ok(text)
 }
 
@@ -409,7 +410,7 @@ async fn pay_with_number(
     alice_id: i64,
     (number, month, year, code): &Card,
 ) -> anyhow::Result<()> {
-    println!("before: {}", demo.balance(alice_id).await?);
+    say!("before: {}", demo.balance(alice_id).await?);
     let body = json!({"number": number, "expiry_month": month, "expiry_year": year, "security_code": code,
                       "amount": "42.50", "currency": "EUR", "reference": "order-1001"});
     let (status, authorization) = demo
@@ -420,11 +421,11 @@ async fn pay_with_number(
             "order-1001-auth",
         )
         .await?;
-    println!(
+    say!(
         "merchant POST /v1/authorizations 42.50 EUR → {status}\n    {}",
         show(&authorization)
     );
-    println!("after authorization: {}", demo.balance(alice_id).await?);
+    say!("after authorization: {}", demo.balance(alice_id).await?);
     let id = authorization["id"].as_i64().context("authorization id")?;
     let (status, captured) = demo
         .merchant(
@@ -434,11 +435,11 @@ async fn pay_with_number(
             "order-1001-capture",
         )
         .await?;
-    println!(
+    say!(
         "merchant POST /v1/authorizations/{id}/capture → {status}, state {}",
         captured["state"]
     );
-    println!("after capture: {}", demo.balance(alice_id).await?);
+    say!("after capture: {}", demo.balance(alice_id).await?);
     let (status, replay) = demo
         .merchant(
             shop_key,
@@ -447,14 +448,14 @@ async fn pay_with_number(
             "order-1001-auth",
         )
         .await?;
-    println!(
+    say!(
         "the same request replayed with the same Idempotency-Key → {status}, same authorization #{}",
         replay["id"]
     );
     let (status, again) = demo
         .merchant(shop_key, "/v1/authorizations", body, "order-1002-auth")
         .await?;
-    println!(
+    say!(
         "the number used again (new request) → {status} {}",
         again["error"]["code"]
     );
@@ -470,7 +471,7 @@ async fn checkout_asks_for_number(
 ) -> anyhow::Result<String> {
     // A merchant may have numbers sent only to its own clients (who paid it, or signed in
     // on one of its checkouts): Alice has just paid Librairie Dupont.
-    println!("Alice paid Librairie Dupont above: the shop may have a number sent to her");
+    say!("Alice paid Librairie Dupont above: the shop may have a number sent to her");
     let (status, issued) = demo
         .merchant(
             shop_key,
@@ -479,12 +480,12 @@ async fn checkout_asks_for_number(
             "checkout-77-number",
         )
         .await?;
-    println!(
+    say!(
         "merchant POST /v1/numbers (client alice, 19.90 EUR) → {status}\n    {}",
         show(&issued)
     );
     let text = wait_for_message(demo, ALICE_PHONE, Some(previous_number)).await?;
-    println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
+    say!("📱 SMS to {ALICE_PHONE}:\n    {text}");
     Ok(text)
 }
 
@@ -496,7 +497,7 @@ async fn pay_checkout_with_number(
     alice_id: i64,
     (number, month, year, code): &Card,
 ) -> anyhow::Result<()> {
-    println!("Alice types the number into the shop's page; the shop submits it:");
+    say!("Alice types the number into the shop's page; the shop submits it:");
     let wrong_amount = json!({"number": number, "expiry_month": month, "expiry_year": year, "security_code": code,
                               "amount": "25.00", "currency": "EUR", "reference": "checkout-77"});
     let (status, declined) = demo
@@ -507,7 +508,7 @@ async fn pay_checkout_with_number(
             "checkout-77-auth-a",
         )
         .await?;
-    println!(
+    say!(
         "  with another amount (25.00) → {status} {}",
         declined["error"]["code"]
     );
@@ -516,7 +517,7 @@ async fn pay_checkout_with_number(
     let (status, authorization) = demo
         .merchant(shop_key, "/v1/authorizations", body, "checkout-77-auth-b")
         .await?;
-    println!(
+    say!(
         "  with 19.90 → {status}, state {}, number ••••{}",
         authorization["state"],
         authorization["number_last_four"].as_str().unwrap_or("")
@@ -530,7 +531,7 @@ async fn pay_checkout_with_number(
             "checkout-77-capture",
         )
         .await?;
-    println!("  capture → {status}");
+    say!("  capture → {status}");
     let (status, refunded) = demo
         .merchant(
             shop_key,
@@ -539,11 +540,11 @@ async fn pay_checkout_with_number(
             "checkout-77-refund",
         )
         .await?;
-    println!(
+    say!(
         "  partial refund 5.00 → {status}, refunded {}",
         refunded["refunded"]
     );
-    println!("after: {}", demo.balance(alice_id).await?);
+    say!("after: {}", demo.balance(alice_id).await?);
     Ok(())
 }
 
@@ -552,9 +553,10 @@ async fn check_ledger(demo: &Demo) -> anyhow::Result<()> {
     let check = demo
         .admin(Method::GET, "/admin/v1/ledger/check", None)
         .await?;
-    println!(
+    say!(
         "sound: {}, sums of balances per currency: {}",
-        check["sound"], check["currency_sums"]
+        check["sound"],
+        check["currency_sums"]
     );
     if check["sound"] != json!(true) {
         bail!("the ledger is not sound: {check}");
@@ -583,19 +585,19 @@ async fn seal_flow(
             .send()
     };
     let held = post("hold", Vec::new()).await?;
-    println!(
+    say!(
         "Alice, signed in, opens {url} and continues → {} (34.80 EUR held)",
         held.status()
     );
-    println!("  {}", demo.balance(alice_id).await?);
+    say!("  {}", demo.balance(alice_id).await?);
     show_check(demo, &url, cookie).await?;
     let validated = post("validate", Vec::new()).await?;
-    println!(
+    say!(
         "POST {url}/validate (\"Validate payment and sign\") → {}",
         validated.status()
     );
     let text = wait_for_seal(demo, ALICE_PHONE).await?;
-    println!("📱 SMS to {ALICE_PHONE}:\n    {text}");
+    say!("📱 SMS to {ALICE_PHONE}:\n    {text}");
     let seal: String = text
         .split("your seal is ")
         .nth(1)
@@ -618,14 +620,14 @@ async fn seal_flow(
     } else {
         "unexpected page"
     };
-    println!("Alice mistypes the seal → {status} ({said})");
+    say!("Alice mistypes the seal → {status} ({said})");
     let signed = post("seal", vec![("seal", seal)]).await?;
-    println!(
+    say!(
         "Alice types the seal → {} (paid; the seal is dead)",
         signed.status()
     );
     check_paid(demo, shop_key, &id).await?;
-    println!("after: {}", demo.balance(alice_id).await?);
+    say!("after: {}", demo.balance(alice_id).await?);
     evidence(demo, shop_key, cookie, &id).await
 }
 
@@ -642,7 +644,7 @@ async fn create_checkout(demo: &Demo, shop_key: &str) -> anyhow::Result<(String,
             "order-2002-checkout",
         )
         .await?;
-    println!(
+    say!(
         "merchant POST /v1/checkouts 34.80 EUR → {status}\n    {}",
         show(&checkout)
     );
@@ -665,7 +667,7 @@ async fn show_check(demo: &Demo, url: &str, cookie: &str) -> anyhow::Result<()> 
         "thirty-four euros and eighty cents",
         "trente-quatre euros et quatre-vingts centimes",
     ];
-    println!(
+    say!(
         "the electronic check shows all its parts ({} of 9), the amount in words {}",
         (21..=29)
             .filter(|zone| page.contains(&format!("data-zone=\"{zone}\"")))
@@ -689,9 +691,10 @@ async fn check_paid(demo: &Demo, shop_key: &str, id: &str) -> anyhow::Result<()>
         .await?
         .json()
         .await?;
-    println!(
+    say!(
         "merchant GET /v1/checkouts/{id} → state {}, paid {}",
-        polled["state"], polled["paid"]
+        polled["state"],
+        polled["paid"]
     );
     if polled["paid"] != json!(true) {
         bail!("the checkout was not paid: {polled}");
@@ -717,13 +720,13 @@ async fn evidence(demo: &Demo, shop_key: &str, cookie: &str, id: &str) -> anyhow
     step("Evidence — the signed receipt, its time-stamp and its place in the log");
     let path = format!("/api/v1/payments/{id}/evidence");
     let (status, bundle) = fetch(demo, &path, |request| request.header("cookie", cookie)).await?;
-    println!("Alice GET {path} → {status}, {} bytes", bundle.len());
+    say!("Alice GET {path} → {status}, {} bytes", bundle.len());
     if status != StatusCode::OK {
         bail!("no bundle: {}", String::from_utf8_lossy(&bundle));
     }
     let path = format!("/v1/checkouts/{id}/evidence");
     let (status, _) = fetch(demo, &path, |request| request.bearer_auth(shop_key)).await?;
-    println!("merchant GET {path} → {status}");
+    say!("merchant GET {path} → {status}");
     let (_, root_pem) = fetch(demo, "/pki/root.pem", |request| request).await?;
     let (_, key_text) = fetch(demo, "/log/key", |request| request).await?;
     let root = sceau_pki::Issued::from_pem_or_der(&root_pem)
@@ -731,7 +734,7 @@ async fn evidence(demo: &Demo, shop_key: &str, cookie: &str, id: &str) -> anyhow
         .der;
     let key = sceau_log::VerifierKey::parse(String::from_utf8_lossy(&key_text).trim())
         .context("the server's log key")?;
-    println!("Checked offline with the root certificate and the log's key alone:");
+    say!("Checked offline with the root certificate and the log's key alone:");
     if !crate::verify::check_bundle(&bundle, &root, &key) {
         bail!("the bundle did not verify");
     }
@@ -741,7 +744,7 @@ async fn evidence(demo: &Demo, shop_key: &str, cookie: &str, id: &str) -> anyhow
     let record = String::from_utf8(record)?.replace("\"34.80\"", "\"43.80\"");
     forged.record = STANDARD.encode(record);
     let forged = sceau_log::canonical(&serde_json::to_value(&forged)?)?;
-    println!("The same bundle with the record's amount changed to 43.80:");
+    say!("The same bundle with the record's amount changed to 43.80:");
     if crate::verify::check_bundle(&forged, &root, &key) {
         bail!("a forged bundle verified");
     }
@@ -752,7 +755,7 @@ async fn evidence(demo: &Demo, shop_key: &str, cookie: &str, id: &str) -> anyhow
         std::fs::write(directory.join(&bundle_name), &bundle)?;
         std::fs::write(directory.join("root.pem"), &root_pem)?;
         std::fs::write(directory.join("log.key"), &key_text)?;
-        println!(
+        say!(
             "{bundle_name}, root.pem and log.key written to {}",
             directory.display()
         );

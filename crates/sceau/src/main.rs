@@ -1,5 +1,17 @@
 //! `sceau`: payments and signatures confirmed on a second channel.
 
+/// Prints a line to standard output, as `println!` does, except when the reader has gone
+/// (`sceau admin outbox | head`): the command then ends quietly with success, as other
+/// command-line tools do, instead of panicking on a closed pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::output_failed(error);
+        }
+    }};
+}
+
 mod admin;
 mod bench;
 mod bench_log;
@@ -86,6 +98,16 @@ enum Command {
     /// log's key: every check printed), a signature or a time-stamp: prints what was
     /// found, or why it is refused (exit status 1).
     Verify(verify::VerifyArgs),
+}
+
+/// Standard output failed: a closed pipe ends the command with success, anything else
+/// with an error.
+fn output_failed(error: std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to standard output: {error}");
+    std::process::exit(1);
 }
 
 fn main() -> std::process::ExitCode {
@@ -374,7 +396,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let service = open_service(&config, Arc::new(SystemClock)).await?;
     let (token_hash, created) = admin_token_hash(&config)?;
     if created {
-        println!(
+        say!(
             "admin token written to {} (read it from there; it is not printed)",
             config.admin_token_file.display()
         );
@@ -399,17 +421,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         })?;
     let base = format!("http://{}", running.address);
-    println!("sceau listening on {base}");
-    println!("  database        {}", config.database_for_display());
-    println!("  client sign-in  {base}/login");
-    println!("  phone simulator {base}/phone");
-    println!("  API description {base}/openapi.json");
-    println!("  time-stamps     {base}/tsa (root certificate: {base}/pki/root.pem)");
-    println!("  health          {base}/health");
+    say!("sceau listening on {base}");
+    say!("  database        {}", config.database_for_display());
+    say!("  client sign-in  {base}/login");
+    say!("  phone simulator {base}/phone");
+    say!("  API description {base}/openapi.json");
+    say!("  time-stamps     {base}/tsa (root certificate: {base}/pki/root.pem)");
+    say!("  health          {base}/health");
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
-    println!("stopping");
+    say!("stopping");
     running.stop().await;
     Ok(())
 }

@@ -42,6 +42,21 @@ pub enum Verdict {
     Grew { from: u64, to: u64 },
 }
 
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::First { size } => {
+                write!(f, "first checkpoint seen, kept: {size} entries")
+            }
+            Verdict::Same { size } => write!(f, "the same tree as before: {size} entries"),
+            Verdict::Grew { from, to } => write!(
+                f,
+                "grew from {from} to {to} entries, and the proof says it only appended"
+            ),
+        }
+    }
+}
+
 pub async fn run(args: WatchArgs) -> anyhow::Result<()> {
     let key = VerifierKey::parse(args.key.trim()).context("--key is not a verifier key")?;
     let http = reqwest::Client::builder()
@@ -49,10 +64,10 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<()> {
         .build()?;
     loop {
         match check(&http, &args.url, &key, &args.state).await {
-            Ok(verdict) => println!("log-watch: {verdict:?}"),
+            Ok(verdict) => say!("log-watch: ok: {verdict}"),
             Err(alarm) => {
                 // An alarm ends the watch: a forked or rewritten log stays so.
-                println!("log-watch: ALARM: {alarm:#}");
+                say!("log-watch: ALARM: {alarm:#}");
                 bail!("the log failed a check: {alarm}");
             }
         }

@@ -193,7 +193,7 @@ fn print_stamp(what: &str, stamp: &sceau_pki::Stamp) {
 /// or hide (see `escaped`) is printed as a visible escape, so that no file can add a
 /// line to the report, or hide one.
 fn say(label: &str, text: impl std::fmt::Display) {
-    println!("{label}: {}", escaped(&text.to_string()));
+    say!("{label}: {}", escaped(&text.to_string()));
 }
 
 /// `text` with every unprintable character (controls, ESC, C1 controls, line breaks,
@@ -265,7 +265,7 @@ fn extract_parts(bytes: &[u8], directory: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("certificates[{index}] is not a certificate"))?;
         write(&format!("certificate-{index}.pem"), pem.as_bytes())?;
     }
-    println!("parts written to {}", directory.display());
+    say!("parts written to {}", directory.display());
     Ok(())
 }
 

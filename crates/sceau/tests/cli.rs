@@ -843,3 +843,52 @@ async fn seal_on_the_phone(http: &reqwest::Client, base: &str, amount: &str) -> 
     }
     panic!("no seal for {amount} reached the phone")
 }
+
+/// `sceau admin … | head -1`: a reader that goes away ends the command quietly, with
+/// success, instead of a panic on the closed pipe.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("sceau.db");
+    let admin = |args: &[&str], stdout: Stdio| {
+        let mut child = sceau()
+            .arg("admin")
+            .args(args)
+            .arg("--database")
+            .arg(&database)
+            .current_dir(directory.path())
+            .env("SCEAU_MASTER_KEY_FILE", directory.path().join("master.key"))
+            .stdin(Stdio::piped())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long password\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let enrolled = admin(
+        &[
+            "client-add",
+            "--login",
+            "alice",
+            "--name",
+            "Alice",
+            "--phone",
+            "+33612345678",
+        ],
+        Stdio::piped(),
+    );
+    assert!(enrolled.status.success(), "{enrolled:?}");
+    // The reading end is closed before the command starts: its first line already fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let listed = admin(&["client-list"], Stdio::from(writer));
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert!(listed.status.success(), "{:?}: {stderr}", listed.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

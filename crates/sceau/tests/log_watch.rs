@@ -94,13 +94,22 @@ fn the_monitor_accepts_growth_and_alarms_on_a_rewritten_history() {
     append(dir, 0..40);
     server.wait_for_size(40);
     let (ok, out) = watch(dir, &server, &key);
-    assert!(ok && out.contains("First { size: 40 }"), "{out}");
+    assert!(
+        ok && out.contains("log-watch: ok: first checkpoint seen, kept: 40 entries"),
+        "{out}"
+    );
     let (ok, out) = watch(dir, &server, &key);
-    assert!(ok && out.contains("Same { size: 40 }"), "{out}");
+    assert!(
+        ok && out.contains("log-watch: ok: the same tree as before: 40 entries"),
+        "{out}"
+    );
     append(dir, 40..100);
     server.wait_for_size(100);
     let (ok, out) = watch(dir, &server, &key);
-    assert!(ok && out.contains("Grew { from: 40, to: 100 }"), "{out}");
+    assert!(
+        ok && out.contains("log-watch: ok: grew from 40 to 100 entries"),
+        "{out}"
+    );
 
     // Someone with the database rewrites entry 7 and rebuilds the tree around it (nodes
     // and right edge, as the server would have made them); the server goes on.
