@@ -532,24 +532,36 @@ pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
 }
 
 fn migrate_from(connection: &mut Connection, found: i64, enforced: bool) -> Result<(), StoreError> {
+    // A row already without the row it references (written with foreign keys off, by
+    // hand) is said to be so, rather than blamed on the first migration that checks.
+    if enforced
+        && (found as usize) < MIGRATIONS.len()
+        && let Some(table) = orphan(connection)?
+    {
+        return Err(StoreError::Corrupt(format!(
+            "before migrating, a row of {table} is without the row it references"
+        )));
+    }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(migration)?;
-        if enforced {
-            let orphan: Option<String> = transaction
-                .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
-                .optional()?;
-            if let Some(table) = orphan {
-                return Err(StoreError::Corrupt(format!(
-                    "migration {} leaves a row of {table} without the row it references",
-                    index + 1
-                )));
-            }
+        if enforced && let Some(table) = orphan(&transaction)? {
+            return Err(StoreError::Corrupt(format!(
+                "migration {} leaves a row of {table} without the row it references",
+                index + 1
+            )));
         }
         transaction.pragma_update(None, "user_version", index as i64 + 1)?;
         transaction.commit()?;
     }
     Ok(())
+}
+
+/// The first table with a row whose foreign key finds no row, if any.
+fn orphan(connection: &Connection) -> Result<Option<String>, StoreError> {
+    Ok(connection
+        .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+        .optional()?)
 }
 
 #[cfg(test)]
@@ -769,6 +781,44 @@ mod tests {
             integrate(&connection).is_none(),
             "nothing is appended twice"
         );
+    }
+
+    /// A row left without the row it references (by the sqlite3 shell, which does not
+    /// enforce foreign keys) stops the upgrade with that said, and nothing is migrated.
+    #[test]
+    fn a_row_without_its_reference_stops_the_migration_and_is_named() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        for migration in &MIGRATIONS[..15] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 15).unwrap();
+        // Written with foreign keys off, as the sqlite3 shell does by default.
+        connection
+            .pragma_update(None, "foreign_keys", "OFF")
+            .unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO webhooks (merchant_id, checkout_id, url, event, body, state, \
+                 next_attempt_at, created_at, updated_at) VALUES \
+                 (1, 7, 'https://shop.example/hook', 'checkout.expired', '{}', 'pending', 9, 9, 9);",
+            )
+            .unwrap();
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
+            .unwrap();
+        match migrate(&mut connection) {
+            Err(StoreError::Corrupt(detail)) => {
+                assert!(
+                    detail.contains("before migrating") && detail.contains("webhooks"),
+                    "{detail}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, 15, "nothing was migrated");
     }
 
     /// Migration 16 rebuilds `checkouts` under foreign keys: its rows keep their ids (the
