@@ -187,11 +187,13 @@ pub async fn run(
     result.and(removed)
 }
 
-/// Ctrl-C or SIGTERM, whichever comes first. Both are listened for from the start, so
-/// that one that comes between two waits is not lost.
+/// Ctrl-C, SIGTERM or SIGHUP (the terminal closed, the SSH session lost), whichever
+/// comes first. All are listened for from the start, so that one that comes between two
+/// waits is not lost.
 struct Stop {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
+    hang_up: tokio::signal::unix::Signal,
 }
 
 impl Stop {
@@ -200,14 +202,16 @@ impl Stop {
         Ok(Stop {
             interrupt: signal(SignalKind::interrupt()).context("listening for Ctrl-C")?,
             terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            hang_up: signal(SignalKind::hangup()).context("listening for SIGHUP")?,
         })
     }
 
-    /// Waits for Ctrl-C or SIGTERM: which one came.
+    /// Waits for Ctrl-C, SIGTERM or SIGHUP: which one came.
     async fn signalled(&mut self) -> &'static str {
         tokio::select! {
             _ = self.interrupt.recv() => "Ctrl-C",
             _ = self.terminate.recv() => "SIGTERM",
+            _ = self.hang_up.recv() => "SIGHUP",
         }
     }
 }

@@ -130,11 +130,15 @@ fn state_shown(entry: &PaymentEntry) -> (&'static str, String) {
     let named = |class, text: &str| (class, text.to_owned());
     if let Some(checkout) = &entry.checkout {
         return match checkout.state.as_str() {
-            "paid" if entry.refunded > 0 => named("paid", "Paid by seal, refunded"),
+            "paid" if entry.refunded > 0 && entry.refunded >= entry.captured => {
+                named("ended", "Paid by seal, refunded")
+            }
+            "paid" if entry.refunded > 0 => named("paid", "Paid by seal, partly refunded"),
             "paid" => named("paid", "Paid by seal"),
             "held" => named("held", "Waiting for your seal"),
             "failed" => named("ended", "Not paid: failed"),
             "expired" => named("ended", "Not paid: expired"),
+            "canceled" => named("ended", "Not paid: you canceled it"),
             other => ("other", other.to_owned()),
         };
     }
@@ -422,11 +426,17 @@ mod tests {
         );
         let links = failed.checkout.unwrap();
         assert_eq!((links.image, links.evidence), (false, false));
-        // A state of a newer binary: its own name, never a failure.
         check(
             entry("voided", Some("canceled")),
+            "ended",
+            "Not paid: you canceled it",
+            &["released on 2025-11-25 03:01:00 UTC"],
+        );
+        // A state of a newer binary: its own name, never a failure.
+        check(
+            entry("voided", Some("disputed")),
             "other",
-            "canceled",
+            "disputed",
             &["released on 2025-11-25 03:01:00 UTC"],
         );
         check(entry("disputed", None), "other", "disputed", &[]);

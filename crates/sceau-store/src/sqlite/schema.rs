@@ -573,7 +573,7 @@ mod tests {
         connection.query_row(sql, [], |row| row.get(0)).unwrap()
     }
 
-    /// The wallet's reads find a client's payments and a number's by migration 16's
+    /// The wallet's reads find a client's payments and a number's by migration 17's
     /// indexes, not by reading every authorization.
     #[test]
     fn the_wallets_reads_use_their_indexes() {

@@ -1683,7 +1683,8 @@ async fn a_clients_history_lists_their_own_payments_newest_first_a_page_at_a_tim
         // Pages of two, each before the last one shown, add up to the whole.
         let mut paged = Vec::new();
         let mut before = None;
-        loop {
+        // Bounded: a cursor that stopped moving fails here rather than hang.
+        for _ in 0..=all.len() {
             let page = f.store.client_payments(alice.id, before, 2).await.unwrap();
             assert!(page.len() <= 2);
             let Some(last) = page.last() else { break };
