@@ -109,9 +109,12 @@ pub(crate) async fn numbers_used(
     all(tx, &NUMBERS_USED, args![client_id, limit]).await
 }
 
-/// A page of a client's payments, newest first, before authorization `$2` (by
-/// `authorizations_client`: the page's rows and no others), each with the times of its
-/// capture and last refund and the checkout it was for.
+/// A page of a client's payments, newest first, before authorization `$2`, each with the
+/// times of its capture and last refund and the checkout it was for. Read through the
+/// client's numbers (`numbers_client`, then `authorizations_number`), so a page costs
+/// the client's own payments and nothing else; an index of authorizations by client
+/// would make it cost a page only, but it cost every authorization a quarter of its
+/// speed on SQLite (BENCHMARKS.md).
 pub(crate) static CLIENT_PAYMENTS: Sql = Sql::new(
     "SELECT au.id, m.name AS merchant_name, n.last_four, au.currency, au.amount, au.captured, \
      au.refunded, au.state, au.merchant_reference, au.created_at, au.updated_at, \
@@ -121,10 +124,11 @@ pub(crate) static CLIENT_PAYMENTS: Sql = Sql::new(
      (SELECT MAX(t.created_at) FROM transfers t \
      WHERE t.authorization_id = au.id AND t.kind = 'refund') AS refunded_at, \
      ch.public_id, ch.state AS checkout_state, ch.object \
-     FROM authorizations au JOIN merchants m ON m.id = au.merchant_id \
-     JOIN numbers n ON n.id = au.number_id \
+     FROM numbers n JOIN authorizations au ON au.number_id = n.id \
+     JOIN merchants m ON m.id = au.merchant_id \
      LEFT JOIN checkouts ch ON ch.authorization_id = au.id \
-     WHERE au.client_id = $1 AND au.id < $2 ORDER BY au.id DESC LIMIT $3",
+     WHERE n.client_id = $1 AND au.client_id = $1 AND au.id < $2 \
+     ORDER BY au.id DESC LIMIT $3",
 );
 
 impl Decode for PaymentEntry {

@@ -424,10 +424,10 @@ const MIGRATIONS: &[&str] = &[
                 AND (state IN ('open', 'expired', 'canceled') OR authorization_id IS NOT NULL));
     "#,
     // 15: the client's wallet: their payments, newest first, a page at a time (the
-    // history), and what became of each number's payments (a hold voided or expired is
-    // not money used). Created on existing databases as on new ones.
+    // history, read through the client's numbers), and what became of each number's
+    // payments (a hold voided or expired is not money used). Created on existing
+    // databases as on new ones.
     r#"
-    CREATE INDEX authorizations_client ON authorizations (client_id, id);
     CREATE INDEX authorizations_number ON authorizations (number_id);
     "#,
 ];
