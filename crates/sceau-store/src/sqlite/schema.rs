@@ -574,7 +574,6 @@ mod tests {
     }
     /// The wallet's reads find a client's payments through their numbers and a number's
     /// payments by migration 17's index, not by reading every authorization.
-    /// indexes, not by reading every authorization.
     #[test]
     fn the_wallets_reads_use_their_indexes() {
         let mut connection = Connection::open_in_memory().unwrap();
