@@ -410,6 +410,7 @@ fn seal_input(
         merchant_id: view.merchant_id,
         payee_account_id,
         client_id,
+        check_time_s: view.created_at_s,
         issued_at_s,
         nonce,
     })

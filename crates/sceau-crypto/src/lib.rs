@@ -559,6 +559,7 @@ mod tests {
             merchant_id: 2,
             payee_account_id: 9,
             client_id: 3,
+            check_time_s: 1_789_999_000,
             issued_at_s: 1_790_000_000,
             nonce: [7; 16],
         }
@@ -592,6 +593,10 @@ mod tests {
             },
             SealInput {
                 nonce: [8; 16],
+                ..input
+            },
+            SealInput {
+                check_time_s: 1_789_999_001,
                 ..input
             },
         ];

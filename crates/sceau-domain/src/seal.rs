@@ -39,8 +39,10 @@ pub const CLIENT_HELD_CHECKOUTS_MAX: i64 = 3;
 pub const CLIENT_SEALS_PER_HOUR_MAX: i64 = 10;
 /// Bytes of the fresh random nonce in every seal's input.
 pub const SEAL_NONCE_LEN: usize = 16;
-/// Domain separation of the MAC input, with its version.
-const SEAL_INPUT_TAG: &[u8; 14] = b"sceau-seal-v1\0";
+/// Domain separation of the MAC input, with its version (2: the check's date and time
+/// are covered; a seal sent by a version-1 server does not match after an upgrade, and
+/// the client asks for another).
+const SEAL_INPUT_TAG: &[u8; 14] = b"sceau-seal-v2\0";
 
 const _: () = assert!(SEAL_VALIDITY_S_DEFAULT <= SEAL_VALIDITY_S_MAX);
 const _: () =
@@ -56,6 +58,9 @@ pub struct SealInput {
     /// The account the money goes to (the merchant's settlement account).
     pub payee_account_id: i64,
     pub client_id: i64,
+    /// The date and time the check shows (zone 29): the checkout's own, when it was made
+    /// (Unix seconds).
+    pub check_time_s: i64,
     /// When the seal was issued (Unix seconds).
     pub issued_at_s: i64,
     pub nonce: [u8; SEAL_NONCE_LEN],
@@ -65,8 +70,8 @@ impl SealInput {
     /// The unambiguous encoding the MAC covers: a versioned tag, then every field at a
     /// fixed width (integers as 8 bytes big-endian, the currency as its 3 ASCII letters,
     /// the nonce as 16 bytes), so that no two different inputs encode alike.
-    pub fn canonical(&self) -> [u8; 14 + 8 * 6 + 3 + SEAL_NONCE_LEN] {
-        let mut out = [0_u8; 14 + 8 * 6 + 3 + SEAL_NONCE_LEN];
+    pub fn canonical(&self) -> [u8; 14 + 8 * 7 + 3 + SEAL_NONCE_LEN] {
+        let mut out = [0_u8; 14 + 8 * 7 + 3 + SEAL_NONCE_LEN];
         let mut at = 0;
         let mut put = |bytes: &[u8]| {
             out[at..at + bytes.len()].copy_from_slice(bytes);
@@ -79,6 +84,7 @@ impl SealInput {
         put(&self.merchant_id.to_be_bytes());
         put(&self.payee_account_id.to_be_bytes());
         put(&self.client_id.to_be_bytes());
+        put(&self.check_time_s.to_be_bytes());
         put(&self.issued_at_s.to_be_bytes());
         put(&self.nonce);
         out
@@ -300,6 +306,7 @@ mod tests {
             merchant_id: 3,
             payee_account_id: 11,
             client_id: 5,
+            check_time_s: 1_699_999_000,
             issued_at_s: 1_700_000_000,
             nonce: [9; SEAL_NONCE_LEN],
         }
@@ -334,6 +341,10 @@ mod tests {
                 ..base
             },
             SealInput {
+                check_time_s: 1_699_999_001,
+                ..base
+            },
+            SealInput {
                 issued_at_s: 1_700_000_001,
                 ..base
             },
@@ -345,7 +356,7 @@ mod tests {
         for variant in variants {
             assert_ne!(variant.canonical(), base.canonical(), "{variant:?}");
         }
-        assert_eq!(&base.canonical()[..14], b"sceau-seal-v1\0");
+        assert_eq!(&base.canonical()[..14], b"sceau-seal-v2\0");
     }
 
     #[test]

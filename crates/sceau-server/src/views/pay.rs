@@ -176,10 +176,9 @@ pub(crate) struct CardShown {
 }
 
 /// The date and time of a check (zone 29): the checkout's own, when the merchant made
-/// it. It never changes (not on a reload, a hold, a seal sent again) and the merchant
-/// reads the same time as `created_at`. The seal does not cover it as such: it covers
-/// the checkout's identifier (whose row keeps this time unchanged) and its own time of
-/// issue; neither the seal nor the evidence record carries this time.
+/// it. It never changes (not on a reload, a hold, a seal sent again), the merchant reads
+/// the same time as `created_at`, and the seal covers it (`SealInput::check_time_s`,
+/// beside the seal's own time of issue).
 pub(crate) fn check_time_s(view: &CheckoutView) -> i64 {
     view.created_at_s
 }
