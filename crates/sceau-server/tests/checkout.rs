@@ -1531,6 +1531,14 @@ async fn a_client_cancels_the_payment_and_the_merchant_is_told() {
         )
         .await;
     check_error(&signed_out, 401, "unauthorized");
+    // The check's other forms refuse a signed-out post the same way.
+    for step in ["hold", "validate", "resend"] {
+        let url = server.url(&format!("{}/{step}", payer.path));
+        let signed_out = server
+            .send(server.http.post(&url).form(&[("csrf", csrf.as_str())]))
+            .await;
+        check_error(&signed_out, 401, "unauthorized");
+    }
     // Another client, signed in with a valid token of their own: refused.
     let (bob_payer, _) = sign_in_to_pay(&server, &checkout, "bob").await;
     let other = bob_payer.post(&server, "cancel", &[]).await;

@@ -509,6 +509,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         "post",
         "/pay/{id}/hold",
         &[
+            "unauthorized",
             "client_paused",
             "too_many_checkouts",
             "checkout_expired",
@@ -528,6 +529,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         "post",
         "/pay/{id}/validate",
         &[
+            "unauthorized",
             "checkout_expired",
             "checkout_of_another_client",
             "csrf",
@@ -546,6 +548,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         "post",
         "/pay/{id}/resend",
         &[
+            "unauthorized",
             "checkout_expired",
             "checkout_of_another_client",
             "csrf",
