@@ -29,7 +29,7 @@ const WEBHOOK_TOLERANCE_S: i64 = 5 * 60;
 const EVENTS_MAX: usize = 1_000;
 
 /// Most books in one cart.
-const CART_BOOKS_MAX: usize = 20;
+pub const CART_BOOKS_MAX: usize = 20;
 /// Longest description of an order sent to sceau (sceau's own limit on a checkout's
 /// object: it is on the check and in the text to the client's phone).
 const OBJECT_LEN_MAX: usize = 60;
@@ -93,14 +93,14 @@ fn euros(cents: u32) -> String {
 
 /// The books chosen, in the order first chosen, with how many copies of each.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Cart {
+pub struct Cart {
     lines: Vec<(&'static Book, u32)>,
 }
 
 impl Cart {
     /// The cart written in an address: book ids separated by commas, an id once per copy.
     /// `None` for a book the shop does not sell, or more than `CART_BOOKS_MAX` books.
-    fn parse(text: &str) -> Option<Cart> {
+    pub fn parse(text: &str) -> Option<Cart> {
         let mut cart = Cart::default();
         for id in text.split(',').filter(|id| !id.is_empty()) {
             let book = CATALOGUE.iter().find(|book| book.id == id)?;
@@ -109,7 +109,7 @@ impl Cart {
         Some(cart)
     }
 
-    fn books(&self) -> usize {
+    pub fn books(&self) -> usize {
         self.lines.iter().map(|(_, copies)| *copies as usize).sum()
     }
 
@@ -149,7 +149,7 @@ impl Cart {
         ids.join(",")
     }
 
-    fn total_cents(&self) -> u32 {
+    pub fn total_cents(&self) -> u32 {
         self.lines
             .iter()
             .map(|(book, copies)| book.price_cents * copies)
@@ -158,7 +158,7 @@ impl Cart {
 
     /// What the order is for, as the check and the client's phone show it: the titles
     /// if they fit, else the number of books.
-    fn object(&self) -> String {
+    pub fn object(&self) -> String {
         let titles: Vec<String> = self
             .lines
             .iter()

@@ -291,7 +291,7 @@ pub struct WalletQuery {
 
 /// The history's `before`: the number of a payment, as the link to the older page
 /// writes it; anything else is a 400.
-pub(crate) fn history_cursor(before: Option<&str>) -> Result<Option<i64>, ApiError> {
+pub fn history_cursor(before: Option<&str>) -> Result<Option<i64>, ApiError> {
     match before {
         None => Ok(None),
         Some(text) => match text.parse::<i64>() {
@@ -552,7 +552,7 @@ pub struct PhoneQuery {
 /// The number typed in an address: `?to=+33612345678` reaches the server as
 /// `" 33612345678"` (in a query, `+` stands for a space), so a leading space followed by
 /// digits only is read back as the `+` it was. Anything else is left as it came.
-fn phone_as_typed(to: &str) -> std::borrow::Cow<'_, str> {
+pub fn phone_as_typed(to: &str) -> std::borrow::Cow<'_, str> {
     match to.strip_prefix(' ') {
         Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
             format!("+{digits}").into()
