@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let typed = phone_as_typed(text);
     if typed != text {
-        let digits = text.strip_prefix(' ').expect("only a leading space is read back");
+        let digits = text
+            .strip_prefix(' ')
+            .expect("only a leading space is read back");
         assert_eq!(typed, format!("+{digits}"));
         assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
     }

@@ -34,7 +34,13 @@ fuzz_target!(|data: &[u8]| {
     assert!(cart.books() <= CART_BOOKS_MAX);
     let expected: u32 = ids
         .iter()
-        .map(|id| CATALOGUE.iter().find(|book| book.id == *id).unwrap().price_cents)
+        .map(|id| {
+            CATALOGUE
+                .iter()
+                .find(|book| book.id == *id)
+                .unwrap()
+                .price_cents
+        })
         .sum();
     assert_eq!(cart.total_cents(), expected);
     let object = cart.object();
