@@ -257,12 +257,21 @@ pub async fn validate(
         .map_err(ApiError::from)
     {
         Ok(_) => Ok(see_other(&format!("/pay/{id}"))),
-        Err(error) => {
-            let view = state.service.checkout(&id).await?;
-            let response = render(&state, &view, Some(&session), Some(error.message.clone()))?;
-            Ok((error.status, response).into_response())
-        }
+        Err(error) => refused_on_the_check(&state, &id, &session, error).await,
     }
+}
+
+/// A step of the check refused: the check again, as it stands now, with why and the
+/// refusal's status.
+async fn refused_on_the_check(
+    state: &AppState,
+    id: &str,
+    session: &Session,
+    error: ApiError,
+) -> Result<Response, ApiError> {
+    let view = state.service.checkout(id).await?;
+    let response = render(state, &view, Some(session), Some(error.message))?;
+    Ok((error.status, response).into_response())
 }
 
 /// `POST /pay/{id}/cancel`: "Cancel this payment", the client refuses to pay.
@@ -282,11 +291,7 @@ pub async fn cancel(
     {
         // The checkout's page says it was canceled, with the way back to the shop.
         Ok(_) => Ok(see_other(&format!("/pay/{id}"))),
-        Err(error) => {
-            let view = state.service.checkout(&id).await?;
-            let response = render(&state, &view, Some(&session), Some(error.message.clone()))?;
-            Ok((error.status, response).into_response())
-        }
+        Err(error) => refused_on_the_check(&state, &id, &session, error).await,
     }
 }
 
@@ -335,9 +340,7 @@ pub async fn seal(
             let session = Session::of(&headers, &state)
                 .await?
                 .ok_or_else(sign_in_first)?;
-            let view = state.service.checkout(&id).await?;
-            let response = render(&state, &view, Some(&session), Some(error.message.clone()))?;
-            return Ok((error.status, response).into_response());
+            return refused_on_the_check(&state, &id, &session, error).await;
         }
     };
     let session = Session::of(&headers, &state)
