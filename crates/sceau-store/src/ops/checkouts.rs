@@ -382,12 +382,7 @@ pub(crate) async fn type_seal(tx: &impl Tx, typed: &TypedSeal) -> Result<SealOut
         Some(client_id) => reads::client(tx, client_id).await?,
         None => None,
     };
-    let hold = match (facts.map(|facts| facts.stage), &found) {
-        (Some(Stage::Held { authorization_id }), Some((view, _))) => {
-            authorization_row(tx, view.merchant_id, authorization_id).await?
-        }
-        _ => None,
-    };
+    let hold = held(tx, facts.as_ref(), found.as_ref()).await?;
     let plan = checkout::on_typed_seal(&SealTyped {
         checkout: facts.as_ref(),
         session_client,
@@ -409,6 +404,20 @@ pub(crate) async fn type_seal(tx: &impl Tx, typed: &TypedSeal) -> Result<SealOut
     };
     ensure_locked(tx, &view, &client)?;
     apply_seal(tx, &view, version, client.id, plan, hold, typed.now_s).await
+}
+
+/// The hold of a checkout the rules see as held, read for the plan.
+async fn held(
+    tx: &impl Tx,
+    facts: Option<&Checkout>,
+    found: Option<&(CheckoutView, i64)>,
+) -> Result<Option<AuthorizationRow>, Fail> {
+    match (facts.map(|facts| facts.stage), found) {
+        (Some(Stage::Held { authorization_id }), Some((view, _))) => {
+            authorization_row(tx, view.merchant_id, authorization_id).await
+        }
+        _ => Ok(None),
+    }
 }
 
 /// A typed seal's writes change the client's counters and the hold, which may be done
@@ -497,12 +506,7 @@ static CANCELED: Sql =
 pub(crate) async fn cancel(tx: &impl Tx, cancel: &CancelCheckout) -> Result<CancelOutcome, Fail> {
     let found = versioned(tx, &BY_PUBLIC_ID, args![&cancel.public_id]).await?;
     let facts = facts_of(found.as_ref())?;
-    let hold = match (facts.map(|facts| facts.stage), &found) {
-        (Some(Stage::Held { authorization_id }), Some((view, _))) => {
-            authorization_row(tx, view.merchant_id, authorization_id).await?
-        }
-        _ => None,
-    };
+    let hold = held(tx, facts.as_ref(), found.as_ref()).await?;
     let plan = checkout::on_cancel(&Cancel {
         checkout: facts.as_ref(),
         client_id: cancel.client_id,
