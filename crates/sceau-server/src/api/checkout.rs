@@ -12,7 +12,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sceau_domain::{Currency, Money};
 use sceau_store::CheckoutView;
 use serde::{Deserialize, Serialize};
 
@@ -51,10 +50,7 @@ pub struct CheckoutResponse {
 }
 
 fn response(state: &AppState, view: &CheckoutView) -> CheckoutResponse {
-    let amount = match view.currency.parse::<Currency>() {
-        Ok(currency) => Money::new(view.amount, currency).to_decimal(),
-        Err(_) => view.amount.to_string(),
-    };
+    let amount = super::merchant::money(view.amount, &view.currency);
     CheckoutResponse {
         id: view.public_id.clone(),
         url: format!("{}/pay/{}", state.public_url(), view.public_id),

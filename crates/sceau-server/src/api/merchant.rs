@@ -133,7 +133,8 @@ pub struct RefundResponse {
     amount: String,
 }
 
-fn money(minor: i64, currency: &str) -> String {
+/// An amount in minor units as the API writes it (`"12.50"`), by its currency's exponent.
+pub(crate) fn money(minor: i64, currency: &str) -> String {
     match currency.parse::<Currency>() {
         Ok(currency) => Money::new(minor, currency).to_decimal(),
         Err(_) => minor.to_string(),

@@ -499,10 +499,7 @@ pub struct PaymentsQuery {
 /// One payment of the client's history as JSON: amounts as decimal strings, times in
 /// RFC 3339, states by their stored names.
 fn payment_json(entry: &PaymentEntry) -> serde_json::Value {
-    let money = |minor| match entry.currency.parse::<sceau_domain::Currency>() {
-        Ok(currency) => Money::new(minor, currency).to_decimal(),
-        Err(_) => minor.to_string(),
-    };
+    let money = |minor| super::merchant::money(minor, &entry.currency);
     let checkout = entry.checkout.as_ref().map(|checkout| {
         serde_json::json!({
             "id": checkout.public_id, "state": checkout.state, "object": checkout.object,
