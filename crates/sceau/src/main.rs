@@ -100,14 +100,20 @@ enum Command {
     Verify(verify::VerifyArgs),
 }
 
+/// What ends a command whose standard output failed, with its exit status: it unwinds
+/// (without the panic hook's message), so that what the command holds is dropped on the
+/// way out (the demo's temporary directory, with its master key, is removed), and
+/// `main` exits with the status.
+struct OutputFailed(u8);
+
 /// Standard output failed: a closed pipe ends the command with success, anything else
 /// with an error.
 fn output_failed(error: std::io::Error) -> ! {
     if error.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
+        std::panic::resume_unwind(Box::new(OutputFailed(0)));
     }
     eprintln!("error: cannot write to standard output: {error}");
-    std::process::exit(1);
+    std::panic::resume_unwind(Box::new(OutputFailed(1)));
 }
 
 fn main() -> std::process::ExitCode {
@@ -133,12 +139,17 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(run(cli))));
+    match ran {
+        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+        Ok(Err(error)) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }
+        Err(unwound) => match unwound.downcast::<OutputFailed>() {
+            Ok(failed) => std::process::ExitCode::from(failed.0),
+            Err(other) => std::panic::resume_unwind(other),
+        },
     }
 }
 

@@ -904,6 +904,24 @@ fn a_closed_pipe_ends_a_command_quietly() {
     let stderr = String::from_utf8_lossy(&listed.stderr);
     assert!(listed.status.success(), "{:?}: {stderr}", listed.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // The demo, its output closed from its first line: it still removes its temporary
+    // directory (which holds a master key) on the way out.
+    let temporary = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let demo = sceau()
+        .arg("demo")
+        .env("TMPDIR", temporary.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&demo.stderr);
+    assert!(demo.status.success(), "{:?}: {stderr}", demo.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(std::fs::read_dir(temporary.path()).unwrap().count(), 0);
 }
 
 /// A child process killed when the test ends, whichever way it ends.
