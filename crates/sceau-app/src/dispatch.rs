@@ -73,16 +73,22 @@ pub async fn dispatch_once(
                     message_id: message.id,
                     to: &to,
                     text: &text,
+                    expires_at_s: i64::MAX,
                 };
                 match channel.send(&outgoing).await {
                     Ok(accepted) => MessageDelivery::Sent {
-                        channel: channel.name().to_owned(),
-                        reference: accepted.reference,
+                        channel: channel.kind().to_owned(),
+                        reference: accepted.parts.join(","),
                         now_s,
                     },
                     Err(ChannelError::Permanent(reason)) => MessageDelivery::Failed {
-                        channel: channel.name().to_owned(),
+                        channel: channel.kind().to_owned(),
                         reason,
+                        now_s,
+                    },
+                    Err(ChannelError::Expired) => MessageDelivery::Failed {
+                        channel: channel.kind().to_owned(),
+                        reason: "expired".into(),
                         now_s,
                     },
                     Err(ChannelError::Transient(reason)) => {
@@ -92,7 +98,7 @@ pub async fn dispatch_once(
                 }
             }
             _ => MessageDelivery::Failed {
-                channel: channel.name().to_owned(),
+                channel: channel.kind().to_owned(),
                 reason: "cannot be opened".into(),
                 now_s,
             },
@@ -100,7 +106,7 @@ pub async fn dispatch_once(
         service.store.mark_message(message.id, delivery).await?;
         tracing::info!(
             message_id = message.id,
-            channel = channel.name(),
+            channel = channel.kind(),
             "message handed to the second channel"
         );
         handled += 1;

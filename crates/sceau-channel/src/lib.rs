@@ -1,11 +1,20 @@
-//! The second channel: "send this text to this unique address".
+//! The second channel: "send this text to this unique address", and what became of it.
 //!
 //! Flows never talk to a channel directly. A use case writes its message into the store's
 //! outbox in the same transaction as the change it reports (so a committed change always
 //! has its message and a rolled-back one never does); the server's dispatcher then hands
-//! each pending message to the configured [`SecondChannel`]. Today there is the
-//! development channel, which delivers to the phone simulator; SMPP, HTTP SMS gateways and
-//! SMTP implement the same trait later.
+//! each pending message to the configured routes, in order (`routes`). A route is one
+//! way out: the development phone, an operator's SMSC over SMPP 3.4 (`smpp`), an HTTP SMS
+//! or voice gateway (`http_gateway`); e-mail goes through SMTP (`email`). What a route
+//! learns later (an SMPP delivery receipt, a gateway's status callback) comes back as a
+//! [`DeliveryReport`] and is recorded against the message's parts.
+//!
+//! Pure pieces a route uses: `sms_text` (GSM 03.38 or UCS-2, split into concatenated
+//! parts) and `receipt` (the text of a delivery receipt). Secrets a route needs (an SMSC
+//! password, an API token, an SMTP password) are read through [`secret::SecretSource`]:
+//! from a file or the environment, never from the configuration file, never logged.
+
+pub mod secret;
 
 use async_trait::async_trait;
 use sceau_domain::PhoneNumber;
@@ -15,34 +24,68 @@ pub struct OutgoingText<'a> {
     pub message_id: i64,
     pub to: &'a PhoneNumber,
     pub text: &'a str,
+    /// When the secret in the text stops being any use (a seal's or a number's end), in
+    /// seconds since the epoch: the message must not reach the phone after it. A route
+    /// passes it on where it can (SMPP's validity period) and gives up waiting for a
+    /// window or a bind once it has passed ([`ChannelError::Expired`]).
+    pub expires_at_s: i64,
 }
 
-/// What the channel says about a message it accepted.
+/// What a route says about a message it accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
-    /// The channel's own reference for the message (an SMSC message id, say).
-    pub reference: String,
+    /// The provider's id of each part, in order (one for an HTTP gateway; one per
+    /// concatenated part for SMPP); delivery reports name one of them.
+    pub parts: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
-    /// Worth trying again later (network, throttling).
-    #[error("channel temporarily unavailable: {0}")]
+    /// Worth trying again later, here or on the next route (network, throttling, a lost
+    /// bind, no answer in time).
+    #[error("route temporarily unavailable: {0}")]
     Transient(String),
-    /// Will never succeed (the address does not exist, the text is refused).
-    #[error("channel refused the message: {0}")]
+    /// Will never succeed on this route (the address or the text refused).
+    #[error("route refused the message: {0}")]
     Permanent(String),
+    /// The message's secret expired before the route could take it: it is not sent.
+    #[error("the message expired before it could be sent")]
+    Expired,
 }
 
 #[async_trait]
 pub trait SecondChannel: Send + Sync + 'static {
-    /// A short name for logs and the outbox ("dev-phone", "smpp", ...).
-    fn name(&self) -> &'static str;
+    /// The kind of route, for logs ("dev-phone", "smpp", "http").
+    fn kind(&self) -> &'static str;
 
-    /// Hands one text to the channel. Returning `Ok` means the channel has taken
+    /// Hands one text to the route. Returning `Ok` means the route has taken
     /// responsibility for it; it does not mean the phone has shown it yet.
     async fn send(&self, text: &OutgoingText<'_>) -> Result<Accepted, ChannelError>;
 }
+
+/// What a route learned about a part it accepted earlier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// The route's name in the configuration.
+    pub route: String,
+    /// The provider's id as the report gives it (a receipt may write in decimal an id
+    /// the SMSC gave in hex, or change its case: see `receipt::id_candidates`).
+    pub provider_id: String,
+    pub outcome: ReportOutcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// The phone has it.
+    Delivered,
+    /// The network gave up (undeliverable, rejected, deleted, expired at the SMSC).
+    Failed,
+    /// Not final (accepted, en route, unknown): recorded, changes nothing.
+    Pending,
+}
+
+/// Where routes hand the reports they receive; the dispatcher records them.
+pub type ReportSink = tokio::sync::mpsc::Sender<DeliveryReport>;
 
 /// The development channel: every message is delivered to the phone simulator, which
 /// reads the outbox (`/phone` and `sceau admin outbox`). No network, nothing leaves the
@@ -52,13 +95,13 @@ pub struct DevPhone;
 
 #[async_trait]
 impl SecondChannel for DevPhone {
-    fn name(&self) -> &'static str {
+    fn kind(&self) -> &'static str {
         "dev-phone"
     }
 
     async fn send(&self, text: &OutgoingText<'_>) -> Result<Accepted, ChannelError> {
         Ok(Accepted {
-            reference: format!("dev-{}", text.message_id),
+            parts: vec![format!("dev-{}", text.message_id)],
         })
     }
 }
