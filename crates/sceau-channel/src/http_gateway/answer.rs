@@ -119,18 +119,18 @@ fn failure_body(status: u16, what: &str) -> ChannelError {
     ))
 }
 
-/// A value from the body as an error may show it: short, and only plain characters.
+/// A value from the body as an error may show it: a short code ("4", "29") only, as a
+/// longer value may be an echo of what was sent (a secret, a seal).
 fn shown(value: &str) -> String {
-    let plain = value.len() <= 32
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if plain {
+    let code = value.len() <= CODE_LEN_MAX && value.chars().all(|c| c.is_ascii_alphanumeric());
+    if code {
         format!("\"{value}\"")
     } else {
         "an unexpected value".into()
     }
 }
+
+const CODE_LEN_MAX: usize = 4;
 
 /// The values a JSON pointer names; a `*` step stands for every element of an array.
 pub fn select<'a>(value: &'a Value, pointer: &str) -> Vec<&'a Value> {
