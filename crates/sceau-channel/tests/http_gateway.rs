@@ -1,6 +1,8 @@
 //! The HTTP gateway route against a real HTTP server on the loopback, started here: it
 //! records each request and answers as the test tells it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use sceau_channel::http_gateway::callback::{
