@@ -19,10 +19,12 @@ pub const FAILURES_TO_REST: u32 = 3;
 pub const REST_S: i64 = 15;
 pub const REST_S_MAX: i64 = 600;
 
-/// One route: its name in the configuration and the channel behind it.
-pub struct Route {
+/// One route: its name in the configuration and the channel behind it (an SMS route's
+/// `dyn SecondChannel`, an e-mail route's sender).
+pub struct Route<C: ?Sized = dyn SecondChannel> {
     name: String,
-    channel: Arc<dyn SecondChannel>,
+    kind: &'static str,
+    channel: Arc<C>,
     health: Mutex<Health>,
 }
 
@@ -60,9 +62,19 @@ pub struct RouteState {
 }
 
 impl Route {
+    /// An SMS route.
     pub fn new(name: impl Into<String>, channel: Arc<dyn SecondChannel>) -> Route {
+        let kind = channel.kind();
+        Route::of_kind(name, kind, channel)
+    }
+}
+
+impl<C: ?Sized> Route<C> {
+    /// A route of any medium; `kind` says what it is in logs ("smtp", ...).
+    pub fn of_kind(name: impl Into<String>, kind: &'static str, channel: Arc<C>) -> Route<C> {
         Route {
             name: name.into(),
+            kind,
             channel,
             health: Mutex::new(Health::default()),
         }
@@ -73,7 +85,7 @@ impl Route {
     }
 
     pub fn kind(&self) -> &'static str {
-        self.channel.kind()
+        self.kind
     }
 
     fn health(&self) -> Health {
@@ -121,17 +133,28 @@ impl Route {
 }
 
 /// The ordered routes of one medium.
-pub struct Routes {
-    routes: Vec<Route>,
+pub struct Routes<C: ?Sized = dyn SecondChannel> {
+    routes: Vec<Route<C>>,
 }
 
 impl Routes {
-    /// Routes in the order they are tried. At least one.
-    pub fn new(routes: Vec<Route>) -> Routes {
+    /// Sends `text` on the first route that takes it (see the module's rules). `now_s`
+    /// decides which routes rest; the caller checks the message's expiry before.
+    pub async fn send(&self, text: &OutgoingText<'_>, now_s: i64) -> Outcome {
+        self.send_with(now_s, async |channel: &dyn SecondChannel| {
+            channel.send(text).await
+        })
+        .await
+    }
+}
+
+impl<C: ?Sized> Routes<C> {
+    /// Routes in the order they are tried.
+    pub fn new(routes: Vec<Route<C>>) -> Routes<C> {
         Routes { routes }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+    pub fn iter(&self) -> impl Iterator<Item = &Route<C>> {
         self.routes.iter()
     }
 
@@ -151,13 +174,17 @@ impl Routes {
             .collect()
     }
 
-    /// Sends `text` on the first route that takes it (see the module's rules). `now_s`
-    /// decides which routes rest; the caller checks the message's expiry before.
-    pub async fn send(&self, text: &OutgoingText<'_>, now_s: i64) -> Outcome {
+    /// Hands a message to the first route that takes it, `send` doing the handing (see
+    /// the module's rules).
+    pub async fn send_with(
+        &self,
+        now_s: i64,
+        send: impl AsyncFn(&C) -> Result<Accepted, ChannelError>,
+    ) -> Outcome {
         let mut retry: Option<(String, String)> = None;
         let mut refused: Option<(String, String)> = None;
         for route in self.routes.iter().filter(|route| route.available(now_s)) {
-            match route.channel.send(text).await {
+            match send(&route.channel).await {
                 Ok(accepted) => {
                     route.succeeded();
                     return Outcome::Sent {
