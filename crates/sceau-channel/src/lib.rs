@@ -16,6 +16,7 @@
 
 pub mod routes;
 pub mod secret;
+pub mod sms_text;
 
 use async_trait::async_trait;
 use sceau_domain::PhoneNumber;
