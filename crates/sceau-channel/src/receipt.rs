@@ -160,10 +160,11 @@ fn stat_of(value: &str) -> Stat {
 }
 
 /// What the store keeps for an id an SMSC gave: lower case, leading zeros stripped
-/// (`"0"` stays `"0"`), surrounding white space dropped.
+/// (`"0"` stays `"0"`), surrounding white space dropped. Normalizing twice changes
+/// nothing.
 pub fn normalize_id(id: &str) -> String {
     let lower = id.trim().to_ascii_lowercase();
-    let stripped = lower.trim_start_matches('0');
+    let stripped = lower.trim_start_matches(|c: char| c == '0' || c.is_whitespace());
     if stripped.is_empty() && !lower.is_empty() {
         "0".to_owned()
     } else {
@@ -356,8 +357,11 @@ mod tests {
             ("000", "0"),
             (" 00Ab-9 ", "ab-9"),
             ("", ""),
+            ("  ", ""),
+            ("0 0\u{2003}7", "7"),
         ] {
             assert_eq!(normalize_id(id), normal, "{id:?}");
+            assert_eq!(normalize_id(normal), normal, "{id:?}");
         }
     }
 
