@@ -157,7 +157,11 @@ function decodeUtf16(octets) {
 	const last = units[units.length - 1];
 	if (first >= 0xdc00 && first <= 0xdfff) errors.push('low surrogate at the start of the part');
 	if (last >= 0xd800 && last <= 0xdbff) errors.push('high surrogate at the end of the part');
-	return { text: String.fromCharCode(...units), errors };
+	// A surrogate alone is not a character (nor valid in JSON): U+FFFD stands for it.
+	const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+	const text = String.fromCharCode(...units);
+	if (lone.test(text) && errors.length === 0) errors.push('surrogate alone in the part');
+	return { text: text.replace(lone, '\ufffd'), errors };
 }
 
 function decodeText(dataCoding, octets) {
@@ -198,7 +202,7 @@ function splitUdh(octets) {
 function newStats() {
 	return {
 		connections: 0, binds_total: 0, binds_refused: 0, unbinds: 0, dropped: 0,
-		submits: 0, accepted: 0, throttled: 0, rejected: 0, ignored: 0, refused_unbound: 0,
+		submits: 0, accepted: 0, throttled: 0, rejected: 0, ignored: 0, refused_unbound: 0, refused_short: 0,
 		receipts_sent: 0, receipts_answered: 0,
 		enquire_links_received: 0, enquire_links_sent: 0, enquire_links_answered: 0,
 		outstanding_max: 0,
@@ -291,6 +295,10 @@ function onSubmit(conn, pdu) {
 	if (conn.type !== 'transceiver' && conn.type !== 'transmitter') {
 		state.stats.refused_unbound++;
 		return answerSubmit(conn, pdu, smpp.ESME_RINVBNDSTS);
+	}
+	if (pdu.short_message === undefined) { // the PDU ended before its last mandatory field
+		state.stats.refused_short++;
+		return answerSubmit(conn, pdu, smpp.ESME_RINVCMDLEN);
 	}
 	if (state.throttle > 0) {
 		state.throttle--;
@@ -601,6 +609,7 @@ const COMMANDS = {
 	down: async (body) => {
 		const refuse = body.refuse === undefined ? 'connections' : field(body, 'refuse', oneOf('connections', 'binds'));
 		if (refuse === 'connections' && state.down !== 'connections') smppServer.close();
+		if (refuse === 'binds' && state.down === 'connections') await listen(smppServer, smppPort);
 		state.down = refuse;
 		return {};
 	},
