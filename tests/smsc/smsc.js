@@ -13,8 +13,18 @@
 //   GET  /messages  every accepted submit_sm, grouped into messages (concatenated parts
 //                   reassembled), each part with the receipt sent for it
 //   GET  /stats     counters and the open binds
-//   POST /control   one JSON command: set, throttle, reject, silence, enquire_link,
-//                   close_all, down, up, release_receipts, reset (see COMMANDS)
+//   POST /control   one JSON command, answered {"ok":true,...} or 400 {"error":"..."}:
+//     {"command":"set", SETTING: VALUE, ...}      change settings (see SETTINGS)
+//     {"command":"throttle","count":N}            the next N submit_sm get ESME_RTHROTTLED
+//     {"command":"reject","count":N,"status":S}   the next N submit_sm get status S
+//     {"command":"silence","on":true|false}       read everything, answer and send nothing
+//     {"command":"enquire_link"}                  one enquire_link to every bind ({"sent":n})
+//     {"command":"close_all"}                     close every connection ({"closed":n})
+//     {"command":"down"}                          refuse connections (stop listening)
+//     {"command":"down","refuse":"binds"}         accept connections, answer binds ESME_RBINDFAIL
+//     {"command":"up"}                            accept again, on the same port
+//     {"command":"release_receipts"}              send the receipts held ({"released":n})
+//     {"command":"reset"}                         forget messages and counters (not settings)
 //
 // The text of each part is decoded here, independently of node-smpp and of the client:
 // GSM 03.38 (default alphabet and extension table, one septet per octet) for
