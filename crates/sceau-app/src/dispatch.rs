@@ -1,5 +1,6 @@
 //! Background work: the outbox dispatcher (pending messages → second channel) and the
-//! expiry sweep (holds past their time released, numbers past validity expired).
+//! expiry sweep (holds past their time released, numbers past validity expired, messages
+//! whose secret expired unsent).
 
 use crate::Service;
 use sceau_channel::{ChannelError, OutgoingText, SecondChannel};
@@ -51,8 +52,8 @@ async fn dispatch_forever(service: Service, channel: Arc<dyn SecondChannel>) {
 }
 
 /// Sends what is pending and not taken by another dispatcher; returns how many messages
-/// were handled. Transient failures stay pending and are sent again once their claim
-/// lapses.
+/// were handled (taken by a route, failed or expired). Transient failures stay pending and are tried again after a claim's
+/// time; a message whose secret expired is not sent (the sweep records it).
 pub async fn dispatch_once(
     service: &Service,
     channel: &dyn SecondChannel,
@@ -73,43 +74,50 @@ pub async fn dispatch_once(
                     message_id: message.id,
                     to: &to,
                     text: &text,
-                    expires_at_s: i64::MAX,
+                    expires_at_s: message.expires_at_s,
                 };
+                let route = channel.kind().to_owned();
                 match channel.send(&outgoing).await {
-                    Ok(accepted) => MessageDelivery::Sent {
-                        channel: channel.kind().to_owned(),
-                        reference: accepted.parts.join(","),
+                    Ok(accepted) => MessageDelivery::Submitted {
+                        route,
+                        parts: accepted.parts,
                         now_s,
                     },
                     Err(ChannelError::Permanent(reason)) => MessageDelivery::Failed {
-                        channel: channel.kind().to_owned(),
+                        route: Some(route),
                         reason,
                         now_s,
                     },
-                    Err(ChannelError::Expired) => MessageDelivery::Failed {
-                        channel: channel.kind().to_owned(),
-                        reason: "expired".into(),
-                        now_s,
-                    },
+                    Err(ChannelError::Expired) => MessageDelivery::Expired { now_s },
                     Err(ChannelError::Transient(reason)) => {
                         tracing::warn!(message_id = message.id, %reason, "second channel unavailable");
-                        continue;
+                        MessageDelivery::Retry {
+                            route: Some(route),
+                            reason,
+                            retry_at_s: now_s + OUTBOX_CLAIM_S,
+                            now_s,
+                        }
                     }
                 }
             }
             _ => MessageDelivery::Failed {
-                channel: channel.kind().to_owned(),
+                route: None,
                 reason: "cannot be opened".into(),
                 now_s,
             },
         };
-        service.store.mark_message(message.id, delivery).await?;
-        tracing::info!(
-            message_id = message.id,
-            channel = channel.kind(),
-            "message handed to the second channel"
-        );
-        handled += 1;
+        let submitted = matches!(delivery, MessageDelivery::Submitted { .. });
+        let retry = matches!(delivery, MessageDelivery::Retry { .. });
+        if service.store.mark_message(message.id, delivery).await? && !retry {
+            if submitted {
+                tracing::info!(
+                    message_id = message.id,
+                    channel = channel.kind(),
+                    "message handed to the second channel"
+                );
+            }
+            handled += 1;
+        }
     }
     Ok(handled)
 }
@@ -136,6 +144,11 @@ async fn sweep_forever(service: Service) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "expiry sweep failed"),
+        }
+        match service.store.expire_messages(service.now_s()).await {
+            Ok(0) => {}
+            Ok(messages) => tracing::info!(messages, "messages expired unsent"),
+            Err(error) => tracing::warn!(%error, "expiry sweep of the outbox failed"),
         }
     }
 }

@@ -290,6 +290,8 @@ impl Service {
                 message: NewMessage {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: self.keys.seal(&text, client.phone.as_str()),
+                    medium: Medium::Sms,
+                    expires_at_s: policy.valid_until_s,
                 },
                 budget: self.settings.message_budget(),
                 merchant_clients_max: self.settings.merchant_clients_per_hour_max,
@@ -464,11 +466,14 @@ impl Service {
                 sceau_domain::limits::CLIENT_FAILURES_MAX,
                 clock_time(paused.until_s)
             );
+            let now_s = self.now_s();
             let message = NewMessage {
                 address: client.phone.as_str().to_owned(),
                 sealed_body: self.keys.seal(&text, client.phone.as_str()),
+                medium: Medium::Sms,
+                expires_at_s: notice_expiry(paused.until_s, now_s),
             };
-            self.store.enqueue_message(message, self.now_s()).await
+            self.store.enqueue_message(message, now_s).await
         };
         match told.await {
             Ok(_) => {
@@ -537,7 +542,7 @@ impl Service {
         let messages = self.store.messages_to(phone.as_str(), limit).await?;
         Ok(messages
             .into_iter()
-            .filter(|message| message.state == "sent")
+            .filter(|message| matches!(message.state.as_str(), "submitted" | "delivered"))
             .map(|message| {
                 let text = self
                     .keys
@@ -549,6 +554,15 @@ impl Service {
             })
             .collect())
     }
+}
+
+/// The longest a notice waits to be sent: after a day it is news no more.
+const NOTICE_LIFE_S: i64 = 86_400;
+
+/// When a pause notice stops being worth sending: at the pause's end, or after a day if
+/// the pause is longer.
+fn notice_expiry(pause_until_s: i64, now_s: i64) -> i64 {
+    pause_until_s.min(now_s.saturating_add(NOTICE_LIFE_S))
 }
 
 /// Reads back the card in a text written by [`Service::issue_number`], as its holder

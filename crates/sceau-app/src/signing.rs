@@ -211,6 +211,8 @@ impl Service {
                 message: NewMessage {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: self.keys.seal(&text, client.phone.as_str()),
+                    medium: Medium::Sms,
+                    expires_at_s,
                 },
                 budget: self.settings.message_budget(),
                 now_s,

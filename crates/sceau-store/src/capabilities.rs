@@ -136,7 +136,9 @@ pub trait Outbox: Send + Sync + 'static {
 
     /// Takes up to `limit` pending messages, oldest first, for a dispatcher to send: each
     /// is claimed until `now_s + lease_s`, and no other claim (of this or another
-    /// instance) returns it before it is marked or its claim lapses.
+    /// instance) returns it before it is marked or its claim lapses. A message whose
+    /// `expires_at_s` has come is never handed out: [`Outbox::expire_messages`] records
+    /// it `expired`.
     async fn claim_messages(
         &self,
         now_s: i64,
@@ -144,11 +146,50 @@ pub trait Outbox: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError>;
 
+    /// Records what became of a send, only if the message is still pending (a message
+    /// two instances mark is marked once; a final state never goes back): `Submitted`
+    /// (its route and the provider's id of each part, normalized by the caller as reports
+    /// will be: lower case, no leading zeros), `Failed`, `Expired`, or `Retry` (one more
+    /// attempt, still pending, not claimed again before `retry_at_s`). `Failed` and
+    /// `Retry` keep their reason (the route's name first, at most 200 characters) as the
+    /// message's `last_error`. True if it applied.
     async fn mark_message(
         &self,
         message_id: i64,
         delivery: MessageDelivery,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
+
+    /// Records a route's report on one part: finds the part `route` took under any of
+    /// `id_forms` (the provider id's candidate normalized forms, tried in order, at most
+    /// 8; the newest message's part if an id was reused), whichever bind of the route the
+    /// report came on. `Delivered` or `Failed` sets a part still `submitted`; the message
+    /// then becomes `failed` if a part failed, `delivered` when all are. A final state
+    /// never changes, so a report received twice is harmless. Returns the message's id,
+    /// or `None` (nothing written) when no part matches.
+    async fn record_report(
+        &self,
+        route: &str,
+        id_forms: &[String],
+        outcome: PartOutcome,
+        now_s: i64,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Pending messages whose `expires_at_s` has come, and that no dispatcher holds right
+    /// now, become `expired` (never sent late); how many. The expiry sweep runs it.
+    async fn expire_messages(&self, now_s: i64) -> Result<u64, StoreError>;
+
+    /// How many messages created since `since_s` are in each state, per route (`None`
+    /// first), then state.
+    async fn message_counts(&self, since_s: i64) -> Result<Vec<MessageCount>, StoreError>;
+
+    /// What operators see of the messages, newest first, before `before_id` if given,
+    /// at most `limit` (capped at 1,000): states and times, addresses masked, never a
+    /// body.
+    async fn message_states(
+        &self,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageStatus>, StoreError>;
 
     /// Messages to one address, newest first (the phone simulator).
     async fn messages_to(

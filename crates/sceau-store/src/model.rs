@@ -133,6 +133,35 @@ impl Origin {
 pub struct NewMessage {
     pub address: String,
     pub sealed_body: Vec<u8>,
+    pub medium: Medium,
+    /// When the secret it holds stops being any use (the seal's or the number's end, the
+    /// unlock code's, the pause's), in seconds: it is never handed out for sending after.
+    pub expires_at_s: i64,
+}
+
+/// The network a message goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Medium {
+    Sms,
+    Email,
+}
+
+impl Medium {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Medium::Sms => "sms",
+            Medium::Email => "email",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<Medium> {
+        match stored {
+            "sms" => Some(Medium::Sms),
+            "email" => Some(Medium::Email),
+            _ => None,
+        }
+    }
 }
 
 pub struct NewNumber {
@@ -393,22 +422,89 @@ pub struct StoredMessage {
     pub id: i64,
     pub address: String,
     pub sealed_body: Vec<u8>,
+    pub medium: Medium,
+    /// `pending`, `submitted`, `delivered`, `failed` or `expired` (see [`MessageStatus`]).
     pub state: String,
-    pub channel: Option<String>,
+    /// The route that took it (or failed it for good); `None` while pending.
+    pub route: Option<String>,
+    /// Tries on a route so far.
+    pub attempts: u32,
     pub created_at_s: i64,
+    pub expires_at_s: i64,
 }
 
+/// What the dispatcher found when it tried to send a pending message
+/// ([`crate::Outbox::mark_message`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageDelivery {
-    Sent {
-        channel: String,
-        reference: String,
+    /// A route took it: the provider's id of each part, in order, normalized by the
+    /// caller as reports will be (lower case, no leading zeros).
+    Submitted {
+        route: String,
+        parts: Vec<String>,
         now_s: i64,
     },
+    /// It will never be sent: every route refused it for good (`route`: the last one
+    /// tried), or it could not be opened (`None`). `reason` is short and holds no body.
     Failed {
-        channel: String,
+        route: Option<String>,
         reason: String,
         now_s: i64,
     },
+    /// Its secret expired before a route took it: never sent.
+    Expired { now_s: i64 },
+    /// Every route failed for now: tried again from `retry_at_s` (a claim until then).
+    Retry {
+        route: Option<String>,
+        reason: String,
+        retry_at_s: i64,
+        now_s: i64,
+    },
+}
+
+/// What a route reported about one part it took ([`crate::Outbox::record_report`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartOutcome {
+    /// The phone has it.
+    Delivered,
+    /// The network gave up on it.
+    Failed,
+    /// Not final: changes nothing but the part's time.
+    Pending,
+}
+
+/// How many messages created since a time are in one state, per route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageCount {
+    /// `None`: not submitted (pending, expired, or failed before any route).
+    pub route: Option<String>,
+    pub state: String,
+    pub count: u64,
+}
+
+/// What an operator may see of a message: its course, never its body, and its address
+/// masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageStatus {
+    pub id: i64,
+    pub medium: Medium,
+    /// What it is for, as stored (`payment_seal`, `client_number`, `notice`...).
+    pub kind: String,
+    /// The address with all but its last four characters hidden (an e-mail address: its
+    /// first character and its domain).
+    pub address_masked: String,
+    /// As stored: `pending`, `submitted`, `delivered`, `failed` or `expired`.
+    pub state: String,
+    pub route: Option<String>,
+    pub attempts: u32,
+    /// Parts the route reported taking (0 until submitted).
+    pub parts: u32,
+    pub last_error: Option<String>,
+    pub created_at_s: i64,
+    pub submitted_at_s: Option<i64>,
+    /// When it was delivered, failed or expired.
+    pub ended_at_s: Option<i64>,
+    pub expires_at_s: i64,
 }
 
 /// The ledger's invariants, recomputed from the rows.

@@ -201,7 +201,7 @@ pub(crate) static SESSION_CLIENT: Sql =
 
 macro_rules! message_columns {
     () => {
-        "id, address, sealed_body, state, channel, created_at"
+        "id, address, sealed_body, medium, state, route, attempts, created_at, expires_at"
     };
 }
 pub(crate) use message_columns;
@@ -223,11 +223,20 @@ impl Decode for StoredMessage {
             id: row.column("id")?,
             address: row.column("address")?,
             sealed_body: row.column("sealed_body")?,
+            medium: medium(row)?,
             state: row.column("state")?,
-            channel: row.column("channel")?,
+            route: row.column("route")?,
+            attempts: row.column("attempts")?,
             created_at_s: row.column("created_at")?,
+            expires_at_s: row.column("expires_at")?,
         })
     }
+}
+
+/// A message's `medium` column.
+pub(crate) fn medium(row: &impl ReadRow) -> Result<Medium, StoreError> {
+    let stored: String = row.column("medium")?;
+    Medium::parse(&stored).ok_or_else(|| corrupt("messages.medium"))
 }
 
 pub(crate) static SET_MERCHANT_BANK: Sql =
@@ -316,30 +325,6 @@ pub(crate) static SESSION_INSERT: Sql = Sql::new(
     "INSERT INTO sessions (token_hash, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
 );
 pub(crate) static SESSION_DELETE: Sql = Sql::new("DELETE FROM sessions WHERE token_hash = $1");
-
-/// Marks message `$1` with its delivery's columns (see [`delivery_columns`]).
-pub(crate) static MESSAGE_MARK: Sql = Sql::new(
-    "UPDATE messages SET state = $2, channel = $3, reference = $4, attempts = attempts + 1, \
-     updated_at = $5 WHERE id = $1",
-);
-
-/// A delivery's state, channel, reference (or reason) and time, as [`MESSAGE_MARK`] takes them.
-pub(crate) fn delivery_columns(
-    delivery: &MessageDelivery,
-) -> (&'static str, &String, &String, i64) {
-    match delivery {
-        MessageDelivery::Sent {
-            channel,
-            reference,
-            now_s,
-        } => ("sent", channel, reference, *now_s),
-        MessageDelivery::Failed {
-            channel,
-            reason,
-            now_s,
-        } => ("failed", channel, reason, *now_s),
-    }
-}
 
 /// What a sign-in attempt is judged on: the client's counters and unlock code.
 pub(crate) static SIGN_IN_STATE: Sql = Sql::new(

@@ -9,8 +9,8 @@ use crate::tx::{Fail, Tx, args, broken, scalar};
 use sceau_domain::reach::{self, MerchantReach, MessageBudget, MessageKind, TooMany};
 
 static ENQUEUE: Sql = Sql::new(
-    "INSERT INTO messages (address, sealed_body, state, kind, merchant_id, created_at, updated_at) \
-     VALUES ($1, $2, 'pending', $3, $4, $5, $5) RETURNING id",
+    "INSERT INTO messages (address, sealed_body, medium, state, kind, merchant_id, created_at, \
+     updated_at, expires_at) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $6, $7) RETURNING id",
 );
 
 /// Queues a notice to a client (it counts against their budget but is never refused,
@@ -34,9 +34,11 @@ pub(crate) async fn enqueue(
     let values = args![
         &message.address,
         &message.sealed_body,
+        message.medium.as_str(),
         kind.as_str(),
         merchant_id,
-        now_s
+        now_s,
+        message.expires_at_s
     ];
     scalar(tx, &ENQUEUE, values, "id")
         .await?
@@ -160,18 +162,20 @@ pub(crate) async fn messages_to(
     crate::tx::all(tx, &crate::rows::MESSAGES_TO, args![address, limit]).await
 }
 
-/// Leases up to `$3` pending messages whose lease ended at `$1` until `$1 + $2`; on
-/// PostgreSQL, rows another transaction is claiming are skipped, not waited for.
+/// Leases up to `$3` pending messages whose lease ended at `$1` and whose secret is still
+/// alive until `$1 + $2`; on PostgreSQL, rows another transaction is claiming are
+/// skipped, not waited for.
 static CLAIM: Sql = Sql::each(
     concat!(
         "UPDATE messages SET claimed_until = $1 + $2 WHERE id IN (SELECT id FROM messages \
-         WHERE state = 'pending' AND claimed_until <= $1 ORDER BY id LIMIT $3 \
-         FOR UPDATE SKIP LOCKED) RETURNING ",
+         WHERE state = 'pending' AND claimed_until <= $1 AND expires_at > $1 ORDER BY id \
+         LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
         crate::rows::message_columns!()
     ),
     concat!(
         "UPDATE messages SET claimed_until = ?1 + ?2 WHERE id IN (SELECT id FROM messages \
-         WHERE state = 'pending' AND claimed_until <= ?1 ORDER BY id LIMIT ?3) RETURNING ",
+         WHERE state = 'pending' AND claimed_until <= ?1 AND expires_at > ?1 ORDER BY id \
+         LIMIT ?3) RETURNING ",
         crate::rows::message_columns!()
     ),
 );
@@ -190,14 +194,271 @@ pub(crate) async fn claim_messages(
     Ok(claimed)
 }
 
-/// Marks a message sent or failed, as the dispatcher found.
+/// Most characters of a `last_error` kept (a route's reason, never a body).
+pub(crate) const LAST_ERROR_CHARS_MAX: usize = 200;
+/// Most parts recorded for one message (an 8-bit concatenation reference counts 255).
+pub(crate) const PARTS_MAX: usize = 255;
+
+static SUBMITTED: Sql = Sql::new(
+    "UPDATE messages SET state = 'submitted', route = $2, attempts = attempts + 1, \
+     submitted_at = $3, updated_at = $3 WHERE id = $1 AND state = 'pending'",
+);
+static PART: Sql = Sql::new(
+    "INSERT INTO message_parts (message_id, part, route, provider_id, state, updated_at) \
+     VALUES ($1, $2, $3, $4, 'submitted', $5)",
+);
+static FAILED: Sql = Sql::new(
+    "UPDATE messages SET state = 'failed', route = $2, attempts = attempts + $3, \
+     last_error = $4, ended_at = $5, updated_at = $5 WHERE id = $1 AND state = 'pending'",
+);
+static EXPIRED: Sql = Sql::new(
+    "UPDATE messages SET state = 'expired', ended_at = $2, updated_at = $2 \
+     WHERE id = $1 AND state = 'pending'",
+);
+static RETRY: Sql = Sql::new(
+    "UPDATE messages SET attempts = attempts + 1, claimed_until = $2, last_error = $3, \
+     updated_at = $4 WHERE id = $1 AND state = 'pending'",
+);
+
+/// Records what the dispatcher found (see [`crate::Outbox::mark_message`]): only on a
+/// message still pending, so that a second mark (another instance's) changes nothing.
+/// True if it applied.
 pub(crate) async fn mark_message(
     tx: &impl Tx,
     message_id: i64,
     delivery: &MessageDelivery,
-) -> Result<(), Fail> {
-    let (state, channel, reference, now_s) = crate::rows::delivery_columns(delivery);
-    let marked = args![message_id, state, channel, reference, now_s];
-    tx.execute(&crate::rows::MESSAGE_MARK, marked).await?;
-    Ok(())
+) -> Result<bool, Fail> {
+    let marked = match delivery {
+        MessageDelivery::Submitted {
+            route,
+            parts,
+            now_s,
+        } => return submitted(tx, message_id, route, parts, *now_s).await,
+        MessageDelivery::Failed {
+            route,
+            reason,
+            now_s,
+        } => {
+            let tried = i64::from(route.is_some());
+            let reason = last_error(route.as_deref(), reason);
+            let values = args![message_id, route, tried, &reason, *now_s];
+            tx.execute(&FAILED, values).await?
+        }
+        MessageDelivery::Expired { now_s } => {
+            tx.execute(&EXPIRED, args![message_id, *now_s]).await?
+        }
+        MessageDelivery::Retry {
+            route,
+            reason,
+            retry_at_s,
+            now_s,
+        } => {
+            let reason = last_error(route.as_deref(), reason);
+            let values = args![message_id, *retry_at_s, &reason, *now_s];
+            tx.execute(&RETRY, values).await?
+        }
+    };
+    Ok(marked == 1)
+}
+
+/// A message taken by `route`: submitted, with its parts, if it was still pending.
+async fn submitted(
+    tx: &impl Tx,
+    message_id: i64,
+    route: &str,
+    parts: &[String],
+    now_s: i64,
+) -> Result<bool, Fail> {
+    if parts.len() > PARTS_MAX {
+        return Err(Fail::Store(crate::StoreError::Refused(format!(
+            "a message of {} parts (at most {PARTS_MAX} are recorded)",
+            parts.len()
+        ))));
+    }
+    if tx
+        .execute(&SUBMITTED, args![message_id, route, now_s])
+        .await?
+        != 1
+    {
+        return Ok(false);
+    }
+    for (part, provider_id) in parts.iter().enumerate() {
+        let values = args![message_id, part, route, provider_id, now_s];
+        tx.execute(&PART, values).await?;
+    }
+    Ok(true)
+}
+
+/// The reason kept for a failure or a retry: the route's name, then its words, cut to
+/// [`LAST_ERROR_CHARS_MAX`] characters.
+fn last_error(route: Option<&str>, reason: &str) -> String {
+    let whole = match route {
+        Some(route) => format!("{route}: {reason}"),
+        None => reason.to_owned(),
+    };
+    whole.chars().take(LAST_ERROR_CHARS_MAX).collect()
+}
+
+/// Most id forms tried for one report.
+pub(crate) const ID_FORMS_MAX: usize = 8;
+
+/// The part with provider id `$2` on route `$1`; the newest message's if the provider
+/// reused the id.
+static FIND_PART: Sql = Sql::new(
+    "SELECT message_id, part FROM message_parts WHERE route = $1 AND provider_id = $2 \
+     ORDER BY message_id DESC LIMIT 1",
+);
+/// The message of a part, locked so that reports of its parts take turns (each then
+/// reads the others' states as committed).
+static LOCK_MESSAGE: Sql = Sql::each(
+    "SELECT id FROM messages WHERE id = $1 FOR NO KEY UPDATE",
+    "SELECT id FROM messages WHERE id = ?1",
+);
+static PART_STATE: Sql = Sql::new(
+    "UPDATE message_parts SET state = $3, updated_at = $4 \
+     WHERE message_id = $1 AND part = $2 AND state = 'submitted'",
+);
+/// A submitted message whose parts say so ends: `failed` if one failed, `delivered` when
+/// all were.
+static SETTLE: Sql = Sql::new(
+    "UPDATE messages SET \
+     state = CASE WHEN EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = $1 \
+     AND p.state = 'failed') THEN 'failed' ELSE 'delivered' END, \
+     last_error = CASE WHEN EXISTS (SELECT 1 FROM message_parts p WHERE p.message_id = $1 \
+     AND p.state = 'failed') THEN 'a part was reported undeliverable' ELSE last_error END, \
+     ended_at = $2, updated_at = $2 \
+     WHERE id = $1 AND state = 'submitted' AND (EXISTS (SELECT 1 FROM message_parts p \
+     WHERE p.message_id = $1 AND p.state = 'failed') OR NOT EXISTS (SELECT 1 FROM \
+     message_parts p WHERE p.message_id = $1 AND p.state <> 'delivered'))",
+);
+
+/// Records a route's report on one part (see [`crate::Outbox::record_report`]): the
+/// message's id, or `None` when no part of `route` has any of the forms.
+pub(crate) async fn record_report(
+    tx: &impl Tx,
+    route: &str,
+    id_forms: &[String],
+    outcome: PartOutcome,
+    now_s: i64,
+) -> Result<Option<i64>, Fail> {
+    let mut found = None;
+    for form in id_forms.iter().take(ID_FORMS_MAX) {
+        found = tx
+            .row(&FIND_PART, args![route, form], |row| {
+                Ok((row.column::<i64>("message_id")?, row.column::<i64>("part")?))
+            })
+            .await?;
+        if found.is_some() {
+            break;
+        }
+    }
+    let Some((message_id, part)) = found else {
+        return Ok(None);
+    };
+    scalar::<i64>(tx, &LOCK_MESSAGE, args![message_id], "id")
+        .await?
+        .ok_or_else(|| broken("a message part without its message"))?;
+    let state = match outcome {
+        PartOutcome::Delivered => "delivered",
+        PartOutcome::Failed => "failed",
+        PartOutcome::Pending => "submitted",
+    };
+    let changed = tx
+        .execute(&PART_STATE, args![message_id, part, state, now_s])
+        .await?;
+    if changed == 1 && outcome != PartOutcome::Pending {
+        tx.execute(&SETTLE, args![message_id, now_s]).await?;
+    }
+    Ok(Some(message_id))
+}
+
+static EXPIRE: Sql = Sql::new(
+    "UPDATE messages SET state = 'expired', ended_at = $1, updated_at = $1 \
+     WHERE state = 'pending' AND expires_at <= $1 AND claimed_until <= $1",
+);
+
+/// Pending messages whose secret expired by `now_s` (and that no dispatcher holds right
+/// now) become `expired`; how many.
+pub(crate) async fn expire_messages(tx: &impl Tx, now_s: i64) -> Result<u64, Fail> {
+    tx.execute(&EXPIRE, args![now_s]).await
+}
+
+static COUNTS: Sql = Sql::new(
+    "SELECT route, state, count(*) AS count FROM messages WHERE created_at >= $1 \
+     GROUP BY route, state",
+);
+
+/// How many messages created since `since_s` are in each state, per route; by route
+/// (`None` first), then state.
+pub(crate) async fn message_counts(tx: &impl Tx, since_s: i64) -> Result<Vec<MessageCount>, Fail> {
+    let mut counts = tx
+        .rows(&COUNTS, args![since_s], |row| {
+            Ok(MessageCount {
+                route: row.column("route")?,
+                state: row.column("state")?,
+                count: row.column("count")?,
+            })
+        })
+        .await?;
+    counts.sort_by(|a, b| (&a.route, &a.state).cmp(&(&b.route, &b.state)));
+    Ok(counts)
+}
+
+/// Most messages in one page of [`message_states`].
+pub(crate) const MESSAGE_STATES_MAX: u32 = 1_000;
+
+static STATES: Sql = Sql::new(
+    "SELECT m.id, m.medium, m.kind, m.address, m.state, m.route, m.attempts, m.last_error, \
+     m.created_at, m.submitted_at, m.ended_at, m.expires_at, \
+     (SELECT count(*) FROM message_parts p WHERE p.message_id = m.id) AS parts \
+     FROM messages m WHERE m.id < $1 ORDER BY m.id DESC LIMIT $2",
+);
+
+/// Messages newest first, before the id `before_id` if given, at most `limit` (capped
+/// at [`MESSAGE_STATES_MAX`]): their course, never their bodies.
+pub(crate) async fn message_states(
+    tx: &impl Tx,
+    before_id: Option<i64>,
+    limit: u32,
+) -> Result<Vec<MessageStatus>, Fail> {
+    let values = args![before_id.unwrap_or(i64::MAX), limit.min(MESSAGE_STATES_MAX)];
+    crate::tx::all(tx, &STATES, values).await
+}
+
+impl crate::sql::Decode for MessageStatus {
+    fn decode(row: &impl ReadRow) -> Result<Self, crate::StoreError> {
+        let medium = crate::rows::medium(row)?;
+        let address: String = row.column("address")?;
+        Ok(MessageStatus {
+            id: row.column("id")?,
+            medium,
+            kind: row.column("kind")?,
+            address_masked: mask_address(medium, &address),
+            state: row.column("state")?,
+            route: row.column("route")?,
+            attempts: row.column("attempts")?,
+            parts: row.column("parts")?,
+            last_error: row.column("last_error")?,
+            created_at_s: row.column("created_at")?,
+            submitted_at_s: row.column("submitted_at")?,
+            ended_at_s: row.column("ended_at")?,
+            expires_at_s: row.column("expires_at")?,
+        })
+    }
+}
+
+/// What an operator sees of an address: a phone number's last four characters (the rest
+/// as `*`); an e-mail address's first character and domain.
+pub(crate) fn mask_address(medium: Medium, address: &str) -> String {
+    const SHOWN: usize = 4;
+    if medium == Medium::Email
+        && let Some((local, domain)) = address.rsplit_once('@')
+    {
+        let first: String = local.chars().take(1).collect();
+        return format!("{first}***@{domain}");
+    }
+    let length = address.chars().count();
+    let hidden = length.saturating_sub(SHOWN);
+    let shown: String = address.chars().skip(hidden).collect();
+    format!("{}{shown}", "*".repeat(hidden))
 }

@@ -40,11 +40,47 @@ impl Outbox for PostgresStore {
         &self,
         message_id: i64,
         delivery: MessageDelivery,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.write(Guard::Nothing, (message_id, delivery), |c, d, locked| {
             async move { ops::mark_message(&PgTx::new(c, locked), d.0, &d.1).await }.boxed()
         })
         .await
+    }
+
+    async fn record_report(
+        &self,
+        route: &str,
+        id_forms: &[String],
+        outcome: PartOutcome,
+        now_s: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let report = (route.to_owned(), id_forms.to_vec(), outcome, now_s);
+        self.write(Guard::Nothing, report, |c, d, locked| {
+            async move { ops::record_report(&PgTx::new(c, locked), &d.0, &d.1, d.2, d.3).await }
+                .boxed()
+        })
+        .await
+    }
+
+    async fn expire_messages(&self, now_s: i64) -> Result<u64, StoreError> {
+        self.write(Guard::Nothing, now_s, |c, now_s, locked| {
+            async move { ops::expire_messages(&PgTx::new(c, locked), *now_s).await }.boxed()
+        })
+        .await
+    }
+
+    async fn message_counts(&self, since_s: i64) -> Result<Vec<MessageCount>, StoreError> {
+        self.read(async |c| ops::message_counts(&PgTx::reader(c), since_s).await)
+            .await
+    }
+
+    async fn message_states(
+        &self,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageStatus>, StoreError> {
+        self.read(async |c| ops::message_states(&PgTx::reader(c), before_id, limit).await)
+            .await
     }
 
     async fn messages_to(

@@ -430,6 +430,50 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX authorizations_number ON authorizations (number_id);
     "#,
+    // 16: every message tracked: its medium, the life of its secret (`expires_at`: never
+    // sent after; a day for the messages queued before), the route that took it, the
+    // provider's id of each of its parts (`message_parts`, where receipts are matched),
+    // its tries and last error, and its times. `sent` becomes `submitted` (its channel is
+    // its route); a failure's reason is its `last_error`. A message queued from now on
+    // must say when it expires (no default): stop older instances first.
+    r#"
+    ALTER TABLE messages DROP CONSTRAINT messages_state_check;
+    ALTER TABLE messages RENAME COLUMN channel TO route;
+    ALTER TABLE messages
+        ADD COLUMN medium TEXT NOT NULL DEFAULT 'sms' CHECK (medium IN ('sms', 'email')),
+        ADD COLUMN last_error TEXT,
+        ADD COLUMN submitted_at BIGINT,
+        ADD COLUMN ended_at BIGINT,
+        ADD COLUMN expires_at BIGINT;
+    UPDATE messages SET
+        state = CASE state WHEN 'sent' THEN 'submitted' ELSE state END,
+        route = CASE state WHEN 'sent' THEN coalesce(route, 'unknown') ELSE route END,
+        last_error = CASE state WHEN 'failed' THEN substr(reference, 1, 200) END,
+        submitted_at = CASE state WHEN 'sent' THEN updated_at END,
+        ended_at = CASE state WHEN 'failed' THEN updated_at END,
+        expires_at = created_at + 86400;
+    ALTER TABLE messages DROP COLUMN reference,
+        ALTER COLUMN expires_at SET NOT NULL,
+        ADD CONSTRAINT messages_state_check
+            CHECK (state IN ('pending', 'submitted', 'delivered', 'failed', 'expired')),
+        ADD CHECK (attempts >= 0),
+        ADD CHECK ((state IN ('pending', 'submitted')) = (ended_at IS NULL)),
+        ADD CHECK (state NOT IN ('submitted', 'delivered')
+            OR (route IS NOT NULL AND submitted_at IS NOT NULL));
+    CREATE INDEX messages_pending_expiry ON messages (expires_at) WHERE state = 'pending';
+    CREATE INDEX messages_time ON messages (created_at);
+
+    CREATE TABLE message_parts (
+        message_id BIGINT NOT NULL REFERENCES messages (id),
+        part INTEGER NOT NULL CHECK (part >= 0),
+        route TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('submitted', 'delivered', 'failed')),
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (message_id, part)
+    );
+    CREATE INDEX message_parts_provider ON message_parts (route, provider_id);
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -484,4 +528,131 @@ pub async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         Ok(())
     };
     run.await.map_err(Fail::into_store_error)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::postgres::scratch::{ScratchSchema, test_database_url};
+
+    /// A schema of version 15 with messages queued, sent and failed comes through
+    /// migration 16 whole: ids kept, `sent` is `submitted` on its channel as its route, a
+    /// failure's reason is its last error, each lives a day from its creation; and the
+    /// new rules hold from then on.
+    #[tokio::test]
+    async fn migration_16_tracks_the_messages_already_queued() {
+        let Some(url) = test_database_url() else {
+            return;
+        };
+        let schema = ScratchSchema::create(&url).await.unwrap();
+        let (mut client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        for migration in &MIGRATIONS[..15] {
+            client.batch_execute(migration).await.unwrap();
+        }
+        client
+            .batch_execute(
+                "CREATE TABLE sceau_schema (version BIGINT NOT NULL); \
+                 INSERT INTO sceau_schema (version) VALUES (15); \
+                 INSERT INTO messages (id, address, sealed_body, state, channel, reference, \
+                 attempts, kind, created_at, updated_at, claimed_until) VALUES \
+                 (3, '+33612345678', '\\x01', 'pending', NULL, NULL, 0, 'client_number', 100, 100, 115), \
+                 (5, '+33612345678', '\\x02', 'sent', 'dev-phone', 'dev-5', 1, 'payment_seal', 200, 210, 215), \
+                 (8, '+33687654321', '\\x03', 'failed', 'dev-phone', 'refused', 1, 'notice', 300, 320, 0);",
+            )
+            .await
+            .unwrap();
+
+        migrate(&mut client).await.unwrap();
+
+        type Row = (i64, String, String, Option<String>, i64, Option<String>);
+        type Times = (Option<i64>, Option<i64>, i64, i64, Vec<u8>);
+        let rows: Vec<(Row, Times)> = client
+            .query(
+                "SELECT id, medium, state, route, attempts, last_error, submitted_at, ended_at, \
+                 expires_at, claimed_until, sealed_body FROM messages ORDER BY id",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)),
+                    (r.get(6), r.get(7), r.get(8), r.get(9), r.get(10)),
+                )
+            })
+            .collect();
+        let sms = "sms".to_owned();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    (3, sms.clone(), "pending".into(), None, 0, None),
+                    (None, None, 86_500, 115, vec![1])
+                ),
+                (
+                    (
+                        5,
+                        sms.clone(),
+                        "submitted".into(),
+                        Some("dev-phone".into()),
+                        1,
+                        None
+                    ),
+                    (Some(210), None, 86_600, 215, vec![2])
+                ),
+                (
+                    (
+                        8,
+                        sms,
+                        "failed".into(),
+                        Some("dev-phone".into()),
+                        1,
+                        Some("refused".into())
+                    ),
+                    (None, Some(320), 86_700, 0, vec![3])
+                ),
+            ]
+        );
+        let accepts = async |sql: &str| client.batch_execute(sql).await.is_ok();
+        assert!(
+            !accepts(
+                "INSERT INTO messages (address, sealed_body, state, kind, created_at, updated_at, expires_at) \
+                 VALUES ('+33612345678', '\\x00', 'sent', 'notice', 9, 9, 99)"
+            )
+            .await
+        );
+        assert!(
+            !accepts(
+                "INSERT INTO messages (address, sealed_body, state, kind, created_at, updated_at) \
+                 VALUES ('+33612345678', '\\x00', 'pending', 'notice', 9, 9)"
+            )
+            .await,
+            "a new message says when it expires"
+        );
+        assert!(
+            !accepts(
+                "INSERT INTO messages (address, sealed_body, state, kind, created_at, updated_at, expires_at) \
+                 VALUES ('+33612345678', '\\x00', 'delivered', 'notice', 9, 9, 99)"
+            )
+            .await
+        );
+        assert!(
+            accepts(
+                "INSERT INTO message_parts (message_id, part, route, provider_id, state, updated_at) \
+                 VALUES (5, 0, 'dev-phone', 'dev-5', 'submitted', 210)"
+            )
+            .await
+        );
+        let version: i64 = client
+            .query_one("SELECT version FROM sceau_schema", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(version, SCHEMA_VERSION);
+    }
 }

@@ -34,8 +34,47 @@ impl Outbox for SqliteStore {
         &self,
         message_id: i64,
         delivery: MessageDelivery,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.write(move |c| run_now(ops::mark_message(&SqliteTx(c), message_id, &delivery)))
+            .await
+    }
+
+    async fn record_report(
+        &self,
+        route: &str,
+        id_forms: &[String],
+        outcome: PartOutcome,
+        now_s: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let (route, id_forms) = (route.to_owned(), id_forms.to_vec());
+        self.write(move |c| {
+            run_now(ops::record_report(
+                &SqliteTx(c),
+                &route,
+                &id_forms,
+                outcome,
+                now_s,
+            ))
+        })
+        .await
+    }
+
+    async fn expire_messages(&self, now_s: i64) -> Result<u64, StoreError> {
+        self.write(move |c| run_now(ops::expire_messages(&SqliteTx(c), now_s)))
+            .await
+    }
+
+    async fn message_counts(&self, since_s: i64) -> Result<Vec<MessageCount>, StoreError> {
+        self.read(move |c| run_now(ops::message_counts(&SqliteTx(c), since_s)))
+            .await
+    }
+
+    async fn message_states(
+        &self,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageStatus>, StoreError> {
+        self.read(move |c| run_now(ops::message_states(&SqliteTx(c), before_id, limit)))
             .await
     }
 

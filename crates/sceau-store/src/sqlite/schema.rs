@@ -496,6 +496,71 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX authorizations_number ON authorizations (number_id);
     "#,
+    // 18: every message tracked: its medium, the life of its secret (`expires_at`: never
+    // sent after; a day for the messages queued before), the route that took it, the
+    // provider's id of each of its parts (`message_parts`, where receipts are matched),
+    // its tries and last error, and its times. `sent` becomes `submitted` (its channel is
+    // its route); a failure's reason is its `last_error`. SQLite cannot change a CHECK,
+    // so `messages` is rebuilt (rows keep their ids).
+    r#"
+    CREATE TABLE messages_v18 (
+        id INTEGER PRIMARY KEY,
+        address TEXT NOT NULL,
+        sealed_body BLOB NOT NULL,
+        medium TEXT NOT NULL DEFAULT 'sms' CHECK (medium IN ('sms', 'email')),
+        kind TEXT NOT NULL DEFAULT 'notice'
+            CHECK (kind IN ('payment_seal', 'signature_seal', 'client_number', 'merchant_number', 'notice')),
+        merchant_id INTEGER REFERENCES merchants (id)
+            CHECK ((merchant_id IS NOT NULL) = (kind = 'merchant_number')),
+        state TEXT NOT NULL
+            CHECK (state IN ('pending', 'submitted', 'delivered', 'failed', 'expired')),
+        route TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        last_error TEXT,
+        claimed_until INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        submitted_at INTEGER,
+        ended_at INTEGER,
+        expires_at INTEGER NOT NULL,
+        CHECK ((state IN ('pending', 'submitted')) = (ended_at IS NULL)),
+        CHECK (state NOT IN ('submitted', 'delivered')
+            OR (route IS NOT NULL AND submitted_at IS NOT NULL))
+    );
+    INSERT INTO messages_v18 (id, address, sealed_body, kind, merchant_id, state, route,
+        attempts, last_error, claimed_until, created_at, updated_at, submitted_at, ended_at,
+        expires_at)
+        SELECT id, address, sealed_body, kind, merchant_id,
+            CASE state WHEN 'sent' THEN 'submitted' ELSE state END,
+            CASE state WHEN 'sent' THEN coalesce(channel, 'unknown') ELSE channel END,
+            attempts,
+            CASE state WHEN 'failed' THEN substr(reference, 1, 200) END,
+            claimed_until, created_at, updated_at,
+            CASE state WHEN 'sent' THEN updated_at END,
+            CASE state WHEN 'failed' THEN updated_at END,
+            created_at + 86400
+        FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v18 RENAME TO messages;
+    CREATE INDEX messages_pending ON messages (id) WHERE state = 'pending';
+    CREATE INDEX messages_address ON messages (address, id);
+    CREATE INDEX messages_address_time ON messages (address, created_at);
+    CREATE INDEX messages_merchant_time ON messages (merchant_id, created_at)
+        WHERE merchant_id IS NOT NULL;
+    CREATE INDEX messages_pending_expiry ON messages (expires_at) WHERE state = 'pending';
+    CREATE INDEX messages_time ON messages (created_at);
+
+    CREATE TABLE message_parts (
+        message_id INTEGER NOT NULL REFERENCES messages (id),
+        part INTEGER NOT NULL CHECK (part >= 0),
+        route TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('submitted', 'delivered', 'failed')),
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, part)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_parts_provider ON message_parts (route, provider_id);
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -938,8 +1003,8 @@ mod tests {
         let queue = |kind: &str, merchant: Option<i64>| {
             connection
                 .execute(
-                    "INSERT INTO messages (address, sealed_body, state, kind, merchant_id, created_at, updated_at) \
-                     VALUES ('+33612345678', x'00', 'pending', ?1, ?2, 9, 9)",
+                    "INSERT INTO messages (address, sealed_body, state, kind, merchant_id, created_at, updated_at, expires_at) \
+                     VALUES ('+33612345678', x'00', 'pending', ?1, ?2, 9, 9, 99)",
                     rusqlite::params![kind, merchant],
                 )
                 .is_ok()
@@ -948,6 +1013,107 @@ mod tests {
         assert!(!queue("merchant_number", None));
         assert!(!queue("payment_seal", Some(10)));
         assert!(!queue("seal", None));
+    }
+
+    /// A database of version 17 with messages queued, sent and failed comes through
+    /// migration 18 whole: ids kept, `sent` is `submitted` on its channel as its route,
+    /// a failure's reason is its last error, each lives a day from its creation; and the
+    /// new rules hold from then on.
+    #[test]
+    fn migration_18_tracks_the_messages_already_queued() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        for migration in &MIGRATIONS[..17] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 17).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO messages (id, address, sealed_body, state, channel, reference, \
+                 attempts, kind, created_at, updated_at, claimed_until) VALUES \
+                 (3, '+33612345678', x'01', 'pending', NULL, NULL, 0, 'client_number', 100, 100, 115), \
+                 (5, '+33612345678', x'02', 'sent', 'dev-phone', 'dev-5', 1, 'payment_seal', 200, 210, 215), \
+                 (8, '+33687654321', x'03', 'failed', 'dev-phone', 'refused', 1, 'notice', 300, 320, 0);",
+            )
+            .unwrap();
+
+        migrate(&mut connection).unwrap();
+
+        type Row = (i64, String, String, Option<String>, i64, Option<String>);
+        type Times = (Option<i64>, Option<i64>, i64, i64, Vec<u8>);
+        let rows: Vec<(Row, Times)> = connection
+            .prepare(
+                "SELECT id, medium, state, route, attempts, last_error, submitted_at, ended_at, \
+                 expires_at, claimed_until, sealed_body FROM messages ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    (
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ),
+                    (r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?),
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let sms = "sms".to_owned();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    (3, sms.clone(), "pending".into(), None, 0, None),
+                    (None, None, 86_500, 115, vec![1])
+                ),
+                (
+                    (
+                        5,
+                        sms.clone(),
+                        "submitted".into(),
+                        Some("dev-phone".into()),
+                        1,
+                        None
+                    ),
+                    (Some(210), None, 86_600, 215, vec![2])
+                ),
+                (
+                    (
+                        8,
+                        sms,
+                        "failed".into(),
+                        Some("dev-phone".into()),
+                        1,
+                        Some("refused".into())
+                    ),
+                    (None, Some(320), 86_700, 0, vec![3])
+                ),
+            ]
+        );
+        let accepts = |sql: &str| connection.execute_batch(sql).is_ok();
+        assert!(!accepts(
+            "INSERT INTO messages (address, sealed_body, state, created_at, updated_at, expires_at) \
+             VALUES ('+33612345678', x'00', 'sent', 9, 9, 99)"
+        ));
+        assert!(
+            !accepts(
+                "INSERT INTO messages (address, sealed_body, state, created_at, updated_at) \
+                 VALUES ('+33612345678', x'00', 'pending', 9, 9)"
+            ),
+            "a new message says when it expires"
+        );
+        assert!(!accepts(
+            "INSERT INTO messages (address, sealed_body, state, created_at, updated_at, expires_at) \
+             VALUES ('+33612345678', x'00', 'delivered', 9, 9, 99)"
+        ));
+        assert!(accepts(
+            "INSERT INTO message_parts (message_id, part, route, provider_id, state, updated_at) \
+             VALUES (5, 0, 'dev-phone', 'dev-5', 'submitted', 210)"
+        ));
     }
 
     /// A database of version 11 keeps a number's head in evidence_heads: migration 12

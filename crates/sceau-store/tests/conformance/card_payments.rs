@@ -50,7 +50,7 @@ async fn issue_a_number_and_queue_its_message() {
         assert_eq!(pending[0].address, alice.phone.as_str());
         assert_eq!(pending[0].sealed_body, format!("sealed-{n}").into_bytes());
         assert_eq!(
-            (pending[0].state.as_str(), pending[0].channel.as_deref()),
+            (pending[0].state.as_str(), pending[0].route.as_deref()),
             ("pending", None)
         );
         assert_eq!(pending[0].created_at_s, NOW);

@@ -11,11 +11,11 @@ use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
     AccountView, AuthorizationView, BankDetails, CertificateKind, CheckoutView, CheckpointSigner,
     ClearingBatch, ClearingDraft, ClearingOutcome, ClientRecord, CloseClearing, CommandRequest,
-    HoldCheckout, HoldOutcome, IdempotencyKey, IssueOutcome, MerchantCommand, MerchantRecord,
-    NewCertificate, NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber, NewSession,
-    NewSignatureRequest, NumberView, Origin, Outcome, Payout, PayoutLine, PostgresSettings,
-    PostgresStore, SealOutcome, SendOutcome, SendSeal, SettlementWriter, SkippedMerchant,
-    SqliteStore, Store, StoredSeal, TypedSeal, WebhookDelivery,
+    HoldCheckout, HoldOutcome, IdempotencyKey, IssueOutcome, Medium, MerchantCommand,
+    MerchantRecord, NewCertificate, NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber,
+    NewSession, NewSignatureRequest, NumberView, Origin, Outcome, Payout, PayoutLine,
+    PostgresSettings, PostgresStore, SealOutcome, SendOutcome, SendSeal, SettlementWriter,
+    SkippedMerchant, SqliteStore, Store, StoredSeal, TypedSeal, WebhookDelivery,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -196,6 +196,8 @@ pub(crate) fn new_number(
         message: NewMessage {
             address: client.phone.as_str().to_owned(),
             sealed_body: format!("sealed-{n}").into_bytes(),
+            medium: Medium::Sms,
+            expires_at_s: policy.valid_until_s,
         },
         budget: MessageBudget::UNLIMITED,
         merchant_clients_max: u32::MAX,
@@ -514,6 +516,8 @@ pub(crate) fn signature_request(
         message: NewMessage {
             address: "+33600000001".into(),
             sealed_body: vec![1, 2, 3],
+            medium: Medium::Sms,
+            expires_at_s: now_s + 300,
         },
         budget: MessageBudget {
             seals_max: 3,
@@ -631,6 +635,8 @@ impl Fixture {
                 message: NewMessage {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: format!("seal-{nonce}").into_bytes(),
+                    medium: Medium::Sms,
+                    expires_at_s: now_s + SEAL_S,
                 },
                 budget: MessageBudget {
                     seals_max: sceau_domain::seal::CLIENT_SEALS_PER_HOUR_MAX as u32,

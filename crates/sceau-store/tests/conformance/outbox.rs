@@ -6,9 +6,10 @@ use crate::fixtures::*;
 use sceau_domain::reach::{MessageBudget, TooMany};
 use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
-    CertificateKind, CheckoutRefusal, CheckoutView, IssueOutcome, MerchantRecord, MessageDelivery,
-    NewClient, NewMessage, NewNumber, NewSignatureRequest, PostgresSettings, PostgresStore,
-    SendOutcome, SendSeal, SignatureRequestOutcome, Store, StoredSeal,
+    CertificateKind, CheckoutRefusal, CheckoutView, IssueOutcome, Medium, MerchantRecord,
+    MessageCount, MessageDelivery, MessageStatus, NewClient, NewMessage, NewNumber,
+    NewSignatureRequest, PartOutcome, PostgresSettings, PostgresStore, SendOutcome, SendSeal,
+    SignatureRequestOutcome, Store, StoredSeal,
 };
 use std::sync::Arc;
 
@@ -67,12 +68,12 @@ async fn a_message_is_claimed_by_one_dispatcher_at_a_time() {
         );
 
         // One is sent; when the claims lapse, the others are claimable again, it is not.
-        let sent = MessageDelivery::Sent {
-            channel: "sms".into(),
-            reference: "ref".into(),
+        let sent = MessageDelivery::Submitted {
+            route: "smsc".into(),
+            parts: vec!["ref".into()],
             now_s: NOW + 1,
         };
-        f.store.mark_message(all[0], sent).await.unwrap();
+        assert!(f.store.mark_message(all[0], sent).await.unwrap());
         let again: Vec<i64> = f
             .store
             .claim_messages(NOW + LEASE_S, LEASE_S, 10)
@@ -140,18 +141,18 @@ async fn messages_wait_until_marked() {
                 .is_empty()
         );
 
-        let sent = MessageDelivery::Sent {
-            channel: "sms".into(),
-            reference: "ref-1".into(),
+        let sent = MessageDelivery::Submitted {
+            route: "smsc".into(),
+            parts: vec!["ref-1".into()],
             now_s: NOW + 2,
         };
-        f.store.mark_message(pending[0].id, sent).await.unwrap();
+        assert!(f.store.mark_message(pending[0].id, sent).await.unwrap());
         let failed = MessageDelivery::Failed {
-            channel: "smtp".into(),
+            route: Some("smtp".into()),
             reason: "refused".into(),
             now_s: NOW + 3,
         };
-        f.store.mark_message(pending[1].id, failed).await.unwrap();
+        assert!(f.store.mark_message(pending[1].id, failed).await.unwrap());
         let still: Vec<i64> = f
             .store
             .pending_messages(LIST_LIMIT)
@@ -168,8 +169,8 @@ async fn messages_wait_until_marked() {
             .await
             .unwrap();
         assert_eq!(
-            (to_alice[1].state.as_str(), to_alice[1].channel.as_deref()),
-            ("sent", Some("sms"))
+            (to_alice[1].state.as_str(), to_alice[1].route.as_deref()),
+            ("submitted", Some("smsc"))
         );
         assert_eq!(to_alice[1].sealed_body, pending[0].sealed_body);
         let to_bob = f
@@ -178,7 +179,7 @@ async fn messages_wait_until_marked() {
             .await
             .unwrap();
         assert_eq!(
-            (to_bob[0].state.as_str(), to_bob[0].channel.as_deref()),
+            (to_bob[0].state.as_str(), to_bob[0].route.as_deref()),
             ("failed", Some("smtp"))
         );
     })
@@ -231,6 +232,8 @@ async fn a_budget_holds_against_requests_at_once_on_several_instances() {
                     message: NewMessage {
                         address,
                         sealed_body: b"signature seal".to_vec(),
+                        medium: Medium::Sms,
+                        expires_at_s: NOW + 300,
                     },
                     budget,
                     ..signature_request(alice.id, &format!("{index:032x}"), NOW)
@@ -284,6 +287,8 @@ async fn one_budget_counts_every_message_to_a_client() {
                 message: NewMessage {
                     address: alice.phone.as_str().to_owned(),
                     sealed_body: b"signature seal".to_vec(),
+                    medium: Medium::Sms,
+                    expires_at_s: NOW + 301,
                 },
                 budget,
                 ..signature_request(alice.id, public_id, NOW + 1)
@@ -312,6 +317,8 @@ async fn one_budget_counts_every_message_to_a_client() {
                     message: NewMessage {
                         address: alice.phone.as_str().to_owned(),
                         sealed_body: vec![nonce],
+                        medium: Medium::Sms,
+                        expires_at_s: NOW + 2 + SEAL_S,
                     },
                     budget,
                     now_s: NOW + 2,
@@ -419,6 +426,8 @@ async fn one_budget_counts_every_message_to_a_client() {
         let notice = NewMessage {
             address: alice.phone.as_str().to_owned(),
             sealed_body: b"paused".to_vec(),
+            medium: Medium::Sms,
+            expires_at_s: NOW + 5 + 900,
         };
         f.store.enqueue_message(notice, NOW + 5).await.unwrap();
         assert_eq!(
@@ -437,6 +446,571 @@ async fn one_budget_counts_every_message_to_a_client() {
             IssueOutcome::Issued(_)
         ));
         f.assert_sound().await;
+    })
+    .await;
+}
+
+/// Queues a notice to `address` (its body names it) at `now_s`, alive until `expires_at_s`.
+async fn notice(f: &Fixture, address: &str, expires_at_s: i64, now_s: i64) -> i64 {
+    let message = NewMessage {
+        address: address.to_owned(),
+        sealed_body: format!("body of a notice to {address}").into_bytes(),
+        medium: Medium::Sms,
+        expires_at_s,
+    };
+    f.store.enqueue_message(message, now_s).await.unwrap()
+}
+
+/// What operators see of message `id`.
+async fn status(f: &Fixture, id: i64) -> MessageStatus {
+    let states = f.store.message_states(Some(id + 1), 1).await.unwrap();
+    assert_eq!(states.len(), 1, "{}: message {id}", f.name);
+    states.into_iter().next().unwrap()
+}
+
+fn submitted(route: &str, parts: &[&str], now_s: i64) -> MessageDelivery {
+    MessageDelivery::Submitted {
+        route: route.into(),
+        parts: parts.iter().map(|part| (*part).to_owned()).collect(),
+        now_s,
+    }
+}
+
+fn forms(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|id| (*id).to_owned()).collect()
+}
+
+/// Each state a message can reach, with its times, route, attempts and last error; a
+/// final state never goes back, and a second mark (another instance's) changes nothing.
+#[tokio::test]
+async fn a_message_goes_through_its_states_and_never_back() {
+    const LIFE_S: i64 = 600;
+    each_backend(async |f: &Fixture| {
+        let phone = "+33611110001";
+        let ids = [
+            notice(f, phone, NOW + LIFE_S, NOW).await,
+            notice(f, phone, NOW + LIFE_S, NOW).await,
+            notice(f, phone, NOW + LIFE_S, NOW).await,
+            notice(f, phone, NOW + LIFE_S, NOW).await,
+        ];
+        let claimed = f.store.claim_messages(NOW, 15, 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
+        assert!(claimed.iter().all(|m| m.state == "pending"
+            && m.route.is_none()
+            && m.attempts == 0
+            && m.medium == Medium::Sms
+            && m.expires_at_s == NOW + LIFE_S));
+
+        let store = &f.store;
+        assert!(
+            store
+                .mark_message(ids[0], submitted("smsc-a", &["1a2b"], NOW + 1))
+                .await
+                .unwrap()
+        );
+        let failed = MessageDelivery::Failed {
+            route: Some("smsc-a".into()),
+            reason: "unknown subscriber".into(),
+            now_s: NOW + 2,
+        };
+        assert!(store.mark_message(ids[1], failed.clone()).await.unwrap());
+        let expired = MessageDelivery::Expired { now_s: NOW + 3 };
+        assert!(store.mark_message(ids[2], expired.clone()).await.unwrap());
+        let unopened = MessageDelivery::Failed {
+            route: None,
+            reason: "cannot be opened".into(),
+            now_s: NOW + 4,
+        };
+        assert!(store.mark_message(ids[3], unopened).await.unwrap());
+
+        let first = status(f, ids[0]).await;
+        assert_eq!(
+            (
+                first.state.as_str(),
+                first.route.as_deref(),
+                first.attempts,
+                first.parts
+            ),
+            ("submitted", Some("smsc-a"), 1, 1),
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            (first.submitted_at_s, first.ended_at_s),
+            (Some(NOW + 1), None)
+        );
+        let second = status(f, ids[1]).await;
+        assert_eq!(
+            (
+                second.state.as_str(),
+                second.route.as_deref(),
+                second.attempts
+            ),
+            ("failed", Some("smsc-a"), 1)
+        );
+        assert_eq!(
+            second.last_error.as_deref(),
+            Some("smsc-a: unknown subscriber")
+        );
+        assert_eq!(
+            (second.submitted_at_s, second.ended_at_s),
+            (None, Some(NOW + 2))
+        );
+        let third = status(f, ids[2]).await;
+        assert_eq!(
+            (third.state.as_str(), third.attempts, third.ended_at_s),
+            ("expired", 0, Some(NOW + 3))
+        );
+        let fourth = status(f, ids[3]).await;
+        assert_eq!(
+            (
+                fourth.state.as_str(),
+                fourth.route,
+                fourth.attempts,
+                fourth.last_error.as_deref()
+            ),
+            ("failed", None, 0, Some("cannot be opened"))
+        );
+
+        // The receipt: delivered, and final.
+        let delivered = store
+            .record_report("smsc-a", &forms(&["1a2b"]), PartOutcome::Delivered, NOW + 5)
+            .await
+            .unwrap();
+        assert_eq!(delivered, Some(ids[0]), "{}", f.name);
+        let first = status(f, ids[0]).await;
+        assert_eq!(
+            (first.state.as_str(), first.ended_at_s),
+            ("delivered", Some(NOW + 5))
+        );
+
+        // Marked again, by a late dispatcher of another instance: nothing goes back.
+        let late = [
+            (ids[0], failed.clone()),
+            (ids[1], submitted("smsc-b", &["77"], NOW + 6)),
+            (ids[2], submitted("smsc-b", &["78"], NOW + 6)),
+            (ids[1], expired),
+            (
+                ids[0],
+                MessageDelivery::Retry {
+                    route: None,
+                    reason: "late".into(),
+                    retry_at_s: NOW + 60,
+                    now_s: NOW + 6,
+                },
+            ),
+        ];
+        for (id, delivery) in late {
+            assert!(
+                !store.mark_message(id, delivery).await.unwrap(),
+                "{}: {id}",
+                f.name
+            );
+        }
+        let states: Vec<String> = store
+            .messages_to(phone, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|m| m.state)
+            .collect();
+        assert_eq!(
+            states,
+            ["delivered", "failed", "expired", "failed"],
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            status(f, ids[1]).await.parts,
+            0,
+            "no part recorded by a late mark"
+        );
+        assert!(
+            store
+                .record_report("smsc-b", &forms(&["77"]), PartOutcome::Delivered, NOW + 7)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    })
+    .await;
+}
+
+/// A transient failure keeps the message pending, counts the attempt, keeps the reason,
+/// and defers the next claim to the retry time; a submission mark applies once.
+#[tokio::test]
+async fn a_retry_counts_the_attempt_and_defers_the_claim() {
+    each_backend(async |f: &Fixture| {
+        let id = notice(f, "+33611110002", NOW + 600, NOW).await;
+        for attempt in 1..=2_u32 {
+            let now_s = NOW + 100 * i64::from(attempt);
+            assert_eq!(
+                f.store.claim_messages(now_s, 15, 10).await.unwrap().len(),
+                1
+            );
+            let retry = MessageDelivery::Retry {
+                route: Some("smsc-a".into()),
+                reason: "throttled".into(),
+                retry_at_s: now_s + 60,
+                now_s,
+            };
+            assert!(f.store.mark_message(id, retry).await.unwrap());
+            let seen = status(f, id).await;
+            assert_eq!(
+                (seen.state.as_str(), seen.attempts, seen.route.as_deref()),
+                ("pending", attempt, None),
+                "{}",
+                f.name
+            );
+            assert_eq!(seen.last_error.as_deref(), Some("smsc-a: throttled"));
+            assert!(
+                f.store
+                    .claim_messages(now_s + 59, 15, 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+        let again = f.store.claim_messages(NOW + 260, 15, 10).await.unwrap();
+        assert_eq!((again.len(), again[0].attempts), (1, 2), "{}", f.name);
+        assert!(
+            f.store
+                .mark_message(id, submitted("http-b", &["x1"], NOW + 261))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !f.store
+                .mark_message(id, submitted("http-b", &["x2"], NOW + 262))
+                .await
+                .unwrap()
+        );
+        let seen = status(f, id).await;
+        assert_eq!(
+            (
+                seen.state.as_str(),
+                seen.attempts,
+                seen.route.as_deref(),
+                seen.parts
+            ),
+            ("submitted", 3, Some("http-b"), 1),
+            "{}",
+            f.name
+        );
+        assert!(f.store.pending_messages(10).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+/// Receipts: a part is found by any form of its id (the SMSC wrote it in hex, the
+/// receipt in decimal), on its route only; a message is delivered when all its parts
+/// are, failed as soon as one fails; a receipt twice, or after the end, changes nothing;
+/// an unknown one writes nothing.
+#[tokio::test]
+async fn receipts_settle_a_message_by_its_parts() {
+    each_backend(async |f: &Fixture| {
+        let store = &f.store;
+        let long = notice(f, "+33611110003", NOW + 600, NOW).await;
+        let other = notice(f, "+33611110004", NOW + 600, NOW).await;
+        assert_eq!(store.claim_messages(NOW, 15, 10).await.unwrap().len(), 2);
+        assert!(
+            store
+                .mark_message(long, submitted("smsc-a", &["a1", "a2", "a3"], NOW + 1))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .mark_message(other, submitted("smsc-a", &["b1", "b2"], NOW + 1))
+                .await
+                .unwrap()
+        );
+        assert_eq!(status(f, long).await.parts, 3);
+        let report = async |route: &str, ids: &[&str], outcome: PartOutcome, now_s: i64| {
+            store
+                .record_report(route, &forms(ids), outcome, now_s)
+                .await
+                .unwrap()
+        };
+        let state = async |id: i64| status(f, id).await.state;
+
+        // Unknown ids, or a known id on another route: nothing found, nothing written.
+        let before = store.message_states(None, 10).await.unwrap();
+        assert_eq!(
+            report("smsc-a", &["ffff", "65535"], PartOutcome::Failed, NOW + 2).await,
+            None
+        );
+        assert_eq!(
+            report("smsc-b", &["a1"], PartOutcome::Failed, NOW + 2).await,
+            None
+        );
+        assert_eq!(
+            report("smsc-a", &[], PartOutcome::Failed, NOW + 2).await,
+            None
+        );
+        assert_eq!(
+            store.message_states(None, 10).await.unwrap(),
+            before,
+            "{}",
+            f.name
+        );
+
+        // "161" is a1 in decimal: the forms are tried in order, the second matches.
+        assert_eq!(
+            report("smsc-a", &["161", "a1"], PartOutcome::Delivered, NOW + 3).await,
+            Some(long)
+        );
+        assert_eq!(
+            report("smsc-a", &["a1"], PartOutcome::Delivered, NOW + 3).await,
+            Some(long)
+        );
+        assert_eq!(
+            report("smsc-a", &["a2"], PartOutcome::Delivered, NOW + 4).await,
+            Some(long)
+        );
+        assert_eq!(
+            report("smsc-a", &["a3"], PartOutcome::Pending, NOW + 5).await,
+            Some(long)
+        );
+        assert_eq!(
+            state(long).await,
+            "submitted",
+            "{}: one part is not delivered yet",
+            f.name
+        );
+        assert_eq!(
+            report("smsc-a", &["a3"], PartOutcome::Delivered, NOW + 6).await,
+            Some(long)
+        );
+        let seen = status(f, long).await;
+        assert_eq!(
+            (seen.state.as_str(), seen.ended_at_s),
+            ("delivered", Some(NOW + 6)),
+            "{}",
+            f.name
+        );
+        // A late failure of a delivered part changes nothing.
+        assert_eq!(
+            report("smsc-a", &["a1"], PartOutcome::Failed, NOW + 7).await,
+            Some(long)
+        );
+        assert_eq!(state(long).await, "delivered");
+
+        // One part failed: the message failed, whatever the other says later.
+        assert_eq!(
+            report("smsc-a", &["b2"], PartOutcome::Failed, NOW + 8).await,
+            Some(other)
+        );
+        let seen = status(f, other).await;
+        assert_eq!(
+            (seen.state.as_str(), seen.ended_at_s),
+            ("failed", Some(NOW + 8)),
+            "{}",
+            f.name
+        );
+        assert!(seen.last_error.is_some());
+        assert_eq!(
+            report("smsc-a", &["b1"], PartOutcome::Delivered, NOW + 9).await,
+            Some(other)
+        );
+        assert_eq!(
+            report("smsc-a", &["b2"], PartOutcome::Delivered, NOW + 9).await,
+            Some(other)
+        );
+        assert_eq!(state(other).await, "failed", "{}", f.name);
+    })
+    .await;
+}
+
+/// A message whose secret expired is never handed out, even if it was never tried; the
+/// sweep records it `expired` (once the claim of a dispatcher holding it lapses), and it
+/// is counted.
+#[tokio::test]
+async fn expired_messages_are_never_claimed_and_are_counted() {
+    const LEASE_S: i64 = 15;
+    each_backend(async |f: &Fixture| {
+        let held = notice(f, "+33611110005", NOW + 5, NOW).await;
+        let waiting = notice(f, "+33611110005", NOW + 5, NOW).await;
+        let alive = notice(f, "+33611110005", NOW + 3600, NOW).await;
+        let taken = f.store.claim_messages(NOW, LEASE_S, 1).await.unwrap();
+        assert_eq!(taken.iter().map(|m| m.id).collect::<Vec<_>>(), [held]);
+
+        // At its end, the waiting one is not handed out; the alive one is.
+        let later = f.store.claim_messages(NOW + 5, LEASE_S, 10).await.unwrap();
+        assert_eq!(
+            later.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [alive],
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            f.store.expire_messages(NOW + 6).await.unwrap(),
+            1,
+            "{}",
+            f.name
+        );
+        assert_eq!(status(f, waiting).await.state, "expired");
+        assert_eq!(status(f, waiting).await.ended_at_s, Some(NOW + 6));
+        assert_eq!(
+            status(f, held).await.state,
+            "pending",
+            "a dispatcher holds it"
+        );
+        assert!(
+            f.store
+                .claim_messages(NOW + LEASE_S, LEASE_S, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(f.store.expire_messages(NOW + LEASE_S).await.unwrap(), 1);
+        assert_eq!(f.store.expire_messages(NOW + LEASE_S).await.unwrap(), 0);
+        // The dispatcher's late mark does not resurrect it.
+        let late = submitted("smsc-a", &["99"], NOW + LEASE_S + 1);
+        assert!(!f.store.mark_message(held, late).await.unwrap());
+        assert_eq!(status(f, alive).await.state, "pending");
+        assert_eq!(
+            f.store.message_counts(NOW).await.unwrap(),
+            [
+                MessageCount {
+                    route: None,
+                    state: "expired".into(),
+                    count: 2
+                },
+                MessageCount {
+                    route: None,
+                    state: "pending".into(),
+                    count: 1
+                },
+            ],
+            "{}",
+            f.name
+        );
+    })
+    .await;
+}
+
+/// Operators' counts: by route (not yet routed first), then state, over the messages
+/// created since the time asked.
+#[tokio::test]
+async fn messages_are_counted_by_route_and_state() {
+    each_backend(async |f: &Fixture| {
+        let phone = "+33611110006";
+        let _old = notice(f, phone, NOW + 600, NOW - 10).await;
+        let mut ids = Vec::new();
+        for _ in 0..6 {
+            ids.push(notice(f, phone, NOW + 600, NOW).await);
+        }
+        assert_eq!(f.store.claim_messages(NOW, 15, 10).await.unwrap().len(), 7);
+        let store = &f.store;
+        for (index, id) in ids[..3].iter().enumerate() {
+            let part = format!("{index}f");
+            assert!(
+                store
+                    .mark_message(*id, submitted("smsc-a", &[&part], NOW + 1))
+                    .await
+                    .unwrap()
+            );
+        }
+        store
+            .record_report("smsc-a", &forms(&["0f"]), PartOutcome::Delivered, NOW + 2)
+            .await
+            .unwrap();
+        let failed = MessageDelivery::Failed {
+            route: Some("http-b".into()),
+            reason: "400".into(),
+            now_s: NOW + 2,
+        };
+        assert!(store.mark_message(ids[3], failed).await.unwrap());
+        assert!(
+            store
+                .mark_message(ids[4], MessageDelivery::Expired { now_s: NOW + 2 })
+                .await
+                .unwrap()
+        );
+        let count = |route: Option<&str>, state: &str, count: u64| MessageCount {
+            route: route.map(str::to_owned),
+            state: state.to_owned(),
+            count,
+        };
+        assert_eq!(
+            store.message_counts(NOW).await.unwrap(),
+            [
+                count(None, "expired", 1),
+                count(None, "pending", 1),
+                count(Some("http-b"), "failed", 1),
+                count(Some("smsc-a"), "delivered", 1),
+                count(Some("smsc-a"), "submitted", 2),
+            ],
+            "{}",
+            f.name
+        );
+        let all = store.message_counts(NOW - 10).await.unwrap();
+        assert_eq!(
+            all[1],
+            count(None, "pending", 2),
+            "{}: the older one too",
+            f.name
+        );
+        assert!(store.message_counts(NOW + 1).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+/// Operators see each message's course, newest first, a page at a time, with its
+/// address masked and never its body.
+#[tokio::test]
+async fn message_states_show_no_body_and_mask_addresses() {
+    each_backend(async |f: &Fixture| {
+        let phone = "+33611117890";
+        let sms = notice(f, phone, NOW + 600, NOW).await;
+        let message = NewMessage {
+            address: "alice@example.org".into(),
+            sealed_body: b"body of an e-mail".to_vec(),
+            medium: Medium::Email,
+            expires_at_s: NOW + 86_400,
+        };
+        let email = f.store.enqueue_message(message, NOW + 1).await.unwrap();
+        let third = notice(f, phone, NOW + 600, NOW + 2).await;
+
+        let page = f.store.message_states(None, 2).await.unwrap();
+        assert_eq!(
+            page.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [third, email],
+            "{}",
+            f.name
+        );
+        let rest = f.store.message_states(Some(email), 10).await.unwrap();
+        assert_eq!(rest.iter().map(|s| s.id).collect::<Vec<_>>(), [sms]);
+        let seen = &rest[0];
+        assert_eq!(seen.address_masked, "********7890", "{}", f.name);
+        assert_eq!(
+            (
+                seen.medium,
+                seen.kind.as_str(),
+                seen.state.as_str(),
+                seen.created_at_s,
+                seen.expires_at_s
+            ),
+            (Medium::Sms, "notice", "pending", NOW, NOW + 600)
+        );
+        assert_eq!(page[1].medium, Medium::Email);
+        assert_eq!(page[1].address_masked, "a***@example.org");
+        for status in page.iter().chain(&rest) {
+            let shown = format!("{status:?}");
+            assert!(
+                !shown.contains("body of") && !shown.contains("alice@") && !shown.contains(phone),
+                "{shown}"
+            );
+        }
+        assert!(
+            f.store
+                .message_states(Some(sms), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     })
     .await;
 }

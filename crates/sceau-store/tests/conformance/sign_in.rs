@@ -2,7 +2,7 @@
 
 use crate::fixtures::*;
 use sceau_store::{
-    NewMessage, NewSession, SignInAttempt, SignInVerdict, UnlockCodeSend, UnlockInput,
+    Medium, NewMessage, NewSession, SignInAttempt, SignInVerdict, UnlockCodeSend, UnlockInput,
     UnlockOutcome, UnlockState,
 };
 
@@ -220,6 +220,8 @@ async fn sign_in_pauses_grow_and_unlock_codes_are_sent_on_condition() {
         let message = |text: &str| NewMessage {
             address: record.phone.as_str().to_owned(),
             sealed_body: text.as_bytes().to_vec(),
+            medium: Medium::Sms,
+            expires_at_s: later + 3600,
         };
         let UnlockSend::Send { after, .. } = unlock_send(record.unlock, alice.id, [9; 16], later)
         else {

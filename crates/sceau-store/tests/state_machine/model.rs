@@ -17,12 +17,12 @@ use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
     BankDetails, CancelCheckout, CancelOutcome, CertificateKind, CheckoutRefusal, CheckoutState,
     ClearingDraft, ClearingOutcome, ClientRecord, CloseClearing, CommandRequest, EvidenceRecord,
-    HoldCheckout, HoldOutcome, IssueOutcome, MerchantCommand, MerchantRecord, NewCertificate,
-    NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber, NewSession, NewSignatureRequest,
-    Origin, Outcome, Paused, PostgresSettings, PostgresStore, REVOKED_AFTER_USE, RevokeOutcome,
-    SealOutcome, SendOutcome, SendSeal, SettlementWriter, SignatureRequestOutcome,
-    SignatureSealOutcome, SignatureState, SqliteStore, Store, StoredSeal, TypedSeal,
-    TypedSignatureSeal, UseOutcome,
+    HoldCheckout, HoldOutcome, IssueOutcome, Medium, MerchantCommand, MerchantRecord,
+    NewCertificate, NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber, NewSession,
+    NewSignatureRequest, Origin, Outcome, Paused, PostgresSettings, PostgresStore,
+    REVOKED_AFTER_USE, RevokeOutcome, SealOutcome, SendOutcome, SendSeal, SettlementWriter,
+    SignatureRequestOutcome, SignatureSealOutcome, SignatureState, SqliteStore, Store, StoredSeal,
+    TypedSeal, TypedSignatureSeal, UseOutcome,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -556,6 +556,8 @@ impl World {
             message: NewMessage {
                 address: record.phone.as_str().to_owned(),
                 sealed_body: format!("number-{n}").into_bytes(),
+                medium: Medium::Sms,
+                expires_at_s: policy.valid_until_s,
             },
             budget: MessageBudget::UNLIMITED,
             merchant_clients_max: u32::MAX,
@@ -1114,6 +1116,8 @@ impl World {
                 message: NewMessage {
                     address: holder.phone.as_str().to_owned(),
                     sealed_body: format!("seal-{nonce}").into_bytes(),
+                    medium: Medium::Sms,
+                    expires_at_s: now_s + validity_s,
                 },
                 budget: MessageBudget::UNLIMITED,
                 now_s,
@@ -1335,6 +1339,8 @@ impl World {
             message: NewMessage {
                 address: holder.phone.as_str().to_owned(),
                 sealed_body: vec![nonce],
+                medium: Medium::Sms,
+                expires_at_s: self.now_s + validity_s,
             },
             budget: MessageBudget::UNLIMITED,
             now_s: self.now_s,
