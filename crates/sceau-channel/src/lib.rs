@@ -15,6 +15,7 @@
 //! from a file or the environment, never from the configuration file, never logged.
 
 pub mod secret;
+pub mod smpp;
 
 use async_trait::async_trait;
 use sceau_domain::PhoneNumber;
