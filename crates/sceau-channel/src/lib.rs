@@ -14,8 +14,12 @@
 //! password, an API token, an SMTP password) are read through [`secret::SecretSource`]:
 //! from a file or the environment, never from the configuration file, never logged.
 
+pub mod http_gateway;
+pub mod receipt;
+pub mod routes;
 pub mod secret;
 pub mod smpp;
+pub mod sms_text;
 
 use async_trait::async_trait;
 use sceau_domain::PhoneNumber;

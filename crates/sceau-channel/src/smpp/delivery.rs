@@ -1,9 +1,8 @@
 //! What goes into a `submit_sm`, what its answer means, and what a receipt reports.
 
 use super::config::SmppConfig;
-use super::receipt_placeholder as receipt;
 use super::session::Shared;
-use crate::{ChannelError, DeliveryReport, ReportOutcome};
+use crate::{ChannelError, DeliveryReport, ReportOutcome, receipt};
 use rusmpp::pdus::{DeliverSm, SubmitSm};
 use rusmpp::tlvs::TlvValue;
 use rusmpp::types::{COctetString, EmptyOrFullCOctetString, OctetString};

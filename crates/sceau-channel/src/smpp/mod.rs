@@ -23,7 +23,7 @@
 //!   again, here or on another route, so parts the SMSC had already accepted (or a part
 //!   whose answer was lost with the link) may reach the phone twice.
 //! - **Receipts**: every `deliver_sm` is answered; one marked as a receipt becomes a
-//!   [`DeliveryReport`] (its id from `receipted_message_id` or the text's `id:`, as
+//!   [`crate::DeliveryReport`] (its id from `receipted_message_id` or the text's `id:`, as
 //!   written there: matching hex and decimal forms is the store's business).
 //! - **A hostile or broken SMSC** (a `command_length` out of bounds, an undecodable PDU,
 //!   an answer to nothing we asked, a request we do not serve) loses its connection, and
@@ -32,19 +32,16 @@
 
 mod config;
 mod delivery;
-mod encoding_placeholder;
 pub mod frame;
 mod link;
-mod receipt_placeholder;
 mod session;
 mod tls;
 mod window;
 
 pub use config::{BindMode, ConfigError, SmppConfig};
 
-use crate::{Accepted, ChannelError, OutgoingText, ReportSink, SecondChannel};
+use crate::{Accepted, ChannelError, OutgoingText, ReportSink, SecondChannel, sms_text};
 use async_trait::async_trait;
-use encoding_placeholder as sms_text;
 use session::{Counters, Role, Shared, Submit, Submitter};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

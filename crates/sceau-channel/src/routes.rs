@@ -1,0 +1,405 @@
+//! The ordered routes a message may take, and failover between them.
+//!
+//! A message goes to the first healthy route. A route that answers `Transient` (a lost
+//! bind, throttling, no answer in time) counts a failure and the message moves to the next
+//! route; one that answers `Permanent` refused it for good, and the next route may try.
+//! Only then is a message handed to a second route: a route that accepted it is never
+//! asked again. A route that failed `FAILURES_TO_REST` times in a row rests (it is
+//! skipped) for `REST_S`, then takes one message as a probe: if that succeeds it is healthy
+//! again, if not it rests again, twice as long each time (at most `REST_S_MAX`).
+//! When every route failed for the moment, the message waits and is tried again; when every
+//! route refused it for good, it failed.
+
+use crate::{Accepted, ChannelError, OutgoingText, SecondChannel};
+use std::sync::{Arc, Mutex};
+
+/// Failures in a row that make a route rest.
+pub const FAILURES_TO_REST: u32 = 3;
+/// The first rest, in seconds; each failed probe doubles it.
+pub const REST_S: i64 = 15;
+pub const REST_S_MAX: i64 = 600;
+
+/// One route: its name in the configuration and the channel behind it (an SMS route's
+/// `dyn SecondChannel`, an e-mail route's sender).
+pub struct Route<C: ?Sized = dyn SecondChannel> {
+    name: String,
+    kind: &'static str,
+    channel: Arc<C>,
+    health: Mutex<Health>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Health {
+    failures_in_a_row: u32,
+    /// Resting until then (seconds since the epoch); a probe may go at that time.
+    resting_until_s: Option<i64>,
+    rest_s: i64,
+}
+
+/// What became of a message on the routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A route took it.
+    Sent { route: String, accepted: Accepted },
+    /// Every route that was tried refused it for good (the last refusal's reason).
+    Failed { route: String, reason: String },
+    /// No route took it for now: try again later. `route` is the last one tried, if any.
+    Retry {
+        route: Option<String>,
+        reason: String,
+    },
+    /// Its secret expired before a route took it: it must never be sent.
+    Expired,
+}
+
+/// A route's health as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteState {
+    pub name: String,
+    pub kind: &'static str,
+    pub failures_in_a_row: u32,
+    pub resting_until_s: Option<i64>,
+}
+
+impl Route {
+    /// An SMS route.
+    pub fn new(name: impl Into<String>, channel: Arc<dyn SecondChannel>) -> Route {
+        let kind = channel.kind();
+        Route::of_kind(name, kind, channel)
+    }
+}
+
+impl<C: ?Sized> Route<C> {
+    /// A route of any medium; `kind` says what it is in logs ("smtp", ...).
+    pub fn of_kind(name: impl Into<String>, kind: &'static str, channel: Arc<C>) -> Route<C> {
+        Route {
+            name: name.into(),
+            kind,
+            channel,
+            health: Mutex::new(Health::default()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn health(&self) -> Health {
+        match self.health.lock() {
+            Ok(health) => *health,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Health)) {
+        let mut health = match self.health.lock() {
+            Ok(health) => health,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        change(&mut health);
+    }
+
+    /// Whether the route takes messages at `now_s` (healthy, or its rest is over: a probe).
+    fn available(&self, now_s: i64) -> bool {
+        self.health()
+            .resting_until_s
+            .is_none_or(|until| until <= now_s)
+    }
+
+    fn succeeded(&self) {
+        self.update(|health| *health = Health::default());
+    }
+
+    fn failed(&self, now_s: i64) {
+        let name = &self.name;
+        self.update(|health| {
+            health.failures_in_a_row = health.failures_in_a_row.saturating_add(1);
+            if health.resting_until_s.is_some() {
+                // A failed probe: rest again, longer.
+                health.rest_s = (health.rest_s * 2).clamp(REST_S, REST_S_MAX);
+            } else if health.failures_in_a_row >= FAILURES_TO_REST {
+                health.rest_s = REST_S;
+            } else {
+                return;
+            }
+            health.resting_until_s = Some(now_s + health.rest_s);
+            tracing::warn!(route = %name, rest_s = health.rest_s, "route failing: resting it");
+        });
+    }
+}
+
+/// The ordered routes of one medium.
+pub struct Routes<C: ?Sized = dyn SecondChannel> {
+    routes: Vec<Route<C>>,
+}
+
+impl Routes {
+    /// Sends `text` on the first route that takes it (see the module's rules). `now_s`
+    /// decides which routes rest; the caller checks the message's expiry before.
+    pub async fn send(&self, text: &OutgoingText<'_>, now_s: i64) -> Outcome {
+        self.send_with(now_s, async |channel: &dyn SecondChannel| {
+            channel.send(text).await
+        })
+        .await
+    }
+}
+
+impl<C: ?Sized> Routes<C> {
+    /// Routes in the order they are tried.
+    pub fn new(routes: Vec<Route<C>>) -> Routes<C> {
+        Routes { routes }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Route<C>> {
+        self.routes.iter()
+    }
+
+    /// Each route's health, in order.
+    pub fn states(&self) -> Vec<RouteState> {
+        self.routes
+            .iter()
+            .map(|route| {
+                let health = route.health();
+                RouteState {
+                    name: route.name.clone(),
+                    kind: route.kind(),
+                    failures_in_a_row: health.failures_in_a_row,
+                    resting_until_s: health.resting_until_s,
+                }
+            })
+            .collect()
+    }
+
+    /// Hands a message to the first route that takes it, `send` doing the handing (see
+    /// the module's rules).
+    pub async fn send_with(
+        &self,
+        now_s: i64,
+        send: impl AsyncFn(&C) -> Result<Accepted, ChannelError>,
+    ) -> Outcome {
+        let mut retry: Option<(String, String)> = None;
+        let mut refused: Option<(String, String)> = None;
+        for route in self.routes.iter().filter(|route| route.available(now_s)) {
+            match send(&route.channel).await {
+                Ok(accepted) => {
+                    route.succeeded();
+                    return Outcome::Sent {
+                        route: route.name.clone(),
+                        accepted,
+                    };
+                }
+                Err(ChannelError::Expired) => return Outcome::Expired,
+                Err(ChannelError::Transient(reason)) => {
+                    route.failed(now_s);
+                    retry = Some((route.name.clone(), reason));
+                }
+                Err(ChannelError::Permanent(reason)) => {
+                    // The route works; it refused this message.
+                    route.succeeded();
+                    refused = Some((route.name.clone(), reason));
+                }
+            }
+        }
+        match (retry, refused) {
+            (Some((route, reason)), _) => Outcome::Retry {
+                route: Some(route),
+                reason,
+            },
+            (None, Some((route, reason))) => Outcome::Failed { route, reason },
+            (None, None) => Outcome::Retry {
+                route: None,
+                reason: "every route is resting after failures".into(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use sceau_domain::PhoneNumber;
+    use std::collections::VecDeque;
+
+    /// A route that answers what it is told, in order, and counts what it was given.
+    struct Scripted {
+        answers: Mutex<VecDeque<Result<Accepted, ChannelError>>>,
+        given: Mutex<u32>,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<Result<Accepted, ChannelError>>) -> Arc<Scripted> {
+            Arc::new(Scripted {
+                answers: Mutex::new(answers.into()),
+                given: Mutex::new(0),
+            })
+        }
+
+        fn given(&self) -> u32 {
+            *self.given.lock().unwrap()
+        }
+    }
+
+    #[async_trait]
+    impl SecondChannel for Scripted {
+        fn kind(&self) -> &'static str {
+            "scripted"
+        }
+
+        async fn send(&self, _: &OutgoingText<'_>) -> Result<Accepted, ChannelError> {
+            *self.given.lock().unwrap() += 1;
+            self.answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .expect("an answer for each message")
+        }
+    }
+
+    fn ok(id: &str) -> Result<Accepted, ChannelError> {
+        Ok(Accepted {
+            parts: vec![id.into()],
+        })
+    }
+
+    fn transient() -> Result<Accepted, ChannelError> {
+        Err(ChannelError::Transient("no bind".into()))
+    }
+
+    async fn send(routes: &Routes, now_s: i64) -> Outcome {
+        let to: PhoneNumber = "+33612345678".parse().unwrap();
+        let text = OutgoingText {
+            message_id: 1,
+            to: &to,
+            text: "hello",
+            expires_at_s: now_s + 300,
+        };
+        routes.send(&text, now_s).await
+    }
+
+    fn two(first: &Arc<Scripted>, second: &Arc<Scripted>) -> Routes {
+        Routes::new(vec![
+            Route::new("smsc", first.clone()),
+            Route::new("gateway", second.clone()),
+        ])
+    }
+
+    #[tokio::test]
+    async fn a_message_goes_to_the_first_route_and_no_other() {
+        let (first, second) = (Scripted::new(vec![ok("a1")]), Scripted::new(vec![]));
+        let routes = two(&first, &second);
+        let outcome = send(&routes, 1000).await;
+        assert_eq!(
+            outcome,
+            Outcome::Sent {
+                route: "smsc".into(),
+                accepted: Accepted {
+                    parts: vec!["a1".into()]
+                }
+            }
+        );
+        assert_eq!(second.given(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_temporary_failure_moves_the_message_to_the_next_route() {
+        let (first, second) = (
+            Scripted::new(vec![transient()]),
+            Scripted::new(vec![ok("g1")]),
+        );
+        let routes = two(&first, &second);
+        match send(&routes, 1000).await {
+            Outcome::Sent { route, .. } => assert_eq!(route, "gateway"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_for_good_everywhere_fails_the_message() {
+        let refuse = || Err(ChannelError::Permanent("unknown subscriber".into()));
+        let (first, second) = (Scripted::new(vec![refuse()]), Scripted::new(vec![refuse()]));
+        let routes = two(&first, &second);
+        assert_eq!(
+            send(&routes, 1000).await,
+            Outcome::Failed {
+                route: "gateway".into(),
+                reason: "unknown subscriber".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn when_every_route_fails_for_now_the_message_waits() {
+        let (first, second) = (
+            Scripted::new(vec![transient()]),
+            Scripted::new(vec![transient()]),
+        );
+        let routes = two(&first, &second);
+        assert!(matches!(
+            send(&routes, 1000).await,
+            Outcome::Retry { route: Some(route), .. } if route == "gateway"
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_expired_message_is_not_tried_elsewhere() {
+        let (first, second) = (
+            Scripted::new(vec![Err(ChannelError::Expired)]),
+            Scripted::new(vec![]),
+        );
+        let routes = two(&first, &second);
+        assert_eq!(send(&routes, 1000).await, Outcome::Expired);
+        assert_eq!(second.given(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_failing_route_rests_then_is_probed_and_rests_longer_when_the_probe_fails() {
+        let first = Scripted::new(vec![
+            transient(),
+            transient(),
+            transient(),
+            transient(), // the first probe
+            ok("a1"),    // the second probe
+        ]);
+        let second = Scripted::new((0..6).map(|i| ok(&format!("g{i}"))).collect());
+        let routes = two(&first, &second);
+        for _ in 0..3 {
+            send(&routes, 1000).await;
+        }
+        assert_eq!(routes.states()[0].resting_until_s, Some(1000 + REST_S));
+        // While it rests, messages go straight to the next route.
+        send(&routes, 1000 + REST_S - 1).await;
+        assert_eq!(first.given(), 3);
+        // The probe fails: the rest doubles.
+        send(&routes, 1000 + REST_S).await;
+        assert_eq!(first.given(), 4);
+        let resting = routes.states()[0].resting_until_s;
+        assert_eq!(resting, Some(1000 + REST_S + 2 * REST_S));
+        // The next probe succeeds: healthy again.
+        match send(&routes, 1000 + 3 * REST_S).await {
+            Outcome::Sent { route, .. } => assert_eq!(route, "smsc"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(routes.states()[0].resting_until_s, None);
+        assert_eq!(routes.states()[0].failures_in_a_row, 0);
+    }
+
+    #[tokio::test]
+    async fn when_every_route_rests_the_message_waits_without_trying_any() {
+        let first = Scripted::new(vec![transient(), transient(), transient()]);
+        let routes = Routes::new(vec![Route::new("smsc", first.clone())]);
+        for _ in 0..3 {
+            send(&routes, 1000).await;
+        }
+        assert!(matches!(
+            send(&routes, 1001).await,
+            Outcome::Retry { route: None, .. }
+        ));
+        assert_eq!(first.given(), 3);
+    }
+}
