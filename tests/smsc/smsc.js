@@ -13,8 +13,18 @@
 //   GET  /messages  every accepted submit_sm, grouped into messages (concatenated parts
 //                   reassembled), each part with the receipt sent for it
 //   GET  /stats     counters and the open binds
-//   POST /control   one JSON command: set, throttle, reject, silence, enquire_link,
-//                   close_all, down, up, release_receipts, reset (see COMMANDS)
+//   POST /control   one JSON command, answered {"ok":true,...} or 400 {"error":"..."}:
+//     {"command":"set", SETTING: VALUE, ...}      change settings (see SETTINGS)
+//     {"command":"throttle","count":N}            the next N submit_sm get ESME_RTHROTTLED
+//     {"command":"reject","count":N,"status":S}   the next N submit_sm get status S
+//     {"command":"silence","on":true|false}       read everything, answer and send nothing
+//     {"command":"enquire_link"}                  one enquire_link to every bind ({"sent":n})
+//     {"command":"close_all"}                     close every connection ({"closed":n})
+//     {"command":"down"}                          refuse connections (stop listening)
+//     {"command":"down","refuse":"binds"}         accept connections, answer binds ESME_RBINDFAIL
+//     {"command":"up"}                            accept again, on the same port
+//     {"command":"release_receipts"}              send the receipts held ({"released":n})
+//     {"command":"reset"}                         forget messages and counters (not settings)
 //
 // The text of each part is decoded here, independently of node-smpp and of the client:
 // GSM 03.38 (default alphabet and extension table, one septet per octet) for
@@ -157,7 +167,11 @@ function decodeUtf16(octets) {
 	const last = units[units.length - 1];
 	if (first >= 0xdc00 && first <= 0xdfff) errors.push('low surrogate at the start of the part');
 	if (last >= 0xd800 && last <= 0xdbff) errors.push('high surrogate at the end of the part');
-	return { text: String.fromCharCode(...units), errors };
+	// A surrogate alone is not a character (nor valid in JSON): U+FFFD stands for it.
+	const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+	const text = String.fromCharCode(...units);
+	if (lone.test(text) && errors.length === 0) errors.push('surrogate alone in the part');
+	return { text: text.replace(lone, '\ufffd'), errors };
 }
 
 function decodeText(dataCoding, octets) {
@@ -198,7 +212,7 @@ function splitUdh(octets) {
 function newStats() {
 	return {
 		connections: 0, binds_total: 0, binds_refused: 0, unbinds: 0, dropped: 0,
-		submits: 0, accepted: 0, throttled: 0, rejected: 0, ignored: 0, refused_unbound: 0,
+		submits: 0, accepted: 0, throttled: 0, rejected: 0, ignored: 0, refused_unbound: 0, refused_short: 0,
 		receipts_sent: 0, receipts_answered: 0,
 		enquire_links_received: 0, enquire_links_sent: 0, enquire_links_answered: 0,
 		outstanding_max: 0,
@@ -291,6 +305,10 @@ function onSubmit(conn, pdu) {
 	if (conn.type !== 'transceiver' && conn.type !== 'transmitter') {
 		state.stats.refused_unbound++;
 		return answerSubmit(conn, pdu, smpp.ESME_RINVBNDSTS);
+	}
+	if (pdu.short_message === undefined) { // the PDU ended before its last mandatory field
+		state.stats.refused_short++;
+		return answerSubmit(conn, pdu, smpp.ESME_RINVCMDLEN);
 	}
 	if (state.throttle > 0) {
 		state.throttle--;
@@ -601,6 +619,7 @@ const COMMANDS = {
 	down: async (body) => {
 		const refuse = body.refuse === undefined ? 'connections' : field(body, 'refuse', oneOf('connections', 'binds'));
 		if (refuse === 'connections' && state.down !== 'connections') smppServer.close();
+		if (refuse === 'binds' && state.down === 'connections') await listen(smppServer, smppPort);
 		state.down = refuse;
 		return {};
 	},
