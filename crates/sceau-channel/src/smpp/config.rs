@@ -146,7 +146,9 @@ impl SmppConfig {
         let ascii = |name: &str, value: &str, max: usize, empty: bool| {
             if !value.is_ascii() || value.len() > max || (!empty && value.is_empty()) {
                 let need = if empty { "" } else { "1 to " };
-                return Err(invalid(format!("{name} must be {need}{max} ASCII characters")));
+                return Err(invalid(format!(
+                    "{name} must be {need}{max} ASCII characters"
+                )));
             }
             Ok(())
         };

@@ -78,7 +78,9 @@ pub(crate) fn submit_outcome(shared: &Shared, answer: &Command) -> Result<String
             } else {
                 "ESME_RMSGQFUL"
             };
-            Err(ChannelError::Transient(format!("the SMSC is throttling ({why})")))
+            Err(ChannelError::Transient(format!(
+                "the SMSC is throttling ({why})"
+            )))
         }
         (ESME_RSYSERR, _) => Err(ChannelError::Transient(
             "the SMSC had a system error (ESME_RSYSERR)".into(),

@@ -61,13 +61,22 @@ mod tests {
     #[test]
     fn a_pdu_is_decoded_once_whole_and_its_bytes_consumed() {
         let mut wire = BytesMut::new();
-        encode_frame(&Command::new(CommandStatus::EsmeRok, 7, Pdu::EnquireLink), &mut wire);
-        encode_frame(&Command::new(CommandStatus::EsmeRok, 8, Pdu::Unbind), &mut wire);
+        encode_frame(
+            &Command::new(CommandStatus::EsmeRok, 7, Pdu::EnquireLink),
+            &mut wire,
+        );
+        encode_frame(
+            &Command::new(CommandStatus::EsmeRok, 8, Pdu::Unbind),
+            &mut wire,
+        );
         let mut buffer = BytesMut::from(&wire[..10]);
         assert_eq!(decode_frame(&mut buffer), Ok(None));
         buffer.extend_from_slice(&wire[10..]);
         let first = decode_frame(&mut buffer).unwrap().unwrap();
-        assert_eq!((first.id(), first.sequence_number()), (rusmpp::CommandId::EnquireLink, 7));
+        assert_eq!(
+            (first.id(), first.sequence_number()),
+            (rusmpp::CommandId::EnquireLink, 7)
+        );
         let second = decode_frame(&mut buffer).unwrap().unwrap();
         assert_eq!(second.sequence_number(), 8);
         assert!(buffer.is_empty());
@@ -86,6 +95,9 @@ mod tests {
         // A submit_sm_resp whose message_id has no terminating NUL.
         let mut garbage = BytesMut::from(&[0u8, 0, 0, 20, 0x80, 0, 0, 4][..]);
         garbage.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, b'a', b'b', b'c', b'd']);
-        assert!(matches!(decode_frame(&mut garbage), Err(FrameError::Pdu(_))));
+        assert!(matches!(
+            decode_frame(&mut garbage),
+            Err(FrameError::Pdu(_))
+        ));
     }
 }

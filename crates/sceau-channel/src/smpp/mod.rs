@@ -138,7 +138,11 @@ impl SmppRoute {
         deadline: Instant,
     ) -> Result<String, ChannelError> {
         let shared = &self.shared;
-        let _slot = shared.window.slot(deadline).await.ok_or(ChannelError::Expired)?;
+        let _slot = shared
+            .window
+            .slot(deadline)
+            .await
+            .ok_or(ChannelError::Expired)?;
         let submitter = self.bound(deadline).await.ok_or(ChannelError::Expired)?;
         if !shared.pace.turn(deadline).await {
             return Err(ChannelError::Expired);
@@ -151,7 +155,11 @@ impl SmppRoute {
         let pdu = delivery::submit_pdu(&shared.config, destination, coding, udhi, part, left_s)?;
         let (reply, answer) = oneshot::channel();
         let lost = || ChannelError::Transient("the bind was lost".into());
-        submitter.0.send(Submit { pdu, reply }).await.map_err(|_| lost())?;
+        submitter
+            .0
+            .send(Submit { pdu, reply })
+            .await
+            .map_err(|_| lost())?;
         answer.await.map_err(|_| lost())?
     }
 
@@ -199,6 +207,8 @@ impl SecondChannel for SmppRoute {
 }
 
 fn unix_now_s() -> i64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
 }

@@ -81,9 +81,18 @@ pub(crate) async fn run(shared: Arc<Shared>, role: Role, mut shutdown: watch::Re
                 tracing::warn!(route, ?role, %error, "link to the SMSC lost; binding again");
             }
             Err(LinkError::Refused(status)) => {
-                shared.counters.binds_refused.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .binds_refused
+                    .fetch_add(1, Ordering::Relaxed);
                 let system_id = config.system_id.as_str();
-                tracing::warn!(route, ?role, system_id, status, "the SMSC refused the bind (system_id or password?)");
+                tracing::warn!(
+                    route,
+                    ?role,
+                    system_id,
+                    status,
+                    "the SMSC refused the bind (system_id or password?)"
+                );
             }
             Err(error) => tracing::warn!(route, ?role, %error, "cannot bind to the SMSC"),
         }
@@ -105,9 +114,12 @@ async fn open(shared: &Shared, role: Role) -> Result<Link, LinkError> {
     let config = &shared.config;
     let limit = config.pdu_timeout();
     let dead = |_| LinkError::Dead(config.pdu_timeout_s);
-    let tcp = timeout(limit, TcpStream::connect((config.host.as_str(), config.port)))
-        .await
-        .map_err(dead)??;
+    let tcp = timeout(
+        limit,
+        TcpStream::connect((config.host.as_str(), config.port)),
+    )
+    .await
+    .map_err(dead)??;
     tcp.set_nodelay(true)?;
     let stream: Box<dyn Stream> = match &shared.tls {
         Some(tls) => {
@@ -162,10 +174,14 @@ fn check_bind_answer(answer: &Command, sequence: u32, role: Role) -> Result<(), 
     };
     let id = answer.id();
     if id != expected && id != CommandId::GenericNack {
-        return Err(LinkError::Protocol(format!("{id:?} instead of {expected:?}")));
+        return Err(LinkError::Protocol(format!(
+            "{id:?} instead of {expected:?}"
+        )));
     }
     if answer.sequence_number() != sequence {
-        return Err(LinkError::Protocol("the bind's answer has another sequence number".into()));
+        return Err(LinkError::Protocol(
+            "the bind's answer has another sequence number".into(),
+        ));
     }
     let status = u32::from(answer.status());
     if status != 0 || id == CommandId::GenericNack {
@@ -341,7 +357,9 @@ impl<'a> Session<'a> {
                 "an answer to no submit_sm (sequence {sequence})"
             )));
         };
-        let _ = pending.reply.send(delivery::submit_outcome(self.shared, command));
+        let _ = pending
+            .reply
+            .send(delivery::submit_outcome(self.shared, command));
         Ok(())
     }
 

@@ -40,7 +40,9 @@ pub(crate) fn client(route: &str, config: &SmppConfig) -> Result<Option<Tls>, Co
         }
     }
     if roots.is_empty() {
-        return Err(refused("no CA to check the SMSC's certificate against".into()));
+        return Err(refused(
+            "no CA to check the SMSC's certificate against".into(),
+        ));
     }
     let provider = Arc::new(crypto::aws_lc_rs::default_provider());
     let client = ClientConfig::builder_with_provider(provider)

@@ -42,7 +42,10 @@ impl Pace {
     /// `deadline`.
     pub(crate) async fn turn(&self, deadline: Instant) -> bool {
         let turn = {
-            let mut next = self.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut next = self
+                .next
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let turn = (*next).max(Instant::now());
             if turn > deadline {
                 return false;
@@ -56,7 +59,10 @@ impl Pace {
 
     /// Nothing more goes out before `pause` from now.
     pub(crate) fn pause(&self, pause: Duration) {
-        let mut next = self.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut next = self
+            .next
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *next = (*next).max(Instant::now() + pause);
     }
 }
@@ -131,6 +137,11 @@ mod tests {
         assert!(first.is_some() && second.is_some());
         assert!(window.slot(deadline).await.is_none());
         drop(first);
-        assert!(window.slot(deadline + Duration::from_secs(1)).await.is_some());
+        assert!(
+            window
+                .slot(deadline + Duration::from_secs(1))
+                .await
+                .is_some()
+        );
     }
 }
