@@ -248,7 +248,7 @@ async fn receipts_become_reports_for_every_part_in_the_form_the_receipt_writes()
     let long = "x".repeat(200);
     let two = started.route.send(&text(2, &to, &long)).await.unwrap();
     assert_eq!(two.parts.len(), 2);
-    let mut reported = vec![
+    let mut reported = [
         next_report(&mut started.reports).await,
         next_report(&mut started.reports).await,
     ];

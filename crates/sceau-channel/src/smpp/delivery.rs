@@ -148,6 +148,7 @@ fn outcome_of_state(state: MessageState) -> ReportOutcome {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -54,6 +54,7 @@ pub fn encode_frame(command: &Command, buffer: &mut BytesMut) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use rusmpp::{CommandStatus, Pdu};

@@ -167,8 +167,7 @@ impl SmppRoute {
     async fn bound(&self, deadline: Instant) -> Option<Submitter> {
         let mut bound = self.shared.submitter.subscribe();
         let ready = tokio::time::timeout_at(deadline, bound.wait_for(Option::is_some));
-        let submitter = ready.await.ok()?.ok()?.clone();
-        submitter
+        ready.await.ok()?.ok()?.clone()
     }
 }
 
