@@ -502,3 +502,27 @@ async fn submit_rate_on_one_bind_with_a_window_of_10() {
     assert_eq!(stats["accepted"], json!(total));
     assert!(stats["outstanding_max"].as_u64() <= Some(10), "{stats}");
 }
+
+#[tokio::test]
+async fn a_transmitter_and_receiver_pair_gets_its_receipts_on_the_receiver() {
+    let Some(smsc) = Smsc::start_with(SYSTEM_ID, PASSWORD, &["--receipts", "other"]).await else {
+        return;
+    };
+    let mut started = start(&smsc, "bind = \"transmitter-receiver\"\n").await;
+    smsc.wait_stats("two binds", |stats| {
+        stats["bound"].as_array().map(Vec::len) == Some(2)
+    })
+    .await;
+    let to = phone();
+    let accepted = started.route.send(&text(1, &to, "paired")).await.unwrap();
+    let report = next_report(&mut started.reports).await;
+    assert_eq!(report.provider_id, accepted.parts[0]);
+    assert_eq!(report.outcome, ReportOutcome::Delivered);
+    let answered = |messages: &[Value]| messages[0]["parts"][0]["receipt"]["state"] == "answered";
+    let messages = smsc.wait_messages("the receipt answered", answered).await;
+    let part = &messages[0]["parts"][0];
+    assert_ne!(
+        part["receipt"]["bind"], part["bind"],
+        "the receipt came on the other bind"
+    );
+}

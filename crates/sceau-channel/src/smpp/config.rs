@@ -194,3 +194,68 @@ impl SmppConfig {
         Ok(secret)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "host = \"smsc.example\"\nport = 2775\nsystem_id = \"sceau\"\n\
+                           password = { env = \"SMSC_PASSWORD\" }\nsource_addr = \"SCEAU\"\n";
+
+    fn parse(more: &str) -> Result<SmppConfig, toml::de::Error> {
+        toml::from_str(&format!("{MINIMAL}{more}"))
+    }
+
+    fn check(more: &str, expected: &str) {
+        let what = match parse(more).unwrap().check("operator") {
+            Ok(()) => "ok".to_owned(),
+            Err(error) => error.to_string(),
+        };
+        assert!(what.contains(expected), "{more:?}: {what}");
+    }
+
+    #[test]
+    fn defaults_fill_what_an_operator_leaves_out() {
+        let config = parse("").unwrap();
+        assert_eq!(config.bind, BindMode::Transceiver);
+        assert_eq!((config.dest_ton, config.dest_npi), (1, 1));
+        assert_eq!((config.window, config.rate_per_s), (10, 100));
+        assert_eq!((config.pdu_timeout_s, config.enquire_link_s), (10, 30));
+        assert_eq!(
+            (config.reconnect_min_ms, config.reconnect_max_ms),
+            (1_000, 60_000)
+        );
+        assert!(config.registered_delivery && !config.tls);
+        let pair = parse("bind = \"transmitter-receiver\"\n").unwrap();
+        assert_eq!(pair.bind, BindMode::TransmitterReceiver);
+    }
+
+    #[test]
+    fn a_password_in_the_file_or_an_unknown_key_is_refused() {
+        assert!(parse("").is_ok());
+        let written = "host = \"h\"\nport = 1\nsystem_id = \"s\"\npassword = \"secret\"\n\
+                       source_addr = \"S\"\n";
+        assert!(toml::from_str::<SmppConfig>(written).is_err());
+        assert!(parse("windows = 3\n").is_err());
+    }
+
+    #[test]
+    fn values_the_smsc_or_the_route_cannot_use_are_refused_at_start() {
+        check("", "ok");
+        check("window = 0\n", "window must be 1 to 1000");
+        check("rate_per_s = 0\n", "rate_per_s must be above 0");
+        check("reconnect_max_ms = 10\n", "reconnect_max_ms is below");
+        check("tls_ca_file = \"/ca.pem\"\n", "tls is off");
+        check(
+            "system_type = \"much-too-long-type\"\n",
+            "system_type must be",
+        );
+        let long_id = parse("").unwrap();
+        let long_id = SmppConfig {
+            system_id: "a-system-id-too-long".into(),
+            ..long_id
+        };
+        assert!(long_id.check("operator").is_err());
+    }
+}
