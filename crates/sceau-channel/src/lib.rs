@@ -19,6 +19,7 @@ pub mod http_gateway;
 pub mod receipt;
 pub mod routes;
 pub mod secret;
+pub mod smpp;
 pub mod sms_text;
 
 use async_trait::async_trait;
