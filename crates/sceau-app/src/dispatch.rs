@@ -1,19 +1,109 @@
-//! Background work: the outbox dispatcher (pending messages → second channel) and the
-//! expiry sweep (holds past their time released, numbers past validity expired, messages
-//! whose secret expired unsent).
+//! Background work: the outbox dispatcher (pending messages → the routes of the second
+//! channel), the recorder of what routes learn later (delivery reports), and the expiry
+//! sweep (holds past their time released, numbers past validity expired, messages past
+//! their secret's life expired).
 
 use crate::Service;
-use sceau_channel::{ChannelError, OutgoingText, SecondChannel};
-use sceau_store::MessageDelivery;
-use std::sync::Arc;
+use sceau_channel::email::{EmailChannel, OutgoingEmail};
+use sceau_channel::http_gateway::HttpGateway;
+use sceau_channel::routes::{Outcome, Routes};
+use sceau_channel::{DeliveryReport, DevPhone, OutgoingText, ReportOutcome, ReportSink, receipt};
+use sceau_store::{Medium, MessageDelivery, PartOutcome, StoredMessage};
+use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc};
 
 const OUTBOX_BATCH_MAX: u32 = 100;
 /// How long a dispatcher holds the messages it took: another instance's dispatcher sends
-/// them only if this one has not marked them by then (it stopped, or the channel failed).
-const OUTBOX_CLAIM_S: i64 = 15;
-const OUTBOX_IDLE_WAIT: Duration = Duration::from_secs(5);
+/// them only if this one has not marked them by then (it stopped, or the routes failed).
+const OUTBOX_CLAIM_S: i64 = 60;
+/// How long one message may take on the routes (waiting for a bind, a window, an
+/// answer) before the dispatcher gives up on this try: well inside the claim, so no
+/// other dispatcher takes the message while this one may still send it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(40);
+/// Messages on their way at once, every route together (each route bounds its own: an
+/// SMPP window, say).
+const SENDS_IN_FLIGHT: usize = 256;
+const OUTBOX_IDLE_WAIT: Duration = Duration::from_secs(2);
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// The pause before a message every route failed for now is tried again: doubling from
+/// the first, at most the last (never past the message's expiry, when it is dropped).
+const RETRY_FIRST_S: i64 = 2;
+const RETRY_MAX_S: i64 = 60;
+/// A report for a part not yet recorded as submitted (a receipt may overtake the mark)
+/// is tried again for this long, at most this many waiting at once.
+const REPORT_WAIT: Duration = Duration::from_secs(600);
+const REPORTS_WAITING_MAX: usize = 10_000;
+
+/// How many reports may wait for the recorder; a gateway's callback past it is asked to
+/// call again later.
+const REPORTS_QUEUED_MAX: usize = 10_000;
+
+/// The routes messages leave by, and what the routes report.
+pub struct Channels {
+    pub routing: Arc<Routing>,
+    pub callbacks: Arc<Callbacks>,
+    reports: Option<mpsc::Receiver<DeliveryReport>>,
+}
+
+/// The ordered routes of each medium.
+pub struct Routing {
+    pub sms: Routes,
+    pub email: Routes<dyn EmailChannel>,
+}
+
+impl Routing {
+    /// The development phone alone, no e-mail.
+    pub fn dev_phone() -> Routing {
+        let route = sceau_channel::routes::Route::new("dev-phone", Arc::new(DevPhone));
+        Routing {
+            sms: Routes::new(vec![route]),
+            email: Routes::new(Vec::new()),
+        }
+    }
+}
+
+/// The routes that take status callbacks, and where their reports go.
+#[derive(Default)]
+pub struct Callbacks {
+    pub gateways: HashMap<String, Arc<HttpGateway>>,
+    pub sink: Option<ReportSink>,
+}
+
+/// Where routes hand their reports, and where the recorder reads them: made before the
+/// routes are opened (an SMPP route needs the sink from the start).
+pub fn report_queue() -> (ReportSink, mpsc::Receiver<DeliveryReport>) {
+    mpsc::channel(REPORTS_QUEUED_MAX)
+}
+
+impl Channels {
+    pub fn new(
+        sms: Routes,
+        email: Routes<dyn EmailChannel>,
+        gateways: HashMap<String, Arc<HttpGateway>>,
+        (sink, reports): (ReportSink, mpsc::Receiver<DeliveryReport>),
+    ) -> Channels {
+        Channels {
+            routing: Arc::new(Routing { sms, email }),
+            callbacks: Arc::new(Callbacks {
+                gateways,
+                sink: Some(sink),
+            }),
+            reports: Some(reports),
+        }
+    }
+
+    /// The development phone alone: every message shows on `/phone`.
+    pub fn dev_phone() -> Channels {
+        Channels {
+            routing: Arc::new(Routing::dev_phone()),
+            callbacks: Arc::default(),
+            reports: None,
+        }
+    }
+}
 
 /// Handle on the background tasks; aborting it stops them.
 pub struct Background(Vec<tokio::task::JoinHandle<()>>);
@@ -26,100 +116,323 @@ impl Background {
     }
 }
 
-pub fn spawn_background(service: Service, channel: Arc<dyn SecondChannel>) -> Background {
-    let dispatcher = tokio::spawn(dispatch_forever(service.clone(), channel));
+pub fn spawn_background(service: Service, channels: Channels) -> Background {
+    let Channels {
+        routing, reports, ..
+    } = channels;
+    let dispatcher = tokio::spawn(dispatch_forever(service.clone(), routing));
     let webhooks = tokio::spawn(crate::webhooks::deliver_forever(service.clone()));
     let log = tokio::spawn(crate::transparency::integrate_forever(service.clone()));
     let mut tasks = crate::receipts::ReceiptQueue::start(&service);
+    if let Some(reports) = reports {
+        tasks.push(tokio::spawn(record_reports_forever(
+            service.clone(),
+            reports,
+        )));
+    }
     let sweeper = tokio::spawn(sweep_forever(service));
     tasks.extend([dispatcher, webhooks, sweeper, log]);
     Background(tasks)
 }
 
-async fn dispatch_forever(service: Service, channel: Arc<dyn SecondChannel>) {
+async fn dispatch_forever(service: Service, routing: Arc<Routing>) {
+    let in_flight = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
     loop {
-        let sent = match dispatch_once(&service, channel.as_ref()).await {
-            Ok(sent) => sent,
+        let room = in_flight.available_permits().min(OUTBOX_BATCH_MAX as usize);
+        let claimed = match claim(&service, room as u32).await {
+            Ok(claimed) => claimed,
             Err(error) => {
-                tracing::warn!(%error, "outbox dispatch failed; will retry");
-                0
+                tracing::warn!(%error, "outbox claim failed; will retry");
+                Vec::new()
             }
         };
-        if sent == 0 {
+        let idle = claimed.is_empty();
+        for message in claimed {
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                return;
+            };
+            let (service, routing) = (service.clone(), routing.clone());
+            tokio::spawn(async move {
+                if let Err(error) = send_one(&service, &routing, message).await {
+                    tracing::warn!(%error, "a message's state could not be recorded");
+                }
+                drop(permit);
+            });
+        }
+        if idle || in_flight.available_permits() == 0 {
             let _ = tokio::time::timeout(OUTBOX_IDLE_WAIT, service.outbox_ready.notified()).await;
         }
     }
 }
 
-/// Sends what is pending and not taken by another dispatcher; returns how many messages
-/// were handled (taken by a route, failed or expired). Transient failures stay pending and are tried again after a claim's
-/// time; a message whose secret expired is not sent (the sweep records it).
+async fn claim(
+    service: &Service,
+    room: u32,
+) -> Result<Vec<StoredMessage>, sceau_store::StoreError> {
+    if room == 0 {
+        return Ok(Vec::new());
+    }
+    service
+        .store
+        .claim_messages(service.now_s(), OUTBOX_CLAIM_S, room)
+        .await
+}
+
+/// Claims what is due and hands each message to the routes, all at once; returns how
+/// many messages were handled (tests call it to deliver the outbox without waiting).
 pub async fn dispatch_once(
     service: &Service,
-    channel: &dyn SecondChannel,
+    routing: &Routing,
 ) -> Result<usize, sceau_store::StoreError> {
-    let pending = service
-        .store
-        .claim_messages(service.now_s(), OUTBOX_CLAIM_S, OUTBOX_BATCH_MAX)
-        .await?;
-    let mut handled = 0;
-    for message in pending {
-        let now_s = service.now_s();
-        let delivery = match (
+    let claimed = claim(service, OUTBOX_BATCH_MAX).await?;
+    let handled = claimed.len();
+    let sends = claimed
+        .into_iter()
+        .map(|message| send_one(service, routing, message));
+    for result in futures_util::future::join_all(sends).await {
+        result?;
+    }
+    Ok(handled)
+}
+
+/// One message's try on the routes, and its state recorded.
+async fn send_one(
+    service: &Service,
+    routing: &Routing,
+    message: StoredMessage,
+) -> Result<(), sceau_store::StoreError> {
+    let now_s = service.now_s();
+    let delivery = if message.expires_at_s <= now_s {
+        MessageDelivery::Expired { now_s }
+    } else {
+        let attempt = match message.medium {
+            Medium::Sms => try_sms(service, &routing.sms, &message, now_s),
+            Medium::Email => Box::pin(try_email(service, &routing.email, &message, now_s)),
+        };
+        let outcome = match tokio::time::timeout(SEND_TIMEOUT, attempt).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Retry {
+                route: None,
+                reason: "no route answered in time".into(),
+            },
+        };
+        delivery_of(outcome, &message, service.now_s())
+    };
+    let shown_at_once = match &delivery {
+        MessageDelivery::Submitted { route, parts, .. }
+            if routing
+                .sms
+                .iter()
+                .any(|r| r.name() == route && r.kind() == "dev-phone") =>
+        {
+            Some((route.clone(), parts.clone()))
+        }
+        _ => None,
+    };
+    log_delivery(&message, &delivery);
+    let marked = service.store.mark_message(message.id, delivery).await?;
+    if let (true, Some((route, parts))) = (marked, shown_at_once) {
+        // The development phone shows a message as soon as it has it.
+        for part in parts {
+            let now_s = service.now_s();
+            service
+                .store
+                .record_report(&route, &[part], PartOutcome::Delivered, now_s)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+type Attempt<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send + 'a>>;
+
+fn cannot_open() -> Outcome {
+    Outcome::Failed {
+        route: String::new(),
+        reason: "the message cannot be opened".into(),
+    }
+}
+
+fn try_sms<'a>(
+    service: &'a Service,
+    routes: &'a Routes,
+    message: &'a StoredMessage,
+    now_s: i64,
+) -> Attempt<'a> {
+    Box::pin(async move {
+        let (Ok(to), Ok(text)) = (
             message.address.parse(),
             service.keys.unseal(&message.sealed_body, &message.address),
-        ) {
-            (Ok(to), Ok(text)) => {
-                let outgoing = OutgoingText {
-                    message_id: message.id,
-                    to: &to,
-                    text: &text,
-                    expires_at_s: message.expires_at_s,
-                };
-                let route = channel.kind().to_owned();
-                match channel.send(&outgoing).await {
-                    Ok(accepted) => MessageDelivery::Submitted {
-                        route,
-                        parts: accepted.parts,
-                        now_s,
-                    },
-                    Err(ChannelError::Permanent(reason)) => MessageDelivery::Failed {
-                        route: Some(route),
-                        reason,
-                        now_s,
-                    },
-                    Err(ChannelError::Expired) => MessageDelivery::Expired { now_s },
-                    Err(ChannelError::Transient(reason)) => {
-                        tracing::warn!(message_id = message.id, %reason, "second channel unavailable");
-                        MessageDelivery::Retry {
-                            route: Some(route),
-                            reason,
-                            retry_at_s: now_s + OUTBOX_CLAIM_S,
-                            now_s,
-                        }
+        ) else {
+            return cannot_open();
+        };
+        let outgoing = OutgoingText {
+            message_id: message.id,
+            to: &to,
+            text: &text,
+            expires_at_s: message.expires_at_s,
+        };
+        routes.send(&outgoing, now_s).await
+    })
+}
+
+/// An e-mail's sealed body: its subject, its text and its HTML, as JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct EmailBody {
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+async fn try_email(
+    service: &Service,
+    routes: &Routes<dyn EmailChannel>,
+    message: &StoredMessage,
+    now_s: i64,
+) -> Outcome {
+    if routes.iter().next().is_none() {
+        return Outcome::Failed {
+            route: String::new(),
+            reason: "no e-mail route is configured".into(),
+        };
+    }
+    let Ok(opened) = service.keys.unseal(&message.sealed_body, &message.address) else {
+        return cannot_open();
+    };
+    let Ok(body) = serde_json::from_str::<EmailBody>(&opened) else {
+        return cannot_open();
+    };
+    let mail = OutgoingEmail {
+        message_id: message.id,
+        to: &message.address,
+        subject: &body.subject,
+        text: &body.text,
+        html: body.html.as_deref(),
+    };
+    routes.send(&mail, now_s).await
+}
+
+/// What to record of a message's try.
+fn delivery_of(outcome: Outcome, message: &StoredMessage, now_s: i64) -> MessageDelivery {
+    match outcome {
+        Outcome::Sent { route, accepted } => MessageDelivery::Submitted {
+            route,
+            parts: accepted
+                .parts
+                .iter()
+                .map(|id| receipt::normalize_id(id))
+                .collect(),
+            now_s,
+        },
+        Outcome::Failed { route, reason } => MessageDelivery::Failed {
+            route: (!route.is_empty()).then_some(route),
+            reason,
+            now_s,
+        },
+        Outcome::Expired => MessageDelivery::Expired { now_s },
+        Outcome::Retry { route, reason } => {
+            let pause = RETRY_FIRST_S
+                .saturating_mul(1 << message.attempts.min(16))
+                .min(RETRY_MAX_S);
+            MessageDelivery::Retry {
+                route,
+                reason,
+                retry_at_s: now_s + pause,
+                now_s,
+            }
+        }
+    }
+}
+
+/// One line per message handled: its id, what became of it, never its address or body.
+fn log_delivery(message: &StoredMessage, delivery: &MessageDelivery) {
+    let id = message.id;
+    match delivery {
+        MessageDelivery::Submitted { route, parts, .. } => {
+            tracing::info!(message_id = id, route = %route, parts = parts.len(), "message submitted")
+        }
+        MessageDelivery::Failed { route, reason, .. } => {
+            tracing::warn!(message_id = id, route = ?route, %reason, "message failed")
+        }
+        MessageDelivery::Expired { .. } => {
+            tracing::warn!(
+                message_id = id,
+                "message expired before a route took it: not sent"
+            )
+        }
+        MessageDelivery::Retry { route, reason, .. } => tracing::warn!(
+            message_id = id,
+            route = ?route,
+            %reason,
+            attempts = message.attempts + 1,
+            "no route took the message for now; will try again"
+        ),
+    }
+}
+
+/// Records what routes report; a report that overtook its message's mark waits a while.
+async fn record_reports_forever(service: Service, mut reports: mpsc::Receiver<DeliveryReport>) {
+    let waiting: Mutex<VecDeque<(DeliveryReport, tokio::time::Instant)>> = Mutex::default();
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            report = reports.recv() => {
+                let Some(report) = report else { return };
+                if !record(&service, &report).await {
+                    park(&waiting, report);
+                }
+            }
+            _ = every.tick() => {
+                let due: Vec<_> = lock(&waiting).drain(..).collect();
+                for (report, since) in due {
+                    if !record(&service, &report).await && since.elapsed() < REPORT_WAIT {
+                        lock(&waiting).push_back((report, since));
                     }
                 }
             }
-            _ => MessageDelivery::Failed {
-                route: None,
-                reason: "cannot be opened".into(),
-                now_s,
-            },
-        };
-        let submitted = matches!(delivery, MessageDelivery::Submitted { .. });
-        let retry = matches!(delivery, MessageDelivery::Retry { .. });
-        if service.store.mark_message(message.id, delivery).await? && !retry {
-            if submitted {
-                tracing::info!(
-                    message_id = message.id,
-                    channel = channel.kind(),
-                    "message handed to the second channel"
-                );
-            }
-            handled += 1;
         }
     }
-    Ok(handled)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+fn park(waiting: &Mutex<VecDeque<(DeliveryReport, tokio::time::Instant)>>, report: DeliveryReport) {
+    let mut waiting = lock(waiting);
+    if waiting.len() >= REPORTS_WAITING_MAX {
+        tracing::warn!(route = %report.route, "too many reports for unknown messages; one dropped");
+        return;
+    }
+    waiting.push_back((report, tokio::time::Instant::now()));
+}
+
+/// Records one report; false when no submitted part has its id (yet).
+async fn record(service: &Service, report: &DeliveryReport) -> bool {
+    let state = match report.outcome {
+        ReportOutcome::Delivered => PartOutcome::Delivered,
+        ReportOutcome::Failed => PartOutcome::Failed,
+        ReportOutcome::Pending => PartOutcome::Pending,
+    };
+    let forms = receipt::id_candidates(&report.provider_id);
+    match service
+        .store
+        .record_report(&report.route, &forms, state, service.now_s())
+        .await
+    {
+        Ok(Some(message_id)) => {
+            tracing::info!(message_id, route = %report.route, outcome = ?report.outcome, "delivery report");
+            true
+        }
+        Ok(None) => false,
+        Err(error) => {
+            tracing::warn!(%error, "a delivery report could not be recorded");
+            false
+        }
+    }
 }
 
 async fn sweep_forever(service: Service) {
@@ -147,8 +460,11 @@ async fn sweep_forever(service: Service) {
         }
         match service.store.expire_messages(service.now_s()).await {
             Ok(0) => {}
-            Ok(messages) => tracing::info!(messages, "messages expired unsent"),
-            Err(error) => tracing::warn!(%error, "expiry sweep of the outbox failed"),
+            Ok(expired) => tracing::warn!(
+                messages = expired,
+                "messages expired before any route took them: not sent"
+            ),
+            Err(error) => tracing::warn!(%error, "the outbox's expiry sweep failed"),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod clearing;
 pub mod clock;
 pub mod dispatch;
 pub mod error;
+pub mod messages;
 pub mod parties;
 pub mod payments;
 pub mod receipts;

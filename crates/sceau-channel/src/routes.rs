@@ -137,14 +137,26 @@ pub struct Routes<C: ?Sized = dyn SecondChannel> {
     routes: Vec<Route<C>>,
 }
 
-impl Routes {
-    /// Sends `text` on the first route that takes it (see the module's rules). `now_s`
-    /// decides which routes rest; the caller checks the message's expiry before.
-    pub async fn send(&self, text: &OutgoingText<'_>, now_s: i64) -> Outcome {
-        self.send_with(now_s, async |channel: &dyn SecondChannel| {
-            channel.send(text).await
-        })
-        .await
+/// What a route of some medium does with a message of that medium.
+#[async_trait::async_trait]
+pub trait Carrier<M: Sync + ?Sized>: Send + Sync {
+    async fn carry(&self, message: &M) -> Result<Accepted, ChannelError>;
+}
+
+#[async_trait::async_trait]
+impl<'a> Carrier<OutgoingText<'a>> for dyn SecondChannel {
+    async fn carry(&self, text: &OutgoingText<'a>) -> Result<Accepted, ChannelError> {
+        self.send(text).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<'a> Carrier<crate::email::OutgoingEmail<'a>> for dyn crate::email::EmailChannel {
+    async fn carry(
+        &self,
+        mail: &crate::email::OutgoingEmail<'a>,
+    ) -> Result<Accepted, ChannelError> {
+        self.send(mail).await
     }
 }
 
@@ -174,17 +186,16 @@ impl<C: ?Sized> Routes<C> {
             .collect()
     }
 
-    /// Hands a message to the first route that takes it, `send` doing the handing (see
-    /// the module's rules).
-    pub async fn send_with(
-        &self,
-        now_s: i64,
-        send: impl AsyncFn(&C) -> Result<Accepted, ChannelError>,
-    ) -> Outcome {
+    /// Sends `message` on the first route that takes it (see the module's rules). `now_s`
+    /// decides which routes rest; the caller checks the message's expiry before.
+    pub async fn send<M: Sync + ?Sized>(&self, message: &M, now_s: i64) -> Outcome
+    where
+        C: Carrier<M>,
+    {
         let mut retry: Option<(String, String)> = None;
         let mut refused: Option<(String, String)> = None;
         for route in self.routes.iter().filter(|route| route.available(now_s)) {
-            match send(&route.channel).await {
+            match route.channel.carry(message).await {
                 Ok(accepted) => {
                     route.succeeded();
                     return Outcome::Sent {

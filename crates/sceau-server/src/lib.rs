@@ -76,6 +76,9 @@ pub struct AppState {
     pub limits: edge::Limits,
     /// The places for documents being received (`limits.uploads_max`), made by [`start`].
     pub uploads: signing::Uploads,
+    /// The SMS routes that take status callbacks, and where their reports go; set by
+    /// [`start`] from the channels it is given.
+    pub channel_callbacks: Arc<dispatch::Callbacks>,
 }
 
 impl AppState {
@@ -145,7 +148,8 @@ pub fn router(state: AppState) -> Router {
             "/admin/v1/clearing/batches/{id}/pain.001.xml",
             get(api::admin::settlement_file),
         )
-        .route("/admin/v1/ledger/check", get(api::admin::check_ledger));
+        .route("/admin/v1/ledger/check", get(api::admin::check_ledger))
+        .route("/admin/v1/messages", get(api::admin::list_messages));
     let pages = Router::new()
         .route("/", get(api::pages::home))
         .route(
@@ -203,6 +207,10 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .merge(pages)
         .route("/tsa", post(api::pki::time_stamp))
+        .route(
+            "/channel/{route}/status",
+            post(api::channel::status_callback),
+        )
         .route("/pki/root.pem", get(api::pki::root))
         .route("/pki/issuing.pem", get(api::pki::issuing))
         .route("/pki/tsa.pem", get(api::pki::tsa_certificate))
@@ -389,7 +397,7 @@ async fn accept(
 /// Binds `listen`, starts the background work and serves until stopped.
 pub async fn start(
     state: AppState,
-    channel: Arc<dyn sceau_channel::SecondChannel>,
+    channels: dispatch::Channels,
     listen: SocketAddr,
 ) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -411,7 +419,8 @@ pub async fn start(
     }
     let served = Arc::new(edge::Served::new(state.public_url()).map_err(std::io::Error::other)?);
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    let background = dispatch::spawn_background(state.service.clone(), channel);
+    state.channel_callbacks = channels.callbacks.clone();
+    let background = dispatch::spawn_background(state.service.clone(), channels);
     let limits = state.limits;
     state.uploads = signing::Uploads::new(limits.uploads_max);
     let app = router(state)

@@ -103,6 +103,16 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 10)]
         limit: u32,
     },
+    /// The second channel's messages, newest first: state, route, tries, parts and times
+    /// (addresses masked, never a body), after the last day's counts by route and state.
+    Messages {
+        /// Show messages older than this message id (to page back).
+        #[arg(long)]
+        before: Option<i64>,
+        /// Most messages shown (1 to 1000).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
     /// Recompute the ledger's invariants and report any broken rule.
     LedgerCheck,
     /// List a client's certificates (serial, kind, validity, revocation).
@@ -327,6 +337,13 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        AdminCommand::Messages { before, limit } => {
+            let overview = service
+                .message_overview(before, limit)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            print_messages(&overview);
+        }
         AdminCommand::CertificateList { client } => {
             say!(
                 "{:<34} {:<11} {:<20} {:<20} revoked",
@@ -481,4 +498,55 @@ async fn clearing_close(
     })?;
     say!("settlement file written to {}", out.display());
     Ok(())
+}
+
+/// The outbox's counts, then its messages, one line each.
+fn print_messages(overview: &sceau_app::messages::MessageOverview) {
+    say!("last 24 hours, by route and state:");
+    if overview.counts.is_empty() {
+        say!("  no message");
+    }
+    for count in &overview.counts {
+        say!(
+            "  {:<20} {:<10} {}",
+            count.route.as_deref().unwrap_or("(no route yet)"),
+            count.state,
+            count.count
+        );
+    }
+    say!(
+        "\n{:>8} {:<6} {:<16} {:<18} {:<10} {:<16} {:>5} {:>5}  {:<20} last error",
+        "id",
+        "medium",
+        "kind",
+        "to",
+        "state",
+        "route",
+        "tries",
+        "parts",
+        "created"
+    );
+    for message in &overview.messages {
+        say!(
+            "{:>8} {:<6} {:<16} {:<18} {:<10} {:<16} {:>5} {:>5}  {:<20} {}",
+            message.id,
+            message.medium.as_str(),
+            message.kind,
+            message.address_masked,
+            message.state,
+            message.route.as_deref().unwrap_or("-"),
+            message.attempts,
+            message.parts,
+            rfc3339(message.created_at_s),
+            // A route's words may come from the network: no control character reaches
+            // the terminal.
+            message
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>()
+        );
+    }
 }

@@ -37,8 +37,11 @@ pub struct Config {
     pub issuer_iban: Option<String>,
     /// The BIC of the issuer's bank (8 or 11 characters).
     pub issuer_bic: Option<String>,
-    /// The second channel: only "dev-phone" today (messages shown on /phone).
-    pub channel: String,
+    /// The SMS routes, tried in order (`[[sms_routes]]`: the development phone when none
+    /// is given; see `sceau_channel::config`).
+    pub sms_routes: Vec<sceau_channel::config::SmsRouteConfig>,
+    /// The e-mail routes, tried in order (`[[email_routes]]`; none: no e-mail is sent).
+    pub email_routes: Vec<sceau_channel::config::EmailRouteConfig>,
     /// Mark session cookies Secure (set when served behind TLS).
     pub secure_cookies: bool,
     /// The address clients reach sceau at (for example `https://pay.example`), used in
@@ -95,6 +98,17 @@ pub struct Config {
 /// OpenSSL's example TSA policy (`tsa_policy1` in its configuration).
 pub const TSA_POLICY_EXAMPLE: &str = "1.2.3.4.1";
 
+impl Config {
+    /// Whether the development phone is one of the SMS routes (it is when none is named).
+    pub fn dev_phone_route(&self) -> bool {
+        self.sms_routes.is_empty()
+            || self
+                .sms_routes
+                .iter()
+                .any(|route| route.kind == sceau_channel::config::SmsKind::DevPhone)
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -110,7 +124,8 @@ impl Default for Config {
             issuer_name: "sceau".into(),
             issuer_iban: None,
             issuer_bic: None,
-            channel: "dev-phone".into(),
+            sms_routes: Vec::new(),
+            email_routes: Vec::new(),
             secure_cookies: false,
             public_url: None,
             numbers_per_hour_max: 20,
@@ -315,11 +330,12 @@ impl Config {
         if self.database.trim().is_empty() {
             bail!("database must be a SQLite file path or a postgres:// URL");
         }
-        if self.channel != "dev-phone" {
-            bail!(
-                "channel must be \"dev-phone\" (SMPP, HTTP SMS and SMTP channels are not built yet)"
-            );
-        }
+        sceau_channel::config::check_names(
+            self.sms_routes
+                .iter()
+                .map(|route| route.name.as_str())
+                .chain(self.email_routes.iter().map(|route| route.name.as_str())),
+        )?;
         self.bin_range
             .parse::<sceau_domain::card::BinRange>()
             .map_err(|e| anyhow::anyhow!("bin_range: {e}"))?;

@@ -156,8 +156,12 @@ pub async fn run(
     let service = crate::open_service(&config, Arc::new(sceau_app::clock::SystemClock)).await?;
     let admin_token = sceau_crypto::new_token("adm_");
     let state = crate::app_state(&config, service, sceau_crypto::token_hash(&admin_token));
-    let running =
-        sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen).await?;
+    let running = sceau_server::start(
+        state,
+        sceau_server::dispatch::Channels::dev_phone(),
+        config.listen,
+    )
+    .await?;
     let base = format!("http://{}", running.address);
     say!(
         "sceau demo: server on {base}, fresh database {}",

@@ -394,13 +394,55 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
         service,
         admin_token_hash,
         merchant_cache: Arc::new(MerchantCache::default()),
-        phone_simulator: config.phone_simulator && config.channel == "dev-phone",
+        phone_simulator: config.phone_simulator && config.dev_phone_route(),
         secure_cookies: config.secure_cookies,
         public_url: config.public_url.clone(),
         time_stamper: None,
         limits: sceau_server::edge::Limits::default(),
         uploads: Default::default(),
+        channel_callbacks: Default::default(),
     }
+}
+
+/// Opens the configured routes: their secrets are read now (a route that cannot work
+/// stops the start), SMPP routes start binding.
+pub fn open_channels(config: &Config) -> anyhow::Result<sceau_server::dispatch::Channels> {
+    use sceau_channel::config::{open_email_routes, open_sms_routes};
+    let queue = sceau_server::dispatch::report_queue();
+    let sms = open_sms_routes(&config.sms_routes, &queue.0)?;
+    let email = open_email_routes(&config.email_routes)?;
+    Ok(sceau_server::dispatch::Channels::new(
+        sms.routes,
+        email,
+        sms.callbacks,
+        queue,
+    ))
+}
+
+/// What `serve` says of each route, in the order they are tried.
+fn describe_routes(config: &Config) -> Vec<String> {
+    let mut lines = Vec::new();
+    let sms = if config.sms_routes.is_empty() {
+        vec![sceau_channel::config::SmsRouteConfig::dev_phone()]
+    } else {
+        config.sms_routes.clone()
+    };
+    for (n, route) in sms.iter().enumerate() {
+        lines.push(format!("  SMS route {}     {}", n + 1, route.describe()));
+    }
+    if config.email_routes.is_empty() {
+        lines.push("  e-mail          none (no [[email_routes]] configured)".into());
+    }
+    for (n, route) in config.email_routes.iter().enumerate() {
+        lines.push(format!("  e-mail route {}  {}", n + 1, route.describe()));
+    }
+    if config.dev_phone_route() && !config.listen.ip().is_loopback() {
+        tracing::warn!(
+            "an SMS route is the development phone: the messages it takes reach no client's \
+             phone (configure [[sms_routes]] of kind smpp or http)"
+        );
+    }
+    lines
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -418,7 +460,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let state = app_state(&config, service, token_hash);
-    let running = sceau_server::start(state, Arc::new(sceau_channel::DevPhone), config.listen)
+    let channels = open_channels(&config)?;
+    let running = sceau_server::start(state, channels, config.listen)
         .await
         .map_err(|error| {
             if error.kind() == std::io::ErrorKind::AddrInUse {
@@ -439,6 +482,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     say!("  API description {base}/openapi.json");
     say!("  time-stamps     {base}/tsa (root certificate: {base}/pki/root.pem)");
     say!("  health          {base}/health");
+    for line in describe_routes(&config) {
+        say!("{line}");
+    }
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;

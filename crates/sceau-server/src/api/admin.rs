@@ -368,3 +368,44 @@ pub async fn check_ledger(State(state): State<AppState>, _: Admin) -> Result<Res
     })
     .into_response())
 }
+
+#[derive(serde::Deserialize)]
+pub struct MessagesQuery {
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /admin/v1/messages`: the second channel's messages, newest first (states, routes,
+/// times; addresses masked, never a body), and the last day's counts by route and state.
+pub async fn list_messages(
+    State(state): State<AppState>,
+    _: Admin,
+    query: Result<axum::extract::Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_query",
+            "before must be a message id and limit 1 to 1000",
+        )
+    };
+    let axum::extract::Query(query) = query.map_err(|_| invalid())?;
+    let before = match query.before.as_deref() {
+        None => None,
+        Some(text) => Some(
+            text.parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(invalid)?,
+        ),
+    };
+    let limit = match query.limit.as_deref() {
+        None => 50,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=sceau_app::messages::MESSAGES_PAGE_MAX).contains(limit))
+            .ok_or_else(invalid)?,
+    };
+    let overview = state.service.message_overview(before, limit).await?;
+    Ok(Json(overview).into_response())
+}

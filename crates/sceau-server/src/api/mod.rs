@@ -1,6 +1,7 @@
 //! HTTP: extractors shared by the handlers, the JSON APIs and the pages.
 
 pub mod admin;
+pub mod channel;
 pub mod checkout;
 pub mod log;
 pub mod merchant;

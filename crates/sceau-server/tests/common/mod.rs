@@ -8,7 +8,6 @@ pub mod browser;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode};
-use sceau_channel::DevPhone;
 use sceau_crypto::Keys;
 use sceau_server::clock::ManualClock;
 use sceau_server::{AppState, MerchantCache, Running, Service, Settings};
@@ -42,6 +41,8 @@ pub struct Server {
     pub http: reqwest::Client,
     pub service: Service,
     pub clock: ManualClock,
+    /// The routes the server sends by (the development phone).
+    pub routing: Arc<sceau_server::dispatch::Routing>,
     running: Option<Running>,
     _directory: Option<tempfile::TempDir>,
 }
@@ -355,15 +356,14 @@ impl Server {
             time_stamper: None,
             limits: sceau_server::edge::Limits::default(),
             uploads: Default::default(),
+            channel_callbacks: Default::default(),
         };
         configure(&mut state);
-        let running = sceau_server::start(
-            state,
-            Arc::new(DevPhone),
-            "127.0.0.1:0".parse().expect("address"),
-        )
-        .await
-        .expect("start the server");
+        let channels = sceau_server::dispatch::Channels::dev_phone();
+        let routing = channels.routing.clone();
+        let running = sceau_server::start(state, channels, "127.0.0.1:0".parse().expect("address"))
+            .await
+            .expect("start the server");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -373,6 +373,7 @@ impl Server {
             http,
             service,
             clock,
+            routing,
             running: Some(running),
             _directory: None,
         }
@@ -675,7 +676,7 @@ impl Server {
     /// be sending them).
     pub async fn deliver(&self) {
         for _ in 0..10_000 {
-            sceau_server::dispatch::dispatch_once(&self.service, &DevPhone)
+            sceau_server::dispatch::dispatch_once(&self.service, &self.routing)
                 .await
                 .expect("dispatch the outbox");
             let pending = self

@@ -1,0 +1,220 @@
+//! The routes of the configuration file, tried in the order written:
+//!
+//! ```toml
+//! [[sms_routes]]
+//! name = "operator"
+//! kind = "smpp"            # or "http", or "dev-phone"
+//! [sms_routes.smpp]        # the settings of that kind, in a table named after it
+//! host = "smsc.operator.example"
+//! ...
+//! [[email_routes]]
+//! name = "relay"
+//! kind = "smtp"
+//! [email_routes.smtp]
+//! ...
+//! ```
+//!
+//! Without `sms_routes`, the development phone is the one route. A route's name is how
+//! logs, the outbox's states and the status callbacks' addresses
+//! (`/channel/{name}/status`) call it.
+
+use crate::email::{EmailChannel, SmtpConfig, SmtpRoute};
+use crate::http_gateway::{HttpGateway, HttpGatewayConfig};
+use crate::routes::{Route, Routes};
+use crate::smpp::{SmppConfig, SmppRoute};
+use crate::{DevPhone, ReportSink, SecondChannel};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmsKind {
+    DevPhone,
+    Smpp,
+    Http,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmailKind {
+    Smtp,
+}
+
+/// One SMS route: its name, its kind, and the settings of that kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsRouteConfig {
+    pub name: String,
+    pub kind: SmsKind,
+    pub smpp: Option<SmppConfig>,
+    pub http: Option<HttpGatewayConfig>,
+}
+
+/// One e-mail route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailRouteConfig {
+    pub name: String,
+    pub kind: EmailKind,
+    pub smtp: Option<SmtpConfig>,
+}
+
+impl SmsRouteConfig {
+    /// The development phone, the route of a configuration that names none.
+    pub fn dev_phone() -> SmsRouteConfig {
+        SmsRouteConfig {
+            name: "dev-phone".into(),
+            kind: SmsKind::DevPhone,
+            smpp: None,
+            http: None,
+        }
+    }
+}
+
+impl SmsRouteConfig {
+    /// The route in one line, for `serve`'s start-up lines (never a secret).
+    pub fn describe(&self) -> String {
+        let name = &self.name;
+        match (self.kind, &self.smpp, &self.http) {
+            (SmsKind::Smpp, Some(smpp), _) => format!(
+                "{name} (SMPP to {}:{}, system id {})",
+                smpp.host, smpp.port, smpp.system_id
+            ),
+            (SmsKind::Http, _, Some(http)) => match (&http.preset, &http.url) {
+                (Some(preset), _) => format!("{name} (HTTP gateway, {preset:?} preset)"),
+                (None, Some(url)) => {
+                    let host = url::Url::parse(url)
+                        .ok()
+                        .and_then(|url| url.host_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    format!("{name} (HTTP gateway at {host})")
+                }
+                (None, None) => format!("{name} (HTTP gateway)"),
+            },
+            _ => format!("{name} (the development phone: texts shown on /phone only)"),
+        }
+    }
+}
+
+impl EmailRouteConfig {
+    /// The route in one line, for `serve`'s start-up lines (never a secret).
+    pub fn describe(&self) -> String {
+        match &self.smtp {
+            Some(smtp) => format!(
+                "{} (SMTP to {}:{})",
+                self.name,
+                smtp.host,
+                smtp.port_or_default()
+            ),
+            None => format!("{} (SMTP)", self.name),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("route {route}: {reason}")]
+pub struct RouteConfigError {
+    pub route: String,
+    pub reason: String,
+}
+
+fn refused(route: &str, reason: impl Into<String>) -> RouteConfigError {
+    RouteConfigError {
+        route: route.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// A route's name: 1 to 32 lowercase letters, digits and dashes (it is part of an
+/// address), unique among the routes of both media.
+pub fn check_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), RouteConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        let well_formed = (1..=32).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !well_formed {
+            return Err(refused(
+                name,
+                "a route's name is 1 to 32 lowercase letters, digits and dashes",
+            ));
+        }
+        if !seen.insert(name) {
+            return Err(refused(name, "two routes have this name"));
+        }
+    }
+    Ok(())
+}
+
+/// The SMS routes, opened, and those of them that take status callbacks (by name).
+pub struct SmsRoutes {
+    pub routes: Routes,
+    pub callbacks: HashMap<String, Arc<HttpGateway>>,
+}
+
+/// Opens the SMS routes (their secrets read now; SMPP sessions start binding), in order.
+/// Runs inside the server's runtime.
+pub fn open_sms_routes(
+    configs: &[SmsRouteConfig],
+    reports: &ReportSink,
+) -> Result<SmsRoutes, RouteConfigError> {
+    let mut routes = Vec::with_capacity(configs.len());
+    let mut callbacks = HashMap::new();
+    for config in configs {
+        let name = config.name.as_str();
+        let channel: Arc<dyn SecondChannel> = match (config.kind, &config.smpp, &config.http) {
+            (SmsKind::DevPhone, None, None) => Arc::new(DevPhone),
+            (SmsKind::Smpp, Some(smpp), None) => Arc::new(
+                SmppRoute::start(name, smpp, reports.clone())
+                    .map_err(|error| refused(name, error.to_string()))?,
+            ),
+            (SmsKind::Http, None, Some(http)) => {
+                let gateway = Arc::new(
+                    HttpGateway::new(name, http)
+                        .map_err(|error| refused(name, error.to_string()))?,
+                );
+                if gateway.callback_url().is_some() {
+                    callbacks.insert(name.to_owned(), gateway.clone());
+                }
+                gateway
+            }
+            _ => {
+                return Err(refused(
+                    name,
+                    "give the settings of its kind, and only those, in a table named after the \
+                     kind ([sms_routes.smpp] for kind = \"smpp\", [sms_routes.http] for \"http\")",
+                ));
+            }
+        };
+        routes.push(Route::new(name, channel));
+    }
+    if routes.is_empty() {
+        routes.push(Route::new("dev-phone", Arc::new(DevPhone)));
+    }
+    Ok(SmsRoutes {
+        routes: Routes::new(routes),
+        callbacks,
+    })
+}
+
+/// Opens the e-mail routes, in order (none: sceau sends no e-mail).
+pub fn open_email_routes(
+    configs: &[EmailRouteConfig],
+) -> Result<Routes<dyn EmailChannel>, RouteConfigError> {
+    let mut routes = Vec::with_capacity(configs.len());
+    for config in configs {
+        let name = config.name.as_str();
+        let Some(smtp) = &config.smtp else {
+            return Err(refused(
+                name,
+                "give its settings in [email_routes.smtp] (kind = \"smtp\")",
+            ));
+        };
+        let route = SmtpRoute::new(name, smtp).map_err(|error| refused(name, error.to_string()))?;
+        let channel: Arc<dyn EmailChannel> = Arc::new(route);
+        routes.push(Route::of_kind(name, "smtp", channel));
+    }
+    Ok(Routes::new(routes))
+}
