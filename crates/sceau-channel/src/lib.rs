@@ -14,6 +14,7 @@
 //! password, an API token, an SMTP password) are read through [`secret::SecretSource`]:
 //! from a file or the environment, never from the configuration file, never logged.
 
+pub mod email;
 pub mod http_gateway;
 pub mod receipt;
 pub mod routes;

@@ -1,0 +1,193 @@
+//! The e-mails sceau sends, each as a subject, a text and an HTML part. The parts are
+//! askama templates (`templates/email/`): every value is escaped in the HTML part by the
+//! engine, and written as is in the text part. Times are given in seconds since the epoch
+//! (the caller's clock) and written in UTC.
+
+use askama::Template;
+
+/// An e-mail's words, ready for [`super::OutgoingEmail`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailText {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("an e-mail could not be written: {0}")]
+pub struct TemplateError(#[from] askama::Error);
+
+/// What the "your payments are paused" notice says.
+pub struct PausedNotice<'a> {
+    /// How the client is greeted (their name or login).
+    pub client_name: &'a str,
+    pub issuer_name: &'a str,
+    /// When the pause ends, in seconds since the epoch.
+    pub until_s: i64,
+}
+
+#[derive(Template)]
+#[template(path = "email/payments_paused.txt")]
+struct PausedText<'a> {
+    client_name: &'a str,
+    issuer_name: &'a str,
+    failures: u32,
+    until: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/payments_paused.html")]
+struct PausedHtml<'a> {
+    subject: &'a str,
+    client_name: &'a str,
+    issuer_name: &'a str,
+    failures: u32,
+    until: &'a str,
+}
+
+/// Tells a client that too many wrong card details or seals paused their payments, until
+/// when, and what to do.
+pub fn payments_paused(notice: &PausedNotice<'_>) -> Result<EmailText, TemplateError> {
+    let subject = format!("{}: your payments are paused", notice.issuer_name);
+    let until = utc_time(notice.until_s);
+    let failures = sceau_domain::limits::CLIENT_FAILURES_MAX;
+    let text = PausedText {
+        client_name: notice.client_name,
+        issuer_name: notice.issuer_name,
+        failures,
+        until: &until,
+    }
+    .render()?;
+    let html = PausedHtml {
+        subject: &subject,
+        client_name: notice.client_name,
+        issuer_name: notice.issuer_name,
+        failures,
+        until: &until,
+    }
+    .render()?;
+    Ok(EmailText {
+        subject,
+        text,
+        html,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "email/channel_test.txt")]
+struct ChannelTestText<'a> {
+    issuer_name: &'a str,
+    route: &'a str,
+    sent_at: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/channel_test.html")]
+struct ChannelTestHtml<'a> {
+    subject: &'a str,
+    issuer_name: &'a str,
+    route: &'a str,
+    sent_at: &'a str,
+}
+
+/// The operator's test message: which route sent it, and when.
+pub fn channel_test(
+    issuer_name: &str,
+    route: &str,
+    sent_at_s: i64,
+) -> Result<EmailText, TemplateError> {
+    let subject = format!("{issuer_name}: test message from route {route}");
+    let sent_at = utc_time(sent_at_s);
+    let text = ChannelTestText {
+        issuer_name,
+        route,
+        sent_at: &sent_at,
+    }
+    .render()?;
+    let html = ChannelTestHtml {
+        subject: &subject,
+        issuer_name,
+        route,
+        sent_at: &sent_at,
+    }
+    .render()?;
+    Ok(EmailText {
+        subject,
+        text,
+        html,
+    })
+}
+
+/// "6 December 2026 at 17:26 UTC".
+fn utc_time(unix_s: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_s, 0)
+        .map(|time| time.format("%-d %B %Y at %H:%M UTC").to_string())
+        .unwrap_or_else(|| format!("{unix_s} s after 1970"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    // 2026-12-06T17:26:00Z
+    const AT_S: i64 = 1_796_577_960;
+
+    #[test]
+    fn the_pause_notice_says_who_until_when_and_what_to_do() {
+        let mail = payments_paused(&PausedNotice {
+            client_name: "Zoé",
+            issuer_name: "Banque Exemple",
+            until_s: AT_S,
+        })
+        .unwrap();
+        assert_eq!(mail.subject, "Banque Exemple: your payments are paused");
+        for part in [&mail.text, &mail.html] {
+            assert!(part.contains("Hello Zoé,"), "{part}");
+            assert!(part.contains("paused until"), "{part}");
+            assert!(part.contains("6 December 2026 at 17:26 UTC"), "{part}");
+            assert!(part.contains("If it was not you"), "{part}");
+            assert!(part.contains("5 times in a row"), "{part}");
+        }
+    }
+
+    #[test]
+    fn every_value_is_escaped_in_the_html_part_and_only_there() {
+        let hostile = "<script>alert(\"x\")</script> & co";
+        let mail = payments_paused(&PausedNotice {
+            client_name: hostile,
+            issuer_name: "A&B <Bank>",
+            until_s: AT_S,
+        })
+        .unwrap();
+        assert!(!mail.html.contains("<script>"), "{}", mail.html);
+        assert!(
+            mail.html.contains("Hello &#60;script&#62;"),
+            "{}",
+            mail.html
+        );
+        assert!(
+            mail.html.contains("account at A&#38;B &#60;Bank&#62;,"),
+            "{}",
+            mail.html
+        );
+        assert!(mail.text.contains(hostile), "{}", mail.text);
+        let test = channel_test("Bank", "<b>relay</b>", AT_S).unwrap();
+        assert!(!test.html.contains("<b>relay"), "{}", test.html);
+        assert!(test.text.contains("\"<b>relay</b>\""), "{}", test.text);
+    }
+
+    #[test]
+    fn the_test_message_names_its_route_and_time() {
+        let mail = channel_test("Banque Exemple", "relay-1", AT_S).unwrap();
+        assert_eq!(
+            mail.subject,
+            "Banque Exemple: test message from route relay-1"
+        );
+        for part in [&mail.text, &mail.html] {
+            assert!(part.contains("relay-1"), "{part}");
+            assert!(part.contains("6 December 2026 at 17:26 UTC"), "{part}");
+            assert!(part.contains("this route works"), "{part}");
+        }
+    }
+}
