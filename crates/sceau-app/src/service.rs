@@ -635,6 +635,14 @@ pub struct HistoryPage {
 
 #[cfg(test)]
 mod tests {
+    /// A pause notice lives until the pause ends, and never more than a day.
+    #[test]
+    fn a_pause_notice_expires_with_the_pause_or_after_a_day() {
+        const NOW: i64 = 1_700_000_000;
+        assert_eq!(super::notice_expiry(NOW + 900, NOW), NOW + 900);
+        assert_eq!(super::notice_expiry(NOW + 7 * 86_400, NOW), NOW + 86_400);
+    }
+
     #[test]
     fn reads_the_card_in_a_message() {
         let text = "Bank: your single-use card 4999 9912 3456 7890 exp 11/26 code 042. 1 payment.";
