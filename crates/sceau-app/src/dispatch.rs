@@ -11,7 +11,7 @@ use sceau_channel::{DeliveryReport, DevPhone, OutgoingText, ReportOutcome, Repor
 use sceau_store::{Medium, MessageDelivery, PartOutcome, StoredMessage};
 use std::collections::HashMap;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -33,9 +33,13 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 const RETRY_FIRST_S: i64 = 2;
 const RETRY_MAX_S: i64 = 60;
 /// A report for a part not yet recorded as submitted (a receipt may overtake the mark)
-/// is tried again for this long, at most this many waiting at once.
-const REPORT_WAIT: Duration = Duration::from_secs(600);
+/// is tried again for this long (the claim, past which no mark comes), at most this many
+/// waiting at once, at most this many tried each second; by the id exactly as given for
+/// the first seconds.
+const REPORT_WAIT: Duration = Duration::from_secs(OUTBOX_CLAIM_S as u64 + 30);
 const REPORTS_WAITING_MAX: usize = 10_000;
+const REPORTS_RETRIED_PER_TICK: usize = 200;
+const REPORT_EXACT_FIRST: Duration = Duration::from_secs(10);
 
 /// How many reports may wait for the recorder; a gateway's callback past it is asked to
 /// call again later.
@@ -370,54 +374,85 @@ fn log_delivery(message: &StoredMessage, delivery: &MessageDelivery) {
     }
 }
 
-/// Records what routes report; a report that overtook its message's mark waits a while.
+/// A report for a part not yet recorded as submitted (a receipt may overtake the mark).
+struct Parked {
+    report: DeliveryReport,
+    since: tokio::time::Instant,
+    next: tokio::time::Instant,
+    tries: u32,
+}
+
+/// Records what routes report. A report that overtook its message's mark waits, tried
+/// again with a growing pause, for a while; it is matched by the id exactly as given at
+/// first, and by the id's other forms (hex for decimal and back) only once the mark has
+/// surely been made, so that it is not taken for an older message's part meanwhile.
 async fn record_reports_forever(service: Service, mut reports: mpsc::Receiver<DeliveryReport>) {
-    let waiting: Mutex<VecDeque<(DeliveryReport, tokio::time::Instant)>> = Mutex::default();
+    let mut waiting: VecDeque<Parked> = VecDeque::new();
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             report = reports.recv() => {
                 let Some(report) = report else { return };
-                if !record(&service, &report).await {
-                    park(&waiting, report);
+                if !record(&service, &report, true).await {
+                    park(&mut waiting, report);
                 }
             }
-            _ = every.tick() => {
-                let due: Vec<_> = lock(&waiting).drain(..).collect();
-                for (report, since) in due {
-                    if !record(&service, &report).await && since.elapsed() < REPORT_WAIT {
-                        lock(&waiting).push_back((report, since));
-                    }
-                }
-            }
+            _ = every.tick() => retry_parked(&service, &mut waiting).await,
         }
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
-
-fn park(waiting: &Mutex<VecDeque<(DeliveryReport, tokio::time::Instant)>>, report: DeliveryReport) {
-    let mut waiting = lock(waiting);
+fn park(waiting: &mut VecDeque<Parked>, report: DeliveryReport) {
     if waiting.len() >= REPORTS_WAITING_MAX {
         tracing::warn!(route = %report.route, "too many reports for unknown messages; one dropped");
         return;
     }
-    waiting.push_back((report, tokio::time::Instant::now()));
+    let now = tokio::time::Instant::now();
+    waiting.push_back(Parked {
+        report,
+        since: now,
+        next: now + Duration::from_secs(1),
+        tries: 0,
+    });
+}
+
+async fn retry_parked(service: &Service, waiting: &mut VecDeque<Parked>) {
+    let now = tokio::time::Instant::now();
+    let mut tried = 0;
+    for _ in 0..waiting.len() {
+        let Some(mut parked) = waiting.pop_front() else {
+            break;
+        };
+        if parked.next > now || tried >= REPORTS_RETRIED_PER_TICK {
+            waiting.push_back(parked);
+            continue;
+        }
+        tried += 1;
+        let exact_only = parked.since.elapsed() < REPORT_EXACT_FIRST;
+        if record(service, &parked.report, exact_only).await {
+            continue;
+        }
+        if parked.since.elapsed() >= REPORT_WAIT {
+            tracing::info!(route = %parked.report.route, "a report for no known message, dropped");
+            continue;
+        }
+        parked.tries += 1;
+        parked.next = now + Duration::from_secs(1 << parked.tries.min(4));
+        waiting.push_back(parked);
+    }
 }
 
 /// Records one report; false when no submitted part has its id (yet).
-async fn record(service: &Service, report: &DeliveryReport) -> bool {
+async fn record(service: &Service, report: &DeliveryReport, exact_only: bool) -> bool {
     let state = match report.outcome {
         ReportOutcome::Delivered => PartOutcome::Delivered,
         ReportOutcome::Failed => PartOutcome::Failed,
         ReportOutcome::Pending => PartOutcome::Pending,
     };
-    let forms = receipt::id_candidates(&report.provider_id);
+    let forms = match exact_only {
+        true => vec![receipt::normalize_id(&report.provider_id)],
+        false => receipt::id_candidates(&report.provider_id),
+    };
     match service
         .store
         .record_report(&report.route, &forms, state, service.now_s())

@@ -113,16 +113,25 @@ impl EmailRouteConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("route {route}: {reason}")]
+#[error("{reason}")]
 pub struct RouteConfigError {
     pub route: String,
     pub reason: String,
 }
 
+/// A refusal of ours: it names the route.
 fn refused(route: &str, reason: impl Into<String>) -> RouteConfigError {
     RouteConfigError {
         route: route.to_owned(),
-        reason: reason.into(),
+        reason: format!("route {route}: {}", reason.into()),
+    }
+}
+
+/// A route's own refusal, which names the route already.
+fn refused_by(route: &str, error: impl std::fmt::Display) -> RouteConfigError {
+    RouteConfigError {
+        route: route.to_owned(),
+        reason: error.to_string(),
     }
 }
 
@@ -168,12 +177,11 @@ pub fn open_sms_routes(
             (SmsKind::DevPhone, None, None) => Arc::new(DevPhone),
             (SmsKind::Smpp, Some(smpp), None) => Arc::new(
                 SmppRoute::start(name, smpp, reports.clone())
-                    .map_err(|error| refused(name, error.to_string()))?,
+                    .map_err(|error| refused_by(name, error))?,
             ),
             (SmsKind::Http, None, Some(http)) => {
                 let gateway = Arc::new(
-                    HttpGateway::new(name, http)
-                        .map_err(|error| refused(name, error.to_string()))?,
+                    HttpGateway::new(name, http).map_err(|error| refused_by(name, error))?,
                 );
                 if gateway.callback_url().is_some() {
                     callbacks.insert(name.to_owned(), gateway.clone());
@@ -212,7 +220,7 @@ pub fn open_email_routes(
                 "give its settings in [email_routes.smtp] (kind = \"smtp\")",
             ));
         };
-        let route = SmtpRoute::new(name, smtp).map_err(|error| refused(name, error.to_string()))?;
+        let route = SmtpRoute::new(name, smtp).map_err(|error| refused_by(name, error))?;
         let channel: Arc<dyn EmailChannel> = Arc::new(route);
         routes.push(Route::of_kind(name, "smtp", channel));
     }

@@ -34,6 +34,8 @@ struct Health {
     /// Resting until then (seconds since the epoch); a probe may go at that time.
     resting_until_s: Option<i64>,
     rest_s: i64,
+    /// A probe is on its way: nothing else goes until it is answered.
+    probing: bool,
 }
 
 /// What became of a message on the routes.
@@ -103,28 +105,48 @@ impl<C: ?Sized> Route<C> {
         change(&mut health);
     }
 
-    /// Whether the route takes messages at `now_s` (healthy, or its rest is over: a probe).
-    fn available(&self, now_s: i64) -> bool {
-        self.health()
-            .resting_until_s
-            .is_none_or(|until| until <= now_s)
+    /// Whether the route takes a message at `now_s`: `Some(false)` when healthy,
+    /// `Some(true)` for the one probe a rested route takes, `None` while it rests.
+    fn admit(&self, now_s: i64) -> Option<bool> {
+        let mut admitted = None;
+        self.update(|health| match health.resting_until_s {
+            None => admitted = Some(false),
+            Some(until) if until <= now_s && !health.probing => {
+                health.probing = true;
+                admitted = Some(true);
+            }
+            Some(_) => {}
+        });
+        admitted
     }
 
     fn succeeded(&self) {
         self.update(|health| *health = Health::default());
     }
 
-    fn failed(&self, now_s: i64) {
+    /// The message is not the route's to judge (it expired): a probe may go again.
+    fn unjudged(&self, probe: bool) {
+        if probe {
+            self.update(|health| health.probing = false);
+        }
+    }
+
+    fn failed(&self, now_s: i64, probe: bool) {
         let name = &self.name;
         self.update(|health| {
-            health.failures_in_a_row = health.failures_in_a_row.saturating_add(1);
-            if health.resting_until_s.is_some() {
-                // A failed probe: rest again, longer.
+            if probe {
+                // The probe failed: rest again, longer.
+                health.probing = false;
                 health.rest_s = (health.rest_s * 2).clamp(REST_S, REST_S_MAX);
-            } else if health.failures_in_a_row >= FAILURES_TO_REST {
-                health.rest_s = REST_S;
-            } else {
+            } else if health.resting_until_s.is_some() {
+                // A send that began before the rest: the rest already counts it.
                 return;
+            } else {
+                health.failures_in_a_row = health.failures_in_a_row.saturating_add(1);
+                if health.failures_in_a_row < FAILURES_TO_REST {
+                    return;
+                }
+                health.rest_s = REST_S;
             }
             health.resting_until_s = Some(now_s + health.rest_s);
             tracing::warn!(route = %name, rest_s = health.rest_s, "route failing: resting it");
@@ -194,7 +216,10 @@ impl<C: ?Sized> Routes<C> {
     {
         let mut retry: Option<(String, String)> = None;
         let mut refused: Option<(String, String)> = None;
-        for route in self.routes.iter().filter(|route| route.available(now_s)) {
+        for route in &self.routes {
+            let Some(probe) = route.admit(now_s) else {
+                continue;
+            };
             match route.channel.carry(message).await {
                 Ok(accepted) => {
                     route.succeeded();
@@ -203,9 +228,12 @@ impl<C: ?Sized> Routes<C> {
                         accepted,
                     };
                 }
-                Err(ChannelError::Expired) => return Outcome::Expired,
+                Err(ChannelError::Expired) => {
+                    route.unjudged(probe);
+                    return Outcome::Expired;
+                }
                 Err(ChannelError::Transient(reason)) => {
-                    route.failed(now_s);
+                    route.failed(now_s, probe);
                     retry = Some((route.name.clone(), reason));
                 }
                 Err(ChannelError::Permanent(reason)) => {
@@ -412,5 +440,28 @@ mod tests {
             Outcome::Retry { route: None, .. }
         ));
         assert_eq!(first.given(), 3);
+    }
+
+    #[test]
+    fn failures_begun_before_a_rest_do_not_lengthen_it_and_one_probe_goes_at_a_time() {
+        let route = Route::new("smsc", Scripted::new(vec![]));
+        for _ in 0..FAILURES_TO_REST {
+            assert_eq!(route.admit(1000), Some(false));
+            route.failed(1000, false);
+        }
+        let resting = route.health().resting_until_s;
+        assert_eq!(resting, Some(1000 + REST_S));
+        // The rest of the window's sends fail after it began: nothing changes.
+        for _ in 0..9 {
+            route.failed(1001, false);
+        }
+        assert_eq!(route.health().resting_until_s, resting);
+        assert_eq!(route.admit(1000 + REST_S - 1), None);
+        // At the rest's end, one probe and only one.
+        assert_eq!(route.admit(1000 + REST_S), Some(true));
+        assert_eq!(route.admit(1000 + REST_S), None);
+        // An expired message says nothing of the route: another probe may go.
+        route.unjudged(true);
+        assert_eq!(route.admit(1000 + REST_S), Some(true));
     }
 }

@@ -362,8 +362,15 @@ async fn a_message_whose_life_ends_while_the_smsc_is_down_expires_unsent() {
     let to = phone();
     let mut message = text(1, &to, "a seal that lives two seconds");
     message.expires_at_s = now_s() + 2;
-    let sent = route.send(&message).await;
-    assert!(matches!(sent, Err(ChannelError::Expired)), "{sent:?}");
+    // Without a bind the route says so after an answer's time (so that the message can
+    // go to the next route); asked again, it never submits past the message's life.
+    loop {
+        match route.send(&message).await {
+            Err(ChannelError::Transient(_)) => continue,
+            Err(ChannelError::Expired) => break,
+            other => panic!("{other:?}"),
+        }
+    }
     smsc.control(json!({"command": "up"})).await;
     until("bound again", || route.status().bound).await;
     route.send(&text(2, &to, "later")).await.unwrap();
@@ -433,10 +440,8 @@ async fn a_hostile_smsc_loses_its_connection_and_the_route_binds_again() {
         &[
             0, 0, 0, 20, 0x80, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0x30, 0x39, b'a', b'b', b'c', 0,
         ],
-        // An outbind: not a PDU an SMSC sends to a bound client.
-        &[
-            0, 0, 0, 20, 0, 0, 0, 0x0B, 0, 0, 0, 0, 0, 0, 0, 9, b'x', 0, b'y', 0,
-        ],
+        // An enquire_link_resp answering no enquiry (sequence 9).
+        &[0, 0, 0, 16, 0x80, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 9],
         // Not SMPP at all.
         b"GET / HTTP/1.1\r\nHost: smsc\r\n\r\n",
     ];

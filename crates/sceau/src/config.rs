@@ -330,6 +330,12 @@ impl Config {
         if self.database.trim().is_empty() {
             bail!("database must be a SQLite file path or a postgres:// URL");
         }
+        if self.sms_routes.len() > 1 && self.dev_phone_route() {
+            bail!(
+                "the development phone cannot be one SMS route among others: it would take \
+                 real clients' seals whenever a real route fails, and show them on /phone"
+            );
+        }
         sceau_channel::config::check_names(
             self.sms_routes
                 .iter()
@@ -491,7 +497,43 @@ fn mask_password(url: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+
+    /// Each TOML block of the README, as a reader would copy it into a configuration file.
+    fn readme_toml_blocks() -> Vec<String> {
+        let readme = include_str!("../../../README.md");
+        let mut blocks = Vec::new();
+        let mut rest = readme;
+        while let Some(start) = rest.find("```toml\n") {
+            let body = &rest[start + "```toml\n".len()..];
+            let end = body.find("```").expect("a closed block");
+            blocks.push(body[..end].to_owned());
+            rest = &body[end..];
+        }
+        blocks
+    }
+
+    #[test]
+    fn the_readme_s_route_configurations_are_accepted_as_written() {
+        let blocks = readme_toml_blocks();
+        assert!(blocks.len() >= 3, "the README's route examples are gone");
+        let mut sms = 0;
+        let mut email = 0;
+        for block in blocks {
+            let config: Config = toml::from_str(&block)
+                .unwrap_or_else(|error| panic!("README block refused: {error}\n{block}"));
+            config
+                .check()
+                .unwrap_or_else(|error| panic!("{error}\n{block}"));
+            sms += config.sms_routes.len();
+            email += config.email_routes.len();
+        }
+        assert!(
+            sms >= 4 && email >= 1,
+            "{sms} SMS routes, {email} e-mail routes"
+        );
+    }
     use super::*;
 
     #[test]

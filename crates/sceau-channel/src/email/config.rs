@@ -10,7 +10,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// The longest one send may take, connection and TLS included.
-pub const TIMEOUT_S_MAX: u64 = 300;
+/// Below the dispatcher's time for one try on the routes (40 s), so that a relay's answer
+/// is never cut off mid-way (which would send the mail again).
+pub const TIMEOUT_S_MAX: u64 = 30;
 const TIMEOUT_S_DEFAULT: u64 = 30;
 
 /// One e-mail route of kind `smtp`.

@@ -56,7 +56,7 @@ pub struct SmtpRoute {
     reply_to: Option<Mailbox>,
     timeout: Duration,
     dkim: Option<DkimConfig>,
-    /// Kept to scrub it from any text a relay sends back.
+    /// Kept to scrub it from any error text passed on.
     password: Option<Secret>,
 }
 
@@ -152,10 +152,16 @@ impl SmtpRoute {
     /// Sorts a relay's refusal: 5xx and what the client itself refuses are permanent,
     /// 4xx, the network, TLS and timeouts are worth another try.
     fn refusal(&self, error: &lettre::transport::smtp::Error) -> ChannelError {
-        let mut said = error.to_string();
-        if let Some(password) = &self.password {
-            said = said.replace(password.expose(), "***");
-        }
+        // Of a relay's reply, only its code: its words may hold the recipient's address
+        // (which operators see masked) or echo what it was sent. Other errors (the
+        // network, TLS, what lettre refused) say what went wrong, the password scrubbed.
+        let said = match error.status() {
+            Some(code) => format!("the relay answered {code}"),
+            None => match &self.password {
+                Some(password) => error.to_string().replace(password.expose(), "***"),
+                None => error.to_string(),
+            },
+        };
         if error.is_permanent() || error.is_client() {
             ChannelError::Permanent(format!("smtp: {said}"))
         } else {

@@ -181,6 +181,8 @@ pub struct ConfigError {
 }
 
 pub const TIMEOUT_MS_DEFAULT: u64 = 10_000;
-pub const TIMEOUT_MS_MAX: u64 = 60_000;
+/// Below the dispatcher's time for one try on the routes (40 s), so that an answer is
+/// never cut off mid-way (which would send the message again).
+pub const TIMEOUT_MS_MAX: u64 = 30_000;
 pub const TOLERANCE_S_DEFAULT: i64 = 300;
 pub const VALID_FOR_S_MAX_DEFAULT: i64 = 86_400;

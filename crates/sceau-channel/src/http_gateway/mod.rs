@@ -151,8 +151,14 @@ impl HttpGateway {
             Some(json) => callback::json_params(json),
             None => callback::form_params(&request.body),
         };
-        let mut params = callback::query_params(&request.url);
-        callback.check_signature(request, &body_params, &params)?;
+        let query = callback::query_params(&request.url);
+        callback.check_signature(request, &body_params, &query)?;
+        // Only what the signature covers is read: sceau's own signs the body alone, so a
+        // signed body replayed under another query string reports nothing of the query.
+        let mut params = match callback.signature {
+            SignatureKind::Sceau => Vec::new(),
+            SignatureKind::Twilio | SignatureKind::Vonage => query,
+        };
         params.extend(body_params);
         let (provider_id, outcome) = callback.fields.read(&params, json.as_ref())?;
         Ok(vec![DeliveryReport {

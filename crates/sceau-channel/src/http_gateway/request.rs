@@ -270,6 +270,9 @@ pub fn client(config: &HttpGatewayConfig) -> Result<reqwest::Client, String> {
         .timeout(timeout)
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
+        // No proxy from the environment: the credentials and the text go to the provider
+        // named, nowhere else.
+        .no_proxy()
         .https_only(false);
     if let Some(path) = &config.ca_file {
         let pem = std::fs::read(path)

@@ -91,22 +91,32 @@ pub(crate) fn submit_outcome(shared: &Shared, answer: &Command) -> Result<String
     }
 }
 
-/// A `deliver_sm`: a receipt goes to the route's report sink (waiting for room there
-/// before the SMSC hears it was taken); anything else (a message from a phone) is not
-/// ours to read.
-pub(crate) async fn receive(shared: &Shared, deliver: &DeliverSm) {
+/// A `deliver_sm`: a receipt goes to the route's report sink; anything else (a message
+/// from a phone) is not ours to read. False when the sink is full: the receipt was not
+/// taken, and the SMSC is to send it again later.
+pub(crate) fn receive(shared: &Shared, deliver: &DeliverSm) -> bool {
     let route = shared.name.as_str();
     if u8::from(deliver.esm_class) & ESM_CLASS_TYPE != ESM_CLASS_RECEIPT {
         tracing::debug!(route, "a deliver_sm that is not a receipt, ignored");
-        return;
+        return true;
     }
-    match report_of(route, deliver) {
-        Some(report) => {
-            if shared.reports.send(report).await.is_err() {
-                tracing::warn!(route, "a delivery receipt with nobody to record it");
-            }
+    let Some(report) = report_of(route, deliver) else {
+        tracing::warn!(route, "a delivery receipt without a message id, ignored");
+        return true;
+    };
+    match shared.reports.try_send(report) {
+        Ok(()) => true,
+        Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+            tracing::warn!(
+                route,
+                "too many delivery receipts waiting; the SMSC will resend"
+            );
+            false
         }
-        None => tracing::warn!(route, "a delivery receipt without a message id, ignored"),
+        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+            tracing::warn!(route, "a delivery receipt with nobody to record it");
+            true
+        }
     }
 }
 

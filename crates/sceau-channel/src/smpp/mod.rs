@@ -138,12 +138,26 @@ impl SmppRoute {
         deadline: Instant,
     ) -> Result<String, ChannelError> {
         let shared = &self.shared;
+        // A route without a bind, or whose window stays full, says so within one answer's
+        // time, so that the message moves to the next route instead of waiting here for
+        // the end of its secret.
+        let patience = deadline.min(Instant::now() + shared.config.pdu_timeout());
+        let gave_up = |what: &str| {
+            if Instant::now() >= deadline {
+                ChannelError::Expired
+            } else {
+                ChannelError::Transient(what.into())
+            }
+        };
         let _slot = shared
             .window
-            .slot(deadline)
+            .slot(patience)
             .await
-            .ok_or(ChannelError::Expired)?;
-        let submitter = self.bound(deadline).await.ok_or(ChannelError::Expired)?;
+            .ok_or_else(|| gave_up("the window stayed full"))?;
+        let submitter = self
+            .bound(patience)
+            .await
+            .ok_or_else(|| gave_up("no bind to the SMSC"))?;
         if !shared.pace.turn(deadline).await {
             return Err(ChannelError::Expired);
         }

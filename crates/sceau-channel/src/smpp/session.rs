@@ -11,7 +11,7 @@ use crate::{ChannelError, ReportSink};
 use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, DeliverSmResp, SubmitSm};
 use rusmpp::types::COctetString;
 use rusmpp::values::{InterfaceVersion, Npi, Ton};
-use rusmpp::{Command, CommandId, Pdu};
+use rusmpp::{Command, CommandId, CommandStatus, Pdu};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -301,6 +301,11 @@ impl<'a> Session<'a> {
     }
 
     async fn submit(&mut self, link: &mut Link, submit: Submit) -> Result<(), LinkError> {
+        // Whoever queued it gave up waiting (the dispatcher's time ran out): writing it now
+        // would send a message the dispatcher will send again.
+        if submit.reply.is_closed() {
+            return Ok(());
+        }
         // The window's slots keep this map within its size; checked all the same.
         if self.pending.len() >= usize::from(self.shared.config.window) {
             let full = ChannelError::Transient("the window is full".into());
@@ -325,14 +330,30 @@ impl<'a> Session<'a> {
             CommandId::GenericNack if self.pending.contains_key(&sequence) => self.settle(&command),
             CommandId::EnquireLinkResp | CommandId::GenericNack => self.enquiry_answered(sequence),
             CommandId::DeliverSm => {
-                if let Some(Pdu::DeliverSm(deliver)) = command.pdu() {
-                    delivery::receive(self.shared, deliver).await;
-                }
-                link.answer(sequence, DeliverSmResp::default()).await
+                let taken = match command.pdu() {
+                    Some(Pdu::DeliverSm(deliver)) => delivery::receive(self.shared, deliver),
+                    _ => true,
+                };
+                // Nowhere to put a receipt now: the SMSC is told to try again later
+                // (ESME_RX_T_APPN), and this session never waits on the recorder.
+                let status = match taken {
+                    true => CommandStatus::EsmeRok,
+                    false => CommandStatus::EsmeRxTAppn,
+                };
+                let answer = Command::new(status, sequence, DeliverSmResp::default());
+                link.write(&answer).await
             }
             CommandId::Unbind => {
                 link.answer(sequence, Pdu::UnbindResp).await?;
                 Err(LinkError::Unbound)
+            }
+            // An SMSC may notify (alert_notification: no answer is due).
+            CommandId::AlertNotification => Ok(()),
+            // A request this client does not serve (data_sm, say) is refused the way SMPP
+            // says, not by dropping a bind the SMSC would send it on again.
+            other if other.is_operation() => {
+                let nack = Command::new(CommandStatus::EsmeRinvcmdid, sequence, Pdu::GenericNack);
+                link.write(&nack).await
             }
             other => Err(LinkError::Protocol(format!("unexpected {other:?}"))),
         }
