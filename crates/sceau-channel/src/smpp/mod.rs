@@ -11,7 +11,8 @@
 //!   dropped and bound again.
 //! - **Sending** ([`SmppRoute::send`]): the text is encoded (GSM 03.38 or UCS-2, cut into
 //!   concatenated parts), then each part in order waits for a slot in the window (at most
-//!   `window` `submit_sm` unanswered), a bound session and its turn in the rate limit,
+//!   `window` `submit_sm` unanswered), a bound session (at most `pdu_timeout_s`: with no
+//!   bind the message is `Transient`, for the next route) and its turn in the rate limit,
 //!   never past the message's expiry ([`ChannelError::Expired`], nothing more sent). Each
 //!   `submit_sm` carries a relative `validity_period` equal to what is left of the
 //!   secret's life and asks for a receipt. The message is accepted when every part is;
@@ -143,7 +144,16 @@ impl SmppRoute {
             .slot(deadline)
             .await
             .ok_or(ChannelError::Expired)?;
-        let submitter = self.bound(deadline).await.ok_or(ChannelError::Expired)?;
+        // No bind within a PDU's time (the SMSC is down, or refuses us): the next route
+        // may take the message rather than hold it here until its secret expires.
+        let bind_deadline = deadline.min(Instant::now() + shared.config.pdu_timeout());
+        let Some(submitter) = self.bound(bind_deadline).await else {
+            return Err(if bind_deadline < deadline {
+                ChannelError::Transient("no bind to the SMSC".into())
+            } else {
+                ChannelError::Expired
+            });
+        };
         if !shared.pace.turn(deadline).await {
             return Err(ChannelError::Expired);
         }
