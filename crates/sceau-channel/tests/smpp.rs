@@ -353,7 +353,8 @@ async fn a_message_whose_life_ends_while_the_smsc_is_down_expires_unsent() {
     let Some(smsc) = Smsc::start(SYSTEM_ID, PASSWORD).await else {
         return;
     };
-    let started = start(&smsc, "").await;
+    // Waiting for a bind longer than the message lives: it expires while it waits.
+    let started = start(&smsc, "pdu_timeout_s = 30\n").await;
     smsc.control(json!({"command": "down", "refuse": "connections"}))
         .await;
     smsc.control(json!({"command": "close_all"})).await;
@@ -380,6 +381,29 @@ async fn a_message_whose_life_ends_while_the_smsc_is_down_expires_unsent() {
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["text"], json!("later"));
     assert_eq!(smsc.stats().await["submits"], json!(1));
+}
+
+#[tokio::test]
+async fn without_a_bind_a_message_is_left_to_the_next_route() {
+    let Some(smsc) = Smsc::start(SYSTEM_ID, PASSWORD).await else {
+        return;
+    };
+    let started = start(&smsc, "").await;
+    smsc.control(json!({"command": "down", "refuse": "connections"}))
+        .await;
+    smsc.control(json!({"command": "close_all"})).await;
+    let route = &started.route;
+    until("the route unbound", || !route.status().bound).await;
+    let to = phone();
+    // It lives five minutes, but the route gives up on a bind after pdu_timeout_s.
+    let sent = route.send(&text(1, &to, "for the next route")).await;
+    match sent {
+        Err(ChannelError::Transient(why)) => assert!(why.contains("no bind"), "{why}"),
+        other => panic!("expected a transient failure, got {other:?}"),
+    }
+    smsc.control(json!({"command": "up"})).await;
+    until("bound again", || route.status().bound).await;
+    assert_eq!(smsc.stats().await["submits"], json!(0));
 }
 
 #[tokio::test]

@@ -25,6 +25,13 @@ pub const HTTP_REFUSALS: &[(u16, &str)] = &[
     (413, "body_too_large"),
     (415, "unsupported_media_type"),
     (500, "internal"),
+    // What a gateway's status callback is answered (`POST /channel/{route}/status`).
+    (400, "callback_malformed"),
+    (403, "callback_bad_signature"),
+    (403, "callback_stale"),
+    (403, "callback_not_configured"),
+    (404, "unknown_route"),
+    (503, "busy"),
 ];
 
 #[derive(Debug, Clone)]

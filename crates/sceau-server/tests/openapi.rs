@@ -851,6 +851,30 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     ),
     ("get", "/login/unlock", &[]),
     (
+        "get",
+        "/admin/v1/messages",
+        &[
+            "invalid_query",
+            "unauthorized",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "post",
+        "/channel/{route}/status",
+        &[
+            "callback_malformed",
+            "callback_bad_signature",
+            "callback_stale",
+            "callback_not_configured",
+            "unknown_route",
+            "busy",
+            "body_too_large",
+            "unreadable_body",
+        ],
+    ),
+    (
         "post",
         "/login/unlock",
         &[

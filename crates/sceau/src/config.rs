@@ -674,4 +674,123 @@ mod tests {
             "postgres://u:***@h:5432/d"
         );
     }
+
+    /// Routes of the three kinds as an operator writes them, their secrets in files.
+    fn routes_file(directory: &Path) -> String {
+        let secret = |name: &str, value: &str| {
+            let path = directory.join(name);
+            std::fs::write(&path, format!("{value}\n")).unwrap();
+            format!("{{ file = {:?} }}", path.display().to_string())
+        };
+        format!(
+            r#"
+            [[sms_routes]]
+            name = "operator"
+            kind = "smpp"
+            [sms_routes.smpp]
+            host = "127.0.0.1"
+            port = 9
+            system_id = "sceau"
+            password = {smsc}
+            source_addr = "SCEAU"
+
+            [[sms_routes]]
+            name = "backup"
+            kind = "http"
+            [sms_routes.http]
+            url = "https://sms.example/send"
+            body = "json"
+            fields = {{ to = "{{to}}", text = "{{text}}" }}
+            auth = {{ kind = "bearer", secret = {token} }}
+
+            [[email_routes]]
+            name = "relay"
+            kind = "smtp"
+            [email_routes.smtp]
+            host = "smtp.bank.example"
+            username = "sceau"
+            password = {smtp}
+            from = {{ name = "Banque", address = "alerts@bank.example" }}
+            "#,
+            smsc = secret("smsc.password", "s3cr3t-1"),
+            token = secret("gateway.token", "s3cr3t-2-gateway"),
+            smtp = secret("smtp.password", "s3cr3t-3-smtp"),
+        )
+    }
+
+    #[tokio::test]
+    async fn routes_of_every_kind_are_read_named_and_opened_with_their_secrets() {
+        use sceau_channel::config::{EmailKind, SmsKind};
+        let directory = tempfile::tempdir().unwrap();
+        let text = routes_file(directory.path());
+        let config: Config = toml::from_str(&text).unwrap();
+        config.check().unwrap();
+        let sms: Vec<_> = config
+            .sms_routes
+            .iter()
+            .map(|route| (route.name.as_str(), route.kind))
+            .collect();
+        assert_eq!(
+            sms,
+            [("operator", SmsKind::Smpp), ("backup", SmsKind::Http)]
+        );
+        assert_eq!(config.email_routes[0].kind, EmailKind::Smtp);
+        assert!(!config.dev_phone_route());
+        let described = crate::describe_routes(&config).join("\n");
+        assert!(
+            described.contains("operator (SMPP to 127.0.0.1:9"),
+            "{described}"
+        );
+        assert!(
+            described.contains("backup (HTTP gateway at sms.example)"),
+            "{described}"
+        );
+        assert!(
+            described.contains("relay (SMTP to smtp.bank.example:587)"),
+            "{described}"
+        );
+        assert!(!described.contains("s3cr3t"), "{described}");
+        let channels = crate::open_channels(&config).unwrap();
+        let opened: Vec<_> = channels.routing.sms.iter().map(|r| r.name()).collect();
+        assert_eq!(opened, ["operator", "backup"]);
+        assert_eq!(channels.routing.email.iter().count(), 1);
+        drop(channels);
+
+        // Names: unique across both media, and fit for an address.
+        let renamed = |from: &str, to: &str| {
+            let config: Config = toml::from_str(&text.replacen(from, to, 1)).unwrap();
+            config.check().map_err(|error| format!("{error:#}"))
+        };
+        let twice = renamed("name = \"relay\"", "name = \"operator\"").unwrap_err();
+        assert!(
+            twice.contains("operator") && twice.contains("two routes"),
+            "{twice}"
+        );
+        for bad in [
+            "Operator",
+            "op erator",
+            "",
+            "a-name-longer-than-thirty-two-chars",
+        ] {
+            let refused = renamed("name = \"backup\"", &format!("name = {bad:?}"));
+            assert!(refused.is_err_and(|e| e.contains("lowercase")), "{bad:?}");
+        }
+
+        // A missing secret stops the start, naming the route and none of the secrets.
+        for (file, route) in [
+            ("smsc.password", "operator"),
+            ("gateway.token", "backup"),
+            ("smtp.password", "relay"),
+        ] {
+            let moved = directory.path().join("moved");
+            std::fs::rename(directory.path().join(file), &moved).unwrap();
+            let refused = match crate::open_channels(&config) {
+                Ok(_) => panic!("opened without {file}"),
+                Err(error) => format!("{error:#}"),
+            };
+            assert!(refused.contains(route), "{file}: {refused}");
+            assert!(!refused.contains("s3cr3t"), "{file}: {refused}");
+            std::fs::rename(&moved, directory.path().join(file)).unwrap();
+        }
+    }
 }

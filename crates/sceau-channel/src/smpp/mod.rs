@@ -11,7 +11,8 @@
 //!   dropped and bound again.
 //! - **Sending** ([`SmppRoute::send`]): the text is encoded (GSM 03.38 or UCS-2, cut into
 //!   concatenated parts), then each part in order waits for a slot in the window (at most
-//!   `window` `submit_sm` unanswered), a bound session and its turn in the rate limit,
+//!   `window` `submit_sm` unanswered), a bound session (at most `pdu_timeout_s`: with no
+//!   bind the message is `Transient`, for the next route) and its turn in the rate limit,
 //!   never past the message's expiry ([`ChannelError::Expired`], nothing more sent). Each
 //!   `submit_sm` carries a relative `validity_period` equal to what is left of the
 //!   secret's life and asks for a receipt. The message is accepted when every part is;

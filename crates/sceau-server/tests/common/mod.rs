@@ -41,7 +41,7 @@ pub struct Server {
     pub http: reqwest::Client,
     pub service: Service,
     pub clock: ManualClock,
-    /// The routes the server sends by (the development phone).
+    /// The routes the server sends by (the development phone, unless the test gave others).
     pub routing: Arc<sceau_server::dispatch::Routing>,
     running: Option<Running>,
     _directory: Option<tempfile::TempDir>,
@@ -295,21 +295,38 @@ impl Server {
         let directory = tempfile::tempdir().expect("temporary directory");
         let path = directory.path().join("sceau.db");
         let clock = ManualClock::starting_at(START_S);
-        let mut server = Server::start_on_configured(&path, clock, adjust, configure).await;
+        let channels = sceau_server::dispatch::Channels::dev_phone();
+        let mut server =
+            Server::start_on_configured(&path, clock, channels, adjust, configure).await;
+        server._directory = Some(directory);
+        server
+    }
+
+    /// A fresh server on a fresh database that sends by `channels` (routes the test
+    /// opened) and reads the time from `clock`.
+    pub async fn start_with_channels(
+        clock: ManualClock,
+        channels: sceau_server::dispatch::Channels,
+    ) -> Server {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("sceau.db");
+        let mut server = Server::start_on_configured(&path, clock, channels, |_| {}, |_| {}).await;
         server._directory = Some(directory);
         server
     }
 
     /// A server on `database` (created if absent), built as `sceau serve` builds it.
     pub async fn start_on(database: &Path, clock: ManualClock) -> Server {
-        Server::start_on_configured(database, clock, |_| {}, |_| {}).await
+        let channels = sceau_server::dispatch::Channels::dev_phone();
+        Server::start_on_configured(database, clock, channels, |_| {}, |_| {}).await
     }
 
-    /// [`Server::start_on`], with the settings `adjust` makes and the state changed by
-    /// `configure`.
+    /// [`Server::start_on`], sending by `channels`, with the settings `adjust` makes and
+    /// the state changed by `configure`.
     async fn start_on_configured(
         database: &Path,
         clock: ManualClock,
+        channels: sceau_server::dispatch::Channels,
         adjust: impl FnOnce(&mut Settings),
         configure: impl FnOnce(&mut AppState),
     ) -> Server {
@@ -359,7 +376,6 @@ impl Server {
             channel_callbacks: Default::default(),
         };
         configure(&mut state);
-        let channels = sceau_server::dispatch::Channels::dev_phone();
         let routing = channels.routing.clone();
         let running = sceau_server::start(state, channels, "127.0.0.1:0".parse().expect("address"))
             .await
