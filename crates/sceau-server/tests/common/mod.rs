@@ -278,6 +278,11 @@ impl Server {
         Server::start_fresh(|_| {}, |_| {}).await
     }
 
+    /// A fresh server on a fresh database whose messages leave by `channels`.
+    pub async fn start_with_channels(channels: sceau_server::dispatch::Channels) -> Server {
+        Server::start_fresh_with(|_| {}, |_| {}, Some(channels)).await
+    }
+
     /// A fresh server on a fresh database, its state changed by `configure` first.
     pub async fn start_with(configure: impl FnOnce(&mut AppState)) -> Server {
         Server::start_fresh(|_| {}, configure).await
@@ -292,17 +297,26 @@ impl Server {
         adjust: impl FnOnce(&mut Settings),
         configure: impl FnOnce(&mut AppState),
     ) -> Server {
+        Server::start_fresh_with(adjust, configure, None).await
+    }
+
+    async fn start_fresh_with(
+        adjust: impl FnOnce(&mut Settings),
+        configure: impl FnOnce(&mut AppState),
+        channels: Option<sceau_server::dispatch::Channels>,
+    ) -> Server {
         let directory = tempfile::tempdir().expect("temporary directory");
         let path = directory.path().join("sceau.db");
         let clock = ManualClock::starting_at(START_S);
-        let mut server = Server::start_on_configured(&path, clock, adjust, configure).await;
+        let mut server =
+            Server::start_on_configured(&path, clock, adjust, configure, channels).await;
         server._directory = Some(directory);
         server
     }
 
     /// A server on `database` (created if absent), built as `sceau serve` builds it.
     pub async fn start_on(database: &Path, clock: ManualClock) -> Server {
-        Server::start_on_configured(database, clock, |_| {}, |_| {}).await
+        Server::start_on_configured(database, clock, |_| {}, |_| {}, None).await
     }
 
     /// [`Server::start_on`], with the settings `adjust` makes and the state changed by
@@ -312,6 +326,7 @@ impl Server {
         clock: ManualClock,
         adjust: impl FnOnce(&mut Settings),
         configure: impl FnOnce(&mut AppState),
+        channels: Option<sceau_server::dispatch::Channels>,
     ) -> Server {
         let store = SqliteStore::open(database).expect("open the SQLite store");
         let mut settings = Settings {
@@ -359,7 +374,7 @@ impl Server {
             channel_callbacks: Default::default(),
         };
         configure(&mut state);
-        let channels = sceau_server::dispatch::Channels::dev_phone();
+        let channels = channels.unwrap_or_else(sceau_server::dispatch::Channels::dev_phone);
         let routing = channels.routing.clone();
         let running = sceau_server::start(state, channels, "127.0.0.1:0".parse().expect("address"))
             .await
