@@ -5,6 +5,7 @@ use crate::clock::{Clock, clock_time};
 use crate::error::{AppError, internal};
 use sceau_crypto::Keys;
 use sceau_domain::card::BinRange;
+use sceau_domain::email::{EmailAddress, EmailError};
 use sceau_domain::limits::{NUMBER_USES_MAX, NUMBER_VALIDITY_S_MAX};
 use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
 use sceau_domain::reach::MessageBudget;
@@ -115,9 +116,20 @@ pub struct ClientEnrolment {
     pub display_name: String,
     pub password: Zeroizing<String>,
     pub phone: String,
+    /// Optional: where e-mail notices go besides the phone.
+    pub email: Option<String>,
     pub currency: String,
     pub opening_balance: String,
     pub credit_limit: String,
+}
+
+/// An enrolment's optional e-mail address: absent, or one bare address.
+fn parse_email(text: Option<&str>) -> Result<Option<EmailAddress>, AppError> {
+    text.map(|text| {
+        text.parse()
+            .map_err(|e: EmailError| AppError::InvalidField(format!("email: {e}")))
+    })
+    .transpose()
 }
 
 pub fn parse_currency(text: &str) -> Result<Currency, AppError> {
@@ -177,6 +189,7 @@ impl Service {
             .phone
             .parse()
             .map_err(|e: sceau_domain::phone::PhoneError| AppError::InvalidPhone(e.to_string()))?;
+        let email = parse_email(enrolment.email.as_deref())?;
         let currency = parse_currency(&enrolment.currency)?;
         let opening_balance = parse_non_negative(&enrolment.opening_balance, currency)?;
         let credit_limit = parse_non_negative(&enrolment.credit_limit, currency)?;
@@ -196,6 +209,7 @@ impl Service {
                 display_name: enrolment.display_name,
                 password_hash,
                 phone,
+                email,
                 currency,
                 opening_balance: opening_balance.minor,
                 credit_limit: credit_limit.minor,
@@ -473,11 +487,18 @@ impl Service {
                 medium: Medium::Sms,
                 expires_at_s: notice_expiry(paused.until_s, now_s),
             };
-            self.store.enqueue_message(message, now_s).await
+            self.store.enqueue_message(message, now_s).await?;
+            if let Some(email) = &client.email {
+                let message = self.paused_email(&client, email, paused.until_s, now_s)?;
+                self.store.enqueue_message(message, now_s).await?;
+            }
+            Ok::<_, AppError>(())
         };
-        match told.await {
-            Ok(_) => {
-                self.outbox_ready.notify_one();
+        let told = told.await;
+        // What was queued goes out now, even if a later notice could not be.
+        self.outbox_ready.notify_one();
+        match told {
+            Ok(()) => {
                 tracing::info!(
                     client_id = paused.client_id,
                     "client paused after consecutive failures; told"
@@ -487,6 +508,36 @@ impl Service {
                 tracing::error!(client_id = paused.client_id, %error, "cannot tell a paused client")
             }
         }
+    }
+
+    /// The "your payments are paused" notice as an e-mail to `email`, sealed as the
+    /// dispatcher opens it (`dispatch::EmailBody`), expiring as the SMS notice does.
+    fn paused_email(
+        &self,
+        client: &ClientRecord,
+        email: &EmailAddress,
+        until_s: i64,
+        now_s: i64,
+    ) -> Result<NewMessage, AppError> {
+        let notice = sceau_channel::email::templates::PausedNotice {
+            client_name: &client.display_name,
+            issuer_name: &self.settings.issuer_name,
+            until_s,
+        };
+        let written = sceau_channel::email::templates::payments_paused(&notice)
+            .map_err(|error| internal(&error.to_string()))?;
+        let body = crate::dispatch::EmailBody {
+            subject: written.subject,
+            text: written.text,
+            html: Some(written.html),
+        };
+        let json = serde_json::to_string(&body).map_err(|error| internal(&error.to_string()))?;
+        Ok(NewMessage {
+            address: email.as_str().to_owned(),
+            sealed_body: self.keys.seal(&json, email.as_str()),
+            medium: Medium::Email,
+            expires_at_s: notice_expiry(until_s, now_s),
+        })
     }
 
     /// Finds a client by login or by phone number (E.164), for a merchant's checkout.

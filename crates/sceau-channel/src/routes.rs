@@ -90,6 +90,12 @@ impl<C: ?Sized> Route<C> {
         self.kind
     }
 
+    /// The channel behind the route, to use it alone (an operator's test), without the
+    /// failover and health of [`Routes::send`].
+    pub fn channel(&self) -> &Arc<C> {
+        &self.channel
+    }
+
     fn health(&self) -> Health {
         match self.health.lock() {
             Ok(health) => *health,

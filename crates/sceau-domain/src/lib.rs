@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod checkout;
 pub mod clearing;
 pub mod decline;
+pub mod email;
 pub mod ledger;
 pub mod limits;
 pub mod money;

@@ -1105,6 +1105,10 @@ async fn bad_input_is_refused_with_a_stable_code_and_changes_nothing() {
         (json!({"login": "ivan", "display_name": "New Client", "password": PASSWORD, "phone": "+33698989898", "currency": "EUR", "opening_balance": "-1"}), 422, "amount_not_positive"),
         (json!({"login": "ivan", "display_name": "New Client", "password": PASSWORD, "phone": "+33698989898", "currency": "XYZ"}), 422, "unknown_currency"),
         (json!({"login": "ivan", "display_name": "New Client", "password": PASSWORD, "phone": "+33698989898"}), 400, "invalid_field"),
+        (json!({"login": "ivan", "display_name": "New Client", "password": PASSWORD, "phone": "+33698989898", "currency": "EUR", "email": "Ivan <ivan@example.org>"}), 422, "invalid_field"),
+        (json!({"login": "ivan", "display_name": "New Client", "password": PASSWORD, "phone": "+33698989898", "currency": "EUR", "email": "ivan@example.org\r\nBcc: eve@example.org"}), 422, "invalid_field"),
+        (json!({"login": "ivan", "display_name": "New Client", "password": PASSWORD, "phone": "+33698989898", "currency": "EUR", "email": "ivan@example.org, eve@example.org"}), 422, "invalid_field"),
+        (json!({"login": "ivan", "display_name": "New Client", "password": PASSWORD, "phone": "+33698989898", "currency": "EUR", "email": format!("{}@example.org", "i".repeat(250))}), 422, "invalid_field"),
     ];
     for (body, status, code) in enrolment_cases {
         let reply = server

@@ -3,6 +3,7 @@
 use sceau_domain::bank::{Bic, Iban};
 use sceau_domain::clearing::ClearingError;
 use sceau_domain::decline::{Decline, Rejection};
+use sceau_domain::email::EmailAddress;
 use sceau_domain::ledger::{AccountKind, AuthorizationState};
 use sceau_domain::policy::{NumberState, UsagePolicy};
 use sceau_domain::reach::{MessageBudget, TooMany};
@@ -16,6 +17,8 @@ pub struct NewClient {
     pub display_name: String,
     pub password_hash: String,
     pub phone: PhoneNumber,
+    /// Where e-mail notices go besides the phone, if the client gave an address.
+    pub email: Option<EmailAddress>,
     pub currency: Currency,
     pub opening_balance: i64,
     pub credit_limit: i64,
@@ -32,6 +35,7 @@ pub struct ClientRecord {
     pub display_name: String,
     pub password_hash: String,
     pub phone: PhoneNumber,
+    pub email: Option<EmailAddress>,
     pub account_id: i64,
     pub currency: Currency,
     pub blocked: bool,

@@ -9,7 +9,7 @@ use sceau_domain::policy::{NumberState, UsagePolicy};
 
 macro_rules! client_columns {
     () => {
-        "c.id, c.login, c.display_name, c.password_hash, c.phone, c.account_id, a.currency, \
+        "c.id, c.login, c.display_name, c.password_hash, c.phone, c.email, c.account_id, a.currency, \
          c.blocked, c.paused_until, c.sign_in_locked_until, c.unlock_nonce, c.unlock_issued_at, \
          c.unlock_sends, c.unlock_sends_since"
     };
@@ -35,12 +35,17 @@ impl Decode for ClientRecord {
         let id = row.column("id")?;
         let phone: String = row.column("phone")?;
         let currency: String = row.column("currency")?;
+        let email: Option<String> = row.column("email")?;
         Ok(ClientRecord {
             id,
             login: row.column("login")?,
             display_name: row.column("display_name")?,
             password_hash: row.column("password_hash")?,
             phone: phone.parse().map_err(|_| corrupt("phone"))?,
+            email: email
+                .map(|email| email.parse())
+                .transpose()
+                .map_err(|_| corrupt("email"))?,
             account_id: row.column("account_id")?,
             currency: currency.parse().map_err(|_| corrupt("currency"))?,
             blocked: row.column("blocked")?,

@@ -27,6 +27,10 @@ pub enum AdminCommand {
         /// numbers and seals are sent.
         #[arg(long)]
         phone: String,
+        /// An e-mail address (optional), where notices such as "your payments are
+        /// paused" also go, e.g. alice@example.org: one bare address, no display name.
+        #[arg(long)]
+        email: Option<String>,
         /// ISO 4217 currency of the client's account.
         #[arg(long, default_value = "EUR")]
         currency: String,
@@ -113,6 +117,23 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Send a test message through the configured routes, directly (not through the
+    /// outbox): to a phone number on each SMS route in order, or to an e-mail address on
+    /// each e-mail route. Prints what each route answered (the provider's ids, or its
+    /// refusal); fails unless one route accepted the message. Reads the routes from the
+    /// configuration file (--config) as `sceau serve` does; needs no database.
+    ChannelTest {
+        /// A phone number in international form (E.164, e.g. +33612345678) or an e-mail
+        /// address (e.g. ops@bank.example).
+        #[arg(long)]
+        to: String,
+        /// Only this route (its `name` in the configuration).
+        #[arg(long)]
+        route: Option<String>,
+        /// Seconds each route may take to connect (an SMPP bind) and answer, 1 to 120.
+        #[arg(long, default_value_t = 10)]
+        wait_s: u64,
+    },
     /// Recompute the ledger's invariants and report any broken rule.
     LedgerCheck,
     /// List a client's certificates (serial, kind, validity, revocation).
@@ -186,6 +207,9 @@ fn read_password(mut input: impl BufRead) -> anyhow::Result<Zeroizing<String>> {
 }
 
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    if let AdminCommand::ChannelTest { to, route, wait_s } = &command {
+        return crate::channel_test::run(&config, to, route.as_deref(), *wait_s).await;
+    }
     let service = crate::open_service(&config, Arc::new(SystemClock)).await?;
     let store = &service.store;
     match command {
@@ -193,6 +217,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             login,
             name,
             phone,
+            email,
             currency,
             opening_balance,
             credit_limit,
@@ -204,6 +229,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     display_name: name,
                     password,
                     phone,
+                    email,
                     currency,
                     opening_balance,
                     credit_limit,
@@ -410,6 +436,8 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             write_bytes(&out, &der)?;
             say!("CRL written to {}", out.display());
         }
+        // Sent above, before the database is opened: it needs none.
+        AdminCommand::ChannelTest { .. } => bail!("channel-test needs no database"),
         AdminCommand::LedgerCheck => {
             let report = store.check_ledger().await?;
             for (currency, sum) in &report.currency_sums {

@@ -251,6 +251,7 @@ async fn prepare(config: &Config, connections: usize) -> anyhow::Result<Vec<Part
                 display_name: format!("Bench client {index}"),
                 password: Zeroizing::new(BENCH_PASSWORD.into()),
                 phone: phone.clone(),
+                email: None,
                 currency: "EUR".into(),
                 opening_balance: "1000000000.00".into(),
                 credit_limit: "0".into(),

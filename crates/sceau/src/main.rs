@@ -16,6 +16,7 @@ mod admin;
 mod bench;
 mod bench_log;
 mod bench_pki;
+mod channel_test;
 mod config;
 mod demo;
 mod loadgen;

@@ -24,6 +24,8 @@ pub struct NewClientBody {
     display_name: String,
     password: Zeroizing<String>,
     phone: String,
+    #[serde(default)]
+    email: Option<String>,
     currency: String,
     #[serde(default = "zero")]
     opening_balance: String,
@@ -41,6 +43,9 @@ pub struct ClientResponse {
     login: String,
     display_name: String,
     phone: String,
+    /// Masked as the phone is: its first character and its domain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
     currency: String,
     account_id: i64,
     blocked: bool,
@@ -52,6 +57,7 @@ fn client_response(client: &ClientRecord) -> ClientResponse {
         login: client.login.clone(),
         display_name: client.display_name.clone(),
         phone: client.phone.masked(),
+        email: client.email.as_ref().map(|email| email.masked()),
         currency: client.currency.code().to_owned(),
         account_id: client.account_id,
         blocked: client.blocked,
@@ -70,6 +76,7 @@ pub async fn create_client(
             display_name: body.display_name,
             password: body.password,
             phone: body.phone,
+            email: body.email,
             currency: body.currency,
             opening_balance: body.opening_balance,
             credit_limit: body.credit_limit,

@@ -60,8 +60,8 @@ async fn refuse_taken_identity(tx: &impl Tx, client: &NewClient) -> Result<(), F
 }
 
 static INSERT_CLIENT: Sql = Sql::new(
-    "INSERT INTO clients (login, display_name, password_hash, phone, account_id, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    "INSERT INTO clients (login, display_name, password_hash, phone, email, account_id, \
+     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
 );
 
 /// Inserts the client on its account and returns its id. A login or phone taken by a
@@ -73,6 +73,7 @@ async fn insert_client(tx: &impl Tx, client: &NewClient, account_id: i64) -> Res
         &client.display_name,
         &client.password_hash,
         client.phone.as_str(),
+        client.email.as_ref().map(|email| email.as_str()),
         account_id,
         client.now_s
     ];

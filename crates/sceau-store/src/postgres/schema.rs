@@ -474,6 +474,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX message_parts_provider ON message_parts (route, provider_id);
     "#,
+    // 17: a client may give an e-mail address (checked by `EmailAddress`), where notices
+    // go besides the phone.
+    r#"
+    ALTER TABLE clients ADD COLUMN email TEXT
+        CHECK (email IS NULL OR octet_length(email) BETWEEN 3 AND 254);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -138,6 +138,7 @@ pub(crate) fn new_client(
         display_name: format!("Client {n}"),
         password_hash: format!("$argon2id$hash-{n}"),
         phone: phone(n),
+        email: None,
         currency: currency(currency_code),
         opening_balance,
         credit_limit,

@@ -6,6 +6,7 @@
 use crate::fixtures::*;
 use sceau_domain::Currency;
 use sceau_domain::decline::Decline;
+use sceau_domain::email::EmailAddress;
 use sceau_domain::ledger::AccountKind;
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_domain::reach::MessageBudget;
@@ -84,6 +85,47 @@ async fn enrol_clients_with_an_opening_balance() {
         assert_eq!(listed, vec![alice.id, broke.id]);
         assert_eq!(f.store.clients(1).await.unwrap().len(), 1);
         f.assert_sound().await;
+    })
+    .await;
+}
+
+/// A client's e-mail address is kept as given and read back by every lookup; a client
+/// without one reads back `None`.
+#[tokio::test]
+async fn a_client_may_have_an_email_address() {
+    each_backend(async |f: &Fixture| {
+        let n = f.next();
+        let address: EmailAddress = "zoé.martin+sceau@exemple.fr".parse().unwrap();
+        let alice = f
+            .store
+            .enroll_client(NewClient {
+                email: Some(address.clone()),
+                ..new_client(n, "EUR", 0, 0)
+            })
+            .await
+            .unwrap();
+        assert_eq!(alice.email.as_ref(), Some(&address));
+        let by_id = f.store.client(alice.id).await.unwrap().unwrap();
+        let by_login = f
+            .store
+            .client_by_login(&alice.login)
+            .await
+            .unwrap()
+            .unwrap();
+        let by_phone = f
+            .store
+            .client_by_phone(&alice.phone)
+            .await
+            .unwrap()
+            .unwrap();
+        for read in [by_id, by_login, by_phone] {
+            assert_eq!(read.email.as_ref(), Some(&address), "{}", f.name);
+        }
+        let bob = f.client(0, 0).await;
+        assert_eq!(bob.email, None);
+        let listed = f.store.clients(LIST_LIMIT).await.unwrap();
+        let emails: Vec<_> = listed.iter().map(|client| client.email.clone()).collect();
+        assert_eq!(emails, vec![Some(address), None]);
     })
     .await;
 }

@@ -441,6 +441,7 @@ impl World {
                 display_name: format!("Client {n}"),
                 password_hash: format!("$argon2id$hash-{n}"),
                 phone,
+                email: None,
                 currency: currency(euro),
                 opening_balance: opening,
                 credit_limit,
