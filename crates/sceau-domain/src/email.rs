@@ -86,6 +86,7 @@ impl fmt::Debug for EmailAddress {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
