@@ -67,23 +67,6 @@ pub async fn run(
     let mut config = config.clone();
     config.sms_routes = vec![route_config(directory, smsc.smpp_port)?];
     let service = crate::open_service_without_pki(&config, Arc::new(SystemClock)).await?;
-    let channels = crate::open_channels(&config)?;
-    let background = sceau_server::dispatch::spawn_background(service.clone(), channels);
-    let measured = measure(&service, &smsc, options, ceiling).await;
-    background.abort();
-    measured
-}
-
-async fn measure(
-    service: &Service,
-    smsc: &Smsc,
-    options: &ChannelOptions,
-    ceiling: f64,
-) -> anyhow::Result<()> {
-    smsc.wait("the route's bind", |stats| {
-        stats["binds"].as_u64() >= Some(1)
-    })
-    .await?;
     say!(
         "second channel: SMPP, one transceiver bind, window {WINDOW}, pace {RATE_PER_S}/s, \
          receipts requested; the simulator answers {ceiling:.0} submit_sm/s on one bind \
@@ -91,17 +74,14 @@ async fn measure(
     );
     let (mut submitted, mut delivered) = (Vec::new(), Vec::new());
     for run in 0..options.runs {
-        let (s, d) = throughput_run(service, smsc, run, options.messages).await?;
+        let (s, d) = throughput_run(&service, &smsc, &config, run, options.messages).await?;
         submitted.push(s);
         delivered.push(d);
     }
-    let (mut p50, mut p99, mut max) = (Vec::new(), Vec::new(), Vec::new());
-    for run in 0..options.runs {
-        let latencies = latency_run(service, smsc, run, options).await?;
-        p50.push(quantile(&latencies, 0.50));
-        p99.push(quantile(&latencies, 0.99));
-        max.push(quantile(&latencies, 1.0));
-    }
+    let background = start_background(&service, &smsc, &config).await?;
+    let latencies = latency_runs(&service, &smsc, options).await;
+    background.abort();
+    let (mut p50, mut p99, mut max) = latencies?;
     say!(
         "\nresult (median of {} runs)\n  submitted              {:>9.0} SMS/s (window {WINDOW}; simulator's ceiling {ceiling:.0}/s)\n  delivered (receipts)   {:>9.0} SMS/s\n  commit -> submit_sm    p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms at {}/s",
         options.runs,
@@ -113,6 +93,39 @@ async fn measure(
         options.rate_per_s,
     );
     Ok(())
+}
+
+/// The server's background work on the configured route, as `serve` starts it, once
+/// the route is bound (the simulator reset just before: its first bind since).
+async fn start_background(
+    service: &Service,
+    smsc: &Smsc,
+    config: &Config,
+) -> anyhow::Result<sceau_server::dispatch::Background> {
+    let channels = crate::open_channels(config)?;
+    let background = sceau_server::dispatch::spawn_background(service.clone(), channels);
+    smsc.wait("the route's bind", |stats| {
+        stats["binds_total"].as_u64() >= Some(1)
+    })
+    .await?;
+    Ok(background)
+}
+
+type Quantiles = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+async fn latency_runs(
+    service: &Service,
+    smsc: &Smsc,
+    options: &ChannelOptions,
+) -> anyhow::Result<Quantiles> {
+    let (mut p50, mut p99, mut max) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..options.runs {
+        let latencies = latency_run(service, smsc, run, options).await?;
+        p50.push(quantile(&latencies, 0.50));
+        p99.push(quantile(&latencies, 0.99));
+        max.push(quantile(&latencies, 1.0));
+    }
+    Ok((p50, p99, max))
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -188,11 +201,13 @@ async fn progress(service: &Service, since_s: i64) -> anyhow::Result<(u64, u64)>
     ))
 }
 
-/// One throughput run: `messages` queued at once; the rates at which they were
-/// submitted and delivered (from the first enqueue).
+/// One throughput run: `messages` queued while no dispatcher runs, then the server's
+/// background work started, and the dispatcher woken; the rates at which they were
+/// submitted and delivered (from the wake-up).
 async fn throughput_run(
     service: &Service,
     smsc: &Smsc,
+    config: &Config,
     run: usize,
     messages: usize,
 ) -> anyhow::Result<(f64, f64)> {
@@ -200,7 +215,7 @@ async fn throughput_run(
         .await?;
     let since_s = service.now_s();
     let (submitted_before, delivered_before) = progress(service, since_s).await?;
-    let started = Instant::now();
+    let queueing = Instant::now();
     let writers: Vec<_> = (0..WRITERS)
         .map(|writer| {
             let service = service.clone();
@@ -217,7 +232,43 @@ async fn throughput_run(
     for writer in writers {
         writer.await??;
     }
-    let queued_s = started.elapsed().as_secs_f64();
+    let queued_s = queueing.elapsed().as_secs_f64();
+    let background = start_background(service, smsc, config).await?;
+    let started = Instant::now();
+    service.outbox_ready.notify_one();
+    let drained = drain(
+        service,
+        since_s,
+        started,
+        messages,
+        (submitted_before, delivered_before),
+    )
+    .await;
+    background.abort();
+    let (submitted_s, delivered_s) = drained?;
+    let target = messages as u64;
+    let stats = smsc.get("/stats").await?;
+    let (submit_rate, deliver_rate) = (target as f64 / submitted_s, target as f64 / delivered_s);
+    say!(
+        "  run {}: {messages} queued in {queued_s:.2} s (no dispatcher running); from the \
+         wake-up, all submitted at {submitted_s:.2} s = {submit_rate:.0} SMS/s, all \
+         delivered at {delivered_s:.2} s = {deliver_rate:.0} SMS/s (simulator: {} accepted, \
+         outstanding at most {})",
+        run + 1,
+        stats["accepted"],
+        stats["outstanding_max"],
+    );
+    Ok((submit_rate, deliver_rate))
+}
+
+/// Seconds from `started` until the `messages` are all submitted, and all delivered.
+async fn drain(
+    service: &Service,
+    since_s: i64,
+    started: Instant,
+    messages: usize,
+    (submitted_before, delivered_before): (u64, u64),
+) -> anyhow::Result<(f64, f64)> {
     let target = messages as u64;
     let (mut submitted_s, deadline) = (None, Instant::now() + WAIT_MAX);
     let delivered_s = loop {
@@ -233,18 +284,7 @@ async fn throughput_run(
         }
         tokio::time::sleep(POLL_PAUSE).await;
     };
-    let submitted_s = submitted_s.unwrap_or(delivered_s);
-    let stats = smsc.get("/stats").await?;
-    let (submit_rate, deliver_rate) = (target as f64 / submitted_s, target as f64 / delivered_s);
-    say!(
-        "  run {}: {messages} queued in {queued_s:.2} s; all submitted at {submitted_s:.2} s \
-         = {submit_rate:.0} SMS/s, all delivered at {delivered_s:.2} s = {deliver_rate:.0} SMS/s \
-         (simulator: {} accepted, outstanding at most {})",
-        run + 1,
-        stats["accepted"],
-        stats["outstanding_max"],
-    );
-    Ok((submit_rate, deliver_rate))
+    Ok((submitted_s.unwrap_or(delivered_s), delivered_s))
 }
 
 /// One latency run: an open loop at the rate; the sorted milliseconds from each
