@@ -36,6 +36,8 @@ const RETRY_MAX_S: i64 = 60;
 /// is tried again for this long, at most this many waiting at once.
 const REPORT_WAIT: Duration = Duration::from_secs(600);
 const REPORTS_WAITING_MAX: usize = 10_000;
+/// Reports the recorder takes from its queue and records at once, at most.
+const REPORTS_AT_ONCE: usize = 256;
 
 /// How many reports may wait for the recorder; a gateway's callback past it is asked to
 /// call again later.
@@ -377,9 +379,21 @@ async fn record_reports_forever(service: Service, mut reports: mpsc::Receiver<De
     loop {
         tokio::select! {
             report = reports.recv() => {
-                let Some(report) = report else { return };
-                if !record(&service, &report).await {
-                    park(&waiting, report);
+                let Some(first) = report else { return };
+                // What else is already queued is recorded at once: the store commits
+                // concurrent writes together, where one report after the other would
+                // cost a commit each.
+                let mut batch = vec![first];
+                while batch.len() < REPORTS_AT_ONCE {
+                    let Ok(report) = reports.try_recv() else { break };
+                    batch.push(report);
+                }
+                let recorded =
+                    futures_util::future::join_all(batch.iter().map(|r| record(&service, r))).await;
+                for (report, recorded) in batch.into_iter().zip(recorded) {
+                    if !recorded {
+                        park(&waiting, report);
+                    }
                 }
             }
             _ = every.tick() => {
