@@ -161,7 +161,14 @@ async fn dispatch_forever(service: Service, routing: Arc<Routing>) {
                 drop(permit);
             });
         }
-        if idle || in_flight.available_permits() == 0 {
+        if in_flight.available_permits() == 0 {
+            // Every send is taken: claim again as soon as a batch's worth of them ended
+            // (no commit wakes the dispatcher then, and the outbox may be full).
+            let Ok(ended) = in_flight.acquire_many(OUTBOX_BATCH_MAX).await else {
+                return;
+            };
+            drop(ended);
+        } else if idle {
             let _ = tokio::time::timeout(OUTBOX_IDLE_WAIT, service.outbox_ready.notified()).await;
         }
     }
