@@ -40,6 +40,8 @@ const REPORT_WAIT: Duration = Duration::from_secs(OUTBOX_CLAIM_S as u64 + 30);
 const REPORTS_WAITING_MAX: usize = 10_000;
 const REPORTS_RETRIED_PER_TICK: usize = 200;
 const REPORT_EXACT_FIRST: Duration = Duration::from_secs(10);
+/// Reports the recorder takes from its queue and records at once, at most.
+const REPORTS_AT_ONCE: usize = 256;
 
 /// How many reports may wait for the recorder; a gateway's callback past it is asked to
 /// call again later.
@@ -163,7 +165,14 @@ async fn dispatch_forever(service: Service, routing: Arc<Routing>) {
                 drop(permit);
             });
         }
-        if idle || in_flight.available_permits() == 0 {
+        if in_flight.available_permits() == 0 {
+            // Every send is taken: claim again as soon as a batch's worth of them ended
+            // (no commit wakes the dispatcher then, and the outbox may be full).
+            let Ok(ended) = in_flight.acquire_many(OUTBOX_BATCH_MAX).await else {
+                return;
+            };
+            drop(ended);
+        } else if idle {
             let _ = tokio::time::timeout(OUTBOX_IDLE_WAIT, service.outbox_ready.notified()).await;
         }
     }
@@ -392,9 +401,23 @@ async fn record_reports_forever(service: Service, mut reports: mpsc::Receiver<De
     loop {
         tokio::select! {
             report = reports.recv() => {
-                let Some(report) = report else { return };
-                if !record(&service, &report, true).await {
-                    park(&mut waiting, report);
+                let Some(first) = report else { return };
+                // What else is already queued is recorded at once: the store commits
+                // concurrent writes together, where one report after the other would
+                // cost a commit each.
+                let mut batch = vec![first];
+                while batch.len() < REPORTS_AT_ONCE {
+                    let Ok(report) = reports.try_recv() else { break };
+                    batch.push(report);
+                }
+                let recorded = futures_util::future::join_all(
+                    batch.iter().map(|report| record(&service, report, true)),
+                )
+                .await;
+                for (report, recorded) in batch.into_iter().zip(recorded) {
+                    if !recorded {
+                        park(&mut waiting, report);
+                    }
                 }
             }
             _ = every.tick() => retry_parked(&service, &mut waiting).await,

@@ -78,6 +78,11 @@ enum Scenario {
     /// Transparency log appends: entries queued by concurrent writers and integrated in
     /// batches, durably, in-process against the store (no server; see --log-entries).
     Log,
+    /// The second channel: messages from the outbox to the SMSC simulator over SMPP
+    /// (one bind, window 10), with their receipts; throughput, then the latency from
+    /// commit to submit_sm in open loop. In-process (needs node and the simulator's npm
+    /// package: npm ci --prefix tests/smsc).
+    Channel,
 }
 
 impl Scenario {
@@ -134,6 +139,17 @@ pub struct BenchArgs {
     /// database and drops it at the end. Default: a fresh SQLite file.
     #[arg(long, value_name = "POSTGRES_URL")]
     database_url: Option<String>,
+    /// Messages queued at once in each throughput run of the channel scenario.
+    #[arg(long, default_value_t = 20_000)]
+    channel_messages: usize,
+    /// Seconds of each open-loop run of the channel scenario (at --open-loop-rate,
+    /// default 100 messages per second).
+    #[arg(long, default_value_t = 20)]
+    channel_seconds: u64,
+    /// The SMSC simulator's script (tests/smsc/smsc.js) for the channel scenario, when not
+    /// run from the repository (or set SCEAU_SMSC_SCRIPT).
+    #[arg(long, value_name = "PATH")]
+    smsc_script: Option<std::path::PathBuf>,
     /// Server instances sharing the database (PostgreSQL only); the connections are
     /// spread over them evenly.
     #[arg(long, default_value_t = 1)]
@@ -317,6 +333,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.scenario == Scenario::Log {
         return crate::bench_log::run(&config, args.log_entries, args.runs).await;
     }
+    if args.scenario == Scenario::Channel {
+        let options = crate::bench_channel::ChannelOptions {
+            messages: args.channel_messages,
+            rate_per_s: args.open_loop_rate.unwrap_or(100),
+            seconds: args.channel_seconds,
+            runs: args.runs,
+            smsc_script: args.smsc_script.clone(),
+        };
+        return crate::bench_channel::run(&config, directory.path(), &options).await;
+    }
     say!(
         "preparing {} merchants, clients and numbers in {}",
         args.connections,
@@ -343,6 +369,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 fn check_args(args: &BenchArgs) -> anyhow::Result<()> {
     if args.connections == 0 || args.runs == 0 || args.duration_s == 0 || args.instances == 0 {
         bail!("connections, runs, duration and instances must be at least 1");
+    }
+    if args.channel_messages == 0 || args.channel_seconds == 0 || args.open_loop_rate == Some(0) {
+        bail!("--channel-messages, --channel-seconds and --open-loop-rate must be at least 1");
     }
     if args.scenario.seal() && args.seal_checkouts < args.connections {
         bail!("--seal-checkouts must be at least --connections");

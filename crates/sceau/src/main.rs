@@ -14,6 +14,7 @@ macro_rules! say {
 
 mod admin;
 mod bench;
+mod bench_channel;
 mod bench_log;
 mod bench_pki;
 mod channel_test;
