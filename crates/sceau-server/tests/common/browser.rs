@@ -119,7 +119,23 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver on a port of its choosing. Asked for port 0, chromedriver picks
+    /// a port for IPv6 and then binds the same number on IPv4, where another program of
+    /// this machine may hold it ("listen on IPv4 failed with error ERR_ADDRESS_IN_USE"):
+    /// it stops, and is started again, at most a few times.
     async fn start(binaries: &Binaries, directory: &Path) -> Driver {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Driver::try_start(binaries, directory).await {
+                Ok(driver) => return driver,
+                Err(why) if tries < 4 && why.contains("ERR_ADDRESS_IN_USE") => continue,
+                Err(why) => panic!("{why}"),
+            }
+        }
+    }
+
+    async fn try_start(binaries: &Binaries, directory: &Path) -> Result<Driver, String> {
         let log = directory.join("chromedriver.log");
         let mut process = Command::new(&binaries.chromedriver)
             .arg("--port=0")
@@ -161,18 +177,20 @@ impl Driver {
         let waited = tokio::time::timeout(Duration::from_secs(WAIT_S_MAX), port_receiver).await;
         driver.port = match waited {
             Ok(Ok(port)) => port,
-            Ok(Err(_)) => panic!(
-                "chromedriver stopped before it listened ({:?})\n{}",
-                driver.process.try_wait(),
-                driver.log_tail()
-            ),
+            Ok(Err(_)) => {
+                return Err(format!(
+                    "chromedriver stopped before it listened ({:?})\n{}",
+                    driver.process.try_wait(),
+                    driver.log_tail()
+                ));
+            }
             Err(_) => panic!(
                 "chromedriver did not listen within {WAIT_S_MAX} s\n{}",
                 driver.log_tail()
             ),
         };
         driver.wait_until_ready().await;
-        driver
+        Ok(driver)
     }
 
     fn url(&self) -> String {
