@@ -197,6 +197,15 @@ pub fn encode(text: &str, reference: u8) -> Result<Encoded, SmsTextError> {
     Ok(Encoded { coding, parts })
 }
 
+/// The coding a text goes in: GSM 03.38 when every character is in it or its extension
+/// table, UCS-2 otherwise (what [`encode`] decides, for routes that only name it).
+pub fn coding_of(text: &str) -> Coding {
+    match gsm(text) {
+        Some(_) => Coding::Gsm7,
+        None => Coding::Ucs2,
+    }
+}
+
 /// The text's septets, one per octet, if every character is in GSM 03.38.
 fn gsm(text: &str) -> Option<Vec<u8>> {
     let mut septets = Vec::with_capacity(text.len());

@@ -320,11 +320,9 @@ fn xml_escape(text: &str) -> String {
 /// Vonage's `type`: "text" when every character is in the GSM 03.38 alphabet (or its
 /// extension table), "unicode" otherwise.
 pub fn sms_type(text: &str) -> &'static str {
-    const GSM: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà\u{c}^{}\\[~]|€";
-    if text.chars().all(|c| GSM.contains(c)) {
-        "text"
-    } else {
-        "unicode"
+    match crate::sms_text::coding_of(text) {
+        crate::sms_text::Coding::Gsm7 => "text",
+        crate::sms_text::Coding::Ucs2 => "unicode",
     }
 }
 
