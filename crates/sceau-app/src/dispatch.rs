@@ -6,7 +6,7 @@
 use crate::Service;
 use sceau_channel::email::{EmailChannel, OutgoingEmail};
 use sceau_channel::http_gateway::HttpGateway;
-use sceau_channel::routes::{Outcome, Routes};
+use sceau_channel::routes::{Outcome, Route, Routes};
 use sceau_channel::{DeliveryReport, DevPhone, OutgoingText, ReportOutcome, ReportSink, receipt};
 use sceau_store::{Medium, MessageDelivery, PartOutcome, StoredMessage};
 use std::collections::HashMap;
@@ -219,7 +219,8 @@ async fn send_one(
         MessageDelivery::Expired { now_s }
     } else {
         let attempt = match message.medium {
-            Medium::Sms => try_sms(service, &routing.sms, &message, now_s),
+            Medium::Sms => try_sms(service, &routing.sms, &message, now_s, false),
+            Medium::Voice => try_sms(service, &routing.sms, &message, now_s, true),
             Medium::Email => Box::pin(try_email(service, &routing.email, &message, now_s)),
         };
         let outcome = match tokio::time::timeout(SEND_TIMEOUT, attempt).await {
@@ -266,11 +267,14 @@ fn cannot_open() -> Outcome {
     }
 }
 
+/// A text to the phone, on the SMS routes in order, or (`by_call`: the client chose
+/// calls) on the routes that place calls first.
 fn try_sms<'a>(
     service: &'a Service,
     routes: &'a Routes,
     message: &'a StoredMessage,
     now_s: i64,
+    by_call: bool,
 ) -> Attempt<'a> {
     Box::pin(async move {
         let (Ok(to), Ok(text)) = (
@@ -285,7 +289,8 @@ fn try_sms<'a>(
             text: &text,
             expires_at_s: message.expires_at_s,
         };
-        routes.send(&outgoing, now_s).await
+        let calls = |route: &Route| by_call && route.channel().places_calls();
+        routes.send_preferring(&outgoing, now_s, calls).await
     })
 }
 

@@ -88,6 +88,8 @@ pub enum AppError {
         tries_left: u32,
     },
     IssuerBankMissing,
+    /// A client asked to be called, and no route places calls.
+    CallsUnavailable,
     NothingToClear(String),
     CheckoutNotPaid,
     EvidencePending,
@@ -156,6 +158,7 @@ impl AppError {
             SealExpired => "seal_expired",
             WrongSeal { .. } => "wrong_seal",
             IssuerBankMissing => "issuer_bank_missing",
+            CallsUnavailable => "calls_unavailable",
             NothingToClear(_) => "nothing_to_clear",
             CheckoutNotPaid => "checkout_not_paid",
             EvidencePending => "evidence_pending",
@@ -235,6 +238,7 @@ impl AppError {
             IssuerBankMissing => {
                 "set issuer_iban and issuer_bic in the configuration to close clearing batches"
             }
+            CallsUnavailable => "this service does not place calls: your phone is sent SMS",
             CheckoutNotPaid => "only a paid checkout has a receipt",
             EvidencePending => "the log has not included this payment yet; ask again in a moment",
             TooManyClients => {
@@ -404,6 +408,7 @@ pub fn every_refusal() -> Vec<AppError> {
         SealExpired,
         WrongSeal { tries_left: 1 },
         IssuerBankMissing,
+        CallsUnavailable,
         NothingToClear(text()),
         CheckoutNotPaid,
         EvidencePending,
@@ -468,6 +473,7 @@ pub fn every_refusal() -> Vec<AppError> {
             | SealExpired
             | WrongSeal { .. }
             | IssuerBankMissing
+            | CallsUnavailable
             | NothingToClear(_)
             | CheckoutNotPaid
             | EvidencePending

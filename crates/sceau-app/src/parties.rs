@@ -52,6 +52,20 @@ impl Service {
             .ok_or(AppError::NotFound)
     }
 
+    /// The client's choice of how their phone is sent seals and numbers: by a call that
+    /// reads them out (only where a route places calls), or by SMS. What was queued
+    /// before goes as it was queued.
+    pub async fn choose_calls(&self, client: &ClientRecord, by_call: bool) -> Result<(), AppError> {
+        if by_call && !self.settings.calls_offered {
+            return Err(AppError::CallsUnavailable);
+        }
+        if !self.store.set_client_by_call(client.id, by_call).await? {
+            return Err(AppError::NotFound);
+        }
+        tracing::info!(client_id = client.id, by_call, "client's choice of calls changed");
+        Ok(())
+    }
+
     /// The merchant whose API key has this hash (`sceau_crypto::token_hash`), if any.
     pub async fn merchant_by_key_hash(
         &self,

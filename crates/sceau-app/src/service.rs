@@ -55,6 +55,8 @@ pub struct Settings {
     /// The transparency log's origin: the first line of its checkpoints and the name of
     /// its key (C2SP tlog-checkpoint), e.g. `pay.example/log`.
     pub log_origin: String,
+    /// A route places calls that read the text out: clients may choose calls.
+    pub calls_offered: bool,
 }
 
 impl Settings {
@@ -304,7 +306,7 @@ impl Service {
                 message: NewMessage {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: self.keys.seal(&text, client.phone.as_str()),
-                    medium: Medium::Sms,
+                    medium: client.phone_medium(),
                     expires_at_s: policy.valid_until_s,
                 },
                 budget: self.settings.message_budget(),
@@ -484,7 +486,7 @@ impl Service {
             let message = NewMessage {
                 address: client.phone.as_str().to_owned(),
                 sealed_body: self.keys.seal(&text, client.phone.as_str()),
-                medium: Medium::Sms,
+                medium: client.phone_medium(),
                 expires_at_s: notice_expiry(paused.until_s, now_s),
             };
             self.store.enqueue_message(message, now_s).await?;

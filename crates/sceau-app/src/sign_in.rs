@@ -164,7 +164,7 @@ impl Service {
                 message: NewMessage {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: self.keys.seal(&text, client.phone.as_str()),
-                    medium: Medium::Sms,
+                    medium: client.phone_medium(),
                     expires_at_s: code.issued_at_s + sceau_domain::sign_in::UNLOCK_CODE_VALIDITY_S,
                 },
                 now_s,

@@ -211,7 +211,7 @@ impl Service {
                 message: NewMessage {
                     address: client.phone.as_str().to_owned(),
                     sealed_body: self.keys.seal(&text, client.phone.as_str()),
-                    medium: Medium::Sms,
+                    medium: client.phone_medium(),
                     expires_at_s,
                 },
                 budget: self.settings.message_budget(),

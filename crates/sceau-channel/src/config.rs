@@ -73,6 +73,12 @@ impl SmsRouteConfig {
 }
 
 impl SmsRouteConfig {
+    /// Whether the route places phone calls that read the text out (a client may choose
+    /// calls only when one route does).
+    pub fn places_calls(&self) -> bool {
+        self.kind == SmsKind::Http && self.http.as_ref().is_some_and(|http| http.places_calls())
+    }
+
     /// The route in one line, for `serve`'s start-up lines (never a secret).
     pub fn describe(&self) -> String {
         let name = &self.name;
@@ -81,17 +87,26 @@ impl SmsRouteConfig {
                 "{name} (SMPP to {}:{}, system id {})",
                 smpp.host, smpp.port, smpp.system_id
             ),
-            (SmsKind::Http, _, Some(http)) => match (&http.preset, &http.url) {
-                (Some(preset), _) => format!("{name} (HTTP gateway, {preset:?} preset)"),
-                (None, Some(url)) => {
-                    let host = url::Url::parse(url)
-                        .ok()
-                        .and_then(|url| url.host_str().map(str::to_owned))
-                        .unwrap_or_default();
-                    format!("{name} (HTTP gateway at {host})")
+            (SmsKind::Http, _, Some(http)) => {
+                let calls = if http.places_calls() {
+                    ", phone calls"
+                } else {
+                    ""
+                };
+                match (&http.preset, &http.url) {
+                    (Some(preset), _) => {
+                        format!("{name} (HTTP gateway, {preset:?} preset{calls})")
+                    }
+                    (None, Some(url)) => {
+                        let host = url::Url::parse(url)
+                            .ok()
+                            .and_then(|url| url.host_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        format!("{name} (HTTP gateway at {host}{calls})")
+                    }
+                    (None, None) => format!("{name} (HTTP gateway{calls})"),
                 }
-                (None, None) => format!("{name} (HTTP gateway)"),
-            },
+            }
             _ => format!("{name} (the development phone: texts shown on /phone only)"),
         }
     }

@@ -65,6 +65,12 @@ pub trait SecondChannel: Send + Sync + 'static {
     /// The kind of route, for logs ("dev-phone", "smpp", "http").
     fn kind(&self) -> &'static str;
 
+    /// Whether the route places phone calls that read the text out instead of sending an
+    /// SMS: a client who chose calls is sent a message on these routes first.
+    fn places_calls(&self) -> bool {
+        false
+    }
+
     /// Hands one text to the route. Returning `Ok` means the route has taken
     /// responsibility for it; it does not mean the phone has shown it yet.
     async fn send(&self, text: &OutgoingText<'_>) -> Result<Accepted, ChannelError>;

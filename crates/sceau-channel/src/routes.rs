@@ -220,9 +220,26 @@ impl<C: ?Sized> Routes<C> {
     where
         C: Carrier<M>,
     {
+        self.send_preferring(message, now_s, |_| false).await
+    }
+
+    /// [`Routes::send`], trying first the routes `preferred` picks (in their order),
+    /// then the others (in theirs): a client who chose calls is called first, and sent
+    /// an SMS when no call route takes the message.
+    pub async fn send_preferring<M: Sync + ?Sized>(
+        &self,
+        message: &M,
+        now_s: i64,
+        preferred: impl Fn(&Route<C>) -> bool,
+    ) -> Outcome
+    where
+        C: Carrier<M>,
+    {
         let mut retry: Option<(String, String)> = None;
         let mut refused: Option<(String, String)> = None;
-        for route in &self.routes {
+        let (first, then): (Vec<&Route<C>>, Vec<&Route<C>>) =
+            self.routes.iter().partition(|route| preferred(route));
+        for route in first.into_iter().chain(then) {
             let Some(probe) = route.admit(now_s) else {
                 continue;
             };
@@ -362,6 +379,35 @@ mod tests {
             Outcome::Sent { route, .. } => assert_eq!(route, "gateway"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A client who chose calls: the preferred route goes first, and when it fails for
+    /// now the others take the message in their order.
+    #[tokio::test]
+    async fn preferred_routes_are_tried_first_then_the_others() {
+        let to: PhoneNumber = "+33612345678".parse().unwrap();
+        let text = OutgoingText {
+            message_id: 1,
+            to: &to,
+            text: "hello",
+            expires_at_s: 1300,
+        };
+        let (first, second) = (Scripted::new(vec![ok("a1")]), Scripted::new(vec![ok("g1")]));
+        let routes = two(&first, &second);
+        let gateway_first = |route: &Route| route.name() == "gateway";
+        match routes.send_preferring(&text, 1000, gateway_first).await {
+            Outcome::Sent { route, .. } => assert_eq!(route, "gateway"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!((first.given(), second.given()), (0, 1));
+
+        let (first, second) = (Scripted::new(vec![ok("a2")]), Scripted::new(vec![transient()]));
+        let routes = two(&first, &second);
+        match routes.send_preferring(&text, 1000, gateway_first).await {
+            Outcome::Sent { route, .. } => assert_eq!(route, "smsc"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!((first.given(), second.given()), (1, 1));
     }
 
     #[tokio::test]

@@ -126,6 +126,7 @@ pub fn status(error: &AppError) -> StatusCode {
         | NotSigned(_)
         | SignatureFailed
         | IssuerBankMissing
+        | CallsUnavailable
         | NothingToClear(_)
         | CheckoutNotPaid
         | EvidencePending => StatusCode::CONFLICT,

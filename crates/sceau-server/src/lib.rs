@@ -163,6 +163,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(api::pages::logout))
         .route("/wallet", get(api::pages::wallet))
         .route("/wallet/numbers", post(api::pages::request_number))
+        .route("/wallet/reach", post(api::pages::choose_reach))
         .route(
             "/wallet/signatures",
             get(api::sign_pages::list)

@@ -486,3 +486,153 @@ async fn the_messages_list_refuses_a_bad_query() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     server.stop().await;
 }
+
+// -- a client's choice of calls --------------------------------------------------------------
+
+/// A generic route named `name` to `provider`, placing calls when `call` (JSON body; sent
+/// when the answer's `/status` is "queued").
+fn plain_route(name: &str, provider: &Provider, call: bool) -> String {
+    format!(
+        r#"
+        [[sms_routes]]
+        name = "{name}"
+        kind = "http"
+        [sms_routes.http]
+        url = "{base}/send"
+        body = "json"
+        fields = {{ to = "{{to}}", text = "{{text}}", reference = "{{message_id}}" }}
+        success = {{ json_pointer = "/status", json_equals = "queued" }}
+        provider_id = {{ json_pointer = "/id" }}
+        call = {call}
+        "#,
+        base = provider.base,
+    )
+}
+
+/// `POST /wallet/reach` with this session's cookie and `form`.
+async fn choose(server: &Server, session: &common::Session, form: &[(&str, &str)]) -> common::Reply {
+    server
+        .send(
+            server
+                .http
+                .post(server.url("/wallet/reach"))
+                .header("cookie", &session.cookie)
+                .form(form),
+        )
+        .await
+}
+
+/// Asks for a number on the wallet and waits until one more request reached the
+/// providers; the route that took the message and its medium, as operators see them.
+async fn number_goes_by(
+    server: &Server,
+    session: &common::Session,
+    providers: [&Provider; 2],
+) -> (Value, Value) {
+    let before: usize = providers.iter().map(|p| p.received().len()).sum();
+    let reply = server
+        .ask_number(session, &[("csrf", session.csrf.as_str())])
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(WAIT_S_MAX);
+    loop {
+        let (_, json) = overview(server).await;
+        let newest = json["messages"][0].clone();
+        if newest["state"] == "submitted" {
+            let after: usize = providers.iter().map(|p| p.received().len()).sum();
+            assert!(after > before, "{json}");
+            return (newest["route"].clone(), newest["medium"].clone());
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{json}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A client who chooses calls gets their number on the route that places calls, even
+/// though an SMS route comes first; when the call cannot be placed, by SMS; and when they
+/// go back to SMS, by SMS first again. A bad choice or a missing CSRF token changes
+/// nothing.
+#[tokio::test]
+async fn a_client_who_chooses_calls_is_called_first_and_texted_when_no_call_goes() {
+    let queued = json!({"status": "queued", "id": "p-1"});
+    let texts = Provider::start(200, queued.clone()).await;
+    let calls = Provider::start(200, queued.clone()).await;
+    let routes = format!(
+        "{}{}",
+        plain_route("texts", &texts, false),
+        plain_route("calls", &calls, true)
+    );
+    let server =
+        Server::start_with_channels(ManualClock::starting_at(system_now_s()), channels(&routes))
+            .await;
+    let client = server.enroll_client("alice", PHONE, "100.00").await;
+    let session = server.sign_in(&client.login).await;
+    let wallet = server.page("/wallet", Some(&session.cookie)).await;
+    assert!(wallet.text.contains("action=\"/wallet/reach\""), "{}", wallet.text);
+    assert!(wallet.text.contains("value=\"sms\" checked"), "{}", wallet.text);
+
+    // By default, SMS routes in their order.
+    let (route, medium) = number_goes_by(&server, &session, [&texts, &calls]).await;
+    assert_eq!((route, medium), (json!("texts"), json!("sms")));
+
+    let refused = choose(&server, &session, &[("by", "call")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    let refused = choose(&server, &session, &[("csrf", &session.csrf), ("by", "fax")]).await;
+    common::check_error(&refused, 400, "invalid_field");
+    assert!(!server.service.store.client(client.id).await.unwrap().unwrap().by_call);
+
+    let chosen = choose(&server, &session, &[("csrf", &session.csrf), ("by", "call")]).await;
+    assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
+    assert_eq!(chosen.header("location"), Some("/wallet?reach=1#reach"));
+    let wallet = server.page("/wallet?reach=1", Some(&session.cookie)).await;
+    assert!(wallet.text.contains("value=\"call\" checked"), "{}", wallet.text);
+    assert!(wallet.text.contains("Saved."), "{}", wallet.text);
+
+    let called_before = calls.received().len();
+    let (route, medium) = number_goes_by(&server, &session, [&texts, &calls]).await;
+    assert_eq!((route, medium), (json!("calls"), json!("voice")));
+    let call = calls.received()[called_before].clone();
+    assert_eq!(call["to"], json!(PHONE));
+    assert!(
+        card_from_message(call["text"].as_str().unwrap()).is_some(),
+        "the call reads the number: {call}"
+    );
+
+    // The call cannot be placed: the number goes by SMS.
+    *calls.state.answer.lock().unwrap() = (503, json!({"status": "busy"}).to_string());
+    let (route, medium) = number_goes_by(&server, &session, [&texts, &calls]).await;
+    assert_eq!((route, medium), (json!("texts"), json!("voice")));
+
+    // Back to SMS: the SMS route first again, calls not tried.
+    *calls.state.answer.lock().unwrap() = (200, queued.to_string());
+    let chosen = choose(&server, &session, &[("csrf", &session.csrf), ("by", "sms")]).await;
+    assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
+    let called_before = calls.received().len();
+    let (route, medium) = number_goes_by(&server, &session, [&texts, &calls]).await;
+    assert_eq!((route, medium), (json!("texts"), json!("sms")));
+    assert_eq!(calls.received().len(), called_before);
+    server.stop().await;
+}
+
+/// Where no route places calls, the wallet offers no choice and a client cannot choose
+/// calls.
+#[tokio::test]
+async fn without_a_route_that_calls_calls_cannot_be_chosen() {
+    let texts = Provider::start(200, json!({"status": "queued", "id": "p-1"})).await;
+    let server = Server::start_with_channels(
+        ManualClock::starting_at(system_now_s()),
+        channels(&plain_route("texts", &texts, false)),
+    )
+    .await;
+    let client = server.enroll_client("alice", PHONE, "100.00").await;
+    let session = server.sign_in(&client.login).await;
+    let wallet = server.page("/wallet", Some(&session.cookie)).await;
+    assert!(!wallet.text.contains("/wallet/reach"), "{}", wallet.text);
+    let refused = choose(&server, &session, &[("csrf", &session.csrf), ("by", "call")]).await;
+    common::check_error(&refused, 409, "calls_unavailable");
+    assert!(!server.service.store.client(client.id).await.unwrap().unwrap().by_call);
+    // Choosing SMS, what every client has, is always allowed.
+    let chosen = choose(&server, &session, &[("csrf", &session.csrf), ("by", "sms")]).await;
+    assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
+    server.stop().await;
+}

@@ -430,6 +430,19 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "post",
+        "/wallet/reach",
+        &[
+            "400 invalid_field",
+            "invalid_form",
+            "403 csrf",
+            "409 calls_unavailable",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
         "get",
         "/api/v1/me",
         &["store_unavailable", "internal", "unauthorized"],

@@ -40,6 +40,10 @@ pub trait Parties: Send + Sync + 'static {
     /// Blocks or unblocks a client: a blocked client's numbers decline with `blocked`.
     async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError>;
 
+    /// Whether the client is sent their seals and numbers by a call that reads them out
+    /// (the client's choice, when a call route exists); false if there is no such client.
+    async fn set_client_by_call(&self, client_id: i64, by_call: bool) -> Result<bool, StoreError>;
+
     /// Whether the client dealt with the merchant (paid it, or signed in on one of its
     /// checkouts): only then may the merchant have a number sent to them (Figure 4).
     async fn merchant_knows_client(

@@ -38,6 +38,9 @@ pub struct ClientRecord {
     pub email: Option<EmailAddress>,
     pub account_id: i64,
     pub currency: Currency,
+    /// The client chose to receive seals and numbers by a phone call that reads them
+    /// out (when a call route is configured) rather than by SMS.
+    pub by_call: bool,
     pub blocked: bool,
     /// Payments are paused until then after too many consecutive failures (0: never).
     pub paused_until_s: i64,
@@ -49,6 +52,15 @@ pub struct ClientRecord {
 }
 
 impl ClientRecord {
+    /// How the client's phone is sent their seals and numbers: by call or by SMS.
+    pub fn phone_medium(&self) -> Medium {
+        if self.by_call {
+            Medium::Voice
+        } else {
+            Medium::Sms
+        }
+    }
+
     /// Whether the client's sign-in is paused at `now_s`.
     pub fn sign_in_paused(&self, now_s: i64) -> bool {
         now_s < self.sign_in_locked_until_s
@@ -148,6 +160,9 @@ pub struct NewMessage {
 #[serde(rename_all = "lowercase")]
 pub enum Medium {
     Sms,
+    /// The client's phone, by a call that reads the text out when a call route takes
+    /// it, else by SMS (the client chose calls).
+    Voice,
     Email,
 }
 
@@ -155,6 +170,7 @@ impl Medium {
     pub fn as_str(self) -> &'static str {
         match self {
             Medium::Sms => "sms",
+            Medium::Voice => "voice",
             Medium::Email => "email",
         }
     }
@@ -162,6 +178,7 @@ impl Medium {
     pub fn parse(stored: &str) -> Option<Medium> {
         match stored {
             "sms" => Some(Medium::Sms),
+            "voice" => Some(Medium::Voice),
             "email" => Some(Medium::Email),
             _ => None,
         }

@@ -10,7 +10,7 @@ use sceau_domain::policy::{NumberState, UsagePolicy};
 macro_rules! client_columns {
     () => {
         "c.id, c.login, c.display_name, c.password_hash, c.phone, c.email, c.account_id, a.currency, \
-         c.blocked, c.paused_until, c.sign_in_locked_until, c.unlock_nonce, c.unlock_issued_at, \
+         c.blocked, c.by_call, c.paused_until, c.sign_in_locked_until, c.unlock_nonce, c.unlock_issued_at, \
          c.unlock_sends, c.unlock_sends_since"
     };
 }
@@ -49,6 +49,7 @@ impl Decode for ClientRecord {
             account_id: row.column("account_id")?,
             currency: currency.parse().map_err(|_| corrupt("currency"))?,
             blocked: row.column("blocked")?,
+            by_call: row.column("by_call")?,
             paused_until_s: row.column("paused_until")?,
             sign_in_locked_until_s: row.column("sign_in_locked_until")?,
             unlock: crate::shared::unlock_state(
@@ -323,6 +324,7 @@ pub(crate) static SETTLEMENT_FILE: Sql =
     Sql::new("SELECT settlement_file FROM clearing_batches WHERE id = $1");
 
 pub(crate) static CLIENT_BLOCKED: Sql = Sql::new("UPDATE clients SET blocked = $2 WHERE id = $1");
+pub(crate) static CLIENT_BY_CALL: Sql = Sql::new("UPDATE clients SET by_call = $2 WHERE id = $1");
 
 /// Opening a session forgets the expired ones.
 pub(crate) static SESSIONS_EXPIRED: Sql = Sql::new("DELETE FROM sessions WHERE expires_at <= $1");

@@ -331,6 +331,7 @@ pub async fn open_service_without_pki(
         webhooks_to_private_networks: config.webhooks_to_private_networks,
         issuer_bank: config.issuer_bank()?,
         log_origin: config.log_origin.clone(),
+        calls_offered: config.sms_routes.iter().any(|route| route.places_calls()),
     };
     Ok(Service {
         store,

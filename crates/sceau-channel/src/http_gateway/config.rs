@@ -27,6 +27,9 @@ pub struct HttpGatewayConfig {
     pub messaging_service: Option<String>,
     /// Twilio voice: the language the text is read in (`<Say language>`), e.g. "fr-FR".
     pub voice_language: Option<String>,
+    /// The provider places a phone call that reads the text out (true for the
+    /// `twilio-voice` preset; say `call = true` for a generic provider that does).
+    pub call: Option<bool>,
 
     pub method: Option<HttpMethod>,
     /// The request's URL, a template: each placeholder is percent-encoded.
@@ -53,6 +56,14 @@ pub struct HttpGatewayConfig {
     /// `{valid_for_s}` and `{valid_for_ms}` never say more than this.
     pub valid_for_s_max: Option<i64>,
     pub callback: Option<CallbackConfig>,
+}
+
+impl HttpGatewayConfig {
+    /// Whether this route places calls rather than sending SMS.
+    pub fn places_calls(&self) -> bool {
+        self.call
+            .unwrap_or(self.preset == Some(Preset::TwilioVoice))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -41,6 +41,7 @@ pub struct HttpGateway {
     judge: Judge,
     from: Option<String>,
     voice_language: Option<String>,
+    places_calls: bool,
     valid_for_s_min: i64,
     valid_for_s_max: i64,
     callback: Option<Callback>,
@@ -91,6 +92,7 @@ impl HttpGateway {
             judge: plan.judge,
             from: expanded.from.clone(),
             voice_language: config.voice_language.clone(),
+            places_calls: config.places_calls(),
             valid_for_s_min: expanded.valid_for_s_min.unwrap_or(1).max(1),
             valid_for_s_max: expanded
                 .valid_for_s_max
@@ -253,6 +255,10 @@ fn system_now_s() -> i64 {
 impl SecondChannel for HttpGateway {
     fn kind(&self) -> &'static str {
         "http"
+    }
+
+    fn places_calls(&self) -> bool {
+        self.places_calls
     }
 
     async fn send(&self, text: &OutgoingText<'_>) -> Result<Accepted, ChannelError> {

@@ -49,6 +49,8 @@ pub struct ClientResponse {
     currency: String,
     account_id: i64,
     blocked: bool,
+    /// The client chose to be called rather than texted.
+    by_call: bool,
 }
 
 fn client_response(client: &ClientRecord) -> ClientResponse {
@@ -61,6 +63,7 @@ fn client_response(client: &ClientRecord) -> ClientResponse {
         currency: client.currency.code().to_owned(),
         account_id: client.account_id,
         blocked: client.blocked,
+        by_call: client.by_call,
     }
 }
 

@@ -285,6 +285,8 @@ pub async fn logout(
 #[derive(Deserialize)]
 pub struct WalletQuery {
     sent: Option<String>,
+    /// The client's choice of calls or SMS was just saved.
+    reach: Option<String>,
     /// The history's page: the payments made before this one.
     before: Option<String>,
 }
@@ -383,8 +385,40 @@ pub async fn wallet(
             .older
             .map(|id| format!("/wallet?before={id}#history")),
         paged: before.is_some(),
+        calls_offered: state.service.settings.calls_offered,
+        by_call: client.by_call,
+        reach_saved: query.reach.is_some(),
     };
     Ok(render(&page)?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReachForm {
+    /// Missing is the same as wrong: 403.
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    by: String,
+}
+
+/// The client chooses how their phone is sent seals and numbers: `sms`, or `call` (a
+/// call that reads them out, an SMS when no call can be placed).
+pub async fn choose_reach(
+    State(state): State<AppState>,
+    session: Session,
+    form: Result<Form<ReachForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    session.check_csrf(&form.csrf)?;
+    let by_call = match form.by.as_str() {
+        "sms" => false,
+        "call" => true,
+        _ => return Err(ApiError::bad_request("invalid_field", "by must be sms or call")),
+    };
+    state.service.choose_calls(&session.client, by_call).await?;
+    let mut response = Redirect::to("/wallet?reach=1#reach").into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    Ok(response)
 }
 
 #[derive(Deserialize)]

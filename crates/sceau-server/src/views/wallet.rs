@@ -50,6 +50,12 @@ pub(crate) struct Wallet<'a> {
     pub older: Option<String>,
     /// Whether this page of payments is not the first (a link back to the newest).
     pub paged: bool,
+    /// A route places calls: the client may choose them (the form is shown).
+    pub calls_offered: bool,
+    /// The client chose calls.
+    pub by_call: bool,
+    /// The choice was just saved.
+    pub reach_saved: bool,
 }
 
 /// One line of the wallet's numbers.

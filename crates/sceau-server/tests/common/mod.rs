@@ -348,6 +348,11 @@ impl Server {
             webhooks_to_private_networks: true,
             issuer_bank: Some(issuer_bank()),
             log_origin: LOG_ORIGIN.to_owned(),
+            calls_offered: channels
+                .routing
+                .sms
+                .iter()
+                .any(|route| route.channel().places_calls()),
         };
         adjust(&mut settings);
         let service = Service {

@@ -140,6 +140,17 @@ pub(crate) async fn clients(tx: &impl Tx, limit: u32) -> Result<Vec<ClientRecord
     all(tx, &crate::rows::CLIENTS, args![limit]).await
 }
 
+/// Records whether the client is sent their secrets by call; false if there is no such
+/// client.
+pub(crate) async fn set_client_by_call(
+    tx: &impl Tx,
+    client_id: i64,
+    by_call: bool,
+) -> Result<bool, Fail> {
+    let sql = &crate::rows::CLIENT_BY_CALL;
+    Ok(tx.execute(sql, args![client_id, by_call]).await? == 1)
+}
+
 /// Blocks or unblocks a client; false if there is no such client.
 pub(crate) async fn set_client_blocked(
     tx: &impl Tx,

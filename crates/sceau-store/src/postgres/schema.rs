@@ -480,6 +480,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE clients ADD COLUMN email TEXT
         CHECK (email IS NULL OR octet_length(email) BETWEEN 3 AND 254);
     "#,
+    // 18: a client may choose to be called (`by_call`): their messages are of medium
+    // `voice`, a call first, an SMS when no call route takes it.
+    r#"
+    ALTER TABLE clients ADD COLUMN by_call BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE messages DROP CONSTRAINT messages_medium_check,
+        ADD CONSTRAINT messages_medium_check CHECK (medium IN ('sms', 'voice', 'email'));
+    "#,
 ];
 
 /// The schema version this binary writes.

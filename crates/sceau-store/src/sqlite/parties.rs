@@ -69,6 +69,11 @@ impl Parties for SqliteStore {
             .await
     }
 
+    async fn set_client_by_call(&self, client_id: i64, by_call: bool) -> Result<bool, StoreError> {
+        self.write(move |c| run_now(ops::set_client_by_call(&SqliteTx(c), client_id, by_call)))
+            .await
+    }
+
     async fn merchant_knows_client(
         &self,
         merchant_id: i64,

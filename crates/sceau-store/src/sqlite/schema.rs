@@ -567,6 +567,53 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE clients ADD COLUMN email TEXT
         CHECK (email IS NULL OR length(CAST(email AS BLOB)) BETWEEN 3 AND 254);
     "#,
+    // 20: a client may choose to be called (`by_call`): their messages are of medium
+    // `voice`, a call first, an SMS when no call route takes it. SQLite cannot change a
+    // CHECK, so `messages` is rebuilt as migration 18 left it (rows keep their ids).
+    r#"
+    ALTER TABLE clients ADD COLUMN by_call INTEGER NOT NULL DEFAULT 0 CHECK (by_call IN (0, 1));
+
+    CREATE TABLE messages_v20 (
+        id INTEGER PRIMARY KEY,
+        address TEXT NOT NULL,
+        sealed_body BLOB NOT NULL,
+        medium TEXT NOT NULL DEFAULT 'sms' CHECK (medium IN ('sms', 'voice', 'email')),
+        kind TEXT NOT NULL DEFAULT 'notice'
+            CHECK (kind IN ('payment_seal', 'signature_seal', 'client_number', 'merchant_number', 'notice')),
+        merchant_id INTEGER REFERENCES merchants (id)
+            CHECK ((merchant_id IS NOT NULL) = (kind = 'merchant_number')),
+        state TEXT NOT NULL
+            CHECK (state IN ('pending', 'submitted', 'delivered', 'failed', 'expired')),
+        route TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        last_error TEXT,
+        claimed_until INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        submitted_at INTEGER,
+        ended_at INTEGER,
+        expires_at INTEGER NOT NULL,
+        CHECK ((state IN ('pending', 'submitted')) = (ended_at IS NULL)),
+        CHECK (state NOT IN ('submitted', 'delivered')
+            OR (route IS NOT NULL AND submitted_at IS NOT NULL))
+    );
+    INSERT INTO messages_v20 (id, address, sealed_body, medium, kind, merchant_id, state,
+        route, attempts, last_error, claimed_until, created_at, updated_at, submitted_at,
+        ended_at, expires_at)
+        SELECT id, address, sealed_body, medium, kind, merchant_id, state, route, attempts,
+            last_error, claimed_until, created_at, updated_at, submitted_at, ended_at,
+            expires_at
+        FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v20 RENAME TO messages;
+    CREATE INDEX messages_pending ON messages (id) WHERE state = 'pending';
+    CREATE INDEX messages_address ON messages (address, id);
+    CREATE INDEX messages_address_time ON messages (address, created_at);
+    CREATE INDEX messages_merchant_time ON messages (merchant_id, created_at)
+        WHERE merchant_id IS NOT NULL;
+    CREATE INDEX messages_pending_expiry ON messages (expires_at) WHERE state = 'pending';
+    CREATE INDEX messages_time ON messages (created_at);
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -1120,6 +1167,75 @@ mod tests {
             "INSERT INTO message_parts (message_id, part, route, provider_id, state, updated_at) \
              VALUES (5, 0, 'dev-phone', 'dev-5', 'submitted', 210)"
         ));
+    }
+
+    /// Migration 20 rebuilds `messages` to take the medium `voice`: every row comes
+    /// through unchanged (its parts still point at it), clients are not called unless
+    /// they choose it, and the other rules still hold.
+    #[test]
+    fn migration_20_keeps_every_message_and_takes_calls() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        for migration in &MIGRATIONS[..19] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 19).unwrap();
+        connection
+            .pragma_update(None, "foreign_keys", false)
+            .unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO clients (id, login, display_name, password_hash, phone, account_id, \
+                 created_at) VALUES (1, 'alice', 'Alice', 'h', '+33612345678', 1, 1); \
+                 INSERT INTO messages (id, address, sealed_body, medium, state, kind, route, \
+                 attempts, last_error, claimed_until, created_at, updated_at, submitted_at, \
+                 ended_at, expires_at) VALUES \
+                 (3, '+33612345678', x'01', 'sms', 'pending', 'client_number', 'smsc', 2, 'no bind', 115, 100, 101, NULL, NULL, 400), \
+                 (5, 'a@example.org', x'02', 'email', 'delivered', 'notice', 'relay', 1, NULL, 0, 200, 210, 205, 210, 500); \
+                 INSERT INTO message_parts (message_id, part, route, provider_id, state, updated_at) \
+                 VALUES (5, 0, 'relay', 'p-5', 'delivered', 210);",
+            )
+            .unwrap();
+        let dump = |connection: &Connection| -> Vec<String> {
+            connection
+                .prepare("SELECT quote(id) || '|' || address || '|' || hex(sealed_body) || '|' || medium || '|' || state || '|' || kind || '|' || coalesce(route, '-') || '|' || attempts || '|' || coalesce(last_error, '-') || '|' || claimed_until || '|' || created_at || '|' || updated_at || '|' || coalesce(submitted_at, '-') || '|' || coalesce(ended_at, '-') || '|' || expires_at FROM messages ORDER BY id")
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let before = dump(&connection);
+        assert_eq!(before.len(), 2);
+
+        migrate(&mut connection).unwrap();
+
+        assert_eq!(dump(&connection), before);
+        let by_call: i64 = connection
+            .query_row("SELECT by_call FROM clients WHERE id = 1", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(by_call, 0);
+        let parted: i64 = connection
+            .query_row(
+                "SELECT count(*) FROM message_parts p JOIN messages m ON m.id = p.message_id",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(parted, 1);
+        let accepts = |sql: &str| connection.execute_batch(sql).is_ok();
+        assert!(accepts(
+            "INSERT INTO messages (address, sealed_body, medium, state, created_at, updated_at, \
+             expires_at) VALUES ('+33612345678', x'00', 'voice', 'pending', 9, 9, 99)"
+        ));
+        assert!(!accepts(
+            "INSERT INTO messages (address, sealed_body, medium, state, created_at, updated_at, \
+             expires_at) VALUES ('+33612345678', x'00', 'fax', 'pending', 9, 9, 99)"
+        ));
+        assert!(!accepts(
+            "INSERT INTO messages (address, sealed_body, state, created_at, updated_at, expires_at) \
+             VALUES ('+33612345678', x'00', 'delivered', 9, 9, 99)"
+        ));
+        assert!(!accepts("UPDATE clients SET by_call = 2 WHERE id = 1"));
     }
 
     /// A database of version 11 keeps a number's head in evidence_heads: migration 12

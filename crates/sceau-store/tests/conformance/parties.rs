@@ -11,8 +11,8 @@ use sceau_domain::ledger::AccountKind;
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_domain::reach::MessageBudget;
 use sceau_store::{
-    AccountView, ClientRecord, IssueOutcome, MerchantCommand, NewClient, NewMerchant, Outcome,
-    StoreError,
+    AccountView, ClientRecord, IssueOutcome, Medium, MerchantCommand, NewClient, NewMerchant,
+    NewMessage, Outcome, StoreError,
 };
 use std::sync::Arc;
 
@@ -126,6 +126,43 @@ async fn a_client_may_have_an_email_address() {
         let listed = f.store.clients(LIST_LIMIT).await.unwrap();
         let emails: Vec<_> = listed.iter().map(|client| client.email.clone()).collect();
         assert_eq!(emails, vec![Some(address), None]);
+    })
+    .await;
+}
+
+/// A client who chooses calls is read back so by every lookup, and may go back to SMS;
+/// their messages are queued and handed out as `voice`.
+#[tokio::test]
+async fn a_client_may_choose_to_be_called() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(0, 0).await;
+        assert!(!alice.by_call, "{}", f.name);
+        assert_eq!(alice.phone_medium(), Medium::Sms);
+        assert!(f.store.set_client_by_call(alice.id, true).await.unwrap());
+        let by_id = f.store.client(alice.id).await.unwrap().unwrap();
+        let by_login = f.store.client_by_login(&alice.login).await.unwrap().unwrap();
+        let by_phone = f.store.client_by_phone(&alice.phone).await.unwrap().unwrap();
+        for read in [&by_id, &by_login, &by_phone] {
+            assert!(read.by_call, "{}", f.name);
+            assert_eq!(read.phone_medium(), Medium::Voice);
+        }
+        assert!(!f.store.set_client_by_call(alice.id + 1_000, true).await.unwrap());
+
+        let message = NewMessage {
+            address: alice.phone.as_str().to_owned(),
+            sealed_body: b"sealed".to_vec(),
+            medium: by_id.phone_medium(),
+            expires_at_s: 10_600,
+        };
+        let id = f.store.enqueue_message(message, 10_000).await.unwrap();
+        let claimed = f.store.claim_messages(10_001, 60, 10).await.unwrap();
+        let ours: Vec<_> = claimed.iter().filter(|m| m.id == id).collect();
+        assert_eq!(ours.len(), 1, "{}", f.name);
+        assert_eq!(ours[0].medium, Medium::Voice, "{}", f.name);
+
+        assert!(f.store.set_client_by_call(alice.id, false).await.unwrap());
+        let back = f.store.client(alice.id).await.unwrap().unwrap();
+        assert_eq!(back.phone_medium(), Medium::Sms, "{}", f.name);
     })
     .await;
 }
