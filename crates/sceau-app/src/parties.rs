@@ -62,7 +62,11 @@ impl Service {
         if !self.store.set_client_by_call(client.id, by_call).await? {
             return Err(AppError::NotFound);
         }
-        tracing::info!(client_id = client.id, by_call, "client's choice of calls changed");
+        tracing::info!(
+            client_id = client.id,
+            by_call,
+            "client's choice of calls changed"
+        );
         Ok(())
     }
 

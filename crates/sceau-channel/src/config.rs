@@ -241,3 +241,71 @@ pub fn open_email_routes(
     }
     Ok(Routes::new(routes))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct File {
+        sms_routes: Vec<SmsRouteConfig>,
+    }
+
+    /// Which routes place calls: the voice preset and a provider described with
+    /// `call = true`; not an SMS preset, a plain provider, nor `call = false` on the voice
+    /// preset. `serve` says so of each.
+    #[test]
+    fn routes_that_place_calls_are_the_voice_preset_and_those_that_say_so() {
+        let file: File = toml::from_str(
+            r#"
+            [[sms_routes]]
+            name = "texts"
+            kind = "http"
+            [sms_routes.http]
+            preset = "twilio"
+            [[sms_routes]]
+            name = "voice"
+            kind = "http"
+            [sms_routes.http]
+            preset = "twilio-voice"
+            [[sms_routes]]
+            name = "muted"
+            kind = "http"
+            [sms_routes.http]
+            preset = "twilio-voice"
+            call = false
+            [[sms_routes]]
+            name = "acme-calls"
+            kind = "http"
+            [sms_routes.http]
+            url = "https://calls.acme.example/v1/call"
+            call = true
+            [[sms_routes]]
+            name = "acme"
+            kind = "http"
+            [sms_routes.http]
+            url = "https://sms.acme.example/v1/sms"
+            [[sms_routes]]
+            name = "phone"
+            kind = "dev-phone"
+            "#,
+        )
+        .unwrap();
+        let calls: Vec<bool> = file.sms_routes.iter().map(|r| r.places_calls()).collect();
+        assert_eq!(calls, [false, true, false, true, false, false]);
+        let lines: Vec<String> = file.sms_routes.iter().map(|r| r.describe()).collect();
+        assert!(
+            lines[1].ends_with("TwilioVoice preset, phone calls)"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[3].ends_with("calls.acme.example, phone calls)"),
+            "{lines:?}"
+        );
+        assert!(
+            !lines[0].contains("calls") && !lines[4].contains("calls"),
+            "{lines:?}"
+        );
+    }
+}

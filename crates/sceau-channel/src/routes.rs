@@ -401,7 +401,10 @@ mod tests {
         }
         assert_eq!((first.given(), second.given()), (0, 1));
 
-        let (first, second) = (Scripted::new(vec![ok("a2")]), Scripted::new(vec![transient()]));
+        let (first, second) = (
+            Scripted::new(vec![ok("a2")]),
+            Scripted::new(vec![transient()]),
+        );
         let routes = two(&first, &second);
         match routes.send_preferring(&text, 1000, gateway_first).await {
             Outcome::Sent { route, .. } => assert_eq!(route, "smsc"),

@@ -510,7 +510,11 @@ fn plain_route(name: &str, provider: &Provider, call: bool) -> String {
 }
 
 /// `POST /wallet/reach` with this session's cookie and `form`.
-async fn choose(server: &Server, session: &common::Session, form: &[(&str, &str)]) -> common::Reply {
+async fn choose(
+    server: &Server,
+    session: &common::Session,
+    form: &[(&str, &str)],
+) -> common::Reply {
     server
         .send(
             server
@@ -568,8 +572,16 @@ async fn a_client_who_chooses_calls_is_called_first_and_texted_when_no_call_goes
     let client = server.enroll_client("alice", PHONE, "100.00").await;
     let session = server.sign_in(&client.login).await;
     let wallet = server.page("/wallet", Some(&session.cookie)).await;
-    assert!(wallet.text.contains("action=\"/wallet/reach\""), "{}", wallet.text);
-    assert!(wallet.text.contains("value=\"sms\" checked"), "{}", wallet.text);
+    assert!(
+        wallet.text.contains("action=\"/wallet/reach\""),
+        "{}",
+        wallet.text
+    );
+    assert!(
+        wallet.text.contains("value=\"sms\" checked"),
+        "{}",
+        wallet.text
+    );
 
     // By default, SMS routes in their order.
     let (route, medium) = number_goes_by(&server, &session, [&texts, &calls]).await;
@@ -579,13 +591,31 @@ async fn a_client_who_chooses_calls_is_called_first_and_texted_when_no_call_goes
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
     let refused = choose(&server, &session, &[("csrf", &session.csrf), ("by", "fax")]).await;
     common::check_error(&refused, 400, "invalid_field");
-    assert!(!server.service.store.client(client.id).await.unwrap().unwrap().by_call);
+    assert!(
+        !server
+            .service
+            .store
+            .client(client.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .by_call
+    );
 
-    let chosen = choose(&server, &session, &[("csrf", &session.csrf), ("by", "call")]).await;
+    let chosen = choose(
+        &server,
+        &session,
+        &[("csrf", &session.csrf), ("by", "call")],
+    )
+    .await;
     assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
     assert_eq!(chosen.header("location"), Some("/wallet?reach=1#reach"));
     let wallet = server.page("/wallet?reach=1", Some(&session.cookie)).await;
-    assert!(wallet.text.contains("value=\"call\" checked"), "{}", wallet.text);
+    assert!(
+        wallet.text.contains("value=\"call\" checked"),
+        "{}",
+        wallet.text
+    );
     assert!(wallet.text.contains("Saved."), "{}", wallet.text);
 
     let called_before = calls.received().len();
@@ -628,9 +658,23 @@ async fn without_a_route_that_calls_calls_cannot_be_chosen() {
     let session = server.sign_in(&client.login).await;
     let wallet = server.page("/wallet", Some(&session.cookie)).await;
     assert!(!wallet.text.contains("/wallet/reach"), "{}", wallet.text);
-    let refused = choose(&server, &session, &[("csrf", &session.csrf), ("by", "call")]).await;
+    let refused = choose(
+        &server,
+        &session,
+        &[("csrf", &session.csrf), ("by", "call")],
+    )
+    .await;
     common::check_error(&refused, 409, "calls_unavailable");
-    assert!(!server.service.store.client(client.id).await.unwrap().unwrap().by_call);
+    assert!(
+        !server
+            .service
+            .store
+            .client(client.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .by_call
+    );
     // Choosing SMS, what every client has, is always allowed.
     let chosen = choose(&server, &session, &[("csrf", &session.csrf), ("by", "sms")]).await;
     assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);

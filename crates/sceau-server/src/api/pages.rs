@@ -413,7 +413,12 @@ pub async fn choose_reach(
     let by_call = match form.by.as_str() {
         "sms" => false,
         "call" => true,
-        _ => return Err(ApiError::bad_request("invalid_field", "by must be sms or call")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "by must be sms or call",
+            ));
+        }
     };
     state.service.choose_calls(&session.client, by_call).await?;
     let mut response = Redirect::to("/wallet?reach=1#reach").into_response();

@@ -304,6 +304,9 @@ mod tests {
             }],
             older: Some(format!("/wallet?before={HOSTILE}")),
             paged: true,
+            calls_offered: true,
+            by_call: true,
+            reach_saved: true,
         }
         .render()
         .unwrap();

@@ -1211,7 +1211,9 @@ mod tests {
 
         assert_eq!(dump(&connection), before);
         let by_call: i64 = connection
-            .query_row("SELECT by_call FROM clients WHERE id = 1", [], |row| row.get(0))
+            .query_row("SELECT by_call FROM clients WHERE id = 1", [], |row| {
+                row.get(0)
+            })
             .unwrap();
         assert_eq!(by_call, 0);
         let parted: i64 = connection

@@ -140,13 +140,28 @@ async fn a_client_may_choose_to_be_called() {
         assert_eq!(alice.phone_medium(), Medium::Sms);
         assert!(f.store.set_client_by_call(alice.id, true).await.unwrap());
         let by_id = f.store.client(alice.id).await.unwrap().unwrap();
-        let by_login = f.store.client_by_login(&alice.login).await.unwrap().unwrap();
-        let by_phone = f.store.client_by_phone(&alice.phone).await.unwrap().unwrap();
+        let by_login = f
+            .store
+            .client_by_login(&alice.login)
+            .await
+            .unwrap()
+            .unwrap();
+        let by_phone = f
+            .store
+            .client_by_phone(&alice.phone)
+            .await
+            .unwrap()
+            .unwrap();
         for read in [&by_id, &by_login, &by_phone] {
             assert!(read.by_call, "{}", f.name);
             assert_eq!(read.phone_medium(), Medium::Voice);
         }
-        assert!(!f.store.set_client_by_call(alice.id + 1_000, true).await.unwrap());
+        assert!(
+            !f.store
+                .set_client_by_call(alice.id + 1_000, true)
+                .await
+                .unwrap()
+        );
 
         let message = NewMessage {
             address: alice.phone.as_str().to_owned(),
