@@ -245,13 +245,14 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::ClientList => {
             say!(
-                "{:>5}  {:<16} {:<24} {:<14} {:>16} {:>14}  blocked",
+                "{:>5}  {:<16} {:<24} {:<14} {:>16} {:>14}  {:<7}  phone by",
                 "id",
                 "login",
                 "name",
                 "phone",
                 "balance",
-                "held"
+                "held",
+                "blocked"
             );
             for client in store.clients(10_000).await? {
                 let account = store
@@ -260,14 +261,15 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     .context("client without account")?;
                 let money = |minor| Money::new(minor, account.currency).to_string();
                 say!(
-                    "{:>5}  {:<16} {:<24} {:<14} {:>16} {:>14}  {}",
+                    "{:>5}  {:<16} {:<24} {:<14} {:>16} {:>14}  {:<7}  {}",
                     client.id,
                     client.login,
                     client.display_name,
                     client.phone.masked(),
                     money(account.balance),
                     money(account.held),
-                    if client.blocked { "yes" } else { "no" }
+                    if client.blocked { "yes" } else { "no" },
+                    if client.by_call { "call" } else { "sms" }
                 );
             }
         }
