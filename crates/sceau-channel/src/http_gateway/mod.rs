@@ -165,6 +165,7 @@ impl HttpGateway {
             route: self.name.clone(),
             provider_id,
             outcome,
+            status: None,
         }])
     }
 
