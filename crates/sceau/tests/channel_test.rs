@@ -6,83 +6,14 @@
 
 #[path = "../../sceau-channel/tests/support/smsc.rs"]
 mod smsc;
+#[path = "../../sceau-channel/tests/support/smtp.rs"]
+mod smtp;
 
 use serde_json::{Value, json};
 use smsc::Smsc;
-use std::io::{BufRead, BufReader};
+use smtp::{SmtpOptions, SmtpServer, python};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-
-/// A Python that has aiosmtpd, or `None` (a failure under CI).
-fn python() -> Option<PathBuf> {
-    let found = ["python3", "/usr/bin/python3"].into_iter().find(|python| {
-        Command::new(python)
-            .args(["-c", "import aiosmtpd"])
-            .output()
-            .is_ok_and(|output| output.status.success())
-    });
-    if found.is_none() {
-        let reason = "no python3 with aiosmtpd (apt-get install python3-aiosmtpd)";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{reason}");
-        eprintln!("skipped: {reason}");
-    }
-    found.map(PathBuf::from)
-}
-
-/// aiosmtpd on loopback in clear text; stopped when dropped.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    received: tempfile::TempDir,
-}
-
-impl SmtpServer {
-    fn start(python: &Path) -> SmtpServer {
-        let received = tempfile::tempdir().unwrap();
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../sceau-channel/tests/smtp/server.py");
-        let mut child = Command::new(python)
-            .arg(script)
-            .arg("--dir")
-            .arg(received.path())
-            .args(["--mode", "plain"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the SMTP server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening ")
-            .unwrap()
-            .parse()
-            .unwrap();
-        SmtpServer {
-            child,
-            port,
-            received,
-        }
-    }
-
-    fn received(&self) -> Vec<Value> {
-        (1..)
-            .map_while(|n| {
-                std::fs::read_to_string(self.received.path().join(format!("{n}.json"))).ok()
-            })
-            .map(|text| serde_json::from_str(&text).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::Output;
 
 /// A configuration with two e-mail routes: `closed` (a loopback port nobody listens on)
 /// then `relay` (the test's server).
@@ -107,8 +38,9 @@ fn configuration(dir: &Path, port: u16) -> PathBuf {
     path
 }
 
-fn channel_test(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sceau"))
+/// The command, run without blocking the runtime (which forwards the simulator's log).
+async fn channel_test(config: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_sceau"))
         .env_remove("SCEAU_MASTER_KEY")
         .env_remove("SCEAU_ADMIN_TOKEN")
         .env("SCEAU_LOG", "warn")
@@ -117,17 +49,20 @@ fn channel_test(config: &Path, args: &[&str]) -> Output {
         .args(["admin", "channel-test"])
         .args(args)
         .output()
+        .await
         .unwrap()
 }
 
-#[test]
-fn an_email_test_goes_through_each_route_and_says_what_each_answered() {
-    let Some(python) = python() else { return };
-    let server = SmtpServer::start(&python);
+#[tokio::test]
+async fn an_email_test_goes_through_each_route_and_says_what_each_answered() {
+    let Some(python) = python(&["aiosmtpd"]) else {
+        return;
+    };
+    let server = SmtpServer::start(&python, &SmtpOptions::plain()).await;
     let dir = tempfile::tempdir().unwrap();
     let config = configuration(dir.path(), server.port);
 
-    let output = channel_test(&config, &["--to", "ops@bank.example"]);
+    let output = channel_test(&config, &["--to", "ops@bank.example"]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -158,24 +93,24 @@ fn an_email_test_goes_through_each_route_and_says_what_each_answered() {
     assert_eq!(subject, "Banque Exemple: test message from route relay");
 
     // Only the route named; none accepting is a failure.
-    let output = channel_test(&config, &["--to", "ops@bank.example", "--route", "closed"]);
+    let output = channel_test(&config, &["--to", "ops@bank.example", "--route", "closed"]).await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no route accepted"));
-    let output = channel_test(&config, &["--to", "ops@bank.example", "--route", "nowhere"]);
+    let output = channel_test(&config, &["--to", "ops@bank.example", "--route", "nowhere"]).await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no route named nowhere"));
-    let output = channel_test(&config, &["--to", "Ops <ops@bank.example>"]);
+    let output = channel_test(&config, &["--to", "Ops <ops@bank.example>"]).await;
     assert!(!output.status.success());
     assert_eq!(server.received().len(), 1, "nothing more was sent");
 }
 
 /// A phone number goes to the SMS routes: here the development phone, the default.
-#[test]
-fn a_phone_number_goes_to_the_sms_routes() {
+#[tokio::test]
+async fn a_phone_number_goes_to_the_sms_routes() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("sceau.toml");
     std::fs::write(&config, "").unwrap();
-    let output = channel_test(&config, &["--to", "+33612345678"]);
+    let output = channel_test(&config, &["--to", "+33612345678"]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -186,16 +121,16 @@ fn a_phone_number_goes_to_the_sms_routes() {
         stdout.starts_with("dev-phone (dev-phone): accepted, provider ids "),
         "{stdout}"
     );
-    let output = channel_test(&config, &["--to", "+33612345678", "--wait-receipt"]);
+    let output = channel_test(&config, &["--to", "+33612345678", "--wait-receipt"]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{stdout}");
     assert!(
         stdout.contains("dev-phone (dev-phone): no receipts waited for: a dev-phone route"),
         "{stdout}"
     );
-    let output = channel_test(&config, &["--to", "ops@bank.example"]);
+    let output = channel_test(&config, &["--to", "ops@bank.example"]).await;
     assert!(!output.status.success(), "no e-mail route is configured");
-    let output = channel_test(&config, &["--to", "ops@bank.example", "--wait-receipt"]);
+    let output = channel_test(&config, &["--to", "ops@bank.example", "--wait-receipt"]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("e-mail has no delivery receipts"),
@@ -230,19 +165,9 @@ fn sms_configuration(dir: &Path, routes: &[String]) -> PathBuf {
     path
 }
 
-/// The command, run without blocking the runtime that forwards the simulator's log.
+/// The command to the test's phone: whether it succeeded, its output and its errors.
 async fn channel_test_sms(config: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_sceau"))
-        .env_remove("SCEAU_MASTER_KEY")
-        .env_remove("SCEAU_ADMIN_TOKEN")
-        .env("SCEAU_LOG", "warn")
-        .arg("--config")
-        .arg(config)
-        .args(["admin", "channel-test", "--to", PHONE])
-        .args(args)
-        .output()
-        .await
-        .unwrap();
+    let output = channel_test(config, &[&["--to", PHONE], args].concat()).await;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output.status.success(), stdout, stderr)
