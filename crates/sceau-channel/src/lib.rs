@@ -74,6 +74,12 @@ pub trait SecondChannel: Send + Sync + 'static {
     /// Hands one text to the route. Returning `Ok` means the route has taken
     /// responsibility for it; it does not mean the phone has shown it yet.
     async fn send(&self, text: &OutgoingText<'_>) -> Result<Accepted, ChannelError>;
+
+    /// Why the route cannot take a message now, when it knows (an SMPP route whose last
+    /// bind the SMSC refused), for an operator; never a secret.
+    fn diagnosis(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a route learned about a part it accepted earlier.
@@ -85,6 +91,9 @@ pub struct DeliveryReport {
     /// the SMSC gave in hex, or change its case: see `receipt::id_candidates`).
     pub provider_id: String,
     pub outcome: ReportOutcome,
+    /// The provider's own words for the state, for an operator to read (a receipt's
+    /// `stat:` and `err:`: `UNDELIV err:001`), when it gives them; never message text.
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

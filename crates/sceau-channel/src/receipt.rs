@@ -41,6 +41,22 @@ pub enum Stat {
 }
 
 impl Stat {
+    /// The state as SMPP 3.4 writes it (`DELIVRD`, `UNDELIV`, ...), or as the receipt
+    /// wrote a state no table names.
+    pub fn word(&self) -> &str {
+        match self {
+            Stat::Delivered => "DELIVRD",
+            Stat::Expired => "EXPIRED",
+            Stat::Deleted => "DELETED",
+            Stat::Undeliverable => "UNDELIV",
+            Stat::Accepted => "ACCEPTD",
+            Stat::Unknown => "UNKNOWN",
+            Stat::Rejected => "REJECTD",
+            Stat::Enroute => "ENROUTE",
+            Stat::Other(word) => word,
+        }
+    }
+
     /// What the state means for the message's part.
     pub fn outcome(&self) -> ReportOutcome {
         match self {

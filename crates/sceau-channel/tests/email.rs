@@ -6,6 +6,8 @@
 //! except under `CI=true`, where they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use base64::Engine;
 use sceau_channel::ChannelError;
 use sceau_channel::email::{
@@ -16,9 +18,8 @@ use sceau_channel::secret::SecretSource;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use support::smtp::{SmtpOptions, SmtpServer, python, unavailable};
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 const USER: &str = "relay-user";
 const PASSWORD: &str = "correct horse battery staple";
@@ -26,30 +27,6 @@ const SUBJECT: &str = "Paiements suspendus — café";
 const TEXT: &str =
     "Bonjour Zoé,\nvos paiements sont suspendus jusqu'à 18 h 30 — merci.\n€ ✓ 日本\n";
 const HTML: &str = "<p>Bonjour Zoé, vos paiements sont <strong>suspendus</strong> — café.</p>";
-
-/// A missing tool: a reason to skip, or a failure under CI.
-fn unavailable(reason: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "the e-mail tests must run under CI: {reason}"
-    );
-    eprintln!("skipped: {reason}");
-}
-
-/// A Python that has aiosmtpd: `SCEAU_PYTHON`, else `python3`, else Debian's own.
-fn python() -> Option<PathBuf> {
-    let candidates = match std::env::var_os("SCEAU_PYTHON") {
-        Some(python) => vec![PathBuf::from(python)],
-        None => vec![PathBuf::from("python3"), PathBuf::from("/usr/bin/python3")],
-    };
-    candidates.into_iter().find(|python| {
-        std::process::Command::new(python)
-            .args(["-c", "import aiosmtpd, dkim"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    })
-}
 
 fn openssl(args: &[&str], dir: &Path) {
     let status = std::process::Command::new("openssl")
@@ -65,12 +42,7 @@ fn openssl(args: &[&str], dir: &Path) {
 /// Everything a test needs: a scratch directory with a CA, a certificate for 127.0.0.1
 /// signed by it, and the password file. `None` when a tool is missing (and not under CI).
 fn kit() -> Option<(TempDir, PathBuf)> {
-    let Some(python) = python() else {
-        unavailable(
-            "no python3 with aiosmtpd and dkim (apt-get install python3-aiosmtpd python3-dkim)",
-        );
-        return None;
-    };
+    let python = python(&["aiosmtpd", "dkim"])?;
     if std::process::Command::new("openssl")
         .arg("version")
         .output()
@@ -142,70 +114,31 @@ enum Mode {
     Tls,
 }
 
-struct Server {
-    _child: Child,
-    port: u16,
-    received: TempDir,
-}
-
-impl Server {
-    /// Starts the server; with `auth`, it demands USER / PASSWORD.
-    async fn start(kit: &(TempDir, PathBuf), mode: Mode, auth: bool) -> Server {
-        let (dir, python) = kit;
-        let received = tempfile::tempdir_in(dir.path()).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/server.py");
-        let mut command = Command::new(python);
-        command.arg(script).arg("--dir").arg(received.path());
-        let mode_name = match mode {
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
             Mode::Plain => "plain",
             Mode::Starttls => "starttls",
             Mode::Tls => "tls",
-        };
-        command.args(["--mode", mode_name]);
-        if mode != Mode::Plain {
-            command.arg("--cert").arg(dir.path().join("server.pem"));
-            command.arg("--key").arg(dir.path().join("server.key"));
         }
-        if auth {
-            command.args(["--user", USER, "--password", PASSWORD]);
-        }
-        if dir.path().join("dkim-dns.json").exists() {
-            command
-                .arg("--dkim-dns")
-                .arg(dir.path().join("dkim-dns.json"));
-        }
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the SMTP server starts");
-        let stdout = child.stdout.take().unwrap();
-        let line = BufReader::new(stdout).lines().next_line().await.unwrap();
-        let line = line.expect("the SMTP server says where it listens");
-        let port = line.strip_prefix("listening ").unwrap().parse().unwrap();
-        Server {
-            _child: child,
-            port,
-            received,
-        }
-    }
-
-    /// What the server accepted, in order.
-    fn received(&self) -> Vec<Value> {
-        let mut mails = Vec::new();
-        for count in 1.. {
-            let path = self.received.path().join(format!("{count}.json"));
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                break;
-            };
-            mails.push(serde_json::from_str(&text).unwrap());
-        }
-        mails
     }
 }
 
-fn config(kit: &(TempDir, PathBuf), server: &Server, security: SmtpSecurity) -> SmtpConfig {
+/// Starts the server; with `auth`, it demands USER / PASSWORD.
+async fn start(kit: &(TempDir, PathBuf), mode: Mode, auth: bool) -> SmtpServer {
+    let (dir, python) = kit;
+    let (certificate, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    let dkim_dns = dir.path().join("dkim-dns.json");
+    let options = SmtpOptions {
+        mode: mode.name(),
+        certificate: (mode != Mode::Plain).then_some((certificate.as_path(), key.as_path())),
+        login: auth.then_some((USER, PASSWORD)),
+        dkim_dns: dkim_dns.exists().then_some(dkim_dns.as_path()),
+    };
+    SmtpServer::start(python, &options).await
+}
+
+fn config(kit: &(TempDir, PathBuf), server: &SmtpServer, security: SmtpSecurity) -> SmtpConfig {
     SmtpConfig {
         host: "127.0.0.1".into(),
         port: Some(server.port),
@@ -253,7 +186,7 @@ fn header<'a>(mail: &'a Value, name: &str) -> Vec<&'a str> {
 }
 
 /// The one mail the server accepted, checked for what every test expects.
-fn the_one_received(server: &Server, to: &str) -> Value {
+fn the_one_received(server: &SmtpServer, to: &str) -> Value {
     let mut received = server.received();
     assert_eq!(received.len(), 1, "exactly one e-mail arrives");
     let mail = received.remove(0);
@@ -266,7 +199,7 @@ fn the_one_received(server: &Server, to: &str) -> Value {
 #[tokio::test]
 async fn a_mail_arrives_with_its_headers_both_parts_and_utf8_text() {
     let Some(kit) = kit() else { return };
-    let server = Server::start(&kit, Mode::Plain, false).await;
+    let server = start(&kit, Mode::Plain, false).await;
     let mut settings = config(&kit, &server, SmtpSecurity::None);
     settings.reply_to = Some(NamedAddress {
         name: None,
@@ -311,7 +244,7 @@ async fn a_mail_arrives_with_its_headers_both_parts_and_utf8_text() {
 #[tokio::test]
 async fn a_mail_without_html_is_one_text_part() {
     let Some(kit) = kit() else { return };
-    let server = Server::start(&kit, Mode::Plain, false).await;
+    let server = start(&kit, Mode::Plain, false).await;
     let route = SmtpRoute::new("local", &config(&kit, &server, SmtpSecurity::None)).unwrap();
     let text_only = OutgoingEmail {
         html: None,
@@ -330,7 +263,7 @@ async fn a_mail_without_html_is_one_text_part() {
 #[tokio::test]
 async fn starttls_with_our_ca_and_a_password_delivers() {
     let Some(kit) = kit() else { return };
-    let server = Server::start(&kit, Mode::Starttls, true).await;
+    let server = start(&kit, Mode::Starttls, true).await;
     let settings = with_login(
         config(&kit, &server, SmtpSecurity::Starttls),
         &kit,
@@ -350,7 +283,7 @@ async fn starttls_with_our_ca_and_a_password_delivers() {
 #[tokio::test]
 async fn implicit_tls_with_a_password_delivers() {
     let Some(kit) = kit() else { return };
-    let server = Server::start(&kit, Mode::Tls, true).await;
+    let server = start(&kit, Mode::Tls, true).await;
     let settings = with_login(config(&kit, &server, SmtpSecurity::Tls), &kit, "password");
     let route = SmtpRoute::new("relay", &settings).unwrap();
     route
@@ -365,7 +298,7 @@ async fn implicit_tls_with_a_password_delivers() {
 #[tokio::test]
 async fn a_wrong_password_is_permanent_and_never_shown() {
     let Some(kit) = kit() else { return };
-    let server = Server::start(&kit, Mode::Starttls, true).await;
+    let server = start(&kit, Mode::Starttls, true).await;
     let settings = with_login(
         config(&kit, &server, SmtpSecurity::Starttls),
         &kit,
@@ -394,7 +327,7 @@ async fn a_wrong_password_is_permanent_and_never_shown() {
 #[tokio::test]
 async fn starttls_without_our_ca_fails_and_sends_nothing() {
     let Some(kit) = kit() else { return };
-    let server = Server::start(&kit, Mode::Starttls, true).await;
+    let server = start(&kit, Mode::Starttls, true).await;
     let mut settings = with_login(
         config(&kit, &server, SmtpSecurity::Starttls),
         &kit,
@@ -416,7 +349,7 @@ async fn starttls_without_our_ca_fails_and_sends_nothing() {
 #[tokio::test]
 async fn a_relay_without_starttls_is_refused_never_used_in_clear() {
     let Some(kit) = kit() else { return };
-    let server = Server::start(&kit, Mode::Plain, false).await;
+    let server = start(&kit, Mode::Plain, false).await;
     let route = SmtpRoute::new("relay", &config(&kit, &server, SmtpSecurity::Starttls)).unwrap();
     let error = route
         .send(&mail("zoe@client.example", SUBJECT))
@@ -429,7 +362,7 @@ async fn a_relay_without_starttls_is_refused_never_used_in_clear() {
 #[tokio::test]
 async fn line_breaks_in_headers_and_bad_recipients_are_refused_before_the_wire() {
     let Some(kit) = kit() else { return };
-    let server = Server::start(&kit, Mode::Plain, false).await;
+    let server = start(&kit, Mode::Plain, false).await;
     let route = SmtpRoute::new("local", &config(&kit, &server, SmtpSecurity::None)).unwrap();
     let refused = [
         mail("zoe@client.example\r\nBcc: eve@evil.example", SUBJECT),
@@ -453,7 +386,7 @@ async fn line_breaks_in_headers_and_bad_recipients_are_refused_before_the_wire()
 #[tokio::test]
 async fn a_5xx_is_permanent_a_4xx_and_a_closed_port_transient() {
     let Some(kit) = kit() else { return };
-    let server = Server::start(&kit, Mode::Plain, false).await;
+    let server = start(&kit, Mode::Plain, false).await;
     let route = SmtpRoute::new("local", &config(&kit, &server, SmtpSecurity::None)).unwrap();
     let refused = route.send(&mail("refused@client.example", SUBJECT)).await;
     assert!(
@@ -536,7 +469,7 @@ async fn dkim_signatures_with_rsa_and_ed25519_keys_verify() {
             dkim_key(&kit, "ed", &["genpkey", "-algorithm", "ed25519"]),
         ),
     ];
-    let server = Server::start(&kit, Mode::Plain, false).await;
+    let server = start(&kit, Mode::Plain, false).await;
     for (selector, key) in keys {
         let mut settings = config(&kit, &server, SmtpSecurity::None);
         settings.dkim = Some(DkimSettings {
@@ -587,7 +520,7 @@ async fn dkim_signatures_with_rsa_and_ed25519_keys_verify() {
 #[tokio::test]
 async fn the_templates_go_out_through_a_route() {
     let Some(kit) = kit() else { return };
-    let server = Server::start(&kit, Mode::Plain, false).await;
+    let server = start(&kit, Mode::Plain, false).await;
     let route = SmtpRoute::new("local-relay", &config(&kit, &server, SmtpSecurity::None)).unwrap();
     // 2026-12-06T17:26:00Z
     let test = templates::channel_test("Banque Exemple", route.name(), 1_796_577_960).unwrap();

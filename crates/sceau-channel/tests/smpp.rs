@@ -241,6 +241,7 @@ async fn receipts_become_reports_for_every_part_in_the_form_the_receipt_writes()
     assert_eq!(report.route, "operator");
     assert_eq!(report.provider_id, one.parts[0]);
     assert_eq!(report.outcome, ReportOutcome::Delivered);
+    assert_eq!(report.status.as_deref(), Some("DELIVRD err:000"));
     // Without the TLVs, from the text, whose id is in decimal when the answer gave hex.
     let settings = json!({"command": "set", "receipt_tlvs": false, "receipt_id_form": "decimal",
         "receipt_stat": "UNDELIV"});
@@ -259,6 +260,7 @@ async fn receipts_become_reports_for_every_part_in_the_form_the_receipt_writes()
             (report.provider_id.as_str(), report.outcome),
             (decimal.as_str(), ReportOutcome::Failed)
         );
+        assert_eq!(report.status.as_deref(), Some("UNDELIV err:000"));
     }
     smsc.wait_stats("receipts answered", |stats| {
         stats["receipts_answered"].as_u64() == Some(3)

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "../../sceau-channel/tests/support/smtp.rs"]
+mod smtp;
 
 use common::*;
 use reqwest::{Method, StatusCode};
@@ -13,99 +15,37 @@ use sceau_channel::config::{
 };
 use sceau_channel::email::{NamedAddress, SmtpConfig, SmtpSecurity};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use smtp::{SmtpOptions, SmtpServer, python};
 
 const ZOE_PHONE: &str = "+33611223344";
 const ZOE_EMAIL: &str = "zoé.martin@client.example";
 
-/// A Python that has aiosmtpd, or `None` (a failure under CI).
-fn python() -> Option<PathBuf> {
-    let found = ["python3", "/usr/bin/python3"].into_iter().find(|python| {
-        std::process::Command::new(python)
-            .args(["-c", "import aiosmtpd"])
-            .output()
-            .is_ok_and(|output| output.status.success())
-    });
-    if found.is_none() {
-        let reason = "no python3 with aiosmtpd (apt-get install python3-aiosmtpd)";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{reason}");
-        eprintln!("skipped: {reason}");
-    }
-    found.map(PathBuf::from)
-}
-
-/// aiosmtpd on loopback, in clear text, writing what it accepts as N.json in `received`.
-struct SmtpServer {
-    _child: Child,
-    port: u16,
-    received: tempfile::TempDir,
-}
-
-impl SmtpServer {
-    async fn start(python: &Path) -> SmtpServer {
-        let received = tempfile::tempdir().unwrap();
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../sceau-channel/tests/smtp/server.py");
-        let mut child = Command::new(python)
-            .arg(script)
-            .arg("--dir")
-            .arg(received.path())
-            .args(["--mode", "plain"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the SMTP server starts");
-        let stdout = child.stdout.take().unwrap();
-        let line = BufReader::new(stdout).lines().next_line().await.unwrap();
-        let line = line.expect("the SMTP server says where it listens");
-        let port = line.strip_prefix("listening ").unwrap().parse().unwrap();
-        SmtpServer {
-            _child: child,
-            port,
-            received,
-        }
-    }
-
-    fn received(&self) -> Vec<Value> {
-        (1..)
-            .map_while(|n| {
-                std::fs::read_to_string(self.received.path().join(format!("{n}.json"))).ok()
-            })
-            .map(|text| serde_json::from_str(&text).unwrap())
-            .collect()
-    }
-
-    /// The routes `sceau serve` opens for a configuration naming the development phone
-    /// and this relay as `[[email_routes]]`.
-    fn channels(&self) -> sceau_server::dispatch::Channels {
-        let queue = sceau_server::dispatch::report_queue();
-        let sms = open_sms_routes(&[SmsRouteConfig::dev_phone()], &queue.0).unwrap();
-        let relay = EmailRouteConfig {
-            name: "relay".into(),
-            kind: EmailKind::Smtp,
-            smtp: Some(SmtpConfig {
-                host: "127.0.0.1".into(),
-                port: Some(self.port),
-                security: SmtpSecurity::None,
-                username: None,
-                password: None,
-                ca_file: None,
-                from: NamedAddress {
-                    name: Some("Test Bank".into()),
-                    address: "alerts@bank.example".into(),
-                },
-                reply_to: None,
-                timeout_s: 20,
-                dkim: None,
-            }),
-        };
-        let email = open_email_routes(&[relay]).unwrap();
-        sceau_server::dispatch::Channels::new(sms.routes, email, Default::default(), queue)
-    }
+/// The routes `sceau serve` opens for a configuration naming the development phone and
+/// `smtp` as `[[email_routes]]`.
+fn channels(smtp: &SmtpServer) -> sceau_server::dispatch::Channels {
+    let queue = sceau_server::dispatch::report_queue();
+    let sms = open_sms_routes(&[SmsRouteConfig::dev_phone()], &queue.0).unwrap();
+    let relay = EmailRouteConfig {
+        name: "relay".into(),
+        kind: EmailKind::Smtp,
+        smtp: Some(SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: Some(smtp.port),
+            security: SmtpSecurity::None,
+            username: None,
+            password: None,
+            ca_file: None,
+            from: NamedAddress {
+                name: Some("Test Bank".into()),
+                address: "alerts@bank.example".into(),
+            },
+            reply_to: None,
+            timeout_s: 20,
+            dkim: None,
+        }),
+    };
+    let email = open_email_routes(&[relay]).unwrap();
+    sceau_server::dispatch::Channels::new(sms.routes, email, Default::default(), queue)
 }
 
 fn header<'a>(mail: &'a Value, name: &str) -> Vec<&'a str> {
@@ -164,10 +104,12 @@ async fn email_states(server: &Server) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_client_is_told_by_email_too() {
-    let Some(python) = python() else { return };
-    let smtp = SmtpServer::start(&python).await;
+    let Some(python) = python(&["aiosmtpd"]) else {
+        return;
+    };
+    let smtp = SmtpServer::start(&python, &SmtpOptions::plain()).await;
     let clock = sceau_server::clock::ManualClock::starting_at(common::START_S);
-    let server = Server::start_with_channels(clock, smtp.channels()).await;
+    let server = Server::start_with_channels(clock, channels(&smtp)).await;
     pause_zoe(&server).await;
     server.deliver().await;
 

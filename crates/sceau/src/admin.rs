@@ -120,8 +120,9 @@ pub enum AdminCommand {
     /// Send a test message through the configured routes, directly (not through the
     /// outbox): to a phone number on each SMS route in order, or to an e-mail address on
     /// each e-mail route. Prints what each route answered (the provider's ids, or its
-    /// refusal); fails unless one route accepted the message. Reads the routes from the
-    /// configuration file (--config) as `sceau serve` does; needs no database.
+    /// refusal and, for an SMPP route that could not bind, why); fails unless one route
+    /// accepted the message. Reads the routes from the configuration file (--config) as
+    /// `sceau serve` does; needs no database.
     ChannelTest {
         /// A phone number in international form (E.164, e.g. +33612345678) or an e-mail
         /// address (e.g. ops@bank.example).
@@ -130,9 +131,17 @@ pub enum AdminCommand {
         /// Only this route (its `name` in the configuration).
         #[arg(long)]
         route: Option<String>,
-        /// Seconds each route may take to connect (an SMPP bind) and answer, 1 to 120.
+        /// Seconds each route may take to connect (an SMPP bind) and answer, 1 to 120;
+        /// with --wait-receipt, also the longest wait for the receipts.
         #[arg(long, default_value_t = 10)]
         wait_s: u64,
+        /// After an SMS route accepted the message, wait (up to --wait-s) for the delivery
+        /// receipts of all its parts and print delivered, failed (with the receipt's
+        /// status) or no receipt in time; fail unless one route's receipts said
+        /// delivered. Only SMPP routes report receipts to this command; a receipt the SMSC
+        /// gives to another bind of the same account (a running server's) is not seen.
+        #[arg(long)]
+        wait_receipt: bool,
     },
     /// Recompute the ledger's invariants and report any broken rule.
     LedgerCheck,
@@ -207,8 +216,20 @@ fn read_password(mut input: impl BufRead) -> anyhow::Result<Zeroizing<String>> {
 }
 
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
-    if let AdminCommand::ChannelTest { to, route, wait_s } = &command {
-        return crate::channel_test::run(&config, to, route.as_deref(), *wait_s).await;
+    if let AdminCommand::ChannelTest {
+        to,
+        route,
+        wait_s,
+        wait_receipt,
+    } = &command
+    {
+        let request = crate::channel_test::Request {
+            to,
+            route: route.as_deref(),
+            wait_s: *wait_s,
+            wait_receipt: *wait_receipt,
+        };
+        return crate::channel_test::run(&config, &request).await;
     }
     let service = crate::open_service(&config, Arc::new(SystemClock)).await?;
     let store = &service.store;

@@ -167,6 +167,7 @@ impl HttpGateway {
             route: self.name.clone(),
             provider_id,
             outcome,
+            status: None,
         }])
     }
 

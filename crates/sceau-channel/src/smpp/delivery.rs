@@ -138,11 +138,20 @@ pub(crate) fn report_of(route: &str, deliver: &DeliverSm) -> Option<DeliveryRepo
         .map(outcome_of_state)
         .or_else(|| text.as_ref().map(|text| text.stat.outcome()))
         .unwrap_or(ReportOutcome::Pending);
+    let status = match (&text, state) {
+        (Some(text), _) => Some(match &text.err {
+            Some(err) => format!("{} err:{err}", text.stat.word()),
+            None => text.stat.word().to_owned(),
+        }),
+        (None, Some(state)) => Some(format!("message_state {state:?}")),
+        (None, None) => None,
+    };
     let provider_id = id.or_else(|| text.map(|text| text.id))?;
     Some(DeliveryReport {
         route: route.to_owned(),
         provider_id,
         outcome,
+        status,
     })
 }
 

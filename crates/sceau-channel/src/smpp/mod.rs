@@ -198,6 +198,13 @@ impl SecondChannel for SmppRoute {
         "smpp"
     }
 
+    fn diagnosis(&self) -> Option<String> {
+        if self.shared.submitter.borrow().is_some() {
+            return None;
+        }
+        self.shared.counters.bind_failure()
+    }
+
     async fn send(&self, text: &OutgoingText<'_>) -> Result<Accepted, ChannelError> {
         let left_s = text.expires_at_s - unix_now_s();
         let Ok(left) = u64::try_from(left_s) else {

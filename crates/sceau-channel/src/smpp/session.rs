@@ -41,6 +41,25 @@ pub(crate) struct Counters {
     pub(crate) binds: AtomicU64,
     pub(crate) binds_refused: AtomicU64,
     pub(crate) links_lost: AtomicU64,
+    /// Why the last try to bind failed, until a bind succeeds (never a secret).
+    pub(crate) bind_failure: std::sync::Mutex<Option<String>>,
+}
+
+impl Counters {
+    fn set_bind_failure(&self, failure: Option<String>) {
+        let mut slot = match self.bind_failure.lock() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = failure;
+    }
+
+    pub(crate) fn bind_failure(&self) -> Option<String> {
+        match self.bind_failure.lock() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
 }
 
 /// One part for the SMSC, and where its answer goes: the SMSC's message id, or why not.
@@ -72,6 +91,7 @@ pub(crate) async fn run(shared: Arc<Shared>, role: Role, mut shutdown: watch::Re
             Ok(link) => {
                 backoff.reset();
                 shared.counters.binds.fetch_add(1, Ordering::Relaxed);
+                shared.counters.set_bind_failure(None);
                 tracing::info!(route, ?role, "bound to the SMSC");
                 let error = serve(&shared, role, link, &mut shutdown).await;
                 if matches!(error, LinkError::Shutdown) {
@@ -93,8 +113,17 @@ pub(crate) async fn run(shared: Arc<Shared>, role: Role, mut shutdown: watch::Re
                     status,
                     "the SMSC refused the bind (system_id or password?)"
                 );
+                shared.counters.set_bind_failure(Some(format!(
+                    "the SMSC refused the bind as system_id {system_id} \
+                     (command_status {status:#x}): check the system_id and the password"
+                )));
             }
-            Err(error) => tracing::warn!(route, ?role, %error, "cannot bind to the SMSC"),
+            Err(error) => {
+                tracing::warn!(route, ?role, %error, "cannot bind to the SMSC");
+                shared
+                    .counters
+                    .set_bind_failure(Some(format!("cannot bind to the SMSC: {error}")));
+            }
         }
         let pause = backoff.next_pause();
         tokio::select! {
