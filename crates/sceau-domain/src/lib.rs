@@ -11,6 +11,7 @@ pub mod checkout;
 pub mod clearing;
 pub mod decline;
 pub mod email;
+pub mod envelope;
 pub mod ledger;
 pub mod limits;
 pub mod money;

@@ -1,0 +1,491 @@
+//! An envelope for the notary: the files a client sends from a station, what their names
+//! may be, who they are for, how many and how large they may be, and the manifest the
+//! station signs (see ARCHITECTURE.md, "The notary").
+//!
+//! The manifest is the envelope as the station saw it: the envelope's id, the disposable
+//! certificate the station signs with, each file's name, size and SHA-256 in order, and
+//! the destinations. It travels as canonical JSON (RFC 8785: names sorted, no spaces,
+//! integers, strings escaped as ECMAScript's `JSON.stringify` escapes them), so that the
+//! station's script, which writes it with `JSON.stringify` over keys in order, and the
+//! server write the very same bytes; the server accepts only that form.
+
+use crate::email::EmailAddress;
+use crate::phone::PhoneNumber;
+use crate::text::{TextError, TextRule};
+use std::fmt;
+use unicode_normalization::{IsNormalized, is_nfc_quick};
+
+/// Most bytes of a file's name (UTF-8): what file systems keep.
+pub const FILE_NAME_BYTES_MAX: usize = 255;
+/// Files per envelope by default.
+pub const FILES_MAX_DEFAULT: u32 = 20;
+/// Bytes per file by default: 1 GiB.
+pub const FILE_BYTES_MAX_DEFAULT: u64 = 1 << 30;
+/// Bytes per envelope by default: 2 GiB.
+pub const ENVELOPE_BYTES_MAX_DEFAULT: u64 = 2 << 30;
+/// The most a setting may raise the files per envelope to.
+pub const FILES_MAX_CEILING: u32 = 1_000;
+/// Destinations per envelope at most.
+pub const DESTINATIONS_MAX: usize = 20;
+/// The manifest's format version.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// A file's name, as a client's station gives it and every page, SMS and container shows
+/// it: 1 to 255 bytes of UTF-8 in Unicode normalization form C, printable, none of
+/// `/`, `\`, a quotation mark or a character that could pass for one (the SMS quotes the
+/// first file's name), not `.` or `..`, no space at either end.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileName(String);
+
+/// Why a file's name is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FileNameError {
+    #[error("a file's name is empty")]
+    Empty,
+    #[error("a file's name is longer than {FILE_NAME_BYTES_MAX} bytes")]
+    TooLong,
+    #[error("a file's name holds a control, invisible or bidirectional formatting character")]
+    Unprintable,
+    #[error("a file's name holds a quotation mark or a character shown like one")]
+    Quote,
+    #[error("a file's name holds a / or a \\, or is . or ..")]
+    Path,
+    #[error("a file's name begins or ends with a space")]
+    Spaces,
+    #[error("a file's name is not in Unicode normalization form C")]
+    NotNormalized,
+}
+
+impl FileName {
+    pub fn parse(name: &str) -> Result<FileName, FileNameError> {
+        if name.is_empty() {
+            return Err(FileNameError::Empty);
+        }
+        if name.len() > FILE_NAME_BYTES_MAX {
+            return Err(FileNameError::TooLong);
+        }
+        if name.contains(['/', '\\']) || name == "." || name == ".." {
+            return Err(FileNameError::Path);
+        }
+        if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
+            return Err(FileNameError::Spaces);
+        }
+        if is_nfc_quick(name.chars()) != IsNormalized::Yes
+            && !unicode_normalization::is_nfc(name)
+        {
+            return Err(FileNameError::NotNormalized);
+        }
+        match TextRule::quoted(FILE_NAME_BYTES_MAX).check(name) {
+            Ok(()) => Ok(FileName(name.to_owned())),
+            Err(TextError::Unprintable) => Err(FileNameError::Unprintable),
+            Err(TextError::Quote) => Err(FileNameError::Quote),
+            Err(TextError::Empty) => Err(FileNameError::Empty),
+            Err(TextError::TooLong { .. }) => Err(FileNameError::TooLong),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One file of an envelope, as the manifest states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub name: FileName,
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+/// Someone the envelope is for: reached by e-mail, by phone, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub email: Option<EmailAddress>,
+    pub phone: Option<PhoneNumber>,
+}
+
+/// How many files and bytes an envelope may hold (settings, with defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvelopeLimits {
+    pub files_max: u32,
+    pub file_bytes_max: u64,
+    pub envelope_bytes_max: u64,
+}
+
+impl Default for EnvelopeLimits {
+    fn default() -> EnvelopeLimits {
+        EnvelopeLimits {
+            files_max: FILES_MAX_DEFAULT,
+            file_bytes_max: FILE_BYTES_MAX_DEFAULT,
+            envelope_bytes_max: ENVELOPE_BYTES_MAX_DEFAULT,
+        }
+    }
+}
+
+/// Why an envelope's contents are refused, before any byte of a file is taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("an envelope holds at least one file")]
+    NoFile,
+    #[error("an envelope holds at most {files_max} files")]
+    TooManyFiles { files_max: u32 },
+    #[error("file {index} is larger than {file_bytes_max} bytes")]
+    FileTooLarge { index: usize, file_bytes_max: u64 },
+    #[error("the files together are larger than {envelope_bytes_max} bytes")]
+    EnvelopeTooLarge { envelope_bytes_max: u64 },
+    #[error("two files are named {0:?}")]
+    NameTwice(String),
+    #[error("an envelope has at most {DESTINATIONS_MAX} destinations")]
+    TooManyDestinations,
+    #[error("destination {index} has neither an e-mail address nor a phone number")]
+    EmptyDestination { index: usize },
+}
+
+impl EnvelopeLimits {
+    /// Limits as an operator sets them: each at least 1, files at most
+    /// [`FILES_MAX_CEILING`], and an envelope at least as large as one file may be.
+    pub fn new(
+        files_max: u32,
+        file_bytes_max: u64,
+        envelope_bytes_max: u64,
+    ) -> Result<EnvelopeLimits, &'static str> {
+        if !(1..=FILES_MAX_CEILING).contains(&files_max) {
+            return Err("files per envelope must be 1 to 1000");
+        }
+        if file_bytes_max == 0 || envelope_bytes_max < file_bytes_max {
+            return Err("bytes per file must be at least 1, and bytes per envelope at least as many");
+        }
+        Ok(EnvelopeLimits {
+            files_max,
+            file_bytes_max,
+            envelope_bytes_max,
+        })
+    }
+
+    /// Whether files of these names and sizes, for these destinations, fit: at least one
+    /// file, no name twice, within every limit (empty files are fine).
+    pub fn check(
+        &self,
+        files: &[(&FileName, u64)],
+        destinations: &[Destination],
+    ) -> Result<(), EnvelopeError> {
+        if files.is_empty() {
+            return Err(EnvelopeError::NoFile);
+        }
+        if files.len() > self.files_max as usize {
+            return Err(EnvelopeError::TooManyFiles {
+                files_max: self.files_max,
+            });
+        }
+        let mut total: u64 = 0;
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, (name, size)) in files.iter().enumerate() {
+            if *size > self.file_bytes_max {
+                return Err(EnvelopeError::FileTooLarge {
+                    index,
+                    file_bytes_max: self.file_bytes_max,
+                });
+            }
+            total = total.saturating_add(*size);
+            if !seen.insert(name.as_str()) {
+                return Err(EnvelopeError::NameTwice(name.as_str().to_owned()));
+            }
+        }
+        if total > self.envelope_bytes_max {
+            return Err(EnvelopeError::EnvelopeTooLarge {
+                envelope_bytes_max: self.envelope_bytes_max,
+            });
+        }
+        check_destinations(destinations)
+    }
+}
+
+fn check_destinations(destinations: &[Destination]) -> Result<(), EnvelopeError> {
+    if destinations.len() > DESTINATIONS_MAX {
+        return Err(EnvelopeError::TooManyDestinations);
+    }
+    match destinations
+        .iter()
+        .position(|d| d.email.is_none() && d.phone.is_none())
+    {
+        Some(index) => Err(EnvelopeError::EmptyDestination { index }),
+        None => Ok(()),
+    }
+}
+
+/// What the station signs: the envelope as it saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The envelope's public id.
+    pub envelope: String,
+    /// The disposable certificate's serial, in lower-case hex.
+    pub certificate: String,
+    pub files: Vec<FileEntry>,
+    pub destinations: Vec<Destination>,
+}
+
+impl Manifest {
+    /// The manifest's canonical JSON (RFC 8785): the only form the server accepts, and
+    /// the bytes the station's signature covers.
+    pub fn canonical(&self) -> String {
+        let mut out = String::with_capacity(128 + self.files.len() * 128);
+        out.push_str("{\"certificate\":");
+        json_string(&mut out, &self.certificate);
+        out.push_str(",\"destinations\":[");
+        for (n, destination) in self.destinations.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            write_destination(&mut out, destination);
+        }
+        out.push_str("],\"envelope\":");
+        json_string(&mut out, &self.envelope);
+        out.push_str(",\"files\":[");
+        for (n, file) in self.files.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"name\":");
+            json_string(&mut out, file.name.as_str());
+            out.push_str(",\"sha256\":\"");
+            for byte in file.sha256 {
+                out.push_str(&format!("{byte:02x}"));
+            }
+            out.push_str(&format!("\",\"size\":{}}}", file.size));
+        }
+        out.push_str(&format!("],\"v\":{MANIFEST_VERSION}}}"));
+        out
+    }
+}
+
+fn write_destination(out: &mut String, destination: &Destination) {
+    out.push('{');
+    let mut first = true;
+    if let Some(email) = &destination.email {
+        out.push_str("\"email\":");
+        json_string(out, email.as_str());
+        first = false;
+    }
+    if let Some(phone) = &destination.phone {
+        if !first {
+            out.push(',');
+        }
+        out.push_str("\"phone\":");
+        json_string(out, phone.as_str());
+    }
+    out.push('}');
+}
+
+/// A JSON string as RFC 8785 (and ECMAScript's `JSON.stringify`) writes it: `"` and `\`
+/// escaped, control characters as `\b \t \n \f \r` or `\u00xx` (lower-case hex), every
+/// other character as itself.
+fn json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> FileName {
+        FileName::parse(text).unwrap()
+    }
+
+    #[test]
+    fn ordinary_names_are_taken_as_given() {
+        for text in [
+            "contrat.pdf",
+            "résumé été 2026.txt",
+            "l'acte n°12 (copie).pdf",
+            "報告書.docx",
+            "Отчёт.odt",
+            ".profile",
+            "a",
+            "0-byte file",
+        ] {
+            assert_eq!(name(text).as_str(), text);
+        }
+        let longest = "é".repeat(127) + "x";
+        assert_eq!(longest.len(), FILE_NAME_BYTES_MAX);
+        assert!(FileName::parse(&longest).is_ok());
+    }
+
+    #[test]
+    fn names_that_are_paths_lie_or_hide_are_refused() {
+        use FileNameError::*;
+        let cases: &[(&str, FileNameError)] = &[
+            ("", Empty),
+            ("../etc/passwd", Path),
+            ("a/b.pdf", Path),
+            ("a\\b.pdf", Path),
+            ("..", Path),
+            (".", Path),
+            ("new\nline.pdf", Unprintable),
+            ("nul\0.pdf", Unprintable),
+            ("evil\u{202E}fdp.exe", Unprintable),
+            ("zero\u{200B}width.pdf", Unprintable),
+            ("say \"yes\".pdf", Quote),
+            ("say \u{201C}yes\u{201D}.pdf", Quote),
+            (" leading.pdf", Spaces),
+            ("trailing.pdf ", Spaces),
+            // "é" as e and a combining acute accent: not NFC (the station normalizes).
+            ("re\u{0301}sume\u{0301}.pdf", NotNormalized),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(FileName::parse(text), Err(*expected), "{text:?}");
+        }
+        let long = "x".repeat(FILE_NAME_BYTES_MAX + 1);
+        assert_eq!(FileName::parse(&long), Err(TooLong));
+        let long = "é".repeat(150);
+        assert_eq!(FileName::parse(&long), Err(TooLong));
+    }
+
+    #[test]
+    fn a_name_not_in_form_c_is_refused_even_where_its_marks_are_allowed() {
+        // Devanagari: the nukta (U+093C) after KA composes only in NFD-decomposed text;
+        // U+0958 decomposes to KA + NUKTA and is excluded from composition, so KA + NUKTA
+        // is NFC. A Hangul syllable written as its jamo is not NFC.
+        assert!(FileName::parse("\u{0915}\u{093C}.txt").is_ok());
+        assert_eq!(
+            FileName::parse("\u{1100}\u{1161}.txt"),
+            Err(FileNameError::NotNormalized)
+        );
+        assert!(FileName::parse("\u{AC00}.txt").is_ok());
+    }
+
+    fn destination(email: Option<&str>, phone: Option<&str>) -> Destination {
+        Destination {
+            email: email.map(|e| e.parse().unwrap()),
+            phone: phone.map(|p| p.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn limits_count_files_bytes_names_and_destinations() {
+        let limits = EnvelopeLimits::new(3, 100, 150).unwrap();
+        let (a, b, c, d) = (name("a"), name("b"), name("c"), name("d"));
+        assert_eq!(limits.check(&[], &[]), Err(EnvelopeError::NoFile));
+        assert_eq!(limits.check(&[(&a, 0)], &[]), Ok(()), "an empty file is fine");
+        assert_eq!(
+            limits.check(&[(&a, 1), (&b, 1), (&c, 1), (&d, 1)], &[]),
+            Err(EnvelopeError::TooManyFiles { files_max: 3 })
+        );
+        assert_eq!(
+            limits.check(&[(&a, 1), (&b, 101)], &[]),
+            Err(EnvelopeError::FileTooLarge {
+                index: 1,
+                file_bytes_max: 100
+            })
+        );
+        assert_eq!(
+            limits.check(&[(&a, 100), (&b, 50)], &[]),
+            Ok(()),
+            "exactly the envelope's limit"
+        );
+        assert_eq!(
+            limits.check(&[(&a, 100), (&b, 51)], &[]),
+            Err(EnvelopeError::EnvelopeTooLarge {
+                envelope_bytes_max: 150
+            })
+        );
+        assert_eq!(
+            limits.check(&[(&a, 1), (&a, 1)], &[]),
+            Err(EnvelopeError::NameTwice("a".into()))
+        );
+        let someone = destination(Some("bob@example.org"), None);
+        assert_eq!(limits.check(&[(&a, 1)], &[someone.clone()]), Ok(()));
+        assert_eq!(
+            limits.check(&[(&a, 1)], &[someone.clone(), destination(None, None)]),
+            Err(EnvelopeError::EmptyDestination { index: 1 })
+        );
+        let many = vec![someone; DESTINATIONS_MAX + 1];
+        assert_eq!(
+            limits.check(&[(&a, 1)], &many),
+            Err(EnvelopeError::TooManyDestinations)
+        );
+    }
+
+    #[test]
+    fn limits_an_operator_sets_are_checked() {
+        assert!(EnvelopeLimits::new(0, 1, 1).is_err());
+        assert!(EnvelopeLimits::new(FILES_MAX_CEILING + 1, 1, 1).is_err());
+        assert!(EnvelopeLimits::new(1, 0, 0).is_err());
+        assert!(EnvelopeLimits::new(1, 10, 9).is_err());
+        assert!(EnvelopeLimits::new(1, 10, 10).is_ok());
+        let defaults = EnvelopeLimits::default();
+        assert_eq!(
+            EnvelopeLimits::new(
+                defaults.files_max,
+                defaults.file_bytes_max,
+                defaults.envelope_bytes_max
+            ),
+            Ok(defaults)
+        );
+    }
+
+    /// The canonical form, written out by hand: names sorted at every level, no spaces,
+    /// digests in lower-case hex, non-ASCII as itself.
+    #[test]
+    fn the_manifest_is_written_in_canonical_json() {
+        let manifest = Manifest {
+            envelope: "env_7Qx".into(),
+            certificate: "0a1b".into(),
+            files: vec![
+                FileEntry {
+                    name: name("résumé.pdf"),
+                    size: 3,
+                    sha256: [0xab; 32],
+                },
+                FileEntry {
+                    name: name("empty"),
+                    size: 0,
+                    sha256: [0; 32],
+                },
+            ],
+            destinations: vec![
+                destination(Some("bob@example.org"), Some("+33612345678")),
+                destination(None, Some("+33687654321")),
+            ],
+        };
+        let expected = format!(
+            "{{\"certificate\":\"0a1b\",\"destinations\":[{{\"email\":\"bob@example.org\",\
+             \"phone\":\"+33612345678\"}},{{\"phone\":\"+33687654321\"}}],\"envelope\":\"env_7Qx\",\
+             \"files\":[{{\"name\":\"résumé.pdf\",\"sha256\":\"{}\",\"size\":3}},\
+             {{\"name\":\"empty\",\"sha256\":\"{}\",\"size\":0}}],\"v\":1}}",
+            "ab".repeat(32),
+            "00".repeat(32)
+        );
+        assert_eq!(manifest.canonical(), expected);
+    }
+
+    #[test]
+    fn json_strings_are_escaped_as_json_stringify_escapes_them() {
+        let mut out = String::new();
+        json_string(&mut out, "a\"b\\c\u{1}\u{8}\t\n\u{c}\r\u{1f}é\u{2028}");
+        assert_eq!(
+            out,
+            "\"a\\\"b\\\\c\\u0001\\b\\t\\n\\f\\r\\u001fé\u{2028}\""
+        );
+    }
+}
