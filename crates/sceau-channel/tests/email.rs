@@ -219,6 +219,7 @@ fn config(kit: &(TempDir, PathBuf), server: &Server, security: SmtpSecurity) -> 
         },
         reply_to: None,
         timeout_s: 20,
+        max_in_flight: None,
         dkim: None,
     }
 }
@@ -627,9 +628,11 @@ fn start_refuses_what_cannot_work() {
         },
         reply_to: None,
         timeout_s: 30,
+        max_in_flight: None,
         dkim: None,
     };
     let route = SmtpRoute::new("relay", &base).unwrap();
+    assert_eq!(route.max_in_flight(), 4);
     assert_eq!(
         route.describe(),
         "smtp mail.bank.example:587 (STARTTLS), from alerts@bank.example"
@@ -656,6 +659,8 @@ fn start_refuses_what_cannot_work() {
         &|c| c.ca_file = Some("/nonexistent/ca.pem".into()),
         "ca_file",
     );
+    refused(&|c| c.max_in_flight = Some(0), "max_in_flight");
+    refused(&|c| c.max_in_flight = Some(257), "max_in_flight");
     refused(
         &|c| c.from.address = "alerts@bank.example\r\nBcc: x@y".into(),
         "line break",

@@ -100,6 +100,7 @@ impl SmtpServer {
                 },
                 reply_to: None,
                 timeout_s: 20,
+                max_in_flight: None,
                 dkim: None,
             }),
         };
