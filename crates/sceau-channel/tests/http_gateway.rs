@@ -14,11 +14,11 @@ use sceau_channel::http_gateway::config::VonageSignatureMethod;
 use sceau_channel::http_gateway::{
     CallbackRefusal, CallbackRequest, HttpGateway, HttpGatewayConfig,
 };
-use sceau_channel::routes::Outcome;
+use sceau_channel::routes::{Outcome, Route, Routes};
 use sceau_channel::{ChannelError, OutgoingText, ReportOutcome, SecondChannel};
 use sceau_domain::PhoneNumber;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 const NOW_S: i64 = 1_800_000_000;
@@ -926,6 +926,20 @@ impl Holding {
         }
     }
 
+    /// The provider, and its address.
+    async fn start() -> (Arc<Holding>, String) {
+        let holding = Arc::new(Holding::new());
+        let shared = holding.clone();
+        let app = axum::Router::new().fallback(move |body: Bytes| {
+            let holding = shared.clone();
+            async move { holding.hold(body).await }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (holding, base)
+    }
+
     async fn hold(&self, body: Bytes) -> &'static str {
         let inside = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
         self.inside_max.fetch_max(inside, Ordering::SeqCst);
@@ -958,15 +972,7 @@ async fn wait_until(what: &str, done: impl Fn() -> bool) {
 async fn a_route_never_has_more_than_max_in_flight_requests_at_the_provider() {
     const MAX: usize = 3;
     const SENT: usize = 12;
-    let holding = Arc::new(Holding::new());
-    let shared = holding.clone();
-    let app = axum::Router::new().fallback(move |body: Bytes| {
-        let holding = shared.clone();
-        async move { holding.hold(body).await }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (holding, base) = Holding::start().await;
     let config: SmsRouteConfig = toml::from_str(&format!(
         r#"
         name = "gateway"
@@ -1032,4 +1038,57 @@ async fn a_route_never_has_more_than_max_in_flight_requests_at_the_provider() {
 fn unix_now_s() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     i64::try_from(since.unwrap().as_secs()).unwrap()
+}
+
+#[tokio::test]
+async fn a_message_whose_secret_expires_while_it_waits_for_a_slot_is_never_sent() {
+    let (holding, base) = Holding::start().await;
+    let now_s = Arc::new(AtomicI64::new(NOW_S));
+    let clock = now_s.clone();
+    let gateway = gateway(&format!(
+        r#"
+        url = "{base}/send"
+        body = "form"
+        fields = {{ to = "{{to}}", text = "{{text}}", id = "{{message_id}}" }}
+        max_in_flight = 1
+        "#
+    ))
+    .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+    let timeout = gateway.timeout();
+    let route = Route::new("gateway", Arc::new(gateway)).with_max_in_flight(1, timeout);
+    let routes = Arc::new(Routes::new(vec![route]));
+    let send = |id: i64, expires_at_s: i64| {
+        let routes = routes.clone();
+        tokio::spawn(async move {
+            let to = phone();
+            let text = OutgoingText {
+                message_id: id,
+                to: &to,
+                text: "seal 48291735",
+                expires_at_s,
+            };
+            routes.send(&text, NOW_S).await
+        })
+    };
+    let first = send(1, NOW_S + 300);
+    wait_until("the first message at the provider", || {
+        holding.inside() == 1
+    })
+    .await;
+    let second = send(2, NOW_S + 60);
+    let route = routes.iter().next().unwrap();
+    wait_until("the second message waiting for a slot", || {
+        route.in_flight().unwrap().waiting == 1
+    })
+    .await;
+    // The second one's secret expires while it waits; then the slot frees.
+    now_s.store(NOW_S + 60, Ordering::SeqCst);
+    holding.release.add_permits(2);
+    assert!(matches!(first.await.unwrap(), Outcome::Sent { .. }));
+    assert_eq!(second.await.unwrap(), Outcome::Expired);
+    assert_eq!(
+        *holding.ids.lock().unwrap(),
+        ["1"],
+        "the expired one never left"
+    );
 }
