@@ -103,6 +103,23 @@ struct Slot<'a> {
     _permit: Option<SemaphorePermit<'a>>,
 }
 
+/// One send counted among those waiting for a slot while it lives (also when the wait is
+/// dropped: the dispatcher gave up on the try).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Waiting<'a> {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Route {
     /// An SMS route.
     pub fn new(name: impl Into<String>, channel: Arc<dyn SecondChannel>) -> Route {
@@ -153,9 +170,9 @@ impl<C: ?Sized> Route<C> {
         let Some(slots) = &self.slots else {
             return Some(Slot { _permit: None });
         };
-        slots.waiting.fetch_add(1, Ordering::Relaxed);
+        let waiting = Waiting::count(&slots.waiting);
         let free = tokio::time::timeout_at(began + slots.wait, slots.free.acquire()).await;
-        slots.waiting.fetch_sub(1, Ordering::Relaxed);
+        drop(waiting);
         match free {
             Ok(Ok(permit)) => Some(Slot {
                 _permit: Some(permit),
@@ -633,6 +650,12 @@ mod tests {
         // One answer frees a slot: the waiting send takes it.
         gate.open.add_permits(1);
         until(|| gate.given() == 3).await;
+        assert_eq!(route.in_flight().unwrap().waiting, 0);
+        // A wait given up (the dispatcher's time ran out) is no longer counted.
+        let given_up = spawn_send(&routes);
+        until(|| route.in_flight().unwrap().waiting == 1).await;
+        given_up.abort();
+        assert!(given_up.await.unwrap_err().is_cancelled());
         assert_eq!(route.in_flight().unwrap().waiting, 0);
         // No slot frees in time for a fourth: it is to be tried again, naming the route.
         let outcome = send(&routes, 1000).await;
