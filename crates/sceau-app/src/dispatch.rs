@@ -6,7 +6,7 @@
 use crate::Service;
 use sceau_channel::email::{EmailChannel, OutgoingEmail};
 use sceau_channel::http_gateway::HttpGateway;
-use sceau_channel::routes::{Outcome, Route, Routes};
+use sceau_channel::routes::{self, Outcome, Route, Routes};
 use sceau_channel::{DeliveryReport, DevPhone, OutgoingText, ReportOutcome, ReportSink, receipt};
 use sceau_store::{Medium, MessageDelivery, PartOutcome, StoredMessage};
 use std::collections::HashMap;
@@ -24,8 +24,18 @@ const OUTBOX_CLAIM_S: i64 = 60;
 /// other dispatcher takes the message while this one may still send it.
 const SEND_TIMEOUT: Duration = Duration::from_secs(40);
 /// Messages on their way at once, every route together (each route bounds its own: an
-/// SMPP window, say).
+/// SMPP route its window, an HTTP or SMTP route its `max_in_flight`).
 const SENDS_IN_FLIGHT: usize = 256;
+// A try on the routes ends before the dispatcher gives up on it: a route waits for a free
+// slot only as long as leaves its own time to answer inside `TRY_TIME_MAX`, and no route's
+// own time is longer.
+const _: () = assert!(routes::TRY_TIME_MAX.as_millis() < SEND_TIMEOUT.as_millis());
+const _: () = assert!(
+    sceau_channel::http_gateway::config::TIMEOUT_MS_MAX as u128 <= routes::TRY_TIME_MAX.as_millis()
+);
+const _: () =
+    assert!(sceau_channel::email::TIMEOUT_S_MAX as u128 * 1000 <= routes::TRY_TIME_MAX.as_millis());
+const _: () = assert!(routes::MAX_IN_FLIGHT_MAX <= SENDS_IN_FLIGHT);
 const OUTBOX_IDLE_WAIT: Duration = Duration::from_secs(2);
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// The pause before a message every route failed for now is tried again: doubling from

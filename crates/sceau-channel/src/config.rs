@@ -188,6 +188,7 @@ pub fn open_sms_routes(
     let mut callbacks = HashMap::new();
     for config in configs {
         let name = config.name.as_str();
+        let mut bound = None;
         let channel: Arc<dyn SecondChannel> = match (config.kind, &config.smpp, &config.http) {
             (SmsKind::DevPhone, None, None) => Arc::new(DevPhone),
             (SmsKind::Smpp, Some(smpp), None) => Arc::new(
@@ -201,6 +202,7 @@ pub fn open_sms_routes(
                 if gateway.callback_url().is_some() {
                     callbacks.insert(name.to_owned(), gateway.clone());
                 }
+                bound = Some((gateway.max_in_flight(), gateway.timeout()));
                 gateway
             }
             _ => {
@@ -211,7 +213,11 @@ pub fn open_sms_routes(
                 ));
             }
         };
-        routes.push(Route::new(name, channel));
+        let mut route = Route::new(name, channel);
+        if let Some((max, answer_time)) = bound {
+            route = route.with_max_in_flight(max, answer_time);
+        }
+        routes.push(route);
     }
     if routes.is_empty() {
         routes.push(Route::new("dev-phone", Arc::new(DevPhone)));
@@ -236,8 +242,9 @@ pub fn open_email_routes(
             ));
         };
         let route = SmtpRoute::new(name, smtp).map_err(|error| refused_by(name, error))?;
+        let (max, answer_time) = (route.max_in_flight(), route.timeout());
         let channel: Arc<dyn EmailChannel> = Arc::new(route);
-        routes.push(Route::of_kind(name, "smtp", channel));
+        routes.push(Route::of_kind(name, "smtp", channel).with_max_in_flight(max, answer_time));
     }
     Ok(Routes::new(routes))
 }

@@ -9,15 +9,31 @@
 //! again, if not it rests again, twice as long each time (at most `REST_S_MAX`).
 //! When every route failed for the moment, the message waits and is tried again; when every
 //! route refused it for good, it failed.
+//!
+//! A route may take at most `max_in_flight` messages at once (HTTP and SMTP routes; an
+//! SMPP route is bounded by its window). A message finding every one taken waits for a
+//! free one, but never so long that the route's own answer could come after
+//! [`TRY_TIME_MAX`]; then it moves on to the next route as if the busy one were resting:
+//! being busy says nothing of a route's health.
 
 use crate::{Accepted, ChannelError, OutgoingText, SecondChannel};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
 
 /// Failures in a row that make a route rest.
 pub const FAILURES_TO_REST: u32 = 3;
 /// The first rest, in seconds; each failed probe doubles it.
 pub const REST_S: i64 = 15;
 pub const REST_S_MAX: i64 = 600;
+/// The longest one try on the routes may take: the dispatcher gives it a little more, so
+/// that it never gives up while a route's answer may still come (and the message may have
+/// left). A wait for a free slot ends early enough for the route's own time to fit.
+pub const TRY_TIME_MAX: Duration = Duration::from_secs(38);
+/// The most sends a route may have on their way at once: the dispatcher's own bound.
+pub const MAX_IN_FLIGHT_MAX: usize = 256;
 
 /// One route: its name in the configuration and the channel behind it (an SMS route's
 /// `dyn SecondChannel`, an e-mail route's sender).
@@ -26,6 +42,25 @@ pub struct Route<C: ?Sized = dyn SecondChannel> {
     kind: &'static str,
     channel: Arc<C>,
     health: Mutex<Health>,
+    slots: Option<Slots>,
+}
+
+/// A route's bound on sends at once, and how long a send may wait for a free slot.
+struct Slots {
+    free: Semaphore,
+    max: usize,
+    wait: Duration,
+    waiting: AtomicUsize,
+}
+
+/// A route's sends at once, as the operator (or a test) sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    pub max: usize,
+    /// Sends on their way now.
+    pub sending: usize,
+    /// Sends waiting for a free slot.
+    pub waiting: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,6 +98,28 @@ pub struct RouteState {
     pub resting_until_s: Option<i64>,
 }
 
+/// A send's place among a route's sends at once, given back when dropped.
+struct Slot<'a> {
+    _permit: Option<SemaphorePermit<'a>>,
+}
+
+/// One send counted among those waiting for a slot while it lives (also when the wait is
+/// dropped: the dispatcher gave up on the try).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Waiting<'a> {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Route {
     /// An SMS route.
     pub fn new(name: impl Into<String>, channel: Arc<dyn SecondChannel>) -> Route {
@@ -79,6 +136,48 @@ impl<C: ?Sized> Route<C> {
             kind,
             channel,
             health: Mutex::new(Health::default()),
+            slots: None,
+        }
+    }
+
+    /// At most `max` (1 to [`MAX_IN_FLIGHT_MAX`]) of this route's sends at once. A send
+    /// waits for a free slot only as long as leaves `answer_time`, the longest the route
+    /// takes to answer, inside [`TRY_TIME_MAX`].
+    pub fn with_max_in_flight(mut self, max: usize, answer_time: Duration) -> Route<C> {
+        let max = max.clamp(1, MAX_IN_FLIGHT_MAX);
+        self.slots = Some(Slots {
+            free: Semaphore::new(max),
+            max,
+            wait: TRY_TIME_MAX.saturating_sub(answer_time),
+            waiting: AtomicUsize::new(0),
+        });
+        self
+    }
+
+    /// The route's bound on sends at once and how much of it is taken (`None`: unbounded
+    /// here, as an SMPP route, bounded by its window).
+    pub fn in_flight(&self) -> Option<InFlight> {
+        self.slots.as_ref().map(|slots| InFlight {
+            max: slots.max,
+            sending: slots.max - slots.free.available_permits(),
+            waiting: slots.waiting.load(Ordering::Relaxed),
+        })
+    }
+
+    /// A free slot for one send, waited for until the slot's wait counted from `began`
+    /// (when the try on the routes began) ends; `None` if the route stays busy.
+    async fn slot(&self, began: Instant) -> Option<Slot<'_>> {
+        let Some(slots) = &self.slots else {
+            return Some(Slot { _permit: None });
+        };
+        let waiting = Waiting::count(&slots.waiting);
+        let free = tokio::time::timeout_at(began + slots.wait, slots.free.acquire()).await;
+        drop(waiting);
+        match free {
+            Ok(Ok(permit)) => Some(Slot {
+                _permit: Some(permit),
+            }),
+            _ => None,
         }
     }
 
@@ -235,12 +334,19 @@ impl<C: ?Sized> Routes<C> {
     where
         C: Carrier<M>,
     {
+        let began = Instant::now();
         let mut retry: Option<(String, String)> = None;
+        let mut busy: Option<String> = None;
         let mut refused: Option<(String, String)> = None;
         let (first, then): (Vec<&Route<C>>, Vec<&Route<C>>) =
             self.routes.iter().partition(|route| preferred(route));
         for route in first.into_iter().chain(then) {
             let Some(probe) = route.admit(now_s) else {
+                continue;
+            };
+            let Some(_slot) = route.slot(began).await else {
+                route.unjudged(probe);
+                busy = Some(route.name.clone());
                 continue;
             };
             match route.channel.carry(message).await {
@@ -266,13 +372,18 @@ impl<C: ?Sized> Routes<C> {
                 }
             }
         }
-        match (retry, refused) {
-            (Some((route, reason)), _) => Outcome::Retry {
+        match (retry, busy, refused) {
+            (Some((route, reason)), _, _) => Outcome::Retry {
                 route: Some(route),
                 reason,
             },
-            (None, Some((route, reason))) => Outcome::Failed { route, reason },
-            (None, None) => Outcome::Retry {
+            (None, Some(route), _) => Outcome::Retry {
+                route: Some(route),
+                reason: "every one of the route's sends at once (max_in_flight) stayed taken"
+                    .into(),
+            },
+            (None, None, Some((route, reason))) => Outcome::Failed { route, reason },
+            (None, None, None) => Outcome::Retry {
                 route: None,
                 reason: "every route is resting after failures".into(),
             },
@@ -495,6 +606,117 @@ mod tests {
             Outcome::Retry { route: None, .. }
         ));
         assert_eq!(first.given(), 3);
+    }
+
+    /// A route whose sends wait until the test lets them answer.
+    struct Gate {
+        open: tokio::sync::Semaphore,
+        given: Mutex<u32>,
+    }
+
+    impl Gate {
+        fn new() -> Arc<Gate> {
+            Arc::new(Gate {
+                open: tokio::sync::Semaphore::new(0),
+                given: Mutex::new(0),
+            })
+        }
+
+        fn given(&self) -> u32 {
+            *self.given.lock().unwrap()
+        }
+    }
+
+    #[async_trait]
+    impl SecondChannel for Gate {
+        fn kind(&self) -> &'static str {
+            "gate"
+        }
+
+        async fn send(&self, _: &OutgoingText<'_>) -> Result<Accepted, ChannelError> {
+            *self.given.lock().unwrap() += 1;
+            self.open.acquire().await.unwrap().forget();
+            ok("g")
+        }
+    }
+
+    const ANSWER_TIME: Duration = Duration::from_secs(30);
+
+    fn spawn_send(routes: &Arc<Routes>) -> tokio::task::JoinHandle<Outcome> {
+        let routes = routes.clone();
+        tokio::spawn(async move { send(&routes, 1000).await })
+    }
+
+    async fn until(done: impl Fn() -> bool) {
+        while !done() {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn sent_by(outcome: &Outcome) -> &str {
+        match outcome {
+            Outcome::Sent { route, .. } => route,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_route_is_passed_over_after_its_wait_and_not_judged_for_it() {
+        let (gate, spare) = (Gate::new(), Scripted::new(vec![ok("s1")]));
+        let routes = Arc::new(Routes::new(vec![
+            Route::new("gateway", gate.clone()).with_max_in_flight(1, ANSWER_TIME),
+            Route::new("spare", spare.clone()),
+        ]));
+        let first = spawn_send(&routes);
+        until(|| gate.given() == 1).await;
+        let began = Instant::now();
+        assert_eq!(sent_by(&send(&routes, 1000).await), "spare");
+        // It waited for a slot only as long as leaves the route's answer inside a try.
+        assert_eq!(began.elapsed(), TRY_TIME_MAX - ANSWER_TIME);
+        assert_eq!(gate.given(), 1);
+        assert_eq!(routes.states()[0].failures_in_a_row, 0);
+        assert_eq!(routes.states()[0].resting_until_s, None);
+        gate.open.add_permits(1);
+        assert_eq!(sent_by(&first.await.unwrap()), "gateway");
+        let in_flight = routes.iter().next().unwrap().in_flight();
+        let idle = InFlight {
+            max: 1,
+            sending: 0,
+            waiting: 0,
+        };
+        assert_eq!(in_flight, Some(idle));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_send_waits_for_a_free_slot_and_a_route_that_stays_busy_is_named_for_a_retry() {
+        let gate = Gate::new();
+        let route = Route::new("gateway", gate.clone()).with_max_in_flight(2, ANSWER_TIME);
+        let routes = Arc::new(Routes::new(vec![route]));
+        let held: Vec<_> = (0..3).map(|_| spawn_send(&routes)).collect();
+        let route = routes.iter().next().unwrap();
+        until(|| gate.given() == 2 && route.in_flight().unwrap().waiting == 1).await;
+        assert_eq!(route.in_flight().unwrap().sending, 2);
+        // One answer frees a slot: the waiting send takes it.
+        gate.open.add_permits(1);
+        until(|| gate.given() == 3).await;
+        assert_eq!(route.in_flight().unwrap().waiting, 0);
+        // A wait given up (the dispatcher's time ran out) is no longer counted.
+        let given_up = spawn_send(&routes);
+        until(|| route.in_flight().unwrap().waiting == 1).await;
+        given_up.abort();
+        assert!(given_up.await.unwrap_err().is_cancelled());
+        assert_eq!(route.in_flight().unwrap().waiting, 0);
+        // No slot frees in time for a fourth: it is to be tried again, naming the route.
+        let outcome = send(&routes, 1000).await;
+        assert!(
+            matches!(&outcome, Outcome::Retry { route: Some(route), .. } if route == "gateway"),
+            "{outcome:?}"
+        );
+        assert_eq!(gate.given(), 3);
+        gate.open.add_permits(2);
+        for send in held {
+            assert_eq!(sent_by(&send.await.unwrap()), "gateway");
+        }
     }
 
     #[test]

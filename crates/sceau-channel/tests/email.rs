@@ -10,14 +10,17 @@ mod support;
 
 use base64::Engine;
 use sceau_channel::ChannelError;
+use sceau_channel::config::{EmailKind, EmailRouteConfig, open_email_routes};
 use sceau_channel::email::{
     DkimSettings, EmailChannel, NamedAddress, OutgoingEmail, SmtpConfig, SmtpRoute, SmtpSecurity,
     templates,
 };
+use sceau_channel::routes::Outcome;
 use sceau_channel::secret::SecretSource;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use support::smtp::{SmtpOptions, SmtpServer, python, unavailable};
 use tempfile::TempDir;
 
@@ -152,6 +155,7 @@ fn config(kit: &(TempDir, PathBuf), server: &SmtpServer, security: SmtpSecurity)
         },
         reply_to: None,
         timeout_s: 20,
+        max_in_flight: None,
         dkim: None,
     }
 }
@@ -239,6 +243,68 @@ async fn a_mail_arrives_with_its_headers_both_parts_and_utf8_text() {
         "{}",
         route.describe()
     );
+}
+
+#[tokio::test]
+async fn an_smtp_route_never_has_more_than_max_in_flight_mails_at_the_relay() {
+    const MAX: usize = 2;
+    const SENT: usize = 6;
+    let Some(kit) = kit() else { return };
+    let server = start(&kit, Mode::Plain, false).await;
+    let mut settings = config(&kit, &server, SmtpSecurity::None);
+    settings.max_in_flight = Some(MAX);
+    let relay = EmailRouteConfig {
+        name: "relay".into(),
+        kind: EmailKind::Smtp,
+        smtp: Some(settings),
+    };
+    let routes = Arc::new(open_email_routes(&[relay]).unwrap());
+    let sends: Vec<_> = (0..SENT)
+        .map(|id| {
+            let routes = routes.clone();
+            tokio::spawn(async move {
+                let to = format!("held{id}@client.example");
+                let held = OutgoingEmail {
+                    message_id: id as i64,
+                    ..mail(&to, SUBJECT)
+                };
+                routes.send(&held, 1_800_000_000).await
+            })
+        })
+        .collect();
+    let route = routes.iter().next().unwrap();
+    let waiting = || route.in_flight().unwrap().waiting;
+    // Every mail is either held at the relay or waiting for a free slot (or, with no
+    // bound, all of them are at the relay). The limit only stops a test gone wrong.
+    let limit = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (held, _) = server.held();
+        if held == SENT as u64 || (held == MAX as u64 && waiting() == SENT - MAX) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < limit, "held {held}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(server.held().0, MAX as u64);
+    server.release();
+    for send in sends {
+        let outcome = send.await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::Sent { route, .. } if route == "relay"),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(server.held(), (0, MAX as u64));
+    let mut arrived: Vec<String> = server
+        .received()
+        .iter()
+        .map(|mail| mail["rcpt_tos"][0].as_str().unwrap().to_owned())
+        .collect();
+    arrived.sort();
+    let expected: Vec<String> = (0..SENT)
+        .map(|id| format!("held{id}@client.example"))
+        .collect();
+    assert_eq!(arrived, expected, "each mail reached the relay once");
 }
 
 #[tokio::test]
@@ -560,9 +626,11 @@ fn start_refuses_what_cannot_work() {
         },
         reply_to: None,
         timeout_s: 30,
+        max_in_flight: None,
         dkim: None,
     };
     let route = SmtpRoute::new("relay", &base).unwrap();
+    assert_eq!(route.max_in_flight(), 4);
     assert_eq!(
         route.describe(),
         "smtp mail.bank.example:587 (STARTTLS), from alerts@bank.example"
@@ -589,6 +657,8 @@ fn start_refuses_what_cannot_work() {
         &|c| c.ca_file = Some("/nonexistent/ca.pem".into()),
         "ca_file",
     );
+    refused(&|c| c.max_in_flight = Some(0), "max_in_flight");
+    refused(&|c| c.max_in_flight = Some(257), "max_in_flight");
     refused(
         &|c| c.from.address = "alerts@bank.example\r\nBcc: x@y".into(),
         "line break",

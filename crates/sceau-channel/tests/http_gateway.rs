@@ -5,6 +5,7 @@
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use sceau_channel::config::{SmsRouteConfig, open_sms_routes};
 use sceau_channel::http_gateway::callback::{
     sceau_signature, sceau_signature_check, twilio_signature, twilio_signature_matches,
     vonage_signature, vonage_signature_matches,
@@ -13,9 +14,11 @@ use sceau_channel::http_gateway::config::VonageSignatureMethod;
 use sceau_channel::http_gateway::{
     CallbackRefusal, CallbackRequest, HttpGateway, HttpGatewayConfig,
 };
+use sceau_channel::routes::{Outcome, Route, Routes};
 use sceau_channel::{ChannelError, OutgoingText, ReportOutcome, SecondChannel};
 use sceau_domain::PhoneNumber;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 const NOW_S: i64 = 1_800_000_000;
@@ -886,9 +889,206 @@ fn configurations_are_checked_at_start() {
     assert!(refused(auth).contains("extra"));
     let id = "url = \"https://a.example\"\nprovider_id = { json_pointer = \"/a\", header = \"b\" }";
     assert!(refused(id).contains("exactly one"));
+    for max in [0, 257] {
+        let bound = format!("url = \"https://a.example\"\nmax_in_flight = {max}");
+        assert!(refused(&bound).contains("max_in_flight lies between 1 and 256"));
+    }
+    let route = gateway("url = \"https://a.example\"");
+    assert_eq!(route.max_in_flight(), 8);
+    let route = gateway("url = \"https://a.example\"\nmax_in_flight = 256\ntimeout_ms = 2500");
+    assert_eq!(route.max_in_flight(), 256);
+    assert_eq!(route.timeout(), std::time::Duration::from_millis(2500));
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A provider that holds every request until the test releases it, and counts how many it
+/// holds at once.
+struct Holding {
+    inside: AtomicUsize,
+    inside_max: AtomicUsize,
+    answered: AtomicUsize,
+    ids: Mutex<Vec<String>>,
+    release: tokio::sync::Semaphore,
+}
+
+impl Holding {
+    fn new() -> Holding {
+        Holding {
+            inside: AtomicUsize::new(0),
+            inside_max: AtomicUsize::new(0),
+            answered: AtomicUsize::new(0),
+            ids: Mutex::new(Vec::new()),
+            release: tokio::sync::Semaphore::new(0),
+        }
+    }
+
+    /// The provider, and its address.
+    async fn start() -> (Arc<Holding>, String) {
+        let holding = Arc::new(Holding::new());
+        let shared = holding.clone();
+        let app = axum::Router::new().fallback(move |body: Bytes| {
+            let holding = shared.clone();
+            async move { holding.hold(body).await }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (holding, base)
+    }
+
+    async fn hold(&self, body: Bytes) -> &'static str {
+        let inside = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inside_max.fetch_max(inside, Ordering::SeqCst);
+        let id = url::form_urlencoded::parse(&body)
+            .find(|(field, _)| field == "id")
+            .map(|(_, id)| id.into_owned());
+        self.ids.lock().unwrap().extend(id);
+        self.release.acquire().await.unwrap().forget();
+        self.inside.fetch_sub(1, Ordering::SeqCst);
+        self.answered.fetch_add(1, Ordering::SeqCst);
+        "queued"
+    }
+
+    fn inside(&self) -> usize {
+        self.inside.load(Ordering::SeqCst)
+    }
+}
+
+/// Waits until `done` holds (checked again and again; the limit only stops a test gone
+/// wrong).
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let limit = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(tokio::time::Instant::now() < limit, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_route_never_has_more_than_max_in_flight_requests_at_the_provider() {
+    const MAX: usize = 3;
+    const SENT: usize = 12;
+    let (holding, base) = Holding::start().await;
+    let config: SmsRouteConfig = toml::from_str(&format!(
+        r#"
+        name = "gateway"
+        kind = "http"
+        [http]
+        url = "{base}/send"
+        body = "form"
+        fields = {{ to = "{{to}}", text = "{{text}}", id = "{{message_id}}" }}
+        timeout_ms = 20000
+        max_in_flight = {MAX}
+        "#
+    ))
+    .unwrap();
+    let (sink, _reports) = tokio::sync::mpsc::channel(1);
+    let routes = Arc::new(open_sms_routes(&[config], &sink).unwrap().routes);
+    let sends: Vec<_> = (0..SENT)
+        .map(|id| {
+            let routes = routes.clone();
+            tokio::spawn(async move {
+                let (to, now_s) = (phone(), unix_now_s());
+                let text = OutgoingText {
+                    message_id: id as i64,
+                    to: &to,
+                    text: "seal 48291735",
+                    expires_at_s: now_s + 300,
+                };
+                routes.send(&text, now_s).await
+            })
+        })
+        .collect();
+    let route = routes.iter().next().unwrap();
+    let in_flight = || route.in_flight().unwrap();
+    // Every message is either at the provider or waiting for a free slot (or, with no
+    // bound, all of them are at the provider).
+    wait_until(
+        "every message at the provider or waiting for a slot",
+        || {
+            holding.inside() == SENT
+                || (holding.inside() == MAX && in_flight().waiting == SENT - MAX)
+        },
+    )
+    .await;
+    assert_eq!(holding.inside(), MAX);
+    assert_eq!(in_flight().sending, MAX);
+    holding.release.add_permits(SENT);
+    for send in sends {
+        let outcome = send.await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::Sent { route, .. } if route == "gateway"),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(holding.answered.load(Ordering::SeqCst), SENT);
+    assert_eq!(holding.inside_max.load(Ordering::SeqCst), MAX);
+    let mut ids = holding.ids.lock().unwrap().clone();
+    ids.sort_by_key(|id| id.parse::<usize>().unwrap());
+    let expected: Vec<String> = (0..SENT).map(|id| id.to_string()).collect();
+    assert_eq!(ids, expected, "each message reached the provider once");
+    let after = in_flight();
+    assert_eq!((after.sending, after.waiting), (0, 0));
+}
+
+fn unix_now_s() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    i64::try_from(since.unwrap().as_secs()).unwrap()
+}
+
+#[tokio::test]
+async fn a_message_whose_secret_expires_while_it_waits_for_a_slot_is_never_sent() {
+    let (holding, base) = Holding::start().await;
+    let now_s = Arc::new(AtomicI64::new(NOW_S));
+    let clock = now_s.clone();
+    let gateway = gateway(&format!(
+        r#"
+        url = "{base}/send"
+        body = "form"
+        fields = {{ to = "{{to}}", text = "{{text}}", id = "{{message_id}}" }}
+        max_in_flight = 1
+        "#
+    ))
+    .with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+    let timeout = gateway.timeout();
+    let route = Route::new("gateway", Arc::new(gateway)).with_max_in_flight(1, timeout);
+    let routes = Arc::new(Routes::new(vec![route]));
+    let send = |id: i64, expires_at_s: i64| {
+        let routes = routes.clone();
+        tokio::spawn(async move {
+            let to = phone();
+            let text = OutgoingText {
+                message_id: id,
+                to: &to,
+                text: "seal 48291735",
+                expires_at_s,
+            };
+            routes.send(&text, NOW_S).await
+        })
+    };
+    let first = send(1, NOW_S + 300);
+    wait_until("the first message at the provider", || {
+        holding.inside() == 1
+    })
+    .await;
+    let second = send(2, NOW_S + 60);
+    let route = routes.iter().next().unwrap();
+    wait_until("the second message waiting for a slot", || {
+        route.in_flight().unwrap().waiting == 1
+    })
+    .await;
+    // The second one's secret expires while it waits; then the slot frees.
+    now_s.store(NOW_S + 60, Ordering::SeqCst);
+    holding.release.add_permits(2);
+    assert!(matches!(first.await.unwrap(), Outcome::Sent { .. }));
+    assert_eq!(second.await.unwrap(), Outcome::Expired);
+    assert_eq!(
+        *holding.ids.lock().unwrap(),
+        ["1"],
+        "the expired one never left"
+    );
 }

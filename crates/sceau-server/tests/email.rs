@@ -41,6 +41,7 @@ fn channels(smtp: &SmtpServer) -> sceau_server::dispatch::Channels {
             },
             reply_to: None,
             timeout_s: 20,
+            max_in_flight: None,
             dkim: None,
         }),
     };

@@ -446,7 +446,8 @@ pub struct StoredMessage {
     pub medium: Medium,
     /// `pending`, `submitted`, `delivered`, `failed` or `expired` (see [`MessageStatus`]).
     pub state: String,
-    /// The route that took it (or failed it for good); `None` while pending.
+    /// The route that took it (or failed it for good), or while pending the last one
+    /// tried; `None` before any route was tried.
     pub route: Option<String>,
     /// Tries on a route so far.
     pub attempts: u32,
@@ -475,6 +476,7 @@ pub enum MessageDelivery {
     /// Its secret expired before a route took it: never sent.
     Expired { now_s: i64 },
     /// Every route failed for now: tried again from `retry_at_s` (a claim until then).
+    /// `route`, the last one tried, is kept as the message's route while it waits.
     Retry {
         route: Option<String>,
         reason: String,
@@ -497,7 +499,8 @@ pub enum PartOutcome {
 /// How many messages created since a time are in one state, per route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MessageCount {
-    /// `None`: not submitted (pending, expired, or failed before any route).
+    /// The route that took it or last tried it; `None`: no route tried it (still
+    /// waiting for its first try, or expired or failed before any route).
     pub route: Option<String>,
     pub state: String,
     pub count: u64,

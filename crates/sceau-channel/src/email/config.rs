@@ -14,6 +14,7 @@ use std::path::PathBuf;
 /// is never cut off mid-way (which would send the mail again).
 pub const TIMEOUT_S_MAX: u64 = 30;
 const TIMEOUT_S_DEFAULT: u64 = 30;
+pub const MAX_IN_FLIGHT_DEFAULT: usize = 4;
 
 /// One e-mail route of kind `smtp`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct SmtpConfig {
     /// The longest one send may take, connection and TLS included (1 to 300 s).
     #[serde(default = "timeout_s_default")]
     pub timeout_s: u64,
+    /// The most e-mails on their way to the relay at once (default 4, 1 to 256).
+    pub max_in_flight: Option<usize>,
     /// Signs every message with DKIM.
     pub dkim: Option<DkimSettings>,
 }
@@ -156,7 +159,15 @@ impl SmtpConfig {
         if !(1..=TIMEOUT_S_MAX).contains(&self.timeout_s) {
             return Err(format!("timeout_s must be between 1 and {TIMEOUT_S_MAX}"));
         }
+        let max = crate::routes::MAX_IN_FLIGHT_MAX;
+        if !(1..=max).contains(&self.max_in_flight_or_default()) {
+            return Err(format!("max_in_flight must be between 1 and {max}"));
+        }
         Ok(())
+    }
+
+    pub fn max_in_flight_or_default(&self) -> usize {
+        self.max_in_flight.unwrap_or(MAX_IN_FLIGHT_DEFAULT)
     }
 
     pub fn port_or_default(&self) -> u16 {

@@ -55,6 +55,7 @@ pub struct SmtpRoute {
     from: Mailbox,
     reply_to: Option<Mailbox>,
     timeout: Duration,
+    max_in_flight: usize,
     dkim: Option<DkimConfig>,
     /// Kept to scrub it from any error text passed on.
     password: Option<Secret>,
@@ -102,6 +103,7 @@ impl SmtpRoute {
             from,
             reply_to,
             timeout: Duration::from_secs(config.timeout_s),
+            max_in_flight: config.max_in_flight_or_default(),
             dkim,
             password,
         })
@@ -109,6 +111,16 @@ impl SmtpRoute {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The most e-mails on their way to the relay at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight
+    }
+
+    /// The longest one send may take, connection and TLS included.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// What the route is, for `serve`'s start-up lines: relay, protection, login, From.

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// One HTTP gateway route. With `preset`, only the preset's keys (and `base_url`,
-/// `headers`, `timeout_ms`, `ca_file`, `valid_for_s_min`, `valid_for_s_max`,
-/// `callback`) apply; without it, `url` and the request's keys describe the provider.
+/// `headers`, `timeout_ms`, `max_in_flight`, `ca_file`, `valid_for_s_min`,
+/// `valid_for_s_max`, `callback`) apply; without it, `url` and the request's keys describe the provider.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HttpGatewayConfig {
@@ -49,6 +49,8 @@ pub struct HttpGatewayConfig {
 
     /// How long to wait for the provider's answer (default 10 000, at most 60 000).
     pub timeout_ms: Option<u64>,
+    /// The most requests on their way to the provider at once (default 8, 1 to 256).
+    pub max_in_flight: Option<usize>,
     /// A PEM file of extra CA certificates to trust besides the system's.
     pub ca_file: Option<PathBuf>,
     /// A message with less life left is refused by this route (for the next one).
@@ -192,6 +194,7 @@ pub struct ConfigError {
 }
 
 pub const TIMEOUT_MS_DEFAULT: u64 = 10_000;
+pub const MAX_IN_FLIGHT_DEFAULT: usize = 8;
 /// Below the dispatcher's time for one try on the routes (40 s), so that an answer is
 /// never cut off mid-way (which would send the message again).
 pub const TIMEOUT_MS_MAX: u64 = 30_000;

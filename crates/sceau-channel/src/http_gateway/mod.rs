@@ -44,6 +44,8 @@ pub struct HttpGateway {
     places_calls: bool,
     valid_for_s_min: i64,
     valid_for_s_max: i64,
+    max_in_flight: usize,
+    timeout: std::time::Duration,
     callback: Option<Callback>,
     clock: Clock,
 }
@@ -77,6 +79,15 @@ impl HttpGateway {
         };
         let expanded = preset::expand(name, config)?;
         let plan = request::Plan::read(&expanded).map_err(refuse)?;
+        let max_in_flight = expanded
+            .max_in_flight
+            .unwrap_or(config::MAX_IN_FLIGHT_DEFAULT);
+        if !(1..=crate::routes::MAX_IN_FLIGHT_MAX).contains(&max_in_flight) {
+            return Err(refuse(format!(
+                "max_in_flight lies between 1 and {}",
+                crate::routes::MAX_IN_FLIGHT_MAX
+            )));
+        }
         let callback = match &expanded.callback {
             Some(callback) => Some(request::callback(callback).map_err(refuse)?),
             None => None,
@@ -98,6 +109,10 @@ impl HttpGateway {
                 .valid_for_s_max
                 .unwrap_or(config::VALID_FOR_S_MAX_DEFAULT)
                 .max(1),
+            max_in_flight,
+            timeout: std::time::Duration::from_millis(
+                expanded.timeout_ms.unwrap_or(config::TIMEOUT_MS_DEFAULT),
+            ),
             callback,
             clock: Arc::new(system_now_s),
         };
@@ -113,6 +128,16 @@ impl HttpGateway {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The most requests on their way to the provider at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight
+    }
+
+    /// The longest a request may take, connection included.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
     }
 
     fn check_placeholders(&self) -> Result<(), String> {

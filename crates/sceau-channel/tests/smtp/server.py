@@ -7,7 +7,9 @@ server answers 250, as DIR/N.json: the envelope, whether the session was authent
 encrypted, the decoded headers, every leaf part (type, charset, decoded content) and the
 raw message; with --dkim-dns (a JSON object: DNS name -> TXT record), whether its DKIM
 signature verifies (dkimpy, Debian: python3-dkim) against those records. Recipients whose local part starts with "refused" get a 550, with "later" a
-451. Runs until its standard input closes (the test holding it ends).
+451. A message to a recipient whose local part starts with "held" is held before its
+answer until the file DIR/release exists; DIR/held.json says how many are held now and
+at most. Runs until its standard input closes (the test holding it ends).
 """
 
 import argparse
@@ -28,6 +30,8 @@ class Recorder:
         self.directory = directory
         self.dkim_dns = dkim_dns
         self.count = 0
+        self.held = 0
+        self.held_max = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0]
@@ -39,6 +43,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if any(rcpt.split("@")[0].startswith("held") for rcpt in envelope.rcpt_tos):
+            await self.hold()
         raw = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
         parts = []
@@ -74,6 +80,22 @@ class Recorder:
         os.replace(path + ".part", path)
         return "250 2.0.0 OK queued"
 
+
+    async def hold(self):
+        self.held += 1
+        self.held_max = max(self.held_max, self.held)
+        self.write_held()
+        release = os.path.join(self.directory, "release")
+        while not os.path.exists(release):
+            await asyncio.sleep(0.005)
+        self.held -= 1
+        self.write_held()
+
+    def write_held(self):
+        path = os.path.join(self.directory, "held.json")
+        with open(path + ".part", "w", encoding="utf-8") as file:
+            json.dump({"now": self.held, "max": self.held_max}, file)
+        os.replace(path + ".part", path)
 
     def dkim_verified(self, raw):
         if self.dkim_dns is None:

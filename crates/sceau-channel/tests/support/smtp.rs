@@ -119,6 +119,22 @@ impl SmtpServer {
         }
     }
 
+    /// Mails held before their answer (recipients whose local part starts with
+    /// "held"): now, and at most so far.
+    pub fn held(&self) -> (u64, u64) {
+        let path = self.received.path().join("held.json");
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return (0, 0);
+        };
+        let held: Value = serde_json::from_str(&text).unwrap();
+        (held["now"].as_u64().unwrap(), held["max"].as_u64().unwrap())
+    }
+
+    /// Lets every held mail (and any later one) be answered.
+    pub fn release(&self) {
+        std::fs::write(self.received.path().join("release"), "").unwrap();
+    }
+
     /// What the server accepted, in order.
     pub fn received(&self) -> Vec<Value> {
         (1..)

@@ -215,9 +215,11 @@ static EXPIRED: Sql = Sql::new(
     "UPDATE messages SET state = 'expired', ended_at = $2, updated_at = $2 \
      WHERE id = $1 AND state = 'pending'",
 );
+/// A retry keeps the last route tried (`$5`), or the one before when none was (every
+/// route resting).
 static RETRY: Sql = Sql::new(
     "UPDATE messages SET attempts = attempts + 1, claimed_until = $2, last_error = $3, \
-     updated_at = $4 WHERE id = $1 AND state = 'pending'",
+     updated_at = $4, route = coalesce($5, route) WHERE id = $1 AND state = 'pending'",
 );
 
 /// Records what the dispatcher found (see [`crate::Outbox::mark_message`]): only on a
@@ -254,7 +256,7 @@ pub(crate) async fn mark_message(
             now_s,
         } => {
             let reason = last_error(route.as_deref(), reason);
-            let values = args![message_id, *retry_at_s, &reason, *now_s];
+            let values = args![message_id, *retry_at_s, &reason, *now_s, route];
             tx.execute(&RETRY, values).await?
         }
     };

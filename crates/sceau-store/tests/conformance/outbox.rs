@@ -637,21 +637,27 @@ async fn a_message_goes_through_its_states_and_never_back() {
     .await;
 }
 
-/// A transient failure keeps the message pending, counts the attempt, keeps the reason,
-/// and defers the next claim to the retry time; a submission mark applies once.
+/// A transient failure keeps the message pending, counts the attempt, keeps the reason
+/// and the last route tried (the one before when no route was tried: every one rested),
+/// and defers the next claim to the retry time; a submission mark applies once, and shows
+/// the route that took the message.
 #[tokio::test]
 async fn a_retry_counts_the_attempt_and_defers_the_claim() {
     each_backend(async |f: &Fixture| {
         let id = notice(f, "+33611110002", NOW + 600, NOW).await;
-        for attempt in 1..=2_u32 {
+        let tries = [
+            (Some("smsc-a"), "throttled", "smsc-a: throttled"),
+            (None, "every route is resting", "every route is resting"),
+        ];
+        for (attempt, (route, reason, last_error)) in (1..=2_u32).zip(tries) {
             let now_s = NOW + 100 * i64::from(attempt);
             assert_eq!(
                 f.store.claim_messages(now_s, 15, 10).await.unwrap().len(),
                 1
             );
             let retry = MessageDelivery::Retry {
-                route: Some("smsc-a".into()),
-                reason: "throttled".into(),
+                route: route.map(str::to_owned),
+                reason: reason.into(),
                 retry_at_s: now_s + 60,
                 now_s,
             };
@@ -659,11 +665,11 @@ async fn a_retry_counts_the_attempt_and_defers_the_claim() {
             let seen = status(f, id).await;
             assert_eq!(
                 (seen.state.as_str(), seen.attempts, seen.route.as_deref()),
-                ("pending", attempt, None),
-                "{}",
+                ("pending", attempt, Some("smsc-a")),
+                "{}: the last route tried",
                 f.name
             );
-            assert_eq!(seen.last_error.as_deref(), Some("smsc-a: throttled"));
+            assert_eq!(seen.last_error.as_deref(), Some(last_error));
             assert!(
                 f.store
                     .claim_messages(now_s + 59, 15, 10)
@@ -672,8 +678,16 @@ async fn a_retry_counts_the_attempt_and_defers_the_claim() {
                     .is_empty()
             );
         }
+        let counted = f.store.message_counts(NOW).await.unwrap();
+        let pending = MessageCount {
+            route: Some("smsc-a".into()),
+            state: "pending".into(),
+            count: 1,
+        };
+        assert_eq!(counted, [pending], "{}", f.name);
         let again = f.store.claim_messages(NOW + 260, 15, 10).await.unwrap();
         assert_eq!((again.len(), again[0].attempts), (1, 2), "{}", f.name);
+        assert_eq!(again[0].route.as_deref(), Some("smsc-a"), "{}", f.name);
         assert!(
             f.store
                 .mark_message(id, submitted("http-b", &["x1"], NOW + 261))
