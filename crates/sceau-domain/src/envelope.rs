@@ -303,6 +303,251 @@ fn json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
+// -- the life of an envelope -------------------------------------------------------------
+
+/// Where an envelope stands.
+///
+/// `Open → Receiving → AwaitingSeal → Sealed → Notarized`; from `Open` or `Receiving`,
+/// `Refused` (a mismatch: nothing of it is kept but the reason) or `Expired` (the
+/// disposable certificate's time passed first); from `AwaitingSeal`, `Failed` (three wrong
+/// seals) or `Expired` (the seal's time passed and no new one was asked for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvelopeState {
+    /// A disposable certificate was issued for the station's key; the signed manifest is
+    /// awaited.
+    Open,
+    /// The manifest is accepted; its files are arriving.
+    Receiving,
+    /// Every file arrived whole; the disposable certificate is used and revoked; the seal
+    /// was sent to the client's phone.
+    AwaitingSeal,
+    /// The right seal was typed: the files are being signed, time-stamped and archived
+    /// (or wait for the time-stamp authority).
+    Sealed,
+    /// Signed, time-stamped and archived.
+    Notarized,
+    Refused,
+    Failed,
+    Expired,
+}
+
+impl EnvelopeState {
+    const ALL: [EnvelopeState; 8] = [
+        EnvelopeState::Open,
+        EnvelopeState::Receiving,
+        EnvelopeState::AwaitingSeal,
+        EnvelopeState::Sealed,
+        EnvelopeState::Notarized,
+        EnvelopeState::Refused,
+        EnvelopeState::Failed,
+        EnvelopeState::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvelopeState::Open => "open",
+            EnvelopeState::Receiving => "receiving",
+            EnvelopeState::AwaitingSeal => "awaiting_seal",
+            EnvelopeState::Sealed => "sealed",
+            EnvelopeState::Notarized => "notarized",
+            EnvelopeState::Refused => "refused",
+            EnvelopeState::Failed => "failed",
+            EnvelopeState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EnvelopeState> {
+        EnvelopeState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+    }
+
+    /// Whether the envelope is over: nothing more happens to it.
+    pub fn ended(self) -> bool {
+        matches!(
+            self,
+            EnvelopeState::Notarized
+                | EnvelopeState::Refused
+                | EnvelopeState::Failed
+                | EnvelopeState::Expired
+        )
+    }
+}
+
+/// Why an envelope was refused: kept as its evidence (ETSI EN 319 522's
+/// SubmissionRejection) and answered with a stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The manifest does not name this envelope or its disposable certificate.
+    ManifestNotForThisEnvelope,
+    /// The manifest is not in canonical form, or breaks a rule of names or limits.
+    ManifestInvalid,
+    /// The manifest's signature does not verify with the disposable certificate.
+    ManifestSignatureInvalid,
+    /// The disposable certificate was revoked or already used.
+    CertificateUnusable,
+    /// File `index` arrived with another size than the manifest states.
+    SizeMismatch { index: usize },
+    /// File `index` arrived with another SHA-256 than the manifest states.
+    DigestMismatch { index: usize },
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::ManifestNotForThisEnvelope => "manifest_not_for_this_envelope",
+            Refusal::ManifestInvalid => "manifest_invalid",
+            Refusal::ManifestSignatureInvalid => "manifest_signature_invalid",
+            Refusal::CertificateUnusable => "certificate_unusable",
+            Refusal::SizeMismatch { .. } => "file_size_mismatch",
+            Refusal::DigestMismatch { .. } => "file_digest_mismatch",
+        }
+    }
+}
+
+/// An envelope as its rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope {
+    pub client_id: i64,
+    pub state: EnvelopeState,
+    /// The end of the disposable certificate's life: the manifest and the files must
+    /// all be in before it.
+    pub certificate_expires_at_s: i64,
+}
+
+/// What a signed manifest does to an envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestPlan {
+    /// No such envelope, or not this client's: nothing is written, nothing said of which.
+    NotFound,
+    /// The envelope no longer waits for a manifest: nothing is written.
+    NotOpen,
+    /// The disposable certificate's time passed: the envelope expires.
+    Expire,
+    /// The manifest is refused: the envelope is refused with the reason.
+    Refuse(Refusal),
+    /// The manifest is accepted: its files are awaited.
+    Accept,
+}
+
+/// What the use case found of a manifest (before the store's transaction): its form and
+/// signature, and whether it names this envelope and its certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManifestCheck {
+    /// Canonical, every name and limit kept.
+    pub valid: bool,
+    pub names_this_envelope: bool,
+    pub signature_verifies: bool,
+    /// The disposable certificate is neither revoked nor used.
+    pub certificate_usable: bool,
+}
+
+/// What a signed manifest does to `envelope` for the client `client_id` at `now_s`.
+pub fn on_manifest(
+    envelope: Option<&Envelope>,
+    client_id: i64,
+    check: &ManifestCheck,
+    now_s: i64,
+) -> ManifestPlan {
+    let Some(envelope) = envelope.filter(|e| e.client_id == client_id) else {
+        return ManifestPlan::NotFound;
+    };
+    if envelope.state != EnvelopeState::Open {
+        return ManifestPlan::NotOpen;
+    }
+    if now_s >= envelope.certificate_expires_at_s {
+        return ManifestPlan::Expire;
+    }
+    let refusal = if !check.certificate_usable {
+        Some(Refusal::CertificateUnusable)
+    } else if !check.valid {
+        Some(Refusal::ManifestInvalid)
+    } else if !check.names_this_envelope {
+        Some(Refusal::ManifestNotForThisEnvelope)
+    } else if !check.signature_verifies {
+        Some(Refusal::ManifestSignatureInvalid)
+    } else {
+        None
+    };
+    match refusal {
+        Some(refusal) => ManifestPlan::Refuse(refusal),
+        None => ManifestPlan::Accept,
+    }
+}
+
+/// One file as it arrived: its size and SHA-256, computed while it streamed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    pub index: usize,
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+/// What a file's arrival does to an envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilePlan {
+    NotFound,
+    /// The envelope does not take files now (no manifest yet, or all are in, or over).
+    NotReceiving,
+    /// The manifest has no file of this index.
+    NoSuchFile,
+    /// This file arrived already: the new copy is thrown away.
+    AlreadyReceived,
+    /// The disposable certificate's time passed: the envelope expires.
+    Expire,
+    /// Not the file the manifest states: the envelope is refused.
+    Refuse(Refusal),
+    /// Kept; `last`: every file is in (the certificate's one use, the seal).
+    Keep {
+        last: bool,
+    },
+}
+
+/// What the arrival of a file does, given the manifest's entries and which of them are
+/// in already.
+pub fn on_file(
+    envelope: Option<&Envelope>,
+    client_id: i64,
+    entries: &[FileEntry],
+    received: &[bool],
+    arrival: &Arrival,
+    now_s: i64,
+) -> FilePlan {
+    let Some(envelope) = envelope.filter(|e| e.client_id == client_id) else {
+        return FilePlan::NotFound;
+    };
+    if envelope.state != EnvelopeState::Receiving {
+        return FilePlan::NotReceiving;
+    }
+    let Some(entry) = entries.get(arrival.index) else {
+        return FilePlan::NoSuchFile;
+    };
+    if received.get(arrival.index).copied().unwrap_or(false) {
+        return FilePlan::AlreadyReceived;
+    }
+    if now_s >= envelope.certificate_expires_at_s {
+        return FilePlan::Expire;
+    }
+    if arrival.size != entry.size {
+        return FilePlan::Refuse(Refusal::SizeMismatch {
+            index: arrival.index,
+        });
+    }
+    if arrival.sha256 != entry.sha256 {
+        return FilePlan::Refuse(Refusal::DigestMismatch {
+            index: arrival.index,
+        });
+    }
+    let others_in = received
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != arrival.index)
+        .all(|(_, in_already)| *in_already);
+    FilePlan::Keep {
+        last: others_in && received.len() == entries.len(),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -491,5 +736,224 @@ mod tests {
         let mut out = String::new();
         json_string(&mut out, "a\"b\\c\u{1}\u{8}\t\n\u{c}\r\u{1f}é\u{2028}");
         assert_eq!(out, "\"a\\\"b\\\\c\\u0001\\b\\t\\n\\f\\r\\u001fé\u{2028}\"");
+    }
+
+    // -- the life of an envelope --
+
+    const NOW: i64 = 1_000_000;
+    const CLIENT: i64 = 9;
+
+    fn envelope(state: EnvelopeState) -> Envelope {
+        Envelope {
+            client_id: CLIENT,
+            state,
+            certificate_expires_at_s: NOW + 600,
+        }
+    }
+
+    const GOOD: ManifestCheck = ManifestCheck {
+        valid: true,
+        names_this_envelope: true,
+        signature_verifies: true,
+        certificate_usable: true,
+    };
+
+    #[test]
+    fn states_round_trip_through_their_text_and_say_when_they_end() {
+        for state in EnvelopeState::ALL {
+            assert_eq!(EnvelopeState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(EnvelopeState::parse("signed"), None);
+        let ended: Vec<_> = EnvelopeState::ALL
+            .into_iter()
+            .filter(|state| state.ended())
+            .collect();
+        assert_eq!(
+            ended,
+            [
+                EnvelopeState::Notarized,
+                EnvelopeState::Refused,
+                EnvelopeState::Failed,
+                EnvelopeState::Expired
+            ]
+        );
+    }
+
+    #[test]
+    fn a_manifest_is_accepted_only_whole_in_time_and_for_its_envelope() {
+        let open = envelope(EnvelopeState::Open);
+        assert_eq!(
+            on_manifest(Some(&open), CLIENT, &GOOD, NOW),
+            ManifestPlan::Accept
+        );
+        assert_eq!(
+            on_manifest(None, CLIENT, &GOOD, NOW),
+            ManifestPlan::NotFound
+        );
+        assert_eq!(
+            on_manifest(Some(&open), CLIENT + 1, &GOOD, NOW),
+            ManifestPlan::NotFound,
+            "another client's envelope is not found"
+        );
+        for state in EnvelopeState::ALL
+            .into_iter()
+            .filter(|s| *s != EnvelopeState::Open)
+        {
+            let plan = on_manifest(Some(&envelope(state)), CLIENT, &GOOD, NOW);
+            assert_eq!(plan, ManifestPlan::NotOpen, "{state:?}");
+        }
+        assert_eq!(
+            on_manifest(Some(&open), CLIENT, &GOOD, NOW + 600),
+            ManifestPlan::Expire
+        );
+        let refused = |check: ManifestCheck| on_manifest(Some(&open), CLIENT, &check, NOW);
+        let cases = [
+            (
+                ManifestCheck {
+                    certificate_usable: false,
+                    ..GOOD
+                },
+                Refusal::CertificateUnusable,
+            ),
+            (
+                ManifestCheck {
+                    valid: false,
+                    ..GOOD
+                },
+                Refusal::ManifestInvalid,
+            ),
+            (
+                ManifestCheck {
+                    names_this_envelope: false,
+                    ..GOOD
+                },
+                Refusal::ManifestNotForThisEnvelope,
+            ),
+            (
+                ManifestCheck {
+                    signature_verifies: false,
+                    ..GOOD
+                },
+                Refusal::ManifestSignatureInvalid,
+            ),
+        ];
+        for (check, refusal) in cases {
+            assert_eq!(refused(check), ManifestPlan::Refuse(refusal));
+        }
+    }
+
+    fn entries() -> Vec<FileEntry> {
+        (0..3_u8)
+            .map(|n| FileEntry {
+                name: name(&format!("file {n}")),
+                size: u64::from(n) * 10,
+                sha256: [n; 32],
+            })
+            .collect()
+    }
+
+    fn arrival(index: usize) -> Arrival {
+        Arrival {
+            index,
+            size: index as u64 * 10,
+            sha256: [index as u8; 32],
+        }
+    }
+
+    #[test]
+    fn files_are_kept_only_as_the_manifest_states_them_and_the_last_one_says_so() {
+        let receiving = envelope(EnvelopeState::Receiving);
+        let entries = entries();
+        let plan = |received: &[bool], arrival: &Arrival| {
+            on_file(Some(&receiving), CLIENT, &entries, received, arrival, NOW)
+        };
+        assert_eq!(
+            plan(&[false; 3], &arrival(0)),
+            FilePlan::Keep { last: false }
+        );
+        assert_eq!(
+            plan(&[true, false, true], &arrival(1)),
+            FilePlan::Keep { last: true }
+        );
+        assert_eq!(
+            plan(&[true, false, false], &arrival(0)),
+            FilePlan::AlreadyReceived
+        );
+        assert_eq!(plan(&[false; 3], &arrival(3)), FilePlan::NoSuchFile);
+        let longer = Arrival {
+            size: 11,
+            ..arrival(1)
+        };
+        assert_eq!(
+            plan(&[false; 3], &longer),
+            FilePlan::Refuse(Refusal::SizeMismatch { index: 1 })
+        );
+        let changed = Arrival {
+            sha256: [7; 32],
+            ..arrival(2)
+        };
+        assert_eq!(
+            plan(&[false; 3], &changed),
+            FilePlan::Refuse(Refusal::DigestMismatch { index: 2 })
+        );
+        assert_eq!(
+            on_file(
+                Some(&receiving),
+                CLIENT,
+                &entries,
+                &[false; 3],
+                &arrival(0),
+                NOW + 600
+            ),
+            FilePlan::Expire
+        );
+        assert_eq!(
+            on_file(
+                Some(&receiving),
+                CLIENT + 1,
+                &entries,
+                &[false; 3],
+                &arrival(0),
+                NOW
+            ),
+            FilePlan::NotFound
+        );
+        for state in [
+            EnvelopeState::Open,
+            EnvelopeState::AwaitingSeal,
+            EnvelopeState::Refused,
+        ] {
+            let other = envelope(state);
+            assert_eq!(
+                on_file(
+                    Some(&other),
+                    CLIENT,
+                    &entries,
+                    &[false; 3],
+                    &arrival(0),
+                    NOW
+                ),
+                FilePlan::NotReceiving,
+                "{state:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_have_stable_distinct_codes() {
+        let all = [
+            Refusal::ManifestNotForThisEnvelope,
+            Refusal::ManifestInvalid,
+            Refusal::ManifestSignatureInvalid,
+            Refusal::CertificateUnusable,
+            Refusal::SizeMismatch { index: 0 },
+            Refusal::DigestMismatch { index: 0 },
+        ];
+        let codes: std::collections::BTreeSet<_> = all.iter().map(|r| r.code()).collect();
+        assert_eq!(codes.len(), all.len());
+        assert_eq!(
+            Refusal::DigestMismatch { index: 4 }.code(),
+            "file_digest_mismatch"
+        );
     }
 }

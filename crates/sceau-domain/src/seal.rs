@@ -130,6 +130,43 @@ impl SignatureSealInput {
     }
 }
 
+const ENVELOPE_SEAL_TAG: &[u8; 14] = b"sceau-envl-v1\0";
+
+/// Everything the seal of an envelope is derived from: the envelope, the client, the
+/// SHA-256 of the manifest the station signed (which states every file's name, size and
+/// SHA-256, their count and order, and the destinations), the time and a fresh nonce.
+/// Another file, another name, one file more or less, or another destination gives
+/// another seal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvelopeSealInput {
+    /// The envelope's public identifier (16 random bytes).
+    pub envelope: [u8; 16],
+    pub client_id: i64,
+    pub manifest_digest: [u8; 32],
+    pub issued_at_s: i64,
+    pub nonce: [u8; SEAL_NONCE_LEN],
+}
+
+impl EnvelopeSealInput {
+    /// Every field at a fixed width after a versioned tag of its own (no payment or
+    /// signature seal input encodes like an envelope's).
+    pub fn canonical(&self) -> [u8; 14 + 16 + 8 + 32 + 8 + SEAL_NONCE_LEN] {
+        let mut out = [0_u8; 14 + 16 + 8 + 32 + 8 + SEAL_NONCE_LEN];
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(ENVELOPE_SEAL_TAG);
+        put(&self.envelope);
+        put(&self.client_id.to_be_bytes());
+        put(&self.manifest_digest);
+        put(&self.issued_at_s.to_be_bytes());
+        put(&self.nonce);
+        out
+    }
+}
+
 /// Why a configured seal length or a typed seal was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
@@ -357,6 +394,49 @@ mod tests {
             assert_ne!(variant.canonical(), base.canonical(), "{variant:?}");
         }
         assert_eq!(&base.canonical()[..14], b"sceau-seal-v2\0");
+    }
+
+    #[test]
+    fn an_envelope_s_seal_input_changes_with_every_field_and_has_its_own_tag() {
+        let base = EnvelopeSealInput {
+            envelope: [1; 16],
+            client_id: 5,
+            manifest_digest: [2; 32],
+            issued_at_s: 1_700_000_000,
+            nonce: [3; SEAL_NONCE_LEN],
+        };
+        let mut one_bit = base.manifest_digest;
+        one_bit[31] ^= 1;
+        let variants = [
+            EnvelopeSealInput {
+                envelope: [4; 16],
+                ..base
+            },
+            EnvelopeSealInput {
+                client_id: 6,
+                ..base
+            },
+            EnvelopeSealInput {
+                manifest_digest: one_bit,
+                ..base
+            },
+            EnvelopeSealInput {
+                issued_at_s: 1_700_000_001,
+                ..base
+            },
+            EnvelopeSealInput {
+                nonce: [8; SEAL_NONCE_LEN],
+                ..base
+            },
+        ];
+        for variant in variants {
+            assert_ne!(variant.canonical(), base.canonical(), "{variant:?}");
+        }
+        let canonical = base.canonical();
+        assert_eq!(&canonical[..14], b"sceau-envl-v1\0");
+        assert_ne!(&canonical[..14], &SIGNATURE_SEAL_TAG[..]);
+        assert_eq!(&canonical[14..30], &[1; 16]);
+        assert_eq!(&canonical[30..38], &5_i64.to_be_bytes());
     }
 
     #[test]
