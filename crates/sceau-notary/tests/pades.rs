@@ -7,10 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sceau_notary::pades::{PadesError, PadesOptions, sign_pdf};
+use sceau_notary::pades::{
+    PDF_BYTES_MAX_DEFAULT, PadesError, PadesOptions, ValidationData, add_validation_data, sign_pdf,
+};
 use sceau_pki::{
     Authority, DetachedSignature, FileKeystore, Issued, KeyLabel, Keystore, PkiError, Profile,
-    TimeStampAuthority, sign_detached_as,
+    TimeStampAuthority,
+    ca::{Revocation, RevocationReason},
+    sign_detached_as,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -32,6 +36,7 @@ struct Signer {
     authority: Authority,
     key: KeyLabel,
     certificate: Issued,
+    tsa_certificate: Issued,
     tsa: TimeStampAuthority,
 }
 
@@ -53,7 +58,7 @@ fn signer() -> Signer {
     let tsa = TimeStampAuthority::new(
         Arc::clone(&keystore),
         tsa_key,
-        tsa_certificate,
+        tsa_certificate.clone(),
         vec![authority.issuing().clone()],
         "1.2.3.4.1".parse().unwrap(),
     )
@@ -69,6 +74,7 @@ fn signer() -> Signer {
         authority,
         key,
         certificate,
+        tsa_certificate,
         tsa,
     }
 }
@@ -526,4 +532,95 @@ fn a_signature_larger_than_its_reservation_is_refused() {
         error,
         PadesError::Signing("the time-stamp authority did not answer")
     ));
+}
+
+impl Signer {
+    /// The issuing CA's CRL, listing `revoked`.
+    fn crl(&self, revoked: &[&Issued]) -> Vec<u8> {
+        let revoked: Vec<Revocation> = revoked
+            .iter()
+            .map(|issued| Revocation {
+                serial: issued
+                    .certificate
+                    .tbs_certificate
+                    .serial_number
+                    .as_bytes()
+                    .to_vec(),
+                at_s: now_s() - 30,
+                reason: RevocationReason::KeyCompromise,
+            })
+            .collect();
+        self.authority
+            .crl(&revoked, now_s() - 30, now_s() + 86_400, now_s() as u64)
+            .unwrap()
+    }
+
+    /// `pdf` followed by the update that stores `crl` and every certificate up to the root.
+    fn with_validation_data(&self, pdf: &[u8], crl: &[u8]) -> Vec<u8> {
+        let certificates = [
+            &self.certificate,
+            self.authority.issuing(),
+            &self.tsa_certificate,
+            self.authority.root(),
+        ]
+        .map(|issued| issued.der.as_slice());
+        let data = ValidationData {
+            certificates: &certificates,
+            crls: &[crl],
+        };
+        let update = add_validation_data(pdf, &data, PDF_BYTES_MAX_DEFAULT).unwrap();
+        [pdf, &update].concat()
+    }
+}
+
+#[test]
+fn pades_b_lt_stores_the_chain_and_the_crl_in_the_pdf() {
+    let Some(python) = python() else { return };
+    let signer = signer();
+    for pdf in [
+        hello_pdf(true),
+        with_object_streams(&python, &signer, &hello_pdf(false)),
+    ] {
+        let signed = signer.sign(&pdf);
+        let report = validate(&python, &signer, &signed);
+        assert_eq!(report["dss"], Value::Null, "{report:#}");
+        let lt = &report["signatures"][0]["lt"];
+        assert_eq!(
+            lt["trusted"], false,
+            "no CRL, no long-term validation: {report:#}"
+        );
+
+        let stored = signer.with_validation_data(&signed, &signer.crl(&[]));
+        assert!(stored.starts_with(&signed));
+        let report = validate(&python, &signer, &stored);
+        assert_eq!(report["dss"]["certificates"], 4, "{report:#}");
+        assert_eq!(report["dss"]["crls"], 1, "{report:#}");
+        let signature = &report["signatures"][0];
+        assert_good(signature, "ENTIRE_REVISION");
+        assert_eq!(signature["docmdp_ok"], true, "{report:#}");
+        assert_eq!(signature["lt"]["trusted"], true, "{report:#}");
+        assert_eq!(signature["lt"]["time_stamp_trusted"], true, "{report:#}");
+
+        // A second store update adds to the first (pyHanko counts certificates once per
+        // issuer and serial number, CRLs as they are listed).
+        let again = signer.with_validation_data(&stored, &signer.crl(&[]));
+        let report = validate(&python, &signer, &again);
+        assert_eq!(report["dss"]["crls"], 2, "{report:#}");
+        assert_eq!(report["dss"]["certificates"], 4, "{report:#}");
+        assert_good(&report["signatures"][0], "ENTIRE_REVISION");
+    }
+}
+
+#[test]
+fn a_stored_crl_that_revokes_the_signer_fails_long_term_validation() {
+    let Some(python) = python() else { return };
+    let signer = signer();
+    let signed = signer.sign(&hello_pdf(false));
+    let revoked = signer.with_validation_data(&signed, &signer.crl(&[&signer.certificate]));
+    let report = validate(&python, &signer, &revoked);
+    assert_eq!(report["dss"]["crls"], 1, "{report:#}");
+    assert_eq!(
+        report["signatures"][0]["lt"]["trusted"], false,
+        "{report:#}"
+    );
 }

@@ -14,7 +14,10 @@
 //! is `lopdf`'s; a file it cannot read without repairing it (a truncated file, damaged
 //! cross-reference data) is refused, as is an encrypted one.
 
+mod dss;
 mod update;
+
+pub use dss::{VALIDATION_ITEMS_MAX, ValidationData, add_validation_data};
 
 use sha2::{Digest, Sha256};
 
@@ -113,16 +116,20 @@ pub fn sign_pdf<E>(
     Ok(appended)
 }
 
-fn check_options<E>(pdf: &[u8], options: &PadesOptions) -> Result<(), PadesError<E>> {
-    let max_bytes = options
-        .pdf_bytes_max
-        .min(10usize.pow(OFFSET_DIGITS_MAX as u32) / 2);
+/// Refuses a PDF larger than `pdf_bytes_max` (or than the byte range can describe).
+fn check_size<E>(pdf: &[u8], pdf_bytes_max: usize) -> Result<(), PadesError<E>> {
+    let max_bytes = pdf_bytes_max.min(10usize.pow(OFFSET_DIGITS_MAX as u32) / 2);
     if pdf.len() > max_bytes {
         return Err(PadesError::TooLarge {
             size_bytes: pdf.len(),
             max_bytes,
         });
     }
+    Ok(())
+}
+
+fn check_options<E>(pdf: &[u8], options: &PadesOptions) -> Result<(), PadesError<E>> {
+    check_size(pdf, options.pdf_bytes_max)?;
     if options.contents_bytes == 0 || options.contents_bytes > CONTENTS_BYTES_MAX {
         return Err(PadesError::Unsupported(format!(
             "the space reserved for the signature must be 1 to {CONTENTS_BYTES_MAX} bytes"

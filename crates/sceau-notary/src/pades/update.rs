@@ -65,7 +65,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-fn unsupported<E>(what: &str) -> impl FnOnce(lopdf::Error) -> PadesError<E> + '_ {
+pub(super) fn unsupported<E>(what: &str) -> impl FnOnce(lopdf::Error) -> PadesError<E> + '_ {
     move |error| PadesError::Unsupported(format!("{what} ({error})"))
 }
 
@@ -86,10 +86,8 @@ pub(super) fn append_signature<E>(
         .page_iter()
         .next()
         .ok_or_else(|| PadesError::Unsupported("it has no page".into()))?;
-    let trailer = update_trailer(&document);
-    let mut incremental = IncrementalDocument::create_from(pdf.to_vec(), document);
+    let mut incremental = begin_update(pdf, document);
     let new = &mut incremental.new_document;
-    new.trailer = trailer;
     let signature = new
         .try_new_object_id()
         .map_err(unsupported("no object number left"))?;
@@ -102,9 +100,26 @@ pub(super) fn append_signature<E>(
     incremental
         .new_document
         .set_object(field, signature_field(&name, signature, page));
+    finish_update(pdf.len(), incremental, 2 * options.contents_bytes)
+}
+
+/// An incremental update of `pdf` (whose structure is `document`), with its trailer.
+pub(super) fn begin_update(pdf: &[u8], document: Document) -> IncrementalDocument {
+    let trailer = update_trailer(&document);
+    let mut incremental = IncrementalDocument::create_from(pdf.to_vec(), document);
+    incremental.new_document.trailer = trailer;
+    incremental
+}
+
+/// The bytes `incremental` appends to the `original_length` bytes it updates.
+pub(super) fn finish_update<E>(
+    original_length: usize,
+    mut incremental: IncrementalDocument,
+    capacity: usize,
+) -> Result<Vec<u8>, PadesError<E>> {
     let mut appended = Appended {
-        skip: pdf.len(),
-        bytes: Vec::with_capacity(2 * options.contents_bytes + 8 * 1024),
+        skip: original_length,
+        bytes: Vec::with_capacity(capacity + 8 * 1024),
     };
     incremental
         .save_to(&mut appended)
@@ -257,7 +272,7 @@ fn add_to_annotations<E>(
 }
 
 /// The items of an array given directly or by reference (none when absent).
-fn array_items<E>(
+pub(super) fn array_items<E>(
     document: &Document,
     value: Option<&Object>,
 ) -> Result<Vec<Object>, PadesError<E>> {
