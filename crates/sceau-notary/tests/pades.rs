@@ -624,3 +624,40 @@ fn a_stored_crl_that_revokes_the_signer_fails_long_term_validation() {
         "{report:#}"
     );
 }
+
+/// Damaged PDFs (cut anywhere, a byte changed anywhere) are signed or refused, never a
+/// panic, and a signature is never made over a file the reader had to repair.
+#[test]
+fn damaged_pdfs_are_refused_or_signed_without_panicking() {
+    let sources = [hello_pdf(false), hello_pdf(true)];
+    let fake_cms = |_: [u8; 32]| Ok::<_, PkiError>(vec![0x30, 0x03, 0x02, 0x01, 0x00]);
+    let mut options = PadesOptions::new(now_s());
+    options.contents_bytes = 64;
+    let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
+    for pdf in &sources {
+        for length in 0..pdf.len() {
+            let outcome = sign_pdf(&pdf[..length], &options, fake_cms);
+            *outcomes
+                .entry(outcome.map_or_else(|e| e.code(), |_| "signed"))
+                .or_default() += 1;
+        }
+        for at in 0..pdf.len() {
+            for replacement in [b'0', b' ', b'<', b'/', 0xff] {
+                let mut changed = pdf.clone();
+                changed[at] = replacement;
+                let outcome = sign_pdf(&changed, &options, fake_cms);
+                if let Ok(update) = &outcome {
+                    let signed = [&changed[..], update].concat();
+                    assert!(lopdf::Document::load_mem(&signed).is_ok());
+                }
+                *outcomes
+                    .entry(outcome.map_or_else(|e| e.code(), |_| "signed"))
+                    .or_default() += 1;
+            }
+        }
+    }
+    assert!(
+        outcomes["not_a_pdf"] > 0 && outcomes["signed"] > 0,
+        "{outcomes:?}"
+    );
+}
