@@ -491,6 +491,23 @@ fn what_is_not_a_whole_pdf_is_refused_with_a_reason() {
     // Cross-reference offsets that point nowhere: a damaged file is not repaired.
     let shifted = [&b"%PDF-1.7\n%%%%%%%%%%\n"[..], &pdf[9..]].concat();
     check(&shifted, "not_a_pdf");
+    // Certified with no changes allowed (/Perms /DocMDP, /P 1): refused.
+    let certified = classic_pdf(&[
+        "<< /Type /Catalog /Pages 2 0 R /Perms << /DocMDP 4 0 R >> >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_string(),
+        "<< /Type /Sig /Reference [<< /Type /SigRef /TransformMethod /DocMDP \
+         /TransformParams << /Type /TransformParams /P 1 /V /1.2 >> >>] >>"
+            .to_string(),
+    ]);
+    check(&certified, "pdf_unsupported");
+    let mut allowed = certified.clone();
+    let at = allowed.windows(5).position(|w| w == b"/P 1 ").unwrap();
+    allowed[at + 3] = b'2';
+    let update = sign_pdf(&allowed, &PadesOptions::new(now_s()), |_| {
+        Ok::<_, PkiError>(vec![0x30, 0x00])
+    });
+    assert!(update.is_ok(), "{update:?}");
     let mut options = PadesOptions::new(now_s());
     options.pdf_bytes_max = pdf.len() - 1;
     let error = sign_pdf(&pdf, &options, |_| Ok::<_, PkiError>(Vec::new())).unwrap_err();

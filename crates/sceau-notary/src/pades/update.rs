@@ -82,6 +82,7 @@ pub(super) fn append_signature<E>(
         .get(b"Root")
         .and_then(Object::as_reference)
         .map_err(|_| PadesError::NotPdf("its trailer names no catalog".into()))?;
+    refuse_if_certified_without_changes(&document, root)?;
     let page = document
         .page_iter()
         .next()
@@ -101,6 +102,37 @@ pub(super) fn append_signature<E>(
         .new_document
         .set_object(field, signature_field(&name, signature, page));
     finish_update(pdf.len(), incremental, 2 * options.contents_bytes)
+}
+
+/// Refuses a document certified with "no changes allowed" (ISO 32000-1, 12.8.2.2: the
+/// catalog's `/Perms /DocMDP` signature with `/P 1`): another signature would break it.
+fn refuse_if_certified_without_changes<E>(
+    document: &Document,
+    root: ObjectId,
+) -> Result<(), PadesError<E>> {
+    let permissions = |document: &Document| -> Option<i64> {
+        let catalog = document.get_dictionary(root).ok()?;
+        let (_, perms) = document.dereference(catalog.get(b"Perms").ok()?).ok()?;
+        let (_, signature) = document
+            .dereference(perms.as_dict().ok()?.get(b"DocMDP").ok()?)
+            .ok()?;
+        let (_, references) = document
+            .dereference(signature.as_dict().ok()?.get(b"Reference").ok()?)
+            .ok()?;
+        references.as_array().ok()?.iter().find_map(|reference| {
+            let (_, reference) = document.dereference(reference).ok()?;
+            let (_, params) = document
+                .dereference(reference.as_dict().ok()?.get(b"TransformParams").ok()?)
+                .ok()?;
+            params.as_dict().ok()?.get(b"P").ok()?.as_i64().ok()
+        })
+    };
+    match permissions(document) {
+        Some(1) => Err(PadesError::Unsupported(
+            "it is certified with no changes allowed, so no signature can be added".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// An incremental update of `pdf` (whose structure is `document`), with its trailer.
