@@ -1,20 +1,22 @@
 //! CMS SignedData (RFC 5652): detached signatures in a user's name, DER, SHA-256, with
-//! the signer's certificate and chain and the signing time, verifiable by
-//! `openssl cms -verify`.
+//! the signer's certificate and chain, the ESS signing-certificate-v2 attribute (CAdES)
+//! and, except for PAdES, the signing time, verifiable by `openssl cms -verify`.
 //!
 //! Only the signing is here. Whether a user's key may sign this data (the user proved
 //! sole control on the second channel for it) is decided before, by the service.
 
 use crate::ca::{Issued, KeySigner, PkiError, x509_time};
 use crate::keystore::{KeyLabel, Keystore};
-use crate::tsa::TimeStampAuthority;
+use crate::tsa::{
+    EssCertIdV2, ID_AA_SIGNING_CERTIFICATE_V2, SigningCertificateV2, TimeStampAuthority,
+};
 use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::ContentInfo;
 use cms::signed_data::{
     EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
-use der::asn1::{ObjectIdentifier, SetOfVec};
+use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
 use der::{Any, Decode, Encode};
 use p256::ecdsa::DerSignature;
 use sha2::{Digest, Sha256};
@@ -48,6 +50,25 @@ pub(crate) fn signing_time(unix_s: i64) -> Result<Attribute, PkiError> {
     values.insert(value).map_err(cms_error)?;
     Ok(Attribute {
         oid: ID_SIGNING_TIME,
+        values,
+    })
+}
+
+/// The ESS signing-certificate-v2 attribute (RFC 5035) naming `certificate` by its
+/// SHA-256: it binds the signer's certificate into what is signed (CAdES-B, PAdES-B).
+pub(crate) fn signing_certificate_v2(certificate: &Issued) -> Result<Attribute, PkiError> {
+    let hash: [u8; 32] = Sha256::digest(&certificate.der).into();
+    let value = SigningCertificateV2 {
+        certs: vec![EssCertIdV2 {
+            cert_hash: OctetString::new(hash.to_vec()).map_err(cms_error)?,
+        }],
+    };
+    let mut values = SetOfVec::new();
+    values
+        .insert(Any::from_der(&value.to_der().map_err(cms_error)?).map_err(cms_error)?)
+        .map_err(cms_error)?;
+    Ok(Attribute {
+        oid: ID_AA_SIGNING_CERTIFICATE_V2,
         values,
     })
 }
@@ -89,13 +110,35 @@ pub struct DetachedSignature<'a> {
     pub time_stamp: Option<&'a TimeStampAuthority>,
 }
 
+/// Which signed attributes a detached signature carries besides the content type, the
+/// message digest and signing-certificate-v2.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Profile {
+    /// CAdES (a `.p7s` beside the data): the signing time too.
+    Cades,
+    /// PAdES (ETSI EN 319 142-1): no signing time, which the PDF's signature dictionary
+    /// holds (`/M`); the request's `signing_time_s` is then only the time-stamp's "now".
+    Pades,
+}
+
 /// A detached CMS SignedData (a `ContentInfo`, DER): id-data with no content, one
 /// SignerInfo (issuer and serial number, SHA-256, ECDSA) whose signed attributes are the
-/// content type, the message digest and the signing time, and whose unsigned attributes
-/// hold a time-stamp token on the signature when a time-stamp authority is given.
+/// content type, the message digest, signing-certificate-v2 and the signing time, and
+/// whose unsigned attributes hold a time-stamp token on the signature when a time-stamp
+/// authority is given.
 pub fn sign_detached(
     keystore: Arc<dyn Keystore>,
     request: &DetachedSignature<'_>,
+) -> Result<Vec<u8>, PkiError> {
+    sign_detached_as(keystore, request, Profile::Cades)
+}
+
+/// [`sign_detached`] for `profile`: with [`Profile::Pades`], the CMS a PDF's signature
+/// dictionary holds (`/SubFilter /ETSI.CAdES.detached`).
+pub fn sign_detached_as(
+    keystore: Arc<dyn Keystore>,
+    request: &DetachedSignature<'_>,
+    profile: Profile,
 ) -> Result<Vec<u8>, PkiError> {
     check_key_matches(keystore.as_ref(), request.key, request.certificate)?;
     let content = EncapsulatedContentInfo {
@@ -111,13 +154,25 @@ pub fn sign_detached(
         certificate: request.certificate,
         content: &content,
         external_digest: Some(&request.content_digest),
-        attributes: vec![signing_time(request.signing_time_s)?],
+        attributes: signed_attributes(request, profile)?,
         certificates: &certificates,
     })?;
     match request.time_stamp {
         None => signed.to_der().map_err(cms_error),
         Some(tsa) => with_signature_time_stamp(signed, tsa, request.signing_time_s),
     }
+}
+
+/// The signed attributes besides the content type and message digest.
+fn signed_attributes(
+    request: &DetachedSignature<'_>,
+    profile: Profile,
+) -> Result<Vec<Attribute>, PkiError> {
+    let mut attributes = vec![signing_certificate_v2(request.certificate)?];
+    if profile == Profile::Cades {
+        attributes.push(signing_time(request.signing_time_s)?);
+    }
+    Ok(attributes)
 }
 
 /// id-aa-signatureTimeStampToken (RFC 3161 appendix A, CAdES).

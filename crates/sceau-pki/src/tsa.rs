@@ -103,14 +103,14 @@ struct Response {
 
 /// ESSCertIDv2 with the default hash algorithm (SHA-256) and no issuer serial.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct EssCertIdV2 {
-    cert_hash: OctetString,
+pub(crate) struct EssCertIdV2 {
+    pub cert_hash: OctetString,
 }
 
 /// SigningCertificateV2 without policies.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct SigningCertificateV2 {
-    certs: Vec<EssCertIdV2>,
+pub(crate) struct SigningCertificateV2 {
+    pub certs: Vec<EssCertIdV2>,
 }
 
 /// What the TSA answers: a granted token, or a rejection (both are DER responses).

@@ -84,6 +84,7 @@ fn openssl_verifies_a_detached_signature_and_detects_any_change() {
     let printed = String::from_utf8_lossy(&output.stdout);
     for expected in [
         "signingTime",
+        "signingCertificateV2",
         "messageDigest",
         "ecdsa-with-SHA256",
         "Alice Martin",
