@@ -781,19 +781,32 @@ pub struct Written<W> {
 }
 
 /// The sink under the ZIP writer: once failed, it takes writes and seeks without passing
-/// them on, so that the ZIP writer, dropped after an error, cannot end what was written
-/// with a central directory that would make it look like a container.
+/// them on (keeping a position as if it did, since the ZIP writer checks it), so that
+/// the ZIP writer, dropped after an error, cannot end what was written with a central
+/// directory that would make it look like a container.
 struct FailableSink<W> {
     inner: W,
     failed: Rc<Cell<bool>>,
+    position: u64,
+    end: u64,
+}
+
+impl<W> FailableSink<W> {
+    fn advance(&mut self, written: usize) {
+        self.position = self.position.saturating_add(written as u64);
+        self.end = self.end.max(self.position);
+    }
 }
 
 impl<W: Write> Write for FailableSink<W> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        if self.failed.get() {
-            return Ok(bytes.len());
-        }
-        self.inner.write(bytes)
+        let written = if self.failed.get() {
+            bytes.len()
+        } else {
+            self.inner.write(bytes)?
+        };
+        self.advance(written);
+        Ok(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -806,10 +819,20 @@ impl<W: Write> Write for FailableSink<W> {
 
 impl<W: Seek> Seek for FailableSink<W> {
     fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
-        if self.failed.get() {
-            return Ok(0);
+        if !self.failed.get() {
+            self.position = self.inner.seek(position)?;
+            self.end = self.end.max(self.position);
+            return Ok(self.position);
         }
-        self.inner.seek(position)
+        let target = match position {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+            SeekFrom::End(delta) => self.end.checked_add_signed(delta),
+        };
+        self.position = target.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a seek before the start")
+        })?;
+        Ok(self.position)
     }
 }
 
@@ -880,25 +903,31 @@ where
     check_distinct(files.iter().map(|file| file.name.as_str()))?;
 
     let failed = Rc::new(Cell::new(false));
+    let mut sink = sink;
+    let start = sink.stream_position()?;
     let mut zip = ZipWriter::new(FailableSink {
         inner: sink,
         failed: Rc::clone(&failed),
+        position: start,
+        end: start,
     });
-    let written = write_entries(&mut zip, files, zip_time(written_at_s), sign);
-    let finished = written.and_then(|(manifest, signature)| {
-        let sink = zip.finish()?;
-        Ok((sink, manifest, signature))
-    });
-    match finished {
-        Ok((sink, manifest, signature)) => Ok(Written {
+    // On an error the sink is marked failed before the ZIP writer is dropped (its drop
+    // would otherwise write a central directory).
+    let (manifest, signature) = match write_entries(&mut zip, files, zip_time(written_at_s), sign) {
+        Ok(written) => written,
+        Err(error) => {
+            failed.set(true);
+            drop(zip);
+            return Err(error);
+        }
+    };
+    match zip.finish() {
+        Ok(sink) => Ok(Written {
             sink: sink.inner,
             manifest,
             signature,
         }),
-        Err(error) => {
-            failed.set(true);
-            Err(error)
-        }
+        Err(error) => Err(error.into()),
     }
 }
 
