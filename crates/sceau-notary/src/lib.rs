@@ -3,4 +3,5 @@
 //! SHA-256 in, a detached CMS SignedData out), so this crate holds no key, no store and
 //! no HTTP.
 
+pub mod asic;
 pub mod pades;
