@@ -430,3 +430,35 @@ pub trait Ledger: Send + Sync + 'static {
     /// Recomputes the ledger's invariants from the stored rows.
     async fn check_ledger(&self) -> Result<LedgerReport, StoreError>;
 }
+
+/// The notary's envelopes: opened for a disposable certificate, then the manifest the
+/// station signed and each of its files, judged by `sceau_domain::envelope`.
+#[async_trait]
+pub trait Envelopes: Send + Sync + 'static {
+    /// Opens an envelope for a client and the disposable certificate issued for it.
+    async fn create_envelope(&self, envelope: NewEnvelope) -> Result<EnvelopeView, StoreError>;
+
+    /// An envelope by its public id, with its files and destinations.
+    async fn envelope(&self, public_id: &str) -> Result<Option<EnvelopeView>, StoreError>;
+
+    /// A client's envelopes, newest first.
+    async fn client_envelopes(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EnvelopeView>, StoreError>;
+
+    /// Judges a signed manifest and applies the plan (kept, refused with its evidence, or
+    /// expired); the envelope as it is then (`None` if there is none).
+    async fn sign_manifest(
+        &self,
+        signed: SignedManifest,
+    ) -> Result<(ManifestPlan, Option<EnvelopeView>), StoreError>;
+
+    /// Judges a file that arrived whole and applies the plan (kept, refused with its
+    /// evidence, or expired).
+    async fn receive_file(
+        &self,
+        received: ReceivedFile,
+    ) -> Result<(FilePlan, Option<EnvelopeView>), StoreError>;
+}

@@ -18,8 +18,8 @@
 
 use crate::StoreError;
 use crate::model::{
-    AuthorizationView, CertificateRecord, CheckoutState, CheckoutView, ClearingBatch,
-    EvidenceRecord, NewCertificate, NumberView, Payout, SignatureRequestView,
+    AuthorizationView, CertificateRecord, CheckoutState, CheckoutView, ClearingBatch, EnvelopeView,
+    EvidenceRecord, NewCertificate, NumberView, Payout, Refusal, SignatureRequestView,
 };
 use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy::{AmountRule, MerchantLock};
@@ -243,6 +243,11 @@ pub fn checkout_subject(checkout_id: i64) -> String {
 /// The subject of a signature request's records (its seal), by the request's row.
 pub fn signature_subject(request_id: i64) -> String {
     format!("signature:{request_id}")
+}
+
+/// The subject of an envelope's records, by the envelope's row.
+pub fn envelope_subject(envelope_id: i64) -> String {
+    format!("envelope:{envelope_id}")
 }
 
 pub fn certificate_subject(serial: &str) -> String {
@@ -476,6 +481,33 @@ pub(crate) fn signature_seal_sent(view: &SignatureRequestView) -> Event {
             },
         },
     )
+}
+
+/// An envelope was refused (ETSI EN 319 522: SubmissionRejection): why, and what was
+/// sent when the manifest is what was refused; nothing of its files is kept.
+pub(crate) fn envelope_refused(
+    view: &EnvelopeView,
+    refusal: Refusal,
+    sent_sha256: Option<&[u8; 32]>,
+    at_s: i64,
+) -> Event {
+    let mut fields = object! {
+        "envelope": &view.public_id,
+        "client": id(view.client_id),
+        "event": "SubmissionRejection",
+        "reason": refusal.code(),
+        "disposable_certificate": &view.certificate_serial,
+    };
+    if let Some(digest) = sent_sha256 {
+        fields.insert("manifest_sent_sha256", hex(digest));
+    }
+    if let Some(digest) = &view.manifest_sha256 {
+        fields.insert("manifest_sha256", hex(digest));
+    }
+    if let Refusal::SizeMismatch { index } | Refusal::DigestMismatch { index } = refusal {
+        fields.insert("file", i64::try_from(index).unwrap_or(i64::MAX));
+    }
+    Event::new(envelope_subject(view.id), "envelope.refused", at_s, fields)
 }
 
 fn signature_fields(view: &SignatureRequestView) -> Object {

@@ -43,6 +43,7 @@ pub trait Store:
     + Clearing
     + Certificates
     + Signatures
+    + Envelopes
     + TransparencyLog
     + Evidence
     + Ledger
@@ -59,6 +60,7 @@ impl<T> Store for T where
         + Clearing
         + Certificates
         + Signatures
+        + Envelopes
         + TransparencyLog
         + Evidence
         + Ledger

@@ -1041,3 +1041,79 @@ pub struct EvidenceRecord {
     /// Its index in the log, once integrated.
     pub log_index: Option<u64>,
 }
+
+// -- the notary's envelopes --------------------------------------------------------------
+
+pub use sceau_domain::envelope::{EnvelopeState, FilePlan, ManifestPlan, Refusal};
+
+/// An envelope opened for a client: a disposable certificate was issued for the key its
+/// station made.
+#[derive(Debug, Clone)]
+pub struct NewEnvelope {
+    pub public_id: String,
+    pub client_id: i64,
+    /// The disposable certificate's serial (lower-case hex) and the end of its life.
+    pub certificate_serial: String,
+    pub certificate_expires_at_s: i64,
+    pub now_s: i64,
+}
+
+/// One file of an envelope, as its manifest states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeFileView {
+    pub position: u32,
+    pub name: String,
+    pub size: u64,
+    pub sha256: [u8; 32],
+    /// When it arrived whole and matched; `None` while awaited.
+    pub received_at_s: Option<i64>,
+}
+
+/// One destination of an envelope, as its manifest states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeDestinationView {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// An envelope as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeView {
+    pub id: i64,
+    pub public_id: String,
+    pub client_id: i64,
+    pub state: EnvelopeState,
+    pub certificate_serial: String,
+    pub certificate_expires_at_s: i64,
+    /// The canonical manifest the station signed, once accepted.
+    pub manifest: Option<String>,
+    pub manifest_sha256: Option<[u8; 32]>,
+    /// Why it was refused (`Refusal::code`).
+    pub refusal: Option<String>,
+    pub files: Vec<EnvelopeFileView>,
+    pub destinations: Vec<EnvelopeDestinationView>,
+    pub created_at_s: i64,
+    pub updated_at_s: i64,
+}
+
+/// A manifest the station signed, with what the use case found of it.
+#[derive(Debug, Clone)]
+pub struct SignedManifest {
+    pub public_id: String,
+    pub client_id: i64,
+    /// The manifest, when it parsed and kept every rule (`check.valid`).
+    pub manifest: Option<sceau_domain::envelope::Manifest>,
+    /// SHA-256 of the bytes the station sent (its canonical form when valid).
+    pub sent_sha256: [u8; 32],
+    pub check: sceau_domain::envelope::ManifestCheck,
+    pub now_s: i64,
+}
+
+/// A file that arrived for an envelope, hashed as it streamed in.
+#[derive(Debug, Clone)]
+pub struct ReceivedFile {
+    pub public_id: String,
+    pub client_id: i64,
+    pub arrival: sceau_domain::envelope::Arrival,
+    pub now_s: i64,
+}

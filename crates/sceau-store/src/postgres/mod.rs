@@ -25,6 +25,7 @@ mod certificates;
 mod checkout;
 mod clearing;
 mod command;
+mod envelopes;
 mod evidence;
 mod ledger;
 mod log;

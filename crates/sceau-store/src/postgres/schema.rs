@@ -487,6 +487,48 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages DROP CONSTRAINT messages_medium_check,
         ADD CONSTRAINT messages_medium_check CHECK (medium IN ('sms', 'voice', 'email'));
     "#,
+    // 19: the notary's envelopes: opened for a disposable certificate (its serial, unique:
+    // one envelope per certificate), then the manifest the station signed (canonical
+    // JSON and its SHA-256), its files (name, size, SHA-256; when each arrived) and its
+    // destinations; a refused envelope keeps only its reason.
+    r#"
+    CREATE TABLE envelopes (
+        id BIGSERIAL PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        client_id BIGINT NOT NULL REFERENCES clients (id),
+        state TEXT NOT NULL CHECK (state IN ('open', 'receiving', 'awaiting_seal', 'sealed',
+            'notarized', 'refused', 'failed', 'expired')),
+        certificate_serial TEXT NOT NULL UNIQUE,
+        certificate_expires_at BIGINT NOT NULL,
+        manifest TEXT,
+        manifest_sha256 BYTEA CHECK (manifest_sha256 IS NULL OR length(manifest_sha256) = 32),
+        refusal TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        CHECK ((manifest IS NULL) = (manifest_sha256 IS NULL)),
+        CHECK ((state = 'refused') = (refusal IS NOT NULL)),
+        CHECK (state IN ('open', 'refused', 'expired') OR manifest IS NOT NULL)
+    );
+    CREATE INDEX envelopes_client ON envelopes (client_id, id);
+    CREATE TABLE envelope_files (
+        envelope_id BIGINT NOT NULL REFERENCES envelopes (id),
+        position INTEGER NOT NULL CHECK (position >= 0),
+        name TEXT NOT NULL CHECK (octet_length(name) BETWEEN 1 AND 255),
+        size BIGINT NOT NULL CHECK (size >= 0),
+        sha256 BYTEA NOT NULL CHECK (length(sha256) = 32),
+        received_at BIGINT,
+        PRIMARY KEY (envelope_id, position),
+        UNIQUE (envelope_id, name)
+    );
+    CREATE TABLE envelope_destinations (
+        envelope_id BIGINT NOT NULL REFERENCES envelopes (id),
+        position INTEGER NOT NULL CHECK (position >= 0),
+        email TEXT,
+        phone TEXT,
+        CHECK (email IS NOT NULL OR phone IS NOT NULL),
+        PRIMARY KEY (envelope_id, position)
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

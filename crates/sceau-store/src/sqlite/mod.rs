@@ -4,6 +4,7 @@
 mod certificates;
 mod checkout;
 mod clearing;
+mod envelopes;
 mod evidence;
 mod ledger;
 mod log;

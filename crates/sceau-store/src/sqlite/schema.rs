@@ -614,6 +614,48 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_pending_expiry ON messages (expires_at) WHERE state = 'pending';
     CREATE INDEX messages_time ON messages (created_at);
     "#,
+    // 21: the notary's envelopes: opened for a disposable certificate (its serial, unique:
+    // one envelope per certificate), then the manifest the station signed (canonical
+    // JSON and its SHA-256), its files (name, size, SHA-256; when each arrived) and its
+    // destinations; a refused envelope keeps only its reason.
+    r#"
+    CREATE TABLE envelopes (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        client_id INTEGER NOT NULL REFERENCES clients (id),
+        state TEXT NOT NULL CHECK (state IN ('open', 'receiving', 'awaiting_seal', 'sealed',
+            'notarized', 'refused', 'failed', 'expired')),
+        certificate_serial TEXT NOT NULL UNIQUE,
+        certificate_expires_at INTEGER NOT NULL,
+        manifest TEXT,
+        manifest_sha256 BLOB CHECK (manifest_sha256 IS NULL OR length(manifest_sha256) = 32),
+        refusal TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((manifest IS NULL) = (manifest_sha256 IS NULL)),
+        CHECK ((state = 'refused') = (refusal IS NOT NULL)),
+        CHECK (state IN ('open', 'refused', 'expired') OR manifest IS NOT NULL)
+    );
+    CREATE INDEX envelopes_client ON envelopes (client_id, id);
+    CREATE TABLE envelope_files (
+        envelope_id INTEGER NOT NULL REFERENCES envelopes (id),
+        position INTEGER NOT NULL CHECK (position >= 0),
+        name TEXT NOT NULL CHECK (length(CAST(name AS BLOB)) BETWEEN 1 AND 255),
+        size INTEGER NOT NULL CHECK (size >= 0),
+        sha256 BLOB NOT NULL CHECK (length(sha256) = 32),
+        received_at INTEGER,
+        PRIMARY KEY (envelope_id, position),
+        UNIQUE (envelope_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE envelope_destinations (
+        envelope_id INTEGER NOT NULL REFERENCES envelopes (id),
+        position INTEGER NOT NULL CHECK (position >= 0),
+        email TEXT,
+        phone TEXT,
+        CHECK (email IS NOT NULL OR phone IS NOT NULL),
+        PRIMARY KEY (envelope_id, position)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

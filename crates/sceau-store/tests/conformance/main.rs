@@ -20,6 +20,7 @@ mod card_payments;
 mod certificates;
 mod checkouts;
 mod clearing;
+mod envelopes;
 mod evidence;
 mod ledger;
 mod log;
