@@ -88,7 +88,8 @@ pub enum AppError {
         tries_left: u32,
     },
     IssuerBankMissing,
-    /// A client asked to be called, and no route places calls.
+    /// A client asked to be called from their session (the operator makes that change),
+    /// or no route places calls.
     CallsUnavailable,
     NothingToClear(String),
     CheckoutNotPaid,
@@ -238,7 +239,9 @@ impl AppError {
             IssuerBankMissing => {
                 "set issuer_iban and issuer_bic in the configuration to close clearing batches"
             }
-            CallsUnavailable => "this service does not place calls: your phone is sent SMS",
+            CallsUnavailable => {
+                "calls are not chosen here: ask your bank to have your seals read out in phone calls"
+            }
             CheckoutNotPaid => "only a paid checkout has a receipt",
             EvidencePending => "the log has not included this payment yet; ask again in a moment",
             TooManyClients => {

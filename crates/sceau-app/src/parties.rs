@@ -52,21 +52,28 @@ impl Service {
             .ok_or(AppError::NotFound)
     }
 
-    /// The client's choice of how their phone is sent seals and numbers: by a call that
-    /// reads them out (only where a route places calls), or by SMS. What was queued
-    /// before goes as it was queued.
+    /// A signed-in client's choice of how their phone is sent seals and numbers. From a
+    /// session they may only go back to SMS: a session proves the password alone, and
+    /// calls can be forwarded or reach voicemail, so switching to calls is the operator's
+    /// ([`Service::set_client_calls`]) once the client is checked. What was queued before
+    /// goes as it was queued.
     pub async fn choose_calls(&self, client: &ClientRecord, by_call: bool) -> Result<(), AppError> {
+        if by_call {
+            return Err(AppError::CallsUnavailable);
+        }
+        self.set_client_calls(client.id, false).await
+    }
+
+    /// The operator has a client's seals, numbers and codes read out in calls (only where
+    /// a route places calls), or sent by SMS.
+    pub async fn set_client_calls(&self, client_id: i64, by_call: bool) -> Result<(), AppError> {
         if by_call && !self.settings.calls_offered {
             return Err(AppError::CallsUnavailable);
         }
-        if !self.store.set_client_by_call(client.id, by_call).await? {
+        if !self.store.set_client_by_call(client_id, by_call).await? {
             return Err(AppError::NotFound);
         }
-        tracing::info!(
-            client_id = client.id,
-            by_call,
-            "client's choice of calls changed"
-        );
+        tracing::info!(client_id, by_call, "client's calls changed");
         Ok(())
     }
 

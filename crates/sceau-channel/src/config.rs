@@ -260,8 +260,7 @@ mod tests {
     }
 
     /// Which routes place calls: the voice preset and a provider described with
-    /// `call = true`; not an SMS preset, a plain provider, nor `call = false` on the voice
-    /// preset. `serve` says so of each.
+    /// `call = true`; not an SMS preset nor a plain provider. `serve` says so of each.
     #[test]
     fn routes_that_place_calls_are_the_voice_preset_and_those_that_say_so() {
         let file: File = toml::from_str(
@@ -276,12 +275,6 @@ mod tests {
             kind = "http"
             [sms_routes.http]
             preset = "twilio-voice"
-            [[sms_routes]]
-            name = "muted"
-            kind = "http"
-            [sms_routes.http]
-            preset = "twilio-voice"
-            call = false
             [[sms_routes]]
             name = "acme-calls"
             kind = "http"
@@ -300,18 +293,18 @@ mod tests {
         )
         .unwrap();
         let calls: Vec<bool> = file.sms_routes.iter().map(|r| r.places_calls()).collect();
-        assert_eq!(calls, [false, true, false, true, false, false]);
+        assert_eq!(calls, [false, true, true, false, false]);
         let lines: Vec<String> = file.sms_routes.iter().map(|r| r.describe()).collect();
         assert!(
             lines[1].ends_with("TwilioVoice preset, phone calls)"),
             "{lines:?}"
         );
         assert!(
-            lines[3].ends_with("calls.acme.example, phone calls)"),
+            lines[2].ends_with("calls.acme.example, phone calls)"),
             "{lines:?}"
         );
         assert!(
-            !lines[0].contains("calls") && !lines[4].contains("calls"),
+            !lines[0].contains("calls") && !lines[3].contains("calls"),
             "{lines:?}"
         );
     }

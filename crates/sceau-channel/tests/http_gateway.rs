@@ -881,6 +881,14 @@ fn configurations_are_checked_at_start() {
     assert!(refused("url = \"https://a.example/{secret}\"").contains("unknown placeholder"));
     assert!(refused("url = \"https://a.example/{from}\"").contains("from"));
     assert!(refused("preset = \"twilio\"\nurl = \"https://a.example\"").contains("preset"));
+    // A preset says whether it places calls: `call` on one would make an SMS route pass
+    // for a calling one (or the reverse).
+    for preset in ["twilio", "vonage", "twilio-voice"] {
+        let text = format!(
+            "preset = \"{preset}\"\naccount = \"AC1\"\nsecret = {{ env = \"X\" }}\nfrom = \"+15005550006\"\ncall = true"
+        );
+        assert!(refused(&text).contains("call"), "{preset}");
+    }
     assert!(
         refused("preset = \"twilio\"\naccount = \"AC1\"\nsecret = { env = \"X\" }")
             .contains("route r")

@@ -552,12 +552,13 @@ async fn number_goes_by(
     }
 }
 
-/// A client who chooses calls gets their number on the route that places calls, even
-/// though an SMS route comes first; when the call cannot be placed, by SMS; and when they
-/// go back to SMS, by SMS first again. A bad choice or a missing CSRF token changes
-/// nothing.
+/// A client the operator switched to calls gets their number on the route that places
+/// calls, even though an SMS route comes first; when the call cannot be placed, by SMS;
+/// and when they go back to SMS on the wallet, by SMS first again. From a session (the
+/// password alone) a client cannot switch to calls; a bad choice or a missing CSRF token
+/// changes nothing.
 #[tokio::test]
-async fn a_client_who_chooses_calls_is_called_first_and_texted_when_no_call_goes() {
+async fn a_client_switched_to_calls_is_called_first_and_texted_when_no_call_goes() {
     let queued = json!({"status": "queued", "id": "p-1"});
     let texts = Provider::start(200, queued.clone()).await;
     let calls = Provider::start(200, queued.clone()).await;
@@ -572,13 +573,9 @@ async fn a_client_who_chooses_calls_is_called_first_and_texted_when_no_call_goes
     let client = server.enroll_client("alice", PHONE, "100.00").await;
     let session = server.sign_in(&client.login).await;
     let wallet = server.page("/wallet", Some(&session.cookie)).await;
+    assert!(wallet.text.contains("ask your bank"), "{}", wallet.text);
     assert!(
-        wallet.text.contains("action=\"/wallet/reach\""),
-        "{}",
-        wallet.text
-    );
-    assert!(
-        wallet.text.contains("value=\"sms\" checked"),
+        !wallet.text.contains("action=\"/wallet/reach\""),
         "{}",
         wallet.text
     );
@@ -587,7 +584,16 @@ async fn a_client_who_chooses_calls_is_called_first_and_texted_when_no_call_goes
     let (route, medium) = number_goes_by(&server, &session, [&texts, &calls]).await;
     assert_eq!((route, medium), (json!("texts"), json!("sms")));
 
-    let refused = choose(&server, &session, &[("by", "call")]).await;
+    // A session cannot switch to calls: the password alone must not move the seals to a
+    // channel that can be forwarded or reach voicemail.
+    let refused = choose(
+        &server,
+        &session,
+        &[("csrf", &session.csrf), ("by", "call")],
+    )
+    .await;
+    common::check_error(&refused, 409, "calls_unavailable");
+    let refused = choose(&server, &session, &[("by", "sms")]).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
     let refused = choose(&server, &session, &[("csrf", &session.csrf), ("by", "fax")]).await;
     common::check_error(&refused, 400, "invalid_field");
@@ -602,21 +608,18 @@ async fn a_client_who_chooses_calls_is_called_first_and_texted_when_no_call_goes
             .by_call
     );
 
-    let chosen = choose(
-        &server,
-        &session,
-        &[("csrf", &session.csrf), ("by", "call")],
-    )
-    .await;
-    assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
-    assert_eq!(chosen.header("location"), Some("/wallet?reach=1#reach"));
-    let wallet = server.page("/wallet?reach=1", Some(&session.cookie)).await;
+    // The operator switches the client to calls.
+    server
+        .service
+        .set_client_calls(client.id, true)
+        .await
+        .unwrap();
+    let wallet = server.page("/wallet", Some(&session.cookie)).await;
     assert!(
-        wallet.text.contains("value=\"call\" checked"),
+        wallet.text.contains("Receive them by SMS instead"),
         "{}",
         wallet.text
     );
-    assert!(wallet.text.contains("Saved."), "{}", wallet.text);
 
     let called_before = calls.received().len();
     let (route, medium) = number_goes_by(&server, &session, [&texts, &calls]).await;
@@ -633,10 +636,11 @@ async fn a_client_who_chooses_calls_is_called_first_and_texted_when_no_call_goes
     let (route, medium) = number_goes_by(&server, &session, [&texts, &calls]).await;
     assert_eq!((route, medium), (json!("texts"), json!("voice")));
 
-    // Back to SMS: the SMS route first again, calls not tried.
+    // Back to SMS on the wallet: the SMS route first again, calls not tried.
     *calls.state.answer.lock().unwrap() = (200, queued.to_string());
     let chosen = choose(&server, &session, &[("csrf", &session.csrf), ("by", "sms")]).await;
     assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
+    assert_eq!(chosen.header("location"), Some("/wallet?reach=1#reach"));
     let called_before = calls.received().len();
     let (route, medium) = number_goes_by(&server, &session, [&texts, &calls]).await;
     assert_eq!((route, medium), (json!("texts"), json!("sms")));
@@ -644,8 +648,8 @@ async fn a_client_who_chooses_calls_is_called_first_and_texted_when_no_call_goes
     server.stop().await;
 }
 
-/// Where no route places calls, the wallet offers no choice and a client cannot choose
-/// calls.
+/// Where no route places calls, the wallet says nothing of calls and nobody can switch a
+/// client to them.
 #[tokio::test]
 async fn without_a_route_that_calls_calls_cannot_be_chosen() {
     let texts = Provider::start(200, json!({"status": "queued", "id": "p-1"})).await;
@@ -657,7 +661,7 @@ async fn without_a_route_that_calls_calls_cannot_be_chosen() {
     let client = server.enroll_client("alice", PHONE, "100.00").await;
     let session = server.sign_in(&client.login).await;
     let wallet = server.page("/wallet", Some(&session.cookie)).await;
-    assert!(!wallet.text.contains("/wallet/reach"), "{}", wallet.text);
+    assert!(!wallet.text.contains("id=\"reach\""), "{}", wallet.text);
     let refused = choose(
         &server,
         &session,
@@ -665,6 +669,12 @@ async fn without_a_route_that_calls_calls_cannot_be_chosen() {
     )
     .await;
     common::check_error(&refused, 409, "calls_unavailable");
+    let by_operator = server.service.set_client_calls(client.id, true).await;
+    let refused = sceau_server::error::ApiError::from(by_operator.unwrap_err());
+    assert_eq!(
+        (refused.status.as_u16(), refused.code),
+        (409, "calls_unavailable")
+    );
     assert!(
         !server
             .service
@@ -675,7 +685,7 @@ async fn without_a_route_that_calls_calls_cannot_be_chosen() {
             .unwrap()
             .by_call
     );
-    // Choosing SMS, what every client has, is always allowed.
+    // Going (back) to SMS, what every client has, is always allowed.
     let chosen = choose(&server, &session, &[("csrf", &session.csrf), ("by", "sms")]).await;
     assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
     server.stop().await;

@@ -53,6 +53,17 @@ pub enum AdminCommand {
         /// The client's id (see client-list).
         id: i64,
     },
+    /// Have a client's seals, numbers and codes read out in phone calls (on the routes
+    /// that place calls first, by SMS when none takes them), or sent by SMS again. Made
+    /// by the operator once the client asked and was checked: a call can be forwarded or
+    /// reach voicemail, so a password alone must not switch a client to calls.
+    ClientCalls {
+        /// The client's id (see client-list).
+        id: i64,
+        /// `on`: by phone call; `off`: by SMS.
+        #[arg(value_parser = ["on", "off"])]
+        calls: String,
+    },
     /// Enrol a merchant and print its API key (shown this once; only its hash is kept).
     MerchantAdd {
         /// The merchant's name, as clients see it on checks and texts.
@@ -293,6 +304,23 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     if client.by_call { "call" } else { "sms" }
                 );
             }
+        }
+        AdminCommand::ClientCalls { id, calls } => {
+            let on = calls == "on";
+            if on && !config.sms_routes.iter().any(|route| route.places_calls()) {
+                bail!("no configured SMS route places calls (twilio-voice, or call = true)");
+            }
+            if !store.set_client_by_call(id, on).await? {
+                bail!("no client {id}");
+            }
+            say!(
+                "client {id}: seals, numbers and codes {}",
+                if on {
+                    "read out in phone calls (by SMS when no call route takes them)"
+                } else {
+                    "by SMS"
+                }
+            );
         }
         AdminCommand::ClientBlock { id } | AdminCommand::ClientUnblock { id } => {
             let blocked = matches!(command, AdminCommand::ClientBlock { .. });

@@ -351,6 +351,24 @@ fn admin_commands_enrol_list_and_check() {
         ok && out.contains("alice") && out.contains("12.50 EUR") && !out.contains("+33612345678"),
         "{out}"
     );
+    // Calls: only where a route places calls (none here); back to SMS always.
+    let (ok, out) = admin(&["client-calls", "1", "on"], "");
+    assert!(
+        !ok && out.contains("no configured SMS route places calls"),
+        "{out}"
+    );
+    let (ok, out) = admin(&["client-calls", "1", "off"], "");
+    assert!(
+        ok && out.contains("client 1: seals, numbers and codes by SMS"),
+        "{out}"
+    );
+    let (ok, out) = admin(&["client-calls", "999", "off"], "");
+    assert!(!ok && out.contains("no client 999"), "{out}");
+    let (ok, out) = admin(&["client-list"], "");
+    assert!(
+        ok && out.contains("phone by") && out.contains("  sms"),
+        "{out}"
+    );
     let (ok, out) = admin(&["ledger-check"], "");
     assert!(ok && out.contains("ledger sound"), "{out}");
 

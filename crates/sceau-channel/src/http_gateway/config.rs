@@ -27,8 +27,8 @@ pub struct HttpGatewayConfig {
     pub messaging_service: Option<String>,
     /// Twilio voice: the language the text is read in (`<Say language>`), e.g. "fr-FR".
     pub voice_language: Option<String>,
-    /// The provider places a phone call that reads the text out (true for the
-    /// `twilio-voice` preset; say `call = true` for a generic provider that does).
+    /// A provider described by hand (no preset) places a phone call that reads the text
+    /// out. A preset says it itself (`twilio-voice` calls), and refuses this key.
     pub call: Option<bool>,
 
     pub method: Option<HttpMethod>,
@@ -63,8 +63,10 @@ pub struct HttpGatewayConfig {
 impl HttpGatewayConfig {
     /// Whether this route places calls rather than sending SMS.
     pub fn places_calls(&self) -> bool {
-        self.call
-            .unwrap_or(self.preset == Some(Preset::TwilioVoice))
+        match self.preset {
+            Some(preset) => preset == Preset::TwilioVoice,
+            None => self.call == Some(true),
+        }
     }
 }
 

@@ -42,10 +42,11 @@ pub fn expand(route: &str, config: &HttpGatewayConfig) -> Result<HttpGatewayConf
         || config.auth.is_some()
         || config.success.is_some()
         || config.provider_id.is_some()
-        || config.transient_statuses.is_some();
+        || config.transient_statuses.is_some()
+        || config.call.is_some();
     if generic {
         return Err(refuse(
-            "a preset describes the request itself: remove method, url, body, fields, auth, success, provider_id and transient_statuses",
+            "a preset describes the request itself (and whether it places calls): remove method, url, body, fields, auth, success, provider_id, transient_statuses and call",
         ));
     }
     let account = config
