@@ -120,6 +120,20 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// A probe on its way: if the send is dropped before the route judged it (the
+/// dispatcher's time ran out), the route may take a probe again; otherwise it would rest
+/// for good.
+struct Probing<'a, C: ?Sized>(Option<&'a Route<C>>);
+
+impl<C: ?Sized> Drop for Probing<'_, C> {
+    fn drop(&mut self) {
+        if let Some(route) = self.0 {
+            // After `succeeded` or `failed` this changes nothing: they end the probe.
+            route.unjudged(true);
+        }
+    }
+}
+
 impl Route {
     /// An SMS route.
     pub fn new(name: impl Into<String>, channel: Arc<dyn SecondChannel>) -> Route {
@@ -170,8 +184,13 @@ impl<C: ?Sized> Route<C> {
         let Some(slots) = &self.slots else {
             return Some(Slot { _permit: None });
         };
+        let deadline = began + slots.wait;
+        if Instant::now() >= deadline {
+            // Earlier routes of this try took the time this one's answer needs.
+            return None;
+        }
         let waiting = Waiting::count(&slots.waiting);
-        let free = tokio::time::timeout_at(began + slots.wait, slots.free.acquire()).await;
+        let free = tokio::time::timeout_at(deadline, slots.free.acquire()).await;
         drop(waiting);
         match free {
             Ok(Ok(permit)) => Some(Slot {
@@ -344,6 +363,7 @@ impl<C: ?Sized> Routes<C> {
             let Some(probe) = route.admit(now_s) else {
                 continue;
             };
+            let _probing = Probing(probe.then_some(route));
             let Some(_slot) = route.slot(began).await else {
                 route.unjudged(probe);
                 busy = Some(route.name.clone());
@@ -612,6 +632,8 @@ mod tests {
     struct Gate {
         open: tokio::sync::Semaphore,
         given: Mutex<u32>,
+        /// Once opened, fail for now instead of accepting.
+        fail: std::sync::atomic::AtomicBool,
     }
 
     impl Gate {
@@ -619,6 +641,7 @@ mod tests {
             Arc::new(Gate {
                 open: tokio::sync::Semaphore::new(0),
                 given: Mutex::new(0),
+                fail: std::sync::atomic::AtomicBool::new(false),
             })
         }
 
@@ -636,6 +659,9 @@ mod tests {
         async fn send(&self, _: &OutgoingText<'_>) -> Result<Accepted, ChannelError> {
             *self.given.lock().unwrap() += 1;
             self.open.acquire().await.unwrap().forget();
+            if self.fail.load(Ordering::SeqCst) {
+                return transient();
+            }
             ok("g")
         }
     }
@@ -717,6 +743,50 @@ mod tests {
         for send in held {
             assert_eq!(sent_by(&send.await.unwrap()), "gateway");
         }
+    }
+
+    /// A route whose answer would come too late for the try, after earlier routes took
+    /// the time, is not tried: its answer could come after the dispatcher gave up.
+    #[tokio::test(start_paused = true)]
+    async fn a_route_is_not_tried_when_the_try_has_no_time_left_for_its_answer() {
+        let (slow, late) = (Gate::new(), Scripted::new(vec![ok("l1")]));
+        let routes = Arc::new(Routes::new(vec![
+            Route::new("slow", slow.clone()),
+            Route::new("late", late.clone()).with_max_in_flight(4, ANSWER_TIME),
+        ]));
+        let sending = spawn_send(&routes);
+        until(|| slow.given() == 1).await;
+        // The first route takes all but less than the second's answer time, then fails.
+        tokio::time::advance(TRY_TIME_MAX - ANSWER_TIME).await;
+        slow.fail.store(true, Ordering::SeqCst);
+        slow.open.add_permits(1);
+        let outcome = sending.await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::Retry { route: Some(route), .. } if route == "slow"),
+            "{outcome:?}"
+        );
+        assert_eq!(late.given(), 0, "no time was left for its answer");
+    }
+
+    /// A probe whose send is dropped before its answer (the dispatcher gave up) does not
+    /// leave the route resting for good.
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_dropped_before_its_answer_lets_the_route_be_probed_again() {
+        let gate = Gate::new();
+        let routes = Arc::new(Routes::new(vec![Route::new("gateway", gate.clone())]));
+        let route = routes.iter().next().unwrap();
+        for _ in 0..FAILURES_TO_REST {
+            assert_eq!(route.admit(1000), Some(false));
+            route.failed(1000, false);
+        }
+        let probe_at = 1000 + REST_S;
+        let routes_for_probe = routes.clone();
+        let probe = tokio::spawn(async move { send(&routes_for_probe, probe_at).await });
+        until(|| gate.given() == 1).await;
+        assert_eq!(route.admit(probe_at), None, "one probe at a time");
+        probe.abort();
+        assert!(probe.await.unwrap_err().is_cancelled());
+        assert_eq!(route.admit(probe_at), Some(true), "probed again");
     }
 
     #[test]
