@@ -26,9 +26,11 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(40);
 /// Messages on their way at once, every route together (each route bounds its own: an
 /// SMPP route its window, an HTTP or SMTP route its `max_in_flight`).
 const SENDS_IN_FLIGHT: usize = 256;
-// A try on the routes ends before the dispatcher gives up on it: a route waits for a free
-// slot only as long as leaves its own time to answer inside `TRY_TIME_MAX`, and no route's
-// own time is longer.
+// A try on HTTP and SMTP routes ends before the dispatcher gives up on it: such a route is
+// tried only while its own time to answer still fits inside `TRY_TIME_MAX` counted from
+// the try's start (waiting for a free slot included), and no such route's own time is
+// longer. An SMPP route waits for its window up to the message's expiry: cut by
+// `SEND_TIMEOUT`, it is the at-least-once case (README).
 const _: () = assert!(routes::TRY_TIME_MAX.as_millis() < SEND_TIMEOUT.as_millis());
 const _: () = assert!(
     sceau_channel::http_gateway::config::TIMEOUT_MS_MAX as u128 <= routes::TRY_TIME_MAX.as_millis()
