@@ -138,13 +138,15 @@ pub(crate) fn report_of(route: &str, deliver: &DeliverSm) -> Option<DeliveryRepo
         .map(outcome_of_state)
         .or_else(|| text.as_ref().map(|text| text.stat.outcome()))
         .unwrap_or(ReportOutcome::Pending);
+    // The status shown is the text's when it says what the outcome says (it has the error
+    // code), else `message_state`'s, where the outcome came from.
     let status = match (&text, state) {
-        (Some(text), _) => Some(match &text.err {
+        (Some(text), _) if text.stat.outcome() == outcome => Some(match &text.err {
             Some(err) => format!("{} err:{err}", text.stat.word()),
             None => text.stat.word().to_owned(),
         }),
-        (None, Some(state)) => Some(format!("message_state {state:?}")),
-        (None, None) => None,
+        (_, Some(state)) => Some(format!("message_state {state:?}")),
+        (Some(_), None) | (None, None) => None,
     };
     let provider_id = id.or_else(|| text.map(|text| text.id))?;
     Some(DeliveryReport {
@@ -170,6 +172,38 @@ fn outcome_of_state(state: MessageState) -> ReportOutcome {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use rusmpp::tlvs::MessageDeliveryRequestTlvValue;
+
+    fn receipt(text: &str, state: Option<MessageState>) -> DeliverSm {
+        let mut pdu = DeliverSm::builder()
+            .esm_class(EsmClass::from(ESM_CLASS_RECEIPT))
+            .short_message(OctetString::new(text.as_bytes()).unwrap())
+            .build();
+        if let Some(state) = state {
+            pdu.push_tlv(MessageDeliveryRequestTlvValue::MessageState(state));
+        }
+        pdu
+    }
+
+    /// The outcome comes from `message_state` when there is one; the status shown says
+    /// the same: the text's (with its error code) when it agrees, else the state's.
+    #[test]
+    fn a_receipt_s_status_never_says_other_than_its_outcome() {
+        let text = "id:1a2b stat:DELIVRD err:000 text:";
+        let agreeing = report_of("smsc", &receipt(text, Some(MessageState::Delivered))).unwrap();
+        assert_eq!(agreeing.outcome, ReportOutcome::Delivered);
+        assert_eq!(agreeing.status.as_deref(), Some("DELIVRD err:000"));
+        let disagreeing =
+            report_of("smsc", &receipt(text, Some(MessageState::Undeliverable))).unwrap();
+        assert_eq!(disagreeing.outcome, ReportOutcome::Failed);
+        assert_eq!(
+            disagreeing.status.as_deref(),
+            Some("message_state Undeliverable")
+        );
+        let text_only = report_of("smsc", &receipt("id:1a2b stat:UNDELIV err:001", None)).unwrap();
+        assert_eq!(text_only.outcome, ReportOutcome::Failed);
+        assert_eq!(text_only.status.as_deref(), Some("UNDELIV err:001"));
+    }
 
     #[test]
     fn the_validity_period_is_relative_and_bounded() {
