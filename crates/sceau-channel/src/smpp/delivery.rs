@@ -177,7 +177,7 @@ mod tests {
     fn receipt(text: &str, state: Option<MessageState>) -> DeliverSm {
         let mut pdu = DeliverSm::builder()
             .esm_class(EsmClass::from(ESM_CLASS_RECEIPT))
-            .short_message(OctetString::new(text.as_bytes()).unwrap())
+            .short_message(OctetString::from_slice(text.as_bytes()).unwrap())
             .build();
         if let Some(state) = state {
             pdu.push_tlv(MessageDeliveryRequestTlvValue::MessageState(state));
