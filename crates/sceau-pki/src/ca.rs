@@ -333,6 +333,25 @@ impl Authority {
         self.issue_leaf(key, common_name, now_s, validity_s, LeafUse::TimeStamping)
     }
 
+    /// A disposable certificate for a key a client's station made and holds (its public
+    /// half only ever reaches sceau): a leaf for signatures, with no private extension,
+    /// issued by the issuing CA.
+    pub fn certify_station_key(
+        &self,
+        public: &VerifyingKey,
+        common_name: &str,
+        now_s: i64,
+        validity_s: i64,
+    ) -> Result<Issued, PkiError> {
+        self.issue_leaf_for(
+            public,
+            common_name,
+            now_s,
+            validity_s,
+            LeafUse::Signing(None),
+        )
+    }
+
     fn issue_leaf(
         &self,
         key: &KeyLabel,
@@ -342,6 +361,17 @@ impl Authority {
         leaf_use: LeafUse,
     ) -> Result<Issued, PkiError> {
         let public = self.keystore.public_key(key)?;
+        self.issue_leaf_for(&public, common_name, now_s, validity_s, leaf_use)
+    }
+
+    fn issue_leaf_for(
+        &self,
+        public: &VerifyingKey,
+        common_name: &str,
+        now_s: i64,
+        validity_s: i64,
+        leaf_use: LeafUse,
+    ) -> Result<Issued, PkiError> {
         let signer = KeySigner::new(Arc::clone(&self.keystore), KeyLabel::new(ISSUING_KEY)?)?;
         let mut builder = CertificateBuilder::new(
             Profile::Leaf {
@@ -352,7 +382,7 @@ impl Authority {
             new_serial()?,
             validity(now_s, now_s + validity_s)?,
             common_name_only(common_name)?,
-            spki(&public)?,
+            spki(public)?,
             &signer,
         )
         .map_err(certificate_error)?;

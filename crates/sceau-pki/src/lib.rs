@@ -14,6 +14,7 @@ pub mod keystore;
 pub mod pkcs11;
 pub mod setup;
 pub mod signing;
+pub mod station;
 pub mod tsa;
 pub mod verify;
 

@@ -1,0 +1,52 @@
+//! A client's station and its own key: the notary's disposable certificate is issued for a
+//! public key the station made (WebCrypto's ECDSA P-256, non-extractable, or the command
+//! line's), so the private key never travels; the station signs the envelope's manifest
+//! with it. What comes from the station is outside input: its public key (SubjectPublicKeyInfo,
+//! DER) and its signatures (WebCrypto's form: `r || s`, 32 bytes each, IEEE P1363).
+
+use crate::Issued;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::pkcs8::DecodePublicKey;
+
+/// Most bytes of a station's public key as sent (a P-256 SubjectPublicKeyInfo is 91).
+pub const STATION_KEY_BYTES_MAX: usize = 200;
+
+/// Why a station's key is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StationKeyError {
+    #[error("the station's key is longer than {STATION_KEY_BYTES_MAX} bytes")]
+    TooLong,
+    #[error("the station's key is not an ECDSA P-256 public key (SubjectPublicKeyInfo, DER)")]
+    NotP256,
+}
+
+/// The station's public key from its SubjectPublicKeyInfo (DER): P-256 only, a point on
+/// the curve (the identity is refused by the parser).
+pub fn parse_station_key(der: &[u8]) -> Result<VerifyingKey, StationKeyError> {
+    if der.len() > STATION_KEY_BYTES_MAX {
+        return Err(StationKeyError::TooLong);
+    }
+    VerifyingKey::from_public_key_der(der).map_err(|_| StationKeyError::NotP256)
+}
+
+/// Whether `signature` (`r || s`, 64 bytes) is the signature of `message` (ECDSA with
+/// SHA-256) by the key `certificate` certifies. Anything malformed is simply not a
+/// signature: false.
+pub fn station_signature_verifies(certificate: &Issued, message: &[u8], signature: &[u8]) -> bool {
+    let Ok(der) = der::Encode::to_der(
+        &certificate
+            .certificate
+            .tbs_certificate
+            .subject_public_key_info,
+    ) else {
+        return false;
+    };
+    let Ok(key) = VerifyingKey::from_public_key_der(&der) else {
+        return false;
+    };
+    let Ok(signature) = Signature::from_slice(signature) else {
+        return false;
+    };
+    key.verify(message, &signature).is_ok()
+}
