@@ -303,6 +303,71 @@ fn json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
+// -- the seal's SMS -------------------------------------------------------------------------
+
+/// What the seal's SMS says of an envelope, so that the client knows what they sign and
+/// for whom before typing the seal.
+#[derive(Debug, Clone, Copy)]
+pub struct SealText<'a> {
+    pub issuer: &'a str,
+    pub files: usize,
+    pub first_name: &'a FileName,
+    pub first_sha256: &'a [u8; 32],
+    /// The first destination's address as given (an e-mail address or a phone number),
+    /// and how many there are.
+    pub first_destination: Option<&'a str>,
+    pub destinations: usize,
+    pub seal: &'a str,
+    /// When the seal stops being any use, as people read it ("14:05 UTC").
+    pub until: &'a str,
+}
+
+/// The seal's SMS: what is fixed comes first (the number of files, the destination, the
+/// first file's digest), the first file's name last but one, between quotation marks
+/// (names hold none, nor anything shown like one), shortened with "…" inside the quotes
+/// until the text `fits` (one SMS, as the channel counts it), never below one character;
+/// nothing else is ever shortened, so a long name cannot push the digest, the destination
+/// or the seal out of sight, and a shortened name says so.
+pub fn seal_text(text: &SealText<'_>, fits: impl Fn(&str) -> bool) -> String {
+    let name: Vec<char> = text.first_name.as_str().chars().collect();
+    let mut shown = name.len();
+    loop {
+        let written = write_seal_text(text, &name, shown);
+        if shown <= 1 || fits(&written) {
+            return written;
+        }
+        shown -= 1;
+    }
+}
+
+fn write_seal_text(text: &SealText<'_>, name: &[char], shown: usize) -> String {
+    let files = match text.files {
+        1 => "1 file".to_owned(),
+        n => format!("{n} files"),
+    };
+    let destination = match (text.first_destination, text.destinations) {
+        (Some(first), 1) => format!(" for {first}"),
+        (Some(first), n) => format!(" for {first} (+{} more)", n - 1),
+        (None, _) => String::new(),
+    };
+    let which = if text.files == 1 { "it" } else { "the first" };
+    let digest: String = text.first_sha256[..4]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let mut quoted: String = name[..shown.min(name.len())].iter().collect();
+    if shown < name.len() {
+        quoted.push('…');
+    }
+    format!(
+        "{issuer}: to sign {files}{destination} ({which} of SHA-256 {digest}..., named \"{quoted}\"), \
+         your seal is {seal}, until {until}.",
+        issuer = text.issuer,
+        seal = text.seal,
+        until = text.until,
+    )
+}
+
 // -- the life of an envelope -------------------------------------------------------------
 
 /// Where an envelope stands.
@@ -955,5 +1020,64 @@ mod tests {
             Refusal::DigestMismatch { index: 4 }.code(),
             "file_digest_mismatch"
         );
+    }
+
+    // -- the seal's SMS --
+
+    fn seal_sms(name: &FileName, files: usize, destinations: usize) -> SealText<'_> {
+        SealText {
+            issuer: "Banque",
+            files,
+            first_name: name,
+            first_sha256: &[0x3f; 32],
+            first_destination: (destinations > 0).then_some("bob@example.org"),
+            destinations,
+            seal: "12345678",
+            until: "14:05 UTC",
+        }
+    }
+
+    #[test]
+    fn the_seal_s_sms_says_what_is_signed_and_for_whom() {
+        let contract = name("contrat.pdf");
+        let one = seal_text(&seal_sms(&contract, 1, 1), |_| true);
+        assert_eq!(
+            one,
+            "Banque: to sign 1 file for bob@example.org (it of SHA-256 3f3f3f3f..., named \
+             \"contrat.pdf\"), your seal is 12345678, until 14:05 UTC."
+        );
+        let many = seal_text(&seal_sms(&contract, 3, 2), |_| true);
+        assert!(
+            many.starts_with("Banque: to sign 3 files for bob@example.org (+1 more) (the first of"),
+            "{many}"
+        );
+        let alone = seal_text(&seal_sms(&contract, 2, 0), |_| true);
+        assert!(
+            alone.starts_with("Banque: to sign 2 files (the first of"),
+            "{alone}"
+        );
+    }
+
+    /// A long name is shortened inside its quotes, with "…", until the text fits; the
+    /// digest, the destination and the seal are always whole.
+    #[test]
+    fn a_long_name_is_shortened_and_nothing_else_is() {
+        let long = name(&format!("{}.pdf", "rapport annuel ".repeat(12).trim_end()));
+        let fits = |text: &str| text.chars().count() <= 160;
+        let text = seal_text(&seal_sms(&long, 1, 1), fits);
+        assert!(fits(&text), "{text}");
+        assert!(text.contains("…\""), "{text}");
+        for whole in ["bob@example.org", "3f3f3f3f", "12345678", "14:05 UTC"] {
+            assert!(text.contains(whole), "{whole}: {text}");
+        }
+        // The shown part is the name's beginning.
+        let start = text.find("named \"").unwrap() + "named \"".len();
+        let shown: String = text[start..].chars().take_while(|c| *c != '…').collect();
+        assert!(long.as_str().starts_with(&shown), "{shown}");
+        assert!(shown.chars().count() > 10, "{text}");
+        // Nothing fits: one character of the name is kept, the rest as it is.
+        let tiny = seal_text(&seal_sms(&long, 1, 1), |_| false);
+        assert!(tiny.contains("named \"r…\""), "{tiny}");
+        assert!(tiny.contains("12345678") && tiny.contains("bob@example.org"));
     }
 }
