@@ -10,6 +10,7 @@ pub mod api;
 pub mod described;
 pub mod edge;
 pub mod error;
+pub mod station;
 pub mod views;
 
 // The use cases live in sceau-app; the handlers reach them by these names.

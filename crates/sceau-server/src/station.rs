@@ -1,0 +1,104 @@
+//! The scripts a station runs, served by sceau as static files: their bytes, built into
+//! the binary, and the Subresource Integrity value a page names them with
+//! (`<script src="/static/sha256.js" integrity="sha384-…">`), so that the browser runs
+//! them only if they are these bytes.
+//!
+//! - `sha256.js`: an incremental SHA-256 (FIPS 180-4) over `File.stream()`, so that a file
+//!   is hashed at the station in chunks, before anything is sent (`crypto.subtle.digest`
+//!   takes the whole message at once). A classic script defining one global,
+//!   `sceauSha256`; tested under node (`tests/js/sha256.test.mjs`) and in Chromium against
+//!   `sha256sum` (`tests/station.rs`).
+
+use base64::Engine;
+use sha2::{Digest, Sha384};
+
+/// A script served as it is written, with what a page needs to load it safely.
+#[derive(Debug, Clone, Copy)]
+pub struct StaticScript {
+    /// The file's name, as served.
+    pub name: &'static str,
+    pub bytes: &'static [u8],
+}
+
+impl StaticScript {
+    /// The media type to serve it with.
+    pub const CONTENT_TYPE: &'static str = "text/javascript; charset=utf-8";
+
+    /// The value of the `integrity` attribute that names exactly these bytes.
+    pub fn integrity(&self) -> String {
+        integrity(self.bytes)
+    }
+}
+
+/// `sha384-` and the base64 of the SHA-384 of `bytes`: the Subresource Integrity value
+/// (W3C "Subresource Integrity", section 3.1) of a resource made of them.
+pub fn integrity(bytes: &[u8]) -> String {
+    let digest = Sha384::digest(bytes);
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// The station's incremental SHA-256.
+pub const SHA256_JS: StaticScript = StaticScript {
+    name: "sha256.js",
+    bytes: include_bytes!("../static/sha256.js"),
+};
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    /// The integrity value is the one `openssl dgst -sha384 -binary | base64` gives, as
+    /// SRI's own documentation computes it.
+    #[test]
+    fn integrity_is_openssl_sha384_in_base64() {
+        let Some(expected) = openssl_sri(SHA256_JS.bytes) else {
+            return;
+        };
+        assert_eq!(SHA256_JS.integrity(), expected);
+        // And it follows the bytes: a script edited by one byte is another script.
+        let mut edited = SHA256_JS.bytes.to_vec();
+        edited[0] ^= 1;
+        assert_ne!(integrity(&edited), expected);
+        assert_eq!(Some(integrity(&edited)), openssl_sri(&edited));
+    }
+
+    #[test]
+    fn the_script_is_what_the_static_directory_holds() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/static/sha256.js");
+        assert_eq!(SHA256_JS.bytes, std::fs::read(path).unwrap());
+        assert!(std::str::from_utf8(SHA256_JS.bytes).is_ok(), "UTF-8 text");
+    }
+
+    /// `sha384-` and `openssl dgst -sha384 -binary | base64` of `bytes`; `None` when
+    /// openssl is not installed (a failure under `CI=true`).
+    fn openssl_sri(bytes: &[u8]) -> Option<String> {
+        if let Err(error) = Command::new("openssl").arg("version").output() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "openssl is not installed (CI=true: it must be): {error}"
+            );
+            eprintln!("skipped: openssl is not installed ({error})");
+            return None;
+        }
+        let mut child = Command::new("bash")
+            .args([
+                "-c",
+                "set -o pipefail; openssl dgst -sha384 -binary | base64",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "openssl dgst | base64 failed");
+        let encoded = String::from_utf8(output.stdout).unwrap();
+        Some(format!("sha384-{}", encoded.trim()))
+    }
+}
