@@ -494,4 +494,11 @@ pub trait Archive: Send + Sync + 'static {
     /// Deletes an object whose retention ended at or before `now_s`; false (and nothing
     /// deleted) if it is not archived or must still be kept.
     async fn delete(&self, sha256: &[u8; 32], now_s: i64) -> Result<bool, StoreError>;
+
+    /// Removes what puts that never ended left behind, last written before `before_s`
+    /// (give it a margin longer than any upload): a server stopped mid-upload leaves an
+    /// upload no row names (PostgreSQL) or a temporary file (SQLite), and a crash between
+    /// a file's rename and its row a file no row names. Reads every such candidate's row:
+    /// a maintenance task, not a hot path. Returns how many were removed.
+    async fn sweep_unfinished(&self, before_s: i64) -> Result<u64, StoreError>;
 }

@@ -298,4 +298,19 @@ impl Archive for PostgresStore {
         transaction.commit().await.map_err(classify)?;
         Ok(deleted.is_some())
     }
+
+    async fn sweep_unfinished(&self, before_s: i64) -> Result<u64, StoreError> {
+        // An upload is unfinished while no object row names it; a put in progress
+        // started after `before_s`, and its object row (if any) is what spares it.
+        self.read(async |c: &Conn| {
+            exec(
+                c,
+                "DELETE FROM archive_uploads u WHERE u.started_at < $1 AND NOT EXISTS \
+                 (SELECT 1 FROM archive_objects o WHERE o.upload_id = u.id)",
+                &[&before_s],
+            )
+            .await
+        })
+        .await
+    }
 }

@@ -271,4 +271,87 @@ impl Archive for SqliteArchive {
         }
         Ok(deleted)
     }
+
+    async fn sweep_unfinished(&self, before_s: i64) -> Result<u64, StoreError> {
+        let directory = Arc::clone(&self.directory);
+        let (temporary, objects) =
+            tokio::task::spawn_blocking(move || written_before(&directory, before_s))
+                .await
+                .map_err(|_| StoreError::Unavailable("archive sweep was stopped".into()))??;
+        let mut removed = 0;
+        for path in temporary {
+            removed += u64::from(remove(&path)?);
+        }
+        for (sha256, path) in objects {
+            // A put renames its file and writes its row under this lock: a file with no
+            // row while the lock is held is no put's in progress.
+            let _turn = self.stripe(&sha256).lock().await;
+            if self.archived(&sha256).await?.is_none() {
+                removed += u64::from(remove(&path)?);
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Removes a file; false if it was gone already.
+fn remove(path: &Path) -> Result<bool, StoreError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(disk(path, error)),
+    }
+}
+
+/// Files last written before `before_s`: the temporary files of `incoming/`, and the
+/// objects' files (with their address) of `ab/cd/`. Names the archive never gives are
+/// left alone.
+type Candidates = (Vec<PathBuf>, Vec<([u8; 32], PathBuf)>);
+
+fn written_before(directory: &Path, before_s: i64) -> Result<Candidates, StoreError> {
+    let entries = |path: &Path| -> Result<Vec<(String, PathBuf, std::fs::Metadata)>, StoreError> {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|error| disk(path, error))? {
+            let entry = entry.map_err(|error| disk(path, error))?;
+            let metadata = entry
+                .metadata()
+                .map_err(|error| disk(&entry.path(), error))?;
+            all.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                entry.path(),
+                metadata,
+            ));
+        }
+        Ok(all)
+    };
+    let old = |metadata: &std::fs::Metadata| {
+        use std::os::unix::fs::MetadataExt;
+        metadata.is_file() && metadata.mtime() < before_s
+    };
+    let two_hex = |name: &str| name.len() == 2 && name.bytes().all(|b| b.is_ascii_hexdigit());
+    let temporary = entries(&directory.join(INCOMING))?
+        .into_iter()
+        .filter(|(name, _, metadata)| name.starts_with(".put-") && old(metadata))
+        .map(|(_, path, _)| path)
+        .collect();
+    let mut objects = Vec::new();
+    for (first, first_path, metadata) in entries(directory)? {
+        if !metadata.is_dir() || !two_hex(&first) {
+            continue;
+        }
+        for (second, second_path, metadata) in entries(&first_path)? {
+            if !metadata.is_dir() || !two_hex(&second) {
+                continue;
+            }
+            for (name, path, metadata) in entries(&second_path)? {
+                let mut sha256 = [0_u8; 32];
+                let addressed = hex::decode_to_slice(&name, &mut sha256).is_ok()
+                    && name.starts_with(&format!("{first}{second}"));
+                if addressed && old(&metadata) {
+                    objects.push((sha256, path));
+                }
+            }
+        }
+    }
+    Ok((temporary, objects))
 }

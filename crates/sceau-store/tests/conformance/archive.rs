@@ -533,3 +533,180 @@ async fn an_abandoned_put_leaves_nothing() {
         assert_eq!(left, Vec::<String>::new(), "{}", backend.name);
     }
 }
+
+/// What a crash leaves (an upload or a temporary file never finished, a file renamed into
+/// place without its row) is swept once old enough, and a put of that content afterwards
+/// works; nothing archived, and nothing newer, is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_crash_leaves_is_swept_and_its_content_put_again() {
+    // Real files are written now, long after the tests' clock: sweep before a later
+    // instant than any file, and set the leftovers' times before it.
+    let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+    let sweep_before_s = 4_000_000_000;
+    for backend in backends().await {
+        let archive = backend.archive.as_ref();
+        let kept = content(1000, 10);
+        let kept_object = archive
+            .put(pieces(&kept, 100), deposit(NOW + YEAR_S))
+            .await
+            .unwrap();
+        let orphan = content(5000, 11);
+        let orphan_object = object_of(&orphan);
+        let expected_removed = match &backend.kind {
+            Kind::Sqlite {
+                archive: files,
+                directory,
+                ..
+            } => {
+                let temporary = directory.join("incoming").join(".put-crashed");
+                std::fs::write(&temporary, b"half an upload").unwrap();
+                let path = files.path_of(&orphan_object.sha256);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, b"not even the right bytes").unwrap();
+                for file in [&temporary, &path, &files.path_of(&kept_object.sha256)] {
+                    std::fs::File::options()
+                        .write(true)
+                        .open(file)
+                        .unwrap()
+                        .set_modified(long_ago)
+                        .unwrap();
+                }
+                2
+            }
+            Kind::Postgres { url, .. } => {
+                let client = sql(url).await;
+                let upload: i64 = client
+                    .query_one(
+                        "INSERT INTO archive_uploads (started_at) VALUES (1000000) RETURNING id",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                client
+                    .execute(
+                        "INSERT INTO archive_chunks (upload_id, seq, bytes) VALUES ($1, 0, $2)",
+                        &[&upload, &&orphan[..100]],
+                    )
+                    .await
+                    .unwrap();
+                1
+            }
+        };
+        assert_eq!(
+            backend.leftovers().await.len(),
+            expected_removed as usize,
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            archive.sweep_unfinished(1_000_000).await.unwrap(),
+            0,
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            archive.sweep_unfinished(sweep_before_s).await.unwrap(),
+            expected_removed,
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            backend.leftovers().await,
+            Vec::<String>::new(),
+            "{}",
+            backend.name
+        );
+        assert!(
+            read_back(archive, &kept_object.sha256)
+                .await
+                .unwrap()
+                .unwrap()
+                == kept
+        );
+        let put = archive
+            .put(pieces(&orphan, 999), deposit(NOW + YEAR_S))
+            .await
+            .unwrap();
+        assert_eq!(put, orphan_object);
+        assert!(read_back(archive, &put.sha256).await.unwrap().unwrap() == orphan);
+    }
+}
+
+/// A put of the content a file no row names (a crash between its rename and its row)
+/// replaces that file and reads back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_file_without_its_row_is_replaced_by_the_next_put() {
+    let backend = backends().await.remove(0);
+    let Kind::Sqlite { archive: files, .. } = &backend.kind else {
+        panic!("the first backend is SQLite");
+    };
+    let bytes = content(70_000, 12);
+    let object = object_of(&bytes);
+    let path = files.path_of(&object.sha256);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &bytes[..1000]).unwrap();
+    assert!(backend.archive.get(&object.sha256).await.unwrap().is_none());
+    let put = backend
+        .archive
+        .put(pieces(&bytes, 4096), deposit(NOW + YEAR_S))
+        .await
+        .unwrap();
+    assert_eq!(put, object);
+    assert!(
+        read_back(backend.archive.as_ref(), &object.sha256)
+            .await
+            .unwrap()
+            .unwrap()
+            == bytes
+    );
+}
+
+/// Throughput of a 256 MiB put and read on each backend (printed, not asserted):
+/// `cargo test -p sceau-store --release --test conformance archive_throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run it on purpose"]
+async fn archive_throughput() {
+    const LEN: usize = 256 * 1024 * 1024;
+    const PIECE_LEN: usize = 64 * 1024;
+    let piece = Bytes::from(content(PIECE_LEN, 13));
+    for backend in backends().await {
+        let (piece, mut count) = (piece.clone(), 0_usize);
+        // The same piece again and again, but each put's content distinct by its last piece.
+        let stream = futures_util::stream::iter(std::iter::from_fn(move || {
+            count += 1;
+            (count <= LEN / PIECE_LEN).then(|| Ok(piece.clone()))
+        }))
+        .chain(futures_util::stream::iter([Ok(Bytes::from(
+            backend.name.as_bytes().to_vec(),
+        ))]));
+        let started = std::time::Instant::now();
+        let put = backend
+            .archive
+            .put(
+                Box::pin(stream),
+                Deposit {
+                    size_max: u64::MAX,
+                    ..deposit(NOW + YEAR_S)
+                },
+            )
+            .await
+            .unwrap();
+        let put_s = started.elapsed().as_secs_f64();
+        let started = std::time::Instant::now();
+        let mut reader = backend.archive.get(&put.sha256).await.unwrap().unwrap();
+        let mut read = 0_u64;
+        while let Some(piece) = reader.next().await {
+            read += piece.unwrap().len() as u64;
+        }
+        let get_s = started.elapsed().as_secs_f64();
+        assert_eq!(read, put.size);
+        let mb = put.size as f64 / 1e6;
+        eprintln!(
+            "archive {}: put {:.0} MB/s, get {:.0} MB/s ({mb:.0} MB)",
+            backend.name,
+            mb / put_s,
+            mb / get_s
+        );
+    }
+}
