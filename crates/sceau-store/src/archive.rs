@@ -86,7 +86,9 @@ pub(crate) async fn next_piece(
 /// An archived object's bytes, re-checked as they are read: a reader whose bytes end with
 /// another size or SHA-256 than the object's address ends with an error
 /// ([`io::ErrorKind::InvalidData`]) instead of a clean end, so that damaged content is
-/// never served as if it were whole. Bytes beyond the object's size fail at once.
+/// never served as if it were whole. Bytes beyond the object's size fail at once. (An
+/// `AsyncRead` of it: `tokio_util::io::StreamReader`; a response body:
+/// `axum::body::Body::from_stream`.)
 pub struct ArchiveReader {
     object: ArchivedObject,
     inner: ByteStream<'static>,

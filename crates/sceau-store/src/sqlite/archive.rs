@@ -85,6 +85,11 @@ impl SqliteArchive {
             .mode(0o700)
             .create(directory.join(INCOMING))
             .map_err(|error| disk(directory, error))?;
+        // The directories' own entries are durable before any file is written in them.
+        sync_directory(directory)?;
+        if let Some(parent) = directory.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_directory(parent)?;
+        }
         Ok(SqliteArchive {
             store: store.clone(),
             directory: Arc::new(directory.to_path_buf()),
@@ -210,6 +215,13 @@ impl Archive for SqliteArchive {
         let path = self.path_of(sha256);
         let file = match tokio::fs::File::open(&path).await {
             Ok(file) => file,
+            // Deleted since its row was read: gone, not damaged.
+            Err(error)
+                if error.kind() == io::ErrorKind::NotFound
+                    && self.archived(sha256).await?.is_none() =>
+            {
+                return Ok(None);
+            }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 return Err(StoreError::Corrupt(format!(
                     "archived object {} has no file at {}",
