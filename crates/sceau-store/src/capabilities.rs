@@ -3,6 +3,8 @@
 //! is their sum; a use case or worker asks only for the traits it needs.
 
 use crate::StoreError;
+use crate::archive::{ArchiveReader, ByteStream};
+use crate::error::ArchiveError;
 use crate::model::*;
 use async_trait::async_trait;
 use sceau_domain::PhoneNumber;
@@ -461,4 +463,42 @@ pub trait Envelopes: Send + Sync + 'static {
         &self,
         received: ReceivedFile,
     ) -> Result<(FilePlan, Option<EnvelopeView>), StoreError>;
+}
+
+/// The notary's archive: files kept for years, content-addressed by SHA-256. Puts and
+/// reads stream (memory does not grow with an object's size); every read is re-checked
+/// against the object's address ([`ArchiveReader`]).
+#[async_trait]
+pub trait Archive: Send + Sync + 'static {
+    /// Stores `content`, hashing it as it arrives, and answers once it is durable. The
+    /// same content is stored once: a put of bytes already archived succeeds with the
+    /// same address and may extend their retention, never shorten it. A put refused
+    /// (not the expected bytes, too long, a stream that failed) or abandoned leaves no
+    /// object behind.
+    async fn put(
+        &self,
+        content: ByteStream<'_>,
+        deposit: Deposit,
+    ) -> Result<ArchivedObject, ArchiveError>;
+
+    /// The object's bytes, re-checked as they are read; `None` if it is not archived.
+    async fn get(&self, sha256: &[u8; 32]) -> Result<Option<ArchiveReader>, StoreError>;
+
+    /// What the archive keeps of an object, without its bytes.
+    async fn archived(&self, sha256: &[u8; 32]) -> Result<Option<ArchiveEntry>, StoreError>;
+
+    /// Objects whose retention ended at or before `now_s`, the longest past first.
+    async fn past_retention(&self, now_s: i64, limit: u32)
+    -> Result<Vec<ArchiveEntry>, StoreError>;
+
+    /// Deletes an object whose retention ended at or before `now_s`; false (and nothing
+    /// deleted) if it is not archived or must still be kept.
+    async fn delete(&self, sha256: &[u8; 32], now_s: i64) -> Result<bool, StoreError>;
+
+    /// Removes what puts that never ended left behind, last written before `before_s`
+    /// (give it a margin longer than any upload): a server stopped mid-upload leaves an
+    /// upload no row names (PostgreSQL) or a temporary file (SQLite), and a crash between
+    /// a file's rename and its row a file no row names. Reads every such candidate's row:
+    /// a maintenance task, not a hot path. Returns how many were removed.
+    async fn sweep_unfinished(&self, before_s: i64) -> Result<u64, StoreError>;
 }

@@ -46,6 +46,39 @@ impl StoreError {
     }
 }
 
+/// Why a put to the archive stored nothing. A put that fails for any reason leaves no
+/// object, no file and no row behind.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The content is not the bytes the put expected (its size or its SHA-256 differs).
+    #[error(
+        "the content is not the expected {} bytes of SHA-256 {}: refused, nothing kept",
+        expected.size,
+        hex::encode(expected.sha256)
+    )]
+    Mismatch { expected: crate::ArchivedObject },
+    /// The content is longer than the put allows.
+    #[error("the content is longer than {size_max} bytes: refused, nothing kept")]
+    TooLarge { size_max: u64 },
+    /// The stream of the content failed (a client that went away, a cut upload).
+    #[error("reading the content failed ({0}): nothing kept")]
+    Input(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ArchiveError {
+    /// A stable code for logs and answers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ArchiveError::Mismatch { .. } => "archive_content_mismatch",
+            ArchiveError::TooLarge { .. } => "archive_content_too_large",
+            ArchiveError::Input(_) => "archive_input_failed",
+            ArchiveError::Store(error) => error.code(),
+        }
+    }
+}
+
 /// A stored count as the `u32` it counts; one out of range is corrupt, never clamped.
 pub(crate) fn stored_count(value: i64, what: &str) -> Result<u32, StoreError> {
     u32::try_from(value)

@@ -5,13 +5,16 @@
 //! log, evidence, the ledger's check), each implemented by every backend in one file per
 //! capability; [`Store`] is their sum. One conformance suite (`tests/conformance`) that
 //! every backend passes: SQLite ([`SqliteStore`], the embedded default) and PostgreSQL
-//! ([`PostgresStore`]).
+//! ([`PostgresStore`]). The notary's [`Archive`] is a capability apart (files, not rows):
+//! [`sqlite::SqliteArchive`] keeps files in a directory, referenced by rows of a
+//! `SqliteStore`; [`PostgresStore`] keeps them in its database.
 //!
 //! Writes are *commands* executed by one writer per database in *batches*: the commands
 //! waiting at a given moment run inside one transaction, each in its own savepoint so that
 //! it succeeds or fails alone, and the batch is committed with one fsync before any of
 //! them is answered (group commit). Nothing is acknowledged before it is durable.
 
+mod archive;
 pub mod capabilities;
 mod error;
 pub mod evidence;
@@ -25,8 +28,9 @@ mod sql;
 pub mod sqlite;
 mod tx;
 
+pub use archive::{ArchiveReader, ByteStream};
 pub use capabilities::*;
-pub use error::StoreError;
+pub use error::{ArchiveError, StoreError};
 pub use model::*;
 pub use postgres::{PostgresSettings, PostgresStore};
 pub use shared::CHECKOUT_FAILED_SEAL;

@@ -1117,3 +1117,32 @@ pub struct ReceivedFile {
     pub arrival: sceau_domain::envelope::Arrival,
     pub now_s: i64,
 }
+
+/// An object of the archive: its address (the SHA-256 of its bytes) and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchivedObject {
+    pub sha256: [u8; 32],
+    pub size: u64,
+}
+
+/// An archived object as the archive keeps it: until when it must be kept, and since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveEntry {
+    pub object: ArchivedObject,
+    pub retain_until_s: i64,
+    pub created_at_s: i64,
+}
+
+/// What a put asks of the archive besides the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Deposit {
+    /// Kept at least until then; a later put of the same content may extend it, never
+    /// shorten it.
+    pub retain_until_s: i64,
+    pub now_s: i64,
+    /// Content longer than this is refused (and nothing of it kept).
+    pub size_max: u64,
+    /// When given, content that is not exactly these bytes is refused (and nothing of it
+    /// kept): an upload checked against its manifest as it streams in.
+    pub expected: Option<ArchivedObject>,
+}

@@ -8,6 +8,7 @@
 //! reached through [`Tx::record`](crate::tx::Tx::record).
 
 pub(crate) mod accounts;
+pub(crate) mod archive;
 pub(crate) mod card_payments;
 pub(crate) mod certificates;
 pub(crate) mod checkouts;

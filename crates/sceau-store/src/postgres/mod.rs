@@ -21,6 +21,7 @@
 //! A lost connection fails the batch with [`StoreError::Unavailable`] (HTTP 503): nothing
 //! of it is acknowledged, and the pool replaces the connection on the next use.
 
+pub mod archive;
 mod certificates;
 mod checkout;
 mod clearing;

@@ -529,6 +529,32 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (envelope_id, position)
     );
     "#,
+    // 20: the notary's archive, in the database itself (every instance reads what any
+    // wrote): an upload's chunks (1 MiB each, stored out of line and uncompressed: files
+    // are mostly compressed already) are written as they arrive, and the object's row,
+    // written last, makes them visible under their SHA-256. An upload without an object
+    // row is unfinished: refused, abandoned, or of content stored already.
+    r#"
+    CREATE TABLE archive_uploads (
+        id BIGSERIAL PRIMARY KEY,
+        started_at BIGINT NOT NULL
+    );
+    CREATE TABLE archive_chunks (
+        upload_id BIGINT NOT NULL REFERENCES archive_uploads (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL CHECK (seq >= 0),
+        bytes BYTEA NOT NULL,
+        PRIMARY KEY (upload_id, seq)
+    );
+    ALTER TABLE archive_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
+    CREATE TABLE archive_objects (
+        sha256 BYTEA PRIMARY KEY CHECK (octet_length(sha256) = 32),
+        upload_id BIGINT NOT NULL UNIQUE REFERENCES archive_uploads (id),
+        size BIGINT NOT NULL CHECK (size >= 0),
+        retain_until BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX archive_objects_retention ON archive_objects (retain_until);
+    "#,
 ];
 
 /// The schema version this binary writes.

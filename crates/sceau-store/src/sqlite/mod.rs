@@ -1,6 +1,7 @@
 //! The SQLite backend: one file, WAL, `synchronous = FULL`; one writer thread that runs
 //! commands in batches (group commit) and a small pool of read connections.
 
+mod archive;
 mod certificates;
 mod checkout;
 mod clearing;
@@ -16,6 +17,8 @@ pub mod schema;
 mod sign_in;
 mod signatures;
 mod webhooks;
+
+pub use archive::SqliteArchive;
 
 use crate::StoreError;
 use crate::capabilities::*;

@@ -656,6 +656,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (envelope_id, position)
     ) WITHOUT ROWID;
     "#,
+    // 22: the notary's archive: a row per object, written once its file is in place
+    // under the archive's directory (`archive/ab/cd/<sha256>`), so that a row never
+    // stands without its file.
+    r#"
+    CREATE TABLE archive_objects (
+        sha256 BLOB PRIMARY KEY CHECK (length(sha256) = 32),
+        size INTEGER NOT NULL CHECK (size >= 0),
+        retain_until INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX archive_objects_retention ON archive_objects (retain_until);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -16,6 +16,7 @@
 
 mod fixtures;
 
+mod archive;
 mod card_payments;
 mod certificates;
 mod checkouts;
