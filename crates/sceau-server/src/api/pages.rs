@@ -401,8 +401,9 @@ pub struct ReachForm {
     by: String,
 }
 
-/// The client chooses how their phone is sent seals and numbers: `sms`, or `call` (a
-/// call that reads them out, an SMS when no call can be placed).
+/// How the client's phone is sent seals and numbers: from a session only `sms` (back from
+/// calls); `call` is refused, since the operator switches a client to calls
+/// (`Service::choose_calls`).
 pub async fn choose_reach(
     State(state): State<AppState>,
     session: Session,
