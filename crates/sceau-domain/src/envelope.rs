@@ -12,6 +12,7 @@
 use crate::email::EmailAddress;
 use crate::phone::PhoneNumber;
 use crate::text::{TextError, TextRule};
+use sceau_log::{Canon, CanonicalError, Object};
 use std::fmt;
 use unicode_normalization::{IsNormalized, is_nfc_quick};
 
@@ -231,76 +232,48 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// The manifest's canonical JSON (RFC 8785): the only form the server accepts, and
-    /// the bytes the station's signature covers.
-    pub fn canonical(&self) -> String {
-        let mut out = String::with_capacity(128 + self.files.len() * 128);
-        out.push_str("{\"certificate\":");
-        json_string(&mut out, &self.certificate);
-        out.push_str(",\"destinations\":[");
-        for (n, destination) in self.destinations.iter().enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
-            write_destination(&mut out, destination);
-        }
-        out.push_str("],\"envelope\":");
-        json_string(&mut out, &self.envelope);
-        out.push_str(",\"files\":[");
-        for (n, file) in self.files.iter().enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"name\":");
-            json_string(&mut out, file.name.as_str());
-            out.push_str(",\"sha256\":\"");
-            for byte in file.sha256 {
-                out.push_str(&format!("{byte:02x}"));
-            }
-            out.push_str(&format!("\",\"size\":{}}}", file.size));
-        }
-        out.push_str(&format!("],\"v\":{MANIFEST_VERSION}}}"));
-        out
+    /// The manifest's canonical JSON (RFC 8785, written by `sceau_log::canonical`, as the
+    /// evidence records are): the only form the server accepts, and the bytes the
+    /// station's signature covers. Refused only for a size no JSON number holds exactly
+    /// (above 2^53 bytes), which no station could have written.
+    pub fn canonical(&self) -> Result<String, CanonicalError> {
+        let files: Vec<Canon> = self
+            .files
+            .iter()
+            .map(|file| {
+                let digest: String = file.sha256.iter().map(|b| format!("{b:02x}")).collect();
+                let size = i64::try_from(file.size).unwrap_or(i64::MAX);
+                Object::from_members(vec![
+                    ("name", file.name.as_str().into()),
+                    ("sha256", digest.into()),
+                    ("size", size.into()),
+                ])
+                .into()
+            })
+            .collect();
+        let destinations: Vec<Canon> = self.destinations.iter().map(destination).collect();
+        let manifest = Object::from_members(vec![
+            ("certificate", self.certificate.as_str().into()),
+            ("destinations", destinations.into()),
+            ("envelope", self.envelope.as_str().into()),
+            ("files", files.into()),
+            ("v", MANIFEST_VERSION.into()),
+        ]);
+        let bytes = manifest.canonical()?;
+        // The writer writes only UTF-8 (the strings it was given, and ASCII).
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
-fn write_destination(out: &mut String, destination: &Destination) {
-    out.push('{');
-    let mut first = true;
+fn destination(destination: &Destination) -> Canon {
+    let mut object = Object::default();
     if let Some(email) = &destination.email {
-        out.push_str("\"email\":");
-        json_string(out, email.as_str());
-        first = false;
+        object.insert("email", email.as_str());
     }
     if let Some(phone) = &destination.phone {
-        if !first {
-            out.push(',');
-        }
-        out.push_str("\"phone\":");
-        json_string(out, phone.as_str());
+        object.insert("phone", phone.as_str());
     }
-    out.push('}');
-}
-
-/// A JSON string as RFC 8785 (and ECMAScript's `JSON.stringify`) writes it: `"` and `\`
-/// escaped, control characters as `\b \t \n \f \r` or `\u00xx` (lower-case hex), every
-/// other character as itself.
-fn json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    object.into()
 }
 
 // -- the seal's SMS -------------------------------------------------------------------------
@@ -793,14 +766,33 @@ mod tests {
             "ab".repeat(32),
             "00".repeat(32)
         );
-        assert_eq!(manifest.canonical(), expected);
+        assert_eq!(manifest.canonical().unwrap(), expected);
     }
 
+    /// Names are escaped as `JSON.stringify` escapes them (RFC 8785), and a size no JSON
+    /// number holds exactly is refused rather than written.
     #[test]
-    fn json_strings_are_escaped_as_json_stringify_escapes_them() {
-        let mut out = String::new();
-        json_string(&mut out, "a\"b\\c\u{1}\u{8}\t\n\u{c}\r\u{1f}é\u{2028}");
-        assert_eq!(out, "\"a\\\"b\\\\c\\u0001\\b\\t\\n\\f\\r\\u001fé\u{2028}\"");
+    fn the_manifest_escapes_as_json_stringify_and_refuses_inexact_sizes() {
+        let mut manifest = Manifest {
+            envelope: "env_\"q\"\\".into(),
+            certificate: "0a".into(),
+            files: vec![FileEntry {
+                name: name("a.pdf"),
+                size: 1 << 53,
+                sha256: [0; 32],
+            }],
+            destinations: vec![],
+        };
+        let text = manifest.canonical().unwrap();
+        assert!(
+            text.contains("\"envelope\":\"env_\\\"q\\\"\\\\\""),
+            "{text}"
+        );
+        assert!(text.contains("\"size\":9007199254740992"), "{text}");
+        manifest.files[0].size = (1 << 53) + 1;
+        assert!(manifest.canonical().is_err());
+        manifest.files[0].size = u64::MAX;
+        assert!(manifest.canonical().is_err());
     }
 
     // -- the life of an envelope --

@@ -214,7 +214,9 @@ async fn keep_manifest(
     manifest: &Manifest,
     now_s: i64,
 ) -> Result<(), Fail> {
-    let canonical = manifest.canonical();
+    let canonical = manifest
+        .canonical()
+        .map_err(|_| broken("an accepted manifest has no canonical form"))?;
     let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes()).into();
     let values = args![view.id, &canonical, &digest, now_s];
     if tx.execute(&MANIFEST_KEPT, values).await? != 1 {
