@@ -459,10 +459,58 @@ pub trait Envelopes: Send + Sync + 'static {
 
     /// Judges a file that arrived whole and applies the plan (kept, refused with its
     /// evidence, or expired).
-    async fn receive_file(
+    async fn receive_file(&self, received: ReceivedFile) -> Result<FileReceipt, StoreError>;
+
+    /// A new seal for an envelope awaiting one, if the client's budget allows it.
+    async fn resend_envelope_seal(
         &self,
-        received: ReceivedFile,
-    ) -> Result<(FilePlan, Option<EnvelopeView>), StoreError>;
+        resend: EnvelopeSealResend,
+    ) -> Result<EnvelopeResendOutcome, StoreError>;
+
+    /// A seal typed for an envelope in a client's session: judged and recorded in one
+    /// transaction (as signature requests' seals are).
+    async fn type_envelope_seal(
+        &self,
+        typed: TypedEnvelopeSeal,
+    ) -> Result<EnvelopeSealOutcome, StoreError>;
+
+    /// A sealed envelope signed and archived: notarized, with its evidence. False if it
+    /// was not sealed.
+    async fn notarize_envelope(&self, notarized: NotarizedEnvelope) -> Result<bool, StoreError>;
+
+    /// Says why a sealed envelope waits.
+    async fn envelope_waits(
+        &self,
+        public_id: &str,
+        why: &str,
+        now_s: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// A sealed envelope that can never be signed fails, saying why.
+    async fn fail_sealed_envelope(
+        &self,
+        public_id: &str,
+        why: &str,
+        now_s: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Notarized envelopes whose retention ended by `now_s`, with their files.
+    async fn envelopes_past_retention(
+        &self,
+        now_s: i64,
+        limit: u32,
+    ) -> Result<Vec<EnvelopeView>, StoreError>;
+
+    /// Records (with its evidence) that an envelope's archived content was deleted after
+    /// its retention; false if it was not past retention or was deleted already.
+    async fn envelope_deleted(&self, public_id: &str, now_s: i64) -> Result<bool, StoreError>;
+
+    /// Whether another live envelope names content of this SHA-256.
+    async fn envelope_content_in_use(
+        &self,
+        public_id: &str,
+        sha256: [u8; 32],
+    ) -> Result<bool, StoreError>;
 }
 
 /// The notary's archive: files kept for years, content-addressed by SHA-256. Puts and

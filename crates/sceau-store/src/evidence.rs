@@ -18,8 +18,9 @@
 
 use crate::StoreError;
 use crate::model::{
-    AuthorizationView, CertificateRecord, CheckoutState, CheckoutView, ClearingBatch, EnvelopeView,
-    EvidenceRecord, NewCertificate, NumberView, Payout, Refusal, SignatureRequestView,
+    AuthorizationView, CertificateRecord, CheckoutState, CheckoutView, ClearingBatch,
+    EnvelopeFileView, EnvelopeView, EvidenceRecord, NewCertificate, NotarizedEnvelope, NumberView,
+    Payout, Refusal, SignatureRequestView, SignedFile, StoredSeal,
 };
 use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy::{AmountRule, MerchantLock};
@@ -508,6 +509,159 @@ pub(crate) fn envelope_refused(
         fields.insert("file", i64::try_from(index).unwrap_or(i64::MAX));
     }
     Event::new(envelope_subject(view.id), "envelope.refused", at_s, fields)
+}
+
+fn envelope_fields(view: &EnvelopeView) -> Object {
+    let mut fields = object! {
+        "id": &view.public_id,
+        "disposable_certificate": &view.certificate_serial,
+    };
+    if let Some(digest) = &view.manifest_sha256 {
+        fields.insert("manifest_sha256", hex(digest));
+    }
+    if let Some(signer) = &view.signer_serial {
+        fields.insert("certificate", signer.as_str());
+    }
+    fields
+}
+
+fn envelope_files(view: &EnvelopeView) -> Vec<Canon> {
+    view.files
+        .iter()
+        .map(|file| {
+            Canon::from(object! {
+                "index": i64::from(file.position),
+                "name": &file.name,
+                "size": i64::try_from(file.size).unwrap_or(i64::MAX),
+                "sha256": hex(&file.sha256),
+            })
+        })
+        .collect()
+}
+
+/// Every file of an envelope arrived and matched its signed manifest (ETSI EN 319 522:
+/// SubmissionAcceptance): each file's digest and the manifest's.
+pub(crate) fn envelope_submitted(view: &EnvelopeView, at_s: i64) -> Event {
+    let destinations: Vec<Canon> = view
+        .destinations
+        .iter()
+        .map(|destination| {
+            let mut object = Object::default();
+            if let Some(email) = &destination.email {
+                object.insert("email", email.as_str());
+            }
+            if let Some(phone) = &destination.phone {
+                object.insert("phone", phone.as_str());
+            }
+            Canon::from(object)
+        })
+        .collect();
+    Event::new(
+        envelope_subject(view.id),
+        "envelope.submitted",
+        at_s,
+        object! {
+            "envelope": envelope_fields(view),
+            "client": id(view.client_id),
+            "event": "SubmissionAcceptance",
+            "files": envelope_files(view),
+            "destinations": destinations,
+        },
+    )
+}
+
+/// A seal was sent for an envelope (`send`: the how-manieth).
+pub(crate) fn envelope_seal_sent(view: &EnvelopeView, seal: &StoredSeal, at_s: i64) -> Event {
+    Event::new(
+        envelope_subject(view.id),
+        "seal.sent",
+        at_s,
+        object! {
+            "envelope": envelope_fields(view),
+            "client": id(view.client_id),
+            "seal": object! {
+                "digits": u32::from(seal.digits),
+                "issued_at": rfc3339(seal.issued_at_s),
+                "expires_at": rfc3339(seal.expires_at_s),
+            },
+        },
+    )
+}
+
+/// The verdict on a seal typed for an envelope (as for checkouts).
+pub(crate) fn envelope_seal_judged(
+    view: &EnvelopeView,
+    wrong_tries_left: Option<u32>,
+    at_s: i64,
+) -> Event {
+    let mut fields = object! {
+        "envelope": envelope_fields(view),
+        "client": id(view.client_id),
+    };
+    let kind = judged(wrong_tries_left, &mut fields);
+    Event::new(envelope_subject(view.id), kind, at_s, fields)
+}
+
+/// One file of an envelope was signed in the client's name: the signature's digest and
+/// the time of its time-stamp.
+pub(crate) fn envelope_file_signed(
+    view: &EnvelopeView,
+    file: &EnvelopeFileView,
+    signed: &SignedFile,
+    at_s: i64,
+) -> Event {
+    let mut fields = object! {
+        "envelope": &view.public_id,
+        "client": id(view.client_id),
+        "certificate": view.signer_serial.as_deref(),
+        "file": object! {
+            "index": i64::from(file.position),
+            "name": &file.name,
+            "sha256": hex(&file.sha256),
+        },
+        "signature_sha256": hex(&Sha256::digest(&signed.signature)),
+        "time_stamped": true,
+    };
+    if let Some(pdf) = &signed.signed_pdf {
+        fields.insert("signed_pdf_sha256", hex(&pdf.sha256));
+    }
+    if let Some(note) = &signed.pdf_note {
+        fields.insert("pdf_note", note.as_str());
+    }
+    Event::new(envelope_subject(view.id), "file.signed", at_s, fields)
+}
+
+/// An envelope's files, signatures and container are archived: it is notarized.
+pub(crate) fn envelope_archived(view: &EnvelopeView, notarized: &NotarizedEnvelope) -> Event {
+    Event::new(
+        envelope_subject(view.id),
+        "envelope.archived",
+        notarized.now_s,
+        object! {
+            "envelope": envelope_fields(view),
+            "client": id(view.client_id),
+            "files": envelope_files(view),
+            "container": object! {
+                "sha256": hex(&notarized.container.sha256),
+                "size": i64::try_from(notarized.container.size).unwrap_or(i64::MAX),
+            },
+            "retain_until": rfc3339(notarized.retain_until_s),
+        },
+    )
+}
+
+/// An envelope's archived content was deleted, its retention over.
+pub(crate) fn envelope_deleted(view: &EnvelopeView, at_s: i64) -> Event {
+    Event::new(
+        envelope_subject(view.id),
+        "envelope.deleted",
+        at_s,
+        object! {
+            "envelope": envelope_fields(view),
+            "client": id(view.client_id),
+            "retain_until": view.retain_until_s.map(rfc3339),
+        },
+    )
 }
 
 fn signature_fields(view: &SignatureRequestView) -> Object {

@@ -833,6 +833,10 @@ pub enum CertificateKind {
     Pseudonym,
     /// A certificate for one use: a short life, revoked as it is used.
     Disposable,
+    /// A disposable certificate for a key a notary's station made and holds (sceau has
+    /// no key for it): it signs one envelope's manifest, and is used and revoked when the
+    /// envelope's last file arrives.
+    Station,
 }
 
 impl CertificateKind {
@@ -841,6 +845,7 @@ impl CertificateKind {
             CertificateKind::Holder => "holder",
             CertificateKind::Pseudonym => "pseudonym",
             CertificateKind::Disposable => "disposable",
+            CertificateKind::Station => "station",
         }
     }
 
@@ -849,6 +854,7 @@ impl CertificateKind {
             CertificateKind::Holder,
             CertificateKind::Pseudonym,
             CertificateKind::Disposable,
+            CertificateKind::Station,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)
@@ -864,8 +870,9 @@ pub struct NewCertificate {
     /// The client it certifies (none for a disposable certificate; set by the store for
     /// certificates recorded at enrolment).
     pub client_id: Option<i64>,
-    /// Its key's label in the keystore.
-    pub key_label: String,
+    /// Its key's label in the keystore (none for a station's key, which sceau does not
+    /// hold).
+    pub key_label: Option<String>,
     pub der: Vec<u8>,
     pub not_before_s: i64,
     pub not_after_s: i64,
@@ -880,7 +887,7 @@ pub struct CertificateRecord {
     pub serial: String,
     pub kind: CertificateKind,
     pub client_id: Option<i64>,
-    pub key_label: String,
+    pub key_label: Option<String>,
     pub der: Vec<u8>,
     pub not_before_s: i64,
     pub not_after_s: i64,
@@ -1052,10 +1059,9 @@ pub use sceau_domain::envelope::{EnvelopeState, FilePlan, ManifestPlan, Refusal}
 pub struct NewEnvelope {
     pub public_id: String,
     pub client_id: i64,
-    /// The disposable certificate's serial (lower-case hex) and the end of its life.
-    pub certificate_serial: String,
-    pub certificate_expires_at_s: i64,
-    pub now_s: i64,
+    /// The disposable certificate issued for the station's key (kind `Station`),
+    /// recorded with the envelope; the envelope lives as long as it.
+    pub certificate: NewCertificate,
 }
 
 /// One file of an envelope, as its manifest states it.
@@ -1067,6 +1073,13 @@ pub struct EnvelopeFileView {
     pub sha256: [u8; 32],
     /// When it arrived whole and matched; `None` while awaited.
     pub received_at_s: Option<i64>,
+    /// Its detached CMS signature (CAdES-B-T, DER), once signed.
+    pub signature: Option<Vec<u8>>,
+    pub signed_at_s: Option<i64>,
+    /// A PDF's PAdES-signed copy, archived.
+    pub signed_pdf: Option<ArchivedObject>,
+    /// Why a file that claims to be a PDF has no PAdES signature.
+    pub pdf_note: Option<String>,
 }
 
 /// One destination of an envelope, as its manifest states it.
@@ -1092,8 +1105,110 @@ pub struct EnvelopeView {
     pub refusal: Option<String>,
     pub files: Vec<EnvelopeFileView>,
     pub destinations: Vec<EnvelopeDestinationView>,
+    /// The holder certificate the seal consents to signing under (set with the seal).
+    pub signer_serial: Option<String>,
+    /// The seal sent for it (`None` until every file is in, or when the client's budget
+    /// refused the seal: a resend is then needed).
+    pub seal: Option<StoredSeal>,
+    pub wrong_tries: u32,
+    /// Why a sealed envelope is not notarized yet (the time-stamp authority or the
+    /// keystore did not answer); it is tried again when next read.
+    pub waiting: Option<String>,
+    /// The ASiC-E container, archived.
+    pub container: Option<ArchivedObject>,
+    /// Until when what it made is kept (set when notarized).
+    pub retain_until_s: Option<i64>,
+    pub notarized_at_s: Option<i64>,
+    /// When its archived content was deleted after retention.
+    pub deleted_at_s: Option<i64>,
     pub created_at_s: i64,
     pub updated_at_s: i64,
+}
+
+/// The seal to send when an envelope's last file arrives (prepared before the store's
+/// transaction, from the envelope as read then; used only if that file is the last).
+pub struct PreparedEnvelopeSeal {
+    pub seal: StoredSeal,
+    pub message: NewMessage,
+    pub budget: sceau_domain::reach::MessageBudget,
+    /// The holder certificate the seal consents to signing under.
+    pub signer_serial: String,
+}
+
+/// What became of a file that arrived.
+pub struct FileReceipt {
+    pub plan: FilePlan,
+    pub view: Option<EnvelopeView>,
+    /// The last file arrived but the client's budget refused the seal: the envelope
+    /// awaits a seal that must be asked for again.
+    pub seal_throttled: Option<sceau_domain::reach::TooMany>,
+}
+
+/// A new seal asked for an envelope awaiting one.
+pub struct EnvelopeSealResend {
+    pub public_id: String,
+    pub client_id: i64,
+    pub seal: PreparedEnvelopeSeal,
+    pub now_s: i64,
+}
+
+pub enum EnvelopeResendOutcome {
+    Sent(Box<EnvelopeView>),
+    Throttled(sceau_domain::reach::TooMany),
+    NotAwaiting(Box<EnvelopeView>),
+    NotFound,
+}
+
+/// Judges a typed seal against an envelope as read in the seal's transaction.
+pub type EnvelopeSealCheck = Box<dyn Fn(&EnvelopeView) -> bool + Send + Sync>;
+
+/// A seal typed for an envelope in a client's session.
+pub struct TypedEnvelopeSeal {
+    pub public_id: String,
+    /// The session's client as the caller found it (the lock to take on PostgreSQL; the
+    /// store finds the session's client again in the seal's transaction).
+    pub client_id: i64,
+    pub session_token_hash: [u8; 32],
+    pub check: EnvelopeSealCheck,
+    pub now_s: i64,
+}
+
+pub enum EnvelopeSealOutcome {
+    /// The right seal: the envelope is sealed and may be signed.
+    Sealed(Box<EnvelopeView>),
+    Wrong {
+        tries_left: u32,
+        paused: Option<Paused>,
+    },
+    /// The third wrong seal: the envelope failed.
+    Failed {
+        view: Box<EnvelopeView>,
+        paused: Option<Paused>,
+    },
+    /// No seal is live (it expired, or none was sent): nothing counted.
+    Expired,
+    NotAwaiting(Box<EnvelopeView>),
+    NotFound,
+    ClientStopped,
+}
+
+/// One file's signatures.
+#[derive(Debug, Clone)]
+pub struct SignedFile {
+    pub position: u32,
+    pub signature: Vec<u8>,
+    pub signed_pdf: Option<ArchivedObject>,
+    pub pdf_note: Option<String>,
+}
+
+/// A sealed envelope, signed and archived: it becomes notarized.
+#[derive(Debug, Clone)]
+pub struct NotarizedEnvelope {
+    pub public_id: String,
+    pub files: Vec<SignedFile>,
+    pub container: ArchivedObject,
+    pub retain_until_s: i64,
+    pub now_s: i64,
 }
 
 /// A manifest the station signed, with what the use case found of it.
@@ -1110,11 +1225,12 @@ pub struct SignedManifest {
 }
 
 /// A file that arrived for an envelope, hashed as it streamed in.
-#[derive(Debug, Clone)]
 pub struct ReceivedFile {
     pub public_id: String,
     pub client_id: i64,
     pub arrival: sceau_domain::envelope::Arrival,
+    /// The seal to send if this file is the last.
+    pub seal: Option<PreparedEnvelopeSeal>,
     pub now_s: i64,
 }
 

@@ -422,9 +422,13 @@ pub(crate) fn checkout_event(view: &CheckoutView, now_s: i64) -> Result<Checkout
 
 /// The one use of a certificate as stored ([`certificate::use_once`]): what it writes,
 /// or why not.
-pub(crate) fn use_verdict(record: &CertificateRecord, now_s: i64) -> Result<OneUse, UseRefusal> {
+pub(crate) fn use_verdict(
+    record: &CertificateRecord,
+    kind: CertificateKind,
+    now_s: i64,
+) -> Result<OneUse, UseRefusal> {
     let facts = certificate::Certificate {
-        disposable: record.kind == CertificateKind::Disposable,
+        disposable: record.kind == kind,
         used_at_s: record.used_at_s,
         revoked_at_s: record.revoked_at_s,
         not_before_s: record.not_before_s,

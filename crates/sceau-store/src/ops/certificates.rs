@@ -176,12 +176,18 @@ static USE: Sql = Sql::new(
      WHERE serial = $1 AND used_at IS NULL AND revoked_at IS NULL",
 );
 
-/// A disposable certificate's one use: [`use_verdict`] decides, this applies it.
-pub(crate) async fn use_once(tx: &impl Tx, serial: &str, now_s: i64) -> Result<UseOutcome, Fail> {
+/// A disposable certificate's one use: [`use_verdict`] decides, this applies it. Only a
+/// certificate of `kind` (disposable, or a station's) may be used.
+pub(crate) async fn use_once(
+    tx: &impl Tx,
+    serial: &str,
+    kind: CertificateKind,
+    now_s: i64,
+) -> Result<UseOutcome, Fail> {
     let Some(found) = first::<CertificateRecord>(tx, &FOR_USE, args![serial]).await? else {
         return Ok(UseOutcome::Unknown);
     };
-    let used = match use_verdict(&found, now_s) {
+    let used = match use_verdict(&found, kind, now_s) {
         Ok(used) => used,
         Err(refusal) => return Ok(use_refused(refusal)),
     };

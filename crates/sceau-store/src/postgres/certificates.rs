@@ -66,7 +66,16 @@ impl Certificates for PostgresStore {
             Guard::Nothing,
             (serial.to_owned(), now_s),
             |c, d, locked| {
-                async move { ops::use_once(&PgTx::new(c, locked), &d.0, d.1).await }.boxed()
+                async move {
+                    ops::use_once(
+                        &PgTx::new(c, locked),
+                        &d.0,
+                        CertificateKind::Disposable,
+                        d.1,
+                    )
+                    .await
+                }
+                .boxed()
             },
         )
         .await

@@ -46,14 +46,92 @@ impl Envelopes for PostgresStore {
         .await
     }
 
-    async fn receive_file(
-        &self,
-        received: ReceivedFile,
-    ) -> Result<(FilePlan, Option<EnvelopeView>), StoreError> {
+    async fn receive_file(&self, received: ReceivedFile) -> Result<FileReceipt, StoreError> {
         let guard = Guard::Client(received.client_id);
         self.write(guard, received, |c, received, locked| {
             async move { ops::receive_file(&PgTx::new(c, locked), received).await }.boxed()
         })
         .await
+    }
+
+    async fn resend_envelope_seal(
+        &self,
+        resend: EnvelopeSealResend,
+    ) -> Result<EnvelopeResendOutcome, StoreError> {
+        let guard = Guard::Client(resend.client_id);
+        self.write(guard, resend, |c, resend, locked| {
+            async move { ops::resend_seal(&PgTx::new(c, locked), resend).await }.boxed()
+        })
+        .await
+    }
+
+    async fn type_envelope_seal(
+        &self,
+        typed: TypedEnvelopeSeal,
+    ) -> Result<EnvelopeSealOutcome, StoreError> {
+        let guard = Guard::Client(typed.client_id);
+        self.write(guard, typed, |c, typed, locked| {
+            async move { ops::type_seal(&PgTx::new(c, locked), typed).await }.boxed()
+        })
+        .await
+    }
+
+    async fn notarize_envelope(&self, notarized: NotarizedEnvelope) -> Result<bool, StoreError> {
+        self.write(Guard::Nothing, notarized, |c, notarized, locked| {
+            async move { ops::notarize(&PgTx::new(c, locked), notarized).await }.boxed()
+        })
+        .await
+    }
+
+    async fn envelope_waits(
+        &self,
+        public_id: &str,
+        why: &str,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        let data = (public_id.to_owned(), why.to_owned(), now_s);
+        self.write(Guard::Nothing, data, |c, d, locked| {
+            async move { ops::wait(&PgTx::new(c, locked), &d.0, &d.1, d.2).await }.boxed()
+        })
+        .await
+    }
+
+    async fn fail_sealed_envelope(
+        &self,
+        public_id: &str,
+        why: &str,
+        now_s: i64,
+    ) -> Result<bool, StoreError> {
+        let data = (public_id.to_owned(), why.to_owned(), now_s);
+        self.write(Guard::Nothing, data, |c, d, locked| {
+            async move { ops::fail_sealed(&PgTx::new(c, locked), &d.0, &d.1, d.2).await }.boxed()
+        })
+        .await
+    }
+
+    async fn envelopes_past_retention(
+        &self,
+        now_s: i64,
+        limit: u32,
+    ) -> Result<Vec<EnvelopeView>, StoreError> {
+        self.read(async |c| ops::past_retention(&PgTx::reader(c), now_s, limit).await)
+            .await
+    }
+
+    async fn envelope_deleted(&self, public_id: &str, now_s: i64) -> Result<bool, StoreError> {
+        let data = (public_id.to_owned(), now_s);
+        self.write(Guard::Nothing, data, |c, d, locked| {
+            async move { ops::deleted(&PgTx::new(c, locked), &d.0, d.1).await }.boxed()
+        })
+        .await
+    }
+
+    async fn envelope_content_in_use(
+        &self,
+        public_id: &str,
+        sha256: [u8; 32],
+    ) -> Result<bool, StoreError> {
+        self.read(async |c| ops::content_in_use(&PgTx::reader(c), public_id, &sha256).await)
+            .await
     }
 }

@@ -555,6 +555,52 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX archive_objects_retention ON archive_objects (retain_until);
     "#,
+    // 21: the notary after the upload (SQLite's migration 23): station certificates (a
+    // key the station holds: no label, no client), an envelope's seal, signer, waiting
+    // reason, container and retention, each file's signature and signed PDF.
+    r#"
+    DO $$
+    DECLARE constraint_name TEXT;
+    BEGIN
+        FOR constraint_name IN
+            SELECT conname FROM pg_constraint
+            WHERE conrelid = 'certificates'::regclass AND contype = 'c'
+              AND pg_get_constraintdef(oid) LIKE '%disposable%'
+        LOOP
+            EXECUTE format('ALTER TABLE certificates DROP CONSTRAINT %I', constraint_name);
+        END LOOP;
+    END $$;
+    ALTER TABLE certificates ALTER COLUMN key_label DROP NOT NULL,
+        ADD CONSTRAINT certificates_kind_v21
+            CHECK (kind IN ('holder', 'pseudonym', 'disposable', 'station')),
+        ADD CONSTRAINT certificates_client_v21
+            CHECK ((kind IN ('disposable', 'station')) = (client_id IS NULL)),
+        ADD CONSTRAINT certificates_used_v21
+            CHECK (used_at IS NULL OR kind IN ('disposable', 'station')),
+        ADD CONSTRAINT certificates_label_v21 CHECK ((kind = 'station') = (key_label IS NULL));
+
+    ALTER TABLE envelopes ADD COLUMN signer_serial TEXT,
+        ADD COLUMN seal_nonce BYTEA CHECK (seal_nonce IS NULL OR length(seal_nonce) = 16),
+        ADD COLUMN seal_digits INTEGER,
+        ADD COLUMN seal_issued_at BIGINT,
+        ADD COLUMN seal_expires_at BIGINT,
+        ADD COLUMN wrong_tries INTEGER NOT NULL DEFAULT 0 CHECK (wrong_tries >= 0),
+        ADD COLUMN waiting TEXT,
+        ADD COLUMN container_sha256 BYTEA
+            CHECK (container_sha256 IS NULL OR length(container_sha256) = 32),
+        ADD COLUMN container_size BIGINT,
+        ADD COLUMN retain_until BIGINT,
+        ADD COLUMN notarized_at BIGINT,
+        ADD COLUMN deleted_at BIGINT;
+    ALTER TABLE envelope_files ADD COLUMN signature BYTEA,
+        ADD COLUMN signed_at BIGINT,
+        ADD COLUMN signed_pdf_sha256 BYTEA
+            CHECK (signed_pdf_sha256 IS NULL OR length(signed_pdf_sha256) = 32),
+        ADD COLUMN signed_pdf_size BIGINT,
+        ADD COLUMN pdf_note TEXT;
+    CREATE INDEX envelopes_retention ON envelopes (retain_until)
+        WHERE retain_until IS NOT NULL AND deleted_at IS NULL;
+    "#,
 ];
 
 /// The schema version this binary writes.

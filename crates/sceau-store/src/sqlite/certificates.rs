@@ -56,7 +56,14 @@ impl Certificates for SqliteStore {
 
     async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError> {
         let serial = serial.to_owned();
-        self.write(move |c| run_now(ops::use_once(&SqliteTx(c), &serial, now_s)))
-            .await
+        self.write(move |c| {
+            run_now(ops::use_once(
+                &SqliteTx(c),
+                &serial,
+                CertificateKind::Disposable,
+                now_s,
+            ))
+        })
+        .await
     }
 }

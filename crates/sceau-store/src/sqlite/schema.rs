@@ -668,6 +668,66 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX archive_objects_retention ON archive_objects (retain_until);
     "#,
+    // 23: the notary after the upload. A station's disposable certificate (`station`)
+    // certifies a key the station holds: no key label, no client, used once (with its
+    // envelope's last file) and revoked then; SQLite cannot change a CHECK, so
+    // `certificates` is rebuilt (rows keep their serials). An envelope keeps its seal
+    // (as signature requests do), the holder certificate the seal consents to, why its
+    // signing waits, and its container (archived under its SHA-256); each file its
+    // detached signature and, for a PDF, its signed copy (archived) or why there is none.
+    r#"
+    CREATE TABLE certificates_v23 (
+        serial TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('holder', 'pseudonym', 'disposable', 'station')),
+        client_id INTEGER REFERENCES clients (id),
+        key_label TEXT UNIQUE,
+        der BLOB NOT NULL,
+        not_before INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        names_serial TEXT REFERENCES certificates (serial),
+        used_at INTEGER,
+        revoked_at INTEGER,
+        revocation_reason INTEGER CHECK (revocation_reason BETWEEN 0 AND 10),
+        created_at INTEGER NOT NULL,
+        CHECK ((revoked_at IS NULL) = (revocation_reason IS NULL)),
+        CHECK ((kind = 'pseudonym') = (names_serial IS NOT NULL)),
+        CHECK ((kind IN ('disposable', 'station')) = (client_id IS NULL)),
+        CHECK (used_at IS NULL OR kind IN ('disposable', 'station')),
+        CHECK ((kind = 'station') = (key_label IS NULL)),
+        CHECK (not_before <= not_after)
+    );
+    INSERT INTO certificates_v23 (serial, kind, client_id, key_label, der, not_before,
+        not_after, names_serial, used_at, revoked_at, revocation_reason, created_at)
+        SELECT serial, kind, client_id, key_label, der, not_before, not_after, names_serial,
+            used_at, revoked_at, revocation_reason, created_at
+        FROM certificates;
+    DROP TABLE certificates;
+    ALTER TABLE certificates_v23 RENAME TO certificates;
+    CREATE INDEX certificates_client ON certificates (client_id, created_at) WHERE client_id IS NOT NULL;
+    CREATE INDEX certificates_revoked ON certificates (not_after) WHERE revoked_at IS NOT NULL;
+
+    ALTER TABLE envelopes ADD COLUMN signer_serial TEXT;
+    ALTER TABLE envelopes ADD COLUMN seal_nonce BLOB CHECK (seal_nonce IS NULL OR length(seal_nonce) = 16);
+    ALTER TABLE envelopes ADD COLUMN seal_digits INTEGER;
+    ALTER TABLE envelopes ADD COLUMN seal_issued_at INTEGER;
+    ALTER TABLE envelopes ADD COLUMN seal_expires_at INTEGER;
+    ALTER TABLE envelopes ADD COLUMN wrong_tries INTEGER NOT NULL DEFAULT 0 CHECK (wrong_tries >= 0);
+    ALTER TABLE envelopes ADD COLUMN waiting TEXT;
+    ALTER TABLE envelopes ADD COLUMN container_sha256 BLOB
+        CHECK (container_sha256 IS NULL OR length(container_sha256) = 32);
+    ALTER TABLE envelopes ADD COLUMN container_size INTEGER;
+    ALTER TABLE envelopes ADD COLUMN retain_until INTEGER;
+    ALTER TABLE envelopes ADD COLUMN notarized_at INTEGER;
+    ALTER TABLE envelopes ADD COLUMN deleted_at INTEGER;
+    ALTER TABLE envelope_files ADD COLUMN signature BLOB;
+    ALTER TABLE envelope_files ADD COLUMN signed_at INTEGER;
+    ALTER TABLE envelope_files ADD COLUMN signed_pdf_sha256 BLOB
+        CHECK (signed_pdf_sha256 IS NULL OR length(signed_pdf_sha256) = 32);
+    ALTER TABLE envelope_files ADD COLUMN signed_pdf_size INTEGER;
+    ALTER TABLE envelope_files ADD COLUMN pdf_note TEXT;
+    CREATE INDEX envelopes_retention ON envelopes (retain_until)
+        WHERE retain_until IS NOT NULL AND deleted_at IS NULL;
+    "#,
 ];
 
 /// The schema version this binary writes.
