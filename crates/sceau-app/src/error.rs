@@ -49,6 +49,10 @@ pub enum AppError {
     InvalidLifetime(String),
     InvalidDocument(String),
     InvalidQuery(&'static str),
+    InvalidStationKey(String),
+    /// The upload of a file stopped before its end: nothing of it was kept, it may be
+    /// sent again.
+    UploadIncomplete,
     WeakPassword,
     IncompleteBankDetails,
     CurrencyMismatch,
@@ -61,6 +65,9 @@ pub enum AppError {
     PaymentNotFound,
     UnknownCertificate,
     UnknownSignature,
+    UnknownEnvelope,
+    /// The envelope has no file of this index.
+    UnknownFile,
     NoEntry,
     NoTile,
     NoProof,
@@ -94,6 +101,21 @@ pub enum AppError {
     NothingToClear(String),
     CheckoutNotPaid,
     EvidencePending,
+    /// The envelope was refused (`sceau_domain::envelope::Refusal::code`), for good.
+    EnvelopeRefused {
+        code: &'static str,
+        detail: String,
+    },
+    /// The station's certificate ended before the envelope was complete.
+    EnvelopeExpired,
+    /// The envelope does not take this now (its state says why).
+    EnvelopeState(String),
+    FileAlreadyReceived,
+    EnvelopeFailed,
+    /// An archived object is missing or not its bytes (the details are in the log).
+    ArchiveDamaged,
+    /// The archived content was deleted after its retention.
+    ArchiveDeleted,
 
     // Too much at once.
     TooManyClients,
@@ -101,6 +123,7 @@ pub enum AppError {
     NumberSpaceExhausted,
     UploadsBusy,
     PkiUnavailable,
+    NotaryUnavailable,
 }
 
 impl AppError {
@@ -138,6 +161,18 @@ impl AppError {
             CheckoutNotFound | PaymentNotFound => "checkout_not_found",
             UnknownCertificate => "unknown_certificate",
             UnknownSignature => "unknown_signature",
+            UnknownEnvelope => "unknown_envelope",
+            UnknownFile => "unknown_file",
+            InvalidStationKey(_) => "invalid_station_key",
+            UploadIncomplete => "upload_incomplete",
+            EnvelopeRefused { code, .. } => code,
+            EnvelopeExpired => "envelope_expired",
+            EnvelopeState(_) => "envelope_state",
+            FileAlreadyReceived => "file_already_received",
+            EnvelopeFailed => "envelope_failed",
+            ArchiveDamaged => "archive_damaged",
+            ArchiveDeleted => "archive_deleted",
+            NotaryUnavailable => "notary_unavailable",
             NoEntry => "no_entry",
             NoTile => "no_tile",
             NoProof => "no_proof",
@@ -202,6 +237,8 @@ impl AppError {
             | InvalidDocument(message)
             | NotAwaitingSeal(message)
             | NotSigned(message)
+            | InvalidStationKey(message)
+            | EnvelopeState(message)
             | NothingToClear(message) => return message.clone(),
             InvalidQuery(message) => message,
             WeakPassword => "password must be 8 to 1024 characters",
@@ -213,6 +250,43 @@ impl AppError {
             PaymentNotFound => "no such payment of yours",
             UnknownCertificate => "no certificate has this serial number",
             UnknownSignature => "no such signature request",
+            UnknownEnvelope => "no such envelope",
+            UnknownFile => "this envelope has no file of this index",
+            UploadIncomplete => {
+                "the file's upload stopped before its end: nothing of it was kept; send it again"
+            }
+            EnvelopeRefused { code, detail } => {
+                let why = match *code {
+                    "manifest_not_for_this_envelope" => {
+                        "the manifest names another envelope or another certificate"
+                    }
+                    "manifest_invalid" => "the manifest breaks a rule",
+                    "manifest_signature_invalid" => {
+                        "the manifest's signature does not verify with this envelope's certificate"
+                    }
+                    "certificate_unusable" => "the station's certificate is revoked or used",
+                    "file_size_mismatch" => "a file's size is not the one its manifest states",
+                    "file_digest_mismatch" => "a file's SHA-256 is not the one its manifest states",
+                    _ => "it does not match what the station signed",
+                };
+                let detail = if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                };
+                return format!(
+                    "the envelope is refused: {why}{detail}; nothing of it is kept, and its \
+                     refusal is recorded"
+                );
+            }
+            EnvelopeExpired => {
+                "the station's certificate ended before the envelope was complete: open a new one"
+            }
+            FileAlreadyReceived => "this file was received already",
+            EnvelopeFailed => "three wrong seals: nothing was signed; send the files again",
+            ArchiveDamaged => "an archived file could not be read whole; the operator is told",
+            ArchiveDeleted => "this content was deleted at the end of its retention",
+            NotaryUnavailable => "this server has no notary configured",
             NoEntry => "no such entry",
             NoTile => "no such tile",
             NoProof => "no such proof: the sizes must be ordered and within the log's size",
@@ -420,6 +494,21 @@ pub fn every_refusal() -> Vec<AppError> {
         NumberSpaceExhausted,
         UploadsBusy,
         PkiUnavailable,
+        UnknownEnvelope,
+        UnknownFile,
+        InvalidStationKey(text()),
+        UploadIncomplete,
+        EnvelopeRefused {
+            code: "file_digest_mismatch",
+            detail: String::new(),
+        },
+        EnvelopeExpired,
+        EnvelopeState(text()),
+        FileAlreadyReceived,
+        EnvelopeFailed,
+        ArchiveDamaged,
+        ArchiveDeleted,
+        NotaryUnavailable,
     ];
     all.extend(every_domain_refusal());
     for error in &all {
@@ -483,6 +572,18 @@ pub fn every_refusal() -> Vec<AppError> {
             | TooManyClients
             | TooManySignatures
             | NumberSpaceExhausted
+            | UnknownEnvelope
+            | UnknownFile
+            | InvalidStationKey(_)
+            | UploadIncomplete
+            | EnvelopeRefused { .. }
+            | EnvelopeExpired
+            | EnvelopeState(_)
+            | FileAlreadyReceived
+            | EnvelopeFailed
+            | ArchiveDamaged
+            | ArchiveDeleted
+            | NotaryUnavailable
             | UploadsBusy
             | PkiUnavailable => {}
         }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod dispatch;
 pub mod error;
 pub mod messages;
+pub mod notary;
 pub mod parties;
 pub mod payments;
 pub mod receipts;

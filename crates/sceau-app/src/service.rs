@@ -86,6 +86,8 @@ pub struct Service {
     pub pki: Option<Arc<sceau_pki::Pki>>,
     /// The payment receipts waiting to be signed (started with the server).
     pub receipts: crate::receipts::ReceiptQueue,
+    /// The notary's archive and settings; without them, no envelope is opened.
+    pub notary: Option<Arc<crate::notary::Notary>>,
 }
 
 /// A request for a single-use number.

@@ -36,6 +36,10 @@ fn unknown_certificate() -> AppError {
     AppError::UnknownCertificate
 }
 
+pub(crate) fn pki_error(error: sceau_pki::PkiError) -> AppError {
+    pki_failure(error)
+}
+
 fn pki_failure(error: sceau_pki::PkiError) -> AppError {
     tracing::error!(%error, "certificate authority or signing keys");
     internal("certificate authority or signing keys")
@@ -46,6 +50,13 @@ fn new_label(prefix: &str) -> Result<KeyLabel, AppError> {
     let bytes: [u8; 16] = sceau_crypto::random_bytes();
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
     KeyLabel::new(&format!("{prefix}-{hex}")).map_err(|_| internal("key label"))
+}
+
+/// Runs `work` on the blocking threads.
+pub(crate) async fn blocking_pki<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, sceau_pki::PkiError> + Send + 'static,
+) -> Result<T, AppError> {
+    blocking(work).await
 }
 
 /// Runs `work` on the blocking threads.
@@ -343,7 +354,11 @@ impl Service {
                 return Err(unknown_certificate());
             }
         };
-        let label = KeyLabel::new(&record.key_label).map_err(|_| internal("stored key label"))?;
+        let label = record
+            .key_label
+            .as_deref()
+            .and_then(|label| KeyLabel::new(label).ok())
+            .ok_or_else(|| internal("stored key label"))?;
         let signed = sign(
             Arc::clone(&pki),
             label.clone(),
@@ -390,8 +405,37 @@ impl Service {
             .await?
             .filter(|record| usable(record, client_id, now_s))
             .ok_or(AppError::CertificateNotValid)?;
-        let label = KeyLabel::new(&record.key_label).map_err(|_| internal("stored key label"))?;
+        let label = record
+            .key_label
+            .as_deref()
+            .and_then(|label| KeyLabel::new(label).ok())
+            .ok_or_else(|| internal("stored key label"))?;
         sign(pki, label, record.der, content_digest, now_s).await
+    }
+
+    /// The key and certificate a client signs with under `serial` (the one the seal
+    /// consented to), for the sealed flows that sign several things at once (a PDF's
+    /// PAdES signature, an envelope's container); the same checks as
+    /// [`Service::sign_for_client`].
+    pub(crate) async fn client_signing_key(
+        &self,
+        client_id: i64,
+        serial: &str,
+    ) -> Result<(KeyLabel, Issued), AppError> {
+        let now_s = self.now_s();
+        let record = self
+            .store
+            .certificate(serial)
+            .await?
+            .filter(|record| usable(record, client_id, now_s))
+            .ok_or(AppError::CertificateNotValid)?;
+        let label = record
+            .key_label
+            .as_deref()
+            .and_then(|label| KeyLabel::new(label).ok())
+            .ok_or_else(|| internal("stored key label"))?;
+        let certificate = Issued::from_der(&record.der).map_err(pki_failure)?;
+        Ok((label, certificate))
     }
 
     /// Records a certificate issued for the new key `label`; if the recording fails, the
@@ -447,7 +491,7 @@ fn certificate_row(
         serial: serial_hex(issued),
         kind,
         client_id,
-        key_label: label.as_str().to_owned(),
+        key_label: Some(label.as_str().to_owned()),
         der: issued.der.clone(),
         not_before_s,
         not_after_s,

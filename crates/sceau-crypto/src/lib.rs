@@ -175,6 +175,7 @@ pub struct Keys {
     request: [u8; 32],
     payment_seal: [u8; 32],
     signature_seal: [u8; 32],
+    envelope_seal: [u8; 32],
     unlock_code: [u8; 32],
     webhook: [u8; 32],
     keystore: [u8; 32],
@@ -204,6 +205,7 @@ impl Keys {
             request: derive(b"sceau/request/v1"),
             payment_seal: derive(b"sceau/payment-seal/v1"),
             signature_seal: derive(b"sceau/signature-seal/v1"),
+            envelope_seal: derive(b"sceau/envelope-seal/v1"),
             unlock_code: derive(b"sceau/unlock-code/v1"),
             webhook: derive(b"sceau/webhook/v1"),
             keystore: derive(b"sceau/keystore/v1"),
@@ -354,6 +356,29 @@ impl Keys {
         typed: &Seal,
     ) -> bool {
         let expected = self.signature_seal(input, digits);
+        constant_time_eq(expected.digits().as_bytes(), typed.digits().as_bytes())
+    }
+
+    /// The seal of an envelope (the notary): HMAC-SHA256 under a key of its own over the
+    /// input's canonical encoding (its envelope, client, manifest digest, time and nonce),
+    /// reduced to `digits` digits.
+    pub fn envelope_seal(
+        &self,
+        input: &sceau_domain::seal::EnvelopeSealInput,
+        digits: SealDigits,
+    ) -> Seal {
+        let mac = Zeroizing::new(self.mac(&self.envelope_seal, &[&input.canonical()]));
+        seal_from_mac(&mac, digits)
+    }
+
+    /// Whether `typed` is the seal of the envelope `input`, compared in constant time.
+    pub fn envelope_seal_matches(
+        &self,
+        input: &sceau_domain::seal::EnvelopeSealInput,
+        digits: SealDigits,
+        typed: &Seal,
+    ) -> bool {
+        let expected = self.envelope_seal(input, digits);
         constant_time_eq(expected.digits().as_bytes(), typed.digits().as_bytes())
     }
 

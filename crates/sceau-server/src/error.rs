@@ -106,7 +106,15 @@ pub fn status(error: &AppError) -> StatusCode {
         | WeakPassword
         | IncompleteBankDetails
         | CurrencyMismatch
+        | InvalidStationKey(_)
+        | EnvelopeRefused { .. }
         | WrongSeal { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        UploadIncomplete => StatusCode::BAD_REQUEST,
+        UnknownEnvelope | UnknownFile => StatusCode::NOT_FOUND,
+        EnvelopeState(_) | FileAlreadyReceived | EnvelopeFailed => StatusCode::CONFLICT,
+        EnvelopeExpired | ArchiveDeleted => StatusCode::GONE,
+        ArchiveDamaged => StatusCode::INTERNAL_SERVER_ERROR,
+        NotaryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         InvalidQuery(_) => StatusCode::BAD_REQUEST,
         NotFound | UnknownClient | CheckoutNotFound | PaymentNotFound | UnknownCertificate
         | UnknownSignature | NoEntry | NoTile | NoProof | LogEmpty => StatusCode::NOT_FOUND,

@@ -43,7 +43,10 @@ impl Intake {
         if let Some(expected) = self.expected
             && self.size > expected.size
         {
-            return Err(ArchiveError::Mismatch { expected });
+            return Err(ArchiveError::Mismatch {
+                expected,
+                found: None,
+            });
         }
         if self.size > self.size_max {
             return Err(ArchiveError::TooLarge {
@@ -62,7 +65,10 @@ impl Intake {
             size: self.size,
         };
         match self.expected {
-            Some(expected) if expected != object => Err(ArchiveError::Mismatch { expected }),
+            Some(expected) if expected != object => Err(ArchiveError::Mismatch {
+                expected,
+                found: Some(object),
+            }),
             _ => Ok(object),
         }
     }

@@ -56,7 +56,12 @@ pub enum ArchiveError {
         expected.size,
         hex::encode(expected.sha256)
     )]
-    Mismatch { expected: crate::ArchivedObject },
+    Mismatch {
+        expected: crate::ArchivedObject,
+        /// What the content was, when it ended (`None`: it ran past the expected size and
+        /// was cut there).
+        found: Option<crate::ArchivedObject>,
+    },
     /// The content is longer than the put allows.
     #[error("the content is longer than {size_max} bytes: refused, nothing kept")]
     TooLarge { size_max: u64 },
