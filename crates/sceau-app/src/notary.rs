@@ -83,7 +83,9 @@ pub struct OpenedEnvelope {
 pub enum EnvelopeSealResult {
     /// Notarized, or sealed and waiting (its `waiting` says why).
     Sealed(Box<EnvelopeView>),
-    Wrong { tries_left: u32 },
+    Wrong {
+        tries_left: u32,
+    },
     Failed,
     Expired,
 }
@@ -129,8 +131,7 @@ pub fn parse_manifest(text: &str, limits: &EnvelopeLimits) -> Result<Manifest, S
         phone: Option<String>,
     }
     let sent: Sent = serde_json::from_str(text).map_err(|_| {
-        "the manifest is not JSON with certificate, destinations, envelope, files and v"
-            .to_owned()
+        "the manifest is not JSON with certificate, destinations, envelope, files and v".to_owned()
     })?;
     if sent.v != sceau_domain::envelope::MANIFEST_VERSION {
         return Err(format!("manifest version {} is not known", sent.v));
@@ -256,12 +257,8 @@ impl Service {
         let pki = Arc::clone(self.white_room()?);
         let now_s = self.now_s();
         let issued = crate::white_room::blocking_pki(move || {
-            pki.authority.certify_station_key(
-                &key,
-                "sceau station certificate",
-                now_s,
-                lifetime_s,
-            )
+            pki.authority
+                .certify_station_key(&key, "sceau station certificate", now_s, lifetime_s)
         })
         .await?;
         let (not_before_s, not_after_s) = issued.validity_s();
@@ -311,7 +308,8 @@ impl Service {
         let parsed = parse_manifest(manifest, &notary.settings.limits);
         let detail = parsed.as_ref().err().cloned();
         let parsed = parsed.ok();
-        let issued = Issued::from_der(&certificate.der).map_err(|_| internal("stored certificate"))?;
+        let issued =
+            Issued::from_der(&certificate.der).map_err(|_| internal("stored certificate"))?;
         let check = ManifestCheck {
             valid: parsed.is_some(),
             names_this_envelope: parsed.as_ref().is_some_and(|m| {
@@ -340,7 +338,11 @@ impl Service {
         match plan {
             ManifestPlan::Accept => view.ok_or_else(|| internal("envelope vanished")),
             ManifestPlan::Refuse(refusal) => {
-                tracing::info!(envelope = public_id, code = refusal.code(), "envelope refused");
+                tracing::info!(
+                    envelope = public_id,
+                    code = refusal.code(),
+                    "envelope refused"
+                );
                 Err(AppError::EnvelopeRefused {
                     code: refusal.code(),
                     detail: match refusal {
@@ -453,7 +455,11 @@ impl Service {
                 Ok(view)
             }
             FilePlan::Refuse(refusal) => {
-                tracing::info!(envelope = public_id, code = refusal.code(), "envelope refused");
+                tracing::info!(
+                    envelope = public_id,
+                    code = refusal.code(),
+                    "envelope refused"
+                );
                 if let Some(view) = &receipt.view {
                     self.forget_unsealed(&notary, view, retain_until_s).await;
                 }
@@ -490,8 +496,16 @@ impl Service {
                 continue;
             }
             // Deleted only if nothing extended its retention past this envelope's.
-            if notary.archive.delete(&file.sha256, kept_until_s).await.is_err() {
-                tracing::warn!(envelope = view.id, "a refused envelope's file stays until swept");
+            if notary
+                .archive
+                .delete(&file.sha256, kept_until_s)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    envelope = view.id,
+                    "a refused envelope's file stays until swept"
+                );
             }
         }
     }
@@ -545,8 +559,7 @@ impl Service {
             .files
             .first()
             .ok_or_else(|| internal("an envelope without files"))?;
-        let first_name =
-            FileName::parse(&first.name).map_err(|_| internal("stored file name"))?;
+        let first_name = FileName::parse(&first.name).map_err(|_| internal("stored file name"))?;
         let first_destination = view
             .destinations
             .first()
@@ -565,7 +578,8 @@ impl Service {
                 until: &until,
             },
             |text| {
-                sceau_channel::sms_text::encode(text, 0).is_ok_and(|encoded| encoded.parts.len() == 1)
+                sceau_channel::sms_text::encode(text, 0)
+                    .is_ok_and(|encoded| encoded.parts.len() == 1)
             },
         );
         Ok(Zeroizing::new(text))
@@ -627,7 +641,8 @@ impl Service {
         let typed: Option<Seal> = typed.parse().ok();
         let keys = Arc::clone(&self.keys);
         let check: EnvelopeSealCheck = Box::new(move |view| {
-            let (Some(typed), Some(seal), Some(digest)) = (&typed, view.seal.as_ref(), view.manifest_sha256)
+            let (Some(typed), Some(seal), Some(digest)) =
+                (&typed, view.seal.as_ref(), view.manifest_sha256)
             else {
                 return false;
             };
@@ -677,14 +692,23 @@ impl Service {
         }
     }
 
-    /// Signs, time-stamps and archives a sealed envelope; when something it needs does not
-    /// answer (the keystore, the time-stamp authority, the archive), the envelope waits,
-    /// sealed, saying why, and is tried again when next read. Nothing is signed without
-    /// its time-stamp.
+    /// Notarizes a sealed envelope in a task of its own, so that a caller who goes away
+    /// (a request over its time limit) does not stop it halfway.
     async fn notarize(&self, view: EnvelopeView) -> Result<EnvelopeView, AppError> {
         if view.state != EnvelopeState::Sealed {
             return Ok(view);
         }
+        let service = self.clone();
+        tokio::spawn(async move { service.notarize_now(view).await })
+            .await
+            .map_err(|_| internal("notarizing stopped"))?
+    }
+
+    /// Signs, time-stamps and archives a sealed envelope; when something it needs does not
+    /// answer (the keystore, the time-stamp authority, the archive), the envelope waits,
+    /// sealed, saying why, and is tried again when next read. Nothing is signed without
+    /// its time-stamp.
+    async fn notarize_now(&self, view: EnvelopeView) -> Result<EnvelopeView, AppError> {
         let notary = Arc::clone(self.notary()?);
         match self.sign_envelope(&notary, &view).await {
             Ok(notarized) => {
@@ -1022,7 +1046,11 @@ impl Service {
     }
 
     /// An archived object whole (a PDF to sign: bounded by the PDF limit).
-    async fn archived_bytes(&self, notary: &Notary, sha256: &[u8; 32]) -> Result<Vec<u8>, AppError> {
+    async fn archived_bytes(
+        &self,
+        notary: &Notary,
+        sha256: &[u8; 32],
+    ) -> Result<Vec<u8>, AppError> {
         let mut reader = notary
             .archive
             .get(sha256)
@@ -1059,10 +1087,7 @@ impl Service {
 
     /// An archived object of a client's envelope, re-checked as it is read: a file as
     /// received, a signed PDF or the container.
-    pub async fn envelope_object(
-        &self,
-        object: ArchivedObject,
-    ) -> Result<ArchiveReader, AppError> {
+    pub async fn envelope_object(&self, object: ArchivedObject) -> Result<ArchiveReader, AppError> {
         let notary = self.notary()?;
         notary
             .archive
@@ -1086,7 +1111,12 @@ impl Service {
         }
         for view in &views {
             let mut objects: Vec<[u8; 32]> = view.files.iter().map(|f| f.sha256).collect();
-            objects.extend(view.files.iter().filter_map(|f| f.signed_pdf).map(|o| o.sha256));
+            objects.extend(
+                view.files
+                    .iter()
+                    .filter_map(|f| f.signed_pdf)
+                    .map(|o| o.sha256),
+            );
             objects.extend(view.container.map(|o| o.sha256));
             for sha256 in objects {
                 // Refused (false) when another envelope extended its retention.
@@ -1193,11 +1223,9 @@ mod tests {
         let limits = EnvelopeLimits::default();
         let text = manifest().canonical().unwrap();
         let spaced = text.replace(",\"", ", \"");
-        let reordered = text.replacen("{\"certificate\":\"5f3a\",", "{", 1).replacen(
-            "\"v\":1}",
-            "\"v\":1,\"certificate\":\"5f3a\"}",
-            1,
-        );
+        let reordered = text
+            .replacen("{\"certificate\":\"5f3a\",", "{", 1)
+            .replacen("\"v\":1}", "\"v\":1,\"certificate\":\"5f3a\"}", 1);
         for bad in [
             spaced,
             reordered,

@@ -190,8 +190,14 @@ pub async fn check_names(served: Arc<Served>, request: Request, next: Next) -> R
     next.run(request).await
 }
 
-/// Answers 408 to a request (body included) that takes longer than `timeout`.
+/// Answers 408 to a request (body included) that takes longer than `timeout`. A file of
+/// an envelope (`PUT /api/v1/envelopes/{id}/files/{n}`, up to a gigabyte) is held
+/// instead to the pause between two parts of its body, to its manifest's size, and to
+/// its station certificate's life.
 pub async fn time_limit(timeout: Duration, request: Request, next: Next) -> Response {
+    if is_envelope_file_upload(&request) {
+        return next.run(request).await;
+    }
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
@@ -203,10 +209,47 @@ pub async fn time_limit(timeout: Duration, request: Request, next: Next) -> Resp
     }
 }
 
+/// Whether a request is the upload of an envelope's file.
+fn is_envelope_file_upload(request: &Request) -> bool {
+    let path = request.uri().path();
+    request.method() == axum::http::Method::PUT
+        && path
+            .strip_prefix("/api/v1/envelopes/")
+            .and_then(|rest| rest.split_once("/files/"))
+            .is_some_and(|(id, index)| !id.contains('/') && !index.contains('/'))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_envelope_s_file_upload_is_spared_the_total_time_limit() {
+        let request = |method: &str, path: &str| {
+            axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        assert!(is_envelope_file_upload(&request(
+            "PUT",
+            "/api/v1/envelopes/0123/files/0"
+        )));
+        for (method, path) in [
+            ("GET", "/api/v1/envelopes/0123/files/0"),
+            ("POST", "/api/v1/envelopes/0123/files/0"),
+            ("PUT", "/api/v1/envelopes/0123/files/0/more"),
+            ("PUT", "/api/v1/envelopes/a/b/files/0"),
+            ("PUT", "/api/v1/signatures"),
+        ] {
+            assert!(
+                !is_envelope_file_upload(&request(method, path)),
+                "{method} {path}"
+            );
+        }
+    }
 
     fn local() -> Option<SocketAddr> {
         Some(SocketAddr::from(([127, 0, 0, 1], 18080)))

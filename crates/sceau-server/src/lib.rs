@@ -194,6 +194,45 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/signatures/{id}/signature.p7s",
             get(api::signatures::signature_file),
         )
+        .route(
+            "/api/v1/envelopes",
+            post(api::envelopes::open).get(api::envelopes::list),
+        )
+        .route("/api/v1/envelopes/{id}", get(api::envelopes::show))
+        .route(
+            "/api/v1/envelopes/{id}/manifest",
+            post(api::envelopes::manifest).layer(
+                // The manifest of the most files a setting allows (1,000 of 255-byte
+                // names) and its destinations.
+                DefaultBodyLimit::max(512 * 1024),
+            ),
+        )
+        .route(
+            "/api/v1/envelopes/{id}/files/{index}",
+            get(api::envelopes::get_file)
+                .put(api::envelopes::put_file)
+                .layer(
+                    // The archive holds each file to its manifest's size as it streams in.
+                    DefaultBodyLimit::disable(),
+                ),
+        )
+        .route(
+            "/api/v1/envelopes/{id}/files/{index}/signature.p7s",
+            get(api::envelopes::get_signature),
+        )
+        .route(
+            "/api/v1/envelopes/{id}/files/{index}/signed.pdf",
+            get(api::envelopes::get_signed_pdf),
+        )
+        .route(
+            "/api/v1/envelopes/{id}/container.asice",
+            get(api::envelopes::get_container),
+        )
+        .route("/api/v1/envelopes/{id}/seal", post(api::envelopes::seal))
+        .route(
+            "/api/v1/envelopes/{id}/seal/resend",
+            post(api::envelopes::resend),
+        )
         .route("/phone", get(api::pages::phone))
         .route("/pay/{id}", get(api::pay::show))
         .route("/pay/{id}/sign-in", post(api::pay::sign_in))

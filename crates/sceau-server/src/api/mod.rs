@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod channel;
 pub mod checkout;
+pub mod envelopes;
 pub mod log;
 pub mod merchant;
 pub mod pages;

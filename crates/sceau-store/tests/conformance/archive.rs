@@ -358,10 +358,7 @@ async fn a_refused_put_leaves_nothing() {
         for (stream, deposit, code) in refusals {
             let refused = archive.put(stream, deposit).await.unwrap_err();
             assert_eq!(refused.code(), code, "{}: {refused}", backend.name);
-            if let ArchiveError::Mismatch {
-                expected: said, ..
-            } = refused
-            {
+            if let ArchiveError::Mismatch { expected: said, .. } = refused {
                 assert_eq!(said, expected);
             }
             assert_eq!(
