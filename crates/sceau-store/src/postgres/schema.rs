@@ -782,4 +782,120 @@ mod tests {
             .get(0);
         assert_eq!(version, SCHEMA_VERSION);
     }
+
+    /// A schema of version 20 with certificates in use comes through migration 21 (which
+    /// drops the checks that knew only three kinds) with every row unchanged, and the old
+    /// rules hold beside the new ones: a station's certificate has no key label and no
+    /// client, only it and a disposable one are used.
+    #[tokio::test]
+    async fn migration_21_takes_station_certificates_and_keeps_the_others() {
+        let Some(url) = test_database_url() else {
+            return;
+        };
+        let schema = ScratchSchema::create(&url).await.unwrap();
+        let (mut client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        for migration in &MIGRATIONS[..20] {
+            client.batch_execute(migration).await.unwrap();
+        }
+        client
+            .batch_execute(
+                "CREATE TABLE sceau_schema (version BIGINT NOT NULL); \
+                 INSERT INTO sceau_schema (version) VALUES (20); \
+                 INSERT INTO accounts (id, kind, owner_id, currency) VALUES (1, 'client', 1, 'EUR'); \
+                 INSERT INTO clients (id, login, display_name, password_hash, phone, account_id, \
+                 created_at) VALUES (1, 'alice', 'Alice', 'h', '+33612345678', 1, 1); \
+                 INSERT INTO certificates (serial, kind, client_id, key_label, der, not_before, \
+                 not_after, names_serial, used_at, revoked_at, revocation_reason, created_at) VALUES \
+                 ('0a01', 'holder', 1, 'key-0a01', '\\x01', 10, 1000, NULL, NULL, 40, 1, 10), \
+                 ('0a02', 'pseudonym', 1, 'key-0a02', '\\x02', 10, 1000, '0a01', NULL, NULL, NULL, 10), \
+                 ('0c01', 'disposable', NULL, 'key-0c01', '\\x03', 10, 600, NULL, 20, 21, 5, 10); \
+                 INSERT INTO signature_requests (id, public_id, client_id, document_name, \
+                 certificate_serial, content_digest, state, seal_nonce, seal_digits, \
+                 seal_issued_at, seal_expires_at, created_at) VALUES (4, 'sr_1', 1, 'a.pdf', \
+                 '0a02', decode(repeat('00', 32), 'hex'), 'awaiting_seal', \
+                 decode(repeat('00', 16), 'hex'), 8, 30, 330, 30); \
+                 INSERT INTO envelopes (id, public_id, client_id, state, certificate_serial, \
+                 certificate_expires_at, created_at, updated_at) \
+                 VALUES (7, 'env_1', 1, 'open', '0c01', 600, 15, 15);",
+            )
+            .await
+            .unwrap();
+        let dump = async |client: &tokio_postgres::Client| -> Vec<String> {
+            client
+                .query(
+                    "SELECT concat_ws('|', serial, kind, quote_nullable(client_id), \
+                     quote_nullable(key_label), encode(der, 'hex'), not_before, not_after, \
+                     quote_nullable(names_serial), quote_nullable(used_at), \
+                     quote_nullable(revoked_at), quote_nullable(revocation_reason), created_at) \
+                     FROM certificates ORDER BY serial",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect()
+        };
+        let before = dump(&client).await;
+        assert_eq!(before.len(), 3);
+
+        migrate(&mut client).await.unwrap();
+
+        assert_eq!(dump(&client).await, before);
+        let version: i64 = client
+            .query_one("SELECT version FROM sceau_schema", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(version, SCHEMA_VERSION);
+        let tries: i32 = client
+            .query_one("SELECT wrong_tries FROM envelopes WHERE id = 7", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(tries, 0);
+
+        let insert = async |serial: &str, kind: &str, owner: Option<i64>, label: Option<&str>| {
+            client
+                .execute(
+                    "INSERT INTO certificates (serial, kind, client_id, key_label, der, \
+                     not_before, not_after, created_at) VALUES ($1, $2, $3, $4, '\\x00', 10, 600, 50)",
+                    &[&serial, &kind, &owner, &label],
+                )
+                .await
+                .is_ok()
+        };
+        assert!(insert("5a01", "station", None, None).await);
+        assert!(!insert("5a02", "station", None, Some("key-5a02")).await);
+        assert!(!insert("5a03", "station", Some(1), None).await);
+        assert!(!insert("5a04", "holder", Some(1), None).await);
+        assert!(!insert("5a05", "disposable", Some(1), Some("key-5a05")).await);
+        assert!(!insert("5a06", "stamp", None, None).await);
+        assert!(!insert("0a01", "disposable", None, Some("key-other")).await);
+        assert!(
+            !insert("5a07", "disposable", None, Some("key-0c01")).await,
+            "a key label is still unique"
+        );
+        assert!(
+            !insert("5a08", "pseudonym", Some(1), Some("key-5a08")).await,
+            "a pseudonym still names its certificate"
+        );
+        let used = async |serial: &str| {
+            client
+                .execute(
+                    "UPDATE certificates SET used_at = 60 WHERE serial = $1",
+                    &[&serial],
+                )
+                .await
+                .is_ok()
+        };
+        assert!(used("5a01").await);
+        assert!(
+            !used("0a01").await,
+            "only a disposable or a station's is used"
+        );
+    }
 }

@@ -1354,6 +1354,133 @@ mod tests {
         assert!(!accepts("UPDATE clients SET by_call = 2 WHERE id = 1"));
     }
 
+    /// Migration 23 rebuilds `certificates` to take a station's certificate: every row
+    /// comes through unchanged under its serial (the rows that name one still find it,
+    /// foreign keys enforced), its indexes are back, and the old rules hold beside the
+    /// new ones: a station's certificate has no key label and no client, only it and a
+    /// disposable one are used.
+    #[test]
+    fn migration_23_rebuilds_certificates_with_their_rows() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
+            .unwrap();
+        for migration in &MIGRATIONS[..22] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 22).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO accounts (id, kind, owner_id, currency) VALUES (1, 'client', 1, 'EUR'); \
+                 INSERT INTO clients (id, login, display_name, password_hash, phone, account_id, \
+                 created_at) VALUES (1, 'alice', 'Alice', 'h', '+33612345678', 1, 1); \
+                 INSERT INTO certificates (serial, kind, client_id, key_label, der, not_before, \
+                 not_after, names_serial, used_at, revoked_at, revocation_reason, created_at) VALUES \
+                 ('0a01', 'holder', 1, 'key-0a01', x'01', 10, 1000, NULL, NULL, 40, 1, 10), \
+                 ('0a02', 'pseudonym', 1, 'key-0a02', x'02', 10, 1000, '0a01', NULL, NULL, NULL, 10), \
+                 ('0c01', 'disposable', NULL, 'key-0c01', x'03', 10, 600, NULL, 20, 21, 5, 10); \
+                 INSERT INTO signature_requests (id, public_id, client_id, document_name, \
+                 certificate_serial, content_digest, state, seal_nonce, seal_digits, \
+                 seal_issued_at, seal_expires_at, created_at) VALUES (4, 'sr_1', 1, 'a.pdf', \
+                 '0a02', zeroblob(32), 'awaiting_seal', zeroblob(16), 8, 30, 330, 30); \
+                 INSERT INTO envelopes (id, public_id, client_id, state, certificate_serial, \
+                 certificate_expires_at, created_at, updated_at) \
+                 VALUES (7, 'env_1', 1, 'open', '0c01', 600, 15, 15);",
+            )
+            .unwrap();
+        let dump = |connection: &Connection| -> Vec<String> {
+            connection
+                .prepare(
+                    "SELECT serial || '|' || kind || '|' || quote(client_id) || '|' || \
+                     quote(key_label) || '|' || hex(der) || '|' || not_before || '|' || \
+                     not_after || '|' || quote(names_serial) || '|' || quote(used_at) || '|' || \
+                     quote(revoked_at) || '|' || quote(revocation_reason) || '|' || created_at \
+                     FROM certificates ORDER BY serial",
+                )
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let before = dump(&connection);
+        assert_eq!(before.len(), 3);
+
+        migrate(&mut connection).unwrap();
+
+        assert_eq!(count(&connection, "PRAGMA user_version"), SCHEMA_VERSION);
+        assert_eq!(dump(&connection), before);
+        assert_eq!(
+            count(&connection, "SELECT count(*) FROM pragma_foreign_key_check"),
+            0
+        );
+        assert_eq!(
+            count(
+                &connection,
+                "SELECT count(*) FROM signature_requests s JOIN certificates c \
+                 ON c.serial = s.certificate_serial JOIN certificates h ON h.serial = c.names_serial"
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                &connection,
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'certificates' \
+                 AND name IN ('certificates_client', 'certificates_revoked')"
+            ),
+            2
+        );
+        assert_eq!(
+            count(
+                &connection,
+                "SELECT wrong_tries FROM envelopes WHERE id = 7"
+            ),
+            0
+        );
+
+        let insert = |serial: &str, kind: &str, client: Option<i64>, label: Option<&str>| {
+            connection
+                .execute(
+                    "INSERT INTO certificates (serial, kind, client_id, key_label, der, not_before, \
+                     not_after, created_at) VALUES (?1, ?2, ?3, ?4, x'00', 10, 600, 50)",
+                    rusqlite::params![serial, kind, client, label],
+                )
+                .is_ok()
+        };
+        assert!(insert("5a01", "station", None, None));
+        assert!(!insert("5a02", "station", None, Some("key-5a02")));
+        assert!(!insert("5a03", "station", Some(1), None));
+        assert!(!insert("5a04", "holder", Some(1), None));
+        assert!(!insert("5a05", "disposable", Some(1), Some("key-5a05")));
+        assert!(!insert("5a06", "stamp", None, None));
+        assert!(!insert("0a01", "disposable", None, Some("key-other")));
+        assert!(
+            !insert("5a07", "disposable", None, Some("key-0c01")),
+            "a key label is still unique"
+        );
+        assert!(
+            !insert("5a08", "pseudonym", Some(1), Some("key-5a08")),
+            "a pseudonym still names its certificate"
+        );
+        let used = |serial: &str| {
+            connection
+                .execute(
+                    "UPDATE certificates SET used_at = 60 WHERE serial = ?1",
+                    [serial],
+                )
+                .is_ok()
+        };
+        assert!(used("5a01"));
+        assert!(!used("0a01"), "only a disposable or a station's is used");
+        let names_unknown = connection.execute(
+            "INSERT INTO certificates (serial, kind, client_id, key_label, der, not_before, \
+             not_after, names_serial, created_at) VALUES ('5a09', 'pseudonym', 1, 'key-5a09', \
+             x'00', 10, 600, 'ffff', 50)",
+            [],
+        );
+        assert!(names_unknown.is_err(), "foreign keys still hold");
+    }
+
     /// A database of version 11 keeps a number's head in evidence_heads: migration 12
     /// moves it onto the number's row, leaves other subjects' heads where they are, and
     /// the number's chain goes on from it.

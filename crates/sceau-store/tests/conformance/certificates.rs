@@ -45,7 +45,7 @@ async fn certificates_are_recorded_revoked_and_used_once() {
         assert!(f.store.certificate("0b01").await.unwrap().is_none());
         // A serial or a key seen before is a conflict.
         let same_serial = NewCertificate {
-            key_label: "another-key".into(),
+            key_label: Some("another-key".into()),
             ..new_certificate("0a01", CertificateKind::Disposable, None)
         };
         let again = f.store.record_certificate(same_serial).await;
@@ -54,7 +54,7 @@ async fn certificates_are_recorded_revoked_and_used_once() {
             "{again:?}"
         );
         let same_key = NewCertificate {
-            key_label: "key-0a01".into(),
+            key_label: Some("key-0a01".into()),
             ..new_certificate("0a09", CertificateKind::Disposable, None)
         };
         let again = f.store.record_certificate(same_key).await;

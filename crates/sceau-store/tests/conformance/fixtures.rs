@@ -156,7 +156,7 @@ pub(crate) fn new_certificate(
         serial: serial.to_owned(),
         kind,
         client_id: None,
-        key_label: format!("key-{serial}"),
+        key_label: Some(format!("key-{serial}")),
         der: serial.as_bytes().to_vec(),
         not_before_s: NOW,
         not_after_s: NOW + 600,

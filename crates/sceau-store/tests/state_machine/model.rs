@@ -1529,7 +1529,7 @@ impl World {
                 CertificateKind::Disposable
             },
             client_id: client.map(|index| self.clients[index].record.id),
-            key_label: format!("key-{serial}"),
+            key_label: Some(format!("key-{serial}")),
             der: serial.as_bytes().to_vec(),
             not_before_s,
             not_after_s: not_before_s + lifetime_s,
