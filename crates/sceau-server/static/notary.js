@@ -131,12 +131,39 @@
     return null;
   }
 
+  // The first character of `name` that breaks the rule `reason` (unprintable or quote),
+  // so that a person knows what to rename.
+  function culprit(name, reason) {
+    let afterSingle = false;
+    for (const c of name) {
+      const single = SINGLE_QUOTE.test(c);
+      const quote = DOUBLE_QUOTE.test(c) || (single && afterSingle) || !quotable(c);
+      if (reason === "unprintable" ? unprintable(c) : quote) {
+        return c;
+      }
+      afterSingle = single;
+    }
+    return null;
+  }
+
+  function codePoint(c) {
+    return `U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+  }
+
   // A file's name as the station sends it (NFC, as the server requires), and whether the
   // server takes it: {ok, name, reason, message}; reason and message are null when ok.
   function checkName(name) {
     const normalized = String(name).normalize("NFC");
     const reason = fileNameProblem(normalized);
-    return { ok: reason === null, name: normalized, reason, message: reason && REASONS[reason] };
+    if (reason === null) {
+      return { ok: true, name: normalized, reason, message: null };
+    }
+    const c = culprit(normalized, reason);
+    let message = REASONS[reason];
+    if (c !== null) {
+      message += reason === "quote" ? ` (${c} ${codePoint(c)})` : ` (${codePoint(c)})`;
+    }
+    return { ok: false, name: normalized, reason, message };
   }
 
   // -- destinations (email.rs, phone.rs) ---------------------------------------------------

@@ -125,12 +125,36 @@ for (const [name, reason] of [
 ]) {
   refusals.push([name, reason]);
 }
+// The server's words (FileNameError's messages).
+const reasons = {
+  empty: "a file's name is empty",
+  too_long: "a file's name is longer than 255 bytes",
+  path: "a file's name holds a / or a \\, or is . or ..",
+  spaces: "a file's name begins or ends with a space",
+  not_normalized: "a file's name is not in Unicode normalization form C",
+  unprintable: "a file's name holds a control, invisible or bidirectional formatting character",
+  quote: "a file's name holds a quotation mark or a character shown like one",
+};
 for (const [name, reason] of refusals) {
   check(`${show(name)}: ${reason}`, fileNameProblem(name), reason);
   const checked = checkName(name);
   check(`${show(name)} is refused by checkName`, [checked.ok, checked.reason], [false, reason]);
-  assert.ok(checked.message.length > 0);
+  assert.ok(checked.message.startsWith(reasons[reason]), checked.message);
+  if (reason === "quote" || reason === "unprintable") {
+    assert.match(checked.message, / \(.*U\+[0-9A-F]{4,6}\)$/u, "names the character to rename");
+  }
 }
+// What to rename is said.
+check(
+  "the character named",
+  ["データ.xlsx", "a\u200Bb", "say \u201Cyes\u201D.pdf", "Rock ''n'' roll"].map((name) => checkName(name).message),
+  [
+    `${reasons.quote} (ー U+30FC)`,
+    `${reasons.unprintable} (U+200B)`,
+    `${reasons.quote} (\u201C U+201C)`,
+    `${reasons.quote} (' U+0027)`,
+  ],
+);
 check("a dollar sign is a currency sign", checkName("a$b.txt").ok, true);
 
 // Not NFC: the server refuses it; the station sends it composed.
@@ -769,7 +793,7 @@ async function until(what, condition) {
       "",
     ]),
   );
-  check("a refused name says why", rows()[3][2], "a file's name holds a quotation mark or a character shown like one");
+  check("a refused name says why", rows()[3][2], `${reasons.quote} (\u201C U+201C)`);
   check("nothing sent while hashing", server.calls.length, 0);
   check("not sendable with a refused name", $("notary-send").disabled, true);
   const removeButton = (index) => $("notary-files").children[index].lastChild.children[0];
