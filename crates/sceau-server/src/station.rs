@@ -8,6 +8,12 @@
 //!   takes the whole message at once). A classic script defining one global,
 //!   `sceauSha256`; tested under node (`tests/js/sha256.test.mjs`) and in Chromium against
 //!   `sha256sum` (`tests/station.rs`).
+//! - `notary.js`: the notary's page (`/wallet/envelopes/new`), loaded after `sha256.js`:
+//!   file names checked as `FileName::parse` checks them, each file hashed and shown
+//!   before anything is sent, a non-extractable ECDSA P-256 key made with WebCrypto, the
+//!   manifest written as `Manifest::canonical` writes it and signed, the files sent, the
+//!   seal. A classic script defining one global, `sceauNotary`; tested under node
+//!   against a fake of the JSON API (`tests/js/notary.test.mjs`).
 
 use base64::Engine;
 use sha2::{Digest, Sha384};
@@ -46,6 +52,15 @@ pub const SHA256_JS: StaticScript = StaticScript {
     bytes: include_bytes!("../static/sha256.js"),
 };
 
+/// The notary's station: the program of the page that sends an envelope.
+pub const NOTARY_JS: StaticScript = StaticScript {
+    name: "notary.js",
+    bytes: include_bytes!("../static/notary.js"),
+};
+
+/// Every script a station runs, in the order a page loads them.
+pub const SCRIPTS: [StaticScript; 2] = [SHA256_JS, NOTARY_JS];
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -57,22 +72,30 @@ mod tests {
     /// SRI's own documentation computes it.
     #[test]
     fn integrity_is_openssl_sha384_in_base64() {
-        let Some(expected) = openssl_sri(SHA256_JS.bytes) else {
-            return;
-        };
-        assert_eq!(SHA256_JS.integrity(), expected);
-        // And it follows the bytes: a script edited by one byte is another script.
-        let mut edited = SHA256_JS.bytes.to_vec();
-        edited[0] ^= 1;
-        assert_ne!(integrity(&edited), expected);
-        assert_eq!(Some(integrity(&edited)), openssl_sri(&edited));
+        for script in SCRIPTS {
+            let Some(expected) = openssl_sri(script.bytes) else {
+                return;
+            };
+            assert_eq!(script.integrity(), expected, "{}", script.name);
+            // And it follows the bytes: a script edited by one byte is another script.
+            let mut edited = script.bytes.to_vec();
+            edited[0] ^= 1;
+            assert_ne!(integrity(&edited), expected);
+            assert_eq!(Some(integrity(&edited)), openssl_sri(&edited));
+        }
+        assert_ne!(SHA256_JS.integrity(), NOTARY_JS.integrity());
     }
 
     #[test]
-    fn the_script_is_what_the_static_directory_holds() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/static/sha256.js");
-        assert_eq!(SHA256_JS.bytes, std::fs::read(path).unwrap());
-        assert!(std::str::from_utf8(SHA256_JS.bytes).is_ok(), "UTF-8 text");
+    fn the_scripts_are_what_the_static_directory_holds() {
+        for script in SCRIPTS {
+            let path = format!("{}/static/{}", env!("CARGO_MANIFEST_DIR"), script.name);
+            assert_eq!(script.bytes, std::fs::read(&path).unwrap(), "{path}");
+            assert!(
+                std::str::from_utf8(script.bytes).is_ok(),
+                "{path}: UTF-8 text"
+            );
+        }
     }
 
     /// `sha384-` and `openssl dgst -sha384 -binary | base64` of `bytes`; `None` when

@@ -1,8 +1,10 @@
-//! The station's hashing program (`static/sha256.js`), tested where it runs: under node
-//! against the NIST vectors and node's own SHA-256 (`tests/js/sha256.test.mjs`), and in
-//! headless Chromium, where files chosen in a file field are hashed as they stream from
-//! the disk and must give what `sha256sum` gives. Without node or Chromium these tests
-//! note it and pass, except under `CI=true`, where they fail.
+//! The station's programs, tested where they run: the hashing program
+//! (`static/sha256.js`) under node against the NIST vectors and node's own SHA-256
+//! (`tests/js/sha256.test.mjs`), and in headless Chromium, where files chosen in a file
+//! field are hashed as they stream from the disk and must give what `sha256sum` gives;
+//! the notary's page program (`static/notary.js`) under node against a fake of the JSON
+//! API, with node's WebCrypto (`tests/js/notary.test.mjs`). Without node or Chromium
+//! these tests note it and pass, except under `CI=true`, where they fail.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -27,16 +29,34 @@ const MIB: u64 = 1024 * 1024;
 /// `hashFile` over a Blob's stream.
 #[test]
 fn sha256_js_in_node() {
+    run_in_node("tests/js/sha256.test.mjs");
+}
+
+/// Runs the node test script of the notary's page: file names judged as
+/// `FileName::parse` judges them (its own cases, and those of the text rules), the
+/// manifest byte for byte as `Manifest::canonical` writes it, destinations and limits, the
+/// whole flow against a fake of the JSON API with node's WebCrypto (the key not
+/// extractable; the signature sent verifies over the manifest sent with the key sent;
+/// the server's refusals reach the page with their code and message), and the page's
+/// wiring on a small fake document.
+#[test]
+fn notary_js_in_node() {
+    run_in_node("tests/js/notary.test.mjs");
+}
+
+/// Runs a node test script of this crate (a path from its directory); it prints
+/// "checks passed" when all did.
+fn run_in_node(relative_path: &str) {
     let node = std::env::var("SCEAU_NODE").unwrap_or_else(|_| "node".to_owned());
     if let Err(error) = Command::new(&node).arg("--version").output() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "node is not installed (CI=true: it must be): {error}"
         );
-        eprintln!("note: node is not installed: the SHA-256 script's node tests were not run");
+        eprintln!("note: node is not installed: {relative_path} was not run");
         return;
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/sha256.test.mjs");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative_path);
     let output = Command::new(&node).arg(&script).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
