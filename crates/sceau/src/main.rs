@@ -22,6 +22,7 @@ mod config;
 mod demo;
 mod loadgen;
 mod monitor;
+mod notarize;
 mod verify;
 
 use anyhow::Context;
@@ -100,6 +101,11 @@ enum Command {
     /// log's key: every check printed), a signature or a time-stamp: prints what was
     /// found, or why it is refused (exit status 1).
     Verify(verify::VerifyArgs),
+    /// Notarize files from this terminal, as the wallet's station does in a browser: sign
+    /// in, hash each file here, sign the envelope's manifest with a key made for it, send
+    /// the files, type the seal sent to your phone (or `resend` for a new one), and get
+    /// back each file's signature, signed PDFs, the container and the evidence bundle.
+    Notarize(notarize::NotarizeArgs),
 }
 
 /// What ends a command whose standard output failed, with its exit status: it unwinds
@@ -182,6 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("verification failed")
             }
         }
+        Command::Notarize(args) => notarize::run(args).await,
     }
 }
 
