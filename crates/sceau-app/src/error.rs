@@ -498,10 +498,6 @@ pub fn every_refusal() -> Vec<AppError> {
         UnknownFile,
         InvalidStationKey(text()),
         UploadIncomplete,
-        EnvelopeRefused {
-            code: "file_digest_mismatch",
-            detail: String::new(),
-        },
         EnvelopeExpired,
         EnvelopeState(text()),
         FileAlreadyReceived,
@@ -719,5 +715,26 @@ fn every_domain_refusal() -> Vec<AppError> {
         .chain(settlement.into_iter().map(AppError::Settlement))
         .chain(checkout.into_iter().map(AppError::Checkout))
         .chain(too_many.into_iter().map(AppError::Throttled))
+        .chain(envelope_refusals())
+        .collect()
+}
+
+/// Every way an envelope is refused.
+fn envelope_refusals() -> Vec<AppError> {
+    use sceau_domain::envelope::Refusal;
+    let refusals = [
+        Refusal::ManifestNotForThisEnvelope,
+        Refusal::ManifestInvalid,
+        Refusal::ManifestSignatureInvalid,
+        Refusal::CertificateUnusable,
+        Refusal::SizeMismatch { index: 0 },
+        Refusal::DigestMismatch { index: 0 },
+    ];
+    refusals
+        .into_iter()
+        .map(|refusal| AppError::EnvelopeRefused {
+            code: refusal.code(),
+            detail: String::new(),
+        })
         .collect()
 }

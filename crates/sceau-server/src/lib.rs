@@ -15,8 +15,8 @@ pub mod views;
 
 // The use cases live in sceau-app; the handlers reach them by these names.
 pub use sceau_app::{
-    bundle, checkout, clearing, clock, dispatch, receipts, service, sign_in, signing, time_stamps,
-    transparency, webhooks, white_room,
+    bundle, checkout, clearing, clock, dispatch, notary, receipts, service, sign_in, signing,
+    time_stamps, transparency, webhooks, white_room,
 };
 
 use axum::Router;

@@ -440,7 +440,7 @@ async fn a_disposable_certificate_signs_once_and_never_after_its_life() {
     assert_eq!(record.revoked_at_s, Some(START_S + 1));
     // Its key is gone from the keystore.
     let keystore = service.pki.as_ref().unwrap().keystore();
-    let label = sceau_pki::KeyLabel::new(&record.key_label).unwrap();
+    let label = sceau_pki::KeyLabel::new(record.key_label.as_deref().unwrap()).unwrap();
     assert!(keystore.public_key(&label).is_err());
 
     // Past its life, unused: refused.

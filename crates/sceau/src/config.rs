@@ -93,6 +93,20 @@ pub struct Config {
     /// Serve the development phone page `/phone` (it shows every text sent: development
     /// and demonstration only).
     pub phone_simulator: bool,
+    /// The notary's archive on SQLite: files under this directory, written with fsync
+    /// and named by their SHA-256 (on PostgreSQL the archive is in the database).
+    pub archive_directory: PathBuf,
+    /// An envelope's limits: files, bytes per file, bytes per envelope.
+    pub envelope_files_max: u32,
+    pub envelope_file_bytes_max: u64,
+    pub envelope_bytes_max: u64,
+    /// Digits of an envelope's seal (6 to 10; 8 by default).
+    pub envelope_seal_digits: u8,
+    /// How long notarized envelopes are kept, in days (at least 365; ten years by
+    /// default).
+    pub archive_retention_days: i64,
+    /// PDFs up to this size get a PAdES signature too (a PDF is read whole to be signed).
+    pub pdf_bytes_max: u64,
 }
 
 /// OpenSSL's example TSA policy (`tsa_policy1` in its configuration).
@@ -146,6 +160,13 @@ impl Default for Config {
             pki_directory: PathBuf::from("sceau-data/pki"),
             tsa_policy: TSA_POLICY_EXAMPLE.into(),
             log_origin: "localhost/sceau-log".into(),
+            archive_directory: PathBuf::from("sceau-data/archive"),
+            envelope_files_max: sceau_domain::envelope::FILES_MAX_DEFAULT,
+            envelope_file_bytes_max: sceau_domain::envelope::FILE_BYTES_MAX_DEFAULT,
+            envelope_bytes_max: sceau_domain::envelope::ENVELOPE_BYTES_MAX_DEFAULT,
+            envelope_seal_digits: sceau_app::notary::ENVELOPE_SEAL_DIGITS_DEFAULT,
+            archive_retention_days: 3_652,
+            pdf_bytes_max: sceau_app::notary::PDF_BYTES_MAX_DEFAULT,
         }
     }
 }
@@ -313,6 +334,12 @@ impl Config {
         if let Some(value) = var("SCEAU_PHONE_SIMULATOR") {
             self.phone_simulator = value.parse().context("SCEAU_PHONE_SIMULATOR")?;
         }
+        if let Some(value) = var("SCEAU_ARCHIVE_DIRECTORY") {
+            self.archive_directory = PathBuf::from(value);
+        }
+        if let Some(value) = var("SCEAU_ARCHIVE_RETENTION_DAYS") {
+            self.archive_retention_days = value.parse().context("SCEAU_ARCHIVE_RETENTION_DAYS")?;
+        }
         if let Some(value) = var("SCEAU_PUBLIC_URL") {
             self.public_url = Some(value);
         }
@@ -323,6 +350,7 @@ impl Config {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        self.notary_settings()?;
         self.check_numbers_and_seals()?;
         self.check_phone_simulator()?;
         self.check_limits()?;
@@ -347,6 +375,32 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("bin_range: {e}"))?;
         self.issuer_bank()?;
         Ok(())
+    }
+
+    /// The notary's settings, checked.
+    pub fn notary_settings(&self) -> anyhow::Result<sceau_app::notary::NotarySettings> {
+        let limits = sceau_domain::envelope::EnvelopeLimits::new(
+            self.envelope_files_max,
+            self.envelope_file_bytes_max,
+            self.envelope_bytes_max,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!("envelope_files_max, envelope_file_bytes_max, envelope_bytes_max: {e}")
+        })?;
+        let seal_digits = sceau_domain::seal::SealDigits::new(self.envelope_seal_digits)
+            .map_err(|_| anyhow::anyhow!("envelope_seal_digits must be 6 to 10"))?;
+        if !(365..=100 * 366).contains(&self.archive_retention_days) {
+            bail!("archive_retention_days must be 365 (one year) to 36600");
+        }
+        if self.pdf_bytes_max == 0 {
+            bail!("pdf_bytes_max must be at least 1");
+        }
+        Ok(sceau_app::notary::NotarySettings {
+            limits,
+            seal_digits,
+            retention_s: self.archive_retention_days * 86_400,
+            pdf_bytes_max: self.pdf_bytes_max,
+        })
     }
 
     /// The lives of numbers, holds and seals, and the seals' length.

@@ -263,10 +263,22 @@ fn write_private(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> 
 
 /// Opens the store `config` names: SQLite (a file path) or PostgreSQL (a URL).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(open_store_and_archive(config).await?.0)
+}
+
+/// Opens the store `config` names and the notary's archive beside it: files under
+/// `archive_directory` for SQLite, the database itself for PostgreSQL.
+pub async fn open_store_and_archive(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn sceau_store::Archive>)> {
     let shown = config.database_for_display();
     Ok(match config.database() {
         config::Database::Sqlite(path) => {
-            Arc::new(SqliteStore::open(path).with_context(|| format!("opening {shown}"))?)
+            let store = SqliteStore::open(path).with_context(|| format!("opening {shown}"))?;
+            let archive =
+                sceau_store::sqlite::SqliteArchive::open(&store, &config.archive_directory)
+                    .with_context(|| format!("opening {}", config.archive_directory.display()))?;
+            (Arc::new(store), Arc::new(archive))
         }
         config::Database::Postgres(url) => {
             let settings = PostgresSettings {
@@ -274,11 +286,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 readers: config.postgres_read_connections,
                 ..PostgresSettings::default()
             };
-            Arc::new(
+            let store = Arc::new(
                 PostgresStore::open(url, settings)
                     .await
                     .with_context(|| format!("opening {shown}"))?,
-            )
+            );
+            (store.clone(), store)
         }
     })
 }
@@ -315,7 +328,11 @@ pub async fn open_service_without_pki(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Service> {
-    let store = open_store(config).await?;
+    let (store, archive) = open_store_and_archive(config).await?;
+    let notary = sceau_app::notary::Notary {
+        archive,
+        settings: config.notary_settings()?,
+    };
     let keys = load_keys(config)?;
     let settings = Settings {
         bin_range: config
@@ -349,6 +366,7 @@ pub async fn open_service_without_pki(
         webhooks_ready: Arc::new(tokio::sync::Notify::new()),
         pki: None,
         receipts: Default::default(),
+        notary: Some(Arc::new(notary)),
     })
 }
 

@@ -44,6 +44,7 @@ pub struct Server {
     /// The routes the server sends by (the development phone, unless the test gave others).
     pub routing: Arc<sceau_server::dispatch::Routing>,
     running: Option<Running>,
+    database: std::path::PathBuf,
     _directory: Option<tempfile::TempDir>,
 }
 
@@ -331,6 +332,9 @@ impl Server {
         configure: impl FnOnce(&mut AppState),
     ) -> Server {
         let store = SqliteStore::open(database).expect("open the SQLite store");
+        let archive_directory = database.with_extension("archive");
+        let archive = sceau_store::sqlite::SqliteArchive::open(&store, &archive_directory)
+            .expect("open the archive");
         let mut settings = Settings {
             bin_range: "499999".parse().expect("BIN range"),
             number_validity_s_default: NUMBER_VALIDITY_S,
@@ -367,6 +371,10 @@ impl Server {
                 sceau_server::clock::Clock::now_s(&clock),
             )),
             receipts: Default::default(),
+            notary: Some(Arc::new(sceau_app::notary::Notary {
+                archive: Arc::new(archive),
+                settings: Default::default(),
+            })),
         };
         let mut state = AppState {
             service: service.clone(),
@@ -396,6 +404,7 @@ impl Server {
             clock,
             routing,
             running: Some(running),
+            database: database.to_path_buf(),
             _directory: None,
         }
     }
@@ -405,6 +414,11 @@ impl Server {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
+    }
+
+    /// The notary's archive directory (beside the database file).
+    pub fn archive_directory(&self) -> std::path::PathBuf {
+        self.database.with_extension("archive")
     }
 
     pub fn url(&self, path: &str) -> String {

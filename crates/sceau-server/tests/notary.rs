@@ -1,0 +1,790 @@
+//! The notary over real HTTP, the station played by the test (its own P-256 key, as the
+//! page's script and `sceau notarize` make one): an envelope of three files (a PDF, a
+//! binary, a file with a non-ASCII name) opened, its manifest signed, its files uploaded
+//! and held to the manifest, the seal read on the phone, and what was made checked by
+//! `openssl cms -verify`, `openssl ts -verify`, `openssl verify -crl_check`, unzip and
+//! pyHanko; then every way an envelope is refused, with nothing of it left in the
+//! archive.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use p256::pkcs8::EncodePublicKey;
+use reqwest::StatusCode;
+use sceau_domain::envelope::{Destination, FileEntry, FileName, Manifest};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const ALICE_PHONE: &str = "+33612345678";
+const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// A station: its key, made here and never sent.
+struct Station {
+    key: SigningKey,
+}
+
+impl Station {
+    fn new() -> Station {
+        let secret: [u8; 32] = sceau_crypto::random_bytes();
+        Station {
+            key: SigningKey::from_slice(&secret).unwrap(),
+        }
+    }
+
+    fn public_key(&self) -> String {
+        let der = self.key.verifying_key().to_public_key_der().unwrap();
+        BASE64.encode(der.as_bytes())
+    }
+
+    /// The signature WebCrypto would make: ECDSA P-256 with SHA-256, `r || s`.
+    fn sign(&self, message: &[u8]) -> String {
+        let signature: Signature = self.key.sign(message);
+        BASE64.encode(signature.to_bytes())
+    }
+}
+
+/// The files of an envelope: name and bytes.
+type Files = Vec<(String, Vec<u8>)>;
+
+fn manifest_of(envelope: &Value, files: &Files, destinations: Vec<Destination>) -> String {
+    Manifest {
+        envelope: envelope["id"].as_str().unwrap().to_owned(),
+        certificate: envelope["certificate_serial"].as_str().unwrap().to_owned(),
+        files: files
+            .iter()
+            .map(|(name, bytes)| FileEntry {
+                name: FileName::parse(name).unwrap(),
+                size: bytes.len() as u64,
+                sha256: Sha256::digest(bytes).into(),
+            })
+            .collect(),
+        destinations,
+    }
+    .canonical()
+    .unwrap()
+}
+
+impl Server {
+    async fn notary_post(&self, session: &Session, path: &str, body: Value) -> Reply {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("cookie", &session.cookie)
+                .header("x-csrf-token", &session.csrf)
+                .json(&body),
+        )
+        .await
+    }
+
+    async fn open_envelope(&self, session: &Session, station: &Station) -> Value {
+        let reply = self
+            .notary_post(
+                session,
+                "/api/v1/envelopes",
+                json!({"public_key": station.public_key()}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.json()
+    }
+
+    async fn send_manifest(
+        &self,
+        session: &Session,
+        envelope: &Value,
+        manifest: &str,
+        signature: &str,
+    ) -> Reply {
+        let id = envelope["id"].as_str().unwrap();
+        self.notary_post(
+            session,
+            &format!("/api/v1/envelopes/{id}/manifest"),
+            json!({"manifest": manifest, "signature": signature}),
+        )
+        .await
+    }
+
+    async fn put_file(&self, session: &Session, id: &str, index: usize, bytes: Vec<u8>) -> Reply {
+        self.send(
+            self.http
+                .put(self.url(&format!("/api/v1/envelopes/{id}/files/{index}")))
+                .header("cookie", &session.cookie)
+                .header("x-csrf-token", &session.csrf)
+                .header("content-type", "application/octet-stream")
+                .body(bytes),
+        )
+        .await
+    }
+
+    async fn fetch(&self, session: &Session, path: &str) -> (StatusCode, Vec<u8>) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .header("cookie", &session.cookie)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.bytes().await.unwrap().to_vec())
+    }
+
+    /// Opens an envelope of `files`, signs and sends its manifest.
+    async fn envelope_of(&self, session: &Session, station: &Station, files: &Files) -> Value {
+        let envelope = self.open_envelope(session, station).await;
+        let manifest = manifest_of(&envelope, files, Vec::new());
+        let reply = self
+            .send_manifest(
+                session,
+                &envelope,
+                &manifest,
+                &station.sign(manifest.as_bytes()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.json()
+    }
+}
+
+/// The seal in an envelope's SMS.
+fn seal_in(text: &str) -> String {
+    let at = text.find("your seal is ").expect("a seal in the message") + "your seal is ".len();
+    text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect()
+}
+
+/// One page saying hello, with a classic cross-reference table.
+fn hello_pdf() -> Vec<u8> {
+    let text = "BT /F1 24 Tf 72 720 Td (Hello, notary) Tj ET";
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_owned(),
+        format!(
+            "<< /Length {} >>\nstream\n{text}\nendstream",
+            text.len() + 1
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    let mut pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    for (index, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n{body}\nendobj\n", index + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for offset in offsets {
+        pdf.extend(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+fn random_bytes(length: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(length);
+    while bytes.len() < length {
+        bytes.extend_from_slice(&sceau_crypto::random_bytes::<32>());
+    }
+    bytes.truncate(length);
+    bytes
+}
+
+/// The python of the virtual environment with pyHanko (as the notary crate's tests find
+/// it); `None` outside CI when it is missing.
+fn pyhanko() -> Option<PathBuf> {
+    let path = std::env::var_os("SCEAU_PYHANKO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/venv-pdf/bin/python")
+        });
+    let ready = Command::new(&path)
+        .args(["-c", "import pyhanko, pyhanko_certvalidator"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if ready {
+        return Some(path);
+    }
+    assert!(
+        !std::env::var("CI").is_ok_and(|value| value == "true"),
+        "no python with pyhanko at {}",
+        path.display()
+    );
+    eprintln!(
+        "skipped pyHanko: no python with pyhanko at {}",
+        path.display()
+    );
+    None
+}
+
+/// Files an archive directory holds (every object is a file under it).
+fn archived_files(directory: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![directory.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn an_envelope_is_hashed_at_the_station_sealed_on_the_phone_signed_and_archived() {
+    let server = Server::start().await;
+    let alice = server.enroll_client("alice", ALICE_PHONE, "0").await;
+    let session = server.sign_in("alice").await;
+    let station = Station::new();
+    let files: Files = vec![
+        ("contrat.pdf".to_owned(), hello_pdf()),
+        ("données.bin".to_owned(), random_bytes(3 * 1024 * 1024 + 17)),
+        (
+            "報告 été.txt".to_owned(),
+            "Procès-verbal\n".as_bytes().to_vec(),
+        ),
+    ];
+
+    // Opened: a disposable certificate for the station's key, issued by sceau's CA.
+    let envelope = server.open_envelope(&session, &station).await;
+    assert_eq!(envelope["state"], "open");
+    let id = envelope["id"].as_str().unwrap().to_owned();
+    let station_certificate = BASE64
+        .decode(envelope["certificate"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(envelope["limits"]["files_max"], 20);
+
+    // The manifest, signed by the station, names the files and a destination.
+    let manifest = manifest_of(
+        &envelope,
+        &files,
+        vec![Destination {
+            email: Some("bob@example.org".parse().unwrap()),
+            phone: Some("+33687654321".parse().unwrap()),
+        }],
+    );
+    let reply = server
+        .send_manifest(
+            &session,
+            &envelope,
+            &manifest,
+            &station.sign(manifest.as_bytes()),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let view = reply.json();
+    assert_eq!(view["state"], "receiving");
+    assert_eq!(
+        view["manifest_sha256"],
+        hex::encode(Sha256::digest(manifest.as_bytes()))
+    );
+
+    // The files; the last one sends the seal, which says what is signed and for whom.
+    let newest = server.newest_message_id(ALICE_PHONE).await;
+    for (index, (_, bytes)) in files.iter().enumerate() {
+        let reply = server.put_file(&session, &id, index, bytes.clone()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let expected = if index + 1 == files.len() {
+            "awaiting_seal"
+        } else {
+            "receiving"
+        };
+        assert_eq!(reply.json()["state"], expected);
+    }
+    let text = server.message_after(ALICE_PHONE, newest).await;
+    let first_digest = hex::encode(&Sha256::digest(&files[0].1)[..4]);
+    assert!(text.contains("3 files for bob@example.org"), "{text}");
+    assert!(text.contains(&first_digest), "{text}");
+    assert!(text.contains("\"contrat.pdf\""), "{text}");
+    let seal = seal_in(&text);
+    assert_eq!(seal.len(), 8, "{text}");
+
+    // A wrong seal is counted; the right one notarizes.
+    let wrong = if seal == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let reply = server
+        .notary_post(
+            &session,
+            &format!("/api/v1/envelopes/{id}/seal"),
+            json!({"seal": wrong}),
+        )
+        .await;
+    check_error(&reply, 422, "wrong_seal");
+    let reply = server
+        .notary_post(
+            &session,
+            &format!("/api/v1/envelopes/{id}/seal"),
+            json!({"seal": seal}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let view = reply.json();
+    assert_eq!(view["state"], "notarized", "{view}");
+    assert!(view["waiting"].is_null());
+
+    // Each file and its detached signature, checked by openssl with sceau's root alone.
+    let directory = tempfile::tempdir().unwrap();
+    let dir = directory.path();
+    let (_, root) = server.fetch(&session, "/pki/root.pem").await;
+    std::fs::write(dir.join("root.pem"), &root).unwrap();
+    let (_, issuing) = server.fetch(&session, "/pki/issuing.pem").await;
+    std::fs::write(dir.join("issuing.pem"), &issuing).unwrap();
+    let (_, tsa) = server.fetch(&session, "/pki/tsa.pem").await;
+    std::fs::write(dir.join("tsa.pem"), &tsa).unwrap();
+    for (index, (name, bytes)) in files.iter().enumerate() {
+        let (status, downloaded) = server
+            .fetch(&session, &format!("/api/v1/envelopes/{id}/files/{index}"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&downloaded, bytes, "{name} as archived");
+        let (status, signature) = server
+            .fetch(
+                &session,
+                &format!("/api/v1/envelopes/{id}/files/{index}/signature.p7s"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        std::fs::write(dir.join("file"), bytes).unwrap();
+        std::fs::write(dir.join("file.p7s"), &signature).unwrap();
+        let (ok, output) = openssl(
+            dir,
+            &[
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                "file.p7s",
+                "-content",
+                "file",
+                "-CAfile",
+                "root.pem",
+                "-purpose",
+                "any",
+                "-out",
+                "/dev/null",
+            ],
+        );
+        assert!(ok, "{name}: {output}");
+        // Its signature time-stamp, taken out of the CMS, verifies with openssl ts.
+        let parts = sceau_pki::signature_parts(&signature).unwrap();
+        let token = parts.time_stamp_token.expect("a signature time-stamp");
+        std::fs::write(dir.join("token.der"), &token).unwrap();
+        let digest = hex::encode(Sha256::digest(&parts.signature_value));
+        let (ok, output) = openssl(
+            dir,
+            &[
+                "ts",
+                "-verify",
+                "-token_in",
+                "-in",
+                "token.der",
+                "-digest",
+                &digest,
+                "-CAfile",
+                "root.pem",
+            ],
+        );
+        assert!(
+            ok && output.contains("Verification: OK"),
+            "{name} time-stamp: {output}"
+        );
+    }
+
+    // The station's certificate was used once and revoked (listed from the second after
+    // its use): openssl refuses it at any time of its life.
+    server.clock.advance(2);
+    let at = (sceau_server::clock::Clock::now_s(&server.clock) - 1).to_string();
+    std::fs::write(dir.join("station.der"), &station_certificate).unwrap();
+    let (_, crl) = server.fetch(&session, "/pki/issuing.crl").await;
+    std::fs::write(dir.join("issuing.crl"), &crl).unwrap();
+    let (ok, _) = openssl(
+        dir,
+        &[
+            "x509",
+            "-inform",
+            "DER",
+            "-in",
+            "station.der",
+            "-out",
+            "station.pem",
+        ],
+    );
+    assert!(ok);
+    let (ok, _) = openssl(
+        dir,
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "issuing.crl",
+            "-out",
+            "issuing-crl.pem",
+        ],
+    );
+    assert!(ok);
+    let (ok, output) = openssl(
+        dir,
+        &[
+            "verify",
+            "-attime",
+            &at,
+            "-crl_check",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "issuing.pem",
+            "-CRLfile",
+            "issuing-crl.pem",
+            "station.pem",
+        ],
+    );
+    assert!(!ok && output.contains("certificate revoked"), "{output}");
+    assert!(
+        !output.contains("expired"),
+        "judged at a time of its life: {output}"
+    );
+
+    // The container: mimetype first and stored, the manifest's digests the files', its
+    // signature over the manifest checked by openssl.
+    let (status, container) = server
+        .fetch(&session, &format!("/api/v1/envelopes/{id}/container.asice"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&container[30..38], b"mimetype");
+    assert_eq!(
+        u16::from_le_bytes([container[8], container[9]]),
+        0,
+        "stored"
+    );
+    let checked = sceau_notary::asic::check_container(std::io::Cursor::new(&container)).unwrap();
+    let names: Vec<&str> = checked.references.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["contrat.pdf", "données.bin", "報告 été.txt"]);
+    for (reference, (_, bytes)) in checked.references.iter().zip(&files) {
+        assert_eq!(reference.sha256, <[u8; 32]>::from(Sha256::digest(bytes)));
+    }
+    std::fs::write(dir.join("ASiCManifest.xml"), &checked.manifest).unwrap();
+    std::fs::write(dir.join("signature.p7s"), &checked.signature).unwrap();
+    let (ok, output) = openssl(
+        dir,
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "signature.p7s",
+            "-content",
+            "ASiCManifest.xml",
+            "-CAfile",
+            "root.pem",
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(ok, "container: {output}");
+    std::fs::write(dir.join("envelope.asice"), &container).unwrap();
+    let unzip = Command::new("unzip")
+        .args(["-t", "envelope.asice"])
+        .current_dir(dir)
+        .output();
+    if let Ok(unzip) = unzip {
+        assert!(
+            unzip.status.success(),
+            "{}",
+            String::from_utf8_lossy(&unzip.stdout)
+        );
+    }
+
+    // The PDF, signed in PAdES and validated by pyHanko against sceau's root alone.
+    let (status, signed_pdf) = server
+        .fetch(
+            &session,
+            &format!("/api/v1/envelopes/{id}/files/0/signed.pdf"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(signed_pdf.starts_with(&files[0].1), "an incremental update");
+    let (status, _) = server
+        .fetch(
+            &session,
+            &format!("/api/v1/envelopes/{id}/files/1/signed.pdf"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "not a PDF");
+    if let Some(python) = pyhanko() {
+        std::fs::write(dir.join("signed.pdf"), &signed_pdf).unwrap();
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../sceau-notary/tests/pdf/validate.py");
+        let output = Command::new(python)
+            .arg(script)
+            .arg(dir.join("root.pem"))
+            .arg(dir.join("signed.pdf"))
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)));
+        let signature = &report["signatures"][0];
+        for field in ["intact", "valid", "trusted"] {
+            assert_eq!(signature[field], true, "{field}: {report}");
+        }
+        assert_eq!(signature["coverage"], "ENTIRE_REVISION", "{report}");
+    }
+
+    // The wallet lists it; another client sees nothing of it.
+    let reply = server
+        .send(
+            server
+                .http
+                .get(server.url("/api/v1/envelopes"))
+                .header("cookie", &session.cookie),
+        )
+        .await;
+    assert_eq!(reply.json()["envelopes"][0]["id"], id.as_str());
+    server.enroll_client("bob", "+33698765432", "0").await;
+    let bobs = server.sign_in("bob").await;
+    let (status, _) = server
+        .fetch(&bobs, &format!("/api/v1/envelopes/{id}/files/0"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    drop(alice);
+}
+
+#[tokio::test]
+async fn an_envelope_that_is_not_what_the_station_signed_is_refused_and_nothing_is_kept() {
+    let server = Server::start().await;
+    server.enroll_client("alice", ALICE_PHONE, "0").await;
+    let session = server.sign_in("alice").await;
+    let station = Station::new();
+    let archive = server.archive_directory();
+    let files: Files = vec![
+        ("a.txt".to_owned(), b"first".to_vec()),
+        ("b.bin".to_owned(), random_bytes(200_000)),
+        ("empty".to_owned(), Vec::new()),
+    ];
+
+    // A key that is not P-256, or not a key: refused before anything is issued.
+    let reply = server
+        .notary_post(&session, "/api/v1/envelopes", json!({"public_key": "AAAA"}))
+        .await;
+    check_error(&reply, 422, "invalid_station_key");
+
+    // A manifest signed by another key.
+    let envelope = server.open_envelope(&session, &station).await;
+    let manifest = manifest_of(&envelope, &files, Vec::new());
+    let other = Station::new();
+    let reply = server
+        .send_manifest(
+            &session,
+            &envelope,
+            &manifest,
+            &other.sign(manifest.as_bytes()),
+        )
+        .await;
+    check_error(&reply, 422, "manifest_signature_invalid");
+    // Refused for good: even the right signature is too late.
+    let reply = server
+        .send_manifest(
+            &session,
+            &envelope,
+            &manifest,
+            &station.sign(manifest.as_bytes()),
+        )
+        .await;
+    check_error(&reply, 409, "envelope_state");
+
+    // A manifest naming another envelope's certificate (a certificate reused).
+    let first = server.open_envelope(&session, &station).await;
+    let second = server.open_envelope(&session, &station).await;
+    let mut crossed = first.clone();
+    crossed["id"] = second["id"].clone();
+    let manifest = manifest_of(&crossed, &files, Vec::new());
+    let reply = server
+        .send_manifest(
+            &session,
+            &second,
+            &manifest,
+            &station.sign(manifest.as_bytes()),
+        )
+        .await;
+    check_error(&reply, 422, "manifest_not_for_this_envelope");
+
+    // Names that are paths, hide or are too long; the same name twice.
+    for name in [
+        "../etc/passwd",
+        "a/b",
+        "evil\u{202E}fdp.exe",
+        &"x".repeat(300),
+    ] {
+        let envelope = server.open_envelope(&session, &station).await;
+        let manifest = manifest_of(&envelope, &files, Vec::new())
+            .replace("\"a.txt\"", &serde_json::to_string(name).unwrap());
+        let reply = server
+            .send_manifest(
+                &session,
+                &envelope,
+                &manifest,
+                &station.sign(manifest.as_bytes()),
+            )
+            .await;
+        check_error(&reply, 422, "manifest_invalid");
+    }
+    let envelope = server.open_envelope(&session, &station).await;
+    let manifest = manifest_of(&envelope, &files, Vec::new()).replace("\"b.bin\"", "\"a.txt\"");
+    let reply = server
+        .send_manifest(
+            &session,
+            &envelope,
+            &manifest,
+            &station.sign(manifest.as_bytes()),
+        )
+        .await;
+    check_error(&reply, 422, "manifest_invalid");
+
+    // Too many files for the limit.
+    let many: Files = (0..21).map(|i| (format!("f{i}"), vec![i as u8])).collect();
+    let envelope = server.open_envelope(&session, &station).await;
+    let manifest = manifest_of(&envelope, &many, Vec::new());
+    let reply = server
+        .send_manifest(
+            &session,
+            &envelope,
+            &manifest,
+            &station.sign(manifest.as_bytes()),
+        )
+        .await;
+    check_error(&reply, 422, "manifest_invalid");
+    assert!(reply.text.contains("at most 20 files"), "{}", reply.text);
+
+    // An upload cut in the middle keeps nothing and may be sent again; a file twice, an
+    // index the manifest has not: refused without harm; a changed file refuses the
+    // envelope and nothing of it stays in the archive.
+    let envelope = server.envelope_of(&session, &station, &files).await;
+    let id = envelope["id"].as_str().unwrap().to_owned();
+    let reply = server.put_file(&session, &id, 0, b"first".to_vec()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    check_error(
+        &server.put_file(&session, &id, 0, b"first".to_vec()).await,
+        409,
+        "file_already_received",
+    );
+    check_error(
+        &server.put_file(&session, &id, 3, Vec::new()).await,
+        404,
+        "unknown_file",
+    );
+    let cut = futures_util::stream::iter(vec![
+        Ok::<_, std::io::Error>(bytes::Bytes::from(files[1].1[..50_000].to_vec())),
+        Err(std::io::Error::other("the station went away")),
+    ]);
+    let cut_reply = server
+        .http
+        .put(server.url(&format!("/api/v1/envelopes/{id}/files/1")))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .body(reqwest::Body::wrap(http_body_util::StreamBody::new(
+            futures_util::StreamExt::map(cut, |piece| piece.map(hyper::body::Frame::data)),
+        )))
+        .send()
+        .await;
+    if let Ok(response) = cut_reply {
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+    let view = server
+        .send(
+            server
+                .http
+                .get(server.url(&format!("/api/v1/envelopes/{id}")))
+                .header("cookie", &session.cookie),
+        )
+        .await
+        .json();
+    assert_eq!(view["state"], "receiving", "{view}");
+    assert_eq!(view["files"][1]["received"], false);
+    let mut changed = files[1].1.clone();
+    changed[100] ^= 1;
+    let reply = server.put_file(&session, &id, 1, changed).await;
+    check_error(&reply, 422, "file_digest_mismatch");
+    let reply = server.put_file(&session, &id, 2, Vec::new()).await;
+    check_error(&reply, 409, "envelope_state");
+    // A file longer than stated.
+    let envelope = server.envelope_of(&session, &station, &files).await;
+    let other_id = envelope["id"].as_str().unwrap().to_owned();
+    let reply = server
+        .put_file(&session, &other_id, 0, b"first!".to_vec())
+        .await;
+    check_error(&reply, 422, "file_size_mismatch");
+
+    // Nothing of the refused envelopes is left in the archive.
+    let left: Vec<PathBuf> = archived_files(&archive)
+        .into_iter()
+        .filter(|path| !path.to_string_lossy().contains("incoming"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // A seal typed for another envelope is a wrong seal for this one.
+    let one: Files = vec![("one.txt".to_owned(), b"one".to_vec())];
+    let newest = server.newest_message_id(ALICE_PHONE).await;
+    let first = server.envelope_of(&session, &station, &one).await;
+    let first_id = first["id"].as_str().unwrap();
+    server
+        .put_file(&session, first_id, 0, b"one".to_vec())
+        .await;
+    let first_seal = seal_in(&server.message_after(ALICE_PHONE, newest).await);
+    let newest = server.newest_message_id(ALICE_PHONE).await;
+    let second = server.envelope_of(&session, &station, &one).await;
+    let second_id = second["id"].as_str().unwrap();
+    server
+        .put_file(&session, second_id, 0, b"one".to_vec())
+        .await;
+    let second_seal = seal_in(&server.message_after(ALICE_PHONE, newest).await);
+    if first_seal != second_seal {
+        let reply = server
+            .notary_post(
+                &session,
+                &format!("/api/v1/envelopes/{second_id}/seal"),
+                json!({"seal": first_seal}),
+            )
+            .await;
+        check_error(&reply, 422, "wrong_seal");
+    }
+    let reply = server
+        .notary_post(
+            &session,
+            &format!("/api/v1/envelopes/{second_id}/seal"),
+            json!({"seal": second_seal}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["state"], "notarized");
+}
