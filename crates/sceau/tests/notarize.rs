@@ -237,7 +237,6 @@ fn small_pdf() -> Vec<u8> {
 /// wrong seal (the tries left said), then the right one; every result written, each
 /// signature checked by openssl against the server's root.
 #[test]
-#[ignore = "needs the notary's JSON API (POST /api/v1/envelopes ...) on the server"]
 fn a_client_notarizes_files_from_the_terminal() {
     let directory = tempfile::tempdir().unwrap();
     let dir = directory.path();
