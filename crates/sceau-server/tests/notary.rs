@@ -254,7 +254,17 @@ fn archived_files(directory: &Path) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn an_envelope_is_hashed_at_the_station_sealed_on_the_phone_signed_and_archived() {
-    let server = Server::start().await;
+    // At the real time: pyHanko judges the PDF's long-term validation data (the CRL in
+    // its document security store, good for an hour) at the time it runs.
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let server = Server::start_with_channels(
+        sceau_server::clock::ManualClock::starting_at(now_s),
+        sceau_server::dispatch::Channels::dev_phone(),
+    )
+    .await;
     let alice = server.enroll_client("alice", ALICE_PHONE, "0").await;
     let session = server.sign_in("alice").await;
     let station = Station::new();
@@ -558,7 +568,19 @@ async fn an_envelope_is_hashed_at_the_station_sealed_on_the_phone_signed_and_arc
         for field in ["intact", "valid", "trusted"] {
             assert_eq!(signature[field], true, "{field}: {report}");
         }
+        // The signature covers its whole revision; what follows is the document
+        // security store (PAdES-B-LT), a change the signature allows.
         assert_eq!(signature["coverage"], "ENTIRE_REVISION", "{report}");
+        assert_eq!(signature["docmdp_ok"], true, "{report}");
+        assert_eq!(signature["sub_filter"], "/ETSI.CAdES.detached", "{report}");
+        for field in ["intact", "valid", "trusted"] {
+            assert_eq!(
+                signature["time_stamp"][field], true,
+                "time-stamp {field}: {report}"
+            );
+        }
+        assert!(report["dss"]["crls"].as_u64() >= Some(1), "{report}");
+        assert_eq!(signature["lt"]["trusted"], true, "long-term: {report}");
     }
 
     // The wallet lists it; another client sees nothing of it.
