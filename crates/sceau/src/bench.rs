@@ -83,6 +83,10 @@ enum Scenario {
     /// commit to submit_sm in open loop. In-process (needs node and the simulator's npm
     /// package: npm ci --prefix tests/smsc).
     Channel,
+    /// The notary: envelopes of one 100 KiB file per second end to end (station key,
+    /// certificate, manifest, upload, seal read on the phone, signatures, time-stamps,
+    /// archive), then one 256 MiB file's upload (MB/s, the server's memory above rest).
+    Notary,
 }
 
 impl Scenario {
@@ -104,6 +108,9 @@ pub struct BenchArgs {
     /// Entries per run of the log scenario.
     #[arg(long, default_value_t = 200_000)]
     log_entries: usize,
+    /// Envelopes per run of the notary scenario.
+    #[arg(long, default_value_t = 2_000)]
+    notary_envelopes: usize,
     /// What to measure after the trivial endpoint in each run.
     #[arg(long, value_enum, default_value_t = Scenario::Authorizations)]
     scenario: Scenario,
@@ -355,7 +362,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let server_env = server_env(&config, &keystore_env);
     issue_certificates(&executable, &server_env, &parties)?;
     let mut children = start_servers(&executable, &server_env, args.instances)?;
-    let result = measure(&args, &mut children, parties, &admin_token).await;
+    let result = if args.scenario == Scenario::Notary {
+        measure_notary(&args, &mut children, &parties).await
+    } else {
+        measure(&args, &mut children, parties, &admin_token).await
+    };
     for child in &mut children {
         let _ = child.kill();
         let _ = child.wait();
@@ -363,6 +374,76 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     check_ledger_after(&config).await?;
     result
+}
+
+/// The notary scenario: every client signed in, `runs` runs of `--notary-envelopes`
+/// envelopes (closed loop, one at a time per connection), then the large upload.
+async fn measure_notary(
+    args: &BenchArgs,
+    children: &mut [std::process::Child],
+    parties: &[Party],
+) -> anyhow::Result<()> {
+    let child = children.first_mut().context("no server")?;
+    let pid = child.id();
+    let address = listening_address(child)?;
+    let base = format!("http://{address}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let mut stations = Vec::with_capacity(parties.len());
+    for party in parties {
+        stations.push(
+            crate::bench_notary::sign_in(&http, &base, &party.login, BENCH_PASSWORD, &party.phone)
+                .await?,
+        );
+    }
+    let stations = Arc::new(stations);
+    say!(
+        "notary on {}: server {address} (pid {pid}), {} connections, {} envelopes of one 100 KiB file per run, {} runs",
+        if args.database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        stations.len(),
+        args.notary_envelopes,
+        args.runs
+    );
+    let mut rates = Vec::with_capacity(args.runs);
+    for run in 1..=args.runs {
+        let figures =
+            crate::bench_notary::envelopes_run(&http, &stations, args.notary_envelopes).await?;
+        say!(
+            "  run {run}: {:>7.1} envelopes/s ({} notarized), a whole envelope p50 {:.1} ms, p99 {:.1} ms",
+            figures.per_s,
+            figures.envelopes,
+            figures.p50.as_secs_f64() * 1e3,
+            figures.p99.as_secs_f64() * 1e3
+        );
+        rates.push(figures.per_s);
+    }
+    rates.sort_by(|a, b| a.total_cmp(b));
+    let median = rates[rates.len() / 2];
+    let mut uploads = Vec::with_capacity(args.runs);
+    for run in 1..=args.runs {
+        let (mb_per_s, above_rest) =
+            crate::bench_notary::large_upload(&http, &stations[0], pid).await?;
+        say!(
+            "  upload {run}: 256 MiB at {mb_per_s:.0} MB/s; server memory at most {:.1} MB above rest",
+            above_rest as f64 / 1e6
+        );
+        uploads.push((mb_per_s, above_rest));
+    }
+    uploads.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (upload_median, _) = uploads[uploads.len() / 2];
+    let memory_max = uploads.iter().map(|(_, bytes)| *bytes).max().unwrap_or(0);
+    say!(
+        "\nresult (medians of {} runs)\n  notarizations          {median:>9.1} envelopes/s (one 100 KiB file each, end to end)\n  256 MiB upload         {upload_median:>9.0} MB/s, server memory at most {:.1} MB above rest",
+        args.runs,
+        memory_max as f64 / 1e6
+    );
+    Ok(())
 }
 
 /// The checks on the arguments that clap cannot make.
@@ -386,6 +467,7 @@ fn check_args(args: &BenchArgs) -> anyhow::Result<()> {
 fn bench_config(directory: &std::path::Path, database: String) -> Config {
     Config {
         database,
+        archive_directory: directory.join("archive"),
         master_key_file: directory.join("master.key"),
         admin_token_file: directory.join("admin.token"),
         keys_directory: directory.join("keys"),
@@ -436,6 +518,10 @@ fn server_env(
         (
             "SCEAU_PKI_DIRECTORY",
             config.pki_directory.clone().into_os_string(),
+        ),
+        (
+            "SCEAU_ARCHIVE_DIRECTORY",
+            config.archive_directory.clone().into_os_string(),
         ),
     ]
     .into_iter()

@@ -16,6 +16,7 @@ mod admin;
 mod bench;
 mod bench_channel;
 mod bench_log;
+mod bench_notary;
 mod bench_pki;
 mod channel_test;
 mod config;
