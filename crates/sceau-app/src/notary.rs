@@ -448,8 +448,10 @@ impl Service {
                 if last {
                     self.outbox_ready.notify_one();
                     tracing::info!(envelope = view.id, "envelope submitted");
-                    if let Some(too_many) = receipt.seal_throttled {
-                        return Err(AppError::Throttled(too_many));
+                    // The files are in: the upload succeeded. A seal the client's budget
+                    // refused shows as `seal: None`, to be asked for again.
+                    if receipt.seal_throttled.is_some() {
+                        tracing::info!(envelope = view.id, "envelope's seal throttled");
                     }
                 }
                 Ok(view)
@@ -765,7 +767,7 @@ impl Service {
                 .sign_if_pdf(notary, view, file, &signer, retain_until_s)
                 .await?;
             // The original is kept as long as what was made of it.
-            self.extend_retention(notary, file.sha256, file.size, retain_until_s)
+            self.extend_retention(notary, file.sha256, retain_until_s)
                 .await?;
             files.push(SignedFile {
                 position: file.position,
@@ -786,39 +788,19 @@ impl Service {
         })
     }
 
-    /// Puts an archived object again with a later retention (its bytes are read back,
-    /// checked, and stored once).
+    /// Keeps an archived object (an original file) as long as what was made of it.
     async fn extend_retention(
         &self,
         notary: &Notary,
         sha256: [u8; 32],
-        size: u64,
         retain_until_s: i64,
     ) -> Result<(), AppError> {
-        if let Some(entry) = notary.archive.archived(&sha256).await?
-            && entry.retain_until_s >= retain_until_s
-        {
-            return Ok(());
+        if notary.archive.retain(&sha256, retain_until_s).await? {
+            Ok(())
+        } else {
+            tracing::warn!("a sealed envelope's file is missing from the archive");
+            Err(AppError::ArchiveDamaged)
         }
-        let reader = notary
-            .archive
-            .get(&sha256)
-            .await?
-            .ok_or(AppError::ArchiveDamaged)?;
-        notary
-            .archive
-            .put(
-                Box::pin(reader),
-                Deposit {
-                    retain_until_s,
-                    now_s: self.now_s(),
-                    size_max: size,
-                    expected: Some(ArchivedObject { sha256, size }),
-                },
-            )
-            .await
-            .map_err(archive_failure)?;
-        Ok(())
     }
 
     /// A PDF's PAdES-signed copy (PAdES-B-LT: the chain and the CRL in its document
@@ -1097,7 +1079,9 @@ impl Service {
     }
 
     /// Envelopes past retention (`delete`: their archived content deleted, each deletion
-    /// evidence). Content another envelope still keeps is left to it.
+    /// evidence). Content another envelope still keeps is left to it. With `delete`, the
+    /// files of envelopes never notarized (refused, expired, abandoned: kept a day past
+    /// their station certificate) and the leftovers of uploads that never ended go too.
     pub async fn archive_expired(
         &self,
         delete: bool,
@@ -1125,6 +1109,17 @@ impl Service {
             self.store.envelope_deleted(&view.public_id, now_s).await?;
             tracing::info!(envelope = view.id, "envelope deleted after retention");
         }
+        for entry in notary.archive.past_retention(now_s, limit).await? {
+            let sha256 = entry.object.sha256;
+            // A sealed envelope waiting for its signatures still needs its files.
+            if !self.store.envelope_content_in_use("", sha256).await? {
+                notary.archive.delete(&sha256, now_s).await?;
+            }
+        }
+        notary
+            .archive
+            .sweep_unfinished(now_s - UNSEALED_KEPT_S)
+            .await?;
         Ok(views)
     }
 }

@@ -842,8 +842,6 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "file_digest_mismatch",
             "certificate_unusable",
             "no_certificate",
-            "too_many_signatures",
-            "too_many_messages",
             "uploads_busy",
             "unauthorized",
             "notary_unavailable",

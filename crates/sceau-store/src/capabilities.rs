@@ -535,6 +535,11 @@ pub trait Archive: Send + Sync + 'static {
     /// What the archive keeps of an object, without its bytes.
     async fn archived(&self, sha256: &[u8; 32]) -> Result<Option<ArchiveEntry>, StoreError>;
 
+    /// Keeps an archived object at least until `retain_until_s` (a later put's rule:
+    /// extended, never shortened) without its bytes passing again; false if it is not
+    /// archived. Takes turns with a deletion of the same content.
+    async fn retain(&self, sha256: &[u8; 32], retain_until_s: i64) -> Result<bool, StoreError>;
+
     /// Objects whose retention ended at or before `now_s`, the longest past first.
     async fn past_retention(&self, now_s: i64, limit: u32)
     -> Result<Vec<ArchiveEntry>, StoreError>;

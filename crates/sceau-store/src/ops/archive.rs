@@ -39,3 +39,20 @@ pub(crate) async fn past_retention(
 ) -> Result<Vec<ArchiveEntry>, Fail> {
     all(tx, &PAST_RETENTION, args![now_s, limit]).await
 }
+
+static RETAIN: Sql = Sql::new(
+    "UPDATE archive_objects SET retain_until = $2 WHERE sha256 = $1 AND retain_until < $2",
+);
+static HELD: Sql = Sql::new("SELECT retain_until FROM archive_objects WHERE sha256 = $1");
+
+/// Keeps an object at least until `retain_until_s` (never shortens it); false if it is
+/// not archived.
+pub(crate) async fn retain(
+    tx: &impl Tx,
+    sha256: &[u8; 32],
+    retain_until_s: i64,
+) -> Result<bool, Fail> {
+    tx.execute(&RETAIN, args![sha256, retain_until_s]).await?;
+    let held: Option<i64> = crate::tx::scalar(tx, &HELD, args![sha256], "retain_until").await?;
+    Ok(held.is_some_and(|until| until >= retain_until_s))
+}

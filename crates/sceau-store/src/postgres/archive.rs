@@ -277,6 +277,20 @@ impl Archive for PostgresStore {
             .await
     }
 
+    async fn retain(&self, sha256: &[u8; 32], retain_until_s: i64) -> Result<bool, StoreError> {
+        let client = self.connection().await?;
+        // One statement: the row's lock orders it with a deletion of the same content.
+        let held = client
+            .query_opt(
+                "UPDATE archive_objects SET retain_until = GREATEST(retain_until, $2) \
+                 WHERE sha256 = $1 RETURNING retain_until",
+                &[&&sha256[..], &retain_until_s],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(held.is_some())
+    }
+
     async fn delete(&self, sha256: &[u8; 32], now_s: i64) -> Result<bool, StoreError> {
         let mut client = self.connection().await?;
         let transaction = client.transaction().await.map_err(classify)?;

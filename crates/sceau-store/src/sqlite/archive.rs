@@ -260,6 +260,14 @@ impl Archive for SqliteArchive {
             .await
     }
 
+    async fn retain(&self, sha256: &[u8; 32], retain_until_s: i64) -> Result<bool, StoreError> {
+        let sha256 = *sha256;
+        let _turn = self.stripe(&sha256).lock().await;
+        self.store
+            .write(move |c| run_now(ops::retain(&SqliteTx(c), &sha256, retain_until_s)))
+            .await
+    }
+
     async fn delete(&self, sha256: &[u8; 32], now_s: i64) -> Result<bool, StoreError> {
         let sha256 = *sha256;
         let _turn = self.stripe(&sha256).lock().await;

@@ -310,6 +310,34 @@ async fn the_same_content_is_stored_once_and_kept_the_longest_asked() {
     }
 }
 
+/// Retention is extended without the bytes passing again, never shortened; an object
+/// not archived is said to be missing; a retained object is not deleted before then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_is_extended_in_place_and_never_shortened() {
+    for backend in backends().await {
+        let archive = backend.archive.as_ref();
+        let bytes = content(70_000, 9);
+        let object = archive
+            .put(pieces(&bytes, 4096), deposit(NOW + 10))
+            .await
+            .unwrap();
+        assert!(archive.retain(&object.sha256, NOW + YEAR_S).await.unwrap());
+        assert!(archive.retain(&object.sha256, NOW + 5).await.unwrap());
+        let entry = archive.archived(&object.sha256).await.unwrap().unwrap();
+        assert_eq!(entry.retain_until_s, NOW + YEAR_S, "{}", backend.name);
+        assert!(!archive.delete(&object.sha256, NOW + 11).await.unwrap());
+        assert!(!archive.retain(&[7; 32], NOW + YEAR_S).await.unwrap());
+        assert!(read_back(archive, &object.sha256).await.unwrap().unwrap() == bytes);
+        assert!(archive.delete(&object.sha256, NOW + YEAR_S).await.unwrap());
+        assert!(
+            !archive
+                .retain(&object.sha256, NOW + 2 * YEAR_S)
+                .await
+                .unwrap()
+        );
+    }
+}
+
 /// A put that is not exactly the expected bytes, too long, or whose stream fails is
 /// refused with its reason, and leaves nothing: no object, no file, no row, no chunk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
