@@ -189,6 +189,20 @@ fn quotable(c: char) -> bool {
                 | '\u{00B0}'
                 | '\u{00A7}'
                 | '~'
+                // Japanese marks drawn as a bar, dots or a small stroke, never as a
+                // quotation mark: iteration marks (々, ゝ, ゞ, ヽ, ヾ), the prolonged
+                // sound mark (ー and its half-width form), the half-width voicing marks
+                // and the katakana middle dot (・).
+                | '\u{3005}'
+                | '\u{309D}'
+                | '\u{309E}'
+                | '\u{30FB}'
+                | '\u{30FC}'
+                | '\u{30FD}'
+                | '\u{30FE}'
+                | '\u{FF70}'
+                | '\u{FF9E}'
+                | '\u{FF9F}'
         ),
     }
 }

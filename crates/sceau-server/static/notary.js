@@ -73,7 +73,9 @@
   const MARK = /[\p{Mn}\p{Mc}]/u;
   const GENERIC_MARK = /[\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F]/u;
   const QUOTABLE_OTHER =
-    " \u00A0\u202F.,;:!?-\u2013\u2014()[]/&+%#*@_='\u2019\u00B7\u2022\u00D7\u00B0\u00A7~";
+    " \u00A0\u202F.,;:!?-\u2013\u2014()[]/&+%#*@_='\u2019\u00B7\u2022\u00D7\u00B0\u00A7~" +
+    // Japanese marks that never look like a quotation mark (as text.rs says).
+    "\u3005\u309D\u309E\u30FB\u30FC\u30FD\u30FE\uFF70\uFF9E\uFF9F";
 
   function quotable(c) {
     if (QUOTABLE_CATEGORY.test(c)) {

@@ -147,15 +147,19 @@ for (const [name, reason] of refusals) {
 // What to rename is said.
 check(
   "the character named",
-  ["データ.xlsx", "a\u200Bb", "say \u201Cyes\u201D.pdf", "Rock ''n'' roll"].map((name) => checkName(name).message),
+  ["«x».xlsx", "a\u200Bb", "say \u201Cyes\u201D.pdf", "Rock ''n'' roll"].map((name) => checkName(name).message),
   [
-    `${reasons.quote} (ー U+30FC)`,
+    `${reasons.quote} (« U+00AB)`,
     `${reasons.unprintable} (U+200B)`,
     `${reasons.quote} (\u201C U+201C)`,
     `${reasons.quote} (' U+0027)`,
   ],
 );
 check("a dollar sign is a currency sign", checkName("a$b.txt").ok, true);
+// Ordinary Japanese names: the iteration and prolonged sound marks never look like quotes.
+for (const name of ["データ.xlsx", "佐々木.pdf", "ｺｰﾋﾞｰ.txt", "山田・報告.odt"]) {
+  check(`${name} is a name`, checkName(name).ok, true);
+}
 
 // Not NFC: the server refuses it; the station sends it composed.
 for (const [given, composed] of [
