@@ -176,6 +176,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/wallet/signatures/{id}", get(api::sign_pages::show))
         .route("/wallet/signatures/{id}/seal", post(api::sign_pages::seal))
+        .route("/wallet/envelopes", get(api::notary_pages::list))
+        .route("/wallet/envelopes/new", get(api::notary_pages::station))
+        .route("/wallet/envelopes/{id}", get(api::notary_pages::show))
+        .route("/wallet/envelopes/{id}/seal", post(api::notary_pages::seal))
+        .route(
+            "/wallet/envelopes/{id}/resend",
+            post(api::notary_pages::resend),
+        )
         .route("/api/v1/me", get(api::pages::me))
         .route("/api/v1/me/payments", get(api::pages::my_payments))
         .route(
@@ -242,7 +250,9 @@ pub fn router(state: AppState) -> Router {
         .route("/pay/{id}/seal", post(api::pay::seal))
         .route("/pay/{id}/cancel", post(api::pay::cancel))
         .route("/pay/{id}/check.svg", get(api::pay::check_image))
-        .route("/static/sceau.css", get(api::pages::stylesheet));
+        .route("/static/sceau.css", get(api::pages::stylesheet))
+        .route("/static/sha256.js", get(api::notary_pages::sha256_js))
+        .route("/static/notary.js", get(api::notary_pages::notary_js));
     let router = Router::new()
         .merge(merchant)
         .merge(admin)
@@ -313,11 +323,17 @@ async fn method_not_allowed() -> error::ApiError {
     )
 }
 
+/// The Content-Security-Policy of every answer whose handler sets none: no script at all.
+/// Only the notary's station sets its own (`station::STATION_CONTENT_SECURITY_POLICY`).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /// Headers on every answer. Answers are not to be stored by any cache unless their
 /// handler says otherwise (the public, immutable ones: certificates, log tiles, the
-/// stylesheet): a wallet, a signature or an evidence bundle must not outlive the session
-/// in a shared or browser cache. Behind TLS (`secure_cookies`), browsers are told to
-/// come back over HTTPS only.
+/// stylesheet, the station's scripts): a wallet, a signature or an evidence bundle must
+/// not outlive the session in a shared or browser cache. Behind TLS (`secure_cookies`),
+/// browsers are told to come back over HTTPS only. The Content-Security-Policy is
+/// [`CONTENT_SECURITY_POLICY`] unless the handler set one.
 async fn security_headers(secure: bool, request: axum::extract::Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -330,10 +346,12 @@ async fn security_headers(secure: bool, request: axum::extract::Request, next: N
             HeaderValue::from_static("max-age=31536000"),
         );
     }
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -61,6 +61,14 @@ pub const NOTARY_JS: StaticScript = StaticScript {
 /// Every script a station runs, in the order a page loads them.
 pub const SCRIPTS: [StaticScript; 2] = [SHA256_JS, NOTARY_JS];
 
+/// The Content-Security-Policy of the station's page, the one page that runs a script:
+/// scripts from this origin only (the page names each with its integrity value), no
+/// inline script, requests to this origin only (the JSON API). Every other answer has
+/// the policy without `script-src` (`default-src 'none'`: no script at all).
+pub const STATION_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {

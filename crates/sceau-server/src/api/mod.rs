@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod envelopes;
 pub mod log;
 pub mod merchant;
+pub mod notary_pages;
 pub mod pages;
 pub mod pay;
 pub mod pki;

@@ -1,8 +1,10 @@
 //! The HTML pages, from the templates in `crates/sceau-server/templates/`: askama checks
 //! them when the crate is built, and escapes every value they show (text and attribute
-//! values alike). No page carries a script or an inline style; the handlers that serve
-//! them are in `api/` (`pages.rs`, `pay.rs`, `sign_pages.rs`).
+//! values alike). No page carries an inline script or style, and only the notary's
+//! station runs one, from a file (`station.rs`); the handlers that serve them are in
+//! `api/` (`pages.rs`, `pay.rs`, `sign_pages.rs`, `notary_pages.rs`).
 
+pub mod notary;
 pub mod pay;
 pub mod signatures;
 pub mod wallet;
