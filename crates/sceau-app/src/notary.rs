@@ -833,7 +833,7 @@ impl Service {
         let now_s = self.now_s();
         let signed = crate::white_room::blocking_pki(move || {
             let options = pades::PadesOptions {
-                pdf_bytes_max: usize::try_from(pdf.len()).unwrap_or(usize::MAX),
+                pdf_bytes_max: pdf.len(),
                 ..pades::PadesOptions::new(now_s)
             };
             let appended = pades::sign_pdf(&pdf, &options, |digest| {
