@@ -71,6 +71,53 @@ impl Default for NotarySettings {
 pub struct Notary {
     pub archive: Arc<dyn Archive>,
     pub settings: NotarySettings,
+    /// The envelopes this process is notarizing: one run per envelope at a time.
+    in_progress: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Notarizations at once (each may read a PDF whole and writes a container).
+    signing: tokio::sync::Semaphore,
+}
+
+/// Notarizations a process runs at once.
+pub const NOTARIZATIONS_AT_ONCE: usize = 2;
+/// How long typing the seal waits for the signatures before answering `sealed` (they
+/// go on; the envelope is notarized when they end).
+pub const SEAL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Notary {
+    pub fn new(archive: Arc<dyn Archive>, settings: NotarySettings) -> Notary {
+        Notary {
+            archive,
+            settings,
+            in_progress: Default::default(),
+            signing: tokio::sync::Semaphore::new(NOTARIZATIONS_AT_ONCE),
+        }
+    }
+
+    /// Marks `public_id` as being notarized here; false if it already is.
+    fn begin(&self, public_id: &str) -> bool {
+        self.in_progress
+            .lock()
+            .map(|mut running| running.insert(public_id.to_owned()))
+            .unwrap_or(false)
+    }
+
+    fn end(&self, public_id: &str) {
+        if let Ok(mut running) = self.in_progress.lock() {
+            running.remove(public_id);
+        }
+    }
+}
+
+/// Ends an envelope's run when dropped (the run's task ended, however).
+struct Running {
+    notary: Arc<Notary>,
+    public_id: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.notary.end(&self.public_id);
+    }
 }
 
 /// An envelope just opened: its view and the station's certificate (DER).
@@ -392,19 +439,27 @@ impl Service {
             size: file.size,
         };
         let retain_until_s = view.certificate_expires_at_s + UNSEALED_KEPT_S;
+        // The upload must end within the station certificate's life: a slow one does
+        // not hold an upload's place past it.
+        let left_s = view.certificate_expires_at_s - now_s;
+        if left_s <= 0 {
+            return Err(AppError::EnvelopeExpired);
+        }
+        let deadline = std::time::Duration::from_secs(left_s.unsigned_abs());
         let count = Arc::new(AtomicU64::new(0));
-        let put = notary
-            .archive
-            .put(
-                counted(content, Arc::clone(&count)),
-                Deposit {
-                    retain_until_s,
-                    now_s,
-                    size_max: notary.settings.limits.file_bytes_max,
-                    expected: Some(expected),
-                },
-            )
-            .await;
+        let put = notary.archive.put(
+            counted(content, Arc::clone(&count)),
+            Deposit {
+                retain_until_s,
+                now_s,
+                size_max: notary.settings.limits.file_bytes_max,
+                expected: Some(expected),
+            },
+        );
+        // Dropped at the deadline, the put leaves nothing (the archive's rule).
+        let Ok(put) = tokio::time::timeout(deadline, put).await else {
+            return Err(AppError::EnvelopeExpired);
+        };
         let arrival = match put {
             Ok(object) => Arrival {
                 index,
@@ -580,8 +635,13 @@ impl Service {
                 until: &until,
             },
             |text| {
-                sceau_channel::sms_text::encode(text, 0)
-                    .is_ok_and(|encoded| encoded.parts.len() == 1)
+                // One SMS in GSM 03.38 (160 characters). A text that needs UCS-2 (a name
+                // or an address outside GSM) holds 70 characters a part, fewer than the
+                // fixed words alone: two parts, shown as one message, then.
+                sceau_channel::sms_text::encode(text, 0).is_ok_and(|encoded| match encoded.coding {
+                    sceau_channel::sms_text::Coding::Gsm7 => encoded.parts.len() == 1,
+                    sceau_channel::sms_text::Coding::Ucs2 => encoded.parts.len() <= 2,
+                })
             },
         );
         Ok(Zeroizing::new(text))
@@ -696,14 +756,43 @@ impl Service {
 
     /// Notarizes a sealed envelope in a task of its own, so that a caller who goes away
     /// (a request over its time limit) does not stop it halfway.
+    ///
+    /// One run per envelope at a time in this process (a read while it runs answers the
+    /// envelope as it stands, `sealed`), at most [`NOTARIZATIONS_AT_ONCE`] runs at once;
+    /// the caller waits at most [`SEAL_WAIT`]. Another instance may run one too: the store
+    /// keeps the first to finish, and what the other made expires with the short
+    /// retention it was archived under.
     async fn notarize(&self, view: EnvelopeView) -> Result<EnvelopeView, AppError> {
         if view.state != EnvelopeState::Sealed {
             return Ok(view);
         }
+        let notary = Arc::clone(self.notary()?);
+        if !notary.begin(&view.public_id) {
+            return Ok(view);
+        }
+        let running = Running {
+            notary: Arc::clone(&notary),
+            public_id: view.public_id.clone(),
+        };
+        let public_id = view.public_id.clone();
         let service = self.clone();
-        tokio::spawn(async move { service.notarize_now(view).await })
-            .await
-            .map_err(|_| internal("notarizing stopped"))?
+        let task = tokio::spawn(async move {
+            let _running = running;
+            let _turn = notary
+                .signing
+                .acquire()
+                .await
+                .map_err(|_| internal("notarizing closed"))?;
+            service.notarize_now(view).await
+        });
+        match tokio::time::timeout(SEAL_WAIT, task).await {
+            Ok(joined) => joined.map_err(|_| internal("notarizing stopped"))?,
+            Err(_) => self
+                .store
+                .envelope(&public_id)
+                .await?
+                .ok_or_else(|| internal("envelope vanished")),
+        }
     }
 
     /// Signs, time-stamps and archives a sealed envelope; when something it needs does not
@@ -714,7 +803,19 @@ impl Service {
         let notary = Arc::clone(self.notary()?);
         match self.sign_envelope(&notary, &view).await {
             Ok(notarized) => {
+                let made: Vec<[u8; 32]> = notarized
+                    .files
+                    .iter()
+                    .filter_map(|file| file.signed_pdf.map(|pdf| pdf.sha256))
+                    .chain(std::iter::once(notarized.container.sha256))
+                    .collect();
+                let retain_until_s = notarized.retain_until_s;
                 if self.store.notarize_envelope(notarized).await? {
+                    // What was made is kept as long as the envelope only once it is the
+                    // envelope's (until then it was archived for a day).
+                    for sha256 in made {
+                        notary.archive.retain(&sha256, retain_until_s).await?;
+                    }
                     tracing::info!(envelope = view.id, "envelope notarized");
                 }
             }
@@ -758,13 +859,16 @@ impl Service {
             .ok_or_else(|| internal("a sealed envelope has no signer"))?;
         let now_s = self.now_s();
         let retain_until_s = now_s + notary.settings.retention_s;
+        // What is made here is archived for a day, and kept longer only once the store
+        // has made it the envelope's.
+        let made_until_s = now_s + UNSEALED_KEPT_S;
         let mut files = Vec::with_capacity(view.files.len());
         for file in &view.files {
             let signature = self
                 .sign_for_client(view.client_id, &signer, file.sha256)
                 .await?;
             let (signed_pdf, pdf_note) = self
-                .sign_if_pdf(notary, view, file, &signer, retain_until_s)
+                .sign_if_pdf(notary, view, file, &signer, made_until_s)
                 .await?;
             // The original is kept as long as what was made of it.
             self.extend_retention(notary, file.sha256, retain_until_s)
@@ -777,7 +881,7 @@ impl Service {
             });
         }
         let container = self
-            .write_container(notary, view, &signer, retain_until_s)
+            .write_container(notary, view, &signer, made_until_s)
             .await?;
         Ok(NotarizedEnvelope {
             public_id: view.public_id.clone(),

@@ -297,7 +297,9 @@ pub struct SealText<'a> {
 
 /// The seal's SMS: what is fixed comes first (the number of files, the destination, the
 /// first file's digest), the first file's name last but one, between quotation marks
-/// (names hold none, nor anything shown like one), shortened with "…" inside the quotes
+/// (names hold none, nor anything shown like one), shortened with "..." inside the quotes
+/// (three full stops: GSM 03.38 has no ellipsis, which would turn the whole text into
+/// UCS-2 and halve what one SMS holds)
 /// until the text `fits` (one SMS, as the channel counts it), never below one character;
 /// nothing else is ever shortened, so a long name cannot push the digest, the destination
 /// or the seal out of sight, and a shortened name says so.
@@ -330,7 +332,7 @@ fn write_seal_text(text: &SealText<'_>, name: &[char], shown: usize) -> String {
         .collect();
     let mut quoted: String = name[..shown.min(name.len())].iter().collect();
     if shown < name.len() {
-        quoted.push('…');
+        quoted.push_str("...");
     }
     format!(
         "{issuer}: to sign {files}{destination} ({which} of SHA-256 {digest}..., named \"{quoted}\"), \
@@ -1053,7 +1055,7 @@ mod tests {
         );
     }
 
-    /// A long name is shortened inside its quotes, with "…", until the text fits; the
+    /// A long name is shortened inside its quotes, with "...", until the text fits; the
     /// digest, the destination and the seal are always whole.
     #[test]
     fn a_long_name_is_shortened_and_nothing_else_is() {
@@ -1061,18 +1063,18 @@ mod tests {
         let fits = |text: &str| text.chars().count() <= 160;
         let text = seal_text(&seal_sms(&long, 1, 1), fits);
         assert!(fits(&text), "{text}");
-        assert!(text.contains("…\""), "{text}");
+        assert!(text.contains("...\""), "{text}");
         for whole in ["bob@example.org", "3f3f3f3f", "12345678", "14:05 UTC"] {
             assert!(text.contains(whole), "{whole}: {text}");
         }
         // The shown part is the name's beginning.
         let start = text.find("named \"").unwrap() + "named \"".len();
-        let shown: String = text[start..].chars().take_while(|c| *c != '…').collect();
+        let shown = text[start..].split("...\"").next().unwrap().to_owned();
         assert!(long.as_str().starts_with(&shown), "{shown}");
         assert!(shown.chars().count() > 10, "{text}");
         // Nothing fits: one character of the name is kept, the rest as it is.
         let tiny = seal_text(&seal_sms(&long, 1, 1), |_| false);
-        assert!(tiny.contains("named \"r…\""), "{tiny}");
+        assert!(tiny.contains("named \"r...\""), "{tiny}");
         assert!(tiny.contains("12345678") && tiny.contains("bob@example.org"));
     }
 }

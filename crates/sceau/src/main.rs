@@ -330,10 +330,7 @@ pub async fn open_service_without_pki(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Service> {
     let (store, archive) = open_store_and_archive(config).await?;
-    let notary = sceau_app::notary::Notary {
-        archive,
-        settings: config.notary_settings()?,
-    };
+    let notary = sceau_app::notary::Notary::new(archive, config.notary_settings()?);
     let keys = load_keys(config)?;
     let settings = Settings {
         bin_range: config

@@ -329,8 +329,18 @@ pub async fn get_file(
 ) -> Result<Response, ApiError> {
     let (view, index) = envelope_file(&state, &session, &id, &index).await?;
     let file = &view.files[index];
-    if file.received_at_s.is_none() {
-        return Err(AppError::EnvelopeState("this file was not received".into()).into());
+    // Only a live or notarized envelope's files are served: a refused one's answer must
+    // not tell whether another envelope keeps the same content.
+    let over = matches!(
+        view.state,
+        EnvelopeState::Refused | EnvelopeState::Expired | EnvelopeState::Failed
+    );
+    if file.received_at_s.is_none() || over {
+        return Err(AppError::EnvelopeState(format!(
+            "this envelope is {}: its files are not kept",
+            view.state.as_str()
+        ))
+        .into());
     }
     let object = ArchivedObject {
         sha256: file.sha256,

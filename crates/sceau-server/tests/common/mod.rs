@@ -371,10 +371,10 @@ impl Server {
                 sceau_server::clock::Clock::now_s(&clock),
             )),
             receipts: Default::default(),
-            notary: Some(Arc::new(sceau_app::notary::Notary {
-                archive: Arc::new(archive),
-                settings: Default::default(),
-            })),
+            notary: Some(Arc::new(sceau_app::notary::Notary::new(
+                Arc::new(archive),
+                Default::default(),
+            ))),
         };
         let mut state = AppState {
             service: service.clone(),
