@@ -107,27 +107,27 @@ impl Report {
         !self.checks.is_empty() && self.checks.iter().all(|check| check.outcome.is_ok())
     }
 
-    fn ok(&mut self, part: &'static str, found: impl Into<String>) {
+    pub(crate) fn ok(&mut self, part: &'static str, found: impl Into<String>) {
         self.checks.push(Check {
             part,
             outcome: Ok(found.into()),
         });
     }
 
-    fn fail(&mut self, part: &'static str, why: impl Into<String>) {
+    pub(crate) fn fail(&mut self, part: &'static str, why: impl Into<String>) {
         self.checks.push(Check {
             part,
             outcome: Err(why.into()),
         });
     }
 
-    fn push(&mut self, part: &'static str, outcome: Result<String, String>) {
+    pub(crate) fn push(&mut self, part: &'static str, outcome: Result<String, String>) {
         self.checks.push(Check { part, outcome });
     }
 }
 
 /// Base64 that is exactly the encoding of what it decodes to (padded, no line breaks).
-fn decode_base64(field: &str, text: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn decode_base64(field: &str, text: &str) -> Result<Vec<u8>, String> {
     let bytes = STANDARD
         .decode(text)
         .map_err(|error| format!("{field} is not base64: {error}"))?;
@@ -137,7 +137,7 @@ fn decode_base64(field: &str, text: &str) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn decode_hash(field: &str, text: &str) -> Result<[u8; 32], String> {
+pub(crate) fn decode_hash(field: &str, text: &str) -> Result<[u8; 32], String> {
     let bytes = hex::decode(text).map_err(|_| format!("{field} is not hexadecimal"))?;
     if hex::encode(&bytes) != text {
         return Err(format!("{field} is not lowercase hexadecimal"));
@@ -192,7 +192,7 @@ fn first_difference(left: &[u8], right: &[u8]) -> usize {
 /// Checks the bundle `bytes` against the trusted `root` (DER) and the log's key.
 pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
     let mut report = Report::default();
-    let Some(bundle) = check_form(bytes, &mut report) else {
+    let Some(bundle) = check_form::<Bundle>(bytes, BUNDLE_LEN_MAX, &mut report) else {
         return report;
     };
     let parts = match decode(&bundle) {
@@ -210,10 +210,14 @@ pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
     report
 }
 
-/// The bundle is canonical JSON of the known shape.
-fn check_form(bytes: &[u8], report: &mut Report) -> Option<Bundle> {
-    if bytes.len() > BUNDLE_LEN_MAX {
-        report.fail("bundle", format!("larger than {BUNDLE_LEN_MAX} bytes"));
+/// The bundle is canonical JSON of the known shape (`T`), at most `len_max` bytes.
+pub(crate) fn check_form<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    len_max: usize,
+    report: &mut Report,
+) -> Option<T> {
+    if bytes.len() > len_max {
+        report.fail("bundle", format!("larger than {len_max} bytes"));
         return None;
     }
     let value: Value = match serde_json::from_slice(bytes) {
@@ -286,7 +290,7 @@ fn check_record(record: &[u8], report: &mut Report) {
     );
 }
 
-fn text(value: &Value) -> String {
+pub(crate) fn text(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),
@@ -351,7 +355,10 @@ fn check_signature(parts: &Decoded, root: &[u8], report: &mut Report) -> bool {
 
 /// Whether the bundle's certificates are the `expected` ones (the signature's chain,
 /// then the root), and if not where they part.
-fn certificates_match(given: &[Vec<u8>], expected: &[Vec<u8>]) -> Result<String, String> {
+pub(crate) fn certificates_match(
+    given: &[Vec<u8>],
+    expected: &[Vec<u8>],
+) -> Result<String, String> {
     if given == expected {
         Ok(format!(
             "{} certificates: the signature's chain, then the given root",

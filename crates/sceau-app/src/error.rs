@@ -317,7 +317,7 @@ impl AppError {
                 "calls are not chosen here: ask your bank to have your seals read out in phone calls"
             }
             CheckoutNotPaid => "only a paid checkout has a receipt",
-            EvidencePending => "the log has not included this payment yet; ask again in a moment",
+            EvidencePending => "the log has not included this evidence yet; ask again in a moment",
             TooManyClients => {
                 "you had numbers sent to as many clients as an hour allows; try later"
             }

@@ -7,6 +7,8 @@ pub mod checkout;
 pub mod clearing;
 pub mod clock;
 pub mod dispatch;
+pub mod envelope_bundle;
+mod envelope_evidence;
 pub mod error;
 pub mod messages;
 pub mod notary;

@@ -27,5 +27,6 @@ pub use setup::Pki;
 pub use signing::{DetachedSignature, Profile, sign_detached, sign_detached_as};
 pub use tsa::{Answer, Failure, Pending, TimeStampAuthority};
 pub use verify::{
-    Refusal, SignatureParts, Stamp, Verified, signature_parts, verify_signature, verify_time_stamp,
+    Refusal, SignatureParts, Stamp, Verified, signature_parts, verify_signature,
+    verify_signature_of_digest, verify_time_stamp,
 };

@@ -6,6 +6,7 @@
 //!   SignerInfo carries a signature time-stamp (CAdES-B-T, id-aa-signatureTimeStampToken
 //!   among the unsigned attributes), that token is verified too and must cover the
 //!   SignerInfo's signature value.
+//!   [`verify_signature_of_digest`] does the same given the content's SHA-256.
 //! - [`verify_time_stamp`]: an RFC 3161 TimeStampResp or bare TimeStampToken against the
 //!   data it stamps.
 //!
@@ -238,6 +239,19 @@ pub fn verify_signature(
     root: &[u8],
     at_s: Option<i64>,
 ) -> Result<Verified, Refusal> {
+    let content_digest: [u8; 32] = sha2::Sha256::digest(content).into();
+    verify_signature_of_digest(signature_der, &content_digest, root, at_s)
+}
+
+/// [`verify_signature`] given the content's SHA-256 rather than the content: what checks
+/// a signature of a file too large to hold (an evidence bundle names its files by their
+/// digests).
+pub fn verify_signature_of_digest(
+    signature_der: &[u8],
+    content_digest: &[u8; 32],
+    root: &[u8],
+    at_s: Option<i64>,
+) -> Result<Verified, Refusal> {
     let root = parse_root(root)?;
     let signed = SignedParts::from_content_info(bounded(signature_der)?)?;
     if signed.content.is_some() {
@@ -254,8 +268,7 @@ pub fn verify_signature(
         )));
     }
     let signer = signed.signer_certificate()?;
-    let content_digest: [u8; 32] = sha2::Sha256::digest(content).into();
-    let signing_time_s = check_signer_info(&signed, signer, &content_digest)?;
+    let signing_time_s = check_signer_info(&signed, signer, content_digest)?;
     let time_stamp = signature_time_stamp(&signed.signer_info, &root)?;
     let at_s = at_s
         .or(time_stamp.as_ref().map(|stamp| stamp.time_s))

@@ -15,8 +15,8 @@ pub mod views;
 
 // The use cases live in sceau-app; the handlers reach them by these names.
 pub use sceau_app::{
-    bundle, checkout, clearing, clock, dispatch, notary, receipts, service, sign_in, signing,
-    time_stamps, transparency, webhooks, white_room,
+    bundle, checkout, clearing, clock, dispatch, envelope_bundle, notary, receipts, service,
+    sign_in, signing, time_stamps, transparency, webhooks, white_room,
 };
 
 use axum::Router;
@@ -235,6 +235,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/envelopes/{id}/container.asice",
             get(api::envelopes::get_container),
+        )
+        .route(
+            "/api/v1/envelopes/{id}/evidence",
+            get(api::envelopes::get_evidence),
         )
         .route("/api/v1/envelopes/{id}/seal", post(api::envelopes::seal))
         .route(

@@ -906,6 +906,23 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "get",
+        "/api/v1/envelopes/{id}/evidence",
+        &[
+            "unauthorized",
+            "unknown_envelope",
+            "log_empty",
+            "envelope_state",
+            "evidence_pending",
+            "archive_deleted",
+            "archive_damaged",
+            "internal",
+            "store_unavailable",
+            "notary_unavailable",
+            "pki_unavailable",
+        ],
+    ),
+    (
         "post",
         "/api/v1/envelopes/{id}/seal",
         &[

@@ -200,6 +200,22 @@ pub enum AdminCommand {
         /// The certificate's serial number, as certificate-list prints it.
         serial: String,
     },
+    /// List the notarized envelopes past their retention (`archive_retention_days`);
+    /// with --delete, delete their archived content (the files, signed PDFs and
+    /// container; content another envelope still keeps stays), each deletion an
+    /// `envelope.deleted` evidence record. Their records and signatures stay, and their
+    /// downloads answer 410 archive_deleted. With the embedded archive (SQLite, files
+    /// under `archive_directory`), a deletion and a put of the same content take turns on
+    /// a lock held within one process: run --delete only while no `sceau serve` uses the
+    /// same data (stop it first). On PostgreSQL, any time.
+    ArchiveExpired {
+        /// Delete their archived content (without it, only list them).
+        #[arg(long)]
+        delete: bool,
+        /// Envelopes handled at most, oldest retention first.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+    },
     /// Write the issuing authority's current list of revoked certificates (CRL, DER) to a
     /// file.
     Crl {
@@ -486,6 +502,27 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             let der = service.crl().await?;
             write_bytes(&out, &der)?;
             say!("CRL written to {}", out.display());
+        }
+        AdminCommand::ArchiveExpired { delete, limit } => {
+            let views = service.archive_expired(delete, limit).await?;
+            for view in &views {
+                say!(
+                    "envelope {}  client {:>5}  {} file(s)  notarized {}  retained until {}  {}",
+                    view.public_id,
+                    view.client_id,
+                    view.files.len(),
+                    view.notarized_at_s.map(rfc3339).unwrap_or_default(),
+                    view.retain_until_s.map(rfc3339).unwrap_or_default(),
+                    if delete { "deleted" } else { "past retention" }
+                );
+            }
+            match (views.len(), delete) {
+                (0, _) => say!("no envelope is past its retention"),
+                (count, true) => say!("{count} envelope(s) deleted"),
+                (count, false) => {
+                    say!("{count} envelope(s) past retention; --delete deletes their content")
+                }
+            }
         }
         // Sent above, before the database is opened: it needs none.
         AdminCommand::ChannelTest { .. } => bail!("channel-test needs no database"),

@@ -21,6 +21,7 @@ mod bench_pki;
 mod channel_test;
 mod config;
 mod demo;
+mod envelope_extract;
 mod loadgen;
 mod monitor;
 mod notarize;

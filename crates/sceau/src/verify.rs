@@ -13,14 +13,19 @@ pub struct VerifyArgs {
     /// An evidence bundle (the JSON file a paid checkout's evidence download gives, or
     /// the bundle.json `sceau demo --evidence-out` writes): checks the record, its
     /// signature, time-stamp and certificates, and its entry in the log; needs --log-key.
+    /// An envelope's bundle (its `format` is sceau-envelope-evidence/1) is checked as
+    /// one: its records' chains and log entries, each file's signature and time-stamp,
+    /// the container's signed manifest.
     #[arg(requires = "log_key")]
     bundle: Option<PathBuf>,
     /// The log's public key (the file served at /log/key: `origin+id+key`).
     #[arg(long = "log-key")]
     log_key: Option<PathBuf>,
     /// With a bundle: also write its parts into this directory (record.json,
-    /// signature.p7s, signature-value.bin, time-stamp.tst, certificate-N.pem), for
-    /// openssl (see the README).
+    /// signature.p7s, signature-value.bin, time-stamp.tst, certificate-N.pem; for an
+    /// envelope's: each file's file-N.p7s and file-N.tst, the ASiC manifest and its
+    /// signature, the station certificate, the records), for openssl (see the README;
+    /// an envelope's extraction prints the openssl commands).
     #[arg(long, requires = "bundle")]
     extract: Option<PathBuf>,
     /// The root certificate (PEM or DER) the signer's or the TSA's chain must lead to,
@@ -71,7 +76,12 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
         .with_context(|| format!("{} is not a certificate (PEM or DER)", args.root.display()))?
         .der;
     if let (Some(bundle), Some(log_key)) = (&args.bundle, &args.log_key) {
-        return run_bundle(bundle, log_key, args.extract.as_deref(), &root);
+        return run_bundle(
+            bundle,
+            log_key,
+            args.extract.as_deref(),
+            (&root, &args.root),
+        );
     }
     if let (Some(signature), Some(content)) = (&args.signature, &args.content) {
         return run_signature(&args, signature, content, &root);
@@ -90,18 +100,27 @@ fn run_bundle(
     bundle: &Path,
     log_key: &Path,
     extract: Option<&Path>,
-    root: &[u8],
+    (root, root_path): (&[u8], &Path),
 ) -> anyhow::Result<bool> {
     let key_text = String::from_utf8(read(log_key)?)
         .with_context(|| format!("{} is not text", log_key.display()))?;
     let key = sceau_log::VerifierKey::parse(key_text.trim())
         .with_context(|| format!("{} is not a log verifier key", log_key.display()))?;
     let bytes = read(bundle)?;
-    let valid = check_bundle(&bytes, root, &key);
+    let envelope = is_envelope_bundle(&bytes);
+    let valid = if envelope {
+        check_envelope_bundle(&bytes, root, &key)
+    } else {
+        check_bundle(&bytes, root, &key)
+    };
     if let Some(directory) = extract {
         // Why a bundle cannot be taken apart can quote it (a field's name).
-        extract_parts(&bytes, directory)
-            .map_err(|error| anyhow::anyhow!("{}", escaped(&format!("{error:#}"))))?;
+        let extracted = if envelope {
+            crate::envelope_extract::extract(&bytes, directory, root_path)
+        } else {
+            extract_parts(&bytes, directory)
+        };
+        extracted.map_err(|error| anyhow::anyhow!("{}", escaped(&format!("{error:#}"))))?;
     }
     Ok(valid)
 }
@@ -192,14 +211,14 @@ fn print_stamp(what: &str, stamp: &sceau_pki::Stamp) {
 /// come from files anyone can craft: every character of `text` a terminal would act on
 /// or hide (see `escaped`) is printed as a visible escape, so that no file can add a
 /// line to the report, or hide one.
-fn say(label: &str, text: impl std::fmt::Display) {
+pub(crate) fn say(label: &str, text: impl std::fmt::Display) {
     say!("{label}: {}", escaped(&text.to_string()));
 }
 
 /// `text` with every unprintable character (controls, ESC, C1 controls, line breaks,
 /// invisible and bidirectional formatting: `sceau_domain::text::unprintable`) written
 /// as an escape, `\u{1b}`.
-fn escaped(text: &str) -> String {
+pub(crate) fn escaped(text: &str) -> String {
     let mut shown = String::with_capacity(text.len());
     for c in text.chars() {
         if sceau_domain::text::unprintable(c) {
@@ -214,7 +233,11 @@ fn escaped(text: &str) -> String {
 /// Checks an evidence bundle against the root (DER) and the log's key, and prints every
 /// check; false if any failed.
 pub fn check_bundle(bytes: &[u8], root: &[u8], key: &sceau_log::VerifierKey) -> bool {
-    let report = sceau_app::bundle::check(bytes, root, key);
+    print_report(&sceau_app::bundle::check(bytes, root, key))
+}
+
+/// Prints every check of a report, then the verdict; true if every check passed.
+fn print_report(report: &sceau_app::bundle::Report) -> bool {
     for check in &report.checks {
         match &check.outcome {
             Ok(found) => say(check.part, format_args!("ok: {found}")),
@@ -231,6 +254,22 @@ pub fn check_bundle(bytes: &[u8], root: &[u8], key: &sceau_log::VerifierKey) -> 
         },
     );
     valid
+}
+
+/// Whether `bytes` are an envelope's bundle (by its `format`); anything else is checked
+/// as a payment's, whose checker says what is wrong with it.
+fn is_envelope_bundle(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|value| {
+        value["format"]
+            .as_str()
+            .is_some_and(|format| format.starts_with("sceau-envelope-evidence/"))
+    })
+}
+
+/// Checks an envelope's evidence bundle against the root (DER) and the log's key, and
+/// prints every check; false if any failed.
+pub fn check_envelope_bundle(bytes: &[u8], root: &[u8], key: &sceau_log::VerifierKey) -> bool {
+    print_report(&sceau_app::envelope_bundle::check(bytes, root, key))
 }
 
 /// Writes a bundle's parts as files, for openssl.

@@ -341,6 +341,141 @@ fn a_client_notarizes_files_from_the_terminal() {
     let container = std::fs::read(results.join(format!("{id}.asice"))).unwrap();
     assert!(container.starts_with(b"PK"), "the container is a ZIP");
 
+    // The evidence bundle it downloaded, checked offline by `sceau verify` and taken
+    // apart for openssl, whose commands it prints.
+    let key = get(&format!("{}/log/key", server.base));
+    std::fs::write(dir.join("log.key"), key).unwrap();
+    let bundle = format!("results/{id}.evidence");
+    let output = sceau(dir)
+        .args([
+            "verify",
+            &bundle,
+            "--root",
+            "root.pem",
+            "--log-key",
+            "log.key",
+        ])
+        .args(["--extract", "parts"])
+        .output()
+        .unwrap();
+    let said = text(&output);
+    assert!(output.status.success(), "{said}");
+    for line in [
+        "bundle: ok: sceau-envelope-evidence/1, canonical JSON",
+        "submission: ok: SubmissionAcceptance",
+        "file signature: ok: file 0 (contrat.pdf)",
+        "file signature: ok: file 1 (note.txt)",
+        "container: ok:",
+        "bundle: VALID: every check passed",
+        "openssl cms -verify -binary -inform DER -in file-1.p7s -content 'note.txt' -CAfile",
+        "openssl ts -verify -token_in -in ASiCManifest.tst -data \
+         ASiCManifest.signature-value.bin -CAfile",
+    ] {
+        assert!(said.contains(line), "{line:?} in:\n{said}");
+    }
+    let parts = dir.join("parts");
+    std::fs::copy(dir.join("note.txt"), parts.join("note.txt")).unwrap();
+    std::fs::copy(dir.join("root.pem"), parts.join("root.pem")).unwrap();
+    for (signature, content) in [
+        ("file-1.p7s", "note.txt"),
+        ("ASiCManifest.p7s", "ASiCManifest.xml"),
+    ] {
+        let (verified, said) = openssl(
+            &parts,
+            &[
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                signature,
+                "-content",
+                content,
+                "-CAfile",
+                "root.pem",
+                "-purpose",
+                "any",
+                "-out",
+                "/dev/null",
+            ],
+        );
+        assert!(verified, "{signature}: {said}");
+    }
+    for stem in ["file-0", "file-1", "ASiCManifest"] {
+        let (verified, said) = openssl(
+            &parts,
+            &[
+                "ts",
+                "-verify",
+                "-token_in",
+                "-in",
+                &format!("{stem}.tst"),
+                "-data",
+                &format!("{stem}.signature-value.bin"),
+                "-CAfile",
+                "root.pem",
+            ],
+        );
+        assert!(
+            verified && said.contains("Verification: OK"),
+            "{stem}: {said}"
+        );
+    }
+    for name in [
+        "record-01.json",
+        "station-record-01.json",
+        "station.pem",
+        "manifest.json",
+    ] {
+        assert!(parts.join(name).is_file(), "{name}");
+    }
+    // A changed byte is refused, and the exit status says so.
+    let mut forged = std::fs::read(dir.join(&bundle)).unwrap();
+    let at = forged.len() / 2;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(dir.join("forged.evidence"), forged).unwrap();
+    let output = sceau(dir)
+        .args([
+            "verify",
+            "forged.evidence",
+            "--root",
+            "root.pem",
+            "--log-key",
+            "log.key",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("bundle: REFUSED"),
+        "{}",
+        text(&output)
+    );
+
+    // Nothing is past its retention (ten years by default): listed, nothing deleted.
+    for args in [
+        &["admin", "archive-expired"][..],
+        &["admin", "archive-expired", "--delete"],
+    ] {
+        let output = sceau(dir).args(args).output().unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        assert!(
+            text(&output).contains("no envelope is past its retention"),
+            "{}",
+            text(&output)
+        );
+    }
+    let output = sceau(dir)
+        .args(["admin", "archive-expired", "--help"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&output).contains("no `sceau serve` uses the same data"),
+        "{}",
+        text(&output)
+    );
+
     // The same files again: the results are there, so nothing is sent without --force.
     let output = sceau(dir)
         .args(["notarize", "contrat.pdf", "note.txt", "--seal-from-stdin"])

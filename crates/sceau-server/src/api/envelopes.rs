@@ -426,3 +426,30 @@ pub async fn get_container(
     )
     .await
 }
+
+/// `GET /api/v1/envelopes/{id}/evidence`: the evidence bundle of a notarized envelope
+/// (its records, signatures and signed manifest) or of a refused one (its refusal),
+/// checked offline by `sceau verify`; `evidence_pending` until the log includes its
+/// records.
+pub async fn get_evidence(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let bundle = state
+        .service
+        .envelope_evidence_bundle(&session.client, envelope_id(&id)?)
+        .await?;
+    // The id is 32 hexadecimal digits: nothing to escape.
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}.evidence.json\""),
+            ),
+        ],
+        bundle,
+    )
+        .into_response())
+}

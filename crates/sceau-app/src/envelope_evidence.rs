@@ -1,0 +1,189 @@
+//! The evidence bundle of an envelope (`envelope_bundle.rs`), gathered: the envelope's
+//! and its station certificate's records with their places in the log, each file's
+//! signature, and the container's signed manifest read back from the archive.
+
+use crate::envelope_bundle::{self, Container, Contents, Logged, SignedFile};
+use crate::error::{AppError, internal};
+use crate::service::Service;
+use futures_util::StreamExt;
+use sceau_store::evidence::{certificate_subject, envelope_subject};
+use sceau_store::{ArchivedObject, ClientRecord, EnvelopeState, EnvelopeView, EvidenceRecord};
+use std::io;
+
+impl Service {
+    /// The evidence bundle of `client`'s envelope `public_id` (canonical JSON): for a
+    /// notarized envelope whose content is still archived, or a refused one (its
+    /// refusal). `EvidencePending` until the log has included every record.
+    pub async fn envelope_evidence_bundle(
+        &self,
+        client: &ClientRecord,
+        public_id: &str,
+    ) -> Result<Vec<u8>, AppError> {
+        let view = self.client_envelope(client, public_id).await?;
+        match view.state {
+            EnvelopeState::Notarized if view.deleted_at_s.is_some() => {
+                return Err(AppError::ArchiveDeleted);
+            }
+            EnvelopeState::Notarized | EnvelopeState::Refused => {}
+            other => {
+                return Err(AppError::EnvelopeState(format!(
+                    "this envelope is {}: its evidence bundle comes once it is notarized or \
+                     refused",
+                    other.as_str()
+                )));
+            }
+        }
+        let station = self
+            .store
+            .certificate(&view.certificate_serial)
+            .await?
+            .ok_or_else(|| internal("an envelope's certificate is missing"))?;
+        let (records, station_records) = self.logged_chains(&view).await?;
+        let checkpoint = self.log_checkpoint().await?;
+        let records = self.proved(records, checkpoint.size).await?;
+        let station_records = self.proved(station_records, checkpoint.size).await?;
+        let files = signed_files(&view)?;
+        let container = match view.container {
+            Some(object) if view.state == EnvelopeState::Notarized => {
+                Some(self.signed_manifest(object).await?)
+            }
+            _ => None,
+        };
+        let mut certificates = match files.first() {
+            Some(file) => {
+                sceau_pki::signature_parts(&file.signature)
+                    .map_err(|_| internal("a stored signature does not parse"))?
+                    .certificates
+            }
+            None => Vec::new(),
+        };
+        certificates.push(self.white_room()?.authority.root().der.clone());
+        envelope_bundle::write(&Contents {
+            envelope: view.public_id.clone(),
+            size: checkpoint.size,
+            checkpoint: checkpoint.note,
+            records,
+            station_records,
+            station_certificate: station.der,
+            manifest: view.manifest.clone(),
+            files,
+            container,
+            certificates,
+        })
+        .map_err(|_| internal("an envelope bundle could not be written"))
+    }
+
+    /// The envelope's and its station certificate's records, every one in the log (the
+    /// log integrated once if one is not yet: the integrator looks every 100 ms, and a
+    /// bundle asked for at once need not wait).
+    async fn logged_chains(
+        &self,
+        view: &EnvelopeView,
+    ) -> Result<(Vec<EvidenceRecord>, Vec<EvidenceRecord>), AppError> {
+        let envelope = envelope_subject(view.id);
+        let station = certificate_subject(&view.certificate_serial);
+        let mut integrated = false;
+        loop {
+            let records = self.store.evidence(&envelope).await?;
+            let station_records = self.store.evidence(&station).await?;
+            let logged = records
+                .iter()
+                .chain(&station_records)
+                .all(|record| record.log_index.is_some());
+            if logged {
+                return Ok((records, station_records));
+            }
+            if integrated {
+                return Err(AppError::EvidencePending);
+            }
+            self.integrate_log_once().await?;
+            integrated = true;
+        }
+    }
+
+    /// Each record with its inclusion proof in the tree of `size` entries.
+    async fn proved(
+        &self,
+        records: Vec<EvidenceRecord>,
+        size: u64,
+    ) -> Result<Vec<Logged>, AppError> {
+        let mut proved = Vec::with_capacity(records.len());
+        for record in records {
+            let index = record.log_index.ok_or(AppError::EvidencePending)?;
+            let inclusion_proof = self
+                .store
+                .log_inclusion_proof(index, size)
+                .await?
+                .ok_or(AppError::EvidencePending)?;
+            proved.push(Logged {
+                record: record.record,
+                index,
+                inclusion_proof,
+            });
+        }
+        Ok(proved)
+    }
+
+    /// The container's ASiC manifest and the signature over it, read back from the
+    /// archive (streamed to a temporary file, re-hashed as it is read, and checked by
+    /// the container's checker).
+    async fn signed_manifest(&self, object: ArchivedObject) -> Result<Container, AppError> {
+        use tokio::io::AsyncWriteExt;
+        let mut reader = self.envelope_object(object).await?;
+        let temporary = tempfile::tempfile().map_err(|_| internal("a temporary file"))?;
+        let mut file = tokio::fs::File::from_std(temporary);
+        while let Some(piece) = reader.next().await {
+            let piece = piece.map_err(|_| AppError::ArchiveDamaged)?;
+            file.write_all(&piece)
+                .await
+                .map_err(|_| internal("a temporary file"))?;
+        }
+        file.flush()
+            .await
+            .map_err(|_| internal("a temporary file"))?;
+        let file = file.into_std().await;
+        let checked = tokio::task::spawn_blocking(move || {
+            sceau_notary::asic::check_container(io::BufReader::new(file))
+        })
+        .await
+        .map_err(|_| internal("the container's checker stopped"))?
+        .map_err(|error| {
+            tracing::warn!(code = error.code(), "an archived container does not check");
+            AppError::ArchiveDamaged
+        })?;
+        Ok(Container {
+            sha256: object.sha256,
+            size: object.size,
+            manifest: checked.manifest,
+            signature: checked.signature,
+        })
+    }
+}
+
+/// Each signed file of a notarized envelope with its signature's time-stamp token (none
+/// for a refused envelope: nothing of its files was kept).
+fn signed_files(view: &EnvelopeView) -> Result<Vec<SignedFile>, AppError> {
+    if view.state != EnvelopeState::Notarized {
+        return Ok(Vec::new());
+    }
+    view.files
+        .iter()
+        .map(|file| {
+            let signature = file
+                .signature
+                .clone()
+                .ok_or_else(|| internal("a notarized envelope's file has no signature"))?;
+            let time_stamp = sceau_pki::signature_parts(&signature)
+                .map_err(|_| internal("a stored signature does not parse"))?
+                .time_stamp_token
+                .ok_or_else(|| internal("a signature without its time-stamp"))?;
+            Ok(SignedFile {
+                name: file.name.clone(),
+                size: file.size,
+                sha256: file.sha256,
+                signature,
+                time_stamp,
+            })
+        })
+        .collect()
+}
