@@ -9,65 +9,15 @@
 mod common;
 
 use base64::Engine;
+use common::notary::*;
 use common::*;
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::EncodePublicKey;
 use reqwest::StatusCode;
-use sceau_domain::envelope::{FileEntry, FileName, Manifest};
 use sceau_server::envelope_bundle::{self, EnvelopeBundle};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
 const ALICE_PHONE: &str = "+33612345678";
-const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-/// A station: its key, made here and never sent.
-struct Station {
-    key: SigningKey,
-}
-
-impl Station {
-    fn new() -> Station {
-        let secret: [u8; 32] = sceau_crypto::random_bytes();
-        Station {
-            key: SigningKey::from_slice(&secret).unwrap(),
-        }
-    }
-
-    fn public_key(&self) -> String {
-        let der = self.key.verifying_key().to_public_key_der().unwrap();
-        BASE64.encode(der.as_bytes())
-    }
-
-    /// The signature WebCrypto would make: ECDSA P-256 with SHA-256, `r || s`.
-    fn sign(&self, message: &[u8]) -> String {
-        let signature: Signature = self.key.sign(message);
-        BASE64.encode(signature.to_bytes())
-    }
-}
-
-/// The files of an envelope: name and bytes.
-type Files = Vec<(String, Vec<u8>)>;
-
-fn manifest_of(envelope: &Value, files: &Files) -> String {
-    Manifest {
-        envelope: envelope["id"].as_str().unwrap().to_owned(),
-        certificate: envelope["certificate_serial"].as_str().unwrap().to_owned(),
-        files: files
-            .iter()
-            .map(|(name, bytes)| FileEntry {
-                name: FileName::parse(name).unwrap(),
-                size: bytes.len() as u64,
-                sha256: Sha256::digest(bytes).into(),
-            })
-            .collect(),
-        destinations: Vec::new(),
-    }
-    .canonical()
-    .unwrap()
-}
 
 impl Server {
     async fn notary_post(&self, session: &Session, path: &str, body: Value) -> Reply {
@@ -113,7 +63,7 @@ impl Server {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         let envelope = reply.json();
-        let manifest = manifest_of(&envelope, files);
+        let manifest = manifest_of(&envelope, files, Vec::new());
         let id = envelope["id"].as_str().unwrap().to_owned();
         let reply = self
             .notary_post(
@@ -125,15 +75,6 @@ impl Server {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         id
     }
-}
-
-/// The seal in an envelope's SMS.
-fn seal_in(text: &str) -> String {
-    let at = text.find("your seal is ").expect("a seal in the message") + "your seal is ".len();
-    text[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect()
 }
 
 /// The parts of a report that failed.

@@ -11,6 +11,7 @@
 mod common;
 
 use common::browser::Browser;
+use common::notary::hello_pdf;
 use common::*;
 use fantoccini::Locator;
 use reqwest::StatusCode;
@@ -442,42 +443,6 @@ fn seal_in(text: &str) -> String {
         .collect();
     assert_eq!(seal.len(), 8, "{text}");
     seal
-}
-
-/// One page saying hello, with a classic cross-reference table.
-fn hello_pdf() -> Vec<u8> {
-    let text = "BT /F1 24 Tf 72 720 Td (Hello, notary) Tj ET";
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R \
-         /Resources << /Font << /F1 5 0 R >> >> >>"
-            .to_owned(),
-        format!(
-            "<< /Length {} >>\nstream\n{text}\nendstream",
-            text.len() + 1
-        ),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
-    ];
-    let mut pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
-    let mut offsets = Vec::new();
-    for (index, body) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend(format!("{} 0 obj\n{body}\nendobj\n", index + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for offset in offsets {
-        pdf.extend(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    pdf
 }
 
 /// A file of `size` random bytes (from the kernel) at `directory/name`.

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod notary;
+
 pub mod browser;
 
 use reqwest::header::HeaderMap;
