@@ -617,10 +617,16 @@ impl Service {
             .first()
             .ok_or_else(|| internal("an envelope without files"))?;
         let first_name = FileName::parse(&first.name).map_err(|_| internal("stored file name"))?;
-        let first_destination = view
-            .destinations
-            .first()
-            .and_then(|d| d.email.as_deref().or(d.phone.as_deref()));
+        // The first destination whole: its e-mail address and its phone number when it
+        // has both (certified delivery reaches both: neither may be hidden).
+        let first_destination: Option<String> = view.destinations.first().map(|d| {
+            [d.email.as_deref(), d.phone.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        let first_destination = first_destination.as_deref().filter(|text| !text.is_empty());
         let digits = Zeroizing::new(seal.digits().to_owned());
         let until = clock_time(expires_at_s);
         let text = seal_text(

@@ -231,7 +231,10 @@ async fn an_envelope_is_hashed_at_the_station_sealed_on_the_phone_signed_and_arc
     }
     let text = server.message_after(ALICE_PHONE, newest).await;
     let first_digest = hex::encode(&Sha256::digest(&files[0].1)[..4]);
-    assert!(text.contains("3 files for bob@example.org"), "{text}");
+    assert!(
+        text.contains("3 files for bob@example.org +33687654321 ("),
+        "both addresses of the destination: {text}"
+    );
     assert!(text.contains(&first_digest), "{text}");
     assert!(text.contains("\"contrat.pdf\""), "{text}");
     let seal = seal_in(&text);
