@@ -1219,6 +1219,11 @@ impl Service {
             self.store.envelope_deleted(&view.public_id, now_s).await?;
             tracing::info!(envelope = view.id, "envelope deleted after retention");
         }
+        // Envelopes left unfinished a day past what they waited for expire, so that
+        // their files are no longer "in use" and go below.
+        self.store
+            .expire_stale_envelopes(now_s, UNSEALED_KEPT_S, limit)
+            .await?;
         for entry in notary.archive.past_retention(now_s, limit).await? {
             let sha256 = entry.object.sha256;
             // A sealed envelope waiting for its signatures still needs its files.

@@ -505,6 +505,16 @@ pub trait Envelopes: Send + Sync + 'static {
     /// its retention; false if it was not past retention or was deleted already.
     async fn envelope_deleted(&self, public_id: &str, now_s: i64) -> Result<bool, StoreError>;
 
+    /// Envelopes never finished, `grace_s` past what they waited for (the station's
+    /// certificate, or the seal), become expired with their evidence; how many (at most
+    /// `limit`).
+    async fn expire_stale_envelopes(
+        &self,
+        now_s: i64,
+        grace_s: i64,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+
     /// Whether another live envelope names content of this SHA-256.
     async fn envelope_content_in_use(
         &self,

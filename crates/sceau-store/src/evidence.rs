@@ -650,6 +650,21 @@ pub(crate) fn envelope_archived(view: &EnvelopeView, notarized: &NotarizedEnvelo
     )
 }
 
+/// An envelope never finished expired (what it was waiting for, in `from`): its files
+/// are no longer kept.
+pub(crate) fn envelope_expired(view: &EnvelopeView, at_s: i64) -> Event {
+    Event::new(
+        envelope_subject(view.id),
+        "envelope.expired",
+        at_s,
+        object! {
+            "envelope": envelope_fields(view),
+            "client": id(view.client_id),
+            "from": view.state.as_str(),
+        },
+    )
+}
+
 /// An envelope's archived content was deleted, its retention over.
 pub(crate) fn envelope_deleted(view: &EnvelopeView, at_s: i64) -> Event {
     Event::new(

@@ -747,3 +747,34 @@ fn entry(file: &EnvelopeFileView) -> Result<envelope::FileEntry, Fail> {
         sha256: file.sha256,
     })
 }
+
+static STALE: Sql = Sql::new(concat!(
+    select!(),
+    "WHERE (state IN ('open', 'receiving') AND certificate_expires_at + $2 <= $1) \
+     OR (state = 'awaiting_seal' AND COALESCE(seal_expires_at, certificate_expires_at) + $2 <= $1) \
+     ORDER BY id LIMIT $3"
+));
+static STALE_EXPIRED: Sql = Sql::new(
+    "UPDATE envelopes SET state = 'expired', updated_at = $3 WHERE id = $1 AND state = $2",
+);
+
+/// Envelopes never finished: open or receiving `grace_s` past their station
+/// certificate's end, or awaiting a seal `grace_s` past its end (or the certificate's,
+/// when none was sent), become expired, each with its evidence; how many.
+pub(crate) async fn expire_stale(
+    tx: &impl Tx,
+    now_s: i64,
+    grace_s: i64,
+    limit: u32,
+) -> Result<u64, Fail> {
+    let stale: Vec<EnvelopeView> = all(tx, &STALE, args![now_s, grace_s, limit]).await?;
+    let mut expired = 0;
+    for view in stale {
+        let values = args![view.id, view.state.as_str(), now_s];
+        if tx.execute(&STALE_EXPIRED, values).await? == 1 {
+            record(tx, evidence::envelope_expired(&view, now_s)).await?;
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}

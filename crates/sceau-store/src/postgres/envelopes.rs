@@ -134,4 +134,17 @@ impl Envelopes for PostgresStore {
         self.read(async |c| ops::content_in_use(&PgTx::reader(c), public_id, &sha256).await)
             .await
     }
+
+    async fn expire_stale_envelopes(
+        &self,
+        now_s: i64,
+        grace_s: i64,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let data = (now_s, grace_s, limit);
+        self.write(Guard::Nothing, data, |c, d, locked| {
+            async move { ops::expire_stale(&PgTx::new(c, locked), d.0, d.1, d.2).await }.boxed()
+        })
+        .await
+    }
 }

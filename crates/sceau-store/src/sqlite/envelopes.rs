@@ -110,4 +110,14 @@ impl Envelopes for SqliteStore {
         self.read(move |c| run_now(ops::content_in_use(&SqliteTx(c), &public_id, &sha256)))
             .await
     }
+
+    async fn expire_stale_envelopes(
+        &self,
+        now_s: i64,
+        grace_s: i64,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        self.write(move |c| run_now(ops::expire_stale(&SqliteTx(c), now_s, grace_s, limit)))
+            .await
+    }
 }

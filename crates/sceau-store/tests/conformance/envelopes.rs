@@ -1521,6 +1521,50 @@ async fn content_is_in_use_while_another_live_envelope_names_it() {
     .await;
 }
 
+/// Envelopes left unfinished expire a grace period past what they waited for (the
+/// station's certificate while open or receiving, the seal while awaiting it), each with
+/// its evidence, and their content is then no longer in use; a live one is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_left_unfinished_expire_after_a_grace_period() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(0, 0).await;
+        const GRACE: i64 = 86_400;
+        // Receiving: its certificate ends at NOW + 600.
+        receiving(f, &alice, "env_s1", "d2b001", false, NOW + 1).await;
+        // Awaiting its seal, sent at NOW + 2 (it ends SEAL_S later).
+        awaiting(f, &alice, "env_s2", "d2b002", 3, NOW + 2).await;
+        let stale = |now_s| f.store.expire_stale_envelopes(now_s, GRACE, 100);
+        // Within the grace period: nothing moves.
+        assert_eq!(stale(NOW + 1 + GRACE).await.unwrap(), 0, "{}", f.name);
+        assert_eq!(reread(f, "env_s1").await.state, EnvelopeState::Receiving);
+        assert!(
+            f.store
+                .envelope_content_in_use("env_other", [1; 32])
+                .await
+                .unwrap()
+        );
+        // Past it: both expire, once, with their evidence.
+        let later = NOW + 2 + SEAL_S + GRACE + 600;
+        assert_eq!(stale(later).await.unwrap(), 2, "{}", f.name);
+        assert_eq!(stale(later).await.unwrap(), 0, "{}", f.name);
+        for public_id in ["env_s1", "env_s2"] {
+            let view = reread(f, public_id).await;
+            assert_eq!(view.state, EnvelopeState::Expired, "{}", f.name);
+            let kinds = kinds(f, &envelope_subject(view.id)).await;
+            assert_eq!(kinds.last().map(String::as_str), Some("envelope.expired"));
+        }
+        assert!(
+            !f.store
+                .envelope_content_in_use("env_other", [1; 32])
+                .await
+                .unwrap(),
+            "{}: an expired envelope needs nothing",
+            f.name
+        );
+    })
+    .await;
+}
+
 /// Instances notarizing the same sealed envelope at once: one notarizes it, the others
 /// are told it was not sealed (theirs is not an error), and the first's signatures stand.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
