@@ -589,6 +589,10 @@ pub(crate) async fn type_seal(
     })
 }
 
+static LOCK_ENVELOPE: Sql = Sql::each(
+    "SELECT id FROM envelopes WHERE public_id = $1 FOR UPDATE",
+    "SELECT id FROM envelopes WHERE public_id = ?1",
+);
 static FILE_SIGNED: Sql = Sql::new(
     "UPDATE envelope_files SET signature = $3, signed_at = $4, signed_pdf_sha256 = $5, \
      signed_pdf_size = $6, pdf_note = $7 WHERE envelope_id = $1 AND position = $2",
@@ -602,6 +606,10 @@ static NOTARIZED: Sql = Sql::new(
 /// A sealed envelope, signed and archived, becomes notarized with its evidence; false
 /// when it was not sealed (another instance notarized it first: theirs stands).
 pub(crate) async fn notarize(tx: &impl Tx, notarized: &NotarizedEnvelope) -> Result<bool, Fail> {
+    // On PostgreSQL the envelope's row is locked first: two instances notarizing it at
+    // once take turns, and the second finds it notarized (SQLite has one writer).
+    let _locked: Option<i64> =
+        crate::tx::scalar(tx, &LOCK_ENVELOPE, args![&notarized.public_id], "id").await?;
     let Some(view) = envelope(tx, &notarized.public_id).await? else {
         return Ok(false);
     };
