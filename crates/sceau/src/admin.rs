@@ -204,7 +204,9 @@ pub enum AdminCommand {
     /// with --delete, delete their archived content (the files, signed PDFs and
     /// container; content another envelope still keeps stays), each deletion an
     /// `envelope.deleted` evidence record. Their records and signatures stay, and their
-    /// downloads answer 410 archive_deleted. With the embedded archive (SQLite, files
+    /// downloads answer 410 archive_deleted. Envelopes left unfinished a day past their
+    /// station certificate or seal expire first (an `envelope.expired` record each), and
+    /// what envelopes never notarized left is deleted too. With the embedded archive (SQLite, files
     /// under `archive_directory`), a deletion and a put of the same content take turns on
     /// a lock held within one process: run --delete only while no `sceau serve` uses the
     /// same data (stop it first). On PostgreSQL, any time.
