@@ -393,6 +393,9 @@ fn conflict_message(code: &str) -> &'static str {
     match code {
         "login_taken" => "this login is taken",
         "phone_taken" => "this phone number belongs to another client",
+        "too_many_open_envelopes" => {
+            "you have as many envelopes open as allowed: send or let one of them end first"
+        }
         _ => "the request conflicts with the current state; retry",
     }
 }

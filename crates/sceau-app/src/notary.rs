@@ -33,6 +33,8 @@ pub const STATION_CERTIFICATE_LIFETIME_S_DEFAULT: i64 = 600;
 /// The shortest and longest life a station may ask for its certificate.
 pub const STATION_CERTIFICATE_LIFETIME_S_MIN: i64 = 60;
 pub const STATION_CERTIFICATE_LIFETIME_S_MAX: i64 = 3_600;
+/// Envelopes a client may have open or receiving at once (each costs a certificate).
+pub const ENVELOPES_OPEN_MAX: u32 = 20;
 /// Digits of an envelope's seal by default.
 pub const ENVELOPE_SEAL_DIGITS_DEFAULT: u8 = 8;
 /// What the archive keeps by default: ten years.
@@ -326,6 +328,7 @@ impl Service {
                     names_serial: None,
                     now_s,
                 },
+                open_max: ENVELOPES_OPEN_MAX,
             })
             .await?;
         tracing::info!(client_id = client.id, envelope = view.id, "envelope opened");

@@ -1062,6 +1062,9 @@ pub struct NewEnvelope {
     /// The disposable certificate issued for the station's key (kind `Station`),
     /// recorded with the envelope; the envelope lives as long as it.
     pub certificate: NewCertificate,
+    /// The most envelopes the client may have open or receiving (their certificates
+    /// still alive) at once: one more is refused (`too_many_open_envelopes`).
+    pub open_max: u32,
 }
 
 /// One file of an envelope, as its manifest states it.

@@ -163,10 +163,25 @@ static INSERT: Sql = Sql::new(
      certificate_expires_at, created_at, updated_at) VALUES ($1, $2, 'open', $3, $4, $5, $5)",
 );
 
+static OPEN_OF_CLIENT: Sql = Sql::new(
+    "SELECT count(*) AS n FROM envelopes WHERE client_id = $1 \
+     AND state IN ('open', 'receiving') AND certificate_expires_at > $2",
+);
+
 /// Opens an envelope for its disposable certificate, recorded with it.
 pub(crate) async fn create(tx: &impl Tx, new: &NewEnvelope) -> Result<EnvelopeView, Fail> {
     if new.certificate.kind != CertificateKind::Station || new.certificate.key_label.is_some() {
         return Err(broken("an envelope's certificate is a station's"));
+    }
+    let open: Option<i64> = crate::tx::scalar(
+        tx,
+        &OPEN_OF_CLIENT,
+        args![new.client_id, new.certificate.now_s],
+        "n",
+    )
+    .await?;
+    if open.unwrap_or(0) >= i64::from(new.open_max) {
+        return Err(StoreError::Conflict("too_many_open_envelopes").into());
     }
     certificates::insert(tx, &new.certificate, None).await?;
     let values = args![

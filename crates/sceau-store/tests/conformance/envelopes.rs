@@ -52,6 +52,7 @@ fn new_envelope(client_id: i64, public_id: &str, serial: &str) -> NewEnvelope {
         public_id: public_id.to_owned(),
         client_id,
         certificate: station_certificate(serial),
+        open_max: 100,
     }
 }
 
@@ -1561,6 +1562,56 @@ async fn envelopes_left_unfinished_expire_after_a_grace_period() {
             "{}: an expired envelope needs nothing",
             f.name
         );
+    })
+    .await;
+}
+
+/// A client may have only so many envelopes open or receiving at once; one that ends
+/// (its certificate's life over) frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_has_at_most_so_many_envelopes_open() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(0, 0).await;
+        let bob = f.client(1, 0).await;
+        let open = |client_id, public_id: &str, serial: &str| NewEnvelope {
+            open_max: 2,
+            ..new_envelope(client_id, public_id, serial)
+        };
+        f.store
+            .create_envelope(open(alice.id, "env_o1", "d3b001"))
+            .await
+            .unwrap();
+        f.store
+            .create_envelope(open(alice.id, "env_o2", "d3b002"))
+            .await
+            .unwrap();
+        let third = f
+            .store
+            .create_envelope(open(alice.id, "env_o3", "d3b003"))
+            .await;
+        assert!(
+            matches!(third, Err(StoreError::Conflict("too_many_open_envelopes"))),
+            "{}: {third:?}",
+            f.name
+        );
+        assert!(f.store.envelope("env_o3").await.unwrap().is_none());
+        assert!(f.store.certificate("d3b003").await.unwrap().is_none());
+        // Another client is not counted against her.
+        f.store
+            .create_envelope(open(bob.id, "env_o4", "d3b004"))
+            .await
+            .unwrap();
+        // Once the certificates have ended, the places are free again.
+        let later = NewEnvelope {
+            certificate: NewCertificate {
+                now_s: NOW + 600,
+                not_before_s: NOW + 600,
+                not_after_s: NOW + 1_200,
+                ..station_certificate("d3b005")
+            },
+            ..open(alice.id, "env_o5", "d3b005")
+        };
+        f.store.create_envelope(later).await.unwrap();
     })
     .await;
 }
