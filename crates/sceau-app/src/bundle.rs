@@ -385,31 +385,35 @@ pub(crate) fn certificates_match(
     }
 }
 
-/// The checkpoint is signed by the log's key, and the record's hash is the log entry at
-/// `index` in its tree: the inclusion proof leads from that entry to the checkpoint's
-/// root. Without a signed checkpoint there is nothing to check the entry against, and no
-/// line about it.
-fn check_log(log: &LogProof, parts: &Decoded, key: &VerifierKey, report: &mut Report) {
-    let checkpoint = match parse_and_verify(&log.checkpoint, key) {
+/// The checkpoint `note`, if the log's key signed it and it is of `size` entries (the
+/// size its `holder`, the proof or the bundle, states): reported as the `checkpoint`
+/// line either way.
+pub(crate) fn checked_checkpoint(
+    note: &str,
+    size: u64,
+    holder: &str,
+    key: &VerifierKey,
+    report: &mut Report,
+) -> Option<sceau_log::Checkpoint> {
+    let checkpoint = match parse_and_verify(note, key) {
         Ok(checkpoint) => checkpoint,
         Err(error) => {
             report.fail(
                 "checkpoint",
                 format!("not signed by the given log key ({}): {error}", key.name()),
             );
-            return;
+            return None;
         }
     };
-    if checkpoint.size() != log.size {
+    if checkpoint.size() != size {
         report.fail(
             "checkpoint",
             format!(
-                "its size {} is not the proof's size {}",
+                "its size {} is not the {holder}'s size {size}",
                 checkpoint.size(),
-                log.size
             ),
         );
-        return;
+        return None;
     }
     report.ok(
         "checkpoint",
@@ -420,6 +424,18 @@ fn check_log(log: &LogProof, parts: &Decoded, key: &VerifierKey, report: &mut Re
             hex::encode(checkpoint.root_hash())
         ),
     );
+    Some(checkpoint)
+}
+
+/// The checkpoint is signed by the log's key, and the record's hash is the log entry at
+/// `index` in its tree: the inclusion proof leads from that entry to the checkpoint's
+/// root. Without a signed checkpoint there is nothing to check the entry against, and no
+/// line about it.
+fn check_log(log: &LogProof, parts: &Decoded, key: &VerifierKey, report: &mut Report) {
+    let Some(checkpoint) = checked_checkpoint(&log.checkpoint, log.size, "proof", key, report)
+    else {
+        return;
+    };
     let entry: [u8; 32] = Sha256::digest(&parts.record).into();
     let included = verify_inclusion(
         &leaf_hash(&entry),

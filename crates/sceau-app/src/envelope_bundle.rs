@@ -26,10 +26,12 @@
 //! A refused envelope's bundle proves the refusal: its records and its station
 //! certificate's, no files, no container, and the root alone as certificates.
 
-use crate::bundle::{Report, certificates_match, check_form, decode_base64, decode_hash, text};
+use crate::bundle::{
+    Report, certificates_match, check_form, checked_checkpoint, decode_base64, decode_hash, text,
+};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use sceau_log::{VerifierKey, leaf_hash, parse_and_verify, verify_inclusion};
+use sceau_log::{VerifierKey, leaf_hash, verify_inclusion};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -307,36 +309,11 @@ pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
 /// The checkpoint is signed by the log's key, and every record's SHA-256 is the log
 /// entry at its index: its inclusion proof leads from it to the checkpoint's root.
 fn check_log(contents: &Contents, key: &VerifierKey, report: &mut Report) {
-    let checkpoint = match parse_and_verify(&contents.checkpoint, key) {
-        Ok(checkpoint) => checkpoint,
-        Err(error) => {
-            report.fail(
-                "checkpoint",
-                format!("not signed by the given log key ({}): {error}", key.name()),
-            );
-            return;
-        }
-    };
-    if checkpoint.size() != contents.size {
-        report.fail(
-            "checkpoint",
-            format!(
-                "its size {} is not the bundle's size {}",
-                checkpoint.size(),
-                contents.size
-            ),
-        );
+    let Some(checkpoint) =
+        checked_checkpoint(&contents.checkpoint, contents.size, "bundle", key, report)
+    else {
         return;
-    }
-    report.ok(
-        "checkpoint",
-        format!(
-            "signed by {}: {} entries, root {}",
-            checkpoint.origin(),
-            checkpoint.size(),
-            hex::encode(checkpoint.root_hash())
-        ),
-    );
+    };
     let chains = [
         ("records", &contents.records),
         ("station_records", &contents.station_records),

@@ -117,14 +117,19 @@ fn not_found() -> AppError {
     AppError::UnknownSignature
 }
 
-/// A request identifier as sceau makes them (32 lowercase hex digits); anything else is
-/// not found, without reaching the store.
-pub fn request_id(text: &str) -> Result<&str, AppError> {
-    if text.len() == 32
+/// Whether `text` is a public identifier as sceau makes them (16 random bytes: 32
+/// lowercase hex digits), of a signature request or an envelope.
+pub(crate) fn is_public_id(text: &str) -> bool {
+    text.len() == 32
         && text
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+}
+
+/// A request identifier as sceau makes them; anything else is not found, without
+/// reaching the store.
+pub fn request_id(text: &str) -> Result<&str, AppError> {
+    if is_public_id(text) {
         Ok(text)
     } else {
         Err(not_found())

@@ -393,10 +393,13 @@ async fn measure_notary(
         .build()?;
     let mut stations = Vec::with_capacity(parties.len());
     for party in parties {
-        stations.push(
-            crate::bench_notary::sign_in(&http, &base, &party.login, BENCH_PASSWORD, &party.phone)
-                .await?,
-        );
+        let (cookie, csrf) = sign_in_payer(&http, &base, &party.login).await?;
+        stations.push(crate::bench_notary::Station {
+            base: base.clone(),
+            phone: party.phone.clone(),
+            cookie,
+            csrf,
+        });
     }
     let stations = Arc::new(stations);
     say!(
@@ -1280,7 +1283,7 @@ impl SealBench {
 
 /// Signs `login` in on the server at `base` (`POST /login`) and opens its wallet: returns
 /// the session cookie and the session's CSRF token.
-async fn sign_in_payer(
+pub(crate) async fn sign_in_payer(
     http: &reqwest::Client,
     base: &str,
     login: &str,

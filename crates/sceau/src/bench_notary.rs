@@ -14,7 +14,7 @@ use crate::notarize::StationKey;
 use anyhow::{Context, bail};
 use base64::Engine;
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::COOKIE;
 use sceau_domain::envelope::{FileEntry, FileName, Manifest};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -44,50 +44,6 @@ pub struct EnvelopeRun {
     pub per_s: f64,
     pub p50: Duration,
     pub p99: Duration,
-}
-
-/// Signs a client in through `/login` and reads the session's CSRF token (`/api/v1/me`).
-pub async fn sign_in(
-    http: &reqwest::Client,
-    base: &str,
-    login: &str,
-    password: &str,
-    phone: &str,
-) -> anyhow::Result<Station> {
-    let reply = http
-        .post(format!("{base}/login"))
-        .form(&[("login", login), ("password", password)])
-        .send()
-        .await?;
-    if reply.status() != StatusCode::SEE_OTHER {
-        bail!("signing {login} in: {}", reply.status());
-    }
-    let cookie = reply
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(|value| value.split(';').next())
-        .find(|pair| pair.starts_with("sceau_session="))
-        .context("no session cookie")?
-        .to_owned();
-    let me: Value = http
-        .get(format!("{base}/api/v1/me"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let csrf = me["csrf_token"]
-        .as_str()
-        .context("no csrf_token in /api/v1/me")?
-        .to_owned();
-    Ok(Station {
-        base: base.to_owned(),
-        phone: phone.to_owned(),
-        cookie,
-        csrf,
-    })
 }
 
 async fn post(

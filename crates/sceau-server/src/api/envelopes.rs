@@ -9,7 +9,7 @@
 
 use super::JsonBody;
 use super::pages::{ApiSession, Session};
-use super::signatures::CSRF_HEADER;
+use super::signatures::{check_write, header_safe_name};
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
@@ -27,14 +27,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-fn check_write(headers: &HeaderMap, session: &Session) -> Result<(), ApiError> {
-    let presented = headers
-        .get(CSRF_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    session.check_csrf(presented)
-}
 
 /// An envelope as JSON: its state, files (with their digests and, once notarized, where
 /// their signatures are), destinations, seal and links.
@@ -254,16 +246,7 @@ pub async fn show(
 /// A name safe in a `Content-Disposition` header: the file's, with anything but ASCII
 /// letters, digits, `.`, `-` and `_` as `_` (and the full name, UTF-8, as `filename*`).
 fn disposition(name: &str) -> String {
-    let plain: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let plain = header_safe_name(name);
     let encoded: String = name
         .bytes()
         .map(|b| {

@@ -22,7 +22,22 @@ use serde_json::json;
 /// The header that carries the session's CSRF token on writes.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-fn check_write(headers: &HeaderMap, session: &Session) -> Result<(), ApiError> {
+/// A file name kept to characters safe in a header's quoted `filename`: ASCII letters,
+/// digits, `.`, `-` and `_`, anything else as `_`.
+pub(crate) fn header_safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Refuses a write whose `X-CSRF-Token` is not the session's.
+pub(crate) fn check_write(headers: &HeaderMap, session: &Session) -> Result<(), ApiError> {
     let presented = headers
         .get(CSRF_HEADER)
         .and_then(|value| value.to_str().ok())
@@ -169,17 +184,7 @@ pub async fn signature_file(
         .into());
     };
     // The file's name: the document's, kept to characters safe in a header.
-    let stem: String = view
-        .document_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let stem = header_safe_name(&view.document_name);
     Ok((
         [
             (

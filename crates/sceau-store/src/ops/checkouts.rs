@@ -14,7 +14,7 @@ use crate::StoreError;
 use crate::evidence::{self, AuthorizationEvent};
 use crate::model::*;
 use crate::ops::accounts::merchant_account;
-use crate::ops::clients::count_client_failure;
+use crate::ops::clients::{count_client_failure, forget_client_failures};
 use crate::ops::holds::{
     AuthorizationRow, authorization_row, capture_row, idempotent_replay, record_idempotency,
     release_hold,
@@ -437,9 +437,6 @@ fn ensure_locked(tx: &impl Tx, view: &CheckoutView, client: &ClientRecord) -> Re
 static JUDGED: Sql = update_checkout!(
     "seal_wrong_tries = seal_wrong_tries + $4, state = $5, failure = COALESCE($6, failure)"
 );
-static FAILURES_CLEARED: Sql = Sql::new(
-    "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
-);
 
 /// Writes what [`checkout::on_typed_seal`] planned.
 async fn apply_seal(
@@ -481,7 +478,7 @@ async fn apply_seal(
     let paused = match plan.client_failure() {
         Some(true) => count_client_failure(tx, client_id, now_s).await?,
         Some(false) => {
-            tx.execute(&FAILURES_CLEARED, args![client_id]).await?;
+            forget_client_failures(tx, client_id).await?;
             None
         }
         None => None,

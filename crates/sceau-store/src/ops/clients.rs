@@ -30,3 +30,13 @@ pub(crate) async fn count_client_failure(
         .await?;
     Ok(paused_until_s.map(|until_s| Paused { client_id, until_s }))
 }
+
+static FAILURES_FORGOTTEN: Sql = Sql::new(
+    "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
+);
+
+/// A right seal: the client's run of failures starts again.
+pub(crate) async fn forget_client_failures(tx: &impl Tx, client_id: i64) -> Result<(), Fail> {
+    tx.execute(&FAILURES_FORGOTTEN, args![client_id]).await?;
+    Ok(())
+}

@@ -4,7 +4,7 @@
 use crate::StoreError;
 use crate::evidence;
 use crate::model::*;
-use crate::ops::clients::count_client_failure;
+use crate::ops::clients::{count_client_failure, forget_client_failures};
 use crate::ops::outbox::{budget_allows, enqueue};
 use crate::ops::reads::{client, session_client};
 use crate::shared::{signature_facts, signature_unwritten};
@@ -112,9 +112,6 @@ static SEAL_JUDGED: Sql = Sql::new(
     "UPDATE signature_requests SET wrong_tries = wrong_tries + $2, state = $3 \
      WHERE id = $1 AND state = $4",
 );
-static FAILURES_FORGOTTEN: Sql = Sql::new(
-    "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
-);
 
 /// A typed seal: [`signature::on_typed_seal`] decides, this applies its plan (on
 /// PostgreSQL, under the request's client's account lock).
@@ -162,7 +159,7 @@ pub(crate) async fn type_seal(
             paused: count_client_failure(tx, client_id, now_s).await?,
         },
         SignaturePlan::Seal => {
-            tx.execute(&FAILURES_FORGOTTEN, args![client_id]).await?;
+            forget_client_failures(tx, client_id).await?;
             SignatureSealOutcome::Sealed(reread().await?)
         }
         _ => {
