@@ -1,14 +1,12 @@
 //! The evidence bundle of an envelope (`envelope_bundle.rs`), gathered: the envelope's
 //! and its station certificate's records with their places in the log, each file's
-//! signature, and the container's signed manifest read back from the archive.
+//! signature, and the container's signed manifest as the envelope keeps it.
 
 use crate::envelope_bundle::{self, Container, Contents, Logged, SignedFile};
 use crate::error::{AppError, internal};
 use crate::service::Service;
-use futures_util::StreamExt;
 use sceau_store::evidence::{certificate_subject, envelope_subject};
-use sceau_store::{ArchivedObject, ClientRecord, EnvelopeState, EnvelopeView, EvidenceRecord};
-use std::io;
+use sceau_store::{ClientRecord, EnvelopeState, EnvelopeView, EvidenceRecord};
 
 impl Service {
     /// The evidence bundle of `client`'s envelope `public_id` (canonical JSON): for a
@@ -43,9 +41,20 @@ impl Service {
         let records = self.proved(records, checkpoint.size).await?;
         let station_records = self.proved(station_records, checkpoint.size).await?;
         let files = signed_files(&view)?;
-        let container = match view.container {
-            Some(object) if view.state == EnvelopeState::Notarized => {
-                Some(self.signed_manifest(object).await?)
+        let container = match (
+            &view.container,
+            &view.container_manifest,
+            &view.container_signature,
+        ) {
+            (Some(object), Some(manifest), Some(signature))
+                if view.state == EnvelopeState::Notarized =>
+            {
+                Some(Container {
+                    sha256: object.sha256,
+                    size: object.size,
+                    manifest: manifest.clone(),
+                    signature: signature.clone(),
+                })
             }
             _ => None,
         };
@@ -122,41 +131,6 @@ impl Service {
             });
         }
         Ok(proved)
-    }
-
-    /// The container's ASiC manifest and the signature over it, read back from the
-    /// archive (streamed to a temporary file, re-hashed as it is read, and checked by
-    /// the container's checker).
-    async fn signed_manifest(&self, object: ArchivedObject) -> Result<Container, AppError> {
-        use tokio::io::AsyncWriteExt;
-        let mut reader = self.envelope_object(object).await?;
-        let temporary = tempfile::tempfile().map_err(|_| internal("a temporary file"))?;
-        let mut file = tokio::fs::File::from_std(temporary);
-        while let Some(piece) = reader.next().await {
-            let piece = piece.map_err(|_| AppError::ArchiveDamaged)?;
-            file.write_all(&piece)
-                .await
-                .map_err(|_| internal("a temporary file"))?;
-        }
-        file.flush()
-            .await
-            .map_err(|_| internal("a temporary file"))?;
-        let file = file.into_std().await;
-        let checked = tokio::task::spawn_blocking(move || {
-            sceau_notary::asic::check_container(io::BufReader::new(file))
-        })
-        .await
-        .map_err(|_| internal("the container's checker stopped"))?
-        .map_err(|error| {
-            tracing::warn!(code = error.code(), "an archived container does not check");
-            AppError::ArchiveDamaged
-        })?;
-        Ok(Container {
-            sha256: object.sha256,
-            size: object.size,
-            manifest: checked.manifest,
-            signature: checked.signature,
-        })
     }
 }
 

@@ -142,11 +142,7 @@ pub enum EnvelopeSealResult {
 /// An envelope identifier as sceau makes them (32 lowercase hex digits); anything else
 /// is not found, without reaching the store.
 pub fn envelope_id(text: &str) -> Result<&str, AppError> {
-    if text.len() == 32
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if crate::signing::is_public_id(text) {
         Ok(text)
     } else {
         Err(AppError::UnknownEnvelope)
@@ -253,9 +249,14 @@ fn counted<'a>(
     }))
 }
 
+/// Whether a file is named as a PDF.
+fn named_pdf(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".pdf")
+}
+
 /// Whether a file is to be signed as a PDF too: named `.pdf`, or starting as one.
 fn looks_like_pdf(name: &str, head: &[u8]) -> bool {
-    name.to_ascii_lowercase().ends_with(".pdf") || head.starts_with(b"%PDF-")
+    named_pdf(name) || head.starts_with(b"%PDF-")
 }
 
 impl Service {
@@ -889,13 +890,19 @@ impl Service {
                 pdf_note,
             });
         }
-        let container = self
+        let asic::Written {
+            sink: container,
+            manifest: container_manifest,
+            signature: container_signature,
+        } = self
             .write_container(notary, view, &signer, made_until_s)
             .await?;
         Ok(NotarizedEnvelope {
             public_id: view.public_id.clone(),
             files,
             container,
+            container_manifest,
+            container_signature,
             retain_until_s,
             now_s,
         })
@@ -926,7 +933,13 @@ impl Service {
         signer: &str,
         retain_until_s: i64,
     ) -> Result<(Option<ArchivedObject>, Option<String>), AppError> {
-        let head = self.archived_head(notary, &file.sha256).await?;
+        // A file named as a PDF is not read twice: its first bytes are read only when
+        // its name does not say.
+        let head = if named_pdf(&file.name) {
+            Vec::new()
+        } else {
+            self.archived_head(notary, &file.sha256).await?
+        };
         if !looks_like_pdf(&file.name, &head) {
             return Ok((None, None));
         }
@@ -999,14 +1012,15 @@ impl Service {
     }
 
     /// The envelope's ASiC-E container (every file, the manifest of their digests, and
-    /// the client's time-stamped signature over it), archived.
+    /// the client's time-stamped signature over it), archived; with the manifest and its
+    /// signature, which the envelope keeps for its evidence.
     async fn write_container(
         &self,
         notary: &Arc<Notary>,
         view: &EnvelopeView,
         signer: &str,
         retain_until_s: i64,
-    ) -> Result<ArchivedObject, AppError> {
+    ) -> Result<asic::Written<ArchivedObject>, AppError> {
         let pki = Arc::clone(self.white_room()?);
         let (key, certificate) = self.client_signing_key(view.client_id, signer).await?;
         let mut readers = Vec::with_capacity(view.files.len());
@@ -1020,7 +1034,7 @@ impl Service {
         }
         let now_s = self.now_s();
         let handle = tokio::runtime::Handle::current();
-        let sink = tokio::task::spawn_blocking(move || {
+        let written = tokio::task::spawn_blocking(move || {
             let sink = tempfile::tempfile().map_err(|_| internal("a temporary file"))?;
             let files = readers
                 .into_iter()
@@ -1049,12 +1063,16 @@ impl Service {
                 tracing::warn!(code = error.code(), "an envelope's container failed");
                 AppError::ArchiveDamaged
             })?;
-            Ok::<_, AppError>(written.sink)
+            Ok::<_, AppError>(written)
         })
         .await
         .map_err(|_| internal("the container's writer stopped"))??;
-        let file = tokio::fs::File::from_std(sink);
-        self.put_file(notary, file, retain_until_s).await
+        let file = tokio::fs::File::from_std(written.sink);
+        Ok(asic::Written {
+            sink: self.put_file(notary, file, retain_until_s).await?,
+            manifest: written.manifest,
+            signature: written.signature,
+        })
     }
 
     /// Puts bytes held in memory into the archive.

@@ -1119,6 +1119,10 @@ pub struct EnvelopeView {
     pub waiting: Option<String>,
     /// The ASiC-E container, archived.
     pub container: Option<ArchivedObject>,
+    /// The container's `META-INF/ASiCManifest.xml` and the client's signature over it
+    /// (kept with the envelope: its evidence needs them, not the container's bytes).
+    pub container_manifest: Option<Vec<u8>>,
+    pub container_signature: Option<Vec<u8>>,
     /// Until when what it made is kept (set when notarized).
     pub retain_until_s: Option<i64>,
     pub notarized_at_s: Option<i64>,
@@ -1210,6 +1214,9 @@ pub struct NotarizedEnvelope {
     pub public_id: String,
     pub files: Vec<SignedFile>,
     pub container: ArchivedObject,
+    /// The container's ASiC manifest and the signature over it.
+    pub container_manifest: Vec<u8>,
+    pub container_signature: Vec<u8>,
     pub retain_until_s: i64,
     pub now_s: i64,
 }

@@ -6,7 +6,7 @@ use crate::StoreError;
 use crate::evidence;
 use crate::model::*;
 use crate::ops::certificates;
-use crate::ops::clients::count_client_failure;
+use crate::ops::clients::{count_client_failure, forget_client_failures};
 use crate::ops::outbox::{budget_allows, enqueue};
 use crate::ops::reads::{client, session_client};
 use crate::sql::{Decode, ReadRow, Sql, corrupt};
@@ -20,7 +20,7 @@ macro_rules! select {
         "SELECT id, public_id, client_id, state, certificate_serial, certificate_expires_at, \
          manifest, manifest_sha256, refusal, signer_serial, seal_nonce, seal_digits, \
          seal_issued_at, seal_expires_at, wrong_tries, waiting, container_sha256, \
-         container_size, retain_until, notarized_at, deleted_at, created_at, updated_at \
+         container_size, container_manifest, container_signature, retain_until, notarized_at, deleted_at, created_at, updated_at \
          FROM envelopes "
     };
 }
@@ -80,6 +80,8 @@ impl Decode for EnvelopeView {
                 row.column("container_sha256")?,
                 row.column("container_size")?,
             )?,
+            container_manifest: row.column("container_manifest")?,
+            container_signature: row.column("container_signature")?,
             retain_until_s: row.column("retain_until")?,
             notarized_at_s: row.column("notarized_at")?,
             deleted_at_s: row.column("deleted_at")?,
@@ -523,9 +525,6 @@ static SEAL_JUDGED: Sql = Sql::new(
     "UPDATE envelopes SET wrong_tries = wrong_tries + $2, state = $3, updated_at = $5 \
      WHERE id = $1 AND state = $4",
 );
-static FAILURES_FORGOTTEN: Sql = Sql::new(
-    "UPDATE clients SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
-);
 
 /// A typed seal: [`signature::on_typed_seal`] decides, this applies its plan.
 pub(crate) async fn type_seal(
@@ -591,7 +590,7 @@ pub(crate) async fn type_seal(
             paused: count_client_failure(tx, client_id, now_s).await?,
         },
         SignaturePlan::Seal => {
-            tx.execute(&FAILURES_FORGOTTEN, args![client_id]).await?;
+            forget_client_failures(tx, client_id).await?;
             EnvelopeSealOutcome::Sealed(reread().await?)
         }
         _ => {
@@ -614,8 +613,8 @@ static FILE_SIGNED: Sql = Sql::new(
 );
 static NOTARIZED: Sql = Sql::new(
     "UPDATE envelopes SET state = 'notarized', waiting = NULL, container_sha256 = $2, \
-     container_size = $3, retain_until = $4, notarized_at = $5, updated_at = $5 \
-     WHERE id = $1 AND state = 'sealed'",
+     container_size = $3, retain_until = $4, notarized_at = $5, updated_at = $5, \
+     container_manifest = $6, container_signature = $7 WHERE id = $1 AND state = 'sealed'",
 );
 
 /// A sealed envelope, signed and archived, becomes notarized with its evidence; false
@@ -662,7 +661,9 @@ pub(crate) async fn notarize(tx: &impl Tx, notarized: &NotarizedEnvelope) -> Res
         &container.sha256,
         container.size,
         notarized.retain_until_s,
-        now_s
+        now_s,
+        &notarized.container_manifest,
+        &notarized.container_signature
     ];
     if tx.execute(&NOTARIZED, values).await? != 1 {
         return Err(broken("envelope changed under its lock"));

@@ -589,6 +589,8 @@ const MIGRATIONS: &[&str] = &[
         ADD COLUMN container_sha256 BYTEA
             CHECK (container_sha256 IS NULL OR length(container_sha256) = 32),
         ADD COLUMN container_size BIGINT,
+        ADD COLUMN container_manifest BYTEA,
+        ADD COLUMN container_signature BYTEA,
         ADD COLUMN retain_until BIGINT,
         ADD COLUMN notarized_at BIGINT,
         ADD COLUMN deleted_at BIGINT;

@@ -716,6 +716,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE envelopes ADD COLUMN container_sha256 BLOB
         CHECK (container_sha256 IS NULL OR length(container_sha256) = 32);
     ALTER TABLE envelopes ADD COLUMN container_size INTEGER;
+    ALTER TABLE envelopes ADD COLUMN container_manifest BLOB;
+    ALTER TABLE envelopes ADD COLUMN container_signature BLOB;
     ALTER TABLE envelopes ADD COLUMN retain_until INTEGER;
     ALTER TABLE envelopes ADD COLUMN notarized_at INTEGER;
     ALTER TABLE envelopes ADD COLUMN deleted_at INTEGER;

@@ -312,6 +312,8 @@ fn notarized(view: &EnvelopeView, retain_until_s: i64, now_s: i64) -> NotarizedE
             sha256: [6; 32],
             size: 4_096,
         },
+        container_manifest: b"<ASiCManifest/>".to_vec(),
+        container_signature: vec![0x30, 0x06],
         retain_until_s,
         now_s,
     }
@@ -1259,6 +1261,15 @@ async fn a_sealed_envelope_is_notarized_once() {
                 sha256: [6; 32],
                 size: 4_096
             })
+        );
+        assert_eq!(
+            (
+                done.container_manifest.as_deref(),
+                done.container_signature.as_deref()
+            ),
+            (Some(&b"<ASiCManifest/>"[..]), Some(&[0x30_u8, 0x06][..])),
+            "{}",
+            f.name
         );
         assert_eq!(
             (done.retain_until_s, done.notarized_at_s, done.deleted_at_s),
