@@ -23,17 +23,6 @@ use std::process::Command;
 const ALICE_PHONE: &str = "+33612345678";
 
 impl Server {
-    async fn notary_post(&self, session: &Session, path: &str, body: Value) -> Reply {
-        self.send(
-            self.http
-                .post(self.url(path))
-                .header("cookie", &session.cookie)
-                .header("x-csrf-token", &session.csrf)
-                .json(&body),
-        )
-        .await
-    }
-
     async fn open_envelope(&self, session: &Session, station: &Station) -> Value {
         let reply = self
             .notary_post(
@@ -58,18 +47,6 @@ impl Server {
             session,
             &format!("/api/v1/envelopes/{id}/manifest"),
             json!({"manifest": manifest, "signature": signature}),
-        )
-        .await
-    }
-
-    async fn put_file(&self, session: &Session, id: &str, index: usize, bytes: Vec<u8>) -> Reply {
-        self.send(
-            self.http
-                .put(self.url(&format!("/api/v1/envelopes/{id}/files/{index}")))
-                .header("cookie", &session.cookie)
-                .header("x-csrf-token", &session.csrf)
-                .header("content-type", "application/octet-stream")
-                .body(bytes),
         )
         .await
     }

@@ -20,29 +20,6 @@ use std::path::Path;
 const ALICE_PHONE: &str = "+33612345678";
 
 impl Server {
-    async fn notary_post(&self, session: &Session, path: &str, body: Value) -> Reply {
-        self.send(
-            self.http
-                .post(self.url(path))
-                .header("cookie", &session.cookie)
-                .header("x-csrf-token", &session.csrf)
-                .json(&body),
-        )
-        .await
-    }
-
-    async fn put_file(&self, session: &Session, id: &str, index: usize, bytes: Vec<u8>) -> Reply {
-        self.send(
-            self.http
-                .put(self.url(&format!("/api/v1/envelopes/{id}/files/{index}")))
-                .header("cookie", &session.cookie)
-                .header("x-csrf-token", &session.csrf)
-                .header("content-type", "application/octet-stream")
-                .body(bytes),
-        )
-        .await
-    }
-
     async fn fetch(&self, session: &Session, path: &str) -> Reply {
         self.send(
             self.http

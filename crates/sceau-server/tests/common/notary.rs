@@ -1,6 +1,7 @@
 //! The notary's test station: a P-256 key made here (as the page's script and `sceau
 //! notarize` make one), the manifest it signs, and the files it sends.
 
+use super::{Reply, Server, Session};
 use base64::Engine;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -100,4 +101,37 @@ pub fn hello_pdf() -> Vec<u8> {
         .as_bytes(),
     );
     pdf
+}
+
+impl Server {
+    /// A JSON write of the signed-in client (its cookie and CSRF token).
+    pub async fn notary_post(&self, session: &Session, path: &str, body: Value) -> Reply {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("cookie", &session.cookie)
+                .header("x-csrf-token", &session.csrf)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// An envelope's file `index`, its bytes as the body.
+    pub async fn put_file(
+        &self,
+        session: &Session,
+        id: &str,
+        index: usize,
+        bytes: Vec<u8>,
+    ) -> Reply {
+        self.send(
+            self.http
+                .put(self.url(&format!("/api/v1/envelopes/{id}/files/{index}")))
+                .header("cookie", &session.cookie)
+                .header("x-csrf-token", &session.csrf)
+                .header("content-type", "application/octet-stream")
+                .body(bytes),
+        )
+        .await
+    }
 }
