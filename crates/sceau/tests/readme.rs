@@ -749,7 +749,11 @@ fn webhook_examples(session: &Session) {
     };
     let mut changed = body.clone();
     changed[body.len() / 2] ^= 1;
-    let other_secret = format!("{}0", &secret[..secret.len() - 1]);
+    // Another secret: the last hex digit changed (to 1 when it is 0, to 0 otherwise, so
+    // that it always differs).
+    let last = if secret.ends_with('0') { '1' } else { '0' };
+    let other_secret = format!("{}{last}", &secret[..secret.len() - 1]);
+    assert_ne!(other_secret, secret);
     // (header, body, secret, now, accepted)
     let cases: Vec<(String, &[u8], &str, i64, bool)> = vec![
         (header.clone(), &body, &secret, t + 1, true),
