@@ -122,6 +122,9 @@ impl Drop for Running {
     }
 }
 
+/// The subject of a station's certificate when the client's station made the key.
+pub const STATION_SUBJECT: &str = "sceau station certificate";
+
 /// An envelope just opened: its view and the station's certificate (DER).
 pub struct OpenedEnvelope {
     pub view: EnvelopeView,
@@ -286,6 +289,20 @@ impl Service {
         public_key: &[u8],
         lifetime_s: Option<i64>,
     ) -> Result<OpenedEnvelope, AppError> {
+        self.open_envelope_for(client, public_key, lifetime_s, STATION_SUBJECT)
+            .await
+    }
+
+    /// [`Service::open_envelope`], the certificate's subject naming who made the station's
+    /// key: the client's station, or sceau for a document given whole to the signature
+    /// API.
+    pub(crate) async fn open_envelope_for(
+        &self,
+        client: &ClientRecord,
+        public_key: &[u8],
+        lifetime_s: Option<i64>,
+        subject: &'static str,
+    ) -> Result<OpenedEnvelope, AppError> {
         self.notary()?;
         if client.stopped(self.now_s()) {
             return Err(AppError::ClientStopped);
@@ -308,7 +325,7 @@ impl Service {
         let now_s = self.now_s();
         let issued = crate::white_room::blocking_pki(move || {
             pki.authority
-                .certify_station_key(&key, "sceau station certificate", now_s, lifetime_s)
+                .certify_station_key(&key, subject, now_s, lifetime_s)
         })
         .await?;
         let (not_before_s, not_after_s) = issued.validity_s();

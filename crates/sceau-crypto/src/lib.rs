@@ -10,7 +10,7 @@ use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sceau_domain::seal::{Seal, SealDigits, SealInput, SignatureSealInput, seal_from_mac};
+use sceau_domain::seal::{Seal, SealDigits, SealInput, seal_from_mac};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -174,7 +174,6 @@ pub struct Keys {
     message_seal: [u8; 32],
     request: [u8; 32],
     payment_seal: [u8; 32],
-    signature_seal: [u8; 32],
     envelope_seal: [u8; 32],
     unlock_code: [u8; 32],
     webhook: [u8; 32],
@@ -204,7 +203,6 @@ impl Keys {
             message_seal: derive(b"sceau/message-seal/v1"),
             request: derive(b"sceau/request/v1"),
             payment_seal: derive(b"sceau/payment-seal/v1"),
-            signature_seal: derive(b"sceau/signature-seal/v1"),
             envelope_seal: derive(b"sceau/envelope-seal/v1"),
             unlock_code: derive(b"sceau/unlock-code/v1"),
             webhook: derive(b"sceau/webhook/v1"),
@@ -338,24 +336,6 @@ impl Keys {
     /// Whether `typed` is the seal of `input`, compared in constant time.
     pub fn seal_matches(&self, input: &SealInput, digits: SealDigits, typed: &Seal) -> bool {
         let expected = self.payment_seal(input, digits);
-        constant_time_eq(expected.digits().as_bytes(), typed.digits().as_bytes())
-    }
-
-    /// The seal of a signature: HMAC-SHA256 under the signature seal key (not the
-    /// payment seal's) over the input's canonical encoding, reduced to `digits` digits.
-    pub fn signature_seal(&self, input: &SignatureSealInput, digits: SealDigits) -> Seal {
-        let mac = Zeroizing::new(self.mac(&self.signature_seal, &[&input.canonical()]));
-        seal_from_mac(&mac, digits)
-    }
-
-    /// Whether `typed` is the seal of the signature `input`, compared in constant time.
-    pub fn signature_seal_matches(
-        &self,
-        input: &SignatureSealInput,
-        digits: SealDigits,
-        typed: &Seal,
-    ) -> bool {
-        let expected = self.signature_seal(input, digits);
         constant_time_eq(expected.digits().as_bytes(), typed.digits().as_bytes())
     }
 
@@ -632,55 +612,6 @@ mod tests {
         assert!(!other_keys.seal_matches(&input, digits, &seal));
         let ten = SealDigits::new(10).unwrap();
         assert_eq!(keys.payment_seal(&input, ten).digits().len(), 10);
-    }
-
-    #[test]
-    fn a_signature_seal_is_bound_to_the_document_its_name_and_the_client() {
-        use sceau_domain::seal::SignatureSealInput;
-        let keys = keys();
-        let digits = SealDigits::default();
-        let input = SignatureSealInput {
-            request: [1; 16],
-            client_id: 3,
-            content_digest: [4; 32],
-            name_digest: [5; 32],
-            issued_at_s: 1_790_000_000,
-            nonce: [7; 16],
-        };
-        let seal = keys.signature_seal(&input, digits);
-        assert!(keys.signature_seal_matches(&input, digits, &seal));
-        for other in [
-            SignatureSealInput {
-                content_digest: [6; 32],
-                ..input
-            },
-            SignatureSealInput {
-                name_digest: [6; 32],
-                ..input
-            },
-            SignatureSealInput {
-                client_id: 4,
-                ..input
-            },
-            SignatureSealInput {
-                request: [2; 16],
-                ..input
-            },
-            SignatureSealInput {
-                nonce: [8; 16],
-                ..input
-            },
-        ] {
-            assert!(
-                !keys.signature_seal_matches(&other, digits, &seal),
-                "{other:?}"
-            );
-        }
-        // Not the payment seal key: a payment seal with the same bytes differs.
-        assert_ne!(
-            keys.mac(&keys.payment_seal, &[&input.canonical()]),
-            keys.mac(&keys.signature_seal, &[&input.canonical()])
-        );
     }
 
     #[test]

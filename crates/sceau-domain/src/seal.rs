@@ -91,45 +91,6 @@ impl SealInput {
     }
 }
 
-/// Domain separation of a signature seal's MAC input, with its version.
-const SIGNATURE_SEAL_TAG: &[u8; 14] = b"sceau-sign-v1\0";
-
-/// Everything the seal of a signature is derived from: the request, the client and the
-/// very data to sign (its SHA-256 and the name it is shown under), the time and a fresh
-/// nonce. Another document, or the same under another name, gives another seal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignatureSealInput {
-    /// The request's public identifier (16 random bytes).
-    pub request: [u8; 16],
-    pub client_id: i64,
-    pub content_digest: [u8; 32],
-    /// SHA-256 of the document's name as shown in the SMS.
-    pub name_digest: [u8; 32],
-    pub issued_at_s: i64,
-    pub nonce: [u8; SEAL_NONCE_LEN],
-}
-
-impl SignatureSealInput {
-    /// Every field at a fixed width after a versioned tag of its own (so that no payment
-    /// seal input encodes like a signature's).
-    pub fn canonical(&self) -> [u8; 14 + 16 + 8 + 32 + 32 + 8 + SEAL_NONCE_LEN] {
-        let mut out = [0_u8; 14 + 16 + 8 + 32 + 32 + 8 + SEAL_NONCE_LEN];
-        let mut at = 0;
-        let mut put = |bytes: &[u8]| {
-            out[at..at + bytes.len()].copy_from_slice(bytes);
-            at += bytes.len();
-        };
-        put(SIGNATURE_SEAL_TAG);
-        put(&self.request);
-        put(&self.client_id.to_be_bytes());
-        put(&self.content_digest);
-        put(&self.name_digest);
-        put(&self.issued_at_s.to_be_bytes());
-        put(&self.nonce);
-        out
-    }
-}
-
 const ENVELOPE_SEAL_TAG: &[u8; 14] = b"sceau-envl-v1\0";
 
 /// Everything the seal of an envelope is derived from: the envelope, the client, the
@@ -434,7 +395,6 @@ mod tests {
         }
         let canonical = base.canonical();
         assert_eq!(&canonical[..14], b"sceau-envl-v1\0");
-        assert_ne!(&canonical[..14], &SIGNATURE_SEAL_TAG[..]);
         assert_eq!(&canonical[14..30], &[1; 16]);
         assert_eq!(&canonical[30..38], &5_i64.to_be_bytes());
     }

@@ -5,9 +5,10 @@
 //! DER) and its signatures (WebCrypto's form: `r || s`, 32 bytes each, IEEE P1363).
 
 use crate::Issued;
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
-use p256::pkcs8::DecodePublicKey;
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
+use zeroize::Zeroizing;
 
 /// Most bytes of a station's public key as sent (a P-256 SubjectPublicKeyInfo is 91).
 pub const STATION_KEY_BYTES_MAX: usize = 200;
@@ -49,4 +50,44 @@ pub fn station_signature_verifies(certificate: &Issued, message: &[u8], signatur
         return false;
     };
     key.verify(message, &signature).is_ok()
+}
+
+/// A station's key, made in memory for one envelope: by `sceau notarize`, or by sceau
+/// itself for a document handed over whole to the signature API (the seed's variant, a
+/// key made by the server for the station). Its private half is never written or sent.
+pub struct StationKey(SigningKey);
+
+impl StationKey {
+    pub fn new() -> StationKey {
+        loop {
+            // A random scalar; the rare value that is not one (zero, or not below the
+            // curve's order) is drawn again.
+            let bytes = Zeroizing::new(rand::random::<[u8; 32]>());
+            if let Ok(key) = SigningKey::from_slice(bytes.as_slice()) {
+                return StationKey(key);
+            }
+        }
+    }
+
+    /// The public key as the server takes it: SubjectPublicKeyInfo, DER.
+    pub fn public_key_der(&self) -> Result<Vec<u8>, StationKeyError> {
+        self.0
+            .verifying_key()
+            .to_public_key_der()
+            .map(|der| der.as_bytes().to_vec())
+            .map_err(|_| StationKeyError::NotP256)
+    }
+
+    /// ECDSA P-256 with SHA-256 over `message`, as `r || s` (64 bytes): WebCrypto's form,
+    /// the one the server checks.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let signature: Signature = self.0.sign(message);
+        signature.to_bytes().into()
+    }
+}
+
+impl Default for StationKey {
+    fn default() -> StationKey {
+        StationKey::new()
+    }
 }

@@ -175,7 +175,6 @@ pub fn router(state: AppState) -> Router {
                 ),
         )
         .route("/wallet/signatures/{id}", get(api::sign_pages::show))
-        .route("/wallet/signatures/{id}/seal", post(api::sign_pages::seal))
         .route("/wallet/envelopes", get(api::notary_pages::list))
         .route("/wallet/envelopes/new", get(api::notary_pages::station))
         .route("/wallet/envelopes/{id}", get(api::notary_pages::show))

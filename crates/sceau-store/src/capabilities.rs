@@ -203,6 +203,18 @@ pub trait Outbox: Send + Sync + 'static {
         address: &str,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Whether `budget` would let one more message of `kind` (not a merchant's number) go
+    /// to `address` at `now_s`, as the command that queues it will judge: a read, to
+    /// refuse early what would be refused anyway. The command's own judgement, in its
+    /// transaction, is what bounds the messages.
+    async fn message_allowed(
+        &self,
+        address: &str,
+        kind: sceau_domain::reach::MessageKind,
+        budget: sceau_domain::reach::MessageBudget,
+        now_s: i64,
+    ) -> Result<Result<(), sceau_domain::reach::TooMany>, StoreError>;
 }
 
 /// Checkouts paid with a seal (Figures 1–3).

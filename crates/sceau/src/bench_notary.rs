@@ -10,12 +10,12 @@
 //! - one 256 MiB file's upload: MB/s of the `PUT`, and the server's resident memory
 //!   (VmRSS, sampled every 20 ms) above what it was at rest before the upload.
 
-use crate::notarize::StationKey;
 use anyhow::{Context, bail};
 use base64::Engine;
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use sceau_domain::envelope::{FileEntry, FileName, Manifest};
+use sceau_pki::station::StationKey;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;

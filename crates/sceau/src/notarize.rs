@@ -10,12 +10,10 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::EncodePublicKey;
 use sceau_domain::envelope::{
     Destination, EnvelopeLimits, FILES_MAX_CEILING, FileEntry, FileName, Manifest,
 };
+use sceau_pki::station::StationKey;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -203,40 +201,6 @@ fn local_files(paths: &[PathBuf], destinations: &[Destination]) -> anyhow::Resul
         });
     }
     Ok(files)
-}
-
-/// The station's key: made here, in memory, for this envelope only; its private half
-/// is never written or sent.
-pub struct StationKey(SigningKey);
-
-impl StationKey {
-    pub fn new() -> StationKey {
-        loop {
-            // A random scalar; the rare value that is not one (zero, or not below the
-            // curve's order) is drawn again.
-            let bytes = Zeroizing::new(rand::random::<[u8; 32]>());
-            if let Ok(key) = SigningKey::from_slice(bytes.as_slice()) {
-                return StationKey(key);
-            }
-        }
-    }
-
-    /// The public key as the server takes it: SubjectPublicKeyInfo, DER.
-    pub fn public_key_der(&self) -> anyhow::Result<Vec<u8>> {
-        let der = self
-            .0
-            .verifying_key()
-            .to_public_key_der()
-            .map_err(|error| anyhow::anyhow!("encoding the station's key: {error}"))?;
-        Ok(der.as_bytes().to_vec())
-    }
-
-    /// ECDSA P-256 with SHA-256 over `message`, as `r || s` (64 bytes): WebCrypto's form,
-    /// the one the server checks.
-    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
-        let signature: Signature = self.0.sign(message);
-        signature.to_bytes().into()
-    }
 }
 
 /// The manifest of these files and destinations, for the envelope and certificate the

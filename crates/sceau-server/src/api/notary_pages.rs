@@ -36,7 +36,7 @@ fn grouped(hex: &str) -> String {
 }
 
 /// The state in words, and the class that colours it.
-fn state_text(state: EnvelopeState) -> (&'static str, &'static str) {
+pub(crate) fn state_text(state: EnvelopeState) -> (&'static str, &'static str) {
     match state {
         EnvelopeState::Open => ("opened", "held"),
         EnvelopeState::Receiving => ("receiving the files", "held"),

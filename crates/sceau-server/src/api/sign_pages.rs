@@ -1,25 +1,21 @@
-//! The client's signature pages (no script, like the others): hand a document over, type
-//! back the seal sent to the phone for it, download the signature. The same use cases
-//! as the JSON API (`signing.rs`); forms carry the session's CSRF token.
+//! The client's signature pages (no script, like the others): hand one document over
+//! whole and it becomes an envelope of one file (`sceau_app::signing`), whose page
+//! (`/wallet/envelopes/{id}`) takes the seal and offers the signature, the signed PDF and
+//! the container. Requests made before signature requests became envelopes are shown
+//! read-only. Forms carry the session's CSRF token.
 
-use super::pages::{Session, form_error};
+use super::pages::Session;
 use super::pay::see_other;
 use crate::AppState;
-use crate::clock::{clock_time, rfc3339};
+use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::signing::{
-    DOCUMENT_BYTES_MAX, Document, DocumentDigester, SignatureResult, UploadPermit, request_id,
-};
+use crate::signing::{DOCUMENT_BYTES_MAX, SignatureView, UploadPermit};
 use crate::views::signatures as views;
-use axum::Form;
 use axum::extract::multipart::{Field, Multipart, MultipartError, MultipartRejection};
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sceau_domain::seal::SEAL_TRIES_MAX;
 use sceau_store::{SignatureRequestView, SignatureState};
-use serde::Deserialize;
 
 /// The SHA-256 in groups of four digits, easier to compare by eye.
 fn grouped(hex: &str) -> String {
@@ -30,10 +26,11 @@ fn grouped(hex: &str) -> String {
         .join(" ")
 }
 
-fn state_text(view: &SignatureRequestView) -> &'static str {
+/// A request made before signature requests became envelopes: it takes no seal now.
+fn legacy_state_text(view: &SignatureRequestView) -> &'static str {
     match view.state {
-        SignatureState::AwaitingSeal => "waiting for the seal",
-        SignatureState::Sealed => "sealed, being signed",
+        SignatureState::AwaitingSeal => "never sealed: nothing was signed",
+        SignatureState::Sealed => "sealed, never signed",
         SignatureState::Signed => "signed",
         SignatureState::Failed => "failed: nothing was signed",
     }
@@ -53,11 +50,23 @@ async fn render_list(
     let requests = state.service.client_signatures(&session.client, 50).await?;
     let requests = requests
         .iter()
-        .map(|view| views::Row {
-            id: view.public_id.clone(),
-            name: view.document_name.clone(),
-            state: state_text(view),
-            created: rfc3339(view.created_at_s),
+        .map(|view| match view {
+            SignatureView::Envelope(view) => views::Row {
+                href: format!("/wallet/envelopes/{}", view.public_id),
+                name: view
+                    .files
+                    .first()
+                    .map(|file| file.name.clone())
+                    .unwrap_or_default(),
+                state: super::notary_pages::state_text(view.state).0,
+                created: rfc3339(view.created_at_s),
+            },
+            SignatureView::Legacy(view) => views::Row {
+                href: format!("/wallet/signatures/{}", view.public_id),
+                name: view.document_name.clone(),
+                state: legacy_state_text(view),
+                created: rfc3339(view.created_at_s),
+            },
         })
         .collect();
     let page = views::List {
@@ -69,8 +78,8 @@ async fn render_list(
     Ok(crate::views::render(&page)?.into_response())
 }
 
-/// `POST /wallet/signatures` (multipart): the document; sends the seal and shows the
-/// request's page.
+/// `POST /wallet/signatures` (multipart): the document; becomes an envelope of one file,
+/// whose page (with the seal form) follows.
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
@@ -79,8 +88,8 @@ pub async fn create(
     let mut multipart = multipart.map_err(|_| unreadable())?;
     let _permit = UploadPermit::take(&state.uploads)?;
     // The form's token comes first (the page puts the file input after it): it is
-    // checked before any of the document is read, and the document is hashed as it
-    // arrives, never held whole.
+    // checked before any of the document is read; the document is refused as soon as
+    // it is over the limit.
     let mut checked = false;
     let mut document = None;
     loop {
@@ -99,10 +108,10 @@ pub async fn create(
             _ if !checked => session.check_csrf("")?,
             Some("document") if checked && document.is_none() => {
                 let name = field.file_name().unwrap_or("document").to_owned();
-                let Some(digest) = digest_document(field).await? else {
+                let Some(content) = read_document(field).await? else {
                     return document_refused(&state, &session).await;
                 };
-                document = Some((name, digest));
+                document = Some((name, content));
             }
             // A second token or document.
             Some("document") | Some("csrf") => return Err(unreadable()),
@@ -128,7 +137,7 @@ pub async fn create(
         .await
         .map_err(ApiError::from)
     {
-        Ok(view) => Ok(see_other(&format!("/wallet/signatures/{}", view.public_id))),
+        Ok(view) => Ok(see_other(&format!("/wallet/envelopes/{}", view.public_id))),
         Err(error) if error.status.is_client_error() => {
             let response = render_list(&state, &session, Some(&error.message)).await?;
             Ok((error.status, response).into_response())
@@ -163,22 +172,24 @@ async fn check_csrf_field(mut field: Field<'_>, session: &Session) -> Result<(),
     session.check_csrf(std::str::from_utf8(&csrf).unwrap_or(""))
 }
 
-/// Hashes the document as it arrives, never held whole; `None` when it is too large.
-async fn digest_document(mut field: Field<'_>) -> Result<Option<Document>, ApiError> {
-    let mut digester = DocumentDigester::default();
+/// Reads the document whole (at most [`DOCUMENT_BYTES_MAX`]); `None` when it is too
+/// large.
+async fn read_document(mut field: Field<'_>) -> Result<Option<bytes::Bytes>, ApiError> {
+    let mut document = bytes::BytesMut::new();
     loop {
         match field.chunk().await {
             Ok(Some(part)) => {
-                if digester.update(&part).is_err() {
+                if document.len().saturating_add(part.len()) > DOCUMENT_BYTES_MAX {
                     return Ok(None);
                 }
+                document.extend_from_slice(&part);
             }
             Ok(None) => break,
             Err(error) if too_large(&error) => return Ok(None),
             Err(_) => return Err(unreadable()),
         }
     }
-    Ok(Some(digester.finish()))
+    Ok(Some(document.freeze()))
 }
 
 /// The list page with the size limit said, answered 413.
@@ -188,97 +199,27 @@ async fn document_refused(state: &AppState, session: &Session) -> Result<Respons
     Ok((StatusCode::PAYLOAD_TOO_LARGE, response).into_response())
 }
 
-/// `GET /wallet/signatures/{id}`: the request: what is signed, the seal form while it
-/// waits, the signature once signed.
+/// `GET /wallet/signatures/{id}`: a one-file envelope's page, or a request made before
+/// signature requests became envelopes, read-only.
 pub async fn show(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let view = state
-        .service
-        .client_signature(&session.client, request_id(&id)?)
-        .await?;
-    Ok(render(&state, &session, &view, None)?.into_response())
-}
-
-fn render(
-    state: &AppState,
-    session: &Session,
-    view: &SignatureRequestView,
-    error: Option<&str>,
-) -> Result<axum::response::Html<String>, ApiError> {
-    let now_s = state.service.now_s();
-    let action = match view.state {
-        SignatureState::AwaitingSeal if now_s < view.seal.expires_at_s => views::Action::Seal {
-            csrf: &session.csrf,
-            phone: session.client.phone.masked(),
-            until: clock_time(view.seal.expires_at_s),
-            tries_left: SEAL_TRIES_MAX.saturating_sub(view.wrong_tries),
-        },
-        SignatureState::AwaitingSeal => views::Action::SealExpired,
-        SignatureState::Signed => views::Action::Signed {
-            at: view.signed_at_s.map(rfc3339).unwrap_or_default(),
-        },
-        SignatureState::Sealed => views::Action::Sealed,
-        SignatureState::Failed => views::Action::Failed,
+    let view = match state.service.client_signature(&session.client, &id).await? {
+        SignatureView::Envelope(view) => {
+            return Ok(see_other(&format!("/wallet/envelopes/{}", view.public_id)));
+        }
+        SignatureView::Legacy(view) => view,
     };
-    crate::views::render(&views::Request {
+    let page = views::Request {
         id: &view.public_id,
         name: &view.document_name,
-        alert: error,
-        state: state_text(view),
+        state: legacy_state_text(&view),
         digest: grouped(&hex::encode(view.content_digest)),
         created: rfc3339(view.created_at_s),
-        action,
-    })
-}
-
-#[derive(Deserialize)]
-pub struct SealForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    seal: String,
-}
-
-/// `POST /wallet/signatures/{id}/seal`: the seal typed back. Signed: the request's page;
-/// wrong: the page again, with how many tries are left.
-pub async fn seal(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<String>,
-    form: Result<Form<SealForm>, FormRejection>,
-) -> Result<Response, ApiError> {
-    let Form(form) = form.map_err(form_error)?;
-    session.check_csrf(&form.csrf)?;
-    request_id(&id)?;
-    let typed = if form.seal.len() > 32 { "" } else { &form.seal };
-    let message = match state
-        .service
-        .confirm_signature(&id, session.token_hash(), typed)
-        .await
-        .map_err(ApiError::from)
-    {
-        Ok(SignatureResult::Signed(_) | SignatureResult::Failed(_)) => {
-            return Ok(see_other(&format!("/wallet/signatures/{id}")));
-        }
-        Ok(SignatureResult::Wrong { tries_left: 1 }) => {
-            "That seal is not right. 1 try left.".to_owned()
-        }
-        Ok(SignatureResult::Wrong { tries_left }) => {
-            format!("That seal is not right. {tries_left} tries left.")
-        }
-        Ok(SignatureResult::Expired) => {
-            "This seal has expired: nothing was signed. Hand the document over again.".to_owned()
-        }
-        // Not this client's, or the server's own failure: not a page about a seal.
-        Err(error) if error.status == StatusCode::NOT_FOUND || error.status.is_server_error() => {
-            return Err(error);
-        }
-        Err(error) => error.message,
+        signed: (view.state == SignatureState::Signed)
+            .then(|| view.signed_at_s.map(rfc3339).unwrap_or_default()),
     };
-    let view = state.service.client_signature(&session.client, &id).await?;
-    let response = render(&state, &session, &view, Some(&message))?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, response).into_response())
+    Ok(crate::views::render(&page)?.into_response())
 }

@@ -1,5 +1,6 @@
 //! Signatures in the client's name over JSON, in the client's browser session (the same
-//! cookie as the pages). Writes also need the session's CSRF token in `X-CSRF-Token`
+//! cookie as the pages): a signature request is an envelope of one file, given whole
+//! (`sceau_app::signing`); requests made before that stay readable. Writes also need the session's CSRF token in `X-CSRF-Token`
 //! (from `GET /api/v1/me`), which a cross-site page cannot read or send.
 
 use super::JsonBody;
@@ -7,15 +8,14 @@ use super::pages::{ApiSession, Session};
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::signing::{
-    DOCUMENT_BYTES_MAX, Document, DocumentDigester, SignatureResult, UploadPermit, request_id,
-};
+use crate::signing::{DOCUMENT_BYTES_MAX, SignatureView, UploadPermit};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sceau_app::AppError;
+use sceau_app::notary::EnvelopeSealResult;
 use sceau_domain::seal::SEAL_TRIES_MAX;
-use sceau_store::{SignatureRequestView, SignatureState};
+use sceau_store::{EnvelopeState, EnvelopeView, SignatureRequestView, SignatureState};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -45,7 +45,48 @@ pub(crate) fn check_write(headers: &HeaderMap, session: &Session) -> Result<(), 
     session.check_csrf(presented)
 }
 
-fn view_json(view: &SignatureRequestView) -> serde_json::Value {
+/// A signature request as JSON: the shape this API always had (`id`, `document_name`,
+/// `sha256`, `state` among `awaiting_seal`, `sealed`, `signed` and `failed`, the seal's
+/// expiry and tries, `signed_at`, `signature_url`), and for a one-file envelope its own
+/// state and address (`envelope_state`, `envelope_url`).
+fn view_json(view: &SignatureView) -> serde_json::Value {
+    match view {
+        SignatureView::Envelope(view) => envelope_view_json(view),
+        SignatureView::Legacy(view) => legacy_view_json(view),
+    }
+}
+
+fn envelope_view_json(view: &EnvelopeView) -> serde_json::Value {
+    let state = match view.state {
+        EnvelopeState::Notarized => "signed",
+        EnvelopeState::Open | EnvelopeState::Receiving | EnvelopeState::AwaitingSeal => {
+            "awaiting_seal"
+        }
+        EnvelopeState::Sealed => "sealed",
+        EnvelopeState::Refused | EnvelopeState::Failed | EnvelopeState::Expired => "failed",
+    };
+    let awaiting = view.state == EnvelopeState::AwaitingSeal;
+    let file = view.files.first();
+    let signed =
+        view.state == EnvelopeState::Notarized && file.is_some_and(|file| file.signature.is_some());
+    json!({
+        "id": view.public_id,
+        "document_name": file.map(|file| file.name.as_str()),
+        "sha256": file.map(|file| hex::encode(file.sha256)),
+        "state": state,
+        "seal_expires_at": view.seal.as_ref().filter(|_| awaiting).map(|s| rfc3339(s.expires_at_s)),
+        "tries_left": awaiting.then(|| SEAL_TRIES_MAX.saturating_sub(view.wrong_tries)),
+        "seal_sent": view.seal.is_some(),
+        "created_at": rfc3339(view.created_at_s),
+        "signed_at": file.and_then(|file| file.signed_at_s).filter(|_| signed).map(rfc3339),
+        "signature_url": signed
+            .then(|| format!("/api/v1/signatures/{}/signature.p7s", view.public_id)),
+        "envelope_state": view.state.as_str(),
+        "envelope_url": format!("/api/v1/envelopes/{}", view.public_id),
+    })
+}
+
+fn legacy_view_json(view: &SignatureRequestView) -> serde_json::Value {
     let awaiting = view.state == SignatureState::AwaitingSeal;
     json!({
         "id": view.public_id,
@@ -56,8 +97,11 @@ fn view_json(view: &SignatureRequestView) -> serde_json::Value {
         "tries_left": awaiting.then(|| SEAL_TRIES_MAX.saturating_sub(view.wrong_tries)),
         "created_at": rfc3339(view.created_at_s),
         "signed_at": view.signed_at_s.map(rfc3339),
+        "seal_sent": true,
         "signature_url": (view.state == SignatureState::Signed)
             .then(|| format!("/api/v1/signatures/{}/signature.p7s", view.public_id)),
+        "envelope_state": null,
+        "envelope_url": null,
     })
 }
 
@@ -67,9 +111,10 @@ pub struct NewSignatureQuery {
 }
 
 /// `POST /api/v1/signatures?document_name=…`: the body is the document itself (any
-/// media type, up to 8 MiB). Sends the seal to the client's phone; signs nothing yet.
-/// The session, the CSRF token and the name are checked before a byte of the body is
-/// read; the body is hashed as it arrives, never held whole.
+/// media type, 1 byte to 8 MiB), which becomes an envelope of one file (sceau acting as
+/// the station: see `sceau_app::signing`). Sends the seal to the client's phone; signs
+/// nothing yet. The session, the CSRF token and the name are checked before a byte of
+/// the body is read; the body is refused as soon as it is over the limit.
 pub async fn create(
     State(state): State<AppState>,
     ApiSession(session): ApiSession,
@@ -87,23 +132,27 @@ pub async fn create(
         .service
         .request_signature(&session.client, &query.document_name, document)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(view_json(&view))).into_response())
+    Ok((StatusCode::CREATED, axum::Json(envelope_view_json(&view))).into_response())
 }
 
-/// Reads a body into its digest, refusing it as soon as it is over the limit.
-async fn read_document(body: axum::body::Body) -> Result<Document, ApiError> {
+/// Reads a body whole (a document is at most 8 MiB), refusing it as soon as it is over
+/// the limit.
+async fn read_document(body: axum::body::Body) -> Result<bytes::Bytes, ApiError> {
     use http_body_util::BodyExt;
     let mut body = body;
-    let mut digester = DocumentDigester::default();
+    let mut document = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| {
             ApiError::bad_request("unreadable_body", "the request body could not be read")
         })?;
         if let Some(data) = frame.data_ref() {
-            digester.update(data).map_err(|_| document_too_large())?;
+            if document.len().saturating_add(data.len()) > DOCUMENT_BYTES_MAX {
+                return Err(document_too_large());
+            }
+            document.extend_from_slice(data);
         }
     }
-    Ok(digester.finish())
+    Ok(document.freeze())
 }
 
 pub(crate) fn document_too_large() -> ApiError {
@@ -130,10 +179,7 @@ pub async fn show(
     ApiSession(session): ApiSession,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let view = state
-        .service
-        .client_signature(&session.client, request_id(&id)?)
-        .await?;
+    let view = state.service.client_signature(&session.client, &id).await?;
     Ok(axum::Json(view_json(&view)).into_response())
 }
 
@@ -143,8 +189,10 @@ pub struct SealBody {
     seal: String,
 }
 
-/// `POST /api/v1/signatures/{id}/seal` `{"seal": "…"}`: the right seal signs; a wrong
-/// one is counted (the third fails the request).
+/// `POST /api/v1/signatures/{id}/seal` `{"seal": "…"}`: the right seal signs (the
+/// envelope is notarized: the answer is `signed`, or `sealed` with the envelope's
+/// `waiting` reason while the time-stamp authority or the keystore does not answer); a
+/// wrong one is counted (the third fails the request).
 pub async fn seal(
     State(state): State<AppState>,
     ApiSession(session): ApiSession,
@@ -155,13 +203,15 @@ pub async fn seal(
     check_write(&headers, &session)?;
     let result = state
         .service
-        .confirm_signature(request_id(&id)?, session.token_hash(), &body.seal)
+        .confirm_signature(&session.client, &id, session.token_hash(), &body.seal)
         .await?;
     match result {
-        SignatureResult::Signed(view) => Ok(axum::Json(view_json(&view)).into_response()),
-        SignatureResult::Wrong { tries_left } => Err(AppError::WrongSeal { tries_left }.into()),
-        SignatureResult::Failed(_) => Err(AppError::SignatureFailed.into()),
-        SignatureResult::Expired => Err(AppError::SealExpired.into()),
+        EnvelopeSealResult::Sealed(view) => {
+            Ok(axum::Json(envelope_view_json(&view)).into_response())
+        }
+        EnvelopeSealResult::Wrong { tries_left } => Err(AppError::WrongSeal { tries_left }.into()),
+        EnvelopeSealResult::Failed => Err(AppError::SignatureFailed.into()),
+        EnvelopeSealResult::Expired => Err(AppError::SealExpired.into()),
     }
 }
 
@@ -172,19 +222,31 @@ pub async fn signature_file(
     ApiSession(session): ApiSession,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let view = state
-        .service
-        .client_signature(&session.client, request_id(&id)?)
-        .await?;
-    let Some(signature) = view.signature else {
-        return Err(AppError::NotSigned(format!(
-            "this signature request is {}",
-            view.state.as_str()
-        ))
-        .into());
+    let view = state.service.client_signature(&session.client, &id).await?;
+    let (name, signature) = match view {
+        SignatureView::Envelope(view) => {
+            let file = view
+                .files
+                .first()
+                .filter(|file| view.state == EnvelopeState::Notarized && file.signature.is_some());
+            match file {
+                Some(file) => (file.name.clone(), file.signature.clone()),
+                None => {
+                    return Err(AppError::NotSigned(format!(
+                        "this signature request is {}",
+                        view.state.as_str()
+                    ))
+                    .into());
+                }
+            }
+        }
+        SignatureView::Legacy(view) => (view.document_name.clone(), view.signature.clone()),
+    };
+    let Some(signature) = signature else {
+        return Err(AppError::NotSigned("this signature request is not signed".into()).into());
     };
     // The file's name: the document's, kept to characters safe in a header.
-    let stem = header_safe_name(&view.document_name);
+    let stem = header_safe_name(&name);
     Ok((
         [
             (

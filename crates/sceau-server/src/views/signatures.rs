@@ -1,5 +1,5 @@
-//! The client's signature pages: hand a document over, type back the seal sent for it,
-//! download the signature.
+//! The client's signature pages: hand a document over (it becomes an envelope of one
+//! file), and see a request made before that, read-only.
 
 use askama::Template;
 
@@ -15,39 +15,25 @@ pub(crate) struct List<'a> {
 
 /// One of the client's signature requests, in the list.
 pub(crate) struct Row {
-    pub id: String,
+    /// The envelope's page, or a request's made before.
+    pub href: String,
     pub name: String,
     pub state: &'static str,
     pub created: String,
 }
 
+/// A request made before signature requests became envelopes, read-only.
 #[derive(Template)]
 #[template(path = "signatures/request.html")]
 pub(crate) struct Request<'a> {
     pub id: &'a str,
     pub name: &'a str,
-    pub alert: Option<&'a str>,
     pub state: &'static str,
     /// The document's SHA-256, in groups of four hex digits.
     pub digest: String,
     pub created: String,
-    pub action: Action<'a>,
-}
-
-/// What the client may do, or learn, where a request stands.
-pub(crate) enum Action<'a> {
-    Seal {
-        csrf: &'a str,
-        phone: String,
-        until: String,
-        tries_left: u32,
-    },
-    SealExpired,
-    Sealed,
-    Signed {
-        at: String,
-    },
-    Failed,
+    /// When it was signed, if it was.
+    pub signed: Option<String>,
 }
 
 #[cfg(test)]
@@ -59,7 +45,7 @@ mod tests {
     #[test]
     fn the_list_escapes_names_and_messages() {
         let row = Row {
-            id: "sig_0".into(),
+            href: "/wallet/envelopes/0".into(),
             name: HOSTILE.into(),
             state: "signed",
             created: HOSTILE.into(),
@@ -73,33 +59,20 @@ mod tests {
         .render()
         .unwrap();
         check_escaped(&page);
-        assert!(page.contains("<a href=\"/wallet/signatures/sig_0\">&#60;script"));
+        assert!(page.contains("<a href=\"/wallet/envelopes/0\">&#60;script"));
         assert!(page.contains("Up to 16 MiB."), "{page}");
     }
 
     #[test]
-    fn a_request_escapes_the_document_name_everywhere() {
-        let actions = [
-            Action::Seal {
-                csrf: HOSTILE,
-                phone: HOSTILE.into(),
-                until: HOSTILE.into(),
-                tries_left: 2,
-            },
-            Action::Signed { at: HOSTILE.into() },
-            Action::SealExpired,
-            Action::Sealed,
-            Action::Failed,
-        ];
-        for action in actions {
+    fn a_request_made_before_escapes_the_document_name_everywhere() {
+        for signed in [Some(HOSTILE.to_owned()), None] {
             let page = Request {
                 id: "sig_0",
                 name: HOSTILE,
-                alert: Some(HOSTILE),
                 state: "signed",
                 digest: "0000 1111".into(),
                 created: HOSTILE.into(),
-                action,
+                signed,
             }
             .render()
             .unwrap();

@@ -83,6 +83,18 @@ pub(crate) async fn budget_allows(
     Ok(reach::may_send(budget, &sent_this_hour(counts)?, kind))
 }
 
+/// [`budget_allows`] for a message no merchant asks for, as a read
+/// (`Outbox::message_allowed`).
+pub(crate) async fn message_allowed(
+    tx: &impl Tx,
+    address: &str,
+    kind: MessageKind,
+    budget: &MessageBudget,
+    now_s: i64,
+) -> Result<Result<(), TooMany>, Fail> {
+    budget_allows(tx, address, kind, None, budget, now_s).await
+}
+
 /// Distinct clients (addresses) merchant `$1` had numbers sent to within the window
 /// (since `$2`), and whether address `$3` is one of them.
 static CLIENTS_THIS_HOUR: Sql = Sql::each(

@@ -91,4 +91,17 @@ impl Outbox for PostgresStore {
         self.read(async |c| ops::messages_to(&PgTx::reader(c), address, limit).await)
             .await
     }
+
+    async fn message_allowed(
+        &self,
+        address: &str,
+        kind: sceau_domain::reach::MessageKind,
+        budget: sceau_domain::reach::MessageBudget,
+        now_s: i64,
+    ) -> Result<Result<(), sceau_domain::reach::TooMany>, StoreError> {
+        self.read(async |c| {
+            ops::message_allowed(&PgTx::reader(c), address, kind, &budget, now_s).await
+        })
+        .await
+    }
 }

@@ -87,4 +87,24 @@ impl Outbox for SqliteStore {
         self.read(move |c| run_now(ops::messages_to(&SqliteTx(c), &address, limit)))
             .await
     }
+
+    async fn message_allowed(
+        &self,
+        address: &str,
+        kind: sceau_domain::reach::MessageKind,
+        budget: sceau_domain::reach::MessageBudget,
+        now_s: i64,
+    ) -> Result<Result<(), sceau_domain::reach::TooMany>, StoreError> {
+        let address = address.to_owned();
+        self.read(move |c| {
+            run_now(ops::message_allowed(
+                &SqliteTx(c),
+                &address,
+                kind,
+                &budget,
+                now_s,
+            ))
+        })
+        .await
+    }
 }

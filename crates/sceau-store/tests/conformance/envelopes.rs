@@ -10,7 +10,7 @@ use sceau_domain::envelope::{
     Arrival, Destination, FileEntry, FileName, Manifest, ManifestCheck, Refusal,
 };
 use sceau_domain::limits::CLIENT_PAUSE_S;
-use sceau_domain::reach::{MessageBudget, TooMany};
+use sceau_domain::reach::{MessageBudget, MessageKind, TooMany};
 use sceau_store::evidence::{certificate_subject, envelope_subject};
 use sceau_store::{
     ArchivedObject, CertificateKind, ClientRecord, EnvelopeResendOutcome, EnvelopeSealOutcome,
@@ -795,6 +795,35 @@ async fn a_throttled_seal_is_sent_again_when_asked() {
         let bob = f.client(0, 0).await;
         // The hour's one seal goes to a first envelope.
         awaiting(f, &alice, "env_t0", "d15f00", 1, NOW + 1).await;
+        // What the outbox's read says of a next seal, before any write: as the command
+        // will judge it (the signature API refuses early with it).
+        let allowed = |client: &ClientRecord, seals_max: u32, now_s: i64| {
+            let address = client.phone.as_str().to_owned();
+            async move {
+                let budget = MessageBudget {
+                    seals_max,
+                    ..MessageBudget::UNLIMITED
+                };
+                f.store
+                    .message_allowed(&address, MessageKind::SignatureSeal, budget, now_s)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            allowed(&alice, 1, NOW + 2).await,
+            Err(TooMany::Seals),
+            "{}",
+            f.name
+        );
+        assert_eq!(allowed(&alice, 2, NOW + 2).await, Ok(()), "{}", f.name);
+        assert_eq!(allowed(&bob, 1, NOW + 2).await, Ok(()), "{}", f.name);
+        assert_eq!(
+            allowed(&alice, 1, NOW + 1 + sceau_domain::reach::WINDOW_S).await,
+            Ok(()),
+            "{}: the hour passed",
+            f.name
+        );
         let receipt = submitted(
             f,
             &alice,
