@@ -327,47 +327,24 @@ pub trait Certificates: Send + Sync + 'static {
     async fn use_certificate(&self, serial: &str, now_s: i64) -> Result<UseOutcome, StoreError>;
 }
 
-/// Signatures in a client's name behind a seal.
+/// The legacy signature requests, read only: those made before a signature request
+/// became a one-file envelope ([`Envelopes`]). Nothing creates, seals or signs them any
+/// more; their rows stay readable, so that a request signed before keeps its signature
+/// downloadable.
 #[async_trait]
 pub trait Signatures: Send + Sync + 'static {
-    /// Records a request for a signature in a client's name and queues its seal's
-    /// message, in one transaction (unless the client made too many within the hour).
-    async fn create_signature_request(
-        &self,
-        request: NewSignatureRequest,
-    ) -> Result<SignatureRequestOutcome, StoreError>;
-
     /// A signature request by its public identifier.
     async fn signature_request(
         &self,
         public_id: &str,
     ) -> Result<Option<SignatureRequestView>, StoreError>;
 
-    /// A client's signature requests, newest first.
+    /// A client's signature requests, newest first, up to `limit`.
     async fn client_signature_requests(
         &self,
         client_id: i64,
         limit: u32,
     ) -> Result<Vec<SignatureRequestView>, StoreError>;
-
-    /// Judges a seal typed for a signature request and records the verdict.
-    async fn type_signature_seal(
-        &self,
-        typed: TypedSignatureSeal,
-    ) -> Result<SignatureSealOutcome, StoreError>;
-
-    /// Stores the signature of a sealed request (which becomes signed). False if the
-    /// request is not sealed (signed already, or never sealed).
-    async fn record_signature(
-        &self,
-        public_id: &str,
-        signature: Vec<u8>,
-        now_s: i64,
-    ) -> Result<bool, StoreError>;
-
-    /// Fails a sealed request that can no longer be signed (its certificate was revoked
-    /// or expired after the seal). False if it is not sealed.
-    async fn fail_sealed_signature(&self, public_id: &str) -> Result<bool, StoreError>;
 }
 
 /// The transparency log: entries queued, integrated under signed checkpoints, proved.
@@ -480,7 +457,7 @@ pub trait Envelopes: Send + Sync + 'static {
     ) -> Result<EnvelopeResendOutcome, StoreError>;
 
     /// A seal typed for an envelope in a client's session: judged and recorded in one
-    /// transaction (as signature requests' seals are).
+    /// transaction.
     async fn type_envelope_seal(
         &self,
         typed: TypedEnvelopeSeal,

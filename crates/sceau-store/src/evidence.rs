@@ -20,7 +20,7 @@ use crate::StoreError;
 use crate::model::{
     AuthorizationView, CertificateRecord, CheckoutState, CheckoutView, ClearingBatch,
     EnvelopeFileView, EnvelopeView, EvidenceRecord, NewCertificate, NotarizedEnvelope, NumberView,
-    Payout, Refusal, SignatureRequestView, SignedFile, StoredSeal,
+    Payout, Refusal, SignedFile, StoredSeal,
 };
 use sceau_domain::ledger::AuthorizationState;
 use sceau_domain::policy::{AmountRule, MerchantLock};
@@ -241,7 +241,9 @@ pub fn checkout_subject(checkout_id: i64) -> String {
     format!("checkout:{checkout_id}")
 }
 
-/// The subject of a signature request's records (its seal), by the request's row.
+/// The subject of a signature request's records (its seal), by the request's row: the
+/// records of the legacy requests, written before signature requests became one-file
+/// envelopes.
 pub fn signature_subject(request_id: i64) -> String {
     format!("signature:{request_id}")
 }
@@ -465,25 +467,6 @@ pub(crate) fn checkout_ended(view: &CheckoutView, at_s: i64) -> Result<Event, St
     Ok(Event::new(checkout_subject(view.id), kind, at_s, fields))
 }
 
-/// A seal was sent for a signature request.
-pub(crate) fn signature_seal_sent(view: &SignatureRequestView) -> Event {
-    Event::new(
-        signature_subject(view.id),
-        "seal.sent",
-        view.created_at_s,
-        object! {
-            "signature_request": signature_fields(view),
-            "client": id(view.client_id),
-            "seal": object! {
-                "send": 1_u32,
-                "digits": u32::from(view.seal.digits),
-                "issued_at": rfc3339(view.seal.issued_at_s),
-                "expires_at": rfc3339(view.seal.expires_at_s),
-            },
-        },
-    )
-}
-
 /// An envelope was refused (ETSI EN 319 522: SubmissionRejection): why, and what was
 /// sent when the manifest is what was refused; nothing of its files is kept.
 pub(crate) fn envelope_refused(
@@ -677,28 +660,6 @@ pub(crate) fn envelope_deleted(view: &EnvelopeView, at_s: i64) -> Event {
             "retain_until": view.retain_until_s.map(rfc3339),
         },
     )
-}
-
-fn signature_fields(view: &SignatureRequestView) -> Object {
-    object! {
-        "id": &view.public_id,
-        "document_sha256": hex(&view.content_digest),
-        "certificate": &view.certificate_serial,
-    }
-}
-
-/// The verdict on a seal typed for a signature request (as for checkouts).
-pub(crate) fn signature_seal_judged(
-    view: &SignatureRequestView,
-    wrong_tries_left: Option<u32>,
-    at_s: i64,
-) -> Event {
-    let mut fields = object! {
-        "signature_request": signature_fields(view),
-        "client": id(view.client_id),
-    };
-    let kind = judged(wrong_tries_left, &mut fields);
-    Event::new(signature_subject(view.id), kind, at_s, fields)
 }
 
 /// A clearing batch was closed: what it paid, to whom, and the settlement file's hash.

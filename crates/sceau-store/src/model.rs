@@ -926,25 +926,8 @@ pub use sceau_domain::certificate::REVOKED_AFTER_USE;
 
 pub use sceau_domain::signature::SignatureState;
 
-/// A request for a signature in a client's name, and its seal (sent in the same
-/// transaction).
-pub struct NewSignatureRequest {
-    /// The request's identifier in addresses: 32 hexadecimal digits (16 random bytes,
-    /// which the seal covers).
-    pub public_id: String,
-    pub client_id: i64,
-    pub document_name: String,
-    pub content_digest: [u8; 32],
-    /// The holder certificate the signature will be made under (chosen when the seal is
-    /// sent, so that the client consents to a signature by this certificate's key).
-    pub certificate_serial: String,
-    pub seal: StoredSeal,
-    pub message: NewMessage,
-    /// What the client may be sent within the hour (the seal counts against it).
-    pub budget: MessageBudget,
-    pub now_s: i64,
-}
-
+/// A legacy request for a signature in a client's name (made before a signature request
+/// became a one-file envelope), as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureRequestView {
     pub id: i64,
@@ -960,50 +943,6 @@ pub struct SignatureRequestView {
     pub signature: Option<Vec<u8>>,
     pub signed_at_s: Option<i64>,
     pub created_at_s: i64,
-}
-
-pub enum SignatureRequestOutcome {
-    Created(Box<SignatureRequestView>),
-    /// The client was sent as many seals, or messages, as the hour allows: nothing was
-    /// recorded or sent.
-    Throttled(TooMany),
-}
-
-/// Whether a typed seal is the seal of this request (recomputed and compared in constant
-/// time by the caller's closure, inside the store's transaction).
-pub type SignatureSealCheck = Box<dyn Fn(&SignatureRequestView) -> bool + Send + Sync>;
-
-/// A seal typed for a signature request by a client in a browser session: in one
-/// transaction the store finds the session's client and the request (which must be
-/// theirs), judges the seal and records the verdict.
-pub struct TypedSignatureSeal {
-    pub public_id: String,
-    pub session_token_hash: [u8; 32],
-    pub check: SignatureSealCheck,
-    pub now_s: i64,
-}
-
-pub enum SignatureSealOutcome {
-    /// The right seal: the request is sealed and may be signed.
-    Sealed(SignatureRequestView),
-    Wrong {
-        tries_left: u32,
-        paused: Option<Paused>,
-    },
-    /// The third wrong seal: the request failed.
-    Failed {
-        view: SignatureRequestView,
-        paused: Option<Paused>,
-    },
-    /// The seal's time had passed: nothing counted (a new request is needed).
-    Expired,
-    /// The request is no longer waiting for a seal (sealed, signed or failed).
-    NotAwaiting(SignatureRequestView),
-    /// No live session, no such request, or not this client's: nothing is said of
-    /// which.
-    NotFound,
-    /// The client is blocked or paused.
-    ClientStopped,
 }
 
 /// Signs the checkpoint of the log at `size` with `root` (a C2SP signed note); the store

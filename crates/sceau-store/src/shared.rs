@@ -5,8 +5,7 @@ use crate::StoreError;
 use crate::model::{
     AuthorizationView, BankDetails, CertificateKind, CertificateRecord, CheckoutEvent,
     CheckoutView, ClearingBatch, ClientRecord, CommandRequest, HoldCheckout, MerchantCommand,
-    NumberView, Outcome, Payout, PayoutLine, SealOutcome, SignatureRequestView,
-    SignatureSealOutcome, TypedSeal, UseOutcome,
+    NumberView, Outcome, Payout, PayoutLine, SealOutcome, TypedSeal, UseOutcome,
 };
 use crate::sql::Sql;
 use sceau_domain::Currency;
@@ -20,7 +19,6 @@ use sceau_domain::ledger::AuthorizationFigures;
 use sceau_domain::policy::{self, Attempt, AuthorizationPlan, Holder, NumberUsage};
 use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
 use sceau_domain::seal::SealStatus;
-use sceau_domain::signature::{self, SignaturePlan};
 use subtle::ConstantTimeEq;
 
 /// A policy as the columns `amount_rule`, `amount_limit`, `merchant_lock`, `merchant_id`.
@@ -266,35 +264,6 @@ pub(crate) fn sealed_by(typed: &TypedSeal, view: &CheckoutView) -> bool {
     view.seal
         .as_ref()
         .is_some_and(|stored| (typed.check)(view, stored))
-}
-
-/// A signature request as its rules take it.
-pub(crate) fn signature_facts(view: &SignatureRequestView) -> signature::Request {
-    signature::Request {
-        client_id: view.client_id,
-        state: view.state,
-        issued_at_s: view.seal.issued_at_s,
-        expires_at_s: view.seal.expires_at_s,
-        wrong_tries: view.wrong_tries,
-    }
-}
-
-/// The answer to a seal typed for a signature request whose plan writes nothing.
-pub(crate) fn signature_unwritten(
-    plan: SignaturePlan,
-    view: Option<SignatureRequestView>,
-) -> Result<SignatureSealOutcome, StoreError> {
-    Ok(match (plan, view) {
-        (SignaturePlan::NotAwaiting, Some(view)) => SignatureSealOutcome::NotAwaiting(view),
-        (SignaturePlan::NotFound, _) => SignatureSealOutcome::NotFound,
-        (SignaturePlan::ClientStopped, _) => SignatureSealOutcome::ClientStopped,
-        (SignaturePlan::Expired, _) => SignatureSealOutcome::Expired,
-        _ => {
-            return Err(StoreError::Corrupt(
-                "a signature seal plan unwritten".into(),
-            ));
-        }
-    })
 }
 
 /// Everything an authorization needs to know about the number and its holder, read in

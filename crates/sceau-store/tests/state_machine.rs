@@ -1,6 +1,6 @@
 //! The store as one state machine: random, interleaved sequences of every kind of
 //! operation (enrolments, numbers, authorizations and what follows them, checkouts and
-//! their seals, signature requests, certificates, clearing, the clock moving), checked
+//! their seals, certificates, clearing, the clock moving), checked
 //! after every step against a model kept here: the ledger's own report, the evidence
 //! chains of the subjects the step touched, and each lifecycle's state and figures.
 //!
@@ -166,21 +166,6 @@ pub enum Op {
         checkout: Pick,
         by_other: Option<Pick>,
     },
-    CreateSignature {
-        client: Pick,
-        validity_s: i64,
-    },
-    TypeSignatureSeal {
-        request: Pick,
-        right: bool,
-        by_other: Option<Pick>,
-    },
-    RecordSignature {
-        request: Pick,
-    },
-    FailSealedSignature {
-        request: Pick,
-    },
     RecordCertificate {
         /// A holder's certificate for this client, or a disposable one.
         holder: Option<Pick>,
@@ -319,17 +304,6 @@ fn checkout_ops() -> impl Strategy<Value = Op> {
 }
 
 fn other_ops() -> impl Strategy<Value = Op> {
-    let other = || prop::option::weighted(0.15, pick());
-    let create = (pick(), 60..=300_i64)
-        .prop_map(|(client, validity_s)| Op::CreateSignature { client, validity_s });
-    let type_seal =
-        (pick(), prop::bool::weighted(0.4), other()).prop_map(|(request, right, by_other)| {
-            Op::TypeSignatureSeal {
-                request,
-                right,
-                by_other,
-            }
-        });
     let record = (
         prop::option::weighted(0.3, pick()),
         -60..=60_i64,
@@ -341,10 +315,6 @@ fn other_ops() -> impl Strategy<Value = Op> {
             lifetime_s,
         });
     prop_oneof![
-        2 => create,
-        3 => type_seal,
-        1 => pick().prop_map(|request| Op::RecordSignature { request }),
-        1 => pick().prop_map(|request| Op::FailSealedSignature { request }),
         2 => record,
         3 => pick().prop_map(|certificate| Op::UseCertificate { certificate }),
         1 => (pick(), 0..=10_u8).prop_map(|(certificate, reason)| Op::RevokeCertificate { certificate, reason }),

@@ -1,4 +1,4 @@
-//! What a wrong seal does to its client, whatever it sealed (a checkout, a signature),
+//! What a wrong seal does to its client, whatever it sealed (a checkout, an envelope),
 //! and the statement that records a client's failures.
 
 use crate::error::stored_count;

@@ -27,8 +27,6 @@ pub(super) enum Guard {
     /// The two accounts of the authorization of the checkout with this public id (a typed
     /// seal may capture or release its hold, a cancel release it; none before it is held).
     CheckoutHold(String),
-    /// The account of the client of the signature request with this public id.
-    SignatureRequest(String),
     /// The two accounts of this merchant's authorization.
     Authorization { id: i64, merchant_id: i64 },
     /// The account of the number with this fingerprint, found for the whole batch at once
@@ -57,7 +55,7 @@ impl Guard {
             }
             Guard::Authorization { id, .. } => Some(id.unsigned_abs()),
             // Named by a random public id: spread like the fingerprints.
-            Guard::CheckoutHold(public_id) | Guard::SignatureRequest(public_id) => Some(
+            Guard::CheckoutHold(public_id) => Some(
                 public_id
                     .bytes()
                     .fold(0_u64, |key, byte| key.rotate_left(5) ^ u64::from(byte)),
@@ -113,13 +111,6 @@ impl Guard {
                 )
                 .await?,
             ),
-            Guard::SignatureRequest(public_id) => ids(rows(
-                c,
-                "SELECT cl.account_id FROM signature_requests s JOIN clients cl ON cl.id = s.client_id \
-                 WHERE s.public_id = $1",
-                &[public_id],
-            )
-            .await?),
             Guard::Authorization { id, merchant_id } => pair(
                 opt_row(
                     c,

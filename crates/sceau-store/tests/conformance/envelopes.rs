@@ -98,7 +98,7 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 /// The seal prepared for `client`'s envelope at `now_s` (nonce `nonce`), sent within a
 /// budget of `seals_max` seals an hour.
-fn prepared_seal(
+pub(crate) fn prepared_seal(
     client: &ClientRecord,
     nonce: u8,
     seals_max: u32,
@@ -137,7 +137,7 @@ fn received(client: &ClientRecord, public_id: &str, arrival: Arrival, now_s: i64
     )
 }
 
-fn received_with(
+pub(crate) fn received_with(
     client: &ClientRecord,
     public_id: &str,
     arrival: Arrival,
@@ -153,7 +153,7 @@ fn received_with(
     }
 }
 
-fn arrival(index: usize, size: u64, byte: u8) -> Arrival {
+pub(crate) fn arrival(index: usize, size: u64, byte: u8) -> Arrival {
     Arrival {
         index,
         size,
@@ -163,7 +163,7 @@ fn arrival(index: usize, size: u64, byte: u8) -> Arrival {
 
 /// Opens an envelope of `client` whose manifest is accepted at `now_s`; its first file
 /// (the empty one) arrives then too when `first_file`.
-async fn receiving(
+pub(crate) async fn receiving(
     f: &Fixture,
     client: &ClientRecord,
     public_id: &str,
@@ -196,7 +196,7 @@ async fn receiving(
 
 /// An envelope of `client` whose every file arrived at `now_s`, the last with `seal`:
 /// what the last file made of it.
-async fn submitted(
+pub(crate) async fn submitted(
     f: &Fixture,
     client: &ClientRecord,
     public_id: &str,

@@ -13,9 +13,9 @@ use sceau_store::{
     ClearingBatch, ClearingDraft, ClearingOutcome, ClientRecord, CloseClearing, CommandRequest,
     HoldCheckout, HoldOutcome, IdempotencyKey, IssueOutcome, Medium, MerchantCommand,
     MerchantRecord, NewCertificate, NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber,
-    NewSession, NewSignatureRequest, NumberView, Origin, Outcome, Payout, PayoutLine,
-    PostgresSettings, PostgresStore, SealOutcome, SendOutcome, SendSeal, SettlementWriter,
-    SkippedMerchant, SqliteStore, Store, StoredSeal, TypedSeal, WebhookDelivery,
+    NewSession, NumberView, Origin, Outcome, Payout, PayoutLine, PostgresSettings, PostgresStore,
+    SealOutcome, SendOutcome, SendSeal, SettlementWriter, SkippedMerchant, SqliteStore, Store,
+    StoredSeal, TypedSeal, WebhookDelivery,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -494,39 +494,8 @@ impl Fixture {
 }
 
 // ---------------------------------------------------------------------------------------
-// Signature requests and the log
+// The log
 // ---------------------------------------------------------------------------------------
-
-pub(crate) fn signature_request(
-    client_id: i64,
-    public_id: &str,
-    now_s: i64,
-) -> NewSignatureRequest {
-    NewSignatureRequest {
-        public_id: public_id.to_owned(),
-        client_id,
-        document_name: "contract.pdf".into(),
-        content_digest: [9; 32],
-        certificate_serial: "5a01".into(),
-        seal: StoredSeal {
-            nonce: [3; 16],
-            digits: 8,
-            issued_at_s: now_s,
-            expires_at_s: now_s + 300,
-        },
-        message: NewMessage {
-            address: "+33600000001".into(),
-            sealed_body: vec![1, 2, 3],
-            medium: Medium::Sms,
-            expires_at_s: now_s + 300,
-        },
-        budget: MessageBudget {
-            seals_max: 3,
-            ..MessageBudget::UNLIMITED
-        },
-        now_s,
-    }
-}
 
 pub(crate) fn test_signer() -> CheckpointSigner {
     Box::new(|size, root| format!("size {size} root {}", hex_of(root)))

@@ -1,15 +1,15 @@
 //! The outbox: messages claimed by one dispatcher at a time, kept until marked, and the
-//! one budget that counts every message to a client (its tests queue signature seals,
+//! one budget that counts every message to a client (its tests queue envelope seals,
 //! payment seals and numbers: the rule they check is the budget's).
 
+use crate::envelopes::{self, arrival, prepared_seal, received_with, receiving};
 use crate::fixtures::*;
 use sceau_domain::reach::{MessageBudget, TooMany};
 use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
-    CertificateKind, CheckoutRefusal, CheckoutView, IssueOutcome, Medium, MerchantRecord,
-    MessageCount, MessageDelivery, MessageStatus, NewClient, NewMessage, NewNumber,
-    NewSignatureRequest, PartOutcome, PostgresSettings, PostgresStore, SendOutcome, SendSeal,
-    SignatureRequestOutcome, Store, StoredSeal,
+    CheckoutRefusal, CheckoutView, FilePlan, IssueOutcome, Medium, MerchantRecord, MessageCount,
+    MessageDelivery, MessageStatus, NewMessage, NewNumber, PartOutcome, PostgresSettings,
+    PostgresStore, PreparedEnvelopeSeal, SendOutcome, SendSeal, Store, StoredSeal,
 };
 use std::sync::Arc;
 
@@ -188,8 +188,8 @@ async fn messages_wait_until_marked() {
 
 /// Requests that arrive together, on several instances (two PostgreSQL stores on one
 /// database; SQLite's one writer), are counted one after the other: exactly the budget
-/// goes out, whatever the interleaving. A multi-threaded runtime, so that the requests
-/// really overlap.
+/// goes out, whatever the interleaving. The last files of 24 envelopes arrive at once,
+/// each asking for its seal; a multi-threaded runtime, so that they really overlap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_budget_holds_against_requests_at_once_on_several_instances() {
     /// A backend's name, its instances on one database, and what keeps it.
@@ -214,43 +214,40 @@ async fn a_budget_holds_against_requests_at_once_on_several_instances() {
         setups.push(("postgres, two instances", stores, Box::new(schema)));
     }
     for (name, stores, _guard) in setups {
-        let alice = stores[0]
-            .enroll_client(NewClient {
-                certificates: vec![new_certificate("5c01", CertificateKind::Holder, None)],
-                ..new_client(1, "EUR", 100_000, 0)
-            })
-            .await
-            .unwrap();
+        let f = Fixture::new(Backend {
+            name,
+            store: stores[0].clone(),
+            guard: Box::new(()),
+        });
+        let alice = f.client(0, 0).await;
+        let envelope = |index: u8| format!("env_{index:02}");
+        for index in 0..24 {
+            let serial = format!("d17a{index:02}");
+            receiving(&f, &alice, &envelope(index), &serial, true, NOW).await;
+        }
         let budget = MessageBudget::new(40, 5, 20, 5);
-        let mut requests = Vec::new();
-        for index in 0..24_usize {
-            let store = stores[index % stores.len()].clone();
-            let address = alice.phone.as_str().to_owned();
-            requests.push(tokio::spawn(async move {
-                let request = NewSignatureRequest {
-                    certificate_serial: "5c01".into(),
-                    message: NewMessage {
-                        address,
-                        sealed_body: b"signature seal".to_vec(),
-                        medium: Medium::Sms,
-                        expires_at_s: NOW + 300,
-                    },
-                    budget,
-                    ..signature_request(alice.id, &format!("{index:032x}"), NOW)
-                };
-                store.create_signature_request(request).await.unwrap()
+        let mut last_files = Vec::new();
+        for index in 0..24_u8 {
+            let store = stores[usize::from(index) % stores.len()].clone();
+            let seal = PreparedEnvelopeSeal {
+                budget,
+                ..prepared_seal(&alice, index, budget.seals_max, NOW)
+            };
+            let last = received_with(&alice, &envelope(index), arrival(0, 1_234, 1), seal, NOW);
+            last_files.push(tokio::spawn(async move {
+                store.receive_file(last).await.unwrap()
             }));
         }
-        let mut created = 0;
-        for request in requests {
-            match request.await.unwrap() {
-                SignatureRequestOutcome::Created(_) => created += 1,
-                SignatureRequestOutcome::Throttled(too_many) => {
-                    assert_eq!(too_many, TooMany::Seals, "{name}")
-                }
+        let mut sealed = 0;
+        for last_file in last_files {
+            let receipt = last_file.await.unwrap();
+            assert_eq!(receipt.plan, FilePlan::Keep { last: true }, "{name}");
+            match receipt.seal_throttled {
+                None => sealed += 1,
+                Some(too_many) => assert_eq!(too_many, TooMany::Seals, "{name}"),
             }
         }
-        assert_eq!(created, 5, "{name}: exactly the budget's seals");
+        assert_eq!(sealed, 5, "{name}: exactly the budget's seals");
         let sent = stores[0]
             .messages_to(alice.phone.as_str(), 100)
             .await
@@ -260,40 +257,27 @@ async fn a_budget_holds_against_requests_at_once_on_several_instances() {
     }
 }
 
-/// One budget covers every message to a client, whoever asks: signature seals, payment
+/// One budget covers every message to a client, whoever asks: envelope seals, payment
 /// seals, numbers the client asks for and numbers merchants ask for. The burst that once
 /// sent 40 messages sends exactly the budget; each refusal names its limit and leaves
 /// nothing behind; a pause notice still goes out, and counts.
 #[tokio::test]
 async fn one_budget_counts_every_message_to_a_client() {
     each_backend(async |f: &Fixture| {
-        let alice = f
-            .store
-            .enroll_client(NewClient {
-                certificates: vec![new_certificate("5b01", CertificateKind::Holder, None)],
-                ..new_client(f.next(), "EUR", 100_000, 0)
-            })
-            .await
-            .unwrap();
+        let alice = f.client(100_000, 0).await;
         let shop = f.merchant().await;
         let cafe = f.merchant().await;
         f.pays(&shop, &alice, NOW - 2 * 3600).await;
         f.pays(&cafe, &alice, NOW - 2 * 3600).await;
         let budget = MessageBudget::new(12, 5, 6, 2);
         let eur = currency("EUR");
-        let signature = async |public_id: &str| {
-            let request = NewSignatureRequest {
-                certificate_serial: "5b01".into(),
-                message: NewMessage {
-                    address: alice.phone.as_str().to_owned(),
-                    sealed_body: b"signature seal".to_vec(),
-                    medium: Medium::Sms,
-                    expires_at_s: NOW + 301,
-                },
+        let envelope_seal = async |index: u8| {
+            let seal = PreparedEnvelopeSeal {
                 budget,
-                ..signature_request(alice.id, public_id, NOW + 1)
+                ..prepared_seal(&alice, index, budget.seals_max, NOW + 1)
             };
-            f.store.create_signature_request(request).await.unwrap()
+            let (public_id, serial) = (format!("env_b{index:02}"), format!("d16b{index:02}"));
+            envelopes::submitted(f, &alice, &public_id, &serial, seal, NOW + 1).await
         };
         let client_number = async || {
             let n = f.next();
@@ -332,14 +316,10 @@ async fn one_budget_counts_every_message_to_a_client() {
             f.held(&cafe, &alice, 300).await,
         ];
 
-        // Signature seals: 4 of the 5 seals of the hour.
+        // Envelope seals: 4 of the 5 seals of the hour.
         for index in 0..4 {
-            let outcome = signature(&format!("b{index:03}")).await;
-            assert!(
-                matches!(outcome, SignatureRequestOutcome::Created(_)),
-                "{}",
-                f.name
-            );
+            let receipt = envelope_seal(index).await;
+            assert_eq!(receipt.seal_throttled, None, "{}", f.name);
         }
         // Payment seals: the fifth seal, then none.
         assert!(matches!(
@@ -356,10 +336,12 @@ async fn one_budget_counts_every_message_to_a_client() {
                 f.name
             );
         }
-        assert!(matches!(
-            signature("b900").await,
-            SignatureRequestOutcome::Throttled(TooMany::Seals)
-        ));
+        assert_eq!(
+            envelope_seal(90).await.seal_throttled,
+            Some(TooMany::Seals),
+            "{}",
+            f.name
+        );
         // Numbers the client asks for: 6 of them, then none.
         for _ in 0..6 {
             assert!(
@@ -398,16 +380,17 @@ async fn one_budget_counts_every_message_to_a_client() {
             f.name
         );
 
-        // Nothing half-written by the refusals: no request, seal or number.
-        assert!(f.store.signature_request("b900").await.unwrap().is_none());
-        assert_eq!(
-            f.store
-                .client_signature_requests(alice.id, LIST_LIMIT)
-                .await
-                .unwrap()
-                .len(),
-            4
-        );
+        // Nothing half-written by the refusals: no seal or number. (The throttled envelope
+        // was submitted all the same: it awaits a seal none was sent for.)
+        let views = f
+            .store
+            .client_envelopes(alice.id, LIST_LIMIT)
+            .await
+            .unwrap();
+        let with_seal = views.iter().filter(|view| view.seal.is_some()).count();
+        assert_eq!((views.len(), with_seal), (5, 4), "{}", f.name);
+        let throttled = f.store.envelope("env_b90").await.unwrap().unwrap();
+        assert_eq!(throttled.seal, None, "{}", f.name);
         for (checkout, sends) in checkouts.iter().zip([1, 0, 0]) {
             let view = f
                 .store

@@ -1,33 +1,127 @@
-//! Signature requests: created with their seal's message, sealed, signed once.
+//! The legacy signature requests, read only: nothing writes them any more (a signature
+//! request is a one-file envelope now), so the rows made before are written here with
+//! SQL, as they were left, and read back through the store.
 
 use crate::fixtures::*;
-use sceau_domain::reach::TooMany;
-use sceau_store::{
-    CertificateKind, NewClient, NewSession, SignatureRequestOutcome, SignatureSealOutcome,
-    SignatureState, TypedSignatureSeal,
-};
-use std::sync::Arc;
+use sceau_store::postgres::scratch::ScratchSchema;
+use sceau_store::{CertificateKind, NewClient, SignatureRequestView, SignatureState, StoredSeal};
 
-fn typed_signature(
+/// A request of `client_id` under the holder certificate `5a01`, in `state`, made at
+/// `created_at_s`; signed 20 s later when `state` is signed.
+fn legacy(
+    id: i64,
     public_id: &str,
-    token: [u8; 32],
-    right: bool,
-    now_s: i64,
-) -> TypedSignatureSeal {
-    TypedSignatureSeal {
+    client_id: i64,
+    state: SignatureState,
+    created_at_s: i64,
+) -> SignatureRequestView {
+    let signed = state == SignatureState::Signed;
+    SignatureRequestView {
+        id,
         public_id: public_id.to_owned(),
-        session_token_hash: token,
-        check: Box::new(move |_| right),
-        now_s,
+        client_id,
+        document_name: format!("{public_id}.pdf"),
+        content_digest: [u8::try_from(id).unwrap(); 32],
+        certificate_serial: "5a01".to_owned(),
+        state,
+        seal: StoredSeal {
+            nonce: [7; 16],
+            digits: 8,
+            issued_at_s: created_at_s,
+            expires_at_s: created_at_s + SEAL_S,
+        },
+        wrong_tries: if state == SignatureState::Failed {
+            3
+        } else {
+            1
+        },
+        signature: signed.then(|| vec![0x30, 0x03, 0x02, 0x01, u8::try_from(id).unwrap()]),
+        signed_at_s: signed.then_some(created_at_s + 20),
+        created_at_s,
     }
 }
 
-/// Signature requests: created with their seal's message (a few an hour), sealed only by
-/// the right seal typed in the client's own session, failed by the third wrong one,
-/// signed once.
+const COLUMNS: &str = "INSERT INTO signature_requests (id, public_id, client_id, document_name, \
+    content_digest, certificate_serial, state, seal_nonce, seal_digits, seal_issued_at, \
+    seal_expires_at, wrong_tries, signature, signed_at, created_at)";
+
+/// Writes `rows` as the store wrote signature requests, straight into the database that
+/// `guard` keeps (SQLite's directory, or PostgreSQL's scratch schema).
+async fn insert(guard: &Guard, rows: &[SignatureRequestView]) {
+    if let Some(directory) = guard.downcast_ref::<tempfile::TempDir>() {
+        let connection = rusqlite::Connection::open(directory.path().join("sceau.db")).unwrap();
+        let sql = format!(
+            "{COLUMNS} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        );
+        for row in rows {
+            let values = rusqlite::params![
+                row.id,
+                row.public_id,
+                row.client_id,
+                row.document_name,
+                &row.content_digest[..],
+                row.certificate_serial,
+                row.state.as_str(),
+                &row.seal.nonce[..],
+                i16::from(row.seal.digits),
+                row.seal.issued_at_s,
+                row.seal.expires_at_s,
+                i64::from(row.wrong_tries),
+                row.signature,
+                row.signed_at_s,
+                row.created_at_s,
+            ];
+            connection.execute(&sql, values).unwrap();
+        }
+    } else if let Some(schema) = guard.downcast_ref::<ScratchSchema>() {
+        let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let connection = tokio::spawn(connection);
+        let sql = format!(
+            "{COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        );
+        for row in rows {
+            let values: [&(dyn tokio_postgres::types::ToSql + Sync); 15] = [
+                &row.id,
+                &row.public_id,
+                &row.client_id,
+                &row.document_name,
+                &&row.content_digest[..],
+                &row.certificate_serial,
+                &row.state.as_str(),
+                &&row.seal.nonce[..],
+                &i16::from(row.seal.digits),
+                &row.seal.issued_at_s,
+                &row.seal.expires_at_s,
+                &i64::from(row.wrong_tries),
+                &row.signature,
+                &row.signed_at_s,
+                &row.created_at_s,
+            ];
+            client.execute(&sql, &values).await.unwrap();
+        }
+        drop(client);
+        connection.await.unwrap().unwrap();
+    } else {
+        panic!("a backend whose rows this test cannot write");
+    }
+}
+
+/// Requests made before signature requests became one-file envelopes stay readable on
+/// every backend: by public id (a signed one with its signature, to download), and a
+/// client's own, newest first (the later row first at the same second), up to the
+/// limit; another client's are never listed, and an unknown id is none.
 #[tokio::test]
-async fn signature_requests_are_sealed_then_signed_once() {
-    each_backend(async |f: &Fixture| {
+async fn legacy_signature_requests_stay_readable() {
+    for backend in backends().await {
+        let (name, guard) = (backend.name, &backend.guard);
+        let store = std::sync::Arc::clone(&backend.store);
+        let f = Fixture::new(Backend {
+            name,
+            store,
+            guard: Box::new(()),
+        });
         let alice = f
             .store
             .enroll_client(NewClient {
@@ -37,195 +131,51 @@ async fn signature_requests_are_sealed_then_signed_once() {
             .await
             .unwrap();
         let bob = f.client(0, 0).await;
-        let (alice_token, bob_token) = (bytes32(TOKEN_TAG, f.next()), bytes32(TOKEN_TAG, f.next()));
-        for (token, client) in [(alice_token, &alice), (bob_token, &bob)] {
-            f.store
-                .create_session(NewSession {
-                    token_hash: token,
-                    client_id: client.id,
-                    now_s: NOW,
-                    expires_at_s: NOW + 3_600,
-                })
-                .await
-                .unwrap();
-        }
-        let created = |public_id: &str, now_s: i64| {
-            let store = Arc::clone(&f.store);
-            let request = signature_request(alice.id, public_id, now_s);
-            async move { store.create_signature_request(request).await.unwrap() }
-        };
-        let SignatureRequestOutcome::Created(first) = created("aa01", NOW).await else {
-            panic!("{}: not created", f.name);
-        };
-        assert_eq!(first.state, SignatureState::AwaitingSeal);
-        assert_eq!(first.content_digest, [9; 32]);
-        assert_eq!(first.certificate_serial, "5a01");
-        assert!(
-            f.store
-                .pending_messages(100)
-                .await
-                .unwrap()
-                .iter()
-                .any(|message| message.address == "+33600000001"),
-            "{}: the seal's message was not queued",
-            f.name
-        );
-        assert!(matches!(
-            created("aa02", NOW + 1).await,
-            SignatureRequestOutcome::Created(_)
-        ));
-        assert!(matches!(
-            created("aa03", NOW + 2).await,
-            SignatureRequestOutcome::Created(_)
-        ));
-        assert!(matches!(
-            created("aa04", NOW + 3).await,
-            SignatureRequestOutcome::Throttled(TooMany::Seals)
-        ));
-        assert!(f.store.signature_request("aa04").await.unwrap().is_none());
+        let carol = f.client(0, 0).await;
+        let rows = [
+            legacy(1, "aa01", alice.id, SignatureState::Signed, NOW),
+            legacy(2, "bb01", bob.id, SignatureState::Failed, NOW + 5),
+            legacy(3, "aa02", alice.id, SignatureState::AwaitingSeal, NOW + 10),
+            legacy(4, "aa03", alice.id, SignatureState::Sealed, NOW + 10),
+        ];
+        insert(guard, &rows).await;
 
-        // Another client's session learns nothing of the request.
-        assert!(matches!(
-            f.store
-                .type_signature_seal(typed_signature("aa01", bob_token, true, NOW + 5))
-                .await
-                .unwrap(),
-            SignatureSealOutcome::NotFound
-        ));
-        // Three wrong seals fail the request.
-        for tries_left in [2, 1] {
-            match f
-                .store
-                .type_signature_seal(typed_signature("aa01", alice_token, false, NOW + 5))
-                .await
-                .unwrap()
-            {
-                SignatureSealOutcome::Wrong {
-                    tries_left: left, ..
-                } => assert_eq!(left, tries_left),
-                _ => panic!("{}: not counted as wrong", f.name),
-            }
+        for row in &rows {
+            assert_eq!(
+                f.store.signature_request(&row.public_id).await.unwrap(),
+                Some(row.clone()),
+                "{name}"
+            );
         }
-        assert!(matches!(
-            f.store
-                .type_signature_seal(typed_signature("aa01", alice_token, false, NOW + 5))
-                .await
-                .unwrap(),
-            SignatureSealOutcome::Failed { .. }
-        ));
-        assert!(matches!(
-            f.store
-                .type_signature_seal(typed_signature("aa01", alice_token, true, NOW + 5))
-                .await
-                .unwrap(),
-            SignatureSealOutcome::NotAwaiting(_)
-        ));
-        assert!(
-            !f.store
-                .record_signature("aa01", vec![1], NOW + 6)
-                .await
-                .unwrap()
+        let signed = f.store.signature_request("aa01").await.unwrap().unwrap();
+        assert_eq!(
+            (signed.signature, signed.signed_at_s),
+            (Some(vec![0x30, 0x03, 0x02, 0x01, 1]), Some(NOW + 20)),
+            "{name}"
         );
+        assert_eq!(f.store.signature_request("ff00").await.unwrap(), None);
 
-        // A seal typed after its time counts for nothing.
-        assert!(matches!(
+        let listed = async |client_id: i64, limit: u32| -> Vec<String> {
             f.store
-                .type_signature_seal(typed_signature("aa02", alice_token, true, NOW + 301))
+                .client_signature_requests(client_id, limit)
                 .await
-                .unwrap(),
-            SignatureSealOutcome::Expired
-        ));
-        // The right seal seals it, once; it is signed once.
-        let SignatureSealOutcome::Sealed(sealed) = f
-            .store
-            .type_signature_seal(typed_signature("aa03", alice_token, true, NOW + 10))
-            .await
-            .unwrap()
-        else {
-            panic!("{}: not sealed", f.name);
+                .unwrap()
+                .into_iter()
+                .map(|request| request.public_id)
+                .collect()
         };
-        assert_eq!(sealed.state, SignatureState::Sealed);
-        assert!(matches!(
-            f.store
-                .type_signature_seal(typed_signature("aa03", alice_token, true, NOW + 11))
-                .await
-                .unwrap(),
-            SignatureSealOutcome::NotAwaiting(_)
-        ));
-        assert!(
-            f.store
-                .record_signature("aa03", vec![0x30, 0x00], NOW + 12)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !f.store
-                .record_signature("aa03", vec![0x30, 0x01], NOW + 13)
-                .await
-                .unwrap()
-        );
-        let signed = f.store.signature_request("aa03").await.unwrap().unwrap();
         assert_eq!(
-            (signed.state, signed.signature, signed.signed_at_s),
-            (
-                SignatureState::Signed,
-                Some(vec![0x30, 0x00]),
-                Some(NOW + 12)
-            )
+            listed(alice.id, 10).await,
+            ["aa03", "aa02", "aa01"],
+            "{name}"
         );
-        let listed = f
-            .store
-            .client_signature_requests(alice.id, 10)
-            .await
-            .unwrap();
+        assert_eq!(listed(alice.id, 2).await, ["aa03", "aa02"], "{name}");
+        assert_eq!(listed(bob.id, 10).await, ["bb01"], "{name}");
+        assert!(listed(carol.id, 10).await.is_empty(), "{name}");
         assert_eq!(
-            listed
-                .iter()
-                .map(|r| r.public_id.as_str())
-                .collect::<Vec<_>>(),
-            ["aa03", "aa02", "aa01"]
+            f.store.client_signature_requests(bob.id, 10).await.unwrap(),
+            [rows[1].clone()],
+            "{name}"
         );
-        assert!(
-            f.store
-                .client_signature_requests(bob.id, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        // A sealed request that can no longer be signed fails; only a sealed one.
-        assert!(!f.store.fail_sealed_signature("aa03").await.unwrap());
-        assert!(!f.store.fail_sealed_signature("aa02").await.unwrap());
-        let later = NOW + 3_700;
-        let later_token = bytes32(TOKEN_TAG, f.next());
-        f.store
-            .create_session(NewSession {
-                token_hash: later_token,
-                client_id: alice.id,
-                now_s: later,
-                expires_at_s: later + 600,
-            })
-            .await
-            .unwrap();
-        assert!(matches!(
-            created("aa05", later).await,
-            SignatureRequestOutcome::Created(_)
-        ));
-        assert!(matches!(
-            f.store
-                .type_signature_seal(typed_signature("aa05", later_token, true, later + 1))
-                .await
-                .unwrap(),
-            SignatureSealOutcome::Sealed(_)
-        ));
-        assert!(f.store.fail_sealed_signature("aa05").await.unwrap());
-        let failed = f.store.signature_request("aa05").await.unwrap().unwrap();
-        assert_eq!(failed.state, SignatureState::Failed);
-        assert!(
-            !f.store
-                .record_signature("aa05", vec![1], later + 2)
-                .await
-                .unwrap()
-        );
-    })
-    .await;
+    }
 }

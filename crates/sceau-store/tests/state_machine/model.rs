@@ -1,5 +1,5 @@
 //! What the state machine test knows independently of the store: every party, number,
-//! authorization, checkout, signature request and certificate, with the figures and
+//! authorization, checkout and certificate, with the figures and
 //! states the store must agree with after every step.
 
 use super::{Op, Pick, Typed};
@@ -11,18 +11,17 @@ use sceau_domain::reach::MessageBudget;
 use sceau_domain::seal::{CLIENT_HELD_CHECKOUTS_MAX, SEAL_RESEND_COOLDOWN_S, SEAL_SENDS_MAX};
 use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
 use sceau_store::evidence::{
-    certificate_subject, checkout_subject, clearing_subject, number_subject, signature_subject,
+    certificate_subject, checkout_subject, clearing_subject, number_subject,
 };
 use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
     BankDetails, CancelCheckout, CancelOutcome, CertificateKind, CheckoutRefusal, CheckoutState,
     ClearingDraft, ClearingOutcome, ClientRecord, CloseClearing, CommandRequest, EvidenceRecord,
     HoldCheckout, HoldOutcome, IssueOutcome, Medium, MerchantCommand, MerchantRecord,
-    NewCertificate, NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber, NewSession,
-    NewSignatureRequest, Origin, Outcome, Paused, PostgresSettings, PostgresStore,
-    REVOKED_AFTER_USE, RevokeOutcome, SealOutcome, SendOutcome, SendSeal, SettlementWriter,
-    SignatureRequestOutcome, SignatureSealOutcome, SignatureState, SqliteStore, Store, StoredSeal,
-    TypedSeal, TypedSignatureSeal, UseOutcome,
+    NewCertificate, NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber, NewSession, Origin,
+    Outcome, Paused, PostgresSettings, PostgresStore, REVOKED_AFTER_USE, RevokeOutcome,
+    SealOutcome, SendOutcome, SendSeal, SettlementWriter, SqliteStore, Store, StoredSeal,
+    TypedSeal, UseOutcome,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -220,18 +219,8 @@ struct Checkout {
     wrong_tries: u32,
 }
 
-struct SignatureRequest {
-    public_id: String,
-    client: usize,
-    state: SignatureState,
-    wrong_tries: u32,
-    nonce: u8,
-    expires_at_s: i64,
-}
-
 struct Certificate {
     serial: String,
-    client: Option<usize>,
     disposable: bool,
     not_before_s: i64,
     not_after_s: i64,
@@ -250,7 +239,6 @@ pub struct World {
     cards: Vec<Card>,
     authorizations: Vec<Authorization>,
     checkouts: Vec<Checkout>,
-    signatures: Vec<SignatureRequest>,
     certificates: Vec<Certificate>,
     /// Every subject's chain as last read: the hashes of its records.
     chains: HashMap<String, Vec<[u8; 32]>>,
@@ -309,7 +297,6 @@ impl World {
             cards: Vec::new(),
             authorizations: Vec::new(),
             checkouts: Vec::new(),
-            signatures: Vec::new(),
             certificates: Vec::new(),
             chains: HashMap::new(),
             touched: Vec::new(),
@@ -406,13 +393,6 @@ impl World {
             Op::SendSeal { .. } => self.send_seal(op, context).await,
             Op::TypeSeal { .. } => self.type_seal(op, context).await,
             Op::Cancel { checkout, by_other } => self.cancel(*checkout, *by_other, context).await,
-            Op::CreateSignature { client, validity_s } => {
-                self.create_signature(*client, *validity_s).await;
-            }
-            Op::TypeSignatureSeal { .. } => self.type_signature_seal(op, context).await,
-            Op::RecordSignature { request } | Op::FailSealedSignature { request } => {
-                self.finish_signature(op, *request, context).await;
-            }
             Op::RecordCertificate { .. } => self.record_certificate(op).await,
             Op::UseCertificate { certificate } => self.use_certificate(*certificate, context).await,
             Op::RevokeCertificate {
@@ -1313,187 +1293,6 @@ impl World {
     }
 
     // -----------------------------------------------------------------------------------
-    // Signature requests
-    // -----------------------------------------------------------------------------------
-
-    async fn create_signature(&mut self, client: Pick, validity_s: i64) {
-        let client = client.of(self.clients.len()).expect("clients");
-        // A signature is made under one of the client's own certificates.
-        let serial = match self.certificates.iter().find(|c| c.client == Some(client)) {
-            Some(certificate) => certificate.serial.clone(),
-            None => self.record_certificate_of(Some(client), 0, 86_400).await,
-        };
-        let (n, nonce) = (self.next(), self.next_nonce());
-        let holder = &self.clients[client].record;
-        let request = NewSignatureRequest {
-            public_id: format!("{n:032x}"),
-            client_id: holder.id,
-            document_name: "contract.pdf".into(),
-            content_digest: bytes32(9, n),
-            certificate_serial: serial,
-            seal: StoredSeal {
-                nonce: [nonce; 16],
-                digits: 8,
-                issued_at_s: self.now_s,
-                expires_at_s: self.now_s + validity_s,
-            },
-            message: NewMessage {
-                address: holder.phone.as_str().to_owned(),
-                sealed_body: vec![nonce],
-                medium: Medium::Sms,
-                expires_at_s: self.now_s + validity_s,
-            },
-            budget: MessageBudget::UNLIMITED,
-            now_s: self.now_s,
-        };
-        let SignatureRequestOutcome::Created(view) = self
-            .store
-            .create_signature_request(request)
-            .await
-            .expect("create a signature request")
-        else {
-            panic!("{}: an unthrottled request was throttled", self.name);
-        };
-        assert_eq!(view.state, SignatureState::AwaitingSeal);
-        self.touch(signature_subject(view.id), Some(1));
-        self.signatures.push(SignatureRequest {
-            public_id: view.public_id.clone(),
-            client,
-            state: SignatureState::AwaitingSeal,
-            wrong_tries: 0,
-            nonce,
-            expires_at_s: self.now_s + validity_s,
-        });
-    }
-
-    /// What the model expects of a typed signature seal, as the outcome's name.
-    fn expected_signature_seal(&self, index: usize, client: usize, right: bool) -> &'static str {
-        let request = &self.signatures[index];
-        if request.client != client {
-            "not_found"
-        } else if request.state != SignatureState::AwaitingSeal {
-            "not_awaiting"
-        } else if self.clients[client].stopped(self.now_s) {
-            "client_stopped"
-        } else if self.now_s >= request.expires_at_s {
-            "expired"
-        } else if right {
-            "sealed"
-        } else if request.wrong_tries + 1 >= SEAL_TRIES_MAX {
-            "failed"
-        } else {
-            "wrong"
-        }
-    }
-
-    async fn type_signature_seal(&mut self, op: &Op, context: &str) {
-        let Op::TypeSignatureSeal {
-            request,
-            right,
-            by_other,
-        } = op
-        else {
-            unreachable!()
-        };
-        let Some(index) = request.of_live(self.signatures.len(), |index| {
-            self.signatures[index].state == SignatureState::AwaitingSeal
-        }) else {
-            return;
-        };
-        let client = match by_other {
-            Some(pick) => pick.of(self.clients.len()).expect("clients"),
-            None => self.signatures[index].client,
-        };
-        let expected = self.expected_signature_seal(index, client, *right);
-        let (nonce, right) = (self.signatures[index].nonce, *right);
-        let outcome = self
-            .store
-            .type_signature_seal(TypedSignatureSeal {
-                public_id: self.signatures[index].public_id.clone(),
-                session_token_hash: self.clients[client].session,
-                check: Box::new(move |view| right && view.seal.nonce == [nonce; 16]),
-                now_s: self.now_s,
-            })
-            .await
-            .expect("type a signature seal");
-        let (found, added, paused) = match outcome {
-            SignatureSealOutcome::Sealed(_) => ("sealed", 1, None),
-            SignatureSealOutcome::Wrong { paused, .. } => ("wrong", 1, paused),
-            SignatureSealOutcome::Failed { paused, .. } => ("failed", 1, paused),
-            SignatureSealOutcome::Expired => ("expired", 0, None),
-            SignatureSealOutcome::NotAwaiting(_) => ("not_awaiting", 0, None),
-            SignatureSealOutcome::NotFound => ("not_found", 0, None),
-            SignatureSealOutcome::ClientStopped => ("client_stopped", 0, None),
-        };
-        assert_eq!(found, expected, "{context}: a signature seal");
-        let pause = match found {
-            "sealed" => {
-                self.reset_failures(client);
-                None
-            }
-            "wrong" | "failed" => self.count_failure(client),
-            _ => None,
-        };
-        World::check_paused(paused, pause, context);
-        let request = &mut self.signatures[index];
-        match found {
-            "sealed" => request.state = SignatureState::Sealed,
-            "wrong" => request.wrong_tries += 1,
-            "failed" => {
-                request.wrong_tries += 1;
-                request.state = SignatureState::Failed;
-            }
-            _ => {}
-        }
-        let view = self
-            .store
-            .signature_request(&request.public_id)
-            .await
-            .unwrap()
-            .expect("the request");
-        self.touch(signature_subject(view.id), Some(added));
-    }
-
-    async fn finish_signature(&mut self, op: &Op, request: Pick, context: &str) {
-        let Some(index) = request.of_live(self.signatures.len(), |index| {
-            self.signatures[index].state == SignatureState::Sealed
-        }) else {
-            return;
-        };
-        let request = &mut self.signatures[index];
-        let sealed = request.state == SignatureState::Sealed;
-        let done = match op {
-            Op::RecordSignature { .. } => {
-                let signature = vec![0x30, 0x03, 0x02, 0x01, 0x01];
-                let done = self
-                    .store
-                    .record_signature(&request.public_id, signature, self.now_s)
-                    .await
-                    .expect("record a signature");
-                if done {
-                    request.state = SignatureState::Signed;
-                }
-                done
-            }
-            _ => {
-                let done = self
-                    .store
-                    .fail_sealed_signature(&request.public_id)
-                    .await
-                    .expect("fail a sealed request");
-                if done {
-                    request.state = SignatureState::Failed;
-                }
-                done
-            }
-        };
-        assert_eq!(
-            done, sealed,
-            "{context}: only a sealed request is signed or failed"
-        );
-    }
-
-    // -----------------------------------------------------------------------------------
     // Certificates and clearing
     // -----------------------------------------------------------------------------------
 
@@ -1511,13 +1310,13 @@ impl World {
             .await;
     }
 
-    /// Records a holder certificate of `client`, or a disposable one: its serial.
+    /// Records a holder certificate of `client`, or a disposable one.
     async fn record_certificate_of(
         &mut self,
         client: Option<usize>,
         starts_in_s: i64,
         lifetime_s: i64,
-    ) -> String {
+    ) {
         let n = self.next();
         let serial = format!("{n:06x}");
         let not_before_s = self.now_s + starts_in_s;
@@ -1542,8 +1341,7 @@ impl World {
             .expect("record a certificate");
         self.touch(certificate_subject(&serial), Some(1));
         self.certificates.push(Certificate {
-            serial: serial.clone(),
-            client,
+            serial,
             disposable: client.is_none(),
             not_before_s,
             not_after_s: not_before_s + lifetime_s,
@@ -1551,7 +1349,6 @@ impl World {
             revoked_at_s: None,
             reason: None,
         });
-        serial
     }
 
     async fn use_certificate(&mut self, certificate: Pick, context: &str) {
@@ -1836,20 +1633,6 @@ impl World {
                     .state;
                 assert_eq!(state, AuthorizationState::Voided, "{context}: {}", c.id);
             }
-        }
-        for s in &self.signatures {
-            let view = self
-                .store
-                .signature_request(&s.public_id)
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(
-                (view.state, view.wrong_tries),
-                (s.state, s.wrong_tries),
-                "{context}: signature request {}",
-                s.public_id
-            );
         }
         for c in &self.certificates {
             let record = self.store.certificate(&c.serial).await.unwrap().unwrap();
