@@ -205,7 +205,8 @@ impl Service {
     }
 
     /// A client's own signature request (another client's is not found): a one-file
-    /// envelope, or a request made before.
+    /// envelope (notarized now if it was sealed and waits, as any envelope read by its
+    /// client), or a request made before.
     pub async fn client_signature(
         &self,
         client: &ClientRecord,
@@ -218,6 +219,10 @@ impl Service {
             .await?
             .filter(|view| view.client_id == client.id && view.files.len() == 1)
         {
+            let view = match view.state {
+                EnvelopeState::Sealed => self.client_envelope(client, public_id).await?,
+                _ => view,
+            };
             return Ok(SignatureView::Envelope(Box::new(view)));
         }
         self.store

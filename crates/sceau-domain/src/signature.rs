@@ -143,18 +143,6 @@ pub fn on_typed_seal(typed: &SealTyped<'_>) -> SignaturePlan {
     }
 }
 
-/// What making the signature of a sealed request does to it: `(from, to)`, the request
-/// moving only if it is still `from`. Signed, it keeps the signature; if the signature
-/// could not be made, it fails.
-pub fn after_signing(signed: bool) -> (SignatureState, SignatureState) {
-    let to = if signed {
-        SignatureState::Signed
-    } else {
-        SignatureState::Failed
-    };
-    (SignatureState::Sealed, to)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,17 +270,5 @@ mod tests {
         ] {
             assert_eq!((plan.change(), plan.tries_left()), (None, None));
         }
-    }
-
-    #[test]
-    fn signing_moves_a_sealed_request_on() {
-        assert_eq!(
-            after_signing(true),
-            (SignatureState::Sealed, SignatureState::Signed)
-        );
-        assert_eq!(
-            after_signing(false),
-            (SignatureState::Sealed, SignatureState::Failed)
-        );
     }
 }

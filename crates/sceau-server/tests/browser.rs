@@ -257,10 +257,11 @@ async fn in_a_browser_three_wrong_seals_fail_the_payment() {
     server.stop().await;
 }
 
-/// A signature in the client's name as a person makes it: hands a file over on the
-/// signatures page, compares the page's SHA-256 with the SMS, types a wrong seal (told
-/// how many tries are left), then the right one, and downloads a signature that verifies
-/// against the server's root.
+/// A signature in the client's name as a person makes it without a script: hands a file
+/// over on the signatures page (no script: sceau hashes it), lands on the page of the
+/// envelope of one file it became, compares the page's SHA-256 with the SMS, types a
+/// wrong seal (told how many tries are left), then the right one, and downloads a
+/// signature that verifies against the server's root.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_signs_a_document_in_a_browser_with_the_seal_sent_for_it() {
     use sha2::Digest;
@@ -288,16 +289,17 @@ async fn a_client_signs_a_document_in_a_browser_with_the_seal_sent_for_it() {
     browser
         .click("form[action='/wallet/signatures'] button[type=submit]")
         .await;
-    browser.wait_for_text("h1", "lease.txt").await;
+    browser.wait_for_text("h1", "Envelope of 1 file").await;
+    browser.wait_for_text(".envelope-file .name", "lease.txt").await;
     let digest = hex::encode(sha2::Sha256::digest(&content));
-    let shown = browser.text_of("dd.mono").await;
-    assert_eq!(shown.replace(' ', ""), digest);
+    let shown = browser.text_of(".envelope-file .sha256").await;
+    assert_eq!(shown.replace([' ', '\u{200b}'], ""), digest);
 
     // The SMS names the document and the start of its SHA-256, as the page does.
     server.deliver().await;
     let (_, text) = server.phone_messages(ALICE_PHONE).await.remove(0);
     assert!(
-        text.contains("\"lease.txt\"") && text.contains(&digest[..16]),
+        text.contains("\"lease.txt\"") && text.contains(&digest[..8]),
         "{text}"
     );
     let at = text.find("your seal is ").unwrap() + "your seal is ".len();
@@ -315,11 +317,14 @@ async fn a_client_signs_a_document_in_a_browser_with_the_seal_sent_for_it() {
     browser
         .click("form[action$='/seal'] button[type=submit]")
         .await;
-    browser.wait_for_text("p.notice", "Signed on").await;
+    browser.wait_for_text("#envelope-state", "notarized").await;
+    browser
+        .wait_for_text("p.signed", "Signed and time-stamped on")
+        .await;
     browser.screenshot(&artefact("signature.png")).await;
 
     // The link downloads the signature (with the browser's session), which verifies.
-    let link = browser.wait_for("a[href$='signature.p7s']").await;
+    let link = browser.wait_for("a.signature-link").await;
     let href = link.attr("href").await.unwrap().unwrap();
     let cookie = browser.cookie("sceau_session").await;
     let signature = server

@@ -721,6 +721,8 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "too_many_signatures",
             "unauthorized",
             "store_unavailable",
+            "notary_unavailable",
+            "pki_unavailable",
             "uploads_busy",
             "internal",
             "evidence_changed_concurrently",
@@ -981,19 +983,6 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         "get",
         "/wallet/signatures/{id}",
         &["unknown_signature", "store_unavailable", "internal"],
-    ),
-    (
-        "post",
-        "/wallet/signatures/{id}/seal",
-        &[
-            "invalid_form",
-            "csrf",
-            "unknown_signature",
-            "store_unavailable",
-            "internal",
-            "evidence_changed_concurrently",
-            "body_too_large",
-        ],
     ),
     (
         "get",

@@ -164,17 +164,13 @@ async fn one_budget_bounds_every_message_to_a_client() {
         CLIENT_SMS_PER_HOUR_MAX as usize,
         "the phone received exactly the budget"
     );
-    // Nothing half-written: 10 requests, no seal on the checkouts, the client's numbers
-    // and the checkouts' own (zone 25), none of the merchants'.
+    // Nothing half-written: 10 signature requests (envelopes of one file, each with its
+    // seal), no seal on the checkouts, the client's numbers and the checkouts' own (zone
+    // 25), none of the merchants'.
     let store = &server.service.store;
-    assert_eq!(
-        store
-            .client_signature_requests(alice.id, 100)
-            .await
-            .unwrap()
-            .len(),
-        10
-    );
+    let envelopes = store.client_envelopes(alice.id, 100).await.unwrap();
+    assert_eq!(envelopes.len(), 10);
+    assert!(envelopes.iter().all(|view| view.seal.is_some()));
     for (path, _) in &payers {
         let view = store
             .checkout(path.trim_start_matches("/pay/"))

@@ -140,8 +140,13 @@ async fn a_signature_is_made_only_with_the_seal_sent_for_that_document() {
     assert_eq!(view["state"], "awaiting_seal");
     assert_eq!(view["sha256"], digest.as_str());
     assert_eq!(view["tries_left"], 3);
+    // A signature request is an envelope of one file, hashed by sceau.
+    assert_eq!(view["envelope_state"], "awaiting_seal");
+    assert_eq!(view["seal_sent"], true);
+    let envelope_url = view["envelope_url"].as_str().unwrap().to_owned();
+    assert_eq!(envelope_url, format!("/api/v1/envelopes/{}", view["id"].as_str().unwrap()));
     // The digest comes first, at a fixed place, then the name.
-    let digest_at = text.find(&digest[..16]).expect("the digest in the SMS");
+    let digest_at = text.find(&digest[..8]).expect("the digest in the SMS");
     let name_at = text.find("\"lease.txt\"").expect("the name in the SMS");
     assert!(digest_at < name_at, "{text}");
     let seal = seal_in(&text);
@@ -186,6 +191,41 @@ async fn a_signature_is_made_only_with_the_seal_sent_for_that_document() {
     );
     let (status, signature) = server.download(&session, &url).await;
     assert_eq!(status, StatusCode::OK);
+    // The envelope behind it was notarized like any other: its one file, the same
+    // signature, a container, and a station certificate whose subject says that sceau,
+    // not the client's station, hashed the document.
+    let (status, envelope) = server.download(&session, &envelope_url).await;
+    assert_eq!(status, StatusCode::OK);
+    let envelope: Value = serde_json::from_slice(&envelope).unwrap();
+    assert_eq!(envelope["state"], "notarized", "{envelope}");
+    assert_eq!(envelope["files"].as_array().unwrap().len(), 1);
+    assert_eq!(envelope["files"][0]["name"], "lease.txt");
+    assert_eq!(envelope["files"][0]["sha256"], digest.as_str());
+    let (status, same) = server
+        .download(&session, &format!("{envelope_url}/files/0/signature.p7s"))
+        .await;
+    assert_eq!((status, &same), (StatusCode::OK, &signature));
+    let (status, _) = server
+        .download(&session, envelope["container_url"].as_str().unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let station = server
+        .service
+        .certificate(envelope["certificate_serial"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(station.kind, CertificateKind::Station);
+    assert!(station.used_at_s.is_some() && station.revoked_at_s.is_some());
+    let subject = sceau_pki::Issued::from_der(&station.der)
+        .unwrap()
+        .certificate
+        .tbs_certificate
+        .subject
+        .to_string();
+    assert!(
+        subject.contains(sceau_app::signing::SERVER_STATION_SUBJECT),
+        "{subject}"
+    );
 
     // openssl verifies it against the root the server publishes...
     let directory = tempfile::tempdir().unwrap();

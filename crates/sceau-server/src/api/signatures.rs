@@ -206,6 +206,12 @@ pub async fn seal(
         .confirm_signature(&session.client, &id, session.token_hash(), &body.seal)
         .await?;
     match result {
+        // Failed after the right seal: the certificate the seal consented to was revoked
+        // or expired in between (the one way a sealed envelope fails), as this API
+        // always said it.
+        EnvelopeSealResult::Sealed(view) if view.state == EnvelopeState::Failed => {
+            Err(AppError::CertificateNotValid.into())
+        }
         EnvelopeSealResult::Sealed(view) => {
             Ok(axum::Json(envelope_view_json(&view)).into_response())
         }
