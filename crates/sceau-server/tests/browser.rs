@@ -290,7 +290,9 @@ async fn a_client_signs_a_document_in_a_browser_with_the_seal_sent_for_it() {
         .click("form[action='/wallet/signatures'] button[type=submit]")
         .await;
     browser.wait_for_text("h1", "Envelope of 1 file").await;
-    browser.wait_for_text(".envelope-file .name", "lease.txt").await;
+    browser
+        .wait_for_text(".envelope-file .name", "lease.txt")
+        .await;
     let digest = hex::encode(sha2::Sha256::digest(&content));
     let shown = browser.text_of(".envelope-file .sha256").await;
     assert_eq!(shown.replace([' ', '\u{200b}'], ""), digest);

@@ -144,7 +144,10 @@ async fn a_signature_is_made_only_with_the_seal_sent_for_that_document() {
     assert_eq!(view["envelope_state"], "awaiting_seal");
     assert_eq!(view["seal_sent"], true);
     let envelope_url = view["envelope_url"].as_str().unwrap().to_owned();
-    assert_eq!(envelope_url, format!("/api/v1/envelopes/{}", view["id"].as_str().unwrap()));
+    assert_eq!(
+        envelope_url,
+        format!("/api/v1/envelopes/{}", view["id"].as_str().unwrap())
+    );
     // The digest comes first, at a fixed place, then the name.
     let digest_at = text.find(&digest[..8]).expect("the digest in the SMS");
     let name_at = text.find("\"lease.txt\"").expect("the name in the SMS");
@@ -626,5 +629,145 @@ async fn a_revoked_or_expired_certificate_signs_nothing() {
     );
     server.deliver().await;
     assert_eq!(server.newest_message_id(BOB_PHONE).await, newest);
+    server.stop().await;
+}
+
+/// Signature requests made before they became envelopes of one file keep the API they
+/// had, read-only: shown, listed (with the envelopes, newest first), their signature
+/// downloaded; they take no seal, and their page shows them without a form.
+#[tokio::test]
+async fn requests_made_before_envelopes_stay_readable() {
+    let server = Server::start().await;
+    let alice = server.enroll_client("alice", ALICE_PHONE, "0").await;
+    let session = server.sign_in("alice").await;
+    let bobs = {
+        server.enroll_client("bob", BOB_PHONE, "0").await;
+        server.sign_in("bob").await
+    };
+    let holder = server
+        .service
+        .client_certificates(alice.id)
+        .await
+        .unwrap()
+        .remove(0);
+    // Two rows as the store wrote them before: one signed, one never sealed.
+    let (signed_id, waiting_id) = ("0a".repeat(16), "0b".repeat(16));
+    let old_signature = b"a CMS signature made before".to_vec();
+    {
+        let connection = rusqlite::Connection::open(server.database()).unwrap();
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        let insert = "INSERT INTO signature_requests (public_id, client_id, document_name, \
+            content_digest, certificate_serial, state, seal_nonce, seal_digits, seal_issued_at, \
+            seal_expires_at, wrong_tries, signature, signed_at, created_at) \
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 8, ?8, ?9, 0, ?10, ?11, ?12)";
+        let digest = Sha256::digest(DOCUMENT).to_vec();
+        let at = START_S - 1_000;
+        connection
+            .execute(
+                insert,
+                rusqlite::params![
+                    signed_id,
+                    alice.id,
+                    "old-lease.txt",
+                    digest,
+                    holder.serial,
+                    "signed",
+                    vec![1_u8; 16],
+                    at,
+                    at + 300,
+                    old_signature,
+                    at + 10,
+                    at
+                ],
+            )
+            .unwrap();
+        connection
+            .execute(
+                insert,
+                rusqlite::params![
+                    waiting_id,
+                    alice.id,
+                    "old-draft.txt",
+                    digest,
+                    holder.serial,
+                    "awaiting_seal",
+                    vec![2_u8; 16],
+                    at + 1,
+                    at + 301,
+                    None::<Vec<u8>>,
+                    None::<i64>,
+                    at + 1
+                ],
+            )
+            .unwrap();
+    }
+    // A request made now, an envelope of one file.
+    let (new, text) = requested(&server, &session, &alice, "new.txt", DOCUMENT).await;
+
+    let (status, shown) = server
+        .download(&session, &format!("/api/v1/signatures/{signed_id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let shown: Value = serde_json::from_slice(&shown).unwrap();
+    assert_eq!(shown["state"], "signed");
+    assert_eq!(shown["document_name"], "old-lease.txt");
+    assert_eq!(shown["envelope_url"], Value::Null);
+    let (status, signature) = server
+        .download(&session, shown["signature_url"].as_str().unwrap())
+        .await;
+    assert_eq!((status, signature), (StatusCode::OK, old_signature));
+    // Another client's session knows nothing of it.
+    let (status, _) = server
+        .download(&bobs, &format!("/api/v1/signatures/{signed_id}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Listed with the envelopes, newest first.
+    let (status, listed) = server.download(&session, "/api/v1/signatures").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: Value = serde_json::from_slice(&listed).unwrap();
+    let ids: Vec<&str> = listed["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|view| view["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [new["id"].as_str().unwrap(), &waiting_id, &signed_id]);
+
+    // The old one awaiting a seal takes none now; the new one does.
+    check_error(
+        &server
+            .type_signature_seal(&session, &waiting_id, &seal_in(&text))
+            .await,
+        409,
+        "not_awaiting_seal",
+    );
+    let (status, _) = server
+        .download(
+            &session,
+            &format!("/api/v1/signatures/{waiting_id}/signature.p7s"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // The page: the old request read-only; the new one leads to its envelope.
+    let page = server
+        .page(
+            &format!("/wallet/signatures/{signed_id}"),
+            Some(&session.cookie),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("old-lease.txt") && page.text.contains("Signed on"));
+    assert!(!page.text.contains("name=\"seal\""), "no seal form");
+    let page = server
+        .page(
+            &format!("/wallet/signatures/{}", new["id"].as_str().unwrap()),
+            Some(&session.cookie),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
     server.stop().await;
 }

@@ -418,6 +418,11 @@ impl Server {
         }
     }
 
+    /// The SQLite database file the server runs on.
+    pub fn database(&self) -> &Path {
+        &self.database
+    }
+
     /// The notary's archive directory (beside the database file).
     pub fn archive_directory(&self) -> std::path::PathBuf {
         self.database.with_extension("archive")
