@@ -112,10 +112,25 @@ pub fn request_id(text: &str) -> Result<&str, AppError> {
 }
 
 impl Service {
+    /// The largest document the signature API takes here: [`DOCUMENT_BYTES_MAX`], or less
+    /// when the notary's limits of a file or an envelope are set lower.
+    pub fn document_bytes_max(&self) -> usize {
+        let limits = self
+            .notary
+            .as_ref()
+            .map(|notary| notary.settings.limits)
+            .unwrap_or_default();
+        let notary_max = limits.file_bytes_max.min(limits.envelope_bytes_max);
+        usize::try_from(notary_max).map_or(DOCUMENT_BYTES_MAX, |max| max.min(DOCUMENT_BYTES_MAX))
+    }
+
     /// A client asks to sign `document` under the name `document_name`: a one-file
     /// envelope is opened for a station key sceau makes now, its manifest signed with
     /// that key, and the document given to it as its file; the envelope then sends the
     /// seal, bound to the document, to the client's phone. Nothing is signed yet.
+    ///
+    /// Once begun, the envelope is made in a task of its own: a caller who goes away
+    /// does not leave it halfway (opened, its document never given).
     pub async fn request_signature(
         &self,
         client: &ClientRecord,
@@ -123,11 +138,13 @@ impl Service {
         document: Bytes,
     ) -> Result<EnvelopeView, AppError> {
         let name = check_document_name(document_name)?;
-        if document.is_empty() || document.len() > DOCUMENT_BYTES_MAX {
+        let bytes_max = self.document_bytes_max();
+        if document.is_empty() || document.len() > bytes_max {
             return Err(AppError::InvalidDocument(format!(
-                "a document is 1 to {DOCUMENT_BYTES_MAX} bytes"
+                "a document is 1 to {bytes_max} bytes"
             )));
         }
+        self.notary()?;
         // The client's seals of the hour spent: refused before anything is written, as
         // a signature request always was (the envelope's own check, in the transaction
         // that queues the seal, still bounds what the phone receives).
@@ -145,6 +162,20 @@ impl Service {
             Err(TooMany::Seals) => return Err(AppError::TooManySignatures),
             Err(too_many) => return Err(AppError::Throttled(too_many)),
         }
+        let service = self.clone();
+        let client = client.clone();
+        tokio::spawn(async move { service.envelope_of_one(&client, name, document).await })
+            .await
+            .map_err(|_| crate::error::internal("a signature request stopped"))?
+    }
+
+    /// The envelope of one document, as a station would make it, with a key made here.
+    async fn envelope_of_one(
+        &self,
+        client: &ClientRecord,
+        name: FileName,
+        document: Bytes,
+    ) -> Result<EnvelopeView, AppError> {
         let key = StationKey::new();
         let public_key = key
             .public_key_der()
@@ -233,21 +264,23 @@ impl Service {
             .ok_or_else(not_found)
     }
 
-    /// A client's signature requests, newest first: the one-file envelopes among their
-    /// `limit` newest envelopes, and their requests made before, `limit` at most.
+    /// A client's signature requests, newest first, `limit` at most: their envelopes of
+    /// one file, and their requests made before.
     pub async fn client_signatures(
         &self,
         client: &ClientRecord,
         limit: u32,
     ) -> Result<Vec<SignatureView>, AppError> {
-        let envelopes = self.store.client_envelopes(client.id, limit).await?;
+        let envelopes = self
+            .store
+            .client_one_file_envelopes(client.id, limit)
+            .await?;
         let legacy = self
             .store
             .client_signature_requests(client.id, limit)
             .await?;
         let mut views: Vec<SignatureView> = envelopes
             .into_iter()
-            .filter(|view| view.files.len() == 1)
             .map(|view| SignatureView::Envelope(Box::new(view)))
             .chain(
                 legacy

@@ -618,7 +618,7 @@ async fn planted_sessions_and_foreign_origins_get_nothing() {
         "/logout".to_owned(),
         "/wallet/numbers".to_owned(),
         "/wallet/signatures".to_owned(),
-        format!("/wallet/signatures/{id}/seal"),
+        format!("/wallet/envelopes/{id}/seal"),
         "/api/v1/signatures?document_name=a.txt".to_owned(),
         format!("/api/v1/signatures/{id}/seal"),
         "/pay/co_x/sign-in".to_owned(),

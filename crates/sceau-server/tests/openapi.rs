@@ -738,7 +738,6 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         "/api/v1/signatures/{id}",
         &[
             "unknown_signature",
-            "certificate_not_valid",
             "unauthorized",
             "store_unavailable",
             "internal",

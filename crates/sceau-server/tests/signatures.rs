@@ -633,7 +633,8 @@ async fn a_revoked_or_expired_certificate_signs_nothing() {
 }
 
 /// Signature requests made before they became envelopes of one file keep the API they
-/// had, read-only: shown, listed (with the envelopes, newest first), their signature
+/// had, read-only: shown (`signed`, or `failed` when never signed), listed (with the
+/// envelopes of one file, newest first; not with an envelope of two), their signature
 /// downloaded; they take no seal, and their page shows them without a form.
 #[tokio::test]
 async fn requests_made_before_envelopes_stay_readable() {
@@ -703,6 +704,51 @@ async fn requests_made_before_envelopes_stay_readable() {
             )
             .unwrap();
     }
+    // An envelope of two files, from a station: not a signature request.
+    let station = common::notary::Station::new();
+    let opened = server
+        .notary_post(
+            &session,
+            "/api/v1/envelopes",
+            json!({ "public_key": station.public_key() }),
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text);
+    let opened = opened.json();
+    let two_id = opened["id"].as_str().unwrap().to_owned();
+    let files: common::notary::Files = vec![
+        ("a.txt".to_owned(), b"first".to_vec()),
+        ("b.txt".to_owned(), b"second".to_vec()),
+    ];
+    let manifest = common::notary::manifest_of(&opened, &files, Vec::new());
+    let accepted = server
+        .notary_post(
+            &session,
+            &format!("/api/v1/envelopes/{two_id}/manifest"),
+            json!({ "manifest": manifest, "signature": station.sign(manifest.as_bytes()) }),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text);
+    let before = server.newest_message_id(&alice.phone).await;
+    for (index, (_, bytes)) in files.iter().enumerate() {
+        let put = server
+            .put_file(&session, &two_id, index, bytes.clone())
+            .await;
+        assert!(put.status.is_success(), "{}", put.text);
+    }
+    let two_text = server.message_after(&alice.phone, before).await;
+    check_error(
+        &server
+            .type_signature_seal(&session, &two_id, &seal_in(&two_text))
+            .await,
+        404,
+        "unknown_signature",
+    );
+    let (status, _) = server
+        .download(&session, &format!("/api/v1/signatures/{two_id}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // A request made now, an envelope of one file.
     let (new, text) = requested(&server, &session, &alice, "new.txt", DOCUMENT).await;
 
@@ -713,6 +759,20 @@ async fn requests_made_before_envelopes_stay_readable() {
     let shown: Value = serde_json::from_slice(&shown).unwrap();
     assert_eq!(shown["state"], "signed");
     assert_eq!(shown["document_name"], "old-lease.txt");
+    let (status, never) = server
+        .download(&session, &format!("/api/v1/signatures/{waiting_id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let never: Value = serde_json::from_slice(&never).unwrap();
+    assert_eq!(
+        (
+            &never["state"],
+            &never["seal_expires_at"],
+            &never["tries_left"]
+        ),
+        (&json!("failed"), &Value::Null, &Value::Null),
+        "a request never sealed will never be: {never}"
+    );
     assert_eq!(shown["envelope_url"], Value::Null);
     let (status, signature) = server
         .download(&session, shown["signature_url"].as_str().unwrap())

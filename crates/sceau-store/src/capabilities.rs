@@ -439,6 +439,13 @@ pub trait Envelopes: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<EnvelopeView>, StoreError>;
 
+    /// A client's envelopes of exactly one file (signature requests), newest first.
+    async fn client_one_file_envelopes(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EnvelopeView>, StoreError>;
+
     /// Judges a signed manifest and applies the plan (kept, refused with its evidence, or
     /// expired); the envelope as it is then (`None` if there is none).
     async fn sign_manifest(

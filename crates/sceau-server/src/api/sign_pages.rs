@@ -9,13 +9,14 @@ use super::pay::see_other;
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::signing::{DOCUMENT_BYTES_MAX, SignatureView, UploadPermit};
+use crate::signing::{SignatureView, UploadPermit};
 use crate::views::signatures as views;
 use axum::extract::multipart::{Field, Multipart, MultipartError, MultipartRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sceau_store::{SignatureRequestView, SignatureState};
+use unicode_normalization::UnicodeNormalization;
 
 /// The SHA-256 in groups of four digits, easier to compare by eye.
 fn grouped(hex: &str) -> String {
@@ -72,7 +73,7 @@ async fn render_list(
     let page = views::List {
         alert: error,
         csrf: &session.csrf,
-        document_mib: DOCUMENT_BYTES_MAX / (1024 * 1024),
+        document_limit: size_text(state.service.document_bytes_max()),
         requests,
     };
     Ok(crate::views::render(&page)?.into_response())
@@ -87,6 +88,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let mut multipart = multipart.map_err(|_| unreadable())?;
     let _permit = UploadPermit::take(&state.uploads)?;
+    let bytes_max = state.service.document_bytes_max();
     // The form's token comes first (the page puts the file input after it): it is
     // checked before any of the document is read; the document is refused as soon as
     // it is over the limit.
@@ -108,7 +110,7 @@ pub async fn create(
             _ if !checked => session.check_csrf("")?,
             Some("document") if checked && document.is_none() => {
                 let name = field.file_name().unwrap_or("document").to_owned();
-                let Some(content) = read_document(field).await? else {
+                let Some(content) = read_document(field, bytes_max).await? else {
                     return document_refused(&state, &session).await;
                 };
                 document = Some((name, content));
@@ -125,12 +127,15 @@ pub async fn create(
         let response = render_list(&state, &session, Some("Choose a document to sign.")).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, response).into_response());
     };
-    // Browsers send the file's name alone; keep its last part, whatever the system.
-    let name = name
+    // Browsers send the file's name alone; keep its last part, whatever the system, in
+    // Unicode's composed form (some systems name files decomposed: "é" as "e" and an
+    // accent), which is the form file names take.
+    let name: String = name
         .rsplit(['/', '\\'])
         .next()
         .unwrap_or("document")
-        .to_owned();
+        .nfc()
+        .collect();
     match state
         .service
         .request_signature(&session.client, &name, document)
@@ -172,29 +177,52 @@ async fn check_csrf_field(mut field: Field<'_>, session: &Session) -> Result<(),
     session.check_csrf(std::str::from_utf8(&csrf).unwrap_or(""))
 }
 
-/// Reads the document whole (at most [`DOCUMENT_BYTES_MAX`]); `None` when it is too
-/// large.
-async fn read_document(mut field: Field<'_>) -> Result<Option<bytes::Bytes>, ApiError> {
-    let mut document = bytes::BytesMut::new();
+/// Reads the document whole (at most `bytes_max`); `None` when it is too large. Its
+/// parts are kept as they come and put together once, so that no buffer grows by
+/// doubling past the document.
+async fn read_document(
+    mut field: Field<'_>,
+    bytes_max: usize,
+) -> Result<Option<bytes::Bytes>, ApiError> {
+    let mut parts: Vec<bytes::Bytes> = Vec::new();
+    let mut length = 0_usize;
     loop {
         match field.chunk().await {
             Ok(Some(part)) => {
-                if document.len().saturating_add(part.len()) > DOCUMENT_BYTES_MAX {
+                length = length.saturating_add(part.len());
+                if length > bytes_max {
                     return Ok(None);
                 }
-                document.extend_from_slice(&part);
+                parts.push(part);
             }
             Ok(None) => break,
             Err(error) if too_large(&error) => return Ok(None),
             Err(_) => return Err(unreadable()),
         }
     }
+    let mut document = bytes::BytesMut::with_capacity(length);
+    for part in parts {
+        document.extend_from_slice(&part);
+    }
     Ok(Some(document.freeze()))
+}
+
+/// A size limit as people read it: in MiB when it is a whole number of them.
+fn size_text(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 /// The list page with the size limit said, answered 413.
 async fn document_refused(state: &AppState, session: &Session) -> Result<Response, ApiError> {
-    let message = format!("Documents are limited to {} MiB.", DOCUMENT_BYTES_MAX >> 20);
+    let message = format!(
+        "Documents are limited to {}.",
+        size_text(state.service.document_bytes_max())
+    );
     let response = render_list(state, session, Some(&message)).await?;
     Ok((StatusCode::PAYLOAD_TOO_LARGE, response).into_response())
 }

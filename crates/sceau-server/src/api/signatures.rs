@@ -8,7 +8,7 @@ use super::pages::{ApiSession, Session};
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::signing::{DOCUMENT_BYTES_MAX, SignatureView, UploadPermit};
+use crate::signing::{SignatureView, UploadPermit};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -59,11 +59,15 @@ fn view_json(view: &SignatureView) -> serde_json::Value {
 fn envelope_view_json(view: &EnvelopeView) -> serde_json::Value {
     let state = match view.state {
         EnvelopeState::Notarized => "signed",
-        EnvelopeState::Open | EnvelopeState::Receiving | EnvelopeState::AwaitingSeal => {
-            "awaiting_seal"
-        }
+        EnvelopeState::AwaitingSeal => "awaiting_seal",
         EnvelopeState::Sealed => "sealed",
-        EnvelopeState::Refused | EnvelopeState::Failed | EnvelopeState::Expired => "failed",
+        // Open or receiving, an envelope made by this API is one whose document never
+        // arrived whole (the request failed on the server's side): it will take no seal.
+        EnvelopeState::Open
+        | EnvelopeState::Receiving
+        | EnvelopeState::Refused
+        | EnvelopeState::Failed
+        | EnvelopeState::Expired => "failed",
     };
     let awaiting = view.state == EnvelopeState::AwaitingSeal;
     let file = view.files.first();
@@ -86,15 +90,21 @@ fn envelope_view_json(view: &EnvelopeView) -> serde_json::Value {
     })
 }
 
+/// A request made before signature requests became envelopes: signed, or `failed` (one
+/// that was awaiting its seal, or sealed and never signed, takes no seal and will never
+/// be signed now).
 fn legacy_view_json(view: &SignatureRequestView) -> serde_json::Value {
-    let awaiting = view.state == SignatureState::AwaitingSeal;
+    let state = match view.state {
+        SignatureState::Signed => "signed",
+        SignatureState::AwaitingSeal | SignatureState::Sealed | SignatureState::Failed => "failed",
+    };
     json!({
         "id": view.public_id,
         "document_name": view.document_name,
         "sha256": hex::encode(view.content_digest),
-        "state": view.state,
-        "seal_expires_at": awaiting.then(|| rfc3339(view.seal.expires_at_s)),
-        "tries_left": awaiting.then(|| SEAL_TRIES_MAX.saturating_sub(view.wrong_tries)),
+        "state": state,
+        "seal_expires_at": null,
+        "tries_left": null,
         "created_at": rfc3339(view.created_at_s),
         "signed_at": view.signed_at_s.map(rfc3339),
         "seal_sent": true,
@@ -127,7 +137,15 @@ pub async fn create(
         query.map_err(|_| AppError::InvalidQuery("give the document's name as ?document_name="))?;
     crate::signing::check_document_name(&query.document_name)?;
     let _permit = UploadPermit::take(&state.uploads)?;
-    let document = read_document(body).await?;
+    let bytes_max = state.service.document_bytes_max();
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > bytes_max) {
+        return Err(document_too_large(bytes_max));
+    }
+    let document = read_document(body, announced.unwrap_or(0), bytes_max).await?;
     let view = state
         .service
         .request_signature(&session.client, &query.document_name, document)
@@ -135,19 +153,24 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(envelope_view_json(&view))).into_response())
 }
 
-/// Reads a body whole (a document is at most 8 MiB), refusing it as soon as it is over
-/// the limit.
-async fn read_document(body: axum::body::Body) -> Result<bytes::Bytes, ApiError> {
+/// Reads a body whole (a document is at most `bytes_max`, 8 MiB by default), refusing it
+/// as soon as it is over; room for what the request announced is taken at once, so that
+/// the buffer does not grow by doubling past the document.
+async fn read_document(
+    body: axum::body::Body,
+    announced: usize,
+    bytes_max: usize,
+) -> Result<bytes::Bytes, ApiError> {
     use http_body_util::BodyExt;
     let mut body = body;
-    let mut document = bytes::BytesMut::new();
+    let mut document = bytes::BytesMut::with_capacity(announced.min(bytes_max));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| {
             ApiError::bad_request("unreadable_body", "the request body could not be read")
         })?;
         if let Some(data) = frame.data_ref() {
-            if document.len().saturating_add(data.len()) > DOCUMENT_BYTES_MAX {
-                return Err(document_too_large());
+            if document.len().saturating_add(data.len()) > bytes_max {
+                return Err(document_too_large(bytes_max));
             }
             document.extend_from_slice(data);
         }
@@ -155,11 +178,11 @@ async fn read_document(body: axum::body::Body) -> Result<bytes::Bytes, ApiError>
     Ok(document.freeze())
 }
 
-pub(crate) fn document_too_large() -> ApiError {
+pub(crate) fn document_too_large(bytes_max: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body_too_large",
-        format!("documents are limited to {DOCUMENT_BYTES_MAX} bytes"),
+        format!("documents are limited to {bytes_max} bytes"),
     )
 }
 

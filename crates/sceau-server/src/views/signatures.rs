@@ -8,8 +8,8 @@ use askama::Template;
 pub(crate) struct List<'a> {
     pub alert: Option<&'a str>,
     pub csrf: &'a str,
-    /// The largest document taken, in MiB.
-    pub document_mib: usize,
+    /// The largest document taken, as people read it ("8 MiB").
+    pub document_limit: String,
     pub requests: Vec<Row>,
 }
 
@@ -53,7 +53,7 @@ mod tests {
         let page = List {
             alert: Some(HOSTILE),
             csrf: HOSTILE,
-            document_mib: 16,
+            document_limit: "16 MiB".into(),
             requests: vec![row],
         }
         .render()

@@ -146,13 +146,27 @@ static OF_CLIENT: Sql = Sql::new(concat!(
     "WHERE client_id = $1 ORDER BY id DESC LIMIT $2"
 ));
 
-/// A client's latest envelopes, newest first, up to `limit`, each with its files.
+static OF_CLIENT_ONE_FILE: Sql = Sql::new(concat!(
+    select!(),
+    "WHERE client_id = $1 \
+     AND (SELECT count(*) FROM envelope_files f WHERE f.envelope_id = envelopes.id) = 1 \
+     ORDER BY id DESC LIMIT $2"
+));
+
+/// A client's latest envelopes, newest first, up to `limit`, each with its files; of one
+/// file only if `one_file`.
 pub(crate) async fn client_envelopes(
     tx: &impl Tx,
     client_id: i64,
+    one_file: bool,
     limit: u32,
 ) -> Result<Vec<EnvelopeView>, Fail> {
-    let mut views: Vec<EnvelopeView> = all(tx, &OF_CLIENT, args![client_id, limit]).await?;
+    let statement = if one_file {
+        &OF_CLIENT_ONE_FILE
+    } else {
+        &OF_CLIENT
+    };
+    let mut views: Vec<EnvelopeView> = all(tx, statement, args![client_id, limit]).await?;
     for view in &mut views {
         view.files = all(tx, &FILES, args![view.id]).await?;
         view.destinations = all(tx, &DESTINATIONS, args![view.id]).await?;

@@ -31,7 +31,16 @@ impl Envelopes for PostgresStore {
         client_id: i64,
         limit: u32,
     ) -> Result<Vec<EnvelopeView>, StoreError> {
-        self.read(async |c| ops::client_envelopes(&PgTx::reader(c), client_id, limit).await)
+        self.read(async |c| ops::client_envelopes(&PgTx::reader(c), client_id, false, limit).await)
+            .await
+    }
+
+    async fn client_one_file_envelopes(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EnvelopeView>, StoreError> {
+        self.read(async |c| ops::client_envelopes(&PgTx::reader(c), client_id, true, limit).await)
             .await
     }
 

@@ -26,7 +26,16 @@ impl Envelopes for SqliteStore {
         client_id: i64,
         limit: u32,
     ) -> Result<Vec<EnvelopeView>, StoreError> {
-        self.read(move |c| run_now(ops::client_envelopes(&SqliteTx(c), client_id, limit)))
+        self.read(move |c| run_now(ops::client_envelopes(&SqliteTx(c), client_id, false, limit)))
+            .await
+    }
+
+    async fn client_one_file_envelopes(
+        &self,
+        client_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EnvelopeView>, StoreError> {
+        self.read(move |c| run_now(ops::client_envelopes(&SqliteTx(c), client_id, true, limit)))
             .await
     }
 

@@ -435,6 +435,58 @@ async fn a_manifest_is_kept_then_each_file_as_it_states_it() {
                 .unwrap()
                 .is_empty()
         );
+        // Envelopes of one file (signature requests) are listed apart: not the one of
+        // two, nor one still open (no manifest, no file yet).
+        let mut one = manifest("env_a2", "d15a02");
+        one.files.truncate(1);
+        f.store
+            .create_envelope(new_envelope(alice.id, "env_a2", "d15a02"))
+            .await
+            .unwrap();
+        let (plan, _) = f
+            .store
+            .sign_manifest(signed(alice.id, &one, GOOD, NOW + 6))
+            .await
+            .unwrap();
+        assert_eq!(plan, ManifestPlan::Accept, "{}", f.name);
+        f.store
+            .create_envelope(new_envelope(alice.id, "env_a3", "d15a03"))
+            .await
+            .unwrap();
+        let ids = |views: Vec<EnvelopeView>| -> Vec<String> {
+            views.into_iter().map(|view| view.public_id).collect()
+        };
+        assert_eq!(
+            ids(f
+                .store
+                .client_one_file_envelopes(alice.id, 10)
+                .await
+                .unwrap()),
+            ["env_a2"],
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            ids(f.store.client_envelopes(alice.id, 10).await.unwrap()),
+            ["env_a3", "env_a2", "env_a1"],
+            "{}",
+            f.name
+        );
+        assert!(
+            f.store
+                .client_one_file_envelopes(bob.id, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            f.store
+                .client_one_file_envelopes(alice.id, 0)
+                .await
+                .unwrap()
+                .len(),
+            0
+        );
         let records = kinds(f, &envelope_subject(view.id)).await;
         assert_eq!(
             records,
