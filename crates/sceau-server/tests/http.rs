@@ -1604,6 +1604,22 @@ async fn the_phone_page_takes_the_number_as_typed_and_shows_the_address_that_wor
         assert_eq!(messages_in_page(&reply.text), vec![], "{path}");
         assert!(!reply.text.contains("href=\"/phone?to="), "{path}");
     }
+    // `limit` shows the newest texts only (what reading a seal needs); out of 1 to 50,
+    // or not a number, it is refused.
+    server
+        .wallet_card(&session, &alice, &[("amount_cap", "6.00")])
+        .await;
+    let both = server.phone_messages(ALICE_PHONE).await;
+    assert_eq!(both.len(), 2, "{both:?}");
+    let reply = server.page("/phone?to=%2B33612345678&limit=1", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(messages_in_page(&reply.text), both[..1].to_vec());
+    let reply = server.page("/phone?to=%2B33612345678&limit=50", None).await;
+    assert_eq!(messages_in_page(&reply.text), both);
+    for limit in ["0", "51", "-1", "x", ""] {
+        let path = format!("/phone?to=%2B33612345678&limit={limit}");
+        check_error(&server.page(&path, None).await, 400, "invalid_query");
+    }
     server.stop().await;
 }
 

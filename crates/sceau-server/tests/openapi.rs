@@ -460,7 +460,12 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     (
         "get",
         "/phone",
-        &["not_found", "store_unavailable", "internal"],
+        &[
+            "not_found",
+            "invalid_query",
+            "store_unavailable",
+            "internal",
+        ],
     ),
     ("get", "/static/sceau.css", &[]),
     ("get", "/static/sha256.js", &[]),

@@ -4,7 +4,7 @@
 //! - envelopes of one 100 KiB file per second, each one whole: a station key made,
 //!   `POST /api/v1/envelopes` (its disposable certificate), the manifest hashed and
 //!   signed, `POST …/manifest`, the file `PUT`, the seal read on the development phone
-//!   (one page of at most 50 texts of that client's phone), `POST …/seal`, answered
+//!   (the page of that client's phone's newest text, `limit=1`), `POST …/seal`, answered
 //!   `notarized` (every signature time-stamped, the container made, all archived);
 //!   closed loop, one envelope at a time per connection; p50 and p99 of a whole envelope;
 //! - one 256 MiB file's upload: MB/s of the `PUT`, and the server's resident memory
@@ -143,11 +143,12 @@ async fn put_file(
     Ok(serde_json::from_str(&text)?)
 }
 
-/// The newest text on the station's phone page (as the page shows it).
+/// The newest text on the station's phone page (as the page shows it): the page of that
+/// one text only (`limit=1`), so that reading the seal costs the server little.
 async fn newest_text(http: &reqwest::Client, station: &Station) -> anyhow::Result<Option<String>> {
     let page = http
         .get(format!(
-            "{}/phone?to={}",
+            "{}/phone?to={}&limit=1",
             station.base,
             station.phone.replace('+', "%2B")
         ))

@@ -584,7 +584,13 @@ pub async fn my_payments(
 #[derive(Deserialize)]
 pub struct PhoneQuery {
     to: Option<String>,
+    /// How many of the newest texts to show: 1 to [`PHONE_TEXTS_MAX`] (all of them, up
+    /// to that many, when absent).
+    limit: Option<String>,
 }
+
+/// The most texts the development phone shows.
+pub const PHONE_TEXTS_MAX: u32 = 50;
 
 /// The number typed in an address: `?to=+33612345678` reaches the server as
 /// `" 33612345678"` (in a query, `+` stands for a space), so a leading space followed by
@@ -624,7 +630,16 @@ pub async fn phone(
         };
         return Ok((StatusCode::BAD_REQUEST, render(&page)?).into_response());
     };
-    let messages = state.service.phone_messages(&phone, 50).await?;
+    let limit = match query.limit.as_deref().map(str::parse::<u32>) {
+        None => PHONE_TEXTS_MAX,
+        Some(Ok(limit)) if (1..=PHONE_TEXTS_MAX).contains(&limit) => limit,
+        Some(_) => {
+            return Err(
+                sceau_app::AppError::InvalidQuery("limit is a number of texts, 1 to 50").into(),
+            );
+        }
+    };
+    let messages = state.service.phone_messages(&phone, limit).await?;
     let messages = messages
         .iter()
         .map(|(message, text)| views::PhoneMessage {
