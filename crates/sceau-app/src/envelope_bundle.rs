@@ -297,6 +297,9 @@ pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
             let carried = check_files(&contents, &envelope, root, &mut report);
             let container = check_container(&contents, &envelope, root, &mut report);
             check_certificates(&contents, root, carried, container, &mut report);
+            if let Some(deleted) = &envelope.deleted {
+                check_deletion(deleted, &envelope, &mut report);
+            }
         }
         End::Refused => {
             check_refusal(&contents, &envelope, &mut report);
@@ -425,6 +428,41 @@ fn check_chain(part: &'static str, records: &[Logged], report: &mut Report) -> O
     Some(values)
 }
 
+/// The content of a notarized envelope was deleted only once its retention was over: the
+/// deletion's time is at or after the retention the envelope was archived for (which the
+/// deletion record repeats).
+fn check_deletion(deleted: &Value, envelope: &Envelope, report: &mut Report) {
+    let time = |value: &Value| chrono::DateTime::parse_from_rfc3339(&text(value)).ok();
+    let kept_until = envelope
+        .of_kind("envelope.archived")
+        .next()
+        .and_then(|archived| time(&archived["retain_until"]));
+    match (
+        time(&deleted["at"]),
+        kept_until,
+        time(&deleted["retain_until"]),
+    ) {
+        (Some(at), Some(until), Some(repeated)) if repeated == until && at >= until => {
+            report.ok(
+                "retention",
+                format!(
+                    "the content was deleted {}, its retention over (kept until {})",
+                    text(&deleted["at"]),
+                    text(&deleted["retain_until"])
+                ),
+            );
+        }
+        (Some(_), Some(_), Some(_)) => report.fail(
+            "retention",
+            "the content was deleted before the retention it was archived for was over",
+        ),
+        _ => report.fail(
+            "retention",
+            "envelope.deleted or envelope.archived does not say when (at, retain_until)",
+        ),
+    }
+}
+
 /// How an envelope's chain ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
@@ -436,6 +474,9 @@ enum End {
 struct Envelope {
     records: Vec<Value>,
     end: End,
+    /// The envelope.deleted record of a notarized envelope whose content was deleted
+    /// after its retention.
+    deleted: Option<Value>,
     /// The station's certificate the records name.
     station_serial: String,
 }
@@ -456,14 +497,28 @@ impl Envelope {
                 return fail(format!("record {at} is not about envelope {id}"));
             }
         }
-        let last = records.last().map(|record| text(&record["type"]));
+        // A notarized envelope's content deleted after its retention: the chain goes on
+        // past envelope.archived with envelope.deleted, and nothing after.
+        let (ending, deleted) = match records.split_last() {
+            Some((last, before)) if last["type"] == "envelope.deleted" => {
+                (before.last(), Some(last.clone()))
+            }
+            _ => (records.last(), None),
+        };
+        let last = ending.map(|record| text(&record["type"]));
         let end = match last.as_deref() {
             Some("envelope.archived") => End::Notarized,
-            Some("envelope.refused") => End::Refused,
+            Some("envelope.refused") if deleted.is_none() => End::Refused,
             other => {
                 return fail(format!(
-                    "the last record is {other:?}: the envelope is neither notarized \
-                     (envelope.archived) nor refused (envelope.refused)"
+                    "the last record is {other:?}{}: the envelope is neither notarized \
+                     (envelope.archived, then envelope.deleted once its retention is over) \
+                     nor refused (envelope.refused)",
+                    if deleted.is_some() {
+                        " before envelope.deleted"
+                    } else {
+                        ""
+                    }
                 ));
             }
         };
@@ -479,6 +534,7 @@ impl Envelope {
             station_serial: station_serial.to_owned(),
             records: records.to_vec(),
             end,
+            deleted,
         })
     }
 
@@ -863,4 +919,40 @@ pub fn failed(report: &Report) -> Vec<&'static str> {
         .filter(|check| check.outcome.is_err())
         .map(|check| check.part)
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The retention check of a deletion, on records as the store writes them.
+    fn retention(archived_until: &str, deleted_at: &str, deleted_until: &str) -> Report {
+        let envelope = Envelope {
+            records: vec![json!({"type": "envelope.archived", "retain_until": archived_until})],
+            end: End::Notarized,
+            deleted: None,
+            station_serial: "01".to_owned(),
+        };
+        let deleted = json!({
+            "type": "envelope.deleted", "at": deleted_at, "retain_until": deleted_until,
+        });
+        let mut report = Report::default();
+        check_deletion(&deleted, &envelope, &mut report);
+        report
+    }
+
+    #[test]
+    fn a_deletion_is_accepted_only_once_the_retention_is_over() {
+        let until = "2036-12-05T10:00:00Z";
+        assert!(retention(until, "2036-12-05T10:00:00Z", until).valid());
+        assert!(retention(until, "2036-12-06T00:00:00Z", until).valid());
+        // Before the retention's end, or with another retention than the archived one.
+        assert!(!retention(until, "2036-12-05T09:59:59Z", until).valid());
+        assert!(!retention(until, "2036-12-06T00:00:00Z", "2036-12-04T00:00:00Z").valid());
+        // Without its times.
+        assert!(!retention(until, "", until).valid());
+        assert!(!retention("", "2036-12-06T00:00:00Z", until).valid());
+    }
 }

@@ -10,18 +10,18 @@ use sceau_store::{ClientRecord, EnvelopeState, EnvelopeView, EvidenceRecord};
 
 impl Service {
     /// The evidence bundle of `client`'s envelope `public_id` (canonical JSON): for a
-    /// notarized envelope whose content is still archived, or a refused one (its
-    /// refusal). `EvidencePending` until the log has included every record.
+    /// notarized envelope (its content archived, or deleted after its retention), or a
+    /// refused one (its refusal). `EvidencePending` until the log has included every record.
     pub async fn envelope_evidence_bundle(
         &self,
         client: &ClientRecord,
         public_id: &str,
     ) -> Result<Vec<u8>, AppError> {
         let view = self.client_envelope(client, public_id).await?;
+        // A notarized envelope's bundle outlives its content: it holds the signatures and
+        // the container's signed manifest (kept with the envelope), and its chain ends
+        // with the deletion's record.
         match view.state {
-            EnvelopeState::Notarized if view.deleted_at_s.is_some() => {
-                return Err(AppError::ArchiveDeleted);
-            }
             EnvelopeState::Notarized | EnvelopeState::Refused => {}
             other => {
                 return Err(AppError::EnvelopeState(format!(

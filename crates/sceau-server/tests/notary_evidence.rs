@@ -388,8 +388,8 @@ async fn an_envelope_has_an_evidence_bundle_that_anyone_can_check_offline() {
     assert_eq!(last["type"], "envelope.refused");
     assert_eq!(last["event"], "SubmissionRejection");
 
-    // Past its retention, the content is deleted with evidence, and its downloads and
-    // bundle answer 410.
+    // Past its retention, the content is deleted with evidence, and its downloads answer
+    // 410; its bundle outlives it, its chain ending with the deletion.
     let archive = server.archive_directory();
     let digests: Vec<String> = files
         .iter()
@@ -445,10 +445,21 @@ async fn an_envelope_has_an_evidence_bundle_that_anyone_can_check_offline() {
         410,
         "archive_deleted",
     );
-    check_error(
-        &server.fetch(&session, &evidence).await,
-        410,
-        "archive_deleted",
+    let reply = server.fetch(&session, &evidence).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let report = envelope_bundle::check(reply.text.as_bytes(), &root, &key);
+    assert!(report.valid(), "{report:#?}");
+    let retention = report
+        .checks
+        .iter()
+        .find(|check| check.part == "retention")
+        .expect("the deletion is reported");
+    assert!(
+        retention
+            .outcome
+            .as_ref()
+            .is_ok_and(|found| found.contains("deleted") && found.contains("its retention over")),
+        "{retention:?}"
     );
     server.stop().await;
 }

@@ -920,7 +920,6 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "log_empty",
             "envelope_state",
             "evidence_pending",
-            "archive_deleted",
             "archive_damaged",
             "internal",
             "store_unavailable",
