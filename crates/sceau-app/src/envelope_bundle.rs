@@ -437,29 +437,46 @@ fn check_deletion(deleted: &Value, envelope: &Envelope, report: &mut Report) {
         .of_kind("envelope.archived")
         .next()
         .and_then(|archived| time(&archived["retain_until"]));
-    match (
+    let archived_at = envelope
+        .of_kind("envelope.archived")
+        .next()
+        .and_then(|archived| time(&archived["at"]));
+    let (Some(at), Some(archived_at), Some(until), Some(repeated)) = (
         time(&deleted["at"]),
+        archived_at,
         kept_until,
         time(&deleted["retain_until"]),
-    ) {
-        (Some(at), Some(until), Some(repeated)) if repeated == until && at >= until => {
-            report.ok(
-                "retention",
-                format!(
-                    "the content was deleted {}, its retention over (kept until {})",
-                    text(&deleted["at"]),
-                    text(&deleted["retain_until"])
-                ),
-            );
-        }
-        (Some(_), Some(_), Some(_)) => report.fail(
-            "retention",
-            "the content was deleted before the retention it was archived for was over",
-        ),
-        _ => report.fail(
+    ) else {
+        return report.fail(
             "retention",
             "envelope.deleted or envelope.archived does not say when (at, retain_until)",
-        ),
+        );
+    };
+    if repeated != until {
+        report.fail(
+            "retention",
+            "envelope.deleted names another retention than envelope.archived's",
+        );
+    } else if until <= archived_at {
+        report.fail(
+            "retention",
+            "the envelope was archived with a retention already over",
+        );
+    } else if at < until {
+        report.fail(
+            "retention",
+            "the content was deleted before the retention it was archived for was over",
+        );
+    } else {
+        report.ok(
+            "retention",
+            format!(
+                "the content was deleted {}, its retention over (kept from {} until {})",
+                text(&deleted["at"]),
+                archived_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                text(&deleted["retain_until"])
+            ),
+        );
     }
 }
 
@@ -495,6 +512,25 @@ impl Envelope {
             };
             if named.and_then(Value::as_str) != Some(id) {
                 return fail(format!("record {at} is not about envelope {id}"));
+            }
+        }
+        // What ends an envelope ends its chain: envelope.refused and envelope.deleted
+        // only last, envelope.archived last or just before envelope.deleted.
+        let count = records.len();
+        let deleted_last = records
+            .last()
+            .is_some_and(|record| record["type"] == "envelope.deleted");
+        for (at, record) in records.iter().enumerate() {
+            let kind = text(&record["type"]);
+            let in_place = match kind.as_str() {
+                "envelope.refused" | "envelope.deleted" => at + 1 == count,
+                "envelope.archived" => at + 1 == count || (deleted_last && at + 2 == count),
+                _ => true,
+            };
+            if !in_place {
+                return fail(format!(
+                    "record {at} is {kind}, which only ends an envelope's chain"
+                ));
             }
         }
         // A notarized envelope's content deleted after its retention: the chain goes on
@@ -927,10 +963,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// The retention check of a deletion, on records as the store writes them.
+    /// The retention check of a deletion, on records as the store writes them (the
+    /// envelope archived on 2026-12-05).
     fn retention(archived_until: &str, deleted_at: &str, deleted_until: &str) -> Report {
         let envelope = Envelope {
-            records: vec![json!({"type": "envelope.archived", "retain_until": archived_until})],
+            records: vec![json!({
+                "type": "envelope.archived", "at": "2026-12-05T10:00:00Z",
+                "retain_until": archived_until,
+            })],
             end: End::Notarized,
             deleted: None,
             station_serial: "01".to_owned(),
@@ -951,8 +991,60 @@ mod tests {
         // Before the retention's end, or with another retention than the archived one.
         assert!(!retention(until, "2036-12-05T09:59:59Z", until).valid());
         assert!(!retention(until, "2036-12-06T00:00:00Z", "2036-12-04T00:00:00Z").valid());
-        // Without its times.
+        // Without its times, or a time that is not text; the same instant written with
+        // another offset is the same time.
         assert!(!retention(until, "", until).valid());
         assert!(!retention("", "2036-12-06T00:00:00Z", until).valid());
+        assert!(retention(until, "2036-12-05T11:00:00+01:00", until).valid());
+        // A retention already over when the envelope was archived.
+        let past = "2026-12-05T09:00:00Z";
+        assert!(!retention(past, "2036-12-06T00:00:00Z", past).valid());
+    }
+
+    /// Envelope::read on a chain of these record types, all about envelope `e1`.
+    fn read(kinds: &[&str]) -> Option<End> {
+        let records: Vec<Value> = kinds
+            .iter()
+            .map(|kind| {
+                json!({
+                    "type": kind,
+                    "envelope": {"id": "e1", "disposable_certificate": "0a"},
+                })
+            })
+            .collect();
+        let mut report = Report::default();
+        Envelope::read("e1", &records, &mut report).map(|envelope| envelope.end)
+    }
+
+    #[test]
+    fn a_chain_ends_with_what_ends_an_envelope_and_nothing_after() {
+        let start = ["envelope.submitted", "file.signed"];
+        let chain = |ending: &[&'static str]| -> Vec<&str> {
+            start
+                .iter()
+                .copied()
+                .chain(ending.iter().copied())
+                .collect()
+        };
+        assert_eq!(read(&chain(&["envelope.archived"])), Some(End::Notarized));
+        assert_eq!(
+            read(&chain(&["envelope.archived", "envelope.deleted"])),
+            Some(End::Notarized)
+        );
+        assert_eq!(read(&chain(&["envelope.refused"])), Some(End::Refused));
+        for wrong in [
+            // a deletion in the middle, twice, after a refusal, or alone
+            &["envelope.deleted", "file.signed", "envelope.archived"][..],
+            &["envelope.archived", "envelope.deleted", "envelope.deleted"],
+            &["envelope.refused", "envelope.deleted"],
+            &["envelope.deleted"],
+            // a refusal not last, records after the archive, two archives
+            &["envelope.refused", "envelope.archived"],
+            &["envelope.archived", "file.signed"],
+            &["envelope.archived", "envelope.archived", "envelope.deleted"],
+            &["envelope.archived", "envelope.deleted", "envelope.refused"],
+        ] {
+            assert_eq!(read(&chain(wrong)), None, "{wrong:?}");
+        }
     }
 }

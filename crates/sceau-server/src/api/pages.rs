@@ -607,11 +607,13 @@ pub fn phone_as_typed(to: &str) -> std::borrow::Cow<'_, str> {
 /// The development phone: the texts the development channel delivered to one number.
 pub async fn phone(
     State(state): State<AppState>,
-    Query(query): Query<PhoneQuery>,
+    query: Result<Query<PhoneQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     if !state.phone_simulator {
         return Err(ApiError::not_found());
     }
+    let Query(query) = query
+        .map_err(|_| sceau_app::AppError::InvalidQuery("give to= once, and limit= at most once"))?;
     let Some(to) = query.to.filter(|t| !t.is_empty()) else {
         let page = views::Phone {
             to: "",
