@@ -192,17 +192,9 @@ fn first_difference(left: &[u8], right: &[u8]) -> usize {
 /// Checks the bundle `bytes` against the trusted `root` (DER) and the log's key.
 pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
     let mut report = Report::default();
-    let Some(bundle) = check_form::<Bundle>(bytes, BUNDLE_LEN_MAX, &mut report) else {
+    let Some((bundle, parts)) = opened(bytes, BUNDLE_LEN_MAX, FORMAT, decode, &mut report) else {
         return report;
     };
-    let parts = match decode(&bundle) {
-        Ok(parts) => parts,
-        Err(why) => {
-            report.fail("bundle", why);
-            return report;
-        }
-    };
-    report.ok("bundle", format!("{FORMAT}, canonical JSON"));
     if check_signature(&parts, root, &mut report) {
         check_record(&parts.record, &mut report);
     }
@@ -210,8 +202,30 @@ pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
     report
 }
 
+/// A bundle of the format `format`, opened: canonical JSON of its shape (`T`), at most
+/// `len_max` bytes, whose fields `decode` reads; the `bundle` check says so, or why not.
+pub(crate) fn opened<T: serde::de::DeserializeOwned, P>(
+    bytes: &[u8],
+    len_max: usize,
+    format: &str,
+    decode: impl FnOnce(&T) -> Result<P, String>,
+    report: &mut Report,
+) -> Option<(T, P)> {
+    let bundle = check_form::<T>(bytes, len_max, report)?;
+    match decode(&bundle) {
+        Ok(parts) => {
+            report.ok("bundle", format!("{format}, canonical JSON"));
+            Some((bundle, parts))
+        }
+        Err(why) => {
+            report.fail("bundle", why);
+            None
+        }
+    }
+}
+
 /// The bundle is canonical JSON of the known shape (`T`), at most `len_max` bytes.
-pub(crate) fn check_form<T: serde::de::DeserializeOwned>(
+fn check_form<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     len_max: usize,
     report: &mut Report,

@@ -27,7 +27,7 @@
 //! certificate's, no files, no container, and the root alone as certificates.
 
 use crate::bundle::{
-    Report, certificates_match, check_form, checked_checkpoint, decode_base64, decode_hash, text,
+    Report, certificates_match, checked_checkpoint, decode_base64, decode_hash, opened, text,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -270,17 +270,11 @@ pub fn decode(bundle: &EnvelopeBundle) -> Result<Contents, String> {
 /// refused one `refusal` and `certificates`.
 pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
     let mut report = Report::default();
-    let Some(bundle) = check_form::<EnvelopeBundle>(bytes, BUNDLE_LEN_MAX, &mut report) else {
+    let Some((_, contents)) =
+        opened::<EnvelopeBundle, _>(bytes, BUNDLE_LEN_MAX, FORMAT, decode, &mut report)
+    else {
         return report;
     };
-    let contents = match decode(&bundle) {
-        Ok(contents) => contents,
-        Err(why) => {
-            report.fail("bundle", why);
-            return report;
-        }
-    };
-    report.ok("bundle", format!("{FORMAT}, canonical JSON"));
     check_log(&contents, log_key, &mut report);
     let records = check_chain("envelope chain", &contents.records, &mut report);
     let station = check_chain("certificate chain", &contents.station_records, &mut report);

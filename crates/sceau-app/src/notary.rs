@@ -1200,6 +1200,15 @@ impl Service {
         public_id: &str,
     ) -> Result<EnvelopeView, AppError> {
         let view = self.own_envelope(client, public_id).await?;
+        self.notarized_if_sealed(view).await
+    }
+
+    /// A client's envelope as they read it: a sealed one (waiting for the time-stamp
+    /// authority or the keystore) is notarized first.
+    pub(crate) async fn notarized_if_sealed(
+        &self,
+        view: EnvelopeView,
+    ) -> Result<EnvelopeView, AppError> {
         match view.state {
             EnvelopeState::Sealed if self.notary.is_some() => self.notarize(view).await,
             _ => Ok(view),

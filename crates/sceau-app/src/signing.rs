@@ -250,10 +250,7 @@ impl Service {
             .await?
             .filter(|view| view.client_id == client.id && view.files.len() == 1)
         {
-            let view = match view.state {
-                EnvelopeState::Sealed => self.client_envelope(client, public_id).await?,
-                _ => view,
-            };
+            let view = self.notarized_if_sealed(view).await?;
             return Ok(SignatureView::Envelope(Box::new(view)));
         }
         self.store

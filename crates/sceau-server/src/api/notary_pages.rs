@@ -27,7 +27,7 @@ const LISTED_MAX: u32 = 50;
 const SEAL_CHARS_MAX: usize = 32;
 
 /// The SHA-256 in groups of four digits, easier to compare by eye.
-fn grouped(hex: &str) -> String {
+pub(crate) fn grouped(hex: &str) -> String {
     hex.as_bytes()
         .chunks(4)
         .map(|chunk| String::from_utf8_lossy(chunk).into_owned())

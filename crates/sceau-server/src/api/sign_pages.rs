@@ -4,6 +4,7 @@
 //! the container. Requests made before signature requests became envelopes are shown
 //! read-only. Forms carry the session's CSRF token.
 
+use super::notary_pages::grouped;
 use super::pages::Session;
 use super::pay::see_other;
 use crate::AppState;
@@ -17,15 +18,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sceau_store::{SignatureRequestView, SignatureState};
 use unicode_normalization::UnicodeNormalization;
-
-/// The SHA-256 in groups of four digits, easier to compare by eye.
-fn grouped(hex: &str) -> String {
-    hex.as_bytes()
-        .chunks(4)
-        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// A request made before signature requests became envelopes: it takes no seal now.
 fn legacy_state_text(view: &SignatureRequestView) -> &'static str {
