@@ -1,7 +1,8 @@
 //! Signatures in the client's name over JSON, in the client's browser session (the same
 //! cookie as the pages): a signature request is an envelope of one file, given whole
-//! (`sceau_app::signing`); requests made before that stay readable. Writes also need the session's CSRF token in `X-CSRF-Token`
-//! (from `GET /api/v1/me`), which a cross-site page cannot read or send.
+//! (`sceau_app::signing`); requests made before that stay readable. Writes also need
+//! the session's CSRF token in `X-CSRF-Token` (from `GET /api/v1/me`), which a
+//! cross-site page cannot read or send.
 
 use super::JsonBody;
 use super::pages::{ApiSession, Session};
@@ -15,7 +16,9 @@ use axum::response::{IntoResponse, Response};
 use sceau_app::AppError;
 use sceau_app::notary::EnvelopeSealResult;
 use sceau_domain::seal::SEAL_TRIES_MAX;
-use sceau_store::{EnvelopeState, EnvelopeView, SignatureRequestView, SignatureState};
+use sceau_store::{
+    EnvelopeFileView, EnvelopeState, EnvelopeView, SignatureRequestView, SignatureState,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -56,6 +59,13 @@ fn view_json(view: &SignatureView) -> serde_json::Value {
     }
 }
 
+/// The one file of a notarized envelope, with its signature.
+fn signed_file(view: &EnvelopeView) -> Option<(&EnvelopeFileView, &[u8])> {
+    let file = view.files.first()?;
+    let signature = file.signature.as_deref()?;
+    (view.state == EnvelopeState::Notarized).then_some((file, signature))
+}
+
 fn envelope_view_json(view: &EnvelopeView) -> serde_json::Value {
     let state = match view.state {
         EnvelopeState::Notarized => "signed",
@@ -71,8 +81,7 @@ fn envelope_view_json(view: &EnvelopeView) -> serde_json::Value {
     };
     let awaiting = view.state == EnvelopeState::AwaitingSeal;
     let file = view.files.first();
-    let signed =
-        view.state == EnvelopeState::Notarized && file.is_some_and(|file| file.signature.is_some());
+    let signed = signed_file(view).is_some();
     json!({
         "id": view.public_id,
         "document_name": file.map(|file| file.name.as_str()),
@@ -252,30 +261,20 @@ pub async fn signature_file(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let view = state.service.client_signature(&session.client, &id).await?;
-    let (name, signature) = match view {
-        SignatureView::Envelope(view) => {
-            let file = view
-                .files
-                .first()
-                .filter(|file| view.state == EnvelopeState::Notarized && file.signature.is_some());
-            match file {
-                Some(file) => (file.name.clone(), file.signature.clone()),
-                None => {
-                    return Err(AppError::NotSigned(format!(
-                        "this signature request is {}",
-                        view.state.as_str()
-                    ))
-                    .into());
-                }
-            }
-        }
-        SignatureView::Legacy(view) => (view.document_name.clone(), view.signature.clone()),
-    };
-    let Some(signature) = signature else {
-        return Err(AppError::NotSigned("this signature request is not signed".into()).into());
+    let (name, signature) = match &view {
+        SignatureView::Envelope(view) => signed_file(view)
+            .map(|(file, signature)| (file.name.as_str(), signature))
+            .ok_or_else(|| {
+                AppError::NotSigned(format!("this signature request is {}", view.state.as_str()))
+            })?,
+        SignatureView::Legacy(view) => view
+            .signature
+            .as_deref()
+            .map(|signature| (view.document_name.as_str(), signature))
+            .ok_or_else(|| AppError::NotSigned("this signature request is not signed".into()))?,
     };
     // The file's name: the document's, kept to characters safe in a header.
-    let stem = header_safe_name(&name);
+    let stem = header_safe_name(name);
     Ok((
         [
             (
@@ -287,7 +286,7 @@ pub async fn signature_file(
                 format!("attachment; filename=\"{stem}.p7s\""),
             ),
         ],
-        signature,
+        signature.to_vec(),
     )
         .into_response())
 }
