@@ -15,7 +15,6 @@ use reqwest::StatusCode;
 use sceau_server::envelope_bundle::{self, EnvelopeBundle};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::path::Path;
 
 const ALICE_PHONE: &str = "+33612345678";
 
@@ -390,13 +389,12 @@ async fn an_envelope_has_an_evidence_bundle_that_anyone_can_check_offline() {
 
     // Past its retention, the content is deleted with evidence, and its downloads answer
     // 410; its bundle outlives it, its chain ending with the deletion.
-    let archive = server.archive_directory();
     let digests: Vec<String> = files
         .iter()
         .map(|(_, bytes)| hex::encode(Sha256::digest(bytes)))
         .chain([hex::encode(container.sha256)])
         .collect();
-    let archived = |digest: &str| archived_names(&archive).iter().any(|name| name == digest);
+    let archived = |digest: &str| server.archived_contents().iter().any(|name| name == digest);
     assert!(digests.iter().all(|digest| archived(digest)), "{digests:?}");
     assert!(
         server
@@ -462,24 +460,4 @@ async fn an_envelope_has_an_evidence_bundle_that_anyone_can_check_offline() {
         "{retention:?}"
     );
     server.stop().await;
-}
-
-/// The names of the files an archive directory holds.
-fn archived_names(directory: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![directory.to_path_buf()];
-    while let Some(directory) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&directory) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if let Some(name) = path.file_name().and_then(|name| name.to_str()) {
-                found.push(name.to_owned());
-            }
-        }
-    }
-    found
 }

@@ -6,8 +6,8 @@
 //! capability; [`Store`] is their sum. One conformance suite (`tests/conformance`) that
 //! every backend passes: SQLite ([`SqliteStore`], the embedded default) and PostgreSQL
 //! ([`PostgresStore`]). The notary's [`Archive`] is a capability apart (files, not rows):
-//! [`sqlite::SqliteArchive`] keeps files in a directory, referenced by rows of a
-//! `SqliteStore`; [`PostgresStore`] keeps them in its database.
+//! [`sqlite::SqliteArchive`] keeps small objects in rows of a `SqliteStore` and larger
+//! ones in files of a directory, referenced by its rows; [`PostgresStore`] keeps them in its database.
 //!
 //! Writes are *commands* executed by one writer per database in *batches*: the commands
 //! waiting at a given moment run inside one transaction, each in its own savepoint so that

@@ -428,6 +428,41 @@ impl Server {
         self.database.with_extension("archive")
     }
 
+    /// The SHA-256 (hex) of every content the archive holds bytes of: its files (an
+    /// upload's temporary file included, by name) and the small objects kept in the
+    /// database, sorted.
+    pub fn archived_contents(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut pending = vec![self.archive_directory()];
+        while let Some(directory) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&directory) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    found.push(entry.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        let database = rusqlite::Connection::open_with_flags(
+            &self.database,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open the database to read");
+        let mut rows = database
+            .prepare("SELECT sha256 FROM archive_contents")
+            .expect("archive_contents");
+        let in_rows = rows
+            .query_map([], |row| row.get::<_, Vec<u8>>(0))
+            .expect("read archive_contents");
+        found.extend(in_rows.map(|sha256| hex::encode(sha256.expect("a digest"))));
+        found.sort();
+        found
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -1,7 +1,14 @@
-//! The embedded archive: one file per object under a directory of its own
-//! (`ab/cd/<sha256 in hex>`), referenced by a row of the SQLite store.
+//! The embedded archive: a row of the SQLite store per object, and the object's bytes
+//! either in that row (objects of at most [`INLINE_MAX_DEFAULT`] bytes) or in a file of
+//! its own under a directory of its own (`ab/cd/<sha256 in hex>`).
 //!
-//! A put streams the content into a temporary file of `incoming/` (same file system,
+//! A small object is gathered in memory (never more than the inline limit) while it is
+//! hashed, and written with its row in one commit: durable with the commit's fsync, and no
+//! file made for it. On a file system that makes each new file cost an inode, an fsync
+//! and its directory's fsync, that is most of what archiving a small file costs; SQLite
+//! itself reads blobs of this size faster from the database than from files of their own.
+//!
+//! A larger put streams the content into a temporary file of `incoming/` (same file system,
 //! so the rename below is atomic) while hashing it, fsyncs it, renames it to its address
 //! (replacing a file of the same content: the same bytes, repaired if damaged), fsyncs
 //! the directory, and only then writes the row. A crash before the row leaves at worst a
@@ -21,10 +28,10 @@ use crate::capabilities::Archive;
 use crate::error::ArchiveError;
 use crate::model::{ArchiveEntry, ArchivedObject, Deposit};
 use crate::ops::archive as ops;
-use crate::sql::Sql;
+use crate::sql::{Decode, ReadRow, Sql};
 use crate::tx::{Fail, Tx, args, run_now};
 use async_trait::async_trait;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +44,9 @@ const STRIPES_COUNT: usize = 64;
 const READ_PIECE_LEN: usize = 256 * 1024;
 /// Where puts write before they know their content's address.
 const INCOMING: &str = "incoming";
+/// The largest object kept in its row rather than in a file, unless the archive is
+/// opened with another limit ([`SqliteArchive::with_inline_max`]).
+pub const INLINE_MAX_DEFAULT: u64 = 256 * 1024;
 
 /// The embedded archive; cheap to clone.
 #[derive(Clone)]
@@ -44,6 +54,7 @@ pub struct SqliteArchive {
     store: SqliteStore,
     directory: Arc<PathBuf>,
     stripes: Arc<[Mutex<()>; STRIPES_COUNT]>,
+    inline_max: u64,
 }
 
 fn disk(path: &Path, error: io::Error) -> StoreError {
@@ -94,7 +105,15 @@ impl SqliteArchive {
             store: store.clone(),
             directory: Arc::new(directory.to_path_buf()),
             stripes: Arc::new(std::array::from_fn(|_| Mutex::new(()))),
+            inline_max: INLINE_MAX_DEFAULT,
         })
+    }
+
+    /// The same archive keeping objects of at most `inline_max` bytes in their rows (0:
+    /// every object but an empty one in a file).
+    pub fn with_inline_max(mut self, inline_max: u64) -> SqliteArchive {
+        self.inline_max = inline_max;
+        self
     }
 
     /// Where the object of `sha256` is kept: `ab/cd/<sha256 in hex>`.
@@ -107,10 +126,30 @@ impl SqliteArchive {
         &self.stripes[usize::from(sha256[0]) % STRIPES_COUNT]
     }
 
-    /// Streams `content` into a temporary file, durable; dropped (and deleted) if the
-    /// content is refused or the put abandoned.
+    /// Takes the first pieces of `content` while they fit in a row: all of it (`Whole`)
+    /// or what came before the piece that made it too long for one (`Started`).
+    async fn gather(
+        &self,
+        content: &mut ByteStream<'_>,
+        intake: &mut Intake,
+    ) -> Result<Gathered, ArchiveError> {
+        let mut gathered = BytesMut::new();
+        while let Some(piece) = next_piece(content, intake).await? {
+            if (gathered.len() + piece.len()) as u64 > self.inline_max {
+                return Ok(Gathered::Started(gathered.freeze(), piece));
+            }
+            gathered.extend_from_slice(&piece);
+        }
+        Ok(Gathered::Whole(gathered.freeze()))
+    }
+
+    /// Streams `first`, then `second`, then the rest of `content` into a temporary
+    /// file, durable; dropped (and deleted) if the content is refused or the put
+    /// abandoned.
     async fn write_incoming(
         &self,
+        first: Bytes,
+        second: Bytes,
         content: &mut ByteStream<'_>,
         intake: &mut Intake,
     ) -> Result<tempfile::NamedTempFile, ArchiveError> {
@@ -131,6 +170,11 @@ impl SqliteArchive {
             .try_clone()
             .map_err(|error| disk(temporary.path(), error))?;
         let mut file = tokio::fs::File::from_std(clone);
+        for piece in [first, second] {
+            file.write_all(&piece)
+                .await
+                .map_err(|error| disk(temporary.path(), error))?;
+        }
         while let Some(piece) = next_piece(content, intake).await? {
             file.write_all(&piece)
                 .await
@@ -144,6 +188,14 @@ impl SqliteArchive {
             .map_err(|error| disk(temporary.path(), error))?;
         Ok(temporary)
     }
+}
+
+/// The first pieces of a put.
+enum Gathered {
+    /// The whole content, small enough for a row.
+    Whole(Bytes),
+    /// What fitted in a row, and the piece that did not: the content goes to a file.
+    Started(Bytes, Bytes),
 }
 
 /// Renames a temporary file to its address, durably (the directories it needed too).
@@ -168,6 +220,23 @@ static RECORD: Sql = Sql::new(
      retain_until = max(archive_objects.retain_until, excluded.retain_until)",
 );
 
+/// A small object's bytes, beside its row (written with [`RECORD`], which keeps the
+/// longest retention). A row of the same content takes the bytes: a file it had, damaged
+/// or not, is no longer read.
+static RECORD_CONTENT: Sql = Sql::new(
+    "INSERT INTO archive_contents (sha256, content) VALUES ($1, $2) \
+     ON CONFLICT (sha256) DO UPDATE SET content = excluded.content",
+);
+
+/// An object's row, with its bytes when the database holds them.
+static STORED: Sql = Sql::new(
+    "SELECT o.sha256, o.size, o.retain_until, o.created_at, c.content \
+     FROM archive_objects o LEFT JOIN archive_contents c ON c.sha256 = o.sha256 \
+     WHERE o.sha256 = $1",
+);
+
+static DELETE_CONTENT: Sql = Sql::new("DELETE FROM archive_contents WHERE sha256 = $1");
+
 static DELETE: Sql =
     Sql::new("DELETE FROM archive_objects WHERE sha256 = $1 AND retain_until <= $2");
 
@@ -187,6 +256,29 @@ fn record(tx: &SqliteTx<'_>, object: &ArchivedObject, deposit: &Deposit) -> Resu
     })
 }
 
+fn record_inline(
+    tx: &SqliteTx<'_>,
+    object: &ArchivedObject,
+    deposit: &Deposit,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    record(tx, object, deposit)?;
+    run_now(async {
+        tx.execute(&RECORD_CONTENT, args![&object.sha256, bytes])
+            .await?;
+        Ok::<_, Fail>(())
+    })
+}
+
+/// An object's entry, and its bytes when its row holds them.
+type Stored = (ArchiveEntry, Option<Vec<u8>>);
+
+fn stored(tx: &SqliteTx<'_>, sha256: &[u8; 32]) -> Result<Option<Stored>, StoreError> {
+    run_now(tx.row(&STORED, args![sha256], |row| {
+        Ok((ArchiveEntry::decode(row)?, row.column("content")?))
+    }))
+}
+
 #[async_trait]
 impl Archive for SqliteArchive {
     async fn put(
@@ -195,7 +287,20 @@ impl Archive for SqliteArchive {
         deposit: Deposit,
     ) -> Result<ArchivedObject, ArchiveError> {
         let mut intake = Intake::new(&deposit);
-        let temporary = self.write_incoming(&mut content, &mut intake).await?;
+        let (first, second) = match self.gather(&mut content, &mut intake).await? {
+            Gathered::Whole(bytes) => {
+                let object = intake.finish()?;
+                let _turn = self.stripe(&object.sha256).lock().await;
+                self.store
+                    .write(move |c| record_inline(&SqliteTx(c), &object, &deposit, &bytes))
+                    .await?;
+                return Ok(object);
+            }
+            Gathered::Started(first, second) => (first, second),
+        };
+        let temporary = self
+            .write_incoming(first, second, &mut content, &mut intake)
+            .await?;
         let object = intake.finish()?;
         let path = self.path_of(&object.sha256);
         let _turn = self.stripe(&object.sha256).lock().await;
@@ -209,9 +314,19 @@ impl Archive for SqliteArchive {
     }
 
     async fn get(&self, sha256: &[u8; 32]) -> Result<Option<ArchiveReader>, StoreError> {
-        let Some(entry) = self.archived(sha256).await? else {
+        let address = *sha256;
+        let Some((entry, content)) = self
+            .store
+            .read(move |c| stored(&SqliteTx(c), &address))
+            .await?
+        else {
             return Ok(None);
         };
+        if let Some(bytes) = content {
+            let piece: io::Result<Bytes> = Ok(Bytes::from(bytes));
+            let pieces = futures_util::stream::iter([piece]);
+            return Ok(Some(ArchiveReader::new(entry.object, Box::pin(pieces))));
+        }
         let path = self.path_of(sha256);
         let file = match tokio::fs::File::open(&path).await {
             Ok(file) => file,
@@ -275,7 +390,12 @@ impl Archive for SqliteArchive {
             .store
             .write(move |c| {
                 run_now(async {
-                    Ok::<_, Fail>(SqliteTx(c).execute(&DELETE, args![&sha256, now_s]).await? == 1)
+                    let tx = SqliteTx(c);
+                    let deleted = tx.execute(&DELETE, args![&sha256, now_s]).await? == 1;
+                    if deleted {
+                        tx.execute(&DELETE_CONTENT, args![&sha256]).await?;
+                    }
+                    Ok::<_, Fail>(deleted)
                 })
             })
             .await?;

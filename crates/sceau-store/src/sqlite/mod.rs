@@ -1,7 +1,7 @@
 //! The SQLite backend: one file, WAL, `synchronous = FULL`; one writer thread that runs
 //! commands in batches (group commit) and a small pool of read connections.
 
-mod archive;
+pub mod archive;
 mod certificates;
 mod checkout;
 mod clearing;

@@ -730,6 +730,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX envelopes_retention ON envelopes (retain_until)
         WHERE retain_until IS NOT NULL AND deleted_at IS NULL;
     "#,
+    // 24: the archive keeps small objects' bytes in the database, a row of
+    // `archive_contents` beside the object's row; larger ones stay in files. An ordinary
+    // (rowid) table: the bytes are not part of any b-tree key, so a search through its
+    // index never reads them (a WITHOUT ROWID table would read whole rows to compare
+    // keys).
+    r#"
+    CREATE TABLE archive_contents (
+        sha256 BLOB NOT NULL UNIQUE CHECK (length(sha256) = 32),
+        content BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

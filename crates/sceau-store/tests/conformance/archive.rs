@@ -21,6 +21,7 @@ enum Kind {
     Sqlite {
         archive: SqliteArchive,
         directory: PathBuf,
+        database: PathBuf,
         _temporary: tempfile::TempDir,
     },
     Postgres {
@@ -35,20 +36,34 @@ struct Backend {
     kind: Kind,
 }
 
-async fn backends() -> Vec<Backend> {
+/// An SQLite archive keeping objects of at most `inline_max` bytes in their rows.
+fn sqlite(name: &'static str, inline_max: u64) -> Backend {
     let temporary = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&temporary.path().join("sceau.db")).unwrap();
+    let database = temporary.path().join("sceau.db");
+    let store = SqliteStore::open(&database).unwrap();
     let directory = temporary.path().join("archive");
-    let archive = SqliteArchive::open(&store, &directory).unwrap();
-    let mut all = vec![Backend {
-        name: "sqlite",
+    let archive = SqliteArchive::open(&store, &directory)
+        .unwrap()
+        .with_inline_max(inline_max);
+    Backend {
+        name,
         archive: Arc::new(archive.clone()),
         kind: Kind::Sqlite {
             archive,
             directory,
+            database,
             _temporary: temporary,
         },
-    }];
+    }
+}
+
+/// SQLite with every object in a file, SQLite with every object of the tests but the
+/// largest in its row, and PostgreSQL when a test database is given.
+async fn backends() -> Vec<Backend> {
+    let mut all = vec![
+        sqlite("sqlite, objects in files", 0),
+        sqlite("sqlite, objects in rows", 4 * 1024 * 1024),
+    ];
     if let Some(url) = test_database_url() {
         let schema = ScratchSchema::create(&url).await.unwrap();
         let store = PostgresStore::open(&schema.url, PostgresSettings::default())
@@ -134,6 +149,27 @@ impl Backend {
     /// Changes one stored byte of the object, at `offset`.
     async fn damage(&self, sha256: &[u8; 32], offset: u64) {
         match &self.kind {
+            Kind::Sqlite {
+                archive, database, ..
+            } if !archive.path_of(sha256).exists() => {
+                let connection = rusqlite::Connection::open(database).unwrap();
+                let mut bytes: Vec<u8> = connection
+                    .query_row(
+                        "SELECT content FROM archive_contents WHERE sha256 = ?1",
+                        [&sha256[..]],
+                        |row| row.get(0),
+                    )
+                    .unwrap();
+                let at = usize::try_from(offset).unwrap();
+                bytes[at] ^= 0x01;
+                let changed = connection
+                    .execute(
+                        "UPDATE archive_contents SET content = ?1 WHERE sha256 = ?2",
+                        rusqlite::params![bytes, &sha256[..]],
+                    )
+                    .unwrap();
+                assert_eq!(changed, 1);
+            }
             Kind::Sqlite { archive, .. } => {
                 use std::os::unix::fs::FileExt;
                 let file = std::fs::OpenOptions::new()
@@ -437,12 +473,12 @@ async fn damaged_content_fails_its_read() {
             backend.name
         );
         assert!(error.to_string().contains("damaged"), "{error}");
-        // On SQLite a put of the same content again replaces the damaged file.
+        // On SQLite a put of the same content again replaces the damaged file or row.
         archive
             .put(pieces(&bytes, 100_000), deposit(NOW + YEAR_S))
             .await
             .unwrap();
-        if backend.name == "sqlite" {
+        if matches!(backend.kind, Kind::Sqlite { .. }) {
             assert!(read_back(archive, &put.sha256).await.unwrap().unwrap() == bytes);
         }
     }
@@ -591,7 +627,10 @@ async fn what_a_crash_leaves_is_swept_and_its_content_put_again() {
                 let path = files.path_of(&orphan_object.sha256);
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
                 std::fs::write(&path, b"not even the right bytes").unwrap();
-                for file in [&temporary, &path, &files.path_of(&kept_object.sha256)] {
+                let kept_path = files.path_of(&kept_object.sha256);
+                // An object kept in its row has no file to age.
+                let kept_file = Some(&kept_path).filter(|path| path.exists());
+                for file in [&temporary, &path].into_iter().chain(kept_file) {
                     std::fs::File::options()
                         .write(true)
                         .open(file)
@@ -688,6 +727,81 @@ async fn sqlite_a_file_without_its_row_is_replaced_by_the_next_put() {
             .unwrap()
             == bytes
     );
+}
+
+/// The embedded default keeps an object of up to its inline limit in its row (no file)
+/// and a larger one in a file, whatever pieces the content arrives in; an object kept in
+/// a file before (another limit, an older version) is read from it and, put again small,
+/// moves to its row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_small_objects_are_kept_in_rows_and_larger_ones_in_files() {
+    let limit = usize::try_from(sceau_store::sqlite::archive::INLINE_MAX_DEFAULT).unwrap();
+    let backend = sqlite(
+        "sqlite, default limit",
+        sceau_store::sqlite::archive::INLINE_MAX_DEFAULT,
+    );
+    let Kind::Sqlite {
+        archive: files,
+        directory,
+        database,
+        ..
+    } = &backend.kind
+    else {
+        panic!("an SQLite backend");
+    };
+    let archive = backend.archive.as_ref();
+    let (small, large) = (content(limit, 20), content(limit + 1, 21));
+    for piece_len in [1000, limit - 1, limit, limit + 1] {
+        for (bytes, in_row) in [(&small, true), (&large, false)] {
+            let put = archive
+                .put(pieces(bytes, piece_len), deposit(NOW + YEAR_S))
+                .await
+                .unwrap();
+            assert_eq!(put, object_of(bytes));
+            assert_eq!(files.path_of(&put.sha256).exists(), !in_row, "{piece_len}");
+            assert!(read_back(archive, &put.sha256).await.unwrap().unwrap() == *bytes);
+        }
+    }
+    let in_files: Vec<PathBuf> = files_under(directory);
+    assert_eq!(in_files, vec![files.path_of(&object_of(&large).sha256)]);
+
+    // Kept in a file by an archive with another limit: read from there, then moved to
+    // its row by a put under the default limit.
+    let earlier = content(1000, 22);
+    let file_kept = files.clone().with_inline_max(0);
+    let put = file_kept
+        .put(pieces(&earlier, 100), deposit(NOW + YEAR_S))
+        .await
+        .unwrap();
+    assert!(files.path_of(&put.sha256).exists());
+    assert!(read_back(archive, &put.sha256).await.unwrap().unwrap() == earlier);
+    archive
+        .put(pieces(&earlier, 100), deposit(NOW + 2 * YEAR_S))
+        .await
+        .unwrap();
+    let connection = rusqlite::Connection::open(database).unwrap();
+    let held: Option<Vec<u8>> = connection
+        .query_row(
+            "SELECT content FROM archive_contents WHERE sha256 = ?1",
+            [&put.sha256[..]],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(held.as_deref() == Some(&earlier[..]));
+    assert_eq!(
+        archive
+            .archived(&put.sha256)
+            .await
+            .unwrap()
+            .unwrap()
+            .retain_until_s,
+        NOW + 2 * YEAR_S
+    );
+    // Deleted past its retention: row and file both gone.
+    assert!(archive.delete(&put.sha256, NOW + 2 * YEAR_S).await.unwrap());
+    assert!(!files.path_of(&put.sha256).exists());
+    assert!(archive.get(&put.sha256).await.unwrap().is_none());
+    assert_eq!(backend.leftovers().await, Vec::<String>::new());
 }
 
 /// Throughput of a 256 MiB put and read on each backend (printed, not asserted):
