@@ -5,7 +5,7 @@
 //! DER) and its signatures (WebCrypto's form: `r || s`, 32 bytes each, IEEE P1363).
 
 use crate::Issued;
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
 use zeroize::Zeroizing;
@@ -43,13 +43,19 @@ pub fn station_signature_verifies(certificate: &Issued, message: &[u8], signatur
     ) else {
         return false;
     };
+    // Parsed as a P-256 point here (what the certificate says is checked, not assumed),
+    // verified by aws-lc: several times faster than the pure Rust arithmetic, and this
+    // runs for every envelope.
     let Ok(key) = VerifyingKey::from_public_key_der(&der) else {
         return false;
     };
-    let Ok(signature) = Signature::from_slice(signature) else {
-        return false;
-    };
-    key.verify(message, &signature).is_ok()
+    let point = key.to_encoded_point(false);
+    aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+        point.as_bytes(),
+    )
+    .verify(message, signature)
+    .is_ok()
 }
 
 /// A station's key, made in memory for one envelope: by `sceau notarize`, or by sceau

@@ -741,6 +741,35 @@ const MIGRATIONS: &[&str] = &[
         content BLOB NOT NULL
     );
     "#,
+    // 25: an envelope's files become an ordinary (rowid) table. Since each keeps its
+    // signature (kilobytes: the chain and the time-stamp), a WITHOUT ROWID table's cells
+    // overflowed, and SQLite reads a whole overflowing cell to compare keys: every read of
+    // an envelope's files read every signature on the way.
+    r#"
+    CREATE TABLE envelope_files_v25 (
+        envelope_id INTEGER NOT NULL REFERENCES envelopes (id),
+        position INTEGER NOT NULL CHECK (position >= 0),
+        name TEXT NOT NULL CHECK (length(CAST(name AS BLOB)) BETWEEN 1 AND 255),
+        size INTEGER NOT NULL CHECK (size >= 0),
+        sha256 BLOB NOT NULL CHECK (length(sha256) = 32),
+        received_at INTEGER,
+        signature BLOB,
+        signed_at INTEGER,
+        signed_pdf_sha256 BLOB
+            CHECK (signed_pdf_sha256 IS NULL OR length(signed_pdf_sha256) = 32),
+        signed_pdf_size INTEGER,
+        pdf_note TEXT,
+        PRIMARY KEY (envelope_id, position),
+        UNIQUE (envelope_id, name)
+    );
+    INSERT INTO envelope_files_v25 (envelope_id, position, name, size, sha256, received_at,
+        signature, signed_at, signed_pdf_sha256, signed_pdf_size, pdf_note)
+        SELECT envelope_id, position, name, size, sha256, received_at, signature, signed_at,
+            signed_pdf_sha256, signed_pdf_size, pdf_note
+        FROM envelope_files ORDER BY envelope_id, position;
+    DROP TABLE envelope_files;
+    ALTER TABLE envelope_files_v25 RENAME TO envelope_files;
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -1365,6 +1394,85 @@ mod tests {
              VALUES ('+33612345678', x'00', 'delivered', 9, 9, 99)"
         ));
         assert!(!accepts("UPDATE clients SET by_call = 2 WHERE id = 1"));
+    }
+
+    /// Migration 25 rebuilds `envelope_files` as a rowid table: every file comes through
+    /// unchanged with its signature, and its keys and rules still hold (one file per
+    /// position, one name per envelope, its envelope must exist).
+    #[test]
+    fn migration_25_rebuilds_envelope_files_with_their_rows() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
+            .unwrap();
+        for migration in &MIGRATIONS[..24] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 24).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO accounts (id, kind, owner_id, currency) VALUES (1, 'client', 1, 'EUR'); \
+                 INSERT INTO clients (id, login, display_name, password_hash, phone, account_id, \
+                 created_at) VALUES (1, 'alice', 'Alice', 'h', '+33612345678', 1, 1); \
+                 INSERT INTO certificates (serial, kind, client_id, key_label, der, not_before, \
+                 not_after, created_at) VALUES ('0c01', 'station', NULL, NULL, x'03', 10, 600, 10); \
+                 INSERT INTO envelopes (id, public_id, client_id, state, certificate_serial, \
+                 certificate_expires_at, created_at, updated_at) \
+                 VALUES (7, 'env_1', 1, 'open', '0c01', 600, 15, 15); \
+                 INSERT INTO envelope_files (envelope_id, position, name, size, sha256, \
+                 received_at, signature, signed_at, signed_pdf_sha256, signed_pdf_size, pdf_note) \
+                 VALUES (7, 0, 'a.pdf', 3, zeroblob(32), 20, randomblob(5000), 30, \
+                 randomblob(32), 9, NULL), \
+                 (7, 1, 'b.txt', 0, randomblob(32), NULL, NULL, NULL, NULL, NULL, 'not a PDF');",
+            )
+            .unwrap();
+        let dump = |connection: &Connection| -> Vec<String> {
+            connection
+                .prepare(
+                    "SELECT envelope_id || '|' || position || '|' || name || '|' || size || '|' || \
+                     hex(sha256) || '|' || quote(received_at) || '|' || quote(signature) || '|' || \
+                     quote(signed_at) || '|' || quote(signed_pdf_sha256) || '|' || \
+                     quote(signed_pdf_size) || '|' || quote(pdf_note) \
+                     FROM envelope_files ORDER BY envelope_id, position",
+                )
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let before = dump(&connection);
+        assert_eq!(before.len(), 2);
+
+        migrate(&mut connection).unwrap();
+
+        assert_eq!(count(&connection, "PRAGMA user_version"), SCHEMA_VERSION);
+        assert_eq!(dump(&connection), before);
+        let table: String = connection
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'envelope_files'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert!(!table.contains("WITHOUT ROWID"), "{table}");
+        let accepts = |sql: &str| connection.execute_batch(sql).is_ok();
+        assert!(!accepts(
+            "INSERT INTO envelope_files (envelope_id, position, name, size, sha256) \
+             VALUES (7, 1, 'c.txt', 0, zeroblob(32))"
+        ));
+        assert!(!accepts(
+            "INSERT INTO envelope_files (envelope_id, position, name, size, sha256) \
+             VALUES (7, 2, 'a.pdf', 0, zeroblob(32))"
+        ));
+        assert!(!accepts(
+            "INSERT INTO envelope_files (envelope_id, position, name, size, sha256) \
+             VALUES (8, 0, 'a.pdf', 0, zeroblob(32))"
+        ));
+        assert!(accepts(
+            "INSERT INTO envelope_files (envelope_id, position, name, size, sha256) \
+             VALUES (7, 2, 'c.txt', 0, zeroblob(32))"
+        ));
     }
 
     /// Migration 23 rebuilds `certificates` to take a station's certificate: every row
