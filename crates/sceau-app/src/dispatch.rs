@@ -164,7 +164,10 @@ async fn dispatch_forever(service: Service, routing: Arc<Routing>) {
                 Vec::new()
             }
         };
-        let idle = claimed.is_empty();
+        // Fewer than asked: nothing else was due when the claim ran, so wait for the next
+        // enqueue (its notification is kept if it came meanwhile) rather than claim again
+        // at once for nothing, a write each message.
+        let drained = claimed.len() < room;
         for message in claimed {
             let Ok(permit) = in_flight.clone().acquire_owned().await else {
                 return;
@@ -184,7 +187,7 @@ async fn dispatch_forever(service: Service, routing: Arc<Routing>) {
                 return;
             };
             drop(ended);
-        } else if idle {
+        } else if drained {
             let _ = tokio::time::timeout(OUTBOX_IDLE_WAIT, service.outbox_ready.notified()).await;
         }
     }

@@ -830,19 +830,9 @@ impl Service {
         let notary = Arc::clone(self.notary()?);
         match self.sign_envelope(&notary, &view).await {
             Ok(notarized) => {
-                let made: Vec<[u8; 32]> = notarized
-                    .files
-                    .iter()
-                    .filter_map(|file| file.signed_pdf.map(|pdf| pdf.sha256))
-                    .chain(std::iter::once(notarized.container.sha256))
-                    .collect();
-                let retain_until_s = notarized.retain_until_s;
+                // The store keeps the files and what was made of them as long as the
+                // envelope, in the notarization's own transaction.
                 if self.store.notarize_envelope(notarized).await? {
-                    // What was made is kept as long as the envelope only once it is the
-                    // envelope's (until then it was archived for a day).
-                    for sha256 in made {
-                        notary.archive.retain(&sha256, retain_until_s).await?;
-                    }
                     tracing::info!(envelope = view.id, "envelope notarized");
                 }
             }
@@ -897,9 +887,6 @@ impl Service {
             let (signed_pdf, pdf_note) = self
                 .sign_if_pdf(notary, view, file, &signer, made_until_s)
                 .await?;
-            // The original is kept as long as what was made of it.
-            self.extend_retention(notary, file.sha256, retain_until_s)
-                .await?;
             files.push(SignedFile {
                 position: file.position,
                 signature,
@@ -923,21 +910,6 @@ impl Service {
             retain_until_s,
             now_s,
         })
-    }
-
-    /// Keeps an archived object (an original file) as long as what was made of it.
-    async fn extend_retention(
-        &self,
-        notary: &Notary,
-        sha256: [u8; 32],
-        retain_until_s: i64,
-    ) -> Result<(), AppError> {
-        if notary.archive.retain(&sha256, retain_until_s).await? {
-            Ok(())
-        } else {
-            tracing::warn!("a sealed envelope's file is missing from the archive");
-            Err(AppError::ArchiveDamaged)
-        }
     }
 
     /// A PDF's PAdES-signed copy (PAdES-B-LT: the chain and the CRL in its document

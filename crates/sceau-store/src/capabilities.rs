@@ -470,8 +470,10 @@ pub trait Envelopes: Send + Sync + 'static {
         typed: TypedEnvelopeSeal,
     ) -> Result<EnvelopeSealOutcome, StoreError>;
 
-    /// A sealed envelope signed and archived: notarized, with its evidence. False if it
-    /// was not sealed.
+    /// A sealed envelope signed and archived: notarized, with its evidence, and in the
+    /// same transaction every archived object it names (its files, signed PDFs,
+    /// container) kept until its retention (extended, never shortened). False if it was
+    /// not sealed.
     async fn notarize_envelope(&self, notarized: NotarizedEnvelope) -> Result<bool, StoreError>;
 
     /// Says why a sealed envelope waits.

@@ -682,6 +682,24 @@ pub(crate) async fn notarize(tx: &impl Tx, notarized: &NotarizedEnvelope) -> Res
     if tx.execute(&NOTARIZED, values).await? != 1 {
         return Err(broken("envelope changed under its lock"));
     }
+    // Everything the envelope names is kept as long as the envelope, in this transaction:
+    // until now its files were kept a day past the station's certificate and what was
+    // made a day, so that nothing is kept for years unless it became an envelope's.
+    let objects = view
+        .files
+        .iter()
+        .map(|file| file.sha256)
+        .chain(
+            notarized
+                .files
+                .iter()
+                .filter_map(|f| f.signed_pdf)
+                .map(|o| o.sha256),
+        )
+        .chain([container.sha256]);
+    for sha256 in objects {
+        crate::ops::archive::retain(tx, &sha256, notarized.retain_until_s).await?;
+    }
     record(tx, evidence::envelope_archived(&view, notarized)).await?;
     Ok(true)
 }

@@ -13,11 +13,11 @@ use sceau_domain::limits::CLIENT_PAUSE_S;
 use sceau_domain::reach::{MessageBudget, MessageKind, TooMany};
 use sceau_store::evidence::{certificate_subject, envelope_subject};
 use sceau_store::{
-    ArchivedObject, CertificateKind, ClientRecord, EnvelopeResendOutcome, EnvelopeSealOutcome,
-    EnvelopeSealResend, EnvelopeState, EnvelopeView, FilePlan, FileReceipt, ManifestPlan, Medium,
-    NewCertificate, NewEnvelope, NewMessage, NotarizedEnvelope, Paused, PreparedEnvelopeSeal,
-    REVOKED_AFTER_USE, ReceivedFile, RevokeOutcome, SignedFile, SignedManifest, StoreError,
-    StoredSeal, TypedEnvelopeSeal, UseOutcome,
+    Archive, ArchivedObject, CertificateKind, ClientRecord, Deposit, EnvelopeResendOutcome,
+    EnvelopeSealOutcome, EnvelopeSealResend, EnvelopeState, EnvelopeView, FilePlan, FileReceipt,
+    ManifestPlan, Medium, NewCertificate, NewEnvelope, NewMessage, NotarizedEnvelope, Paused,
+    PreparedEnvelopeSeal, REVOKED_AFTER_USE, ReceivedFile, RevokeOutcome, SignedFile,
+    SignedManifest, StoreError, StoredSeal, TypedEnvelopeSeal, UseOutcome,
 };
 use std::sync::Arc;
 
@@ -1488,6 +1488,79 @@ async fn a_sealed_envelope_is_notarized_once() {
                 .unwrap()
         );
         assert_eq!(reread(f, "env_n2").await, failed, "{}", f.name);
+    })
+    .await;
+}
+
+/// Puts `bytes` in the archive, kept until `retain_until_s`.
+async fn archived(
+    archive: &dyn Archive,
+    bytes: &'static [u8],
+    retain_until_s: i64,
+) -> ArchivedObject {
+    let piece: std::io::Result<bytes::Bytes> = Ok(bytes::Bytes::from_static(bytes));
+    archive
+        .put(
+            Box::pin(futures_util::stream::iter([piece])),
+            Deposit {
+                retain_until_s,
+                now_s: NOW,
+                size_max: 1 << 20,
+                expected: None,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+/// The notarization keeps, in its own transaction, what the envelope names in the
+/// archive as long as the envelope: what was made for it (archived for a day until then)
+/// is extended, what is kept longer already is not shortened, and nothing is extended for
+/// an envelope that is not notarized. Content not archived is left alone.
+#[tokio::test]
+async fn notarizing_keeps_the_archived_content_as_long_as_the_envelope() {
+    each_backend(async |f: &Fixture| {
+        let archive = f.archive.clone().expect("an archive beside the store");
+        let alice = f.client(0, 0).await;
+        let retain_until = NOW + 10 * 365 * 86_400;
+        let pdf = archived(archive.as_ref(), b"signed pdf", NOW + 86_400).await;
+        let container = archived(archive.as_ref(), b"container", retain_until + 500).await;
+        let other = archived(archive.as_ref(), b"another container", NOW + 86_400).await;
+        let kept = async |object: ArchivedObject| {
+            archive
+                .archived(&object.sha256)
+                .await
+                .unwrap()
+                .unwrap()
+                .retain_until_s
+        };
+        let made = |view: &EnvelopeView, container: ArchivedObject| {
+            let mut made = notarized(view, retain_until, NOW + 3);
+            made.files[0].signed_pdf = Some(pdf);
+            made.container = container;
+            made
+        };
+
+        let pending = awaiting(f, &alice, "env_k0", "d1b000", 1, NOW + 1).await;
+        assert!(
+            !f.store
+                .notarize_envelope(made(&pending, other))
+                .await
+                .unwrap()
+        );
+        assert_eq!(kept(other).await, NOW + 86_400, "{}", f.name);
+
+        let view = sealed(f, &alice, "env_k1", "d1b001", NOW + 1).await;
+        assert!(
+            f.store
+                .notarize_envelope(made(&view, container))
+                .await
+                .unwrap()
+        );
+        assert_eq!(kept(pdf).await, retain_until, "{}", f.name);
+        assert_eq!(kept(container).await, retain_until + 500, "{}", f.name);
+        assert_eq!(kept(other).await, NOW + 86_400, "{}", f.name);
+        assert!(archive.archived(&[1; 32]).await.unwrap().is_none());
     })
     .await;
 }

@@ -8,14 +8,15 @@ use sceau_domain::policy::{AmountRule, MerchantLock, UsagePolicy};
 use sceau_domain::reach::MessageBudget;
 use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
 use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
+use sceau_store::sqlite::SqliteArchive;
 use sceau_store::{
-    AccountView, AuthorizationView, BankDetails, CertificateKind, CheckoutView, CheckpointSigner,
-    ClearingBatch, ClearingDraft, ClearingOutcome, ClientRecord, CloseClearing, CommandRequest,
-    HoldCheckout, HoldOutcome, IdempotencyKey, IssueOutcome, Medium, MerchantCommand,
-    MerchantRecord, NewCertificate, NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber,
-    NewSession, NumberView, Origin, Outcome, Payout, PayoutLine, PostgresSettings, PostgresStore,
-    SealOutcome, SendOutcome, SendSeal, SettlementWriter, SkippedMerchant, SqliteStore, Store,
-    StoredSeal, TypedSeal, WebhookDelivery,
+    AccountView, Archive, AuthorizationView, BankDetails, CertificateKind, CheckoutView,
+    CheckpointSigner, ClearingBatch, ClearingDraft, ClearingOutcome, ClientRecord, CloseClearing,
+    CommandRequest, HoldCheckout, HoldOutcome, IdempotencyKey, IssueOutcome, Medium,
+    MerchantCommand, MerchantRecord, NewCertificate, NewCheckout, NewClient, NewMerchant,
+    NewMessage, NewNumber, NewSession, NumberView, Origin, Outcome, Payout, PayoutLine,
+    PostgresSettings, PostgresStore, SealOutcome, SendOutcome, SendSeal, SettlementWriter,
+    SkippedMerchant, SqliteStore, Store, StoredSeal, TypedSeal, WebhookDelivery,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +38,9 @@ pub(crate) type Guard = Box<dyn std::any::Any + Send + Sync>;
 pub(crate) struct Backend {
     pub(crate) name: &'static str,
     pub(crate) store: Arc<dyn Store>,
+    /// The notary's archive beside the store (its rows in the same database), for the
+    /// scenarios that need one.
+    pub(crate) archive: Option<Arc<dyn Archive>>,
     pub(crate) guard: Guard,
 }
 
@@ -60,6 +64,7 @@ pub(crate) async fn postgres_backend(url: &str) -> Backend {
         .expect("open the PostgreSQL store");
     Backend {
         name: "postgres",
+        archive: Some(Arc::new(store.clone())),
         store: Arc::new(store),
         guard: Box::new(schema),
     }
@@ -69,9 +74,12 @@ pub(crate) fn sqlite_backend() -> Backend {
     let directory = tempfile::tempdir().expect("temporary directory");
     let store =
         SqliteStore::open(&directory.path().join("sceau.db")).expect("open the SQLite store");
+    let archive = SqliteArchive::open(&store, &directory.path().join("archive"))
+        .expect("open the SQLite archive");
     Backend {
         name: "sqlite",
         store: Arc::new(store),
+        archive: Some(Arc::new(archive)),
         guard: Box::new(directory),
     }
 }
@@ -92,6 +100,7 @@ pub(crate) async fn each_backend(scenario: impl AsyncFn(&Fixture)) {
 pub(crate) struct Fixture {
     pub(crate) name: &'static str,
     pub(crate) store: Arc<dyn Store>,
+    pub(crate) archive: Option<Arc<dyn Archive>>,
     /// Source of distinct logins, phones, fingerprints, keys.
     pub(crate) counter: AtomicU64,
     pub(crate) _guard: Guard,
@@ -285,6 +294,7 @@ impl Fixture {
         Fixture {
             name: backend.name,
             store: backend.store,
+            archive: backend.archive,
             counter: AtomicU64::new(1),
             _guard: backend.guard,
         }

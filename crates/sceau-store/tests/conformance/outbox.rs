@@ -217,6 +217,7 @@ async fn a_budget_holds_against_requests_at_once_on_several_instances() {
         let f = Fixture::new(Backend {
             name,
             store: stores[0].clone(),
+            archive: None,
             guard: Box::new(()),
         });
         let alice = f.client(0, 0).await;

@@ -120,6 +120,7 @@ async fn legacy_signature_requests_stay_readable() {
         let f = Fixture::new(Backend {
             name,
             store,
+            archive: None,
             guard: Box::new(()),
         });
         let alice = f

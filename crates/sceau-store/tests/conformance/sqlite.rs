@@ -12,6 +12,7 @@ async fn sqlite_everything_survives_a_reopen() {
     let f = Fixture::new(Backend {
         name: "sqlite",
         store: Arc::new(SqliteStore::open(&path).unwrap()),
+        archive: None,
         guard: Box::new(()),
     });
     let alice = f.client(10_000, 1_000).await;
@@ -74,6 +75,7 @@ async fn sqlite_everything_survives_a_reopen() {
     let reopened = Fixture::new(Backend {
         name: "sqlite reopened",
         store,
+        archive: None,
         guard: Box::new(directory),
     });
     assert_eq!(reopened.account(&alice).await, account);
