@@ -418,11 +418,12 @@ async fn measure_notary(
         let figures =
             crate::bench_notary::envelopes_run(&http, &stations, args.notary_envelopes).await?;
         say!(
-            "  run {run}: {:>7.1} envelopes/s ({} notarized), a whole envelope p50 {:.1} ms, p99 {:.1} ms",
+            "  run {run}: {:>7.1} envelopes/s ({} notarized), a whole envelope p50 {:.1} ms, p99 {:.1} ms, {:.2} phone pages read per seal",
             figures.per_s,
             figures.envelopes,
             figures.p50.as_secs_f64() * 1e3,
-            figures.p99.as_secs_f64() * 1e3
+            figures.p99.as_secs_f64() * 1e3,
+            figures.seal_reads
         );
         rates.push(figures.per_s);
     }
