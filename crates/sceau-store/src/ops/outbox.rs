@@ -48,7 +48,7 @@ pub(crate) async fn enqueue(
 /// What one address was sent within the window, by kind, and how many of the merchant
 /// numbers `$3` asked for (`merchant_id = NULL` matches none): rows of kind, count, and
 /// count of that merchant's, for [`sent_this_hour`].
-static SENT_THIS_HOUR: Sql = Sql::each(
+pub(crate) static SENT_THIS_HOUR: Sql = Sql::each(
     "SELECT kind, count(*) AS sent, \
      coalesce(sum(CASE WHEN merchant_id = $3 THEN 1 ELSE 0 END), 0)::BIGINT AS of_merchant \
      FROM messages WHERE address = $1 AND created_at > $2 GROUP BY kind",

@@ -603,6 +603,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX envelopes_retention ON envelopes (retain_until)
         WHERE retain_until IS NOT NULL AND deleted_at IS NULL;
     "#,
+    // 22: a phone's messages of the last hour (what its budget counts, by kind and
+    // merchant) are read from the index alone, not from each message's row.
+    r#"
+    CREATE INDEX messages_address_window ON messages (address, created_at)
+        INCLUDE (kind, merchant_id);
+    DROP INDEX messages_address_time;
+    "#,
 ];
 
 /// The schema version this binary writes.
