@@ -425,6 +425,12 @@ async fn measure_notary(
             figures.p99.as_secs_f64() * 1e3,
             figures.seal_reads
         );
+        let steps: Vec<String> = crate::bench_notary::STEPS
+            .iter()
+            .zip(figures.step_p50s)
+            .map(|(step, p50)| format!("{step} {:.1}", p50.as_secs_f64() * 1e3))
+            .collect();
+        say!("    p50 of each step (ms): {}", steps.join(", "));
         rates.push(figures.per_s);
     }
     rates.sort_by(|a, b| a.total_cmp(b));

@@ -48,7 +48,14 @@ pub struct EnvelopeRun {
     pub p99: Duration,
     /// Phone pages read per envelope to find its seal.
     pub seal_reads: f64,
+    /// The median of each step of an envelope, in [`STEPS`]' order.
+    pub step_p50s: [Duration; STEPS.len()],
 }
+
+/// The steps of an envelope, as the run reports them: the envelope opened (its
+/// certificate), the manifest accepted, the file uploaded, the seal found on the phone
+/// (from the upload's answer), the seal typed and answered notarized.
+pub const STEPS: [&str; 5] = ["open", "manifest", "upload", "seal on phone", "seal typed"];
 
 async fn post(
     http: &reqwest::Client,
@@ -77,14 +84,15 @@ async fn post(
 }
 
 /// Opens an envelope of one file named `name` with these bytes' size and SHA-256, and
-/// has its manifest accepted; returns the envelope's id.
+/// has its manifest accepted; returns the envelope's id, and when it was opened (the
+/// manifest's step starts then).
 async fn opened(
     http: &reqwest::Client,
     station: &Station,
     name: &str,
     size: usize,
     sha256: [u8; 32],
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Instant)> {
     let key = StationKey::new();
     let opened = post(
         http,
@@ -94,6 +102,7 @@ async fn opened(
         "opening an envelope",
     )
     .await?;
+    let opened_at = Instant::now();
     let id = opened["id"].as_str().context("no envelope id")?.to_owned();
     let manifest = Manifest {
         envelope: id.clone(),
@@ -118,7 +127,7 @@ async fn opened(
         "sending the manifest",
     )
     .await?;
-    Ok(id)
+    Ok((id, opened_at))
 }
 
 /// PUTs an envelope's file.
@@ -191,7 +200,8 @@ async fn seal_for(
     bail!("no seal reached {}", station.phone)
 }
 
-/// One whole envelope of `file`: opened, its file uploaded, its seal read and typed.
+/// One whole envelope of `file`: opened, its file uploaded, its seal read and typed;
+/// how long each of its [`STEPS`] took.
 async fn one_envelope(
     http: &reqwest::Client,
     station: &Station,
@@ -199,14 +209,18 @@ async fn one_envelope(
     sha256: [u8; 32],
     sequence: u64,
     seal_reads: &AtomicU64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<[Duration; STEPS.len()]> {
     let name = format!("bench-{sequence}.bin");
-    let id = opened(http, station, &name, file.len(), sha256).await?;
+    let started = Instant::now();
+    let (id, opened_at) = opened(http, station, &name, file.len(), sha256).await?;
+    let manifest_at = Instant::now();
     let view = put_file(http, station, &id, reqwest::Body::from(file.clone())).await?;
     if view["state"] != "awaiting_seal" {
         bail!("after its file the envelope is {}", view["state"]);
     }
+    let uploaded_at = Instant::now();
     let seal = seal_for(http, station, &name, seal_reads).await?;
+    let seal_at = Instant::now();
     let view = post(
         http,
         station,
@@ -222,7 +236,13 @@ async fn one_envelope(
             view["waiting"]
         );
     }
-    Ok(())
+    Ok([
+        opened_at - started,
+        manifest_at - opened_at,
+        uploaded_at - manifest_at,
+        seal_at - uploaded_at,
+        seal_at.elapsed(),
+    ])
 }
 
 /// `envelopes` whole envelopes over `stations` (one at a time each), closed loop.
@@ -256,30 +276,40 @@ pub async fn envelopes_run(
             while next.fetch_add(1, Ordering::Relaxed) < envelopes {
                 let at = Instant::now();
                 let n = sequence.fetch_add(1, Ordering::Relaxed);
-                one_envelope(&http, &stations[index], &file, sha256, n, &seal_reads).await?;
-                latencies.push(at.elapsed());
+                let steps =
+                    one_envelope(&http, &stations[index], &file, sha256, n, &seal_reads).await?;
+                latencies.push((at.elapsed(), steps));
             }
             anyhow::Ok(latencies)
         });
     }
-    let mut latencies = Vec::with_capacity(envelopes);
+    let mut whole = Vec::with_capacity(envelopes);
+    let mut steps: [Vec<Duration>; STEPS.len()] = Default::default();
     while let Some(joined) = tasks.join_next().await {
-        latencies.extend(joined.context("an envelope task failed")??);
+        for (latency, taken) in joined.context("an envelope task failed")?? {
+            whole.push(latency);
+            for (step, duration) in steps.iter_mut().zip(taken) {
+                step.push(duration);
+            }
+        }
     }
     let elapsed = started.elapsed();
-    latencies.sort();
-    let at = |q: f64| {
+    let quantile = |latencies: &mut Vec<Duration>, q: f64| {
+        latencies.sort();
         latencies
             .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
             .copied()
             .unwrap_or_default()
     };
+    let latencies = whole;
+    let at = |q: f64| quantile(&mut latencies.clone(), q);
     Ok(EnvelopeRun {
         envelopes: latencies.len(),
         per_s: latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
         p50: at(0.50),
         p99: at(0.99),
         seal_reads: seal_reads.load(Ordering::Relaxed) as f64 / latencies.len().max(1) as f64,
+        step_p50s: steps.map(|mut step| quantile(&mut step, 0.5)),
     })
 }
 
@@ -313,7 +343,7 @@ pub async fn large_upload(
         hasher.update(piece(index));
     }
     let sha256: [u8; 32] = hasher.finalize().into();
-    let id = opened(http, station, "large.bin", LARGE_FILE_BYTES, sha256).await?;
+    let (id, _) = opened(http, station, "large.bin", LARGE_FILE_BYTES, sha256).await?;
     let at_rest = resident_bytes(server_pid).context("reading the server's memory")?;
     let peak = Arc::new(AtomicU64::new(at_rest));
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
