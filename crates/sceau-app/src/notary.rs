@@ -20,10 +20,13 @@ use sceau_domain::envelope::{
 };
 use sceau_domain::seal::{EnvelopeSealInput, Seal, SealDigits};
 use sceau_notary::{asic, pades};
-use sceau_pki::Issued;
+use sceau_pki::{Issued, KeyLabel};
 use sceau_store::*;
 use sha2::{Digest, Sha256};
+
+use std::cell::RefCell;
 use std::io;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use zeroize::Zeroizing;
@@ -256,6 +259,9 @@ fn counted<'a>(
 fn named_pdf(name: &str) -> bool {
     name.to_ascii_lowercase().ends_with(".pdf")
 }
+
+/// The first bytes of a file kept to tell a PDF by its start (`%PDF-`).
+const HEAD_BYTES: usize = 8;
 
 /// Whether a file is to be signed as a PDF too: named `.pdf`, or starting as one.
 fn looks_like_pdf(name: &str, head: &[u8]) -> bool {
@@ -870,22 +876,35 @@ impl Service {
         notary: &Arc<Notary>,
         view: &EnvelopeView,
     ) -> Result<NotarizedEnvelope, AppError> {
-        let signer = view
+        let serial = view
             .signer_serial
-            .clone()
+            .as_deref()
             .ok_or_else(|| internal("a sealed envelope has no signer"))?;
+        // The certificate the seal consented to, read and checked once for everything
+        // signed now.
+        let signer = self.client_signing_key(view.client_id, serial).await?;
         let now_s = self.now_s();
         let retain_until_s = now_s + notary.settings.retention_s;
         // What is made here is archived for a day, and kept longer only once the store
         // has made it the envelope's.
         let made_until_s = now_s + UNSEALED_KEPT_S;
+        // The container first: writing it reads every file, and each file's first bytes
+        // say whether it is a PDF, without reading the archive again.
+        let (
+            asic::Written {
+                sink: container,
+                manifest: container_manifest,
+                signature: container_signature,
+            },
+            heads,
+        ) = self
+            .write_container(notary, view, &signer, made_until_s)
+            .await?;
         let mut files = Vec::with_capacity(view.files.len());
-        for file in &view.files {
-            let signature = self
-                .sign_for_client(view.client_id, &signer, file.sha256)
-                .await?;
+        for (file, head) in view.files.iter().zip(heads) {
+            let signature = self.sign_as_client(&signer, file.sha256).await?;
             let (signed_pdf, pdf_note) = self
-                .sign_if_pdf(notary, view, file, &signer, made_until_s)
+                .sign_if_pdf(notary, file, &head, &signer, made_until_s)
                 .await?;
             files.push(SignedFile {
                 position: file.position,
@@ -894,13 +913,6 @@ impl Service {
                 pdf_note,
             });
         }
-        let asic::Written {
-            sink: container,
-            manifest: container_manifest,
-            signature: container_signature,
-        } = self
-            .write_container(notary, view, &signer, made_until_s)
-            .await?;
         Ok(NotarizedEnvelope {
             public_id: view.public_id.clone(),
             files,
@@ -913,23 +925,17 @@ impl Service {
     }
 
     /// A PDF's PAdES-signed copy (PAdES-B-LT: the chain and the CRL in its document
-    /// security store), archived; or why a file that claims to be a PDF has none.
+    /// security store), archived; or why a file that claims to be a PDF has none. `head`
+    /// is the file's first bytes (up to [`HEAD_BYTES`]).
     async fn sign_if_pdf(
         &self,
         notary: &Notary,
-        view: &EnvelopeView,
         file: &EnvelopeFileView,
-        signer: &str,
+        head: &[u8],
+        (key, certificate): &(KeyLabel, Issued),
         retain_until_s: i64,
     ) -> Result<(Option<ArchivedObject>, Option<String>), AppError> {
-        // A file named as a PDF is not read twice: its first bytes are read only when
-        // its name does not say.
-        let head = if named_pdf(&file.name) {
-            Vec::new()
-        } else {
-            self.archived_head(notary, &file.sha256).await?
-        };
-        if !looks_like_pdf(&file.name, &head) {
+        if !looks_like_pdf(&file.name, head) {
             return Ok((None, None));
         }
         if file.size > notary.settings.pdf_bytes_max {
@@ -943,7 +949,7 @@ impl Service {
         }
         let pdf = self.archived_bytes(notary, &file.sha256).await?;
         let pki = Arc::clone(self.white_room()?);
-        let (key, certificate) = self.client_signing_key(view.client_id, signer).await?;
+        let (key, certificate) = (key.clone(), certificate.clone());
         let crl = self.crl().await?;
         let now_s = self.now_s();
         let signed = crate::white_room::blocking_pki(move || {
@@ -1002,16 +1008,17 @@ impl Service {
 
     /// The envelope's ASiC-E container (every file, the manifest of their digests, and
     /// the client's time-stamped signature over it), archived; with the manifest and its
-    /// signature, which the envelope keeps for its evidence.
+    /// signature, which the envelope keeps for its evidence, and each file's first bytes
+    /// (up to [`HEAD_BYTES`]), read on the way.
     async fn write_container(
         &self,
         notary: &Arc<Notary>,
         view: &EnvelopeView,
-        signer: &str,
+        (key, certificate): &(KeyLabel, Issued),
         retain_until_s: i64,
-    ) -> Result<asic::Written<ArchivedObject>, AppError> {
+    ) -> Result<(asic::Written<ArchivedObject>, Vec<Vec<u8>>), AppError> {
         let pki = Arc::clone(self.white_room()?);
-        let (key, certificate) = self.client_signing_key(view.client_id, signer).await?;
+        let (key, certificate) = (key.clone(), certificate.clone());
         let mut readers = Vec::with_capacity(view.files.len());
         for file in &view.files {
             let reader = notary
@@ -1023,14 +1030,16 @@ impl Service {
         }
         let now_s = self.now_s();
         let handle = tokio::runtime::Handle::current();
-        let written = tokio::task::spawn_blocking(move || {
+        let (written, heads) = tokio::task::spawn_blocking(move || {
             let sink = tempfile::tempfile().map_err(|_| internal("a temporary file"))?;
+            let heads: Vec<Rc<RefCell<Vec<u8>>>> = readers.iter().map(|_| Rc::default()).collect();
             let files = readers
                 .into_iter()
-                .map(|(file, reader)| asic::ContainerFile {
+                .zip(&heads)
+                .map(|((file, reader), head)| asic::ContainerFile {
                     media_type: asic::media_type_for_name(&file.name).to_owned(),
                     name: file.name,
-                    content: BlockingReader::new(reader, handle.clone()),
+                    content: BlockingReader::new(reader, handle.clone(), Rc::clone(head)),
                     size: file.size,
                     sha256: file.sha256,
                 })
@@ -1052,16 +1061,21 @@ impl Service {
                 tracing::warn!(code = error.code(), "an envelope's container failed");
                 AppError::ArchiveDamaged
             })?;
-            Ok::<_, AppError>(written)
+            let heads = heads
+                .into_iter()
+                .map(Rc::unwrap_or_clone)
+                .map(RefCell::into_inner);
+            Ok::<_, AppError>((written, heads.collect()))
         })
         .await
         .map_err(|_| internal("the container's writer stopped"))??;
         let file = tokio::fs::File::from_std(written.sink);
-        Ok(asic::Written {
+        let written = asic::Written {
             sink: self.put_file(notary, file, retain_until_s).await?,
             manifest: written.manifest,
             signature: written.signature,
-        })
+        };
+        Ok((written, heads))
     }
 
     /// Puts bytes held in memory into the archive.
@@ -1127,24 +1141,6 @@ impl Service {
             )
             .await
             .map_err(archive_failure)
-    }
-
-    /// The first bytes of an archived object (to tell a PDF).
-    async fn archived_head(&self, notary: &Notary, sha256: &[u8; 32]) -> Result<Vec<u8>, AppError> {
-        let mut reader = notary
-            .archive
-            .get(sha256)
-            .await?
-            .ok_or(AppError::ArchiveDamaged)?;
-        let mut head = Vec::new();
-        while head.len() < 8 {
-            match reader.next().await {
-                Some(Ok(piece)) => head.extend_from_slice(&piece),
-                Some(Err(_)) => return Err(AppError::ArchiveDamaged),
-                None => break,
-            }
-        }
-        Ok(head)
     }
 
     /// An archived object whole (a PDF to sign: bounded by the PDF limit).
@@ -1288,19 +1284,26 @@ fn archive_failure(error: ArchiveError) -> AppError {
 }
 
 /// An archived object read from a blocking thread (the container's writer reads each
-/// file through `std::io::Read`), one piece at a time.
+/// file through `std::io::Read`), one piece at a time; its first [`HEAD_BYTES`] are kept
+/// in `head` as they go by.
 struct BlockingReader {
     stream: ArchiveReader,
     handle: tokio::runtime::Handle,
     piece: Bytes,
+    head: Rc<RefCell<Vec<u8>>>,
 }
 
 impl BlockingReader {
-    fn new(stream: ArchiveReader, handle: tokio::runtime::Handle) -> BlockingReader {
+    fn new(
+        stream: ArchiveReader,
+        handle: tokio::runtime::Handle,
+        head: Rc<RefCell<Vec<u8>>>,
+    ) -> BlockingReader {
         BlockingReader {
             stream,
             handle,
             piece: Bytes::new(),
+            head,
         }
     }
 }
@@ -1315,6 +1318,9 @@ impl io::Read for BlockingReader {
         }
         let n = buffer.len().min(self.piece.len());
         buffer[..n].copy_from_slice(&self.piece.split_to(n));
+        let mut head = self.head.borrow_mut();
+        let wanted = HEAD_BYTES.saturating_sub(head.len()).min(n);
+        head.extend_from_slice(&buffer[..wanted]);
         Ok(n)
     }
 }

@@ -359,10 +359,17 @@ impl Service {
             .as_deref()
             .and_then(|label| KeyLabel::new(label).ok())
             .ok_or_else(|| internal("stored key label"))?;
+        let certificate = match Issued::from_der(&record.der) {
+            Ok(certificate) => certificate,
+            Err(error) => {
+                self.destroy_key(label).await;
+                return Err(pki_failure(error));
+            }
+        };
         let signed = sign(
             Arc::clone(&pki),
             label.clone(),
-            record.der,
+            certificate,
             content_digest,
             now_s,
         )
@@ -397,20 +404,27 @@ impl Service {
         serial: &str,
         content_digest: [u8; 32],
     ) -> Result<Vec<u8>, AppError> {
+        let signer = self.client_signing_key(client_id, serial).await?;
+        self.sign_as_client(&signer, content_digest).await
+    }
+
+    /// [`Service::sign_for_client`] with the key and certificate
+    /// [`Service::client_signing_key`] gave: what signs several things for one seal
+    /// (an envelope's files and container) reads and checks its certificate once.
+    pub(crate) async fn sign_as_client(
+        &self,
+        (key, certificate): &(KeyLabel, Issued),
+        content_digest: [u8; 32],
+    ) -> Result<Vec<u8>, AppError> {
         let pki = Arc::clone(self.white_room()?);
-        let now_s = self.now_s();
-        let record = self
-            .store
-            .certificate(serial)
-            .await?
-            .filter(|record| usable(record, client_id, now_s))
-            .ok_or(AppError::CertificateNotValid)?;
-        let label = record
-            .key_label
-            .as_deref()
-            .and_then(|label| KeyLabel::new(label).ok())
-            .ok_or_else(|| internal("stored key label"))?;
-        sign(pki, label, record.der, content_digest, now_s).await
+        sign(
+            pki,
+            key.clone(),
+            certificate.clone(),
+            content_digest,
+            self.now_s(),
+        )
+        .await
     }
 
     /// The key and certificate a client signs with under `serial` (the one the seal
@@ -532,17 +546,16 @@ fn usable(record: &CertificateRecord, client_id: i64, now_s: i64) -> bool {
 /// The subject of a pseudonymous certificate: no name, only what it is.
 const PSEUDONYM_NAME: &str = "sceau pseudonymous certificate";
 
-/// Signs `content_digest` with the key `label` under the certificate `der`, with the
-/// issuing CA in the chain and a signature time-stamp.
+/// Signs `content_digest` with the key `label` under `certificate`, with the issuing CA
+/// in the chain and a signature time-stamp.
 async fn sign(
     pki: Arc<Pki>,
     label: KeyLabel,
-    der: Vec<u8>,
+    certificate: Issued,
     content_digest: [u8; 32],
     now_s: i64,
 ) -> Result<Vec<u8>, AppError> {
     blocking(move || {
-        let certificate = Issued::from_der(&der)?;
         sceau_pki::sign_detached(
             Arc::clone(pki.keystore()),
             &DetachedSignature {

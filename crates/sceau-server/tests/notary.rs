@@ -672,3 +672,56 @@ async fn an_envelope_that_is_not_what_the_station_signed_is_refused_and_nothing_
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.json()["state"], "notarized");
 }
+
+/// A file is signed as a PDF too when its name says so or when its first bytes do: a PDF
+/// without the extension gets its PAdES copy, a file named `.pdf` that is not one gets a
+/// note, and any other file only its detached signature (the first bytes are those the
+/// container's writer read).
+#[tokio::test]
+async fn a_file_is_signed_as_a_pdf_when_its_name_or_its_first_bytes_say_so() {
+    let server = Server::start().await;
+    server.enroll_client("alice", ALICE_PHONE, "0").await;
+    let session = server.sign_in("alice").await;
+    let station = Station::new();
+    let files: Files = vec![
+        ("scan".to_owned(), hello_pdf()),
+        ("fake.pdf".to_owned(), b"not a PDF at all".to_vec()),
+        ("notes.txt".to_owned(), b"%PDX-1.7 almost".to_vec()),
+        ("empty".to_owned(), Vec::new()),
+    ];
+    let newest = server.newest_message_id(ALICE_PHONE).await;
+    let envelope = server.envelope_of(&session, &station, &files).await;
+    let id = envelope["id"].as_str().unwrap();
+    for (index, (_, bytes)) in files.iter().enumerate() {
+        let reply = server.put_file(&session, id, index, bytes.clone()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    let seal = seal_in(&server.message_after(ALICE_PHONE, newest).await);
+    let reply = server
+        .notary_post(
+            &session,
+            &format!("/api/v1/envelopes/{id}/seal"),
+            json!({"seal": seal}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let view = reply.json();
+    assert_eq!(view["state"], "notarized", "{view}");
+    let file = |index: usize| &view["files"][index];
+
+    let url = file(0)["signed_pdf_url"]
+        .as_str()
+        .expect("a PDF by its bytes");
+    assert!(file(0)["pdf_note"].is_null(), "{view}");
+    let (status, signed) = server.fetch(&session, url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(signed.starts_with(&files[0].1), "an incremental update");
+    assert!(signed.len() > files[0].1.len());
+
+    assert!(file(1)["signed_pdf_url"].is_null(), "{view}");
+    assert!(file(1)["pdf_note"].is_string(), "{view}");
+    for index in [2, 3] {
+        assert!(file(index)["signed_pdf_url"].is_null(), "{view}");
+        assert!(file(index)["pdf_note"].is_null(), "{view}");
+    }
+}
