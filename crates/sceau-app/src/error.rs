@@ -122,6 +122,8 @@ pub enum AppError {
     TooManySignatures,
     NumberSpaceExhausted,
     UploadsBusy,
+    /// The client already has as many envelope files being received as it may at once.
+    TooManyUploads,
     PkiUnavailable,
     NotaryUnavailable,
 }
@@ -202,6 +204,7 @@ impl AppError {
             TooManySignatures => "too_many_signatures",
             NumberSpaceExhausted => "number_space_exhausted",
             UploadsBusy => "uploads_busy",
+            TooManyUploads => "too_many_uploads",
             PkiUnavailable => "pki_unavailable",
         }
     }
@@ -324,6 +327,10 @@ impl AppError {
             TooManySignatures => "too many seals were sent to your phone this hour; try later",
             NumberSpaceExhausted => "no free number could be drawn",
             UploadsBusy => "too many documents are being received right now; try again in a moment",
+            TooManyUploads => {
+                "as many of your files are being received as may be at once; send this one when \
+                 one of them is in"
+            }
             PkiUnavailable => "this server has no certificate authority configured",
         };
         text.to_owned()
@@ -496,6 +503,7 @@ pub fn every_refusal() -> Vec<AppError> {
         TooManySignatures,
         NumberSpaceExhausted,
         UploadsBusy,
+        TooManyUploads,
         PkiUnavailable,
         UnknownEnvelope,
         UnknownFile,
@@ -584,6 +592,7 @@ pub fn every_refusal() -> Vec<AppError> {
             | ArchiveDeleted
             | NotaryUnavailable
             | UploadsBusy
+            | TooManyUploads
             | PkiUnavailable => {}
         }
     }

@@ -19,27 +19,49 @@ use sceau_domain::reach::{MessageKind, TooMany};
 use sceau_pki::station::StationKey;
 use sceau_store::*;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// The largest document sceau signs (it reads the whole document to show and bind its
 /// digest).
 pub const DOCUMENT_BYTES_MAX: usize = 8 * 1024 * 1024;
-/// Documents received at once unless configured otherwise.
+/// Documents received whole at once unless configured otherwise (each is held whole, up
+/// to [`DOCUMENT_BYTES_MAX`]).
 pub const UPLOADS_MAX_DEFAULT: usize = 8;
-/// The places for documents being received at once by a server; when all are taken, a
-/// further upload is refused at once (503), before anything of it is read.
+/// Envelope files received at once by a server unless configured otherwise. They are
+/// streamed into the archive (each holds a piece at a time in memory, or a small file
+/// gathered for its row), so many more fit than whole documents.
+pub const FILE_UPLOADS_MAX_DEFAULT: usize = 64;
+/// Envelope files one client may have being received at once by a server: a station
+/// sends its files one after the other, and no client can take every place.
+pub const CLIENT_FILE_UPLOADS_MAX: usize = 4;
+
+/// The places for uploads being received at once by a server: whole documents (the
+/// signature API and its page), and envelope files, of which each client has a share.
+/// When the places are taken, a further upload is refused at once, before anything of
+/// it is read: 503 when the server's are, 429 when the client's are.
 #[derive(Clone)]
-pub struct Uploads(Arc<tokio::sync::Semaphore>);
+pub struct Uploads {
+    documents: Arc<tokio::sync::Semaphore>,
+    files: Arc<tokio::sync::Semaphore>,
+    /// Envelope files being received, by client (a client with none has no entry).
+    by_client: Arc<Mutex<HashMap<i64, usize>>>,
+}
 
 impl Uploads {
-    pub fn new(uploads_max: usize) -> Uploads {
-        Uploads(Arc::new(tokio::sync::Semaphore::new(uploads_max)))
+    /// `documents_max` whole documents and `files_max` envelope files at once.
+    pub fn new(documents_max: usize, files_max: usize) -> Uploads {
+        Uploads {
+            documents: Arc::new(tokio::sync::Semaphore::new(documents_max)),
+            files: Arc::new(tokio::sync::Semaphore::new(files_max)),
+            by_client: Arc::default(),
+        }
     }
 }
 
 impl Default for Uploads {
     fn default() -> Uploads {
-        Uploads::new(UPLOADS_MAX_DEFAULT)
+        Uploads::new(UPLOADS_MAX_DEFAULT, FILE_UPLOADS_MAX_DEFAULT)
     }
 }
 
@@ -49,11 +71,60 @@ pub struct UploadPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 impl UploadPermit {
     pub fn take(uploads: &Uploads) -> Result<UploadPermit, AppError> {
         uploads
-            .0
+            .documents
             .clone()
             .try_acquire_owned()
             .map(UploadPermit)
             .map_err(|_| AppError::UploadsBusy)
+    }
+}
+
+/// A place among the envelope files received at once, and one of its client's, held
+/// while one is read.
+pub struct FileUploadPermit {
+    _place: tokio::sync::OwnedSemaphorePermit,
+    client_id: i64,
+    by_client: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+impl FileUploadPermit {
+    /// The client's share is checked first: a client at its limit takes none of the
+    /// server's places.
+    pub fn take(uploads: &Uploads, client_id: i64) -> Result<FileUploadPermit, AppError> {
+        let mut by_client = uploads
+            .by_client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let taken = by_client.get(&client_id).copied().unwrap_or(0);
+        if taken >= CLIENT_FILE_UPLOADS_MAX {
+            return Err(AppError::TooManyUploads);
+        }
+        let place = uploads
+            .files
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AppError::UploadsBusy)?;
+        by_client.insert(client_id, taken + 1);
+        Ok(FileUploadPermit {
+            _place: place,
+            client_id,
+            by_client: Arc::clone(&uploads.by_client),
+        })
+    }
+}
+
+impl Drop for FileUploadPermit {
+    fn drop(&mut self) {
+        let mut by_client = self
+            .by_client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(taken) = by_client.get_mut(&self.client_id) {
+            *taken = taken.saturating_sub(1);
+            if *taken == 0 {
+                by_client.remove(&self.client_id);
+            }
+        }
     }
 }
 

@@ -35,8 +35,11 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// Longest a stop waits for the requests in flight before it drops them.
     pub shutdown_timeout: Duration,
-    /// Documents being received at once (`signing::Uploads`).
+    /// Whole documents being received at once (`signing::Uploads`).
     pub uploads_max: usize,
+    /// Envelope files being received at once (`signing::Uploads`; each client has at
+    /// most `signing::CLIENT_FILE_UPLOADS_MAX` of them).
+    pub file_uploads_max: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +52,7 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
             uploads_max: crate::signing::UPLOADS_MAX_DEFAULT,
+            file_uploads_max: crate::signing::FILE_UPLOADS_MAX_DEFAULT,
         }
     }
 }

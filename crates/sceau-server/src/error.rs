@@ -139,7 +139,9 @@ pub fn status(error: &AppError) -> StatusCode {
         | CheckoutNotPaid
         | EvidencePending => StatusCode::CONFLICT,
         SealExpired => StatusCode::GONE,
-        Throttled(_) | TooManyClients | TooManySignatures => StatusCode::TOO_MANY_REQUESTS,
+        Throttled(_) | TooManyClients | TooManySignatures | TooManyUploads => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         StoreUnavailable | NumberSpaceExhausted | UploadsBusy | PkiUnavailable => {
             StatusCode::SERVICE_UNAVAILABLE
         }

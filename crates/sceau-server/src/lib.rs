@@ -75,7 +75,8 @@ pub struct AppState {
     pub time_stamper: Option<time_stamps::TimeStamper>,
     /// What connections and requests are held to.
     pub limits: edge::Limits,
-    /// The places for documents being received (`limits.uploads_max`), made by [`start`].
+    /// The places for uploads being received (`limits.uploads_max` whole documents,
+    /// `limits.file_uploads_max` envelope files), made by [`start`].
     pub uploads: signing::Uploads,
     /// The SMS routes that take status callbacks, and where their reports go; set by
     /// [`start`] from the channels it is given.
@@ -484,7 +485,7 @@ pub async fn start(
     state.channel_callbacks = channels.callbacks.clone();
     let background = dispatch::spawn_background(state.service.clone(), channels);
     let limits = state.limits;
-    state.uploads = signing::Uploads::new(limits.uploads_max);
+    state.uploads = signing::Uploads::new(limits.uploads_max, limits.file_uploads_max);
     let app = router(state)
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             limits.body_idle_timeout,

@@ -725,3 +725,133 @@ async fn a_file_is_signed_as_a_pdf_when_its_name_or_its_first_bytes_say_so() {
         assert!(file(index)["pdf_note"].is_null(), "{view}");
     }
 }
+
+/// The head of a `PUT` of file `index` of envelope `id` announcing `length` bytes.
+fn file_put_head(
+    server: &Server,
+    session: &Session,
+    id: &str,
+    index: usize,
+    length: usize,
+) -> String {
+    let host = server.base.strip_prefix("http://").unwrap();
+    format!(
+        "PUT /api/v1/envelopes/{id}/files/{index} HTTP/1.1\r\nHost: {host}\r\n\
+         Origin: http://{host}\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n\r\n",
+        cookie = session.cookie,
+        csrf = session.csrf,
+    )
+}
+
+/// Sends `head` and `body` on a new connection, and leaves it open.
+async fn held_put(server: &Server, head: &str, body: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(server.base.strip_prefix("http://").unwrap())
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    stream
+}
+
+/// The status of a `PUT` of an empty file to an envelope that does not exist: 404 when
+/// the upload got a place (nothing is written), 429 or 503 when it did not.
+async fn probe_status(server: &Server, session: &Session) -> u16 {
+    let reply = server
+        .http
+        .put(server.url(&format!("/api/v1/envelopes/{}/files/0", "0".repeat(32))))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .body(Vec::new())
+        .send()
+        .await
+        .unwrap();
+    reply.status().as_u16()
+}
+
+/// Polls [`probe_status`] until it answers `status` (404 meanwhile: the uploads held
+/// have not all reached their places yet).
+async fn probe_until(server: &Server, session: &Session, status: u16) {
+    for _ in 0..6_000 {
+        match probe_status(server, session).await {
+            found if found == status => return,
+            404 => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            other => panic!("expected {status}, got {other}"),
+        }
+    }
+    panic!("never {status}");
+}
+
+/// Envelope files received at once are capped per client (429 `too_many_uploads`: one
+/// client cannot take every place) and per server (503 `uploads_busy`); the places come
+/// back as the uploads end, and the uploads held meanwhile go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelope_uploads_at_once_are_capped_per_client_and_per_server() {
+    let server = Server::start_with(|state| {
+        state.limits.file_uploads_max = 5;
+        // The uploads held below must outlast the whole test, however slow the machine.
+        state.limits.body_idle_timeout = std::time::Duration::from_secs(600);
+        state.limits.request_timeout = std::time::Duration::from_secs(600);
+    })
+    .await;
+    server.enroll_client("alice", ALICE_PHONE, "0").await;
+    server.enroll_client("bob", "+33687654321", "0").await;
+    let alice = server.sign_in("alice").await;
+    let bob = server.sign_in("bob").await;
+    let station = Station::new();
+    let alice_files: Files = (0..5)
+        .map(|index| (format!("part-{index}.bin"), random_bytes(64 * 1024)))
+        .collect();
+    let bob_files: Files = vec![("bob.bin".to_owned(), random_bytes(64 * 1024))];
+    let alice_envelope = server.envelope_of(&alice, &station, &alice_files).await;
+    let alice_id = alice_envelope["id"].as_str().unwrap();
+    let bob_envelope = server.envelope_of(&bob, &Station::new(), &bob_files).await;
+    let bob_id = bob_envelope["id"].as_str().unwrap();
+    assert_eq!(
+        probe_status(&server, &alice).await,
+        404,
+        "a place, nothing written"
+    );
+
+    // Alice's four uploads on their way take her share: her fifth is refused at once.
+    let mut held = Vec::new();
+    for (index, (_, bytes)) in alice_files.iter().enumerate().take(4) {
+        let head = file_put_head(&server, &alice, alice_id, index, bytes.len());
+        held.push((held_put(&server, &head, &bytes[..10]).await, index));
+    }
+    probe_until(&server, &alice, 429).await;
+    let reply = server
+        .put_file(&alice, alice_id, 4, alice_files[4].1.clone())
+        .await;
+    check_error(&reply, 429, "too_many_uploads");
+    // Bob still gets a place; with his upload the server's five are taken, and an
+    // upload of a client under their share is refused as the server's.
+    assert_eq!(probe_status(&server, &bob).await, 404);
+    let head = file_put_head(&server, &bob, bob_id, 0, bob_files[0].1.len());
+    let mut bob_held = held_put(&server, &head, &bob_files[0].1[..10]).await;
+    probe_until(&server, &bob, 503).await;
+
+    // The uploads held end, each kept; the places come back.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for (stream, index) in &mut held {
+        stream
+            .write_all(&alice_files[*index].1[10..])
+            .await
+            .unwrap();
+        let mut answer = [0_u8; 12];
+        stream.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 200", "file {index}");
+    }
+    bob_held.write_all(&bob_files[0].1[10..]).await.unwrap();
+    let mut answer = [0_u8; 12];
+    bob_held.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    let reply = server
+        .put_file(&alice, alice_id, 4, alice_files[4].1.clone())
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["state"], "awaiting_seal");
+    assert_eq!(probe_status(&server, &alice).await, 404);
+    assert_eq!(probe_status(&server, &bob).await, 404);
+}

@@ -851,6 +851,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "certificate_unusable",
             "no_certificate",
             "uploads_busy",
+            "too_many_uploads",
             "unauthorized",
             "notary_unavailable",
             "store_unavailable",

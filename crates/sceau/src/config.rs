@@ -100,6 +100,9 @@ pub struct Config {
     pub envelope_files_max: u32,
     pub envelope_file_bytes_max: u64,
     pub envelope_bytes_max: u64,
+    /// Envelope files this server receives at once (streamed; 64 by default, 1 to 4096);
+    /// each client has at most 4 of them.
+    pub envelope_uploads_at_once: usize,
     /// Digits of an envelope's seal (6 to 10; 8 by default).
     pub envelope_seal_digits: u8,
     /// How long notarized envelopes are kept, in days (at least 365; ten years by
@@ -162,6 +165,7 @@ impl Default for Config {
             log_origin: "localhost/sceau-log".into(),
             archive_directory: PathBuf::from("sceau-data/archive"),
             envelope_files_max: sceau_domain::envelope::FILES_MAX_DEFAULT,
+            envelope_uploads_at_once: sceau_app::signing::FILE_UPLOADS_MAX_DEFAULT,
             envelope_file_bytes_max: sceau_domain::envelope::FILE_BYTES_MAX_DEFAULT,
             envelope_bytes_max: sceau_domain::envelope::ENVELOPE_BYTES_MAX_DEFAULT,
             envelope_seal_digits: sceau_app::notary::ENVELOPE_SEAL_DIGITS_DEFAULT,
@@ -337,6 +341,10 @@ impl Config {
         if let Some(value) = var("SCEAU_ARCHIVE_DIRECTORY") {
             self.archive_directory = PathBuf::from(value);
         }
+        if let Some(value) = var("SCEAU_ENVELOPE_UPLOADS_AT_ONCE") {
+            self.envelope_uploads_at_once =
+                value.parse().context("SCEAU_ENVELOPE_UPLOADS_AT_ONCE")?;
+        }
         if let Some(value) = var("SCEAU_ARCHIVE_RETENTION_DAYS") {
             self.archive_retention_days = value.parse().context("SCEAU_ARCHIVE_RETENTION_DAYS")?;
         }
@@ -484,6 +492,9 @@ impl Config {
             || !(1..=256).contains(&self.postgres_read_connections)
         {
             bail!("postgres_write_lanes must be 1 to 64 and postgres_read_connections 1 to 256");
+        }
+        if !(1..=4_096).contains(&self.envelope_uploads_at_once) {
+            bail!("envelope_uploads_at_once must be 1 to 4096");
         }
         Ok(())
     }

@@ -425,7 +425,10 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
         secure_cookies: config.secure_cookies,
         public_url: config.public_url.clone(),
         time_stamper: None,
-        limits: sceau_server::edge::Limits::default(),
+        limits: sceau_server::edge::Limits {
+            file_uploads_max: config.envelope_uploads_at_once,
+            ..Default::default()
+        },
         uploads: Default::default(),
         channel_callbacks: Default::default(),
     }

@@ -13,7 +13,7 @@ use super::signatures::{check_write, header_safe_name};
 use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::signing::UploadPermit;
+use crate::signing::FileUploadPermit;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -169,7 +169,7 @@ pub async fn put_file(
 ) -> Result<Response, ApiError> {
     check_write(&headers, &session)?;
     let index = file_index(&index)?;
-    let _permit = UploadPermit::take(&state.uploads)?;
+    let _permit = FileUploadPermit::take(&state.uploads, session.client.id)?;
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let view = state
         .service
