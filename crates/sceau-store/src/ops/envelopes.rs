@@ -179,7 +179,7 @@ static INSERT: Sql = Sql::new(
      certificate_expires_at, created_at, updated_at) VALUES ($1, $2, 'open', $3, $4, $5, $5)",
 );
 
-static OPEN_OF_CLIENT: Sql = Sql::new(
+pub(crate) static OPEN_OF_CLIENT: Sql = Sql::new(
     "SELECT count(*) AS n FROM envelopes WHERE client_id = $1 \
      AND state IN ('open', 'receiving') AND certificate_expires_at > $2",
 );

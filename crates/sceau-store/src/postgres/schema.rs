@@ -610,6 +610,12 @@ const MIGRATIONS: &[&str] = &[
         INCLUDE (kind, merchant_id);
     DROP INDEX messages_address_time;
     "#,
+    // 23: a client's envelopes still open or receiving (counted at each new one) are
+    // found by an index of those alone.
+    r#"
+    CREATE INDEX envelopes_open ON envelopes (client_id, certificate_expires_at, state)
+        WHERE state IN ('open', 'receiving');
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -777,6 +777,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_address_window ON messages (address, created_at, kind, merchant_id);
     DROP INDEX messages_address_time;
     "#,
+    // 27: a client's envelopes still open or receiving (counted at each new one, against
+    // the limit) are found by an index of those alone, not by reading every envelope
+    // the client ever had, manifest and all.
+    r#"
+    CREATE INDEX envelopes_open ON envelopes (client_id, certificate_expires_at, state)
+        WHERE state IN ('open', 'receiving');
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -1401,6 +1408,29 @@ mod tests {
              VALUES ('+33612345678', x'00', 'delivered', 9, 9, 99)"
         ));
         assert!(!accepts("UPDATE clients SET by_call = 2 WHERE id = 1"));
+    }
+
+    /// A client's open envelopes are counted from the index of open envelopes alone.
+    #[test]
+    fn the_open_envelopes_of_a_client_are_counted_from_an_index_alone() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        migrate(&mut connection).unwrap();
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::ops::envelopes::OPEN_OF_CLIENT.sqlite()
+        );
+        let plan: Vec<String> = connection
+            .prepare(&sql)
+            .unwrap()
+            .query_map([1, 0], |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING COVERING INDEX envelopes_open")),
+            "{plan:?}"
+        );
     }
 
     /// A phone's budget counts its messages of the hour from the index alone.
