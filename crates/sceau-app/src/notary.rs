@@ -260,6 +260,11 @@ fn named_pdf(name: &str) -> bool {
     name.to_ascii_lowercase().ends_with(".pdf")
 }
 
+/// The files of an envelope whose container is written in memory rather than to a
+/// temporary file, at most (their container is a little larger: names, manifest,
+/// signature).
+const CONTAINER_IN_MEMORY_MAX: u64 = 4 * 1024 * 1024;
+
 /// The first bytes of a file kept to tell a PDF by its start (`%PDF-`).
 const HEAD_BYTES: usize = 8;
 
@@ -1030,8 +1035,15 @@ impl Service {
         }
         let now_s = self.now_s();
         let handle = tokio::runtime::Handle::current();
+        // A container of small files is written in memory, a larger one to a temporary
+        // file (memory never holds more than [`CONTAINER_IN_MEMORY_MAX`] a notarization).
+        let small = view.files.iter().map(|file| file.size).sum::<u64>() <= CONTAINER_IN_MEMORY_MAX;
         let (written, heads) = tokio::task::spawn_blocking(move || {
-            let sink = tempfile::tempfile().map_err(|_| internal("a temporary file"))?;
+            let sink = if small {
+                Sink::Memory(io::Cursor::new(Vec::new()))
+            } else {
+                Sink::File(tempfile::tempfile().map_err(|_| internal("a temporary file"))?)
+            };
             let heads: Vec<Rc<RefCell<Vec<u8>>>> = readers.iter().map(|_| Rc::default()).collect();
             let files = readers
                 .into_iter()
@@ -1069,9 +1081,18 @@ impl Service {
         })
         .await
         .map_err(|_| internal("the container's writer stopped"))??;
-        let file = tokio::fs::File::from_std(written.sink);
+        let container = match written.sink {
+            Sink::Memory(bytes) => {
+                self.put_bytes(notary, bytes.into_inner(), retain_until_s)
+                    .await?
+            }
+            Sink::File(file) => {
+                let file = tokio::fs::File::from_std(file);
+                self.put_file(notary, file, retain_until_s).await?
+            }
+        };
         let written = asic::Written {
-            sink: self.put_file(notary, file, retain_until_s).await?,
+            sink: container,
             manifest: written.manifest,
             signature: written.signature,
         };
@@ -1117,15 +1138,20 @@ impl Service {
         file.seek(io::SeekFrom::Start(0))
             .await
             .map_err(|_| internal("a temporary file"))?;
-        let stream = futures_util::stream::unfold(file, |mut file| async move {
-            let mut buffer = vec![0_u8; 1 << 20];
+        // Pieces of at most 1 MiB, and never larger than what is left to read: a small
+        // container is not given a megabyte of zeroes to fill.
+        let stream = futures_util::stream::unfold((file, size), |(mut file, left)| async move {
+            if left == 0 {
+                return None;
+            }
+            let mut buffer = vec![0_u8; usize::try_from(left.min(1 << 20)).unwrap_or(1 << 20)];
             match file.read(&mut buffer).await {
-                Ok(0) => None,
+                Ok(0) => Some((Err(io::ErrorKind::UnexpectedEof.into()), (file, 0))),
                 Ok(n) => {
                     buffer.truncate(n);
-                    Some((Ok(Bytes::from(buffer)), file))
+                    Some((Ok(Bytes::from(buffer)), (file, left - n as u64)))
                 }
-                Err(error) => Some((Err(error), file)),
+                Err(error) => Some((Err(error), (file, 0))),
             }
         });
         notary
@@ -1279,6 +1305,37 @@ fn archive_failure(error: ArchiveError) -> AppError {
         other => {
             tracing::warn!(code = other.code(), "an archive put failed");
             AppError::ArchiveDamaged
+        }
+    }
+}
+
+/// Where a container is written: memory for small files, a temporary file otherwise.
+enum Sink {
+    Memory(io::Cursor<Vec<u8>>),
+    File(std::fs::File),
+}
+
+impl io::Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Memory(memory) => memory.write(bytes),
+            Sink::File(file) => file.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Memory(memory) => memory.flush(),
+            Sink::File(file) => file.flush(),
+        }
+    }
+}
+
+impl io::Seek for Sink {
+    fn seek(&mut self, position: io::SeekFrom) -> io::Result<u64> {
+        match self {
+            Sink::Memory(memory) => memory.seek(position),
+            Sink::File(file) => file.seek(position),
         }
     }
 }
