@@ -849,12 +849,7 @@ impl Service {
             }
             Err(AppError::CertificateNotValid) => {
                 self.store
-                    .fail_sealed_envelope(
-                        &view.public_id,
-                        "the certificate the seal consented to is revoked or expired: nothing \
-                         was signed",
-                        self.now_s(),
-                    )
+                    .fail_sealed_envelope(&view.public_id, SIGNER_NOT_VALID, self.now_s())
                     .await?;
             }
             Err(error) => {
@@ -1069,9 +1064,22 @@ impl Service {
                     },
                 )
             })
-            .map_err(|error| {
-                tracing::warn!(code = error.code(), "an envelope's container failed");
-                AppError::ArchiveDamaged
+            .map_err(|error| match error {
+                // The keystore or the time-stamp authority did not sign: the envelope
+                // waits for them, not for a damaged archive.
+                asic::AsicError::Signing(source) => {
+                    match source.downcast::<sceau_pki::PkiError>() {
+                        Ok(error) => crate::white_room::pki_error(*error),
+                        Err(other) => {
+                            tracing::error!(error = %other, "signing an envelope's container");
+                            internal("certificate authority or signing keys")
+                        }
+                    }
+                }
+                error => {
+                    tracing::warn!(code = error.code(), "an envelope's container failed");
+                    AppError::ArchiveDamaged
+                }
             })?;
             let heads = heads
                 .into_iter()

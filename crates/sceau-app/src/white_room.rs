@@ -536,11 +536,7 @@ fn certify_new_key(
 
 /// Whether `record` is a holder certificate of `client_id`, unrevoked and valid at `now_s`.
 fn usable(record: &CertificateRecord, client_id: i64, now_s: i64) -> bool {
-    record.kind == CertificateKind::Holder
-        && record.client_id == Some(client_id)
-        && record.revoked_at_s.is_none()
-        && record.not_before_s <= now_s
-        && now_s < record.not_after_s
+    record.signs_for(client_id, now_s)
 }
 
 /// The subject of a pseudonymous certificate: no name, only what it is.

@@ -724,6 +724,17 @@ async fn a_file_is_signed_as_a_pdf_when_its_name_or_its_first_bytes_say_so() {
         assert!(file(index)["signed_pdf_url"].is_null(), "{view}");
         assert!(file(index)["pdf_note"].is_null(), "{view}");
     }
+
+    // Every file is kept as long as the envelope (a day past the station's certificate
+    // until it was notarized), the signed PDF too.
+    let now_s = sceau_server::clock::Clock::now_s(&server.clock);
+    let at_least = now_s + 365 * 86_400;
+    for (name, bytes) in &files {
+        let kept = server.archive_retention(&Sha256::digest(bytes)).unwrap();
+        assert!(kept >= at_least, "{name} kept until {kept}");
+    }
+    let kept = server.archive_retention(&Sha256::digest(&signed)).unwrap();
+    assert!(kept >= at_least, "the signed PDF kept until {kept}");
 }
 
 /// The head of a `PUT` of file `index` of envelope `id` announcing `length` bytes.

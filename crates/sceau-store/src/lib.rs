@@ -5,9 +5,11 @@
 //! log, evidence, the ledger's check), each implemented by every backend in one file per
 //! capability; [`Store`] is their sum. One conformance suite (`tests/conformance`) that
 //! every backend passes: SQLite ([`SqliteStore`], the embedded default) and PostgreSQL
-//! ([`PostgresStore`]). The notary's [`Archive`] is a capability apart (files, not rows):
-//! [`sqlite::SqliteArchive`] keeps small objects in rows of a `SqliteStore` and larger
-//! ones in files of a directory, referenced by its rows; [`PostgresStore`] keeps them in its database.
+//! ([`PostgresStore`]). The notary's [`Archive`] is a capability apart (content, which
+//! streams, rather than records): [`sqlite::SqliteArchive`] keeps small objects in rows
+//! of a `SqliteStore` and larger ones in files of a directory, referenced by its rows;
+//! [`PostgresStore`] keeps them in its database. Both share the store's database, which
+//! is what lets a notarization extend its objects' retention in its own transaction.
 //!
 //! Writes are *commands* executed by one writer per database in *batches*: the commands
 //! waiting at a given moment run inside one transaction, each in its own savepoint so that
@@ -32,6 +34,7 @@ pub use archive::{ArchiveReader, ByteStream};
 pub use capabilities::*;
 pub use error::{ArchiveError, StoreError};
 pub use model::*;
+pub use ops::envelopes::SIGNER_NOT_VALID;
 pub use postgres::{PostgresSettings, PostgresStore};
 pub use shared::CHECKOUT_FAILED_SEAL;
 pub use sqlite::SqliteStore;

@@ -900,6 +900,18 @@ pub struct CertificateRecord {
     pub created_at_s: i64,
 }
 
+impl CertificateRecord {
+    /// Whether this is a holder certificate of `client_id`, unrevoked and valid at
+    /// `now_s`: one a client may sign under.
+    pub fn signs_for(&self, client_id: i64, now_s: i64) -> bool {
+        self.kind == CertificateKind::Holder
+            && self.client_id == Some(client_id)
+            && self.revoked_at_s.is_none()
+            && self.not_before_s <= now_s
+            && now_s < self.not_after_s
+    }
+}
+
 pub enum RevokeOutcome {
     Revoked(CertificateRecord),
     /// Revoked before (the first revocation stands).

@@ -93,8 +93,9 @@ pub struct Config {
     /// Serve the development phone page `/phone` (it shows every text sent: development
     /// and demonstration only).
     pub phone_simulator: bool,
-    /// The notary's archive on SQLite: files under this directory, written with fsync
-    /// and named by their SHA-256 (on PostgreSQL the archive is in the database).
+    /// The notary's archive on SQLite: objects over 256 KiB are files under this
+    /// directory, written with fsync and named by their SHA-256; smaller ones are kept in
+    /// the database (on PostgreSQL the whole archive is in the database).
     pub archive_directory: PathBuf,
     /// An envelope's limits: files, bytes per file, bytes per envelope.
     pub envelope_files_max: u32,

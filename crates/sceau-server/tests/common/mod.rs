@@ -431,6 +431,22 @@ impl Server {
     /// The SHA-256 (hex) of every content the archive holds bytes of: its files (an
     /// upload's temporary file included, by name) and the small objects kept in the
     /// database, sorted.
+    /// Until when the archive keeps the object of this SHA-256 (none when it holds none).
+    pub fn archive_retention(&self, sha256: &[u8]) -> Option<i64> {
+        let database = rusqlite::Connection::open_with_flags(
+            &self.database,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open the database to read");
+        database
+            .query_row(
+                "SELECT retain_until FROM archive_objects WHERE sha256 = ?1",
+                [sha256],
+                |row| row.get(0),
+            )
+            .ok()
+    }
+
     pub fn archived_contents(&self) -> Vec<String> {
         let mut found = Vec::new();
         let mut pending = vec![self.archive_directory()];

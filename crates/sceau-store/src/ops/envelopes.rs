@@ -631,8 +631,16 @@ static NOTARIZED: Sql = Sql::new(
      container_manifest = $6, container_signature = $7 WHERE id = $1 AND state = 'sealed'",
 );
 
+/// Why a sealed envelope fails when the certificate its seal consented to is no longer
+/// one its client may sign under.
+pub const SIGNER_NOT_VALID: &str =
+    "the certificate the seal consented to is revoked or expired: no signature was given";
+
 /// A sealed envelope, signed and archived, becomes notarized with its evidence; false
-/// when it was not sealed (another instance notarized it first: theirs stands).
+/// when it was not sealed (another instance notarized it first: theirs stands), or when
+/// the certificate its seal consented to was revoked or ended while the signatures were
+/// made (checked here, where no revocation can come between: the envelope fails, saying
+/// why, and what was made expires with its day of retention).
 pub(crate) async fn notarize(tx: &impl Tx, notarized: &NotarizedEnvelope) -> Result<bool, Fail> {
     // On PostgreSQL the envelope's row is locked first: two instances notarizing it at
     // once take turns, and the second finds it notarized (SQLite has one writer).
@@ -648,6 +656,14 @@ pub(crate) async fn notarize(tx: &impl Tx, notarized: &NotarizedEnvelope) -> Res
         return Err(broken("an envelope notarized without all its files"));
     }
     let now_s = notarized.now_s;
+    let signer = match &view.signer_serial {
+        Some(serial) => certificates::certificate(tx, serial).await?,
+        None => None,
+    };
+    if !signer.is_some_and(|signer| signer.signs_for(view.client_id, now_s)) {
+        fail_sealed(tx, &view.public_id, SIGNER_NOT_VALID, now_s).await?;
+        return Ok(false);
+    }
     for (file, signed) in view.files.iter().zip(&notarized.files) {
         if file.position != signed.position {
             return Err(broken("an envelope's files signed out of order"));
@@ -684,8 +700,10 @@ pub(crate) async fn notarize(tx: &impl Tx, notarized: &NotarizedEnvelope) -> Res
     }
     // Everything the envelope names is kept as long as the envelope, in this transaction:
     // until now its files were kept a day past the station's certificate and what was
-    // made a day, so that nothing is kept for years unless it became an envelope's.
-    let objects = view
+    // made a day, so that nothing is kept for years unless it became an envelope's. In
+    // the order of their digests, each once: two notarizations naming the same objects
+    // take their rows' locks in one order (PostgreSQL).
+    let objects: std::collections::BTreeSet<[u8; 32]> = view
         .files
         .iter()
         .map(|file| file.sha256)
@@ -696,7 +714,8 @@ pub(crate) async fn notarize(tx: &impl Tx, notarized: &NotarizedEnvelope) -> Res
                 .filter_map(|f| f.signed_pdf)
                 .map(|o| o.sha256),
         )
-        .chain([container.sha256]);
+        .chain([container.sha256])
+        .collect();
     for sha256 in objects {
         crate::ops::archive::retain(tx, &sha256, notarized.retain_until_s).await?;
     }

@@ -28,8 +28,34 @@ const GOOD: ManifestCheck = ManifestCheck {
     certificate_usable: true,
 };
 
-/// The holder certificate an envelope's seal consents to signing under.
-const SIGNER: &str = "5e0001";
+/// The holder certificate an envelope's seal consents to signing under: the client's
+/// own (recorded by [`sealed`], before a notarization checks it).
+fn signer_of(client: &ClientRecord) -> String {
+    format!("5e{:04x}", client.id)
+}
+
+/// Records `client`'s holder certificate ([`signer_of`]) unless it is recorded: valid for
+/// a year from `NOW`.
+async fn holder_certificate(f: &Fixture, client: &ClientRecord) {
+    let serial = signer_of(client);
+    if f.store.certificate(&serial).await.unwrap().is_some() {
+        return;
+    }
+    f.store
+        .record_certificate(NewCertificate {
+            serial: serial.clone(),
+            kind: CertificateKind::Holder,
+            client_id: Some(client.id),
+            key_label: Some(format!("key-{serial}")),
+            der: format!("holder-{serial}").into_bytes(),
+            not_before_s: NOW,
+            not_after_s: NOW + 365 * 86_400,
+            names_serial: None,
+            now_s: NOW,
+        })
+        .await
+        .unwrap();
+}
 
 /// The disposable certificate issued for a station's key: no key label (sceau does not
 /// hold the key), no client, ten minutes of life.
@@ -121,7 +147,7 @@ pub(crate) fn prepared_seal(
             seals_max,
             ..MessageBudget::UNLIMITED
         },
-        signer_serial: SIGNER.to_owned(),
+        signer_serial: signer_of(client),
     }
 }
 
@@ -270,6 +296,7 @@ async fn sealed(
     serial: &str,
     now_s: i64,
 ) -> EnvelopeView {
+    holder_certificate(f, client).await;
     awaiting(f, client, public_id, serial, 4, now_s).await;
     let token = f.session(client).await;
     match f
@@ -733,7 +760,7 @@ async fn the_last_file_uses_the_certificate_and_sends_the_seal() {
         assert!(receipt.seal_throttled.is_none(), "{}", f.name);
         let view = receipt.view.unwrap();
         assert_eq!(view.state, EnvelopeState::AwaitingSeal, "{}", f.name);
-        assert_eq!(view.signer_serial.as_deref(), Some(SIGNER));
+        assert_eq!(view.signer_serial, Some(signer_of(&alice)));
         assert_eq!(
             view.seal,
             Some(StoredSeal {
@@ -889,7 +916,7 @@ async fn a_throttled_seal_is_sent_again_when_asked() {
         let view = receipt.view.unwrap();
         assert_eq!(view.state, EnvelopeState::AwaitingSeal, "{}", f.name);
         assert_eq!(view.seal, None, "{}: no seal was sent", f.name);
-        assert_eq!(view.signer_serial.as_deref(), Some(SIGNER));
+        assert_eq!(view.signer_serial, Some(signer_of(&alice)));
         assert_eq!(f.messages_since(&alice, NOW).await, 1, "{}", f.name);
         assert_eq!(
             kinds(f, &envelope_subject(view.id)).await,
@@ -1417,7 +1444,7 @@ async fn a_sealed_envelope_is_notarized_once() {
         assert!(other.contains("\"pdf_note\":\"not_a_pdf\""), "{other}");
         let archived = text(5);
         assert!(archived.contains(&hex::encode([6_u8; 32])), "{archived}");
-        assert!(archived.contains(SIGNER), "{archived}");
+        assert!(archived.contains(&signer_of(&alice)), "{archived}");
 
         // Notarized once: a second notarization (another instance's) changes nothing.
         let again = NotarizedEnvelope {
@@ -1777,6 +1804,61 @@ async fn a_client_has_at_most_so_many_envelopes_open() {
             ..open(alice.id, "env_o5", "d3b005")
         };
         f.store.create_envelope(later).await.unwrap();
+    })
+    .await;
+}
+
+/// The certificate a seal consented to is checked as the notarization is kept: revoked,
+/// or past its end, while the signatures were made, the envelope fails saying why, and
+/// nothing of the notarization is kept.
+#[tokio::test]
+async fn a_signer_revoked_while_signing_fails_the_envelope() {
+    each_backend(async |f: &Fixture| {
+        let alice = f.client(0, 0).await;
+        let bob = f.client(1, 0).await;
+        let retain_until = NOW + 10 * 365 * 86_400;
+        let view = sealed(f, &alice, "env_v1", "d1d001", NOW + 1).await;
+        f.store
+            .revoke_certificate(&signer_of(&alice), 1, NOW + 3)
+            .await
+            .unwrap();
+        assert!(
+            !f.store
+                .notarize_envelope(notarized(&view, retain_until, NOW + 4))
+                .await
+                .unwrap(),
+            "{}",
+            f.name
+        );
+        let failed = reread(f, "env_v1").await;
+        assert_eq!(
+            (failed.state, failed.waiting.as_deref()),
+            (EnvelopeState::Failed, Some(sceau_store::SIGNER_NOT_VALID)),
+            "{}",
+            f.name
+        );
+        assert_eq!((failed.container, failed.retain_until_s), (None, None));
+        assert!(failed.files.iter().all(|file| file.signature.is_none()));
+        assert!(
+            !kinds(f, &failed.public_id)
+                .await
+                .contains(&"envelope.archived".to_owned()),
+            "{}",
+            f.name
+        );
+
+        // Bob's certificate, not revoked, but past its end when the notarization comes.
+        let view = sealed(f, &bob, "env_v2", "d1d002", NOW + 1).await;
+        let late = NOW + 365 * 86_400;
+        assert!(
+            !f.store
+                .notarize_envelope(notarized(&view, retain_until, late))
+                .await
+                .unwrap(),
+            "{}: a certificate past its end",
+            f.name
+        );
+        assert_eq!(reread(f, "env_v2").await.state, EnvelopeState::Failed);
     })
     .await;
 }
