@@ -766,19 +766,37 @@ async fn held_put(server: &Server, head: &str, body: &[u8]) -> tokio::net::TcpSt
     stream
 }
 
-/// The status of a `PUT` of an empty file to an envelope that does not exist: 404 when
-/// the upload got a place (nothing is written), 429 or 503 when it did not.
-async fn probe_status(server: &Server, session: &Session) -> u16 {
-    let reply = server
-        .http
-        .put(server.url(&format!("/api/v1/envelopes/{}/files/0", "0".repeat(32))))
+/// A `PUT` of `body` to `path` on a connection of its own: an upload refused before its
+/// body is read closes its connection, which a pooled client could take up again.
+async fn put_alone(server: &Server, session: &Session, path: &str, body: Vec<u8>) -> Reply {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let response = http
+        .put(server.url(path))
         .header("cookie", &session.cookie)
         .header("x-csrf-token", &session.csrf)
-        .body(Vec::new())
+        .header("connection", "close")
+        .body(body)
         .send()
         .await
         .unwrap();
-    reply.status().as_u16()
+    Reply {
+        status: response.status(),
+        headers: response.headers().clone(),
+        text: response.text().await.unwrap(),
+    }
+}
+
+/// The status of a `PUT` of an empty file to an envelope that does not exist: 404 when
+/// the upload got a place (nothing is written), 429 or 503 when it did not.
+async fn probe_status(server: &Server, session: &Session) -> u16 {
+    let path = format!("/api/v1/envelopes/{}/files/0", "0".repeat(32));
+    put_alone(server, session, &path, Vec::new())
+        .await
+        .status
+        .as_u16()
 }
 
 /// Polls [`probe_status`] until it answers `status` (404 meanwhile: the uploads held
@@ -832,9 +850,8 @@ async fn envelope_uploads_at_once_are_capped_per_client_and_per_server() {
         held.push((held_put(&server, &head, &bytes[..10]).await, index));
     }
     probe_until(&server, &alice, 429).await;
-    let reply = server
-        .put_file(&alice, alice_id, 4, alice_files[4].1.clone())
-        .await;
+    let path = format!("/api/v1/envelopes/{alice_id}/files/4");
+    let reply = put_alone(&server, &alice, &path, alice_files[4].1.clone()).await;
     check_error(&reply, 429, "too_many_uploads");
     // Bob still gets a place; with his upload the server's five are taken, and an
     // upload of a client under their share is refused as the server's.

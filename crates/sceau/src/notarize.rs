@@ -409,13 +409,23 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     let body = read_bounded(response, JSON_BYTES_MAX)
         .await
         .with_context(|| format!("{what}: reading the answer"))?;
+    json_of(status, &body, expected, what)
+}
+
+/// An answer's JSON when its status is `expected`; its refusal otherwise.
+fn json_of<T: serde::de::DeserializeOwned>(
+    status: reqwest::StatusCode,
+    body: &[u8],
+    expected: reqwest::StatusCode,
+    what: &str,
+) -> anyhow::Result<T> {
     if status != expected {
-        return Err(match parse_refusal(status.as_u16(), &body) {
+        return Err(match parse_refusal(status.as_u16(), body) {
             Some(refusal) => anyhow::Error::new(refusal).context(what.to_owned()),
             None => anyhow::anyhow!("{what}: the server answered HTTP {status}"),
         });
     }
-    serde_json::from_slice(&body)
+    serde_json::from_slice(body)
         .with_context(|| format!("{what}: the answer is not the JSON expected"))
 }
 
@@ -859,27 +869,67 @@ async fn send_files(
             index + 1,
             files.len()
         );
-        let answer = session
-            .write(
-                reqwest::Method::PUT,
-                &format!("api/v1/envelopes/{id}/files/{index}"),
-            )
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .header(reqwest::header::CONTENT_LENGTH, size)
-            .body(reqwest::Body::from(opened))
-            .send()
-            .await
-            .with_context(|| format!("sending {}", file.entry.name))?;
-        last = Some(
-            read_json(
-                answer,
-                reqwest::StatusCode::OK,
-                &format!("sending {}", file.entry.name),
-            )
-            .await?,
-        );
+        let what = format!("sending {}", file.entry.name);
+        let mut refused = 0;
+        let mut opened = Some(opened);
+        let (status, body) = loop {
+            // The file is opened again for each try (a refused try read none of it).
+            let body = match opened.take() {
+                Some(opened) => opened,
+                None => tokio::fs::File::open(&file.path)
+                    .await
+                    .with_context(|| format!("opening {}", file.path.display()))?,
+            };
+            let answer = session
+                .write(
+                    reqwest::Method::PUT,
+                    &format!("api/v1/envelopes/{id}/files/{index}"),
+                )
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .header(reqwest::header::CONTENT_LENGTH, size)
+                .body(reqwest::Body::from(body))
+                .send()
+                .await
+                .with_context(|| what.clone())?;
+            let status = answer.status();
+            let body = read_bounded(answer, JSON_BYTES_MAX)
+                .await
+                .with_context(|| format!("{what}: reading the answer"))?;
+            let refusal = parse_refusal(status.as_u16(), &body);
+            match send_again_after(refusal.as_ref(), refused) {
+                Some(wait) => {
+                    refused += 1;
+                    say!(
+                        "the server is receiving as many files as it takes at once: {} is sent \
+                         again in {} s",
+                        file.entry.name,
+                        wait.as_secs()
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                None => break (status, body),
+            }
+        };
+        last = Some(json_of(status, &body, reqwest::StatusCode::OK, &what)?);
     }
     last.context("no file to send")
+}
+
+/// Tries of a file the server refused for want of a place (`uploads_busy`: its own
+/// places, `too_many_uploads`: the client's), before the command gives up.
+const BUSY_TRIES_MAX: u32 = 5;
+
+/// How long to wait before sending a file again that the server refused for want of a
+/// place, the `refused`-th time (1, 2, 4, 8 then 16 seconds); `None` for any other answer,
+/// or once [`BUSY_TRIES_MAX`] tries were refused.
+fn send_again_after(refusal: Option<&Refusal>, refused: u32) -> Option<Duration> {
+    let busy = refusal.is_some_and(|refusal| {
+        matches!(
+            (refusal.status, refusal.code.as_str()),
+            (503, "uploads_busy") | (429, "too_many_uploads")
+        )
+    });
+    (busy && refused < BUSY_TRIES_MAX).then(|| Duration::from_secs(1 << refused))
 }
 
 /// Asks for the seal until the server takes it: a wrong one is said with the tries left,
@@ -1185,6 +1235,40 @@ fn summary(
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    /// A file refused for want of a place is sent again after 1, 2, 4, 8 and 16 seconds,
+    /// then the command gives up; any other refusal ends it at once.
+    #[test]
+    fn a_file_is_sent_again_only_when_the_server_had_no_place_for_it() {
+        let refusal = |status: u16, code: &str| {
+            parse_refusal(
+                status,
+                format!(r#"{{"error":{{"code":"{code}","message":"…"}}}}"#).as_bytes(),
+            )
+        };
+        for busy in [
+            refusal(503, "uploads_busy"),
+            refusal(429, "too_many_uploads"),
+        ] {
+            let waits: Vec<_> = (0..6)
+                .map(|refused| send_again_after(busy.as_ref(), refused).map(|w| w.as_secs()))
+                .collect();
+            assert_eq!(
+                waits,
+                [Some(1), Some(2), Some(4), Some(8), Some(16), None],
+                "{busy:?}"
+            );
+        }
+        for other in [
+            refusal(503, "store_unavailable"),
+            refusal(429, "too_many_signatures"),
+            refusal(422, "file_digest_mismatch"),
+            refusal(429, "uploads_busy"),
+            None,
+        ] {
+            assert_eq!(send_again_after(other.as_ref(), 0), None, "{other:?}");
+        }
+    }
 
     fn check_destination(text: &str, expected: Result<(Option<&str>, Option<&str>), &str>) {
         let parsed = parse_destination(text).map(|d| {
