@@ -16,6 +16,10 @@
 //! - `station_certificate`: that certificate (DER);
 //! - `manifest`: the manifest the station signed (canonical JSON text), when sceau kept
 //!   it (a manifest refused as invalid is not kept: its record gives its SHA-256);
+//! - `manifest_signature`: the station's signature over that manifest (P-256, `r || s`,
+//!   base64), checked with the station certificate's key: the files' digests are the
+//!   station's own (format 2; absent for an envelope accepted before sceau kept it, and
+//!   in format 1);
 //! - `files`: each file's name, size and SHA-256 (not its bytes), its detached signature
 //!   (CAdES-B-T) and the time-stamp token taken out of it;
 //! - `container`: the ASiC-E container's SHA-256 and size (not the container), its
@@ -37,7 +41,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The `format` of the envelope bundles this version writes and reads.
-pub const FORMAT: &str = "sceau-envelope-evidence/1";
+pub const FORMAT: &str = "sceau-envelope-evidence/2";
+/// The format before the station's signature over the manifest was given: read still.
+pub const FORMAT_1: &str = "sceau-envelope-evidence/1";
 
 /// Largest envelope bundle the checker reads (20 files' signatures and a few dozen
 /// records take about 200 KB).
@@ -56,6 +62,8 @@ pub struct EnvelopeBundle {
     pub station_records: Vec<LoggedRecord>,
     pub station_certificate: String,
     pub manifest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_signature: Option<String>,
     pub files: Vec<FilePart>,
     pub container: Option<ContainerPart>,
     pub certificates: Vec<String>,
@@ -132,6 +140,8 @@ pub struct Contents {
     pub station_records: Vec<Logged>,
     pub station_certificate: Vec<u8>,
     pub manifest: Option<String>,
+    /// The station's signature over `manifest`.
+    pub manifest_signature: Option<Vec<u8>>,
     pub files: Vec<SignedFile>,
     pub container: Option<Container>,
     /// The signer's certificates, then the root (DER).
@@ -159,6 +169,10 @@ pub fn write(contents: &Contents) -> Result<Vec<u8>, String> {
         station_records: contents.station_records.iter().map(logged_json).collect(),
         station_certificate: STANDARD.encode(&contents.station_certificate),
         manifest: contents.manifest.clone(),
+        manifest_signature: contents
+            .manifest_signature
+            .as_ref()
+            .map(|signature| STANDARD.encode(signature)),
         files: contents
             .files
             .iter()
@@ -212,11 +226,18 @@ fn decode_logged(field: &str, records: &[LoggedRecord]) -> Result<Vec<Logged>, S
 
 /// The bundle's parts decoded (the format, base64 and hexadecimal checked).
 pub fn decode(bundle: &EnvelopeBundle) -> Result<Contents, String> {
-    if bundle.format != FORMAT {
+    if bundle.format != FORMAT && bundle.format != FORMAT_1 {
         return Err(format!(
-            "format {:?} is not {FORMAT:?} (a bundle of another version, or altered)",
+            "format {:?} is not {FORMAT:?} nor {FORMAT_1:?} (a bundle of another version, or \
+             altered)",
             bundle.format
         ));
+    }
+    if bundle.format == FORMAT_1 && bundle.manifest_signature.is_some() {
+        return Err(format!("{FORMAT_1:?} has no manifest_signature"));
+    }
+    if bundle.manifest.is_none() && bundle.manifest_signature.is_some() {
+        return Err("a manifest_signature without its manifest".to_owned());
     }
     let files = bundle
         .files
@@ -252,6 +273,11 @@ pub fn decode(bundle: &EnvelopeBundle) -> Result<Contents, String> {
         station_records: decode_logged("station_records", &bundle.station_records)?,
         station_certificate: decode_base64("station_certificate", &bundle.station_certificate)?,
         manifest: bundle.manifest.clone(),
+        manifest_signature: bundle
+            .manifest_signature
+            .as_ref()
+            .map(|signature| decode_base64("manifest_signature", signature))
+            .transpose()?,
         files,
         container,
         certificates: bundle
@@ -715,9 +741,28 @@ fn submission_outcome(contents: &Contents, envelope: &Envelope) -> Result<String
                 .to_owned(),
         );
     }
+    let signed = match &contents.manifest_signature {
+        Some(signature) => {
+            let station = sceau_pki::Issued::from_der(&contents.station_certificate)
+                .map_err(|_| "station_certificate is not a certificate".to_owned())?;
+            if !sceau_pki::station::station_signature_verifies(
+                &station,
+                manifest.as_bytes(),
+                signature,
+            ) {
+                return Err(
+                    "the station's signature over the manifest does not verify with its \
+                     certificate's key"
+                        .to_owned(),
+                );
+            }
+            "signed by the station's key under its certificate"
+        }
+        None => "the station's signature not in this bundle (kept since format 2)",
+    };
     Ok(format!(
         "SubmissionAcceptance at {} of {} files, as the manifest the station signed lists \
-         them (its SHA-256 {digest})",
+         them (its SHA-256 {digest}; {signed})",
         text(&submitted["at"]),
         contents.files.len()
     ))

@@ -75,6 +75,7 @@ impl Service {
             station_records,
             station_certificate: station.der,
             manifest: view.manifest.clone(),
+            manifest_signature: view.manifest_signature.clone(),
             files,
             container,
             certificates,

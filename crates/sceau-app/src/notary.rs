@@ -410,6 +410,7 @@ impl Service {
                 client_id: client.id,
                 manifest: parsed,
                 sent_sha256: Sha256::digest(manifest.as_bytes()).into(),
+                signature: signature.to_vec(),
                 check,
                 now_s: self.now_s(),
             })

@@ -31,6 +31,14 @@ pub fn parse_station_key(der: &[u8]) -> Result<VerifyingKey, StationKeyError> {
     VerifyingKey::from_public_key_der(der).map_err(|_| StationKeyError::NotP256)
 }
 
+/// A station's signature (`r || s`, 64 bytes) in the DER form openssl reads (`openssl
+/// dgst -verify`); `None` when it is not one.
+pub fn signature_der(fixed: &[u8]) -> Option<Vec<u8>> {
+    Signature::from_slice(fixed)
+        .ok()
+        .map(|signature| signature.to_der().as_bytes().to_vec())
+}
+
 /// Whether `signature` (`r || s`, 64 bytes) is the signature of `message` (ECDSA with
 /// SHA-256) by the key `certificate` certifies. Anything malformed is simply not a
 /// signature: false.

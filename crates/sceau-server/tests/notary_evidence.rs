@@ -179,6 +179,11 @@ async fn an_envelope_has_an_evidence_bundle_that_anyone_can_check_offline() {
         said("envelope chain")
     );
     assert!(said("station certificate").contains("used once and revoked"));
+    assert!(
+        said("submission").contains("signed by the station's key under its certificate"),
+        "{}",
+        said("submission")
+    );
     assert!(said("file signature").contains("procès-verbal.txt"));
     assert!(
         said("file signature").contains("alice"),
@@ -211,6 +216,29 @@ async fn an_envelope_has_an_evidence_bundle_that_anyone_can_check_offline() {
         b.files[1].signature = flipped(&b.files[1].signature, at + 10);
     });
     assert_eq!(refused(&signature_changed), ["file signature"]);
+    // The station's signature over the manifest, changed, or another key's: refused; left
+    // out, the bundle says so; in a bundle of the first format, which had none, refused.
+    let station_changed = changed(&bundle, |b| {
+        let signature = b.manifest_signature.clone().unwrap();
+        b.manifest_signature = Some(flipped(&signature, 40));
+    });
+    assert_eq!(refused(&station_changed), ["submission"]);
+    let stranger_station = sceau_pki::station::StationKey::new();
+    let manifest = serde_json::from_slice::<EnvelopeBundle>(&bundle)
+        .unwrap()
+        .manifest
+        .unwrap();
+    let signed_by_another = changed(&bundle, |b| {
+        b.manifest_signature = Some(BASE64.encode(stranger_station.sign(manifest.as_bytes())));
+    });
+    assert_eq!(refused(&signed_by_another), ["submission"]);
+    let left_out = changed(&bundle, |b| b.manifest_signature = None);
+    let report = envelope_bundle::check(&left_out, &root, &key);
+    assert!(report.valid(), "{report:#?}");
+    let first_format = changed(&bundle, |b| {
+        b.format = envelope_bundle::FORMAT_1.to_owned();
+    });
+    assert_eq!(refused(&first_format), ["bundle"]);
     let record_changed = changed(&bundle, |b| {
         let record = String::from_utf8(BASE64.decode(&b.records[0].record).unwrap()).unwrap();
         b.records[0].record = BASE64.encode(record.replace("procès-verbal", "procès-verbaL"));

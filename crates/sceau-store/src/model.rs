@@ -1055,6 +1055,9 @@ pub struct EnvelopeView {
     /// The canonical manifest the station signed, once accepted.
     pub manifest: Option<String>,
     pub manifest_sha256: Option<[u8; 32]>,
+    /// The station's signature over the manifest (P-256, `r || s`), kept with it since
+    /// SQLite migration 28 / PostgreSQL 24 (none for envelopes accepted before).
+    pub manifest_signature: Option<Vec<u8>>,
     /// Why it was refused (`Refusal::code`).
     pub refusal: Option<String>,
     pub files: Vec<EnvelopeFileView>,
@@ -1181,6 +1184,9 @@ pub struct SignedManifest {
     pub manifest: Option<sceau_domain::envelope::Manifest>,
     /// SHA-256 of the bytes the station sent (its canonical form when valid).
     pub sent_sha256: [u8; 32],
+    /// The station's signature over those bytes (P-256, `r || s`), kept with an
+    /// accepted manifest for the envelope's evidence bundle.
+    pub signature: Vec<u8>,
     pub check: sceau_domain::envelope::ManifestCheck,
     pub now_s: i64,
 }

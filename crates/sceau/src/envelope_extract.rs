@@ -6,7 +6,8 @@
 //! signature time-stamp token) and `file-N.signature-value.bin` (what that token
 //! stamps: the signature value); `ASiCManifest.xml`, `ASiCManifest.p7s` (the container's
 //! signature over it), `ASiCManifest.tst` and `ASiCManifest.signature-value.bin`;
-//! `station.pem`, `manifest.json` (the manifest the station signed), `record-NN.json`
+//! `station.pem`, `manifest.json` (the manifest the station signed) and `manifest.sig`
+//! (the station's signature over it, DER, for `openssl dgst`), `record-NN.json`
 //! and `station-record-NN.json` (the records, in order), `certificate-N.pem`.
 
 use crate::verify::escaped;
@@ -53,6 +54,15 @@ pub fn extract(bytes: &[u8], directory: &Path, root_path: &Path) -> anyhow::Resu
     if let Some(manifest) = &contents.manifest {
         write("manifest.json", manifest.as_bytes())?;
     }
+    let station_signed = match &contents.manifest_signature {
+        Some(signature) => {
+            let der = sceau_pki::station::signature_der(signature)
+                .context("manifest_signature is not a P-256 signature")?;
+            write("manifest.sig", &der)?;
+            true
+        }
+        None => false,
+    };
     for (at, certificate) in contents.certificates.iter().enumerate() {
         write(
             &format!("certificate-{at}.pem"),
@@ -84,6 +94,13 @@ pub fn extract(bytes: &[u8], directory: &Path, root_path: &Path) -> anyhow::Resu
     }
     say!("parts written to {}", directory.display());
     print_commands(directory, root_path, &signatures);
+    if station_signed {
+        say!("the station's signature over its manifest, with its certificate's key:");
+        say!("  openssl x509 -in station.pem -pubkey -noout > station-key.pem");
+        say!(
+            "  openssl dgst -sha256 -verify station-key.pem -signature manifest.sig manifest.json"
+        );
+    }
     Ok(())
 }
 

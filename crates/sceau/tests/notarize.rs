@@ -361,7 +361,7 @@ fn a_client_notarizes_files_from_the_terminal() {
     let said = text(&output);
     assert!(output.status.success(), "{said}");
     for line in [
-        "bundle: ok: sceau-envelope-evidence/1, canonical JSON",
+        "bundle: ok: sceau-envelope-evidence/2, canonical JSON",
         "submission: ok: SubmissionAcceptance",
         "file signature: ok: file 0 (contrat.pdf)",
         "file signature: ok: file 1 (note.txt)",
@@ -370,9 +370,32 @@ fn a_client_notarizes_files_from_the_terminal() {
         "openssl cms -verify -binary -inform DER -in file-1.p7s -content 'note.txt' -CAfile",
         "openssl ts -verify -token_in -in ASiCManifest.tst -data \
          ASiCManifest.signature-value.bin -CAfile",
+        "openssl dgst -sha256 -verify station-key.pem -signature manifest.sig manifest.json",
     ] {
         assert!(said.contains(line), "{line:?} in:\n{said}");
     }
+    // The station's signature over the manifest, as openssl checks it with the station
+    // certificate's key.
+    let parts_dir = dir.join("parts");
+    let (ok, key) = openssl(
+        &parts_dir,
+        &["x509", "-in", "station.pem", "-pubkey", "-noout"],
+    );
+    assert!(ok, "{key}");
+    std::fs::write(parts_dir.join("station-key.pem"), key.trim_start()).unwrap();
+    let (verified, said) = openssl(
+        &parts_dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "station-key.pem",
+            "-signature",
+            "manifest.sig",
+            "manifest.json",
+        ],
+    );
+    assert!(verified && said.contains("Verified OK"), "{said}");
     let parts = dir.join("parts");
     std::fs::copy(dir.join("note.txt"), parts.join("note.txt")).unwrap();
     std::fs::copy(dir.join("root.pem"), parts.join("root.pem")).unwrap();

@@ -18,7 +18,7 @@ use sceau_domain::signature::{self, SealTyped, SignaturePlan, SignatureState};
 macro_rules! select {
     () => {
         "SELECT id, public_id, client_id, state, certificate_serial, certificate_expires_at, \
-         manifest, manifest_sha256, refusal, signer_serial, seal_nonce, seal_digits, \
+         manifest, manifest_sha256, manifest_signature, refusal, signer_serial, seal_nonce, seal_digits, \
          seal_issued_at, seal_expires_at, wrong_tries, waiting, container_sha256, \
          container_size, container_manifest, container_signature, retain_until, notarized_at, deleted_at, created_at, updated_at \
          FROM envelopes "
@@ -52,6 +52,7 @@ impl Decode for EnvelopeView {
             certificate_expires_at_s: row.column("certificate_expires_at")?,
             manifest: row.column("manifest")?,
             manifest_sha256: row.column("manifest_sha256")?,
+            manifest_signature: row.column("manifest_signature")?,
             refusal: row.column("refusal")?,
             files: Vec::new(),
             destinations: Vec::new(),
@@ -229,7 +230,7 @@ static REFUSED: Sql = Sql::new(
 );
 static MANIFEST_KEPT: Sql = Sql::new(
     "UPDATE envelopes SET state = 'receiving', manifest = $2, manifest_sha256 = $3, \
-     updated_at = $4 WHERE id = $1 AND state = 'open'",
+     updated_at = $4, manifest_signature = $5 WHERE id = $1 AND state = 'open'",
 );
 static FILE_ROW: Sql = Sql::new(
     "INSERT INTO envelope_files (envelope_id, position, name, size, sha256) \
@@ -292,7 +293,9 @@ pub(crate) async fn sign_manifest(
         return Ok((plan, None));
     };
     match (plan, &signed.manifest) {
-        (ManifestPlan::Accept, Some(manifest)) => keep_manifest(tx, &view, manifest, now_s).await?,
+        (ManifestPlan::Accept, Some(manifest)) => {
+            keep_manifest(tx, &view, manifest, &signed.signature, now_s).await?
+        }
         (ManifestPlan::Accept, None) => return Err(broken("an accepted manifest is missing")),
         (ManifestPlan::Refuse(refusal), _) => {
             refuse(tx, &view, refusal, Some(&signed.sent_sha256), now_s).await?;
@@ -307,13 +310,14 @@ async fn keep_manifest(
     tx: &impl Tx,
     view: &EnvelopeView,
     manifest: &Manifest,
+    signature: &[u8],
     now_s: i64,
 ) -> Result<(), Fail> {
     let canonical = manifest
         .canonical()
         .map_err(|_| broken("an accepted manifest has no canonical form"))?;
     let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes()).into();
-    let values = args![view.id, &canonical, &digest, now_s];
+    let values = args![view.id, &canonical, &digest, now_s, signature];
     if tx.execute(&MANIFEST_KEPT, values).await? != 1 {
         return Err(broken("envelope changed under its lock"));
     }

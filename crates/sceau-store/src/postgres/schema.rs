@@ -616,6 +616,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX envelopes_open ON envelopes (client_id, certificate_expires_at, state)
         WHERE state IN ('open', 'receiving');
     "#,
+    // 24: the station's signature over an accepted manifest is kept with it, for the
+    // envelope's evidence bundle (envelopes accepted before have none).
+    r#"
+    ALTER TABLE envelopes ADD COLUMN manifest_signature BYTEA
+        CHECK (manifest_signature IS NULL OR length(manifest_signature) BETWEEN 1 AND 512);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -112,9 +112,15 @@ fn signed(client_id: i64, manifest: &Manifest, check: ManifestCheck, now_s: i64)
         client_id,
         manifest: check.valid.then(|| manifest.clone()),
         sent_sha256: sha256(canonical.as_bytes()),
+        signature: station_signature(&manifest.envelope),
         check,
         now_s,
     }
+}
+
+/// What stands for the station's signature over an envelope's manifest.
+fn station_signature(public_id: &str) -> Vec<u8> {
+    format!("signature-of-{public_id}").into_bytes()
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -397,6 +403,12 @@ async fn a_manifest_is_kept_then_each_file_as_it_states_it() {
         assert_eq!(
             view.manifest_sha256,
             Some(sha256(stated.canonical().unwrap().as_bytes()))
+        );
+        assert_eq!(
+            view.manifest_signature,
+            Some(station_signature(&stated.envelope)),
+            "{}: the station's signature is kept with its manifest",
+            f.name
         );
         let files: Vec<_> = view
             .files
