@@ -296,8 +296,14 @@ pub fn decode(bundle: &EnvelopeBundle) -> Result<Contents, String> {
 /// refused one `refusal` and `certificates`.
 pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
     let mut report = Report::default();
+    // The format the bundle says it is, when it is one this version reads.
+    let format = serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|value| value["format"].as_str().map(str::to_owned))
+        .filter(|format| format == FORMAT_1)
+        .unwrap_or_else(|| FORMAT.to_owned());
     let Some((_, contents)) =
-        opened::<EnvelopeBundle, _>(bytes, BUNDLE_LEN_MAX, FORMAT, decode, &mut report)
+        opened::<EnvelopeBundle, _>(bytes, BUNDLE_LEN_MAX, &format, decode, &mut report)
     else {
         return report;
     };
@@ -758,7 +764,11 @@ fn submission_outcome(contents: &Contents, envelope: &Envelope) -> Result<String
             }
             "signed by the station's key under its certificate"
         }
-        None => "the station's signature not in this bundle (kept since format 2)",
+        None => {
+            "the station's signature is not in this bundle (an envelope accepted before \
+             sceau kept it, or a bundle without it): the files' digests rest on sceau's \
+             records alone"
+        }
     };
     Ok(format!(
         "SubmissionAcceptance at {} of {} files, as the manifest the station signed lists \

@@ -841,7 +841,10 @@ impl Service {
     async fn notarize_now(&self, view: EnvelopeView) -> Result<EnvelopeView, AppError> {
         let notary = Arc::clone(self.notary()?);
         match self.sign_envelope(&notary, &view).await {
-            Ok(notarized) => {
+            Ok(mut notarized) => {
+                // The signer is judged again as the notarization is kept, after the last
+                // time-stamp (and in the store's transaction, against a revocation).
+                notarized.kept_at_s = self.now_s();
                 // The store keeps the files and what was made of them as long as the
                 // envelope, in the notarization's own transaction.
                 if self.store.notarize_envelope(notarized).await? {
@@ -922,6 +925,7 @@ impl Service {
             container_signature,
             retain_until_s,
             now_s,
+            kept_at_s: now_s,
         })
     }
 

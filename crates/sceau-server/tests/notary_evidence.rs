@@ -235,6 +235,28 @@ async fn an_envelope_has_an_evidence_bundle_that_anyone_can_check_offline() {
     let left_out = changed(&bundle, |b| b.manifest_signature = None);
     let report = envelope_bundle::check(&left_out, &root, &key);
     assert!(report.valid(), "{report:#?}");
+    let submission = report
+        .checks
+        .iter()
+        .find(|check| check.part == "submission");
+    let said_of_it = submission
+        .and_then(|check| check.outcome.clone().ok())
+        .unwrap();
+    assert!(
+        said_of_it.contains("rest on sceau's records alone"),
+        "{said_of_it}"
+    );
+    // A bundle of the first format (no station signature) is still read, and said so.
+    let first = changed(&bundle, |b| {
+        b.format = envelope_bundle::FORMAT_1.to_owned();
+        b.manifest_signature = None;
+    });
+    let report = envelope_bundle::check(&first, &root, &key);
+    assert!(report.valid(), "{report:#?}");
+    assert_eq!(
+        report.checks[0].outcome,
+        Ok("sceau-envelope-evidence/1, canonical JSON".to_owned())
+    );
     let first_format = changed(&bundle, |b| {
         b.format = envelope_bundle::FORMAT_1.to_owned();
     });

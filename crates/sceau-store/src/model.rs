@@ -1172,7 +1172,11 @@ pub struct NotarizedEnvelope {
     pub container_manifest: Vec<u8>,
     pub container_signature: Vec<u8>,
     pub retain_until_s: i64,
+    /// When the signing began (the signatures' signing time).
     pub now_s: i64,
+    /// When the notarization is kept, after every signature and time-stamp: the signer's
+    /// certificate must still be valid then.
+    pub kept_at_s: i64,
 }
 
 /// A manifest the station signed, with what the use case found of it.

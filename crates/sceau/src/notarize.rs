@@ -873,14 +873,24 @@ async fn send_files(
         let mut refused = 0;
         let mut opened = Some(opened);
         let (status, body) = loop {
-            // The file is opened again for each try (a refused try read none of it).
+            // The file is opened again for each try (an upload refused or cut keeps
+            // nothing of it on the server), and must still be the size it was hashed at.
             let body = match opened.take() {
                 Some(opened) => opened,
-                None => tokio::fs::File::open(&file.path)
-                    .await
-                    .with_context(|| format!("opening {}", file.path.display()))?,
+                None => {
+                    let reopened = tokio::fs::File::open(&file.path)
+                        .await
+                        .with_context(|| format!("opening {}", file.path.display()))?;
+                    if reopened.metadata().await?.len() != size {
+                        bail!(
+                            "{} changed since it was hashed: nothing more was sent",
+                            file.path.display()
+                        );
+                    }
+                    reopened
+                }
             };
-            let answer = session
+            let sent = session
                 .write(
                     reqwest::Method::PUT,
                     &format!("api/v1/envelopes/{id}/files/{index}"),
@@ -889,8 +899,28 @@ async fn send_files(
                 .header(reqwest::header::CONTENT_LENGTH, size)
                 .body(reqwest::Body::from(body))
                 .send()
-                .await
-                .with_context(|| what.clone())?;
+                .await;
+            // A server with no place answers before it reads the body and closes the
+            // connection: a large file still on its way sees the connection end, not the
+            // answer. Sent again within the same bound.
+            let answer = match sent {
+                Ok(answer) => answer,
+                Err(error)
+                    if refused < BUSY_TRIES_MAX && (error.is_request() || error.is_body()) =>
+                {
+                    let wait = Duration::from_secs(1 << refused);
+                    refused += 1;
+                    say!(
+                        "the connection ended before the server answered: {} is sent again \
+                         in {} s",
+                        file.entry.name,
+                        wait.as_secs()
+                    );
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Err(error) => return Err(anyhow::Error::new(error).context(what.clone())),
+            };
             let status = answer.status();
             let body = read_bounded(answer, JSON_BYTES_MAX)
                 .await
@@ -900,9 +930,9 @@ async fn send_files(
                 Some(wait) => {
                     refused += 1;
                     say!(
-                        "the server is receiving as many files as it takes at once: {} is sent \
-                         again in {} s",
+                        "no place for {} now (the server's or yours: {}): sent again in {} s",
                         file.entry.name,
+                        refusal.as_ref().map_or("", |refusal| refusal.code.as_str()),
                         wait.as_secs()
                     );
                     tokio::time::sleep(wait).await;
@@ -1025,7 +1055,15 @@ async fn wait_until_notarized(
         match envelope.state.as_str() {
             "notarized" => return Ok(envelope),
             "sealed" => {}
-            other => bail!("the sealed envelope is {other}{}", refusal_text(&envelope)),
+            other => bail!(
+                "the sealed envelope is {other}{}{}",
+                refusal_text(&envelope),
+                envelope
+                    .waiting
+                    .as_deref()
+                    .map(|why| format!(": {why}"))
+                    .unwrap_or_default()
+            ),
         }
         if !said_why {
             say!(

@@ -13,9 +13,9 @@ pub struct VerifyArgs {
     /// An evidence bundle (the JSON file a paid checkout's evidence download gives, or
     /// the bundle.json `sceau demo --evidence-out` writes): checks the record, its
     /// signature, time-stamp and certificates, and its entry in the log; needs --log-key.
-    /// An envelope's bundle (its `format` is sceau-envelope-evidence/1) is checked as
-    /// one: its records' chains and log entries, each file's signature and time-stamp,
-    /// the container's signed manifest.
+    /// An envelope's bundle (its `format` is sceau-envelope-evidence/2, or /1) is checked
+    /// as one: its records' chains and log entries, the station's signature over its
+    /// manifest, each file's signature and time-stamp, the container's signed manifest.
     #[arg(requires = "log_key")]
     bundle: Option<PathBuf>,
     /// The log's public key (the file served at /log/key: `origin+id+key`).

@@ -428,9 +428,6 @@ impl Server {
         self.database.with_extension("archive")
     }
 
-    /// The SHA-256 (hex) of every content the archive holds bytes of: its files (an
-    /// upload's temporary file included, by name) and the small objects kept in the
-    /// database, sorted.
     /// Until when the archive keeps the object of this SHA-256 (none when it holds none).
     pub fn archive_retention(&self, sha256: &[u8]) -> Option<i64> {
         let database = rusqlite::Connection::open_with_flags(
@@ -447,6 +444,9 @@ impl Server {
             .ok()
     }
 
+    /// The SHA-256 (hex) of every content the archive holds bytes of: its files (an
+    /// upload's temporary file included, by name) and the small objects kept in the
+    /// database, sorted.
     pub fn archived_contents(&self) -> Vec<String> {
         let mut found = Vec::new();
         let mut pending = vec![self.archive_directory()];

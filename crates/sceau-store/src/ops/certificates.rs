@@ -157,6 +157,30 @@ pub(crate) async fn revocations(tx: &impl Tx, now_s: i64) -> Result<Vec<Certific
     all(tx, &REVOKED, args![now_s]).await
 }
 
+/// The certificate, held against a revocation until the transaction ends (PostgreSQL:
+/// a revocation's update waits for it, or it for the revocation).
+static HELD: Sql = Sql::each(
+    concat!(
+        "SELECT ",
+        columns!(),
+        " FROM certificates WHERE serial = $1 FOR SHARE"
+    ),
+    concat!(
+        "SELECT ",
+        columns!(),
+        " FROM certificates WHERE serial = ?1"
+    ),
+);
+
+/// The certificate `serial`, which no revocation can change before this transaction
+/// ends (SQLite has one writer; PostgreSQL holds its row).
+pub(crate) async fn certificate_held(
+    tx: &impl Tx,
+    serial: &str,
+) -> Result<Option<CertificateRecord>, Fail> {
+    first(tx, &HELD, args![serial]).await
+}
+
 /// The certificate, locked while its one use is judged (PostgreSQL: two instances using
 /// it at once take turns, and the second finds it used).
 static FOR_USE: Sql = Sql::each(

@@ -661,10 +661,15 @@ pub(crate) async fn notarize(tx: &impl Tx, notarized: &NotarizedEnvelope) -> Res
     }
     let now_s = notarized.now_s;
     let signer = match &view.signer_serial {
-        Some(serial) => certificates::certificate(tx, serial).await?,
+        Some(serial) => certificates::certificate_held(tx, serial).await?,
         None => None,
     };
-    if !signer.is_some_and(|signer| signer.signs_for(view.client_id, now_s)) {
+    let valid = |at_s| {
+        signer
+            .as_ref()
+            .is_some_and(|signer| signer.signs_for(view.client_id, at_s))
+    };
+    if !(valid(now_s) && valid(notarized.kept_at_s)) {
         fail_sealed(tx, &view.public_id, SIGNER_NOT_VALID, now_s).await?;
         return Ok(false);
     }

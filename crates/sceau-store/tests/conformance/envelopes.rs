@@ -349,6 +349,7 @@ fn notarized(view: &EnvelopeView, retain_until_s: i64, now_s: i64) -> NotarizedE
         container_signature: vec![0x30, 0x06],
         retain_until_s,
         now_s,
+        kept_at_s: now_s,
     }
 }
 
@@ -1859,12 +1860,16 @@ async fn a_signer_revoked_while_signing_fails_the_envelope() {
             f.name
         );
 
-        // Bob's certificate, not revoked, but past its end when the notarization comes.
+        // Bob's certificate, not revoked, valid when the signing began but past its end
+        // when the notarization is kept.
         let view = sealed(f, &bob, "env_v2", "d1d002", NOW + 1).await;
         let late = NOW + 365 * 86_400;
         assert!(
             !f.store
-                .notarize_envelope(notarized(&view, retain_until, late))
+                .notarize_envelope(NotarizedEnvelope {
+                    kept_at_s: late,
+                    ..notarized(&view, retain_until, NOW + 4)
+                })
                 .await
                 .unwrap(),
             "{}: a certificate past its end",
