@@ -689,24 +689,11 @@ async fn a_file_is_signed_as_a_pdf_when_its_name_or_its_first_bytes_say_so() {
         ("notes.txt".to_owned(), b"%PDX-1.7 almost".to_vec()),
         ("empty".to_owned(), Vec::new()),
     ];
-    let newest = server.newest_message_id(ALICE_PHONE).await;
     let envelope = server.envelope_of(&session, &station, &files).await;
     let id = envelope["id"].as_str().unwrap();
-    for (index, (_, bytes)) in files.iter().enumerate() {
-        let reply = server.put_file(&session, id, index, bytes.clone()).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    }
-    let seal = seal_in(&server.message_after(ALICE_PHONE, newest).await);
-    let reply = server
-        .notary_post(
-            &session,
-            &format!("/api/v1/envelopes/{id}/seal"),
-            json!({"seal": seal}),
-        )
+    let view = server
+        .notarized_envelope(&session, ALICE_PHONE, id, &files)
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    let view = reply.json();
-    assert_eq!(view["state"], "notarized", "{view}");
     let file = |index: usize| &view["files"][index];
 
     let url = file(0)["signed_pdf_url"]

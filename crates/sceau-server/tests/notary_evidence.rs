@@ -98,22 +98,10 @@ async fn an_envelope_has_an_evidence_bundle_that_anyone_can_check_offline() {
         "envelope_state",
     );
 
-    let newest = server.newest_message_id(ALICE_PHONE).await;
-    for (index, (_, bytes)) in files.iter().enumerate() {
-        let reply = server.put_file(&session, &id, index, bytes.clone()).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    }
-    let seal = seal_in(&server.message_after(ALICE_PHONE, newest).await);
-    let reply = server
-        .notary_post(
-            &session,
-            &format!("/api/v1/envelopes/{id}/seal"),
-            json!({"seal": seal}),
-        )
+    let view = server
+        .notarized_envelope(&session, ALICE_PHONE, &id, &files)
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    assert_eq!(reply.json()["state"], "notarized");
-    assert_eq!(reply.json()["evidence_url"], evidence.as_str());
+    assert_eq!(view["evidence_url"], evidence.as_str());
 
     // Asked for at once: the service integrates the log itself rather than answer
     // evidence_pending while the integrator sleeps.

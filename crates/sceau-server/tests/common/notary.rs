@@ -116,6 +116,35 @@ impl Server {
         .await
     }
 
+    /// Uploads `files` to the envelope `id` (its manifest accepted), types the seal their
+    /// last one sent to `phone`, and gives the envelope as that answer shows it,
+    /// notarized.
+    pub async fn notarized_envelope(
+        &self,
+        session: &Session,
+        phone: &str,
+        id: &str,
+        files: &Files,
+    ) -> Value {
+        let newest = self.newest_message_id(phone).await;
+        for (index, (_, bytes)) in files.iter().enumerate() {
+            let reply = self.put_file(session, id, index, bytes.clone()).await;
+            assert_eq!(reply.status.as_u16(), 200, "{}", reply.text);
+        }
+        let seal = seal_in(&self.message_after(phone, newest).await);
+        let reply = self
+            .notary_post(
+                session,
+                &format!("/api/v1/envelopes/{id}/seal"),
+                serde_json::json!({"seal": seal}),
+            )
+            .await;
+        assert_eq!(reply.status.as_u16(), 200, "{}", reply.text);
+        let view = reply.json();
+        assert_eq!(view["state"], "notarized", "{view}");
+        view
+    }
+
     /// An envelope's file `index`, its bytes as the body.
     pub async fn put_file(
         &self,

@@ -1416,50 +1416,63 @@ mod tests {
         assert!(!accepts("UPDATE clients SET by_call = 2 WHERE id = 1"));
     }
 
-    /// A client's open envelopes are counted from the index of open envelopes alone.
-    #[test]
-    fn the_open_envelopes_of_a_client_are_counted_from_an_index_alone() {
+    /// Whether SQLite's plan for `sql` (with `params` bound) reads the index `index`
+    /// alone, never a table row; the plan is in the failure's message.
+    fn reads_index_alone(sql: &crate::sql::Sql, params: impl rusqlite::Params, index: &str) {
         let mut connection = Connection::open_in_memory().unwrap();
         migrate(&mut connection).unwrap();
-        let sql = format!(
-            "EXPLAIN QUERY PLAN {}",
-            crate::ops::envelopes::OPEN_OF_CLIENT.sqlite()
-        );
         let plan: Vec<String> = connection
-            .prepare(&sql)
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.sqlite()))
             .unwrap()
-            .query_map([1, 0], |row| row.get(3))
+            .query_map(params, |row| row.get(3))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert!(
-            plan.iter()
-                .any(|step| step.contains("USING COVERING INDEX envelopes_open")),
-            "{plan:?}"
+        let covering = format!("USING COVERING INDEX {index}");
+        assert!(plan.iter().any(|step| step.contains(&covering)), "{plan:?}");
+    }
+
+    /// A client's open envelopes are counted from the index of open envelopes alone.
+    #[test]
+    fn the_open_envelopes_of_a_client_are_counted_from_an_index_alone() {
+        reads_index_alone(
+            &crate::ops::envelopes::OPEN_OF_CLIENT,
+            [1, 0],
+            "envelopes_open",
         );
     }
 
     /// A phone's budget counts its messages of the hour from the index alone.
     #[test]
     fn the_hour_of_a_phone_is_counted_from_an_index_alone() {
-        let mut connection = Connection::open_in_memory().unwrap();
-        migrate(&mut connection).unwrap();
-        let sql = format!(
-            "EXPLAIN QUERY PLAN {}",
-            crate::ops::outbox::SENT_THIS_HOUR.sqlite()
+        reads_index_alone(
+            &crate::ops::outbox::SENT_THIS_HOUR,
+            ["+33600000000", "0", "1"],
+            "messages_address_window",
         );
-        let plan: Vec<String> = connection
-            .prepare(&sql)
-            .unwrap()
-            .query_map(["+33600000000", "0", "1"], |row| row.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
+    }
+
+    /// A database migrated to `version` (foreign keys enforced), with the client alice
+    /// (id 1) and her account.
+    fn with_alice_at(version: usize) -> Connection {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
             .unwrap();
-        assert!(
-            plan.iter()
-                .any(|step| step.contains("USING COVERING INDEX messages_address_window")),
-            "{plan:?}"
-        );
+        for migration in &MIGRATIONS[..version] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection
+            .pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO accounts (id, kind, owner_id, currency) VALUES (1, 'client', 1, 'EUR'); \
+                 INSERT INTO clients (id, login, display_name, password_hash, phone, account_id, \
+                 created_at) VALUES (1, 'alice', 'Alice', 'h', '+33612345678', 1, 1);",
+            )
+            .unwrap();
+        connection
     }
 
     /// Migration 25 rebuilds `envelope_files` as a rowid table: every file comes through
@@ -1467,20 +1480,10 @@ mod tests {
     /// position, one name per envelope, its envelope must exist).
     #[test]
     fn migration_25_rebuilds_envelope_files_with_their_rows() {
-        let mut connection = Connection::open_in_memory().unwrap();
-        connection
-            .pragma_update(None, "foreign_keys", "ON")
-            .unwrap();
-        for migration in &MIGRATIONS[..24] {
-            connection.execute_batch(migration).unwrap();
-        }
-        connection.pragma_update(None, "user_version", 24).unwrap();
+        let mut connection = with_alice_at(24);
         connection
             .execute_batch(
-                "INSERT INTO accounts (id, kind, owner_id, currency) VALUES (1, 'client', 1, 'EUR'); \
-                 INSERT INTO clients (id, login, display_name, password_hash, phone, account_id, \
-                 created_at) VALUES (1, 'alice', 'Alice', 'h', '+33612345678', 1, 1); \
-                 INSERT INTO certificates (serial, kind, client_id, key_label, der, not_before, \
+                "INSERT INTO certificates (serial, kind, client_id, key_label, der, not_before, \
                  not_after, created_at) VALUES ('0c01', 'station', NULL, NULL, x'03', 10, 600, 10); \
                  INSERT INTO envelopes (id, public_id, client_id, state, certificate_serial, \
                  certificate_expires_at, created_at, updated_at) \
@@ -1548,20 +1551,10 @@ mod tests {
     /// disposable one are used.
     #[test]
     fn migration_23_rebuilds_certificates_with_their_rows() {
-        let mut connection = Connection::open_in_memory().unwrap();
-        connection
-            .pragma_update(None, "foreign_keys", "ON")
-            .unwrap();
-        for migration in &MIGRATIONS[..22] {
-            connection.execute_batch(migration).unwrap();
-        }
-        connection.pragma_update(None, "user_version", 22).unwrap();
+        let mut connection = with_alice_at(22);
         connection
             .execute_batch(
-                "INSERT INTO accounts (id, kind, owner_id, currency) VALUES (1, 'client', 1, 'EUR'); \
-                 INSERT INTO clients (id, login, display_name, password_hash, phone, account_id, \
-                 created_at) VALUES (1, 'alice', 'Alice', 'h', '+33612345678', 1, 1); \
-                 INSERT INTO certificates (serial, kind, client_id, key_label, der, not_before, \
+                "INSERT INTO certificates (serial, kind, client_id, key_label, der, not_before, \
                  not_after, names_serial, used_at, revoked_at, revocation_reason, created_at) VALUES \
                  ('0a01', 'holder', 1, 'key-0a01', x'01', 10, 1000, NULL, NULL, 40, 1, 10), \
                  ('0a02', 'pseudonym', 1, 'key-0a02', x'02', 10, 1000, '0a01', NULL, NULL, NULL, 10), \
