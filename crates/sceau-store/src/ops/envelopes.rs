@@ -670,7 +670,8 @@ pub(crate) async fn notarize(tx: &impl Tx, notarized: &NotarizedEnvelope) -> Res
             .is_some_and(|signer| signer.signs_for(view.client_id, at_s))
     };
     if !(valid(now_s) && valid(notarized.kept_at_s)) {
-        fail_sealed(tx, &view.public_id, SIGNER_NOT_VALID, now_s).await?;
+        let at_s = notarized.kept_at_s.max(now_s);
+        fail_sealed(tx, &view.public_id, SIGNER_NOT_VALID, at_s).await?;
         return Ok(false);
     }
     for (file, signed) in view.files.iter().zip(&notarized.files) {
