@@ -633,6 +633,22 @@ pub(crate) fn envelope_archived(view: &EnvelopeView, notarized: &NotarizedEnvelo
     )
 }
 
+/// A sealed envelope failed before its signatures were kept (the certificate its seal
+/// consented to was revoked or ended): why, and that certificate.
+pub(crate) fn envelope_failed(view: &EnvelopeView, why: &str, at_s: i64) -> Event {
+    Event::new(
+        envelope_subject(view.id),
+        "envelope.failed",
+        at_s,
+        object! {
+            "envelope": envelope_fields(view),
+            "client": id(view.client_id),
+            "certificate": view.signer_serial.as_deref(),
+            "reason": why,
+        },
+    )
+}
+
 /// An envelope never finished expired (what it was waiting for, in `from`): its files
 /// are no longer kept.
 pub(crate) fn envelope_expired(view: &EnvelopeView, at_s: i64) -> Event {

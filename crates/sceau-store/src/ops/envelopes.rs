@@ -753,17 +753,25 @@ static SEALED_FAILED: Sql = Sql::new(
 );
 
 /// A sealed envelope that can never be signed (the certificate the seal consented to is
-/// no longer valid) fails, saying why.
+/// no longer valid) fails, saying why, with its evidence (`envelope.failed`).
 pub(crate) async fn fail_sealed(
     tx: &impl Tx,
     public_id: &str,
     why: &str,
     now_s: i64,
 ) -> Result<bool, Fail> {
-    Ok(tx
+    let Some(view) = envelope(tx, public_id).await? else {
+        return Ok(false);
+    };
+    if tx
         .execute(&SEALED_FAILED, args![public_id, why, now_s])
         .await?
-        == 1)
+        != 1
+    {
+        return Ok(false);
+    }
+    record(tx, evidence::envelope_failed(&view, why, now_s)).await?;
+    Ok(true)
 }
 
 static PAST_RETENTION: Sql = Sql::new(concat!(

@@ -1852,11 +1852,16 @@ async fn a_signer_revoked_while_signing_fails_the_envelope() {
         );
         assert_eq!((failed.container, failed.retain_until_s), (None, None));
         assert!(failed.files.iter().all(|file| file.signature.is_none()));
+        let recorded = kinds(f, &sceau_store::evidence::envelope_subject(failed.id)).await;
         assert!(
-            !kinds(f, &failed.public_id)
-                .await
-                .contains(&"envelope.archived".to_owned()),
+            !recorded.contains(&"envelope.archived".to_owned()),
             "{}",
+            f.name
+        );
+        assert_eq!(
+            recorded.last().map(String::as_str),
+            Some("envelope.failed"),
+            "{}: {recorded:?}",
             f.name
         );
 
