@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod checkout;
 pub mod clearing;
 pub mod decline;
+pub mod delivery;
 pub mod email;
 pub mod envelope;
 pub mod ledger;
