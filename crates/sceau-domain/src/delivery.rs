@@ -282,6 +282,7 @@ pub fn etsi_event(from: RecipientState, event: RecipientEvent) -> Option<&'stati
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use RecipientEvent as E;
