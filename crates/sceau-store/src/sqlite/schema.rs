@@ -1371,14 +1371,11 @@ mod tests {
                  VALUES (5, 0, 'relay', 'p-5', 'delivered', 210);",
             )
             .unwrap();
-        let dump = |connection: &Connection| -> Vec<String> {
-            connection
-                .prepare("SELECT quote(id) || '|' || address || '|' || hex(sealed_body) || '|' || medium || '|' || state || '|' || kind || '|' || coalesce(route, '-') || '|' || attempts || '|' || coalesce(last_error, '-') || '|' || claimed_until || '|' || created_at || '|' || updated_at || '|' || coalesce(submitted_at, '-') || '|' || coalesce(ended_at, '-') || '|' || expires_at FROM messages ORDER BY id")
-                .unwrap()
-                .query_map([], |row| row.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
+        let dump = |connection: &Connection| {
+            texts(
+                connection,
+                "SELECT quote(id) || '|' || address || '|' || hex(sealed_body) || '|' || medium || '|' || state || '|' || kind || '|' || coalesce(route, '-') || '|' || attempts || '|' || coalesce(last_error, '-') || '|' || claimed_until || '|' || created_at || '|' || updated_at || '|' || coalesce(submitted_at, '-') || '|' || coalesce(ended_at, '-') || '|' || expires_at FROM messages ORDER BY id",
+            )
         };
         let before = dump(&connection);
         assert_eq!(before.len(), 2);
@@ -1452,6 +1449,18 @@ mod tests {
         );
     }
 
+    /// The one text column of each row `sql` reads (a table dumped, to compare it across
+    /// a migration).
+    fn texts(connection: &Connection, sql: &str) -> Vec<String> {
+        connection
+            .prepare(sql)
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// A database migrated to `version` (foreign keys enforced), with the client alice
     /// (id 1) and her account.
     fn with_alice_at(version: usize) -> Connection {
@@ -1495,20 +1504,15 @@ mod tests {
                  (7, 1, 'b.txt', 0, randomblob(32), NULL, NULL, NULL, NULL, NULL, 'not a PDF');",
             )
             .unwrap();
-        let dump = |connection: &Connection| -> Vec<String> {
-            connection
-                .prepare(
-                    "SELECT envelope_id || '|' || position || '|' || name || '|' || size || '|' || \
+        let dump = |connection: &Connection| {
+            texts(
+                connection,
+                "SELECT envelope_id || '|' || position || '|' || name || '|' || size || '|' || \
                      hex(sha256) || '|' || quote(received_at) || '|' || quote(signature) || '|' || \
                      quote(signed_at) || '|' || quote(signed_pdf_sha256) || '|' || \
                      quote(signed_pdf_size) || '|' || quote(pdf_note) \
                      FROM envelope_files ORDER BY envelope_id, position",
-                )
-                .unwrap()
-                .query_map([], |row| row.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
+            )
         };
         let before = dump(&connection);
         assert_eq!(before.len(), 2);
@@ -1568,20 +1572,15 @@ mod tests {
                  VALUES (7, 'env_1', 1, 'open', '0c01', 600, 15, 15);",
             )
             .unwrap();
-        let dump = |connection: &Connection| -> Vec<String> {
-            connection
-                .prepare(
-                    "SELECT serial || '|' || kind || '|' || quote(client_id) || '|' || \
+        let dump = |connection: &Connection| {
+            texts(
+                connection,
+                "SELECT serial || '|' || kind || '|' || quote(client_id) || '|' || \
                      quote(key_label) || '|' || hex(der) || '|' || not_before || '|' || \
                      not_after || '|' || quote(names_serial) || '|' || quote(used_at) || '|' || \
                      quote(revoked_at) || '|' || quote(revocation_reason) || '|' || created_at \
                      FROM certificates ORDER BY serial",
-                )
-                .unwrap()
-                .query_map([], |row| row.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
+            )
         };
         let before = dump(&connection);
         assert_eq!(before.len(), 3);
