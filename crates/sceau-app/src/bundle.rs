@@ -192,7 +192,8 @@ fn first_difference(left: &[u8], right: &[u8]) -> usize {
 /// Checks the bundle `bytes` against the trusted `root` (DER) and the log's key.
 pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
     let mut report = Report::default();
-    let Some((bundle, parts)) = opened(bytes, BUNDLE_LEN_MAX, FORMAT, decode, &mut report) else {
+    let Some((bundle, parts)) = opened(bytes, BUNDLE_LEN_MAX, format_of, decode, &mut report)
+    else {
         return report;
     };
     if check_signature(&parts, root, &mut report) {
@@ -202,19 +203,25 @@ pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
     report
 }
 
-/// A bundle of the format `format`, opened: canonical JSON of its shape (`T`), at most
-/// `len_max` bytes, whose fields `decode` reads; the `bundle` check says so, or why not.
+/// The format a payment bundle says it is (`decode` accepts only [`FORMAT`]).
+fn format_of(bundle: &Bundle) -> &str {
+    &bundle.format
+}
+
+/// A bundle opened: canonical JSON of its shape (`T`), at most `len_max` bytes, whose
+/// fields `decode` reads (its format among them); the `bundle` check says so, naming the
+/// format `format` reads from it, or says why not.
 pub(crate) fn opened<T: serde::de::DeserializeOwned, P>(
     bytes: &[u8],
     len_max: usize,
-    format: &str,
+    format: fn(&T) -> &str,
     decode: impl FnOnce(&T) -> Result<P, String>,
     report: &mut Report,
 ) -> Option<(T, P)> {
     let bundle = check_form::<T>(bytes, len_max, report)?;
     match decode(&bundle) {
         Ok(parts) => {
-            report.ok("bundle", format!("{format}, canonical JSON"));
+            report.ok("bundle", format!("{}, canonical JSON", format(&bundle)));
             Some((bundle, parts))
         }
         Err(why) => {

@@ -224,6 +224,12 @@ fn decode_logged(field: &str, records: &[LoggedRecord]) -> Result<Vec<Logged>, S
         .collect()
 }
 
+/// The format an envelope bundle says it is ([`decode`] accepts [`FORMAT`] and
+/// [`FORMAT_1`]).
+fn format_of(bundle: &EnvelopeBundle) -> &str {
+    &bundle.format
+}
+
 /// The bundle's parts decoded (the format, base64 and hexadecimal checked).
 pub fn decode(bundle: &EnvelopeBundle) -> Result<Contents, String> {
     if bundle.format != FORMAT && bundle.format != FORMAT_1 {
@@ -296,15 +302,7 @@ pub fn decode(bundle: &EnvelopeBundle) -> Result<Contents, String> {
 /// refused one `refusal` and `certificates`.
 pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
     let mut report = Report::default();
-    // The format the bundle says it is, when it is one this version reads.
-    let format = serde_json::from_slice::<Value>(bytes)
-        .ok()
-        .and_then(|value| value["format"].as_str().map(str::to_owned))
-        .filter(|format| format == FORMAT_1)
-        .unwrap_or_else(|| FORMAT.to_owned());
-    let Some((_, contents)) =
-        opened::<EnvelopeBundle, _>(bytes, BUNDLE_LEN_MAX, &format, decode, &mut report)
-    else {
+    let Some((_, contents)) = opened(bytes, BUNDLE_LEN_MAX, format_of, decode, &mut report) else {
         return report;
     };
     check_log(&contents, log_key, &mut report);

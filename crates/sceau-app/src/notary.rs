@@ -23,7 +23,6 @@ use sceau_notary::{asic, pades};
 use sceau_pki::{Issued, KeyLabel};
 use sceau_store::*;
 use sha2::{Digest, Sha256};
-
 use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;

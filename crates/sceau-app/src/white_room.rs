@@ -390,7 +390,7 @@ impl Service {
             .await?
             .into_iter()
             .rev()
-            .find(|record| usable(record, client_id, now_s))
+            .find(|record| record.signs_for(client_id, now_s))
             .ok_or(AppError::NoCertificate)
     }
 
@@ -441,7 +441,7 @@ impl Service {
             .store
             .certificate(serial)
             .await?
-            .filter(|record| usable(record, client_id, now_s))
+            .filter(|record| record.signs_for(client_id, now_s))
             .ok_or(AppError::CertificateNotValid)?;
         let label = record
             .key_label
@@ -532,11 +532,6 @@ fn certify_new_key(
         let _ = pki.keystore().destroy(label);
     }
     issued
-}
-
-/// Whether `record` is a holder certificate of `client_id`, unrevoked and valid at `now_s`.
-fn usable(record: &CertificateRecord, client_id: i64, now_s: i64) -> bool {
-    record.signs_for(client_id, now_s)
 }
 
 /// The subject of a pseudonymous certificate: no name, only what it is.
