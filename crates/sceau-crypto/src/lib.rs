@@ -175,6 +175,7 @@ pub struct Keys {
     request: [u8; 32],
     payment_seal: [u8; 32],
     envelope_seal: [u8; 32],
+    delivery_code: [u8; 32],
     unlock_code: [u8; 32],
     webhook: [u8; 32],
     keystore: [u8; 32],
@@ -204,6 +205,7 @@ impl Keys {
             request: derive(b"sceau/request/v1"),
             payment_seal: derive(b"sceau/payment-seal/v1"),
             envelope_seal: derive(b"sceau/envelope-seal/v1"),
+            delivery_code: derive(b"sceau/delivery-code/v1"),
             unlock_code: derive(b"sceau/unlock-code/v1"),
             webhook: derive(b"sceau/webhook/v1"),
             keystore: derive(b"sceau/keystore/v1"),
@@ -359,6 +361,28 @@ impl Keys {
         typed: &Seal,
     ) -> bool {
         let expected = self.envelope_seal(input, digits);
+        constant_time_eq(expected.digits().as_bytes(), typed.digits().as_bytes())
+    }
+
+    /// The code of a delivery's recipient (certified delivery): HMAC-SHA256 under a key
+    /// of its own over the input's canonical encoding, reduced to `digits` digits.
+    pub fn delivery_code(
+        &self,
+        input: &sceau_domain::seal::DeliveryCodeInput,
+        digits: SealDigits,
+    ) -> Seal {
+        let mac = Zeroizing::new(self.mac(&self.delivery_code, &[&input.canonical()]));
+        seal_from_mac(&mac, digits)
+    }
+
+    /// Whether `typed` is the code of the recipient `input`, compared in constant time.
+    pub fn delivery_code_matches(
+        &self,
+        input: &sceau_domain::seal::DeliveryCodeInput,
+        digits: SealDigits,
+        typed: &Seal,
+    ) -> bool {
+        let expected = self.delivery_code(input, digits);
         constant_time_eq(expected.digits().as_bytes(), typed.digits().as_bytes())
     }
 

@@ -128,6 +128,44 @@ impl EnvelopeSealInput {
     }
 }
 
+const DELIVERY_CODE_TAG: &[u8; 14] = b"sceau-dlvr-v1\0";
+
+/// Everything the code of a delivery's recipient is derived from: the delivery, the
+/// recipient's place in it, the SHA-256 of the envelope's manifest (every file's name,
+/// size and digest), the SHA-256 of the phone the code goes to, the time and a fresh
+/// nonce. A code is good for one recipient of one delivery of one content, on one phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryCodeInput {
+    /// The delivery's public identifier (16 random bytes).
+    pub delivery: [u8; 16],
+    pub recipient: u32,
+    pub manifest_digest: [u8; 32],
+    pub phone_digest: [u8; 32],
+    pub issued_at_s: i64,
+    pub nonce: [u8; SEAL_NONCE_LEN],
+}
+
+impl DeliveryCodeInput {
+    /// Every field at a fixed width after a versioned tag of its own (no other seal's
+    /// input encodes like a delivery code's).
+    pub fn canonical(&self) -> [u8; 14 + 16 + 4 + 32 + 32 + 8 + SEAL_NONCE_LEN] {
+        let mut out = [0_u8; 14 + 16 + 4 + 32 + 32 + 8 + SEAL_NONCE_LEN];
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(DELIVERY_CODE_TAG);
+        put(&self.delivery);
+        put(&self.recipient.to_be_bytes());
+        put(&self.manifest_digest);
+        put(&self.phone_digest);
+        put(&self.issued_at_s.to_be_bytes());
+        put(&self.nonce);
+        out
+    }
+}
+
 /// Why a configured seal length or a typed seal was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {

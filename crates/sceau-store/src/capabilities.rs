@@ -524,6 +524,79 @@ pub trait Envelopes: Send + Sync + 'static {
 /// The notary's archive: files kept for years, content-addressed by SHA-256. Puts and
 /// reads stream (memory does not grow with an object's size); every read is re-checked
 /// against the object's address ([`ArchiveReader`]).
+/// Certified delivery: notarized envelopes sent to recipients, their codes, sessions,
+/// withdrawals and answers, the deadline's sweep and the senders' notices
+/// (`ops::deliveries`; the rules are `sceau_domain::delivery`).
+#[async_trait]
+pub trait Deliveries: Send + Sync + 'static {
+    /// Sends a notarized envelope of the sender's: the delivery, its recipients, each
+    /// one's notice queued and the submission's evidence, in one transaction.
+    async fn send_delivery(&self, delivery: NewDelivery)
+    -> Result<DeliverySendOutcome, StoreError>;
+
+    /// A delivery by its public id, with every recipient.
+    async fn delivery(&self, public_id: &str) -> Result<Option<DeliveryView>, StoreError>;
+
+    /// An envelope's deliveries, newest first, each with every recipient.
+    async fn envelope_deliveries(
+        &self,
+        envelope_id: i64,
+        limit: u32,
+    ) -> Result<Vec<DeliveryView>, StoreError>;
+
+    /// The delivery a link names, with that one recipient.
+    async fn delivery_by_link(
+        &self,
+        link_sha256: [u8; 32],
+    ) -> Result<Option<DeliveryView>, StoreError>;
+
+    /// The delivery whose recipient (on this link) has this live session, with that one
+    /// recipient.
+    async fn delivery_by_session(
+        &self,
+        link_sha256: [u8; 32],
+        session_sha256: [u8; 32],
+        now_s: i64,
+    ) -> Result<Option<DeliveryView>, StoreError>;
+
+    /// Sends a recipient a new code, if their phone's budget allows it.
+    async fn send_recipient_code(
+        &self,
+        send: RecipientCodeSend,
+    ) -> Result<RecipientCodeOutcome, StoreError>;
+
+    /// Judges a code typed on a recipient's page (see `ops::deliveries::type_code`).
+    async fn type_recipient_code(
+        &self,
+        typed: TypedRecipientCode,
+    ) -> Result<TypedCodeOutcome, StoreError>;
+
+    /// Hands the files over to an authenticated recipient under a withdrawal certificate.
+    async fn withdraw_delivery(
+        &self,
+        withdrawal: RecipientWithdrawal,
+    ) -> Result<WithdrawalOutcome, StoreError>;
+
+    /// A recipient's answer, its signature checked by the caller.
+    async fn answer_delivery(
+        &self,
+        answer: RecipientAnswerSent,
+    ) -> Result<AnswerOutcome, StoreError>;
+
+    /// Expires the recipients of deliveries past their deadline (up to `limit`
+    /// deliveries); how many recipients expired.
+    async fn expire_deliveries(&self, now_s: i64, limit: u32) -> Result<u64, StoreError>;
+
+    /// Queues to senders the notices of recipients whose latest state they were not
+    /// told of (up to `limit`); how many recipients were marked told.
+    async fn tell_senders(
+        &self,
+        notice: SenderNotice,
+        limit: u32,
+        now_s: i64,
+    ) -> Result<u64, StoreError>;
+}
+
 #[async_trait]
 pub trait Archive: Send + Sync + 'static {
     /// Stores `content`, hashing it as it arrives, and answers once it is durable. The

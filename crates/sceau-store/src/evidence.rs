@@ -778,6 +778,149 @@ pub(crate) static RECEIPT_INSERT: crate::sql::Sql = crate::sql::Sql::new(
 pub(crate) static RECEIPT: crate::sql::Sql =
     crate::sql::Sql::new("SELECT signature FROM receipts WHERE evidence_id = $1");
 
+/// The subject of a delivery's records (every recipient's events, one chain), by the
+/// delivery's row.
+pub fn delivery_subject(delivery_id: i64) -> String {
+    format!("delivery:{delivery_id}")
+}
+
+/// The digest a delivery's evidence names a recipient's address or phone by: SHA-256
+/// over the recipient's salt and the value, so that a record shows neither, and anyone
+/// who holds the value and the salt (the sender, with the receipt) finds it again.
+pub fn contact_digest(salt: &[u8; 16], value: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(salt);
+    hasher.update(value.as_bytes());
+    hasher.finalize().into()
+}
+
+fn delivery_fields(view: &crate::model::DeliveryView) -> Object {
+    object! {
+        "id": &view.public_id,
+        "envelope": &view.envelope_public_id,
+        "manifest_sha256": hex(&view.manifest_sha256),
+        "sender": id(view.client_id),
+    }
+}
+
+fn recipient_fields(recipient: &crate::model::RecipientView) -> Object {
+    object! {
+        "position": i64::from(recipient.position),
+        "email_sha256": hex(&contact_digest(&recipient.contact_salt, &recipient.email)),
+        "phone_sha256": hex(&contact_digest(&recipient.contact_salt, &recipient.phone)),
+    }
+}
+
+/// A delivery was accepted for sending (EN 319 522's SubmissionAcceptance): the
+/// envelope's digests, the deadline and every recipient by their digests.
+pub(crate) fn delivery_sent(view: &crate::model::DeliveryView, at_s: i64) -> Event {
+    let files: Vec<Canon> = view
+        .file_digests
+        .iter()
+        .enumerate()
+        .map(|(position, digest)| {
+            Canon::from(object! {
+                "position": i64::try_from(position).unwrap_or(i64::MAX),
+                "sha256": hex(digest),
+            })
+        })
+        .collect();
+    let recipients: Vec<Canon> = view
+        .recipients
+        .iter()
+        .map(|recipient| Canon::from(recipient_fields(recipient)))
+        .collect();
+    Event::new(
+        delivery_subject(view.id),
+        "delivery.sent",
+        at_s,
+        object! {
+            "delivery": delivery_fields(view),
+            "event": "SubmissionAcceptance",
+            "files": files,
+            "deadline": rfc3339(view.deadline_s),
+            "hide_sender": view.hide_sender,
+            "recipients": recipients,
+        },
+    )
+}
+
+/// What happened to one recipient of a delivery: `kind` (the record's type), the name
+/// EN 319 522 gives it when it has one, and the event's own fields.
+pub(crate) fn delivery_event(
+    view: &crate::model::DeliveryView,
+    recipient: &crate::model::RecipientView,
+    kind: &'static str,
+    etsi: Option<&'static str>,
+    extra: Object,
+    at_s: i64,
+) -> Event {
+    let mut fields = object! {
+        "delivery": delivery_fields(view),
+        "recipient": recipient_fields(recipient),
+    };
+    if let Some(etsi) = etsi {
+        fields.insert("event", etsi);
+    }
+    fields.extend(extra);
+    Event::new(delivery_subject(view.id), kind, at_s, fields)
+}
+
+/// A delivery code's times, for its record (never its digits).
+pub(crate) fn code_fields(code: &StoredSeal) -> Object {
+    object! {
+        "code": object! {
+            "digits": u32::from(code.digits),
+            "issued_at": rfc3339(code.issued_at_s),
+            "expires_at": rfc3339(code.expires_at_s),
+        },
+    }
+}
+
+/// An answer's fields: the digests the recipient's browser computed, those that differ
+/// from the envelope's, the withdrawal certificate, and the digests of the signed
+/// statement, its signature and its time-stamp.
+pub(crate) fn answer_fields(
+    view: &crate::model::DeliveryView,
+    serial: &str,
+    digests: &[[u8; 32]],
+    answer: &crate::model::RecipientAnswer,
+) -> Object {
+    let computed: Vec<Canon> = digests
+        .iter()
+        .enumerate()
+        .map(|(position, digest)| {
+            Canon::from(object! {
+                "position": i64::try_from(position).unwrap_or(i64::MAX),
+                "sha256": hex(digest),
+            })
+        })
+        .collect();
+    let differ: Vec<Canon> = differing(view, digests)
+        .into_iter()
+        .map(|position| Canon::from(i64::from(position)))
+        .collect();
+    object! {
+        "withdrawal_certificate": serial,
+        "computed": computed,
+        "differ": differ,
+        "statement_sha256": hex(&Sha256::digest(answer.statement.as_bytes())),
+        "signature_sha256": hex(&Sha256::digest(&answer.signature)),
+        "time_stamp_sha256": hex(&Sha256::digest(&answer.time_stamp)),
+    }
+}
+
+/// The positions of the envelope's files whose digest a recipient's browser computed
+/// otherwise (a digest missing counts as differing).
+pub fn differing(view: &crate::model::DeliveryView, digests: &[[u8; 32]]) -> Vec<u32> {
+    view.file_digests
+        .iter()
+        .enumerate()
+        .filter(|(position, digest)| digests.get(*position) != Some(digest))
+        .map(|(position, _)| u32::try_from(position).unwrap_or(u32::MAX))
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

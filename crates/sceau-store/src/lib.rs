@@ -51,6 +51,7 @@ pub trait Store:
     + Certificates
     + Signatures
     + Envelopes
+    + Deliveries
     + TransparencyLog
     + Evidence
     + Ledger
@@ -68,6 +69,7 @@ impl<T> Store for T where
         + Certificates
         + Signatures
         + Envelopes
+        + Deliveries
         + TransparencyLog
         + Evidence
         + Ledger

@@ -1233,3 +1233,205 @@ pub struct Deposit {
     /// kept): an upload checked against its manifest as it streams in.
     pub expected: Option<ArchivedObject>,
 }
+
+// -- certified delivery ---------------------------------------------------------------------
+
+pub use sceau_domain::delivery::{RecipientRefusal, RecipientState};
+
+/// A delivery to send: a notarized envelope of the sender's, to its recipients, each
+/// with the notice to queue to them.
+pub struct NewDelivery {
+    /// 32 lowercase hexadecimal digits (16 random bytes).
+    pub public_id: String,
+    pub envelope_public_id: String,
+    /// The sender, whose envelope it must be.
+    pub client_id: i64,
+    pub deadline_s: i64,
+    pub hide_sender: bool,
+    pub recipients: Vec<NewDeliveryRecipient>,
+    pub now_s: i64,
+}
+
+/// One recipient of a delivery to send.
+pub struct NewDeliveryRecipient {
+    pub email: String,
+    /// E.164: where the recipient's code goes.
+    pub phone: String,
+    /// The client of this service the recipient is, if any (their phone is then theirs).
+    pub client_id: Option<i64>,
+    /// Salts the digests of the address and the phone the evidence carries.
+    pub contact_salt: [u8; 16],
+    /// The SHA-256 of the notice's link token (the token itself is only in the notice).
+    pub link_sha256: [u8; 32],
+    /// The notice, an e-mail to `email`.
+    pub notice: NewMessage,
+}
+
+pub enum DeliverySendOutcome {
+    Sent(Box<DeliveryView>),
+    /// No envelope of the sender's by that id.
+    NotFound,
+    /// The envelope is not notarized (yet, or ever).
+    NotNotarized(EnvelopeState),
+}
+
+/// A delivery with its recipients, and the envelope's digests its evidence names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub public_id: String,
+    pub envelope_id: i64,
+    pub envelope_public_id: String,
+    pub manifest_sha256: [u8; 32],
+    /// Each file's SHA-256, in the envelope's order.
+    pub file_digests: Vec<[u8; 32]>,
+    /// The sender.
+    pub client_id: i64,
+    pub deadline_s: i64,
+    pub hide_sender: bool,
+    pub created_at_s: i64,
+    /// When every recipient's state became final.
+    pub settled_at_s: Option<i64>,
+    pub recipients: Vec<RecipientView>,
+}
+
+impl DeliveryView {
+    pub fn recipient(&self, position: u32) -> Option<&RecipientView> {
+        self.recipients
+            .iter()
+            .find(|recipient| recipient.position == position)
+    }
+}
+
+/// One recipient of a delivery, where they stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientView {
+    pub position: u32,
+    pub email: String,
+    pub phone: String,
+    pub client_id: Option<i64>,
+    pub contact_salt: [u8; 16],
+    pub state: RecipientState,
+    pub notice_message_id: Option<i64>,
+    /// When the notice was taken by an e-mail route.
+    pub notice_sent_at_s: Option<i64>,
+    /// The live code's input and times, if one was sent and not yet used or voided.
+    pub code: Option<StoredSeal>,
+    pub codes_sent: u32,
+    pub wrong_tries: u32,
+    pub paused_until_s: Option<i64>,
+    pub session_expires_at_s: Option<i64>,
+    /// The serial of the latest withdrawal certificate (the one an answer must use).
+    pub withdrawal_serial: Option<String>,
+    pub withdrawals: u32,
+    pub answer: Option<RecipientAnswer>,
+    /// The last state the sender was told of.
+    pub told_state: Option<RecipientState>,
+    pub updated_at_s: i64,
+}
+
+/// A recipient's answer as kept: the statement their browser signed, its signature
+/// (r || s, under the withdrawal certificate's key) and sceau's time-stamp token over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientAnswer {
+    pub statement: String,
+    pub signature: Vec<u8>,
+    pub time_stamp: Vec<u8>,
+    pub answered_at_s: i64,
+}
+
+/// A code to send to a recipient, reached by their link.
+pub struct RecipientCodeSend {
+    pub link_sha256: [u8; 32],
+    /// The enrolled client the recipient is, when they are one: their account is locked
+    /// while the code is counted against their phone's budget (PostgreSQL).
+    pub client_id: Option<i64>,
+    pub code: StoredSeal,
+    pub message: NewMessage,
+    pub budget: MessageBudget,
+    pub now_s: i64,
+}
+
+pub enum RecipientCodeOutcome {
+    Sent(Box<DeliveryView>),
+    Throttled(TooMany),
+    Refused(RecipientRefusal),
+    NotFound,
+}
+
+/// Judges a typed code against a recipient (of the delivery) as read in the code's
+/// transaction.
+pub type RecipientCodeCheck = Box<dyn Fn(&DeliveryView, &RecipientView) -> bool + Send + Sync>;
+
+/// A code typed on a recipient's page.
+pub struct TypedRecipientCode {
+    pub link_sha256: [u8; 32],
+    pub check: RecipientCodeCheck,
+    /// The session the right code opens: its token's SHA-256, and its end.
+    pub session_sha256: [u8; 32],
+    pub session_expires_at_s: i64,
+    /// Wrong codes in a row that pause the recipient, and for how long.
+    pub tries_max: u32,
+    pub pause_s: i64,
+    pub now_s: i64,
+}
+
+pub enum TypedCodeOutcome {
+    /// The right code: the recipient is authenticated and the session opened.
+    Right(Box<DeliveryView>),
+    Wrong {
+        tries_left: u32,
+    },
+    /// The last wrong code: the recipient is paused until then.
+    Paused {
+        until_s: i64,
+    },
+    /// No code is live (none sent, used, or past its time): nothing counted.
+    NoCode,
+    Refused(RecipientRefusal),
+    NotFound,
+}
+
+/// The files handed over to an authenticated recipient, under a withdrawal certificate
+/// sceau made for a key their browser holds.
+pub struct RecipientWithdrawal {
+    pub link_sha256: [u8; 32],
+    pub session_sha256: [u8; 32],
+    pub certificate: NewCertificate,
+    pub now_s: i64,
+}
+
+pub enum WithdrawalOutcome {
+    Withdrawn(Box<DeliveryView>),
+    Refused(RecipientRefusal),
+    /// No such recipient, or not this session's.
+    NotFound,
+}
+
+/// A recipient's answer, its signature checked by the caller under the certificate
+/// `serial`, with the digests their browser computed, in the envelope's order.
+pub struct RecipientAnswerSent {
+    pub link_sha256: [u8; 32],
+    pub session_sha256: [u8; 32],
+    pub accept: bool,
+    pub serial: String,
+    pub digests: Vec<[u8; 32]>,
+    pub answer: RecipientAnswer,
+    pub now_s: i64,
+}
+
+pub enum AnswerOutcome {
+    Answered(Box<DeliveryView>),
+    /// An acceptance of files whose digests are not the envelope's: nothing is kept
+    /// (the positions that differ).
+    DigestsDiffer(Vec<u32>),
+    /// The certificate is not the recipient's latest withdrawal certificate, or was used,
+    /// revoked or has expired.
+    CertificateUnusable,
+    Refused(RecipientRefusal),
+    NotFound,
+}
+
+/// What the sender is told of a recipient whose state they were not told yet.
+pub type SenderNotice =
+    Box<dyn Fn(&DeliveryView, &RecipientView) -> Option<NewMessage> + Send + Sync>;

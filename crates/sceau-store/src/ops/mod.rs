@@ -14,6 +14,7 @@ pub(crate) mod certificates;
 pub(crate) mod checkouts;
 pub(crate) mod clearing;
 pub(crate) mod clients;
+pub(crate) mod deliveries;
 pub(crate) mod envelopes;
 pub(crate) mod evidence;
 pub(crate) mod holds;

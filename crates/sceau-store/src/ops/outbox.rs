@@ -256,10 +256,18 @@ pub(crate) async fn mark_message(
             let tried = i64::from(route.is_some());
             let reason = last_error(route.as_deref(), reason);
             let values = args![message_id, route, tried, &reason, *now_s];
-            tx.execute(&FAILED, values).await?
+            let marked = tx.execute(&FAILED, values).await?;
+            if marked == 1 {
+                crate::ops::deliveries::notice_failed(tx, message_id, *now_s).await?;
+            }
+            marked
         }
         MessageDelivery::Expired { now_s } => {
-            tx.execute(&EXPIRED, args![message_id, *now_s]).await?
+            let marked = tx.execute(&EXPIRED, args![message_id, *now_s]).await?;
+            if marked == 1 {
+                crate::ops::deliveries::notice_failed(tx, message_id, *now_s).await?;
+            }
+            marked
         }
         MessageDelivery::Retry {
             route,
@@ -300,6 +308,7 @@ async fn submitted(
         let values = args![message_id, part, route, provider_id, now_s];
         tx.execute(&PART, values).await?;
     }
+    crate::ops::deliveries::notice_submitted(tx, message_id, now_s).await?;
     Ok(true)
 }
 

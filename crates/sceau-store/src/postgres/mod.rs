@@ -26,6 +26,7 @@ mod certificates;
 mod checkout;
 mod clearing;
 mod command;
+mod deliveries;
 mod envelopes;
 mod evidence;
 mod ledger;

@@ -622,8 +622,64 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE envelopes ADD COLUMN manifest_signature BYTEA
         CHECK (manifest_signature IS NULL OR length(manifest_signature) BETWEEN 1 AND 512);
     "#,
+    // 25: certified delivery (issue 21): a delivery of a notarized envelope and its
+    // recipients, each with their notice, code, session, withdrawal certificate and
+    // answer. Only a digest of the notice's link and of the recipient's session token is
+    // kept. `settled_at` is set once every recipient's state is final: the deadline's
+    // sweep reads the unsettled alone; `told_state` is the last state the sender was
+    // told of by e-mail (the senders' notices are queued from those that differ).
+    r#"
+    CREATE TABLE deliveries (
+        id BIGSERIAL PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        envelope_id BIGINT NOT NULL REFERENCES envelopes (id),
+        client_id BIGINT NOT NULL REFERENCES clients (id),
+        deadline_at BIGINT NOT NULL,
+        hide_sender BOOLEAN NOT NULL,
+        created_at BIGINT NOT NULL,
+        settled_at BIGINT
+    );
+    CREATE INDEX deliveries_envelope ON deliveries (envelope_id, id);
+    CREATE INDEX deliveries_unsettled ON deliveries (deadline_at) WHERE settled_at IS NULL;
+    CREATE TABLE delivery_recipients (
+        delivery_id BIGINT NOT NULL REFERENCES deliveries (id),
+        position BIGINT NOT NULL CHECK (position >= 0),
+        email TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        client_id BIGINT REFERENCES clients (id),
+        contact_salt BYTEA NOT NULL CHECK (length(contact_salt) = 16),
+        link_sha256 BYTEA NOT NULL UNIQUE CHECK (length(link_sha256) = 32),
+        state TEXT NOT NULL CHECK (state IN ('notified', 'notice_failed', 'paused',
+            'authenticated', 'withdrawn', 'accepted', 'rejected', 'expired')),
+        notice_message_id BIGINT,
+        notice_sent_at BIGINT,
+        code_nonce BYTEA CHECK (code_nonce IS NULL OR length(code_nonce) = 16),
+        code_digits BIGINT,
+        code_issued_at BIGINT,
+        code_expires_at BIGINT,
+        codes_sent BIGINT NOT NULL DEFAULT 0,
+        wrong_tries BIGINT NOT NULL DEFAULT 0,
+        paused_until BIGINT,
+        session_sha256 BYTEA UNIQUE CHECK (session_sha256 IS NULL OR length(session_sha256) = 32),
+        session_expires_at BIGINT,
+        withdrawal_serial TEXT,
+        withdrawals BIGINT NOT NULL DEFAULT 0,
+        answer_statement TEXT,
+        answer_signature BYTEA,
+        answer_time_stamp BYTEA,
+        answered_at BIGINT,
+        told_state TEXT,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (delivery_id, position),
+        CHECK ((state IN ('accepted', 'rejected')) = (answered_at IS NOT NULL))
+    );
+    CREATE INDEX delivery_recipients_notice ON delivery_recipients (notice_message_id)
+        WHERE notice_message_id IS NOT NULL;
+    CREATE INDEX delivery_recipients_to_tell ON delivery_recipients (delivery_id)
+        WHERE told_state IS DISTINCT FROM state
+            AND state IN ('notice_failed', 'paused', 'accepted', 'rejected', 'expired');
+    "#,
 ];
-
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -5,6 +5,7 @@ pub mod archive;
 mod certificates;
 mod checkout;
 mod clearing;
+mod deliveries;
 mod envelopes;
 mod evidence;
 mod ledger;

@@ -790,8 +790,64 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE envelopes ADD COLUMN manifest_signature BLOB
         CHECK (manifest_signature IS NULL OR length(manifest_signature) BETWEEN 1 AND 512);
     "#,
+    // 29: certified delivery (issue 21): a delivery of a notarized envelope and its
+    // recipients, each with their notice, code, session, withdrawal certificate and
+    // answer. Only a digest of the notice's link and of the recipient's session token is
+    // kept. `settled_at` is set once every recipient's state is final: the deadline's
+    // sweep reads the unsettled alone; `told_state` is the last state the sender was
+    // told of by e-mail (the senders' notices are queued from those that differ).
+    r#"
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        public_id TEXT NOT NULL UNIQUE,
+        envelope_id INTEGER NOT NULL REFERENCES envelopes (id),
+        client_id INTEGER NOT NULL REFERENCES clients (id),
+        deadline_at INTEGER NOT NULL,
+        hide_sender INTEGER NOT NULL CHECK (hide_sender IN (0, 1)),
+        created_at INTEGER NOT NULL,
+        settled_at INTEGER
+    );
+    CREATE INDEX deliveries_envelope ON deliveries (envelope_id, id);
+    CREATE INDEX deliveries_unsettled ON deliveries (deadline_at) WHERE settled_at IS NULL;
+    CREATE TABLE delivery_recipients (
+        delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+        position INTEGER NOT NULL CHECK (position >= 0),
+        email TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        client_id INTEGER REFERENCES clients (id),
+        contact_salt BLOB NOT NULL CHECK (length(contact_salt) = 16),
+        link_sha256 BLOB NOT NULL UNIQUE CHECK (length(link_sha256) = 32),
+        state TEXT NOT NULL CHECK (state IN ('notified', 'notice_failed', 'paused',
+            'authenticated', 'withdrawn', 'accepted', 'rejected', 'expired')),
+        notice_message_id INTEGER,
+        notice_sent_at INTEGER,
+        code_nonce BLOB CHECK (code_nonce IS NULL OR length(code_nonce) = 16),
+        code_digits INTEGER,
+        code_issued_at INTEGER,
+        code_expires_at INTEGER,
+        codes_sent INTEGER NOT NULL DEFAULT 0,
+        wrong_tries INTEGER NOT NULL DEFAULT 0,
+        paused_until INTEGER,
+        session_sha256 BLOB UNIQUE CHECK (session_sha256 IS NULL OR length(session_sha256) = 32),
+        session_expires_at INTEGER,
+        withdrawal_serial TEXT,
+        withdrawals INTEGER NOT NULL DEFAULT 0,
+        answer_statement TEXT,
+        answer_signature BLOB,
+        answer_time_stamp BLOB,
+        answered_at INTEGER,
+        told_state TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (delivery_id, position),
+        CHECK ((state IN ('accepted', 'rejected')) = (answered_at IS NOT NULL))
+    );
+    CREATE INDEX delivery_recipients_notice ON delivery_recipients (notice_message_id)
+        WHERE notice_message_id IS NOT NULL;
+    CREATE INDEX delivery_recipients_to_tell ON delivery_recipients (delivery_id)
+        WHERE told_state IS NOT state
+            AND state IN ('notice_failed', 'paused', 'accepted', 'rejected', 'expired');
+    "#,
 ];
-
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -1924,3 +1924,36 @@ async fn an_envelope_notarized_at_once_by_several_is_notarized_once() {
     })
     .await;
 }
+
+/// A notarized envelope of `client` (its manifest's two files, digests `[1; 32]` and
+/// `[2; 32]`, and one destination), sealed at `now_s` and notarized at `now_s + 2`.
+pub(crate) async fn notarized_envelope(
+    f: &Fixture,
+    client: &ClientRecord,
+    public_id: &str,
+    serial: &str,
+    now_s: i64,
+) -> EnvelopeView {
+    let view = sealed(f, client, public_id, serial, now_s).await;
+    let retain_until = now_s + 10 * 365 * 86_400;
+    assert!(
+        f.store
+            .notarize_envelope(notarized(&view, retain_until, now_s + 2))
+            .await
+            .unwrap(),
+        "{}",
+        f.name
+    );
+    reread(f, public_id).await
+}
+
+/// An envelope of `client` sealed at `now_s`, not notarized.
+pub(crate) async fn sealed_envelope(
+    f: &Fixture,
+    client: &ClientRecord,
+    public_id: &str,
+    serial: &str,
+    now_s: i64,
+) -> EnvelopeView {
+    sealed(f, client, public_id, serial, now_s).await
+}

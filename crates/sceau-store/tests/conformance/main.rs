@@ -21,6 +21,7 @@ mod card_payments;
 mod certificates;
 mod checkouts;
 mod clearing;
+mod deliveries;
 mod envelopes;
 mod evidence;
 mod ledger;
