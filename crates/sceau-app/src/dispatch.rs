@@ -544,5 +544,14 @@ async fn sweep_forever(service: Service) {
             ),
             Err(error) => tracing::warn!(%error, "the outbox's expiry sweep failed"),
         }
+        if service.notary.is_some() {
+            match service.sweep_deliveries().await {
+                Ok((0, 0)) => {}
+                Ok((expired, told)) => {
+                    tracing::info!(expired, told, "deliveries swept");
+                }
+                Err(error) => tracing::warn!(code = error.code(), "the deliveries' sweep failed"),
+            }
+        }
     }
 }

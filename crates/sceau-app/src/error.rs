@@ -126,6 +126,30 @@ pub enum AppError {
     TooManyUploads,
     PkiUnavailable,
     NotaryUnavailable,
+
+    // Certified delivery.
+    /// A delivery cannot be sent as asked (`DeliveryError::code`).
+    Delivery(sceau_domain::delivery::DeliveryError),
+    /// A recipient's step is refused in their state (`RecipientRefusal::code`).
+    Recipient(sceau_domain::delivery::RecipientRefusal),
+    /// No delivery by this id or link (or not the sender's).
+    UnknownDelivery,
+    /// No live recipient session on this link: the code from the phone is needed.
+    RecipientSignedOut,
+    WrongCode {
+        tries_left: u32,
+    },
+    /// No code is live for this recipient: ask for one.
+    CodeExpired,
+    /// An acceptance of files whose digests are not the envelope's (their positions).
+    DigestsDiffer(Vec<u32>),
+    /// The answer names a withdrawal certificate that is not the recipient's latest, or
+    /// was used, revoked or has ended.
+    WithdrawalCertificateUnusable,
+    /// The answer's statement breaks its rules (the message says which).
+    InvalidAnswer(String),
+    /// The answer's signature does not verify under the withdrawal certificate.
+    AnswerSignatureInvalid,
 }
 
 impl AppError {
@@ -172,6 +196,16 @@ impl AppError {
             EnvelopeState(_) => "envelope_state",
             FileAlreadyReceived => "file_already_received",
             EnvelopeFailed => "envelope_failed",
+            Delivery(error) => error.code(),
+            Recipient(refusal) => refusal.code(),
+            UnknownDelivery => "unknown_delivery",
+            RecipientSignedOut => "recipient_signed_out",
+            WrongCode { .. } => "wrong_code",
+            CodeExpired => "code_expired",
+            DigestsDiffer(_) => "digests_differ",
+            WithdrawalCertificateUnusable => "withdrawal_certificate_unusable",
+            InvalidAnswer(_) => "invalid_answer",
+            AnswerSignatureInvalid => "answer_signature_invalid",
             ArchiveDamaged => "archive_damaged",
             ArchiveDeleted => "archive_deleted",
             NotaryUnavailable => "notary_unavailable",
@@ -242,7 +276,28 @@ impl AppError {
             | NotSigned(message)
             | InvalidStationKey(message)
             | EnvelopeState(message)
+            | InvalidAnswer(message)
             | NothingToClear(message) => return message.clone(),
+            Delivery(error) => return error.to_string(),
+            Recipient(refusal) => return refusal.to_string(),
+            UnknownDelivery => "no such delivery, or this link is not valid",
+            RecipientSignedOut => "type the code sent to your phone first",
+            WrongCode { tries_left } => {
+                return format!("this is not the code sent to your phone; {tries_left} tries left");
+            }
+            CodeExpired => "no code is valid now: ask for a new one",
+            DigestsDiffer(positions) => {
+                let list: Vec<String> = positions.iter().map(|p| (p + 1).to_string()).collect();
+                return format!(
+                    "the files received are not those sent (file {}): they cannot be accepted",
+                    list.join(", ")
+                );
+            }
+            WithdrawalCertificateUnusable => {
+                "this answer is not signed under your latest withdrawal certificate: \
+                 receive the files again"
+            }
+            AnswerSignatureInvalid => "the answer's signature does not verify",
             InvalidQuery(message) => message,
             WeakPassword => "password must be 8 to 1024 characters",
             IncompleteBankDetails => "iban and bic are given together",
@@ -516,8 +571,17 @@ pub fn every_refusal() -> Vec<AppError> {
         ArchiveDamaged,
         ArchiveDeleted,
         NotaryUnavailable,
+        UnknownDelivery,
+        RecipientSignedOut,
+        WrongCode { tries_left: 1 },
+        CodeExpired,
+        DigestsDiffer(vec![0]),
+        WithdrawalCertificateUnusable,
+        InvalidAnswer(text()),
+        AnswerSignatureInvalid,
     ];
     all.extend(every_domain_refusal());
+    all.extend(delivery_refusals());
     for error in &all {
         match error {
             Declined(_)
@@ -593,10 +657,64 @@ pub fn every_refusal() -> Vec<AppError> {
             | NotaryUnavailable
             | UploadsBusy
             | TooManyUploads
-            | PkiUnavailable => {}
+            | PkiUnavailable
+            | Delivery(_)
+            | Recipient(_)
+            | UnknownDelivery
+            | RecipientSignedOut
+            | WrongCode { .. }
+            | CodeExpired
+            | DigestsDiffer(_)
+            | WithdrawalCertificateUnusable
+            | InvalidAnswer(_)
+            | AnswerSignatureInvalid => {}
         }
     }
     all
+}
+
+/// Every way a delivery or a recipient's step is refused.
+fn delivery_refusals() -> Vec<AppError> {
+    use sceau_domain::delivery::{DeliveryError, RecipientRefusal};
+    let sending = [
+        DeliveryError::NoRecipients,
+        DeliveryError::TooManyRecipients { given: 0, max: 0 },
+        DeliveryError::RecipientTwice { index: 0 },
+        DeliveryError::PhoneMismatch { index: 0 },
+        DeliveryError::DeadlineOutOfRange { days: 0 },
+    ];
+    for error in &sending {
+        match error {
+            DeliveryError::NoRecipients
+            | DeliveryError::TooManyRecipients { .. }
+            | DeliveryError::RecipientTwice { .. }
+            | DeliveryError::PhoneMismatch { .. }
+            | DeliveryError::DeadlineOutOfRange { .. } => {}
+        }
+    }
+    let steps = [
+        RecipientRefusal::Over,
+        RecipientRefusal::DeadlinePassed,
+        RecipientRefusal::Paused,
+        RecipientRefusal::NotAuthenticated,
+        RecipientRefusal::NotWithdrawn,
+        RecipientRefusal::NotApplicable,
+    ];
+    for refusal in steps {
+        match refusal {
+            RecipientRefusal::Over
+            | RecipientRefusal::DeadlinePassed
+            | RecipientRefusal::Paused
+            | RecipientRefusal::NotAuthenticated
+            | RecipientRefusal::NotWithdrawn
+            | RecipientRefusal::NotApplicable => {}
+        }
+    }
+    sending
+        .into_iter()
+        .map(AppError::Delivery)
+        .chain(steps.into_iter().map(AppError::Recipient))
+        .collect()
 }
 
 /// Every variant of the domain's and the store's refusals that [`AppError`] wraps.

@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod checkout;
 pub mod clearing;
 pub mod clock;
+pub mod delivery;
 pub mod dispatch;
 pub mod envelope_bundle;
 mod envelope_evidence;

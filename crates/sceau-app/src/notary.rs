@@ -58,6 +58,8 @@ pub struct NotarySettings {
     pub seal_digits: SealDigits,
     pub retention_s: i64,
     pub pdf_bytes_max: u64,
+    /// Certified delivery's settings (delivery builds on the notary).
+    pub delivery: crate::delivery::DeliverySettings,
 }
 
 impl Default for NotarySettings {
@@ -67,6 +69,7 @@ impl Default for NotarySettings {
             seal_digits: SealDigits::new(ENVELOPE_SEAL_DIGITS_DEFAULT).unwrap_or_default(),
             retention_s: RETENTION_S_DEFAULT,
             pdf_bytes_max: PDF_BYTES_MAX_DEFAULT,
+            delivery: crate::delivery::DeliverySettings::default(),
         }
     }
 }

@@ -176,6 +176,7 @@ pub struct Keys {
     payment_seal: [u8; 32],
     envelope_seal: [u8; 32],
     delivery_code: [u8; 32],
+    delivery_link: [u8; 32],
     unlock_code: [u8; 32],
     webhook: [u8; 32],
     keystore: [u8; 32],
@@ -206,6 +207,7 @@ impl Keys {
             payment_seal: derive(b"sceau/payment-seal/v1"),
             envelope_seal: derive(b"sceau/envelope-seal/v1"),
             delivery_code: derive(b"sceau/delivery-code/v1"),
+            delivery_link: derive(b"sceau/delivery-link/v1"),
             unlock_code: derive(b"sceau/unlock-code/v1"),
             webhook: derive(b"sceau/webhook/v1"),
             keystore: derive(b"sceau/keystore/v1"),
@@ -373,6 +375,16 @@ impl Keys {
     ) -> Seal {
         let mac = Zeroizing::new(self.mac(&self.delivery_code, &[&input.canonical()]));
         seal_from_mac(&mac, digits)
+    }
+
+    /// The token of a recipient's link (certified delivery): HMAC-SHA256 under a key of
+    /// its own over the delivery's public id, the recipient's place and their salt. Only
+    /// its SHA-256 is stored; the notice and each reminder carry the token, made again.
+    pub fn delivery_link(&self, delivery: &str, position: u32, salt: &[u8; 16]) -> [u8; 32] {
+        self.mac(
+            &self.delivery_link,
+            &[delivery.as_bytes(), &position.to_be_bytes(), salt],
+        )
     }
 
     /// Whether `typed` is the code of the recipient `input`, compared in constant time.

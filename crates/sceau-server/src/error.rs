@@ -108,7 +108,20 @@ pub fn status(error: &AppError) -> StatusCode {
         | CurrencyMismatch
         | InvalidStationKey(_)
         | EnvelopeRefused { .. }
-        | WrongSeal { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        | WrongSeal { .. }
+        | Delivery(_)
+        | WrongCode { .. }
+        | InvalidAnswer(_)
+        | AnswerSignatureInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+        Recipient(sceau_domain::delivery::RecipientRefusal::DeadlinePassed) | CodeExpired => {
+            StatusCode::GONE
+        }
+        Recipient(sceau_domain::delivery::RecipientRefusal::Paused) => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        Recipient(_) | DigestsDiffer(_) | WithdrawalCertificateUnusable => StatusCode::CONFLICT,
+        UnknownDelivery => StatusCode::NOT_FOUND,
+        RecipientSignedOut => StatusCode::UNAUTHORIZED,
         UploadIncomplete => StatusCode::BAD_REQUEST,
         UnknownEnvelope | UnknownFile => StatusCode::NOT_FOUND,
         EnvelopeState(_) | FileAlreadyReceived | EnvelopeFailed => StatusCode::CONFLICT,

@@ -35,6 +35,10 @@ pub trait Parties: Send + Sync + 'static {
         phone: &PhoneNumber,
     ) -> Result<Option<ClientRecord>, StoreError>;
 
+    /// The client whose e-mail address is `email` (without case), the first enrolled if
+    /// several gave it.
+    async fn client_by_email(&self, email: &str) -> Result<Option<ClientRecord>, StoreError>;
+
     async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError>;
 
     async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
@@ -586,6 +590,16 @@ pub trait Deliveries: Send + Sync + 'static {
     /// Expires the recipients of deliveries past their deadline (up to `limit`
     /// deliveries); how many recipients expired.
     async fn expire_deliveries(&self, now_s: i64, limit: u32) -> Result<u64, StoreError>;
+
+    /// Queues reminders to recipients who have not answered, of deliveries whose deadline
+    /// is within `ahead_s` (up to `limit`), each once; how many.
+    async fn remind_recipients(
+        &self,
+        reminder: SenderNotice,
+        ahead_s: i64,
+        limit: u32,
+        now_s: i64,
+    ) -> Result<u64, StoreError>;
 
     /// Queues to senders the notices of recipients whose latest state they were not
     /// told of (up to `limit`); how many recipients were marked told.

@@ -1248,6 +1248,8 @@ pub struct NewDelivery {
     pub client_id: i64,
     pub deadline_s: i64,
     pub hide_sender: bool,
+    /// The origin the recipients' links are under (the reminders' links too).
+    pub link_base: String,
     pub recipients: Vec<NewDeliveryRecipient>,
     pub now_s: i64,
 }
@@ -1285,10 +1287,16 @@ pub struct DeliveryView {
     pub manifest_sha256: [u8; 32],
     /// Each file's SHA-256, in the envelope's order.
     pub file_digests: Vec<[u8; 32]>,
-    /// The sender.
+    /// The sender, their name and e-mail address (if they gave one).
     pub client_id: i64,
+    pub sender_name: String,
+    pub sender_email: Option<String>,
+    /// The envelope's first file's name.
+    pub first_name: String,
     pub deadline_s: i64,
     pub hide_sender: bool,
+    /// The origin the recipients' links are under.
+    pub link_base: String,
     pub created_at_s: i64,
     /// When every recipient's state became final.
     pub settled_at_s: Option<i64>,
@@ -1327,6 +1335,8 @@ pub struct RecipientView {
     pub answer: Option<RecipientAnswer>,
     /// The last state the sender was told of.
     pub told_state: Option<RecipientState>,
+    /// When the reminder before the deadline was queued.
+    pub reminded_at_s: Option<i64>,
     pub updated_at_s: i64,
 }
 
@@ -1432,6 +1442,7 @@ pub enum AnswerOutcome {
     NotFound,
 }
 
-/// What the sender is told of a recipient whose state they were not told yet.
+/// What the sender is told of a recipient whose state they were not told yet (or what a
+/// recipient is reminded): the message to queue, if any.
 pub type SenderNotice =
     Box<dyn Fn(&DeliveryView, &RecipientView) -> Option<NewMessage> + Send + Sync>;

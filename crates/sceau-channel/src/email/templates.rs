@@ -118,6 +118,190 @@ pub fn channel_test(
     })
 }
 
+/// What a recipient's notice of a certified delivery says (and each reminder).
+pub struct DeliveryNotice<'a> {
+    /// The sender's name, or `None` when it is hidden until the recipient authenticates.
+    pub sender: Option<&'a str>,
+    pub issuer_name: &'a str,
+    pub files: usize,
+    pub first_name: &'a str,
+    pub deadline_s: i64,
+    /// The link to the recipient's page (it grants nothing alone).
+    pub link: &'a str,
+    pub reminder: bool,
+}
+
+#[derive(Template)]
+#[template(path = "email/delivery_notice.txt")]
+struct DeliveryNoticeText<'a> {
+    sender: Option<&'a str>,
+    issuer_name: &'a str,
+    files: usize,
+    first_name: &'a str,
+    deadline: &'a str,
+    link: &'a str,
+    reminder: bool,
+}
+
+#[derive(Template)]
+#[template(path = "email/delivery_notice.html")]
+struct DeliveryNoticeHtml<'a> {
+    subject: &'a str,
+    sender: Option<&'a str>,
+    issuer_name: &'a str,
+    files: usize,
+    first_name: &'a str,
+    deadline: &'a str,
+    link: &'a str,
+    reminder: bool,
+}
+
+/// The notice of a certified delivery (Figure 7, operation 513): who sent what, until
+/// when, and the link; in English and French.
+pub fn delivery_notice(notice: &DeliveryNotice<'_>) -> Result<EmailText, TemplateError> {
+    let from = notice.sender.unwrap_or(notice.issuer_name);
+    let subject = if notice.reminder {
+        format!("Reminder: certified delivery from {from} / Rappel : envoi recommandé")
+    } else {
+        format!("Certified delivery from {from} / Envoi recommandé")
+    };
+    let deadline = utc_time(notice.deadline_s);
+    let text = DeliveryNoticeText {
+        sender: notice.sender,
+        issuer_name: notice.issuer_name,
+        files: notice.files,
+        first_name: notice.first_name,
+        deadline: &deadline,
+        link: notice.link,
+        reminder: notice.reminder,
+    }
+    .render()?;
+    let html = DeliveryNoticeHtml {
+        subject: &subject,
+        sender: notice.sender,
+        issuer_name: notice.issuer_name,
+        files: notice.files,
+        first_name: notice.first_name,
+        deadline: &deadline,
+        link: notice.link,
+        reminder: notice.reminder,
+    }
+    .render()?;
+    Ok(EmailText {
+        subject,
+        text,
+        html,
+    })
+}
+
+/// What a sender is told of one recipient of their delivery.
+pub struct DeliveryOutcome<'a> {
+    pub sender_name: &'a str,
+    pub issuer_name: &'a str,
+    pub delivery: &'a str,
+    pub files: usize,
+    pub first_name: &'a str,
+    /// The recipient's place in the delivery, from 1, and their address.
+    pub position: u32,
+    pub recipient: &'a str,
+    /// The recipient's state: `accepted`, `rejected`, `expired`, `notice_failed` or
+    /// `paused`.
+    pub state: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/delivery_outcome.txt")]
+struct DeliveryOutcomeText<'a> {
+    sender_name: &'a str,
+    issuer_name: &'a str,
+    delivery: &'a str,
+    files: usize,
+    first_name: &'a str,
+    position: u32,
+    recipient: &'a str,
+    what: &'a str,
+    detail: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/delivery_outcome.html")]
+struct DeliveryOutcomeHtml<'a> {
+    subject: &'a str,
+    sender_name: &'a str,
+    issuer_name: &'a str,
+    delivery: &'a str,
+    files: usize,
+    first_name: &'a str,
+    position: u32,
+    recipient: &'a str,
+    what: &'a str,
+    detail: &'a str,
+}
+
+/// Tells a sender what became of one recipient of their delivery (operation 525).
+pub fn delivery_outcome(outcome: &DeliveryOutcome<'_>) -> Result<EmailText, TemplateError> {
+    let (what, detail) = match outcome.state {
+        "accepted" => (
+            "accepted",
+            "The recipient checked every file in their browser and accepted them.",
+        ),
+        "rejected" => (
+            "refused",
+            "The recipient refused the files (their answer says why, and which files their \
+             browser found different, if any).",
+        ),
+        "expired" => (
+            "no answer by the deadline",
+            "The deadline passed without an answer; the delivery to this recipient ended.",
+        ),
+        "notice_failed" => (
+            "the notice could not be delivered",
+            "The recipient's mail server refused the notice for good: check the address and \
+             send again.",
+        ),
+        "paused" => (
+            "paused after wrong codes",
+            "Wrong codes were typed too many times on the recipient's page: codes are taken \
+             again after a pause.",
+        ),
+        _ => ("changed", ""),
+    };
+    let subject = format!(
+        "{}: certified delivery to {}: {what}",
+        outcome.issuer_name, outcome.recipient
+    );
+    let text = DeliveryOutcomeText {
+        sender_name: outcome.sender_name,
+        issuer_name: outcome.issuer_name,
+        delivery: outcome.delivery,
+        files: outcome.files,
+        first_name: outcome.first_name,
+        position: outcome.position,
+        recipient: outcome.recipient,
+        what,
+        detail,
+    }
+    .render()?;
+    let html = DeliveryOutcomeHtml {
+        subject: &subject,
+        sender_name: outcome.sender_name,
+        issuer_name: outcome.issuer_name,
+        delivery: outcome.delivery,
+        files: outcome.files,
+        first_name: outcome.first_name,
+        position: outcome.position,
+        recipient: outcome.recipient,
+        what,
+        detail,
+    }
+    .render()?;
+    Ok(EmailText {
+        subject,
+        text,
+        html,
+    })
+}
+
 /// "6 December 2026 at 17:26 UTC".
 fn utc_time(unix_s: i64) -> String {
     chrono::DateTime::from_timestamp(unix_s, 0)

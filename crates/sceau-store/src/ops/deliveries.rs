@@ -18,20 +18,32 @@ use sceau_log::Object;
 /// A delivery's own columns, with its envelope's public id and manifest digest.
 static HEAD_BY_PUBLIC_ID: Sql = Sql::new(
     "SELECT d.id, d.public_id, d.envelope_id, e.public_id AS envelope_public_id, \
-     e.manifest_sha256, d.client_id, d.deadline_at, d.hide_sender, d.created_at, \
-     d.settled_at FROM deliveries d JOIN envelopes e ON e.id = d.envelope_id \
+     e.manifest_sha256, d.client_id, d.deadline_at, d.hide_sender, d.link_base, d.created_at, \
+     d.settled_at, s.display_name AS sender_name, s.email AS sender_email, \
+     (SELECT f.name FROM envelope_files f WHERE f.envelope_id = d.envelope_id \
+     ORDER BY f.position LIMIT 1) AS first_name \
+     FROM deliveries d JOIN envelopes e ON e.id = d.envelope_id \
+     JOIN clients s ON s.id = d.client_id \
      WHERE d.public_id = $1",
 );
 static HEAD_BY_ID: Sql = Sql::new(
     "SELECT d.id, d.public_id, d.envelope_id, e.public_id AS envelope_public_id, \
-     e.manifest_sha256, d.client_id, d.deadline_at, d.hide_sender, d.created_at, \
-     d.settled_at FROM deliveries d JOIN envelopes e ON e.id = d.envelope_id \
+     e.manifest_sha256, d.client_id, d.deadline_at, d.hide_sender, d.link_base, d.created_at, \
+     d.settled_at, s.display_name AS sender_name, s.email AS sender_email, \
+     (SELECT f.name FROM envelope_files f WHERE f.envelope_id = d.envelope_id \
+     ORDER BY f.position LIMIT 1) AS first_name \
+     FROM deliveries d JOIN envelopes e ON e.id = d.envelope_id \
+     JOIN clients s ON s.id = d.client_id \
      WHERE d.id = $1",
 );
 static OF_ENVELOPE: Sql = Sql::new(
     "SELECT d.id, d.public_id, d.envelope_id, e.public_id AS envelope_public_id, \
-     e.manifest_sha256, d.client_id, d.deadline_at, d.hide_sender, d.created_at, \
-     d.settled_at FROM deliveries d JOIN envelopes e ON e.id = d.envelope_id \
+     e.manifest_sha256, d.client_id, d.deadline_at, d.hide_sender, d.link_base, d.created_at, \
+     d.settled_at, s.display_name AS sender_name, s.email AS sender_email, \
+     (SELECT f.name FROM envelope_files f WHERE f.envelope_id = d.envelope_id \
+     ORDER BY f.position LIMIT 1) AS first_name \
+     FROM deliveries d JOIN envelopes e ON e.id = d.envelope_id \
+     JOIN clients s ON s.id = d.client_id \
      WHERE d.envelope_id = $1 ORDER BY d.id DESC LIMIT $2",
 );
 static FILE_DIGESTS: Sql =
@@ -43,7 +55,7 @@ macro_rules! recipient_columns {
          notice_message_id, notice_sent_at, code_nonce, code_digits, code_issued_at, \
          code_expires_at, codes_sent, wrong_tries, paused_until, session_expires_at, \
          withdrawal_serial, withdrawals, answer_statement, answer_signature, \
-         answer_time_stamp, answered_at, told_state, updated_at FROM delivery_recipients "
+         answer_time_stamp, answered_at, told_state, reminded_at, updated_at FROM delivery_recipients "
     };
 }
 
@@ -83,8 +95,14 @@ impl Decode for Head {
                 .ok_or_else(|| corrupt("a delivered envelope without its manifest"))?,
             file_digests: Vec::new(),
             client_id: row.column("client_id")?,
+            sender_name: row.column("sender_name")?,
+            sender_email: row.column("sender_email")?,
+            first_name: row
+                .column::<Option<String>>("first_name")?
+                .unwrap_or_default(),
             deadline_s: row.column("deadline_at")?,
             hide_sender: row.column("hide_sender")?,
+            link_base: row.column("link_base")?,
             created_at_s: row.column("created_at")?,
             settled_at_s: row.column("settled_at")?,
             recipients: Vec::new(),
@@ -179,6 +197,7 @@ impl Decode for RecipientView {
             withdrawals: count(row.column("withdrawals")?, "withdrawals")?,
             answer,
             told_state: told.as_deref().map(state_of).transpose()?,
+            reminded_at_s: row.column("reminded_at")?,
             updated_at_s: row.column("updated_at")?,
         })
     }
@@ -278,7 +297,7 @@ static ENVELOPE_OF_CLIENT: Sql = Sql::new(
 );
 static INSERT_DELIVERY: Sql = Sql::new(
     "INSERT INTO deliveries (public_id, envelope_id, client_id, deadline_at, hide_sender, \
-     created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+     created_at, link_base) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
 );
 static INSERT_RECIPIENT: Sql = Sql::new(
     "INSERT INTO delivery_recipients (delivery_id, position, email, phone, client_id, \
@@ -312,7 +331,8 @@ pub(crate) async fn send(tx: &impl Tx, new: &NewDelivery) -> Result<DeliverySend
         new.client_id,
         new.deadline_s,
         new.hide_sender,
-        new.now_s
+        new.now_s,
+        &new.link_base
     ];
     let delivery_id: i64 = scalar(tx, &INSERT_DELIVERY, values, "id")
         .await?
@@ -914,4 +934,41 @@ pub(crate) async fn tell_senders(
         told += tx.execute(&TOLD, values).await?;
     }
     Ok(told)
+}
+
+static TO_REMIND: Sql = Sql::new(
+    "SELECT r.delivery_id, r.position FROM deliveries d \
+     JOIN delivery_recipients r ON r.delivery_id = d.id \
+     WHERE d.settled_at IS NULL AND d.deadline_at > $1 AND d.deadline_at <= $2 \
+     AND r.reminded_at IS NULL \
+     AND r.state IN ('notified', 'paused', 'authenticated', 'withdrawn') \
+     ORDER BY d.deadline_at, r.delivery_id, r.position LIMIT $3",
+);
+static REMINDED: Sql = Sql::new(
+    "UPDATE delivery_recipients SET reminded_at = $3 \
+     WHERE delivery_id = $1 AND position = $2 AND reminded_at IS NULL",
+);
+
+/// Recipients who have not answered, of deliveries whose deadline is within `ahead_s`
+/// of `now_s`, not yet reminded (up to `limit`): each is queued the reminder `reminder`
+/// makes and marked reminded, in one transaction; how many.
+pub(crate) async fn remind(
+    tx: &impl Tx,
+    reminder: &SenderNotice,
+    ahead_s: i64,
+    limit: u32,
+    now_s: i64,
+) -> Result<u64, Fail> {
+    let due: Vec<Named> = all(tx, &TO_REMIND, args![now_s, now_s + ahead_s, limit]).await?;
+    let mut reminded = 0;
+    for named in due {
+        let view = delivery_by_id(tx, named.delivery_id, Some(named.position)).await?;
+        let recipient = one(&view)?;
+        if let Some(message) = reminder(&view, recipient) {
+            enqueue_message(tx, &message, now_s).await?;
+        }
+        let values = args![view.id, recipient.position, now_s];
+        reminded += tx.execute(&REMINDED, values).await?;
+    }
+    Ok(reminded)
 }

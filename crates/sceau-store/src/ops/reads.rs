@@ -22,6 +22,8 @@ macro_rules! client_where {
 static CLIENT_BY_ID: Sql = client_where!("id = $1");
 static CLIENT_BY_LOGIN: Sql = client_where!("login = $1");
 static CLIENT_BY_PHONE: Sql = client_where!("phone = $1");
+static CLIENT_BY_EMAIL: Sql =
+    client_where!("email IS NOT NULL AND lower(c.email) = lower($1) ORDER BY c.id LIMIT 1");
 
 /// A client by id.
 pub(crate) async fn client(tx: &impl Tx, client_id: i64) -> Result<Option<ClientRecord>, Fail> {
@@ -42,6 +44,15 @@ pub(crate) async fn client_by_phone(
     phone: &str,
 ) -> Result<Option<ClientRecord>, Fail> {
     first(tx, &CLIENT_BY_PHONE, args![phone]).await
+}
+
+/// The client whose e-mail address is `email` (compared without case; the first
+/// enrolled, if several gave it).
+pub(crate) async fn client_by_email(
+    tx: &impl Tx,
+    email: &str,
+) -> Result<Option<ClientRecord>, Fail> {
+    first(tx, &CLIENT_BY_EMAIL, args![email]).await
 }
 
 /// A number by id (one just written: its absence is a broken rule).

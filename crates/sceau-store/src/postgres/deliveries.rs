@@ -120,4 +120,18 @@ impl Deliveries for PostgresStore {
         })
         .await
     }
+
+    async fn remind_recipients(
+        &self,
+        reminder: SenderNotice,
+        ahead_s: i64,
+        limit: u32,
+        now_s: i64,
+    ) -> Result<u64, StoreError> {
+        let data = (reminder, ahead_s, limit, now_s);
+        self.write(Guard::Nothing, data, |c, d, locked| {
+            async move { ops::remind(&PgTx::new(c, locked), &d.0, d.1, d.2, d.3).await }.boxed()
+        })
+        .await
+    }
 }

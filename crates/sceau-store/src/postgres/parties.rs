@@ -51,6 +51,11 @@ impl Parties for PostgresStore {
             .await
     }
 
+    async fn client_by_email(&self, email: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.read(async |c| reads::client_by_email(&PgTx::reader(c), email).await)
+            .await
+    }
+
     async fn client_by_phone(
         &self,
         phone: &PhoneNumber,

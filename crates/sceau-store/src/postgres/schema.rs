@@ -624,7 +624,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 25: certified delivery (issue 21): a delivery of a notarized envelope and its
     // recipients, each with their notice, code, session, withdrawal certificate and
-    // answer. Only a digest of the notice's link and of the recipient's session token is
+    // answer (and the reminder sent before the deadline); a client is found by their
+    // e-mail address (a recipient who is one). Only a digest of the notice's link and of the recipient's session token is
     // kept. `settled_at` is set once every recipient's state is final: the deadline's
     // sweep reads the unsettled alone; `told_state` is the last state the sender was
     // told of by e-mail (the senders' notices are queued from those that differ).
@@ -635,6 +636,7 @@ const MIGRATIONS: &[&str] = &[
         envelope_id BIGINT NOT NULL REFERENCES envelopes (id),
         client_id BIGINT NOT NULL REFERENCES clients (id),
         deadline_at BIGINT NOT NULL,
+        link_base TEXT NOT NULL,
         hide_sender BOOLEAN NOT NULL,
         created_at BIGINT NOT NULL,
         settled_at BIGINT
@@ -669,10 +671,12 @@ const MIGRATIONS: &[&str] = &[
         answer_time_stamp BYTEA,
         answered_at BIGINT,
         told_state TEXT,
+        reminded_at BIGINT,
         updated_at BIGINT NOT NULL,
         PRIMARY KEY (delivery_id, position),
         CHECK ((state IN ('accepted', 'rejected')) = (answered_at IS NOT NULL))
     );
+    CREATE INDEX clients_email ON clients (lower(email)) WHERE email IS NOT NULL;
     CREATE INDEX delivery_recipients_notice ON delivery_recipients (notice_message_id)
         WHERE notice_message_id IS NOT NULL;
     CREATE INDEX delivery_recipients_to_tell ON delivery_recipients (delivery_id)

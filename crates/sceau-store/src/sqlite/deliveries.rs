@@ -104,4 +104,15 @@ impl Deliveries for SqliteStore {
         self.write(move |c| run_now(ops::tell_senders(&SqliteTx(c), &notice, limit, now_s)))
             .await
     }
+
+    async fn remind_recipients(
+        &self,
+        reminder: SenderNotice,
+        ahead_s: i64,
+        limit: u32,
+        now_s: i64,
+    ) -> Result<u64, StoreError> {
+        self.write(move |c| run_now(ops::remind(&SqliteTx(c), &reminder, ahead_s, limit, now_s)))
+            .await
+    }
 }

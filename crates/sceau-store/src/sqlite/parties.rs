@@ -45,6 +45,12 @@ impl Parties for SqliteStore {
             .await
     }
 
+    async fn client_by_email(&self, email: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let email = email.to_owned();
+        self.read(move |c| run_now(reads::client_by_email(&SqliteTx(c), &email)))
+            .await
+    }
+
     async fn client_by_phone(
         &self,
         phone: &PhoneNumber,

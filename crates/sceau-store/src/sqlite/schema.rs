@@ -792,7 +792,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 29: certified delivery (issue 21): a delivery of a notarized envelope and its
     // recipients, each with their notice, code, session, withdrawal certificate and
-    // answer. Only a digest of the notice's link and of the recipient's session token is
+    // answer (and the reminder sent before the deadline); a client is found by their
+    // e-mail address (a recipient who is one). Only a digest of the notice's link and of the recipient's session token is
     // kept. `settled_at` is set once every recipient's state is final: the deadline's
     // sweep reads the unsettled alone; `told_state` is the last state the sender was
     // told of by e-mail (the senders' notices are queued from those that differ).
@@ -803,6 +804,7 @@ const MIGRATIONS: &[&str] = &[
         envelope_id INTEGER NOT NULL REFERENCES envelopes (id),
         client_id INTEGER NOT NULL REFERENCES clients (id),
         deadline_at INTEGER NOT NULL,
+        link_base TEXT NOT NULL,
         hide_sender INTEGER NOT NULL CHECK (hide_sender IN (0, 1)),
         created_at INTEGER NOT NULL,
         settled_at INTEGER
@@ -837,10 +839,12 @@ const MIGRATIONS: &[&str] = &[
         answer_time_stamp BLOB,
         answered_at INTEGER,
         told_state TEXT,
+        reminded_at INTEGER,
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (delivery_id, position),
         CHECK ((state IN ('accepted', 'rejected')) = (answered_at IS NOT NULL))
     );
+    CREATE INDEX clients_email ON clients (lower(email)) WHERE email IS NOT NULL;
     CREATE INDEX delivery_recipients_notice ON delivery_recipients (notice_message_id)
         WHERE notice_message_id IS NOT NULL;
     CREATE INDEX delivery_recipients_to_tell ON delivery_recipients (delivery_id)

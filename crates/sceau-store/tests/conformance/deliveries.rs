@@ -63,6 +63,7 @@ fn new_delivery(
         client_id: sender.id,
         deadline_s: now_s + 15 * DAY,
         hide_sender: false,
+        link_base: "https://sceau.example".into(),
         recipients,
         now_s,
     }
@@ -944,4 +945,79 @@ async fn wrong_codes_typed_at_once_are_counted_one_by_one() {
         let after = f.store.delivery_by_link(link(13)).await.unwrap().unwrap();
         assert_eq!(after.recipients[0].wrong_tries, TRIES, "{name}");
     }
+}
+
+/// Recipients who have not answered are reminded once, when the deadline is near; an
+/// answered one is not.
+#[tokio::test]
+async fn recipients_who_did_not_answer_are_reminded_once() {
+    each_backend(async |f: &Fixture| {
+        let (_, view) = sent(f, "d-remind", &[14, 15]).await;
+        let phone = view.recipients[0].phone.clone();
+        authenticated(f, 14, &phone, NOW + 20).await;
+        f.store
+            .withdraw_delivery(withdrawal(14, "ad01", NOW + 30))
+            .await
+            .unwrap();
+        let answered = f
+            .store
+            .answer_delivery(answer(14, false, "ad01", right_digests(), NOW + 31))
+            .await
+            .unwrap();
+        assert!(matches!(answered, AnswerOutcome::Answered(_)));
+        let reminder = || -> sceau_store::SenderNotice {
+            Box::new(|view, recipient| {
+                Some(NewMessage {
+                    address: recipient.email.clone(),
+                    sealed_body: format!("reminder-{}", view.link_base).into_bytes(),
+                    medium: Medium::Email,
+                    expires_at_s: view.deadline_s,
+                })
+            })
+        };
+        let ahead = 3 * DAY;
+        let early = view.deadline_s - ahead - 1;
+        assert_eq!(
+            f.store
+                .remind_recipients(reminder(), ahead, 10, early)
+                .await
+                .unwrap(),
+            0
+        );
+        let due = view.deadline_s - ahead;
+        assert_eq!(
+            f.store
+                .remind_recipients(reminder(), ahead, 10, due)
+                .await
+                .unwrap(),
+            1,
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            f.store
+                .remind_recipients(reminder(), ahead, 10, due + 1)
+                .await
+                .unwrap(),
+            0
+        );
+        let to = &view.recipients[1].email;
+        let reminders: Vec<_> = f
+            .store
+            .messages_to(to, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.sealed_body.starts_with(b"reminder"))
+            .collect();
+        assert_eq!(reminders.len(), 1);
+        assert_eq!(
+            reminders[0].sealed_body,
+            b"reminder-https://sceau.example".to_vec()
+        );
+        let after = f.store.delivery(&view.public_id).await.unwrap().unwrap();
+        assert_eq!(after.recipients[1].reminded_at_s, Some(due));
+        assert_eq!(after.recipients[0].reminded_at_s, None);
+    })
+    .await;
 }
