@@ -110,7 +110,8 @@ struct Statement {
 #[serde(deny_unknown_fields)]
 struct StatementFile {
     position: u32,
-    sha256: String,
+    /// None: the browser could not read the file (only in a refusal).
+    sha256: Option<String>,
     digest_matches: bool,
     signature_valid: bool,
 }
@@ -876,13 +877,13 @@ fn code_input(
     })
 }
 
+/// A statement as read: accept or not, the withdrawal certificate's serial, the digests.
+type ReadStatement = (bool, String, Vec<Option<[u8; 32]>>);
+
 /// Reads a recipient's statement against what they were handed: accept or not, the
 /// withdrawal certificate's serial, and the digests their browser computed (in the
-/// envelope's order).
-fn read_statement(
-    context: &RecipientContext,
-    text: &str,
-) -> Result<(bool, String, Vec<[u8; 32]>), AppError> {
+/// envelope's order; none for a file it could not read, in a refusal only).
+fn read_statement(context: &RecipientContext, text: &str) -> Result<ReadStatement, AppError> {
     let invalid = |why: &str| AppError::InvalidAnswer(format!("the answer's statement {why}"));
     if text.len() > STATEMENT_BYTES_MAX {
         return Err(invalid("is too long"));
@@ -920,15 +921,22 @@ fn read_statement(
         if usize::try_from(file.position).ok() != Some(position) {
             return Err(invalid("does not name the files in order"));
         }
-        let mut digest = [0_u8; 32];
-        if file.sha256.len() != 64
-            || file.sha256.bytes().any(|b| b.is_ascii_uppercase())
-            || hex::decode_to_slice(&file.sha256, &mut digest).is_err()
-        {
-            return Err(invalid(
-                "holds a digest that is not 64 lowercase hex digits",
-            ));
-        }
+        let digest = match &file.sha256 {
+            Some(text) => {
+                let mut digest = [0_u8; 32];
+                if text.len() != 64
+                    || text.bytes().any(|b| b.is_ascii_uppercase())
+                    || hex::decode_to_slice(text, &mut digest).is_err()
+                {
+                    return Err(invalid(
+                        "holds a digest that is not 64 lowercase hex digits",
+                    ));
+                }
+                Some(digest)
+            }
+            None if accept => return Err(invalid("accepts a file it could not read")),
+            None => None,
+        };
         if accept && !(file.digest_matches && file.signature_valid) {
             return Err(invalid("accepts a file whose check failed"));
         }

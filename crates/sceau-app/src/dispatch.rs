@@ -81,6 +81,20 @@ impl Routing {
             email: Routes::new(Vec::new()),
         }
     }
+
+    /// The development phone and the development mailbox: every message shows on
+    /// `/phone` or `/mailbox`.
+    pub fn development() -> Routing {
+        let mailbox = sceau_channel::routes::Route::of_kind(
+            "dev-mailbox",
+            "dev-mailbox",
+            Arc::new(sceau_channel::email::DevMailbox) as Arc<dyn EmailChannel>,
+        );
+        Routing {
+            email: Routes::new(vec![mailbox]),
+            ..Routing::dev_phone()
+        }
+    }
 }
 
 /// The routes that take status callbacks, and where their reports go.
@@ -113,10 +127,20 @@ impl Channels {
         }
     }
 
-    /// The development phone alone: every message shows on `/phone`.
+    /// The development phone alone: every message shows on `/phone`; no e-mail.
     pub fn dev_phone() -> Channels {
         Channels {
             routing: Arc::new(Routing::dev_phone()),
+            callbacks: Arc::default(),
+            reports: None,
+        }
+    }
+
+    /// The development phone and mailbox: every message shows on `/phone` or
+    /// `/mailbox` (the embedded default, the demo).
+    pub fn development() -> Channels {
+        Channels {
+            routing: Arc::new(Routing::development()),
             callbacks: Arc::default(),
             reports: None,
         }

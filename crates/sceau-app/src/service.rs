@@ -588,6 +588,32 @@ impl Service {
         Ok(HistoryPage { payments, older })
     }
 
+    /// The e-mails the development mailbox took for `address`, opened: newest first, up
+    /// to `limit` (what `/mailbox` shows).
+    pub async fn mailbox_messages(
+        &self,
+        address: &EmailAddress,
+        limit: u32,
+    ) -> Result<Vec<(StoredMessage, crate::dispatch::EmailBody)>, AppError> {
+        let messages = self.store.messages_to(address.as_str(), limit).await?;
+        Ok(messages
+            .into_iter()
+            .filter(|message| {
+                message.medium == Medium::Email
+                    && message.route.as_deref() == Some("dev-mailbox")
+                    && matches!(message.state.as_str(), "submitted" | "delivered")
+            })
+            .filter_map(|message| {
+                let opened = self
+                    .keys
+                    .unseal(&message.sealed_body, &message.address)
+                    .ok()?;
+                let body = serde_json::from_str::<crate::dispatch::EmailBody>(&opened).ok()?;
+                Some((message, body))
+            })
+            .collect())
+    }
+
     /// The messages delivered to a phone, opened (the development phone simulator).
     pub async fn phone_messages(
         &self,

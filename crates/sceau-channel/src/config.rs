@@ -39,6 +39,8 @@ pub enum SmsKind {
 #[serde(rename_all = "kebab-case")]
 pub enum EmailKind {
     Smtp,
+    /// The development mailbox: every e-mail is taken and shown on `/mailbox`.
+    DevMailbox,
 }
 
 /// One SMS route: its name, its kind, and the settings of that kind.
@@ -113,8 +115,21 @@ impl SmsRouteConfig {
 }
 
 impl EmailRouteConfig {
+    /// The development mailbox, the e-mail route of a configuration that names none and
+    /// sends its SMS to the development phone.
+    pub fn dev_mailbox() -> EmailRouteConfig {
+        EmailRouteConfig {
+            name: "dev-mailbox".into(),
+            kind: EmailKind::DevMailbox,
+            smtp: None,
+        }
+    }
+
     /// The route in one line, for `serve`'s start-up lines (never a secret).
     pub fn describe(&self) -> String {
+        if self.kind == EmailKind::DevMailbox {
+            return format!("{} (development mailbox: /mailbox)", self.name);
+        }
         match &self.smtp {
             Some(smtp) => format!(
                 "{} (SMTP to {}:{})",
@@ -235,6 +250,14 @@ pub fn open_email_routes(
     let mut routes = Vec::with_capacity(configs.len());
     for config in configs {
         let name = config.name.as_str();
+        if config.kind == EmailKind::DevMailbox {
+            if config.smtp.is_some() {
+                return Err(refused(name, "the development mailbox takes no settings"));
+            }
+            let channel: Arc<dyn EmailChannel> = Arc::new(crate::email::DevMailbox);
+            routes.push(Route::of_kind(name, "dev-mailbox", channel));
+            continue;
+        }
         let Some(smtp) = &config.smtp else {
             return Err(refused(
                 name,

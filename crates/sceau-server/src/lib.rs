@@ -245,7 +245,45 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/envelopes/{id}/seal/resend",
             post(api::envelopes::resend),
         )
+        .route(
+            "/api/v1/envelopes/{id}/deliveries",
+            post(api::delivery::send)
+                .layer(
+                    // As many recipients as a delivery may ever name, each the longest
+                    // address and phone.
+                    DefaultBodyLimit::max(256 * 1024),
+                )
+                .get(api::delivery::list),
+        )
+        .route("/api/v1/deliveries/{id}", get(api::delivery::show))
+        .route("/d/{token}", get(api::delivery_pages::show))
+        .route("/d/{token}/code", post(api::delivery_pages::send_code))
+        .route(
+            "/d/{token}/session",
+            post(api::delivery_pages::open_session),
+        )
+        .route("/d/{token}/files", get(api::delivery_pages::files))
+        .route(
+            "/d/{token}/delivery.json",
+            get(api::delivery::recipient_delivery),
+        )
+        .route("/d/{token}/withdrawal", post(api::delivery::withdraw))
+        .route(
+            "/d/{token}/files/{index}",
+            get(api::delivery::recipient_file),
+        )
+        .route(
+            "/d/{token}/files/{index}/signature.p7s",
+            get(api::delivery::recipient_signature),
+        )
+        .route(
+            "/d/{token}/answer",
+            post(api::delivery::answer).layer(DefaultBodyLimit::max(
+                sceau_app::delivery::STATEMENT_BYTES_MAX + 4 * 1024,
+            )),
+        )
         .route("/phone", get(api::pages::phone))
+        .route("/mailbox", get(api::pages::mailbox))
         .route("/pay/{id}", get(api::pay::show))
         .route("/pay/{id}/sign-in", post(api::pay::sign_in))
         .route("/pay/{id}/hold", post(api::pay::hold))
@@ -256,7 +294,9 @@ pub fn router(state: AppState) -> Router {
         .route("/pay/{id}/check.svg", get(api::pay::check_image))
         .route("/static/sceau.css", get(api::pages::stylesheet))
         .route("/static/sha256.js", get(api::notary_pages::sha256_js))
-        .route("/static/notary.js", get(api::notary_pages::notary_js));
+        .route("/static/notary.js", get(api::notary_pages::notary_js))
+        .route("/static/cms.js", get(api::delivery_pages::cms_js))
+        .route("/static/delivery.js", get(api::delivery_pages::delivery_js));
     let router = Router::new()
         .merge(merchant)
         .merge(admin)

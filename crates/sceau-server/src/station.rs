@@ -58,6 +58,21 @@ pub const NOTARY_JS: StaticScript = StaticScript {
     bytes: include_bytes!("../static/notary.js"),
 };
 
+/// The DER and CMS reader of a recipient's page (certified delivery).
+pub const CMS_JS: StaticScript = StaticScript {
+    name: "cms.js",
+    bytes: include_bytes!("../static/cms.js"),
+};
+
+/// A recipient's page: checks each delivered file and signs the answer.
+pub const DELIVERY_JS: StaticScript = StaticScript {
+    name: "delivery.js",
+    bytes: include_bytes!("../static/delivery.js"),
+};
+
+/// Every script a recipient's files page runs, in the order it loads them.
+pub const DELIVERY_SCRIPTS: [StaticScript; 3] = [SHA256_JS, CMS_JS, DELIVERY_JS];
+
 /// Every script a station runs, in the order a page loads them.
 pub const SCRIPTS: [StaticScript; 2] = [SHA256_JS, NOTARY_JS];
 

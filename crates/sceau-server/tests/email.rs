@@ -146,7 +146,9 @@ async fn a_paused_client_is_told_by_email_too() {
 /// operator reads; the SMS notice goes as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_email_route_the_notice_fails_with_its_reason() {
-    let server = Server::start().await;
+    let clock = sceau_server::clock::ManualClock::starting_at(START_S);
+    let server =
+        Server::start_with_channels(clock, sceau_server::dispatch::Channels::dev_phone()).await;
     pause_zoe(&server).await;
     server.deliver().await;
     let (_, sms) = server.phone_messages(ZOE_PHONE).await.remove(0);

@@ -883,16 +883,20 @@ pub(crate) fn code_fields(code: &StoredSeal) -> Object {
 pub(crate) fn answer_fields(
     view: &crate::model::DeliveryView,
     serial: &str,
-    digests: &[[u8; 32]],
+    digests: &[Option<[u8; 32]>],
     answer: &crate::model::RecipientAnswer,
 ) -> Object {
     let computed: Vec<Canon> = digests
         .iter()
         .enumerate()
         .map(|(position, digest)| {
+            let sha256 = match digest {
+                Some(digest) => Canon::from(hex(digest)),
+                None => Canon::Null,
+            };
             Canon::from(object! {
                 "position": i64::try_from(position).unwrap_or(i64::MAX),
-                "sha256": hex(digest),
+                "sha256": sha256,
             })
         })
         .collect();
@@ -911,12 +915,12 @@ pub(crate) fn answer_fields(
 }
 
 /// The positions of the envelope's files whose digest a recipient's browser computed
-/// otherwise (a digest missing counts as differing).
-pub fn differing(view: &crate::model::DeliveryView, digests: &[[u8; 32]]) -> Vec<u32> {
+/// otherwise (a digest missing, or a file it could not read, counts as differing).
+pub fn differing(view: &crate::model::DeliveryView, digests: &[Option<[u8; 32]>]) -> Vec<u32> {
     view.file_digests
         .iter()
         .enumerate()
-        .filter(|(position, digest)| digests.get(*position) != Some(digest))
+        .filter(|(position, digest)| digests.get(*position).copied().flatten() != Some(**digest))
         .map(|(position, _)| u32::try_from(position).unwrap_or(u32::MAX))
         .collect()
 }

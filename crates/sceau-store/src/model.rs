@@ -1419,13 +1419,14 @@ pub enum WithdrawalOutcome {
 }
 
 /// A recipient's answer, its signature checked by the caller under the certificate
-/// `serial`, with the digests their browser computed, in the envelope's order.
+/// `serial`, with the digests their browser computed, in the envelope's order (none for
+/// a file it could not read: only in a refusal).
 pub struct RecipientAnswerSent {
     pub link_sha256: [u8; 32],
     pub session_sha256: [u8; 32],
     pub accept: bool,
     pub serial: String,
-    pub digests: Vec<[u8; 32]>,
+    pub digests: Vec<Option<[u8; 32]>>,
     pub answer: RecipientAnswer,
     pub now_s: i64,
 }

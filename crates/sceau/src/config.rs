@@ -117,6 +117,16 @@ pub struct Config {
 pub const TSA_POLICY_EXAMPLE: &str = "1.2.3.4.1";
 
 impl Config {
+    /// The e-mail routes `serve` opens: those configured; when none is, and the SMS go to
+    /// the development phone (development), the development mailbox.
+    pub fn effective_email_routes(&self) -> Vec<sceau_channel::config::EmailRouteConfig> {
+        if self.email_routes.is_empty() && self.dev_phone_route() {
+            vec![sceau_channel::config::EmailRouteConfig::dev_mailbox()]
+        } else {
+            self.email_routes.clone()
+        }
+    }
+
     /// Whether the development phone is one of the SMS routes (it is when none is named).
     pub fn dev_phone_route(&self) -> bool {
         self.sms_routes.is_empty()
@@ -409,6 +419,7 @@ impl Config {
             seal_digits,
             retention_s: self.archive_retention_days * 86_400,
             pdf_bytes_max: self.pdf_bytes_max,
+            delivery: sceau_app::delivery::DeliverySettings::default(),
         })
     }
 

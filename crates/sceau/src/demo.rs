@@ -158,7 +158,7 @@ pub async fn run(
     let state = crate::app_state(&config, service, sceau_crypto::token_hash(&admin_token));
     let running = sceau_server::start(
         state,
-        sceau_server::dispatch::Channels::dev_phone(),
+        sceau_server::dispatch::Channels::development(),
         config.listen,
     )
     .await?;

@@ -440,7 +440,7 @@ pub fn open_channels(config: &Config) -> anyhow::Result<sceau_server::dispatch::
     use sceau_channel::config::{open_email_routes, open_sms_routes};
     let queue = sceau_server::dispatch::report_queue();
     let sms = open_sms_routes(&config.sms_routes, &queue.0)?;
-    let email = open_email_routes(&config.email_routes)?;
+    let email = open_email_routes(&config.effective_email_routes())?;
     Ok(sceau_server::dispatch::Channels::new(
         sms.routes,
         email,
@@ -460,10 +460,11 @@ fn describe_routes(config: &Config) -> Vec<String> {
     for (n, route) in sms.iter().enumerate() {
         lines.push(format!("  SMS route {}     {}", n + 1, route.describe()));
     }
-    if config.email_routes.is_empty() {
+    let email = config.effective_email_routes();
+    if email.is_empty() {
         lines.push("  e-mail          none (no [[email_routes]] configured)".into());
     }
-    for (n, route) in config.email_routes.iter().enumerate() {
+    for (n, route) in email.iter().enumerate() {
         lines.push(format!("  e-mail route {}  {}", n + 1, route.describe()));
     }
     if config.dev_phone_route() && !config.listen.ip().is_loopback() {

@@ -47,6 +47,25 @@ pub trait EmailChannel: Send + Sync + 'static {
     async fn send(&self, mail: &OutgoingEmail<'_>) -> Result<Accepted, ChannelError>;
 }
 
+/// The development mailbox: every e-mail is taken and stays, sealed, in the outbox, where
+/// the mailbox page (`/mailbox`) reads it. No network, nothing leaves the machine.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DevMailbox;
+
+#[async_trait]
+impl EmailChannel for DevMailbox {
+    fn kind(&self) -> &'static str {
+        "dev-mailbox"
+    }
+
+    async fn send(&self, mail: &OutgoingEmail<'_>) -> Result<Accepted, ChannelError> {
+        check_header_value("subject", mail.subject).map_err(ChannelError::Permanent)?;
+        Ok(Accepted {
+            parts: vec![format!("dev-mail-{}", mail.message_id)],
+        })
+    }
+}
+
 /// One SMTP relay, checked and with its secrets read.
 pub struct SmtpRoute {
     name: String,

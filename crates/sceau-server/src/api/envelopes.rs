@@ -245,7 +245,7 @@ pub async fn show(
 
 /// A name safe in a `Content-Disposition` header: the file's, with anything but ASCII
 /// letters, digits, `.`, `-` and `_` as `_` (and the full name, UTF-8, as `filename*`).
-fn disposition(name: &str) -> String {
+pub(crate) fn disposition(name: &str) -> String {
     let plain = header_safe_name(name);
     let encoded: String = name
         .bytes()
@@ -262,7 +262,7 @@ fn disposition(name: &str) -> String {
 
 /// An archived object as a download, streamed and re-checked as it goes (a damaged
 /// object ends the answer with an error rather than a clean end).
-async fn download(
+pub(crate) async fn download(
     state: &AppState,
     object: ArchivedObject,
     content_type: &str,

@@ -3,6 +3,8 @@
 pub mod admin;
 pub mod channel;
 pub mod checkout;
+pub mod delivery;
+pub mod delivery_pages;
 pub mod envelopes;
 pub mod log;
 pub mod merchant;

@@ -379,7 +379,7 @@ pub async fn resend(
 
 /// A station's script, as it is built into the binary (its integrity value on the page
 /// names these bytes); cached like the stylesheet.
-fn script(script: StaticScript) -> Response {
+pub(crate) fn script(script: StaticScript) -> Response {
     (
         [
             (header::CONTENT_TYPE, StaticScript::CONTENT_TYPE),

@@ -15,6 +15,7 @@ use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use sceau_domain::email::EmailAddress;
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_domain::{Money, PhoneNumber};
 use sceau_store::{ClientRecord, NumberUse, Origin, PaymentEntry};
@@ -41,7 +42,7 @@ fn csrf_token(session_token: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -662,6 +663,61 @@ pub async fn phone(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct MailboxQuery {
+    to: Option<String>,
+}
+
+/// How many of the newest e-mails the mailbox shows.
+pub const MAILBOX_MAILS_MAX: u32 = 50;
+
+/// The development mailbox: the e-mails the development route took for one address
+/// (served only where the development phone is, as `/phone`).
+pub async fn mailbox(
+    State(state): State<AppState>,
+    query: Result<Query<MailboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    if !state.phone_simulator {
+        return Err(ApiError::not_found());
+    }
+    let Query(query) = query.map_err(|_| sceau_app::AppError::InvalidQuery("give to= once"))?;
+    let Some(to) = query.to.filter(|t| !t.is_empty()) else {
+        let page = views::Mailbox {
+            to: "",
+            not_an_address: false,
+            mails: None,
+        };
+        return Ok(render(&page)?.into_response());
+    };
+    let Ok(address) = to.parse::<EmailAddress>() else {
+        let page = views::Mailbox {
+            to: &to,
+            not_an_address: true,
+            mails: None,
+        };
+        return Ok((StatusCode::BAD_REQUEST, render(&page)?).into_response());
+    };
+    let origin = state.public_url().to_owned();
+    let mails = state
+        .service
+        .mailbox_messages(&address, MAILBOX_MAILS_MAX)
+        .await?
+        .into_iter()
+        .map(|(message, body)| views::Mail {
+            id: message.id,
+            at: rfc3339(message.created_at_s),
+            subject: body.subject,
+            pieces: views::pieces(&body.text, &origin),
+        })
+        .collect();
+    let page = views::Mailbox {
+        to: address.as_str(),
+        not_an_address: false,
+        mails: Some(mails),
+    };
+    Ok(render(&page)?.into_response())
 }
 
 pub async fn stylesheet() -> Response {

@@ -226,6 +226,58 @@ pub(crate) struct Phone<'a> {
     pub link: Option<&'a str>,
 }
 
+#[derive(Template)]
+#[template(path = "mailbox.html")]
+pub(crate) struct Mailbox<'a> {
+    pub to: &'a str,
+    pub not_an_address: bool,
+    /// The e-mails taken for `to`, newest first; none before an address is asked for.
+    pub mails: Option<Vec<Mail>>,
+}
+
+pub(crate) struct Mail {
+    pub id: i64,
+    pub at: String,
+    pub subject: String,
+    /// The text part, cut where this server's own links are (shown as links).
+    pub pieces: Vec<Piece>,
+}
+
+pub(crate) struct Piece {
+    pub text: String,
+    pub link: bool,
+}
+
+/// `text` cut into plain pieces and links to `origin` (only this server's own links
+/// become links: the mailbox shows what sceau wrote, nothing else is followed).
+pub(crate) fn pieces(text: &str, origin: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(at) = (!origin.is_empty()).then(|| rest.find(origin)).flatten() {
+        let end = rest[at..]
+            .find(|c: char| c.is_whitespace())
+            .map_or(rest.len(), |length| at + length);
+        if at > 0 {
+            pieces.push(Piece {
+                text: rest[..at].to_owned(),
+                link: false,
+            });
+        }
+        pieces.push(Piece {
+            text: rest[at..end].to_owned(),
+            link: true,
+        });
+        rest = &rest[end..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece {
+            text: rest.to_owned(),
+            link: false,
+        });
+    }
+    pieces
+}
+
 pub(crate) struct PhoneMessage {
     pub id: i64,
     pub at: String,

@@ -298,7 +298,7 @@ impl Server {
         let directory = tempfile::tempdir().expect("temporary directory");
         let path = directory.path().join("sceau.db");
         let clock = ManualClock::starting_at(START_S);
-        let channels = sceau_server::dispatch::Channels::dev_phone();
+        let channels = sceau_server::dispatch::Channels::development();
         let mut server =
             Server::start_on_configured(&path, clock, channels, adjust, configure).await;
         server._directory = Some(directory);
@@ -320,7 +320,7 @@ impl Server {
 
     /// A server on `database` (created if absent), built as `sceau serve` builds it.
     pub async fn start_on(database: &Path, clock: ManualClock) -> Server {
-        let channels = sceau_server::dispatch::Channels::dev_phone();
+        let channels = sceau_server::dispatch::Channels::development();
         Server::start_on_configured(database, clock, channels, |_| {}, |_| {}).await
     }
 

@@ -168,7 +168,7 @@ fn answer(
         session_sha256: session(n),
         accept,
         serial: serial.to_owned(),
-        digests,
+        digests: digests.into_iter().map(Some).collect(),
         answer: RecipientAnswer {
             statement: format!("{{\"answer\":{accept}}}"),
             signature: vec![7; 64],
