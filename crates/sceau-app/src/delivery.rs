@@ -685,6 +685,64 @@ impl Service {
         }
     }
 
+    /// The receipt of recipient `position` of `sender`'s delivery (canonical JSON, format
+    /// `sceau-delivery-receipt/1`): what became of them, with the records' places in the
+    /// log, the withdrawal certificate and the signed, time-stamped answer; checked
+    /// offline by `sceau verify`. `EvidencePending` until the log holds every record.
+    pub async fn delivery_receipt(
+        &self,
+        sender: &ClientRecord,
+        public_id: &str,
+        position: u32,
+    ) -> Result<Vec<u8>, AppError> {
+        let view = self.sender_delivery(sender, public_id).await?;
+        let recipient = view
+            .recipient(position)
+            .cloned()
+            .ok_or(AppError::UnknownDelivery)?;
+        let mut subjects = vec![sceau_store::evidence::delivery_subject(view.id)];
+        if let Some(serial) = &recipient.withdrawal_serial {
+            subjects.push(sceau_store::evidence::certificate_subject(serial));
+        }
+        let mut chains = self.logged_subjects(&subjects).await?.into_iter();
+        let records = chains.next().unwrap_or_default();
+        let withdrawal_records = chains.next().unwrap_or_default();
+        let checkpoint = self.log_checkpoint().await?;
+        let records = self.proved(records, checkpoint.size).await?;
+        let withdrawal_records = self.proved(withdrawal_records, checkpoint.size).await?;
+        let withdrawal_certificate = match &recipient.withdrawal_serial {
+            Some(serial) => Some(
+                self.store
+                    .certificate(serial)
+                    .await?
+                    .ok_or_else(|| internal("a withdrawal certificate is missing"))?
+                    .der,
+            ),
+            None => None,
+        };
+        crate::delivery_receipt::write(&crate::delivery_receipt::Contents {
+            delivery: view.public_id.clone(),
+            position,
+            email: recipient.email.clone(),
+            phone: recipient.phone.clone(),
+            contact_salt: recipient.contact_salt,
+            size: checkpoint.size,
+            checkpoint: checkpoint.note,
+            records,
+            withdrawal_records,
+            withdrawal_certificate,
+            answer: recipient
+                .answer
+                .as_ref()
+                .map(|answer| crate::delivery_receipt::Answer {
+                    statement: answer.statement.clone(),
+                    signature: answer.signature.clone(),
+                    time_stamp: answer.time_stamp.clone(),
+                }),
+        })
+        .map_err(|_| internal("a delivery receipt could not be written"))
+    }
+
     /// The deliveries' sweep: recipients past their deadline expire, and senders are told
     /// of every recipient's state worth telling. Run beside the outbox's sweeps.
     pub async fn sweep_deliveries(&self) -> Result<(u64, u64), AppError> {

@@ -148,7 +148,7 @@ pub struct Contents {
     pub certificates: Vec<Vec<u8>>,
 }
 
-fn logged_json(logged: &Logged) -> LoggedRecord {
+pub(crate) fn logged_json(logged: &Logged) -> LoggedRecord {
     LoggedRecord {
         record: STANDARD.encode(&logged.record),
         index: logged.index,
@@ -200,7 +200,7 @@ pub fn write(contents: &Contents) -> Result<Vec<u8>, String> {
     sceau_log::canonical(&value).map_err(|error| error.to_string())
 }
 
-fn decode_logged(field: &str, records: &[LoggedRecord]) -> Result<Vec<Logged>, String> {
+pub(crate) fn decode_logged(field: &str, records: &[LoggedRecord]) -> Result<Vec<Logged>, String> {
     if records.len() > RECORDS_MAX {
         return Err(format!("{field} holds more than {RECORDS_MAX} records"));
     }
@@ -385,7 +385,11 @@ fn check_log(contents: &Contents, key: &VerifierKey, report: &mut Report) {
 /// One subject's records form a chain: each canonical JSON of version 1, all of one
 /// subject, `seq` counting from 1, each `prev` the SHA-256 of the record before (null
 /// for the first). The records as JSON if so.
-fn check_chain(part: &'static str, records: &[Logged], report: &mut Report) -> Option<Vec<Value>> {
+pub(crate) fn check_chain(
+    part: &'static str,
+    records: &[Logged],
+    report: &mut Report,
+) -> Option<Vec<Value>> {
     let mut values: Vec<Value> = Vec::with_capacity(records.len());
     let mut previous: Option<&[u8]> = None;
     for (at, logged) in records.iter().enumerate() {

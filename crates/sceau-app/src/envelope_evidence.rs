@@ -83,25 +83,41 @@ impl Service {
         .map_err(|_| internal("an envelope bundle could not be written"))
     }
 
-    /// The envelope's and its station certificate's records, every one in the log (the
-    /// log integrated once if one is not yet: the integrator looks every 100 ms, and a
-    /// bundle asked for at once need not wait).
+    /// The envelope's and its station certificate's records, every one in the log.
     async fn logged_chains(
         &self,
         view: &EnvelopeView,
     ) -> Result<(Vec<EvidenceRecord>, Vec<EvidenceRecord>), AppError> {
-        let envelope = envelope_subject(view.id);
-        let station = certificate_subject(&view.certificate_serial);
+        let subjects = [
+            envelope_subject(view.id),
+            certificate_subject(&view.certificate_serial),
+        ];
+        let mut chains = self.logged_subjects(&subjects).await?.into_iter();
+        match (chains.next(), chains.next()) {
+            (Some(records), Some(station_records)) => Ok((records, station_records)),
+            _ => Err(internal("two chains asked for")),
+        }
+    }
+
+    /// The records of each of `subjects`, every one in the log (the log integrated once
+    /// if one is not yet: the integrator looks every 100 ms, and a bundle or a receipt
+    /// asked for at once need not wait).
+    pub(crate) async fn logged_subjects(
+        &self,
+        subjects: &[String],
+    ) -> Result<Vec<Vec<EvidenceRecord>>, AppError> {
         let mut integrated = false;
         loop {
-            let records = self.store.evidence(&envelope).await?;
-            let station_records = self.store.evidence(&station).await?;
-            let logged = records
+            let mut chains = Vec::with_capacity(subjects.len());
+            for subject in subjects {
+                chains.push(self.store.evidence(subject).await?);
+            }
+            let logged = chains
                 .iter()
-                .chain(&station_records)
+                .flatten()
                 .all(|record| record.log_index.is_some());
             if logged {
-                return Ok((records, station_records));
+                return Ok(chains);
             }
             if integrated {
                 return Err(AppError::EvidencePending);
@@ -112,7 +128,7 @@ impl Service {
     }
 
     /// Each record with its inclusion proof in the tree of `size` entries.
-    async fn proved(
+    pub(crate) async fn proved(
         &self,
         records: Vec<EvidenceRecord>,
         size: u64,

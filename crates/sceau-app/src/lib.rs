@@ -7,6 +7,7 @@ pub mod checkout;
 pub mod clearing;
 pub mod clock;
 pub mod delivery;
+pub mod delivery_receipt;
 pub mod dispatch;
 pub mod envelope_bundle;
 mod envelope_evidence;

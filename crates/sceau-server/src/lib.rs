@@ -15,8 +15,8 @@ pub mod views;
 
 // The use cases live in sceau-app; the handlers reach them by these names.
 pub use sceau_app::{
-    bundle, checkout, clearing, clock, dispatch, envelope_bundle, notary, receipts, service,
-    sign_in, signing, time_stamps, transparency, webhooks, white_room,
+    bundle, checkout, clearing, clock, delivery_receipt, dispatch, envelope_bundle, notary,
+    receipts, service, sign_in, signing, time_stamps, transparency, webhooks, white_room,
 };
 
 use axum::Router;
@@ -256,6 +256,10 @@ pub fn router(state: AppState) -> Router {
                 .get(api::delivery::list),
         )
         .route("/api/v1/deliveries/{id}", get(api::delivery::show))
+        .route(
+            "/api/v1/deliveries/{id}/recipients/{index}/receipt",
+            get(api::delivery::receipt),
+        )
         .route("/d/{token}", get(api::delivery_pages::show))
         .route("/d/{token}/code", post(api::delivery_pages::send_code))
         .route(

@@ -638,3 +638,133 @@ async fn refused_deliveries_queue_nothing() {
     check_error(&reply, 404, "unknown_envelope");
     assert_eq!(server.queued_count(BOB_EMAIL).await, 0);
 }
+
+/// The sender's receipt of a recipient who accepted, checked offline as `sceau verify`
+/// checks it (the root and the log's key alone); each part changed is named.
+#[tokio::test]
+async fn the_senders_receipt_proves_the_recipients_answer_offline() {
+    let server = Server::start().await;
+    server.enroll_client("alice", ALICE_PHONE, "0").await;
+    let session = server.sign_in("alice").await;
+    let files = files();
+    let id = server.notarized(&session, &files).await;
+    let reply = server.send_delivery(&session, &id, json!({})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let delivery_id = reply.json()["id"].as_str().unwrap().to_owned();
+    let receipt_path = format!("/api/v1/deliveries/{delivery_id}/recipients/0/receipt");
+    let root = server
+        .send(server.http.get(server.url("/pki/root.pem")))
+        .await;
+    let root_der = pem_to_der(&root.text);
+    let key = server.send(server.http.get(server.url("/log/key"))).await;
+    let key = sceau_log::VerifierKey::parse(key.text.trim()).unwrap();
+
+    // Before any answer: the receipt says what happened so far, and is valid.
+    let early = server.fetch(&session, &receipt_path).await;
+    assert_eq!(early.status, StatusCode::OK, "{}", early.text);
+    let report = sceau_server::delivery_receipt::check(early.text.as_bytes(), &root_der, &key);
+    assert!(report.valid(), "{report:?}");
+
+    let mut bob = Recipient::new(server.link_for(BOB_EMAIL).await);
+    server.authenticate(&mut bob, BOB_PHONE).await;
+    let reply = server
+        .recipient_post(
+            &bob,
+            "/withdrawal",
+            json!({"public_key": bob.key.public_key()}),
+        )
+        .await;
+    let serial = reply.json()["serial"].as_str().unwrap().to_owned();
+    let digests: Vec<String> = files
+        .iter()
+        .map(|(_, bytes)| hex::encode(Sha256::digest(bytes)))
+        .collect();
+    let text = statement(&delivery_id, 0, &serial, "accept", &digests);
+    let reply = server
+        .recipient_post(
+            &bob,
+            "/answer",
+            json!({"statement": text, "signature": bob.key.sign(text.as_bytes())}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+
+    let receipt = server.fetch(&session, &receipt_path).await;
+    assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.text);
+    let bytes = receipt.text.as_bytes().to_vec();
+    let report = sceau_server::delivery_receipt::check(&bytes, &root_der, &key);
+    assert!(report.valid(), "{report:?}");
+    let lines: Vec<String> = report
+        .checks
+        .iter()
+        .map(|check| format!("{}: {}", check.part, check.outcome.as_ref().unwrap()))
+        .collect();
+    let all = lines.join("\n");
+    assert!(all.contains("ConsignmentAcceptance"), "{all}");
+    assert!(all.contains("accepted by the recipient's browser"), "{all}");
+    assert!(
+        all.contains("computed every sent file's SHA-256 (2 files)"),
+        "{all}"
+    );
+    assert!(all.contains("time-stamped"), "{all}");
+    assert!(all.contains(BOB_EMAIL), "{all}");
+
+    // Each part changed is caught, by name.
+    let changed = |change: &dyn Fn(&mut Value)| {
+        let mut value: Value = serde_json::from_slice(&bytes).unwrap();
+        change(&mut value);
+        sceau_log::canonical(&value).unwrap()
+    };
+    let failed = |bytes: &[u8]| -> Vec<&'static str> {
+        sceau_server::delivery_receipt::check(bytes, &root_der, &key)
+            .checks
+            .into_iter()
+            .filter(|check| check.outcome.is_err())
+            .map(|check| check.part)
+            .collect()
+    };
+    let other_phone = changed(&|value| value["recipient"]["phone"] = json!(CAROL_PHONE));
+    assert_eq!(failed(&other_phone), ["recipient"]);
+    let other_statement = changed(&|value| {
+        let statement = value["answer"]["statement"]
+            .as_str()
+            .unwrap()
+            .replace("accept", "reject");
+        value["answer"]["statement"] = json!(statement);
+    });
+    assert_eq!(failed(&other_statement), ["answer"]);
+    let other_stamp = changed(&|value| {
+        let stamp = value["answer"]["time_stamp"].as_str().unwrap();
+        let mut der = BASE64.decode(stamp).unwrap();
+        let last = der.len() - 1;
+        der[last] ^= 1;
+        value["answer"]["time_stamp"] = json!(BASE64.encode(der));
+    });
+    assert_eq!(failed(&other_stamp), ["answer"]);
+    let other_record = changed(&|value| {
+        let record = value["records"][1]["record"].as_str().unwrap();
+        let mut bytes = BASE64.decode(record).unwrap();
+        bytes[10] ^= 1;
+        value["records"][1]["record"] = json!(BASE64.encode(bytes));
+    });
+    assert!(
+        failed(&other_record).contains(&"log entries"),
+        "{:?}",
+        failed(&other_record)
+    );
+    // Another log's key proves nothing.
+    let stranger =
+        sceau_log::NoteSigner::new(key.name(), ed25519_dalek::SigningKey::from_bytes(&[7; 32]))
+            .unwrap()
+            .verifier_key();
+    let report = sceau_server::delivery_receipt::check(&bytes, &root_der, &stranger);
+    assert!(!report.valid());
+}
+
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    BASE64.decode(body).unwrap()
+}

@@ -1064,6 +1064,19 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "get",
+        "/api/v1/deliveries/{id}/recipients/{index}/receipt",
+        &[
+            "unauthorized",
+            "unknown_delivery",
+            "evidence_pending",
+            "log_empty",
+            "pki_unavailable",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "get",
         "/d/{token}",
         &["unknown_delivery", "store_unavailable", "internal"],
     ),

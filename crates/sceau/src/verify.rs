@@ -16,6 +16,9 @@ pub struct VerifyArgs {
     /// An envelope's bundle (its `format` is sceau-envelope-evidence/2, or /1) is checked
     /// as one: its records' chains and log entries, the station's signature over its
     /// manifest, each file's signature and time-stamp, the container's signed manifest.
+    /// A certified delivery's receipt (`format` sceau-delivery-receipt/1) is checked as
+    /// one: the delivery's chain and log entries, the recipient it names, their events,
+    /// the withdrawal certificate, the signed answer and its time-stamp.
     #[arg(requires = "log_key")]
     bundle: Option<PathBuf>,
     /// The log's public key (the file served at /log/key: `origin+id+key`).
@@ -108,7 +111,12 @@ fn run_bundle(
         .with_context(|| format!("{} is not a log verifier key", log_key.display()))?;
     let bytes = read(bundle)?;
     let envelope = is_envelope_bundle(&bytes);
-    let valid = if envelope {
+    let valid = if is_delivery_receipt(&bytes) {
+        if extract.is_some() {
+            anyhow::bail!("--extract takes apart evidence bundles, not delivery receipts");
+        }
+        print_report(&sceau_app::delivery_receipt::check(&bytes, root, &key))
+    } else if envelope {
         check_envelope_bundle(&bytes, root, &key)
     } else {
         check_bundle(&bytes, root, &key)
@@ -254,6 +262,15 @@ fn print_report(report: &sceau_app::bundle::Report) -> bool {
         },
     );
     valid
+}
+
+/// Whether `bytes` are a delivery's receipt (by its `format`).
+fn is_delivery_receipt(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|value| {
+        value["format"]
+            .as_str()
+            .is_some_and(|format| format.starts_with("sceau-delivery-receipt/"))
+    })
 }
 
 /// Whether `bytes` are an envelope's bundle (by its `format`); anything else is checked

@@ -159,6 +159,39 @@ pub async fn show(
     Ok(axum::Json(delivery_json(&view)).into_response())
 }
 
+/// `GET /api/v1/deliveries/{id}/recipients/{n}/receipt`: the receipt of one recipient
+/// (format `sceau-delivery-receipt/1`), checked offline by `sceau verify`.
+pub async fn receipt(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path((id, index)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let position = index
+        .parse::<u32>()
+        .ok()
+        .filter(|_| index == "0" || !index.starts_with(['0', '+']))
+        .ok_or(AppError::UnknownDelivery)?;
+    let receipt = state
+        .service
+        .delivery_receipt(&session.client, &id, position)
+        .await?;
+    // The id was found among the sender's deliveries: 32 hexadecimal digits.
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{id}.{}.receipt.json\"",
+                    position + 1
+                ),
+            ),
+        ],
+        receipt,
+    )
+        .into_response())
+}
+
 /// The CSRF token of a recipient's session: derived from the session's token, which
 /// only the recipient's browser holds (in an HttpOnly cookie another site cannot read).
 pub fn recipient_csrf(session: &str) -> String {
