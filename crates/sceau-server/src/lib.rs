@@ -184,6 +184,10 @@ pub fn router(state: AppState) -> Router {
             "/wallet/envelopes/{id}/resend",
             post(api::notary_pages::resend),
         )
+        .route(
+            "/wallet/envelopes/{id}/deliveries",
+            post(api::notary_pages::deliver).layer(DefaultBodyLimit::max(256 * 1024)),
+        )
         .route("/api/v1/me", get(api::pages::me))
         .route("/api/v1/me/payments", get(api::pages::my_payments))
         .route(

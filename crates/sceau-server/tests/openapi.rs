@@ -1187,6 +1187,28 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "post",
+        "/wallet/envelopes/{id}/deliveries",
+        &[
+            "invalid_form",
+            "body_too_large",
+            "csrf",
+            "client_stopped",
+            "unknown_envelope",
+            "envelope_state",
+            "422 invalid_field",
+            "422 invalid_phone",
+            "no_recipients",
+            "too_many_recipients",
+            "recipient_twice",
+            "phone_mismatch",
+            "invalid_deadline",
+            "archive_damaged",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "post",
         "/wallet/envelopes/{id}/seal",
         &[
             "invalid_form",

@@ -17,6 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sceau_app::AppError;
+use sceau_domain::delivery::RecipientState;
 use sceau_domain::seal::SEAL_TRIES_MAX;
 use sceau_store::{EnvelopeState, EnvelopeView};
 use serde::Deserialize;
@@ -179,6 +180,8 @@ pub async fn station(
 pub struct EnvelopeQuery {
     /// A new seal was just sent.
     resent: Option<String>,
+    /// A delivery was just sent.
+    delivered: Option<String>,
 }
 
 /// `GET /wallet/envelopes/{id}`: the envelope (a sealed one is notarized first, or says
@@ -197,16 +200,73 @@ pub async fn show(
         .resent
         .is_some()
         .then_some("A new seal was sent to your phone; the previous one is void.");
-    Ok(render(&state, &session, &view, None, notice)?.into_response())
+    let notice = notice.or(query
+        .delivered
+        .is_some()
+        .then_some("Sent: each recipient is told by e-mail, and you are told of each answer."));
+    Ok(render(&state, &session, &view, None, notice)
+        .await?
+        .into_response())
 }
 
-fn render(
+/// The envelope's deliveries as its page shows them (a notarized envelope's only).
+async fn deliveries_of(
+    state: &AppState,
+    session: &Session,
+    view: &EnvelopeView,
+) -> Result<Vec<views::Delivery>, ApiError> {
+    if view.state != EnvelopeState::Notarized || state.service.notary.is_none() {
+        return Ok(Vec::new());
+    }
+    let deliveries = state
+        .service
+        .envelope_deliveries(&session.client, view)
+        .await?;
+    Ok(deliveries
+        .iter()
+        .map(|delivery| views::Delivery {
+            id: delivery.public_id.clone(),
+            deadline: date_time(delivery.deadline_s),
+            recipients: delivery
+                .recipients
+                .iter()
+                .map(|recipient| {
+                    let (words, class) = recipient_state_text(recipient.state);
+                    views::DeliveryRecipient {
+                        position: recipient.position,
+                        number: recipient.position + 1,
+                        email: recipient.email.clone(),
+                        state: words,
+                        class,
+                    }
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// A recipient's state in words, and the class that colours it.
+fn recipient_state_text(state: RecipientState) -> (&'static str, &'static str) {
+    match state {
+        RecipientState::Notified => ("told by e-mail", "held"),
+        RecipientState::NoticeFailed => ("the notice could not be delivered", "blocked"),
+        RecipientState::Paused => ("paused after wrong codes", "held"),
+        RecipientState::Authenticated => ("opened with their code", "held"),
+        RecipientState::Withdrawn => ("received the files", "held"),
+        RecipientState::Accepted => ("accepted", "paid"),
+        RecipientState::Rejected => ("refused", "blocked"),
+        RecipientState::Expired => ("no answer by the deadline", "ended"),
+    }
+}
+
+async fn render(
     state: &AppState,
     session: &Session,
     view: &EnvelopeView,
     alert: Option<&str>,
     notice: Option<&str>,
 ) -> Result<axum::response::Html<String>, ApiError> {
+    let deliveries = deliveries_of(state, session, view).await?;
     let now_s = state.service.now_s();
     let notarized = view.state == EnvelopeState::Notarized && view.deleted_at_s.is_none();
     let action = match (&view.seal, view.state) {
@@ -274,6 +334,9 @@ fn render(
         destinations,
         container: notarized && view.container.is_some(),
         action,
+        deliverable: notarized && state.service.notary.is_some(),
+        csrf: &session.csrf,
+        deliveries,
     })
 }
 
@@ -286,7 +349,7 @@ async fn render_refused(
     message: &str,
 ) -> Result<Response, ApiError> {
     let view = state.service.client_envelope(&session.client, id).await?;
-    let page = render(state, session, &view, Some(message), None)?;
+    let page = render(state, session, &view, Some(message), None).await?;
     Ok((status, page).into_response())
 }
 
@@ -398,4 +461,104 @@ pub async fn sha256_js() -> Response {
 /// `GET /static/notary.js`.
 pub async fn notary_js() -> Response {
     script(station::NOTARY_JS)
+}
+
+#[derive(Deserialize)]
+pub struct DeliverForm {
+    /// Missing is the same as wrong: 403.
+    #[serde(default)]
+    csrf: String,
+    /// One recipient a line: an e-mail address, then (unless they are a client of this
+    /// bank) their phone number in international form.
+    #[serde(default)]
+    recipients: String,
+    #[serde(default)]
+    deadline_days: String,
+    #[serde(default)]
+    hide_sender: Option<String>,
+}
+
+/// The recipients a form's lines name: each `EMAIL [PHONE]`; none (an empty field): the
+/// envelope's destinations.
+fn recipients_of(lines: &str) -> Result<Vec<sceau_app::delivery::RecipientRequest>, AppError> {
+    let mut recipients = Vec::new();
+    for (at, line) in lines
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .enumerate()
+    {
+        if at >= sceau_domain::delivery::RECIPIENTS_MAX_CEILING {
+            let error = sceau_domain::delivery::DeliveryError::TooManyRecipients {
+                given: lines.lines().filter(|line| !line.trim().is_empty()).count(),
+                max: sceau_domain::delivery::RECIPIENTS_MAX_CEILING,
+            };
+            return Err(AppError::Delivery(error));
+        }
+        let mut words = line.split_whitespace();
+        let email = words.next().unwrap_or_default();
+        let phone = words.next();
+        if words.next().is_some() {
+            return Err(AppError::InvalidField(format!(
+                "line {}: an e-mail address, then a phone number, nothing else",
+                at + 1
+            )));
+        }
+        let email = email
+            .parse()
+            .map_err(|error| AppError::InvalidField(format!("line {}: {error}", at + 1)))?;
+        let phone = phone
+            .map(str::parse)
+            .transpose()
+            .map_err(|error| AppError::InvalidPhone(format!("line {}: {error}", at + 1)))?;
+        recipients.push(sceau_app::delivery::RecipientRequest { email, phone });
+    }
+    Ok(recipients)
+}
+
+/// `POST /wallet/envelopes/{id}/deliveries`: a notarized envelope delivered (the same use
+/// case as `POST /api/v1/envelopes/{id}/deliveries`): its page with the recipients, or
+/// with why it was refused.
+pub async fn deliver(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    form: Result<Form<DeliverForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    session.check_csrf(&form.csrf)?;
+    let id = envelope_id(&id)?;
+    let deadline_days = match form.deadline_days.trim() {
+        "" => None,
+        days => Some(days.parse::<u32>().map_err(|_| {
+            AppError::Delivery(sceau_domain::delivery::DeliveryError::DeadlineOutOfRange {
+                days: 0,
+            })
+        })),
+    }
+    .transpose();
+    let sent = match (recipients_of(&form.recipients), deadline_days) {
+        (Ok(recipients), Ok(deadline_days)) => {
+            let request = sceau_app::delivery::DeliveryRequest {
+                recipients,
+                deadline_days,
+                hide_sender: form.hide_sender.is_some(),
+            };
+            state
+                .service
+                .send_delivery(&session.client, id, request, state.public_url())
+                .await
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
+    match sent {
+        Ok(_) => Ok(see_other(&format!("/wallet/envelopes/{id}?delivered=1"))),
+        Err(error) => {
+            let status = crate::error::status(&error);
+            if status.is_server_error() || status == StatusCode::NOT_FOUND {
+                return Err(error.into());
+            }
+            render_refused(&state, &session, id, status, &error.message()).await
+        }
+    }
 }

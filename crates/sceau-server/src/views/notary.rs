@@ -65,6 +65,27 @@ pub(crate) struct Envelope<'a> {
     /// The container can be downloaded.
     pub container: bool,
     pub action: Action<'a>,
+    /// It may be delivered (notarized, its content kept, the notary here).
+    pub deliverable: bool,
+    pub csrf: &'a str,
+    /// Its deliveries, newest first.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One delivery of an envelope, as its sender sees it.
+pub(crate) struct Delivery {
+    pub id: String,
+    pub deadline: String,
+    pub recipients: Vec<DeliveryRecipient>,
+}
+
+pub(crate) struct DeliveryRecipient {
+    pub position: u32,
+    /// Its place counted from 1, as people count.
+    pub number: u32,
+    pub email: String,
+    pub state: &'static str,
+    pub class: &'static str,
 }
 
 /// One file of an envelope.
@@ -279,10 +300,31 @@ mod tests {
                 }],
                 container: true,
                 action,
+                deliverable: true,
+                csrf: "token",
+                deliveries: vec![Delivery {
+                    id: "d123".into(),
+                    deadline: HOSTILE.into(),
+                    recipients: vec![DeliveryRecipient {
+                        position: 0,
+                        number: 1,
+                        email: HOSTILE.into(),
+                        state: "accepted",
+                        class: "paid",
+                    }],
+                }],
             }
             .render()
             .unwrap();
             check_escaped(&page);
+            assert!(
+                page.contains("/api/v1/deliveries/d123/recipients/0/receipt"),
+                "{page}"
+            );
+            assert!(
+                page.contains("action=\"/wallet/envelopes/0123/deliveries\""),
+                "{page}"
+            );
             assert!(page.contains("/api/v1/envelopes/0123/evidence"), "{page}");
             assert!(
                 page.contains("/api/v1/envelopes/0123/container.asice"),
@@ -311,6 +353,9 @@ mod tests {
             files: vec![file("a.txt")],
             destinations: Vec::new(),
             container: false,
+            deliverable: false,
+            csrf: "token",
+            deliveries: Vec::new(),
             action: Action::Seal {
                 csrf: "token",
                 phone: "•••• 5678".into(),
