@@ -768,3 +768,214 @@ fn pem_to_der(pem: &str) -> Vec<u8> {
         .collect();
     BASE64.decode(body).unwrap()
 }
+
+/// Enrols the sender with an e-mail address (to be told of each outcome).
+async fn sender_with_address(server: &Server) -> Session {
+    let reply = server
+        .admin(
+            reqwest::Method::POST,
+            "/admin/v1/clients",
+            Some(json!({
+                "login": "alice", "display_name": "Alice Martin", "password": PASSWORD,
+                "phone": ALICE_PHONE, "email": "alice@example.org", "currency": "EUR",
+                "opening_balance": "0",
+            })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    server.sign_in("alice").await
+}
+
+/// The subjects of the e-mails queued to `address`, oldest first.
+async fn subjects_to(server: &Server, address: &str) -> Vec<String> {
+    let mut messages = server
+        .service
+        .store
+        .messages_to(address, 100)
+        .await
+        .unwrap();
+    messages.sort_by_key(|message| message.id);
+    messages
+        .iter()
+        .map(|message| {
+            let opened = server
+                .service
+                .keys
+                .unseal(&message.sealed_body, address)
+                .unwrap();
+            let body: Value = serde_json::from_str(&opened).unwrap();
+            body["subject"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// Two recipients: one accepts, the other never answers. Three days before the deadline
+/// the one who has not answered is reminded (a link that still works); at the deadline
+/// (the clock moved, not slept) they expire; the sender is told of each outcome by
+/// e-mail, once.
+#[tokio::test]
+async fn one_accepts_the_other_never_answers_and_expires_at_the_deadline() {
+    let server = Server::start().await;
+    let session = sender_with_address(&server).await;
+    let files = files();
+    let id = server.notarized(&session, &files).await;
+    let reply = server
+        .send_delivery(
+            &session,
+            &id,
+            json!({"recipients": [
+                {"email": BOB_EMAIL, "phone": BOB_PHONE},
+                {"email": "carol@example.org", "phone": CAROL_PHONE}
+            ], "deadline_days": 7}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let delivery_id = reply.json()["id"].as_str().unwrap().to_owned();
+
+    let mut bob = Recipient::new(server.link_for(BOB_EMAIL).await);
+    server.authenticate(&mut bob, BOB_PHONE).await;
+    let serial = server
+        .recipient_post(
+            &bob,
+            "/withdrawal",
+            json!({"public_key": bob.key.public_key()}),
+        )
+        .await
+        .json()["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let digests: Vec<String> = files
+        .iter()
+        .map(|(_, bytes)| hex::encode(Sha256::digest(bytes)))
+        .collect();
+    let text = statement(&delivery_id, 0, &serial, "accept", &digests);
+    let reply = server
+        .recipient_post(
+            &bob,
+            "/answer",
+            json!({"statement": text, "signature": bob.key.sign(text.as_bytes())}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    server.service.sweep_deliveries().await.unwrap();
+    let told = subjects_to(&server, "alice@example.org").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("to bob@example.org: accepted"), "{told:?}");
+
+    // Three days before the deadline: Carol is reminded, once; Bob is not.
+    let carol_link = server.link_for("carol@example.org").await;
+    server.clock.advance(4 * 86_400);
+    server.service.sweep_deliveries().await.unwrap();
+    server.service.sweep_deliveries().await.unwrap();
+    let carol = subjects_to(&server, "carol@example.org").await;
+    assert_eq!(carol.len(), 2, "{carol:?}");
+    assert!(carol[1].starts_with("Reminder"), "{carol:?}");
+    assert_eq!(server.link_for("carol@example.org").await, carol_link);
+    assert_eq!(subjects_to(&server, BOB_EMAIL).await.len(), 1);
+
+    // At the deadline, Carol expires; her link shows it and takes nothing.
+    server.clock.advance(3 * 86_400);
+    let (expired, _) = server.service.sweep_deliveries().await.unwrap();
+    assert_eq!(expired, 1);
+    // (A week later: the sender signs in again.)
+    let session = server.sign_in("alice").await;
+    let shown = server
+        .fetch(&session, &format!("/api/v1/deliveries/{delivery_id}"))
+        .await
+        .json();
+    assert_eq!(shown["recipients"][0]["state"], "accepted");
+    assert_eq!(shown["recipients"][1]["state"], "expired");
+    assert!(shown["settled_at"].is_string());
+    let carol = Recipient::new(carol_link);
+    let page = server.recipient_get(&carol, "").await;
+    assert!(
+        page.text.contains("deadline of this delivery has passed"),
+        "{}",
+        page.text
+    );
+    let reply = server.recipient_form(&carol, "/code", &[]).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+    assert_eq!(
+        server.queued_count(CAROL_PHONE).await,
+        0,
+        "no code after the deadline"
+    );
+    let told = subjects_to(&server, "alice@example.org").await;
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(told[1].contains("no answer by the deadline"), "{told:?}");
+    server.service.sweep_deliveries().await.unwrap();
+    assert_eq!(subjects_to(&server, "alice@example.org").await.len(), 2);
+}
+
+/// Three wrong codes pause the recipient and the sender is told; during the pause no code
+/// is sent nor taken; after it, a new code opens. Another recipient's code does not open
+/// this one's link.
+#[tokio::test]
+async fn wrong_codes_pause_a_recipient_and_another_recipients_code_is_wrong() {
+    let server = Server::start().await;
+    let session = sender_with_address(&server).await;
+    let id = server.notarized(&session, &files()).await;
+    let reply = server
+        .send_delivery(
+            &session,
+            &id,
+            json!({"recipients": [
+                {"email": BOB_EMAIL, "phone": BOB_PHONE},
+                {"email": "carol@example.org", "phone": CAROL_PHONE}
+            ]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let bob = Recipient::new(server.link_for(BOB_EMAIL).await);
+    let carol = Recipient::new(server.link_for("carol@example.org").await);
+    server.recipient_form(&bob, "/code", &[]).await;
+    server.recipient_form(&carol, "/code", &[]).await;
+    let carols_code = server.code_for(CAROL_PHONE).await;
+    let reply = server
+        .recipient_form(&bob, "/session", &[("code", &carols_code)])
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    let reply = server
+        .recipient_form(&bob, "/session", &[("code", "11111111")])
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let reply = server
+        .recipient_form(&bob, "/session", &[("code", "22222222")])
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.text
+    );
+    // Paused: the right code is refused too, and no new one is sent.
+    let bobs_code = server.code_for(BOB_PHONE).await;
+    let reply = server
+        .recipient_form(&bob, "/session", &[("code", &bobs_code)])
+        .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    let sent = server.queued_count(BOB_PHONE).await;
+    let reply = server.recipient_form(&bob, "/code", &[]).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(server.queued_count(BOB_PHONE).await, sent);
+    let told = subjects_to(&server, "alice@example.org").await;
+    assert!(
+        told.iter()
+            .any(|subject| subject.contains("paused after wrong codes")),
+        "{told:?}"
+    );
+    // After the pause, a new code opens.
+    server.clock.advance(sceau_domain::limits::CLIENT_PAUSE_S);
+    let mut bob = bob;
+    server.authenticate(&mut bob, BOB_PHONE).await;
+    assert_eq!(
+        server.recipient_get(&bob, "/files").await.status,
+        StatusCode::OK
+    );
+}
