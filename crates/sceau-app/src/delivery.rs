@@ -427,12 +427,13 @@ impl Service {
             _ => String::new(),
         };
         let until = crate::clock::clock_time(expires_at_s);
+        let files = context.envelope.files.len();
         Zeroizing::new(format!(
-            "{}: code {} to open the certified delivery{from} ({} files), until {until}. \
+            "{}: code {} to open the certified delivery{from} ({files} file{}), until {until}. \
              Never give it to anyone.",
             self.settings.issuer_name,
             code.digits(),
-            context.envelope.files.len(),
+            if files == 1 { "" } else { "s" },
         ))
     }
 
@@ -633,7 +634,12 @@ impl Service {
             };
             return Err(AppError::Recipient(refusal));
         }
-        let (accept, serial, digests) = read_statement(&context, statement)?;
+        let ParsedStatement {
+            accept,
+            certificate: serial,
+            digests,
+            ..
+        } = read_statement(&context, statement)?;
         let certificate = self
             .store
             .certificate(&serial)
@@ -935,13 +941,26 @@ fn code_input(
     })
 }
 
-/// A statement as read: accept or not, the withdrawal certificate's serial, the digests.
-type ReadStatement = (bool, String, Vec<Option<[u8; 32]>>);
+/// A recipient's statement as read, its form checked (not yet against a recipient).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedStatement {
+    pub delivery: String,
+    pub recipient: u32,
+    /// The withdrawal certificate's serial the statement names.
+    pub certificate: String,
+    pub accept: bool,
+    /// The digests the browser computed, in the files' order (none for a file it could
+    /// not read: only in a refusal).
+    pub digests: Vec<Option<[u8; 32]>>,
+    pub reason: Option<String>,
+}
 
-/// Reads a recipient's statement against what they were handed: accept or not, the
-/// withdrawal certificate's serial, and the digests their browser computed (in the
-/// envelope's order; none for a file it could not read, in a refusal only).
-fn read_statement(context: &RecipientContext, text: &str) -> Result<ReadStatement, AppError> {
+/// Reads the text of a recipient's statement (what their browser signed): at most
+/// [`STATEMENT_BYTES_MAX`] bytes of JSON of the statement's members alone, of type
+/// [`STATEMENT_TYPE`], answering `accept` or `reject`, each file once in order with a
+/// digest of 64 lowercase hex digits (or none, in a refusal), a reason of at most
+/// [`REASON_CHARS_MAX`] characters; an acceptance only of files whose checks passed.
+pub fn parse_statement(text: &str) -> Result<ParsedStatement, AppError> {
     let invalid = |why: &str| AppError::InvalidAnswer(format!("the answer's statement {why}"));
     if text.len() > STATEMENT_BYTES_MAX {
         return Err(invalid("is too long"));
@@ -950,14 +969,6 @@ fn read_statement(context: &RecipientContext, text: &str) -> Result<ReadStatemen
         serde_json::from_str(text).map_err(|_| invalid("is not the JSON expected"))?;
     if statement.kind != STATEMENT_TYPE {
         return Err(invalid("is not of the type sceau-delivery-answer/1"));
-    }
-    if statement.delivery != context.delivery.public_id
-        || statement.recipient != context.recipient.position
-    {
-        return Err(invalid("names another delivery or recipient"));
-    }
-    if context.recipient.withdrawal_serial.as_deref() != Some(statement.certificate.as_str()) {
-        return Err(AppError::WithdrawalCertificateUnusable);
     }
     let accept = match statement.answer.as_str() {
         "accept" => true,
@@ -970,9 +981,6 @@ fn read_statement(context: &RecipientContext, text: &str) -> Result<ReadStatemen
         .is_some_and(|reason| reason.chars().count() > REASON_CHARS_MAX)
     {
         return Err(invalid("gives a reason longer than 1000 characters"));
-    }
-    if statement.files.len() != context.envelope.files.len() {
-        return Err(invalid("does not name every file once"));
     }
     let mut digests = Vec::with_capacity(statement.files.len());
     for (position, file) in statement.files.iter().enumerate() {
@@ -1000,5 +1008,122 @@ fn read_statement(context: &RecipientContext, text: &str) -> Result<ReadStatemen
         }
         digests.push(digest);
     }
-    Ok((accept, statement.certificate, digests))
+    Ok(ParsedStatement {
+        delivery: statement.delivery,
+        recipient: statement.recipient,
+        certificate: statement.certificate,
+        accept,
+        digests,
+        reason: statement.reason,
+    })
+}
+
+/// Reads a recipient's statement ([`parse_statement`]) against what they were handed:
+/// this delivery, this recipient, their latest withdrawal certificate, every file.
+fn read_statement(context: &RecipientContext, text: &str) -> Result<ParsedStatement, AppError> {
+    let statement = parse_statement(text)?;
+    let invalid = |why: &str| AppError::InvalidAnswer(format!("the answer's statement {why}"));
+    if statement.delivery != context.delivery.public_id
+        || statement.recipient != context.recipient.position
+    {
+        return Err(invalid("names another delivery or recipient"));
+    }
+    if context.recipient.withdrawal_serial.as_deref() != Some(statement.certificate.as_str()) {
+        return Err(AppError::WithdrawalCertificateUnusable);
+    }
+    if statement.digests.len() != context.envelope.files.len() {
+        return Err(invalid("does not name every file once"));
+    }
+    Ok(statement)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn statement(answer: &str, files: &str) -> String {
+        format!(
+            "{{\"type\":\"sceau-delivery-answer/1\",\"delivery\":\"d\",\"recipient\":0,\
+             \"certificate\":\"c\",\"answer\":\"{answer}\",\"files\":[{files}]}}"
+        )
+    }
+
+    fn file(position: u32, sha256: &str, ok: bool) -> String {
+        format!(
+            "{{\"position\":{position},\"sha256\":{sha256},\"digest_matches\":{ok},\
+             \"signature_valid\":{ok}}}"
+        )
+    }
+
+    #[test]
+    fn a_statement_is_read_as_the_browser_writes_it() {
+        let digest = format!("\"{}\"", "ab".repeat(32));
+        let text = statement(
+            "accept",
+            &[file(0, &digest, true), file(1, &digest, true)].join(","),
+        );
+        let read = parse_statement(&text).unwrap();
+        assert!(read.accept);
+        assert_eq!(read.digests, vec![Some([0xab; 32]); 2]);
+        assert_eq!(
+            (read.delivery.as_str(), read.certificate.as_str()),
+            ("d", "c")
+        );
+        // A refusal may name a file the browser could not read.
+        let text = statement(
+            "reject",
+            &[file(0, &digest, true), file(1, "null", false)].join(","),
+        );
+        assert_eq!(parse_statement(&text).unwrap().digests[1], None);
+    }
+
+    #[test]
+    fn a_statement_that_breaks_a_rule_is_refused_with_its_reason() {
+        let digest = format!("\"{}\"", "ab".repeat(32));
+        let cases = [
+            (
+                statement("accept", &file(0, "null", false)),
+                "could not read",
+            ),
+            (
+                statement("accept", &file(0, &digest, false)),
+                "check failed",
+            ),
+            (
+                statement("maybe", &file(0, &digest, true)),
+                "neither accept",
+            ),
+            (statement("accept", &file(1, &digest, true)), "in order"),
+            (
+                statement(
+                    "accept",
+                    &file(0, &format!("\"{}\"", "AB".repeat(32)), true),
+                ),
+                "64 lowercase",
+            ),
+            (
+                statement("accept", &file(0, &digest, true)).replace("answer/1", "answer/2"),
+                "type",
+            ),
+            (
+                statement("accept", &file(0, &digest, true))
+                    .replace("\"files\"", "\"extra\":1,\"files\""),
+                "JSON expected",
+            ),
+            (" ".repeat(STATEMENT_BYTES_MAX + 1), "too long"),
+        ];
+        for (text, why) in cases {
+            let Err(AppError::InvalidAnswer(message)) = parse_statement(&text) else {
+                panic!("{text} was read");
+            };
+            assert!(message.contains(why), "{message} / {why}");
+        }
+        let long = format!(
+            "{{\"type\":\"sceau-delivery-answer/1\",\"delivery\":\"d\",\"recipient\":0,\
+             \"certificate\":\"c\",\"answer\":\"reject\",\"files\":[],\"reason\":\"{}\"}}",
+            "é".repeat(REASON_CHARS_MAX + 1)
+        );
+        assert!(parse_statement(&long).is_err());
+    }
 }

@@ -568,8 +568,9 @@ fn check_answer(
         ))
     } else if differ.is_empty() {
         Ok(format!(
-            "the recipient's browser computed every sent file's SHA-256 ({} files)",
-            sent_files.len()
+            "the recipient's browser computed every sent file's SHA-256 ({} file{})",
+            sent_files.len(),
+            if sent_files.len() == 1 { "" } else { "s" }
         ))
     } else {
         Ok(format!(

@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 const ALICE_PHONE: &str = "+33612345678";
+/// The recipient of the demo's certified delivery (not a client of the bank).
+const BOB_EMAIL: &str = "bob@example.org";
+const BOB_PHONE: &str = "+33687654321";
 /// The merchant the scripted steps pay (through its API, as a program would).
 const SCRIPTED_MERCHANT: &str = "Librairie Dupont";
 /// The demo bookshop's own merchant name (`--keep-serving`).
@@ -256,6 +259,7 @@ fn demo_config(directory: &std::path::Path, database: String) -> Config {
         admin_token_file: directory.join("admin.token"),
         keys_directory: directory.join("keys"),
         pki_directory: directory.join("pki"),
+        archive_directory: directory.join("archive"),
         issuer_name: "Banque Sceau".into(),
         // The demo shop runs on this machine.
         webhooks_to_private_networks: true,
@@ -294,6 +298,7 @@ async fn scenario(demo: &Demo) -> anyhow::Result<()> {
     pay_checkout_with_number(demo, &merchant.api_key, alice_id, &card).await?;
 
     seal_flow(demo, &merchant.api_key, &cookie, &csrf, alice_id).await?;
+    delivery_flow(demo, &cookie, &csrf).await?;
 
     step("Ledger");
     check_ledger(demo).await?;
@@ -802,4 +807,348 @@ async fn wait_for_message(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     bail!("no message reached {phone}")
+}
+
+/// The notary then certified delivery (Figures 6 to 9): Alice notarizes a contract (a
+/// station key made here, as `sceau notarize` does), delivers it to Bob; Bob reads the
+/// notice in the development mailbox, types the code from his phone, receives the file
+/// and its signature, checks them as his browser would, and accepts with a key sceau
+/// certified for him; Alice's receipt is checked offline.
+async fn delivery_flow(demo: &Demo, cookie: &str, csrf: &str) -> anyhow::Result<()> {
+    step("Certified delivery: Alice notarizes a contract and delivers it to Bob");
+    let content = b"Bail du 3 rue du Port: 950 EUR par mois, a partir du 1er janvier.\n".to_vec();
+    let id = notarized_contract(demo, cookie, csrf, &content).await?;
+    let api = |method: Method, path: &str| {
+        demo.http
+            .request(method, format!("{}{path}", demo.base))
+            .header("cookie", cookie)
+            .header("x-csrf-token", csrf)
+    };
+    let response = api(Method::POST, &format!("/api/v1/envelopes/{id}/deliveries"))
+        .json(
+            &json!({"recipients": [{"email": BOB_EMAIL, "phone": BOB_PHONE}], "deadline_days": 15}),
+        )
+        .send()
+        .await?;
+    let status = response.status();
+    let delivery: Value = response.json().await?;
+    if status != StatusCode::CREATED {
+        bail!("delivering: {status} {delivery}");
+    }
+    let delivery_id = delivery["id"].as_str().context("a delivery id")?.to_owned();
+    say!(
+        "POST /api/v1/envelopes/{id}/deliveries → {status}: delivery {delivery_id} to {BOB_EMAIL}"
+    );
+
+    let notice = wait_for_mail(demo, BOB_EMAIL).await?;
+    say!(
+        "✉ e-mail to {BOB_EMAIL} (the development mailbox: {}/mailbox?to={BOB_EMAIL}):",
+        demo.base
+    );
+    for line in notice
+        .lines()
+        .take(4)
+        .filter(|line| !line.trim().is_empty())
+    {
+        say!("    {line}");
+    }
+    let at = notice.find("/d/").context("no link in the notice")?;
+    let token: String = notice[at + 3..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    let link = format!("{}/d/{token}", demo.base);
+    let origin = demo.base.clone();
+    let form = |path: &str| {
+        demo.http
+            .post(format!("{link}{path}"))
+            .header("origin", origin.clone())
+    };
+    let sent = form("/code").send().await?;
+    say!(
+        "Bob opens the link and asks for the code → {}",
+        sent.status()
+    );
+    let sms = wait_for_code(demo, BOB_PHONE).await?;
+    say!("📱 SMS to {BOB_PHONE}:\n    {sms}");
+    let code: String = sms
+        .split("code ")
+        .nth(1)
+        .context("no code in the SMS")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let opened = form("/session").form(&[("code", code)]).send().await?;
+    let session = opened
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .context("no recipient session")?
+        .to_owned();
+    say!(
+        "Bob types the code → {} (his own session, for this delivery only)",
+        opened.status()
+    );
+    let bob_csrf = sceau_server::api::delivery::recipient_csrf(
+        session.split_once('=').map_or("", |pair| pair.1),
+    );
+    let recipient = |method: Method, path: &str| {
+        demo.http
+            .request(method, format!("{link}{path}"))
+            .header("cookie", session.clone())
+            .header("x-csrf-token", bob_csrf.clone())
+    };
+    let key = sceau_pki::station::StationKey::new();
+    let withdrawal: Value = recipient(Method::POST, "/withdrawal")
+        .json(&json!({"public_key": STANDARD.encode(key.public_key_der()?)}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let serial = withdrawal["serial"]
+        .as_str()
+        .context("no withdrawal certificate")?
+        .to_owned();
+    say!(
+        "Bob's browser makes a key of its own; sceau certifies it for this delivery: certificate {serial}"
+    );
+    let file = recipient(Method::GET, "/files/0")
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    let p7s = recipient(Method::GET, "/files/0/signature.p7s")
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    let root = demo
+        .http
+        .get(format!("{}/pki/root.pem", demo.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let root = pem_der(&root)?;
+    let verified = sceau_pki::verify_signature(&p7s, &file, &root, None)
+        .map_err(|refusal| anyhow::anyhow!("the file's signature does not verify: {refusal}"))?;
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&file));
+    say!(
+        "Bob receives the file ({} bytes, SHA-256 {}…) and its signature: signed by {}, time-stamped",
+        file.len(),
+        &digest[..16],
+        verified.signer
+    );
+    let statement = serde_json::to_string(&json!({
+        "type": "sceau-delivery-answer/1",
+        "delivery": delivery_id,
+        "recipient": 0,
+        "certificate": serial,
+        "answer": "accept",
+        "files": [{"position": 0, "sha256": digest, "digest_matches": true, "signature_valid": true}],
+    }))?;
+    let answered = recipient(Method::POST, "/answer")
+        .json(&json!({"statement": statement, "signature": STANDARD.encode(key.sign(statement.as_bytes()))}))
+        .send()
+        .await?;
+    let answer_status = answered.status();
+    let answer: Value = answered.json().await?;
+    say!("Bob accepts, signing his answer with that key → {answer_status} {answer}");
+
+    let receipt = api(
+        Method::GET,
+        &format!("/api/v1/deliveries/{delivery_id}/recipients/0/receipt"),
+    )
+    .send()
+    .await?
+    .bytes()
+    .await?;
+    let key_text = demo
+        .http
+        .get(format!("{}/log/key", demo.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let log_key = sceau_log::VerifierKey::parse(key_text.trim())
+        .map_err(|error| anyhow::anyhow!("the log's key: {error}"))?;
+    let report = sceau_server::delivery_receipt::check(&receipt, &root, &log_key);
+    say!("Alice's receipt for Bob, checked offline (sceau verify does the same):");
+    for check in &report.checks {
+        match &check.outcome {
+            Ok(found) => say!("  ✓ {}: {found}", check.part),
+            Err(why) => say!("  ✗ {}: {why}", check.part),
+        }
+    }
+    if !report.valid() {
+        bail!("the receipt does not check");
+    }
+    Ok(())
+}
+
+/// Alice's envelope of one file, notarized: opened for a station key made here, the
+/// signed manifest, the file, the seal from her phone. Its id.
+async fn notarized_contract(
+    demo: &Demo,
+    cookie: &str,
+    csrf: &str,
+    content: &[u8],
+) -> anyhow::Result<String> {
+    let api = |method: Method, path: &str| {
+        demo.http
+            .request(method, format!("{}{path}", demo.base))
+            .header("cookie", cookie)
+            .header("x-csrf-token", csrf)
+    };
+    let station = sceau_pki::station::StationKey::new();
+    let opened: Value = api(Method::POST, "/api/v1/envelopes")
+        .json(&json!({"public_key": STANDARD.encode(station.public_key_der()?)}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = opened["id"].as_str().context("no envelope id")?.to_owned();
+    let manifest = sceau_domain::envelope::Manifest {
+        envelope: id.clone(),
+        certificate: opened["certificate_serial"]
+            .as_str()
+            .context("no certificate")?
+            .to_ascii_lowercase(),
+        files: vec![sceau_domain::envelope::FileEntry {
+            name: sceau_domain::envelope::FileName::parse("bail.txt")
+                .map_err(|error| anyhow::anyhow!("{error}"))?,
+            size: content.len() as u64,
+            sha256: <sha2::Sha256 as sha2::Digest>::digest(content).into(),
+        }],
+        destinations: vec![sceau_domain::envelope::Destination {
+            email: Some(
+                BOB_EMAIL
+                    .parse()
+                    .map_err(|error| anyhow::anyhow!("{error}"))?,
+            ),
+            phone: Some(
+                BOB_PHONE
+                    .parse()
+                    .map_err(|error| anyhow::anyhow!("{error}"))?,
+            ),
+        }],
+    };
+    let canonical = manifest
+        .canonical()
+        .map_err(|error| anyhow::anyhow!("the manifest: {error}"))?;
+    let signed = api(Method::POST, &format!("/api/v1/envelopes/{id}/manifest"))
+        .json(&json!({"manifest": canonical, "signature": STANDARD.encode(station.sign(canonical.as_bytes()))}))
+        .send()
+        .await?;
+    if !signed.status().is_success() {
+        bail!("the manifest: {} {}", signed.status(), signed.text().await?);
+    }
+    let sent = api(Method::PUT, &format!("/api/v1/envelopes/{id}/files/0"))
+        .header("content-type", "application/octet-stream")
+        .body(content.to_vec())
+        .send()
+        .await?;
+    if !sent.status().is_success() {
+        bail!("the file: {} {}", sent.status(), sent.text().await?);
+    }
+    say!("Alice's station hashes bail.txt, signs the manifest and sends it: envelope {id}");
+    let text = wait_for_text(demo, ALICE_PHONE, "to sign ").await?;
+    say!("📱 SMS to {ALICE_PHONE}:\n    {text}");
+    let seal: String = text
+        .split("your seal is ")
+        .nth(1)
+        .context("no seal in the SMS")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let sealed: Value = api(Method::POST, &format!("/api/v1/envelopes/{id}/seal"))
+        .json(&json!({"seal": seal}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    say!(
+        "Alice types the seal → {}: signed in her name, time-stamped, archived",
+        sealed["state"].as_str().unwrap_or("?")
+    );
+    if sealed["state"] != "notarized" {
+        bail!("the envelope is not notarized: {sealed}");
+    }
+    Ok(id)
+}
+
+/// Waits (bounded) for the newest message on `phone` to contain `needle`.
+async fn wait_for_text(demo: &Demo, phone: &str, needle: &str) -> anyhow::Result<String> {
+    for _ in 0..250 {
+        if let Ok(text) = demo.read_phone(phone).await
+            && text.contains(needle)
+        {
+            return Ok(text);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    bail!("no message with {needle:?} reached {phone}")
+}
+
+async fn wait_for_code(demo: &Demo, phone: &str) -> anyhow::Result<String> {
+    wait_for_text(demo, phone, "to open the certified delivery").await
+}
+
+/// Waits (bounded) for the newest e-mail to `address` in the development mailbox: its
+/// text, as the mailbox page shows it.
+async fn wait_for_mail(demo: &Demo, address: &str) -> anyhow::Result<String> {
+    for _ in 0..250 {
+        let page = demo
+            .http
+            .get(format!("{}/mailbox", demo.base))
+            .query(&[("to", address)])
+            .send()
+            .await?
+            .text()
+            .await?;
+        if let Some(start) = page.find("<li class=\"mail\"") {
+            let body = page[start..]
+                .find("<p>")
+                .context("an e-mail without text")?
+                + start
+                + 3;
+            let end = page[body..]
+                .find("</p></li>")
+                .context("an e-mail without end")?
+                + body;
+            let text = page[body..end].replace(|c: char| c == '\r', "");
+            // The links are shown as links: keep their text.
+            let text = strip_tags(&text);
+            return Ok(unescape(&text));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    bail!("no e-mail reached {address}")
+}
+
+/// `text` without its HTML tags (the mailbox page's links).
+fn strip_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut inside = false;
+    for c in text.chars() {
+        match c {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The DER of a PEM certificate.
+fn pem_der(pem: &str) -> anyhow::Result<Vec<u8>> {
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    STANDARD
+        .decode(body)
+        .context("the root certificate is not PEM")
 }

@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sceau_app::AppError;
 use sceau_app::delivery::{DeliveryRequest, RecipientContext, RecipientRequest};
+pub use sceau_app::delivery::{STATEMENT_BYTES_MAX, STATEMENT_TYPE, parse_statement};
 use sceau_store::{ArchivedObject, DeliveryView, RecipientView};
 use serde::Deserialize;
 use serde_json::json;

@@ -480,7 +480,7 @@ pub struct DeliverForm {
 
 /// The recipients a form's lines name: each `EMAIL [PHONE]`; none (an empty field): the
 /// envelope's destinations.
-fn recipients_of(lines: &str) -> Result<Vec<sceau_app::delivery::RecipientRequest>, AppError> {
+pub fn recipients_of(lines: &str) -> Result<Vec<sceau_app::delivery::RecipientRequest>, AppError> {
     let mut recipients = Vec::new();
     for (at, line) in lines
         .lines()
