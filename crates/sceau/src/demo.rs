@@ -1117,7 +1117,7 @@ async fn wait_for_mail(demo: &Demo, address: &str) -> anyhow::Result<String> {
                 .find("</p></li>")
                 .context("an e-mail without end")?
                 + body;
-            let text = page[body..end].replace(|c: char| c == '\r', "");
+            let text = page[body..end].replace('\r', "");
             // The links are shown as links: keep their text.
             let text = strip_tags(&text);
             return Ok(unescape(&text));
