@@ -111,6 +111,14 @@ pub struct Config {
     pub archive_retention_days: i64,
     /// PDFs up to this size get a PAdES signature too (a PDF is read whole to be signed).
     pub pdf_bytes_max: u64,
+    /// Days a certified delivery's recipients have to answer unless the sender says
+    /// otherwise (1 to 90; 15 by default).
+    pub delivery_deadline_days: u32,
+    /// Days before the deadline a recipient who has not answered is reminded (0: never;
+    /// 3 by default).
+    pub delivery_reminder_days: u32,
+    /// Recipients one delivery may name (1 to 500; 100 by default).
+    pub delivery_recipients_max: usize,
 }
 
 /// OpenSSL's example TSA policy (`tsa_policy1` in its configuration).
@@ -182,6 +190,9 @@ impl Default for Config {
             envelope_seal_digits: sceau_app::notary::ENVELOPE_SEAL_DIGITS_DEFAULT,
             archive_retention_days: 3_652,
             pdf_bytes_max: sceau_app::notary::PDF_BYTES_MAX_DEFAULT,
+            delivery_deadline_days: sceau_domain::delivery::DEADLINE_DAYS_DEFAULT,
+            delivery_reminder_days: 3,
+            delivery_recipients_max: sceau_domain::delivery::RECIPIENTS_MAX_DEFAULT,
         }
     }
 }
@@ -356,6 +367,16 @@ impl Config {
             self.envelope_uploads_at_once =
                 value.parse().context("SCEAU_ENVELOPE_UPLOADS_AT_ONCE")?;
         }
+        if let Some(value) = var("SCEAU_DELIVERY_DEADLINE_DAYS") {
+            self.delivery_deadline_days = value.parse().context("SCEAU_DELIVERY_DEADLINE_DAYS")?;
+        }
+        if let Some(value) = var("SCEAU_DELIVERY_REMINDER_DAYS") {
+            self.delivery_reminder_days = value.parse().context("SCEAU_DELIVERY_REMINDER_DAYS")?;
+        }
+        if let Some(value) = var("SCEAU_DELIVERY_RECIPIENTS_MAX") {
+            self.delivery_recipients_max =
+                value.parse().context("SCEAU_DELIVERY_RECIPIENTS_MAX")?;
+        }
         if let Some(value) = var("SCEAU_ARCHIVE_RETENTION_DAYS") {
             self.archive_retention_days = value.parse().context("SCEAU_ARCHIVE_RETENTION_DAYS")?;
         }
@@ -419,7 +440,31 @@ impl Config {
             seal_digits,
             retention_s: self.archive_retention_days * 86_400,
             pdf_bytes_max: self.pdf_bytes_max,
-            delivery: sceau_app::delivery::DeliverySettings::default(),
+            delivery: self.delivery_settings()?,
+        })
+    }
+
+    /// Certified delivery's settings, checked.
+    fn delivery_settings(&self) -> anyhow::Result<sceau_app::delivery::DeliverySettings> {
+        use sceau_domain::delivery::{
+            DEADLINE_DAYS_MAX, DEADLINE_DAYS_MIN, RECIPIENTS_MAX_CEILING,
+        };
+        if !(DEADLINE_DAYS_MIN..=DEADLINE_DAYS_MAX).contains(&self.delivery_deadline_days) {
+            bail!("delivery_deadline_days must be {DEADLINE_DAYS_MIN} to {DEADLINE_DAYS_MAX}");
+        }
+        if self.delivery_reminder_days >= self.delivery_deadline_days {
+            bail!(
+                "delivery_reminder_days must be less than delivery_deadline_days (0: no reminder)"
+            );
+        }
+        if !(1..=RECIPIENTS_MAX_CEILING).contains(&self.delivery_recipients_max) {
+            bail!("delivery_recipients_max must be 1 to {RECIPIENTS_MAX_CEILING}");
+        }
+        Ok(sceau_app::delivery::DeliverySettings {
+            recipients_max: self.delivery_recipients_max,
+            deadline_days_default: self.delivery_deadline_days,
+            reminder_days: (self.delivery_reminder_days > 0).then_some(self.delivery_reminder_days),
+            ..sceau_app::delivery::DeliverySettings::default()
         })
     }
 
