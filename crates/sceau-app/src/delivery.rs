@@ -75,6 +75,8 @@ pub struct RecipientContext {
     pub envelope: EnvelopeView,
     /// The sender's name, `None` while it is hidden.
     pub sender_name: Option<String>,
+    /// The SHA-256 of the recipient's session token, when the context is of a session.
+    pub session_sha256: Option<[u8; 32]>,
 }
 
 /// A recipient's session, just opened: the token for their cookie (shown once).
@@ -118,8 +120,9 @@ struct StatementFile {
 
 /// The statement's type.
 pub const STATEMENT_TYPE: &str = "sceau-delivery-answer/1";
-/// The longest statement taken (a file's entry is about 130 bytes).
-pub const STATEMENT_BYTES_MAX: usize = 64 * 1024;
+/// The longest statement taken: an entry of about 140 bytes for each of the most files an
+/// envelope may hold (1,000), and a reason of 1,000 characters written as escapes.
+pub const STATEMENT_BYTES_MAX: usize = 256 * 1024;
 /// The longest reason a recipient may give for a refusal, in characters.
 pub const REASON_CHARS_MAX: usize = 1_000;
 /// The common name of a withdrawal certificate.
@@ -221,7 +224,10 @@ impl Service {
             .map(|file| file.name.clone())
             .ok_or_else(|| internal("a notarized envelope without files"))?;
         let mut new_recipients = Vec::with_capacity(recipients.len());
-        for (position, (recipient, client_id)) in recipients.iter().zip(enrolled).enumerate() {
+        let given = asked.iter().map(|wanted| wanted.phone.is_some());
+        for (position, ((recipient, client_id), phone_given)) in
+            recipients.iter().zip(enrolled).zip(given).enumerate()
+        {
             let position = u32::try_from(position).map_err(|_| internal("recipients"))?;
             let contact_salt = sceau_crypto::random_bytes::<16>();
             let token = hex::encode(self.keys.delivery_link(&public_id, position, &contact_salt));
@@ -238,6 +244,7 @@ impl Service {
             new_recipients.push(NewDeliveryRecipient {
                 email: recipient.email.as_str().to_owned(),
                 phone: recipient.phone.as_str().to_owned(),
+                phone_given,
                 client_id,
                 contact_salt,
                 link_sha256: token_digest(&token),
@@ -356,6 +363,7 @@ impl Service {
             recipient,
             envelope,
             sender_name,
+            session_sha256: None,
         })
     }
 
@@ -508,7 +516,9 @@ impl Service {
             .delivery_by_session(link, session, self.now_s())
             .await?
             .ok_or(AppError::RecipientSignedOut)?;
-        self.recipient_context(view, true).await
+        let mut context = self.recipient_context(view, true).await?;
+        context.session_sha256 = Some(session);
+        Ok(context)
     }
 
     /// Hands the files over to the recipient in session: sceau certifies the key their
@@ -580,6 +590,16 @@ impl Service {
                 return Err(AppError::Recipient(RecipientRefusal::NotWithdrawn));
             }
             _ => return Err(AppError::Recipient(RecipientRefusal::Over)),
+        }
+        if self.now_s() >= context.delivery.deadline_s {
+            return Err(AppError::Recipient(RecipientRefusal::DeadlinePassed));
+        }
+        // Handed over in the session that withdrew them only: each later session
+        // withdraws again, and that withdrawal is evidence (ContentAccessTracking).
+        if context.session_sha256.is_none()
+            || context.recipient.withdrawn_session_sha256 != context.session_sha256
+        {
+            return Err(AppError::Recipient(RecipientRefusal::NotWithdrawn));
         }
         let file = context
             .envelope
@@ -706,15 +726,20 @@ impl Service {
             .recipient(position)
             .cloned()
             .ok_or(AppError::UnknownDelivery)?;
-        let mut subjects = vec![sceau_store::evidence::delivery_subject(view.id)];
+        let mut subjects = vec![
+            sceau_store::evidence::delivery_subject(view.id),
+            sceau_store::evidence::delivery_recipient_subject(view.id, position),
+        ];
         if let Some(serial) = &recipient.withdrawal_serial {
             subjects.push(sceau_store::evidence::certificate_subject(serial));
         }
         let mut chains = self.logged_subjects(&subjects).await?.into_iter();
         let records = chains.next().unwrap_or_default();
+        let recipient_records = chains.next().unwrap_or_default();
         let withdrawal_records = chains.next().unwrap_or_default();
         let checkpoint = self.log_checkpoint().await?;
         let records = self.proved(records, checkpoint.size).await?;
+        let recipient_records = self.proved(recipient_records, checkpoint.size).await?;
         let withdrawal_records = self.proved(withdrawal_records, checkpoint.size).await?;
         let withdrawal_certificate = match &recipient.withdrawal_serial {
             Some(serial) => Some(
@@ -730,11 +755,12 @@ impl Service {
             delivery: view.public_id.clone(),
             position,
             email: recipient.email.clone(),
-            phone: recipient.phone.clone(),
+            phone: recipient.phone_given.then(|| recipient.phone.clone()),
             contact_salt: recipient.contact_salt,
             size: checkpoint.size,
             checkpoint: checkpoint.note,
             records,
+            recipient_records,
             withdrawal_records,
             withdrawal_certificate,
             answer: recipient
@@ -830,11 +856,15 @@ impl Service {
         Ok(told)
     }
 
-    /// Tells senders now (after an answer or a pause); a failure is left to the sweep.
+    /// Tells senders now (after an answer or a pause), beside the request: the answer
+    /// is kept already, and a failure or a backlog is left to the sweep.
     async fn tell_senders_now(&self) {
-        if let Err(error) = self.tell_senders().await {
-            tracing::warn!(code = error.code(), "senders not told yet; the sweep will");
-        }
+        let service = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = service.tell_senders().await {
+                tracing::warn!(code = error.code(), "senders not told yet; the sweep will");
+            }
+        });
     }
 
     /// How a sender's notice is written, for the store to call in its transaction (a

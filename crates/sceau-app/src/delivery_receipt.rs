@@ -6,11 +6,14 @@
 //! Its parts:
 //!
 //! - `delivery`, and `recipient`: their place in the delivery, the e-mail address and
-//!   phone the sender gave, and the salt the records' digests of them are made with (so
-//!   the checker finds them again in the records, which never hold them in clear);
+//!   phone the sender gave (no phone when the recipient is a client of the bank whose own
+//!   phone was used: the sender is never shown it), and the salt the records' digests of
+//!   them are made with (so the checker finds them again in the records, which never hold
+//!   them in clear);
 //! - `log`: one checkpoint and its size; every record below is proved an entry of it;
-//! - `records`: the delivery's whole chain (every recipient's events: the others only by
-//!   their digests), each record with its log index and inclusion proof;
+//! - `records`: the delivery's own chain (its submission, naming every recipient by
+//!   their digests), and `recipient_records`: this recipient's chain of events, each
+//!   record with its log index and inclusion proof;
 //! - `withdrawal_records` and `withdrawal_certificate`: the chain of the certificate the
 //!   recipient's browser answered under, and that certificate (absent if the recipient
 //!   never withdrew);
@@ -42,6 +45,7 @@ pub struct Receipt {
     pub recipient: RecipientPart,
     pub log: LogCheckpoint,
     pub records: Vec<LoggedRecord>,
+    pub recipient_records: Vec<LoggedRecord>,
     pub withdrawal_records: Vec<LoggedRecord>,
     pub withdrawal_certificate: Option<String>,
     pub answer: Option<AnswerPart>,
@@ -52,7 +56,7 @@ pub struct Receipt {
 pub struct RecipientPart {
     pub position: u32,
     pub email: String,
-    pub phone: String,
+    pub phone: Option<String>,
     pub contact_salt: String,
 }
 
@@ -78,11 +82,13 @@ pub struct Contents {
     pub delivery: String,
     pub position: u32,
     pub email: String,
-    pub phone: String,
+    /// The phone the sender gave (none: the recipient's own, as a client of the bank).
+    pub phone: Option<String>,
     pub contact_salt: [u8; 16],
     pub size: u64,
     pub checkpoint: String,
     pub records: Vec<Logged>,
+    pub recipient_records: Vec<Logged>,
     pub withdrawal_records: Vec<Logged>,
     pub withdrawal_certificate: Option<Vec<u8>>,
     pub answer: Option<Answer>,
@@ -104,6 +110,7 @@ pub fn write(contents: &Contents) -> Result<Vec<u8>, String> {
             checkpoint: contents.checkpoint.clone(),
         },
         records: contents.records.iter().map(logged_json).collect(),
+        recipient_records: contents.recipient_records.iter().map(logged_json).collect(),
         withdrawal_records: contents
             .withdrawal_records
             .iter()
@@ -161,6 +168,7 @@ pub fn decode(receipt: &Receipt) -> Result<Contents, String> {
         size: receipt.log.size,
         checkpoint: receipt.log.checkpoint.clone(),
         records: decode_logged("records", &receipt.records)?,
+        recipient_records: decode_logged("recipient_records", &receipt.recipient_records)?,
         withdrawal_records: decode_logged("withdrawal_records", &receipt.withdrawal_records)?,
         withdrawal_certificate: receipt
             .withdrawal_certificate
@@ -173,8 +181,8 @@ pub fn decode(receipt: &Receipt) -> Result<Contents, String> {
 
 /// Checks the receipt `bytes` against the trusted `root` (DER) and the log's key. The
 /// checks, by part: `receipt`, `checkpoint`, `log entries`, `delivery chain`, `recipient`
-/// (the records name this recipient's address and phone), `events` (what became of the
-/// recipient), then, once they withdrew, `certificate chain` and `withdrawal
+/// (the submission names this recipient's address and phone), `recipient chain`, `events`
+/// (what became of the recipient), then, once they withdrew, `certificate chain` and `withdrawal
 /// certificate`; once they answered, `answer` (the statement and its signature),
 /// `content` (the digests their browser computed against the sent files') and
 /// `time-stamp`.
@@ -194,10 +202,22 @@ pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
     let Some(sent) = check_recipient(&contents, &records, &mut report) else {
         return report;
     };
-    let mine: Vec<&Value> = records
-        .iter()
-        .filter(|record| record["recipient"]["position"] == contents.position)
-        .collect();
+    let Some(own) = check_chain("recipient chain", &contents.recipient_records, &mut report) else {
+        return report;
+    };
+    let mine: Vec<&Value> = own.iter().collect();
+    if let Some(stranger) = mine.iter().position(|record| {
+        record["recipient"]["position"] != contents.position
+            || record["delivery"]["id"] != contents.delivery.as_str()
+    }) {
+        report.fail(
+            "events",
+            format!(
+                "record {stranger} of the recipient's chain is of another recipient or delivery"
+            ),
+        );
+        return report;
+    }
     report.push("events", events(&mine));
     let withdrawn: Vec<&Value> = mine
         .iter()
@@ -272,6 +292,7 @@ fn check_log(contents: &Contents, key: &VerifierKey, report: &mut Report) {
     };
     let chains = [
         ("records", &contents.records),
+        ("recipient_records", &contents.recipient_records),
         ("withdrawal_records", &contents.withdrawal_records),
     ];
     let mut count = 0;
@@ -334,12 +355,16 @@ fn check_recipient<'a>(
             contents.delivery
         ))
     } else if let Some(listed) = listed {
-        if listed["email_sha256"] != named(&contents.email).as_str()
-            || listed["phone_sha256"] != named(&contents.phone).as_str()
-        {
+        let phone_differs = contents
+            .phone
+            .as_ref()
+            .is_some_and(|phone| listed["phone_sha256"] != named(phone).as_str());
+        if listed["email_sha256"] != named(&contents.email).as_str() || phone_differs {
             Some(format!(
                 "recipient {} of the records is not {} {} (their digests differ)",
-                contents.position, contents.email, contents.phone
+                contents.position,
+                contents.email,
+                contents.phone.as_deref().unwrap_or("")
             ))
         } else {
             None
@@ -364,7 +389,10 @@ fn check_recipient<'a>(
             text(&sent["at"]),
             text(&sent["deadline"]),
             contents.email,
-            contents.phone
+            contents
+                .phone
+                .as_deref()
+                .unwrap_or("(their own phone, as a client of the bank)")
         ),
     );
     Some(sent)

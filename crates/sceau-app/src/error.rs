@@ -699,6 +699,8 @@ fn delivery_refusals() -> Vec<AppError> {
         RecipientRefusal::NotAuthenticated,
         RecipientRefusal::NotWithdrawn,
         RecipientRefusal::NotApplicable,
+        RecipientRefusal::TooManyWithdrawals,
+        RecipientRefusal::TooManyCodes,
     ];
     for refusal in steps {
         match refusal {
@@ -707,7 +709,9 @@ fn delivery_refusals() -> Vec<AppError> {
             | RecipientRefusal::Paused
             | RecipientRefusal::NotAuthenticated
             | RecipientRefusal::NotWithdrawn
-            | RecipientRefusal::NotApplicable => {}
+            | RecipientRefusal::NotApplicable
+            | RecipientRefusal::TooManyWithdrawals
+            | RecipientRefusal::TooManyCodes => {}
         }
     }
     sending

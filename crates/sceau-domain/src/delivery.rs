@@ -13,6 +13,13 @@ use crate::phone::PhoneNumber;
 pub const RECIPIENTS_MAX_DEFAULT: usize = 100;
 /// The most recipients a configuration may allow one delivery.
 pub const RECIPIENTS_MAX_CEILING: usize = 500;
+/// Codes one recipient may be sent over a delivery's life (each also counts against their
+/// phone's hourly budget): what bounds the wrong codes, and their records, one recipient
+/// can cause (three a code before a pause).
+pub const CODES_MAX: u32 = 30;
+/// Withdrawals (certificates made for a browser's key, files handed over) one recipient
+/// may make.
+pub const WITHDRAWALS_MAX: u32 = 20;
 /// Days a recipient has to answer unless the sender says otherwise.
 pub const DEADLINE_DAYS_DEFAULT: u32 = 15;
 /// The shortest and longest deadline a sender may give, in days.
@@ -203,6 +210,10 @@ pub enum RecipientRefusal {
     NotWithdrawn,
     #[error("nothing to do: this recipient is not in that state")]
     NotApplicable,
+    #[error("the files were handed over as many times as a delivery allows")]
+    TooManyWithdrawals,
+    #[error("as many codes were sent for this delivery as it allows")]
+    TooManyCodes,
 }
 
 impl RecipientRefusal {
@@ -214,6 +225,8 @@ impl RecipientRefusal {
             RecipientRefusal::NotAuthenticated => "not_authenticated",
             RecipientRefusal::NotWithdrawn => "not_withdrawn",
             RecipientRefusal::NotApplicable => "recipient_state",
+            RecipientRefusal::TooManyWithdrawals => "too_many_withdrawals",
+            RecipientRefusal::TooManyCodes => "too_many_codes",
         }
     }
 }

@@ -116,9 +116,11 @@ pub fn status(error: &AppError) -> StatusCode {
         Recipient(sceau_domain::delivery::RecipientRefusal::DeadlinePassed) | CodeExpired => {
             StatusCode::GONE
         }
-        Recipient(sceau_domain::delivery::RecipientRefusal::Paused) => {
-            StatusCode::TOO_MANY_REQUESTS
-        }
+        Recipient(
+            sceau_domain::delivery::RecipientRefusal::Paused
+            | sceau_domain::delivery::RecipientRefusal::TooManyWithdrawals
+            | sceau_domain::delivery::RecipientRefusal::TooManyCodes,
+        ) => StatusCode::TOO_MANY_REQUESTS,
         Recipient(_) | DigestsDiffer(_) | WithdrawalCertificateUnusable => StatusCode::CONFLICT,
         UnknownDelivery => StatusCode::NOT_FOUND,
         RecipientSignedOut => StatusCode::UNAUTHORIZED,

@@ -287,7 +287,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/d/{token}/answer",
             post(api::delivery::answer).layer(DefaultBodyLimit::max(
-                sceau_app::delivery::STATEMENT_BYTES_MAX + 4 * 1024,
+                // The statement as a JSON string (its quotes escaped), and the signature.
+                2 * sceau_app::delivery::STATEMENT_BYTES_MAX,
             )),
         )
         .route("/phone", get(api::pages::phone))

@@ -503,12 +503,22 @@ async fn a_recipient_checks_the_files_and_accepts_them_and_the_sender_sees_it() 
         .await
         .unwrap()
         .unwrap();
-    let chain = server
+    let mut chain = server
         .service
         .store
         .evidence(&sceau_store::evidence::delivery_subject(view.id))
         .await
         .unwrap();
+    chain.extend(
+        server
+            .service
+            .store
+            .evidence(&sceau_store::evidence::delivery_recipient_subject(
+                view.id, 0,
+            ))
+            .await
+            .unwrap(),
+    );
     let kinds: Vec<&str> = chain.iter().map(|record| record.kind.as_str()).collect();
     assert_eq!(
         kinds,
@@ -624,7 +634,8 @@ async fn refused_deliveries_queue_nothing() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    assert_eq!(reply.json()["recipients"][0]["phone"], DAVE_PHONE);
+    // Dave's phone was taken from his enrolment: the sender is not shown it.
+    assert_eq!(reply.json()["recipients"][0]["phone"], Value::Null);
     // Another client's envelope is not found; nothing is sent of it.
     server.enroll_client("mallory", "+33699999999", "0").await;
     let mallory = server.sign_in("mallory").await;
@@ -742,10 +753,10 @@ async fn the_senders_receipt_proves_the_recipients_answer_offline() {
     });
     assert_eq!(failed(&other_stamp), ["answer"]);
     let other_record = changed(&|value| {
-        let record = value["records"][1]["record"].as_str().unwrap();
+        let record = value["recipient_records"][1]["record"].as_str().unwrap();
         let mut bytes = BASE64.decode(record).unwrap();
         bytes[10] ^= 1;
-        value["records"][1]["record"] = json!(BASE64.encode(bytes));
+        value["recipient_records"][1]["record"] = json!(BASE64.encode(bytes));
     });
     assert!(
         failed(&other_record).contains(&"log entries"),
@@ -978,4 +989,81 @@ async fn wrong_codes_pause_a_recipient_and_another_recipients_code_is_wrong() {
         server.recipient_get(&bob, "/files").await.status,
         StatusCode::OK
     );
+}
+
+/// The files are handed over in the session that withdrew them only: the recipient who
+/// opens the delivery again (another device) withdraws again, and that is evidence.
+#[tokio::test]
+async fn files_are_handed_over_only_in_the_session_that_withdrew_them() {
+    let server = Server::start().await;
+    server.enroll_client("alice", ALICE_PHONE, "0").await;
+    let session = server.sign_in("alice").await;
+    let id = server.notarized(&session, &files()).await;
+    let reply = server.send_delivery(&session, &id, json!({})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let token = server.link_for(BOB_EMAIL).await;
+    let mut phone = Recipient::new(token.clone());
+    server.authenticate(&mut phone, BOB_PHONE).await;
+    let reply = server
+        .recipient_post(
+            &phone,
+            "/withdrawal",
+            json!({"public_key": phone.key.public_key()}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        server.recipient_bytes(&phone, "/files/0").await.0,
+        StatusCode::OK
+    );
+
+    let mut laptop = Recipient::new(token);
+    server.authenticate(&mut laptop, BOB_PHONE).await;
+    // The new session replaced the first; it must withdraw to receive the files.
+    check_error(
+        &server.recipient_get(&phone, "/delivery.json").await,
+        401,
+        "recipient_signed_out",
+    );
+    check_error(
+        &server.recipient_get(&laptop, "/files/0").await,
+        409,
+        "not_withdrawn",
+    );
+    let reply = server
+        .recipient_post(
+            &laptop,
+            "/withdrawal",
+            json!({"public_key": laptop.key.public_key()}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        server.recipient_bytes(&laptop, "/files/0").await.0,
+        StatusCode::OK
+    );
+    let view = server
+        .service
+        .store
+        .delivery_by_link(sceau_server::api::delivery::link_digest(&laptop.token))
+        .await
+        .unwrap()
+        .unwrap();
+    let chain = server
+        .service
+        .store
+        .evidence(&sceau_store::evidence::delivery_recipient_subject(
+            view.id, 0,
+        ))
+        .await
+        .unwrap();
+    let events: Vec<String> = chain
+        .iter()
+        .filter(|record| record.kind == "delivery.withdrawn")
+        .map(|record| {
+            let body: Value = serde_json::from_slice(&record.record).unwrap();
+            body["event"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(events, ["ContentHandover", "ContentAccessTracking"]);
 }

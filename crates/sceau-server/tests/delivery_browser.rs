@@ -369,7 +369,9 @@ async fn a_file_altered_in_the_archive_fails_the_check_and_the_refusal_names_it(
         .server
         .service
         .store
-        .evidence(&sceau_store::evidence::delivery_subject(view.id))
+        .evidence(&sceau_store::evidence::delivery_recipient_subject(
+            view.id, 0,
+        ))
         .await
         .unwrap();
     let rejected: Value = serde_json::from_slice(&chain.last().unwrap().record).unwrap();

@@ -784,6 +784,13 @@ pub fn delivery_subject(delivery_id: i64) -> String {
     format!("delivery:{delivery_id}")
 }
 
+/// The subject of one recipient's records of a delivery (each recipient's events are a
+/// chain of their own, which their receipt carries whole; the delivery's own chain
+/// holds its submission).
+pub fn delivery_recipient_subject(delivery_id: i64, position: u32) -> String {
+    format!("delivery:{delivery_id}/{position}")
+}
+
 /// The digest a delivery's evidence names a recipient's address or phone by: SHA-256
 /// over the recipient's salt and the value, so that a record shows neither, and anyone
 /// who holds the value and the salt (the sender, with the receipt) finds it again.
@@ -863,7 +870,12 @@ pub(crate) fn delivery_event(
         fields.insert("event", etsi);
     }
     fields.extend(extra);
-    Event::new(delivery_subject(view.id), kind, at_s, fields)
+    Event::new(
+        delivery_recipient_subject(view.id, recipient.position),
+        kind,
+        at_s,
+        fields,
+    )
 }
 
 /// A delivery code's times, for its record (never its digits).

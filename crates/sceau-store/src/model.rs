@@ -1259,6 +1259,9 @@ pub struct NewDeliveryRecipient {
     pub email: String,
     /// E.164: where the recipient's code goes.
     pub phone: String,
+    /// Whether the sender gave that phone (else it is the enrolled client's own, which
+    /// the sender is never shown).
+    pub phone_given: bool,
     /// The client of this service the recipient is, if any (their phone is then theirs).
     pub client_id: Option<i64>,
     /// Salts the digests of the address and the phone the evidence carries.
@@ -1317,6 +1320,8 @@ pub struct RecipientView {
     pub position: u32,
     pub email: String,
     pub phone: String,
+    /// Whether the sender gave the phone (else it is the enrolled client's own).
+    pub phone_given: bool,
     pub client_id: Option<i64>,
     pub contact_salt: [u8; 16],
     pub state: RecipientState,
@@ -1332,6 +1337,9 @@ pub struct RecipientView {
     /// The serial of the latest withdrawal certificate (the one an answer must use).
     pub withdrawal_serial: Option<String>,
     pub withdrawals: u32,
+    /// The SHA-256 of the session's token the latest withdrawal was made in: the files
+    /// are handed over in that session only.
+    pub withdrawn_session_sha256: Option<[u8; 32]>,
     pub answer: Option<RecipientAnswer>,
     /// The last state the sender was told of.
     pub told_state: Option<RecipientState>,

@@ -159,11 +159,15 @@ struct DeliveryNoticeHtml<'a> {
 /// The notice of a certified delivery (Figure 7, operation 513): who sent what, until
 /// when, and the link; in English and French.
 pub fn delivery_notice(notice: &DeliveryNotice<'_>) -> Result<EmailText, TemplateError> {
-    let from = notice.sender.unwrap_or(notice.issuer_name);
+    // A hidden sender is not named, and the bank is not made the sender: "through".
+    let from = match notice.sender {
+        Some(name) => format!("from {name} through {}", notice.issuer_name),
+        None => format!("through {}", notice.issuer_name),
+    };
     let subject = if notice.reminder {
-        format!("Reminder: certified delivery from {from} / Rappel : envoi recommandé")
+        format!("Reminder: certified delivery {from} / Rappel : envoi recommandé")
     } else {
-        format!("Certified delivery from {from} / Envoi recommandé")
+        format!("Certified delivery {from} / Envoi recommandé")
     };
     let deadline = utc_time(notice.deadline_s);
     let text = DeliveryNoticeText {

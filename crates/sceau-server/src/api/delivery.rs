@@ -39,7 +39,8 @@ fn recipient_json(recipient: &RecipientView) -> serde_json::Value {
     json!({
         "position": recipient.position,
         "email": recipient.email,
-        "phone": recipient.phone,
+        // A phone the sender did not give (an enrolled client's own) is never shown.
+        "phone": recipient.phone_given.then_some(&recipient.phone),
         "state": recipient.state.as_str(),
         "notice_sent_at": recipient.notice_sent_at_s.map(rfc3339),
         "codes_sent": recipient.codes_sent,
@@ -200,6 +201,11 @@ pub fn recipient_csrf(session: &str) -> String {
     hasher.update(b"sceau recipient csrf v1\0");
     hasher.update(session.as_bytes());
     hex::encode(hasher.finalize())
+}
+
+/// The SHA-256 a link's token is stored as (what the store finds a recipient by).
+pub fn link_digest(token: &str) -> [u8; 32] {
+    sceau_app::delivery::token_digest(token)
 }
 
 /// The recipient session's token from the request's cookie.

@@ -51,10 +51,11 @@ static FILE_DIGESTS: Sql =
 
 macro_rules! recipient_columns {
     () => {
-        "SELECT delivery_id, position, email, phone, client_id, contact_salt, state, \
+        "SELECT delivery_id, position, email, phone, phone_given, client_id, contact_salt, state, \
          notice_message_id, notice_sent_at, code_nonce, code_digits, code_issued_at, \
          code_expires_at, codes_sent, wrong_tries, paused_until, session_expires_at, \
-         withdrawal_serial, withdrawals, answer_statement, answer_signature, \
+         withdrawal_serial, withdrawals, withdrawn_session_sha256, answer_statement, \
+         answer_signature, \
          answer_time_stamp, answered_at, told_state, reminded_at, updated_at FROM delivery_recipients "
     };
 }
@@ -72,6 +73,13 @@ static RECIPIENT: Sql = Sql::new(concat!(
 static LOCK_BY_LINK: Sql = Sql::each(
     "SELECT delivery_id, position FROM delivery_recipients WHERE link_sha256 = $1 FOR UPDATE",
     "SELECT delivery_id, position FROM delivery_recipients WHERE link_sha256 = ?1",
+);
+/// A recipient by place, locked (see [`LOCK_BY_LINK`]).
+static LOCK_BY_POSITION: Sql = Sql::each(
+    "SELECT delivery_id, position FROM delivery_recipients \
+     WHERE delivery_id = $1 AND position = $2 FOR UPDATE",
+    "SELECT delivery_id, position FROM delivery_recipients \
+     WHERE delivery_id = ?1 AND position = ?2",
 );
 static BY_LINK: Sql =
     Sql::new("SELECT delivery_id, position FROM delivery_recipients WHERE link_sha256 = $1");
@@ -183,6 +191,7 @@ impl Decode for RecipientView {
             position: count(row.column("position")?, "recipient position")?,
             email: row.column("email")?,
             phone: row.column("phone")?,
+            phone_given: row.column("phone_given")?,
             client_id: row.column("client_id")?,
             contact_salt: row.column("contact_salt")?,
             state: state_of(&row.column::<String>("state")?)?,
@@ -195,6 +204,7 @@ impl Decode for RecipientView {
             session_expires_at_s: row.column("session_expires_at")?,
             withdrawal_serial: row.column("withdrawal_serial")?,
             withdrawals: count(row.column("withdrawals")?, "withdrawals")?,
+            withdrawn_session_sha256: row.column("withdrawn_session_sha256")?,
             answer,
             told_state: told.as_deref().map(state_of).transpose()?,
             reminded_at_s: row.column("reminded_at")?,
@@ -301,8 +311,8 @@ static INSERT_DELIVERY: Sql = Sql::new(
 );
 static INSERT_RECIPIENT: Sql = Sql::new(
     "INSERT INTO delivery_recipients (delivery_id, position, email, phone, client_id, \
-     contact_salt, link_sha256, state, notice_message_id, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'notified', $8, $9)",
+     contact_salt, link_sha256, state, notice_message_id, updated_at, phone_given) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'notified', $8, $9, $10)",
 );
 
 /// Sends a notarized envelope of the sender's: the delivery, its recipients and each
@@ -348,7 +358,8 @@ pub(crate) async fn send(tx: &impl Tx, new: &NewDelivery) -> Result<DeliverySend
             &recipient.contact_salt,
             &recipient.link_sha256,
             message_id,
-            new.now_s
+            new.now_s,
+            recipient.phone_given
         ];
         tx.execute(&INSERT_RECIPIENT, values).await?;
     }
@@ -399,6 +410,9 @@ pub(crate) async fn notice_failed(tx: &impl Tx, message_id: i64, now_s: i64) -> 
     let Some(named) = first::<Named>(tx, &NOTICE_RECIPIENT, args![message_id]).await? else {
         return Ok(());
     };
+    // Read under the recipient's lock, as every step that moves them is.
+    let values = args![named.delivery_id, named.position];
+    let _locked: Option<Named> = first(tx, &LOCK_BY_POSITION, values).await?;
     let view = delivery_by_id(tx, named.delivery_id, Some(named.position)).await?;
     let recipient = one(&view)?.clone();
     let event = RecipientEvent::NoticeFailed;
@@ -473,18 +487,30 @@ async fn settle(tx: &impl Tx, view: &DeliveryView, now_s: i64) -> Result<(), Fai
     Ok(())
 }
 
-/// Where a recipient stands before a code is sent or taken: a pause that is over ends
-/// (its event applied), a refusal is said.
+/// Where a recipient stands before a code is sent or taken: over, past the deadline, or
+/// paused (in any state: a recipient who opened the delivery and then has wrong codes
+/// typed on their link is paused as one who never did, without losing where they
+/// were); a pause that is over ends here (its event applied to a `paused` recipient).
 async fn pause_over(
     tx: &impl Tx,
     view: &DeliveryView,
     recipient: &mut RecipientView,
     now_s: i64,
 ) -> Result<Result<(), RecipientRefusal>, Fail> {
-    if recipient.state == RecipientState::Paused
-        && recipient.paused_until_s.is_some_and(|until| until <= now_s)
-    {
-        let to = match delivery::next(
+    if recipient.state.is_final() {
+        return Ok(Err(RecipientRefusal::Over));
+    }
+    if now_s >= view.deadline_s {
+        return Ok(Err(RecipientRefusal::DeadlinePassed));
+    }
+    let Some(until) = recipient.paused_until_s else {
+        return Ok(Ok(()));
+    };
+    if until > now_s {
+        return Ok(Err(RecipientRefusal::Paused));
+    }
+    let to = if recipient.state == RecipientState::Paused {
+        match delivery::next(
             recipient.state,
             RecipientEvent::PauseOver,
             view.deadline_s,
@@ -492,30 +518,30 @@ async fn pause_over(
         ) {
             Ok(to) => to,
             Err(refusal) => return Ok(Err(refusal)),
-        };
-        let values = args![view.id, recipient.position, to.as_str(), now_s];
-        if tx.execute(&PAUSE_ENDED, values).await? != 1 {
-            return Err(broken("recipient changed under its lock"));
         }
-        recipient.state = to;
-        recipient.wrong_tries = 0;
-        recipient.paused_until_s = None;
+    } else {
+        recipient.state
+    };
+    let values = args![
+        view.id,
+        recipient.position,
+        to.as_str(),
+        now_s,
+        recipient.state.as_str()
+    ];
+    if tx.execute(&PAUSE_ENDED, values).await? != 1 {
+        return Err(broken("recipient changed under its lock"));
     }
-    if recipient.state.is_final() {
-        return Ok(Err(RecipientRefusal::Over));
-    }
-    if now_s >= view.deadline_s {
-        return Ok(Err(RecipientRefusal::DeadlinePassed));
-    }
-    if recipient.state == RecipientState::Paused {
-        return Ok(Err(RecipientRefusal::Paused));
-    }
+    recipient.state = to;
+    recipient.wrong_tries = 0;
+    recipient.paused_until_s = None;
     Ok(Ok(()))
 }
 
 static PAUSE_ENDED: Sql = Sql::new(
     "UPDATE delivery_recipients SET state = $3, wrong_tries = 0, paused_until = NULL, \
-     told_state = NULL, updated_at = $4 WHERE delivery_id = $1 AND position = $2 AND state = 'paused'",
+     told_state = NULL, updated_at = $4 \
+     WHERE delivery_id = $1 AND position = $2 AND state = $5 AND paused_until IS NOT NULL",
 );
 static CODE_SET: Sql = Sql::new(
     "UPDATE delivery_recipients SET code_nonce = $3, code_digits = $4, code_issued_at = $5, \
@@ -535,6 +561,11 @@ pub(crate) async fn send_code(
     let now_s = send.now_s;
     if let Err(refusal) = pause_over(tx, &view, &mut recipient, now_s).await? {
         return Ok(RecipientCodeOutcome::Refused(refusal));
+    }
+    if recipient.codes_sent >= delivery::CODES_MAX {
+        return Ok(RecipientCodeOutcome::Refused(
+            RecipientRefusal::TooManyCodes,
+        ));
     }
     if send.message.address != recipient.phone {
         return Err(broken("a recipient's code addressed to another phone"));
@@ -578,8 +609,11 @@ static CODE_WRONG: Sql = Sql::new(
     "UPDATE delivery_recipients SET wrong_tries = wrong_tries + 1, updated_at = $3 \
      WHERE delivery_id = $1 AND position = $2",
 );
+/// The last wrong code: the code is void, the session (if any) ends, and nothing is
+/// taken until `paused_until`; a recipient who had not opened the delivery becomes
+/// `paused`, one who had stays where they were.
 static CODE_PAUSED: Sql = Sql::new(
-    "UPDATE delivery_recipients SET state = 'paused', wrong_tries = wrong_tries + 1, \
+    "UPDATE delivery_recipients SET state = $6, wrong_tries = wrong_tries + 1, \
      paused_until = $3, code_nonce = NULL, code_digits = NULL, code_issued_at = NULL, \
      code_expires_at = NULL, session_sha256 = NULL, session_expires_at = NULL, \
      updated_at = $4 WHERE delivery_id = $1 AND position = $2 AND state = $5",
@@ -646,14 +680,15 @@ pub(crate) async fn type_code(
     .map_err(|_| broken("a wrong code refused after its checks"))?;
     let mut extra = Object::default();
     extra.insert("wrong_tries", tries);
-    if pause && to == RecipientState::Paused {
+    if pause {
         let until_s = now_s + typed.pause_s;
         let values = args![
             view.id,
             recipient.position,
             until_s,
             now_s,
-            recipient.state.as_str()
+            recipient.state.as_str(),
+            to.as_str()
         ];
         if tx.execute(&CODE_PAUSED, values).await? != 1 {
             return Err(broken("recipient changed under its lock"));
@@ -678,7 +713,7 @@ static SESSION_OF: Sql = Sql::new(
 );
 static WITHDRAWN: Sql = Sql::new(
     "UPDATE delivery_recipients SET state = $3, withdrawal_serial = $4, \
-     withdrawals = withdrawals + 1, updated_at = $5 \
+     withdrawals = withdrawals + 1, updated_at = $5, withdrawn_session_sha256 = $7 \
      WHERE delivery_id = $1 AND position = $2 AND state = $6",
 );
 
@@ -719,6 +754,11 @@ pub(crate) async fn withdraw(
         Ok(to) => to,
         Err(refusal) => return Ok(WithdrawalOutcome::Refused(refusal)),
     };
+    if recipient.withdrawals >= delivery::WITHDRAWALS_MAX {
+        return Ok(WithdrawalOutcome::Refused(
+            RecipientRefusal::TooManyWithdrawals,
+        ));
+    }
     let certificate = &withdrawal.certificate;
     if certificate.kind != CertificateKind::Station || certificate.key_label.is_some() {
         return Err(broken(
@@ -735,7 +775,8 @@ pub(crate) async fn withdraw(
         to.as_str(),
         &certificate.serial,
         now_s,
-        recipient.state.as_str()
+        recipient.state.as_str(),
+        &withdrawal.session_sha256
     ];
     if tx.execute(&WITHDRAWN, values).await? != 1 {
         return Err(broken("recipient changed under its lock"));
@@ -857,17 +898,20 @@ pub(crate) async fn expire(tx: &impl Tx, now_s: i64, limit: u32) -> Result<u64, 
         .await?;
     let mut expired = 0;
     for delivery_id in due {
+        // The recipients first, then the delivery: the order an answer takes them in (its
+        // recipient's row, then the delivery's as it settles), so that the two never wait
+        // on each other in a circle.
+        let _locked: Vec<i64> = tx
+            .rows(&LOCK_RECIPIENTS, args![delivery_id], |row| {
+                row.column("position")
+            })
+            .await?;
         if scalar::<i64>(tx, &LOCK_DELIVERY, args![delivery_id], "id")
             .await?
             .is_none()
         {
             continue;
         }
-        let _locked: Vec<i64> = tx
-            .rows(&LOCK_RECIPIENTS, args![delivery_id], |row| {
-                row.column("position")
-            })
-            .await?;
         let view = delivery_by_id(tx, delivery_id, None).await?;
         for recipient in &view.recipients {
             let event = RecipientEvent::DeadlinePassed;
@@ -908,9 +952,15 @@ static TO_TELL: Sql = Sql::each(
      AND state IN ('notice_failed', 'paused', 'accepted', 'rejected', 'expired') \
      ORDER BY delivery_id, position LIMIT ?1",
 );
-static TOLD: Sql = Sql::new(
+/// Marks a recipient told of `$3`, if no one marked them since they were read (the one
+/// whose update changes the row queues the notice: a sweep and an answer's own telling,
+/// or two instances, at once tell the sender once).
+static TOLD: Sql = Sql::each(
     "UPDATE delivery_recipients SET told_state = state \
-     WHERE delivery_id = $1 AND position = $2 AND state = $3",
+     WHERE delivery_id = $1 AND position = $2 AND state = $3 \
+     AND told_state IS DISTINCT FROM state",
+    "UPDATE delivery_recipients SET told_state = state \
+     WHERE delivery_id = ?1 AND position = ?2 AND state = ?3 AND told_state IS NOT state",
 );
 
 /// Recipients whose sender was not told of their latest state (a failure, a pause, an
@@ -927,11 +977,14 @@ pub(crate) async fn tell_senders(
     for named in due {
         let view = delivery_by_id(tx, named.delivery_id, Some(named.position)).await?;
         let recipient = one(&view)?;
+        let values = args![view.id, recipient.position, recipient.state.as_str()];
+        if tx.execute(&TOLD, values).await? != 1 {
+            continue;
+        }
         if let Some(message) = notice(&view, recipient) {
             enqueue_message(tx, &message, now_s).await?;
         }
-        let values = args![view.id, recipient.position, recipient.state.as_str()];
-        told += tx.execute(&TOLD, values).await?;
+        told += 1;
     }
     Ok(told)
 }
@@ -940,7 +993,7 @@ static TO_REMIND: Sql = Sql::new(
     "SELECT r.delivery_id, r.position FROM deliveries d \
      JOIN delivery_recipients r ON r.delivery_id = d.id \
      WHERE d.settled_at IS NULL AND d.deadline_at > $1 AND d.deadline_at <= $2 \
-     AND r.reminded_at IS NULL \
+     AND d.created_at <= $4 AND r.reminded_at IS NULL \
      AND r.state IN ('notified', 'paused', 'authenticated', 'withdrawn') \
      ORDER BY d.deadline_at, r.delivery_id, r.position LIMIT $3",
 );
@@ -959,16 +1012,22 @@ pub(crate) async fn remind(
     limit: u32,
     now_s: i64,
 ) -> Result<u64, Fail> {
-    let due: Vec<Named> = all(tx, &TO_REMIND, args![now_s, now_s + ahead_s, limit]).await?;
+    // A delivery sent less than a day ago is not reminded (a short deadline would have
+    // the reminder follow the notice at once).
+    let values = args![now_s, now_s + ahead_s, limit, now_s - 86_400];
+    let due: Vec<Named> = all(tx, &TO_REMIND, values).await?;
     let mut reminded = 0;
     for named in due {
         let view = delivery_by_id(tx, named.delivery_id, Some(named.position)).await?;
         let recipient = one(&view)?;
+        let values = args![view.id, recipient.position, now_s];
+        if tx.execute(&REMINDED, values).await? != 1 {
+            continue;
+        }
         if let Some(message) = reminder(&view, recipient) {
             enqueue_message(tx, &message, now_s).await?;
         }
-        let values = args![view.id, recipient.position, now_s];
-        reminded += tx.execute(&REMINDED, values).await?;
+        reminded += 1;
     }
     Ok(reminded)
 }

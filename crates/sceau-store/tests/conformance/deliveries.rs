@@ -10,7 +10,7 @@
 use crate::envelopes::{notarized_envelope, sealed_envelope};
 use crate::fixtures::*;
 use sceau_domain::reach::{MessageBudget, TooMany};
-use sceau_store::evidence::{contact_digest, delivery_subject};
+use sceau_store::evidence::{contact_digest, delivery_recipient_subject, delivery_subject};
 use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
     AnswerOutcome, CertificateKind, ClientRecord, DeliverySendOutcome, DeliveryView, EnvelopeState,
@@ -38,6 +38,7 @@ fn recipient(n: u8, email: &str, phone: &str) -> NewDeliveryRecipient {
     NewDeliveryRecipient {
         email: email.to_owned(),
         phone: phone.to_owned(),
+        phone_given: true,
         client_id: None,
         contact_salt: [n; 16],
         link_sha256: link(n),
@@ -189,13 +190,21 @@ async fn state(f: &Fixture, n: u8) -> RecipientState {
     view.recipients[0].state
 }
 
-/// The delivery's records: (type, EN 319 522 event or "").
+/// The delivery's records, then its first recipient's: (type, EN 319 522 event or "").
 async fn records(f: &Fixture, view: &DeliveryView) -> Vec<(String, String)> {
-    f.store
-        .evidence(&delivery_subject(view.id))
-        .await
-        .unwrap()
-        .into_iter()
+    records_of(f, view, view.recipients[0].position).await
+}
+
+/// The delivery's records, then those of its recipient `position`.
+async fn records_of(f: &Fixture, view: &DeliveryView, position: u32) -> Vec<(String, String)> {
+    let mut all = f.store.evidence(&delivery_subject(view.id)).await.unwrap();
+    all.extend(
+        f.store
+            .evidence(&delivery_recipient_subject(view.id, position))
+            .await
+            .unwrap(),
+    );
+    all.into_iter()
         .map(|record| {
             let body: serde_json::Value = serde_json::from_slice(&record.record).unwrap();
             let event = body["event"].as_str().unwrap_or("").to_owned();
@@ -599,7 +608,11 @@ async fn a_recipient_authenticates_withdraws_and_accepts_once() {
             "{}",
             f.name
         );
-        let chain = f.store.evidence(&delivery_subject(view.id)).await.unwrap();
+        let chain = f
+            .store
+            .evidence(&delivery_recipient_subject(view.id, 0))
+            .await
+            .unwrap();
         let accepted: serde_json::Value =
             serde_json::from_slice(&chain.last().unwrap().record).unwrap();
         assert_eq!(accepted["withdrawal_certificate"], "aa02");
@@ -629,7 +642,11 @@ async fn a_rejection_names_the_files_that_differ() {
             panic!("{}: the rejection refused", f.name);
         };
         assert_eq!(done.recipients[0].state, RecipientState::Rejected);
-        let chain = f.store.evidence(&delivery_subject(view.id)).await.unwrap();
+        let chain = f
+            .store
+            .evidence(&delivery_recipient_subject(view.id, 0))
+            .await
+            .unwrap();
         let last = chain.last().unwrap();
         assert_eq!(last.kind, "delivery.rejected");
         let body: serde_json::Value = serde_json::from_slice(&last.record).unwrap();
@@ -782,7 +799,7 @@ async fn the_deadline_expires_those_who_did_not_answer() {
             vec![RecipientState::Accepted, RecipientState::Expired]
         );
         assert_eq!(after.settled_at_s, Some(deadline));
-        let last = records(f, &view).await.pop().unwrap();
+        let last = records_of(f, &view, 1).await.pop().unwrap();
         assert_eq!(
             last,
             (
@@ -852,17 +869,22 @@ async fn a_notice_sent_or_failed_reaches_its_recipient() {
             "{}",
             f.name
         );
-        let mut tail = records(f, &view).await;
-        tail.remove(0);
+        let mut first = records_of(f, &view, 0).await;
+        first.remove(0);
         assert_eq!(
-            tail,
-            vec![
-                ("delivery.notified".into(), "ConsignmentNotification".into()),
-                (
-                    "delivery.notice_failed".into(),
-                    "ConsignmentNotificationFailure".into()
-                ),
-            ],
+            first,
+            vec![("delivery.notified".into(), "ConsignmentNotification".into())],
+            "{}",
+            f.name
+        );
+        let mut second = records_of(f, &view, 1).await;
+        second.remove(0);
+        assert_eq!(
+            second,
+            vec![(
+                "delivery.notice_failed".into(),
+                "ConsignmentNotificationFailure".into()
+            )],
             "{}",
             f.name
         );
@@ -1020,4 +1042,219 @@ async fn recipients_who_did_not_answer_are_reminded_once() {
         assert_eq!(after.recipients[0].reminded_at_s, None);
     })
     .await;
+}
+
+/// A recipient who opened the delivery is paused by wrong codes as one who never did:
+/// three in a row void the code and end the session, and nothing is taken until the
+/// pause ends; they stay where they were.
+#[tokio::test]
+async fn wrong_codes_pause_a_recipient_who_already_opened_the_delivery() {
+    each_backend(async |f: &Fixture| {
+        let (_, view) = sent(f, "d-pause-open", &[16]).await;
+        let phone = view.recipients[0].phone.clone();
+        authenticated(f, 16, &phone, NOW + 20).await;
+        f.store.send_recipient_code(code_send(16, &phone, 2, NOW + 30)).await.unwrap();
+        for at in [31, 32] {
+            let outcome = f.store.type_recipient_code(typed(16, 2, false, NOW + at)).await.unwrap();
+            assert!(matches!(outcome, TypedCodeOutcome::Wrong { .. }), "{}", f.name);
+        }
+        let outcome = f.store.type_recipient_code(typed(16, 2, false, NOW + 33)).await.unwrap();
+        assert!(
+            matches!(outcome, TypedCodeOutcome::Paused { until_s } if until_s == NOW + 33 + PAUSE_S),
+            "{}",
+            f.name
+        );
+        let after = f.store.delivery_by_link(link(16)).await.unwrap().unwrap();
+        let recipient = &after.recipients[0];
+        assert_eq!(recipient.state, RecipientState::Authenticated, "{}", f.name);
+        assert!(recipient.code.is_none() && recipient.session_expires_at_s.is_none());
+        assert!(
+            f.store.delivery_by_session(link(16), session(16), NOW + 34).await.unwrap().is_none(),
+            "{}: the session ended",
+            f.name
+        );
+        let outcome = f.store.send_recipient_code(code_send(16, &phone, 3, NOW + 34)).await.unwrap();
+        assert!(matches!(outcome, RecipientCodeOutcome::Refused(RecipientRefusal::Paused)));
+        let later = NOW + 33 + PAUSE_S;
+        f.store.send_recipient_code(code_send(16, &phone, 4, later)).await.unwrap();
+        let outcome = f.store.type_recipient_code(typed(16, 4, true, later + 1)).await.unwrap();
+        let TypedCodeOutcome::Right(right) = outcome else {
+            panic!("{}: no code after the pause", f.name);
+        };
+        assert_eq!(right.recipients[0].state, RecipientState::Authenticated);
+        assert_eq!(right.recipients[0].wrong_tries, 0);
+    })
+    .await;
+}
+
+/// Codes and withdrawals are bounded per recipient (what bounds the records and
+/// certificates one recipient can cause).
+#[tokio::test]
+async fn codes_and_withdrawals_are_bounded_per_recipient() {
+    each_backend(async |f: &Fixture| {
+        let (_, view) = sent(f, "d-bounds", &[17]).await;
+        let phone = view.recipients[0].phone.clone();
+        authenticated(f, 17, &phone, NOW + 20).await;
+        for n in 0..sceau_domain::delivery::WITHDRAWALS_MAX {
+            let serial = format!("ae{n:02x}");
+            let outcome = f
+                .store
+                .withdraw_delivery(withdrawal(17, &serial, NOW + 30))
+                .await
+                .unwrap();
+            assert!(
+                matches!(outcome, WithdrawalOutcome::Withdrawn(_)),
+                "{}",
+                f.name
+            );
+        }
+        let outcome = f
+            .store
+            .withdraw_delivery(withdrawal(17, "aeff", NOW + 31))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                outcome,
+                WithdrawalOutcome::Refused(RecipientRefusal::TooManyWithdrawals)
+            ),
+            "{}",
+            f.name
+        );
+        assert!(f.store.certificate("aeff").await.unwrap().is_none());
+        let (_, other) = sent(f, "d-bounds-codes", &[18]).await;
+        let phone = other.recipients[0].phone.clone();
+        for n in 1..sceau_domain::delivery::CODES_MAX {
+            let at = NOW + 40 + i64::from(n);
+            let outcome = f
+                .store
+                .send_recipient_code(code_send(18, &phone, 1, at))
+                .await
+                .unwrap();
+            assert!(
+                matches!(outcome, RecipientCodeOutcome::Sent(_)),
+                "{}",
+                f.name
+            );
+        }
+        let outcome = f
+            .store
+            .send_recipient_code(code_send(18, &phone, 1, NOW + 100))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, RecipientCodeOutcome::Sent(_)));
+        let outcome = f
+            .store
+            .send_recipient_code(code_send(18, &phone, 1, NOW + 101))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                outcome,
+                RecipientCodeOutcome::Refused(RecipientRefusal::TooManyCodes)
+            ),
+            "{}",
+            f.name
+        );
+    })
+    .await;
+}
+
+/// The sender is told once of a state, however many tell at once (an answer's own
+/// telling, the sweep, other instances): the row is marked first, and only who marked it
+/// queues the notice. (Queuing before marking told twice on two PostgreSQL instances.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn senders_are_told_once_when_many_tell_at_once() {
+    type Instances = (&'static str, Vec<Arc<dyn Store>>, Guard);
+    let mut setups: Vec<Instances> = Vec::new();
+    let sqlite = sqlite_backend();
+    setups.push(("sqlite", vec![sqlite.store.clone()], sqlite.guard));
+    if let Some(url) = test_database_url() {
+        let schema = ScratchSchema::create(&url).await.expect("a scratch schema");
+        let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+        for _ in 0..2 {
+            let settings = PostgresSettings {
+                lanes: 4,
+                ..PostgresSettings::default()
+            };
+            let store = PostgresStore::open(&schema.url, settings)
+                .await
+                .expect("an instance");
+            stores.push(Arc::new(store));
+        }
+        setups.push(("postgres, two instances", stores, Box::new(schema)));
+    }
+    for (name, stores, _guard) in setups {
+        let f = Fixture::new(Backend {
+            name,
+            store: stores[0].clone(),
+            archive: None,
+            guard: Box::new(()),
+        });
+        let (_, view) = sent(&f, "d-told", &[19, 20, 21]).await;
+        for position in 0..3 {
+            let n = 19 + position;
+            let phone = view.recipients[usize::from(position)].phone.clone();
+            authenticated(&f, n, &phone, NOW + 20).await;
+            let serial = format!("af{n:02x}");
+            f.store
+                .withdraw_delivery(withdrawal(n, &serial, NOW + 30))
+                .await
+                .unwrap();
+            let outcome = f
+                .store
+                .answer_delivery(answer(n, true, &serial, right_digests(), NOW + 31))
+                .await
+                .unwrap();
+            assert!(matches!(outcome, AnswerOutcome::Answered(_)), "{name}");
+        }
+        let barrier = Arc::new(tokio::sync::Barrier::new(8));
+        let tasks: Vec<_> = (0..8)
+            .map(|racer| {
+                let store = Arc::clone(&stores[racer % stores.len()]);
+                let barrier = Arc::clone(&barrier);
+                tokio::spawn(async move {
+                    let notice: sceau_store::SenderNotice = Box::new(|_, recipient| {
+                        Some(NewMessage {
+                            address: "told@example.org".into(),
+                            sealed_body: format!("{}", recipient.position).into_bytes(),
+                            medium: Medium::Email,
+                            expires_at_s: NOW + DAY,
+                        })
+                    });
+                    barrier.wait().await;
+                    store.tell_senders(notice, 1, NOW + 40).await
+                })
+            })
+            .collect();
+        let mut told = 0;
+        for task in tasks {
+            told += task.await.unwrap().unwrap();
+        }
+        // Each racer takes at most one; whoever found none to tell left them to others.
+        let rest: sceau_store::SenderNotice = Box::new(|_, recipient| {
+            Some(NewMessage {
+                address: "told@example.org".into(),
+                sealed_body: format!("{}", recipient.position).into_bytes(),
+                medium: Medium::Email,
+                expires_at_s: NOW + DAY,
+            })
+        });
+        told += f.store.tell_senders(rest, 10, NOW + 41).await.unwrap();
+        assert_eq!(told, 3, "{name}");
+        let mut queued: Vec<Vec<u8>> = f
+            .store
+            .messages_to("told@example.org", 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|message| message.sealed_body)
+            .collect();
+        queued.sort();
+        assert_eq!(
+            queued,
+            vec![b"0".to_vec(), b"1".to_vec(), b"2".to_vec()],
+            "{name}"
+        );
+    }
 }
