@@ -133,21 +133,25 @@ impl Service {
         records: Vec<EvidenceRecord>,
         size: u64,
     ) -> Result<Vec<Logged>, AppError> {
-        let mut proved = Vec::with_capacity(records.len());
-        for record in records {
-            let index = record.log_index.ok_or(AppError::EvidencePending)?;
-            let inclusion_proof = self
-                .store
-                .log_inclusion_proof(index, size)
-                .await?
-                .ok_or(AppError::EvidencePending)?;
-            proved.push(Logged {
+        let indexes = records
+            .iter()
+            .map(|record| record.log_index.ok_or(AppError::EvidencePending))
+            .collect::<Result<Vec<u64>, AppError>>()?;
+        let proofs = self
+            .store
+            .log_inclusion_proofs(indexes.clone(), size)
+            .await?
+            .ok_or(AppError::EvidencePending)?;
+        Ok(records
+            .into_iter()
+            .zip(indexes)
+            .zip(proofs)
+            .map(|((record, index), inclusion_proof)| Logged {
                 record: record.record,
                 index,
                 inclusion_proof,
-            });
-        }
-        Ok(proved)
+            })
+            .collect())
     }
 }
 

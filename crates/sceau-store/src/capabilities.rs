@@ -378,6 +378,25 @@ pub trait TransparencyLog: Send + Sync + 'static {
         size: u64,
     ) -> Result<Option<Vec<[u8; 32]>>, StoreError>;
 
+    /// The inclusion proofs of the entries `indexes` in the tree of `size` entries, in
+    /// order; `None` unless every `index < size <=` the integrated size. A backend may
+    /// read the nodes the proofs share once (records of one subject are near each other
+    /// in the log, and their proofs mostly the same nodes).
+    async fn log_inclusion_proofs(
+        &self,
+        indexes: Vec<u64>,
+        size: u64,
+    ) -> Result<Option<Vec<Vec<[u8; 32]>>>, StoreError> {
+        let mut proofs = Vec::with_capacity(indexes.len());
+        for index in indexes {
+            match self.log_inclusion_proof(index, size).await? {
+                Some(proof) => proofs.push(proof),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(proofs))
+    }
+
     /// The consistency proof between the trees of `old` and `new` entries; `None` unless
     /// `old <= new <=` the integrated size.
     async fn log_consistency_proof(

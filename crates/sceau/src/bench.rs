@@ -87,6 +87,11 @@ enum Scenario {
     /// certificate, manifest, upload, seal read on the phone, signatures, time-stamps,
     /// archive), then one 256 MiB file's upload (MB/s, the server's memory above rest).
     Notary,
+    /// Certified delivery: recipients per second end to end (the delivery sent, the
+    /// notice read in the development mailbox, the code from the phone typed, the
+    /// withdrawal certificate, a 100 KiB file and its signature downloaded, the signed
+    /// answer, the sender's receipt).
+    Delivery,
 }
 
 impl Scenario {
@@ -111,6 +116,9 @@ pub struct BenchArgs {
     /// Envelopes per run of the notary scenario.
     #[arg(long, default_value_t = 2_000)]
     notary_envelopes: usize,
+    /// Recipients per run of the delivery scenario.
+    #[arg(long, default_value_t = 2_000)]
+    delivery_recipients: usize,
     /// What to measure after the trivial endpoint in each run.
     #[arg(long, value_enum, default_value_t = Scenario::Authorizations)]
     scenario: Scenario,
@@ -364,6 +372,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut children = start_servers(&executable, &server_env, args.instances)?;
     let result = if args.scenario == Scenario::Notary {
         measure_notary(&args, &mut children, &parties).await
+    } else if args.scenario == Scenario::Delivery {
+        measure_delivery(&args, &mut children, &parties).await
     } else {
         measure(&args, &mut children, parties, &admin_token).await
     };
@@ -452,6 +462,72 @@ async fn measure_notary(
         "\nresult (medians of {} runs)\n  notarizations          {median:>9.1} envelopes/s (one 100 KiB file each, end to end)\n  256 MiB upload         {upload_median:>9.0} MB/s, server memory at most {:.1} MB above rest",
         args.runs,
         memory_max as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// The delivery scenario: every client signed in with one notarized envelope, then `runs`
+/// runs of `--delivery-recipients` recipients (closed loop, one at a time per connection).
+async fn measure_delivery(
+    args: &BenchArgs,
+    children: &mut [std::process::Child],
+    parties: &[Party],
+) -> anyhow::Result<()> {
+    let child = children.first_mut().context("no server")?;
+    let pid = child.id();
+    let address = listening_address(child)?;
+    let base = format!("http://{address}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let mut stations = Vec::with_capacity(parties.len());
+    for party in parties {
+        let (cookie, csrf) = sign_in_payer(&http, &base, &party.login).await?;
+        stations.push(crate::bench_notary::Station {
+            base: base.clone(),
+            phone: party.phone.clone(),
+            cookie,
+            csrf,
+        });
+    }
+    let senders = crate::bench_delivery::senders(&http, stations).await?;
+    say!(
+        "delivery on {}: server {address} (pid {pid}), {} senders, {} recipients of one 100 KiB file per run, {} runs",
+        if args.database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        senders.len(),
+        args.delivery_recipients,
+        args.runs
+    );
+    let mut rates = Vec::with_capacity(args.runs);
+    for run in 1..=args.runs {
+        let figures =
+            crate::bench_delivery::recipients_run(&http, &senders, args.delivery_recipients)
+                .await?;
+        say!(
+            "  run {run}: {:>7.1} recipients/s ({} accepted), a whole recipient p50 {:.1} ms, p99 {:.1} ms",
+            figures.per_s,
+            figures.recipients,
+            figures.p50.as_secs_f64() * 1e3,
+            figures.p99.as_secs_f64() * 1e3
+        );
+        let steps: Vec<String> = crate::bench_delivery::STEPS
+            .iter()
+            .zip(figures.step_p50s)
+            .map(|(step, p50)| format!("{step} {:.1}", p50.as_secs_f64() * 1e3))
+            .collect();
+        say!("    p50 of each step (ms): {}", steps.join(", "));
+        rates.push(figures.per_s);
+    }
+    rates.sort_by(|a, b| a.total_cmp(b));
+    let median = rates[rates.len() / 2];
+    say!(
+        "\nresult (median of {} runs)\n  certified delivery     {median:>9.1} recipients/s (end to end, one 100 KiB file each)",
+        args.runs
     );
     Ok(())
 }

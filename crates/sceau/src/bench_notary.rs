@@ -57,7 +57,7 @@ pub struct EnvelopeRun {
 /// (from the upload's answer), the seal typed and answered notarized.
 pub const STEPS: [&str; 5] = ["open", "manifest", "upload", "seal on phone", "seal typed"];
 
-async fn post(
+pub(crate) async fn post(
     http: &reqwest::Client,
     station: &Station,
     path: &str,
@@ -201,15 +201,15 @@ async fn seal_for(
 }
 
 /// One whole envelope of `file`: opened, its file uploaded, its seal read and typed;
-/// how long each of its [`STEPS`] took.
-async fn one_envelope(
+/// how long each of its [`STEPS`] took, and its id.
+pub(crate) async fn one_envelope(
     http: &reqwest::Client,
     station: &Station,
     file: &bytes::Bytes,
     sha256: [u8; 32],
     sequence: u64,
     seal_reads: &AtomicU64,
-) -> anyhow::Result<[Duration; STEPS.len()]> {
+) -> anyhow::Result<([Duration; STEPS.len()], String)> {
     let name = format!("bench-{sequence}.bin");
     let started = Instant::now();
     let (id, opened_at) = opened(http, station, &name, file.len(), sha256).await?;
@@ -236,13 +236,16 @@ async fn one_envelope(
             view["waiting"]
         );
     }
-    Ok([
-        opened_at - started,
-        manifest_at - opened_at,
-        uploaded_at - manifest_at,
-        seal_at - uploaded_at,
-        seal_at.elapsed(),
-    ])
+    Ok((
+        [
+            opened_at - started,
+            manifest_at - opened_at,
+            uploaded_at - manifest_at,
+            seal_at - uploaded_at,
+            seal_at.elapsed(),
+        ],
+        id,
+    ))
 }
 
 /// `envelopes` whole envelopes over `stations` (one at a time each), closed loop.
@@ -276,7 +279,7 @@ pub async fn envelopes_run(
             while next.fetch_add(1, Ordering::Relaxed) < envelopes {
                 let at = Instant::now();
                 let n = sequence.fetch_add(1, Ordering::Relaxed);
-                let steps =
+                let (steps, _) =
                     one_envelope(&http, &stations[index], &file, sha256, n, &seal_reads).await?;
                 latencies.push((at.elapsed(), steps));
             }

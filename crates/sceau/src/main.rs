@@ -15,6 +15,7 @@ macro_rules! say {
 mod admin;
 mod bench;
 mod bench_channel;
+mod bench_delivery;
 mod bench_log;
 mod bench_notary;
 mod bench_pki;

@@ -173,6 +173,42 @@ pub(crate) async fn proof_nodes(
     })
 }
 
+/// Several proofs in one read: the base ranges their nodes derive from are read once
+/// for all (proofs of nearby entries share most of them); `None` unless the tree has
+/// reached `largest`.
+pub(crate) async fn proofs(
+    tx: &impl Tx,
+    requests: &[ProofRequest],
+    largest: u64,
+) -> Result<Option<Vec<Vec<Hash>>>, Fail> {
+    let mut wanted_each = Vec::with_capacity(requests.len());
+    for request in requests {
+        let Some(wanted) = proof_nodes(tx, request, largest).await? else {
+            return Ok(None);
+        };
+        wanted_each.push(wanted);
+    }
+    let mut all: Vec<(u8, u64)> = wanted_each.iter().flatten().copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    let mut base = HashMap::new();
+    let mut read = std::collections::HashSet::new();
+    for range in base_ranges(&all) {
+        if !read.insert((range.base, range.start, range.count)) {
+            continue;
+        }
+        let found = nodes(tx, range.base, range.start, range.count).await?;
+        for (offset, hash) in found.into_iter().enumerate() {
+            base.insert((range.base, range.start + offset as u64), hash);
+        }
+    }
+    let mut proofs = Vec::with_capacity(requests.len());
+    for (request, wanted) in requests.iter().zip(&wanted_each) {
+        proofs.push(request.with_nodes(derive(wanted, &base))?);
+    }
+    Ok(Some(proofs))
+}
+
 /// An inclusion or consistency proof (see [`ProofRequest`]), if the tree has reached
 /// `largest`: its nodes read range by range.
 pub(crate) async fn proof(

@@ -144,6 +144,19 @@ impl TransparencyLog for SqliteStore {
             .await
     }
 
+    async fn log_inclusion_proofs(
+        &self,
+        indexes: Vec<u64>,
+        size: u64,
+    ) -> Result<Option<Vec<Vec<[u8; 32]>>>, StoreError> {
+        let requests: Vec<ProofRequest> = indexes
+            .into_iter()
+            .map(|index| ProofRequest::Inclusion { index, size })
+            .collect();
+        self.read(move |c| run_now(ops::proofs(&SqliteTx(c), &requests, size)))
+            .await
+    }
+
     async fn log_consistency_proof(
         &self,
         old: u64,

@@ -849,7 +849,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX clients_email ON clients (lower(email)) WHERE email IS NOT NULL;
     CREATE INDEX delivery_recipients_notice ON delivery_recipients (notice_message_id)
         WHERE notice_message_id IS NOT NULL;
-    CREATE INDEX delivery_recipients_to_tell ON delivery_recipients (delivery_id)
+    CREATE INDEX delivery_recipients_to_tell ON delivery_recipients (delivery_id, position)
         WHERE told_state IS NOT state
             AND state IN ('notice_failed', 'paused', 'accepted', 'rejected', 'expired');
     "#,

@@ -73,6 +73,52 @@ async fn the_log_appends_in_batches_and_proves_inclusion_and_consistency() {
                 .unwrap_or_else(|e| panic!("{}: {index} in {}: {e}", f.name, checkpoint.size));
             }
         }
+        // Several proofs read at once are each the one read alone.
+        let indexes = vec![0_u64, 1, 31, 32, 63, 64, 150, 297, 298, 299];
+        for checkpoint in checkpoints.iter().filter(|c| c.size >= 300) {
+            let together = f
+                .store
+                .log_inclusion_proofs(indexes.clone(), checkpoint.size)
+                .await
+                .unwrap()
+                .expect("the proofs");
+            assert_eq!(together.len(), indexes.len());
+            for (index, proof) in indexes.iter().zip(&together) {
+                let alone = f
+                    .store
+                    .log_inclusion_proof(*index, checkpoint.size)
+                    .await
+                    .unwrap()
+                    .expect("a proof");
+                assert_eq!(proof, &alone, "{}: {index} in {}", f.name, checkpoint.size);
+            }
+        }
+        for (at, checkpoint) in checkpoints.iter().enumerate().filter(|(_, c)| c.size > 150) {
+            let some: Vec<u64> = (140..150).chain([checkpoint.size - 1]).collect();
+            let together = f
+                .store
+                .log_inclusion_proofs(some.clone(), checkpoint.size)
+                .await
+                .unwrap()
+                .expect("the proofs");
+            for (index, proof) in some.iter().zip(&together) {
+                sceau_log::verify_inclusion(
+                    &leaves[*index as usize],
+                    *index,
+                    checkpoint.size,
+                    proof,
+                    &checkpoint.root,
+                )
+                .unwrap_or_else(|e| panic!("{}: {index} in checkpoint {at}: {e}", f.name));
+            }
+        }
+        assert!(
+            f.store
+                .log_inclusion_proofs(vec![5, 300], 300)
+                .await
+                .unwrap()
+                .is_none()
+        );
         for (old, new) in checkpoints.iter().zip(checkpoints.iter().skip(3)) {
             let proof = f
                 .store
