@@ -531,6 +531,10 @@ impl Service {
         public_key: &[u8],
     ) -> Result<Withdrawal, AppError> {
         let context = self.recipient_in_session(token, session).await?;
+        // Refused before the CA signs anything (the store judges it again).
+        if context.recipient.session_withdrawals >= delivery::SESSION_WITHDRAWALS_MAX {
+            return Err(AppError::Recipient(RecipientRefusal::TooManyWithdrawals));
+        }
         let key = sceau_pki::station::parse_station_key(public_key)
             .map_err(|e| AppError::InvalidField(format!("public_key: {e}")))?;
         let now_s = self.now_s();

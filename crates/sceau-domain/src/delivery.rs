@@ -14,12 +14,13 @@ pub const RECIPIENTS_MAX_DEFAULT: usize = 100;
 /// The most recipients a configuration may allow one delivery.
 pub const RECIPIENTS_MAX_CEILING: usize = 500;
 /// Codes one recipient may be sent over a delivery's life (each also counts against their
-/// phone's hourly budget): what bounds the wrong codes, and their records, one recipient
-/// can cause (three a code before a pause).
-pub const CODES_MAX: u32 = 30;
-/// Withdrawals (certificates made for a browser's key, files handed over) one recipient
-/// may make.
-pub const WITHDRAWALS_MAX: u32 = 20;
+/// phone's hourly budget, so that reaching it takes hours): what bounds the records of
+/// one recipient (a code, three wrong ones before a pause, a session) to what their
+/// receipt can carry.
+pub const CODES_MAX: u32 = 100;
+/// Withdrawals (certificates made for a browser's key, files handed over) in one session
+/// of a recipient: each load of the files page makes one.
+pub const SESSION_WITHDRAWALS_MAX: u32 = 3;
 /// Days a recipient has to answer unless the sender says otherwise.
 pub const DEADLINE_DAYS_DEFAULT: u32 = 15;
 /// The shortest and longest deadline a sender may give, in days.

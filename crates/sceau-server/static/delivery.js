@@ -297,6 +297,55 @@
     rejected: "You rejected the delivery. The sender is told.",
   };
 
+  // The page's words, in the page's language (its <html lang>): English, or French.
+  const WORDS = {
+    en: {
+      answered: ANSWERED,
+      reasons: {},
+      intact: (sha256) => `Intact, signed by the sender. SHA-256 ${sha256}`,
+      failed: (reason) => `Failed: ${reason}.`,
+      fetchFailed: (why) => `the file could not be fetched: ${why}`,
+      unreadable: (why) => `The delivery could not be read: ${why}`,
+      notWithdrawable: (state) => `This delivery is ${state}: its files cannot be withdrawn.`,
+      checking: "Checking the files...",
+      allPassed: "Every file is intact and signed by the sender.",
+      oneFailed: "A file failed its check: you may reject the delivery.",
+      notWithdrawn: (why) => `The files could not be withdrawn: ${why}`,
+      other: (state) => `The delivery is ${state}.`,
+      notRecorded: (why) => `Your answer was not recorded: ${why}`,
+    },
+    fr: {
+      answered: {
+        accepted: "Vous avez accepté l'envoi. L'expéditeur en est informé.",
+        rejected: "Vous avez refusé l'envoi. L'expéditeur en est informé.",
+      },
+      reasons: {
+        [REASONS.unreadable]: "la signature est illisible",
+        [REASONS.fileUnreadable]: "le fichier est illisible",
+        [REASONS.certificate]: "signé par un autre certificat",
+        [REASONS.digest]: "le fichier diffère de celui qui a été signé",
+        [REASONS.signature]: "la signature n'est pas valide",
+      },
+      intact: (sha256) => `Intact, signé par l'expéditeur. SHA-256 ${sha256}`,
+      failed: (reason) => `Échec : ${reason}.`,
+      fetchFailed: (why) => `le fichier n'a pas pu être reçu : ${why}`,
+      unreadable: (why) => `L'envoi n'a pas pu être lu : ${why}`,
+      notWithdrawable: (state) => `Cet envoi est ${state} : ses fichiers ne peuvent plus être reçus.`,
+      checking: "Vérification des fichiers…",
+      allPassed: "Chaque fichier est intact et signé par l'expéditeur.",
+      oneFailed: "Un fichier n'a pas passé la vérification : vous pouvez refuser l'envoi.",
+      notWithdrawn: (why) => `Les fichiers n'ont pas pu être reçus : ${why}`,
+      other: (state) => `L'envoi est ${state}.`,
+      notRecorded: (why) => `Votre réponse n'a pas été enregistrée : ${why}`,
+    },
+  };
+
+  function wordsOf(document) {
+    const element = document.documentElement;
+    const lang = element && typeof element.getAttribute === "function" ? element.getAttribute("lang") : null;
+    return typeof lang === "string" && lang.toLowerCase().startsWith("fr") ? WORDS.fr : WORDS.en;
+  }
+
   function errorText(error) {
     return error instanceof DeliveryError ? `${error.message} (${error.code})` : String((error && error.message) || error);
   }
@@ -321,6 +370,7 @@
     const meta = document.querySelector('meta[name="csrf-token"]');
     const csrf = meta ? meta.getAttribute("content") : "";
     const state = { delivery: null, senderCertificate: null, withdrawal: null, results: null, busy: false };
+    const words = wordsOf(document);
     const say = (message) => {
       page.outcome.textContent = message;
     };
@@ -343,21 +393,22 @@
         state.senderCertificate = fromBase64(delivery.sender && delivery.sender.certificate);
         state.delivery = delivery;
       } catch (error) {
-        say(`The delivery could not be read: ${errorText(error)}`);
+        say(words.unreadable(errorText(error)));
         return;
       }
       const current = state.delivery.state;
       if (current === "authenticated" || current === "withdrawn") {
         page.check.disabled = false;
       } else {
-        say(ANSWERED[current] || `This delivery is ${current}: its files cannot be withdrawn.`);
+        say(words.answered[current] || words.notWithdrawable(current));
       }
     })();
 
     function showVerdict(file, result) {
       const verdict = document.querySelector(`[data-file="${file.position}"] .verdict`);
       if (verdict) {
-        verdict.textContent = result.ok ? `Intact, signed by the sender. SHA-256 ${result.sha256}` : `Failed: ${result.reason}.`;
+        const reason = words.reasons[result.reason] || result.reason;
+        verdict.textContent = result.ok ? words.intact(result.sha256) : words.failed(reason);
         verdict.classList.remove("ok", "failed");
         verdict.classList.add(result.ok ? "ok" : "failed");
       }
@@ -383,7 +434,7 @@
           onProgress(0, blob.size);
           result = await checkFile({ file: blob, p7s, senderCertificate: state.senderCertificate, onProgress, subtle });
         } catch (error) {
-          const reason = `the file could not be fetched: ${errorText(error)}`;
+          const reason = words.fetchFailed(errorText(error));
           result = { sha256: null, digestMatches: false, signatureValid: false, certificateMatches: false, ok: false, reason, fetchFailed: true };
         }
         state.results.push({ position: file.position, ...result });
@@ -398,14 +449,14 @@
       }
       state.busy = true;
       page.check.disabled = page.accept.disabled = page.reject.disabled = true;
-      say("Checking the files...");
+      say(words.checking);
       try {
         await checkAll();
         checked();
-        say(allPassed() ? "Every file is intact and signed by the sender." : "A file failed its check: you may reject the delivery.");
+        say(allPassed() ? words.allPassed : words.oneFailed);
       } catch (error) {
         page.check.disabled = false;
-        say(`The files could not be withdrawn: ${errorText(error)}`);
+        say(words.notWithdrawn(errorText(error)));
       } finally {
         state.busy = false;
       }
@@ -431,10 +482,10 @@
           results: state.results,
           reason: page.reason ? page.reason.value.trim() : "",
         });
-        say(ANSWERED[outcome.state] || `The delivery is ${outcome.state}.`);
+        say(words.answered[outcome.state] || words.other(outcome.state));
       } catch (error) {
         checked();
-        say(`Your answer was not recorded: ${errorText(error)}`);
+        say(words.notRecorded(errorText(error)));
       } finally {
         state.busy = false;
       }

@@ -636,6 +636,36 @@ async fn refused_deliveries_queue_nothing() {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     // Dave's phone was taken from his enrolment: the sender is not shown it.
     assert_eq!(reply.json()["recipients"][0]["phone"], Value::Null);
+    // Nor in the receipt, whose records carry no digest of it; a phone added to the
+    // receipt is refused.
+    let dave_delivery = reply.json()["id"].as_str().unwrap().to_owned();
+    let receipt = server
+        .fetch(
+            &session,
+            &format!("/api/v1/deliveries/{dave_delivery}/recipients/0/receipt"),
+        )
+        .await;
+    assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.text);
+    assert!(!receipt.text.contains(DAVE_PHONE));
+    let root = server
+        .send(server.http.get(server.url("/pki/root.pem")))
+        .await;
+    let root = pem_to_der(&root.text);
+    let key = server.send(server.http.get(server.url("/log/key"))).await;
+    let key = sceau_log::VerifierKey::parse(key.text.trim()).unwrap();
+    let report = sceau_server::delivery_receipt::check(receipt.text.as_bytes(), &root, &key);
+    assert!(report.valid(), "{report:?}");
+    let mut altered: Value = serde_json::from_str(&receipt.text).unwrap();
+    altered["recipient"]["phone"] = json!(DAVE_PHONE);
+    let altered = sceau_log::canonical(&altered).unwrap();
+    let report = sceau_server::delivery_receipt::check(&altered, &root, &key);
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|check| check.outcome.is_err())
+        .map(|check| check.part)
+        .collect();
+    assert_eq!(failed, ["recipient"]);
     // Another client's envelope is not found; nothing is sent of it.
     server.enroll_client("mallory", "+33699999999", "0").await;
     let mallory = server.sign_in("mallory").await;

@@ -778,8 +778,8 @@ pub(crate) static RECEIPT_INSERT: crate::sql::Sql = crate::sql::Sql::new(
 pub(crate) static RECEIPT: crate::sql::Sql =
     crate::sql::Sql::new("SELECT signature FROM receipts WHERE evidence_id = $1");
 
-/// The subject of a delivery's records (every recipient's events, one chain), by the
-/// delivery's row.
+/// The subject of a delivery's own records (its submission), by the delivery's row; each
+/// recipient's events are a chain of their own ([`delivery_recipient_subject`]).
 pub fn delivery_subject(delivery_id: i64) -> String {
     format!("delivery:{delivery_id}")
 }
@@ -810,12 +810,25 @@ fn delivery_fields(view: &crate::model::DeliveryView) -> Object {
     }
 }
 
+/// A recipient as records name them: by position, and by the salted digests of their
+/// address and of the phone the sender gave. A client's own phone, which the sender did
+/// not give and is never shown, has no digest in records the sender receives (the salt is
+/// in their receipt: a phone number's digest would be found by trying them all): the
+/// record says so instead (`phone_of_client`).
 fn recipient_fields(recipient: &crate::model::RecipientView) -> Object {
-    object! {
+    let mut fields = object! {
         "position": i64::from(recipient.position),
         "email_sha256": hex(&contact_digest(&recipient.contact_salt, &recipient.email)),
-        "phone_sha256": hex(&contact_digest(&recipient.contact_salt, &recipient.phone)),
+    };
+    if recipient.phone_given {
+        fields.insert(
+            "phone_sha256",
+            hex(&contact_digest(&recipient.contact_salt, &recipient.phone)),
+        );
+    } else {
+        fields.insert("phone_of_client", true);
     }
+    fields
 }
 
 /// A delivery was accepted for sending (EN 319 522's SubmissionAcceptance): the

@@ -1337,6 +1337,8 @@ pub struct RecipientView {
     /// The serial of the latest withdrawal certificate (the one an answer must use).
     pub withdrawal_serial: Option<String>,
     pub withdrawals: u32,
+    /// Withdrawals in the current session (reset by the right code).
+    pub session_withdrawals: u32,
     /// The SHA-256 of the session's token the latest withdrawal was made in: the files
     /// are handed over in that session only.
     pub withdrawn_session_sha256: Option<[u8; 32]>,

@@ -510,7 +510,7 @@ class FakeElement {
 
 // The files page: #delivery, its buttons, a reason, the outcome, and one row per file
 // with its verdict and progress bar. querySelector knows the selectors the page uses.
-function fakeDocument(count, { reason = true } = {}) {
+function fakeDocument(count, { reason = true, lang = null } = {}) {
   const elements = new Map();
   for (const [id, tag] of [
     ["delivery", "section"],
@@ -529,10 +529,15 @@ function fakeDocument(count, { reason = true } = {}) {
   meta.setAttribute("content", CSRF);
   const rows = Array.from({ length: count }, () => ({ verdict: new FakeElement("span"), progress: new FakeElement("progress") }));
   const selected = [];
+  const html = new FakeElement("html");
+  if (lang !== null) {
+    html.setAttribute("lang", lang);
+  }
   return {
     elements,
     rows,
     selected,
+    documentElement: html,
     getElementById: (id) => elements.get(id) || null,
     querySelector(selector) {
       selected.push(selector);
@@ -578,6 +583,23 @@ const buttons = ($) => ["delivery-check", "delivery-accept", "delivery-reject"].
   check("its files", said.files, files.map((file, position) => ({ position, sha256: nodeHex(file.content), digest_matches: true, signature_valid: true })));
   check("every write carried the CSRF token", server.calls.filter(({ init }) => init.method === "POST").every(({ init }) => init.headers["X-CSRF-Token"] === CSRF), true);
   check("files fetched after the withdrawal only", server.calls.findIndex(({ path }) => path.includes("/files/")) > server.calls.findIndex(({ path }) => path.endsWith("/withdrawal")), true);
+}
+
+// On a French page (<html lang="fr">) the page's words are French; the statement is the
+// same.
+{
+  const altered = big.content.slice();
+  altered[0] ^= 1;
+  const document = fakeDocument(files.length, { lang: "fr" });
+  const $ = (id) => document.elements.get(id);
+  const server = fakeServer({ state: "withdrawn", served: { 1: altered } });
+  await delivery.start(document, { fetch: server.fetch }).loaded;
+  await $("delivery-check").dispatch("click");
+  check("a French verdict", document.rows[0].verdict.textContent, `Intact, signé par l'expéditeur. SHA-256 ${nodeHex(files[0].content)}`);
+  check("a French failure", document.rows[1].verdict.textContent, "Échec : le fichier diffère de celui qui a été signé.");
+  check("a French outcome", $("delivery-outcome").textContent, "Un fichier n'a pas passé la vérification : vous pouvez refuser l'envoi.");
+  await $("delivery-reject").dispatch("click");
+  check("refused, in French", [$("delivery-outcome").textContent, server.state], ["Vous avez refusé l'envoi. L'expéditeur en est informé.", "rejected"]);
 }
 
 // A file altered in the archive: its verdict says so, the recipient can only reject, with

@@ -1,8 +1,9 @@
 //! Certified delivery: a notarized envelope sent to recipients, each told by e-mail,
 //! authenticated by a code sent to their phone, handed the files under a withdrawal
 //! certificate, and answering. `sceau_domain::delivery::next` decides each step; this
-//! applies it, one transaction per step, with its evidence in the delivery's chain
-//! (each record named as ETSI EN 319 522 names the event, where it has a name).
+//! applies it, one transaction per step, with its evidence: the delivery's own chain
+//! holds its submission, each recipient's events a chain of their own (each record named
+//! as ETSI EN 319 522 names the event, where it has a name).
 
 use crate::StoreError;
 use crate::evidence::{self, delivery_event};
@@ -54,7 +55,8 @@ macro_rules! recipient_columns {
         "SELECT delivery_id, position, email, phone, phone_given, client_id, contact_salt, state, \
          notice_message_id, notice_sent_at, code_nonce, code_digits, code_issued_at, \
          code_expires_at, codes_sent, wrong_tries, paused_until, session_expires_at, \
-         withdrawal_serial, withdrawals, withdrawn_session_sha256, answer_statement, \
+         withdrawal_serial, withdrawals, session_withdrawals, withdrawn_session_sha256, \
+         answer_statement, \
          answer_signature, \
          answer_time_stamp, answered_at, told_state, reminded_at, updated_at FROM delivery_recipients "
     };
@@ -204,6 +206,7 @@ impl Decode for RecipientView {
             session_expires_at_s: row.column("session_expires_at")?,
             withdrawal_serial: row.column("withdrawal_serial")?,
             withdrawals: count(row.column("withdrawals")?, "withdrawals")?,
+            session_withdrawals: count(row.column("session_withdrawals")?, "withdrawals")?,
             withdrawn_session_sha256: row.column("withdrawn_session_sha256")?,
             answer,
             told_state: told.as_deref().map(state_of).transpose()?,
@@ -603,7 +606,8 @@ pub(crate) async fn send_code(
 static CODE_RIGHT: Sql = Sql::new(
     "UPDATE delivery_recipients SET state = $3, code_nonce = NULL, code_digits = NULL, \
      code_issued_at = NULL, code_expires_at = NULL, wrong_tries = 0, session_sha256 = $4, \
-     session_expires_at = $5, updated_at = $6 WHERE delivery_id = $1 AND position = $2",
+     session_expires_at = $5, session_withdrawals = 0, updated_at = $6 \
+     WHERE delivery_id = $1 AND position = $2",
 );
 static CODE_WRONG: Sql = Sql::new(
     "UPDATE delivery_recipients SET wrong_tries = wrong_tries + 1, updated_at = $3 \
@@ -713,7 +717,8 @@ static SESSION_OF: Sql = Sql::new(
 );
 static WITHDRAWN: Sql = Sql::new(
     "UPDATE delivery_recipients SET state = $3, withdrawal_serial = $4, \
-     withdrawals = withdrawals + 1, updated_at = $5, withdrawn_session_sha256 = $7 \
+     withdrawals = withdrawals + 1, session_withdrawals = session_withdrawals + 1, \
+     updated_at = $5, withdrawn_session_sha256 = $7 \
      WHERE delivery_id = $1 AND position = $2 AND state = $6",
 );
 
@@ -754,7 +759,7 @@ pub(crate) async fn withdraw(
         Ok(to) => to,
         Err(refusal) => return Ok(WithdrawalOutcome::Refused(refusal)),
     };
-    if recipient.withdrawals >= delivery::WITHDRAWALS_MAX {
+    if recipient.session_withdrawals >= delivery::SESSION_WITHDRAWALS_MAX {
         return Ok(WithdrawalOutcome::Refused(
             RecipientRefusal::TooManyWithdrawals,
         ));
@@ -871,7 +876,7 @@ pub(crate) async fn answer(
 
 static DUE: Sql = Sql::new(
     "SELECT id FROM deliveries WHERE settled_at IS NULL AND deadline_at <= $1 \
-     ORDER BY deadline_at LIMIT $2",
+     ORDER BY id LIMIT $2",
 );
 static LOCK_DELIVERY: Sql = Sql::each(
     "SELECT id FROM deliveries WHERE id = $1 AND settled_at IS NULL FOR UPDATE",
@@ -999,7 +1004,8 @@ static TO_REMIND: Sql = Sql::new(
 );
 static REMINDED: Sql = Sql::new(
     "UPDATE delivery_recipients SET reminded_at = $3 \
-     WHERE delivery_id = $1 AND position = $2 AND reminded_at IS NULL",
+     WHERE delivery_id = $1 AND position = $2 AND reminded_at IS NULL \
+     AND state IN ('notified', 'paused', 'authenticated', 'withdrawn')",
 );
 
 /// Recipients who have not answered, of deliveries whose deadline is within `ahead_s`

@@ -192,11 +192,7 @@ pub(crate) async fn proofs(
     all.sort_unstable();
     all.dedup();
     let mut base = HashMap::new();
-    let mut read = std::collections::HashSet::new();
     for range in base_ranges(&all) {
-        if !read.insert((range.base, range.start, range.count)) {
-            continue;
-        }
         let found = nodes(tx, range.base, range.start, range.count).await?;
         for (offset, hash) in found.into_iter().enumerate() {
             base.insert((range.base, range.start + offset as u64), hash);

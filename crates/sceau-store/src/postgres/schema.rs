@@ -667,6 +667,7 @@ const MIGRATIONS: &[&str] = &[
         session_expires_at BIGINT,
         withdrawal_serial TEXT,
         withdrawals BIGINT NOT NULL DEFAULT 0,
+        session_withdrawals BIGINT NOT NULL DEFAULT 0,
         withdrawn_session_sha256 BYTEA,
         answer_statement TEXT,
         answer_signature BYTEA,

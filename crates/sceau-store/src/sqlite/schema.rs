@@ -835,6 +835,7 @@ const MIGRATIONS: &[&str] = &[
         session_expires_at INTEGER,
         withdrawal_serial TEXT,
         withdrawals INTEGER NOT NULL DEFAULT 0,
+        session_withdrawals INTEGER NOT NULL DEFAULT 0,
         withdrawn_session_sha256 BLOB,
         answer_statement TEXT,
         answer_signature BLOB,

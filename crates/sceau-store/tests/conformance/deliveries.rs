@@ -349,6 +349,32 @@ async fn a_delivery_is_sent_only_of_a_notarized_envelope_of_the_senders() {
             hex_of(&contact_digest(&[1; 16], "+33687654321"))
         );
         assert_eq!(body["files"][1]["sha256"], hex_of(&[2; 32]));
+        assert!(body["recipients"][0]["phone_of_client"].is_null());
+
+        // A client's own phone, which the sender did not give: no digest of it.
+        let mut own = recipient(3, "dave@example.org", "+33622223333");
+        own.phone_given = false;
+        let DeliverySendOutcome::Sent(view) = f
+            .store
+            .send_delivery(new_delivery(
+                &alice,
+                &done.public_id,
+                "d-own",
+                vec![own],
+                NOW + 11,
+            ))
+            .await
+            .unwrap()
+        else {
+            panic!("{}: not sent", f.name);
+        };
+        assert!(!view.recipients[0].phone_given);
+        let chain = f.store.evidence(&delivery_subject(view.id)).await.unwrap();
+        let text = String::from_utf8(chain[0].record.clone()).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&chain[0].record).unwrap();
+        assert_eq!(body["recipients"][0]["phone_of_client"], true, "{}", f.name);
+        assert!(body["recipients"][0]["phone_sha256"].is_null());
+        assert!(!text.contains(&hex_of(&contact_digest(&[3; 16], "+33622223333"))));
     })
     .await;
 }
@@ -1087,15 +1113,16 @@ async fn wrong_codes_pause_a_recipient_who_already_opened_the_delivery() {
     .await;
 }
 
-/// Codes and withdrawals are bounded per recipient (what bounds the records and
-/// certificates one recipient can cause).
+/// Codes are bounded per recipient, and withdrawals per session (a new session, by the
+/// right code, may withdraw again): what bounds the records and certificates one
+/// recipient can cause.
 #[tokio::test]
-async fn codes_and_withdrawals_are_bounded_per_recipient() {
+async fn codes_and_withdrawals_are_bounded() {
     each_backend(async |f: &Fixture| {
         let (_, view) = sent(f, "d-bounds", &[17]).await;
         let phone = view.recipients[0].phone.clone();
         authenticated(f, 17, &phone, NOW + 20).await;
-        for n in 0..sceau_domain::delivery::WITHDRAWALS_MAX {
+        for n in 0..sceau_domain::delivery::SESSION_WITHDRAWALS_MAX {
             let serial = format!("ae{n:02x}");
             let outcome = f
                 .store
@@ -1122,9 +1149,32 @@ async fn codes_and_withdrawals_are_bounded_per_recipient() {
             f.name
         );
         assert!(f.store.certificate("aeff").await.unwrap().is_none());
+        // The right code again: a new session, which may withdraw.
+        f.store
+            .send_recipient_code(code_send(17, &phone, 9, NOW + 40))
+            .await
+            .unwrap();
+        let outcome = f
+            .store
+            .type_recipient_code(typed(17, 9, true, NOW + 41))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, TypedCodeOutcome::Right(_)), "{}", f.name);
+        let outcome = f
+            .store
+            .withdraw_delivery(withdrawal(17, "aefe", NOW + 42))
+            .await
+            .unwrap();
+        let WithdrawalOutcome::Withdrawn(view) = outcome else {
+            panic!("{}: a new session may withdraw", f.name);
+        };
+        assert_eq!(
+            view.recipients[0].withdrawals,
+            sceau_domain::delivery::SESSION_WITHDRAWALS_MAX + 1
+        );
         let (_, other) = sent(f, "d-bounds-codes", &[18]).await;
         let phone = other.recipients[0].phone.clone();
-        for n in 1..sceau_domain::delivery::CODES_MAX {
+        for n in 0..sceau_domain::delivery::CODES_MAX {
             let at = NOW + 40 + i64::from(n);
             let outcome = f
                 .store
@@ -1139,13 +1189,7 @@ async fn codes_and_withdrawals_are_bounded_per_recipient() {
         }
         let outcome = f
             .store
-            .send_recipient_code(code_send(18, &phone, 1, NOW + 100))
-            .await
-            .unwrap();
-        assert!(matches!(outcome, RecipientCodeOutcome::Sent(_)));
-        let outcome = f
-            .store
-            .send_recipient_code(code_send(18, &phone, 1, NOW + 101))
+            .send_recipient_code(code_send(18, &phone, 1, NOW + 1_000))
             .await
             .unwrap();
         assert!(
