@@ -984,6 +984,14 @@ async fn delivery_flow(demo: &Demo, cookie: &str, csrf: &str) -> anyhow::Result<
     if !report.valid() {
         bail!("the receipt does not check");
     }
+    if let Some(directory) = &demo.evidence_out {
+        std::fs::create_dir_all(directory)?;
+        std::fs::write(directory.join("bob.receipt.json"), &receipt)?;
+        say!(
+            "bob.receipt.json written to {} (sceau verify --root root.pem --log-key log.key bob.receipt.json)",
+            directory.display()
+        );
+    }
     Ok(())
 }
 

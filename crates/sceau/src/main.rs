@@ -79,7 +79,8 @@ enum Command {
         #[arg(long, value_name = "POSTGRES_URL")]
         database: Option<String>,
         /// Write the seal payment's evidence bundle here (with the root certificate and
-        /// the log's key), for `sceau verify`.
+        /// the log's key), and the certified delivery's receipt (bob.receipt.json), for
+        /// `sceau verify`.
         #[arg(long, value_name = "DIRECTORY")]
         evidence_out: Option<std::path::PathBuf>,
     },

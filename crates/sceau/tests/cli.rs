@@ -152,6 +152,70 @@ fn the_demo_runs_both_figures_and_ends_with_a_sound_ledger() {
     assert!(said.contains("checkpoint: FAILED"), "{said}");
     assert!(said.contains("bundle: REFUSED"), "{said}");
     forgeries_cannot_rewrite_the_report(directory);
+    the_delivery_receipt_verifies(directory, &stdout);
+}
+
+/// The demo's certified delivery: Bob's receipt, checked by `sceau verify` with the root
+/// and the log's key alone; the answer's statement changed, refused by name.
+fn the_delivery_receipt_verifies(directory: &std::path::Path, stdout: &str) {
+    for expected in [
+        "Certified delivery: Alice notarizes a contract and delivers it to Bob",
+        "✉ e-mail to bob@example.org",
+        "to open the certified delivery from Alice Martin (1 file)",
+        "{\"state\":\"accepted\"}",
+        "✓ time-stamp",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    let verify = |receipt: &str| {
+        let output = sceau()
+            .args([
+                "verify",
+                receipt,
+                "--root",
+                "root.pem",
+                "--log-key",
+                "log.key",
+            ])
+            .current_dir(directory)
+            .output()
+            .expect("run sceau verify");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, said) = verify("bob.receipt.json");
+    assert_eq!(code, Some(0), "{said}");
+    for part in [
+        "recipient: ok",
+        "events: ok",
+        "withdrawal certificate: ok",
+        "answer: ok",
+        "content: ok",
+        "time-stamp: ok",
+        "ConsignmentAcceptance",
+    ] {
+        assert!(said.contains(part), "{part:?} not in {said}");
+    }
+    let receipt = std::fs::read_to_string(directory.join("bob.receipt.json")).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&receipt).unwrap();
+    let statement = value["answer"]["statement"]
+        .as_str()
+        .unwrap()
+        .replace("accept", "reject");
+    value["answer"]["statement"] = serde_json::Value::String(statement);
+    std::fs::write(
+        directory.join("tampered.receipt.json"),
+        sceau_log::canonical(&value).unwrap(),
+    )
+    .unwrap();
+    let (code, said) = verify("tampered.receipt.json");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("answer: FAILED"), "{said}");
 }
 
 /// A forged record whose merchant name would rewrite the report on a terminal: a line
