@@ -21,13 +21,13 @@
 //!   `r || s`) under the withdrawal certificate's key, and sceau's RFC 3161 time-stamp
 //!   token over the statement and the signature (absent until the recipient answered).
 
-use crate::bundle::{Report, checked_checkpoint, decode_base64, opened, text};
+use crate::bundle::{Report, decode_base64, opened, text};
 use crate::envelope_bundle::{
-    LogCheckpoint, Logged, LoggedRecord, check_chain, decode_logged, logged_json,
+    LogCheckpoint, Logged, LoggedRecord, check_chain, check_logged, decode_logged, logged_json,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use sceau_log::{VerifierKey, leaf_hash, verify_inclusion};
+use sceau_log::VerifierKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -293,46 +293,18 @@ pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
 
 /// Every record's SHA-256 is an entry of the signed checkpoint's tree.
 fn check_log(contents: &Contents, key: &VerifierKey, report: &mut Report) {
-    let Some(checkpoint) =
-        checked_checkpoint(&contents.checkpoint, contents.size, "receipt", key, report)
-    else {
-        return;
-    };
     let chains = [
-        ("records", &contents.records),
-        ("recipient_records", &contents.recipient_records),
-        ("withdrawal_records", &contents.withdrawal_records),
+        ("records", contents.records.as_slice()),
+        ("recipient_records", contents.recipient_records.as_slice()),
+        ("withdrawal_records", contents.withdrawal_records.as_slice()),
     ];
-    let mut count = 0;
-    for (field, records) in chains {
-        for (at, logged) in records.iter().enumerate() {
-            let entry: [u8; 32] = Sha256::digest(&logged.record).into();
-            if let Err(error) = verify_inclusion(
-                &leaf_hash(&entry),
-                logged.index,
-                contents.size,
-                &logged.inclusion_proof,
-                checkpoint.root_hash(),
-            ) {
-                report.fail(
-                    "log entries",
-                    format!(
-                        "{field}[{at}] is not shown to be entry {} of the checkpoint's {} \
-                         entries: {error} (the record, its index or its proof changed)",
-                        logged.index, contents.size
-                    ),
-                );
-                return;
-            }
-            count += 1;
-        }
-    }
-    report.ok(
-        "log entries",
-        format!(
-            "every record ({count}) is an entry of the checkpoint's {} entries",
-            contents.size
-        ),
+    check_logged(
+        &contents.checkpoint,
+        contents.size,
+        "receipt",
+        &chains,
+        key,
+        report,
     );
 }
 

@@ -336,15 +336,34 @@ pub fn check(bytes: &[u8], root: &[u8], log_key: &VerifierKey) -> Report {
 /// The checkpoint is signed by the log's key, and every record's SHA-256 is the log
 /// entry at its index: its inclusion proof leads from it to the checkpoint's root.
 fn check_log(contents: &Contents, key: &VerifierKey, report: &mut Report) {
-    let Some(checkpoint) =
-        checked_checkpoint(&contents.checkpoint, contents.size, "bundle", key, report)
-    else {
+    let chains = [
+        ("records", contents.records.as_slice()),
+        ("station_records", contents.station_records.as_slice()),
+    ];
+    check_logged(
+        &contents.checkpoint,
+        contents.size,
+        "bundle",
+        &chains,
+        key,
+        report,
+    );
+}
+
+/// The `log entries` check of a bundle or a receipt (`holder`): the checkpoint `note` of
+/// `size` entries is signed by `key`, and each record of `chains` (named by their field)
+/// is the log's entry at its index.
+pub(crate) fn check_logged(
+    note: &str,
+    size: u64,
+    holder: &str,
+    chains: &[(&str, &[Logged])],
+    key: &VerifierKey,
+    report: &mut Report,
+) {
+    let Some(checkpoint) = checked_checkpoint(note, size, holder, key, report) else {
         return;
     };
-    let chains = [
-        ("records", &contents.records),
-        ("station_records", &contents.station_records),
-    ];
     let mut indexes = Vec::new();
     for (field, records) in chains {
         for (at, logged) in records.iter().enumerate() {
@@ -352,7 +371,7 @@ fn check_log(contents: &Contents, key: &VerifierKey, report: &mut Report) {
             if let Err(error) = verify_inclusion(
                 &leaf_hash(&entry),
                 logged.index,
-                contents.size,
+                size,
                 &logged.inclusion_proof,
                 checkpoint.root_hash(),
             ) {
@@ -364,7 +383,7 @@ fn check_log(contents: &Contents, key: &VerifierKey, report: &mut Report) {
                          inclusion proof changed)",
                         hex::encode(entry),
                         logged.index,
-                        contents.size
+                        size
                     ),
                 );
                 return;
@@ -376,7 +395,7 @@ fn check_log(contents: &Contents, key: &VerifierKey, report: &mut Report) {
         "log entries",
         format!(
             "every record's SHA-256 is an entry of the checkpoint's {} entries (entries {})",
-            contents.size,
+            size,
             indexes.join(", ")
         ),
     );

@@ -647,12 +647,7 @@ async fn refused_deliveries_queue_nothing() {
         .await;
     assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.text);
     assert!(!receipt.text.contains(DAVE_PHONE));
-    let root = server
-        .send(server.http.get(server.url("/pki/root.pem")))
-        .await;
-    let root = pem_to_der(&root.text);
-    let key = server.send(server.http.get(server.url("/log/key"))).await;
-    let key = sceau_log::VerifierKey::parse(key.text.trim()).unwrap();
+    let (root, key) = trust(&server).await;
     let report = sceau_server::delivery_receipt::check(receipt.text.as_bytes(), &root, &key);
     assert!(report.valid(), "{report:?}");
     let mut altered: Value = serde_json::from_str(&receipt.text).unwrap();
@@ -693,12 +688,7 @@ async fn the_senders_receipt_proves_the_recipients_answer_offline() {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     let delivery_id = reply.json()["id"].as_str().unwrap().to_owned();
     let receipt_path = format!("/api/v1/deliveries/{delivery_id}/recipients/0/receipt");
-    let root = server
-        .send(server.http.get(server.url("/pki/root.pem")))
-        .await;
-    let root_der = pem_to_der(&root.text);
-    let key = server.send(server.http.get(server.url("/log/key"))).await;
-    let key = sceau_log::VerifierKey::parse(key.text.trim()).unwrap();
+    let (root_der, key) = trust(&server).await;
 
     // Before any answer: the receipt says what happened so far, and is valid.
     let early = server.fetch(&session, &receipt_path).await;
@@ -800,6 +790,18 @@ async fn the_senders_receipt_proves_the_recipients_answer_offline() {
             .verifier_key();
     let report = sceau_server::delivery_receipt::check(&bytes, &root_der, &stranger);
     assert!(!report.valid());
+}
+
+/// What anyone checks a receipt with: the root (DER) and the log's key, as served.
+async fn trust(server: &Server) -> (Vec<u8>, sceau_log::VerifierKey) {
+    let root = server
+        .send(server.http.get(server.url("/pki/root.pem")))
+        .await;
+    let key = server.send(server.http.get(server.url("/log/key"))).await;
+    (
+        pem_to_der(&root.text),
+        sceau_log::VerifierKey::parse(key.text.trim()).unwrap(),
+    )
 }
 
 fn pem_to_der(pem: &str) -> Vec<u8> {

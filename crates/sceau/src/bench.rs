@@ -386,6 +386,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     result
 }
 
+/// Every client signed in, as a station of the notary's scenarios.
+async fn stations(
+    http: &reqwest::Client,
+    base: &str,
+    parties: &[Party],
+) -> anyhow::Result<Vec<crate::bench_notary::Station>> {
+    let mut stations = Vec::with_capacity(parties.len());
+    for party in parties {
+        let (cookie, csrf) = sign_in_payer(http, base, &party.login).await?;
+        stations.push(crate::bench_notary::Station {
+            base: base.to_owned(),
+            phone: party.phone.clone(),
+            cookie,
+            csrf,
+        });
+    }
+    Ok(stations)
+}
+
 /// The notary scenario: every client signed in, `runs` runs of `--notary-envelopes`
 /// envelopes (closed loop, one at a time per connection), then the large upload.
 async fn measure_notary(
@@ -401,17 +420,7 @@ async fn measure_notary(
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(600))
         .build()?;
-    let mut stations = Vec::with_capacity(parties.len());
-    for party in parties {
-        let (cookie, csrf) = sign_in_payer(&http, &base, &party.login).await?;
-        stations.push(crate::bench_notary::Station {
-            base: base.clone(),
-            phone: party.phone.clone(),
-            cookie,
-            csrf,
-        });
-    }
-    let stations = Arc::new(stations);
+    let stations = Arc::new(stations(&http, &base, parties).await?);
     say!(
         "notary on {}: server {address} (pid {pid}), {} connections, {} envelopes of one 100 KiB file per run, {} runs",
         if args.database_url.is_some() {
@@ -481,16 +490,7 @@ async fn measure_delivery(
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(600))
         .build()?;
-    let mut stations = Vec::with_capacity(parties.len());
-    for party in parties {
-        let (cookie, csrf) = sign_in_payer(&http, &base, &party.login).await?;
-        stations.push(crate::bench_notary::Station {
-            base: base.clone(),
-            phone: party.phone.clone(),
-            cookie,
-            csrf,
-        });
-    }
+    let stations = stations(&http, &base, parties).await?;
     let senders = crate::bench_delivery::senders(&http, stations).await?;
     say!(
         "delivery on {}: server {address} (pid {pid}), {} senders, {} recipients of one 100 KiB file per run, {} runs",

@@ -16,37 +16,27 @@ use sceau_domain::delivery::{self, RecipientEvent};
 use sceau_domain::reach::MessageKind;
 use sceau_log::Object;
 
-/// A delivery's own columns, with its envelope's public id and manifest digest.
-static HEAD_BY_PUBLIC_ID: Sql = Sql::new(
-    "SELECT d.id, d.public_id, d.envelope_id, e.public_id AS envelope_public_id, \
-     e.manifest_sha256, d.client_id, d.deadline_at, d.hide_sender, d.link_base, d.created_at, \
-     d.settled_at, s.display_name AS sender_name, s.email AS sender_email, \
-     (SELECT f.name FROM envelope_files f WHERE f.envelope_id = d.envelope_id \
-     ORDER BY f.position LIMIT 1) AS first_name \
-     FROM deliveries d JOIN envelopes e ON e.id = d.envelope_id \
-     JOIN clients s ON s.id = d.client_id \
-     WHERE d.public_id = $1",
-);
-static HEAD_BY_ID: Sql = Sql::new(
-    "SELECT d.id, d.public_id, d.envelope_id, e.public_id AS envelope_public_id, \
-     e.manifest_sha256, d.client_id, d.deadline_at, d.hide_sender, d.link_base, d.created_at, \
-     d.settled_at, s.display_name AS sender_name, s.email AS sender_email, \
-     (SELECT f.name FROM envelope_files f WHERE f.envelope_id = d.envelope_id \
-     ORDER BY f.position LIMIT 1) AS first_name \
-     FROM deliveries d JOIN envelopes e ON e.id = d.envelope_id \
-     JOIN clients s ON s.id = d.client_id \
-     WHERE d.id = $1",
-);
-static OF_ENVELOPE: Sql = Sql::new(
-    "SELECT d.id, d.public_id, d.envelope_id, e.public_id AS envelope_public_id, \
-     e.manifest_sha256, d.client_id, d.deadline_at, d.hide_sender, d.link_base, d.created_at, \
-     d.settled_at, s.display_name AS sender_name, s.email AS sender_email, \
-     (SELECT f.name FROM envelope_files f WHERE f.envelope_id = d.envelope_id \
-     ORDER BY f.position LIMIT 1) AS first_name \
-     FROM deliveries d JOIN envelopes e ON e.id = d.envelope_id \
-     JOIN clients s ON s.id = d.client_id \
-     WHERE d.envelope_id = $1 ORDER BY d.id DESC LIMIT $2",
-);
+/// A delivery's own columns, with its envelope's public id and manifest digest, its
+/// sender's name and address, and its first file's name.
+macro_rules! head_where {
+    ($condition:literal) => {
+        Sql::new(concat!(
+            "SELECT d.id, d.public_id, d.envelope_id, e.public_id AS envelope_public_id, \
+             e.manifest_sha256, d.client_id, d.deadline_at, d.hide_sender, d.link_base, \
+             d.created_at, d.settled_at, s.display_name AS sender_name, \
+             s.email AS sender_email, \
+             (SELECT f.name FROM envelope_files f WHERE f.envelope_id = d.envelope_id \
+             ORDER BY f.position LIMIT 1) AS first_name \
+             FROM deliveries d JOIN envelopes e ON e.id = d.envelope_id \
+             JOIN clients s ON s.id = d.client_id WHERE ",
+            $condition
+        ))
+    };
+}
+
+static HEAD_BY_PUBLIC_ID: Sql = head_where!("d.public_id = $1");
+static HEAD_BY_ID: Sql = head_where!("d.id = $1");
+static OF_ENVELOPE: Sql = head_where!("d.envelope_id = $1 ORDER BY d.id DESC LIMIT $2");
 static FILE_DIGESTS: Sql =
     Sql::new("SELECT sha256 FROM envelope_files WHERE envelope_id = $1 ORDER BY position");
 

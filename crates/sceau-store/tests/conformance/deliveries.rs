@@ -11,7 +11,6 @@ use crate::envelopes::{notarized_envelope, sealed_envelope};
 use crate::fixtures::*;
 use sceau_domain::reach::{MessageBudget, TooMany};
 use sceau_store::evidence::{contact_digest, delivery_recipient_subject, delivery_subject};
-use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
     AnswerOutcome, CertificateKind, ClientRecord, DeliverySendOutcome, DeliveryView, EnvelopeState,
     EnvelopeView, Medium, MessageDelivery, NewCertificate, NewDelivery, NewDeliveryRecipient,
@@ -19,7 +18,6 @@ use sceau_store::{
     RecipientRefusal, RecipientState, RecipientWithdrawal, StoredSeal, TypedCodeOutcome,
     TypedRecipientCode, WithdrawalOutcome,
 };
-use sceau_store::{PostgresSettings, PostgresStore, Store};
 use std::sync::Arc;
 
 const DAY: i64 = 86_400;
@@ -934,25 +932,7 @@ async fn a_notice_sent_or_failed_reaches_its_recipient() {
 /// instances read the same count: checked by removing it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn wrong_codes_typed_at_once_are_counted_one_by_one() {
-    type Instances = (&'static str, Vec<Arc<dyn Store>>, Guard);
-    let mut setups: Vec<Instances> = Vec::new();
-    let sqlite = sqlite_backend();
-    setups.push(("sqlite", vec![sqlite.store.clone()], sqlite.guard));
-    if let Some(url) = test_database_url() {
-        let schema = ScratchSchema::create(&url).await.expect("a scratch schema");
-        let mut stores: Vec<Arc<dyn Store>> = Vec::new();
-        for _ in 0..2 {
-            let settings = PostgresSettings {
-                lanes: 4,
-                ..PostgresSettings::default()
-            };
-            let store = PostgresStore::open(&schema.url, settings)
-                .await
-                .expect("an instance");
-            stores.push(Arc::new(store));
-        }
-        setups.push(("postgres, two instances", stores, Box::new(schema)));
-    }
+    let setups = instances_of_each_backend().await;
     for (name, stores, _guard) in setups {
         let f = Fixture::new(Backend {
             name,
@@ -1209,25 +1189,7 @@ async fn codes_and_withdrawals_are_bounded() {
 /// queues the notice. (Queuing before marking told twice on two PostgreSQL instances.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn senders_are_told_once_when_many_tell_at_once() {
-    type Instances = (&'static str, Vec<Arc<dyn Store>>, Guard);
-    let mut setups: Vec<Instances> = Vec::new();
-    let sqlite = sqlite_backend();
-    setups.push(("sqlite", vec![sqlite.store.clone()], sqlite.guard));
-    if let Some(url) = test_database_url() {
-        let schema = ScratchSchema::create(&url).await.expect("a scratch schema");
-        let mut stores: Vec<Arc<dyn Store>> = Vec::new();
-        for _ in 0..2 {
-            let settings = PostgresSettings {
-                lanes: 4,
-                ..PostgresSettings::default()
-            };
-            let store = PostgresStore::open(&schema.url, settings)
-                .await
-                .expect("an instance");
-            stores.push(Arc::new(store));
-        }
-        setups.push(("postgres, two instances", stores, Box::new(schema)));
-    }
+    let setups = instances_of_each_backend().await;
     for (name, stores, _guard) in setups {
         let f = Fixture::new(Backend {
             name,

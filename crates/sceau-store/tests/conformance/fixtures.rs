@@ -84,6 +84,34 @@ pub(crate) fn sqlite_backend() -> Backend {
     }
 }
 
+/// A backend's name, its instances on one database, and what keeps it.
+pub(crate) type Instances = (&'static str, Vec<Arc<dyn Store>>, Guard);
+
+/// Each backend with several instances where it can have them: SQLite's one store, and
+/// PostgreSQL's two instances of 4 lanes on one scratch schema (for races between
+/// instances, which one instance's lanes alone may not make).
+pub(crate) async fn instances_of_each_backend() -> Vec<Instances> {
+    let mut setups: Vec<Instances> = Vec::new();
+    let sqlite = sqlite_backend();
+    setups.push(("sqlite", vec![sqlite.store.clone()], sqlite.guard));
+    if let Some(url) = test_database_url() {
+        let schema = ScratchSchema::create(&url).await.expect("a scratch schema");
+        let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+        for _ in 0..2 {
+            let settings = PostgresSettings {
+                lanes: 4,
+                ..PostgresSettings::default()
+            };
+            let store = PostgresStore::open(&schema.url, settings)
+                .await
+                .expect("an instance");
+            stores.push(Arc::new(store));
+        }
+        setups.push(("postgres, two instances", stores, Box::new(schema)));
+    }
+    setups
+}
+
 /// Runs `scenario` once on a fresh store of every backend.
 pub(crate) async fn each_backend(scenario: impl AsyncFn(&Fixture)) {
     for backend in backends().await {

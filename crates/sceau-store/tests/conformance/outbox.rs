@@ -5,11 +5,10 @@
 use crate::envelopes::{self, arrival, prepared_seal, received_with, receiving};
 use crate::fixtures::*;
 use sceau_domain::reach::{MessageBudget, TooMany};
-use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
     CheckoutRefusal, CheckoutView, FilePlan, IssueOutcome, Medium, MerchantRecord, MessageCount,
-    MessageDelivery, MessageStatus, NewMessage, NewNumber, PartOutcome, PostgresSettings,
-    PostgresStore, PreparedEnvelopeSeal, SendOutcome, SendSeal, Store, StoredSeal,
+    MessageDelivery, MessageStatus, NewMessage, NewNumber, PartOutcome, PreparedEnvelopeSeal,
+    SendOutcome, SendSeal, StoredSeal,
 };
 use std::sync::Arc;
 
@@ -192,27 +191,7 @@ async fn messages_wait_until_marked() {
 /// each asking for its seal; a multi-threaded runtime, so that they really overlap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_budget_holds_against_requests_at_once_on_several_instances() {
-    /// A backend's name, its instances on one database, and what keeps it.
-    type Instances = (&'static str, Vec<Arc<dyn Store>>, Guard);
-    let mut setups: Vec<Instances> = Vec::new();
-    let sqlite = sqlite_backend();
-    setups.push(("sqlite", vec![sqlite.store.clone()], sqlite.guard));
-    if let Some(url) = test_database_url() {
-        let schema = ScratchSchema::create(&url).await.expect("a scratch schema");
-        let mut stores: Vec<Arc<dyn Store>> = Vec::new();
-        for _ in 0..2 {
-            let settings = PostgresSettings {
-                lanes: 4,
-                ..PostgresSettings::default()
-            };
-            stores.push(Arc::new(
-                PostgresStore::open(&schema.url, settings)
-                    .await
-                    .expect("an instance"),
-            ));
-        }
-        setups.push(("postgres, two instances", stores, Box::new(schema)));
-    }
+    let setups = instances_of_each_backend().await;
     for (name, stores, _guard) in setups {
         let f = Fixture::new(Backend {
             name,
