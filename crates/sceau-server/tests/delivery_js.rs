@@ -7,10 +7,12 @@
 //! (`tests/js/sceau-signature.check.mjs`). Without node these tests note it and pass,
 //! except under `CI=true`, where they fail.
 
+#[path = "common/node.rs"]
+mod node;
+
+use node::{run_in_node, run_in_node_with};
 use sceau_pki::{DetachedSignature, FileKeystore, KeyLabel, Keystore, Pki, sign_detached};
 use sha2::{Digest, Sha256};
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 /// Runs the node test script of the CMS parser: `openssl cms -sign` signatures (the
@@ -90,39 +92,4 @@ fn a_signature_sceau_writes_passes_the_browser_check() {
         "tests/js/sceau-signature.check.mjs",
         &[directory.path().as_os_str()],
     );
-}
-
-/// Runs a node test script of this crate (a path from its directory); it prints
-/// "checks passed" when all did.
-fn run_in_node(relative_path: &str) {
-    run_in_node_with(relative_path, &[]);
-}
-
-/// [`run_in_node`] with arguments after the script.
-fn run_in_node_with(relative_path: &str, arguments: &[&std::ffi::OsStr]) {
-    let node = std::env::var("SCEAU_NODE").unwrap_or_else(|_| "node".to_owned());
-    if let Err(error) = Command::new(&node).arg("--version").output() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "node is not installed (CI=true: it must be): {error}"
-        );
-        eprintln!("note: node is not installed: {relative_path} was not run");
-        return;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative_path);
-    let output = Command::new(&node)
-        .arg(&script)
-        .args(arguments)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{} failed ({}):\n{stdout}\n{stderr}",
-        script.display(),
-        output.status
-    );
-    assert!(stdout.contains("checks passed"), "{stdout}");
-    println!("{stdout}");
 }

@@ -9,12 +9,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "common/node.rs"]
+mod node;
 
 use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use common::browser::Browser;
+use node::run_in_node;
 use sceau_server::station::{self, SHA256_JS, StaticScript};
 use serde_json::Value;
 use std::io::Read;
@@ -42,32 +45,6 @@ fn sha256_js_in_node() {
 #[test]
 fn notary_js_in_node() {
     run_in_node("tests/js/notary.test.mjs");
-}
-
-/// Runs a node test script of this crate (a path from its directory); it prints
-/// "checks passed" when all did.
-fn run_in_node(relative_path: &str) {
-    let node = std::env::var("SCEAU_NODE").unwrap_or_else(|_| "node".to_owned());
-    if let Err(error) = Command::new(&node).arg("--version").output() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "node is not installed (CI=true: it must be): {error}"
-        );
-        eprintln!("note: node is not installed: {relative_path} was not run");
-        return;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative_path);
-    let output = Command::new(&node).arg(&script).output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{} failed ({}):\n{stdout}\n{stderr}",
-        script.display(),
-        output.status
-    );
-    assert!(stdout.contains("checks passed"), "{stdout}");
-    println!("{stdout}");
 }
 
 /// Files of 0, 1, 64 bytes, a few MiB and 50 MiB, one with a non-ASCII name, chosen in a
