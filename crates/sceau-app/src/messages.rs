@@ -38,3 +38,60 @@ impl Service {
         })
     }
 }
+
+/// What a bounce did (`Service::record_bounce`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BounceOutcome {
+    /// Not a permanent failure of one of sceau's messages: nothing recorded.
+    NotABounce,
+    /// The messages (their outbox ids) recorded failed, with the report's status.
+    Recorded { messages: Vec<i64>, status: String },
+    /// A bounce of messages no e-mail route here took (or sent long ago and gone).
+    Unknown { status: String },
+}
+
+impl crate::service::Service {
+    /// Records a bounce (a delivery status notification, as the mail system hands it
+    /// over): each of sceau's messages it returns fails, on the route in `routes` that
+    /// took it; a certified delivery's notice among them fails its recipient, and the
+    /// sender is told.
+    pub async fn record_bounce(
+        &self,
+        mail: &[u8],
+        routes: &[String],
+    ) -> Result<BounceOutcome, crate::error::AppError> {
+        let Some(bounce) = sceau_channel::email::bounce::parse(mail) else {
+            return Ok(BounceOutcome::NotABounce);
+        };
+        let now_s = self.now_s();
+        let mut messages = Vec::new();
+        for id in &bounce.message_ids {
+            let form = sceau_channel::receipt::normalize_id(id);
+            for route in routes {
+                let found = self
+                    .store
+                    .record_report(
+                        route,
+                        std::slice::from_ref(&form),
+                        sceau_store::PartOutcome::Failed,
+                        now_s,
+                    )
+                    .await?;
+                if let Some(message_id) = found {
+                    messages.push(message_id);
+                    break;
+                }
+            }
+        }
+        if messages.is_empty() {
+            return Ok(BounceOutcome::Unknown {
+                status: bounce.status,
+            });
+        }
+        tracing::info!(messages = messages.len(), status = %bounce.status, "bounce recorded");
+        Ok(BounceOutcome::Recorded {
+            messages,
+            status: bounce.status,
+        })
+    }
+}

@@ -159,3 +159,128 @@ async fn without_an_email_route_the_notice_fails_with_its_reason() {
     assert_eq!(states[0]["last_error"], "no e-mail route is configured");
     server.stop().await;
 }
+
+/// A certified delivery's notice taken by the relay and then bounced by the recipient's
+/// mail server: the bounce, as a mail system hands it to `sceau admin bounce`, fails the
+/// message and its recipient (ConsignmentNotificationFailure), and the sender is told by
+/// e-mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounced_delivery_notice_fails_its_recipient_and_the_sender_is_told() {
+    use common::notary::*;
+    let Some(python) = python(&["aiosmtpd"]) else {
+        return;
+    };
+    let smtp = SmtpServer::start(&python, &SmtpOptions::plain()).await;
+    let clock = sceau_server::clock::ManualClock::starting_at(common::START_S);
+    let server = Server::start_with_channels(clock, channels(&smtp)).await;
+    let reply = server
+        .admin(
+            Method::POST,
+            "/admin/v1/clients",
+            Some(json!({
+                "login": "zoe", "display_name": "Zoé Martin", "password": PASSWORD,
+                "phone": ZOE_PHONE, "email": ZOE_EMAIL, "currency": "EUR",
+                "opening_balance": "0",
+            })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let session = server.sign_in("zoe").await;
+    let station = Station::new();
+    let reply = server
+        .notary_post(
+            &session,
+            "/api/v1/envelopes",
+            json!({"public_key": station.public_key()}),
+        )
+        .await;
+    let envelope = reply.json();
+    let files: Files = vec![("bail.txt".to_owned(), b"Bail du 3 rue du Port\n".to_vec())];
+    let manifest = manifest_of(&envelope, &files, Vec::new());
+    let id = envelope["id"].as_str().unwrap().to_owned();
+    let reply = server
+        .notary_post(
+            &session,
+            &format!("/api/v1/envelopes/{id}/manifest"),
+            json!({"manifest": manifest, "signature": station.sign(manifest.as_bytes())}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    server
+        .notarized_envelope(&session, ZOE_PHONE, &id, &files)
+        .await;
+    let reply = server
+        .notary_post(
+            &session,
+            &format!("/api/v1/envelopes/{id}/deliveries"),
+            json!({"recipients": [{"email": "nobody@mx.example", "phone": "+33687654321"}]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let delivery = reply.json()["id"].as_str().unwrap().to_owned();
+    server.deliver().await;
+    let received = smtp.received();
+    let notice = received
+        .iter()
+        .find(|mail| mail["rcpt_tos"] == json!(["nobody@mx.example"]))
+        .expect("the notice reached the relay");
+    let message_id = header(notice, "Message-ID")[0].to_owned();
+    assert!(message_id.starts_with("<sceau."), "{message_id}");
+
+    let bounce = format!(
+        "From: MAILER-DAEMON@mx.example\r\nMessage-ID: <dsn.1@mx.example>\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: message/delivery-status\r\n\r\n\
+         Final-Recipient: rfc822; nobody@mx.example\r\nAction: failed\r\n\
+         Status: 5.1.1 (no such user)\r\n\r\n\
+         --b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {message_id}\r\n--b--\r\n"
+    );
+    let outcome = server
+        .service
+        .record_bounce(bounce.as_bytes(), &["relay".to_owned()])
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, sceau_app::messages::BounceOutcome::Recorded { ref status, .. } if status == "5.1.1"),
+        "{outcome:?}"
+    );
+    let shown = server
+        .send(
+            server
+                .http
+                .get(server.url(&format!("/api/v1/deliveries/{delivery}")))
+                .header("cookie", &session.cookie),
+        )
+        .await;
+    assert_eq!(
+        shown.json()["recipients"][0]["state"],
+        "notice_failed",
+        "{}",
+        shown.text
+    );
+    // A second handing of the same bounce changes nothing.
+    let again = server
+        .service
+        .record_bounce(bounce.as_bytes(), &["relay".to_owned()])
+        .await
+        .unwrap();
+    assert!(matches!(
+        again,
+        sceau_app::messages::BounceOutcome::Unknown { .. }
+            | sceau_app::messages::BounceOutcome::Recorded { .. }
+    ));
+    server.service.sweep_deliveries().await.unwrap();
+    server.deliver().await;
+    let told: Vec<Value> = smtp
+        .received()
+        .into_iter()
+        .filter(|mail| mail["rcpt_tos"] == json!([ZOE_EMAIL]))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        header(&told[0], "Subject")[0].contains("the notice could not be delivered"),
+        "{:?}",
+        header(&told[0], "Subject")
+    );
+    server.stop().await;
+}

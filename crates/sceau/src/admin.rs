@@ -118,6 +118,12 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 10)]
         limit: u32,
     },
+    /// Record a bounce: the delivery status notification a mail server sent back for an
+    /// e-mail of sceau's, read from standard input (as a mail system's alias pipes it:
+    /// "|sceau admin bounce"). A permanent failure (Action: failed, Status: 5.x.x) fails
+    /// the message it returns; a certified delivery's notice fails its recipient and the
+    /// sender is told. Anything else is reported and left alone (exit 0).
+    Bounce,
     /// The second channel's messages, newest first: state, route, tries, parts and times
     /// (addresses masked, never a body), after the last day's counts by route and state.
     Messages {
@@ -430,6 +436,39 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     message.state,
                     text.as_str()
                 );
+            }
+        }
+        AdminCommand::Bounce => {
+            use std::io::Read;
+            let mut mail = Vec::new();
+            std::io::stdin()
+                .take(sceau_channel::email::bounce::BOUNCE_BYTES_MAX as u64)
+                .read_to_end(&mut mail)?;
+            let routes: Vec<String> = config
+                .effective_email_routes()
+                .iter()
+                .map(|route| route.name.clone())
+                .collect();
+            let outcome = service
+                .record_bounce(&mail, &routes)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            match outcome {
+                sceau_app::messages::BounceOutcome::NotABounce => {
+                    say!("not a permanent failure of a message of sceau's: nothing recorded");
+                }
+                sceau_app::messages::BounceOutcome::Unknown { status } => {
+                    say!(
+                        "a bounce ({status}) of no message an e-mail route here took: nothing recorded"
+                    );
+                }
+                sceau_app::messages::BounceOutcome::Recorded { messages, status } => {
+                    let ids: Vec<String> = messages.iter().map(i64::to_string).collect();
+                    say!(
+                        "bounce ({status}) recorded: message {} failed",
+                        ids.join(", ")
+                    );
+                }
             }
         }
         AdminCommand::Messages { before, limit } => {

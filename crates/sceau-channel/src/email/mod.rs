@@ -4,6 +4,7 @@
 //! an optional HTML part; optional DKIM signing. `templates` writes the e-mails sceau
 //! sends.
 
+pub mod bounce;
 mod config;
 mod dkim;
 pub mod templates;

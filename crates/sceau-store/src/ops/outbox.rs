@@ -389,8 +389,14 @@ pub(crate) async fn record_report(
     let changed = tx
         .execute(&PART_STATE, args![message_id, part, state, now_s])
         .await?;
-    if changed == 1 && outcome != PartOutcome::Pending {
-        tx.execute(&SETTLE, args![message_id, now_s]).await?;
+    if changed == 1
+        && outcome != PartOutcome::Pending
+        && tx.execute(&SETTLE, args![message_id, now_s]).await? == 1
+        && outcome == PartOutcome::Failed
+    {
+        // A notice of certified delivery that failed after it was taken (a bounce):
+        // its recipient learns it in this transaction, as for a failure at sending.
+        crate::ops::deliveries::notice_failed(tx, message_id, now_s).await?;
     }
     Ok(Some(message_id))
 }
