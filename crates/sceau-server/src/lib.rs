@@ -264,6 +264,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/deliveries/{id}/recipients/{index}/receipt",
             get(api::delivery::receipt),
         )
+        .route(
+            "/wallet/deliveries/{id}",
+            get(api::delivery_pages::sender_page),
+        )
         .route("/d/{token}", get(api::delivery_pages::show))
         .route("/d/{token}/code", post(api::delivery_pages::send_code))
         .route(

@@ -481,6 +481,34 @@ async fn a_recipient_checks_the_files_and_accepts_them_and_the_sender_sees_it() 
         shown.text
     );
     assert!(shown.json()["settled_at"].is_string());
+    // The sender's page says it too, in French for a browser that prefers it.
+    let page = server
+        .send(
+            server
+                .http
+                .get(server.url(&format!("/wallet/deliveries/{delivery_id}")))
+                .header("cookie", &session.cookie)
+                .header("accept-language", "fr-FR,fr;q=0.9,en;q=0.5"),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(
+        page.text.contains("lang=\"fr\"") && page.text.contains("accepté"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains(&format!(
+        "/api/v1/deliveries/{delivery_id}/recipients/0/receipt"
+    )));
+    let english = server
+        .send(
+            server
+                .http
+                .get(server.url(&format!("/wallet/deliveries/{delivery_id}")))
+                .header("cookie", &session.cookie),
+        )
+        .await;
+    assert!(english.text.contains("Recipients") && english.text.contains("accepted"));
     check_error(
         &server.recipient_get(&bob, "/delivery.json").await,
         401,
@@ -673,6 +701,23 @@ async fn refused_deliveries_queue_nothing() {
         .await;
     check_error(&reply, 404, "unknown_envelope");
     assert_eq!(server.queued_count(BOB_EMAIL).await, 0);
+    // Nor is another sender's delivery, on its page or over the API.
+    let page = server
+        .send(
+            server
+                .http
+                .get(server.url(&format!("/wallet/deliveries/{dave_delivery}")))
+                .header("cookie", &mallory.cookie),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    check_error(
+        &server
+            .fetch(&mallory, &format!("/api/v1/deliveries/{dave_delivery}"))
+            .await,
+        404,
+        "unknown_delivery",
+    );
 }
 
 /// The sender's receipt of a recipient who accepted, checked offline as `sceau verify`

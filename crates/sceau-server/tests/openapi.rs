@@ -1077,6 +1077,11 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "get",
+        "/wallet/deliveries/{id}",
+        &["unknown_delivery", "store_unavailable", "internal"],
+    ),
+    (
+        "get",
         "/d/{token}",
         &["unknown_delivery", "store_unavailable", "internal"],
     ),

@@ -279,3 +279,43 @@ pub async fn cms_js() -> Response {
 pub async fn delivery_js() -> Response {
     crate::api::notary_pages::script(station::DELIVERY_JS)
 }
+
+/// `GET /wallet/deliveries/{id}`: one of the sender's deliveries, every recipient's state
+/// and receipt, in English or French.
+pub async fn sender_page(
+    State(state): State<AppState>,
+    session: super::pages::Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let view = state.service.sender_delivery(&session.client, &id).await?;
+    let fr = french(&headers);
+    let recipients = view
+        .recipients
+        .iter()
+        .map(|recipient| {
+            let (words, class) = views::recipient_state_words(recipient.state, fr);
+            views::SenderRecipient {
+                position: recipient.position,
+                number: recipient.position + 1,
+                email: recipient.email.clone(),
+                state: words,
+                class,
+                answered: recipient
+                    .answer
+                    .as_ref()
+                    .map(|answer| date_time(answer.answered_at_s)),
+            }
+        })
+        .collect();
+    let page = views::Sender {
+        fr,
+        id: &view.public_id,
+        envelope: &view.envelope_public_id,
+        created: date_time(view.created_at_s),
+        deadline: date_time(view.deadline_s),
+        hide_sender: view.hide_sender,
+        recipients,
+    };
+    Ok(crate::views::render(&page)?.into_response())
+}

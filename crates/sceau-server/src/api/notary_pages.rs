@@ -17,7 +17,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sceau_app::AppError;
-use sceau_domain::delivery::RecipientState;
 use sceau_domain::seal::SEAL_TRIES_MAX;
 use sceau_store::{EnvelopeState, EnvelopeView};
 use serde::Deserialize;
@@ -231,7 +230,8 @@ async fn deliveries_of(
                 .recipients
                 .iter()
                 .map(|recipient| {
-                    let (words, class) = recipient_state_text(recipient.state);
+                    let (words, class) =
+                        crate::views::delivery::recipient_state_words(recipient.state, false);
                     views::DeliveryRecipient {
                         position: recipient.position,
                         number: recipient.position + 1,
@@ -243,20 +243,6 @@ async fn deliveries_of(
                 .collect(),
         })
         .collect())
-}
-
-/// A recipient's state in words, and the class that colours it.
-fn recipient_state_text(state: RecipientState) -> (&'static str, &'static str) {
-    match state {
-        RecipientState::Notified => ("told by e-mail", "held"),
-        RecipientState::NoticeFailed => ("the notice could not be delivered", "blocked"),
-        RecipientState::Paused => ("paused after wrong codes", "held"),
-        RecipientState::Authenticated => ("opened with their code", "held"),
-        RecipientState::Withdrawn => ("received the files", "held"),
-        RecipientState::Accepted => ("accepted", "paid"),
-        RecipientState::Rejected => ("refused", "blocked"),
-        RecipientState::Expired => ("no answer by the deadline", "ended"),
-    }
 }
 
 async fn render(

@@ -54,6 +54,60 @@ pub(crate) struct Files<'a> {
     pub scripts: Vec<Script>,
 }
 
+/// A delivery as its sender sees it: every recipient's state and receipt.
+#[derive(Template)]
+#[template(path = "delivery/sender.html")]
+pub(crate) struct Sender<'a> {
+    pub fr: bool,
+    pub id: &'a str,
+    pub envelope: &'a str,
+    pub created: String,
+    pub deadline: String,
+    pub hide_sender: bool,
+    pub recipients: Vec<SenderRecipient>,
+}
+
+pub(crate) struct SenderRecipient {
+    pub position: u32,
+    /// Its place counted from 1.
+    pub number: u32,
+    pub email: String,
+    pub state: &'static str,
+    pub class: &'static str,
+    pub answered: Option<String>,
+}
+
+/// A recipient's state in words (English or French), and the class that colours it.
+pub(crate) fn recipient_state_words(
+    state: sceau_domain::delivery::RecipientState,
+    fr: bool,
+) -> (&'static str, &'static str) {
+    use sceau_domain::delivery::RecipientState as S;
+    let (en, fr_words, class) = match state {
+        S::Notified => ("told by e-mail", "averti par e-mail", "held"),
+        S::NoticeFailed => (
+            "the notice could not be delivered",
+            "l'avis n'a pas pu être remis",
+            "blocked",
+        ),
+        S::Paused => (
+            "paused after wrong codes",
+            "suspendu après des codes erronés",
+            "held",
+        ),
+        S::Authenticated => ("opened with their code", "ouvert avec son code", "held"),
+        S::Withdrawn => ("received the files", "a reçu les fichiers", "held"),
+        S::Accepted => ("accepted", "accepté", "paid"),
+        S::Rejected => ("refused", "refusé", "blocked"),
+        S::Expired => (
+            "no answer by the deadline",
+            "sans réponse dans le délai",
+            "ended",
+        ),
+    };
+    (if fr { fr_words } else { en }, class)
+}
+
 /// Whether the browser prefers French (the first language of `Accept-Language` that is
 /// English or French).
 pub(crate) fn prefers_french(accept_language: Option<&str>) -> bool {
@@ -84,6 +138,31 @@ mod tests {
         assert!(!prefers_french(Some("en-GB, fr;q=0.9")));
         assert!(!prefers_french(Some("de")));
         assert!(!prefers_french(None));
+    }
+
+    #[test]
+    fn the_senders_page_escapes_addresses_and_speaks_french() {
+        let page = Sender {
+            fr: true,
+            id: "d1",
+            envelope: "e1",
+            created: "1".into(),
+            deadline: "2".into(),
+            hide_sender: true,
+            recipients: vec![SenderRecipient {
+                position: 0,
+                number: 1,
+                email: HOSTILE.into(),
+                state: "accepté",
+                class: "paid",
+                answered: Some("3".into()),
+            }],
+        }
+        .render()
+        .unwrap();
+        check_escaped(&page);
+        assert!(page.contains("lang=\"fr\"") && page.contains("Destinataires"));
+        assert!(page.contains("/api/v1/deliveries/d1/recipients/0/receipt"));
     }
 
     #[test]
