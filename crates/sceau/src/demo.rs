@@ -778,15 +778,7 @@ async fn evidence(demo: &Demo, shop_key: &str, cookie: &str, id: &str) -> anyhow
 
 /// Waits (bounded) until the newest message on the phone is a seal.
 async fn wait_for_seal(demo: &Demo, phone: &str) -> anyhow::Result<String> {
-    for _ in 0..100 {
-        if let Ok(text) = demo.read_phone(phone).await
-            && text.contains("your seal is ")
-        {
-            return Ok(text);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    bail!("no seal reached {phone}")
+    wait_for_text(demo, phone, "your seal is ").await
 }
 
 /// Waits (bounded) until the dispatcher has delivered a new message to the phone.
@@ -869,7 +861,7 @@ async fn delivery_flow(demo: &Demo, cookie: &str, csrf: &str) -> anyhow::Result<
         "Bob opens the link and asks for the code → {}",
         sent.status()
     );
-    let sms = wait_for_code(demo, BOB_PHONE).await?;
+    let sms = wait_for_text(demo, BOB_PHONE, "to open the certified delivery").await?;
     say!("📱 SMS to {BOB_PHONE}:\n    {sms}");
     let code: String = sms
         .split("code ")
@@ -1097,10 +1089,6 @@ async fn wait_for_text(demo: &Demo, phone: &str, needle: &str) -> anyhow::Result
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     bail!("no message with {needle:?} reached {phone}")
-}
-
-async fn wait_for_code(demo: &Demo, phone: &str) -> anyhow::Result<String> {
-    wait_for_text(demo, phone, "to open the certified delivery").await
 }
 
 /// Waits (bounded) for the newest e-mail to `address` in the development mailbox: its
