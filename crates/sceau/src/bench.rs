@@ -386,23 +386,55 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     result
 }
 
-/// Every client signed in, as a station of the notary's scenarios.
-async fn stations(
-    http: &reqwest::Client,
-    base: &str,
-    parties: &[Party],
-) -> anyhow::Result<Vec<crate::bench_notary::Station>> {
-    let mut stations = Vec::with_capacity(parties.len());
-    for party in parties {
-        let (cookie, csrf) = sign_in_payer(http, base, &party.login).await?;
-        stations.push(crate::bench_notary::Station {
-            base: base.to_owned(),
-            phone: party.phone.clone(),
-            cookie,
-            csrf,
-        });
+/// The first server of the notary's scenarios, its HTTP client and every client signed in
+/// on it as a station.
+struct StationServer {
+    pid: u32,
+    address: std::net::SocketAddr,
+    http: reqwest::Client,
+    stations: Vec<crate::bench_notary::Station>,
+}
+
+impl StationServer {
+    async fn sign_in(
+        children: &mut [std::process::Child],
+        parties: &[Party],
+    ) -> anyhow::Result<Self> {
+        let child = children.first_mut().context("no server")?;
+        let pid = child.id();
+        let address = listening_address(child)?;
+        let base = format!("http://{address}");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(600))
+            .build()?;
+        let mut stations = Vec::with_capacity(parties.len());
+        for party in parties {
+            let (cookie, csrf) = sign_in_payer(&http, &base, &party.login).await?;
+            stations.push(crate::bench_notary::Station {
+                base: base.clone(),
+                phone: party.phone.clone(),
+                cookie,
+                csrf,
+            });
+        }
+        Ok(Self {
+            pid,
+            address,
+            http,
+            stations,
+        })
     }
-    Ok(stations)
+}
+
+/// The line of each step's p50 in milliseconds.
+fn step_p50s(steps: &[&str], p50s: impl IntoIterator<Item = Duration>) -> String {
+    let steps: Vec<String> = steps
+        .iter()
+        .zip(p50s)
+        .map(|(step, p50)| format!("{step} {:.1}", p50.as_secs_f64() * 1e3))
+        .collect();
+    steps.join(", ")
 }
 
 /// The notary scenario: every client signed in, `runs` runs of `--notary-envelopes`
@@ -412,22 +444,16 @@ async fn measure_notary(
     children: &mut [std::process::Child],
     parties: &[Party],
 ) -> anyhow::Result<()> {
-    let child = children.first_mut().context("no server")?;
-    let pid = child.id();
-    let address = listening_address(child)?;
-    let base = format!("http://{address}");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(600))
-        .build()?;
-    let stations = Arc::new(stations(&http, &base, parties).await?);
+    let StationServer {
+        pid,
+        address,
+        http,
+        stations,
+    } = StationServer::sign_in(children, parties).await?;
+    let stations = Arc::new(stations);
     say!(
         "notary on {}: server {address} (pid {pid}), {} connections, {} envelopes of one 100 KiB file per run, {} runs",
-        if args.database_url.is_some() {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        },
+        args.backend(),
         stations.len(),
         args.notary_envelopes,
         args.runs
@@ -444,12 +470,10 @@ async fn measure_notary(
             figures.p99.as_secs_f64() * 1e3,
             figures.seal_reads
         );
-        let steps: Vec<String> = crate::bench_notary::STEPS
-            .iter()
-            .zip(figures.step_p50s)
-            .map(|(step, p50)| format!("{step} {:.1}", p50.as_secs_f64() * 1e3))
-            .collect();
-        say!("    p50 of each step (ms): {}", steps.join(", "));
+        say!(
+            "    p50 of each step (ms): {}",
+            step_p50s(&crate::bench_notary::STEPS, figures.step_p50s)
+        );
         rates.push(figures.per_s);
     }
     rates.sort_by(|a, b| a.total_cmp(b));
@@ -482,23 +506,16 @@ async fn measure_delivery(
     children: &mut [std::process::Child],
     parties: &[Party],
 ) -> anyhow::Result<()> {
-    let child = children.first_mut().context("no server")?;
-    let pid = child.id();
-    let address = listening_address(child)?;
-    let base = format!("http://{address}");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(600))
-        .build()?;
-    let stations = stations(&http, &base, parties).await?;
+    let StationServer {
+        pid,
+        address,
+        http,
+        stations,
+    } = StationServer::sign_in(children, parties).await?;
     let senders = crate::bench_delivery::senders(&http, stations).await?;
     say!(
         "delivery on {}: server {address} (pid {pid}), {} senders, {} recipients of one 100 KiB file per run, {} runs",
-        if args.database_url.is_some() {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        },
+        args.backend(),
         senders.len(),
         args.delivery_recipients,
         args.runs
@@ -515,12 +532,10 @@ async fn measure_delivery(
             figures.p50.as_secs_f64() * 1e3,
             figures.p99.as_secs_f64() * 1e3
         );
-        let steps: Vec<String> = crate::bench_delivery::STEPS
-            .iter()
-            .zip(figures.step_p50s)
-            .map(|(step, p50)| format!("{step} {:.1}", p50.as_secs_f64() * 1e3))
-            .collect();
-        say!("    p50 of each step (ms): {}", steps.join(", "));
+        say!(
+            "    p50 of each step (ms): {}",
+            step_p50s(&crate::bench_delivery::STEPS, figures.step_p50s)
+        );
         rates.push(figures.per_s);
     }
     rates.sort_by(|a, b| a.total_cmp(b));
@@ -530,6 +545,17 @@ async fn measure_delivery(
         args.runs
     );
     Ok(())
+}
+
+impl BenchArgs {
+    /// The database the scenarios run on, as the figures name it.
+    fn backend(&self) -> &'static str {
+        if self.database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    }
 }
 
 /// The checks on the arguments that clap cannot make.
@@ -769,13 +795,9 @@ async fn measure(
         .iter_mut()
         .map(listening_address)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let backend = if args.database_url.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
     say!(
-        "{backend}: {} server instance(s) {:?} (pids {:?}); {} connections, {} s per phase, {} runs",
+        "{}: {} server instance(s) {:?} (pids {:?}); {} connections, {} s per phase, {} runs",
+        args.backend(),
         children.len(),
         addresses,
         children.iter().map(|c| c.id()).collect::<Vec<_>>(),
