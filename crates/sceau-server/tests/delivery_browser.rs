@@ -18,10 +18,6 @@ use common::browser::{Binaries, Browser};
 use common::notary::*;
 use common::*;
 use reqwest::StatusCode;
-use sceau_channel::config::{
-    EmailKind, EmailRouteConfig, SmsRouteConfig, open_email_routes, open_sms_routes,
-};
-use sceau_channel::email::{NamedAddress, SmtpConfig, SmtpSecurity};
 use sceau_domain::envelope::Destination;
 use serde_json::{Value, json};
 use smtp::{SmtpOptions, SmtpServer, python};
@@ -37,34 +33,6 @@ fn artefact(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The development phone for SMS, `smtp` for e-mail.
-fn channels(smtp: &SmtpServer) -> sceau_server::dispatch::Channels {
-    let queue = sceau_server::dispatch::report_queue();
-    let sms = open_sms_routes(&[SmsRouteConfig::dev_phone()], &queue.0).unwrap();
-    let relay = EmailRouteConfig {
-        name: "relay".into(),
-        kind: EmailKind::Smtp,
-        smtp: Some(SmtpConfig {
-            host: "127.0.0.1".into(),
-            port: Some(smtp.port),
-            security: SmtpSecurity::None,
-            username: None,
-            password: None,
-            ca_file: None,
-            from: NamedAddress {
-                name: Some("Test Bank".into()),
-                address: "notices@bank.example".into(),
-            },
-            reply_to: None,
-            timeout_s: 20,
-            max_in_flight: None,
-            dkim: None,
-        }),
-    };
-    let email = open_email_routes(&[relay]).unwrap();
-    sceau_server::dispatch::Channels::new(sms.routes, email, Default::default(), queue)
-}
-
 /// Everything a test needs: both browsers, the SMTP server, and sceau sending through it.
 struct Scene {
     sender: Browser,
@@ -78,7 +46,11 @@ async fn scene() -> Option<Scene> {
     let python = python(&["aiosmtpd"])?;
     let smtp = SmtpServer::start(&python, &SmtpOptions::plain()).await;
     let clock = sceau_server::clock::ManualClock::starting_at(START_S);
-    let server = Server::start_with_channels(clock, channels(&smtp)).await;
+    let server = Server::start_with_channels(
+        clock,
+        common::email::smtp_channels(smtp.port, "notices@bank.example"),
+    )
+    .await;
     let sender = Browser::start_with(&binaries).await;
     let recipient = Browser::start_with(&binaries).await;
     Some(Scene {

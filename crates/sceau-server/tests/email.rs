@@ -10,44 +10,11 @@ mod smtp;
 
 use common::*;
 use reqwest::{Method, StatusCode};
-use sceau_channel::config::{
-    EmailKind, EmailRouteConfig, SmsRouteConfig, open_email_routes, open_sms_routes,
-};
-use sceau_channel::email::{NamedAddress, SmtpConfig, SmtpSecurity};
 use serde_json::{Value, json};
 use smtp::{SmtpOptions, SmtpServer, python};
 
 const ZOE_PHONE: &str = "+33611223344";
 const ZOE_EMAIL: &str = "zoé.martin@client.example";
-
-/// The routes `sceau serve` opens for a configuration naming the development phone and
-/// `smtp` as `[[email_routes]]`.
-fn channels(smtp: &SmtpServer) -> sceau_server::dispatch::Channels {
-    let queue = sceau_server::dispatch::report_queue();
-    let sms = open_sms_routes(&[SmsRouteConfig::dev_phone()], &queue.0).unwrap();
-    let relay = EmailRouteConfig {
-        name: "relay".into(),
-        kind: EmailKind::Smtp,
-        smtp: Some(SmtpConfig {
-            host: "127.0.0.1".into(),
-            port: Some(smtp.port),
-            security: SmtpSecurity::None,
-            username: None,
-            password: None,
-            ca_file: None,
-            from: NamedAddress {
-                name: Some("Test Bank".into()),
-                address: "alerts@bank.example".into(),
-            },
-            reply_to: None,
-            timeout_s: 20,
-            max_in_flight: None,
-            dkim: None,
-        }),
-    };
-    let email = open_email_routes(&[relay]).unwrap();
-    sceau_server::dispatch::Channels::new(sms.routes, email, Default::default(), queue)
-}
 
 fn header<'a>(mail: &'a Value, name: &str) -> Vec<&'a str> {
     mail["headers"]
@@ -110,7 +77,11 @@ async fn a_paused_client_is_told_by_email_too() {
     };
     let smtp = SmtpServer::start(&python, &SmtpOptions::plain()).await;
     let clock = sceau_server::clock::ManualClock::starting_at(common::START_S);
-    let server = Server::start_with_channels(clock, channels(&smtp)).await;
+    let server = Server::start_with_channels(
+        clock,
+        common::email::smtp_channels(smtp.port, "alerts@bank.example"),
+    )
+    .await;
     pause_zoe(&server).await;
     server.deliver().await;
 
@@ -172,7 +143,11 @@ async fn a_bounced_delivery_notice_fails_its_recipient_and_the_sender_is_told() 
     };
     let smtp = SmtpServer::start(&python, &SmtpOptions::plain()).await;
     let clock = sceau_server::clock::ManualClock::starting_at(common::START_S);
-    let server = Server::start_with_channels(clock, channels(&smtp)).await;
+    let server = Server::start_with_channels(
+        clock,
+        common::email::smtp_channels(smtp.port, "alerts@bank.example"),
+    )
+    .await;
     let reply = server
         .admin(
             Method::POST,

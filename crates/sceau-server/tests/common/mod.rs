@@ -8,6 +8,8 @@ pub mod notary;
 
 pub mod browser;
 
+pub mod email;
+
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use sceau_crypto::Keys;
