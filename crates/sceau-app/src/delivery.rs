@@ -133,18 +133,21 @@ pub fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// A link or session token: 64 lowercase hex digits, else none.
+/// The SHA-256 of a link or session token: 64 lowercase hex digits, else none.
 fn parse_token(token: &str) -> Option<[u8; 32]> {
-    let mut bytes = [0_u8; 32];
-    if token.len() != 64
-        || !token
+    let well_formed = token.len() == 64
+        && token
             .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
-        return None;
-    }
-    hex::decode_to_slice(token, &mut bytes).ok()?;
-    Some(token_digest(token))
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    well_formed.then(|| token_digest(token))
+}
+
+/// The refusal of an envelope that is not (or no longer) notarized.
+fn not_notarized(state: EnvelopeState) -> AppError {
+    AppError::EnvelopeState(format!(
+        "only a notarized envelope is delivered; this one is {}",
+        state.as_str()
+    ))
 }
 
 impl Service {
@@ -170,10 +173,7 @@ impl Service {
         }
         let envelope = self.client_envelope(sender, envelope_id).await?;
         if envelope.state != EnvelopeState::Notarized {
-            return Err(AppError::EnvelopeState(format!(
-                "only a notarized envelope is delivered; this one is {}",
-                envelope.state.as_str()
-            )));
+            return Err(not_notarized(envelope.state));
         }
         let asked = if request.recipients.is_empty() {
             destinations(&envelope)?
@@ -276,10 +276,7 @@ impl Service {
                 Ok(*view)
             }
             DeliverySendOutcome::NotFound => Err(AppError::UnknownEnvelope),
-            DeliverySendOutcome::NotNotarized(state) => Err(AppError::EnvelopeState(format!(
-                "only a notarized envelope is delivered; this one is {}",
-                state.as_str()
-            ))),
+            DeliverySendOutcome::NotNotarized(state) => Err(not_notarized(state)),
         }
     }
 
@@ -1088,6 +1085,18 @@ mod tests {
             "{{\"position\":{position},\"sha256\":{sha256},\"digest_matches\":{ok},\
              \"signature_valid\":{ok}}}"
         )
+    }
+
+    #[test]
+    fn only_64_lowercase_hex_digits_are_a_token() {
+        let token = "0123456789abcdef".repeat(4);
+        assert_eq!(parse_token(&token), Some(token_digest(&token)));
+        assert_eq!(parse_token(&token.to_uppercase()), None);
+        assert_eq!(parse_token(&token[1..]), None);
+        assert_eq!(parse_token(&format!("{token}0")), None);
+        assert_eq!(parse_token(&format!("g{}", &token[1..])), None);
+        assert_eq!(parse_token(&format!("é{}", &token[2..])), None);
+        assert_eq!(parse_token(""), None);
     }
 
     #[test]
