@@ -436,6 +436,10 @@ pub trait Evidence: Send + Sync + 'static {
 
     /// The receipt of an evidence record.
     async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// How many receipts are stored: what `sceau bench` waits for before it ends a run
+    /// of whole payments (each paid with its receipt signed).
+    async fn receipts_count(&self) -> Result<i64, StoreError>;
 }
 
 /// The ledger's invariants, recomputed from the stored rows.

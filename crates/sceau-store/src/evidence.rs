@@ -777,6 +777,8 @@ pub(crate) static RECEIPT_INSERT: crate::sql::Sql = crate::sql::Sql::new(
 );
 pub(crate) static RECEIPT: crate::sql::Sql =
     crate::sql::Sql::new("SELECT signature FROM receipts WHERE evidence_id = $1");
+pub(crate) static RECEIPTS_COUNT: crate::sql::Sql =
+    crate::sql::Sql::new("SELECT count(*) AS n FROM receipts");
 
 /// The subject of a delivery's own records (its submission), by the delivery's row; each
 /// recipient's events are a chain of their own ([`delivery_recipient_subject`]).

@@ -87,6 +87,10 @@ enum Scenario {
     /// certificate, manifest, upload, seal read on the phone, signatures, time-stamps,
     /// archive), then one 256 MiB file's upload (MB/s, the server's memory above rest).
     Notary,
+    /// Whole payments by seal: each connection a shopper running payments one after the
+    /// other (checkout created, held, validated, the seal read on the development phone
+    /// and typed), each run ending when every payment's receipt is stored.
+    Payment,
     /// Certified delivery: recipients per second end to end (the delivery sent, the
     /// notice read in the development mailbox, the code from the phone typed, the
     /// withdrawal certificate, a 100 KiB file and its signature downloaded, the signed
@@ -116,6 +120,9 @@ pub struct BenchArgs {
     /// Envelopes per run of the notary scenario.
     #[arg(long, default_value_t = 2_000)]
     notary_envelopes: usize,
+    /// Whole payments per run of the payment scenario.
+    #[arg(long, default_value_t = 10_000)]
+    payments: usize,
     /// Recipients per run of the delivery scenario.
     #[arg(long, default_value_t = 2_000)]
     delivery_recipients: usize,
@@ -217,7 +224,7 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
 }
 
 /// CPU seconds (user and system, all threads) the processes `pids` have used so far.
-fn cpu_seconds(pids: &[u32]) -> Option<f64> {
+pub(crate) fn cpu_seconds(pids: &[u32]) -> Option<f64> {
     // Clock ticks per second: what `getconf CLK_TCK` says (100 on Linux everywhere).
     let ticks_per_s: f64 = std::process::Command::new("getconf")
         .arg("CLK_TCK")
@@ -374,6 +381,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         measure_notary(&args, &mut children, &parties).await
     } else if args.scenario == Scenario::Delivery {
         measure_delivery(&args, &mut children, &parties).await
+    } else if args.scenario == Scenario::Payment {
+        measure_payments(&args, &config, &mut children, &parties).await
     } else {
         measure(&args, &mut children, parties, &admin_token).await
     };
@@ -547,6 +556,120 @@ async fn measure_delivery(
     Ok(())
 }
 
+/// The payment scenario: one shopper per connection, signed in once; `runs` runs of
+/// `--payments` whole payments, each run's checkouts sampled back paid; then what reading
+/// the seal costs the servers, the ledger through the admin API and the peak RSS.
+async fn measure_payments(
+    args: &BenchArgs,
+    config: &Config,
+    children: &mut [std::process::Child],
+    parties: &[Party],
+) -> anyhow::Result<()> {
+    use crate::bench_payment::{self, STEPS, Shopper};
+    let addresses = children
+        .iter_mut()
+        .map(listening_address)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let pids: Vec<u32> = children.iter().map(|child| child.id()).collect();
+    let seal = SealBench::sign_in(&addresses, parties, args).await?;
+    let shoppers: Arc<Vec<Shopper>> = Arc::new(
+        seal.payers
+            .iter()
+            .enumerate()
+            .map(|(index, payer)| Shopper {
+                address: addresses[index % addresses.len()],
+                merchant: payer.merchant.clone(),
+                phone: payer.phone.clone(),
+                cookie: payer.cookie.clone(),
+                csrf: payer.csrf.clone(),
+            })
+            .collect(),
+    );
+    // The benchmark's own connection to the database: it counts the stored receipts.
+    let service =
+        crate::open_service_without_pki(config, Arc::new(sceau_app::clock::SystemClock)).await?;
+    say!(
+        "{}: {} server instance(s) {:?} (pids {:?}); {} shoppers, {} runs of {} payments",
+        args.backend(),
+        children.len(),
+        addresses,
+        pids,
+        shoppers.len(),
+        args.runs,
+        args.payments
+    );
+    let (mut rates, mut cpus, mut reads) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..args.runs {
+        let tag = format!("r{run}-{}", hex_key().get(..8).unwrap_or(""));
+        let (figures, paid) = bench_payment::run(
+            &shoppers,
+            service.store.as_ref(),
+            args.payments,
+            &tag,
+            &pids,
+        )
+        .await?;
+        let cpu_ms = figures.cpu_per_payment.map(|cpu| cpu.as_secs_f64() * 1e3);
+        say!(
+            "  run {}: {:>7.1} payments/s ({} paid with their receipts; the last receipt {:.0} ms after the last payment)  whole p50 {:.1} ms  p99 {:.1} ms  server CPU {} ms/payment  phone reads {:.2}/payment",
+            run + 1,
+            figures.per_s,
+            figures.payments,
+            figures.receipts_tail.as_secs_f64() * 1e3,
+            figures.p50.as_secs_f64() * 1e3,
+            figures.p99.as_secs_f64() * 1e3,
+            cpu_ms.map_or("?".to_owned(), |ms| format!("{ms:.3}")),
+            figures.phone_reads_per_payment
+        );
+        let steps: Vec<String> = STEPS
+            .iter()
+            .zip(figures.steps)
+            .map(|(step, (p50, p99))| {
+                format!(
+                    "{step} {:.1}/{:.1}",
+                    p50.as_secs_f64() * 1e3,
+                    p99.as_secs_f64() * 1e3
+                )
+            })
+            .collect();
+        say!("    steps p50/p99 (ms): {}", steps.join(", "));
+        let sample: Vec<SealedCheckout> = paid
+            .into_iter()
+            .map(|(payer, id)| SealedCheckout {
+                payer,
+                id,
+                seal: String::new(),
+            })
+            .collect();
+        seal.check_paid(&sample).await?;
+        rates.push(figures.per_s);
+        if let Some(ms) = cpu_ms {
+            cpus.push(ms);
+        }
+        reads.push(figures.phone_reads_per_payment);
+    }
+    let phone = &shoppers.first().context("no shopper")?.phone;
+    let read_cost = bench_payment::phone_read_cost(&addresses, phone, &pids, args.connections)
+        .await?
+        .as_secs_f64()
+        * 1e3;
+    let admin_token = std::fs::read_to_string(&config.admin_token_file)?;
+    seal.check_ledger(admin_token.trim()).await?;
+    let rss = children
+        .iter()
+        .map(|child| peak_rss_mb(child.id()).unwrap_or(f64::NAN))
+        .fold(0.0_f64, f64::max);
+    let (cpu, reads) = (median(&mut cpus), median(&mut reads));
+    say!(
+        "\nresult (median of {} runs, {})\n  whole payments by seal     {:>9.1} /s (receipts signed and stored)\n  server CPU per payment     {cpu:>9.3} ms\n  reading the seal           {reads:.2} reads/payment × {read_cost:.3} ms = {:.1}% of the server's CPU per payment\n  server peak RSS            {rss:.1} MB (largest instance)",
+        args.runs,
+        args.backend(),
+        median(&mut rates),
+        100.0 * reads * read_cost / cpu.max(1e-9)
+    );
+    Ok(())
+}
+
 impl BenchArgs {
     /// The database the scenarios run on, as the figures name it.
     fn backend(&self) -> &'static str {
@@ -565,6 +688,9 @@ fn check_args(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if args.channel_messages == 0 || args.channel_seconds == 0 || args.open_loop_rate == Some(0) {
         bail!("--channel-messages, --channel-seconds and --open-loop-rate must be at least 1");
+    }
+    if args.scenario == Scenario::Payment && args.payments < args.connections {
+        bail!("--payments must be at least --connections");
     }
     if args.scenario.seal() && args.seal_checkouts < args.connections {
         bail!("--seal-checkouts must be at least --connections");
@@ -1165,7 +1291,7 @@ fn attribute_after<'a>(page: &'a str, marker: &str) -> Option<&'a str> {
 /// The seals on a development phone page, with the object of the payment each is for:
 /// "... to pay 1.00 EUR to Bench shop 3, your seal is 12345678. Valid until ... Bench
 /// shop 3 describes the purchase as "OBJECT".", its quotation marks escaped in HTML.
-fn seals_on_phone(page: &str) -> Vec<(&str, &str)> {
+pub(crate) fn seals_on_phone(page: &str) -> Vec<(&str, &str)> {
     page.split("<li class=\"sms\"")
         .skip(1)
         .filter_map(|item| {

@@ -485,6 +485,16 @@ impl Conn {
     }
 
     async fn exchange(&mut self, request: &[u8]) -> anyhow::Result<Response> {
+        self.exchange_into(request, None).await
+    }
+
+    /// Sends `request` and reads its response; its body is appended to `body` when one is
+    /// given, skipped otherwise.
+    async fn exchange_into(
+        &mut self,
+        request: &[u8],
+        mut body: Option<&mut Vec<u8>>,
+    ) -> anyhow::Result<Response> {
         self.stream.write_all(request).await?;
         let is_head = request.starts_with(b"HEAD ");
         loop {
@@ -494,21 +504,25 @@ impl Conn {
             }
             match head.body {
                 Body::Empty => {}
-                Body::Length(n) => self.skip(n).await?,
+                Body::Length(n) => self.take(n, body.as_deref_mut()).await?,
                 Body::Chunked => loop {
                     let size = self.read_line(parse_chunk_size).await?;
                     if size == 0 {
                         while self.read_line(|line| Ok(!line.is_empty())).await? {}
                         break;
                     }
-                    self.skip(size + 2).await?;
+                    self.take(size, body.as_deref_mut()).await?;
+                    self.skip(2).await?;
                 },
-                Body::UntilClose => {
-                    self.pos = self.len;
-                    while self.fill_some().await? {
-                        self.pos = self.len;
+                Body::UntilClose => loop {
+                    if let Some(body) = body.as_deref_mut() {
+                        body.extend_from_slice(&self.buf[self.pos..self.len]);
                     }
-                }
+                    self.pos = self.len;
+                    if !self.fill_some().await? {
+                        break;
+                    }
+                },
             }
             return Ok(Response {
                 status: head.status,
@@ -573,17 +587,91 @@ impl Conn {
         }
     }
 
-    async fn skip(&mut self, mut remaining: u64) -> anyhow::Result<()> {
+    async fn skip(&mut self, remaining: u64) -> anyhow::Result<()> {
+        self.take(remaining, None).await
+    }
+
+    /// Consumes `remaining` bytes, appending them to `body` when one is given.
+    async fn take(
+        &mut self,
+        mut remaining: u64,
+        mut body: Option<&mut Vec<u8>>,
+    ) -> anyhow::Result<()> {
         loop {
             let available = (self.len - self.pos) as u64;
-            let take = available.min(remaining);
-            self.pos += take as usize;
-            remaining -= take;
+            let take = available.min(remaining) as usize;
+            if let Some(body) = body.as_deref_mut() {
+                body.extend_from_slice(&self.buf[self.pos..self.pos + take]);
+            }
+            self.pos += take;
+            remaining -= take as u64;
             if remaining == 0 {
                 return Ok(());
             }
             self.fill().await?;
         }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection for scenarios whose requests depend on the answers
+/// before them (a shopper's steps): each exchange returns the status and the body. Costs
+/// the machine the load generator's price, not reqwest's.
+pub struct Client {
+    address: SocketAddr,
+    host_line: Vec<u8>,
+    conn: Option<Conn>,
+    request: Vec<u8>,
+}
+
+impl Client {
+    pub fn new(address: SocketAddr) -> Self {
+        Self {
+            address,
+            host_line: format!("Host: {address}\r\n").into_bytes(),
+            conn: None,
+            request: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Sends a request (`write_request`'s arguments; the `Host` is added) and returns the
+    /// answer's status, its body appended to `body`. Reconnects once when the kept
+    /// connection was closed by the server.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        content: &[u8],
+        body: &mut Vec<u8>,
+    ) -> anyhow::Result<u16> {
+        self.request.clear();
+        write_request(&mut self.request, method, path, headers, content);
+        with_host(&mut self.request, &self.host_line);
+        for attempt in 0..2 {
+            let fresh = self.conn.is_none();
+            if fresh {
+                self.conn = Some(Conn::connect(self.address).await?);
+            }
+            let Some(conn) = self.conn.as_mut() else {
+                bail!("no connection");
+            };
+            body.clear();
+            match conn.exchange_into(&self.request, Some(body)).await {
+                Ok(response) => {
+                    if response.close {
+                        self.conn = None;
+                    }
+                    return Ok(response.status);
+                }
+                // A kept connection the server closed meanwhile: once more on a new one.
+                Err(_) if !fresh && attempt == 0 => self.conn = None,
+                Err(error) => {
+                    self.conn = None;
+                    return Err(error);
+                }
+            }
+        }
+        bail!("no answer")
     }
 }
 

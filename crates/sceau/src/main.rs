@@ -18,6 +18,7 @@ mod bench_channel;
 mod bench_delivery;
 mod bench_log;
 mod bench_notary;
+mod bench_payment;
 mod bench_pki;
 mod channel_test;
 mod config;

@@ -1,7 +1,9 @@
 //! Evidence records read back, and the receipts that sign them. A record is written by
 //! the operation that makes its event, each backend its own way (`Tx::record`).
 
-use crate::evidence::{HeadRow, LOG_INDEX_BY_ENTRY, RECEIPT, RECEIPT_INSERT, chain_sql};
+use crate::evidence::{
+    HeadRow, LOG_INDEX_BY_ENTRY, RECEIPT, RECEIPT_INSERT, RECEIPTS_COUNT, chain_sql,
+};
 use crate::model::EvidenceRecord;
 use crate::ops::log::LOG_INDEX_BY_RUN;
 use crate::sql::Sql;
@@ -36,4 +38,10 @@ pub(crate) async fn record_receipt(
 /// The receipt of record `evidence_id`, if one was recorded.
 pub(crate) async fn receipt(tx: &impl Tx, evidence_id: i64) -> Result<Option<Vec<u8>>, Fail> {
     scalar(tx, &RECEIPT, args![evidence_id], "signature").await
+}
+
+/// How many receipts are stored.
+pub(crate) async fn receipts_count(tx: &impl Tx) -> Result<i64, Fail> {
+    let count: Option<i64> = scalar(tx, &RECEIPTS_COUNT, args![], "n").await?;
+    Ok(count.unwrap_or(0))
 }

@@ -340,4 +340,9 @@ impl Evidence for PostgresStore {
         self.read(async |c| ops::receipt(&PgTx::reader(c), evidence_id).await)
             .await
     }
+
+    async fn receipts_count(&self) -> Result<i64, StoreError> {
+        self.read(async |c| ops::receipts_count(&PgTx::reader(c)).await)
+            .await
+    }
 }

@@ -123,6 +123,11 @@ impl Evidence for SqliteStore {
         self.read(move |c| run_now(ops::receipt(&SqliteTx(c), evidence_id)))
             .await
     }
+
+    async fn receipts_count(&self) -> Result<i64, StoreError> {
+        self.read(move |c| run_now(ops::receipts_count(&SqliteTx(c))))
+            .await
+    }
 }
 
 /// A subject's records as the migrations' tests read them.

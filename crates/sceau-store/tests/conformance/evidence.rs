@@ -68,6 +68,7 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
         // The outcome carries the record it wrote (what the receipt signs).
         assert_eq!(*paid_record, checkout[3], "{}", f.name);
         // A receipt per record: the first stands.
+        let receipts_before = f.store.receipts_count().await.unwrap();
         assert!(
             f.store
                 .record_receipt(paid_record.id, b"first".to_vec(), NOW + 13)
@@ -85,6 +86,12 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
             Some(b"first".to_vec())
         );
         assert_eq!(f.store.receipt(checkout[0].id).await.unwrap(), None);
+        assert_eq!(
+            f.store.receipts_count().await.unwrap(),
+            receipts_before + 1,
+            "{}: one receipt more, the second refused",
+            f.name
+        );
         assert_eq!(
             checked_chain(f.name, &checkout, &phone),
             ["seal.sent", "seal.failed", "seal.verified", "checkout.paid"],
