@@ -26,7 +26,7 @@ impl Certificates for SqliteStore {
 
     async fn certificate(&self, serial: &str) -> Result<Option<CertificateRecord>, StoreError> {
         let serial = serial.to_owned();
-        self.read(move |c| run_now(ops::certificate(&SqliteTx(c), &serial)))
+        self.read_quick(move |c| run_now(ops::certificate(&SqliteTx(c), &serial)))
             .await
     }
 

@@ -22,7 +22,7 @@ impl Checkouts for SqliteStore {
 
     async fn checkout(&self, public_id: &str) -> Result<Option<CheckoutView>, StoreError> {
         let public_id = public_id.to_owned();
-        self.read(move |c| run_now(ops::checkout(&SqliteTx(c), &public_id)))
+        self.read_quick(move |c| run_now(ops::checkout(&SqliteTx(c), &public_id)))
             .await
     }
 

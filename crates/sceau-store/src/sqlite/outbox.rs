@@ -84,7 +84,7 @@ impl Outbox for SqliteStore {
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let address = address.to_owned();
-        self.read(move |c| run_now(ops::messages_to(&SqliteTx(c), &address, limit)))
+        self.read_quick(move |c| run_now(ops::messages_to(&SqliteTx(c), &address, limit)))
             .await
     }
 

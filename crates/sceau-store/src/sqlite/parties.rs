@@ -25,7 +25,7 @@ impl Parties for SqliteStore {
         &self,
         key_hash: [u8; 32],
     ) -> Result<Option<MerchantRecord>, StoreError> {
-        self.read(move |c| run_now(ops::merchant_by_key_hash(&SqliteTx(c), &key_hash)))
+        self.read_quick(move |c| run_now(ops::merchant_by_key_hash(&SqliteTx(c), &key_hash)))
             .await
     }
 
@@ -61,7 +61,7 @@ impl Parties for SqliteStore {
     }
 
     async fn client(&self, client_id: i64) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(move |c| run_now(reads::client(&SqliteTx(c), client_id)))
+        self.read_quick(move |c| run_now(reads::client(&SqliteTx(c), client_id)))
             .await
     }
 

@@ -20,7 +20,7 @@ impl SignIns for SqliteStore {
         token_hash: [u8; 32],
         now_s: i64,
     ) -> Result<Option<ClientRecord>, StoreError> {
-        self.read(move |c| run_now(ops::session_client(&SqliteTx(c), &token_hash, now_s)))
+        self.read_quick(move |c| run_now(ops::session_client(&SqliteTx(c), &token_hash, now_s)))
             .await
     }
 
