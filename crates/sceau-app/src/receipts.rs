@@ -1,7 +1,7 @@
 //! Payment receipts and evidence bundles (issue 6, point 3). When a seal pays a
 //! checkout, the client's key signs the payment's `checkout.paid` evidence record (the
 //! seed's PKI signature after the seal, through the one path to a client's key,
-//! `sign_for_client`), with a signature time-stamp; the log includes the record's hash.
+//! `sign_as_client`), with a signature time-stamp; the log includes the record's hash.
 //! Client and merchant download the payment's bundle (`bundle.rs`).
 
 use crate::bundle;
@@ -87,11 +87,12 @@ impl Service {
         client_id: i64,
         record: &EvidenceRecord,
     ) -> Result<Vec<u8>, AppError> {
+        // The certificate found is the client's, unrevoked and valid now: read once, not
+        // again by its serial.
         let certificate = self.signing_certificate(client_id).await?;
+        let signer = crate::white_room::signing_key_of(&certificate)?;
         let digest: [u8; 32] = Sha256::digest(&record.record).into();
-        let signature = self
-            .sign_for_client(client_id, &certificate.serial, digest)
-            .await?;
+        let signature = self.sign_as_client(&signer, digest).await?;
         if self
             .store
             .record_receipt(record.id, signature.clone(), self.now_s())

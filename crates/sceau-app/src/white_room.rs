@@ -394,23 +394,12 @@ impl Service {
             .ok_or(AppError::NoCertificate)
     }
 
-    /// A detached signature in a client's name, under the certificate `serial` (the one
-    /// named when the seal was sent). Only the sealed flows call it, once the client has
-    /// typed the seal sent for this very data; the certificate must still be theirs,
-    /// unrevoked and valid.
-    pub(crate) async fn sign_for_client(
-        &self,
-        client_id: i64,
-        serial: &str,
-        content_digest: [u8; 32],
-    ) -> Result<Vec<u8>, AppError> {
-        let signer = self.client_signing_key(client_id, serial).await?;
-        self.sign_as_client(&signer, content_digest).await
-    }
-
-    /// [`Service::sign_for_client`] with the key and certificate
-    /// [`Service::client_signing_key`] gave: what signs several things for one seal
-    /// (an envelope's files and container) reads and checks its certificate once.
+    /// A detached signature in a client's name, with the key and certificate
+    /// [`Service::client_signing_key`] (or [`signing_key_of`]) gave: the one path to a
+    /// client's key. Only the sealed flows call it, once the client has typed the seal
+    /// sent for this very data; the certificate was found theirs, unrevoked and valid.
+    /// What signs several things for one seal (an envelope's files and container) reads
+    /// and checks its certificate once.
     pub(crate) async fn sign_as_client(
         &self,
         (key, certificate): &(KeyLabel, Issued),
@@ -429,8 +418,8 @@ impl Service {
 
     /// The key and certificate a client signs with under `serial` (the one the seal
     /// consented to), for the sealed flows that sign several things at once (a PDF's
-    /// PAdES signature, an envelope's container); the same checks as
-    /// [`Service::sign_for_client`].
+    /// PAdES signature, an envelope's container): the certificate must still be theirs,
+    /// unrevoked and valid.
     pub(crate) async fn client_signing_key(
         &self,
         client_id: i64,
@@ -443,13 +432,7 @@ impl Service {
             .await?
             .filter(|record| record.signs_for(client_id, now_s))
             .ok_or(AppError::CertificateNotValid)?;
-        let label = record
-            .key_label
-            .as_deref()
-            .and_then(|label| KeyLabel::new(label).ok())
-            .ok_or_else(|| internal("stored key label"))?;
-        let certificate = Issued::from_der(&record.der).map_err(pki_failure)?;
-        Ok((label, certificate))
+        signing_key_of(&record)
     }
 
     /// Records a certificate issued for the new key `label`; if the recording fails, the
@@ -539,6 +522,18 @@ const PSEUDONYM_NAME: &str = "sceau pseudonymous certificate";
 
 /// Signs `content_digest` with the key `label` under `certificate`, with the issuing CA
 /// in the chain and a signature time-stamp.
+/// The key and certificate a certificate's record names (one
+/// [`Service::signing_certificate`] or [`Service::client_signing_key`] found valid).
+pub(crate) fn signing_key_of(record: &CertificateRecord) -> Result<(KeyLabel, Issued), AppError> {
+    let label = record
+        .key_label
+        .as_deref()
+        .and_then(|label| KeyLabel::new(label).ok())
+        .ok_or_else(|| internal("stored key label"))?;
+    let certificate = Issued::from_der(&record.der).map_err(pki_failure)?;
+    Ok((label, certificate))
+}
+
 async fn sign(
     pki: Arc<Pki>,
     label: KeyLabel,

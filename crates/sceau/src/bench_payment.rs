@@ -27,8 +27,15 @@ use std::time::{Duration, Instant};
 pub const STEPS: [&str; 5] = ["create", "hold", "validate", "seal read", "seal typed"];
 /// Reads of the phone for one seal, before giving up.
 const READS_MAX: u64 = 5_000;
-/// The pause between two reads of the phone that found no new seal yet.
+/// The pause between two reads of the phone that found no new seal yet, at first; it
+/// doubles after each read up to [`READ_PAUSE_MAX`], so that a slow dispatcher is not
+/// made slower by reads (each costs the server a page).
 const READ_PAUSE: Duration = Duration::from_millis(1);
+const READ_PAUSE_MAX: Duration = Duration::from_millis(8);
+/// How long after "validate" answers the phone is first read: the dispatcher sends the
+/// seal after the answer (a commit later), and a read before it costs the server a page
+/// for nothing.
+const FIRST_READ_AFTER: Duration = Duration::from_millis(3);
 /// How long the run waits for the last receipts once every payment is paid.
 const RECEIPTS_WAIT_MAX: Duration = Duration::from_secs(120);
 /// Latencies recorded up to this many microseconds (a minute).
@@ -273,6 +280,8 @@ async fn one_payment(
 
     let phone_page = format!("/phone?to={}&limit=1", shopper.phone.replace('+', "%2B"));
     let mut seal = None;
+    let mut pause = READ_PAUSE;
+    tokio::time::sleep(FIRST_READ_AFTER).await;
     for _ in 0..READS_MAX {
         tally.reads += 1;
         expect(client, ("GET", &phone_page), &[], b"", 200, body).await?;
@@ -284,7 +293,8 @@ async fn one_payment(
             seal = Some(digits.to_owned());
             break;
         }
-        tokio::time::sleep(READ_PAUSE).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(READ_PAUSE_MAX);
     }
     let seal = seal.with_context(|| format!("the seal of {id} did not reach the phone"))?;
     lap(tally, 3);
