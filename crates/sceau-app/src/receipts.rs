@@ -87,10 +87,7 @@ impl Service {
         client_id: i64,
         record: &EvidenceRecord,
     ) -> Result<Vec<u8>, AppError> {
-        // The certificate found is the client's, unrevoked and valid now: read once, not
-        // again by its serial.
-        let certificate = self.signing_certificate(client_id).await?;
-        let signer = crate::white_room::signing_key_of(&certificate)?;
+        let signer = self.current_signing_key(client_id).await?;
         let digest: [u8; 32] = Sha256::digest(&record.record).into();
         let signature = self.sign_as_client(&signer, digest).await?;
         if self

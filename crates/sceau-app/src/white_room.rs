@@ -395,7 +395,8 @@ impl Service {
     }
 
     /// A detached signature in a client's name, with the key and certificate
-    /// [`Service::client_signing_key`] (or [`signing_key_of`]) gave: the one path to a
+    /// [`Service::client_signing_key`] or [`Service::current_signing_key`] gave (each
+    /// checks the certificate): the one path to a
     /// client's key. Only the sealed flows call it, once the client has typed the seal
     /// sent for this very data; the certificate was found theirs, unrevoked and valid.
     /// What signs several things for one seal (an envelope's files and container) reads
@@ -430,9 +431,19 @@ impl Service {
             .store
             .certificate(serial)
             .await?
-            .filter(|record| record.signs_for(client_id, now_s))
             .ok_or(AppError::CertificateNotValid)?;
-        signing_key_of(&record)
+        signing_key_of(&record, client_id, now_s)
+    }
+
+    /// The key and certificate a client signs with now, under their current certificate
+    /// ([`Service::signing_certificate`]), read once: what a payment's receipt is signed
+    /// with (the seal that paid is the consent).
+    pub(crate) async fn current_signing_key(
+        &self,
+        client_id: i64,
+    ) -> Result<(KeyLabel, Issued), AppError> {
+        let record = self.signing_certificate(client_id).await?;
+        signing_key_of(&record, client_id, self.now_s())
     }
 
     /// Records a certificate issued for the new key `label`; if the recording fails, the
@@ -520,11 +531,17 @@ fn certify_new_key(
 /// The subject of a pseudonymous certificate: no name, only what it is.
 const PSEUDONYM_NAME: &str = "sceau pseudonymous certificate";
 
-/// Signs `content_digest` with the key `label` under `certificate`, with the issuing CA
-/// in the chain and a signature time-stamp.
-/// The key and certificate a certificate's record names (one
-/// [`Service::signing_certificate`] or [`Service::client_signing_key`] found valid).
-pub(crate) fn signing_key_of(record: &CertificateRecord) -> Result<(KeyLabel, Issued), AppError> {
+/// The key and certificate a client's certificate record names, when it is one they may
+/// sign under now (a holder certificate of theirs, unrevoked and valid at `now_s`): the
+/// check is made here, whoever found the record.
+fn signing_key_of(
+    record: &CertificateRecord,
+    client_id: i64,
+    now_s: i64,
+) -> Result<(KeyLabel, Issued), AppError> {
+    if !record.signs_for(client_id, now_s) {
+        return Err(AppError::CertificateNotValid);
+    }
     let label = record
         .key_label
         .as_deref()
@@ -534,6 +551,8 @@ pub(crate) fn signing_key_of(record: &CertificateRecord) -> Result<(KeyLabel, Is
     Ok((label, certificate))
 }
 
+/// Signs `content_digest` with the key `label` under `certificate`, with the issuing CA
+/// in the chain and a signature time-stamp.
 async fn sign(
     pki: Arc<Pki>,
     label: KeyLabel,

@@ -585,9 +585,17 @@ async fn measure_payments(
             })
             .collect(),
     );
-    // The benchmark's own connection to the database: it counts the stored receipts.
-    let service =
-        crate::open_service_without_pki(config, Arc::new(sceau_app::clock::SystemClock)).await?;
+    // The benchmark counts the stored receipts: on SQLite through a read-only connection
+    // of its own (a store would run a second checkpointer beside the server's), on
+    // PostgreSQL through the store.
+    let receipts = if args.database_url.is_some() {
+        let service =
+            crate::open_service_without_pki(config, Arc::new(sceau_app::clock::SystemClock))
+                .await?;
+        bench_payment::Receipts::Store(Arc::clone(&service.store))
+    } else {
+        bench_payment::Receipts::Sqlite(config.database.clone().into())
+    };
     say!(
         "{}: {} server instance(s) {:?} (pids {:?}); {} shoppers, {} runs of {} payments",
         args.backend(),
@@ -601,14 +609,8 @@ async fn measure_payments(
     let (mut rates, mut cpus, mut reads) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..args.runs {
         let tag = format!("r{run}-{}", hex_key().get(..8).unwrap_or(""));
-        let (figures, paid) = bench_payment::run(
-            &shoppers,
-            service.store.as_ref(),
-            args.payments,
-            &tag,
-            &pids,
-        )
-        .await?;
+        let (figures, paid) =
+            bench_payment::run(&shoppers, &receipts, args.payments, &tag, &pids).await?;
         let cpu_ms = figures.cpu_per_payment.map(|cpu| cpu.as_secs_f64() * 1e3);
         say!(
             "  run {}: {:>7.1} payments/s ({} paid with their receipts; the last receipt {:.0} ms after the last payment)  whole p50 {:.1} ms  p99 {:.1} ms  server CPU {} ms/payment  phone reads {:.2}/payment",

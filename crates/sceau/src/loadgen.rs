@@ -613,6 +613,9 @@ impl Conn {
     }
 }
 
+/// The longest a [`Client`] waits for an answer (connecting included).
+const CLIENT_ANSWER_MAX: Duration = Duration::from_secs(60);
+
 /// One keep-alive HTTP/1.1 connection for scenarios whose requests depend on the answers
 /// before them (a shopper's steps): each exchange returns the status and the body. Costs
 /// the machine the load generator's price, not reqwest's.
@@ -634,9 +637,35 @@ impl Client {
     }
 
     /// Sends a request (`write_request`'s arguments; the `Host` is added) and returns the
-    /// answer's status, its body appended to `body`. Reconnects once when the kept
-    /// connection was closed by the server.
+    /// answer's status, its body appended to `body`, within [`CLIENT_ANSWER_MAX`]. A
+    /// `GET` on a kept connection that fails is sent once more on a new one (the server
+    /// may have closed it); any other request is never sent twice.
     pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        content: &[u8],
+        body: &mut Vec<u8>,
+    ) -> anyhow::Result<u16> {
+        match tokio::time::timeout(
+            CLIENT_ANSWER_MAX,
+            self.send_now(method, path, headers, content, body),
+        )
+        .await
+        {
+            Ok(answer) => answer,
+            Err(_) => {
+                self.conn = None;
+                bail!(
+                    "{method} {path}: no answer within {} s",
+                    CLIENT_ANSWER_MAX.as_secs()
+                )
+            }
+        }
+    }
+
+    async fn send_now(
         &mut self,
         method: &str,
         path: &str,
@@ -647,7 +676,8 @@ impl Client {
         self.request.clear();
         write_request(&mut self.request, method, path, headers, content);
         with_host(&mut self.request, &self.host_line);
-        for attempt in 0..2 {
+        let attempts = if method == "GET" { 2 } else { 1 };
+        for attempt in 0..attempts {
             let fresh = self.conn.is_none();
             if fresh {
                 self.conn = Some(Conn::connect(self.address).await?);
@@ -663,8 +693,8 @@ impl Client {
                     }
                     return Ok(response.status);
                 }
-                // A kept connection the server closed meanwhile: once more on a new one.
-                Err(_) if !fresh && attempt == 0 => self.conn = None,
+                // A kept connection the server closed meanwhile: a GET once more on a new one.
+                Err(_) if !fresh && attempt + 1 < attempts => self.conn = None,
                 Err(error) => {
                     self.conn = None;
                     return Err(error);

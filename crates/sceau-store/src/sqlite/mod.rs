@@ -254,9 +254,11 @@ impl SqliteStore {
     /// [`SqliteStore::read`] for a lookup by key (a row or a few, through an index): run
     /// on the calling thread when a read connection is free at once, which saves the two
     /// thread switches of the blocking pool, the larger part of such a read's cost; in
-    /// the blocking pool otherwise. A read in WAL mode never waits for the writer, so the
-    /// async thread is held for the lookup's own microseconds. Only for queries bounded
-    /// by their index (never a list, a page of history or a file).
+    /// the blocking pool otherwise. A read in WAL mode does not wait for the writer, so
+    /// the async thread is held for the lookup itself, which may still wait for the disk
+    /// (a page not cached) or, rarely, for a busy database (WAL recovery, within the
+    /// readers' busy timeout). Only for queries bounded by their index (never a list, a
+    /// page of history or a file).
     async fn read_quick<T: Send + 'static>(
         &self,
         query: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,

@@ -7,6 +7,11 @@ use crate::model::*;
 use crate::ops::outbox as ops;
 use crate::tx::run_now;
 use async_trait::async_trait;
+use rusqlite::Connection;
+
+/// The most texts a read of a phone's newest runs as a lookup (`read_quick`): the
+/// development phone's page shows at most 50.
+const QUICK_MESSAGES_MAX: u32 = 50;
 
 #[async_trait]
 impl Outbox for SqliteStore {
@@ -84,8 +89,13 @@ impl Outbox for SqliteStore {
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let address = address.to_owned();
-        self.read_quick(move |c| run_now(ops::messages_to(&SqliteTx(c), &address, limit)))
-            .await
+        let read = move |c: &Connection| run_now(ops::messages_to(&SqliteTx(c), &address, limit));
+        // A page's few newest texts are a lookup; a longer list goes to the blocking pool.
+        if limit <= QUICK_MESSAGES_MAX {
+            self.read_quick(read).await
+        } else {
+            self.read(read).await
+        }
     }
 
     async fn message_allowed(
