@@ -172,6 +172,11 @@ pub struct BenchArgs {
     /// run from the repository (or set SCEAU_SMSC_SCRIPT).
     #[arg(long, value_name = "PATH")]
     smsc_script: Option<std::path::PathBuf>,
+    /// Issue the clients no certificate, so that payments by seal are made without their
+    /// receipts (the payment scenario then waits for none): the same build's figure
+    /// without receipts, to compare with.
+    #[arg(long)]
+    no_receipts: bool,
     /// Server instances sharing the database (PostgreSQL only); the connections are
     /// spread over them evenly.
     #[arg(long, default_value_t = 1)]
@@ -375,7 +380,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let keystore_env = keystore_env(&args.keystore, directory.path())?;
     let executable = std::env::current_exe()?;
     let server_env = server_env(&config, &keystore_env);
-    issue_certificates(&executable, &server_env, &parties)?;
+    if args.no_receipts {
+        say!("no certificates issued: payments are made without receipts (--no-receipts)");
+    } else {
+        issue_certificates(&executable, &server_env, &parties)?;
+    }
     let mut children = start_servers(&executable, &server_env, args.instances)?;
     let result = if args.scenario == Scenario::Notary {
         measure_notary(&args, &mut children, &parties).await
@@ -609,8 +618,14 @@ async fn measure_payments(
     let (mut rates, mut cpus, mut reads) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..args.runs {
         let tag = format!("r{run}-{}", hex_key().get(..8).unwrap_or(""));
-        let (figures, paid) =
-            bench_payment::run(&shoppers, &receipts, args.payments, &tag, &pids).await?;
+        let (figures, paid) = bench_payment::run(
+            &shoppers,
+            (&receipts, !args.no_receipts),
+            args.payments,
+            &tag,
+            &pids,
+        )
+        .await?;
         let cpu_ms = figures.cpu_per_payment.map(|cpu| cpu.as_secs_f64() * 1e3);
         say!(
             "  run {}: {:>7.1} payments/s ({} paid with their receipts; the last receipt {:.0} ms after the last payment)  whole p50 {:.1} ms  p99 {:.1} ms  server CPU {} ms/payment  phone reads {:.2}/payment",
