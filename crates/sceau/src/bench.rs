@@ -628,7 +628,7 @@ async fn measure_payments(
         .await?;
         let cpu_ms = figures.cpu_per_payment.map(|cpu| cpu.as_secs_f64() * 1e3);
         say!(
-            "  run {}: {:>7.1} payments/s ({} paid with their receipts; the last receipt {:.0} ms after the last payment)  whole p50 {:.1} ms  p99 {:.1} ms  server CPU {} ms/payment  phone reads {:.2}/payment",
+            "  run {}: {:>7.1} payments/s ({} paid; the receipts stored {:.0} ms after the last payment)  whole p50 {:.1} ms  p99 {:.1} ms  server CPU {} ms/payment  phone reads {:.2}/payment",
             run + 1,
             figures.per_s,
             figures.payments,
@@ -677,8 +677,13 @@ async fn measure_payments(
         .map(|child| peak_rss_mb(child.id()).unwrap_or(f64::NAN))
         .fold(0.0_f64, f64::max);
     let (cpu, reads) = (median(&mut cpus), median(&mut reads));
+    let receipts_said = if args.no_receipts {
+        "without receipts: --no-receipts"
+    } else {
+        "receipts signed and stored"
+    };
     say!(
-        "\nresult (median of {} runs, {})\n  whole payments by seal     {:>9.1} /s (receipts signed and stored)\n  server CPU per payment     {cpu:>9.3} ms\n  reading the seal           {reads:.2} reads/payment × {read_cost:.3} ms = {:.1}% of the server's CPU per payment\n  server peak RSS            {rss:.1} MB (largest instance)",
+        "\nresult (median of {} runs, {})\n  whole payments by seal     {:>9.1} /s ({receipts_said})\n  server CPU per payment     {cpu:>9.3} ms\n  reading the seal           {reads:.2} reads/payment × {read_cost:.3} ms = {:.1}% of the server's CPU per payment\n  server peak RSS            {rss:.1} MB (largest instance)",
         args.runs,
         args.backend(),
         median(&mut rates),
