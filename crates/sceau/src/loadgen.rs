@@ -732,6 +732,9 @@ mod tests {
         Chunked,
         Alternate402,
         CloseEach,
+        /// Answers the first request of each connection, then drops the connection at
+        /// the next one without answering (a kept connection the server closed).
+        OncePerConnection,
     }
 
     /// Tiny server: reads each request (head + Content-Length body) and answers.
@@ -745,6 +748,7 @@ mod tests {
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
+                    let mut answered = false;
                     loop {
                         let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
                             match socket.read(&mut chunk).await {
@@ -765,6 +769,10 @@ mod tests {
                             }
                         }
                         buf.drain(..end + 4 + length);
+                        if matches!(mode, Mode::OncePerConnection) && answered {
+                            return;
+                        }
+                        answered = true;
                         let n = counter.fetch_add(1, Ordering::Relaxed);
                         let response: &[u8] = match mode {
                             Mode::Length => b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
@@ -772,6 +780,7 @@ mod tests {
                             Mode::Alternate402 if n % 2 == 1 => b"HTTP/1.1 402 Payment Required\r\nContent-Length: 2\r\n\r\nno",
                             Mode::Alternate402 => b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
                             Mode::CloseEach => b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+                            Mode::OncePerConnection => b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nonce",
                         };
                         if socket.write_all(response).await.is_err() {
                             return;
@@ -802,6 +811,48 @@ mod tests {
         assert_eq!(report.status_counts.values().sum::<u64>(), report.requests);
         assert!(report.p50 <= report.p99 && report.p99 <= report.max);
         assert!(report.per_second > 0.0);
+    }
+
+    #[tokio::test]
+    async fn a_client_reads_each_answer_whole() {
+        let mut body = Vec::new();
+        for (mode, expected) in [
+            (Mode::Length, &b"hello"[..]),
+            (Mode::Chunked, &b"hello world"[..]),
+            (Mode::CloseEach, &b"ok"[..]),
+        ] {
+            let mut client = Client::new(serve(mode).await);
+            for _ in 0..3 {
+                let status = client
+                    .send("POST", "/pay", &[], b"{}", &mut body)
+                    .await
+                    .unwrap();
+                assert_eq!((status, body.as_slice()), (200, expected));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_sends_a_get_again_on_a_new_connection_but_never_a_post() {
+        let mut body = Vec::new();
+        let mut client = Client::new(serve(Mode::OncePerConnection).await);
+        for _ in 0..3 {
+            let status = client.send("GET", "/", &[], b"", &mut body).await.unwrap();
+            assert_eq!((status, body.as_slice()), (200, &b"once"[..]));
+        }
+        // The kept connection is dropped at the next request: a POST is not sent twice.
+        assert!(
+            client
+                .send("POST", "/pay", &[], b"{}", &mut body)
+                .await
+                .is_err()
+        );
+        // The connection was forgotten: the next one is new, and answered.
+        let status = client
+            .send("POST", "/pay", &[], b"{}", &mut body)
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
     }
 
     #[tokio::test]
