@@ -24,6 +24,7 @@ use crate::ops::{reads, webhooks};
 use crate::shared::{self, checkout_facts, figures, hold_missing, sealed_by, unwritten};
 use crate::sql::{Decode, ReadRow, Sql, corrupt};
 use crate::tx::{Fail, Tx, Value, args, broken, first, holds, record, scalar};
+use futures_util::future::{join, join3};
 use sceau_domain::checkout::{
     self, CANCELED_BY_CLIENT, Cancel, CancelPlan, Checkout, HoldPlan, ON_EXPIRY, SealPlan,
     SealTyped, Stage,
@@ -207,12 +208,17 @@ static HELD_NOW: Sql = Sql::new(
 /// Signing in on a checkout: [`checkout::on_sign_in`] decides (through
 /// [`shared::hold_plan`]), this applies its plan.
 pub(crate) async fn hold(tx: &impl Tx, hold: &HoldCheckout) -> Result<HoldOutcome, Fail> {
-    let found = versioned(tx, &BY_ID, args![hold.checkout_id]).await?;
-    let facts = facts_of(found.as_ref())?;
-    let client = reads::client(tx, hold.client_id).await?;
+    // Three reads that need nothing of each other: on PostgreSQL sent together (one
+    // round trip, the driver pipelines them); on SQLite each is done when made.
     // On PostgreSQL, under the client's account lock: two holds of one client take turns.
-    let held_now: Option<i64> =
-        scalar(tx, &HELD_NOW, args![hold.client_id, hold.now_s], "held").await?;
+    let (found, client, held_now) = join3(
+        versioned(tx, &BY_ID, args![hold.checkout_id]),
+        reads::client(tx, hold.client_id),
+        scalar::<i64>(tx, &HELD_NOW, args![hold.client_id, hold.now_s], "held"),
+    )
+    .await;
+    let (found, client, held_now) = (found?, client?, held_now?);
+    let facts = facts_of(found.as_ref())?;
     let plan = shared::hold_plan(
         hold,
         facts.as_ref(),
@@ -340,13 +346,18 @@ static SEAL_SENT: Sql = update_checkout!(
 
 /// Sending a seal: [`checkout::on_send_seal`] decides, this records it and queues it.
 pub(crate) async fn send_seal(tx: &impl Tx, send: &SendSeal) -> Result<SendOutcome, Fail> {
-    let found = versioned(tx, &BY_ID, args![send.checkout_id]).await?;
-    let facts = facts_of(found.as_ref())?;
-    let client = reads::client(tx, send.client_id).await?;
-    // On PostgreSQL, under the client's account lock (`Guard::Client`).
+    // On PostgreSQL, under the client's account lock (`Guard::Client`); three reads sent
+    // together, as in `hold`.
     let seal = MessageKind::PaymentSeal;
     let address = &send.message.address;
-    let budget = budget_allows(tx, address, seal, None, &send.budget, send.now_s).await?;
+    let (found, client, budget) = join3(
+        versioned(tx, &BY_ID, args![send.checkout_id]),
+        reads::client(tx, send.client_id),
+        budget_allows(tx, address, seal, None, &send.budget, send.now_s),
+    )
+    .await;
+    let (found, client, budget) = (found?, client?, budget?);
+    let facts = facts_of(found.as_ref())?;
     let may_pay = client.is_some_and(|client| !client.stopped(send.now_s));
     let decided =
         checkout::on_send_seal(facts.as_ref(), send.client_id, may_pay, budget, send.now_s);
@@ -375,8 +386,13 @@ pub(crate) async fn send_seal(tx: &impl Tx, send: &SendSeal) -> Result<SendOutco
 /// A typed seal: [`checkout::on_typed_seal`] decides, [`apply_seal`] writes its plan.
 pub(crate) async fn type_seal(tx: &impl Tx, typed: &TypedSeal) -> Result<SealOutcome, Fail> {
     let token_hash = &typed.session_token_hash;
-    let session_client = reads::session_client(tx, token_hash, typed.now_s).await?;
-    let found = versioned(tx, &BY_PUBLIC_ID, args![&typed.public_id]).await?;
+    // Two reads sent together on PostgreSQL, as in `hold`.
+    let (session_client, found) = join(
+        reads::session_client(tx, token_hash, typed.now_s),
+        versioned(tx, &BY_PUBLIC_ID, args![&typed.public_id]),
+    )
+    .await;
+    let (session_client, found) = (session_client?, found?);
     let facts = facts_of(found.as_ref())?;
     let client = match session_client {
         Some(client_id) => reads::client(tx, client_id).await?,
