@@ -53,6 +53,13 @@ impl Fail {
         }
     }
 
+    /// True if PostgreSQL refused the statement only because an earlier one of the
+    /// transaction failed.
+    pub(crate) fn is_aborted_echo(&self) -> bool {
+        matches!(self, Fail::Postgres(error) if error.code()
+            == Some(&tokio_postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION))
+    }
+
     /// True if a unique index or constraint refused the write: SQLite names its column
     /// (`table.column`) in the message, PostgreSQL names the constraint or index
     /// (`table_column_key`, or the name the schema gave it).
@@ -70,6 +77,29 @@ impl Fail {
             }),
         }
     }
+}
+
+/// The results of two statements sent together (`futures_util::future::join`): both
+/// values, or the failure that caused the other. On PostgreSQL a statement that follows a
+/// failed one in the transaction fails only with "current transaction is aborted"; the
+/// error kept is the cause (a deadlock the batch runs again, a constraint a caller
+/// reads), never that echo.
+pub(crate) fn both<A, B>(a: Result<A, Fail>, b: Result<B, Fail>) -> Result<(A, B), Fail> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(a), Err(b)) if a.is_aborted_echo() => Err(b),
+        (Err(failure), _) | (_, Err(failure)) => Err(failure),
+    }
+}
+
+/// [`both`] for three statements sent together.
+pub(crate) fn all3<A, B, C>(
+    a: Result<A, Fail>,
+    b: Result<B, Fail>,
+    c: Result<C, Fail>,
+) -> Result<(A, B, C), Fail> {
+    let ((a, b), c) = both(both(a, b), c)?;
+    Ok((a, b, c))
 }
 
 /// A broken rule of the store, as a [`Fail`].

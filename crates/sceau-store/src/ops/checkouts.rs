@@ -23,7 +23,7 @@ use crate::ops::outbox::{budget_allows, enqueue, record_merchant_client};
 use crate::ops::{reads, webhooks};
 use crate::shared::{self, checkout_facts, figures, hold_missing, sealed_by, unwritten};
 use crate::sql::{Decode, ReadRow, Sql, corrupt};
-use crate::tx::{Fail, Tx, Value, args, broken, first, holds, record, scalar};
+use crate::tx::{Fail, Tx, Value, all3, args, both, broken, first, holds, record, scalar};
 use futures_util::future::{join, join3};
 use sceau_domain::checkout::{
     self, CANCELED_BY_CLIENT, Cancel, CancelPlan, Checkout, HoldPlan, ON_EXPIRY, SealPlan,
@@ -217,7 +217,7 @@ pub(crate) async fn hold(tx: &impl Tx, hold: &HoldCheckout) -> Result<HoldOutcom
         scalar::<i64>(tx, &HELD_NOW, args![hold.client_id, hold.now_s], "held"),
     )
     .await;
-    let (found, client, held_now) = (found?, client?, held_now?);
+    let (found, client, held_now) = all3(found, client, held_now)?;
     let facts = facts_of(found.as_ref())?;
     let plan = shared::hold_plan(
         hold,
@@ -356,7 +356,7 @@ pub(crate) async fn send_seal(tx: &impl Tx, send: &SendSeal) -> Result<SendOutco
         budget_allows(tx, address, seal, None, &send.budget, send.now_s),
     )
     .await;
-    let (found, client, budget) = (found?, client?, budget?);
+    let (found, client, budget) = all3(found, client, budget)?;
     let facts = facts_of(found.as_ref())?;
     let may_pay = client.is_some_and(|client| !client.stopped(send.now_s));
     let decided =
@@ -392,7 +392,7 @@ pub(crate) async fn type_seal(tx: &impl Tx, typed: &TypedSeal) -> Result<SealOut
         versioned(tx, &BY_PUBLIC_ID, args![&typed.public_id]),
     )
     .await;
-    let (session_client, found) = (session_client?, found?);
+    let (session_client, found) = both(session_client, found)?;
     let facts = facts_of(found.as_ref())?;
     let client = match session_client {
         Some(client_id) => reads::client(tx, client_id).await?,

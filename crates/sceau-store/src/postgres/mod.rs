@@ -708,7 +708,7 @@ fn params<'a>(args: &'a [Value<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used)]
+#[allow(clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -774,5 +774,47 @@ mod tests {
             matches!(unreachable, StoreError::Unavailable(_)),
             "{unreachable:?}"
         );
+    }
+
+    /// Statements sent together in a transaction: the one sent after a failed one fails
+    /// with "current transaction is aborted"; what they report is the cause, whichever
+    /// order they are given in (a deadlock must reach the batch as a deadlock).
+    #[tokio::test]
+    async fn statements_sent_together_report_the_cause_not_its_echo() {
+        let Ok(url) = std::env::var(scratch::TEST_DATABASE_URL) else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "{} is required in CI",
+                scratch::TEST_DATABASE_URL
+            );
+            return;
+        };
+        let (client, connection) = tokio_postgres::connect(&url, NoTls)
+            .await
+            .expect("the test database answers");
+        tokio::spawn(connection);
+        for cause_first in [true, false] {
+            client.batch_execute("BEGIN").await.expect("a transaction");
+            let (cause, echo) = futures_util::future::join(
+                client.query("SELECT 1 / 0", &[]),
+                client.query("SELECT 1", &[]),
+            )
+            .await;
+            let (cause, echo) = (cause.map_err(Fail::Postgres), echo.map_err(Fail::Postgres));
+            assert!(echo.as_ref().is_err_and(Fail::is_aborted_echo));
+            let reported = if cause_first {
+                crate::tx::both(cause, echo)
+            } else {
+                crate::tx::both(echo, cause)
+            };
+            let Err(Fail::Postgres(reported)) = reported else {
+                panic!("the statements did not fail");
+            };
+            assert_eq!(
+                reported.code(),
+                Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
+            );
+            client.batch_execute("ROLLBACK").await.expect("rolled back");
+        }
     }
 }
