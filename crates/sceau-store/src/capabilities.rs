@@ -437,9 +437,10 @@ pub trait Evidence: Send + Sync + 'static {
     /// The receipt of an evidence record.
     async fn receipt(&self, evidence_id: i64) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// How many receipts are stored: what `sceau bench` waits for before it ends a run
-    /// of whole payments (each paid with its receipt signed).
-    async fn receipts_count(&self) -> Result<i64, StoreError>;
+    /// How many receipts sign records after `evidence_id` (ids grow with the records),
+    /// and the newest such record's id (`evidence_id` if none): what `sceau bench`
+    /// waits for before it ends a run of whole payments, reading only that run's rows.
+    async fn receipts_after(&self, evidence_id: i64) -> Result<(i64, i64), StoreError>;
 }
 
 /// The ledger's invariants, recomputed from the stored rows.

@@ -777,8 +777,10 @@ pub(crate) static RECEIPT_INSERT: crate::sql::Sql = crate::sql::Sql::new(
 );
 pub(crate) static RECEIPT: crate::sql::Sql =
     crate::sql::Sql::new("SELECT signature FROM receipts WHERE evidence_id = $1");
-pub(crate) static RECEIPTS_COUNT: crate::sql::Sql =
-    crate::sql::Sql::new("SELECT count(*) AS n FROM receipts");
+pub(crate) static RECEIPTS_AFTER: crate::sql::Sql = crate::sql::Sql::new(
+    "SELECT count(*) AS n, coalesce(max(evidence_id), $1) AS newest FROM receipts \
+     WHERE evidence_id > $1",
+);
 
 /// The subject of a delivery's own records (its submission), by the delivery's row; each
 /// recipient's events are a chain of their own ([`delivery_recipient_subject`]).

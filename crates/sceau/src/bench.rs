@@ -628,11 +628,18 @@ async fn measure_payments(
         .await?;
         let cpu_ms = figures.cpu_per_payment.map(|cpu| cpu.as_secs_f64() * 1e3);
         say!(
-            "  run {}: {:>7.1} payments/s ({} paid; the receipts stored {:.0} ms after the last payment)  whole p50 {:.1} ms  p99 {:.1} ms  server CPU {} ms/payment  phone reads {:.2}/payment",
+            "  run {}: {:>7.1} payments/s ({} paid; {})  whole p50 {:.1} ms  p99 {:.1} ms  server CPU {} ms/payment  phone reads {:.2}/payment",
             run + 1,
             figures.per_s,
             figures.payments,
-            figures.receipts_tail.as_secs_f64() * 1e3,
+            if args.no_receipts {
+                "no receipts".to_owned()
+            } else {
+                format!(
+                    "the last receipt stored {:.0} ms after the last answer",
+                    figures.receipts_tail.as_secs_f64() * 1e3
+                )
+            },
             figures.p50.as_secs_f64() * 1e3,
             figures.p99.as_secs_f64() * 1e3,
             cpu_ms.map_or("?".to_owned(), |ms| format!("{ms:.3}")),
@@ -713,6 +720,10 @@ fn check_args(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if args.scenario == Scenario::Payment && args.payments < args.connections {
         bail!("--payments must be at least --connections");
+    }
+    if args.no_receipts && !(args.scenario == Scenario::Payment || args.scenario.seal()) {
+        // The notary's envelopes and deliveries sign under the clients' certificates.
+        bail!("--no-receipts is for the payment and seal scenarios");
     }
     if args.scenario.seal() && args.seal_checkouts < args.connections {
         bail!("--seal-checkouts must be at least --connections");

@@ -637,7 +637,7 @@ impl Client {
     }
 
     /// Sends a request (`write_request`'s arguments; the `Host` is added) and returns the
-    /// answer's status, its body appended to `body`, within [`CLIENT_ANSWER_MAX`]. A
+    /// answer's status, its body in `body` (emptied first), within [`CLIENT_ANSWER_MAX`]. A
     /// `GET` on a kept connection that fails is sent once more on a new one (the server
     /// may have closed it); any other request is never sent twice.
     pub async fn send(
@@ -735,6 +735,8 @@ mod tests {
         /// Answers the first request of each connection, then drops the connection at
         /// the next one without answering (a kept connection the server closed).
         OncePerConnection,
+        /// A chunked answer written a byte at a time: the client reads it in many parts.
+        Trickle,
     }
 
     /// Tiny server: reads each request (head + Content-Length body) and answers.
@@ -781,8 +783,17 @@ mod tests {
                             Mode::Alternate402 => b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
                             Mode::CloseEach => b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
                             Mode::OncePerConnection => b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nonce",
+                            Mode::Trickle => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
                         };
-                        if socket.write_all(response).await.is_err() {
+                        if matches!(mode, Mode::Trickle) {
+                            let _ = socket.set_nodelay(true);
+                            for byte in response {
+                                if socket.write_all(std::slice::from_ref(byte)).await.is_err() {
+                                    return;
+                                }
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                            }
+                        } else if socket.write_all(response).await.is_err() {
                             return;
                         }
                         if matches!(mode, Mode::CloseEach) {
@@ -820,6 +831,7 @@ mod tests {
             (Mode::Length, &b"hello"[..]),
             (Mode::Chunked, &b"hello world"[..]),
             (Mode::CloseEach, &b"ok"[..]),
+            (Mode::Trickle, &b"hello world"[..]),
         ] {
             let mut client = Client::new(serve(mode).await);
             for _ in 0..3 {

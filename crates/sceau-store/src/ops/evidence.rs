@@ -2,11 +2,11 @@
 //! the operation that makes its event, each backend its own way (`Tx::record`).
 
 use crate::evidence::{
-    HeadRow, LOG_INDEX_BY_ENTRY, RECEIPT, RECEIPT_INSERT, RECEIPTS_COUNT, chain_sql,
+    HeadRow, LOG_INDEX_BY_ENTRY, RECEIPT, RECEIPT_INSERT, RECEIPTS_AFTER, chain_sql,
 };
 use crate::model::EvidenceRecord;
 use crate::ops::log::LOG_INDEX_BY_RUN;
-use crate::sql::Sql;
+use crate::sql::{ReadRow, Sql};
 use crate::tx::{Fail, Tx, all, args, scalar};
 use std::sync::LazyLock;
 
@@ -40,8 +40,12 @@ pub(crate) async fn receipt(tx: &impl Tx, evidence_id: i64) -> Result<Option<Vec
     scalar(tx, &RECEIPT, args![evidence_id], "signature").await
 }
 
-/// How many receipts are stored.
-pub(crate) async fn receipts_count(tx: &impl Tx) -> Result<i64, Fail> {
-    let count: Option<i64> = scalar(tx, &RECEIPTS_COUNT, args![], "n").await?;
-    Ok(count.unwrap_or(0))
+/// How many receipts sign records after `evidence_id`, and the newest one's id.
+pub(crate) async fn receipts_after(tx: &impl Tx, evidence_id: i64) -> Result<(i64, i64), Fail> {
+    let found = tx
+        .row(&RECEIPTS_AFTER, args![evidence_id], |row| {
+            Ok((row.column("n")?, row.column("newest")?))
+        })
+        .await?;
+    Ok(found.unwrap_or((0, evidence_id)))
 }

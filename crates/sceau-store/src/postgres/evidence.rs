@@ -341,8 +341,8 @@ impl Evidence for PostgresStore {
             .await
     }
 
-    async fn receipts_count(&self) -> Result<i64, StoreError> {
-        self.read(async |c| ops::receipts_count(&PgTx::reader(c)).await)
+    async fn receipts_after(&self, evidence_id: i64) -> Result<(i64, i64), StoreError> {
+        self.read(async |c| ops::receipts_after(&PgTx::reader(c), evidence_id).await)
             .await
     }
 }

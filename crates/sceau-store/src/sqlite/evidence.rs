@@ -124,8 +124,8 @@ impl Evidence for SqliteStore {
             .await
     }
 
-    async fn receipts_count(&self) -> Result<i64, StoreError> {
-        self.read(move |c| run_now(ops::receipts_count(&SqliteTx(c))))
+    async fn receipts_after(&self, evidence_id: i64) -> Result<(i64, i64), StoreError> {
+        self.read(move |c| run_now(ops::receipts_after(&SqliteTx(c), evidence_id)))
             .await
     }
 }

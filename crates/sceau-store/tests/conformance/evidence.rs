@@ -68,7 +68,7 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
         // The outcome carries the record it wrote (what the receipt signs).
         assert_eq!(*paid_record, checkout[3], "{}", f.name);
         // A receipt per record: the first stands.
-        let receipts_before = f.store.receipts_count().await.unwrap();
+        let (_, newest_before) = f.store.receipts_after(0).await.unwrap();
         assert!(
             f.store
                 .record_receipt(paid_record.id, b"first".to_vec(), NOW + 13)
@@ -87,9 +87,15 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
         );
         assert_eq!(f.store.receipt(checkout[0].id).await.unwrap(), None);
         assert_eq!(
-            f.store.receipts_count().await.unwrap(),
-            receipts_before + 1,
+            f.store.receipts_after(newest_before).await.unwrap(),
+            (1, paid_record.id),
             "{}: one receipt more, the second refused",
+            f.name
+        );
+        assert_eq!(
+            f.store.receipts_after(paid_record.id).await.unwrap(),
+            (0, paid_record.id),
+            "{}: none after the newest",
             f.name
         );
         assert_eq!(
