@@ -234,18 +234,7 @@ impl SqliteStore {
             .map_err(|_| stopped())?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let connection = pool
-                .connections
-                .lock()
-                .map_err(|_| stopped())?
-                .pop()
-                .ok_or_else(stopped)?;
-            let result = catch_unwind(AssertUnwindSafe(|| query(&connection)))
-                .unwrap_or_else(|_| Err(StoreError::Corrupt("read query panicked".into())));
-            if let Ok(mut connections) = pool.connections.lock() {
-                connections.push(connection);
-            }
-            result
+            pool.run(query)
         })
         .await
         .map_err(|_| stopped())?
@@ -266,8 +255,18 @@ impl SqliteStore {
         let Ok(_permit) = Arc::clone(&self.readers.permits).try_acquire_owned() else {
             return self.read(query).await;
         };
+        self.readers.run(query)
+    }
+}
+
+impl ReadPool {
+    /// Runs `query` on a connection of the pool, on this thread, and puts it back, even
+    /// if the query panicked. The caller holds a permit: a connection is there.
+    fn run<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let connection = self
-            .readers
             .connections
             .lock()
             .map_err(|_| stopped())?
@@ -275,7 +274,7 @@ impl SqliteStore {
             .ok_or_else(stopped)?;
         let result = catch_unwind(AssertUnwindSafe(|| query(&connection)))
             .unwrap_or_else(|_| Err(StoreError::Corrupt("read query panicked".into())));
-        if let Ok(mut connections) = self.readers.connections.lock() {
+        if let Ok(mut connections) = self.connections.lock() {
             connections.push(connection);
         }
         result
