@@ -396,11 +396,11 @@ impl Service {
 
     /// A detached signature in a client's name, with the key and certificate
     /// [`Service::client_signing_key`] or [`Service::current_signing_key`] gave (each
-    /// checks the certificate): the one path to a
-    /// client's key. Only the sealed flows call it, once the client has typed the seal
-    /// sent for this very data; the certificate was found theirs, unrevoked and valid.
-    /// What signs several things for one seal (an envelope's files and container) reads
-    /// and checks its certificate once.
+    /// checks the certificate): the one path to a client's key. Only the sealed flows
+    /// call it, once the client has typed the seal sent for this very data; the
+    /// certificate was found theirs, unrevoked and valid. What signs several things for
+    /// one seal (an envelope's files and container) reads and checks its certificate
+    /// once.
     pub(crate) async fn sign_as_client(
         &self,
         (key, certificate): &(KeyLabel, Issued),
