@@ -9,7 +9,7 @@
 //! loop, one recipient at a time per connection. The browser's own check (hashing and
 //! verifying) is the client's work and is left out: the figure is the server's.
 
-use crate::bench_notary::{Station, one_envelope, post};
+use crate::bench_notary::{Station, gather_timed, one_envelope, post, quantile};
 use anyhow::{Context, bail};
 use base64::Engine;
 use reqwest::StatusCode;
@@ -302,29 +302,13 @@ pub async fn recipients_run(
             anyhow::Ok(taken)
         });
     }
-    let mut whole = Vec::with_capacity(recipients);
-    let mut steps: [Vec<Duration>; STEPS.len()] = Default::default();
-    while let Some(joined) = tasks.join_next().await {
-        for (latency, taken) in joined.context("a recipient task failed")?? {
-            whole.push(latency);
-            for (step, duration) in steps.iter_mut().zip(taken) {
-                step.push(duration);
-            }
-        }
-    }
+    let (mut whole, steps) = gather_timed(tasks, "a recipient task failed").await?;
     let elapsed = started.elapsed();
-    let quantile = |latencies: &mut Vec<Duration>, q: f64| {
-        latencies.sort();
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
     Ok(RecipientRun {
         recipients: whole.len(),
         per_s: whole.len() as f64 / elapsed.as_secs_f64().max(1e-9),
-        p50: quantile(&mut whole.clone(), 0.5),
-        p99: quantile(&mut whole.clone(), 0.99),
+        p50: quantile(&mut whole, 0.5),
+        p99: quantile(&mut whole, 0.99),
         step_p50s: steps.map(|mut step| quantile(&mut step, 0.5)),
     })
 }

@@ -286,34 +286,52 @@ pub async fn envelopes_run(
             anyhow::Ok(latencies)
         });
     }
-    let mut whole = Vec::with_capacity(envelopes);
-    let mut steps: [Vec<Duration>; STEPS.len()] = Default::default();
+    let (mut whole, steps) = gather_timed(tasks, "an envelope task failed").await?;
+    let elapsed = started.elapsed();
+    Ok(EnvelopeRun {
+        envelopes: whole.len(),
+        per_s: whole.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+        p50: quantile(&mut whole, 0.50),
+        p99: quantile(&mut whole, 0.99),
+        seal_reads: seal_reads.load(Ordering::Relaxed) as f64 / whole.len().max(1) as f64,
+        step_p50s: steps.map(|mut step| quantile(&mut step, 0.5)),
+    })
+}
+
+/// What the tasks of a closed loop of whole items (envelopes, recipients) timed, each
+/// item as its latency and the durations of its `N` steps: every latency, and every
+/// duration of each step.
+pub type Timed<const N: usize> = (Vec<Duration>, [Vec<Duration>; N]);
+
+/// The items one task of such a loop timed: each one's latency and step durations.
+pub type TimedItems<const N: usize> = anyhow::Result<Vec<(Duration, [Duration; N])>>;
+
+/// Waits for every task of a closed loop and gathers what they timed; fails with
+/// `failed` if one did.
+pub async fn gather_timed<const N: usize>(
+    mut tasks: tokio::task::JoinSet<TimedItems<N>>,
+    failed: &'static str,
+) -> anyhow::Result<Timed<N>> {
+    let mut whole = Vec::new();
+    let mut steps: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::new());
     while let Some(joined) = tasks.join_next().await {
-        for (latency, taken) in joined.context("an envelope task failed")?? {
+        for (latency, taken) in joined.context(failed)?? {
             whole.push(latency);
             for (step, duration) in steps.iter_mut().zip(taken) {
                 step.push(duration);
             }
         }
     }
-    let elapsed = started.elapsed();
-    let quantile = |latencies: &mut Vec<Duration>, q: f64| {
-        latencies.sort();
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    let latencies = whole;
-    let at = |q: f64| quantile(&mut latencies.clone(), q);
-    Ok(EnvelopeRun {
-        envelopes: latencies.len(),
-        per_s: latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
-        p50: at(0.50),
-        p99: at(0.99),
-        seal_reads: seal_reads.load(Ordering::Relaxed) as f64 / latencies.len().max(1) as f64,
-        step_p50s: steps.map(|mut step| quantile(&mut step, 0.5)),
-    })
+    Ok((whole, steps))
+}
+
+/// The `q` quantile of `latencies` (sorted in place); zero if there are none.
+pub fn quantile(latencies: &mut [Duration], q: f64) -> Duration {
+    latencies.sort();
+    latencies
+        .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// A process's resident memory now (VmRSS), in bytes.
