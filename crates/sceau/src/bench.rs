@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::loadgen::{self, LoadReport, LoadSpec, RequestSource};
 use anyhow::{Context, bail};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use reqwest::header::{AUTHORIZATION, COOKIE};
 use sceau_app::service::{ClientEnrolment, NumberRequest};
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_server::api::pages::SESSION_COOKIE;
@@ -494,8 +494,7 @@ async fn measure_notary(
         );
         rates.push(figures.per_s);
     }
-    rates.sort_by(|a, b| a.total_cmp(b));
-    let median = rates[rates.len() / 2];
+    let median = median(&mut rates);
     let mut uploads = Vec::with_capacity(args.runs);
     for run in 1..=args.runs {
         let (mb_per_s, above_rest) =
@@ -556,8 +555,7 @@ async fn measure_delivery(
         );
         rates.push(figures.per_s);
     }
-    rates.sort_by(|a, b| a.total_cmp(b));
-    let median = rates[rates.len() / 2];
+    let median = median(&mut rates);
     say!(
         "\nresult (median of {} runs)\n  certified delivery     {median:>9.1} recipients/s (end to end, one 100 KiB file each)",
         args.runs
@@ -1559,15 +1557,8 @@ pub(crate) async fn sign_in_payer(
         "signing in",
     )
     .await?;
-    let cookie = reply
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(|value| value.split(';').next())
-        .find(|pair| pair.starts_with(&format!("{SESSION_COOKIE}=")))
-        .context("no session cookie after signing in")?
-        .to_owned();
+    let cookie = crate::cookie_set(reply.headers(), Some(SESSION_COOKIE))
+        .context("no session cookie after signing in")?;
     let page = expect(
         http.get(format!("{base}/wallet")).header(COOKIE, &cookie),
         StatusCode::OK,

@@ -173,13 +173,7 @@ async fn one_recipient(
         .form(&[("code", code)])
         .send()
         .await?;
-    let cookie = opened
-        .headers()
-        .get("set-cookie")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .context("the code opened no session")?
-        .to_owned();
+    let cookie = crate::cookie_set(opened.headers(), None).context("the code opened no session")?;
     let session = cookie.split_once('=').map_or("", |(_, token)| token);
     let csrf = sceau_server::api::delivery::recipient_csrf(session);
     let coded_at = Instant::now();

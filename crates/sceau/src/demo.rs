@@ -359,13 +359,7 @@ async fn sign_in(demo: &Demo) -> anyhow::Result<String> {
         .form(&[("login", "alice"), ("password", ALICE_PASSWORD)])
         .send()
         .await?;
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .context("no session cookie")?
-        .to_owned();
+    let cookie = crate::cookie_set(login.headers(), None).context("no session cookie")?;
     say!(
         "POST /login → {} (session cookie: HttpOnly, SameSite=Strict)",
         login.status()
@@ -871,13 +865,7 @@ async fn delivery_flow(demo: &Demo, cookie: &str, csrf: &str) -> anyhow::Result<
         .take_while(char::is_ascii_digit)
         .collect();
     let opened = form("/session").form(&[("code", code)]).send().await?;
-    let session = opened
-        .headers()
-        .get("set-cookie")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .context("no recipient session")?
-        .to_owned();
+    let session = crate::cookie_set(opened.headers(), None).context("no recipient session")?;
     say!(
         "Bob types the code → {} (his own session, for this delivery only)",
         opened.status()

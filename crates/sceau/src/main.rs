@@ -246,6 +246,23 @@ fn admin_token_hash(config: &Config) -> anyhow::Result<([u8; 32], bool)> {
     }
 }
 
+/// The `name=value` pair of a cookie an answer sets: the one called `name`, or the first
+/// when no name is given (an answer that sets one cookie).
+fn cookie_set(headers: &reqwest::header::HeaderMap, name: Option<&str>) -> Option<String> {
+    headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| {
+            name.is_none_or(|name| {
+                pair.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('='))
+            })
+        })
+        .map(str::to_owned)
+}
+
 fn write_private(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -583,5 +600,28 @@ mod tests {
                 assert!(!text.contains(word), "{word:?} in:\n{text}");
             }
         }
+    }
+
+    #[test]
+    fn the_cookie_an_answer_sets_is_found_by_name_or_first() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        for value in [
+            "sceau_session_old=1; Path=/",
+            "sceau_session=abc; HttpOnly; SameSite=Strict",
+        ] {
+            headers.append(
+                reqwest::header::SET_COOKIE,
+                reqwest::header::HeaderValue::from_static(value),
+            );
+        }
+        assert_eq!(
+            cookie_set(&headers, Some("sceau_session")).as_deref(),
+            Some("sceau_session=abc")
+        );
+        assert_eq!(
+            cookie_set(&headers, None).as_deref(),
+            Some("sceau_session_old=1")
+        );
+        assert_eq!(cookie_set(&headers, Some("other")), None);
     }
 }
