@@ -934,12 +934,7 @@ async fn a_notice_sent_or_failed_reaches_its_recipient() {
 async fn wrong_codes_typed_at_once_are_counted_one_by_one() {
     let setups = instances_of_each_backend().await;
     for (name, stores, _guard) in setups {
-        let f = Fixture::new(Backend {
-            name,
-            store: stores[0].clone(),
-            archive: None,
-            guard: Box::new(()),
-        });
+        let f = on_first_instance(name, &stores);
         let (_, view) = sent(&f, "d-race", &[13]).await;
         let phone = view.recipients[0].phone.clone();
         f.store
@@ -1191,12 +1186,7 @@ async fn codes_and_withdrawals_are_bounded() {
 async fn senders_are_told_once_when_many_tell_at_once() {
     let setups = instances_of_each_backend().await;
     for (name, stores, _guard) in setups {
-        let f = Fixture::new(Backend {
-            name,
-            store: stores[0].clone(),
-            archive: None,
-            guard: Box::new(()),
-        });
+        let f = on_first_instance(name, &stores);
         let (_, view) = sent(&f, "d-told", &[19, 20, 21]).await;
         for position in 0..3 {
             let n = 19 + position;

@@ -112,6 +112,18 @@ pub(crate) async fn instances_of_each_backend() -> Vec<Instances> {
     setups
 }
 
+/// A fixture on the first of a backend's instances (the scenario's own set-up and
+/// checks); the others stay in `Instances` for the race itself. The instances' guard
+/// keeps the database.
+pub(crate) fn on_first_instance(name: &'static str, stores: &[Arc<dyn Store>]) -> Fixture {
+    Fixture::new(Backend {
+        name,
+        store: stores[0].clone(),
+        archive: None,
+        guard: Box::new(()),
+    })
+}
+
 /// Runs `scenario` once on a fresh store of every backend.
 pub(crate) async fn each_backend(scenario: impl AsyncFn(&Fixture)) {
     for backend in backends().await {

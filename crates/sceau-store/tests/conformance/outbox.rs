@@ -193,12 +193,7 @@ async fn messages_wait_until_marked() {
 async fn a_budget_holds_against_requests_at_once_on_several_instances() {
     let setups = instances_of_each_backend().await;
     for (name, stores, _guard) in setups {
-        let f = Fixture::new(Backend {
-            name,
-            store: stores[0].clone(),
-            archive: None,
-            guard: Box::new(()),
-        });
+        let f = on_first_instance(name, &stores);
         let alice = f.client(0, 0).await;
         let envelope = |index: u8| format!("env_{index:02}");
         for index in 0..24 {
