@@ -415,7 +415,7 @@ pub(crate) async fn notice_failed(tx: &impl Tx, message_id: i64, now_s: i64) -> 
     if to == recipient.state {
         return Ok(());
     }
-    moved(tx, &view, &recipient, to, now_s).await?;
+    moved(tx, &MOVED, &view, &recipient, to, now_s).await?;
     let event = delivery_event(
         &view,
         &recipient,
@@ -441,9 +441,11 @@ static MOVED: Sql = Sql::new(
      WHERE delivery_id = $1 AND position = $2 AND state = $5",
 );
 
-/// Moves a recipient from their state to `to`, on condition they are still in it.
+/// Moves a recipient from their state to `to` by `statement` (`MOVED`, or `PAUSE_ENDED`
+/// which also clears the pause), on condition they are still in it.
 async fn moved(
     tx: &impl Tx,
+    statement: &Sql,
     view: &DeliveryView,
     recipient: &RecipientView,
     to: RecipientState,
@@ -456,7 +458,7 @@ async fn moved(
         now_s,
         recipient.state.as_str()
     ];
-    match tx.execute(&MOVED, values).await? {
+    match tx.execute(statement, values).await? {
         1 => Ok(()),
         _ => Err(broken("recipient changed under its lock")),
     }
@@ -515,16 +517,7 @@ async fn pause_over(
     } else {
         recipient.state
     };
-    let values = args![
-        view.id,
-        recipient.position,
-        to.as_str(),
-        now_s,
-        recipient.state.as_str()
-    ];
-    if tx.execute(&PAUSE_ENDED, values).await? != 1 {
-        return Err(broken("recipient changed under its lock"));
-    }
+    moved(tx, &PAUSE_ENDED, view, recipient, to, now_s).await?;
     recipient.state = to;
     recipient.wrong_tries = 0;
     recipient.paused_until_s = None;
