@@ -62,33 +62,12 @@ impl Server {
 
     /// A notarized envelope of `files`, for `session`'s client: its id.
     async fn notarized(&self, session: &Session, files: &Files) -> String {
-        let station = Station::new();
-        let reply = self
-            .notary_post(
-                session,
-                "/api/v1/envelopes",
-                json!({"public_key": station.public_key()}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-        let envelope = reply.json();
         let destinations = vec![Destination {
             email: Some(BOB_EMAIL.parse().unwrap()),
             phone: Some(BOB_PHONE.parse().unwrap()),
         }];
-        let manifest = manifest_of(&envelope, files, destinations);
-        let id = envelope["id"].as_str().unwrap().to_owned();
-        let reply = self
-            .notary_post(
-                session,
-                &format!("/api/v1/envelopes/{id}/manifest"),
-                json!({"manifest": manifest, "signature": station.sign(manifest.as_bytes())}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        self.notarized_envelope(session, ALICE_PHONE, &id, files)
-            .await;
-        id
+        self.new_notarized_envelope(session, ALICE_PHONE, files, destinations)
+            .await
     }
 
     /// The newest message queued to `address`, opened (whatever its state: the test

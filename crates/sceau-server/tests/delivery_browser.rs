@@ -17,7 +17,6 @@ mod smtp;
 use common::browser::{Binaries, Browser};
 use common::notary::*;
 use common::*;
-use reqwest::StatusCode;
 use sceau_domain::envelope::Destination;
 use serde_json::{Value, json};
 use smtp::{SmtpOptions, SmtpServer, python};
@@ -67,32 +66,12 @@ async fn notarized_and_open(scene: &Scene, files: &Files) -> String {
     let server = &scene.server;
     server.enroll_client("alice", ALICE_PHONE, "0").await;
     let session = server.sign_in("alice").await;
-    let station = Station::new();
-    let reply = server
-        .notary_post(
-            &session,
-            "/api/v1/envelopes",
-            json!({"public_key": station.public_key()}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    let envelope = reply.json();
     let destinations = vec![Destination {
         email: Some(BOB_EMAIL.parse().unwrap()),
         phone: Some(BOB_PHONE.parse().unwrap()),
     }];
-    let manifest = manifest_of(&envelope, files, destinations);
-    let id = envelope["id"].as_str().unwrap().to_owned();
-    let reply = server
-        .notary_post(
-            &session,
-            &format!("/api/v1/envelopes/{id}/manifest"),
-            json!({"manifest": manifest, "signature": station.sign(manifest.as_bytes())}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    server
-        .notarized_envelope(&session, ALICE_PHONE, &id, files)
+    let id = server
+        .new_notarized_envelope(&session, ALICE_PHONE, files, destinations)
         .await;
     let browser = &scene.sender;
     browser.goto(&server.url("/login")).await;

@@ -161,28 +161,9 @@ async fn a_bounced_delivery_notice_fails_its_recipient_and_the_sender_is_told() 
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     let session = server.sign_in("zoe").await;
-    let station = Station::new();
-    let reply = server
-        .notary_post(
-            &session,
-            "/api/v1/envelopes",
-            json!({"public_key": station.public_key()}),
-        )
-        .await;
-    let envelope = reply.json();
     let files: Files = vec![("bail.txt".to_owned(), b"Bail du 3 rue du Port\n".to_vec())];
-    let manifest = manifest_of(&envelope, &files, Vec::new());
-    let id = envelope["id"].as_str().unwrap().to_owned();
-    let reply = server
-        .notary_post(
-            &session,
-            &format!("/api/v1/envelopes/{id}/manifest"),
-            json!({"manifest": manifest, "signature": station.sign(manifest.as_bytes())}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    server
-        .notarized_envelope(&session, ZOE_PHONE, &id, &files)
+    let id = server
+        .new_notarized_envelope(&session, ZOE_PHONE, &files, Vec::new())
         .await;
     let reply = server
         .notary_post(

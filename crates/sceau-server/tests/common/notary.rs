@@ -116,6 +116,42 @@ impl Server {
         .await
     }
 
+    /// A new envelope of `files` for `session`'s client, its manifest (naming
+    /// `destinations`) signed by a new station and accepted, then notarized with the seal
+    /// sent to `phone`: its id.
+    pub async fn new_notarized_envelope(
+        &self,
+        session: &Session,
+        phone: &str,
+        files: &Files,
+        destinations: Vec<Destination>,
+    ) -> String {
+        let station = Station::new();
+        let reply = self
+            .notary_post(
+                session,
+                "/api/v1/envelopes",
+                serde_json::json!({"public_key": station.public_key()}),
+            )
+            .await;
+        assert_eq!(reply.status.as_u16(), 201, "{}", reply.text);
+        let envelope = reply.json();
+        let manifest = manifest_of(&envelope, files, destinations);
+        let id = envelope["id"].as_str().unwrap().to_owned();
+        let reply = self
+            .notary_post(
+                session,
+                &format!("/api/v1/envelopes/{id}/manifest"),
+                serde_json::json!({
+                    "manifest": manifest, "signature": station.sign(manifest.as_bytes()),
+                }),
+            )
+            .await;
+        assert_eq!(reply.status.as_u16(), 200, "{}", reply.text);
+        self.notarized_envelope(session, phone, &id, files).await;
+        id
+    }
+
     /// Uploads `files` to the envelope `id` (its manifest accepted), types the seal their
     /// last one sent to `phone`, and gives the envelope as that answer shows it,
     /// notarized.
