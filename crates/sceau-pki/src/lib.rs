@@ -9,6 +9,7 @@
 //! [`escrow`] envelope, whose private key stays in the keystore like the others).
 
 pub mod ca;
+mod cms_der;
 pub mod escrow;
 pub mod keystore;
 pub mod pkcs11;

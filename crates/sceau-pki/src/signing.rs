@@ -5,24 +5,21 @@
 //! Only the signing is here. Whether a user's key may sign this data (the user proved
 //! sole control on the second channel for it) is decided before, by the service.
 
-use crate::ca::{Issued, KeySigner, PkiError, x509_time};
+use crate::ca::{Issued, PkiError, x509_time};
+use crate::cms_der::{
+    DATA_CONTENT_TYPE, ID_CONTENT_TYPE, SignedDataParts, attribute, certificate_set,
+    message_digest_attribute, set_of, signed_attributes_digest, signed_data, signer_identifier,
+    tlv,
+};
 use crate::keystore::{KeyLabel, Keystore};
 use crate::tsa::{
     EssCertIdV2, ID_AA_SIGNING_CERTIFICATE_V2, SigningCertificateV2, TimeStampAuthority,
 };
-use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
-use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
-use cms::content_info::ContentInfo;
-use cms::signed_data::{
-    EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
-};
-use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
-use der::{Any, Decode, Encode};
-use p256::ecdsa::DerSignature;
+use der::Encode;
+use der::asn1::{ObjectIdentifier, OctetString};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use x509_cert::attr::Attribute;
-use x509_cert::spki::{AlgorithmIdentifierOwned, EncodePublicKey, SubjectPublicKeyInfoOwned};
+use x509_cert::spki::{AlgorithmIdentifierOwned, EncodePublicKey};
 
 /// id-sha256 (NIST).
 pub const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
@@ -42,35 +39,28 @@ pub(crate) fn sha256_identifier() -> AlgorithmIdentifierOwned {
     }
 }
 
-/// The signing-time attribute for `unix_s`.
-pub(crate) fn signing_time(unix_s: i64) -> Result<Attribute, PkiError> {
-    let value =
-        Any::from_der(&x509_time(unix_s)?.to_der().map_err(cms_error)?).map_err(cms_error)?;
-    let mut values = SetOfVec::new();
-    values.insert(value).map_err(cms_error)?;
-    Ok(Attribute {
-        oid: ID_SIGNING_TIME,
-        values,
-    })
+/// The signing-time attribute for `unix_s`, DER.
+pub(crate) fn signing_time(unix_s: i64) -> Result<Vec<u8>, PkiError> {
+    attribute(
+        ID_SIGNING_TIME,
+        &x509_time(unix_s)?.to_der().map_err(cms_error)?,
+    )
 }
 
 /// The ESS signing-certificate-v2 attribute (RFC 5035) naming `certificate` by its
-/// SHA-256: it binds the signer's certificate into what is signed (CAdES-B, PAdES-B).
-pub(crate) fn signing_certificate_v2(certificate: &Issued) -> Result<Attribute, PkiError> {
+/// SHA-256, DER: it binds the signer's certificate into what is signed (CAdES-B,
+/// PAdES-B).
+pub(crate) fn signing_certificate_v2(certificate: &Issued) -> Result<Vec<u8>, PkiError> {
     let hash: [u8; 32] = Sha256::digest(&certificate.der).into();
     let value = SigningCertificateV2 {
         certs: vec![EssCertIdV2 {
             cert_hash: OctetString::new(hash.to_vec()).map_err(cms_error)?,
         }],
     };
-    let mut values = SetOfVec::new();
-    values
-        .insert(Any::from_der(&value.to_der().map_err(cms_error)?).map_err(cms_error)?)
-        .map_err(cms_error)?;
-    Ok(Attribute {
-        oid: ID_AA_SIGNING_CERTIFICATE_V2,
-        values,
-    })
+    attribute(
+        ID_AA_SIGNING_CERTIFICATE_V2,
+        &value.to_der().map_err(cms_error)?,
+    )
 }
 
 /// Fails unless the keystore's key `key` is the key `certificate` certifies.
@@ -81,13 +71,13 @@ pub(crate) fn check_key_matches(
 ) -> Result<(), PkiError> {
     let public = keystore.public_key(key)?;
     let der = public.to_public_key_der().map_err(cms_error)?;
-    let spki = SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(cms_error)?;
-    if spki
-        != certificate
-            .certificate
-            .tbs_certificate
-            .subject_public_key_info
-    {
+    let certified = certificate
+        .certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(cms_error)?;
+    if der.as_bytes() != certified.as_slice() {
         return Err(PkiError::Certificate(format!(
             "the key {key} is not the key of this certificate"
         )));
@@ -141,129 +131,43 @@ pub fn sign_detached_as(
     profile: Profile,
 ) -> Result<Vec<u8>, PkiError> {
     check_key_matches(keystore.as_ref(), request.key, request.certificate)?;
-    let content = EncapsulatedContentInfo {
-        econtent_type: ID_DATA,
-        econtent: None,
+    let content_type = attribute(ID_CONTENT_TYPE, DATA_CONTENT_TYPE)?;
+    let message_digest = message_digest_attribute(&request.content_digest)?;
+    let signing_certificate = signing_certificate_v2(request.certificate)?;
+    let signing_time = match profile {
+        Profile::Cades => signing_time(request.signing_time_s)?,
+        Profile::Pades => Vec::new(),
+    };
+    let mut attributes: Vec<&[u8]> = vec![&content_type, &message_digest, &signing_certificate];
+    if !signing_time.is_empty() {
+        attributes.push(&signing_time);
+    }
+    let attributes = set_of(&mut attributes);
+    let signature = keystore
+        .sign_digest(request.key, &signed_attributes_digest(&attributes))?
+        .to_der();
+    let unsigned_attributes = match request.time_stamp {
+        None => Vec::new(),
+        Some(tsa) => {
+            let digest: [u8; 32] = Sha256::digest(signature.as_bytes()).into();
+            let token = tsa.stamp(&digest, request.signing_time_s)?;
+            attribute(ID_AA_SIGNATURE_TIME_STAMP_TOKEN, &token)?
+        }
     };
     let certificates: Vec<&Issued> = std::iter::once(request.certificate)
         .chain(request.chain.iter().copied())
         .collect();
-    let signed = signed_data(&SignedDataParts {
-        keystore,
-        key: request.key,
-        certificate: request.certificate,
-        content: &content,
-        external_digest: Some(&request.content_digest),
-        attributes: signed_attributes(request, profile)?,
-        certificates: &certificates,
-    })?;
-    match request.time_stamp {
-        None => signed.to_der().map_err(cms_error),
-        Some(tsa) => with_signature_time_stamp(signed, tsa, request.signing_time_s),
-    }
-}
-
-/// The signed attributes besides the content type and message digest.
-fn signed_attributes(
-    request: &DetachedSignature<'_>,
-    profile: Profile,
-) -> Result<Vec<Attribute>, PkiError> {
-    let mut attributes = vec![signing_certificate_v2(request.certificate)?];
-    if profile == Profile::Cades {
-        attributes.push(signing_time(request.signing_time_s)?);
-    }
-    Ok(attributes)
+    Ok(signed_data(&SignedDataParts {
+        version: 1,
+        content: &tlv(0x30, &[DATA_CONTENT_TYPE]),
+        certificates: &certificate_set(&certificates),
+        signer_identifier: &signer_identifier(request.certificate)?,
+        signed_attributes: &attributes,
+        signature: signature.as_bytes(),
+        unsigned_attributes: &unsigned_attributes,
+    }))
 }
 
 /// id-aa-signatureTimeStampToken (RFC 3161 appendix A, CAdES).
 pub const ID_AA_SIGNATURE_TIME_STAMP_TOKEN: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
-
-/// `signed` with, in its one SignerInfo's unsigned attributes, a time-stamp token on the
-/// SHA-256 of the signature value (RFC 3161 appendix A).
-fn with_signature_time_stamp(
-    signed: ContentInfo,
-    tsa: &TimeStampAuthority,
-    now_s: i64,
-) -> Result<Vec<u8>, PkiError> {
-    let mut data = signed
-        .content
-        .decode_as::<SignedData>()
-        .map_err(cms_error)?;
-    let mut signer_infos: Vec<SignerInfo> = data.signer_infos.0.into_vec();
-    let [signer_info] = signer_infos.as_mut_slice() else {
-        return Err(cms_error("one signer expected"));
-    };
-    let digest: [u8; 32] = Sha256::digest(signer_info.signature.as_bytes()).into();
-    let token = tsa.stamp(&digest, now_s)?;
-    let mut values = SetOfVec::new();
-    values
-        .insert(Any::from_der(&token).map_err(cms_error)?)
-        .map_err(cms_error)?;
-    let mut attributes = SetOfVec::new();
-    attributes
-        .insert(Attribute {
-            oid: ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
-            values,
-        })
-        .map_err(cms_error)?;
-    signer_info.unsigned_attrs = Some(attributes);
-    data.signer_infos = SignerInfos(SetOfVec::try_from(signer_infos).map_err(cms_error)?);
-    ContentInfo {
-        content_type: signed.content_type,
-        content: Any::from_der(&data.to_der().map_err(cms_error)?).map_err(cms_error)?,
-    }
-    .to_der()
-    .map_err(cms_error)
-}
-
-/// What a SignedData with one signer is made of.
-pub(crate) struct SignedDataParts<'a> {
-    pub keystore: Arc<dyn Keystore>,
-    pub key: &'a KeyLabel,
-    /// The signer's certificate (it names the signer: issuer and serial number).
-    pub certificate: &'a Issued,
-    pub content: &'a EncapsulatedContentInfo,
-    /// The SHA-256 of detached content; `None` when the content is encapsulated.
-    pub external_digest: Option<&'a [u8]>,
-    /// Signed attributes besides the content type and message digest (which the builder
-    /// adds).
-    pub attributes: Vec<Attribute>,
-    /// The certificates to include.
-    pub certificates: &'a [&'a Issued],
-}
-
-/// A SignedData with one SignerInfo: SHA-256, ECDSA through the keystore.
-pub(crate) fn signed_data(parts: &SignedDataParts<'_>) -> Result<ContentInfo, PkiError> {
-    let tbs = &parts.certificate.certificate.tbs_certificate;
-    let signer = KeySigner::new(Arc::clone(&parts.keystore), parts.key.clone())?;
-    let mut signer_info = SignerInfoBuilder::new(
-        &signer,
-        SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-            issuer: tbs.issuer.clone(),
-            serial_number: tbs.serial_number.clone(),
-        }),
-        sha256_identifier(),
-        parts.content,
-        parts.external_digest,
-    )
-    .map_err(cms_error)?;
-    for attribute in &parts.attributes {
-        signer_info
-            .add_signed_attribute(attribute.clone())
-            .map_err(cms_error)?;
-    }
-    let mut builder = SignedDataBuilder::new(parts.content);
-    builder
-        .add_digest_algorithm(sha256_identifier())
-        .map_err(cms_error)?;
-    for issued in parts.certificates {
-        builder
-            .add_certificate(CertificateChoices::Certificate(issued.certificate.clone()))
-            .map_err(cms_error)?;
-    }
-    builder
-        .add_signer_info::<KeySigner, DerSignature>(signer_info)
-        .map_err(cms_error)?;
-    builder.build().map_err(cms_error)
-}

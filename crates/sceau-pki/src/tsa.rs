@@ -9,14 +9,17 @@
 //! never an error of the transport.
 
 use crate::ca::{Issued, PkiError};
+use crate::cms_der::{
+    ID_CONTENT_TYPE, SignedDataParts, attribute, certificate_set, message_digest_attribute, set_of,
+    signed_attributes_digest, signed_data, signer_identifier, tlv,
+};
 use crate::keystore::{KeyLabel, Keystore};
-use crate::signing::{check_key_matches, sha256_identifier, signing_time};
+use crate::signing::{check_key_matches, sha256_identifier, signing_certificate_v2, signing_time};
 use cms::content_info::ContentInfo;
-use der::asn1::{BitString, GeneralizedTime, Int, ObjectIdentifier, OctetString, SetOfVec};
-use der::{Any, Decode, Encode, Sequence, Tag, Tagged};
+use der::asn1::{BitString, GeneralizedTime, Int, ObjectIdentifier, OctetString};
+use der::{Decode, Encode, Sequence, Tag, Tagged};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use x509_cert::attr::Attribute;
 use x509_tsp::{Accuracy, MessageImprint, TimeStampReq, TspVersion, TstInfo};
 
 /// id-ct-TSTInfo (RFC 3161).
@@ -160,32 +163,7 @@ impl TimeStampAuthority {
         policy: ObjectIdentifier,
     ) -> Result<TimeStampAuthority, PkiError> {
         check_key_matches(keystore.as_ref(), &key, &certificate)?;
-        let hash: [u8; 32] = Sha256::digest(&certificate.der).into();
-        let value = SigningCertificateV2 {
-            certs: vec![EssCertIdV2 {
-                cert_hash: OctetString::new(hash.to_vec()).map_err(tsa_error)?,
-            }],
-        };
-        let attribute = |oid: ObjectIdentifier, value_der: &[u8]| -> Result<Vec<u8>, PkiError> {
-            let mut values = SetOfVec::new();
-            values
-                .insert(Any::from_der(value_der).map_err(tsa_error)?)
-                .map_err(tsa_error)?;
-            Attribute { oid, values }.to_der().map_err(tsa_error)
-        };
-        let mut certificates: Vec<&[u8]> = std::iter::once(&certificate)
-            .chain(chain.iter())
-            .map(|issued| issued.der.as_slice())
-            .collect();
-        // DER: the elements of a SET OF in the order of their encodings.
-        certificates.sort();
-        let tbs = &certificate.certificate.tbs_certificate;
-        let signer_identifier = cms::cert::IssuerAndSerialNumber {
-            issuer: tbs.issuer.clone(),
-            serial_number: tbs.serial_number.clone(),
-        }
-        .to_der()
-        .map_err(tsa_error)?;
+        let chain: Vec<&Issued> = std::iter::once(&certificate).chain(chain.iter()).collect();
         Ok(TimeStampAuthority {
             keystore,
             key,
@@ -195,12 +173,9 @@ impl TimeStampAuthority {
                     ID_CONTENT_TYPE,
                     &ID_CT_TST_INFO.to_der().map_err(tsa_error)?,
                 )?,
-                signing_certificate_attribute: attribute(
-                    ID_AA_SIGNING_CERTIFICATE_V2,
-                    &value.to_der().map_err(tsa_error)?,
-                )?,
-                certificates: tlv(0xa0, &[&certificates.concat()]),
-                signer_identifier,
+                signing_certificate_attribute: signing_certificate_v2(&certificate)?,
+                certificates: certificate_set(&chain),
+                signer_identifier: signer_identifier(&certificate)?,
             },
         })
     }
@@ -385,23 +360,15 @@ impl TimeStampAuthority {
         .map_err(tsa_error)?;
         // The signed attributes, as a DER SET OF (sorted by their encodings): content
         // type, signing time, message digest, signing certificate.
-        let signing_time = signing_time(now_s)?.to_der().map_err(tsa_error)?;
-        let message_digest = tlv(
-            0x30,
-            &[
-                &ID_MESSAGE_DIGEST.to_der().map_err(tsa_error)?,
-                &tlv(0x31, &[&tlv(0x04, &[Sha256::digest(&info).as_slice()])]),
-            ],
-        );
-        let mut attributes: Vec<&[u8]> = vec![
+        let signing_time = signing_time(now_s)?;
+        let message_digest = message_digest_attribute(&Sha256::digest(&info))?;
+        let attributes = set_of(&mut [
             &self.fixed.content_type_attribute,
             &signing_time,
             &message_digest,
             &self.fixed.signing_certificate_attribute,
-        ];
-        attributes.sort();
-        let attributes = attributes.concat();
-        let digest: [u8; 32] = Sha256::digest(tlv(0x31, &[&attributes])).into();
+        ]);
+        let digest = signed_attributes_digest(&attributes);
         Ok(Prepared {
             info,
             attributes,
@@ -411,26 +378,10 @@ impl TimeStampAuthority {
         })
     }
 
-    /// The token (DER) of `prepared` signed with `signature`:
-    ///
-    /// ```text
-    /// ContentInfo { signedData, [0] SignedData { 3, {sha256}, { id-ct-TSTInfo,
-    ///   [0] OCTET STRING TSTInfo }, [0] certificates?, { SignerInfo { 1, sid, sha256,
-    ///   [0] signedAttrs, ecdsa-with-SHA256, OCTET STRING signature } } } }
-    /// ```
+    /// The token (DER) of `prepared` signed with `signature`: a SignedData of version 3
+    /// whose content is `{ id-ct-TSTInfo, [0] OCTET STRING TSTInfo }`, with the TSA's
+    /// certificates when the request asked for them.
     fn assemble(&self, prepared: &Prepared, signature: &crate::Signature) -> Vec<u8> {
-        let signature = signature.to_der();
-        let signer_info = tlv(
-            0x30,
-            &[
-                &[0x02, 0x01, 0x01],
-                &self.fixed.signer_identifier,
-                SHA256_IDENTIFIER,
-                &tlv(0xa0, &[&prepared.attributes]),
-                ECDSA_WITH_SHA256_IDENTIFIER,
-                &tlv(0x04, &[signature.as_bytes()]),
-            ],
-        );
         let content = tlv(
             0x30,
             &[
@@ -438,25 +389,19 @@ impl TimeStampAuthority {
                 &tlv(0xa0, &[&tlv(0x04, &[&prepared.info])]),
             ],
         );
-        let certificates: &[u8] = if prepared.with_certificates {
-            &self.fixed.certificates
-        } else {
-            &[]
-        };
-        let signed_data = tlv(
-            0x30,
-            &[
-                &[0x02, 0x01, 0x03],
-                &tlv(0x31, &[SHA256_IDENTIFIER]),
-                &content,
-                certificates,
-                &tlv(0x31, &[&signer_info]),
-            ],
-        );
-        tlv(
-            0x30,
-            &[SIGNED_DATA_CONTENT_TYPE, &tlv(0xa0, &[&signed_data])],
-        )
+        signed_data(&SignedDataParts {
+            version: 3,
+            content: &content,
+            certificates: if prepared.with_certificates {
+                &self.fixed.certificates
+            } else {
+                &[]
+            },
+            signer_identifier: &self.fixed.signer_identifier,
+            signed_attributes: &prepared.attributes,
+            signature: signature.to_der().as_bytes(),
+            unsigned_attributes: &[],
+        })
     }
 }
 
@@ -483,48 +428,10 @@ fn rejected(failure: Failure) -> Answer {
     }
 }
 
-/// id-signedData, as an encoded OBJECT IDENTIFIER.
-const SIGNED_DATA_CONTENT_TYPE: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
-];
 /// id-ct-TSTInfo, encoded.
 const TST_INFO_CONTENT_TYPE: &[u8] = &[
     0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04,
 ];
-/// AlgorithmIdentifier { id-sha256 } (no parameters), encoded.
-const SHA256_IDENTIFIER: &[u8] = &[
-    0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-];
-/// AlgorithmIdentifier { ecdsa-with-SHA256 }, encoded.
-const ECDSA_WITH_SHA256_IDENTIFIER: &[u8] = &[
-    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
-];
-/// id-contentType (RFC 5652).
-const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-/// id-messageDigest (RFC 5652).
-const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
-
-/// A DER TLV: `tag`, the definite length of the parts, the parts.
-fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let length: usize = parts.iter().map(|part| part.len()).sum();
-    let mut out = Vec::with_capacity(length + 6);
-    out.push(tag);
-    match length {
-        0..=0x7f => out.push(length as u8),
-        0x80..=0xff => out.extend_from_slice(&[0x81, length as u8]),
-        0x100..=0xffff => out.extend_from_slice(&[0x82, (length >> 8) as u8, length as u8]),
-        _ => out.extend_from_slice(&[
-            0x83,
-            (length >> 16) as u8,
-            (length >> 8) as u8,
-            length as u8,
-        ]),
-    }
-    for part in parts {
-        out.extend_from_slice(part);
-    }
-    out
-}
 
 /// A `rejection` response with `failure`'s bit and text.
 fn rejection(failure: Failure) -> Vec<u8> {

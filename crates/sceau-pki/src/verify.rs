@@ -27,6 +27,7 @@
 //! Every refusal is a [`Refusal`] saying why, with a stable [`Refusal::code`]. No input
 //! makes this module panic.
 
+use crate::cms_der::{ID_CONTENT_TYPE, ID_MESSAGE_DIGEST};
 use crate::signing::{ID_SIGNING_TIME, SHA256};
 use crate::tsa::{ID_AA_SIGNING_CERTIFICATE_V2, ID_CT_TST_INFO};
 use cms::content_info::CmsVersion;
@@ -52,8 +53,6 @@ pub const CHAIN_LEN_MAX: usize = 8;
 pub use crate::signing::ID_AA_SIGNATURE_TIME_STAMP_TOKEN;
 
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
-const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 /// id-aa-signingCertificate (RFC 2634, ESSCertID with SHA-1).
 const ID_AA_SIGNING_CERTIFICATE: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");

@@ -216,6 +216,21 @@ fn a_signature_carries_a_time_stamp_on_its_value_that_openssl_verifies() {
     // signature value that `openssl ts -verify` accepts against the root.
     let info = ContentInfo::from_der(&signature).unwrap();
     let signed: SignedData = info.content.decode_as().unwrap();
+    // Written as DER (sceau assembles it by hand): the decoder, which refuses a SET OF
+    // out of order, reads it, and writing back what it read gives the same bytes.
+    assert_eq!(info.to_der().unwrap(), signature);
+    assert_eq!(signed.version, cms::content_info::CmsVersion::V1);
+    let certificates: Vec<Vec<u8>> = signed
+        .certificates
+        .as_ref()
+        .expect("certificates")
+        .0
+        .iter()
+        .map(|choice| choice.to_der().unwrap())
+        .collect();
+    let mut expected = vec![certificate.der.clone(), pki.authority.issuing().der.clone()];
+    expected.sort();
+    assert_eq!(certificates, expected);
     let signer = signed.signer_infos.0.get(0).unwrap();
     let attribute = signer
         .unsigned_attrs
