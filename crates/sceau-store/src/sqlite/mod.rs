@@ -176,7 +176,7 @@ impl SqliteStore {
         }
         // SQLite's default busy handler backs off up to 100 ms per wait; the writer only
         // ever waits for a checkpoint's short hold on the lock, so it polls finely.
-        writer.busy_handler(Some(writer_busy))?;
+        writer.busy_handler(Some(poll_busy))?;
         // The writer never checkpoints; the checkpointer thread does.
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         writer.pragma_update(None, "cache_size", -16_384)?;
@@ -185,6 +185,10 @@ impl SqliteStore {
             signal: std::sync::Condvar::new(),
         });
         let checkpoint_connection = open_connection(path)?;
+        // A RESTART checkpoint holds the write lock while it waits for the readers to
+        // leave the WAL: with the default handler's sleeps (1, 2, 5, 10 ms and more) the
+        // writer would wait those too, so the checkpointer polls as finely as the writer.
+        checkpoint_connection.busy_handler(Some(poll_busy))?;
         let checkpoint_worker = Arc::clone(&checkpointer);
         std::thread::Builder::new()
             .name("sceau-sqlite-checkpoint".into())
@@ -407,8 +411,9 @@ impl Checkpointer {
     }
 }
 
-/// Busy handler of the writer: waits 100 µs per try, up to the usual busy timeout.
-fn writer_busy(tries: i32) -> bool {
+/// Busy handler of the writer and the checkpointer: waits 100 µs per try, up to the
+/// usual busy timeout.
+fn poll_busy(tries: i32) -> bool {
     std::thread::sleep(std::time::Duration::from_micros(100));
     i64::from(tries) < (BUSY_TIMEOUT_MS * 10) as i64
 }
