@@ -34,7 +34,9 @@ impl Certificates for SqliteStore {
         &self,
         client_id: i64,
     ) -> Result<Vec<CertificateRecord>, StoreError> {
-        self.read(move |c| run_now(ops::client_certificates(&SqliteTx(c), client_id)))
+        // By the client's index: their holder and pseudonym certificates, a few (one-use
+        // and station certificates name no client).
+        self.read_quick(move |c| run_now(ops::client_certificates(&SqliteTx(c), client_id)))
             .await
     }
 
