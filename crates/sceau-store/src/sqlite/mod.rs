@@ -187,8 +187,9 @@ impl SqliteStore {
         let checkpoint_connection = open_connection(path)?;
         // A RESTART checkpoint holds the write lock while it waits for the readers to
         // leave the WAL: with the default handler's sleeps (1, 2, 5, 10 ms and more) the
-        // writer would wait those too, so the checkpointer polls as finely as the writer.
-        checkpoint_connection.busy_handler(Some(poll_busy))?;
+        // writer would wait those too, so the checkpointer polls as finely as the writer,
+        // and gives up long before it (a RESTART not done is tried again 50 ms later).
+        checkpoint_connection.busy_handler(Some(checkpointer_busy))?;
         let checkpoint_worker = Arc::clone(&checkpointer);
         std::thread::Builder::new()
             .name("sceau-sqlite-checkpoint".into())
@@ -411,8 +412,15 @@ impl Checkpointer {
     }
 }
 
-/// Busy handler of the writer and the checkpointer: waits 100 µs per try, up to the
-/// usual busy timeout.
+/// Busy handler of the checkpointer: waits 100 µs per try, for about 100 ms at most,
+/// a fiftieth of the writer's patience, so that the writer never gives up on a lock a
+/// checkpoint holds.
+fn checkpointer_busy(tries: i32) -> bool {
+    std::thread::sleep(std::time::Duration::from_micros(100));
+    tries < 1_000
+}
+
+/// Busy handler of the writer: waits 100 µs per try, up to the usual busy timeout.
 fn poll_busy(tries: i32) -> bool {
     std::thread::sleep(std::time::Duration::from_micros(100));
     i64::from(tries) < (BUSY_TIMEOUT_MS * 10) as i64
