@@ -10,7 +10,7 @@ use crate::ca::{Issued, PkiError};
 use der::Encode;
 use der::asn1::ObjectIdentifier;
 
-fn der_error(error: impl std::fmt::Display) -> PkiError {
+pub(crate) fn cms_error(error: impl std::fmt::Display) -> PkiError {
     PkiError::Certificate(format!("CMS: {error}"))
 }
 
@@ -66,7 +66,7 @@ pub(crate) fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
 pub(crate) fn attribute(oid: ObjectIdentifier, value: &[u8]) -> Result<Vec<u8>, PkiError> {
     Ok(tlv(
         0x30,
-        &[&oid.to_der().map_err(der_error)?, &tlv(0x31, &[value])],
+        &[&oid.to_der().map_err(cms_error)?, &tlv(0x31, &[value])],
     ))
 }
 
@@ -98,8 +98,8 @@ pub(crate) fn signer_identifier(certificate: &Issued) -> Result<Vec<u8>, PkiErro
     Ok(tlv(
         0x30,
         &[
-            &tbs.issuer.to_der().map_err(der_error)?,
-            &tbs.serial_number.to_der().map_err(der_error)?,
+            &tbs.issuer.to_der().map_err(cms_error)?,
+            &tbs.serial_number.to_der().map_err(cms_error)?,
         ],
     ))
 }

@@ -7,7 +7,7 @@
 
 use crate::ca::{Issued, PkiError, x509_time};
 use crate::cms_der::{
-    DATA_CONTENT_TYPE, ID_CONTENT_TYPE, SignedDataParts, attribute, certificate_set,
+    DATA_CONTENT_TYPE, ID_CONTENT_TYPE, SignedDataParts, attribute, certificate_set, cms_error,
     message_digest_attribute, set_of, signed_attributes_digest, signed_data, signer_identifier,
     tlv,
 };
@@ -27,10 +27,6 @@ pub const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.10
 pub const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 /// id-signingTime (RFC 5652).
 pub const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
-
-fn cms_error(error: impl std::fmt::Display) -> PkiError {
-    PkiError::Certificate(format!("CMS: {error}"))
-}
 
 pub(crate) fn sha256_identifier() -> AlgorithmIdentifierOwned {
     AlgorithmIdentifierOwned {

@@ -218,7 +218,7 @@ fn a_signature_carries_a_time_stamp_on_its_value_that_openssl_verifies() {
     let signed: SignedData = info.content.decode_as().unwrap();
     // Written as DER (sceau assembles it by hand): the decoder, which refuses a SET OF
     // out of order, reads it, and writing back what it read gives the same bytes.
-    assert_eq!(info.to_der().unwrap(), signature);
+    assert_eq!(signed.to_der().unwrap(), info.content.to_der().unwrap());
     assert_eq!(signed.version, cms::content_info::CmsVersion::V1);
     let certificates: Vec<Vec<u8>> = signed
         .certificates
@@ -270,4 +270,74 @@ fn a_signature_carries_a_time_stamp_on_its_value_that_openssl_verifies() {
         .collect();
     let (verified, text) = verify(&other);
     assert!(!verified, "{text}");
+}
+
+/// The PAdES profile (a PDF's signature), with and without a signature time-stamp:
+/// strict DER (the cms crate reads it and writes back the same bytes, the signed
+/// attributes in DER order, the certificates too), no signing time (the PDF's `/M`
+/// holds it), the signing certificate bound.
+#[test]
+fn a_pades_signature_is_strict_der_without_a_signing_time() {
+    use cms::content_info::ContentInfo;
+    use cms::signed_data::SignedData;
+    use der::{Decode, Encode};
+    let directory = tempfile::tempdir().unwrap();
+    let keystore: Arc<dyn Keystore> =
+        Arc::new(FileKeystore::open(&directory.path().join("keys"), &[8; 32]).unwrap());
+    let pki = sceau_pki::Pki::open_or_create(
+        Arc::clone(&keystore),
+        &directory.path().join("pki"),
+        "sceau",
+        "1.2.3.4.1".parse().unwrap(),
+        now_s() - 60,
+    )
+    .unwrap();
+    let key = KeyLabel::new("client-8").unwrap();
+    keystore.generate(&key).unwrap();
+    let certificate = pki
+        .authority
+        .issue_client(&key, "Chloé Durand", now_s() - 60, 3_600)
+        .unwrap();
+    for time_stamp in [None, Some(&pki.tsa)] {
+        let signature = sceau_pki::sign_detached_as(
+            Arc::clone(&keystore),
+            &DetachedSignature {
+                key: &key,
+                certificate: &certificate,
+                chain: &[pki.authority.issuing()],
+                content_digest: Sha256::digest(b"%PDF-1.7 byte ranges").into(),
+                signing_time_s: now_s(),
+                time_stamp,
+            },
+            sceau_pki::Profile::Pades,
+        )
+        .unwrap();
+        let info = ContentInfo::from_der(&signature).unwrap();
+        let signed: SignedData = info.content.decode_as().unwrap();
+        assert_eq!(signed.to_der().unwrap(), info.content.to_der().unwrap());
+        let signer = signed.signer_infos.0.get(0).unwrap();
+        let signed_attributes: Vec<String> = signer
+            .signed_attrs
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|attribute| attribute.oid.to_string())
+            .collect();
+        // content type, message digest, signing-certificate-v2: in DER order.
+        assert_eq!(
+            signed_attributes,
+            [
+                "1.2.840.113549.1.9.3",
+                "1.2.840.113549.1.9.4",
+                "1.2.840.113549.1.9.16.2.47"
+            ]
+        );
+        assert_eq!(signer.unsigned_attrs.is_some(), time_stamp.is_some());
+        // The signature is over the signed attributes as a SET OF.
+        let set = signer.signed_attrs.as_ref().unwrap().to_der().unwrap();
+        let verifying = keystore.public_key(&key).unwrap();
+        let value = p256::ecdsa::Signature::from_der(signer.signature.as_bytes()).unwrap();
+        use p256::ecdsa::signature::Verifier;
+        verifying.verify(&set, &value).unwrap();
+    }
 }
