@@ -16,10 +16,15 @@ use tokio::sync::mpsc;
 /// Receipts waiting for a worker, at most (then a payer waits for room).
 const RECEIPT_QUEUE_LEN: usize = 256;
 
-/// Receipts in hand at once, at most: each waits mostly for its write's commit, which
-/// the store groups (so many workers make few commits); the signatures themselves run
-/// on the blocking threads, as many at once as there are cores to run them.
-const RECEIPT_WORKERS: usize = 64;
+/// Workers, each with a batch of receipts in hand at most: a batch waits mostly for its
+/// writes' commit, which the store groups (so many workers make few commits); the
+/// signatures themselves run on the blocking threads, as many at once as there are
+/// cores to run them.
+const RECEIPT_WORKERS: usize = 16;
+
+/// Receipts a worker takes at once, at most, of those waiting: signed together, their
+/// time-stamps with one use of the TSA's key (a receipt alone when payments are few).
+const RECEIPT_BATCH_MAX: usize = 16;
 
 /// A payment whose receipt is to be signed.
 pub(crate) struct Paid {
@@ -45,10 +50,20 @@ impl ReceiptQueue {
             .map(|_| {
                 let (service, waiting) = (service.clone(), Arc::clone(&waiting));
                 tokio::spawn(async move {
+                    let mut batch = Vec::with_capacity(RECEIPT_BATCH_MAX);
                     loop {
-                        let next = waiting.lock().await.recv().await;
-                        let Some(paid) = next else { return };
-                        service.sign_paid(&paid).await;
+                        {
+                            let mut waiting = waiting.lock().await;
+                            let Some(paid) = waiting.recv().await else {
+                                return;
+                            };
+                            batch.push(paid);
+                            while batch.len() < RECEIPT_BATCH_MAX {
+                                let Ok(paid) = waiting.try_recv() else { break };
+                                batch.push(paid);
+                            }
+                        }
+                        service.sign_paid(std::mem::take(&mut batch)).await;
                     }
                 })
             })
@@ -62,6 +77,22 @@ fn not_paid() -> AppError {
 
 fn pending() -> AppError {
     AppError::EvidencePending
+}
+
+/// Logs why the receipt of `paid` is not signed yet (it will be when its bundle is
+/// first asked for).
+fn not_signed(paid: &Paid, error: &AppError) {
+    match error {
+        AppError::NoCertificate => tracing::debug!(
+            checkout_id = paid.checkout_id,
+            "no receipt: the client has no certificate"
+        ),
+        error => tracing::warn!(
+            checkout_id = paid.checkout_id,
+            code = error.code(),
+            "payment receipt not signed yet"
+        ),
+    }
 }
 
 impl Service {
@@ -138,28 +169,54 @@ impl Service {
         match self.receipts.0.get() {
             Some(queue) => {
                 if let Err(refused) = queue.send(paid).await {
-                    self.sign_paid(&refused.0).await;
+                    self.sign_paid(vec![refused.0]).await;
                 }
             }
-            None => self.sign_paid(&paid).await,
+            None => self.sign_paid(vec![paid]).await,
         }
     }
 
-    async fn sign_paid(&self, paid: &Paid) {
-        match self.sign_receipt(paid.client_id, &paid.record).await {
-            Ok(_) => {}
-            Err(AppError::NoCertificate) => {
-                tracing::debug!(
-                    checkout_id = paid.checkout_id,
-                    "no receipt: the client has no certificate"
-                );
+    /// Signs and stores the receipts of `batch` (see [`Service::sign_as_clients`]); a
+    /// receipt that fails is logged, and signed when its bundle is first asked for.
+    async fn sign_paid(&self, batch: Vec<Paid>) {
+        let mut signers = Vec::with_capacity(batch.len());
+        let mut signing = Vec::with_capacity(batch.len());
+        for paid in batch {
+            match self.current_signing_key(paid.client_id).await {
+                Ok(signer) => {
+                    signers.push((signer, Sha256::digest(&paid.record.record).into()));
+                    signing.push(paid);
+                }
+                Err(error) => not_signed(&paid, &error),
             }
-            Err(error) => tracing::warn!(
-                checkout_id = paid.checkout_id,
-                code = error.code(),
-                "payment receipt not signed yet"
-            ),
         }
+        if signing.is_empty() {
+            return;
+        }
+        let signed = match self.sign_as_clients(signers).await {
+            Ok(signed) => signed,
+            Err(error) => {
+                for paid in &signing {
+                    not_signed(paid, &error);
+                }
+                return;
+            }
+        };
+        let stored = signing.iter().zip(signed).map(|(paid, signed)| async move {
+            let stored = match signed {
+                Ok(signature) => self
+                    .store
+                    .record_receipt(paid.record.id, signature, self.now_s())
+                    .await
+                    .map(|_| ())
+                    .map_err(AppError::from),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = stored {
+                not_signed(paid, &error);
+            }
+        });
+        futures_util::future::join_all(stored).await;
     }
 
     /// The evidence bundle of a paid checkout (canonical JSON, see `bundle.rs`).

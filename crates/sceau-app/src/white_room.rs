@@ -396,25 +396,53 @@ impl Service {
 
     /// A detached signature in a client's name, with the key and certificate
     /// [`Service::client_signing_key`] or [`Service::current_signing_key`] gave (each
-    /// checks the certificate): the one path to a client's key. Only the sealed flows
-    /// call it, once the client has typed the seal sent for this very data; the
-    /// certificate was found theirs, unrevoked and valid. What signs several things for
-    /// one seal (an envelope's files and container) reads and checks its certificate
-    /// once.
+    /// checks the certificate): the one path to a client's key, with
+    /// [`Service::sign_as_clients`]. Only the sealed flows call it, once the client has
+    /// typed the seal sent for this very data; the certificate was found theirs,
+    /// unrevoked and valid. What signs several things for one seal (an envelope's files
+    /// and container) reads and checks its certificate once.
     pub(crate) async fn sign_as_client(
         &self,
-        (key, certificate): &(KeyLabel, Issued),
+        signer: &(KeyLabel, Issued),
         content_digest: [u8; 32],
     ) -> Result<Vec<u8>, AppError> {
+        self.sign_as_clients(vec![(signer.clone(), content_digest)])
+            .await?
+            .pop()
+            .ok_or_else(|| internal("a signature missing"))?
+    }
+
+    /// [`Service::sign_as_client`] for several signatures at once, each by its own
+    /// client's key and for its own seal (the receipts of payments made together): their
+    /// time-stamps are signed with one use of the TSA's key. Each succeeds or fails
+    /// alone, in order.
+    pub(crate) async fn sign_as_clients(
+        &self,
+        signatures: Vec<((KeyLabel, Issued), [u8; 32])>,
+    ) -> Result<Vec<Result<Vec<u8>, AppError>>, AppError> {
         let pki = Arc::clone(self.white_room()?);
-        sign(
-            pki,
-            key.clone(),
-            certificate.clone(),
-            content_digest,
-            self.now_s(),
-        )
+        let now_s = self.now_s();
+        let signed = tokio::task::spawn_blocking(move || {
+            let chain = [pki.authority.issuing()];
+            let requests: Vec<DetachedSignature<'_>> = signatures
+                .iter()
+                .map(|((key, certificate), content_digest)| DetachedSignature {
+                    key,
+                    certificate,
+                    chain: &chain,
+                    content_digest: *content_digest,
+                    signing_time_s: now_s,
+                    time_stamp: Some(&pki.tsa),
+                })
+                .collect();
+            sceau_pki::sign_detached_many(Arc::clone(pki.keystore()), &requests)
+        })
         .await
+        .map_err(|_| internal("certificate authority task failed"))?;
+        Ok(signed
+            .into_iter()
+            .map(|signed| signed.map_err(pki_failure))
+            .collect())
     }
 
     /// The key and certificate a client signs with under `serial` (the one the seal

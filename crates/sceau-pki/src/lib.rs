@@ -25,7 +25,9 @@ pub use keystore::{FileKeystore, KeyLabel, Keystore, KeystoreError};
 pub use p256::ecdsa::{Signature, VerifyingKey};
 pub use pkcs11::Pkcs11Keystore;
 pub use setup::Pki;
-pub use signing::{DetachedSignature, Profile, sign_detached, sign_detached_as};
+pub use signing::{
+    DetachedSignature, Profile, sign_detached, sign_detached_as, sign_detached_many,
+};
 pub use tsa::{Answer, Failure, Pending, TimeStampAuthority};
 pub use verify::{
     Refusal, SignatureParts, Stamp, Verified, signature_parts, verify_signature,

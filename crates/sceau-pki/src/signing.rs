@@ -126,42 +126,151 @@ pub fn sign_detached_as(
     request: &DetachedSignature<'_>,
     profile: Profile,
 ) -> Result<Vec<u8>, PkiError> {
-    check_key_matches(keystore.as_ref(), request.key, request.certificate)?;
-    let content_type = attribute(ID_CONTENT_TYPE, DATA_CONTENT_TYPE)?;
-    let message_digest = message_digest_attribute(&request.content_digest)?;
-    let signing_certificate = signing_certificate_v2(request.certificate)?;
-    let signing_time = match profile {
-        Profile::Cades => signing_time(request.signing_time_s)?,
-        Profile::Pades => Vec::new(),
+    let unstamped = Unstamped::sign(keystore.as_ref(), request, profile)?;
+    let token = match request.time_stamp {
+        None => None,
+        Some(tsa) => Some(tsa.stamp(&unstamped.value_digest(), request.signing_time_s)?),
     };
-    let mut attributes: Vec<&[u8]> = vec![&content_type, &message_digest, &signing_certificate];
-    if !signing_time.is_empty() {
-        attributes.push(&signing_time);
-    }
-    let attributes = set_of(&mut attributes);
-    let signature = keystore
-        .sign_digest(request.key, &signed_attributes_digest(&attributes))?
-        .to_der();
-    let unsigned_attributes = match request.time_stamp {
-        None => Vec::new(),
-        Some(tsa) => {
-            let digest: [u8; 32] = Sha256::digest(signature.as_bytes()).into();
-            let token = tsa.stamp(&digest, request.signing_time_s)?;
-            attribute(ID_AA_SIGNATURE_TIME_STAMP_TOKEN, &token)?
-        }
-    };
-    let certificates: Vec<&Issued> = std::iter::once(request.certificate)
-        .chain(request.chain.iter().copied())
+    unstamped.finish(token.as_deref())
+}
+
+/// Several CAdES signatures ([`sign_detached`]), each with its own key, in order: their
+/// time-stamps are signed together, with one use of each time-stamp authority's key
+/// instead of one per signature. Each signature succeeds or fails alone, except that a
+/// time-stamp authority that fails fails every signature it was to stamp.
+pub fn sign_detached_many(
+    keystore: Arc<dyn Keystore>,
+    requests: &[DetachedSignature<'_>],
+) -> Vec<Result<Vec<u8>, PkiError>> {
+    let mut signed: Vec<Result<Unstamped, PkiError>> = requests
+        .iter()
+        .map(|request| Unstamped::sign(keystore.as_ref(), request, Profile::Cades))
         .collect();
-    Ok(signed_data(&SignedDataParts {
-        version: 1,
-        content: &tlv(0x30, &[DATA_CONTENT_TYPE]),
-        certificates: &certificate_set(&certificates),
-        signer_identifier: &signer_identifier(request.certificate)?,
-        signed_attributes: &attributes,
-        signature: signature.as_bytes(),
-        unsigned_attributes: &unsigned_attributes,
-    }))
+    let mut tokens: Vec<Option<Result<Vec<u8>, PkiError>>> =
+        requests.iter().map(|_| None).collect();
+    // The authorities named, each once (by address: the same authority, not an equal one).
+    let mut authorities: Vec<&TimeStampAuthority> = Vec::new();
+    for tsa in requests.iter().filter_map(|request| request.time_stamp) {
+        if !authorities.iter().any(|known| std::ptr::eq(*known, tsa)) {
+            authorities.push(tsa);
+        }
+    }
+    for tsa in authorities {
+        // The signatures this authority stamps: those that name it and were signed.
+        let stamped: Vec<usize> = (0..requests.len())
+            .filter(|&index| {
+                signed[index].is_ok()
+                    && requests[index]
+                        .time_stamp
+                        .is_some_and(|named| std::ptr::eq(named, tsa))
+            })
+            .collect();
+        let digests: Vec<([u8; 32], i64)> = stamped
+            .iter()
+            .filter_map(|&index| {
+                let unstamped = signed[index].as_ref().ok()?;
+                Some((unstamped.value_digest(), requests[index].signing_time_s))
+            })
+            .collect();
+        let made = tsa.stamp_many(&digests).and_then(|made| {
+            if made.len() == stamped.len() {
+                Ok(made)
+            } else {
+                Err(cms_error(
+                    "the time-stamp authority made another number of tokens",
+                ))
+            }
+        });
+        match made {
+            Ok(made) => {
+                for (index, token) in stamped.into_iter().zip(made) {
+                    tokens[index] = Some(Ok(token));
+                }
+            }
+            Err(error) => {
+                for index in stamped {
+                    tokens[index] = Some(Err(cms_error(format!("time-stamp: {error}"))));
+                }
+            }
+        }
+    }
+    signed
+        .drain(..)
+        .zip(tokens)
+        .map(|(unstamped, token)| match token {
+            None => unstamped?.finish(None),
+            Some(token) => unstamped?.finish(Some(&token?)),
+        })
+        .collect()
+}
+
+/// A detached signature signed but not time-stamped yet: its parts, DER.
+struct Unstamped {
+    signed_attributes: Vec<u8>,
+    signature: Vec<u8>,
+    certificates: Vec<u8>,
+    signer_identifier: Vec<u8>,
+}
+
+impl Unstamped {
+    /// Signs `request` (its `time_stamp` aside) for `profile`, with the request's key,
+    /// after checking that it is its certificate's.
+    fn sign(
+        keystore: &dyn Keystore,
+        request: &DetachedSignature<'_>,
+        profile: Profile,
+    ) -> Result<Unstamped, PkiError> {
+        check_key_matches(keystore, request.key, request.certificate)?;
+        let content_type = attribute(ID_CONTENT_TYPE, DATA_CONTENT_TYPE)?;
+        let message_digest = message_digest_attribute(&request.content_digest)?;
+        let signing_certificate = signing_certificate_v2(request.certificate)?;
+        let signing_time = match profile {
+            Profile::Cades => signing_time(request.signing_time_s)?,
+            Profile::Pades => Vec::new(),
+        };
+        let mut attributes: Vec<&[u8]> = vec![&content_type, &message_digest, &signing_certificate];
+        if !signing_time.is_empty() {
+            attributes.push(&signing_time);
+        }
+        let signed_attributes = set_of(&mut attributes);
+        let signature = keystore
+            .sign_digest(request.key, &signed_attributes_digest(&signed_attributes))?
+            .to_der()
+            .as_bytes()
+            .to_vec();
+        let certificates: Vec<&Issued> = std::iter::once(request.certificate)
+            .chain(request.chain.iter().copied())
+            .collect();
+        Ok(Unstamped {
+            signed_attributes,
+            signature,
+            certificates: certificate_set(&certificates),
+            signer_identifier: signer_identifier(request.certificate)?,
+        })
+    }
+
+    /// What a signature time-stamp covers: the SHA-256 of the signature value.
+    fn value_digest(&self) -> [u8; 32] {
+        Sha256::digest(&self.signature).into()
+    }
+
+    /// The ContentInfo, with `token` (a time-stamp token on [`Unstamped::value_digest`])
+    /// in the SignerInfo's unsigned attributes, if given.
+    fn finish(self, token: Option<&[u8]>) -> Result<Vec<u8>, PkiError> {
+        let unsigned_attributes = match token {
+            None => Vec::new(),
+            Some(token) => attribute(ID_AA_SIGNATURE_TIME_STAMP_TOKEN, token)?,
+        };
+        Ok(signed_data(&SignedDataParts {
+            version: 1,
+            content: &tlv(0x30, &[DATA_CONTENT_TYPE]),
+            certificates: &self.certificates,
+            signer_identifier: &self.signer_identifier,
+            signed_attributes: &self.signed_attributes,
+            signature: &self.signature,
+            unsigned_attributes: &unsigned_attributes,
+        }))
+    }
 }
 
 /// id-aa-signatureTimeStampToken (RFC 3161 appendix A, CAdES).

@@ -312,6 +312,28 @@ impl TimeStampAuthority {
         Ok(self.token(imprint, None, true, now_s)?.0)
     }
 
+    /// [`TimeStampAuthority::stamp`] for several digests, each at its own time, in
+    /// order: their tokens are signed with one use of the TSA's key (the keystore opens
+    /// it once for them all, see [`Keystore::sign_digests`]).
+    pub fn stamp_many(&self, digests: &[([u8; 32], i64)]) -> Result<Vec<Vec<u8>>, PkiError> {
+        let prepared = digests
+            .iter()
+            .map(|(digest, now_s)| {
+                let imprint = MessageImprint {
+                    hash_algorithm: sha256_identifier(),
+                    hashed_message: OctetString::new(digest.to_vec()).map_err(tsa_error)?,
+                };
+                self.prepare(imprint, None, true, *now_s).map(Pending)
+            })
+            .collect::<Result<Vec<Pending>, PkiError>>()?;
+        let signatures = self.sign(&prepared.iter().collect::<Vec<&Pending>>())?;
+        Ok(prepared
+            .iter()
+            .zip(&signatures)
+            .map(|(pending, signature)| self.assemble(&pending.0, signature))
+            .collect())
+    }
+
     /// The token for `imprint` (DER), and its serial number.
     fn token(
         &self,

@@ -341,3 +341,81 @@ fn a_pades_signature_is_strict_der_without_a_signing_time() {
         verifying.verify(&set, &value).unwrap();
     }
 }
+
+/// Signatures made together (the receipts of payments made at once): each by its own
+/// key, each with a time-stamp on its own value, the tokens signed with one use of the
+/// TSA's key; a request whose key is not its certificate's fails alone, and one without
+/// a time-stamp authority gets none.
+#[test]
+fn signatures_made_together_each_verify_with_their_own_time_stamp() {
+    let directory = tempfile::tempdir().unwrap();
+    let keystore: Arc<dyn Keystore> =
+        Arc::new(FileKeystore::open(&directory.path().join("keys"), &[9; 32]).unwrap());
+    let pki = sceau_pki::Pki::open_or_create(
+        Arc::clone(&keystore),
+        &directory.path().join("pki"),
+        "sceau",
+        "1.2.3.4.1".parse().unwrap(),
+        now_s() - 60,
+    )
+    .unwrap();
+    let names = ["Alice Martin", "Bruno Petit", "Chloé Durand"];
+    let signers: Vec<(KeyLabel, sceau_pki::Issued)> = names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let key = KeyLabel::new(&format!("client-{index}")).unwrap();
+            keystore.generate(&key).unwrap();
+            let certificate = pki
+                .authority
+                .issue_client(&key, name, now_s() - 60, 3_600)
+                .unwrap();
+            (key, certificate)
+        })
+        .collect();
+    let data: Vec<Vec<u8>> = names
+        .iter()
+        .map(|name| format!("{name} paid 12.00 EUR").into_bytes())
+        .collect();
+    let chain = [pki.authority.issuing()];
+    let signing_time_s = now_s();
+    let request = |index: usize, key: usize, stamped: bool| DetachedSignature {
+        key: &signers[key].0,
+        certificate: &signers[index].1,
+        chain: &chain,
+        content_digest: Sha256::digest(&data[index]).into(),
+        signing_time_s,
+        time_stamp: stamped.then_some(&pki.tsa),
+    };
+    let requests = [
+        request(0, 0, true),
+        // Bruno's certificate, Alice's key: refused.
+        request(1, 0, true),
+        request(2, 2, true),
+        request(1, 1, false),
+    ];
+    let signed = sceau_pki::sign_detached_many(Arc::clone(&keystore), &requests);
+    assert_eq!(signed.len(), 4);
+    assert!(matches!(&signed[1], Err(PkiError::Certificate(_))));
+    let root = pki.authority.root().der.clone();
+    for (index, signer, stamped) in [(0, 0, true), (2, 2, true), (3, 1, false)] {
+        let signature = signed[index].as_ref().unwrap();
+        let verified = sceau_pki::verify_signature(signature, &data[signer], &root, None).unwrap();
+        assert_eq!(verified.signer, format!("CN={}", names[signer]));
+        assert_eq!(verified.signing_time_s, Some(signing_time_s));
+        // The verifier checks that a token covers its signature's value: tokens given
+        // to the wrong signatures would be refused here.
+        assert_eq!(verified.time_stamp.is_some(), stamped, "signature {index}");
+        // Each signature is over its own data.
+        assert!(
+            sceau_pki::verify_signature(signature, &data[(signer + 1) % 3], &root, None).is_err()
+        );
+    }
+    // openssl agrees, signature and token.
+    let path = |name: &str| directory.path().join(name);
+    std::fs::write(path("root.pem"), pki.authority.root().to_pem().unwrap()).unwrap();
+    std::fs::write(path("data"), &data[2]).unwrap();
+    std::fs::write(path("sig.p7s"), signed[2].as_ref().unwrap()).unwrap();
+    let (verified, text) = cms_verify(directory.path(), "sig.p7s", "data");
+    assert!(verified, "{text}");
+}
