@@ -1,7 +1,8 @@
 //! Payment receipts and evidence bundles (issue 6, point 3). When a seal pays a
 //! checkout, the client's key signs the payment's `checkout.paid` evidence record (the
 //! seed's PKI signature after the seal, through the one path to a client's key,
-//! `sign_as_client`), with a signature time-stamp; the log includes the record's hash.
+//! `sign_as_client` or, for the receipts of payments made together, `sign_as_clients`),
+//! with a signature time-stamp; the log includes the record's hash.
 //! Client and merchant download the payment's bundle (`bundle.rs`).
 
 use crate::bundle;
@@ -50,20 +51,17 @@ impl ReceiptQueue {
             .map(|_| {
                 let (service, waiting) = (service.clone(), Arc::clone(&waiting));
                 tokio::spawn(async move {
-                    let mut batch = Vec::with_capacity(RECEIPT_BATCH_MAX);
                     loop {
-                        {
-                            let mut waiting = waiting.lock().await;
-                            let Some(paid) = waiting.recv().await else {
-                                return;
-                            };
-                            batch.push(paid);
-                            while batch.len() < RECEIPT_BATCH_MAX {
-                                let Ok(paid) = waiting.try_recv() else { break };
-                                batch.push(paid);
-                            }
+                        let mut batch = Vec::with_capacity(RECEIPT_BATCH_MAX);
+                        let taken = waiting
+                            .lock()
+                            .await
+                            .recv_many(&mut batch, RECEIPT_BATCH_MAX)
+                            .await;
+                        if taken == 0 {
+                            return;
                         }
-                        service.sign_paid(std::mem::take(&mut batch)).await;
+                        service.sign_paid(batch).await;
                     }
                 })
             })
@@ -179,10 +177,16 @@ impl Service {
     /// Signs and stores the receipts of `batch` (see [`Service::sign_as_clients`]); a
     /// receipt that fails is logged, and signed when its bundle is first asked for.
     async fn sign_paid(&self, batch: Vec<Paid>) {
+        let keys = futures_util::future::join_all(
+            batch
+                .iter()
+                .map(|paid| self.current_signing_key(paid.client_id)),
+        )
+        .await;
         let mut signers = Vec::with_capacity(batch.len());
         let mut signing = Vec::with_capacity(batch.len());
-        for paid in batch {
-            match self.current_signing_key(paid.client_id).await {
+        for (paid, key) in batch.into_iter().zip(keys) {
+            match key {
                 Ok(signer) => {
                     signers.push((signer, Sha256::digest(&paid.record.record).into()));
                     signing.push(paid);
@@ -194,7 +198,13 @@ impl Service {
             return;
         }
         let signed = match self.sign_as_clients(signers).await {
-            Ok(signed) => signed,
+            Ok(signed) if signed.len() == signing.len() => signed,
+            Ok(_) => {
+                for paid in &signing {
+                    not_signed(paid, &internal("a receipt's signature missing"));
+                }
+                return;
+            }
             Err(error) => {
                 for paid in &signing {
                     not_signed(paid, &error);

@@ -414,8 +414,8 @@ impl Service {
 
     /// [`Service::sign_as_client`] for several signatures at once, each by its own
     /// client's key and for its own seal (the receipts of payments made together): their
-    /// time-stamps are signed with one use of the TSA's key. Each succeeds or fails
-    /// alone, in order.
+    /// time-stamps are signed with one use of the TSA's key. In order, each succeeds or
+    /// fails alone, except that a failure of the TSA fails them all.
     pub(crate) async fn sign_as_clients(
         &self,
         signatures: Vec<((KeyLabel, Issued), [u8; 32])>,

@@ -165,6 +165,10 @@ pub fn sign_detached_many(
                         .is_some_and(|named| std::ptr::eq(named, tsa))
             })
             .collect();
+        if stamped.is_empty() {
+            // None to stamp: the TSA's key is not opened for nothing.
+            continue;
+        }
         let digests: Vec<([u8; 32], i64)> = stamped
             .iter()
             .filter_map(|&index| {
@@ -197,10 +201,17 @@ pub fn sign_detached_many(
     signed
         .drain(..)
         .zip(tokens)
-        .map(|(unstamped, token)| match token {
-            None => unstamped?.finish(None),
-            Some(token) => unstamped?.finish(Some(&token?)),
-        })
+        .zip(requests)
+        .map(
+            |((unstamped, token), request)| match (request.time_stamp, token) {
+                (None, _) => unstamped?.finish(None),
+                (Some(_), Some(token)) => unstamped?.finish(Some(&token?)),
+                // Asked for a time-stamp and given none: never a signature without it.
+                (Some(_), None) => Err(unstamped
+                    .err()
+                    .unwrap_or_else(|| cms_error("a signature's time-stamp was not made"))),
+            },
+        )
         .collect()
 }
 
