@@ -37,6 +37,39 @@ fn cms_verify(directory: &Path, signature: &str, data: &str) -> (bool, String) {
     )
 }
 
+/// A white room in a temporary directory: an encrypted key directory under `master`,
+/// the authority and the TSA.
+fn white_room(master: u8) -> (tempfile::TempDir, Arc<dyn Keystore>, sceau_pki::Pki) {
+    let directory = tempfile::tempdir().unwrap();
+    let keystore: Arc<dyn Keystore> =
+        Arc::new(FileKeystore::open(&directory.path().join("keys"), &[master; 32]).unwrap());
+    let pki = sceau_pki::Pki::open_or_create(
+        Arc::clone(&keystore),
+        &directory.path().join("pki"),
+        "sceau",
+        "1.2.3.4.1".parse().unwrap(),
+        now_s() - 60,
+    )
+    .unwrap();
+    (directory, keystore, pki)
+}
+
+/// A new key `label` and a client certificate for `name`, valid for the next hour.
+fn client(
+    keystore: &Arc<dyn Keystore>,
+    pki: &sceau_pki::Pki,
+    label: &str,
+    name: &str,
+) -> (KeyLabel, sceau_pki::Issued) {
+    let key = KeyLabel::new(label).unwrap();
+    keystore.generate(&key).unwrap();
+    let certificate = pki
+        .authority
+        .issue_client(&key, name, now_s() - 60, 3_600)
+        .unwrap();
+    (key, certificate)
+}
+
 #[test]
 fn openssl_verifies_a_detached_signature_and_detects_any_change() {
     let directory = tempfile::tempdir().unwrap();
@@ -174,23 +207,8 @@ fn a_signature_carries_a_time_stamp_on_its_value_that_openssl_verifies() {
     use cms::content_info::ContentInfo;
     use cms::signed_data::SignedData;
     use der::{Decode, Encode};
-    let directory = tempfile::tempdir().unwrap();
-    let keystore: Arc<dyn Keystore> =
-        Arc::new(FileKeystore::open(&directory.path().join("keys"), &[7; 32]).unwrap());
-    let pki = sceau_pki::Pki::open_or_create(
-        Arc::clone(&keystore),
-        &directory.path().join("pki"),
-        "sceau",
-        "1.2.3.4.1".parse().unwrap(),
-        now_s() - 60,
-    )
-    .unwrap();
-    let key = KeyLabel::new("client-7").unwrap();
-    keystore.generate(&key).unwrap();
-    let certificate = pki
-        .authority
-        .issue_client(&key, "Bruno Petit", now_s() - 60, 3_600)
-        .unwrap();
+    let (directory, keystore, pki) = white_room(7);
+    let (key, certificate) = client(&keystore, &pki, "client-7", "Bruno Petit");
     let data = b"Contract 2026-114, signed.".to_vec();
     let signature = sign_detached(
         Arc::clone(&keystore),
@@ -281,23 +299,8 @@ fn a_pades_signature_is_strict_der_without_a_signing_time() {
     use cms::content_info::ContentInfo;
     use cms::signed_data::SignedData;
     use der::{Decode, Encode};
-    let directory = tempfile::tempdir().unwrap();
-    let keystore: Arc<dyn Keystore> =
-        Arc::new(FileKeystore::open(&directory.path().join("keys"), &[8; 32]).unwrap());
-    let pki = sceau_pki::Pki::open_or_create(
-        Arc::clone(&keystore),
-        &directory.path().join("pki"),
-        "sceau",
-        "1.2.3.4.1".parse().unwrap(),
-        now_s() - 60,
-    )
-    .unwrap();
-    let key = KeyLabel::new("client-8").unwrap();
-    keystore.generate(&key).unwrap();
-    let certificate = pki
-        .authority
-        .issue_client(&key, "Chloé Durand", now_s() - 60, 3_600)
-        .unwrap();
+    let (_directory, keystore, pki) = white_room(8);
+    let (key, certificate) = client(&keystore, &pki, "client-8", "Chloé Durand");
     for time_stamp in [None, Some(&pki.tsa)] {
         let signature = sceau_pki::sign_detached_as(
             Arc::clone(&keystore),
@@ -348,30 +351,12 @@ fn a_pades_signature_is_strict_der_without_a_signing_time() {
 /// a time-stamp authority gets none.
 #[test]
 fn signatures_made_together_each_verify_with_their_own_time_stamp() {
-    let directory = tempfile::tempdir().unwrap();
-    let keystore: Arc<dyn Keystore> =
-        Arc::new(FileKeystore::open(&directory.path().join("keys"), &[9; 32]).unwrap());
-    let pki = sceau_pki::Pki::open_or_create(
-        Arc::clone(&keystore),
-        &directory.path().join("pki"),
-        "sceau",
-        "1.2.3.4.1".parse().unwrap(),
-        now_s() - 60,
-    )
-    .unwrap();
+    let (directory, keystore, pki) = white_room(9);
     let names = ["Alice Martin", "Bruno Petit", "Chloé Durand"];
     let signers: Vec<(KeyLabel, sceau_pki::Issued)> = names
         .iter()
         .enumerate()
-        .map(|(index, name)| {
-            let key = KeyLabel::new(&format!("client-{index}")).unwrap();
-            keystore.generate(&key).unwrap();
-            let certificate = pki
-                .authority
-                .issue_client(&key, name, now_s() - 60, 3_600)
-                .unwrap();
-            (key, certificate)
-        })
+        .map(|(index, name)| client(&keystore, &pki, &format!("client-{index}"), name))
         .collect();
     let data: Vec<Vec<u8>> = names
         .iter()
