@@ -404,3 +404,143 @@ fn signatures_made_together_each_verify_with_their_own_time_stamp() {
     let (verified, text) = cms_verify(directory.path(), "sig.p7s", "data");
     assert!(verified, "{text}");
 }
+
+/// A keystore that counts the uses of each key for signing and, once told, refuses to
+/// sign with any key but the clients' (`client-…`): the time-stamp authority's key away.
+struct Watched {
+    inner: Arc<dyn Keystore>,
+    uses: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    tsa_away: std::sync::atomic::AtomicBool,
+}
+
+impl Watched {
+    fn used(&self, label: &KeyLabel) -> Result<(), sceau_pki::KeystoreError> {
+        *self
+            .uses
+            .lock()
+            .unwrap()
+            .entry(label.as_str().to_owned())
+            .or_default() += 1;
+        let away = self.tsa_away.load(std::sync::atomic::Ordering::SeqCst);
+        if away && !label.as_str().starts_with("client-") {
+            return Err(sceau_pki::KeystoreError::Unavailable("away".into()));
+        }
+        Ok(())
+    }
+
+    fn uses_of_others(&self) -> usize {
+        let uses = self.uses.lock().unwrap();
+        uses.iter()
+            .filter(|(label, _)| !label.starts_with("client-"))
+            .map(|(_, count)| count)
+            .sum()
+    }
+}
+
+impl Keystore for Watched {
+    fn generate(
+        &self,
+        label: &KeyLabel,
+    ) -> Result<sceau_pki::VerifyingKey, sceau_pki::KeystoreError> {
+        self.inner.generate(label)
+    }
+    fn generate_agreement(
+        &self,
+        label: &KeyLabel,
+    ) -> Result<p256::PublicKey, sceau_pki::KeystoreError> {
+        self.inner.generate_agreement(label)
+    }
+    fn public_key(
+        &self,
+        label: &KeyLabel,
+    ) -> Result<sceau_pki::VerifyingKey, sceau_pki::KeystoreError> {
+        self.inner.public_key(label)
+    }
+    fn sign_digest(
+        &self,
+        label: &KeyLabel,
+        digest: &[u8; 32],
+    ) -> Result<sceau_pki::Signature, sceau_pki::KeystoreError> {
+        self.used(label)?;
+        self.inner.sign_digest(label, digest)
+    }
+    fn sign_digests(
+        &self,
+        label: &KeyLabel,
+        digests: &[[u8; 32]],
+    ) -> Result<Vec<sceau_pki::Signature>, sceau_pki::KeystoreError> {
+        self.used(label)?;
+        self.inner.sign_digests(label, digests)
+    }
+    fn agree(
+        &self,
+        label: &KeyLabel,
+        peer: &p256::PublicKey,
+    ) -> Result<zeroize::Zeroizing<[u8; 32]>, sceau_pki::KeystoreError> {
+        self.inner.agree(label, peer)
+    }
+    fn destroy(&self, label: &KeyLabel) -> Result<(), sceau_pki::KeystoreError> {
+        self.inner.destroy(label)
+    }
+    fn kind(&self) -> &'static str {
+        "watched"
+    }
+}
+
+/// Signatures made together open the time-stamp authority's key once for them all; when
+/// it cannot sign, every signature that asked for a time-stamp fails (none comes back
+/// without it), and one that asked for none is made.
+#[test]
+fn signatures_made_together_use_the_tsa_key_once_and_fail_together_without_it() {
+    let directory = tempfile::tempdir().unwrap();
+    let watched = Arc::new(Watched {
+        inner: Arc::new(FileKeystore::open(&directory.path().join("keys"), &[10; 32]).unwrap()),
+        uses: std::sync::Mutex::new(std::collections::HashMap::new()),
+        tsa_away: std::sync::atomic::AtomicBool::new(false),
+    });
+    let keystore: Arc<dyn Keystore> = watched.clone();
+    let pki = sceau_pki::Pki::open_or_create(
+        Arc::clone(&keystore),
+        &directory.path().join("pki"),
+        "sceau",
+        "1.2.3.4.1".parse().unwrap(),
+        now_s() - 60,
+    )
+    .unwrap();
+    let signers: Vec<(KeyLabel, sceau_pki::Issued)> = (0..3)
+        .map(|index| client(&keystore, &pki, &format!("client-{index}"), "Denis Roy"))
+        .collect();
+    let chain = [pki.authority.issuing()];
+    let requests: Vec<DetachedSignature<'_>> = signers
+        .iter()
+        .enumerate()
+        .map(|(index, (key, certificate))| DetachedSignature {
+            key,
+            certificate,
+            chain: &chain,
+            content_digest: [index as u8; 32],
+            signing_time_s: now_s(),
+            // The last asks for no time-stamp.
+            time_stamp: (index < 2).then_some(&pki.tsa),
+        })
+        .collect();
+    let before = watched.uses_of_others();
+    let signed = sceau_pki::sign_detached_many(Arc::clone(&keystore), &requests);
+    assert!(signed.iter().all(Result::is_ok));
+    assert_eq!(
+        watched.uses_of_others() - before,
+        1,
+        "one use of the TSA's key"
+    );
+
+    watched
+        .tsa_away
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let signed = sceau_pki::sign_detached_many(Arc::clone(&keystore), &requests);
+    assert!(signed[0].is_err() && signed[1].is_err(), "{signed:?}");
+    let alone = signed[2].as_ref().unwrap();
+    let verified =
+        sceau_pki::verify_signature_of_digest(alone, &[2; 32], &pki.authority.root().der, None)
+            .unwrap();
+    assert!(verified.time_stamp.is_none());
+}
