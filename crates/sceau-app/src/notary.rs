@@ -906,9 +906,21 @@ impl Service {
         ) = self
             .write_container(notary, view, &signer, made_until_s)
             .await?;
+        // Each file's signature, their time-stamps with one use of the TSA's key.
+        let signatures = self
+            .sign_as_clients(
+                view.files
+                    .iter()
+                    .map(|file| (signer.clone(), file.sha256))
+                    .collect(),
+            )
+            .await?;
+        if signatures.len() != view.files.len() {
+            return Err(internal("a file's signature missing"));
+        }
         let mut files = Vec::with_capacity(view.files.len());
-        for (file, head) in view.files.iter().zip(heads) {
-            let signature = self.sign_as_client(&signer, file.sha256).await?;
+        for ((file, head), signature) in view.files.iter().zip(heads).zip(signatures) {
+            let signature = signature?;
             let (signed_pdf, pdf_note) = self
                 .sign_if_pdf(notary, file, &head, &signer, made_until_s)
                 .await?;
