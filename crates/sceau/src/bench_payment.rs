@@ -31,7 +31,7 @@ const READS_MAX: u64 = 5_000;
 /// doubles after each read up to [`READ_PAUSE_MAX`], so that a slow dispatcher is not
 /// made slower by reads (each costs the server a page).
 const READ_PAUSE: Duration = Duration::from_millis(1);
-const READ_PAUSE_MAX: Duration = Duration::from_millis(8);
+const READ_PAUSE_MAX: Duration = Duration::from_millis(16);
 /// How long after "validate" answers the phone is first read: the dispatcher sends the
 /// seal after the answer (a commit later), and a read before it costs the server a page
 /// for nothing.
