@@ -17,6 +17,11 @@ use std::any::Any;
 pub(super) enum Guard {
     /// Nothing: its rows belong to no account, or are guarded by their version.
     Nothing,
+    /// Nothing, as for [`Guard::Nothing`], for the second channel's dispatcher (its claims
+    /// of the outbox, its sends and reports, rows guarded by their state): it runs in a
+    /// lane of its own, so that a seal on its way to the phone never waits for the
+    /// payments' batches.
+    Dispatch,
     /// The account of this client: their numbers, counters, messages and requests.
     Client(i64),
     /// The account of this client, then the row of the merchant asking for a number for
@@ -60,7 +65,11 @@ impl Guard {
                     .bytes()
                     .fold(0_u64, |key, byte| key.rotate_left(5) ^ u64::from(byte)),
             ),
-            Guard::Nothing | Guard::Funding(_) | Guard::Expiry(_) | Guard::Clearing(_) => None,
+            Guard::Nothing
+            | Guard::Dispatch
+            | Guard::Funding(_)
+            | Guard::Expiry(_)
+            | Guard::Clearing(_) => None,
         }
     }
 
@@ -82,7 +91,7 @@ impl Guard {
 
     /// True when [`Guard::accounts`] needs a query.
     pub(super) fn looks_up(&self) -> bool {
-        !matches!(self, Guard::Nothing | Guard::Number(_))
+        !matches!(self, Guard::Nothing | Guard::Dispatch | Guard::Number(_))
     }
 
     /// The accounts to lock (a number's are found with the batch's others).
@@ -97,7 +106,7 @@ impl Guard {
             }
         };
         match self {
-            Guard::Nothing | Guard::Number(_) => Ok(Vec::new()),
+            Guard::Nothing | Guard::Dispatch | Guard::Number(_) => Ok(Vec::new()),
             Guard::Client(client_id) | Guard::ClientFor { client_id, .. } => {
                 ids(rows(c, "SELECT account_id FROM clients WHERE id = $1", &[client_id]).await?)
             }

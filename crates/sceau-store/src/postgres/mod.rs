@@ -286,7 +286,8 @@ impl PostgresStore {
                 .build()
                 .map_err(|e| StoreError::Unavailable(e.to_string()))
         };
-        let lanes_pool = pool_of(settings.lanes.max(1))?;
+        // One connection per lane, the dispatcher's included.
+        let lanes_pool = pool_of(settings.lanes.max(1) + 1)?;
         let pool = pool_of(settings.readers.max(1))?;
         {
             let mut client = lanes_pool
@@ -302,6 +303,10 @@ impl PostgresStore {
             tokio::spawn(lane(queue, lanes_pool.clone()));
             lanes.push(jobs);
         }
+        // The dispatcher's lane (see `Guard::Dispatch`), after the others.
+        let (dispatch, queue) = mpsc::channel(WRITE_QUEUE_LEN_MAX / lanes_count);
+        tokio::spawn(lane(queue, lanes_pool.clone()));
+        lanes.push(dispatch);
         Ok(PostgresStore {
             lanes: Arc::new(lanes),
             next_lane: Arc::new(AtomicUsize::new(0)),
@@ -321,10 +326,12 @@ impl PostgresStore {
             + 'static,
     {
         let (answer, answered) = oneshot::channel();
-        let lanes_count = self.lanes.len();
-        let index = match guard.lane_key() {
-            Some(key) => (key % lanes_count as u64) as usize,
-            None => self.next_lane.fetch_add(1, Ordering::Relaxed) % lanes_count,
+        // The last lane is the dispatcher's.
+        let lanes_count = self.lanes.len().saturating_sub(1).max(1);
+        let index = match (&guard, guard.lane_key()) {
+            (Guard::Dispatch, _) => self.lanes.len().saturating_sub(1),
+            (_, Some(key)) => (key % lanes_count as u64) as usize,
+            (_, None) => self.next_lane.fetch_add(1, Ordering::Relaxed) % lanes_count,
         };
         let job = Job {
             guard,

@@ -30,7 +30,7 @@ impl Outbox for PostgresStore {
         lease_s: i64,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.write(Guard::Nothing, (now_s, lease_s, limit), |c, d, locked| {
+        self.write(Guard::Dispatch, (now_s, lease_s, limit), |c, d, locked| {
             async move { ops::claim_messages(&PgTx::new(c, locked), d.0, d.1, d.2).await }.boxed()
         })
         .await
@@ -41,7 +41,7 @@ impl Outbox for PostgresStore {
         message_id: i64,
         delivery: MessageDelivery,
     ) -> Result<bool, StoreError> {
-        self.write(Guard::Nothing, (message_id, delivery), |c, d, locked| {
+        self.write(Guard::Dispatch, (message_id, delivery), |c, d, locked| {
             async move { ops::mark_message(&PgTx::new(c, locked), d.0, &d.1).await }.boxed()
         })
         .await
@@ -55,7 +55,7 @@ impl Outbox for PostgresStore {
         now_s: i64,
     ) -> Result<Option<i64>, StoreError> {
         let report = (route.to_owned(), id_forms.to_vec(), outcome, now_s);
-        self.write(Guard::Nothing, report, |c, d, locked| {
+        self.write(Guard::Dispatch, report, |c, d, locked| {
             async move { ops::record_report(&PgTx::new(c, locked), &d.0, &d.1, d.2, d.3).await }
                 .boxed()
         })
