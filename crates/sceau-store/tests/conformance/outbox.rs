@@ -13,11 +13,14 @@ use sceau_store::{
 use std::sync::Arc;
 
 /// Dispatchers of several instances claim messages: a claimed message is not handed to
-/// another claim until it lapses, and a marked one never again.
+/// another claim until it lapses, and a marked one never again. On PostgreSQL the two
+/// claims are two instances' (an instance's dispatcher writes in one lane of its own, so
+/// only instances race: `FOR UPDATE SKIP LOCKED`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_is_claimed_by_one_dispatcher_at_a_time() {
     const LEASE_S: i64 = 15;
-    each_backend(async |f: &Fixture| {
+    for (name, stores, _guard) in instances_of_each_backend().await {
+        let f = on_first_instance(name, &stores);
         let alice = f.client(10_000, 0).await;
         for _ in 0..6 {
             f.issue(&alice, one_use()).await;
@@ -33,8 +36,8 @@ async fn a_message_is_claimed_by_one_dispatcher_at_a_time() {
         assert_eq!(all.len(), 6);
         // Two dispatchers at once, each wanting four: together they get each message once.
         let claims: Vec<_> = (0..2)
-            .map(|_| {
-                let store = Arc::clone(&f.store);
+            .map(|index| {
+                let store = Arc::clone(&stores[index % stores.len()]);
                 tokio::spawn(async move { store.claim_messages(NOW, LEASE_S, 4).await })
             })
             .collect();
@@ -82,8 +85,64 @@ async fn a_message_is_claimed_by_one_dispatcher_at_a_time() {
             .map(|m| m.id)
             .collect();
         assert_eq!(again, all[1..].to_vec(), "{}", f.name);
-    })
-    .await;
+    }
+}
+
+/// PostgreSQL: a claim skips the messages another transaction holds (another instance's
+/// claim, still open) rather than waiting for them or taking them too; released, they are
+/// claimable. (Two dispatchers' claims rarely overlap in time; this holds one open.)
+#[tokio::test]
+async fn a_claim_skips_the_messages_another_transaction_holds() {
+    let Some(url) = sceau_store::postgres::scratch::test_database_url() else {
+        return;
+    };
+    let schema = sceau_store::postgres::scratch::ScratchSchema::create(&url)
+        .await
+        .unwrap();
+    let store: Arc<dyn sceau_store::Store> = Arc::new(
+        sceau_store::PostgresStore::open(&schema.url, Default::default())
+            .await
+            .unwrap(),
+    );
+    let f = on_first_instance("postgres", &[store]);
+    let alice = f.client(10_000, 0).await;
+    for _ in 0..4 {
+        f.issue(&alice, one_use()).await;
+    }
+    let ids = |messages: Vec<sceau_store::StoredMessage>| -> Vec<i64> {
+        messages.iter().map(|m| m.id).collect()
+    };
+    let all = ids(f.store.pending_messages(LIST_LIMIT).await.unwrap());
+    assert_eq!(all.len(), 4);
+    let (other, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // Should the test fail while it holds the rows, the server ends its transaction a
+    // minute later, so that the scratch schema can still be dropped.
+    other
+        .batch_execute("SET idle_in_transaction_session_timeout = '60s'; BEGIN")
+        .await
+        .unwrap();
+    other
+        .query(
+            "SELECT id FROM messages WHERE id = ANY($1) FOR UPDATE",
+            &[&all[..2].to_vec()],
+        )
+        .await
+        .unwrap();
+    // Without SKIP LOCKED the claim would wait for the other transaction: bounded here,
+    // so that such a wait fails the test rather than hanging it.
+    let claim = f.store.claim_messages(NOW, 15, 10);
+    let taken = tokio::time::timeout(std::time::Duration::from_secs(30), claim)
+        .await
+        .expect("a claim waited for the messages another transaction holds")
+        .unwrap();
+    let taken = ids(taken);
+    assert_eq!(taken, all[2..].to_vec());
+    other.batch_execute("ROLLBACK").await.unwrap();
+    let taken = ids(f.store.claim_messages(NOW, 15, 10).await.unwrap());
+    assert_eq!(taken, all[..2].to_vec());
 }
 
 #[tokio::test]
