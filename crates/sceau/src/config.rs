@@ -16,7 +16,8 @@ pub struct Config {
     /// Where the data lives: a SQLite file path (the embedded default), or a PostgreSQL
     /// URL (`postgres://user:password@host:port/database`) shared by several instances.
     pub database: String,
-    /// PostgreSQL only: write batches this instance runs at once (one connection each).
+    /// PostgreSQL only: write batches this instance runs at once (one connection each;
+    /// the second channel's dispatcher has one more lane and connection of its own).
     pub postgres_write_lanes: usize,
     /// PostgreSQL only: connections for reads.
     pub postgres_read_connections: usize,

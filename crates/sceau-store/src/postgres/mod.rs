@@ -61,7 +61,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{NoTls, Row};
 
-/// Commands waiting beyond this make their senders wait (back-pressure).
+/// Commands waiting beyond this, over the payment lanes (the dispatcher's lane has a
+/// queue of one lane's share besides), make their senders wait (back-pressure).
 const WRITE_QUEUE_LEN_MAX: usize = 16_384;
 /// Most commands committed together in one transaction.
 const BATCH_SIZE_MAX: usize = 512;
@@ -76,7 +77,9 @@ const BATCH_TRIES_MAX: u32 = 4;
 /// How an instance uses its database.
 #[derive(Debug, Clone, Copy)]
 pub struct PostgresSettings {
-    /// Batches this instance runs at once, each on its own connection.
+    /// Batches this instance runs at once, each on its own connection; one more lane and
+    /// connection run the second channel's dispatcher's writes (`Guard::Dispatch`), so an
+    /// instance opens `lanes + 1 + readers` connections at most.
     pub lanes: usize,
     /// Connections for reads.
     pub readers: usize,
