@@ -576,5 +576,10 @@ fn is_not_yet(error: &CmdError) -> bool {
                 | ErrorStatus::ElementNotInteractable
                 | ErrorStatus::ElementClickIntercepted
         )
+            // Chromium's way of saying "stale" when the page is replaced between finding
+            // an element and reading it: "unhandled inspector error: … Node with given id
+            // does not belong to the document".
+            || (w.error == ErrorStatus::UnknownError
+                && w.message.contains("does not belong to the document"))
     )
 }
