@@ -147,14 +147,69 @@ impl Channels {
     }
 }
 
-/// Handle on the background tasks; aborting it stops them.
-pub struct Background(Vec<tokio::task::JoinHandle<()>>);
+/// Tells the background tasks to stop: each ends at its next safe point (between two
+/// claims, two batches, two looks), never in the middle of a write.
+#[derive(Clone)]
+pub struct Stop(tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    fn new() -> (tokio::sync::watch::Sender<bool>, Stop) {
+        let (sender, receiver) = tokio::sync::watch::channel(false);
+        (sender, Stop(receiver))
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the stop is asked for (at once if it was; also if its sender is
+    /// gone, which only happens when the background is dropped).
+    pub async fn stopped(&mut self) {
+        let _ = self.0.wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// Handle on the background tasks.
+pub struct Background {
+    /// The dispatcher, the receipt workers, the webhooks, the log and the sweeper.
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    /// The recorder of delivery reports: stopped last, once the sends it may hear of are.
+    reports: Option<tokio::task::JoinHandle<()>>,
+    stop_workers: tokio::sync::watch::Sender<bool>,
+    stop_reports: tokio::sync::watch::Sender<bool>,
+}
 
 impl Background {
+    /// Ends every task at once, wherever it is (what it had claimed is taken again when
+    /// its claim runs out).
     pub fn abort(&self) {
-        for task in &self.0 {
+        for task in self.workers.iter().chain(&self.reports) {
             task.abort();
         }
+    }
+
+    /// A clean stop: the dispatcher claims no more messages and waits for the sends on
+    /// their way to end and be recorded; the receipt workers sign the receipts queued; the
+    /// webhooks, the log and the sweeper end after what they are doing; then the recorder
+    /// records the delivery reports already in. What still runs after `grace` is aborted.
+    /// Returns whether everything ended in time.
+    pub async fn stop(mut self, grace: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + grace;
+        let _ = self.stop_workers.send(true);
+        let workers = futures_util::future::join_all(self.workers.iter_mut());
+        let mut ended = tokio::time::timeout_at(deadline, workers).await.is_ok();
+        let _ = self.stop_reports.send(true);
+        if let Some(reports) = self.reports.as_mut() {
+            ended &= tokio::time::timeout_at(deadline, reports).await.is_ok();
+        }
+        if !ended {
+            tracing::warn!(
+                "background work still running after {grace:?}: aborted (its claims are \
+                 taken again when they run out)"
+            );
+            self.abort();
+        }
+        ended
     }
 }
 
@@ -162,24 +217,38 @@ pub fn spawn_background(service: Service, channels: Channels) -> Background {
     let Channels {
         routing, reports, ..
     } = channels;
-    let dispatcher = tokio::spawn(dispatch_forever(service.clone(), routing));
-    let webhooks = tokio::spawn(crate::webhooks::deliver_forever(service.clone()));
-    let log = tokio::spawn(crate::transparency::integrate_forever(service.clone()));
-    let mut tasks = crate::receipts::ReceiptQueue::start(&service);
-    if let Some(reports) = reports {
-        tasks.push(tokio::spawn(record_reports_forever(
+    let (stop_workers, stop) = Stop::new();
+    let (stop_reports, reports_stop) = Stop::new();
+    let dispatcher = tokio::spawn(dispatch_forever(service.clone(), routing, stop.clone()));
+    let webhooks = tokio::spawn(crate::webhooks::deliver_forever(
+        service.clone(),
+        stop.clone(),
+    ));
+    let log = tokio::spawn(crate::transparency::integrate_forever(
+        service.clone(),
+        stop.clone(),
+    ));
+    let mut workers = crate::receipts::ReceiptQueue::start(&service, &stop);
+    let reports = reports.map(|reports| {
+        tokio::spawn(record_reports_forever(
             service.clone(),
             reports,
-        )));
+            reports_stop,
+        ))
+    });
+    let sweeper = tokio::spawn(sweep_forever(service, stop));
+    workers.extend([dispatcher, webhooks, sweeper, log]);
+    Background {
+        workers,
+        reports,
+        stop_workers,
+        stop_reports,
     }
-    let sweeper = tokio::spawn(sweep_forever(service));
-    tasks.extend([dispatcher, webhooks, sweeper, log]);
-    Background(tasks)
 }
 
-async fn dispatch_forever(service: Service, routing: Arc<Routing>) {
+async fn dispatch_forever(service: Service, routing: Arc<Routing>, mut stop: Stop) {
     let in_flight = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
-    loop {
+    while !stop.is_stopped() {
         let room = in_flight.available_permits().min(OUTBOX_BATCH_MAX as usize);
         let claimed = match claim(&service, room as u32).await {
             Ok(claimed) => claimed,
@@ -192,6 +261,8 @@ async fn dispatch_forever(service: Service, routing: Arc<Routing>) {
         // enqueue (its notification is kept if it came meanwhile) rather than claim again
         // at once for nothing, a write each message.
         let drained = claimed.len() < room;
+        // Every message claimed goes to the routes, stop or not: there is a free permit
+        // for each (no more were claimed than were free).
         for message in claimed {
             let Ok(permit) = in_flight.clone().acquire_owned().await else {
                 return;
@@ -207,14 +278,21 @@ async fn dispatch_forever(service: Service, routing: Arc<Routing>) {
         if in_flight.available_permits() == 0 {
             // Every send is taken: claim again as soon as a batch's worth of them ended
             // (no commit wakes the dispatcher then, and the outbox may be full).
-            let Ok(ended) = in_flight.acquire_many(OUTBOX_BATCH_MAX).await else {
-                return;
-            };
-            drop(ended);
+            tokio::select! {
+                ended = in_flight.acquire_many(OUTBOX_BATCH_MAX) => drop(ended),
+                () = stop.stopped() => {}
+            }
         } else if drained {
-            let _ = tokio::time::timeout(OUTBOX_IDLE_WAIT, service.outbox_ready.notified()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(OUTBOX_IDLE_WAIT, service.outbox_ready.notified()) => {}
+                () = stop.stopped() => {}
+            }
         }
     }
+    // Stopping: nothing more is claimed, and the sends on their way end (each within
+    // `SEND_TIMEOUT`) with their state recorded, so that no message is left claimed but
+    // unmarked, to be sent again by whoever takes it once the claim has run out.
+    let _ = in_flight.acquire_many(SENDS_IN_FLIGHT as u32).await;
 }
 
 async fn claim(
@@ -439,32 +517,63 @@ struct Parked {
 /// again with a growing pause, for a while; it is matched by the id exactly as given at
 /// first, and by the id's other forms (hex for decimal and back) only once the mark has
 /// surely been made, so that it is not taken for an older message's part meanwhile.
-async fn record_reports_forever(service: Service, mut reports: mpsc::Receiver<DeliveryReport>) {
+///
+/// Stopping, it records the reports already in (those of the sends just ended among
+/// them), tries those waiting once more, and ends.
+async fn record_reports_forever(
+    service: Service,
+    mut reports: mpsc::Receiver<DeliveryReport>,
+    mut stop: Stop,
+) {
     let mut waiting: VecDeque<Parked> = VecDeque::new();
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             report = reports.recv() => {
                 let Some(first) = report else { return };
-                // What else is already queued is recorded at once: the store commits
-                // concurrent writes together, where one report after the other would
-                // cost a commit each.
-                let mut batch = vec![first];
-                while batch.len() < REPORTS_AT_ONCE {
-                    let Ok(report) = reports.try_recv() else { break };
-                    batch.push(report);
-                }
-                let recorded = futures_util::future::join_all(
-                    batch.iter().map(|report| record(&service, report, true)),
-                )
-                .await;
-                for (report, recorded) in batch.into_iter().zip(recorded) {
-                    if !recorded {
-                        park(&mut waiting, report);
-                    }
-                }
+                record_batch(&service, first, &mut reports, &mut waiting).await;
             }
             _ = every.tick() => retry_parked(&service, &mut waiting).await,
+            () = stop.stopped() => break,
+        }
+    }
+    while let Ok(first) = reports.try_recv() {
+        record_batch(&service, first, &mut reports, &mut waiting).await;
+    }
+    for parked in &mut waiting {
+        parked.next = tokio::time::Instant::now();
+    }
+    retry_parked(&service, &mut waiting).await;
+    if !waiting.is_empty() {
+        tracing::info!(
+            reports = waiting.len(),
+            "stopping with delivery reports for messages not known yet: dropped"
+        );
+    }
+}
+
+/// Records `first` and what else is already queued, at once: the store commits
+/// concurrent writes together, where one report after the other would cost a commit
+/// each. What names no submitted part yet waits in `waiting`.
+async fn record_batch(
+    service: &Service,
+    first: DeliveryReport,
+    reports: &mut mpsc::Receiver<DeliveryReport>,
+    waiting: &mut VecDeque<Parked>,
+) {
+    let mut batch = vec![first];
+    while batch.len() < REPORTS_AT_ONCE {
+        let Ok(report) = reports.try_recv() else {
+            break;
+        };
+        batch.push(report);
+    }
+    let recorded =
+        futures_util::future::join_all(batch.iter().map(|report| record(service, report, true)))
+            .await;
+    for (report, recorded) in batch.into_iter().zip(recorded) {
+        if !recorded {
+            park(waiting, report);
         }
     }
 }
@@ -537,10 +646,13 @@ async fn record(service: &Service, report: &DeliveryReport, exact_only: bool) ->
     }
 }
 
-async fn sweep_forever(service: Service) {
+async fn sweep_forever(service: Service, mut stop: Stop) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     loop {
-        every.tick().await;
+        tokio::select! {
+            _ = every.tick() => {}
+            () = stop.stopped() => return,
+        }
         match service.store.expire(service.now_s()).await {
             Ok(expired)
                 if expired.holds_released > 0

@@ -40,8 +40,12 @@ pub(crate) struct Paid {
 pub struct ReceiptQueue(Arc<OnceLock<mpsc::Sender<Paid>>>);
 
 impl ReceiptQueue {
-    /// Starts the workers of `service` (once; later calls start nothing).
-    pub fn start(service: &Service) -> Vec<tokio::task::JoinHandle<()>> {
+    /// Starts the workers of `service` (once; later calls start nothing). Once `stop` is
+    /// asked for, they sign the receipts still queued and end.
+    pub fn start(
+        service: &Service,
+        stop: &crate::dispatch::Stop,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let (queue, waiting) = mpsc::channel::<Paid>(RECEIPT_QUEUE_LEN);
         if service.receipts.0.set(queue).is_err() {
             return Vec::new();
@@ -49,16 +53,27 @@ impl ReceiptQueue {
         let waiting = Arc::new(tokio::sync::Mutex::new(waiting));
         (0..RECEIPT_WORKERS)
             .map(|_| {
-                let (service, waiting) = (service.clone(), Arc::clone(&waiting));
+                let (service, waiting, mut stop) =
+                    (service.clone(), Arc::clone(&waiting), stop.clone());
                 tokio::spawn(async move {
                     loop {
                         let mut batch = Vec::with_capacity(RECEIPT_BATCH_MAX);
-                        let taken = waiting
-                            .lock()
-                            .await
-                            .recv_many(&mut batch, RECEIPT_BATCH_MAX)
-                            .await;
-                        if taken == 0 {
+                        {
+                            let mut waiting = waiting.lock().await;
+                            if stop.is_stopped() {
+                                while batch.len() < RECEIPT_BATCH_MAX {
+                                    let Ok(paid) = waiting.try_recv() else { break };
+                                    batch.push(paid);
+                                }
+                            } else {
+                                // `recv_many` is cancel safe: a stop loses nothing queued.
+                                tokio::select! {
+                                    _ = waiting.recv_many(&mut batch, RECEIPT_BATCH_MAX) => {}
+                                    () = stop.stopped() => continue,
+                                }
+                            }
+                        }
+                        if batch.is_empty() {
                             return;
                         }
                         service.sign_paid(batch).await;

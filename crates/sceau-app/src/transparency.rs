@@ -124,9 +124,9 @@ impl Service {
 
 /// Integrates the log forever: batch after batch while entries wait, then a look every
 /// 100 ms.
-pub async fn integrate_forever(service: Service) {
+pub async fn integrate_forever(service: Service, mut stop: crate::dispatch::Stop) {
     let mut size = None;
-    loop {
+    while !stop.is_stopped() {
         match service.integrate_log_once().await {
             Ok(Some(checkpoint)) => {
                 tracing::debug!(size = checkpoint.size, "log integrated");
@@ -142,6 +142,9 @@ pub async fn integrate_forever(service: Service) {
             Ok(None) => {}
             Err(error) => tracing::warn!(code = error.code(), "log integration failed; will retry"),
         }
-        tokio::time::sleep(LOG_IDLE_WAIT).await;
+        tokio::select! {
+            () = tokio::time::sleep(LOG_IDLE_WAIT) => {}
+            () = stop.stopped() => {}
+        }
     }
 }

@@ -141,10 +141,12 @@ fn reachable(url: &str, private_networks: bool) -> bool {
     }
 }
 
-pub async fn deliver_forever(service: Service) {
+/// Delivers webhooks until `stop`: then ends after the webhook on its way (those it
+/// claimed and did not try yet are tried when their claim runs out).
+pub async fn deliver_forever(service: Service, mut stop: crate::dispatch::Stop) {
     let client = http_client(service.settings.webhooks_to_private_networks);
-    loop {
-        let handled = match deliver_once(&service, &client).await {
+    while !stop.is_stopped() {
+        let handled = match deliver_until(&service, &client, Some(&stop)).await {
             Ok(handled) => handled,
             Err(error) => {
                 tracing::warn!(%error, "webhook delivery failed; will retry");
@@ -152,8 +154,10 @@ pub async fn deliver_forever(service: Service) {
             }
         };
         if handled == 0 {
-            let _ =
-                tokio::time::timeout(WEBHOOK_IDLE_WAIT, service.webhooks_ready.notified()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(WEBHOOK_IDLE_WAIT, service.webhooks_ready.notified()) => {}
+                () = stop.stopped() => {}
+            }
         }
     }
 }
@@ -163,14 +167,28 @@ pub async fn deliver_once(
     service: &Service,
     client: &reqwest::Client,
 ) -> Result<usize, StoreError> {
+    deliver_until(service, client, None).await
+}
+
+/// Delivers the webhooks that are due, one after the other until `stop` is asked for;
+/// returns how many were attempted.
+async fn deliver_until(
+    service: &Service,
+    client: &reqwest::Client,
+    stop: Option<&crate::dispatch::Stop>,
+) -> Result<usize, StoreError> {
     let due = service
         .store
         .claim_webhooks(service.now_s(), WEBHOOK_CLAIM_S, WEBHOOK_BATCH_MAX)
         .await?;
-    let attempted = due.len();
+    let mut attempted = 0;
     for webhook in due {
+        if stop.is_some_and(crate::dispatch::Stop::is_stopped) {
+            break;
+        }
         let result = attempt(service, client, &webhook).await;
         service.store.mark_webhook(webhook.id, result).await?;
+        attempted += 1;
     }
     Ok(attempted)
 }

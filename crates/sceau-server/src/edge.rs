@@ -35,6 +35,9 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// Longest a stop waits for the requests in flight before it drops them.
     pub shutdown_timeout: Duration,
+    /// Longest a stop then waits for the background work (the sends on their way, each
+    /// within 40 s; the receipts queued; the webhook being delivered) before aborting it.
+    pub background_grace: Duration,
     /// Whole documents being received at once (`signing::Uploads`).
     pub uploads_max: usize,
     /// Envelope files being received at once (`signing::Uploads`; each client has at
@@ -51,6 +54,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
+            background_grace: Duration::from_secs(45),
             uploads_max: crate::signing::UPLOADS_MAX_DEFAULT,
             file_uploads_max: crate::signing::FILE_UPLOADS_MAX_DEFAULT,
         }

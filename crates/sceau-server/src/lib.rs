@@ -429,7 +429,9 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, finishes requests in flight, and waits for the server to end.
+    /// Stops accepting, finishes the requests in flight (at most `shutdown_timeout`),
+    /// then stops the background work cleanly (at most `background_grace`: the sends on
+    /// their way recorded, the queued receipts signed), and waits for the server to end.
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -551,7 +553,8 @@ pub async fn start(
         }));
     let task = tokio::spawn(async move {
         accept(listener, app, limits, stopped).await;
-        background.abort();
+        // The requests are answered: what they started in the background ends cleanly.
+        background.stop(limits.background_grace).await;
     });
     Ok(Running {
         address,

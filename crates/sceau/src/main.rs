@@ -497,6 +497,10 @@ fn describe_routes(config: &Config) -> Vec<String> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Listened for from the start, so that a SIGTERM once the server is up always stops
+    // it cleanly.
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
     let service = open_service(&config, Arc::new(SystemClock)).await?;
     let (token_hash, created) = admin_token_hash(&config)?;
     if created {
@@ -536,12 +540,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for line in describe_routes(&config) {
         say!("{line}");
     }
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    say!("stopping");
+    let signal = stop_signal(terminate).await?;
+    say!("stopping on {signal}: finishing the requests and the sends in flight");
     running.stop().await;
+    say!("stopped");
     Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM (what a service manager sends): which one came.
+async fn stop_signal(mut terminate: tokio::signal::unix::Signal) -> anyhow::Result<&'static str> {
+    Ok(tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => {
+            interrupted.context("listening for Ctrl-C")?;
+            "Ctrl-C"
+        }
+        _ = terminate.recv() => "SIGTERM",
+    })
 }
 
 #[cfg(test)]

@@ -48,6 +48,29 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Sends SIGTERM and waits for the server to exit, at most `within` (then it is
+    /// killed and the test fails): how it exited.
+    pub fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for sceau serve") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sceau serve still running {within:?} after SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
