@@ -227,10 +227,87 @@ fn is_envelope_file_upload(request: &Request) -> bool {
             .is_some_and(|(id, index)| !id.contains('/') && !index.contains('/'))
 }
 
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Longest request id taken from a client.
+const REQUEST_ID_LEN_MAX: usize = 64;
+
+/// An id a client (or the proxy before sceau) chose is kept when it is 1 to 64 letters,
+/// digits, `-`, `_`, `.` or `:` (what proxies and tracing systems write); anything else
+/// is replaced, so that a log line never carries what a client typed there.
+fn well_formed_request_id(id: &str) -> bool {
+    (1..=REQUEST_ID_LEN_MAX).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Gives every request an id (its `X-Request-Id` when well formed, else 16 random bytes
+/// in hex), logs everything said while it is served under it with its method and route
+/// (the route's pattern, never its path: paths may carry tokens), and returns it in the
+/// answer's `X-Request-Id`. One line per answer, at debug level (at warn for a 5xx).
+pub async fn request_id(request: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| well_formed_request_id(id))
+        .map_or_else(
+            || hex::encode(sceau_crypto::random_bytes::<16>()),
+            str::to_owned,
+        );
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(none)", |path| path.as_str())
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        route = %route
+    );
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, elapsed_us, "answered");
+        } else {
+            tracing::debug!(status, elapsed_us, "answered");
+        }
+    });
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_id_is_kept_only_when_well_formed() {
+        for kept in ["a", "0f3c-7a_b.9:x", &"x".repeat(REQUEST_ID_LEN_MAX)] {
+            assert!(well_formed_request_id(kept), "{kept}");
+        }
+        for replaced in [
+            "",
+            &"x".repeat(REQUEST_ID_LEN_MAX + 1),
+            "a b",
+            "a\nforged=1",
+            "id\"}",
+            "é",
+            "4111 1111",
+        ] {
+            assert!(!well_formed_request_id(replaced), "{replaced:?}");
+        }
+    }
 
     #[test]
     fn only_an_envelope_s_file_upload_is_spared_the_total_time_limit() {

@@ -550,7 +550,8 @@ pub async fn start(
         }))
         .layer(middleware::from_fn(move |request, next| {
             edge::check_names(served.clone(), request, next)
-        }));
+        }))
+        .layer(middleware::from_fn(edge::request_id));
     let task = tokio::spawn(async move {
         accept(listener, app, limits, stopped).await;
         // The requests are answered: what they started in the background ends cleanly.

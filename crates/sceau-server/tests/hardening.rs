@@ -329,6 +329,51 @@ async fn private_answers_are_not_cached() {
     );
 }
 
+/// Issue 23 (2): every answer carries the request's id: the caller's when well formed,
+/// else a new one; refusals before any handler (a foreign `Host`) too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_its_request_id() {
+    let server = Server::start().await;
+    let id_of = |reply: &Reply| reply.header("x-request-id").map(str::to_owned);
+    let asked = |id: &'static str| {
+        server
+            .http
+            .get(server.url("/health"))
+            .header("x-request-id", id)
+    };
+    let kept = server.send(asked("lb-7f3a.2:9_x")).await;
+    assert_eq!(id_of(&kept).as_deref(), Some("lb-7f3a.2:9_x"));
+    let fresh = |id: Option<String>| {
+        id.is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for bad in ["a b", "id\"}", "x=1,forged", ""] {
+        let reply = server.send(asked(bad)).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert!(fresh(id_of(&reply)), "{bad:?}: {:?}", id_of(&reply));
+        seen.insert(id_of(&reply));
+    }
+    let long: &'static str = Box::leak("x".repeat(65).into_boxed_str());
+    let reply = server.send(asked(long)).await;
+    assert!(fresh(id_of(&reply)));
+    seen.insert(id_of(&reply));
+    let plain = server.send(server.http.get(server.url("/health"))).await;
+    assert!(fresh(id_of(&plain)));
+    seen.insert(id_of(&plain));
+    assert_eq!(seen.len(), 6, "a new id for each request");
+    let foreign = server
+        .send(
+            server
+                .http
+                .get(server.url("/health"))
+                .header("host", "attacker.example"),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::MISDIRECTED_REQUEST);
+    assert!(fresh(id_of(&foreign)));
+    server.stop().await;
+}
+
 /// Connects to the server and sends `bytes`.
 async fn connect(server: &Server, bytes: &[u8]) -> TcpStream {
     let mut stream = TcpStream::connect(server.base.strip_prefix("http://").unwrap())

@@ -138,10 +138,24 @@ fn main() -> std::process::ExitCode {
         };
         tracing_subscriber::EnvFilter::new(default)
     });
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    // SCEAU_LOG_FORMAT=json: one JSON object a line, for log collectors; the request's
+    // span (its id, method and route) in each line said while serving it.
+    match std::env::var("SCEAU_LOG_FORMAT").as_deref() {
+        Ok("json") => log
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        Ok("text") | Err(std::env::VarError::NotPresent) => log.init(),
+        Ok(_) | Err(std::env::VarError::NotUnicode(_)) => {
+            eprintln!("error: SCEAU_LOG_FORMAT must be text or json");
+            return std::process::ExitCode::from(2);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -14,7 +14,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -605,9 +605,17 @@ fn the_readme_walkthrough_runs_as_printed() {
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_sceau"), bin.path().join("sceau")).unwrap();
     // The webhook examples need a webhook to this machine; the README's own go to
     // https://shop.example, which this changes nothing for.
-    let server = common::Server::start(
+    // Its log at debug level, in JSON: kept to check that no secret of the walkthrough
+    // is in it.
+    let log = directory.path().join("server.log");
+    let server = common::Server::start_logging(
         directory.path(),
-        &[("SCEAU_WEBHOOKS_TO_PRIVATE_NETWORKS", "true")],
+        &[
+            ("SCEAU_WEBHOOKS_TO_PRIVATE_NETWORKS", "true"),
+            ("SCEAU_LOG", "debug"),
+            ("SCEAU_LOG_FORMAT", "json"),
+        ],
+        &log,
     );
     let mut carried: Vec<String> = steps
         .iter()
@@ -642,6 +650,67 @@ fn the_readme_walkthrough_runs_as_printed() {
         }
     }
     webhook_examples(&session);
+    the_log_keeps_no_secret(&session, &log);
+}
+
+/// Issue 23 (2): the server's log of the whole walkthrough, at debug level and in JSON:
+/// each line one JSON object, the requests' lines with their id, and none of the secrets
+/// the walkthrough used (keys, the card's number, the seal, the password, tokens).
+fn the_log_keeps_no_secret(session: &Session, log: &Path) {
+    let text = std::fs::read_to_string(log).unwrap();
+    let mut requests = BTreeSet::new();
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|error| panic!("a log line that is not JSON ({error}): {line}"));
+        if let Some(id) = value["span"]["request_id"].as_str() {
+            requests.insert(id.to_owned());
+        }
+    }
+    assert!(
+        requests.len() > 20,
+        "the requests' lines carry their ids: {} ids",
+        requests.len()
+    );
+    let read = |name: &str| {
+        std::fs::read_to_string(session.directory.join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let mut secrets = vec![
+        ("the admin token", read("sceau-data/admin.token")),
+        ("the master key", read("sceau-data/master.key")),
+        ("alice's password", PASSWORD.to_owned()),
+        ("the webhook secret", webhook_secret(session)),
+    ];
+    // Not the card's three-digit code: any log has three-digit figures (statuses,
+    // times); it is only ever written beside the number, which is looked for.
+    for name in ["KEY", "NUMBER", "SEAL"] {
+        let value = session.variables.get(name).expect(name).clone();
+        secrets.push((name, value));
+    }
+    for (what, secret) in secrets {
+        assert!(secret.len() >= 8, "{what} is a secret worth looking for");
+        // As a whole word: an eight-digit seal is not found inside a longer figure.
+        let alone = |at: usize| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + secret.len()..].chars().next();
+            !before.is_some_and(|c| c.is_ascii_alphanumeric())
+                && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+        };
+        let found = text.match_indices(secret.as_str()).any(|(at, _)| alone(at));
+        assert!(!found, "{what} is in the server's log");
+    }
+}
+
+/// The webhook secret `sceau admin merchant-add` printed.
+fn webhook_secret(session: &Session) -> String {
+    session
+        .outputs
+        .iter()
+        .find_map(|output| after(output, "whsec_", is_hex))
+        .map(|hex| format!("whsec_{hex}"))
+        .expect("merchant-add printed the webhook secret")
 }
 
 /// Accepts one webhook delivery on a free loopback port, answers 204, and hands over its
@@ -734,12 +803,7 @@ fn a_real_webhook(session: &Session) -> (String, Vec<u8>) {
 /// this server sent for a checkout paid like the README's.
 fn webhook_examples(session: &Session) {
     let (header, body) = a_real_webhook(session);
-    let secret = session
-        .outputs
-        .iter()
-        .find_map(|output| after(output, "whsec_", is_hex))
-        .map(|hex| format!("whsec_{hex}"))
-        .expect("merchant-add printed the webhook secret");
+    let secret = webhook_secret(session);
     let t: i64 = after(&header, "t=", is_digit).unwrap().parse().unwrap();
     let signed_at = |at: i64| {
         format!(

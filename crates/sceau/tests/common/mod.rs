@@ -17,6 +17,16 @@ impl Server {
     /// Starts it with only `env` among the SCEAU_* variables (and a quiet log), and
     /// waits for its `sceau listening on …` line.
     pub fn start(directory: &Path, env: &[(&str, &str)]) -> Server {
+        Server::spawn(directory, env, Stdio::null())
+    }
+
+    /// As [`Server::start`], its standard error (the log) written to `log`.
+    pub fn start_logging(directory: &Path, env: &[(&str, &str)], log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("create the log file");
+        Server::spawn(directory, env, Stdio::from(file))
+    }
+
+    fn spawn(directory: &Path, env: &[(&str, &str)], stderr: Stdio) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sceau"));
         for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("SCEAU_")) {
             command.env_remove(name);
@@ -28,7 +38,7 @@ impl Server {
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start sceau serve");
         let stdout = child.stdout.take().expect("stdout");
