@@ -366,12 +366,14 @@ impl Service {
             .await?;
         match outcome {
             SealOutcome::Paid(view, record) => {
+                crate::metrics::seal_verdict("checkout", "right");
                 self.webhooks_ready.notify_one();
                 tracing::info!(checkout_id = view.id, "checkout paid");
                 self.receipt_for_payment(&view, *record).await;
                 Ok(SealResult::Paid(view))
             }
             SealOutcome::Wrong { tries_left, paused } => {
+                crate::metrics::seal_verdict("checkout", "wrong");
                 tracing::info!(checkout = public_id, tries_left, "wrong seal");
                 if let Some(paused) = paused {
                     self.tell_paused(paused).await;
@@ -379,6 +381,7 @@ impl Service {
                 Ok(SealResult::Wrong { tries_left })
             }
             SealOutcome::Failed { view, paused } => {
+                crate::metrics::seal_verdict("checkout", "wrong");
                 self.webhooks_ready.notify_one();
                 tracing::info!(checkout_id = view.id, "checkout failed: wrong seals");
                 if let Some(paused) = paused {
@@ -386,7 +389,10 @@ impl Service {
                 }
                 Ok(SealResult::Failed(view))
             }
-            SealOutcome::Expired => Ok(SealResult::Expired),
+            SealOutcome::Expired => {
+                crate::metrics::seal_verdict("checkout", "expired");
+                Ok(SealResult::Expired)
+            }
             SealOutcome::Refused(refusal) => Err(AppError::Checkout(refusal)),
         }
     }

@@ -8,7 +8,7 @@ use sceau_channel::email::{EmailChannel, OutgoingEmail};
 use sceau_channel::http_gateway::HttpGateway;
 use sceau_channel::routes::{self, Outcome, Route, Routes};
 use sceau_channel::{DeliveryReport, DevPhone, OutgoingText, ReportOutcome, ReportSink, receipt};
-use sceau_store::{Medium, MessageDelivery, PartOutcome, StoredMessage};
+use sceau_store::{Medium, MessageDelivery, PartOutcome, ReportRecorded, StoredMessage};
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -361,15 +361,27 @@ async fn send_one(
         _ => None,
     };
     log_delivery(&message, &delivery);
+    let (route, state) = match &delivery {
+        MessageDelivery::Submitted { route, .. } => (route.clone(), "submitted"),
+        MessageDelivery::Failed { route, .. } => (route.clone().unwrap_or_default(), "failed"),
+        MessageDelivery::Expired { .. } => (String::new(), "expired"),
+        MessageDelivery::Retry { route, .. } => (route.clone().unwrap_or_default(), "retry"),
+    };
     let marked = service.store.mark_message(message.id, delivery).await?;
+    if marked {
+        crate::metrics::message(&route, state);
+    }
     if let (true, Some((route, parts))) = (marked, shown_at_once) {
         // The development phone shows a message as soon as it has it.
         for part in parts {
             let now_s = service.now_s();
-            service
+            let ended = service
                 .store
                 .record_report(&route, &[part], PartOutcome::Delivered, now_s)
                 .await?;
+            if ended.is_some_and(|ended| ended.settled) {
+                crate::metrics::message(&route, "delivered");
+            }
         }
     }
     Ok(())
@@ -634,7 +646,19 @@ async fn record(service: &Service, report: &DeliveryReport, exact_only: bool) ->
         .record_report(&report.route, &forms, state, service.now_s())
         .await
     {
-        Ok(Some(message_id)) => {
+        Ok(Some(ReportRecorded {
+            message_id,
+            settled,
+        })) => {
+            match report.outcome {
+                ReportOutcome::Delivered if settled => {
+                    crate::metrics::message(&report.route, "delivered")
+                }
+                ReportOutcome::Failed if settled => {
+                    crate::metrics::message(&report.route, "failed")
+                }
+                _ => {}
+            }
             tracing::info!(message_id, route = %report.route, outcome = ?report.outcome, "delivery report");
             true
         }
@@ -674,10 +698,13 @@ async fn sweep_forever(service: Service, mut stop: Stop) {
         }
         match service.store.expire_messages(service.now_s()).await {
             Ok(0) => {}
-            Ok(expired) => tracing::warn!(
-                messages = expired,
-                "messages expired before any route took them: not sent"
-            ),
+            Ok(expired) => {
+                crate::metrics::messages_expired(expired);
+                tracing::warn!(
+                    messages = expired,
+                    "messages expired before any route took them: not sent"
+                );
+            }
             Err(error) => tracing::warn!(%error, "the outbox's expiry sweep failed"),
         }
         if service.notary.is_some() {

@@ -13,6 +13,7 @@ pub mod envelope_bundle;
 mod envelope_evidence;
 pub mod error;
 pub mod messages;
+pub mod metrics;
 pub mod notary;
 pub mod parties;
 pub mod payments;

@@ -77,8 +77,8 @@ impl crate::service::Service {
                         now_s,
                     )
                     .await?;
-                if let Some(message_id) = found {
-                    messages.push(message_id);
+                if let Some(found) = found {
+                    messages.push(found.message_id);
                     break;
                 }
             }

@@ -768,10 +768,14 @@ impl Service {
             })
             .await?;
         match outcome {
-            EnvelopeSealOutcome::Sealed(view) => Ok(EnvelopeSealResult::Sealed(Box::new(
-                self.notarize(*view).await?,
-            ))),
+            EnvelopeSealOutcome::Sealed(view) => {
+                crate::metrics::seal_verdict("envelope", "right");
+                Ok(EnvelopeSealResult::Sealed(Box::new(
+                    self.notarize(*view).await?,
+                )))
+            }
             EnvelopeSealOutcome::Wrong { tries_left, paused } => {
+                crate::metrics::seal_verdict("envelope", "wrong");
                 tracing::info!(envelope = public_id, tries_left, "wrong envelope seal");
                 if let Some(paused) = paused {
                     self.tell_paused(paused).await;
@@ -779,13 +783,17 @@ impl Service {
                 Ok(EnvelopeSealResult::Wrong { tries_left })
             }
             EnvelopeSealOutcome::Failed { view, paused } => {
+                crate::metrics::seal_verdict("envelope", "wrong");
                 tracing::info!(envelope = view.id, "envelope failed: wrong seals");
                 if let Some(paused) = paused {
                     self.tell_paused(paused).await;
                 }
                 Ok(EnvelopeSealResult::Failed)
             }
-            EnvelopeSealOutcome::Expired => Ok(EnvelopeSealResult::Expired),
+            EnvelopeSealOutcome::Expired => {
+                crate::metrics::seal_verdict("envelope", "expired");
+                Ok(EnvelopeSealResult::Expired)
+            }
             EnvelopeSealOutcome::NotAwaiting(view) => Err(AppError::NotAwaitingSeal(format!(
                 "this envelope is {}",
                 view.state.as_str()

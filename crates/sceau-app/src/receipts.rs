@@ -84,6 +84,15 @@ impl ReceiptQueue {
     }
 }
 
+impl ReceiptQueue {
+    /// Receipts waiting for a worker now.
+    pub fn waiting(&self) -> usize {
+        self.0
+            .get()
+            .map_or(0, |queue| queue.max_capacity() - queue.capacity())
+    }
+}
+
 fn not_paid() -> AppError {
     AppError::CheckoutNotPaid
 }
@@ -95,6 +104,7 @@ fn pending() -> AppError {
 /// Logs why the receipt of `paid` is not signed yet (it will be when its bundle is
 /// first asked for).
 fn not_signed(paid: &Paid, error: &AppError) {
+    crate::metrics::receipts("not_signed", 1);
     match error {
         AppError::NoCertificate => tracing::debug!(
             checkout_id = paid.checkout_id,
@@ -237,8 +247,9 @@ impl Service {
                     .map_err(AppError::from),
                 Err(error) => Err(error),
             };
-            if let Err(error) = stored {
-                not_signed(paid, &error);
+            match stored {
+                Ok(()) => crate::metrics::receipts("signed", 1),
+                Err(error) => not_signed(paid, &error),
             }
         });
         futures_util::future::join_all(stored).await;

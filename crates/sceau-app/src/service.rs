@@ -471,6 +471,7 @@ impl Service {
     /// Tells a client on the second channel that too many wrong card details paused their
     /// payments, and until when. Best effort: the pause itself is already committed.
     pub async fn tell_paused(&self, paused: Paused) {
+        crate::metrics::client_paused();
         let told = async {
             let client = self
                 .store

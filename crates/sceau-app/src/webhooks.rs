@@ -187,6 +187,11 @@ async fn deliver_until(
             break;
         }
         let result = attempt(service, client, &webhook).await;
+        crate::metrics::webhook(match &result {
+            WebhookResult::Delivered { .. } => "delivered",
+            WebhookResult::Retry { .. } => "retry",
+            WebhookResult::GaveUp { .. } => "gave_up",
+        });
         service.store.mark_webhook(webhook.id, result).await?;
         attempted += 1;
     }

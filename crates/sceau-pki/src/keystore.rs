@@ -507,6 +507,71 @@ impl Keystore for FileKeystore {
     }
 }
 
+/// A keystore whose every use is counted for operators
+/// (`sceau_keystore_operations_total`, by keystore, operation and outcome); what it
+/// counts never names a key.
+pub struct Metered(pub Arc<dyn Keystore>);
+
+impl Metered {
+    fn counted<T>(
+        &self,
+        operation: &'static str,
+        result: Result<T, KeystoreError>,
+    ) -> Result<T, KeystoreError> {
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        metrics::counter!(
+            "sceau_keystore_operations_total",
+            "keystore" => self.0.kind(),
+            "operation" => operation,
+            "outcome" => outcome
+        )
+        .increment(1);
+        result
+    }
+}
+
+impl Keystore for Metered {
+    fn generate(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError> {
+        self.counted("generate", self.0.generate(label))
+    }
+
+    fn generate_agreement(&self, label: &KeyLabel) -> Result<p256::PublicKey, KeystoreError> {
+        self.counted("generate", self.0.generate_agreement(label))
+    }
+
+    fn public_key(&self, label: &KeyLabel) -> Result<VerifyingKey, KeystoreError> {
+        self.counted("public_key", self.0.public_key(label))
+    }
+
+    fn sign_digest(&self, label: &KeyLabel, digest: &[u8; 32]) -> Result<Signature, KeystoreError> {
+        self.counted("sign", self.0.sign_digest(label, digest))
+    }
+
+    fn sign_digests(
+        &self,
+        label: &KeyLabel,
+        digests: &[[u8; 32]],
+    ) -> Result<Vec<Signature>, KeystoreError> {
+        self.counted("sign", self.0.sign_digests(label, digests))
+    }
+
+    fn agree(
+        &self,
+        label: &KeyLabel,
+        peer: &p256::PublicKey,
+    ) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
+        self.counted("agree", self.0.agree(label, peer))
+    }
+
+    fn destroy(&self, label: &KeyLabel) -> Result<(), KeystoreError> {
+        self.counted("destroy", self.0.destroy(label))
+    }
+
+    fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {

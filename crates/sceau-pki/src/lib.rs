@@ -21,7 +21,7 @@ pub mod verify;
 
 pub use ca::{Authority, Issued, KeySigner, PkiError};
 pub use der::asn1::ObjectIdentifier;
-pub use keystore::{FileKeystore, KeyLabel, Keystore, KeystoreError};
+pub use keystore::{FileKeystore, KeyLabel, Keystore, KeystoreError, Metered};
 pub use p256::ecdsa::{Signature, VerifyingKey};
 pub use pkcs11::Pkcs11Keystore;
 pub use setup::Pki;

@@ -80,6 +80,8 @@ impl Pki {
         policy: ObjectIdentifier,
         now_s: i64,
     ) -> Result<Pki, PkiError> {
+        // Every use of the keystore by the PKI and its users is counted for operators.
+        let keystore: Arc<dyn Keystore> = Arc::new(crate::keystore::Metered(keystore));
         // Held to the end of this call.
         let _lock = lock_directory(directory)?;
         let paths: Vec<PathBuf> = FILES.iter().map(|name| directory.join(name)).collect();

@@ -32,6 +32,8 @@ pub const HTTP_REFUSALS: &[(u16, &str)] = &[
     (403, "callback_not_configured"),
     (404, "unknown_route"),
     (503, "busy"),
+    // `GET /metrics` in a process where another metrics recorder was installed first.
+    (503, "metrics_unavailable"),
 ];
 
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ pub mod api;
 pub mod described;
 pub mod edge;
 pub mod error;
+pub mod metrics;
 pub mod station;
 pub mod views;
 
@@ -330,6 +331,7 @@ pub fn router(state: AppState) -> Router {
         .route("/log/proof/consistency", get(api::log::consistency))
         .route("/log/tile/{*path}", get(api::log::tile))
         .route("/health", get(health))
+        .route("/metrics", get(metrics::scrape))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
@@ -524,6 +526,10 @@ pub async fn start(
             std::io::Error::new(error.kind(), format!("cannot listen on {listen}: {error}"))
         })?;
     let address = listener.local_addr()?;
+    // Recording starts with the server (the recorder is the process's, made once).
+    if metrics::handle().is_none() {
+        tracing::warn!("another metrics recorder is installed: /metrics will answer 503");
+    }
     let mut state = state;
     if state.public_url.is_none() {
         state.public_url = Some(format!("http://{address}"));

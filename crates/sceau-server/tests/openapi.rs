@@ -483,6 +483,16 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     ("get", "/static/cms.js", &[]),
     ("get", "/static/delivery.js", &[]),
     ("get", "/health", &[]),
+    (
+        "get",
+        "/metrics",
+        &[
+            "unauthorized",
+            "store_unavailable",
+            "metrics_unavailable",
+            "internal",
+        ],
+    ),
     ("get", "/openapi.json", &[]),
     (
         "post",

@@ -174,7 +174,8 @@ pub trait Outbox: Send + Sync + 'static {
     /// 8; the newest message's part if an id was reused), whichever bind of the route the
     /// report came on. `Delivered` or `Failed` sets a part still `submitted`; the message
     /// then becomes `failed` if a part failed, `delivered` when all are. A final state
-    /// never changes, so a report received twice is harmless. Returns the message's id,
+    /// never changes, so a report received twice is harmless. Returns the message's id
+    /// and whether this report ended it (delivered or failed),
     /// or `None` (nothing written) when no part matches.
     async fn record_report(
         &self,
@@ -182,11 +183,14 @@ pub trait Outbox: Send + Sync + 'static {
         id_forms: &[String],
         outcome: PartOutcome,
         now_s: i64,
-    ) -> Result<Option<i64>, StoreError>;
+    ) -> Result<Option<ReportRecorded>, StoreError>;
 
     /// Pending messages whose `expires_at_s` has come, and that no dispatcher holds right
     /// now, become `expired` (never sent late); how many. The expiry sweep runs it.
     async fn expire_messages(&self, now_s: i64) -> Result<u64, StoreError>;
+
+    /// The messages not sent yet, and when the oldest of them was queued.
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError>;
 
     /// How many messages created since `since_s` are in each state, per route (`None`
     /// first), then state.
@@ -366,6 +370,10 @@ pub trait TransparencyLog: Send + Sync + 'static {
 
     /// The newest checkpoint.
     async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError>;
+
+    /// Entries written but not integrated yet (queued entries and evidence records): the
+    /// integration's lag.
+    async fn log_waiting(&self) -> Result<u64, StoreError>;
 
     /// The entry at `index` of the log (integrated).
     async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;

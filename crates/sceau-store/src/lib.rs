@@ -21,6 +21,7 @@ pub mod capabilities;
 mod error;
 pub mod evidence;
 mod log;
+mod metrics;
 mod model;
 mod ops;
 pub mod postgres;

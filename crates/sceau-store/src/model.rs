@@ -496,6 +496,22 @@ pub enum PartOutcome {
     Pending,
 }
 
+/// A delivery report recorded on a message's part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportRecorded {
+    pub message_id: i64,
+    /// This report ended the message: all its parts delivered, or one failed.
+    pub settled: bool,
+}
+
+/// The messages not sent yet: how many, and when the oldest was queued (operators'
+/// "outbox depth" and "oldest message age").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OutboxBacklog {
+    pub pending: u64,
+    pub oldest_created_at_s: Option<i64>,
+}
+
 /// How many messages created since a time are in one state, per route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MessageCount {

@@ -853,3 +853,88 @@ pub fn issuer_bank() -> sceau_store::BankDetails {
         bic: ISSUER_BIC.parse().expect("the issuer's BIC"),
     }
 }
+
+// -- paying a checkout, as a browser and a phone do ------------------------------------
+
+/// A browser on the payment page: its cookie and the page's CSRF token once signed in.
+pub struct Payer {
+    pub cookie: String,
+    pub path: String,
+}
+
+pub fn csrf_in(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let at = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("no CSRF token in {page}"))
+        + marker.len();
+    let end = page[at..].find('"').unwrap() + at;
+    page[at..end].to_owned()
+}
+
+/// Signs in on the payment page; the hold is placed on the way.
+pub async fn sign_in_to_pay(server: &Server, checkout: &Value, login: &str) -> (Payer, Reply) {
+    let url = checkout["url"].as_str().unwrap();
+    let path = url
+        .strip_prefix(&server.base)
+        .expect("the payment link is on this server")
+        .to_owned();
+    let page = server.page(&path, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("Sign in to pay"), "{}", page.text);
+    let reply = server
+        .send(
+            server
+                .http
+                .post(server.url(&format!("{path}/sign-in")))
+                .form(&[("login", login), ("password", PASSWORD)]),
+        )
+        .await;
+    let cookie = reply
+        .header("set-cookie")
+        .map(|value| value.split(';').next().unwrap().to_owned())
+        .unwrap_or_default();
+    (Payer { cookie, path }, reply)
+}
+
+impl Payer {
+    pub async fn page(&self, server: &Server) -> Reply {
+        server.page(&self.path, Some(&self.cookie)).await
+    }
+
+    /// The session's CSRF token (the same on every page of the session).
+    pub async fn csrf(&self, server: &Server) -> String {
+        csrf_in(&server.page("/wallet", Some(&self.cookie)).await.text)
+    }
+
+    pub async fn post(&self, server: &Server, action: &str, fields: &[(&str, &str)]) -> Reply {
+        let csrf = self.csrf(server).await;
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        server
+            .send(
+                server
+                    .http
+                    .post(server.url(&format!("{}/{action}", self.path)))
+                    .header("cookie", &self.cookie)
+                    .form(&form),
+            )
+            .await
+    }
+}
+
+/// The seal in the newest message to `phone`, and that message.
+pub async fn seal_on_phone(server: &Server, phone: &str, after: i64) -> (String, String) {
+    let text = server.message_after(phone, after).await;
+    let marker = "your seal is ";
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("no seal in {text:?}"))
+        + marker.len();
+    let seal: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(seal.len(), 8, "{text}");
+    (seal, text)
+}

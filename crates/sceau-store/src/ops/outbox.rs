@@ -363,7 +363,7 @@ pub(crate) async fn record_report(
     id_forms: &[String],
     outcome: PartOutcome,
     now_s: i64,
-) -> Result<Option<i64>, Fail> {
+) -> Result<Option<ReportRecorded>, Fail> {
     let mut found = None;
     for form in id_forms.iter().take(ID_FORMS_MAX) {
         found = tx
@@ -389,16 +389,18 @@ pub(crate) async fn record_report(
     let changed = tx
         .execute(&PART_STATE, args![message_id, part, state, now_s])
         .await?;
-    if changed == 1
+    let settled = changed == 1
         && outcome != PartOutcome::Pending
-        && tx.execute(&SETTLE, args![message_id, now_s]).await? == 1
-        && outcome == PartOutcome::Failed
-    {
+        && tx.execute(&SETTLE, args![message_id, now_s]).await? == 1;
+    if settled && outcome == PartOutcome::Failed {
         // A notice of certified delivery that failed after it was taken (a bounce):
         // its recipient learns it in this transaction, as for a failure at sending.
         crate::ops::deliveries::notice_failed(tx, message_id, now_s).await?;
     }
-    Ok(Some(message_id))
+    Ok(Some(ReportRecorded {
+        message_id,
+        settled,
+    }))
 }
 
 static EXPIRE: Sql = Sql::new(
@@ -490,4 +492,23 @@ pub(crate) fn mask_address(medium: Medium, address: &str) -> String {
     let hidden = length.saturating_sub(SHOWN);
     let shown: String = address.chars().skip(hidden).collect();
     format!("{}{shown}", "*".repeat(hidden))
+}
+
+static BACKLOG: Sql = Sql::new(
+    "SELECT count(*) AS pending, \
+     (SELECT created_at FROM messages WHERE state = 'pending' ORDER BY id LIMIT 1) AS oldest \
+     FROM messages WHERE state = 'pending'",
+);
+
+/// The messages still pending (waiting for a try, claimed, or waiting to be tried again)
+/// and the creation time of the oldest: both read through the index of pending ids.
+pub(crate) async fn outbox_backlog(tx: &impl Tx) -> Result<OutboxBacklog, Fail> {
+    tx.row(&BACKLOG, args![], |row| {
+        Ok(OutboxBacklog {
+            pending: row.column("pending")?,
+            oldest_created_at_s: row.column("oldest")?,
+        })
+    })
+    .await?
+    .ok_or_else(|| broken("a count returned no row"))
 }

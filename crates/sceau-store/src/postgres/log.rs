@@ -14,7 +14,7 @@ use crate::log::{ProofRequest, frontier_to_stored, signed, stored_level};
 use crate::model::*;
 use crate::ops::log as ops;
 use crate::sql::{ReadRow, Sql};
-use crate::tx::{Tx, args};
+use crate::tx::{Tx, args, broken, scalar};
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use sceau_log::frontier::CompletedNode;
@@ -36,6 +36,8 @@ async fn append(c: &Conn, entries: &[Vec<u8>], now_s: i64) -> Result<(), Fail> {
 /// An entry waiting: its queue id, the entry, and the record it is the hash of, if any.
 type Pending = (i64, Vec<u8>, Option<i64>);
 
+/// What an integration would take: evidence records wait in `log_pending` too.
+static WAITING: Sql = Sql::new("SELECT count(*) AS waiting FROM log_pending");
 static PENDING: Sql =
     Sql::new("SELECT id, entry, evidence_id FROM log_pending ORDER BY id LIMIT $1");
 static STATE_UPDATE: Sql = Sql::new("UPDATE log_state SET size = $1, frontier = $2 WHERE id = 1");
@@ -199,6 +201,15 @@ impl TransparencyLog for PostgresStore {
     async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError> {
         self.read(async |c| ops::checkpoint(&PgTx::reader(c)).await)
             .await
+    }
+
+    async fn log_waiting(&self) -> Result<u64, StoreError> {
+        self.read(async |c| {
+            scalar(&PgTx::reader(c), &WAITING, args![], "waiting")
+                .await?
+                .ok_or_else(|| broken("a count returned no row"))
+        })
+        .await
     }
 
     async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {

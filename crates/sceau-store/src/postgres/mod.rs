@@ -378,7 +378,9 @@ async fn lane(mut queue: mpsc::Receiver<Job>, pool: Pool) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let committed = run_on_a_connection(&pool, &mut batch).await;
+        crate::metrics::batch("postgres", batch.len(), started.elapsed());
         if let Err(error) = &committed {
             tracing::error!(%error, "write batch failed; nothing of it was applied");
         }

@@ -53,7 +53,7 @@ impl Outbox for PostgresStore {
         id_forms: &[String],
         outcome: PartOutcome,
         now_s: i64,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<ReportRecorded>, StoreError> {
         let report = (route.to_owned(), id_forms.to_vec(), outcome, now_s);
         self.write(Guard::Dispatch, report, |c, d, locked| {
             async move { ops::record_report(&PgTx::new(c, locked), &d.0, &d.1, d.2, d.3).await }
@@ -67,6 +67,11 @@ impl Outbox for PostgresStore {
             async move { ops::expire_messages(&PgTx::new(c, locked), *now_s).await }.boxed()
         })
         .await
+    }
+
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        self.read(async |c| ops::outbox_backlog(&PgTx::reader(c)).await)
+            .await
     }
 
     async fn message_counts(&self, since_s: i64) -> Result<Vec<MessageCount>, StoreError> {

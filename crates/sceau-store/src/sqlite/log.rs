@@ -24,6 +24,12 @@ pub(super) fn append(
     Ok(())
 }
 
+/// What an integration would take: the queued entries, and the evidence records past
+/// the last one appended.
+static WAITING: Sql = Sql::new(
+    "SELECT (SELECT count(*) FROM log_pending) + (SELECT count(*) FROM evidence \
+     WHERE id > (SELECT evidence_through FROM log_state WHERE id = 1)) AS waiting",
+);
 static PENDING: Sql = Sql::new("SELECT id, entry FROM log_pending ORDER BY id LIMIT $1");
 static THROUGH: Sql = Sql::new("SELECT evidence_through FROM log_state WHERE id = 1");
 static RECORDS: Sql =
@@ -127,6 +133,17 @@ impl TransparencyLog for SqliteStore {
 
     async fn log_checkpoint(&self) -> Result<Option<LogCheckpoint>, StoreError> {
         self.read(|c| run_now(ops::checkpoint(&SqliteTx(c)))).await
+    }
+
+    async fn log_waiting(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            run_now(async {
+                scalar(&SqliteTx(c), &WAITING, args![], "waiting")
+                    .await?
+                    .ok_or_else(|| broken("a count returned no row"))
+            })
+        })
+        .await
     }
 
     async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {

@@ -343,7 +343,9 @@ fn write_loop(
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let committed = run_batch(&connection, &mut batch);
+        crate::metrics::batch("sqlite", batch.len(), started.elapsed());
         if let Err(error) = &committed {
             tracing::error!(%error, "write batch failed; nothing of it was applied");
         }

@@ -50,7 +50,7 @@ impl Outbox for SqliteStore {
         id_forms: &[String],
         outcome: PartOutcome,
         now_s: i64,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<ReportRecorded>, StoreError> {
         let (route, id_forms) = (route.to_owned(), id_forms.to_vec());
         self.write(move |c| {
             run_now(ops::record_report(
@@ -66,6 +66,11 @@ impl Outbox for SqliteStore {
 
     async fn expire_messages(&self, now_s: i64) -> Result<u64, StoreError> {
         self.write(move |c| run_now(ops::expire_messages(&SqliteTx(c), now_s)))
+            .await
+    }
+
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        self.read(|c| run_now(ops::outbox_backlog(&SqliteTx(c))))
             .await
     }
 

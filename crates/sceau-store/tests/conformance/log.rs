@@ -247,3 +247,49 @@ async fn the_log_appends_in_batches_and_proves_inclusion_and_consistency() {
     })
     .await;
 }
+
+/// Operators' lag of the log: what an integration would take, queued entries and
+/// evidence records alike, counted down as integrations take them.
+#[tokio::test]
+async fn the_entries_waiting_for_an_integration_are_counted() {
+    each_backend(async |f: &Fixture| {
+        let integrate = |batch_max| IntegrateLog {
+            batch_max,
+            sign: test_signer(),
+            now_s: NOW,
+        };
+        while f
+            .store
+            .integrate_log(integrate(1_000))
+            .await
+            .unwrap()
+            .is_some()
+        {}
+        assert_eq!(f.store.log_waiting().await.unwrap(), 0, "{}", f.name);
+        let entries = (0..5_u8).map(|n| vec![n]).collect();
+        f.store.append_log(entries, NOW).await.unwrap();
+        assert_eq!(f.store.log_waiting().await.unwrap(), 5, "{}", f.name);
+        // A client's enrolment and a payment write evidence records.
+        let client = f.client(10_000, 0).await;
+        let merchant = f.merchant().await;
+        f.pays(&merchant, &client, NOW).await;
+        let waiting = f.store.log_waiting().await.unwrap();
+        assert!(waiting > 5, "{}: records wait too ({waiting})", f.name);
+        f.store.integrate_log(integrate(3)).await.unwrap().unwrap();
+        assert_eq!(
+            f.store.log_waiting().await.unwrap(),
+            waiting - 3,
+            "{}",
+            f.name
+        );
+        while f
+            .store
+            .integrate_log(integrate(1_000))
+            .await
+            .unwrap()
+            .is_some()
+        {}
+        assert_eq!(f.store.log_waiting().await.unwrap(), 0, "{}", f.name);
+    })
+    .await;
+}

@@ -7,8 +7,8 @@ use crate::fixtures::*;
 use sceau_domain::reach::{MessageBudget, TooMany};
 use sceau_store::{
     CheckoutRefusal, CheckoutView, FilePlan, IssueOutcome, Medium, MerchantRecord, MessageCount,
-    MessageDelivery, MessageStatus, NewMessage, NewNumber, PartOutcome, PreparedEnvelopeSeal,
-    SendOutcome, SendSeal, StoredSeal,
+    MessageDelivery, MessageStatus, NewMessage, NewNumber, OutboxBacklog, PartOutcome,
+    PreparedEnvelopeSeal, ReportRecorded, SendOutcome, SendSeal, StoredSeal,
 };
 use std::sync::Arc;
 
@@ -594,7 +594,11 @@ async fn a_message_goes_through_its_states_and_never_back() {
             .record_report("smsc-a", &forms(&["1a2b"]), PartOutcome::Delivered, NOW + 5)
             .await
             .unwrap();
-        assert_eq!(delivered, Some(ids[0]), "{}", f.name);
+        let ended = ReportRecorded {
+            message_id: ids[0],
+            settled: true,
+        };
+        assert_eq!(delivered, Some(ended), "{}", f.name);
         let first = status(f, ids[0]).await;
         assert_eq!(
             (first.state.as_str(), first.ended_at_s),
@@ -763,6 +767,7 @@ async fn receipts_settle_a_message_by_its_parts() {
                 .record_report(route, &forms(ids), outcome, now_s)
                 .await
                 .unwrap()
+                .map(|recorded| recorded.message_id)
         };
         let state = async |id: i64| status(f, id).await.state;
 
@@ -985,6 +990,71 @@ async fn messages_are_counted_by_route_and_state() {
             f.name
         );
         assert!(store.message_counts(NOW + 1).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+/// Operators' outbox depth: the messages not sent yet (waiting, claimed or waiting to be
+/// tried again), and when the oldest of them was queued.
+#[tokio::test]
+async fn the_backlog_counts_what_is_not_sent_yet_and_dates_the_oldest() {
+    each_backend(async |f: &Fixture| {
+        let empty = OutboxBacklog {
+            pending: 0,
+            oldest_created_at_s: None,
+        };
+        assert_eq!(f.store.outbox_backlog().await.unwrap(), empty, "{}", f.name);
+        let phone = "+33611110007";
+        let first = notice(f, phone, NOW + 600, NOW - 30).await;
+        let second = notice(f, phone, NOW + 600, NOW - 20).await;
+        let third = notice(f, phone, NOW + 600, NOW - 10).await;
+        let backlog = |pending, oldest| OutboxBacklog {
+            pending,
+            oldest_created_at_s: Some(oldest),
+        };
+        assert_eq!(
+            f.store.outbox_backlog().await.unwrap(),
+            backlog(3, NOW - 30),
+            "{}",
+            f.name
+        );
+        // Claimed, and one to be tried again: still not sent.
+        assert_eq!(f.store.claim_messages(NOW, 15, 10).await.unwrap().len(), 3);
+        let retry = MessageDelivery::Retry {
+            route: Some("smsc-a".into()),
+            reason: "throttled".into(),
+            retry_at_s: NOW + 30,
+            now_s: NOW,
+        };
+        assert!(f.store.mark_message(second, retry).await.unwrap());
+        assert_eq!(
+            f.store.outbox_backlog().await.unwrap(),
+            backlog(3, NOW - 30),
+            "{}",
+            f.name
+        );
+        // Sent or ended, they leave it; the oldest is then the next one.
+        let store = &f.store;
+        assert!(
+            store
+                .mark_message(first, submitted("smsc-a", &["1a"], NOW + 1))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.outbox_backlog().await.unwrap(),
+            backlog(2, NOW - 20),
+            "{}",
+            f.name
+        );
+        let expired = MessageDelivery::Expired { now_s: NOW + 1 };
+        assert!(store.mark_message(third, expired).await.unwrap());
+        assert_eq!(
+            store.outbox_backlog().await.unwrap(),
+            backlog(1, NOW - 20),
+            "{}",
+            f.name
+        );
     })
     .await;
 }

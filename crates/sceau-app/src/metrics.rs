@@ -1,0 +1,70 @@
+//! What the use cases and workers count for operators (`GET /metrics` renders them; see
+//! README, "Operating sceau"). Counters only, through the `metrics` facade: nothing here
+//! knows how they are exported, and none of their labels names a person, a number or a
+//! secret.
+
+/// A typed seal's verdict: `right`, `wrong` (a failed last try included) or `expired`;
+/// `flow` is `checkout` or `envelope`.
+pub(crate) fn seal_verdict(flow: &'static str, verdict: &'static str) {
+    metrics::counter!("sceau_seal_verdicts_total", "flow" => flow, "verdict" => verdict)
+        .increment(1);
+}
+
+/// A client paused for too many wrong card details or seals.
+pub(crate) fn client_paused() {
+    metrics::counter!("sceau_client_pauses_total").increment(1);
+}
+
+/// A message's new state (`submitted`, `retry`, `failed`, `expired`, `delivered`), on
+/// `route` (empty when no route took it).
+pub(crate) fn message(route: &str, state: &'static str) {
+    metrics::counter!(
+        "sceau_messages_total",
+        "route" => route.to_owned(),
+        "state" => state
+    )
+    .increment(1);
+}
+
+/// Messages the sweep expired before any route took them.
+pub(crate) fn messages_expired(count: u64) {
+    metrics::counter!("sceau_messages_total", "route" => "", "state" => "expired").increment(count);
+}
+
+/// A webhook delivery's try: `delivered`, `retry` or `gave_up`.
+pub(crate) fn webhook(outcome: &'static str) {
+    metrics::counter!("sceau_webhook_deliveries_total", "outcome" => outcome).increment(1);
+}
+
+/// Receipts of payments: `signed`, or `not_signed` (signed when the bundle is first asked
+/// for).
+pub(crate) fn receipts(outcome: &'static str, count: usize) {
+    metrics::counter!("sceau_receipts_total", "outcome" => outcome).increment(count as u64);
+}
+
+impl crate::Service {
+    /// Sets the gauges read when metrics are scraped rather than counted as they happen:
+    /// the outbox's depth and its oldest message's age, the log's size, its integration's
+    /// lag and its last checkpoint's age, and the receipts waiting for a worker.
+    pub async fn record_gauges(&self) -> Result<(), crate::AppError> {
+        let now_s = self.now_s();
+        let backlog = self.store.outbox_backlog().await?;
+        let waiting = self.store.log_waiting().await?;
+        let checkpoint = self.store.log_checkpoint().await?;
+        metrics::gauge!("sceau_outbox_pending").set(backlog.pending as f64);
+        let oldest = backlog
+            .oldest_created_at_s
+            .map_or(0, |created| now_s.saturating_sub(created).max(0));
+        metrics::gauge!("sceau_outbox_oldest_age_seconds").set(oldest as f64);
+        metrics::gauge!("sceau_log_size").set(checkpoint.as_ref().map_or(0, |c| c.size) as f64);
+        metrics::gauge!("sceau_log_waiting_entries").set(waiting as f64);
+        // No checkpoint yet: as old as it can be once something waits, else nothing late.
+        let checkpoint_age = match &checkpoint {
+            Some(checkpoint) => now_s.saturating_sub(checkpoint.created_at_s).max(0),
+            None => 0,
+        };
+        metrics::gauge!("sceau_log_checkpoint_age_seconds").set(checkpoint_age as f64);
+        metrics::gauge!("sceau_receipts_queued").set(self.receipts.waiting() as f64);
+        Ok(())
+    }
+}

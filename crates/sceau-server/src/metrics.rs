@@ -1,0 +1,159 @@
+//! `GET /metrics`: what operators watch, in Prometheus' text format (README, "Operating
+//! sceau", lists each metric and what to alert on). The counters and histograms are
+//! recorded where things happen, through the `metrics` facade (`sceau_app::metrics`,
+//! the store's batches, the keystore, the TSA, the edge's requests); the gauges that are
+//! states rather than events (the outbox's depth, the log's lag) are read from the store
+//! when scraped. The recorder is the process's, installed once.
+
+use crate::AppState;
+use crate::api::Admin;
+use crate::error::ApiError;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Seconds: from a tenth of a millisecond (a read) to a minute (a send that waits).
+const SECONDS_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0,
+];
+
+/// Commands in a batch of the group commit (at most 1,024).
+const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
+/// How often the histograms' recent samples are folded in, scraped or not (they are
+/// kept until then).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The text format's media type, version 0.0.4.
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's recorder, installed on first call; `None` if another recorder was
+/// installed first (then nothing is recorded here, and `/metrics` says so with a 503).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full("sceau_store_batch_commands".into()),
+                    BATCH_BUCKETS,
+                )
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("sceau-metrics".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_EVERY);
+                        upkeep.run_upkeep();
+                    }
+                })
+                .ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "sceau_http_requests_total",
+        "HTTP requests answered, by method, route (its pattern) and status"
+    );
+    describe_histogram!(
+        "sceau_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method and route"
+    );
+    describe_histogram!(
+        "sceau_store_batch_commands",
+        "Commands carried by one batch of the group commit, by backend"
+    );
+    describe_histogram!(
+        "sceau_store_commit_seconds",
+        Unit::Seconds,
+        "Time to run and commit one batch of the group commit, by backend"
+    );
+    describe_gauge!("sceau_outbox_pending", "Messages not sent yet");
+    describe_gauge!(
+        "sceau_outbox_oldest_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest message not sent yet (0 when none waits)"
+    );
+    describe_counter!(
+        "sceau_messages_total",
+        "Messages of the second channel reaching a state (submitted, retry, failed, expired, delivered), by route"
+    );
+    describe_counter!(
+        "sceau_webhook_deliveries_total",
+        "Webhook tries, by outcome (delivered, retry, gave_up)"
+    );
+    describe_gauge!(
+        "sceau_receipts_queued",
+        "Payment receipts waiting for a worker"
+    );
+    describe_counter!(
+        "sceau_receipts_total",
+        "Payment receipts handled, by outcome (signed, not_signed: signed when first asked for)"
+    );
+    describe_gauge!(
+        "sceau_log_size",
+        "Entries in the transparency log's last checkpoint"
+    );
+    describe_gauge!(
+        "sceau_log_waiting_entries",
+        "Entries and evidence records written but not integrated into the log yet"
+    );
+    describe_gauge!(
+        "sceau_log_checkpoint_age_seconds",
+        Unit::Seconds,
+        "Age of the log's last checkpoint (a new one is signed only when entries wait)"
+    );
+    describe_counter!(
+        "sceau_time_stamps_total",
+        "RFC 3161 time-stamp tokens issued (answers to /tsa and sceau's own signatures)"
+    );
+    describe_counter!(
+        "sceau_seal_verdicts_total",
+        "Typed seals judged, by flow (checkout, envelope) and verdict (right, wrong, expired)"
+    );
+    describe_counter!(
+        "sceau_client_pauses_total",
+        "Clients paused for too many wrong card details or seals"
+    );
+    describe_counter!(
+        "sceau_keystore_operations_total",
+        "Uses of the keystore, by keystore, operation and outcome"
+    );
+}
+
+/// `GET /metrics`, for the admin token.
+pub async fn scrape(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
+    render(&state).await
+}
+
+/// The current figures, the gauges read now.
+pub async fn render(state: &AppState) -> Result<Response, ApiError> {
+    let Some(handle) = handle() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "metrics_unavailable",
+            "another metrics recorder was installed in this process",
+        ));
+    };
+    state.service.record_gauges().await?;
+    Ok(([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response())
+}
