@@ -52,6 +52,10 @@ const REPORT_WAIT: Duration = Duration::from_secs(OUTBOX_CLAIM_S as u64 + 30);
 const REPORTS_WAITING_MAX: usize = 10_000;
 const REPORTS_RETRIED_PER_TICK: usize = 200;
 const REPORT_EXACT_FIRST: Duration = Duration::from_secs(10);
+/// The recorder's own time at a stop, after the other workers' (the sends just recorded
+/// have their receipts coming).
+pub const REPORTS_FINAL: Duration = Duration::from_secs(5);
+
 /// Reports the recorder takes from its queue and records at once, at most.
 const REPORTS_AT_ONCE: usize = 256;
 
@@ -158,8 +162,10 @@ impl Stop {
         (sender, Stop(receiver))
     }
 
+    /// Whether the stop was asked for, or its sender is gone (the background dropped):
+    /// a task never outlives its handle spinning.
     pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
+        *self.0.borrow() || self.0.has_changed().is_err()
     }
 
     /// Resolves once the stop is asked for (at once if it was; also if its sender is
@@ -191,16 +197,16 @@ impl Background {
     /// A clean stop: the dispatcher claims no more messages and waits for the sends on
     /// their way to end and be recorded; the receipt workers sign the receipts queued; the
     /// webhooks, the log and the sweeper end after what they are doing; then the recorder
-    /// records the delivery reports already in. What still runs after `grace` is aborted.
-    /// Returns whether everything ended in time.
+    /// records the delivery reports already in. What still runs after `grace` (the
+    /// recorder: [`REPORTS_FINAL`] more) is aborted, the sends on their way with the
+    /// dispatcher. Returns whether everything ended in time.
     pub async fn stop(mut self, grace: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + grace;
         let _ = self.stop_workers.send(true);
         let workers = futures_util::future::join_all(self.workers.iter_mut());
-        let mut ended = tokio::time::timeout_at(deadline, workers).await.is_ok();
+        let mut ended = tokio::time::timeout(grace, workers).await.is_ok();
         let _ = self.stop_reports.send(true);
         if let Some(reports) = self.reports.as_mut() {
-            ended &= tokio::time::timeout_at(deadline, reports).await.is_ok();
+            ended &= tokio::time::timeout(REPORTS_FINAL, reports).await.is_ok();
         }
         if !ended {
             tracing::warn!(
@@ -248,6 +254,8 @@ pub fn spawn_background(service: Service, channels: Channels) -> Background {
 
 async fn dispatch_forever(service: Service, routing: Arc<Routing>, mut stop: Stop) {
     let in_flight = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
+    // The sends on their way belong to the dispatcher: aborted with it.
+    let mut sends = tokio::task::JoinSet::new();
     while !stop.is_stopped() {
         let room = in_flight.available_permits().min(OUTBOX_BATCH_MAX as usize);
         let claimed = match claim(&service, room as u32).await {
@@ -268,13 +276,14 @@ async fn dispatch_forever(service: Service, routing: Arc<Routing>, mut stop: Sto
                 return;
             };
             let (service, routing) = (service.clone(), routing.clone());
-            tokio::spawn(async move {
+            sends.spawn(async move {
                 if let Err(error) = send_one(&service, &routing, message).await {
                     tracing::warn!(%error, "a message's state could not be recorded");
                 }
                 drop(permit);
             });
         }
+        while sends.try_join_next().is_some() {}
         if in_flight.available_permits() == 0 {
             // Every send is taken: claim again as soon as a batch's worth of them ended
             // (no commit wakes the dispatcher then, and the outbox may be full).
@@ -292,7 +301,7 @@ async fn dispatch_forever(service: Service, routing: Arc<Routing>, mut stop: Sto
     // Stopping: nothing more is claimed, and the sends on their way end (each within
     // `SEND_TIMEOUT`) with their state recorded, so that no message is left claimed but
     // unmarked, to be sent again by whoever takes it once the claim has run out.
-    let _ = in_flight.acquire_many(SENDS_IN_FLIGHT as u32).await;
+    while sends.join_next().await.is_some() {}
 }
 
 async fn claim(
@@ -545,17 +554,22 @@ async fn record_reports_forever(
                 let Some(first) = report else { return };
                 record_batch(&service, first, &mut reports, &mut waiting).await;
             }
-            _ = every.tick() => retry_parked(&service, &mut waiting).await,
+            _ = every.tick() => {
+                retry_parked(&service, &mut waiting, REPORTS_RETRIED_PER_TICK).await;
+            }
             () = stop.stopped() => break,
         }
     }
-    while let Ok(first) = reports.try_recv() {
+    // Closed first: a receipt the routes take from now on is refused (the SMSC sends it
+    // again to the next instance), none is acknowledged and then dropped.
+    reports.close();
+    while let Some(first) = reports.recv().await {
         record_batch(&service, first, &mut reports, &mut waiting).await;
     }
     for parked in &mut waiting {
         parked.next = tokio::time::Instant::now();
     }
-    retry_parked(&service, &mut waiting).await;
+    retry_parked(&service, &mut waiting, usize::MAX).await;
     if !waiting.is_empty() {
         tracing::info!(
             reports = waiting.len(),
@@ -604,14 +618,15 @@ fn park(waiting: &mut VecDeque<Parked>, report: DeliveryReport) {
     });
 }
 
-async fn retry_parked(service: &Service, waiting: &mut VecDeque<Parked>) {
+/// Tries the reports whose pause is over again, at most `at_most` of them.
+async fn retry_parked(service: &Service, waiting: &mut VecDeque<Parked>, at_most: usize) {
     let now = tokio::time::Instant::now();
     let mut tried = 0;
     for _ in 0..waiting.len() {
         let Some(mut parked) = waiting.pop_front() else {
             break;
         };
-        if parked.next > now || tried >= REPORTS_RETRIED_PER_TICK {
+        if parked.next > now || tried >= at_most {
             waiting.push_back(parked);
             continue;
         }

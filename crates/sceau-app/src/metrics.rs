@@ -36,8 +36,9 @@ pub(crate) fn webhook(outcome: &'static str) {
     metrics::counter!("sceau_webhook_deliveries_total", "outcome" => outcome).increment(1);
 }
 
-/// Receipts of payments: `signed`, or `not_signed` (signed when the bundle is first asked
-/// for).
+/// Receipts of payments: `signed` (by a worker, or when the bundle was first asked for),
+/// `not_signed` (a failure: tried again when the bundle is first asked for) or
+/// `no_certificate` (a client enrolled before the white room: none is made).
 pub(crate) fn receipts(outcome: &'static str, count: usize) {
     metrics::counter!("sceau_receipts_total", "outcome" => outcome).increment(count as u64);
 }
@@ -58,9 +59,11 @@ impl crate::Service {
         metrics::gauge!("sceau_outbox_oldest_age_seconds").set(oldest as f64);
         metrics::gauge!("sceau_log_size").set(checkpoint.as_ref().map_or(0, |c| c.size) as f64);
         metrics::gauge!("sceau_log_waiting_entries").set(waiting as f64);
-        // No checkpoint yet: as old as it can be once something waits, else nothing late.
+        // No checkpoint yet while entries wait: as old as the epoch, so that an alert on
+        // its age fires for an integrator that never worked; nothing waiting: not late.
         let checkpoint_age = match &checkpoint {
             Some(checkpoint) => now_s.saturating_sub(checkpoint.created_at_s).max(0),
+            None if waiting > 0 => now_s.max(0),
             None => 0,
         };
         metrics::gauge!("sceau_log_checkpoint_age_seconds").set(checkpoint_age as f64);

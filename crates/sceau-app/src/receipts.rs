@@ -104,7 +104,12 @@ fn pending() -> AppError {
 /// Logs why the receipt of `paid` is not signed yet (it will be when its bundle is
 /// first asked for).
 fn not_signed(paid: &Paid, error: &AppError) {
-    crate::metrics::receipts("not_signed", 1);
+    // A client without a certificate (enrolled before the white room) is no failure.
+    let outcome = match error {
+        AppError::NoCertificate => "no_certificate",
+        _ => "not_signed",
+    };
+    crate::metrics::receipts(outcome, 1);
     match error {
         AppError::NoCertificate => tracing::debug!(
             checkout_id = paid.checkout_id,
@@ -149,6 +154,7 @@ impl Service {
             .record_receipt(record.id, signature.clone(), self.now_s())
             .await?
         {
+            crate::metrics::receipts("signed", 1);
             return Ok(signature);
         }
         // Another instance or request signed it first: theirs stands.
@@ -243,12 +249,13 @@ impl Service {
                     .store
                     .record_receipt(paid.record.id, signature, self.now_s())
                     .await
-                    .map(|_| ())
                     .map_err(AppError::from),
                 Err(error) => Err(error),
             };
             match stored {
-                Ok(()) => crate::metrics::receipts("signed", 1),
+                // Stored now (not by a bundle asked for meanwhile, which counted it).
+                Ok(true) => crate::metrics::receipts("signed", 1),
+                Ok(false) => {}
                 Err(error) => not_signed(paid, &error),
             }
         });

@@ -187,12 +187,13 @@ async fn deliver_until(
             break;
         }
         let result = attempt(service, client, &webhook).await;
-        crate::metrics::webhook(match &result {
+        let outcome = match &result {
             WebhookResult::Delivered { .. } => "delivered",
             WebhookResult::Retry { .. } => "retry",
             WebhookResult::GaveUp { .. } => "gave_up",
-        });
+        };
         service.store.mark_webhook(webhook.id, result).await?;
+        crate::metrics::webhook(outcome);
         attempted += 1;
     }
     Ok(attempted)

@@ -274,7 +274,9 @@ pub async fn request_id(request: Request, next: Next) -> Response {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     };
-    let span = tracing::info_span!(
+    // At error level, so that any filter that lets a line through keeps its request's
+    // span (at info, `SCEAU_LOG=warn` would drop the id from the warnings).
+    let span = tracing::error_span!(
         "request",
         request_id = %id,
         method = %method,

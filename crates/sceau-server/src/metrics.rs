@@ -107,7 +107,7 @@ fn describe() {
     );
     describe_counter!(
         "sceau_receipts_total",
-        "Payment receipts handled, by outcome (signed, not_signed: signed when first asked for)"
+        "Payment receipts, by outcome (signed; not_signed: a failure, tried again when the bundle is asked for; no_certificate)"
     );
     describe_gauge!(
         "sceau_log_size",
@@ -120,7 +120,7 @@ fn describe() {
     describe_gauge!(
         "sceau_log_checkpoint_age_seconds",
         Unit::Seconds,
-        "Age of the log's last checkpoint (a new one is signed only when entries wait)"
+        "Age of the log's last checkpoint (a new one is signed only when entries wait; none yet while entries wait: seconds since 1970)"
     );
     describe_counter!(
         "sceau_time_stamps_total",

@@ -167,6 +167,8 @@ fn main() -> std::process::ExitCode {
         }
     };
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(run(cli))));
+    // What is left (a blocking call stuck in a token, say) does not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
     match ran {
         Ok(Ok(())) => std::process::ExitCode::SUCCESS,
         Ok(Err(error)) => {
@@ -513,7 +515,7 @@ fn describe_routes(config: &Config) -> Vec<String> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     // Listened for from the start, so that a SIGTERM once the server is up always stops
     // it cleanly.
-    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("listening for SIGTERM")?;
     let service = open_service(&config, Arc::new(SystemClock)).await?;
     let (token_hash, created) = admin_token_hash(&config)?;
@@ -554,15 +556,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for line in describe_routes(&config) {
         say!("{line}");
     }
-    let signal = stop_signal(terminate).await?;
+    let signal = stop_signal(&mut terminate).await?;
     say!("stopping on {signal}: finishing the requests and the sends in flight");
+    // A second signal is the operator saying "now": the clean stop is given up (what the
+    // SMSC took and sceau had not recorded is sent again once its claim runs out).
+    tokio::spawn(async move {
+        if let Ok(again) = stop_signal(&mut terminate).await {
+            tracing::warn!("{again} again: stopping at once, without waiting");
+            std::process::exit(1);
+        }
+    });
     running.stop().await;
     say!("stopped");
     Ok(())
 }
 
 /// Waits for Ctrl-C or SIGTERM (what a service manager sends): which one came.
-async fn stop_signal(mut terminate: tokio::signal::unix::Signal) -> anyhow::Result<&'static str> {
+async fn stop_signal(terminate: &mut tokio::signal::unix::Signal) -> anyhow::Result<&'static str> {
     Ok(tokio::select! {
         interrupted = tokio::signal::ctrl_c() => {
             interrupted.context("listening for Ctrl-C")?;

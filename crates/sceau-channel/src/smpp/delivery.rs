@@ -113,9 +113,14 @@ pub(crate) fn receive(shared: &Shared, deliver: &DeliverSm) -> bool {
             );
             false
         }
+        // The server is stopping: not taken, so that the SMSC sends it again (to the
+        // next start, or another instance).
         Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
-            tracing::warn!(route, "a delivery receipt with nobody to record it");
-            true
+            tracing::info!(
+                route,
+                "a delivery receipt while stopping: the SMSC will resend"
+            );
+            false
         }
     }
 }
