@@ -82,6 +82,8 @@ pub struct AppState {
     /// The SMS routes that take status callbacks, and where their reports go; set by
     /// [`start`] from the channels it is given.
     pub channel_callbacks: Arc<dispatch::Callbacks>,
+    /// A second address serving only `GET /metrics`, without the admin token.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl AppState {
@@ -426,6 +428,8 @@ async fn security_headers(secure: bool, request: axum::extract::Request, next: N
 /// A running server.
 pub struct Running {
     pub address: SocketAddr,
+    /// Where `GET /metrics` is served without the token, if asked for.
+    pub metrics_address: Option<SocketAddr>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -542,6 +546,11 @@ pub async fn start(
             .map(time_stamps::TimeStamper::spawn);
     }
     let served = Arc::new(edge::Served::new(state.public_url()).map_err(std::io::Error::other)?);
+    let metrics_server = match state.metrics_listen {
+        Some(listen) => Some(metrics::serve(listen, state.clone()).await?),
+        None => None,
+    };
+    let metrics_address = metrics_server.as_ref().map(|(address, _)| *address);
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     state.channel_callbacks = channels.callbacks.clone();
     let background = dispatch::spawn_background(state.service.clone(), channels);
@@ -562,9 +571,13 @@ pub async fn start(
         accept(listener, app, limits, stopped).await;
         // The requests are answered: what they started in the background ends cleanly.
         background.stop(limits.background_grace).await;
+        if let Some((_, metrics)) = metrics_server {
+            metrics.abort();
+        }
     });
     Ok(Running {
         address,
+        metrics_address,
         shutdown: Some(shutdown),
         task,
     })

@@ -157,3 +157,55 @@ pub async fn render(state: &AppState) -> Result<Response, ApiError> {
     state.service.record_gauges().await?;
     Ok(([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response())
 }
+
+/// Serves `GET /metrics` alone on `listen`, without the token (the address is the
+/// operators' to choose: their network, not the public's). On loopback it answers only
+/// to that address and `localhost` by name (`Host`), as the main listener does against
+/// DNS rebinding; on another address, to any name (a scraper names the host as its
+/// network knows it). Returns the address bound and the task, which the server aborts
+/// when it stops.
+pub async fn serve(
+    listen: std::net::SocketAddr,
+    state: AppState,
+) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("cannot listen on {listen} (metrics_listen): {error}"),
+            )
+        })?;
+    let address = listener.local_addr()?;
+    let served = std::sync::Arc::new(
+        crate::edge::Served::new(&format!("http://{address}")).map_err(std::io::Error::other)?,
+    );
+    let loopback = address.ip().is_loopback();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(|State(state): State<AppState>| async move { render(&state).await }),
+        )
+        .with_state(state)
+        .layer(axum::middleware::from_fn(
+            move |mut request: axum::extract::Request, next: axum::middleware::Next| {
+                let served = served.clone();
+                async move {
+                    if !loopback {
+                        return next.run(request).await;
+                    }
+                    request
+                        .extensions_mut()
+                        .insert(crate::edge::ConnectionAddress(address));
+                    crate::edge::check_names(served, request, next).await
+                }
+            },
+        ));
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::warn!(%error, "the metrics listener stopped");
+        }
+    });
+    Ok((address, task))
+}

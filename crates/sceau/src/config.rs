@@ -48,6 +48,9 @@ pub struct Config {
     /// The address clients reach sceau at (for example `https://pay.example`), used in
     /// the payment links given to merchants; by default `http://` and `listen`.
     pub public_url: Option<String>,
+    /// A second address serving only `GET /metrics`, without the admin token (for a
+    /// Prometheus on the operators' network); none by default.
+    pub metrics_listen: Option<SocketAddr>,
     /// Most numbers a client may ask to be sent per hour.
     pub numbers_per_hour_max: u32,
     /// Most numbers one merchant may have sent to one client per hour (at checkout).
@@ -165,6 +168,7 @@ impl Default for Config {
             email_routes: Vec::new(),
             secure_cookies: false,
             public_url: None,
+            metrics_listen: None,
             numbers_per_hour_max: 20,
             checkout_numbers_per_hour_max: 5,
             phone_simulator: true,
@@ -263,6 +267,9 @@ impl Config {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(value) = var("SCEAU_LISTEN") {
             self.listen = value.parse().context("SCEAU_LISTEN")?;
+        }
+        if let Some(value) = var("SCEAU_METRICS_LISTEN") {
+            self.metrics_listen = Some(value.parse().context("SCEAU_METRICS_LISTEN")?);
         }
         if let Some(value) = var("SCEAU_DATABASE") {
             self.database = value;

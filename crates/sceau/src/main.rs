@@ -467,6 +467,7 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
         },
         uploads: Default::default(),
         channel_callbacks: Default::default(),
+        metrics_listen: config.metrics_listen,
     }
 }
 
@@ -553,6 +554,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     say!("  API description {base}/openapi.json");
     say!("  time-stamps     {base}/tsa (root certificate: {base}/pki/root.pem)");
     say!("  health          {base}/health");
+    say!("  metrics         {base}/metrics (admin token)");
+    if let Some(metrics) = running.metrics_address {
+        say!("  metrics         http://{metrics}/metrics (no token: metrics_listen)");
+    }
     for line in describe_routes(&config) {
         say!("{line}");
     }

@@ -105,21 +105,59 @@ fn the_phone_simulator_stays_on_loopback_whatever_sets_the_address() {
 
 /// The status of `GET path` on `base` (`http://host:port`).
 fn status(base: &str, path: &str) -> u16 {
-    use std::io::Write;
     let address = base.strip_prefix("http://").unwrap();
+    get(address, path, address).0
+}
+
+/// `GET path` on `address` naming `host`: the status and the whole answer.
+fn get(address: &str, path: &str, host: &str) -> (u16, String) {
+    use std::io::Write;
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    answer
+    let status = answer
         .split(' ')
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"))
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
+    (status, answer)
+}
+
+/// Issue 23 (1): `metrics_listen` serves `/metrics` alone, without the token, on an
+/// address of its own (on loopback only to its own names); the main address still
+/// wants the token.
+#[test]
+fn metrics_can_have_an_address_of_their_own() {
+    let directory = tempfile::tempdir().unwrap();
+    let running =
+        common::Server::start(directory.path(), &[("SCEAU_METRICS_LISTEN", "127.0.0.1:0")]);
+    let line = running.printed_line("(no token: metrics_listen)");
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let (code, answer) = get(&address, "/metrics", &address);
+    assert_eq!(code, 200, "{answer}");
+    assert!(answer.contains("text/plain; version=0.0.4"), "{answer}");
+    assert!(
+        answer.contains("# TYPE sceau_outbox_pending gauge"),
+        "{answer}"
+    );
+    let port = address.rsplit(':').next().unwrap();
+    assert_eq!(
+        get(&address, "/metrics", &format!("localhost:{port}")).0,
+        200
+    );
+    assert_eq!(get(&address, "/metrics", "rebound.example").0, 421);
+    assert_eq!(get(&address, "/wallet", &address).0, 404, "metrics alone");
+    assert_eq!(status(&running.base, "/metrics"), 401, "the token, there");
 }
 
 /// Issue 16 (9): the database holds password hashes and sealed messages; nothing in the

@@ -391,6 +391,7 @@ impl Server {
             limits: sceau_server::edge::Limits::default(),
             uploads: Default::default(),
             channel_callbacks: Default::default(),
+            metrics_listen: None,
         };
         configure(&mut state);
         let routing = channels.routing.clone();

@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 pub struct Server {
     child: Child,
     pub base: String,
+    /// What it printed on standard output, line by line, as it comes.
+    printed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -53,12 +55,40 @@ impl Server {
             }
         };
         // Keep reading, so that the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, base }
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&printed);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Server {
+            child,
+            base,
+            printed,
+        }
     }
 }
 
 impl Server {
+    /// The first line printed after `sceau listening on …` that contains `needle`
+    /// (waited for, up to a minute).
+    pub fn printed_line(&self, needle: &str) -> String {
+        for _ in 0..6_000 {
+            if let Some(line) = self
+                .printed
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|line| line.contains(needle))
+            {
+                return line.clone();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("sceau serve printed no line with {needle:?}");
+    }
+
     /// Sends SIGTERM and waits for the server to exit, at most `within` (then it is
     /// killed and the test fails): how it exited.
     pub fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
