@@ -7,7 +7,7 @@
 //! not followed. Deliveries are claimed in the store, so several instances never send
 //! the same one at the same time.
 
-use crate::Service;
+use crate::{AppError, Service};
 use sceau_store::{StoreError, WebhookDelivery, WebhookResult};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -199,6 +199,57 @@ async fn deliver_until(
     Ok(attempted)
 }
 
+/// `t=<time>,v1=<signature>`: one `v1` per secret that signs now (the one in use first,
+/// then, while a rotation's overlap lasts, the one before), so that the merchant's
+/// servers accept it with either.
+fn signature_header(service: &Service, webhook: &WebhookDelivery, timestamp_s: i64) -> String {
+    let mut header = format!("t={timestamp_s}");
+    for version in webhook.secrets.signing(timestamp_s) {
+        let secret = service
+            .keys
+            .webhook_secret_version(webhook.merchant_id, version);
+        let signature =
+            sceau_crypto::webhook_signature(&secret, timestamp_s, webhook.body.as_bytes());
+        header.push_str(",v1=");
+        header.push_str(&signature);
+    }
+    header
+}
+
+/// A merchant's new webhook secret, and until when the one before still signs.
+pub struct RotatedSecret {
+    pub webhook_secret: zeroize::Zeroizing<String>,
+    pub previous_until_s: Option<i64>,
+}
+
+impl Service {
+    /// Rotates the webhook secret of `merchant_id`: the new one signs every webhook from
+    /// now on, the one in use too for `overlap_s` seconds (0 to a week).
+    pub async fn rotate_webhook_secret(
+        &self,
+        merchant_id: i64,
+        overlap_s: i64,
+    ) -> Result<RotatedSecret, AppError> {
+        let rotated = self
+            .store
+            .rotate_webhook_secret(merchant_id, overlap_s, self.now_s())
+            .await?
+            .ok_or_else(|| crate::error::internal("the merchant vanished"))?
+            .map_err(|refused| AppError::InvalidField(refused.to_string()))?;
+        tracing::info!(
+            merchant_id,
+            version = rotated.version,
+            "webhook secret rotated"
+        );
+        Ok(RotatedSecret {
+            webhook_secret: self
+                .keys
+                .webhook_secret_version(merchant_id, rotated.version),
+            previous_until_s: rotated.previous.map(|(_, until_s)| until_s),
+        })
+    }
+}
+
 async fn attempt(
     service: &Service,
     client: &reqwest::Client,
@@ -214,13 +265,12 @@ async fn attempt(
             now_s: service.now_s(),
         };
     }
-    let secret = service.keys.webhook_secret(webhook.merchant_id);
     let timestamp_s = service.now_s();
-    let signature = sceau_crypto::webhook_signature(&secret, timestamp_s, webhook.body.as_bytes());
+    let header = signature_header(service, webhook, timestamp_s);
     let sent = client
         .post(&webhook.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("sceau-signature", format!("t={timestamp_s},v1={signature}"))
+        .header("sceau-signature", header)
         .header("sceau-event", &webhook.event)
         .header("sceau-delivery", webhook.id.to_string())
         .body(webhook.body.clone())

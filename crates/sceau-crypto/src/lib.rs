@@ -420,7 +420,18 @@ impl Keys {
     /// The secret with which sceau signs a merchant's webhooks (`whsec_` and 64 hex
     /// digits). Derived, not stored: the same master key always gives the same secret.
     pub fn webhook_secret(&self, merchant_id: i64) -> Zeroizing<String> {
-        let secret = Zeroizing::new(self.mac(&self.webhook, &[&merchant_id.to_be_bytes()]));
+        self.webhook_secret_version(merchant_id, 0)
+    }
+
+    /// Version `version` of a merchant's webhook secret: version 0 is the one given at
+    /// enrolment, each rotation takes the next (derived alike, with the version).
+    pub fn webhook_secret_version(&self, merchant_id: i64, version: i64) -> Zeroizing<String> {
+        let id = merchant_id.to_be_bytes();
+        let secret = Zeroizing::new(if version == 0 {
+            self.mac(&self.webhook, &[&id])
+        } else {
+            self.mac(&self.webhook, &[&id, b"rotated", &version.to_be_bytes()])
+        });
         Zeroizing::new(format!("whsec_{}", hex::encode(*secret)))
     }
 
@@ -657,6 +668,17 @@ mod tests {
         assert!(secret.starts_with("whsec_") && secret.len() == 6 + 64);
         assert_ne!(*secret, *keys.webhook_secret(2));
         assert_eq!(*secret, *keys.webhook_secret(1));
+        // Each version its own; version 0 the enrolment's.
+        assert_eq!(*secret, *keys.webhook_secret_version(1, 0));
+        assert_ne!(*secret, *keys.webhook_secret_version(1, 1));
+        assert_ne!(
+            *keys.webhook_secret_version(1, 1),
+            *keys.webhook_secret_version(1, 2)
+        );
+        assert_ne!(
+            *keys.webhook_secret_version(1, 1),
+            *keys.webhook_secret_version(2, 1)
+        );
         let signature = webhook_signature(&secret, 1_700_000_000, b"{}");
         assert_eq!(signature.len(), 64);
         assert_ne!(signature, webhook_signature(&secret, 1_700_000_001, b"{}"));

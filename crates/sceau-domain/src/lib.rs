@@ -23,6 +23,7 @@ pub mod seal;
 pub mod sign_in;
 pub mod signature;
 pub mod text;
+pub mod webhook_secret;
 pub mod words;
 
 pub use card::{CardNumber, Expiry, SecurityCode};

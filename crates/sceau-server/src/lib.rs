@@ -100,6 +100,10 @@ pub fn router(state: AppState) -> Router {
     let merchant = Router::new()
         .route("/v1/numbers", post(api::merchant::issue_checkout_number))
         .route("/v1/authorizations", post(api::merchant::authorize))
+        .route(
+            "/v1/webhook-secret",
+            post(api::merchant::rotate_webhook_secret),
+        )
         .route("/v1/checkouts", post(api::checkout::create))
         .route("/v1/checkouts/{id}", get(api::checkout::get))
         .route(

@@ -1547,3 +1547,112 @@ async fn a_paid_checkout_cannot_be_canceled() {
     server.assert_ledger_sound().await;
     server.stop().await;
 }
+
+/// Issue 23 (9): a merchant rotates its webhook secret with an overlap of its choice:
+/// meanwhile each webhook is signed with both secrets (the shop's verifier accepts it
+/// with either), afterwards with the new one alone.
+#[tokio::test]
+async fn a_rotated_webhook_secret_signs_beside_the_old_one_for_the_overlap() {
+    let server = Server::start().await;
+    let hooks = Hooks::start().await;
+    let shop = server.enroll_merchant("Shop").await;
+    server
+        .enroll_client("alice", "+33612345678", "500.00")
+        .await;
+    let old = server.service.keys.webhook_secret(shop.id).to_string();
+    let rotate = async |overlap: Value| {
+        server
+            .merchant_post(
+                &shop,
+                "/v1/webhook-secret",
+                &json!({ "overlap_s": overlap }),
+                None,
+            )
+            .await
+    };
+    for (refused, status) in [(json!(-1), 422), (json!(604_801), 422), (json!("1h"), 400)] {
+        let reply = rotate(refused.clone()).await;
+        check_error(&reply, status, "invalid_field");
+    }
+    let anonymous = server
+        .send(
+            server
+                .http
+                .post(server.url("/v1/webhook-secret"))
+                .json(&json!({ "overlap_s": 60 })),
+        )
+        .await;
+    check_error(&anonymous, 401, "unauthorized");
+    let rotated = rotate(json!(3_600)).await;
+    assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.text);
+    let rotated = rotated.json();
+    let new = rotated["webhook_secret"].as_str().unwrap().to_owned();
+    assert!(
+        new.starts_with("whsec_") && new.len() == 70 && new != old,
+        "{new}"
+    );
+    assert_eq!(
+        rotated["previous_valid_until"],
+        sceau_server::clock::rfc3339(START_S + 3_600)
+    );
+
+    // A payment during the overlap: two signatures, either secret verifies it.
+    let pay = async || {
+        let checkout = create_checkout(&server, &shop, checkout_body("10.00", &hooks.url)).await;
+        let (payer, _) = sign_in_to_pay(&server, &checkout, "alice").await;
+        let before = server.newest_message_id("+33612345678").await;
+        let validated = payer.post(&server, "validate", &[]).await;
+        assert_eq!(
+            validated.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            validated.text
+        );
+        let (seal, _) = seal_on_phone(&server, "+33612345678", before).await;
+        let paid = payer.post(&server, "seal", &[("seal", &seal)]).await;
+        assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text);
+        // Delivered here, or by the server's own deliverer: waited for.
+        let mut received = Vec::new();
+        for _ in 0..1_000 {
+            server.deliver_webhooks().await;
+            received.extend(hooks.taken());
+            if !received.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(received.len(), 1);
+        let (headers, body) = received.remove(0);
+        let header = headers["sceau-signature"].to_str().unwrap().to_owned();
+        let t: i64 = header
+            .split(',')
+            .find_map(|part| part.strip_prefix("t="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        (header, body, t)
+    };
+    let (header, body, t) = pay().await;
+    assert_eq!(header.matches(",v1=").count(), 2, "{header}");
+    assert!(sceau_shop::verify_signature(&new, &header, &body, t));
+    assert!(sceau_shop::verify_signature(&old, &header, &body, t));
+    let other = server.service.keys.webhook_secret(shop.id + 1).to_string();
+    assert!(!sceau_shop::verify_signature(&other, &header, &body, t));
+
+    // After the overlap: the new secret alone.
+    server.clock.advance(3_600);
+    let (header, body, t) = pay().await;
+    assert_eq!(header.matches(",v1=").count(), 1, "{header}");
+    assert!(sceau_shop::verify_signature(&new, &header, &body, t));
+    assert!(!sceau_shop::verify_signature(&old, &header, &body, t));
+
+    // No overlap: the one in use ends at once.
+    let newest = rotate(json!(0)).await.json();
+    assert_eq!(newest["previous_valid_until"], Value::Null);
+    let newest = newest["webhook_secret"].as_str().unwrap().to_owned();
+    let (header, body, t) = pay().await;
+    assert_eq!(header.matches(",v1=").count(), 1, "{header}");
+    assert!(sceau_shop::verify_signature(&newest, &header, &body, t));
+    assert!(!sceau_shop::verify_signature(&new, &header, &body, t));
+    server.stop().await;
+}

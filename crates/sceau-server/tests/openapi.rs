@@ -141,6 +141,21 @@ fn the_description_covers_every_route_and_only_them() {
 const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     (
         "post",
+        "/v1/webhook-secret",
+        &[
+            "400 invalid_field",
+            "422 invalid_field",
+            "invalid_json",
+            "unreadable_body",
+            "unauthorized",
+            "body_too_large",
+            "unsupported_media_type",
+            "store_unavailable",
+            "internal",
+        ],
+    ),
+    (
+        "post",
         "/v1/numbers",
         &[
             "400 invalid_field",

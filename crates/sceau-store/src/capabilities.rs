@@ -264,6 +264,16 @@ pub trait Webhooks: Send + Sync + 'static {
 
     /// Records a delivery attempt of a webhook.
     async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError>;
+
+    /// Rotates a merchant's webhook secret at `now_s`, the one in use still signing for
+    /// `overlap_s` seconds (`sceau_domain::webhook_secret::rotate`): the versions after
+    /// it; `None` if there is no such merchant.
+    async fn rotate_webhook_secret(
+        &self,
+        merchant_id: i64,
+        overlap_s: i64,
+        now_s: i64,
+    ) -> Result<Option<Result<WebhookSecrets, RotationRefused>>, StoreError>;
 }
 
 /// Where merchants are paid out to, and clearing batches with their settlement files.

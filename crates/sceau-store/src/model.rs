@@ -711,6 +711,9 @@ pub enum CancelOutcome {
 }
 
 /// A webhook waiting to be delivered to a merchant.
+/// A merchant's webhook secrets, and why a rotation is refused (the rules are the domain's).
+pub use sceau_domain::webhook_secret::{RotationRefused, WebhookSecrets};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookDelivery {
     pub id: i64,
@@ -719,6 +722,8 @@ pub struct WebhookDelivery {
     pub event: String,
     pub body: String,
     pub attempts: u32,
+    /// The merchant's webhook secrets when it was claimed (which versions sign it).
+    pub secrets: WebhookSecrets,
 }
 
 pub enum WebhookResult {

@@ -386,3 +386,29 @@ pub async fn get_authorization(
         .await?;
     Ok(Json(authorization_response(&view, None)).into_response())
 }
+
+/// `POST /v1/webhook-secret`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretBody {
+    /// Seconds the secret in use still signs beside the new one (0 to a week).
+    overlap_s: i64,
+}
+
+/// `POST /v1/webhook-secret`: a new webhook secret for the merchant; the one in use
+/// still signs for the overlap they chose. The new secret is shown in this answer only.
+pub async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    JsonBody { value: body, .. }: JsonBody<RotateSecretBody>,
+) -> Result<Response, ApiError> {
+    let rotated = state
+        .service
+        .rotate_webhook_secret(merchant.id, body.overlap_s)
+        .await?;
+    let answer = serde_json::json!({
+        "webhook_secret": rotated.webhook_secret.as_str(),
+        "previous_valid_until": rotated.previous_until_s.map(rfc3339),
+    });
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}

@@ -8,6 +8,7 @@ use crate::sql::{Decode, ReadRow, Sql};
 use crate::tx::{Fail, Tx, args};
 
 impl Decode for WebhookDelivery {
+    /// Its secrets are the enrolment's until [`claim`] reads the merchant's.
     fn decode(row: &impl ReadRow) -> Result<Self, StoreError> {
         Ok(WebhookDelivery {
             id: row.column("id")?,
@@ -16,8 +17,60 @@ impl Decode for WebhookDelivery {
             event: row.column("event")?,
             body: row.column("body")?,
             attempts: row.column("attempts")?,
+            secrets: WebhookSecrets {
+                version: 0,
+                previous: None,
+            },
         })
     }
+}
+
+static SECRETS: Sql = Sql::new(
+    "SELECT webhook_secret_version, webhook_previous_version, webhook_previous_until \
+     FROM merchants WHERE id = $1",
+);
+
+/// A merchant's webhook secrets; `None` if there is no such merchant.
+async fn secrets(tx: &impl Tx, merchant_id: i64) -> Result<Option<WebhookSecrets>, Fail> {
+    tx.row(&SECRETS, args![merchant_id], |row| {
+        let previous: Option<i64> = row.column("webhook_previous_version")?;
+        let until: Option<i64> = row.column("webhook_previous_until")?;
+        Ok(WebhookSecrets {
+            version: row.column("webhook_secret_version")?,
+            previous: previous.zip(until),
+        })
+    })
+    .await
+}
+
+static ROTATE: Sql = Sql::new(
+    "UPDATE merchants SET webhook_secret_version = $2, webhook_previous_version = $3, \
+     webhook_previous_until = $4 WHERE id = $1",
+);
+
+/// Rotates a merchant's webhook secret at `now_s` (the rule is
+/// [`sceau_domain::webhook_secret::rotate`]): the versions after it, `None` if there is
+/// no such merchant. The caller holds the merchant's row.
+pub(crate) async fn rotate_secret(
+    tx: &impl Tx,
+    merchant_id: i64,
+    overlap_s: i64,
+    now_s: i64,
+) -> Result<Option<Result<WebhookSecrets, RotationRefused>>, Fail> {
+    let Some(current) = secrets(tx, merchant_id).await? else {
+        return Ok(None);
+    };
+    let rotated = match sceau_domain::webhook_secret::rotate(current, now_s, overlap_s) {
+        Ok(rotated) => rotated,
+        Err(refused) => return Ok(Some(Err(refused))),
+    };
+    let (previous, until) = rotated.previous.unzip();
+    tx.execute(
+        &ROTATE,
+        args![merchant_id, rotated.version, previous, until],
+    )
+    .await?;
+    Ok(Some(Ok(rotated)))
 }
 
 static QUEUE: Sql = Sql::new(
@@ -69,7 +122,23 @@ pub(crate) async fn claim(
         })
         .await?;
     due.sort_by_key(|(next_attempt_s, webhook)| (*next_attempt_s, webhook.id));
-    Ok(due.into_iter().map(|(_, webhook)| webhook).collect())
+    let mut due: Vec<WebhookDelivery> = due.into_iter().map(|(_, webhook)| webhook).collect();
+    // Signed with the secrets of now: read once per merchant of the batch.
+    let mut read: Vec<(i64, WebhookSecrets)> = Vec::new();
+    for webhook in &mut due {
+        let known = read.iter().find(|(id, _)| *id == webhook.merchant_id);
+        webhook.secrets = match known {
+            Some((_, secrets)) => *secrets,
+            None => {
+                let secrets = secrets(tx, webhook.merchant_id)
+                    .await?
+                    .ok_or_else(|| crate::tx::broken("a webhook of no merchant"))?;
+                read.push((webhook.merchant_id, secrets));
+                secrets
+            }
+        };
+    }
+    Ok(due)
 }
 
 static MARK: Sql = Sql::new(

@@ -41,6 +41,8 @@ pub(super) enum Guard {
     Expiry(i64),
     /// The settlement accounts to pay out in this currency, and its funding account.
     Clearing(String),
+    /// The row of this merchant alone (its webhook secrets).
+    Merchant(i64),
 }
 
 impl Guard {
@@ -69,7 +71,8 @@ impl Guard {
             | Guard::Dispatch
             | Guard::Funding(_)
             | Guard::Expiry(_)
-            | Guard::Clearing(_) => None,
+            | Guard::Clearing(_)
+            | Guard::Merchant(_) => None,
         }
     }
 
@@ -84,14 +87,19 @@ impl Guard {
     /// The merchant whose row the batch locks after its accounts.
     pub(super) fn merchant(&self) -> Option<i64> {
         match self {
-            Guard::ClientFor { merchant_id, .. } => Some(*merchant_id),
+            Guard::ClientFor { merchant_id, .. } | Guard::Merchant(merchant_id) => {
+                Some(*merchant_id)
+            }
             _ => None,
         }
     }
 
     /// True when [`Guard::accounts`] needs a query.
     pub(super) fn looks_up(&self) -> bool {
-        !matches!(self, Guard::Nothing | Guard::Dispatch | Guard::Number(_))
+        !matches!(
+            self,
+            Guard::Nothing | Guard::Dispatch | Guard::Number(_) | Guard::Merchant(_)
+        )
     }
 
     /// The accounts to lock (a number's are found with the batch's others).
@@ -106,7 +114,9 @@ impl Guard {
             }
         };
         match self {
-            Guard::Nothing | Guard::Dispatch | Guard::Number(_) => Ok(Vec::new()),
+            Guard::Nothing | Guard::Dispatch | Guard::Number(_) | Guard::Merchant(_) => {
+                Ok(Vec::new())
+            }
             Guard::Client(client_id) | Guard::ClientFor { client_id, .. } => {
                 ids(rows(c, "SELECT account_id FROM clients WHERE id = $1", &[client_id]).await?)
             }

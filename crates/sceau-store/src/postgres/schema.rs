@@ -686,6 +686,13 @@ const MIGRATIONS: &[&str] = &[
         WHERE told_state IS DISTINCT FROM state
             AND state IN ('notice_failed', 'paused', 'accepted', 'rejected', 'expired');
     "#,
+    // 26: merchants' webhook secrets rotate (issue 23): the version in use, and the one
+    // before it with when it stops signing, during an overlap.
+    r#"
+    ALTER TABLE merchants ADD COLUMN webhook_secret_version BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE merchants ADD COLUMN webhook_previous_version BIGINT;
+    ALTER TABLE merchants ADD COLUMN webhook_previous_until BIGINT;
+    "#,
 ];
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -854,6 +854,13 @@ const MIGRATIONS: &[&str] = &[
         WHERE told_state IS NOT state
             AND state IN ('notice_failed', 'paused', 'accepted', 'rejected', 'expired');
     "#,
+    // 30: merchants' webhook secrets rotate (issue 23): the version in use, and the one
+    // before it with when it stops signing, during an overlap.
+    r#"
+    ALTER TABLE merchants ADD COLUMN webhook_secret_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE merchants ADD COLUMN webhook_previous_version INTEGER;
+    ALTER TABLE merchants ADD COLUMN webhook_previous_until INTEGER;
+    "#,
 ];
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

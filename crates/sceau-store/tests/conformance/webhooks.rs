@@ -2,7 +2,8 @@
 //! delivered once.
 
 use crate::fixtures::*;
-use sceau_store::{SealOutcome, WebhookResult};
+use sceau_store::{RotationRefused, SealOutcome, WebhookResult, WebhookSecrets};
+use std::sync::Arc;
 
 #[tokio::test]
 async fn webhooks_are_claimed_once_retried_later_and_delivered_once() {
@@ -76,4 +77,123 @@ async fn webhooks_are_claimed_once_retried_later_and_delivered_once() {
         );
     })
     .await;
+}
+
+/// A merchant's webhook secret rotates: the new version, the one before it with the end
+/// of its overlap (the domain's rule, applied to the stored versions), and the webhooks
+/// claimed carry the versions of the moment; an unknown merchant or a refused overlap
+/// changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_secret_rotates_and_webhooks_carry_the_secrets_of_the_moment() {
+    each_backend(async |f: &Fixture| {
+        let shop = f.merchant().await;
+        let other = f.merchant().await;
+        let alice = f.client(10_000, 0).await;
+        let enrolled = WebhookSecrets {
+            version: 0,
+            previous: None,
+        };
+        let rotated = f
+            .store
+            .rotate_webhook_secret(shop.id, 3_600, NOW)
+            .await
+            .unwrap();
+        let once = WebhookSecrets {
+            version: 1,
+            previous: Some((0, NOW + 3_600)),
+        };
+        assert_eq!(rotated, Some(Ok(once)), "{}", f.name);
+        let refused = f.store.rotate_webhook_secret(shop.id, -1, NOW).await;
+        assert_eq!(refused.unwrap(), Some(Err(RotationRefused::Overlap)));
+        assert_eq!(
+            f.store
+                .rotate_webhook_secret(shop.id + other.id + 1_000, 60, NOW)
+                .await
+                .unwrap(),
+            None,
+            "{}: no such merchant",
+            f.name
+        );
+        // Again during the overlap: the secret from before it stays.
+        let twice = f
+            .store
+            .rotate_webhook_secret(shop.id, 60, NOW + 10)
+            .await
+            .unwrap();
+        let twice_expected = WebhookSecrets {
+            version: 2,
+            previous: Some((0, NOW + 3_600)),
+        };
+        assert_eq!(twice, Some(Ok(twice_expected)), "{}", f.name);
+        let ended = f
+            .store
+            .rotate_webhook_secret(shop.id, 0, NOW + 20)
+            .await
+            .unwrap();
+        let no_overlap = WebhookSecrets {
+            version: 3,
+            previous: None,
+        };
+        assert_eq!(ended, Some(Ok(no_overlap)), "{}", f.name);
+
+        for merchant in [&shop, &other] {
+            let held = f.held(merchant, &alice, 100).await;
+            f.sent(&held, &alice, 1, NOW).await;
+            assert!(matches!(
+                f.type_seal(&held, &alice, 1, true, NOW + 1).await,
+                SealOutcome::Paid(..)
+            ));
+        }
+        let claimed = f.webhooks(NOW + 30).await;
+        assert_eq!(claimed.len(), 2, "{}", f.name);
+        for webhook in claimed {
+            let expected = if webhook.merchant_id == shop.id {
+                no_overlap
+            } else {
+                enrolled
+            };
+            assert_eq!(webhook.secrets, expected, "{}", f.name);
+        }
+    })
+    .await;
+}
+
+/// Rotations of one merchant's secret from two instances at once take turns (the row is
+/// locked before it is read): each gets a version of its own, none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotations_from_two_instances_at_once_each_get_their_own_version() {
+    const ROUNDS: usize = 20;
+    for (name, stores, _guard) in instances_of_each_backend().await {
+        let f = on_first_instance(name, &stores);
+        let shop = f.merchant().await;
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let racers: Vec<_> = (0..2)
+            .map(|index| {
+                let store = Arc::clone(&stores[index % stores.len()]);
+                let barrier = Arc::clone(&barrier);
+                tokio::spawn(async move {
+                    let mut versions = Vec::new();
+                    for round in 0..ROUNDS {
+                        barrier.wait().await;
+                        let now_s = NOW + round as i64;
+                        let rotated = store
+                            .rotate_webhook_secret(shop.id, 60, now_s)
+                            .await
+                            .unwrap()
+                            .unwrap()
+                            .unwrap();
+                        versions.push(rotated.version);
+                    }
+                    versions
+                })
+            })
+            .collect();
+        let mut versions = Vec::new();
+        for racer in racers {
+            versions.extend(racer.await.unwrap());
+        }
+        versions.sort_unstable();
+        let expected: Vec<i64> = (1..=2 * ROUNDS as i64).collect();
+        assert_eq!(versions, expected, "{name}: every rotation its own version");
+    }
 }
