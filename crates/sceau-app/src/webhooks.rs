@@ -8,7 +8,7 @@
 //! the same one at the same time.
 
 use crate::{AppError, Service};
-use sceau_store::{StoreError, WebhookDelivery, WebhookResult};
+use sceau_store::{RotationOutcome, StoreError, WebhookDelivery, WebhookResult};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -216,36 +216,53 @@ fn signature_header(service: &Service, webhook: &WebhookDelivery, timestamp_s: i
     header
 }
 
-/// A merchant's new webhook secret, and until when the one before still signs.
+/// A merchant's new webhook secret, until when the one before still signs, and whether
+/// this answers again an earlier rotation (same idempotency key).
 pub struct RotatedSecret {
     pub webhook_secret: zeroize::Zeroizing<String>,
     pub previous_until_s: Option<i64>,
+    pub replayed: bool,
 }
 
 impl Service {
     /// Rotates the webhook secret of `merchant_id`: the new one signs every webhook from
-    /// now on, the one in use too for `overlap_s` seconds (0 to a week).
+    /// now on, the one in use too for `overlap_s` seconds (0 to a week). Under an
+    /// idempotency key seen before, the same secret again, nothing rotated.
     pub async fn rotate_webhook_secret(
         &self,
         merchant_id: i64,
         overlap_s: i64,
+        idempotency: Option<sceau_store::IdempotencyKey>,
     ) -> Result<RotatedSecret, AppError> {
-        let rotated = self
-            .store
-            .rotate_webhook_secret(merchant_id, overlap_s, self.now_s())
-            .await?
-            .ok_or_else(|| crate::error::internal("the merchant vanished"))?
-            .map_err(|refused| AppError::InvalidField(refused.to_string()))?;
-        tracing::info!(
+        let rotation = sceau_store::RotateWebhookSecret {
             merchant_id,
-            version = rotated.version,
-            "webhook secret rotated"
-        );
+            overlap_s,
+            now_s: self.now_s(),
+            idempotency,
+        };
+        let (secrets, replayed) = match self.store.rotate_webhook_secret(rotation).await? {
+            RotationOutcome::Rotated(secrets) => (secrets, false),
+            RotationOutcome::Replayed(secrets) => (secrets, true),
+            RotationOutcome::Refused(refused) => {
+                return Err(AppError::InvalidField(refused.to_string()));
+            }
+            RotationOutcome::NoMerchant => {
+                return Err(crate::error::internal("the merchant vanished"));
+            }
+        };
+        if !replayed {
+            tracing::info!(
+                merchant_id,
+                version = secrets.version,
+                "webhook secret rotated"
+            );
+        }
         Ok(RotatedSecret {
             webhook_secret: self
                 .keys
-                .webhook_secret_version(merchant_id, rotated.version),
-            previous_until_s: rotated.previous.map(|(_, until_s)| until_s),
+                .webhook_secret_version(merchant_id, secrets.version),
+            previous_until_s: secrets.previous.map(|(_, until_s)| until_s),
+            replayed,
         })
     }
 }

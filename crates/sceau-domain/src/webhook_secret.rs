@@ -36,11 +36,10 @@ pub enum RotationRefused {
 }
 
 /// The versions after a rotation at `now_s` with an overlap of `overlap_s` seconds: a new
-/// version; the one in use signs too until `now_s + overlap_s` (0: it ends at once).
-/// Rotating again while an overlap lasts keeps the secret from before it (the one the
-/// merchant's servers may still hold: a rotation whose answer was lost, then retried,
-/// leaves them working) until the later of the two ends; the version the first rotation
-/// gave is then abandoned.
+/// version; the one in use signs too until `now_s + overlap_s` (0: it ends at once). A
+/// rotation during an overlap ends the older secret: the one in use is the previous one
+/// now. (A rotation whose answer was lost is asked again with the same Idempotency-Key,
+/// which answers the same secret instead of rotating twice.)
 pub fn rotate(
     current: WebhookSecrets,
     now_s: i64,
@@ -56,16 +55,9 @@ pub fn rotate(
             previous: None,
         });
     }
-    let until_s = now_s.saturating_add(overlap_s);
-    let previous = match current.previous {
-        Some((older, older_until_s)) if now_s < older_until_s => {
-            (older, older_until_s.max(until_s))
-        }
-        _ => (current.version, until_s),
-    };
     Ok(WebhookSecrets {
         version,
-        previous: Some(previous),
+        previous: Some((current.version, now_s.saturating_add(overlap_s))),
     })
 }
 
@@ -94,7 +86,7 @@ mod tests {
     }
 
     #[test]
-    fn rotating_again_during_an_overlap_keeps_the_secret_from_before_it() {
+    fn rotating_again_during_an_overlap_ends_the_older_secret() {
         let enrolled = WebhookSecrets {
             version: 0,
             previous: None,
@@ -102,10 +94,8 @@ mod tests {
         let once = rotate(enrolled, NOW, 3_600).unwrap();
         let twice = rotate(once, NOW + 10, 60).unwrap();
         assert_eq!(twice.version, 2);
-        assert_eq!(twice.previous, Some((0, NOW + 3_600)), "the later end");
-        let longer = rotate(once, NOW + 10, 7_200).unwrap();
-        assert_eq!(longer.previous, Some((0, NOW + 7_210)));
-        // After the overlap, the one in use becomes the previous.
+        assert_eq!(twice.previous, Some((1, NOW + 70)), "the one in use, only");
+        assert_eq!(twice.signing(NOW + 10), [2, 1]);
         let later = rotate(once, NOW + 3_600, 60).unwrap();
         assert_eq!(later.previous, Some((1, NOW + 3_660)));
     }

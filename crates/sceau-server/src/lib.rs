@@ -452,7 +452,7 @@ impl Running {
 
 /// Accepts connections until `stopped`, at most `limits.connections_max` open at once,
 /// each with `limits.header_read_timeout`; then lets the requests in flight finish.
-async fn accept(
+pub(crate) async fn accept(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: edge::Limits,
@@ -554,7 +554,7 @@ pub async fn start(
         Some(listen) => Some(metrics::serve(listen, state.clone()).await?),
         None => None,
     };
-    let metrics_address = metrics_server.as_ref().map(|(address, _)| *address);
+    let metrics_address = metrics_server.as_ref().map(|(address, ..)| *address);
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     state.channel_callbacks = channels.callbacks.clone();
     let background = dispatch::spawn_background(state.service.clone(), channels);
@@ -575,8 +575,9 @@ pub async fn start(
         accept(listener, app, limits, stopped).await;
         // The requests are answered: what they started in the background ends cleanly.
         background.stop(limits.background_grace).await;
-        if let Some((_, metrics)) = metrics_server {
-            metrics.abort();
+        if let Some((_, stop, metrics)) = metrics_server {
+            let _ = stop.send(());
+            let _ = metrics.await;
         }
     });
     Ok(Running {

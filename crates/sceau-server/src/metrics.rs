@@ -145,7 +145,15 @@ pub async fn scrape(State(state): State<AppState>, _: Admin) -> Result<Response,
     render(&state).await
 }
 
-/// The current figures, the gauges read now.
+/// Connections at once on the metrics listener.
+const METRICS_CONNECTIONS_MAX: usize = 16;
+
+/// The second (of the service's clock) the gauges were last read from the store in: one
+/// reading at a time, at most one a second, however many scrapes come (a reading costs
+/// the store three reads).
+static GAUGES_READ: tokio::sync::Mutex<Option<i64>> = tokio::sync::Mutex::const_new(None);
+
+/// The current figures, the gauges read now (or within the last second).
 pub async fn render(state: &AppState) -> Result<Response, ApiError> {
     let Some(handle) = handle() else {
         return Err(ApiError::new(
@@ -154,20 +162,31 @@ pub async fn render(state: &AppState) -> Result<Response, ApiError> {
             "another metrics recorder was installed in this process",
         ));
     };
-    state.service.record_gauges().await?;
+    {
+        let mut read = GAUGES_READ.lock().await;
+        let now_s = state.service.now_s();
+        if *read != Some(now_s) {
+            state.service.record_gauges().await?;
+            *read = Some(now_s);
+        }
+    }
     Ok(([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response())
 }
 
 /// Serves `GET /metrics` alone on `listen`, without the token (the address is the
-/// operators' to choose: their network, not the public's). On loopback it answers only
-/// to that address and `localhost` by name (`Host`), as the main listener does against
-/// DNS rebinding; on another address, to any name (a scraper names the host as its
-/// network knows it). Returns the address bound and the task, which the server aborts
-/// when it stops.
+/// operators' to choose: their network, not the public's), through the main listener's
+/// accept loop with small limits (16 connections, the same time limits), answering only
+/// to the address a connection came in on (and `localhost` on loopback) by `Host`, as the
+/// main listener does against DNS rebinding: scrape it by its IP address. Returns the
+/// address bound, the sender that stops it, and its task.
 pub async fn serve(
     listen: std::net::SocketAddr,
     state: AppState,
-) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+) -> std::io::Result<(
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+)> {
     use axum::routing::get;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -181,31 +200,24 @@ pub async fn serve(
     let served = std::sync::Arc::new(
         crate::edge::Served::new(&format!("http://{address}")).map_err(std::io::Error::other)?,
     );
-    let loopback = address.ip().is_loopback();
+    let limits = crate::edge::Limits {
+        connections_max: METRICS_CONNECTIONS_MAX,
+        request_timeout: Duration::from_secs(10),
+        ..state.limits
+    };
     let app = axum::Router::new()
         .route(
             "/metrics",
             get(|State(state): State<AppState>| async move { render(&state).await }),
         )
         .with_state(state)
-        .layer(axum::middleware::from_fn(
-            move |mut request: axum::extract::Request, next: axum::middleware::Next| {
-                let served = served.clone();
-                async move {
-                    if !loopback {
-                        return next.run(request).await;
-                    }
-                    request
-                        .extensions_mut()
-                        .insert(crate::edge::ConnectionAddress(address));
-                    crate::edge::check_names(served, request, next).await
-                }
-            },
-        ));
-    let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            tracing::warn!(%error, "the metrics listener stopped");
-        }
-    });
-    Ok((address, task))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::edge::time_limit(limits.request_timeout, request, next)
+        }))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::edge::check_names(served.clone(), request, next)
+        }));
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(crate::accept(listener, app, limits, stopped));
+    Ok((address, stop, task))
 }

@@ -1560,18 +1560,14 @@ async fn a_rotated_webhook_secret_signs_beside_the_old_one_for_the_overlap() {
         .enroll_client("alice", "+33612345678", "500.00")
         .await;
     let old = server.service.keys.webhook_secret(shop.id).to_string();
-    let rotate = async |overlap: Value| {
+    let rotate = async |overlap: Value, key: Option<&str>| {
+        let body = json!({ "overlap_s": overlap });
         server
-            .merchant_post(
-                &shop,
-                "/v1/webhook-secret",
-                &json!({ "overlap_s": overlap }),
-                None,
-            )
+            .merchant_post(&shop, "/v1/webhook-secret", &body, key)
             .await
     };
     for (refused, status) in [(json!(-1), 422), (json!(604_801), 422), (json!("1h"), 400)] {
-        let reply = rotate(refused.clone()).await;
+        let reply = rotate(refused.clone(), None).await;
         check_error(&reply, status, "invalid_field");
     }
     let anonymous = server
@@ -1583,9 +1579,9 @@ async fn a_rotated_webhook_secret_signs_beside_the_old_one_for_the_overlap() {
         )
         .await;
     check_error(&anonymous, 401, "unauthorized");
-    let rotated = rotate(json!(3_600)).await;
-    assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.text);
-    let rotated = rotated.json();
+    let first = rotate(json!(3_600), Some("rotate-1")).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    let rotated = first.json();
     let new = rotated["webhook_secret"].as_str().unwrap().to_owned();
     assert!(
         new.starts_with("whsec_") && new.len() == 70 && new != old,
@@ -1595,6 +1591,15 @@ async fn a_rotated_webhook_secret_signs_beside_the_old_one_for_the_overlap() {
         rotated["previous_valid_until"],
         sceau_server::clock::rfc3339(START_S + 3_600)
     );
+    // Its answer lost, asked again under the same key: the same secret, not another.
+    let again = rotate(json!(3_600), Some("rotate-1")).await;
+    assert_eq!(
+        (again.status, again.json()),
+        (first.status, rotated.clone())
+    );
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let reused = rotate(json!(60), Some("rotate-1")).await;
+    check_error(&reused, 422, "idempotency_key_reused");
 
     // A payment during the overlap: two signatures, either secret verifies it.
     let pay = async || {
@@ -1639,15 +1644,26 @@ async fn a_rotated_webhook_secret_signs_beside_the_old_one_for_the_overlap() {
     let other = server.service.keys.webhook_secret(shop.id + 1).to_string();
     assert!(!sceau_shop::verify_signature(&other, &header, &body, t));
 
-    // After the overlap: the new secret alone.
-    server.clock.advance(3_600);
+    // Rotated again during the overlap: the one in use becomes the one before, the
+    // oldest ends.
+    let second = rotate(json!(60), None).await.json();
+    let second = second["webhook_secret"].as_str().unwrap().to_owned();
     let (header, body, t) = pay().await;
-    assert_eq!(header.matches(",v1=").count(), 1, "{header}");
+    assert_eq!(header.matches(",v1=").count(), 2, "{header}");
+    assert!(sceau_shop::verify_signature(&second, &header, &body, t));
     assert!(sceau_shop::verify_signature(&new, &header, &body, t));
     assert!(!sceau_shop::verify_signature(&old, &header, &body, t));
 
+    // After the overlap: the newest secret alone.
+    server.clock.advance(60);
+    let (header, body, t) = pay().await;
+    assert_eq!(header.matches(",v1=").count(), 1, "{header}");
+    assert!(sceau_shop::verify_signature(&second, &header, &body, t));
+    assert!(!sceau_shop::verify_signature(&new, &header, &body, t));
+    let new = second;
+
     // No overlap: the one in use ends at once.
-    let newest = rotate(json!(0)).await.json();
+    let newest = rotate(json!(0), None).await.json();
     assert_eq!(newest["previous_valid_until"], Value::Null);
     let newest = newest["webhook_secret"].as_str().unwrap().to_owned();
     let (header, body, t) = pay().await;

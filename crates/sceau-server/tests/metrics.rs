@@ -226,6 +226,8 @@ async fn metrics_are_scraped_by_prometheus_and_move_with_a_payment() {
         authorized.text
     );
 
+    // The gauges are read at most once a second (of the server's clock).
+    server.clock.advance(1);
     let (after, _) = scrape(&server, python).await;
     let checkout_seals = |verdict: &str| {
         format!("sceau_seal_verdicts_total{{flow=\"checkout\",verdict=\"{verdict}\"}}")

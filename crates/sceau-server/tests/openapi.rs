@@ -145,6 +145,7 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         &[
             "400 invalid_field",
             "422 invalid_field",
+            "idempotency_key_reused",
             "invalid_json",
             "unreadable_body",
             "unauthorized",

@@ -265,15 +265,13 @@ pub trait Webhooks: Send + Sync + 'static {
     /// Records a delivery attempt of a webhook.
     async fn mark_webhook(&self, webhook_id: i64, result: WebhookResult) -> Result<(), StoreError>;
 
-    /// Rotates a merchant's webhook secret at `now_s`, the one in use still signing for
-    /// `overlap_s` seconds (`sceau_domain::webhook_secret::rotate`): the versions after
-    /// it; `None` if there is no such merchant.
+    /// Rotates a merchant's webhook secret, the one in use still signing for the overlap
+    /// asked (`sceau_domain::webhook_secret::rotate`), or, for an idempotency key seen
+    /// before, answers what that rotation gave.
     async fn rotate_webhook_secret(
         &self,
-        merchant_id: i64,
-        overlap_s: i64,
-        now_s: i64,
-    ) -> Result<Option<Result<WebhookSecrets, RotationRefused>>, StoreError>;
+        rotation: RotateWebhookSecret,
+    ) -> Result<RotationOutcome, StoreError>;
 }
 
 /// Where merchants are paid out to, and clearing batches with their settlement files.

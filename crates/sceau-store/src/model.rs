@@ -714,6 +714,26 @@ pub enum CancelOutcome {
 /// A merchant's webhook secrets, and why a rotation is refused (the rules are the domain's).
 pub use sceau_domain::webhook_secret::{RotationRefused, WebhookSecrets};
 
+/// A rotation of a merchant's webhook secret asked for.
+#[derive(Debug, Clone)]
+pub struct RotateWebhookSecret {
+    pub merchant_id: i64,
+    pub overlap_s: i64,
+    pub now_s: i64,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationOutcome {
+    Rotated(WebhookSecrets),
+    /// The idempotency key was seen: the versions that rotation gave, nothing changed.
+    Replayed(WebhookSecrets),
+    Refused(RotationRefused),
+    NoMerchant,
+}
+
+/// A webhook waiting to be delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookDelivery {
     pub id: i64,

@@ -400,15 +400,23 @@ pub struct RotateSecretBody {
 pub async fn rotate_webhook_secret(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
-    JsonBody { value: body, .. }: JsonBody<RotateSecretBody>,
+    headers: HeaderMap,
+    JsonBody { value: body, raw }: JsonBody<RotateSecretBody>,
 ) -> Result<Response, ApiError> {
+    let idempotency = idempotency(&state.service.keys, &headers, "webhook-secret", &raw)?;
     let rotated = state
         .service
-        .rotate_webhook_secret(merchant.id, body.overlap_s)
+        .rotate_webhook_secret(merchant.id, body.overlap_s, idempotency)
         .await?;
     let answer = serde_json::json!({
         "webhook_secret": rotated.webhook_secret.as_str(),
         "previous_valid_until": rotated.previous_until_s.map(rfc3339),
     });
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
+    let mut answer = (StatusCode::CREATED, Json(answer)).into_response();
+    if rotated.replayed {
+        answer
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(answer)
 }

@@ -48,29 +48,64 @@ static ROTATE: Sql = Sql::new(
      webhook_previous_until = $4 WHERE id = $1",
 );
 
-/// Rotates a merchant's webhook secret at `now_s` (the rule is
-/// [`sceau_domain::webhook_secret::rotate`]): the versions after it, `None` if there is
-/// no such merchant. The caller holds the merchant's row.
+/// Rotates a merchant's webhook secret (the rule is
+/// [`sceau_domain::webhook_secret::rotate`]), or answers again what the rotation under
+/// the same idempotency key gave. The caller holds the merchant's row.
 pub(crate) async fn rotate_secret(
     tx: &impl Tx,
-    merchant_id: i64,
-    overlap_s: i64,
-    now_s: i64,
-) -> Result<Option<Result<WebhookSecrets, RotationRefused>>, Fail> {
+    rotation: &RotateWebhookSecret,
+) -> Result<RotationOutcome, Fail> {
+    let merchant_id = rotation.merchant_id;
+    if let Some(key) = &rotation.idempotency
+        && let Some(stored) = crate::ops::holds::idempotent_replay(tx, merchant_id, key).await?
+    {
+        return Ok(RotationOutcome::Replayed(stored_rotation(&stored)?));
+    }
     let Some(current) = secrets(tx, merchant_id).await? else {
-        return Ok(None);
+        return Ok(RotationOutcome::NoMerchant);
     };
-    let rotated = match sceau_domain::webhook_secret::rotate(current, now_s, overlap_s) {
-        Ok(rotated) => rotated,
-        Err(refused) => return Ok(Some(Err(refused))),
-    };
+    let rotated =
+        match sceau_domain::webhook_secret::rotate(current, rotation.now_s, rotation.overlap_s) {
+            Ok(rotated) => rotated,
+            Err(refused) => return Ok(RotationOutcome::Refused(refused)),
+        };
     let (previous, until) = rotated.previous.unzip();
     tx.execute(
         &ROTATE,
         args![merchant_id, rotated.version, previous, until],
     )
     .await?;
-    Ok(Some(Ok(rotated)))
+    if let Some(key) = &rotation.idempotency {
+        let stored = format!(
+            "rotated:{}:{}:{}",
+            rotated.version,
+            previous.map_or(String::new(), |v| v.to_string()),
+            until.map_or(String::new(), |u| u.to_string())
+        );
+        crate::ops::holds::record_idempotency(tx, merchant_id, key, &stored, rotation.now_s)
+            .await?;
+    }
+    Ok(RotationOutcome::Rotated(rotated))
+}
+
+/// The versions a rotation recorded for its idempotency key.
+fn stored_rotation(stored: &str) -> Result<WebhookSecrets, Fail> {
+    let unreadable = || crate::tx::broken("an idempotency key of another request");
+    let mut fields = stored
+        .strip_prefix("rotated:")
+        .ok_or_else(unreadable)?
+        .split(':');
+    let mut next = || fields.next().ok_or_else(unreadable);
+    let version = next()?.parse().map_err(|_| unreadable())?;
+    let (previous, until) = (next()?, next()?);
+    let previous = match (previous, until) {
+        ("", "") => None,
+        (previous, until) => Some((
+            previous.parse().map_err(|_| unreadable())?,
+            until.parse().map_err(|_| unreadable())?,
+        )),
+    };
+    Ok(WebhookSecrets { version, previous })
 }
 
 static QUEUE: Sql = Sql::new(

@@ -24,9 +24,16 @@ impl Clearing for PostgresStore {
         merchant_id: i64,
         bank: BankDetails,
     ) -> Result<bool, StoreError> {
-        self.write(Guard::Nothing, (merchant_id, bank), |c, d, locked| {
-            async move { ops::set_merchant_bank(&PgTx::new(c, locked), d.0, &d.1).await }.boxed()
-        })
+        // The merchant's row is locked with the batch's others, in their order, not in
+        // the middle of the batch (where it could deadlock with a batch holding it).
+        self.write(
+            Guard::Merchant(merchant_id),
+            (merchant_id, bank),
+            |c, d, locked| {
+                async move { ops::set_merchant_bank(&PgTx::new(c, locked), d.0, &d.1).await }
+                    .boxed()
+            },
+        )
         .await
     }
 

@@ -41,7 +41,7 @@ pub(super) enum Guard {
     Expiry(i64),
     /// The settlement accounts to pay out in this currency, and its funding account.
     Clearing(String),
-    /// The row of this merchant alone (its webhook secrets).
+    /// The row of this merchant alone (its webhook secrets, its bank account).
     Merchant(i64),
 }
 

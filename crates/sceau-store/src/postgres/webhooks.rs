@@ -26,16 +26,13 @@ impl Webhooks for PostgresStore {
 
     async fn rotate_webhook_secret(
         &self,
-        merchant_id: i64,
-        overlap_s: i64,
-        now_s: i64,
-    ) -> Result<Option<Result<WebhookSecrets, RotationRefused>>, StoreError> {
+        rotation: RotateWebhookSecret,
+    ) -> Result<RotationOutcome, StoreError> {
         // The merchant's row, locked with the batch's others in their order: two
         // rotations at once (two instances) take turns, each from the other's result.
-        let guard = Guard::Merchant(merchant_id);
-        self.write(guard, (merchant_id, overlap_s, now_s), |c, d, locked| {
-            async move { webhooks::rotate_secret(&PgTx::new(c, locked), d.0, d.1, d.2).await }
-                .boxed()
+        let guard = Guard::Merchant(rotation.merchant_id);
+        self.write(guard, rotation, |c, rotation, locked| {
+            async move { webhooks::rotate_secret(&PgTx::new(c, locked), rotation).await }.boxed()
         })
         .await
     }

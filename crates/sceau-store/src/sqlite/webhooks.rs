@@ -23,18 +23,9 @@ impl Webhooks for SqliteStore {
 
     async fn rotate_webhook_secret(
         &self,
-        merchant_id: i64,
-        overlap_s: i64,
-        now_s: i64,
-    ) -> Result<Option<Result<WebhookSecrets, RotationRefused>>, StoreError> {
-        self.write(move |c| {
-            run_now(webhooks::rotate_secret(
-                &SqliteTx(c),
-                merchant_id,
-                overlap_s,
-                now_s,
-            ))
-        })
-        .await
+        rotation: RotateWebhookSecret,
+    ) -> Result<RotationOutcome, StoreError> {
+        self.write(move |c| run_now(webhooks::rotate_secret(&SqliteTx(c), &rotation)))
+            .await
     }
 }

@@ -2,7 +2,10 @@
 //! delivered once.
 
 use crate::fixtures::*;
-use sceau_store::{RotationRefused, SealOutcome, WebhookResult, WebhookSecrets};
+use sceau_store::{
+    IdempotencyKey, RotateWebhookSecret, RotationOutcome, RotationRefused, SealOutcome, StoreError,
+    WebhookResult, WebhookSecrets,
+};
 use std::sync::Arc;
 
 #[tokio::test]
@@ -79,62 +82,99 @@ async fn webhooks_are_claimed_once_retried_later_and_delivered_once() {
     .await;
 }
 
+/// The rotation asked of the store: `overlap_s` at `now_s`, under `key` if given.
+fn rotation(
+    merchant_id: i64,
+    overlap_s: i64,
+    now_s: i64,
+    key: Option<&str>,
+) -> RotateWebhookSecret {
+    RotateWebhookSecret {
+        merchant_id,
+        overlap_s,
+        now_s,
+        idempotency: key.map(|key| IdempotencyKey {
+            key: key.to_owned(),
+            request_hash: [overlap_s as u8; 32],
+        }),
+    }
+}
+
 /// A merchant's webhook secret rotates: the new version, the one before it with the end
-/// of its overlap (the domain's rule, applied to the stored versions), and the webhooks
-/// claimed carry the versions of the moment; an unknown merchant or a refused overlap
-/// changes nothing.
+/// of its overlap (the domain's rule, applied to the stored versions); a key seen before
+/// answers the same versions without rotating again, another request under it is
+/// refused; the webhooks claimed carry the versions of the moment; an unknown merchant
+/// or a refused overlap changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_secret_rotates_and_webhooks_carry_the_secrets_of_the_moment() {
     each_backend(async |f: &Fixture| {
         let shop = f.merchant().await;
         let other = f.merchant().await;
         let alice = f.client(10_000, 0).await;
-        let enrolled = WebhookSecrets {
-            version: 0,
-            previous: None,
+        let store = &f.store;
+        let rotate = async |overlap_s, now_s, key| {
+            store
+                .rotate_webhook_secret(rotation(shop.id, overlap_s, now_s, key))
+                .await
+                .unwrap()
         };
-        let rotated = f
-            .store
-            .rotate_webhook_secret(shop.id, 3_600, NOW)
-            .await
-            .unwrap();
         let once = WebhookSecrets {
             version: 1,
             previous: Some((0, NOW + 3_600)),
         };
-        assert_eq!(rotated, Some(Ok(once)), "{}", f.name);
-        let refused = f.store.rotate_webhook_secret(shop.id, -1, NOW).await;
-        assert_eq!(refused.unwrap(), Some(Err(RotationRefused::Overlap)));
         assert_eq!(
-            f.store
-                .rotate_webhook_secret(shop.id + other.id + 1_000, 60, NOW)
-                .await
-                .unwrap(),
-            None,
-            "{}: no such merchant",
+            rotate(3_600, NOW, Some("rotate-1")).await,
+            RotationOutcome::Rotated(once),
+            "{}",
             f.name
         );
-        // Again during the overlap: the secret from before it stays.
-        let twice = f
-            .store
-            .rotate_webhook_secret(shop.id, 60, NOW + 10)
-            .await
-            .unwrap();
-        let twice_expected = WebhookSecrets {
+        // The same key again (an answer lost): the same versions, nothing rotated.
+        assert_eq!(
+            rotate(3_600, NOW + 5, Some("rotate-1")).await,
+            RotationOutcome::Replayed(once),
+            "{}",
+            f.name
+        );
+        let reused = store
+            .rotate_webhook_secret(rotation(shop.id, 60, NOW + 5, Some("rotate-1")))
+            .await;
+        assert!(
+            matches!(reused, Err(StoreError::IdempotencyMismatch)),
+            "{}: {reused:?}",
+            f.name
+        );
+        assert_eq!(
+            rotate(-1, NOW, None).await,
+            RotationOutcome::Refused(RotationRefused::Overlap)
+        );
+        let nobody = rotation(shop.id + other.id + 1_000, 60, NOW, None);
+        assert_eq!(
+            store.rotate_webhook_secret(nobody).await.unwrap(),
+            RotationOutcome::NoMerchant,
+            "{}",
+            f.name
+        );
+        // Again during the overlap: the one in use becomes the one before.
+        let twice = WebhookSecrets {
             version: 2,
-            previous: Some((0, NOW + 3_600)),
+            previous: Some((1, NOW + 70)),
         };
-        assert_eq!(twice, Some(Ok(twice_expected)), "{}", f.name);
-        let ended = f
-            .store
-            .rotate_webhook_secret(shop.id, 0, NOW + 20)
-            .await
-            .unwrap();
+        assert_eq!(
+            rotate(60, NOW + 10, None).await,
+            RotationOutcome::Rotated(twice),
+            "{}",
+            f.name
+        );
         let no_overlap = WebhookSecrets {
             version: 3,
             previous: None,
         };
-        assert_eq!(ended, Some(Ok(no_overlap)), "{}", f.name);
+        assert_eq!(
+            rotate(0, NOW + 20, None).await,
+            RotationOutcome::Rotated(no_overlap),
+            "{}",
+            f.name
+        );
 
         for merchant in [&shop, &other] {
             let held = f.held(merchant, &alice, 100).await;
@@ -150,7 +190,10 @@ async fn a_webhook_secret_rotates_and_webhooks_carry_the_secrets_of_the_moment()
             let expected = if webhook.merchant_id == shop.id {
                 no_overlap
             } else {
-                enrolled
+                WebhookSecrets {
+                    version: 0,
+                    previous: None,
+                }
             };
             assert_eq!(webhook.secrets, expected, "{}", f.name);
         }
@@ -176,13 +219,14 @@ async fn rotations_from_two_instances_at_once_each_get_their_own_version() {
                     for round in 0..ROUNDS {
                         barrier.wait().await;
                         let now_s = NOW + round as i64;
-                        let rotated = store
-                            .rotate_webhook_secret(shop.id, 60, now_s)
+                        match store
+                            .rotate_webhook_secret(rotation(shop.id, 60, now_s, None))
                             .await
                             .unwrap()
-                            .unwrap()
-                            .unwrap();
-                        versions.push(rotated.version);
+                        {
+                            RotationOutcome::Rotated(rotated) => versions.push(rotated.version),
+                            other => panic!("not rotated: {other:?}"),
+                        }
                     }
                     versions
                 })
