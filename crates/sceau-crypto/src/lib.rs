@@ -181,6 +181,7 @@ pub struct Keys {
     webhook: [u8; 32],
     keystore: [u8; 32],
     log: [u8; 32],
+    backup: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -212,6 +213,7 @@ impl Keys {
             webhook: derive(b"sceau/webhook/v1"),
             keystore: derive(b"sceau/keystore/v1"),
             log: derive(b"sceau/log-key/v1"),
+            backup: derive(b"sceau/backup/v1"),
         }
     }
 
@@ -219,6 +221,12 @@ impl Keys {
     /// `sceau_pki::FileKeystore`): a key of its own, used for nothing else.
     pub fn keystore_secret(&self) -> &[u8; 32] {
         &self.keystore
+    }
+
+    /// HMAC-SHA256 of `data` under the backups' key: authenticates a backup's manifest,
+    /// so that a backup changed since it was taken, or another master key's, is refused.
+    pub fn backup_mac(&self, data: &[u8]) -> [u8; 32] {
+        self.mac(&self.backup, &[data])
     }
 
     /// The seed of the transparency log's Ed25519 key, which signs its checkpoints: the

@@ -231,6 +231,22 @@ pub enum AdminCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Back up the embedded default while the server runs: a consistent copy of the
+    /// SQLite database, the key directory, the PKI and the notary's archive, with an
+    /// authenticated manifest. The master key is not copied: keep it apart.
+    Backup {
+        /// The directory to create (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a backup against the master key (every file's digest, the manifest's
+    /// authentication) and restore it where the configuration points; the database and
+    /// the directories must not hold data yet, and the master key must be in place.
+    Restore {
+        /// The backup's directory.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 /// The password on the first line of `input`. Nothing there (no input at all, or an
@@ -265,6 +281,43 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             wait_receipt: *wait_receipt,
         };
         return crate::channel_test::run(&config, &request).await;
+    }
+    match &command {
+        AdminCommand::Backup { out } => {
+            let keys = crate::load_keys(&config)?;
+            let summary = crate::backup::backup(&config, &keys, out)?;
+            say!(
+                "backup written to {}: {} files, {} bytes, schema {} (the master key is not \
+                 in it: keep {} apart)",
+                out.display(),
+                summary.files,
+                summary.bytes,
+                summary.schema_version,
+                config.master_key_file.display()
+            );
+            return Ok(());
+        }
+        AdminCommand::Restore { from } => {
+            // The key must be brought back first: a new one would open nothing.
+            if std::env::var_os("SCEAU_MASTER_KEY").is_none() && !config.master_key_file.exists() {
+                bail!(
+                    "no master key at {} (nor SCEAU_MASTER_KEY): put the master key the \
+                     backup was taken with in place first",
+                    config.master_key_file.display()
+                );
+            }
+            let keys = crate::load_keys(&config)?;
+            let summary = crate::backup::restore(&config, &keys, from)?;
+            say!(
+                "restored from {}: {} files, {} bytes, schema {}; start sceau serve",
+                from.display(),
+                summary.files,
+                summary.bytes,
+                summary.schema_version
+            );
+            return Ok(());
+        }
+        _ => {}
     }
     let service = crate::open_service(&config, Arc::new(SystemClock)).await?;
     let store = &service.store;
@@ -567,6 +620,9 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         // Sent above, before the database is opened: it needs none.
         AdminCommand::ChannelTest { .. } => bail!("channel-test needs no database"),
+        AdminCommand::Backup { .. } | AdminCommand::Restore { .. } => {
+            bail!("backup and restore open no service")
+        }
         AdminCommand::LedgerCheck => {
             let report = store.check_ledger().await?;
             for (currency, sum) in &report.currency_sums {

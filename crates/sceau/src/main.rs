@@ -13,6 +13,7 @@ macro_rules! say {
 }
 
 mod admin;
+mod backup;
 mod bench;
 mod bench_channel;
 mod bench_delivery;
