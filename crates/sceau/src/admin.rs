@@ -284,7 +284,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     }
     match &command {
         AdminCommand::Backup { out } => {
-            let keys = crate::load_keys(&config)?;
+            let keys = crate::existing_keys(&config)?;
             let summary = crate::backup::backup(&config, &keys, out)?;
             say!(
                 "backup written to {}: {} files, {} bytes, schema {} (the master key is not \
@@ -299,14 +299,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Restore { from } => {
             // The key must be brought back first: a new one would open nothing.
-            if std::env::var_os("SCEAU_MASTER_KEY").is_none() && !config.master_key_file.exists() {
-                bail!(
-                    "no master key at {} (nor SCEAU_MASTER_KEY): put the master key the \
-                     backup was taken with in place first",
-                    config.master_key_file.display()
-                );
-            }
-            let keys = crate::load_keys(&config)?;
+            let keys = crate::existing_keys(&config)?;
             let summary = crate::backup::restore(&config, &keys, from)?;
             say!(
                 "restored from {}: {} files, {} bytes, schema {}; start sceau serve",

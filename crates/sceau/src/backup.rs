@@ -84,6 +84,20 @@ pub fn backup(config: &Config, keys: &sceau_crypto::Keys, out: &Path) -> anyhow:
     if !database.is_file() {
         bail!("no database at {}: nothing to back up", database.display());
     }
+    // Without its PKI (or its key directory) a restored server would make new authorities:
+    // a backup without them is no backup.
+    for (name, path, _) in parts
+        .iter()
+        .filter(|(name, ..)| matches!(*name, "pki" | "keys"))
+    {
+        if !path.is_dir() {
+            bail!(
+                "no {name} directory at {}: check the configuration (or the working \
+                 directory) the backup runs with",
+                path.display()
+            );
+        }
+    }
     std::fs::create_dir_all(out.parent().unwrap_or(Path::new(".")))
         .with_context(|| format!("creating the parent of {}", out.display()))?;
     std::fs::create_dir(out).with_context(|| format!("creating {}", out.display()))?;
@@ -172,7 +186,12 @@ pub fn restore(config: &Config, keys: &sceau_crypto::Keys, from: &Path) -> anyho
     }
     for (_, path, kind) in &parts {
         let occupied = match kind {
-            Kind::Database => path.exists(),
+            // The database's companions too: a foreign WAL would be replayed into it.
+            Kind::Database => ["", "-wal", "-shm", "-journal"].iter().any(|suffix| {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                Path::new(&name).exists()
+            }),
             Kind::Directory => {
                 path.is_dir() && std::fs::read_dir(path)?.next().is_some() || path.is_file()
             }
@@ -185,8 +204,10 @@ pub fn restore(config: &Config, keys: &sceau_crypto::Keys, from: &Path) -> anyho
             );
         }
     }
-    // Staged beside their places, then moved in: a failure leaves nothing half-written.
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    // Staged beside their places and checked there (what is staged is what was checked:
+    // its listing and digests against the manifest, the database's integrity), then moved
+    // in, the database last; a failure takes back what was moved and removes the stages.
+    let mut staged: Vec<(&'static str, PathBuf, PathBuf)> = Vec::new();
     let staging = (|| -> anyhow::Result<()> {
         for (name, path, kind) in &parts {
             let source = from.join(name);
@@ -199,6 +220,7 @@ pub fn restore(config: &Config, keys: &sceau_crypto::Keys, from: &Path) -> anyho
             if let Some(parent) = stage.parent() {
                 std::fs::create_dir_all(parent)?;
             }
+            staged.push((name, stage.clone(), path.clone()));
             match kind {
                 Kind::Database => {
                     std::fs::copy(&source, &stage)?;
@@ -206,31 +228,89 @@ pub fn restore(config: &Config, keys: &sceau_crypto::Keys, from: &Path) -> anyho
                 }
                 Kind::Directory => copy_tree(&source, &stage)?,
             }
-            staged.push((stage, path.clone()));
+        }
+        let mut copied = Vec::new();
+        for (name, stage, _) in &staged {
+            let mut entries = Vec::new();
+            list(stage, stage, &mut entries)?;
+            copied.extend(entries.into_iter().map(|entry| Entry {
+                path: if entry.path.is_empty() {
+                    (*name).to_owned()
+                } else {
+                    format!("{name}/{}", entry.path)
+                },
+                ..entry
+            }));
+        }
+        copied.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut expected = manifest.files.clone();
+        expected.sort_by(|a, b| a.path.cmp(&b.path));
+        let same = copied.len() == expected.len()
+            && copied.iter().zip(&expected).all(|(copied, expected)| {
+                copied.path == expected.path
+                    && copied.size == expected.size
+                    && copied.sha256 == expected.sha256
+            });
+        if !same {
+            bail!("the staged copy differs from the backup's manifest (changed while restoring?)");
+        }
+        let database = &staged
+            .iter()
+            .find(|(name, ..)| *name == "sceau.db")
+            .context("the backup holds no database")?
+            .1;
+        let integrity: String = rusqlite::Connection::open(database)?.query_row(
+            "PRAGMA integrity_check",
+            [],
+            |row| row.get(0),
+        )?;
+        if integrity != "ok" {
+            bail!("the backup's database fails SQLite's integrity check: {integrity}");
         }
         Ok(())
     })();
-    if let Err(error) = staging {
-        for (stage, _) in &staged {
+    let remove_stages = |staged: &[(&'static str, PathBuf, PathBuf)]| {
+        for (_, stage, _) in staged {
             let _ = std::fs::remove_dir_all(stage);
             let _ = std::fs::remove_file(stage);
+            for suffix in ["-wal", "-shm", "-journal"] {
+                let mut name = stage.as_os_str().to_owned();
+                name.push(suffix);
+                let _ = std::fs::remove_file(name);
+            }
         }
-        return Err(error.context("staging the restored files"));
+    };
+    if let Err(error) = staging {
+        remove_stages(&staged);
+        return Err(error.context("nothing restored"));
     }
-    for (stage, path) in &staged {
-        if path.is_dir() {
-            // An empty directory (checked above) gives way to the restored one.
-            std::fs::remove_dir(path)?;
+    // The directories first, the database last: a server never starts on a database
+    // whose keys are not in place yet.
+    staged.sort_by_key(|(name, ..)| *name == "sceau.db");
+    let mut moved: Vec<(PathBuf, PathBuf, bool)> = Vec::new();
+    for (_, stage, path) in &staged {
+        let emptied = path.is_dir();
+        let moved_in = (|| -> std::io::Result<()> {
+            if emptied {
+                // An empty directory (checked above) gives way to the restored one.
+                std::fs::remove_dir(path)?;
+            }
+            std::fs::rename(stage, path)
+        })();
+        if let Err(error) = moved_in {
+            for (stage, path, emptied) in moved.iter().rev() {
+                let _ = std::fs::rename(path, stage);
+                if *emptied {
+                    let _ = std::fs::create_dir(path);
+                }
+            }
+            remove_stages(&staged);
+            return Err(anyhow::Error::from(error).context(format!(
+                "moving the restored {} in: nothing restored",
+                path.display()
+            )));
         }
-        std::fs::rename(stage, path)
-            .with_context(|| format!("moving the restored {} in", path.display()))?;
-    }
-    let database = &parts[0].1;
-    let integrity: String =
-        rusqlite::Connection::open(database)?
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
-    if integrity != "ok" {
-        bail!("the restored database fails SQLite's integrity check: {integrity}");
+        moved.push((stage.clone(), path.clone(), emptied));
     }
     Ok(Summary {
         files: manifest.files.len(),
@@ -308,7 +388,13 @@ fn staged_path(path: &Path) -> PathBuf {
 /// Every file under `path` (or `path` itself), relative to `root`, with its size and
 /// SHA-256, in name order.
 fn list(root: &Path, path: &Path, into: &mut Vec<Entry>) -> anyhow::Result<()> {
-    if path.is_file() {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if metadata.file_type().is_symlink() {
+        bail!("{} is a symbolic link: refused", path.display());
+    }
+    if metadata.is_file() {
         let (size, sha256) = digest(path)?;
         let relative = path
             .strip_prefix(root)?
@@ -321,7 +407,7 @@ fn list(root: &Path, path: &Path, into: &mut Vec<Entry>) -> anyhow::Result<()> {
             size,
             sha256,
         });
-    } else if path.is_dir() {
+    } else if metadata.is_dir() {
         let mut children: Vec<PathBuf> = std::fs::read_dir(path)?
             .map(|child| child.map(|child| child.path()))
             .collect::<Result<_, _>>()?;
@@ -340,22 +426,42 @@ fn digest(path: &Path) -> anyhow::Result<(u64, String)> {
     Ok((size, hex::encode(hasher.finalize())))
 }
 
-/// Copies the files under `from` into `to` (created), private to the owner.
+/// Copies the files under `from` into `to` (created), private to the owner. Files being
+/// written under a temporary name (a key's `.tmp…`, an upload's `.put-…`), and files gone
+/// between the listing and the copy (a disposable key destroyed after its one use), are
+/// not data the copied database names: left out. A symbolic link is refused.
 fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     private(to, 0o700)?;
     for child in std::fs::read_dir(from)? {
         let child = child?;
+        let name = child.file_name();
+        if name.to_string_lossy().starts_with(".tmp") || name.to_string_lossy().starts_with(".put-")
+        {
+            continue;
+        }
         let kind = child.file_type()?;
-        let target = to.join(child.file_name());
-        if kind.is_dir() {
+        let target = to.join(&name);
+        if kind.is_symlink() {
+            bail!(
+                "{} is a symbolic link: not copied, and not a backup without it",
+                child.path().display()
+            );
+        } else if kind.is_dir() {
             copy_tree(&child.path(), &target)?;
         } else if kind.is_file() {
-            std::fs::copy(child.path(), &target)
-                .with_context(|| format!("copying {}", child.path().display()))?;
-            private(&target, 0o600)?;
+            match std::fs::copy(child.path(), &target) {
+                Ok(_) => private(&target, 0o600)?,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    let _ = std::fs::remove_file(&target);
+                }
+                Err(error) => {
+                    return Err(error)
+                        .with_context(|| format!("copying {}", child.path().display()));
+                }
+            }
         }
-        // Anything else (a socket, a lock's symbolic link) is no data of sceau's.
+        // Anything else (a socket, a pipe) is no data of sceau's.
     }
     Ok(())
 }

@@ -225,6 +225,27 @@ pub fn load_keys(config: &Config) -> anyhow::Result<sceau_crypto::Keys> {
     }
 }
 
+/// The master key as [`load_keys`] finds it, never created: for commands that must work
+/// with the key the data was made with (a backup, a restore).
+pub fn existing_keys(config: &Config) -> anyhow::Result<sceau_crypto::Keys> {
+    if let Some(hex) = std::env::var("SCEAU_MASTER_KEY")
+        .ok()
+        .filter(|value| !value.is_empty())
+    {
+        return Ok(sceau_crypto::Keys::from_hex(&hex)?);
+    }
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(&config.master_key_file).map_err(
+        |error| {
+            anyhow::anyhow!(
+                "no master key at {} ({error}), nor in SCEAU_MASTER_KEY: put the master key \
+                 the data was made with in place first",
+                config.master_key_file.display()
+            )
+        },
+    )?);
+    Ok(sceau_crypto::Keys::from_hex(&text)?)
+}
+
 /// Shortest admin token accepted: an empty or guessable token must never open the API.
 const ADMIN_TOKEN_LEN_MIN: usize = 32;
 

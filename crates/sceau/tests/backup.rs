@@ -250,8 +250,26 @@ async fn a_backup_under_load_restores_into_a_server_that_holds_everything() {
     );
     assert!(!refused.status.success());
     assert!(said(&refused).contains("was changed"), "{}", said(&refused));
-    assert!(!second.path().join("sceau-data/sceau.db").exists());
-    assert!(!second.path().join("sceau-data/pki").exists());
+    let left: Vec<String> = std::fs::read_dir(second.path().join("sceau-data"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["master.key"], "nothing written, nothing staged left");
+    // Another master key's backup, or a manifest changed: refused by its HMAC.
+    let manifest = changed.join("MANIFEST.json");
+    copy_dir(&backup_dir, &changed);
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replacen("\"size\": ", "\"size\": 1", 1)).unwrap();
+    let refused = admin(
+        second.path(),
+        &["restore", "--from", changed.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        said(&refused).contains("manifest was changed"),
+        "{}",
+        said(&refused)
+    );
 
     let restored = admin(second.path(), &["restore", "--from", backup_arg]);
     assert!(restored.status.success(), "{}", said(&restored));
