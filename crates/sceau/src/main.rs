@@ -232,9 +232,9 @@ pub fn existing_keys(config: &Config) -> anyhow::Result<sceau_crypto::Keys> {
         .ok()
         .filter(|value| !value.is_empty())
     {
-        return Ok(sceau_crypto::Keys::from_hex(&hex)?);
+        return Ok(sceau_crypto::Keys::from_hex(&Zeroizing::new(hex))?);
     }
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(&config.master_key_file).map_err(
+    let text = Zeroizing::new(std::fs::read_to_string(&config.master_key_file).map_err(
         |error| {
             anyhow::anyhow!(
                 "no master key at {} ({error}), nor in SCEAU_MASTER_KEY: put the master key \
