@@ -384,6 +384,12 @@ impl Checkpointer {
     }
 
     fn run(&self, connection: Connection) {
+        // After a RESTART that could not finish (a reader held an old snapshot: a
+        // backup's long read), the next waits this long, doubling up to 5 s: each try
+        // holds the write lock for up to 100 ms, and a long reader would make it fail
+        // every cycle.
+        let mut restart_pause = std::time::Duration::ZERO;
+        let mut restart_after = std::time::Instant::now();
         loop {
             let stopping = {
                 let Ok(state) = self.state.lock() else { return };
@@ -399,8 +405,18 @@ impl Checkpointer {
             };
             let mode = if stopping { "TRUNCATE" } else { "PASSIVE" };
             match checkpoint(&connection, mode) {
-                Ok(wal_pages) if wal_pages > WAL_PAGES_FORCE => {
-                    let _ = checkpoint(&connection, "RESTART");
+                Ok(wal_pages)
+                    if wal_pages > WAL_PAGES_FORCE
+                        && std::time::Instant::now() >= restart_after =>
+                {
+                    match restart(&connection) {
+                        Ok(true) => restart_pause = std::time::Duration::ZERO,
+                        _ => {
+                            restart_pause =
+                                (restart_pause * 2).clamp(RESTART_PAUSE_FIRST, RESTART_PAUSE_MAX);
+                            restart_after = std::time::Instant::now() + restart_pause;
+                        }
+                    }
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "checkpoint failed; will retry"),
@@ -426,6 +442,17 @@ fn checkpointer_busy(tries: i32) -> bool {
 fn poll_busy(tries: i32) -> bool {
     std::thread::sleep(std::time::Duration::from_micros(100));
     i64::from(tries) < (BUSY_TIMEOUT_MS * 10) as i64
+}
+
+/// The first and the longest pause after a RESTART that could not finish.
+const RESTART_PAUSE_FIRST: std::time::Duration = std::time::Duration::from_millis(200);
+const RESTART_PAUSE_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A RESTART checkpoint: whether it finished (no reader kept it from starting the WAL
+/// over).
+fn restart(connection: &Connection) -> Result<bool, StoreError> {
+    let busy: i64 = connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get(0))?;
+    Ok(busy == 0)
 }
 
 /// Runs a checkpoint; returns the WAL's size in pages.
