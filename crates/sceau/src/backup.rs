@@ -98,6 +98,7 @@ pub fn backup(config: &Config, keys: &sceau_crypto::Keys, out: &Path) -> anyhow:
             );
         }
     }
+    refuse_overlaps(config, &parts, out)?;
     std::fs::create_dir_all(out.parent().unwrap_or(Path::new(".")))
         .with_context(|| format!("creating the parent of {}", out.display()))?;
     std::fs::create_dir(out).with_context(|| format!("creating {}", out.display()))?;
@@ -153,6 +154,54 @@ fn take(
         bytes,
         schema_version,
     })
+}
+
+/// Refuses a backup that would copy itself (`out` inside a copied directory) or a secret
+/// (the master key or the admin token inside one), or the live database twice (a copied
+/// directory holding it).
+fn refuse_overlaps(
+    config: &Config,
+    parts: &[(&'static str, PathBuf, Kind)],
+    out: &Path,
+) -> anyhow::Result<()> {
+    let absolute = |path: &Path| -> PathBuf {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        // Through the links of what exists, so that two names of one place compare equal.
+        match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => parent
+                .canonicalize()
+                .map_or_else(|_| path.clone(), |parent| parent.join(name)),
+            _ => path,
+        }
+    };
+    let inside = |path: &Path, directory: &Path| absolute(path).starts_with(absolute(directory));
+    let secrets = [
+        ("the master key", config.master_key_file.as_path()),
+        ("the admin token", config.admin_token_file.as_path()),
+        ("the database", parts[0].1.as_path()),
+    ];
+    for (name, directory, kind) in parts {
+        if *kind != Kind::Directory {
+            continue;
+        }
+        if inside(out, directory) {
+            bail!(
+                "{} is inside the {name} directory the backup copies: choose a place outside it",
+                out.display()
+            );
+        }
+        for (what, file) in secrets {
+            if inside(file, directory) {
+                bail!(
+                    "{what} ({}) is inside the {name} directory ({}): the backup would copy it; \
+                     give {name} a directory of its own",
+                    file.display(),
+                    directory.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A consistent copy of the database at one moment, while others write to it.
@@ -475,4 +524,53 @@ fn private(path: &Path, mode: u32) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("making {} private", path.display()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn config(data: &Path) -> Config {
+        Config {
+            database: data.join("sceau.db").display().to_string(),
+            master_key_file: data.join("master.key"),
+            admin_token_file: data.join("admin.token"),
+            keys_directory: data.join("keys"),
+            pki_directory: data.join("pki"),
+            archive_directory: data.join("archive"),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_backup_copies_neither_itself_nor_a_secret() {
+        let directory = tempfile::tempdir().unwrap();
+        let data = directory.path().join("sceau-data");
+        std::fs::create_dir_all(data.join("keys")).unwrap();
+        let good = config(&data);
+        let parts = parts(&good).unwrap();
+        let elsewhere = directory.path().join("backups/today");
+        assert!(refuse_overlaps(&good, &parts, &elsewhere).is_ok());
+        let inside = data.join("keys/backup");
+        let refused = refuse_overlaps(&good, &parts, &inside).unwrap_err();
+        assert!(
+            refused.to_string().contains("inside the keys directory"),
+            "{refused}"
+        );
+        // The archive set to the data directory itself: the master key would be copied.
+        let careless = Config {
+            archive_directory: data.clone(),
+            ..config(&data)
+        };
+        let parts = super::parts(&careless).unwrap();
+        let refused = refuse_overlaps(&careless, &parts, &elsewhere).unwrap_err();
+        assert!(refused.to_string().contains("the master key"), "{refused}");
+        // PostgreSQL: pg_dump's to do.
+        let postgres = Config {
+            database: "postgres://sceau@127.0.0.1/sceau".into(),
+            ..config(&data)
+        };
+        assert!(super::parts(&postgres).is_err());
+    }
 }
