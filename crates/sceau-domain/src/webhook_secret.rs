@@ -7,7 +7,7 @@ pub const OVERLAP_S_MAX: i64 = 7 * 24 * 60 * 60;
 
 /// The versions of a merchant's webhook secret (each version is derived from the master
 /// key; version 0 is the one given at enrolment).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecrets {
     pub version: i64,
     /// The version before, and until when (seconds) it still signs.

@@ -175,7 +175,8 @@ pub(crate) fn to_stored(answer: &impl serde::Serialize) -> Result<String, Fail> 
     serde_json::to_string(answer).map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))
 }
 
-fn from_stored<T: serde::de::DeserializeOwned>(stored: &str) -> Result<T, Fail> {
+/// An answer stored with its idempotency key, read back.
+pub(crate) fn from_stored<T: serde::de::DeserializeOwned>(stored: &str) -> Result<T, Fail> {
     serde_json::from_str(stored).map_err(|e| Fail::Store(StoreError::Corrupt(e.to_string())))
 }
 

@@ -3,6 +3,7 @@
 
 use crate::StoreError;
 use crate::model::*;
+use crate::ops::card_payments::{from_stored, to_stored};
 use crate::shared::checkout_event;
 use crate::sql::{Decode, ReadRow, Sql};
 use crate::tx::{Fail, Tx, args};
@@ -59,7 +60,7 @@ pub(crate) async fn rotate_secret(
     if let Some(key) = &rotation.idempotency
         && let Some(stored) = crate::ops::holds::idempotent_replay(tx, merchant_id, key).await?
     {
-        return Ok(RotationOutcome::Replayed(stored_rotation(&stored)?));
+        return Ok(RotationOutcome::Replayed(from_stored(&stored)?));
     }
     let Some(current) = secrets(tx, merchant_id).await? else {
         return Ok(RotationOutcome::NoMerchant);
@@ -76,36 +77,11 @@ pub(crate) async fn rotate_secret(
     )
     .await?;
     if let Some(key) = &rotation.idempotency {
-        let stored = format!(
-            "rotated:{}:{}:{}",
-            rotated.version,
-            previous.map_or(String::new(), |v| v.to_string()),
-            until.map_or(String::new(), |u| u.to_string())
-        );
+        let stored = to_stored(&rotated)?;
         crate::ops::holds::record_idempotency(tx, merchant_id, key, &stored, rotation.now_s)
             .await?;
     }
     Ok(RotationOutcome::Rotated(rotated))
-}
-
-/// The versions a rotation recorded for its idempotency key.
-fn stored_rotation(stored: &str) -> Result<WebhookSecrets, Fail> {
-    let unreadable = || crate::tx::broken("an idempotency key of another request");
-    let mut fields = stored
-        .strip_prefix("rotated:")
-        .ok_or_else(unreadable)?
-        .split(':');
-    let mut next = || fields.next().ok_or_else(unreadable);
-    let version = next()?.parse().map_err(|_| unreadable())?;
-    let (previous, until) = (next()?, next()?);
-    let previous = match (previous, until) {
-        ("", "") => None,
-        (previous, until) => Some((
-            previous.parse().map_err(|_| unreadable())?,
-            until.parse().map_err(|_| unreadable())?,
-        )),
-    };
-    Ok(WebhookSecrets { version, previous })
 }
 
 static QUEUE: Sql = Sql::new(
