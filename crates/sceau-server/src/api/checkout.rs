@@ -93,11 +93,7 @@ pub async fn create(
         .create_checkout(&merchant, request, idempotency)
         .await?;
     let mut answer = (StatusCode::CREATED, Json(response(&state, &view))).into_response();
-    if replayed {
-        answer
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
+    super::merchant::mark_replayed(&mut answer, replayed);
     Ok(answer)
 }
 

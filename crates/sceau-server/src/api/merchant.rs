@@ -82,11 +82,7 @@ pub async fn issue_checkout_number(
         sent_to: client.phone.masked(),
     };
     let mut response = (StatusCode::CREATED, Json(response)).into_response();
-    if issued.replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
+    mark_replayed(&mut response, issued.replayed);
     Ok(response)
 }
 
@@ -196,12 +192,17 @@ fn outcome_response(outcome: &Outcome, replayed: bool) -> Response {
             ApiError::from(AppError::Rejected(*rejection)).into_response()
         }
     };
+    mark_replayed(&mut response, replayed);
+    response
+}
+
+/// Says on an answer that it replays the first one given under its idempotency key.
+pub(super) fn mark_replayed(answer: &mut Response, replayed: bool) {
     if replayed {
-        response
+        answer
             .headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    response
 }
 
 pub(super) fn idempotency(
@@ -413,10 +414,6 @@ pub async fn rotate_webhook_secret(
         "previous_valid_until": rotated.previous_until_s.map(rfc3339),
     });
     let mut answer = (StatusCode::CREATED, Json(answer)).into_response();
-    if rotated.replayed {
-        answer
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
+    mark_replayed(&mut answer, rotated.replayed);
     Ok(answer)
 }
