@@ -144,8 +144,8 @@ fn take(
         files,
     };
     let text = serde_json::to_vec_pretty(&manifest)?;
-    write_private(&out.join(MANIFEST), &text)?;
-    write_private(
+    crate::write_private(&out.join(MANIFEST), &text)?;
+    crate::write_private(
         &out.join(MANIFEST_MAC),
         format!("{}\n", hex::encode(keys.backup_mac(&text))).as_bytes(),
     )?;
@@ -513,11 +513,6 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
         // Anything else (a socket, a pipe) is no data of sceau's.
     }
     Ok(())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
-    private(path, 0o600)
 }
 
 fn private(path: &Path, mode: u32) -> anyhow::Result<()> {
