@@ -8,6 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let checks = [
         sceau_server::api::parse_json::<sceau_server::api::checkout::CheckoutBody>(data).err(),
         sceau_server::api::parse_json::<sceau_server::api::merchant::AuthorizeBody>(data).err(),
+        sceau_server::api::parse_json::<sceau_server::api::merchant::RotateSecretBody>(data).err(),
         sceau_server::api::parse_json::<serde_json::Value>(data).err(),
     ];
     for error in checks.into_iter().flatten() {

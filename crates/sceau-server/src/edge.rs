@@ -236,7 +236,7 @@ const REQUEST_ID_LEN_MAX: usize = 64;
 /// An id a client (or the proxy before sceau) chose is kept when it is 1 to 64 letters,
 /// digits, `-`, `_`, `.` or `:` (what proxies and tracing systems write); anything else
 /// is replaced, so that a log line never carries what a client typed there.
-fn well_formed_request_id(id: &str) -> bool {
+pub fn well_formed_request_id(id: &str) -> bool {
     (1..=REQUEST_ID_LEN_MAX).contains(&id.len())
         && id
             .bytes()
