@@ -8,6 +8,11 @@ use crate::service::Service;
 use sceau_store::evidence::{certificate_subject, envelope_subject};
 use sceau_store::{ClientRecord, EnvelopeState, EnvelopeView, EvidenceRecord};
 
+/// Integrations an evidence bundle or receipt may run before its records are said
+/// pending: records appended by other writers meanwhile, or a queue longer than one
+/// integration's batch, each take one more.
+pub(crate) const INTEGRATIONS_MAX: usize = 4;
+
 impl Service {
     /// The evidence bundle of `client`'s envelope `public_id` (canonical JSON): for a
     /// notarized envelope (its content archived, or deleted after its retention), or a
@@ -99,14 +104,16 @@ impl Service {
         }
     }
 
-    /// The records of each of `subjects`, every one in the log (the log integrated once
+    /// The records of each of `subjects`, every one in the log (the log integrated here
     /// if one is not yet: the integrator looks every 100 ms, and a bundle or a receipt
-    /// asked for at once need not wait).
+    /// asked for at once need not wait). A record another writer appends to a chain
+    /// meanwhile (the recipient's notice, sent by the dispatcher) is integrated by the
+    /// next round; after [`INTEGRATIONS_MAX`] rounds the evidence is said pending.
     pub(crate) async fn logged_subjects(
         &self,
         subjects: &[String],
     ) -> Result<Vec<Vec<EvidenceRecord>>, AppError> {
-        let mut integrated = false;
+        let mut integrations = 0;
         loop {
             let mut chains = Vec::with_capacity(subjects.len());
             for subject in subjects {
@@ -119,11 +126,11 @@ impl Service {
             if logged {
                 return Ok(chains);
             }
-            if integrated {
+            if integrations == INTEGRATIONS_MAX {
                 return Err(AppError::EvidencePending);
             }
             self.integrate_log_once().await?;
-            integrated = true;
+            integrations += 1;
         }
     }
 

@@ -265,8 +265,12 @@ impl Service {
     /// The evidence bundle of a paid checkout (canonical JSON, see `bundle.rs`).
     pub async fn evidence_bundle(&self, view: &CheckoutView) -> Result<Vec<u8>, AppError> {
         let (mut record, signature) = self.receipt(view).await?;
-        if record.log_index.is_none() {
-            // The integrator looks every 100 ms; a bundle asked for at once need not wait.
+        // The integrator looks every 100 ms; a bundle asked for at once need not wait (one
+        // integration takes at most a batch: a long queue may need more than one).
+        for _ in 0..crate::envelope_evidence::INTEGRATIONS_MAX {
+            if record.log_index.is_some() {
+                break;
+            }
             self.integrate_log_once().await?;
             record = self.paid_record(view).await?;
         }
