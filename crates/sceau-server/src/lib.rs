@@ -12,6 +12,7 @@ pub mod edge;
 pub mod error;
 pub mod metrics;
 pub mod station;
+pub mod tls;
 pub mod views;
 
 // The use cases live in sceau-app; the handlers reach them by these names.
@@ -84,6 +85,9 @@ pub struct AppState {
     pub channel_callbacks: Arc<dispatch::Callbacks>,
     /// A second address serving only `GET /metrics`, without the admin token.
     pub metrics_listen: Option<SocketAddr>,
+    /// TLS on every listener (its certificate reloaded by [`tls::Tls::reload`]); none:
+    /// plain HTTP, for a server behind a proxy that terminates TLS or on loopback.
+    pub tls: Option<Arc<tls::Tls>>,
 }
 
 impl AppState {
@@ -450,12 +454,18 @@ impl Running {
     }
 }
 
+/// What a connection is read from and written to: TCP, or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
+
 /// Accepts connections until `stopped`, at most `limits.connections_max` open at once,
-/// each with `limits.header_read_timeout`; then lets the requests in flight finish.
+/// each with `limits.header_read_timeout` (for its TLS handshake too, when `tls`); then
+/// lets the requests in flight finish.
 pub(crate) async fn accept(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: edge::Limits,
+    tls: Option<Arc<tls::Tls>>,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -505,9 +515,30 @@ pub(crate) async fn accept(
                 app.clone().oneshot(request.map(axum::body::Body::new))
             },
         );
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        // The certificate of the moment: a reload applies to the connections after it.
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
+        let watcher = graceful.watcher();
+        let http = http.clone();
         while connections.try_join_next().is_some() {}
         connections.spawn(async move {
+            let stream: Box<dyn Io> = match acceptor {
+                None => Box::new(stream),
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(stream)) => Box::new(stream),
+                        // A client that does not trust the certificate, a scanner, a
+                        // plain HTTP request: nothing to answer.
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+            };
+            let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
             let _ = connection.await;
             drop(permit);
         });
@@ -540,7 +571,8 @@ pub async fn start(
     }
     let mut state = state;
     if state.public_url.is_none() {
-        state.public_url = Some(format!("http://{address}"));
+        let scheme = if state.tls.is_some() { "https" } else { "http" };
+        state.public_url = Some(format!("{scheme}://{address}"));
     }
     if state.time_stamper.is_none() {
         state.time_stamper = state
@@ -559,6 +591,7 @@ pub async fn start(
     state.channel_callbacks = channels.callbacks.clone();
     let background = dispatch::spawn_background(state.service.clone(), channels);
     let limits = state.limits;
+    let state_tls = state.tls.clone();
     state.uploads = signing::Uploads::new(limits.uploads_max, limits.file_uploads_max);
     let app = router(state)
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
@@ -571,8 +604,9 @@ pub async fn start(
             edge::check_names(served.clone(), request, next)
         }))
         .layer(middleware::from_fn(edge::request_id));
+    let tls = state_tls;
     let task = tokio::spawn(async move {
-        accept(listener, app, limits, stopped).await;
+        accept(listener, app, limits, tls, stopped).await;
         // The requests are answered: what they started in the background ends cleanly.
         background.stop(limits.background_grace).await;
         if let Some((_, stop, metrics)) = metrics_server {

@@ -197,9 +197,12 @@ pub async fn serve(
             )
         })?;
     let address = listener.local_addr()?;
+    let scheme = if state.tls.is_some() { "https" } else { "http" };
     let served = std::sync::Arc::new(
-        crate::edge::Served::new(&format!("http://{address}")).map_err(std::io::Error::other)?,
+        crate::edge::Served::new(&format!("{scheme}://{address}"))
+            .map_err(std::io::Error::other)?,
     );
+    let tls = state.tls.clone();
     let limits = crate::edge::Limits {
         connections_max: METRICS_CONNECTIONS_MAX,
         request_timeout: Duration::from_secs(10),
@@ -218,6 +221,6 @@ pub async fn serve(
             crate::edge::check_names(served.clone(), request, next)
         }));
     let (stop, stopped) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(crate::accept(listener, app, limits, stopped));
+    let task = tokio::spawn(crate::accept(listener, app, limits, tls, stopped));
     Ok((address, stop, task))
 }

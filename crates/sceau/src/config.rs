@@ -43,8 +43,13 @@ pub struct Config {
     pub sms_routes: Vec<sceau_channel::config::SmsRouteConfig>,
     /// The e-mail routes, tried in order (`[[email_routes]]`; none: no e-mail is sent).
     pub email_routes: Vec<sceau_channel::config::EmailRouteConfig>,
-    /// Mark session cookies Secure (set when served behind TLS).
+    /// Mark session cookies Secure (set when served behind a proxy that terminates TLS;
+    /// always so when `tls_certificate` is given).
     pub secure_cookies: bool,
+    /// Serve HTTPS: the certificate chain (PEM, the server's certificate first) and its
+    /// private key (PEM, mode 0600), read again on SIGHUP. Both or neither.
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// The address clients reach sceau at (for example `https://pay.example`), used in
     /// the payment links given to merchants; by default `http://` and `listen`.
     pub public_url: Option<String>,
@@ -129,6 +134,11 @@ pub struct Config {
 pub const TSA_POLICY_EXAMPLE: &str = "1.2.3.4.1";
 
 impl Config {
+    /// Whether `serve` terminates TLS itself.
+    pub fn tls(&self) -> bool {
+        self.tls_certificate.is_some()
+    }
+
     /// The e-mail routes `serve` opens: those configured; when none is, and the SMS go to
     /// the development phone (development), the development mailbox.
     pub fn effective_email_routes(&self) -> Vec<sceau_channel::config::EmailRouteConfig> {
@@ -167,6 +177,8 @@ impl Default for Config {
             sms_routes: Vec::new(),
             email_routes: Vec::new(),
             secure_cookies: false,
+            tls_certificate: None,
+            tls_key: None,
             public_url: None,
             metrics_listen: None,
             numbers_per_hour_max: 20,
@@ -267,6 +279,12 @@ impl Config {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(value) = var("SCEAU_LISTEN") {
             self.listen = value.parse().context("SCEAU_LISTEN")?;
+        }
+        if let Some(value) = var("SCEAU_TLS_CERTIFICATE") {
+            self.tls_certificate = Some(value.into());
+        }
+        if let Some(value) = var("SCEAU_TLS_KEY") {
+            self.tls_key = Some(value.into());
         }
         if let Some(value) = var("SCEAU_METRICS_LISTEN") {
             self.metrics_listen = Some(value.parse().context("SCEAU_METRICS_LISTEN")?);
@@ -403,6 +421,9 @@ impl Config {
         self.check_phone_simulator()?;
         self.check_limits()?;
         self.check_pki_and_log()?;
+        if self.tls_certificate.is_some() != self.tls_key.is_some() {
+            bail!("tls_certificate and tls_key go together: give both, or neither");
+        }
         if self.database.trim().is_empty() {
             bail!("database must be a SQLite file path or a postgres:// URL");
         }

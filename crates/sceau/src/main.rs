@@ -480,7 +480,7 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
         admin_token_hash,
         merchant_cache: Arc::new(MerchantCache::default()),
         phone_simulator: config.phone_simulator && config.dev_phone_route(),
-        secure_cookies: config.secure_cookies,
+        secure_cookies: config.secure_cookies || config.tls(),
         public_url: config.public_url.clone(),
         time_stamper: None,
         limits: sceau_server::edge::Limits {
@@ -490,6 +490,7 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
         uploads: Default::default(),
         channel_callbacks: Default::default(),
         metrics_listen: config.metrics_listen,
+        tls: None,
     }
 }
 
@@ -540,6 +541,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // it cleanly.
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("listening for SIGTERM")?;
+    // Read first: a certificate and key that do not go together stop the start before
+    // anything is created.
+    let tls = match (&config.tls_certificate, &config.tls_key) {
+        (Some(certificate), Some(key)) => {
+            Some(sceau_server::tls::Tls::load(certificate, key).map_err(anyhow::Error::msg)?)
+        }
+        _ => None,
+    };
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("listening for SIGHUP")?;
     let service = open_service(&config, Arc::new(SystemClock)).await?;
     let (token_hash, created) = admin_token_hash(&config)?;
     if created {
@@ -553,7 +564,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "tsa_policy is OpenSSL's example OID 1.2.3.4.1: set your organisation's own"
         );
     }
-    let state = app_state(&config, service, token_hash);
+    let mut state = app_state(&config, service, token_hash);
+    state.tls = tls.clone();
     let channels = open_channels(&config)?;
     let running = sceau_server::start(state, channels, config.listen)
         .await
@@ -568,7 +580,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 error.into()
             }
         })?;
-    let base = format!("http://{}", running.address);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = format!("{scheme}://{}", running.address);
     say!("sceau listening on {base}");
     say!("  database        {}", config.database_for_display());
     say!("  client sign-in  {base}/login");
@@ -578,8 +591,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     say!("  health          {base}/health");
     say!("  metrics         {base}/metrics (admin token)");
     if let Some(metrics) = running.metrics_address {
-        say!("  metrics         http://{metrics}/metrics (no token: metrics_listen)");
+        say!("  metrics         {scheme}://{metrics}/metrics (no token: metrics_listen)");
     }
+    if let Some(tls) = &tls {
+        say!(
+            "  TLS             {} (read again on SIGHUP)",
+            tls.certificate_path().display()
+        );
+    }
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            reload_tls(tls.as_deref());
+        }
+    });
     for line in describe_routes(&config) {
         say!("{line}");
     }
@@ -596,6 +620,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     running.stop().await;
     say!("stopped");
     Ok(())
+}
+
+/// SIGHUP: the TLS certificate and key are read again (a renewed certificate is served
+/// to the connections after); when they cannot be used, the ones in use stay.
+fn reload_tls(tls: Option<&sceau_server::tls::Tls>) {
+    match tls {
+        None => tracing::info!("SIGHUP: no TLS certificate to read again (tls_certificate)"),
+        Some(tls) => match tls.reload() {
+            Ok(()) => tracing::info!(
+                certificate = %tls.certificate_path().display(),
+                "SIGHUP: TLS certificate read again; new connections get it"
+            ),
+            Err(error) => tracing::error!(
+                %error,
+                "SIGHUP: TLS certificate not reloaded; the one in use stays"
+            ),
+        },
+    }
 }
 
 /// Waits for Ctrl-C or SIGTERM (what a service manager sends): which one came.

@@ -392,6 +392,7 @@ impl Server {
             uploads: Default::default(),
             channel_callbacks: Default::default(),
             metrics_listen: None,
+            tls: None,
         };
         configure(&mut state);
         let routing = channels.routing.clone();

@@ -89,6 +89,11 @@ impl Server {
         panic!("sceau serve printed no line with {needle:?}");
     }
 
+    /// The server's process id (to send it signals).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and waits for the server to exit, at most `within` (then it is
     /// killed and the test fails): how it exited.
     pub fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
