@@ -61,7 +61,7 @@ impl Drop for Unfinished {
 async fn connection(pool: &Pool) -> Result<deadpool_postgres::Object, StoreError> {
     pool.get()
         .await
-        .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+        .map_err(|e| super::unreachable("no database connection", &e))
 }
 
 async fn drop_upload(pool: &Pool, upload_id: i64) -> Result<(), StoreError> {

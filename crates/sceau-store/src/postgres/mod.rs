@@ -39,6 +39,7 @@ pub mod schema;
 pub mod scratch;
 mod sign_in;
 mod signatures;
+pub mod tls;
 mod webhooks;
 
 use crate::StoreError;
@@ -57,9 +58,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
-use tokio_postgres::{NoTls, Row};
 
 /// Commands waiting beyond this, over the payment lanes (the dispatcher's lane has a
 /// queue of one lane's share besides), make their senders wait (back-pressure).
@@ -230,6 +231,39 @@ struct Job {
     answer: oneshot::Sender<Result<Output, StoreError>>,
 }
 
+/// A connection could not be had: `what`, then the error and each of its causes (a TLS
+/// handshake's "error performing TLS handshake" says why only in its source: the
+/// certificate's issuer unknown, or another name).
+pub(crate) fn unreachable(what: &str, error: &dyn std::error::Error) -> StoreError {
+    let mut said = format!("{what}: {error}");
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if !said.ends_with(&text) {
+            said.push_str(": ");
+            said.push_str(&text);
+        }
+        cause = error.source();
+    }
+    StoreError::Unavailable(said)
+}
+
+/// Whether every host of `config` is this machine (a Unix socket, `localhost`, a loopback
+/// address).
+fn on_this_machine(config: &tokio_postgres::Config) -> bool {
+    config.get_hosts().iter().all(|host| match host {
+        tokio_postgres::config::Host::Unix(_) => true,
+        tokio_postgres::config::Host::Tcp(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|address| address.is_loopback())
+        }
+    })
+}
+
 /// The PostgreSQL store. Cheap to clone; clones share the lanes and the pool.
 #[derive(Clone)]
 pub struct PostgresStore {
@@ -241,12 +275,17 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`, with libpq's
-    /// parameters such as `options=-c search_path=…`), migrates the schema and starts the
-    /// lanes. Must be called inside a Tokio runtime.
+    /// parameters such as `options=-c search_path=…`, and `sslmode=verify-full` with
+    /// `sslrootcert=…` for TLS: see [`tls`]), migrates the schema and starts the lanes.
+    /// Must be called inside a Tokio runtime.
     pub async fn open(url: &str, settings: PostgresSettings) -> Result<PostgresStore, StoreError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+        let (mut config, tls) = tls::connection_settings(url)?;
+        if !tls.verified() && !on_this_machine(&config) {
+            tracing::warn!(
+                "the database is reached without TLS over the network: add \
+                 sslmode=verify-full&sslrootcert=… to its URL unless the link is private"
+            );
+        }
         config.connect_timeout(settings.connect_timeout);
         // Every statement but the ledger check finds its rows by key. The planner is told
         // so (no sequential scans, hash or merge joins) and plans each statement once per
@@ -276,7 +315,7 @@ impl PostgresStore {
         let pool_of = |size: usize| {
             let manager = Manager::from_config(
                 config.clone(),
-                NoTls,
+                tls.clone(),
                 ManagerConfig {
                     recycling_method: RecyclingMethod::Fast,
                 },
@@ -296,7 +335,7 @@ impl PostgresStore {
             let mut client = lanes_pool
                 .get()
                 .await
-                .map_err(|e| StoreError::Unavailable(format!("cannot connect: {e}")))?;
+                .map_err(|e| unreachable("cannot connect", &e))?;
             schema::migrate(&mut client).await?;
         }
         let lanes_count = settings.lanes.max(1);
@@ -355,7 +394,7 @@ impl PostgresStore {
         self.pool
             .get()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+            .map_err(|e| unreachable("no database connection", &e))
     }
 }
 
@@ -406,7 +445,7 @@ async fn run_on_a_connection(pool: &Pool, batch: &mut [Job]) -> Result<(), Store
         let mut client = pool
             .get()
             .await
-            .map_err(|error| StoreError::Unavailable(format!("no database connection: {error}")))?;
+            .map_err(|error| unreachable("no database connection", &error))?;
         let run = AssertUnwindSafe(run_batch(&mut client, batch))
             .catch_unwind()
             .await;
@@ -723,6 +762,7 @@ fn params<'a>(args: &'a [Value<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
 #[allow(clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use tokio_postgres::NoTls;
 
     /// The test database's URL; none outside CI without one (the test then checks
     /// nothing), and in CI its absence fails the test.
