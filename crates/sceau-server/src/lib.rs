@@ -454,12 +454,15 @@ impl Running {
     }
 }
 
+/// The longest a TLS handshake may take (then the connection is closed).
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What a connection is read from and written to: TCP, or TLS over it.
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
 /// Accepts connections until `stopped`, at most `limits.connections_max` open at once,
-/// each with `limits.header_read_timeout` (for its TLS handshake too, when `tls`); then
+/// each with `limits.header_read_timeout` (and [`TLS_HANDSHAKE_TIMEOUT`] before, when `tls`); then
 /// lets the requests in flight finish.
 pub(crate) async fn accept(
     listener: tokio::net::TcpListener,
@@ -524,9 +527,10 @@ pub(crate) async fn accept(
             let stream: Box<dyn Io> = match acceptor {
                 None => Box::new(stream),
                 Some(acceptor) => {
-                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
-                        .await
-                    {
+                    // Its own limit, shorter than the headers': a handshake finished at the
+                    // last moment would otherwise hold the place twice as long.
+                    let limit = limits.header_read_timeout.min(TLS_HANDSHAKE_TIMEOUT);
+                    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => Box::new(stream),
                         // A client that does not trust the certificate, a scanner, a
                         // plain HTTP request: nothing to answer.

@@ -46,6 +46,7 @@ impl Tls {
     /// intermediates) and the private key (PKCS#8, PKCS#1 or SEC1 PEM).
     pub fn load(certificate: &Path, key: &Path) -> Result<Arc<Tls>, TlsError> {
         let acceptor = read(certificate, key)?;
+        warn_if_readable_by_others(key);
         Ok(Arc::new(Tls {
             certificate: certificate.to_owned(),
             key: key.to_owned(),
@@ -57,6 +58,7 @@ impl Tls {
     /// theirs. On an error the certificate in use stays.
     pub fn reload(&self) -> Result<(), TlsError> {
         let acceptor = read(&self.certificate, &self.key)?;
+        warn_if_readable_by_others(&self.key);
         *self
             .current
             .write()
@@ -113,6 +115,20 @@ fn read(certificate: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     // The server speaks HTTP/1.1 only.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A private key others on the machine may read is said (it still works: the operator
+/// may have a reason, such as a group of the service's own).
+fn warn_if_readable_by_others(key: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(metadata) = std::fs::metadata(key)
+        && metadata.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            key = %key.display(),
+            "the TLS key file may be read by other users: chmod 600 it"
+        );
+    }
 }
 
 fn key_error(error: &rustls_pki_types::pem::Error) -> String {

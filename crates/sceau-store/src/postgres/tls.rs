@@ -33,11 +33,11 @@ impl PostgresTls {
     }
 }
 
-/// The connection settings of `url` (a `postgres://` URL or libpq's `key=value` form),
-/// with its `sslmode` and `sslrootcert` applied.
+/// The connection settings of `url` (a `postgres://` URL), with its `sslmode` and
+/// `sslrootcert` applied.
 pub fn connection_settings(url: &str) -> Result<(tokio_postgres::Config, PostgresTls), StoreError> {
     let refused = |what: String| StoreError::Unavailable(format!("database URL: {what}"));
-    let (rest, mode, root) = take_tls_parameters(url);
+    let (rest, mode, root) = take_tls_parameters(url).map_err(refused)?;
     let mut config: tokio_postgres::Config = rest
         .parse()
         .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
@@ -95,47 +95,37 @@ pub fn connection_settings(url: &str) -> Result<(tokio_postgres::Config, Postgre
     }
 }
 
-/// `url` without its `sslmode` and `sslrootcert`, and their values.
-fn take_tls_parameters(url: &str) -> (String, Option<String>, Option<String>) {
-    let (mut mode, mut root) = (None, None);
-    let mut take = |key: &str, value: String| match key {
-        "sslmode" => {
-            mode = Some(value);
-            true
-        }
-        "sslrootcert" => {
-            root = Some(value);
-            true
-        }
-        _ => false,
-    };
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let Some((base, query)) = url.split_once('?') else {
-            return (url.to_owned(), None, None);
-        };
-        let kept: Vec<&str> = query
-            .split('&')
-            .filter(|pair| {
-                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                !take(key, percent_decode(value))
-            })
-            .collect();
-        let rest = if kept.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", kept.join("&"))
-        };
-        (rest, mode, root)
-    } else {
-        let kept: Vec<&str> = url
-            .split_whitespace()
-            .filter(|pair| {
-                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                !take(key.trim(), value.trim_matches('\'').to_owned())
-            })
-            .collect();
-        (kept.join(" "), mode, root)
+/// `url` without its `sslmode` and `sslrootcert`, and their values (keys and values
+/// percent-decoded, as tokio-postgres reads them).
+fn take_tls_parameters(url: &str) -> Result<(String, Option<String>, Option<String>), String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err("write it as a postgres:// URL".into());
     }
+    let (mut mode, mut root) = (None, None);
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None, None));
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let place = match percent_decode(key).as_str() {
+            "sslmode" => &mut mode,
+            "sslrootcert" => &mut root,
+            _ => {
+                kept.push(pair);
+                continue;
+            }
+        };
+        if place.replace(percent_decode(value)).is_some() {
+            return Err(format!("{} is given twice", percent_decode(key)));
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((rest, mode, root))
 }
 
 /// `%XX` sequences decoded (what a URL's query may hold in a file's path).
@@ -275,23 +265,24 @@ mod tests {
         let (rest, mode, root) = take_tls_parameters(
             "postgres://u:p@db.example:5432/x?sslmode=verify-full&options=-c%20search_path%3Ds\
              &sslrootcert=%2Fetc%2Fca%20file.pem",
-        );
+        )
+        .unwrap();
         assert_eq!(
             rest,
             "postgres://u:p@db.example:5432/x?options=-c%20search_path%3Ds"
         );
         assert_eq!(mode.as_deref(), Some("verify-full"));
         assert_eq!(root.as_deref(), Some("/etc/ca file.pem"));
-        let (rest, mode, root) = take_tls_parameters("postgres://u@h/x?sslmode=disable");
+        let (rest, mode, root) = take_tls_parameters("postgres://u@h/x?sslmode=disable").unwrap();
         assert_eq!(
             (rest.as_str(), mode.as_deref(), root),
             ("postgres://u@h/x", Some("disable"), None)
         );
-        let (rest, mode, root) =
-            take_tls_parameters("host=db.example sslmode=verify-full sslrootcert='/ca.pem' user=u");
-        assert_eq!(rest, "host=db.example user=u");
-        assert_eq!(mode.as_deref(), Some("verify-full"));
-        assert_eq!(root.as_deref(), Some("/ca.pem"));
+        // A key written encoded is the same key (tokio-postgres would read it so).
+        let (_, mode, _) = take_tls_parameters("postgres://u@h/x?ssl%6Dode=require").unwrap();
+        assert_eq!(mode.as_deref(), Some("require"));
+        assert!(take_tls_parameters("postgres://u@h/x?sslmode=disable&sslmode=require").is_err());
+        assert!(take_tls_parameters("host=h sslmode=require").is_err());
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 
@@ -304,6 +295,8 @@ mod tests {
 
     #[test]
     fn only_full_verification_or_none_is_accepted() {
+        let error = refusal("postgres://u@h/x?ssl%6Dode=require");
+        assert!(error.contains("sslmode=require is not accepted"), "{error}");
         for mode in ["prefer", "require", "verify-ca", "allow"] {
             let error = refusal(&format!("postgres://u@h/x?sslmode={mode}"));
             assert!(error.contains("verify-full"), "{error}");
