@@ -242,8 +242,12 @@ pub fn spawn_background(service: Service, channels: Channels) -> Background {
             reports_stop,
         ))
     });
+    let purger = tokio::spawn(crate::retention::purge_forever(
+        service.clone(),
+        stop.clone(),
+    ));
     let sweeper = tokio::spawn(sweep_forever(service, stop));
-    workers.extend([dispatcher, webhooks, sweeper, log]);
+    workers.extend([dispatcher, webhooks, sweeper, log, purger]);
     Background {
         workers,
         reports,

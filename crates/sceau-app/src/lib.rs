@@ -18,6 +18,7 @@ pub mod notary;
 pub mod parties;
 pub mod payments;
 pub mod receipts;
+pub mod retention;
 pub mod service;
 pub mod sign_in;
 pub mod signing;

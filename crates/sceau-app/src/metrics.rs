@@ -26,6 +26,11 @@ pub(crate) fn message(route: &str, state: &'static str) {
     .increment(1);
 }
 
+/// Rows the purge removed (message bodies: emptied), by `kind`.
+pub(crate) fn purged(kind: &'static str, count: u64) {
+    metrics::counter!("sceau_purged_total", "kind" => kind).increment(count);
+}
+
 /// Messages the sweep expired before any route took them.
 pub(crate) fn messages_expired(count: u64) {
     metrics::counter!("sceau_messages_total", "route" => "", "state" => "expired").increment(count);

@@ -57,6 +57,8 @@ pub struct Settings {
     pub log_origin: String,
     /// A route places calls that read the text out: clients may choose calls.
     pub calls_offered: bool,
+    /// How long what only serves the moment is kept (the purge worker, `retention.rs`).
+    pub retention: sceau_domain::retention::Retention,
 }
 
 impl Settings {
@@ -626,12 +628,17 @@ impl Service {
             .into_iter()
             .filter(|message| matches!(message.state.as_str(), "submitted" | "delivered"))
             .map(|message| {
-                let text = self
-                    .keys
-                    .unseal(&message.sealed_body, &message.address)
-                    .unwrap_or_else(|_| {
-                        Zeroizing::new("(cannot be opened with this server's key)".to_owned())
-                    });
+                let text = if message.sealed_body.is_empty() {
+                    Zeroizing::new(
+                        "(its text was purged: retention.message_bodies_days)".to_owned(),
+                    )
+                } else {
+                    self.keys
+                        .unseal(&message.sealed_body, &message.address)
+                        .unwrap_or_else(|_| {
+                            Zeroizing::new("(cannot be opened with this server's key)".to_owned())
+                        })
+                };
                 (message, text)
             })
             .collect())

@@ -19,6 +19,7 @@ pub mod money;
 pub mod phone;
 pub mod policy;
 pub mod reach;
+pub mod retention;
 pub mod seal;
 pub mod sign_in;
 pub mod signature;

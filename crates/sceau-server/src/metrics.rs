@@ -88,6 +88,10 @@ fn describe() {
         "Time to run and commit one batch of the group commit, by backend"
     );
     describe_gauge!("sceau_outbox_pending", "Messages not sent yet");
+    describe_counter!(
+        "sceau_purged_total",
+        "Rows past their retention window removed by the purge, by kind (message bodies: emptied)"
+    );
     describe_gauge!(
         "sceau_outbox_oldest_age_seconds",
         Unit::Seconds,

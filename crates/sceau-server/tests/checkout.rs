@@ -45,22 +45,6 @@ impl Hooks {
     }
 }
 
-impl Server {
-    /// Delivers the due webhooks (as the server's own task would) until none is due.
-    async fn deliver_webhooks(&self) {
-        let client = sceau_server::webhooks::http_client(true);
-        for _ in 0..1_000 {
-            let attempted = sceau_server::webhooks::deliver_once(&self.service, &client)
-                .await
-                .unwrap();
-            if attempted == 0 {
-                return;
-            }
-        }
-        panic!("webhooks kept coming");
-    }
-}
-
 async fn create_checkout(server: &Server, merchant: &Merchant, body: Value) -> Value {
     let reply = server
         .merchant_post(merchant, "/v1/checkouts", &body, None)

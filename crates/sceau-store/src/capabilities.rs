@@ -690,3 +690,12 @@ pub trait Archive: Send + Sync + 'static {
     /// a maintenance task, not a hot path. Returns how many were removed.
     async fn sweep_unfinished(&self, before_s: i64) -> Result<u64, StoreError>;
 }
+
+/// The purge of what is past its retention window (`sceau_domain::retention`).
+#[async_trait]
+pub trait Purging: Send + Sync + 'static {
+    /// Removes one batch: at most `purge.batch_max` rows of each kind, in one
+    /// transaction. Never touches the ledger, numbers, evidence, the log, certificates,
+    /// signatures or the archive.
+    async fn purge(&self, purge: Purge) -> Result<Purged, StoreError>;
+}

@@ -56,6 +56,7 @@ pub trait Store:
     + TransparencyLog
     + Evidence
     + Ledger
+    + Purging
 {
 }
 
@@ -74,5 +75,6 @@ impl<T> Store for T where
         + TransparencyLog
         + Evidence
         + Ledger
+        + Purging
 {
 }

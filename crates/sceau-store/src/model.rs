@@ -424,6 +424,55 @@ pub struct Executed {
     pub replayed: bool,
 }
 
+/// One batch of the purge: what is past its window, at most `batch_max` rows of each kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Purge {
+    pub cutoffs: sceau_domain::retention::Cutoffs,
+    pub batch_max: u32,
+}
+
+/// What one batch of the purge removed (message bodies: emptied, their records kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Purged {
+    pub sessions: u64,
+    pub idempotency_keys: u64,
+    pub webhooks: u64,
+    pub checkouts: u64,
+    pub message_bodies: u64,
+    pub messages: u64,
+}
+
+impl Purged {
+    /// Each kind with its count, as metrics and logs name them.
+    pub fn kinds(&self) -> [(&'static str, u64); 6] {
+        [
+            ("sessions", self.sessions),
+            ("idempotency_keys", self.idempotency_keys),
+            ("webhooks", self.webhooks),
+            ("checkouts", self.checkouts),
+            ("message_bodies", self.message_bodies),
+            ("messages", self.messages),
+        ]
+    }
+
+    /// Adds `batch` to these counts.
+    pub fn add(&mut self, batch: &Purged) {
+        self.sessions += batch.sessions;
+        self.idempotency_keys += batch.idempotency_keys;
+        self.webhooks += batch.webhooks;
+        self.checkouts += batch.checkouts;
+        self.message_bodies += batch.message_bodies;
+        self.messages += batch.messages;
+    }
+
+    /// Whether some kind filled its batch (more may be waiting).
+    pub fn full(&self, batch_max: u32) -> bool {
+        self.kinds()
+            .iter()
+            .any(|(_, count)| *count >= u64::from(batch_max))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Expired {
     pub holds_released: u64,

@@ -326,8 +326,6 @@ pub(crate) static SETTLEMENT_FILE: Sql =
 pub(crate) static CLIENT_BLOCKED: Sql = Sql::new("UPDATE clients SET blocked = $2 WHERE id = $1");
 pub(crate) static CLIENT_BY_CALL: Sql = Sql::new("UPDATE clients SET by_call = $2 WHERE id = $1");
 
-/// Opening a session forgets the expired ones.
-pub(crate) static SESSIONS_EXPIRED: Sql = Sql::new("DELETE FROM sessions WHERE expires_at <= $1");
 pub(crate) static SESSION_INSERT: Sql = Sql::new(
     "INSERT INTO sessions (token_hash, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
 );

@@ -128,6 +128,9 @@ pub struct Config {
     pub delivery_reminder_days: u32,
     /// Recipients one delivery may name (1 to 500; 100 by default).
     pub delivery_recipients_max: usize,
+    /// How long sessions, unpaid checkouts, messages' bodies and records, webhooks and
+    /// idempotency keys are kept after they ended (`[retention]`, in days).
+    pub retention: sceau_domain::retention::Retention,
 }
 
 /// OpenSSL's example TSA policy (`tsa_policy1` in its configuration).
@@ -210,6 +213,7 @@ impl Default for Config {
             delivery_deadline_days: sceau_domain::delivery::DEADLINE_DAYS_DEFAULT,
             delivery_reminder_days: 3,
             delivery_recipients_max: sceau_domain::delivery::RECIPIENTS_MAX_DEFAULT,
+            retention: Default::default(),
         }
     }
 }
@@ -285,6 +289,37 @@ impl Config {
         }
         if let Some(value) = var("SCEAU_TLS_KEY") {
             self.tls_key = Some(value.into());
+        }
+        let retention = &mut self.retention;
+        for (name, days) in [
+            (
+                "SCEAU_RETENTION_SESSIONS_DAYS",
+                &mut retention.sessions_days,
+            ),
+            (
+                "SCEAU_RETENTION_UNPAID_CHECKOUTS_DAYS",
+                &mut retention.unpaid_checkouts_days,
+            ),
+            (
+                "SCEAU_RETENTION_MESSAGE_BODIES_DAYS",
+                &mut retention.message_bodies_days,
+            ),
+            (
+                "SCEAU_RETENTION_MESSAGES_DAYS",
+                &mut retention.messages_days,
+            ),
+            (
+                "SCEAU_RETENTION_WEBHOOKS_DAYS",
+                &mut retention.webhooks_days,
+            ),
+            (
+                "SCEAU_RETENTION_IDEMPOTENCY_DAYS",
+                &mut retention.idempotency_days,
+            ),
+        ] {
+            if let Some(value) = var(name) {
+                *days = value.parse().context(name)?;
+            }
         }
         if let Some(value) = var("SCEAU_METRICS_LISTEN") {
             self.metrics_listen = Some(value.parse().context("SCEAU_METRICS_LISTEN")?);
@@ -421,8 +456,20 @@ impl Config {
         self.check_phone_simulator()?;
         self.check_limits()?;
         self.check_pki_and_log()?;
+        self.retention.check()?;
         if self.tls_certificate.is_some() != self.tls_key.is_some() {
             bail!("tls_certificate and tls_key go together: give both, or neither");
+        }
+        if self.tls()
+            && self
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.to_ascii_lowercase().starts_with("http://"))
+        {
+            bail!(
+                "public_url is http:// but serve speaks HTTPS (tls_certificate): browsers would \
+                 send an origin sceau refuses; write https://"
+            );
         }
         if self.database.trim().is_empty() {
             bail!("database must be a SQLite file path or a postgres:// URL");

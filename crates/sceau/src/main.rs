@@ -413,6 +413,7 @@ pub async fn open_service_without_pki(
         issuer_bank: config.issuer_bank()?,
         log_origin: config.log_origin.clone(),
         calls_offered: config.sms_routes.iter().any(|route| route.places_calls()),
+        retention: config.retention,
     };
     Ok(Service {
         store,

@@ -176,6 +176,20 @@ fn serve_speaks_tls_and_reads_its_certificate_again_on_sighup() {
         "{refusal}"
     );
     assert!(!dir.join("sceau-data").exists(), "nothing created");
+    // An http:// public address beside TLS: browsers' origins would all be refused.
+    let output = Command::new(env!("CARGO_BIN_EXE_sceau"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("SCEAU_CONFIG")
+        .env("SCEAU_TLS_CERTIFICATE", &certificate)
+        .env("SCEAU_TLS_KEY", &key)
+        .env("SCEAU_PUBLIC_URL", "http://127.0.0.1:8443")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let refusal = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(refusal.contains("write https://"), "{refusal}");
 
     let log = dir.join("serve.log");
     let env = [

@@ -361,6 +361,7 @@ impl Server {
                 .sms
                 .iter()
                 .any(|route| route.channel().places_calls()),
+            retention: Default::default(),
         };
         adjust(&mut settings);
         let service = Service {
@@ -605,6 +606,20 @@ impl Server {
             request = request.header("Idempotency-Key", key);
         }
         self.send(request).await
+    }
+
+    /// Delivers the due webhooks (as the server's own task would) until none is due.
+    pub async fn deliver_webhooks(&self) {
+        let client = sceau_server::webhooks::http_client(true);
+        for _ in 0..1_000 {
+            let attempted = sceau_server::webhooks::deliver_once(&self.service, &client)
+                .await
+                .unwrap();
+            if attempted == 0 {
+                return;
+            }
+        }
+        panic!("webhooks kept coming");
     }
 
     pub async fn merchant_get(&self, merchant: &Merchant, path: &str) -> Reply {

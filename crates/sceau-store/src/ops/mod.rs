@@ -23,6 +23,7 @@ pub(crate) mod log;
 pub(crate) mod outbox;
 pub(crate) mod parties;
 pub(crate) mod reads;
+pub(crate) mod retention;
 pub(crate) mod sign_in;
 pub(crate) mod signatures;
 pub(crate) mod webhooks;

@@ -83,10 +83,8 @@ pub(crate) async fn send_unlock_code(
     Ok(UnlockOutcome::Sent)
 }
 
-/// Opens a session (and forgets the expired ones).
+/// Opens a session (the expired ones are the purge's: `ops::retention`).
 pub(crate) async fn create_session(tx: &impl Tx, session: &NewSession) -> Result<(), Fail> {
-    tx.execute(&crate::rows::SESSIONS_EXPIRED, args![session.now_s])
-        .await?;
     let opened = args![
         &session.token_hash,
         session.client_id,

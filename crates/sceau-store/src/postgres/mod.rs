@@ -35,6 +35,7 @@ mod ops;
 mod outbox;
 mod parties;
 mod payments;
+mod retention;
 pub mod schema;
 pub mod scratch;
 mod sign_in;
@@ -251,17 +252,22 @@ pub(crate) fn unreachable(what: &str, error: &dyn std::error::Error) -> StoreErr
 /// Whether every host of `config` is this machine (a Unix socket, `localhost`, a loopback
 /// address).
 fn on_this_machine(config: &tokio_postgres::Config) -> bool {
-    config.get_hosts().iter().all(|host| match host {
-        tokio_postgres::config::Host::Unix(_) => true,
-        tokio_postgres::config::Host::Tcp(name) => {
-            name.eq_ignore_ascii_case("localhost")
-                || name
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|address| address.is_loopback())
-        }
-    })
+    let addresses_here = config
+        .get_hostaddrs()
+        .iter()
+        .all(|address| address.is_loopback());
+    addresses_here
+        && config.get_hosts().iter().all(|host| match host {
+            tokio_postgres::config::Host::Unix(_) => true,
+            tokio_postgres::config::Host::Tcp(name) => {
+                name.eq_ignore_ascii_case("localhost")
+                    || name
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|address| address.is_loopback())
+            }
+        })
 }
 
 /// The PostgreSQL store. Cheap to clone; clones share the lanes and the pool.

@@ -14,6 +14,7 @@ mod ops;
 mod outbox;
 mod parties;
 mod payments;
+mod retention;
 pub mod schema;
 mod sign_in;
 mod signatures;

@@ -861,6 +861,18 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE merchants ADD COLUMN webhook_previous_version INTEGER;
     ALTER TABLE merchants ADD COLUMN webhook_previous_until INTEGER;
     "#,
+    // 31: retention (issue 23): the purge finds what ended before its window by these
+    // (sessions by expiry, as on PostgreSQL since its first migration).
+    r#"
+    CREATE INDEX sessions_expiry ON sessions (expires_at);
+    CREATE INDEX idempotency_time ON idempotency (created_at);
+    CREATE INDEX webhooks_ended ON webhooks (updated_at) WHERE state <> 'pending';
+    CREATE INDEX checkouts_ended ON checkouts (updated_at)
+        WHERE state IN ('expired', 'canceled', 'failed');
+    CREATE INDEX messages_ended ON messages (ended_at) WHERE ended_at IS NOT NULL;
+    CREATE INDEX messages_body_kept ON messages (ended_at)
+        WHERE ended_at IS NOT NULL AND length(sealed_body) > 0;
+    "#,
 ];
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

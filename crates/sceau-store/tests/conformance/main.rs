@@ -28,6 +28,7 @@ mod ledger;
 mod log;
 mod outbox;
 mod parties;
+mod retention;
 mod sign_in;
 mod signatures;
 mod sqlite;

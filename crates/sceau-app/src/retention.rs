@@ -1,0 +1,91 @@
+//! The purge (issue 23): what is past its retention window (`Settings::retention`, the
+//! rule in `sceau_domain::retention`) is removed in small batches, each one short write
+//! transaction, by a worker that looks every minute.
+
+use crate::dispatch::Stop;
+use crate::error::AppError;
+use crate::service::Service;
+use sceau_store::{Purge, Purged};
+use std::time::Duration;
+
+/// Rows of each kind one batch removes at most: one batch is one write transaction, and
+/// payments wait behind it on SQLite's one writer.
+pub const PURGE_BATCH_MAX: u32 = 500;
+
+/// How often the worker looks for what is past its window.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Batches one look runs at most before it lets a minute pass (a backlog, after the
+/// windows were shortened, is worked off over several looks).
+const BATCHES_PER_LOOK_MAX: u32 = 200;
+
+impl Service {
+    /// One batch of the purge at the service's time: what it removed.
+    pub async fn purge_batch(&self, batch_max: u32) -> Result<Purged, AppError> {
+        let cutoffs = self.settings.retention.cutoffs(self.now_s());
+        let purged = self.store.purge(Purge { cutoffs, batch_max }).await?;
+        for (kind, count) in purged.kinds() {
+            if count > 0 {
+                crate::metrics::purged(kind, count);
+            }
+        }
+        Ok(purged)
+    }
+
+    /// Batches until none is full (or `batches_max` ran): the total removed.
+    pub async fn purge(&self, batch_max: u32, batches_max: u32) -> Result<Purged, AppError> {
+        let mut total = Purged::default();
+        for _ in 0..batches_max {
+            let batch = self.purge_batch(batch_max).await?;
+            total.add(&batch);
+            if !batch.full(batch_max) {
+                break;
+            }
+            // Other writers go between two batches.
+            tokio::task::yield_now().await;
+        }
+        Ok(total)
+    }
+}
+
+/// The purge worker: every minute, batches until what is past its window is gone; stops
+/// between two batches.
+pub(crate) async fn purge_forever(service: Service, mut stop: Stop) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = stop.stopped() => return,
+        }
+        let mut total = Purged::default();
+        for _ in 0..BATCHES_PER_LOOK_MAX {
+            if stop.is_stopped() {
+                return;
+            }
+            match service.purge_batch(PURGE_BATCH_MAX).await {
+                Ok(batch) => {
+                    total.add(&batch);
+                    if !batch.full(PURGE_BATCH_MAX) {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(code = error.code(), "the purge failed; it is tried again");
+                    break;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        if total != Purged::default() {
+            tracing::info!(
+                sessions = total.sessions,
+                idempotency_keys = total.idempotency_keys,
+                webhooks = total.webhooks,
+                checkouts = total.checkouts,
+                message_bodies = total.message_bodies,
+                messages = total.messages,
+                "purged what is past its retention window"
+            );
+        }
+    }
+}
