@@ -34,6 +34,7 @@ impl Service {
 
     /// Batches until none is full (or `batches_max` ran): the total removed.
     pub async fn purge(&self, batch_max: u32, batches_max: u32) -> Result<Purged, AppError> {
+        let batch_max = batch_max.max(1);
         let mut total = Purged::default();
         for _ in 0..batches_max {
             let batch = self.purge_batch(batch_max).await?;
@@ -52,6 +53,8 @@ impl Service {
 /// between two batches.
 pub(crate) async fn purge_forever(service: Service, mut stop: Stop) {
     let mut every = tokio::time::interval(PURGE_EVERY);
+    // A long look is followed by a minute's rest, not by the ticks it missed.
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = every.tick() => {}

@@ -17,10 +17,12 @@ pub struct Retention {
     /// Sessions, after they expired (0: at the next purge).
     pub sessions_days: u32,
     /// Checkouts that expired, were canceled or failed, after their last change (and
-    /// once no webhook of theirs is left).
+    /// once no webhook of theirs is left: after `webhooks_days` too, if longer).
     pub unpaid_checkouts_days: u32,
     /// The sealed text of messages (seals, numbers, notices), after the message ended
-    /// (delivered, failed or expired; 0: at the next purge). The message's record stays.
+    /// (delivered, failed or expired), or after the life of its secret when no report
+    /// ends it (e-mail, routes without receipts); 0: at the next purge. The message's
+    /// record stays.
     pub message_bodies_days: u32,
     /// Messages' records (address, route, state, times), after they ended.
     pub messages_days: u32,
@@ -88,6 +90,14 @@ impl Retention {
                 });
             }
         }
+        if self.idempotency_days > self.unpaid_checkouts_days {
+            return Err(RetentionRefused {
+                setting: "idempotency_days",
+                why: "must be at most unpaid_checkouts_days (a replay answers with the checkout \
+                      it made)"
+                    .into(),
+            });
+        }
         if self.messages_days < self.message_bodies_days {
             return Err(RetentionRefused {
                 setting: "messages_days",
@@ -103,7 +113,9 @@ impl Retention {
         let before = |days: u32| now_s.saturating_sub(i64::from(days) * DAY_S);
         Cutoffs {
             sessions_expired: before(self.sessions_days),
-            checkouts_ended: before(self.unpaid_checkouts_days),
+            // A checkout waits for its webhooks: looking at those younger than they are
+            // would read the same rows again at every purge.
+            checkouts_ended: before(self.unpaid_checkouts_days.max(self.webhooks_days)),
             bodies_ended: before(self.message_bodies_days),
             messages_ended: before(self.messages_days),
             webhooks_ended: before(self.webhooks_days),
@@ -151,6 +163,13 @@ mod tests {
             })
             .contains("at least message_bodies_days")
         );
+        assert!(
+            refused(Retention {
+                idempotency_days: 31,
+                ..base
+            })
+            .contains("at most unpaid_checkouts_days")
+        );
         // Zero is allowed where nothing reads the thing back.
         Retention {
             sessions_days: 0,
@@ -170,18 +189,18 @@ mod tests {
             message_bodies_days: 1,
             messages_days: 3,
             webhooks_days: 4,
-            idempotency_days: 5,
+            idempotency_days: 2,
         }
         .cutoffs(now);
         assert_eq!(
             cutoffs,
             Cutoffs {
                 sessions_expired: now,
-                checkouts_ended: now - 2 * DAY_S,
+                checkouts_ended: now - 4 * DAY_S,
                 bodies_ended: now - DAY_S,
                 messages_ended: now - 3 * DAY_S,
                 webhooks_ended: now - 4 * DAY_S,
-                idempotency_created: now - 5 * DAY_S,
+                idempotency_created: now - 2 * DAY_S,
             }
         );
         // Far in the past, no overflow.

@@ -292,10 +292,16 @@ async fn the_store_connects_over_tls_only_to_the_server_its_ca_vouches_for() {
 
     // Another CA: refused.
     let error = refused(&server.url("localhost", &verify(&other_ca))).await;
-    assert!(error.contains("invalid peer certificate: UnknownIssuer"), "{error}");
+    assert!(
+        error.contains("invalid peer certificate: UnknownIssuer"),
+        "{error}"
+    );
     // The right CA, but a name the certificate does not bear (its address): refused.
     let error = refused(&server.url("127.0.0.1", &verify(&ca))).await;
-    assert!(error.contains("not valid for name \"127.0.0.1\""), "{error}");
+    assert!(
+        error.contains("not valid for name \"127.0.0.1\""),
+        "{error}"
+    );
     // Without TLS: this server takes none (and sceau would not have asked for it).
     let error = refused(&server.url("localhost", "")).await;
     assert!(error.contains("no encryption"), "{error}");

@@ -872,6 +872,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_ended ON messages (ended_at) WHERE ended_at IS NOT NULL;
     CREATE INDEX messages_body_kept ON messages (ended_at)
         WHERE ended_at IS NOT NULL AND length(sealed_body) > 0;
+    CREATE INDEX messages_submitted_expiry ON messages (expires_at) WHERE state = 'submitted';
+    CREATE INDEX messages_submitted_body ON messages (expires_at)
+        WHERE state = 'submitted' AND length(sealed_body) > 0;
     "#,
 ];
 /// The schema version this binary writes.

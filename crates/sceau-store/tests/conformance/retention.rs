@@ -6,7 +6,7 @@ use crate::fixtures::*;
 use sceau_domain::retention::Cutoffs;
 use sceau_store::Medium;
 use sceau_store::{
-    MessageDelivery, NewMessage, NewSession, Purge, Purged, SealOutcome, WebhookResult,
+    MessageDelivery, NewMessage, NewSession, PartOutcome, Purge, Purged, SealOutcome, WebhookResult,
 };
 
 const DAY: i64 = 86_400;
@@ -126,6 +126,9 @@ async fn unpaid_checkouts_go_after_their_webhooks_and_paid_ones_stay() {
             SealOutcome::Paid(..)
         ));
         let held = f.held(&shop, &alice, 900).await;
+        // The newest row is never purged (SQLite would give its id again): this one
+        // expires too and stays.
+        let newest = f.checkout(&shop, 300).await;
         // Open, held or paid: none is the purge's, whatever the window.
         let early = purge_all(f, all_before(NOW + 1_000 * DAY)).await;
         assert_eq!(early.checkouts, 0, "{}", f.name);
@@ -164,24 +167,28 @@ async fn unpaid_checkouts_go_after_their_webhooks_and_paid_ones_stay() {
         for gone in [&unpaid, &held] {
             assert!(f.store.checkout(&gone.public_id).await.unwrap().is_none());
         }
-        assert!(
-            f.store.checkout(&paid.public_id).await.unwrap().is_some(),
-            "{}: the paid one stays",
-            f.name
-        );
+        for kept in [&paid, &newest] {
+            assert!(
+                f.store.checkout(&kept.public_id).await.unwrap().is_some(),
+                "{}: {} stays",
+                f.name,
+                kept.public_id
+            );
+        }
         f.assert_sound().await;
     })
     .await;
 }
 
-/// Bodies are emptied after their window and the records kept; records go after theirs;
-/// a message not ended (pending, submitted) keeps both.
+/// Bodies are emptied after their window and the records kept; records go after theirs.
+/// A message is done with once it ended, or once a route took it and its secret's life
+/// is over without a report (e-mail, routes without receipts). A pending one stays.
 #[tokio::test]
-async fn message_bodies_then_messages_go_after_they_ended() {
+async fn message_bodies_then_messages_go_once_done_with() {
     each_backend(async |f: &Fixture| {
         let phone = "+33622220001";
         let mut ids = Vec::new();
-        for n in 0..3 {
+        for n in 0..4 {
             let message = NewMessage {
                 address: phone.to_owned(),
                 sealed_body: format!("secret {n}").into_bytes(),
@@ -191,19 +198,15 @@ async fn message_bodies_then_messages_go_after_they_ended() {
             ids.push(f.store.enqueue_message(message, NOW).await.unwrap());
         }
         f.store.claim_messages(NOW, 15, 10).await.unwrap();
-        let delivered = MessageDelivery::Submitted {
+        let submitted = |part: &str| MessageDelivery::Submitted {
             route: "smsc".into(),
-            parts: vec!["a1".into()],
+            parts: vec![part.into()],
             now_s: NOW + 1,
         };
-        assert!(f.store.mark_message(ids[0], delivered).await.unwrap());
+        // 0: delivered; 1: failed; 2: taken, no report ever; 3: still pending.
+        assert!(f.store.mark_message(ids[0], submitted("a1")).await.unwrap());
         f.store
-            .record_report(
-                "smsc",
-                &["a1".to_owned()],
-                sceau_store::PartOutcome::Delivered,
-                NOW + 2,
-            )
+            .record_report("smsc", &["a1".to_owned()], PartOutcome::Delivered, NOW + 2)
             .await
             .unwrap();
         let failed = MessageDelivery::Failed {
@@ -212,10 +215,14 @@ async fn message_bodies_then_messages_go_after_they_ended() {
             now_s: NOW + 3,
         };
         assert!(f.store.mark_message(ids[1], failed).await.unwrap());
-        // ids[2] stays pending.
+        assert!(f.store.mark_message(ids[2], submitted("b2")).await.unwrap());
 
-        let bodies = |messages: &[sceau_store::StoredMessage]| {
-            let mut found: Vec<(i64, usize)> = messages
+        let bodies = async || {
+            let mut found: Vec<(i64, usize)> = f
+                .store
+                .messages_to(phone, 10)
+                .await
+                .unwrap()
                 .iter()
                 .map(|message| (message.id, message.sealed_body.len()))
                 .collect();
@@ -231,34 +238,70 @@ async fn message_bodies_then_messages_go_after_they_ended() {
             "{}",
             f.name
         );
-        let left = f.store.messages_to(phone, 10).await.unwrap();
         assert_eq!(
-            bodies(&left),
-            vec![(ids[0], 0), (ids[1], 0), (ids[2], 8)],
-            "{}",
+            bodies().await,
+            vec![(ids[0], 0), (ids[1], 0), (ids[2], 8), (ids[3], 8)],
+            "{}: the ended ones' bodies",
             f.name
         );
+        // The one taken without a report, once its secret's life is over.
+        cutoffs.bodies_ended = NOW + 600;
+        assert_eq!(purge_all(f, cutoffs).await.message_bodies, 1, "{}", f.name);
         cutoffs.messages_ended = NOW + 2;
         assert_eq!(purge_all(f, cutoffs).await.messages, 1, "{}", f.name);
         cutoffs.messages_ended = NOW + 3;
         assert_eq!(purge_all(f, cutoffs).await.messages, 1, "{}", f.name);
-        let left = f.store.messages_to(phone, 10).await.unwrap();
-        assert_eq!(bodies(&left), vec![(ids[2], 8)], "{}", f.name);
+        cutoffs.messages_ended = NOW + 600;
+        assert_eq!(purge_all(f, cutoffs).await.messages, 1, "{}", f.name);
+        assert_eq!(bodies().await, vec![(ids[3], 8)], "{}", f.name);
         // A report for a purged message matches nothing.
-        assert_eq!(
-            f.store
-                .record_report(
-                    "smsc",
-                    &["a1".to_owned()],
-                    sceau_store::PartOutcome::Failed,
-                    NOW + 5
-                )
+        for part in ["a1", "b2"] {
+            let report = f
+                .store
+                .record_report("smsc", &[part.to_owned()], PartOutcome::Failed, NOW + 700)
                 .await
-                .unwrap(),
-            None
-        );
+                .unwrap();
+            assert_eq!(report, None, "{}", f.name);
+        }
         // Nothing is past a window that reaches back before it all.
         assert_eq!(purge_all(f, all_before(NOW - 1)).await, Purged::default());
     })
     .await;
+}
+
+/// SQLite, where a row's state can be set by hand: a checkout that ended while its hold
+/// is still an authorization stays until the hold is released (a checkout is what keeps
+/// the merchant from capturing or voiding the client's hold).
+#[tokio::test]
+async fn sqlite_a_checkout_whose_hold_lives_is_kept() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("sceau.db");
+    let f = Fixture::new(Backend {
+        name: "sqlite",
+        store: std::sync::Arc::new(sceau_store::SqliteStore::open(&path).unwrap()),
+        archive: None,
+        guard: Box::new(()),
+    });
+    let shop = f.merchant().await;
+    let alice = f.client(10_000, 0).await;
+    let held = f.held(&shop, &alice, 1_000).await;
+    f.checkout(&shop, 300).await;
+    let by_hand = rusqlite::Connection::open(&path).unwrap();
+    by_hand
+        .execute(
+            "UPDATE checkouts SET state = 'failed', failure = 'unpaid' WHERE id = ?1",
+            [held.id],
+        )
+        .unwrap();
+    let everything = all_before(NOW + 1_000 * DAY);
+    assert_eq!(purge_all(&f, everything).await.checkouts, 0);
+    assert!(f.store.checkout(&held.public_id).await.unwrap().is_some());
+    by_hand
+        .execute(
+            "UPDATE authorizations SET state = 'voided' WHERE id = \
+             (SELECT authorization_id FROM checkouts WHERE id = ?1)",
+            [held.id],
+        )
+        .unwrap();
+    assert_eq!(purge_all(&f, everything).await.checkouts, 1);
 }
