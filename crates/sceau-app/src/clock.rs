@@ -55,6 +55,13 @@ pub fn date_time(unix_s: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A Unix time as PDF writes dates in a document's information (`D:20261207140503Z`).
+pub fn pdf_date(unix_s: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_s, 0)
+        .map(|time| time.format("D:%Y%m%d%H%M%SZ").to_string())
+        .unwrap_or_default()
+}
+
 /// "14:05 UTC" of a Unix time, for short messages.
 pub fn clock_time(unix_s: i64) -> String {
     chrono::DateTime::from_timestamp(unix_s, 0)

@@ -316,6 +316,7 @@ pub fn router(state: AppState) -> Router {
         .route("/pay/{id}/seal", post(api::pay::seal))
         .route("/pay/{id}/cancel", post(api::pay::cancel))
         .route("/pay/{id}/check.svg", get(api::pay::check_image))
+        .route("/pay/{id}/check.pdf", get(api::pay::check_document))
         .route("/static/sceau.css", get(api::pages::stylesheet))
         .route("/static/sha256.js", get(api::notary_pages::sha256_js))
         .route("/static/notary.js", get(api::notary_pages::notary_js))

@@ -1656,3 +1656,145 @@ async fn a_rotated_webhook_secret_signs_beside_the_old_one_for_the_overlap() {
     assert!(!sceau_shop::verify_signature(&new, &header, &body, t));
     server.stop().await;
 }
+
+/// Issue 23 (8): the check as a PDF, for the client who paid: qpdf finds it sound,
+/// poppler reads the check's words from it, and its rendering draws the SVG's paper,
+/// frame, amount box and rule where the SVG does, with ink at each of the SVG's lines.
+#[tokio::test]
+async fn the_check_is_also_a_pdf_that_renders_like_the_image() {
+    let server = Server::start().await;
+    let shop = server.enroll_merchant("Le Petit Théâtre").await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "500.00")
+        .await;
+    let (id, payer) = pay_with_seal(&server, &shop, "alice", &alice.phone, "123.45").await;
+    let fetch = async |path: &str, cookie: Option<&str>| {
+        let mut request = server.http.get(server.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        (status, headers, response.bytes().await.unwrap().to_vec())
+    };
+    let (status, headers, pdf) = fetch(&format!("/pay/{id}/check.pdf"), Some(&payer.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(
+        headers["content-disposition"],
+        format!("attachment; filename=\"check-{id}.pdf\"").as_str()
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(pdf.starts_with(b"%PDF-"));
+    // The same check twice: the same bytes.
+    let (_, _, again) = fetch(&format!("/pay/{id}/check.pdf"), Some(&payer.cookie)).await;
+    assert_eq!(again, pdf);
+    // Nobody else's.
+    let (status, ..) = fetch(&format!("/pay/{id}/check.pdf"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, _, svg) = fetch(&format!("/pay/{id}/check.svg"), Some(&payer.cookie)).await;
+    let svg = String::from_utf8(svg).unwrap();
+
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("check.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let run = |program: &str, args: &[&str]| {
+        let output = std::process::Command::new(program)
+            .args(args)
+            .current_dir(directory.path())
+            .output()
+            .unwrap_or_else(|error| panic!("{program} (qpdf, poppler-utils): {error}"));
+        assert!(
+            output.status.success(),
+            "{program}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    };
+    let checked = String::from_utf8(run("qpdf", &["--check", "check.pdf"])).unwrap();
+    assert!(
+        checked.contains("No syntax or stream encoding errors"),
+        "{checked}"
+    );
+    let text = String::from_utf8(run("pdftotext", &["-layout", "check.pdf", "-"])).unwrap();
+    for words in [
+        "Le Petit Théâtre",
+        "123.45 EUR",
+        "PAID · signed with a seal on the client's phone",
+        "Two concert tickets (reference cart-42)",
+        &format!("checkout {id}"),
+    ] {
+        assert!(
+            text.contains(words),
+            "{words:?} not in the PDF's text:\n{text}"
+        );
+    }
+
+    // The rendering, at 72 dpi: one pixel a point, as the SVG's one a unit.
+    run(
+        "pdftoppm",
+        &["-r", "72", "-singlefile", "check.pdf", "check"],
+    );
+    let image = std::fs::read(directory.path().join("check.ppm")).unwrap();
+    let header = b"P6\n900 400\n255\n";
+    assert!(image.starts_with(header), "a 900 by 400 rendering");
+    let pixels = &image[header.len()..];
+    let pixel = |x: usize, y: usize| {
+        let at = (y * 900 + x) * 3;
+        (pixels[at], pixels[at + 1], pixels[at + 2])
+    };
+    let near = |(r, g, b): (u8, u8, u8), hex: u32| {
+        let (hr, hg, hb) = ((hex >> 16) as u8, (hex >> 8) as u8, hex as u8);
+        r.abs_diff(hr) <= 12 && g.abs_diff(hg) <= 12 && b.abs_diff(hb) <= 12
+    };
+    // Where the SVG draws them: the paper, its border, the amount's white box, the rule.
+    assert!(
+        near(pixel(450, 170), 0xfbf8ef),
+        "paper: {:?}",
+        pixel(450, 170)
+    );
+    assert!(near(pixel(4, 200), 0xb9a77a), "border: {:?}", pixel(4, 200));
+    assert!(
+        near(pixel(855, 110), 0xffffff),
+        "amount box: {:?}",
+        pixel(855, 110)
+    );
+    assert!(
+        near(pixel(450, 240), 0xd8cba5),
+        "rule: {:?}",
+        pixel(450, 240)
+    );
+    assert!(near(pixel(1, 1), 0xffffff), "outside the rounded corner");
+    // Ink where each of the SVG's lines begins, and none in the margin before it.
+    let ink = |x0: usize, y0: usize, x1: usize, y1: usize| {
+        (y0..y1).any(|y| (x0..x1).any(|x| pixel(x, y).0 < 160))
+    };
+    let mut lines = 0;
+    for element in svg.split("<text ").skip(1) {
+        let attribute = |name: &str| -> usize {
+            let start = element.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            element[start..].split('"').next().unwrap().parse().unwrap()
+        };
+        let (x, y) = (attribute("x"), attribute("y"));
+        let content = element
+            .split('>')
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap();
+        if content.is_empty() {
+            continue;
+        }
+        assert!(
+            ink(x, y - 8, x + 24, y + 1),
+            "no ink at ({x}, {y}): {content}"
+        );
+        assert!(!ink(x - 10, y - 8, x - 2, y + 1), "ink before ({x}, {y})");
+        lines += 1;
+    }
+    assert!(lines >= 17, "{lines} lines in the SVG");
+    server.stop().await;
+}

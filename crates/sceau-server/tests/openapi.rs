@@ -665,6 +665,16 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "get",
+        "/pay/{id}/check.pdf",
+        &[
+            "store_unavailable",
+            "internal",
+            "checkout_not_found",
+            "not_found",
+        ],
+    ),
+    (
         "put",
         "/admin/v1/merchants/{id}/bank",
         &[

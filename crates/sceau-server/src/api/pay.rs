@@ -359,26 +359,56 @@ pub async fn check_image(
     CheckoutId(id): CheckoutId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let view = state.service.checkout(&id).await?;
-    let session = Session::of(&headers, &state).await?;
+    let (view, session) = the_clients_check(&state, &id, &headers).await?;
+    let issuer = &state.service.settings.issuer_name;
+    let svg = views::check_image(issuer, &view, &session.client)?;
+    Ok(attachment(
+        "image/svg+xml; charset=utf-8",
+        &format!("check-{}.svg", view.public_id),
+        svg.into_response(),
+    ))
+}
+
+/// `GET /pay/{id}/check.pdf`: the same check as a PDF, for the client who paid.
+pub async fn check_document(
+    State(state): State<AppState>,
+    CheckoutId(id): CheckoutId,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (view, session) = the_clients_check(&state, &id, &headers).await?;
+    let issuer = &state.service.settings.issuer_name;
+    let pdf = views::check_document(issuer, &view, &session.client)?;
+    Ok(attachment(
+        "application/pdf",
+        &format!("check-{}.pdf", view.public_id),
+        pdf.into_response(),
+    ))
+}
+
+/// The checkout `id` and the session of its client, when its check may be shown (held
+/// or paid); anyone else gets 404, as for a checkout that does not exist.
+async fn the_clients_check(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(CheckoutView, Session), ApiError> {
+    let view = state.service.checkout(id).await?;
+    let session = Session::of(headers, state).await?;
     let Some(session) = session.filter(|s| view.client_id == Some(s.client.id)) else {
         return Err(not_found());
     };
     if !matches!(view.state, CheckoutState::Held | CheckoutState::Paid) {
         return Err(not_found());
     }
-    let issuer = &state.service.settings.issuer_name;
-    let svg = views::check_image(issuer, &view, &session.client)?;
-    let disposition = format!("attachment; filename=\"check-{}.svg\"", view.public_id);
-    let mut response = (
-        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
-        svg,
-    )
-        .into_response();
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_DISPOSITION, value);
+    Ok((view, session))
+}
+
+/// `response` as a file to keep: its type, a name to save it under, never cached.
+fn attachment(content_type: &'static str, name: &str, mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok(no_store(response))
+    no_store(response)
 }

@@ -165,7 +165,10 @@ fn drawing(lines: &[CheckText]) -> Vec<Operation> {
     // The dotted frame inside.
     ops.push(stroke(rgb(RULE)));
     ops.push(op("w", reals(&[1.0])));
-    ops.push(op("d", vec![Object::Array(reals(&[2.0, 3.0])), Object::Integer(0)]));
+    ops.push(op(
+        "d",
+        vec![Object::Array(reals(&[2.0, 3.0])), Object::Integer(0)],
+    ));
     ops.extend(rounded(14.0, 14.0, 872.0, 372.0, 10.0));
     ops.push(op("S", vec![]));
     ops.push(op("d", vec![Object::Array(vec![]), Object::Integer(0)]));
@@ -184,14 +187,23 @@ fn drawing(lines: &[CheckText]) -> Vec<Operation> {
         let (font, size, colour, spacing) = style(line.class);
         ops.push(op("BT", vec![]));
         ops.push(fill(rgb(colour)));
-        ops.push(op("Tf", vec![Object::Name(font.into()), Object::Real(size)]));
+        ops.push(op(
+            "Tf",
+            vec![Object::Name(font.into()), Object::Real(size)],
+        ));
         ops.push(op("Tc", reals(&[spacing])));
         // The SVG's y is the baseline, measured down from the top.
         ops.push(op(
             "Td",
             reals(&[line.x as f32, CHECK_HEIGHT - line.y as f32]),
         ));
-        ops.push(op("Tj", vec![Object::string_literal(win_ansi(&line.content))]));
+        // As SVG shows text: runs of white space as one space.
+        let shown = line
+            .content
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        ops.push(op("Tj", vec![Object::string_literal(win_ansi(&shown))]));
         ops.push(op("ET", vec![]));
     }
     ops.push(op("Q", vec![]));

@@ -354,14 +354,20 @@ pub(crate) fn ended(view: &CheckoutView, viewer: Option<i64>) -> (Step, Ended) {
 #[derive(Template)]
 #[template(path = "pay/check.svg")]
 pub(crate) struct CheckImage {
-    lines: Vec<SvgText>,
+    lines: Vec<CheckText>,
 }
 
-struct SvgText {
-    x: u32,
-    y: u32,
-    class: &'static str,
-    content: String,
+/// The check's size, in the SVG's pixels and the PDF's points alike.
+pub(crate) const CHECK_WIDTH: f32 = 900.0;
+pub(crate) const CHECK_HEIGHT: f32 = 400.0;
+
+/// One line of text on the check: where its baseline starts (from the top left), its
+/// class in the SVG's stylesheet, and what it says.
+pub(crate) struct CheckText {
+    pub(crate) x: u32,
+    pub(crate) y: u32,
+    pub(crate) class: &'static str,
+    pub(crate) content: String,
 }
 
 /// The check as a self-contained SVG image (no script, no external reference).
@@ -370,6 +376,32 @@ pub(crate) fn check_image(
     view: &CheckoutView,
     client: &ClientRecord,
 ) -> Result<String, ApiError> {
+    CheckImage {
+        lines: check_lines(issuer, view, client)?,
+    }
+    .render()
+    .map_err(|_| ApiError::from(sceau_app::error::internal("check image")))
+}
+
+/// The check as a PDF: the same lines at the same places (`check_pdf.rs`).
+pub(crate) fn check_document(
+    issuer: &str,
+    view: &CheckoutView,
+    client: &ClientRecord,
+) -> Result<Vec<u8>, ApiError> {
+    let lines = check_lines(issuer, view, client)?;
+    let title = format!("Check {} to {}", view.public_id, view.merchant_name);
+    let date = crate::clock::pdf_date(check_time_s(view));
+    super::check_pdf::check_pdf(&lines, &title, &date)
+        .map_err(|_| ApiError::from(sceau_app::error::internal("check PDF")))
+}
+
+/// What the check says, line by line, where.
+fn check_lines(
+    issuer: &str,
+    view: &CheckoutView,
+    client: &ClientRecord,
+) -> Result<Vec<CheckText>, ApiError> {
     let amount = Money::new(view.amount, currency_of(view)?);
     let words = |language| amount_in_words(amount, language).unwrap_or_default();
     let status = match view.state {
@@ -382,7 +414,7 @@ pub(crate) fn check_image(
         }
         _ => String::new(),
     };
-    let text = |x, y, class, content: &str| SvgText {
+    let text = |x, y, class, content: &str| CheckText {
         x,
         y,
         class,
@@ -410,9 +442,7 @@ pub(crate) fn check_image(
         text(520, 340, "status", status),
         text(32, 372, "small", &format!("checkout {}", view.public_id)),
     ];
-    CheckImage { lines }
-        .render()
-        .map_err(|_| ApiError::from(sceau_app::error::internal("check image")))
+    Ok(lines)
 }
 
 #[cfg(test)]
@@ -528,7 +558,7 @@ mod tests {
     #[test]
     fn the_image_of_the_check_escapes_its_text() {
         let image = CheckImage {
-            lines: vec![SvgText {
+            lines: vec![CheckText {
                 x: 1,
                 y: 2,
                 class: "value",
