@@ -825,3 +825,96 @@ async fn lost_database_connections_give_503_and_lose_nothing_acknowledged() {
          answered 503, of which {committed_unacknowledged} had committed (replayed on retry)"
     );
 }
+
+/// Issue 23 (5): the README's PostgreSQL backup drill. `pg_dump` of the schema while a
+/// server runs; the schema lost; `pg_restore`; a server started on the restored schema
+/// (with the same master key) holds the payment acknowledged before the dump, the ledger
+/// is sound, and it goes on taking payments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pg_dump_restores_into_a_server_that_goes_on() {
+    let Some(url) = test_database_url() else {
+        return;
+    };
+    let mut cluster = Cluster::start(&url, 1).await;
+    let client = cluster.enroll_client(0, "500.00").await;
+    let shop = cluster.enroll_merchants(1).await.remove(0);
+    let card = cluster
+        .wallet_card(&client, &[("uses", "2"), ("merchant", "any")])
+        .await;
+    let paid = cluster
+        .authorize(0, &shop, &card.body("12.34", "order-1"), "order-1")
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.text);
+
+    // The dump, while the server runs (pg_dump reads one snapshot).
+    let directory = tempfile::tempdir().unwrap();
+    let dump = directory.path().join("sceau.dump");
+    let schema = cluster.schema.name().to_owned();
+    let tool = |program: &str, args: &[&str]| {
+        let output = Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|error| panic!("{program}: {error}"));
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    tool(
+        "pg_dump",
+        &[
+            "--format=custom",
+            &format!("--schema={schema}"),
+            &format!("--file={}", dump.display()),
+            &url,
+        ],
+    );
+    // The database lost: the server stopped, the schema gone.
+    cluster.instances.clear();
+    cluster
+        .schema
+        .run(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    tool(
+        "pg_restore",
+        &[
+            "--no-owner",
+            "--exit-on-error",
+            &format!("--dbname={url}"),
+            &dump.display().to_string(),
+        ],
+    );
+    cluster
+        .instances
+        .push(Instance::start(&cluster.schema.url, cluster._directory.path()).await);
+    assert_eq!(
+        cluster.figures(0, &client).await,
+        ("500.00".to_owned(), "12.34".to_owned()),
+        "the hold acknowledged before the dump"
+    );
+    let read = send(
+        cluster
+            .http
+            .get(
+                cluster
+                    .instance(0)
+                    .url(&format!("/v1/authorizations/{}", paid.authorization_id())),
+            )
+            .bearer_auth(&shop.key),
+    )
+    .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+    cluster.assert_ledger_sound().await;
+    // It goes on: the number's second use, and the same key answers the same payment.
+    let again = cluster
+        .authorize(0, &shop, &card.body("12.34", "order-1"), "order-1")
+        .await;
+    assert!(again.replayed, "{}", again.text);
+    let second = cluster
+        .authorize(0, &shop, &card.body("1.00", "order-2"), "order-2")
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    cluster.assert_ledger_sound().await;
+}

@@ -64,6 +64,16 @@ impl ScratchSchema {
             url,
         })
     }
+
+    /// The schema's name (for `pg_dump --schema`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `sql` on the database (not only in this schema).
+    pub async fn run(&self, sql: &str) -> Result<(), StoreError> {
+        run_sql(&self.database_url, sql).await
+    }
 }
 
 async fn run_sql(database_url: &str, sql: &str) -> Result<(), StoreError> {
