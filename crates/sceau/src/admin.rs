@@ -78,6 +78,16 @@ pub enum AdminCommand {
     },
     /// List merchants.
     MerchantList,
+    /// Rotate a merchant's webhook secret (as the merchant can, with POST
+    /// /v1/webhook-secret): a new secret signs from now on; the one in use also signs
+    /// for the overlap, so that the merchant's servers can move over. Prints the new one.
+    MerchantWebhookSecret {
+        /// The merchant's id (see merchant-list).
+        id: i64,
+        /// Seconds the secret in use still signs beside the new one (0 to 604800, a week).
+        #[arg(long, default_value_t = 86_400)]
+        overlap_s: i64,
+    },
     /// Set the account a merchant's settlement balances are paid out to.
     MerchantBank {
         /// The merchant's id (see merchant-list).
@@ -417,6 +427,23 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             say!(
                 "Webhook secret (checks the Sceau-Signature header): {}",
                 enrolled.webhook_secret.as_str()
+            );
+        }
+        AdminCommand::MerchantWebhookSecret { id, overlap_s } => {
+            if store.merchant(id).await?.is_none() {
+                bail!("no merchant {id} (see merchant-list)");
+            }
+            let rotated = service.rotate_webhook_secret(id, overlap_s, None).await?;
+            match rotated.previous_until_s {
+                Some(until_s) => say!(
+                    "webhook secret of merchant {id} rotated; the previous one also signs until {}",
+                    sceau_app::clock::date_time(until_s)
+                ),
+                None => say!("webhook secret of merchant {id} rotated; the previous one has ended"),
+            }
+            say!(
+                "Webhook secret (give it to the merchant, keep it secret): {}",
+                rotated.webhook_secret.as_str()
             );
         }
         AdminCommand::MerchantList => {

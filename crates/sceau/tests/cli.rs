@@ -410,6 +410,33 @@ fn admin_commands_enrol_list_and_check() {
     assert!(!ok && out.contains("weak_password"), "{out}");
     let (ok, out) = admin(&["merchant-add", "--name", "Shop"], "");
     assert!(ok && out.contains("API key (shown once"), "{out}");
+    let secret_in = |out: &str| {
+        out.split_whitespace()
+            .find(|word| word.starts_with("whsec_"))
+            .map(str::to_owned)
+    };
+    let enrolled = secret_in(&out).expect("the webhook secret at enrolment");
+    // Operators rotate a merchant's webhook secret as the merchant can.
+    let (ok, out) = admin(&["merchant-webhook-secret", "1", "--overlap-s", "3600"], "");
+    assert!(
+        ok && out.contains("the previous one also signs until"),
+        "{out}"
+    );
+    let rotated = secret_in(&out).expect("the new secret");
+    assert_ne!(rotated, enrolled);
+    let (ok, out) = admin(&["merchant-webhook-secret", "1", "--overlap-s", "0"], "");
+    assert!(ok && out.contains("the previous one has ended"), "{out}");
+    assert_ne!(secret_in(&out).unwrap(), rotated);
+    let (ok, out) = admin(
+        &["merchant-webhook-secret", "1", "--overlap-s", "604801"],
+        "",
+    );
+    assert!(
+        !ok && out.contains("overlap_s must be 0 to 604800"),
+        "{out}"
+    );
+    let (ok, out) = admin(&["merchant-webhook-secret", "9", "--overlap-s", "0"], "");
+    assert!(!ok && out.contains("no merchant 9"), "{out}");
     let (ok, out) = admin(&["client-list"], "");
     assert!(
         ok && out.contains("alice") && out.contains("12.50 EUR") && !out.contains("+33612345678"),

@@ -881,6 +881,8 @@ async fn a_pg_dump_restores_into_a_server_that_goes_on() {
         "pg_restore",
         &[
             "--no-owner",
+            "--no-acl",
+            "--single-transaction",
             "--exit-on-error",
             &format!("--dbname={url}"),
             &dump.display().to_string(),

@@ -1,11 +1,13 @@
 //! The check as a PDF (Figure 3: the client keeps the image of the check): the same
 //! layout as the SVG image (`pay::check_lines`), drawn on one page of the image's size in
 //! points with PDF's standard fonts (Helvetica, Courier: nothing embedded, nothing
-//! fetched). Text is written in WinAnsiEncoding; a character it lacks is written `?`.
+//! fetched). Text is composed (NFC) and written in WinAnsiEncoding; a character it lacks
+//! is written `?`, and the page then says that the image shows the text in full.
 
 use super::pay::{CHECK_HEIGHT, CHECK_WIDTH, CheckText};
 use lopdf::content::{Content, Operation};
-use lopdf::{Document, Object, Stream, dictionary};
+use lopdf::{Document, Object, Stream, StringFormat, dictionary};
+use unicode_normalization::UnicodeNormalization;
 
 /// A colour as PDF takes it (0 to 1 each).
 type Rgb = (f32, f32, f32);
@@ -112,10 +114,10 @@ fn rounded(x: f32, y: f32, width: f32, height: f32, radius: f32) -> Vec<Operatio
     ]
 }
 
-/// `text` in WinAnsiEncoding (Windows-1252): Latin-1 as is, the typographic signs it
-/// adds, `?` for the rest.
+/// `text` in WinAnsiEncoding (Windows-1252), composed first (an accent typed apart is
+/// one letter): Latin-1 as is, the typographic signs it adds, `?` for the rest.
 fn win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
+    text.nfc()
         .map(|c| match c {
             ' '..='~' => c as u8,
             '\u{a0}'..='\u{ff}' => c as u32 as u8,
@@ -153,6 +155,13 @@ fn win_ansi(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Whether WinAnsiEncoding lacks a character of `text` (it would be written `?`).
+fn lacks(text: &str) -> bool {
+    text.nfc()
+        .zip(win_ansi(text))
+        .any(|(c, byte)| byte == b'?' && c != '?')
+}
+
 /// The page's drawing: the paper, its borders, the amount's box, the rule, the lines.
 fn drawing(lines: &[CheckText]) -> Vec<Operation> {
     let mut ops = vec![op("q", vec![])];
@@ -180,7 +189,14 @@ fn drawing(lines: &[CheckText]) -> Vec<Operation> {
     ops.push(op("m", reals(&[32.0, CHECK_HEIGHT - 240.0])));
     ops.push(op("l", reals(&[868.0, CHECK_HEIGHT - 240.0])));
     ops.push(op("S", vec![]));
-    for line in lines {
+    let missing = CheckText {
+        x: 520,
+        y: 372,
+        class: "small",
+        content: "Some characters cannot be shown here: the check's image (SVG) shows them.".into(),
+    };
+    let lacking = lines.iter().any(|line| lacks(&line.content));
+    for line in lines.iter().chain(lacking.then_some(&missing)) {
         if line.content.is_empty() {
             continue;
         }
@@ -255,7 +271,8 @@ pub(crate) fn check_pdf(lines: &[CheckText], title: &str, date: &str) -> Result<
         "Pages" => pages_id,
     });
     let info = document.add_object(dictionary! {
-        "Title" => Object::string_literal(win_ansi(title)),
+        // Information strings are PDFDocEncoding or UTF-16BE: the latter, whole.
+        "Title" => Object::String(utf16be(title), StringFormat::Hexadecimal),
         "Producer" => Object::string_literal("sceau"),
         "CreationDate" => Object::string_literal(date),
     });
@@ -266,6 +283,13 @@ pub(crate) fn check_pdf(lines: &[CheckText], title: &str, date: &str) -> Result<
         .save_to(&mut bytes)
         .map_err(|error| error.to_string())?;
     Ok(bytes)
+}
+
+/// A text string as UTF-16BE with its byte order mark.
+fn utf16be(text: &str) -> Vec<u8> {
+    let mut bytes = vec![0xfe, 0xff];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+    bytes
 }
 
 #[cfg(test)]
@@ -279,6 +303,11 @@ mod tests {
         assert_eq!(win_ansi("•••• 1234 · ok"), b"\x95\x95\x95\x95 1234 \xb7 ok");
         assert_eq!(win_ansi("1\u{202f}000 東京"), b"1 000 ??");
         assert_eq!(win_ansi("(a) \\ b"), b"(a) \\ b");
+        // An accent typed apart is composed; C1 controls are not WinAnsi's typography.
+        assert_eq!(win_ansi("e\u{301}t\u{e9}"), b"\xe9t\xe9");
+        assert_eq!(win_ansi("\u{85}\u{9c}"), b"??");
+        assert!(lacks("Łódź") && !lacks("Théâtre?") && !lacks("e\u{301}"));
+        assert_eq!(utf16be("Œ€"), [0xfe, 0xff, 0x01, 0x52, 0x20, 0xac]);
     }
 
     #[test]
@@ -304,10 +333,20 @@ mod tests {
         let text = document.extract_text(&[1]).unwrap();
         assert!(text.contains("ISSUER"), "{text}");
         assert!(text.contains("12.50 EUR (paid)"), "{text}");
+        assert!(!text.contains("cannot be shown"), "{text}");
         // The same check, the same bytes.
         assert_eq!(
             check_pdf(&lines, "Check co_1", "D:20261207120000Z").unwrap(),
             bytes
         );
+        // A name WinAnsi cannot write: the page says where it is written in full.
+        let mut lines = lines;
+        lines[0].content = "Łódź".into();
+        let bytes = check_pdf(&lines, "Check co_1", "D:20261207120000Z").unwrap();
+        let text = Document::load_mem(&bytes)
+            .unwrap()
+            .extract_text(&[1])
+            .unwrap();
+        assert!(text.contains("cannot be shown here"), "{text}");
     }
 }
