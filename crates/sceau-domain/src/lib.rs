@@ -16,6 +16,7 @@ pub mod envelope;
 pub mod ledger;
 pub mod limits;
 pub mod money;
+pub mod operator;
 pub mod phone;
 pub mod policy;
 pub mod reach;

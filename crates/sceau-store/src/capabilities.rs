@@ -699,3 +699,44 @@ pub trait Purging: Send + Sync + 'static {
     /// signatures or the archive.
     async fn purge(&self, purge: Purge) -> Result<Purged, StoreError>;
 }
+
+/// The issuer's operators (the console): accounts, password sign-in with its pauses,
+/// sessions, and their actions, each written with its evidence record.
+#[async_trait]
+pub trait Operators: Send + Sync + 'static {
+    /// Makes an account; `None` if the login is taken.
+    async fn add_operator(
+        &self,
+        operator: NewOperator,
+    ) -> Result<Option<OperatorRecord>, StoreError>;
+
+    async fn operator_by_login(&self, login: &str) -> Result<Option<OperatorRecord>, StoreError>;
+
+    /// Sets an operator's password and lifts a pause; false if there is no such login.
+    async fn set_operator_password(
+        &self,
+        login: &str,
+        password_hash: String,
+    ) -> Result<bool, StoreError>;
+
+    /// Judges a sign-in attempt under the account's lock (`sign_in::judge_attempt`, with no
+    /// unlock code) and records it; `None` for an unknown operator.
+    async fn record_operator_sign_in(
+        &self,
+        attempt: OperatorSignIn,
+    ) -> Result<Option<SignInVerdict>, StoreError>;
+
+    async fn create_operator_session(&self, session: NewOperatorSession) -> Result<(), StoreError>;
+
+    /// The operator of a live session.
+    async fn operator_session(
+        &self,
+        token_hash: [u8; 32],
+        now_s: i64,
+    ) -> Result<Option<OperatorRecord>, StoreError>;
+
+    async fn delete_operator_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
+
+    /// Takes an operator's action and writes its evidence record, in one transaction.
+    async fn operator_acts(&self, acts: OperatorActs) -> Result<ActionOutcome, StoreError>;
+}

@@ -733,6 +733,24 @@ pub(crate) fn certificate_issued(certificate: &NewCertificate, client_id: Option
     )
 }
 
+/// An operator acted from the console: who (by identifier and login), what, on whom.
+pub(crate) fn operator_acted(
+    operator_id: i64,
+    login: &str,
+    action: sceau_domain::operator::OperatorAction,
+    at_s: i64,
+) -> Event {
+    Event::new(
+        sceau_domain::operator::operator_subject(operator_id),
+        action.kind(),
+        at_s,
+        object! {
+            "operator": object! { "id": id(operator_id), "login": login },
+            "client": id(action.client_id()),
+        },
+    )
+}
+
 /// A certificate was revoked (`used` when a disposable certificate's one use revoked it).
 pub(crate) fn certificate_revoked(record: &CertificateRecord, used: bool, at_s: i64) -> Event {
     Event::new(

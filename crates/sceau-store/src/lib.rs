@@ -57,6 +57,7 @@ pub trait Store:
     + Evidence
     + Ledger
     + Purging
+    + Operators
 {
 }
 
@@ -76,5 +77,6 @@ impl<T> Store for T where
         + Evidence
         + Ledger
         + Purging
+        + Operators
 {
 }

@@ -424,6 +424,61 @@ pub struct Executed {
     pub replayed: bool,
 }
 
+/// An operator account to make (the password already hashed).
+pub struct NewOperator {
+    pub login: sceau_domain::operator::OperatorLogin,
+    pub password_hash: String,
+    pub now_s: i64,
+}
+
+/// An operator's account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorRecord {
+    pub id: i64,
+    pub login: String,
+    pub password_hash: String,
+    /// Sign-in is paused until then (after wrong passwords).
+    pub paused_until_s: i64,
+    pub created_at_s: i64,
+}
+
+/// A password sign-in attempt of an operator (`operator_id` 0 for an unknown login: the
+/// same write is made).
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorSignIn {
+    pub operator_id: i64,
+    pub password_right: bool,
+    pub now_s: i64,
+}
+
+/// A console session of an operator (only its token's hash is stored).
+#[derive(Debug, Clone, Copy)]
+pub struct NewOperatorSession {
+    pub token_hash: [u8; 32],
+    pub operator_id: i64,
+    pub now_s: i64,
+    pub expires_at_s: i64,
+}
+
+/// An operator's action from the console, recorded with its evidence.
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorActs {
+    pub operator_id: i64,
+    pub action: sceau_domain::operator::OperatorAction,
+    pub now_s: i64,
+}
+
+/// What became of an operator's action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// Done, and its evidence record written.
+    Done(EvidenceRecord),
+    /// The client is already as asked: nothing written.
+    AlreadySo,
+    /// No such client (or operator).
+    NotFound,
+}
+
 /// One batch of the purge: what is past its window, at most `batch_max` rows of each kind.
 #[derive(Debug, Clone, Copy)]
 pub struct Purge {

@@ -20,6 +20,7 @@ pub(crate) mod evidence;
 pub(crate) mod holds;
 pub(crate) mod ledger;
 pub(crate) mod log;
+pub(crate) mod operators;
 pub(crate) mod outbox;
 pub(crate) mod parties;
 pub(crate) mod reads;

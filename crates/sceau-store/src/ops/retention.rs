@@ -26,6 +26,11 @@ static SESSIONS: Sql = Sql::new(
      (SELECT token_hash FROM sessions WHERE expires_at <= $1 LIMIT $2)",
 );
 
+static OPERATOR_SESSIONS: Sql = Sql::new(
+    "DELETE FROM operator_sessions WHERE token_hash IN \
+     (SELECT token_hash FROM operator_sessions WHERE expires_at <= $1 LIMIT $2)",
+);
+
 static IDEMPOTENCY: Sql = Sql::new(
     "DELETE FROM idempotency WHERE id IN \
      (SELECT id FROM idempotency WHERE created_at <= $1 LIMIT $2)",
@@ -106,9 +111,12 @@ pub(crate) async fn purge(tx: &impl Tx, purge: &Purge) -> Result<Purged, Fail> {
         return Ok(Purged::default());
     }
     let (cutoffs, limit) = (&purge.cutoffs, purge.batch_max.max(1));
+    // Clients' and operators' alike.
     let sessions = tx
         .execute(&SESSIONS, args![cutoffs.sessions_expired, limit])
-        .await?;
+        .await?
+        + tx.execute(&OPERATOR_SESSIONS, args![cutoffs.sessions_expired, limit])
+            .await?;
     let idempotency_keys = tx
         .execute(&IDEMPOTENCY, args![cutoffs.idempotency_created, limit])
         .await?;

@@ -31,6 +31,7 @@ mod envelopes;
 mod evidence;
 mod ledger;
 mod log;
+mod operators;
 mod ops;
 mod outbox;
 mod parties;

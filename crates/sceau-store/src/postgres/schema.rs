@@ -706,6 +706,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_submitted_body ON messages (expires_at)
         WHERE state = 'submitted' AND length(sealed_body) > 0;
     "#,
+    // 28: the issuer's operators (issue 23): console accounts, with the clients' sign-in
+    // counters, and their sessions (purged with the clients').
+    r#"
+    CREATE TABLE operators (
+        id BIGSERIAL PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        sign_in_failures BIGINT NOT NULL DEFAULT 0 CHECK (sign_in_failures >= 0),
+        sign_in_locks BIGINT NOT NULL DEFAULT 0 CHECK (sign_in_locks >= 0),
+        sign_in_locked_until BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE operator_sessions (
+        token_hash BYTEA PRIMARY KEY CHECK (length(token_hash) = 32),
+        operator_id BIGINT NOT NULL REFERENCES operators (id),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX operator_sessions_expiry ON operator_sessions (expires_at);
+    "#,
 ];
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

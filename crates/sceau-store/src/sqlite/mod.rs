@@ -10,6 +10,7 @@ mod envelopes;
 mod evidence;
 mod ledger;
 mod log;
+mod operators;
 mod ops;
 mod outbox;
 mod parties;

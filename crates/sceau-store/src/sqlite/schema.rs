@@ -876,6 +876,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_submitted_body ON messages (expires_at)
         WHERE state = 'submitted' AND length(sealed_body) > 0;
     "#,
+    // 32: the issuer's operators (issue 23): console accounts, with the clients' sign-in
+    // counters, and their sessions (purged with the clients').
+    r#"
+    CREATE TABLE operators (
+        id INTEGER PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        sign_in_failures INTEGER NOT NULL DEFAULT 0 CHECK (sign_in_failures >= 0),
+        sign_in_locks INTEGER NOT NULL DEFAULT 0 CHECK (sign_in_locks >= 0),
+        sign_in_locked_until INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE operator_sessions (
+        token_hash BLOB PRIMARY KEY CHECK (length(token_hash) = 32),
+        operator_id INTEGER NOT NULL REFERENCES operators (id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX operator_sessions_expiry ON operator_sessions (expires_at);
+    "#,
 ];
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

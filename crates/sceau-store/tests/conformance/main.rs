@@ -26,6 +26,7 @@ mod envelopes;
 mod evidence;
 mod ledger;
 mod log;
+mod operators;
 mod outbox;
 mod parties;
 mod retention;
