@@ -15,6 +15,7 @@ pub mod error;
 pub mod messages;
 pub mod metrics;
 pub mod notary;
+pub mod operators;
 pub mod parties;
 pub mod payments;
 pub mod receipts;

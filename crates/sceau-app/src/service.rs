@@ -696,14 +696,19 @@ fn check_names_and_password(enrolment: &ClientEnrolment) -> Result<(), AppError>
             "login must not contain spaces".to_owned(),
         ));
     }
-    if enrolment.password.chars().count() < 8 || enrolment.password.len() > 1024 {
+    check_strength(&enrolment.password)
+}
+
+/// A password's rule, clients' and operators' alike: 8 to 1024 characters.
+pub(crate) fn check_strength(password: &str) -> Result<(), AppError> {
+    if password.chars().count() < 8 || password.len() > 1024 {
         return Err(AppError::WeakPassword);
     }
     Ok(())
 }
 
 /// Hashes a password on a blocking thread (it takes long by design).
-async fn hash_password(password: Zeroizing<String>) -> Result<String, AppError> {
+pub(crate) async fn hash_password(password: Zeroizing<String>) -> Result<String, AppError> {
     tokio::task::spawn_blocking(move || sceau_crypto::hash_password(&password))
         .await
         .map_err(|_| internal("password hashing task failed"))?

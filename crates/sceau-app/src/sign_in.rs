@@ -185,7 +185,10 @@ impl Service {
 }
 
 /// Whether `password` is the one hashed in `phc`, checked on a blocking thread.
-async fn check_password(password: Zeroizing<String>, phc: String) -> Result<bool, AppError> {
+pub(crate) async fn check_password(
+    password: Zeroizing<String>,
+    phc: String,
+) -> Result<bool, AppError> {
     // Each check takes ~19 MiB and a core for a while: at most a few at once, so that
     // a flood of sign-ins queues instead of exhausting memory.
     static PASSWORD_CHECKS: tokio::sync::Semaphore =

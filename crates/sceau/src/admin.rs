@@ -78,6 +78,21 @@ pub enum AdminCommand {
     },
     /// List merchants.
     MerchantList,
+    /// Add an operator of the console (/admin): its password is read on standard input,
+    /// one line, e.g. printf '%s\n' 'a long password' | sceau admin operator-add --login ops.
+    OperatorAdd {
+        /// The login the operator signs in with: a-z, 0-9, '.', '_', '-', starting with a
+        /// letter (it names them in the evidence of their actions).
+        #[arg(long)]
+        login: String,
+    },
+    /// Set an operator's password (read on standard input) and lift a pause of their
+    /// sign-in after wrong passwords.
+    OperatorPassword {
+        /// The operator's login.
+        #[arg(long)]
+        login: String,
+    },
     /// Rotate a merchant's webhook secret (as the merchant can, with POST
     /// /v1/webhook-secret): a new secret signs from now on; the one in use also signs
     /// for the overlap, so that the merchant's servers can move over. Prints the new one.
@@ -428,6 +443,28 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 "Webhook secret (checks the Sceau-Signature header): {}",
                 enrolled.webhook_secret.as_str()
             );
+        }
+        AdminCommand::OperatorAdd { login } => {
+            let password = read_password(std::io::stdin().lock())?;
+            let operator = service.add_operator(&login, password).await?;
+            say!(
+                "operator {} added: {}; they sign in at /admin/login",
+                operator.id,
+                operator.login
+            );
+        }
+        AdminCommand::OperatorPassword { login } => {
+            let password = read_password(std::io::stdin().lock())?;
+            service
+                .reset_operator_password(&login, password)
+                .await
+                .map_err(|error| match error {
+                    sceau_app::error::AppError::NotFound => {
+                        anyhow::anyhow!("no operator {login:?}")
+                    }
+                    other => other.into(),
+                })?;
+            say!("password of operator {login} set; their sign-in is not paused");
         }
         AdminCommand::MerchantWebhookSecret { id, overlap_s } => {
             if store.merchant(id).await?.is_none() {

@@ -437,6 +437,28 @@ fn admin_commands_enrol_list_and_check() {
     );
     let (ok, out) = admin(&["merchant-webhook-secret", "9", "--overlap-s", "0"], "");
     assert!(!ok && out.contains("no merchant 9"), "{out}");
+    // The console's operators: made here, their password never on the command line.
+    let (ok, out) = admin(&["operator-add", "--login", "ops"], "a long password\n");
+    assert!(ok && out.contains("operator 1 added: ops"), "{out}");
+    let (ok, out) = admin(&["operator-add", "--login", "ops"], "another password\n");
+    assert!(!ok && out.contains("login_taken"), "{out}");
+    let (ok, out) = admin(
+        &["operator-add", "--login", "Ops Team"],
+        "a long password\n",
+    );
+    assert!(!ok && out.contains("an operator's login is"), "{out}");
+    let (ok, out) = admin(&["operator-add", "--login", "night"], "short\n");
+    assert!(!ok && out.contains("weak_password"), "{out}");
+    let (ok, out) = admin(
+        &["operator-password", "--login", "ops"],
+        "a new long password\n",
+    );
+    assert!(ok && out.contains("is not paused"), "{out}");
+    let (ok, out) = admin(
+        &["operator-password", "--login", "nobody"],
+        "a new long password\n",
+    );
+    assert!(!ok && out.contains("no operator \"nobody\""), "{out}");
     let (ok, out) = admin(&["client-list"], "");
     assert!(
         ok && out.contains("alice") && out.contains("12.50 EUR") && !out.contains("+33612345678"),

@@ -1,0 +1,186 @@
+//! The issuer's operators and their console (issue 23): accounts made with the CLI,
+//! password sign-in with the clients' pauses (lifted only by a new password), sessions,
+//! actions written with their evidence, and the figures the console's first page shows.
+
+use crate::error::AppError;
+use crate::service::{Service, check_strength};
+use crate::sign_in::check_password;
+use sceau_domain::operator::{OperatorAction, OperatorLogin};
+use sceau_store::*;
+use zeroize::Zeroizing;
+
+/// How long a console session lives: a working shift, no more.
+pub const OPERATOR_SESSION_TTL_S: i64 = 8 * 3600;
+
+/// What the console's first page shows of the service's health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleFigures {
+    /// Messages not sent yet, and the oldest one's age (seconds).
+    pub outbox_pending: u64,
+    pub outbox_oldest_age_s: Option<i64>,
+    /// The transparency log: its size at the last checkpoint, that checkpoint's age, the
+    /// entries not integrated yet.
+    pub log_size: u64,
+    pub checkpoint_age_s: Option<i64>,
+    pub log_waiting: u64,
+}
+
+impl Service {
+    /// Makes an operator's account (the CLI's `operator-add`).
+    pub async fn add_operator(
+        &self,
+        login: &str,
+        password: Zeroizing<String>,
+    ) -> Result<OperatorRecord, AppError> {
+        let login: OperatorLogin =
+            login
+                .parse()
+                .map_err(|refused: sceau_domain::operator::LoginRefused| {
+                    AppError::InvalidField(refused.to_string())
+                })?;
+        check_strength(&password)?;
+        let operator = NewOperator {
+            login,
+            password_hash: crate::service::hash_password(password).await?,
+            now_s: self.now_s(),
+        };
+        let added = self
+            .store
+            .add_operator(operator)
+            .await?
+            .ok_or(AppError::StoreConflict("login_taken"))?;
+        tracing::info!(operator_id = added.id, "operator added");
+        Ok(added)
+    }
+
+    /// Sets an operator's password and lifts a pause (the CLI's `operator-password`).
+    pub async fn reset_operator_password(
+        &self,
+        login: &str,
+        password: Zeroizing<String>,
+    ) -> Result<(), AppError> {
+        check_strength(&password)?;
+        let hash = crate::service::hash_password(password).await?;
+        if !self.store.set_operator_password(login, hash).await? {
+            return Err(AppError::NotFound);
+        }
+        tracing::info!("an operator's password was set");
+        Ok(())
+    }
+
+    /// Password sign-in of an operator: one Argon2 check and one write whether the login
+    /// exists or not; while paused, every attempt answers as a wrong password.
+    pub async fn operator_sign_in(
+        &self,
+        login: &str,
+        password: Zeroizing<String>,
+    ) -> Result<Option<OperatorRecord>, AppError> {
+        static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let operator = self.store.operator_by_login(login).await?;
+        let phc = match &operator {
+            Some(operator) => operator.password_hash.clone(),
+            None => DUMMY_HASH
+                .get_or_init(|| sceau_crypto::hash_password("not a password").unwrap_or_default())
+                .clone(),
+        };
+        let right = check_password(password, phc).await?;
+        let attempt = OperatorSignIn {
+            operator_id: operator.as_ref().map_or(0, |operator| operator.id),
+            password_right: right,
+            now_s: self.now_s(),
+        };
+        let verdict = self.store.record_operator_sign_in(attempt).await?;
+        match (operator, verdict) {
+            (Some(operator), Some(SignInVerdict::Accepted)) => {
+                tracing::info!(operator_id = operator.id, "operator signed in");
+                Ok(Some(operator))
+            }
+            (Some(operator), Some(SignInVerdict::Wrong(failure))) => {
+                if failure.locked_until_s.is_some() {
+                    tracing::warn!(
+                        operator_id = operator.id,
+                        "operator sign-in paused after consecutive wrong passwords"
+                    );
+                }
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Starts a console session: its token, given once (only its hash is stored).
+    pub async fn start_operator_session(
+        &self,
+        operator: &OperatorRecord,
+    ) -> Result<Zeroizing<String>, AppError> {
+        let token = sceau_crypto::new_token("");
+        let now_s = self.now_s();
+        self.store
+            .create_operator_session(NewOperatorSession {
+                token_hash: sceau_crypto::token_hash(&token),
+                operator_id: operator.id,
+                now_s,
+                expires_at_s: now_s + OPERATOR_SESSION_TTL_S,
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// The operator of a live console session.
+    pub async fn operator_of_session(
+        &self,
+        token_hash: [u8; 32],
+    ) -> Result<Option<OperatorRecord>, AppError> {
+        Ok(self
+            .store
+            .operator_session(token_hash, self.now_s())
+            .await?)
+    }
+
+    pub async fn end_operator_session(&self, token_hash: [u8; 32]) -> Result<(), AppError> {
+        Ok(self.store.delete_operator_session(token_hash).await?)
+    }
+
+    /// Takes `action` for `operator`, with its evidence record (the log integrates it).
+    pub async fn operator_acts(
+        &self,
+        operator: &OperatorRecord,
+        action: OperatorAction,
+    ) -> Result<ActionOutcome, AppError> {
+        let acts = OperatorActs {
+            operator_id: operator.id,
+            action,
+            now_s: self.now_s(),
+        };
+        let outcome = self.store.operator_acts(acts).await?;
+        if let ActionOutcome::Done(record) = &outcome {
+            tracing::info!(
+                operator_id = operator.id,
+                client_id = action.client_id(),
+                evidence_id = record.id,
+                "{}",
+                action.kind()
+            );
+        }
+        Ok(outcome)
+    }
+
+    /// The figures of the console's first page.
+    pub async fn console_figures(&self) -> Result<ConsoleFigures, AppError> {
+        let now_s = self.now_s();
+        let backlog = self.store.outbox_backlog().await?;
+        let waiting = self.store.log_waiting().await?;
+        let checkpoint = self.store.log_checkpoint().await?;
+        Ok(ConsoleFigures {
+            outbox_pending: backlog.pending,
+            outbox_oldest_age_s: backlog
+                .oldest_created_at_s
+                .map(|created| now_s.saturating_sub(created).max(0)),
+            log_size: checkpoint.as_ref().map_or(0, |checkpoint| checkpoint.size),
+            checkpoint_age_s: checkpoint
+                .as_ref()
+                .map(|checkpoint| now_s.saturating_sub(checkpoint.created_at_s).max(0)),
+            log_waiting: waiting,
+        })
+    }
+}
