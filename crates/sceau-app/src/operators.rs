@@ -165,6 +165,30 @@ impl Service {
         Ok(outcome)
     }
 
+    /// The client an operator looks for: by number (`42`), else by phone (`+33…`) or
+    /// login as a merchant's checkout finds one.
+    pub async fn console_find_client(&self, query: &str) -> Result<Option<ClientRecord>, AppError> {
+        let query = query.trim();
+        if query.is_empty() || query.len() > 100 {
+            return Ok(None);
+        }
+        // Digits alone: a number ("+336…" would parse as one too).
+        match query.parse::<i64>() {
+            Ok(id) if query.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(self.store.client(id).await?)
+            }
+            _ => self.find_client(query).await,
+        }
+    }
+
+    /// A client by number, for the console.
+    pub async fn client_for_operator(&self, client_id: i64) -> Result<ClientRecord, AppError> {
+        self.store
+            .client(client_id)
+            .await?
+            .ok_or(AppError::UnknownClient)
+    }
+
     /// The figures of the console's first page.
     pub async fn console_figures(&self) -> Result<ConsoleFigures, AppError> {
         let now_s = self.now_s();

@@ -38,9 +38,9 @@ impl OperatorLogin {
 /// what it was done to). Records name a client or a merchant by identifier only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperatorAction {
-    /// A client's payments and sign-ins stopped.
+    /// A client's payments declined from now on (their wallet says so).
     ClientBlocked { client_id: i64 },
-    /// A client's payments and sign-ins allowed again.
+    /// A client's payments accepted again.
     ClientUnblocked { client_id: i64 },
 }
 

@@ -174,6 +174,16 @@ pub fn router(state: AppState) -> Router {
             get(api::pages::unlock_form).post(api::pages::unlock),
         )
         .route("/logout", post(api::pages::logout))
+        .route("/admin", get(api::console::home))
+        .route(
+            "/admin/login",
+            get(api::console::login_form).post(api::console::login),
+        )
+        .route("/admin/logout", post(api::console::logout))
+        .route("/admin/clients", get(api::console::find_client))
+        .route("/admin/clients/{id}", get(api::console::client))
+        .route("/admin/clients/{id}/block", post(api::console::block))
+        .route("/admin/clients/{id}/unblock", post(api::console::unblock))
         .route("/wallet", get(api::pages::wallet))
         .route("/wallet/numbers", post(api::pages::request_number))
         .route("/wallet/reach", post(api::pages::choose_reach))

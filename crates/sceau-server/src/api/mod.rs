@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod channel;
 pub mod checkout;
+pub mod console;
 pub mod delivery;
 pub mod delivery_pages;
 pub mod envelopes;

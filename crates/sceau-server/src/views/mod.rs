@@ -5,6 +5,7 @@
 //! `api/` (`pages.rs`, `pay.rs`, `sign_pages.rs`, `notary_pages.rs`).
 
 mod check_pdf;
+pub(crate) mod console;
 pub mod delivery;
 pub mod notary;
 pub mod pay;

@@ -1,0 +1,307 @@
+//! The operator's console (issue 23): `/admin`, its own sign-in (operators' accounts, not
+//! clients', and never the admin API's token), the service's figures, finding a client and
+//! blocking or unblocking them. Pages without script; every form carries the session's
+//! CSRF token, and the edge refuses writes from another origin. The session cookie is
+//! `sceau_operator`, for `/admin` only, `HttpOnly`, `SameSite=Strict`, `Secure` over TLS.
+
+use super::pages::{cookie_value, form_error};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::views::console::{ConsoleClient, ConsoleHome, ConsoleLogin, Figures};
+use crate::views::render;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use sceau_app::operators::OPERATOR_SESSION_TTL_S;
+use sceau_domain::operator::OperatorAction;
+use sceau_store::{ActionOutcome, OperatorRecord};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+pub const OPERATOR_COOKIE: &str = "sceau_operator";
+
+/// The one answer to a refused sign-in, whatever the reason.
+const SIGN_IN_REFUSED: &str = "Wrong login or password. After 10 wrong tries in a row, sign-in \
+     is paused for a while; `sceau admin operator-password` lifts the pause.";
+
+fn csrf_token(session_token: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"sceau operator csrf v1\0");
+    hasher.update(session_token.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// A signed-in operator, from the console's cookie.
+pub struct Operator {
+    pub record: OperatorRecord,
+    csrf: String,
+    token_hash: [u8; 32],
+}
+
+impl Operator {
+    async fn of(headers: &HeaderMap, state: &AppState) -> Result<Option<Operator>, ApiError> {
+        let Some(token) = cookie_value(headers, OPERATOR_COOKIE).filter(|t| t.len() <= 100) else {
+            return Ok(None);
+        };
+        let token_hash = sceau_crypto::token_hash(token);
+        let Some(record) = state.service.operator_of_session(token_hash).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Operator {
+            record,
+            csrf: csrf_token(token),
+            token_hash,
+        }))
+    }
+
+    fn check_csrf(&self, presented: &str) -> Result<(), ApiError> {
+        if sceau_crypto::constant_time_eq(presented.as_bytes(), self.csrf.as_bytes()) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "the form's token is missing or wrong: reload the page",
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Operator::of(&parts.headers, state).await {
+            Ok(Some(operator)) => Ok(operator),
+            Ok(None) => Err(see_other("/admin/login")),
+            Err(error) => Err(error.into_response()),
+        }
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    response
+}
+
+/// `GET /admin/login`.
+pub async fn login_form() -> Result<Response, ApiError> {
+    Ok(render(&ConsoleLogin { alert: None })?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    login: String,
+    password: Zeroizing<String>,
+}
+
+/// `POST /admin/login`: a console session, or 401 with the one refusal.
+pub async fn login(
+    State(state): State<AppState>,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    let refused = || -> Result<Response, ApiError> {
+        let page = render(&ConsoleLogin {
+            alert: Some(SIGN_IN_REFUSED),
+        })?;
+        Ok((StatusCode::UNAUTHORIZED, page).into_response())
+    };
+    if form.login.len() > 64 || form.password.len() > 1024 {
+        return refused();
+    }
+    let Some(operator) = state
+        .service
+        .operator_sign_in(&form.login, form.password)
+        .await?
+    else {
+        return refused();
+    };
+    let token = state.service.start_operator_session(&operator).await?;
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!(
+        "{OPERATOR_COOKIE}={}; Path=/admin; HttpOnly; SameSite=Strict; \
+         Max-Age={OPERATOR_SESSION_TTL_S}{secure}",
+        token.as_str()
+    );
+    let cookie = HeaderValue::from_str(&cookie)
+        .map_err(|_| ApiError::from(sceau_app::error::internal("operator cookie")))?;
+    let mut response = see_other("/admin");
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /admin/logout`.
+pub async fn logout(
+    State(state): State<AppState>,
+    operator: Operator,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    operator.check_csrf(&form.csrf)?;
+    state
+        .service
+        .end_operator_session(operator.token_hash)
+        .await?;
+    let mut response = see_other("/admin/login");
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "sceau_operator=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    Ok(response)
+}
+
+async fn home_page(
+    state: &AppState,
+    operator: &Operator,
+    alert: Option<&str>,
+    query: &str,
+) -> Result<axum::response::Html<String>, ApiError> {
+    let figures = state.service.console_figures().await?;
+    render(&ConsoleHome {
+        operator: &operator.record.login,
+        csrf: &operator.csrf,
+        figures: Figures::of(&figures),
+        alert,
+        query,
+    })
+}
+
+/// `GET /admin`: the service's figures and the search.
+pub async fn home(State(state): State<AppState>, operator: Operator) -> Result<Response, ApiError> {
+    Ok(home_page(&state, &operator, None, "")
+        .await?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct FindQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /admin/clients?q=…`: to the client found, or the first page saying none was.
+pub async fn find_client(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(query): Query<FindQuery>,
+) -> Result<Response, ApiError> {
+    match state.service.console_find_client(&query.q).await? {
+        Some(client) => Ok(see_other(&format!("/admin/clients/{}", client.id))),
+        None => {
+            let page = home_page(&state, &operator, Some("No client matches."), &query.q).await?;
+            Ok((StatusCode::NOT_FOUND, page).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ClientQuery {
+    done: Option<String>,
+}
+
+/// `GET /admin/clients/{id}`.
+pub async fn client(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    Query(query): Query<ClientQuery>,
+) -> Result<Response, ApiError> {
+    let client = state.service.client_for_operator(client_id(&id)?).await?;
+    let notice = match query.done.as_deref() {
+        Some("blocked") => Some("Blocked: their payments are declined. Recorded as evidence."),
+        Some("unblocked") => Some("Unblocked: their payments are accepted. Recorded as evidence."),
+        Some("already") => Some("Nothing changed: the client already was so."),
+        _ => None,
+    };
+    let page = render(&ConsoleClient {
+        operator: &operator.record.login,
+        csrf: &operator.csrf,
+        client: &client,
+        phone: client.phone.masked(),
+        notice,
+    })?;
+    Ok(page.into_response())
+}
+
+/// `POST /admin/clients/{id}/block`.
+pub async fn block(
+    state: State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let client_id = client_id(&id)?;
+    act(
+        state,
+        operator,
+        OperatorAction::ClientBlocked { client_id },
+        form,
+    )
+    .await
+}
+
+/// `POST /admin/clients/{id}/unblock`.
+pub async fn unblock(
+    state: State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let client_id = client_id(&id)?;
+    act(
+        state,
+        operator,
+        OperatorAction::ClientUnblocked { client_id },
+        form,
+    )
+    .await
+}
+
+/// A client's number in an address; anything else is no client.
+fn client_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| sceau_app::error::AppError::UnknownClient.into())
+}
+
+async fn act(
+    State(state): State<AppState>,
+    operator: Operator,
+    action: OperatorAction,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    operator.check_csrf(&form.csrf)?;
+    let done = match state
+        .service
+        .operator_acts(&operator.record, action)
+        .await?
+    {
+        ActionOutcome::Done(_) if action.blocks() => "blocked",
+        ActionOutcome::Done(_) => "unblocked",
+        ActionOutcome::AlreadySo => "already",
+        ActionOutcome::NotFound => return Err(sceau_app::error::AppError::UnknownClient.into()),
+    };
+    Ok(see_other(&format!(
+        "/admin/clients/{}?done={done}",
+        action.client_id()
+    )))
+}

@@ -1,0 +1,221 @@
+//! Issue 23 (7): the operator's console over real HTTP: its own sign-in (not a client's
+//! session, not the admin token), the service's figures, finding a client, blocking and
+//! unblocking them with CSRF tokens, each action an evidence record in the log.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use zeroize::Zeroizing;
+
+const OPERATOR_PASSWORD: &str = "an operator's long password";
+
+/// Signs in as operator `login`: the console's cookie (`name=value`).
+async fn operator_sign_in(server: &Server, login: &str) -> String {
+    let reply = server
+        .send(
+            server
+                .http
+                .post(server.url("/admin/login"))
+                .form(&[("login", login), ("password", OPERATOR_PASSWORD)]),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
+    assert_eq!(reply.header("location"), Some("/admin"));
+    let set_cookie = reply.header("set-cookie").expect("a console cookie");
+    let attributes: Vec<&str> = set_cookie.split(';').map(str::trim).collect();
+    for attribute in ["Path=/admin", "HttpOnly", "SameSite=Strict"] {
+        assert!(attributes.contains(&attribute), "{set_cookie}");
+    }
+    assert!(attributes[0].starts_with("sceau_operator="), "{set_cookie}");
+    attributes[0].to_owned()
+}
+
+async fn post_form(server: &Server, path: &str, cookie: &str, form: &[(&str, &str)]) -> Reply {
+    server
+        .send(
+            server
+                .http
+                .post(server.url(path))
+                .header("cookie", cookie)
+                .form(form),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
+    let server = Server::start().await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    let operator = server
+        .service
+        .add_operator("ops", Zeroizing::new(OPERATOR_PASSWORD.to_owned()))
+        .await
+        .unwrap();
+
+    // Nobody signed in, a client's session, the admin token: to the sign-in.
+    let anonymous = server.page("/admin", None).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.header("location"), Some("/admin/login"));
+    let client = server.sign_in("alice").await;
+    let as_client = server.page("/admin", Some(&client.cookie)).await;
+    assert_eq!(as_client.header("location"), Some("/admin/login"));
+    let with_token = server
+        .send(
+            server
+                .http
+                .get(server.url("/admin"))
+                .bearer_auth(ADMIN_TOKEN),
+        )
+        .await;
+    assert_eq!(with_token.header("location"), Some("/admin/login"));
+    let form = server.page("/admin/login", None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let policy = form.header("content-security-policy").unwrap();
+    assert!(!policy.contains("script-src"), "no script: {policy}");
+    let wrong = server
+        .send(
+            server
+                .http
+                .post(server.url("/admin/login"))
+                .form(&[("login", "ops"), ("password", "not the password")]),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong.text.contains("Wrong login or password"),
+        "{}",
+        wrong.text
+    );
+    assert!(wrong.header("set-cookie").is_none());
+
+    let cookie = operator_sign_in(&server, "ops").await;
+    let home = server.page("/admin", Some(&cookie)).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.text);
+    for shown in ["id=\"operator\">ops<", "id=\"outbox\">", "id=\"log-size\">"] {
+        assert!(home.text.contains(shown), "{shown}: {}", home.text);
+    }
+    let csrf = csrf_in(&home.text);
+
+    // Found by number, phone or login; nothing for a stranger.
+    let client_page = format!("/admin/clients/{}", alice.id);
+    for query in [alice.id.to_string(), "+33612345678".into(), "alice".into()] {
+        let found = server
+            .send(
+                server
+                    .http
+                    .get(server.url("/admin/clients"))
+                    .query(&[("q", query.as_str())])
+                    .header("cookie", &cookie),
+            )
+            .await;
+        assert_eq!(found.status, StatusCode::SEE_OTHER, "{query}");
+        assert_eq!(found.header("location"), Some(client_page.as_str()));
+    }
+    let none = server.page("/admin/clients?q=nobody", Some(&cookie)).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    assert!(none.text.contains("No client matches"), "{}", none.text);
+    for missing in ["/admin/clients/999999", "/admin/clients/abc"] {
+        let reply = server.page(missing, Some(&cookie)).await;
+        check_error(&reply, 404, "unknown_client");
+    }
+    let page = server.page(&client_page, Some(&cookie)).await;
+    assert!(page.text.contains("id=\"state\">active<"), "{}", page.text);
+    assert!(!page.text.contains("+33612345678"), "the phone is masked");
+
+    // A block needs the session's token, and the page's origin.
+    let block = format!("{client_page}/block");
+    let forged = post_form(&server, &block, &cookie, &[("csrf", "0")]).await;
+    check_error(&forged, 403, "csrf");
+    let cross = server
+        .send(
+            server
+                .http
+                .post(server.url(&block))
+                .header("cookie", &cookie)
+                .header("origin", "http://evil.example")
+                .form(&[("csrf", csrf.as_str())]),
+        )
+        .await;
+    check_error(&cross, 403, "cross_origin");
+    let admin_view = server
+        .admin(
+            Method::GET,
+            &format!("/admin/v1/clients/{}", alice.id),
+            None,
+        )
+        .await;
+    assert_eq!(
+        admin_view.json()["client"]["blocked"],
+        false,
+        "nothing done yet"
+    );
+
+    let blocked = post_form(&server, &block, &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(blocked.status, StatusCode::SEE_OTHER, "{}", blocked.text);
+    let after = format!("{client_page}?done=blocked");
+    assert_eq!(blocked.header("location"), Some(after.as_str()));
+    let page = server.page(&after, Some(&cookie)).await;
+    assert!(page.text.contains("id=\"state\">blocked<"), "{}", page.text);
+    assert!(page.text.contains("Recorded as evidence"), "{}", page.text);
+    let admin_view = server
+        .admin(
+            Method::GET,
+            &format!("/admin/v1/clients/{}", alice.id),
+            None,
+        )
+        .await;
+    assert_eq!(admin_view.json()["client"]["blocked"], true);
+    let again = post_form(&server, &block, &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(
+        again.header("location"),
+        Some(format!("{client_page}?done=already").as_str())
+    );
+    let unblocked = post_form(
+        &server,
+        &format!("{client_page}/unblock"),
+        &cookie,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(
+        unblocked.header("location"),
+        Some(format!("{client_page}?done=unblocked").as_str())
+    );
+
+    // Each action is a record of the operator's chain, and goes into the public log.
+    let chain = server
+        .service
+        .store
+        .evidence(&format!("operator:{}", operator.id))
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = chain.iter().map(|record| record.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["operator.client_blocked", "operator.client_unblocked"]
+    );
+    let said: serde_json::Value = serde_json::from_slice(&chain[0].record).unwrap();
+    assert_eq!(said["operator"]["login"], "ops");
+    assert_eq!(said["client"], alice.id.to_string());
+    server.service.integrate_log_once().await.unwrap();
+    let logged = server
+        .service
+        .store
+        .evidence(&format!("operator:{}", operator.id))
+        .await
+        .unwrap();
+    assert!(logged.iter().all(|record| record.log_index.is_some()));
+
+    // Signing out ends the session: its cookie opens nothing any more.
+    let out = post_form(&server, "/admin/logout", &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    let stale = server.page("/admin", Some(&cookie)).await;
+    assert_eq!(stale.header("location"), Some("/admin/login"));
+    server.stop().await;
+}
