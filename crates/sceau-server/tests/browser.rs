@@ -537,3 +537,64 @@ async fn in_a_browser_the_wallet_lists_the_payments_and_leads_back_to_the_check(
     shop.stop();
     server.stop().await;
 }
+
+/// Issue 23 (7): the operator's console as an operator uses it: signs in, reads the
+/// figures, finds a client by phone, blocks them (the page says so, and it is evidence),
+/// and signs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_blocks_a_client_from_the_console() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start().await;
+    let alice = server.enroll_client("alice", ALICE_PHONE, "500.00").await;
+    let password = "an operator's long password";
+    let operator = server
+        .service
+        .add_operator("jane", zeroize::Zeroizing::new(password.to_owned()))
+        .await
+        .unwrap();
+
+    browser.goto(&server.url("/admin")).await;
+    browser.wait_for_path("/admin/login").await;
+    browser.fill("input[name=login]", "jane").await;
+    browser.fill("input[name=password]", password).await;
+    browser.click("#sign-in").await;
+    browser.wait_for_path("/admin").await;
+    browser.wait_for_text("#operator", "jane").await;
+    let figures = browser.text_of("dl.facts").await;
+    assert!(figures.contains("Messages not sent yet"), "{figures}");
+    assert!(browser.cookie("sceau_operator").await.len() > "sceau_operator=".len());
+
+    browser.fill("#query", ALICE_PHONE).await;
+    browser.click("#find").await;
+    let page = format!("/admin/clients/{}", alice.id);
+    browser.wait_for_path(&page).await;
+    browser.wait_for_text("#state", "active").await;
+    browser.wait_for_text("#login", "alice").await;
+    browser.click("#block").await;
+    browser.wait_for_path(&format!("{page}?done=blocked")).await;
+    browser.wait_for_text("#state", "blocked").await;
+    browser
+        .wait_for_text("#notice", "Recorded as evidence")
+        .await;
+    browser.screenshot(&artefact("console-client.png")).await;
+    let chain = server
+        .service
+        .store
+        .evidence(&format!("operator:{}", operator.id))
+        .await
+        .unwrap();
+    assert_eq!(chain.len(), 1);
+    assert_eq!(chain[0].kind, "operator.client_blocked");
+
+    browser.click("a[href='/admin']").await;
+    browser.wait_for_path("/admin").await;
+    browser.click("#sign-out").await;
+    browser.wait_for_path("/admin/login").await;
+    browser.goto(&server.url("/admin")).await;
+    browser.wait_for_path("/admin/login").await;
+
+    browser.close().await;
+    server.stop().await;
+}
