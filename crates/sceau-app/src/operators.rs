@@ -53,7 +53,17 @@ impl Service {
         Ok(added)
     }
 
-    /// Sets an operator's password and lifts a pause (the CLI's `operator-password`).
+    /// Disables an operator (their sessions end; they cannot sign in) or enables them.
+    pub async fn set_operator_disabled(&self, login: &str, disabled: bool) -> Result<(), AppError> {
+        if !self.store.set_operator_disabled(login, disabled).await? {
+            return Err(AppError::NotFound);
+        }
+        tracing::info!(disabled, "an operator was disabled or enabled");
+        Ok(())
+    }
+
+    /// Sets an operator's password, lifts a pause and ends their sessions (the CLI's
+    /// `operator-password`).
     pub async fn reset_operator_password(
         &self,
         login: &str,
@@ -75,18 +85,17 @@ impl Service {
         login: &str,
         password: Zeroizing<String>,
     ) -> Result<Option<OperatorRecord>, AppError> {
-        static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let operator = self.store.operator_by_login(login).await?;
         let phc = match &operator {
             Some(operator) => operator.password_hash.clone(),
-            None => DUMMY_HASH
-                .get_or_init(|| sceau_crypto::hash_password("not a password").unwrap_or_default())
-                .clone(),
+            None => crate::sign_in::dummy_hash().await?,
         };
+        let checked_hash = password_digest(&phc);
         let right = check_password(password, phc).await?;
         let attempt = OperatorSignIn {
             operator_id: operator.as_ref().map_or(0, |operator| operator.id),
             password_right: right,
+            checked_hash,
             now_s: self.now_s(),
         };
         let verdict = self.store.record_operator_sign_in(attempt).await?;
@@ -152,7 +161,17 @@ impl Service {
             action,
             now_s: self.now_s(),
         };
-        let outcome = self.store.operator_acts(acts).await?;
+        // Two actions of one operator at once (two tabs, two instances) may race on the
+        // head of the operator's chain: the one that lost takes the new head.
+        let mut tries = 0;
+        let outcome = loop {
+            match self.store.operator_acts(acts).await {
+                Err(StoreError::Conflict("evidence_changed_concurrently")) if tries < 3 => {
+                    tries += 1;
+                }
+                other => break other?,
+            }
+        };
         if let ActionOutcome::Done(record) = &outcome {
             tracing::info!(
                 operator_id = operator.id,

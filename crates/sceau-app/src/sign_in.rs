@@ -59,13 +59,10 @@ impl Service {
         password: Zeroizing<String>,
         unlock_code: Option<&str>,
     ) -> Result<Option<ClientRecord>, AppError> {
-        static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let client = self.store.client_by_login(login).await?;
         let phc = match &client {
             Some(client) => client.password_hash.clone(),
-            None => DUMMY_HASH
-                .get_or_init(|| sceau_crypto::hash_password("not a password").unwrap_or_default())
-                .clone(),
+            None => dummy_hash().await?,
         };
         let matches = check_password(password, phc).await?;
         let now_s = self.now_s();
@@ -185,6 +182,22 @@ impl Service {
 }
 
 /// Whether `password` is the one hashed in `phc`, checked on a blocking thread.
+/// A password hash no password matches, made once (Argon2id, on a blocking thread), for
+/// an unknown login: checking a password against it takes as long as against a real one.
+/// If it cannot be made, sign-in fails rather than answering unknown logins at once.
+pub(crate) async fn dummy_hash() -> Result<String, AppError> {
+    static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY_HASH
+        .get_or_try_init(|| async {
+            tokio::task::spawn_blocking(|| sceau_crypto::hash_password("not a password"))
+                .await
+                .map_err(|_| internal("password hashing task failed"))?
+                .map_err(|_| internal("password hashing failed"))
+        })
+        .await
+        .cloned()
+}
+
 pub(crate) async fn check_password(
     password: Zeroizing<String>,
     phc: String,

@@ -64,6 +64,11 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
     let client = server.sign_in("alice").await;
     let as_client = server.page("/admin", Some(&client.cookie)).await;
     assert_eq!(as_client.header("location"), Some("/admin/login"));
+    // Nor a client's token given as the console's cookie.
+    let token = client.cookie.strip_prefix("sceau_session=").unwrap();
+    let borrowed = format!("sceau_operator={token}");
+    let as_operator = server.page("/admin", Some(&borrowed)).await;
+    assert_eq!(as_operator.header("location"), Some("/admin/login"));
     let with_token = server
         .send(
             server
@@ -129,8 +134,21 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
 
     // A block needs the session's token, and the page's origin.
     let block = format!("{client_page}/block");
-    let forged = post_form(&server, &block, &cookie, &[("csrf", "0")]).await;
+    let forged = post_form(&server, &block, &cookie, &[("csrf", &"0".repeat(64))]).await;
     check_error(&forged, 403, "csrf");
+    // The client pages' token for the same session token is not the console's.
+    let operator_token = cookie.strip_prefix("sceau_operator=").unwrap();
+    let pages_token = {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"sceau csrf v1\0");
+        hasher.update(operator_token.as_bytes());
+        hex::encode(hasher.finalize())
+    };
+    let other_kind = post_form(&server, &block, &cookie, &[("csrf", &pages_token)]).await;
+    check_error(&other_kind, 403, "csrf");
+    let missing = post_form(&server, &block, &cookie, &[]).await;
+    check_error(&missing, 403, "csrf");
     let cross = server
         .send(
             server
@@ -210,6 +228,50 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
         .await
         .unwrap();
     assert!(logged.iter().all(|record| record.log_index.is_some()));
+
+    // A blocked client's payments are declined: a number of theirs asked for is refused.
+    let blocked_again = post_form(&server, &block, &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(blocked_again.status, StatusCode::SEE_OTHER);
+    let asked = server
+        .ask_number(
+            &client,
+            &[("csrf", &client.csrf), ("uses", "1"), ("merchant", "any")],
+        )
+        .await;
+    assert_ne!(asked.status, StatusCode::SEE_OTHER, "{}", asked.text);
+    assert!(
+        asked.text.to_lowercase().contains("blocked"),
+        "{}",
+        asked.text
+    );
+
+    // A new password for the operator ends their sessions.
+    server
+        .service
+        .reset_operator_password("ops", Zeroizing::new("another long password".to_owned()))
+        .await
+        .unwrap();
+    let ended = server.page("/admin", Some(&cookie)).await;
+    assert_eq!(ended.header("location"), Some("/admin/login"));
+    let cookie = {
+        let reply = server
+            .send(
+                server
+                    .http
+                    .post(server.url("/admin/login"))
+                    .form(&[("login", "ops"), ("password", "another long password")]),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
+        reply
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let csrf = csrf_in(&server.page("/admin", Some(&cookie)).await.text);
 
     // Signing out ends the session: its cookie opens nothing any more.
     let out = post_form(&server, "/admin/logout", &cookie, &[("csrf", &csrf)]).await;

@@ -712,7 +712,12 @@ pub trait Operators: Send + Sync + 'static {
 
     async fn operator_by_login(&self, login: &str) -> Result<Option<OperatorRecord>, StoreError>;
 
-    /// Sets an operator's password and lifts a pause; false if there is no such login.
+    /// Disables an operator (no sign-in; every session ended) or enables them again; false
+    /// if there is no such login.
+    async fn set_operator_disabled(&self, login: &str, disabled: bool) -> Result<bool, StoreError>;
+
+    /// Sets an operator's password, lifts a pause and ends every session of theirs; false
+    /// if there is no such login.
     async fn set_operator_password(
         &self,
         login: &str,

@@ -439,7 +439,16 @@ pub struct OperatorRecord {
     pub password_hash: String,
     /// Sign-in is paused until then (after wrong passwords).
     pub paused_until_s: i64,
+    /// Disabled by the CLI: no sign-in, no session.
+    pub disabled: bool,
     pub created_at_s: i64,
+}
+
+/// The SHA-256 of a stored password hash (PHC string): what an operator's sign-in says
+/// it checked the password against.
+pub fn password_digest(phc: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(phc.as_bytes()).into()
 }
 
 /// A password sign-in attempt of an operator (`operator_id` 0 for an unknown login: the
@@ -448,6 +457,9 @@ pub struct OperatorRecord {
 pub struct OperatorSignIn {
     pub operator_id: i64,
     pub password_right: bool,
+    /// The hash the password was checked against: if the account's changed meanwhile (a
+    /// new password set while the check ran), the attempt is refused, not counted.
+    pub checked_hash: [u8; 32],
     pub now_s: i64,
 }
 

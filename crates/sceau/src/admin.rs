@@ -86,12 +86,22 @@ pub enum AdminCommand {
         #[arg(long)]
         login: String,
     },
-    /// Set an operator's password (read on standard input) and lift a pause of their
-    /// sign-in after wrong passwords.
+    /// Set an operator's password (read on standard input), lift a pause of their sign-in
+    /// after wrong passwords, and end their open sessions.
     OperatorPassword {
         /// The operator's login.
         #[arg(long)]
         login: String,
+    },
+    /// Disable an operator (their sessions end; they cannot sign in), or enable them again
+    /// with --enable. Accounts are never deleted: their actions' evidence names them.
+    OperatorDisable {
+        /// The operator's login.
+        #[arg(long)]
+        login: String,
+        /// Enable the operator again instead.
+        #[arg(long)]
+        enable: bool,
     },
     /// Rotate a merchant's webhook secret (as the merchant can, with POST
     /// /v1/webhook-secret): a new secret signs from now on; the one in use also signs
@@ -464,7 +474,26 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     }
                     other => other.into(),
                 })?;
-            say!("password of operator {login} set; their sign-in is not paused");
+            say!(
+                "password of operator {login} set; their sign-in is not paused and their \
+                 sessions have ended"
+            );
+        }
+        AdminCommand::OperatorDisable { login, enable } => {
+            service
+                .set_operator_disabled(&login, !enable)
+                .await
+                .map_err(|error| match error {
+                    sceau_app::error::AppError::NotFound => {
+                        anyhow::anyhow!("no operator {login:?}")
+                    }
+                    other => other.into(),
+                })?;
+            if enable {
+                say!("operator {login} enabled: they may sign in");
+            } else {
+                say!("operator {login} disabled: their sessions have ended");
+            }
         }
         AdminCommand::MerchantWebhookSecret { id, overlap_s } => {
             if store.merchant(id).await?.is_none() {

@@ -454,6 +454,12 @@ fn admin_commands_enrol_list_and_check() {
         "a new long password\n",
     );
     assert!(ok && out.contains("is not paused"), "{out}");
+    let (ok, out) = admin(&["operator-disable", "--login", "ops"], "");
+    assert!(ok && out.contains("operator ops disabled"), "{out}");
+    let (ok, out) = admin(&["operator-disable", "--login", "ops", "--enable"], "");
+    assert!(ok && out.contains("operator ops enabled"), "{out}");
+    let (ok, out) = admin(&["operator-disable", "--login", "nobody"], "");
+    assert!(!ok && out.contains("no operator"), "{out}");
     let (ok, out) = admin(
         &["operator-password", "--login", "nobody"],
         "a new long password\n",

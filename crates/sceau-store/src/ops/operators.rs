@@ -12,6 +12,7 @@ impl Decode for OperatorRecord {
             login: row.column("login")?,
             password_hash: row.column("password_hash")?,
             paused_until_s: row.column("sign_in_locked_until")?,
+            disabled: row.column("disabled")?,
             created_at_s: row.column("created_at")?,
         })
     }
@@ -20,7 +21,7 @@ impl Decode for OperatorRecord {
 static INSERT: Sql = Sql::new(
     "INSERT INTO operators (login, password_hash, created_at) VALUES ($1, $2, $3) \
      ON CONFLICT (login) DO NOTHING RETURNING id, login, password_hash, \
-     sign_in_locked_until, created_at",
+     sign_in_locked_until, disabled, created_at",
 );
 
 pub(crate) async fn add_operator(
@@ -36,8 +37,8 @@ pub(crate) async fn add_operator(
 }
 
 static BY_LOGIN: Sql = Sql::new(
-    "SELECT id, login, password_hash, sign_in_locked_until, created_at FROM operators \
-     WHERE login = $1",
+    "SELECT id, login, password_hash, sign_in_locked_until, disabled, created_at \
+     FROM operators WHERE login = $1",
 );
 
 pub(crate) async fn operator_by_login(
@@ -52,24 +53,48 @@ static SET_PASSWORD: Sql = Sql::new(
      sign_in_locked_until = 0 WHERE login = $1",
 );
 
+/// Every session of the operator `login` (a password set, or the account disabled).
+static END_SESSIONS: Sql = Sql::new(
+    "DELETE FROM operator_sessions WHERE operator_id IN \
+     (SELECT id FROM operators WHERE login = $1)",
+);
+static SET_DISABLED: Sql = Sql::new("UPDATE operators SET disabled = $2 WHERE login = $1");
+
+/// Sets the password, lifts a pause and ends every open session of the operator (a
+/// password is set when the old one may be known to someone else).
 pub(crate) async fn set_operator_password(
     tx: &impl Tx,
     login: &str,
     password_hash: &str,
 ) -> Result<bool, Fail> {
-    Ok(tx
+    let found = tx
         .execute(&SET_PASSWORD, args![login, password_hash])
         .await?
-        == 1)
+        == 1;
+    tx.execute(&END_SESSIONS, args![login]).await?;
+    Ok(found)
+}
+
+/// Disables (ending every session) or enables the operator `login`.
+pub(crate) async fn set_operator_disabled(
+    tx: &impl Tx,
+    login: &str,
+    disabled: bool,
+) -> Result<bool, Fail> {
+    let found = tx.execute(&SET_DISABLED, args![login, disabled]).await? == 1;
+    if disabled {
+        tx.execute(&END_SESSIONS, args![login]).await?;
+    }
+    Ok(found)
 }
 
 /// The account's counters, locked on PostgreSQL until the transaction ends (attempts sent
 /// at once are judged one after the other).
 static STATE: Sql = Sql::each(
-    "SELECT sign_in_failures, sign_in_locks, sign_in_locked_until FROM operators \
-     WHERE id = $1 FOR UPDATE",
-    "SELECT sign_in_failures, sign_in_locks, sign_in_locked_until FROM operators \
-     WHERE id = ?1",
+    "SELECT sign_in_failures, sign_in_locks, sign_in_locked_until, password_hash, disabled \
+     FROM operators WHERE id = $1 FOR UPDATE",
+    "SELECT sign_in_failures, sign_in_locks, sign_in_locked_until, password_hash, disabled \
+     FROM operators WHERE id = ?1",
 );
 static ACCEPTED: Sql = Sql::new(
     "UPDATE operators SET sign_in_failures = 0, sign_in_locks = 0, sign_in_locked_until = 0 \
@@ -86,6 +111,13 @@ pub(crate) async fn record_operator_sign_in(
 ) -> Result<Option<SignInVerdict>, Fail> {
     let judged = tx
         .row(&STATE, args![attempt.operator_id], |row| {
+            let hash: String = row.column("password_hash")?;
+            let disabled: bool = row.column("disabled")?;
+            let same = password_digest(&hash) == attempt.checked_hash;
+            if disabled || !same {
+                // Refused and not counted, as during a pause.
+                return Ok(SignInVerdict::Paused);
+            }
             let failures: i64 = row.column("sign_in_failures")?;
             let locks: i64 = row.column("sign_in_locks")?;
             Ok(sceau_domain::sign_in::judge_attempt(
@@ -137,9 +169,9 @@ pub(crate) async fn create_operator_session(
 }
 
 static SESSION: Sql = Sql::new(
-    "SELECT o.id, o.login, o.password_hash, o.sign_in_locked_until, o.created_at \
+    "SELECT o.id, o.login, o.password_hash, o.sign_in_locked_until, o.disabled, o.created_at \
      FROM operator_sessions s JOIN operators o ON o.id = s.operator_id \
-     WHERE s.token_hash = $1 AND s.expires_at > $2",
+     WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT o.disabled",
 );
 
 pub(crate) async fn operator_session(
@@ -160,7 +192,7 @@ pub(crate) async fn delete_operator_session(
     Ok(())
 }
 
-static LOGIN: Sql = Sql::new("SELECT login FROM operators WHERE id = $1");
+static LOGIN: Sql = Sql::new("SELECT login FROM operators WHERE id = $1 AND NOT disabled");
 /// The client's block changes only if it is not already as asked.
 static BLOCK: Sql = Sql::new("UPDATE clients SET blocked = $2 WHERE id = $1 AND blocked <> $2");
 static CLIENT: Sql = Sql::new("SELECT 1 AS found FROM clients WHERE id = $1");

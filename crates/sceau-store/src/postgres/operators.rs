@@ -41,6 +41,15 @@ impl Operators for PostgresStore {
         .await
     }
 
+    async fn set_operator_disabled(&self, login: &str, disabled: bool) -> Result<bool, StoreError> {
+        let data = (login.to_owned(), disabled);
+        self.write(Guard::Nothing, data, |c, d, locked| {
+            async move { ops::set_operator_disabled(&PgTx::new(c, locked), &d.0, d.1).await }
+                .boxed()
+        })
+        .await
+    }
+
     async fn record_operator_sign_in(
         &self,
         attempt: OperatorSignIn,

@@ -716,6 +716,7 @@ const MIGRATIONS: &[&str] = &[
         sign_in_failures BIGINT NOT NULL DEFAULT 0 CHECK (sign_in_failures >= 0),
         sign_in_locks BIGINT NOT NULL DEFAULT 0 CHECK (sign_in_locks >= 0),
         sign_in_locked_until BIGINT NOT NULL DEFAULT 0,
+        disabled BOOLEAN NOT NULL DEFAULT FALSE,
         created_at BIGINT NOT NULL
     );
     CREATE TABLE operator_sessions (

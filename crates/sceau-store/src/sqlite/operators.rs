@@ -40,6 +40,12 @@ impl Operators for SqliteStore {
         .await
     }
 
+    async fn set_operator_disabled(&self, login: &str, disabled: bool) -> Result<bool, StoreError> {
+        let login = login.to_owned();
+        self.write(move |c| run_now(ops::set_operator_disabled(&SqliteTx(c), &login, disabled)))
+            .await
+    }
+
     async fn record_operator_sign_in(
         &self,
         attempt: OperatorSignIn,

@@ -886,6 +886,7 @@ const MIGRATIONS: &[&str] = &[
         sign_in_failures INTEGER NOT NULL DEFAULT 0 CHECK (sign_in_failures >= 0),
         sign_in_locks INTEGER NOT NULL DEFAULT 0 CHECK (sign_in_locks >= 0),
         sign_in_locked_until INTEGER NOT NULL DEFAULT 0,
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
         created_at INTEGER NOT NULL
     );
     CREATE TABLE operator_sessions (

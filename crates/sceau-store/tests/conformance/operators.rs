@@ -6,7 +6,7 @@ use sceau_domain::limits::SIGN_IN_FAILURES_MAX;
 use sceau_domain::operator::{OperatorAction, OperatorLogin};
 use sceau_store::{
     ActionOutcome, NewOperator, NewOperatorSession, OperatorActs, OperatorRecord, OperatorSignIn,
-    SignInVerdict,
+    SignInVerdict, password_digest,
 };
 
 async fn operator(f: &Fixture, login: &str) -> OperatorRecord {
@@ -21,15 +21,48 @@ async fn operator(f: &Fixture, login: &str) -> OperatorRecord {
         .expect("a new login")
 }
 
+/// An attempt checked against the hash stored now.
 async fn attempt(f: &Fixture, operator_id: i64, right: bool, now_s: i64) -> Option<SignInVerdict> {
+    let stored = f
+        .store
+        .operator_by_login(if operator_id == 0 { "" } else { "ops" })
+        .await
+        .unwrap()
+        .map(|operator| operator.password_hash)
+        .unwrap_or_default();
+    checked_against(f, operator_id, right, &stored, now_s).await
+}
+
+async fn checked_against(
+    f: &Fixture,
+    operator_id: i64,
+    right: bool,
+    hash: &str,
+    now_s: i64,
+) -> Option<SignInVerdict> {
     f.store
         .record_operator_sign_in(OperatorSignIn {
             operator_id,
             password_right: right,
+            checked_hash: password_digest(hash),
             now_s,
         })
         .await
         .unwrap()
+}
+
+async fn session(f: &Fixture, operator_id: i64) -> [u8; 32] {
+    let token_hash = bytes32(TOKEN_TAG, 95_000 + f.next());
+    f.store
+        .create_operator_session(NewOperatorSession {
+            token_hash,
+            operator_id,
+            now_s: NOW,
+            expires_at_s: NOW + 600,
+        })
+        .await
+        .unwrap();
+    token_hash
 }
 
 #[tokio::test]
@@ -53,6 +86,7 @@ async fn an_operator_signs_in_is_paused_after_wrong_passwords_and_only_the_cli_l
             Some(ops.clone())
         );
         assert_eq!(f.store.operator_by_login("nobody").await.unwrap(), None);
+        assert!(!ops.disabled);
         assert_eq!(attempt(f, 0, true, NOW).await, None, "an unknown operator");
 
         assert_eq!(
@@ -101,6 +135,14 @@ async fn an_operator_signs_in_is_paused_after_wrong_passwords_and_only_the_cli_l
         assert_eq!(
             attempt(f, ops.id, true, NOW + 2).await,
             Some(SignInVerdict::Accepted)
+        );
+        // A password checked against the hash before a new one was set: refused, not
+        // counted.
+        assert_eq!(
+            checked_against(f, ops.id, true, "hash of ops", NOW + 3).await,
+            Some(SignInVerdict::Paused),
+            "{}",
+            f.name
         );
     })
     .await;
@@ -251,6 +293,90 @@ async fn an_operators_action_is_written_with_its_evidence_or_not_at_all() {
                 .unwrap()
                 .unwrap()
                 .blocked
+        );
+    })
+    .await;
+}
+
+/// A new password ends the operator's sessions; a disabled operator has none, cannot
+/// sign in and cannot act; enabled again, they sign in.
+#[tokio::test]
+async fn a_new_password_or_disabling_ends_every_session() {
+    each_backend(async |f: &Fixture| {
+        let ops = operator(f, "ops").await;
+        let alice = f.client(1_000, 0).await;
+        let first = session(f, ops.id).await;
+        assert!(
+            f.store
+                .operator_session(first, NOW)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            f.store
+                .set_operator_password("ops", "new hash".into())
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            f.store.operator_session(first, NOW).await.unwrap(),
+            None,
+            "{}",
+            f.name
+        );
+
+        let second = session(f, ops.id).await;
+        assert!(f.store.set_operator_disabled("ops", true).await.unwrap());
+        assert!(!f.store.set_operator_disabled("nobody", true).await.unwrap());
+        assert_eq!(f.store.operator_session(second, NOW).await.unwrap(), None);
+        let read = f.store.operator_by_login("ops").await.unwrap().unwrap();
+        assert!(read.disabled);
+        assert_eq!(
+            attempt(f, ops.id, true, NOW).await,
+            Some(SignInVerdict::Paused),
+            "{}: disabled",
+            f.name
+        );
+        // A session made meanwhile is not one.
+        let third = session(f, ops.id).await;
+        assert_eq!(f.store.operator_session(third, NOW).await.unwrap(), None);
+        let block = OperatorActs {
+            operator_id: ops.id,
+            action: OperatorAction::ClientBlocked {
+                client_id: alice.id,
+            },
+            now_s: NOW,
+        };
+        assert_eq!(
+            f.store.operator_acts(block).await.unwrap(),
+            ActionOutcome::NotFound
+        );
+        assert!(
+            !f.store
+                .client_by_login(&alice.login)
+                .await
+                .unwrap()
+                .unwrap()
+                .blocked
+        );
+        assert!(f.store.set_operator_disabled("ops", false).await.unwrap());
+        assert_eq!(
+            attempt(f, ops.id, true, NOW).await,
+            Some(SignInVerdict::Accepted)
+        );
+        assert!(
+            f.store
+                .operator_session(third, NOW)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // A client's session token is no operator's.
+        let client_session = f.session(&alice).await;
+        assert_eq!(
+            f.store.operator_session(client_session, NOW).await.unwrap(),
+            None
         );
     })
     .await;
