@@ -5,7 +5,7 @@
 use crate::error::AppError;
 use crate::service::{Service, check_strength};
 use crate::sign_in::check_password;
-use sceau_domain::operator::{OperatorAction, OperatorLogin};
+use sceau_domain::operator::{Actor, OperatorAction, OperatorLogin};
 use sceau_store::*;
 use zeroize::Zeroizing;
 
@@ -150,28 +150,19 @@ impl Service {
         Ok(self.store.delete_operator_session(token_hash).await?)
     }
 
-    /// Takes `action` for `operator`, with its evidence record (the log integrates it).
+    /// Takes `action` for `operator`, with its evidence record on the client's chain,
+    /// naming them (the log integrates it).
     pub async fn operator_acts(
         &self,
         operator: &OperatorRecord,
         action: OperatorAction,
     ) -> Result<ActionOutcome, AppError> {
         let acts = OperatorActs {
-            operator_id: operator.id,
+            actor: Actor::Operator(operator.id),
             action,
             now_s: self.now_s(),
         };
-        // Two actions of one operator at once (two tabs, two instances) may race on the
-        // head of the operator's chain: the one that lost takes the new head.
-        let mut tries = 0;
-        let outcome = loop {
-            match self.store.operator_acts(acts).await {
-                Err(StoreError::Conflict("evidence_changed_concurrently")) if tries < 3 => {
-                    tries += 1;
-                }
-                other => break other?,
-            }
-        };
+        let outcome = self.store.operator_acts(acts).await?;
         if let ActionOutcome::Done(record) = &outcome {
             tracing::info!(
                 operator_id = operator.id,

@@ -3,6 +3,7 @@
 
 use crate::error::{AppError, internal};
 use crate::service::Service;
+use sceau_domain::operator::{Actor, OperatorAction};
 use sceau_store::{AccountView, ClientRecord, LedgerReport, MerchantRecord};
 use std::collections::{HashMap, HashSet};
 
@@ -42,10 +43,28 @@ impl Service {
         client_id: i64,
         blocked: bool,
     ) -> Result<ClientRecord, AppError> {
-        if !self.store.set_client_blocked(client_id, blocked).await? {
-            return Err(AppError::NotFound);
+        let action = if blocked {
+            OperatorAction::ClientBlocked { client_id }
+        } else {
+            OperatorAction::ClientUnblocked { client_id }
+        };
+        let acts = sceau_store::OperatorActs {
+            actor: Actor::Admin,
+            action,
+            now_s: self.now_s(),
+        };
+        match self.store.operator_acts(acts).await? {
+            sceau_store::ActionOutcome::NotFound => return Err(AppError::NotFound),
+            sceau_store::ActionOutcome::Done(record) => {
+                tracing::info!(
+                    client_id,
+                    blocked,
+                    evidence_id = record.id,
+                    "client block changed"
+                );
+            }
+            sceau_store::ActionOutcome::AlreadySo => {}
         }
-        tracing::info!(client_id, blocked, "client block changed");
         self.store
             .client(client_id)
             .await?

@@ -34,8 +34,8 @@ impl OperatorLogin {
     }
 }
 
-/// What an operator did, as its evidence record says it (its type, and the identifier of
-/// what it was done to). Records name a client or a merchant by identifier only.
+/// What was done to a client from the console or the admin interfaces, as its evidence
+/// record says it (its type; the record is on the client's chain, `client:{id}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperatorAction {
     /// A client's payments declined from now on (their wallet says so).
@@ -48,8 +48,8 @@ impl OperatorAction {
     /// The evidence record's type.
     pub fn kind(&self) -> &'static str {
         match self {
-            OperatorAction::ClientBlocked { .. } => "operator.client_blocked",
-            OperatorAction::ClientUnblocked { .. } => "operator.client_unblocked",
+            OperatorAction::ClientBlocked { .. } => "client.blocked",
+            OperatorAction::ClientUnblocked { .. } => "client.unblocked",
         }
     }
 
@@ -67,9 +67,17 @@ impl OperatorAction {
     }
 }
 
-/// The evidence subject of an operator's actions: one chain per operator.
-pub fn operator_subject(operator_id: i64) -> String {
-    format!("operator:{operator_id}")
+/// Who acted, as the record names them: an operator of the console (by identifier and
+/// login), or the holder of the admin token (the admin API, the CLI on the database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Operator(i64),
+    Admin,
+}
+
+/// The evidence subject of what is done to a client: one chain per client.
+pub fn client_subject(client_id: i64) -> String {
+    format!("client:{client_id}")
 }
 
 #[cfg(test)]
@@ -104,12 +112,12 @@ mod tests {
         let unblocked = OperatorAction::ClientUnblocked { client_id: 7 };
         assert_eq!(
             (blocked.kind(), blocked.client_id(), blocked.blocks()),
-            ("operator.client_blocked", 7, true)
+            ("client.blocked", 7, true)
         );
         assert_eq!(
             (unblocked.kind(), unblocked.client_id(), unblocked.blocks()),
-            ("operator.client_unblocked", 7, false)
+            ("client.unblocked", 7, false)
         );
-        assert_eq!(operator_subject(3), "operator:3");
+        assert_eq!(client_subject(3), "client:3");
     }
 }

@@ -582,11 +582,13 @@ async fn an_operator_blocks_a_client_from_the_console() {
     let chain = server
         .service
         .store
-        .evidence(&format!("operator:{}", operator.id))
+        .evidence(&format!("client:{}", alice.id))
         .await
         .unwrap();
     assert_eq!(chain.len(), 1);
-    assert_eq!(chain[0].kind, "operator.client_blocked");
+    assert_eq!(chain[0].kind, "client.blocked");
+    let said: serde_json::Value = serde_json::from_slice(&chain[0].record).unwrap();
+    assert_eq!(said["by"]["operator"]["id"], operator.id.to_string());
 
     browser.click("a[href='/admin']").await;
     browser.wait_for_path("/admin").await;

@@ -12,14 +12,14 @@ use zeroize::Zeroizing;
 
 const OPERATOR_PASSWORD: &str = "an operator's long password";
 
-/// Signs in as operator `login`: the console's cookie (`name=value`).
-async fn operator_sign_in(server: &Server, login: &str) -> String {
+/// Signs in as operator `login` with `password`: the console's cookie (`name=value`).
+async fn operator_sign_in(server: &Server, login: &str, password: &str) -> String {
     let reply = server
         .send(
             server
                 .http
                 .post(server.url("/admin/login"))
-                .form(&[("login", login), ("password", OPERATOR_PASSWORD)]),
+                .form(&[("login", login), ("password", password)]),
         )
         .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
@@ -98,7 +98,7 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
     );
     assert!(wrong.header("set-cookie").is_none());
 
-    let cookie = operator_sign_in(&server, "ops").await;
+    let cookie = operator_sign_in(&server, "ops", OPERATOR_PASSWORD).await;
     let home = server.page("/admin", Some(&cookie)).await;
     assert_eq!(home.status, StatusCode::OK, "{}", home.text);
     for shown in ["id=\"operator\">ops<", "id=\"outbox\">", "id=\"log-size\">"] {
@@ -205,33 +205,48 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
         Some(format!("{client_page}?done=unblocked").as_str())
     );
 
-    // Each action is a record of the operator's chain, and goes into the public log.
+    // Each action is a record of the client's chain naming the operator, and goes into
+    // the public log; the admin API's block is one too, naming the token's holder.
+    let blocked_by_api = server
+        .admin(
+            Method::POST,
+            &format!("/admin/v1/clients/{}/block", alice.id),
+            None,
+        )
+        .await;
+    assert_eq!(
+        blocked_by_api.status,
+        StatusCode::OK,
+        "{}",
+        blocked_by_api.text
+    );
     let chain = server
         .service
         .store
-        .evidence(&format!("operator:{}", operator.id))
+        .evidence(&format!("client:{}", alice.id))
         .await
         .unwrap();
     let kinds: Vec<&str> = chain.iter().map(|record| record.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["operator.client_blocked", "operator.client_unblocked"]
+        ["client.blocked", "client.unblocked", "client.blocked"]
     );
     let said: serde_json::Value = serde_json::from_slice(&chain[0].record).unwrap();
-    assert_eq!(said["operator"]["login"], "ops");
+    assert_eq!(said["by"]["operator"]["login"], "ops");
+    assert_eq!(said["by"]["operator"]["id"], operator.id.to_string());
     assert_eq!(said["client"], alice.id.to_string());
+    let said: serde_json::Value = serde_json::from_slice(&chain[2].record).unwrap();
+    assert_eq!(said["by"]["admin"], true);
     server.service.integrate_log_once().await.unwrap();
     let logged = server
         .service
         .store
-        .evidence(&format!("operator:{}", operator.id))
+        .evidence(&format!("client:{}", alice.id))
         .await
         .unwrap();
     assert!(logged.iter().all(|record| record.log_index.is_some()));
 
     // A blocked client's payments are declined: a number of theirs asked for is refused.
-    let blocked_again = post_form(&server, &block, &cookie, &[("csrf", &csrf)]).await;
-    assert_eq!(blocked_again.status, StatusCode::SEE_OTHER);
     let asked = server
         .ask_number(
             &client,
@@ -253,24 +268,7 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
         .unwrap();
     let ended = server.page("/admin", Some(&cookie)).await;
     assert_eq!(ended.header("location"), Some("/admin/login"));
-    let cookie = {
-        let reply = server
-            .send(
-                server
-                    .http
-                    .post(server.url("/admin/login"))
-                    .form(&[("login", "ops"), ("password", "another long password")]),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
-        reply
-            .header("set-cookie")
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
+    let cookie = operator_sign_in(&server, "ops", "another long password").await;
     let csrf = csrf_in(&server.page("/admin", Some(&cookie)).await.text);
 
     // Signing out ends the session: its cookie opens nothing any more.

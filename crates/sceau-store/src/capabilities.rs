@@ -43,9 +43,6 @@ pub trait Parties: Send + Sync + 'static {
 
     async fn clients(&self, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
 
-    /// Blocks or unblocks a client: a blocked client's numbers decline with `blocked`.
-    async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError>;
-
     /// Whether the client is sent their seals and numbers by a call that reads them out
     /// (the client's choice, when a call route exists); false if there is no such client.
     async fn set_client_by_call(&self, client_id: i64, by_call: bool) -> Result<bool, StoreError>;
@@ -742,6 +739,8 @@ pub trait Operators: Send + Sync + 'static {
 
     async fn delete_operator_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
 
-    /// Takes an operator's action and writes its evidence record, in one transaction.
+    /// Blocks or unblocks a client (a blocked client's numbers and checkouts decline with
+    /// `blocked`) and writes its evidence record on the client's chain, naming who acted,
+    /// in one transaction: the only way a client's block changes.
     async fn operator_acts(&self, acts: OperatorActs) -> Result<ActionOutcome, StoreError>;
 }

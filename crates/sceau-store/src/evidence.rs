@@ -733,20 +733,26 @@ pub(crate) fn certificate_issued(certificate: &NewCertificate, client_id: Option
     )
 }
 
-/// An operator acted from the console: who (by identifier and login), what, on whom.
-pub(crate) fn operator_acted(
-    operator_id: i64,
-    login: &str,
+/// A client was blocked or unblocked: by whom (an operator, by identifier and login; or
+/// the admin token's holder), on the client's chain.
+pub(crate) fn client_block_changed(
     action: sceau_domain::operator::OperatorAction,
+    by_operator: Option<(i64, &str)>,
     at_s: i64,
 ) -> Event {
+    let by = match by_operator {
+        Some((operator_id, login)) => {
+            object! { "operator": object! { "id": id(operator_id), "login": login } }
+        }
+        None => object! { "admin": true },
+    };
     Event::new(
-        sceau_domain::operator::operator_subject(operator_id),
+        sceau_domain::operator::client_subject(action.client_id()),
         action.kind(),
         at_s,
         object! {
-            "operator": object! { "id": id(operator_id), "login": login },
             "client": id(action.client_id()),
+            "by": by,
         },
     )
 }

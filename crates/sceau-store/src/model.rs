@@ -472,10 +472,11 @@ pub struct NewOperatorSession {
     pub expires_at_s: i64,
 }
 
-/// An operator's action from the console, recorded with its evidence.
+/// A client blocked or unblocked by an operator or the admin token's holder, recorded
+/// with its evidence on the client's chain.
 #[derive(Debug, Clone, Copy)]
 pub struct OperatorActs {
-    pub operator_id: i64,
+    pub actor: sceau_domain::operator::Actor,
     pub action: sceau_domain::operator::OperatorAction,
     pub now_s: i64,
 }

@@ -323,7 +323,6 @@ impl Decode for Payout {
 pub(crate) static SETTLEMENT_FILE: Sql =
     Sql::new("SELECT settlement_file FROM clearing_batches WHERE id = $1");
 
-pub(crate) static CLIENT_BLOCKED: Sql = Sql::new("UPDATE clients SET blocked = $2 WHERE id = $1");
 pub(crate) static CLIENT_BY_CALL: Sql = Sql::new("UPDATE clients SET by_call = $2 WHERE id = $1");
 
 pub(crate) static SESSION_INSERT: Sql = Sql::new(

@@ -429,9 +429,13 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::ClientBlock { id } | AdminCommand::ClientUnblock { id } => {
             let blocked = matches!(command, AdminCommand::ClientBlock { .. });
-            if !store.set_client_blocked(id, blocked).await? {
-                bail!("no client {id}");
-            }
+            service
+                .set_client_blocked(id, blocked)
+                .await
+                .map_err(|error| match error {
+                    sceau_app::error::AppError::NotFound => anyhow::anyhow!("no client {id}"),
+                    other => other.into(),
+                })?;
             say!(
                 "client {id} {}",
                 if blocked { "blocked" } else { "unblocked" }
@@ -468,12 +472,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             service
                 .reset_operator_password(&login, password)
                 .await
-                .map_err(|error| match error {
-                    sceau_app::error::AppError::NotFound => {
-                        anyhow::anyhow!("no operator {login:?}")
-                    }
-                    other => other.into(),
-                })?;
+                .map_err(|error| no_operator(error, &login))?;
             say!(
                 "password of operator {login} set; their sign-in is not paused and their \
                  sessions have ended"
@@ -483,12 +482,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             service
                 .set_operator_disabled(&login, !enable)
                 .await
-                .map_err(|error| match error {
-                    sceau_app::error::AppError::NotFound => {
-                        anyhow::anyhow!("no operator {login:?}")
-                    }
-                    other => other.into(),
-                })?;
+                .map_err(|error| no_operator(error, &login))?;
             if enable {
                 say!("operator {login} enabled: they may sign in");
             } else {
@@ -727,6 +721,14 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An operator's command's error: "no operator" for a login that is not one.
+fn no_operator(error: sceau_app::error::AppError, login: &str) -> anyhow::Error {
+    match error {
+        sceau_app::error::AppError::NotFound => anyhow::anyhow!("no operator {login:?}"),
+        other => other.into(),
+    }
 }
 
 /// Writes `contents` to `path` (replacing it) and waits until it is on disk.

@@ -4,6 +4,7 @@
 use crate::model::*;
 use crate::sql::{Decode, ReadRow, Sql, corrupt};
 use crate::tx::{Fail, Tx, args, first, record, scalar};
+use sceau_domain::operator::Actor;
 
 impl Decode for OperatorRecord {
     fn decode(row: &impl ReadRow) -> Result<Self, crate::StoreError> {
@@ -197,14 +198,22 @@ static LOGIN: Sql = Sql::new("SELECT login FROM operators WHERE id = $1 AND NOT 
 static BLOCK: Sql = Sql::new("UPDATE clients SET blocked = $2 WHERE id = $1 AND blocked <> $2");
 static CLIENT: Sql = Sql::new("SELECT 1 AS found FROM clients WHERE id = $1");
 
-/// Takes an operator's action and writes its evidence record in the same transaction.
+/// Blocks or unblocks a client and writes its evidence record (on the client's chain,
+/// naming who acted) in the same transaction; nothing when it is already so, or when
+/// the client or the operator (disabled included) is not there.
 pub(crate) async fn operator_acts(
     tx: &impl Tx,
     acts: &OperatorActs,
 ) -> Result<ActionOutcome, Fail> {
-    let login: Option<String> = scalar(tx, &LOGIN, args![acts.operator_id], "login").await?;
-    let Some(login) = login else {
-        return Ok(ActionOutcome::NotFound);
+    let login: Option<String> = match acts.actor {
+        Actor::Operator(operator_id) => {
+            let login = scalar(tx, &LOGIN, args![operator_id], "login").await?;
+            if login.is_none() {
+                return Ok(ActionOutcome::NotFound);
+            }
+            login
+        }
+        Actor::Admin => None,
     };
     let client_id = acts.action.client_id();
     if tx
@@ -218,6 +227,10 @@ pub(crate) async fn operator_acts(
             None => ActionOutcome::NotFound,
         });
     }
-    let event = crate::evidence::operator_acted(acts.operator_id, &login, acts.action, acts.now_s);
+    let by = match (acts.actor, login.as_deref()) {
+        (Actor::Operator(operator_id), Some(login)) => Some((operator_id, login)),
+        _ => None,
+    };
+    let event = crate::evidence::client_block_changed(acts.action, by, acts.now_s);
     Ok(ActionOutcome::Done(record(tx, event).await?))
 }

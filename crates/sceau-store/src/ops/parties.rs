@@ -150,13 +150,3 @@ pub(crate) async fn set_client_by_call(
     let sql = &crate::rows::CLIENT_BY_CALL;
     Ok(tx.execute(sql, args![client_id, by_call]).await? == 1)
 }
-
-/// Blocks or unblocks a client; false if there is no such client.
-pub(crate) async fn set_client_blocked(
-    tx: &impl Tx,
-    client_id: i64,
-    blocked: bool,
-) -> Result<bool, Fail> {
-    let sql = &crate::rows::CLIENT_BLOCKED;
-    Ok(tx.execute(sql, args![client_id, blocked]).await? == 1)
-}

@@ -1,6 +1,6 @@
 //! The issuer's operators on PostgreSQL (the operations are `ops::operators`): a sign-in
-//! locks its operator's row (`FOR UPDATE` in `ops`); an action locks the client's account,
-//! as the admin API's block does.
+//! locks its operator's row (`FOR UPDATE` in `ops`); a block locks the client's account,
+//! whose chain its record extends.
 
 use super::command::Guard;
 use super::{PgTx, PostgresStore};

@@ -74,14 +74,6 @@ impl Parties for PostgresStore {
             .await
     }
 
-    async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError> {
-        let guard = Guard::Client(client_id);
-        self.write(guard, (client_id, blocked), |c, d, locked| {
-            async move { ops::set_client_blocked(&PgTx::new(c, locked), d.0, d.1).await }.boxed()
-        })
-        .await
-    }
-
     async fn set_client_by_call(&self, client_id: i64, by_call: bool) -> Result<bool, StoreError> {
         let guard = Guard::Client(client_id);
         self.write(guard, (client_id, by_call), |c, d, locked| {

@@ -70,11 +70,6 @@ impl Parties for SqliteStore {
             .await
     }
 
-    async fn set_client_blocked(&self, client_id: i64, blocked: bool) -> Result<bool, StoreError> {
-        self.write(move |c| run_now(ops::set_client_blocked(&SqliteTx(c), client_id, blocked)))
-            .await
-    }
-
     async fn set_client_by_call(&self, client_id: i64, by_call: bool) -> Result<bool, StoreError> {
         self.write(move |c| run_now(ops::set_client_by_call(&SqliteTx(c), client_id, by_call)))
             .await

@@ -507,7 +507,7 @@ async fn check_authorize(f: &Fixture, case: &AuthorizeCase) {
         .issue(&holder, policy(case.uses_max, case.amount, lock))
         .await;
     if case.holder_blocked {
-        assert!(f.store.set_client_blocked(holder.id, true).await.unwrap());
+        assert!(f.set_blocked(holder.id, true).await);
     }
     let command = |attempt: &Try| MerchantCommand::Authorize {
         number_fingerprint: if case.unknown_number {

@@ -681,6 +681,27 @@ impl Fixture {
         }
     }
 
+    /// Blocks or unblocks a client as the admin token's holder does (with its evidence
+    /// record): false if there is no such client.
+    pub(crate) async fn set_blocked(&self, client_id: i64, blocked: bool) -> bool {
+        use sceau_domain::operator::{Actor, OperatorAction};
+        let action = if blocked {
+            OperatorAction::ClientBlocked { client_id }
+        } else {
+            OperatorAction::ClientUnblocked { client_id }
+        };
+        let acts = sceau_store::OperatorActs {
+            actor: Actor::Admin,
+            action,
+            now_s: NOW,
+        };
+        self.store
+            .operator_acts(acts)
+            .await
+            .expect("block or unblock")
+            != sceau_store::ActionOutcome::NotFound
+    }
+
     /// A new browser session of `client`, live for a long while: its token's hash.
     pub(crate) async fn session(&self, client: &ClientRecord) -> [u8; 32] {
         let token_hash = bytes32(TOKEN_TAG, 1_000 + self.next());

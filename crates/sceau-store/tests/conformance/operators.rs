@@ -3,7 +3,7 @@
 
 use crate::fixtures::*;
 use sceau_domain::limits::SIGN_IN_FAILURES_MAX;
-use sceau_domain::operator::{OperatorAction, OperatorLogin};
+use sceau_domain::operator::{Actor, OperatorAction, OperatorLogin};
 use sceau_store::{
     ActionOutcome, NewOperator, NewOperatorSession, OperatorActs, OperatorRecord, OperatorSignIn,
     SignInVerdict, password_digest,
@@ -217,7 +217,7 @@ async fn an_operators_action_is_written_with_its_evidence_or_not_at_all() {
         let ops = operator(f, "jane").await;
         let alice = f.client(1_000, 0).await;
         let acts = |action| OperatorActs {
-            operator_id: ops.id,
+            actor: Actor::Operator(ops.id),
             action,
             now_s: NOW + 5,
         };
@@ -229,15 +229,11 @@ async fn an_operators_action_is_written_with_its_evidence_or_not_at_all() {
         };
         assert_eq!(
             (record.subject.as_str(), record.kind.as_str(), record.seq),
-            (
-                format!("operator:{}", ops.id).as_str(),
-                "operator.client_blocked",
-                1
-            )
+            (format!("client:{}", alice.id).as_str(), "client.blocked", 1)
         );
         let said: serde_json::Value = serde_json::from_slice(&record.record).unwrap();
-        assert_eq!(said["operator"]["login"], "jane");
-        assert_eq!(said["operator"]["id"], ops.id.to_string());
+        assert_eq!(said["by"]["operator"]["login"], "jane");
+        assert_eq!(said["by"]["operator"]["id"], ops.id.to_string());
         assert_eq!(said["client"], alice.id.to_string());
         let read = f
             .store
@@ -267,7 +263,7 @@ async fn an_operators_action_is_written_with_its_evidence_or_not_at_all() {
         assert!(!read.blocked);
         let chain = f
             .store
-            .evidence(&format!("operator:{}", ops.id))
+            .evidence(&format!("client:{}", alice.id))
             .await
             .unwrap();
         assert_eq!(chain.len(), 2, "{}", f.name);
@@ -278,7 +274,7 @@ async fn an_operators_action_is_written_with_its_evidence_or_not_at_all() {
             ActionOutcome::NotFound
         );
         let stranger = OperatorActs {
-            operator_id: 999_999,
+            actor: Actor::Operator(999_999),
             action: block,
             now_s: NOW,
         };
@@ -342,7 +338,7 @@ async fn a_new_password_or_disabling_ends_every_session() {
         let third = session(f, ops.id).await;
         assert_eq!(f.store.operator_session(third, NOW).await.unwrap(), None);
         let block = OperatorActs {
-            operator_id: ops.id,
+            actor: Actor::Operator(ops.id),
             action: OperatorAction::ClientBlocked {
                 client_id: alice.id,
             },

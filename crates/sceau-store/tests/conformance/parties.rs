@@ -368,21 +368,18 @@ async fn block_and_unblock_a_client() {
             .issue(&alice, policy(3, AmountRule::Any, MerchantLock::Any))
             .await;
 
-        assert!(f.store.set_client_blocked(alice.id, true).await.unwrap());
+        assert!(f.set_blocked(alice.id, true).await);
         assert!(f.store.client(alice.id).await.unwrap().unwrap().blocked);
         assert_eq!(
             declined(f.authorize(shop.id, &card, 100, NOW).await),
             Decline::Blocked
         );
 
-        assert!(f.store.set_client_blocked(alice.id, false).await.unwrap());
+        assert!(f.set_blocked(alice.id, false).await);
         assert!(!f.store.client(alice.id).await.unwrap().unwrap().blocked);
         authorized(f.authorize(shop.id, &card, 100, NOW).await);
 
-        assert!(
-            !f.store.set_client_blocked(i64::MAX, true).await.unwrap(),
-            "no such client"
-        );
+        assert!(!f.set_blocked(i64::MAX, true).await, "no such client");
         f.assert_sound().await;
     })
     .await;
@@ -469,10 +466,10 @@ async fn a_merchant_reaches_only_clients_who_dealt_with_it() {
             "{}",
             f.name
         );
-        assert!(f.store.set_client_blocked(bob.id, true).await.unwrap());
+        assert!(f.set_blocked(bob.id, true).await);
         let blocked = f.store.client(bob.id).await.unwrap().unwrap();
         unreachable(&blocked, eur).await;
-        assert!(f.store.set_client_blocked(bob.id, false).await.unwrap());
+        assert!(f.set_blocked(bob.id, false).await);
         assert!(
             matches!(ask(&bob, eur).await, IssueOutcome::Issued(_)),
             "{}",

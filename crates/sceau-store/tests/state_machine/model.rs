@@ -475,7 +475,19 @@ impl World {
     async fn block(&mut self, client: Pick, blocked: bool) {
         let index = client.of(self.clients.len()).expect("clients");
         let id = self.clients[index].record.id;
-        assert!(self.store.set_client_blocked(id, blocked).await.unwrap());
+        use sceau_domain::operator::{Actor, OperatorAction};
+        let action = if blocked {
+            OperatorAction::ClientBlocked { client_id: id }
+        } else {
+            OperatorAction::ClientUnblocked { client_id: id }
+        };
+        let acts = sceau_store::OperatorActs {
+            actor: Actor::Admin,
+            action,
+            now_s: 0,
+        };
+        let outcome = self.store.operator_acts(acts).await.unwrap();
+        assert_ne!(outcome, sceau_store::ActionOutcome::NotFound);
         self.clients[index].blocked = blocked;
     }
 
