@@ -180,7 +180,7 @@ pub fn router(state: AppState) -> Router {
             get(api::console::login_form).post(api::console::login),
         )
         .route("/admin/logout", post(api::console::logout))
-        .route("/admin/clients", get(api::console::find_client))
+        .route("/admin/clients", post(api::console::find_client))
         .route("/admin/clients/{id}", get(api::console::client))
         .route("/admin/clients/{id}/block", post(api::console::block))
         .route("/admin/clients/{id}/unblock", post(api::console::unblock))

@@ -109,21 +109,27 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
     // Found by number, phone or login; nothing for a stranger.
     let client_page = format!("/admin/clients/{}", alice.id);
     for query in [alice.id.to_string(), "+33612345678".into(), "alice".into()] {
-        let found = server
-            .send(
-                server
-                    .http
-                    .get(server.url("/admin/clients"))
-                    .query(&[("q", query.as_str())])
-                    .header("cookie", &cookie),
-            )
-            .await;
+        let found = post_form(
+            &server,
+            "/admin/clients",
+            &cookie,
+            &[("csrf", &csrf), ("q", &query)],
+        )
+        .await;
         assert_eq!(found.status, StatusCode::SEE_OTHER, "{query}");
         assert_eq!(found.header("location"), Some(client_page.as_str()));
     }
-    let none = server.page("/admin/clients?q=nobody", Some(&cookie)).await;
+    let none = post_form(
+        &server,
+        "/admin/clients",
+        &cookie,
+        &[("csrf", &csrf), ("q", "nobody")],
+    )
+    .await;
     assert_eq!(none.status, StatusCode::NOT_FOUND);
     assert!(none.text.contains("No client matches"), "{}", none.text);
+    let unsigned = post_form(&server, "/admin/clients", &cookie, &[("q", "alice")]).await;
+    check_error(&unsigned, 403, "csrf");
     for missing in ["/admin/clients/999999", "/admin/clients/abc"] {
         let reply = server.page(missing, Some(&cookie)).await;
         check_error(&reply, 404, "unknown_client");

@@ -418,7 +418,17 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
             "body_too_large",
         ],
     ),
-    ("get", "/admin/clients", &["store_unavailable", "internal"]),
+    (
+        "post",
+        "/admin/clients",
+        &[
+            "invalid_form",
+            "csrf",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
     (
         "get",
         "/admin/clients/{id}",

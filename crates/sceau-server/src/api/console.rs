@@ -191,21 +191,27 @@ pub async fn home(State(state): State<AppState>, operator: Operator) -> Result<R
 }
 
 #[derive(Deserialize)]
-pub struct FindQuery {
+pub struct FindForm {
+    #[serde(default)]
+    csrf: String,
     #[serde(default)]
     q: String,
 }
 
-/// `GET /admin/clients?q=…`: to the client found, or the first page saying none was.
+/// `POST /admin/clients` (`q`, `csrf`): to the client found, or the first page saying
+/// none was. A form post, not a query: a phone number looked for stays out of addresses
+/// (and so out of proxies' access logs).
 pub async fn find_client(
     State(state): State<AppState>,
     operator: Operator,
-    Query(query): Query<FindQuery>,
+    form: Result<Form<FindForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    match state.service.console_find_client(&query.q).await? {
+    let Form(form) = form.map_err(form_error)?;
+    operator.check_csrf(&form.csrf)?;
+    match state.service.console_find_client(&form.q).await? {
         Some(client) => Ok(see_other(&format!("/admin/clients/{}", client.id))),
         None => {
-            let page = home_page(&state, &operator, Some("No client matches."), &query.q).await?;
+            let page = home_page(&state, &operator, Some("No client matches."), &form.q).await?;
             Ok((StatusCode::NOT_FOUND, page).into_response())
         }
     }
