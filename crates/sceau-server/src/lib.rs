@@ -184,6 +184,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/clients/{id}", get(api::console::client))
         .route("/admin/clients/{id}/block", post(api::console::block))
         .route("/admin/clients/{id}/unblock", post(api::console::unblock))
+        .route("/admin/checkouts", post(api::console::find_checkout))
+        .route("/admin/checkouts/{id}", get(api::console::checkout))
         .route("/wallet", get(api::pages::wallet))
         .route("/wallet/numbers", post(api::pages::request_number))
         .route("/wallet/reach", post(api::pages::choose_reach))

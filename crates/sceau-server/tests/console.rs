@@ -138,6 +138,68 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
     assert!(page.text.contains("id=\"state\">active<"), "{}", page.text);
     assert!(!page.text.contains("+33612345678"), "the phone is masked");
 
+    // A checkout, by its identifier.
+    let shop = server.enroll_merchant("Shop").await;
+    let body = serde_json::json!({
+        "amount": "12.50", "currency": "EUR", "reference": "cart-7",
+        "object": "A book", "return_url": "http://127.0.0.1:9/return",
+    });
+    let created = server
+        .merchant_post(&shop, "/v1/checkouts", &body, None)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let checkout_id = created.json()["id"].as_str().unwrap().to_owned();
+    let found = post_form(
+        &server,
+        "/admin/checkouts",
+        &cookie,
+        &[("csrf", &csrf), ("q", &checkout_id)],
+    )
+    .await;
+    let checkout_page = format!("/admin/checkouts/{checkout_id}");
+    assert_eq!(found.header("location"), Some(checkout_page.as_str()));
+    let page = server.page(&checkout_page, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    for shown in [
+        "id=\"state\">open<",
+        "id=\"amount\">12.50 EUR<",
+        "cart-7",
+        "A book",
+        "Shop",
+    ] {
+        assert!(page.text.contains(shown), "{shown}: {}", page.text);
+    }
+    let absent = format!("co_{}", "0".repeat(32));
+    for q in [absent.as_str(), "co_nothex", "'; DROP TABLE checkouts"] {
+        let none = post_form(
+            &server,
+            "/admin/checkouts",
+            &cookie,
+            &[("csrf", &csrf), ("q", q)],
+        )
+        .await;
+        assert_eq!(none.status, StatusCode::NOT_FOUND, "{q}");
+        assert!(
+            none.text.contains("No checkout has this identifier"),
+            "{}",
+            none.text
+        );
+    }
+    check_error(
+        &server
+            .page(&format!("/admin/checkouts/{absent}"), Some(&cookie))
+            .await,
+        404,
+        "checkout_not_found",
+    );
+    check_error(
+        &server.page("/admin/checkouts/nothing", Some(&cookie)).await,
+        404,
+        "checkout_not_found",
+    );
+    let anonymous = server.page(&checkout_page, None).await;
+    assert_eq!(anonymous.header("location"), Some("/admin/login"));
+
     // A block needs the session's token, and the page's origin.
     let block = format!("{client_page}/block");
     let forged = post_form(&server, &block, &cookie, &[("csrf", &"0".repeat(64))]).await;

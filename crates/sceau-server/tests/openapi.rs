@@ -420,6 +420,22 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "post",
+        "/admin/checkouts",
+        &[
+            "invalid_form",
+            "csrf",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
+        "get",
+        "/admin/checkouts/{id}",
+        &["checkout_not_found", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
         "/admin/clients",
         &[
             "invalid_form",

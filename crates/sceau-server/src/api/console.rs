@@ -7,7 +7,7 @@
 use super::pages::{cookie_value, form_error};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::views::console::{ConsoleClient, ConsoleHome, ConsoleLogin, Figures};
+use crate::views::console::{ConsoleCheckout, ConsoleClient, ConsoleHome, ConsoleLogin, Figures};
 use crate::views::render;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
@@ -215,6 +215,70 @@ pub async fn find_client(
             Ok((StatusCode::NOT_FOUND, page).into_response())
         }
     }
+}
+
+/// `POST /admin/checkouts` (`q`, `csrf`): to the checkout of that identifier, or the first
+/// page saying there is none.
+pub async fn find_checkout(
+    State(state): State<AppState>,
+    operator: Operator,
+    form: Result<Form<FindForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    operator.check_csrf(&form.csrf)?;
+    let id = form.q.trim();
+    if checkout_id_shape(id) {
+        match state.service.checkout(id).await {
+            Ok(_) => return Ok(see_other(&format!("/admin/checkouts/{id}"))),
+            Err(sceau_app::error::AppError::Checkout(
+                sceau_domain::checkout::CheckoutRefusal::NotFound,
+            )) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let page = home_page(
+        &state,
+        &operator,
+        Some("No checkout has this identifier."),
+        "",
+    )
+    .await?;
+    Ok((StatusCode::NOT_FOUND, page).into_response())
+}
+
+/// `co_` and 32 lower-case hexadecimal digits, as checkouts are named.
+fn checkout_id_shape(id: &str) -> bool {
+    id.strip_prefix("co_").is_some_and(|hex| {
+        hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// `GET /admin/checkouts/{id}`: what a checkout is, for an operator.
+pub async fn checkout(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !checkout_id_shape(&id) {
+        return Err(sceau_app::error::AppError::Checkout(
+            sceau_domain::checkout::CheckoutRefusal::NotFound,
+        )
+        .into());
+    }
+    let checkout = state.service.checkout(&id).await?;
+    let amount = crate::views::pay::currency_of(&checkout)
+        .map(|currency| sceau_domain::Money::new(checkout.amount, currency).to_string())?;
+    let page = render(&ConsoleCheckout {
+        operator: &operator.record.login,
+        checkout: &checkout,
+        amount,
+        created: sceau_app::clock::date_time(checkout.created_at_s),
+        updated: sceau_app::clock::date_time(checkout.updated_at_s),
+    })?;
+    Ok(page.into_response())
 }
 
 #[derive(Deserialize)]

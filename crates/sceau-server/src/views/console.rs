@@ -3,7 +3,7 @@
 
 use askama::Template;
 use sceau_app::operators::ConsoleFigures;
-use sceau_store::ClientRecord;
+use sceau_store::{CheckoutView, ClientRecord};
 
 #[derive(Template)]
 #[template(path = "console/login.html")]
@@ -56,4 +56,15 @@ pub(crate) struct ConsoleClient<'a> {
     pub client: &'a ClientRecord,
     pub phone: String,
     pub notice: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "console/checkout.html")]
+pub(crate) struct ConsoleCheckout<'a> {
+    pub operator: &'a str,
+    pub checkout: &'a CheckoutView,
+    /// The amount with its currency (`12.50 EUR`).
+    pub amount: String,
+    pub created: String,
+    pub updated: String,
 }
