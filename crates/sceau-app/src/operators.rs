@@ -9,6 +9,9 @@ use sceau_domain::operator::{Actor, OperatorAction, OperatorLogin};
 use sceau_store::*;
 use zeroize::Zeroizing;
 
+/// Merchants a search by name looks through (the console's: a few at most, by hand).
+const MERCHANTS_LOOKED_THROUGH: u32 = 100_000;
+
 /// How long a console session lives: a working shift, no more.
 pub const OPERATOR_SESSION_TTL_S: i64 = 8 * 3600;
 
@@ -197,6 +200,64 @@ impl Service {
             .client(client_id)
             .await?
             .ok_or(AppError::UnknownClient)
+    }
+
+    /// The merchant an operator looks for: by number (`7`) or by name (whole, any case).
+    pub async fn console_find_merchant(
+        &self,
+        query: &str,
+    ) -> Result<Option<MerchantRecord>, AppError> {
+        let query = query.trim();
+        if query.is_empty() || query.len() > 200 {
+            return Ok(None);
+        }
+        if query.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(id) = query.parse::<i64>()
+        {
+            return Ok(self.store.merchant(id).await?);
+        }
+        let wanted = query.to_lowercase();
+        Ok(self
+            .store
+            .merchants(MERCHANTS_LOOKED_THROUGH)
+            .await?
+            .into_iter()
+            .find(|merchant| merchant.name.to_lowercase() == wanted))
+    }
+
+    /// A merchant by number, for the console.
+    pub async fn merchant_for_operator(
+        &self,
+        merchant_id: i64,
+    ) -> Result<MerchantRecord, AppError> {
+        self.store
+            .merchant(merchant_id)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// An operator rotates a merchant's webhook secret (the merchant lost it, or it
+    /// leaked): the rotation's record names them.
+    pub async fn operator_rotates_webhook_secret(
+        &self,
+        operator: &OperatorRecord,
+        merchant_id: i64,
+        overlap_s: i64,
+    ) -> Result<crate::webhooks::RotatedSecret, AppError> {
+        self.merchant_for_operator(merchant_id).await?;
+        let by = RotatedBy::Operator {
+            id: operator.id,
+            login: operator.login.clone(),
+        };
+        let rotated = self
+            .rotate_webhook_secret(merchant_id, overlap_s, None, by)
+            .await?;
+        tracing::info!(
+            operator_id = operator.id,
+            merchant_id,
+            "webhook secret rotated by an operator"
+        );
+        Ok(rotated)
     }
 
     /// The figures of the console's first page.

@@ -227,18 +227,21 @@ pub struct RotatedSecret {
 impl Service {
     /// Rotates the webhook secret of `merchant_id`: the new one signs every webhook from
     /// now on, the one in use too for `overlap_s` seconds (0 to a week). Under an
-    /// idempotency key seen before, the same secret again, nothing rotated.
+    /// idempotency key seen before, the same secret again, nothing rotated. The rotation
+    /// is evidence, naming `by` (never the secret).
     pub async fn rotate_webhook_secret(
         &self,
         merchant_id: i64,
         overlap_s: i64,
         idempotency: Option<sceau_store::IdempotencyKey>,
+        by: sceau_store::RotatedBy,
     ) -> Result<RotatedSecret, AppError> {
         let rotation = sceau_store::RotateWebhookSecret {
             merchant_id,
             overlap_s,
             now_s: self.now_s(),
             idempotency,
+            by,
         };
         let (secrets, replayed) = match self.store.rotate_webhook_secret(rotation).await? {
             RotationOutcome::Rotated(secrets) => (secrets, false),

@@ -184,6 +184,12 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/clients/{id}", get(api::console::client))
         .route("/admin/clients/{id}/block", post(api::console::block))
         .route("/admin/clients/{id}/unblock", post(api::console::unblock))
+        .route("/admin/merchants", post(api::console::find_merchant))
+        .route("/admin/merchants/{id}", get(api::console::merchant))
+        .route(
+            "/admin/merchants/{id}/webhook-secret",
+            post(api::console::rotate_webhook_secret),
+        )
         .route("/admin/checkouts", post(api::console::find_checkout))
         .route("/admin/checkouts/{id}", get(api::console::checkout))
         .route("/wallet", get(api::pages::wallet))

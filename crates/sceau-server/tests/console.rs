@@ -200,6 +200,78 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
     let anonymous = server.page(&checkout_page, None).await;
     assert_eq!(anonymous.header("location"), Some("/admin/login"));
 
+    // A merchant, by name (any case) or number; an operator rotates its webhook secret.
+    let found = post_form(
+        &server,
+        "/admin/merchants",
+        &cookie,
+        &[("csrf", &csrf), ("q", "SHOP")],
+    )
+    .await;
+    let merchant_page = format!("/admin/merchants/{}", shop.id);
+    assert_eq!(found.header("location"), Some(merchant_page.as_str()));
+    let by_number = post_form(
+        &server,
+        "/admin/merchants",
+        &cookie,
+        &[("csrf", &csrf), ("q", &shop.id.to_string())],
+    )
+    .await;
+    assert_eq!(by_number.header("location"), Some(merchant_page.as_str()));
+    let none = post_form(
+        &server,
+        "/admin/merchants",
+        &cookie,
+        &[("csrf", &csrf), ("q", "Nobody")],
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    let page = server.page(&merchant_page, Some(&cookie)).await;
+    assert!(page.text.contains("id=\"name\">Shop<"), "{}", page.text);
+    assert!(!page.text.contains("whsec_"), "no secret before a rotation");
+    let rotate = format!("{merchant_page}/webhook-secret");
+    let refused = post_form(&server, &rotate, &cookie, &[("overlap_s", "0")]).await;
+    check_error(&refused, 403, "csrf");
+    let too_long = post_form(
+        &server,
+        &rotate,
+        &cookie,
+        &[("csrf", &csrf), ("overlap_s", "604801")],
+    )
+    .await;
+    check_error(&too_long, 422, "invalid_field");
+    let rotated = post_form(
+        &server,
+        &rotate,
+        &cookie,
+        &[("csrf", &csrf), ("overlap_s", "0")],
+    )
+    .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+    assert_eq!(rotated.header("cache-control"), Some("no-store"));
+    let secret = server.service.keys.webhook_secret_version(shop.id, 1);
+    assert!(rotated.text.contains(secret.as_str()), "{}", rotated.text);
+    assert!(
+        rotated.text.contains("The one before has ended"),
+        "{}",
+        rotated.text
+    );
+    let chain = server
+        .service
+        .store
+        .evidence(&format!("merchant:{}", shop.id))
+        .await
+        .unwrap();
+    assert_eq!(chain.len(), 1);
+    let said: serde_json::Value = serde_json::from_slice(&chain[0].record).unwrap();
+    assert_eq!(said["by"]["operator"]["login"], "ops");
+    assert!(!String::from_utf8_lossy(&chain[0].record).contains("whsec_"));
+    check_error(
+        &server.page("/admin/merchants/999999", Some(&cookie)).await,
+        404,
+        "not_found",
+    );
+
     // A block needs the session's token, and the page's origin.
     let block = format!("{client_page}/block");
     let forged = post_form(&server, &block, &cookie, &[("csrf", &"0".repeat(64))]).await;

@@ -420,6 +420,35 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "post",
+        "/admin/merchants",
+        &[
+            "invalid_form",
+            "csrf",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
+        "get",
+        "/admin/merchants/{id}",
+        &["not_found", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
+        "/admin/merchants/{id}/webhook-secret",
+        &[
+            "invalid_form",
+            "csrf",
+            "not_found",
+            "422 invalid_field",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
+        "post",
         "/admin/checkouts",
         &[
             "invalid_form",

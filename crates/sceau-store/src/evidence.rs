@@ -757,6 +757,42 @@ pub(crate) fn client_block_changed(
     )
 }
 
+/// A merchant's webhook secret was rotated: the version now in use, until when the one
+/// before still signs (null: it ended at once), and who rotated it. Never a secret.
+pub(crate) fn webhook_secret_rotated(
+    merchant_id: i64,
+    secrets: &sceau_domain::webhook_secret::WebhookSecrets,
+    by: &crate::model::RotatedBy,
+    at_s: i64,
+) -> Event {
+    use crate::model::RotatedBy;
+    let by = match by {
+        RotatedBy::Merchant => object! { "merchant": true },
+        RotatedBy::Admin => object! { "admin": true },
+        RotatedBy::Operator {
+            id: operator_id,
+            login,
+        } => {
+            object! { "operator": object! { "id": id(*operator_id), "login": login.as_str() } }
+        }
+    };
+    Event::new(
+        merchant_subject(merchant_id),
+        "merchant.webhook_secret_rotated",
+        at_s,
+        object! {
+            "merchant": id(merchant_id),
+            "version": secrets.version,
+            "previous_until": secrets.previous.map(|(_, until_s)| rfc3339(until_s)),
+            "by": by,
+        },
+    )
+}
+
+pub fn merchant_subject(merchant_id: i64) -> String {
+    format!("merchant:{merchant_id}")
+}
+
 /// A certificate was revoked (`used` when a disposable certificate's one use revoked it).
 pub(crate) fn certificate_revoked(record: &CertificateRecord, used: bool, at_s: i64) -> Event {
     Event::new(

@@ -838,6 +838,19 @@ pub struct RotateWebhookSecret {
     pub overlap_s: i64,
     pub now_s: i64,
     pub idempotency: Option<IdempotencyKey>,
+    /// Who rotated it, as the rotation's evidence record names them.
+    pub by: RotatedBy,
+}
+
+/// Who rotated a merchant's webhook secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotatedBy {
+    /// The merchant, with its API key.
+    Merchant,
+    /// The admin token's holder (the CLI).
+    Admin,
+    /// An operator of the console, by identifier and login.
+    Operator { id: i64, login: String },
 }
 
 /// What a rotation did.

@@ -493,7 +493,9 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             if store.merchant(id).await?.is_none() {
                 bail!("no merchant {id} (see merchant-list)");
             }
-            let rotated = service.rotate_webhook_secret(id, overlap_s, None).await?;
+            let rotated = service
+                .rotate_webhook_secret(id, overlap_s, None, sceau_store::RotatedBy::Admin)
+                .await?;
             match rotated.previous_until_s {
                 Some(until_s) => say!(
                     "webhook secret of merchant {id} rotated; the previous one also signs until {}",

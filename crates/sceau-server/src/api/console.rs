@@ -7,7 +7,9 @@
 use super::pages::{cookie_value, form_error};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::views::console::{ConsoleCheckout, ConsoleClient, ConsoleHome, ConsoleLogin, Figures};
+use crate::views::console::{
+    ConsoleCheckout, ConsoleClient, ConsoleHome, ConsoleLogin, ConsoleMerchant, Figures,
+};
 use crate::views::render;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
@@ -277,6 +279,87 @@ pub async fn checkout(
         amount,
         created: sceau_app::clock::date_time(checkout.created_at_s),
         updated: sceau_app::clock::date_time(checkout.updated_at_s),
+    })?;
+    Ok(page.into_response())
+}
+
+/// `POST /admin/merchants` (`q`, `csrf`): to the merchant of that number or name, or the
+/// first page saying there is none.
+pub async fn find_merchant(
+    State(state): State<AppState>,
+    operator: Operator,
+    form: Result<Form<FindForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    operator.check_csrf(&form.csrf)?;
+    match state.service.console_find_merchant(&form.q).await? {
+        Some(merchant) => Ok(see_other(&format!("/admin/merchants/{}", merchant.id))),
+        None => {
+            let page = home_page(&state, &operator, Some("No merchant matches."), "").await?;
+            Ok((StatusCode::NOT_FOUND, page).into_response())
+        }
+    }
+}
+
+/// A merchant's number in an address; anything else is no merchant.
+fn merchant_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| sceau_app::error::AppError::NotFound.into())
+}
+
+/// `GET /admin/merchants/{id}`.
+pub async fn merchant(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let merchant = state
+        .service
+        .merchant_for_operator(merchant_id(&id)?)
+        .await?;
+    let page = render(&ConsoleMerchant {
+        operator: &operator.record.login,
+        csrf: &operator.csrf,
+        merchant: &merchant,
+        new_secret: None,
+        previous_until: None,
+    })?;
+    Ok(page.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RotateForm {
+    #[serde(default)]
+    csrf: String,
+    overlap_s: i64,
+}
+
+/// `POST /admin/merchants/{id}/webhook-secret` (`overlap_s`, `csrf`): the new secret, on
+/// the answer's page only (never in an address, never cached).
+pub async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    form: Result<Form<RotateForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    operator.check_csrf(&form.csrf)?;
+    let merchant = state
+        .service
+        .merchant_for_operator(merchant_id(&id)?)
+        .await?;
+    let rotated = state
+        .service
+        .operator_rotates_webhook_secret(&operator.record, merchant.id, form.overlap_s)
+        .await?;
+    let page = render(&ConsoleMerchant {
+        operator: &operator.record.login,
+        csrf: &operator.csrf,
+        merchant: &merchant,
+        new_secret: Some(rotated.webhook_secret.as_str()),
+        previous_until: rotated.previous_until_s.map(sceau_app::clock::date_time),
     })?;
     Ok(page.into_response())
 }

@@ -407,7 +407,12 @@ pub async fn rotate_webhook_secret(
     let idempotency = idempotency(&state.service.keys, &headers, "webhook-secret", &raw)?;
     let rotated = state
         .service
-        .rotate_webhook_secret(merchant.id, body.overlap_s, idempotency)
+        .rotate_webhook_secret(
+            merchant.id,
+            body.overlap_s,
+            idempotency,
+            sceau_store::RotatedBy::Merchant,
+        )
         .await?;
     let answer = serde_json::json!({
         "webhook_secret": rotated.webhook_secret.as_str(),

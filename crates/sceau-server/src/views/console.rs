@@ -3,7 +3,7 @@
 
 use askama::Template;
 use sceau_app::operators::ConsoleFigures;
-use sceau_store::{CheckoutView, ClientRecord};
+use sceau_store::{CheckoutView, ClientRecord, MerchantRecord};
 
 #[derive(Template)]
 #[template(path = "console/login.html")]
@@ -67,4 +67,15 @@ pub(crate) struct ConsoleCheckout<'a> {
     pub amount: String,
     pub created: String,
     pub updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/merchant.html")]
+pub(crate) struct ConsoleMerchant<'a> {
+    pub operator: &'a str,
+    pub csrf: &'a str,
+    pub merchant: &'a MerchantRecord,
+    /// A secret just rotated, shown this once, and until when the one before signs.
+    pub new_secret: Option<&'a str>,
+    pub previous_until: Option<String>,
 }

@@ -81,6 +81,13 @@ pub(crate) async fn rotate_secret(
         crate::ops::holds::record_idempotency(tx, merchant_id, key, &stored, rotation.now_s)
             .await?;
     }
+    let event = crate::evidence::webhook_secret_rotated(
+        merchant_id,
+        &rotated,
+        &rotation.by,
+        rotation.now_s,
+    );
+    crate::tx::record(tx, event).await?;
     Ok(RotationOutcome::Rotated(rotated))
 }
 

@@ -90,6 +90,7 @@ fn rotation(
     key: Option<&str>,
 ) -> RotateWebhookSecret {
     RotateWebhookSecret {
+        by: sceau_store::RotatedBy::Merchant,
         merchant_id,
         overlap_s,
         now_s,
@@ -154,6 +155,18 @@ async fn a_webhook_secret_rotates_and_webhooks_carry_the_secrets_of_the_moment()
             "{}",
             f.name
         );
+        // One record of the one rotation (the replay and the refusals wrote none), naming
+        // who rotated, never the secret.
+        let chain = store
+            .evidence(&format!("merchant:{}", shop.id))
+            .await
+            .unwrap();
+        assert_eq!(chain.len(), 1, "{}", f.name);
+        assert_eq!(chain[0].kind, "merchant.webhook_secret_rotated");
+        let said: serde_json::Value = serde_json::from_slice(&chain[0].record).unwrap();
+        assert_eq!(said["by"]["merchant"], true);
+        assert_eq!(said["version"], 1);
+        assert!(said["previous_until"].is_string(), "{said}");
         // Again during the overlap: the one in use becomes the one before.
         let twice = WebhookSecrets {
             version: 2,
