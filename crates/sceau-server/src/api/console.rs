@@ -208,12 +208,34 @@ pub async fn find_client(
     operator: Operator,
     form: Result<Form<FindForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
+    let query = search(&operator, form)?;
+    let found = state.service.console_find_client(&query).await?;
+    let place = found.map(|client| format!("/admin/clients/{}", client.id));
+    found_or_none(&state, &operator, place, "No client matches.", &query).await
+}
+
+/// A search form's words, once its token is checked.
+fn search(
+    operator: &Operator,
+    form: Result<Form<FindForm>, FormRejection>,
+) -> Result<String, ApiError> {
     let Form(form) = form.map_err(form_error)?;
     operator.check_csrf(&form.csrf)?;
-    match state.service.console_find_client(&form.q).await? {
-        Some(client) => Ok(see_other(&format!("/admin/clients/{}", client.id))),
+    Ok(form.q)
+}
+
+/// To `place` when a search found something; else the first page, saying `none`, 404.
+async fn found_or_none(
+    state: &AppState,
+    operator: &Operator,
+    place: Option<String>,
+    none: &str,
+    query: &str,
+) -> Result<Response, ApiError> {
+    match place {
+        Some(place) => Ok(see_other(&place)),
         None => {
-            let page = home_page(&state, &operator, Some("No client matches."), &form.q).await?;
+            let page = home_page(state, operator, Some(none), query).await?;
             Ok((StatusCode::NOT_FOUND, page).into_response())
         }
     }
@@ -226,26 +248,26 @@ pub async fn find_checkout(
     operator: Operator,
     form: Result<Form<FindForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    let Form(form) = form.map_err(form_error)?;
-    operator.check_csrf(&form.csrf)?;
-    let id = form.q.trim();
+    let query = search(&operator, form)?;
+    let id = query.trim();
+    let mut place = None;
     if checkout_id_shape(id) {
         match state.service.checkout(id).await {
-            Ok(_) => return Ok(see_other(&format!("/admin/checkouts/{id}"))),
+            Ok(_) => place = Some(format!("/admin/checkouts/{id}")),
             Err(sceau_app::error::AppError::Checkout(
                 sceau_domain::checkout::CheckoutRefusal::NotFound,
             )) => {}
             Err(other) => return Err(other.into()),
         }
     }
-    let page = home_page(
+    found_or_none(
         &state,
         &operator,
-        Some("No checkout has this identifier."),
+        place,
+        "No checkout has this identifier.",
         "",
     )
-    .await?;
-    Ok((StatusCode::NOT_FOUND, page).into_response())
+    .await
 }
 
 /// `co_` and 32 lower-case hexadecimal digits, as checkouts are named.
@@ -290,15 +312,10 @@ pub async fn find_merchant(
     operator: Operator,
     form: Result<Form<FindForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    let Form(form) = form.map_err(form_error)?;
-    operator.check_csrf(&form.csrf)?;
-    match state.service.console_find_merchant(&form.q).await? {
-        Some(merchant) => Ok(see_other(&format!("/admin/merchants/{}", merchant.id))),
-        None => {
-            let page = home_page(&state, &operator, Some("No merchant matches."), "").await?;
-            Ok((StatusCode::NOT_FOUND, page).into_response())
-        }
-    }
+    let query = search(&operator, form)?;
+    let found = state.service.console_find_merchant(&query).await?;
+    let place = found.map(|merchant| format!("/admin/merchants/{}", merchant.id));
+    found_or_none(&state, &operator, place, "No merchant matches.", "").await
 }
 
 /// A merchant's number in an address; anything else is no merchant.
