@@ -213,8 +213,9 @@ impl Service {
         }
         if query.bytes().all(|b| b.is_ascii_digit())
             && let Ok(id) = query.parse::<i64>()
+            && let Some(merchant) = self.store.merchant(id).await?
         {
-            return Ok(self.store.merchant(id).await?);
+            return Ok(Some(merchant));
         }
         let wanted = query.to_lowercase();
         Ok(self
@@ -237,20 +238,27 @@ impl Service {
     }
 
     /// An operator rotates a merchant's webhook secret (the merchant lost it, or it
-    /// leaked): the rotation's record names them.
+    /// leaked): the rotation's record names them. `rotation` is the form's own token: the
+    /// same form sent again (a reload) answers the same secret instead of rotating again.
+    /// Its key has a space, which no merchant's `Idempotency-Key` may hold.
     pub async fn operator_rotates_webhook_secret(
         &self,
         operator: &OperatorRecord,
         merchant_id: i64,
         overlap_s: i64,
+        rotation: &str,
     ) -> Result<crate::webhooks::RotatedSecret, AppError> {
         self.merchant_for_operator(merchant_id).await?;
         let by = RotatedBy::Operator {
             id: operator.id,
             login: operator.login.clone(),
         };
+        let once = IdempotencyKey {
+            key: format!("console {rotation}"),
+            request_hash: sceau_crypto::token_hash("sceau console rotation v1"),
+        };
         let rotated = self
-            .rotate_webhook_secret(merchant_id, overlap_s, None, by)
+            .rotate_webhook_secret(merchant_id, overlap_s, Some(once), by)
             .await?;
         tracing::info!(
             operator_id = operator.id,

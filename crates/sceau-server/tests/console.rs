@@ -230,27 +230,51 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
     assert!(page.text.contains("id=\"name\">Shop<"), "{}", page.text);
     assert!(!page.text.contains("whsec_"), "no secret before a rotation");
     let rotate = format!("{merchant_page}/webhook-secret");
-    let refused = post_form(&server, &rotate, &cookie, &[("overlap_s", "0")]).await;
-    check_error(&refused, 403, "csrf");
-    let too_long = post_form(
+    let marker = "name=\"rotation\" value=\"";
+    let at = page.text.find(marker).expect("the form's rotation token") + marker.len();
+    let rotation = page.text[at..at + 32].to_owned();
+    let refused = post_form(
         &server,
         &rotate,
         &cookie,
-        &[("csrf", &csrf), ("overlap_s", "604801")],
+        &[("overlap_s", "0"), ("rotation", &rotation)],
     )
     .await;
-    check_error(&too_long, 422, "invalid_field");
-    let rotated = post_form(
+    check_error(&refused, 403, "csrf");
+    let tokenless = post_form(
         &server,
         &rotate,
         &cookie,
         &[("csrf", &csrf), ("overlap_s", "0")],
     )
     .await;
+    check_error(&tokenless, 400, "invalid_form");
+    let too_long = post_form(
+        &server,
+        &rotate,
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("overlap_s", "604801"),
+            ("rotation", &rotation),
+        ],
+    )
+    .await;
+    check_error(&too_long, 422, "invalid_field");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("overlap_s", "0"),
+        ("rotation", rotation.as_str()),
+    ];
+    let rotated = post_form(&server, &rotate, &cookie, &form).await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+    // The same form again (a reload): the same secret, nothing rotated.
+    let reloaded = post_form(&server, &rotate, &cookie, &form).await;
+    assert_eq!(reloaded.status, StatusCode::OK, "{}", reloaded.text);
     assert_eq!(rotated.header("cache-control"), Some("no-store"));
     let secret = server.service.keys.webhook_secret_version(shop.id, 1);
     assert!(rotated.text.contains(secret.as_str()), "{}", rotated.text);
+    assert!(reloaded.text.contains(secret.as_str()), "{}", reloaded.text);
     assert!(
         rotated.text.contains("The one before has ended"),
         "{}",

@@ -342,6 +342,7 @@ pub async fn merchant(
         merchant: &merchant,
         new_secret: None,
         previous_until: None,
+        rotation: hex::encode(sceau_crypto::random_bytes::<16>()),
     })?;
     Ok(page.into_response())
 }
@@ -351,6 +352,9 @@ pub struct RotateForm {
     #[serde(default)]
     csrf: String,
     overlap_s: i64,
+    /// The form's own token, 32 hexadecimal digits (see the merchant's page).
+    #[serde(default)]
+    rotation: String,
 }
 
 /// `POST /admin/merchants/{id}/webhook-secret` (`overlap_s`, `csrf`): the new secret, on
@@ -363,13 +367,24 @@ pub async fn rotate_webhook_secret(
 ) -> Result<Response, ApiError> {
     let Form(form) = form.map_err(form_error)?;
     operator.check_csrf(&form.csrf)?;
+    if form.rotation.len() != 32 || !form.rotation.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request(
+            "invalid_form",
+            "the form's rotation token is missing: reload the merchant's page",
+        ));
+    }
     let merchant = state
         .service
         .merchant_for_operator(merchant_id(&id)?)
         .await?;
     let rotated = state
         .service
-        .operator_rotates_webhook_secret(&operator.record, merchant.id, form.overlap_s)
+        .operator_rotates_webhook_secret(
+            &operator.record,
+            merchant.id,
+            form.overlap_s,
+            &form.rotation,
+        )
         .await?;
     let page = render(&ConsoleMerchant {
         operator: &operator.record.login,
@@ -377,6 +392,7 @@ pub async fn rotate_webhook_secret(
         merchant: &merchant,
         new_secret: Some(rotated.webhook_secret.as_str()),
         previous_until: rotated.previous_until_s.map(sceau_app::clock::date_time),
+        rotation: hex::encode(sceau_crypto::random_bytes::<16>()),
     })?;
     Ok(page.into_response())
 }

@@ -78,4 +78,6 @@ pub(crate) struct ConsoleMerchant<'a> {
     /// A secret just rotated, shown this once, and until when the one before signs.
     pub new_secret: Option<&'a str>,
     pub previous_until: Option<String>,
+    /// The rotation form's own token (a reload of its answer rotates nothing more).
+    pub rotation: String,
 }
