@@ -83,6 +83,9 @@ pub struct AppState {
     /// The SMS routes that take status callbacks, and where their reports go; set by
     /// [`start`] from the channels it is given.
     pub channel_callbacks: Arc<dispatch::Callbacks>,
+    /// The routes the dispatcher sends by, for their health on the console; set by
+    /// [`start`] from the channels it is given.
+    pub routing: Option<Arc<dispatch::Routing>>,
     /// A second address serving only `GET /metrics`, without the admin token.
     pub metrics_listen: Option<SocketAddr>,
     /// TLS on every listener (its certificate reloaded by [`tls::Tls::reload`]); none:
@@ -612,6 +615,7 @@ pub async fn start(
     let metrics_address = metrics_server.as_ref().map(|(address, ..)| *address);
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     state.channel_callbacks = channels.callbacks.clone();
+    state.routing = Some(channels.routing.clone());
     let background = dispatch::spawn_background(state.service.clone(), channels);
     let limits = state.limits;
     let state_tls = state.tls.clone();

@@ -104,6 +104,12 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
     for shown in ["id=\"operator\">ops<", "id=\"outbox\">", "id=\"log-size\">"] {
         assert!(home.text.contains(shown), "{shown}: {}", home.text);
     }
+    // The routes of the second channel with their health (the development phone here).
+    let routes = &home.text[home.text.find("id=\"routes\"").expect("the routes")..];
+    assert!(
+        routes.contains("<td>SMS</td><td>dev-phone</td>") && routes.contains("<td>ok</td>"),
+        "{routes}"
+    );
     let csrf = csrf_in(&home.text);
 
     // Found by number, phone or login; nothing for a stranger.

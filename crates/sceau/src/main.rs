@@ -490,6 +490,7 @@ pub fn app_state(config: &Config, service: Service, admin_token_hash: [u8; 32]) 
         },
         uploads: Default::default(),
         channel_callbacks: Default::default(),
+        routing: None,
         metrics_listen: config.metrics_listen,
         tls: None,
     }

@@ -8,7 +8,7 @@ use super::pages::{cookie_value, form_error};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::views::console::{
-    ConsoleCheckout, ConsoleClient, ConsoleHome, ConsoleLogin, ConsoleMerchant, Figures,
+    ConsoleCheckout, ConsoleClient, ConsoleHome, ConsoleLogin, ConsoleMerchant, Figures, RouteLine,
 };
 use crate::views::render;
 use axum::Form;
@@ -176,10 +176,24 @@ async fn home_page(
     query: &str,
 ) -> Result<axum::response::Html<String>, ApiError> {
     let figures = state.service.console_figures().await?;
+    let routes = state.routing.as_ref().map_or_else(Vec::new, |routing| {
+        let sms = routing
+            .sms
+            .states()
+            .into_iter()
+            .map(|s| RouteLine::of("SMS", &s));
+        let email = routing
+            .email
+            .states()
+            .into_iter()
+            .map(|s| RouteLine::of("e-mail", &s));
+        sms.chain(email).collect()
+    });
     render(&ConsoleHome {
         operator: &operator.record.login,
         csrf: &operator.csrf,
         figures: Figures::of(&figures),
+        routes,
         alert,
         query,
     })

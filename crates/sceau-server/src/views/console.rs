@@ -17,6 +17,8 @@ pub(crate) struct ConsoleHome<'a> {
     pub operator: &'a str,
     pub csrf: &'a str,
     pub figures: Figures,
+    /// Each route of the second channel, in the order tried: medium, name, kind, health.
+    pub routes: Vec<RouteLine>,
     pub alert: Option<&'a str>,
     pub query: &'a str,
 }
@@ -80,4 +82,56 @@ pub(crate) struct ConsoleMerchant<'a> {
     pub previous_until: Option<String>,
     /// The rotation form's own token (a reload of its answer rotates nothing more).
     pub rotation: String,
+}
+
+/// A route of the second channel as the console shows it.
+pub(crate) struct RouteLine {
+    pub medium: &'static str,
+    pub name: String,
+    pub kind: &'static str,
+    pub health: String,
+}
+
+impl RouteLine {
+    pub(crate) fn of(medium: &'static str, state: &sceau_channel::routes::RouteState) -> RouteLine {
+        let health = match (state.resting_until_s, state.failures_in_a_row) {
+            (Some(until_s), failures) => format!(
+                "resting until {} after {failures} failures in a row",
+                sceau_app::clock::date_time(until_s)
+            ),
+            (None, 0) => "ok".to_owned(),
+            (None, failures) => format!("{failures} failures in a row"),
+        };
+        RouteLine {
+            medium,
+            name: state.name.clone(),
+            kind: state.kind,
+            health,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_routes_health_reads_as_said() {
+        let state = |failures, resting| sceau_channel::routes::RouteState {
+            name: "smsc-a".into(),
+            kind: "smpp",
+            failures_in_a_row: failures,
+            resting_until_s: resting,
+        };
+        assert_eq!(RouteLine::of("SMS", &state(0, None)).health, "ok");
+        assert_eq!(
+            RouteLine::of("SMS", &state(2, None)).health,
+            "2 failures in a row"
+        );
+        assert_eq!(
+            RouteLine::of("SMS", &state(3, Some(0))).health,
+            "resting until 1970-01-01 00:00:00 UTC after 3 failures in a row"
+        );
+    }
 }

@@ -392,6 +392,7 @@ impl Server {
             limits: sceau_server::edge::Limits::default(),
             uploads: Default::default(),
             channel_callbacks: Default::default(),
+            routing: None,
             metrics_listen: None,
             tls: None,
         };
