@@ -240,15 +240,16 @@ impl Service {
     /// An operator rotates a merchant's webhook secret (the merchant lost it, or it
     /// leaked): the rotation's record names them. `rotation` is the form's own token: the
     /// same form sent again (a reload) answers the same secret instead of rotating again.
-    /// Its key has a space, which no merchant's `Idempotency-Key` may hold.
+    /// Its key has a space, which no merchant's `Idempotency-Key` may hold. Returns the
+    /// merchant with the new secret.
     pub async fn operator_rotates_webhook_secret(
         &self,
         operator: &OperatorRecord,
         merchant_id: i64,
         overlap_s: i64,
         rotation: &str,
-    ) -> Result<crate::webhooks::RotatedSecret, AppError> {
-        self.merchant_for_operator(merchant_id).await?;
+    ) -> Result<(MerchantRecord, crate::webhooks::RotatedSecret), AppError> {
+        let merchant = self.merchant_for_operator(merchant_id).await?;
         let by = RotatedBy::Operator {
             id: operator.id,
             login: operator.login.clone(),
@@ -265,7 +266,7 @@ impl Service {
             merchant_id,
             "webhook secret rotated by an operator"
         );
-        Ok(rotated)
+        Ok((merchant, rotated))
     }
 
     /// The figures of the console's first page.

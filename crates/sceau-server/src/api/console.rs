@@ -4,7 +4,8 @@
 //! CSRF token, and the edge refuses writes from another origin. The session cookie is
 //! `sceau_operator`, for `/admin` only, `HttpOnly`, `SameSite=Strict`, `Secure` over TLS.
 
-use super::pages::{cookie_value, form_error};
+use super::pages::{CsrfForm, cookie_value, csrf_of, csrf_refused, form_error};
+use super::pay::see_other;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::views::console::{
@@ -16,12 +17,11 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use sceau_app::operators::OPERATOR_SESSION_TTL_S;
 use sceau_domain::operator::OperatorAction;
 use sceau_store::{ActionOutcome, OperatorRecord};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 pub const OPERATOR_COOKIE: &str = "sceau_operator";
@@ -31,10 +31,7 @@ const SIGN_IN_REFUSED: &str = "Wrong login or password. After 10 wrong tries in 
      is paused for a while; `sceau admin operator-password` lifts the pause.";
 
 fn csrf_token(session_token: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"sceau operator csrf v1\0");
-    hasher.update(session_token.as_bytes());
-    hex::encode(hasher.finalize())
+    csrf_of(b"sceau operator csrf v1\0", session_token)
 }
 
 /// A signed-in operator, from the console's cookie.
@@ -64,11 +61,7 @@ impl Operator {
         if sceau_crypto::constant_time_eq(presented.as_bytes(), self.csrf.as_bytes()) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "the form's token is missing or wrong: reload the page",
-            ))
+            Err(csrf_refused())
         }
     }
 }
@@ -86,12 +79,6 @@ impl FromRequestParts<AppState> for Operator {
             Err(error) => Err(error.into_response()),
         }
     }
-}
-
-fn see_other(to: &str) -> Response {
-    let mut response = Redirect::to(to).into_response();
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    response
 }
 
 /// `GET /admin/login`.
@@ -139,12 +126,6 @@ pub async fn login(
     let mut response = see_other("/admin");
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /admin/logout`.
@@ -387,15 +368,11 @@ pub async fn rotate_webhook_secret(
             "the form's rotation token is missing: reload the merchant's page",
         ));
     }
-    let merchant = state
-        .service
-        .merchant_for_operator(merchant_id(&id)?)
-        .await?;
-    let rotated = state
+    let (merchant, rotated) = state
         .service
         .operator_rotates_webhook_secret(
             &operator.record,
-            merchant.id,
+            merchant_id(&id)?,
             form.overlap_s,
             &form.rotation,
         )

@@ -36,8 +36,14 @@ const UNLOCK_ASKED: &str = "If this login's sign-in is paused, a code that lifts
 const SESSION_TTL_S: i64 = 30 * 60;
 
 fn csrf_token(session_token: &str) -> String {
+    csrf_of(b"sceau csrf v1\0", session_token)
+}
+
+/// The CSRF token of a session's forms: SHA-256 of `tag` (a kind of session's own) and
+/// the session's token, in hex.
+pub(crate) fn csrf_of(tag: &[u8], session_token: &str) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(b"sceau csrf v1\0");
+    hasher.update(tag);
     hasher.update(session_token.as_bytes());
     hex::encode(hasher.finalize())
 }
@@ -140,7 +146,7 @@ pub(crate) fn sign_in_first() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first")
 }
 
-fn csrf_refused() -> ApiError {
+pub(crate) fn csrf_refused() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
         "csrf",
@@ -263,7 +269,7 @@ pub async fn unlock(
 pub struct CsrfForm {
     /// Missing is the same as wrong: 403.
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 pub async fn logout(
