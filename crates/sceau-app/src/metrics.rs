@@ -53,22 +53,17 @@ impl crate::Service {
     /// the outbox's depth and its oldest message's age, the log's size, its integration's
     /// lag and its last checkpoint's age, and the receipts waiting for a worker.
     pub async fn record_gauges(&self) -> Result<(), crate::AppError> {
-        let now_s = self.now_s();
-        let backlog = self.store.outbox_backlog().await?;
-        let waiting = self.store.log_waiting().await?;
-        let checkpoint = self.store.log_checkpoint().await?;
-        metrics::gauge!("sceau_outbox_pending").set(backlog.pending as f64);
-        let oldest = backlog
-            .oldest_created_at_s
-            .map_or(0, |created| now_s.saturating_sub(created).max(0));
+        let figures = self.console_figures().await?;
+        metrics::gauge!("sceau_outbox_pending").set(figures.outbox_pending as f64);
+        let oldest = figures.outbox_oldest_age_s.unwrap_or(0);
         metrics::gauge!("sceau_outbox_oldest_age_seconds").set(oldest as f64);
-        metrics::gauge!("sceau_log_size").set(checkpoint.as_ref().map_or(0, |c| c.size) as f64);
-        metrics::gauge!("sceau_log_waiting_entries").set(waiting as f64);
+        metrics::gauge!("sceau_log_size").set(figures.log_size as f64);
+        metrics::gauge!("sceau_log_waiting_entries").set(figures.log_waiting as f64);
         // No checkpoint yet while entries wait: as old as the epoch, so that an alert on
         // its age fires for an integrator that never worked; nothing waiting: not late.
-        let checkpoint_age = match &checkpoint {
-            Some(checkpoint) => now_s.saturating_sub(checkpoint.created_at_s).max(0),
-            None if waiting > 0 => now_s.max(0),
+        let checkpoint_age = match figures.checkpoint_age_s {
+            Some(age) => age,
+            None if figures.log_waiting > 0 => self.now_s().max(0),
             None => 0,
         };
         metrics::gauge!("sceau_log_checkpoint_age_seconds").set(checkpoint_age as f64);

@@ -15,7 +15,8 @@ const MERCHANTS_LOOKED_THROUGH: u32 = 100_000;
 /// How long a console session lives: a working shift, no more.
 pub const OPERATOR_SESSION_TTL_S: i64 = 8 * 3600;
 
-/// What the console's first page shows of the service's health.
+/// The service's health as the console's first page shows it and the scraped gauges
+/// report it (`Service::record_gauges`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsoleFigures {
     /// Messages not sent yet, and the oldest one's age (seconds).
