@@ -152,8 +152,13 @@ impl Service {
     }
 
     /// Closes a clearing batch in `currency`: pays out every settlement balance of a
-    /// merchant with bank details and stores the settlement file with the batch.
-    pub async fn close_clearing_batch(&self, currency: &str) -> Result<ClosedBatch, AppError> {
+    /// merchant with bank details and stores the settlement file with the batch; its
+    /// evidence record names `by`.
+    pub async fn close_clearing_batch(
+        &self,
+        currency: &str,
+        by: ActedBy,
+    ) -> Result<ClosedBatch, AppError> {
         let currency: Currency = parse_currency(currency)?;
         let Some(issuer_bank) = self.settings.issuer_bank.clone() else {
             return Err(AppError::IssuerBankMissing);
@@ -168,6 +173,7 @@ impl Service {
             currency,
             message_id: message_id(now_s, sceau_crypto::random_bytes()),
             write_file: settlement_writer(issuer),
+            by,
             now_s,
         };
         match self.store.close_clearing_batch(close).await? {

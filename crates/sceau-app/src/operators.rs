@@ -15,6 +15,13 @@ const MERCHANTS_LOOKED_THROUGH: u32 = 100_000;
 /// How long a console session lives: a working shift, no more.
 pub const OPERATOR_SESSION_TTL_S: i64 = 8 * 3600;
 
+/// Numbers the console lists at most: a client's newest, or those ending in the digits
+/// looked for.
+pub const CONSOLE_NUMBERS_MAX: u32 = 50;
+
+/// Messages the console's list of the outbox shows.
+pub const CONSOLE_MESSAGES_MAX: u32 = 50;
+
 /// The service's health as the console's first page shows it and the scraped gauges
 /// report it (`Service::record_gauges`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,10 +258,7 @@ impl Service {
         rotation: &str,
     ) -> Result<(MerchantRecord, crate::webhooks::RotatedSecret), AppError> {
         let merchant = self.merchant_for_operator(merchant_id).await?;
-        let by = RotatedBy::Operator {
-            id: operator.id,
-            login: operator.login.clone(),
-        };
+        let by = Self::acted_by(operator);
         let once = IdempotencyKey {
             key: format!("console {rotation}"),
             request_hash: sceau_crypto::token_hash("sceau console rotation v1"),
@@ -268,6 +272,124 @@ impl Service {
             "webhook secret rotated by an operator"
         );
         Ok((merchant, rotated))
+    }
+
+    /// Who an operator is, as the evidence of what they do names them.
+    fn acted_by(operator: &OperatorRecord) -> ActedBy {
+        ActedBy::Operator {
+            id: operator.id,
+            login: operator.login.clone(),
+        }
+    }
+
+    /// The numbers of a client ending in `last_four` (four digits), newest first: what
+    /// a client reads out of a number on the phone.
+    pub async fn console_numbers(
+        &self,
+        client_id: i64,
+        last_four: &str,
+    ) -> Result<Vec<NumberView>, AppError> {
+        if last_four.len() != 4 || !last_four.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AppError::InvalidField(
+                "a number's last four digits: four digits".into(),
+            ));
+        }
+        Ok(self
+            .store
+            .client_numbers_ending(client_id, last_four, CONSOLE_NUMBERS_MAX)
+            .await?)
+    }
+
+    /// A client's page on the console: the client, their newest numbers and their
+    /// certificates.
+    pub async fn console_client(
+        &self,
+        client_id: i64,
+    ) -> Result<(ClientRecord, Vec<NumberView>, Vec<CertificateRecord>), AppError> {
+        let client = self.client_for_operator(client_id).await?;
+        let numbers = self
+            .store
+            .client_numbers(client_id, CONSOLE_NUMBERS_MAX)
+            .await?;
+        let certificates = self.store.client_certificates(client_id).await?;
+        Ok((client, numbers, certificates))
+    }
+
+    /// A message's course (states, route, times; the address masked, never the body).
+    pub async fn console_message(&self, message_id: i64) -> Result<MessageStatus, AppError> {
+        // The newest message before the next id: this one, if it is there.
+        let before = message_id.checked_add(1).ok_or(AppError::NotFound)?;
+        self.store
+            .message_states(Some(before), 1)
+            .await?
+            .into_iter()
+            .find(|message| message.id == message_id)
+            .ok_or(AppError::NotFound)
+    }
+
+    /// An envelope, whoever's, and its deliveries (newest first).
+    pub async fn console_envelope(
+        &self,
+        public_id: &str,
+    ) -> Result<(EnvelopeView, Vec<DeliveryView>), AppError> {
+        let public_id = crate::notary::envelope_id(public_id)?;
+        let envelope = self
+            .store
+            .envelope(public_id)
+            .await?
+            .ok_or(AppError::UnknownEnvelope)?;
+        let deliveries = self.store.envelope_deliveries(envelope.id, 50).await?;
+        Ok((envelope, deliveries))
+    }
+
+    /// A certified delivery, whoever sent it.
+    pub async fn console_delivery(&self, public_id: &str) -> Result<DeliveryView, AppError> {
+        if !crate::signing::is_public_id(public_id) {
+            return Err(AppError::UnknownDelivery);
+        }
+        self.store
+            .delivery(public_id)
+            .await?
+            .ok_or(AppError::UnknownDelivery)
+    }
+
+    /// An operator revokes a certificate (a client's key lost or compromised): the
+    /// revocation's record names them. Returns the certificate and whether this revoked
+    /// it (false: it already was; the first revocation stands).
+    pub async fn operator_revokes_certificate(
+        &self,
+        operator: &OperatorRecord,
+        serial: &str,
+        reason: sceau_pki::ca::RevocationReason,
+    ) -> Result<(CertificateRecord, bool), AppError> {
+        let (record, revoked) = self
+            .revoke(serial, reason, Self::acted_by(operator))
+            .await?;
+        if revoked {
+            tracing::info!(
+                operator_id = operator.id,
+                serial = record.serial,
+                "certificate revoked by an operator"
+            );
+        }
+        Ok((record, revoked))
+    }
+
+    /// An operator closes a clearing batch in `currency`: the batch's record names them.
+    pub async fn operator_closes_clearing_batch(
+        &self,
+        operator: &OperatorRecord,
+        currency: &str,
+    ) -> Result<crate::clearing::ClosedBatch, AppError> {
+        let closed = self
+            .close_clearing_batch(currency, Self::acted_by(operator))
+            .await?;
+        tracing::info!(
+            operator_id = operator.id,
+            batch_id = closed.batch.id,
+            "clearing batch closed by an operator"
+        );
+        Ok(closed)
     }
 
     /// The figures of the console's first page.

@@ -234,7 +234,7 @@ impl Service {
         merchant_id: i64,
         overlap_s: i64,
         idempotency: Option<sceau_store::IdempotencyKey>,
-        by: sceau_store::RotatedBy,
+        by: sceau_store::ActedBy,
     ) -> Result<RotatedSecret, AppError> {
         let rotation = sceau_store::RotateWebhookSecret {
             merchant_id,

@@ -232,23 +232,34 @@ impl Service {
     }
 
     /// Revokes a certificate (the first revocation stands: revoking again answers the
-    /// revocation on record).
+    /// revocation on record); its evidence record names `by`.
     pub async fn revoke_certificate(
         &self,
         serial: &str,
         reason: RevocationReason,
+        by: ActedBy,
     ) -> Result<CertificateRecord, AppError> {
+        Ok(self.revoke(serial, reason, by).await?.0)
+    }
+
+    /// Revokes a certificate; with whether this call revoked it (false: it already was).
+    pub(crate) async fn revoke(
+        &self,
+        serial: &str,
+        reason: RevocationReason,
+        by: ActedBy,
+    ) -> Result<(CertificateRecord, bool), AppError> {
         let serial = serial.to_ascii_lowercase();
         match self
             .store
-            .revoke_certificate(&serial, reason.code(), self.now_s())
+            .revoke_certificate(&serial, reason.code(), by, self.now_s())
             .await?
         {
             RevokeOutcome::Revoked(record) => {
                 tracing::info!(serial, reason = reason.name(), "certificate revoked");
-                Ok(record)
+                Ok((record, true))
             }
-            RevokeOutcome::AlreadyRevoked(record) => Ok(record),
+            RevokeOutcome::AlreadyRevoked(record) => Ok((record, false)),
             RevokeOutcome::Unknown => Err(unknown_certificate()),
         }
     }

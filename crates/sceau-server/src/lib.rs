@@ -195,6 +195,30 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/admin/checkouts", post(api::console::find_checkout))
         .route("/admin/checkouts/{id}", get(api::console::checkout))
+        .route("/admin/numbers", post(api::console::find_numbers))
+        .route(
+            "/admin/messages",
+            get(api::console::messages).post(api::console::find_message),
+        )
+        .route("/admin/messages/{id}", get(api::console::message))
+        .route(
+            "/admin/clearing/batches",
+            get(api::console::clearing).post(api::console::close_batch),
+        )
+        .route("/admin/clearing/batches/{id}", get(api::console::batch))
+        .route("/admin/certificates", post(api::console::find_certificate))
+        .route(
+            "/admin/certificates/{serial}",
+            get(api::console::certificate),
+        )
+        .route(
+            "/admin/certificates/{serial}/revoke",
+            post(api::console::revoke_certificate),
+        )
+        .route("/admin/envelopes", post(api::console::find_envelope))
+        .route("/admin/envelopes/{id}", get(api::console::envelope))
+        .route("/admin/deliveries", post(api::console::find_delivery))
+        .route("/admin/deliveries/{id}", get(api::console::delivery))
         .route("/wallet", get(api::pages::wallet))
         .route("/wallet/numbers", post(api::pages::request_number))
         .route("/wallet/reach", post(api::pages::choose_reach))

@@ -379,7 +379,10 @@ async fn closing_a_batch_is_for_operators_and_needs_the_issuers_account() {
         ..server.service.clone()
     };
     let refused = sceau_server::error::ApiError::from(
-        unconfigured.close_clearing_batch("EUR").await.unwrap_err(),
+        unconfigured
+            .close_clearing_batch("EUR", sceau_store::ActedBy::Admin)
+            .await
+            .unwrap_err(),
     );
     assert_eq!(
         (refused.status.as_u16(), refused.code),

@@ -449,3 +449,513 @@ async fn an_operator_signs_in_finds_a_client_and_blocks_them_with_evidence() {
     assert_eq!(stale.header("location"), Some("/admin/login"));
     server.stop().await;
 }
+
+/// A new operator `ops`, signed in: their record, the console's cookie and CSRF token.
+async fn console_of(server: &Server) -> (sceau_store::OperatorRecord, String, String) {
+    let operator = server
+        .service
+        .add_operator("ops", Zeroizing::new(OPERATOR_PASSWORD.to_owned()))
+        .await
+        .unwrap();
+    let cookie = operator_sign_in(server, "ops", OPERATOR_PASSWORD).await;
+    let csrf = csrf_in(&server.page("/admin", Some(&cookie)).await.text);
+    (operator, cookie, csrf)
+}
+
+/// Where a search leads: the `Location` of its 303.
+async fn found_at(server: &Server, path: &str, cookie: &str, csrf: &str, q: &str) -> String {
+    let reply = post_form(server, path, cookie, &[("csrf", csrf), ("q", q)]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{q}: {}", reply.text);
+    reply.header("location").unwrap().to_owned()
+}
+
+/// A search that finds nothing: the first page again, 404, saying `none`.
+async fn found_nothing(server: &Server, path: &str, cookie: &str, csrf: &str, q: &str, none: &str) {
+    let reply = post_form(server, path, cookie, &[("csrf", csrf), ("q", q)]).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{q}: {}", reply.text);
+    assert!(reply.text.contains(none), "{q}: {}", reply.text);
+}
+
+#[tokio::test]
+async fn an_operator_finds_numbers_messages_envelopes_and_deliveries() {
+    use common::notary::*;
+    let server = Server::start().await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    let bob = server.enroll_client("bob", "+33687654321", "0").await;
+    let session = server.sign_in("alice").await;
+    let card = server.any_card(&session, &alice).await;
+    let (_, cookie, csrf) = console_of(&server).await;
+    let anonymous = server.page("/admin/messages", None).await;
+    assert_eq!(anonymous.header("location"), Some("/admin/login"));
+
+    // A number, by its client and last four digits: only those four are shown.
+    let alice_id = alice.id.to_string();
+    let numbers = |client: String, last_four: String| {
+        let (server, cookie, csrf) = (&server, &cookie, &csrf);
+        async move {
+            post_form(
+                server,
+                "/admin/numbers",
+                cookie,
+                &[
+                    ("csrf", csrf),
+                    ("client", &client),
+                    ("last_four", &last_four),
+                ],
+            )
+            .await
+        }
+    };
+    let found = numbers(alice_id.clone(), card.last_four().to_owned()).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+    let table = &found.text[found.text.find("id=\"numbers\"").unwrap()..];
+    assert!(
+        table.contains(&format!("•••• {}", card.last_four())),
+        "{table}"
+    );
+    assert!(table.contains("class=\"state\">live<"), "{table}");
+    assert!(!found.text.contains(&card.number), "never the whole number");
+    assert!(
+        !found.text.contains(&card.number[..12]),
+        "never its first digits"
+    );
+    let other_four = if card.last_four() == "0000" {
+        "1111"
+    } else {
+        "0000"
+    };
+    let none = numbers(alice_id.clone(), other_four.to_owned()).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.text);
+    assert!(
+        none.text.contains("No number of this client"),
+        "{}",
+        none.text
+    );
+    // Bob's numbers are not Alice's.
+    let strangers = numbers(bob.id.to_string(), card.last_four().to_owned()).await;
+    assert_eq!(
+        strangers.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        strangers.text
+    );
+    check_error(
+        &numbers(alice_id.clone(), "12a4".into()).await,
+        422,
+        "invalid_field",
+    );
+    check_error(
+        &numbers("999999".into(), card.last_four().to_owned()).await,
+        404,
+        "unknown_client",
+    );
+    let unsigned = post_form(
+        &server,
+        "/admin/numbers",
+        &cookie,
+        &[("client", &alice_id), ("last_four", card.last_four())],
+    )
+    .await;
+    check_error(&unsigned, 403, "csrf");
+    // The client's page lists their numbers and certificates.
+    let page = server
+        .page(&format!("/admin/clients/{}", alice.id), Some(&cookie))
+        .await;
+    assert!(
+        page.text.contains(&format!("•••• {}", card.last_four())),
+        "{}",
+        page.text
+    );
+    let certificates = server
+        .service
+        .store
+        .client_certificates(alice.id)
+        .await
+        .unwrap();
+    assert!(!certificates.is_empty(), "a holder certificate");
+    assert!(
+        page.text
+            .contains(&format!("/admin/certificates/{}", certificates[0].serial)),
+        "{}",
+        page.text
+    );
+
+    // A message: its course, never its body (which held the number).
+    let sent = server
+        .service
+        .store
+        .messages_to(alice.phone.as_str(), 10)
+        .await
+        .unwrap();
+    let message = sent.iter().max_by_key(|message| message.id).unwrap();
+    let place = found_at(
+        &server,
+        "/admin/messages",
+        &cookie,
+        &csrf,
+        &message.id.to_string(),
+    )
+    .await;
+    assert_eq!(place, format!("/admin/messages/{}", message.id));
+    let page = server.page(&place, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    for shown in [
+        "id=\"state\">delivered<",
+        "id=\"route\">dev-phone<",
+        "id=\"address\">",
+    ] {
+        assert!(page.text.contains(shown), "{shown}: {}", page.text);
+    }
+    assert!(!page.text.contains(&card.number), "never the body");
+    assert!(!page.text.contains("+33612345678"), "the address masked");
+    let outbox = server.page("/admin/messages", Some(&cookie)).await;
+    assert_eq!(outbox.status, StatusCode::OK, "{}", outbox.text);
+    assert!(
+        outbox.text.contains(&format!("href=\"{place}\"")),
+        "{}",
+        outbox.text
+    );
+    assert!(!outbox.text.contains(&card.number));
+    for q in ["999999", "abc", "-1", "0"] {
+        found_nothing(
+            &server,
+            "/admin/messages",
+            &cookie,
+            &csrf,
+            q,
+            "No message has this number",
+        )
+        .await;
+    }
+    for missing in [
+        "/admin/messages/999999",
+        "/admin/messages/abc",
+        "/admin/messages/0",
+    ] {
+        check_error(&server.page(missing, Some(&cookie)).await, 404, "not_found");
+    }
+
+    // An envelope, notarized and sent by certified delivery, and its delivery.
+    let files: Files = vec![("contrat.txt".to_owned(), b"Contrat de bail\n".to_vec())];
+    let destinations = vec![sceau_domain::envelope::Destination {
+        email: Some("carol@example.org".parse().unwrap()),
+        phone: Some("+33611112222".parse().unwrap()),
+    }];
+    let envelope = server
+        .new_notarized_envelope(&session, alice.phone.as_str(), &files, destinations)
+        .await;
+    let sent = server
+        .notary_post(
+            &session,
+            &format!("/api/v1/envelopes/{envelope}/deliveries"),
+            serde_json::json!({"deadline_days": 10}),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text);
+    let delivery = sent.json()["id"].as_str().unwrap().to_owned();
+    let place = found_at(&server, "/admin/envelopes", &cookie, &csrf, &envelope).await;
+    assert_eq!(place, format!("/admin/envelopes/{envelope}"));
+    let page = server.page(&place, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    for shown in [
+        "id=\"state\">notarized<",
+        "<td>contrat.txt</td><td>16</td><td>yes</td>",
+        &format!("href=\"/admin/deliveries/{delivery}\""),
+        &format!("href=\"/admin/clients/{}\"", alice.id),
+    ] {
+        assert!(page.text.contains(shown), "{shown}: {}", page.text);
+    }
+    assert!(
+        !page.text.contains("Contrat de bail"),
+        "never a file's content"
+    );
+    let place = found_at(&server, "/admin/deliveries", &cookie, &csrf, &delivery).await;
+    assert_eq!(place, format!("/admin/deliveries/{delivery}"));
+    let page = server.page(&place, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let recipients = &page.text[page.text.find("id=\"recipients\"").unwrap()..];
+    assert!(
+        recipients.contains("class=\"state\">notified<"),
+        "{recipients}"
+    );
+    assert!(recipients.contains("@example.org"), "{recipients}");
+    assert!(!page.text.contains("carol@"), "the address masked");
+    assert!(!page.text.contains("+33611112222"), "the phone masked");
+    let absent = "0".repeat(32);
+    for q in [absent.as_str(), "nothing", &delivery] {
+        found_nothing(
+            &server,
+            "/admin/envelopes",
+            &cookie,
+            &csrf,
+            q,
+            "No envelope has this identifier",
+        )
+        .await;
+    }
+    for q in [absent.as_str(), "nothing", &envelope] {
+        found_nothing(
+            &server,
+            "/admin/deliveries",
+            &cookie,
+            &csrf,
+            q,
+            "No delivery has this identifier",
+        )
+        .await;
+    }
+    check_error(
+        &server
+            .page(&format!("/admin/envelopes/{absent}"), Some(&cookie))
+            .await,
+        404,
+        "unknown_envelope",
+    );
+    check_error(
+        &server
+            .page(&format!("/admin/deliveries/{absent}"), Some(&cookie))
+            .await,
+        404,
+        "unknown_delivery",
+    );
+    let anonymous = server
+        .page(&format!("/admin/envelopes/{envelope}"), None)
+        .await;
+    assert_eq!(anonymous.header("location"), Some("/admin/login"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_revokes_a_certificate_and_closes_a_clearing_batch_with_evidence() {
+    let server = Server::start().await;
+    let alice = server
+        .enroll_client("alice", "+33612345678", "100.00")
+        .await;
+    let (operator, cookie, csrf) = console_of(&server).await;
+
+    // A certificate, by its serial (any case), and revoked from its page.
+    let holder = server
+        .service
+        .store
+        .client_certificates(alice.id)
+        .await
+        .unwrap()
+        .remove(0);
+    let place = found_at(
+        &server,
+        "/admin/certificates",
+        &cookie,
+        &csrf,
+        &holder.serial.to_uppercase(),
+    )
+    .await;
+    assert_eq!(place, format!("/admin/certificates/{}", holder.serial));
+    let page = server.page(&place, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(
+        page.text.contains("id=\"state\">not revoked<"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("id=\"kind\">holder<"), "{}", page.text);
+    for q in ["ffffffff", "not hex", ""] {
+        found_nothing(
+            &server,
+            "/admin/certificates",
+            &cookie,
+            &csrf,
+            q,
+            "No certificate has this serial",
+        )
+        .await;
+    }
+    for missing in ["/admin/certificates/ffffffff", "/admin/certificates/zz"] {
+        check_error(
+            &server.page(missing, Some(&cookie)).await,
+            404,
+            "unknown_certificate",
+        );
+    }
+    let revoke = format!("{place}/revoke");
+    let unsigned = post_form(&server, &revoke, &cookie, &[("reason", "key-compromise")]).await;
+    check_error(&unsigned, 403, "csrf");
+    let unreasoned = post_form(
+        &server,
+        &revoke,
+        &cookie,
+        &[("csrf", &csrf), ("reason", "bored")],
+    )
+    .await;
+    check_error(&unreasoned, 422, "invalid_field");
+    let unknown = post_form(
+        &server,
+        "/admin/certificates/ffffffff/revoke",
+        &cookie,
+        &[("csrf", &csrf), ("reason", "key-compromise")],
+    )
+    .await;
+    check_error(&unknown, 404, "unknown_certificate");
+    assert!(
+        server
+            .service
+            .certificate(&holder.serial)
+            .await
+            .unwrap()
+            .revoked_at_s
+            .is_none(),
+        "nothing revoked by a refusal"
+    );
+    let form = [("csrf", csrf.as_str()), ("reason", "key-compromise")];
+    let revoked = post_form(&server, &revoke, &cookie, &form).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.text);
+    assert_eq!(
+        revoked.header("location"),
+        Some(format!("{place}?done=revoked").as_str())
+    );
+    let page = server
+        .page(&format!("{place}?done=revoked"), Some(&cookie))
+        .await;
+    assert!(page.text.contains("(key-compromise)"), "{}", page.text);
+    assert!(page.text.contains("Recorded as evidence"), "{}", page.text);
+    assert!(
+        !page.text.contains("id=\"revoke\""),
+        "no second revocation offered"
+    );
+    let again = post_form(&server, &revoke, &cookie, &form).await;
+    assert_eq!(
+        again.header("location"),
+        Some(format!("{place}?done=already").as_str())
+    );
+    // On the CRL, and its record (one: the second revocation wrote none) names the operator.
+    let record = server.service.certificate(&holder.serial).await.unwrap();
+    assert_eq!(record.revocation_reason, Some(1));
+    let crl = server.service.crl().await.unwrap();
+    let serial_bytes = hex::decode(if holder.serial.len() % 2 == 1 {
+        format!("0{}", holder.serial)
+    } else {
+        holder.serial.clone()
+    })
+    .unwrap();
+    assert!(
+        crl.windows(serial_bytes.len())
+            .any(|window| window == serial_bytes),
+        "the serial is on the CRL"
+    );
+    let chain = server
+        .service
+        .store
+        .evidence(&format!("certificate:{}", holder.serial))
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = chain.iter().map(|record| record.kind.as_str()).collect();
+    assert_eq!(kinds, ["certificate.issued", "certificate.revoked"]);
+    let said: serde_json::Value = serde_json::from_slice(&chain[1].record).unwrap();
+    assert_eq!(said["by"]["operator"]["login"], "ops");
+    assert_eq!(said["by"]["operator"]["id"], operator.id.to_string());
+    assert_eq!(said["reason"], 1);
+
+    // A clearing batch, closed from the console: a merchant with bank details paid.
+    let enrolled = server
+        .admin(
+            Method::POST,
+            "/admin/v1/merchants",
+            Some(serde_json::json!({
+                "name": "Shop", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
+            })),
+        )
+        .await;
+    assert_eq!(enrolled.status, StatusCode::CREATED, "{}", enrolled.text);
+    let shop = Merchant {
+        id: enrolled.json()["id"].as_i64().unwrap(),
+        name: "Shop".into(),
+        key: enrolled.json()["api_key"].as_str().unwrap().to_owned(),
+    };
+    let session = server.sign_in("alice").await;
+    let card = server.any_card(&session, &alice).await;
+    let authorized = server.authorize(&shop, &card, "12.00", "EUR").await;
+    assert_eq!(
+        authorized.status,
+        StatusCode::CREATED,
+        "{}",
+        authorized.text
+    );
+    let captured = server.act(&shop, authorized.id(), "capture", None).await;
+    assert_eq!(captured.status, StatusCode::OK, "{}", captured.text);
+
+    let list = server.page("/admin/clearing/batches", Some(&cookie)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert!(
+        list.text.contains("No batch was closed yet"),
+        "{}",
+        list.text
+    );
+    let close = |fields: Vec<(&'static str, String)>| {
+        let (server, cookie) = (&server, &cookie);
+        async move {
+            let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(server, "/admin/clearing/batches", cookie, &form).await
+        }
+    };
+    check_error(&close(vec![("currency", "EUR".into())]).await, 403, "csrf");
+    let wrong = close(vec![("csrf", csrf.clone()), ("currency", "EU".into())]).await;
+    assert_eq!(wrong.status.as_u16(), 422, "{}", wrong.text);
+    assert!(wrong.text.contains("role=\"alert\""), "{}", wrong.text);
+    assert!(server.service.clearing_batches().await.unwrap().is_empty());
+    let closed = close(vec![("csrf", csrf.clone()), ("currency", "EUR".into())]).await;
+    assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.text);
+    let batches = server.service.clearing_batches().await.unwrap();
+    assert_eq!(batches.len(), 1);
+    let place = format!("/admin/clearing/batches/{}?done=closed", batches[0].id);
+    assert_eq!(closed.header("location"), Some(place.as_str()));
+    let page = server.page(&place, Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(
+        page.text.contains("id=\"total\">12.00 EUR<"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text
+            .contains(&format!("href=\"/admin/merchants/{}\"", shop.id)),
+        "{}",
+        page.text
+    );
+    // Again: nothing left to pay, said on the clearing page; no second batch.
+    let again = close(vec![("csrf", csrf.clone()), ("currency", "EUR".into())]).await;
+    assert_eq!(again.status.as_u16(), 409, "{}", again.text);
+    assert!(
+        again
+            .text
+            .contains("no merchant with bank details has money"),
+        "{}",
+        again.text
+    );
+    assert_eq!(server.service.clearing_batches().await.unwrap().len(), 1);
+    let list = server.page("/admin/clearing/batches", Some(&cookie)).await;
+    assert!(list.text.contains(&format!(
+        "href=\"/admin/clearing/batches/{}\"",
+        batches[0].id
+    )));
+    let chain = server
+        .service
+        .store
+        .evidence(&format!("clearing:{}", batches[0].id))
+        .await
+        .unwrap();
+    assert_eq!(chain.len(), 1);
+    let said: serde_json::Value = serde_json::from_slice(&chain[0].record).unwrap();
+    assert_eq!(said["by"]["operator"]["login"], "ops");
+    check_error(
+        &server
+            .page("/admin/clearing/batches/999999", Some(&cookie))
+            .await,
+        404,
+        "not_found",
+    );
+    let anonymous = server.page("/admin/clearing/batches", None).await;
+    assert_eq!(anonymous.header("location"), Some("/admin/login"));
+    server.assert_ledger_sound().await;
+    server.stop().await;
+}

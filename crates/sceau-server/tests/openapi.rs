@@ -465,6 +465,118 @@ const ROUTE_ERRORS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "post",
+        "/admin/numbers",
+        &[
+            "invalid_form",
+            "csrf",
+            "unknown_client",
+            "422 invalid_field",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    ("get", "/admin/messages", &["store_unavailable", "internal"]),
+    (
+        "post",
+        "/admin/messages",
+        &[
+            "invalid_form",
+            "csrf",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
+        "get",
+        "/admin/messages/{id}",
+        &["not_found", "store_unavailable", "internal"],
+    ),
+    (
+        "get",
+        "/admin/clearing/batches",
+        &["store_unavailable", "internal"],
+    ),
+    (
+        "post",
+        "/admin/clearing/batches",
+        &[
+            "invalid_form",
+            "csrf",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
+        "get",
+        "/admin/clearing/batches/{id}",
+        &["not_found", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
+        "/admin/certificates",
+        &[
+            "invalid_form",
+            "csrf",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
+        "get",
+        "/admin/certificates/{serial}",
+        &["unknown_certificate", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
+        "/admin/certificates/{serial}/revoke",
+        &[
+            "invalid_form",
+            "csrf",
+            "unknown_certificate",
+            "422 invalid_field",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
+        "post",
+        "/admin/envelopes",
+        &[
+            "invalid_form",
+            "csrf",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
+        "get",
+        "/admin/envelopes/{id}",
+        &["unknown_envelope", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
+        "/admin/deliveries",
+        &[
+            "invalid_form",
+            "csrf",
+            "store_unavailable",
+            "internal",
+            "body_too_large",
+        ],
+    ),
+    (
+        "get",
+        "/admin/deliveries/{id}",
+        &["unknown_delivery", "store_unavailable", "internal"],
+    ),
+    (
+        "post",
         "/admin/clients",
         &[
             "invalid_form",

@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 use sceau_pki::ca::{ID_ESCROWED_PHONE, RevocationReason, extension_value};
-use sceau_store::CertificateKind;
+use sceau_store::{ActedBy, CertificateKind};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -393,12 +393,16 @@ async fn certificates_carry_the_phone_sealed_and_are_revoked_on_the_crl() {
     // Revoked: on the CRL the server publishes (checked by openssl), and the client can
     // no longer ask for a signature.
     let revoked = service
-        .revoke_certificate(&holder.serial, RevocationReason::KeyCompromise)
+        .revoke_certificate(
+            &holder.serial,
+            RevocationReason::KeyCompromise,
+            ActedBy::Admin,
+        )
         .await
         .unwrap();
     assert_eq!(revoked.revocation_reason, Some(1));
     let again = service
-        .revoke_certificate(&holder.serial, RevocationReason::Superseded)
+        .revoke_certificate(&holder.serial, RevocationReason::Superseded, ActedBy::Admin)
         .await
         .unwrap();
     assert_eq!(
@@ -587,7 +591,11 @@ async fn a_revoked_or_expired_certificate_signs_nothing() {
         .remove(0);
     server
         .service
-        .revoke_certificate(&holder.serial, RevocationReason::KeyCompromise)
+        .revoke_certificate(
+            &holder.serial,
+            RevocationReason::KeyCompromise,
+            ActedBy::Admin,
+        )
         .await
         .unwrap();
     check_error(

@@ -112,6 +112,15 @@ pub trait CardPayments: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<NumberView>, StoreError>;
 
+    /// The client's numbers whose last four digits are `last_four`, newest first (at
+    /// most `limit`): what an operator finds by the digits a client reads out.
+    async fn client_numbers_ending(
+        &self,
+        client_id: i64,
+        last_four: &str,
+        limit: u32,
+    ) -> Result<Vec<NumberView>, StoreError>;
+
     async fn authorization(
         &self,
         merchant_id: i64,
@@ -324,11 +333,12 @@ pub trait Certificates: Send + Sync + 'static {
     ) -> Result<Vec<CertificateRecord>, StoreError>;
 
     /// Revokes a certificate for the RFC 5280 reason `reason`, at `now_s`; the first
-    /// revocation stands.
+    /// revocation stands. Its evidence record names `by`.
     async fn revoke_certificate(
         &self,
         serial: &str,
         reason: u8,
+        by: ActedBy,
         now_s: i64,
     ) -> Result<RevokeOutcome, StoreError>;
 

@@ -683,6 +683,7 @@ pub(crate) fn clearing_closed(
     batch: &ClearingBatch,
     payouts: &[Payout],
     settlement_file: &str,
+    by: &crate::model::ActedBy,
 ) -> Result<Event, StoreError> {
     let code = batch.currency.code();
     let payouts = payouts
@@ -709,6 +710,7 @@ pub(crate) fn clearing_closed(
             },
             "payouts": payouts,
             "settlement_file_sha256": hex(&Sha256::digest(settlement_file.as_bytes())),
+            "by": acted_by(by),
         },
     ))
 }
@@ -762,20 +764,9 @@ pub(crate) fn client_block_changed(
 pub(crate) fn webhook_secret_rotated(
     merchant_id: i64,
     secrets: &sceau_domain::webhook_secret::WebhookSecrets,
-    by: &crate::model::RotatedBy,
+    by: &crate::model::ActedBy,
     at_s: i64,
 ) -> Event {
-    use crate::model::RotatedBy;
-    let by = match by {
-        RotatedBy::Merchant => object! { "merchant": true },
-        RotatedBy::Admin => object! { "admin": true },
-        RotatedBy::Operator {
-            id: operator_id,
-            login,
-        } => {
-            object! { "operator": object! { "id": id(*operator_id), "login": login.as_str() } }
-        }
-    };
     Event::new(
         merchant_subject(merchant_id),
         "merchant.webhook_secret_rotated",
@@ -784,17 +775,41 @@ pub(crate) fn webhook_secret_rotated(
             "merchant": id(merchant_id),
             "version": secrets.version,
             "previous_until": secrets.previous.map(|(_, until_s)| rfc3339(until_s)),
-            "by": by,
+            "by": acted_by(by),
         },
     )
+}
+
+/// Who acted, as records name them: `{"merchant": true}`, `{"admin": true}` or
+/// `{"operator": {"id": "7", "login": "jane"}}`.
+fn acted_by(by: &crate::model::ActedBy) -> Canon {
+    use crate::model::ActedBy;
+    match by {
+        ActedBy::Merchant => object! { "merchant": true },
+        ActedBy::Admin => object! { "admin": true },
+        ActedBy::Operator {
+            id: operator_id,
+            login,
+        } => {
+            object! { "operator": object! { "id": id(*operator_id), "login": login.as_str() } }
+        }
+    }
+    .into()
 }
 
 pub fn merchant_subject(merchant_id: i64) -> String {
     format!("merchant:{merchant_id}")
 }
 
-/// A certificate was revoked (`used` when a disposable certificate's one use revoked it).
-pub(crate) fn certificate_revoked(record: &CertificateRecord, used: bool, at_s: i64) -> Event {
+/// A certificate was revoked: `used` when a disposable certificate's one use revoked it;
+/// by whom when someone did (`by` null: the service did, as when a recipient's new
+/// withdrawal certificate supersedes the one before).
+pub(crate) fn certificate_revoked(
+    record: &CertificateRecord,
+    used: bool,
+    by: Option<&crate::model::ActedBy>,
+    at_s: i64,
+) -> Event {
     Event::new(
         certificate_subject(&record.serial),
         "certificate.revoked",
@@ -809,6 +824,7 @@ pub(crate) fn certificate_revoked(record: &CertificateRecord, used: bool, at_s: 
             "reason": record.revocation_reason.map(u32::from),
             "revoked_at": record.revoked_at_s.map(rfc3339),
             "used": used,
+            "by": by.map(acted_by),
         },
     )
 }

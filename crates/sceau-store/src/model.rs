@@ -839,15 +839,16 @@ pub struct RotateWebhookSecret {
     pub now_s: i64,
     pub idempotency: Option<IdempotencyKey>,
     /// Who rotated it, as the rotation's evidence record names them.
-    pub by: RotatedBy,
+    pub by: ActedBy,
 }
 
-/// Who rotated a merchant's webhook secret.
+/// Who acted, as an evidence record names them: a merchant's webhook secret rotated, a
+/// certificate revoked, a clearing batch closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RotatedBy {
-    /// The merchant, with its API key.
+pub enum ActedBy {
+    /// The merchant, with its API key (its own webhook secret only).
     Merchant,
-    /// The admin token's holder (the CLI).
+    /// The admin token's holder (the admin API, the CLI on the database).
     Admin,
     /// An operator of the console, by identifier and login.
     Operator { id: i64, login: String },
@@ -948,6 +949,8 @@ pub struct CloseClearing {
     /// The file's message id: unique across batches (banks refuse one they have seen).
     pub message_id: String,
     pub write_file: SettlementWriter,
+    /// Who closed it, as the batch's evidence record names them.
+    pub by: ActedBy,
     pub now_s: i64,
 }
 

@@ -123,6 +123,11 @@ pub(crate) static CLIENT_NUMBERS: Sql = Sql::new(concat!(
     number_columns!(),
     " FROM numbers n WHERE n.client_id = $1 ORDER BY n.id DESC LIMIT $2"
 ));
+pub(crate) static CLIENT_NUMBERS_ENDING: Sql = Sql::new(concat!(
+    "SELECT ",
+    number_columns!(),
+    " FROM numbers n WHERE n.client_id = $1 AND n.last_four = $2 ORDER BY n.id DESC LIMIT $3"
+));
 
 impl Decode for NumberView {
     fn decode(row: &impl ReadRow) -> Result<Self, StoreError> {

@@ -494,7 +494,7 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 bail!("no merchant {id} (see merchant-list)");
             }
             let rotated = service
-                .rotate_webhook_secret(id, overlap_s, None, sceau_store::RotatedBy::Admin)
+                .rotate_webhook_secret(id, overlap_s, None, sceau_store::ActedBy::Admin)
                 .await?;
             match rotated.previous_until_s {
                 Some(until_s) => say!(
@@ -664,7 +664,9 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::CertificateRevoke { serial, reason } => {
             let reason: sceau_pki::ca::RevocationReason = reason.parse()?;
-            let record = service.revoke_certificate(&serial, reason).await?;
+            let record = service
+                .revoke_certificate(&serial, reason, sceau_store::ActedBy::Admin)
+                .await?;
             say!(
                 "certificate {} revoked at {}",
                 record.serial,
@@ -754,7 +756,10 @@ async fn clearing_close(
     out: &Path,
 ) -> anyhow::Result<()> {
     std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let closed = match service.close_clearing_batch(currency).await {
+    let closed = match service
+        .close_clearing_batch(currency, sceau_store::ActedBy::Admin)
+        .await
+    {
         Ok(closed) => closed,
         Err(error) => {
             let _ = std::fs::remove_file(out);

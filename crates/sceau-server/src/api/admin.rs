@@ -298,7 +298,10 @@ pub async fn close_clearing_batch(
         batch,
         payouts,
         skipped,
-    } = state.service.close_clearing_batch(&body.currency).await?;
+    } = state
+        .service
+        .close_clearing_batch(&body.currency, sceau_store::ActedBy::Admin)
+        .await?;
     let skipped = skipped
         .iter()
         .map(|merchant| SkippedResponse {

@@ -1,15 +1,23 @@
 //! The operator's console (issue 23): `/admin`, its own sign-in (operators' accounts, not
-//! clients', and never the admin API's token), the service's figures, finding a client and
-//! blocking or unblocking them. Pages without script; every form carries the session's
+//! clients', and never the admin API's token), the service's figures; finding a client, a
+//! merchant, a number, a checkout, a message, a clearing batch, a certificate, an envelope
+//! or a delivery; blocking and unblocking a client, rotating a merchant's webhook secret,
+//! revoking a certificate, closing a clearing batch (each written with its evidence
+//! record, naming the operator). Pages without script; every form carries the session's
 //! CSRF token, and the edge refuses writes from another origin. The session cookie is
 //! `sceau_operator`, for `/admin` only, `HttpOnly`, `SameSite=Strict`, `Secure` over TLS.
+//! Searches are form posts: what is looked for stays out of addresses (and so out of
+//! proxies' access logs).
 
 use super::pages::{CsrfForm, cookie_value, csrf_of, csrf_refused, form_error};
 use super::pay::see_other;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::views::console::{
-    ConsoleCheckout, ConsoleClient, ConsoleHome, ConsoleLogin, ConsoleMerchant, Figures, RouteLine,
+    BatchLine, CertificateLine, ConsoleBatch, ConsoleCertificate, ConsoleCheckout, ConsoleClearing,
+    ConsoleClient, ConsoleDelivery, ConsoleEnvelope, ConsoleHome, ConsoleLogin, ConsoleMerchant,
+    ConsoleMessage, ConsoleMessages, ConsoleNumbers, DeliveryLine, Figures, MessageLine,
+    NumberLine, RecipientLine, RouteLine,
 };
 use crate::views::render;
 use axum::Form;
@@ -18,7 +26,8 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sceau_app::operators::OPERATOR_SESSION_TTL_S;
+use sceau_app::error::AppError;
+use sceau_app::operators::{CONSOLE_MESSAGES_MAX, OPERATOR_SESSION_TTL_S};
 use sceau_domain::operator::OperatorAction;
 use sceau_store::{ActionOutcome, OperatorRecord};
 use serde::Deserialize;
@@ -400,7 +409,7 @@ pub async fn client(
     Path(id): Path<String>,
     Query(query): Query<ClientQuery>,
 ) -> Result<Response, ApiError> {
-    let client = state.service.client_for_operator(client_id(&id)?).await?;
+    let (client, numbers, certificates) = state.service.console_client(client_id(&id)?).await?;
     let notice = match query.done.as_deref() {
         Some("blocked") => Some("Blocked: their payments are declined. Recorded as evidence."),
         Some("unblocked") => Some("Unblocked: their payments are accepted. Recorded as evidence."),
@@ -413,6 +422,8 @@ pub async fn client(
         client: &client,
         phone: client.phone.masked(),
         notice,
+        numbers: numbers.iter().map(NumberLine::of).collect(),
+        certificates: certificates.iter().map(CertificateLine::of).collect(),
     })?;
     Ok(page.into_response())
 }
@@ -481,4 +492,383 @@ async fn act(
         "/admin/clients/{}?done={done}",
         action.client_id()
     )))
+}
+
+#[derive(Deserialize)]
+pub struct NumbersForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    client: String,
+    #[serde(default)]
+    last_four: String,
+}
+
+/// `POST /admin/numbers` (`client`, `last_four`, `csrf`): the client's numbers ending in
+/// those four digits, or the first page saying there is none.
+pub async fn find_numbers(
+    State(state): State<AppState>,
+    operator: Operator,
+    form: Result<Form<NumbersForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    operator.check_csrf(&form.csrf)?;
+    let client = state
+        .service
+        .client_for_operator(client_id(form.client.trim())?)
+        .await?;
+    let last_four = form.last_four.trim();
+    let numbers = state.service.console_numbers(client.id, last_four).await?;
+    if numbers.is_empty() {
+        let none = "No number of this client ends in these four digits.";
+        return found_or_none(&state, &operator, None, none, "").await;
+    }
+    let page = render(&ConsoleNumbers {
+        operator: &operator.record.login,
+        client: &client,
+        last_four,
+        numbers: numbers.iter().map(NumberLine::of).collect(),
+    })?;
+    Ok(page.into_response())
+}
+
+/// A positive number in an address or a form; anything else is `missing`.
+fn positive(text: &str, missing: AppError) -> Result<i64, ApiError> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| missing.into())
+}
+
+/// `POST /admin/messages` (`q`, `csrf`): to the message of that number, or the first page
+/// saying there is none.
+pub async fn find_message(
+    State(state): State<AppState>,
+    operator: Operator,
+    form: Result<Form<FindForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let query = search(&operator, form)?;
+    let mut place = None;
+    if let Ok(id) = positive(&query, AppError::NotFound) {
+        match state.service.console_message(id).await {
+            Ok(message) => place = Some(format!("/admin/messages/{}", message.id)),
+            Err(AppError::NotFound) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let none = "No message has this number (or it was purged).";
+    found_or_none(&state, &operator, place, none, "").await
+}
+
+/// `GET /admin/messages`: the last day's counts by route and state, the newest messages.
+pub async fn messages(
+    State(state): State<AppState>,
+    operator: Operator,
+) -> Result<Response, ApiError> {
+    let overview = state
+        .service
+        .message_overview(None, CONSOLE_MESSAGES_MAX)
+        .await?;
+    let page = render(&ConsoleMessages {
+        operator: &operator.record.login,
+        csrf: &operator.csrf,
+        since: sceau_app::clock::date_time(overview.counts_since_s),
+        counts: &overview.counts,
+        messages: overview.messages.iter().map(MessageLine::of).collect(),
+        alert: None,
+    })?;
+    Ok(page.into_response())
+}
+
+/// `GET /admin/messages/{id}`: a message's course (never its body).
+pub async fn message(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = positive(&id, AppError::NotFound)?;
+    let message = state.service.console_message(id).await?;
+    let page = render(&ConsoleMessage {
+        operator: &operator.record.login,
+        message: MessageLine::of(&message),
+    })?;
+    Ok(page.into_response())
+}
+
+/// The clearing page: the batches closed, and the form that closes one.
+async fn clearing_page(
+    state: &AppState,
+    operator: &Operator,
+    alert: Option<&str>,
+    currency: &str,
+) -> Result<axum::response::Html<String>, ApiError> {
+    let batches = state.service.clearing_batches().await?;
+    render(&ConsoleClearing {
+        operator: &operator.record.login,
+        csrf: &operator.csrf,
+        batches: batches.iter().map(BatchLine::of).collect(),
+        alert,
+        currency,
+    })
+}
+
+/// `GET /admin/clearing/batches`.
+pub async fn clearing(
+    State(state): State<AppState>,
+    operator: Operator,
+) -> Result<Response, ApiError> {
+    Ok(clearing_page(&state, &operator, None, "EUR")
+        .await?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CloseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    currency: String,
+}
+
+/// `POST /admin/clearing/batches` (`currency`, `csrf`): closes a batch, to its page; a
+/// refusal (nothing to pay, no issuer's bank, no such currency, the settlement file's
+/// own) is the clearing page saying why, with the refusal's status.
+pub async fn close_batch(
+    State(state): State<AppState>,
+    operator: Operator,
+    form: Result<Form<CloseForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    operator.check_csrf(&form.csrf)?;
+    let currency = form.currency.trim();
+    match state
+        .service
+        .operator_closes_clearing_batch(&operator.record, currency)
+        .await
+    {
+        Ok(closed) => Ok(see_other(&format!(
+            "/admin/clearing/batches/{}?done=closed",
+            closed.batch.id
+        ))),
+        Err(error) => {
+            let refused = ApiError::from(error);
+            if refused.status != StatusCode::CONFLICT
+                && refused.status != StatusCode::UNPROCESSABLE_ENTITY
+            {
+                return Err(refused);
+            }
+            // Nothing was paid: said on the clearing page, with the refusal's status.
+            let typed = if currency.len() <= 3 { currency } else { "" };
+            let page = clearing_page(&state, &operator, Some(&refused.message), typed).await?;
+            Ok((refused.status, page).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+/// `GET /admin/clearing/batches/{id}`: a closed batch and its payouts.
+pub async fn batch(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response, ApiError> {
+    let id = positive(&id, AppError::NotFound)?;
+    let (batch, payouts) = state.service.clearing_batch(id).await?;
+    let notice = match query.done.as_deref() {
+        Some("closed") => Some("Closed: its payouts are posted. Recorded as evidence."),
+        _ => None,
+    };
+    let page = render(&ConsoleBatch {
+        operator: &operator.record.login,
+        payouts: ConsoleBatch::payouts_of(&batch, &payouts),
+        batch: BatchLine::of(&batch),
+        notice,
+    })?;
+    Ok(page.into_response())
+}
+
+/// A certificate's serial as sceau writes them (hexadecimal, lower case, at most 64
+/// digits); anything else is no certificate.
+fn serial(text: &str) -> Result<String, ApiError> {
+    let serial = text.trim().to_ascii_lowercase();
+    if (1..=64).contains(&serial.len()) && serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(serial)
+    } else {
+        Err(AppError::UnknownCertificate.into())
+    }
+}
+
+/// `POST /admin/certificates` (`q`, `csrf`): to the certificate of that serial, or the
+/// first page saying there is none.
+pub async fn find_certificate(
+    State(state): State<AppState>,
+    operator: Operator,
+    form: Result<Form<FindForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let query = search(&operator, form)?;
+    let mut place = None;
+    if let Ok(serial) = serial(&query) {
+        match state.service.certificate(&serial).await {
+            Ok(record) => place = Some(format!("/admin/certificates/{}", record.serial)),
+            Err(AppError::UnknownCertificate) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let none = "No certificate has this serial number.";
+    found_or_none(&state, &operator, place, none, "").await
+}
+
+/// `GET /admin/certificates/{serial}`: what a certificate is, its state, and revoking it.
+pub async fn certificate(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(serial_text): Path<String>,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response, ApiError> {
+    let record = state.service.certificate(&serial(&serial_text)?).await?;
+    let notice = match query.done.as_deref() {
+        Some("revoked") => Some("Revoked: on the CRL from now on. Recorded as evidence."),
+        Some("already") => Some("Nothing changed: the certificate already was revoked."),
+        _ => None,
+    };
+    let revoked = record.revoked_at_s.map(|at_s| {
+        let reason = record
+            .revocation_reason
+            .and_then(sceau_pki::ca::RevocationReason::from_code)
+            .map_or("unknown", |reason| reason.name());
+        (sceau_app::clock::date_time(at_s), reason)
+    });
+    let page = render(&ConsoleCertificate {
+        operator: &operator.record.login,
+        csrf: &operator.csrf,
+        certificate: &record,
+        not_before: sceau_app::clock::date_time(record.not_before_s),
+        not_after: sceau_app::clock::date_time(record.not_after_s),
+        used: record.used_at_s.map(sceau_app::clock::date_time),
+        revoked,
+        notice,
+    })?;
+    Ok(page.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /admin/certificates/{serial}/revoke` (`reason`, `csrf`): revokes it, its record
+/// naming the operator; to its page, which says whether this revoked it.
+pub async fn revoke_certificate(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(serial_text): Path<String>,
+    form: Result<Form<RevokeForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form.map_err(form_error)?;
+    operator.check_csrf(&form.csrf)?;
+    let serial = serial(&serial_text)?;
+    let reason: sceau_pki::ca::RevocationReason = form.reason.parse().map_err(|_| {
+        AppError::InvalidField(
+            "the reason: key-compromise, affiliation-changed, superseded, \
+             cessation-of-operation or unspecified"
+                .into(),
+        )
+    })?;
+    let (record, revoked) = state
+        .service
+        .operator_revokes_certificate(&operator.record, &serial, reason)
+        .await?;
+    let done = if revoked { "revoked" } else { "already" };
+    Ok(see_other(&format!(
+        "/admin/certificates/{}?done={done}",
+        record.serial
+    )))
+}
+
+/// `POST /admin/envelopes` (`q`, `csrf`): to the envelope of that identifier, or the first
+/// page saying there is none.
+pub async fn find_envelope(
+    State(state): State<AppState>,
+    operator: Operator,
+    form: Result<Form<FindForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let query = search(&operator, form)?;
+    let place = match state.service.console_envelope(query.trim()).await {
+        Ok((envelope, _)) => Some(format!("/admin/envelopes/{}", envelope.public_id)),
+        Err(AppError::UnknownEnvelope) => None,
+        Err(other) => return Err(other.into()),
+    };
+    let none = "No envelope has this identifier.";
+    found_or_none(&state, &operator, place, none, "").await
+}
+
+/// `GET /admin/envelopes/{id}`: an envelope's state, files (names and sizes, never their
+/// content) and certified deliveries.
+pub async fn envelope(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (envelope, deliveries) = state.service.console_envelope(&id).await?;
+    let time = sceau_app::clock::date_time;
+    let maybe = |at_s: Option<i64>| at_s.map_or_else(|| "—".to_owned(), time);
+    let page = render(&ConsoleEnvelope {
+        operator: &operator.record.login,
+        files: envelope
+            .files
+            .iter()
+            .map(|file| (file.name.clone(), file.size, file.received_at_s.is_some()))
+            .collect(),
+        created: time(envelope.created_at_s),
+        notarized: maybe(envelope.notarized_at_s),
+        retained_until: maybe(envelope.retain_until_s),
+        deleted: maybe(envelope.deleted_at_s),
+        deliveries: deliveries.iter().map(DeliveryLine::of).collect(),
+        envelope: &envelope,
+    })?;
+    Ok(page.into_response())
+}
+
+/// `POST /admin/deliveries` (`q`, `csrf`): to the delivery of that identifier, or the
+/// first page saying there is none.
+pub async fn find_delivery(
+    State(state): State<AppState>,
+    operator: Operator,
+    form: Result<Form<FindForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let query = search(&operator, form)?;
+    let place = match state.service.console_delivery(query.trim()).await {
+        Ok(delivery) => Some(format!("/admin/deliveries/{}", delivery.public_id)),
+        Err(AppError::UnknownDelivery) => None,
+        Err(other) => return Err(other.into()),
+    };
+    let none = "No delivery has this identifier.";
+    found_or_none(&state, &operator, place, none, "").await
+}
+
+/// `GET /admin/deliveries/{id}`: a certified delivery and each recipient's state
+/// (addresses masked).
+pub async fn delivery(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let delivery = state.service.console_delivery(&id).await?;
+    let page = render(&ConsoleDelivery {
+        operator: &operator.record.login,
+        line: DeliveryLine::of(&delivery),
+        created: sceau_app::clock::date_time(delivery.created_at_s),
+        recipients: delivery.recipients.iter().map(RecipientLine::of).collect(),
+        delivery: &delivery,
+    })?;
+    Ok(page.into_response())
 }

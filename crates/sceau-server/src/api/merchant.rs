@@ -411,7 +411,7 @@ pub async fn rotate_webhook_secret(
             merchant.id,
             body.overlap_s,
             idempotency,
-            sceau_store::RotatedBy::Merchant,
+            sceau_store::ActedBy::Merchant,
         )
         .await?;
     let answer = serde_json::json!({

@@ -1,9 +1,30 @@
 //! The operator's console pages (`api/console.rs` serves them): sign-in, the first page
-//! with the service's figures and the search, a client with the actions on them.
+//! with the service's figures and the searches, and a page for each thing an operator
+//! looks up (a client, a merchant, a number, a checkout, a message, a clearing batch, a
+//! certificate, an envelope, a delivery) with the actions taken on it.
 
 use askama::Template;
+use sceau_app::clock::date_time;
 use sceau_app::operators::ConsoleFigures;
-use sceau_store::{CheckoutView, ClientRecord, MerchantRecord};
+use sceau_domain::{Currency, Money};
+use sceau_store::{
+    CertificateRecord, CheckoutView, ClearingBatch, ClientRecord, DeliveryView, EnvelopeView,
+    MerchantRecord, MessageCount, MessageStatus, NumberView, Payout,
+};
+
+/// An amount in minor units of a currency named by its code, for reading (`12.50 EUR`);
+/// the bare figure when the code is not a currency (it always is: read from the store).
+fn money(amount: i64, currency: &str) -> String {
+    match currency.parse::<Currency>() {
+        Ok(currency) => Money::new(amount, currency).to_string(),
+        Err(_) => format!("{amount} {currency}"),
+    }
+}
+
+/// A time, or a dash when there is none.
+fn maybe_time(unix_s: Option<i64>) -> String {
+    unix_s.map_or_else(|| "—".to_owned(), date_time)
+}
 
 #[derive(Template)]
 #[template(path = "console/login.html")]
@@ -58,6 +79,278 @@ pub(crate) struct ConsoleClient<'a> {
     pub client: &'a ClientRecord,
     pub phone: String,
     pub notice: Option<&'a str>,
+    /// Their newest numbers.
+    pub numbers: Vec<NumberLine>,
+    pub certificates: Vec<CertificateLine>,
+}
+
+/// A number as the console lists it: never more of it than its last four digits.
+pub(crate) struct NumberLine {
+    pub last_four: String,
+    pub expiry: String,
+    pub origin: &'static str,
+    pub state: &'static str,
+    pub uses: String,
+    pub amount_used: String,
+    pub merchant: Option<i64>,
+    pub created: String,
+}
+
+impl NumberLine {
+    pub(crate) fn of(number: &NumberView) -> NumberLine {
+        let uses = format!("{} of {}", number.uses_count, number.policy.uses_max);
+        NumberLine {
+            last_four: number.last_four.clone(),
+            expiry: format!("{:02}/{}", number.expiry_month, number.expiry_year),
+            origin: number.origin.as_str(),
+            state: number.state.as_str(),
+            uses,
+            amount_used: money(number.amount_used, &number.currency),
+            merchant: number.locked_merchant,
+            created: date_time(number.created_at_s),
+        }
+    }
+}
+
+/// A certificate as a client's page lists it.
+pub(crate) struct CertificateLine {
+    pub serial: String,
+    pub kind: &'static str,
+    pub not_after: String,
+    pub revoked: bool,
+}
+
+impl CertificateLine {
+    pub(crate) fn of(record: &CertificateRecord) -> CertificateLine {
+        CertificateLine {
+            serial: record.serial.clone(),
+            kind: record.kind.as_str(),
+            not_after: date_time(record.not_after_s),
+            revoked: record.revoked_at_s.is_some(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/numbers.html")]
+pub(crate) struct ConsoleNumbers<'a> {
+    pub operator: &'a str,
+    pub client: &'a ClientRecord,
+    pub last_four: &'a str,
+    pub numbers: Vec<NumberLine>,
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+pub(crate) struct ConsoleMessage<'a> {
+    pub operator: &'a str,
+    pub message: MessageLine,
+}
+
+#[derive(Template)]
+#[template(path = "console/messages.html")]
+pub(crate) struct ConsoleMessages<'a> {
+    pub operator: &'a str,
+    pub csrf: &'a str,
+    pub since: String,
+    pub counts: &'a [MessageCount],
+    pub messages: Vec<MessageLine>,
+    pub alert: Option<&'a str>,
+}
+
+/// A message's course, for reading: its address masked, never its body.
+pub(crate) struct MessageLine {
+    pub id: i64,
+    pub medium: &'static str,
+    pub kind: String,
+    pub address: String,
+    pub state: String,
+    pub route: String,
+    pub attempts: u32,
+    pub parts: u32,
+    pub last_error: String,
+    pub created: String,
+    pub submitted: String,
+    pub ended: String,
+    pub expires: String,
+}
+
+impl MessageLine {
+    pub(crate) fn of(message: &MessageStatus) -> MessageLine {
+        MessageLine {
+            id: message.id,
+            medium: message.medium.as_str(),
+            kind: message.kind.clone(),
+            address: message.address_masked.clone(),
+            state: message.state.clone(),
+            route: message.route.clone().unwrap_or_else(|| "—".into()),
+            attempts: message.attempts,
+            parts: message.parts,
+            last_error: message.last_error.clone().unwrap_or_else(|| "—".into()),
+            created: date_time(message.created_at_s),
+            submitted: maybe_time(message.submitted_at_s),
+            ended: maybe_time(message.ended_at_s),
+            expires: date_time(message.expires_at_s),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/clearing.html")]
+pub(crate) struct ConsoleClearing<'a> {
+    pub operator: &'a str,
+    pub csrf: &'a str,
+    pub batches: Vec<BatchLine>,
+    pub alert: Option<&'a str>,
+    /// The currency typed, kept when a close is refused.
+    pub currency: &'a str,
+}
+
+/// A clearing batch, for reading.
+pub(crate) struct BatchLine {
+    pub id: i64,
+    pub message_id: String,
+    pub currency: String,
+    pub payouts: u32,
+    pub total: String,
+    pub closed: String,
+}
+
+impl BatchLine {
+    pub(crate) fn of(batch: &ClearingBatch) -> BatchLine {
+        BatchLine {
+            id: batch.id,
+            message_id: batch.message_id.clone(),
+            currency: batch.currency.code().to_owned(),
+            payouts: batch.payouts_count,
+            total: Money::new(batch.total, batch.currency).to_string(),
+            closed: date_time(batch.created_at_s),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/batch.html")]
+pub(crate) struct ConsoleBatch<'a> {
+    pub operator: &'a str,
+    pub batch: BatchLine,
+    /// Each payout: merchant, amount, transfer.
+    pub payouts: Vec<(i64, String, i64)>,
+    pub notice: Option<&'a str>,
+}
+
+impl ConsoleBatch<'_> {
+    pub(crate) fn payouts_of(batch: &ClearingBatch, payouts: &[Payout]) -> Vec<(i64, String, i64)> {
+        payouts
+            .iter()
+            .map(|payout| {
+                let amount = Money::new(payout.amount, batch.currency).to_string();
+                (payout.merchant_id, amount, payout.transfer_id)
+            })
+            .collect()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/certificate.html")]
+pub(crate) struct ConsoleCertificate<'a> {
+    pub operator: &'a str,
+    pub csrf: &'a str,
+    pub certificate: &'a CertificateRecord,
+    pub not_before: String,
+    pub not_after: String,
+    pub used: Option<String>,
+    /// When and why it was revoked.
+    pub revoked: Option<(String, &'static str)>,
+    pub notice: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "console/envelope.html")]
+pub(crate) struct ConsoleEnvelope<'a> {
+    pub operator: &'a str,
+    pub envelope: &'a EnvelopeView,
+    /// Files as received: name, size in bytes, whether it arrived.
+    pub files: Vec<(String, u64, bool)>,
+    pub created: String,
+    pub notarized: String,
+    pub retained_until: String,
+    pub deleted: String,
+    pub deliveries: Vec<DeliveryLine>,
+}
+
+/// A delivery as its envelope's page lists it.
+pub(crate) struct DeliveryLine {
+    pub public_id: String,
+    pub recipients: usize,
+    pub deadline: String,
+    pub settled: String,
+}
+
+impl DeliveryLine {
+    pub(crate) fn of(delivery: &DeliveryView) -> DeliveryLine {
+        DeliveryLine {
+            public_id: delivery.public_id.clone(),
+            recipients: delivery.recipients.len(),
+            deadline: date_time(delivery.deadline_s),
+            settled: maybe_time(delivery.settled_at_s),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/delivery.html")]
+pub(crate) struct ConsoleDelivery<'a> {
+    pub operator: &'a str,
+    pub delivery: &'a DeliveryView,
+    pub line: DeliveryLine,
+    pub created: String,
+    pub recipients: Vec<RecipientLine>,
+}
+
+/// A recipient of a delivery, for reading: addresses masked.
+pub(crate) struct RecipientLine {
+    pub position: u32,
+    pub email: String,
+    pub phone: String,
+    pub client: Option<i64>,
+    pub state: &'static str,
+    pub notice_message: Option<i64>,
+    pub codes_sent: u32,
+    pub wrong_tries: u32,
+    pub withdrawals: u32,
+}
+
+impl RecipientLine {
+    pub(crate) fn of(recipient: &sceau_store::RecipientView) -> RecipientLine {
+        RecipientLine {
+            position: recipient.position,
+            email: mask_email(&recipient.email),
+            phone: mask_phone(&recipient.phone),
+            client: recipient.client_id,
+            state: recipient.state.as_str(),
+            notice_message: recipient.notice_message_id,
+            codes_sent: recipient.codes_sent,
+            wrong_tries: recipient.wrong_tries,
+            withdrawals: recipient.withdrawals,
+        }
+    }
+}
+
+/// An e-mail address as the console shows it (its first character and its domain).
+fn mask_email(address: &str) -> String {
+    match address.parse::<sceau_domain::email::EmailAddress>() {
+        Ok(address) => address.masked(),
+        Err(_) => "•••".to_owned(),
+    }
+}
+
+/// A phone number as the console shows it (its last two digits).
+fn mask_phone(phone: &str) -> String {
+    match phone.parse::<sceau_domain::PhoneNumber>() {
+        Ok(phone) => phone.masked(),
+        Err(_) => "•••".to_owned(),
+    }
 }
 
 #[derive(Template)]

@@ -127,18 +127,20 @@ static REVOKE: Sql = Sql::new(
      WHERE serial = $1 AND revoked_at IS NULL",
 );
 
-/// Revokes a certificate for `reason` (an RFC 5280 reason code), once.
+/// Revokes a certificate for `reason` (an RFC 5280 reason code), once; its record names
+/// who revoked it (`None`: the service itself).
 pub(crate) async fn revoke(
     tx: &impl Tx,
     serial: &str,
     reason: u8,
+    by: Option<&ActedBy>,
     now_s: i64,
 ) -> Result<RevokeOutcome, Fail> {
     let changed = tx.execute(&REVOKE, args![serial, now_s, reason]).await?;
     Ok(match certificate(tx, serial).await? {
         None => RevokeOutcome::Unknown,
         Some(record) if changed == 1 => {
-            let revoked = evidence::certificate_revoked(&record, false, now_s);
+            let revoked = evidence::certificate_revoked(&record, false, by, now_s);
             crate::tx::record(tx, revoked).await?;
             RevokeOutcome::Revoked(record)
         }
@@ -221,7 +223,11 @@ pub(crate) async fn use_once(
     }
     Ok(match certificate(tx, serial).await? {
         Some(record) => {
-            crate::tx::record(tx, evidence::certificate_revoked(&record, true, now_s)).await?;
+            crate::tx::record(
+                tx,
+                evidence::certificate_revoked(&record, true, None, now_s),
+            )
+            .await?;
             UseOutcome::Granted(record)
         }
         None => UseOutcome::Unknown,

@@ -130,7 +130,7 @@ pub(crate) async fn close_clearing_batch(
         .await?
         .ok_or_else(|| broken(&format!("clearing batch {batch_id} vanished")))?;
     check_payouts(&lines, &batch, &payouts)?;
-    let closed = crate::evidence::clearing_closed(&batch, &payouts, &file)?;
+    let closed = crate::evidence::clearing_closed(&batch, &payouts, &file, &close.by)?;
     record(tx, closed).await?;
     Ok(ClearingOutcome::Closed {
         batch,

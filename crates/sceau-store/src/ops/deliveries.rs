@@ -754,7 +754,7 @@ pub(crate) async fn withdraw(
         ));
     }
     if let Some(previous) = &recipient.withdrawal_serial {
-        certificates::revoke(tx, previous, SUPERSEDED, now_s).await?;
+        certificates::revoke(tx, previous, SUPERSEDED, None, now_s).await?;
     }
     certificates::insert(tx, certificate, None).await?;
     let values = args![

@@ -47,11 +47,13 @@ impl Certificates for PostgresStore {
         &self,
         serial: &str,
         reason: u8,
+        by: ActedBy,
         now_s: i64,
     ) -> Result<RevokeOutcome, StoreError> {
-        let data = (serial.to_owned(), reason, now_s);
+        let data = (serial.to_owned(), reason, by, now_s);
         self.write(Guard::Nothing, data, |c, d, locked| {
-            async move { ops::revoke(&PgTx::new(c, locked), &d.0, d.1, d.2).await }.boxed()
+            async move { ops::revoke(&PgTx::new(c, locked), &d.0, d.1, Some(&d.2), d.3).await }
+                .boxed()
         })
         .await
     }

@@ -65,6 +65,18 @@ impl CardPayments for PostgresStore {
             .await
     }
 
+    async fn client_numbers_ending(
+        &self,
+        client_id: i64,
+        last_four: &str,
+        limit: u32,
+    ) -> Result<Vec<NumberView>, StoreError> {
+        let sql = &crate::rows::CLIENT_NUMBERS_ENDING;
+        let values = args![client_id, last_four, limit];
+        self.read(async |c| all(&PgTx::reader(c), sql, values).await)
+            .await
+    }
+
     async fn authorization(
         &self,
         merchant_id: i64,

@@ -44,10 +44,11 @@ impl Certificates for SqliteStore {
         &self,
         serial: &str,
         reason: u8,
+        by: ActedBy,
         now_s: i64,
     ) -> Result<RevokeOutcome, StoreError> {
         let serial = serial.to_owned();
-        self.write(move |c| run_now(ops::revoke(&SqliteTx(c), &serial, reason, now_s)))
+        self.write(move |c| run_now(ops::revoke(&SqliteTx(c), &serial, reason, Some(&by), now_s)))
             .await
     }
 

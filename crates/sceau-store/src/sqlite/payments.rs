@@ -42,6 +42,18 @@ impl CardPayments for SqliteStore {
             .await
     }
 
+    async fn client_numbers_ending(
+        &self,
+        client_id: i64,
+        last_four: &str,
+        limit: u32,
+    ) -> Result<Vec<NumberView>, StoreError> {
+        let sql = &crate::rows::CLIENT_NUMBERS_ENDING;
+        let last_four = last_four.to_owned();
+        self.read(move |c| run_now(all(&SqliteTx(c), sql, args![client_id, &last_four, limit])))
+            .await
+    }
+
     async fn authorization(
         &self,
         merchant_id: i64,

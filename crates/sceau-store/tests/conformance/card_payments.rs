@@ -68,6 +68,42 @@ async fn issue_a_number_and_queue_its_message() {
             .collect();
         assert_eq!(listed, vec![first.view.id, card.view.id], "newest first");
         assert_eq!(f.store.client_numbers(alice.id, 1).await.unwrap().len(), 1);
+
+        // By their last four digits: the client's own only, newest first.
+        let bob = f.client(10_000, 0).await;
+        let bobs = f.issue(&bob, one_use()).await;
+        for number in [&first, &card, &bobs] {
+            let (owner, stranger) = if number.view.client_id == alice.id {
+                (&alice, &bob)
+            } else {
+                (&bob, &alice)
+            };
+            let last_four = number.view.last_four.as_str();
+            let found = f
+                .store
+                .client_numbers_ending(owner.id, last_four, LIST_LIMIT)
+                .await
+                .unwrap();
+            assert!(found.iter().any(|n| n.id == number.view.id), "{found:?}");
+            assert!(found.iter().all(|n| n.last_four == last_four));
+            assert!(
+                found.windows(2).all(|pair| pair[0].id > pair[1].id),
+                "newest first"
+            );
+            let strangers = f
+                .store
+                .client_numbers_ending(stranger.id, last_four, LIST_LIMIT)
+                .await
+                .unwrap();
+            assert!(strangers.iter().all(|n| n.client_id == stranger.id));
+            assert!(!strangers.iter().any(|n| n.id == number.view.id));
+        }
+        let none = f
+            .store
+            .client_numbers_ending(alice.id, "abcd", LIST_LIMIT)
+            .await
+            .unwrap();
+        assert!(none.is_empty());
     })
     .await;
 }

@@ -2,8 +2,8 @@
 
 use crate::fixtures::*;
 use sceau_store::{
-    CertificateKind, NewCertificate, NewClient, REVOKED_AFTER_USE, RevokeOutcome, StoreError,
-    UseOutcome,
+    ActedBy, CertificateKind, NewCertificate, NewClient, REVOKED_AFTER_USE, RevokeOutcome,
+    StoreError, UseOutcome,
 };
 use std::sync::Arc;
 
@@ -66,7 +66,7 @@ async fn certificates_are_recorded_revoked_and_used_once() {
         // Revocation: the first stands.
         match f
             .store
-            .revoke_certificate("0a01", 1, NOW + 5)
+            .revoke_certificate("0a01", 1, ActedBy::Admin, NOW + 5)
             .await
             .unwrap()
         {
@@ -80,7 +80,7 @@ async fn certificates_are_recorded_revoked_and_used_once() {
         }
         match f
             .store
-            .revoke_certificate("0a01", 4, NOW + 9)
+            .revoke_certificate("0a01", 4, ActedBy::Admin, NOW + 9)
             .await
             .unwrap()
         {
@@ -88,7 +88,10 @@ async fn certificates_are_recorded_revoked_and_used_once() {
             _ => panic!("{}: revoked twice", f.name),
         }
         assert!(matches!(
-            f.store.revoke_certificate("ffff", 1, NOW).await.unwrap(),
+            f.store
+                .revoke_certificate("ffff", 1, ActedBy::Admin, NOW)
+                .await
+                .unwrap(),
             RevokeOutcome::Unknown
         ));
 

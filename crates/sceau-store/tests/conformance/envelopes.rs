@@ -13,11 +13,12 @@ use sceau_domain::limits::CLIENT_PAUSE_S;
 use sceau_domain::reach::{MessageBudget, MessageKind, TooMany};
 use sceau_store::evidence::{certificate_subject, envelope_subject};
 use sceau_store::{
-    Archive, ArchivedObject, CertificateKind, ClientRecord, Deposit, EnvelopeResendOutcome,
-    EnvelopeSealOutcome, EnvelopeSealResend, EnvelopeState, EnvelopeView, FilePlan, FileReceipt,
-    ManifestPlan, Medium, NewCertificate, NewEnvelope, NewMessage, NotarizedEnvelope, Paused,
-    PreparedEnvelopeSeal, REVOKED_AFTER_USE, ReceivedFile, RevokeOutcome, SignedFile,
-    SignedManifest, StoreError, StoredSeal, TypedEnvelopeSeal, UseOutcome,
+    ActedBy, Archive, ArchivedObject, CertificateKind, ClientRecord, Deposit,
+    EnvelopeResendOutcome, EnvelopeSealOutcome, EnvelopeSealResend, EnvelopeState, EnvelopeView,
+    FilePlan, FileReceipt, ManifestPlan, Medium, NewCertificate, NewEnvelope, NewMessage,
+    NotarizedEnvelope, Paused, PreparedEnvelopeSeal, REVOKED_AFTER_USE, ReceivedFile,
+    RevokeOutcome, SignedFile, SignedManifest, StoreError, StoredSeal, TypedEnvelopeSeal,
+    UseOutcome,
 };
 use std::sync::Arc;
 
@@ -1034,7 +1035,7 @@ async fn a_revoked_station_certificate_refuses_the_last_file() {
         receiving(f, &alice, "env_v1", "d16001", true, NOW + 1).await;
         assert!(matches!(
             f.store
-                .revoke_certificate("d16001", 1, NOW + 2)
+                .revoke_certificate("d16001", 1, ActedBy::Admin, NOW + 2)
                 .await
                 .unwrap(),
             RevokeOutcome::Revoked(_)
@@ -1832,7 +1833,7 @@ async fn a_signer_revoked_while_signing_fails_the_envelope() {
         let retain_until = NOW + 10 * 365 * 86_400;
         let view = sealed(f, &alice, "env_v1", "d1d001", NOW + 1).await;
         f.store
-            .revoke_certificate(&signer_of(&alice), 1, NOW + 3)
+            .revoke_certificate(&signer_of(&alice), 1, ActedBy::Admin, NOW + 3)
             .await
             .unwrap();
         assert!(

@@ -4,8 +4,8 @@
 use crate::fixtures::*;
 use sceau_domain::policy::{AmountRule, MerchantLock};
 use sceau_store::{
-    CertificateKind, CheckoutRefusal, EvidenceRecord, IntegrateLog, MerchantCommand, SealOutcome,
-    SendOutcome,
+    ActedBy, CertificateKind, CheckoutRefusal, EvidenceRecord, IntegrateLog, MerchantCommand,
+    SealOutcome, SendOutcome,
 };
 use sha2::{Digest, Sha256};
 
@@ -212,8 +212,17 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
             .record_certificate(new_certificate("e1", CertificateKind::Disposable, None))
             .await
             .unwrap();
+        // By an operator: the record names them.
+        let jane = ActedBy::Operator {
+            id: 3,
+            login: "jane".into(),
+        };
         for _ in 0..2 {
-            f.store.revoke_certificate("e1", 4, NOW + 5).await.unwrap();
+            let by = jane.clone();
+            f.store
+                .revoke_certificate("e1", 4, by, NOW + 5)
+                .await
+                .unwrap();
         }
         let certificate = f.evidence("certificate:e1").await;
         assert_eq!(
@@ -222,6 +231,11 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
         );
         let revoked: serde_json::Value = serde_json::from_slice(&certificate[1].record).unwrap();
         assert_eq!(revoked["reason"], 4);
+        assert_eq!(revoked["used"], false);
+        assert_eq!(
+            revoked["by"],
+            serde_json::json!({"operator": {"id": "3", "login": "jane"}})
+        );
         // A refused step writes nothing.
         assert!(matches!(
             f.send_seal(&held, &alice, 3, NOW + 100).await,
@@ -287,6 +301,7 @@ async fn a_closed_clearing_batch_leaves_its_record() {
             record["settlement_file_sha256"],
             hex_of(&Sha256::digest(file.as_bytes()))
         );
+        assert_eq!(record["by"], serde_json::json!({"admin": true}));
     })
     .await;
 }

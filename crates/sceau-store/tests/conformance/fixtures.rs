@@ -10,7 +10,7 @@ use sceau_domain::{Currency, Expiry, Money, PhoneNumber};
 use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::sqlite::SqliteArchive;
 use sceau_store::{
-    AccountView, Archive, AuthorizationView, BankDetails, CertificateKind, CheckoutView,
+    AccountView, ActedBy, Archive, AuthorizationView, BankDetails, CertificateKind, CheckoutView,
     CheckpointSigner, ClearingBatch, ClearingDraft, ClearingOutcome, ClientRecord, CloseClearing,
     CommandRequest, HoldCheckout, HoldOutcome, IdempotencyKey, IssueOutcome, Medium,
     MerchantCommand, MerchantRecord, NewCertificate, NewCheckout, NewClient, NewMerchant,
@@ -847,6 +847,7 @@ pub(crate) fn close(
         currency: currency(code),
         message_id: message_id.to_owned(),
         write_file: Arc::clone(writer),
+        by: ActedBy::Admin,
         now_s,
     }
 }

@@ -90,7 +90,7 @@ fn rotation(
     key: Option<&str>,
 ) -> RotateWebhookSecret {
     RotateWebhookSecret {
-        by: sceau_store::RotatedBy::Merchant,
+        by: sceau_store::ActedBy::Merchant,
         merchant_id,
         overlap_s,
         now_s,

@@ -15,13 +15,13 @@ use sceau_store::evidence::{
 };
 use sceau_store::postgres::scratch::{ScratchSchema, test_database_url};
 use sceau_store::{
-    BankDetails, CancelCheckout, CancelOutcome, CertificateKind, CheckoutRefusal, CheckoutState,
-    ClearingDraft, ClearingOutcome, ClientRecord, CloseClearing, CommandRequest, EvidenceRecord,
-    HoldCheckout, HoldOutcome, IssueOutcome, Medium, MerchantCommand, MerchantRecord,
-    NewCertificate, NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber, NewSession, Origin,
-    Outcome, Paused, PostgresSettings, PostgresStore, REVOKED_AFTER_USE, RevokeOutcome,
-    SealOutcome, SendOutcome, SendSeal, SettlementWriter, SqliteStore, Store, StoredSeal,
-    TypedSeal, UseOutcome,
+    ActedBy, BankDetails, CancelCheckout, CancelOutcome, CertificateKind, CheckoutRefusal,
+    CheckoutState, ClearingDraft, ClearingOutcome, ClientRecord, CloseClearing, CommandRequest,
+    EvidenceRecord, HoldCheckout, HoldOutcome, IssueOutcome, Medium, MerchantCommand,
+    MerchantRecord, NewCertificate, NewCheckout, NewClient, NewMerchant, NewMessage, NewNumber,
+    NewSession, Origin, Outcome, Paused, PostgresSettings, PostgresStore, REVOKED_AFTER_USE,
+    RevokeOutcome, SealOutcome, SendOutcome, SendSeal, SettlementWriter, SqliteStore, Store,
+    StoredSeal, TypedSeal, UseOutcome,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -1414,7 +1414,7 @@ impl World {
         let c = &mut self.certificates[index];
         let outcome = self
             .store
-            .revoke_certificate(&c.serial, reason, now_s)
+            .revoke_certificate(&c.serial, reason, ActedBy::Admin, now_s)
             .await
             .expect("revoke a certificate");
         let revoked = match outcome {
@@ -1467,6 +1467,7 @@ impl World {
                 currency,
                 message_id: format!("msg-{n}"),
                 write_file: writer,
+                by: ActedBy::Admin,
                 now_s: self.now_s,
             })
             .await
