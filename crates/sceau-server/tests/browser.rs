@@ -11,6 +11,7 @@ use common::*;
 use std::path::PathBuf;
 
 const ALICE_PHONE: &str = "+33612345678";
+const BOB_PHONE: &str = "+33687654321";
 
 /// Where the tests leave screenshots for a person to look at: `target/test-artefacts`.
 fn artefact(name: &str) -> PathBuf {
@@ -589,6 +590,82 @@ async fn an_operator_blocks_a_client_from_the_console() {
     assert_eq!(chain[0].kind, "client.blocked");
     let said: serde_json::Value = serde_json::from_slice(&chain[0].record).unwrap();
     assert_eq!(said["by"]["operator"]["id"], operator.id.to_string());
+
+    // Her certificate, from her page, revoked for a compromised key.
+    let holder = server
+        .service
+        .store
+        .client_certificates(alice.id)
+        .await
+        .unwrap()
+        .remove(0);
+    let certificate = format!("/admin/certificates/{}", holder.serial);
+    browser.click(&format!("a[href='{certificate}']")).await;
+    browser.wait_for_path(&certificate).await;
+    browser.wait_for_text("#state", "not revoked").await;
+    browser.select("#reason", "key-compromise").await;
+    browser.click("#revoke").await;
+    browser
+        .wait_for_path(&format!("{certificate}?done=revoked"))
+        .await;
+    browser.wait_for_text("#state", "(key-compromise)").await;
+    browser
+        .screenshot(&artefact("console-certificate.png"))
+        .await;
+    let record = server.service.certificate(&holder.serial).await.unwrap();
+    assert_eq!(record.revocation_reason, Some(1));
+
+    // A number of a client found by its last four digits, from the first page.
+    let bob = server.enroll_client("bob", BOB_PHONE, "500.00").await;
+    let session = server.sign_in("bob").await;
+    let card = server.any_card(&session, &bob).await;
+    browser.click("a[href='/admin']").await;
+    browser.wait_for_path("/admin").await;
+    browser.fill("#number-client", &bob.id.to_string()).await;
+    browser.fill("#number-last-four", card.last_four()).await;
+    browser.click("#find-number").await;
+    browser.wait_for_path("/admin/numbers").await;
+    let numbers = browser.wait_for_text("#numbers", card.last_four()).await;
+    assert!(numbers.contains("live"), "{numbers}");
+    assert!(!numbers.contains(&card.number), "{numbers}");
+
+    // A clearing batch closed: Bob paid a merchant with bank details.
+    let enrolled = server
+        .admin(
+            reqwest::Method::POST,
+            "/admin/v1/merchants",
+            Some(serde_json::json!({
+                "name": "Shop", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
+            })),
+        )
+        .await;
+    let shop = Merchant {
+        id: enrolled.json()["id"].as_i64().unwrap(),
+        name: "Shop".into(),
+        key: enrolled.json()["api_key"].as_str().unwrap().to_owned(),
+    };
+    let authorized = server.authorize(&shop, &card, "25.00", "EUR").await;
+    let captured = server.act(&shop, authorized.id(), "capture", None).await;
+    assert_eq!(captured.status.as_u16(), 200, "{}", captured.text);
+    browser.goto(&server.url("/admin")).await;
+    browser.click("#clearing-link").await;
+    browser.wait_for_path("/admin/clearing/batches").await;
+    browser.fill("#currency", "EUR").await;
+    browser.click("#close-batch").await;
+    browser
+        .wait_for_text("#notice", "Recorded as evidence")
+        .await;
+    browser.wait_for_text("#total", "25.00 EUR").await;
+    let batches = server.service.clearing_batches().await.unwrap();
+    assert_eq!(batches.len(), 1);
+    let chain = server
+        .service
+        .store
+        .evidence(&format!("clearing:{}", batches[0].id))
+        .await
+        .unwrap();
+    let said: serde_json::Value = serde_json::from_slice(&chain[0].record).unwrap();
+    assert_eq!(said["by"]["operator"]["login"], "jane");
 
     browser.click("a[href='/admin']").await;
     browser.wait_for_path("/admin").await;
