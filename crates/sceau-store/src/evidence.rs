@@ -780,18 +780,32 @@ pub(crate) fn webhook_secret_rotated(
     )
 }
 
-/// Who acted, as records name them: `{"merchant": true}`, `{"admin": true}` or
-/// `{"operator": {"id": "7", "login": "jane"}}`.
+/// Who acted, as records the issuer keeps name them: `{"merchant": true}`,
+/// `{"admin": true}` or `{"operator": {"id": "7", "login": "jane"}}`.
 fn acted_by(by: &crate::model::ActedBy) -> Canon {
+    use crate::model::ActedBy;
+    match by {
+        ActedBy::Operator {
+            id: operator_id,
+            login,
+        } => object! { "operator": object! { "id": id(*operator_id), "login": login.as_str() } }
+            .into(),
+        other => acted_by_number(other),
+    }
+}
+
+/// Who acted, as records handed to others name them (a certificate's chain goes into
+/// the evidence clients and recipients are given): an operator by number only, never
+/// by login (`{"operator": {"id": "7"}}`; the issuer's `operators` table names them).
+fn acted_by_number(by: &crate::model::ActedBy) -> Canon {
     use crate::model::ActedBy;
     match by {
         ActedBy::Merchant => object! { "merchant": true },
         ActedBy::Admin => object! { "admin": true },
         ActedBy::Operator {
-            id: operator_id,
-            login,
+            id: operator_id, ..
         } => {
-            object! { "operator": object! { "id": id(*operator_id), "login": login.as_str() } }
+            object! { "operator": object! { "id": id(*operator_id) } }
         }
     }
     .into()
@@ -803,7 +817,8 @@ pub fn merchant_subject(merchant_id: i64) -> String {
 
 /// A certificate was revoked: `used` when a disposable certificate's one use revoked it;
 /// by whom when someone did (`by` null: the service did, as when a recipient's new
-/// withdrawal certificate supersedes the one before).
+/// withdrawal certificate supersedes the one before). An operator is named by number
+/// only: this chain goes into evidence handed to clients and recipients.
 pub(crate) fn certificate_revoked(
     record: &CertificateRecord,
     used: bool,
@@ -824,7 +839,7 @@ pub(crate) fn certificate_revoked(
             "reason": record.revocation_reason.map(u32::from),
             "revoked_at": record.revoked_at_s.map(rfc3339),
             "used": used,
-            "by": by.map(acted_by),
+            "by": by.map(acted_by_number),
         },
     )
 }

@@ -324,10 +324,7 @@ pub async fn find_merchant(
 
 /// A merchant's number in an address; anything else is no merchant.
 fn merchant_id(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| sceau_app::error::AppError::NotFound.into())
+    positive(text, AppError::NotFound)
 }
 
 /// `GET /admin/merchants/{id}`.
@@ -397,8 +394,10 @@ pub async fn rotate_webhook_secret(
     Ok(page.into_response())
 }
 
+/// What the action a page was sent to after did (`?done=`), for the page to say: the
+/// page shows the state as read, whatever this says.
 #[derive(Deserialize)]
-pub struct ClientQuery {
+pub struct DoneQuery {
     done: Option<String>,
 }
 
@@ -407,7 +406,7 @@ pub async fn client(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
-    Query(query): Query<ClientQuery>,
+    Query(query): Query<DoneQuery>,
 ) -> Result<Response, ApiError> {
     let (client, numbers, certificates) = state.service.console_client(client_id(&id)?).await?;
     let notice = match query.done.as_deref() {
@@ -462,12 +461,9 @@ pub async fn unblock(
     .await
 }
 
-/// A client's number in an address; anything else is no client.
+/// A client's number in an address or a form; anything else is no client.
 fn client_id(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| sceau_app::error::AppError::UnknownClient.into())
+    positive(text, AppError::UnknownClient)
 }
 
 async fn act(
@@ -515,7 +511,7 @@ pub async fn find_numbers(
     operator.check_csrf(&form.csrf)?;
     let client = state
         .service
-        .client_for_operator(client_id(form.client.trim())?)
+        .client_for_operator(client_id(&form.client)?)
         .await?;
     let last_four = form.last_four.trim();
     let numbers = state.service.console_numbers(client.id, last_four).await?;
@@ -576,7 +572,6 @@ pub async fn messages(
         since: sceau_app::clock::date_time(overview.counts_since_s),
         counts: &overview.counts,
         messages: overview.messages.iter().map(MessageLine::of).collect(),
-        alert: None,
     })?;
     Ok(page.into_response())
 }
@@ -664,11 +659,6 @@ pub async fn close_batch(
             Ok((refused.status, page).into_response())
         }
     }
-}
-
-#[derive(Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
 }
 
 /// `GET /admin/clearing/batches/{id}`: a closed batch and its payouts.
@@ -819,22 +809,11 @@ pub async fn envelope(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (envelope, deliveries) = state.service.console_envelope(&id).await?;
-    let time = sceau_app::clock::date_time;
-    let maybe = |at_s: Option<i64>| at_s.map_or_else(|| "—".to_owned(), time);
-    let page = render(&ConsoleEnvelope {
-        operator: &operator.record.login,
-        files: envelope
-            .files
-            .iter()
-            .map(|file| (file.name.clone(), file.size, file.received_at_s.is_some()))
-            .collect(),
-        created: time(envelope.created_at_s),
-        notarized: maybe(envelope.notarized_at_s),
-        retained_until: maybe(envelope.retain_until_s),
-        deleted: maybe(envelope.deleted_at_s),
-        deliveries: deliveries.iter().map(DeliveryLine::of).collect(),
-        envelope: &envelope,
-    })?;
+    let page = render(&ConsoleEnvelope::of(
+        &operator.record.login,
+        &envelope,
+        &deliveries,
+    ))?;
     Ok(page.into_response())
 }
 

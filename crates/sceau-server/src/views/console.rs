@@ -155,7 +155,6 @@ pub(crate) struct ConsoleMessages<'a> {
     pub since: String,
     pub counts: &'a [MessageCount],
     pub messages: Vec<MessageLine>,
-    pub alert: Option<&'a str>,
 }
 
 /// A message's course, for reading: its address masked, never its body.
@@ -277,6 +276,29 @@ pub(crate) struct ConsoleEnvelope<'a> {
     pub retained_until: String,
     pub deleted: String,
     pub deliveries: Vec<DeliveryLine>,
+}
+
+impl<'a> ConsoleEnvelope<'a> {
+    pub(crate) fn of(
+        operator: &'a str,
+        envelope: &'a EnvelopeView,
+        deliveries: &[DeliveryView],
+    ) -> ConsoleEnvelope<'a> {
+        ConsoleEnvelope {
+            operator,
+            envelope,
+            files: envelope
+                .files
+                .iter()
+                .map(|file| (file.name.clone(), file.size, file.received_at_s.is_some()))
+                .collect(),
+            created: date_time(envelope.created_at_s),
+            notarized: maybe_time(envelope.notarized_at_s),
+            retained_until: maybe_time(envelope.retain_until_s),
+            deleted: maybe_time(envelope.deleted_at_s),
+            deliveries: deliveries.iter().map(DeliveryLine::of).collect(),
+        }
+    }
 }
 
 /// A delivery as its envelope's page lists it.

@@ -69,35 +69,53 @@ async fn issue_a_number_and_queue_its_message() {
         assert_eq!(listed, vec![first.view.id, card.view.id], "newest first");
         assert_eq!(f.store.client_numbers(alice.id, 1).await.unwrap().len(), 1);
 
-        // By their last four digits: the client's own only, newest first.
+        // By their last four digits: the client's own only, newest first, `limit` at most
+        // (two numbers of Alice's end alike here).
         let bob = f.client(10_000, 0).await;
         let bobs = f.issue(&bob, one_use()).await;
-        for number in [&first, &card, &bobs] {
-            let (owner, stranger) = if number.view.client_id == alice.id {
-                (&alice, &bob)
-            } else {
-                (&bob, &alice)
-            };
-            let last_four = number.view.last_four.as_str();
-            let found = f
-                .store
-                .client_numbers_ending(owner.id, last_four, LIST_LIMIT)
-                .await
-                .unwrap();
-            assert!(found.iter().any(|n| n.id == number.view.id), "{found:?}");
-            assert!(found.iter().all(|n| n.last_four == last_four));
-            assert!(
-                found.windows(2).all(|pair| pair[0].id > pair[1].id),
-                "newest first"
-            );
-            let strangers = f
-                .store
-                .client_numbers_ending(stranger.id, last_four, LIST_LIMIT)
-                .await
-                .unwrap();
-            assert!(strangers.iter().all(|n| n.client_id == stranger.id));
-            assert!(!strangers.iter().any(|n| n.id == number.view.id));
+        let mut alike = Vec::new();
+        for client in [&alice, &alice, &bob] {
+            let n = f.next();
+            let mut number = new_number(client, one_use(), bytes32(NUMBER_TAG, n), n, NOW);
+            number.last_four = "4242".into();
+            match f.store.issue_number(number).await.unwrap() {
+                IssueOutcome::Issued(view) => alike.push(view.id),
+                _ => panic!("a number not issued"),
+            }
         }
+        let ending = |client: &ClientRecord, last_four: &str, limit| {
+            let (client_id, last_four) = (client.id, last_four.to_owned());
+            async move {
+                let found = f
+                    .store
+                    .client_numbers_ending(client_id, &last_four, limit)
+                    .await
+                    .unwrap();
+                assert!(
+                    found
+                        .iter()
+                        .all(|n| n.last_four == last_four && n.client_id == client_id)
+                );
+                found.iter().map(|n| n.id).collect::<Vec<i64>>()
+            }
+        };
+        assert_eq!(
+            ending(&alice, "4242", LIST_LIMIT).await,
+            [alike[1], alike[0]]
+        );
+        assert_eq!(ending(&alice, "4242", 1).await, [alike[1]]);
+        assert_eq!(ending(&bob, "4242", LIST_LIMIT).await, [alike[2]]);
+        let bobs_four = bobs.view.last_four.as_str();
+        assert!(
+            ending(&bob, bobs_four, LIST_LIMIT)
+                .await
+                .contains(&bobs.view.id)
+        );
+        assert!(
+            !ending(&alice, bobs_four, LIST_LIMIT)
+                .await
+                .contains(&bobs.view.id)
+        );
         let none = f
             .store
             .client_numbers_ending(alice.id, "abcd", LIST_LIMIT)

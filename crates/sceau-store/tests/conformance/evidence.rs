@@ -234,7 +234,8 @@ async fn every_event_leaves_one_chained_record_whose_hash_the_log_appends() {
         assert_eq!(revoked["used"], false);
         assert_eq!(
             revoked["by"],
-            serde_json::json!({"operator": {"id": "3", "login": "jane"}})
+            serde_json::json!({"operator": {"id": "3"}}),
+            "by number only: the chain goes into evidence given to others"
         );
         // A refused step writes nothing.
         assert!(matches!(
