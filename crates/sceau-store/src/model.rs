@@ -647,7 +647,7 @@ pub struct MessageStatus {
     pub medium: Medium,
     /// What it is for, as stored (`payment_seal`, `client_number`, `notice`...).
     pub kind: String,
-    /// The address with all but its last four characters hidden (an e-mail address: its
+    /// The address with all but its last two digits hidden (an e-mail address: its
     /// first character and its domain).
     pub address_masked: String,
     /// As stored: `pending`, `submitted`, `delivered`, `failed` or `expired`.

@@ -478,15 +478,22 @@ impl crate::sql::Decode for MessageStatus {
     }
 }
 
-/// What an operator sees of an address: a phone number's last four characters (the rest
-/// as `*`); an e-mail address's first character and domain.
+/// What an operator sees of an address, as every page and log shows it: a phone
+/// number's last two digits, an e-mail address's first character and domain (the
+/// domain's maskers); anything else (no address sceau writes) its last two characters.
 pub(crate) fn mask_address(medium: Medium, address: &str) -> String {
-    const SHOWN: usize = 4;
-    if medium == Medium::Email
-        && let Some((local, domain)) = address.rsplit_once('@')
-    {
-        let first: String = local.chars().take(1).collect();
-        return format!("{first}***@{domain}");
+    const SHOWN: usize = 2;
+    match medium {
+        Medium::Email => {
+            if let Ok(email) = address.parse::<sceau_domain::email::EmailAddress>() {
+                return email.masked();
+            }
+        }
+        Medium::Sms | Medium::Voice => {
+            if let Ok(phone) = address.parse::<sceau_domain::PhoneNumber>() {
+                return phone.masked();
+            }
+        }
     }
     let length = address.chars().count();
     let hidden = length.saturating_sub(SHOWN);

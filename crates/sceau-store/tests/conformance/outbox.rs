@@ -1085,7 +1085,7 @@ async fn message_states_show_no_body_and_mask_addresses() {
         let rest = f.store.message_states(Some(email), 10).await.unwrap();
         assert_eq!(rest.iter().map(|s| s.id).collect::<Vec<_>>(), [sms]);
         let seen = &rest[0];
-        assert_eq!(seen.address_masked, "********7890", "{}", f.name);
+        assert_eq!(seen.address_masked, "+•••••••••90", "{}", f.name);
         assert_eq!(
             (
                 seen.medium,
