@@ -68,6 +68,18 @@ impl crate::Service {
         };
         metrics::gauge!("sceau_log_checkpoint_age_seconds").set(checkpoint_age as f64);
         metrics::gauge!("sceau_receipts_queued").set(self.receipts.waiting() as f64);
+        if let Some(pki) = &self.pki {
+            certificate_ends("ca_root", pki.authority.root().validity_s().1);
+            certificate_ends("ca_issuing", pki.authority.issuing().validity_s().1);
+            certificate_ends("tsa", pki.tsa_certificate.validity_s().1);
+        }
         Ok(())
     }
+}
+
+/// Sets when the certificate `which` ends (Unix seconds), the gauge operators alert on
+/// weeks before (`sceau_certificate_expiry_timestamp_seconds{certificate}`).
+pub fn certificate_ends(which: &'static str, not_after_s: i64) {
+    metrics::gauge!("sceau_certificate_expiry_timestamp_seconds", "certificate" => which)
+        .set(not_after_s as f64);
 }

@@ -138,6 +138,11 @@ fn describe() {
         "sceau_client_pauses_total",
         "Clients paused for too many wrong card details or seals"
     );
+    describe_gauge!(
+        "sceau_certificate_expiry_timestamp_seconds",
+        Unit::Seconds,
+        "When a certificate the service uses ends (Unix time), by certificate (tls: the one served; ca_root, ca_issuing, tsa: the white room's)"
+    );
     describe_counter!(
         "sceau_keystore_operations_total",
         "Uses of the keystore, by keystore, operation and outcome"
@@ -173,6 +178,10 @@ pub async fn render(state: &AppState) -> Result<Response, ApiError> {
             state.service.record_gauges().await?;
             *read = Some(now_s);
         }
+    }
+    // Read at every scrape (no store involved): a SIGHUP's certificate shows at once.
+    if let Some(not_after_s) = state.tls.as_ref().and_then(|tls| tls.not_after_s()) {
+        sceau_app::metrics::certificate_ends("tls", not_after_s);
     }
     Ok(([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response())
 }

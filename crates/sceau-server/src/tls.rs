@@ -29,7 +29,14 @@ pub enum TlsError {
 pub struct Tls {
     certificate: PathBuf,
     key: PathBuf,
-    current: RwLock<TlsAcceptor>,
+    current: RwLock<Loaded>,
+}
+
+/// What the files gave: the acceptor, and when the server's certificate ends (Unix
+/// seconds; `None` when X.509 as sceau reads it could not say: rustls took it anyway).
+struct Loaded {
+    acceptor: TlsAcceptor,
+    not_after_s: Option<i64>,
 }
 
 impl std::fmt::Debug for Tls {
@@ -45,25 +52,34 @@ impl Tls {
     /// Reads the certificate chain (the server's certificate first, then the
     /// intermediates) and the private key (PKCS#8, PKCS#1 or SEC1 PEM).
     pub fn load(certificate: &Path, key: &Path) -> Result<Arc<Tls>, TlsError> {
-        let acceptor = read(certificate, key)?;
+        let loaded = read(certificate, key)?;
         warn_if_readable_by_others(key);
         Ok(Arc::new(Tls {
             certificate: certificate.to_owned(),
             key: key.to_owned(),
-            current: RwLock::new(acceptor),
+            current: RwLock::new(loaded),
         }))
     }
 
     /// Reads the files again; new connections get the new certificate, those open keep
     /// theirs. On an error the certificate in use stays.
     pub fn reload(&self) -> Result<(), TlsError> {
-        let acceptor = read(&self.certificate, &self.key)?;
+        let loaded = read(&self.certificate, &self.key)?;
         warn_if_readable_by_others(&self.key);
         *self
             .current
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = acceptor;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = loaded;
         Ok(())
+    }
+
+    /// When the certificate served now ends (Unix seconds), for the operators' alert
+    /// before it does (`sceau_certificate_expiry_timestamp_seconds{certificate="tls"}`).
+    pub fn not_after_s(&self) -> Option<i64> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .not_after_s
     }
 
     /// The certificate file, for what an operator is told.
@@ -75,11 +91,12 @@ impl Tls {
         self.current
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .acceptor
             .clone()
     }
 }
 
-fn read(certificate: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
+fn read(certificate: &Path, key: &Path) -> Result<Loaded, TlsError> {
     let certificate_error = |what: String| TlsError::Certificate {
         path: certificate.to_owned(),
         what,
@@ -91,6 +108,9 @@ fn read(certificate: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     if chain.is_empty() {
         return Err(certificate_error("holds no PEM certificate".into()));
     }
+    let not_after_s = sceau_pki::Issued::from_der(chain[0].as_ref())
+        .ok()
+        .map(|server| server.validity_s().1);
     // The error of a PEM parser may quote what it could not read: only its kind is said.
     let private = PrivateKeyDer::from_pem_file(key).map_err(|error| TlsError::Key {
         path: key.to_owned(),
@@ -114,7 +134,10 @@ fn read(certificate: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
         })?;
     // The server speaks HTTP/1.1 only.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(Loaded {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        not_after_s,
+    })
 }
 
 /// A private key others on the machine may read is said (it still works: the operator

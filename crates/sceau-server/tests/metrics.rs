@@ -152,8 +152,22 @@ async fn metrics_are_scraped_by_prometheus_and_move_with_a_payment() {
         ("sceau_log_waiting_entries", "gauge"),
         ("sceau_log_checkpoint_age_seconds", "gauge"),
         ("sceau_keystore_operations", "counter"),
+        ("sceau_certificate_expiry_timestamp_seconds", "gauge"),
     ] {
         assert_eq!(types.get(name).map(String::as_str), Some(kind), "{name}");
+    }
+    // When each of the white room's certificates ends, as the certificates say.
+    let pki = server.service.pki.as_ref().expect("a white room");
+    for (which, certificate) in [
+        ("ca_root", pki.authority.root()),
+        ("ca_issuing", pki.authority.issuing()),
+        ("tsa", &pki.tsa_certificate),
+    ] {
+        let sample =
+            format!("sceau_certificate_expiry_timestamp_seconds{{certificate=\"{which}\"}}");
+        let ends = value(&before, &sample);
+        assert_eq!(ends, certificate.validity_s().1 as f64, "{sample}");
+        assert!(ends > server.service.now_s() as f64, "{sample}");
     }
     assert!(
         value(

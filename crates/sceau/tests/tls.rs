@@ -41,9 +41,15 @@ fn authority(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (certificate, key)
 }
 
-/// A server certificate for 127.0.0.1 and localhost signed by the CA `(ca, ca_key)`:
-/// the certificate and its key, named `name`.
-fn server_certificate(dir: &Path, name: &str, ca: &(PathBuf, PathBuf)) -> (PathBuf, PathBuf) {
+/// A server certificate for 127.0.0.1 and localhost signed by the CA `(ca, ca_key)`,
+/// valid `days`: the certificate and its key, named `name`.
+fn server_certificate(
+    dir: &Path,
+    name: &str,
+    ca: &(PathBuf, PathBuf),
+    days: u32,
+) -> (PathBuf, PathBuf) {
+    let days = days.to_string();
     let key = dir.join(format!("{name}.key"));
     let request = dir.join(format!("{name}.csr"));
     let certificate = dir.join(format!("{name}.pem"));
@@ -78,7 +84,7 @@ fn server_certificate(dir: &Path, name: &str, ca: &(PathBuf, PathBuf)) -> (PathB
             "-CAkey",
             ca.1.to_str().unwrap(),
             "-days",
-            "2",
+            &days,
             "-extfile",
             extensions.to_str().unwrap(),
             "-out",
@@ -110,6 +116,40 @@ fn curl(url: &str, ca: &Path) -> (bool, String) {
             String::from_utf8_lossy(&output.stderr)
         ),
     )
+}
+
+/// The body `url` answers, trusting only `ca`.
+fn curl_body(url: &str, ca: &Path) -> String {
+    let output = Command::new("curl")
+        .args(["-sS", "--fail", "--max-time", "20", "--cacert"])
+        .arg(ca)
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run curl");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// How many days from now the served certificate ends, as the metrics say it.
+fn tls_days_left(metrics: &str, ca: &Path) -> f64 {
+    let text = curl_body(metrics, ca);
+    let line = text
+        .lines()
+        .find(|line| {
+            line.starts_with("sceau_certificate_expiry_timestamp_seconds{certificate=\"tls\"}")
+        })
+        .unwrap_or_else(|| panic!("no TLS expiry in {text}"));
+    let ends: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    (ends - now) / 86_400.0
 }
 
 /// Copies `from` over the file `to` in place (as a renewal tool writes).
@@ -147,8 +187,8 @@ fn serve_speaks_tls_and_reads_its_certificate_again_on_sighup() {
     let dir = directory.path();
     let first_ca = authority(dir, "first-ca");
     let second_ca = authority(dir, "second-ca");
-    let first = server_certificate(dir, "first", &first_ca);
-    let second = server_certificate(dir, "second", &second_ca);
+    let first = server_certificate(dir, "first", &first_ca, 2);
+    let second = server_certificate(dir, "second", &second_ca, 30);
     // The files the server is configured with; their content changes under it.
     let (certificate, key) = (dir.join("tls.pem"), dir.join("tls.key"));
     replace(&first.0, &certificate);
@@ -232,6 +272,9 @@ fn serve_speaks_tls_and_reads_its_certificate_again_on_sighup() {
     assert!(metrics.starts_with("https://"), "{metrics}");
     let (ok, answer) = curl(&metrics, &first_ca.0);
     assert!(ok && answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // When the served certificate ends, for an alert weeks before: in two days.
+    let left = tls_days_left(&metrics, &first_ca.0);
+    assert!((1.9..=2.0).contains(&left), "{left} days");
 
     // A renewal half-written (the second key beside the first certificate): the reload is
     // refused and said, and the certificate in use stays.
@@ -249,6 +292,11 @@ fn serve_speaks_tls_and_reads_its_certificate_again_on_sighup() {
     assert!(ok && answer.starts_with("HTTP/1.1 200"), "{answer}");
     let (ok, answer) = curl(&health, &first_ca.0);
     assert!(!ok, "the first certificate is no longer served: {answer}");
+    let left = tls_days_left(&metrics, &second_ca.0);
+    assert!(
+        (29.9..=30.0).contains(&left),
+        "the renewal's end: {left} days"
+    );
 
     // Neither a SIGHUP nor TLS changed how it stops.
     let status = server.terminate(std::time::Duration::from_secs(60));
@@ -263,7 +311,7 @@ fn cookies_set_over_tls_are_secure() {
     let directory = tempfile::tempdir().unwrap();
     let dir = directory.path();
     let ca = authority(dir, "ca");
-    let (certificate, key) = server_certificate(dir, "server", &ca);
+    let (certificate, key) = server_certificate(dir, "server", &ca, 2);
     let env = [
         ("SCEAU_TLS_CERTIFICATE", certificate.to_str().unwrap()),
         ("SCEAU_TLS_KEY", key.to_str().unwrap()),
