@@ -305,3 +305,96 @@ async fn sqlite_a_checkout_whose_hold_lives_is_kept() {
         .unwrap();
     assert_eq!(purge_all(&f, everything).await.checkouts, 1);
 }
+
+/// Instances purging at once (each worker runs on its own clock) purge each row once,
+/// together exactly what is past its window, and never a live row.
+#[tokio::test]
+async fn instances_purging_at_once_purge_each_row_once() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    for (name, stores, _guard) in instances_of_each_backend().await {
+        let f = on_first_instance(name, &stores);
+        let alice = f.client(1_000, 0).await;
+        const EXPIRED: u64 = 120;
+        for _ in 0..EXPIRED {
+            session(&f, alice.id, NOW + 10).await;
+        }
+        let live = session(&f, alice.id, NOW + 10 * DAY).await;
+        let cutoffs = all_before(NOW + 10);
+        let purged = std::sync::Arc::new(AtomicU64::new(0));
+        // Each instance twice (two workers each), batches of 7, until all are gone.
+        let runs: Vec<_> = stores
+            .iter()
+            .chain(stores.iter())
+            .map(|store| {
+                let (store, purged) = (store.clone(), purged.clone());
+                tokio::spawn(async move {
+                    for _ in 0..100_000 {
+                        if purged.load(Ordering::SeqCst) >= EXPIRED {
+                            return;
+                        }
+                        let batch = store
+                            .purge(Purge {
+                                cutoffs,
+                                batch_max: 7,
+                            })
+                            .await;
+                        purged.fetch_add(batch.unwrap().sessions, Ordering::SeqCst);
+                        tokio::task::yield_now().await;
+                    }
+                    panic!("the sessions were never all purged");
+                })
+            })
+            .collect();
+        for run in runs {
+            run.await.unwrap();
+        }
+        assert_eq!(purged.load(Ordering::SeqCst), EXPIRED, "{name}: each once");
+        assert_eq!(purge(&f, cutoffs, 1_000).await, Purged::default(), "{name}");
+        let kept = f.store.session_client(live, NOW + 11).await.unwrap();
+        assert_eq!(kept.map(|client| client.id), Some(alice.id), "{name}");
+    }
+}
+
+/// PostgreSQL: while another instance purges the schema (its advisory lock held), a
+/// purge does nothing and says so by purging nothing; the lock released, it purges.
+#[tokio::test]
+async fn a_purge_waits_its_turn_behind_another_instances() {
+    let Some(url) = sceau_store::postgres::scratch::test_database_url() else {
+        return;
+    };
+    let schema = sceau_store::postgres::scratch::ScratchSchema::create(&url)
+        .await
+        .unwrap();
+    let store: std::sync::Arc<dyn sceau_store::Store> = std::sync::Arc::new(
+        sceau_store::PostgresStore::open(&schema.url, Default::default())
+            .await
+            .unwrap(),
+    );
+    let f = on_first_instance("postgres", &[store]);
+    let alice = f.client(1_000, 0).await;
+    for _ in 0..3 {
+        session(&f, alice.id, NOW + 10).await;
+    }
+    let (other, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // The key the purge takes: its class and the schema's name.
+    other
+        .execute(
+            "SELECT pg_advisory_lock(1550, hashtext($1))",
+            &[&schema.name()],
+        )
+        .await
+        .unwrap();
+    let cutoffs = all_before(NOW + 10);
+    assert_eq!(purge(&f, cutoffs, 1_000).await, Purged::default());
+    other
+        .execute(
+            "SELECT pg_advisory_unlock(1550, hashtext($1))",
+            &[&schema.name()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(purge(&f, cutoffs, 1_000).await.sessions, 3);
+}
