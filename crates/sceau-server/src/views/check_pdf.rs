@@ -285,6 +285,27 @@ pub(crate) fn check_pdf(lines: &[CheckText], title: &str, date: &str) -> Result<
     Ok(bytes)
 }
 
+/// The classes a check's lines are drawn in (the SVG stylesheet's), and one it lacks.
+const CLASSES: [&str; 8] = [
+    "label", "strong", "amount", "mono", "status", "small", "value", "other",
+];
+
+/// A check's PDF with `texts` for its lines, one under the other in each class in turn,
+/// titled `title`: what any merchant's name, object or reference put on a check becomes.
+/// Every text gives a PDF (the fuzz target `check_pdf` holds it to that).
+pub fn check_pdf_of_texts(texts: &[&str], title: &str) -> Result<Vec<u8>, String> {
+    let lines: Vec<CheckText> = (0_u32..)
+        .zip(texts)
+        .map(|(index, text)| CheckText {
+            x: 32,
+            y: 48 + 22 * (index % 16),
+            class: CLASSES[index as usize % CLASSES.len()],
+            content: (*text).to_owned(),
+        })
+        .collect();
+    check_pdf(&lines, title, "D:20261207000000Z")
+}
+
 /// A text string as UTF-16BE with its byte order mark.
 fn utf16be(text: &str) -> Vec<u8> {
     let mut bytes = vec![0xfe, 0xff];
@@ -308,6 +329,29 @@ mod tests {
         assert_eq!(win_ansi("\u{85}\u{9c}"), b"??");
         assert!(lacks("Łódź") && !lacks("Théâtre?") && !lacks("e\u{301}"));
         assert_eq!(utf16be("Œ€"), [0xfe, 0xff, 0x01, 0x52, 0x20, 0xac]);
+    }
+
+    #[test]
+    fn hostile_texts_give_a_pdf_that_reads_back() {
+        let texts = [
+            "(unbalanced \\ parenthesis",
+            ") endstream endobj %%EOF",
+            "\u{0}\u{7}\r\n\t",
+            "\u{202e}RTL \u{1f600} \u{fffd}",
+            "e\u{301}\u{301}\u{301}",
+            "",
+            &"W".repeat(5_000),
+        ];
+        let bytes = check_pdf_of_texts(&texts, "Check ) (\\ \u{1f600}").unwrap();
+        let document = Document::load_mem(&bytes).unwrap();
+        assert_eq!(document.get_pages().len(), 1);
+        let text = document.extract_text(&[1]).unwrap();
+        assert!(text.contains("(unbalanced \\ parenthesis"), "{text}");
+        assert!(text.contains(") endstream endobj %%EOF"), "{text}");
+        assert!(
+            text.contains("cannot be shown"),
+            "the emoji is said: {text}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! station runs one, from a file (`station.rs`); the handlers that serve them are in
 //! `api/` (`pages.rs`, `pay.rs`, `sign_pages.rs`, `notary_pages.rs`).
 
-mod check_pdf;
+pub mod check_pdf;
 pub(crate) mod console;
 pub mod delivery;
 pub mod notary;
