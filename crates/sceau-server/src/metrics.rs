@@ -179,9 +179,11 @@ pub async fn render(state: &AppState) -> Result<Response, ApiError> {
             *read = Some(now_s);
         }
     }
-    // Read at every scrape (no store involved): a SIGHUP's certificate shows at once.
-    if let Some(not_after_s) = state.tls.as_ref().and_then(|tls| tls.not_after_s()) {
-        sceau_app::metrics::certificate_ends("tls", not_after_s);
+    // Read at every scrape (no store involved): a SIGHUP's certificate shows at once. An
+    // end that could not be read is 0, so that the alert on it fires rather than keeping
+    // the certificate before's end.
+    if let Some(tls) = &state.tls {
+        sceau_app::metrics::certificate_ends("tls", tls.not_after_s().unwrap_or(0));
     }
     Ok(([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render()).into_response())
 }

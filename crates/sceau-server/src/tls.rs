@@ -74,7 +74,8 @@ impl Tls {
     }
 
     /// When the certificate served now ends (Unix seconds), for the operators' alert
-    /// before it does (`sceau_certificate_expiry_timestamp_seconds{certificate="tls"}`).
+    /// before it does (`sceau_certificate_expiry_timestamp_seconds{certificate="tls"}`);
+    /// `None` when its X.509 could not be read as sceau reads certificates (logged).
     pub fn not_after_s(&self) -> Option<i64> {
         self.current
             .read()
@@ -111,6 +112,12 @@ fn read(certificate: &Path, key: &Path) -> Result<Loaded, TlsError> {
     let not_after_s = sceau_pki::Issued::from_der(chain[0].as_ref())
         .ok()
         .map(|server| server.validity_s().1);
+    if not_after_s.is_none() {
+        tracing::warn!(
+            path = %certificate.display(),
+            "the TLS certificate's end could not be read: its expiry gauge says 0"
+        );
+    }
     // The error of a PEM parser may quote what it could not read: only its kind is said.
     let private = PrivateKeyDer::from_pem_file(key).map_err(|error| TlsError::Key {
         path: key.to_owned(),

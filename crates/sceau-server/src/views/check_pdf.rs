@@ -292,7 +292,8 @@ const CLASSES: [&str; 8] = [
 
 /// A check's PDF with `texts` for its lines, one under the other in each class in turn,
 /// titled `title`: what any merchant's name, object or reference put on a check becomes.
-/// Every text gives a PDF (the fuzz target `check_pdf` holds it to that).
+/// Every text gives a PDF (the fuzz target `check_pdf` holds it to that: its one user).
+#[doc(hidden)]
 pub fn check_pdf_of_texts(texts: &[&str], title: &str) -> Result<Vec<u8>, String> {
     let lines: Vec<CheckText> = (0_u32..)
         .zip(texts)

@@ -480,9 +480,8 @@ impl crate::sql::Decode for MessageStatus {
 
 /// What an operator sees of an address, as every page and log shows it: a phone
 /// number's last two digits, an e-mail address's first character and domain (the
-/// domain's maskers); anything else (no address sceau writes) its last two characters.
+/// domain's maskers); anything else (no address sceau writes) nothing of it.
 pub(crate) fn mask_address(medium: Medium, address: &str) -> String {
-    const SHOWN: usize = 2;
     match medium {
         Medium::Email => {
             if let Ok(email) = address.parse::<sceau_domain::email::EmailAddress>() {
@@ -495,10 +494,7 @@ pub(crate) fn mask_address(medium: Medium, address: &str) -> String {
             }
         }
     }
-    let length = address.chars().count();
-    let hidden = length.saturating_sub(SHOWN);
-    let shown: String = address.chars().skip(hidden).collect();
-    format!("{}{shown}", "*".repeat(hidden))
+    "•••".to_owned()
 }
 
 static BACKLOG: Sql = Sql::new(
@@ -518,4 +514,28 @@ pub(crate) async fn outbox_backlog(tx: &impl Tx) -> Result<OutboxBacklog, Fail> 
     })
     .await?
     .ok_or_else(|| broken("a count returned no row"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_masked_as_pages_mask_it_and_anything_else_wholly() {
+        assert_eq!(mask_address(Medium::Sms, "+33611117890"), "+•••••••••90");
+        assert_eq!(mask_address(Medium::Voice, "+33611117890"), "+•••••••••90");
+        assert_eq!(
+            mask_address(Medium::Email, "alice@example.org"),
+            "a***@example.org"
+        );
+        for (medium, odd) in [
+            (Medium::Sms, "SHORTCODE42"),
+            (Medium::Sms, "0611117890"),
+            (Medium::Email, "not an address"),
+            (Medium::Email, "+33611117890"),
+        ] {
+            assert_eq!(mask_address(medium, odd), "•••", "{odd}");
+        }
+    }
 }
