@@ -629,20 +629,9 @@ async fn an_operator_blocks_a_client_from_the_console() {
     assert!(numbers.contains("live"), "{numbers}");
 
     // A clearing batch closed: Bob paid a merchant with bank details.
-    let enrolled = server
-        .admin(
-            reqwest::Method::POST,
-            "/admin/v1/merchants",
-            Some(serde_json::json!({
-                "name": "Shop", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
-            })),
-        )
+    let (shop, _) = server
+        .enroll_paid_merchant("Shop", "DE89370400440532013000", "COBADEFFXXX")
         .await;
-    let shop = Merchant {
-        id: enrolled.json()["id"].as_i64().unwrap(),
-        name: "Shop".into(),
-        key: enrolled.json()["api_key"].as_str().unwrap().to_owned(),
-    };
     let authorized = server.authorize(&shop, &card, "25.00", "EUR").await;
     let captured = server.act(&shop, authorized.id(), "capture", None).await;
     assert_eq!(captured.status.as_u16(), 200, "{}", captured.text);

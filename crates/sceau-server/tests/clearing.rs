@@ -40,24 +40,6 @@ fn texts<'a>(xml: &'a str, element: &str) -> Vec<&'a str> {
 }
 
 impl Server {
-    async fn enroll_paid_merchant(&self, name: &str, iban: &str, bic: &str) -> (Merchant, Value) {
-        let reply = self
-            .admin(
-                Method::POST,
-                "/admin/v1/merchants",
-                Some(json!({ "name": name, "iban": iban, "bic": bic })),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-        let body = reply.json();
-        let merchant = Merchant {
-            id: body["id"].as_i64().expect("merchant id"),
-            name: name.to_owned(),
-            key: body["api_key"].as_str().expect("API key").to_owned(),
-        };
-        (merchant, body)
-    }
-
     /// `client` pays `merchant` `amount` euros: a number of their own (a merchant may ask
     /// for one only for a client who paid it before), authorized, captured.
     async fn pay(&self, merchant: &Merchant, client: &Client, amount: &str) -> i64 {

@@ -867,21 +867,9 @@ async fn an_operator_revokes_a_certificate_and_closes_a_clearing_batch_with_evid
     assert_eq!(said["reason"], 1);
 
     // A clearing batch, closed from the console: a merchant with bank details paid.
-    let enrolled = server
-        .admin(
-            Method::POST,
-            "/admin/v1/merchants",
-            Some(serde_json::json!({
-                "name": "Shop", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
-            })),
-        )
+    let (shop, _) = server
+        .enroll_paid_merchant("Shop", "DE89370400440532013000", "COBADEFFXXX")
         .await;
-    assert_eq!(enrolled.status, StatusCode::CREATED, "{}", enrolled.text);
-    let shop = Merchant {
-        id: enrolled.json()["id"].as_i64().unwrap(),
-        name: "Shop".into(),
-        key: enrolled.json()["api_key"].as_str().unwrap().to_owned(),
-    };
     let session = server.sign_in("alice").await;
     let card = server.any_card(&session, &alice).await;
     let authorized = server.authorize(&shop, &card, "12.00", "EUR").await;

@@ -531,6 +531,31 @@ impl Server {
         }
     }
 
+    /// Enrols a merchant paid out to `iban`/`bic` (as the admin API checks them): it and
+    /// the enrolment's answer.
+    pub async fn enroll_paid_merchant(
+        &self,
+        name: &str,
+        iban: &str,
+        bic: &str,
+    ) -> (Merchant, Value) {
+        let reply = self
+            .admin(
+                Method::POST,
+                "/admin/v1/merchants",
+                Some(json!({ "name": name, "iban": iban, "bic": bic })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        let body = reply.json();
+        let merchant = Merchant {
+            id: body["id"].as_i64().expect("merchant id"),
+            name: name.to_owned(),
+            key: body["api_key"].as_str().expect("API key").to_owned(),
+        };
+        (merchant, body)
+    }
+
     /// Enrols a client with an account in EUR, no credit.
     pub async fn enroll_client(&self, login: &str, phone: &str, opening_balance: &str) -> Client {
         let reply = self
