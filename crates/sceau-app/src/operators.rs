@@ -12,6 +12,9 @@ use zeroize::Zeroizing;
 /// Merchants a search by name looks through (the console's: a few at most, by hand).
 const MERCHANTS_LOOKED_THROUGH: u32 = 100_000;
 
+/// Operators' accounts listed at most (a team's, by hand).
+pub const OPERATORS_LISTED_MAX: u32 = 10_000;
+
 /// How long a console session lives: a working shift, no more.
 pub const OPERATOR_SESSION_TTL_S: i64 = 8 * 3600;
 
@@ -62,6 +65,11 @@ impl Service {
             .ok_or(AppError::StoreConflict("login_taken"))?;
         tracing::info!(operator_id = added.id, "operator added");
         Ok(added)
+    }
+
+    /// The operators' accounts, oldest first (the CLI's `operator-list`).
+    pub async fn operators(&self) -> Result<Vec<OperatorRecord>, AppError> {
+        Ok(self.store.operators(OPERATORS_LISTED_MAX).await?)
     }
 
     /// Disables an operator (their sessions end; they cannot sign in) or enables them.

@@ -719,6 +719,9 @@ pub trait Operators: Send + Sync + 'static {
 
     async fn operator_by_login(&self, login: &str) -> Result<Option<OperatorRecord>, StoreError>;
 
+    /// The operators' accounts (disabled ones too), oldest first, `limit` at most.
+    async fn operators(&self, limit: u32) -> Result<Vec<OperatorRecord>, StoreError>;
+
     /// Disables an operator (no sign-in; every session ended) or enables them again; false
     /// if there is no such login.
     async fn set_operator_disabled(&self, login: &str, disabled: bool) -> Result<bool, StoreError>;

@@ -86,6 +86,9 @@ pub enum AdminCommand {
         #[arg(long)]
         login: String,
     },
+    /// List the operators of the console: number, login, state (active, disabled, or
+    /// sign-in paused until when), when added. Never a password's hash.
+    OperatorList,
     /// Set an operator's password (read on standard input), lift a pause of their sign-in
     /// after wrong passwords, and end their open sessions.
     OperatorPassword {
@@ -466,6 +469,26 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 operator.id,
                 operator.login
             );
+        }
+        AdminCommand::OperatorList => {
+            let now_s = service.now_s();
+            say!("{:>6}  {:<24} {:<42} added", "number", "login", "state");
+            for operator in service.operators().await? {
+                let state = if operator.disabled {
+                    "disabled".to_owned()
+                } else if operator.paused_until_s > now_s {
+                    format!("sign-in paused until {}", rfc3339(operator.paused_until_s))
+                } else {
+                    "active".to_owned()
+                };
+                say!(
+                    "{:>6}  {:<24} {:<42} {}",
+                    operator.id,
+                    operator.login,
+                    state,
+                    rfc3339(operator.created_at_s)
+                );
+            }
         }
         AdminCommand::OperatorPassword { login } => {
             let password = read_password(std::io::stdin().lock())?;

@@ -456,8 +456,22 @@ fn admin_commands_enrol_list_and_check() {
     assert!(ok && out.contains("is not paused"), "{out}");
     let (ok, out) = admin(&["operator-disable", "--login", "ops"], "");
     assert!(ok && out.contains("operator ops disabled"), "{out}");
+    // Who has the console, never with a password's hash.
+    let (ok, out) = admin(&["operator-list"], "");
+    let line = out
+        .lines()
+        .find(|line| line.contains(" ops "))
+        .unwrap_or_default();
+    assert!(ok && line.contains("disabled"), "{out}");
+    assert!(!out.contains("argon2"), "{out}");
     let (ok, out) = admin(&["operator-disable", "--login", "ops", "--enable"], "");
     assert!(ok && out.contains("operator ops enabled"), "{out}");
+    let (ok, out) = admin(&["operator-list"], "");
+    let line = out
+        .lines()
+        .find(|line| line.contains(" ops "))
+        .unwrap_or_default();
+    assert!(ok && line.contains("active"), "{out}");
     let (ok, out) = admin(&["operator-disable", "--login", "nobody"], "");
     assert!(!ok && out.contains("no operator"), "{out}");
     let (ok, out) = admin(

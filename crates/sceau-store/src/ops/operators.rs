@@ -3,7 +3,7 @@
 
 use crate::model::*;
 use crate::sql::{Decode, ReadRow, Sql, corrupt};
-use crate::tx::{Fail, Tx, args, first, record, scalar};
+use crate::tx::{Fail, Tx, all, args, first, record, scalar};
 use sceau_domain::operator::Actor;
 
 impl Decode for OperatorRecord {
@@ -47,6 +47,16 @@ pub(crate) async fn operator_by_login(
     login: &str,
 ) -> Result<Option<OperatorRecord>, Fail> {
     first(tx, &BY_LOGIN, args![login]).await
+}
+
+static ALL: Sql = Sql::new(
+    "SELECT id, login, password_hash, sign_in_locked_until, disabled, created_at \
+     FROM operators ORDER BY id LIMIT $1",
+);
+
+/// The operators' accounts, oldest first, `limit` at most.
+pub(crate) async fn operators(tx: &impl Tx, limit: u32) -> Result<Vec<OperatorRecord>, Fail> {
+    all(tx, &ALL, args![limit]).await
 }
 
 static SET_PASSWORD: Sql = Sql::new(

@@ -28,6 +28,11 @@ impl Operators for PostgresStore {
             .await
     }
 
+    async fn operators(&self, limit: u32) -> Result<Vec<OperatorRecord>, StoreError> {
+        self.read(async |c| ops::operators(&PgTx::reader(c), limit).await)
+            .await
+    }
+
     async fn set_operator_password(
         &self,
         login: &str,

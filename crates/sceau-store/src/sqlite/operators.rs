@@ -24,6 +24,11 @@ impl Operators for SqliteStore {
             .await
     }
 
+    async fn operators(&self, limit: u32) -> Result<Vec<OperatorRecord>, StoreError> {
+        self.read(move |c| run_now(ops::operators(&SqliteTx(c), limit)))
+            .await
+    }
+
     async fn set_operator_password(
         &self,
         login: &str,

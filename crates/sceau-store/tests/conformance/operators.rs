@@ -377,3 +377,27 @@ async fn a_new_password_or_disabling_ends_every_session() {
     })
     .await;
 }
+
+/// The accounts, disabled ones too, oldest first, as many as asked at most.
+#[tokio::test]
+async fn the_operators_are_listed_oldest_first() {
+    each_backend(async |f: &Fixture| {
+        assert!(f.store.operators(10).await.unwrap().is_empty());
+        let day = operator(f, "day").await;
+        let night = operator(f, "night").await;
+        assert!(f.store.set_operator_disabled("night", true).await.unwrap());
+        let listed = f.store.operators(10).await.unwrap();
+        let seen: Vec<(i64, &str, bool)> = listed
+            .iter()
+            .map(|o| (o.id, o.login.as_str(), o.disabled))
+            .collect();
+        assert_eq!(
+            seen,
+            [(day.id, "day", false), (night.id, "night", true)],
+            "{}",
+            f.name
+        );
+        assert_eq!(f.store.operators(1).await.unwrap()[..], listed[..1]);
+    })
+    .await;
+}
