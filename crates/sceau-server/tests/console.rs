@@ -803,6 +803,11 @@ async fn an_operator_revokes_a_certificate_and_closes_a_clearing_batch_with_evid
     )
     .await;
     check_error(&unknown, 404, "unknown_certificate");
+    // A link that says it was revoked says nothing while it is not.
+    let made_up = server
+        .page(&format!("{place}?done=revoked"), Some(&cookie))
+        .await;
+    assert!(!made_up.text.contains("id=\"notice\""), "{}", made_up.text);
     assert!(
         server
             .service

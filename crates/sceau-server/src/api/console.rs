@@ -409,10 +409,16 @@ pub async fn client(
     Query(query): Query<DoneQuery>,
 ) -> Result<Response, ApiError> {
     let (client, numbers, certificates) = state.service.console_client(client_id(&id)?).await?;
-    let notice = match query.done.as_deref() {
-        Some("blocked") => Some("Blocked: their payments are declined. Recorded as evidence."),
-        Some("unblocked") => Some("Unblocked: their payments are accepted. Recorded as evidence."),
-        Some("already") => Some("Nothing changed: the client already was so."),
+    // What the address says was done, only where the client's state bears it out (a
+    // link made up elsewhere says nothing false above the state).
+    let notice = match (query.done.as_deref(), client.blocked) {
+        (Some("blocked"), true) => {
+            Some("Blocked: their payments are declined. Recorded as evidence.")
+        }
+        (Some("unblocked"), false) => {
+            Some("Unblocked: their payments are accepted. Recorded as evidence.")
+        }
+        (Some("already"), _) => Some("Nothing changed: the client already was so."),
         _ => None,
     };
     let page = render(&ConsoleClient {
@@ -722,9 +728,10 @@ pub async fn certificate(
     Query(query): Query<DoneQuery>,
 ) -> Result<Response, ApiError> {
     let record = state.service.certificate(&serial(&serial_text)?).await?;
-    let notice = match query.done.as_deref() {
-        Some("revoked") => Some("Revoked: on the CRL from now on. Recorded as evidence."),
-        Some("already") => Some("Nothing changed: the certificate already was revoked."),
+    // Only where the certificate's state bears it out (see the client's page).
+    let notice = match (query.done.as_deref(), record.revoked_at_s.is_some()) {
+        (Some("revoked"), true) => Some("Revoked: on the CRL from now on. Recorded as evidence."),
+        (Some("already"), true) => Some("Nothing changed: the certificate already was revoked."),
         _ => None,
     };
     let revoked = record.revoked_at_s.map(|at_s| {
