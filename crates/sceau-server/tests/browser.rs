@@ -644,6 +644,7 @@ async fn an_operator_blocks_a_client_from_the_console() {
         .wait_for_text("#notice", "Recorded as evidence")
         .await;
     browser.wait_for_text("#total", "25.00 EUR").await;
+    browser.screenshot(&artefact("console-batch.png")).await;
     let batches = server.service.clearing_batches().await.unwrap();
     assert_eq!(batches.len(), 1);
     let chain = server
