@@ -32,11 +32,20 @@ impl Service {
         Ok(purged)
     }
 
-    /// Batches until none is full (or `batches_max` ran): the total removed.
-    pub async fn purge(&self, batch_max: u32, batches_max: u32) -> Result<Purged, AppError> {
+    /// Batches until none is full, `batches_max` ran, or `stop` is asked for (checked
+    /// between two batches): the total removed. The worker's look and the tests' alike.
+    pub async fn purge(
+        &self,
+        batch_max: u32,
+        batches_max: u32,
+        stop: Option<&Stop>,
+    ) -> Result<Purged, AppError> {
         let batch_max = batch_max.max(1);
         let mut total = Purged::default();
         for _ in 0..batches_max {
+            if stop.is_some_and(Stop::is_stopped) {
+                break;
+            }
             let batch = self.purge_batch(batch_max).await?;
             total.add(&batch);
             if !batch.full(batch_max) {
@@ -60,27 +69,11 @@ pub(crate) async fn purge_forever(service: Service, mut stop: Stop) {
             _ = every.tick() => {}
             () = stop.stopped() => return,
         }
-        let mut total = Purged::default();
-        for _ in 0..BATCHES_PER_LOOK_MAX {
-            if stop.is_stopped() {
-                return;
-            }
-            match service.purge_batch(PURGE_BATCH_MAX).await {
-                Ok(batch) => {
-                    total.add(&batch);
-                    if !batch.full(PURGE_BATCH_MAX) {
-                        break;
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(code = error.code(), "the purge failed; it is tried again");
-                    break;
-                }
-            }
-            tokio::task::yield_now().await;
-        }
-        if total != Purged::default() {
-            tracing::info!(
+        match service
+            .purge(PURGE_BATCH_MAX, BATCHES_PER_LOOK_MAX, Some(&stop))
+            .await
+        {
+            Ok(total) if total != Purged::default() => tracing::info!(
                 sessions = total.sessions,
                 idempotency_keys = total.idempotency_keys,
                 webhooks = total.webhooks,
@@ -88,7 +81,14 @@ pub(crate) async fn purge_forever(service: Service, mut stop: Stop) {
                 message_bodies = total.message_bodies,
                 messages = total.messages,
                 "purged what is past its retention window"
-            );
+            ),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(code = error.code(), "the purge failed; it is tried again");
+            }
+        }
+        if stop.is_stopped() {
+            return;
         }
     }
 }

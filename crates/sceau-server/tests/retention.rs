@@ -121,7 +121,7 @@ async fn one_day(server: &Server, shop: &Merchant, hooks: &str, day: i64) {
     server.clock.advance(DAY - 3_600);
     server
         .service
-        .purge(sceau_app::retention::PURGE_BATCH_MAX, u32::MAX)
+        .purge(sceau_app::retention::PURGE_BATCH_MAX, u32::MAX, None)
         .await
         .unwrap();
 }
