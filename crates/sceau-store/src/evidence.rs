@@ -739,22 +739,16 @@ pub(crate) fn certificate_issued(certificate: &NewCertificate, client_id: Option
 /// the admin token's holder), on the client's chain.
 pub(crate) fn client_block_changed(
     action: sceau_domain::operator::OperatorAction,
-    by_operator: Option<(i64, &str)>,
+    by: &crate::model::ActedBy,
     at_s: i64,
 ) -> Event {
-    let by = match by_operator {
-        Some((operator_id, login)) => {
-            object! { "operator": object! { "id": id(operator_id), "login": login } }
-        }
-        None => object! { "admin": true },
-    };
     Event::new(
         sceau_domain::operator::client_subject(action.client_id()),
         action.kind(),
         at_s,
         object! {
             "client": id(action.client_id()),
-            "by": by,
+            "by": acted_by(by),
         },
     )
 }

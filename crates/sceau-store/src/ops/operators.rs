@@ -6,6 +6,13 @@ use crate::sql::{Decode, ReadRow, Sql, corrupt};
 use crate::tx::{Fail, Tx, all, args, first, record, scalar};
 use sceau_domain::operator::Actor;
 
+/// The columns [`OperatorRecord`] reads, of `operators`.
+macro_rules! columns {
+    () => {
+        "id, login, password_hash, sign_in_locked_until, disabled, created_at"
+    };
+}
+
 impl Decode for OperatorRecord {
     fn decode(row: &impl ReadRow) -> Result<Self, crate::StoreError> {
         Ok(OperatorRecord {
@@ -19,11 +26,11 @@ impl Decode for OperatorRecord {
     }
 }
 
-static INSERT: Sql = Sql::new(
+static INSERT: Sql = Sql::new(concat!(
     "INSERT INTO operators (login, password_hash, created_at) VALUES ($1, $2, $3) \
-     ON CONFLICT (login) DO NOTHING RETURNING id, login, password_hash, \
-     sign_in_locked_until, disabled, created_at",
-);
+     ON CONFLICT (login) DO NOTHING RETURNING ",
+    columns!()
+));
 
 pub(crate) async fn add_operator(
     tx: &impl Tx,
@@ -37,10 +44,11 @@ pub(crate) async fn add_operator(
     first(tx, &INSERT, values).await
 }
 
-static BY_LOGIN: Sql = Sql::new(
-    "SELECT id, login, password_hash, sign_in_locked_until, disabled, created_at \
-     FROM operators WHERE login = $1",
-);
+static BY_LOGIN: Sql = Sql::new(concat!(
+    "SELECT ",
+    columns!(),
+    " FROM operators WHERE login = $1"
+));
 
 pub(crate) async fn operator_by_login(
     tx: &impl Tx,
@@ -49,10 +57,11 @@ pub(crate) async fn operator_by_login(
     first(tx, &BY_LOGIN, args![login]).await
 }
 
-static ALL: Sql = Sql::new(
-    "SELECT id, login, password_hash, sign_in_locked_until, disabled, created_at \
-     FROM operators ORDER BY id LIMIT $1",
-);
+static ALL: Sql = Sql::new(concat!(
+    "SELECT ",
+    columns!(),
+    " FROM operators ORDER BY id LIMIT $1"
+));
 
 /// The operators' accounts, oldest first, `limit` at most.
 pub(crate) async fn operators(tx: &impl Tx, limit: u32) -> Result<Vec<OperatorRecord>, Fail> {
@@ -215,15 +224,13 @@ pub(crate) async fn operator_acts(
     tx: &impl Tx,
     acts: &OperatorActs,
 ) -> Result<ActionOutcome, Fail> {
-    let login: Option<String> = match acts.actor {
-        Actor::Operator(operator_id) => {
-            let login = scalar(tx, &LOGIN, args![operator_id], "login").await?;
-            if login.is_none() {
-                return Ok(ActionOutcome::NotFound);
-            }
-            login
-        }
-        Actor::Admin => None,
+    // Named as the transaction reads them: an operator disabled meanwhile acts no more.
+    let by = match acts.actor {
+        Actor::Operator(id) => match scalar(tx, &LOGIN, args![id], "login").await? {
+            Some(login) => ActedBy::Operator { id, login },
+            None => return Ok(ActionOutcome::NotFound),
+        },
+        Actor::Admin => ActedBy::Admin,
     };
     let client_id = acts.action.client_id();
     if tx
@@ -237,10 +244,6 @@ pub(crate) async fn operator_acts(
             None => ActionOutcome::NotFound,
         });
     }
-    let by = match (acts.actor, login.as_deref()) {
-        (Actor::Operator(operator_id), Some(login)) => Some((operator_id, login)),
-        _ => None,
-    };
-    let event = crate::evidence::client_block_changed(acts.action, by, acts.now_s);
+    let event = crate::evidence::client_block_changed(acts.action, &by, acts.now_s);
     Ok(ActionOutcome::Done(record(tx, event).await?))
 }
