@@ -128,28 +128,12 @@ fn take_tls_parameters(url: &str) -> Result<(String, Option<String>, Option<Stri
     Ok((rest, mode, root))
 }
 
-/// `%XX` sequences decoded (what a URL's query may hold in a file's path).
+/// `%XX` sequences decoded (what a URL's query may hold in a file's path), by the crate
+/// tokio-postgres decodes its URLs' parameters with.
 fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let hex = bytes
-            .get(at + 1..at + 3)
-            .and_then(|pair| std::str::from_utf8(pair).ok())
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-        match (bytes[at], hex) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                at += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn roots(root: &str) -> Result<RootCertStore, String> {
