@@ -35,6 +35,15 @@ impl EmailAddress {
     }
 }
 
+/// A stored e-mail address as pages show it ([`EmailAddress::masked`]); nothing of it
+/// when it is not one ([`crate::NOTHING_SHOWN`]).
+pub fn mask(text: &str) -> String {
+    text.parse::<EmailAddress>().map_or_else(
+        |_| crate::NOTHING_SHOWN.to_owned(),
+        |address| address.masked(),
+    )
+}
+
 /// Characters RFC 5322 allows in an atom, besides letters and digits (and any non-ASCII
 /// letter, as RFC 6531 does).
 fn atom_char(c: char) -> bool {

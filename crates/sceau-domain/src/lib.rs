@@ -4,6 +4,9 @@
 //! `now_s` (Unix seconds) and entropy as byte arrays, so every rule is a plain function
 //! that a test can call with any input.
 
+/// What a page shows of an address it cannot read as one (none sceau writes).
+pub const NOTHING_SHOWN: &str = "•••";
+
 pub mod bank;
 pub mod card;
 pub mod certificate;

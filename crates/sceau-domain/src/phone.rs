@@ -26,6 +26,13 @@ impl PhoneNumber {
     }
 }
 
+/// A stored phone number as pages show it ([`PhoneNumber::masked`]); nothing of it when
+/// it is not one ([`crate::NOTHING_SHOWN`]).
+pub fn mask(text: &str) -> String {
+    text.parse::<PhoneNumber>()
+        .map_or_else(|_| crate::NOTHING_SHOWN.to_owned(), |phone| phone.masked())
+}
+
 impl FromStr for PhoneNumber {
     type Err = PhoneError;
 

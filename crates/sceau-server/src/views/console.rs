@@ -6,20 +6,11 @@
 use askama::Template;
 use sceau_app::clock::date_time;
 use sceau_app::operators::ConsoleFigures;
-use sceau_domain::{Currency, Money};
+use sceau_domain::Money;
 use sceau_store::{
     CertificateRecord, CheckoutView, ClearingBatch, ClientRecord, DeliveryView, EnvelopeView,
     MerchantRecord, MessageCount, MessageStatus, NumberView, Payout,
 };
-
-/// An amount in minor units of a currency named by its code, for reading (`12.50 EUR`);
-/// the bare figure when the code is not a currency (it always is: read from the store).
-fn money(amount: i64, currency: &str) -> String {
-    match currency.parse::<Currency>() {
-        Ok(currency) => Money::new(amount, currency).to_string(),
-        Err(_) => format!("{amount} {currency}"),
-    }
-}
 
 /// A time, or a dash when there is none.
 fn maybe_time(unix_s: Option<i64>) -> String {
@@ -105,7 +96,7 @@ impl NumberLine {
             origin: number.origin.as_str(),
             state: number.state.as_str(),
             uses,
-            amount_used: money(number.amount_used, &number.currency),
+            amount_used: super::wallet::amount_in(number.amount_used, &number.currency),
             merchant: number.locked_merchant,
             created: date_time(number.created_at_s),
         }
@@ -347,8 +338,8 @@ impl RecipientLine {
     pub(crate) fn of(recipient: &sceau_store::RecipientView) -> RecipientLine {
         RecipientLine {
             position: recipient.position,
-            email: mask_email(&recipient.email),
-            phone: mask_phone(&recipient.phone),
+            email: sceau_domain::email::mask(&recipient.email),
+            phone: sceau_domain::phone::mask(&recipient.phone),
             client: recipient.client_id,
             state: recipient.state.as_str(),
             notice_message: recipient.notice_message_id,
@@ -356,22 +347,6 @@ impl RecipientLine {
             wrong_tries: recipient.wrong_tries,
             withdrawals: recipient.withdrawals,
         }
-    }
-}
-
-/// An e-mail address as the console shows it (its first character and its domain).
-fn mask_email(address: &str) -> String {
-    match address.parse::<sceau_domain::email::EmailAddress>() {
-        Ok(address) => address.masked(),
-        Err(_) => "•••".to_owned(),
-    }
-}
-
-/// A phone number as the console shows it (its last two digits).
-fn mask_phone(phone: &str) -> String {
-    match phone.parse::<sceau_domain::PhoneNumber>() {
-        Ok(phone) => phone.masked(),
-        Err(_) => "•••".to_owned(),
     }
 }
 

@@ -160,7 +160,7 @@ fn state_shown(entry: &PaymentEntry) -> (&'static str, String) {
 }
 
 /// An amount in a payment's currency ("12.00 EUR").
-fn amount_in(minor: i64, code: &str) -> String {
+pub(crate) fn amount_in(minor: i64, code: &str) -> String {
     match code.parse::<Currency>() {
         Ok(currency) => Money::new(minor, currency).to_string(),
         Err(_) => format!("{minor} {code}"),

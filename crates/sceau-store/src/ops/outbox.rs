@@ -483,18 +483,9 @@ impl crate::sql::Decode for MessageStatus {
 /// domain's maskers); anything else (no address sceau writes) nothing of it.
 pub(crate) fn mask_address(medium: Medium, address: &str) -> String {
     match medium {
-        Medium::Email => {
-            if let Ok(email) = address.parse::<sceau_domain::email::EmailAddress>() {
-                return email.masked();
-            }
-        }
-        Medium::Sms | Medium::Voice => {
-            if let Ok(phone) = address.parse::<sceau_domain::PhoneNumber>() {
-                return phone.masked();
-            }
-        }
+        Medium::Email => sceau_domain::email::mask(address),
+        Medium::Sms | Medium::Voice => sceau_domain::phone::mask(address),
     }
-    "•••".to_owned()
 }
 
 static BACKLOG: Sql = Sql::new(
