@@ -150,6 +150,10 @@ fn not_notarized(state: EnvelopeState) -> AppError {
     ))
 }
 
+/// An envelope's deliveries a page lists at most, newest first (the sender's and the
+/// console's).
+pub(crate) const ENVELOPE_DELIVERIES_LISTED: u32 = 50;
+
 impl Service {
     fn delivery_settings(&self) -> Result<&DeliverySettings, AppError> {
         Ok(&self.notary()?.settings.delivery)
@@ -315,7 +319,10 @@ impl Service {
         if envelope.client_id != sender.id {
             return Err(AppError::UnknownEnvelope);
         }
-        Ok(self.store.envelope_deliveries(envelope.id, 50).await?)
+        Ok(self
+            .store
+            .envelope_deliveries(envelope.id, ENVELOPE_DELIVERIES_LISTED)
+            .await?)
     }
 
     /// What the link `token` shows (the notice again, nothing more): the delivery, the

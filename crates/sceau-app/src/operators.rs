@@ -176,15 +176,30 @@ impl Service {
         operator: &OperatorRecord,
         action: OperatorAction,
     ) -> Result<ActionOutcome, AppError> {
+        self.act_on_client(Actor::Operator(operator.id), action)
+            .await
+    }
+
+    /// Takes `action` on a client for `actor` (an operator, or the admin token's holder),
+    /// written with its evidence record: the one way a client's block changes.
+    pub(crate) async fn act_on_client(
+        &self,
+        actor: Actor,
+        action: OperatorAction,
+    ) -> Result<ActionOutcome, AppError> {
         let acts = OperatorActs {
-            actor: Actor::Operator(operator.id),
+            actor,
             action,
             now_s: self.now_s(),
         };
         let outcome = self.store.operator_acts(acts).await?;
         if let ActionOutcome::Done(record) = &outcome {
+            let operator_id = match actor {
+                Actor::Operator(id) => Some(id),
+                Actor::Admin => None,
+            };
             tracing::info!(
-                operator_id = operator.id,
+                operator_id,
                 client_id = action.client_id(),
                 evidence_id = record.id,
                 "{}",
@@ -335,19 +350,24 @@ impl Service {
             .ok_or(AppError::NotFound)
     }
 
-    /// An envelope, whoever's, and its deliveries (newest first).
-    pub async fn console_envelope(
-        &self,
-        public_id: &str,
-    ) -> Result<(EnvelopeView, Vec<DeliveryView>), AppError> {
+    /// An envelope, whoever's.
+    pub async fn console_envelope(&self, public_id: &str) -> Result<EnvelopeView, AppError> {
         let public_id = crate::notary::envelope_id(public_id)?;
-        let envelope = self
-            .store
+        self.store
             .envelope(public_id)
             .await?
-            .ok_or(AppError::UnknownEnvelope)?;
-        let deliveries = self.store.envelope_deliveries(envelope.id, 50).await?;
-        Ok((envelope, deliveries))
+            .ok_or(AppError::UnknownEnvelope)
+    }
+
+    /// An envelope's deliveries, newest first, for its page on the console.
+    pub async fn console_envelope_deliveries(
+        &self,
+        envelope: &EnvelopeView,
+    ) -> Result<Vec<DeliveryView>, AppError> {
+        Ok(self
+            .store
+            .envelope_deliveries(envelope.id, crate::delivery::ENVELOPE_DELIVERIES_LISTED)
+            .await?)
     }
 
     /// A certified delivery, whoever sent it.

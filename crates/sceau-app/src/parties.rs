@@ -43,27 +43,9 @@ impl Service {
         client_id: i64,
         blocked: bool,
     ) -> Result<ClientRecord, AppError> {
-        let action = if blocked {
-            OperatorAction::ClientBlocked { client_id }
-        } else {
-            OperatorAction::ClientUnblocked { client_id }
-        };
-        let acts = sceau_store::OperatorActs {
-            actor: Actor::Admin,
-            action,
-            now_s: self.now_s(),
-        };
-        match self.store.operator_acts(acts).await? {
-            sceau_store::ActionOutcome::NotFound => return Err(AppError::NotFound),
-            sceau_store::ActionOutcome::Done(record) => {
-                tracing::info!(
-                    client_id,
-                    blocked,
-                    evidence_id = record.id,
-                    "client block changed"
-                );
-            }
-            sceau_store::ActionOutcome::AlreadySo => {}
+        let action = OperatorAction::block(client_id, blocked);
+        if self.act_on_client(Actor::Admin, action).await? == sceau_store::ActionOutcome::NotFound {
+            return Err(AppError::NotFound);
         }
         self.store
             .client(client_id)

@@ -45,6 +45,15 @@ pub enum OperatorAction {
 }
 
 impl OperatorAction {
+    /// Blocking `client_id` (`blocks`) or unblocking them.
+    pub fn block(client_id: i64, blocks: bool) -> OperatorAction {
+        if blocks {
+            OperatorAction::ClientBlocked { client_id }
+        } else {
+            OperatorAction::ClientUnblocked { client_id }
+        }
+    }
+
     /// The evidence record's type.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -119,5 +128,7 @@ mod tests {
             ("client.unblocked", 7, false)
         );
         assert_eq!(client_subject(3), "client:3");
+        assert_eq!(OperatorAction::block(7, true), blocked);
+        assert_eq!(OperatorAction::block(7, false), unblocked);
     }
 }

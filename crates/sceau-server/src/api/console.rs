@@ -440,14 +440,8 @@ pub async fn block(
     Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    let client_id = client_id(&id)?;
-    act(
-        state,
-        operator,
-        OperatorAction::ClientBlocked { client_id },
-        form,
-    )
-    .await
+    let action = OperatorAction::block(client_id(&id)?, true);
+    act(state, operator, action, form).await
 }
 
 /// `POST /admin/clients/{id}/unblock`.
@@ -457,14 +451,8 @@ pub async fn unblock(
     Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    let client_id = client_id(&id)?;
-    act(
-        state,
-        operator,
-        OperatorAction::ClientUnblocked { client_id },
-        form,
-    )
-    .await
+    let action = OperatorAction::block(client_id(&id)?, false);
+    act(state, operator, action, form).await
 }
 
 /// A client's number in an address or a form; anything else is no client.
@@ -800,7 +788,7 @@ pub async fn find_envelope(
 ) -> Result<Response, ApiError> {
     let query = search(&operator, form)?;
     let place = match state.service.console_envelope(query.trim()).await {
-        Ok((envelope, _)) => Some(format!("/admin/envelopes/{}", envelope.public_id)),
+        Ok(envelope) => Some(format!("/admin/envelopes/{}", envelope.public_id)),
         Err(AppError::UnknownEnvelope) => None,
         Err(other) => return Err(other.into()),
     };
@@ -815,7 +803,8 @@ pub async fn envelope(
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (envelope, deliveries) = state.service.console_envelope(&id).await?;
+    let envelope = state.service.console_envelope(&id).await?;
+    let deliveries = state.service.console_envelope_deliveries(&envelope).await?;
     let page = render(&ConsoleEnvelope::of(
         &operator.record.login,
         &envelope,
